@@ -10,22 +10,24 @@ by id (``Objects365V1Dataset``): where the two differ every prediction is credit
 """
 from __future__ import annotations
 
-import logging
+import functools
 import os.path as osp
 from typing import Any
-
-from mmengine.logging import print_log
 
 from automl_mm.utils.scope import config_type_name
 
 from .preflight_metric_order import (
     _PROBE_COCO,
     _PROBE_SKIPPED,
+    Warnings,
     _format_only,
+    _keys,
     _loader_classes,
     _metric_class,
     _process_exact_boxes,
     _run_probe,
+    keep_warning,
+    say_warnings,
 )
 from .preflight_walk import SPLITS, ConfigCheckError, evaluator_metrics
 
@@ -151,12 +153,13 @@ def check_label_order(cfg: Any, scope: str | None, categories: dict[str, list[tu
     each evaluator and the loader it scores (:func:`_scored_pairs`: val, test, OHL reward, NAS search), every COCO
     dataset under wrappers. Not checked for ``LVISMetric`` (its own loading) or ``format_only`` metrics, nor where
     the loader's class names or a dataset's order are not known here: then a warning (mmengine's ``print_log``,
-    once a call and dataset) names the dataset's key and type and why (its class names unknown; a user's class that
+    once a call and cause, :func:`~automl_mm.engine.preflight_metric_order.keep_warning`) names the dataset's keys
+    and type, the evaluators' keys and why (its class names unknown; a user's class that
     cannot be built and loaded on the probe's file, with the error; mmdet's own that cannot, LVIS without the lvis
     package and the panoptic sets, are not warned of); a user's metric class whose labels its probe cannot find
     (:func:`_metric_sorts_categories`: it cannot be built or evaluated on the probe's file, or scores neither way)
-    is taken to label as its ``sort_categories`` says, with a warning (once a call and class) naming the metric's
-    key and type and why. Nor is a dataset whose labels are the metric's whatever
+    is taken to label as its ``sort_categories`` says, with a warning (once a call and cause) naming every key of
+    the metric and its type and why. Nor is a dataset whose labels are the metric's whatever
     those: one reading the metric's file where that lists its categories by ascending id (COCO's own files: either
     order is the file's), or orders them as the metric does (mmdet's ``V3DetDataset``, whose names come from its
     label file, under a plain ``CocoMetric`` of its file).
@@ -169,106 +172,128 @@ def check_label_order(cfg: Any, scope: str | None, categories: dict[str, list[tu
         ConfigCheckError: naming the evaluator's key and type, the dataset's key and type, both files, both orders
             of category ids, and what to change.
     """
+    try:
+        import mmdet.evaluation.metrics  # noqa: F401
+    except ImportError:
+        return
+    pending: Warnings = {}  # (said once a call, naming every key of one cause: keep_warning)
+
+    def unchecked(dataset: dict, where: str, key: str, metric: dict, why: str) -> None:
+        """Keep the warning that ``where``'s label order was not compared with the metric's at ``key``."""
+        said = ('unchecked', config_type_name(dataset), config_type_name(metric), why)
+        keep_warning(pending, said, (where, key), functools.partial(_unchecked_message, *said[1:]))
+
+    def unprobed(key: str, metric: dict, cls: type, why: str) -> None:
+        """Keep the warning that the label order of a user's metric class was not found by the probe."""
+        said = ('unprobed', config_type_name(metric), metric['ann_file'], cls, why, bool(metric.get('sort_categories')))
+        keep_warning(pending, said, key, functools.partial(_unprobed_message, *said[1:]))
+
+    try:
+        for pair in _scored_pairs(cfg, test_only, split):
+            _check_pair_labels(*pair, scope, categories, unchecked, unprobed)
+    finally:
+        say_warnings(pending)
+
+
+def _unchecked_message(dataset_type: str, metric_type: str, why: str, pairs: list[tuple[str, str]]) -> str:
+    """The warning of :func:`check_label_order` about datasets whose label order was not checked against the
+    metrics they are scored by (``pairs``: the dataset's and the evaluator's keys)."""
+    datasets, s = _keys(list(dict.fromkeys(where for where, _ in pairs)))
+    return (f'{datasets} ({dataset_type}): the order in which {"it labels its" if s else "they label their"} '
+            f'categories was not checked against {_keys(list(dict.fromkeys(key for _, key in pairs)))[0]} '
+            f'({metric_type}): {why}. Where the two order them differently every prediction is credited to another '
+            'class, silently')
+
+
+def _unprobed_message(metric_type: str, ann_file: str, cls: type, why: str, flag: bool, wheres: list[str]) -> str:
+    """The warning of :func:`check_label_order` about a user's metric class whose label order its probe did not
+    find (at config keys ``wheres``)."""
+    keys, s = _keys(wheres)
+    return (f'{keys} ({metric_type}): the order in which {"it maps" if s else "they map"} labels to the categories of '
+            f'{ann_file} was not found here: {cls.__name__}, probed on a two-category file listed '
+            f"[2: 'b', 1: 'a'] for whether it maps label 0 to the lower id or to the file's first, gave no "
+            f"answer ({why}); it is taken to label them as its sort_categories={flag} says "
+            f"({'by ascending id' if flag else 'in the file' + chr(39) + 's order'}), as mmdet's CocoMetric "
+            'does. Where it labels them otherwise than its datasets, every prediction is credited to another '
+            'class, silently')
+
+
+def _check_pair_labels(evaluator: Any, evaluator_key: str, loader: Any, loader_key: str, scope: str | None,
+                       categories: dict[str, list[tuple[Any, Any]]], unchecked: Any, unprobed: Any) -> None:
+    """:func:`check_label_order` of one evaluator and the loader it scores; ``unchecked`` / ``unprobed`` keep its
+    warnings."""
+    from mmdet.evaluation.metrics import CocoMetric, LVISMetric
+
     from .preflight_classes import _built_classes, _dataset_class
     from .preflight_walk import _loader_coco_datasets
 
-    try:
-        from mmdet.evaluation.metrics import CocoMetric, LVISMetric
-    except ImportError:
-        return
-    warned: set = set()  # (the dataset keys and metric classes warned of)
-
-    def unchecked(dataset: dict, where: str, key: str, metric: dict, why: str) -> None:
-        """Say once a call that ``where``'s label order was not compared with the metric's (a user's class)."""
-        if where in warned:
-            return
-        warned.add(where)
-        print_log(f'{where} ({config_type_name(dataset)}): the order in which it labels its categories was not '
-                  f'checked against {key} ({config_type_name(metric)}): {why}. Where the two order them differently '
-                  'every prediction is credited to another class, silently', logger='current', level=logging.WARNING)
-
-    def unprobed(key: str, metric: dict, cls: type, why: str) -> None:
-        """Say once a call and metric class that its label order was not found by the probe (a user's class)."""
-        if cls in warned:
-            return
-        warned.add(cls)
-        flag = bool(metric.get('sort_categories'))
-        print_log(f'{key} ({config_type_name(metric)}): the order in which it maps labels to the categories of '
-                  f'{metric["ann_file"]} was not found here: {cls.__name__}, probed on a two-category file listed '
-                  f"[2: 'b', 1: 'a'] for whether it maps label 0 to the lower id or to the file's first, gave no "
-                  f"answer ({why}); it is taken to label them as its sort_categories={flag} says "
-                  f"({'by ascending id' if flag else 'in the file' + chr(39) + 's order'}), as mmdet's CocoMetric "
-                  'does. Where it labels them otherwise than its datasets, every prediction is credited to another '
-                  'class, silently', logger='current', level=logging.WARNING)
-
-    for evaluator, evaluator_key, loader, loader_key in _scored_pairs(cfg, test_only, split):
-        metrics = evaluator_metrics(evaluator)
-        listed = isinstance(evaluator, (list, tuple)) or (isinstance(evaluator, dict) and 'metrics' in evaluator)
-        classes = _loader_classes(loader, scope)
-        for j, metric in enumerate(metrics):
-            if not isinstance(metric, dict) or not isinstance(metric.get('ann_file'), str) or _format_only(metric) \
-                    or not categories.get(metric['ann_file']):
+    metrics = evaluator_metrics(evaluator)
+    listed = isinstance(evaluator, (list, tuple)) or (isinstance(evaluator, dict) and 'metrics' in evaluator)
+    classes = _loader_classes(loader, scope)
+    for j, metric in enumerate(metrics):
+        if not isinstance(metric, dict) or not isinstance(metric.get('ann_file'), str) or _format_only(metric) \
+                or not categories.get(metric['ann_file']):
+            continue
+        cls = _metric_class(metric, scope)
+        if not isinstance(cls, type) or not issubclass(cls, CocoMetric) or issubclass(cls, LVISMetric):
+            continue
+        key = f'{evaluator_key}[{j}]' if listed else evaluator_key
+        file_ids = [i for i, _ in categories[metric['ann_file']]]
+        # (the loader's names unknown: every category of the file, which the ones named are among)
+        metric_ids = [i for i, n in categories[metric['ann_file']] if classes is None or n in classes]
+        metric_sorts = None  # (a user's class probed only where its file is out of id order: it matters there)
+        if not cls.__module__.startswith('mmdet.') and all(isinstance(i, int) for i in metric_ids) \
+                and metric_ids != sorted(metric_ids):
+            metric_sorts, why = _metric_sorts_categories(cls, metric)
+            if metric_sorts is None:
+                unprobed(key, metric, cls, why)
+        metric_sorts = bool(metric.get('sort_categories')) if metric_sorts is None else metric_sorts
+        by_id = all(isinstance(i, int) for i in file_ids) and file_ids == sorted(file_ids)
+        for dataset, where, path in _loader_coco_datasets(loader, f'{loader_key}.dataset', scope):
+            dataset_cls = _dataset_class(dataset, scope)
+            sorts, why = _dataset_sorts_categories(dataset_cls) if isinstance(dataset_cls, type) else (None, '')
+            # the metric's file, listed by id (both orders are the file's) or ordered as the metric orders it:
+            # the same labels whatever the class names and (listed by id) whatever the dataset's class does
+            alike = osp.realpath(path) == osp.realpath(metric['ann_file']) and (by_id or sorts == metric_sorts)
+            if classes is None:  # (the loader's: a wrapper's are its first inner dataset's)
+                if not alike:
+                    unchecked(dataset, where, key, metric, 'its class names are not known here (no '
+                              'metainfo.classes, and its type names none by default)')
                 continue
-            cls = _metric_class(metric, scope)
-            if not isinstance(cls, type) or not issubclass(cls, CocoMetric) or issubclass(cls, LVISMetric):
+            own = _built_classes(dataset, where, scope)
+            names = own[0] if own is not None and isinstance(own[0], (list, tuple)) else classes
+            if sorts is None and why and not alike and not dataset_cls.__module__.startswith('mmdet.'):
+                # (mmdet's own that cannot be probed here: LVIS without the lvis package, panoptic sets, whose
+                # usual metrics are LVISMetric and CocoPanopticMetric)
+                unchecked(dataset, where, key, metric, f'{dataset_cls.__name__} could not be built and loaded '
+                          f'here on a two-category file to see whether it labels them in the file\'s order or by '
+                          f'ascending id ({why})')
+            if sorts is None or not categories.get(path):
                 continue
-            key = f'{evaluator_key}[{j}]' if listed else evaluator_key
-            file_ids = [i for i, _ in categories[metric['ann_file']]]
-            # (the loader's names unknown: every category of the file, which the ones named are among)
-            metric_ids = [i for i, n in categories[metric['ann_file']] if classes is None or n in classes]
-            metric_sorts = None  # (a user's class probed only where its file is out of id order: it matters there)
-            if not cls.__module__.startswith('mmdet.') and all(isinstance(i, int) for i in metric_ids) \
-                    and metric_ids != sorted(metric_ids):
-                metric_sorts, why = _metric_sorts_categories(cls, metric)
-                if metric_sorts is None:
-                    unprobed(key, metric, cls, why)
-            metric_sorts = bool(metric.get('sort_categories')) if metric_sorts is None else metric_sorts
-            by_id = all(isinstance(i, int) for i in file_ids) and file_ids == sorted(file_ids)
-            for dataset, where, path in _loader_coco_datasets(loader, f'{loader_key}.dataset', scope):
-                dataset_cls = _dataset_class(dataset, scope)
-                sorts, why = _dataset_sorts_categories(dataset_cls) if isinstance(dataset_cls, type) else (None, '')
-                # the metric's file, listed by id (both orders are the file's) or ordered as the metric orders it:
-                # the same labels whatever the class names and (listed by id) whatever the dataset's class does
-                alike = osp.realpath(path) == osp.realpath(metric['ann_file']) and (by_id or sorts == metric_sorts)
-                if classes is None:  # (the loader's: a wrapper's are its first inner dataset's)
-                    if not alike:
-                        unchecked(dataset, where, key, metric, 'its class names are not known here (no '
-                                  'metainfo.classes, and its type names none by default)')
-                    continue
-                own = _built_classes(dataset, where, scope)
-                names = own[0] if own is not None and isinstance(own[0], (list, tuple)) else classes
-                if sorts is None and why and not alike and not dataset_cls.__module__.startswith('mmdet.'):
-                    # (mmdet's own that cannot be probed here: LVIS without the lvis package, panoptic sets, whose
-                    # usual metrics are LVISMetric and CocoPanopticMetric)
-                    unchecked(dataset, where, key, metric, f'{dataset_cls.__name__} could not be built and loaded '
-                              f'here on a two-category file to see whether it labels them in the file\'s order or by '
-                              f'ascending id ({why})')
-                if sorts is None or not categories.get(path):
-                    continue
-                ids = [i for i, n in categories[path] if n in names]
-                if not all(isinstance(i, int) for i in ids + metric_ids):
-                    continue
-                ids, scored_ids = sorted(ids) if sorts else ids, sorted(metric_ids) if metric_sorts else metric_ids
-                if ids == scored_ids or sorted(ids) != sorted(scored_ids):
-                    continue  # the same order; or other categories (other class names: preflight_classes' checks)
-                same = osp.realpath(path) == osp.realpath(metric['ann_file'])
-                dataset_order = 'by ascending id' if sorts else "in the file's order"
-                flag = ' (sort_categories=True)' if metric.get('sort_categories') else ''
-                metric_order = f'by ascending id{flag}' if metric_sorts else "in the file's order"
-                if same and metric_sorts and not flag:  # a user's metric class that sorts them itself
-                    fix = (f"list {path}'s categories by ascending id, or use a dataset type that sorts them as the "
-                           "metric does (mmdet's Objects365V1Dataset)")
-                elif same and metric_sorts:
-                    fix = (f"list {path}'s categories by ascending id, or drop {key}.sort_categories, or use a "
-                           "dataset type that sorts them as the metric does (mmdet's Objects365V1Dataset)")
-                elif same:
-                    fix = (f"set {key}.sort_categories=True (as mmdet's objects365v1_detection.py does), or list "
-                           f"{path}'s categories by ascending id")
-                else:
-                    fix = (f"give {key}.ann_file and {where}.ann_file the same categories in the same order (or the "
-                           'same file)')
-                raise ConfigCheckError(
-                    f'{key} ({config_type_name(metric)}) labels categories {metric_order} of {metric["ann_file"]}: '
-                    f'{scored_ids}, but {where} ({config_type_name(dataset)}) labels them {dataset_order} of {path}: '
-                    f'{ids}; label i is scored as the metric\'s i-th category, so every prediction would be credited '
-                    f'to another class (every AP, bbox_mAP too, silently wrong). To fix it, {fix}')
+            ids = [i for i, n in categories[path] if n in names]
+            if not all(isinstance(i, int) for i in ids + metric_ids):
+                continue
+            ids, scored_ids = sorted(ids) if sorts else ids, sorted(metric_ids) if metric_sorts else metric_ids
+            if ids == scored_ids or sorted(ids) != sorted(scored_ids):
+                continue  # the same order; or other categories (other class names: preflight_classes' checks)
+            same = osp.realpath(path) == osp.realpath(metric['ann_file'])
+            dataset_order = 'by ascending id' if sorts else "in the file's order"
+            flag = ' (sort_categories=True)' if metric.get('sort_categories') else ''
+            metric_order = f'by ascending id{flag}' if metric_sorts else "in the file's order"
+            if same and metric_sorts and not flag:  # a user's metric class that sorts them itself
+                fix = (f"list {path}'s categories by ascending id, or use a dataset type that sorts them as the "
+                       "metric does (mmdet's Objects365V1Dataset)")
+            elif same and metric_sorts:
+                fix = (f"list {path}'s categories by ascending id, or drop {key}.sort_categories, or use a "
+                       "dataset type that sorts them as the metric does (mmdet's Objects365V1Dataset)")
+            elif same:
+                fix = (f"set {key}.sort_categories=True (as mmdet's objects365v1_detection.py does), or list "
+                       f"{path}'s categories by ascending id")
+            else:
+                fix = (f"give {key}.ann_file and {where}.ann_file the same categories in the same order (or the "
+                       'same file)')
+            raise ConfigCheckError(
+                f'{key} ({config_type_name(metric)}) labels categories {metric_order} of {metric["ann_file"]}: '
+                f'{scored_ids}, but {where} ({config_type_name(dataset)}) labels them {dataset_order} of {path}: '
+                f'{ids}; label i is scored as the metric\'s i-th category, so every prediction would be credited '
+                f'to another class (every AP, bbox_mAP too, silently wrong). To fix it, {fix}')

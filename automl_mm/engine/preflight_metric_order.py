@@ -46,15 +46,18 @@ ORDERED_COCO_METRICS = ('proposal_fast', )
 
 
 #: Warnings kept to be said once a call (:func:`keep_warning`): ``{what they say apart from the config keys:
-#: (the config keys, in the order met; how the message reads for them)}``.
-Warnings = dict[tuple, tuple[list[str], Callable[[list[str]], str]]]
+#: (the config keys, in the order met; how the message reads for them)}``. A key is a string, or a tuple of the
+#: keys a warning pairs (a dataset's and its evaluator's: :func:`~automl_mm.engine.preflight_label_order.
+#: check_label_order`).
+Warnings = dict[tuple, tuple[list, Callable[[list], str]]]
 
 
-def keep_warning(pending: Warnings, said: tuple, where: str, message: Callable[[list[str]], str]) -> None:
+def keep_warning(pending: Warnings, said: tuple, where: str | tuple[str, ...], message: Callable[[list], str]) -> None:
     """Keep the warning ``message(wheres)`` about config key ``where`` in ``pending``, with the keys of the same
     warning (``said``: what it says apart from the keys): one metric config checked for ``val_evaluator`` and for
     ``test_evaluator`` (``test_evaluator = val_evaluator``), or in two evaluators, is one cause, said once naming
-    every key (:func:`say_warnings`)."""
+    every key (:func:`say_warnings`). ``where`` may be a tuple of keys (a dataset's and the evaluator's it is checked
+    against), ``message`` then given the tuples."""
     wheres = pending.setdefault(said, ([], message))[0]
     if where not in wheres:
         wheres.append(where)

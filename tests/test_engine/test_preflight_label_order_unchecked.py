@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import pytest
 
-from automl_mm.engine import preflight_label_order
+from automl_mm.engine import preflight_metric_order
 from automl_mm.engine.preflight_label_order import check_label_order
 from tests.test_engine._metric_order_helpers import BY_NAME, _classwise_cfg, _mmdet_coco_dataset
 
@@ -39,8 +39,8 @@ class _InitOnlyCocoDataset(_mmdet_coco_dataset()):
 @pytest.fixture
 def logged(monkeypatch):
     messages = []
-    monkeypatch.setattr(preflight_label_order, 'print_log',
-                        lambda msg, logger=None, level=None: messages.append((msg, level)), raising=False)
+    monkeypatch.setattr(preflight_metric_order, 'print_log',  # (say_warnings logs check_label_order's warnings)
+                        lambda msg, logger=None, level=None: messages.append((msg, level)))
     return messages
 
 
@@ -161,8 +161,8 @@ def _user_flat_metric():
     (_user_flat_metric, r"\(its bbox_mAP of the exact box of 'a' was 0\.5 as label 0 and 0\.5 as label 1, neither")])
 def test_a_metric_class_the_probe_cannot_judge_is_warned_of_once(coco_root, logged, make, why):
     """A user's metric class whose labels the probe cannot find was taken, silently, to label as its
-    sort_categories says; it is still, with one warning naming the metric's key and type and why (val and test
-    evaluators are the same metric: one warning)."""
+    sort_categories says; it is still, with one warning naming the metric's keys and type and why (val and test
+    evaluators are the same metric: one warning, naming both; it named val_evaluator alone)."""
     import logging
     import re
 
@@ -172,7 +172,8 @@ def test_a_metric_class_the_probe_cannot_judge_is_warned_of_once(coco_root, logg
     cfg.test_evaluator = cfg.val_evaluator
     check_label_order(cfg, 'mmdet', listing)
     assert len(logged) == 1 and logged[0][1] == logging.WARNING, logged
-    assert re.match(rf"val_evaluator \({cls.__name__}\): the order in which it maps labels to the categories of "
+    assert re.match(rf"val_evaluator and test_evaluator \({cls.__name__}\): the order in which they map labels to "
+                    r"the categories of "
                     rf".*instances_val_3_2_1\.json was not found here: {cls.__name__}, probed on a two-category "
                     rf"file .* gave no answer {why}.*; it is taken to label them as its sort_categories=False says "
                     r"\(in the file's order\)",
@@ -195,3 +196,36 @@ def test_a_metric_class_the_probe_judges_is_not_warned_of(coco_root, logged):
     cfg.val_evaluator = dict(cfg.val_evaluator, type=_PlainUserCocoMetric)
     check_label_order(cfg, 'mmdet', listing, test_only=True, split='val')
     assert logged == []
+
+
+def test_an_unchecked_dataset_of_several_keys_is_warned_of_once_naming_every_key(coco_root, logged):
+    """One dataset config scored in val and test (test_dataloader = val_dataloader, test_evaluator =
+    val_evaluator) and by two metrics of one evaluator is one cause: one warning naming every dataset key and every
+    evaluator key (it named val_dataloader.dataset and val_evaluator[0] alone, and test_dataloader.dataset in a
+    second warning)."""
+    cfg, listing = _cfg(coco_root, _ExtraArgCocoDataset, extra=1)
+    cfg.val_evaluator.sort_categories = True
+    cfg.val_evaluator = [cfg.val_evaluator, dict(cfg.val_evaluator, prefix='again')]
+    cfg.test_dataloader, cfg.test_evaluator = cfg.val_dataloader, cfg.val_evaluator
+    check_label_order(cfg, 'mmdet', listing)
+    assert len(logged) == 1, logged
+    assert logged[0][0].startswith(
+        'val_dataloader.dataset and test_dataloader.dataset (_ExtraArgCocoDataset): the order in which they label '
+        'their categories was not checked against val_evaluator[0] and val_evaluator[1] and test_evaluator[0] and '
+        'test_evaluator[1] (CocoMetric): _ExtraArgCocoDataset could not be built and loaded here'), logged
+
+
+def test_an_unprobed_metric_class_of_several_evaluators_is_warned_of_once_naming_every_key(coco_root, logged):
+    """One user's metric class the probe cannot judge, as val_evaluator and as test_evaluator's first metric: one
+    warning naming both keys (it named val_evaluator alone), said also where a later pair is refused."""
+    from automl_mm.engine.preflight_walk import ConfigCheckError
+
+    cls = _user_flat_metric()
+    cfg, listing = _cfg(coco_root, 'CocoDataset')
+    cfg.val_evaluator = dict(cfg.val_evaluator, type=cls)
+    cfg.test_evaluator = [dict(cfg.val_evaluator)]
+    cfg.test_dataloader.dataset.type = 'Objects365V1Dataset'  # (sorts: refused against the file's order)
+    with pytest.raises(ConfigCheckError, match=r"^test_evaluator\[0\] \(_FlatCocoMetric\) labels categories in "):
+        check_label_order(cfg, 'mmdet', listing)
+    assert len(logged) == 1 and logged[0][0].startswith(
+        'val_evaluator and test_evaluator[0] (_FlatCocoMetric): the order in which they map labels'), logged
