@@ -87,8 +87,8 @@ concept, and the public names stay importable from here.
     (:func:`~automl_mm.engine.preflight_lvis.warn_lvis_ignored_settings`), reading an AR key it does not report
     refused (:func:`~automl_mm.engine.preflight_lvis.check_lvis_ar_key`); an ``LVISMetric`` / ``LVISFixedAPMetric``
     that the installed lvis-api cannot run (none installed, or its evaluation fails under the installed numpy: lvis
-    0.5.3's ``np.float``, found by running it on a one-image set) is refused naming the evaluator keys
-    (:func:`~automl_mm.engine.preflight_lvis.check_lvis_api`);
+    0.5.3's ``np.float``, found by running it on a one-image set) is refused naming the evaluator keys, and so is an
+    mmdet LVIS dataset without lvis-api (:func:`~automl_mm.engine.preflight_lvis.check_lvis_api`);
   - each dataloader's ``collate_fn`` type is a function mmengine finds
     (:func:`~automl_mm.engine.preflight_training._check_collate_fns`);
   - a COCO dataset's ``metainfo.classes`` (or its class's default names) are categories of its annotation file, in

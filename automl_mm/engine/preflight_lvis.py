@@ -24,6 +24,7 @@ one-image set (:func:`lvis_eval_error`), not from version strings.
 from __future__ import annotations
 
 import functools
+import importlib.util
 import json
 import logging
 import os.path as osp
@@ -322,9 +323,34 @@ def _lvis_api_missing() -> bool:
     return getattr(lvis_metric, 'lvis', None) is None
 
 
+def lvis_api_datasets(cfg: Any, test_only: bool = False, split: str = 'test') -> list[tuple[str, type]]:
+    """``(config key, class)`` of each dataset of the config's loaders (wrappers looked through) that loads its
+    ``ann_file`` with lvis-api: mmdet's ``LVISV05Dataset`` / ``LVISV1Dataset`` or a subclass keeping their
+    ``load_data_list`` (``import lvis`` inside it: without lvis-api, ``ImportError: Package lvis is not installed``
+    when the dataset is built, naming no config key)."""
+    try:
+        from mmdet.datasets import LVISV05Dataset
+    except ImportError:
+        return []
+    from automl_mm.registry import DATASETS
+
+    from .preflight_walk import _datasets, _loader_cfgs, _subclass
+
+    found = []
+    for loader, key in _loader_cfgs(cfg):
+        if outside_split(key, test_only, split):
+            continue
+        for dataset, where in _datasets(loader.get('dataset'), f'{key}.dataset'):
+            cls = _subclass(dataset, DATASETS, LVISV05Dataset, config_scope(cfg))
+            if cls is not None and cls.load_data_list.__module__ == LVISV05Dataset.__module__:
+                found.append((where, cls))
+    return found
+
+
 def check_lvis_api(cfg: Any, test_only: bool = False, split: str = 'test') -> None:
     """Refuse the LVIS metrics of a config (:func:`lvis_api_metric_class`) that the installed lvis-api cannot run:
-    none is importable (every such metric: mmdet raises when the evaluator is built, naming no config key), or its
+    none is importable (every such metric, and every dataset that loads with it, :func:`lvis_api_datasets`: mmdet
+    raises when the evaluator or the dataset is built, naming no config key), or its
     evaluation stops for want of a numpy name (:func:`lvis_eval_error`; the metrics that run ``LVISEval``): found
     only at the first evaluation, after training up to it. Every metric of the cause is named in one error.
 
@@ -341,15 +367,22 @@ def check_lvis_api(cfg: Any, test_only: bool = False, split: str = 'test') -> No
         cls, evaluates = lvis_api_metric_class(metric, config_scope(cfg))
         if cls is not None and (evaluates or missing):
             found.setdefault(cls.__name__, []).append(key)
+    unloaded: dict[str, list[str]] = {}  # mmdet's LVIS datasets import lvis-api when they load
+    if importlib.util.find_spec('lvis') is None:
+        for where, cls in lvis_api_datasets(cfg, test_only, split):
+            unloaded.setdefault(cls.__name__, []).append(where)
+    needing = {**found, **unloaded} if missing else unloaded
+    if needing:
+        named = ' and '.join(f'{" and ".join(keys)} ({name})' for name, keys in needing.items())
+        several = sum(map(len, needing.values())) > 1
+        raise ConfigCheckError(
+            f'{named} need{"" if several else "s"} lvis-api, which is not installed here: mmdet raises '
+            "'Package lvis is not installed' when the evaluator or the dataset is built. Install it: "
+            f"{LVIS_API_SOURCE} (PyPI's lvis 0.5.3 calls np.float, which numpy >= 1.24 does not have)")
     if not found:
         return
     named = ' and '.join(f'{" and ".join(keys)} ({name})' for name, keys in found.items())
     several = sum(map(len, found.values())) > 1
-    if missing:
-        raise ConfigCheckError(
-            f'{named} need{"" if several else "s"} lvis-api, which is not installed here: mmdet raises '
-            "'Package lvis is not installed' when the evaluator is built. Install it: "
-            f"{LVIS_API_SOURCE} (PyPI's lvis 0.5.3 calls np.float, which numpy >= 1.24 does not have)")
     error = lvis_eval_error()
     if error is None:
         return

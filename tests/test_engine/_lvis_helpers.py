@@ -1,10 +1,11 @@
 """A stand-in lvis-api for the tests (lvis is not installed here): a module ``lvis`` written to a folder, loaded
-from there and handed to mmdet's ``LVISMetric`` module (which imported lvis-api, or found none, when mmdet was
-imported), whose ``LVISEval.accumulate`` casts as lvis-api does: with ``np.float`` (PyPI's lvis 0.5.3, eval.py
+from there as ``lvis`` and handed to mmdet's ``LVISMetric`` module (which imported lvis-api, or found none, when
+mmdet was imported), whose ``LVISEval.accumulate`` casts as lvis-api does: with ``np.float`` (PyPI's lvis 0.5.3, eval.py
 line 361) or ``float`` (lvis-dataset/lvis-api's main branch)."""
 from __future__ import annotations
 
 import importlib.util
+import sys
 
 _SOURCE = '''\
 import json
@@ -50,8 +51,8 @@ class LVISEval:
 
 def fake_lvis_api(monkeypatch, folder, cast: str = 'float') -> object:
     """Write a stand-in lvis-api whose ``accumulate`` casts with ``np.{cast}`` (``'float'``: fails under numpy >=
-    1.24; ``'float64'``: runs) to ``folder``, load it (not into ``sys.modules``) and hand it to mmdet's
-    ``LVISMetric`` module as the lvis-api it imported; returns it. The monkeypatch gives mmdet's back."""
+    1.24; ``'float64'``: runs) to ``folder``, load it as ``sys.modules['lvis']`` and hand it to mmdet's
+    ``LVISMetric`` module as the lvis-api it imported; returns it. The monkeypatch undoes both."""
     from mmdet.evaluation.metrics import lvis_metric
 
     path = folder / 'lvis.py'
@@ -59,6 +60,7 @@ def fake_lvis_api(monkeypatch, folder, cast: str = 'float') -> object:
     spec = importlib.util.spec_from_file_location('lvis', path)
     lvis = importlib.util.module_from_spec(spec)
     spec.loader.exec_module(lvis)
+    monkeypatch.setitem(sys.modules, 'lvis', lvis)  # (importable: mmdet's LVIS datasets import it when they load)
     for name in ('LVIS', 'LVISResults', 'LVISEval'):
         monkeypatch.setattr(lvis_metric, name, getattr(lvis, name), raising=False)
     monkeypatch.setattr(lvis_metric, 'lvis', lvis)

@@ -34,7 +34,12 @@ KINDS = ['LVISV1Dataset', 'Objects365V2Dataset', 'V3DetDataset', 'iSAIDDataset',
 
 
 @pytest.mark.parametrize('kind', KINDS)
-def test_a_coco_subclass_of_another_name_gets_the_coco_checks(tmp_path, kind):
+def test_a_coco_subclass_of_another_name_gets_the_coco_checks(tmp_path, kind, monkeypatch):
+    if kind.startswith('LVIS'):  # (it loads with lvis-api, not installed here: a stand-in)
+        from tests.test_engine._lvis_helpers import fake_lvis_api
+
+        (tmp_path / 'api').mkdir()
+        fake_lvis_api(monkeypatch, tmp_path / 'api', cast='float64')
     _images(tmp_path, annotations=False)
     dataset = dict(type=kind, data_root=str(tmp_path), ann_file='train.json', data_prefix=dict(img=''),
                    metainfo=dict(classes=('a', 'b')), filter_cfg=dict(filter_empty_gt=True), pipeline=[])

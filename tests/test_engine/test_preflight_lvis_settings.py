@@ -300,3 +300,28 @@ def test_lvis_api_0_5_3_fails_under_numpy_2(monkeypatch):
     preflight_lvis._run_lvis_eval.cache_clear()
     assert preflight_lvis.lvis_eval_error() is None
     preflight_lvis._run_lvis_eval.cache_clear()
+
+
+def test_lvis_datasets_without_lvis_api_are_refused_naming_their_keys(coco_root, monkeypatch, tmp_path):
+    """mmdet's LVISV1Dataset imports lvis-api in its load_data_list: without it the run stopped when the loader was
+    built ('Package lvis is not installed', naming no config key). Refused at start naming every such dataset (under
+    wrappers too); with lvis-api importable, not."""
+    import importlib.util
+
+    from automl_mm.engine.preflight import check_config
+
+    from conftest import synthcoco_detector_cfg
+
+    cfg = synthcoco_detector_cfg(coco_root)
+    cfg.train_dataloader.dataset = dict(type='ClassBalancedDataset', oversample_thr=1e-3,
+                                        dataset=dict(cfg.train_dataloader.dataset, type='LVISV1Dataset'))
+    cfg.val_dataloader.dataset.type = 'LVISV1Dataset'
+    if importlib.util.find_spec('lvis') is None:
+        with pytest.raises(ConfigCheckError) as err:
+            check_config(cfg)
+        assert str(err.value).startswith('train_dataloader.dataset.dataset and val_dataloader.dataset (LVISV1Dataset) '
+                                         'need lvis-api, which is not installed here'), err.value
+    from tests.test_engine._lvis_helpers import fake_lvis_api
+
+    fake_lvis_api(monkeypatch, tmp_path, cast='float64')
+    preflight_lvis.check_lvis_api(cfg)
