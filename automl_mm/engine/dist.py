@@ -33,22 +33,22 @@ def check_distinct_ranks(timeout: datetime.timedelta) -> None:
     """Under torchrun (its agent's store serves the workers: ``TORCHELASTIC_USE_AGENT_STORE=True``), refuse two
     workers with one ``RANK`` before the process group waits for the rank that nobody holds.
 
-    Two nodes given the same ``--node_rank`` (``NODE_RANK``) start workers with the same global ranks where
-    torchrun's agents skip their rank exchange (``TORCH_ELASTIC_WORKER_IDENTICAL=1``), or where the second arrives
-    after the run started (its agent reads the ranks assigned to the first; so does a node of a second job that
-    reached the first job's store on the same port: checked with two torchrun jobs on port 29733, the late node's
-    worker was refused at once and the first job's workers went on); when both arrive together they wait in
-    torchrun's own rendezvous, before any worker starts (``tools/dist_train.sh`` refuses what one node can see).
-    Every worker counts itself under its ``RANK`` in the agent's store (keys under
-    ``automl_mm/ranks/RUN_ID/RESTART/WORLD_SIZE/``) and waits until ``WORLD_SIZE`` workers did: 3 nodes given 0, 1,
-    1 are ``WORLD_SIZE`` workers too, and every one of them is refused at once, where the process group waited for
-    node index 2 until the timeout. A no-op outside torchrun (the local launcher, a user's own environment) and
-    where torchrun may restart worker groups (``--max-restarts`` > 0, ``TORCHELASTIC_MAX_RESTARTS``): the store
-    outlives the groups and no key tells one group from the next on every node (torch counts a restart only on the
-    node whose worker failed, not on the nodes a membership change restarts, torch issue 135712; a node still at
-    restart 0 met its previous group's keys, RANK held twice, and the others waited under restart 1 until the
-    timeout). Without restarts a dynamic rendezvous starts another group only when a node joins: a larger
-    ``WORLD_SIZE``.
+    Two nodes given the same ``--node_rank`` (``NODE_RANK``) start workers with the same global ranks where torchrun's
+    agents skip their rank exchange (``TORCH_ELASTIC_WORKER_IDENTICAL=1``), or where the second arrives after the run
+    started (its agent reads the ranks assigned to the first; so does a node of a second job that reached the first
+    job's store on the same port: checked with two torchrun jobs on port 29733, the late node's worker was refused at
+    once and the first job's workers went on); when both arrive together they wait in torchrun's own rendezvous, before
+    any worker starts (``tools/dist_train.sh`` refuses what one node can see). Every worker counts itself under its
+    ``RANK`` in the agent's store (keys under ``automl_mm/ranks/RUN_ID/RESTART/WORLD_SIZE/``) and waits until
+    ``WORLD_SIZE`` workers did: 3 nodes given 0, 1, 1 are ``WORLD_SIZE`` workers too, and every one of them is refused
+    at once, where the process group waited for node index 2 until the timeout. The local launcher's workers
+    (``automl_mm.engine.launch.launch_local``) count themselves the same way in the launcher's store (their ranks are
+    distinct: a few store round trips). A no-op outside both (a user's own environment) and where torchrun may restart
+    worker groups (``--max-restarts`` > 0, ``TORCHELASTIC_MAX_RESTARTS``): the store outlives the groups and no key
+    tells one group from the next on every node (torch counts a restart only on the node whose worker failed, not on the
+    nodes a membership change restarts, torch issue 135712; a node still at restart 0 met its previous group's keys,
+    RANK held twice, and the others waited under restart 1 until the timeout). Without restarts a dynamic rendezvous
+    starts another group only when a node joins: a larger ``WORLD_SIZE``.
 
     Raises:
         RuntimeError: on every worker, naming each ``RANK`` held twice and the hosts, ``NODE_RANK`` (torchrun's

@@ -21,7 +21,6 @@ from typing import Any
 
 import torch
 import torch.multiprocessing as mp
-from torch.distributed.elastic.utils.distributed import get_free_port
 
 from automl_mm.utils.setup_env import REGISTERING_MODULES
 
@@ -342,8 +341,10 @@ def exit_with_parent_if_asked() -> bool:
 def _worker(local_rank: int, world_size: int, port: int, threads: int, main: Callable[[str], None],
             cfg_path: str, launcher: int) -> None:
     exit_with(launcher)  # a killed launcher takes its workers with it
-    os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port), RANK=str(local_rank),
-                      LOCAL_RANK=str(local_rank), WORLD_SIZE=str(world_size))
+    # the launcher's store serves the rendezvous (launch_local): every rank joins it as a client, as torch's env://
+    # rendezvous does under torchrun's agent store (rank 0 would bind MASTER_PORT itself)
+    os.environ.update(MASTER_ADDR=LAUNCH_STORE_ADDR, MASTER_PORT=str(port), RANK=str(local_rank),
+                      LOCAL_RANK=str(local_rank), WORLD_SIZE=str(world_size), TORCHELASTIC_USE_AGENT_STORE='True')
     if threads:
         torch.set_num_threads(threads)
         # mmengine's Runner (set_multi_processing) sets both to 1 where unset, with a warning in every copy, while
@@ -356,6 +357,22 @@ def _worker(local_rank: int, world_size: int, port: int, threads: int, main: Cal
     main(cfg_path)
 
 
+#: Where :func:`launch_local`'s rendezvous store listens (its workers' ``MASTER_ADDR``).
+LAUNCH_STORE_ADDR = '127.0.0.1'
+
+
+def launch_store() -> Any:
+    """The rendezvous store of one local launch: a ``TCPStore`` server on :data:`LAUNCH_STORE_ADDR`, on a port the OS
+    chooses as it binds it (port 0; ``.port`` names it), held until the object is dropped.
+
+    The launch's workers join it as clients (``TORCHELASTIC_USE_AGENT_STORE=True``, ``MASTER_PORT`` its port: torch's
+    ``env://`` rendezvous then hosts no store of its own, as under torchrun's agent). The port used to be
+    ``get_free_port()``'s (bound, read and closed at once) and bound again by the workers' rank 0 seconds later:
+    two launches at once on one node (two benchmark seeds side by side) could be handed the same port, and the later
+    rank 0 stopped with ``EADDRINUSE`` (or a rank joined the other launch's store)."""
+    return torch.distributed.TCPStore(LAUNCH_STORE_ADDR, 0, None, True, wait_for_workers=False)
+
+
 def launch_local(cfg: Any, world_size: int, main: Callable[[str], None]) -> None:
     """Dump ``cfg`` to its work_dir (under its file's name, else ``launched_config.py``) and run
     ``main(cfg_path)`` in ``world_size`` new processes (started as :func:`start_method` says;
@@ -364,7 +381,8 @@ def launch_local(cfg: Any, world_size: int, main: Callable[[str], None]) -> None
     ``main`` must be a module-level function (it is pickled to the workers) that builds and runs a Runner with
     ``launcher='pytorch'``.
 
-    Each worker runs :func:`worker_threads` torch threads.
+    Each worker runs :func:`worker_threads` torch threads. They rendezvous at :func:`launch_store`, which this
+    process holds until they end.
 
     Raises:
         ValueError: ``OMP_NUM_THREADS`` is not a positive integer (before any worker starts).
@@ -386,8 +404,9 @@ def launch_local(cfg: Any, world_size: int, main: Callable[[str], None]) -> None
     cfg.launcher = 'pytorch'
     cfg.dump(cfg_path)
     prestart_workers()  # unless tools/train.py did already
+    store = launch_store()  # held while the workers run: no other launch can take its port
     try:
-        mp.start_processes(_worker, args=(world_size, get_free_port(), threads, main, cfg_path, os.getpid()),
+        mp.start_processes(_worker, args=(world_size, store.port, threads, main, cfg_path, os.getpid()),
                            nprocs=world_size, join=True, start_method=start_method())
     except mp.ProcessRaisedException as err:
         # torch terminated the other workers; keep only the failing worker's traceback, without this frame's.
