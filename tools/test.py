@@ -15,7 +15,12 @@ from automl_mm.engine.patches import install as install_mmengine_patches
 from automl_mm.engine.preflight import check_config, check_data_sources, merge_options
 from automl_mm.engine.preflight_masks import check_mask_metrics
 from automl_mm.engine.preflight_options import check_options_not_overridden
-from automl_mm.engine.rank_agreement import check_ranks_run_alike, join_process_group, leave_process_group
+from automl_mm.engine.rank_agreement import (
+    check_ranks_run_alike,
+    checking_own_files_together,
+    join_process_group,
+    leave_process_group,
+)
 from automl_mm.engine.resume import checkpoint_not_found, read_as_local_file
 from automl_mm.engine.runner_checks import checked_by_tool
 from automl_mm.engine.tool_args import (
@@ -83,6 +88,34 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return args
 
 
+def _check_checkpoint_and_config(cfg, args: argparse.Namespace, drawing: str) -> None:
+    """The checkpoint file of ``args`` (a local one: there, and a checkpoint), then ``cfg`` completed for testing
+    (search hooks dropped, drawing and TTA applied, gloo without GPUs) and checked, its test split's data included.
+    Reads this process's own files: :func:`main` agrees on it across the ranks of a distributed run."""
+    # a URL / model-zoo name (https://download.openmmlab.com/...) is fetched by mmengine's loader, as in mmdet
+    if read_as_local_file(args.checkpoint):
+        if not osp.isfile(args.checkpoint):
+            raise FileNotFoundError(checkpoint_not_found(args.checkpoint, 'checkpoint file'))
+        problem = diagnose_checkpoint_file(args.checkpoint)
+        if problem is not None:
+            raise CheckpointFormatError(f'checkpoint is {problem}: {args.checkpoint}')
+    # Search hooks (OHL copies, ...) only act while training; testing evaluates the one model in the checkpoint.
+    hooks = list(cfg.get('custom_hooks', None) or [])
+    ohl = find_ohl_hook(hooks, cfg.get('default_scope'))
+    hooks = hooks if ohl is None else hooks[:ohl[0]] + hooks[ohl[0] + 1:]
+    # A resumed run's config saved by an older tools/train.py carries the strict check of the checkpoint it
+    # resumed: it named that file and ignored --allow-partial. The check below is of the checkpoint tested.
+    cfg.custom_hooks = [h for h in hooks if type_name(h.get('type', '') if isinstance(h, dict) else type(h)) !=
+                        'StrictCheckpointHook']
+    if drawing:
+        enable_drawing(cfg, args.show_dir, show=args.show, wait_time=args.wait_time)
+    if args.tta:
+        apply_tta(cfg, args.show_dir, args.show)
+    gloo_without_gpus(cfg)
+    check_config(cfg, test_only=True)
+    check_data_sources(cfg, test_only=True)  # the test split's data there: refused before the model is built
+
+
 def main(argv: list[str] | None = None) -> None:
     """Run the tool on ``argv`` (``sys.argv[1:]`` without it)."""
     install_mmengine_patches()  # before any checkpoint is read or written
@@ -106,15 +139,8 @@ def main(argv: list[str] | None = None) -> None:
     if args.out is not None:
         check_out_file(args.out)  # before the model is built and every image predicted
     register_all_modules(init_default_scope=False)
-    # a URL / model-zoo name (https://download.openmmlab.com/...) is fetched by mmengine's loader, as in mmdet
-    local = read_as_local_file(args.checkpoint)
-    for path, what in ((args.config, 'config'), (args.checkpoint, 'checkpoint')):
-        if not osp.isfile(path) and (what == 'config' or local):
-            raise FileNotFoundError(checkpoint_not_found(path, 'checkpoint file') if what == 'checkpoint'
-                                    else config_not_found(path))
-    problem = diagnose_checkpoint_file(args.checkpoint) if local else None
-    if problem is not None:
-        raise CheckpointFormatError(f'checkpoint is {problem}: {args.checkpoint}')
+    if not osp.isfile(args.config):
+        raise FileNotFoundError(config_not_found(args.config))
     cfg = read_config(args.config)
     merge_options(cfg, args.cfg_options)
     cfg.launcher = args.launcher
@@ -122,21 +148,11 @@ def main(argv: list[str] | None = None) -> None:
         './work_dirs', osp.splitext(osp.basename(args.config))[0])
     cfg.load_from = args.checkpoint
     cfg.resume = False
-    # Search hooks (OHL copies, ...) only act while training; testing evaluates the one model in the checkpoint.
-    hooks = list(cfg.get('custom_hooks', None) or [])
-    ohl = find_ohl_hook(hooks, cfg.get('default_scope'))
-    hooks = hooks if ohl is None else hooks[:ohl[0]] + hooks[ohl[0] + 1:]
-    # A resumed run's config saved by an older tools/train.py carries the strict check of the checkpoint it
-    # resumed: it named that file and ignored --allow-partial. The check below is of the checkpoint tested.
-    cfg.custom_hooks = [h for h in hooks if type_name(h.get('type', '') if isinstance(h, dict) else type(h)) !=
-                        'StrictCheckpointHook']
-    if drawing:
-        enable_drawing(cfg, args.show_dir, show=args.show, wait_time=args.wait_time)
-    if args.tta:
-        apply_tta(cfg, args.show_dir, args.show)
-    gloo_without_gpus(cfg)
-    check_config(cfg, test_only=True)
-    check_data_sources(cfg, test_only=True)  # the test split's data there: refused before the model is built
+    # every rank of torchrun / srun reads the checkpoint and the data from its own node: a node lacking one stops
+    # every rank once the process group started (before, it refused alone and the others waited in the rendezvous)
+    with checking_own_files_together(cfg, 'tools/test.py: the start checks of each rank\'s own files (the '
+                                          'checkpoint, the config\'s data)'):
+        _check_checkpoint_and_config(cfg, args, drawing)
     # every process of torchrun / srun read the config and imported the code on its own node: all test the same
     # checkpoint with the same config (its CHECKPOINT included), checked before the runner's own collectives
     checked = join_process_group(cfg)

@@ -33,7 +33,12 @@ from automl_mm.engine.preflight import build_check, check_config, check_data_sou
 from automl_mm.engine.preflight_losses import check_loss_holders
 from automl_mm.engine.preflight_masks import check_mask_metrics
 from automl_mm.engine.preflight_options import check_options_not_overridden
-from automl_mm.engine.rank_agreement import check_ranks_run_alike, join_process_group, leave_process_group
+from automl_mm.engine.rank_agreement import (
+    check_ranks_run_alike,
+    checking_own_files_together,
+    join_process_group,
+    leave_process_group,
+)
 from automl_mm.engine.resume import checkpoint_not_found, checkpoint_seed, read_as_local_file
 from automl_mm.engine.runner_checks import checked_by_tool
 from automl_mm.engine.tool_args import (
@@ -74,7 +79,15 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     return parse_tool_args(build_parser(), argv)
 
 
-def build_config(args: argparse.Namespace) -> Config:
+def read_train_config(args: argparse.Namespace) -> Config:
+    """The config file of ``args`` with its ``--cfg-options`` merged, ``launcher`` and ``work_dir`` set: what every
+    rank of a distributed run reads alike, enough to start its process group (the first part of
+    :func:`build_config`).
+
+    Raises:
+        FileNotFoundError: the config file is missing.
+        ValueError: a ``--cfg-options`` key that a flag sets too.
+    """
     if not osp.isfile(args.config):
         raise FileNotFoundError(config_not_found(args.config))
     overridden = {'launcher': ('--launcher', args.launcher)}
@@ -94,6 +107,16 @@ def build_config(args: argparse.Namespace) -> Config:
         cfg.work_dir = args.work_dir
     elif cfg.get('work_dir') is None:
         cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
+    return cfg
+
+
+def build_config(args: argparse.Namespace, cfg: Config | None = None) -> Config:
+    """The checked config of ``args``: :func:`read_train_config` (or ``cfg``, which it returned), with ``--amp``,
+    ``--auto-scale-lr`` and ``--resume`` applied (a resume resolved in this process's view of ``work_dir``), the
+    default hooks added, gloo without GPUs, and :func:`~automl_mm.engine.preflight.check_config` passed (it reads the
+    config's annotation files)."""
+    if cfg is None:
+        cfg = read_train_config(args)
     if args.amp:
         if not torch.cuda.is_available():
             raise RuntimeError('--amp needs a CUDA device (mmengine AmpOptimWrapper); torch sees none here: leave '
@@ -191,9 +214,18 @@ def main(argv: list[str] | None = None) -> None:
     check_launcher_matches_environment(args.launcher, 'tools/train.py')  # torchrun / srun, no --launcher
     check_slurm_environment(args.launcher, 'tools/train.py')  # --launcher slurm outside srun
     register_all_modules(init_default_scope=False)
+    if args.launcher != 'none':  # a rank of torchrun / srun / mpirun: its own files checked, then agreed on
+        cfg = read_train_config(args)
+        with checking_own_files_together(cfg, 'tools/train.py: the start checks of each rank\'s own files (the '
+                                              '--resume checkpoint, the config\'s data)'):
+            build_config(args, cfg)
+            required_world_size(cfg)  # its OHL counts checked, as below
+            check_data_sources(cfg)  # what build_check asks of the data: refused before the runner is built
+        run(cfg)
+        return
     cfg = build_config(args)
     world_size = required_world_size(cfg)
-    if args.launcher == 'none' and world_size > 1:
+    if world_size > 1:
         prestart_workers()  # the workers' imports overlap the check below
         try:
             build_check(cfg)  # config errors surface here, once, before any worker starts

@@ -16,6 +16,8 @@ as :func:`~automl_mm.engine.resume.check_ranks_start_alike` says it, the config 
 keys, automl_mm's source files, the package versions), which ranks (grouped, with their host names) and what to
 sync. ``tools/train.py`` and ``tools/test.py`` call both; a runner that a stock launcher builds from a config
 compares its ranks when its ``train()`` / ``val()`` / ``test()`` starts (:mod:`automl_mm.engine.runner_checks`).
+Before both, the tools' start checks of each rank's own files (its data, its checkpoint) are agreed on as the process
+group starts (:func:`checking_own_files_together`): a node lacking a file stops every rank.
 """
 from __future__ import annotations
 
@@ -29,7 +31,8 @@ import platform
 import re
 import socket
 import sys
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
+from contextlib import contextmanager
 from typing import Any
 
 from .resume import starts_differ
@@ -398,3 +401,47 @@ def join_process_group(cfg: Any) -> bool:
     set_multi_processing(**(env_cfg.get('mp_cfg') or {}), distributed=True)
     init_dist(cfg.launcher, **dict(env_cfg.get('dist_cfg') or {}))
     return True
+
+
+@contextmanager
+def checking_own_files_together(cfg: Any, what: str) -> Iterator[None]:
+    """Run the block, start checks that read this process's own files (the config's data under ``data_root``, a
+    checkpoint), then, in a distributed run (``cfg.launcher`` not ``'none'``), start the process group
+    (:func:`join_process_group`) and agree on the block's failure
+    (:func:`~automl_mm.engine.rank_failures.agree_on_failure`): every rank stops there together. Outside a
+    distributed run the block runs plainly.
+
+    ``tools/train.py`` and ``tools/test.py`` checked the data in every rank before the process group started: a node
+    lacking a file (its copy of the data set incomplete, a relative ``data_root`` resolved from another working
+    directory) refused alone, and the ranks of the other nodes waited for it in the rendezvous until
+    ``env_cfg.dist_cfg.timeout`` (``DistStoreError: Timed out after 1801 seconds waiting for clients. 1/2 clients
+    joined``), naming nothing. The block runs before the process group starts, so that every rank has tried its
+    checks before any waits for another.
+
+    Args:
+        cfg: The config as this process resolved it (``launcher`` and ``env_cfg.dist_cfg`` set: the process group
+            starts from them); the block may complete it.
+        what: The checks, named in the other ranks' message (``'tools/train.py: the checks of each rank's data'``).
+
+    Raises:
+        Exception: the block's error, on the rank that raised it (a process group that could not start then adds
+            its error before it: :func:`~automl_mm.engine.rank_failures.keeping_own_failure`).
+        RankFailure: on every other rank, naming the lowest rank whose block raised and its error.
+    """
+    from .rank_failures import agree_on_failure, keeping_own_failure
+
+    distributed = cfg.get('launcher', 'none') != 'none'
+    failure = None
+    try:
+        yield
+    except Exception as err:  # noqa: BLE001 (agreed on, then raised on every rank)
+        if not distributed:
+            raise
+        failure = err
+    if not distributed:
+        return
+    with keeping_own_failure(failure, what):
+        joined = join_process_group(cfg)
+    if not joined and failure is not None:  # a runner that starts its own process group: no agreement possible
+        raise failure
+    agree_on_failure(failure, what)

@@ -1,0 +1,111 @@
+"""One node of a torchrun / srun job lacks the data (its copy of the data set is incomplete, or a relative
+``data_root`` names another folder from its working directory): ``tools/train.py`` / ``tools/test.py`` read and
+checked the data in every rank before the ranks joined their process group, so the rank lacking the file refused
+alone and the others went on into the rendezvous and waited there for it until ``env_cfg.dist_cfg.timeout`` (30
+minutes by default), naming nothing. Now the start checks that read each rank's own files run before the process
+group starts and are agreed on right after it started: the rank lacking the file raises its own error, the others
+a ``RankFailure`` naming that rank and its error (2 gloo ranks; rank 1 runs from a folder without the data)."""
+from __future__ import annotations
+
+import importlib.util
+import json
+import os
+import os.path as osp
+import sys
+
+import pytest
+import torch
+from _forked_ranks import fork_ranks, outcome
+from torch.distributed.elastic.utils.distributed import get_free_port
+
+from conftest import REPO_ROOT
+
+PLUGIN = '''
+import torch
+from mmengine.dataset import BaseDataset
+from mmengine.evaluator import BaseMetric
+from mmengine.model import BaseModel
+from mmengine.registry import DATASETS, METRICS, MODELS
+
+
+@MODELS.register_module(force=True)
+class NodeDataModel(BaseModel):
+    def __init__(self, data_preprocessor=None):
+        super().__init__(data_preprocessor)
+        self.linear = torch.nn.Linear(2, 1)
+
+    def forward(self, inputs, data_samples=None, mode='tensor'):
+        return dict(loss=self.linear(torch.stack(inputs)).pow(2).mean()) if mode == 'loss' else []
+
+
+@DATASETS.register_module(force=True)
+class NodeData(BaseDataset):  # mmengine's load_data_list: reads ann_file (data_root joined)
+    pass
+
+
+@METRICS.register_module(force=True)
+class NodeDataMetric(BaseMetric):
+    def process(self, data_batch, data_samples):
+        pass
+
+    def compute_metrics(self, results):
+        return dict(score=1.0)
+'''
+
+CONFIG = '''
+custom_imports = dict(imports=['node_data_plugin'], allow_failed_imports=False)
+default_scope = 'mmengine'
+model = dict(type='NodeDataModel')
+dataset = dict(type='NodeData', data_root='data', ann_file='ann.json')
+train_dataloader = dict(dataset=dataset, sampler=dict(type='DefaultSampler', shuffle=False), batch_size=2,
+                        num_workers=0)
+test_dataloader = dict(train_dataloader, dataset=dict(dataset, ann_file='test.json'))
+test_evaluator = dict(type='NodeDataMetric')
+test_cfg = dict()
+train_cfg = dict(by_epoch=True, max_epochs=1)
+optim_wrapper = dict(optimizer=dict(type='SGD', lr=0.01))
+env_cfg = dict(dist_cfg=dict(backend='gloo', timeout=30))
+'''
+
+
+def _tool(name: str):
+    spec = importlib.util.spec_from_file_location(f'_tool_{name}_lacking_data', osp.join(REPO_ROOT, f'tools/{name}.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def _rank(rank: int, name: str, tmp: str, port: int) -> None:
+    sys.path.insert(0, tmp)
+    tool = _tool(name)
+    os.chdir(osp.join(tmp, f'node{rank}'))  # node 1 has no data/ann.json
+    os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port), RANK=str(rank), LOCAL_RANK=str(rank),
+                      WORLD_SIZE='2', LOCAL_WORLD_SIZE='2')  # as torchrun sets them
+    argv = [osp.join(tmp, 'cfg.py')] + ([osp.join(tmp, 'model.pth')] if name == 'test' else [])
+    found = outcome(lambda: tool.main([*argv, '--work-dir', osp.join(tmp, 'work'), '--launcher', 'pytorch']))
+    with open(osp.join(tmp, f'rank{rank}.json'), 'w') as f:
+        json.dump(found, f)
+
+
+@pytest.mark.slow  # two gloo ranks of the tool each (about 20 s on 2 shared cores: the tool's imports in each rank)
+@pytest.mark.parametrize('name', ['train', 'test'])
+def test_a_rank_lacking_a_data_file_stops_every_rank(tmp_path, name, monkeypatch):
+    monkeypatch.setenv('OMP_NUM_THREADS', '1')
+    (tmp_path / 'node_data_plugin.py').write_text(PLUGIN)
+    (tmp_path / 'cfg.py').write_text(CONFIG)
+    for node in ('node0', 'node1'):
+        (tmp_path / node).mkdir()
+    (tmp_path / 'node0' / 'data').mkdir()
+    for first, split in ((0, 'ann'), (4, 'test')):
+        items = [dict(inputs=[float(i), 1.0]) for i in range(first, first + 4)]
+        (tmp_path / 'node0' / 'data' / f'{split}.json').write_text(json.dumps(dict(metainfo={}, data_list=items)))
+    torch.save(dict(state_dict={'linear.weight': torch.zeros(1, 2), 'linear.bias': torch.zeros(1)}, meta={}),
+               tmp_path / 'model.pth')
+    fork_ranks(_rank, (name, str(tmp_path), get_free_port()), timeout=120)
+    found = [json.loads((tmp_path / f'rank{rank}.json').read_text()) for rank in range(2)]
+    missing = (f"{'train' if name == 'train' else 'test'}_dataloader.dataset.ann_file='"
+               f"{'ann' if name == 'train' else 'test'}.json': the annotation file data/")
+    assert found[1] is not None and found[1].startswith('ConfigCheckError: ') and missing in found[1], found[1]
+    # rank 0 has its data: it stops with rank 1 instead of waiting for it in the rendezvous until the timeout
+    assert found[0] is not None and found[0].startswith(f'RankFailure: tools/{name}.py: '), found[0]
+    assert 'failed on rank 1 (ConfigCheckError: ' in found[0] and missing in found[0], found[0]
