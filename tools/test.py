@@ -21,6 +21,7 @@ from automl_mm.engine.rank_agreement import (
     join_process_group,
     leave_process_group,
 )
+from automl_mm.engine.rank_failures import naming_first_failure
 from automl_mm.engine.resume import checkpoint_not_found, read_as_local_file
 from automl_mm.engine.runner_checks import checked_by_tool
 from automl_mm.engine.tool_args import (
@@ -174,7 +175,8 @@ def main(argv: list[str] | None = None) -> None:
         add_dump_results(runner, args.out)
     if args.show_dir is not None:
         draw_on_every_rank(runner)  # mmdet's visualizer drew only rank 0's images
-    metrics = runner.test()
+    with naming_first_failure('tools/test.py: the test'):  # a rank failing alone (a plugin's transform): named on all
+        metrics = runner.test()
     if is_main_process():  # every rank holds the same metrics: under tools/dist_test.sh each printed them
         print({k: round(v, 4) if isinstance(v, float) else v for k, v in metrics.items()})
     leave_process_group()  # together: a rank leaving while a peer held gloo connections aborted (exit -6) 1 run in 10

@@ -39,6 +39,7 @@ from automl_mm.engine.rank_agreement import (
     join_process_group,
     leave_process_group,
 )
+from automl_mm.engine.rank_failures import naming_first_failure
 from automl_mm.engine.resume import checkpoint_not_found, checkpoint_seed, read_as_local_file
 from automl_mm.engine.runner_checks import checked_by_tool
 from automl_mm.engine.tool_args import (
@@ -202,7 +203,8 @@ def run(cfg: Config | str) -> None:
         check_ranks_run_alike(cfg)
     check_loss_holders(runner.model)  # built; the data is read only by train()
     check_mask_metrics(cfg, runner.model)
-    runner.train()
+    with naming_first_failure('tools/train.py: the run'):  # a rank failing alone (a plugin's hook): named on all
+        runner.train()
     leave_process_group()  # together: a rank leaving while a peer holds gloo connections could abort at shutdown
 
 

@@ -140,3 +140,90 @@ def stopping_together(what: str, group: Any = None, enabled: bool = True) -> Ite
     except Exception as err:  # noqa: BLE001 (agreed on, then raised on every rank)
         failure = err
     agree_on_failure(failure, what, group)
+
+
+#: The store key (in the default process group's store) under which the first rank whose run failed names itself
+#: and its error (:func:`naming_first_failure`); torchrun's run id and restart count are appended.
+FIRST_FAILURE_KEY = 'automl_mm/first_failure'
+
+#: How long a failing rank waits for the store (:func:`naming_first_failure`), in seconds: the store's host may be
+#: the rank that failed first, and gone.
+FIRST_FAILURE_STORE_TIMEOUT = 10.0
+
+
+def _first_failure(failure: BaseException) -> tuple[int, str] | None:
+    """Record ``failure`` as the run's first in the default process group's store, unless a rank did first; the
+    first rank and its error (``'<type>: <message>'``) where it was another rank, else ``None`` (this rank was
+    first, or the store cannot be reached)."""
+    import os
+    from datetime import timedelta
+
+    from torch.distributed import distributed_c10d
+
+    rank = distributed_c10d.get_rank()
+    origin, cause = (failure.rank, failure.cause) if isinstance(failure, RankFailure) else (
+        rank, f'{type(failure).__name__}: {failure}')
+    key = (f"{FIRST_FAILURE_KEY}/{os.environ.get('TORCHELASTIC_RUN_ID', '')}/"
+           f"{os.environ.get('TORCHELASTIC_RESTART_COUNT', '0')}")
+    try:
+        store = distributed_c10d._get_default_store()
+        store.set_timeout(timedelta(seconds=FIRST_FAILURE_STORE_TIMEOUT))
+        first = store.compare_set(key, '', f'{origin}\n{cause}').decode()  # set where absent; what it holds now
+    except Exception:  # noqa: BLE001 (the store's host is gone: this rank's own error stands)
+        return None
+    first_rank, _, first_cause = first.partition('\n')
+    return None if not first_rank.isdigit() or int(first_rank) == rank else (int(first_rank), first_cause)
+
+
+@contextlib.contextmanager
+def naming_first_failure(what: str) -> Iterator[None]:
+    """Run the block (a whole run: ``runner.train()``); where it raises in a distributed run, name the rank that
+    failed first, in every rank's error.
+
+    A user's hook, search space or transform that raises on one rank during an iteration leaves the other ranks in
+    their next collective: over gloo they fail at once with the backend's ``Connection closed by peer`` (torchrun then
+    stops the rest and reports the failed rank's exit signal), over NCCL they wait until the process group's
+    timeout; either way the last error every other rank printed, and the end of the output, named no cause (the
+    error that did was a hundred lines up, in the failed rank's traceback). The first rank whose block raises records
+    its error in the process group's store (``compare_set``, so one rank wins) before it unwinds, so before its peers
+    can see it gone; a rank whose block raises after that raises a :class:`RankFailure` naming that rank and its error,
+    chained from its own. No collective: nothing is asked of the ranks that did not fail. Outside a distributed run
+    the block runs plainly.
+
+    Raises:
+        BaseException: the block's error, on the rank that failed first (or where the store cannot be reached within
+            :data:`FIRST_FAILURE_STORE_TIMEOUT`).
+        RankFailure: the block's own (agreed on, naming the rank); or on a rank that failed after another:
+            ``'{what} failed on rank {r} ({type}: {message}); this rank stopped with it ({its own error}); ...'``.
+    """
+    if not is_distributed():
+        yield
+        return
+    try:
+        yield
+    except Exception as err:
+        first = _first_failure(err)
+        if first is None or isinstance(err, RankFailure):  # agreed on already: it names the rank (and is recorded)
+            _record_for_torchrun(err)
+            raise
+        origin, cause = first
+        failure = RankFailure(f'{what} failed on rank {origin} ({cause}); this rank stopped with it '
+                              f'({type(err).__name__}: {str(err)[:300]}); rank {origin}\'s log has the traceback',
+                              origin, cause)
+        _record_for_torchrun(failure)
+        raise failure from err
+
+
+def _record_for_torchrun(failure: BaseException) -> None:
+    """Write ``failure`` where torchrun reads a failed worker's error (``TORCHELASTIC_ERROR_FILE``, torch's
+    ``ErrorHandler.record_exception``, as its ``@record`` does), so that its summary's "Root Cause" names it:
+    without, it named the failed rank's exit status alone (``traceback : To enable traceback see ...``, or
+    ``Signal 6 (SIGABRT)`` where gloo's threads aborted the exit). Nothing outside torchrun."""
+    import os
+
+    if not os.environ.get('TORCHELASTIC_ERROR_FILE'):
+        return
+    from torch.distributed.elastic.multiprocessing.errors import get_error_handler
+
+    with contextlib.suppress(Exception):  # the run's own error matters more than this record of it
+        get_error_handler().record_exception(failure)
