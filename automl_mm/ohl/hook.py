@@ -16,32 +16,32 @@ Per trunk (K iterations or E epochs), on every rank (METHODS.md §1):
    otherwise) → history, plots and exported policy are written by rank 0. A run that ends inside a trunk ends that trunk
    (marked ``partial``) before the last checkpoint is saved, so the saved model is the best copy.
 
-The hook sequences these steps; each lives in its own module: when trunks begin inside epochs and which trunk
-ends broadcast in :mod:`.trunk`, random streams in :mod:`.segments`, the reward and
+The hook holds the search's state and sequences these steps; each lives in its own module: the constructor's
+argument checks in :mod:`.hook_args`, when trunks begin inside epochs and which trunk ends broadcast in
+:mod:`.trunk`, random streams in :mod:`.segments`, a trunk's end (the rewards read and settled, the controllers
+stepped, the best copy broadcast, the history record, report and log line) in :mod:`.trunk_end`, the reward and
 the best copy in :mod:`.reward`, broadcast and agreement checks in :mod:`.sync`, schedule checks in :mod:`.checks`,
-outputs in :mod:`.report`. What a checkpoint holds of the search, and what a resume checks before loading it, is
-in :mod:`.resume`.
+outputs in :mod:`.report`. What a checkpoint holds of the search, what a resume checks before loading it and the
+ranks' agreement on what they loaded are in :mod:`.resume`.
 """
 from __future__ import annotations
 
-import math
 import time
 from collections.abc import Sequence
 from typing import Any
 
 import torch
-from mmengine.dist import get_world_size, is_distributed
+from mmengine.dist import is_distributed
 from mmengine.hooks import Hook
-from mmengine.model import is_model_wrapper
 from mmengine.runner import IterBasedTrainLoop
 
 from automl_mm.engine.rank_failures import stopping_together
-from automl_mm.engine.run_info import hook_config_key, is_resume, naming_hook_in_config, run_seed
+from automl_mm.engine.run_info import hook_config_key, naming_hook_in_config, run_seed
 from automl_mm.registry import HOOKS
 from automl_mm.utils.scope import building_key, named_error
 from automl_mm.utils.seeding import as_seed
 
-from . import resume
+from . import resume, trunk_end
 from .attributes import establish_base_targets, recording_writes
 from .base import build_controller, build_ohl_space, check_repeated_choices, warn_merged_choices
 from .checks import (
@@ -52,33 +52,16 @@ from .checks import (
     check_val_schedule,
 )
 from .copies import _NO_RUNNER, CopyDataParallel, check_copy_counts
-from .copy_collectives import read_copy_reward
+from .hook_args import check_hook_arguments
 from .pipeline_space import link_magnitude_writers
-from .plugin_returns import check_plugin_returns, controller_logs, logs_as_measured
-from .progress import read_flags
+from .plugin_returns import check_plugin_returns
 from .report import OHLReport
 from .resume import search_settings as search_settings  # importable from here as before the split
-from .reward import (
-    RewardScorer,
-    combine_copy_rows,
-    controller_step,
-    copy_is_valid,
-    counts_items,
-    has_loss_scaler,
-    settle_rewards,
-    trunk_row,
-)
+from .reward import RewardScorer, has_loss_scaler
 from .segments import SegmentStart, seed_global_rngs, segment_seeds, space_generator
-from .sync import (
-    adopt_model_values,
-    broadcast_copy_state,
-    fingerprint,
-    gather_copy_values,
-    gather_rows,
-    verify_copies,
-)
+from .sync import broadcast_copy_state
 from .trunk import LateTrunkStart as LateTrunkStart  # importable from here as before the split
-from .trunk import add_late_trunk_start, broadcasts_after, meet_at_trunk_end
+from .trunk import add_late_trunk_start
 from .trunk import restart_workers as restart_workers  # importable from here as before the split
 from .write_order import check_declared_writes, check_replay_hooks, check_search_order
 
@@ -230,29 +213,9 @@ class OHLHook(Hook):
         # the hook's config key (custom_hooks[i], set by whoever builds it from a config), else its class: the name
         # of its arguments in errors (custom_hooks[0].spaces[1], custom_hooks[0].controller)
         where = self.config_key = building_key() or 'OHLHook'
-        if (trunk_epochs is None) == (trunk_iters is None):
-            raise ValueError('OHLHook needs exactly one of trunk_epochs / trunk_iters, got '
-                             f'trunk_epochs={trunk_epochs}, trunk_iters={trunk_iters}')
-        for name, value in (('trunk_epochs', trunk_epochs), ('trunk_iters', trunk_iters),
-                            ('broadcast_interval', broadcast_interval)):
-            if value is not None and (isinstance(value, bool) or not isinstance(value, int) or value < 1):
-                raise ValueError(f'{name} must be a positive integer, got {value!r}')
-        if isinstance(spaces, (dict, str, bytes)) or not isinstance(spaces, Sequence):
-            # one space config given bare was iterated by its keys: "spaces[0]: str is not an OHL space"
-            raise ValueError(f'{where}.spaces must be a list of space configs (wrap a single one in a list), got a '
-                             f'{type(spaces).__name__}')
-        if not spaces:
-            raise ValueError('OHLHook needs at least one space in spaces')
-        if not isinstance(reward_key, str) or not reward_key:
-            raise ValueError(f'{where}.reward_key must be a metric name, e.g. \'accuracy/top1\', got {reward_key!r}')
-        if worst_reward is not None and (isinstance(worst_reward, bool) or not isinstance(worst_reward, (int, float))
-                                         or not math.isfinite(worst_reward)):
-            raise ValueError(f'{where}.worst_reward must be None or a finite number, got {worst_reward!r}')
-        if not isinstance(out_dir, str) or not out_dir:
-            raise ValueError(f'{where}.out_dir must be a folder name under work_dir, e.g. \'ohl\', got {out_dir!r}')
-        for name, value in (('verify_sync', verify_sync), ('plot', plot)):
-            if not isinstance(value, bool):  # 'False' in a config file is truthy
-                raise ValueError(f'{where}.{name} must be True or False, got {value!r}')
+        check_hook_arguments(where, spaces, reward_key, trunk_epochs=trunk_epochs, trunk_iters=trunk_iters,
+                             broadcast_interval=broadcast_interval, worst_reward=worst_reward, out_dir=out_dir,
+                             verify_sync=verify_sync, plot=plot)
         check_copy_counts(num_copies, ranks_per_copy)
         self.num_copies, self.ranks_per_copy = num_copies, ranks_per_copy
         self.layout = None  # the runner's CopyLayout, taken in before_train
@@ -464,8 +427,7 @@ class OHLHook(Hook):
             best = self.history[-1]['best']
             runner.logger.info(f'OHL: training stopped after trunk {self.trunk - 1}, which did not broadcast; '
                                f'broadcasting its best copy {best} now')
-            broadcast_copy_state(runner, src=self.layout.lead_rank(best))
-            adopt_model_values(runner, self.history[-1].get('copy_values') or {}, best)
+            trunk_end.broadcast_best(runner, self.layout, self.history[-1].get('copy_values') or {}, best)
             self.history[-1]['broadcast'] = True
         if self.history and self._report is not None:
             with stopping_together(f'OHL: writing work_dir/{self.out_dir}/history.json after training'):
@@ -511,27 +473,7 @@ class OHLHook(Hook):
         # each rank loaded its own copy of the checkpoint: a node's stale copy held another theta, controller state
         # or trunk counter, and every rank steps its own theta from the gathered rewards, so the ranks' searches
         # diverged silently; every rank passed the checks above, so all reach the gather
-        if is_resume(runner) and get_world_size() > 1:
-            self._check_ranks_loaded_alike(runner, checkpoint)
-
-    def _check_ranks_loaded_alike(self, runner, checkpoint: dict) -> None:
-        """Refuse, on every rank, a resume whose ranks loaded different search states
-        (:func:`~automl_mm.engine.rank_agreement.check_ranks_loaded_alike` of
-        :func:`~automl_mm.ohl.resume.ranks_alike_state`: θ and the controllers' state, the trunk counter, seed and
-        history, the iteration), naming each rank's checkpoint file, its iteration and next trunk. Collective: call
-        on every rank of a distributed resume.
-
-        Raises:
-            RuntimeError: the ranks' states differ (the same message on every rank).
-        """
-        from automl_mm.engine.data_fingerprint import _resumed_file
-        from automl_mm.engine.rank_agreement import check_ranks_loaded_alike
-
-        state = resume.ranks_alike_state(checkpoint)
-        summary = ('no OHL state' if state is None else
-                   f'iteration {state["iteration"]}, trunk {state["trunk"]} next'
-                   + (' (saved inside its trunk)' if state['in_trunk'] else ''))
-        check_ranks_loaded_alike(f'OHL ({resume.own_key(self, runner)})', state, _resumed_file(runner), summary)
+        resume.check_ranks_loaded_alike(self, runner, checkpoint)
 
     def reward_settings(self, runner) -> tuple[dict[str, Any], dict[str, str], set[str]]:
         """What the rewards are read as, the config key of each role and the roles a resume may change
@@ -599,93 +541,6 @@ class OHLHook(Hook):
         self._trunk_start = time.perf_counter()
 
     def _end_trunk(self, runner, epoch: int, iters: int, partial: bool) -> None:
-        layout = self.layout
-        start = time.perf_counter()
-        model = runner.model.module if is_model_wrapper(runner.model) else runner.model
-        what = f'OHL trunk {self.trunk}: the reward reading'
-        row, failure = None, None
-        try:
-            # every rank of a valid copy reads its block of the reward split; the lead gets the reward
-            reward, empty, valid = read_copy_reward(
-                self.scorer, runner.model, layout,
-                lambda: copy_is_valid(model, self._trunk_iters, self._nonfinite_losses, self._uses_loss_scaler), what)
-            # this rank's row (the spaces' statistics: plugin code) before the agreement, not before the rows' gather
-            row = trunk_row(reward, valid, empty, self.spaces)
-        except Exception as err:  # noqa: BLE001 (agreed on below, then raised on every rank)
-            # a corrupt image or a metric's error on one rank's shard: the other copies would wait for this rank at
-            # the next collective until the process group's timeout (30 minutes by default)
-            failure = err
-        t_reward = time.perf_counter()
-        meet_at_trunk_end(failure, self.trunk, layout.rank, what)  # the reading's error on any rank stops every rank
-        t_wait = time.perf_counter()
-
-        trunk = combine_copy_rows(gather_rows(row), layout, self.spaces, self.trunk)
-        valids = trunk['valid']
-        rewards, counts, best = settle_rewards(trunk, self.spaces, self.scorer, self.worst_reward, self.trunk,
-                                               self._trunk_iters, partial)
-
-        # the copies that read a reward (a kept 0 of no detection is one): a diverged copy's or a metric-less copy's
-        # stand-in is none, and stays out of the controller's baseline
-        measured = read_flags(dict(rewards=rewards, valid=valids, empty_metrics=trunk['empty']))
-        # θ changes only here: its mode now is the mode every copy sampled around during this trunk
-        schedule = {s.name: v for s in self.spaces if (v := s.scheduled_values()) is not None}
-        copy_values = gather_copy_values(self.spaces, layout)
-        updates = {}
-        for space, controller in zip(self.spaces, self.controllers):
-            if partial and counts_items(space, trunk) and not any(counts[space.name]):
-                # nothing drawn from this θ was counted (a partial trunk of prefetched batches, settle_rewards):
-                # no step, not even the optimiser's momentum of earlier trunks
-                updates[space.name] = {}
-            else:
-                # the controller ascends sign × reward (-loss under reward_rule 'less'); the history keeps the reward
-                # and the controller's scalars as measured (its mean reward as the mean loss, not minus it)
-                logs = controller_step(controller, trunk['stats'][space.name],
-                                       [self.scorer.sign * r for r in rewards], measured)
-                where = f'{self.config_key}.controller ({type(controller).__name__}, of space {space.name!r})'
-                updates[space.name] = logs_as_measured(controller_logs(logs, where), self.scorer.sign)
-            space.reset_stats()
-        t_update = time.perf_counter()
-
-        # every broadcast_interval-th trunk, the run's last, one a validation follows and one with a diverged copy
-        broadcast = broadcasts_after(runner, self.trunk, self.broadcast_interval, partial, iters, valids)
-        before = fingerprint(model) if self.verify_sync else None
-        if broadcast:
-            broadcast_copy_state(runner, src=layout.lead_rank(best))
-            adopt_model_values(runner, copy_values, best)  # the best copy's searched model attributes too
-        t_broadcast = time.perf_counter()
-        sync = (verify_copies(self.spaces, model, before, best, broadcast, layout, self.trunk) if self.verify_sync
-                else {})
-        t_verify = time.perf_counter()
-
-        # Seconds of this trunk on this rank: training (with data loading) and each engine step.
-        seconds = dict(train=start - self._trunk_start, reward=t_reward - start, wait=t_wait - t_reward,
-                       gather_update=t_update - t_wait, broadcast=t_broadcast - t_update, verify=t_verify - t_broadcast)
-        record = dict(trunk=self.trunk, seconds={k: round(v, 6) for k, v in seconds.items()},
-                      epoch=epoch, iter=iters, iters_in_trunk=self._trunk_iters, partial=partial,
-                      rewards=rewards, reward_rule=self.scorer.rule, valid=valids, empty_metrics=trunk['empty'],
-                      best=best, broadcast=broadcast,
-                      controller=updates,
-                      samples=counts, stale_samples=trunk['stale'], schedule=schedule, copy_values=copy_values,
-                      distributions={s.name: s.distribution.summary() for s in self.spaces},
-                      theta={s.name: [p.detach().tolist() for p in s.distribution.parameters()]
-                             for s in self.spaces}, **sync)
-        self.history.append(record)
-        t_report = time.perf_counter()
-        # the main process writes history, policy and figures; its error stops every rank here (they went on and
-        # waited for it at the next trunk end until the process group's timeout)
-        with stopping_together(f'OHL trunk {self.trunk}: writing the report (work_dir/{self.out_dir})'):
-            self._report.write(self.history, self.spaces, step=iters)
-        # The main process's writing (history, policy, figures) holds every copy here (the agreement above; on the
-        # other ranks 'report' is mostly that wait); the record's report seconds reach history.json with the next
-        # write (after_train writes the last one).
-        record['seconds']['report'] = round(time.perf_counter() - t_report, 6)
-        # a diverged copy's reward is a stand-in (worst_reward), not a reading: the line says so
-        diverged = ''.join(f'copy {c} diverged (stand-in reward {round(r, 4)}, not measured), '
-                           for c, (r, ok) in enumerate(zip(rewards, valids)) if not ok)
-        runner.logger.info(
-            f'OHL trunk {self.trunk}{" (partial)" if partial else ""}: rewards ({self.reward_key}, '
-            f'{"higher" if self.scorer.rule == "greater" else "lower"} is better) {[round(r, 4) for r in rewards]}, '
-            f'{diverged}best copy {best}{"" if broadcast else " (not broadcast)"}, '
-            + ', '.join(f'{s.name}: {s.distribution.summary(top_k=3)}' for s in self.spaces))
-        self._in_trunk = False
-        self.trunk += 1
+        """End the running trunk on this rank: rewards, controllers, broadcast, record, report and log
+        (:func:`~automl_mm.ohl.trunk_end.end_trunk`). Collective."""
+        trunk_end.end_trunk(self, runner, epoch, iters, partial)

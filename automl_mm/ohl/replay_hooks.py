@@ -16,6 +16,7 @@ from automl_mm.registry import HOOKS
 from .attributes import check_written_value, establish_base_targets, set_attribute
 from .data_writes import is_data_path, watch_data_writes
 from .ownership import check_owned_attribute
+from .resume import ranks_loaded_alike
 from .transform_types import check_transform_types, check_transform_types_arg
 from .value_ranges import check_value
 from .write_order import write_order
@@ -185,8 +186,8 @@ class TrunkScheduleHook(Hook):
         self._loaded = (meta.get('epoch'), meta.get('iter'))  # iterations and epochs done when it was saved
         # each rank read its own copy of the file: one whose copy was saved earlier (a node's stale copy) set another
         # trunk's values than the others, and its shard was tested (or trained) with them, silently
-        _check_ranks_loaded_alike(runner, 'TrunkScheduleHook', dict(epoch=self._loaded[0], iter=self._loaded[1]),
-                                  f'epoch {self._loaded[0]}, iteration {self._loaded[1]}')
+        ranks_loaded_alike(runner, 'TrunkScheduleHook', dict(epoch=self._loaded[0], iter=self._loaded[1]),
+                           f'epoch {self._loaded[0]}, iteration {self._loaded[1]}')
 
     def before_test(self, runner) -> None:
         """``tools/test.py`` (``Runner.test`` without training): set the model's paths (``model.``) to the values of
@@ -272,9 +273,9 @@ class SearchedValuesHook(Hook):
         # one whose copy held another history (a node's stale copy) tested its shard of the test set with other
         # values of the searched attributes, and the gathered metrics mixed them without a word
         shown = ', '.join(f'{path}={value!r}' for path, value in list(self.values.items())[:3])
-        _check_ranks_loaded_alike(runner, 'SearchedValuesHook', self.values,
-                                  f'sets {shown}{" and more" if len(self.values) > 3 else ""}' if self.values
-                                  else 'no searched values')
+        ranks_loaded_alike(runner, 'SearchedValuesHook', self.values,
+                           f'sets {shown}{" and more" if len(self.values) > 3 else ""}' if self.values
+                           else 'no searched values')
 
     def _load_values(self, checkpoint: dict) -> None:
         from .report import lineage
@@ -307,20 +308,6 @@ class SearchedValuesHook(Hook):
         checkpoint would otherwise reset an OHL space's writes to the checkpoint's at every validation."""
         if not self._training:
             _set_model_paths(runner, self.values)
-
-def _check_ranks_loaded_alike(runner: Any, what: str, state: Any, summary: str) -> None:
-    """In a run of several ranks, refuse on every rank where the ranks took different ``state`` from their copies of
-    the checkpoint (:func:`~automl_mm.engine.rank_agreement.check_ranks_loaded_alike`, naming each rank's file and
-    ``summary``); nothing in one process. Collective: every rank calls it once it has loaded the checkpoint."""
-    from mmengine.dist import get_world_size
-
-    if get_world_size() < 2:
-        return
-    from automl_mm.engine.data_fingerprint import _resumed_file
-    from automl_mm.engine.rank_agreement import check_ranks_loaded_alike
-
-    check_ranks_loaded_alike(what, state, _resumed_file(runner), summary)
-
 
 def _plain(value: Any) -> Any:
     """``value`` with every mapping a ``dict`` and every sequence a ``list`` (a config's ``ConfigDict`` / tuple

@@ -7,7 +7,8 @@ the same search (copies, ranks per copy, trunk length, seed, the spaces' choices
 :func:`reward_settings`; once loaded, a partial last trunk followed by more training), warns where the configured
 start of a space's distribution is not the checkpoint's (:func:`check_initial_states`: θ is the checkpoint's), and
 takes a ``load_from`` as weights only. On a resume on several ranks the hook then compares, across the ranks,
-what each loaded from its own copy of the file (:func:`ranks_alike_state`).
+what each loaded from its own copy of the file (:func:`check_ranks_loaded_alike` of :func:`ranks_alike_state`;
+:func:`ranks_loaded_alike` for the hooks that replay a search's values).
 """
 from __future__ import annotations
 
@@ -260,6 +261,43 @@ def ranks_alike_state(checkpoint: dict) -> dict[str, Any] | None:
     alike['history'] = [{k: v for k, v in record.items() if k not in PER_RANK_RECORD_KEYS}
                         if isinstance(record, dict) else record for record in state.get('history') or []]
     return dict(alike, iteration=(checkpoint.get('meta') or {}).get('iter'))
+
+
+def check_ranks_loaded_alike(hook: Any, runner: Any, checkpoint: dict) -> None:
+    """On a resume of several ranks, refuse on every rank where the ranks loaded different search states
+    (:func:`ranks_alike_state`: θ and the controllers' state, the trunk counter, seed and history, the iteration),
+    naming each rank's checkpoint file, its iteration and next trunk (:func:`ranks_loaded_alike`); nothing for a
+    ``load_from`` or in one process. Collective: every rank of a distributed run calls it once its own checks
+    passed (``OHLHook.after_load_checkpoint``).
+
+    Raises:
+        RuntimeError: the ranks' states differ (the same message on every rank).
+    """
+    if not is_resume(runner):
+        return
+    state = ranks_alike_state(checkpoint)
+    summary = ('no OHL state' if state is None else
+               f'iteration {state["iteration"]}, trunk {state["trunk"]} next'
+               + (' (saved inside its trunk)' if state['in_trunk'] else ''))
+    ranks_loaded_alike(runner, f'OHL ({own_key(hook, runner)})', state, summary)
+
+
+def ranks_loaded_alike(runner: Any, what: str, state: Any, summary: str) -> None:
+    """In a run of several ranks, refuse on every rank where the ranks took different ``state`` from their copies of
+    the checkpoint (:func:`~automl_mm.engine.rank_agreement.check_ranks_loaded_alike`, naming ``what``, each rank's
+    file and ``summary``); nothing in one process. Collective: every rank calls it once it has loaded the checkpoint.
+
+    Raises:
+        RuntimeError: the ranks' states differ (the same message on every rank).
+    """
+    from mmengine.dist import get_world_size
+
+    if get_world_size() < 2:
+        return
+    from automl_mm.engine.data_fingerprint import _resumed_file
+    from automl_mm.engine.rank_agreement import check_ranks_loaded_alike as check_loaded_alike
+
+    check_loaded_alike(what, state, _resumed_file(runner), summary)
 
 
 def load_search_state(hook: Any, runner: Any, checkpoint: dict) -> None:

@@ -44,8 +44,8 @@ def _end_trunk_of_a_lead(copy_valid: bool):
 
     runner = SimpleNamespace(model=torch.nn.Linear(2, 2), logger=mock.Mock(), max_iters=100)
     with mock.patch('automl_mm.ohl.copy_collectives.copy_all_valid', side_effect=copy_all_valid), \
-            mock.patch('automl_mm.ohl.hook.gather_rows', side_effect=gather_rows), \
-            mock.patch('automl_mm.ohl.hook.broadcast_copy_state') as broadcast:
+            mock.patch('automl_mm.ohl.trunk_end.gather_rows', side_effect=gather_rows), \
+            mock.patch('automl_mm.ohl.trunk_end.broadcast_copy_state') as broadcast:
         hook._end_trunk(runner, epoch=1, iters=4, partial=False)
     return reduced, scored, own[0], hook.history[-1], [c.kwargs['src'] for c in broadcast.call_args_list], group
 

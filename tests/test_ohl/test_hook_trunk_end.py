@@ -36,8 +36,8 @@ def _end_trunk(rows: list[list[float]]):
 
     hook.controllers[0] = SimpleNamespace(step=step)
     runner = SimpleNamespace(model=torch.nn.Linear(2, 2), logger=mock.Mock(), max_iters=100)
-    with mock.patch('automl_mm.ohl.hook.gather_rows', return_value=torch.tensor(rows, dtype=torch.float64)), \
-            mock.patch('automl_mm.ohl.hook.broadcast_copy_state') as broadcast:
+    with mock.patch('automl_mm.ohl.trunk_end.gather_rows', return_value=torch.tensor(rows, dtype=torch.float64)), \
+            mock.patch('automl_mm.ohl.trunk_end.broadcast_copy_state') as broadcast:
         hook._end_trunk(runner, epoch=1, iters=4, partial=False)
     return seen[0], [call.kwargs['src'] for call in broadcast.call_args_list], hook.history[-1]
 
@@ -75,9 +75,9 @@ def test_every_copy_takes_the_best_copys_searched_model_attributes_with_its_weig
     runner = SimpleNamespace(model=model, x=1.0, logger=mock.Mock(), max_iters=100)
     values = {'w': [{'model.loss_weight': 1.0, 'x': 1.0}, {'model.loss_weight': 2.0, 'x': 2.0}]}
     rows = torch.tensor([[-2.0, 1, 0, 0, -1, 1, 0], [-1.0, 1, 0, 0, -1, 0, 1]], dtype=torch.float64)  # copy 1 is best
-    with mock.patch('automl_mm.ohl.hook.gather_rows', return_value=rows), \
-            mock.patch('automl_mm.ohl.hook.gather_copy_values', return_value=values), \
-            mock.patch('automl_mm.ohl.hook.broadcast_copy_state'):
+    with mock.patch('automl_mm.ohl.trunk_end.gather_rows', return_value=rows), \
+            mock.patch('automl_mm.ohl.trunk_end.gather_copy_values', return_value=values), \
+            mock.patch('automl_mm.ohl.trunk_end.broadcast_copy_state'):
         hook._end_trunk(runner, epoch=1, iters=4, partial=False)
     assert hook.history[-1]['best'] == 1 and hook.history[-1]['broadcast']
     assert model.loss_weight == 2.0 and runner.x == 1.0
@@ -98,7 +98,7 @@ def test_a_run_stopped_after_a_trunk_that_did_not_broadcast_ends_with_that_trunk
                          copy_values={'lr': [{'model.p': 1.0}, {'model.p': 2.0}]})]
     hook.trunk, hook._report = 1, mock.Mock()
     runner = SimpleNamespace(logger=mock.Mock(), model=SimpleNamespace(p=1.0))
-    with mock.patch('automl_mm.ohl.hook.broadcast_copy_state') as broadcast:
+    with mock.patch('automl_mm.ohl.trunk_end.broadcast_copy_state') as broadcast:
         hook.after_train(runner)
     assert [call.kwargs['src'] for call in broadcast.call_args_list] == [1] and hook.history[-1]['broadcast']
     assert runner.model.p == 2.0  # copy 1's searched model attribute with its weights
@@ -152,8 +152,8 @@ def test_broadcast_interval_2_broadcasts_after_every_second_trunk():
     for trunk in range(4):
         hook.spaces[0].record(torch.tensor([0]))
         hook._in_trunk, hook._trunk_iters = True, 4
-        with mock.patch('automl_mm.ohl.hook.gather_rows', return_value=rows), \
-                mock.patch('automl_mm.ohl.hook.broadcast_copy_state') as broadcast:
+        with mock.patch('automl_mm.ohl.trunk_end.gather_rows', return_value=rows), \
+                mock.patch('automl_mm.ohl.trunk_end.broadcast_copy_state') as broadcast:
             hook._end_trunk(runner, epoch=trunk + 1, iters=4 * (trunk + 1), partial=False)
         sources.append([call.kwargs['src'] for call in broadcast.call_args_list])
     assert sources == [[], [1], [], [1]]
@@ -177,8 +177,8 @@ def test_a_copy_with_a_non_finite_loss_in_its_trunk_is_diverged_though_its_weigh
     for loss in (1.0, float('nan'), 1.0, 1.0):
         hook.after_train_iter(runner, 0, None, {'loss': torch.tensor(loss)})
     other = torch.tensor([0.5, 1, 0, 0, -1, 0, 1], dtype=torch.float64)  # copy 1: valid, reward 0.5, drew choice 1
-    with mock.patch('automl_mm.ohl.hook.gather_rows', side_effect=lambda row: torch.stack([row, other])), \
-            mock.patch('automl_mm.ohl.hook.broadcast_copy_state') as broadcast:
+    with mock.patch('automl_mm.ohl.trunk_end.gather_rows', side_effect=lambda row: torch.stack([row, other])), \
+            mock.patch('automl_mm.ohl.trunk_end.broadcast_copy_state') as broadcast:
         hook._end_trunk(runner, epoch=1, iters=4, partial=False)
     record = hook.history[-1]
     assert record['valid'] == [False, True] and record['best'] == 1 and record['iters_in_trunk'] == 4

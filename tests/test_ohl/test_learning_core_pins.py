@@ -46,8 +46,8 @@ def test_a_nan_reward_on_finite_weights_is_a_diverged_copy_and_theta_learns_from
     hook._in_trunk, hook._trunk_iters = True, 4
     other = torch.tensor([0.5, 1, 0, 0, -1, 0, 1], dtype=torch.float64)  # copy 1: valid, reward 0.5, drew choice 1
     runner = SimpleNamespace(model=torch.nn.Linear(2, 2), logger=mock.Mock(), max_iters=100)
-    with mock.patch('automl_mm.ohl.hook.gather_rows', side_effect=lambda row: torch.stack([row, other])), \
-            mock.patch('automl_mm.ohl.hook.broadcast_copy_state') as broadcast:
+    with mock.patch('automl_mm.ohl.trunk_end.gather_rows', side_effect=lambda row: torch.stack([row, other])), \
+            mock.patch('automl_mm.ohl.trunk_end.broadcast_copy_state') as broadcast:
         hook._end_trunk(runner, epoch=1, iters=4, partial=False)
     record = hook.history[-1]
     assert record['valid'] == [False, True] and record['best'] == 1

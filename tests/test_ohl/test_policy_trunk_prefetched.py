@@ -52,8 +52,8 @@ def test_the_hook_does_not_step_theta_on_a_trunk_whose_images_all_carried_the_tr
     step."""
     hook, runner = _hook_after_a_trunk_of([1, 1])
     theta = hook.spaces[0].distribution.logits.detach().clone()
-    with mock.patch('automl_mm.ohl.hook.gather_rows', side_effect=lambda row: torch.stack([row, row])), \
-            mock.patch('automl_mm.ohl.hook.broadcast_copy_state'):
+    with mock.patch('automl_mm.ohl.trunk_end.gather_rows', side_effect=lambda row: torch.stack([row, row])), \
+            mock.patch('automl_mm.ohl.trunk_end.broadcast_copy_state'):
         if not partial:
             with pytest.raises(RuntimeError, match=r'OHL trunk 2: .*prefetched every batch of the trunk'):
                 hook._end_trunk(runner, epoch=0, iters=5, partial=False)
@@ -63,8 +63,8 @@ def test_the_hook_does_not_step_theta_on_a_trunk_whose_images_all_carried_the_tr
     assert record['stale_samples']['aug'] == [2, 2] and record['samples']['aug'] == [0.0, 0.0]
     assert record['controller']['aug'] == {} and torch.equal(hook.spaces[0].distribution.logits.detach(), theta)
     hook, runner = _hook_after_a_trunk_of([1, 2])
-    with mock.patch('automl_mm.ohl.hook.gather_rows', side_effect=lambda row: torch.stack([row, row])), \
-            mock.patch('automl_mm.ohl.hook.broadcast_copy_state'):
+    with mock.patch('automl_mm.ohl.trunk_end.gather_rows', side_effect=lambda row: torch.stack([row, row])), \
+            mock.patch('automl_mm.ohl.trunk_end.broadcast_copy_state'):
         hook._end_trunk(runner, epoch=0, iters=11, partial=True)
     assert hook.history[-1]['samples']['aug'] == [2.0, 2.0] and hook.history[-1]['controller']['aug']
 

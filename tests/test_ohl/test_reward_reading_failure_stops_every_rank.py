@@ -119,13 +119,13 @@ def _worker(rank: int, tmp: str, num_copies: int, ranks_per_copy: int, fail: dic
         start = time.perf_counter()
         try:
             # a rank that cannot tell whether its copy is valid (copy_is_valid raising on it alone)
-            unreadable = mock.patch('automl_mm.ohl.hook.copy_is_valid', side_effect=RuntimeError(
+            unreadable = mock.patch('automl_mm.ohl.trunk_end.copy_is_valid', side_effect=RuntimeError(
                 'planted: CUDA error: an illegal memory access was encountered')) \
                 if rank == fail.get('valid_rank') else contextlib.nullcontext()
             no_block = mock.patch('automl_mm.engine.evaluate.batch_block', side_effect=TypeError(
                 'planted: batch_block needs an in-order DataLoader')) \
                 if rank == fail.get('block_rank') else contextlib.nullcontext()
-            with mock.patch('automl_mm.ohl.hook.broadcast_copy_state'), unreadable, no_block:
+            with mock.patch('automl_mm.ohl.trunk_end.broadcast_copy_state'), unreadable, no_block:
                 hook._end_trunk(runner, epoch=1, iters=4, partial=False)
             out['rewards'] = hook.history[-1]['rewards']
         except Exception as err:  # noqa: BLE001 (what each rank raised is the result)

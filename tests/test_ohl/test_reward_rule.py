@@ -42,8 +42,8 @@ def _trunks(hook: OHLHook, trunks: int, choices=(0, 1)) -> list[list[float]]:
         hook.spaces[0].record(torch.tensor([choices[0]]))
         hook._in_trunk, hook._trunk_iters = True, 4
         rows = [[LOSS[ch], 1, 0, 0, -1, *(1.0 if i == ch else 0.0 for i in range(2))] for ch in choices]
-        with mock.patch('automl_mm.ohl.hook.gather_rows', return_value=torch.tensor(rows, dtype=torch.float64)), \
-                mock.patch('automl_mm.ohl.hook.broadcast_copy_state'):
+        with mock.patch('automl_mm.ohl.trunk_end.gather_rows', return_value=torch.tensor(rows, dtype=torch.float64)), \
+                mock.patch('automl_mm.ohl.trunk_end.broadcast_copy_state'):
             hook._end_trunk(runner, epoch=1, iters=4 * (hook.trunk + 1), partial=False)
     hook.controllers[0] = controller
     return seen
@@ -78,7 +78,7 @@ def test_under_greater_the_same_rewards_move_theta_away_from_it():
 def test_the_best_copy_is_the_lowest_and_the_history_keeps_the_loss_as_measured():
     """Red before the rule: copy 0 (loss 1.0) was the best copy and was broadcast to every rank."""
     hook = _hook('loss/mean')
-    with mock.patch('automl_mm.ohl.hook.broadcast_copy_state') as broadcast:
+    with mock.patch('automl_mm.ohl.trunk_end.broadcast_copy_state') as broadcast:
         hook.layout = CopyLayout(2, 1, 0, 2)
         hook.scorer.score = lambda model: (1.0, False)
         hook._report = mock.Mock()
@@ -86,7 +86,7 @@ def test_the_best_copy_is_the_lowest_and_the_history_keeps_the_loss_as_measured(
         hook._in_trunk, hook._trunk_iters = True, 4
         rows = torch.tensor([[1.0, 1, 0, 0, -1, 1, 0], [0.1, 1, 0, 0, -1, 0, 1]], dtype=torch.float64)
         runner = SimpleNamespace(model=torch.nn.Linear(2, 2), logger=mock.Mock(), max_iters=100)
-        with mock.patch('automl_mm.ohl.hook.gather_rows', return_value=rows):
+        with mock.patch('automl_mm.ohl.trunk_end.gather_rows', return_value=rows):
             hook._end_trunk(runner, epoch=1, iters=4, partial=False)
     record = hook.history[-1]
     assert record['best'] == 1 and [c.kwargs['src'] for c in broadcast.call_args_list] == [1]
@@ -194,8 +194,8 @@ def _log_line(rows) -> tuple[dict, str]:
     hook.spaces[0].record(torch.tensor([0]))
     hook._in_trunk, hook._trunk_iters = True, 4
     runner = SimpleNamespace(model=torch.nn.Linear(2, 2), logger=mock.Mock(), max_iters=100)
-    with mock.patch('automl_mm.ohl.hook.gather_rows', return_value=torch.tensor(rows, dtype=torch.float64)), \
-            mock.patch('automl_mm.ohl.hook.broadcast_copy_state'):
+    with mock.patch('automl_mm.ohl.trunk_end.gather_rows', return_value=torch.tensor(rows, dtype=torch.float64)), \
+            mock.patch('automl_mm.ohl.trunk_end.broadcast_copy_state'):
         hook._end_trunk(runner, epoch=1, iters=4, partial=False)
     return hook.history[-1], runner.logger.info.call_args.args[0]
 

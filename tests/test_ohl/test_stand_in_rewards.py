@@ -95,8 +95,8 @@ def test_the_hook_gives_the_controller_the_copies_that_read_a_reward():
     rows = torch.tensor([[80.0, 1, 0, 0, -1, 1, 0], [81.25, 1, 0, 0, -1, 0, 1], [0.0, 0, 0, 0, -1, 1, 0]],
                         dtype=torch.float64)
     runner = SimpleNamespace(model=torch.nn.Linear(2, 2), logger=mock.Mock(), max_iters=100)
-    with mock.patch('automl_mm.ohl.hook.gather_rows', return_value=rows), \
-            mock.patch('automl_mm.ohl.hook.broadcast_copy_state'):
+    with mock.patch('automl_mm.ohl.trunk_end.gather_rows', return_value=rows), \
+            mock.patch('automl_mm.ohl.trunk_end.broadcast_copy_state'):
         hook._end_trunk(runner, epoch=1, iters=4, partial=False)
     record = hook.history[-1]
     assert record['rewards'][2] < 80.0 and record['valid'] == [True, True, False]

@@ -33,7 +33,7 @@ import torch
 from mmengine.hooks import EMAHook, Hook
 from mmengine.model import is_model_wrapper
 
-import automl_mm.ohl.hook as ohl_hook
+import automl_mm.ohl.trunk_end as ohl_trunk_end
 from automl_mm.ohl import get_copy_layout
 from automl_mm.ohl.hook import OHLHook
 from automl_mm.registry import HOOKS
@@ -55,7 +55,7 @@ def full_state(runner):
 
 
 AFTER_BROADCAST = []
-_adopt = ohl_hook.adopt_model_values
+_adopt = ohl_trunk_end.adopt_model_values
 
 
 def adopt_and_keep(runner, copy_values, best):
@@ -65,7 +65,7 @@ def adopt_and_keep(runner, copy_values, best):
     AFTER_BROADCAST.append(full_state(runner))
 
 
-ohl_hook.adopt_model_values = adopt_and_keep
+ohl_trunk_end.adopt_model_values = adopt_and_keep
 
 
 @HOOKS.register_module()
