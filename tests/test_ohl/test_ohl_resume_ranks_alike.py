@@ -8,11 +8,13 @@ ranks' θ diverged silently from then on (the copies drew from different distrib
 rank 0's alone). ``OHLHook.after_load_checkpoint`` now compares what each rank loaded
 (:func:`~automl_mm.engine.rank_agreement.check_ranks_loaded_alike` of
 :func:`~automl_mm.ohl.resume.ranks_alike_state`) once every rank has passed its resume checks, and refuses on every
-rank with one message naming each rank's file. The normal resume (every rank reads the same file) and copies that
-differ only in what each rank records for itself (its seconds per trunk) are not refused. The same holds for the
-hooks that replay a search's values from a checkpoint: ``tools/test.py``'s ``SearchedValuesHook`` (the values along
-the final model's lineage in the checkpoint's history) and ``TrunkScheduleHook`` (the checkpoint's epoch and
-iteration, which pick the trunk whose values a test sets).
+rank with one message naming each rank's file, the file each rank loaded: a path given to it, or, under a stock
+launcher's auto-resume (``resume=True`` without ``load_from``), what its own ``work_dir``'s ``last_checkpoint``
+picked (each rank's message part is that rank's own view, gathered). The normal resume (every rank reads the same
+file) and copies that differ only in what each rank records for itself (its seconds per trunk) are not refused.
+The same holds for the hooks that replay a search's values from a checkpoint: ``tools/test.py``'s
+``SearchedValuesHook`` (the values along the final model's lineage in the checkpoint's history) and
+``TrunkScheduleHook`` (the checkpoint's epoch and iteration, which pick the trunk whose values a test sets).
 """
 from __future__ import annotations
 
@@ -60,6 +62,15 @@ def _rank(rank: int, tmp: str) -> None:
         checkpoint = torch.load(path, weights_only=False)
         return outcome(lambda: _choice_hook(2, trunk_iters=5).after_load_checkpoint(runner, checkpoint))
 
+    def auto_resume(work_dir: str) -> str | None:
+        # a stock launcher's `--resume` without a path (resume=True, load_from None): mmengine's load_or_resume
+        # loads what find_latest_checkpoint (automl_mm's resolve_resume) picks in this rank's own work_dir
+        from mmengine.runner import runner as mm_runner
+
+        runner._load_from, runner.work_dir = None, work_dir
+        checkpoint = torch.load(mm_runner.find_latest_checkpoint(work_dir), weights_only=False)
+        return outcome(lambda: _choice_hook(2, trunk_iters=5).after_load_checkpoint(runner, checkpoint))
+
     shared = osp.join(tmp, 'work', 'iter_10.pth')
     if rank == 0:  # only rank 0 writes checkpoints
         _save(runner, _trained(2, [0.5, -0.2, 0.1], seconds=3.0), shared, 10)
@@ -70,8 +81,10 @@ def _rank(rank: int, tmp: str) -> None:
         _save(runner, _trained(1, [0.2, -0.1, 0.0], seconds=3.0), own, 10)
     timed = osp.join(tmp, f'timed{rank}', 'iter_10.pth')  # the same search, each rank's own seconds per trunk
     _save(runner, _trained(2, [0.5, -0.2, 0.1], seconds=3.0 + rank), timed, 10)
+    with open(osp.join(tmp, f'node{rank}', 'last_checkpoint'), 'w') as f:  # what each node's auto-resume picks
+        f.write(own)
     torch_dist.barrier()  # every file written before any is read
-    found = dict(same=resume(shared), timed=resume(timed), stale=resume(own))
+    found = dict(same=resume(shared), timed=resume(timed), stale=resume(own), auto=auto_resume(osp.dirname(own)))
     found.update(_replay_hooks(rank, runner, tmp))
     with open(osp.join(tmp, f'rank{rank}.json'), 'w') as f:
         json.dump(found, f)
@@ -120,6 +133,9 @@ def test_ranks_that_loaded_different_ohl_states_refuse_together(tmp_path):
                      'they differ in trunk, history, controllers.aug', 'a work_dir shared by every node'):
             assert said in stale, (said, stale)
     assert found[0]['stale'] == found[1]['stale']
+    # the same stale copies picked by each node's auto-resume (no path: work_dir's last_checkpoint): each rank names
+    # the file it loaded, its own work_dir's (the message is the one of the explicit paths above)
+    assert found[0]['auto'] == found[1]['auto'] == found[0]['stale']
     # the same kind at a test (tools/test.py on each node's copy) and in a retrain: each rank tested or trained its
     # shard with other values of the searched attributes, and the gathered metrics mixed them without a word
     for rank in range(2):
