@@ -30,10 +30,12 @@ from .preflight_walk import ConfigCheckError, dict_nodes, typed_nodes
 
 # Python 3.10+: "ResNet.__init__() got an unexpected keyword argument 'depht'"
 _UNEXPECTED = re.compile(r"got an unexpected keyword argument '(?P<arg>[^']+)'")
-# Python's refusals of a call's arguments (3.10+): the config's arguments, passed on to a constructor
-_BINDING = re.compile(r'\(\) (got an unexpected keyword argument|missing \d+ required (positional|keyword-only) '
-                      r'arguments?|takes .*positional arguments? but \d+ (were|was) given|got multiple values for '
-                      r'argument|got some positional-only arguments passed as keyword arguments)')
+# Python's refusals of the keyword arguments of a call of ``<callee>`` (3.10+; a config gives keywords only):
+# "BaseDataset.__init__() got an unexpected keyword argument 'data_rot'"
+_BINDING = re.compile(r"^(?P<callee>[\w.<>]+)\(\) (got an unexpected keyword argument '(?P<unexpected>[^']+)'|"
+                      r"got multiple values for argument '(?P<multiple>[^']+)'|missing \d+ required "
+                      r"(positional|keyword-only) arguments?: |got some positional-only arguments passed as keyword "
+                      r"arguments: )")
 # automl_mm's own refusals of an argument's value: "CrossEntropyLoss: class_weight must be ..."
 _CLASS_ARGUMENT = re.compile(r'^(?P<cls>[A-Za-z_]\w*): (?P<arg>[A-Za-z_]\w*)\b')
 # mmengine 0.10.7 build_from_cfg: f'type must be a str or valid type, but got {type(obj_type)}'
@@ -171,21 +173,40 @@ def _same_node(node: dict, built: dict) -> bool:
 def _refusal(err: BaseException, frame: Any) -> bool:
     """Whether ``err`` (not an ``AssertionError``) is a refusal of the values a node was built with: raised by a
     ``raise <error>`` statement (mmdet's ``KeyError('metric should be one of ...')``), or by the call of its class in
-    ``build_from_cfg``'s ``frame`` itself, or Python's refusal of a call's arguments anywhere (:data:`_BINDING`:
-    ``BaseDataset.__init__() got an unexpected keyword argument 'data_rot'``, where mmdet's ``CocoDataset`` passed
-    the config's arguments on to its base class); not a failed operation, a bug's (``None + 1``, ``{}['key']`` in a
-    plugin's ``__init__``), which keeps its own error and traceback."""
+    ``build_from_cfg``'s ``frame`` itself, or Python's refusal of the config's arguments passed on along that class's
+    constructors (:func:`_passed_on_refusal`: ``BaseDataset.__init__() got an unexpected keyword argument
+    'data_rot'`` of mmdet's ``CocoDataset``); not a failed operation, a bug's (``None + 1``, ``{}['key']``, a helper
+    called with a keyword it does not take, in a plugin's ``__init__``), which keeps its own error and traceback."""
     from .tool_errors import _innermost, _raised_by_statement
 
-    return _innermost(err).tb_frame is frame or _raised_by_statement(err) or \
-        isinstance(err, TypeError) and _BINDING.search(str(err)) is not None
+    return _innermost(err).tb_frame is frame or _raised_by_statement(err) or _passed_on_refusal(err, frame)
+
+
+def _passed_on_refusal(err: BaseException, frame: Any) -> bool:
+    """Whether ``err`` is Python's refusal (:data:`_BINDING`) of the keyword arguments of a constructor of the class
+    that ``build_from_cfg``'s ``frame`` builds (an ``__init__`` of a class in its MRO, reached through
+    ``super().__init__(**kwargs)``), about an argument the config gave (an unexpected keyword, one given twice) or
+    one it did not give (a required argument missing): the config's arguments, passed on. Python's refusal of any
+    other call (a plugin calling its own helper, or its base class with a keyword of its own or without an argument
+    the config gave, wrongly) is a bug of that code: no."""
+    found = _BINDING.match(str(err)) if isinstance(err, TypeError) and frame is not None else None
+    cls = frame.f_locals.get('obj_cls') if found is not None else None
+    if not isinstance(cls, type) or found['callee'] not in {f'{c.__qualname__}.__init__' for c in cls.__mro__}:
+        return False
+    given = frame.f_locals.get('args')  # the config node's arguments and the builder's default_args
+    given = given if isinstance(given, dict) else {}
+    named = found['unexpected'] or found['multiple']
+    if named is not None:
+        return named in given
+    return not any(name in given for name in re.findall(r"'([^']+)'", str(err)[found.end():]))  # given, then lost
 
 
 def failed_operation(err: BaseException) -> bool:
     """Whether ``err`` is a failed operation of the code that raised it (a plugin's bug: ``None + 1``, ``64 / 0``,
-    ``[][1]``, ``int('x')``), not a refusal of the values a node was given (:func:`_refusal`: a ``raise`` statement,
-    the class call of mmengine's ``build_from_cfg`` itself, an ``assert``). Such an error keeps its own type, message
-    and traceback where a build is named by its config key (:func:`located_build_error`,
+    ``[][1]``, ``int('x')``, a helper called with a keyword it does not take), not a refusal of the values a node was
+    given (:func:`_refusal`: a ``raise`` statement, the class call of mmengine's ``build_from_cfg`` itself, Python's
+    refusal of the config's arguments its constructors passed on, an ``assert``). Such an error keeps its own type,
+    message and traceback where a build is named by its config key (:func:`located_build_error`,
     :func:`~automl_mm.engine.preflight_build._named`)."""
     if err.__traceback__ is None or isinstance(err, AssertionError):
         return False

@@ -13,7 +13,7 @@ from mmengine.runner import Runner
 from automl_mm.engine import patches
 from automl_mm.engine.preflight_build import _named
 from automl_mm.engine.tool_errors import raised_as_refusal
-from automl_mm.registry import DATASETS
+from automl_mm.registry import DATASETS, TRANSFORMS
 
 from conftest import tiny_digits_cfg
 
@@ -26,8 +26,10 @@ class _BuggyDataset:
     def __init__(self, fail: str = 'type', refuse: bool = False, **kwargs):
         if refuse:
             raise ValueError(f'_BuggyDataset: fail={fail!r} is refused')
-        counts = {'type': None, 'zero': 0, 'index': [], 'value': 'x'}[fail]
-        if fail == 'value':
+        counts = {'type': None, 'zero': 0, 'index': [], 'value': 'x', 'keyword': 3}[fail]
+        if fail == 'keyword':  # its own helper called with a keyword it does not take: the code's, not the config's
+            self.size = self._count(number=counts)
+        elif fail == 'value':
             self.size = int(counts)
         elif fail == 'type':
             self.size = counts + 1
@@ -36,11 +38,15 @@ class _BuggyDataset:
         else:
             self.size = counts[1]
 
+    def _count(self, count: int) -> int:
+        return count
+
 
 DATASETS.register_module(name='BuggyDatasetOfTestDatasetPluginBugs', module=_BuggyDataset, force=True)
 BUGS = [('type', TypeError, "unsupported operand type(s) for +: 'NoneType' and 'int'"),
         ('zero', ZeroDivisionError, 'division by zero'), ('index', IndexError, 'list index out of range'),
-        ('value', ValueError, "invalid literal for int() with base 10: 'x'")]
+        ('value', ValueError, "invalid literal for int() with base 10: 'x'"),
+        ('keyword', TypeError, "_BuggyDataset._count() got an unexpected keyword argument 'number'")]
 
 
 def _innermost_line(err: BaseException) -> tuple[str, str]:
@@ -88,3 +94,81 @@ def test_a_dataset_s_refusal_an_argument_it_does_not_take_a_missing_file_and_an_
                                          r'dataset\.indices=\[0, 99\] names a position past'), \
             _named('test_dataloader.dataset', node=node):
         [][99]  # noqa: B018 - mmengine's _get_unserialized_subset indexing its loaded list
+
+
+class _KeywordBugTransform:
+    """Stands for a user's transform whose constructor calls its own helper with a keyword the helper does not take
+    (``size``, as the config names it): the code's bug, which no config change mends."""
+
+    def __init__(self, size: int = 2):
+        self._setup(size=size)
+
+    def _setup(self, sizes: int) -> None:
+        self.size = sizes
+
+
+class _BaseOfTestDatasetPluginBugs:
+    def __init__(self, ann_file: str, lazy_init: bool = False):
+        self.ann_file = ann_file
+
+
+class _PassingOnDataset(_BaseOfTestDatasetPluginBugs):
+    """A dataset that passes the config's arguments on to its base class, which requires ``ann_file``."""
+
+    def __init__(self, extra: int = 0, **kwargs):
+        super().__init__(**kwargs)
+
+
+class _MisspellingDataset(_BaseOfTestDatasetPluginBugs):
+    """A dataset whose constructor passes its base class a keyword the config does not hold (its own misspelling)."""
+
+    def __init__(self, ann_file: str = 'a.json', **kwargs):
+        super().__init__(ann_fiel=ann_file, **kwargs)
+
+
+class _DroppingDataset(_BaseOfTestDatasetPluginBugs):
+    """A dataset whose constructor drops the ``ann_file`` the config gave before its base class needs it."""
+
+    def __init__(self, **kwargs):
+        super().__init__()
+
+
+TRANSFORMS.register_module(name='KeywordBugTransformOfTestDatasetPluginBugs', module=_KeywordBugTransform, force=True)
+DATASETS.register_module(name='PassingOnDatasetOfTestDatasetPluginBugs', module=_PassingOnDataset, force=True)
+DATASETS.register_module(name='MisspellingDatasetOfTestDatasetPluginBugs', module=_MisspellingDataset, force=True)
+DATASETS.register_module(name='DroppingDatasetOfTestDatasetPluginBugs', module=_DroppingDataset, force=True)
+
+
+def test_a_call_s_arguments_refused_inside_a_plugin_s_own_code_keep_their_error_and_traceback():
+    """Python's refusal of a call's arguments is the config's only where the arguments are the config's, passed on
+    along the constructor chain of the class being built (``BaseDataset.__init__() got an unexpected keyword
+    argument 'data_rot'`` of mmdet's ``CocoDataset``); a plugin's own call of its helper, or of its base class with a
+    keyword of its own, is its bug and propagates as raised (was: ``val_dataloader.dataset.pipeline.0
+    (_KeywordBugTransform): ...`` / ``val_dataloader.dataset: ...``, printed as a refusal without its traceback)."""
+    node = dict(type='mmdet.CocoDataset', lazy_init=True,
+                pipeline=[dict(type='KeywordBugTransformOfTestDatasetPluginBugs', size=3)])
+    with pytest.raises(TypeError) as raised, _named('val_dataloader.dataset', node=node):
+        DATASETS.build(node)
+    assert str(raised.value) == "_KeywordBugTransform._setup() got an unexpected keyword argument 'size'"
+    assert _innermost_line(raised.value) == (__file__, '__init__') and not raised_as_refusal(raised.value)
+    node = dict(type='MisspellingDatasetOfTestDatasetPluginBugs', lazy_init=True)
+    with pytest.raises(TypeError) as raised, _named('val_dataloader.dataset', node=node):
+        DATASETS.build(node)
+    assert str(raised.value) == ("_BaseOfTestDatasetPluginBugs.__init__() got an unexpected keyword argument "
+                                 "'ann_fiel'")
+    assert _innermost_line(raised.value) == (__file__, '__init__') and not raised_as_refusal(raised.value)
+    node = dict(type='DroppingDatasetOfTestDatasetPluginBugs', ann_file='a.json')
+    with pytest.raises(TypeError) as raised, _named('val_dataloader.dataset', node=node):
+        DATASETS.build(node)
+    assert str(raised.value) == ("_BaseOfTestDatasetPluginBugs.__init__() missing 1 required positional argument: "
+                                 "'ann_file'")
+    assert _innermost_line(raised.value) == (__file__, '__init__') and not raised_as_refusal(raised.value)
+
+
+def test_a_required_argument_the_config_did_not_give_a_base_class_is_named():
+    node = dict(type='PassingOnDatasetOfTestDatasetPluginBugs', extra=1)
+    with pytest.raises(TypeError, match=r"^test_dataloader\.dataset: _BaseOfTestDatasetPluginBugs\.__init__\(\) "
+                                        r"missing 1 required positional argument: 'ann_file'$") as raised, \
+            _named('test_dataloader.dataset', node=node):
+        DATASETS.build(node)
+    assert raised_as_refusal(raised.value)
