@@ -13,6 +13,8 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import os
+import os.path as osp
 from collections.abc import Iterable, Iterator
 from types import SimpleNamespace
 from typing import Any
@@ -222,8 +224,9 @@ def _named(key: str, also_checked: bool = False, node: Any = None) -> Iterator[N
     :func:`~automl_mm.engine.preflight_model_args.failed_operation`) propagates as it was raised, traceback and all,
     as a model's and a metric's do: named ``key: ...`` by automl_mm's ``raise``, the tools printed it as a refusal,
     without the file and line that failed. A ``FileNotFoundError`` (a missing file: ``open`` fails in mmengine's
-    loading) and mmengine's ``IndexError`` for ``indices`` given are named still."""
-    from .preflight_model_args import failed_operation, located_build_error
+    loading), mmengine's ``IndexError`` for ``indices`` given and an operation of mmengine's, mmcv's or mmdet's own
+    code failing on a value the config gave (:func:`_plugin_bug`) are named still."""
+    from .preflight_model_args import located_build_error
     from .preflight_types import located_type_error
 
     def inner(err: BaseException) -> Exception | None:  # the error of a node below key's (a pipeline transform)
@@ -247,7 +250,7 @@ def _named(key: str, also_checked: bool = False, node: Any = None) -> Iterator[N
             raise
         raise located from err
     except IndexError as err:
-        if failed_operation(err) and not _given_indices(node, key):  # a plugin's bug, not mmengine's indices
+        if _plugin_bug(err) and not _given_indices(node, key):  # a plugin's bug, not mmengine's indices
             raise
         raise _indices_error(err, key, node) from err
     except (TypeError, ValueError, FileNotFoundError) as err:
@@ -256,13 +259,35 @@ def _named(key: str, also_checked: bool = False, node: Any = None) -> Iterator[N
         located = inner(err)
         if located is not None:
             raise located from err
-        if not isinstance(err, FileNotFoundError) and failed_operation(err):  # a plugin's bug: as it was raised
+        if not isinstance(err, FileNotFoundError) and _plugin_bug(err):  # a plugin's bug: as it was raised
             raise
         try:
             named = type(err)(f'{key}: {err}')
         except Exception:  # noqa: BLE001 - any constructor failure: keep the original error as it was
             raise err from None
         raise named from err
+
+
+def _plugin_bug(err: BaseException) -> bool:
+    """Whether ``err`` is a failed operation (:func:`~automl_mm.engine.preflight_model_args.failed_operation`: no
+    ``raise`` of a refusal) of code outside mmengine, mmcv and mmdet (a plugin's ``None + 1``), which propagates as it
+    was raised. Their own code failing on a value the config gave is the config's: ``indices=[0.5]`` fails in
+    mmengine's ``BaseDataset._get_unserialized_subset`` with ``list indices must be integers or slices, not float``,
+    which names no key."""
+    import importlib.util
+
+    from .preflight_model_args import failed_operation
+    from .tool_errors import _innermost
+
+    if not failed_operation(err):
+        return False
+    filename = osp.abspath(_innermost(err).tb_frame.f_code.co_filename)
+    for package in ('mmengine', 'mmcv', 'mmdet'):
+        spec = importlib.util.find_spec(package)
+        for folder in (spec.submodule_search_locations or []) if spec is not None else []:
+            if filename.startswith(osp.abspath(folder) + os.sep):
+                return False
+    return True
 
 
 def _names_key(message: str, key: str) -> bool:

@@ -8,6 +8,7 @@ named by the key."""
 from __future__ import annotations
 
 import pytest
+from mmengine.dataset import BaseDataset
 from mmengine.runner import Runner
 
 from automl_mm.engine import patches
@@ -170,5 +171,24 @@ def test_a_required_argument_the_config_did_not_give_a_base_class_is_named():
     with pytest.raises(TypeError, match=r"^test_dataloader\.dataset: _BaseOfTestDatasetPluginBugs\.__init__\(\) "
                                         r"missing 1 required positional argument: 'ann_file'$") as raised, \
             _named('test_dataloader.dataset', node=node):
+        DATASETS.build(node)
+    assert raised_as_refusal(raised.value)
+
+
+class _TenItems(BaseDataset):
+    def load_data_list(self) -> list[dict]:
+        return [dict(item=i) for i in range(10)]
+
+
+DATASETS.register_module(name='TenItemsOfTestDatasetPluginBugs', module=_TenItems, force=True)
+
+
+def test_a_config_value_that_fails_an_operation_of_mmengine_s_own_code_is_named():
+    """A failed operation inside mmengine / mmcv / mmdet is no plugin's bug but their code failing on a value the
+    config gave: ``indices=[0.5]`` (a fraction meant) fails in mmengine's ``_get_unserialized_subset`` with
+    ``list indices must be integers or slices, not float``, which names no key unless named."""
+    node = dict(type='TenItemsOfTestDatasetPluginBugs', indices=[0.5], serialize_data=False)
+    with pytest.raises(TypeError, match=r'^train_dataloader\.dataset: list indices must be integers or slices, not '
+                                        r'float$') as raised, _named('train_dataloader.dataset', node=node):
         DATASETS.build(node)
     assert raised_as_refusal(raised.value)
