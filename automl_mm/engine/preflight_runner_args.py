@@ -170,6 +170,35 @@ def check_default_hook_typed(hooks: dict, name: str) -> None:
                                f'config defines ({", ".join(typed)}); a misspelled name?')
 
 
+def _check_rank_seeds(cfg: Any, seed: int) -> None:
+    """Under ``randomness.diff_rank_seed=True`` mmengine's ``set_random_seed`` seeds rank ``r`` with ``seed + r``:
+    refuse a ``seed`` whose last rank's seed is past numpy's largest, ``2**32 - 1`` (those ranks alone failed in
+    ``np.random.seed`` with numpy's message while the others went on). The world size is the launcher's
+    (``LAUNCHER_WORLD_SIZE``: the same in every process, so every rank refuses alike); 1 without one.
+
+    Raises:
+        ConfigCheckError: naming ``randomness.seed``, the world size and the largest seed allowed,
+            ``2**32 - world_size``.
+    """
+    import os
+
+    from automl_mm.utils.seeding import SEED_LIMIT
+
+    from .preflight_ohl_copies import LAUNCHER_WORLD_SIZE
+
+    name = LAUNCHER_WORLD_SIZE.get(cfg.get('launcher', 'none'))
+    try:
+        world_size = max(int(os.environ[name]), 1) if name else 1
+    except (KeyError, ValueError):
+        world_size = 1
+    if seed + world_size > SEED_LIMIT:
+        raise ConfigCheckError(
+            f'randomness.seed={seed} with randomness.diff_rank_seed=True on {world_size} ranks ({name}={world_size}): '
+            f"mmengine seeds rank r with randomness.seed + r, and numpy's np.random.seed takes at most 2**32 - 1, "
+            f'so ranks {SEED_LIMIT - seed} .. {world_size - 1} would fail there; the largest seed allowed is '
+            f'2**32 - {world_size} = {SEED_LIMIT - world_size}')
+
+
 def check_runner_arguments(cfg: Any, scope: str, test_only: bool = False) -> None:
     """Refuse a key of a runner-level dict that what mmengine builds from it does not take (module docstring).
 
@@ -197,9 +226,11 @@ def check_runner_arguments(cfg: Any, scope: str, test_only: bool = False) -> Non
         from automl_mm.utils.seeding import as_seed
 
         try:  # mmengine's np.random.seed refused it with numpy's message, naming no key
-            as_seed(randomness['seed'], 'randomness.seed')
+            seed = as_seed(randomness['seed'], 'randomness.seed')
         except ValueError as err:
             raise ConfigCheckError(str(err)) from None
+        if randomness.get('diff_rank_seed'):
+            _check_rank_seeds(cfg, seed)
     _check_built(cfg.get('log_processor'), 'log_processor', LOG_PROCESSORS, 'LogProcessor', scope, 'log processor')
     visualizer = cfg.get('visualizer')
     _check_built(visualizer, 'visualizer', VISUALIZERS, 'Visualizer', scope, 'visualizer')

@@ -87,6 +87,31 @@ def test_randomness_seed_of_2_32_is_refused_by_the_config_check():
     check_runner_arguments(cfg, 'automl_mm')
 
 
+def test_randomness_seed_plus_the_last_rank_under_diff_rank_seed_is_refused_on_every_rank(monkeypatch):
+    """mmengine's set_random_seed adds the rank under randomness.diff_rank_seed=True: 2**32 - 2 on 4 ranks passed
+    the check, and ranks 2 and 3 failed in np.random.seed with numpy's message while ranks 0 and 1 went on (and
+    waited for them). The largest seed allowed is 2**32 - world_size, refused alike on every rank."""
+    from automl_mm.engine.preflight_runner_args import check_runner_arguments
+    from automl_mm.engine.preflight_walk import ConfigCheckError
+
+    with pytest.raises(ValueError, match='Seed must be between 0 and 2\\*\\*32 - 1'):
+        np.random.seed(2 ** 32 - 2 + 3)  # the premise: rank 3's seed
+    cfg = Config.fromfile(osp.join(REPO_ROOT, 'configs/baselines/baseline_convnet_1x1_30e_digits.py'))
+    cfg.launcher = 'pytorch'
+    monkeypatch.setenv('WORLD_SIZE', '4')
+    cfg.randomness = dict(seed=2 ** 32 - 2, diff_rank_seed=True)
+    with pytest.raises(ConfigCheckError, match=r'^randomness\.seed=4294967294 with randomness\.diff_rank_seed=True '
+                       r'.*4 ranks \(WORLD_SIZE=4\).*the largest seed allowed is 2\*\*32 - 4 = 4294967292'):
+        check_runner_arguments(cfg, 'automl_mm')
+    cfg.randomness = dict(seed=2 ** 32 - 4, diff_rank_seed=True)
+    check_runner_arguments(cfg, 'automl_mm')
+    cfg.randomness = dict(seed=2 ** 32 - 1)  # the same seed on every rank
+    check_runner_arguments(cfg, 'automl_mm')
+    cfg.launcher = 'none'  # one process
+    cfg.randomness = dict(seed=2 ** 32 - 1, diff_rank_seed=True)
+    check_runner_arguments(cfg, 'automl_mm')
+
+
 def test_split_coco_refuses_the_seed_as_its_option_before_reading(tmp_path, monkeypatch):
     from automl_mm.datasets.coco_split import split_coco
 
