@@ -21,7 +21,7 @@ from mmengine.utils import import_modules_from_strings
 
 from automl_mm.engine.config_read import config_not_found, read_config
 from automl_mm.engine.preflight import merge_options
-from automl_mm.engine.tool_args import CfgOptionsAction, option_named_error
+from automl_mm.engine.tool_args import CfgOptionsAction, option_named_error, out_file_folder_problem
 from automl_mm.engine.tool_devices import checked_device
 from automl_mm.engine.tool_errors import exit_on_refusal
 from automl_mm.nas.latency import (
@@ -61,6 +61,11 @@ def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
         if value < least:
             parser.error(f'{option} must be >= {least}, got {value}')
     checked_device(parser, args.device)
+    if osp.isdir(args.out):  # the table was dumped only after every entry was timed
+        parser.error(f'--out {args.out} is a folder; give the JSON file to write the latency table to')
+    problem = out_file_folder_problem(args.out, '--out')
+    if problem is not None:
+        parser.error(problem)
     return args
 
 

@@ -7,6 +7,7 @@ import os.path as osp
 from mmengine.dist import is_main_process
 from mmengine.runner import Runner
 
+from automl_mm.datasets.generated import check_out_dir
 from automl_mm.engine import CheckpointFormatError, StrictCheckpointHook, diagnose_checkpoint_file
 from automl_mm.engine.config_read import config_not_found, read_config
 from automl_mm.engine.dist import gloo_without_gpus
@@ -145,8 +146,12 @@ def main(argv: list[str] | None = None) -> None:
     cfg = read_config(args.config)
     merge_options(cfg, args.cfg_options)
     cfg.launcher = args.launcher
+    given = '--work-dir' if args.work_dir else 'work_dir' if cfg.get('work_dir') else 'the work dir'
     cfg.work_dir = args.work_dir or cfg.get('work_dir') or osp.join(
         './work_dirs', osp.splitext(osp.basename(args.config))[0])
+    check_out_dir(cfg.work_dir, given)  # a file there failed in mmengine's makedirs, with a raw traceback
+    if args.show_dir is not None and osp.isabs(args.show_dir):  # a relative one lies below work_dir/<timestamp>
+        check_out_dir(args.show_dir, '--show-dir')
     cfg.load_from = args.checkpoint
     cfg.resume = False
     # every rank of torchrun / srun reads the checkpoint and the data from its own node: a node lacking one stops

@@ -10,6 +10,7 @@ from mmengine.config import Config
 from mmengine.logging import print_log
 from mmengine.runner import Runner
 
+from automl_mm.datasets.generated import check_out_dir
 from automl_mm.engine import (
     CheckpointFormatError,
     StrictCheckpointHook,
@@ -104,10 +105,12 @@ def read_train_config(args: argparse.Namespace) -> Config:
     cfg = read_config(args.config)
     merge_options(cfg, args.cfg_options)
     cfg.launcher = args.launcher
+    given = 'work_dir'
     if args.work_dir is not None:
-        cfg.work_dir = args.work_dir
+        cfg.work_dir, given = args.work_dir, '--work-dir'
     elif cfg.get('work_dir') is None:
-        cfg.work_dir = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
+        cfg.work_dir, given = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0]), 'the work dir'
+    check_out_dir(cfg.work_dir, given)  # a file there failed in mmengine's makedirs, with a raw traceback
     return cfg
 
 

@@ -56,18 +56,29 @@ def seed_argument(value: str) -> int:
     return seed
 
 
-def check_out_dir(out_dir: str) -> None:
+def check_out_dir(out_dir: str, what: str = 'the output folder') -> None:
     """Refuse an output folder that cannot be made because it, or the nearest of its parents that exists, is a file
     (``os.makedirs`` failed later with a bare ``NotADirectoryError`` / ``FileExistsError`` traceback).
 
+    Args:
+        out_dir: The folder to be made (or there already).
+        what: How the message names it: the option or config key that gave it (``'--work-dir'``, ``'work_dir'``).
+
     Raises:
-        NotADirectoryError: naming ``out_dir`` and the file in its way.
+        NotADirectoryError: naming ``what``, ``out_dir`` and the file in its way.
     """
+    path = blocking_file(out_dir)
+    if path is not None:
+        raise NotADirectoryError(f'{what} {out_dir} cannot be made: {path} is a file, not a folder')
+
+
+def blocking_file(out_dir: str) -> str | None:
+    """The absolute path of ``out_dir``, or of the nearest of its parents that exists, where that is no folder (so
+    ``out_dir`` cannot be made); ``None`` where it can."""
     path = osp.abspath(out_dir)
     while not osp.exists(path) and osp.dirname(path) != path:
         path = osp.dirname(path)
-    if osp.exists(path) and not osp.isdir(path):
-        raise NotADirectoryError(f'the output folder {out_dir} cannot be made: {path} is a file, not a folder')
+    return path if osp.exists(path) and not osp.isdir(path) else None
 
 
 def prepare_generated_dir(out_dir: str, settings: dict[str, Any], folders: Sequence[str],

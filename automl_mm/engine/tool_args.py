@@ -188,13 +188,30 @@ def check_out_file(out: str) -> None:
     """``--out``: mmengine's ``DumpResults`` writes a pickle and refuses any other name only once it is built.
 
     Raises:
-        ValueError: ``out`` does not end in ``.pkl`` / ``.pickle``, or is an existing directory.
+        ValueError: ``out`` does not end in ``.pkl`` / ``.pickle``, is an existing directory, or its folder cannot be
+            made (it or a parent is a file).
     """
     if not out.endswith(('.pkl', '.pickle')):
         raise ValueError(f'--out {out}: the predictions are dumped as a pickle; give a file name ending in .pkl or '
                          '.pickle')
     if os.path.isdir(out):
         raise ValueError(f'--out {out} is a directory; give a file name ending in .pkl or .pickle')
+    problem = out_file_folder_problem(out, '--out')
+    if problem is not None:
+        raise ValueError(problem)
+
+
+def out_file_folder_problem(out: str, option: str) -> str | None:
+    """Why the file ``out`` cannot be written because its folder cannot be made (it, or a parent of it, is a file:
+    ``os.makedirs`` / the dump failed after the work was done), naming ``option``; ``None`` where it can be."""
+    from automl_mm.datasets.generated import blocking_file
+
+    folder = os.path.dirname(os.path.abspath(out))
+    blocker = blocking_file(folder)
+    if blocker is None:
+        return None
+    return (f'{option} {out} cannot be written: its folder {folder} is a file, not a folder' if blocker == folder else
+            f'{option} {out} cannot be written: its folder {folder} cannot be made: {blocker} is a file, not a folder')
 
 
 def add_dump_results(runner: Any, out: str) -> None:

@@ -93,3 +93,54 @@ def test_a_config_directory_says_so(tmp_path):
     with pytest.raises(FileNotFoundError, match=r'config is a directory, not a config file: .*configs/ohl \(it '
                                                 r'holds ohl'):
         _tool('train').build_config(_args(osp.join(REPO_ROOT, 'configs/ohl'), str(tmp_path / 'work'), None))
+
+
+def _blocker(tmp_path):
+    blocker = tmp_path / 'a_file'
+    blocker.write_text('x')
+    return blocker
+
+
+@pytest.mark.parametrize('below', [False, True])
+def test_train_work_dir_that_is_a_file_is_refused_naming_where_it_was_given(tmp_path, below):
+    """``tools/train.py CONFIG --work-dir a_file`` ended in mmengine's mkdir_or_exist with a raw ``FileExistsError:
+    [Errno 17] File exists`` traceback (``a_file/run``: ``NotADirectoryError``), after the config was checked."""
+    blocker = _blocker(tmp_path)
+    work = str(blocker / 'run' if below else blocker)
+    refused = rf'^--work-dir {work} cannot be made: {blocker} is a file, not a folder$'
+    with pytest.raises(NotADirectoryError, match=refused):
+        _tool('train').build_config(_args(DIGITS, work, None))
+    args = _args(DIGITS, None, None)
+    args.cfg_options = {'work_dir': work}
+    with pytest.raises(NotADirectoryError, match=rf'^work_dir {work} cannot be made'):
+        _tool('train').build_config(args)
+    assert blocker.read_text() == 'x'
+
+
+def test_test_tool_work_dir_out_and_show_dir_below_a_file_are_refused_by_option(tmp_path, monkeypatch):
+    """``tools/test.py``'s ``--work-dir`` failed as tools/train.py's; ``--out a_file/preds.pkl`` in os.makedirs after
+    the runner was built, and an absolute ``--show-dir`` below a file at the first drawn image."""
+    blocker, run = _blocker(tmp_path), _run_dir(tmp_path)
+    checkpoint, work = osp.join(run, 'epoch_2.pth'), str(tmp_path / 'work')
+    for extra, refused in ((['--work-dir', str(blocker)], rf'^--work-dir {blocker} cannot be made'),
+                           (['--work-dir', work, '--out', f'{blocker}/preds.pkl'],
+                            rf'^--out {blocker}/preds\.pkl cannot be written: its folder {blocker} is a file'),
+                           (['--work-dir', work, '--show-dir', f'{blocker}/vis'],
+                            rf'^--show-dir {blocker}/vis cannot be made: {blocker} is a file, not a folder$')):
+        monkeypatch.setattr(sys, 'argv', ['test.py', DIGITS, checkpoint, *extra])
+        with pytest.raises((NotADirectoryError, ValueError), match=refused):
+            _tool('test').main()
+    assert blocker.read_text() == 'x'
+
+
+def test_measure_latency_out_that_cannot_be_written_is_refused_before_the_supernet_is_built(tmp_path, capsys):
+    """``--out`` a folder, or below a file, failed in the JSON dump after every entry was timed."""
+    blocker = _blocker(tmp_path)
+    tool = _tool('measure_latency')
+    for out, refused in ((str(tmp_path), f'--out {tmp_path} is a folder'),
+                         (f'{blocker}/table.json', f'--out {blocker}/table.json cannot be written: its folder '
+                                                   f'{blocker} is a file, not a folder')):
+        with pytest.raises(SystemExit) as exited:
+            tool.parse_args([DIGITS, '--out', out])
+        assert exited.value.code == 2
+        assert f': error: {refused}' in capsys.readouterr().err
