@@ -102,3 +102,18 @@ def test_option_named_error_reads_none_and_true_as_the_command_line_says_them():
     assert str(option_named_error(FileExistsError('pass --overwrite (overwrite=True) to replace it'),
                                   ['--overwrite'])) == 'pass --overwrite to replace it'
     assert str(option_named_error(ValueError('set overwrite=True'), ['--overwrite'])) == 'set --overwrite'
+
+
+def test_generate_fmnist_det_names_threshold_as_its_option_when_no_item_reaches_an_area(tmp_path, monkeypatch):
+    """Every item of a folder whose pixels are all <= --threshold has an empty mask: the tool ended with 'no
+    Fashion-MNIST item of 200 tried reaches a small mask area on a 128-px canvas with threshold 254', a Python
+    parameter the user never typed."""
+    from test_datasets.test_fashion_mnist import write_fashion
+
+    root = write_fashion(tmp_path / 'fm', n_train_per_class=24, compress=False)  # pixel values 0..239
+    sizes = ['--num-train', '1', '--num-reward', '1', '--num-val', '1', '--num-test', '1']
+    error, _ = _run('data/generate_fmnist_det', [str(tmp_path / 'set'), *sizes, '--img-size', '128', '--threshold',
+                                                 '254', '--data-root', root], monkeypatch)
+    assert isinstance(error, RuntimeError), error
+    assert 'mask area on a 128-px canvas with --threshold=254' in str(error), str(error)
+    assert 'threshold 254' not in str(error)

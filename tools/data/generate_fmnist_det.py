@@ -50,8 +50,8 @@ def main() -> None:
                                     overwrite=args.overwrite)
     except FileExistsError as err:  # 'pass --overwrite', not the function's overwrite=True
         parser.exit(1, f'generate_fmnist_det.py: {option_named_error(err, ["--overwrite"]) or err}\n')
-    except (ValueError, FileNotFoundError) as err:  # a refused argument, named by its option (--img-size,
-        # --data-root), not the function's img_size / data_root=None
+    except (ValueError, FileNotFoundError, RuntimeError) as err:  # a refused argument, named by its option
+        # (--img-size, --data-root, --threshold), not the function's img_size / data_root=None / threshold=16
         raise option_named_error(err, ['--num-train', '--num-reward', '--num-val', '--num-test', '--img-size',
                                        '--max-objects', '--max-iou', '--min-visible', '--threshold', '--seed',
                                        '--data-root']) or err
