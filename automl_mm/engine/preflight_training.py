@@ -203,7 +203,8 @@ def check_loaders(cfg: Any, scope: str, keys: tuple[str, ...] | None = None) -> 
     torch's ``DataLoader`` receives (known arguments; ``batch_size`` at least 1, ``num_workers`` at least 0;
     ``persistent_workers`` and ``prefetch_factor`` only with ``num_workers`` of at least 1); a val / test loader
     scores each image once (no training sampler, no ``drop_last=True``, no ``batch_sampler``, no dataset
-    ``filter_cfg`` outside ``test_mode``: :func:`_check_whole_split`).
+    ``filter_cfg`` outside ``test_mode``: :func:`_check_whole_split`); a sampler's ``seed`` is an int in ``[0, 2**32)``
+    (:func:`~automl_mm.utils.seeding.as_seed`: torch's generator keeps a seed's low 32 bits).
     ``keys``: the loaders to check (default: train, val and test).
 
     Raises:
@@ -212,6 +213,7 @@ def check_loaders(cfg: Any, scope: str, keys: tuple[str, ...] | None = None) -> 
     from torch.utils.data import DataLoader
 
     from automl_mm.registry import DATA_SAMPLERS
+    from automl_mm.utils.seeding import as_seed
 
     for key in keys or ('train_dataloader', 'val_dataloader', 'test_dataloader'):
         loader = cfg.get(key)
@@ -224,6 +226,14 @@ def check_loaders(cfg: Any, scope: str, keys: tuple[str, ...] | None = None) -> 
                 # mmengine passes a batch sampler the sampler and the loader's batch_size
                 check_arguments(cls, {k: v for k, v in node.items() if k != 'type'}, f'{key}.{name}',
                                 ('sampler', 'batch_size') if name == 'batch_sampler' else ())
+                # mmengine's / mmdet's samplers seed torch, which keeps 32 bits: 2**32 + 5 shuffled as 5 (automl_mm's
+                # own, CopySampler, refuse such a seed when they are built: named there, with their class)
+                own = cls is not None and getattr(cls, '__module__', '').startswith('automl_mm.')
+                if node.get('seed') is not None and not own:
+                    try:
+                        as_seed(node['seed'], f'{key}.{name}.seed')
+                    except ValueError as err:
+                        raise ConfigCheckError(str(err)) from None
         rest = {k: v for k, v in loader.items() if k not in _LOADER_OWN}
         check_arguments(DataLoader, rest, key)
         if key != 'train_dataloader':

@@ -112,6 +112,29 @@ def test_randomness_seed_plus_the_last_rank_under_diff_rank_seed_is_refused_on_e
     check_runner_arguments(cfg, 'automl_mm')
 
 
+@pytest.mark.parametrize('bad', [TOO_LARGE, -1])
+def test_a_loader_sampler_seed_outside_32_bits_is_refused_by_the_config_check(bad):
+    """mmengine's DefaultSampler seeds a torch generator, which keeps a seed's low 32 bits: train_dataloader.sampler
+    .seed=2**32 + 5 shuffled as seed 5 and -1 as 2**32 - 1, silently, where every other configured seed is refused."""
+    from mmengine.dataset import DefaultSampler
+
+    from automl_mm.engine.preflight_training import check_loaders
+    from automl_mm.engine.preflight_walk import ConfigCheckError
+
+    def order(seed):
+        return list(DefaultSampler(list(range(20)), shuffle=True, seed=seed))
+
+    assert order(bad) == order(bad % 2 ** 32) != order(bad % 2 ** 32 + 1)  # the premise
+    cfg = Config.fromfile(osp.join(REPO_ROOT, 'configs/baselines/baseline_convnet_1x1_30e_digits.py'))
+    cfg.train_dataloader.sampler = dict(type='DefaultSampler', shuffle=True, seed=bad)
+    refused = RANGE if bad > 0 else r'must be a non-negative int, got -1'
+    with pytest.raises(ConfigCheckError, match=rf'^train_dataloader\.sampler\.seed {refused}'):
+        check_loaders(cfg, 'automl_mm')
+    for seed in (None, 0, 2 ** 32 - 1):
+        cfg.train_dataloader.sampler = dict(type='DefaultSampler', shuffle=True, seed=seed)
+        check_loaders(cfg, 'automl_mm')
+
+
 def test_split_coco_refuses_the_seed_as_its_option_before_reading(tmp_path, monkeypatch):
     from automl_mm.datasets.coco_split import split_coco
 
