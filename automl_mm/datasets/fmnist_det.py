@@ -48,6 +48,7 @@ from .fashion_mnist import FashionMNISTDataset, find_data_root, load_fashion_mni
 from .generated import (
     GeneratedSet,
     check_generator_seed,
+    check_out_dir,
     mark_generated,
     prepare_generated_dir,
     read_generated_set,
@@ -307,6 +308,7 @@ def generate_fmnist_det(out_dir: str,
         FileExistsError: ``out_dir`` holds another set (other arguments, one made from other Fashion-MNIST files
             than ``data_root``'s, compared by content, or files without their settings) and ``overwrite`` is False
             (``automl_mm.datasets.generated``); the same set is left as it is.
+        NotADirectoryError: ``out_dir`` or a parent of it is a file (before any file is read).
         RuntimeError: No item reaches a required area range (possible only with unusual ``threshold`` or data).
 
     Examples:
@@ -338,6 +340,7 @@ def generate_fmnist_det(out_dir: str,
                 'max_objects': int(max_objects), 'max_iou': float(max_iou), 'min_visible': float(min_visible),
                 'threshold': int(threshold), 'background': background, 'size_probs': [float(p) for p in probs],
                 'holdout_fraction': float(holdout_fraction), 'seed': int(seed)}
+    check_out_dir(out_dir)  # before both Fashion-MNIST parts are read and hashed below
     # the items the set is made of, by content: a set generated from other idx files (another data_root: MNIST's,
     # a tiny test set) under the same arguments was taken for this one and kept, silently
     try:

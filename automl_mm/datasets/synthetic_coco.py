@@ -133,6 +133,8 @@ def generate_coco(out_dir: str, num_train: int = 64, num_val: int = 16, img_size
         ValueError: a count or size out of range, or a ``seed`` outside ``[0, 2**32)`` (split ``k`` is drawn from
             ``default_rng([seed, k])``, which is ``seed + 2**32``'s stream for ``k = 1``:
             :func:`~automl_mm.datasets.generated.check_generator_seed`), before anything is written.
+        NotADirectoryError: ``out_dir`` or a parent of it is a file (before anything is written).
+        FileExistsError: ``out_dir`` holds another set and ``overwrite`` is False.
 
     Examples:
         >>> import tempfile

@@ -32,3 +32,17 @@ def test_a_folder_still_takes_the_set(tmp_path):
     assert len(split_coco(str(ann), str(tmp_path / 'new' / 'split'), val_images=1)) == 2
     assert sorted(generate_coco(str(tmp_path / 'new' / 'set'), num_train=1, num_val=1, img_size=32)) == \
         ['train', 'val']
+
+
+def test_generate_fmnist_det_refuses_the_folder_before_reading_fashion_mnist(tmp_path, monkeypatch):
+    """It read and hashed both Fashion-MNIST parts (the set's source digest) before the folder was checked."""
+    from automl_mm.datasets import fmnist_det
+
+    def read(*args, **kwargs):
+        raise AssertionError('Fashion-MNIST was read')
+
+    monkeypatch.setattr(fmnist_det, 'load_fashion_mnist', read)
+    blocker = tmp_path / 'a_file'
+    blocker.write_text('x')
+    with pytest.raises(NotADirectoryError, match=rf'^the output folder {blocker}/set cannot be made'):
+        fmnist_det.generate_fmnist_det(str(blocker / 'set'), 1, 1, 1, 1)
