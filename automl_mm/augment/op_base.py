@@ -183,8 +183,13 @@ def extra_image_keys(results: dict, img: np.ndarray, owner: str) -> list[str]:
             (H, W, C) array (a list, as open-cd's ``MultiImgLoadImageFromFile`` keeps both images in ``'img'``, or
             float, as after ``to_float32=True``) or not of the image's height and width, naming its key.
     """
-    fields = results.get('img_fields', ())
+    fields = results.get('img_fields')
     if fields is None:
+        for key in EXTRA_IMAGE_KEYS:
+            if results.get(key) is not None:
+                break
+        else:  # no second image (classification, mmdet 3.x, mmseg 1.x outside CD): asked 3 times per image
+            return []
         fields = ()
     if not isinstance(fields, (list, tuple)) or not all(isinstance(key, str) for key in fields):
         raise ValueError(f"{owner}: results['img_fields'] must be a list of results keys (mmcv 1.x's list of the "

@@ -172,3 +172,24 @@ def test_inside_mmcvs_transform_broadcaster_the_views_still_agree():
         out = wrapper(_pair(seed=seed))
         np.testing.assert_array_equal(out['img2'], out['img'])
         assert (out['img'] == 128).any() or (out['img'] != _pair(seed=seed)['img']).any()
+
+
+@pytest.mark.parametrize('fields', ['img', {'img'}, ['img', 3], ''])
+@pytest.mark.parametrize('with_img2', [False, True], ids=['no_img2', 'img2'])
+def test_bad_img_fields_are_refused_with_or_without_img2(fields, with_img2):
+    """``extra_image_keys`` returns early on a sample without a second image (it runs three times per image):
+    ``img_fields`` that is not a list of keys is still refused, naming it, whether or not ``img2`` is there."""
+    results = _pair() if with_img2 else dict(img=_pair()['img'])
+    results['img_fields'] = fields
+    with pytest.raises(ValueError, match=r"Rotate\(30\): results\['img_fields'\] must be a list of results keys"):
+        Rotate(30).apply(results, PLUS)
+
+
+def test_samples_without_a_second_image_have_none():
+    """Classification, mmdet 3.x and mmseg 1.x samples (no ``img_fields``), and mmdet 2.x / mmseg 0.x ones, whose
+    ``img_fields`` lists ``'img'`` alone: no second image, no refusal."""
+    img = _pair()['img']
+    for results in (dict(img=img), dict(img=img, img2=None), dict(img=img, img_fields=None),
+                    dict(img=img, img_fields=['img']), dict(img=img, img_fields=('img', ), img2=None)):
+        assert extra_image_keys(results, img, 'test') == [], results.keys()
+    assert extra_image_keys(dict(img=img, img2=img.copy(), img_fields=None), img, 'test') == ['img2']
