@@ -238,15 +238,21 @@ def located_build_error(err: BaseException, node: Any, key: str) -> Exception | 
         return None
     frame = _building_frame(err)
     built = frame.f_locals.get('cfg') if frame is not None else None
-    if not isinstance(built, dict) or not isinstance(err, AssertionError) and not _refusal(err, frame):
+    unexpected = _UNEXPECTED.search(str(err)) if isinstance(err, TypeError) else None
+    refusal = isinstance(err, AssertionError) or _refusal(err, frame) if isinstance(built, dict) else False
+    if not isinstance(built, dict) or not refusal and (unexpected is None or unexpected['arg'] not in built):
         return None
     nodes = list(typed_nodes(node, key))
     where = next((w for sub, w in nodes if sub is built), None)
     if where is None:  # a copy: the node of its type that matches the most of its keys (all of the node's own)
         matched = [(len(sub), w) for sub, w in nodes if sub.get('type') == built.get('type') and _same_node(sub, built)]
         where = max(matched, key=lambda m: m[0])[1] if matched else None  # max: the first of equal counts
+    if where is not None and unexpected is not None and unexpected['arg'] in built:
+        located = _located_unknown_argument(frame, built, where, unexpected['arg'])
+        if located is not None:
+            return located
     message = str(err.args[0]) if isinstance(err, KeyError) and len(err.args) == 1 else str(err)
-    if where is None or message.startswith(where):
+    if where is None or not refusal or message.startswith(where):
         return None
     kind = built.get('type')
     name = getattr(frame.f_locals.get('obj_cls'), '__name__', None) or getattr(kind, '__name__', None) or kind
@@ -263,6 +269,32 @@ def located_build_error(err: BaseException, node: Any, key: str) -> Exception | 
     function = getattr(code, 'co_qualname', code.co_name)
     return ValueError(f'{where} ({name}): {message or source or "an assert failed"} (an assert in '
                       f'{code.co_filename}:{tb.tb_lineno}, {function}, refused the value this node was built with)')
+
+
+def _located_unknown_argument(frame: Any, built: dict, where: str, arg: str) -> TypeError | None:
+    """Python's "got an unexpected keyword argument '<arg>'" of the node ``built`` (at config key ``where``) that
+    mmengine's ``build_from_cfg`` ``frame`` was building, as :func:`located_argument_error` words it for a model
+    node: ``train_dataloader.dataset.img_sise: DigitsDataset takes no argument 'img_sise' (it takes ...) (did you mean
+    train_dataloader.dataset.img_size?)``; ``None`` where the class takes ``arg`` (the error came from a call inside
+    its constructor, left with its own traceback) or its signature cannot be read.
+
+    The class's ``**kwargs`` forwarded to a base class are followed (a dataset's to mmengine's ``BaseDataset``,
+    which Python named instead of the class configured); the arguments the builder passes itself
+    (``build_from_cfg``'s ``default_args``) are left out of the list, the others (a dataset's ``seed``) kept."""
+    from .preflight_training import check_arguments
+
+    cls = frame.f_locals.get('obj_cls')
+    if not isinstance(cls, type):
+        return None
+    default_args = frame.f_locals.get('default_args')
+    passed = frozenset(default_args) if isinstance(default_args, dict) else frozenset()
+    try:
+        check_arguments(cls, {arg: built[arg]}, where, passed_by_builder=passed)
+    except ConfigCheckError as refused:
+        return TypeError(str(refused)) if str(refused).startswith(f'{where}.{arg}:') else None
+    except Exception:  # noqa: BLE001 - a class whose signature cannot be read: not located here
+        return None
+    return None
 
 
 def located_assertion_error(err: BaseException, model: Any, key: str = 'model') -> Exception | None:

@@ -20,6 +20,7 @@ import numbers
 import re
 import types
 import typing
+from collections.abc import Collection
 from typing import Any
 
 from automl_mm.engine.preflight_walk import ConfigCheckError, _loader_cfgs, outside_split
@@ -94,10 +95,12 @@ def _passes_on(owner: type, name: str) -> bool:
                and any(kw.arg is None and forwards(kw.value) for kw in node.keywords) for node in ast.walk(tree))
 
 
-def check_arguments(cls: type, args: dict, key: str, given: tuple[str, ...] = ()) -> None:
+def check_arguments(cls: type, args: dict, key: str, given: tuple[str, ...] = (),
+                    passed_by_builder: Collection[str] = _GIVEN) -> None:
     """``args`` (a config node without ``type``) against ``cls``'s constructor: unknown or missing arguments, and a
     value that is not a number where the constructor takes one. ``given``: arguments the builder passes besides
-    those every builder passes (the runner, dataset, optimiser, ...).
+    those every builder passes (``passed_by_builder``: by default the runner, dataset, optimiser, ...; left out of
+    the arguments an unknown one's message lists and suggests).
 
     Raises:
         ConfigCheckError: naming ``key``, the argument and its value; an unknown argument with the closest one
@@ -110,7 +113,7 @@ def check_arguments(cls: type, args: dict, key: str, given: tuple[str, ...] = ()
         param = params.get(name)
         if param is None:
             if not takes_any:
-                known = [n for n in params if n not in _GIVEN and n != 'self']
+                known = [n for n in params if n not in passed_by_builder and n != 'self']
                 close = difflib.get_close_matches(str(name), known, n=1)
                 hint = f' (did you mean {key}.{close[0]}?)' if close else ''
                 raise ConfigCheckError(f'{key}.{name}: {cls.__name__} takes no argument {name!r} (it takes '
@@ -122,7 +125,8 @@ def check_arguments(cls: type, args: dict, key: str, given: tuple[str, ...] = ()
     if forwarded:  # a base class fills some of its own arguments (mmengine's LRSchedulerMixin: param_name)
         return
     missing = [n for n, p in params.items()
-               if p.default is inspect.Parameter.empty and n not in _GIVEN and n not in given and n not in args
+               if p.default is inspect.Parameter.empty and n not in passed_by_builder and n not in given
+               and n not in args
                and p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)]
     if missing:
         raise ConfigCheckError(f'{key}: {cls.__name__} needs {", ".join(map(repr, missing))}')

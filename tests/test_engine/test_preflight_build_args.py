@@ -1,0 +1,85 @@
+"""A misspelled argument of a dataset, a pipeline transform or a metric is named as a model node's is:
+``train_dataloader.dataset.img_sise: DigitsDataset takes no argument 'img_sise' (it takes ...) (did you mean
+train_dataloader.dataset.img_size?)``. Found by a new user's trial (fifty-second session): ``--cfg-options
+train_dataloader.dataset.img_sise=16`` stopped ``tools/train.py`` with ``train_dataloader.dataset:
+BaseDataset.__init__() got an unexpected keyword argument 'img_sise'`` (the base class the dataset forwards its
+``**kwargs`` to, no argument key, no hint), ``...pipeline.0.crop_sise=28`` with ``train_dataloader.dataset.pipeline.0
+(RandomCrop): RandomCrop.__init__() got an unexpected keyword argument 'crop_sise'`` and ``val_evaluator.topK=1``
+with ``val_evaluator (Accuracy): Accuracy.__init__() got an unexpected keyword argument 'topK'``, while the model,
+loops, optimiser, schedulers, samplers and hooks named the argument's key and the one meant."""
+from __future__ import annotations
+
+import pytest
+from mmengine.config import Config
+from mmengine.registry import DefaultScope
+
+from automl_mm.engine.preflight import build_check
+from automl_mm.engine.preflight_build import check_data_sources
+from automl_mm.engine.preflight_model_args import located_build_error
+from automl_mm.registry import METRICS
+from tests.test_engine._preflight_configs import BASELINE, OHL
+
+
+@pytest.mark.parametrize('option, match', [
+    ({'train_dataloader.dataset.img_sise': 16},
+     r"^train_dataloader\.dataset\.img_sise: DigitsDataset takes no argument 'img_sise' \(it takes split, img_size, "
+     r".*\(did you mean train_dataloader\.dataset\.img_size\?\)$"),
+    ({'reward_dataloader.dataset.max_sample': 100},
+     r"^reward_dataloader\.dataset\.max_sample: DigitsDataset takes no argument 'max_sample' .*"
+     r"\(did you mean reward_dataloader\.dataset\.max_samples\?\)$"),
+    ({'train_dataloader.dataset.pipeline.0.transforms.2.0.crop_sise': 32},  # inside OHLRandomChoice
+     r"^train_dataloader\.dataset\.pipeline\.0\.transforms\.2\.0\.crop_sise: RandomCrop takes no argument "
+     r"'crop_sise' .*\(did you mean train_dataloader\.dataset\.pipeline\.0\.transforms\.2\.0\.crop_size\?\)$"),
+    ({'train_dataloader.dataset.pipeline.0.kee': 'aug'},
+     r"^train_dataloader\.dataset\.pipeline\.0\.kee: OHLRandomChoice takes no argument 'kee' .*"
+     r"\(did you mean train_dataloader\.dataset\.pipeline\.0\.key\?\)$"),
+    ({'val_evaluator.topK': 1},
+     r"^val_evaluator\.topK: Accuracy takes no argument 'topK' \(it takes topk, .*"
+     r"\(did you mean val_evaluator\.topk\?\)$"),
+])
+def test_the_build_check_names_the_argument_key_and_the_one_meant(option, match):
+    cfg = Config.fromfile(OHL)
+    cfg.merge_from_dict(option)
+    with pytest.raises(TypeError, match=match):
+        build_check(cfg)
+
+
+def test_a_single_process_start_names_a_dataset_argument_the_same_way():
+    cfg = Config.fromfile(BASELINE)
+    cfg.merge_from_dict({'test_dataloader.dataset.spilt': 'test'})
+    with pytest.raises(TypeError, match=r"^test_dataloader\.dataset\.spilt: DigitsDataset takes no argument 'spilt' "
+                                        r".*\(did you mean test_dataloader\.dataset\.split\?\)$"):
+        check_data_sources(cfg, test_only=True)
+
+
+def test_an_argument_the_builder_passes_itself_is_still_listed_and_suggested():
+    """``seed`` is a dataset's own argument (the split's seed), not one a builder passes: it is offered for
+    ``sed``."""
+    cfg = Config.fromfile(BASELINE)
+    cfg.merge_from_dict({'train_dataloader.dataset.sed': 1})
+    with pytest.raises(TypeError, match=r"\(did you mean train_dataloader\.dataset\.seed\?\)$"):
+        check_data_sources(cfg)
+
+
+def _callee():
+    return None
+
+
+class _BuggyMetric:
+    """A metric whose constructor calls something with a keyword that callee does not take (a bug, not a refusal
+    of the config's argument, which the class takes): left with its own error and traceback."""
+
+    def __init__(self, prefix=None):
+        _callee(prefix=prefix)  # TypeError: _callee() got an unexpected keyword argument 'prefix'
+
+
+def test_an_error_of_the_class_own_code_is_not_pinned_on_the_argument():
+    METRICS.register_module(name='_BuggyMetricOfBuildArgs', module=_BuggyMetric, force=True)
+    try:
+        node = dict(type='_BuggyMetricOfBuildArgs', prefix='x')
+        with DefaultScope.overwrite_default_scope('automl_mm'), pytest.raises(TypeError) as info:
+            METRICS.build(node)
+        assert "got an unexpected keyword argument 'prefix'" in str(info.value)
+        assert located_build_error(info.value, node, 'val_evaluator') is None
+    finally:
+        METRICS._module_dict.pop('_BuggyMetricOfBuildArgs', None)  # noqa: SLF001
