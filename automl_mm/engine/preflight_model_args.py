@@ -36,8 +36,9 @@ _BINDING = re.compile(r"^(?P<callee>[\w.<>]+)\(\) (got an unexpected keyword arg
                       r"got multiple values for argument '(?P<multiple>[^']+)'|missing \d+ required "
                       r"(positional|keyword-only) arguments?: |got some positional-only arguments passed as keyword "
                       r"arguments: )")
-# automl_mm's own refusals of an argument's value: "CrossEntropyLoss: class_weight must be ..."
-_CLASS_ARGUMENT = re.compile(r'^(?P<cls>[A-Za-z_]\w*): (?P<arg>[A-Za-z_]\w*)\b')
+# automl_mm's own refusals of an argument's value: "CrossEntropyLoss: class_weight must be ...", also without the
+# colon, as automl_mm.utils.checks words them: "LinearClsHead num_classes must be an int >= 2, got 'ten'"
+_CLASS_ARGUMENT = re.compile(r'^(?P<cls>[A-Za-z_]\w*):? (?P<arg>[A-Za-z_]\w*)\b')
 # mmengine 0.10.7 build_from_cfg: f'type must be a str or valid type, but got {type(obj_type)}'
 _BAD_TYPE = re.compile(r'^type must be a str or valid type, but got ')
 
@@ -113,7 +114,8 @@ def located_argument_error(err: BaseException, model: Any, scope: str | None, ke
 
 def located_value_error(err: BaseException, model: Any, scope: str | None,
                         key: str = 'model') -> ValueError | FileNotFoundError | None:
-    """``err`` (a ``ValueError`` or ``FileNotFoundError`` of the form ``<Class>: <argument> ...``, not already a
+    """``err`` (a ``ValueError`` or ``FileNotFoundError`` of the form ``<Class>: <argument> ...`` or ``<Class>
+    <argument> ...``, not already a
     :class:`ConfigCheckError`) prefixed with the config key of the node of ``model`` whose class is named
     ``<Class>`` and that holds ``<argument>``; ``None`` where no node does (an error from elsewhere is not pinned on
     the model). Of several such nodes, the one whose class raised ``err`` (mmdet's ``CrossEntropyLoss`` and

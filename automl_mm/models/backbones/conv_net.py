@@ -26,8 +26,8 @@ class SimpleConvNet(CheckedPretrainedMixin, BaseModule):
         init_cfg: mmengine initialisation config.
 
     Raises:
-        ValueError: ``channels`` is empty or holds a width that is not an int >= 1, or ``in_channels`` is not an
-            int >= 1.
+        ValueError: ``channels`` is not a sequence (a list or tuple), is empty or holds a width that is not an
+            int >= 1, or ``in_channels`` is not an int >= 1.
 
     Examples:
         >>> SimpleConvNet(channels=(8, 16))(torch.zeros(1, 3, 16, 16))[0].shape
@@ -36,6 +36,9 @@ class SimpleConvNet(CheckedPretrainedMixin, BaseModule):
 
     def __init__(self, channels: Sequence[int] = (32, 64, 128), in_channels: int = 3,
                  init_cfg: dict | list[dict] | None = None) -> None:
+        if isinstance(channels, (str, bytes)) or not isinstance(channels, Sequence):
+            # an int (channels=32) stopped with "'int' object is not iterable", naming no argument
+            raise ValueError(f'SimpleConvNet: channels must be a sequence of stage widths, got {channels!r}')
         if not channels:
             raise ValueError('SimpleConvNet needs at least one stage in channels')
         # a 0-wide stage failed at the first forward inside torch, naming no argument

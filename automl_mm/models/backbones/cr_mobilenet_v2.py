@@ -79,7 +79,8 @@ class CRMobileNetV2(CRSupernetMixin, MobileNetV2):
                 kwargs[key] = as_flag(kwargs[key], f'CRMobileNetV2 {key}')
         standard = tuple(row[2] for row in self.arch_settings)
         # mmdet checks the range only: (6, 2) returned (layer 3, layer 7) and (2, 2) one map, silently
-        kwargs['out_indices'] = as_out_indices(kwargs.get('out_indices', (1, 2, 4, 7)), len(standard) + 1)
+        kwargs['out_indices'] = as_out_indices(kwargs.get('out_indices', (1, 2, 4, 7)), len(standard) + 1,
+                                               'CRMobileNetV2 out_indices')
         kwargs['frozen_stages'] = as_frozen_stages(kwargs.get('frozen_stages', -1), len(standard))
         widen_factor = kwargs.get('widen_factor', 1.0)
         if (isinstance(widen_factor, bool) or not isinstance(widen_factor, numbers.Real)

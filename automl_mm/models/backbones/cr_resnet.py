@@ -158,7 +158,8 @@ class CRResNet(CRSupernetMixin, ResNet):
                 kwargs[key] = as_count(kwargs[key], f'CRResNet {key}', 1)
         # mmdet returned nothing for out_indices=(-1,), reordered (3, 1) silently, asserted without a message past
         # the last stage, and froze by name ('no attribute layer5'): checked here, naming the key
-        kwargs['out_indices'] = as_out_indices(kwargs.get('out_indices', (0, 1, 2, 3)), num_stages)
+        kwargs['out_indices'] = as_out_indices(kwargs.get('out_indices', (0, 1, 2, 3)), num_stages,
+                                               'CRResNet out_indices')
         kwargs['frozen_stages'] = as_frozen_stages(kwargs.get('frozen_stages', -1), num_stages)
         # mmdet's bool(): 'False' turned them on (avg_down='False' built avg-pool shortcuts with the same keys, so
         # an ImageNet file loaded into another network without a word)

@@ -226,7 +226,7 @@ class MBConvSupernet(CheckedPretrainedMixin, BaseModule):
         self.final_conv = (ConvModule(c_in, out_channels, 1, norm_cfg=norm_cfg, act_cfg=act_cfg) if out_channels
                            else None)
         out_indices = ((len(self._stage_ends) - 1,) if out_indices is None
-                       else as_out_indices(out_indices, len(self._stage_ends)))
+                       else as_out_indices(out_indices, len(self._stage_ends), 'MBConvSupernet out_indices'))
         self.out_indices = out_indices
         widths = [self._layer_specs[e][1] for e in self._stage_ends]
         if self.final_conv is not None:

@@ -134,12 +134,16 @@ class ResNet(CheckedPretrainedMixin, BaseModule):
         base_channels = as_count(base_channels, 'ResNet base_channels', 1)  # 0 failed at the first forward
         in_channels = as_count(in_channels, 'ResNet in_channels', 1)
         # a 0-block stage was built with one block, silently
+        if stage_blocks is not None and (isinstance(stage_blocks, (str, bytes)) or
+                                         not isinstance(stage_blocks, Sequence)):
+            # an int (stage_blocks=2) stopped with "'int' object is not iterable", naming no argument
+            raise ValueError(f'ResNet: stage_blocks must be a sequence of block counts, got {stage_blocks!r}')
         stage_blocks = tuple(as_count(n, f'ResNet stage_blocks[{i}]', 1)
                              for i, n in enumerate(stage_blocks or default_blocks))
         # one int >= 1 per stage: 0, -1 or 2.0 failed at the first forward inside torch, an int inside len()
         strides = check_stage_values('ResNet strides', strides, len(stage_blocks))
         dilations = check_stage_values('ResNet dilations', dilations, len(stage_blocks))
-        out_indices = as_out_indices(out_indices, len(stage_blocks))  # () returned nothing
+        out_indices = as_out_indices(out_indices, len(stage_blocks), 'ResNet out_indices')  # () returned nothing
         frozen_stages = as_frozen_stages(frozen_stages, len(stage_blocks))  # 10 froze every stage silently
         if init_cfg is None:
             init_cfg = [dict(type='Kaiming', layer='Conv2d'),
