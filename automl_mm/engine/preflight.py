@@ -171,7 +171,7 @@ from .preflight_coco_settings import (
     warn_classwise_iou_columns,
     warn_ov_ap50_threshold,
 )
-from .preflight_data_hint import generator_hint
+from .preflight_data_hint import missing_file_hint
 from .preflight_dropped_args import check_dropped_arguments
 from .preflight_eval_splits import (
     _check_split,
@@ -295,7 +295,7 @@ def check_config(cfg: Any, test_only: bool = False, split: str = 'test') -> None
         try:
             ids, names, summary, counts = read_coco_file(path, parsed, partial(summarise, real=real))
         except ValueError as err:
-            hint = '' if osp.isfile(path) else generator_hint(cfg, path)
+            hint = '' if osp.isfile(path) else missing_file_hint(cfg, path)
             raise ConfigCheckError(f'{key}: {err}{hint}') from None
         category_ids.setdefault(path, ids)
         box_counts.setdefault(path, counts)

@@ -4,11 +4,13 @@ automl_mm's COCO-format sets (the shapes set, the Fashion-MNIST detection set, C
 splits) are generated, not downloaded, and each config that reads one says in its comments which command makes
 it (``# (python tools/data/generate_coco.py data/synthetic_coco)``). :func:`generator_hint` finds those commands
 in the config file and its ``_base_`` files, so that the start-of-run check of a missing annotation file can name
-them instead of only the path.
+them instead of only the path; :func:`missing_file_hint` first offers a file of the same folder whose name is one
+or two edits away (a misspelled ``ann_file`` of a set that is there).
 """
 from __future__ import annotations
 
 import ast
+import os
 import os.path as osp
 import re
 from typing import Any
@@ -72,6 +74,33 @@ def _set_root(path: str) -> str:
     return osp.dirname(folder) if osp.basename(folder) == 'annotations' else folder
 
 
+def _edits(a: str, b: str) -> int:
+    """Levenshtein distance between ``a`` and ``b`` (insertions, deletions, substitutions)."""
+    row = list(range(len(b) + 1))
+    for i, x in enumerate(a, 1):
+        prev, row[0] = row[0], i
+        for j, y in enumerate(b, 1):
+            prev, row[j] = row[j], min(row[j] + 1, row[j - 1] + 1, prev + (x != y))
+    return row[-1]
+
+
+def missing_file_hint(cfg: Any, path: str) -> str:
+    """What to say after "``path`` not found": a file of its folder whose name is at most two edits from its name
+    (``instances_trian.json``: ``; did you mean data/fmnist_det/annotations/instances_train.json?``), else the
+    commands that generate it (:func:`generator_hint`), else ``''``. A misspelled ``ann_file`` of a generated set
+    was answered with the set's generating command, which leaves an existing set as it is."""
+    folder, name = osp.split(osp.normpath(path))
+    try:
+        siblings = sorted(f for f in os.listdir(folder or '.') if osp.isfile(osp.join(folder or '.', f)))
+    except OSError:
+        siblings = []
+    close = [f for f in siblings if f != name and _edits(f, name) <= 2]
+    if close:
+        meant = min(close, key=lambda f: _edits(f, name))
+        return f'; did you mean {osp.join(folder, meant)}?'
+    return generator_hint(cfg, path)
+
+
 def generator_hint(cfg: Any, path: str) -> str:
     """A sentence naming the commands, from the config's comments, that make the missing file ``path``: those
     whose arguments name its set's folder (``data/fmnist_det``) or its annotation folder; ``''`` when none does.
@@ -94,4 +123,4 @@ def generator_hint(cfg: Any, path: str) -> str:
             + ' && '.join(found))
 
 
-__all__ = ['config_files', 'data_commands', 'generator_hint']
+__all__ = ['config_files', 'data_commands', 'generator_hint', 'missing_file_hint']

@@ -128,9 +128,9 @@ def _check_ann_file(dataset: Any, key: str, cfg: Any, checked: set[str]) -> None
                                    'annotation file (under data_root)')
         return
     if not osp.exists(path):
-        from .preflight_data_hint import generator_hint
+        from .preflight_data_hint import missing_file_hint
 
-        hint = generator_hint(cfg, path) if cfg is not None else ''
+        hint = missing_file_hint(cfg, path) if cfg is not None else ''
         raise ConfigCheckError(f'{key}.ann_file: the annotation file {path} (data_root + ann_file) of {name} does '
                                f'not exist{_no_folder(path)}{hint}')
     if _is_coco(dataset) and osp.realpath(path) not in checked:
