@@ -84,8 +84,9 @@ def test_a_dataset_s_refusal_an_argument_it_does_not_take_a_missing_file_and_an_
         DATASETS.build(node)
     assert raised_as_refusal(raised.value)
     node = dict(type='mmdet.CocoDataset', data_rot='data/coco/', lazy_init=True)  # passed on to BaseDataset
-    with pytest.raises(TypeError, match=r"^train_dataloader\.dataset: BaseDataset\.__init__\(\) got an unexpected "
-                                        r"keyword argument 'data_rot'"), _named('train_dataloader.dataset', node=node):
+    with pytest.raises(TypeError, match=r"^train_dataloader\.dataset\.data_rot: CocoDataset takes no argument "
+                                        r"'data_rot' .*\(did you mean train_dataloader\.dataset\.data_root\?\)$"), \
+            _named('train_dataloader.dataset', node=node):
         DATASETS.build(node)
     with pytest.raises(FileNotFoundError, match=r'^val_dataloader\.dataset: \[Errno 2\]'), \
             _named('val_dataloader.dataset', node={}):

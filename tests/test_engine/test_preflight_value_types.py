@@ -20,7 +20,8 @@ from tests.test_engine._preflight_configs import BASELINE
 def test_a_seed_that_is_no_int_in_numpy_s_range_is_refused_naming_the_key(seed):
     cfg = Config.fromfile(BASELINE)
     cfg.randomness = dict(seed=seed)
-    with pytest.raises(ConfigCheckError, match=r"^randomness\.seed must be (a non-negative int|an int in \[0, 2\*\*32\)), got "):
+    with pytest.raises(ConfigCheckError, match=r"^randomness\.seed must be (a non-negative int|an int in "
+                                                 r"\[0, 2\*\*32\)), got "):
         check_runner_arguments(cfg, 'automl_mm')
 
 
