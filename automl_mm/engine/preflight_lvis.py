@@ -286,10 +286,15 @@ def _run_lvis_eval(lvis_cls: type, results_cls: type, eval_cls: type) -> str | N
             lvis_eval.accumulate()
             lvis_eval.summarize()
         except AttributeError as err:
-            if getattr(err, 'obj', None) is not np and not str(err).startswith("module 'numpy' has no attribute"):
+            tb = traceback.extract_tb(err.__traceback__)
+            # numpy's module __getattr__ raised it (numpy 2's removals, "`np.float_` was removed in the NumPy 2.0
+            # release. ...", do not say "module 'numpy' has no attribute")
+            numpy_getattr = bool(tb) and tb[-1].name == '__getattr__' and \
+                osp.normcase(tb[-1].filename).endswith(osp.join(osp.sep + 'numpy', '__init__.py'))
+            if getattr(err, 'obj', None) is not np and not numpy_getattr and \
+                    not str(err).startswith("module 'numpy' has no attribute"):
                 return None  # not numpy's (the probe's own fault or another's: not judged here)
-            frames = [frame for frame in traceback.extract_tb(err.__traceback__)
-                      if osp.sep + 'numpy' + osp.sep not in frame.filename]
+            frames = [frame for frame in tb if osp.sep + 'numpy' + osp.sep not in frame.filename]
             at = f' in {frames[-1].name} ({frames[-1].filename}:{frames[-1].lineno})' if frames else ''
             return f'AttributeError{at}: {str(err).splitlines()[0].rstrip(".")}'
         except Exception:  # noqa: BLE001 (not numpy's: not judged here)
@@ -301,7 +306,8 @@ def lvis_eval_error() -> str | None:
     """Run the lvis-api mmdet's ``LVISMetric`` evaluates with (the ``LVIS``, ``LVISResults`` and ``LVISEval`` its
     module imported) on a one-image set, as mmdet does: ``evaluate``, ``accumulate``, ``summarize``. Returns the
     error where it stops for want of a numpy name (``"AttributeError in accumulate (.../lvis/eval.py:361): module
-    'numpy' has no attribute 'float'."``: lvis 0.5.3 under numpy >= 1.24), else ``None`` (it runs; no mmdet or no
+    'numpy' has no attribute 'float'"``: lvis 0.5.3 under numpy >= 1.24; a fork's ``np.float_`` under numpy 2:
+    "... `np.float_` was removed in the NumPy 2.0 release. ..."), else ``None`` (it runs; no mmdet or no
     lvis-api; another error, not judged). Run once per lvis-api in a process (milliseconds)."""
     try:
         from mmdet.evaluation.metrics import lvis_metric

@@ -254,6 +254,23 @@ def test_an_lvis_api_whose_accumulate_fails_under_numpy_is_refused_at_start(coco
     preflight_lvis.check_lvis_api(cfg, test_only=True)  # test_evaluator alone: format_only
 
 
+def test_an_lvis_api_that_uses_a_name_numpy_2_removed_is_refused_at_start(coco_root, tmp_path, monkeypatch):
+    """numpy 2 removed np.float_ (and np.NaN, np.alltrue, ...) with a message of its own ("`np.float_` was removed in
+    the NumPy 2.0 release. ..."), not "module 'numpy' has no attribute": an lvis-api fork that casts with np.float_
+    stopped at its first evaluation as lvis 0.5.3 does, and was not refused."""
+    from tests.test_engine._lvis_helpers import fake_lvis_api
+
+    if hasattr(np, 'float_'):
+        pytest.skip('numpy < 2 still has np.float_')
+    fake_lvis_api(monkeypatch, tmp_path, cast='float_')
+    error = preflight_lvis.lvis_eval_error()
+    assert error is not None and re.match(r'AttributeError in accumulate \(.*lvis\.py:\d+\): `np\.float_` was removed '
+                                          r'in the NumPy 2\.0 release', error), error
+    with pytest.raises(ConfigCheckError, match=r"^val_evaluator and test_evaluator \(LVISMetric\) evaluate with "
+                                               r"lvis-api's LVISEval, which fails under the installed numpy"):
+        preflight_lvis.check_lvis_api(_lvis_cfg(coco_root))
+
+
 def test_an_lvis_api_that_runs_under_numpy_is_not_refused(coco_root, tmp_path, monkeypatch):
     from tests.test_engine._lvis_helpers import fake_lvis_api
 
