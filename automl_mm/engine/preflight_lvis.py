@@ -29,6 +29,7 @@ import json
 import logging
 import os.path as osp
 import re
+import sys
 import tempfile
 import traceback
 from typing import Any
@@ -329,6 +330,15 @@ def _lvis_api_missing() -> bool:
     return getattr(lvis_metric, 'lvis', None) is None
 
 
+def _lvis_importable() -> bool:
+    """Whether ``import lvis`` finds a module: one already in ``sys.modules`` (not ``None``: a blocked import), else
+    one on the path (``importlib.util.find_spec``, which raises ``ValueError`` for a module of ``sys.modules``
+    without a ``__spec__``: a stub made in code)."""
+    if 'lvis' in sys.modules:
+        return sys.modules['lvis'] is not None
+    return importlib.util.find_spec('lvis') is not None
+
+
 def lvis_api_datasets(cfg: Any, test_only: bool = False, split: str = 'test') -> list[tuple[str, type]]:
     """``(config key, class)`` of each dataset of the config's loaders (wrappers looked through) that loads its
     ``ann_file`` with lvis-api: mmdet's ``LVISV05Dataset`` / ``LVISV1Dataset`` or a subclass keeping their
@@ -374,8 +384,9 @@ def check_lvis_api(cfg: Any, test_only: bool = False, split: str = 'test') -> No
         if cls is not None and (evaluates or missing):
             found.setdefault(cls.__name__, []).append(key)
     unloaded: dict[str, list[str]] = {}  # mmdet's LVIS datasets import lvis-api when they load
-    if importlib.util.find_spec('lvis') is None:
-        for where, cls in lvis_api_datasets(cfg, test_only, split):
+    datasets = lvis_api_datasets(cfg, test_only, split)
+    if datasets and not _lvis_importable():
+        for where, cls in datasets:
             unloaded.setdefault(cls.__name__, []).append(where)
     needing = {**found, **unloaded} if missing else unloaded
     if needing:

@@ -342,3 +342,24 @@ def test_lvis_datasets_without_lvis_api_are_refused_naming_their_keys(coco_root,
 
     fake_lvis_api(monkeypatch, tmp_path, cast='float64')
     preflight_lvis.check_lvis_api(cfg)
+
+
+def test_an_lvis_module_without_a_spec_does_not_stop_the_check(coco_root, monkeypatch):
+    """importlib.util.find_spec('lvis') raises ValueError ("lvis.__spec__ is None") where sys.modules['lvis'] is a
+    module made in code (a stub, a test's mock): check_config stopped so on every config, one without any LVIS dataset
+    or metric too. A module in sys.modules is importable; one set to None is not."""
+    import sys
+    import types
+
+    from automl_mm.engine.preflight import check_config
+
+    from conftest import synthcoco_detector_cfg
+
+    monkeypatch.setitem(sys.modules, 'lvis', types.ModuleType('lvis'))
+    check_config(synthcoco_detector_cfg(coco_root))
+    cfg = synthcoco_detector_cfg(coco_root)
+    cfg.val_dataloader.dataset.type = 'LVISV1Dataset'
+    preflight_lvis.check_lvis_api(cfg)  # importable: not refused
+    monkeypatch.setitem(sys.modules, 'lvis', None)  # (import lvis raises ImportError)
+    with pytest.raises(ConfigCheckError, match=r'^val_dataloader\.dataset \(LVISV1Dataset\) needs lvis-api'):
+        preflight_lvis.check_lvis_api(cfg)
