@@ -225,7 +225,7 @@ def check_lvis_ar_key(key: Any, shown: str, metric_cfg: Any, where: str, scope: 
         + (f'the AR keys {", ".join(map(repr, reported))}: read one of them' if reported else 'no AR key'))
 
 
-#: Where a working lvis-api comes from: lvis-dataset/lvis-api's main branch uses ``float`` since its PR #39 (2023);
+#: Where a working lvis-api comes from: lvis-dataset/lvis-api's main branch uses ``float`` since its PR #42 (2024);
 #: PyPI's lvis 0.5.3 (2020) still calls ``np.float``. mmdet's own message names the same source.
 LVIS_API_SOURCE = 'pip install git+https://github.com/lvis-dataset/lvis-api.git'
 
