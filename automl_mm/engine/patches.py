@@ -12,7 +12,8 @@ mmengine 0.10.7 is patched where it cannot be configured, and only there:
    ``mmengine.hooks.checkpoint_hook`` sees writes ``last_checkpoint`` atomically
    (:func:`automl_mm.engine.resume.open_last_checkpoint_atomically`).
 3. **Resume fallback** (an empty or dangling ``last_checkpoint`` made ``--resume`` fail): ``find_latest_checkpoint``
-   in ``mmengine.runner.checkpoint`` and ``mmengine.runner.runner`` becomes
+   in ``mmengine.runner.checkpoint``, ``mmengine.runner.runner``, ``mmengine.runner._flexible_runner``
+   (``FlexibleRunner``'s own copy) and ``mmengine.runner`` (what the strategies' ``load_or_resume`` reads) becomes
    :func:`automl_mm.engine.resume.resolve_resume`.
 4. **CPU-aware pytorch launcher** (mmengine calls ``torch.cuda.set_device`` even without GPUs):
    ``mmengine.dist.utils._init_dist_pytorch`` becomes :func:`automl_mm.engine.dist.init_dist_pytorch_cpu_aware`
@@ -183,7 +184,9 @@ def install() -> bool:
     for module in (checkpoint_module, runner_module, mm_runner):
         module.save_checkpoint = save_checkpoint_atomic
     checkpoint_hook_module.open = open_last_checkpoint_atomically
-    for module in (checkpoint_module, runner_module):
+    import mmengine.runner._flexible_runner as flexible_runner_module
+
+    for module in (checkpoint_module, runner_module, flexible_runner_module, mm_runner):
         module.find_latest_checkpoint = resolve_resume
     dist_utils._init_dist_pytorch = init_dist_pytorch_cpu_aware
     dist_utils._init_dist_slurm = init_dist_slurm_job

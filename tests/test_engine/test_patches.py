@@ -19,12 +19,14 @@ from conftest import REPO_ROOT
 CHECK = '''
 import mmengine.dist.utils as d, mmengine.hooks.checkpoint_hook as h, mmengine.runner as mr
 import mmengine.runner.checkpoint as c, mmengine.runner.runner as r, mmengine.config.config as cc
+import mmengine.runner._flexible_runner as fr
 from mmengine._strategy import BaseStrategy
 where = {
     'loader': c.CheckpointLoader._schemes[''].__module__,
     'save': {f.__module__ for f in (c.save_checkpoint, r.save_checkpoint, mr.save_checkpoint)},
     'last_checkpoint': getattr(h, 'open', open).__module__,  # unpatched: the builtin
-    'resume': {f.__module__ for f in (c.find_latest_checkpoint, r.find_latest_checkpoint)},
+    'resume': {f.__module__ for f in (c.find_latest_checkpoint, r.find_latest_checkpoint, fr.find_latest_checkpoint,
+                                      mr.find_latest_checkpoint)},
     'launcher': d._init_dist_pytorch.__module__,
     'slurm_launcher': d._init_dist_slurm.__module__,
     'mpi_launcher': d._init_dist_mpi.__module__,

@@ -161,6 +161,31 @@ def test_resume_falls_back_to_newest_complete_checkpoint(three_checkpoints, faul
         assert paths[2] in out  # names the file it skipped
 
 
+
+@pytest.mark.parametrize('auto_resume', ['FlexibleRunner.load_or_resume', 'BaseStrategy.load_or_resume'])
+def test_flexible_runner_and_strategies_auto_resume_falls_back_too(three_checkpoints, auto_resume):
+    """mmengine's ``FlexibleRunner`` imports its own copy of ``find_latest_checkpoint`` (``_flexible_runner``) and
+    its strategies read ``mmengine.runner.find_latest_checkpoint``: only ``Runner``'s copy fell back. With an empty
+    ``last_checkpoint`` (a kill during mmengine's write), ``FlexibleRunner(resume=True)`` resumed from ``''``
+    (mmengine's read of the empty file) and stopped in ``resume('')``, not from epoch_3.pth."""
+    from types import SimpleNamespace
+    from unittest import mock
+
+    from mmengine._strategy.base import BaseStrategy
+    from mmengine.runner import FlexibleRunner
+
+    work, paths = three_checkpoints
+    open(osp.join(work, 'last_checkpoint'), 'w').close()
+    resumed = mock.Mock()
+    if auto_resume == 'FlexibleRunner.load_or_resume':
+        runner = SimpleNamespace(_has_loaded=False, _resume=True, _load_from=None, work_dir=work,
+                                 logger=mock.Mock(), resume=resumed, load_checkpoint=mock.Mock())
+        FlexibleRunner.load_or_resume(runner)
+    else:
+        strategy = SimpleNamespace(_work_dir=work, logger=mock.Mock(), resume=resumed, load_checkpoint=mock.Mock())
+        BaseStrategy.load_or_resume(strategy, resume=True)
+    assert [call.args[0] for call in resumed.call_args_list] == [paths[2]]
+
 @pytest.mark.parametrize('layout', ['extracted', 'copied'])
 def test_the_fallback_ranks_checkpoints_by_their_step_not_their_file_time(tmp_path, layout):
     """A moved work dir (last_checkpoint names the old place) is when the fallback runs; its files' times are those
