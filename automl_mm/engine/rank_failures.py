@@ -87,19 +87,21 @@ def raise_agreed_failure(failure: BaseException | None, what: str, group: Any = 
 
 @contextlib.contextmanager
 def keeping_own_failure(failure: BaseException | None, what: str) -> Iterator[None]:
-    """Run the block, a failure agreement's collective (an all-reduce carrying ``failure``'s flag), keeping this
-    rank's own ``failure`` where the collective itself fails (a peer died, or hung past the process group's timeout):
-    the backend's error alone dropped it.
+    """Run the block, a failure agreement's collective (an all-reduce carrying ``failure``'s flag) or the start of
+    the process group it needs, keeping this rank's own ``failure`` where the block itself fails (a peer died, or hung
+    past the process group's timeout; a process group that cannot start from the config: ``TypeError: ...
+    init_process_group() got an unexpected keyword argument 'timout'`` from ``env_cfg.dist_cfg``, the key that
+    ``failure``, check_config's refusal, names): the block's error alone dropped it.
 
     Raises:
-        RuntimeError: the block's ``RuntimeError`` (gloo / NCCL) on a rank whose ``failure`` is set: ``'{what}: the
-            ranks could not agree on a failure ({backend error}). This rank had failed first: {type}: {message} (its
-            traceback is the cause of this error)'``, chained from ``failure``. Without a ``failure``: the backend's
-            error as it was.
+        RuntimeError: the block's ``Exception`` (gloo / NCCL, mmengine's ``init_dist``) on a rank whose ``failure``
+            is set: ``'{what}: the ranks could not agree on a failure ({block's error}). This rank had failed first:
+            {type}: {message} (its traceback is the cause of this error)'``, chained from ``failure``. Without a
+            ``failure``: the block's error as it was.
     """
     try:
         yield
-    except RuntimeError as err:
+    except Exception as err:  # noqa: BLE001 (re-raised below, or kept beside this rank's own failure)
         if failure is None:
             raise
         raise RuntimeError(
