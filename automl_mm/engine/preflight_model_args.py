@@ -240,10 +240,12 @@ def located_build_error(err: BaseException, node: Any, key: str) -> Exception | 
         return None
     frame = _building_frame(err)
     built = frame.f_locals.get('cfg') if frame is not None else None
-    unexpected = _UNEXPECTED.search(str(err)) if isinstance(err, TypeError) else None
+    # a refusal only: Python's "unexpected keyword argument" of another call than the class's own constructors (a
+    # plugin's helper given a keyword named as a config key its code reads out of **kwargs) is the code's bug
     refusal = isinstance(err, AssertionError) or _refusal(err, frame) if isinstance(built, dict) else False
-    if not isinstance(built, dict) or not refusal and (unexpected is None or unexpected['arg'] not in built):
+    if not refusal:
         return None
+    unexpected = _UNEXPECTED.search(str(err)) if isinstance(err, TypeError) else None
     nodes = list(typed_nodes(node, key))
     where = next((w for sub, w in nodes if sub is built), None)
     if where is None:  # a copy: the node of its type that matches the most of its keys (all of the node's own)
@@ -254,7 +256,7 @@ def located_build_error(err: BaseException, node: Any, key: str) -> Exception | 
         if located is not None:
             return located
     message = str(err.args[0]) if isinstance(err, KeyError) and len(err.args) == 1 else str(err)
-    if where is None or not refusal or message.startswith(where):
+    if where is None or message.startswith(where):
         return None
     kind = built.get('type')
     name = getattr(frame.f_locals.get('obj_cls'), '__name__', None) or getattr(kind, '__name__', None) or kind
@@ -278,7 +280,9 @@ def _located_unknown_argument(frame: Any, built: dict, where: str, arg: str) -> 
     mmengine's ``build_from_cfg`` ``frame`` was building, as :func:`located_argument_error` words it for a model
     node: ``train_dataloader.dataset.img_sise: DigitsDataset takes no argument 'img_sise' (it takes ...) (did you mean
     train_dataloader.dataset.img_size?)``; ``None`` where the class takes ``arg`` (the error came from a call inside
-    its constructor, left with its own traceback) or its signature cannot be read.
+    its constructor, left with its own traceback) or its signature cannot be read. Called for a refusal of the
+    config's arguments only (:func:`_refusal`): a signature does not show a keyword the code reads out of
+    ``**kwargs`` (``kwargs.pop('size')``), so a helper's refusal of that keyword is no proof against the config.
 
     The class's ``**kwargs`` forwarded to a base class are followed (a dataset's to mmengine's ``BaseDataset``,
     which Python named instead of the class configured); the arguments the builder passes itself

@@ -135,10 +135,24 @@ class _DroppingDataset(_BaseOfTestDatasetPluginBugs):
         super().__init__()
 
 
+class _ReadingDataset(_BaseOfTestDatasetPluginBugs):
+    """A dataset that reads its own argument ``size`` out of ``**kwargs`` (no parameter of its signature) and then
+    calls its helper with a keyword the helper does not take: the code's bug, though ``size`` is a config key."""
+
+    def __init__(self, **kwargs):
+        size = kwargs.pop('size', 2)
+        self._setup(size=size)
+        super().__init__(**kwargs)
+
+    def _setup(self, sizes: int) -> None:
+        self.size = sizes
+
+
 TRANSFORMS.register_module(name='KeywordBugTransformOfTestDatasetPluginBugs', module=_KeywordBugTransform, force=True)
 DATASETS.register_module(name='PassingOnDatasetOfTestDatasetPluginBugs', module=_PassingOnDataset, force=True)
 DATASETS.register_module(name='MisspellingDatasetOfTestDatasetPluginBugs', module=_MisspellingDataset, force=True)
 DATASETS.register_module(name='DroppingDatasetOfTestDatasetPluginBugs', module=_DroppingDataset, force=True)
+DATASETS.register_module(name='ReadingDatasetOfTestDatasetPluginBugs', module=_ReadingDataset, force=True)
 
 
 def test_a_call_s_arguments_refused_inside_a_plugin_s_own_code_keep_their_error_and_traceback():
@@ -165,6 +179,27 @@ def test_a_call_s_arguments_refused_inside_a_plugin_s_own_code_keep_their_error_
     assert str(raised.value) == ("_BaseOfTestDatasetPluginBugs.__init__() missing 1 required positional argument: "
                                  "'ann_file'")
     assert _innermost_line(raised.value) == (__file__, '__init__') and not raised_as_refusal(raised.value)
+
+
+@pytest.mark.parametrize('wrapped', [False, True])
+def test_a_plugin_s_own_call_refusing_a_keyword_named_as_a_config_key_is_not_pinned_on_that_key(wrapped):
+    """The config's ``size`` is read by the dataset's own code (``kwargs.pop``), which then calls its helper with
+    it wrongly: no refusal of the config's arguments, whatever the signature says (3894cfe's argument locator made it
+    ``val_dataloader.dataset.size: _ReadingDataset takes no argument 'size' (it takes ann_file, lazy_init)``, printed
+    as a refusal without the file and line that failed). A misspelled key of a dataset passing its arguments on is
+    still named at its key, inside a wrapper too."""
+    node = dict(type='ReadingDatasetOfTestDatasetPluginBugs', size=3, ann_file='a.json')
+    node, key = (dict(type='RepeatDataset', times=2, dataset=node), 'dataset.') if wrapped else (node, '')
+    with pytest.raises(TypeError) as raised, _named('val_dataloader.dataset', node=node):
+        DATASETS.build(node)
+    assert str(raised.value) == "_ReadingDataset._setup() got an unexpected keyword argument 'size'"
+    assert _innermost_line(raised.value) == (__file__, '__init__') and not raised_as_refusal(raised.value)
+    node = dict(type='PassingOnDatasetOfTestDatasetPluginBugs', ann_fiel='a.json')
+    node = dict(type='RepeatDataset', times=2, dataset=node) if wrapped else node
+    match = (rf"^val_dataloader\.dataset\.{key}ann_fiel: _PassingOnDataset takes no argument 'ann_fiel' .*"
+             rf"\(did you mean val_dataloader\.dataset\.{key}ann_file\?\)$")
+    with pytest.raises(TypeError, match=match), _named('val_dataloader.dataset', node=node):
+        DATASETS.build(node)
 
 
 def test_a_required_argument_the_config_did_not_give_a_base_class_is_named():
