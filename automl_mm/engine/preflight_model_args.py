@@ -219,8 +219,10 @@ def located_build_error(err: BaseException, node: Any, key: str) -> Exception | 
     """``err``, raised while mmengine's ``build_from_cfg`` built a config node at or below ``node`` (the node whose
     class refused the values it was given), raised again naming that node's key and class; ``None`` where no node
     of ``node`` is the one being built (an error from elsewhere is not pinned on it), ``err`` names the key
-    already, or ``err`` is no refusal but a failed operation of the class's code (a bug's ``TypeError`` of
-    ``None + 1``: left to propagate with its traceback; an ``assert`` counts as a check of the arguments).
+    already, ``err`` is no refusal but a failed operation of the class's code (a bug's ``TypeError`` of
+    ``None + 1``: left to propagate with its traceback; an ``assert`` counts as a check of the arguments), or
+    ``err`` refuses a keyword that the node found does not hold (the code that built the copy added it: mmcv's
+    ``RandomResize`` gives its ``resize_type`` ``scale=0``).
 
     Args:
         err: the error the build raised.
@@ -229,6 +231,9 @@ def located_build_error(err: BaseException, node: Any, key: str) -> Exception | 
         key: the config key of ``node``.
 
     Returns:
+        For Python's unexpected keyword of a node's own argument that its class does not take, the argument's key
+        worded as a model node's (:func:`_located_unknown_argument`: ``<key>.<arg>: <Class> takes no argument
+        ... (did you mean <key>.<arg2>?)``); else
         ``<key> (<Class>): <message>`` of ``err``'s type (``KeyError``'s message without its quotes), or a
         ``ValueError`` for an ``AssertionError`` (its message, else the ``assert``'s source line, then ``(an assert
         in <file>:<line>, <function>, refused the value this node was built with)``) or an error whose type
@@ -247,11 +252,14 @@ def located_build_error(err: BaseException, node: Any, key: str) -> Exception | 
         return None
     unexpected = _UNEXPECTED.search(str(err)) if isinstance(err, TypeError) else None
     nodes = list(typed_nodes(node, key))
-    where = next((w for sub, w in nodes if sub is built), None)
+    where, held = next(((w, sub) for sub, w in nodes if sub is built), (None, None))
     if where is None:  # a copy: the node of its type that matches the most of its keys (all of the node's own)
-        matched = [(len(sub), w) for sub, w in nodes if sub.get('type') == built.get('type') and _same_node(sub, built)]
-        where = max(matched, key=lambda m: m[0])[1] if matched else None  # max: the first of equal counts
+        matched = [(len(sub), w, sub) for sub, w in nodes
+                   if sub.get('type') == built.get('type') and _same_node(sub, built)]
+        _, where, held = max(matched, key=lambda m: m[0]) if matched else (0, None, None)  # the first of equal counts
     if where is not None and unexpected is not None and unexpected['arg'] in built:
+        if unexpected['arg'] not in held:  # added by the code that built the copy (mmcv's RandomResize gives its
+            return None  # resize_type scale=0): no key of the config's, and maybe not this node's copy
         located = _located_unknown_argument(frame, built, where, unexpected['arg'])
         if located is not None:
             return located

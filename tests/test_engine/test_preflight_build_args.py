@@ -14,9 +14,9 @@ from mmengine.config import Config
 from mmengine.registry import DefaultScope
 
 from automl_mm.engine.preflight import build_check
-from automl_mm.engine.preflight_build import check_data_sources
+from automl_mm.engine.preflight_build import _named, check_data_sources
 from automl_mm.engine.preflight_model_args import located_build_error
-from automl_mm.registry import METRICS
+from automl_mm.registry import DATASETS, METRICS, TRANSFORMS
 from tests.test_engine._preflight_configs import BASELINE, OHL
 
 
@@ -83,3 +83,35 @@ def test_an_error_of_the_class_own_code_is_not_pinned_on_the_argument():
         assert located_build_error(info.value, node, 'val_evaluator') is None
     finally:
         METRICS._module_dict.pop('_BuggyMetricOfBuildArgs', None)  # noqa: SLF001
+
+
+class _SizeResize:
+    """A resize plugin that takes ``size``, not the ``scale`` that mmcv's ``RandomResize`` gives its ``resize_type``
+    itself (``TRANSFORMS.build({'scale': 0, **resize_cfg})``)."""
+
+    def __init__(self, size: int = 8) -> None:
+        self.size = size
+
+    def __call__(self, results: dict) -> dict:
+        return results
+
+
+def test_a_keyword_a_wrapper_passes_itself_is_not_named_as_a_config_key():
+    """The ``scale`` is ``RandomResize``'s, not a key of the config: the copy it builds matched the bare
+    ``_SizeResize`` node beside it, and 3894cfe's locator named ``train_dataloader.dataset.pipeline.1.scale:
+    _SizeResize takes no argument 'scale'``, a key that is nowhere in the config. It is named as without that node."""
+    TRANSFORMS.register_module(name='_SizeResizeOfBuildArgs', module=_SizeResize, force=True)
+    try:
+        resize = dict(type='mmcv.RandomResize', scale=(8, 8), resize_type='_SizeResizeOfBuildArgs')
+        messages = []
+        for pipeline in ([resize], [resize, dict(type='_SizeResizeOfBuildArgs')]):
+            node = dict(type='DigitsDataset', lazy_init=True, pipeline=pipeline)
+            with DefaultScope.overwrite_default_scope('automl_mm'), pytest.raises(TypeError) as info, \
+                    _named('train_dataloader.dataset', node=node):
+                DATASETS.build(node)
+            messages.append(str(info.value))
+        assert messages[0] == ("train_dataloader.dataset: _SizeResize.__init__() got an unexpected keyword argument "
+                               "'scale'")
+        assert messages[1] == messages[0]
+    finally:
+        TRANSFORMS._module_dict.pop('_SizeResizeOfBuildArgs', None)  # noqa: SLF001
