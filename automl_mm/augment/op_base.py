@@ -29,7 +29,9 @@ class BaseAugmentOp:
         ValueError: a ``magnitude`` given to an op that takes none, missing where it needs one, or not a finite
             number in its ``magnitude_range`` (Posterize: one that rounds to more than 8 bits); ``fill`` not an int
             in [0, 255]; ``bgr`` not a bool. ``apply`` raises it for an image that is not uint8 ``(H, W)`` or
-            ``(H, W, C)``, and Contrast / ColorAdjust for one with neither 1 nor 3 channels.
+            ``(H, W, C)``, and Contrast / ColorAdjust for one with neither 1 nor 3 channels. What else an op
+            cannot transform (no pixels, more than 128 channels) is stated by :meth:`image_refusal`, which the
+            policy asks on every sample.
 
     Examples:
         >>> from automl_mm.registry import AUGMENT_OPS
@@ -43,6 +45,15 @@ class BaseAugmentOp:
     #: (:func:`extra_image_keys`); the policy refuses one that does not on a sample that has them.
     handles_extra_images: bool = False
     magnitude_range: tuple[float, float] | None = (-math.inf, math.inf)
+    #: The channel counts (1 for an (H, W) image) of the images the op transforms; None for any up to
+    #: :attr:`max_channels` (Contrast and ColorAdjust: (1, 3), a luminance needs a grey or a colour image).
+    image_channels: tuple[int, ...] | None = None
+    #: The most channels the op transforms: 128, the most OpenCV 5's Python bindings pass to a cv2 function
+    #: ("invalid count (129, must be in [1, 128])"); None for an op that calls no cv2 function (Identity).
+    max_channels: int | None = 128
+    #: Whether the op transforms an image of zero height or width (its look-up tables do; min / max, filters and
+    #: warps do not: AutoContrast's divides by zero, a floating-point exception that kills the process).
+    empty_images: bool = False
 
     def __init__(self, magnitude: float | None = None, fill: int = 128, *, bgr: bool = True) -> None:
         if isinstance(fill, bool) or not isinstance(fill, numbers.Integral) or not 0 <= fill <= 255:
@@ -118,10 +129,11 @@ class BaseAugmentOp:
 
         Raises:
             ValueError: an ``'img'`` that is not a uint8 ``(H, W)`` or ``(H, W, C)`` array; those of
-                :func:`extra_image_keys`; the op's own on a second image, naming its key.
+                :func:`extra_image_keys` (a second image of another size only from a geometric op); the op's own
+                on a second image, naming its key.
         """
         img = _check_img(results, self)
-        extra = extra_image_keys(results, img, self.name)
+        extra = extra_image_keys(results, img, self.name, same_size=False)  # each image by itself
         state = getattr(getattr(rng, 'bit_generator', None), 'state', None) if extra else None
         results['img'] = self.transform_img(img, rng)
         if extra:
@@ -137,6 +149,35 @@ class BaseAugmentOp:
             if state is not None:
                 rng.bit_generator.state = after
         return results
+
+    def image_refusal(self, shape: tuple[int, ...], img_shape: tuple[int, ...] | None = None) -> str | None:
+        """Why the op cannot transform a uint8 image of ``shape`` ((H, W) or (H, W, C)), or None if it can.
+
+        The policy (``OHLAutoAugment``) asks every element of its set on every sample (once per distinct shapes),
+        so that a sample one of them cannot transform is refused at the first image whatever pair is drawn, not
+        mid-training at the first image whose drawn pair holds that element. The answer must depend on the
+        shapes alone (not on the magnitude, nor the pixels). A user op that refuses other shapes overrides it.
+
+        Args:
+            shape (tuple[int, ...]): The image's shape, (H, W) or (H, W, C).
+            img_shape (tuple[int, ...], optional): For a second image of the sample (mmseg's ``img2``), the
+                shape of ``'img'``, which a geometric element warps it with. None for ``'img'`` itself.
+
+        Returns:
+            str | None: The reason, a predicate of the op (``'takes images of 1 or 3 channels only'``), or None.
+        """
+        channels = 1 if len(shape) == 2 else shape[2]
+        if self.image_channels is not None and channels not in self.image_channels:
+            return f'takes images of {" or ".join(map(str, self.image_channels))} channels only'
+        if self.max_channels is not None and channels > self.max_channels:
+            return f"takes images of at most {self.max_channels} channels (what cv2's Python bindings take)"
+        if not self.empty_images and 0 in shape[:2]:
+            return 'cannot transform an image of zero height or width'
+        if img_shape is not None and self.geometric and tuple(shape[:2]) != tuple(img_shape[:2]):
+            return (f"warps a second image with one matrix in the image's pixel frame, and this one is {shape[0]} x "
+                    f'{shape[1]} but the image is {img_shape[0]} x {img_shape[1]}: the two would no longer line up '
+                    '(put the augmentation before the transform that changed one of them)')
+        return None
 
     def transform_img(self, img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         """Return the transformed image (a new array of the same shape and dtype)."""
@@ -162,7 +203,7 @@ def _check_img(results: dict, op: BaseAugmentOp) -> np.ndarray:
 EXTRA_IMAGE_KEYS = ('img2', )
 
 
-def extra_image_keys(results: dict, img: np.ndarray, owner: str) -> list[str]:
+def extra_image_keys(results: dict, img: np.ndarray, owner: str, *, same_size: bool = True) -> list[str]:
     """The keys of the sample's images besides ``'img'`` that an element transforms with it, in order, without
     repeats: :data:`EXTRA_IMAGE_KEYS` (mmseg's ``img2``) and every key ``results['img_fields']`` lists (mmcv 1.x's
     list of a sample's images, which mmseg 0.x, mmdet 2.x and change-detection code built on them keep); of those,
@@ -174,14 +215,19 @@ def extra_image_keys(results: dict, img: np.ndarray, owner: str) -> list[str]:
         results (dict): The sample.
         img (np.ndarray): Its ``'img'``, (H, W[, C]).
         owner (str): The element or transform, named in the errors.
+        same_size (bool): Whether the second images must have the image's height and width (a geometric element
+            warps them with its matrix); False for an element that transforms each image by itself (a photometric
+            one). Defaults to True.
 
     Returns:
-        list[str]: Keys of uint8 (H, W) or (H, W, C) arrays of the image's height and width (any channel count).
+        list[str]: Keys of uint8 (H, W) or (H, W, C) arrays (any channel count; of the image's height and width
+        with ``same_size``).
 
     Raises:
         ValueError: ``img_fields`` that is not a list or tuple of str; a second image that is not a uint8 (H, W) or
             (H, W, C) array (a list, as open-cd's ``MultiImgLoadImageFromFile`` keeps both images in ``'img'``, or
-            float, as after ``to_float32=True``) or not of the image's height and width, naming its key.
+            float, as after ``to_float32=True``) or, with ``same_size``, not of the image's height and width, naming
+            its key.
     """
     fields = results.get('img_fields')
     if fields is None:
@@ -206,7 +252,7 @@ def extra_image_keys(results: dict, img: np.ndarray, owner: str) -> list[str]:
                              f"results['img'], to be transformed with it (a second image of the sample), got {desc}; "
                              'put the augmentation before the transforms that make the images float or stack them '
                              "(mmseg's ConcatCDInput)")
-        if value.shape[:2] != img.shape[:2]:
+        if same_size and value.shape[:2] != img.shape[:2]:
             raise ValueError(f"{owner}: results['{key}'] is {value.shape[0]} x {value.shape[1]} but the image is "
                              f'{img.shape[0]} x {img.shape[1]}: a geometric element warps both with one matrix in '
                              "the image's pixel frame, so the two images would no longer line up. Put the "

@@ -62,6 +62,8 @@ def _channel_lut(img: np.ndarray, luts: np.ndarray) -> np.ndarray:
 class _LutOp(BaseAugmentOp):
     """A photometric op that is one fixed LUT, ``self._table``, built by ``_setup()`` from the magnitude."""
 
+    empty_images = True
+
     def transform_img(self, img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         return cv2.LUT(img, self._table).reshape(img.shape)
 
@@ -107,6 +109,7 @@ class _BlendOp(BaseAugmentOp):
     """A ``PIL.ImageEnhance`` op: ``Image.blend(degenerate, img, magnitude)`` through an exact blend table."""
 
     magnitude_range = (0.0, math.inf)
+    empty_images = True
 
     def _setup(self) -> None:
         self._table = _blend_table(self.magnitude)
@@ -137,6 +140,8 @@ class Identity(BaseAugmentOp):
     """
 
     magnitude_range = None
+    max_channels = None
+    empty_images = True
 
     def transform_img(self, img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         return img.copy()
@@ -190,6 +195,7 @@ class Equalize(BaseAugmentOp):
     """
 
     magnitude_range = None
+    empty_images = True
 
     def transform_img(self, img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         hists = _histograms(img)
@@ -214,6 +220,8 @@ class Contrast(_BlendOp):
         [[85, 215]]
     """
 
+    image_channels = (1, 3)
+
     def _repr_fields(self) -> list[str]:
         return super()._repr_fields() + ['bgr']
 
@@ -232,6 +240,8 @@ class ColorAdjust(_BlendOp):
         >>> ColorAdjust(0.3).apply(dict(img=np.array([[[0, 0, 255]]], np.uint8)), None)['img'].tolist()
         [[[53, 53, 129]]]
     """
+
+    image_channels = (1, 3)
 
     def _repr_fields(self) -> list[str]:
         return super()._repr_fields() + ['bgr']
@@ -253,6 +263,8 @@ class Sharpness(_BlendOp):
         >>> int(Sharpness(1.9).apply(dict(img=img), None)['img'][1, 1])
         155
     """
+
+    empty_images = False  # cv2.filter2D
 
     def transform_img(self, img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         smooth = cv2.filter2D(img, -1, _SMOOTH, borderType=cv2.BORDER_REPLICATE).reshape(img.shape)

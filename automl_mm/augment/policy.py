@@ -62,8 +62,11 @@ class OHLAutoAugment(LiveChoiceTransform):
             not a bool; when applied with geometric elements, results whose annotations are not loaded yet, or whose
             ``gt_masks`` or a per-pixel map is not the image's size, or a ``seg_fields`` that is not a list of
             keys of (H, W[, ...]) arrays (``geometric.check_annotation_sizes``); whichever pair is drawn, a second
-            image that is not a uint8 array of the image's size (``op_base.extra_image_keys``), or one beside an
-            element that overrides ``apply`` without ``handles_extra_images``.
+            image that is not a uint8 array (``op_base.extra_image_keys``), or one beside an element that overrides
+            ``apply`` without ``handles_extra_images``, and an image or second image that an element of the set
+            cannot transform (``BaseAugmentOp.image_refusal``: Contrast and ColorAdjust take 1 or 3 channels, most
+            elements none of zero height or width, every element but Identity at most 128 channels, a geometric
+            element no second image of another size than ``img``), naming the key and the elements.
 
     Examples:
         >>> import numpy as np
@@ -112,8 +115,13 @@ class OHLAutoAugment(LiveChoiceTransform):
         owner = f'{type(self).__name__}(key={self.key!r})'
         img = results.get('img')
         if isinstance(img, np.ndarray) and img.ndim >= 2:
-            # a second image (mmseg's img2) that cannot follow: on every call, whichever pair is drawn
-            self._check_extra_images(extra_image_keys(results, img, owner))
+            # a second image (mmseg's img2) that cannot follow, an image an element of the set cannot transform:
+            # on every call, whichever pair is drawn (its size is checked against 'img' by the geometric elements'
+            # image_refusal, so not by a set that has none)
+            extra = extra_image_keys(results, img, owner, same_size=False)
+            self._check_extra_images(extra)
+            if img.dtype == np.uint8 and img.ndim <= 3:  # otherwise the first element names the fix
+                self._check_shapes(results, img, extra, owner)
         if self._geometric:
             self._check_annotations_loaded(results)
             if isinstance(img, np.ndarray) and img.ndim >= 2:  # a map of another size: on every call, as above
@@ -126,6 +134,33 @@ class OHLAutoAugment(LiveChoiceTransform):
                 results['homography_matrix'] = np.eye(3, dtype=np.float32)
         first, second = self.pair(index)
         return second.apply(first.apply(results, rng), rng)
+
+    def _check_shapes(self, results: dict, img: np.ndarray, extra: list[str], owner: str) -> None:
+        """Refuse an image (``'img'`` or a second one, ``extra``) that an element of the set cannot transform
+        (``BaseAugmentOp.image_refusal``: a channel count, no pixels, a second image of another size beside a
+        geometric element), naming the key and those elements: asked of every element on every sample (once per
+        distinct shapes, then a set look-up), so a run fails at its first such image whatever pair is drawn."""
+        shapes = (img.shape, *(results[key].shape for key in extra))
+        checked = vars(self).setdefault('_shapes_checked', set())
+        if shapes in checked:
+            return
+        for key, shape in zip(('img', *extra), shapes):
+            reasons: dict[str, list[str]] = {}
+            for op in self.elements:
+                reason = op.image_refusal(shape, None if key == 'img' else img.shape)
+                if reason is not None:
+                    reasons.setdefault(reason, []).append(op.name)
+            if reasons:
+                reason, names = next(iter(reasons.items()))
+                raise ValueError(
+                    f"{owner}: results['{key}'] (shape {shape}) cannot be transformed by element"
+                    f"{'s' if len(names) > 1 else ''} {', '.join(names)}: {'each' if len(names) > 1 else 'it'} "
+                    f'{reason}. Refused whatever pair is drawn, '
+                    'so that the run fails at its first such image, not mid-training at the first whose pair holds '
+                    'one of them: give images they take, or leave them out of the elements')
+        if len(checked) >= 1024:  # a detection set's many sizes: keep the look-up bounded
+            checked.clear()
+        checked.add(shapes)
 
     def _check_extra_images(self, keys: list[str]) -> None:
         """Refuse a sample with second images (``keys``: mmseg's ``img2``, ...) when an element overrides ``apply``

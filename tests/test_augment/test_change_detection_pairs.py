@@ -91,8 +91,18 @@ def test_the_images_img_fields_lists_move_too():
     np.testing.assert_array_equal(out['img_b'], out['img'])
 
 
+def test_a_second_image_of_another_size_is_refused_by_a_geometric_element_only():
+    """A geometric element warps both with one matrix in the image's pixel frame; a photometric one transforms
+    each image by itself, so it takes an ``img2`` of another size (it refused it, blaming "a geometric element")."""
+    results = _pair()
+    results['img2'] = np.zeros((HEIGHT, WIDTH + 1, 3), np.uint8)
+    with pytest.raises(ValueError, match=r"results\['img2'\] is 24 x 33 but the image is 24 x 32"):
+        Rotate(30).apply(dict(results), PLUS)
+    out = build_elements([('Invert', None)])[0].apply(dict(results), PLUS)
+    np.testing.assert_array_equal(out['img2'], np.full((HEIGHT, WIDTH + 1, 3), 255, np.uint8))
+
+
 @pytest.mark.parametrize('bad, says', [
-    (np.zeros((HEIGHT, WIDTH + 1, 3), np.uint8), r"results\['img2'\] is 24 x 33 but the image is 24 x 32"),
     (np.zeros((HEIGHT, WIDTH, 3), np.float32), r"results\['img2'\] must be a uint8 \(H, W\) or \(H, W, C\) array"),
     ([np.zeros((HEIGHT, WIDTH, 3), np.uint8)], r"results\['img2'\] must be a uint8 .* got list"),
 ])
@@ -105,11 +115,14 @@ def test_a_second_image_that_cannot_follow_is_refused_naming_it(op, bad, says):
 
 
 def test_the_policy_refuses_a_bad_img2_whichever_pair_is_drawn():
-    """A photometric-only draw refuses it as a geometric one does: the error does not wait for a draw."""
-    policy = OHLAutoAugment(elements=[('Invert', None), ('Posterize', 4)], key='cd')
+    """A photometric-only draw refuses it as a geometric one does: the error does not wait for a draw (a set
+    without geometric elements takes it: tests/test_augment/test_refusals_whatever_drawn.py)."""
+    policy = FixedAutoAugment(elements=[('Invert', None), ('Posterize', 4), ('Rotate', 30)], key='cd',
+                              probs=[0, 1] + [0] * 7)
     results = _pair()
     results['img2'] = results['img2'][:-1]
-    with pytest.raises(ValueError, match=r"OHLAutoAugment\(key='cd'\): results\['img2'\] is 23 x 32"):
+    with pytest.raises(ValueError, match=r"FixedAutoAugment\(key='cd'\): results\['img2'\] \(shape \(23, 32, 3\)\) "
+                                         r'.*Rotate\(30\).*23 x 32'):
         policy.transform_with(results, np.random.default_rng(0))
 
 
