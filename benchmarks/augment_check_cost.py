@@ -13,7 +13,11 @@ reads, no I/O. Is it worth computing once per image and passing down? This scrip
   second ``pixel_map_keys`` (which finds the maps to warp);
 * ``repeated``: the repeated work itself, measured apart: ``check_annotation_sizes`` plus ``pixel_map_keys`` on the
   sample (the fastest of 10 batches), times the mean number of geometric elements per pair (2 x 15 / 36 with the
-  default elements).
+  default elements);
+* ``shapes``: the policy's own check that every element of its set can transform the sample's images
+  (``OHLAutoAugment._check_shapes``, on every image whatever pair is drawn: each element's ``image_refusal`` once
+  per distinct shapes, then a set look-up), measured apart as ``repeated`` is, per image as a run sees it (the
+  look-up) and on a new shape (``new shape``: all 36 elements asked), each as a share of ``as is``.
 
 Each image runs both ways back to back, in alternating order from image to image (ABBA, ``_pairs.abba_order``),
 with the same pair and signs, in each of ``--repeats`` rounds over the images; an image's cost on each side is
@@ -91,6 +95,25 @@ def time_repeated_check(results: dict, calls: int = 400, batches: int = 10) -> f
     return best
 
 
+def time_shape_check(policy: OHLAutoAugment, results: dict, calls: int = 400, batches: int = 10) -> tuple:
+    """Seconds of the policy's per-sample image check on ``results``, as ``(seen shape, new shape)``: the fastest
+    of ``batches`` batches of ``calls`` calls, per call (``new shape``: its memory of checked shapes emptied before
+    each call, so every element is asked)."""
+    owner, img = 'benchmark', results['img']
+    seen = new = float('inf')
+    for _ in range(batches):
+        start = time.perf_counter()
+        for _ in range(calls):
+            policy._check_shapes(results, img, [], owner)
+        seen = min(seen, (time.perf_counter() - start) / calls)
+        start = time.perf_counter()
+        for _ in range(calls // 10):
+            policy._shapes_checked.clear()
+            policy._check_shapes(results, img, [], owner)
+        new = min(new, (time.perf_counter() - start) / (calls // 10))
+    return seen, new
+
+
 def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--images', type=int, default=300, help='samples per round')
@@ -108,13 +131,18 @@ def main(argv: list[str] | None = None) -> dict:
     # without the other jobs' preemptions, which on a loaded machine scatter a whole round's sum by 10-40 %
     as_is, once = np.stack([time_round(policy, samples, 0) for _ in range(args.repeats)]).min(0).mean(1)
     repeated = time_repeated_check(samples[0]) * 2 * geometric_share
+    shapes, new_shape = time_shape_check(policy, samples[0])
     print(f'{SIZE}x{SIZE}, 3 boxes + bitmap masks, {args.images} images x {args.repeats} rounds '
           '(sides interleaved per image)')
     print(f'as is     {as_is * 1e6:8.1f} us/image')
     print(f'once      {once * 1e6:8.1f} us/image   ratio once / as is {once / as_is:.4f}')
     print(f'repeated  {repeated * 1e6:8.2f} us/image   = {100 * repeated / as_is:.2f} % of as is '
           f'({2 * geometric_share:.2f} geometric elements per pair)')
-    return dict(as_is=as_is, once=once, ratio=once / as_is, repeated=repeated)
+    print(f'shapes    {shapes * 1e6:8.2f} us/image   = {100 * shapes / as_is:.2f} % of as is '
+          f'(new shape: {new_shape * 1e6:.2f} us = {100 * new_shape / as_is:.2f} %, {len(policy.elements)} elements '
+          'asked)')
+    return dict(as_is=as_is, once=once, ratio=once / as_is, repeated=repeated, shapes=shapes, new_shape=new_shape,
+                shapes_ratio=shapes / as_is)
 
 
 if __name__ == '__main__':

@@ -1,5 +1,6 @@
 """benchmarks/augment_check_cost.py: its ``once`` side skips exactly the elements' repeated check (the policy
-still refuses a map of another size), and a short run reports both sides."""
+still refuses a map of another size), it times the policy's own per-sample image check, and a short run reports
+both sides and that check."""
 from __future__ import annotations
 
 import importlib
@@ -35,4 +36,16 @@ def test_once_skips_the_elements_check_but_not_the_policys(bench):
 def test_a_short_run_reports_both_sides(bench, capsys):
     out = bench.main(['--images', '4', '--repeats', '2'])
     assert out['ratio'] > 0 and out['as_is'] > 0 and out['once'] > 0 and out['repeated'] > 0
-    assert 'ratio once / as is' in capsys.readouterr().out
+    assert out['shapes'] > 0 and out['new_shape'] > 0 and out['shapes_ratio'] > 0
+    printed = capsys.readouterr().out
+    assert 'ratio once / as is' in printed and 'shapes' in printed
+
+
+def test_the_shape_check_it_times_is_the_policys(bench):
+    """``time_shape_check`` calls the check the policy runs on every sample: a 4-channel image is refused by it."""
+    from automl_mm.augment import OHLAutoAugment
+    policy = OHLAutoAugment(key='autoaug')
+    results = bench.sample(np.random.default_rng(0))
+    results['img'] = np.zeros((8, 8, 4), np.uint8)
+    with pytest.raises(ValueError, match=r"results\['img'\] \(shape \(8, 8, 4\)\).*ColorAdjust"):
+        bench.time_shape_check(policy, results, calls=10, batches=1)
