@@ -13,7 +13,7 @@ from automl_mm.engine.config_read import config_not_found, read_config
 from automl_mm.engine.dist import gloo_without_gpus
 from automl_mm.engine.launch import check_launcher_matches_environment, check_slurm_environment
 from automl_mm.engine.patches import install as install_mmengine_patches
-from automl_mm.engine.preflight import check_config, check_data_sources, merge_options
+from automl_mm.engine.preflight import check_config, check_data_sources, check_metric_arguments, merge_options
 from automl_mm.engine.preflight_masks import check_mask_metrics
 from automl_mm.engine.preflight_options import check_options_not_overridden
 from automl_mm.engine.rank_agreement import (
@@ -116,6 +116,8 @@ def _check_checkpoint_and_config(cfg, args: argparse.Namespace, drawing: str) ->
     gloo_without_gpus(cfg)
     check_config(cfg, test_only=True)
     check_data_sources(cfg, test_only=True)  # the test split's data there: refused before the model is built
+    check_metric_arguments(cfg, test_only=True)  # its evaluator, which the runner builds only in test()
+    check_metric_arguments(cfg, test_only=True)  # its evaluator, which the runner builds only in test()
 
 
 def main(argv: list[str] | None = None) -> None:

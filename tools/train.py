@@ -30,7 +30,13 @@ from automl_mm.engine.launch import (
     stop_prestarted_workers,
 )
 from automl_mm.engine.patches import install as install_mmengine_patches
-from automl_mm.engine.preflight import build_check, check_config, check_data_sources, merge_options
+from automl_mm.engine.preflight import (
+    build_check,
+    check_config,
+    check_data_sources,
+    check_metric_arguments,
+    merge_options,
+)
 from automl_mm.engine.preflight_losses import check_loss_holders
 from automl_mm.engine.preflight_masks import check_mask_metrics
 from automl_mm.engine.preflight_options import check_options_not_overridden
@@ -226,6 +232,7 @@ def main(argv: list[str] | None = None) -> None:
             build_config(args, cfg)
             required_world_size(cfg)  # its OHL counts checked, as below
             check_data_sources(cfg)  # what build_check asks of the data: refused before the runner is built
+            check_metric_arguments(cfg)  # the evaluators, which the runner builds only in train()
         run(cfg)
         return
     cfg = build_config(args)
@@ -240,6 +247,7 @@ def main(argv: list[str] | None = None) -> None:
         launch_local(cfg, world_size, run)  # e.g. an OHL search: one local process per model copy
     else:
         check_data_sources(cfg)  # what build_check asks of the data: missing data refused before the runner is built
+        check_metric_arguments(cfg)  # and of the evaluators, which the runner's loops build only in train()
         run(cfg)
 
 

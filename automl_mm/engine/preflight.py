@@ -137,7 +137,8 @@ concept, and the public names stay importable from here.
   (:func:`~automl_mm.engine.preflight_masks.check_mask_metrics`: mmdet stopped after every image was predicted).
   ``tools/train.py`` runs it before starting local copies; a run without local copies (and ``tools/test.py``, for
   its test split) runs its data part, :func:`~automl_mm.engine.preflight_build.check_data_sources` (each loader's
-  dataset built lazily and asked whether what it reads is there), before building its runner.
+  dataset built lazily and asked whether what it reads is there), and its evaluator part,
+  :func:`~automl_mm.engine.preflight_build.check_metric_arguments` (the metrics built), before building its runner.
 """
 from __future__ import annotations
 
@@ -146,7 +147,7 @@ from typing import Any
 
 from .preflight_augment import check_no_augmentation_when_scored
 from .preflight_build import _resolve_spaces as _resolve_spaces  # (tests import it from here)
-from .preflight_build import build_check, check_data_sources
+from .preflight_build import build_check, check_data_sources, check_metric_arguments
 from .preflight_channels import check_grey_channel_swap
 from .preflight_classes import (
     _check_coco_classes,
@@ -347,5 +348,5 @@ def check_config(cfg: Any, test_only: bool = False, split: str = 'test') -> None
 
 
 __all__ = ['COCO_AP_ITEMS', 'COCO_AR_ITEMS', 'RUNNER_KEYS', 'ConfigCheckError', 'build_check', 'check_config',
-           'check_data_sources', 'coco_annotation_files', 'coco_classes_mismatch', 'merge_options', 'metric_keys',
-           'reads_test_split', 'split_mismatch']
+           'check_data_sources', 'check_metric_arguments', 'coco_annotation_files', 'coco_classes_mismatch',
+           'merge_options', 'metric_keys', 'reads_test_split', 'split_mismatch']

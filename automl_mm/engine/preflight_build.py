@@ -20,7 +20,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from .preflight_runner_args import check_default_hook_typed
-from .preflight_walk import ConfigCheckError, _evaluator_cfgs, _loader_cfgs
+from .preflight_walk import ConfigCheckError, _evaluator_cfgs, _loader_cfgs, outside_split
 
 
 def build_check(cfg: Any) -> None:
@@ -38,7 +38,7 @@ def build_check(cfg: Any) -> None:
     from automl_mm.engine.preflight_ohl_build import check_ohl_model, check_ohl_resume
     from automl_mm.engine.preflight_training import check_optimisation
     from automl_mm.engine.preflight_types import located_type_error
-    from automl_mm.registry import HOOKS, METRICS, MODELS
+    from automl_mm.registry import HOOKS, MODELS
     from automl_mm.utils.scope import building_at
 
     scope = cfg.get('default_scope', 'automl_mm')
@@ -80,9 +80,7 @@ def build_check(cfg: Any) -> None:
         for built, key in _checked_datasets(cfg, loaders, scope):
             if key == 'train_dataloader.dataset':
                 train_dataset = built
-        for metric, key in _evaluator_cfgs(cfg):
-            with _named(key, node=metric):
-                METRICS.build(copy.deepcopy(metric))
+        _build_metrics(cfg, False, 'test')
         optimisation = check_optimisation(cfg, model, scope)
         if model is not None:
             _resolve_spaces(hooks, model, train_dataset)
@@ -115,7 +113,7 @@ def check_data_sources(cfg: Any, test_only: bool = False, split: str = 'test') -
     """
     from mmengine.registry import DefaultScope
 
-    from .preflight_walk import _datasets, bn_recalibration_loader_cfgs, outside_split
+    from .preflight_walk import _datasets, bn_recalibration_loader_cfgs
 
     scope = cfg.get('default_scope', 'automl_mm')
     leaves = [(node, where) for loader, key in [*_loader_cfgs(cfg), *bn_recalibration_loader_cfgs(cfg)]
@@ -124,6 +122,38 @@ def check_data_sources(cfg: Any, test_only: bool = False, split: str = 'test') -
     with DefaultScope.overwrite_default_scope(scope):
         for _ in _checked_datasets(cfg, leaves, scope):
             pass
+
+
+def check_metric_arguments(cfg: Any, test_only: bool = False, split: str = 'test') -> None:
+    """Build every metric of ``cfg``'s evaluators (``val_evaluator``, ``test_evaluator``,
+    ``train_cfg.search_evaluator``, a hook's ``reward_evaluator``; with ``test_only``, ``{split}_evaluator`` alone) in
+    this process, then drop them, as :func:`build_check` builds them: a misspelled or refused argument is named at its
+    key (``val_evaluator.prefx: Accuracy takes no argument 'prefx' (it takes ...) (did you mean
+    val_evaluator.prefix?)``). ``tools/train.py`` runs it with :func:`check_data_sources` before a run without local
+    copies builds its runner, ``tools/test.py`` (``test_only``) before its runner: the runner's loops build the
+    evaluators only in ``train()`` / ``test()``, after the model, the hooks (and the checkpoint's loading) and some 290
+    log lines. Cost: each metric's constructor.
+
+    Raises:
+        TypeError, ValueError, FileNotFoundError: a metric's constructor refused its arguments, prefixed with its
+            config key.
+        ConfigCheckError: a metric ``type`` no registry holds, named at its key.
+    """
+    from mmengine.registry import DefaultScope
+
+    with DefaultScope.overwrite_default_scope(cfg.get('default_scope', 'automl_mm')):
+        _build_metrics(cfg, test_only, split)
+
+
+def _build_metrics(cfg: Any, test_only: bool, split: str) -> None:
+    """Build (and drop) each metric of :func:`check_metric_arguments`, in the scope the caller set."""
+    from automl_mm.registry import METRICS
+
+    for metric, key in _evaluator_cfgs(cfg):
+        if outside_split(key, test_only, split):
+            continue
+        with _named(key, node=metric):
+            METRICS.build(copy.deepcopy(metric))
 
 
 def _wraps(dataset: dict) -> bool:
