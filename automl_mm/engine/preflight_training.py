@@ -100,7 +100,8 @@ def check_arguments(cls: type, args: dict, key: str, given: tuple[str, ...] = ()
     """``args`` (a config node without ``type``) against ``cls``'s constructor: unknown or missing arguments, and a
     value that is not a number where the constructor takes one. ``given``: arguments the builder passes besides
     those every builder passes (``passed_by_builder``: by default the runner, dataset, optimiser, ...; left out of
-    the arguments an unknown one's message lists and suggests).
+    the arguments an unknown one's message lists and suggests, as are the base class's arguments a class refuses
+    itself, its ``UNREAD_BASE_KEYS``: automl_mm's generated and folder datasets).
 
     Raises:
         ConfigCheckError: naming ``key``, the argument and its value; an unknown argument with the closest one
@@ -113,7 +114,9 @@ def check_arguments(cls: type, args: dict, key: str, given: tuple[str, ...] = ()
         param = params.get(name)
         if param is None:
             if not takes_any:
-                known = [n for n in params if n not in passed_by_builder and n != 'self']
+                # a dataset's refused BaseDataset keys (automl_mm's DigitsDataset: ann_file, ...) are no choice
+                refused = set(getattr(cls, 'UNREAD_BASE_KEYS', ()))
+                known = [n for n in params if n not in passed_by_builder and n != 'self' and n not in refused]
                 close = difflib.get_close_matches(str(name), known, n=1)
                 hint = f' (did you mean {key}.{close[0]}?)' if close else ''
                 raise ConfigCheckError(f'{key}.{name}: {cls.__name__} takes no argument {name!r} (it takes '

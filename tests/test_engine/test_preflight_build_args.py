@@ -115,3 +115,25 @@ def test_a_keyword_a_wrapper_passes_itself_is_not_named_as_a_config_key():
         assert messages[1] == messages[0]
     finally:
         TRANSFORMS._module_dict.pop('_SizeResizeOfBuildArgs', None)  # noqa: SLF001
+
+
+@pytest.mark.parametrize('dataset, option, arg', [
+    ('DigitsDataset', {'train_dataloader.dataset.img_sise': 16}, 'img_sise'),
+    ('FashionMNISTDataset', {'train_dataloader.dataset.type': 'FashionMNISTDataset',  # the digits' img_size left
+                             'train_dataloader.dataset.data_root': None}, 'img_size'),
+])
+def test_the_listed_arguments_are_those_the_dataset_takes(dataset, option, arg):
+    """The "(it takes ...)" list of a misspelled dataset argument named mmengine's ``BaseDataset`` keys that the
+    dataset forwards its ``**kwargs`` to but refuses itself (a new user's trial, fifty-second session: Digits' list
+    offered ``ann_file``, ``data_root``, ``data_prefix`` and ``filter_cfg``, each then refused with 'DigitsDataset
+    does not read ...'): those (the class's ``UNREAD_BASE_KEYS``) are neither listed nor suggested."""
+    from automl_mm.registry import DATASETS
+
+    cfg = Config.fromfile(BASELINE)
+    cfg.merge_from_dict(option)
+    with pytest.raises(TypeError, match=rf"^train_dataloader\.dataset\.{arg}: {dataset} takes no argument") as info:
+        check_data_sources(cfg)
+    listed = str(info.value).split('(it takes ', 1)[1].split(')', 1)[0].split(', ')
+    unread = DATASETS.get(dataset).UNREAD_BASE_KEYS
+    assert {'pipeline', 'indices', 'metainfo', 'test_mode'} <= set(listed)
+    assert not set(unread) & set(listed), listed
