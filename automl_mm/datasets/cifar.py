@@ -18,6 +18,7 @@ from .splits import (
     check_seed,
     check_split,
     metainfo_with_classes,
+    of_argument,
     refuse_unread_base_keys,
     stratified_split,
     take_mmpretrain_keys,
@@ -217,7 +218,10 @@ class CIFAR10Dataset(SingleLabelMixin, BaseDataset):
         for name in _TEST_FILES if self.split == 'test' else _TRAIN_FILES:
             path = osp.join(self.data_root, name)
             if not osp.isfile(path):
-                read_cifar_batch(path)  # raises its FileNotFoundError, naming the file and the folder wanted
+                try:
+                    read_cifar_batch(path)  # raises its FileNotFoundError, naming the file and the folder wanted
+                except FileNotFoundError as err:
+                    raise of_argument(err, 'data_root') from None
 
     def load_data_list(self) -> list[dict]:
         files = _TEST_FILES if self.split == 'test' else _TRAIN_FILES

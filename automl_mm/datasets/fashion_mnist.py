@@ -24,6 +24,7 @@ from .splits import (
     check_seed,
     check_split,
     metainfo_with_classes,
+    of_argument,
     refuse_unread_base_keys,
     refuse_zero,
     stratified_split,
@@ -255,7 +256,10 @@ class FashionMNISTDataset(SingleLabelMixin, BaseDataset):
         self.seed = check_seed(seed, 'FashionMNISTDataset.seed')
         self.samples_per_class = counts['samples_per_class']
         self.max_samples = counts['max_samples']
-        data_root = find_data_root(data_root)
+        try:
+            data_root = find_data_root(data_root)
+        except FileNotFoundError as err:  # a folder that is not there, or (None) no default location holds the set
+            raise of_argument(err, 'data_root') from None
         kwargs['metainfo'] = metainfo_with_classes(type(self), kwargs.get('metainfo'),
                                                    f'Fashion-MNIST (the idx files of {data_root})')
         kwargs.setdefault('serialize_data', False)

@@ -15,6 +15,7 @@ from .splits import (
     check_seed,
     class_names,
     file_keys,
+    of_argument,
     refuse_unread_base_keys,
     stratified_split,
     take_mmpretrain_keys,
@@ -208,12 +209,14 @@ class ImageFolderDataset(SingleLabelMixin, BaseDataset):
         """The sorted class-folder names of ``data_root + data_prefix.img_path``, checked against (or set as)
         ``metainfo.classes``."""
         root = self.data_prefix['img_path']
+        # the key to fix: data_root where that folder is not there, else data_prefix.img_path
+        argument = 'data_root' if self.data_root and not osp.isdir(self.data_root) else 'data_prefix.img_path'
         if not osp.isdir(root):
-            raise FileNotFoundError(f'image folder not found: {root} (data_root + data_prefix.img_path). '
-                                    f'{_layout_hint(root)}')
+            raise of_argument(FileNotFoundError(f'image folder not found: {root} (data_root + data_prefix.img_path). '
+                                                f'{_layout_hint(root)}'), argument)
         classes = class_folders(root)
         if not classes:
-            raise FileNotFoundError(f'{root} has no class sub-folders. {_layout_hint(root)}')
+            raise of_argument(FileNotFoundError(f'{root} has no class sub-folders. {_layout_hint(root)}'), argument)
         if self._metainfo.get('classes') is None:
             self._metainfo['classes'] = tuple(classes)
             return classes

@@ -241,6 +241,15 @@ _BASE_DEFAULTS = {'ann_file': ('', None), 'data_root': ('', None), 'data_prefix'
                   'filter_cfg': (None, {})}
 
 
+def of_argument(err: BaseException, argument: str) -> BaseException:
+    """``err`` marked as a refusal of the dataset's argument ``argument`` (``'data_root'``,
+    ``'data_prefix.img_path'``): the config checks name the argument's config key
+    (``train_dataloader.dataset.data_root: ...``), not only the dataset's; the key is read from its
+    ``config_argument`` attribute. Returns ``err`` (``raise of_argument(FileNotFoundError(...), 'data_root')``)."""
+    err.config_argument = argument  # type: ignore[attr-defined]
+    return err
+
+
 def refuse_unread_base_keys(dataset: str, kwargs: dict, keys: Sequence[str], reads: str) -> None:
     """Refuse the mmengine ``BaseDataset`` arguments among ``keys`` that ``kwargs`` sets to something other than
     their do-nothing defaults: the dataset ``dataset`` builds its items itself (``reads`` says from what) and never

@@ -291,8 +291,10 @@ def _named(key: str, also_checked: bool = False, node: Any = None) -> Iterator[N
             raise located from err
         if not isinstance(err, FileNotFoundError) and _plugin_bug(err):  # a plugin's bug: as it was raised
             raise
+        from .preflight_loading import argument_key
+
         try:
-            named = type(err)(f'{key}: {err}')
+            named = type(err)(f'{argument_key(err, key)}: {err}')
         except Exception:  # noqa: BLE001 - any constructor failure: keep the original error as it was
             raise err from None
         raise named from err

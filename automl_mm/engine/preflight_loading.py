@@ -83,8 +83,16 @@ def check_before_loading(dataset: Any, where: str, cfg: Any = None) -> None:
             try:
                 check()
             except (OSError, ValueError) as err:
-                raise ConfigCheckError(f'{key}: {err}') from None
+                raise ConfigCheckError(f'{argument_key(err, key)}: {err}') from None
         _check_ann_file(leaf, key, cfg, checked)
+
+
+def argument_key(err: BaseException, key: str) -> str:
+    """The config key of the dataset argument ``err`` refuses (the dataset's ``of_argument`` mark,
+    :func:`automl_mm.datasets.splits.of_argument`: ``train_dataloader.dataset.data_root``), else the dataset's
+    ``key``."""
+    argument = getattr(err, 'config_argument', None)
+    return f'{key}.{argument}' if isinstance(argument, str) and argument else key
 
 
 def _coco_files_checked(cfg: Any) -> set[str]:

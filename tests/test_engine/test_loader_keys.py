@@ -27,8 +27,8 @@ def test_a_loader_dataset_that_fails_to_build_is_named_by_its_key(tmp_path, spli
         dataset = dict(NOWHERE, split=key if key in ('train', 'reward') else 'test')  # must agree
         cfg[f'{key}_dataloader'] = dict(copy.deepcopy(cfg[f'{key}_dataloader']), dataset=dataset)
     runner = Runner.from_cfg(cfg)
-    with pytest.raises(FileNotFoundError, match=rf'^{split}_dataloader\.dataset: Fashion-MNIST data_root is not a '
-                                                r'folder: data/nowhere') as raised:
+    with pytest.raises(FileNotFoundError, match=rf'^{split}_dataloader\.dataset\.data_root: Fashion-MNIST '
+                                                r'data_root is not a folder: data/nowhere') as raised:
         {'val': runner.val, 'test': runner.test, 'train': runner.train}[split]()
     assert isinstance(raised.value.__cause__, FileNotFoundError)  # chained to the dataset's own error
     assert str(raised.value.__cause__).startswith('Fashion-MNIST data_root is not a folder')
@@ -42,12 +42,13 @@ def test_a_build_dataloader_call_outside_the_loops_is_left_as_it_was():
 def test_the_ohl_reward_split_that_fails_to_build_is_named_by_its_key(tmp_path):
     cfg = tiny_ohl_cfg(str(tmp_path / 'own'))
     cfg.custom_hooks[0].reward_dataloader = dict(cfg.pop('reward_dataloader'), dataset=REWARD)
-    with pytest.raises(FileNotFoundError, match=r'^custom_hooks\[0\]\.reward_dataloader\.dataset: Fashion-MNIST '
-                                                r'data_root is not a folder: data/nowhere'):
+    with pytest.raises(FileNotFoundError, match=r'^custom_hooks\[0\]\.reward_dataloader\.dataset\.data_root: '
+                                                r'Fashion-MNIST data_root is not a folder: data/nowhere'):
         train_copy_runner(cfg)
     cfg = tiny_ohl_cfg(str(tmp_path / 'top'))
     cfg.reward_dataloader.dataset = REWARD
-    with pytest.raises(FileNotFoundError, match=r'^reward_dataloader\.dataset: Fashion-MNIST data_root is not a '):
+    with pytest.raises(FileNotFoundError, match=r'^reward_dataloader\.dataset\.data_root: Fashion-MNIST '
+                                                r'data_root is not a '):
         train_copy_runner(cfg)
 
 
@@ -56,7 +57,8 @@ def test_the_nas_search_split_that_fails_to_build_is_named_by_its_key(tmp_path):
 
     cfg = pc_nas_cfg(str(tmp_path))
     cfg.train_cfg.search_dataloader = dict(cfg.pop('reward_dataloader'), dataset=REWARD)
-    with pytest.raises(FileNotFoundError, match=r'^train_cfg\.search_dataloader\.dataset: Fashion-MNIST data_root '):
+    with pytest.raises(FileNotFoundError, match=r'^train_cfg\.search_dataloader\.dataset\.data_root: '
+                                                r'Fashion-MNIST data_root '):
         Runner.from_cfg(cfg).train()
 
 

@@ -103,8 +103,8 @@ def test_a_dataset_or_metric_that_fails_to_build_is_named_by_its_key():
     test, reward) it was; a metric's argument error likewise. Both now lead with the config key."""
     cfg = Config.fromfile(FASHION)
     cfg.reward_dataloader.dataset.data_root = 'data/fashionmnist'
-    with pytest.raises(FileNotFoundError, match=r'^reward_dataloader\.dataset: Fashion-MNIST data_root is not a '
-                                                r'folder: data/fashionmnist'):
+    with pytest.raises(FileNotFoundError, match=r'^reward_dataloader\.dataset\.data_root: Fashion-MNIST '
+                                                r'data_root is not a folder: data/fashionmnist'):
         build_check(cfg)
     cfg = Config.fromfile(OHL)
     cfg.custom_hooks[0].reward_evaluator = dict(type='Accuracy', topk=0)

@@ -189,7 +189,8 @@ def test_an_image_folder_missing_inside_a_repeat_is_named(tmp_path):
         type='ImageFolderDataset', data_root=str(tmp_path), data_prefix=dict(img_path='nope'), pipeline=[])))
     with pytest.raises(ConfigCheckError) as err:
         build_check(cfg)
-    assert str(err.value).startswith(f'train_dataloader.dataset.dataset: image folder not found: {tmp_path}/nope '
+    assert str(err.value).startswith('train_dataloader.dataset.dataset.data_prefix.img_path: '
+                                     f'image folder not found: {tmp_path}/nope '
                                      '(data_root + data_prefix.img_path). It must hold one sub-folder per class')
 
 
@@ -224,8 +225,8 @@ def test_cifar_batches_missing_inside_a_class_balanced_set_are_named(tmp_path):
     root.mkdir()
     cfg = _cfg(dict(type='ClassBalancedDataset', oversample_thr=0.1, dataset=dict(
         type='CIFAR10Dataset', data_root=str(root), split='train', reward_size=10, pipeline=[])))
-    with pytest.raises(ConfigCheckError, match=rf'^train_dataloader\.dataset\.dataset: CIFAR-10 batch file not found: '
-                                               rf'{root}/data_batch_1\. '):
+    with pytest.raises(ConfigCheckError, match=r'^train_dataloader\.dataset\.dataset\.data_root: '
+                                               rf'CIFAR-10 batch file not found: {root}/data_batch_1\. '):
         build_check(cfg)
 
 

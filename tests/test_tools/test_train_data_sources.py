@@ -16,9 +16,9 @@ from conftest import REPO_ROOT
 LOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader', 'reward_dataloader')
 CASES = {
     'cifar10': ('configs/baselines/baseline_resnet18_1x1_200e_cifar10.py', 'cifar-10-batches-py',
-                r'train_dataloader\.dataset: CIFAR-10 batch file not found: {root}/data_batch_1\. '),
+                r'train_dataloader\.dataset\.data_root: CIFAR-10 batch file not found: {root}/data_batch_1\. '),
     'imagenet': ('configs/baselines/baseline_resnet50_8x1_120e_imagenet.py', 'imagenet',
-                 r'train_dataloader\.dataset: image folder not found: {root}/train '),
+                 r'train_dataloader\.dataset\.data_root: image folder not found: {root}/train '),
 }
 
 
