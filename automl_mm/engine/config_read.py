@@ -13,14 +13,15 @@ import os.path as osp
 from typing import Any
 
 from .custom_imports import custom_import_failure
+from .preflight_data_hint import closest_first
 
 
 def config_not_found(path: str) -> str:
     """The message for a CONFIG argument that is no file: ``'config file not found: <path>'``, followed by the
-    closest config names of its folder (``configs/ohl/ohl_convnet_12e_digits.py``: did you mean
-    ``configs/ohl/ohl_convnet_1x4_12e_digits.py``?) or, where the folder does not exist either, that relative paths
-    are read from the current directory; for a directory (``configs/ohl``), that it is one, naming the configs in
-    it."""
+    closest config names of its folder, closest first (fewest edits; ``configs/ohl/ohl_convnet_12e_digits.py``: did
+    you mean ``configs/ohl/ohl_convnet_1x4_12e_digits.py``?) or, where the folder does not exist either, that
+    relative paths are read from the current directory; for a directory (``configs/ohl``), that it is one, naming
+    the configs in it."""
     if not os.path.isdir(path):
         folder = osp.dirname(path) or '.'
         if not os.path.isdir(folder):
@@ -32,7 +33,8 @@ def config_not_found(path: str) -> str:
                 'relative paths are read from the current directory: run from the repository root'
             return f'config file not found: {path} (no folder {folder} in {os.getcwd()}; {hint})'
         names = sorted(n for n in os.listdir(folder) if n.endswith('.py'))
-        close = difflib.get_close_matches(osp.basename(path), names, n=3, cutoff=0.6)
+        close = closest_first(osp.basename(path), difflib.get_close_matches(osp.basename(path), names, n=3,
+                                                                            cutoff=0.6))
         meant = ', '.join(osp.join(osp.dirname(path), n) for n in close)
         return f'config file not found: {path}' + (f' (did you mean {meant}?)' if close else '')
     found = sorted(n for n in os.listdir(path) if n.endswith('.py'))

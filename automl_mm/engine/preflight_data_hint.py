@@ -84,6 +84,16 @@ def _edits(a: str, b: str) -> int:
     return row[-1]
 
 
+def closest_first(name: str, found: list[str]) -> list[str]:
+    """``found`` (e.g. :func:`difflib.get_close_matches` of ``name``) closest first: fewest edits from ``name``
+    (Levenshtein), then difflib's similarity ratio, then the name. difflib orders by its ratio, which counts matching
+    blocks, not edits: a mistyped config ``resnet18_baseline_1x1_200e_cifar10.py`` was answered with
+    ``baseline_wrn28-10_1x1_200e_cifar10.py`` (15 edits) before ``baseline_resnet18_1x1_200e_cifar10.py`` (14)."""
+    import difflib
+
+    return sorted(found, key=lambda n: (_edits(name, n), -difflib.SequenceMatcher(None, name, n).ratio(), n))
+
+
 def missing_file_hint(cfg: Any, path: str) -> str:
     """What to say after "``path`` not found": a file of its folder whose name is at most two edits from its name
     (``instances_trian.json``: ``; did you mean data/fmnist_det/annotations/instances_train.json?``), else the

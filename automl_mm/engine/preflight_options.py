@@ -13,6 +13,7 @@ from typing import Any
 
 from mmengine.config import Config
 
+from .preflight_data_hint import closest_first
 from .preflight_walk import ConfigCheckError
 
 
@@ -60,7 +61,7 @@ def _check_new_names(cfg: Any, options: dict) -> None:
                 f'--cfg-options custom_hooks.{index}.{key}={value!r}')
         last = key.rsplit('.', 1)[-1]
         named = [path for path, _ in _leaves(cfg) if path.rsplit('.', 1)[-1] == last]
-        close = difflib.get_close_matches(name, sorted(set(cfg.keys()) | RUNNER_KEYS), n=3)
+        close = closest_first(name, difflib.get_close_matches(name, sorted(set(cfg.keys()) | RUNNER_KEYS), n=3))
         hint = (f'; the config has {last} at {", ".join(named[:5])}' if named else '') + \
             (f'; close names: {", ".join(close)}' if close else '')
         raise ConfigCheckError(f'--cfg-options {key}={value!r}: the config has no top-level key {name!r} and '

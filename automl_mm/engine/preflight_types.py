@@ -183,11 +183,14 @@ def close_names(name: str, names: Any, n: int = 1, cutoff: float = 0.6) -> list[
     """The at most ``n`` of ``names`` closest to ``name``, compared without case (:func:`difflib.get_close_matches`
     on the lower-cased names, ``cutoff`` its ratio), each returned as registered: ``'Reinforce'`` gets
     ``['REINFORCE']`` and ``'sgd'`` ``['SGD']``, which a case-sensitive comparison found no letter in common with
-    (ratios 0.11 and 0); a name equal to ``name`` but for case comes first."""
+    (ratios 0.11 and 0); closest first (:func:`~automl_mm.engine.preflight_data_hint.closest_first`: a name equal to
+    ``name`` but for case first)."""
     spelled: dict[str, str] = {}
     for known in names:
         spelled.setdefault(str(known).lower(), str(known))
-    close = difflib.get_close_matches(name.lower(), list(spelled), n=n, cutoff=cutoff)
+    from .preflight_data_hint import closest_first
+
+    close = closest_first(name.lower(), difflib.get_close_matches(name.lower(), list(spelled), n=n, cutoff=cutoff))
     return [spelled[c] for c in close]
 
 

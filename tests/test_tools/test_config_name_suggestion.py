@@ -67,3 +67,37 @@ def test_a_misspelled_base_of_a_base_is_named_where_it_is_written(tmp_path, monk
         f"{os.path.join('configs', 'model.py')}: _base_ './runtim.py' is no file: mmengine reads a _base_ path "
         f"relative to the folder of the config that names it ({tmp_path / 'configs'}), so it looked for "
         f"{tmp_path / 'configs' / 'runtim.py'} (did you mean './runtime.py'?)")
+
+
+@pytest.mark.parametrize('path, meant', [
+    # difflib's ratio put baseline_wrn28-10_1x1_200e_cifar10.py (15 edits away) before the config meant (14)
+    ('configs/baselines/resnet18_baseline_1x1_200e_cifar10.py', 'baseline_resnet18_1x1_200e_cifar10.py'),
+    ('configs/baselines/baseline_convnet_1x1_30e_idgits.py', 'baseline_convnet_1x1_30e_digits.py'),
+])
+def test_the_suggested_configs_are_ordered_by_closeness(path, meant, monkeypatch):
+    """The configs a mistyped path is answered with are listed closest first (fewest edits to the name typed; a new
+    user's trial, fifty-second session, found the closest listed second, after a less close one)."""
+    from automl_mm.engine.preflight_data_hint import _edits
+
+    monkeypatch.chdir(REPO_ROOT)
+    message = config_not_found(path)
+    listed = [os.path.basename(p) for p in message.split('(did you mean ', 1)[1].rstrip('?)').split(', ')]
+    assert listed[0] == meant, message
+    distances = [_edits(os.path.basename(path), name) for name in listed]
+    assert distances == sorted(distances), (listed, distances)
+
+
+def test_the_other_suggestion_lists_are_ordered_by_closeness_too():
+    """The registered names a misspelled ``type`` is offered (``close_names``) and the top-level keys a misspelled
+    ``--cfg-options`` key is offered (``check_options_not_overridden``) came in difflib's ratio order as well."""
+    from mmengine.config import Config
+
+    from automl_mm.engine.preflight_options import merge_options
+    from automl_mm.engine.preflight_types import close_names
+    from automl_mm.engine.preflight_walk import ConfigCheckError
+
+    assert close_names('resnet18_baseline_cifar10', ['baseline_wrn28-10_cifar10', 'baseline_resnet18_cifar10'],
+                       n=2) == ['baseline_resnet18_cifar10', 'baseline_wrn28-10_cifar10']
+    cfg = Config(dict(baseline_wrn28_cifar=1, baseline_resnet18_cifar=2))
+    with pytest.raises(ConfigCheckError, match='close names: baseline_resnet18_cifar, baseline_wrn28_cifar'):
+        merge_options(cfg, {'resnet18_baseline_cifar': 3})
