@@ -140,8 +140,6 @@ def main(argv: list[str] | None = None) -> None:
         overridden['default_hooks.visualization.show'] = ('--show', True)
         overridden['default_hooks.visualization.wait_time'] = ('--wait-time', args.wait_time)
     check_options_not_overridden(args.cfg_options, overridden, 'tools/test.py')
-    if args.out is not None:
-        check_out_file(args.out)  # before the model is built and every image predicted
     register_all_modules(init_default_scope=False)
     if not osp.isfile(args.config):
         raise FileNotFoundError(config_not_found(args.config))
@@ -151,15 +149,18 @@ def main(argv: list[str] | None = None) -> None:
     given = '--work-dir' if args.work_dir else 'work_dir' if cfg.get('work_dir') else 'the work dir'
     cfg.work_dir = args.work_dir or cfg.get('work_dir') or osp.join(
         './work_dirs', osp.splitext(osp.basename(args.config))[0])
-    check_out_dir(cfg.work_dir, given)  # a file there failed in mmengine's makedirs, with a raw traceback
-    if args.show_dir is not None and osp.isabs(args.show_dir):  # a relative one lies below work_dir/<timestamp>
-        check_out_dir(args.show_dir, '--show-dir')
     cfg.load_from = args.checkpoint
     cfg.resume = False
-    # every rank of torchrun / srun reads the checkpoint and the data from its own node: a node lacking one stops
-    # every rank once the process group started (before, it refused alone and the others waited in the rendezvous)
+    # every rank of torchrun / srun reads the checkpoint and the data from its own node, and writes its outputs
+    # there: a node lacking one, or where one cannot be made, stops every rank once the process group started
+    # (before, it refused alone and the others waited in the rendezvous)
     with checking_own_files_together(cfg, 'tools/test.py: the start checks of each rank\'s own files (the '
-                                          'checkpoint, the config\'s data)'):
+                                          'checkpoint, the config\'s data, the folders written)'):
+        if args.out is not None:
+            check_out_file(args.out)  # before the model is built and every image predicted
+        check_out_dir(cfg.work_dir, given)  # a file there failed in mmengine's makedirs, with a raw traceback
+        if args.show_dir is not None and osp.isabs(args.show_dir):  # a relative one lies below work_dir/<timestamp>
+            check_out_dir(args.show_dir, '--show-dir')
         _check_checkpoint_and_config(cfg, args, drawing)
     # every process of torchrun / srun read the config and imported the code on its own node: all test the same
     # checkpoint with the same config (its CHECKPOINT included), checked before the runner's own collectives

@@ -111,22 +111,31 @@ def read_train_config(args: argparse.Namespace) -> Config:
     cfg = read_config(args.config)
     merge_options(cfg, args.cfg_options)
     cfg.launcher = args.launcher
-    given = 'work_dir'
     if args.work_dir is not None:
-        cfg.work_dir, given = args.work_dir, '--work-dir'
+        cfg.work_dir = args.work_dir
     elif cfg.get('work_dir') is None:
-        cfg.work_dir, given = osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0]), 'the work dir'
-    check_out_dir(cfg.work_dir, given)  # a file there failed in mmengine's makedirs, with a raw traceback
+        cfg.work_dir = _default_work_dir(args)
     return cfg
 
 
+def _default_work_dir(args: argparse.Namespace) -> str:
+    """``./work_dirs/<config name>``, the work dir of a config that sets none."""
+    return osp.join('./work_dirs', osp.splitext(osp.basename(args.config))[0])
+
+
 def build_config(args: argparse.Namespace, cfg: Config | None = None) -> Config:
-    """The checked config of ``args``: :func:`read_train_config` (or ``cfg``, which it returned), with ``--amp``,
+    """The checked config of ``args``: :func:`read_train_config` (or ``cfg``, which it returned), its work dir
+    checked (it can be made), with ``--amp``,
     ``--auto-scale-lr`` and ``--resume`` applied (a resume resolved in this process's view of ``work_dir``), the
     default hooks added, gloo without GPUs, and :func:`~automl_mm.engine.preflight.check_config` passed (it reads the
     config's annotation files)."""
     if cfg is None:
         cfg = read_train_config(args)
+    # this node's work dir (checked in the ranks' agreement: a node where it cannot be made stops every rank); a
+    # file there failed in mmengine's makedirs, with a raw traceback
+    given = '--work-dir' if args.work_dir is not None else \
+        'the work dir' if cfg.work_dir == _default_work_dir(args) else 'work_dir'
+    check_out_dir(cfg.work_dir, given)
     if args.amp:
         if not torch.cuda.is_available():
             raise RuntimeError('--amp needs a CUDA device (mmengine AmpOptimWrapper); torch sees none here: leave '
@@ -228,7 +237,7 @@ def main(argv: list[str] | None = None) -> None:
     if args.launcher != 'none':  # a rank of torchrun / srun / mpirun: its own files checked, then agreed on
         cfg = read_train_config(args)
         with checking_own_files_together(cfg, 'tools/train.py: the start checks of each rank\'s own files (the '
-                                              '--resume checkpoint, the config\'s data)'):
+                                              '--resume checkpoint, the config\'s data, the work dir)'):
             build_config(args, cfg)
             required_world_size(cfg)  # its OHL counts checked, as below
             check_data_sources(cfg)  # what build_check asks of the data: refused before the runner is built

@@ -109,3 +109,48 @@ def test_a_rank_lacking_a_data_file_stops_every_rank(tmp_path, name, monkeypatch
     # rank 0 has its data: it stops with rank 1 instead of waiting for it in the rendezvous until the timeout
     assert found[0] is not None and found[0].startswith(f'RankFailure: tools/{name}.py: '), found[0]
     assert 'failed on rank 1 (ConfigCheckError: ' in found[0] and missing in found[0], found[0]
+
+
+def _rank_with(rank: int, name: str, tmp: str, port: int, options: list) -> None:
+    sys.path.insert(0, tmp)
+    tool = _tool(name)
+    os.chdir(osp.join(tmp, f'node{rank}'))  # node 1 holds a file where the option's folder is to be made
+    os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port), RANK=str(rank), LOCAL_RANK=str(rank),
+                      WORLD_SIZE='2', LOCAL_WORLD_SIZE='2')
+    argv = [osp.join(tmp, 'cfg.py'), *([osp.join(tmp, 'model.pth')] if name == 'test' else []), '--launcher',
+            'pytorch', *options]
+    found = outcome(lambda: tool.main(argv))
+    with open(osp.join(tmp, f'rank{rank}.json'), 'w') as f:
+        json.dump(found, f)
+
+
+@pytest.mark.slow  # two gloo ranks of the tool each (about 20 s on 2 shared cores)
+@pytest.mark.parametrize('name, option, refusal', [
+    ('test', ['--out', 'blocked/preds.pkl'], 'ValueError: '),
+    ('test', ['--work-dir', 'blocked/work'], 'NotADirectoryError: '),
+    ('train', ['--work-dir', 'blocked/work'], 'NotADirectoryError: '),
+])
+def test_a_rank_that_cannot_write_an_output_stops_every_rank(tmp_path, name, option, refusal, monkeypatch):
+    """The tools' checks of the folders they write on each node (``tools/test.py``'s ``--out`` folder, an absolute
+    ``--show-dir``, either tool's work dir) ran before the ranks' agreement: a node where ``blocked`` is a file
+    (``--out blocked/preds.pkl`` relative to its working directory) refused alone and the other rank waited in the
+    rendezvous until the timeout. Now they run inside it
+    (:func:`~automl_mm.engine.rank_agreement.checking_own_files_together`)."""
+    monkeypatch.setenv('OMP_NUM_THREADS', '1')
+    (tmp_path / 'node_data_plugin.py').write_text(PLUGIN)
+    (tmp_path / 'cfg.py').write_text(CONFIG)
+    for node in ('node0', 'node1'):
+        (tmp_path / node / 'data').mkdir(parents=True)
+        for first, split in ((0, 'ann'), (4, 'test')):
+            items = [dict(inputs=[float(i), 1.0]) for i in range(first, first + 4)]
+            (tmp_path / node / 'data' / f'{split}.json').write_text(json.dumps(dict(metainfo={}, data_list=items)))
+    (tmp_path / 'node1' / 'blocked').write_text('a file, not a folder')
+    torch.save(dict(state_dict={'linear.weight': torch.zeros(1, 2), 'linear.bias': torch.zeros(1)}, meta={}),
+               tmp_path / 'model.pth')
+    if option[0] == '--out':
+        option = [*option, '--work-dir', str(tmp_path / 'work')]
+    fork_ranks(_rank_with, (name, str(tmp_path), get_free_port(), option), timeout=120)
+    found = [json.loads((tmp_path / f'rank{rank}.json').read_text()) for rank in range(2)]
+    assert found[1] is not None and found[1].startswith(refusal) and 'blocked' in found[1], found[1]
+    assert found[0] is not None and found[0].startswith(f'RankFailure: tools/{name}.py: '), found[0]
+    assert f'failed on rank 1 ({refusal}' in found[0], found[0]
