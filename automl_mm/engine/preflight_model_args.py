@@ -234,7 +234,9 @@ def located_build_error(err: BaseException, node: Any, key: str) -> Exception | 
         For Python's unexpected keyword of a node's own argument that its class does not take, the argument's key
         worded as a model node's (:func:`_located_unknown_argument`: ``<key>.<arg>: <Class> takes no argument
         ... (did you mean <key>.<arg2>?)``); else
-        ``<key> (<Class>): <message>`` of ``err``'s type (``KeyError``'s message without its quotes), or a
+        ``<key> (<Class>): <message>`` of ``err``'s type (``KeyError``'s message without its quotes;
+        ``<key>.<argument>: <message>`` for a dataset's refusal of one argument, marked by
+        :func:`automl_mm.datasets.splits.of_argument`: ``train_dataloader.dataset.dataset.data_root: ...``), or a
         ``ValueError`` for an ``AssertionError`` (its message, else the ``assert``'s source line, then ``(an assert
         in <file>:<line>, <function>, refused the value this node was built with)``) or an error whose type
         cannot be made from one message. The node is found by identity, else as the one of its type whose keys
@@ -268,6 +270,13 @@ def located_build_error(err: BaseException, node: Any, key: str) -> Exception | 
         return None
     kind = built.get('type')
     name = getattr(frame.f_locals.get('obj_cls'), '__name__', None) or getattr(kind, '__name__', None) or kind
+    if isinstance(getattr(err, 'config_argument', None), str) and not isinstance(err, AssertionError):
+        from .preflight_loading import argument_key  # a dataset's refusal of one argument: named at its key
+
+        try:
+            return type(err)(f'{argument_key(err, where)}: {message}')
+        except Exception:  # noqa: BLE001 - an error class that takes other arguments: a ValueError
+            return ValueError(f'{argument_key(err, where)}: {type(err).__name__}: {message}')
     if not isinstance(err, AssertionError):
         try:
             return type(err)(f'{where} ({name}): {message}')

@@ -46,3 +46,15 @@ def test_an_image_folder_s_missing_prefix_is_named_at_its_key(tmp_path):
     message = rf'^train_dataloader\.dataset\.data_prefix\.img_path: image folder not found: {tmp_path}/trian '
     with pytest.raises((FileNotFoundError, ValueError), match=message):
         check_data_sources(_config(IMAGENET, data_root=str(tmp_path), data_prefix=dict(img_path='trian')))
+
+
+def test_the_multi_copy_start_names_the_key_alike(tmp_path):
+    """The start-up build of a multi-copy run (:func:`~automl_mm.engine.preflight_build.build_check`) builds the
+    wrapper, which builds the wrapped dataset: the refusal is located below it, and was worded
+    ``train_dataloader.dataset.dataset (FashionMNISTDataset): Fashion-MNIST data_root is not a folder: ...``."""
+    from automl_mm.engine.preflight import build_check
+
+    root = tmp_path / 'nowhere'
+    with pytest.raises(FileNotFoundError, match=rf'^train_dataloader\.dataset\.dataset\.data_root: Fashion-MNIST '
+                                                rf'data_root is not a folder: {root}'):
+        build_check(_config(FMNIST, data_root=str(root)))
