@@ -355,6 +355,21 @@ class FashionMNISTDataset(SingleLabelMixin, BaseDataset):
         train, reward = stratified_split(labels, (1.0 - frac, frac), self.seed, exact_total=True)
         return train if self.split == 'train' else reward
 
+    def check_sources(self) -> None:
+        """Check, without reading them, that the idx files :meth:`load_data_list` reads are in ``data_root`` (plain or
+        ``.gz``; the start-up check of a dataset built with ``lazy_init``,
+        :func:`~automl_mm.engine.preflight_loading.check_before_loading`).
+
+        Raises:
+            FileNotFoundError: a file is missing, naming it, marked as a refusal of ``data_root``
+                (:func:`~automl_mm.datasets.splits.of_argument`).
+        """
+        for name in FILES['test' if self.split == 'test' else 'train']:
+            try:
+                _files_in(self.data_root, name)
+            except FileNotFoundError as err:
+                raise of_argument(err, 'data_root') from None
+
     def load_data_list(self) -> list[dict]:
         images, labels = load_fashion_mnist(self.data_root, 'test' if self.split == 'test' else 'train')
         self._part_images = images  # item_source's images: the cache's read-only array, no copy

@@ -58,3 +58,17 @@ def test_the_multi_copy_start_names_the_key_alike(tmp_path):
     with pytest.raises(FileNotFoundError, match=rf'^train_dataloader\.dataset\.dataset\.data_root: Fashion-MNIST '
                                                 rf'data_root is not a folder: {root}'):
         build_check(_config(FMNIST, data_root=str(root)))
+
+
+def test_a_fashion_mnist_folder_without_its_files_is_refused_at_start(tmp_path):
+    """A ``data_root`` folder that is there but lacks the idx files was found only when the runner's loader loaded
+    the data list: a multi-copy run started its four workers, which logged some 310 lines before each failed with
+    a traceback. The dataset now says what its loading reads (``check_sources``), named at ``data_root``."""
+    from automl_mm.engine.preflight import build_check
+
+    cfg = _config(FMNIST, data_root=str(tmp_path))
+    message = rf'^train_dataloader\.dataset\.dataset\.data_root: Fashion-MNIST file missing: {tmp_path}/train-images'
+    with pytest.raises(ValueError, match=message):
+        check_data_sources(cfg)
+    with pytest.raises(ValueError, match=message):
+        build_check(cfg)
