@@ -117,7 +117,6 @@ def _check_checkpoint_and_config(cfg, args: argparse.Namespace, drawing: str) ->
     check_config(cfg, test_only=True)
     check_data_sources(cfg, test_only=True)  # the test split's data there: refused before the model is built
     check_metric_arguments(cfg, test_only=True)  # its evaluator, which the runner builds only in test()
-    check_metric_arguments(cfg, test_only=True)  # its evaluator, which the runner builds only in test()
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -53,3 +53,25 @@ def test_a_test_run_refuses_a_metric_argument_before_its_runner_is_built(tmp_pat
     assert not work.exists() or not os.listdir(work)
     with pytest.raises(pytest.fail.Exception, match='the runner was built'):
         tool.main([*argv, 'val_evaluator.prefx=a'])
+
+
+def test_a_test_run_builds_its_metrics_once_at_start(tmp_path, monkeypatch):
+    """``tools/test.py``'s start builds its evaluator's metrics once: 00e9a72 called check_metric_arguments twice,
+    and a ``CocoMetric`` / ``LVISMetric`` loads its whole ``ann_file`` in its constructor (a second load at every
+    start, on every rank)."""
+    import types
+
+    import torch
+
+    tool = load_tool('test', '_tool_test_metric_args_once')
+    calls = []
+    checked = tool.check_metric_arguments
+    monkeypatch.setattr(tool, 'check_metric_arguments', lambda *a, **k: (calls.append(k), checked(*a, **k)))
+    fail = types.SimpleNamespace(from_cfg=lambda cfg: pytest.fail('the runner was built'))
+    monkeypatch.setattr(tool, 'Runner', fail)
+    monkeypatch.setattr(tool, 'RUNNERS', types.SimpleNamespace(build=fail.from_cfg))
+    checkpoint = tmp_path / 'epoch_1.pth'
+    torch.save(dict(state_dict={}, meta={}), checkpoint)
+    with pytest.raises(pytest.fail.Exception, match='the runner was built'):
+        tool.main([CONFIG, str(checkpoint), '--work-dir', str(tmp_path / 'work')])
+    assert calls == [dict(test_only=True)]
