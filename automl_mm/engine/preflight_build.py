@@ -132,7 +132,10 @@ def check_metric_arguments(cfg: Any, test_only: bool = False, split: str = 'test
     val_evaluator.prefix?)``). ``tools/train.py`` runs it with :func:`check_data_sources` before a run without local
     copies builds its runner, ``tools/test.py`` (``test_only``) before its runner: the runner's loops build the
     evaluators only in ``train()`` / ``test()``, after the model, the hooks (and the checkpoint's loading) and some 290
-    log lines. Cost: each metric's constructor.
+    log lines. Cost: each metric's constructor, with what it does: mmdet's ``CocoMetric`` / ``LVISMetric`` load
+    their whole ``ann_file`` (once more than the runner), and a constructor's file work (``CityScapesMetric``
+    clears its ``outfile_prefix`` results, ``DumpProposals`` makes its folder) happens here too, on every rank of
+    a distributed start (run before the process group, each rank counts as the main process).
 
     Raises:
         TypeError, ValueError, FileNotFoundError: a metric's constructor refused its arguments, prefixed with its
