@@ -64,9 +64,10 @@ class OHLAutoAugment(LiveChoiceTransform):
             keys of (H, W[, ...]) arrays (``geometric.check_annotation_sizes``); whichever pair is drawn, a second
             image that is not a uint8 array (``op_base.extra_image_keys``), or one beside an element that overrides
             ``apply`` without ``handles_extra_images``, and an image or second image that an element of the set
-            cannot transform (``BaseAugmentOp.image_refusal``: Contrast and ColorAdjust take 1 or 3 channels, most
-            elements none of zero height or width, every element but Identity at most 128 channels, a geometric
-            element no second image of another size than ``img``), naming the key and the elements.
+            (unbound: one that some pair of positive probability holds) cannot transform
+            (``BaseAugmentOp.image_refusal``: Contrast and ColorAdjust take 1 or 3 channels, most elements none of
+            zero height or width, every element but Identity at most 128 channels, a geometric element no second
+            image of another size than ``img``), naming the key and the elements.
 
     Examples:
         >>> import numpy as np
@@ -139,14 +140,20 @@ class OHLAutoAugment(LiveChoiceTransform):
         """Refuse an image (``'img'`` or a second one, ``extra``) that an element of the set cannot transform
         (``BaseAugmentOp.image_refusal``: a channel count, no pixels, a second image of another size beside a
         geometric element), naming the key and those elements: asked of every element on every sample (once per
-        distinct shapes, then a set look-up), so a run fails at its first such image whatever pair is drawn."""
+        distinct shapes, then a set look-up), so a run fails at its first such image whatever pair is drawn. Unbound,
+        only the elements some pair of positive probability holds are asked: a replayed policy whose ``probs`` give
+        an element's pairs 0 never applies it, and the images it transformed before are not refused for it."""
         shapes = (img.shape, *(results[key].shape for key in extra))
         checked = vars(self).setdefault('_shapes_checked', set())
-        if shapes in checked:
+        if (self.live is None, shapes) in checked:  # bound: every element asked (a live policy may draw any pair)
             return
+        drawn = self.elements
+        if self.live is None:
+            held = self.fixed_probs.reshape(len(self.elements), len(self.elements)) > 0
+            drawn = [op for j, op in enumerate(self.elements) if held[j].any() or held[:, j].any()]
         for key, shape in zip(('img', *extra), shapes):
             reasons: dict[str, list[str]] = {}
-            for op in self.elements:
+            for op in drawn:
                 reason = op.image_refusal(shape, None if key == 'img' else img.shape)
                 if reason is not None:
                     reasons.setdefault(reason, []).append(op.name)
@@ -160,7 +167,7 @@ class OHLAutoAugment(LiveChoiceTransform):
                     'one of them: give images they take, or leave them out of the elements')
         if len(checked) >= 1024:  # a detection set's many sizes: keep the look-up bounded
             checked.clear()
-        checked.add(shapes)
+        checked.add((self.live is None, shapes))
 
     def _check_extra_images(self, keys: list[str]) -> None:
         """Refuse a sample with second images (``keys``: mmseg's ``img2``, ...) when an element overrides ``apply``

@@ -116,9 +116,10 @@ def test_a_second_image_that_cannot_follow_is_refused_naming_it(op, bad, says):
 
 def test_the_policy_refuses_a_bad_img2_whichever_pair_is_drawn():
     """A photometric-only draw refuses it as a geometric one does: the error does not wait for a draw (a set
-    without geometric elements takes it: tests/test_augment/test_refusals_whatever_drawn.py)."""
+    without geometric elements takes it: tests/test_augment/test_refusals_whatever_drawn.py; Rotate drawable, as
+    an element every pair of which has probability 0 is never drawn and not asked)."""
     policy = FixedAutoAugment(elements=[('Invert', None), ('Posterize', 4), ('Rotate', 30)], key='cd',
-                              probs=[0, 1] + [0] * 7)
+                              probs=[1e-12, 1] + [1e-12] * 7)
     results = _pair()
     results['img2'] = results['img2'][:-1]
     with pytest.raises(ValueError, match=r"FixedAutoAugment\(key='cd'\): results\['img2'\] \(shape \(23, 32, 3\)\) "

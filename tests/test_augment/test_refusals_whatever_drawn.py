@@ -18,9 +18,11 @@ from automl_mm.augment.elements import build_elements
 
 
 def _only_pair(elements, first, second):
-    """A policy over ``elements`` that always draws the pair (``first``, ``second``) (element indices)."""
+    """A policy over ``elements`` that draws the pair (``first``, ``second``) (element indices) with the test's
+    generators, every other pair drawable (probability 1e-12 each: an element no pair of positive probability
+    holds is never drawn, and is not asked)."""
     num = len(elements)
-    probs = np.zeros(num * num)
+    probs = np.full(num * num, 1e-12)
     probs[first * num + second] = 1
     return FixedAutoAugment(elements=elements, key='aa', probs=probs.tolist())
 
@@ -87,3 +89,19 @@ def test_an_image_no_element_refuses_is_transformed_by_every_element(shape):
         out = op.apply(dict(img=_img(shape), img2=_img(shape)), np.random.default_rng(0))
         assert out['img'].shape == shape and out['img'].dtype == np.uint8, op.name
         assert out['img2'].shape == shape, op.name
+
+
+def test_an_element_no_pair_of_positive_probability_holds_is_not_asked():
+    """A replayed policy (``FixedAutoAugment``) whose ``probs`` give every pair holding Contrast 0 never applies it:
+    a 4-channel image it transformed before is not refused for Contrast (the elements that can be drawn are
+    asked)."""
+    elements = [('Invert', None), ('Posterize', 4), ('Contrast', 1.3)]
+    probs = np.zeros((3, 3))
+    probs[:2, :2] = 0.25
+    policy = FixedAutoAugment(elements=elements, key='aa', probs=probs.ravel().tolist())
+    out = policy.transform_with(dict(img=_img((8, 8, 4))), np.random.default_rng(0))
+    assert out['img'].shape == (8, 8, 4)
+    probs[2, 0] = 0.25  # Contrast now drawable: refused, though this draw may not hold it
+    policy = FixedAutoAugment(elements=elements, key='aa', probs=probs.ravel().tolist())
+    with pytest.raises(ValueError, match=r'Contrast\(1.3\): it takes images of 1 or 3 channels'):
+        policy.transform_with(dict(img=_img((8, 8, 4))), np.random.default_rng(0))
