@@ -12,6 +12,21 @@ import numbers
 import numpy as np
 
 
+def cv2_max_channels() -> int:
+    """The most channels of a uint8 image the installed OpenCV's Python bindings pass to a cv2 function: 128 under
+    OpenCV 5 ("invalid count (129, must be in [1, 128])"), 512 (``CV_CN_MAX``) under OpenCV 4. Probed once, at import,
+    with ``cv2.flip`` on 1 x 1 images, not read from a version string."""
+    import cv2
+
+    for channels in (512, 128):
+        try:
+            cv2.flip(np.zeros((1, 1, channels), np.uint8), 0)
+        except cv2.error:
+            continue
+        return channels
+    return 4  # an OpenCV that takes neither: at least the colour images every build takes
+
+
 class BaseAugmentOp:
     """One augmentation element: an op with a fixed magnitude, applied to a results dict.
 
@@ -30,7 +45,7 @@ class BaseAugmentOp:
             number in its ``magnitude_range`` (Posterize: one that rounds to more than 8 bits); ``fill`` not an int
             in [0, 255]; ``bgr`` not a bool. ``apply`` raises it for an image that is not uint8 ``(H, W)`` or
             ``(H, W, C)``, and Contrast / ColorAdjust for one with neither 1 nor 3 channels. What else an op
-            cannot transform (no pixels, more than 128 channels) is stated by :meth:`image_refusal`, which the
+            cannot transform (no pixels, more channels than OpenCV takes) is stated by :meth:`image_refusal`, which the
             policy asks on every sample.
 
     Examples:
@@ -48,9 +63,10 @@ class BaseAugmentOp:
     #: The channel counts (1 for an (H, W) image) of the images the op transforms; None for any up to
     #: :attr:`max_channels` (Contrast and ColorAdjust: (1, 3), a luminance needs a grey or a colour image).
     image_channels: tuple[int, ...] | None = None
-    #: The most channels the op transforms: 128, the most OpenCV 5's Python bindings pass to a cv2 function
-    #: ("invalid count (129, must be in [1, 128])"); None for an op that calls no cv2 function (Identity).
-    max_channels: int | None = 128
+    #: The most channels the op transforms: what the installed OpenCV's Python bindings pass to a cv2 function
+    #: (:func:`cv2_max_channels`: 128 under OpenCV 5, "invalid count (129, must be in [1, 128])"; 512 under
+    #: OpenCV 4); None for an op that calls no cv2 function (Identity).
+    max_channels: int | None = cv2_max_channels()
     #: Whether the op transforms an image of zero height or width (its look-up tables do; min / max, filters and
     #: warps do not: AutoContrast's divides by zero, a floating-point exception that kills the process).
     empty_images: bool = False

@@ -66,8 +66,9 @@ class OHLAutoAugment(LiveChoiceTransform):
             ``apply`` without ``handles_extra_images``, and an image or second image that an element of the set
             (unbound: one that some pair of positive probability holds) cannot transform
             (``BaseAugmentOp.image_refusal``: Contrast and ColorAdjust take 1 or 3 channels, most elements none of
-            zero height or width, every element but Identity at most 128 channels, a geometric element no second
-            image of another size than ``img``), naming the key and the elements.
+            zero height or width, every element but Identity at most the channels OpenCV takes (128 under
+            OpenCV 5), a geometric element no second image of another size than ``img``), naming the key and the
+            elements.
 
     Examples:
         >>> import numpy as np

@@ -105,3 +105,18 @@ def test_an_element_no_pair_of_positive_probability_holds_is_not_asked():
     policy = FixedAutoAugment(elements=elements, key='aa', probs=probs.ravel().tolist())
     with pytest.raises(ValueError, match=r'Contrast\(1.3\): it takes images of 1 or 3 channels'):
         policy.transform_with(dict(img=_img((8, 8, 4))), np.random.default_rng(0))
+
+
+def test_the_channel_limit_is_the_installed_opencv_s():
+    """The limit was written as OpenCV 5's 128; OpenCV 4's bindings take 512 (``CV_CN_MAX``), so images of 129-512
+    channels that worked there would have been refused. It is probed: cv2 takes an image of that many channels and
+    not one more."""
+    import cv2
+
+    from automl_mm.augment.op_base import BaseAugmentOp, cv2_max_channels
+
+    limit = cv2_max_channels()
+    assert BaseAugmentOp.max_channels == limit
+    cv2.flip(np.zeros((2, 2, limit), np.uint8), 0)
+    with pytest.raises(cv2.error):
+        cv2.flip(np.zeros((2, 2, limit + 1), np.uint8), 0)
