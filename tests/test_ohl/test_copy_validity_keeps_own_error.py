@@ -19,6 +19,9 @@ OWN = OSError('cannot identify image file data/reward/3.png')
 def _worker(rank: int, tmp: str) -> None:
     torch_dist.init_process_group('gloo', init_method=f'file://{osp.join(tmp, "init")}', rank=rank, world_size=2,
                                   timeout=datetime.timedelta(seconds=15))
+    # both ranks' gloo mesh is up before rank 1 leaves: without this, rank 1 could tear its group down while rank 0
+    # was still connecting in init_process_group ('Connection closed by peer' there, under a loaded CPU)
+    torch_dist.barrier()
     out: dict = {}
     if rank == 0:
         try:
