@@ -115,7 +115,7 @@ concept, and the public names stay importable from here.
     its dataset's (``CocoMetric(sort_categories=True)`` over a ``CocoDataset`` of a file not listed by id) is
     refused, :func:`~automl_mm.engine.preflight_label_order.check_label_order`, and so is a metric running mmdet's
     ``eval_recalls`` where it stops on unequal box counts,
-    :func:`~automl_mm.engine.preflight_metric_order.check_recall_metrics`;
+    :func:`~automl_mm.engine.preflight_recall.check_recall_metrics`;
     held-out loaders are checked against the test split with :func:`reads_test_split`, all in
     :mod:`~automl_mm.engine.preflight_eval_splits`); before it,
     with each loader / metric pair (these and the OHL reward / NAS search pairs above), a loader of several COCO
@@ -189,12 +189,7 @@ from .preflight_loader_classes import check_loader_classes
 from .preflight_loading import check_data_files
 from .preflight_lvis import check_lvis_api, warn_lvis_ignored_settings
 from .preflight_masks import check_mask_format
-from .preflight_metric_order import (
-    check_category_order,
-    check_metric_order,
-    check_recall_metrics,
-    recall_box_counts,
-)
+from .preflight_metric_order import check_category_order, check_metric_order
 from .preflight_metrics import (
     COCO_AP_ITEMS,
     COCO_AR_ITEMS,
@@ -210,6 +205,7 @@ from .preflight_orientation import check_exif_orientation
 from .preflight_outputs import _check_checkpoint_hook
 from .preflight_palette import check_palettes
 from .preflight_read_keys import check_read_keys
+from .preflight_recall import check_recall_metrics, recall_box_counts
 from .preflight_runner_args import check_runner_arguments
 from .preflight_search import _check_ohl_hook, _check_search_loop
 from .preflight_sizes import check_anchor_generators, check_transform_sizes

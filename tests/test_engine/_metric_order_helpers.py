@@ -1,9 +1,11 @@
 """Configs, files and metric classes that several preflight test modules of metric and label order
 (``test_preflight_metric_order.py``, ``test_preflight_category_order.py``, ``test_preflight_label_order*.py``,
-``test_preflight_metric_probes.py``) share."""
+``test_preflight_metric_probes.py``, ``test_preflight_recall.py``) share."""
 from __future__ import annotations
 
 import json
+
+import torch
 
 from conftest import synthcoco_detector_cfg
 
@@ -91,3 +93,41 @@ def _mmdet_coco_dataset():
     from mmdet.datasets import CocoDataset
 
     return CocoDataset
+
+
+def _proposal_fast_recall(ann_file: str, order: list[int]) -> float:
+    """mmdet's ``proposal_fast`` AR@100 of perfect proposals (each image's own boxes) fed in ``order`` (positions
+    in the annotation file)."""
+    from mmdet.evaluation import CocoMetric
+
+    with open(ann_file) as f:
+        coco = json.load(f)
+    metric = CocoMetric(ann_file=ann_file, metric='proposal_fast', proposal_nums=(100, ))
+    metric.dataset_meta = dict(classes=tuple(c['name'] for c in coco['categories']))
+    for i in order:
+        image = coco['images'][i]
+        boxes = [a['bbox'] for a in coco['annotations'] if a['image_id'] == image['id']]
+        xyxy = torch.tensor([[x, y, x + w, y + h] for x, y, w, h in boxes], dtype=torch.float32).reshape(-1, 4)
+        metric.process({}, [dict(img_id=image['id'], ori_shape=(image['height'], image['width']), gt_instances={},
+                                 pred_instances=dict(bboxes=xyxy, scores=torch.ones(len(xyxy)),
+                                                     labels=torch.zeros(len(xyxy), dtype=torch.long)))])
+    return metric.evaluate(len(order))['coco/AR@100']
+
+
+def _one_box_per_image(path: str) -> str:
+    """A COCO file of 3 images of one box each, at other places (mmdet 3.3's ``eval_recalls`` stacks the IoU
+    matrices of all images with ``np.array``, which numpy >= 1.24 refuses for images of unequal box counts)."""
+    images = [dict(id=i + 1, file_name=f'{i + 1:06d}.png', height=64, width=64) for i in range(3)]
+    boxes = [[2, 2, 10, 10], [30, 30, 12, 12], [40, 5, 20, 8]]
+    annotations = [dict(id=i + 1, image_id=i + 1, category_id=1, bbox=b, area=b[2] * b[3], iscrowd=0)
+                   for i, b in enumerate(boxes)]
+    with open(path, 'w') as f:
+        json.dump(dict(images=images, annotations=annotations, categories=[dict(id=1, name='a')]), f)
+    return path
+
+
+def _proposal_fast_cfg(coco_root, sampler):
+    cfg = synthcoco_detector_cfg(coco_root)
+    cfg.val_evaluator.metric = ['bbox', 'proposal_fast']
+    cfg.val_dataloader.sampler = sampler
+    return cfg

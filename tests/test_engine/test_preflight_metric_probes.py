@@ -4,11 +4,8 @@ warns (naming the metric's key and type, and why) instead of skipping it silentl
 from __future__ import annotations
 
 from automl_mm.engine import preflight_metric_order
-from automl_mm.engine.preflight_metric_order import (
-    check_category_order,
-    check_metric_order,
-    check_recall_metrics,
-)
+from automl_mm.engine.preflight_metric_order import check_category_order, check_metric_order
+from automl_mm.engine.preflight_recall import check_recall_metrics
 from tests.test_engine._metric_order_helpers import (
     BY_NAME,
     _classwise_cfg,
