@@ -186,13 +186,18 @@ def _metric_paths(evaluator: Any, evaluator_key: str) -> list[tuple[Any, str]]:
     return [(evaluator, evaluator_key)]
 
 
-def check_computed_key(key: Any, owner: str, evaluator: Any, evaluator_key: str, shown: str | None = None) -> None:
+def check_computed_key(key: Any, owner: str, evaluator: Any, evaluator_key: str, shown: str | None = None,
+                       scope: str | None = None) -> None:
     """Refuse a key that is read (set at config key ``owner``: an OHL ``reward_key``, a NAS ``metric_key``,
     ``save_best``, a monitor) where a COCO metric of ``evaluator`` (at ``evaluator_key``) reports it at a detection
     count it does not evaluate (:func:`uncomputed_coco_keys`: an AR item whose count, or pycocotools' mAP where 100,
     is not in ``proposal_nums``), or at an IoU threshold its ``iou_thrs`` array does not hold (``mAP_50``,
     ``mAP_75``: -1 in mmdet's ``CocoMetric`` too). ``shown``: how the message names the setting (``owner=key`` by
-    default).
+    default). ``scope``: the config's ``default_scope`` (:func:`~automl_mm.engine.preflight_walk.config_scope`),
+    in which each metric's type is resolved as mmengine builds it (a node's ``_scope_`` first, a ``scope.Type``
+    in its scope; with neither, the current default scope, then mmdet's:
+    :func:`~automl_mm.engine.preflight_walk.coco_metric_class`): a user's ``CocoMetric`` subclass registered in
+    the user's own scope was not resolved, and a key it does not compute passed.
 
     Raises:
         ConfigCheckError: naming ``owner``, the key, the metric's config key and its ``proposal_nums`` (its
@@ -207,15 +212,15 @@ def check_computed_key(key: Any, owner: str, evaluator: Any, evaluator_key: str,
     if not isinstance(key, str):
         return
     for metric, where in _metric_paths(evaluator, evaluator_key):
-        check_lvis_ar_key(key, shown or f'{owner}={key!r}', metric, where)
-        thr = _ov_ap50_threshold(metric)
+        check_lvis_ar_key(key, shown or f'{owner}={key!r}', metric, where, scope)
+        thr = _ov_ap50_threshold(metric, scope)
         if thr is not None and key in _ov_ap50_keys(metric):
             raise ConfigCheckError(
                 f"{shown or f'{owner}={key!r}'} is read by {where} ({config_type_name(metric)}) at the first of "
                 f"its iou_thrs={metric['iou_thrs'].tolist()!r} (mmdet takes precisions[0] as the AP at 0.5), "
                 f'{thr:g}: the AP at another IoU threshold than its name says. Put 0.5 first in '
                 f"{where}.iou_thrs (or leave it unset: mmdet's 0.50:0.95)")
-        if key not in uncomputed_coco_keys(metric):
+        if key not in uncomputed_coco_keys(metric, scope):
             continue
         nums = _proposal_nums(metric)
         shown = shown or f'{owner}={key!r}'
@@ -248,7 +253,7 @@ def check_computed_key(key: Any, owner: str, evaluator: Any, evaluator_key: str,
             f'({config_type_name(metric)}) does not evaluate: its proposal_nums={nums!r} (the counts COCOeval '
             f'evaluates) do not hold {count}. automl_mm reads it as -1 (pycocotools\' value of what it did not '
             "compute: OHL rewards, NAS scores), a constant that leaves the search or selection flat; "
-            f'{_uncomputed_ar_reported(metric)}. Add {count} to {where}.proposal_nums{alternative}')
+            f'{_uncomputed_ar_reported(metric, scope)}. Add {count} to {where}.proposal_nums{alternative}')
 
 
 def _uncomputed_ar_reported(metric_cfg: dict, scope: str | None = None) -> str:
@@ -300,7 +305,7 @@ def check_uncomputed_selection_keys(cfg: Any) -> None:
               if isinstance(h, dict) and config_type_name(h) == 'EarlyStoppingHook']
     found += [(f'{key}.monitor', node.get('monitor', 'loss'), None) for node, key in _plateau_schedulers(cfg)]
     for owner, key, shown in found:
-        check_computed_key(key, owner, evaluator, 'val_evaluator', shown)
+        check_computed_key(key, owner, evaluator, 'val_evaluator', shown, config_scope(cfg))
         for metric, where in _metric_paths(evaluator, 'val_evaluator'):
             read = _validated_ar_count(key, metric, config_scope(cfg))
             if read is None:

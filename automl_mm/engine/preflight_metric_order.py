@@ -74,15 +74,10 @@ def _keys(wheres: list[str]) -> tuple[str, str]:
 
 
 def _is_coco_metric(metric: dict, scope: str | None) -> bool:
-    """Whether ``metric`` builds mmdet's ``CocoMetric`` or a subclass (``LVISMetric``, ``UnroundedCocoMetric``);
-    by name (``'coco'`` / ``'lvis'`` in it) where the type cannot be resolved here."""
-    from automl_mm.registry import METRICS, registered_class
-
-    kind = metric.get('type')
-    try:
-        cls = kind if isinstance(kind, type) else registered_class(METRICS, kind, scope)
-    except KeyError:
-        cls = None
+    """Whether ``metric`` builds mmdet's ``CocoMetric`` or a subclass (``LVISMetric``, ``UnroundedCocoMetric``), its
+    type resolved as mmengine builds it (:func:`_metric_class`: its own ``_scope_`` first, else ``scope``); by name
+    (``'coco'`` / ``'lvis'`` in it) where the type cannot be resolved here."""
+    cls = _metric_class(metric, scope)
     try:
         from mmdet.evaluation.metrics import CocoMetric
     except ImportError:  # no mmdet: no CocoMetric to build either

@@ -94,20 +94,22 @@ def _check_coco_metric_items(cfg: Any, test_only: bool, split: str = 'test') -> 
                                    'with a predicted box, at a validation after training)')
 
 
-def check_metric_key(key: str, owner: str, evaluator: Any, evaluator_key: str) -> None:
+def check_metric_key(key: str, owner: str, evaluator: Any, evaluator_key: str, scope: str | None = None) -> None:
     """Raise :class:`ConfigCheckError` when ``key`` (set at config key ``owner``) is not among the keys the
     metrics of ``evaluator`` (a metric config, a list of them, or mmengine's ``dict(type='Evaluator', metrics=...)``
     at config key ``evaluator_key``) report; nothing is checked when any metric's keys are known only after running
     it (:func:`metric_keys` is ``None``) or by an evaluator class of its own (``MultiDatasetsEvaluator``: keys
     prefixed per dataset; :func:`~automl_mm.engine.preflight_evaluators.reports_own_keys`). A ``classwise=True``
     CocoMetric's ``{prefix}/<class name>_precision`` is taken whatever the name (the dataset's classes); its other
-    keys are checked."""
+    keys are checked, and a key a COCO metric does not compute is refused
+    (:func:`~automl_mm.engine.preflight_coco_counts.check_computed_key`, the metrics' types resolved in ``scope``,
+    the config's ``default_scope``)."""
     from .preflight_coco_counts import check_computed_key
     from .preflight_evaluators import reports_own_keys
 
     if reports_own_keys(evaluator):
         return
-    check_computed_key(key, owner, evaluator, evaluator_key)
+    check_computed_key(key, owner, evaluator, evaluator_key, scope=scope)
     metrics = [m for m in evaluator_metrics(evaluator) if m is not None]
     # a classwise CocoMetric's per-class keys are the dataset's class names: any '{prefix}/<name>_precision' is
     # taken, its other keys are checked (with every key unknown, a misspelt 'coco/bbox_mAp' passed and stopped the

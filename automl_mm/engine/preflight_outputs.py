@@ -11,7 +11,7 @@ import os.path as osp
 from typing import Any
 
 from .preflight_metrics import check_metric_key
-from .preflight_walk import ConfigCheckError
+from .preflight_walk import ConfigCheckError, config_scope
 
 
 def _check_folder(path: str, key: str, value: Any, first_write: str) -> None:
@@ -45,4 +45,5 @@ def _check_checkpoint_hook(cfg: Any) -> None:
         else []
     for key in keys:
         if key != 'auto' and cfg.get('val_dataloader') is not None and cfg.get('val_evaluator') is not None:
-            check_metric_key(key, 'default_hooks.checkpoint.save_best', cfg.get('val_evaluator'), 'val_evaluator')
+            check_metric_key(key, 'default_hooks.checkpoint.save_best', cfg.get('val_evaluator'), 'val_evaluator',
+                             config_scope(cfg))

@@ -19,7 +19,7 @@ from .preflight_classes import check_searched_topk
 from .preflight_eval_splits import check_held_out
 from .preflight_metrics import check_metric_key, warn_rounded_search_metric
 from .preflight_outputs import _check_folder
-from .preflight_walk import ConfigCheckError
+from .preflight_walk import ConfigCheckError, config_scope
 
 
 def _check_rank_local(evaluator: Any, key: str, cfg: Any) -> None:
@@ -69,7 +69,7 @@ def _check_ohl_hook(cfg: Any) -> None:
                                         held_out_keys('reward')[1])
     _check_rank_local(evaluator, where, cfg)
     if hook.get('reward_key') is not None:
-        check_metric_key(hook['reward_key'], f'custom_hooks[{i}].reward_key', evaluator, where)
+        check_metric_key(hook['reward_key'], f'custom_hooks[{i}].reward_key', evaluator, where, config_scope(cfg))
         check_searched_topk(cfg, hook['reward_key'], f'custom_hooks[{i}].reward_key', evaluator, where)
         warn_rounded_search_metric(hook['reward_key'], f'custom_hooks[{i}].reward_key', evaluator, where,
                                    cfg.get('default_scope'))
@@ -141,7 +141,8 @@ def _check_search_loop(cfg: Any, train_cfg: Any) -> None:
     evaluator, where = first_configured(cfg, train_cfg.get('search_evaluator'), 'train_cfg.search_evaluator',
                                         held_out_keys('search')[1])
     _check_rank_local(evaluator, where, cfg)
-    check_metric_key(train_cfg.get('metric_key', default_key), 'train_cfg.metric_key', evaluator, where)
+    check_metric_key(train_cfg.get('metric_key', default_key), 'train_cfg.metric_key', evaluator, where,
+                     config_scope(cfg))
     check_searched_topk(cfg, train_cfg.get('metric_key', default_key), 'train_cfg.metric_key', evaluator, where)
     warn_rounded_search_metric(train_cfg.get('metric_key', default_key), 'train_cfg.metric_key', evaluator, where,
                                cfg.get('default_scope'))
