@@ -29,6 +29,7 @@ from .preflight_metric_order import (
     keep_warning,
     say_warnings,
 )
+from .preflight_probe_folder import probe_error
 from .preflight_walk import SPLITS, ConfigCheckError, evaluator_metrics
 
 
@@ -63,7 +64,7 @@ def _dataset_sorts_categories(cls: type) -> tuple[bool | None, str]:
     elif cls.load_data_list is CocoDataset.load_data_list and cls.COCOAPI is CocoDataset.COCOAPI:
         found = False, ''  # mmdet's load: COCO.get_cat_ids over dataset['categories'], the file's order
     else:
-        found = None, f'{type(err).__name__}: {err}' if err is not None else f'its load gave cat_ids {ids}'
+        found = None, probe_error(err) if err is not None else f'its load gave cat_ids {ids}'
     _SORTS_CACHE[cls] = found
     return found
 
@@ -102,7 +103,7 @@ def _metric_sorts_categories(cls: type, metric: dict) -> tuple[bool | None, str]
     if scores == (1, 0) or scores == (0, 1):
         return scores == (1, 0), ''
     if errors:
-        return None, f'{type(errors[0]).__name__}: {errors[0]}'
+        return None, probe_error(errors[0])
     if not all(isinstance(v, (int, float)) for v in scores):
         return None, f'it reported no bbox_mAP for it (got {scores[0]!r} and {scores[1]!r})'
     return None, (f"its bbox_mAP of the exact box of 'a' was {scores[0]:g} as label 0 and {scores[1]:g} as label 1, "

@@ -126,25 +126,24 @@ _PROBE_SKIPPED = ('type', '_scope_', 'ann_file', 'metric', 'classwise', 'prefix'
 
 
 def _run_probe(coco: dict, run: Any) -> tuple[Any, Exception | None]:
-    """``run(path)`` with the COCO file ``coco`` written at ``path`` (a temporary folder, removed after), mmengine's
-    current logger above WARNING and pycocotools' prints kept from stdout: ``(its value, None)``, or ``(None, the
-    exception it raised)`` (a metric class of the user's may fail in any way here)."""
+    """``run(path)`` with the COCO file ``coco`` written at ``path`` (a temporary folder, removed after:
+    :func:`~automl_mm.engine.preflight_probe_folder.probe_folder`), mmengine's current logger above WARNING and
+    pycocotools' prints kept from stdout: ``(its value, None)``, or ``(None, the exception it raised)`` (a metric
+    class of the user's may fail in any way here; a :class:`~automl_mm.engine.preflight_probe_folder.
+    ProbeFolderError` where no temporary folder can be written: the probe is not run)."""
     import contextlib
     import io
-    import json
-    import tempfile
 
     from mmengine.logging import MMLogger
+
+    from .preflight_probe_folder import probe_folder
 
     logger = MMLogger.get_current_instance()
     level = logger.level
     try:
-        with tempfile.TemporaryDirectory() as folder, contextlib.redirect_stdout(io.StringIO()):
-            path = osp.join(folder, 'probe.json')
-            with open(path, 'w') as f:
-                json.dump(coco, f)
+        with probe_folder({'probe.json': coco}) as folder, contextlib.redirect_stdout(io.StringIO()):
             logger.setLevel(logging.ERROR)  # (mmdet logs its tables of the probe)
-            return run(path), None
+            return run(osp.join(folder, 'probe.json')), None
     except Exception as err:  # noqa: BLE001
         return None, err
     finally:
@@ -195,8 +194,12 @@ def _probe_pairs_by_position(cls: type, metric: dict, why: list | None = None) -
 
 
 def _probe_error(err: Exception | None) -> str:
-    """How a warning names the error a probe met (``"KeyError: 'palette'"``); ``''`` for none."""
-    return '' if err is None else f'{type(err).__name__}: {err}'
+    """How a warning names the error a probe met (``"KeyError: 'palette'"``; a file of the probe's temporary folder
+    without its random part, so that one cause reads the same in every probe:
+    :func:`~automl_mm.engine.preflight_probe_folder.probe_error`); ``''`` for none."""
+    from .preflight_probe_folder import probe_error
+
+    return probe_error(err)
 
 
 def check_metric_order(cfg: Any, scope: str | None, test_only: bool = False, split: str = 'test') -> None:
