@@ -331,7 +331,8 @@ def check_ddp_reduces_thawed(model: Any, when: str, relist: bool = False) -> Non
     1 ended with that layer different on the two ranks, the rest equal). A parameter frozen later needs no check:
     under ``find_unused_parameters`` DDP finds it unused, without it torch stops at the next iteration ('Expected
     to have finished reduction in the prior iteration'). Cost: the parameters no reducer holds are listed once per
-    wrapper (:func:`ddp_unreduced_trainable`), then their ``requires_grad`` read; called before every iteration.
+    wrapper (:func:`ddp_unreduced_trainable`), then their ``requires_grad`` read; called before and after every
+    iteration.
 
     Args:
         model: The runner's model (its DDP wrapper, or an OHL ``CopyDataParallel``).
@@ -363,7 +364,7 @@ class LearnedStateHook(Hook):
     records (see the module docstring). Registered on every runner that trains by
     :func:`automl_mm.engine.patches.install`. Raises only where that, or the train loop's first ``model.train()``,
     changed which parameters train after mmengine wrapped the model in DDP (:func:`check_ddp_reduces_trainable`),
-    or where a parameter was made trainable after its DDP was built (checked before every iteration,
+    or where a parameter was made trainable after its DDP was built (checked before and after every iteration,
     :func:`check_ddp_reduces_thawed`).
     """
 
@@ -424,6 +425,17 @@ class LearnedStateHook(Hook):
         epoch, iteration = getattr(runner, 'epoch', '?'), getattr(runner, 'iter', batch_idx)
         relist, self._relist = self._relist, False
         check_ddp_reduces_thawed(getattr(runner, 'model', None), f'epoch {epoch}, iteration {iteration}', relist)
+
+    def after_train_iter(self, runner, batch_idx: int, data_batch: Any = None, outputs: Any = None) -> None:
+        """At every iteration's end (first of the ``after_train_iter`` hooks: before ``EMAHook`` averages, OHL ends a
+        trunk and ``CheckpointHook`` saves), refuse a parameter thawed since its DDP was built that this iteration
+        may have trained on each rank's own gradient (:func:`check_ddp_reduces_thawed`): a thaw in a lower-priority
+        ``before_train_iter`` hook or in the model's ``train_step``. In the last iteration no next
+        :meth:`before_train_iter` meets it, and the run ended with the ranks' weights apart. A thaw after the last
+        iteration's update (a later ``after_train_iter`` hook, ``after_train_epoch`` of the last epoch) trains
+        nothing: the validation or test that follows reads the same weights on every rank, and it passes."""
+        epoch, iteration = getattr(runner, 'epoch', '?'), getattr(runner, 'iter', batch_idx)
+        check_ddp_reduces_thawed(getattr(runner, 'model', None), f'the end of epoch {epoch}, iteration {iteration}')
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
         """Record which CR blocks beyond the standard count count as standard ones (``meta['filled_blocks']``), for

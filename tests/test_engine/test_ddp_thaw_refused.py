@@ -6,8 +6,9 @@ gradient, under ``find_unused_parameters=True`` too, and in an OHL copy of sever
 DDP is built at the first training step). Real 2-rank gloo runs of a tiny mmengine ``Runner`` whose custom hook sets
 ``requires_grad=True`` on a frozen layer at epoch 1: ``LearnedStateHook`` refuses each at the first iteration of
 that epoch on every rank (:func:`automl_mm.engine.learned_state.check_ddp_reduces_thawed`), naming the
-parameter. A layer frozen later under ``find_unused_parameters=True`` is fine: DDP finds it unused and it keeps its
-weights, equal on the ranks.
+parameter; a thaw inside an iteration (a lower-priority ``before_train_iter`` hook), the run's last included, at
+that iteration's end. A layer frozen later under ``find_unused_parameters=True`` is fine: DDP finds it unused and
+it keeps its weights, equal on the ranks.
 """
 from __future__ import annotations
 
@@ -82,7 +83,8 @@ class _NoMetric(BaseMetric):
         return dict(none=0.)
 
 
-def _rank(rank: int, tmp, wrapper: str, thaw: bool, by_iter: bool = False, validate: bool = True) -> None:
+def _rank(rank: int, tmp, wrapper: str, thaw: bool, by_iter: bool = False, validate: bool = True,
+          at_iter: int = 1) -> None:
     import torch.distributed as dist
 
     from automl_mm.ohl.copies import init_copy_layout, reset_copy_layout
@@ -92,8 +94,8 @@ def _rank(rank: int, tmp, wrapper: str, thaw: bool, by_iter: bool = False, valid
     try:
         init_copy_layout(num_copies=1, ranks_per_copy=2)
         loader = torch.utils.data.DataLoader(_Points(rank), 2)
-        # by_iter: an iteration loop of 6 validating every 2, the stem thawed at iteration 1 (after the check of
-        # the first iteration)
+        # by_iter: an iteration loop of 6 validating every 2, the stem thawed at iteration at_iter (after the check
+        # before that iteration)
         # (validate=False: no validation, the loop's only epoch)
         loop = dict(train_cfg=dict(by_epoch=False, max_iters=6, val_interval=2), val_dataloader=loader,
                     val_cfg=dict(), val_evaluator=[_NoMetric()]) if by_iter else dict(
@@ -102,7 +104,8 @@ def _rank(rank: int, tmp, wrapper: str, thaw: bool, by_iter: bool = False, valid
             loop = dict(train_cfg=dict(by_epoch=False, max_iters=6))
         runner = Runner(model=_Net(frozen=thaw), work_dir=str(tmp / wrapper), launcher='pytorch',
                         train_dataloader=loader, optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.1)),
-                        custom_hooks=[_SetStem(thaw, 1 if by_iter else None)], default_hooks=dict(checkpoint=None),
+                        custom_hooks=[_SetStem(thaw, at_iter if by_iter else None)],
+                        default_hooks=dict(checkpoint=None),
                         cfg=dict(model_wrapper_cfg=WRAPPERS[wrapper]), **loop)
         try:
             runner.train()
@@ -194,24 +197,43 @@ def test_mmengines_separate_ddp_a_thawed_parameter_of_an_unwrapped_child_or_a_ch
 
 
 @pytest.mark.parametrize('wrapper', ['mmengine_unused', 'copy'])
-def test_an_iteration_loop_is_refused_at_the_first_iteration_after_a_validation(tmp_path, wrapper):
-    """An iteration loop's one epoch: the stem, thawed at iteration 1, is refused after the validation at 2."""
+def test_an_iteration_loop_is_refused_at_the_end_of_the_thawing_iteration(tmp_path, wrapper):
+    """An iteration loop's one epoch: the stem, thawed by a hook at iteration 1 (after the check before it), is
+    refused at that iteration's end, before the validation at 2."""
     fork_ranks(_rank, (tmp_path, wrapper, True, True))
     for rank in range(2):
         message = (tmp_path / f'{wrapper}_refused{rank}.txt').read_text()
-        assert message.startswith('2: epoch 0, iteration 2: 2 parameters were made trainable'), message
+        assert message.startswith('1: the end of epoch 0, iteration 1: 2 parameters were made trainable'), message
         assert "['stem.bias', 'stem.weight']" in message
 
 
 @pytest.mark.parametrize('wrapper', ['mmengine_unused', 'copy'])
-def test_an_iteration_loop_without_validation_is_refused_at_the_iteration_after_the_thaw(tmp_path, wrapper):
+def test_an_iteration_loop_without_validation_is_refused_at_the_end_of_the_thawing_iteration(tmp_path, wrapper):
     """An iteration loop of 6 without validation (one epoch, no val): the stem, thawed by a hook at iteration 1
-    (after the check of that iteration), is refused before iteration 2 on both ranks, not trained through."""
+    (after the check before that iteration), is refused at its end on both ranks, not trained through."""
     fork_ranks(_rank, (tmp_path, wrapper, True, True, False))
     for rank in range(2):
         assert not (tmp_path / f'{wrapper}_rank{rank}.pt').exists(), 'trained through'
         message = (tmp_path / f'{wrapper}_refused{rank}.txt').read_text()
-        assert message.startswith('2: epoch 0, iteration 2: 2 parameters were made trainable'), message
+        assert message.startswith('1: the end of epoch 0, iteration 1: 2 parameters were made trainable'), message
+        assert "['stem.bias', 'stem.weight']" in message
+
+
+@pytest.mark.parametrize('wrapper', ['mmengine_unused', 'copy'])
+def test_a_thaw_in_the_last_iteration_is_refused_at_its_end_not_trained_through(tmp_path, wrapper):
+    """The stem thawed by a hook (NORMAL priority, after the check before the iteration) in the last iteration of 6
+    (no validation): that iteration steps it on each rank's own gradient and no next iteration checks it; refused
+    at the iteration's end on both ranks (LearnedStateHook.after_train_iter, before a checkpoint saves the drifted
+    weights), not trained through."""
+    fork_ranks(_rank, (tmp_path, wrapper, True, True, False, 5))
+    for rank in range(2):
+        saved = tmp_path / f'{wrapper}_rank{rank}.pt'
+        if saved.exists():  # trained through (the fix reverted)
+            states = [torch.load(tmp_path / f'{wrapper}_rank{r}.pt', weights_only=False)['state'] for r in range(2)]
+            pytest.fail('trained through; stem.weight equal on the ranks: '
+                        f'{torch.allclose(states[0]["stem.weight"], states[1]["stem.weight"], atol=1e-6)}')
+        message = (tmp_path / f'{wrapper}_refused{rank}.txt').read_text()
+        assert message.startswith('5: the end of epoch 0, iteration 5: 2 parameters were made trainable'), message
         assert "['stem.bias', 'stem.weight']" in message
 
 
