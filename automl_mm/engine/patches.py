@@ -107,6 +107,12 @@ mmengine 0.10.7 is patched where it cannot be configured, and only there:
     first runner's for every later one (its ``save_dir``: config and scalars written into the first run's
     ``vis_data``): ``build_visualizer`` of ``Runner`` and ``FlexibleRunner`` is wrapped by
     :func:`automl_mm.engine.run_names.own_visualizer`, which drops the instance of that name before the build.
+17. **A test after training reads the average** (``Runner.test()`` / ``Runner.val()`` after ``train()`` on one
+    runner under mmengine's ``EMAHook`` tested the raw weights: ``EMAHook.before_run``, which they call again,
+    rebuilt the average from the model, while every validation during training and the checkpoints' ``state_dict``
+    read the average; under OHL the best copy's own weights, not its broadcast average): ``EMAHook.before_run`` is
+    wrapped by :func:`automl_mm.engine.hooks.keeping_the_average`, which keeps a hook's average of the runner's
+    model once built.
 
 Every entry point reaches :func:`install`: ``import automl_mm`` (so also mmengine's
 ``custom_imports=dict(imports=['automl_mm'])``, e.g. in a stock mmdet ``tools/train.py``), automl_mm's
@@ -127,6 +133,7 @@ from .data_fingerprint import DataFingerprintHook
 from .dataset_copy import install as install_dataset_copy
 from .dist import init_dist_mpi_job, init_dist_pytorch_cpu_aware, init_dist_slurm_job
 from .env_info import collect_env_reading_torchvision_version
+from .hooks import keeping_the_average
 from .learned_state import LearnedStateHook
 from .loader_keys import install as install_loader_keys
 from .resume import open_last_checkpoint_atomically, recording_world_size, resolve_resume, save_checkpoint_atomic
@@ -157,7 +164,8 @@ PATCHES = ('local checkpoints load with weights_only=True and an allow-list',
            'get_subset copies of a dataset share nothing (a memo per copy)',
            'each runner of a process (Runner and FlexibleRunner) has its own timestamp (log folder, logger, '
            'message hub) and its own visualizer, '
-           "one the config names ('visualizer') too")
+           "one the config names ('visualizer') too",
+           "Runner.test() / val() after train() on one runner read EMAHook's average, not the raw weights")
 _installed = False
 
 
@@ -209,6 +217,9 @@ def install() -> bool:
     install_custom_imports()
     install_dataset_copy()
     install_run_names()
+    from mmengine.hooks import EMAHook
+    if not getattr(EMAHook.before_run, 'keeps_average', False):
+        EMAHook.before_run = keeping_the_average(EMAHook.before_run)
     for runner_class in (runner_module.Runner, FlexibleRunner):
         for hook_class in (DataFingerprintHook, ResumeConfigHook, LearnedStateHook):
             if hook_class not in getattr(runner_class.__dict__['train'], 'registers', ()):

@@ -1,9 +1,10 @@
 """Which weights a test reads under mmengine's ``EMAHook`` (README *tools/test.py*): the checkpoint's ``state_dict``
-holds the average, so ``tools/test.py CHECKPOINT`` (a new runner loading it) tests the averaged model; a
-``Runner.test()`` (or ``Runner.val()``) called after ``train()`` on the same runner reads the raw weights, because
-``EMAHook.before_run``, which ``test()`` / ``val()`` call again, rebuilds the average from the model (mmengine's
-behaviour; automl_mm's tools never call either after ``train()``). Real mmengine Runners: a one-weight-pair linear
-model, 2 epochs of 2 iterations."""
+holds the average, so ``tools/test.py CHECKPOINT`` (a new runner loading it) tests the averaged model, and so does a
+``Runner.test()`` (or ``Runner.val()``) called after ``train()`` on the same runner, as every validation during
+training did. Unpatched, mmengine's ``EMAHook.before_run``, which ``test()`` / ``val()`` call again, rebuilt the
+average from the model, and they read the raw weights (automl_mm patch 17,
+:func:`automl_mm.engine.hooks.keeping_the_average`). Real mmengine Runners: a one-weight-pair linear model, 2 epochs
+of 2 iterations."""
 from __future__ import annotations
 
 import pytest
@@ -73,7 +74,7 @@ def _mean_output(state: dict) -> float:
         return float(net.fc(INPUTS).mean())
 
 
-def test_the_checkpoint_tests_the_average_and_test_after_train_the_raw_weights(tmp_path):
+def test_the_checkpoint_and_test_after_train_both_test_the_average(tmp_path):
     trained = _runner(tmp_path / 'train')
     trained.train()
     ema = next(h for h in trained.hooks if isinstance(h, EMAHook)).ema_model.module.state_dict()
@@ -82,8 +83,10 @@ def test_the_checkpoint_tests_the_average_and_test_after_train_the_raw_weights(t
     assert averaged == pytest.approx(2.4915, abs=1e-4) and own == pytest.approx(2.3466, abs=1e-4)
 
     after_train = trained.test()['mean']
-    assert after_train == pytest.approx(own, abs=1e-6)  # mmengine: the raw weights, not the average
-    assert trained.val()['mean'] == pytest.approx(own, abs=1e-6)  # Runner.val() likewise
+    assert after_train == pytest.approx(averaged, abs=1e-6)  # unpatched mmengine: the raw weights (own)
+    assert trained.val()['mean'] == pytest.approx(averaged, abs=1e-6)  # Runner.val() likewise
+    assert trained.test()['mean'] == pytest.approx(averaged, abs=1e-6)  # again: the average, swapped back after each
+    assert _mean_output(trained.model.state_dict()) == pytest.approx(own, abs=1e-6)
 
     checkpoint = tmp_path / 'train' / 'epoch_2.pth'
     saved = torch.load(checkpoint, map_location='cpu', weights_only=False)['state_dict']

@@ -21,6 +21,7 @@ import mmengine.dist.utils as d, mmengine.hooks.checkpoint_hook as h, mmengine.r
 import mmengine.runner.checkpoint as c, mmengine.runner.runner as r, mmengine.config.config as cc
 import mmengine.runner._flexible_runner as fr
 from mmengine._strategy import BaseStrategy
+from mmengine.hooks import EMAHook
 where = {
     'loader': c.CheckpointLoader._schemes[''].__module__,
     'save': {f.__module__ for f in (c.save_checkpoint, r.save_checkpoint, mr.save_checkpoint)},
@@ -37,6 +38,7 @@ where = {
     'config_format': getattr(cc.FormatCode, 'memoised', False),
     'env_info': getattr(r.collect_env, 'reads_torchvision_version', False),
     'run_names': [getattr(f, 'names_each_run', False) for f in (r.Runner.setup_env, BaseStrategy._setup_env)],
+    'ema_average': getattr(EMAHook.before_run, 'keeps_average', False),
 }
 assert where == {'loader': 'automl_mm.engine.checkpoint', 'save': {'automl_mm.engine.resume'},
                  'last_checkpoint': 'automl_mm.engine.resume', 'resume': {'automl_mm.engine.resume'},
@@ -45,7 +47,7 @@ assert where == {'loader': 'automl_mm.engine.checkpoint', 'save': {'automl_mm.en
                  'worker_seeds': True,
                  'resume_hooks': {name: ['DataFingerprintHook', 'ResumeConfigHook', 'LearnedStateHook']
                                   for name in ('Runner', 'FlexibleRunner')},
-                 'config_format': True, 'env_info': True, 'run_names': [True, True]}, where
+                 'config_format': True, 'env_info': True, 'run_names': [True, True], 'ema_average': True}, where
 print('ALL PATCHED')
 '''
 

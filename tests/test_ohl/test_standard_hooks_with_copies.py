@@ -6,8 +6,9 @@ an ``EMAHook``, a ``CheckpointHook(save_best=...)``, a validation after every tr
   the trunk end, and every rank reports the same metric.
 * ``save_best`` keeps that model: the best checkpoint's ``state_dict`` is the validated average.
 * After training every rank holds the last trunk's best copy and its average, which the final checkpoint saves;
-  ``Runner.test()`` in the same runner tests that copy's own weights (mmengine's ``EMAHook.before_run`` rebuilds
-  the average from the model when ``test()`` calls it).
+  ``Runner.test()`` in the same runner tests that average on every rank (unpatched, mmengine's
+  ``EMAHook.before_run``, which ``test()`` calls again, rebuilt the average from the model: the best copy's own
+  weights were tested; automl_mm patch 17).
 * Each copy's sampler is set to the runner's epoch (``DistSamplerSeedHook``) and draws its own order.
 * ``LoggerHook``'s training loss is rank 0's, i.e. copy 0's, of that iteration (not the best copy's nor a mean).
 """
@@ -157,13 +158,13 @@ def test_ema_validation_best_checkpoint_test_sampler_and_log_with_two_copies(tmp
     assert _same({k: saved[k] for k in validated}, validated)
 
     # after training every rank holds the last trunk's best copy and its average; Runner.test() in the same runner
-    # tests the best copy's own weights on every rank: EMAHook's before_run, which test() calls again, rebuilds the
-    # average from the model (mmengine's behaviour; tools/test.py on the final checkpoint tests the average)
+    # tests that average on every rank, as tools/test.py on the final checkpoint does (unpatched, EMAHook's
+    # before_run, which test() calls again, rebuilt the average from the model: the raw weights were tested)
     trained = [_load(work, 'trained', r) for r in range(2)]
     assert _same(trained[0]['ema'], _load(work, 'ema_before_epoch3', history[-1]['best']))
     for rank in range(2):
         assert _same(trained[rank]['raw'], trained[0]['raw']) and _same(trained[rank]['ema'], trained[0]['ema'])
-        assert _same(_load(work, 'tested', rank), trained[0]['raw'])
+        assert _same(_load(work, 'tested', rank), trained[0]['ema'])
     assert not _same(trained[0]['raw'], trained[0]['ema'])
     final = torch.load(osp.join(work, 'epoch_3.pth'), weights_only=False)['state_dict']
     assert _same({k: final[k] for k in trained[0]['ema']}, trained[0]['ema'])  # the final checkpoint: the average
