@@ -129,7 +129,10 @@ class PartialArchitecturePool:
     def ranking(self) -> list[tuple[Path, float]]:
         """Scored candidates, best first (the highest score, or the lowest under rule ``'less'``, where +inf, an
         evaluation with no metrics, comes after every finite score); ``-inf`` (no admitted completion) last; ties
-        keep candidate order (so the result is deterministic)."""
+        keep candidate order, the same on every rank and after a resume: the pool's entries best first, each
+        extended by its next decision's options in the order the config lists them (the first-listed operator or
+        dilation wins a tie). Not a seeded random pick: the scores are deterministic, and a tie that decides which
+        candidates stay or which is chosen is recorded and warned of instead (:meth:`ties_at_cuts`)."""
         order = {c: i for i, c in enumerate(self.candidates())}
         scored = [(c, s) for c, s in self.scores.items() if c in order]
         sign = rule_sign(self.rule)
@@ -151,8 +154,34 @@ class PartialArchitecturePool:
         # -Infinity / Infinity, which is not JSON
         self.history.append({'decided': len(kept[0]), 'pool': [list(c) for c in kept],
                              'candidates': [[list(c), s if math.isfinite(s) else None] for c, s in ranking]})
+        ties = self.ties_at_cuts(ranking, len(kept), len(kept[0]) >= self.space.num_decisions)
+        if ties:
+            self.history[-1]['ties'] = ties
         self.pool, self.scores, self.candidate_list, self.empty = kept, {}, None, set()
         return list(kept)
+
+    @staticmethod
+    def ties_at_cuts(ranking: list[tuple[Path, float]], kept: int, last: bool) -> list[dict]:
+        """The ties that candidate order broke where it decided something: across the pool's cut (the ``kept``-th
+        and the next candidate of :meth:`ranking` score the same) and, at the last step (``last``), across the
+        search's choice (the first and the second). Candidates with no admitted completion (``-inf``) are never
+        tied; ties inside the kept set of an unfinished step decide nothing and are not listed.
+
+        Returns:
+            One ``dict(cut=k, score=s, kept=[...], dropped=[...])`` per cut so decided (the pool's cut first), the
+            tied candidates as lists of option indices on each side of it, best first.
+        """
+        admitted = [(c, s) for c, s in ranking if s != -math.inf]
+        ties = []
+        for cut in sorted({kept, 1} if last else {kept}, reverse=True):
+            if cut >= len(admitted) or admitted[cut - 1][1] != admitted[cut][1]:
+                continue
+            score = admitted[cut][1]
+            tied = [i for i, (_, s) in enumerate(admitted) if s == score]
+            ties.append(dict(cut=cut, score=score if math.isfinite(score) else None,
+                             kept=[list(admitted[i][0]) for i in tied if i < cut],
+                             dropped=[list(admitted[i][0]) for i in tied if i >= cut]))
+        return ties
 
     def state_dict(self) -> dict:
         """The pool, the current step's scores and candidates, the history, and the space's options: paths are

@@ -496,6 +496,18 @@ class SearchLoopBase(SearchResumeChecks, IterBasedTrainLoop):
             warn(f'[{name}] all {len(finite)} candidates with a finite score scored {self.metric_key}='
                  f'{finite[0]:.4f}: the choice is a tie-break (candidate order), not a ranking; score on more '
                  'search data or train the supernet longer' + (f' ({trained_by})' if trained_by else ''))
+        else:  # a tie that decided who stays, or the choice (pool.history[-1]['ties'], PartialArchitecturePool)
+            for tie in pool.history[-1].get('ties', []):
+                which = ('the search\'s choice' if tie['cut'] == 1 and pool.done else
+                         f'the pool\'s {tie["cut"]} place{"s" if tie["cut"] > 1 else ""}')
+                score = 'inf' if tie['score'] is None else f'{tie["score"]:.4f}'
+                warn(f'[{name}] {len(tie["kept"]) + len(tie["dropped"])} candidates tied at {self.metric_key}='
+                     f'{score} for {which}: candidate order kept '
+                     f'{", ".join(describe(tuple(c)) for c in tie["kept"])}, not '
+                     f'{", ".join(describe(tuple(c)) for c in tie["dropped"])} (ties go to the pool\'s better '
+                     'entry, then to the option listed first in the options of the decision); score on more search '
+                     'data (more images or samples per candidate tell them apart) or train the supernet longer'
+                     + (f' ({trained_by})' if trained_by else ''))
         self.save_search_checkpoint(name)
         return kept
 

@@ -365,3 +365,52 @@ def test_tied_potentials_keep_the_better_prefix_first_whatever_order_they_arrive
     for c in reversed(pool.candidates()):  # every candidate ties, recorded last first
         pool.record(c, 0.7)
     assert pool.select() == [(2, 0), (2, 1)]
+
+
+def test_a_tie_across_the_pools_cut_is_recorded_and_warned_naming_who_candidate_order_kept(monkeypatch):
+    """Ties keep candidate order (documented, deterministic on every rank and after a resume; the first-listed
+    operator / dilation wins). A tie that decides which candidates stay, or which is the search's choice at the last
+    step, was silent unless every candidate tied (CR-NAS's 2-image spatial scoring: dilations 1 and 2 both at AP
+    0.5, dilation 1 chosen without a word). Now the pool's history records it and the step warns, naming both
+    sides; a tie inside the kept set of an unfinished step decides nothing and is not reported."""
+    from types import SimpleNamespace
+
+    from automl_mm.nas import loop as loop_module
+
+    warnings = []
+    monkeypatch.setattr(loop_module, 'warn', warnings.append)
+    stand_in = SimpleNamespace(metric_key='bbox_mAP', checkpoint_interval_s=1e9, _last_save=math.inf,
+                               save_search_checkpoint=lambda tag: None, _iter=0)
+
+    def step(space, pool_size, scores):
+        pool = PartialArchitecturePool(space, pool_size=pool_size)
+        warnings.clear()
+        loop_module.SearchLoopBase.run_step(stand_in, 'spatial_block1', pool,
+                                            lambda c: scores[c], lambda c: f'dilations {list(c)}')
+        return pool
+
+    # the last decision, K=1: (0,) and (1,) tie at 0.5 for the choice; candidate order keeps (0,)
+    pool = step(LayerwiseSpace([[1, 2, 3]]), 1, {(0,): 0.5, (1,): 0.5, (2,): 0.25})
+    assert pool.pool == [(0,)]
+    assert pool.history[-1]['ties'] == [dict(cut=1, score=0.5, kept=[[0]], dropped=[[1]])]
+    [tie] = [w for w in warnings if 'tied' in w]
+    assert tie.startswith('[spatial_block1] 2 candidates tied at bbox_mAP=0.5000 for the search\'s choice: '
+                          'candidate order kept dilations [0], not dilations [1]'), tie
+    assert 'first in the options' in tie and 'more search data' in tie
+
+    # an unfinished step, K=2: the tie inside the kept pair decides nothing; a tie across the cut does
+    two = LayerwiseSpace([[1, 2, 3], [1, 2]])
+    assert 'ties' not in step(two, 2, {(0,): 0.5, (1,): 0.5, (2,): 0.25}).history[-1] and not warnings
+    pool = step(two, 2, {(0,): 0.75, (1,): 0.5, (2,): 0.5})
+    assert pool.pool == [(0,), (1,)] and pool.history[-1]['ties'] == [dict(cut=2, score=0.5, kept=[[1]],
+                                                                           dropped=[[2]])]
+    [tie] = [w for w in warnings if 'tied' in w]
+    assert "for the pool's 2 places" in tie and 'kept dilations [1], not dilations [2]' in tie, tie
+
+    # the last step with K=2: both cuts decide (the final pool, and its first entry, the choice)
+    pool = step(LayerwiseSpace([[1, 2, 3, 4]]), 2, {(0,): 0.5, (1,): 0.5, (2,): 0.5, (3,): 0.25})
+    assert pool.history[-1]['ties'] == [dict(cut=2, score=0.5, kept=[[0], [1]], dropped=[[2]]),
+                                        dict(cut=1, score=0.5, kept=[[0]], dropped=[[1], [2]])]
+    # every finite score equal: the existing all-tie warning says it, once
+    step(LayerwiseSpace([[1, 2]]), 1, {(0,): 0.5, (1,): 0.5})
+    assert len([w for w in warnings if 'tie' in w]) == 1, warnings
