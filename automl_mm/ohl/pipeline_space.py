@@ -65,7 +65,9 @@ class PipelineChoiceSpace(OHLSpace):
       clearly different policies, so the reward differences carry the policies' effect: with per-image draws a
       copy's share of an element differs from p_θ only by multinomial noise, O(√(p/N)) over N images, and the
       signal in the REINFORCE gradient shrinks with N (``benchmarks/autoaug_power.py`` measures both on a planted
-      reward). Images prefetched across a trunk boundary keep the previous trunk's policy (counted as stale).
+      reward). Images prefetched across a trunk boundary keep the previous trunk's policy (counted as stale), and
+      a copy is credited with the draws its own trunk's images used only (:meth:`draws_used`: all K in a trunk
+      longer than the prefetch; fewer where most of its images were prefetched, none where all were).
 
     Args:
         distribution: A categorical distribution (``Categorical`` / ``FactorisedCategorical``) with one
@@ -117,6 +119,7 @@ class PipelineChoiceSpace(OHLSpace):
         self._version: int | None = None
         self._stale = 0
         self._fresh = 0  # images of this trunk's draw (policy_size mode: of this trunk's policy)
+        self._used: set[int] = set()  # policy_size mode: the choices this rank's images of this trunk's policy used
         self._placement = 'where it was'  # in words, for export_fragment
         self._mmdet = False  # an mmdet pipeline: the fragment targets a stock mmdet config
         self._following: list[str] = []  # the search's steps between the transform and packing, as config text
@@ -361,6 +364,7 @@ class PipelineChoiceSpace(OHLSpace):
                 if version == self._version:
                     indices.append(index)
                     self._fresh += 1
+                    self._used.add(int(index))
                 else:
                     self._stale += 1
         if indices and self.policy_size is None:
@@ -375,10 +379,19 @@ class PipelineChoiceSpace(OHLSpace):
         under per-image draws, whose statistics count those images' choices themselves."""
         return None if self.per_item else self._fresh
 
+    def draws_used(self) -> list[bool] | None:
+        """With ``policy_size``, per draw of this trunk's policy (:attr:`policy`, K entries), whether an image this rank
+        trained with in the trunk used its choice (every draw of that choice: the images cannot tell equal draws
+        apart); ``None`` under per-image draws. ``OHLHook`` credits a copy with the draws that one of its ranks'
+        images used (:func:`~automl_mm.ohl.reward.combine_copy_rows`): a draw no image of the trunk used (images
+        prefetched under the trunk before's policy, a short trunk) had no part in the copy's reward."""
+        return None if self.per_item else [c in self._used for c in self.policy]
+
     def reset_stats(self) -> None:
         super().reset_stats()
         self._stale = 0
         self._fresh = 0
+        self._used = set()
 
     def export_fragment(self) -> str:
         """The learned distribution, fixed, as config text that retrains without OHL.

@@ -173,26 +173,43 @@ def _fresh_count(space: Any) -> float:
     return -1.0 if count is None else float(count)
 
 
+def _draws_used(space: Any) -> list[bool] | None:
+    """A space's ``draws_used()`` (``PipelineChoiceSpace(policy_size=K)``: per draw of its trunk policy, whether an
+    image of this rank used it), ``None`` where it has none (a per-image or duck-typed space)."""
+    return getattr(space, 'draws_used', lambda: None)()
+
+
 def trunk_row(reward: float, valid: bool, empty: bool, spaces: Sequence[Any]) -> torch.Tensor:
-    """This rank's row for :func:`combine_copy_rows` (float64, length 3 + 2 S + Σ stats_size): reward (0 when not
-    valid), valid, empty-metrics flag, each space's stale-sample count, each space's fresh-item count
-    (:meth:`~automl_mm.ohl.base.OHLSpace.fresh_count`, -1 where it counts none), then each space's statistics."""
+    """This rank's row for :func:`combine_copy_rows` (float64, length 3 + 2 S + Σ stats_size + Σ 2 K): reward (0
+    when not valid), valid, empty-metrics flag, each space's stale-sample count, each space's fresh-item count
+    (:meth:`~automl_mm.ohl.base.OHLSpace.fresh_count`, -1 where it counts none), each space's statistics, then for
+    each space with a trunk policy of K draws (``draws_used``) the K drawn choices and K flags: which of them an
+    image of this rank used."""
+    policies = []
+    for s in spaces:
+        used = _draws_used(s)
+        if used is not None:
+            policies.append(torch.tensor([*map(float, s.policy), *map(float, used)], dtype=torch.float64))
     return torch.cat([torch.tensor([reward if valid else 0.0, float(valid), float(empty)], dtype=torch.float64)]
                      + [torch.tensor([float(s.stale_count())], dtype=torch.float64) for s in spaces]
                      + [torch.tensor([_fresh_count(s)], dtype=torch.float64) for s in spaces]
-                     + [s.trunk_stats() for s in spaces])
+                     + [s.trunk_stats() for s in spaces] + policies)
 
 
 def combine_copy_rows(rows: torch.Tensor, layout: Any, spaces: Sequence[Any], trunk: int = 0) -> dict:
     """Per-copy rewards, validity and statistics from the all-gathered rows of every rank.
 
-    Row layout (one per rank, ``rows`` is (world_size, 3 + 2 S + Σ stats_size), :func:`trunk_row`): reward, valid,
-    empty-metrics flag, one stale-sample count per space, one fresh-item count per space (-1: not counted), then
-    each space's statistics. A copy's reward and empty flag are its lead rank's (the lead computes it from the
-    results of the copy's ranks); it is valid only if every one of its ranks is; the statistics of a per-item space
-    (and the stale and fresh counts) are **summed** over the copy's ranks, since each rank trains on its own shard
-    (``fresh`` is ``None`` for a space that counts none); a per-copy space's sample is the same on every rank of the
-    copy, so its lead's statistics are used (and the ranks must agree).
+    Row layout (one per rank, ``rows`` is (world_size, 3 + 2 S + Σ stats_size + Σ 2 K), :func:`trunk_row`):
+    reward, valid, empty-metrics flag, one stale-sample count per space, one fresh-item count per space (-1: not
+    counted), each space's statistics, then each trunk policy's K draws and K used flags. A copy's reward and empty
+    flag are its lead rank's (the lead computes it from the results of the copy's ranks); it is valid only if every
+    one of its ranks is; the statistics of a per-item space (and the stale and fresh counts) are **summed** over the
+    copy's ranks, since each rank trains on its own shard (``fresh`` is ``None`` for a space that counts none); a
+    per-copy space's sample is the same on every rank of the copy, so its lead's statistics are used (and the ranks
+    must agree). A space with a trunk policy (``PipelineChoiceSpace(policy_size=K)``, ``draws_used``) gives the
+    copy the statistics of the draws that an image of one of its ranks used: a draw no image of the trunk used (its
+    images prefetched under the trunk before's policy, or drawing the others) had no part in the copy's reward, and
+    was credited with it (and blamed) before.
 
     Raises:
         RuntimeError: the ranks of a copy recorded different per-copy samples.
@@ -220,6 +237,19 @@ def combine_copy_rows(rows: torch.Tensor, layout: Any, spaces: Sequence[Any], tr
                 raise RuntimeError(f'OHL trunk {trunk}: the ranks of a copy sampled different values for the '
                                    f'per-copy space {space.name!r}; its samples must depend on the copy only')
             out['stats'][space.name] = [block[c, 0].clone() for c in range(n)]
+    for space in spaces:
+        # a trunk policy: the copy is credited with the draws that an image of one of its ranks used (the lead's
+        # policy, which every rank of the copy drew: its statistics were compared above)
+        used = _draws_used(space)
+        if used is None:
+            continue
+        k = len(used)
+        for c in range(n):
+            policy = rows[c, 0, offset:offset + k].to(torch.long)
+            acted = rows[c, :, offset + k:offset + 2 * k].amax(dim=0) > 0
+            out['stats'][space.name][c] = space.distribution.sufficient_stats(policy[acted]) if bool(acted.any()) \
+                else torch.zeros_like(out['stats'][space.name][c])
+        offset += 2 * k
     return out
 
 

@@ -37,8 +37,8 @@ def _hook_after_a_trunk_of(versions):
     hook._report, hook.trunk = mock.Mock(), 2
     space = hook.spaces[0]
     space.begin_trunk(runner, 2, torch.Generator().manual_seed(0))
-    space.after_train_iter(runner, {'data_samples': [
-        BaseDataElement(metainfo={'ohl_choice': {'aug': 0, 'aug@version': v}}) for v in versions]})
+    space.after_train_iter(runner, {'data_samples': [  # the images used the policy's first draw
+        BaseDataElement(metainfo={'ohl_choice': {'aug': space.policy[0], 'aug@version': v}}) for v in versions]})
     hook._in_trunk, hook._trunk_iters = True, 1
     return hook, runner
 
@@ -63,10 +63,11 @@ def test_the_hook_does_not_step_theta_on_a_trunk_whose_images_all_carried_the_tr
     assert record['stale_samples']['aug'] == [2, 2] and record['samples']['aug'] == [0.0, 0.0]
     assert record['controller']['aug'] == {} and torch.equal(hook.spaces[0].distribution.logits.detach(), theta)
     hook, runner = _hook_after_a_trunk_of([1, 2])
+    used = float(hook.spaces[0].policy.count(hook.spaces[0].policy[0]))  # the draws of the choice its image used
     with mock.patch('automl_mm.ohl.trunk_end.gather_rows', side_effect=lambda row: torch.stack([row, row])), \
             mock.patch('automl_mm.ohl.trunk_end.broadcast_copy_state'):
         hook._end_trunk(runner, epoch=0, iters=11, partial=True)
-    assert hook.history[-1]['samples']['aug'] == [2.0, 2.0] and hook.history[-1]['controller']['aug']
+    assert hook.history[-1]['samples']['aug'] == [used, used] and hook.history[-1]['controller']['aug']
 
 
 def _policy_copy(copy_id, versions):
@@ -84,6 +85,11 @@ def _policy_copy(copy_id, versions):
     return space
 
 
+def _first_draws(space):
+    """The statistics of the draws of ``space``'s policy equal to its first (the images of ``_policy_copy`` used it)."""
+    return space.distribution.sufficient_stats(torch.tensor([c for c in space.policy if c == space.policy[0]]))
+
+
 def _settled(versions_per_copy, partial):
     spaces = [_policy_copy(c, versions) for c, versions in enumerate(versions_per_copy)]
     rows = torch.stack([trunk_row(r, True, False, [s]) for r, s in zip((0.5, 0.6), spaces)])
@@ -91,30 +97,31 @@ def _settled(versions_per_copy, partial):
     trunk = combine_copy_rows(rows, layout, spaces[:1])
     scorer = SimpleNamespace(metric_names=lambda: ['accuracy/top1'], reward_key='accuracy/top1')
     _, counts, _ = settle_rewards(trunk, spaces[:1], scorer, None, 4, 2, partial)
-    return trunk, counts, [s.trunk_stats() for s in spaces]
+    return trunk, counts, [_first_draws(s) for s in spaces]
 
 
 def test_a_copy_whose_images_all_carried_the_trunk_befores_policy_counts_no_sample():
     """Copy 0 trained only with images prefetched under trunk 3's policy, copy 1 with two of its own: in the run's
-    partial last trunk copy 0's statistics count 0 samples (its reward is not its policy's), copy 1 keeps its 3
-    draws; in a whole trunk it stops the run naming the trunk length, as a per-image space does."""
+    partial last trunk copy 0's statistics count 0 samples (its reward is not its policy's), copy 1 keeps the
+    draws its images used; in a whole trunk it stops the run naming the trunk length, as a per-image space does."""
     trunk, counts, drawn = _settled([(3, 3), (3, 4, 4)], partial=True)
     assert trunk['stale']['aug'] == [2, 1] and trunk['fresh']['aug'] == [0, 2]
-    assert counts['aug'] == [0.0, 3.0]
+    assert counts['aug'] == [0.0, float(drawn[1].sum())]
     assert trunk['stats']['aug'][0].tolist() == [0.0] * 6 and torch.equal(trunk['stats']['aug'][1], drawn[1])
     with pytest.raises(RuntimeError, match=r"OHL trunk 4: space 'aug' counted no choices of this trunk .*"
                                            r'prefetched every batch of the trunk'):
         _settled([(3, 3), (3, 4, 4)], partial=False)
-    # a copy with one image of its own policy keeps its draws
+    # a copy with one image of its own policy keeps the draws of that image's choice
     trunk, counts, drawn = _settled([(3, 4), (4,)], partial=False)
-    assert counts['aug'] == [3.0, 3.0] and all(torch.equal(a, b) for a, b in zip(trunk['stats']['aug'], drawn))
+    assert counts['aug'] == [float(d.sum()) for d in drawn]
+    assert all(torch.equal(a, b) for a, b in zip(trunk['stats']['aug'], drawn))
 
 
 def test_a_copys_fresh_images_are_summed_over_its_ranks():
     """A copy of 2 ranks whose lead trained only with images prefetched under trunk 3's policy and whose other rank
-    with one image of trunk 4's: the copy used its policy, and its 3 draws count (the fresh counts are summed over
-    the copy's ranks, as the stale ones; read from the lead alone, the copy counted none). A rank that counts none
-    (-1) leaves the space uncounted."""
+    with one image of trunk 4's: the copy used its policy, and the draws of that image's choice count (the fresh
+    counts are summed over the copy's ranks, as the stale ones; read from the lead alone, the copy counted none). A
+    rank that counts none (-1) leaves the space uncounted."""
     from mmengine.structures import BaseDataElement
 
     def rank(r, versions):
@@ -134,6 +141,56 @@ def test_a_copys_fresh_images_are_summed_over_its_ranks():
     assert trunk['stale']['aug'] == [3] and trunk['fresh']['aug'] == [1]
     scorer = SimpleNamespace(metric_names=lambda: ['accuracy/top1'], reward_key='accuracy/top1')
     _, counts, _ = settle_rewards(trunk, spaces[:1], scorer, None, 4, 2, partial=False)
-    assert counts['aug'] == [3.0] and torch.equal(trunk['stats']['aug'][0], spaces[0].trunk_stats())
+    used = _first_draws(spaces[0])
+    assert counts['aug'] == [float(used.sum())] and torch.equal(trunk['stats']['aug'][0], used)
     rows[1, 4] = -1.0  # rank 1's fresh count: none
     assert combine_copy_rows(rows, layout, spaces[:1])['fresh']['aug'] is None
+
+
+def _partly_prefetched_copy(ranks):
+    """One copy of ``len(ranks)`` ranks at the end of trunk 4, policy_size=4 over 6 choices; rank r trained with
+    images of the choices ``ranks[r]`` as ``(slot, version)``: slot k of the copy's policy (None: a choice outside it,
+    from trunk 3's policy), version 3 prefetched under trunk 3's policy, 4 this trunk's."""
+    from mmengine.structures import BaseDataElement
+
+    spaces = []
+    for r, images in enumerate(ranks):
+        runner = _pipeline_runner(OHLRandomChoice(transforms=[[]] * 6, key='aug'))
+        space = PipelineChoiceSpace(dict(type='Categorical', num_choices=6), key='aug', policy_size=4)
+        space.resolve(runner)
+        space.setup(runner, CopyLayout(num_copies=1, ranks_per_copy=len(ranks), rank=r, world_size=len(ranks)),
+                    seed=3)
+        space.begin_trunk(None, 4, torch.Generator().manual_seed(5))  # the copy's draw: the same on every rank
+        outside = next(i for i in range(6) if i not in space.policy)
+        space.after_train_iter(None, {'data_samples': [
+            BaseDataElement(metainfo={'ohl_choice': {'aug': outside if k is None else space.policy[k],
+                                                     'aug@version': v}}) for k, v in images]})
+        spaces.append(space)
+    rows = torch.stack([trunk_row(0.5, True, False, [s]) for s in spaces])
+    layout = CopyLayout(num_copies=1, ranks_per_copy=len(ranks), rank=0, world_size=len(ranks))
+    trunk = combine_copy_rows(rows, layout, spaces[:1])
+    scorer = SimpleNamespace(metric_names=lambda: ['accuracy/top1'], reward_key='accuracy/top1')
+    _, counts, _ = settle_rewards(trunk, spaces[:1], scorer, None, 4, 2, partial=True)
+    return spaces[0].policy, trunk['stats']['aug'][0], counts['aug'][0]
+
+
+def test_a_partly_prefetched_copy_is_credited_with_the_draws_its_images_used_only():
+    """A copy whose trunk began with images prefetched under trunk 3's policy trained with two images of its own
+    policy, both of its first draw: the reward says something of that draw only, yet all 4 draws were credited
+    with it (and blamed). Now the copy's sample is the draws whose choice one of its trunk's own images used (all
+    the draws of that choice, as the images cannot tell equal draws apart), over its ranks; a trunk whose images
+    used every draw keeps all 4 (what a trunk longer than the prefetch gives)."""
+    from automl_mm.ohl.distributions import Categorical
+
+    dist = Categorical(num_choices=6)
+    policy, stats, count = _partly_prefetched_copy([[(None, 3), (None, 3), (0, 4), (0, 4)]])
+    used = [c for c in policy if c == policy[0]]
+    assert len(used) < 4, policy  # the premise: some draws of the policy were not used
+    assert stats.tolist() == dist.sufficient_stats(torch.tensor(used)).tolist() and count == len(used)
+    # two ranks of the copy: each rank's images used one draw; the copy used both
+    policy, stats, count = _partly_prefetched_copy([[(None, 3), (0, 4)], [(None, 3), (2, 4)]])
+    used = [c for c in policy if c in (policy[0], policy[2])]
+    assert stats.tolist() == dist.sufficient_stats(torch.tensor(used)).tolist() and count == len(used)
+    # every draw used: all 4 credited
+    policy, stats, count = _partly_prefetched_copy([[(None, 3), (0, 4), (1, 4), (2, 4), (3, 4)]])
+    assert stats.tolist() == dist.sufficient_stats(torch.tensor(policy)).tolist() and count == 4
