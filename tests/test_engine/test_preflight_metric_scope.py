@@ -14,7 +14,7 @@ from automl_mm.engine.preflight_coco_counts import check_computed_key, check_unc
 from automl_mm.engine.preflight_metric_order import check_metric_order
 from automl_mm.engine.preflight_metrics import check_metric_key
 from automl_mm.engine.preflight_outputs import _check_checkpoint_hook
-from automl_mm.engine.preflight_search import _check_search_loop
+from automl_mm.engine.preflight_search import _check_ohl_hook, _check_search_loop
 from automl_mm.engine.preflight_walk import ConfigCheckError
 from tests.test_engine._metric_order_helpers import _mmdet_coco_metric
 
@@ -60,6 +60,11 @@ def test_a_users_metric_in_its_own_scope_is_resolved_for_a_read_key(scope, metri
     with pytest.raises(ConfigCheckError, match=r'^train_cfg\.metric_key' +
                        refused.format(r'train_cfg\.search_evaluator')):
         _check_search_loop(cfg, cfg.train_cfg)
+    cfg.runner_type = 'automl_mm.CopyRunner'
+    cfg.custom_hooks = [dict(type='automl_mm.OHLHook', reward_evaluator=metric, reward_key='coco/AR@1000')]
+    with pytest.raises(ConfigCheckError, match=r'^custom_hooks\[0\]\.reward_key' +
+                       refused.format(r'custom_hooks\[0\]\.reward_evaluator')):
+        _check_ohl_hook(cfg)
 
 
 def test_a_metric_type_the_config_scope_does_not_hold_is_not_taken_from_another():
