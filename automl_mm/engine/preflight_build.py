@@ -113,12 +113,15 @@ def check_data_sources(cfg: Any, test_only: bool = False, split: str = 'test') -
     """
     from mmengine.registry import DefaultScope
 
-    from .preflight_walk import _datasets, bn_recalibration_loader_cfgs
+    from .preflight_walk import bn_recalibration_loader_cfgs
 
     scope = cfg.get('default_scope', 'automl_mm')
-    leaves = [(node, where) for loader, key in [*_loader_cfgs(cfg), *bn_recalibration_loader_cfgs(cfg)]
+    # (a leaf inside a wrapper of a _scope_ is built in that scope, as mmengine builds it inside the wrapper)
+    leaves = [(node if node.get('_scope_') or in_scope == scope else dict(node, _scope_=in_scope), where)
+              for loader, key in [*_loader_cfgs(cfg), *bn_recalibration_loader_cfgs(cfg)]
               if not outside_split(key, test_only, split) and isinstance(loader, dict)
-              for node, where in _datasets(loader.get('dataset'), f'{key}.dataset') if not _wraps(node)]
+              for node, where, in_scope in _scoped_datasets(loader.get('dataset'), f'{key}.dataset', scope)
+              if not _wraps(node)]
     with DefaultScope.overwrite_default_scope(scope):
         for _ in _checked_datasets(cfg, leaves, scope):
             pass
@@ -178,12 +181,12 @@ def _checked_datasets(cfg: Any, datasets: Iterable[tuple[Any, str]], scope: str)
         if not isinstance(dataset, dict):
             continue
         dataset = copy.deepcopy(dataset)
-        kind = dataset.get('type')
-        dataset_cls = kind if isinstance(kind, type) else registered_class(DATASETS, kind, scope)
+        kind, in_scope = dataset.get('type'), dataset.get('_scope_') or scope  # (mmengine builds it in its _scope_)
+        dataset_cls = kind if isinstance(kind, type) else registered_class(DATASETS, kind, in_scope)
         if dataset_cls is None:
             from .preflight_types import type_hint
             raise ConfigCheckError(f'{key}.type={kind!r} is not a registered dataset in scope '
-                                   f'{scope!r}{type_hint(DATASETS.name, kind, scope)}')
+                                   f'{in_scope!r}{type_hint(DATASETS.name, kind, in_scope)}')
         _build_lazily(dataset, scope)  # check the arguments, do not read the data twice
         with _named(key, node=dataset):
             built = DATASETS.build(dataset)
@@ -207,13 +210,26 @@ def _build_lazily(dataset: dict, scope: str) -> None:
     """
     from automl_mm.registry import DATASETS, registered_class
 
-    from .preflight_walk import _datasets
-
-    for node, _ in _datasets(dataset, ''):
+    for node, _, in_scope in _scoped_datasets(dataset, '', scope):
         kind = node.get('type')
-        cls = kind if isinstance(kind, type) else registered_class(DATASETS, kind, scope)
+        cls = kind if isinstance(kind, type) else registered_class(DATASETS, kind, in_scope)
         if cls is not None and _takes_lazy_init(cls):
             node.setdefault('lazy_init', True)
+
+
+def _scoped_datasets(dataset: Any, where: str, scope: str | None) -> Iterator[tuple[dict, str, str | None]]:
+    """``(dataset config, its config key, the scope mmengine builds it in)`` for ``dataset`` and every dataset config
+    it wraps (``dataset`` / ``datasets``, each wrapper before what it holds): a node's own ``_scope_``, else that of
+    the wrapper that builds it (mmengine's ``build_from_cfg`` switches to a node's ``_scope_`` while its class builds
+    what it wraps), else ``scope`` (the config's ``default_scope``)."""
+    if not isinstance(dataset, dict):
+        return
+    scope = dataset.get('_scope_') or scope
+    yield dataset, where, scope
+    if isinstance(dataset.get('dataset'), dict):
+        yield from _scoped_datasets(dataset['dataset'], f'{where}.dataset', scope)
+    for i, inner in enumerate(dataset.get('datasets') or []):
+        yield from _scoped_datasets(inner, f'{where}.datasets.{i}', scope)
 
 
 def _takes_lazy_init(cls: type) -> bool:

@@ -1,0 +1,59 @@
+"""A dataset node's ``_scope_`` is the scope mmengine builds it in (``build_from_cfg`` pops it and switches to it,
+and what the node builds inside, a wrapped dataset, is built in that scope too): the start checks' dataset build
+(:func:`build_check`, :func:`check_data_sources`) resolved every dataset type in the config's ``default_scope``,
+so a user's dataset registered in the user's own scope, named there by its node's ``_scope_``, was refused ("is not a
+registered dataset in scope 'automl_mm'") although the runner builds it, and one inside a wrapper of that
+``_scope_`` was read in full at the check (no ``lazy_init``) before the runner read it again."""
+from __future__ import annotations
+
+from collections import Counter
+
+import pytest
+from mmengine.config import Config
+from mmengine.dataset import BaseDataset
+from mmengine.registry import DATASETS as MMENGINE_DATASETS
+from mmengine.registry import DefaultScope, Registry
+from mmengine.runner import Runner
+
+from automl_mm.engine.preflight import build_check, check_data_sources
+
+#: The user's own scope: a registry of datasets under mmengine's, as a project's ``registry.py`` makes it.
+USER_SCOPE = 'automl_mm_test_user_datasets'
+USER_DATASETS = Registry('dataset', parent=MMENGINE_DATASETS, scope=USER_SCOPE)
+LOADS: Counter = Counter()
+
+
+@USER_DATASETS.register_module()
+class UserScopedItems(BaseDataset):
+    """Four items of two classes; ``load_data_list`` counts its calls under ``tag``."""
+
+    METAINFO = dict(classes=('a', 'b'))
+
+    def __init__(self, tag: str = 'x', **kwargs) -> None:
+        self.tag = tag
+        super().__init__(**kwargs)
+
+    def load_data_list(self) -> list[dict]:
+        LOADS[self.tag] += 1
+        return [dict(img_id=i, gt_label=i % 2) for i in range(4)]
+
+
+SCOPED = {
+    'own _scope_': (dict(type='UserScopedItems', _scope_=USER_SCOPE, tag='own'), 4),
+    "a wrapper's _scope_": (dict(type='RepeatDataset', _scope_=USER_SCOPE, times=2,
+                                 dataset=dict(type='UserScopedItems', tag='inner')), 8),
+}
+
+
+@pytest.mark.parametrize('name', sorted(SCOPED))
+def test_a_dataset_of_the_users_scope_named_by_its_node_is_checked_as_the_runner_builds_it(name):
+    dataset, length = SCOPED[name]
+    cfg = Config(dict(default_scope='automl_mm', train_dataloader=dict(
+        batch_size=2, num_workers=0, sampler=dict(type='DefaultSampler', shuffle=False), dataset=dataset)))
+    LOADS.clear()
+    check_data_sources(cfg)  # (was: "train_dataloader.dataset....type='UserScopedItems' is not a registered ...")
+    build_check(cfg)
+    assert sum(LOADS.values()) == 0, LOADS  # built lazily: the check reads no data list
+    with DefaultScope.overwrite_default_scope('automl_mm'):
+        loader = Runner.build_dataloader(cfg.train_dataloader)  # the runner's own build
+    assert len(loader.dataset) == length
