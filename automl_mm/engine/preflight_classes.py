@@ -20,12 +20,13 @@ from .preflight_walk import ConfigCheckError, _coco_datasets, _datasets, _evalua
 
 
 def _dataset_class(dataset: dict, scope: str | None) -> type | None:
-    """The registered dataset class ``dataset`` builds, ``None`` when it cannot be resolved here."""
+    """The registered dataset class ``dataset`` builds (its type resolved in its own ``_scope_``, else ``scope``, as
+    mmengine's ``build_from_cfg`` resolves it), ``None`` when it cannot be resolved here."""
     from automl_mm.registry import DATASETS, registered_class
 
     kind = dataset.get('type')
     try:
-        return kind if isinstance(kind, type) else registered_class(DATASETS, kind, scope)
+        return kind if isinstance(kind, type) else registered_class(DATASETS, kind, dataset.get('_scope_') or scope)
     except KeyError:
         return None
 
@@ -240,7 +241,7 @@ def _label_scoring(cfg: Any, loader_key: str, scope: str | None) -> LabelScoring
             continue
         kind = metric.get('type')
         try:
-            cls = kind if isinstance(kind, type) else registered_class(METRICS, kind, scope)
+            cls = kind if isinstance(kind, type) else registered_class(METRICS, kind, metric.get('_scope_') or scope)
         except KeyError:
             cls = None
         if not isinstance(cls, type):

@@ -6,37 +6,13 @@ registered dataset in scope 'automl_mm'") although the runner builds it, and one
 ``_scope_`` was read in full at the check (no ``lazy_init``) before the runner read it again."""
 from __future__ import annotations
 
-from collections import Counter
-
 import pytest
 from mmengine.config import Config
-from mmengine.dataset import BaseDataset
-from mmengine.registry import DATASETS as MMENGINE_DATASETS
-from mmengine.registry import DefaultScope, Registry
+from mmengine.registry import DefaultScope
 from mmengine.runner import Runner
 
 from automl_mm.engine.preflight import build_check, check_data_sources
-
-#: The user's own scope: a registry of datasets under mmengine's, as a project's ``registry.py`` makes it.
-USER_SCOPE = 'automl_mm_test_user_datasets'
-USER_DATASETS = Registry('dataset', parent=MMENGINE_DATASETS, scope=USER_SCOPE)
-LOADS: Counter = Counter()
-
-
-@USER_DATASETS.register_module()
-class UserScopedItems(BaseDataset):
-    """Four items of two classes; ``load_data_list`` counts its calls under ``tag``."""
-
-    METAINFO = dict(classes=('a', 'b'))
-
-    def __init__(self, tag: str = 'x', **kwargs) -> None:
-        self.tag = tag
-        super().__init__(**kwargs)
-
-    def load_data_list(self) -> list[dict]:
-        LOADS[self.tag] += 1
-        return [dict(img_id=i, gt_label=i % 2) for i in range(4)]
-
+from tests.test_engine._user_scope_helpers import LOADS, USER_SCOPE
 
 SCOPED = {
     'own _scope_': (dict(type='UserScopedItems', _scope_=USER_SCOPE, tag='own'), 4),
