@@ -358,7 +358,7 @@ def test_a_pc_nas_search_refuses_a_table_of_another_layout(tmp_path):
     _, table = _latency_table(repeats=1, warmup=0)  # timed NCHW, as the model runs by default
     table_file = str(tmp_path / 'lut.json')
     table.save(table_file)
-    cfg = _cfg(str(tmp_path), latency_table=table_file, latency_limit=100.0, flops_limit=None)
+    cfg = _cfg(str(tmp_path), latency_table=table_file, latency_limit=1e9, flops_limit=None)  # above any timing
     cfg.model.channels_last = True
     runner = Runner.from_cfg(cfg)
     with pytest.raises(ValueError, match=rf'^train_cfg\.latency_table {table_file}: the latency table was timed in '
@@ -452,7 +452,7 @@ def test_a_pc_nas_search_refuses_a_table_of_another_thread_count(tmp_path):
     _, table = _latency_table(repeats=1, warmup=0, num_threads=2)
     table_file = str(tmp_path / 'lut.json')
     table.save(table_file)
-    cfg = _cfg(str(tmp_path), latency_table=table_file, latency_limit=100.0, flops_limit=None)
+    cfg = _cfg(str(tmp_path), latency_table=table_file, latency_limit=1e9, flops_limit=None)  # above any timing
     runner = Runner.from_cfg(cfg)  # train_cfg.latency_num_threads: 1 by default
     with pytest.raises(ValueError, match=rf'^train_cfg\.latency_table {table_file}: the latency table was timed with '
                                          r'2 torch thread\(s\) but train_cfg\.latency_num_threads=1'):
