@@ -29,6 +29,10 @@ def _worker(rank: int, tmp: str) -> None:
                                   timeout=datetime.timedelta(seconds=42))
     try:
         layout = init_copy_layout(1, 2, 42)  # one copy of two ranks: a process group of its own
+        # both ranks' groups are up before either leaves: without a collective after them, a rank could tear its groups
+        # down while the other was still connecting (gloo's 'Connection closed by peer' in its init_process_group or
+        # new_group, 2 runs of 47 beside a busy core)
+        torch_dist.barrier()
         torch.save(_group_timeout(layout.group).total_seconds(), osp.join(tmp, f'rank{rank}.pth'))
     finally:
         reset_copy_layout()
