@@ -16,10 +16,16 @@ test) is not seen by the ranks: set it up in the rank's function.
 """
 from __future__ import annotations
 
+import contextlib
+import importlib.util
+import json
 import multiprocessing
 import os
+import os.path as osp
+import sys
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from types import ModuleType
 from typing import Any
 
 import torch
@@ -70,3 +76,120 @@ def outcome(call: Callable[[], Any]) -> str | None:
     except Exception as err:  # noqa: BLE001 (recorded for the test to compare)
         return f'{type(err).__name__}: {err}'
     return None
+
+
+@contextlib.contextmanager
+def recording(out: dict) -> Iterator[None]:
+    """Run the block in a rank and record in ``out`` what it raised (``'error'``: ``'<type>: <message>'``, as
+    :func:`outcome`; not raised on) and how long it took (``'seconds'``: every rank stopping at once, not after the
+    process group's timeout)."""
+    start = time.perf_counter()
+    try:
+        yield
+    except Exception as err:  # noqa: BLE001 (recorded for the test to compare)
+        out['error'] = f'{type(err).__name__}: {err}'
+    out['seconds'] = time.perf_counter() - start
+
+
+
+class RankInputs(torch.utils.data.Dataset):
+    """4 inputs ``dict(inputs=<tensor of shape>)``, uniform in [0, 1), item ``i`` drawn with seed ``100 * seed + i``:
+    a rank's own shard where each rank passes its rank as ``seed`` (the ranks' gradients differ)."""
+
+    def __init__(self, seed: int, shape: tuple[int, ...]) -> None:
+        self.seed, self.shape = seed, shape
+
+    def __len__(self) -> int:
+        return 4
+
+    def __getitem__(self, i: int) -> dict:
+        return dict(inputs=torch.rand(*self.shape, generator=torch.Generator().manual_seed(100 * self.seed + i)))
+
+REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
+
+#: A plugin module's source (a config's ``custom_imports``) for a tool's ranks: ``RankModel``, a linear model of 2
+#: inputs (``inputs``: a list of tensors of shape (2,)) whose loss is the mean of its squared output; it predicts
+#: nothing (``predict`` / ``tensor`` modes: an empty list). A test adds its own data set, hooks or metrics after it.
+RANK_MODEL_PLUGIN = '''
+import torch
+from mmengine.model import BaseModel
+from mmengine.registry import MODELS
+
+
+@MODELS.register_module(force=True)
+class RankModel(BaseModel):
+    def __init__(self, data_preprocessor=None):
+        super().__init__(data_preprocessor)
+        self.linear = torch.nn.Linear(2, 1)
+
+    def forward(self, inputs, data_samples=None, mode='tensor'):
+        return dict(loss=self.linear(torch.stack(inputs)).pow(2).mean()) if mode == 'loss' else []
+'''
+
+#: A config's source for a tool's gloo ranks training :data:`RANK_MODEL_PLUGIN`'s model one epoch on ``{dataset}``
+#: (a config expression) in batches of 2, unshuffled, no loader workers; ``{plugin}``: the plugin module's name,
+#: ``{timeout}``: the process group's timeout in seconds (``env_cfg.dist_cfg.timeout``). ``str.format`` it.
+RANK_RUN_CONFIG = '''
+custom_imports = dict(imports=[{plugin!r}], allow_failed_imports=False)
+default_scope = 'mmengine'
+model = dict(type='RankModel')
+train_dataloader = dict(dataset={dataset}, sampler=dict(type='DefaultSampler', shuffle=False), batch_size=2,
+                        num_workers=0)
+train_cfg = dict(by_epoch=True, max_epochs=1)
+optim_wrapper = dict(optimizer=dict(type='SGD', lr=0.01))
+env_cfg = dict(dist_cfg=dict(backend='gloo', timeout={timeout}))
+'''
+
+
+def load_tool(name: str) -> ModuleType:
+    """``tools/<name>.py`` of this checkout imported as a module (not registered in ``sys.modules``): its ``main``,
+    ``build_config``, ``run`` for a rank to call as the tool's process would."""
+    spec = importlib.util.spec_from_file_location(f'_tool_{name}', osp.join(REPO_ROOT, 'tools', f'{name}.py'))
+    module = importlib.util.module_from_spec(spec)
+    spec.loader.exec_module(module)
+    return module
+
+
+def torchrun_env(rank: int, port: int, world_size: int = 2) -> dict[str, str]:
+    """The variables torchrun gives the worker of global ``rank`` of one node of ``world_size`` workers whose
+    rendezvous (rank 0's store) is at 127.0.0.1:``port`` (for ``os.environ.update``: ``--launcher pytorch``)."""
+    return dict(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port), RANK=str(rank), LOCAL_RANK=str(rank),
+                WORLD_SIZE=str(world_size), LOCAL_WORLD_SIZE=str(world_size))
+
+
+def tool_rank(rank: int, tool: str, tmp: str, port: int, argv: list[str], cwd: str | None = None,
+              error_file: bool = False, leave_at_once: bool = False) -> None:
+    """Run ``tools/<tool>.py argv`` as torchrun's worker of ``rank`` of 2 (:func:`torchrun_env`, rendezvous on
+    ``port``) and write its :func:`outcome` to ``tmp/rank<rank>.json`` (:func:`rank_outcomes` reads them): a rank
+    function for :func:`fork_ranks`.
+
+    Args:
+        tmp: The test's folder: put first on ``sys.path`` (the plugin modules a config's ``custom_imports`` names).
+        cwd: The working directory, ``str.format``-ed with ``rank`` (``'node{rank}'``: each rank's own node),
+            relative to ``tmp``; ``None``: the test process's.
+        error_file: Set ``TORCHELASTIC_ERROR_FILE`` to ``tmp/error<rank>.json`` (where torchrun's summary reads a
+            failed worker's error).
+        leave_at_once: End the process right after the record (``os._exit(0)``): a rank of a failed run whose
+            process group is still up may abort at exit (gloo's threads), whatever its exit status.
+    """
+    sys.path.insert(0, tmp)
+    module = load_tool(tool)
+    if cwd is not None:
+        os.chdir(osp.join(tmp, cwd.format(rank=rank)))
+    os.environ.update(torchrun_env(rank, port))
+    if error_file:
+        os.environ['TORCHELASTIC_ERROR_FILE'] = osp.join(tmp, f'error{rank}.json')
+    found = outcome(lambda: module.main(argv))
+    with open(osp.join(tmp, f'rank{rank}.json'), 'w') as f:
+        json.dump(found, f)
+    if leave_at_once:
+        os._exit(0)
+
+
+def rank_outcomes(tmp: str | os.PathLike, nprocs: int = 2) -> list[str | None]:
+    """What each of ``nprocs`` ranks of :func:`tool_rank` recorded in ``tmp``, by rank."""
+    found = []
+    for rank in range(nprocs):
+        with open(osp.join(tmp, f'rank{rank}.json')) as f:
+            found.append(json.load(f))
+    return found

@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import ctypes
 import importlib
-import importlib.util
 import os
 import signal
 import sys
@@ -24,15 +23,12 @@ from types import ModuleType
 
 import torch
 import torch.multiprocessing as mp
-from _forked_ranks import fork_ranks
+from _forked_ranks import REPO_ROOT, fork_ranks, load_tool, torchrun_env
 from torch.distributed.elastic.utils.distributed import get_free_port
 
 from automl_mm.engine.launch import worker_threads
 
-REPO_ROOT = os.path.dirname(os.path.dirname(os.path.abspath(__file__)))
 _PR_SET_PDEATHSIG = 1
-
-
 
 
 def _start_up_check(tool: ModuleType, world_size: int, argv: list[str]) -> None:
@@ -62,8 +58,7 @@ def _rank(rank: int, tool: ModuleType, world_size: int, port: int, argv: list[st
     for name in ('OMP_NUM_THREADS', 'MKL_NUM_THREADS'):
         os.environ.setdefault(name, str(threads))
     if launcher == 'pytorch':
-        os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port), RANK=str(rank), LOCAL_RANK=str(rank),
-                          WORLD_SIZE=str(world_size), LOCAL_WORLD_SIZE=str(world_size), GROUP_RANK='0')
+        os.environ.update(torchrun_env(rank, port, world_size), GROUP_RANK='0')
     tool.main([*argv, '--launcher', launcher])
 
 
@@ -76,9 +71,7 @@ def _parent(_: int, world_size: int, port: int, argv: list[str], sys_path: list[
     blas = os.environ.get('OPENBLAS_NUM_THREADS')
     os.environ['OPENBLAS_NUM_THREADS'] = '1'
     try:
-        spec = importlib.util.spec_from_file_location('_tool_train_ranks', os.path.join(REPO_ROOT, 'tools/train.py'))
-        tool = importlib.util.module_from_spec(spec)
-        spec.loader.exec_module(tool)
+        tool = load_tool('train')
         from automl_mm.engine.launch import WORKER_PRELOAD
 
         for name in WORKER_PRELOAD:

@@ -16,7 +16,7 @@ import os
 
 import pytest
 import torch
-from _forked_ranks import fork_ranks
+from _forked_ranks import RankInputs, fork_ranks
 from mmengine.evaluator import BaseMetric
 from mmengine.hooks import Hook
 from mmengine.model import BaseModel
@@ -44,19 +44,6 @@ class _Net(BaseModel):
         if mode != 'loss':  # validation: one output per point
             return list(self.head(self.stem(inputs)))
         return dict(loss=(self.head(self.stem(inputs)) - 1).square().mean())
-
-
-class _Points(torch.utils.data.Dataset):
-    """4 random points, others on each rank (the ranks' own gradients differ)."""
-
-    def __init__(self, seed: int) -> None:
-        self.seed = seed
-
-    def __len__(self):
-        return 4
-
-    def __getitem__(self, i):
-        return dict(inputs=torch.rand(4, generator=torch.Generator().manual_seed(100 * self.seed + i)))
 
 
 class _SetStem(Hook):
@@ -93,7 +80,7 @@ def _rank(rank: int, tmp, wrapper: str, thaw: bool, by_iter: bool = False, valid
     dist.init_process_group('gloo', init_method=f'file://{tmp}/gloo_{wrapper}', rank=rank, world_size=2)
     try:
         init_copy_layout(num_copies=1, ranks_per_copy=2)
-        loader = torch.utils.data.DataLoader(_Points(rank), 2)
+        loader = torch.utils.data.DataLoader(RankInputs(rank, (4,)), 2)  # 4 points, others on each rank
         # by_iter: an iteration loop of 6 validating every 2, the stem thawed at iteration at_iter (after the check
         # before that iteration)
         # (validate=False: no validation, the loop's only epoch)

@@ -8,13 +8,12 @@ from __future__ import annotations
 
 import datetime
 import os.path as osp
-import time
 from types import SimpleNamespace
 
 import pytest
 import torch
 import torch.distributed as torch_dist
-from _forked_ranks import fork_ranks
+from _forked_ranks import fork_ranks, recording
 
 from automl_mm.ohl.sync import broadcast_copy_state
 
@@ -81,14 +80,10 @@ def _worker(rank: int, tmp: str, case: str) -> None:
     runner = SimpleNamespace(model=model, hooks=[], param_schedulers=[_Scheduler(3 + rank)],
                              optim_wrapper=_Wrapper(rank, extra, 1 if case == 'load' else None))
     out: dict = {}
-    start = time.perf_counter()
-    try:
+    with recording(out):  # what each rank raised is the result
         broadcast_copy_state(runner, src=0)
         out['state'] = dict(weight=model.weight.detach().clone(), history=model.history,
                             step=runner.optim_wrapper.step, last_epoch=runner.param_schedulers[0].last_epoch)
-    except Exception as err:  # noqa: BLE001 (what each rank raised is the result)
-        out['error'] = f'{type(err).__name__}: {err}'
-    out['seconds'] = time.perf_counter() - start
     torch.save(out, osp.join(tmp, f'rank{rank}.pth'))
     torch_dist.destroy_process_group()
 

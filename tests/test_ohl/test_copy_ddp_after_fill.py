@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 
 import torch
-from _forked_ranks import fork_ranks
+from _forked_ranks import RankInputs, fork_ranks
 from mmengine.runner import Runner
 
 from automl_mm.models import CRResNet
@@ -24,19 +24,6 @@ KWARGS = dict(depth=18, stage_blocks=(3, 2, 2, 2))
 BLOCK = 'backbone.layer1.2'
 WRAPPERS = dict(copy=dict(type='automl_mm.CopyDataParallel'),
                 mmengine=dict(type='MMDistributedDataParallel', device_ids=None))  # CPU: not LOCAL_RANK's device
-
-
-class _Images(torch.utils.data.Dataset):
-    """4 random 32 px images, another 4 on each rank (the ranks' own gradients differ)."""
-
-    def __init__(self, seed: int) -> None:
-        self.seed = seed
-
-    def __len__(self):
-        return 4
-
-    def __getitem__(self, i):
-        return dict(inputs=torch.rand(3, 32, 32, generator=torch.Generator().manual_seed(100 * self.seed + i)))
 
 
 def _net(cls=CRResNet, **kwargs):
@@ -55,7 +42,7 @@ def _net(cls=CRResNet, **kwargs):
 
 def _runner(work_dir, seed, **kwargs) -> Runner:
     return Runner(model=_net(**kwargs.pop('net', {})), work_dir=str(work_dir),
-                  train_dataloader=torch.utils.data.DataLoader(_Images(seed), 2),
+                  train_dataloader=torch.utils.data.DataLoader(RankInputs(seed, (3, 32, 32)), 2),  # 32 px
                   train_cfg=dict(by_epoch=True, max_epochs=2),
                   optim_wrapper=dict(optimizer=dict(type='SGD', lr=0.1, momentum=0.9)),
                   default_hooks=dict(checkpoint=dict(type='CheckpointHook', interval=1)), **kwargs)

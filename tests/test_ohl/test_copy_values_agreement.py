@@ -6,12 +6,11 @@ from __future__ import annotations
 
 import datetime
 import os.path as osp
-import time
 from types import SimpleNamespace
 
 import torch
 import torch.distributed as torch_dist
-from _forked_ranks import fork_ranks
+from _forked_ranks import fork_ranks, recording
 
 from automl_mm.ohl.copies import CopyLayout
 from automl_mm.ohl.sync import gather_copy_values
@@ -25,12 +24,8 @@ def _worker(rank: int, tmp: str, none_on: int | None) -> None:
                                   timeout=datetime.timedelta(seconds=TIMEOUT_S))
     space = SimpleNamespace(name='lr', applied_values=lambda: None if rank == none_on else {'model.p': rank + 1})
     out: dict = {}
-    start = time.perf_counter()
-    try:
+    with recording(out):  # what each rank raised is the result
         out['values'] = gather_copy_values([space], CopyLayout(2, 1, rank, 2))
-    except Exception as err:  # noqa: BLE001 (what each rank raised is the result)
-        out['error'] = f'{type(err).__name__}: {err}'
-    out['seconds'] = time.perf_counter() - start
     torch.save(out, osp.join(tmp, f'rank{rank}.pth'))
     torch_dist.destroy_process_group()
 

@@ -14,14 +14,13 @@ import contextlib
 import datetime
 import os.path as osp
 import threading
-import time
 from types import SimpleNamespace
 from unittest import mock
 
 import pytest
 import torch
 import torch.distributed as torch_dist
-from _forked_ranks import fork_ranks
+from _forked_ranks import fork_ranks, recording
 from mmengine.evaluator import BaseMetric, Evaluator
 from torch.utils.data import DataLoader, Dataset
 
@@ -85,16 +84,26 @@ class _Model(torch.nn.Module):
         return self.bn(inputs)
 
 
-def _worker(rank: int, tmp: str, num_copies: int, ranks_per_copy: int, fail: dict) -> None:
+def _join(rank: int, tmp: str, world_size: int = 2) -> None:
+    """Start the gloo process group of ``world_size`` ranks (``tmp/init``) with the timeout :data:`TIMEOUT_S`."""
     torch_dist.init_process_group('gloo', init_method=f'file://{osp.join(tmp, "init")}', rank=rank,
-                                  world_size=num_copies * ranks_per_copy, timeout=datetime.timedelta(seconds=TIMEOUT_S))
+                                  world_size=world_size, timeout=datetime.timedelta(seconds=TIMEOUT_S))
+
+
+def _hook(num_copies: int = 2, **kwargs) -> OHLHook:
+    """An ``OHLHook`` of ``num_copies`` over one 2-way ``AttributeSpace`` (``lr``), trunks of one epoch, reward
+    ``hits``."""
+    return OHLHook(spaces=[dict(type='AttributeSpace', target='x', choices=[1, 2], name='lr',
+                                distribution=dict(type='Categorical', num_choices=2))],
+                   num_copies=num_copies, reward_key='hits', trunk_epochs=1, seed=0, **kwargs)
+
+
+def _worker(rank: int, tmp: str, num_copies: int, ranks_per_copy: int, fail: dict) -> None:
+    _join(rank, tmp, num_copies * ranks_per_copy)
     out: dict = {}
     try:
         layout = init_copy_layout(num_copies, ranks_per_copy, TIMEOUT_S)
-        hook = OHLHook(spaces=[dict(type='AttributeSpace', target='x', choices=[1, 2], name='lr',
-                                    distribution=dict(type='Categorical', num_choices=2))],
-                       num_copies=num_copies, ranks_per_copy=ranks_per_copy, reward_key='hits', trunk_epochs=1,
-                       seed=0, verify_sync=False)
+        hook = _hook(num_copies, ranks_per_copy=ranks_per_copy, verify_sync=False)
         hook.layout = layout
         bn = fail.get('bn_rank') is not None
         scorer = RewardScorer('hits', bn_recalibration_batches=1 if bn else 0)
@@ -116,21 +125,16 @@ def _worker(rank: int, tmp: str, num_copies: int, ranks_per_copy: int, fail: dic
             space.applied_values = mock.Mock(side_effect=LookupError('planted: no value applied at x'))
         hook._in_trunk, hook._trunk_iters = True, 4
         runner = SimpleNamespace(model=_Model(rank == fail.get('bn_rank')), logger=mock.Mock(), max_iters=100)
-        start = time.perf_counter()
-        try:
-            # a rank that cannot tell whether its copy is valid (copy_is_valid raising on it alone)
-            unreadable = mock.patch('automl_mm.ohl.trunk_end.copy_is_valid', side_effect=RuntimeError(
-                'planted: CUDA error: an illegal memory access was encountered')) \
-                if rank == fail.get('valid_rank') else contextlib.nullcontext()
-            no_block = mock.patch('automl_mm.engine.evaluate.batch_block', side_effect=TypeError(
-                'planted: batch_block needs an in-order DataLoader')) \
-                if rank == fail.get('block_rank') else contextlib.nullcontext()
-            with mock.patch('automl_mm.ohl.trunk_end.broadcast_copy_state'), unreadable, no_block:
-                hook._end_trunk(runner, epoch=1, iters=4, partial=False)
+        # a rank that cannot tell whether its copy is valid (copy_is_valid raising on it alone)
+        unreadable = mock.patch('automl_mm.ohl.trunk_end.copy_is_valid', side_effect=RuntimeError(
+            'planted: CUDA error: an illegal memory access was encountered')) \
+            if rank == fail.get('valid_rank') else contextlib.nullcontext()
+        no_block = mock.patch('automl_mm.engine.evaluate.batch_block', side_effect=TypeError(
+            'planted: batch_block needs an in-order DataLoader')) \
+            if rank == fail.get('block_rank') else contextlib.nullcontext()
+        with recording(out), mock.patch('automl_mm.ohl.trunk_end.broadcast_copy_state'), unreadable, no_block:
+            hook._end_trunk(runner, epoch=1, iters=4, partial=False)
             out['rewards'] = hook.history[-1]['rewards']
-        except Exception as err:  # noqa: BLE001 (what each rank raised is the result)
-            out['error'] = f'{type(err).__name__}: {err}'
-        out['seconds'] = time.perf_counter() - start
     finally:
         torch.save(out, osp.join(tmp, f'rank{rank}.pth'))
         reset_copy_layout()
@@ -210,17 +214,14 @@ def _start_worker(rank: int, tmp: str, step: str) -> None:
     """``before_train`` of two copies of one rank whose copy 1's lead fails in ``step``: loading its clean BN batches
     (``'build'``: the lead alone loads them) or a space's ``setup`` (``'setup'``: plugin code), before the copies'
     first broadcast."""
-    torch_dist.init_process_group('gloo', init_method=f'file://{osp.join(tmp, "init")}', rank=rank, world_size=2,
-                                  timeout=datetime.timedelta(seconds=TIMEOUT_S))
+    _join(rank, tmp)
     out: dict = {}
     checks = ('check_train_setup', 'check_accumulation', 'check_trunk_fits', 'check_checkpoint_schedule',
               'check_val_schedule', 'check_plugin_returns', 'OHLReport', 'broadcast_copy_state')
     patches = [mock.patch(f'automl_mm.ohl.hook.{name}') for name in checks]
     patches.append(mock.patch('automl_mm.ohl.hook.CopyDataParallel', torch.nn.Module))
     try:
-        hook = OHLHook(spaces=[dict(type='AttributeSpace', target='x', choices=[1, 2], name='lr',
-                                    distribution=dict(type='Categorical', num_choices=2))],
-                       num_copies=2, reward_key='hits', trunk_epochs=1, seed=0)
+        hook = _hook()
         hook.spaces = [_Space(name='lr', fail=step == 'setup' and rank == 1)]
 
         def build(*args):
@@ -232,12 +233,8 @@ def _start_worker(rank: int, tmp: str, step: str) -> None:
                                  train_loop=object(), optim_wrapper=None, logger=mock.Mock())
         for patch in patches:
             patch.start()
-        start = time.perf_counter()
-        try:
+        with recording(out):
             hook.before_train(runner)
-        except Exception as err:  # noqa: BLE001 (what each rank raised is the result)
-            out['error'] = f'{type(err).__name__}: {err}'
-        out['seconds'] = time.perf_counter() - start
     finally:
         for patch in patches:
             patch.stop()
@@ -275,22 +272,14 @@ def test_a_corrupt_image_in_one_copys_shard_stops_the_other_copies_naming_its_ra
 def _load_worker(rank: int, tmp: str) -> None:
     """``after_load_checkpoint`` of two copies of one rank whose rank 1 refuses the checkpoint's search state (e.g. a
     file its node reads differently); rank 0 accepted it and went on toward the first collective of the run."""
-    torch_dist.init_process_group('gloo', init_method=f'file://{osp.join(tmp, "init")}', rank=rank, world_size=2,
-                                  timeout=datetime.timedelta(seconds=TIMEOUT_S))
+    _join(rank, tmp)
     out: dict = {}
     try:
-        hook = OHLHook(spaces=[dict(type='AttributeSpace', target='x', choices=[1, 2], name='lr',
-                                    distribution=dict(type='Categorical', num_choices=2))],
-                       num_copies=2, reward_key='hits', trunk_epochs=1, seed=0)
+        hook = _hook()
         refusal = RuntimeError('planted: the reward split read on this node differs from the checkpoint\'s')
-        start = time.perf_counter()
-        try:
-            with mock.patch('automl_mm.ohl.resume.load_search_state',
-                            side_effect=refusal if rank == 1 else None):
-                hook.after_load_checkpoint(SimpleNamespace(), {})
-        except Exception as err:  # noqa: BLE001 (what each rank raised is the result)
-            out['error'] = f'{type(err).__name__}: {err}'
-        out['seconds'] = time.perf_counter() - start
+        with recording(out), mock.patch('automl_mm.ohl.resume.load_search_state',
+                                        side_effect=refusal if rank == 1 else None):
+            hook.after_load_checkpoint(SimpleNamespace(), {})
     finally:
         torch.save(out, osp.join(tmp, f'rank{rank}.pth'))
         torch_dist.destroy_process_group()
@@ -308,26 +297,18 @@ def test_one_ranks_refusal_of_the_checkpoints_search_state_stops_every_rank(tmp_
 def _begin_worker(rank: int, tmp: str) -> None:
     """A trunk's start on two copies of one rank whose copy 1's space fails to draw (plugin code in ``begin_trunk``);
     copy 0 began training and met it next at the trunk end."""
-    torch_dist.init_process_group('gloo', init_method=f'file://{osp.join(tmp, "init")}', rank=rank, world_size=2,
-                                  timeout=datetime.timedelta(seconds=TIMEOUT_S))
+    _join(rank, tmp)
     out: dict = {}
     try:
-        hook = OHLHook(spaces=[dict(type='AttributeSpace', target='x', choices=[1, 2], name='lr',
-                                    distribution=dict(type='Categorical', num_choices=2))],
-                       num_copies=2, reward_key='hits', trunk_epochs=1, seed=0)
+        hook = _hook()
         hook.layout = init_copy_layout(2, 1, TIMEOUT_S)
         space = SimpleNamespace(reset_stats=lambda: None, begin_trunk=mock.Mock(), name='lr')
         if rank == 1:
             space.begin_trunk.side_effect = IndexError('planted: no choice left to draw')
         hook.spaces = [space]
-        start = time.perf_counter()
-        try:
-            with mock.patch('automl_mm.ohl.hook.check_declared_writes'), \
-                    mock.patch('automl_mm.ohl.hook.warn_merged_choices'):
-                hook._begin_trunk(SimpleNamespace())
-        except Exception as err:  # noqa: BLE001 (what each rank raised is the result)
-            out['error'] = f'{type(err).__name__}: {err}'
-        out['seconds'] = time.perf_counter() - start
+        with recording(out), mock.patch('automl_mm.ohl.hook.check_declared_writes'), \
+                mock.patch('automl_mm.ohl.hook.warn_merged_choices'):
+            hook._begin_trunk(SimpleNamespace())
     finally:
         torch.save(out, osp.join(tmp, f'rank{rank}.pth'))
         reset_copy_layout()

@@ -7,35 +7,17 @@ group starts and are agreed on right after it started: the rank lacking the file
 a ``RankFailure`` naming that rank and its error (2 gloo ranks; rank 1 runs from a folder without the data)."""
 from __future__ import annotations
 
-import importlib.util
 import json
-import os
-import os.path as osp
-import sys
 
 import pytest
 import torch
-from _forked_ranks import fork_ranks, outcome
+from _forked_ranks import RANK_MODEL_PLUGIN, RANK_RUN_CONFIG, fork_ranks, rank_outcomes, tool_rank
 from torch.distributed.elastic.utils.distributed import get_free_port
 
-from conftest import REPO_ROOT
-
-PLUGIN = '''
-import torch
+PLUGIN = RANK_MODEL_PLUGIN + '''
 from mmengine.dataset import BaseDataset
 from mmengine.evaluator import BaseMetric
-from mmengine.model import BaseModel
-from mmengine.registry import DATASETS, METRICS, MODELS
-
-
-@MODELS.register_module(force=True)
-class NodeDataModel(BaseModel):
-    def __init__(self, data_preprocessor=None):
-        super().__init__(data_preprocessor)
-        self.linear = torch.nn.Linear(2, 1)
-
-    def forward(self, inputs, data_samples=None, mode='tensor'):
-        return dict(loss=self.linear(torch.stack(inputs)).pow(2).mean()) if mode == 'loss' else []
+from mmengine.registry import DATASETS, METRICS
 
 
 @DATASETS.register_module(force=True)
@@ -52,39 +34,18 @@ class NodeDataMetric(BaseMetric):
         return dict(score=1.0)
 '''
 
-CONFIG = '''
-custom_imports = dict(imports=['node_data_plugin'], allow_failed_imports=False)
-default_scope = 'mmengine'
-model = dict(type='NodeDataModel')
-dataset = dict(type='NodeData', data_root='data', ann_file='ann.json')
-train_dataloader = dict(dataset=dataset, sampler=dict(type='DefaultSampler', shuffle=False), batch_size=2,
-                        num_workers=0)
+CONFIG = "dataset = dict(type='NodeData', data_root='data', ann_file='ann.json')\n" + RANK_RUN_CONFIG.format(
+    plugin='node_data_plugin', dataset='dataset', timeout=30) + '''
 test_dataloader = dict(train_dataloader, dataset=dict(dataset, ann_file='test.json'))
 test_evaluator = dict(type='NodeDataMetric')
 test_cfg = dict()
-train_cfg = dict(by_epoch=True, max_epochs=1)
-optim_wrapper = dict(optimizer=dict(type='SGD', lr=0.01))
-env_cfg = dict(dist_cfg=dict(backend='gloo', timeout=30))
 '''
 
 
-def _tool(name: str):
-    spec = importlib.util.spec_from_file_location(f'_tool_{name}_lacking_data', osp.join(REPO_ROOT, f'tools/{name}.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def _rank(rank: int, name: str, tmp: str, port: int) -> None:
-    sys.path.insert(0, tmp)
-    tool = _tool(name)
-    os.chdir(osp.join(tmp, f'node{rank}'))  # node 1 has no data/ann.json
-    os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port), RANK=str(rank), LOCAL_RANK=str(rank),
-                      WORLD_SIZE='2', LOCAL_WORLD_SIZE='2')  # as torchrun sets them
-    argv = [osp.join(tmp, 'cfg.py')] + ([osp.join(tmp, 'model.pth')] if name == 'test' else [])
-    found = outcome(lambda: tool.main([*argv, '--work-dir', osp.join(tmp, 'work'), '--launcher', 'pytorch']))
-    with open(osp.join(tmp, f'rank{rank}.json'), 'w') as f:
-        json.dump(found, f)
+def _argv(tmp_path, name: str, *options: str) -> list[str]:
+    """The tool's command line: the config, tools/test.py's checkpoint, ``--launcher pytorch`` and ``options``."""
+    checkpoint = [str(tmp_path / 'model.pth')] if name == 'test' else []
+    return [str(tmp_path / 'cfg.py'), *checkpoint, '--launcher', 'pytorch', *options]
 
 
 @pytest.mark.slow  # two gloo ranks of the tool each (about 20 s on 2 shared cores: the tool's imports in each rank)
@@ -101,27 +62,15 @@ def test_a_rank_lacking_a_data_file_stops_every_rank(tmp_path, name, monkeypatch
         (tmp_path / 'node0' / 'data' / f'{split}.json').write_text(json.dumps(dict(metainfo={}, data_list=items)))
     torch.save(dict(state_dict={'linear.weight': torch.zeros(1, 2), 'linear.bias': torch.zeros(1)}, meta={}),
                tmp_path / 'model.pth')
-    fork_ranks(_rank, (name, str(tmp_path), get_free_port()), timeout=120)
-    found = [json.loads((tmp_path / f'rank{rank}.json').read_text()) for rank in range(2)]
+    argv = _argv(tmp_path, name, '--work-dir', str(tmp_path / 'work'))
+    fork_ranks(tool_rank, (name, str(tmp_path), get_free_port(), argv, 'node{rank}'), timeout=120)  # node 1: no data
+    found = rank_outcomes(tmp_path)
     missing = (f"{'train' if name == 'train' else 'test'}_dataloader.dataset.ann_file='"
                f"{'ann' if name == 'train' else 'test'}.json': the annotation file data/")
     assert found[1] is not None and found[1].startswith('ConfigCheckError: ') and missing in found[1], found[1]
     # rank 0 has its data: it stops with rank 1 instead of waiting for it in the rendezvous until the timeout
     assert found[0] is not None and found[0].startswith(f'RankFailure: tools/{name}.py: '), found[0]
     assert 'failed on rank 1 (ConfigCheckError: ' in found[0] and missing in found[0], found[0]
-
-
-def _rank_with(rank: int, name: str, tmp: str, port: int, options: list) -> None:
-    sys.path.insert(0, tmp)
-    tool = _tool(name)
-    os.chdir(osp.join(tmp, f'node{rank}'))  # node 1 holds a file where the option's folder is to be made
-    os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port), RANK=str(rank), LOCAL_RANK=str(rank),
-                      WORLD_SIZE='2', LOCAL_WORLD_SIZE='2')
-    argv = [osp.join(tmp, 'cfg.py'), *([osp.join(tmp, 'model.pth')] if name == 'test' else []), '--launcher',
-            'pytorch', *options]
-    found = outcome(lambda: tool.main(argv))
-    with open(osp.join(tmp, f'rank{rank}.json'), 'w') as f:
-        json.dump(found, f)
 
 
 @pytest.mark.slow  # two gloo ranks of the tool each (about 20 s on 2 shared cores)
@@ -149,8 +98,10 @@ def test_a_rank_that_cannot_write_an_output_stops_every_rank(tmp_path, name, opt
                tmp_path / 'model.pth')
     if option[0] == '--out':
         option = [*option, '--work-dir', str(tmp_path / 'work')]
-    fork_ranks(_rank_with, (name, str(tmp_path), get_free_port(), option), timeout=120)
-    found = [json.loads((tmp_path / f'rank{rank}.json').read_text()) for rank in range(2)]
+    # node 1 holds a file where the option's folder is to be made
+    fork_ranks(tool_rank, (name, str(tmp_path), get_free_port(), _argv(tmp_path, name, *option), 'node{rank}'),
+               timeout=120)
+    found = rank_outcomes(tmp_path)
     assert found[1] is not None and found[1].startswith(refusal) and 'blocked' in found[1], found[1]
     assert found[0] is not None and found[0].startswith(f'RankFailure: tools/{name}.py: '), found[0]
     assert f'failed on rank 1 ({refusal}' in found[0], found[0]

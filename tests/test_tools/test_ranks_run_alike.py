@@ -4,25 +4,17 @@ collectives that matched by shape (silently wrong results) or not (a hang far fr
 compares them on real gloo process groups before the runner is built, and stops naming what differs."""
 from __future__ import annotations
 
-import importlib.util
 import os
 import os.path as osp
 import socket
 
 import pytest
-from _forked_ranks import fork_ranks
+from _forked_ranks import fork_ranks, load_tool, torchrun_env
 from torch.distributed.elastic.utils.distributed import get_free_port
 
 from conftest import REPO_ROOT, run_tool
 
 DIGITS = osp.join(REPO_ROOT, 'configs/baselines/baseline_convnet_1x1_30e_digits.py')
-
-
-def _train_tool():
-    spec = importlib.util.spec_from_file_location('_tool_train_run_alike', osp.join(REPO_ROOT, 'tools/train.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
 
 
 def _worker(rank: int, port: int, work_dir: str, options: list[list[str]], out: str) -> None:
@@ -31,9 +23,8 @@ def _worker(rank: int, port: int, work_dir: str, options: list[list[str]], out: 
 
     from automl_mm.engine.rank_agreement import check_ranks_run_alike, join_process_group
 
-    os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port), RANK=str(rank), LOCAL_RANK=str(rank),
-                      WORLD_SIZE='2')
-    tool = _train_tool()
+    os.environ.update(torchrun_env(rank, port))
+    tool = load_tool('train')
     results = []
     for case in options:
         sys.argv = ['tools/train.py', DIGITS, '--launcher', 'pytorch', '--work-dir', work_dir, '--cfg-options',

@@ -5,31 +5,20 @@ own view of work_dir; with a work_dir on each node's own disk (2 nodes x 2 ranks
 copies"). Now it stops before training, naming what each rank starts from and that work_dir must be shared."""
 from __future__ import annotations
 
-import importlib.util
-import os.path as osp
 from types import SimpleNamespace
 from unittest import mock
 
 import pytest
 import torch
 import torch.distributed as torch_dist
-from _forked_ranks import fork_ranks
+from _forked_ranks import fork_ranks, load_tool
 from mmengine.config import Config
 
 from automl_mm.engine.resume import check_ranks_start_alike
 
-from conftest import REPO_ROOT
-
-
-def _train_tool():
-    spec = importlib.util.spec_from_file_location('_tool_train_start_alike', osp.join(REPO_ROOT, 'tools/train.py'))
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
 
 def test_train_stops_before_training_when_another_rank_resumes_nothing(tmp_path):
-    tool = _train_tool()
+    tool = load_tool('train')
     cfg = Config(dict(work_dir=str(tmp_path), resume=True, load_from=str(tmp_path / 'epoch_2.pth')))
     runner = SimpleNamespace(model=torch.nn.Linear(2, 2), train=lambda: pytest.fail('trained'))
     seen = [(True, cfg.load_from), (True, cfg.load_from), (False, None), (False, None)]  # node 1: its own disk
