@@ -145,7 +145,8 @@ def stopping_together(what: str, group: Any = None, enabled: bool = True) -> Ite
 
 
 #: The store key (in the default process group's store) under which the first rank whose run failed names itself
-#: and its error (:func:`naming_first_failure`); torchrun's run id and restart count are appended.
+#: and its error (:func:`naming_first_failure`); the token of the run's process group (:func:`_group_token`) is
+#: appended.
 FIRST_FAILURE_KEY = 'automl_mm/first_failure'
 
 #: How long a failing rank waits for the store (:func:`naming_first_failure`), in seconds: the store's host may be
@@ -153,11 +154,28 @@ FIRST_FAILURE_KEY = 'automl_mm/first_failure'
 FIRST_FAILURE_STORE_TIMEOUT = 10.0
 
 
-def _first_failure(failure: BaseException) -> tuple[int, str] | None:
-    """Record ``failure`` as the run's first in the default process group's store, unless a rank did first; the
-    first rank and its error (``'<type>: <message>'``) where it was another rank, else ``None`` (this rank was
-    first, or the store cannot be reached)."""
-    import os
+def _group_token() -> str:
+    """A token of this process group, the same on every rank and another in every group (one ``broadcast_object_list``
+    of rank 0's random hex string: every rank must call it).
+
+    torchrun's store outlives its worker groups (the agent's, or the shared rendezvous store, serves the groups of
+    every restart and membership change), and no variable tells one group from the next on every node:
+    ``TORCHELASTIC_RESTART_COUNT`` counts a restart only on the node whose worker failed, not on the nodes whose
+    workers were restarted with it (torch issue 135712), so a record keyed by it was read again by the next group on
+    such a node, naming the earlier group's failure as its first."""
+    import uuid
+
+    from mmengine.dist import broadcast_object_list, get_rank
+
+    token = [uuid.uuid4().hex if get_rank() == 0 else None]
+    broadcast_object_list(token, src=0)
+    return token[0]
+
+
+def _first_failure(failure: BaseException, token: str) -> tuple[int, str] | None:
+    """Record ``failure`` as the first of the process group of ``token`` (:func:`_group_token`) in the default
+    process group's store, unless a rank did first; the first rank and its error (``'<type>: <message>'``) where it
+    was another rank, else ``None`` (this rank was first, or the store cannot be reached)."""
     from datetime import timedelta
 
     from torch.distributed import distributed_c10d
@@ -165,8 +183,7 @@ def _first_failure(failure: BaseException) -> tuple[int, str] | None:
     rank = distributed_c10d.get_rank()
     origin, cause = (failure.rank, failure.cause) if isinstance(failure, RankFailure) else (
         rank, f'{type(failure).__name__}: {failure}')
-    key = (f"{FIRST_FAILURE_KEY}/{os.environ.get('TORCHELASTIC_RUN_ID', '')}/"
-           f"{os.environ.get('TORCHELASTIC_RESTART_COUNT', '0')}")
+    key = f'{FIRST_FAILURE_KEY}/{token}'
     try:
         store = distributed_c10d._get_default_store()
         store.set_timeout(timedelta(seconds=FIRST_FAILURE_STORE_TIMEOUT))
@@ -189,8 +206,9 @@ def naming_first_failure(what: str) -> Iterator[None]:
     error that did was a hundred lines up, in the failed rank's traceback). The first rank whose block raises records
     its error in the process group's store (``compare_set``, so one rank wins) before it unwinds, so before its peers
     can see it gone; a rank whose block raises after that raises a :class:`RankFailure` naming that rank and its error,
-    chained from its own. No collective: nothing is asked of the ranks that did not fail. Outside a distributed run
-    the block runs plainly.
+    and its own error whole, chained from it. One collective before the block (every rank must enter it): the token
+    that keys this process group's record (:func:`_group_token`); none at a failure: nothing is asked of the ranks
+    that did not fail. Outside a distributed run the block runs plainly.
 
     Raises:
         BaseException: the block's error, on the rank that failed first (or where the store cannot be reached within
@@ -201,16 +219,17 @@ def naming_first_failure(what: str) -> Iterator[None]:
     if not is_distributed():
         yield
         return
+    token = _group_token()
     try:
         yield
     except Exception as err:
-        first = _first_failure(err)
+        first = _first_failure(err, token)
         if first is None or isinstance(err, RankFailure):  # agreed on already: it names the rank (and is recorded)
             _record_for_torchrun(err)
             raise
         origin, cause = first
         failure = RankFailure(f'{what} failed on rank {origin} ({cause}); this rank stopped with it '
-                              f'({type(err).__name__}: {str(err)[:300]}); rank {origin}\'s log has the traceback',
+                              f'({type(err).__name__}: {err}); rank {origin}\'s log has the traceback',
                               origin, cause)
         _record_for_torchrun(failure)
         raise failure from err
