@@ -17,16 +17,17 @@ from _forked_ranks import fork_ranks
 from automl_mm.engine.dist import check_distinct_ranks, init_dist_pytorch_cpu_aware
 
 
-def _worker(index: int, node_ranks: list[int], port: int, out: str, restart: int) -> None:
+def _worker(index: int, workers: list[dict[str, str]], port: int, out: str, timeout_s: float) -> None:
+    """Worker ``index`` of a group torchrun started: its variables ``workers[index]`` (``RANK``, ``WORLD_SIZE``,
+    ``TORCHELASTIC_RESTART_COUNT``, ...) beside those of the agent's store at ``port``; writes the seconds its check
+    took and ``'passed'`` or its error to ``out.<index>``."""
     import os
 
-    os.environ.update(TORCHELASTIC_USE_AGENT_STORE='True', TORCHELASTIC_RUN_ID='run',
-                      TORCHELASTIC_RESTART_COUNT=str(restart), MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port),
-                      RANK=str(node_ranks[index]), GROUP_RANK=str(node_ranks[index]), LOCAL_RANK='0',
-                      WORLD_SIZE=str(len(node_ranks)))
+    os.environ.update(TORCHELASTIC_USE_AGENT_STORE='True', TORCHELASTIC_RUN_ID='run', MASTER_ADDR='127.0.0.1',
+                      MASTER_PORT=str(port), LOCAL_RANK='0', **workers[index])
     start = time.monotonic()
     try:
-        check_distinct_ranks(datetime.timedelta(seconds=60))
+        check_distinct_ranks(datetime.timedelta(seconds=timeout_s))
         result = 'passed'
     except RuntimeError as err:
         result = str(err)
@@ -34,17 +35,29 @@ def _worker(index: int, node_ranks: list[int], port: int, out: str, restart: int
         f.write(f'{time.monotonic() - start:.1f}\n{result}')
 
 
-def _run(tmp_path, node_ranks: list[int], restarts: int = 1) -> tuple[list[tuple[float, str]], int]:
-    """Each worker's (seconds in the check, 'passed' or its error) of the last of ``restarts`` worker groups that
-    torchrun started on one agent store, and the store's port."""
+def _agent_store() -> tuple[torch_dist.TCPStore, int]:
+    """A store as torchrun's agent serves its workers (on a free port of 127.0.0.1), and its port."""
     with socket.socket() as s:
         s.bind(('127.0.0.1', 0))
         port = s.getsockname()[1]
-    agent = torch_dist.TCPStore('127.0.0.1', port, None, True, datetime.timedelta(seconds=60),  # noqa: F841
-                                wait_for_workers=False)
+    return torch_dist.TCPStore('127.0.0.1', port, None, True, datetime.timedelta(seconds=60),
+                               wait_for_workers=False), port
+
+
+def _variables(rank: int, world_size: int, restart: int, **more: str) -> dict[str, str]:
+    """The variables torchrun gives the worker of ``rank`` (one a node) of a group of ``world_size``."""
+    return dict(RANK=str(rank), GROUP_RANK=str(rank), WORLD_SIZE=str(world_size),
+                TORCHELASTIC_RESTART_COUNT=str(restart), **more)
+
+
+def _run(tmp_path, node_ranks: list[int], restarts: int = 1) -> tuple[list[tuple[float, str]], int]:
+    """Each worker's (seconds in the check, 'passed' or its error) of the last of ``restarts`` worker groups that
+    torchrun started on one agent store, and the store's port."""
+    agent, port = _agent_store()  # noqa: F841 (served while the workers run)
     out = str(tmp_path / 'result')
     for restart in range(restarts):
-        fork_ranks(_worker, (node_ranks, port, out, restart), nprocs=len(node_ranks))
+        workers = [_variables(rank, len(node_ranks), restart) for rank in node_ranks]
+        fork_ranks(_worker, (workers, port, out, 60), nprocs=len(node_ranks))
     results = []
     for i in range(len(node_ranks)):
         seconds, text = (tmp_path / f'result.{i}').read_text().split('\n', 1)
@@ -80,36 +93,16 @@ def test_the_pytorch_launcher_checks_before_the_process_group(monkeypatch):
         init_dist_pytorch_cpu_aware('gloo', timeout=datetime.timedelta(seconds=7))
 
 
-def _round_worker(index: int, groups: list[tuple[int, int, int]], max_restarts: int, port: int, out: str) -> None:
-    """One worker of a round: ``groups[index]`` is its (RANK, WORLD_SIZE, TORCHELASTIC_RESTART_COUNT)."""
-    import os
-
-    rank, world_size, restart = groups[index]
-    os.environ.update(TORCHELASTIC_USE_AGENT_STORE='True', TORCHELASTIC_RUN_ID='run', MASTER_ADDR='127.0.0.1',
-                      MASTER_PORT=str(port), RANK=str(rank), GROUP_RANK=str(rank), LOCAL_RANK='0',
-                      WORLD_SIZE=str(world_size), TORCHELASTIC_RESTART_COUNT=str(restart),
-                      TORCHELASTIC_MAX_RESTARTS=str(max_restarts))
-    try:
-        check_distinct_ranks(datetime.timedelta(seconds=5))
-        result = 'passed'
-    except RuntimeError as err:
-        result = str(err)
-    with open(f'{out}.{index}', 'w') as f:
-        f.write(result)
-
-
 def _rounds(tmp_path, rounds: list[list[tuple[int, int, int]]], max_restarts: int) -> list[str]:
     """Each worker's result in the last of ``rounds`` (worker groups that torchrun's dynamic rendezvous started one
-    after another on its one shared store: the store outlives the rounds)."""
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        port = s.getsockname()[1]
-    agent = torch_dist.TCPStore('127.0.0.1', port, None, True, datetime.timedelta(seconds=60),  # noqa: F841
-                                wait_for_workers=False)
+    after another on its one shared store: the store outlives the rounds); a worker of a round is (RANK,
+    WORLD_SIZE, TORCHELASTIC_RESTART_COUNT)."""
+    agent, port = _agent_store()  # noqa: F841 (served while the workers run)
     out = str(tmp_path / 'round')
     for groups in rounds:
-        fork_ranks(_round_worker, (groups, max_restarts, port, out), nprocs=len(groups))
-    return [(tmp_path / f'round.{i}').read_text() for i in range(len(rounds[-1]))]
+        workers = [_variables(*worker, TORCHELASTIC_MAX_RESTARTS=str(max_restarts)) for worker in groups]
+        fork_ranks(_worker, (workers, port, out, 5), nprocs=len(groups))
+    return [(tmp_path / f'round.{i}').read_text().split('\n', 1)[1] for i in range(len(rounds[-1]))]
 
 
 def test_a_dynamic_restart_whose_nodes_count_restarts_differently_passes(tmp_path):

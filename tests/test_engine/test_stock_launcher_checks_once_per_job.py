@@ -8,13 +8,13 @@ import os
 import os.path as osp
 from types import SimpleNamespace
 
-from _forked_ranks import fork_ranks
+from _forked_ranks import fork_ranks, outcome
 
 
 def _worker(rank: int, init_file: str, out_dir: str) -> None:
     import torch.distributed as torch_dist
 
-    from automl_mm.engine import preflight, runner_checks
+    from automl_mm.engine import preflight
     from automl_mm.engine.preflight_walk import ConfigCheckError
 
     torch_dist.init_process_group('gloo', init_method=f'file://{init_file}', rank=rank, world_size=2)
@@ -25,14 +25,17 @@ def _worker(rank: int, init_file: str, out_dir: str) -> None:
                 raise ConfigCheckError('train_cfg.max_epochs: a bad value')
 
         preflight.check_config = check_config
-        try:
-            runner_checks._run_checks(SimpleNamespace(cfg={}, model=None), 'train')
-            outcome = 'passed'
-        except ConfigCheckError as err:
-            outcome = f'ConfigCheckError: {err}'
-        with open(osp.join(out_dir, f'{case}_outcome_rank{rank}'), 'w') as f:
-            f.write(outcome)
+        _check({}, osp.join(out_dir, f'{case}_outcome_rank{rank}'))
     torch_dist.destroy_process_group()
+
+
+def _check(cfg: dict, path: str) -> None:
+    """Run the start checks of a runner of ``cfg`` (``runner_checks._run_checks``, as a stock launch's runner runs
+    them) and write ``'passed'`` or what they raised (:func:`~_forked_ranks.outcome`) to ``path``."""
+    from automl_mm.engine import runner_checks
+
+    with open(path, 'w') as f:
+        f.write(outcome(lambda: runner_checks._run_checks(SimpleNamespace(cfg=cfg, model=None), 'train')) or 'passed')
 
 
 def test_rank_0_checks_and_every_rank_raises_its_error(tmp_path):
@@ -44,26 +47,20 @@ def test_rank_0_checks_and_every_rank_raises_its_error(tmp_path):
     out = tmp_path / 'out'
     out.mkdir()
     fork_ranks(_worker, (str(tmp_path / 'init'), str(out)))
-    for case, outcome in (('pass', 'passed'), ('fail', 'ConfigCheckError: train_cfg.max_epochs: a bad value')):
+    for case, expected in (('pass', 'passed'), ('fail', 'ConfigCheckError: train_cfg.max_epochs: a bad value')):
         assert sorted(n for n in os.listdir(out) if n.startswith(f'{case}_checked')) == [f'{case}_checked_by_rank0']
-        assert [(out / f'{case}_outcome_rank{r}').read_text() for r in range(2)] == [outcome] * 2
+        assert [(out / f'{case}_outcome_rank{r}').read_text() for r in range(2)] == [expected] * 2
 
 
 def _worker_other_config(rank: int, init_file: str, out_dir: str) -> None:
     import torch.distributed as torch_dist
 
-    from automl_mm.engine import preflight, runner_checks
+    from automl_mm.engine import preflight
 
     torch_dist.init_process_group('gloo', init_method=f'file://{init_file}', rank=rank, world_size=2)
     preflight.check_config = lambda cfg, **kw: open(osp.join(out_dir, f'checked_by_rank{rank}'), 'w').close()
     cfg = {'train_cfg': {'max_epochs': 12 + rank}, 'model': {'type': 'M'}}  # node 1's config was not synced
-    try:
-        runner_checks._run_checks(SimpleNamespace(cfg=cfg, model=None), 'train')
-        outcome = 'passed'
-    except RuntimeError as err:
-        outcome = str(err)
-    with open(osp.join(out_dir, f'outcome_rank{rank}'), 'w') as f:
-        f.write(outcome)
+    _check(cfg, osp.join(out_dir, f'outcome_rank{rank}'))
     torch_dist.destroy_process_group()
 
 
