@@ -25,7 +25,9 @@ from .preflight_walk import ConfigCheckError, _evaluator_cfgs, _loader_cfgs, out
 
 def build_check(cfg: Any) -> None:
     """Build the model, custom hooks, datasets and evaluators of ``cfg`` in this process (then drop them), so
-    that errors a worker would hit while building its runner are raised here first, once."""
+    that errors a worker would hit while building its runner are raised here first, once. ``test_evaluator``, which
+    no training runner builds, is checked against its metrics' signatures without constructing them
+    (:func:`check_metric_arguments`)."""
     from mmengine.registry import DefaultScope
 
     from automl_mm.engine.preflight_losses import check_loss_holders
@@ -80,7 +82,7 @@ def build_check(cfg: Any) -> None:
         for built, key in _checked_datasets(cfg, loaders, scope):
             if key == 'train_dataloader.dataset':
                 train_dataset = built
-        _build_metrics(cfg, False, 'test')
+        _build_metrics(cfg, False, 'test')  # those of the training run; test_evaluator bound to its signature
         optimisation = check_optimisation(cfg, model, scope)
         if model is not None:
             _resolve_spaces(hooks, model, train_dataset)
@@ -127,39 +129,85 @@ def check_data_sources(cfg: Any, test_only: bool = False, split: str = 'test') -
             pass
 
 
-def check_metric_arguments(cfg: Any, test_only: bool = False, split: str = 'test') -> None:
-    """Build every metric of ``cfg``'s evaluators (``val_evaluator``, ``test_evaluator``,
+#: The evaluators a training run (``Runner.train()``: its train loop, its validation loop, the search loops and hooks
+#: that score held-out splits) never builds: ``tools/train.py``'s start checks their arguments without constructing
+#: them.
+UNBUILT_BY_TRAINING = ('test_evaluator', )
+
+
+def check_metric_arguments(cfg: Any, test_only: bool = False, split: str = 'test', construct: bool = True) -> None:
+    """Check every metric of ``cfg``'s evaluators (``val_evaluator``, ``test_evaluator``,
     ``train_cfg.search_evaluator``, a hook's ``reward_evaluator``; with ``test_only``, ``{split}_evaluator`` alone) in
-    this process, then drop them, as :func:`build_check` builds them: a misspelled or refused argument is named at its
-    key (``val_evaluator.prefx: Accuracy takes no argument 'prefx' (it takes ...) (did you mean
+    this process, as :func:`build_check` checks them: a misspelled, missing or refused argument is named at its key
+    (``val_evaluator.prefx: Accuracy takes no argument 'prefx' (it takes ...) (did you mean
     val_evaluator.prefix?)``). ``tools/train.py`` runs it with :func:`check_data_sources` before a run without local
     copies builds its runner, ``tools/test.py`` (``test_only``) before its runner: the runner's loops build the
     evaluators only in ``train()`` / ``test()``, after the model, the hooks (and the checkpoint's loading) and some 290
-    log lines. Cost: each metric's constructor, with what it does: mmdet's ``CocoMetric`` / ``LVISMetric`` load
-    their whole ``ann_file`` (once more than the runner), and a constructor's file work (``CityScapesMetric``
-    clears its ``outfile_prefix`` results, ``DumpProposals`` makes its folder) happens here too, on every rank of
-    a distributed start (run before the process group, each rank counts as the main process).
+    log lines.
+
+    The metrics of the evaluators the run builds anyway (with ``test_only`` the split's, else all but
+    :data:`UNBUILT_BY_TRAINING`) are constructed, then dropped, where ``construct`` (a value the constructor refuses
+    is named too); the others (a training run's ``test_evaluator``), and all where ``construct`` is False, are only
+    bound to their class's ``__init__`` signature (:func:`check_metric_signature`): a metric's constructor may act on
+    files (mmdet's format-only ``CityScapesMetric`` clears its ``outfile_prefix`` results, ``DumpProposals`` makes
+    its folder, ``CocoMetric`` / ``LVISMetric`` load their whole ``ann_file``), which a training run must not do for
+    the evaluator it never builds, nor a distributed start on every rank before the process group (each rank counts
+    as the main process there): ``tools/train.py`` passes ``construct=False`` then.
 
     Raises:
-        TypeError, ValueError, FileNotFoundError: a metric's constructor refused its arguments, prefixed with its
+        TypeError: an argument the metric's class does not take, or one it needs that is not given, named at its
+            key (by the signature or the constructor).
+        ValueError, FileNotFoundError: a constructed metric's constructor refused its arguments, prefixed with its
             config key.
-        ConfigCheckError: a metric ``type`` no registry holds, named at its key.
+        KeyError: a metric ``type`` no registry holds (or none given), named at its key.
     """
     from mmengine.registry import DefaultScope
 
     with DefaultScope.overwrite_default_scope(cfg.get('default_scope', 'automl_mm')):
-        _build_metrics(cfg, test_only, split)
+        _build_metrics(cfg, test_only, split, construct)
 
 
-def _build_metrics(cfg: Any, test_only: bool, split: str) -> None:
-    """Build (and drop) each metric of :func:`check_metric_arguments`, in the scope the caller set."""
+def _build_metrics(cfg: Any, test_only: bool, split: str, construct: bool = True) -> None:
+    """Construct (and drop) or bind each metric of :func:`check_metric_arguments`, in the scope the caller set."""
     from automl_mm.registry import METRICS
 
     for metric, key in _evaluator_cfgs(cfg):
         if outside_split(key, test_only, split):
             continue
+        if not construct or not test_only and key.split('[')[0] in UNBUILT_BY_TRAINING:
+            check_metric_signature(metric, key)
+            continue
         with _named(key, node=metric):
             METRICS.build(copy.deepcopy(metric))
+
+
+def check_metric_signature(metric: dict, key: str) -> None:
+    """Check the metric config ``metric`` (at config key ``key``) against its class's ``__init__`` signature without
+    constructing it, in the current default scope (its ``_scope_`` first, as mmengine's ``build_from_cfg``): its
+    ``type`` resolves, each argument is one the class takes (``**kwargs`` forwarded to a base class followed), and
+    each argument it needs is given. Values are not checked (the constructor's refusals are not run).
+
+    Raises:
+        KeyError: a ``type`` no registry holds, or none, named at its key (mmengine's lookup, which refuses it before
+            anything is constructed).
+        TypeError: ``<key>.<arg>: <Class> takes no argument '<arg>' (it takes ...) (did you mean <key>.<close>?)``,
+            or ``<key>: <Class> needs '<arg>'``.
+    """
+    from automl_mm.registry import METRICS, registered_class
+
+    from .preflight_training import check_arguments
+
+    kind = metric.get('type')
+    cls = kind if isinstance(kind, type) else registered_class(METRICS, kind, metric.get('_scope_'))
+    if cls is None:  # mmengine's registry lookup refuses it before it constructs anything: its error, named
+        with _named(key, node=metric):
+            METRICS.build(copy.deepcopy(metric))
+        return
+    try:  # the names alone: values are the constructor's to refuse
+        check_arguments(cls, dict.fromkeys(k for k in metric if k not in ('type', '_scope_')), key,
+                        passed_by_builder=frozenset())
+    except ConfigCheckError as refused:  # as Python's refusal of the call would be
+        raise TypeError(str(refused)) from None
 
 
 def _wraps(dataset: dict) -> bool:
