@@ -116,7 +116,9 @@ def _check_checkpoint_and_config(cfg, args: argparse.Namespace, drawing: str) ->
     gloo_without_gpus(cfg)
     check_config(cfg, test_only=True)
     check_data_sources(cfg, test_only=True)  # the test split's data there: refused before the model is built
-    check_metric_arguments(cfg, test_only=True)  # its evaluator, which the runner builds only in test()
+    # its evaluator, which the runner builds only in test(); a rank of a distributed run binds its metrics to their
+    # signatures (a constructor may act on files, and before the process group every rank is the main one)
+    check_metric_arguments(cfg, test_only=True, construct=args.launcher == 'none')
 
 
 def main(argv: list[str] | None = None) -> None:

@@ -74,7 +74,7 @@ def test_a_test_run_builds_its_metrics_once_at_start(tmp_path, monkeypatch):
     torch.save(dict(state_dict={}, meta={}), checkpoint)
     with pytest.raises(pytest.fail.Exception, match='the runner was built'):
         tool.main([CONFIG, str(checkpoint), '--work-dir', str(tmp_path / 'work')])
-    assert calls == [dict(test_only=True)]
+    assert calls == [dict(test_only=True, construct=True)]
 
 
 class _ConstructionMarked:
@@ -232,3 +232,33 @@ def test_the_start_up_build_of_local_copies_constructs_no_test_metric(tmp_path, 
     with pytest.raises(TypeError, match=r"^test_evaluator\.results_dri: MarkingMetric takes no argument"):
         build_check(Config.fromfile(_config_with(tmp_path, 'typo', test_evaluator=dict(type='MarkingMetric',
                                                                                         results_dri='test'))))
+
+
+def test_a_distributed_test_start_constructs_no_metric(tmp_path, monkeypatch):
+    """A rank of a distributed ``tools/test.py`` (``--launcher pytorch``) binds its ``test_evaluator``'s metrics to
+    their signatures before the process group starts (constructed there, each acted on its files on every rank at
+    once); a misspelled argument is still refused at start, naming its key."""
+    import contextlib
+    import types
+
+    import torch
+
+    _register_marking_metric(monkeypatch)
+    tool = load_tool('test', '_tool_test_distributed_metrics')
+    fail = types.SimpleNamespace(from_cfg=lambda cfg: (_ for _ in ()).throw(_RunnerBuilt()))
+    monkeypatch.setattr(tool, 'Runner', fail)
+    monkeypatch.setattr(tool, 'RUNNERS', types.SimpleNamespace(build=fail.from_cfg))
+    monkeypatch.setattr(tool, 'join_process_group', lambda cfg: False)
+    monkeypatch.setattr(tool, 'checking_own_files_together', lambda cfg, what: contextlib.nullcontext())
+    for name, value in dict(RANK='0', LOCAL_RANK='0', WORLD_SIZE='1', MASTER_ADDR='127.0.0.1',
+                            MASTER_PORT='29500').items():
+        monkeypatch.setenv(name, value)
+    checkpoint = tmp_path / 'epoch_1.pth'
+    torch.save(dict(state_dict={}, meta={}), checkpoint)
+    argv = [str(checkpoint), '--work-dir', str(tmp_path / 'work'), '--launcher', 'pytorch']
+    with pytest.raises(_RunnerBuilt):
+        tool.main([_config_with(tmp_path, 'test', test_evaluator=dict(type='MarkingMetric', results_dir='test')),
+                   *argv])
+    assert _ConstructionMarked.constructed == []
+    with pytest.raises(TypeError, match=r"^test_evaluator\.results_dri: MarkingMetric takes no argument"):
+        tool.main([_config_with(tmp_path, 'typo', test_evaluator=dict(type='MarkingMetric', results_dri='x')), *argv])
