@@ -3,6 +3,76 @@ from __future__ import annotations
 
 import argparse
 import os.path as osp
+from typing import Any
+
+
+def build_parser(cli: Any = None) -> argparse.ArgumentParser:
+    """The command line of ``tools/test.py`` (mmdet's ``tools/test.py``'s options, and ``--allow-partial``);
+    ``cli``: the module of its parts (default :mod:`automl_mm.engine.tool_cli`; its file executed alone to parse
+    before the imports below)."""
+    if cli is None:
+        from automl_mm.engine import tool_cli as cli
+    parser = argparse.ArgumentParser(description='Test a checkpoint')
+    parser.add_argument('config', help='config file path')
+    parser.add_argument('checkpoint', help='checkpoint file')
+    parser.add_argument('--work-dir', help='directory for the evaluation logs and metrics')
+    parser.add_argument('--cfg-options', nargs='+', action=cli.CfgOptionsAction, help='override config keys')
+    parser.add_argument('--allow-partial', action='store_true',
+                        help='evaluate even if the checkpoint misses weights of the model, has others or other '
+                             'shapes (by default that stops the test, naming the first keys)')
+    parser.add_argument('--out', help='also dump every prediction to this pickle file (.pkl or .pickle) for offline '
+                                      'evaluation (mmdet\'s DumpDetResults)')
+    parser.add_argument('--show-dir', help='draw every test image with its predictions into this directory (a '
+                                           'relative one under work_dir/<timestamp>/, as mmdet) through the '
+                                           'config\'s default_hooks.visualization; detectors without one get '
+                                           'mmdet\'s DetVisualizationHook, other models are refused')
+    parser.add_argument('--show', action='store_true',
+                        help='show every test image with its predictions in a window (mmdet\'s --show: the '
+                             'visualization hook\'s show and wait_time; needs an interactive matplotlib backend, '
+                             'refused without one)')
+    parser.add_argument('--wait-time', type=float, default=None,
+                        help='seconds each --show window stays open, 0 = until a key is pressed (default: 2, as mmdet; '
+                             'only with --show)')
+    parser.add_argument('--tta', action='store_true',
+                        help='test with test-time augmentation: the config\'s tta_model wrapped around its model, '
+                             'on its tta_pipeline (mmdet\'s keys; both must be set)')
+    cli.add_launcher_arguments(parser, 'testing')
+    return parser
+
+
+def parse_args(argv: list[str] | None = None, cli: Any = None) -> argparse.Namespace:
+    """The parsed command line (``sys.argv[1:]`` without ``argv``); ``cli`` as in :func:`build_parser`."""
+    if cli is None:
+        from automl_mm.engine import tool_cli as cli
+    parser = build_parser(cli)
+    args = cli.parse_tool_args(parser, argv)
+    if args.wait_time is not None and not args.show:
+        parser.error(f'--wait-time {args.wait_time:g} is how long --show keeps each image open; give --show too '
+                     '(mmdet ignored it without)')
+    if args.wait_time is not None and not args.wait_time >= 0:
+        parser.error(f'--wait-time must be seconds >= 0 (0: until a key is pressed), got {args.wait_time:g}')
+    if args.show and args.wait_time is None:
+        args.wait_time = 2.0  # mmdet's default
+    return args
+
+
+def _standalone_cli() -> Any:
+    """``automl_mm/engine/tool_cli.py`` executed by itself (the package found, not imported: its ``__init__`` patches
+    mmengine, importing torch), or ``None`` where it is not there."""
+    import importlib.util
+    import runpy
+    import types
+
+    package = importlib.util.find_spec('automl_mm')
+    folders = list(package.submodule_search_locations or []) if package is not None else []
+    path = osp.join(folders[0], 'engine', 'tool_cli.py') if folders else ''
+    return types.SimpleNamespace(**runpy.run_path(path)) if osp.isfile(path) else None
+
+
+if __name__ == '__main__':  # --help and usage errors before the imports below (some 3 s: torch, mmengine, mmdet)
+    _cli = _standalone_cli()
+    if _cli is not None:
+        parse_args(cli=_cli)  # exits on --help or a usage error; main() parses again with automl_mm's own
 
 from mmengine.dist import is_main_process
 from mmengine.runner import Runner
@@ -26,14 +96,11 @@ from automl_mm.engine.rank_failures import naming_first_failure
 from automl_mm.engine.resume import checkpoint_not_found, read_as_local_file
 from automl_mm.engine.runner_checks import checked_by_tool
 from automl_mm.engine.tool_args import (
-    CfgOptionsAction,
     add_dump_results,
-    add_launcher_arguments,
     check_out_file,
     check_show_display,
     draw_on_every_rank,
     enable_drawing,
-    parse_tool_args,
 )
 from automl_mm.engine.tool_errors import exit_on_refusal
 from automl_mm.engine.tta_views import apply_tta
@@ -44,50 +111,6 @@ from automl_mm.registry import RUNNERS
 from automl_mm.utils import register_all_modules
 from automl_mm.utils.frozen_heap import freeze_imported_heap
 from automl_mm.utils.scope import type_name
-
-
-def build_parser() -> argparse.ArgumentParser:
-    """The command line of ``tools/test.py`` (mmdet's ``tools/test.py``'s options, and ``--allow-partial``)."""
-    parser = argparse.ArgumentParser(description='Test a checkpoint')
-    parser.add_argument('config', help='config file path')
-    parser.add_argument('checkpoint', help='checkpoint file')
-    parser.add_argument('--work-dir', help='directory for the evaluation logs and metrics')
-    parser.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction, help='override config keys')
-    parser.add_argument('--allow-partial', action='store_true',
-                        help='evaluate even if the checkpoint misses weights of the model, has others or other '
-                             'shapes (by default that stops the test, naming the first keys)')
-    parser.add_argument('--out', help='also dump every prediction to this pickle file (.pkl or .pickle) for offline '
-                                      'evaluation (mmdet\'s DumpDetResults)')
-    parser.add_argument('--show-dir', help='draw every test image with its predictions into this directory (a '
-                                           'relative one under work_dir/<timestamp>/, as mmdet) through the '
-                                           'config\'s default_hooks.visualization; detectors without one get '
-                                           'mmdet\'s DetVisualizationHook, other models are refused')
-    parser.add_argument('--show', action='store_true',
-                        help='show every test image with its predictions in a window (mmdet\'s --show: the '
-                             'visualization hook\'s show and wait_time; needs an interactive matplotlib backend, '
-                             'refused without one)')
-    parser.add_argument('--wait-time', type=float, default=None,
-                        help='seconds each --show window stays open, 0 = until a key is pressed (default: 2, as mmdet; '
-                             'only with --show)')
-    parser.add_argument('--tta', action='store_true',
-                        help='test with test-time augmentation: the config\'s tta_model wrapped around its model, '
-                             'on its tta_pipeline (mmdet\'s keys; both must be set)')
-    add_launcher_arguments(parser, 'testing')
-    return parser
-
-
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    """The parsed command line (``sys.argv[1:]`` without ``argv``)."""
-    parser = build_parser()
-    args = parse_tool_args(parser, argv)
-    if args.wait_time is not None and not args.show:
-        parser.error(f'--wait-time {args.wait_time:g} is how long --show keeps each image open; give --show too '
-                     '(mmdet ignored it without)')
-    if args.wait_time is not None and not args.wait_time >= 0:
-        parser.error(f'--wait-time must be seconds >= 0 (0: until a key is pressed), got {args.wait_time:g}')
-    if args.show and args.wait_time is None:
-        args.wait_time = 2.0  # mmdet's default
-    return args
 
 
 def _check_checkpoint_and_config(cfg, args: argparse.Namespace, drawing: str) -> None:

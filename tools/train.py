@@ -2,8 +2,59 @@
 from __future__ import annotations
 
 import argparse
-import logging
 import os.path as osp
+from typing import Any
+
+
+def build_parser(cli: Any = None) -> argparse.ArgumentParser:
+    """The command line of ``tools/train.py`` (mmdet's ``tools/train.py``'s options); ``cli``: the module of its
+    parts (default :mod:`automl_mm.engine.tool_cli`; its file executed alone to parse before the imports below)."""
+    if cli is None:
+        from automl_mm.engine import tool_cli as cli
+    parser = argparse.ArgumentParser(description='Train a model (or run a search) from a config')
+    parser.add_argument('config', help='config file path')
+    parser.add_argument('--work-dir', help='directory for logs and checkpoints (default: ./work_dirs/<config>)')
+    parser.add_argument('--resume', nargs='?', type=str, const='auto',
+                        help='resume from the given checkpoint, or, without a path, from work_dir/last_checkpoint '
+                             '(falling back, with a warning, to the newest complete checkpoint in work_dir; with '
+                             'none, a warning says training starts from the config\'s load_from weights, or from '
+                             'scratch without them)')
+    parser.add_argument('--amp', action='store_true', help='automatic mixed precision training')
+    parser.add_argument('--auto-scale-lr', action='store_true',
+                        help='scale the lr linearly by the real total batch / auto_scale_lr.base_batch_size (the '
+                             'config must set it; an OHL run counts one copy\'s batch)')
+    parser.add_argument('--cfg-options', nargs='+', action=cli.CfgOptionsAction,
+                        help='override config keys, e.g. train_cfg.max_epochs=2 "model.backbone.depth=34"')
+    cli.add_launcher_arguments(parser, 'training')
+    return parser
+
+
+def parse_args(argv: list[str] | None = None, cli: Any = None) -> argparse.Namespace:
+    """The parsed command line (``sys.argv[1:]`` without ``argv``); ``cli`` as in :func:`build_parser`."""
+    if cli is None:
+        from automl_mm.engine import tool_cli as cli
+    return cli.parse_tool_args(build_parser(cli), argv)
+
+
+def _standalone_cli() -> Any:
+    """``automl_mm/engine/tool_cli.py`` executed by itself (the package found, not imported: its ``__init__`` patches
+    mmengine, importing torch), or ``None`` where it is not there."""
+    import importlib.util
+    import runpy
+    import types
+
+    package = importlib.util.find_spec('automl_mm')
+    folders = list(package.submodule_search_locations or []) if package is not None else []
+    path = osp.join(folders[0], 'engine', 'tool_cli.py') if folders else ''
+    return types.SimpleNamespace(**runpy.run_path(path)) if osp.isfile(path) else None
+
+
+if __name__ == '__main__':  # --help and usage errors before the imports below (some 3 s: torch, mmengine, mmdet)
+    _cli = _standalone_cli()
+    if _cli is not None:
+        parse_args(cli=_cli)  # exits on --help or a usage error; main() parses again with automl_mm's own
+
+import logging
 
 import torch
 from mmengine.config import Config
@@ -49,42 +100,11 @@ from automl_mm.engine.rank_agreement import (
 from automl_mm.engine.rank_failures import naming_first_failure
 from automl_mm.engine.resume import checkpoint_not_found, checkpoint_seed, read_as_local_file
 from automl_mm.engine.runner_checks import checked_by_tool
-from automl_mm.engine.tool_args import (
-    CfgOptionsAction,
-    add_launcher_arguments,
-    enable_amp,
-    enable_auto_scale_lr,
-    parse_tool_args,
-)
+from automl_mm.engine.tool_args import enable_amp, enable_auto_scale_lr
 from automl_mm.engine.tool_errors import exit_on_refusal
 from automl_mm.registry import RUNNERS
 from automl_mm.utils import register_all_modules
 from automl_mm.utils.frozen_heap import freeze_imported_heap
-
-
-def build_parser() -> argparse.ArgumentParser:
-    """The command line of ``tools/train.py`` (mmdet's ``tools/train.py``'s options)."""
-    parser = argparse.ArgumentParser(description='Train a model (or run a search) from a config')
-    parser.add_argument('config', help='config file path')
-    parser.add_argument('--work-dir', help='directory for logs and checkpoints (default: ./work_dirs/<config>)')
-    parser.add_argument('--resume', nargs='?', type=str, const='auto',
-                        help='resume from the given checkpoint, or, without a path, from work_dir/last_checkpoint '
-                             '(falling back, with a warning, to the newest complete checkpoint in work_dir; with '
-                             'none, a warning says training starts from the config\'s load_from weights, or from '
-                             'scratch without them)')
-    parser.add_argument('--amp', action='store_true', help='automatic mixed precision training')
-    parser.add_argument('--auto-scale-lr', action='store_true',
-                        help='scale the lr linearly by the real total batch / auto_scale_lr.base_batch_size (the '
-                             'config must set it; an OHL run counts one copy\'s batch)')
-    parser.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction,
-                        help='override config keys, e.g. train_cfg.max_epochs=2 "model.backbone.depth=34"')
-    add_launcher_arguments(parser, 'training')
-    return parser
-
-
-def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
-    """The parsed command line (``sys.argv[1:]`` without ``argv``)."""
-    return parse_tool_args(build_parser(), argv)
 
 
 def read_train_config(args: argparse.Namespace) -> Config:

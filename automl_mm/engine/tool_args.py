@@ -7,132 +7,23 @@ the config key it needs (mmdet's asserts and ``RuntimeError`` name neither). ``-
 """
 from __future__ import annotations
 
-import argparse
 import logging
 import os
 import re
 from typing import Any
 
-from mmengine.config import DictAction
 from mmengine.logging import print_log
 
 from .preflight_read_keys import base_batch_size_problem
 from .preflight_walk import ConfigCheckError
+from .tool_cli import (  # noqa: F401  (their home before; old imports)
+    CfgOptionsAction,
+    _quoted_non_string,
+    add_launcher_arguments,
+    parse_tool_args,
+)
 from .tool_devices import checked_device  # noqa: F401  (its home before; old imports)
 from .tool_errors import TRACEBACK_VARIABLE, exit_on_refusal, raised_as_refusal  # noqa: F401  (likewise)
-
-
-class CfgOptionsAction(DictAction):
-    """mmengine's ``DictAction`` (``--cfg-options KEY=VALUE ...``) that refuses a malformed item by name.
-
-    mmengine's action stopped the tool with a bare traceback that named neither the option nor the item:
-    ``ValueError: not enough values to unpack`` for an item without ``=`` (``train_cfg.max_epochs``, or
-    ``train_cfg.max_epochs= 2``, where the shell splits off ``2``), and ``AssertionError: Imbalanced brackets`` for a
-    value whose brackets do not close (``train_cfg.max_epochs=[1,2``). Here each is an argparse usage error (exit
-    status 2) naming the option, the item and the form expected; an item with an empty key (``=2``) too, and a value
-    with a space inside a word (``"work_dir=work_dirs/my run"``), which mmengine's parser silently set without its
-    spaces (``'work_dirs/myrun'``; spaces next to ``,``, brackets or at the ends, as in ``"[1, 2]"``, are fine), and a
-    dict value (``"model.init_cfg={type:Pretrained}"``, ``"custom_hooks=[dict(type=EMAHook)]"``), which it set as a
-    string (a brace inside a string, ``filename_tmpl=epoch_{}.pth``, is kept), and a quoted element that mmengine's
-    parser reads as no string (``"model.foo='1'"``: its quotes are dropped and the int ``1`` set; likewise ``'1.5'``,
-    ``'true'``, ``'None'``, inside lists too), for which mmengine's syntax has no string form, or that holds a comma
-    (``"['a,b']"``: mmengine splits it, ``['a', 'b']``).
-    Well-formed items are parsed exactly as mmengine parses them.
-    """
-
-    def __call__(self, parser: argparse.ArgumentParser, namespace: argparse.Namespace, values: Any,
-                 option_string: str | None = None) -> None:
-        option = option_string or '--cfg-options'
-        for item in values or ():
-            key, sep, value = item.partition('=')
-            if not sep:
-                space = (' (a space around "=" splits one KEY=VALUE in two: write it without spaces, or quote it)'
-                         if any(v.endswith('=') or v.startswith('=') for v in values) else '')
-                parser.error(f'{option} takes KEY=VALUE items (e.g. train_cfg.max_epochs=2); {item!r} has no '
-                             f'"="{space}')
-            if not key.strip():
-                parser.error(f'{option} {item!r}: no key before "=" (expected KEY=VALUE, e.g. '
-                             f'train_cfg.max_epochs=2)')
-            if value.count('(') != value.count(')') or value.count('[') != value.count(']'):
-                parser.error(f'{option} {item!r}: the brackets of the value of {key} do not close (a list is '
-                             f'{key}=[1,2], a tuple {key}="(1,2)", quoted for the shell)')
-            if re.search(r'(^|[\[(,])\s*(\{|dict\()', value.strip(' \'"')):
-                # mmengine's DictAction parses lists and tuples only: "model.init_cfg={type:Pretrained}" set the
-                # string "{type:Pretrained}", "custom_hooks=[dict(type=EMAHook)]" the list ['dict(type=EMAHook)'],
-                # which failed (mmengine's "hook should be an instance of Hook or dict") or was read as a string far
-                # from the option; a brace inside a string (filename_tmpl=epoch_{}.pth) is no dict
-                whole = re.match(r'\s*(\{|dict\()', value.strip(' \'"')) is not None
-                keys = (f'set its keys one by one where the config has the dict, e.g. {key}.type=..., or '
-                        if whole else '')
-                parser.error(f"{option} {item!r}: a dict is not parsed there (mmengine's --cfg-options parser would "
-                             f'set {key} to {"the string" if whole else "strings in"} {value.replace(" ", "")!r}); '
-                             f"{keys}write it in a config of your own that inherits this one (_base_ = ['<this "
-                             "config>'])")
-            quoted = _quoted_non_string(value)
-            if quoted is not None:
-                # mmengine's DictAction strips the quotes of every element, then reads int / float / bool / None:
-                # "model.foo='1'" set the int 1, "['a','true']" the list ['a', True], without a word
-                read_as = self._parse_iterable(quoted.replace(' ', ''))
-                set_to = self._parse_iterable(value.replace(' ', ''))
-                meant = quoted.strip('\'"')
-                parser.error(f"{option} {item!r}: mmengine's --cfg-options parser drops the quotes of {quoted!r} "
-                             f'and reads it as {read_as!r}, so {key} would be set to {set_to!r}, not to the string '
-                             f'{meant!r}; a string that reads as a number, true / false, None or a list (a comma) '
-                             'cannot be given there: set it in a config file that inherits this one (_base_ = '
-                             "['<this config>']); other strings need no quotes (work_dir=work_dirs/run1)")
-            if ' ' in re.sub(r' *([,()\[\]]) *', r'\1', value.strip(' ')):
-                # mmengine's DictAction removes every space of a value: "work_dir=work_dirs/my run" set
-                # work_dir='work_dirs/myrun' without a word (spaces around , ( ) [ ] separate items: dropped alike)
-                parser.error(f"{option} {item!r}: mmengine's --cfg-options parser removes every space of a value, so "
-                             f"{key} would be set to {value.replace(' ', '')!r}; a value cannot hold a space there "
-                             '(set it in a config file that inherits this one' +
-                             (', or give --work-dir' if key == 'work_dir' else '') + ')')
-        super().__call__(parser, namespace, values, option_string)
-
-
-def _quoted_non_string(value: str) -> str | None:
-    """The value of a ``--cfg-options`` item, or else its first element (split at ``,``, brackets), written in
-    quotes whose text mmengine's ``DictAction`` reads as no string (``'1'``, ``"1.5"``, ``'true'``, ``'None'``,
-    ``'1,2'``; a quoted list or tuple, ``'[1,2]'``, is mmengine's; ``'a','b'`` is two quoted strings), or a quoted
-    element holding a comma, which mmengine splits in two (``['a,b']`` is ``['a', 'b']``), else ``None``."""
-    whole = value.strip(' ')
-    if len(whole) > 1 and whole[0] == whole[-1] and whole[0] in ('"', "'") and whole[1:2] not in ('[', '(') and \
-            not any(quote in whole[1:-1] for quote in ('"', "'")) and \
-            not isinstance(DictAction._parse_iterable(whole.replace(' ', '')), str):
-        return whole
-    # an element in quotes (from "[", "(", "," or the start to "]", ")", "," or the end): mmengine splits at a comma
-    # inside the quotes as anywhere else ("['a,b']" set ['a', 'b']); a quoted list or tuple ('[1,2]') is mmengine's
-    for span in re.finditer(r"""(?:^|(?<=[,(\[]))\s*(['"])([^'"]*)\1\s*(?=$|[,)\]])""", value):
-        if ',' in span[2] and span[2].strip(' ')[:1] not in ('[', '('):
-            return span[0].strip(' ')
-    for element in re.split(r'[,()\[\]]', value):
-        element = element.strip(' ')
-        if element[:1] in ('"', "'") or element[-1:] in ('"', "'"):
-            if not isinstance(DictAction._parse_int_float_bool(element.strip('\'"')), str):
-                return element
-    return None
-
-
-def add_launcher_arguments(parser: argparse.ArgumentParser, what: str) -> None:
-    """``--launcher`` and ``--local_rank`` / ``--local-rank`` as mmdet's tools take them.
-
-    Args:
-        parser: The tool's parser.
-        what: What the tool does, for the help text (``'training'``, ``'testing'``).
-    """
-    parser.add_argument('--launcher', choices=['none', 'pytorch', 'slurm', 'mpi'], default='none',
-                        help=f'job launcher for distributed {what} (default: %(default)s)')
-    parser.add_argument('--local_rank', '--local-rank', type=int, default=0,
-                        help='set by the pytorch launcher (torch.distributed.launch), not by hand '
-                             '(default: %(default)s)')
-
-
-def parse_tool_args(parser: argparse.ArgumentParser, argv: list[str] | None = None) -> argparse.Namespace:
-    """``parser.parse_args(argv)`` (``sys.argv[1:]`` without ``argv``); ``LOCAL_RANK`` is set from ``--local_rank``
-    unless the launcher exported it."""
-    args = parser.parse_args(argv)
-    os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
-    return args
 
 
 def enable_amp(cfg: Any) -> None:
