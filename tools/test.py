@@ -74,6 +74,7 @@ if __name__ == '__main__':  # --help and usage errors before the imports below (
     if _cli is not None:
         parse_args(cli=_cli)  # exits on --help or a usage error; main() parses again with automl_mm's own
 
+from mmengine.config import Config
 from mmengine.dist import is_main_process
 from mmengine.runner import Runner
 
@@ -91,6 +92,7 @@ from automl_mm.engine.rank_agreement import (
     checking_own_files_together,
     join_process_group,
     leave_process_group,
+    reading_config_together,
 )
 from automl_mm.engine.rank_failures import naming_first_failure
 from automl_mm.engine.resume import checkpoint_not_found, read_as_local_file
@@ -111,6 +113,20 @@ from automl_mm.registry import RUNNERS
 from automl_mm.utils import register_all_modules
 from automl_mm.utils.frozen_heap import freeze_imported_heap
 from automl_mm.utils.scope import type_name
+
+
+def _read_test_config(args: argparse.Namespace) -> Config:
+    """The config file of ``args`` with its ``--cfg-options`` merged and ``launcher`` set.
+
+    Raises:
+        FileNotFoundError: the config file is missing (the closest configs named).
+    """
+    if not osp.isfile(args.config):
+        raise FileNotFoundError(config_not_found(args.config))
+    cfg = read_config(args.config)
+    merge_options(cfg, args.cfg_options)
+    cfg.launcher = args.launcher
+    return cfg
 
 
 def _check_checkpoint_and_config(cfg, args: argparse.Namespace, drawing: str) -> None:
@@ -165,11 +181,10 @@ def main(argv: list[str] | None = None) -> None:
         overridden['default_hooks.visualization.wait_time'] = ('--wait-time', args.wait_time)
     check_options_not_overridden(args.cfg_options, overridden, 'tools/test.py')
     register_all_modules(init_default_scope=False)
-    if not osp.isfile(args.config):
-        raise FileNotFoundError(config_not_found(args.config))
-    cfg = read_config(args.config)
-    merge_options(cfg, args.cfg_options)
-    cfg.launcher = args.launcher
+    # each rank of torchrun reads the config on its own node: one lacking it stops every rank (before, it refused
+    # alone and the others waited for it in the rendezvous until the timeout)
+    cfg = reading_config_together(lambda: _read_test_config(args), args.launcher,
+                                  'tools/test.py: reading the config file')
     given = '--work-dir' if args.work_dir else 'work_dir' if cfg.get('work_dir') else 'the work dir'
     cfg.work_dir = args.work_dir or cfg.get('work_dir') or osp.join(
         './work_dirs', osp.splitext(osp.basename(args.config))[0])

@@ -96,6 +96,7 @@ from automl_mm.engine.rank_agreement import (
     checking_own_files_together,
     join_process_group,
     leave_process_group,
+    reading_config_together,
 )
 from automl_mm.engine.rank_failures import naming_first_failure
 from automl_mm.engine.resume import checkpoint_not_found, checkpoint_seed, read_as_local_file
@@ -255,7 +256,10 @@ def main(argv: list[str] | None = None) -> None:
     check_slurm_environment(args.launcher, 'tools/train.py')  # --launcher slurm outside srun
     register_all_modules(init_default_scope=False)
     if args.launcher != 'none':  # a rank of torchrun / srun / mpirun: its own files checked, then agreed on
-        cfg = read_train_config(args)
+        # the config file too, read on each rank's own node: one lacking it stops every rank (before, it refused
+        # alone and the others waited for it in the rendezvous until the timeout)
+        cfg = reading_config_together(lambda: read_train_config(args), args.launcher,
+                                      'tools/train.py: reading the config file')
         with checking_own_files_together(cfg, 'tools/train.py: the start checks of each rank\'s own files (the '
                                               '--resume checkpoint, the config\'s data, the work dir)'):
             build_config(args, cfg)

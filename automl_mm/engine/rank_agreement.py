@@ -17,7 +17,9 @@ keys, automl_mm's source files, the package versions), which ranks (grouped, wit
 sync. ``tools/train.py`` and ``tools/test.py`` call both; a runner that a stock launcher builds from a config
 compares its ranks when its ``train()`` / ``val()`` / ``test()`` starts (:mod:`automl_mm.engine.runner_checks`).
 Before both, the tools' start checks of each rank's own files (its data, its checkpoint) are agreed on as the process
-group starts (:func:`checking_own_files_together`): a node lacking a file stops every rank.
+group starts (:func:`checking_own_files_together`): a node lacking a file stops every rank. Before those, the reading
+of the config file itself, which the process group's settings come from, is agreed on through the launcher's
+rendezvous store (:func:`reading_config_together`).
 """
 from __future__ import annotations
 
@@ -31,9 +33,9 @@ import platform
 import re
 import socket
 import sys
-from collections.abc import Iterator, Mapping, Sequence
+from collections.abc import Callable, Iterator, Mapping, Sequence
 from contextlib import contextmanager
-from typing import Any
+from typing import Any, TypeVar
 
 from .resume import starts_differ
 
@@ -445,3 +447,91 @@ def checking_own_files_together(cfg: Any, what: str) -> Iterator[None]:
     if not joined and failure is not None:  # a runner that starts its own process group: no agreement possible
         raise failure
     agree_on_failure(failure, what)
+
+
+_T = TypeVar('_T')
+
+#: The environment a process of torchrun (``tools/dist_train.sh`` / ``dist_test.sh``) gets, from which
+#: :func:`reading_config_together` reaches the run's rendezvous store without the config.
+RENDEZVOUS_ENV = ('RANK', 'WORLD_SIZE', 'MASTER_ADDR', 'MASTER_PORT')
+
+#: The store key prefix under which :func:`reading_config_together` exchanges each rank's reading of its config;
+#: torchrun's run id and restart count are appended (an agent's store outlives a restart).
+CONFIG_READ_KEY = 'automl_mm/config_read'
+
+_stores: list = []  # the stores of :func:`reading_config_together`, kept: rank 0's serves the process group's start
+
+
+def reading_config_together(read: Callable[[], _T], launcher: str, what: str) -> _T:
+    """``read()`` (this process reading its config file: its ``_base_`` files, ``custom_imports``, options merged),
+    agreed on across the ranks of a distributed run before any of them starts the process group.
+
+    The process group's settings (``env_cfg.dist_cfg``: its backend, timeout) come from the config, so a rank that
+    could not read it (the file missing on its node, which does not share the others' file system; a relative path
+    from another working directory; an edit that fails on one node) could not join the group: it refused alone, and
+    the ranks of the other nodes waited for it in the rendezvous until ``env_cfg.dist_cfg.timeout`` (30 minutes by
+    default), naming nothing. Here every rank connects to the launcher's rendezvous store (``env://``: torchrun's
+    agent store, else a ``TCPStore`` that rank 0 serves, as ``init_process_group`` would), writes whether its
+    reading failed and waits for every rank's word (rank 0, which may serve the store, until every other rank has read
+    them); where one failed, every rank raises. Outside a distributed run (``launcher``
+    ``'none'``, a world of one), and where the launcher's environment (:data:`RENDEZVOUS_ENV`) is not set before the
+    process group starts (mmengine's slurm and mpi start-up set it from their own variables), ``read()`` runs plainly.
+
+    Args:
+        read: Reads and returns the config; what it raises is this rank's failure.
+        launcher: The tool's ``--launcher``.
+        what: The step, named in the other ranks' message (``'tools/train.py: reading the config file'``).
+
+    Returns:
+        What ``read()`` returned, on every rank, where no rank failed.
+
+    Raises:
+        Exception: ``read()``'s error, on the rank that raised it.
+        RankFailure: on every other rank, naming the lowest rank that failed, its host and its error
+            (``config file not found: <path>``).
+    """
+    import datetime
+
+    failure: Exception | None = None
+    try:
+        value = read()
+    except Exception as err:  # noqa: BLE001 (agreed on, then raised on every rank)
+        failure = err
+    if launcher == 'none' or any(not os.environ.get(name) for name in RENDEZVOUS_ENV) or \
+            int(os.environ['WORLD_SIZE']) <= 1:
+        if failure is not None:
+            raise failure
+        return value
+    from torch.distributed.constants import default_pg_timeout
+    from torch.distributed.rendezvous import rendezvous
+
+    from .rank_failures import RankFailure, keeping_own_failure
+
+    timeout = default_pg_timeout
+    seconds = ((value.get('env_cfg') or {}).get('dist_cfg') or {}).get('timeout') if failure is None else None
+    if isinstance(seconds, (int, float)) and not isinstance(seconds, bool) and seconds > 0:
+        timeout = datetime.timedelta(seconds=seconds)  # the run's own; a rank without its config: torch's default
+    with keeping_own_failure(failure, what):
+        store, rank, world_size = next(rendezvous('env://', timeout=timeout))
+        _stores.append(store)
+        prefix = (f"{CONFIG_READ_KEY}/{os.environ.get('TORCHELASTIC_RUN_ID', '')}/"
+                  f"{os.environ.get('TORCHELASTIC_RESTART_COUNT', '0')}")
+        word = '' if failure is None else f'{socket.gethostname()}\n{type(failure).__name__}: {failure}'
+        store.set(f'{prefix}/{rank}', word)
+        keys = [f'{prefix}/{r}' for r in range(world_size)]
+        store.wait(keys)
+        words = [store.get(key).decode() for key in keys]
+        # this rank's last request: rank 0, which serves the store outside torchrun's agent, goes on (and, where a
+        # rank failed, exits) only once every other rank is done with it (else 'Connection reset by peer' there)
+        store.set(f'{prefix}/read/{rank}', '1')
+        if rank == 0:
+            store.wait([f'{prefix}/read/{r}' for r in range(1, world_size)])
+    if failure is not None:
+        raise failure
+    failed = [(r, *w.split('\n', 1)) for r, w in enumerate(words) if w]
+    if not failed:
+        return value
+    origin, host, cause = failed[0]
+    raise RankFailure(f'{what} failed on rank {origin} (on {host}: {cause}); every rank stops here (each rank reads '
+                      'the config from its own node: give every node the same config file at the same path, or a path '
+                      'on a file system they share)', origin, cause)
