@@ -6,8 +6,12 @@ The ops themselves are in :mod:`automl_mm.augment.geometric` (affine ops) and :m
 """
 from __future__ import annotations
 
+import contextlib
 import math
 import numbers
+import sys
+from collections.abc import Sequence
+from typing import Any
 
 import numpy as np
 
@@ -219,13 +223,43 @@ def _check_img(results: dict, op: BaseAugmentOp) -> np.ndarray:
 EXTRA_IMAGE_KEYS = ('img2', )
 
 
+def second_image_candidates(results: dict, owner: str) -> list[str]:
+    """The keys of :data:`EXTRA_IMAGE_KEYS` and of ``results['img_fields']`` (but ``'img'``) whose values are present
+    and not None, in order, without repeats: :func:`extra_image_keys` before it leaves out what an enclosing
+    wrapper discards and checks the values. Returns at once for a sample without ``img_fields`` or ``img2``.
+
+    Raises:
+        ValueError: ``img_fields`` that is not a list or tuple of str, naming it and ``owner``.
+    """
+    fields = results.get('img_fields')
+    if fields is None:
+        for key in EXTRA_IMAGE_KEYS:
+            if results.get(key) is not None:
+                break
+        else:  # no second image (classification, mmdet 3.x, mmseg 1.x outside CD): asked 3 times per image
+            return []
+        fields = ()
+    if not isinstance(fields, (list, tuple)) or not all(isinstance(key, str) for key in fields):
+        raise ValueError(f"{owner}: results['img_fields'] must be a list of results keys (mmcv 1.x's list of the "
+                         f"sample's images), got {fields!r}")
+    keys: list[str] = []
+    for key in (*EXTRA_IMAGE_KEYS, *fields):
+        if key == 'img' or key in keys or results.get(key) is None:
+            continue
+        keys.append(key)
+    return keys
+
+
 def extra_image_keys(results: dict, img: np.ndarray, owner: str, *, same_size: bool = True) -> list[str]:
     """The keys of the sample's images besides ``'img'`` that an element transforms with it, in order, without
     repeats: :data:`EXTRA_IMAGE_KEYS` (mmseg's ``img2``) and every key ``results['img_fields']`` lists (mmcv 1.x's
     list of a sample's images, which mmseg 0.x, mmdet 2.x and change-detection code built on them keep); of those,
-    the ones present and not None. A geometric element warps each with the image's matrix and ``fill``, a
-    photometric one transforms each as it does the image: left as they were, the two images of a change-detection
-    pair no longer lined up (or differed in colour alone), and the change map marked pixels that had not changed.
+    the ones present and not None, less those that an enclosing mmcv ``KeyMapper`` / ``TransformBroadcaster`` does
+    not give back (:func:`view_discarded_keys`: the outer ``img2`` kept in each view of a broadcast over
+    ``img`` and ``img2``, which is itself the other view). A geometric element warps each with the image's matrix
+    and ``fill``, a photometric one transforms each as it does the image: left as they were, the two images of a
+    change-detection pair no longer lined up (or differed in colour alone), and the change map marked pixels that had
+    not changed.
 
     Args:
         results (dict): The sample.
@@ -245,21 +279,12 @@ def extra_image_keys(results: dict, img: np.ndarray, owner: str, *, same_size: b
             float, as after ``to_float32=True``) or, with ``same_size``, not of the image's height and width, naming
             its key.
     """
-    fields = results.get('img_fields')
-    if fields is None:
-        for key in EXTRA_IMAGE_KEYS:
-            if results.get(key) is not None:
-                break
-        else:  # no second image (classification, mmdet 3.x, mmseg 1.x outside CD): asked 3 times per image
-            return []
-        fields = ()
-    if not isinstance(fields, (list, tuple)) or not all(isinstance(key, str) for key in fields):
-        raise ValueError(f"{owner}: results['img_fields'] must be a list of results keys (mmcv 1.x's list of the "
-                         f"sample's images), got {fields!r}")
-    keys: list[str] = []
-    for key in (*EXTRA_IMAGE_KEYS, *fields):
-        if key == 'img' or key in keys or results.get(key) is None:
-            continue
+    keys = second_image_candidates(results, owner)
+    if keys:  # inside mmcv's KeyMapper / TransformBroadcaster: only what its view gives back
+        known = _KNOWN_VIEW[-1]
+        discarded = known[1] if known is not None and known[0] is results else view_discarded_keys(keys)
+        keys = [key for key in keys if key not in discarded]
+    for key in keys:
         value = results[key]
         if not isinstance(value, np.ndarray) or value.dtype != np.uint8 or value.ndim not in (2, 3):
             desc = f'a {value.dtype} array of shape {value.shape}' if isinstance(value, np.ndarray) else \
@@ -272,12 +297,97 @@ def extra_image_keys(results: dict, img: np.ndarray, owner: str, *, same_size: b
             raise ValueError(f"{owner}: results['{key}'] is {value.shape[0]} x {value.shape[1]} but the image is "
                              f'{img.shape[0]} x {img.shape[1]}: a geometric element warps both with one matrix in '
                              "the image's pixel frame, so the two images would no longer line up. Put the "
-                             'augmentation before the transform that changed one of them (an image that is not a '
-                             "second view of the scene, passed to the policy as 'img' by mmcv's "
-                             "TransformBroadcaster, which keeps the outer keys in each view: load it under "
-                             "another key than img2)")
-        keys.append(key)
+                             'augmentation before the transform that changed one of them')
     return keys
+
+
+#: ``(results, the keys of it that the enclosing wrappers discard)`` while :func:`known_view` holds them (the policy,
+#: around its two elements, so that a sample's call stack is read once, not three times); None outside.
+_KNOWN_VIEW: list[tuple[dict, set[str]] | None] = [None]
+
+
+@contextlib.contextmanager
+def known_view(results: dict, discarded: set[str]):
+    """Within it, :func:`extra_image_keys` on ``results`` (the same dict) takes ``discarded`` as
+    :func:`view_discarded_keys` would give it (the policy computed it for this sample); other samples read theirs."""
+    _KNOWN_VIEW.append((results, discarded))
+    try:
+        yield
+    finally:
+        _KNOWN_VIEW.pop()
+
+
+def outer_keys(value: Any) -> list[str]:
+    """The outer keys one entry of an mmcv ``KeyMapper`` (re)mapping names: a key, the keys of a list / tuple (a
+    ``TransformBroadcaster``'s views) or of a dict's values, nested; none for ``...`` (mmcv's ignored key)."""
+    if isinstance(value, str):
+        return [value]
+    if isinstance(value, dict):
+        value = list(value.values())
+    if isinstance(value, (list, tuple)):
+        return [name for entry in value for name in outer_keys(entry)]
+    return []
+
+
+def enclosing_key_mappers() -> list:
+    """The mmcv ``KeyMapper`` / ``TransformBroadcaster`` instances whose wrapped transforms the caller runs in,
+    innermost first: empty outside such a wrapper.
+
+    A wrapper tells its transforms nothing about the view they get, so its frame is read from the call stack: each
+    running ``_apply_transforms`` whose ``self`` is a ``KeyMapper`` (mmcv's own, or called through the draw
+    counting of :func:`~automl_mm.augment.draw_counting.count_view_choices`). About 0.2 us a frame (Python 3.11
+    builds a frame object for each), 3-10 us for a dataloader's stack: asked only for a sample that has a second
+    image.
+    """
+    from mmcv.transforms import KeyMapper
+
+    found = []
+    frame = sys._getframe(1)
+    while frame is not None:
+        if frame.f_code.co_name == '_apply_transforms':
+            owner = frame.f_locals.get('self')
+            if isinstance(owner, KeyMapper) and (not found or found[-1] is not owner):
+                found.append(owner)
+        frame = frame.f_back
+    return found
+
+
+def discarded_by(wrappers: Sequence, keys: Sequence[str]) -> set[str]:
+    """Those of ``keys`` (results keys inside the innermost view of ``wrappers``, :func:`enclosing_key_mappers`)
+    whose values the wrappers do not give back.
+
+    mmcv's ``KeyMapper._map_input`` gives the wrapped transforms a copy of the whole sample with the mapped keys
+    replaced (a ``TransformBroadcaster`` one such view per image), and ``_map_output`` takes back only the inner
+    keys of its ``remapping`` (every key where it is None, as without a mapping). A key's names are followed
+    outwards through each wrapper's ``remapping``; a key that one of them does not take back is discarded.
+    """
+    names = {key: {key} for key in keys}
+    for owner in wrappers:
+        remapping = owner.remapping
+        if isinstance(remapping, dict):
+            names = {key: {outer for name in inner if name in remapping for outer in outer_keys(remapping[name])}
+                     for key, inner in names.items()}
+    return {key for key, outer in names.items() if not outer}
+
+
+def view_discarded_keys(keys: Sequence[str]) -> set[str]:
+    """Those of ``keys`` (a sample's second images) that the mmcv ``KeyMapper`` / ``TransformBroadcaster`` the
+    caller runs inside does not give back (:func:`discarded_by` of :func:`enclosing_key_mappers`): empty outside
+    such a wrapper.
+
+    In mmseg's change-detection broadcast ``TransformBroadcaster(mapping=dict(img=['img', 'img2']),
+    share_random_params=True)`` each view keeps the outer ``img2`` beside its ``img`` (mmcv keeps the unmapped keys
+    in a view), and the broadcaster takes back each view's ``img`` only: an element transformed that ``img2`` too,
+    and the broadcaster threw it away (twice the policy's work per sample; an ``img2`` of another size than the
+    view's image was even refused).
+
+    Args:
+        keys (Sequence[str]): Results keys as the calling transform sees them (inside the innermost view).
+
+    Returns:
+        set[str]: The keys whose values the enclosing wrappers discard.
+    """
+    return discarded_by(enclosing_key_mappers(), keys)
 
 
 def _require_luma_channels(op: BaseAugmentOp, img: np.ndarray) -> int:

@@ -16,8 +16,16 @@ from automl_mm.registry import AUGMENT_OPS, TRANSFORMS, registered_name
 
 from .choice import LiveChoiceTransform, check_choice_key
 from .elements import DEFAULT_ELEMENTS, ELEMENT_SETS, build_elements
-from .geometric import GeometricAugmentOp, check_annotation_sizes
-from .op_base import BaseAugmentOp, extra_image_keys
+from .geometric import GeometricAugmentOp, check_annotation_sizes, pixel_map_keys
+from .op_base import (
+    BaseAugmentOp,
+    discarded_by,
+    enclosing_key_mappers,
+    extra_image_keys,
+    known_view,
+    outer_keys,
+    second_image_candidates,
+)
 
 
 @TRANSFORMS.register_module()
@@ -30,6 +38,10 @@ class OHLAutoAugment(LiveChoiceTransform):
     image. A second image (mmseg's change-detection ``img2``, the keys of ``img_fields``:
     ``op_base.extra_image_keys``) is warped and colour-transformed as ``img`` is, so the pair keeps lining up with
     its change map (in an mmseg change-detection pipeline: after ``LoadAnnotations``, before ``ConcatCDInput``).
+    Inside mmcv's ``KeyMapper`` / ``TransformBroadcaster`` a second image that the wrapper does not give back is
+    left alone (``op_base.view_discarded_keys``: in a broadcast over the pair,
+    ``TransformBroadcaster(mapping=dict(img=['img', 'img2'], gt_seg_map=['gt_seg_map', ...]),
+    share_random_params=True)``, each view's outer ``img2``, which is the other view).
     In an mmdet pipeline it goes after ``LoadAnnotations`` (e.g. between ``RandomFlip`` and
     ``PackDetInputs``), in an mmseg one after ``LoadAnnotations`` / ``LoadDepthAnnotation``: with geometric
     elements, results that hold a data set's ``instances`` with boxes but nothing ``LoadAnnotations`` loads
@@ -68,7 +80,11 @@ class OHLAutoAugment(LiveChoiceTransform):
             (``BaseAugmentOp.image_refusal``: Contrast and ColorAdjust take 1 or 3 channels, most elements none of
             zero height or width, every element but Identity at most the channels OpenCV takes (128 under
             OpenCV 5), a geometric element no second image of another size than ``img``), naming the key and the
-            elements.
+            elements; with geometric elements, on a sample with a second image (where the enclosing wrappers are
+            read from the call stack), in a ``TransformBroadcaster`` whose views are the two images of a
+            pair without ``share_random_params`` (each view would draw its own pair), or in a ``KeyMapper`` /
+            ``TransformBroadcaster`` that gives back the image but not boxes, masks, keypoints or a per-pixel map
+            that the elements move (the sample would keep them unmoved), naming the setting or the keys.
 
     Examples:
         >>> import numpy as np
@@ -115,6 +131,50 @@ class OHLAutoAugment(LiveChoiceTransform):
 
     def apply_choice(self, results: dict, index: int, rng: np.random.Generator) -> dict:
         owner = f'{type(self).__name__}(key={self.key!r})'
+        candidates = second_image_candidates(results, owner)
+        if not candidates:  # no second image (classification, detection): nothing to look up
+            return self._apply_pair(results, index, rng, owner)
+        # which second images an enclosing mmcv KeyMapper / TransformBroadcaster discards: read from the call stack
+        # once per sample, for the policy's checks and both elements
+        wrappers = enclosing_key_mappers()
+        if wrappers and self._geometric:
+            self._check_view(results, wrappers, candidates, owner)
+        with known_view(results, discarded_by(wrappers, candidates)):
+            return self._apply_pair(results, index, rng, owner)
+
+    def _check_view(self, results: dict, wrappers: list, candidates: list[str], owner: str) -> None:
+        """Refuse a view of mmcv's ``KeyMapper`` / ``TransformBroadcaster`` (``wrappers``, innermost first) in which
+        the geometric elements cannot keep a change-detection pair lined up: a broadcast over the pair's images
+        without ``share_random_params`` (each view draws its own pair: the two images turned by different angles),
+        or one that gives back the image but not an annotation the elements move with it (mmcv takes back only the
+        keys of the remapping: ``mapping=dict(img=['img', 'img2'])`` kept the sample's ``gt_seg_map`` as it was while
+        both images turned, a change map of other pixels). Checked whichever pair is drawn, on every sample with a
+        second image (the wrappers are looked up for those only: 3-10 us of call stack a sample)."""
+        from mmcv.transforms import TransformBroadcaster
+
+        inner = wrappers[0]
+        mapping = inner.mapping if isinstance(inner.mapping, dict) else {}
+        views = [key for key in candidates if key not in mapping and key in outer_keys(mapping.get('img'))]
+        if views and isinstance(inner, TransformBroadcaster) and not inner.share_random_params:
+            raise ValueError(
+                f"{owner} runs in mmcv's TransformBroadcaster(mapping={inner.mapping!r}, share_random_params=False), "
+                f"whose views are results['img'] and results['{views[0]}'], the two images of a pair: each view "
+                'draws its own pair of elements and signs, so its geometric elements would move the two images '
+                'differently and they would no longer line up. Set share_random_params=True (every view then '
+                'applies the first view\'s pair)')
+        moved = [key for key in ('gt_bboxes', 'gt_masks', 'gt_keypoints') if results.get(key) is not None]
+        moved += pixel_map_keys(results, owner)
+        lost = discarded_by(wrappers, ['img', *moved])
+        if moved and 'img' not in lost and lost:
+            keys = [key for key in moved if key in lost]
+            example = ', '.join(f'{key}=[{key!r}, ...]' for key in keys)
+            raise ValueError(
+                f"{owner} runs in mmcv's {type(inner).__name__}(mapping={inner.mapping!r}), which gives back "
+                f"results['img'] but not {', '.join(f'results[{key!r}]' for key in keys)}: its geometric elements "
+                'would move the image, and the sample would keep the unmoved annotations, which then describe other '
+                f'pixels. Map them too, from the first view only (mmcv\'s ... marks a view without one): {example}')
+
+    def _apply_pair(self, results: dict, index: int, rng: np.random.Generator, owner: str) -> dict:
         img = results.get('img')
         if isinstance(img, np.ndarray) and img.ndim >= 2:
             # a second image (mmseg's img2) that cannot follow, an image an element of the set cannot transform:

@@ -176,12 +176,14 @@ def test_an_op_that_draws_from_rng_draws_the_same_for_img2():
 
 def test_inside_mmcvs_transform_broadcaster_the_views_still_agree():
     """``TransformBroadcaster(mapping=dict(img=['img', 'img2']), share_random_params=True)`` keeps the outer
-    ``img2`` in each view, where the policy now warps it too; the remapping takes each view's ``img``, so the pair
-    comes back as before: both moved alike."""
+    ``img2`` in each view, which the elements leave alone (the remapping takes back each view's ``img`` only:
+    tests/test_augment/test_broadcaster_views.py counts the warps); the pair comes back moved alike. The change map
+    is mapped from the first view (unmapped, it would come back unmoved: refused there)."""
     from mmcv.transforms import TransformBroadcaster
     wrapper = TransformBroadcaster(transforms=[FixedAutoAugment(elements=[('Rotate', 30), ('Invert', None)],
                                                                 key='cd')],
-                                   mapping=dict(img=['img', 'img2']), auto_remap=True, share_random_params=True)
+                                   mapping=dict(img=['img', 'img2'], gt_seg_map=['gt_seg_map', ...]),
+                                   auto_remap=True, share_random_params=True)
     for seed in range(4):
         out = wrapper(_pair(seed=seed))
         np.testing.assert_array_equal(out['img2'], out['img'])
