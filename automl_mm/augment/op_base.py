@@ -250,6 +250,22 @@ def second_image_candidates(results: dict, owner: str) -> list[str]:
     return keys
 
 
+def second_image_keys(results: dict, owner: str) -> list[str]:
+    """:func:`second_image_candidates` less those an enclosing mmcv ``KeyMapper`` / ``TransformBroadcaster`` does
+    not give back (:func:`view_discarded_keys`, or what :func:`known_view` holds for ``results``): the keys of the
+    sample's second images that a transform moving ``'img'`` must move alike, values unchecked.
+
+    Raises:
+        ValueError: as :func:`second_image_candidates`.
+    """
+    keys = second_image_candidates(results, owner)
+    if keys:  # inside mmcv's KeyMapper / TransformBroadcaster: only what its view gives back
+        known = _KNOWN_VIEW[-1]
+        discarded = known[1] if known is not None and known[0] is results else view_discarded_keys(keys)
+        keys = [key for key in keys if key not in discarded]
+    return keys
+
+
 def extra_image_keys(results: dict, img: np.ndarray, owner: str, *, same_size: bool = True) -> list[str]:
     """The keys of the sample's images besides ``'img'`` that an element transforms with it, in order, without
     repeats: :data:`EXTRA_IMAGE_KEYS` (mmseg's ``img2``) and every key ``results['img_fields']`` lists (mmcv 1.x's
@@ -279,11 +295,7 @@ def extra_image_keys(results: dict, img: np.ndarray, owner: str, *, same_size: b
             float, as after ``to_float32=True``) or, with ``same_size``, not of the image's height and width, naming
             its key.
     """
-    keys = second_image_candidates(results, owner)
-    if keys:  # inside mmcv's KeyMapper / TransformBroadcaster: only what its view gives back
-        known = _KNOWN_VIEW[-1]
-        discarded = known[1] if known is not None and known[0] is results else view_discarded_keys(keys)
-        keys = [key for key in keys if key not in discarded]
+    keys = second_image_keys(results, owner)
     for key in keys:
         value = results[key]
         if not isinstance(value, np.ndarray) or value.dtype != np.uint8 or value.ndim not in (2, 3):

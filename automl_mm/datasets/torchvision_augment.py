@@ -6,6 +6,7 @@ import numpy as np
 import torch
 from mmcv.transforms import BaseTransform
 
+from automl_mm.augment.op_base import extra_image_keys
 from automl_mm.registry import TRANSFORMS
 
 from .transforms import refuse_pixel_annotations
@@ -21,7 +22,10 @@ class TorchvisionAugment(BaseTransform):
     generator (which the OHL engine seeds per copy and trunk). torchvision assumes RGB, and its contrast,
     saturation and hue weight the channels (contrast blends with the mean of 0.299 R + 0.587 G + 0.114 B): a
     3-channel image in mmcv's BGR order is given to it as RGB and turned back (``bgr=True``, the default; it used to
-    go as it was, so those ops read blue as red); grey images are unaffected either way.
+    go as it was, so those ops read blue as red); grey images are unaffected either way. A second image of the sample
+    (mmseg's change-detection ``img2``, the keys of ``img_fields``: ``automl_mm.augment.op_base.extra_image_keys``)
+    gets the torch draws ``img`` took (the same ops, magnitudes and signs, each image by itself), and the generator
+    is left where one image leaves it.
 
     Args:
         policy: One of ``'TrivialAugmentWide'``, ``'RandAugment'``, ``'AutoAugment'``, ``'AugMix'``.
@@ -35,7 +39,8 @@ class TorchvisionAugment(BaseTransform):
             its arguments); in ``transform``, an image that is not uint8 ``(H, W)`` or ``(H, W, C)``, or a sample
             with boxes, masks, a per-pixel map (segmentation, edge, depth, any of mmseg's seg_fields) or
             keypoints, which torchvision's geometric ops would leave behind
-            (:func:`~automl_mm.datasets.transforms.refuse_pixel_annotations`).
+            (:func:`~automl_mm.datasets.transforms.refuse_pixel_annotations`), or a second image that is not a
+            uint8 (H, W) or (H, W, C) array of the image's height and width, naming its key.
 
     Examples:
         >>> t = TorchvisionAugment('RandAugment', num_ops=2, magnitude=9, fill=0)
@@ -69,13 +74,26 @@ class TorchvisionAugment(BaseTransform):
         if not isinstance(img, np.ndarray) or img.dtype != np.uint8 or img.ndim not in (2, 3):
             raise ValueError(f"TorchvisionAugment needs results['img'] as a uint8 (H, W) or (H, W, C) array, got "
                              f'{getattr(img, "dtype", type(img))} of shape {getattr(img, "shape", None)}')
+        # a second image (mmseg's img2, img_fields): the draws img takes, each image by itself
+        extra = extra_image_keys(results, img, f'TorchvisionAugment({self.policy!r})')
+        state = torch.get_rng_state() if extra else None
+        results['img'] = self._apply(img)
+        if extra:
+            after = torch.get_rng_state()
+            for key in extra:
+                torch.set_rng_state(state)  # the draws 'img' took
+                results[key] = self._apply(results[key])
+            torch.set_rng_state(after)  # where one image leaves the generator
+        return results
+
+    def _apply(self, img: np.ndarray) -> np.ndarray:
+        """The policy on one uint8 (H, W) or (H, W, C) image, drawing from torch's global generator."""
         swap = self.bgr and img.ndim == 3 and img.shape[2] == 3
         hwc = img[:, :, ::-1] if swap else img if img.ndim == 3 else img[:, :, None]
         chw = torch.from_numpy(np.ascontiguousarray(hwc).transpose(2, 0, 1))
         out = self.op(chw.contiguous()).permute(1, 2, 0).numpy()
         out = out[:, :, ::-1] if swap else out if img.ndim == 3 else out[:, :, 0]
-        results['img'] = np.ascontiguousarray(out)
-        return results
+        return np.ascontiguousarray(out)
 
     def __repr__(self) -> str:
         args = ''.join(f', {k}={v!r}' for k, v in self.kwargs.items())

@@ -11,6 +11,7 @@ import torch
 from mmcv.transforms import BaseTransform
 from mmengine.structures import BaseDataElement
 
+from automl_mm.augment.op_base import second_image_keys
 from automl_mm.registry import TRANSFORMS
 from automl_mm.utils.checks import as_count
 
@@ -96,6 +97,41 @@ def refuse_pixel_annotations(results: dict, owner: str, instead: str, seg_instea
                          f'segmentation pipeline use {instead}{seg}')
 
 
+def second_images(results: dict, img: np.ndarray, owner: str) -> list[str]:
+    """The keys of the sample's second images, which a classification transform that crops, pads or resizes
+    ``img`` gives the same crop, padding or resize: mmseg's change-detection ``img2`` and the keys of mmcv 1.x's
+    ``img_fields`` (:func:`automl_mm.augment.op_base.second_image_keys`: present, not None, and given back by an
+    enclosing mmcv ``KeyMapper`` / ``TransformBroadcaster``). Left as they were, an unlabelled pair (pretraining on
+    change-detection pairs) no longer lined up, or was of another size, silently.
+
+    Args:
+        results (dict): The sample.
+        img (np.ndarray): Its ``'img'``, (H, W[, C]).
+        owner (str): The transform, named in the errors.
+
+    Returns:
+        list[str]: Keys of (H, W) or (H, W, C) numpy arrays of the image's height and width.
+
+    Raises:
+        ValueError: ``img_fields`` that is not a list of keys; a second image that is not an (H, W) or (H, W, C)
+            array, or not of the image's height and width (the two would not line up after one crop box), naming
+            its key.
+    """
+    keys = second_image_keys(results, owner)
+    for key in keys:
+        value = results[key]
+        if not isinstance(value, np.ndarray) or value.ndim not in (2, 3):
+            desc = f'an array of shape {value.shape}' if isinstance(value, np.ndarray) else type(value).__name__
+            raise ValueError(f"{owner}: results['{key}'] (a second image of the sample, moved as results['img'] is) "
+                             f'must be an (H, W) or (H, W, C) array, got {desc}')
+        if value.shape[:2] != img.shape[:2]:
+            raise ValueError(f"{owner}: results['{key}'] is {value.shape[0]} x {value.shape[1]} but the image is "
+                             f"{img.shape[0]} x {img.shape[1]}: {owner} crops and resizes both alike in the image's "
+                             'pixel frame, so the two images would no longer line up. Put it before the transform '
+                             'that changed one of them')
+    return keys
+
+
 def _check_range(values: object, key: str, high: float = math.inf) -> tuple[float, float]:
     """A range ``(low, high)`` with 0 < low <= high <= ``high`` (ValueError naming ``key`` otherwise)."""
     try:
@@ -120,6 +156,8 @@ class RandomCrop(BaseTransform):
 
     The standard CIFAR augmentation (pad 4, crop 32). Sets ``img`` to ``(crop_h, crop_w[, C])`` and ``img_shape``
     to ``(crop_h, crop_w)``; the position is drawn from numpy's global generator (seeded per worker by mmengine).
+    A second image of the sample (:func:`second_images`: mmseg's ``img2``, the keys of ``img_fields``) gets the same
+    padding and crop.
 
     Args:
         crop_size: ``crop`` (a square) or ``(crop_h, crop_w)``, in pixels, each >= 1.
@@ -130,7 +168,8 @@ class RandomCrop(BaseTransform):
         ValueError: at construction, a ``crop_size``, ``padding`` or ``pad_val`` outside the ranges above; in
             ``transform``, a ``crop_size`` larger than the padded image, or a sample with boxes, masks, a
             per-pixel map (segmentation, edge, depth, any of mmseg's seg_fields) or keypoints
-            (:func:`refuse_pixel_annotations`: the crop would not move them).
+            (:func:`refuse_pixel_annotations`: the crop would not move them), a second image that cannot follow
+            (:func:`second_images`: not an array, another size), naming the key.
     """
 
     def __init__(self, crop_size: int | Sequence[int], padding: int = 0, pad_val: int = 0) -> None:
@@ -146,20 +185,21 @@ class RandomCrop(BaseTransform):
 
     def transform(self, results: dict) -> dict:
         refuse_pixel_annotations(results, 'RandomCrop', "mmdet's RandomCrop", "mmseg's RandomCrop")
-        img = results['img']
-        h, w = img.shape[:2]
-        if self.padding:
-            p = self.padding
-            # every channel; cv2 drops the axis of an (H, W, 1) image: restored, an (H, W) one stays (H, W)
-            img = cv2.copyMakeBorder(img, p, p, p, p, cv2.BORDER_CONSTANT, value=(self.pad_val,) * 4) \
-                .reshape(h + 2 * p, w + 2 * p, *img.shape[2:])
-        h, w = img.shape[:2]
+        keys = ['img', *second_images(results, results['img'], 'RandomCrop')]
+        h, w = results['img'].shape[:2]
+        p = self.padding
         ch, cw = self.crop_size
-        if ch > h or cw > w:
-            raise ValueError(f'crop_size {self.crop_size} is larger than the padded image {(h, w)}')
-        y = np.random.randint(0, h - ch + 1)
-        x = np.random.randint(0, w - cw + 1)
-        results['img'] = img[y:y + ch, x:x + cw]
+        if ch > h + 2 * p or cw > w + 2 * p:
+            raise ValueError(f'crop_size {self.crop_size} is larger than the padded image {(h + 2 * p, w + 2 * p)}')
+        y = np.random.randint(0, h + 2 * p - ch + 1)
+        x = np.random.randint(0, w + 2 * p - cw + 1)
+        for key in keys:  # the image and its second images: one padding, one crop box
+            img = results[key]
+            if p:
+                # every channel; cv2 drops the axis of an (H, W, 1) image: restored, an (H, W) one stays (H, W)
+                img = cv2.copyMakeBorder(img, p, p, p, p, cv2.BORDER_CONSTANT, value=(self.pad_val,) * 4) \
+                    .reshape(h + 2 * p, w + 2 * p, *img.shape[2:])
+            results[key] = img[y:y + ch, x:x + cw]
         results['img_shape'] = (ch, cw)
         return results
 
@@ -175,7 +215,8 @@ class RandomResizedCrop(BaseTransform):
     ``round(W / low)``, above it keeps its height and gets width ``round(H * high)``; within it, the whole image).
     It was the central square of side ``min(H, W)``, of ratio 1 even where the range excludes 1: a 200 x 400 image
     with ratios (2.5, 3) gave 200 x 200 where torchvision gives 160 x 400. Bilinear resize; sets ``img`` to
-    ``(scale, scale[, C])`` and ``img_shape`` to ``(scale, scale)``. Draws from numpy's global generator.
+    ``(scale, scale[, C])`` and ``img_shape`` to ``(scale, scale)``. Draws from numpy's global generator. A second
+    image of the sample (:func:`second_images`) gets the same box and resize.
 
     Args:
         scale: Output side in pixels, an int >= 1.
@@ -185,7 +226,8 @@ class RandomResizedCrop(BaseTransform):
 
     Raises:
         ValueError: a value outside the ranges above; in ``transform``, a sample with boxes, masks, a per-pixel map
-            (segmentation, edge, depth, any of mmseg's seg_fields) or keypoints (:func:`refuse_pixel_annotations`).
+            (segmentation, edge, depth, any of mmseg's seg_fields) or keypoints (:func:`refuse_pixel_annotations`),
+            a second image that cannot follow (:func:`second_images`), naming the key.
     """
 
     def __init__(self, scale: int, crop_ratio_range: tuple[float, float] = (0.08, 1.0),
@@ -218,8 +260,10 @@ class RandomResizedCrop(BaseTransform):
         refuse_pixel_annotations(results, 'RandomResizedCrop', "mmdet's RandomResize and RandomCrop",
                                  "RandomResize (of mmseg's Resize) and mmseg's RandomCrop")
         img = results['img']
+        keys = ['img', *second_images(results, img, 'RandomResizedCrop')]
         y, x, ch, cw = self._crop_box(*img.shape[:2])
-        results['img'] = _resize(img[y:y + ch, x:x + cw], (self.scale, self.scale), cv2.INTER_LINEAR)
+        for key in keys:  # the image and its second images: one box
+            results[key] = _resize(results[key][y:y + ch, x:x + cw], (self.scale, self.scale), cv2.INTER_LINEAR)
         results['img_shape'] = (self.scale, self.scale)
         return results
 
@@ -231,6 +275,7 @@ class ResizeShortEdge(BaseTransform):
     The longer side becomes ``floor(long * size / short)`` pixels, as torchvision's ``Resize(size)`` and
     mmpretrain's ``ResizeEdge`` give it (rounded to nearest, a 427 x 640 image at ``size=256`` came out 256 x 384
     where torchvision's ImageNet evaluation resize gives 256 x 383); ``img_shape`` is set to the new ``(h, w)``.
+    A second image of the sample (:func:`second_images`) is resized to the same size.
 
     Args:
         size: The shorter side after resizing, in pixels, an int >= 1.
@@ -239,7 +284,8 @@ class ResizeShortEdge(BaseTransform):
     Raises:
         ValueError: ``size`` not an int >= 1, or an unknown ``interpolation``; in ``transform``, a sample with
             boxes, masks, a per-pixel map (segmentation, edge, depth, any of mmseg's seg_fields) or keypoints
-            (:func:`refuse_pixel_annotations`).
+            (:func:`refuse_pixel_annotations`), a second image that cannot follow (:func:`second_images`), naming
+            the key.
     """
 
     def __init__(self, size: int, interpolation: str = 'bilinear') -> None:
@@ -257,6 +303,7 @@ class ResizeShortEdge(BaseTransform):
         short, long = min(h, w), max(h, w)
         new_long = self.size * long // short  # exact integer floor (>= size): torchvision's int(size * long / short)
         new_h, new_w = (self.size, new_long) if h <= w else (new_long, self.size)
-        results['img'] = _resize(img, (new_w, new_h), self.interpolation)
+        for key in ('img', *second_images(results, img, 'ResizeShortEdge')):  # its second images to the same size
+            results[key] = _resize(results[key], (new_w, new_h), self.interpolation)
         results['img_shape'] = (new_h, new_w)
         return results
