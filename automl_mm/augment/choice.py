@@ -55,6 +55,7 @@ from .draw_counting import (  # noqa: F401
     recorded_draws,
     version_key,
 )
+from .op_base import second_image_keys
 
 
 class LivePolicy:
@@ -330,9 +331,16 @@ class OHLRandomChoice(LiveChoiceTransform):
         key: Name that links the transform to its ``PipelineChoiceSpace``.
         probs: Fixed probabilities, used when no space is bound (replaying an exported policy); uniform if None.
 
+    A sample with a second image (mmseg's change-detection ``img2``, the keys of ``img_fields``:
+    ``op_base.second_image_keys``) is handed to the drawn sub-pipeline as it is; mmcv's and mmdet 3.x's transforms
+    move ``img`` alone, so a sub-pipeline that changed ``img`` and left a second image (the same array) as it was is
+    refused. Inside mmcv's ``TransformBroadcaster(mapping=dict(img=['img', 'img2']), share_random_params=True)``
+    every view applies the first view's choice and its transforms' random parameters, and the pair stays lined up.
+
     Raises:
         ValueError: ``transforms`` not a list, or with fewer than 2 entries; ``probs`` that are not one finite
-            non-negative number per entry with a positive sum.
+            non-negative number per entry with a positive sum; when applied, a drawn sub-pipeline that changed
+            ``img`` and left a second image behind, naming the choice, the key and the broadcaster that moves both.
     """
 
     def __init__(self, transforms: Sequence[dict | Sequence[dict]], key: str = 'choice',
@@ -353,7 +361,26 @@ class OHLRandomChoice(LiveChoiceTransform):
         return iter([t for pipeline in self.pipelines for t in pipeline.transforms])
 
     def apply_choice(self, results: dict, index: int, rng: np.random.Generator) -> dict | None:
-        return self.pipelines[index](results)
+        owner = f'{self.choices_config_key()}[{index}]'
+        keys = second_image_keys(results, owner) if isinstance(results, dict) else []
+        if not keys:  # no second image (classification, detection, a broadcaster's other view)
+            return self.pipelines[index](results)
+        img, before = results.get('img'), {key: results[key] for key in keys}
+        out = self.pipelines[index](results)
+        new = out.get('img') if isinstance(out, dict) else img
+        changed = new is not img and not (isinstance(new, np.ndarray) and isinstance(img, np.ndarray)
+                                          and new.shape == img.shape and np.array_equal(new, img))
+        left = [key for key in keys if changed and out.get(key) is before[key]]
+        if left:
+            raise ValueError(
+                f"{owner} ({config_repr(self.transform_cfgs[index])}) changed results['img'] and left "
+                f"results['{left[0]}'] (a second image of the sample: mmseg's change-detection img2, a key of "
+                "img_fields) as it was: its transforms move 'img' alone (mmcv's and mmdet 3.x's know one image), "
+                'so the two images would no longer line up. Wrap the OHLRandomChoice in mmcv\'s TransformBroadcaster('
+                f"mapping=dict(img=['img', '{left[0]}']), share_random_params=True) (with gt_seg_map=['gt_seg_map', "
+                '...] if the sample has a change map), which applies the drawn choice to each image with the same '
+                'random parameters, or choose among transforms that move the second image too (OHLAutoAugment)')
+        return out
 
     def repeated_choices(self) -> list[tuple[Any, list[int]]]:
         """The sub-pipelines ``transforms`` lists more than once (``[[flip], [], [flip]]``: ``[([flip], [0, 2])]``),

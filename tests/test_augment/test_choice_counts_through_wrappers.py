@@ -43,6 +43,8 @@ _FLIPS = dict(type='automl_mm.OHLRandomChoice', key='c',
               transforms=[[dict(type='mmcv.RandomFlip', prob=1.0)],
                           [dict(type='mmcv.RandomFlip', prob=1.0, direction='vertical')]])
 _IMG = np.arange(12, dtype=np.uint8).reshape(3, 4, 1).repeat(3, axis=2)
+# the broadcasters' second view is 'view2', not mmseg's img2: a choice that flips img and leaves an img2 behind is
+# refused (tests/test_augment/test_random_choice_second_images.py)
 
 
 def _applied(img: np.ndarray) -> int:
@@ -58,7 +60,7 @@ def test_transform_broadcaster_counts_each_draw_once(share, remap, earlier):
     counts), with ``share_random_params=True`` recorded once per view in the sample's own dict where an earlier
     choice transform had made one (one draw counted twice), and without auto_remap the views' records came back as a
     list of dicts that no count read. Shared draws now count once; per-view draws once each (both were applied)."""
-    wrapper = dict(type='mmcv.TransformBroadcaster', transforms=[_FLIPS], mapping=dict(img=['img', 'img2']),
+    wrapper = dict(type='mmcv.TransformBroadcaster', transforms=[_FLIPS], mapping=dict(img=['img', 'view2']),
                    share_random_params=share)
     wrapper.update(auto_remap=True) if remap == 'auto' else wrapper.update(auto_remap=False, remapping=None)
     steps = [dict(type='automl_mm.OHLRandomChoice', key='other', transforms=[[], []])] if earlier else []
@@ -68,9 +70,9 @@ def test_transform_broadcaster_counts_each_draw_once(share, remap, earlier):
         _space(runner, key='other')
     records, applied = [], Counter()
     for _ in range(8):
-        out = runner.train_dataloader.dataset.pipeline(dict(img=_IMG.copy(), img2=_IMG.copy()))
+        out = runner.train_dataloader.dataset.pipeline(dict(img=_IMG.copy(), view2=_IMG.copy()))
         # without a remapping the views come back as a list under the mapped key
-        views = [_applied(img) for img in (out['img'] if remap == 'none' else [out['img'], out['img2']])]
+        views = [_applied(img) for img in (out['img'] if remap == 'none' else [out['img'], out['view2']])]
         assert -1 not in views
         if share:
             assert views[0] == views[1]
@@ -88,12 +90,12 @@ def test_a_broadcaster_after_the_choice_keeps_the_samples_record(remap):
     without a remapping the views' keys came back as lists, the record too ([record, record]), which no count read:
     every image's draw was counted zero times."""
     flip = dict(type='mmcv.RandomFlip', prob=0.5)
-    wrapper = dict(type='mmcv.TransformBroadcaster', transforms=[flip], mapping=dict(img=['img', 'img2']),
+    wrapper = dict(type='mmcv.TransformBroadcaster', transforms=[flip], mapping=dict(img=['img', 'view2']),
                    share_random_params=True)
     wrapper.update(auto_remap=True) if remap == 'auto' else wrapper.update(auto_remap=False, remapping=None)
     runner = _pipeline_runner(_FLIPS, wrapper)
     space = _space(runner)
-    records = [runner.train_dataloader.dataset.pipeline(dict(img=_IMG.copy(), img2=_IMG.copy()))['ohl_choice']
+    records = [runner.train_dataloader.dataset.pipeline(dict(img=_IMG.copy(), view2=_IMG.copy()))['ohl_choice']
                for _ in range(4)]
     assert all(len(recorded_draws(r, 'c')) == 1 for r in records)
     assert _count(space, records) == (4, 0)
