@@ -101,10 +101,12 @@ def test_an_element_no_pair_of_positive_probability_holds_is_not_asked():
     policy = FixedAutoAugment(elements=elements, key='aa', probs=probs.ravel().tolist())
     out = policy.transform_with(dict(img=_img((8, 8, 4))), np.random.default_rng(0))
     assert out['img'].shape == (8, 8, 4)
-    probs[2, 0] = 0.25  # Contrast now drawable: refused, though this draw may not hold it
-    policy = FixedAutoAugment(elements=elements, key='aa', probs=probs.ravel().tolist())
-    with pytest.raises(ValueError, match=r'Contrast\(1.3\): it takes images of 1 or 3 channels'):
-        policy.transform_with(dict(img=_img((8, 8, 4))), np.random.default_rng(0))
+    for pair in ((2, 0), (0, 2)):  # Contrast drawable as the first element, or as the second only
+        drawable = probs.copy()
+        drawable[pair] = 0.25
+        policy = FixedAutoAugment(elements=elements, key='aa', probs=drawable.ravel().tolist())
+        with pytest.raises(ValueError, match=r'Contrast\(1.3\): it takes images of 1 or 3 channels'):
+            policy.transform_with(dict(img=_img((8, 8, 4))), np.random.default_rng(0))
 
 
 def test_the_channel_limit_is_the_installed_opencv_s():
