@@ -295,6 +295,12 @@ def extra_image_keys(results: dict, img: np.ndarray, owner: str, *, same_size: b
             float, as after ``to_float32=True``) or, with ``same_size``, not of the image's height and width, naming
             its key.
     """
+    if results.get('img_fields') is None:  # asked 3 times per image: a sample without a second image returns here
+        for key in EXTRA_IMAGE_KEYS:
+            if results.get(key) is not None:
+                break
+        else:
+            return []
     keys = second_image_keys(results, owner)
     for key in keys:
         value = results[key]

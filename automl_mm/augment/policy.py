@@ -18,6 +18,7 @@ from .choice import LiveChoiceTransform, check_choice_key
 from .elements import DEFAULT_ELEMENTS, ELEMENT_SETS, build_elements
 from .geometric import GeometricAugmentOp, check_annotation_sizes, pixel_map_keys
 from .op_base import (
+    EXTRA_IMAGE_KEYS,
     BaseAugmentOp,
     discarded_by,
     enclosing_key_mappers,
@@ -131,8 +132,14 @@ class OHLAutoAugment(LiveChoiceTransform):
 
     def apply_choice(self, results: dict, index: int, rng: np.random.Generator) -> dict:
         owner = f'{type(self).__name__}(key={self.key!r})'
+        if results.get('img_fields') is None:  # a sample without a second image returns here (no generator: 0.4 us)
+            for key in EXTRA_IMAGE_KEYS:
+                if results.get(key) is not None:
+                    break
+            else:
+                return self._apply_pair(results, index, rng, owner)
         candidates = second_image_candidates(results, owner)
-        if not candidates:  # no second image (classification, detection): nothing to look up
+        if not candidates:
             return self._apply_pair(results, index, rng, owner)
         # which second images an enclosing mmcv KeyMapper / TransformBroadcaster discards: read from the call stack
         # once per sample, for the policy's checks and both elements
