@@ -5,6 +5,7 @@ maps) with one affine matrix (see :class:`GeometricAugmentOp`).
 from __future__ import annotations
 
 import math
+import sys
 
 import cv2
 import numpy as np
@@ -45,7 +46,8 @@ class GeometricAugmentOp(BaseAugmentOp):
     ``gt_bboxes_labels``, ``gt_ignore_flags``, ``gt_masks``, ``gt_instances_ids`` and ``gt_keypoints``; a box
     already under 1 px (zero-width too) that stays inside keeps them (as under a photometric element). Proposals
     (inside mmdet's ``ProposalBroadcaster``, which passes them as ``gt_bboxes``) are moved and clipped, never
-    dropped: their ``proposals_scores`` stay theirs, as under mmdet's own transforms there.
+    dropped: their ``proposals_scores`` stay theirs, as under mmdet's own transforms there; that view's image, masks
+    and maps, which the broadcaster discards, are not warped (:func:`in_proposal_view`).
     A second image of the sample (:func:`~automl_mm.augment.op_base.extra_image_keys`: mmseg's change-detection
     ``img2``, the keys of mmcv 1.x's ``img_fields``) is warped exactly as the image (same matrix, ``fill`` and
     layout), so that the pair still lines up with its change map; one of another size or not uint8 is refused.
@@ -87,12 +89,14 @@ class GeometricAugmentOp(BaseAugmentOp):
         matrix = self.affine_matrix(height, width, 1.0 if rng.random() < 0.5 else -1.0)
         pixel_matrix = pixel_index_matrix(matrix)
         group = warp_group(img)  # every array in the image's cv2 layout: the pixels the image takes
-        for key in ('img', *extra):
+        # mmdet's ProposalBroadcaster: a view whose gt_bboxes are its proposals (the other keys the boxes' copies),
+        # of which only they come back; proposals are kept, clipped, beside their proposals_scores, and the view's
+        # pixels (image, second images, masks, maps), which the broadcaster discards, are not warped
+        proposals = results.get('gt_bboxes') is not None and results['gt_bboxes'] is results.get('proposals')
+        pixels = not (proposals and in_proposal_view())
+        for key in ('img', *extra) if pixels else ():
             results[key] = _warp(results[key], pixel_matrix, self.fill, group)
         if results.get('gt_bboxes') is not None:
-            # mmdet's ProposalBroadcaster: a view whose gt_bboxes are its proposals (the other keys the boxes'
-            # copies), of which only they come back; proposals are kept, clipped, beside their proposals_scores
-            proposals = results['gt_bboxes'] is results.get('proposals')
             boxes, keep = _warp_boxes(results['gt_bboxes'], matrix, height, width, drop=not proposals)
             results['gt_bboxes'] = boxes
             if proposals:
@@ -101,9 +105,9 @@ class GeometricAugmentOp(BaseAugmentOp):
                 for key in _INSTANCE_KEYS:
                     if results.get(key) is not None:
                         results[key] = results[key][keep]
-        if results.get('gt_masks') is not None:
+        if results.get('gt_masks') is not None and pixels:
             results['gt_masks'] = _warp_masks(results['gt_masks'], matrix, pixel_matrix, height, width, group)
-        for key in pixel_map_keys(results, self.name):  # gt_seg_map, mmseg's seg_fields, gt_edge_map, gt_depth_map
+        for key in pixel_map_keys(results, self.name) if pixels else ():  # gt_seg_map, seg_fields, edge, depth
             results[key] = _warp(results[key], pixel_matrix, _map_border(results[key], key, self.name), group)
         if results.get('gt_keypoints') is not None:
             results['gt_keypoints'] = _move_keypoints(results['gt_keypoints'], matrix, height, width)
@@ -112,6 +116,23 @@ class GeometricAugmentOp(BaseAugmentOp):
         results['homography_matrix'] = homography if results.get('homography_matrix') is None else \
             homography @ results['homography_matrix']
         return results
+
+
+def in_proposal_view() -> bool:
+    """Whether the caller runs inside mmdet's ``ProposalBroadcaster`` (a running ``_apply_transforms`` of one on
+    the call stack). Asked only of a view whose ``gt_bboxes`` are its ``proposals`` (the same object, as the
+    broadcaster's copy for the proposals has them): outside the broadcaster a sample that happened to hold one
+    object under both keys would otherwise lose its image's warp."""
+    try:
+        from mmdet.datasets.transforms import ProposalBroadcaster
+    except ImportError:  # mmdet not installed: no such broadcaster
+        return False
+    frame = sys._getframe(1)
+    while frame is not None:
+        if frame.f_code.co_name == '_apply_transforms' and isinstance(frame.f_locals.get('self'), ProposalBroadcaster):
+            return True
+        frame = frame.f_back
+    return False
 
 
 #: mmseg's per-pixel maps besides ``gt_seg_map`` that its ``PackSegInputs`` packs: ``gt_edge_map`` (``GenerateEdge``,

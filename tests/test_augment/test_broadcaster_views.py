@@ -271,3 +271,42 @@ def test_a_broadcast_pair_whose_views_draw_their_own_pairs_is_refused():
     photometric = FixedAutoAugment(elements=[('Invert', None), ('Posterize', 4)], key='cd')
     TransformBroadcaster(transforms=[photometric], mapping=dict(img=['img', 'img2']), auto_remap=True,
                          share_random_params=False)(_pair())
+
+
+def test_the_proposals_view_of_mmdets_proposal_broadcaster_warps_no_pixels():
+    """mmdet's ProposalBroadcaster runs the transforms on the sample and on a deep copy whose gt_bboxes are the
+    proposals, and takes back only those boxes from the copy: the elements warped its image, masks and maps too,
+    for nothing (twice the warps). The copy's pixels are now left alone; the proposals move as before."""
+    from mmdet.datasets.transforms import ProposalBroadcaster
+    from mmdet.structures.bbox import HorizontalBoxes
+    from mmdet.structures.mask import BitmapMasks
+
+    boxes = np.array([[4, 4, 12, 12], [14, 6, 28, 20]], np.float32)
+    masks = np.zeros((2, HEIGHT, WIDTH), np.uint8)
+    masks[0, 4:12, 4:12] = masks[1, 6:20, 14:28] = 1
+    sample = dict(img=_pair()['img'], img_shape=(HEIGHT, WIDTH), gt_bboxes=HorizontalBoxes(boxes.copy()),
+                  gt_bboxes_labels=np.array([0, 1]), gt_ignore_flags=np.zeros(2, bool),
+                  gt_masks=BitmapMasks(masks, HEIGHT, WIDTH), gt_seg_map=np.zeros((HEIGHT, WIDTH), np.uint8),
+                  proposals=boxes.copy())
+    policy = FixedAutoAugment(elements=[('HorizontalTranslate', 0.25), ('Identity', None)], probs=[0, 1, 0, 0],
+                              key='aa')
+    mask_warps = []
+    warp_masks = geometric._warp_masks
+    with _Counts() as counts, mock.patch.object(
+            geometric, '_warp_masks', lambda *args, **kwargs: mask_warps.append(1) or warp_masks(*args, **kwargs)):
+        np.random.seed(0)
+        out = ProposalBroadcaster(transforms=[policy])(sample)
+    assert counts.warps == 2 and len(mask_warps) == 1  # the sample's image and map, its masks; none in the copy
+    np.testing.assert_allclose(np.asarray(out['proposals']), out['gt_bboxes'].tensor.numpy())
+    assert not np.allclose(np.asarray(out['proposals']), boxes)  # moved (8 px)
+
+
+def test_a_sample_holding_its_boxes_as_proposals_outside_the_broadcaster_is_warped():
+    """One object under gt_bboxes and proposals outside a ProposalBroadcaster is no proposals view: the image moves."""
+    from mmdet.structures.bbox import HorizontalBoxes
+
+    boxes = HorizontalBoxes(np.array([[4, 4, 12, 12]], np.float32))
+    sample = dict(img=_pair()['img'], gt_bboxes=boxes, proposals=boxes, gt_bboxes_labels=np.array([0]))
+    with _Counts() as counts:
+        out = Rotate(30).apply(sample, _Sign(1.0))
+    assert counts.warps == 1 and (out['img'] == 128).any()
