@@ -19,7 +19,9 @@ Two ways to sample (``PipelineChoiceSpace.policy_size``):
 * per image (``None``, the OHL paper): every image draws its pair from p_θ; a copy's share of harmful pairs
   differs from p_θ's only by binomial noise, O(√(p/N)) over N images;
 * a policy of K pairs per copy and trunk (``K``; AutoAugment's policies hold 5 sub-policies): every image gets one
-  of the copy's K pairs, so the copies' shares differ by O(√(p/K)).
+  of the copy's K pairs, so the copies' shares differ by O(√(p/K)). As in the hook
+  (:func:`automl_mm.ohl.reward.combine_copy_rows`), a copy is credited with the draws its images used: all K at the
+  default ``--images`` 500, and in a short trunk only those (a draw no image used earned no part of the reward).
 
 Printed per (way, Δ): the first-operation probability mass on the harmful elements after the last trunk, relative
 to uniform (1 = uniform, 0 = avoided), mean ± std over ``--seeds``; the same for the second operation.
@@ -42,6 +44,7 @@ from automl_mm.ohl import OHLRandomChoice, PipelineChoiceSpace
 from automl_mm.ohl.controllers import REINFORCE
 from automl_mm.ohl.copies import CopyLayout
 from automl_mm.ohl.distributions import FactorisedCategorical
+from automl_mm.ohl.reward import combine_copy_rows, trunk_row
 
 CONTROLLER = dict(type='Adam', lr=0.05, betas=(0.5, 0.999))  # configs/_base_/ohl-autoaug_fmnist_hook.py
 ELEMENTS = 36  # the paper's element set, the size main() simulates
@@ -90,8 +93,9 @@ def simulate(policy_size: int | None, delta: float, seed: int, *, elements: int 
     first, second = np.divmod(np.arange(elements ** 2), elements)
     bad_pair = (first < harmful) | (second < harmful)
     noise_rng = np.random.default_rng([seed, 1])
+    layout = CopyLayout(num_copies=copies, ranks_per_copy=1, rank=0, world_size=copies)
     for trunk in range(trunks):
-        stats, rewards = [], []
+        rows, rewards = [], []
         for c, (space, transform) in enumerate(zip(spaces, transforms)):
             space.reset_stats()
             space.begin_trunk(runner, trunk, torch.Generator().manual_seed(seed * 100_003 + trunk * 101 + c))
@@ -101,7 +105,9 @@ def simulate(policy_size: int | None, delta: float, seed: int, *, elements: int 
                                                              for r in chosen]})
             share = float(np.mean(bad_pair[[r['aug'] for r in chosen]]))
             rewards.append(sign * (-delta * share + noise * noise_rng.standard_normal()))
-            stats.append(space.trunk_stats())
+            rows.append(trunk_row(0.0, True, False, [space]))
+        # each copy's statistics as the hook credits them: with a policy, the draws an image of the copy used
+        stats = combine_copy_rows(torch.stack(rows), layout, spaces[:1], trunk)['stats'][spaces[0].name]
         controller.step(stats, rewards)
     uniform = harmful / elements
     return tuple(float(p[:harmful].sum()) / uniform for p in distribution.factor_probs())

@@ -55,3 +55,46 @@ def test_the_default_noise_gives_the_measured_copy_spread():
     assert rows[0]['noise'] == pytest.approx(sigma)
     with pytest.raises(ValueError):
         noise_for_spread(1.2, 1)
+
+
+def test_a_short_trunks_copy_is_credited_as_the_hook_credits_it(monkeypatch):
+    """The benchmark says it drives the space and controller as ``OHLHook`` does, but it gave the controller each
+    copy's ``trunk_stats()``, all K draws of its policy; the hook credits a copy with the draws one of its images
+    used only (``combine_copy_rows``, 779f072). With 2 images per trunk and K = 5 (of 1,296 pairs) at most 2 of the
+    5 draws are used: the controller must be given those draws' statistics, not the 5 draws'."""
+    import autoaug_power
+    import torch
+
+    spaces, steps = [], []
+
+    class _Space(autoaug_power.PipelineChoiceSpace):
+        def __init__(self, *args, **kwargs):
+            super().__init__(*args, **kwargs)
+            self.chosen = set()
+            spaces.append(self)
+
+        def reset_stats(self):
+            super().reset_stats()
+            self.chosen = set()
+
+        def after_train_iter(self, runner, data_batch):
+            super().after_train_iter(runner, data_batch)
+            self.chosen |= {s.metainfo['ohl_choice']['aug'] for s in data_batch['data_samples']}
+
+    class _Controller(autoaug_power.REINFORCE):
+        def step(self, stats, rewards, *args, **kwargs):
+            # what each copy's images used, read before the next trunk's reset
+            steps.append(([s.clone() for s in stats],
+                          [[d for d in space.policy if d in space.chosen] for space in spaces]))
+            return super().step(stats, rewards, *args, **kwargs)
+
+    monkeypatch.setattr(autoaug_power, 'PipelineChoiceSpace', _Space)
+    monkeypatch.setattr(autoaug_power, 'REINFORCE', _Controller)
+    autoaug_power.simulate(5, 5.0, 0, trunks=3, images=2)
+    assert len(steps) == 3 and len(spaces) == 4
+    distribution = spaces[0].distribution
+    for stats, used in steps:
+        for credited, draws in zip(stats, used):
+            assert 1 <= len(draws) <= 2
+            assert distribution.sample_count(credited) == len(draws)  # was 5: every draw of the policy
+            assert torch.equal(credited, distribution.sufficient_stats(torch.tensor(draws)))
