@@ -12,7 +12,7 @@ stage-allocation search, with the same bookkeeping.
 from __future__ import annotations
 
 import math
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Collection, Sequence
 
 from mmengine.dist import all_gather_object, get_dist_info
 
@@ -154,30 +154,35 @@ class PartialArchitecturePool:
         # -Infinity / Infinity, which is not JSON
         self.history.append({'decided': len(kept[0]), 'pool': [list(c) for c in kept],
                              'candidates': [[list(c), s if math.isfinite(s) else None] for c, s in ranking]})
-        ties = self.ties_at_cuts(ranking, len(kept), len(kept[0]) >= self.space.num_decisions)
+        ties = self.ties_at_cuts(ranking, len(kept), len(kept[0]) >= self.space.num_decisions,
+                                 self.empty if rule_sign(self.rule) < 0 else ())
         if ties:
             self.history[-1]['ties'] = ties
         self.pool, self.scores, self.candidate_list, self.empty = kept, {}, None, set()
         return list(kept)
 
     @staticmethod
-    def ties_at_cuts(ranking: list[tuple[Path, float]], kept: int, last: bool) -> list[dict]:
+    def ties_at_cuts(ranking: list[tuple[Path, float]], kept: int, last: bool,
+                     empty: Collection[Path] = ()) -> list[dict]:
         """The ties that candidate order broke where it decided something: across the pool's cut (the ``kept``-th
         and the next candidate of :meth:`ranking` score the same) and, at the last step (``last``), across the
         search's choice (the first and the second). Candidates with no admitted completion (``-inf``) are never
-        tied; ties inside the kept set of an unfinished step decide nothing and are not listed.
+        tied; ties inside the kept set of an unfinished step decide nothing and are not listed. ``empty``: under
+        rule ``'less'`` the candidates :meth:`ranking` puts after the other +inf ones (every evaluation gave no
+        metrics); one of them and one that is not do not tie (the ranking's rule, not candidate order, parts them).
 
         Returns:
             One ``dict(cut=k, score=s, kept=[...], dropped=[...])`` per cut so decided (the pool's cut first), the
             tied candidates as lists of option indices on each side of it, best first.
         """
         admitted = [(c, s) for c, s in ranking if s != -math.inf]
+        keys = [(s, c in empty) for c, s in admitted]  # what ranks them before candidate order
         ties = []
         for cut in sorted({kept, 1} if last else {kept}, reverse=True):
-            if cut >= len(admitted) or admitted[cut - 1][1] != admitted[cut][1]:
+            if cut >= len(admitted) or keys[cut - 1] != keys[cut]:
                 continue
             score = admitted[cut][1]
-            tied = [i for i, (_, s) in enumerate(admitted) if s == score]
+            tied = [i for i, key in enumerate(keys) if key == keys[cut]]
             ties.append(dict(cut=cut, score=score if math.isfinite(score) else None,
                              kept=[list(admitted[i][0]) for i in tied if i < cut],
                              dropped=[list(admitted[i][0]) for i in tied if i >= cut]))

@@ -414,3 +414,25 @@ def test_a_tie_across_the_pools_cut_is_recorded_and_warned_naming_who_candidate_
     # every finite score equal: the existing all-tie warning says it, once
     step(LayerwiseSpace([[1, 2]]), 1, {(0,): 0.5, (1,): 0.5})
     assert len([w for w in warnings if 'tie' in w]) == 1, warnings
+
+
+def test_a_cut_the_no_metrics_rule_decided_is_not_recorded_as_a_tie_candidate_order_broke():
+    """Under rule 'less' a candidate whose every evaluation gave no metrics (empty) ranks after one with some
+    metrics-less evaluation, both +inf: the ranking's own rule, not candidate order, keeps the latter. The tie record
+    said candidate order kept the later-listed (2,) over (1,) ('ties go to ... the option listed first'), which it
+    did not; two +inf candidates of one kind do tie, and are recorded."""
+    pool = PartialArchitecturePool(LayerwiseSpace([[1, 2, 3]]), 2, rule='less')
+    pool.candidates()
+    pool.record((0,), 0.3)
+    pool.record((1,), math.inf, empty=True)
+    pool.record((2,), math.inf)
+    assert pool.ranking() == [((0,), 0.3), ((2,), math.inf), ((1,), math.inf)]
+    pool.select()
+    assert 'ties' not in pool.history[-1], pool.history[-1]['ties']
+
+    pool = PartialArchitecturePool(LayerwiseSpace([[1, 2, 3]]), 2, rule='less')
+    pool.candidates()
+    for candidate, score in [((0,), 0.3), ((1,), math.inf), ((2,), math.inf)]:
+        pool.record(candidate, score)
+    pool.select()
+    assert pool.history[-1]['ties'] == [dict(cut=2, score=None, kept=[[1]], dropped=[[2]])]
