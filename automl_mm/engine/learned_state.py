@@ -427,8 +427,10 @@ class LearnedStateHook(Hook):
         check_ddp_reduces_thawed(getattr(runner, 'model', None), f'epoch {epoch}, iteration {iteration}', relist)
 
     def after_train_iter(self, runner, batch_idx: int, data_batch: Any = None, outputs: Any = None) -> None:
-        """At every iteration's end (first of the ``after_train_iter`` hooks: before ``EMAHook`` averages, OHL ends a
-        trunk and ``CheckpointHook`` saves), refuse a parameter thawed since its DDP was built that this iteration
+        """At every iteration's end (at priority ``VERY_HIGH``, after ``TrunkScheduleHook`` (``HIGHEST``) and beside
+        mmengine's ``RuntimeInfoHook``: before ``EMAHook`` averages, OHL ends a trunk and ``CheckpointHook`` saves;
+        a user's hook at ``HIGHEST`` / ``VERY_HIGH`` that thaws here in the last iteration is refused though nothing
+        trains after it), refuse a parameter thawed since its DDP was built that this iteration
         may have trained on each rank's own gradient (:func:`check_ddp_reduces_thawed`): a thaw in a lower-priority
         ``before_train_iter`` hook or in the model's ``train_step``. In the last iteration no next
         :meth:`before_train_iter` meets it, and the run ended with the ranks' weights apart. A thaw after the last
