@@ -160,15 +160,25 @@ class OHLAutoAugment(LiveChoiceTransform):
         from mmcv.transforms import TransformBroadcaster
 
         inner = wrappers[0]
-        mapping = inner.mapping if isinstance(inner.mapping, dict) else {}
-        views = [key for key in candidates if key not in mapping and key in outer_keys(mapping.get('img'))]
-        if views and isinstance(inner, TransformBroadcaster) and not inner.share_random_params:
-            raise ValueError(
-                f"{owner} runs in mmcv's TransformBroadcaster(mapping={inner.mapping!r}, share_random_params=False), "
-                f"whose views are results['img'] and results['{views[0]}'], the two images of a pair: each view "
-                'draws its own pair of elements and signs, so its geometric elements would move the two images '
-                'differently and they would no longer line up. Set share_random_params=True (every view then '
-                'applies the first view\'s pair)')
+        # the names of the view's img and second images, followed outwards through each wrapper's mapping (mmcv keeps
+        # an unmapped key under its own name): the broadcaster over the pair may enclose a KeyMapper around the policy
+        img_names, second_names = {'img'}, set(candidates)
+        for wrapper in wrappers:
+            mapping = wrapper.mapping if isinstance(wrapper.mapping, dict) else {}
+            scattered = [outer for name in img_names if isinstance(mapping.get(name), (list, tuple))
+                         for outer in outer_keys(mapping[name])]
+            views = [name for name in sorted(second_names) if name not in mapping and name in scattered]
+            if views and isinstance(wrapper, TransformBroadcaster) and not wrapper.share_random_params:
+                raise ValueError(
+                    f"{owner} runs in mmcv's TransformBroadcaster(mapping={wrapper.mapping!r}, "
+                    f"share_random_params=False), whose views are results[{scattered[0]!r}] and "
+                    f"results[{views[0]!r}], the two images of a pair: each view draws its own pair of elements and "
+                    'signs, so its geometric elements would move the two images differently and they would no longer '
+                    'line up. Set share_random_params=True (every view then applies the first view\'s pair)')
+            img_names = {outer for name in img_names for outer in (outer_keys(mapping[name]) if name in mapping
+                                                                   else [name])}
+            second_names = {outer for name in second_names for outer in (outer_keys(mapping[name])
+                                                                         if name in mapping else [name])}
         moved = [key for key in ('gt_bboxes', 'gt_masks', 'gt_keypoints') if results.get(key) is not None]
         moved += pixel_map_keys(results, owner)
         lost = discarded_by(wrappers, ['img', *moved])

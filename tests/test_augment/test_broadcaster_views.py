@@ -310,3 +310,21 @@ def test_a_sample_holding_its_boxes_as_proposals_outside_the_broadcaster_is_warp
     with _Counts() as counts:
         out = Rotate(30).apply(sample, _Sign(1.0))
     assert counts.warps == 1 and (out['img'] == 128).any()
+
+
+@pytest.mark.parametrize('inner_mapping', [dict(img='img'), None])
+def test_a_pair_broadcast_without_shared_params_around_a_key_mapper_is_refused(inner_mapping):
+    """The broadcaster over the pair need not be the innermost wrapper: around a KeyMapper that renames nothing
+    (or maps ``img`` to itself), with ``share_random_params=False``, each view still drew its own pair and sign and
+    the two images turned differently, silently (only the innermost wrapper was checked). Refused as without the
+    KeyMapper, naming the broadcaster's own keys."""
+    inner = KeyMapper(transforms=[_policy(0, 0)], mapping=inner_mapping)
+    wrapper = TransformBroadcaster(transforms=[inner], mapping=dict(img=['img', 'img2']), auto_remap=True,
+                                   share_random_params=False)
+    with pytest.raises(ValueError, match=r"share_random_params=False\), whose views are results\['img'\] and "
+                                         r"results\['img2'\].*Set share_random_params=True"):
+        wrapper(_pair())
+    shared = TransformBroadcaster(transforms=[KeyMapper(transforms=[_policy(0, 0)], mapping=inner_mapping)],
+                                  mapping=dict(img=['img', 'img2']), auto_remap=True, share_random_params=True)
+    out = shared(_pair())
+    np.testing.assert_array_equal(out['img2'], out['img'])
