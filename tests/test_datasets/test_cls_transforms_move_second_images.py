@@ -105,3 +105,20 @@ def test_a_float_img2_is_cropped_along_but_refused_by_torchvision():
     np.testing.assert_allclose(out['img2'], out['img'], atol=1)  # cv2 rounds uint8, not float32
     with pytest.raises(ValueError, match=r"TorchvisionAugment\('RandAugment'\): results\['img2'\] must be a uint8"):
         TorchvisionAugment('RandAugment')(dict(img=img, img2=img.astype(np.float32)))
+
+
+@pytest.mark.parametrize('name', TRANSFORMS)
+def test_in_a_broadcaster_over_the_pair_the_outer_img2_is_left_to_its_own_view(name):
+    """mmcv's ``TransformBroadcaster(mapping=dict(img=['img', 'img2']))`` gives each view the outer ``img2`` beside
+    its ``img`` and takes back each view's ``img`` only: that ``img2`` is the other view, not a second image of this
+    one (``op_base.second_image_keys`` reads the enclosing wrapper), so a pair of two sizes (a low / high-resolution
+    pair) is not refused, and each image comes back as the transform makes it alone."""
+    from mmcv.transforms import TransformBroadcaster
+
+    img, img2 = _image(0), _image(1, (HEIGHT + 4, WIDTH + 4, 3))
+    alone = [TRANSFORMS[name]()(dict(img=image.copy()))['img'].shape for image in (img, img2)]
+    wrapper = TransformBroadcaster(transforms=[TRANSFORMS[name]()], mapping=dict(img=['img', 'img2']),
+                                   auto_remap=True, share_random_params=True)
+    _seeded(0)
+    out = wrapper(dict(img=img, img2=img2))
+    assert [out['img'].shape, out['img2'].shape] == alone
