@@ -74,6 +74,12 @@ class BaseAugmentOp:
     #: Whether the op transforms an image of zero height or width (its look-up tables do; min / max, filters and
     #: warps do not: AutoContrast's divides by zero, a floating-point exception that kills the process).
     empty_images: bool = False
+    #: Whether :meth:`transform_img` may draw from its ``rng`` (a user op may; the ops of
+    #: :mod:`automl_mm.augment.photometric` do not, and a subclass of one whose ``transform_img`` draws sets it
+    #: True). The copy of a sample that mmdet's ``ProposalBroadcaster`` makes for the proposals (whose images it
+    #: discards) is transformed only by an op that may draw, so that the later draws of that view (a geometric
+    #: element's sign) stay those of the sample's view.
+    transform_draws: bool = True
 
     def __init__(self, magnitude: float | None = None, fill: int = 128, *, bgr: bool = True) -> None:
         if isinstance(fill, bool) or not isinstance(fill, numbers.Integral) or not 0 <= fill <= 255:
@@ -145,7 +151,10 @@ class BaseAugmentOp:
         A second image of the sample (:func:`extra_image_keys`: mmseg's change-detection ``img2``, the keys of
         ``img_fields``) is transformed as ``'img'`` is, by itself (an op that reads the image's statistics reads
         its own, as mmcv's ``TransformBroadcaster`` applies a transform to each image), with the draws ``'img'``
-        took from ``rng``.
+        took from ``rng``. In the copy of the sample that mmdet's ``ProposalBroadcaster`` makes for the proposals
+        (its ``gt_bboxes`` are its ``proposals``, and the broadcaster takes back only those boxes) the images are
+        left alone by an op whose ``transform_img`` draws nothing (:attr:`transform_draws`), as a geometric op leaves
+        that view's pixels (:func:`~automl_mm.augment.geometric.in_proposal_view`).
 
         Raises:
             ValueError: an ``'img'`` that is not a uint8 ``(H, W)`` or ``(H, W, C)`` array; those of
@@ -153,6 +162,12 @@ class BaseAugmentOp:
                 on a second image, naming its key.
         """
         img = _check_img(results, self)
+        if (not self.transform_draws and results.get('proposals') is not None
+                and results['proposals'] is results.get('gt_bboxes')):
+            from .geometric import in_proposal_view  # mmdet's ProposalBroadcaster: its view for the proposals
+
+            if in_proposal_view():  # discarded by the broadcaster: nothing of it to transform
+                return results
         extra = extra_image_keys(results, img, self.name, same_size=False)  # each image by itself
         state = getattr(getattr(rng, 'bit_generator', None), 'state', None) if extra else None
         results['img'] = self.transform_img(img, rng)

@@ -63,6 +63,7 @@ class _LutOp(BaseAugmentOp):
     """A photometric op that is one fixed LUT, ``self._table``, built by ``_setup()`` from the magnitude."""
 
     empty_images = True
+    transform_draws = False  # transform_img draws nothing from rng
 
     def transform_img(self, img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         return cv2.LUT(img, self._table).reshape(img.shape)
@@ -110,6 +111,7 @@ class _BlendOp(BaseAugmentOp):
 
     magnitude_range = (0.0, math.inf)
     empty_images = True
+    transform_draws = False  # transform_img draws nothing from rng
 
     def _setup(self) -> None:
         self._table = _blend_table(self.magnitude)
@@ -142,6 +144,7 @@ class Identity(BaseAugmentOp):
     magnitude_range = None
     max_channels = None
     empty_images = True
+    transform_draws = False  # transform_img draws nothing from rng
 
     def transform_img(self, img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         return img.copy()
@@ -157,6 +160,7 @@ class Invert(BaseAugmentOp):
     """
 
     magnitude_range = None
+    transform_draws = False  # transform_img draws nothing from rng
 
     def transform_img(self, img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         return cv2.bitwise_not(img).reshape(img.shape)
@@ -173,6 +177,7 @@ class AutoContrast(BaseAugmentOp):
     """
 
     magnitude_range = None
+    transform_draws = False  # transform_img draws nothing from rng
 
     def transform_img(self, img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         channels = [img] if img.ndim == 2 or img.shape[2] == 1 else cv2.split(img)
@@ -196,6 +201,7 @@ class Equalize(BaseAugmentOp):
 
     magnitude_range = None
     empty_images = True
+    transform_draws = False  # transform_img draws nothing from rng
 
     def transform_img(self, img: np.ndarray, rng: np.random.Generator) -> np.ndarray:
         hists = _histograms(img)

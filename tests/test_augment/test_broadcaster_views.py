@@ -328,3 +328,52 @@ def test_a_pair_broadcast_without_shared_params_around_a_key_mapper_is_refused(i
                                   mapping=dict(img=['img', 'img2']), auto_remap=True, share_random_params=True)
     out = shared(_pair())
     np.testing.assert_array_equal(out['img2'], out['img'])
+
+
+def test_the_proposals_view_of_mmdets_proposal_broadcaster_is_not_colour_transformed():
+    """The photometric elements, like the geometric ones, transformed the image of ProposalBroadcaster's copy for the
+    proposals, which the broadcaster discards: (Invert, Invert) made 4 transform_img calls where 2 reach the output.
+    The copy's image is now left alone; the sample's is inverted twice, as before."""
+    from mmdet.datasets.transforms import ProposalBroadcaster
+    from mmdet.structures.bbox import HorizontalBoxes
+
+    boxes = np.array([[4, 4, 12, 12], [14, 6, 28, 20]], np.float32)
+    img = _pair()['img']
+    sample = dict(img=img.copy(), img_shape=(HEIGHT, WIDTH), gt_bboxes=HorizontalBoxes(boxes.copy()),
+                  gt_bboxes_labels=np.array([0, 1]), gt_ignore_flags=np.zeros(2, bool), proposals=boxes.copy())
+    broadcaster = ProposalBroadcaster(transforms=[_policy(1, 1)])  # built outside: its build tries each element
+    with _Counts() as counts:
+        np.random.seed(0)
+        out = broadcaster(sample)
+    assert counts.photometric == 2  # the sample's image, once per element; none in the copy
+    np.testing.assert_array_equal(out['img'], img)  # inverted twice
+    np.testing.assert_allclose(np.asarray(out['proposals']), boxes)
+
+
+class _NoisyInvert(op_base.BaseAugmentOp):
+    """A user's photometric op whose transform_img draws from the pair's generator."""
+
+    magnitude_range = None
+
+    def transform_img(self, img, rng):
+        rng.random()
+        return 255 - img
+
+
+def test_in_the_proposals_view_an_op_that_draws_still_runs_so_the_signs_stay_alike():
+    """ProposalBroadcaster replays the pair's generator in each view: a user's op that draws in transform_img and
+    were skipped in the proposals view would shift the following element's sign there, and the proposals would turn
+    the other way from the boxes. Such an op (transform_draws, True by default) still runs in that view."""
+    from mmdet.datasets.transforms import ProposalBroadcaster
+    from mmdet.structures.bbox import HorizontalBoxes
+
+    assert _NoisyInvert.transform_draws and not type(_policy(1, 1).elements[1]).transform_draws
+    boxes = np.array([[10, 8, 16, 14], [12, 9, 20, 15]], np.float32)
+    policy = FixedAutoAugment(elements=[(_NoisyInvert, None), ('Rotate', 30)], probs=[0, 1, 0, 0], key='aa')
+    broadcaster = ProposalBroadcaster(transforms=[policy])
+    for seed in range(8):
+        sample = dict(img=_pair(seed)['img'], img_shape=(HEIGHT, WIDTH), gt_bboxes=HorizontalBoxes(boxes.copy()),
+                      gt_bboxes_labels=np.array([0, 1]), gt_ignore_flags=np.zeros(2, bool), proposals=boxes.copy())
+        np.random.seed(seed)
+        out = broadcaster(sample)
+        np.testing.assert_allclose(np.asarray(out['proposals']), out['gt_bboxes'].tensor.numpy(), atol=1e-4)
