@@ -376,7 +376,8 @@ class OHLRandomChoice(LiveChoiceTransform):
                 f"{owner} ({config_repr(self.transform_cfgs[index])}) changed results['img'] and left "
                 f"results['{left[0]}'] (a second image of the sample: mmseg's change-detection img2, a key of "
                 "img_fields) as it was: its transforms move 'img' alone (mmcv's and mmdet 3.x's know one image), "
-                'so the two images would no longer line up. Wrap the OHLRandomChoice in mmcv\'s TransformBroadcaster('
+                'so the two images would no longer line up (or match in colour). Wrap the OHLRandomChoice in mmcv\'s '
+                'TransformBroadcaster('
                 f"mapping=dict(img=['img', '{left[0]}']), share_random_params=True) (with gt_seg_map=['gt_seg_map', "
                 '...] if the sample has a change map), which applies the drawn choice to each image with the same '
                 'random parameters, or choose among transforms that move the second image too (OHLAutoAugment)')
