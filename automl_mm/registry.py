@@ -21,6 +21,8 @@ by base class; each engine states its contract where it is used and its builders
 
 ``automl_mm.testing`` checks any implementation (yours too) against its family's contract in one call.
 """
+from typing import Any
+
 from mmengine.registry import DATA_SAMPLERS as MMENGINE_DATA_SAMPLERS
 from mmengine.registry import DATASETS as MMENGINE_DATASETS
 from mmengine.registry import EVALUATOR as MMENGINE_EVALUATOR
@@ -131,6 +133,44 @@ def registered_class(registry: Registry, name: str, scope: str | None = None) ->
         return None
     with registry.switch_scope_and_registry(scope) as scoped:
         return scoped.get(name)
+
+
+def config_class(registry: Registry, node: Any, scope: str | None = None) -> type | None:
+    """The class mmengine's ``build_from_cfg`` builds from config node ``node`` with ``scope`` as the default scope,
+    or ``None``: the one resolver of a node's ``type`` for the checks that read a config without building it.
+
+    As ``build_from_cfg``, a node's own ``_scope_`` comes first (mmengine pops it and switches to that scope's
+    registry, :meth:`~mmengine.registry.Registry.switch_scope_and_registry`), then ``scope``; a ``'scope.Type'``
+    string names its own scope (:func:`registered_class`); a class as ``type`` is that class. Resolved in ``scope``
+    alone, a user's class registered in the user's own registry under ``_scope_`` was not found and the checks of
+    its kind skipped (an ``OHLHook`` subclass: no OHL start check ran).
+
+    Args:
+        registry: the registry that builds the node (``HOOKS``, ``TRANSFORMS``, ...; any automl_mm or mmengine one).
+        node: a config node (a dict with ``type`` and optionally ``_scope_``); anything else gives ``None``.
+        scope: the scope the node is built in when it has no ``_scope_``: the config's ``default_scope``, or that
+            of the node that builds it (a dataset's ``_scope_`` for its pipeline's transforms: mmengine keeps the
+            switched scope while the dataset's class builds them, :func:`~automl_mm.engine.preflight_walk.
+            scoped_nodes`); ``None``: the current default scope, else ``registry``'s own.
+
+    Returns:
+        The class, or ``None`` where ``type`` is missing or neither a str nor a class, or no registry in that scope
+        holds it (an unknown scope prefix, a dotted name that imports nothing: the build names it), or it names
+        something that is no class (a function).
+    """
+    if not isinstance(node, dict):
+        return None
+    kind = node.get('type')
+    if isinstance(kind, type):
+        return kind
+    if not isinstance(kind, str):
+        return None
+    node_scope = node.get('_scope_')
+    try:
+        found = registered_class(registry, kind, node_scope if isinstance(node_scope, str) and node_scope else scope)
+    except (KeyError, RuntimeError, ImportError, AttributeError):  # mmengine: 'Failed to get <key>' and the like
+        return None
+    return found if isinstance(found, type) else None
 
 
 def registered_name(registry: Registry, cls: type, scoped: bool = False) -> str:

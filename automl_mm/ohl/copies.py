@@ -36,7 +36,7 @@ from mmengine.logging import print_log
 from mmengine.model import MMDistributedDataParallel
 from mmengine.runner import Runner
 
-from automl_mm.registry import DATA_SAMPLERS, HOOKS, MODEL_WRAPPERS, RUNNERS, registered_class
+from automl_mm.registry import DATA_SAMPLERS, HOOKS, MODEL_WRAPPERS, RUNNERS, config_class
 from automl_mm.utils.seeding import as_seed
 
 from .copy_collectives import copy_local_collectives
@@ -241,16 +241,11 @@ def temporary_copy_layout(layout: CopyLayout) -> Iterator[CopyLayout]:
 
 def _hook_class(hook: Any, scope: str | None = None) -> type | None:
     """The class of a built hook, or of a hook config's ``type`` (a registered name, scoped or not, or a class),
-    resolved as the runner builds it with ``scope`` as the default scope."""
+    resolved as the runner builds it (:func:`~automl_mm.registry.config_class`: the hook's own ``_scope_`` first,
+    else ``scope``, the config's ``default_scope``); ``None`` where it cannot be resolved here."""
     if not isinstance(hook, dict):
         return type(hook)
-    kind = hook.get('type')
-    if isinstance(kind, str):
-        try:
-            kind = registered_class(HOOKS, kind, scope)
-        except KeyError:  # an unknown scope prefix
-            return None
-    return kind if isinstance(kind, type) else None
+    return config_class(HOOKS, hook, scope)
 
 
 def find_ohl_hook(hooks: Any, scope: str | None = None) -> tuple[int, Any] | None:
@@ -258,8 +253,9 @@ def find_ohl_hook(hooks: Any, scope: str | None = None) -> tuple[int, Any] | Non
 
     A hook is the OHL hook when its class (or its config's ``type``: ``'OHLHook'``, ``'automl_mm.OHLHook'``, the
     class itself) is ``OHLHook`` or a subclass; a ``type`` that is not registered is not. A config's ``type`` is
-    resolved in ``scope``, the config's ``default_scope``, as the runner builds it (``None``: the current default
-    scope, else automl_mm's registry), so a subclass registered in another scope is found too.
+    resolved as the runner builds it: in the hook's own ``_scope_``, else in ``scope``, the config's ``default_scope``
+    (``None``: the current default scope, else automl_mm's registry), so a subclass registered in another scope is
+    found too (:func:`~automl_mm.registry.config_class`).
 
     Returns:
         ``(index in hooks, hook)``, or ``None`` when there is none.

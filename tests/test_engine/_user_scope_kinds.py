@@ -1,0 +1,52 @@
+"""A user's own registry scope, as a project's ``registry.py`` makes it (registries under mmengine's), holding a class
+of each kind whose ``type`` the start checks resolve without building it: an ``OHLHook`` subclass, a choice
+transform, a resize transform, an optimizer, a model wrapper and a model. A node of the user's kind is found only in
+its own ``_scope_`` (or a wrapper's, where mmengine builds it inside that wrapper), the way mmengine's
+``build_from_cfg`` switches to a node's ``_scope_`` before resolving its ``type``. Shared by the tests of a node's
+``_scope_`` outside datasets and metrics (``_user_scope_helpers.py`` holds those)."""
+from __future__ import annotations
+
+import torch
+from mmcv.transforms import Resize
+from mmengine.model import MMDistributedDataParallel
+from mmengine.registry import HOOKS as MMENGINE_HOOKS
+from mmengine.registry import MODEL_WRAPPERS as MMENGINE_MODEL_WRAPPERS
+from mmengine.registry import MODELS as MMENGINE_MODELS
+from mmengine.registry import OPTIMIZERS as MMENGINE_OPTIMIZERS
+from mmengine.registry import TRANSFORMS as MMENGINE_TRANSFORMS
+from mmengine.registry import Registry
+
+from automl_mm.augment.choice import LiveChoiceTransform
+from automl_mm.ohl import OHLHook
+
+USER_SCOPE = 'automl_mm_test_user_kinds'
+USER_HOOKS = Registry('hook', parent=MMENGINE_HOOKS, scope=USER_SCOPE)
+USER_TRANSFORMS = Registry('transform', parent=MMENGINE_TRANSFORMS, scope=USER_SCOPE)
+USER_OPTIMIZERS = Registry('optimizer', parent=MMENGINE_OPTIMIZERS, scope=USER_SCOPE)
+USER_MODEL_WRAPPERS = Registry('model_wrapper', parent=MMENGINE_MODEL_WRAPPERS, scope=USER_SCOPE)
+USER_MODELS = Registry('model', parent=MMENGINE_MODELS, scope=USER_SCOPE)
+
+
+@USER_HOOKS.register_module()
+class UserOHLHook(OHLHook):
+    """A user's OHL hook (OHLHook's behaviour, the user's name and registry)."""
+
+
+@USER_TRANSFORMS.register_module()
+class UserChoice(LiveChoiceTransform):
+    """A user's OHL choice transform."""
+
+
+@USER_TRANSFORMS.register_module()
+class UserResize(Resize):
+    """A user's resize (mmcv's ``Resize``)."""
+
+
+@USER_OPTIMIZERS.register_module()
+class UserSGD(torch.optim.SGD):
+    """A user's optimizer (``torch.optim.SGD``'s arguments)."""
+
+
+@USER_MODEL_WRAPPERS.register_module()
+class UserDDP(MMDistributedDataParallel):
+    """A user's model wrapper (mmengine's DDP)."""
