@@ -150,8 +150,9 @@ def config_class(registry: Registry, node: Any, scope: str | None = None) -> typ
         node: a config node (a dict with ``type`` and optionally ``_scope_``); anything else gives ``None``.
         scope: the scope the node is built in when it has no ``_scope_``: the config's ``default_scope``, or that
             of the node that builds it (a dataset's ``_scope_`` for its pipeline's transforms: mmengine keeps the
-            switched scope while the dataset's class builds them, :func:`~automl_mm.engine.preflight_walk.
-            scoped_nodes`); ``None``: the current default scope, else ``registry``'s own.
+            switched scope while the dataset's class builds them; the walkers of
+            :mod:`automl_mm.engine.preflight_walk` give it, ``scoped_nodes``); ``None``: the current default scope,
+            else ``registry``'s own.
 
     Returns:
         The class, or ``None`` where ``type`` is missing or neither a str nor a class, or no registry in that scope

@@ -12,28 +12,27 @@ from __future__ import annotations
 
 from typing import Any
 
-from .preflight_walk import ConfigCheckError, _datasets, _loader_cfgs, outside_split, pipeline_transforms
+from .preflight_walk import ConfigCheckError, _loader_cfgs, outside_split, scoped_loader_transforms
 
 
-def _choice_transform(cfg: dict, scope: str) -> str | None:
-    """The class name of ``cfg`` when it builds an OHL choice transform (a ``LiveChoiceTransform``), else None."""
+def _choice_transform(cfg: dict, scope: str | None) -> str | None:
+    """The class name of ``cfg`` when it builds an OHL choice transform (a ``LiveChoiceTransform``), else None; its
+    type resolved as mmengine builds it (:func:`~automl_mm.registry.config_class`: its ``_scope_``, else ``scope``,
+    the scope its dataset or wrapper is built in)."""
     from automl_mm.augment.choice import LiveChoiceTransform
-    from automl_mm.registry import TRANSFORMS, registered_class
+    from automl_mm.registry import TRANSFORMS, config_class
 
-    kind = cfg.get('type')
-    try:
-        cls = kind if isinstance(kind, type) else registered_class(TRANSFORMS, kind, scope) \
-            if isinstance(kind, str) else None
-    except KeyError:  # a scope prefix of a package that is not installed: the runner names it
-        return None
-    return cls.__name__ if isinstance(cls, type) and issubclass(cls, LiveChoiceTransform) else None
+    cls = config_class(TRANSFORMS, cfg, scope)
+    return cls.__name__ if cls is not None and issubclass(cls, LiveChoiceTransform) else None
 
 
 def check_no_augmentation_when_scored(cfg: Any, scope: str, test_only: bool, split: str = 'test') -> None:
     """Raise if a dataset of a scored loader (every loader but ``train_dataloader``; only ``{split}_dataloader`` when
     ``test_only``) has an OHL choice transform in its ``pipeline``, wrappers (``ConcatDataset``,
     ``RepeatDataset``, ...) and nested transform lists included
-    (:func:`~automl_mm.engine.preflight_walk.pipeline_transforms`).
+    (:func:`~automl_mm.engine.preflight_walk.pipeline_transforms`), each transform's type resolved in the scope
+    mmengine builds it in (its ``_scope_``, else its wrapper's or dataset's, else ``scope``, the config's
+    ``default_scope``: :func:`~automl_mm.engine.preflight_walk.scoped_loader_transforms`).
 
     Raises:
         ConfigCheckError: naming the transform's key (``val_dataloader.dataset.pipeline[3]``) and its class.
@@ -53,13 +52,12 @@ def check_scored_loader(loader: Any, key: str, scope: str) -> None:
     """
     if not isinstance(loader, dict):
         return
-    for dataset, where in _datasets(loader.get('dataset'), f'{key}.dataset'):
-        for transform, at in pipeline_transforms(dataset.get('pipeline'), f'{where}.pipeline'):
-            name = _choice_transform(transform, scope)
-            if name is None:
-                continue
-            raise ConfigCheckError(
-                f'{at} is {name}, a training augmentation, in a pipeline that is scored: every image would be '
-                'augmented before it is predicted, and geometric elements move the image but not the '
-                'annotations the metric compares with (mmdet\'s CocoMetric reads the unmoved boxes of the '
-                f'annotation file). Remove it from {key} (it belongs in train_dataloader\'s pipeline)')
+    for transform, at, built_in in scoped_loader_transforms(loader.get('dataset'), f'{key}.dataset', scope):
+        name = _choice_transform(transform, built_in)
+        if name is None:
+            continue
+        raise ConfigCheckError(
+            f'{at} is {name}, a training augmentation, in a pipeline that is scored: every image would be '
+            'augmented before it is predicted, and geometric elements move the image but not the '
+            'annotations the metric compares with (mmdet\'s CocoMetric reads the unmoved boxes of the '
+            f'annotation file). Remove it from {key} (it belongs in train_dataloader\'s pipeline)')

@@ -20,11 +20,11 @@ from typing import Any
 
 from .preflight_walk import (
     ConfigCheckError,
-    _datasets,
     _loader_cfgs,
     bn_recalibration_loader_cfgs,
     outside_split,
-    typed_nodes,
+    scoped_datasets,
+    scoped_nodes,
 )
 
 
@@ -36,16 +36,6 @@ def _whole(value: Any, least: int) -> bool:
 def _positive(value: Any) -> bool:
     """Whether ``value`` is a number (not a bool) above 0."""
     return isinstance(value, numbers.Real) and not isinstance(value, bool) and value > 0
-
-
-def _registered(registry: Any, kind: Any, scope: str) -> type | None:
-    from automl_mm.registry import registered_class
-
-    try:
-        found = kind if isinstance(kind, type) else registered_class(registry, kind, scope)
-    except Exception:  # noqa: BLE001 - an unknown scope prefix or import path: the build names it
-        return None
-    return found if isinstance(found, type) else None
 
 
 def _default(cls: type, name: str, fallback: Any) -> Any:
@@ -174,11 +164,12 @@ def _check_crop(node: dict, at: str) -> None:
         raise ConfigCheckError(f'{at}.crop_size={size!r} is no (height, width) pair: give e.g. (384, 600)')
 
 
-def _transform_check(cls: type, node: dict, scope: str) -> Any:
-    """The check of :func:`check_transform_sizes` for a transform of class ``cls`` (config ``node``), or ``None``."""
+def _transform_check(cls: type, node: dict, scope: str | None) -> Any:
+    """The check of :func:`check_transform_sizes` for a transform of class ``cls`` (config ``node``, built in
+    ``scope``: the resize a ``RandomChoiceResize`` builds in ``__init__`` is resolved there), or ``None``."""
     from mmcv.transforms import Pad, RandomChoiceResize, RandomResize, Resize
 
-    from automl_mm.registry import TRANSFORMS
+    from automl_mm.registry import TRANSFORMS, config_class
 
     if issubclass(cls, Resize):
         keep_ratio = bool(node.get('keep_ratio', _default(cls, 'keep_ratio', False)))
@@ -186,7 +177,7 @@ def _transform_check(cls: type, node: dict, scope: str) -> Any:
     if issubclass(cls, RandomResize):
         return lambda at: _check_random_resize(node, at)
     if issubclass(cls, RandomChoiceResize):
-        resize = _registered(TRANSFORMS, node.get('resize_type', 'Resize'), scope)
+        resize = config_class(TRANSFORMS, dict(type=node.get('resize_type', 'Resize')), scope)
         keep_ratio = bool(node.get('keep_ratio', _default(resize, 'keep_ratio', False))) \
             if resize is not None and issubclass(resize, Resize) else None
         return lambda at: _check_random_choice_resize(node, at, keep_ratio)
@@ -204,22 +195,23 @@ def check_transform_sizes(cfg: Any, scope: str, test_only: bool = False, split: 
     nested transform lists included; with ``test_only``, ``{split}_dataloader``'s alone) have the shapes mmcv /
     mmdet read at the first image: mmcv's ``Resize`` (mmdet's) ``scale`` / ``scale_factor``, ``RandomResize``
     ``scale`` / ``ratio_range``, ``RandomChoiceResize`` ``scales``, ``Pad`` ``size`` / ``size_divisor``, mmdet's
-    ``RandomCrop`` ``crop_size``. Types are looked up as the runner builds them (``scope``); a type no registry holds
-    is left to the build.
+    ``RandomCrop`` ``crop_size``. Types are looked up as the runner builds them (a node's ``_scope_``, else its
+    wrapper's or dataset's, else ``scope``: :func:`~automl_mm.engine.preflight_walk.scoped_nodes`); a type no
+    registry holds is left to the build.
 
     Raises:
         ConfigCheckError: naming the transform's key and class and the argument
             (``train_dataloader.dataset.pipeline.2 (Resize).scale=[1, 2, 3] is no (width, height) pair; ...``).
     """
-    from automl_mm.registry import TRANSFORMS
+    from automl_mm.registry import TRANSFORMS, config_class
 
     for loader, key in [*_loader_cfgs(cfg), *bn_recalibration_loader_cfgs(cfg)]:
         if outside_split(key, test_only, split) or not isinstance(loader, dict):
             continue
-        for dataset, where in _datasets(loader.get('dataset'), f'{key}.dataset'):
-            for node, at in typed_nodes(dataset.get('pipeline'), f'{where}.pipeline'):
-                cls = _registered(TRANSFORMS, node['type'], scope)
-                check = _transform_check(cls, node, scope) if cls is not None else None
+        for dataset, where, built_in in scoped_datasets(loader.get('dataset'), f'{key}.dataset', scope):
+            for node, at, node_scope in scoped_nodes(dataset.get('pipeline'), f'{where}.pipeline', built_in):
+                cls = config_class(TRANSFORMS, node, node_scope)
+                check = _transform_check(cls, node, node_scope) if cls is not None else None
                 if check is not None:
                     check(f'{at} ({cls.__name__})')
 
@@ -239,7 +231,8 @@ def _neck_levels(model: dict) -> tuple[int, str] | None:
 
 def check_anchor_generators(cfg: Any) -> None:
     """The anchor / point generators of ``model`` (mmdet's ``AnchorGenerator``, ``MlvlPointGenerator`` and their
-    subclasses, by ``type`` in the task-utils registry) have what the head's first forward reads: ``ratios`` and
+    subclasses, by ``type`` in the task-utils registry, resolved in the scope mmengine builds it in: its ``_scope_``,
+    else the model's, else ``default_scope``) have what the head's first forward reads: ``ratios`` and
     ``scales`` (or ``scales_per_octave``) that give at least one anchor, each above 0 (0 made anchors of 0 or
     infinite size, silently), ``strides`` above 0; and a dense head's generator (``model.rpn_head``,
     ``model.bbox_head``) one stride per map of the neck (``model.neck.num_outs``), which ``grid_priors`` asserts.
@@ -248,7 +241,7 @@ def check_anchor_generators(cfg: Any) -> None:
         ConfigCheckError: naming the generator's key and argument (``model.rpn_head.anchor_generator.ratios=[]``),
             and the neck's ``num_outs`` for a count of strides.
     """
-    from automl_mm.registry import TASK_UTILS
+    from automl_mm.registry import TASK_UTILS, config_class
 
     model = cfg.get('model')
     if not isinstance(model, dict):
@@ -259,8 +252,8 @@ def check_anchor_generators(cfg: Any) -> None:
         return
     scope = cfg.get('default_scope') or 'automl_mm'
     levels = _neck_levels(model)
-    for node, at in typed_nodes(model, 'model'):
-        cls = _registered(TASK_UTILS, node['type'], scope)
+    for node, at, built_in in scoped_nodes(model, 'model', scope):
+        cls = config_class(TASK_UTILS, node, built_in)
         if cls is None or not issubclass(cls, (AnchorGenerator, MlvlPointGenerator)):
             continue
         name = f'{at} ({cls.__name__})'

@@ -20,7 +20,7 @@ from typing import Any
 
 from mmengine.logging import print_log
 
-from .preflight_walk import _datasets, pipeline_transforms
+from .preflight_walk import _datasets, pipeline_transforms, scoped_loader_transforms
 
 
 def _key_default(cls: type, default: str = 'choice') -> str:
@@ -32,27 +32,20 @@ def unbound_choice_transforms(cfg: Any, hook: dict, scope: str) -> list[tuple[st
     """``(config key, class name, choice key)`` of each choice transform of ``train_dataloader`` with no ``probs``
     whose key no ``PipelineChoiceSpace`` of ``hook['spaces']`` names."""
     from automl_mm.augment.choice import LiveChoiceTransform
-    from automl_mm.registry import TRANSFORMS, registered_class
+    from automl_mm.registry import TRANSFORMS, config_class
 
     bound = set(_choice_space_keys(hook, unresolved=True))
     loader = cfg.get('train_dataloader')
     if not isinstance(loader, dict):
         return []
     found = []
-    for dataset, where in _datasets(loader.get('dataset'), 'train_dataloader.dataset'):
-        for transform, at in pipeline_transforms(dataset.get('pipeline'), f'{where}.pipeline'):
-            kind = transform.get('type')
-            try:
-                cls = kind if isinstance(kind, type) else registered_class(TRANSFORMS, kind, scope) \
-                    if isinstance(kind, str) else None
-            except KeyError:
-                continue
-            if not (isinstance(cls, type) and issubclass(cls, LiveChoiceTransform)) or \
-                    transform.get('probs') is not None:
-                continue
-            key = transform.get('key', _key_default(cls))
-            if key not in bound:
-                found.append((at, cls.__name__, key))
+    for transform, at, built_in in scoped_loader_transforms(loader.get('dataset'), 'train_dataloader.dataset', scope):
+        cls = config_class(TRANSFORMS, transform, built_in)
+        if cls is None or not issubclass(cls, LiveChoiceTransform) or transform.get('probs') is not None:
+            continue
+        key = transform.get('key', _key_default(cls))
+        if key not in bound:
+            found.append((at, cls.__name__, key))
     return found
 
 
@@ -111,16 +104,12 @@ def _choice_space_keys(hook: dict, unresolved: bool = False) -> list[str]:
     """The ``key`` of each ``PipelineChoiceSpace`` in ``hook['spaces']`` (with ``unresolved``, also the ``key`` of
     each space whose type does not resolve here: trusted)."""
     from automl_mm.ohl.pipeline_space import PipelineChoiceSpace
-    from automl_mm.registry import SEARCH_SPACES
+    from automl_mm.registry import SEARCH_SPACES, config_class
 
     keys = []
     for space in hook.get('spaces') or []:
-        kind = space.get('type') if isinstance(space, dict) else None
-        try:
-            cls = kind if isinstance(kind, type) else SEARCH_SPACES.get(kind) if isinstance(kind, str) else None
-        except KeyError:
-            cls = None
-        if isinstance(cls, type) and issubclass(cls, PipelineChoiceSpace):
+        cls = config_class(SEARCH_SPACES, space, 'automl_mm')  # OHLHook builds its spaces in automl_mm's scope
+        if cls is not None and issubclass(cls, PipelineChoiceSpace):
             keys.append(space.get('key', _key_default(cls)))
         elif unresolved and cls is None and isinstance(space, dict) and 'key' in space:
             keys.append(space['key'])
@@ -144,7 +133,7 @@ def check_policy_fragment_used(cfg: Any, scope: str) -> None:
             lines to add.
     """
     from automl_mm.augment.choice import LiveChoiceTransform
-    from automl_mm.registry import TRANSFORMS, registered_class
+    from automl_mm.registry import TRANSFORMS, config_class
 
     from .preflight_walk import ConfigCheckError
 
@@ -154,12 +143,8 @@ def check_policy_fragment_used(cfg: Any, scope: str) -> None:
         if not (isinstance(name, str) and name.startswith('ohl_fixed_') and isinstance(value, dict)
                 and value.get('probs') is not None):
             continue
-        kind = value.get('type')
-        try:
-            cls = kind if isinstance(kind, type) else registered_class(TRANSFORMS, kind, scope)
-        except KeyError:
-            continue
-        if isinstance(cls, type) and issubclass(cls, LiveChoiceTransform):
+        cls = config_class(TRANSFORMS, value, scope)
+        if cls is not None and issubclass(cls, LiveChoiceTransform):
             fragments.append((name, value, value.get('key', _key_default(cls))))
     if not fragments:
         return
@@ -202,7 +187,7 @@ def check_loss_fragment_not_searched(cfg: Any) -> None:
     """
     from automl_mm.losses.space import LossFunctionSpace
     from automl_mm.ohl.copies import find_ohl_hook
-    from automl_mm.registry import SEARCH_SPACES, registered_class
+    from automl_mm.registry import SEARCH_SPACES, config_class
     from automl_mm.utils.scope import config_type_name
 
     from .preflight_walk import ConfigCheckError
@@ -219,12 +204,8 @@ def check_loss_fragment_not_searched(cfg: Any) -> None:
     i, hook = found
     spaces = hook.get('spaces') if isinstance(hook, dict) else None
     for j, space in enumerate(spaces if isinstance(spaces, (list, tuple)) else []):
-        kind = space.get('type') if isinstance(space, dict) else None
-        try:
-            cls = kind if isinstance(kind, type) else registered_class(SEARCH_SPACES, kind, 'automl_mm')
-        except KeyError:
-            continue
-        if not (isinstance(cls, type) and issubclass(cls, LossFunctionSpace)):
+        cls = config_class(SEARCH_SPACES, space, 'automl_mm')  # OHLHook builds its spaces in automl_mm's scope
+        if cls is None or not issubclass(cls, LossFunctionSpace):
             continue
         target = space.get('target', inspect.signature(cls).parameters['target'].default)
         parts = target.split('.') if isinstance(target, str) else []

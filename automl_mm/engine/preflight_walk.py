@@ -73,6 +73,70 @@ def pipeline_transforms(pipeline: Any, where: str) -> Iterator[tuple[dict, str]]
             yield from pipeline_transforms(value, f'{where}[{i}]')
 
 
+def _built_in(node: dict, scope: str | None) -> str | None:
+    """The scope mmengine builds config ``node`` in when the node that builds it is built in ``scope``: its own
+    ``_scope_`` (``build_from_cfg`` pops it and switches the default scope to it while the node's class is built,
+    and so while that class builds what it holds), else ``scope``. A ``'scope.Type'`` prefix switches nothing."""
+    own = node.get('_scope_')
+    return own if isinstance(own, str) and own else scope
+
+
+def scoped_datasets(dataset: Any, where: str, scope: str | None) -> Iterator[tuple[dict, str, str | None]]:
+    """``(dataset config, its config key, the scope mmengine builds it in)`` for ``dataset`` and every dataset config
+    it wraps (``dataset`` / ``datasets``, each wrapper before what it holds, as :func:`_datasets`): a node's own
+    ``_scope_``, else that of the wrapper that builds it, else ``scope`` (the config's ``default_scope``). Resolve
+    each with :func:`~automl_mm.registry.config_class` in that scope; give it to
+    :func:`scoped_pipeline_transforms` for the dataset's pipeline."""
+    if not isinstance(dataset, dict):
+        return
+    scope = _built_in(dataset, scope)
+    yield dataset, where, scope
+    if isinstance(dataset.get('dataset'), dict):
+        yield from scoped_datasets(dataset['dataset'], f'{where}.dataset', scope)
+    for i, inner in enumerate(dataset.get('datasets') or []):
+        yield from scoped_datasets(inner, f'{where}.datasets.{i}', scope)
+
+
+def scoped_pipeline_transforms(pipeline: Any, where: str, scope: str | None) -> Iterator[tuple[dict, str, str | None]]:
+    """:func:`pipeline_transforms` with the scope mmengine builds each transform in: its own ``_scope_``, else that
+    of the wrapper transform that builds it, else ``scope``, the scope its dataset is built in
+    (:func:`scoped_datasets`: mmengine's ``BaseDataset`` builds its ``Compose`` pipeline, and mmcv's / mmdet's
+    wrappers what they hold, in ``__init__``, while the dataset's ``_scope_`` is the default scope)."""
+    if isinstance(pipeline, dict):
+        if 'type' in pipeline:
+            scope = _built_in(pipeline, scope)
+            yield pipeline, where, scope
+        for name, value in pipeline.items():
+            if isinstance(value, (list, tuple, dict)):
+                yield from scoped_pipeline_transforms(value, f'{where}.{name}', scope)
+    elif isinstance(pipeline, (list, tuple)):
+        for i, value in enumerate(pipeline):
+            yield from scoped_pipeline_transforms(value, f'{where}[{i}]', scope)
+
+
+def scoped_loader_transforms(dataset: Any, where: str, scope: str | None) -> Iterator[tuple[dict, str, str | None]]:
+    """``(transform config, its config key, the scope mmengine builds it in)`` of every transform of the pipelines of
+    dataset config ``dataset`` (at config key ``where``) and of the datasets it wraps (:func:`scoped_datasets`,
+    :func:`scoped_pipeline_transforms`); ``scope``: the config's ``default_scope``."""
+    for node, at, built_in in scoped_datasets(dataset, where, scope):
+        yield from scoped_pipeline_transforms(node.get('pipeline'), f'{at}.pipeline', built_in)
+
+
+def scoped_nodes(node: Any, key: str, scope: str | None) -> Iterator[tuple[dict, str, str | None]]:
+    """:func:`typed_nodes` (``model.roi_head.bbox_head.0``) with the scope mmengine builds each in: its own
+    ``_scope_``, else that of the nearest typed node above it (whose class builds it in ``__init__``, as mmdet's
+    detectors build their backbone, heads, losses and assigners), else ``scope`` (the config's ``default_scope``)."""
+    if isinstance(node, dict):
+        if isinstance(node.get('type'), (str, type)):
+            scope = _built_in(node, scope)
+            yield node, key, scope
+        for name, value in node.items():
+            yield from scoped_nodes(value, f'{key}.{name}', scope)
+    elif isinstance(node, (list, tuple)):
+        for i, value in enumerate(node):
+            yield from scoped_nodes(value, f'{key}.{i}', scope)
+
+
 def _loader_cfgs(cfg: Any) -> Iterator[tuple[dict, str]]:
     for key in _LOADERS:
         if isinstance(cfg.get(key), dict):
