@@ -40,9 +40,10 @@ def _check_launcher_world_size(cfg: Any, key: str, hook: dict, num_copies: int, 
 
 def _optimizer_classes(cfg: Any, scope: str) -> list[tuple[str, type | None]]:
     """``(config key, class)`` of the optimiser of ``optim_wrapper`` (``optim_wrapper.optimizer``) or of each of its
-    wrappers (``optim_wrapper.<name>.optimizer``, an ``OptimWrapperDict``'s), resolved in ``scope`` (``None`` where
+    wrappers (``optim_wrapper.<name>.optimizer``, an ``OptimWrapperDict``'s), resolved as mmengine's optimizer
+    constructor builds it (:func:`~automl_mm.registry.config_class`: its ``_scope_``, else ``scope``; ``None`` where
     it cannot be)."""
-    from automl_mm.registry import OPTIMIZERS, registered_class
+    from automl_mm.registry import OPTIMIZERS, config_class
 
     wrapper = cfg.get('optim_wrapper')
     if not isinstance(wrapper, dict):
@@ -50,29 +51,22 @@ def _optimizer_classes(cfg: Any, scope: str) -> list[tuple[str, type | None]]:
     entries = [('optim_wrapper.optimizer', wrapper.get('optimizer'))]
     entries += [(f'optim_wrapper.{name}.optimizer', value.get('optimizer')) for name, value in wrapper.items()
                 if isinstance(value, dict) and name != 'optimizer']
-    found = []
-    for key, optimizer in entries:
-        kind = optimizer.get('type') if isinstance(optimizer, dict) else None
-        try:
-            cls = kind if isinstance(kind, type) else registered_class(OPTIMIZERS, kind, scope) if kind else None
-        except KeyError:
-            cls = None
-        found.append((key, cls))
-    return found
+    return [(key, config_class(OPTIMIZERS, optimizer, scope)) for key, optimizer in entries]
 
 
 def _check_wrapper(cfg: Any, layout: Any, scope: str) -> None:
     """A multi-process OHL run needs ``model_wrapper_cfg`` ``CopyDataParallel`` (mmengine's default DDP would
-    synchronise gradients across the copies; the hook refused it in every worker)."""
+    synchronise gradients across the copies; the hook refused it in every worker), its type resolved as
+    ``Runner.wrap_model`` builds it (:func:`~automl_mm.registry.config_class`: its ``_scope_``, else ``scope``)."""
     from automl_mm.ohl.copies import CopyDataParallel
-    from automl_mm.registry import MODEL_WRAPPERS, registered_class
+    from automl_mm.registry import MODEL_WRAPPERS, config_class
 
     if layout.world_size == 1 and cfg.get('launcher', 'none') == 'none':
         return
     wrapper = cfg.get('model_wrapper_cfg') or dict(type='MMDistributedDataParallel')  # mmengine's default
     kind = wrapper.get('type') if isinstance(wrapper, dict) else None
-    cls = kind if isinstance(kind, type) else registered_class(MODEL_WRAPPERS, kind, scope) if kind else None
-    if isinstance(cls, type) and not issubclass(cls, CopyDataParallel):
+    cls = config_class(MODEL_WRAPPERS, wrapper, scope)
+    if cls is not None and not issubclass(cls, CopyDataParallel):
         raise ValueError(f'a run of {layout.world_size} processes needs model_wrapper_cfg=dict(type='
                          f'"automl_mm.CopyDataParallel"), got model_wrapper_cfg.type={kind!r}, which would synchronise '
                          'gradients across the copies (configs/_base_/ohl_copies.py sets it)')
@@ -82,9 +76,11 @@ def _check_copy_parts_without_hook(cfg: Any, scope: str) -> None:
     """Without an ``OHLHook`` there is no copy layout, which a ``CopySampler`` needs to build and a
     ``CopyDataParallel`` needs in a multi-process run. A retraining config made from an OHL config by dropping the
     hook (as the exported fragments say) kept ``configs/_base_/ohl_copies.py``'s ``train_dataloader.sampler``: it
-    failed when mmengine built the train loop, after the runner, asking for the ``OHLHook`` just dropped."""
+    failed when mmengine built the train loop, after the runner, asking for the ``OHLHook`` just dropped. Types
+    are resolved as mmengine builds them (:func:`~automl_mm.registry.config_class`: a node's ``_scope_``, else
+    ``scope``)."""
     from automl_mm.ohl.copies import CopyDataParallel, CopySampler
-    from automl_mm.registry import MODEL_WRAPPERS, registered_class
+    from automl_mm.registry import MODEL_WRAPPERS, config_class
 
     fix = ('; to train without OHL (e.g. retraining with an exported final_policy.py) set {}, or add the OHLHook')
     sampler = _train_sampler_class(cfg, scope)
@@ -95,10 +91,8 @@ def _check_copy_parts_without_hook(cfg: Any, scope: str) -> None:
             + fix.format("train_dataloader.sampler=dict(type='DefaultSampler', shuffle=True)"))
     if cfg.get('launcher', 'none') == 'none':
         return  # one process (tools/train.py starts no workers without an OHLHook): the wrapper runs the model as is
-    wrapper = cfg.get('model_wrapper_cfg')
-    kind = wrapper.get('type') if isinstance(wrapper, dict) else None
-    cls = kind if isinstance(kind, type) else registered_class(MODEL_WRAPPERS, kind, scope) if kind else None
-    if isinstance(cls, type) and issubclass(cls, CopyDataParallel):
+    cls = config_class(MODEL_WRAPPERS, cfg.get('model_wrapper_cfg'), scope)
+    if cls is not None and issubclass(cls, CopyDataParallel):
         raise ConfigCheckError(
             f'model_wrapper_cfg is a {cls.__name__}, which runs DDP inside the copies of an OHLHook, but '
             f'custom_hooks has no OHLHook (launcher={cfg.get("launcher")!r})'
@@ -153,12 +147,8 @@ def _check_copy_shards(cfg: Any, layout: Any, scope: str, sampler: type) -> None
 
 
 def _train_sampler_class(cfg: Any, scope: str) -> type | None:
-    """The class of ``train_dataloader.sampler`` (``None``: not a config whose type resolves)."""
-    from automl_mm.registry import DATA_SAMPLERS, registered_class
+    """The class of ``train_dataloader.sampler`` (:func:`~automl_mm.registry.config_class`: its ``_scope_``, else
+    ``scope``; ``None``: not a config whose type resolves)."""
+    from automl_mm.registry import DATA_SAMPLERS, config_class
 
-    sampler = (cfg.get('train_dataloader') or {}).get('sampler')
-    if not isinstance(sampler, dict):
-        return None
-    kind = sampler.get('type')
-    cls = kind if isinstance(kind, type) else registered_class(DATA_SAMPLERS, kind, sampler.get('_scope_') or scope)
-    return cls if isinstance(cls, type) else None
+    return config_class(DATA_SAMPLERS, (cfg.get('train_dataloader') or {}).get('sampler'), scope)

@@ -60,17 +60,17 @@ def _paramwise_cfgs(wrapper: Any, key: str):
 
 def _optimizer_arguments(optimizer: Any, scope: str | None) -> frozenset | None:
     """The arguments ``optimizer``'s class takes besides ``params`` (the options of its param groups), ``None``
-    where the class cannot be resolved here or takes ``**kwargs``."""
+    where the class cannot be resolved here or takes ``**kwargs``. The class is the one mmengine's optimizer
+    constructor builds (:func:`~automl_mm.registry.config_class`: the node's ``_scope_``, else ``scope``, the
+    config's ``default_scope``)."""
     import inspect
 
     from mmengine.registry import OPTIMIZERS
 
-    from automl_mm.registry import registered_class
+    from automl_mm.registry import config_class
 
-    kind = optimizer.get('type') if isinstance(optimizer, dict) else None
+    cls = config_class(OPTIMIZERS, optimizer, scope)
     try:
-        cls = kind if isinstance(kind, type) else registered_class(OPTIMIZERS, kind, scope) if isinstance(
-            kind, str) else None
         parameters = inspect.signature(cls.__init__).parameters if cls is not None else None
     except (KeyError, TypeError, ValueError):
         return None

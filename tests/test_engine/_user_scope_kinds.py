@@ -1,10 +1,10 @@
 """A user's own registry scope, as a project's ``registry.py`` makes it (registries under mmengine's and automl_mm's
 search spaces), holding a dataset and a class of each kind whose ``type`` the start checks resolve without building
-it: an ``OHLHook`` subclass, a choice transform, a resize transform, an optimizer, a model wrapper, an anchor generator,
-a pipeline choice space and a loss function space. A node of the user's kind is found only in its own ``_scope_`` (or a
-wrapper's, where mmengine builds it inside that wrapper), the way mmengine's ``build_from_cfg`` switches to a node's
-``_scope_`` before resolving its ``type``. Shared by the tests of a node's ``_scope_`` outside datasets and metrics
-(``_user_scope_helpers.py`` holds those)."""
+it: an ``OHLHook`` subclass, a choice transform, a resize transform, two optimizers, two model wrappers, an anchor
+generator, a pipeline choice space and a loss function space. A node of the user's kind is found only in its own
+``_scope_`` (or a wrapper's, where mmengine builds it inside that wrapper), the way mmengine's ``build_from_cfg``
+switches to a node's ``_scope_`` before resolving its ``type``. Shared by the tests of a node's ``_scope_`` outside
+datasets and metrics (``_user_scope_helpers.py`` holds those)."""
 from __future__ import annotations
 
 import torch
@@ -20,10 +20,12 @@ from mmengine.registry import OPTIMIZERS as MMENGINE_OPTIMIZERS
 from mmengine.registry import TASK_UTILS as MMENGINE_TASK_UTILS
 from mmengine.registry import TRANSFORMS as MMENGINE_TRANSFORMS
 from mmengine.registry import Registry
+from torch.distributed.optim import ZeroRedundancyOptimizer
 
 from automl_mm.augment.choice import LiveChoiceTransform
 from automl_mm.losses.space import LossFunctionSpace
 from automl_mm.ohl import OHLHook
+from automl_mm.ohl.copies import CopyDataParallel
 from automl_mm.ohl.pipeline_space import PipelineChoiceSpace
 from automl_mm.registry import SEARCH_SPACES
 
@@ -66,9 +68,19 @@ class UserSGD(torch.optim.SGD):
     """A user's optimizer (``torch.optim.SGD``'s arguments)."""
 
 
+@USER_OPTIMIZERS.register_module()
+class UserZeRO(ZeroRedundancyOptimizer):
+    """A user's sharded optimizer (torch's ``ZeroRedundancyOptimizer``)."""
+
+
 @USER_MODEL_WRAPPERS.register_module()
 class UserDDP(MMDistributedDataParallel):
     """A user's model wrapper (mmengine's DDP)."""
+
+
+@USER_MODEL_WRAPPERS.register_module()
+class UserCopyDDP(CopyDataParallel):
+    """A user's wrapper of the OHL copies (automl_mm's ``CopyDataParallel``)."""
 
 
 @USER_TASK_UTILS.register_module()
