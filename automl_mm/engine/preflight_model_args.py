@@ -26,7 +26,7 @@ import os.path as osp
 import re
 from typing import Any
 
-from .preflight_walk import ConfigCheckError, dict_nodes, typed_nodes
+from .preflight_walk import ConfigCheckError, dict_nodes, scoped_nodes, typed_nodes
 
 # Python 3.10+: "ResNet.__init__() got an unexpected keyword argument 'depht'"
 _UNEXPECTED = re.compile(r"got an unexpected keyword argument '(?P<arg>[^']+)'")
@@ -53,21 +53,16 @@ def _located_bad_type(node: Any, key: str) -> TypeError | None:
     return None
 
 
-def _node_class(kind: Any, scope: str | None) -> type | None:
-    """The class a node's ``type`` names in the registries that build a model's nodes (models, then task utils:
-    mmdet's coders, assigners, prior generators), or ``None``."""
-    from automl_mm.registry import MODELS, TASK_UTILS, registered_class
+def _node_class(node: dict, scope: str | None) -> type | None:
+    """The class a model node builds in the registries that build a model's nodes (models, then task utils: mmdet's
+    coders, assigners, prior generators), its ``type`` resolved as mmengine builds it
+    (:func:`~automl_mm.registry.config_class`: its ``_scope_``, else ``scope``, the scope of the node that builds it:
+    :func:`~automl_mm.engine.preflight_walk.scoped_nodes`), or ``None``."""
+    from automl_mm.registry import MODELS, TASK_UTILS, config_class
 
-    if isinstance(kind, type):
-        return kind
-    if not isinstance(kind, str):
-        return None
     for registry in (MODELS, TASK_UTILS):
-        try:
-            found = registered_class(registry, kind, scope)
-        except Exception:  # noqa: BLE001 - an unknown scope prefix or import path: not this node's class
-            found = None
-        if isinstance(found, type):
+        found = config_class(registry, node, scope)
+        if found is not None:
             return found
     return None
 
@@ -79,7 +74,8 @@ def located_argument_error(err: BaseException, model: Any, scope: str | None, ke
     Args:
         err: the error the model's build raised.
         model: the ``model`` config node (a dict; anything else gives ``None``).
-        scope: the config's ``default_scope``, in which the nodes' types are looked up.
+        scope: the config's ``default_scope``, in which the nodes' types are looked up where neither the node nor
+            a node above it sets ``_scope_`` (mmengine builds a node in that scope: :func:`_node_class`).
         key: the config key of ``model``.
 
     Returns:
@@ -96,10 +92,10 @@ def located_argument_error(err: BaseException, model: Any, scope: str | None, ke
     if found is None or not isinstance(model, dict):
         return None
     arg = found['arg']
-    for node, where in typed_nodes(model, key):
+    for node, where, built_in in scoped_nodes(model, key, scope):
         if arg not in node:
             continue
-        cls = _node_class(node['type'], scope)
+        cls = _node_class(node, built_in)
         if cls is None:
             continue
         try:
@@ -119,7 +115,8 @@ def located_value_error(err: BaseException, model: Any, scope: str | None,
     :class:`ConfigCheckError`) prefixed with the config key of the node of ``model`` whose class is named
     ``<Class>`` and that holds ``<argument>``; ``None`` where no node does (an error from elsewhere is not pinned on
     the model). Of several such nodes, the one whose class raised ``err`` (mmdet's ``CrossEntropyLoss`` and
-    automl_mm's share the name), then the one whose value the message quotes (``got -1.0``), else the first.
+    automl_mm's share the name), then the one whose value the message quotes (``got -1.0``), else the first. Each
+    node's class is resolved as mmengine builds it (:func:`_node_class`; ``scope``: the config's ``default_scope``).
 
     Returns:
         An error of ``err``'s type: ``model.roi_head.bbox_head.loss_cls.class_weight: CrossEntropyLoss: ...``.
@@ -130,10 +127,10 @@ def located_value_error(err: BaseException, model: Any, scope: str | None,
     if found is None or not isinstance(model, dict):
         return None
     candidates = []
-    for node, where in typed_nodes(model, key):
+    for node, where, built_in in scoped_nodes(model, key, scope):
         if found['arg'] not in node:
             continue
-        cls = _node_class(node['type'], scope)
+        cls = _node_class(node, built_in)
         if cls is not None and cls.__name__ == found['cls']:
             candidates.append((where, cls, node[found['arg']]))
     if not candidates:

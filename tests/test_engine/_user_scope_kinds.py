@@ -1,10 +1,10 @@
 """A user's own registry scope, as a project's ``registry.py`` makes it (registries under mmengine's and automl_mm's
 search spaces), holding a dataset and a class of each kind whose ``type`` the start checks resolve without building
-it: an ``OHLHook`` subclass, a choice transform, a resize transform, two optimizers, two model wrappers, an anchor
-generator, a pipeline choice space and a loss function space. A node of the user's kind is found only in its own
-``_scope_`` (or a wrapper's, where mmengine builds it inside that wrapper), the way mmengine's ``build_from_cfg``
-switches to a node's ``_scope_`` before resolving its ``type``. Shared by the tests of a node's ``_scope_`` outside
-datasets and metrics (``_user_scope_helpers.py`` holds those)."""
+it: an ``OHLHook`` subclass, a choice transform, a resize transform, two optimizers, two model wrappers, a model part,
+an anchor generator, a pipeline choice space and a loss function space. A node of the user's kind is found only in
+its own ``_scope_`` (or a wrapper's, where mmengine builds it inside that wrapper), the way mmengine's
+``build_from_cfg`` switches to a node's ``_scope_`` before resolving its ``type``. Shared by the tests of a node's
+``_scope_`` outside datasets and metrics (``_user_scope_helpers.py`` holds those)."""
 from __future__ import annotations
 
 import torch
@@ -96,3 +96,14 @@ class UserChoiceSpace(PipelineChoiceSpace):
 @USER_SEARCH_SPACES.register_module()
 class UserLossSpace(LossFunctionSpace):
     """A user's AM-LFS loss function space."""
+
+
+@USER_MODELS.register_module()
+class UserHead(torch.nn.Module):
+    """A user's model part (``in_channels`` must be above 0)."""
+
+    def __init__(self, in_channels: int = 8, num_classes: int = 2) -> None:
+        super().__init__()
+        if in_channels <= 0:
+            raise ValueError(f'UserHead: in_channels must be above 0, got {in_channels}')
+        self.fc = torch.nn.Linear(in_channels, num_classes)
