@@ -35,7 +35,9 @@ def check_gaussian_optimizer_spaces(hook: dict, hook_key: str, cfg: Any = None) 
     :data:`~automl_mm.ohl.value_ranges.OPTIMIZER_RANGES`. In the run, the copy that drew such a value was refused at
     its trunk (:func:`~automl_mm.ohl.optimizer_base.check_group_values`), which stopped the whole run there,
     possibly after hours, or trained with it; this check names the space at start. Spaces given as objects, other
-    types and targets outside ``optim_wrapper`` are left to the build check (``AttributeSpace.check_choices``).
+    types and targets outside ``optim_wrapper`` are left to the build check (``AttributeSpace.check_choices``). A
+    space's type is resolved as ``OHLHook`` builds it (its ``_scope_``, else automl_mm's scope:
+    :func:`~automl_mm.registry.config_class`), so a user's ``AttributeSpace`` subclass of the user's scope is checked.
 
     Raises:
         ConfigCheckError: naming ``<hook_key>.spaces[i]``, its target, transform (or choice), the range and its
@@ -43,17 +45,13 @@ def check_gaussian_optimizer_spaces(hook: dict, hook_key: str, cfg: Any = None) 
     """
     from automl_mm.ohl.attribute_space import AttributeSpace
     from automl_mm.ohl.value_ranges import TRANSFORM_IMAGES, optimizer_key_range
-    from automl_mm.registry import SEARCH_SPACES
+    from automl_mm.registry import SEARCH_SPACES, config_class
 
     for index, space in enumerate(hook.get('spaces') or []):
         if not isinstance(space, dict):
             continue
-        kind = space.get('type')
-        try:
-            cls = kind if isinstance(kind, type) else SEARCH_SPACES.get(kind) if isinstance(kind, str) else None
-        except KeyError:
-            cls = None
-        if not (isinstance(cls, type) and issubclass(cls, AttributeSpace)):
+        cls = config_class(SEARCH_SPACES, space, 'automl_mm')  # OHLHook builds its spaces in automl_mm's scope
+        if cls is None or not issubclass(cls, AttributeSpace):
             continue
         choices = space.get('choices')
         gaussian = isinstance(space.get('distribution'), dict) and \

@@ -67,18 +67,18 @@ def _covers(written: str, key: str) -> bool:
 
 def _space_targets(space: Any) -> Any:
     """A space config's ``target``, or, where it sets none, its class's default (``LossFunctionSpace``:
-    ``model.head.loss_module.theta``; the type resolved in automl_mm's scope, as ``OHLHook`` builds its spaces
-    whatever the config's ``default_scope``); ``None`` for a space that has neither."""
-    from automl_mm.registry import SEARCH_SPACES, registered_class
+    ``model.head.loss_module.theta``; the type resolved as ``OHLHook`` builds its spaces: in the space's ``_scope_``,
+    else automl_mm's, whatever the config's ``default_scope``, :func:`~automl_mm.registry.config_class`); ``None``
+    for a space that has neither."""
+    from automl_mm.registry import SEARCH_SPACES, config_class
 
     if not isinstance(space, dict):
         return None
     if 'target' in space:
         return space['target']
-    kind = space.get('type')
+    cls = config_class(SEARCH_SPACES, space, 'automl_mm')
     try:
-        cls = registered_class(SEARCH_SPACES, kind, 'automl_mm') if isinstance(kind, str) else kind
-        default = inspect.signature(cls).parameters['target'].default if isinstance(cls, type) else None
+        default = inspect.signature(cls).parameters['target'].default if cls is not None else None
     except (KeyError, TypeError, ValueError):  # an unknown type or a space without a target: built and named later
         return None
     return None if default is inspect.Parameter.empty else default

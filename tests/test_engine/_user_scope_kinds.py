@@ -1,8 +1,8 @@
 """A user's own registry scope, as a project's ``registry.py`` makes it (registries under mmengine's and automl_mm's
 search spaces), holding a dataset and a class of each kind whose ``type`` the start checks resolve without building
 it: an ``OHLHook`` subclass, a choice transform, a resize transform, two optimizers, two model wrappers, a model part,
-an anchor generator, a pipeline choice space and a loss function space. A node of the user's kind is found only in
-its own ``_scope_`` (or a wrapper's, where mmengine builds it inside that wrapper), the way mmengine's
+an anchor generator, an attribute, a pipeline choice and a loss function space. A node of the user's kind is found
+only in its own ``_scope_`` (or a wrapper's, where mmengine builds it inside that wrapper), the way mmengine's
 ``build_from_cfg`` switches to a node's ``_scope_`` before resolving its ``type``. Shared by the tests of a node's
 ``_scope_`` outside datasets and metrics (``_user_scope_helpers.py`` holds those)."""
 from __future__ import annotations
@@ -25,6 +25,7 @@ from torch.distributed.optim import ZeroRedundancyOptimizer
 from automl_mm.augment.choice import LiveChoiceTransform
 from automl_mm.losses.space import LossFunctionSpace
 from automl_mm.ohl import OHLHook
+from automl_mm.ohl.attribute_space import AttributeSpace
 from automl_mm.ohl.copies import CopyDataParallel
 from automl_mm.ohl.pipeline_space import PipelineChoiceSpace
 from automl_mm.registry import SEARCH_SPACES
@@ -107,3 +108,8 @@ class UserHead(torch.nn.Module):
         if in_channels <= 0:
             raise ValueError(f'UserHead: in_channels must be above 0, got {in_channels}')
         self.fc = torch.nn.Linear(in_channels, num_classes)
+
+
+@USER_SEARCH_SPACES.register_module()
+class UserAttributeSpace(AttributeSpace):
+    """A user's attribute space."""
