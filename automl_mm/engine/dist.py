@@ -22,7 +22,7 @@ import torch
 import torch.distributed as torch_dist
 from mmengine.dist import utils as dist_utils
 
-from automl_mm.registry import registered_class
+from automl_mm.registry import config_class
 
 _ORIGINAL = dist_utils._init_dist_pytorch
 _ORIGINAL_SLURM = dist_utils._init_dist_slurm
@@ -300,8 +300,8 @@ def gloo_without_gpus(cfg) -> None:
     from mmengine.registry import MODEL_WRAPPERS
     from torch.nn.parallel import DistributedDataParallel
 
-    wrapper_type = wrapper.get('type', 'MMDistributedDataParallel')
-    if isinstance(wrapper_type, str):  # resolved in the config's scope, as the runner builds it
-        wrapper_type = registered_class(MODEL_WRAPPERS, wrapper_type, cfg.get('default_scope'))
+    # resolved as the runner builds it: its _scope_, else the config's default_scope
+    wrapper_type = config_class(MODEL_WRAPPERS, dict(wrapper, type=wrapper.get('type', 'MMDistributedDataParallel')),
+                                cfg.get('default_scope'))
     if isinstance(wrapper_type, type) and issubclass(wrapper_type, DistributedDataParallel):
         wrapper.setdefault('device_ids', None)

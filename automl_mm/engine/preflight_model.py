@@ -158,17 +158,19 @@ TRAINING_ONLY_BACKBONE_KEYS = frozenset({'init_cfg', 'pretrained', 'frozen_stage
 
 
 def _init_defaults(backbone: dict, cfg: Any) -> dict[str, Any]:
-    """The default arguments of the class ``backbone`` builds (resolved in the config's ``default_scope``), its
+    """The default arguments of the class ``backbone`` builds (resolved as mmengine builds it: its ``_scope_``, else
+    the model's, which builds it, else the config's ``default_scope``; :func:`~automl_mm.registry.config_class`), its
     ``__init__``'s and, through ``**kwargs``, its bases' (``CRResNet`` -> mmdet's ``ResNet``: ``num_stages=4``,
     ``style='pytorch'``); ``{}`` where the type resolves to no class."""
     import inspect
 
-    from automl_mm.registry import MODELS, registered_class
+    from automl_mm.registry import MODELS, config_class
 
     from .preflight_walk import config_scope
 
-    kind = backbone.get('type')
-    cls = kind if isinstance(kind, type) else registered_class(MODELS, kind, config_scope(cfg))
+    model = cfg.get('model')
+    outer = model.get('_scope_') if isinstance(model, dict) else None
+    cls = config_class(MODELS, backbone, outer if isinstance(outer, str) and outer else config_scope(cfg))
     defaults: dict[str, Any] = {}
     for base in cls.__mro__ if isinstance(cls, type) else ():
         if '__init__' not in vars(base):

@@ -45,7 +45,8 @@ def enable_amp(cfg: Any) -> None:
     if not isinstance(wrapper, dict):
         raise ValueError(f'--amp needs optim_wrapper, a dict of mmengine\'s OptimWrapper, got {wrapper!r}')
     kind = wrapper.get('type', 'OptimWrapper')
-    if _resolve(OPTIM_WRAPPERS, kind, cfg.get('default_scope')) not in (OptimWrapper, AmpOptimWrapper):
+    if _resolve(OPTIM_WRAPPERS, dict(wrapper, type=kind), cfg.get('default_scope')) not in (OptimWrapper,
+                                                                                          AmpOptimWrapper):
         raise ValueError(f'--amp needs optim_wrapper.type OptimWrapper (mmengine\'s, which it replaces by '
                          f'AmpOptimWrapper), got {kind!r}')
     wrapper.type = 'AmpOptimWrapper'
@@ -176,7 +177,7 @@ def enable_drawing(cfg: Any, show_dir: str | None = None, show: bool = False, wa
     option = ' '.join(flag for flag, given in (('--show', show), ('--show-dir', show_dir is not None)) if given)
     scope = cfg.get('default_scope')
     model_type = (cfg.get('model') or {}).get('type')
-    model_cls = _resolve(MODELS, model_type, scope)
+    model_cls = _resolve(MODELS, cfg.get('model'), scope)
     detector = isinstance(model_cls, type) and issubclass(model_cls, BaseDetector)
     hooks = cfg.get('default_hooks') or {}
     if hooks.get('visualization') is None:
@@ -191,7 +192,7 @@ def enable_drawing(cfg: Any, show_dir: str | None = None, show: bool = False, wa
                   'DetVisualizationHook', logger='current')
     visualizer = cfg.get('visualizer')
     kind = visualizer.get('type', 'Visualizer') if isinstance(visualizer, dict) else 'Visualizer'  # mmengine's
-    if not _draws(_resolve(VISUALIZERS, kind, scope)):
+    if not _draws(_resolve(VISUALIZERS, dict(visualizer or {}, type=kind), scope)):
         if not detector:
             raise ConfigCheckError(
                 f"{option}: visualizer.type {kind!r} draws nothing (it has no add_datasample of its own, as "
@@ -252,18 +253,12 @@ def draw_on_every_rank(runner: Any) -> None:
     visualizer._automl_mm_every_rank = True
 
 
-def _resolve(registry: Any, kind: Any, scope: str | None) -> type | None:
-    """The class a config ``type`` names (a class as it is), ``None`` when it cannot be resolved here."""
-    from automl_mm.registry import registered_class
+def _resolve(registry: Any, node: Any, scope: str | None) -> type | None:
+    """The class config ``node`` builds (its ``type`` resolved as mmengine builds it: its ``_scope_``, else
+    ``scope``, :func:`~automl_mm.registry.config_class`), ``None`` when it cannot be resolved here."""
+    from automl_mm.registry import config_class
 
-    if isinstance(kind, type):
-        return kind
-    if not isinstance(kind, str):
-        return None
-    try:
-        return registered_class(registry, kind, scope)
-    except KeyError:
-        return None
+    return config_class(registry, node, scope)
 
 
 def option_named_error(err: Exception, options: list[str], names: dict[str, str] | None = None) -> Exception | None:

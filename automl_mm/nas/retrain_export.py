@@ -17,9 +17,10 @@ def check_retrain_config(path: str | None) -> str | None:
     path relative to another directory than the one the run starts in exported a config that could not load.
 
     A config whose ``train_cfg`` is a search loop (``PCNASLoop``, ``CRNASLoop`` or a subclass, its ``type`` resolved
-    in the config's ``default_scope``: e.g. the search config itself) is refused: the exported config inherits its
-    ``train_cfg``, so "retraining" the searched architecture ran another search over it (a PC-NAS space of one
-    operator per layer, a CR-NAS supernet at the exported allocation) with the search's schedule, and exported that.
+    as the runner builds it, in its ``_scope_``, else the config's ``default_scope``: e.g. the search config itself)
+    is refused: the exported config inherits its ``train_cfg``, so "retraining" the searched architecture ran
+    another search over it (a PC-NAS space of one operator per layer, a CR-NAS supernet at the exported allocation)
+    with the search's schedule, and exported that.
 
     Raises:
         ValueError: naming ``train_cfg.retrain_config``: the file is missing, cannot be read (a ``_base_`` that
@@ -32,7 +33,7 @@ def check_retrain_config(path: str | None) -> str | None:
         raise ValueError(f'train_cfg.retrain_config not found: {path!r} (a relative path is read from the current '
                          f'directory, {os.getcwd()})')
     from automl_mm.engine.config_read import read_config
-    from automl_mm.registry import LOOPS, registered_class
+    from automl_mm.registry import LOOPS, config_class
 
     from .loop import SearchLoopBase  # the loop imports this module
 
@@ -44,12 +45,10 @@ def check_retrain_config(path: str | None) -> str | None:
         raise ValueError(f'train_cfg.retrain_config {path!r}: {err}') from err
     loop = retrain.get('train_cfg')
     kind = loop.get('type') if isinstance(loop, dict) else None
-    try:
-        cls = kind if isinstance(kind, type) else registered_class(
-            LOOPS, kind, retrain.get('default_scope') or 'automl_mm') if isinstance(kind, str) else None
-    except KeyError:  # a scope prefix of a package not installed: not a search loop of ours
-        cls = None
-    if isinstance(cls, type) and issubclass(cls, SearchLoopBase):
+    # as the runner builds it: its _scope_, else the config's default_scope (None: a scope prefix of a package not
+    # installed, not a search loop of ours)
+    cls = config_class(LOOPS, loop, retrain.get('default_scope') or 'automl_mm')
+    if cls is not None and issubclass(cls, SearchLoopBase):
         raise ValueError(f'train_cfg.retrain_config {path!r} trains with train_cfg.type={kind!r}, a search loop: the '
                          'exported config inherits it and would run another search over the searched architecture '
                          'instead of training it; give the config that trains one architecture from scratch (e.g. '

@@ -1,10 +1,10 @@
 """A user's own registry scope, as a project's ``registry.py`` makes it (registries under mmengine's and automl_mm's
 search spaces), holding a dataset and a class of each kind whose ``type`` the start checks resolve without building
-it: an ``OHLHook`` subclass, a choice transform, a resize transform, two optimizers, two model wrappers, a model part,
-an anchor generator, an attribute, a pipeline choice and a loss function space. A node of the user's kind is found
-only in its own ``_scope_`` (or a wrapper's, where mmengine builds it inside that wrapper), the way mmengine's
-``build_from_cfg`` switches to a node's ``_scope_`` before resolving its ``type``. Shared by the tests of a node's
-``_scope_`` outside datasets and metrics (``_user_scope_helpers.py`` holds those)."""
+it: an ``OHLHook`` subclass, a NAS search loop, a choice transform, a resize transform, two optimizers, two model
+wrappers, a model part, an anchor generator, an attribute, a pipeline choice and a loss function space. A node of the
+user's kind is found only in its own ``_scope_`` (or a wrapper's, where mmengine builds it inside that wrapper), the
+way mmengine's ``build_from_cfg`` switches to a node's ``_scope_`` before resolving its ``type``. Shared by the tests
+of a node's ``_scope_`` outside datasets and metrics (``_user_scope_helpers.py`` holds those)."""
 from __future__ import annotations
 
 import torch
@@ -14,6 +14,7 @@ from mmengine.dataset import BaseDataset
 from mmengine.model import MMDistributedDataParallel
 from mmengine.registry import DATASETS as MMENGINE_DATASETS
 from mmengine.registry import HOOKS as MMENGINE_HOOKS
+from mmengine.registry import LOOPS as MMENGINE_LOOPS
 from mmengine.registry import MODEL_WRAPPERS as MMENGINE_MODEL_WRAPPERS
 from mmengine.registry import MODELS as MMENGINE_MODELS
 from mmengine.registry import OPTIMIZERS as MMENGINE_OPTIMIZERS
@@ -24,6 +25,7 @@ from torch.distributed.optim import ZeroRedundancyOptimizer
 
 from automl_mm.augment.choice import LiveChoiceTransform
 from automl_mm.losses.space import LossFunctionSpace
+from automl_mm.nas.loop import SearchLoopBase
 from automl_mm.ohl import OHLHook
 from automl_mm.ohl.attribute_space import AttributeSpace
 from automl_mm.ohl.copies import CopyDataParallel
@@ -32,6 +34,7 @@ from automl_mm.registry import SEARCH_SPACES
 
 USER_SCOPE = 'automl_mm_test_user_kinds'
 USER_DATASETS = Registry('dataset', parent=MMENGINE_DATASETS, scope=USER_SCOPE)
+USER_LOOPS = Registry('loop', parent=MMENGINE_LOOPS, scope=USER_SCOPE)
 USER_HOOKS = Registry('hook', parent=MMENGINE_HOOKS, scope=USER_SCOPE)
 USER_TRANSFORMS = Registry('transform', parent=MMENGINE_TRANSFORMS, scope=USER_SCOPE)
 USER_OPTIMIZERS = Registry('optimizer', parent=MMENGINE_OPTIMIZERS, scope=USER_SCOPE)
@@ -113,3 +116,8 @@ class UserHead(torch.nn.Module):
 @USER_SEARCH_SPACES.register_module()
 class UserAttributeSpace(AttributeSpace):
     """A user's attribute space."""
+
+
+@USER_LOOPS.register_module()
+class UserSearchLoop(SearchLoopBase):
+    """A user's NAS search loop."""
