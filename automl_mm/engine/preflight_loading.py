@@ -173,27 +173,28 @@ def check_data_files(cfg: Any, scope: str | None, test_only: bool, split: str = 
 
     from .preflight_classes import _dataset_class
     from .preflight_walk import (
-        _datasets,
         _loader_cfgs,
         bn_recalibration_loader_cfgs,
         coco_dataset_class,
         config_scope,
         outside_split,
         reads_through_backend,
+        scoped_datasets,
     )
 
     for loader, key in [*_loader_cfgs(cfg), *bn_recalibration_loader_cfgs(cfg)]:
         if outside_split(key, test_only, split) or not isinstance(loader, dict):
             continue
-        for node, where in _datasets(loader.get('dataset'), f'{key}.dataset'):
-            cls = _dataset_class(node, node.get('_scope_') or scope)
+        # each type in the scope mmengine builds it in: its _scope_, else its wrapper's (node_scope), else the config's
+        for node, where, node_scope in scoped_datasets(loader.get('dataset'), f'{key}.dataset', None):
+            cls = _dataset_class(node, node_scope or scope)
             if not isinstance(cls, type) or not issubclass(cls, BaseDataset) or \
                     'ann_file' in getattr(cls, 'UNREAD_BASE_KEYS', ()):
                 continue  # (a dataset that never reads ann_file refuses it at build, saying so)
             root = node.get('data_root')
             root = os.fspath(root) if isinstance(root, (str, os.PathLike)) else ''  # a Path: mmengine joins it too
             ann = node.get('ann_file')
-            if isinstance(ann, str) and ann and coco_dataset_class(node, config_scope(cfg)) is None:
+            if isinstance(ann, str) and ann and coco_dataset_class(node, node_scope or config_scope(cfg)) is None:
                 path = _joined(root, ann)
                 if not reads_through_backend(node, path) and not osp.exists(path):
                     raise ConfigCheckError(f'{where}.ann_file={ann!r}: the annotation file {path} (data_root + '

@@ -241,15 +241,14 @@ def coco_metric_class(metric: Any, scope: str | None = None) -> type | None:
 def _subclass(node: Any, registry: Any, base: type, scope: str | None) -> type | None:
     """The class config ``node`` builds from ``registry`` (:func:`coco_dataset_class` says in which scope) if it is
     ``base`` or a subclass, else ``None``."""
-    from automl_mm.registry import registered_class
+    from automl_mm.registry import config_class
 
     if not isinstance(node, dict):
         return None
-    kind, node_scope = node.get('type'), node.get('_scope_')
-    cls = kind if isinstance(kind, type) else registered_class(registry, kind, node_scope or scope)
-    if cls is None and not (node_scope or scope) and isinstance(kind, str):
-        cls = registered_class(registry, kind, 'mmdet')
-    return cls if isinstance(cls, type) and issubclass(cls, base) else None
+    cls = config_class(registry, node, scope)
+    if cls is None and not (node.get('_scope_') or scope) and isinstance(node.get('type'), str):
+        cls = config_class(registry, node, 'mmdet')
+    return cls if cls is not None and issubclass(cls, base) else None
 
 
 def _coco_datasets(cfg: Any) -> Iterator[tuple[dict, str, str]]:
@@ -262,12 +261,13 @@ def _coco_datasets(cfg: Any) -> Iterator[tuple[dict, str, str]]:
 def _loader_coco_datasets(loader: Any, where: str = 'dataset',
                           scope: str | None = None) -> Iterator[tuple[dict, str, str]]:
     """``(dataset config, its config key, its annotation file joined with its data_root)`` of every COCO dataset
-    (:func:`coco_dataset_class`, types resolved in ``scope``) of one dataloader config (wrappers looked through)
-    that reads it from the local disk (:func:`reads_through_backend`)."""
+    (:func:`coco_dataset_class`, each type resolved in the scope mmengine builds it in: its ``_scope_``, else its
+    wrapper's, else ``scope``, :func:`scoped_datasets`) of one dataloader config (wrappers looked through) that reads
+    it from the local disk (:func:`reads_through_backend`)."""
     dataset = loader.get('dataset') if isinstance(loader, dict) else None
-    for d, key in _datasets(dataset, where):
+    for d, key, built_in in scoped_datasets(dataset, where, scope):
         ann_file = d.get('ann_file')
-        if isinstance(ann_file, str) and ann_file and coco_dataset_class(d, scope) is not None:
+        if isinstance(ann_file, str) and ann_file and coco_dataset_class(d, built_in) is not None:
             root = d.get('data_root') or ''
             path = ann_file if osp.isabs(ann_file) or not root else osp.join(root, ann_file)
             if not reads_through_backend(d, path):
