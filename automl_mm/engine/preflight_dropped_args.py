@@ -28,7 +28,7 @@ from typing import Any
 
 from mmengine.logging import print_log
 
-from .preflight_walk import ConfigCheckError, typed_nodes
+from .preflight_walk import ConfigCheckError, scoped_nodes
 
 
 def _kwargs_uses(init: Any) -> tuple[set[str], bool] | None:
@@ -116,7 +116,7 @@ def check_dropped_arguments(cfg: Any, scope: str, skip: tuple[str, ...] = ()) ->
     """
     import difflib
 
-    from automl_mm.registry import registered_class
+    from automl_mm.registry import config_class
 
     registries = _registries()
     for top in cfg.keys():
@@ -124,17 +124,13 @@ def check_dropped_arguments(cfg: Any, scope: str, skip: tuple[str, ...] = ()) ->
                                              and top.endswith(k)), None)
         if found is None or top in skip:
             continue
-        for node, key in typed_nodes(cfg.get(top), top):
-            kind, cls = node['type'], None
-            for registry in found:
-                try:
-                    cls = kind if isinstance(kind, type) else registered_class(
-                        registry, kind, node.get('_scope_') or scope)
-                except KeyError:
-                    cls = None
-                if cls is not None:
-                    break
-            if not isinstance(cls, type) or (chain := dropping_chain(cls)) is None:
+        # each node in the scope mmengine builds it in (its _scope_, else the node's above it, which builds it);
+        # the optimizer is built by the optimizer constructor, not inside optim_wrapper's scope
+        for node, key, built_in in scoped_nodes(cfg.get(top), top, scope):
+            node_scope = scope if top == 'optim_wrapper' else built_in
+            cls = next((c for c in (config_class(registry, node, node_scope) for registry in found) if c is not None),
+                       None)
+            if cls is None or (chain := dropping_chain(cls)) is None:
                 continue
             names, root = chain
             for name in node:
