@@ -1,17 +1,18 @@
 """A user's own registry scope, as a project's ``registry.py`` makes it (registries under mmengine's and automl_mm's
 search spaces), holding a dataset and a class of each kind whose ``type`` the start checks resolve without building
 it: an ``OHLHook`` subclass, a NAS search loop, a choice transform, a resize transform, two optimizers, two model
-wrappers, a model part, an anchor generator, an attribute, a pipeline choice and a loss function space. A node of the
-user's kind is found only in its own ``_scope_`` (or a wrapper's, where mmengine builds it inside that wrapper), the
-way mmengine's ``build_from_cfg`` switches to a node's ``_scope_`` before resolving its ``type``. Shared by the tests
-of a node's ``_scope_`` outside datasets and metrics (``_user_scope_helpers.py`` holds those)."""
+wrappers, a model part, a checkpoint initialiser, an anchor generator, an attribute, a pipeline choice and a loss
+function space. A node of the user's kind is found only in its own ``_scope_`` (or a wrapper's, where mmengine builds
+it inside that wrapper), the way mmengine's ``build_from_cfg`` switches to a node's ``_scope_`` before resolving its
+``type``. Shared by the tests of a node's ``_scope_`` outside datasets and metrics (``_user_scope_helpers.py`` holds
+those)."""
 from __future__ import annotations
 
 import torch
 from mmcv.transforms import Resize
 from mmdet.models.task_modules.prior_generators import AnchorGenerator
 from mmengine.dataset import BaseDataset
-from mmengine.model import MMDistributedDataParallel
+from mmengine.model import MMDistributedDataParallel, PretrainedInit
 from mmengine.registry import DATASETS as MMENGINE_DATASETS
 from mmengine.registry import HOOKS as MMENGINE_HOOKS
 from mmengine.registry import LOOPS as MMENGINE_LOOPS
@@ -20,6 +21,7 @@ from mmengine.registry import MODELS as MMENGINE_MODELS
 from mmengine.registry import OPTIMIZERS as MMENGINE_OPTIMIZERS
 from mmengine.registry import TASK_UTILS as MMENGINE_TASK_UTILS
 from mmengine.registry import TRANSFORMS as MMENGINE_TRANSFORMS
+from mmengine.registry import WEIGHT_INITIALIZERS as MMENGINE_WEIGHT_INITIALIZERS
 from mmengine.registry import Registry
 from torch.distributed.optim import ZeroRedundancyOptimizer
 
@@ -35,6 +37,7 @@ from automl_mm.registry import SEARCH_SPACES
 USER_SCOPE = 'automl_mm_test_user_kinds'
 USER_DATASETS = Registry('dataset', parent=MMENGINE_DATASETS, scope=USER_SCOPE)
 USER_LOOPS = Registry('loop', parent=MMENGINE_LOOPS, scope=USER_SCOPE)
+USER_WEIGHT_INITIALIZERS = Registry('weight initializer', parent=MMENGINE_WEIGHT_INITIALIZERS, scope=USER_SCOPE)
 USER_HOOKS = Registry('hook', parent=MMENGINE_HOOKS, scope=USER_SCOPE)
 USER_TRANSFORMS = Registry('transform', parent=MMENGINE_TRANSFORMS, scope=USER_SCOPE)
 USER_OPTIMIZERS = Registry('optimizer', parent=MMENGINE_OPTIMIZERS, scope=USER_SCOPE)
@@ -121,3 +124,8 @@ class UserAttributeSpace(AttributeSpace):
 @USER_LOOPS.register_module()
 class UserSearchLoop(SearchLoopBase):
     """A user's NAS search loop."""
+
+
+@USER_WEIGHT_INITIALIZERS.register_module()
+class UserPretrained(PretrainedInit):
+    """A user's checkpoint initialiser (mmengine's ``PretrainedInit``)."""

@@ -48,3 +48,11 @@ def test_a_retrain_config_training_with_a_users_search_loop_is_refused(tmp_path)
     path.write_text(f"default_scope = 'automl_mm'\ntrain_cfg = dict(type='UserSearchLoop', _scope_={USER_SCOPE!r})\n")
     with pytest.raises(ValueError, match=r"trains with train_cfg\.type='UserSearchLoop', a search loop"):
         check_retrain_config(str(path))
+
+
+def test_a_users_checkpoint_initialiser_under_its_own_scope_loads_a_file():
+    from automl_mm.models.backbones.pretrained import other_init_cfgs, pretrained_cfgs
+
+    entry = dict(type='UserPretrained', _scope_=USER_SCOPE, checkpoint='backbone.pth')
+    assert pretrained_cfgs([entry, dict(type='Normal', std=0.01)]) == [entry]
+    assert other_init_cfgs([entry]) == []

@@ -18,20 +18,17 @@ from typing import Any, NamedTuple
 
 def _loads_a_file(cfg: Any) -> bool:
     """Whether the ``init_cfg`` entry builds mmengine's ``PretrainedInit``: ``type='Pretrained'``, the class itself
-    (mmengine's pure-Python configs; ``BaseModule`` accepts it), or a scoped name such as ``'mmengine.Pretrained'``."""
+    (mmengine's pure-Python configs; ``BaseModule`` accepts it), a scoped name such as ``'mmengine.Pretrained'``, or
+    a subclass of it, resolved as mmengine's ``initialize`` builds the entry (its ``_scope_`` first)."""
     from mmengine.model import PretrainedInit
     from mmengine.registry import WEIGHT_INITIALIZERS
 
-    kind = cfg.get('type') if isinstance(cfg, dict) else None
-    if isinstance(kind, type):
-        return issubclass(kind, PretrainedInit)
-    if not isinstance(kind, str):
-        return False
-    try:
-        built = WEIGHT_INITIALIZERS.get(kind)
-    except (KeyError, AttributeError):  # an unknown scope: mmengine's build names it
-        return False
-    return isinstance(built, type) and issubclass(built, PretrainedInit)
+    from automl_mm.registry import config_class
+
+    # as mmengine's initialize builds it: its _scope_, else the current default scope (None: an unknown scope or
+    # type, which mmengine's build names)
+    built = config_class(WEIGHT_INITIALIZERS, cfg, None)
+    return built is not None and issubclass(built, PretrainedInit)
 
 
 def pretrained_cfgs(init_cfg: Any) -> list[dict]:
