@@ -20,7 +20,7 @@ from types import SimpleNamespace
 from typing import Any
 
 from .preflight_runner_args import check_default_hook_typed
-from .preflight_walk import ConfigCheckError, _evaluator_cfgs, _loader_cfgs, outside_split
+from .preflight_walk import ConfigCheckError, _evaluator_cfgs, _loader_cfgs, outside_split, scoped_datasets
 
 
 def build_check(cfg: Any) -> None:
@@ -122,7 +122,7 @@ def check_data_sources(cfg: Any, test_only: bool = False, split: str = 'test') -
     leaves = [(node if node.get('_scope_') or in_scope == scope else dict(node, _scope_=in_scope), where)
               for loader, key in [*_loader_cfgs(cfg), *bn_recalibration_loader_cfgs(cfg)]
               if not outside_split(key, test_only, split) and isinstance(loader, dict)
-              for node, where, in_scope in _scoped_datasets(loader.get('dataset'), f'{key}.dataset', scope)
+              for node, where, in_scope in scoped_datasets(loader.get('dataset'), f'{key}.dataset', scope)
               if not _wraps(node)]
     with DefaultScope.overwrite_default_scope(scope):
         for _ in _checked_datasets(cfg, leaves, scope):
@@ -258,26 +258,11 @@ def _build_lazily(dataset: dict, scope: str) -> None:
     """
     from automl_mm.registry import DATASETS, registered_class
 
-    for node, _, in_scope in _scoped_datasets(dataset, '', scope):
+    for node, _, in_scope in scoped_datasets(dataset, '', scope):
         kind = node.get('type')
         cls = kind if isinstance(kind, type) else registered_class(DATASETS, kind, in_scope)
         if cls is not None and _takes_lazy_init(cls):
             node.setdefault('lazy_init', True)
-
-
-def _scoped_datasets(dataset: Any, where: str, scope: str | None) -> Iterator[tuple[dict, str, str | None]]:
-    """``(dataset config, its config key, the scope mmengine builds it in)`` for ``dataset`` and every dataset config
-    it wraps (``dataset`` / ``datasets``, each wrapper before what it holds): a node's own ``_scope_``, else that of
-    the wrapper that builds it (mmengine's ``build_from_cfg`` switches to a node's ``_scope_`` while its class builds
-    what it wraps), else ``scope`` (the config's ``default_scope``)."""
-    if not isinstance(dataset, dict):
-        return
-    scope = dataset.get('_scope_') or scope
-    yield dataset, where, scope
-    if isinstance(dataset.get('dataset'), dict):
-        yield from _scoped_datasets(dataset['dataset'], f'{where}.dataset', scope)
-    for i, inner in enumerate(dataset.get('datasets') or []):
-        yield from _scoped_datasets(inner, f'{where}.datasets.{i}', scope)
 
 
 def _takes_lazy_init(cls: type) -> bool:
