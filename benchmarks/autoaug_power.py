@@ -20,8 +20,9 @@ Two ways to sample (``PipelineChoiceSpace.policy_size``):
   differs from p_θ's only by binomial noise, O(√(p/N)) over N images;
 * a policy of K pairs per copy and trunk (``K``; AutoAugment's policies hold 5 sub-policies): every image gets one
   of the copy's K pairs, so the copies' shares differ by O(√(p/K)). As in the hook
-  (:func:`automl_mm.ohl.reward.combine_copy_rows`), a copy is credited with the draws its images used: all K at the
-  default ``--images`` 500, and in a short trunk only those (a draw no image used earned no part of the reward).
+  (:func:`automl_mm.ohl.reward.combine_copy_rows`, :func:`~automl_mm.ohl.reward.policy_credit`), a copy is
+  credited with each draw weighted by the chance that one of its images picked it, and a draw none did at its
+  expectation p_θ (no step from it): all K at full weight at the default ``--images`` 500, fewer in a short trunk.
 
 Printed per (way, Δ): the first-operation probability mass on the harmful elements after the last trunk, relative
 to uniform (1 = uniform, 0 = avoided), mean ± std over ``--seeds``; the same for the second operation.
@@ -106,7 +107,7 @@ def simulate(policy_size: int | None, delta: float, seed: int, *, elements: int 
             share = float(np.mean(bad_pair[[r['aug'] for r in chosen]]))
             rewards.append(sign * (-delta * share + noise * noise_rng.standard_normal()))
             rows.append(trunk_row(0.0, True, False, [space]))
-        # each copy's statistics as the hook credits them: with a policy, the draws an image of the copy used
+        # each copy's statistics as the hook credits them: with a policy, each draw by the chance that an image used it
         stats = combine_copy_rows(torch.stack(rows), layout, spaces[:1], trunk)['stats'][spaces[0].name]
         controller.step(stats, rewards)
     uniform = harmful / elements

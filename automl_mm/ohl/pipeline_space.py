@@ -65,9 +65,15 @@ class PipelineChoiceSpace(OHLSpace):
       clearly different policies, so the reward differences carry the policies' effect: with per-image draws a
       copy's share of an element differs from p_θ only by multinomial noise, O(√(p/N)) over N images, and the
       signal in the REINFORCE gradient shrinks with N (``benchmarks/autoaug_power.py`` measures both on a planted
-      reward). Images prefetched across a trunk boundary keep the previous trunk's policy (counted as stale), and
-      a copy is credited with the draws its own trunk's images used only (:meth:`draws_used`: all K in a trunk
-      longer than the prefetch; fewer where most of its images were prefetched, none where all were).
+      reward). Images prefetched across a trunk boundary keep the previous trunk's policy (counted as stale).
+      A copy's credit (:func:`~automl_mm.ohl.reward.combine_copy_rows`, from :meth:`draw_image_counts`) is
+      unbiased REINFORCE (Williams 1992) whatever its images used: each draw k is credited with its own
+      statistics weighted by w_k, the probability that an image of the copy picked it, and with its expectation
+      p_θ (a score of mean 0) for the rest, so the controller's expected step is ∇E[R] / K, that of crediting all K
+      draws, with less noise: all K where every draw was surely used (a trunk longer than the prefetch), none where
+      every image was prefetched. Crediting the draws whose *value* an image used (all the draws of that value)
+      made the credited set, and the number of draws the controller averages over, depend on the draws' values:
+      a step off ∇E[R] (``tests/test_ohl/test_policy_credit_unbiased.py`` enumerates it exactly).
 
     Args:
         distribution: A categorical distribution (``Categorical`` / ``FactorisedCategorical``) with one
@@ -119,7 +125,7 @@ class PipelineChoiceSpace(OHLSpace):
         self._version: int | None = None
         self._stale = 0
         self._fresh = 0  # images of this trunk's draw (policy_size mode: of this trunk's policy)
-        self._used: set[int] = set()  # policy_size mode: the choices this rank's images of this trunk's policy used
+        self._images: dict[int, int] = {}  # policy_size mode: per choice, this rank's images of this trunk's policy
         self._placement = 'where it was'  # in words, for export_fragment
         self._mmdet = False  # an mmdet pipeline: the fragment targets a stock mmdet config
         self._following: list[str] = []  # the search's steps between the transform and packing, as config text
@@ -364,7 +370,7 @@ class PipelineChoiceSpace(OHLSpace):
                 if version == self._version:
                     indices.append(index)
                     self._fresh += 1
-                    self._used.add(int(index))
+                    self._images[int(index)] = self._images.get(int(index), 0) + 1
                 else:
                     self._stale += 1
         if indices and self.policy_size is None:
@@ -379,19 +385,24 @@ class PipelineChoiceSpace(OHLSpace):
         under per-image draws, whose statistics count those images' choices themselves."""
         return None if self.per_item else self._fresh
 
-    def draws_used(self) -> list[bool] | None:
-        """With ``policy_size``, per draw of this trunk's policy (:attr:`policy`, K entries), whether an image this rank
-        trained with in the trunk used its choice (every draw of that choice: the images cannot tell equal draws
-        apart); ``None`` under per-image draws. ``OHLHook`` credits a copy with the draws that one of its ranks'
-        images used (:func:`~automl_mm.ohl.reward.combine_copy_rows`): a draw no image of the trunk used (images
-        prefetched under the trunk before's policy, a short trunk) had no part in the copy's reward."""
-        return None if self.per_item else [c in self._used for c in self.policy]
+    def draw_image_counts(self) -> list[int] | None:
+        """With ``policy_size``, per draw k of this trunk's policy (:attr:`policy`, K entries), how many images this
+        rank trained with in the trunk applied its choice a_k (the images of this trunk's policy only, not those
+        prefetched under the trunk before's: :meth:`stale_count`); equal draws get the same count, as an image
+        cannot tell them apart. ``None`` under per-image draws.
+
+        ``OHLHook`` credits the copy from these counts, summed over its ranks
+        (:func:`~automl_mm.ohl.reward.combine_copy_rows`): with n images of the value of draw k and c draws of that
+        value, w_k = 1 - (1 - 1/c)^n is the probability that one of them picked draw k, had each picked one of the
+        c uniformly (which is how the images sample: a value with probability c/K is a draw index picked uniformly);
+        the copy's statistics are Σ_k w_k s(a_k) + (K - Σ_k w_k) p_θ, with s the statistics of one draw."""
+        return None if self.per_item else [self._images.get(c, 0) for c in self.policy]
 
     def reset_stats(self) -> None:
         super().reset_stats()
         self._stale = 0
         self._fresh = 0
-        self._used = set()
+        self._images = {}
 
     def export_fragment(self) -> str:
         """The learned distribution, fixed, as config text that retrains without OHL.

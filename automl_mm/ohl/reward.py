@@ -173,23 +173,76 @@ def _fresh_count(space: Any) -> float:
     return -1.0 if count is None else float(count)
 
 
-def _draws_used(space: Any) -> list[bool] | None:
-    """A space's ``draws_used()`` (``PipelineChoiceSpace(policy_size=K)``: per draw of its trunk policy, whether an
-    image of this rank used it), ``None`` where it has none (a per-image or duck-typed space)."""
-    return getattr(space, 'draws_used', lambda: None)()
+def _draw_image_counts(space: Any) -> list[int] | None:
+    """A space's ``draw_image_counts()`` (``PipelineChoiceSpace(policy_size=K)``: per draw of its trunk policy, how
+    many images of this rank applied its choice), ``None`` where it has none (a per-image or duck-typed space)."""
+    return getattr(space, 'draw_image_counts', lambda: None)()
+
+
+def policy_credit(distribution: Any, policy: torch.Tensor, images: torch.Tensor) -> torch.Tensor:
+    """The statistics a copy with a trunk policy is credited with (float64, ``distribution.stats_size()``).
+
+    Args:
+        distribution: The space's discrete distribution p_θ (``Categorical`` / ``FactorisedCategorical``: its
+            statistics are the histogram of flat choices, and ``probs()`` their expectation for one draw).
+        policy: (K,) the copy's drawn choices a_1..a_K.
+        images: (K,) per draw k, the copy's images (over all its ranks) of this trunk's policy that applied a_k.
+
+    Returns:
+        Σ_k w_k s(a_k) + (K - Σ_k w_k) p_θ, where s(a) is the statistics of one draw a and
+        w_k = 1 - (1 - 1/c_k)^(n_k), c_k the draws equal to a_k and n_k = ``images[k]``: the probability that one
+        of the images of a_k picked draw k. Zeros (no sample) where no image used the policy. All w_k are 1 (the
+        statistics of the K draws) where every draw is surely used; the sum is K otherwise too.
+
+    Why this is unbiased (REINFORCE, Williams 1992). An image that applies value v with probability c_v/K is one
+    that picks a draw index uniformly, independently of the draws' values; let U be the indices picked. Given the
+    picks the reward R depends on the draws in U only, so E[R Σ_{k∈U} ∇log p(a_k)] = ∇E[R] (the picks' law does
+    not depend on θ), and E[Σ_{k∈U} ∇log p(a_k)] = 0, so a baseline adds no bias. The images show values, not
+    indices: the credit replaces the indicator 1{k ∈ U} by its expectation w_k given the draws and the images'
+    values, on which R depends (linear in the indicator, so the expectation is kept and the noise of guessing the
+    index is averaged out), and an unpicked draw's score by its mean, 0, i.e. its statistics by p_θ. The
+    controller averages log-probabilities over the K credited draws (``grad_mean_log_prob``): the copy's step is
+    (1/K) Σ_k w_k ∇log p(a_k), expected ∇E[R] / K, as when every draw is credited. The ranks of a copy pick
+    independently given the policy (each with its own stream), so their images are simply more images: their
+    counts are summed before w is computed. Crediting the draws whose value an image used (all c_v of them), or
+    dropping the unpicked draws from the average (a 1/|U| weight that depends on the picks), is biased.
+
+    Raises:
+        ValueError: ``distribution.probs()`` is not of ``stats_size()`` (statistics that are not a histogram).
+    """
+    size = distribution.stats_size()
+    if not bool((images > 0).any()):
+        return torch.zeros(size, dtype=torch.float64)
+    probs = distribution.probs().to(torch.float64)
+    if probs.shape != (size,):
+        raise ValueError(f'{type(distribution).__name__}: a trunk policy is credited with the histogram of its draws, '
+                         f'but probs() has shape {tuple(probs.shape)} and the statistics {size} entries')
+    policy = policy.to(torch.long)
+    equal = (policy[:, None] == policy[None, :]).sum(dim=1).to(torch.float64)
+    weights = 1.0 - (1.0 - 1.0 / equal).pow(images.to(torch.float64))
+    stats = torch.zeros(size, dtype=torch.float64)
+    for draw, weight in zip(policy.tolist(), weights.tolist()):
+        if weight > 0:
+            stats += weight * distribution.sufficient_stats(torch.tensor([draw])).to(torch.float64)
+    unused = float(len(policy)) - float(weights.sum())
+    if unused <= 0:
+        return stats
+    stats += unused * probs
+    stats[int(stats.argmax())] += len(policy) - float(stats.sum())  # a count of K, not K + 4e-16, in the history
+    return stats
 
 
 def trunk_row(reward: float, valid: bool, empty: bool, spaces: Sequence[Any]) -> torch.Tensor:
     """This rank's row for :func:`combine_copy_rows` (float64, length 3 + 2 S + Σ stats_size + Σ 2 K): reward (0
     when not valid), valid, empty-metrics flag, each space's stale-sample count, each space's fresh-item count
     (:meth:`~automl_mm.ohl.base.OHLSpace.fresh_count`, -1 where it counts none), each space's statistics, then for
-    each space with a trunk policy of K draws (``draws_used``) the K drawn choices and K flags: which of them an
-    image of this rank used."""
+    each space with a trunk policy of K draws (``draw_image_counts``) the K drawn choices and, per draw, the images
+    of this rank that applied its choice."""
     policies = []
     for s in spaces:
-        used = _draws_used(s)
-        if used is not None:
-            policies.append(torch.tensor([*map(float, s.policy), *map(float, used)], dtype=torch.float64))
+        images = _draw_image_counts(s)
+        if images is not None:
+            policies.append(torch.tensor([*map(float, s.policy), *map(float, images)], dtype=torch.float64))
     return torch.cat([torch.tensor([reward if valid else 0.0, float(valid), float(empty)], dtype=torch.float64)]
                      + [torch.tensor([float(s.stale_count())], dtype=torch.float64) for s in spaces]
                      + [torch.tensor([_fresh_count(s)], dtype=torch.float64) for s in spaces]
@@ -201,15 +254,16 @@ def combine_copy_rows(rows: torch.Tensor, layout: Any, spaces: Sequence[Any], tr
 
     Row layout (one per rank, ``rows`` is (world_size, 3 + 2 S + Σ stats_size + Σ 2 K), :func:`trunk_row`):
     reward, valid, empty-metrics flag, one stale-sample count per space, one fresh-item count per space (-1: not
-    counted), each space's statistics, then each trunk policy's K draws and K used flags. A copy's reward and empty
+    counted), each space's statistics, then each trunk policy's K draws and K image counts. A copy's reward and empty
     flag are its lead rank's (the lead computes it from the results of the copy's ranks); it is valid only if every
     one of its ranks is; the statistics of a per-item space (and the stale and fresh counts) are **summed** over the
     copy's ranks, since each rank trains on its own shard (``fresh`` is ``None`` for a space that counts none); a
     per-copy space's sample is the same on every rank of the copy, so its lead's statistics are used (and the ranks
-    must agree). A space with a trunk policy (``PipelineChoiceSpace(policy_size=K)``, ``draws_used``) gives the
-    copy the statistics of the draws that an image of one of its ranks used: a draw no image of the trunk used (its
-    images prefetched under the trunk before's policy, or drawing the others) had no part in the copy's reward, and
-    was credited with it (and blamed) before.
+    must agree). A space with a trunk policy (``PipelineChoiceSpace(policy_size=K)``, ``draw_image_counts``)
+    gives the copy :func:`policy_credit` of its policy and its images summed over its ranks: each draw weighted by
+    the probability that one of the copy's images picked it, its expectation p_θ for the rest (a draw no image
+    used, its images prefetched under the trunk before's policy or drawing the others, moves θ by nothing), none
+    where no image used the policy; unbiased REINFORCE, expected step ∇E[R] / K (see :func:`policy_credit`).
 
     Raises:
         RuntimeError: the ranks of a copy recorded different per-copy samples.
@@ -238,17 +292,15 @@ def combine_copy_rows(rows: torch.Tensor, layout: Any, spaces: Sequence[Any], tr
                                    f'per-copy space {space.name!r}; its samples must depend on the copy only')
             out['stats'][space.name] = [block[c, 0].clone() for c in range(n)]
     for space in spaces:
-        # a trunk policy: the copy is credited with the draws that an image of one of its ranks used (the lead's
-        # policy, which every rank of the copy drew: its statistics were compared above)
-        used = _draws_used(space)
-        if used is None:
+        # a trunk policy: the lead's draws (every rank of the copy drew them: its statistics were compared above)
+        # and the images of each draw's choice summed over the copy's ranks
+        images = _draw_image_counts(space)
+        if images is None:
             continue
-        k = len(used)
+        k = len(images)
         for c in range(n):
-            policy = rows[c, 0, offset:offset + k].to(torch.long)
-            acted = rows[c, :, offset + k:offset + 2 * k].amax(dim=0) > 0
-            out['stats'][space.name][c] = space.distribution.sufficient_stats(policy[acted]) if bool(acted.any()) \
-                else torch.zeros_like(out['stats'][space.name][c])
+            out['stats'][space.name][c] = policy_credit(space.distribution, rows[c, 0, offset:offset + k],
+                                                        rows[c, :, offset + k:offset + 2 * k].sum(dim=0))
         offset += 2 * k
     return out
 

@@ -59,9 +59,10 @@ def test_the_default_noise_gives_the_measured_copy_spread():
 
 def test_a_short_trunks_copy_is_credited_as_the_hook_credits_it(monkeypatch):
     """The benchmark says it drives the space and controller as ``OHLHook`` does, but it gave the controller each
-    copy's ``trunk_stats()``, all K draws of its policy; the hook credits a copy with the draws one of its images
-    used only (``combine_copy_rows``, 779f072). With 2 images per trunk and K = 5 (of 1,296 pairs) at most 2 of the
-    5 draws are used: the controller must be given those draws' statistics, not the 5 draws'."""
+    copy's ``trunk_stats()``, all K draws of its policy at full weight; the hook credits each draw by the chance
+    that one of the copy's images picked it and a draw none did at its expectation p_θ (``policy_credit``). With 2
+    images per trunk and K = 5 (of 1,296 pairs) at least 3 of the 5 draws went unused: the controller must be
+    given the hook's credit, not the 5 draws' statistics."""
     import autoaug_power
     import torch
 
@@ -70,22 +71,24 @@ def test_a_short_trunks_copy_is_credited_as_the_hook_credits_it(monkeypatch):
     class _Space(autoaug_power.PipelineChoiceSpace):
         def __init__(self, *args, **kwargs):
             super().__init__(*args, **kwargs)
-            self.chosen = set()
+            self.chosen = []
             spaces.append(self)
 
         def reset_stats(self):
             super().reset_stats()
-            self.chosen = set()
+            self.chosen = []
 
         def after_train_iter(self, runner, data_batch):
             super().after_train_iter(runner, data_batch)
-            self.chosen |= {s.metainfo['ohl_choice']['aug'] for s in data_batch['data_samples']}
+            self.chosen += [s.metainfo['ohl_choice']['aug'] for s in data_batch['data_samples']]
 
     class _Controller(autoaug_power.REINFORCE):
         def step(self, stats, rewards, *args, **kwargs):
-            # what each copy's images used, read before the next trunk's reset
-            steps.append(([s.clone() for s in stats],
-                          [[d for d in space.policy if d in space.chosen] for space in spaces]))
+            # each copy's policy and the images of each draw's choice, read before the next trunk's reset, and
+            # p_θ before the step
+            steps.append(([s.clone() for s in stats], [(list(space.policy), [space.chosen.count(a) for a in
+                                                                              space.policy]) for space in spaces],
+                          self.distribution.probs()))
             return super().step(stats, rewards, *args, **kwargs)
 
     monkeypatch.setattr(autoaug_power, 'PipelineChoiceSpace', _Space)
@@ -93,8 +96,14 @@ def test_a_short_trunks_copy_is_credited_as_the_hook_credits_it(monkeypatch):
     autoaug_power.simulate(5, 5.0, 0, trunks=3, images=2)
     assert len(steps) == 3 and len(spaces) == 4
     distribution = spaces[0].distribution
-    for stats, used in steps:
-        for credited, draws in zip(stats, used):
-            assert 1 <= len(draws) <= 2
-            assert distribution.sample_count(credited) == len(draws)  # was 5: every draw of the policy
-            assert torch.equal(credited, distribution.sufficient_stats(torch.tensor(draws)))
+    for stats, policies, probs in steps:
+        for credited, (policy, images) in zip(stats, policies):
+            assert 0 in images  # the premise: a draw no image used
+            weights = [1 - (1 - 1 / policy.count(a)) ** n for a, n in zip(policy, images)]
+            expected = (5 - sum(weights)) * probs
+            for a, w in zip(policy, weights):
+                expected[a] += w
+            assert distribution.sample_count(credited) == 5
+            assert torch.allclose(credited, expected, rtol=0, atol=1e-12)
+            # not the 5 draws' statistics (what the benchmark gave before)
+            assert not torch.allclose(credited, distribution.sufficient_stats(torch.tensor(policy)))

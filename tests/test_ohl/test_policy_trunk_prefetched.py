@@ -3,7 +3,9 @@ start (its policy), which its images sample among. Images that dataloader worker
 carry the previous trunk's policy (counted as stale). A trunk whose images were all prefetched trained with none of
 its own policy: the copies' rewards say nothing about the K draws, yet the controller was given them as the copies'
 samples and stepped θ, silently (where a per-image space stopped the run, or, in a run's partial last trunk, left θ
-alone). Now a copy that trained with no image of its trunk's policy counts no sample, as under per-image draws."""
+alone). Now a copy that trained with no image of its trunk's policy counts no sample, as under per-image draws; a
+copy that did is credited with its K draws, each weighted by the probability that one of its images used it and
+counted at its expectation p_θ for the rest (``policy_credit``, unbiased: ``test_policy_credit_unbiased.py``)."""
 from __future__ import annotations
 
 from types import SimpleNamespace
@@ -63,11 +65,11 @@ def test_the_hook_does_not_step_theta_on_a_trunk_whose_images_all_carried_the_tr
     assert record['stale_samples']['aug'] == [2, 2] and record['samples']['aug'] == [0.0, 0.0]
     assert record['controller']['aug'] == {} and torch.equal(hook.spaces[0].distribution.logits.detach(), theta)
     hook, runner = _hook_after_a_trunk_of([1, 2])
-    used = float(hook.spaces[0].policy.count(hook.spaces[0].policy[0]))  # the draws of the choice its image used
     with mock.patch('automl_mm.ohl.trunk_end.gather_rows', side_effect=lambda row: torch.stack([row, row])), \
             mock.patch('automl_mm.ohl.trunk_end.broadcast_copy_state'):
         hook._end_trunk(runner, epoch=0, iters=11, partial=True)
-    assert hook.history[-1]['samples']['aug'] == [used, used] and hook.history[-1]['controller']['aug']
+    # the K = 2 draws credited (a draw no image used at its expectation)
+    assert hook.history[-1]['samples']['aug'] == [2.0, 2.0] and hook.history[-1]['controller']['aug']
 
 
 def _policy_copy(copy_id, versions):
@@ -85,9 +87,21 @@ def _policy_copy(copy_id, versions):
     return space
 
 
-def _first_draws(space):
-    """The statistics of the draws of ``space``'s policy equal to its first (the images of ``_policy_copy`` used it)."""
-    return space.distribution.sufficient_stats(torch.tensor([c for c in space.policy if c == space.policy[0]]))
+def _credit(distribution, policy, images):
+    """The statistics a copy of ``policy`` is credited with where ``images[k]`` of its images applied the choice of
+    draw k: draw k weighted by w = 1 - (1 - 1/c)^n (c draws of its choice, n images of it), p_θ for the rest."""
+    stats = torch.zeros(distribution.num_choices, dtype=torch.float64)
+    weights = [1 - (1 - 1 / policy.count(a)) ** n for a, n in zip(policy, images)]
+    for a, w in zip(policy, weights):
+        stats[a] += w
+    return stats + (len(policy) - sum(weights)) * distribution.probs()
+
+
+def _first_draws(space, fresh):
+    """:func:`_credit` of ``space``'s policy when ``fresh`` images applied its first draw's choice (as the images of
+    ``_policy_copy`` do)."""
+    policy = space.policy
+    return _credit(space.distribution, policy, [fresh if a == policy[0] else 0 for a in policy])
 
 
 def _settled(versions_per_copy, partial):
@@ -97,31 +111,33 @@ def _settled(versions_per_copy, partial):
     trunk = combine_copy_rows(rows, layout, spaces[:1])
     scorer = SimpleNamespace(metric_names=lambda: ['accuracy/top1'], reward_key='accuracy/top1')
     _, counts, _ = settle_rewards(trunk, spaces[:1], scorer, None, 4, 2, partial)
-    return trunk, counts, [_first_draws(s) for s in spaces]
+    fresh = [sum(v == 4 for v in versions) for versions in versions_per_copy]
+    return trunk, counts, [_first_draws(s, n) for s, n in zip(spaces, fresh)]
 
 
 def test_a_copy_whose_images_all_carried_the_trunk_befores_policy_counts_no_sample():
     """Copy 0 trained only with images prefetched under trunk 3's policy, copy 1 with two of its own: in the run's
-    partial last trunk copy 0's statistics count 0 samples (its reward is not its policy's), copy 1 keeps the
-    draws its images used; in a whole trunk it stops the run naming the trunk length, as a per-image space does."""
+    partial last trunk copy 0's statistics count 0 samples (its reward is not its policy's), copy 1 is credited
+    with its 3 draws, the draws its images used weighted by the chance that they did; in a whole trunk it stops
+    the run naming the trunk length, as a per-image space does."""
     trunk, counts, drawn = _settled([(3, 3), (3, 4, 4)], partial=True)
     assert trunk['stale']['aug'] == [2, 1] and trunk['fresh']['aug'] == [0, 2]
-    assert counts['aug'] == [0.0, float(drawn[1].sum())]
-    assert trunk['stats']['aug'][0].tolist() == [0.0] * 6 and torch.equal(trunk['stats']['aug'][1], drawn[1])
+    assert counts['aug'] == [0.0, 3.0]
+    assert trunk['stats']['aug'][0].tolist() == [0.0] * 6 and torch.allclose(trunk['stats']['aug'][1], drawn[1])
     with pytest.raises(RuntimeError, match=r"OHL trunk 4: space 'aug' counted no choices of this trunk .*"
                                            r'prefetched every batch of the trunk'):
         _settled([(3, 3), (3, 4, 4)], partial=False)
-    # a copy with one image of its own policy keeps the draws of that image's choice
+    # a copy with one image of its own policy is credited with its draws
     trunk, counts, drawn = _settled([(3, 4), (4,)], partial=False)
-    assert counts['aug'] == [float(d.sum()) for d in drawn]
-    assert all(torch.equal(a, b) for a, b in zip(trunk['stats']['aug'], drawn))
+    assert counts['aug'] == [3.0, 3.0]
+    assert all(torch.allclose(a, b) for a, b in zip(trunk['stats']['aug'], drawn))
 
 
 def test_a_copys_fresh_images_are_summed_over_its_ranks():
     """A copy of 2 ranks whose lead trained only with images prefetched under trunk 3's policy and whose other rank
-    with one image of trunk 4's: the copy used its policy, and the draws of that image's choice count (the fresh
-    counts are summed over the copy's ranks, as the stale ones; read from the lead alone, the copy counted none). A
-    rank that counts none (-1) leaves the space uncounted."""
+    with one image of trunk 4's: the copy used its policy, and it is credited with that image (the fresh counts
+    and the images of each draw are summed over the copy's ranks, as the stale ones; read from the lead alone, the
+    copy counted none). A rank that counts none (-1) leaves the space uncounted."""
     from mmengine.structures import BaseDataElement
 
     def rank(r, versions):
@@ -141,8 +157,8 @@ def test_a_copys_fresh_images_are_summed_over_its_ranks():
     assert trunk['stale']['aug'] == [3] and trunk['fresh']['aug'] == [1]
     scorer = SimpleNamespace(metric_names=lambda: ['accuracy/top1'], reward_key='accuracy/top1')
     _, counts, _ = settle_rewards(trunk, spaces[:1], scorer, None, 4, 2, partial=False)
-    used = _first_draws(spaces[0])
-    assert counts['aug'] == [float(used.sum())] and torch.equal(trunk['stats']['aug'][0], used)
+    used = _first_draws(spaces[0], 1)
+    assert counts['aug'] == [3.0] and torch.allclose(trunk['stats']['aug'][0], used)
     rows[1, 4] = -1.0  # rank 1's fresh count: none
     assert combine_copy_rows(rows, layout, spaces[:1])['fresh']['aug'] is None
 
@@ -176,21 +192,31 @@ def _partly_prefetched_copy(ranks):
 
 def test_a_partly_prefetched_copy_is_credited_with_the_draws_its_images_used_only():
     """A copy whose trunk began with images prefetched under trunk 3's policy trained with two images of its own
-    policy, both of its first draw: the reward says something of that draw only, yet all 4 draws were credited
-    with it (and blamed). Now the copy's sample is the draws whose choice one of its trunk's own images used (all
-    the draws of that choice, as the images cannot tell equal draws apart), over its ranks; a trunk whose images
-    used every draw keeps all 4 (what a trunk longer than the prefetch gives)."""
+    policy, both of its first draw's choice: the reward says something of the draws they picked only, yet all 4
+    draws were credited with it (and blamed). Now each draw is credited by the chance that one of the copy's own
+    images picked it (images of its ranks together), and a draw none did at its expectation p_θ, which moves θ by
+    nothing; a trunk whose images surely used every draw keeps the 4 draws' statistics exactly (what a trunk longer
+    than the prefetch gives)."""
     from automl_mm.ohl.distributions import Categorical
 
     dist = Categorical(num_choices=6)
     policy, stats, count = _partly_prefetched_copy([[(None, 3), (None, 3), (0, 4), (0, 4)]])
-    used = [c for c in policy if c == policy[0]]
-    assert len(used) < 4, policy  # the premise: some draws of the policy were not used
-    assert stats.tolist() == dist.sufficient_stats(torch.tensor(used)).tolist() and count == len(used)
-    # two ranks of the copy: each rank's images used one draw; the copy used both
+    images = [2 if c == policy[0] else 0 for c in policy]
+    assert images.count(0) > 0, policy  # the premise: some draws of the policy were not used
+    assert torch.allclose(stats, _credit(dist, policy, images)) and count == 4
+    # the step it gives: (1/4) Σ_k w_k ∇log p(a_k), the unused draws' scores left out
+    weights = [1 - (1 - 1 / policy.count(a)) ** n for a, n in zip(policy, images)]
+    assert torch.allclose(dist.grad_mean_log_prob(stats)[0],
+                          sum(w * (torch.eye(6, dtype=torch.float64)[a] - dist.probs())
+                              for a, w in zip(policy, weights)) / 4)
+    # two ranks of the copy: each rank's images used one draw's choice; the copy's images are both ranks'
     policy, stats, count = _partly_prefetched_copy([[(None, 3), (0, 4)], [(None, 3), (2, 4)]])
-    used = [c for c in policy if c in (policy[0], policy[2])]
-    assert stats.tolist() == dist.sufficient_stats(torch.tensor(used)).tolist() and count == len(used)
-    # every draw used: all 4 credited
+    images = [(c == policy[0]) + (c == policy[2]) for c in policy]
+    assert torch.allclose(stats, _credit(dist, policy, images)) and count == 4
+    # one image per draw: equal draws (the policy holds one choice twice) may have been picked by both images
     policy, stats, count = _partly_prefetched_copy([[(None, 3), (0, 4), (1, 4), (2, 4), (3, 4)]])
+    assert len(set(policy)) < 4, policy  # the premise
+    assert torch.allclose(stats, _credit(dist, policy, [policy.count(c) for c in policy])) and count == 4
+    # many images of every draw (a trunk longer than the prefetch): every draw surely used, the 4 draws' statistics
+    policy, stats, count = _partly_prefetched_copy([[(None, 3)] + [(k, 4) for k in range(4) for _ in range(30)]])
     assert stats.tolist() == dist.sufficient_stats(torch.tensor(policy)).tolist() and count == 4
