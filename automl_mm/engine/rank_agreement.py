@@ -456,7 +456,7 @@ _T = TypeVar('_T')
 RENDEZVOUS_ENV = ('RANK', 'WORLD_SIZE', 'MASTER_ADDR', 'MASTER_PORT')
 
 #: The store key prefix under which :func:`reading_config_together` exchanges each rank's reading of its config;
-#: torchrun's run id and restart count are appended (an agent's store outlives a restart).
+#: torchrun's run id and the group's world size are appended (an agent's store outlives its worker groups).
 CONFIG_READ_KEY = 'automl_mm/config_read'
 
 _stores: list = []  # the stores of :func:`reading_config_together`, kept: rank 0's serves the process group's start
@@ -475,7 +475,15 @@ def reading_config_together(read: Callable[[], _T], launcher: str, what: str) ->
     reading failed and waits for every rank's word (rank 0, which may serve the store, until every other rank has read
     them); where one failed, every rank raises. Outside a distributed run (``launcher``
     ``'none'``, a world of one), and where the launcher's environment (:data:`RENDEZVOUS_ENV`) is not set before the
-    process group starts (mmengine's slurm and mpi start-up set it from their own variables), ``read()`` runs plainly.
+    process group starts (mmengine's slurm and mpi start-up set it from their own variables), ``read()`` runs plainly;
+    so it does where torchrun's agent serves the store and may restart the worker groups (``--max-restarts`` > 0,
+    ``TORCHELASTIC_MAX_RESTARTS``): its store outlives the groups, and no variable tells one group from the next on
+    every node (torch counts a restart only on the node whose worker failed, not on the nodes restarted with it as a
+    membership change, torch issue 135712), so a rank read the words of the group before (refusing its config for an
+    earlier group's failure, or not waiting for its own group's) or waited for its peers under another count until the
+    timeout. Without restarts torchrun starts a later group only where a node joins (a larger world, or a node
+    replacing one that left): the words are keyed by the run id and the world size (a replacement's group may read
+    its predecessor's words, all of them successes: a failure stopped that run).
 
     Args:
         read: Reads and returns the config; what it raises is this rank's failure.
@@ -497,8 +505,10 @@ def reading_config_together(read: Callable[[], _T], launcher: str, what: str) ->
         value = read()
     except Exception as err:  # noqa: BLE001 (agreed on, then raised on every rank)
         failure = err
+    restarting = os.environ.get('TORCHELASTIC_USE_AGENT_STORE') == 'True' and \
+        os.environ.get('TORCHELASTIC_MAX_RESTARTS', '0') not in ('', '0')
     if launcher == 'none' or any(not os.environ.get(name) for name in RENDEZVOUS_ENV) or \
-            int(os.environ['WORLD_SIZE']) <= 1:
+            int(os.environ['WORLD_SIZE']) <= 1 or restarting:
         if failure is not None:
             raise failure
         return value
@@ -514,8 +524,7 @@ def reading_config_together(read: Callable[[], _T], launcher: str, what: str) ->
     with keeping_own_failure(failure, what):
         store, rank, world_size = next(rendezvous('env://', timeout=timeout))
         _stores.append(store)
-        prefix = (f"{CONFIG_READ_KEY}/{os.environ.get('TORCHELASTIC_RUN_ID', '')}/"
-                  f"{os.environ.get('TORCHELASTIC_RESTART_COUNT', '0')}")
+        prefix = f"{CONFIG_READ_KEY}/{os.environ.get('TORCHELASTIC_RUN_ID', '')}/{world_size}"
         word = '' if failure is None else f'{socket.gethostname()}\n{type(failure).__name__}: {failure}'
         store.set(f'{prefix}/{rank}', word)
         keys = [f'{prefix}/{r}' for r in range(world_size)]
