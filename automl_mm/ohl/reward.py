@@ -33,6 +33,7 @@ from automl_mm.utils.metric_rule import resolve_rule, rule_sign
 from .checks import check_bn_recalibration
 from .copy_collectives import copy_all_valid as copy_all_valid  # importable from here as before the split
 from .copy_collectives import read_with_lead_buffers
+from .distributions.categorical import _DiscreteDistribution
 from .sync import same
 
 
@@ -179,20 +180,43 @@ def _draw_image_counts(space: Any) -> list[int] | None:
     return getattr(space, 'draw_image_counts', lambda: None)()
 
 
-def policy_credit(distribution: Any, policy: torch.Tensor, images: torch.Tensor) -> torch.Tensor:
+def _histogram_stats(distribution: Any) -> bool:
+    """Whether ``distribution``'s statistics are the built-in histogram of its flat choices (``Categorical``,
+    ``FactorisedCategorical``: their mean for one draw is ``probs()``), not a plugin's own."""
+    return getattr(type(distribution), 'sufficient_stats', None) is _DiscreteDistribution.sufficient_stats
+
+
+def mean_draw_stats(distribution: Any) -> torch.Tensor:
+    """E_θ[s], the mean statistics of one draw of a discrete ``distribution`` (float64, ``stats_size()``):
+    ``probs()`` for a histogram of the flat choices, else Σ_a p_θ(a) s(a) over its choices (one
+    ``sufficient_stats`` call per choice: a plugin's per-factor histograms, say)."""
+    probs = distribution.probs().to(torch.float64)
+    if _histogram_stats(distribution):
+        return probs
+    return sum((p * distribution.sufficient_stats(torch.tensor([a])).to(torch.float64)
+                for a, p in enumerate(probs.tolist()) if p > 0),
+               torch.zeros(distribution.stats_size(), dtype=torch.float64))
+
+
+def policy_credit(distribution: Any, policy: torch.Tensor, images: torch.Tensor,
+                  mean: torch.Tensor | None = None) -> torch.Tensor:
     """The statistics a copy with a trunk policy is credited with (float64, ``distribution.stats_size()``).
 
     Args:
-        distribution: The space's discrete distribution p_θ (``Categorical`` / ``FactorisedCategorical``: its
-            statistics are the histogram of flat choices, and ``probs()`` their expectation for one draw).
+        distribution: The space's discrete distribution p_θ (``probs()`` over the flat choices): a built-in
+            ``Categorical`` / ``FactorisedCategorical``, whose statistics are the histogram of flat choices and
+            ``probs()`` their mean for one draw, or a plugin one with other (additive) statistics, whose mean
+            Σ_a p_θ(a) s(a) is summed over its choices (:func:`mean_draw_stats`).
         policy: (K,) the copy's drawn choices a_1..a_K.
         images: (K,) per draw k, the copy's images (over all its ranks) of this trunk's policy that applied a_k.
+        mean: :func:`mean_draw_stats` of ``distribution`` where the caller has it (``combine_copy_rows``: once
+            per space, not per copy); computed here where ``None``.
 
     Returns:
-        Σ_k w_k s(a_k) + (K - Σ_k w_k) p_θ, where s(a) is the statistics of one draw a and
-        w_k = 1 - (1 - 1/c_k)^(n_k), c_k the draws equal to a_k and n_k = ``images[k]``: the probability that one
-        of the images of a_k picked draw k. Zeros (no sample) where no image used the policy. All w_k are 1 (the
-        statistics of the K draws) where every draw is surely used; the sum is K otherwise too.
+        Σ_k w_k s(a_k) + (K - Σ_k w_k) E_θ[s], where s(a) is the statistics of one draw a (E_θ[s] = p_θ for a
+        histogram) and w_k = 1 - (1 - 1/c_k)^(n_k), c_k the draws equal to a_k and n_k = ``images[k]``: the
+        probability that one of the images of a_k picked draw k. Zeros (no sample) where no image used the policy.
+        All w_k are 1 (the statistics of the K draws) where every draw is surely used; K samples otherwise too.
 
     Why this is unbiased (REINFORCE, Williams 1992). An image that applies value v with probability c_v/K is one
     that picks a draw index uniformly, independently of the draws' values; let U be the indices picked. Given the
@@ -200,23 +224,16 @@ def policy_credit(distribution: Any, policy: torch.Tensor, images: torch.Tensor)
     not depend on θ), and E[Σ_{k∈U} ∇log p(a_k)] = 0, so a baseline adds no bias. The images show values, not
     indices: the credit replaces the indicator 1{k ∈ U} by its expectation w_k given the draws and the images'
     values, on which R depends (linear in the indicator, so the expectation is kept and the noise of guessing the
-    index is averaged out), and an unpicked draw's score by its mean, 0, i.e. its statistics by p_θ. The
+    index is averaged out), and an unpicked draw's score by its mean, 0, i.e. its statistics by E_θ[s]. The
     controller averages log-probabilities over the K credited draws (``grad_mean_log_prob``): the copy's step is
     (1/K) Σ_k w_k ∇log p(a_k), expected ∇E[R] / K, as when every draw is credited. The ranks of a copy pick
     independently given the policy (each with its own stream), so their images are simply more images: their
     counts are summed before w is computed. Crediting the draws whose value an image used (all c_v of them), or
     dropping the unpicked draws from the average (a 1/|U| weight that depends on the picks), is biased.
-
-    Raises:
-        ValueError: ``distribution.probs()`` is not of ``stats_size()`` (statistics that are not a histogram).
     """
     size = distribution.stats_size()
     if not bool((images > 0).any()):
         return torch.zeros(size, dtype=torch.float64)
-    probs = distribution.probs().to(torch.float64)
-    if probs.shape != (size,):
-        raise ValueError(f'{type(distribution).__name__}: a trunk policy is credited with the histogram of its draws, '
-                         f'but probs() has shape {tuple(probs.shape)} and the statistics {size} entries')
     policy = policy.to(torch.long)
     equal = (policy[:, None] == policy[None, :]).sum(dim=1).to(torch.float64)
     weights = 1.0 - (1.0 - 1.0 / equal).pow(images.to(torch.float64))
@@ -227,8 +244,11 @@ def policy_credit(distribution: Any, policy: torch.Tensor, images: torch.Tensor)
     unused = float(len(policy)) - float(weights.sum())
     if unused <= 0:
         return stats
-    stats += unused * probs
-    stats[int(stats.argmax())] += len(policy) - float(stats.sum())  # a count of K, not K + 4e-16, in the history
+    # a histogram of the flat choices (the built-in statistics) has mean p_θ; a plugin's other statistics (per-factor
+    # histograms: of (2, 2) factors as many entries as choices, once refused or padded with p_θ) their own mean
+    stats += unused * (mean_draw_stats(distribution) if mean is None else mean)
+    if _histogram_stats(distribution):
+        stats[int(stats.argmax())] += len(policy) - float(stats.sum())  # a count of K, not K + 4e-16, in the history
     return stats
 
 
@@ -298,9 +318,10 @@ def combine_copy_rows(rows: torch.Tensor, layout: Any, spaces: Sequence[Any], tr
         if images is None:
             continue
         k = len(images)
+        mean = mean_draw_stats(space.distribution)
         for c in range(n):
             out['stats'][space.name][c] = policy_credit(space.distribution, rows[c, 0, offset:offset + k],
-                                                        rows[c, :, offset + k:offset + 2 * k].sum(dim=0))
+                                                        rows[c, :, offset + k:offset + 2 * k].sum(dim=0), mean)
         offset += 2 * k
     return out
 

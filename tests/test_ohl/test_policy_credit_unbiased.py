@@ -23,6 +23,7 @@ import torch
 
 from automl_mm.ohl import CopyLayout, OHLRandomChoice, PipelineChoiceSpace
 from automl_mm.ohl.controllers import REINFORCE
+from automl_mm.ohl.distributions import FactorisedCategorical
 from automl_mm.ohl.reward import combine_copy_rows, trunk_row
 from tests.test_ohl._spaces import _fresh_layout, _pipeline_runner  # noqa: F401  (_fresh_layout: autouse)
 
@@ -117,3 +118,62 @@ def test_the_expected_controller_step_follows_the_gradient_of_the_expected_rewar
         step = _expected_step(num_choices, policy_size, images_per_rank, theta, reward)
         assert torch.allclose(step, truth / policy_size, rtol=1e-9, atol=1e-12), \
             (step * policy_size / truth).tolist()  # 1 on each logit: the all-K credit's step
+
+
+class _MarginalPairs(FactorisedCategorical):
+    """A user's pair distribution whose statistics are each factor's histogram, concatenated (2 + 2 entries for
+    ``factor_sizes=(2, 2)``, not the 4 flat choices'): additive, counted and differentiated as the contract asks
+    (``automl_mm.testing.check_distribution`` passes), and ``probs()`` over the 4 flat choices."""
+
+    def stats_size(self):
+        return sum(self.factor_sizes)
+
+    def sufficient_stats(self, samples):
+        flat = self._check_indices(samples).reshape(-1)
+        return torch.cat([torch.bincount(f, minlength=s).to(torch.float64)
+                          for f, s in zip(self._factor_indices(flat), self.factor_sizes)])
+
+    def sample_count(self, stats):
+        return float(stats[:self.factor_sizes[0]].sum())
+
+    def grad_mean_log_prob(self, stats):
+        total = stats[:self.factor_sizes[0]].sum()
+        if total == 0:
+            return [torch.zeros(s, dtype=torch.float64) for s in self.factor_sizes]
+        return [part / total - probs for part, probs in
+                zip(torch.split(stats, self.factor_sizes), self.factor_probs())]
+
+
+@pytest.mark.parametrize('factor_sizes', [(2, 2), (2, 3)])
+def test_a_plugin_distribution_whose_statistics_are_no_flat_histogram_is_credited_too(factor_sizes):
+    """A contract-conforming distribution whose statistics are not the histogram of the flat choices (per-factor
+    histograms) worked with ``policy_size`` before ``policy_credit`` (its used draws' ``sufficient_stats``); the
+    credit padded the unused draws with ``probs()``: of (2, 3) factors, 6 probabilities beside 5 statistics, it
+    stopped the run at the first trunk end (ValueError), and of (2, 2), 4 beside 4, it added probabilities to
+    histograms: 1.58 samples credited instead of K = 3, a wrong step. A draw none picked is credited with its mean
+    statistics under p_θ, Σ_a p_θ(a) s(a), whatever they are: the step is (1/K) Σ_k w_k ∇log p(a_k)."""
+    from mmengine.structures import BaseDataElement
+
+    from automl_mm.testing import check_distribution
+
+    check_distribution(_MarginalPairs(list(factor_sizes)))
+    distribution = _MarginalPairs(list(factor_sizes))
+    with torch.no_grad():
+        for logits in distribution.logits:
+            logits.copy_(torch.linspace(-0.5, 0.4, len(logits), dtype=torch.float64))
+    runner = _pipeline_runner(OHLRandomChoice(transforms=[[]] * math.prod(factor_sizes), key='aug'))
+    space = PipelineChoiceSpace(distribution, key='aug', policy_size=3)
+    space.resolve(runner)
+    layout = CopyLayout(num_copies=1, ranks_per_copy=1, rank=0, world_size=1)
+    space.setup(runner, layout, seed=3)
+    distribution.sample = lambda generator=None, n=None: torch.tensor([1, 1, 2])
+    space.begin_trunk(None, 4, torch.Generator().manual_seed(0))
+    space.after_train_iter(None, {'data_samples': [
+        BaseDataElement(metainfo={'ohl_choice': {'aug': 1, 'aug@version': 4}})]})  # one image, of choice 1
+    credit = combine_copy_rows(trunk_row(0.0, True, False, [space])[None], layout, [space], 4)['stats']['aug'][0]
+    assert distribution.sample_count(credit) == pytest.approx(3.0)
+    # draws 0 and 1 (choice 1) each picked by the image with probability 1/2, draw 2 (choice 2) by none:
+    # (1/3)(½ ∇log p(1) + ½ ∇log p(1) + 0 · ∇log p(2)), the score by autograd
+    score = torch.autograd.grad(distribution.log_prob(1), distribution.parameters())
+    for got, want in zip(distribution.grad_mean_log_prob(credit), score):
+        assert torch.allclose(got, want / 3, rtol=1e-12, atol=1e-12)
