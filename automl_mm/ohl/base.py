@@ -156,7 +156,10 @@ class BaseController(metaclass=ABCMeta):
         """Apply one update and return scalars to log (e.g. baseline, mean reward).
 
         Args:
-            stats: One :meth:`BaseDistribution.sufficient_stats` vector per copy (the samples copy n used).
+            stats: One :meth:`BaseDistribution.sufficient_stats` vector per copy (the samples copy n used); for
+                ``PipelineChoiceSpace(policy_size=K)`` a weighted one of K samples, fractional entries included:
+                each draw of the copy's policy weighted by the chance that an image picked it, the mean
+                statistics under θ for the rest (:func:`~automl_mm.ohl.reward.policy_credit`).
             rewards: One reward per copy, higher is better (``-reward`` under ``OHLHook(reward_rule='less')``: the
                 hook logs the scalars named ``reward_mean``, ``baseline``, ``reward_max`` / ``reward_min`` back in
                 the measured reward's units, :func:`~automl_mm.ohl.plugin_returns.logs_as_measured`).

@@ -128,7 +128,8 @@ class REINFORCE(BaseController):
         """Apply one REINFORCE update.
 
         Args:
-            stats: One sufficient-statistics vector per copy (``distribution.sufficient_stats``).
+            stats: One sufficient-statistics vector per copy (``distribution.sufficient_stats``; a trunk policy's
+                is weighted, :func:`~automl_mm.ohl.reward.policy_credit`).
             rewards: One finite reward per copy, in the same order.
             measured: Per copy, whether its reward is a reading (``False``: a stand-in, e.g. ``OHLHook``'s reward
                 of a diverged copy); the baseline and ``reward_mean`` average the readings only. ``None``
