@@ -456,7 +456,8 @@ _T = TypeVar('_T')
 RENDEZVOUS_ENV = ('RANK', 'WORLD_SIZE', 'MASTER_ADDR', 'MASTER_PORT')
 
 #: The store key prefix under which :func:`reading_config_together` exchanges each rank's reading of its config;
-#: torchrun's run id and the group's world size are appended (an agent's store outlives its worker groups).
+#: torchrun's run id and a token of the worker group (:func:`_group_token`) are appended (an agent's store outlives
+#: its worker groups).
 CONFIG_READ_KEY = 'automl_mm/config_read'
 
 _stores: list = []  # the stores of :func:`reading_config_together`, kept: rank 0's serves the process group's start
@@ -475,15 +476,11 @@ def reading_config_together(read: Callable[[], _T], launcher: str, what: str) ->
     reading failed and waits for every rank's word (rank 0, which may serve the store, until every other rank has read
     them); where one failed, every rank raises. Outside a distributed run (``launcher``
     ``'none'``, a world of one), and where the launcher's environment (:data:`RENDEZVOUS_ENV`) is not set before the
-    process group starts (mmengine's slurm and mpi start-up set it from their own variables), ``read()`` runs plainly;
-    so it does where torchrun's agent serves the store and may restart the worker groups (``--max-restarts`` > 0,
-    ``TORCHELASTIC_MAX_RESTARTS``): its store outlives the groups, and no variable tells one group from the next on
-    every node (torch counts a restart only on the node whose worker failed, not on the nodes restarted with it as a
-    membership change, torch issue 135712), so a rank read the words of the group before (refusing its config for an
-    earlier group's failure, or not waiting for its own group's) or waited for its peers under another count until the
-    timeout. Without restarts torchrun starts a later group only where a node joins (a larger world, or a node
-    replacing one that left): the words are keyed by the run id and the world size (a replacement's group may read
-    its predecessor's words, all of them successes: a failure stopped that run).
+    process group starts (mmengine's slurm and mpi start-up set it from their own variables), ``read()`` runs plainly.
+    torchrun's agent store outlives its worker groups (a restart under ``--max-restarts``, a node joining), and no
+    variable tells one group from the next on every node (torch counts a restart only on the node whose worker failed,
+    torch issues 108158 / 135712): the words are keyed by the run id and a token of the worker group that rank 0 hands
+    each rank in answer to a fresh nonce (:func:`_group_token`), so a rank never reads an earlier group's words.
 
     Args:
         read: Reads and returns the config; what it raises is this rank's failure.
@@ -505,10 +502,8 @@ def reading_config_together(read: Callable[[], _T], launcher: str, what: str) ->
         value = read()
     except Exception as err:  # noqa: BLE001 (agreed on, then raised on every rank)
         failure = err
-    restarting = os.environ.get('TORCHELASTIC_USE_AGENT_STORE') == 'True' and \
-        os.environ.get('TORCHELASTIC_MAX_RESTARTS', '0') not in ('', '0')
     if launcher == 'none' or any(not os.environ.get(name) for name in RENDEZVOUS_ENV) or \
-            int(os.environ['WORLD_SIZE']) <= 1 or restarting:
+            int(os.environ['WORLD_SIZE']) <= 1:
         if failure is not None:
             raise failure
         return value
@@ -524,7 +519,8 @@ def reading_config_together(read: Callable[[], _T], launcher: str, what: str) ->
     with keeping_own_failure(failure, what):
         store, rank, world_size = next(rendezvous('env://', timeout=timeout))
         _stores.append(store)
-        prefix = f"{CONFIG_READ_KEY}/{os.environ.get('TORCHELASTIC_RUN_ID', '')}/{world_size}"
+        base = f"{CONFIG_READ_KEY}/{os.environ.get('TORCHELASTIC_RUN_ID', '')}"
+        prefix = f'{base}/{_group_token(store, rank, world_size, base, timeout)}'
         word = '' if failure is None else f'{socket.gethostname()}\n{type(failure).__name__}: {failure}'
         store.set(f'{prefix}/{rank}', word)
         keys = [f'{prefix}/{r}' for r in range(world_size)]
@@ -544,3 +540,55 @@ def reading_config_together(read: Callable[[], _T], launcher: str, what: str) ->
     raise RankFailure(f'{what} failed on rank {origin} (on {host}: {cause}); every rank stops here (each rank reads '
                       'the config from its own node: give every node the same config file at the same path, or a path '
                       'on a file system they share)', origin, cause)
+
+
+def _group_token(store: Any, rank: int, world_size: int, base: str, timeout: Any) -> str:
+    """A token rank 0 of this worker group draws and gives every other rank through ``store``, which no rank of an
+    earlier group had: the key of :func:`reading_config_together`'s words (``<base>/<token>/<rank>``).
+
+    torchrun's agent store outlives its worker groups (its rendezvous shares one server over its rounds), and
+    ``TORCHELASTIC_RESTART_COUNT`` counts only the restarts a node's own worker caused (torch issue 108158): after one
+    node's worker failed, the ranks of the others read a lower count, found the earlier group's words under it and
+    went on, while the ranks of that node waited for words under theirs until ``timeout``. Here each rank ``i > 0``
+    writes a fresh nonce under ``<base>/hello/<i>``; rank 0 answers each nonce it finds there with
+    ``<nonce>\\n<token>`` under ``<base>/token/<i>`` (an earlier group's nonce gets an answer no rank takes) until that
+    rank's word is under the token; a rank takes only the answer to its own nonce. The store is polled (every 20 ms,
+    at the start of a distributed run only).
+
+    Raises:
+        TimeoutError: a rank did not reach the store within ``timeout`` (a ``datetime.timedelta``), naming it.
+    """
+    import time
+    import uuid
+
+    deadline = time.monotonic() + timeout.total_seconds()
+    if rank == 0:
+        token = uuid.uuid4().hex
+        answered: dict[int, bytes] = {}
+        waiting = list(range(1, world_size))
+        while waiting:
+            for other in list(waiting):
+                if store.check([f'{base}/{token}/{other}']):  # its word is in: it took the token
+                    waiting.remove(other)
+                elif store.check([f'{base}/hello/{other}']):
+                    nonce = store.get(f'{base}/hello/{other}')
+                    if answered.get(other) != nonce:
+                        store.set(f'{base}/token/{other}', nonce + b'\n' + token.encode())
+                        answered[other] = nonce
+            if waiting and time.monotonic() > deadline:
+                raise TimeoutError(f'ranks {waiting} of {world_size} did not reach the rendezvous store within '
+                                   f'{timeout} (to agree on the reading of the config file)')
+            if waiting:
+                time.sleep(0.02)
+        return token
+    nonce = uuid.uuid4().hex.encode()
+    store.set(f'{base}/hello/{rank}', nonce)
+    while True:
+        if store.check([f'{base}/token/{rank}']):
+            given, _, token = store.get(f'{base}/token/{rank}').partition(b'\n')
+            if given == nonce:
+                return token.decode()
+        if time.monotonic() > deadline:
+            raise TimeoutError(f'rank 0 of {world_size} did not answer rank {rank} in the rendezvous store within '
+                               f'{timeout} (to agree on the reading of the config file)')
+        time.sleep(0.02)
