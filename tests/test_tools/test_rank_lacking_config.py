@@ -8,42 +8,18 @@ its own error, the others a ``RankFailure`` naming that rank and the path (2 glo
 without ``cfg.py``)."""
 from __future__ import annotations
 
-import importlib.util
-import json
-import os
 import os.path as osp
 
 import pytest
 import torch
-from _forked_ranks import fork_ranks, outcome
+from _forked_ranks import fork_ranks, rank_outcomes, tool_rank
 from torch.distributed.elastic.utils.distributed import get_free_port
-
-from conftest import REPO_ROOT
 
 CONFIG = '''
 default_scope = 'mmengine'
 model = dict(type='BaseModel')
 env_cfg = dict(dist_cfg=dict(backend='gloo', timeout=60))
 '''
-
-
-def _tool(name: str):
-    path = osp.join(REPO_ROOT, f'tools/{name}.py')
-    spec = importlib.util.spec_from_file_location(f'_tool_{name}_lacking_config', path)
-    module = importlib.util.module_from_spec(spec)
-    spec.loader.exec_module(module)
-    return module
-
-
-def _rank(rank: int, name: str, tmp: str, port: int) -> None:
-    tool = _tool(name)
-    os.chdir(osp.join(tmp, f'node{rank}'))  # the node without the config has no cfg.py there
-    os.environ.update(MASTER_ADDR='127.0.0.1', MASTER_PORT=str(port), RANK=str(rank), LOCAL_RANK=str(rank),
-                      WORLD_SIZE='2', LOCAL_WORLD_SIZE='2')  # as torchrun sets them
-    argv = ['cfg.py'] + ([osp.join(tmp, 'model.pth')] if name == 'test' else [])
-    found = outcome(lambda: tool.main([*argv, '--work-dir', osp.join(tmp, 'work'), '--launcher', 'pytorch']))
-    with open(osp.join(tmp, f'rank{rank}.json'), 'w') as f:
-        json.dump(found, f)
 
 
 @pytest.mark.slow  # two gloo ranks of the tool each (about 10 s on 2 shared cores: the tool's imports in each rank)
@@ -54,8 +30,11 @@ def test_a_rank_lacking_the_config_file_stops_every_rank(tmp_path, name, lacking
         (tmp_path / node).mkdir()
     (tmp_path / f'node{1 - lacking}' / 'cfg.py').write_text(CONFIG)
     torch.save(dict(state_dict={}, meta={}), tmp_path / 'model.pth')
-    fork_ranks(_rank, (name, str(tmp_path), get_free_port()), timeout=120)
-    found = [json.loads((tmp_path / f'rank{rank}.json').read_text()) for rank in range(2)]
+    argv = ['cfg.py'] + ([str(tmp_path / 'model.pth')] if name == 'test' else [])
+    argv += ['--work-dir', osp.join(tmp_path, 'work'), '--launcher', 'pytorch']
+    # each rank in its own node's folder: the node without the config has no cfg.py there
+    fork_ranks(tool_rank, (name, str(tmp_path), get_free_port(), argv, 'node{rank}'), timeout=120)
+    found = rank_outcomes(tmp_path)
     missing = 'config file not found: cfg.py'
     assert found[lacking] is not None and found[lacking].startswith(f'FileNotFoundError: {missing}'), found[lacking]
     # the other rank has its config: it stops with the lacking one instead of waiting for it until the timeout
