@@ -36,21 +36,9 @@ def parse_args(argv: list[str] | None = None, cli: Any = None) -> argparse.Names
     return cli.parse_tool_args(build_parser(cli), argv)
 
 
-def _standalone_cli() -> Any:
-    """``automl_mm/engine/tool_cli.py`` executed by itself (the package found, not imported: its ``__init__`` patches
-    mmengine, importing torch), or ``None`` where it is not there."""
-    import importlib.util
-    import runpy
-    import types
-
-    package = importlib.util.find_spec('automl_mm')
-    folders = list(package.submodule_search_locations or []) if package is not None else []
-    path = osp.join(folders[0], 'engine', 'tool_cli.py') if folders else ''
-    return types.SimpleNamespace(**runpy.run_path(path)) if osp.isfile(path) else None
-
-
 if __name__ == '__main__':  # --help and usage errors before the imports below (some 3 s: torch, mmengine, mmdet)
-    _cli = _standalone_cli()
+    import runpy
+    _cli = runpy.run_path(osp.join(osp.dirname(osp.abspath(__file__)), '_early_cli.py'))['standalone_cli']()
     if _cli is not None:
         parse_args(cli=_cli)  # exits on --help or a usage error; main() parses again with automl_mm's own
 
