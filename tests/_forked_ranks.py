@@ -193,3 +193,18 @@ def rank_outcomes(tmp: str | os.PathLike, nprocs: int = 2) -> list[str | None]:
         with open(osp.join(tmp, f'rank{rank}.json')) as f:
             found.append(json.load(f))
     return found
+
+
+def agent_store() -> tuple[Any, int]:
+    """A ``TCPStore`` as torchrun's agent serves its workers (on a free port of 127.0.0.1, outliving the worker
+    groups a test forks one after another), and its port; keep the store referenced while the workers run."""
+    import datetime
+    import socket
+
+    import torch.distributed as torch_dist
+
+    with socket.socket() as s:
+        s.bind(('127.0.0.1', 0))
+        port = s.getsockname()[1]
+    return torch_dist.TCPStore('127.0.0.1', port, None, True, datetime.timedelta(seconds=60),
+                               wait_for_workers=False), port

@@ -14,13 +14,13 @@ from mmengine.registry import Registry
 USER_SCOPE = 'automl_mm_test_user_datasets'
 USER_DATASETS = Registry('dataset', parent=MMENGINE_DATASETS, scope=USER_SCOPE)
 USER_METRICS = Registry('metric', parent=MMENGINE_METRICS, scope=USER_SCOPE)
-#: ``load_data_list`` calls of :class:`UserScopedItems`, by its ``tag``.
+#: ``load_data_list`` calls of :class:`FourItems` (and its subclasses), by its ``tag``.
 LOADS: Counter = Counter()
 
 
-@USER_DATASETS.register_module()
-class UserScopedItems(BaseDataset):
-    """Four items of two classes; ``load_data_list`` counts its calls under ``tag``."""
+class FourItems(BaseDataset):
+    """Four items of two classes; ``load_data_list`` counts its calls in :data:`LOADS` under ``tag`` (not
+    registered: each test module registers its own subclass where it needs one)."""
 
     METAINFO = dict(classes=('a', 'b'))
 
@@ -31,6 +31,11 @@ class UserScopedItems(BaseDataset):
     def load_data_list(self) -> list[dict]:
         LOADS[self.tag] += 1
         return [dict(img_id=i, gt_label=i % 2) for i in range(4)]
+
+
+@USER_DATASETS.register_module()
+class UserScopedItems(FourItems):
+    """:class:`FourItems` in the user's scope."""
 
 
 @USER_METRICS.register_module()

@@ -8,29 +8,17 @@ from collections import Counter
 
 import pytest
 from mmengine.config import Config
-from mmengine.dataset import BaseDataset
 from mmengine.registry import DefaultScope
 from mmengine.runner import Runner
 
 from automl_mm.engine.preflight import build_check
 from automl_mm.registry import DATASETS
-
-LOADS: Counter = Counter()
+from tests.test_engine._user_scope_helpers import LOADS, FourItems
 
 
 @DATASETS.register_module(force=True)
-class CountingLoadsDataset(BaseDataset):
-    """Four items of two classes; ``load_data_list`` counts its calls under ``tag``."""
-
-    METAINFO = dict(classes=('a', 'b'))
-
-    def __init__(self, tag: str = 'x', **kwargs) -> None:
-        self.tag = tag
-        super().__init__(**kwargs)
-
-    def load_data_list(self) -> list[dict]:
-        LOADS[self.tag] += 1
-        return [dict(img_id=i, gt_label=i % 2) for i in range(4)]
+class CountingLoadsDataset(FourItems):
+    """:class:`FourItems` in automl_mm's registry, with its items' classes."""
 
     def get_cat_ids(self, idx: int) -> list[int]:
         return [int(self.get_data_info(idx)['gt_label'])]

@@ -8,26 +8,14 @@ went on without waiting for a rank of its own group, while that rank's node wait
 after group, as ``automl_mm.engine.dist.check_distinct_ranks``'s tests do."""
 from __future__ import annotations
 
-import datetime
 import os
 import os.path as osp
-import socket
 import time
 
-import torch.distributed as torch_dist
-from _forked_ranks import fork_ranks, outcome
+from _forked_ranks import agent_store, fork_ranks, outcome
 
 #: The config's ``env_cfg.dist_cfg.timeout`` (seconds): how long a rank waits for the others' words.
 TIMEOUT_S = 5
-
-
-def _agent_store() -> tuple[torch_dist.TCPStore, int]:
-    """A store as torchrun's agent serves its workers (on a free port of 127.0.0.1), and its port."""
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        port = s.getsockname()[1]
-    return torch_dist.TCPStore('127.0.0.1', port, None, True, datetime.timedelta(seconds=60),
-                               wait_for_workers=False), port
 
 
 def _reader(rank: int, workers: list[tuple[int, int, float | None]], max_restarts: int, port: int,
@@ -59,7 +47,7 @@ def _reader(rank: int, workers: list[tuple[int, int, float | None]], max_restart
 def _groups(tmp_path, groups: list[list[tuple[int, int, float | None]]], max_restarts: int) -> list[str]:
     """Each worker's outcome in the last of ``groups`` (worker groups torchrun started one after another on its one
     store)."""
-    agent, port = _agent_store()  # noqa: F841 (served while the workers run)
+    agent, port = agent_store()  # noqa: F841 (served while the workers run)
     out = osp.join(tmp_path, 'read')
     for workers in groups:
         fork_ranks(_reader, (workers, max_restarts, port, out), nprocs=len(workers), timeout=120)

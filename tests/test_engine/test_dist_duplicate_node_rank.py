@@ -11,8 +11,7 @@ import socket
 import time
 
 import pytest
-import torch.distributed as torch_dist
-from _forked_ranks import fork_ranks
+from _forked_ranks import agent_store, fork_ranks
 
 from automl_mm.engine.dist import check_distinct_ranks, init_dist_pytorch_cpu_aware
 
@@ -35,15 +34,6 @@ def _worker(index: int, workers: list[dict[str, str]], port: int, out: str, time
         f.write(f'{time.monotonic() - start:.1f}\n{result}')
 
 
-def _agent_store() -> tuple[torch_dist.TCPStore, int]:
-    """A store as torchrun's agent serves its workers (on a free port of 127.0.0.1), and its port."""
-    with socket.socket() as s:
-        s.bind(('127.0.0.1', 0))
-        port = s.getsockname()[1]
-    return torch_dist.TCPStore('127.0.0.1', port, None, True, datetime.timedelta(seconds=60),
-                               wait_for_workers=False), port
-
-
 def _variables(rank: int, world_size: int, restart: int, **more: str) -> dict[str, str]:
     """The variables torchrun gives the worker of ``rank`` (one a node) of a group of ``world_size``."""
     return dict(RANK=str(rank), GROUP_RANK=str(rank), WORLD_SIZE=str(world_size),
@@ -53,7 +43,7 @@ def _variables(rank: int, world_size: int, restart: int, **more: str) -> dict[st
 def _run(tmp_path, node_ranks: list[int], restarts: int = 1) -> tuple[list[tuple[float, str]], int]:
     """Each worker's (seconds in the check, 'passed' or its error) of the last of ``restarts`` worker groups that
     torchrun started on one agent store, and the store's port."""
-    agent, port = _agent_store()  # noqa: F841 (served while the workers run)
+    agent, port = agent_store()  # noqa: F841 (served while the workers run)
     out = str(tmp_path / 'result')
     for restart in range(restarts):
         workers = [_variables(rank, len(node_ranks), restart) for rank in node_ranks]
@@ -97,7 +87,7 @@ def _rounds(tmp_path, rounds: list[list[tuple[int, int, int]]], max_restarts: in
     """Each worker's result in the last of ``rounds`` (worker groups that torchrun's dynamic rendezvous started one
     after another on its one shared store: the store outlives the rounds); a worker of a round is (RANK,
     WORLD_SIZE, TORCHELASTIC_RESTART_COUNT)."""
-    agent, port = _agent_store()  # noqa: F841 (served while the workers run)
+    agent, port = agent_store()  # noqa: F841 (served while the workers run)
     out = str(tmp_path / 'round')
     for groups in rounds:
         workers = [_variables(*worker, TORCHELASTIC_MAX_RESTARTS=str(max_restarts)) for worker in groups]
