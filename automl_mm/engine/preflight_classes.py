@@ -16,7 +16,14 @@ from mmengine.logging import print_log
 
 from automl_mm.utils.scope import config_type_name
 
-from .preflight_walk import ConfigCheckError, _coco_datasets, _datasets, _evaluator_cfgs, _loader_cfgs, outside_split
+from .preflight_walk import (
+    ConfigCheckError,
+    _datasets,
+    _evaluator_cfgs,
+    _loader_cfgs,
+    coco_dataset_classes,
+    outside_split,
+)
 
 
 def _dataset_class(dataset: dict, scope: str | None) -> type | None:
@@ -124,17 +131,16 @@ def _check_coco_classes(cfg: Any, categories: dict[str, list[str]], test_only: b
         from mmdet.datasets import CocoDataset
     except ImportError:  # mmdet not installed: no COCO dataset is built
         return
-    scope = cfg.get('default_scope', 'automl_mm')
     subsets: dict[tuple, list[str]] = {}  # one dataset config of several loaders (test_dataloader = val_dataloader)
     try:
-        for dataset, where, path in _coco_datasets(cfg):
+        # (each with the class it builds in the scope mmengine builds it in: a wrapper's _scope_ included)
+        for dataset, where, path, cls in coco_dataset_classes(cfg):
             if outside_split(where, test_only, split) or path not in categories or \
-                    getattr(_dataset_class(dataset, dataset.get('_scope_') or scope), 'load_data_list', None) is not \
-                    CocoDataset.load_data_list:
+                    cls.load_data_list is not CocoDataset.load_data_list:
                 continue
             metainfo = dataset.get('metainfo') or {}
             given = 'classes' in metainfo
-            classes = metainfo['classes'] if given else _default_classes(dataset, scope)
+            classes = metainfo['classes'] if given else cls.METAINFO.get('classes')
             if classes is None:
                 continue
             if given and isinstance(classes, str):  # mmengine reads a file name as one class name a line

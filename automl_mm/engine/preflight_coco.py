@@ -24,6 +24,7 @@ from .preflight_walk import (
     ConfigCheckError,
     _coco_datasets,
     bn_recalibration_coco_datasets,
+    coco_dataset_classes,
     outside_split,
 )
 
@@ -238,22 +239,18 @@ def check_images_kept(cfg: Any, files: dict[str, CocoSummary], test_only: bool, 
         from mmdet.datasets import CocoDataset
     except ImportError:  # mmdet not installed: no COCO dataset is built
         return
-    from .preflight_classes import _dataset_class, _default_classes
-
-    scope = cfg.get('default_scope', 'automl_mm')
-    # (an OHL hook's bn_recalibration_dataloader too: the hook builds it at before_train)
-    for dataset, where, path in [*_coco_datasets(cfg), *bn_recalibration_coco_datasets(cfg)]:
+    # (an OHL hook's bn_recalibration_dataloader too: the hook builds it at before_train; each dataset with the
+    # class it builds in the scope mmengine builds it in, a wrapper's _scope_ included)
+    for dataset, where, path, cls in coco_dataset_classes(cfg, bn_recalibration=True):
         summary, filter_cfg = files.get(path), dataset.get('filter_cfg')
         if outside_split(where, test_only, split) or summary is None or not isinstance(filter_cfg, dict) or \
                 dataset.get('test_mode') is True or not summary.sides:
             continue
-        cls = _dataset_class(dataset, dataset.get('_scope_') or scope)
-        if getattr(cls, 'filter_data', None) is not CocoDataset.filter_data:
-            continue  # another rule (a panoptic set's), or a class not resolved here: mmdet's to apply
+        if cls.filter_data is not CocoDataset.filter_data:
+            continue  # another rule (a panoptic set's): mmdet's to apply
         min_size = filter_cfg.get('min_size', 0)
         min_size = min_size if isinstance(min_size, (int, float)) and not isinstance(min_size, bool) else 0
-        classes = (dataset.get('metainfo') or {}).get('classes') or \
-            _default_classes(dataset, dataset.get('_scope_') or scope)
+        classes = (dataset.get('metainfo') or {}).get('classes') or cls.METAINFO.get('classes')
         names = list(summary.category_images) if classes is None or isinstance(classes, str) else list(classes)
         annotated = set().union(*(summary.category_images.get(name, set()) for name in names))
         empty = bool(filter_cfg.get('filter_empty_gt', False))

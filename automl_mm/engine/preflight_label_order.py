@@ -225,8 +225,8 @@ def _check_pair_labels(evaluator: Any, evaluator_key: str, loader: Any, loader_k
     warnings."""
     from mmdet.evaluation.metrics import CocoMetric, LVISMetric
 
-    from .preflight_classes import _built_classes, _dataset_class
-    from .preflight_walk import _loader_coco_datasets
+    from .preflight_classes import _built_classes
+    from .preflight_walk import loader_coco_dataset_classes
 
     metrics = evaluator_metrics(evaluator)
     listed = isinstance(evaluator, (list, tuple)) or (isinstance(evaluator, dict) and 'metrics' in evaluator)
@@ -250,9 +250,9 @@ def _check_pair_labels(evaluator: Any, evaluator_key: str, loader: Any, loader_k
                 unprobed(key, metric, cls, why)
         metric_sorts = bool(metric.get('sort_categories')) if metric_sorts is None else metric_sorts
         by_id = all(isinstance(i, int) for i in file_ids) and file_ids == sorted(file_ids)
-        for dataset, where, path in _loader_coco_datasets(loader, f'{loader_key}.dataset', scope):
-            dataset_cls = _dataset_class(dataset, scope)
-            sorts, why = _dataset_sorts_categories(dataset_cls) if isinstance(dataset_cls, type) else (None, '')
+        # (each dataset with the class it builds in the scope mmengine builds it in, a wrapper's _scope_ included)
+        for dataset, where, path, dataset_cls in loader_coco_dataset_classes(loader, f'{loader_key}.dataset', scope):
+            sorts, why = _dataset_sorts_categories(dataset_cls)
             # the metric's file, listed by id (both orders are the file's) or ordered as the metric orders it:
             # the same labels whatever the class names and (listed by id) whatever the dataset's class does
             alike = osp.realpath(path) == osp.realpath(metric['ann_file']) and (by_id or sorts == metric_sorts)

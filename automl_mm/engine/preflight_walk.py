@@ -264,14 +264,33 @@ def _loader_coco_datasets(loader: Any, where: str = 'dataset',
     (:func:`coco_dataset_class`, each type resolved in the scope mmengine builds it in: its ``_scope_``, else its
     wrapper's, else ``scope``, :func:`scoped_datasets`) of one dataloader config (wrappers looked through) that reads
     it from the local disk (:func:`reads_through_backend`)."""
+    for d, key, path, _ in loader_coco_dataset_classes(loader, where, scope):
+        yield d, key, path
+
+
+def loader_coco_dataset_classes(loader: Any, where: str = 'dataset',
+                                scope: str | None = None) -> Iterator[tuple[dict, str, str, type]]:
+    """:func:`_loader_coco_datasets` with the class each dataset builds (``CocoDataset`` or a subclass), resolved in
+    the scope mmengine builds it in. A check that reads the class resolves it no other way: resolved again in its
+    own ``_scope_`` or the config's alone, mmdet's ``CocoDataset`` inside ``RepeatDataset(_scope_='mmdet')`` of an
+    automl_mm config was no class and the check skipped it."""
     dataset = loader.get('dataset') if isinstance(loader, dict) else None
     for d, key, built_in in scoped_datasets(dataset, where, scope):
         ann_file = d.get('ann_file')
-        if isinstance(ann_file, str) and ann_file and coco_dataset_class(d, built_in) is not None:
+        cls = coco_dataset_class(d, built_in) if isinstance(ann_file, str) and ann_file else None
+        if cls is not None:
             root = d.get('data_root') or ''
             path = ann_file if osp.isabs(ann_file) or not root else osp.join(root, ann_file)
             if not reads_through_backend(d, path):
-                yield d, key, path
+                yield d, key, path, cls
+
+
+def coco_dataset_classes(cfg: Any, bn_recalibration: bool = False) -> Iterator[tuple[dict, str, str, type]]:
+    """:func:`loader_coco_dataset_classes` of every dataloader (:func:`_coco_datasets`), then, with
+    ``bn_recalibration``, of the :func:`bn_recalibration_loader_cfgs` (:func:`bn_recalibration_coco_datasets`)."""
+    loaders = [*_loader_cfgs(cfg), *(bn_recalibration_loader_cfgs(cfg) if bn_recalibration else ())]
+    for loader, key in loaders:
+        yield from loader_coco_dataset_classes(loader, f'{key}.dataset', config_scope(cfg))
 
 
 def loader_coco_files(loader: Any, scope: str | None = None) -> list[str]:

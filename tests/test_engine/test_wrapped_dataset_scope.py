@@ -29,3 +29,32 @@ def test_a_users_wrapped_datasets_missing_annotation_file_is_refused(tmp_path):
     with pytest.raises(ConfigCheckError, match=r"train_dataloader\.dataset\.dataset\.ann_file='missing\.json': the "
                                                r'annotation file .* of UserItems does not exist'):
         check_data_files(cfg, 'automl_mm', False)
+
+
+def test_the_class_names_of_a_coco_dataset_inside_an_mmdet_scoped_wrapper_are_checked():
+    """The COCO walk finds mmdet's CocoDataset inside ``RepeatDataset(_scope_='mmdet')`` of an automl_mm config, but
+    the class-name check then resolved it again in its own ``_scope_`` or ``default_scope`` ('automl_mm': no
+    CocoDataset there) and skipped it: names in another order than the file's categories passed."""
+    from automl_mm.engine.preflight_classes import _check_coco_classes
+
+    leaf = dict(type='CocoDataset', data_root='/data/', ann_file='train.json', metainfo=dict(classes=('b', 'a')))
+    cfg = Config(dict(default_scope='automl_mm', train_dataloader=dict(
+        dataset=dict(type='RepeatDataset', _scope_='mmdet', times=2, dataset=leaf))))
+    with pytest.raises(ConfigCheckError, match=r'train_dataloader\.dataset\.dataset\.metainfo\.classes gives 2 class '
+                                               r"names, .*another order than the file's categories"):
+        _check_coco_classes(cfg, {'/data/train.json': ['a', 'b']}, test_only=False)
+
+
+def test_the_filter_of_a_coco_dataset_inside_an_mmdet_scoped_wrapper_is_checked():
+    """As above, the kept-images check resolved the wrapped CocoDataset again without the wrapper's ``_scope_`` and
+    skipped it: a min_size above every image's shorter side (mmdet keeps no image) passed."""
+    from automl_mm.engine.preflight_coco import CocoSummary, check_images_kept
+
+    coco = dict(images=[dict(id=1, file_name='a.jpg', width=20, height=10)], categories=[dict(id=1, name='a')],
+                annotations=[dict(id=1, image_id=1, category_id=1, bbox=[0, 0, 5, 5], area=25, iscrowd=0)])
+    leaf = dict(type='CocoDataset', data_root='/data/', ann_file='train.json', metainfo=dict(classes=('a', )),
+                filter_cfg=dict(filter_empty_gt=True, min_size=32))
+    cfg = Config(dict(default_scope='automl_mm', train_dataloader=dict(
+        dataset=dict(type='RepeatDataset', _scope_='mmdet', times=2, dataset=leaf))))
+    with pytest.raises(ConfigCheckError, match=r'train_dataloader\.dataset\.dataset\.filter_cfg'):
+        check_images_kept(cfg, {'/data/train.json': CocoSummary(coco, False)}, test_only=False)
