@@ -5,7 +5,8 @@ cuDNN's benchmark, ``optim_wrapper.paramwise_cfg.norm_decay_mul=0`` with weight 
 ``optim_wrapper.paramwise_cfg.custom_keys.backbone.lr_mul=0.1`` with the backbone at the full lr; a
 ``default_hooks.checkpoint`` argument that ``CheckpointHook`` does not name (``intervl=2``) went to
 ``Runner.save_checkpoint`` and stopped the run at its first save, after a whole epoch. Each is refused by
-:func:`check_read_keys`, naming the key, the keys read there and a close one.
+:func:`check_read_keys`, naming the key, the keys read there and a close one. So is an ``optim_wrapper.optimizer``
+whose ``type`` mmengine's optimizer constructor reads in the default scope, where only its ``_scope_`` holds it.
 """
 from __future__ import annotations
 
@@ -94,6 +95,40 @@ def _check_custom_keys(paramwise: Any, key: str, optimizer: Any, scope: str | No
         _refuse_unread(entry, f'{key}.custom_keys.{name}', known | {'lr_mult', 'decay_mult'}, reader)
 
 
+def _check_optimizer_type_scope(wrapper: Any, scope: str | None) -> None:
+    """Refuse ``optim_wrapper.optimizer`` given as ``type='Name', _scope_=<scope>`` where only that scope holds
+    ``Name`` and the constructor is mmengine's ``DefaultOptimWrapperConstructor`` or inherits its ``__call__``
+    (mmdet's ``LearningRateDecayOptimizerConstructor``): that ``__call__`` looks ``optimizer.type`` up in the default
+    scope (``scope``, the config's ``default_scope``), ignoring ``_scope_``, before it builds the optimizer, and
+    stopped the run with "TypeError: None is not a callable object", naming no key. ``'<scope>.Name'`` resolves
+    there and builds.
+
+    Raises:
+        ConfigCheckError: naming ``optim_wrapper.optimizer.type``, its ``_scope_`` and the spelling that builds.
+    """
+    from mmengine.optim import DefaultOptimWrapperConstructor
+    from mmengine.registry import OPTIM_WRAPPER_CONSTRUCTORS, OPTIMIZERS
+
+    from automl_mm.registry import config_class
+
+    optimizer = wrapper.get('optimizer') if isinstance(wrapper, dict) else None
+    if not isinstance(optimizer, dict) or not isinstance(optimizer.get('type'), str) or \
+            not isinstance(optimizer.get('_scope_'), str) or not optimizer['_scope_']:
+        return
+    # (build_optim_wrapper builds the constructor in the default scope: its node has no _scope_)
+    constructor = config_class(OPTIM_WRAPPER_CONSTRUCTORS,
+                               dict(type=wrapper.get('constructor', 'DefaultOptimWrapperConstructor')), scope)
+    if constructor is None or constructor.__call__ is not DefaultOptimWrapperConstructor.__call__:
+        return  # another constructor builds the optimizer its own way
+    kind, own = optimizer['type'], optimizer['_scope_']
+    if config_class(OPTIMIZERS, dict(type=kind), scope) is None and config_class(OPTIMIZERS, optimizer, scope):
+        raise ConfigCheckError(
+            f"optim_wrapper.optimizer.type={kind!r}: mmengine's optimizer constructor looks the type up in the "
+            f"default scope ({scope!r}), ignoring optim_wrapper.optimizer._scope_={own!r}, where nothing holds "
+            f"{kind!r} (the run stops with \"TypeError: None is not a callable object\"). Write "
+            f"type='{own}.{kind}' (mmengine resolves the prefix)")
+
+
 def check_read_keys(cfg: Any, test_only: bool = False) -> None:
     """Refuse a key that mmengine reads by name and would ignore (see the module docstring).
 
@@ -120,6 +155,7 @@ def check_read_keys(cfg: Any, test_only: bool = False) -> None:
     for paramwise, key, optimizer in _paramwise_cfgs(cfg.get('optim_wrapper'), 'optim_wrapper'):
         _refuse_unread(paramwise, key, PARAMWISE_CFG_KEYS, "mmengine's DefaultOptimWrapperConstructor")
         _check_custom_keys(paramwise, key, optimizer, cfg.get('default_scope'))
+    _check_optimizer_type_scope(cfg.get('optim_wrapper'), cfg.get('default_scope'))
     checkpoint = (cfg.get('default_hooks') or {}).get('checkpoint')
     if config_type_name(checkpoint) == 'CheckpointHook':
         import inspect

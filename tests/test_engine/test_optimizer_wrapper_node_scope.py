@@ -53,3 +53,24 @@ def test_a_users_copy_wrapper_without_an_ohl_hook_is_refused():
     with pytest.raises(ConfigCheckError, match=r'model_wrapper_cfg is a UserCopyDDP, which runs DDP inside the copies '
                                                'of an OHLHook, but custom_hooks has no OHLHook'):
         _check_copy_parts_without_hook(cfg, 'automl_mm')
+
+
+@pytest.mark.parametrize('constructor', [None, 'LearningRateDecayOptimizerConstructor'])
+def test_an_optimizer_only_its_scope_holds_is_refused_under_mmengines_default_constructor(constructor):
+    """mmengine's ``DefaultOptimWrapperConstructor.__call__`` (mmdet's layer-decay constructor inherits it) looks
+    ``optimizer.type`` up in the default scope, ignoring ``_scope_``, before it builds the optimizer: a user's
+    optimizer written ``type='UserSGD', _scope_=<user scope>`` stopped the run with "TypeError: None is not a callable
+    object", naming no key. It is refused at start, naming the key and the spelling mmengine resolves
+    (``'<scope>.UserSGD'``, which builds)."""
+    wrapper = dict(optimizer=dict(type='UserSGD', _scope_=USER_SCOPE, lr=0.1))
+    if constructor:
+        wrapper.update(constructor=constructor,
+                       paramwise_cfg=dict(num_layers=12, decay_rate=0.9, decay_type='layer_wise'))
+    cfg = Config(dict(default_scope='mmdet', optim_wrapper=wrapper))
+    with pytest.raises(ConfigCheckError, match=rf"optim_wrapper\.optimizer\.type='UserSGD': .*"
+                                               rf"type='{USER_SCOPE}\.UserSGD'"):
+        check_read_keys(cfg)
+    cfg.optim_wrapper.optimizer.type = f'{USER_SCOPE}.UserSGD'
+    check_read_keys(cfg)  # (mmengine builds it)
+    cfg.optim_wrapper.optimizer.type = 'SGD'  # (the default scope holds it too)
+    check_read_keys(cfg)
