@@ -355,14 +355,15 @@ def lvis_api_datasets(cfg: Any, test_only: bool = False, split: str = 'test') ->
         return []
     from automl_mm.registry import DATASETS
 
-    from .preflight_walk import _datasets, _loader_cfgs, _subclass
+    from .preflight_walk import _loader_cfgs, _subclass, scoped_datasets
 
     found = []
     for loader, key in _loader_cfgs(cfg):
         if outside_split(key, test_only, split):
             continue
-        for dataset, where in _datasets(loader.get('dataset'), f'{key}.dataset'):
-            cls = _subclass(dataset, DATASETS, LVISV05Dataset, config_scope(cfg))
+        # (each in the scope mmengine builds it in: its _scope_, else its wrapper's, else the config's)
+        for dataset, where, built_in in scoped_datasets(loader.get('dataset'), f'{key}.dataset', config_scope(cfg)):
+            cls = _subclass(dataset, DATASETS, LVISV05Dataset, built_in)
             if cls is not None and cls.load_data_list.__module__ == LVISV05Dataset.__module__:
                 found.append((where, cls))
     return found

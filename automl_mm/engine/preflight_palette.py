@@ -12,7 +12,7 @@ from __future__ import annotations
 from typing import Any
 
 from .preflight_classes import _dataset_class
-from .preflight_walk import ConfigCheckError, _datasets, _loader_cfgs, outside_split
+from .preflight_walk import ConfigCheckError, _loader_cfgs, outside_split, scoped_datasets
 
 
 def check_palettes(cfg: Any, scope: str, test_only: bool, split: str = 'test') -> None:
@@ -26,14 +26,15 @@ def check_palettes(cfg: Any, scope: str, test_only: bool, split: str = 'test') -
     for loader, key in _loader_cfgs(cfg):
         if outside_split(key, test_only, split):
             continue
-        for dataset, where in _datasets(loader.get('dataset'), f'{key}.dataset'):
+        # (each in the scope mmengine builds it in: its _scope_, else its wrapper's, else scope)
+        for dataset, where, built_in in scoped_datasets(loader.get('dataset'), f'{key}.dataset', scope):
             metainfo = dataset.get('metainfo')
             classes = metainfo.get('classes') if isinstance(metainfo, dict) else None
             if not isinstance(classes, (list, tuple)):
                 continue
             palette, source = metainfo.get('palette'), f'{where}.metainfo.palette'
             if palette is None:
-                cls = _dataset_class(dataset, scope)
+                cls = _dataset_class(dataset, built_in)
                 palette = (getattr(cls, 'METAINFO', None) or {}).get('palette')
                 source = f"{getattr(cls, '__name__', '?')}'s default palette (no metainfo.palette given)"
             if isinstance(palette, (list, tuple)) and len(palette) < len(classes):

@@ -15,7 +15,13 @@ from collections.abc import Iterator
 from typing import Any
 
 from .preflight_classes import _dataset_class
-from .preflight_walk import NOT_HELD_OUT, ConfigCheckError, _datasets, _loader_cfgs, bn_recalibration_loader_cfgs
+from .preflight_walk import (
+    NOT_HELD_OUT,
+    ConfigCheckError,
+    _loader_cfgs,
+    bn_recalibration_loader_cfgs,
+    scoped_datasets,
+)
 
 
 def _plain(value: Any) -> Any:
@@ -31,8 +37,10 @@ def _split_leaves(loader: Any, key: str, scope: str | None) -> Iterator[dict]:
     """The leaf datasets of a loader whose class carves splits (``SPLIT_ARGS``): their key, class, source (the
     resolved ``data_root`` joined with ``data_prefix``), configured ``data_root``, split and carving arguments
     (defaults filled in)."""
-    for dataset, where in _datasets(loader.get('dataset') if isinstance(loader, dict) else None, f'{key}.dataset'):
-        cls = _dataset_class(dataset, scope)
+    # (each in the scope mmengine builds it in: its _scope_, else its wrapper's, else scope)
+    for dataset, where, built_in in scoped_datasets(loader.get('dataset') if isinstance(loader, dict) else None,
+                                                    f'{key}.dataset', scope):
+        cls = _dataset_class(dataset, built_in)
         if isinstance(dataset.get('dataset'), dict) or dataset.get('datasets') or \
                 not isinstance(getattr(cls, 'SPLIT_ARGS', None), tuple):
             continue
@@ -177,8 +185,9 @@ def check_noise_on_training_only(cfg: Any, scope: str | None, test_only: bool, s
     for loader, key in _loader_cfgs(cfg):
         if key == 'train_dataloader' or outside_split(key, test_only, split) or not isinstance(loader, dict):
             continue
-        for node, where in _datasets(loader.get('dataset'), f'{key}.dataset'):
-            cls = _dataset_class(node, node.get('_scope_') or scope)
+        # (each in the scope mmengine builds it in: its _scope_, else its wrapper's, else scope)
+        for node, where, built_in in scoped_datasets(loader.get('dataset'), f'{key}.dataset', scope):
+            cls = _dataset_class(node, built_in)
             if isinstance(cls, type) and issubclass(cls, NoisyLabelDataset):
                 raise ConfigCheckError(
                     f'{where} is a {cls.__name__} (noise_ratio={node.get("noise_ratio")!r}), but {key} is scored: '

@@ -58,3 +58,16 @@ def test_the_filter_of_a_coco_dataset_inside_an_mmdet_scoped_wrapper_is_checked(
         dataset=dict(type='RepeatDataset', _scope_='mmdet', times=2, dataset=leaf))))
     with pytest.raises(ConfigCheckError, match=r'train_dataloader\.dataset\.dataset\.filter_cfg'):
         check_images_kept(cfg, {'/data/train.json': CocoSummary(coco, False)}, test_only=False)
+
+
+def test_label_noise_inside_a_wrapper_of_automl_mms_scope_in_a_scored_loader_is_refused():
+    """A wrapper's ``_scope_`` is the scope of what it wraps: automl_mm's ``NoisyLabelDataset`` inside
+    ``RepeatDataset(_scope_='automl_mm')`` of an mmdet config (mmdet's registry holds no NoisyLabelDataset) was
+    resolved in its own ``_scope_`` or 'mmdet' only, no class, and the scored loader's noise passed."""
+    from automl_mm.engine.preflight_splits import check_noise_on_training_only
+
+    noisy = dict(type='NoisyLabelDataset', noise_ratio=0.2, dataset=dict(type='CocoDataset', ann_file='val.json'))
+    cfg = Config(dict(default_scope='mmdet', val_dataloader=dict(
+        dataset=dict(type='RepeatDataset', _scope_='automl_mm', times=1, dataset=noisy))))
+    with pytest.raises(ConfigCheckError, match=r'val_dataloader\.dataset\.dataset is a NoisyLabelDataset'):
+        check_noise_on_training_only(cfg, 'mmdet', False)
