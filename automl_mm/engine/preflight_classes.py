@@ -18,11 +18,12 @@ from automl_mm.utils.scope import config_type_name
 
 from .preflight_walk import (
     ConfigCheckError,
-    _datasets,
+    _built_in,
     _evaluator_cfgs,
     _loader_cfgs,
     coco_dataset_classes,
     outside_split,
+    scoped_datasets,
 )
 
 
@@ -207,6 +208,7 @@ def _dataset_classes(dataset: Any, where: str, scope: str | None) -> Iterator[tu
     if isinstance(classes, (list, tuple)):
         yield tuple(classes), source, None
         return
+    scope = _built_in(dataset, scope)  # (what a wrapper holds is built in its _scope_)
     if isinstance(dataset.get('dataset'), dict):
         yield from _dataset_classes(dataset['dataset'], f'{where}.dataset', scope)
     for i, inner in enumerate(dataset.get('datasets') or []):
@@ -325,7 +327,7 @@ def _built_classes(dataset: Any, where: str, scope: str | None) -> tuple[list | 
         (dataset.get('datasets') or [None])[0] if isinstance(dataset.get('datasets'), (list, tuple)) else None
     if 'metainfo' not in dataset and inner is not None:
         inner_where = f'{where}.dataset' if isinstance(dataset.get('dataset'), dict) else f'{where}.datasets.0'
-        found = _built_classes(inner, inner_where, scope)
+        found = _built_classes(inner, inner_where, _built_in(dataset, scope))  # (built in the wrapper's _scope_)
         return None if found is None else (found[0], found[1] if found[1].startswith(inner_where) else
                                            f'{inner_where}: {found[1]}')
     given = (dataset.get('metainfo') or {}).get('classes')
@@ -374,8 +376,9 @@ def _check_concat_classes(cfg: Any, test_only: bool, split: str = 'test') -> Non
             continue
         evaluator = cfg.get(key.replace('_dataloader', '_evaluator')) if key in ('val_dataloader',
                                                                                    'test_dataloader') else None
-        for dataset, where in _datasets(loader.get('dataset'), f'{key}.dataset'):
-            wrapper = _dataset_class(dataset, scope)
+        # (each in the scope mmengine builds it in: its _scope_, else its wrapper's, else the config's)
+        for dataset, where, built_in in scoped_datasets(loader.get('dataset'), f'{key}.dataset', scope):
+            wrapper = _dataset_class(dataset, built_in)
             if not (isinstance(wrapper, type) and issubclass(wrapper, ConcatDataset)) or \
                     not isinstance(dataset.get('datasets'), (list, tuple)):
                 continue
@@ -389,7 +392,7 @@ def _check_concat_classes(cfg: Any, test_only: bool, split: str = 'test') -> Non
                 continue
             first = None
             for i, inner in enumerate(dataset['datasets']):
-                found = _built_classes(inner, f'{where}.datasets.{i}', scope)
+                found = _built_classes(inner, f'{where}.datasets.{i}', built_in)
                 if found is None:
                     continue
                 if first is None:

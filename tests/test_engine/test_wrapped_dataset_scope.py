@@ -71,3 +71,18 @@ def test_label_noise_inside_a_wrapper_of_automl_mms_scope_in_a_scored_loader_is_
         dataset=dict(type='RepeatDataset', _scope_='automl_mm', times=1, dataset=noisy))))
     with pytest.raises(ConfigCheckError, match=r'val_dataloader\.dataset\.dataset is a NoisyLabelDataset'):
         check_noise_on_training_only(cfg, 'mmdet', False)
+
+
+def test_the_default_class_names_of_a_dataset_inside_an_mmdet_scoped_wrapper_are_known():
+    """The class-count and label checks read a wrapped dataset's class names (``_dataset_classes``,
+    ``_built_classes``) resolving it in the scope given for the loader, not its wrapper's: mmdet's CocoDataset
+    without metainfo.classes inside ``RepeatDataset(_scope_='mmdet')`` of an automl_mm config had no names (its 80
+    COCO names unknown), and the checks of the loader's class count skipped it."""
+    from mmdet.datasets import CocoDataset
+
+    from automl_mm.engine.preflight_classes import _built_classes, _dataset_classes
+
+    wrapper = dict(type='RepeatDataset', _scope_='mmdet', times=2, dataset=dict(type='CocoDataset', ann_file='a.json'))
+    names = CocoDataset.METAINFO['classes']
+    assert [found[0] for found in _dataset_classes(wrapper, 'train_dataloader.dataset', 'automl_mm')] == [names]
+    assert _built_classes(wrapper, 'train_dataloader.dataset', 'automl_mm')[0] == names
