@@ -28,15 +28,13 @@ from .preflight_walk import (
 
 
 def _dataset_class(dataset: dict, scope: str | None) -> type | None:
-    """The registered dataset class ``dataset`` builds (its type resolved in its own ``_scope_``, else ``scope``, as
-    mmengine's ``build_from_cfg`` resolves it), ``None`` when it cannot be resolved here."""
-    from automl_mm.registry import DATASETS, registered_class
+    """The registered dataset class ``dataset`` builds, ``None`` when it cannot be resolved here: its ``type`` (a
+    class, or a name resolved as mmengine's ``build_from_cfg`` resolves it: in the node's ``_scope_``, which it pops
+    and switches to first, else in ``scope``, the config's ``default_scope``: :func:`~automl_mm.registry.config_class`).
+    """
+    from automl_mm.registry import DATASETS, config_class
 
-    kind = dataset.get('type')
-    try:
-        return kind if isinstance(kind, type) else registered_class(DATASETS, kind, dataset.get('_scope_') or scope)
-    except KeyError:
-        return None
+    return config_class(DATASETS, dataset, scope)
 
 
 def _default_classes(dataset: dict, scope: str | None) -> tuple | None:
@@ -240,18 +238,14 @@ def _label_scoring(cfg: Any, loader_key: str, scope: str | None) -> LabelScoring
         from mmdet.evaluation import MOTChallengeMetric
     except ImportError:
         return LabelScoring(compared=True)
-    from automl_mm.registry import METRICS, registered_class
+    from automl_mm.registry import METRICS, config_class
 
     evaluator = loader_key.replace('_dataloader', '_evaluator')
     mot, unknown, others = False, False, []
     for metric, key in _evaluator_cfgs(cfg):
         if key != evaluator and not key.startswith(f'{evaluator}['):
             continue
-        kind = metric.get('type')
-        try:
-            cls = kind if isinstance(kind, type) else registered_class(METRICS, kind, metric.get('_scope_') or scope)
-        except KeyError:
-            cls = None
+        cls = config_class(METRICS, metric, scope)  # its _scope_ first, as mmengine builds it
         if not isinstance(cls, type):
             unknown = True
             continue
