@@ -93,8 +93,7 @@ def uncomputed_coco_keys(metric_cfg: Any, scope: str | None = None) -> list[str]
     another of the ``proposal_nums`` (``COCOeval.stats[6..11]``). pycocotools' mAP (``stats[0]``) is read at 100
     detections: -1 in both without them (``use_mp_eval=False``). ``proposal_fast``'s ``AR@<n>`` are its
     ``proposal_nums``: none."""
-    if not isinstance(metric_cfg, dict) or (config_type_name(metric_cfg) not in ('CocoMetric', 'UnroundedCocoMetric')
-                                            and coco_compute_class(metric_cfg, scope) is None):
+    if not isinstance(metric_cfg, dict) or coco_compute_class(metric_cfg, scope) is None:
         return []
     nums = _proposal_nums(metric_cfg)
     kinds = metric_cfg.get('metric', 'bbox')
@@ -295,7 +294,7 @@ def check_uncomputed_selection_keys(cfg: Any) -> None:
             else []:
         if given == 'auto':
             first = next(iter(evaluator_metrics(evaluator)), None)
-            key = _first_key(first)
+            key = _first_key(first, config_scope(cfg))
             found.append(('default_hooks.checkpoint.save_best', key,
                           f"default_hooks.checkpoint.save_best='auto' (val_evaluator's first key, {key!r})"))
         else:
@@ -333,11 +332,7 @@ def _ar_count_fix(metric_cfg: dict, where: str | None = None) -> str:
 def _validated_by_mmdet(metric_cfg: Any, scope: str | None) -> bool:
     """Whether a metric config computes its values with mmdet's own ``CocoMetric`` evaluation (rounded, its AR items
     at fixed places of ``COCOeval.stats``): see :func:`_validated_ar_count`."""
-    if not isinstance(metric_cfg, dict) or config_type_name(metric_cfg) == 'UnroundedCocoMetric':
-        return False
-    if config_type_name(metric_cfg) == 'CocoMetric':
-        return True
-    cls = coco_compute_class(metric_cfg, scope)
+    cls = coco_compute_class(metric_cfg, scope) if isinstance(metric_cfg, dict) else None
     if cls is None:
         return False
     from automl_mm.evaluation.coco import UnroundedCocoMetric

@@ -122,13 +122,13 @@ def class_origin(cls: type) -> str:
 
 
 def _runs_coco_compute(metric: Any, cfg: Any) -> bool:
-    """Whether a metric config runs mmdet's ``CocoMetric`` evaluation: type ``CocoMetric`` / ``UnroundedCocoMetric``
-    by name, or a class :func:`coco_compute_class` finds (``OVCocoMetric``, ``CocoVideoMetric``,
-    ``CocoOccludedSeparatedMetric``, a user's subclass that keeps mmdet's ``compute_metrics``)."""
+    """Whether a metric config runs mmdet's ``CocoMetric`` evaluation: a class :func:`coco_compute_class` finds in
+    the config's scope (``CocoMetric``, ``UnroundedCocoMetric``, ``OVCocoMetric``, ``CocoVideoMetric``,
+    ``CocoOccludedSeparatedMetric``, a user's subclass that keeps mmdet's ``compute_metrics``; not a user's own class
+    named ``CocoMetric``)."""
     from .preflight_walk import config_scope
 
-    return config_type_name(metric) in ('CocoMetric', 'UnroundedCocoMetric') or \
-        coco_compute_class(metric, config_scope(cfg)) is not None
+    return coco_compute_class(metric, config_scope(cfg)) is not None
 
 
 def check_voc_iou_thrs(cfg: Any, test_only: bool, split: str = 'test') -> None:

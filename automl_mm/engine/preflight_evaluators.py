@@ -85,9 +85,10 @@ def check_rank_local_evaluator(evaluator: Any, key: str, scope: str = 'automl_mm
                      'metrics (one split per reward / search loader)')
 
 
-def check_metric_clash(evaluator: Any, key: str) -> None:
+def check_metric_clash(evaluator: Any, key: str, scope: str | None = None) -> None:
     """Refuse two metrics of ``evaluator`` (a config at ``key``) that report the same key, where both metrics' keys
-    are known without running them (:func:`~automl_mm.engine.preflight_metrics.metric_keys`).
+    are known without running them (:func:`~automl_mm.engine.preflight_metrics.metric_keys`, the metrics' types
+    resolved in ``scope``, the config's ``default_scope``).
 
     Raises:
         ConfigCheckError: naming the clashing metric key and both metrics' config keys.
@@ -100,7 +101,7 @@ def check_metric_clash(evaluator: Any, key: str) -> None:
     seen: dict[str, str] = {}
     for j, metric in enumerate(metrics):
         where = f'{key}[{j}]' if len(metrics) > 1 else key
-        for name in sorted(metric_keys(metric, complete=False) or ()):
+        for name in sorted(metric_keys(metric, complete=False, scope=scope) or ()):
             if name in seen:
                 raise ConfigCheckError(
                     f'{seen[name]} and {where} both report {name!r}: the evaluation refuses two metrics of one '
@@ -112,7 +113,7 @@ def check_metric_clash(evaluator: Any, key: str) -> None:
 def check_evaluators(cfg: Any, test_only: bool, split: str = 'test') -> None:
     """:func:`check_metric_clash` for every evaluator of the config (``{split}_evaluator`` alone when ``test_only``):
     the top-level ones, ``train_cfg.search_evaluator`` and each ``custom_hooks[i].reward_evaluator``."""
-    from .preflight_walk import _EVALUATORS, outside_split
+    from .preflight_walk import _EVALUATORS, config_scope, outside_split
 
     found = [(cfg.get(k), k) for k in _EVALUATORS if not outside_split(k, test_only, split)]
     if not test_only:
@@ -121,7 +122,7 @@ def check_evaluators(cfg: Any, test_only: bool, split: str = 'test') -> None:
                   for i, hook in enumerate(cfg.get('custom_hooks') or []) if isinstance(hook, dict)]
     for evaluator, key in found:
         if evaluator:
-            check_metric_clash(evaluator, key)
+            check_metric_clash(evaluator, key, config_scope(cfg))
 
 
 def _plateau_schedulers(cfg: Any) -> list[tuple[dict, str]]:

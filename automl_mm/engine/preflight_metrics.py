@@ -28,8 +28,45 @@ COCO_AP_ITEMS = ('mAP', 'mAP_50', 'mAP_75', 'mAP_s', 'mAP_m', 'mAP_l')
 COCO_AR_ITEMS = ('AR@100', 'AR@300', 'AR@1000', 'AR_s@1000', 'AR_m@1000', 'AR_l@1000')
 
 
-def metric_keys(metric_cfg: Any, complete: bool = True) -> set[str] | None:
-    """The keys a metric config reports, when they are known without running it (else ``None``).
+def reporting_class(metric_cfg: Any, scope: str | None = None) -> tuple[str, str] | None:
+    """``(the stock metric whose keys a metric config reports, their prefix)`` where that is known without running
+    it, else ``None``.
+
+    The class is resolved as mmengine builds the node (its ``_scope_``, else ``scope``, the config's
+    ``default_scope``; with neither, the current scope, then mmdet's:
+    :func:`~automl_mm.engine.preflight_walk.coco_metric_class`), and judged by the class whose ``compute_metrics``
+    it runs: ``'Accuracy'`` / ``'LogLikelihood'`` (automl_mm's), ``'CocoMetric'`` (mmdet's ``CocoMetric``, or
+    automl_mm's ``UnroundedCocoMetric``, which reports its keys). So a user's subclass under another name that keeps
+    that ``compute_metrics`` reports its keys, and a user's own class named ``'CocoMetric'`` does not. The prefix is
+    the config's ``prefix``, else the class's ``default_prefix`` (mmengine's ``BaseMetric``)."""
+    from mmengine.evaluator import BaseMetric
+
+    from automl_mm.evaluation.accuracy import Accuracy, LogLikelihood
+    from automl_mm.registry import METRICS
+
+    from .preflight_walk import _subclass
+
+    cls = _subclass(metric_cfg, METRICS, BaseMetric, scope)  # (config_class: None where unresolvable)
+    if cls is None:
+        return None
+    stock: dict[type, str] = {Accuracy: 'Accuracy', LogLikelihood: 'LogLikelihood'}
+    try:
+        from mmdet.evaluation.metrics import CocoMetric
+
+        from automl_mm.evaluation.coco import UnroundedCocoMetric
+        stock.update({CocoMetric: 'CocoMetric', UnroundedCocoMetric: 'CocoMetric'})
+    except ImportError:  # no mmdet: no COCO metric is built
+        pass
+    owner = next((c for c in cls.__mro__ if 'compute_metrics' in vars(c)), None)
+    if owner not in stock:
+        return None
+    return stock[owner], metric_cfg.get('prefix') or cls.default_prefix or ''
+
+
+def metric_keys(metric_cfg: Any, complete: bool = True, scope: str | None = None) -> set[str] | None:
+    """The keys a metric config reports, when they are known without running it (else ``None``); its class is
+    resolved in ``scope`` (the config's ``default_scope``) and judged by the ``compute_metrics`` it runs
+    (:func:`reporting_class`), not by its ``type`` name.
 
     ``Accuracy`` (automl_mm): ``{prefix}/top{k}`` per ``topk``; ``LogLikelihood`` (automl_mm): ``{prefix}/mean``;
     mmdet ``CocoMetric`` (and automl_mm's ``UnroundedCocoMetric``): ``{prefix}/{metric}_{item}`` for bbox/segm
@@ -37,33 +74,33 @@ def metric_keys(metric_cfg: Any, complete: bool = True) -> set[str] | None:
     (mmdet 3.3 ``CocoMetric.compute_metrics``); unknown (``None``) with ``classwise=True`` for bbox/segm, whose
     ``{prefix}/{class name}_precision`` keys are the dataset's class names (a reward_key or save_best on one class
     was refused as not reported). With ``complete=False`` the keys known to be reported among others (a classwise
-    metric's bbox/segm keys), for a check that some key is reported twice.
+    metric's bbox/segm keys), for a check that some key is reported twice. ``{prefix}``: the config's ``prefix``,
+    else the class's ``default_prefix``.
     """
     if not isinstance(metric_cfg, dict):
         return None
-    kind = config_type_name(metric_cfg)
+    found = reporting_class(metric_cfg, scope)
+    if found is None:
+        return None
+    kind, prefix = found
     if kind == 'Accuracy':
         topk = metric_cfg.get('topk', (1, ))
         topk = (topk, ) if isinstance(topk, int) else tuple(topk)
-        prefix = metric_cfg.get('prefix') or 'accuracy'
         return {f'{prefix}/top{int(k)}' for k in topk}
     if kind == 'LogLikelihood':  # automl_mm's: one key
-        return {f"{metric_cfg.get('prefix') or 'log_likelihood'}/mean"}
-    if kind in ('CocoMetric', 'UnroundedCocoMetric'):
-        prefix = metric_cfg.get('prefix') or 'coco'
-        metrics = metric_cfg.get('metric', 'bbox')
-        keys: set[str] = set()
-        for metric in [metrics] if isinstance(metrics, str) else list(metrics):
-            if metric in ('bbox', 'segm'):
-                if metric_cfg.get('classwise') and complete:
-                    return None  # '<class name>_precision' per class of the dataset, known once it is built
-                keys |= {f'{prefix}/{metric}_{item}' for item in metric_cfg.get('metric_items') or COCO_AP_ITEMS}
-            elif metric == 'proposal':
-                keys |= {f'{prefix}/{item}' for item in metric_cfg.get('metric_items') or COCO_AR_ITEMS}
-            else:
-                return None
-        return keys
-    return None
+        return {f'{prefix}/mean'}
+    metrics = metric_cfg.get('metric', 'bbox')
+    keys: set[str] = set()
+    for metric in [metrics] if isinstance(metrics, str) else list(metrics):
+        if metric in ('bbox', 'segm'):
+            if metric_cfg.get('classwise') and complete:
+                return None  # '<class name>_precision' per class of the dataset, known once it is built
+            keys |= {f'{prefix}/{metric}_{item}' for item in metric_cfg.get('metric_items') or COCO_AP_ITEMS}
+        elif metric == 'proposal':
+            keys |= {f'{prefix}/{item}' for item in metric_cfg.get('metric_items') or COCO_AR_ITEMS}
+        else:
+            return None
+    return keys
 
 
 def _check_coco_metric_items(cfg: Any, test_only: bool, split: str = 'test') -> None:
@@ -114,10 +151,10 @@ def check_metric_key(key: str, owner: str, evaluator: Any, evaluator_key: str, s
     # a classwise CocoMetric's per-class keys are the dataset's class names: any '{prefix}/<name>_precision' is
     # taken, its other keys are checked (with every key unknown, a misspelt 'coco/bbox_mAp' passed and stopped the
     # run at the first reading)
-    known = [metric_keys(m, complete=False) for m in metrics]
+    known = [metric_keys(m, complete=False, scope=scope) for m in metrics]
     if not known or any(k is None for k in known):
         return  # a metric whose keys are only known after running it
-    per_class = [_classwise_prefix(m) for m in metrics if _classwise_prefix(m) is not None]
+    per_class = [p for p in (_classwise_prefix(m, scope) for m in metrics) if p is not None]
     if any(key.startswith(f'{prefix}/') and key.endswith('_precision') and len(key) > len(prefix) + 11
            for prefix in per_class):
         return
@@ -129,16 +166,19 @@ def check_metric_key(key: str, owner: str, evaluator: Any, evaluator_key: str, s
                                f'{sorted(available)}{classes}')
 
 
-def _classwise_prefix(metric_cfg: Any) -> str | None:
-    """The prefix of a ``classwise=True`` CocoMetric config with bbox / segm (its per-class keys are
+def _classwise_prefix(metric_cfg: Any, scope: str | None = None) -> str | None:
+    """The prefix of a ``classwise=True`` config of a metric that reports mmdet's ``CocoMetric`` keys
+    (:func:`reporting_class`, resolved in ``scope``) with bbox / segm (its per-class keys are
     ``{prefix}/<class name>_precision``, mmdet 3.3), else ``None``."""
-    if not isinstance(metric_cfg, dict) or not metric_cfg.get('classwise') or \
-            config_type_name(metric_cfg) not in ('CocoMetric', 'UnroundedCocoMetric'):
+    if not isinstance(metric_cfg, dict) or not metric_cfg.get('classwise'):
+        return None
+    found = reporting_class(metric_cfg, scope)
+    if found is None or found[0] != 'CocoMetric':
         return None
     kinds = metric_cfg.get('metric', 'bbox')
     if not {'bbox', 'segm'} & set([kinds] if isinstance(kinds, str) else list(kinds)):
         return None
-    return metric_cfg.get('prefix') or 'coco'
+    return found[1]
 
 
 #: mmdet 3.3 metrics that report values rounded: ``{class name: (decimals kept, the keys rounded (a regular
@@ -307,7 +347,7 @@ def warn_rounded_save_best(cfg: Any, scope: str | None) -> list[str]:
     for given in keys:
         # 'auto': mmengine takes the first key of the validation's metrics, the first metric's first key
         first = next(iter(evaluator_metrics(evaluator)), None)
-        key = _first_key(first) if given == 'auto' else given
+        key = _first_key(first, scope) if given == 'auto' else given
         found = rounded_key(key, evaluator, scope, validated=True)
         one_class = ''
         if given == 'auto' and key and key.endswith('/<first class>_precision'):
@@ -347,16 +387,19 @@ def _full_precision_fix(cls: type) -> str:
     return 'Select by a key reported at full precision'
 
 
-def _first_key(metric_cfg: Any) -> str | None:
-    """The first key a ``CocoMetric`` / ``UnroundedCocoMetric`` config reports (mmdet 3.3: its first ``metric``'s
-    first item, ``coco/bbox_mAP`` by default; with ``classwise=True`` and bbox / segm first, the first category's
-    ``<class>_precision``, which mmdet reports before the items, named here ``'coco/<first class>_precision'``),
-    the one mmengine's ``save_best='auto'`` takes; ``None`` for other metrics (not known here)."""
-    if not isinstance(metric_cfg, dict) or config_type_name(metric_cfg) not in ('CocoMetric', 'UnroundedCocoMetric'):
+def _first_key(metric_cfg: Any, scope: str | None = None) -> str | None:
+    """The first key a config of a metric that reports mmdet's ``CocoMetric`` keys (:func:`reporting_class`,
+    resolved in ``scope``: ``CocoMetric``, ``UnroundedCocoMetric``, a user's subclass keeping their
+    ``compute_metrics``) reports (mmdet 3.3: its first ``metric``'s first item, ``coco/bbox_mAP`` by default; with
+    ``classwise=True`` and bbox / segm first, the first category's ``<class>_precision``, which mmdet reports before
+    the items, named here ``'coco/<first class>_precision'``), the one mmengine's ``save_best='auto'`` takes;
+    ``None`` for other metrics (not known here)."""
+    found = reporting_class(metric_cfg, scope) if isinstance(metric_cfg, dict) else None
+    if found is None or found[0] != 'CocoMetric':
         return None
     kinds = metric_cfg.get('metric', 'bbox')
     kind = kinds if isinstance(kinds, str) else next(iter(kinds), None) if isinstance(kinds, (list, tuple)) else None
-    prefix = metric_cfg.get('prefix') or 'coco'
+    prefix = found[1]
     items = metric_cfg.get('metric_items')
     if kind in ('bbox', 'segm'):
         return f'{prefix}/<first class>_precision' if metric_cfg.get('classwise') else \
