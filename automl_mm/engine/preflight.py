@@ -88,7 +88,11 @@ concept, and the public names stay importable from here.
     refused (:func:`~automl_mm.engine.preflight_lvis.check_lvis_ar_key`); an ``LVISMetric`` / ``LVISFixedAPMetric``
     that the installed lvis-api cannot run (none installed, or its evaluation fails under the installed numpy: lvis
     0.5.3's ``np.float``, found by running it on a one-image set) is refused naming the evaluator keys, and so is an
-    mmdet LVIS dataset without lvis-api (:func:`~automl_mm.engine.preflight_lvis.check_lvis_api`);
+    mmdet LVIS dataset without lvis-api (:func:`~automl_mm.engine.preflight_lvis.check_lvis_api`); a metric that
+    writes its results to a new temporary folder at every evaluation (mmdet's ``CocoMetric`` / ``LVISMetric`` without
+    ``outfile_prefix``, any of a reward or search evaluator) finds a usable one
+    (:func:`~automl_mm.engine.preflight_metric_folders.check_metric_temp_folders`: the first evaluation stopped there,
+    after training up to it);
   - each dataloader's ``collate_fn`` type is a function mmengine finds
     (:func:`~automl_mm.engine.preflight_training._check_collate_fns`);
   - a COCO dataset's ``metainfo.classes`` (or its class's default names) are categories of its annotation file, in
@@ -189,6 +193,7 @@ from .preflight_loader_classes import check_loader_classes
 from .preflight_loading import check_data_files
 from .preflight_lvis import check_lvis_api, warn_lvis_ignored_settings
 from .preflight_masks import check_mask_format
+from .preflight_metric_folders import check_metric_temp_folders
 from .preflight_metric_order import check_category_order, check_metric_order
 from .preflight_metrics import (
     COCO_AP_ITEMS,
@@ -312,6 +317,7 @@ def check_config(cfg: Any, test_only: bool = False, split: str = 'test') -> None
     check_voc_iou_thrs(cfg, test_only, split)
     warn_uncomputed_coco_items(cfg, test_only, split)
     check_lvis_api(cfg, test_only, split)
+    check_metric_temp_folders(cfg, test_only, split)
     warn_lvis_ignored_settings(cfg, test_only, split)
     warn_classwise_iou_columns(cfg, test_only, split)
     warn_ov_ap50_threshold(cfg, test_only, split)
