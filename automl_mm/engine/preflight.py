@@ -229,7 +229,11 @@ from .preflight_walk import (
 
 
 def check_config(cfg: Any, test_only: bool = False, split: str = 'test') -> None:
-    """Static checks of a whole config (see the module docstring). Raises :class:`ConfigCheckError`.
+    """Static checks of a whole config (see the module docstring). Raises :class:`ConfigCheckError`. Every check
+    resolves the config's types in the scope mmengine's ``Runner`` builds them in
+    (:func:`~automl_mm.engine.preflight_walk.config_scope`: its ``default_scope``, ``'mmengine'`` without one); a type
+    that scope does not hold is left to the start's build (:func:`build_check`, :func:`check_metric_arguments`,
+    :func:`check_data_sources`), which refuses it at its key as the runner would.
 
     Args:
         cfg: The config.
@@ -248,7 +252,7 @@ def check_config(cfg: Any, test_only: bool = False, split: str = 'test') -> None
     record_unseen_failures(cfg.get('custom_imports'))  # skipped by a loop automl_mm did not see
     if split not in SPLITS:
         raise ValueError(f'split={split!r}: one of {SPLITS}')
-    scope = cfg.get('default_scope') or 'automl_mm'
+    scope = config_scope(cfg)  # the runner's: 'mmengine' without default_scope, as Runner.from_cfg builds
     check_training_config(cfg, scope, test_only, split)
     check_load_from(cfg)
     check_read_keys(cfg, test_only)

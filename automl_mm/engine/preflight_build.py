@@ -20,7 +20,14 @@ from types import SimpleNamespace
 from typing import Any
 
 from .preflight_runner_args import check_default_hook_typed
-from .preflight_walk import ConfigCheckError, _evaluator_cfgs, _loader_cfgs, outside_split, scoped_datasets
+from .preflight_walk import (
+    ConfigCheckError,
+    _evaluator_cfgs,
+    _loader_cfgs,
+    outside_split,
+    runner_scope,
+    scoped_datasets,
+)
 
 
 def build_check(cfg: Any) -> None:
@@ -43,7 +50,7 @@ def build_check(cfg: Any) -> None:
     from automl_mm.registry import HOOKS, MODELS
     from automl_mm.utils.scope import building_at
 
-    scope = cfg.get('default_scope', 'automl_mm')
+    scope = runner_scope(cfg)
     with DefaultScope.overwrite_default_scope(scope), _visualizer_for_hooks():
         try:
             model = MODELS.build(copy.deepcopy(cfg.model)) if cfg.get('model') is not None else None
@@ -117,7 +124,7 @@ def check_data_sources(cfg: Any, test_only: bool = False, split: str = 'test') -
 
     from .preflight_walk import bn_recalibration_loader_cfgs
 
-    scope = cfg.get('default_scope', 'automl_mm')
+    scope = runner_scope(cfg)
     # (a leaf inside a wrapper of a _scope_ is built in that scope, as mmengine builds it inside the wrapper)
     leaves = [(node if node.get('_scope_') or in_scope == scope else dict(node, _scope_=in_scope), where)
               for loader, key in [*_loader_cfgs(cfg), *bn_recalibration_loader_cfgs(cfg)]
@@ -163,7 +170,7 @@ def check_metric_arguments(cfg: Any, test_only: bool = False, split: str = 'test
     """
     from mmengine.registry import DefaultScope
 
-    with DefaultScope.overwrite_default_scope(cfg.get('default_scope', 'automl_mm')):
+    with DefaultScope.overwrite_default_scope(runner_scope(cfg)):
         _build_metrics(cfg, test_only, split, construct)
 
 

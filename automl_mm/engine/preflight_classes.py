@@ -22,6 +22,7 @@ from .preflight_walk import (
     _evaluator_cfgs,
     _loader_cfgs,
     coco_dataset_classes,
+    config_scope,
     outside_split,
     scoped_datasets,
 )
@@ -286,7 +287,7 @@ def _check_num_classes(cfg: Any, test_only: bool, split: str = 'test') -> None:
     heads = list(_num_classes_keys(cfg.get('model'), 'model'))
     if not heads:
         return
-    scope = cfg.get('default_scope', 'automl_mm')
+    scope = config_scope(cfg)
     for loader, key in _loader_cfgs(cfg):
         if outside_split(key, test_only, split):
             continue
@@ -364,7 +365,7 @@ def _check_concat_classes(cfg: Any, test_only: bool, split: str = 'test') -> Non
     (which scores each dataset with its own names) is left alone."""
     from mmengine.dataset import ConcatDataset
 
-    scope = cfg.get('default_scope', 'automl_mm')
+    scope = config_scope(cfg)
     for loader, key in _loader_cfgs(cfg):
         if outside_split(key, test_only, split):
             continue

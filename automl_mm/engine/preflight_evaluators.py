@@ -33,7 +33,7 @@ from typing import Any
 
 from mmengine.logging import print_log
 
-from .preflight_walk import ConfigCheckError, evaluator_metrics
+from .preflight_walk import ConfigCheckError, config_scope, evaluator_metrics
 
 
 def reports_own_keys(evaluator: Any) -> bool:
@@ -136,7 +136,7 @@ def _plateau_schedulers(cfg: Any) -> list[tuple[dict, str]]:
 
     from .preflight_training import _scheduler_nodes
 
-    value, scope = cfg.get('param_scheduler'), cfg.get('default_scope') or 'automl_mm'
+    value, scope = cfg.get('param_scheduler'), config_scope(cfg)
     nodes = _scheduler_nodes(value, 'param_scheduler')
     if isinstance(value, dict) and 'type' not in value:
         nodes = [n for name, inner in value.items() for n in _scheduler_nodes(inner, f'param_scheduler.{name}')]

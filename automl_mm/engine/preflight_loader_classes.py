@@ -4,7 +4,7 @@ from __future__ import annotations
 from typing import Any
 
 from .preflight_classes import _built_classes, _label_scoring, _shown
-from .preflight_walk import ConfigCheckError, _loader_cfgs, outside_split
+from .preflight_walk import ConfigCheckError, _loader_cfgs, config_scope, outside_split
 
 
 def check_loader_classes(cfg: Any, test_only: bool, split: str = 'test') -> None:
@@ -27,7 +27,7 @@ def check_loader_classes(cfg: Any, test_only: bool, split: str = 'test') -> None
     """
     if outside_split('train_dataloader', test_only, split):
         return
-    scope = cfg.get('default_scope', 'automl_mm')
+    scope = config_scope(cfg)
     reference = None
     for loader, key in _loader_cfgs(cfg):
         found = _built_classes(loader.get('dataset'), f'{key}.dataset', scope)

@@ -13,7 +13,7 @@ from typing import Any
 
 from automl_mm.utils.scope import config_type_name
 
-from .preflight_walk import ConfigCheckError
+from .preflight_walk import ConfigCheckError, config_scope
 
 #: Height and width of the shape-only input (the meta device computes no values): 224 = 32 x 7, divided by the
 #: usual backbones' strides and Swin's patch x window.
@@ -83,7 +83,7 @@ def check_neck_widths(cfg: Any) -> None:
     in_channels = neck.get('in_channels')
     if not isinstance(in_channels, (list, tuple)):
         return  # an int (e.g. YOLOF's DilatedEncoder reads the last map) or the neck's default
-    widths = backbone_widths(backbone, cfg.get('default_scope') or 'automl_mm')
+    widths = backbone_widths(backbone, config_scope(cfg))
     if widths is None:
         return
     neck_type = config_type_name(neck)

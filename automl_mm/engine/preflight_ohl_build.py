@@ -14,6 +14,7 @@ from automl_mm.engine.preflight_walk import ConfigCheckError
 
 from .preflight_ohl_hooks import _hook_entry, _refuse
 from .preflight_ohl_schedule import _loop, _positive_int
+from .preflight_walk import config_scope
 
 
 def check_ohl_model(cfg: Any, hooks: list, model: Any, optimisation: tuple[Any, Any] | None = None,
@@ -78,7 +79,7 @@ def _build_clean_dataset(cfg: Any, hook: Any) -> None:
     dataset = copy.deepcopy(loader.get('dataset')) if isinstance(loader, dict) else None
     if not isinstance(dataset, dict):
         return
-    scope = cfg.get('default_scope') or 'automl_mm'
+    scope = config_scope(cfg)
     kind = dataset.get('type')
     cls = kind if isinstance(kind, type) else registered_class(DATASETS, kind, dataset.get('_scope_') or scope)
     if cls is None:
@@ -174,7 +175,7 @@ def _runner_attributes(cfg: Any) -> tuple[str, set[str]] | None:
     if kind is None:
         cls = Runner  # tools/train.py: Runner.from_cfg
     else:
-        scope = cfg.get('default_scope') or 'automl_mm'
+        scope = config_scope(cfg)
         cls = kind if isinstance(kind, type) else registered_class(RUNNERS, kind, scope)
     if not isinstance(cls, type):
         return None
@@ -246,7 +247,7 @@ def _train_loop(cfg: Any, train_dataset: Any) -> Any:
     runner = SimpleNamespace(_randomness_cfg={}, seed=0, visualizer=SimpleNamespace(dataset_meta=None))
     args = dict(runner=runner, dataloader=_StandInLoader(train_dataset))
     try:
-        with DefaultScope.overwrite_default_scope(cfg.get('default_scope') or 'automl_mm'):
+        with DefaultScope.overwrite_default_scope(config_scope(cfg)):
             if 'type' in node:
                 return LOOPS.build(node, default_args=args)
             cls = EpochBasedTrainLoop if node.pop('by_epoch', True) else IterBasedTrainLoop
@@ -293,7 +294,7 @@ def check_ohl_resume(cfg: Any, hooks: list, model: Any, train_dataset: Any) -> N
     except RuntimeError:  # torch maps zip checkpoints only; a legacy one is read whole
         checkpoint = safe_torch_load(path, map_location='cpu')
     meta = checkpoint.get('meta') or {}
-    found_loop = _loop(cfg, cfg.get('default_scope') or 'automl_mm')
+    found_loop = _loop(cfg, config_scope(cfg))
     max_iters = 0  # unknown: the check of a partial last trunk is left to the workers
     if found_loop is not None:
         loop, max_epochs, loop_iters = found_loop

@@ -12,6 +12,7 @@ from automl_mm.engine.preflight_walk import ConfigCheckError
 from automl_mm.utils.scope import config_type_name
 
 from .preflight_ohl_schedule import _checkpoint_entries
+from .preflight_walk import config_scope
 
 
 def _hook_entry(cfg: Any) -> tuple[str, dict] | None:
@@ -20,7 +21,7 @@ def _hook_entry(cfg: Any) -> tuple[str, dict] | None:
     from automl_mm.ohl.copies import find_ohl_hook
 
     try:
-        found = find_ohl_hook(cfg.get('custom_hooks'), cfg.get('default_scope'))
+        found = find_ohl_hook(cfg.get('custom_hooks'), config_scope(cfg))
     except ValueError:
         return None
     if found is None or not isinstance(found[1], dict):
@@ -42,7 +43,7 @@ def _hook_classes(cfg: Any) -> list[tuple[str, type | None]]:
     (``None`` where it cannot be)."""
     from automl_mm.ohl.copies import _hook_class
 
-    scope = cfg.get('default_scope')
+    scope = config_scope(cfg)
     entries = [(f'default_hooks.{name}', hook) for name, hook in (cfg.get('default_hooks') or {}).items()]
     entries += [(f'custom_hooks[{i}]', hook) for i, hook in enumerate(cfg.get('custom_hooks') or [])]
     return [(key, _hook_class(hook, scope)) for key, hook in entries if hook is not None]
@@ -64,7 +65,7 @@ def _check_hook_order(cfg: Any, hook: dict, num_copies: int, scope: str) -> None
     from automl_mm.ohl.checks import hooks_after_ohl, refuse_before_ohl
     from automl_mm.ohl.copies import _hook_class, find_ohl_hook
 
-    ohl = _hook_class(hook, cfg.get('default_scope'))
+    ohl = _hook_class(hook, config_scope(cfg))
 
     def priority(entry: Any, cls: Any) -> int | None:
         value = entry.get('priority') if isinstance(entry, dict) else getattr(entry, 'priority', None)
@@ -73,7 +74,7 @@ def _check_hook_order(cfg: Any, hook: dict, num_copies: int, scope: str) -> None
         except (AttributeError, KeyError, TypeError, ValueError):
             return None
 
-    found = find_ohl_hook(cfg.get('custom_hooks'), cfg.get('default_scope'))
+    found = find_ohl_hook(cfg.get('custom_hooks'), config_scope(cfg))
     ohl_priority = priority(hook, ohl)
     if found is None or ohl is None or ohl_priority is None:
         return
@@ -83,7 +84,7 @@ def _check_hook_order(cfg: Any, hook: dict, num_copies: int, scope: str) -> None
         (key, _hook_entry_of(cfg, key)) for key, cls in _hook_classes(cfg)
         if isinstance(cls, type) and not issubclass(cls, CheckpointHook)]
     for key, entry in entries:
-        cls = _hook_class(entry, cfg.get('default_scope')) if isinstance(entry, dict) else type(entry)
+        cls = _hook_class(entry, config_scope(cfg)) if isinstance(entry, dict) else type(entry)
         rule = next(((why, default) for kind, why, default in ordered
                      if isinstance(cls, type) and issubclass(cls, kind)), None)
         if rule is None:
@@ -120,7 +121,7 @@ def _check_progress_hooks(cfg: Any, has_ohl_hook: bool) -> None:
     if has_ohl_hook:
         return
     for i, hook in enumerate(cfg.get('custom_hooks') or []):
-        cls = _hook_class(hook, cfg.get('default_scope'))
+        cls = _hook_class(hook, config_scope(cfg))
         if isinstance(cls, type) and issubclass(cls, OHLProgressHook):
             raise ConfigCheckError(f'custom_hooks[{i}] is an {cls.__name__}, which reports the trunks of an OHLHook, '
                                    'but custom_hooks has no OHLHook: remove it, or add the OHLHook')

@@ -17,6 +17,8 @@ from typing import Any
 
 from automl_mm.engine.preflight_walk import ConfigCheckError
 
+from .preflight_walk import config_scope
+
 #: mmengine's ``Runner.register_default_hooks``: the checkpoint hook a config that leaves it out gets
 DEFAULT_CHECKPOINT = dict(type='CheckpointHook', interval=1)
 
@@ -188,7 +190,7 @@ def _check_schedule_hooks(cfg: Any, scope: str) -> None:
     from automl_mm.ohl.replay_hooks import TrunkScheduleHook
 
     for i, hook in enumerate(cfg.get('custom_hooks') or []):
-        cls = _hook_class(hook, cfg.get('default_scope'))
+        cls = _hook_class(hook, config_scope(cfg))
         if not (isinstance(cls, type) and issubclass(cls, TrunkScheduleHook) and isinstance(hook, dict)
                 and hook.get('trunk_epochs') is not None):
             continue

@@ -14,7 +14,7 @@ from __future__ import annotations
 import inspect
 from typing import Any
 
-from .preflight_walk import ConfigCheckError
+from .preflight_walk import ConfigCheckError, config_scope
 
 #: A runner's loop (attribute) -> (its config's split, {loop attribute: the config key it is built from}).
 _LOOPS = {'train_loop': ('train', {'dataloader': 'train_dataloader'}),
@@ -97,7 +97,7 @@ def _writes(cfg: Any) -> list[tuple[str, str, str]]:
     for i, hook in enumerate(cfg.get('custom_hooks') or []):
         if not isinstance(hook, dict):
             continue
-        cls = _hook_class(hook, cfg.get('default_scope'))
+        cls = _hook_class(hook, config_scope(cfg))
         if not isinstance(cls, type):
             continue
         if issubclass(cls, OHLHook):

@@ -14,7 +14,7 @@ from typing import Any
 from mmengine.config import Config
 
 from .preflight_data_hint import closest_first
-from .preflight_walk import ConfigCheckError
+from .preflight_walk import ConfigCheckError, config_scope
 
 
 def _leaves(value: Any, path: str = '') -> Iterator[tuple[str, Any]]:
@@ -80,14 +80,14 @@ def _ohl_hook_argument(cfg: Any, name: str) -> tuple[int, Any] | None:
     from automl_mm.ohl.copies import _hook_class, find_ohl_hook
 
     try:
-        found = find_ohl_hook(cfg.get('custom_hooks'), cfg.get('default_scope'))
+        found = find_ohl_hook(cfg.get('custom_hooks'), config_scope(cfg))
     except ValueError:
         return None
     if found is None:
         return None
     index, hook = found
     named = (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)
-    arguments = {arg for c in _hook_class(hook, cfg.get('default_scope')).__mro__
+    arguments = {arg for c in _hook_class(hook, config_scope(cfg)).__mro__
                  if isinstance(c, type) and issubclass(c, OHLHook)  # a subclass's too
                  for arg, p in inspect.signature(c.__init__).parameters.items() if p.kind in named} - {'self'}
     if name not in arguments:

@@ -15,7 +15,7 @@ from typing import Any
 
 from automl_mm.utils.scope import config_type_name
 
-from .preflight_walk import ConfigCheckError
+from .preflight_walk import ConfigCheckError, config_scope
 
 #: Keys ``Runner.setup_env`` reads from ``env_cfg`` (mmengine 0.10).
 ENV_CFG_KEYS = frozenset(('cudnn_benchmark', 'mp_cfg', 'dist_cfg', 'resource_limit'))
@@ -154,8 +154,8 @@ def check_read_keys(cfg: Any, test_only: bool = False) -> None:
     check_scaled_lr_writes(cfg)
     for paramwise, key, optimizer in _paramwise_cfgs(cfg.get('optim_wrapper'), 'optim_wrapper'):
         _refuse_unread(paramwise, key, PARAMWISE_CFG_KEYS, "mmengine's DefaultOptimWrapperConstructor")
-        _check_custom_keys(paramwise, key, optimizer, cfg.get('default_scope'))
-    _check_optimizer_type_scope(cfg.get('optim_wrapper'), cfg.get('default_scope'))
+        _check_custom_keys(paramwise, key, optimizer, config_scope(cfg))
+    _check_optimizer_type_scope(cfg.get('optim_wrapper'), config_scope(cfg))
     checkpoint = (cfg.get('default_hooks') or {}).get('checkpoint')
     if config_type_name(checkpoint) == 'CheckpointHook':
         import inspect

@@ -30,7 +30,7 @@ def _check_rank_local(evaluator: Any, key: str, cfg: Any) -> None:
     if not evaluator:
         return
     try:
-        check_rank_local_evaluator(evaluator, key, cfg.get('default_scope') or 'automl_mm')
+        check_rank_local_evaluator(evaluator, key, config_scope(cfg))
     except ValueError as err:
         raise ConfigCheckError(str(err)) from None
 
@@ -53,7 +53,7 @@ def _check_ohl_hook(cfg: Any) -> None:
     from automl_mm.registry import RUNNERS
 
     try:
-        found = find_ohl_hook(cfg.get('custom_hooks'), cfg.get('default_scope'))
+        found = find_ohl_hook(cfg.get('custom_hooks'), config_scope(cfg))
     except ValueError as err:
         raise ConfigCheckError(str(err)) from None
     if found is None:
@@ -72,7 +72,7 @@ def _check_ohl_hook(cfg: Any) -> None:
         check_metric_key(hook['reward_key'], f'custom_hooks[{i}].reward_key', evaluator, where, config_scope(cfg))
         check_searched_topk(cfg, hook['reward_key'], f'custom_hooks[{i}].reward_key', evaluator, where)
         warn_rounded_search_metric(hook['reward_key'], f'custom_hooks[{i}].reward_key', evaluator, where,
-                                   cfg.get('default_scope'))
+                                   config_scope(cfg))
         _check_rule(hook.get('reward_rule'), hook['reward_key'], f'custom_hooks[{i}].reward_rule',
                     f'custom_hooks[{i}].reward_key')
     loader, loader_key = first_configured(cfg, hook.get('reward_dataloader'), f'custom_hooks[{i}].reward_dataloader',
@@ -145,7 +145,7 @@ def _check_search_loop(cfg: Any, train_cfg: Any) -> None:
                      config_scope(cfg))
     check_searched_topk(cfg, train_cfg.get('metric_key', default_key), 'train_cfg.metric_key', evaluator, where)
     warn_rounded_search_metric(train_cfg.get('metric_key', default_key), 'train_cfg.metric_key', evaluator, where,
-                               cfg.get('default_scope'))
+                               config_scope(cfg))
     _check_rule(train_cfg.get('metric_rule'), train_cfg.get('metric_key', default_key), 'train_cfg.metric_rule',
                 'train_cfg.metric_key')
     loader, loader_key = first_configured(cfg, train_cfg.get('search_dataloader'), 'train_cfg.search_dataloader',

@@ -22,6 +22,7 @@ from .preflight_walk import (
     ConfigCheckError,
     _loader_cfgs,
     bn_recalibration_loader_cfgs,
+    config_scope,
     outside_split,
     scoped_datasets,
     scoped_nodes,
@@ -250,7 +251,7 @@ def check_anchor_generators(cfg: Any) -> None:
         from mmdet.models.task_modules.prior_generators import AnchorGenerator, MlvlPointGenerator
     except ImportError:  # no mmdet: no generator of its
         return
-    scope = cfg.get('default_scope') or 'automl_mm'
+    scope = config_scope(cfg)
     levels = _neck_levels(model)
     for node, at, built_in in scoped_nodes(model, 'model', scope):
         cls = config_class(TASK_UTILS, node, built_in)

@@ -20,7 +20,7 @@ from typing import Any
 
 from mmengine.logging import print_log
 
-from .preflight_walk import _datasets, pipeline_transforms, scoped_loader_transforms
+from .preflight_walk import _datasets, config_scope, pipeline_transforms, scoped_loader_transforms
 
 
 def _key_default(cls: type, default: str = 'choice') -> str:
@@ -196,7 +196,7 @@ def check_loss_fragment_not_searched(cfg: Any) -> None:
     if config_type_name(fragment) != 'AMLFSLoss' or fragment.get('theta') is None:
         return
     try:
-        found = find_ohl_hook(cfg.get('custom_hooks'), cfg.get('default_scope'))
+        found = find_ohl_hook(cfg.get('custom_hooks'), config_scope(cfg))
     except ValueError:
         return  # _check_ohl_hook names it
     if found is None:

@@ -198,9 +198,22 @@ def reads_through_backend(node: Any, path: str) -> bool:
 
 
 def config_scope(cfg: Any) -> str | None:
-    """The registry scope a config's unprefixed types are resolved in: its ``default_scope``; ``None`` without one
-    (a partial config: :func:`coco_dataset_class` then tries the current default scope and mmdet's)."""
-    return (cfg.get('default_scope') if hasattr(cfg, 'get') else None) or None
+    """The registry scope a config's unprefixed types are resolved in by the checks: the one mmengine's ``Runner``
+    builds them in (:func:`runner_scope`), so that every check judges the class the run builds. ``None`` (no
+    ``default_scope`` at all, or ``default_scope=None``: the runner keeps the current default scope) leaves
+    :func:`coco_dataset_class` to try the current default scope, then mmdet's."""
+    return runner_scope(cfg)
+
+
+def runner_scope(cfg: Any) -> str | None:
+    """The registry scope mmengine's ``Runner`` builds a config's unprefixed types in: its ``default_scope``;
+    ``'mmengine'`` without the key (``Runner.from_cfg`` passes ``cfg.get('default_scope', 'mmengine')``, and the
+    runner makes it the current default scope, whose registries are mmengine's roots: an unprefixed automl_mm or mmdet
+    type is not found there); ``None`` where the key is ``None`` (the runner then leaves the current default scope as
+    it is: :func:`~automl_mm.registry.registered_class` with ``None`` resolves alike)."""
+    if not hasattr(cfg, 'get'):
+        return None
+    return cfg.get('default_scope', 'mmengine') or None
 
 
 def coco_dataset_class(dataset: Any, scope: str | None = None) -> type | None:

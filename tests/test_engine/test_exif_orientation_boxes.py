@@ -32,7 +32,7 @@ def check_exif_orientation(*args, **kwargs):
 
 def _cfg(root, color_type=None):
     load = dict(type='LoadImageFromFile', **({} if color_type is None else dict(color_type=color_type)))
-    return dict(train_dataloader=dict(dataset=dict(
+    return dict(default_scope='mmdet', train_dataloader=dict(dataset=dict(
         type='CocoDataset', data_root=str(root), ann_file='a.json', data_prefix=dict(img='img/'),
         pipeline=[load, dict(type='LoadAnnotations', with_bbox=True), dict(type='PackDetInputs')])))
 

@@ -52,8 +52,8 @@ def test_the_ar_keys_whose_count_is_not_evaluated():
         ['det/bbox_AR@100', 'det/segm_AR@100']
     # mmdet's defaults, AP items, proposal_fast (its AR@<n> are its proposal_nums) and other metrics: none
     for metric in (dict(type='mmdet.CocoMetric', metric='proposal'),
-                   dict(type='CocoMetric', proposal_nums=(100, 1, 10)),  # rtmdet's
-                   dict(type='CocoMetric', metric='proposal_fast', proposal_nums=PYCOCO),
+                   dict(type='mmdet.CocoMetric', proposal_nums=(100, 1, 10)),  # rtmdet's
+                   dict(type='mmdet.CocoMetric', metric='proposal_fast', proposal_nums=PYCOCO),
                    dict(type='Accuracy', proposal_nums=PYCOCO)):
         assert uncomputed_coco_keys(metric) == [], metric
 
@@ -147,7 +147,7 @@ def test_an_ar_key_a_later_proposal_fast_reports_is_not_refused(logged):
 def test_a_metric_reporting_ar_items_not_evaluated_is_warned_once(logged):
     cfg = Config(dict(val_evaluator=_proposal(), test_evaluator=_proposal(),
                       custom_hooks=[dict(type='OHLHook', reward_evaluator=dict(
-                          type='CocoMetric', metric='bbox', metric_items=['mAP', 'AR@100', 'AR@1000'],
+                          type='mmdet.CocoMetric', metric='bbox', metric_items=['mAP', 'AR@100', 'AR@1000'],
                           proposal_nums=(10, 100)))]))
     warn_uncomputed_coco_items(cfg)
     assert [level for _, level in logged] == [logging.WARNING] * 2
@@ -217,7 +217,7 @@ def test_the_map_is_not_computed_without_100_detections():
     """pycocotools' COCOeval.summarize reads the mAP (stats[0]) at 100 detections per image, whatever maxDets is:
     with proposal_nums=(1, 10, 300) mmdet's and automl_mm's bbox_mAP were -1 (bbox_mAP_50 the AP at 300), where
     every object was found. mmdet's COCOevalMP (use_mp_eval=True) reads it at the largest count."""
-    metric = dict(type='CocoMetric', metric=['bbox', 'proposal'], proposal_nums=(1, 10, 300))
+    metric = dict(type='mmdet.CocoMetric', metric=['bbox', 'proposal'], proposal_nums=(1, 10, 300))
     assert uncomputed_coco_keys(metric) == ['coco/bbox_mAP', 'coco/AR@100', 'coco/AR@1000', 'coco/AR_s@1000',
                                             'coco/AR_m@1000', 'coco/AR_l@1000']
     assert uncomputed_coco_keys(dict(metric, use_mp_eval=True)) == uncomputed_coco_keys(metric)[1:]
@@ -235,7 +235,7 @@ def test_fewer_than_three_counts_are_refused_where_pycocotools_summarizes(nums):
     it (bbox and proposal alike). COCOevalMP (use_mp_eval=True, mmdet's v3det configs: [300]) and proposal_fast
     summarize otherwise (COCOevalMP's AP items; its AR items by area need three counts: the next test)."""
     for kind in ('bbox', 'proposal'):
-        cfg = Config(dict(val_evaluator=[dict(type='Accuracy'), dict(type='CocoMetric', metric=kind,
+        cfg = Config(dict(val_evaluator=[dict(type='Accuracy'), dict(type='mmdet.CocoMetric', metric=kind,
                                                                      proposal_nums=nums)]))
         with pytest.raises(ConfigCheckError, match=re.escape(f'val_evaluator[1].proposal_nums={tuple(nums)!r}') +
                            r'.* IndexError .*three counts'):
@@ -250,7 +250,7 @@ def test_fewer_than_three_counts_are_refused_where_pycocotools_summarizes(nums):
         else:  # no count at all is refused there too
             with pytest.raises(ConfigCheckError, match=r'proposal_nums=\(\): no detection count per image'):
                 check_coco_proposal_nums(cfg, test_only=False)
-    check_coco_proposal_nums(Config(dict(val_evaluator=dict(type='CocoMetric', metric='proposal_fast',
+    check_coco_proposal_nums(Config(dict(val_evaluator=dict(type='mmdet.CocoMetric', metric='proposal_fast',
                                                             proposal_nums=nums))), test_only=False)
 
 
@@ -265,7 +265,7 @@ def test_ar_items_past_the_recalls_cocoevalmp_summarizes_are_refused(nums, kind,
     two counts it stopped with IndexError at the first evaluation (metric='proposal' with mmdet's v3det counts [300]:
     'index 10 is out of bounds for axis 0 with size 10'), after training up to it, UnroundedCocoMetric alike (it
     runs mmdet's compute first). The AP items (mmdet's v3det configs) and items within the stats pass."""
-    metric = dict(type='CocoMetric', metric=kind, proposal_nums=nums, use_mp_eval=True, metric_items=items)
+    metric = dict(type='mmdet.CocoMetric', metric=kind, proposal_nums=nums, use_mp_eval=True, metric_items=items)
     cfg = Config(dict(test_evaluator=[dict(type='Accuracy'), metric]))
     index = 6 + COCO_AR_ITEMS.index(item)
     with pytest.raises(ConfigCheckError, match=re.escape(f'test_evaluator[1].proposal_nums={tuple(nums)!r}') +
@@ -319,7 +319,7 @@ def test_the_stats_mmdet_validates_an_ar_item_at_are_the_ones_named(tmp_path, nu
     metric.dataset_meta = dict(classes=('item', ))
     metric.process({}, [sample])
     values = metric.compute_metrics(metric.results)
-    cfg = dict(type='CocoMetric', metric='proposal', proposal_nums=nums, use_mp_eval=mp)
+    cfg = dict(type='mmdet.CocoMetric', metric='proposal', proposal_nums=nums, use_mp_eval=mp)
     for item in COCO_AR_ITEMS:
         area, count = item.split('@')
         named = ({'AR': 'all', 'AR_s': 'small', 'AR_m': 'medium', 'AR_l': 'large'}[area], int(count))
@@ -357,7 +357,7 @@ def test_iou_thrs_that_pycocotools_cannot_compare_are_refused(tmp_path, thrs, er
                        + error.__name__ + r'.*first evaluation'):
         check_coco_iou_thrs(cfg, test_only=False)
     check_coco_iou_thrs(cfg, test_only=True, split='test')  # val_evaluator is not read
-    for fine in (dict(type='CocoMetric', metric='proposal_fast', iou_thrs=thrs), dict(type='CocoMetric')):
+    for fine in (dict(type='mmdet.CocoMetric', metric='proposal_fast', iou_thrs=thrs), dict(type='mmdet.CocoMetric')):
         check_coco_iou_thrs(Config(dict(val_evaluator=fine)), test_only=False)
 
 
@@ -372,7 +372,7 @@ def test_iou_thrs_arrays_pycocotools_cannot_loop_over_are_refused(tmp_path, thrs
     from automl_mm.engine.preflight_coco_settings import check_coco_classwise_iou_thrs, warn_classwise_iou_columns
 
     _mmdet_bbox_metric_raises(tmp_path, thrs, error)  # the premise, on mmdet's own metric
-    cfg = Config(dict(val_evaluator=dict(type='CocoMetric', iou_thrs=thrs, classwise=True)))
+    cfg = Config(dict(val_evaluator=dict(type='mmdet.CocoMetric', iou_thrs=thrs, classwise=True)))
     with pytest.raises(ConfigCheckError, match=re.escape(f'val_evaluator.iou_thrs={thrs.tolist()!r}') +
                        r': .*one-dimensional.*' + error.__name__ + r'.*first evaluation'):
         check_coco_iou_thrs(cfg, test_only=False)
@@ -380,8 +380,9 @@ def test_iou_thrs_arrays_pycocotools_cannot_loop_over_are_refused(tmp_path, thrs
     if thrs.ndim != 1:  # left to check_coco_iou_thrs, which check_config runs first: no bare error
         check_coco_classwise_iou_thrs(cfg, test_only=False)
         assert warn_classwise_iou_columns(cfg) == []
-    check_coco_iou_thrs(Config(dict(val_evaluator=dict(type='CocoMetric', metric='proposal_fast', iou_thrs=thrs))),
-                        test_only=False)  # (proposal_fast: mmdet's recall, not pycocotools)
+    # (proposal_fast: mmdet's recall, not pycocotools)
+    check_coco_iou_thrs(Config(dict(val_evaluator=dict(type='mmdet.CocoMetric', metric='proposal_fast',
+                                                        iou_thrs=thrs))), test_only=False)
 
 
 @pytest.mark.parametrize('nums', [(100., 300., 1000.), [100, 300, '1000']])
@@ -389,10 +390,10 @@ def test_proposal_nums_that_are_not_ints_are_refused(nums):
     """pycocotools slices each image's detections by maxDets[-1] (mmdet's proposal_nums): with
     proposal_nums=(100., 300., 1000.) mmdet's CocoMetric stopped the first evaluation with 'TypeError: slice indices
     must be integers' (on its own compute_metrics), after training up to it. proposal_fast takes its own."""
-    cfg = Config(dict(val_evaluator=dict(type='CocoMetric', metric='bbox', proposal_nums=nums)))
+    cfg = Config(dict(val_evaluator=dict(type='mmdet.CocoMetric', metric='bbox', proposal_nums=nums)))
     with pytest.raises(ConfigCheckError, match=re.escape(f'val_evaluator.proposal_nums={nums!r}') + r'.*int'):
         check_coco_proposal_nums(cfg, test_only=False)
-    check_coco_proposal_nums(Config(dict(val_evaluator=dict(type='CocoMetric', metric='proposal_fast',
+    check_coco_proposal_nums(Config(dict(val_evaluator=dict(type='mmdet.CocoMetric', metric='proposal_fast',
                                                             proposal_nums=(100., 300., 1000.)))), test_only=False)
 
 
@@ -408,7 +409,7 @@ def test_the_ap_at_an_iou_threshold_not_evaluated_is_not_computed(tmp_path, logg
 
     (tmp_path / 'base.py').write_text('x = 1\n')
     (tmp_path / 'cfg.py').write_text("_base_ = ['./base.py']\nimport numpy as np\nval_evaluator = dict(type="
-                                     "'CocoMetric', metric='bbox', iou_thrs=np.linspace(0.55, 0.95, 9))\n")
+                                     "'mmdet.CocoMetric', metric='bbox', iou_thrs=np.linspace(0.55, 0.95, 9))\n")
     without_50 = Config.fromfile(str(tmp_path / 'cfg.py')).val_evaluator
     assert isinstance(without_50.iou_thrs, np.ndarray)  # the array reaches the checks from a config
     without_75 = np.arange(0.5, 0.96, 0.05)
@@ -424,11 +425,11 @@ def test_the_ap_at_an_iou_threshold_not_evaluated_is_not_computed(tmp_path, logg
     both = dict(type='automl_mm.UnroundedCocoMetric', metric=['bbox', 'proposal'], iou_thrs=np.array([0.6, 0.7]),
                 metric_items=['mAP', 'mAP_50', 'mAP_75', 'AR@100'], prefix='det')
     assert uncomputed_coco_keys(both) == ['det/bbox_mAP_50', 'det/bbox_mAP_75', 'det/mAP_50', 'det/mAP_75']
-    assert uncomputed_coco_keys(dict(type='CocoMetric', iou_thrs=without_75)) == ['coco/bbox_mAP_75']
-    for fine in (dict(type='CocoMetric', iou_thrs=np.linspace(.5, 0.95, 10)), dict(type='CocoMetric'),
-                 dict(type='CocoMetric', iou_thrs=np.array([0.5, 0.75])),
-                 dict(type='CocoMetric', iou_thrs=[0.6]),  # not an array: check_coco_iou_thrs refuses it
-                 dict(type='CocoMetric', metric='proposal', iou_thrs=np.array([0.6]))):  # AR items only
+    assert uncomputed_coco_keys(dict(type='mmdet.CocoMetric', iou_thrs=without_75)) == ['coco/bbox_mAP_75']
+    for fine in (dict(type='mmdet.CocoMetric', iou_thrs=np.linspace(.5, 0.95, 10)), dict(type='mmdet.CocoMetric'),
+                 dict(type='mmdet.CocoMetric', iou_thrs=np.array([0.5, 0.75])),
+                 dict(type='mmdet.CocoMetric', iou_thrs=[0.6]),  # not an array: check_coco_iou_thrs refuses it
+                 dict(type='mmdet.CocoMetric', metric='proposal', iou_thrs=np.array([0.6]))):  # AR items only
         assert uncomputed_coco_keys(fine) == [], fine
     with pytest.raises(ConfigCheckError, match=r"train_cfg\.metric_key='coco/bbox_mAP_50' is the AP at an IoU "
                                                r'threshold of 0\.5 .*, which train_cfg\.search_evaluator '

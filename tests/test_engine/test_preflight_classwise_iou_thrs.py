@@ -139,12 +139,12 @@ def test_the_table_columns_at_other_thresholds_are_warned_of(tmp_path, logged):
                      r"mAP_75 .* 0\.8\b", logged[0][0]), logged[0][0]
     assert warn_classwise_iou_columns(cfg, test_only=True, split='val') == ['val_evaluator']
     for thrs in (np.arange(0.5, 0.96, 0.05), np.linspace(.5, 0.95, 10), SIX, np.append(SIX, 0.3)):
-        assert warn_classwise_iou_columns(Config(dict(val_evaluator=dict(type='CocoMetric', classwise=True,
-                                                                         iou_thrs=thrs)))) == []
+        assert warn_classwise_iou_columns(Config(dict(default_scope='mmdet', val_evaluator=dict(
+            type='CocoMetric', classwise=True, iou_thrs=thrs)))) == []
     # only the column that is off is named
     logged.clear()
-    warn_classwise_iou_columns(Config(dict(val_evaluator=dict(type='CocoMetric', classwise=True,
-                                                              iou_thrs=np.array([0.5, .6, .7, .8, .9, .95])))))
+    warn_classwise_iou_columns(Config(dict(default_scope='mmdet', val_evaluator=dict(
+        type='CocoMetric', classwise=True, iou_thrs=np.array([0.5, .6, .7, .8, .9, .95])))))
     assert 'mAP_75 column at 0.95' in logged[0][0] and 'mAP_50 column' not in logged[0][0], logged
 
 

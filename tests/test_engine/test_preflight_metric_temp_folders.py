@@ -54,7 +54,7 @@ def test_an_lvis_metric_and_a_subclass_are_refused_alike(tmp_path, monkeypatch):
 
 def test_a_reward_evaluator_uses_the_temporary_folder_whatever_its_outfile_prefix(tmp_path, monkeypatch):
     _no_temporary_folder(monkeypatch, tmp_path)
-    cfg = Config(dict(custom_hooks=[dict(type='OHLHook', reward_evaluator=dict(
+    cfg = Config(dict(default_scope='automl_mm', custom_hooks=[dict(type='OHLHook', reward_evaluator=dict(
         type='mmdet.CocoMetric', outfile_prefix=str(tmp_path / 'out')))]))
     with pytest.raises(ConfigCheckError, match=r"^custom_hooks\[0\]\.reward_evaluator \(mmdet's CocoMetric\) is "
                                                r'scored in a new temporary folder'):
@@ -63,7 +63,7 @@ def test_a_reward_evaluator_uses_the_temporary_folder_whatever_its_outfile_prefi
 
 def test_a_reward_reading_falling_back_to_val_evaluator_uses_it_whatever_its_outfile_prefix(tmp_path, monkeypatch):
     _no_temporary_folder(monkeypatch, tmp_path)
-    cfg = Config(dict(custom_hooks=[dict(type='OHLHook')], val_evaluator=dict(
+    cfg = Config(dict(default_scope='automl_mm', custom_hooks=[dict(type='OHLHook')], val_evaluator=dict(
         type='mmdet.CocoMetric', outfile_prefix=str(tmp_path / 'out'))))
     with pytest.raises(ConfigCheckError, match=r"^val_evaluator \(read by custom_hooks\[0\] \(OHLHook\)\) \(mmdet's "
                                                r'CocoMetric\) is scored in a new temporary folder'):

@@ -20,7 +20,7 @@ def _ohl_hook(space=None, controller=None, **kwargs):
 
 def _refusal(hook, kind):
     """The message of ``build_check`` on a config whose ``custom_hooks[1]`` is ``hook``."""
-    cfg = Config(dict(custom_hooks=[dict(type='EmptyCacheHook'), hook]))
+    cfg = Config(dict(default_scope='automl_mm', custom_hooks=[dict(type='EmptyCacheHook'), hook]))
     with pytest.raises(kind) as info:
         build_check(cfg)
     return info.value.args[0] if kind is KeyError else str(info.value)
