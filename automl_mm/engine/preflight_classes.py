@@ -422,7 +422,10 @@ def _check_concat_classes(cfg: Any, test_only: bool, split: str = 'test') -> Non
 
 def check_accuracy_topk(cfg: Any, test_only: bool, split: str = 'test') -> None:
     """No search reads an ``Accuracy`` top-k above the model's class count (the smallest ``num_classes`` of its
-    heads); other evaluators with one get a warning.
+    heads); other evaluators with one get a warning. A metric is an ``Accuracy`` where the class it builds (resolved
+    in the config's scope) runs automl_mm's ``Accuracy.compute_metrics``
+    (:func:`~automl_mm.engine.preflight_metrics.reporting_class`): a user's subclass under another name is, a user's
+    own class registered as ``'Accuracy'`` is not.
 
     Top-k of C < k classes counts every image as correct: an OHL reward on ``accuracy/top11`` of a 10-class head
     read a constant 100 % for every copy (every advantage 0, θ never moved), without a word. A val / test metric
@@ -444,10 +447,13 @@ def check_accuracy_topk(cfg: Any, test_only: bool, split: str = 'test') -> None:
         return (f'{".topk and ".join(keys)}.topk={topk} but {head_key}={classes}: a top-{k} of {classes} classes '
                 'counts every image as correct (a constant 100 %')
 
+    from .preflight_metrics import reporting_class
+
     warned: dict[tuple, list[str]] = {}  # one metric config of several evaluators (test_evaluator = val_evaluator)
     try:
         for metric, key in _evaluator_cfgs(cfg):
-            if config_type_name(metric) != 'Accuracy' or outside_split(key, test_only, split):
+            if outside_split(key, test_only, split) or \
+                    (reporting_class(metric, config_scope(cfg)) or ('', ''))[0] != 'Accuracy':
                 continue
             topk = metric.get('topk', (1, ))
             above = [k for k in ((topk, ) if isinstance(topk, int) else topk) if isinstance(k, int) and k > classes]
@@ -465,7 +471,9 @@ def check_accuracy_topk(cfg: Any, test_only: bool, split: str = 'test') -> None:
 def check_searched_topk(cfg: Any, metric_key: Any, key_name: str, evaluator: Any, evaluator_key: str) -> None:
     """A search's ``metric_key`` (an OHL ``reward_key``, a NAS ``train_cfg.metric_key``) that is an ``Accuracy``
     top-k above the model's class count (the smallest ``num_classes`` of its heads) of the evaluator the search
-    reads, wherever that comes from: :func:`check_accuracy_topk` refuses it by the evaluator's config key, so a
+    reads (an ``Accuracy`` as :func:`check_accuracy_topk` finds it; its keys under the metric's ``prefix``, else its
+    class's ``default_prefix``), wherever that comes from: :func:`check_accuracy_topk` refuses it by the evaluator's
+    config key, so a
     search scoring with ``val_evaluator`` (the fallback when no reward / search evaluator is set, as in the shipped
     OHL configs) got only the val warning, and ``reward_key='accuracy/top11'`` of 10 classes read a constant 100 %
     for every copy. (A reward / search evaluator's top-k above the count is refused by :func:`check_accuracy_topk`
@@ -488,11 +496,14 @@ def check_searched_topk(cfg: Any, metric_key: Any, key_name: str, evaluator: Any
     if not heads or not isinstance(metric_key, str) or not evaluator:
         return
     head_key, classes = min(heads, key=lambda head: head[1])
+    from .preflight_metrics import reporting_class
+
     for metric in evaluator_metrics(evaluator):
-        if not isinstance(metric, dict) or config_type_name(metric) != 'Accuracy':
+        found = reporting_class(metric, config_scope(cfg)) if isinstance(metric, dict) else None
+        if found is None or found[0] != 'Accuracy':
             continue
         topk = metric.get('topk', (1, ))
-        prefix = metric.get('prefix') or 'accuracy'
+        prefix = found[1]
         for k in (topk, ) if isinstance(topk, int) else topk:
             if isinstance(k, int) and k > classes and metric_key == f'{prefix}/top{k}':
                 raise ConfigCheckError(
