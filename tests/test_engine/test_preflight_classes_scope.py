@@ -47,3 +47,15 @@ def test_the_node_scope_comes_before_the_config_scope():
 
     assert _dataset_class(dict(type='CocoDataset', _scope_='mmdet'), 'automl_mm') is CocoDataset
     assert _dataset_class(dict(type='CocoDataset'), 'automl_mm') is None  # the build fails, naming it
+
+
+def test_a_wrappers_scope_is_the_scope_of_the_datasets_it_builds():
+    """mmengine builds a node inside its _scope_ (build_from_cfg's switch_scope_and_registry): the wrapper's
+    constructor builds its inner datasets there, so an unprefixed inner CocoDataset is mmdet's."""
+    inner = dict(type='CocoDataset', ann_file='a.json')
+    cfg = _cfg(dict(type='ConcatDataset', _scope_='mmdet', datasets=[inner]), dict(type='Accuracy'))
+    cfg.train_dataloader = dict(batch_size=1, dataset=cfg.val_dataloader.dataset)
+    with pytest.raises(ConfigCheckError, match=r"^model\.roi_head\.bbox_head\.num_classes=3, but "
+                                               r"train_dataloader\.dataset\.datasets\.0 \(CocoDataset's classes\) "
+                                               r'names 80'):
+        _check_num_classes(cfg, test_only=False)
