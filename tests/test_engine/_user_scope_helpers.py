@@ -1,6 +1,7 @@
 """A user's own registry scope, as a project's ``registry.py`` makes it (registries under mmengine's), holding a
 dataset and a metric, shared by the tests of a node's ``_scope_`` (``test_dataset_node_scope.py``,
-``test_preflight_classes_node_scope.py``)."""
+``test_preflight_classes_node_scope.py``); :func:`registered_for_one_test` for the tests that register a user's
+classes in their own scopes (``test_preflight_metric_key_classes.py``, ``test_preflight_topk_classes.py``)."""
 from __future__ import annotations
 
 from collections import Counter
@@ -47,3 +48,14 @@ class UserScopedAccuracy(BaseMetric):
 
     def compute_metrics(self, results) -> dict:
         return {}
+
+
+def registered_for_one_test(registry: Registry, classes: dict[str, type]):
+    """A fixture body: ``classes`` registered in ``registry`` under their names for one test, then removed (a stock
+    name such as ``'Accuracy'`` left registered in a user's scope would change other tests' messages, which list every
+    registry holding a name)."""
+    for name, cls in classes.items():
+        registry.register_module(name=name, module=cls, force=True)
+    yield
+    for name in classes:
+        registry.module_dict.pop(name, None)

@@ -15,25 +15,23 @@ from automl_mm.engine.preflight_coco_counts import _validated_by_mmdet, uncomput
 from automl_mm.engine.preflight_evaluators import check_evaluators
 from automl_mm.engine.preflight_metrics import check_metric_key, metric_keys
 from automl_mm.engine.preflight_walk import ConfigCheckError
+from tests.test_engine._user_scope_helpers import registered_for_one_test
 
 #: The user's own scope (a project's ``registry.py``: a registry of metrics under mmengine's).
 USER_SCOPE = 'automl_mm_test_key_classes'
 USER_METRICS = Registry('metric', parent=MMENGINE_METRICS, scope=USER_SCOPE)
 
 
-@USER_METRICS.register_module()
 class KeptCoco(CocoMetric):
     """A user's CocoMetric subclass that keeps mmdet's compute_metrics (its keys)."""
 
 
-@USER_METRICS.register_module()
 class DetCoco(CocoMetric):
     """Its keys under its own default prefix."""
 
     default_prefix = 'det'
 
 
-@USER_METRICS.register_module(name='CocoMetric')
 class OwnCoco(BaseMetric):
     """A user's own metric registered as 'CocoMetric' in the user's scope: no subclass of mmdet's."""
 
@@ -44,6 +42,13 @@ class OwnCoco(BaseMetric):
 
     def compute_metrics(self, results):
         return dict(own=0.0)
+
+
+@pytest.fixture(autouse=True)
+def _registered():
+    """The user's classes registered in the user's scope for one test, then removed (a name such as
+    'CocoMetric' left registered would change other tests' messages, which list the registries holding it)."""
+    yield from registered_for_one_test(USER_METRICS, {'KeptCoco': KeptCoco, 'DetCoco': DetCoco, 'CocoMetric': OwnCoco})
 
 
 def test_a_subclass_under_another_name_reports_mmdets_keys():

@@ -12,20 +12,19 @@ from mmengine.registry import Registry
 from automl_mm.engine.preflight_classes import check_accuracy_topk, check_searched_topk
 from automl_mm.engine.preflight_walk import ConfigCheckError
 from automl_mm.evaluation.accuracy import Accuracy
+from tests.test_engine._user_scope_helpers import registered_for_one_test
 
 #: The user's own scope (a project's ``registry.py``: a registry of metrics under mmengine's).
 USER_SCOPE = 'automl_mm_test_topk_classes'
 USER_METRICS = Registry('metric', parent=MMENGINE_METRICS, scope=USER_SCOPE)
 
 
-@USER_METRICS.register_module()
 class KeptAccuracy(Accuracy):
     """A user's Accuracy subclass that keeps its compute_metrics, under its own default prefix."""
 
     default_prefix = 'acc'
 
 
-@USER_METRICS.register_module(name='Accuracy')
 class OwnAccuracy(BaseMetric):
     """A user's own metric registered as 'Accuracy': its topk is not automl_mm's."""
 
@@ -42,6 +41,13 @@ class OwnAccuracy(BaseMetric):
 def _cfg(metric: dict) -> Config:
     return Config(dict(default_scope=USER_SCOPE, model=dict(type='automl_mm.ImageClassifier', head=dict(
         num_classes=10)), custom_hooks=[dict(type='automl_mm.OHLHook', reward_evaluator=metric)]))
+
+
+@pytest.fixture(autouse=True)
+def _registered():
+    """The user's classes registered in the user's scope for one test, then removed (a name such as
+    'Accuracy' left registered would change other tests' messages, which list the registries holding it)."""
+    yield from registered_for_one_test(USER_METRICS, {'KeptAccuracy': KeptAccuracy, 'Accuracy': OwnAccuracy})
 
 
 def test_a_subclass_under_another_name_is_checked():
