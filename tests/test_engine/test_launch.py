@@ -22,9 +22,10 @@ from automl_mm.engine.launch import WORKER_PRELOAD
 
 if __name__ == "__main__":  # not in the fork server, which imports this file as its main module
     counts = []
-    for tool in ("tools/train.py", "tools/test.py"):
+    # (a config that is not there: --help exits before the tool's imports, the missing file after them)
+    for tool, args in (("tools/train.py", ["no_such_config.py"]), ("tools/test.py", ["no_such_config.py", "x.pth"])):
         gc.unfreeze()
-        sys.argv = [tool, "--help"]
+        sys.argv = [tool, *args]
         try:
             runpy.run_path(tool, run_name="__main__")
         except SystemExit:

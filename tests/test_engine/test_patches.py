@@ -102,9 +102,10 @@ def import_then_install_again(tmp_path_factory) -> str:
     # a stock mmdet/mmengine tools/train.py: the config's custom_imports imports the package
     "from mmengine.config import Config; open('c.py', 'w').write(\"custom_imports = dict(imports=['automl_mm'])\"); "
     "Config.fromfile('c.py')",
-    *[f"import runpy, sys; sys.argv = ['{tool}', '--help']\n"
+    # (a config that is not there: --help exits before the tool's imports, the missing file after them)
+    *[f"import runpy, sys; sys.argv = ['{tool}', 'no_such_config.py', 'no_such.pth'][:{n}]\n"
       f"try:\n    runpy.run_path('{osp.join(REPO_ROOT, 'tools', tool)}', run_name='__main__')\n"
-      'except SystemExit:\n    pass' for tool in ('train.py', 'test.py')],
+      'except SystemExit:\n    pass' for tool, n in (('train.py', 2), ('test.py', 3))],
 ])
 def test_every_entry_point_installs_the_patches(entry, tmp_path, request):
     if entry == 'import automl_mm':  # checked right after the import, before anything else runs
