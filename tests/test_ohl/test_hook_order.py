@@ -68,7 +68,7 @@ def _progress_runner(progress_priority: str | None, ohl_priority: str | None = N
     progress = dict(type='OHLProgressHook') if progress_priority is None else dict(type='OHLProgressHook',
                                                                                   priority=progress_priority)
     custom = [progress, dict(type='OHLHook')] if first else [dict(type='OHLHook'), progress]
-    runner = SimpleNamespace(_hooks=[], cfg=dict(custom_hooks=custom))
+    runner = SimpleNamespace(_hooks=[], cfg=dict(default_scope='automl_mm', custom_hooks=custom))
     Runner.register_hook(runner, dict(type='CheckpointHook', interval=1))
     for entry in custom:
         if entry['type'] == 'OHLHook':

@@ -101,7 +101,8 @@ def _namespace_runner(*hooks, custom_hooks=()):
     from mmengine.optim import OptimWrapper
 
     return SimpleNamespace(model=model, optim_wrapper=OptimWrapper(sgd), param_schedulers=[], hooks=list(hooks),
-                           cfg=dict(custom_hooks=list(custom_hooks)), _train_loop=SimpleNamespace(epoch=0, iter=0))
+                           cfg=dict(default_scope='automl_mm', custom_hooks=list(custom_hooks)),
+                           _train_loop=SimpleNamespace(epoch=0, iter=0))
 
 
 ALL = 'optim_wrapper.param_groups.*.lr'

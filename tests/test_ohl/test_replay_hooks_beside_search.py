@@ -25,7 +25,7 @@ def _runner(*hooks, custom_hooks=()):
                     momentum=0.9, weight_decay=1e-4)
     cfg = dict(optim_wrapper=dict(type='OptimWrapper', optimizer=dict(type='SGD', lr=0.1, momentum=0.9,
                                                                       weight_decay=1e-4)),
-               custom_hooks=list(custom_hooks))
+               custom_hooks=list(custom_hooks), default_scope='automl_mm')  # (as automl_mm's configs set it)
     return SimpleNamespace(model=model, optim_wrapper=OptimWrapper(sgd), param_schedulers=[], cfg=cfg, epoch=0,
                            iter=0, max_iters=10, train_loop=SimpleNamespace(), train_dataloader=None,
                            hooks=list(hooks))
