@@ -16,7 +16,13 @@ from automl_mm.registry import AUGMENT_OPS, TRANSFORMS, registered_name
 
 from .choice import LiveChoiceTransform, check_choice_key
 from .elements import DEFAULT_ELEMENTS, ELEMENT_SETS, build_elements
-from .geometric import GeometricAugmentOp, check_annotation_sizes, pixel_map_keys
+from .geometric import (
+    _INSTANCE_KEYS,
+    MMSEG_MAP_KEYS,
+    GeometricAugmentOp,
+    check_annotation_sizes,
+    pixel_map_keys,
+)
 from .op_base import (
     EXTRA_IMAGE_KEYS,
     BaseAugmentOp,
@@ -81,11 +87,13 @@ class OHLAutoAugment(LiveChoiceTransform):
             (``BaseAugmentOp.image_refusal``: Contrast and ColorAdjust take 1 or 3 channels, most elements none of
             zero height or width, every element but Identity at most the channels OpenCV takes (128 under
             OpenCV 5), a geometric element no second image of another size than ``img``), naming the key and the
-            elements; with geometric elements, on a sample with a second image (where the enclosing wrappers are
-            read from the call stack), in a ``TransformBroadcaster`` whose views are the two images of a
-            pair without ``share_random_params`` (each view would draw its own pair), or in a ``KeyMapper`` /
-            ``TransformBroadcaster`` that gives back the image but not boxes, masks, keypoints or a per-pixel map
-            that the elements move (the sample would keep them unmoved), naming the setting or the keys.
+            elements; with geometric elements, on a sample with a second image or an annotation they move (where
+            the enclosing wrappers are read from the call stack; a classification sample reads none), in a
+            ``TransformBroadcaster`` whose views are the two images of a pair without ``share_random_params`` (each
+            view would draw its own pair), or in a ``KeyMapper`` / ``TransformBroadcaster`` that gives back the
+            image but not boxes (with the labels, ignore flags, instance ids a dropped box takes along), masks,
+            keypoints or a per-pixel map that the elements move (the sample would keep them unmoved), or gives
+            those back but not the image, naming the setting or the keys.
 
     Examples:
         >>> import numpy as np
@@ -137,10 +145,10 @@ class OHLAutoAugment(LiveChoiceTransform):
                 if results.get(key) is not None:
                     break
             else:
-                return self._apply_pair(results, index, rng, owner)
+                return self._apply_single(results, index, rng, owner)
         candidates = second_image_candidates(results, owner)
         if not candidates:
-            return self._apply_pair(results, index, rng, owner)
+            return self._apply_single(results, index, rng, owner)
         # which second images an enclosing mmcv KeyMapper / TransformBroadcaster discards: read from the call stack
         # once per sample, for the policy's checks and both elements
         wrappers = enclosing_key_mappers()
@@ -148,6 +156,17 @@ class OHLAutoAugment(LiveChoiceTransform):
             self._check_view(results, wrappers, candidates, owner)
         with known_view(results, discarded_by(wrappers, candidates)):
             return self._apply_pair(results, index, rng, owner)
+
+    def _apply_single(self, results: dict, index: int, rng: np.random.Generator, owner: str) -> dict:
+        """The pair on a sample without a second image. With geometric elements, one that holds an annotation they
+        move (boxes, masks, keypoints, a per-pixel map) is checked against the enclosing mmcv ``KeyMapper`` /
+        ``TransformBroadcaster`` first (:meth:`_check_view`: the call stack is read for those samples only, 3-10 us
+        beside a warp; a classification sample reads none)."""
+        if self._geometric and _holds_moved_annotations(results):
+            wrappers = enclosing_key_mappers()
+            if wrappers:
+                self._check_view(results, wrappers, [], owner)
+        return self._apply_pair(results, index, rng, owner)
 
     def _check_view(self, results: dict, wrappers: list, candidates: list[str], owner: str) -> None:
         """Refuse a view of mmcv's ``KeyMapper`` / ``TransformBroadcaster`` (``wrappers``, innermost first) in which
@@ -179,17 +198,32 @@ class OHLAutoAugment(LiveChoiceTransform):
                                                                    else [name])}
             second_names = {outer for name in second_names for outer in (outer_keys(mapping[name])
                                                                          if name in mapping else [name])}
-        moved = [key for key in ('gt_bboxes', 'gt_masks', 'gt_keypoints') if results.get(key) is not None]
+        moved = [key for key in _MOVED_KEYS[:3] if results.get(key) is not None]
+        if results.get('gt_bboxes') is not None:  # what a box that leaves the image is dropped with
+            moved += [key for key in _INSTANCE_KEYS if key not in moved and results.get(key) is not None]
         moved += pixel_map_keys(results, owner)
         lost = discarded_by(wrappers, ['img', *moved])
-        if moved and 'img' not in lost and lost:
-            keys = [key for key in moved if key in lost]
-            example = ', '.join(f'{key}=[{key!r}, ...]' for key in keys)
+        if not moved or not lost or len(lost) == len(moved) + 1:  # all given back, or nothing (the view unused)
+            return
+        kept = [key for key in ('img', *moved) if key not in lost]
+        left = [key for key in ('img', *moved) if key in lost]
+        listed = ', '.join(f'results[{key!r}]' for key in kept)
+        if 'img' in lost:
             raise ValueError(
                 f"{owner} runs in mmcv's {type(inner).__name__}(mapping={inner.mapping!r}), which gives back "
-                f"results['img'] but not {', '.join(f'results[{key!r}]' for key in keys)}: its geometric elements "
-                'would move the image, and the sample would keep the unmoved annotations, which then describe other '
-                f'pixels. Map them too, from the first view only (mmcv\'s ... marks a view without one): {example}')
+                f"{listed} but not results['img']: its geometric elements would move the annotations, and the "
+                "sample would keep the unmoved image, which they then no longer describe. Map 'img' too "
+                "(img='img')")
+        if candidates:  # a pair's broadcast: the annotations come from its first view
+            example = ', '.join(f'{key}=[{key!r}, ...]' for key in left)
+            how = f"Map them too, from the first view only (mmcv's ... marks a view without one): {example}"
+        else:
+            how = f"Map them too: {', '.join(f'{key}={key!r}' for key in left)}"
+        raise ValueError(
+            f"{owner} runs in mmcv's {type(inner).__name__}(mapping={inner.mapping!r}), which gives back "
+            f"{listed} but not {', '.join(f'results[{key!r}]' for key in left)}: its geometric elements "
+            'would move the image, and the sample would keep the unmoved annotations, which then describe other '
+            f'pixels. {how}')
 
     def _apply_pair(self, results: dict, index: int, rng: np.random.Generator, owner: str) -> dict:
         img = results.get('img')
@@ -334,6 +368,20 @@ class OHLAutoAugment(LiveChoiceTransform):
 
     def __repr__(self) -> str:
         return f'{type(self).__name__}(key={self.key!r}, elements={len(self.elements)}, pairs={self.num_choices})'
+
+
+#: What a geometric element moves with the image, besides the per-pixel maps of ``seg_fields``: boxes, masks,
+#: keypoints, then the maps it moves whether listed or not (``geometric.pixel_map_keys``).
+_MOVED_KEYS = ('gt_bboxes', 'gt_masks', 'gt_keypoints', 'gt_seg_map', *MMSEG_MAP_KEYS)
+
+
+def _holds_moved_annotations(results: dict) -> bool:
+    """Whether ``results`` holds something a geometric element moves with the image (:data:`_MOVED_KEYS`, a
+    non-empty ``seg_fields``): a few dict look-ups, asked of every sample without a second image."""
+    for key in _MOVED_KEYS:
+        if results.get(key) is not None:
+            return True
+    return bool(results.get('seg_fields'))
 
 
 def _with_magnitude(entry: tuple | dict, magnitude: float) -> tuple | dict:

@@ -1,0 +1,90 @@
+"""A detection sample (no second image) inside mmcv's ``KeyMapper`` / ``TransformBroadcaster`` that gives back the image
+but not the annotations the geometric elements move with it (or the annotations but not the image).
+
+mmcv's ``KeyMapper._map_output`` takes back only the keys of its ``remapping`` (the ``mapping`` under ``auto_remap``):
+``KeyMapper(mapping=dict(img='img'), transforms=[OHLAutoAugment(...)])`` turned the image and threw the turned
+boxes away, so the sample kept boxes of other pixels, silently. The policy refused that view only for samples with
+a second image (mmseg's ``img2``), the only ones whose enclosing wrappers it read. It now reads them for every
+sample that holds an annotation a geometric element moves (a classification sample still reads no call stack).
+"""
+from __future__ import annotations
+
+from unittest import mock
+
+import numpy as np
+import pytest
+from mmcv.transforms import KeyMapper, TransformBroadcaster
+
+from automl_mm.augment import op_base
+from automl_mm.augment import policy as policy_module
+from automl_mm.augment.policy import FixedAutoAugment
+
+HEIGHT, WIDTH = 24, 32
+BOXES = np.array([[4, 4, 12, 12], [14, 6, 28, 20]], np.float32)
+
+
+def _policy(elements=(('Rotate', 30), ('Identity', None))) -> FixedAutoAugment:
+    """(elements[0], elements[1]) with probability 1."""
+    probs = [0.0] * len(elements) ** 2
+    probs[1] = 1.0
+    return FixedAutoAugment(elements=list(elements), key='aa', probs=probs)
+
+
+def _sample(**extra) -> dict:
+    img = np.random.default_rng(0).integers(0, 256, (HEIGHT, WIDTH, 3), dtype=np.uint8)
+    return dict(img=img, img_shape=(HEIGHT, WIDTH), gt_bboxes=BOXES.copy(), gt_bboxes_labels=np.array([0, 1]),
+                **extra)
+
+
+def test_a_key_mapper_that_gives_back_the_image_but_not_the_boxes_is_refused():
+    wrapper = KeyMapper(transforms=[_policy()], mapping=dict(img='img'))
+    with pytest.raises(ValueError, match=r"KeyMapper\(mapping=\{'img': 'img'\}\), which gives back results\['img'\] "
+                                         r"but not results\['gt_bboxes'\], results\['gt_bboxes_labels'\]"):
+        wrapper(_sample())
+
+
+def test_a_key_mapper_that_gives_back_the_boxes_but_not_the_image_is_refused():
+    mapping = dict(gt_bboxes='gt_bboxes', gt_bboxes_labels='gt_bboxes_labels')
+    wrapper = KeyMapper(transforms=[_policy()], mapping=mapping)
+    with pytest.raises(ValueError, match=r"gives back results\['gt_bboxes'\], results\['gt_bboxes_labels'\] but not "
+                                         r"results\['img'\]"):
+        wrapper(_sample())
+
+
+@pytest.mark.parametrize('key', ['gt_masks', 'gt_seg_map'])
+def test_masks_and_maps_left_behind_are_refused(key):
+    from mmdet.structures.mask import BitmapMasks
+
+    value = BitmapMasks(np.ones((2, HEIGHT, WIDTH), np.uint8), HEIGHT, WIDTH) if key == 'gt_masks' else \
+        np.zeros((HEIGHT, WIDTH), np.uint8)
+    mapping = dict(img='img', gt_bboxes='gt_bboxes', gt_bboxes_labels='gt_bboxes_labels')
+    with pytest.raises(ValueError, match=rf"but not results\['{key}'\]"):
+        KeyMapper(transforms=[_policy()], mapping=mapping)(_sample(**{key: value}))
+
+
+def test_a_key_mapper_that_gives_everything_back_moves_the_boxes():
+    mapping = dict(img='img', gt_bboxes='gt_bboxes', gt_bboxes_labels='gt_bboxes_labels')
+    np.random.seed(0)
+    out = KeyMapper(transforms=[_policy()], mapping=mapping)(_sample())
+    assert not np.allclose(np.asarray(out['gt_bboxes']), BOXES)  # turned with the image
+    out = KeyMapper(transforms=[_policy()], mapping=None)(_sample())  # no mapping: the whole sample comes back
+    assert not np.allclose(np.asarray(out['gt_bboxes']), BOXES)
+    # a per-frame broadcast (mmcv's video pipelines) maps each frame's boxes with its image
+    frames = dict(imgs=[_sample()['img']] * 2, boxes=[BOXES.copy(), BOXES.copy()])
+    TransformBroadcaster(transforms=[_policy()], mapping=dict(img='imgs', gt_bboxes='boxes'),
+                         share_random_params=True)(frames)
+
+
+def test_a_photometric_set_or_a_sample_without_annotations_is_not_refused():
+    KeyMapper(transforms=[_policy((('Invert', None), ('Identity', None)))], mapping=dict(img='img'))(_sample())
+    KeyMapper(transforms=[_policy()], mapping=dict(img='img'))(dict(img=_sample()['img']))
+
+
+def test_a_classification_sample_reads_no_call_stack():
+    calls = []
+    read = op_base.enclosing_key_mappers
+    with mock.patch.object(policy_module, 'enclosing_key_mappers', lambda: calls.append(1) or read()):
+        _policy().transform(dict(img=_sample()['img']))
+        assert calls == []
+        _policy().transform(_sample())  # a detection sample: read once
+        assert calls == [1]
