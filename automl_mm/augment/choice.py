@@ -322,6 +322,12 @@ def _scoped_like(cfgs: list, built: list) -> list:
     return out
 
 
+def _same_image(value: Any, held: np.ndarray) -> bool:
+    """Whether ``value`` is an array of ``held``'s shape, dtype and values."""
+    return (isinstance(value, np.ndarray) and value.shape == held.shape and value.dtype == held.dtype
+            and np.array_equal(value, held))
+
+
 @TRANSFORMS.register_module()
 class OHLRandomChoice(LiveChoiceTransform):
     """Apply one of several sub-pipelines per sample, chosen from an OHL-learned (or a fixed) distribution.
@@ -333,9 +339,11 @@ class OHLRandomChoice(LiveChoiceTransform):
 
     A sample with a second image (mmseg's change-detection ``img2``, the keys of ``img_fields``:
     ``op_base.second_image_keys``) is handed to the drawn sub-pipeline as it is; mmcv's and mmdet 3.x's transforms
-    move ``img`` alone, so a sub-pipeline that changed ``img`` and left a second image (the same array) as it was is
-    refused. Inside mmcv's ``TransformBroadcaster(mapping=dict(img=['img', 'img2']), share_random_params=True)``
-    every view applies the first view's choice and its transforms' random parameters, and the pair stays lined up.
+    move ``img`` alone, so a sub-pipeline that changed ``img`` (a new array, or the same one changed in place, as
+    mmdet's ``CutOut`` writes its holes: the images are compared by content with a copy taken before the draw, for
+    samples with a second image only) and left a second image (the same array, unchanged) as it was is refused.
+    Inside mmcv's ``TransformBroadcaster(mapping=dict(img=['img', 'img2']), share_random_params=True)`` every view
+    applies the first view's choice and its transforms' random parameters, and the pair stays lined up.
 
     Raises:
         ValueError: ``transforms`` not a list, or with fewer than 2 entries; ``probs`` that are not one finite
@@ -365,12 +373,20 @@ class OHLRandomChoice(LiveChoiceTransform):
         keys = second_image_keys(results, owner) if isinstance(results, dict) else []
         if not keys:  # no second image (classification, detection, a broadcaster's other view)
             return self.pipelines[index](results)
+        pipeline = self.pipelines[index]
+        if not pipeline.transforms:  # the identity choice: nothing to compare
+            return pipeline(results)
+        # what the images hold before the draw: a transform may change an array in place (mmdet's CutOut writes
+        # its holes into results['img']), so the same array after it is not the same image
         img, before = results.get('img'), {key: results[key] for key in keys}
-        out = self.pipelines[index](results)
-        new = out.get('img') if isinstance(out, dict) else img
-        changed = new is not img and not (isinstance(new, np.ndarray) and isinstance(img, np.ndarray)
-                                          and new.shape == img.shape and np.array_equal(new, img))
-        left = [key for key in keys if changed and out.get(key) is before[key]]
+        held = {key: value.copy() for key, value in (('img', img), *before.items()) if isinstance(value, np.ndarray)}
+        out = pipeline(results)
+        if not isinstance(out, dict):  # dropped by the sub-pipeline
+            return out
+        new = out.get('img')
+        changed = not _same_image(new, held['img']) if 'img' in held else new is not img
+        left = [key for key in keys if changed and out.get(key) is before[key]
+                and (key not in held or _same_image(before[key], held[key]))]
         if left:
             raise ValueError(
                 f"{owner} ({config_repr(self.transform_cfgs[index])}) changed results['img'] and left "

@@ -82,3 +82,40 @@ def test_a_classification_sample_is_unchanged():
     img = _pair()['img']
     out = choice.transform_with(dict(img=img.copy()), np.random.default_rng(0))
     assert out['img'].shape == img.shape and not np.array_equal(out['img'], img)
+
+
+class _InPlaceDarken:
+    """A transform that changes the arrays it is given in place (as mmdet's CutOut writes its holes into
+    ``results['img']``), ``img`` alone or every image."""
+
+    def __init__(self, keys=('img',)):
+        self.keys = keys
+
+    def __call__(self, results):
+        for key in self.keys:
+            results[key] //= 2
+        return results
+
+
+def test_a_drawn_sub_pipeline_that_changed_img_in_place_is_refused():
+    """mmdet's CutOut writes its holes into results['img'] itself: the sub-pipeline's img was the same array after it,
+    so it was taken for unchanged and the pair came back with holes in one image only (a change map of other pixels),
+    silently. What the drawn sub-pipeline did is compared by content too."""
+    choice = OHLRandomChoice([[dict(type='mmdet.CutOut', n_holes=1, cutout_shape=(4, 4))], []], probs=[1, 0],
+                             key='aug')
+    sample = _pair()
+    with pytest.raises(ValueError, match=r"transforms\[0\] \(\[\{'cutout_shape': \(4, 4\), .*changed "
+                                         r"results\['img'\] and left results\['img2'\]"):
+        choice.transform_with(sample, np.random.default_rng(0))
+    choice = OHLRandomChoice([[_InPlaceDarken()], []], probs=[1, 0], key='aug')
+    with pytest.raises(ValueError, match=r"left results\['img2'\]"):
+        choice.transform_with(_pair(), np.random.default_rng(0))
+
+
+def test_a_sub_pipeline_that_changes_both_images_in_place_passes():
+    choice = OHLRandomChoice([[_InPlaceDarken(('img', 'img2'))], []], probs=[1, 0], key='aug')
+    sample = _pair()
+    expected = sample['img'] // 2
+    out = choice.transform_with(sample, np.random.default_rng(0))
+    np.testing.assert_array_equal(out['img'], expected)
+    np.testing.assert_array_equal(out['img2'], expected)
