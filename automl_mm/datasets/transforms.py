@@ -26,6 +26,12 @@ class PackClsInputs(BaseTransform):
 
     Args:
         meta_keys: Results keys copied into the data sample's metainfo when present.
+
+    Raises:
+        ValueError: a sample that still holds a second image (mmseg's change-detection ``img2``, a key of mmcv 1.x's
+            ``img_fields``: :func:`~automl_mm.augment.op_base.second_image_keys`), naming its key: only ``img`` is
+            packed, and the other image reached no model, silently. Stack the pair into ``img`` first (mmseg's
+            ``ConcatCDInput``), or leave the second image out of the pipeline.
     """
 
     def __init__(self, meta_keys: Sequence[str] = ('sample_idx', 'img_path', 'ori_shape', 'img_shape',
@@ -34,6 +40,13 @@ class PackClsInputs(BaseTransform):
 
     def transform(self, results: dict) -> dict:
         img = results['img']
+        keys = second_image_keys(results, type(self).__name__)  # returns at once without img2 / img_fields
+        if keys:
+            raise ValueError(
+                f"{type(self).__name__} packs results['img'] only, but the sample holds results['{keys[0]}'] (a "
+                "second image: mmseg's change-detection img2, a key of img_fields), which no model would see. "
+                "Stack the images into results['img'] before packing (mmseg's ConcatCDInput), or leave the "
+                'second image out of the pipeline')
         if img.ndim == 2:
             img = img[:, :, None]
         inputs = torch.from_numpy(np.ascontiguousarray(img.transpose(2, 0, 1)))
