@@ -207,6 +207,8 @@ class OHLAutoAugment(LiveChoiceTransform):
             return
         kept = [key for key in ('img', *moved) if key not in lost]
         left = [key for key in ('img', *moved) if key in lost]
+        # the wrapper that drops them (of nested ones, not always the innermost): named in the message
+        inner = next(w for i, w in enumerate(wrappers) if discarded_by(wrappers[:i + 1], left))
         listed = ', '.join(f'results[{key!r}]' for key in kept)
         if 'img' in lost:
             raise ValueError(

@@ -88,3 +88,12 @@ def test_a_classification_sample_reads_no_call_stack():
         assert calls == []
         _policy().transform(_sample())  # a detection sample: read once
         assert calls == [1]
+
+
+def test_the_outer_wrapper_that_drops_the_boxes_is_named():
+    """Nested wrappers: the innermost gives everything back (no mapping), the outer takes back the image alone. The
+    refusal names the outer one's mapping, which is the one to change (it named the innermost, mapping=None)."""
+    wrapper = KeyMapper(transforms=[KeyMapper(transforms=[_policy()], mapping=None)], mapping=dict(img='img'))
+    with pytest.raises(ValueError, match=r"KeyMapper\(mapping=\{'img': 'img'\}\), which gives back results\['img'\] "
+                                         r"but not results\['gt_bboxes'\]"):
+        wrapper(_sample())
