@@ -159,6 +159,10 @@ class TrunkScheduleHook(Hook):
         from .checks import check_trunk_epochs_loop
 
         self._training = True
+        # training goes on from the loaded checkpoint's position: a test after it (Runner.train(); Runner.test())
+        # sets the trunk training ended in (_set_checkpoint_trunk reads the runner's own position), not the
+        # resumed checkpoint's; a checkpoint loaded after this (load_checkpoint) sets it again
+        self._loaded = (None, None)
         check_transform_types(runner, self.transform_types, self.values, 'TrunkScheduleHook')
         # an exported epoch schedule in an iteration-based retrain config replayed its first value all run
         check_trunk_epochs_loop(runner, self.trunk_epochs, 'TrunkScheduleHook')
@@ -192,7 +196,7 @@ class TrunkScheduleHook(Hook):
     def before_test(self, runner) -> None:
         """``tools/test.py`` (``Runner.test`` without training): set the model's paths (``model.``) to the values of
         the trunk the checkpoint's last iteration trained in (from its ``meta`` epoch and iteration; after training
-        in the same runner, its own; the last value where neither is known), as
+        in the same runner, resumed or not, its own; the last value where neither is known), as
         :meth:`SetAttributesHook.before_test`: they were set only while training, so the test ran the config's
         values."""
         self._set_checkpoint_trunk(runner)
