@@ -479,6 +479,10 @@ def establish_base_targets(runner: Any, paths: Any) -> None:
     """Read each base-form path's group rules now (:func:`~automl_mm.ohl.optimizer_base.establish`): the writers'
     ``before_run``, after mmengine built and ``auto_scale_lr`` scaled the optimiser and before a checkpoint's groups
     replace its values. Other paths, and paths that do not resolve (their writer names them later), are skipped.
+    A second call on the same optimiser (mmengine's ``Runner.test()`` / ``val()`` after ``train()`` call
+    ``before_run`` again) keeps the rules read at the first (``group_rules`` reads them once per optimiser; a stored
+    rule keeps its ``auto_scale_lr`` factor): re-read from the trained groups, the written base would be taken for
+    the config's.
 
     Raises:
         ValueError: a base-form path whose rules cannot be read (a base of 0, a constructor rule that is not

@@ -300,7 +300,8 @@ class OHLHook(Hook):
         self.take_config_key(runner)
 
         stand_down_loss_checks(runner)  # mmdet's CheckInvalidLossHook: this hook repairs a diverged copy
-        # the base-form optimiser targets' rules, before a resumed checkpoint's values replace the built ones
+        # the base-form optimiser targets' rules, before a resumed checkpoint's values replace the built ones; again
+        # at a test() / val() after train() on this runner, where the rules read before training are kept
         establish_base_targets(runner, [path for space in self.spaces for path in getattr(space, 'targets', None)
                                         or []])
 
