@@ -14,6 +14,54 @@ from __future__ import annotations
 import argparse
 import os.path as osp
 from collections.abc import Sequence
+from typing import Any
+
+
+def build_parser(cli: Any = None, default_threads: int | None = None) -> argparse.ArgumentParser:
+    """The command line of ``tools/measure_latency.py``; ``cli``: the module of the tools' parser parts (default
+    :mod:`automl_mm.engine.tool_cli`; its file executed alone to parse before the imports below), ``default_threads``
+    ``--num-threads``' default (default :data:`automl_mm.nas.latency.DEFAULT_LATENCY_THREADS`)."""
+    if cli is None:
+        from automl_mm.engine import tool_cli as cli
+    if default_threads is None:
+        from automl_mm.nas.latency import DEFAULT_LATENCY_THREADS as default_threads
+    parser = argparse.ArgumentParser(description='Measure per-(layer, op, shape) latencies of a supernet')
+    parser.add_argument('config', help='config file path; cfg.model contains the supernet')
+    parser.add_argument('--out', required=True, help='JSON file to write the latency table to')
+    parser.add_argument('--device', default='cpu',
+                        help='device to measure on, e.g. cpu, cuda, cuda:1 (default: %(default)s)')
+    parser.add_argument('--repeats', type=int, default=50,
+                        help='timed runs per entry (the median is kept; default: %(default)s)')
+    parser.add_argument('--warmup', type=int, default=10, help='untimed runs per entry first (default: %(default)s)')
+    parser.add_argument('--num-threads', type=int, default=default_threads,
+                        help='torch intra-op threads to time with, recorded in the table; a PC-NAS search refuses '
+                             'a table of another count than its train_cfg.latency_num_threads (default: '
+                             '%(default)s)')
+    parser.add_argument('--input-shape', type=int, nargs=4, metavar=('N', 'C', 'H', 'W'),
+                        help='network input shape (default: the config\'s train_cfg.input_shape, as PCNASLoop reads '
+                             'it, else nas_input_shape)')
+    parser.add_argument('--cfg-options', nargs='+', action=cli.CfgOptionsAction,
+                        help='override config keys, e.g. model.backbone.space=pcnas_l')
+    return parser
+
+
+def _parse_counts(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -> argparse.Namespace:
+    """``parser``'s arguments with the counts checked (before the config is read and the supernet built:
+    measure_latency_table refused them only then)."""
+    args = parser.parse_args(argv)
+    for option, value, least in (('--num-threads', args.num_threads, 1), ('--repeats', args.repeats, 1),
+                                 ('--warmup', args.warmup, 0)):
+        if value < least:
+            parser.error(f'{option} must be >= {least}, got {value}')
+    return args
+
+
+if __name__ == '__main__':  # --help and usage errors before the imports below (some 4 s: torch, mmengine, mmdet)
+    import runpy
+    _early = runpy.run_path(osp.join(osp.dirname(osp.abspath(__file__)), '_early_cli.py'))
+    _cli, _threads = _early['standalone_cli'](), _early['package_constant']('nas.latency', 'DEFAULT_LATENCY_THREADS')
+    if _cli is not None and isinstance(_threads, int):
+        _parse_counts(build_parser(_cli, _threads), None)  # exits on --help or a usage error; main() parses again
 
 import torch.nn as nn
 from mmengine.registry import DefaultScope
@@ -21,11 +69,10 @@ from mmengine.utils import import_modules_from_strings
 
 from automl_mm.engine.config_read import config_not_found, read_config
 from automl_mm.engine.preflight import merge_options
-from automl_mm.engine.tool_args import CfgOptionsAction, option_named_error, out_file_folder_problem
+from automl_mm.engine.tool_args import option_named_error, out_file_folder_problem
 from automl_mm.engine.tool_devices import checked_device
 from automl_mm.engine.tool_errors import exit_on_refusal
 from automl_mm.nas.latency import (
-    DEFAULT_LATENCY_THREADS,
     LatencyTable,
     cost_key,
     measure_latency_table,
@@ -37,29 +84,10 @@ from automl_mm.utils import register_all_modules
 
 
 def parse_args(argv: Sequence[str] | None = None) -> argparse.Namespace:
-    parser = argparse.ArgumentParser(description='Measure per-(layer, op, shape) latencies of a supernet')
-    parser.add_argument('config', help='config file path; cfg.model contains the supernet')
-    parser.add_argument('--out', required=True, help='JSON file to write the latency table to')
-    parser.add_argument('--device', default='cpu',
-                        help='device to measure on, e.g. cpu, cuda, cuda:1 (default: %(default)s)')
-    parser.add_argument('--repeats', type=int, default=50,
-                        help='timed runs per entry (the median is kept; default: %(default)s)')
-    parser.add_argument('--warmup', type=int, default=10, help='untimed runs per entry first (default: %(default)s)')
-    parser.add_argument('--num-threads', type=int, default=DEFAULT_LATENCY_THREADS,
-                        help='torch intra-op threads to time with, recorded in the table; a PC-NAS search refuses '
-                             'a table of another count than its train_cfg.latency_num_threads (default: '
-                             '%(default)s)')
-    parser.add_argument('--input-shape', type=int, nargs=4, metavar=('N', 'C', 'H', 'W'),
-                        help='network input shape (default: the config\'s train_cfg.input_shape, as PCNASLoop reads '
-                             'it, else nas_input_shape)')
-    parser.add_argument('--cfg-options', nargs='+', action=CfgOptionsAction,
-                        help='override config keys, e.g. model.backbone.space=pcnas_l')
-    args = parser.parse_args(argv)
-    # before the config is read and the supernet built (measure_latency_table refused them only then)
-    for option, value, least in (('--num-threads', args.num_threads, 1), ('--repeats', args.repeats, 1),
-                                 ('--warmup', args.warmup, 0)):
-        if value < least:
-            parser.error(f'{option} must be >= {least}, got {value}')
+    """The parsed command line (``sys.argv[1:]`` without ``argv``), the counts, ``--device`` and ``--out``'s folder
+    checked."""
+    parser = build_parser()
+    args = _parse_counts(parser, argv)
     checked_device(parser, args.device)
     if osp.isdir(args.out):  # the table was dumped only after every entry was timed
         parser.error(f'--out {args.out} is a folder; give the JSON file to write the latency table to')

@@ -47,3 +47,26 @@ def test_the_command_line_is_answered_before_the_heavy_imports(name, argv, statu
     assert done.returncode == status, done.stderr[-2000:]
     assert said in done.stdout + done.stderr
     assert 'IMPORTED []' in done.stderr, done.stderr[-2000:]
+
+
+@pytest.mark.parametrize('argv, status, said', [
+    (['--help'], 0, 'usage: '),
+    (['cfg.py'], 2, 'the following arguments are required: --out'),
+    (['cfg.py', '--out', 'x.json', '--cfg-options', 'a.b'], 2, "'a.b' has no \"=\""),  # automl_mm's CfgOptionsAction
+    (['cfg.py', '--out', 'x.json', '--repeats', '0'], 2, '--repeats must be >= 1, got 0'),
+])
+def test_measure_latency_answers_its_command_line_before_the_heavy_imports(argv, status, said):
+    """``tools/measure_latency.py`` imported torch, mmengine and automl_mm before argparse (some 4 s for ``--help``),
+    as train / test did before they parsed first."""
+    done = _run('measure_latency', *argv)
+    assert done.returncode == status, done.stderr[-2000:]
+    assert said in done.stdout + done.stderr
+    assert 'IMPORTED []' in done.stderr, done.stderr[-2000:]
+
+
+def test_measure_latency_help_shows_the_default_thread_count_of_automl_mm():
+    """The early parse reads ``--num-threads``' default from :mod:`automl_mm.nas.latency` without importing it."""
+    from automl_mm.nas.latency import DEFAULT_LATENCY_THREADS
+
+    done = _run('measure_latency', '--help')
+    assert f'(default: {DEFAULT_LATENCY_THREADS})' in ' '.join(done.stdout.split()), done.stdout
