@@ -122,10 +122,59 @@ def add_launcher_arguments(parser: argparse.ArgumentParser, what: str) -> None:
                              '(default: %(default)s)')
 
 
+#: The integer variables each ``--launcher`` reads with ``int()`` where they are set, ``{name: least value}``:
+#: torchrun's (mmengine's ``_init_dist_pytorch``, torch's env:// rendezvous, automl_mm's rank agreement), Open MPI's
+#: (automl_mm's mpi start-up), slurm's (mmengine's ``_init_dist_slurm``); ``MASTER_PORT`` (the rendezvous) under
+#: each; under ``none`` the world sizes whose value over 1 refuses ``--launcher none``
+#: (:func:`automl_mm.engine.launch.check_launcher_matches_environment`). mmengine's logger reads ``LOCAL_RANK``
+#: whatever the launcher (:func:`_launcher_integers`).
+LAUNCHER_INTEGERS: dict[str, dict[str, int]] = {
+    'none': {'WORLD_SIZE': 1, 'OMPI_COMM_WORLD_SIZE': 1, 'SLURM_STEP_NUM_TASKS': 1},
+    'pytorch': {'RANK': 0, 'WORLD_SIZE': 1, 'MASTER_PORT': 0},
+    'mpi': {'OMPI_COMM_WORLD_RANK': 0, 'OMPI_COMM_WORLD_LOCAL_RANK': 0, 'OMPI_COMM_WORLD_SIZE': 1, 'MASTER_PORT': 0},
+    'slurm': {'SLURM_PROCID': 0, 'SLURM_NTASKS': 1, 'SLURM_LOCALID': 0, 'SLURM_STEP_NUM_TASKS': 1,
+              'MASTER_PORT': 0},
+}
+
+
+def _launcher_integers(launcher: str) -> dict[str, int]:
+    """``{variable: least value}`` of the integer variables read under ``launcher`` (:data:`LAUNCHER_INTEGERS`),
+    ``LOCAL_RANK`` (0) included."""
+    return {**LAUNCHER_INTEGERS.get(launcher, {}), 'LOCAL_RANK': 0}
+
+
+def launcher_variable_problem(launcher: str) -> str | None:
+    """Why a variable ``launcher`` reads as an integer (:func:`_launcher_integers`) cannot be read, naming the
+    variable, its value and the launcher (``"WORLD_SIZE='two' is not an integer (read by --launcher pytorch: ...)"``);
+    ``None`` where each that is set is an integer of at least its least value."""
+    for name, least in _launcher_integers(launcher).items():
+        value = os.environ.get(name)
+        if value is None:
+            continue
+        try:
+            number = int(value)
+        except ValueError:
+            number = None
+        if number is None or number < least:
+            kind = 'an integer' if number is None else f'an integer >= {least}'
+            reader = ("mmengine's logger reads it whatever the launcher" if name == 'LOCAL_RANK' else
+                      'a launcher of several processes sets it: check how the processes were started')
+            return (f'{name}={value!r} is not {kind} (read by --launcher {launcher}: {reader}); unset it or set an '
+                    'integer')
+    return None
+
+
 def parse_tool_args(parser: argparse.ArgumentParser, argv: list[str] | None = None) -> argparse.Namespace:
     """``parser.parse_args(argv)`` (``sys.argv[1:]`` without ``argv``); ``LOCAL_RANK`` is set from ``--local_rank``
-    unless the launcher exported it."""
+    unless the launcher exported it.
+
+    A launcher variable that is no integer (:func:`launcher_variable_problem`: ``WORLD_SIZE=two`` stopped the tool
+    with a bare ``ValueError: invalid literal for int()`` in the ranks' agreement, torch's rendezvous or mmengine's
+    logger) is a usage error (``parser.error``, exit status 2) naming it."""
     args = parser.parse_args(argv)
     os.environ.setdefault('LOCAL_RANK', str(args.local_rank))
+    problem = launcher_variable_problem(getattr(args, 'launcher', 'none'))
+    if problem is not None:
+        parser.error(problem)
     return args
 

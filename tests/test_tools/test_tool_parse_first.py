@@ -28,8 +28,9 @@ finally:
 '''
 
 
-def _run(name: str, *argv: str) -> subprocess.CompletedProcess:
-    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [REPO_ROOT, os.environ.get('PYTHONPATH')])))
+def _run(name: str, *argv: str, **variables: str) -> subprocess.CompletedProcess:
+    env = dict(os.environ, PYTHONPATH=os.pathsep.join(filter(None, [REPO_ROOT, os.environ.get('PYTHONPATH')])),
+               **variables)
     return subprocess.run([sys.executable, '-c', PROBE, osp.join(REPO_ROOT, 'tools', f'{name}.py'), *argv],
                           capture_output=True, text=True, env=env, timeout=120)
 
@@ -70,3 +71,20 @@ def test_measure_latency_help_shows_the_default_thread_count_of_automl_mm():
 
     done = _run('measure_latency', '--help')
     assert f'(default: {DEFAULT_LATENCY_THREADS})' in ' '.join(done.stdout.split()), done.stdout
+
+
+@pytest.mark.parametrize('name', ['train', 'test'])
+@pytest.mark.parametrize('launcher, variables, said', [
+    ('pytorch', dict(WORLD_SIZE='two', RANK='0', LOCAL_RANK='0'), "WORLD_SIZE='two' is not an integer"),
+    ('pytorch', dict(WORLD_SIZE='2', RANK='x', LOCAL_RANK='0'), "RANK='x' is not an integer"),
+    ('none', dict(LOCAL_RANK='zero'), "LOCAL_RANK='zero' is not an integer"),
+])
+def test_a_non_integer_rank_variable_is_refused_by_name_before_the_heavy_imports(name, launcher, variables, said):
+    """``WORLD_SIZE=two`` under ``--launcher pytorch`` stopped in the ranks' config agreement with a bare
+    ``ValueError: invalid literal for int() with base 10: 'two'``, ``RANK=x`` in torch's rendezvous, ``LOCAL_RANK=zero``
+    (any launcher) in mmengine's logger: each a traceback naming no variable."""
+    argv = ['cfg.py', *([] if name == 'train' else ['x.pth']), '--launcher', launcher]
+    done = _run(name, *argv, **variables)
+    assert done.returncode == 2, done.stderr[-2000:]
+    assert said in done.stderr and 'Traceback' not in done.stderr, done.stderr[-2000:]
+    assert 'IMPORTED []' in done.stderr, done.stderr[-2000:]

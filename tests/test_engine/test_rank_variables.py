@@ -1,0 +1,66 @@
+"""The launchers' integer variables (``WORLD_SIZE``, ``RANK``, ``LOCAL_RANK``, Open MPI's and slurm's counterparts,
+``MASTER_PORT``) are read with ``int()`` by automl_mm's rank agreement, torch's rendezvous and mmengine (its
+logger reads ``LOCAL_RANK`` whatever the launcher): a value that is not one stopped the tool with a bare
+``ValueError: invalid literal for int() with base 10: 'two'``. :func:`automl_mm.engine.tool_cli.parse_tool_args`
+refuses it as a usage error naming the variable, its value and the launcher that reads it."""
+from __future__ import annotations
+
+import argparse
+
+import pytest
+
+from automl_mm.engine import tool_cli
+
+VARIABLES = ('WORLD_SIZE', 'RANK', 'LOCAL_RANK', 'MASTER_PORT', 'OMPI_COMM_WORLD_RANK', 'OMPI_COMM_WORLD_LOCAL_RANK',
+             'OMPI_COMM_WORLD_SIZE', 'SLURM_PROCID', 'SLURM_NTASKS', 'SLURM_LOCALID', 'SLURM_STEP_NUM_TASKS')
+
+
+@pytest.fixture
+def clean_env(monkeypatch):
+    for name in VARIABLES:  # (set first, so that the value before, or its absence, is restored after)
+        monkeypatch.setenv(name, '0')
+        monkeypatch.delenv(name)
+    return monkeypatch
+
+
+def _parse(*argv: str) -> argparse.Namespace:
+    parser = argparse.ArgumentParser(prog='tools/train.py')
+    tool_cli.add_launcher_arguments(parser, 'training')
+    return tool_cli.parse_tool_args(parser, list(argv))
+
+
+@pytest.mark.parametrize('launcher, name, value', [
+    ('pytorch', 'WORLD_SIZE', 'two'), ('pytorch', 'RANK', 'x'), ('pytorch', 'LOCAL_RANK', '0.5'),
+    ('pytorch', 'MASTER_PORT', 'port'), ('pytorch', 'RANK', '-1'),
+    ('mpi', 'OMPI_COMM_WORLD_SIZE', ''), ('mpi', 'OMPI_COMM_WORLD_RANK', 'a'),
+    ('mpi', 'OMPI_COMM_WORLD_LOCAL_RANK', 'b'),
+    ('slurm', 'SLURM_PROCID', 'p'), ('slurm', 'SLURM_NTASKS', '2x'), ('slurm', 'SLURM_LOCALID', 'l'),
+    ('none', 'WORLD_SIZE', 'two'), ('none', 'SLURM_STEP_NUM_TASKS', 'n'), ('none', 'LOCAL_RANK', 'zero'),
+])
+def test_a_launcher_variable_that_is_no_integer_is_refused_by_name(clean_env, capsys, launcher, name, value):
+    clean_env.setenv(name, value)
+    with pytest.raises(SystemExit) as stopped:
+        _parse('--launcher', launcher)
+    assert stopped.value.code == 2
+    err = capsys.readouterr().err
+    assert f'{name}={value!r} is not ' in err and f'--launcher {launcher}' in err, err
+
+
+def test_integer_variables_and_those_the_launcher_does_not_read_pass(clean_env):
+    clean_env.setenv('WORLD_SIZE', '2')
+    clean_env.setenv('RANK', '1')
+    clean_env.setenv('LOCAL_RANK', '1')
+    clean_env.setenv('SLURM_PROCID', 'not read by torchrun')  # (a slurm job that runs torchrun: not read)
+    assert _parse('--launcher', 'pytorch').launcher == 'pytorch'
+    clean_env.setenv('WORLD_SIZE', 'two')
+    clean_env.setenv('RANK', 'x')  # read by torchrun's start-up only: not under srun
+    clean_env.setenv('SLURM_PROCID', '0')
+    clean_env.setenv('SLURM_NTASKS', '1')
+    assert _parse('--launcher', 'slurm').launcher == 'slurm'
+
+
+def test_local_rank_from_the_command_line_is_checked_as_set(clean_env):
+    """``--local_rank`` (torch.distributed.launch) sets ``LOCAL_RANK`` unless the launcher exported it."""
+    assert _parse('--local_rank', '3').local_rank == 3
+    import os
+    assert os.environ['LOCAL_RANK'] == '3'
