@@ -314,18 +314,35 @@ def check_uncomputed_selection_keys(cfg: Any) -> None:
                 f'({coco_metric_origin(metric, config_scope(cfg))}) as '
                 f'{_stats_read(read)}: mmdet takes its AR items at fixed places of '
                 f'stats, which hold the recalls at the sorted proposal_nums={_proposal_nums(metric)!r}, whatever '
-                f'the item names, so the selection would follow another count. Set {_ar_count_fix(metric, where)}')
+                f'the item names, so the selection would follow another count. Set '
+                f'{_ar_count_fix(metric, where, config_scope(cfg))}')
 
 
-def _ar_count_fix(metric_cfg: dict, where: str | None = None) -> str:
+def _ar_count_fix(metric_cfg: dict, where: str | None = None, scope: str | None = None) -> str:
     """What a message about an AR item mmdet validates at another count (:func:`_validated_ar_count`) says to set
-    (``where``: the metric's config key, ``None`` where the message names it already): automl_mm's
-    ``UnroundedCocoMetric`` or mmdet's default ``proposal_nums`` for a ``CocoMetric``; the counts alone for mmdet's
-    other metrics (``OVCocoMetric``, ``CocoVideoMetric``, ...: ``UnroundedCocoMetric`` is a plain ``CocoMetric``)."""
+    (``where``: the metric's config key, ``None`` where the message names it already), by the class the config
+    builds (:func:`~automl_mm.engine.preflight_coco_settings.coco_compute_class`, its type resolved in ``scope``),
+    as :func:`~automl_mm.engine.preflight_metrics.reporting_class` judges it, not by its type name: automl_mm's
+    ``UnroundedCocoMetric`` or mmdet's default ``proposal_nums`` for mmdet's ``CocoMetric`` itself; for a user's
+    class that runs mmdet's ``CocoMetric.compute_metrics`` (whatever its name), the counts or that class derived
+    from ``UnroundedCocoMetric``; the counts alone for mmdet's other metrics (``OVCocoMetric``, ``CocoVideoMetric``,
+    ...: ``UnroundedCocoMetric`` is a plain ``CocoMetric``)."""
+    from .preflight_coco_settings import coco_compute_class
+
     at = f'{where}.' if where else ''
-    if config_type_name(metric_cfg) == 'CocoMetric':
+    cls = coco_compute_class(metric_cfg, scope)
+    if cls is None:
+        return f'{at}proposal_nums={COCO_PROPOSAL_NUMS!r}'
+    from mmdet.evaluation.metrics import CocoMetric
+
+    if cls is CocoMetric:
         return (f"{at}type='automl_mm.UnroundedCocoMetric' (each AR item at the count it names), or proposal_nums="
                 f'{COCO_PROPOSAL_NUMS!r}')
+    owner = next((c for c in cls.__mro__ if 'compute_metrics' in vars(c)), None)
+    if owner is CocoMetric and cls.__module__.split('.')[0] not in ('mmdet', 'automl_mm'):
+        return (f'{at}proposal_nums={COCO_PROPOSAL_NUMS!r}, or derive {cls.__name__} from '
+                "automl_mm.UnroundedCocoMetric (each AR item at the count it names) rather than from mmdet's "
+                'CocoMetric')
     return f'{at}proposal_nums={COCO_PROPOSAL_NUMS!r}'
 
 
@@ -434,12 +451,13 @@ def warn_uncomputed_coco_items(cfg: Any, test_only: bool = False, split: str = '
     from .preflight_walk import config_scope
 
     groups: dict[tuple, list[str]] = {}
+    scope = config_scope(cfg)
     for metric, key in _evaluator_cfgs(cfg):
         keys = [] if outside_split(key, test_only, split) else uncomputed_coco_keys(metric, config_scope(cfg))
         misread = [] if outside_split(key, test_only, split) else _misread_ar_keys(metric, config_scope(cfg))
         if keys or misread:
             groups.setdefault((tuple(keys), tuple(misread), _proposal_nums(metric), config_type_name(metric),
-                               _ar_count_fix(metric), coco_metric_origin(metric, config_scope(cfg)),
+                               _ar_count_fix(metric, scope=scope), coco_metric_origin(metric, scope),
                                _uncomputed_ar_reported(metric, config_scope(cfg))), []).append(key)
     for (keys, misread, nums, kind, ar_fix, origin, ar_reported), wheres in groups.items():
         several = len(wheres) > 1

@@ -8,6 +8,12 @@ subclasses that keep their ``compute_metrics``: ``CocoVideoMetric``, ``CocoOcclu
 :func:`automl_mm.engine.evaluate.evaluate_locally`) always do, whatever the ``outfile_prefix``. Python's ``tempfile``
 picks that folder once a process (``TMPDIR``, ``TEMP``, ``TMP``, else ``/tmp``, ...): with none usable the first
 evaluation stopped with a bare ``FileNotFoundError`` naming a random path, after training up to it.
+
+Others make theirs when they are built (:data:`_BUILD_TEMP_WRITERS`): ``CocoPanopticMetric`` and ``CityScapesMetric``
+without ``outfile_prefix``, ``MOTChallengeMetric`` whatever it is (its ground truth goes there); the start's metric
+check (:func:`~automl_mm.engine.preflight_build.check_metric_arguments`, which builds them) stopped with a bare
+``FileNotFoundError`` named by the evaluator's key alone. ``COCOCaptionMetric`` takes no ``outfile_prefix`` and
+writes to a new temporary folder at every evaluation.
 """
 from __future__ import annotations
 
@@ -20,12 +26,20 @@ from .preflight_walk import ConfigCheckError, _evaluator_cfgs, config_scope, out
 
 #: The mmdet metrics whose ``compute_metrics`` writes to a new temporary folder without ``outfile_prefix``.
 _TEMP_WRITERS = ('CocoMetric', 'LVISMetric', 'OVCocoMetric', 'CrowdHumanMetric', 'YouTubeVISMetric')
+#: The mmdet metrics whose ``compute_metrics`` writes to a new temporary folder whatever their arguments.
+_ALWAYS_TEMP_WRITERS = ('COCOCaptionMetric', )
+#: The mmdet metrics whose ``__init__`` makes a temporary folder (``tempfile.TemporaryDirectory()``) without
+#: ``outfile_prefix``: ``{name: whatever their outfile_prefix}`` (``MOTChallengeMetric``: always).
+_BUILD_TEMP_WRITERS = {'CocoPanopticMetric': False, 'CityScapesMetric': False, 'MOTChallengeMetric': True}
 
 
-def _writes_temp_folder(metric: dict, scope: str | None) -> type | None:
-    """The class a metric config builds (its ``_scope_``, else ``scope``) where the ``compute_metrics`` it runs is
-    one of :data:`_TEMP_WRITERS` (automl_mm's ``UnroundedCocoMetric`` runs ``CocoMetric``'s), else ``None`` (a
-    user's own ``compute_metrics``: not known; a type that does not resolve here: its build names it)."""
+def _temp_folder_use(metric: dict, scope: str | None) -> tuple[type, str, bool] | None:
+    """``(the class a metric config builds (its ``_scope_``, else ``scope``), when it uses a new temporary folder:
+    ``'build'`` / ``'evaluation'``, whether whatever its ``outfile_prefix``)`` where the ``__init__`` (for
+    ``'build'``: :data:`_BUILD_TEMP_WRITERS`, a subclass's too) or the ``compute_metrics`` (:data:`_TEMP_WRITERS`,
+    :data:`_ALWAYS_TEMP_WRITERS`; automl_mm's ``UnroundedCocoMetric`` runs ``CocoMetric``'s) it runs is mmdet's one
+    that does, else ``None`` (a user's own method: not known; a type that does not resolve here: its build names
+    it)."""
     try:
         import mmdet.evaluation.metrics as mmdet_metrics
         from mmengine.evaluator import BaseMetric
@@ -40,9 +54,15 @@ def _writes_temp_folder(metric: dict, scope: str | None) -> type | None:
     cls = _subclass(metric, METRICS, BaseMetric, scope)  # (config_class: None where unresolvable)
     if cls is None:
         return None
+    for name, always in _BUILD_TEMP_WRITERS.items():  # (a subclass's own __init__ runs theirs through super())
+        builder = getattr(mmdet_metrics, name, None)
+        if isinstance(builder, type) and issubclass(cls, builder):
+            return cls, 'build', always
     owner = next((c for c in cls.__mro__ if 'compute_metrics' in vars(c)), None)
+    if owner is not None and owner in {getattr(mmdet_metrics, name, None) for name in _ALWAYS_TEMP_WRITERS}:
+        return cls, 'evaluation', True
     writers = {getattr(mmdet_metrics, name, None) for name in _TEMP_WRITERS} | {UnroundedCocoMetric}
-    return cls if owner in writers else None
+    return (cls, 'evaluation', False) if owner in writers else None
 
 
 def _held_out_readings(cfg: Any, scope: str | None) -> Iterator[tuple[Any, str, str]]:
@@ -94,45 +114,54 @@ def _readings(cfg: Any, test_only: bool, split: str) -> Iterator[tuple[dict, str
 
 
 def check_metric_temp_folders(cfg: Any, test_only: bool, split: str = 'test') -> None:
-    """A temporary folder can be made and written where a metric the run evaluates with writes its results to one
-    at every evaluation (see the module's docstring): a val / test metric without ``outfile_prefix``, and any such
-    metric of a held-out reading (the OHL rewards, a NAS search's scores: their own evaluator, else the
+    """A temporary folder can be made and written where a metric the run evaluates with makes one (see the
+    module's docstring: :func:`_temp_folder_use`), when it is built or at every evaluation: a val / test metric
+    without ``outfile_prefix`` (or whatever it is, for ``MOTChallengeMetric`` and ``COCOCaptionMetric``), and any
+    such metric of a held-out reading (the OHL rewards, a NAS search's scores: their own evaluator, else the
     ``reward_evaluator`` / ``search_evaluator`` / ``val_evaluator`` they fall back to). Made and removed once
     (:func:`~automl_mm.engine.preflight_probe_folder.probe_folder`, with a file written in it), only where some
     metric needs it.
 
     Raises:
         ConfigCheckError: naming the evaluator keys (one message for those of one metric config:
-            ``test_evaluator = val_evaluator``), the metric's class, the folder tried, ``TMPDIR`` to set and, for a
-            val / test metric, its ``outfile_prefix`` key to give instead.
+            ``test_evaluator = val_evaluator``), the metric's class, when it makes the folder, the folder tried,
+            ``TMPDIR`` to set and, for a val / test metric that makes none with one, its ``outfile_prefix`` key to
+            give instead.
     """
     from .preflight_coco_settings import class_origin
     from .preflight_probe_folder import ProbeFolderError, probe_folder
 
     scope = config_scope(cfg)
-    needing: dict[tuple, list[str]] = {}  # (held out, the class as messages name it, the config) -> keys
+    # (held out, when, whatever the outfile_prefix, the class as messages name it, the config) -> keys
+    needing: dict[tuple, list[str]] = {}
     for metric, key, held_out in _readings(cfg, test_only, split):
-        if not held_out and metric.get('outfile_prefix') is not None:
+        use = _temp_folder_use(metric, scope)
+        if use is None or (not held_out and not use[2] and metric.get('outfile_prefix') is not None):
             continue
-        cls = _writes_temp_folder(metric, scope)
-        if cls is not None:
-            needing.setdefault((held_out, class_origin(cls), repr(metric)), []).append(key)
+        cls, when, always = use
+        needing.setdefault((held_out, when, always, class_origin(cls), repr(metric)), []).append(key)
     if not needing:
         return
     try:
         with probe_folder({'results.json': []}):
             return
     except ProbeFolderError as err:
-        (held_out, origin, _), keys = next(iter(needing.items()))
+        (held_out, when, always, origin, _), keys = next(iter(needing.items()))
         several = len(keys) > 1
+        at = 'when it builds the metric' if when == 'build' else 'at every evaluation'
+        fix = ''
         if held_out:
             what = (f'{" and ".join(keys)} ({origin}) {"are" if several else "is"} scored in a new temporary '
                     "folder at every reading (automl_mm's held-out readings leave outfile_prefix unset, so that "
                     'copies do not read back each other\'s results)')
-            fix = ''
+        elif always:
+            what = (f'{" and ".join(keys)} ({origin}) {"use" if several else "uses"} a new temporary folder {at}, '
+                    'whatever its arguments')
         else:
             what = (f'{" and ".join(keys)} ({origin}) {"have" if several else "has"} no outfile_prefix: mmdet '
-                    'writes its results to a new temporary folder at every evaluation')
+                    + ('makes a temporary folder for its results when it builds the metric' if when == 'build' else
+                       'writes its results to a new temporary folder at every evaluation'))
             fix = f', or give {keys[0]}.outfile_prefix (a path prefix in a writable folder)'
-        raise ConfigCheckError(f'{what}, and {err}{fix}. The first evaluation would stop there, after training up '
-                               'to it') from None
+        stop = ('The run would stop when it builds the metric' if when == 'build' else
+                'The first evaluation would stop there, after training up to it')
+        raise ConfigCheckError(f'{what}, and {err}{fix}. {stop}') from None

@@ -469,3 +469,26 @@ def test_check_config_refuses_a_selection_on_an_ap_at_an_iou_threshold_not_evalu
                                                r'an IoU threshold of 0\.75 .*iou_thrs=\[0\.5, 0\.6\]'):
         check_config(cfg)
     check_config(cfg, test_only=True)  # tools/test.py selects nothing
+
+
+def _own_class(name: str) -> type:
+    """A user's subclass of mmdet's CocoMetric (mmdet's compute_metrics kept) named ``name``."""
+    from mmdet.evaluation import CocoMetric
+
+    return type(name, (CocoMetric, ), {'__module__': 'my_project.metrics'})
+
+
+@pytest.mark.parametrize('name', ['CocoMetric', 'KeptCocoMetric'])
+def test_the_ar_count_advice_follows_the_metric_class_not_its_type_name(name):
+    """_ar_count_fix worded its advice by the type name: a user's subclass named 'CocoMetric' was told to become
+    automl_mm's UnroundedCocoMetric (its own class dropped), one under another name was not told of it at all."""
+    with pytest.raises(ConfigCheckError) as raised:
+        check_uncomputed_selection_keys(_selection('coco/AR@100', type=_own_class(name)))
+    message = str(raised.value)
+    assert f"({name} (my_project.metrics, a subclass of mmdet's CocoMetric))" in message, message
+    assert message.endswith(f'Set val_evaluator.proposal_nums=(100, 300, 1000), or derive {name} from '
+                            "automl_mm.UnroundedCocoMetric (each AR item at the count it names) rather than from "
+                            "mmdet's CocoMetric"), message
+    with pytest.raises(ConfigCheckError, match=r"Set val_evaluator\.type='automl_mm\.UnroundedCocoMetric' \(each AR "
+                                               r'item at the count it names\), or proposal_nums=\(100, 300, 1000\)$'):
+        check_uncomputed_selection_keys(_selection('coco/AR@100', type='mmdet.CocoMetric'))

@@ -85,3 +85,39 @@ def test_a_usable_temporary_folder_passes(tmp_path, monkeypatch):
     monkeypatch.setattr(tempfile, 'tempdir', str(tmp_path))
     check_metric_temp_folders(Config(dict(val_evaluator=dict(type='mmdet.CocoMetric'))), test_only=False)
     assert list(tmp_path.iterdir()) == []  # the folder it tried is gone
+
+
+@pytest.mark.parametrize('kind, extra', [('CocoPanopticMetric', {}), ('CityScapesMetric', dict(outfile_prefix=None))])
+def test_a_metric_that_makes_its_temporary_folder_when_built_is_refused_naming_its_key(tmp_path, monkeypatch, kind,
+                                                                                        extra):
+    """mmdet's ``CocoPanopticMetric`` and ``CityScapesMetric`` without ``outfile_prefix`` make their temporary
+    folder in the constructor: the start's metric check (``check_metric_arguments``, which builds them) stopped with
+    a bare ``FileNotFoundError: [Errno 2] No usable temporary directory found in [...]`` named by the key alone."""
+    gone = _no_temporary_folder(monkeypatch, tmp_path)
+    metric = dict(type=f'mmdet.{kind}', **extra)
+    with pytest.raises(ConfigCheckError) as raised:
+        check_config(Config(dict(val_evaluator=metric)))
+    message = str(raised.value)
+    assert message.startswith(f"val_evaluator (mmdet's {kind}) has no outfile_prefix: mmdet makes a temporary folder "
+                              'for its results when it builds the metric'), message
+    assert f'no temporary folder could be made or written in {gone!r}' in message, message
+    assert 'set TMPDIR to a writable folder' in message and 'give val_evaluator.outfile_prefix' in message, message
+    assert message.endswith('The run would stop when it builds the metric'), message
+    check_metric_temp_folders(Config(dict(val_evaluator=dict(metric, outfile_prefix=str(tmp_path / 'out')))),
+                              test_only=False)
+
+
+@pytest.mark.parametrize('kind, when', [('MOTChallengeMetric', 'when it builds the metric'),
+                                        ('COCOCaptionMetric', 'at every evaluation')])
+def test_a_metric_that_uses_a_temporary_folder_whatever_its_arguments_is_refused_without_an_outfile_prefix_fix(
+        tmp_path, monkeypatch, kind, when):
+    """``MOTChallengeMetric`` makes its temporary folder in the constructor whatever its ``outfile_prefix`` (its
+    ground truth goes there), ``COCOCaptionMetric`` one at every evaluation (it takes no ``outfile_prefix``)."""
+    _no_temporary_folder(monkeypatch, tmp_path)
+    metric = dict(type=f'mmdet.{kind}', outfile_prefix=str(tmp_path / 'out'))
+    with pytest.raises(ConfigCheckError) as raised:
+        check_metric_temp_folders(Config(dict(test_evaluator=metric)), test_only=True)
+    message = str(raised.value)
+    assert message.startswith(f"test_evaluator (mmdet's {kind}) uses a new temporary folder {when}, whatever its "
+                              'arguments'), message
+    assert 'set TMPDIR to a writable folder' in message and 'outfile_prefix' not in message, message
