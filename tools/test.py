@@ -144,7 +144,8 @@ def _check_checkpoint_and_config(cfg, args: argparse.Namespace, drawing: str) ->
     check_config(cfg, test_only=True)
     check_data_sources(cfg, test_only=True)  # the test split's data there: refused before the model is built
     # its evaluator, which the runner builds only in test(); a rank of a distributed run binds its metrics to their
-    # signatures (a constructor may act on files, and before the process group every rank is the main one)
+    # signatures and constructs mmdet's / mmengine's aside, their output folders moved into a throw-away one (a
+    # constructor may act on files, and before the process group every rank is the main one)
     check_metric_arguments(cfg, test_only=True, construct=args.launcher == 'none')
 
 

@@ -253,8 +253,9 @@ def main(argv: list[str] | None = None) -> None:
             build_config(args, cfg)
             required_world_size(cfg)  # its OHL counts checked, as below
             check_data_sources(cfg)  # what build_check asks of the data: refused before the runner is built
-            # the evaluators, which the runner builds only in train(): bound to their signatures, not constructed
-            # (a metric's constructor may act on files, and before the process group every rank is the main one)
+            # the evaluators, which the runner builds only in train(): bound to their signatures and mmdet's /
+            # mmengine's constructed aside, their output folders moved into a throw-away one (a metric's constructor
+            # may act on files, and before the process group every rank is the main one)
             check_metric_arguments(cfg, construct=False)
         run(cfg)
         return
@@ -270,7 +271,7 @@ def main(argv: list[str] | None = None) -> None:
         launch_local(cfg, world_size, run)  # e.g. an OHL search: one local process per model copy
     else:
         check_data_sources(cfg)  # what build_check asks of the data: missing data refused before the runner is built
-        check_metric_arguments(cfg)  # the evaluators train() builds (test_evaluator: its signature, not constructed)
+        check_metric_arguments(cfg)  # the evaluators train() builds (test_evaluator: constructed aside, if mmdet's)
         run(cfg)
 
 

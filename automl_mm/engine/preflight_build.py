@@ -15,6 +15,7 @@ import contextlib
 import copy
 import os
 import os.path as osp
+import tempfile
 from collections.abc import Iterable, Iterator
 from types import SimpleNamespace
 from typing import Any
@@ -154,18 +155,23 @@ def check_metric_arguments(cfg: Any, test_only: bool = False, split: str = 'test
 
     The metrics of the evaluators the run builds anyway (with ``test_only`` the split's, else all but
     :data:`UNBUILT_BY_TRAINING`) are constructed, then dropped, where ``construct`` (a value the constructor refuses
-    is named too); the others (a training run's ``test_evaluator``), and all where ``construct`` is False, are only
-    bound to their class's ``__init__`` signature (:func:`check_metric_signature`): a metric's constructor may act on
-    files (mmdet's format-only ``CityScapesMetric`` clears its ``outfile_prefix`` results, ``DumpProposals`` makes
-    its folder, ``CocoMetric`` / ``LVISMetric`` load their whole ``ann_file``), which a training run must not do for
-    the evaluator it never builds, nor a distributed start on every rank before the process group (each rank counts
-    as the main process there): ``tools/train.py`` passes ``construct=False`` then.
+    is named too). The others (a training run's ``test_evaluator``), and all where ``construct`` is False, are bound
+    to their class's ``__init__`` signature (:func:`check_metric_signature`) and, where the class's constructors are
+    all mmdet's, mmengine's or automl_mm's, constructed aside (:func:`_construct_aside`): the folders they write to
+    (:data:`WRITTEN_ARGUMENTS`) moved into a throw-away temporary folder, so that a bad value (``CocoMetric(metric=
+    'bboxx')``, a missing ``ann_file``) is refused at start, not when ``tools/test.py`` runs after the training, and
+    no file of the config is touched (mmdet's format-only ``CityScapesMetric`` clears its ``outfile_prefix``
+    results, ``DumpProposals`` makes its ``output_dir``), on every rank alike (before the process group each counts
+    as the main one: ``tools/train.py`` passes ``construct=False`` there). A user's class with its own constructor
+    may act on files it names otherwise: it is bound to its signature alone. A metric config constructed once in a
+    call is not constructed again (``test_evaluator = val_evaluator``: a ``CocoMetric`` loads its whole
+    ``ann_file``).
 
     Raises:
         TypeError: an argument the metric's class does not take, or one it needs that is not given, named at its
             key (by the signature or the constructor).
-        ValueError, FileNotFoundError: a constructed metric's constructor refused its arguments, prefixed with its
-            config key.
+        ValueError, FileNotFoundError, KeyError: a constructed metric's constructor refused its arguments (aside
+            too), prefixed with its config key (mmdet's ``KeyError`` for a ``metric`` it does not compute).
         KeyError: a metric ``type`` no registry holds (or none given), named at its key.
     """
     from mmengine.registry import DefaultScope
@@ -175,24 +181,75 @@ def check_metric_arguments(cfg: Any, test_only: bool = False, split: str = 'test
 
 
 def _build_metrics(cfg: Any, test_only: bool, split: str, construct: bool = True) -> None:
-    """Construct (and drop) or bind each metric of :func:`check_metric_arguments`, in the scope the caller set."""
+    """Construct (and drop) or bind and construct aside each metric of :func:`check_metric_arguments`, in the scope
+    the caller set."""
     from automl_mm.registry import METRICS
 
+    constructed: set[str] = set()  # the metric configs constructed in this call, by their repr
     for metric, key in _evaluator_cfgs(cfg):
         if outside_split(key, test_only, split):
             continue
         if not construct or not test_only and key.split('[')[0] in UNBUILT_BY_TRAINING:
-            check_metric_signature(metric, key)
+            cls = check_metric_signature(metric, key)
+            if cls is not None and _known_constructor(cls) and repr(metric) not in constructed:
+                _construct_aside(metric, key)
+                constructed.add(repr(metric))
+            continue
+        if repr(metric) in constructed:
             continue
         with _named(key, node=metric):
             METRICS.build(copy.deepcopy(metric))
+        constructed.add(repr(metric))
 
 
-def check_metric_signature(metric: dict, key: str) -> None:
+#: The arguments of mmdet's metrics that name where their constructors write: ``CityScapesMetric`` clears
+#: ``<outfile_prefix>/results`` and ``MOTChallengeMetric`` its ``outfile_prefix`` (on the main process),
+#: ``DumpProposals`` and ``SemSegMetric`` make their ``output_dir``. :func:`_construct_aside` moves them.
+WRITTEN_ARGUMENTS = ('outfile_prefix', 'output_dir')
+
+#: The libraries whose metric constructors write nowhere but :data:`WRITTEN_ARGUMENTS` and temporary folders of
+#: their own (mmdet 3.3, mmengine 0.10).
+_KNOWN_LIBRARIES = ('mmdet', 'mmengine', 'automl_mm')
+
+
+def _known_constructor(cls: type) -> bool:
+    """Whether every ``__init__`` of metric class ``cls`` (its own and its bases') is one of
+    :data:`_KNOWN_LIBRARIES`'s (a user's subclass that defines none too)."""
+    return all(c.__module__.split('.')[0] in _KNOWN_LIBRARIES for c in cls.__mro__
+               if '__init__' in vars(c) and c.__module__ != 'builtins')
+
+
+def _construct_aside(metric: dict, key: str) -> None:
+    """Construct (and drop) the metric config ``metric`` (at config key ``key``) with its
+    :data:`WRITTEN_ARGUMENTS` moved into a new temporary folder (each a path of the same name in it), removed
+    after; nothing is done where no temporary folder can be made (the signature was checked;
+    :func:`~automl_mm.engine.preflight_metric_folders.check_metric_temp_folders` refuses a metric that needs one).
+
+    Raises:
+        ValueError, FileNotFoundError, KeyError, TypeError: the constructor's refusal, prefixed with ``key``
+            (:func:`_named`).
+    """
+    from automl_mm.registry import METRICS
+
+    try:
+        aside = tempfile.TemporaryDirectory(prefix='automl_mm_metric_', ignore_cleanup_errors=True)
+    except OSError:
+        return
+    with aside as folder:
+        moved = copy.deepcopy(metric)
+        for name in WRITTEN_ARGUMENTS:
+            if isinstance(moved.get(name), str):
+                moved[name] = osp.join(folder, name, osp.basename(moved[name].rstrip('/\\')) or name)
+        with _named(key, node=moved):
+            METRICS.build(moved)
+
+
+def check_metric_signature(metric: dict, key: str) -> type | None:
     """Check the metric config ``metric`` (at config key ``key``) against its class's ``__init__`` signature without
     constructing it, in the current default scope (its ``_scope_`` first, as mmengine's ``build_from_cfg``): its
     ``type`` resolves, each argument is one the class takes (``**kwargs`` forwarded to a base class followed), and
-    each argument it needs is given. Values are not checked (the constructor's refusals are not run).
+    each argument it needs is given. Values are not checked (the constructor's refusals are not run). Returns the
+    class (``None`` where the registry lookup did not raise yet found none).
 
     Raises:
         KeyError: a ``type`` no registry holds, or none, named at its key (mmengine's lookup, which refuses it before
@@ -209,12 +266,13 @@ def check_metric_signature(metric: dict, key: str) -> None:
     if cls is None:  # mmengine's registry lookup refuses it before it constructs anything: its error, named
         with _named(key, node=metric):
             METRICS.build(copy.deepcopy(metric))
-        return
+        return None
     try:  # the names alone: values are the constructor's to refuse
         check_arguments(cls, dict.fromkeys(k for k in metric if k not in ('type', '_scope_')), key,
                         passed_by_builder=frozenset())
     except ConfigCheckError as refused:  # as Python's refusal of the call would be
         raise TypeError(str(refused)) from None
+    return cls if isinstance(cls, type) else None
 
 
 def _wraps(dataset: dict) -> bool:

@@ -124,7 +124,8 @@ def test_a_training_start_constructs_no_test_metric(tmp_path, monkeypatch):
     """``Runner.train()`` never builds ``test_evaluator``: ``tools/train.py``'s start check constructed its metrics
     (``check_metric_arguments``), with their side effects (a format-only ``CityScapesMetric`` cleared the results of
     the last test, a COCO ``ann_file`` was loaded once more), on every rank. Its arguments are still checked at
-    start, by the class's signature: a misspelled or missing one is refused naming the key."""
+    start, by the class's signature: a misspelled or missing one is refused naming the key. (A user's class with its
+    own constructor, as here, is not constructed; mmdet's are, aside: tests/test_engine/test_metric_values_aside.py.)"""
     _register_marking_metric(monkeypatch)
     results = tmp_path / 'test_results'
     results.mkdir()
@@ -194,8 +195,9 @@ def test_a_test_run_constructs_only_its_test_metrics(tmp_path, monkeypatch):
 def test_a_distributed_training_start_constructs_no_metric(tmp_path, monkeypatch):
     """A rank of a distributed training run (``--launcher pytorch``) checks its evaluators before the process group
     starts, where every rank counts as the main process: a metric constructed there acted on its files on every rank
-    at once. Every metric is bound to its signature instead (the runner constructs those it uses, once the process
-    group has started); a misspelled argument is still refused at start, naming its key."""
+    at once. A user's metric with its own constructor is bound to its signature instead (the runner constructs those
+    it uses, once the process group has started; mmdet's are constructed aside, their output folders moved:
+    tests/test_engine/test_metric_values_aside.py); a misspelled argument is still refused at start, naming its key."""
     import contextlib
 
     _register_marking_metric(monkeypatch)

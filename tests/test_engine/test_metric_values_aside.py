@@ -1,0 +1,70 @@
+"""The metrics a start does not construct where they stand (a training run's ``test_evaluator``, which
+``Runner.train()`` never builds; every metric of a distributed start, whose ranks all count as the main process
+before the process group) were bound to their signatures only: a bad value (``CocoMetric(metric='bboxx')``, a
+missing ``ann_file``, ``format_only`` without ``outfile_prefix``) was found only when ``tools/test.py`` ran, after
+hours of training. mmdet's and mmengine's metrics are now constructed aside, the folders they write to
+(``outfile_prefix``, ``output_dir``) moved into a throw-away temporary folder: no file of the config is touched."""
+from __future__ import annotations
+
+import json
+import os
+import tempfile
+
+import pytest
+from mmengine.config import Config
+
+from automl_mm.engine.preflight import check_metric_arguments
+
+
+@pytest.fixture
+def ann(tmp_path) -> str:
+    path = tmp_path / 'a.json'
+    path.write_text(json.dumps(dict(images=[], annotations=[], categories=[dict(id=1, name='a')])))
+    return str(path)
+
+
+@pytest.mark.parametrize('key, construct', [('test_evaluator', True), ('test_evaluator', False),
+                                            ('val_evaluator', False)])
+@pytest.mark.parametrize('metric, error, said', [
+    (dict(type='mmdet.CocoMetric', metric='bboxx'), KeyError,
+     "{key} (CocoMetric): metric should be one of 'bbox', 'segm', 'proposal', 'proposal_fast', but got bboxx"),
+    (dict(type='mmdet.CocoMetric', ann_file='missing.json'), FileNotFoundError, '{key}: '),
+    (dict(type='mmdet.CocoMetric', format_only=True), ValueError, '{key} (CocoMetric): outfile_prefix must be not'),
+    (dict(type='mmdet.VOCMetric', metric='mAPP'), KeyError, "{key} (VOCMetric): metric should be one of"),
+])
+def test_a_value_of_a_metric_not_built_at_start_is_refused_naming_its_key(tmp_path, monkeypatch, ann, key, construct,
+                                                                         metric, error, said):
+    monkeypatch.chdir(tmp_path)
+    metric = dict(metric)
+    if metric['type'] == 'mmdet.CocoMetric':
+        metric.setdefault('ann_file', ann)
+    with pytest.raises(error) as raised:
+        check_metric_arguments(Config({key: metric}), construct=construct)
+    assert str(raised.value).strip('"').startswith(said.format(key=key)), raised.value
+    if 'missing' in str(metric.get('ann_file')):
+        assert 'missing.json' in str(raised.value)
+
+
+def test_a_metric_checked_aside_touches_no_file_of_its_config(tmp_path, monkeypatch, ann):
+    """mmdet's format-only ``CityScapesMetric`` clears ``<outfile_prefix>/results`` when constructed,
+    ``DumpProposals`` and ``SemSegMetric`` make their ``output_dir``: constructed aside, they act on a throw-away
+    folder, removed after."""
+    import mmdet.evaluation.metrics.cityscapes_metric as cityscapes
+
+    monkeypatch.setattr(cityscapes, 'HAS_CITYSCAPESAPI', True)  # (cityscapesscripts, not installed here)
+    temporary = tmp_path / 'tmp'
+    temporary.mkdir()
+    monkeypatch.setattr(tempfile, 'tempdir', str(temporary))
+    last = tmp_path / 'last_test'
+    (last / 'results').mkdir(parents=True)
+    (last / 'results' / 'kept.png').write_text("the last test's results")
+    metrics = [dict(type='mmdet.CityScapesMetric', outfile_prefix=str(last), format_only=True),
+               dict(type='mmdet.DumpProposals', output_dir=str(tmp_path / 'proposals'), proposals_file='p.pkl'),
+               dict(type='mmdet.SemSegMetric', output_dir=str(tmp_path / 'seg')),
+               dict(type='mmdet.CocoMetric', ann_file=ann, format_only=True, outfile_prefix=str(tmp_path / 'coco'))]
+    check_metric_arguments(Config(dict(test_evaluator=metrics)))
+    check_metric_arguments(Config(dict(val_evaluator=metrics, test_evaluator=metrics)), construct=False)
+    assert sorted(os.listdir(tmp_path)) == ['a.json', 'last_test', 'tmp']
+    assert os.listdir(last / 'results') == ['kept.png'] and os.listdir(temporary) == []
+    with pytest.raises(ValueError, match=r'^test_evaluator\[1\] \(DumpProposals\): The output file must be a pkl'):
+        check_metric_arguments(Config(dict(test_evaluator=[metrics[0], dict(metrics[1], proposals_file='p.json')])))
