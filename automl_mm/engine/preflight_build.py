@@ -183,7 +183,6 @@ def check_metric_arguments(cfg: Any, test_only: bool = False, split: str = 'test
 def _build_metrics(cfg: Any, test_only: bool, split: str, construct: bool = True) -> None:
     """Construct (and drop) or bind and construct aside each metric of :func:`check_metric_arguments`, in the scope
     the caller set."""
-    from automl_mm.registry import METRICS
 
     constructed: set[str] = set()  # the metric configs constructed in this call, by their repr
     for metric, key in _evaluator_cfgs(cfg):
@@ -197,9 +196,51 @@ def _build_metrics(cfg: Any, test_only: bool, split: str, construct: bool = True
             continue
         if repr(metric) in constructed:
             continue
-        with _named(key, node=metric):
-            METRICS.build(copy.deepcopy(metric))
+        _build_metric(key, copy.deepcopy(metric))
         constructed.add(repr(metric))
+
+
+def _build_metric(key: str, metric: dict) -> None:
+    """Build (and drop) the metric config ``metric`` (not copied) at config key ``key``, its errors named by
+    :func:`_named`; a ``RuntimeError`` / ``ImportError`` raised by mmdet's own code (a metric's package not
+    installed: ``CocoPanopticMetric`` without panopticapi, ``COCOCaptionMetric`` without pycocoevalcap) is raised
+    again as ``<key> (<type>): <its message>``, the half-built metric's ``__del__`` (mmdet's reads an attribute not
+    set yet) not reported as an ignored exception."""
+    import gc
+    import sys
+
+    from automl_mm.registry import METRICS
+    from automl_mm.utils.scope import config_type_name
+
+    hook = sys.unraisablehook
+
+    def quiet(unraisable: Any) -> None:  # a half-built mmdet metric's __del__ reading what was not set yet
+        if not (isinstance(unraisable.exc_value, AttributeError)
+                and getattr(unraisable.object, '__qualname__', '').endswith('__del__')
+                and getattr(unraisable.object, '__module__', '').startswith('mmdet.')):
+            hook(unraisable)
+
+    named = None
+    sys.unraisablehook = quiet
+    try:
+        try:
+            with _named(key, node=metric):
+                METRICS.build(metric)
+        except (RuntimeError, ImportError) as err:
+            tb = err.__traceback__
+            while tb.tb_next is not None:
+                tb = tb.tb_next
+            if type(err) not in (RuntimeError, ImportError) or \
+                    f'{osp.sep}mmdet{osp.sep}' not in osp.normpath(tb.tb_frame.f_code.co_filename):
+                raise
+            named = type(err)(f'{key} ({config_type_name(metric)}): {err}')
+            tb = None
+        if named is not None:
+            gc.collect()  # (the half-built metric, where mmdet's traceback held it in a reference cycle)
+    finally:
+        sys.unraisablehook = hook
+    if named is not None:
+        raise named
 
 
 #: The arguments of mmdet's metrics that name where their constructors write: ``CityScapesMetric`` clears
@@ -229,7 +270,6 @@ def _construct_aside(metric: dict, key: str) -> None:
         ValueError, FileNotFoundError, KeyError, TypeError: the constructor's refusal, prefixed with ``key``
             (:func:`_named`).
     """
-    from automl_mm.registry import METRICS
 
     try:
         aside = tempfile.TemporaryDirectory(prefix='automl_mm_metric_', ignore_cleanup_errors=True)
@@ -240,8 +280,7 @@ def _construct_aside(metric: dict, key: str) -> None:
         for name in WRITTEN_ARGUMENTS:
             if isinstance(moved.get(name), str):
                 moved[name] = osp.join(folder, name, osp.basename(moved[name].rstrip('/\\')) or name)
-        with _named(key, node=moved):
-            METRICS.build(moved)
+        _build_metric(key, moved)
 
 
 def check_metric_signature(metric: dict, key: str) -> type | None:

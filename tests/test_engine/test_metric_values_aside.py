@@ -68,3 +68,24 @@ def test_a_metric_checked_aside_touches_no_file_of_its_config(tmp_path, monkeypa
     assert os.listdir(last / 'results') == ['kept.png'] and os.listdir(temporary) == []
     with pytest.raises(ValueError, match=r'^test_evaluator\[1\] \(DumpProposals\): The output file must be a pkl'):
         check_metric_arguments(Config(dict(test_evaluator=[metrics[0], dict(metrics[1], proposals_file='p.json')])))
+
+
+@pytest.mark.filterwarnings('error::pytest.PytestUnraisableExceptionWarning')  # (__del__'s, where pytest sees it)
+@pytest.mark.parametrize('construct', [True, False])
+def test_a_metric_whose_package_is_missing_is_refused_naming_its_key(monkeypatch, capfd, construct):
+    """mmdet's ``CocoPanopticMetric`` refuses to be built without panopticapi: a bare ``RuntimeError`` traceback
+    from mmdet's constructor that named no key, followed by ``Exception ignored in ... __del__``, its half-built
+    object's ``AttributeError`` (its ``tmp_dir`` not set yet)."""
+    import gc
+
+    import mmdet.evaluation.metrics.coco_panoptic_metric as panoptic
+
+    monkeypatch.setattr(panoptic, 'panopticapi', None)
+    with pytest.raises(RuntimeError) as raised:
+        check_metric_arguments(Config(dict(test_evaluator=dict(type='mmdet.CocoPanopticMetric'))),
+                               construct=construct)
+    assert str(raised.value).startswith('test_evaluator (CocoPanopticMetric): panopticapi is not installed'), \
+        raised.value
+    del raised
+    gc.collect()
+    assert 'Exception ignored' not in capfd.readouterr().err
