@@ -68,6 +68,28 @@ def fork_ranks(fn: Callable[..., Any], args: tuple = (), nprocs: int = 2, timeou
                 process.join()
 
 
+def join_gloo(rank: int, world_size: int, port_or_file: int | str | os.PathLike, timeout: float | None = None) -> None:
+    """Start this rank's gloo default process group of ``world_size`` ranks, then wait in a barrier until every rank
+    has started it.
+
+    ``port_or_file``: a port of 127.0.0.1 (``tcp://``, rank 0 serves the store) or a file path (``file://``; a fresh
+    one per group). ``timeout``: the group's, in seconds (``None``: torch's default, 30 minutes).
+
+    Without the barrier a rank could go on and tear its group down (a planted failure, the test's end) while a peer
+    was still connecting in ``init_process_group`` or a later ``new_group``: gloo's 'Connection closed by peer' there,
+    not the behaviour under test (test_copy_group_timeout, 2 runs of 47 beside a busy core).
+    """
+    import datetime
+
+    import torch.distributed as torch_dist
+
+    init = (f'tcp://127.0.0.1:{port_or_file}' if isinstance(port_or_file, int)
+            else f'file://{os.fspath(port_or_file)}')
+    kwargs = {} if timeout is None else dict(timeout=datetime.timedelta(seconds=timeout))
+    torch_dist.init_process_group('gloo', init_method=init, rank=rank, world_size=world_size, **kwargs)
+    torch_dist.barrier()
+
+
 def outcome(call: Callable[[], Any]) -> str | None:
     """``'<ErrorType>: <message>'`` of what ``call()`` raised in a rank, ``None`` if it returned: a rank records it
     for the test to compare across ranks (every rank refusing alike, or none)."""

@@ -133,15 +133,44 @@ def init_copy_layout(num_copies: int, ranks_per_copy: int = 1,
     check_world_size(world_size, num_copies, ranks_per_copy)
     group = None
     if ranks_per_copy > 1:
+        group = _new_copy_groups(num_copies, ranks_per_copy, rank, timeout)
+    _LAYOUT, _LAYOUT_WORLD = CopyLayout(num_copies, ranks_per_copy, rank, world_size, group), world
+    if num_copies > 1 and ranks_per_copy > 1 and is_distributed():
+        warn_copies_split_across_nodes(node_of_ranks(), ranks_per_copy)
+    return _LAYOUT
+
+
+def _new_copy_groups(num_copies: int, ranks_per_copy: int, rank: int, timeout: datetime.timedelta | None) -> Any:
+    """Create every copy's process group (``torch.distributed.new_group``, every rank each group in the same order)
+    and return this rank's; then, in a distributed run, agree on a failure over the world
+    (:func:`~automl_mm.engine.rank_failures.agree_on_failure`: one all-reduce).
+
+    ``new_group`` has no collective of its own over the world: where one copy's group could not be created (gloo's
+    connection of its ranks failed, NCCL refused it), that copy's ranks raised while the other copies' went on into
+    the world's next collective (the gather of the ranks' nodes, mmengine's start-up) and stopped with gloo's bare
+    'Connection closed by peer' (NCCL: waited until ``env_cfg.dist_cfg.timeout``), naming nothing.
+
+    Raises:
+        Exception: ``new_group``'s error, on the rank that raised it.
+        RankFailure: on every other rank, naming the lowest rank that failed and its error.
+    """
+    from automl_mm.engine.rank_failures import agree_on_failure
+
+    group, failure = None, None
+    try:
         for c in range(num_copies):  # every rank creates every group, in the same order
             ranks = list(range(c * ranks_per_copy, (c + 1) * ranks_per_copy))
             new = torch_dist.new_group(ranks, timeout=timeout)
             if rank in ranks:
                 group = new
-    _LAYOUT, _LAYOUT_WORLD = CopyLayout(num_copies, ranks_per_copy, rank, world_size, group), world
-    if num_copies > 1 and ranks_per_copy > 1 and is_distributed():
-        warn_copies_split_across_nodes(node_of_ranks(), ranks_per_copy)
-    return _LAYOUT
+    except Exception as err:  # noqa: BLE001 (agreed on, then raised on every rank)
+        if not is_distributed():
+            raise
+        failure = err
+    if is_distributed():
+        agree_on_failure(failure, "CopyRunner: creating the copies' process groups "
+                                  f'(num_copies={num_copies} x ranks_per_copy={ranks_per_copy})')
+    return group
 
 
 def node_of_ranks() -> list[tuple[str, str]]:
@@ -326,20 +355,80 @@ class CopyRunner(Runner):
     Attributes:
         copy_layout: The :class:`CopyLayout` of this process, or ``None`` without an OHL hook.
 
+    In a distributed run with an OHL hook, a rank whose start raises alone after mmengine's start-up collectives
+    (its log folder or logger, its model, its hooks) or whose copy's process group cannot be created stops every rank
+    there (:meth:`_agree_at`, :func:`init_copy_layout`): the other ranks raise a ``RankFailure`` naming it and its
+    error, where they waited in ``new_group`` or their next collective until gloo's bare 'Connection closed by peer'
+    or ``env_cfg.dist_cfg.timeout``.
+
     Raises:
         ValueError: the world size is not ``num_copies * ranks_per_copy`` (:func:`init_copy_layout`), or
             ``custom_hooks`` holds several OHL hooks.
+        RankFailure: another rank's start failed (above), naming that rank and its error.
     """
 
     #: ``env_cfg.dist_cfg.timeout`` (seconds), kept by :meth:`setup_env` for the copies' process groups
     _dist_timeout: float | None = None
 
+    #: The next agreement on a failure (:meth:`_agree_at`) that every rank reaches without another collective first:
+    #: ``'groups'`` (before the copies' process groups), ``'model'`` (after the model is built), ``'runner'`` (after
+    #: the hooks: the end of ``__init__``); ``None`` where none is (before mmengine's start-up collectives are over,
+    #: while the copies' groups are created, which agree on their own failures, inside ``wrap_model``, which may start
+    #: a DDP, and outside a distributed run with an OHL hook).
+    _pending_agreement: str | None = None
+
+    _AGREEMENTS = {'groups': "CopyRunner: building the runner (before the copies' process groups)",
+                   'model': 'CopyRunner: building the model',
+                   'runner': "CopyRunner: building the runner (the model's wrapper, the hooks)"}
+
     def __init__(self, *args, **kwargs) -> None:
         self._copy_counts = runner_copy_counts(args, kwargs)
-        super().__init__(*args, **kwargs)
-        found = find_ohl_hook(self.hooks)
-        self.copy_layout = None if found is None else init_copy_layout(
-            found[1].num_copies, found[1].ranks_per_copy, self._dist_timeout)
+        try:
+            super().__init__(*args, **kwargs)
+            found = find_ohl_hook(self.hooks)
+            self.copy_layout = None if found is None else init_copy_layout(
+                found[1].num_copies, found[1].ranks_per_copy, self._dist_timeout)
+        except Exception as err:  # noqa: BLE001 (agreed on where the others wait for it, then raised)
+            self._agree_at(self._pending_agreement, err)
+            raise
+        self._agree_at('runner', None)
+
+    def _agree_at(self, point: str | None, failure: Exception | None) -> None:
+        """Agree on ``failure`` (this rank's, or ``None``) over the world at ``point`` where it is the pending
+        agreement (:func:`~automl_mm.engine.rank_failures.agree_on_failure`: one all-reduce, then the next one is
+        pending), else nothing.
+
+        A rank whose runner start raised between mmengine's collectives and the copies' groups (its log folder, its
+        logger, its visualizer), while building its model (a checkpoint of ``init_cfg`` missing on its node) or its
+        hooks left the other ranks in ``new_group``'s connection, or in their next collective, until gloo's bare
+        'Connection closed by peer' or ``env_cfg.dist_cfg.timeout``: every rank now stops at the next agreement,
+        naming the rank that failed and its error.
+
+        Raises:
+            Exception: ``failure``, on the rank that holds it.
+            RankFailure: on every other rank, naming the lowest rank that failed and its error.
+        """
+        if point is None or point != self._pending_agreement:
+            return
+        from automl_mm.engine.rank_failures import agree_on_failure
+
+        self._pending_agreement = None  # the next is set where the ranks reach it without another collective
+        agree_on_failure(failure, self._AGREEMENTS[point])
+
+    def set_randomness(self, *args, **kwargs) -> None:
+        """mmengine's ``set_randomness`` (its seed's broadcast is the start-up's last collective before the model is
+        built): from here to the copies' groups, a rank that raises is agreed on (:meth:`_agree_at`)."""
+        super().set_randomness(*args, **kwargs)
+        if self._copy_counts is not None and is_distributed():
+            self._pending_agreement = 'groups'
+
+    def wrap_model(self, *args, **kwargs) -> Any:
+        """mmengine's ``wrap_model`` (a DDP wrapper's start is collective); after it, until the end of ``__init__``,
+        a rank that raises is agreed on (:meth:`_agree_at`)."""
+        model = super().wrap_model(*args, **kwargs)
+        if self._copy_counts is not None and is_distributed():
+            self._pending_agreement = 'runner'
+        return model
 
     def setup_env(self, env_cfg: dict) -> None:
         """mmengine's ``setup_env``, keeping ``env_cfg.dist_cfg.timeout`` for the copies' process groups (the
@@ -367,9 +456,20 @@ class CopyRunner(Runner):
         ``SyncBatchNorm`` when ``get_world_size() > 1``, i.e. only when a copy has several ranks."""
         layout = None
         if self._copy_counts is not None and is_distributed():
-            layout = init_copy_layout(*self._copy_counts, self._dist_timeout)
-        with copy_local_collectives(layout):
-            return super().build_model(model)
+            self._agree_at('groups', None)
+            layout = init_copy_layout(*self._copy_counts, self._dist_timeout)  # agrees on its own failures
+            self._pending_agreement = 'model'
+        failure = None
+        try:
+            with copy_local_collectives(layout):
+                built = super().build_model(model)
+        except Exception as err:  # noqa: BLE001 (agreed on over the world, outside the copy's collectives)
+            failure = err
+        if layout is not None:
+            self._agree_at('model', failure)
+        if failure is not None:
+            raise failure
+        return built
 
     def scale_lr(self, optim_wrapper: Any, auto_scale_lr: dict | None = None) -> None:
         """mmengine's ``auto_scale_lr`` for one copy: the batch is ``ranks_per_copy x batch_size`` (the ranks that

@@ -1,0 +1,123 @@
+"""A rank whose ``CopyRunner`` start raises alone (after mmengine's start-up collectives: its logger, its model, its
+hooks) or whose copy's process group cannot be created: every rank stops at once, the failing rank with its own
+error and the others with a ``RankFailure`` naming it. The others used to wait in ``new_group``'s connection, or in
+their next collective, until gloo's bare 'Connection closed by peer' or the process group's timeout (here 20 s).
+Real gloo groups, forked."""
+from __future__ import annotations
+
+import json
+import os.path as osp
+
+import pytest
+from _forked_ranks import fork_ranks, join_gloo, recording
+from mmengine.hooks import Hook
+from mmengine.model import BaseModel
+
+TIMEOUT_S = 20
+PROMPT_S = 10
+SPACES = [dict(type='PipelineChoiceSpace', key='aug', distribution=dict(type='Categorical', num_choices=2))]
+
+
+class _Net(BaseModel):
+    """A linear model that cannot be built on rank ``fail_rank`` (its ``init_cfg`` checkpoint missing there)."""
+
+    def __init__(self, fail_rank: int = -1) -> None:
+        import torch
+        import torch.distributed as torch_dist
+
+        super().__init__()
+        if torch_dist.get_rank() == fail_rank:
+            raise FileNotFoundError('planted: checkpoint not found: /data/pretrained.pth')
+        self.linear = torch.nn.Linear(2, 1)
+
+    def forward(self, inputs, data_samples=None, mode='tensor'):
+        return []
+
+
+class _Hook(Hook):
+    """A hook that cannot be built on rank ``fail_rank``."""
+
+    def __init__(self, fail_rank: int = -1) -> None:
+        import torch.distributed as torch_dist
+
+        if torch_dist.get_rank() == fail_rank:
+            raise KeyError('planted: no such metric on this node')
+
+
+def _rank(rank: int, tmp: str, where: str) -> None:
+    import torch.distributed as torch_dist
+    from mmengine.runner import Runner
+
+    from automl_mm.ohl import copies
+
+    join_gloo(rank, 2, osp.join(tmp, 'init'), timeout=TIMEOUT_S)
+    if where == 'logger' and rank == 1:
+        def refuse(self, *args, **kwargs):
+            raise PermissionError(f"planted: [Errno 13] Permission denied: '{self.log_dir}'")
+        Runner.build_logger = refuse
+    hooks = [dict(type='OHLHook', spaces=SPACES, num_copies=1, ranks_per_copy=2, reward_key='accuracy/top1',
+                  trunk_epochs=1)]
+    if where == 'hook':
+        hooks.append(dict(type=_Hook, fail_rank=1))
+    out: dict = {}
+    with recording(out):
+        copies.CopyRunner(model=dict(type=_Net, fail_rank=1 if where == 'model' else -1),
+                          work_dir=osp.join(tmp, 'work'), custom_hooks=hooks, default_scope='automl_mm',
+                          launcher='pytorch',
+                          cfg=dict(model_wrapper_cfg=dict(type='automl_mm.CopyDataParallel')),
+                          env_cfg=dict(dist_cfg=dict(backend='gloo', timeout=TIMEOUT_S)))
+    with open(osp.join(tmp, f'rank{rank}.json'), 'w') as f:
+        json.dump(out, f)
+    copies.reset_copy_layout()
+    torch_dist.destroy_process_group()
+
+
+PLANTED = {'logger': ("CopyRunner: building the runner (before the copies' process groups)",
+                      'PermissionError: planted: [Errno 13] Permission denied:'),
+           'model': ('CopyRunner: building the model',
+                     'FileNotFoundError: planted: checkpoint not found: /data/pretrained.pth'),
+           'hook': ("CopyRunner: building the runner (the model's wrapper, the hooks)",
+                    "KeyError: 'planted: no such metric on this node'")}
+
+
+@pytest.mark.parametrize('where', list(PLANTED))
+def test_a_rank_whose_copy_runner_start_fails_stops_every_rank(tmp_path, where):
+    fork_ranks(_rank, (str(tmp_path), where), timeout=120)
+    outs = [json.loads((tmp_path / f'rank{r}.json').read_text()) for r in range(2)]
+    what, cause = PLANTED[where]
+    assert outs[1]['error'].startswith(cause), outs
+    assert outs[0]['error'].startswith(f'RankFailure: {what} failed on rank 1 ({cause}'), outs
+    assert all(out['seconds'] < PROMPT_S for out in outs), outs  # not after the 20 s timeout
+
+
+def _groups_rank(rank: int, tmp: str) -> None:
+    import torch.distributed as torch_dist
+
+    from automl_mm.ohl import copies
+
+    join_gloo(rank, 4, osp.join(tmp, 'init'), timeout=TIMEOUT_S)
+    if rank >= 2:  # copy 1's ranks cannot connect their group
+        def new_group(ranks, **kwargs):
+            if ranks == [2, 3]:
+                raise RuntimeError(f'planted: gloo connectFullMesh failed on rank {rank}')
+            return real(ranks, **kwargs)
+        real, torch_dist.new_group = torch_dist.new_group, new_group
+    out: dict = {}
+    with recording(out):
+        copies.init_copy_layout(2, 2, TIMEOUT_S)
+    with open(osp.join(tmp, f'rank{rank}.json'), 'w') as f:
+        json.dump(out, f)
+    copies.reset_copy_layout()
+    torch_dist.destroy_process_group()
+
+
+def test_a_copy_group_that_cannot_be_created_stops_every_rank(tmp_path):
+    fork_ranks(_groups_rank, (str(tmp_path),), nprocs=4, timeout=120)
+    outs = [json.loads((tmp_path / f'rank{r}.json').read_text()) for r in range(4)]
+    for r in (2, 3):
+        assert outs[r]['error'] == f'RuntimeError: planted: gloo connectFullMesh failed on rank {r}', outs
+    for r in (0, 1):
+        assert outs[r]['error'].startswith(
+            "RankFailure: CopyRunner: creating the copies' process groups (num_copies=2 x ranks_per_copy=2) failed on "
+            'rank 2 (RuntimeError: planted: gloo connectFullMesh failed on rank 2)'), outs
+    assert all(out['seconds'] < PROMPT_S for out in outs), outs
