@@ -29,6 +29,58 @@ _ORIGINAL_SLURM = dist_utils._init_dist_slurm
 _ORIGINAL_MPI = dist_utils._init_dist_mpi
 
 
+#: Who sets each launcher variable that :func:`env_int` reads, for its message.
+_SET_BY = {'RANK': 'torchrun', 'WORLD_SIZE': 'torchrun', 'LOCAL_RANK': 'torchrun', 'LOCAL_WORLD_SIZE': 'torchrun',
+           'MASTER_PORT': 'the launcher or the job script (tools/*.sh: PORT)', 'SLURM_PROCID': 'srun',
+           'SLURM_NTASKS': 'srun', 'SLURM_LOCALID': 'srun', 'OMPI_COMM_WORLD_RANK': 'mpirun',
+           'OMPI_COMM_WORLD_SIZE': 'mpirun', 'OMPI_COMM_WORLD_LOCAL_RANK': 'mpirun'}
+
+
+def env_int(name: str, default: int | None = None) -> int:
+    """The launcher's environment variable ``name`` (``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK``, ``MASTER_PORT``,
+    ``SLURM_PROCID``, ...) as a non-negative integer; ``default`` where it is unset or empty.
+
+    ``int(os.environ[name])`` stopped with a bare ``ValueError: invalid literal for int() with base 10: 'two'``
+    (``WORLD_SIZE=two`` exported by a job script), naming neither the variable nor who set it.
+
+    Raises:
+        ValueError: the value is not a non-negative integer, naming the variable, its value and who sets it.
+        KeyError: the variable is unset or empty and ``default`` is ``None``, naming it.
+    """
+    value = os.environ.get(name, '')
+    if not value.strip():
+        if default is None:
+            raise KeyError(f'the environment variable {name} is not set ({_SET_BY.get(name, "the launcher")} sets '
+                           'it)')
+        return default
+    try:
+        number = int(value)
+    except ValueError:
+        number = -1
+    if number < 0:
+        raise ValueError(f'the environment variable {name}={value!r} is not a non-negative integer '
+                         f'({_SET_BY.get(name, "the launcher")} sets it; a job script that exports it overrides the '
+                         f'launcher\'s): unset it or give the number')
+    return number
+
+
+#: The integer variables each launcher's start-up reads (torch's ``env://`` rendezvous, mmengine's ``init_dist``).
+LAUNCHER_INTS = {'pytorch': ('RANK', 'WORLD_SIZE', 'LOCAL_RANK', 'MASTER_PORT'),
+                 'slurm': ('SLURM_PROCID', 'SLURM_NTASKS', 'SLURM_LOCALID', 'MASTER_PORT'),
+                 'mpi': ('OMPI_COMM_WORLD_RANK', 'OMPI_COMM_WORLD_SIZE', 'OMPI_COMM_WORLD_LOCAL_RANK', 'MASTER_PORT')}
+
+
+def check_launcher_env(launcher: str) -> None:
+    """Refuse a set variable of :data:`LAUNCHER_INTS` ``[launcher]`` that is not a non-negative integer
+    (:func:`env_int`); unset ones are left to the start-up's own message.
+
+    Raises:
+        ValueError: naming the variable, its value and who sets it.
+    """
+    for name in LAUNCHER_INTS.get(launcher, ()):
+        env_int(name, 0)
+
+
 def check_distinct_ranks(timeout: datetime.timedelta) -> None:
     """Under torchrun (its agent's store serves the workers: ``TORCHELASTIC_USE_AGENT_STORE=True``), refuse two
     workers with one ``RANK`` before the process group waits for the rank that nobody holds.
@@ -58,10 +110,10 @@ def check_distinct_ranks(timeout: datetime.timedelta) -> None:
     env = os.environ
     if env.get('TORCHELASTIC_USE_AGENT_STORE') != 'True' or env.get('TORCHELASTIC_MAX_RESTARTS', '0') != '0':
         return
-    rank, world_size = int(env['RANK']), int(env['WORLD_SIZE'])
+    rank, world_size = env_int('RANK'), env_int('WORLD_SIZE')
     prefix = (f"automl_mm/ranks/{env.get('TORCHELASTIC_RUN_ID', '')}/{env.get('TORCHELASTIC_RESTART_COUNT', '0')}/"
               f'{world_size}/')
-    store = torch_dist.TCPStore(env['MASTER_ADDR'], int(env['MASTER_PORT']), None, False, timeout)
+    store = torch_dist.TCPStore(env['MASTER_ADDR'], env_int('MASTER_PORT'), None, False, timeout)
     holders = store.add(f'{prefix}rank{rank}', 1)
     store.set(f'{prefix}rank{rank}.{holders}', f"{socket.gethostname()} (NODE_RANK={env.get('GROUP_RANK', '?')}, "
                                                f"LOCAL_RANK={env.get('LOCAL_RANK', '?')})")
@@ -93,7 +145,9 @@ def check_distinct_ranks(timeout: datetime.timedelta) -> None:
 
 def init_dist_pytorch_cpu_aware(backend: str, init_backend: str = 'torch', **kwargs) -> None:
     """mmengine's ``_init_dist_pytorch``, with gloo and no CUDA calls where CUDA is unavailable (nccl becomes gloo),
-    after :func:`check_distinct_ranks`."""
+    after :func:`check_launcher_env` (``RANK=two`` is named, not a bare ``int()`` error) and
+    :func:`check_distinct_ranks`."""
+    check_launcher_env('pytorch')
     check_distinct_ranks(kwargs.get('timeout') or torch_dist.default_pg_timeout)
     if torch.cuda.is_available():
         _ORIGINAL(backend, init_backend=init_backend, **kwargs)
@@ -224,17 +278,19 @@ def init_dist_slurm_job(backend: str, port: int | None = None, init_backend: str
 
     Raises:
         RuntimeError: from :func:`slurm_master_addr` or :func:`slurm_rendezvous_store`.
+        ValueError: from :func:`check_launcher_env` (``SLURM_NTASKS``, ``MASTER_PORT``, ... not an integer).
     """
+    check_launcher_env('slurm')
     if port is None and not os.environ.get('MASTER_PORT'):
         port = slurm_job_port(os.environ.get('SLURM_JOB_ID'), os.environ.get('SLURM_STEP_ID'))
     nodes = os.environ.get('SLURM_STEP_NODELIST') or os.environ.get('SLURM_NODELIST')
     if 'MASTER_ADDR' not in os.environ and nodes:
         os.environ['MASTER_ADDR'] = slurm_master_addr(nodes)
     if init_backend == 'torch' and 'store' not in kwargs and os.environ.get('MASTER_ADDR'):
-        rank, world_size = int(os.environ['SLURM_PROCID']), int(os.environ['SLURM_NTASKS'])
+        rank, world_size = env_int('SLURM_PROCID'), env_int('SLURM_NTASKS')
         step = f"{os.environ.get('SLURM_JOB_ID', '')}.{os.environ.get('SLURM_STEP_ID', '')}"
         kwargs.update(store=slurm_rendezvous_store(
-            os.environ['MASTER_ADDR'], port if port is not None else int(os.environ.get('MASTER_PORT') or 29500),
+            os.environ['MASTER_ADDR'], port if port is not None else env_int('MASTER_PORT', 29500),
             rank, step, kwargs.get('timeout') or torch_dist.default_pg_timeout), rank=rank, world_size=world_size)
     _ORIGINAL_SLURM(backend, port=port, init_backend=init_backend, **kwargs)
 
@@ -264,20 +320,85 @@ def init_dist_mpi_job(backend: str, **kwargs) -> None:
 
     Raises:
         RuntimeError: from :func:`job_rendezvous_store`.
+        ValueError: from :func:`check_launcher_env` (``OMPI_COMM_WORLD_SIZE``, ``MASTER_PORT``, ... not an integer).
     """
+    check_launcher_env('mpi')
     name = mpi_job_name()
     if not os.environ.get('MASTER_PORT') and (port := mpi_job_port(name)) is not None:
         os.environ['MASTER_PORT'] = str(port)
     if backend not in ('mpi', 'smddp') and 'store' not in kwargs and os.environ.get('MASTER_ADDR'):
-        rank, world_size = int(os.environ['OMPI_COMM_WORLD_RANK']), int(os.environ['OMPI_COMM_WORLD_SIZE'])
-        port = int(os.environ.get('MASTER_PORT') or 29500)
-        fix = (f'the port comes from MASTER_PORT or the job name (PMIX_NAMESPACE / OMPI_MCA_ess_base_jobid: {name}, '
-               'automl_mm.engine.dist.mpi_job_port); export MASTER_PORT (mpirun -x MASTER_PORT) with a port free on '
-               'the node of rank 0')
-        kwargs.update(store=job_rendezvous_store(
-            os.environ['MASTER_ADDR'], port, rank, f'mpirun job {name}', kwargs.get('timeout') or
-            torch_dist.default_pg_timeout, 'mpi', fix), rank=rank, world_size=world_size)
+        rank, world_size = env_int('OMPI_COMM_WORLD_RANK'), env_int('OMPI_COMM_WORLD_SIZE')
+        kwargs.update(store=mpi_rendezvous_store(rank, kwargs.get('timeout') or torch_dist.default_pg_timeout),
+                      rank=rank, world_size=world_size)
     _ORIGINAL_MPI(backend, **kwargs)
+
+
+def mpi_rendezvous_store(rank: int, timeout: datetime.timedelta) -> torch_dist.TCPStore:
+    """:func:`job_rendezvous_store` of this mpirun job (:func:`mpi_job_name`) at ``MASTER_ADDR`` and ``MASTER_PORT``
+    (else 29500); its messages name where the port came from and ``MASTER_PORT``."""
+    name = mpi_job_name()
+    fix = (f'the port comes from MASTER_PORT or the job name (PMIX_NAMESPACE / OMPI_MCA_ess_base_jobid: {name}, '
+           'automl_mm.engine.dist.mpi_job_port); export MASTER_PORT (mpirun -x MASTER_PORT) with a port free on '
+           'the node of rank 0')
+    return job_rendezvous_store(os.environ['MASTER_ADDR'], env_int('MASTER_PORT', 29500), rank, f'mpirun job {name}',
+                                timeout, 'mpi', fix)
+
+
+def launcher_rendezvous(launcher: str, timeout: datetime.timedelta) -> tuple[torch_dist.Store, int, int] | None:
+    """``(store, rank, world size)`` of a distributed run's launcher, reached before the process group starts (the
+    store its ``init_dist`` then rendezvous in), or ``None`` where this launcher's environment does not give it or the
+    world is one process.
+
+    * ``'pytorch'`` (torchrun, automl_mm's local launcher): ``env://`` from ``RANK``, ``WORLD_SIZE``,
+      ``MASTER_ADDR``, ``MASTER_PORT`` (torchrun's agent store where it serves its workers).
+    * ``'slurm'``: srun's ``SLURM_PROCID`` of ``SLURM_NTASKS``, at ``MASTER_ADDR`` (else the step's first node,
+      :func:`slurm_master_addr`, kept in ``MASTER_ADDR`` as :func:`init_dist_slurm_job` would) and ``MASTER_PORT``
+      (else the step's port, :func:`slurm_job_port`): :func:`slurm_rendezvous_store`. A ``RANK`` / ``WORLD_SIZE`` the
+      job script exported (the same in every task, or left from another launcher) is not read: mmengine's slurm
+      start-up replaces them too. Where the config's ``env_cfg.dist_cfg.port`` names another port, the process group
+      later rendezvous there (rank 0 then serves both stores).
+    * ``'mpi'``: mpirun's ``OMPI_COMM_WORLD_RANK`` of ``OMPI_COMM_WORLD_SIZE`` where ``MASTER_ADDR`` is set (mmengine's
+      mpi start-up needs it), at ``MASTER_PORT`` (else :func:`mpi_job_port`): :func:`mpi_rendezvous_store`.
+
+    Raises:
+        ValueError: one of the launcher's variables is not an integer (:func:`check_launcher_env`).
+        RuntimeError: from :func:`slurm_master_addr`, :func:`job_rendezvous_store`, or torch's rendezvous (a
+            timeout).
+    """
+    env = os.environ
+    if launcher == 'pytorch':
+        if any(not env.get(name) for name in ('RANK', 'WORLD_SIZE', 'MASTER_ADDR', 'MASTER_PORT')):
+            return None
+        check_launcher_env(launcher)
+        if env_int('WORLD_SIZE') <= 1:
+            return None
+        from torch.distributed.rendezvous import rendezvous
+
+        return next(rendezvous('env://', timeout=timeout))
+    if launcher == 'slurm':
+        if not env.get('SLURM_PROCID') or not env.get('SLURM_NTASKS'):
+            return None
+        check_launcher_env(launcher)
+        rank, world_size = env_int('SLURM_PROCID'), env_int('SLURM_NTASKS')
+        nodes = env.get('SLURM_STEP_NODELIST') or env.get('SLURM_NODELIST')
+        if world_size <= 1 or not env.get('MASTER_ADDR') and not nodes:
+            return None
+        if not env.get('MASTER_ADDR'):
+            env['MASTER_ADDR'] = slurm_master_addr(nodes)
+        port = env_int('MASTER_PORT', 0) or slurm_job_port(env.get('SLURM_JOB_ID'), env.get('SLURM_STEP_ID')) or 29500
+        step = f"{env.get('SLURM_JOB_ID', '')}.{env.get('SLURM_STEP_ID', '')}"
+        return slurm_rendezvous_store(env['MASTER_ADDR'], port, rank, step, timeout), rank, world_size
+    if launcher == 'mpi':
+        if not env.get('OMPI_COMM_WORLD_RANK') or not env.get('OMPI_COMM_WORLD_SIZE') or not env.get('MASTER_ADDR'):
+            return None
+        check_launcher_env(launcher)
+        rank, world_size = env_int('OMPI_COMM_WORLD_RANK'), env_int('OMPI_COMM_WORLD_SIZE')
+        if world_size <= 1:
+            return None
+        if not env.get('MASTER_PORT') and (port := mpi_job_port(mpi_job_name())) is not None:
+            env['MASTER_PORT'] = str(port)  # as init_dist_mpi_job
+        return mpi_rendezvous_store(rank, timeout), rank, world_size
+    return None
 
 
 def gloo_without_gpus(cfg) -> None:

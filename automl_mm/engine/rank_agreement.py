@@ -471,12 +471,14 @@ def reading_config_together(read: Callable[[], _T], launcher: str, what: str) ->
     could not read it (the file missing on its node, which does not share the others' file system; a relative path
     from another working directory; an edit that fails on one node) could not join the group: it refused alone, and
     the ranks of the other nodes waited for it in the rendezvous until ``env_cfg.dist_cfg.timeout`` (30 minutes by
-    default), naming nothing. Here every rank connects to the launcher's rendezvous store (``env://``: torchrun's
-    agent store, else a ``TCPStore`` that rank 0 serves, as ``init_process_group`` would), writes whether its
-    reading failed and waits for every rank's word (rank 0, which may serve the store, until every other rank has read
-    them); where one failed, every rank raises. Outside a distributed run (``launcher``
-    ``'none'``, a world of one), and where the launcher's environment (:data:`RENDEZVOUS_ENV`) is not set before the
-    process group starts (mmengine's slurm and mpi start-up set it from their own variables), ``read()`` runs plainly.
+    default), naming nothing. Here every rank connects to the launcher's rendezvous store
+    (:func:`~automl_mm.engine.dist.launcher_rendezvous`: under torchrun ``env://``, its agent store, else a
+    ``TCPStore`` that rank 0 serves, as ``init_process_group`` would; under srun and mpirun the job's store at the
+    address and port their start-up then uses, from ``SLURM_PROCID`` / ``OMPI_COMM_WORLD_RANK``, not a ``RANK`` the
+    job script exported), writes whether its reading failed and waits for every rank's word (rank 0, which may serve
+    the store, until every other rank has read them); where one failed, every rank raises. Outside a distributed run
+    (``launcher`` ``'none'``, a world of one), and where the launcher's environment does not give the store (torchrun's
+    :data:`RENDEZVOUS_ENV` unset; mpirun without ``MASTER_ADDR``), ``read()`` runs plainly.
     torchrun's agent store outlives its worker groups (a restart under ``--max-restarts``, a node joining), and no
     variable tells one group from the next on every node (torch counts a restart only on the node whose worker failed,
     torch issues 108158 / 135712): the words are keyed by the run id and a token of the worker group that rank 0 hands
@@ -494,6 +496,8 @@ def reading_config_together(read: Callable[[], _T], launcher: str, what: str) ->
         Exception: ``read()``'s error, on the rank that raised it.
         RankFailure: on every other rank, naming the lowest rank that failed, its host and its error
             (``config file not found: <path>``).
+        ValueError: a launcher variable that is not an integer (``WORLD_SIZE=two``), naming it
+            (:func:`~automl_mm.engine.dist.env_int`).
     """
     import datetime
 
@@ -502,14 +506,13 @@ def reading_config_together(read: Callable[[], _T], launcher: str, what: str) ->
         value = read()
     except Exception as err:  # noqa: BLE001 (agreed on, then raised on every rank)
         failure = err
-    if launcher == 'none' or any(not os.environ.get(name) for name in RENDEZVOUS_ENV) or \
-            int(os.environ['WORLD_SIZE']) <= 1:
+    if launcher == 'none':
         if failure is not None:
             raise failure
         return value
     from torch.distributed.constants import default_pg_timeout
-    from torch.distributed.rendezvous import rendezvous
 
+    from .dist import launcher_rendezvous
     from .rank_failures import RankFailure, keeping_own_failure
 
     timeout = default_pg_timeout
@@ -517,7 +520,13 @@ def reading_config_together(read: Callable[[], _T], launcher: str, what: str) ->
     if isinstance(seconds, (int, float)) and not isinstance(seconds, bool) and seconds > 0:
         timeout = datetime.timedelta(seconds=seconds)  # the run's own; a rank without its config: torch's default
     with keeping_own_failure(failure, what):
-        store, rank, world_size = next(rendezvous('env://', timeout=timeout))
+        found = launcher_rendezvous(launcher, timeout)
+    if found is None:  # not a distributed start this launcher's environment describes (or a world of one)
+        if failure is not None:
+            raise failure
+        return value
+    with keeping_own_failure(failure, what):
+        store, rank, world_size = found
         _stores.append(store)
         base = f"{CONFIG_READ_KEY}/{os.environ.get('TORCHELASTIC_RUN_ID', '')}"
         prefix = f'{base}/{_group_token(store, rank, world_size, base, timeout)}'
