@@ -242,12 +242,14 @@ def main(argv: list[str] | None = None) -> None:
     args = parse_args(argv)
     check_launcher_matches_environment(args.launcher, 'tools/train.py')  # torchrun / srun, no --launcher
     check_slurm_environment(args.launcher, 'tools/train.py')  # --launcher slurm outside srun
-    register_all_modules(init_default_scope=False)
     if args.launcher != 'none':  # a rank of torchrun / srun / mpirun: its own files checked, then agreed on
-        # the config file too, read on each rank's own node: one lacking it stops every rank (before, it refused
-        # alone and the others waited for it in the rendezvous until the timeout)
-        cfg = reading_config_together(lambda: read_train_config(args), args.launcher,
-                                      'tools/train.py: reading the config file')
+        def read() -> Config:
+            register_all_modules(init_default_scope=False)
+            return read_train_config(args)
+
+        # automl_mm's modules imported and the config file read on each rank's own node: one failing stops every
+        # rank (before, it refused alone and the others waited for it in the rendezvous until the timeout)
+        cfg = reading_config_together(read, args.launcher, 'tools/train.py: reading the config file')
         with checking_own_files_together(cfg, 'tools/train.py: the start checks of each rank\'s own files (the '
                                               '--resume checkpoint, the config\'s data, the work dir)'):
             build_config(args, cfg)
@@ -259,6 +261,7 @@ def main(argv: list[str] | None = None) -> None:
             check_metric_arguments(cfg, construct=False)
         run(cfg)
         return
+    register_all_modules(init_default_scope=False)
     cfg = build_config(args)
     world_size = required_world_size(cfg)
     if world_size > 1:
