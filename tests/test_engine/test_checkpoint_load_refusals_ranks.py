@@ -10,14 +10,13 @@ waited there until the process group's timeout, naming nothing.
 """
 from __future__ import annotations
 
-import datetime
 import json
 import os.path as osp
 from types import SimpleNamespace
 
 import pytest
 import torch.distributed as torch_dist
-from _forked_ranks import fork_ranks
+from _forked_ranks import fork_ranks, join_gloo
 from torch import nn
 
 
@@ -54,8 +53,7 @@ def _case(rank: int, which: str) -> tuple:
 
 
 def _rank(rank: int, tmp: str) -> None:
-    torch_dist.init_process_group('gloo', init_method=f'file://{osp.join(tmp, "init")}', rank=rank, world_size=2,
-                                  timeout=datetime.timedelta(seconds=30))
+    join_gloo(rank, 2, osp.join(tmp, 'init'), timeout=30)
     found = {}
     for which in CASES:
         runner = SimpleNamespace(model=_Supernet(), cfg={'load_from': 'search_final_iter_4.pth'}, _resume=False,

@@ -16,7 +16,7 @@ import os
 
 import pytest
 import torch
-from _forked_ranks import RankInputs, fork_ranks
+from _forked_ranks import RankInputs, fork_ranks, join_gloo
 from mmengine.evaluator import BaseMetric
 from mmengine.hooks import Hook
 from mmengine.model import BaseModel
@@ -77,7 +77,7 @@ def _rank(rank: int, tmp, wrapper: str, thaw: bool, by_iter: bool = False, valid
     from automl_mm.ohl.copies import init_copy_layout, reset_copy_layout
 
     os.environ['LOCAL_RANK'] = str(rank)  # mmengine's wrap_model reads it (a forked rank's own environment)
-    dist.init_process_group('gloo', init_method=f'file://{tmp}/gloo_{wrapper}', rank=rank, world_size=2)
+    join_gloo(rank, 2, f'{tmp}/gloo_{wrapper}')
     try:
         init_copy_layout(num_copies=1, ranks_per_copy=2)
         loader = torch.utils.data.DataLoader(RankInputs(rank, (4,)), 2)  # 4 points, others on each rank

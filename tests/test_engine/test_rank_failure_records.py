@@ -9,7 +9,7 @@ import time
 
 import pytest
 import torch.distributed as torch_dist
-from _forked_ranks import fork_ranks, outcome
+from _forked_ranks import fork_ranks, join_gloo, outcome
 
 from automl_mm.engine.rank_failures import RankFailure, naming_first_failure
 
@@ -49,8 +49,7 @@ def test_a_record_of_an_earlier_worker_group_is_not_this_groups_first_failure(mo
 
 def _second_to_fail(rank: int, tmp: str, own_error: str) -> None:
     """Rank 1 fails first; rank 0 fails once rank 1's record is made, with ``own_error``."""
-    torch_dist.init_process_group('gloo', init_method=f'file://{osp.join(tmp, "init")}', rank=rank, world_size=2)
-    torch_dist.barrier()  # both ranks' gloo mesh is up before rank 1 leaves
+    join_gloo(rank, 2, osp.join(tmp, 'init'))  # both ranks' gloo mesh is up before rank 1 leaves
 
     def run() -> None:
         with naming_first_failure('tools/train.py: the run'):

@@ -8,7 +8,7 @@ import os
 import os.path as osp
 from types import SimpleNamespace
 
-from _forked_ranks import fork_ranks, outcome
+from _forked_ranks import fork_ranks, join_gloo, outcome
 
 
 def _worker(rank: int, init_file: str, out_dir: str) -> None:
@@ -17,7 +17,7 @@ def _worker(rank: int, init_file: str, out_dir: str) -> None:
     from automl_mm.engine import preflight
     from automl_mm.engine.preflight_walk import ConfigCheckError
 
-    torch_dist.init_process_group('gloo', init_method=f'file://{init_file}', rank=rank, world_size=2)
+    join_gloo(rank, 2, init_file)
     for case in ('pass', 'fail'):
         def check_config(cfg, test_only=False, case=case):
             open(osp.join(out_dir, f'{case}_checked_by_rank{rank}'), 'w').close()
@@ -57,7 +57,7 @@ def _worker_other_config(rank: int, init_file: str, out_dir: str) -> None:
 
     from automl_mm.engine import preflight
 
-    torch_dist.init_process_group('gloo', init_method=f'file://{init_file}', rank=rank, world_size=2)
+    join_gloo(rank, 2, init_file)
     preflight.check_config = lambda cfg, **kw: open(osp.join(out_dir, f'checked_by_rank{rank}'), 'w').close()
     cfg = {'train_cfg': {'max_epochs': 12 + rank}, 'model': {'type': 'M'}}  # node 1's config was not synced
     _check(cfg, osp.join(out_dir, f'outcome_rank{rank}'))

@@ -1,13 +1,12 @@
 """``score_step`` over 2 gloo ranks: each candidate scored once, every rank holds every score, and a candidate whose
 scoring raises on one rank stops every rank with an error naming it (the other rank used to be left in the round's
 gather, waiting for a score that never came)."""
-import datetime
 import json
 import math
 
 import pytest
 import torch.distributed as torch_dist
-from _forked_ranks import fork_ranks
+from _forked_ranks import fork_ranks, join_gloo
 
 SPACE = [[0, 1, 2], [0, 1]]
 
@@ -16,8 +15,7 @@ def _worker(rank: int, init_file: str, out_dir: str, fail: list | None) -> None:
     from automl_mm.nas import LayerwiseSpace, PartialArchitecturePool, score_step
 
     # a short timeout: without a fix a rank left waiting in a gather fails after it, not never
-    torch_dist.init_process_group('gloo', init_method=f'file://{init_file}', rank=rank, world_size=2,
-                                  timeout=datetime.timedelta(seconds=20))
+    join_gloo(rank, 2, init_file, timeout=20)
     scored_here = []
 
     def score(candidate):
@@ -80,8 +78,7 @@ def _step_worker(rank: int, init_file: str, out_dir: str, world_size: int) -> No
     from automl_mm.nas.scoring import PathEvaluator
 
     if world_size > 1:
-        torch_dist.init_process_group('gloo', init_method=f'file://{init_file}', rank=rank, world_size=world_size,
-                                      timeout=datetime.timedelta(seconds=20))
+        join_gloo(rank, world_size, init_file, timeout=20)
     split = _NegativeSplit()
     space = SimpleNamespace(apply=lambda path, model: setattr(split, 'path', tuple(path)))
     evaluate = PathEvaluator(nn.Identity(), space, split, batches_per_sample=1)

@@ -15,7 +15,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 import torch.distributed as torch_dist
-from _forked_ranks import fork_ranks
+from _forked_ranks import fork_ranks, join_gloo
 from torch import nn
 
 
@@ -24,7 +24,7 @@ def _worker(rank: int, init_file: str, out_dir: str) -> None:
     from automl_mm.nas.beam import PartialArchitecturePool
     from automl_mm.nas.loop import SearchLoopBase
 
-    torch_dist.init_process_group('gloo', init_method=f'file://{init_file}', rank=rank, world_size=2)
+    join_gloo(rank, 2, init_file)
     model = nn.Sequential(nn.Linear(2, 2), nn.BatchNorm1d(2))
     with torch.no_grad():
         model[1].running_mean.fill_(10.0 * rank)  # each rank trained its statistics on its own shard

@@ -12,14 +12,13 @@ on another network).
 """
 from __future__ import annotations
 
-import datetime
 import json
 import os
 import os.path as osp
 
 import pytest
 import torch.distributed as torch_dist
-from _forked_ranks import fork_ranks, outcome
+from _forked_ranks import fork_ranks, join_gloo, outcome
 
 from automl_mm.engine.rank_agreement import loaded_states_differ, state_part_digests
 
@@ -34,8 +33,7 @@ def _rank(rank: int, loop_type: str, repo: str, tmp: str) -> None:
     from automl_mm.nas.loop import _SearchStateHook
 
     # a short timeout: a rank that went on alone waited in the next collective (until 30 minutes)
-    torch_dist.init_process_group('gloo', init_method=f'file://{osp.join(tmp, "init")}', rank=rank, world_size=2,
-                                  timeout=datetime.timedelta(seconds=60))
+    join_gloo(rank, 2, osp.join(tmp, 'init'), timeout=60)
     os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE='2', LOCAL_WORLD_SIZE='2')  # as torchrun
     runner = Runner.from_cfg(_cfg(loop_type, repo, tmp))
     os.chdir(osp.join(tmp, 'node0'))  # where the config's relative retrain_config is

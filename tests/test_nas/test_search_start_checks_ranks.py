@@ -10,14 +10,13 @@ the others a ``RankFailure`` naming that rank and its error.
 """
 from __future__ import annotations
 
-import datetime
 import json
 import os
 import os.path as osp
 
 import pytest
 import torch.distributed as torch_dist
-from _forked_ranks import fork_ranks, outcome
+from _forked_ranks import fork_ranks, join_gloo, outcome
 from mmengine.config import Config
 
 RETRAIN = {'PCNASLoop': 'configs/pc_nas/pc-nas-retrain_mbconv-digits_1x1_30e_digits.py'}
@@ -61,8 +60,7 @@ def _rank(rank: int, loop_type: str, repo: str, tmp: str) -> None:
     from automl_mm.nas.loop import _SearchStateHook
 
     # a short timeout: where the ranks did not agree, the other rank waited in a collective (until 30 minutes)
-    torch_dist.init_process_group('gloo', init_method=f'file://{osp.join(tmp, "init")}', rank=rank, world_size=2,
-                                  timeout=datetime.timedelta(seconds=60))
+    join_gloo(rank, 2, osp.join(tmp, 'init'), timeout=60)
     os.environ.update(RANK=str(rank), LOCAL_RANK=str(rank), WORLD_SIZE='2', LOCAL_WORLD_SIZE='2')  # as torchrun
     node0 = osp.join(tmp, 'node0')
     cfg = _cfg(loop_type, repo, tmp)

@@ -8,7 +8,7 @@ from unittest import mock
 import pytest
 import torch
 import torch.distributed as torch_dist
-from _forked_ranks import fork_ranks
+from _forked_ranks import fork_ranks, join_gloo
 from torch.distributed import all_reduce as bound_all_reduce  # bound at import, as a third-party module may
 from torch.distributed import get_world_size as bound_get_world_size
 
@@ -86,7 +86,7 @@ def _worker(rank: int, init_file: str, out_dir: str) -> None:
     from automl_mm.ohl.copies import CopyDataParallel, CopyLayout, CopyRunner, init_copy_layout
     from automl_mm.ohl.sync import broadcast_copy_state, gather_copy_values, gather_rows
 
-    torch_dist.init_process_group('gloo', init_method=f'file://{init_file}', rank=rank, world_size=2)
+    join_gloo(rank, 2, init_file)
     torch.manual_seed(rank)  # every piece of state differs between the two ranks
     model = torch.nn.Sequential(torch.nn.Linear(3, 4), torch.nn.BatchNorm1d(4))
     optimizer = torch.optim.SGD(model.parameters(), lr=0.1 * (rank + 1), momentum=0.9)

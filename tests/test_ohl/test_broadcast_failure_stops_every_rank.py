@@ -6,14 +6,13 @@ until the process group's timeout (here 15 s; gloo answered 'Connection closed b
 failing rank left). Real 2-rank gloo groups, forked."""
 from __future__ import annotations
 
-import datetime
 import os.path as osp
 from types import SimpleNamespace
 
 import pytest
 import torch
 import torch.distributed as torch_dist
-from _forked_ranks import fork_ranks, recording
+from _forked_ranks import fork_ranks, join_gloo, recording
 
 from automl_mm.ohl.sync import broadcast_copy_state
 
@@ -66,8 +65,7 @@ class _WithHistory(torch.nn.Linear):
 
 
 def _worker(rank: int, tmp: str, case: str) -> None:
-    torch_dist.init_process_group('gloo', init_method=f'file://{osp.join(tmp, "init")}', rank=rank, world_size=2,
-                                  timeout=datetime.timedelta(seconds=TIMEOUT_S))
+    join_gloo(rank, 2, osp.join(tmp, 'init'), timeout=TIMEOUT_S)
     extra = {'pickle': (lambda: 0) if rank == 0 else None,  # a local function: pickle refuses it
              'unpickle': _Unreadable() if rank == 0 else None}.get(case)
     torch.manual_seed(rank)  # each rank's weights differ

@@ -7,7 +7,7 @@ from collections import Counter, OrderedDict, defaultdict, namedtuple
 
 import torch
 import torch.distributed as torch_dist
-from _forked_ranks import fork_ranks
+from _forked_ranks import fork_ranks, join_gloo
 
 from automl_mm.ohl.sync import map_containers
 
@@ -49,7 +49,7 @@ def _typed(obj):
 def _worker(rank: int, init_file: str, out_dir: str) -> None:
     from automl_mm.ohl.sync import broadcast_state
 
-    torch_dist.init_process_group('gloo', init_method=f'file://{init_file}', rank=rank, world_size=2)
+    join_gloo(rank, 2, init_file)
     received = broadcast_state(_state(rank), src=1)
     torch.save(_typed(received), osp.join(out_dir, f'rank{rank}.pth'))
     torch_dist.destroy_process_group()

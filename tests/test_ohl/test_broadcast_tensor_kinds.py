@@ -8,7 +8,7 @@ import os.path as osp
 
 import torch
 import torch.distributed as torch_dist
-from _forked_ranks import fork_ranks
+from _forked_ranks import fork_ranks, join_gloo
 
 
 def _state(rank: int) -> dict:
@@ -22,7 +22,7 @@ def _state(rank: int) -> dict:
 def _worker(rank: int, init_file: str, out_dir: str) -> None:
     from automl_mm.ohl.sync import broadcast_module_, broadcast_state
 
-    torch_dist.init_process_group('gloo', init_method=f'file://{init_file}', rank=rank, world_size=2)
+    join_gloo(rank, 2, init_file)
     state = broadcast_state(_state(rank), src=1)
     module = torch.nn.Linear(3, 2).to(torch.bfloat16)
     module.register_buffer('transposed', torch.randn(3, 4).t())  # a non-contiguous buffer

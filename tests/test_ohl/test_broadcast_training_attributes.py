@@ -11,7 +11,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 import torch.distributed as torch_dist
-from _forked_ranks import fork_ranks
+from _forked_ranks import fork_ranks, join_gloo
 
 
 class _Counting(torch.nn.Module):
@@ -55,7 +55,7 @@ def _worker(rank: int, init_file: str, out_dir: str) -> None:
 
     from automl_mm.ohl.sync import broadcast_copy_state
 
-    torch_dist.init_process_group('gloo', init_method=f'file://{init_file}', rank=rank, world_size=2)
+    join_gloo(rank, 2, init_file)
     torch.manual_seed(rank)
     model = torch.nn.Module()
     model.roi_head, model.counting = _dynamic_head(rank), _Counting()

@@ -15,7 +15,7 @@ from __future__ import annotations
 import os
 
 import torch
-from _forked_ranks import RankInputs, fork_ranks
+from _forked_ranks import RankInputs, fork_ranks, join_gloo
 from mmengine.runner import Runner
 
 from automl_mm.models import CRResNet
@@ -54,7 +54,7 @@ def _rank(rank: int, tmp, checkpoint: str | None, wrapper: str, net: dict | None
     from automl_mm.ohl.copies import init_copy_layout, reset_copy_layout
 
     os.environ['LOCAL_RANK'] = str(rank)  # mmengine's wrap_model reads it (a forked rank's own environment)
-    dist.init_process_group('gloo', init_method=f'file://{tmp}/gloo_{wrapper}', rank=rank, world_size=2)
+    join_gloo(rank, 2, f'{tmp}/gloo_{wrapper}')
     try:
         init_copy_layout(num_copies=1, ranks_per_copy=2)
         runner = _runner(tmp / wrapper, rank, net=net or dict(frozen_stages=1), load_from=checkpoint,

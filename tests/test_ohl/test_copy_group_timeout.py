@@ -10,7 +10,7 @@ from unittest import mock
 import pytest
 import torch
 import torch.distributed as torch_dist
-from _forked_ranks import fork_ranks
+from _forked_ranks import fork_ranks, join_gloo
 from mmengine.config import Config
 
 from automl_mm.ohl import copies
@@ -25,14 +25,14 @@ def _group_timeout(group) -> datetime.timedelta:
 
 
 def _worker(rank: int, tmp: str) -> None:
-    torch_dist.init_process_group('gloo', init_method=f'file://{osp.join(tmp, "init")}', rank=rank, world_size=2,
-                                  timeout=datetime.timedelta(seconds=42))
+    join_gloo(rank, 2, osp.join(tmp, 'init'), timeout=42)
     try:
-        layout = init_copy_layout(1, 2, 42)  # one copy of two ranks: a process group of its own
-        # both ranks' groups are up before either leaves: without a collective after them, a rank could tear its groups
-        # down while the other was still connecting (gloo's 'Connection closed by peer' in its init_process_group or
-        # new_group, 2 runs of 47 beside a busy core)
-        torch_dist.barrier()
+        # one copy of two ranks: a process group of its own. Both ranks' groups are up before either leaves
+        # (init_copy_layout ends with a collective over the world, its agreement on a failure; join_gloo's barrier
+        # covers init_process_group): without, a rank could tear its groups down while the other was still
+        # connecting (gloo's 'Connection closed by peer' in its init_process_group or new_group, 2 runs of 47 beside a
+        # busy core)
+        layout = init_copy_layout(1, 2, 42)
         torch.save(_group_timeout(layout.group).total_seconds(), osp.join(tmp, f'rank{rank}.pth'))
     finally:
         reset_copy_layout()

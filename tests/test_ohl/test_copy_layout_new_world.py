@@ -6,7 +6,7 @@ import os.path as osp
 
 import torch
 import torch.distributed as torch_dist
-from _forked_ranks import fork_ranks
+from _forked_ranks import fork_ranks, join_gloo
 
 
 def _worker(rank: int, tmp: str) -> None:
@@ -14,8 +14,7 @@ def _worker(rank: int, tmp: str) -> None:
 
     sums, layouts = [], []
     for run in range(2):  # two runners in one process, each with its own default group
-        torch_dist.init_process_group('gloo', init_method=f'file://{osp.join(tmp, f"init{run}")}', rank=rank,
-                                      world_size=2)
+        join_gloo(rank, 2, osp.join(tmp, f'init{run}'))
         layout = init_copy_layout(1, 2)  # one copy of two ranks: a process group of its own
         x = torch.tensor(float(rank + 1))
         torch_dist.all_reduce(x, group=layout.group)

@@ -4,12 +4,11 @@ closed by peer' (which dropped it, as ``agree_on_failure`` did before ``keeping_
 group, forked; rank 1 leaves the group instead of meeting rank 0."""
 from __future__ import annotations
 
-import datetime
 import os.path as osp
 
 import torch
 import torch.distributed as torch_dist
-from _forked_ranks import fork_ranks
+from _forked_ranks import fork_ranks, join_gloo
 
 from automl_mm.ohl.copy_collectives import copy_all_valid
 
@@ -17,11 +16,9 @@ OWN = OSError('cannot identify image file data/reward/3.png')
 
 
 def _worker(rank: int, tmp: str) -> None:
-    torch_dist.init_process_group('gloo', init_method=f'file://{osp.join(tmp, "init")}', rank=rank, world_size=2,
-                                  timeout=datetime.timedelta(seconds=15))
-    # both ranks' gloo mesh is up before rank 1 leaves: without this, rank 1 could tear its group down while rank 0
-    # was still connecting in init_process_group ('Connection closed by peer' there, under a loaded CPU)
-    torch_dist.barrier()
+    # both ranks' gloo mesh is up before rank 1 leaves (join_gloo's barrier): else rank 1 could tear its group down
+    # while rank 0 was still connecting in init_process_group ('Connection closed by peer' there, under a loaded CPU)
+    join_gloo(rank, 2, osp.join(tmp, 'init'), timeout=15)
     out: dict = {}
     if rank == 0:
         try:

@@ -4,13 +4,12 @@ the other: every rank refuses at once, naming the space and the ranks. The rank 
 gloo groups, forked."""
 from __future__ import annotations
 
-import datetime
 import os.path as osp
 from types import SimpleNamespace
 
 import torch
 import torch.distributed as torch_dist
-from _forked_ranks import fork_ranks, recording
+from _forked_ranks import fork_ranks, join_gloo, recording
 
 from automl_mm.ohl.copies import CopyLayout
 from automl_mm.ohl.sync import gather_copy_values
@@ -20,8 +19,7 @@ PROMPT_S = 8
 
 
 def _worker(rank: int, tmp: str, none_on: int | None) -> None:
-    torch_dist.init_process_group('gloo', init_method=f'file://{osp.join(tmp, "init")}', rank=rank, world_size=2,
-                                  timeout=datetime.timedelta(seconds=TIMEOUT_S))
+    join_gloo(rank, 2, osp.join(tmp, 'init'), timeout=TIMEOUT_S)
     space = SimpleNamespace(name='lr', applied_values=lambda: None if rank == none_on else {'model.p': rank + 1})
     out: dict = {}
     with recording(out):  # what each rank raised is the result

@@ -18,7 +18,6 @@ The same holds for the hooks that replay a search's values from a checkpoint: ``
 """
 from __future__ import annotations
 
-import datetime
 import json
 import os
 import os.path as osp
@@ -26,7 +25,7 @@ import os.path as osp
 import pytest
 import torch
 import torch.distributed as torch_dist
-from _forked_ranks import fork_ranks, outcome
+from _forked_ranks import fork_ranks, join_gloo, outcome
 
 
 def _trained(trunk: int, theta: list[float], seconds: float):
@@ -52,8 +51,7 @@ def _save(runner, hook, path: str, iteration: int) -> None:
 def _rank(rank: int, tmp: str) -> None:
     from tests.test_ohl.test_ohl_resume_checks import _choice_hook, _resuming_runner
 
-    torch_dist.init_process_group('gloo', init_method=f'file://{osp.join(tmp, "init")}', rank=rank, world_size=2,
-                                  timeout=datetime.timedelta(seconds=60))  # a rank that went on alone: 60 s, not 30 min
+    join_gloo(rank, 2, osp.join(tmp, 'init'), timeout=60)  # a rank that went on alone: 60 s, not 30 min
     runner = _resuming_runner()
     runner.max_iters = 20
 

@@ -11,7 +11,6 @@ items 2-5; two copies of one rank: each reads all 6)."""
 from __future__ import annotations
 
 import contextlib
-import datetime
 import os.path as osp
 import threading
 from types import SimpleNamespace
@@ -20,7 +19,7 @@ from unittest import mock
 import pytest
 import torch
 import torch.distributed as torch_dist
-from _forked_ranks import fork_ranks, recording
+from _forked_ranks import fork_ranks, join_gloo, recording
 from mmengine.evaluator import BaseMetric, Evaluator
 from torch.utils.data import DataLoader, Dataset
 
@@ -86,8 +85,7 @@ class _Model(torch.nn.Module):
 
 def _join(rank: int, tmp: str, world_size: int = 2) -> None:
     """Start the gloo process group of ``world_size`` ranks (``tmp/init``) with the timeout :data:`TIMEOUT_S`."""
-    torch_dist.init_process_group('gloo', init_method=f'file://{osp.join(tmp, "init")}', rank=rank,
-                                  world_size=world_size, timeout=datetime.timedelta(seconds=TIMEOUT_S))
+    join_gloo(rank, world_size, osp.join(tmp, 'init'), timeout=TIMEOUT_S)
 
 
 def _hook(num_copies: int = 2, **kwargs) -> OHLHook:

@@ -11,7 +11,7 @@ from types import SimpleNamespace
 import pytest
 import torch
 import torch.distributed as torch_dist
-from _forked_ranks import fork_ranks
+from _forked_ranks import fork_ranks, join_gloo
 
 OHL = 'configs/ohl/ohl_convnet_1x4_12e_digits.py'
 
@@ -30,7 +30,7 @@ def _worker(rank: int, init_file: str, out_dir: str) -> None:
     from automl_mm.utils import register_all_modules
 
     register_all_modules(init_default_scope=True)
-    torch_dist.init_process_group('gloo', init_method=f'file://{init_file}', rank=rank, world_size=2)
+    join_gloo(rank, 2, init_file)
     cfg = Config.fromfile(OHL)
     cfg.train_dataloader.dataset.max_samples = 48
     clean_cfg, _ = clean_train_loader_cfg(cfg, None)

@@ -11,7 +11,7 @@ from unittest import mock
 import pytest
 import torch
 import torch.distributed as torch_dist
-from _forked_ranks import fork_ranks, load_tool
+from _forked_ranks import fork_ranks, join_gloo, load_tool
 from mmengine.config import Config
 
 from automl_mm.engine.resume import check_ranks_start_alike
@@ -42,7 +42,7 @@ CASES = [  # (rank 0's start, rank 1's start), what each rank says
 
 
 def _worker(rank: int, init_file: str, out: str) -> None:
-    torch_dist.init_process_group('gloo', init_method=f'file://{init_file}', rank=rank, world_size=2)
+    join_gloo(rank, 2, init_file)
     results = []
     for starts, _ in CASES:
         try:
