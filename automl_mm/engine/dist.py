@@ -8,7 +8,10 @@ mmengine's ``_init_dist_slurm`` rendezvous on port 29500 unless told another, at
 ``scontrol show hostname {SLURM_NODELIST} | head -n1`` printed: :func:`init_dist_slurm_job` derives the port from
 the job id and runs scontrol itself; mmengine's ``_init_dist_mpi`` took 29500 for every job: :func:`init_dist_mpi_job`
 derives it from the job's name. Both rendezvous through :func:`job_rendezvous_store`, which names a port another
-job or program holds (installed by :mod:`automl_mm.engine.patches`).
+job or program holds (installed by :mod:`automl_mm.engine.patches`). :func:`launcher_rendezvous` reaches that store
+(torchrun's ``env://`` one under ``--launcher pytorch``) before the process group starts, for the agreement on the
+reading of the config (:func:`~automl_mm.engine.rank_agreement.reading_config_together`). A launcher variable that is
+not an integer (``WORLD_SIZE=two``) is named by :func:`env_int`, not left to a bare ``int()`` error.
 """
 from __future__ import annotations
 
