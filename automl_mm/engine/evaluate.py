@@ -334,17 +334,14 @@ class HeldOutEvaluator:
         if test is not None:
             raise ValueError(f'{self.owner}: {loader_key} reads the test split ({test}); '
                              f'the {self.purpose} split must be held out of training and never be the test split')
-        from mmengine.registry import DefaultScope
-
         from .preflight_augment import check_scored_loader
         from .preflight_image_ids import check_merged_image_ids
+        from .preflight_walk import built_scope
 
-        current = DefaultScope.get_current_instance()
-        check_scored_loader(loader_cfg, loader_key, cfg.get('default_scope') or
-                            (current.scope_name if current is not None else 'automl_mm'))
+        scope = built_scope(runner)  # the types resolved as the runner builds them: in its own scope
+        check_scored_loader(loader_cfg, loader_key, scope)
 
         # a ConcatDataset of COCO splits that share image ids, scored without ann_file: one image per id pair
-        scope = cfg.get('default_scope') or None  # the types resolved as the config builds them
         check_merged_image_ids(loader_cfg, loader_key, evaluator_cfg, evaluator_key, scope)
         mismatch = split_mismatch(loader_cfg, evaluator_cfg, scope)
         if mismatch is not None and mismatch[2]:  # a ConcatDataset of several COCO files

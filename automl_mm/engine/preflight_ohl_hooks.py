@@ -14,6 +14,8 @@ from automl_mm.utils.scope import config_type_name
 from .preflight_ohl_schedule import _checkpoint_entries
 from .preflight_walk import config_scope
 
+_CONFIG_SCOPE = object()  # _hook_classes without a scope: the config's
+
 
 def _hook_entry(cfg: Any) -> tuple[str, dict] | None:
     """``(config key, hook config)`` of the config's OHL hook, or ``None`` (none, or several: ``check_config``
@@ -37,13 +39,15 @@ def _refuse(key: str, hook: dict, err: Exception) -> ConfigCheckError:
     return ConfigCheckError(f'{key} ({config_type_name(hook)}): {err}')
 
 
-def _hook_classes(cfg: Any) -> list[tuple[str, type | None]]:
+def _hook_classes(cfg: Any, scope: str | None | object = _CONFIG_SCOPE) -> list[tuple[str, type | None]]:
     """``(config key, class)`` of every hook the config adds: ``default_hooks.<name>`` and ``custom_hooks[<i>]`` (as
     messages name config keys; :func:`_hook_entry_of` reads one back), each resolved as the runner builds it
-    (``None`` where it cannot be)."""
+    (``None`` where it cannot be): in its ``_scope_``, else ``scope``, the runner's scope (a built runner's own,
+    :func:`~automl_mm.engine.preflight_walk.built_scope`; not given: the config's,
+    :func:`~automl_mm.engine.preflight_walk.config_scope`)."""
     from automl_mm.ohl.copies import _hook_class
 
-    scope = config_scope(cfg)
+    scope = config_scope(cfg) if scope is _CONFIG_SCOPE else scope
     entries = [(f'default_hooks.{name}', hook) for name, hook in (cfg.get('default_hooks') or {}).items()]
     entries += [(f'custom_hooks[{i}]', hook) for i, hook in enumerate(cfg.get('custom_hooks') or [])]
     return [(key, _hook_class(hook, scope)) for key, hook in entries if hook is not None]

@@ -216,6 +216,24 @@ def runner_scope(cfg: Any) -> str | None:
     return cfg.get('default_scope', 'mmengine') or None
 
 
+def built_scope(runner: Any) -> str | None:
+    """The registry scope a built runner builds in (its hooks, loaders, optimiser wrappers, ...): its own,
+    ``runner.default_scope.scope_name``, the ``Runner(default_scope=...)`` argument (``Runner.from_cfg`` passes
+    :func:`runner_scope` of its config). Read from the runner's ``cfg`` instead, a runner built directly
+    (``Runner(model=..., default_scope='automl_mm', custom_hooks=[...], cfg=dict(custom_hooks=[...]))``, no key in
+    ``cfg``) had its types resolved in mmengine's scope, which holds none of automl_mm's.
+
+    Returns:
+        The scope's name; ``None`` where the runner has none (``default_scope=None``: the current default scope, as
+        :func:`~automl_mm.registry.config_class` resolves with ``None``). An object without ``default_scope`` (a
+        runner-like stand-in) gives :func:`runner_scope` of its ``cfg``.
+    """
+    if not hasattr(runner, 'default_scope'):
+        return runner_scope(getattr(runner, 'cfg', None))
+    scope = runner.default_scope
+    return getattr(scope, 'scope_name', None) or None
+
+
 def coco_dataset_class(dataset: Any, scope: str | None = None) -> type | None:
     """The class a dataset config builds when it is mmdet's ``CocoDataset`` or a subclass (``LVISV1Dataset``,
     ``Objects365V2Dataset``, ``CityscapesDataset``, ``CocoPanopticDataset``, ...: their ``ann_file`` is a COCO-format

@@ -175,7 +175,7 @@ def _checks(runner: Any, mode: str) -> None:
     from .preflight_masks import check_mask_metrics
     from .preflight_outputs import _check_checkpoint_hook
 
-    cfg, model = runner.cfg, getattr(runner, 'model', None)
+    cfg, model = _in_built_scope(runner), getattr(runner, 'model', None)
     only = {} if mode == 'train' else dict(test_only=True, split=mode)  # val() / test(): what evaluating it reads
     check_config(cfg, **only)
     if isinstance(model, nn.Module):  # FlexibleRunner builds its model in train() / val() / test()
@@ -183,7 +183,25 @@ def _checks(runner: Any, mode: str) -> None:
             check_loss_holders(model)
         check_mask_metrics(cfg, model, **only)
     if mode == 'val':  # CheckpointHook.after_val_epoch saves the best checkpoint of a val() too
-        _check_checkpoint_hook(runner.cfg)
+        _check_checkpoint_hook(cfg)
+
+
+def _in_built_scope(runner: Any) -> Any:
+    """``runner.cfg`` as the checks read it: with ``default_scope`` set to the scope the runner builds in
+    (:func:`~automl_mm.engine.preflight_walk.built_scope`) where the config says another (a copy; the runner's config
+    is left as it is). A runner built directly, ``Runner(..., default_scope='automl_mm', cfg=dict(custom_hooks=[...]))``
+    with no key in ``cfg``, had its config checked in mmengine's scope and refused for unprefixed automl_mm types it
+    builds (``custom_hooks[0].type='SetAttributesHook' is not a registered hook in scope 'mmengine'``)."""
+    import copy
+
+    from .preflight_walk import built_scope, runner_scope
+
+    cfg, scope = runner.cfg, built_scope(runner)
+    if runner_scope(cfg) == scope:
+        return cfg
+    cfg = copy.deepcopy(cfg)
+    cfg['default_scope'] = scope
+    return cfg
 
 
 def _apply_searched_architecture_on_load(runner: Any) -> None:

@@ -53,7 +53,7 @@ def check_train_setup(runner: Any, layout: Any, trunk_epochs: int | None) -> Non
     model = runner.model.module if is_model_wrapper(runner.model) else runner.model
     for module in check_sync_bn(model, layout.num_copies, layout.ranks_per_copy):
         module.process_group = layout.group  # statistics are shared inside the copy only
-    keys = _hook_keys(getattr(runner, 'cfg', None))
+    keys = _hook_keys(runner)
     check_copy_hooks([(keys.get(type(hook), 'default_hooks / custom_hooks'), type(hook))
                       for hook in getattr(runner, 'hooks', [])], layout.num_copies)
     check_hook_order(runner, layout)
@@ -63,15 +63,18 @@ def check_train_setup(runner: Any, layout: Any, trunk_epochs: int | None) -> Non
     check_copy_optimizers([(key, type(getattr(w, 'optimizer', None))) for key, w in wrappers], layout.num_copies)
 
 
-def _hook_keys(cfg: Any) -> dict:
-    """``{hook class: its config key}`` (``default_hooks.<name>``, ``custom_hooks[<i>]``) of a runner's config,
-    empty where there is none or it cannot be read."""
+def _hook_keys(runner: Any) -> dict:
+    """``{hook class: its config key}`` (``default_hooks.<name>``, ``custom_hooks[<i>]``) of a runner's config, each
+    entry resolved in the scope the runner built it in (its ``_scope_``, else the runner's own,
+    :func:`~automl_mm.engine.preflight_walk.built_scope`); empty where there is no config or it cannot be read."""
+    cfg = getattr(runner, 'cfg', None)
     if cfg is None:
         return {}
     from automl_mm.engine.preflight_ohl_hooks import _hook_classes
+    from automl_mm.engine.preflight_walk import built_scope
 
     try:
-        found = _hook_classes(cfg)
+        found = _hook_classes(cfg, built_scope(runner))
     except Exception:  # noqa: BLE001 - a config of another shape: the message then says where to look
         return {}
     return {cls: key for key, cls in reversed(found) if cls is not None}
@@ -169,7 +172,7 @@ def check_hook_order(runner: Any, layout: Any) -> None:
         return
     at, ohl = found
     saving = [h for h in hooks if isinstance(h, CheckpointHook)]
-    keys = _hook_keys(getattr(runner, 'cfg', None))
+    keys = _hook_keys(runner)
     for hook in hooks[:at]:
         for cls, why, default in hooks_after_ohl(layout.num_copies):
             if isinstance(hook, cls):

@@ -143,6 +143,8 @@ def _probe(runner: Any, wrapper_cfg: Any, where: tuple[str, ...], key: str, base
     from mmengine.optim import build_optim_wrapper
     from mmengine.registry import DefaultScope
 
+    from automl_mm.engine.preflight_walk import built_scope
+
     cfg = copy.deepcopy(wrapper_cfg)
     node = cfg
     for part in where:
@@ -150,7 +152,7 @@ def _probe(runner: Any, wrapper_cfg: Any, where: tuple[str, ...], key: str, base
     node[key] = base
     logger = MMLogger.get_current_instance()
     level = logger.level
-    scope = runner.cfg.get('default_scope')
+    scope = built_scope(runner)  # the runner built the optimiser in its own scope
     logger.setLevel(logging.ERROR)  # the runner's build logged every group's options once already
     try:
         if scope is None:

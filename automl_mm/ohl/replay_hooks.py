@@ -347,11 +347,12 @@ def _replay_hook_keys(runner: Any, hooks: list) -> dict[int, str]:
     ``hooks``: the config entry of its class whose ``values`` are the hook's (two entries of one class told apart),
     else the first entry of its class not taken, else the class name."""
     from automl_mm.engine.preflight_ohl_hooks import _hook_classes, _hook_entry_of
+    from automl_mm.engine.preflight_walk import built_scope
 
     cfg = getattr(runner, 'cfg', None)
     entries = []
-    try:
-        for key, cls in (_hook_classes(cfg) if hasattr(cfg, 'get') else []):
+    try:  # (each entry resolved in the scope the runner built it in: its own, not its cfg's)
+        for key, cls in (_hook_classes(cfg, built_scope(runner)) if hasattr(cfg, 'get') else []):
             entries.append((key, cls, _hook_entry_of(cfg, key)))
     except Exception:  # noqa: BLE001 - a config of another shape: the class names the hook
         entries = []

@@ -255,7 +255,7 @@ def check_replay_hooks(runner: Any, spaces: Sequence[Any]) -> None:
     if not hooks:
         return
     searched = [(space.name, path, written) for space in spaces for path, written in _space_paths(runner, space)]
-    keys = _hook_keys(getattr(runner, 'cfg', None))
+    keys = _hook_keys(runner)
     for hook in hooks:
         for path in hook.values:
             try:

@@ -67,7 +67,7 @@ def test_a_coco_metric_of_another_split_is_refused_when_built():
     coco = dict(batch_size=1, dataset=dict(type='CocoDataset', data_root='data/x/', ann_file='reward.json'))
     with pytest.raises(ValueError, match=r'Owner scores reward_dataloader \(.*data/x/reward.json\) with '
                                          r'val_evaluator, whose COCO metric reads ground truth from data/x/val.json'):
-        _built('reward', dict(reward_dataloader=coco,
+        _built('reward', dict(reward_dataloader=coco, default_scope='mmdet',  # (the runner's scope: mmdet's types)
                               val_evaluator=dict(type='CocoMetric', ann_file='data/x/val.json')))
 
 
@@ -79,7 +79,7 @@ def test_a_coco_metric_scoring_several_coco_files_is_refused_when_built():
     with pytest.raises(ValueError, match=r'Owner scores reward_dataloader \(several COCO files, .*data/x/more\.json '
                                          r'\+ .*data/x/reward\.json\) with reward_evaluator, whose COCO metric reads '
                                          r'the ground truth of one file, data/x/reward\.json'):
-        _built('reward', dict(reward_dataloader=coco,
+        _built('reward', dict(reward_dataloader=coco, default_scope='mmdet',
                               reward_evaluator=dict(type='CocoMetric', ann_file='data/x/reward.json')))
 
 

@@ -94,7 +94,7 @@ def test_the_held_out_evaluator_refuses_it_when_built(coco_root):
                             'custom_hooks[0].reward_dataloader', 'custom_hooks[0].reward_evaluator')
     from mmengine.evaluator import Evaluator
 
-    runner = SimpleNamespace(cfg={}, build_evaluator=Evaluator)
+    runner = SimpleNamespace(cfg=dict(default_scope='mmdet'), build_evaluator=Evaluator)  # built in mmdet's scope
     with pytest.raises(ConfigCheckError, match=r'custom_hooks\[0\].reward_evaluator has a COCO metric without '
                                                r'ann_file.*share 4 image ids'), \
             DefaultScope.overwrite_default_scope('mmdet'):

@@ -55,3 +55,22 @@ def test_every_check_of_check_config_resolves_in_the_runners_scope(monkeypatch, 
     cfg = Config(given)
     preflight.check_config(cfg)
     assert seen == [scope] and config_scope(cfg) == scope
+
+
+def test_a_built_runner_builds_in_its_own_scope(tmp_path):
+    """built_scope reads the runner (its default_scope argument), not its cfg: a runner built directly with
+    default_scope='automl_mm' and a cfg without the key builds in automl_mm's scope, not mmengine's."""
+    from types import SimpleNamespace
+
+    from mmengine.runner import Runner
+    from torch import nn
+
+    from automl_mm.engine.preflight_walk import built_scope
+
+    runner = Runner(model=nn.Linear(1, 1), work_dir=str(tmp_path), default_scope='automl_mm', cfg=dict(seed=0))
+    assert built_scope(runner) == 'automl_mm' and runner_scope(runner.cfg) == 'mmengine'
+    runner.default_scope = None  # Runner(default_scope=None): the current default scope
+    assert built_scope(runner) is None
+    # a runner-like stand-in without default_scope: as a runner built from its cfg (Runner.from_cfg)
+    assert built_scope(SimpleNamespace(cfg=dict(default_scope='mmdet'))) == 'mmdet'
+    assert built_scope(SimpleNamespace(cfg={})) == 'mmengine'

@@ -123,4 +123,4 @@ def test_the_held_out_evaluator_refuses_it_when_built(tmp_path):
                             'custom_hooks[0].reward_dataloader', 'custom_hooks[0].reward_evaluator')
     with pytest.raises(ConfigCheckError, match=r'custom_hooks\[0\].reward_dataloader.dataset.pipeline\[0\] is '
                                                'FixedAutoAugment'):
-        held.build(SimpleNamespace(cfg={}, build_evaluator=Evaluator))
+        held.build(SimpleNamespace(cfg=dict(default_scope='automl_mm'), build_evaluator=Evaluator))
