@@ -69,6 +69,8 @@ from mmengine.utils import import_modules_from_strings
 
 from automl_mm.engine.config_read import config_not_found, read_config
 from automl_mm.engine.preflight import merge_options
+from automl_mm.engine.preflight_types import located_type_error
+from automl_mm.engine.preflight_walk import runner_scope
 from automl_mm.engine.tool_args import option_named_error, out_file_folder_problem
 from automl_mm.engine.tool_devices import checked_device
 from automl_mm.engine.tool_errors import exit_on_refusal
@@ -117,8 +119,14 @@ def main(argv: Sequence[str] | None = None) -> LatencyTable:
     input_shape = args.input_shape or (cfg.get('train_cfg') or {}).get('input_shape') or cfg.get('nas_input_shape')
     if input_shape is None:
         raise ValueError('give --input-shape N C H W, or set train_cfg.input_shape (or nas_input_shape) in the config')
-    with DefaultScope.overwrite_default_scope(cfg.get('default_scope', 'automl_mm')):  # as the runner builds it
-        model = MODELS.build(cfg.model)
+    try:
+        with DefaultScope.overwrite_default_scope(runner_scope(cfg)):  # as the runner builds it
+            model = MODELS.build(cfg.model)
+    except KeyError as err:  # a type that scope does not hold ('mmengine' without default_scope): named at its key
+        located = located_type_error(err, cfg.model, 'model')
+        if located is None:
+            raise
+        raise located from err
     supernet = find_supernet(model)
     head = model_head(model, supernet)
     channels_last = model_channels_last(model)

@@ -75,6 +75,7 @@ from automl_mm.engine.patches import install as install_mmengine_patches
 from automl_mm.engine.preflight import check_config, check_data_sources, check_metric_arguments, merge_options
 from automl_mm.engine.preflight_masks import check_mask_metrics
 from automl_mm.engine.preflight_options import check_options_not_overridden
+from automl_mm.engine.preflight_walk import runner_scope
 from automl_mm.engine.rank_agreement import (
     check_ranks_run_alike,
     checking_own_files_together,
@@ -130,7 +131,7 @@ def _check_checkpoint_and_config(cfg, args: argparse.Namespace, drawing: str) ->
             raise CheckpointFormatError(f'checkpoint is {problem}: {args.checkpoint}')
     # Search hooks (OHL copies, ...) only act while training; testing evaluates the one model in the checkpoint.
     hooks = list(cfg.get('custom_hooks', None) or [])
-    ohl = find_ohl_hook(hooks, cfg.get('default_scope'))
+    ohl = find_ohl_hook(hooks, runner_scope(cfg))  # as the runner would build it
     hooks = hooks if ohl is None else hooks[:ohl[0]] + hooks[ohl[0] + 1:]
     # A resumed run's config saved by an older tools/train.py carries the strict check of the checkpoint it
     # resumed: it named that file and ignored --allow-partial. The check below is of the checkpoint tested.

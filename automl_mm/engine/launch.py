@@ -31,9 +31,10 @@ def required_world_size(cfg: Any) -> int:
     Raises:
         ValueError: Either count is not a positive integer (the message names the hook's ``custom_hooks`` entry).
     """
+    from automl_mm.engine.preflight_walk import runner_scope
     from automl_mm.ohl.copies import check_copy_counts, find_ohl_hook
 
-    found = find_ohl_hook(cfg.get('custom_hooks', None), cfg.get('default_scope'))
+    found = find_ohl_hook(cfg.get('custom_hooks', None), runner_scope(cfg))  # as the runner builds the hooks
     if found is None:
         return 1
     index, hook = found

@@ -384,11 +384,10 @@ def join_process_group(cfg: Any) -> bool:
     """
     import torch.distributed as torch_dist
     from mmengine.dist import init_dist
-    from mmengine.registry import RUNNERS
     from mmengine.runner import Runner
     from mmengine.utils.dl_utils import set_multi_processing
 
-    from automl_mm.registry import registered_class
+    from automl_mm.registry import RUNNERS, registered_class
 
     if torch_dist.is_available() and torch_dist.is_initialized():
         return True
@@ -396,7 +395,9 @@ def join_process_group(cfg: Any) -> bool:
         return False
     runner_type = cfg.get('runner_type', 'Runner')
     if isinstance(runner_type, str):
-        runner_type = registered_class(RUNNERS, runner_type, cfg.get('default_scope'))
+        # as the tools' RUNNERS.build(cfg) resolves it (mmengine's build_runner_from_cfg): in the config's own
+        # _scope_, else the current default scope (default_scope is the scope the runner builds in, once built)
+        runner_type = registered_class(RUNNERS, runner_type, cfg.get('_scope_'))
     if not (isinstance(runner_type, type) and issubclass(runner_type, Runner)):
         return False
     env_cfg = cfg.get('env_cfg', dict(dist_cfg=dict(backend='nccl'))) or {}

@@ -15,7 +15,7 @@ from typing import Any
 from mmengine.logging import print_log
 
 from .preflight_read_keys import base_batch_size_problem
-from .preflight_walk import ConfigCheckError
+from .preflight_walk import ConfigCheckError, runner_scope
 from .tool_cli import (  # noqa: F401  (their home before; old imports)
     CfgOptionsAction,
     _quoted_non_string,
@@ -45,8 +45,7 @@ def enable_amp(cfg: Any) -> None:
     if not isinstance(wrapper, dict):
         raise ValueError(f'--amp needs optim_wrapper, a dict of mmengine\'s OptimWrapper, got {wrapper!r}')
     kind = wrapper.get('type', 'OptimWrapper')
-    if _resolve(OPTIM_WRAPPERS, dict(wrapper, type=kind), cfg.get('default_scope')) not in (OptimWrapper,
-                                                                                          AmpOptimWrapper):
+    if _resolve(OPTIM_WRAPPERS, dict(wrapper, type=kind), runner_scope(cfg)) not in (OptimWrapper, AmpOptimWrapper):
         raise ValueError(f'--amp needs optim_wrapper.type OptimWrapper (mmengine\'s, which it replaces by '
                          f'AmpOptimWrapper), got {kind!r}')
     wrapper.type = 'AmpOptimWrapper'
@@ -175,7 +174,7 @@ def enable_drawing(cfg: Any, show_dir: str | None = None, show: bool = False, wa
     from mmengine.registry import MODELS, VISUALIZERS
 
     option = ' '.join(flag for flag, given in (('--show', show), ('--show-dir', show_dir is not None)) if given)
-    scope = cfg.get('default_scope')
+    scope = runner_scope(cfg)  # the scope the runner builds the model and the visualizer in
     model_type = (cfg.get('model') or {}).get('type')
     model_cls = _resolve(MODELS, cfg.get('model'), scope)
     detector = isinstance(model_cls, type) and issubclass(model_cls, BaseDetector)

@@ -23,7 +23,7 @@ from typing import Any
 
 from mmengine.logging import print_log
 
-from .preflight_walk import ConfigCheckError, pipeline_transforms
+from .preflight_walk import ConfigCheckError, pipeline_transforms, runner_scope
 from .tool_args import _resolve
 
 
@@ -80,7 +80,7 @@ def warn_flipped_first_view(cfg: Any, show_dir: str | None, show: bool = False) 
         return
     from automl_mm.registry import MODELS
 
-    model = _resolve(MODELS, cfg.get('tta_model'), cfg.get('default_scope'))  # (the node: its _scope_ too)
+    model = _resolve(MODELS, cfg.get('tta_model'), runner_scope(cfg))  # (the node: its _scope_ too)
     if not (isinstance(model, type) and issubclass(model, DetTTAModel)):
         return
     key, prob = found
@@ -138,7 +138,7 @@ def _refuse_tta_for_a_non_detector(cfg: Any, missing: list[str], flip: list | No
     from automl_mm.models.classifier import ImageClassifier
 
     model_type = (cfg.get('model') or {}).get('type')
-    model_cls = _resolve(MODELS, cfg.get('model'), cfg.get('default_scope'))
+    model_cls = _resolve(MODELS, cfg.get('model'), runner_scope(cfg))
     if (isinstance(model_cls, type) and issubclass(model_cls, BaseDetector)) or (model_cls is None and flip):
         return
     which = 'an ImageClassifier' if isinstance(model_cls, type) and issubclass(model_cls, ImageClassifier) \

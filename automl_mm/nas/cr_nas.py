@@ -37,6 +37,7 @@ from .loop import SearchLoopBase
 from .resume_checks import FLOPS_NEUTRAL_BACKBONE_KEYS, CRNASResumeChecks  # noqa: F401 (its former home)
 from .retrain_export import (
     backbone_fragment_text,
+    backbone_scope,
     check_backbone_exportable,
     check_retrain_backbone,
     check_retrain_config,
@@ -195,7 +196,7 @@ class CRNASLoop(CRNASResumeChecks, SearchLoopBase):
         with self.agreed_start_checks('the start checks of train_cfg (retrain_config, reference_allocation)'):
             self.retrain_config = check_retrain_config(retrain_config)
             check_backbone_exportable((runner.cfg.get('model') or {}).get('backbone'), 'CRNASLoop',
-                                      runner.cfg.get('default_scope'))
+                                      backbone_scope(runner))
             reference = tuple(self.backbone.active_stage_blocks if reference_allocation is None
                               else reference_allocation)
             try:
@@ -239,7 +240,7 @@ class CRNASLoop(CRNASResumeChecks, SearchLoopBase):
         check_retrain_backbone(self.retrain_config, dict(self.runner.cfg.model.backbone),
                                ('stage_blocks', 'dilations_per_block'),
                                fill=dict(stage_blocks=tuple(self.reference_allocation)), ignored=('max_stage_blocks', ),
-                               scope=self.runner.cfg.get('default_scope'))
+                               scope=backbone_scope(self.runner))
 
     def _check_built_dilations(self) -> None:
         """Refuse a search backbone built with dilations other than 1 on the searched convs
@@ -559,7 +560,7 @@ class CRNASLoop(CRNASResumeChecks, SearchLoopBase):
         backbone.update(stage_blocks=r['stage_blocks'], dilations_per_block=r['dilations_per_block'])
         self.write_text('cr_nas_backbone.py', backbone_fragment_text(
             f'CR-NAS searched backbone ({self.metric_key} on arch-val: {r["spatial_search_score"]:.4f})', backbone,
-            self.runner.cfg.get('default_scope')))
+            backbone_scope(self.runner)))
         if self.retrain_config is None:
             warn('train_cfg.retrain_config is not set: only the backbone fragment is exported')
             self.remove_output('cr_nas_final_config.py')  # another search's, of another architecture

@@ -29,6 +29,7 @@ from .loop import SearchLoopBase
 from .resume_checks import PCNASResumeChecks
 from .retrain_export import (
     backbone_fragment_text,
+    backbone_scope,
     check_backbone_exportable,
     check_retrain_backbone,
     check_retrain_config,
@@ -138,7 +139,7 @@ class PCNASLoop(PCNASResumeChecks, SearchLoopBase):
         with self.agreed_start_checks('the start checks of train_cfg (retrain_config, latency_table, the cost limit)'):
             self.retrain_config = check_retrain_config(retrain_config)
             check_backbone_exportable((runner.cfg.get('model') or {}).get('backbone'), 'PCNASLoop',
-                                      runner.cfg.get('default_scope'))
+                                      backbone_scope(runner))
             check_sampler_cfg(sampler, 'train_cfg.sampler', 'train_cfg.space',
                               owned=dict(pool='each stage\'s pool of partial architectures'))
             check_sampler_cfg(completion_sampler, 'train_cfg.completion_sampler', 'train_cfg.space')
@@ -165,7 +166,7 @@ class PCNASLoop(PCNASResumeChecks, SearchLoopBase):
         only ``arch`` over it (a search with other widths exported a network of the retrain config's widths, one
         with ReLU a network with ReLU6; ``check_retrain_backbone``)."""
         check_retrain_backbone(self.retrain_config, self.runner.cfg.get('model', {}).get('backbone') or {}, ('arch',),
-                               scope=self.runner.cfg.get('default_scope'))
+                               scope=backbone_scope(self.runner))
 
     def _build_cost(self, table_file, latency_limit, flops_limit, input_shape) -> tuple:
         """The cost table bounding the search, its limit and its name; the FLOPs table of the final pool's report.
@@ -432,7 +433,7 @@ class PCNASLoop(PCNASResumeChecks, SearchLoopBase):
         backbone = dict(self.runner.cfg.model.backbone, arch=list(best['arch']))
         self.write_text('pc_nas_backbone.py', backbone_fragment_text(
             f'PC-NAS searched backbone (potential {best["potential"]:.4f}, {self.metric_key})', backbone,
-            self.runner.cfg.get('default_scope')))
+            backbone_scope(self.runner)))
         if self.retrain_config is None:
             # a pc_nas_final_config.py holding the arch override alone was written: it named no model type, data
             # or schedule, and failed when trained

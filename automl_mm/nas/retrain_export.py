@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import os.path as osp
 from collections.abc import Callable, Sequence
+from typing import Any
 
 from .search_log import warn
 
@@ -33,6 +34,7 @@ def check_retrain_config(path: str | None) -> str | None:
         raise ValueError(f'train_cfg.retrain_config not found: {path!r} (a relative path is read from the current '
                          f'directory, {os.getcwd()})')
     from automl_mm.engine.config_read import read_config
+    from automl_mm.engine.preflight_walk import runner_scope
     from automl_mm.registry import LOOPS, config_class
 
     from .loop import SearchLoopBase  # the loop imports this module
@@ -45,9 +47,9 @@ def check_retrain_config(path: str | None) -> str | None:
         raise ValueError(f'train_cfg.retrain_config {path!r}: {err}') from err
     loop = retrain.get('train_cfg')
     kind = loop.get('type') if isinstance(loop, dict) else None
-    # as the runner builds it: its _scope_, else the config's default_scope (None: a scope prefix of a package not
-    # installed, not a search loop of ours)
-    cls = config_class(LOOPS, loop, retrain.get('default_scope') or 'automl_mm')
+    # as the retrain config's runner builds it: its _scope_, else the runner's scope (runner_scope: 'mmengine'
+    # without default_scope, whose registry holds no search loop; None: a scope prefix of a package not installed)
+    cls = config_class(LOOPS, loop, runner_scope(retrain))
     if cls is not None and issubclass(cls, SearchLoopBase):
         raise ValueError(f'train_cfg.retrain_config {path!r} trains with train_cfg.type={kind!r}, a search loop: the '
                          'exported config inherits it and would run another search over the searched architecture '
@@ -65,8 +67,9 @@ def check_retrain_backbone(retrain_config: str | None, searched: dict, exported:
     a search on a CR-ResNet-18 exported a ResNet-50 with its allocation; one with ReLU retrained with ReLU6.
 
     Both configs, without the exported and ``ignored`` keys (and ``init_cfg``) and with ``fill`` set in both (e.g.
-    one allocation for two plain networks), are built each in its config's ``default_scope`` (the searched one in
-    ``scope``, the retrain one in the retrain config's; ``automl_mm`` where a config sets none: an unprefixed
+    one allocation for two plain networks), are built each in the scope its model builds it in (the searched one in
+    ``scope``; the retrain one in its model's ``_scope_``, else the scope the retrain config's runner builds in,
+    :func:`~automl_mm.engine.preflight_walk.runner_scope`: ``'mmengine'`` without ``default_scope``: an unprefixed
     ``type`` is built as that config's runner builds it, e.g. mmdet's ``HRNet`` under ``'mmdet'``) and compared
     module by module (``repr``: types, shapes, strides, dilations, activations, norms). Nothing is built when the
     two configs are equal (the shipped configs).
@@ -77,7 +80,7 @@ def check_retrain_backbone(retrain_config: str | None, searched: dict, exported:
         exported: The keys the export writes over the retrain config's backbone.
         fill: Keys set in both before building.
         ignored: Other keys left out of both (search-only keys, e.g. ``max_stage_blocks``).
-        scope: The search config's ``default_scope``.
+        scope: The scope the search built its backbone in (:func:`backbone_scope`).
 
     Raises:
         ValueError: naming ``train_cfg.retrain_config`` and the first module that differs, or why the retrain
@@ -90,6 +93,7 @@ def check_retrain_backbone(retrain_config: str | None, searched: dict, exported:
     from mmengine.registry import DefaultScope
 
     from automl_mm.engine.config_read import read_config
+    from automl_mm.engine.preflight_walk import _built_in, runner_scope
     from automl_mm.registry import MODELS
 
     retrain_cfg = read_config(retrain_config)
@@ -101,7 +105,9 @@ def check_retrain_backbone(retrain_config: str | None, searched: dict, exported:
     if configs[0] == configs[1]:
         return
     layouts = []
-    scopes = (retrain_cfg.get('default_scope') or 'automl_mm', scope or 'automl_mm')
+    # each built in the scope its model builds it in: the model's _scope_, else its runner's (runner_scope of the
+    # retrain config: 'mmengine' without default_scope; ``scope`` for the searched one)
+    scopes = (_built_in(retrain_cfg.get('model') or {}, runner_scope(retrain_cfg)), scope)
     for name, cfg, cfg_scope in zip(('retrain', 'searched'), configs, scopes):
         try:
             with DefaultScope.overwrite_default_scope(cfg_scope):
@@ -217,7 +223,8 @@ def registered_type_name(cls: type) -> str:
 def fragment_type(kind: str | type, scope: str | None = 'automl_mm') -> tuple[str, type]:
     """The text a backbone fragment names ``model.backbone.type`` by, and the class it builds.
 
-    An unprefixed name is resolved as the search built it, in the search config's ``default_scope`` (``scope``,
+    An unprefixed name is resolved as the search built it, in the scope it built the backbone in (``scope``,
+    :func:`backbone_scope`;
     :func:`~automl_mm.registry.registered_class`: that scope's ``MODELS`` and its parents), and written with that
     scope's prefix (the fragment loads in a config of any scope): ``'CRResNet'`` under ``'automl_mm'`` is
     ``'automl_mm.CRResNet'``, ``'ResNet'`` under ``'mmdet'`` is ``'mmdet.ResNet'`` (``'automl_mm.ResNet'``, which
@@ -227,7 +234,7 @@ def fragment_type(kind: str | type, scope: str | None = 'automl_mm') -> tuple[st
 
     Args:
         kind: ``model.backbone.type`` (a name or a class).
-        scope: The search config's ``default_scope`` (None: the current default scope).
+        scope: The scope the search built its backbone in (:func:`backbone_scope`; None: the current default scope).
 
     Raises:
         ValueError: naming ``model.backbone.type``: a class no ``MODELS`` registry holds, or a name the fragment's
@@ -262,6 +269,19 @@ def fragment_type(kind: str | type, scope: str | None = 'automl_mm') -> tuple[st
     return text, cls
 
 
+def backbone_scope(runner: Any) -> str | None:
+    """The scope a search's runner built its ``model.backbone`` in: the backbone's ``_scope_``, else its model's
+    (mmengine builds the model in that scope, and the model's class builds the backbone), else the runner's own
+    (:func:`~automl_mm.engine.preflight_walk.built_scope`: the ``Runner(default_scope=...)`` argument, not its
+    ``cfg``'s key, which a runner built directly may lack). ``None``: the current default scope."""
+    from automl_mm.engine.preflight_walk import _built_in, built_scope
+
+    model = runner.cfg.get('model') or {}
+    backbone = model.get('backbone') if isinstance(model, dict) else None
+    scope = _built_in(model, built_scope(runner)) if isinstance(model, dict) else built_scope(runner)
+    return _built_in(backbone, scope) if isinstance(backbone, dict) else scope
+
+
 def check_backbone_exportable(backbone: dict | None, loop: str, scope: str | None = 'automl_mm') -> None:
     """Refuse, at the start of a search, a ``model.backbone.type`` its export cannot name in the backbone fragment
     (:func:`fragment_type`): a class object no ``MODELS`` registry holds (a class of one's own without
@@ -270,7 +290,8 @@ def check_backbone_exportable(backbone: dict | None, loop: str, scope: str | Non
     Args:
         backbone: The search config's ``model.backbone`` (None or a type of another kind: nothing to check).
         loop: ``train_cfg.type``, named in the error.
-        scope: The search config's ``default_scope``, in which an unprefixed type is resolved.
+        scope: The scope the search built its backbone in (:func:`backbone_scope`), in which an unprefixed type is
+            resolved.
 
     Raises:
         ValueError: :func:`fragment_type`'s error, saying that the search would be lost at its export.
@@ -309,7 +330,8 @@ def backbone_fragment_text(title: str, backbone: dict, scope: str | None = 'auto
     Args:
         title: The first comment line (what was searched and its score).
         backbone: The backbone config (``type``, a name or a registered class, and its arguments).
-        scope: The search config's ``default_scope``, in which an unprefixed ``type`` is resolved
+        scope: The scope the search built its backbone in (:func:`backbone_scope`), in which an unprefixed ``type``
+            is resolved
             (:func:`fragment_type`).
 
     Returns:

@@ -44,6 +44,7 @@ def retrain_input_chw(retrain_config: str, data_preprocessor: Any = None) -> tup
     from mmengine.runner import Runner
 
     from automl_mm.engine.config_read import read_config
+    from automl_mm.engine.preflight_walk import _built_in, runner_scope
     from automl_mm.registry import MODELS
 
     cfg = read_config(retrain_config)
@@ -54,10 +55,15 @@ def retrain_input_chw(retrain_config: str, data_preprocessor: Any = None) -> tup
     loader_cfg.update(batch_size=1, num_workers=0, persistent_workers=False)
     loader_cfg.pop('prefetch_factor', None)  # torch refuses it without workers
     # a look before training: the search's training must draw as if it had not looked (kept_global_rngs)
-    with DefaultScope.overwrite_default_scope(cfg.get('default_scope') or 'automl_mm'), kept_global_rngs():
+    # in the scope the retrain config's runner builds in (runner_scope: 'mmengine' without default_scope), the
+    # preprocessor in its model's (which builds it: the model's _scope_, else the runner's)
+    scope = runner_scope(cfg)
+    with DefaultScope.overwrite_default_scope(scope), kept_global_rngs():
         batch = next(iter(Runner.build_dataloader(loader_cfg, seed=0)))
-        own = (cfg.get('model') or {}).get('data_preprocessor')
-        preprocessor = MODELS.build(own) if isinstance(own, dict) else data_preprocessor
+        model = cfg.get('model') or {}
+        own = model.get('data_preprocessor')
+        with DefaultScope.overwrite_default_scope(_built_in(model, scope)):
+            preprocessor = MODELS.build(own) if isinstance(own, dict) else data_preprocessor
         inputs = preprocessor(batch, False)['inputs'] if preprocessor is not None else batch.get('inputs')
     if not hasattr(inputs, 'dim') or inputs.dim() != 4:
         return None

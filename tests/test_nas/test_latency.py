@@ -125,6 +125,7 @@ def _load_tool():
 def test_measure_latency_tool(tmp_path, capsys):
     cfg = tmp_path / 'cfg.py'
     cfg.write_text(
+        "default_scope = 'automl_mm'\n"  # (as its runner builds it: mmengine's scope without the key)
         "model = dict(type='ImageClassifier', backbone=dict(type='MBConvSupernet', space='digits'),\n"
         "             head=dict(type='LinearClsHead', num_classes=10, in_channels=64))\n"
         'nas_input_shape = (1, 3, 16, 16)\n')
@@ -145,6 +146,16 @@ def test_measure_latency_tool(tmp_path, capsys):
     table = LatencyTable.from_file(out)
     assert table.input_shape == [1, 3, 8, 8] and len(table.entries) == 7
     assert cost_key(3, 'skip', (32, 4, 4)) in table.entries
+
+
+def test_measure_latency_tool_builds_the_model_as_its_runner_would(tmp_path):
+    """Without default_scope the runner builds in mmengine's scope, which holds no automl_mm model: the tool built it
+    in automl_mm's and timed a model the config cannot train; now it is refused at its key, with the prefix to write."""
+    cfg = tmp_path / 'cfg.py'
+    cfg.write_text("model = dict(type='MBConvSupernet', space='digits')\nnas_input_shape = (1, 3, 16, 16)\n")
+    with pytest.raises(KeyError, match=r"model\.type='MBConvSupernet' is not in the mmengine::model registry .*write "
+                                       r"type='automl_mm\.MBConvSupernet'"):
+        _load_tool().main([str(cfg), '--out', str(tmp_path / 'x.json')])
 
 
 def test_measure_latency_tool_needs_an_input_shape(tmp_path):
@@ -327,6 +338,7 @@ def test_a_channels_last_model_is_timed_in_channels_last(tmp_path, monkeypatch):
     monkeypatch.setattr(latency, '_time_module', spy)
     cfg = tmp_path / 'cfg.py'
     cfg.write_text(
+        "default_scope = 'automl_mm'\n"
         "model = dict(type='ImageClassifier', backbone=dict(type='MBConvSupernet', space='digits'),\n"
         "             head=dict(type='LinearClsHead', num_classes=10, in_channels=64), channels_last=True)\n"
         'nas_input_shape = (1, 3, 16, 16)\n')
@@ -413,7 +425,8 @@ def test_a_table_is_timed_with_a_fixed_stated_thread_count(tmp_path, monkeypatch
             measure_latency_table(MBConvSupernet(space='digits'), SHAPE, num_threads=0)
 
         cfg = tmp_path / 'cfg.py'
-        cfg.write_text("model = dict(type='MBConvSupernet', space='digits')\nnas_input_shape = (1, 3, 16, 16)\n")
+        cfg.write_text("default_scope = 'automl_mm'\nmodel = dict(type='MBConvSupernet', space='digits')\n"
+                       'nas_input_shape = (1, 3, 16, 16)\n')
         out = str(tmp_path / 'latency.json')
         seen.clear()
         _load_tool().main([str(cfg), '--out', out, '--repeats', '1', '--warmup', '0', '--num-threads', '2'])

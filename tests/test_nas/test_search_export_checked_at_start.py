@@ -68,10 +68,13 @@ def test_an_unprefixed_backbone_type_is_named_as_the_search_config_scope_built_i
 
 
 def test_a_search_resolves_its_backbone_type_in_its_default_scope(tmp_path):
-    """The loop passes the search config's default_scope: 'HRNet' under 'mmdet' is exportable (refused before)."""
+    """The loop passes the scope its runner builds in (the runner's own: its default_scope argument, which
+    Runner.from_cfg takes from the config): 'HRNet' under 'mmdet' is exportable (refused before)."""
+    from types import SimpleNamespace
+
     runner = Runner.from_cfg(_pc_cfg(str(tmp_path)))
     runner.cfg.model.backbone.type = 'HRNet'
-    runner.cfg.default_scope = 'mmdet'
+    runner.default_scope = SimpleNamespace(scope_name='mmdet')  # (a runner built in mmdet's scope)
     runner.build_train_loop(dict(runner._train_loop, retrain_config=None))  # (its backbone compared with HRNet)
 
 

@@ -38,7 +38,7 @@ def _hook_cfg(kind, **kwargs):
 def test_the_ohl_hook_is_found_by_type(kind):
     hooks = [dict(type='CheckpointHook', interval=1), _hook_cfg(kind)]
     assert find_ohl_hook(hooks) == (1, hooks[1])
-    assert required_world_size(Config(dict(custom_hooks=hooks))) == 6
+    assert required_world_size(Config(dict(default_scope='automl_mm', custom_hooks=hooks))) == 6  # (its configs')
     built = [HOOKS.build(dict(type='CheckpointHook', interval=1)), HOOKS.build(_hook_cfg(kind))]
     assert find_ohl_hook(built) == (1, built[1])
 
@@ -72,11 +72,11 @@ def test_copy_counts_are_checked_before_processes_start(counts):
     hooks = [dict(type='CheckpointHook', interval=1), {**_hook_cfg('OHLHook'), **counts}]
     with pytest.raises(ValueError, match=r'custom_hooks\[1\] \(OHLHook\): (num_copies|ranks_per_copy) must be a '
                                          'positive integer'):
-        required_world_size(Config(dict(custom_hooks=hooks)))
+        required_world_size(Config(dict(default_scope='automl_mm', custom_hooks=hooks)))
     del hooks[1]['num_copies']
     with pytest.raises(ValueError, match=r'custom_hooks\[1\] \(OHLHook\): num_copies must be a positive integer, '
                                          'got None'):
-        required_world_size(Config(dict(custom_hooks=hooks)))
+        required_world_size(Config(dict(default_scope='automl_mm', custom_hooks=hooks)))
 
 
 def test_a_hook_that_only_has_a_num_copies_key_is_not_the_ohl_hook():
