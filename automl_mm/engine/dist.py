@@ -424,8 +424,10 @@ def gloo_without_gpus(cfg) -> None:
     from mmengine.registry import MODEL_WRAPPERS
     from torch.nn.parallel import DistributedDataParallel
 
-    # resolved as the runner builds it: its _scope_, else the config's default_scope
+    from automl_mm.engine.preflight_walk import runner_scope
+
+    # resolved as the runner builds it: its _scope_, else the runner's scope ('mmengine' without default_scope)
     wrapper_type = config_class(MODEL_WRAPPERS, dict(wrapper, type=wrapper.get('type', 'MMDistributedDataParallel')),
-                                cfg.get('default_scope'))
+                                runner_scope(cfg))
     if isinstance(wrapper_type, type) and issubclass(wrapper_type, DistributedDataParallel):
         wrapper.setdefault('device_ids', None)
