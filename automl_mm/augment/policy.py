@@ -178,7 +178,6 @@ class OHLAutoAugment(LiveChoiceTransform):
         second image (the wrappers are looked up for those only: 3-10 us of call stack a sample)."""
         from mmcv.transforms import TransformBroadcaster
 
-        inner = wrappers[0]
         # the names of the view's img and second images, followed outwards through each wrapper's mapping (mmcv keeps
         # an unmapped key under its own name): the broadcaster over the pair may enclose a KeyMapper around the policy
         img_names, second_names = {'img'}, set(candidates)
@@ -205,10 +204,12 @@ class OHLAutoAugment(LiveChoiceTransform):
         lost = discarded_by(wrappers, ['img', *moved])
         if not moved or not lost or len(lost) == len(moved) + 1:  # all given back, or nothing (the view unused)
             return
+        # the wrapper at which keys are first lost (of nested ones, not always the innermost): named in the message
+        # with what its own view gives back and drops (a key a wrapper further out drops is not its to map)
+        depth = next(i for i in range(len(wrappers)) if discarded_by(wrappers[:i + 1], list(lost)))
+        inner, lost = wrappers[depth], discarded_by(wrappers[:depth + 1], list(lost))
         kept = [key for key in ('img', *moved) if key not in lost]
         left = [key for key in ('img', *moved) if key in lost]
-        # the wrapper that drops them (of nested ones, not always the innermost): named in the message
-        inner = next(w for i, w in enumerate(wrappers) if discarded_by(wrappers[:i + 1], left))
         listed = ', '.join(f'results[{key!r}]' for key in kept)
         if 'img' in lost:
             raise ValueError(

@@ -97,3 +97,20 @@ def test_the_outer_wrapper_that_drops_the_boxes_is_named():
     with pytest.raises(ValueError, match=r"KeyMapper\(mapping=\{'img': 'img'\}\), which gives back results\['img'\] "
                                          r"but not results\['gt_bboxes'\]"):
         wrapper(_sample())
+
+
+def test_the_named_wrapper_is_told_only_the_keys_it_drops():
+    """Nested wrappers that drop different keys: the inner one gives back the image and the boxes but not the masks,
+    the outer one the image and the masks but not the boxes. The refusal names the inner one (the keys are first lost
+    there) with the masks it drops, not the boxes it gives back (mapping them there would change nothing)."""
+    from mmdet.structures.mask import BitmapMasks
+
+    masks = BitmapMasks(np.ones((2, HEIGHT, WIDTH), np.uint8), HEIGHT, WIDTH)
+    inner = KeyMapper(transforms=[_policy()], mapping=dict(img='img', gt_bboxes='gt_bboxes',
+                                                           gt_bboxes_labels='gt_bboxes_labels'))
+    wrapper = KeyMapper(transforms=[inner], mapping=dict(img='img', gt_masks='gt_masks'))
+    with pytest.raises(ValueError) as err:
+        wrapper(_sample(gt_masks=masks))
+    message = str(err.value)
+    assert "KeyMapper(mapping={'img': 'img', 'gt_bboxes': 'gt_bboxes'" in message
+    assert "but not results['gt_masks']: " in message and message.endswith("Map them too: gt_masks='gt_masks'")
