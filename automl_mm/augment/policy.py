@@ -170,12 +170,15 @@ class OHLAutoAugment(LiveChoiceTransform):
 
     def _check_view(self, results: dict, wrappers: list, candidates: list[str], owner: str) -> None:
         """Refuse a view of mmcv's ``KeyMapper`` / ``TransformBroadcaster`` (``wrappers``, innermost first) in which
-        the geometric elements cannot keep a change-detection pair lined up: a broadcast over the pair's images
-        without ``share_random_params`` (each view draws its own pair: the two images turned by different angles),
-        or one that gives back the image but not an annotation the elements move with it (mmcv takes back only the
+        the geometric elements cannot keep a sample lined up: a broadcast over a change-detection pair's images
+        (``candidates``, its second images; empty for a sample without one) without ``share_random_params`` (each
+        view draws its own pair: the two images turned by different angles), or one that gives back the image but
+        not an annotation the elements move with it, or the annotations but not the image (mmcv takes back only the
         keys of the remapping: ``mapping=dict(img=['img', 'img2'])`` kept the sample's ``gt_seg_map`` as it was while
-        both images turned, a change map of other pixels). Checked whichever pair is drawn, on every sample with a
-        second image (the wrappers are looked up for those only: 3-10 us of call stack a sample)."""
+        both images turned, a change map of other pixels; ``mapping=dict(img='img')`` a detection sample's boxes).
+        The message names the wrapper at which keys are first lost and what that one gives back and drops. Checked
+        whichever pair is drawn, on every sample with a second image or an annotation the elements move (the
+        wrappers are looked up for those only: 3-10 us of call stack a sample)."""
         from mmcv.transforms import TransformBroadcaster
 
         # the names of the view's img and second images, followed outwards through each wrapper's mapping (mmcv keeps
