@@ -13,8 +13,10 @@ from __future__ import annotations
 
 import contextlib
 import copy
+import inspect
 import os
 import os.path as osp
+import re
 import tempfile
 from collections.abc import Iterable, Iterator
 from types import SimpleNamespace
@@ -163,9 +165,10 @@ def check_metric_arguments(cfg: Any, test_only: bool = False, split: str = 'test
     no file of the config is touched (mmdet's format-only ``CityScapesMetric`` clears its ``outfile_prefix``
     results, ``DumpProposals`` makes its ``output_dir``), on every rank alike (before the process group each counts
     as the main one: ``tools/train.py`` passes ``construct=False`` there). A user's class with its own constructor
-    may act on files it names otherwise: it is bound to its signature alone. A metric config constructed once in a
-    call is not constructed again (``test_evaluator = val_evaluator``: a ``CocoMetric`` loads its whole
-    ``ann_file``).
+    may act on files it names otherwise, and a metric whose arguments name a remote file may fetch it
+    (:func:`_remote_arguments`: ``CocoOccludedSeparatedMetric``'s defaults): each is bound to its signature alone.
+    A metric config constructed once in a call is not constructed again (``test_evaluator = val_evaluator``: a
+    ``CocoMetric`` loads its whole ``ann_file``).
 
     Raises:
         TypeError: an argument the metric's class does not take, or one it needs that is not given, named at its
@@ -190,7 +193,8 @@ def _build_metrics(cfg: Any, test_only: bool, split: str, construct: bool = True
             continue
         if not construct or not test_only and key.split('[')[0] in UNBUILT_BY_TRAINING:
             cls = check_metric_signature(metric, key)
-            if cls is not None and _known_constructor(cls) and repr(metric) not in constructed:
+            if cls is not None and _known_constructor(cls) and not _remote_arguments(cls, metric) and \
+                    repr(metric) not in constructed:
                 _construct_aside(metric, key)
                 constructed.add(repr(metric))
             continue
@@ -258,6 +262,30 @@ def _known_constructor(cls: type) -> bool:
     :data:`_KNOWN_LIBRARIES`'s (a user's subclass that defines none too)."""
     return all(c.__module__.split('.')[0] in _KNOWN_LIBRARIES for c in cls.__mro__
                if '__init__' in vars(c) and c.__module__ != 'builtins')
+
+
+#: A value that names a remote file (``https://...``, ``s3://...``): mmengine's file backends fetch it.
+_REMOTE = re.compile(r'^[A-Za-z][A-Za-z0-9+.-]*://')
+
+
+def _remote_arguments(cls: type, metric: dict) -> list[str]:
+    """The arguments of the metric config ``metric`` (of class ``cls``) whose value, as given or else the default of
+    an ``__init__`` of ``cls``'s, names a remote file (:data:`_REMOTE`), which its constructor may fetch: mmdet's
+    ``CocoOccludedSeparatedMetric`` loads ``occluded_ann`` / ``separated_ann``, by default from robots.ox.ac.uk,
+    when built. Such a metric is not constructed aside (a training run never builds its ``test_evaluator``: a start
+    downloaded them on every rank, or stopped without network)."""
+    values: dict[str, Any] = {}
+    for c in reversed(cls.__mro__):
+        init = vars(c).get('__init__')
+        if init is None or c is object:
+            continue
+        try:
+            parameters = inspect.signature(init).parameters.values()
+        except (TypeError, ValueError):
+            continue
+        values.update({p.name: p.default for p in parameters if p.default is not inspect.Parameter.empty})
+    values.update({k: v for k, v in metric.items() if k not in ('type', '_scope_')})
+    return [name for name, value in values.items() if isinstance(value, str) and _REMOTE.match(value)]
 
 
 def _construct_aside(metric: dict, key: str) -> None:

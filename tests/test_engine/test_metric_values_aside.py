@@ -89,3 +89,33 @@ def test_a_metric_whose_package_is_missing_is_refused_naming_its_key(monkeypatch
     del raised
     gc.collect()
     assert 'Exception ignored' not in capfd.readouterr().err
+
+
+@pytest.mark.parametrize('construct', [True, False])
+def test_a_metric_whose_constructor_downloads_is_not_constructed_aside(monkeypatch, ann, construct):
+    """mmdet's ``CocoOccludedSeparatedMetric`` loads its ``occluded_ann`` / ``separated_ann`` in its constructor,
+    by default from robots.ox.ac.uk: constructed aside, a training start (its ``test_evaluator``, which
+    ``Runner.train()`` never builds; every rank of a distributed start) downloaded them, and on a node without
+    network stopped with a bare ``URLError``. A metric whose arguments (given or defaults) name a URL is bound to its
+    signature alone; given local files, it is constructed aside as mmdet's others."""
+    import mmdet.evaluation.metrics.coco_occluded_metric as occluded
+
+    fetched = []
+
+    def load(path, *args, **kwargs):
+        fetched.append(path)
+        if '://' in str(path):
+            raise OSError(f'<urlopen error: no network> {path}')
+        raise FileNotFoundError(f'No such file or directory: {path!r}')
+
+    monkeypatch.setattr(occluded, 'load', load)
+    metric = dict(type='mmdet.CocoOccludedSeparatedMetric', ann_file=ann, metric='bbox')
+    check_metric_arguments(Config(dict(test_evaluator=metric)), construct=construct)
+    check_metric_arguments(Config(dict(test_evaluator=dict(metric, occluded_ann='https://example.org/o.pkl',
+                                                           separated_ann='s.pkl'))), construct=construct)
+    assert fetched == []
+    with pytest.raises(TypeError, match=r'^test_evaluator\.occluded_an: '):  # its signature is still checked
+        check_metric_arguments(Config(dict(test_evaluator=dict(metric, occluded_an='o.pkl'))), construct=construct)
+    with pytest.raises(FileNotFoundError, match=r'^test_evaluator: .*o\.pkl'):  # local files: constructed aside
+        check_metric_arguments(Config(dict(test_evaluator=dict(metric, occluded_ann='o.pkl', separated_ann='s.pkl'))),
+                               construct=construct)
