@@ -125,11 +125,12 @@ def add_launcher_arguments(parser: argparse.ArgumentParser, what: str) -> None:
 #: The integer variables each ``--launcher`` reads with ``int()`` where they are set, ``{name: least value}``:
 #: torchrun's (mmengine's ``_init_dist_pytorch``, torch's env:// rendezvous, automl_mm's rank agreement), Open MPI's
 #: (automl_mm's mpi start-up), slurm's (mmengine's ``_init_dist_slurm``); ``MASTER_PORT`` (the rendezvous) under
-#: each; under ``none`` the world sizes whose value over 1 refuses ``--launcher none``
-#: (:func:`automl_mm.engine.launch.check_launcher_matches_environment`). mmengine's logger reads ``LOCAL_RANK``
-#: whatever the launcher (:func:`_launcher_integers`).
+#: each. None under ``none``: the world sizes are read there only to refuse ``--launcher none`` in a process that a
+#: launcher started (:func:`automl_mm.engine.launch.check_launcher_matches_environment`, which skips a value that is
+#: no integer, as no launcher sets one), so a stale or empty one is left alone. mmengine's logger reads
+#: ``LOCAL_RANK`` with ``int()`` whatever the launcher (:func:`_launcher_integers`).
 LAUNCHER_INTEGERS: dict[str, dict[str, int]] = {
-    'none': {'WORLD_SIZE': 1, 'OMPI_COMM_WORLD_SIZE': 1, 'SLURM_STEP_NUM_TASKS': 1},
+    'none': {},
     'pytorch': {'RANK': 0, 'WORLD_SIZE': 1, 'MASTER_PORT': 0},
     'mpi': {'OMPI_COMM_WORLD_RANK': 0, 'OMPI_COMM_WORLD_LOCAL_RANK': 0, 'OMPI_COMM_WORLD_SIZE': 1, 'MASTER_PORT': 0},
     'slurm': {'SLURM_PROCID': 0, 'SLURM_NTASKS': 1, 'SLURM_LOCALID': 0, 'SLURM_STEP_NUM_TASKS': 1,
@@ -137,10 +138,11 @@ LAUNCHER_INTEGERS: dict[str, dict[str, int]] = {
 }
 
 
-def _launcher_integers(launcher: str) -> dict[str, int]:
+def _launcher_integers(launcher: str) -> dict[str, int | None]:
     """``{variable: least value}`` of the integer variables read under ``launcher`` (:data:`LAUNCHER_INTEGERS`),
-    ``LOCAL_RANK`` (0) included."""
-    return {**LAUNCHER_INTEGERS.get(launcher, {}), 'LOCAL_RANK': 0}
+    ``LOCAL_RANK`` included (0; under ``none`` any integer, ``None``: mmengine's logger only reads it, and a
+    ``LOCAL_RANK=-1`` for "not distributed" ran the job)."""
+    return {**LAUNCHER_INTEGERS.get(launcher, {}), 'LOCAL_RANK': None if launcher == 'none' else 0}
 
 
 def launcher_variable_problem(launcher: str) -> str | None:
@@ -155,7 +157,7 @@ def launcher_variable_problem(launcher: str) -> str | None:
             number = int(value)
         except ValueError:
             number = None
-        if number is None or number < least:
+        if number is None or least is not None and number < least:
             kind = 'an integer' if number is None else f'an integer >= {least}'
             reader = ("mmengine's logger reads it whatever the launcher" if name == 'LOCAL_RANK' else
                       'a launcher of several processes sets it: check how the processes were started')

@@ -35,7 +35,7 @@ def _parse(*argv: str) -> argparse.Namespace:
     ('mpi', 'OMPI_COMM_WORLD_SIZE', ''), ('mpi', 'OMPI_COMM_WORLD_RANK', 'a'),
     ('mpi', 'OMPI_COMM_WORLD_LOCAL_RANK', 'b'),
     ('slurm', 'SLURM_PROCID', 'p'), ('slurm', 'SLURM_NTASKS', '2x'), ('slurm', 'SLURM_LOCALID', 'l'),
-    ('none', 'WORLD_SIZE', 'two'), ('none', 'SLURM_STEP_NUM_TASKS', 'n'), ('none', 'LOCAL_RANK', 'zero'),
+    ('none', 'LOCAL_RANK', 'zero'), ('none', 'LOCAL_RANK', ''),
 ])
 def test_a_launcher_variable_that_is_no_integer_is_refused_by_name(clean_env, capsys, launcher, name, value):
     clean_env.setenv(name, value)
@@ -64,3 +64,15 @@ def test_local_rank_from_the_command_line_is_checked_as_set(clean_env):
     assert _parse('--local_rank', '3').local_rank == 3
     import os
     assert os.environ['LOCAL_RANK'] == '3'
+
+
+@pytest.mark.parametrize('name, value', [('WORLD_SIZE', 'two'), ('WORLD_SIZE', ''), ('OMPI_COMM_WORLD_SIZE', ''),
+                                         ('SLURM_STEP_NUM_TASKS', 'n'), ('WORLD_SIZE', '0'), ('LOCAL_RANK', '-1')])
+def test_under_launcher_none_a_variable_nothing_fails_on_is_left_alone(clean_env, name, value):
+    """Under ``--launcher none`` the world sizes are read only to refuse a run that a multi-process launcher started
+    (:func:`automl_mm.engine.launch.check_launcher_matches_environment`, which skips a value that is no integer: no
+    launcher sets one), and mmengine's logger reads ``LOCAL_RANK`` with ``int()`` alone: a stale or empty variable
+    (``export WORLD_SIZE=$WORLD_SIZE`` where it was unset, a ``LOCAL_RANK=-1`` for "not distributed") ran the job
+    before, and was refused since c3aba4d."""
+    clean_env.setenv(name, value)
+    assert _parse('--launcher', 'none').launcher == 'none'
