@@ -255,9 +255,10 @@ def main(argv: list[str] | None = None) -> None:
             build_config(args, cfg)
             required_world_size(cfg)  # its OHL counts checked, as below
             check_data_sources(cfg)  # what build_check asks of the data: refused before the runner is built
-            # the evaluators, which the runner builds only in train(): bound to their signatures and mmdet's /
-            # mmengine's constructed aside, their output folders moved into a throw-away one (a metric's constructor
-            # may act on files, and before the process group every rank is the main one)
+            # the evaluators, which the runner builds only in train(): bound to their signatures (a metric's
+            # constructor may act on files, and before the process group every rank is the main one); a
+            # test_evaluator train() never builds, if mmdet's / mmengine's, also constructed aside, its output
+            # folders moved into a throw-away one
             check_metric_arguments(cfg, construct=False)
         run(cfg)
         return
