@@ -25,6 +25,12 @@ import torch
 import torch.distributed as torch_dist
 from mmengine.dist import utils as dist_utils
 
+from automl_mm.engine.tool_cli import (
+    LAUNCHER_SETTERS,
+    launcher_integer_message,
+    launcher_variable_problem,
+    least_launcher_integer,
+)
 from automl_mm.registry import config_class
 
 _ORIGINAL = dist_utils._init_dist_pytorch
@@ -32,56 +38,48 @@ _ORIGINAL_SLURM = dist_utils._init_dist_slurm
 _ORIGINAL_MPI = dist_utils._init_dist_mpi
 
 
-#: Who sets each launcher variable that :func:`env_int` reads, for its message.
-_SET_BY = {'RANK': 'torchrun', 'WORLD_SIZE': 'torchrun', 'LOCAL_RANK': 'torchrun', 'LOCAL_WORLD_SIZE': 'torchrun',
-           'MASTER_PORT': 'the launcher or the job script (tools/*.sh: PORT)', 'SLURM_PROCID': 'srun',
-           'SLURM_NTASKS': 'srun', 'SLURM_LOCALID': 'srun', 'OMPI_COMM_WORLD_RANK': 'mpirun',
-           'OMPI_COMM_WORLD_SIZE': 'mpirun', 'OMPI_COMM_WORLD_LOCAL_RANK': 'mpirun'}
-
-
 def env_int(name: str, default: int | None = None) -> int:
     """The launcher's environment variable ``name`` (``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK``, ``MASTER_PORT``,
-    ``SLURM_PROCID``, ...) as a non-negative integer; ``default`` where it is unset or empty.
+    ``SLURM_PROCID``, ...) as an integer of at least its least value (1 for a world size, else 0:
+    :func:`~automl_mm.engine.tool_cli.least_launcher_integer`); ``default`` where it is unset or empty.
 
     ``int(os.environ[name])`` stopped with a bare ``ValueError: invalid literal for int() with base 10: 'two'``
     (``WORLD_SIZE=two`` exported by a job script), naming neither the variable nor who set it.
 
     Raises:
-        ValueError: the value is not a non-negative integer, naming the variable, its value and who sets it.
+        ValueError: the value is not such an integer, naming the variable, its value and who sets it
+            (:func:`~automl_mm.engine.tool_cli.launcher_integer_message`).
         KeyError: the variable is unset or empty and ``default`` is ``None``, naming it.
     """
     value = os.environ.get(name, '')
     if not value.strip():
         if default is None:
-            raise KeyError(f'the environment variable {name} is not set ({_SET_BY.get(name, "the launcher")} sets '
-                           'it)')
+            raise KeyError(f'the environment variable {name} is not set ({LAUNCHER_SETTERS.get(name, "the launcher")} '
+                           'sets it)')
         return default
+    least = least_launcher_integer(name)
     try:
         number = int(value)
     except ValueError:
-        number = -1
-    if number < 0:
-        raise ValueError(f'the environment variable {name}={value!r} is not a non-negative integer '
-                         f'({_SET_BY.get(name, "the launcher")} sets it; a job script that exports it overrides the '
-                         f'launcher\'s): unset it or give the number')
+        number = least - 1
+    if number < least:
+        raise ValueError(launcher_integer_message(name, value, least))
     return number
 
 
-#: The integer variables each launcher's start-up reads (torch's ``env://`` rendezvous, mmengine's ``init_dist``).
-LAUNCHER_INTS = {'pytorch': ('RANK', 'WORLD_SIZE', 'LOCAL_RANK', 'MASTER_PORT'),
-                 'slurm': ('SLURM_PROCID', 'SLURM_NTASKS', 'SLURM_LOCALID', 'MASTER_PORT'),
-                 'mpi': ('OMPI_COMM_WORLD_RANK', 'OMPI_COMM_WORLD_SIZE', 'OMPI_COMM_WORLD_LOCAL_RANK', 'MASTER_PORT')}
-
-
 def check_launcher_env(launcher: str) -> None:
-    """Refuse a set variable of :data:`LAUNCHER_INTS` ``[launcher]`` that is not a non-negative integer
-    (:func:`env_int`); unset ones are left to the start-up's own message.
+    """Refuse a set variable that ``launcher``'s start-up reads as an integer and that is not one (of at least its
+    least value): the variables and the message are the tools' early parse's
+    (:func:`~automl_mm.engine.tool_cli.launcher_variable_problem` over
+    :data:`~automl_mm.engine.tool_cli.LAUNCHER_INTEGERS`), for a caller that starts without the tools; unset ones
+    are left to the start-up's own message.
 
     Raises:
-        ValueError: naming the variable, its value and who sets it.
+        ValueError: naming the variable, its value, who sets it and the launcher.
     """
-    for name in LAUNCHER_INTS.get(launcher, ()):
-        env_int(name, 0)
+    problem = launcher_variable_problem(launcher)
+    if problem is not None:
+        raise ValueError(problem)
 
 
 def check_distinct_ranks(timeout: datetime.timedelta) -> None:

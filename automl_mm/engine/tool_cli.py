@@ -129,6 +129,9 @@ def add_launcher_arguments(parser: argparse.ArgumentParser, what: str) -> None:
 #: launcher started (:func:`automl_mm.engine.launch.check_launcher_matches_environment`, which skips a value that is
 #: no integer, as no launcher sets one), so a stale or empty one is left alone. mmengine's logger reads
 #: ``LOCAL_RANK`` with ``int()`` whatever the launcher (:func:`_launcher_integers`).
+#: The one table of them: the tools' early parse (:func:`parse_tool_args`) and :mod:`automl_mm.engine.dist`'s
+#: start-ups (``check_launcher_env``, ``env_int``) read it, and word their refusal with
+#: :func:`launcher_integer_message`.
 LAUNCHER_INTEGERS: dict[str, dict[str, int]] = {
     'none': {},
     'pytorch': {'RANK': 0, 'WORLD_SIZE': 1, 'MASTER_PORT': 0},
@@ -136,6 +139,13 @@ LAUNCHER_INTEGERS: dict[str, dict[str, int]] = {
     'slurm': {'SLURM_PROCID': 0, 'SLURM_NTASKS': 1, 'SLURM_LOCALID': 0, 'SLURM_STEP_NUM_TASKS': 1,
               'MASTER_PORT': 0},
 }
+
+#: Who sets each launcher variable, for :func:`launcher_integer_message`.
+LAUNCHER_SETTERS = {'RANK': 'torchrun', 'WORLD_SIZE': 'torchrun', 'LOCAL_RANK': 'torchrun',
+                    'LOCAL_WORLD_SIZE': 'torchrun', 'MASTER_PORT': 'the launcher or the job script (tools/*.sh: PORT)',
+                    'SLURM_PROCID': 'srun', 'SLURM_NTASKS': 'srun', 'SLURM_LOCALID': 'srun',
+                    'SLURM_STEP_NUM_TASKS': 'srun', 'OMPI_COMM_WORLD_RANK': 'mpirun',
+                    'OMPI_COMM_WORLD_SIZE': 'mpirun', 'OMPI_COMM_WORLD_LOCAL_RANK': 'mpirun'}
 
 
 def _launcher_integers(launcher: str) -> dict[str, int | None]:
@@ -145,24 +155,43 @@ def _launcher_integers(launcher: str) -> dict[str, int | None]:
     return {**LAUNCHER_INTEGERS.get(launcher, {}), 'LOCAL_RANK': None if launcher == 'none' else 0}
 
 
+def least_launcher_integer(name: str) -> int:
+    """The least value of the launcher variable ``name`` (:data:`LAUNCHER_INTEGERS`: 1 for a world size, else 0)."""
+    return max((table.get(name, 0) for table in LAUNCHER_INTEGERS.values()), default=0)
+
+
+def launcher_integer_message(name: str, value: str, least: int, launcher: str | None = None) -> str:
+    """The refusal of the launcher variable ``name`` set to ``value``, which is not an integer of at least
+    ``least``, naming who sets it and, where given, the ``--launcher`` that reads it
+    (``"the environment variable WORLD_SIZE='two' is not an integer (torchrun sets it; read by --launcher pytorch;
+    ...): unset it or set an integer"``)."""
+    try:
+        number: int | None = int(value)
+    except ValueError:
+        number = None
+    kind = 'an integer' if number is None else f'an integer >= {least}'
+    said = [f"{LAUNCHER_SETTERS.get(name, 'the launcher')} sets it"]
+    if launcher is not None:
+        said.append(f'read by --launcher {launcher}' + (": mmengine's logger reads it whatever the launcher"
+                                                       if name == 'LOCAL_RANK' else ''))
+    said.append("a job script that exports it overrides the launcher's")
+    return f"the environment variable {name}={value!r} is not {kind} ({'; '.join(said)}): unset it or set {kind}"
+
+
 def launcher_variable_problem(launcher: str) -> str | None:
-    """Why a variable ``launcher`` reads as an integer (:func:`_launcher_integers`) cannot be read, naming the
-    variable, its value and the launcher (``"WORLD_SIZE='two' is not an integer (read by --launcher pytorch: ...)"``);
-    ``None`` where each that is set is an integer of at least its least value."""
+    """Why a variable ``launcher`` reads as an integer (:func:`_launcher_integers`) cannot be read
+    (:func:`launcher_integer_message`, naming the variable, its value, who sets it and the launcher); ``None`` where
+    each that is set is an integer of at least its least value."""
     for name, least in _launcher_integers(launcher).items():
         value = os.environ.get(name)
-        if value is None:
-            continue
+        if value is None or name == 'MASTER_PORT' and not value.strip():
+            continue  # an empty MASTER_PORT is unset to automl_mm's slurm / mpi start-ups (they derive the port)
         try:
             number = int(value)
         except ValueError:
             number = None
         if number is None or least is not None and number < least:
-            kind = 'an integer' if number is None else f'an integer >= {least}'
-            reader = ("mmengine's logger reads it whatever the launcher" if name == 'LOCAL_RANK' else
-                      'a launcher of several processes sets it: check how the processes were started')
-            return (f'{name}={value!r} is not {kind} (read by --launcher {launcher}: {reader}); unset it or set an '
-                    'integer')
+            return launcher_integer_message(name, value, 0 if least is None else least, launcher)
     return None
 
 

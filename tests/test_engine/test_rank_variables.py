@@ -76,3 +76,32 @@ def test_under_launcher_none_a_variable_nothing_fails_on_is_left_alone(clean_env
     before, and was refused since c3aba4d."""
     clean_env.setenv(name, value)
     assert _parse('--launcher', 'none').launcher == 'none'
+
+
+@pytest.mark.parametrize('launcher, name', [(launcher, name) for launcher in ('pytorch', 'slurm', 'mpi')
+                                            for name in tool_cli._launcher_integers(launcher)])
+def test_the_tools_and_the_start_ups_refuse_alike(clean_env, capsys, launcher, name):
+    """One table and one message: the tools' early parse and engine/dist.py's start-ups (for callers that start
+    without the tools) refuse the same variables in the same words (they had two tables: dist.py let
+    ``SLURM_STEP_NUM_TASKS=n`` pass under slurm, and worded each refusal otherwise)."""
+    from automl_mm.engine import dist
+
+    clean_env.setenv(name, 'x')
+    with pytest.raises(SystemExit):
+        _parse('--launcher', launcher)
+    early = capsys.readouterr().err.strip().splitlines()[-1]
+    with pytest.raises(ValueError) as refused:
+        dist.check_launcher_env(launcher)
+    assert early.endswith(str(refused.value)), (early, str(refused.value))
+    assert f"{name}='x' is not an integer (" in early and f'--launcher {launcher}' in early, early
+
+
+@pytest.mark.parametrize('launcher', ['pytorch', 'slurm', 'mpi'])
+def test_an_empty_master_port_is_unset_to_both(clean_env, launcher):
+    """An empty ``MASTER_PORT`` is unset to automl_mm's slurm / mpi start-ups (they derive the job's port); the early
+    parse refused it."""
+    from automl_mm.engine import dist
+
+    clean_env.setenv('MASTER_PORT', '')
+    assert _parse('--launcher', launcher).launcher == launcher
+    dist.check_launcher_env(launcher)
