@@ -374,7 +374,8 @@ class CopyRunner(Runner):
     #: ``'groups'`` (before the copies' process groups), ``'model'`` (after the model is built), ``'runner'`` (after
     #: the hooks: the end of ``__init__``); ``None`` where none is (before mmengine's start-up collectives are over,
     #: while the copies' groups are created, which agree on their own failures, inside ``wrap_model``, which may start
-    #: a DDP, and outside a distributed run with an OHL hook).
+    #: a DDP, outside a distributed run with an OHL hook, and after ``__init__``: a later ``build_model``, which one
+    #: rank's hook may call alone, holds no collective over the world).
     _pending_agreement: str | None = None
 
     _AGREEMENTS = {'groups': "CopyRunner: building the runner (before the copies' process groups)",
@@ -453,20 +454,24 @@ class CopyRunner(Runner):
         copy's. mmdet's ``BatchSyncRandomResize`` (YOLOX, RTMDet) keeps ``get_dist_info()``'s rank to decide who
         draws the next input size, which its training step broadcasts from rank 0 of the copy (a copy whose lead
         had a world rank other than 0 broadcast an empty tensor, a garbage size); RTMDet converts its BN layers to
-        ``SyncBatchNorm`` when ``get_world_size() > 1``, i.e. only when a copy has several ranks."""
+        ``SyncBatchNorm`` when ``get_world_size() > 1``, i.e. only when a copy has several ranks.
+
+        Inside ``__init__`` every rank then agrees on a failure of the build (:meth:`_agree_at`); a call after the
+        start (a hook building a model on one rank) agrees on nothing and holds no collective over the world."""
         layout = None
         if self._copy_counts is not None and is_distributed():
+            starting = self._pending_agreement == 'groups'  # in __init__; a later call (one rank's hook) agrees on none
             self._agree_at('groups', None)
             layout = init_copy_layout(*self._copy_counts, self._dist_timeout)  # agrees on its own failures
-            self._pending_agreement = 'model'
+            if starting:
+                self._pending_agreement = 'model'
         failure = None
         try:
             with copy_local_collectives(layout):
                 built = super().build_model(model)
         except Exception as err:  # noqa: BLE001 (agreed on over the world, outside the copy's collectives)
             failure = err
-        if layout is not None:
-            self._agree_at('model', failure)
+        self._agree_at('model', failure)
         if failure is not None:
             raise failure
         return built
