@@ -170,16 +170,19 @@ def main(argv: list[str] | None = None) -> None:
         overridden['default_hooks.visualization.wait_time'] = ('--wait-time', args.wait_time)
     check_options_not_overridden(args.cfg_options, overridden, 'tools/test.py')
 
-    def read() -> Config:
+    def checks() -> None:
         if args.show:
             check_show_display()  # before anything is built: a window needs an interactive backend
         register_all_modules(init_default_scope=False)
-        return _read_test_config(args)
 
     # each rank of torchrun / srun / mpirun checks its display, imports automl_mm's modules and reads the config on
     # its own node: one failing stops every rank (before, it refused alone and the others waited for it in the
     # rendezvous until the timeout)
-    cfg = reading_config_together(read, args.launcher, 'tools/test.py: reading the config file')
+    advice = ("each rank imports automl_mm's modules and checks its display (--show) on its own node: give every node "
+              'the same installed packages and a display (an interactive matplotlib backend)' if args.show else
+              "each rank imports automl_mm's modules on its own node: give every node the same installed packages")
+    cfg = reading_config_together(lambda: _read_test_config(args), args.launcher,
+                                  'tools/test.py: reading the config file', checks=checks, checks_advice=advice)
     given = '--work-dir' if args.work_dir else 'work_dir' if cfg.get('work_dir') else 'the work dir'
     cfg.work_dir = args.work_dir or cfg.get('work_dir') or osp.join(
         './work_dirs', osp.splitext(osp.basename(args.config))[0])

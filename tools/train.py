@@ -243,13 +243,13 @@ def main(argv: list[str] | None = None) -> None:
     check_launcher_matches_environment(args.launcher, 'tools/train.py')  # torchrun / srun, no --launcher
     check_slurm_environment(args.launcher, 'tools/train.py')  # --launcher slurm outside srun
     if args.launcher != 'none':  # a rank of torchrun / srun / mpirun: its own files checked, then agreed on
-        def read() -> Config:
-            register_all_modules(init_default_scope=False)
-            return read_train_config(args)
-
         # automl_mm's modules imported and the config file read on each rank's own node: one failing stops every
         # rank (before, it refused alone and the others waited for it in the rendezvous until the timeout)
-        cfg = reading_config_together(read, args.launcher, 'tools/train.py: reading the config file')
+        cfg = reading_config_together(
+            lambda: read_train_config(args), args.launcher, 'tools/train.py: reading the config file',
+            checks=lambda: register_all_modules(init_default_scope=False),
+            checks_advice="each rank imports automl_mm's modules on its own node: give every node the same installed "
+                          'packages')
         with checking_own_files_together(cfg, 'tools/train.py: the start checks of each rank\'s own files (the '
                                               '--resume checkpoint, the config\'s data, the work dir)'):
             build_config(args, cfg)

@@ -464,7 +464,8 @@ CONFIG_READ_KEY = 'automl_mm/config_read'
 _stores: list = []  # the stores of :func:`reading_config_together`, kept: rank 0's serves the process group's start
 
 
-def reading_config_together(read: Callable[[], _T], launcher: str, what: str) -> _T:
+def reading_config_together(read: Callable[[], _T], launcher: str, what: str, *,
+                            checks: Callable[[], None] | None = None, checks_advice: str = '') -> _T:
     """``read()`` (this process reading its config file: its ``_base_`` files, ``custom_imports``, options merged),
     agreed on across the ranks of a distributed run before any of them starts the process group.
 
@@ -489,6 +490,11 @@ def reading_config_together(read: Callable[[], _T], launcher: str, what: str) ->
         read: Reads and returns the config; what it raises is this rank's failure.
         launcher: The tool's ``--launcher``.
         what: The step, named in the other ranks' message (``'tools/train.py: reading the config file'``).
+        checks: This rank's checks of its own node that run before ``read()`` and are agreed on with it (the import
+            of automl_mm's modules, ``--show``'s display); what it raises is this rank's failure.
+        checks_advice: The other ranks' advice where ``checks`` failed (``'each rank imports automl_mm's modules on
+            its own node: give every node the same installed packages'``); where ``read()`` failed it is to give
+            every node the same config file.
 
     Returns:
         What ``read()`` returned, on every rank, where no rank failed.
@@ -503,7 +509,11 @@ def reading_config_together(read: Callable[[], _T], launcher: str, what: str) ->
     import datetime
 
     failure: Exception | None = None
+    checking = checks is not None
     try:
+        if checks is not None:
+            checks()
+        checking = False
         value = read()
     except Exception as err:  # noqa: BLE001 (agreed on, then raised on every rank)
         failure = err
@@ -531,7 +541,8 @@ def reading_config_together(read: Callable[[], _T], launcher: str, what: str) ->
         _stores.append(store)
         base = f"{CONFIG_READ_KEY}/{os.environ.get('TORCHELASTIC_RUN_ID', '')}"
         prefix = f'{base}/{_group_token(store, rank, world_size, base, timeout)}'
-        word = '' if failure is None else f'{socket.gethostname()}\n{type(failure).__name__}: {failure}'
+        word = '' if failure is None else (f"{socket.gethostname()}\n{'checks' if checking else 'read'}\n"
+                                           f'{type(failure).__name__}: {failure}')
         store.set(f'{prefix}/{rank}', word)
         keys = [f'{prefix}/{r}' for r in range(world_size)]
         store.wait(keys)
@@ -543,13 +554,15 @@ def reading_config_together(read: Callable[[], _T], launcher: str, what: str) ->
             store.wait([f'{prefix}/read/{r}' for r in range(1, world_size)])
     if failure is not None:
         raise failure
-    failed = [(r, *w.split('\n', 1)) for r, w in enumerate(words) if w]
+    failed = [(r, *w.split('\n', 2)) for r, w in enumerate(words) if w]
     if not failed:
         return value
-    origin, host, cause = failed[0]
-    raise RankFailure(f'{what} failed on rank {origin} (on {host}: {cause}); every rank stops here (each rank reads '
-                      'the config from its own node: give every node the same config file at the same path, or a path '
-                      'on a file system they share)', origin, cause)
+    origin, host, step, cause = failed[0]
+    advice = checks_advice if step == 'checks' else (
+        'each rank reads the config from its own node: give every node the same config file at the same path, or a '
+        'path on a file system they share')
+    raise RankFailure(f'{what} failed on rank {origin} (on {host}: {cause}); every rank stops here ({advice})', origin,
+                      cause)
 
 
 def _group_token(store: Any, rank: int, world_size: int, base: str, timeout: Any) -> str:

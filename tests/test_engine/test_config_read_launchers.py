@@ -89,3 +89,34 @@ def test_local_rank_and_the_port_are_named_too(monkeypatch):
     monkeypatch.setenv('MASTER_PORT', '-1')
     with pytest.raises(ValueError, match=r"MASTER_PORT='-1' is not an integer >= 0"):
         dist.init_dist_pytorch_cpu_aware('gloo')
+
+
+ADVICE = "each rank imports automl_mm's modules on its own node: give every node the same installed packages"
+
+
+def _check_rank(rank: int, tmp: str, env: dict) -> None:
+    from automl_mm.engine.rank_agreement import reading_config_together
+
+    def checks() -> None:
+        if rank == 1:
+            raise ImportError("planted: cannot import name 'DetDataSample' from 'mmdet.structures'")
+
+    os.environ.update({k: v.format(rank=rank) for k, v in env.items()})
+    found = outcome(lambda: reading_config_together(lambda: _read(-1), 'slurm', WHAT, checks=checks,
+                                                    checks_advice=ADVICE))
+    with open(osp.join(tmp, f'rank{rank}.json'), 'w') as f:
+        json.dump(found, f)
+
+
+def test_a_rank_failing_its_checks_is_given_the_checks_advice(tmp_path, monkeypatch):
+    """A rank whose own checks failed (an import, ``--show``'s display) before the config was read: the others'
+    advice is the checks' (the same installed packages), not to give every node the same config file."""
+    for name in ('RANK', 'WORLD_SIZE', 'LOCAL_RANK', 'MASTER_ADDR', 'TORCHELASTIC_USE_AGENT_STORE'):
+        monkeypatch.delenv(name, raising=False)
+    monkeypatch.setenv('MASTER_PORT', str(get_free_port()))
+    fork_ranks(_check_rank, (str(tmp_path), SLURM), timeout=60)
+    found = [json.loads((tmp_path / f'rank{r}.json').read_text()) for r in range(2)]
+    cause = "ImportError: planted: cannot import name 'DetDataSample' from 'mmdet.structures'"
+    assert found[1] == cause, found
+    assert found[0] is not None and found[0].startswith(f'RankFailure: {WHAT} failed on rank 1 (on '), found
+    assert found[0].endswith(f': {cause}); every rank stops here ({ADVICE})'), found

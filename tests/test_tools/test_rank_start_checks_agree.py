@@ -53,4 +53,8 @@ def test_a_rank_failing_its_own_start_check_stops_every_rank(tmp_path, monkeypat
     assert found[0] is not None and found[0].startswith(
         f'RankFailure: tools/{tool}.py: reading the config file failed on rank 1 (on '), found
     assert f': {cause}' in found[0], found
+    advice = ("each rank imports automl_mm's modules and checks its display (--show) on its own node: give every node "
+              'the same installed packages and a display' if planted == 'display' else
+              "each rank imports automl_mm's modules on its own node: give every node the same installed packages")
+    assert f'every rank stops here ({advice}' in found[0], found  # not 'give every node the same config file'
     assert not (tmp_path / 'work').exists()
