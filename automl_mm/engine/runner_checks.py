@@ -188,19 +188,28 @@ def _checks(runner: Any, mode: str) -> None:
 
 def _in_built_scope(runner: Any) -> Any:
     """``runner.cfg`` as the checks read it: with ``default_scope`` set to the scope the runner builds in
-    (:func:`~automl_mm.engine.preflight_walk.built_scope`) where the config says another (a copy; the runner's config
-    is left as it is). A runner built directly, ``Runner(..., default_scope='automl_mm', cfg=dict(custom_hooks=[...]))``
-    with no key in ``cfg``, had its config checked in mmengine's scope and refused for unprefixed automl_mm types it
-    builds (``custom_hooks[0].type='SetAttributesHook' is not a registered hook in scope 'mmengine'``)."""
+    (:func:`~automl_mm.engine.preflight_walk.built_scope`) where the config says another, and ``runner_type`` set to
+    the runner's class where the config has none and the runner is a subclass of mmengine's ``Runner`` (a copy; the
+    runner's config is left as it is). A runner built directly, ``Runner(..., default_scope='automl_mm',
+    cfg=dict(custom_hooks=[...]))`` with no key in ``cfg``, had its config checked in mmengine's scope and refused for
+    unprefixed automl_mm types it builds (``custom_hooks[0].type='SetAttributesHook' is not a registered hook in scope
+    'mmengine'``); ``CopyRunner.from_cfg(cfg)`` of a config without ``runner_type`` (a ``CopyRunner``: ``from_cfg``
+    builds ``cls``) was refused as mmengine's ``Runner`` ("custom_hooks[0] is an OHLHook, which needs
+    runner_type='automl_mm.CopyRunner' ..., got runner_type='Runner'")."""
     import copy
+
+    from mmengine.runner import Runner
 
     from .preflight_walk import built_scope, runner_scope
 
     cfg, scope = runner.cfg, built_scope(runner)
-    if runner_scope(cfg) == scope:
+    fill = {} if runner_scope(cfg) == scope else dict(default_scope=scope)
+    if 'runner_type' not in cfg and isinstance(runner, Runner) and type(runner) is not Runner:
+        fill['runner_type'] = type(runner)  # (the class: the checks take one as runner_type)
+    if not fill:
         return cfg
     cfg = copy.deepcopy(cfg)
-    cfg['default_scope'] = scope
+    cfg.update(fill)
     return cfg
 
 
