@@ -174,8 +174,10 @@ def _runner_attributes(cfg: Any) -> tuple[str, set[str]] | None:
     kind = cfg.get('runner_type') if cfg is not None else None
     if kind is None:
         cls = Runner  # tools/train.py: Runner.from_cfg
-    else:
-        scope = config_scope(cfg)
+    else:  # as the tools build it, RUNNERS.build(cfg) (mmengine's build_runner_from_cfg): in the config's own _scope_,
+        # else the current default scope, none in the tools (automl_mm's RUNNERS); not default_scope (the scope of
+        # what the runner builds), which this check runs in
+        scope = cfg.get('_scope_') or 'automl_mm'
         cls = kind if isinstance(kind, type) else registered_class(RUNNERS, kind, scope)
     if not isinstance(cls, type):
         return None

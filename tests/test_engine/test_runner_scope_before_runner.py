@@ -75,3 +75,20 @@ def test_the_runner_type_is_resolved_as_the_tools_build_it(monkeypatch):
     with DefaultScope.overwrite_default_scope('automl_mm'):
         assert RUNNERS.get('CopyRunner') is not None  # what the tools build
         assert join_process_group(cfg) and started == ['pytorch']
+
+
+def test_the_runner_class_of_an_attribute_path_is_resolved_as_the_tools_build_it():
+    """The launching process's check of an OHL attribute path's first part (an attribute of the runner class) resolved
+    ``runner_type`` in ``default_scope``, as :func:`join_process_group` did: an unprefixed ``'CopyRunner'`` under
+    ``default_scope='mmdet'`` (which the tools build, from automl_mm's ``RUNNERS``) was not found and a misspelled
+    ``train_lop`` passed, to be refused in every worker."""
+    import pytest
+
+    from automl_mm.engine.preflight_ohl_build import _check_targets
+    from automl_mm.ohl.attribute_space import AttributeSpace
+
+    space = AttributeSpace(dict(type='Categorical'), target='train_lop.max_epochs', choices=[1, 2], name='epochs')
+    cfg = Config(dict(default_scope='mmdet', runner_type='CopyRunner', model=dict()))
+    with DefaultScope.overwrite_default_scope('mmdet'), pytest.raises(  # (build_check runs in the config's scope)
+            ValueError, match=r"the runner \(CopyRunner\) has no attribute 'train_lop' \(did you mean 'train_loop'"):
+        _check_targets(SimpleNamespace(spaces=[space]), None, None, None, cfg)
