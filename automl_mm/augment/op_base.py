@@ -371,7 +371,7 @@ def enclosing_key_mappers() -> list:
     counting of :func:`~automl_mm.augment.draw_counting.count_view_choices`). About 0.2 us a frame (Python 3.11
     builds a frame object for each), 3-10 us for a dataloader's stack: asked only for a sample that has a second
     image, and by ``OHLAutoAugment`` with geometric elements for one holding an annotation they move (boxes, masks,
-    keypoints, a per-pixel map), not for a classification sample.
+    keypoints, a per-pixel map) or a ``homography_matrix``, not for a classification sample.
     """
     from mmcv.transforms import KeyMapper
 

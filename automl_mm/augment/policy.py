@@ -92,8 +92,11 @@ class OHLAutoAugment(LiveChoiceTransform):
             ``TransformBroadcaster`` whose views are the two images of a pair without ``share_random_params`` (each
             view would draw its own pair), or in a ``KeyMapper`` / ``TransformBroadcaster`` that gives back the
             image but not boxes (with the labels, ignore flags, instance ids a dropped box takes along), masks,
-            keypoints or a per-pixel map that the elements move (the sample would keep them unmoved), or gives
-            those back but not the image, naming the setting or the keys.
+            keypoints or a per-pixel map that the elements move (the sample would keep them unmoved), or a
+            ``homography_matrix`` the sample held before the policy (mmdet's Resize / RandomFlip record one: the
+            sample would keep it without the elements' moves, and mmdet's semi-supervised detectors project
+            pseudo-boxes with it; a sample that holds none is not refused for it), or gives those back but not the
+            image, naming the wrapper, the keys and the mapping to add.
 
     Examples:
         >>> import numpy as np
@@ -159,9 +162,9 @@ class OHLAutoAugment(LiveChoiceTransform):
 
     def _apply_single(self, results: dict, index: int, rng: np.random.Generator, owner: str) -> dict:
         """The pair on a sample without a second image. With geometric elements, one that holds an annotation they
-        move (boxes, masks, keypoints, a per-pixel map) is checked against the enclosing mmcv ``KeyMapper`` /
-        ``TransformBroadcaster`` first (:meth:`_check_view`: the call stack is read for those samples only, 3-10 us
-        beside a warp; a classification sample reads none)."""
+        move (boxes, masks, keypoints, a per-pixel map) or a ``homography_matrix`` recorded before is checked against
+        the enclosing mmcv ``KeyMapper`` / ``TransformBroadcaster`` first (:meth:`_check_view`: the call stack is read
+        for those samples only, 3-10 us beside a warp; a classification sample reads none)."""
         if self._geometric and _holds_moved_annotations(results):
             wrappers = enclosing_key_mappers()
             if wrappers:
@@ -176,9 +179,14 @@ class OHLAutoAugment(LiveChoiceTransform):
         not an annotation the elements move with it, or the annotations but not the image (mmcv takes back only the
         keys of the remapping: ``mapping=dict(img=['img', 'img2'])`` kept the sample's ``gt_seg_map`` as it was while
         both images turned, a change map of other pixels; ``mapping=dict(img='img')`` a detection sample's boxes).
+        A ``homography_matrix`` the sample held when the policy ran (mmdet's Resize / RandomFlip before it recorded
+        one, which the elements compose theirs onto) counts as such an annotation: a view that does not give it back
+        left the sample the matrix without the elements' moves (wrong for mmdet's semi-supervised detectors, which
+        project pseudo-boxes between views with it). One the policy creates (the identity, where none was held) is
+        not required back: nothing before it tracks the moves.
         The message names the wrapper at which keys are first lost and what that one gives back and drops. Checked
-        whichever pair is drawn, on every sample with a second image or an annotation the elements move (the
-        wrappers are looked up for those only: 3-10 us of call stack a sample)."""
+        whichever pair is drawn, on every sample with a second image, an annotation the elements move or a
+        ``homography_matrix`` (the wrappers are looked up for those only: 3-10 us of call stack a sample)."""
         from mmcv.transforms import TransformBroadcaster
 
         # the names of the view's img and second images, followed outwards through each wrapper's mapping (mmcv keeps
@@ -204,6 +212,8 @@ class OHLAutoAugment(LiveChoiceTransform):
         if results.get('gt_bboxes') is not None:  # what a box that leaves the image is dropped with
             moved += [key for key in _INSTANCE_KEYS if key not in moved and results.get(key) is not None]
         moved += pixel_map_keys(results, owner)
+        if results.get('homography_matrix') is not None:  # recorded before the policy: someone tracks the moves
+            moved.append('homography_matrix')
         lost = discarded_by(wrappers, ['img', *moved])
         if not moved or not lost or len(lost) == len(moved) + 1:  # all given back, or nothing (the view unused)
             return
@@ -215,21 +225,34 @@ class OHLAutoAugment(LiveChoiceTransform):
         left = [key for key in ('img', *moved) if key in lost]
         listed = ', '.join(f'results[{key!r}]' for key in kept)
         if 'img' in lost:
+            effect = 'would move the annotations, and the sample would keep the unmoved image, which they then no ' \
+                'longer describe' if kept != ['homography_matrix'] else \
+                "would record a move in results['homography_matrix'] that the sample's image, kept unmoved, did not " \
+                'make'
             raise ValueError(
                 f"{owner} runs in mmcv's {type(inner).__name__}(mapping={inner.mapping!r}), which gives back "
-                f"{listed} but not results['img']: its geometric elements would move the annotations, and the "
-                "sample would keep the unmoved image, which they then no longer describe. Map 'img' too "
-                "(img='img')")
+                f"{listed} but not results['img']: its geometric elements {effect}. Map 'img' too (img='img')")
         if candidates:  # a pair's broadcast: the annotations come from its first view
             example = ', '.join(f'{key}=[{key!r}, ...]' for key in left)
             how = f"Map them too, from the first view only (mmcv's ... marks a view without one): {example}"
         else:
             how = f"Map them too: {', '.join(f'{key}={key!r}' for key in left)}"
+            if 'homography_matrix' in left and isinstance(inner, TransformBroadcaster):
+                # mmcv scatters every mapped key as one value per view: a matrix of the whole sample is no list
+                how += (" (a TransformBroadcaster maps one value per view: a list of the views' matrices; for one "
+                        "matrix of the whole sample, homography_matrix=['homography_matrix', ...] with "
+                        'share_random_params=True takes back the first view\'s, one ... per further view)')
+        effects = []
+        if left != ['homography_matrix']:
+            effects.append('the unmoved annotations, which then describe other pixels')
+        if 'homography_matrix' in left:
+            effects.append("the homography_matrix recorded before the policy, which leaves out "
+                           "the elements' moves (mmdet's semi-supervised detectors project pseudo-boxes from one "
+                           'view of an image into another with it)')
         raise ValueError(
             f"{owner} runs in mmcv's {type(inner).__name__}(mapping={inner.mapping!r}), which gives back "
             f"{listed} but not {', '.join(f'results[{key!r}]' for key in left)}: its geometric elements "
-            'would move the image, and the sample would keep the unmoved annotations, which then describe other '
-            f'pixels. {how}')
+            f"would move the image, and the sample would keep {', and '.join(effects)}. {how}")
 
     def _apply_pair(self, results: dict, index: int, rng: np.random.Generator, owner: str) -> dict:
         img = results.get('img')
@@ -383,11 +406,12 @@ _MOVED_KEYS = ('gt_bboxes', 'gt_masks', 'gt_keypoints', 'gt_seg_map', *MMSEG_MAP
 
 def _holds_moved_annotations(results: dict) -> bool:
     """Whether ``results`` holds something a geometric element moves with the image (:data:`_MOVED_KEYS`, a
-    non-empty ``seg_fields``): a few dict look-ups, asked of every sample without a second image."""
+    non-empty ``seg_fields``) or a ``homography_matrix`` (recorded before the policy: the elements compose theirs
+    onto it): a few dict look-ups, asked of every sample without a second image."""
     for key in _MOVED_KEYS:
         if results.get(key) is not None:
             return True
-    return bool(results.get('seg_fields'))
+    return results.get('homography_matrix') is not None or bool(results.get('seg_fields'))
 
 
 def _with_magnitude(entry: tuple | dict, magnitude: float) -> tuple | dict:

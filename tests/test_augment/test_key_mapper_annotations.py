@@ -114,3 +114,63 @@ def test_the_named_wrapper_is_told_only_the_keys_it_drops():
     message = str(err.value)
     assert "KeyMapper(mapping={'img': 'img', 'gt_bboxes': 'gt_bboxes'" in message
     assert "but not results['gt_masks']: " in message and message.endswith("Map them too: gt_masks='gt_masks'")
+
+
+# ``homography_matrix``: what mmdet's geometric transforms (Resize, RandomFlip, Rotate, ...) record of the sample's
+# moves, composed onto what was recorded before; mmdet's semi-supervised detectors (SemiBaseDetector, SoftTeacher)
+# project the teacher's pseudo-boxes into the student's view with it. The geometric elements compose their matrix
+# onto it too; a view that does not give it back leaves the sample the matrix recorded before the policy.
+FLIP = np.array([[-1, 0, WIDTH], [0, 1, 0], [0, 0, 1]], np.float32)  # mmdet's RandomFlip, horizontal
+BOX_KEYS = dict(img='img', gt_bboxes='gt_bboxes', gt_bboxes_labels='gt_bboxes_labels')
+
+
+def test_a_view_that_drops_a_homography_recorded_before_the_policy_is_refused():
+    """The sample held ``homography_matrix`` (an mmdet RandomFlip before the policy): a KeyMapper that maps the image
+    and every annotation but not it turned image and boxes and kept the flip alone, silently."""
+    with pytest.raises(ValueError) as err:
+        KeyMapper(transforms=[_policy()], mapping=BOX_KEYS)(_sample(homography_matrix=FLIP.copy()))
+    message = str(err.value)
+    assert "KeyMapper(mapping={'img': 'img', 'gt_bboxes': 'gt_bboxes'" in message
+    assert "but not results['homography_matrix']: " in message
+    assert 'semi-supervised' in message
+    assert message.endswith("Map them too: homography_matrix='homography_matrix'")
+
+
+def test_a_sample_with_a_homography_and_no_annotations_is_checked_too():
+    """An unlabelled image whose Resize / RandomFlip recorded a homography (no boxes loaded): its view is read too."""
+    sample = dict(img=_sample()['img'], homography_matrix=FLIP.copy())
+    with pytest.raises(ValueError, match=r"gives back results\['img'\] but not results\['homography_matrix'\]"):
+        KeyMapper(transforms=[_policy()], mapping=dict(img='img'))(sample)
+    with pytest.raises(ValueError, match=r"gives back results\['homography_matrix'\] but not results\['img'\]: .*"
+                                         r"record a move"):
+        KeyMapper(transforms=[_policy()], mapping=dict(homography_matrix='homography_matrix'))(dict(sample))
+
+
+def test_a_view_that_gives_the_homography_back_composes_it_and_one_without_is_not_refused():
+    """Mapped, the outer sample's homography is the element's matrix composed onto the flip, and projects the boxes
+    as they moved; a sample that held none (nothing upstream records one) is not refused for a mapping without it."""
+    mapping = dict(BOX_KEYS, homography_matrix='homography_matrix')
+    out = KeyMapper(transforms=[_policy((('HorizontalTranslate', 0.125), ('Identity', None)))], mapping=mapping)(
+        _sample(homography_matrix=FLIP.copy()))
+    shift = out['homography_matrix'] @ np.linalg.inv(FLIP)
+    np.testing.assert_allclose(np.abs(shift), [[1, 0, 4], [0, 1, 0], [0, 0, 1]], atol=1e-5)  # +-4 px after the flip
+    np.testing.assert_allclose(out['gt_bboxes'][:, [0, 2]] - BOXES[:, [0, 2]], shift[0, 2])  # as the boxes moved
+    out = KeyMapper(transforms=[_policy()], mapping=BOX_KEYS)(_sample())
+    assert 'homography_matrix' not in out
+
+
+def test_a_broadcast_is_told_how_to_give_one_homography_back():
+    """Frames broadcast by mmcv's TransformBroadcaster under a homography of the whole sample: mapping it as the
+    others (homography_matrix='homography_matrix') fails in mmcv's scatter (the matrix is no list of one per frame);
+    the refusal says how to take back the first view's, which then holds the frames' shared move."""
+    sample = _sample(homography_matrix=FLIP.copy())
+    frames = dict(imgs=[sample['img']] * 2, boxes=[BOXES.copy()] * 2, labels=[sample['gt_bboxes_labels']] * 2,
+                  homography_matrix=FLIP.copy())
+    mapping = dict(img='imgs', gt_bboxes='boxes', gt_bboxes_labels='labels')
+    with pytest.raises(ValueError, match=r"but not results\['homography_matrix'\]: .*"
+                                         r"homography_matrix=\['homography_matrix', \.\.\.\] with share_random_params"):
+        TransformBroadcaster(transforms=[_policy()], mapping=mapping, share_random_params=True)(dict(frames))
+    mapping['homography_matrix'] = ['homography_matrix', ...]
+    out = TransformBroadcaster(transforms=[_policy()], mapping=mapping, share_random_params=True)(dict(frames))
+    turn = out['homography_matrix'] @ np.linalg.inv(FLIP)
+    np.testing.assert_allclose(np.abs(turn[:2, :2]), np.abs(np.cos(np.radians([[30, 60], [60, 30]]))), atol=1e-5)

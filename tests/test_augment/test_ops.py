@@ -2,6 +2,8 @@
 building them: test_elements.py)."""
 from __future__ import annotations
 
+import math
+
 import cv2
 import numpy as np
 import pytest
@@ -565,3 +567,40 @@ def test_a_bad_written_magnitude_is_refused_and_the_op_is_kept():
             op.magnitude = bad
         assert op.magnitude == 4.4
         np.testing.assert_array_equal(op.apply(dict(img=IMAGES['random'].copy()), None)['img'], before)
+
+
+@pytest.mark.parametrize('sign', [PLUS, MINUS])
+@pytest.mark.parametrize('ours, theirs', [
+    (HorizontalShear(math.tan(math.radians(15))), 'ShearX'), (VerticalShear(math.tan(math.radians(15))), 'ShearY'),
+    (HorizontalTranslate(0.2), 'TranslateX'), (VerticalTranslate(0.2), 'TranslateY'), (Rotate(30), 'Rotate')])
+def test_the_homography_is_composed_as_mmdets_geometric_transforms_compose_theirs(ours, theirs, sign):
+    """After mmdet's RandomFlip (which records the flip), an element records its matrix composed onto the flip as
+    mmdet's own ShearX / ShearY / TranslateX / TranslateY / Rotate do for the same move (``op @ before``): the same
+    matrix for shears (mmdet's magnitude in degrees, its tangent ours) and whole-pixel translations; for Rotate the
+    pixel-index form of ours is mmdet's (both turn the image about pixel index ((W - 1) / 2, (H - 1) / 2)), which ours
+    records in the continuous coordinates of the boxes (the turn about (W / 2, H / 2) that mmdet's image takes)."""
+    from mmdet.datasets import transforms as mmdet_transforms
+
+    from automl_mm.augment.annotations import pixel_index_matrix
+
+    def flipped():
+        results = _det_results('hbox', 'bitmap')
+        results['img_shape'] = results['img'].shape[:2]
+        return mmdet_transforms.RandomFlip(prob=1.0)(results)
+
+    flip = flipped()['homography_matrix']
+    assert not np.allclose(flip, np.eye(3))
+    sgn = 1.0 if sign.u < 0.5 else -1.0
+    # mmdet draws its magnitude rounded to 0.1 (degrees: 15 for a shear of tan(15 deg); a share of the side: whole
+    # pixels here, 8 of 40 and 4 of 20); its Rotate turns by -mag in cv2's sense, ours by +magnitude
+    magnitude = {'ShearX': 15.0, 'ShearY': 15.0, 'Rotate': -30.0}.get(theirs, 0.2)
+    mmdet_op = getattr(mmdet_transforms, theirs)(prob=1.0, min_mag=abs(magnitude), max_mag=abs(magnitude),
+                                                 reversal_prob=1.0 if sgn * magnitude > 0 else 0.0)
+    expected = mmdet_op(flipped())['homography_matrix']
+    recorded = ours.apply(flipped(), sign)['homography_matrix']
+    assert recorded.shape == (3, 3) and recorded.dtype == np.float32
+    if theirs == 'Rotate':  # compare the element's own matrix in pixel-index form
+        np.testing.assert_allclose(pixel_index_matrix((recorded @ np.linalg.inv(flip))[:2]),
+                                   (expected @ np.linalg.inv(flip))[:2], atol=1e-4)
+    else:
+        np.testing.assert_allclose(recorded, expected, atol=1e-5)
