@@ -1,13 +1,18 @@
 """A run-time recorder for the base-form tests (``optim_wrapper.optimizer.<key>`` searched by OHL): a hook that,
 at each trunk start, after each broadcast and at run start, compares every parameter's group value with the
 optimiser mmengine's constructor builds at the base in effect (by parameter identity), and a driver that runs a
-config killed after trunk 2 and then resumed, through ``tools/train.py``."""
+config killed after trunk 2 and then resumed, through ``tools/train.py``'s main in 2 gloo ranks forked as torchrun
+starts them (tests/_train_ranks.py: what is recorded is what the run does, not how its processes start; a subprocess
+of the tool, its launcher and its fork server imported everything again, about two thirds of each run's CPU)."""
 from __future__ import annotations
 
+import glob
 import json
 import os.path as osp
 
-from conftest import REPO_ROOT, run_tool
+import pytest
+from _train_ranks import train_ranks
+from torch.multiprocessing import ProcessExitedException, ProcessRaisedException
 
 #: The module a test writes into its tmp_path as ``base_form_plugin.py`` (imported by the run's custom_imports).
 PLUGIN = '''
@@ -83,7 +88,7 @@ def run_through(cfg, tmp_path, ranks=(0, 1)) -> tuple[list[dict], dict[int, list
     path = str(tmp_path / 'search.py')
     cfg.dump(path)
     work = str(tmp_path / 'work')
-    run_tool('tools/train.py', path, '--work-dir', work, env={'PYTHONPATH': f'{tmp_path}:{REPO_ROOT}'})
+    train_ranks([path, '--work-dir', work], 2, sys_path=[str(tmp_path)])
     return _results(work, tmp_path, ranks, PHASES[:5])
 
 
@@ -94,10 +99,11 @@ def run_killed_and_resumed(cfg, tmp_path, ranks=(0, 1)) -> tuple[list[dict], dic
     cfg.dump(path)
     cfg.custom_hooks[-1]['kill_after'] = 2
     cfg.dump(killed)
-    env = {'PYTHONPATH': f'{tmp_path}:{REPO_ROOT}'}
     work = str(tmp_path / 'work')
-    assert run_tool('tools/train.py', killed, '--work-dir', work, env=env, check=False).returncode != 0
-    assert osp.isfile(osp.join(work, 'epoch_2.pth'))
-    out = run_tool('tools/train.py', path, '--work-dir', work, '--resume', env=env)
-    assert 'resumed epoch: 2' in (out.stdout + out.stderr).replace(',', '')
+    with pytest.raises((ProcessExitedException, ProcessRaisedException), match='exit code 3'):  # the plugin's exit
+        train_ranks([killed, '--work-dir', work], 2, sys_path=[str(tmp_path)])
+    assert osp.isfile(osp.join(work, 'epoch_2.pth')) and not osp.exists(osp.join(work, 'epoch_3.pth'))
+    train_ranks([path, '--work-dir', work, '--resume'], 2, sys_path=[str(tmp_path)])
+    logs = sorted(glob.glob(osp.join(work, '*', '*.log')))
+    assert len(logs) == 2 and 'resumed epoch: 2' in open(logs[-1]).read().replace(',', '')
     return _results(work, tmp_path, ranks, PHASES)
