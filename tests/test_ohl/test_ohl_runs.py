@@ -28,7 +28,9 @@ def _reference_beside_killed(reference: list[str], killed: list[str], sys_path: 
 
     The two do not depend on each other: side by side, their start-ups and rendezvous (most of a run of these tiny
     configs, a process mostly idle) overlap. The resumed run is a subprocess too: what a resume is compared with
-    is the reference's history and checkpoint, which do not depend on how its ranks were started."""
+    is the reference's history and checkpoint, which do not depend on how its ranks were started. This test file's
+    first resume test runs the kill and the resume so, through the local launcher as a user does; the others, whose
+    subject is what a resume restores, run all three in forked ranks (:func:`_forked_reference_killed_resumed`)."""
     from concurrent.futures import ThreadPoolExecutor
 
     env = {'PYTHONPATH': os.pathsep.join([*sys_path, osp.abspath('.')])}
@@ -37,6 +39,38 @@ def _reference_beside_killed(reference: list[str], killed: list[str], sys_path: 
         proc = pool.submit(run_tool, 'tools/train.py', *killed, env=env, check=False)
         done.result()
         return proc.result()
+
+
+def _forked_reference_killed_resumed(reference: list[str], killed: list[str], resumed: list[str],
+                                     sys_path: list[str], last: str, next_: str) -> None:
+    """The uninterrupted ``tools/train.py reference`` beside ``tools/train.py killed`` (which must end by
+    :data:`KILLER`'s exit status 3, leaving the checkpoint ``last`` and not ``next_`` in its work dir, the argument
+    after ``--work-dir``), then ``tools/train.py resumed``: each the tool's main in 2 ranks forked as torchrun starts
+    them (tests/_train_ranks.py), ``sys_path`` first on their ``sys.path``. A subprocess of the tool imported
+    everything in its launcher and again in its fork server, most of a run of these tiny configs."""
+    from concurrent.futures import ThreadPoolExecutor
+
+    from torch.multiprocessing import ProcessExitedException, ProcessRaisedException
+
+    with ThreadPoolExecutor(2) as pool:
+        done = pool.submit(train_ranks, reference, 2, sys_path=sys_path)
+        with pytest.raises((ProcessExitedException, ProcessRaisedException), match='exit code 3'):
+            train_ranks(killed, 2, sys_path=sys_path)
+        done.result()
+    work = killed[killed.index('--work-dir') + 1]
+    assert osp.isfile(osp.join(work, last)) and not osp.exists(osp.join(work, next_))
+    train_ranks(resumed, 2, sys_path=sys_path)
+
+
+def _resumed_at(work_dir: str, where: str) -> bool:
+    """Whether the second of the two runs logged in ``work_dir`` (the killed one's, the resumed one's) resumed at
+    ``where`` (mmengine's ``'resumed epoch: 2, iter: 20'`` line: ``'epoch: 2'``, ``'iter: 20'``), and the first did
+    not resume."""
+    logs = sorted(glob.glob(osp.join(work_dir, '*', '*.log')))
+    texts = [open(log).read() for log in logs]
+    return len(logs) == 2 and 'resumed epoch' not in texts[0] and any(
+        line.startswith('resumed epoch') and where in line for line in
+        (t.split(' - INFO - ', 1)[-1] for t in texts[1].splitlines()))
 
 
 def _history(work_dir: str) -> list[dict]:
@@ -181,11 +215,10 @@ def test_an_am_lfs_run_killed_after_a_trunk_resumes_to_the_same_end(tmp_path):
     cfg.custom_hooks.append(dict(type='KillAfter', epoch=2))
     killed_cfg = _dump(cfg, tmp_path, 'am_lfs_killed')
     full, split = str(tmp_path / 'full'), str(tmp_path / 'split')
-    killed = _reference_beside_killed([full_cfg, '--work-dir', full], [killed_cfg, '--work-dir', split],
-                                      [str(tmp_path)])
-    assert killed.returncode != 0 and osp.isfile(osp.join(split, 'epoch_2.pth'))
-    assert not osp.exists(osp.join(split, 'epoch_3.pth'))
-    run_tool('tools/train.py', full_cfg, '--work-dir', split, '--resume')
+    _forked_reference_killed_resumed([full_cfg, '--work-dir', full], [killed_cfg, '--work-dir', split],
+                                     [full_cfg, '--work-dir', split, '--resume'], [str(tmp_path)], 'epoch_2.pth',
+                                     'epoch_3.pth')
+    assert _resumed_at(split, 'epoch: 2')
     assert [h['trunk'] for h in _history(split)] == [0, 1, 2, 3]
     _assert_same_search_and_weights(full, split, 'epoch_4.pth')
 
@@ -495,12 +528,11 @@ def test_an_iteration_based_run_killed_at_a_checkpoint_resumes_on_the_same_traje
     cfg.custom_imports = dict(imports=['no_sleep_plugin', 'kill_plugin'], allow_failed_imports=False)
     cfg.custom_hooks.append(dict(type='KillAfter', iteration=20))
     killed_cfg = _dump(cfg, tmp_path, 'iters_killed')
-    env = {'PYTHONPATH': f'{tmp_path}:{osp.abspath(".")}'}
     full, split = str(tmp_path / 'full'), str(tmp_path / 'split')
-    killed = _reference_beside_killed([full_cfg, '--work-dir', full], [killed_cfg, '--work-dir', split],
-                                      [str(tmp_path)])
-    assert killed.returncode != 0 and osp.isfile(osp.join(split, 'iter_20.pth'))
-    run_tool('tools/train.py', full_cfg, '--work-dir', split, '--resume', env=env)
+    _forked_reference_killed_resumed([full_cfg, '--work-dir', full], [killed_cfg, '--work-dir', split],
+                                     [full_cfg, '--work-dir', split, '--resume'], [str(tmp_path)], 'iter_20.pth',
+                                     'iter_30.pth')
+    assert _resumed_at(split, 'iter: 20')
     a, b = _history(full), _history(split)
     assert [h['iter'] for h in b] == [10, 20, 30, 40]
     assert [h['rewards'] for h in a] == [h['rewards'] for h in b]  # exact, trunk by trunk
