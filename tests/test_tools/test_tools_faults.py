@@ -15,7 +15,7 @@ from mmengine.runner import Runner
 from automl_mm.engine import CheckpointFormatError
 from automl_mm.ohl.copies import find_ohl_hook
 
-from conftest import REPO_ROOT, run_tool
+from conftest import REPO_ROOT
 
 DIGITS = 'configs/baselines/baseline_convnet_1x1_30e_digits.py'
 OHL = 'configs/ohl/ohl_convnet_1x4_12e_digits.py'
@@ -129,29 +129,51 @@ def digits_checkpoint(tmp_path_factory) -> str:
 TEST_TINY = ['test_dataloader.dataset.max_samples=64']
 
 
-@pytest.mark.slow  # three tools/test.py processes
-def test_test_tool_refuses_a_checkpoint_of_another_model(digits_checkpoint, tmp_path):
+def _test_tool_in_process(capfd, *argv: str) -> tuple[int, str, str]:
+    """``tools/test.py argv`` as its ``__main__`` runs it (``main`` under ``exit_on_refusal``), in this process (a
+    subprocess imported everything again, most of its time): its exit status, stdout and stderr (file descriptors
+    1 and 2, what a subprocess of it would have written)."""
+    from automl_mm.engine.tool_errors import exit_on_refusal
+
+    tool = _tool('test')
+    capfd.readouterr()
+    local_rank = os.environ.get('LOCAL_RANK')  # the tool sets it for its process (mmengine reads it)
+    try:
+        exit_on_refusal(lambda: tool.main(list(argv)), 'tools/test.py')
+        code = 0
+    except SystemExit as stop:
+        code = stop.code if isinstance(stop.code, int) else 1
+    finally:
+        if local_rank is None:
+            os.environ.pop('LOCAL_RANK', None)
+        else:
+            os.environ['LOCAL_RANK'] = local_rank
+    out, err = capfd.readouterr()
+    return code, out, err
+
+
+def test_test_tool_refuses_a_checkpoint_of_another_model(digits_checkpoint, tmp_path, capfd):
     # the config's model differs from the checkpoint's (a narrower last stage and the head that reads it)
     other = ['model.backbone.channels=[32,64,96]', 'model.head.in_channels=96', *TEST_TINY]
-    proc = run_tool('tools/test.py', DIGITS, digits_checkpoint, '--work-dir', str(tmp_path), '--cfg-options',
-                    *other, check=False)
-    assert proc.returncode != 0
-    *_, err, hint = proc.stderr.strip().splitlines()  # the refusal alone, no traceback (tool_errors.exit_on_refusal)
-    assert err.startswith('tools/test.py: error: checkpoint ' + digits_checkpoint) and 'Traceback' not in proc.stderr
+    code, out, stderr = _test_tool_in_process(capfd, osp.join(REPO_ROOT, DIGITS), digits_checkpoint, '--work-dir',
+                                              str(tmp_path / 'other'), '--cfg-options', *other)
+    assert code != 0
+    *_, err, hint = stderr.strip().splitlines()  # the refusal alone, no traceback (tool_errors.exit_on_refusal)
+    assert err.startswith('tools/test.py: error: checkpoint ' + digits_checkpoint) and 'Traceback' not in stderr
     assert hint == '(CheckpointMismatchError; AUTOML_MM_TRACEBACK=1 prints the Python traceback)'
     assert 'shape mismatch (checkpoint vs model): ' in err and '128' in err and '96' in err
-    assert 'accuracy/top1' not in proc.stdout
+    assert 'accuracy/top1' not in out
     # a resumed run's config as an older tools/train.py saved it: it carried the strict check of the checkpoint it
     # resumed, which named that file and ignored --allow-partial
     legacy = tmp_path / 'resumed_run_config.py'
     legacy.write_text(f'_base_ = [{osp.join(REPO_ROOT, DIGITS)!r}]\n'
                       "custom_hooks = [dict(type='automl_mm.StrictCheckpointHook', checkpoint='old/epoch_1.pth')]\n")
-    proc = run_tool('tools/test.py', str(legacy), digits_checkpoint, '--work-dir', str(tmp_path), '--allow-partial',
-                    '--cfg-options', *other, check=False)
-    assert proc.returncode == 0 and 'accuracy/top1' in proc.stdout, proc.stderr[-2000:]
-    proc = run_tool('tools/test.py', DIGITS, digits_checkpoint, '--work-dir', str(tmp_path), '--cfg-options',
-                    *TEST_TINY)
-    assert 'accuracy/top1' in proc.stdout  # its own model passes the strict check
+    code, out, stderr = _test_tool_in_process(capfd, str(legacy), digits_checkpoint, '--work-dir',
+                                              str(tmp_path / 'legacy'), '--allow-partial', '--cfg-options', *other)
+    assert code == 0 and 'accuracy/top1' in out, stderr[-2000:]
+    code, out, stderr = _test_tool_in_process(capfd, osp.join(REPO_ROOT, DIGITS), digits_checkpoint, '--work-dir',
+                                              str(tmp_path / 'own'), '--cfg-options', *TEST_TINY)
+    assert code == 0 and 'accuracy/top1' in out, stderr[-2000:]  # its own model passes the strict check
 
 
 def test_test_tool_names_an_empty_checkpoint(tmp_path, monkeypatch):
