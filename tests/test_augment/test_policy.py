@@ -7,14 +7,13 @@ import os.path as osp
 import numpy as np
 import pytest
 import torch
+from _train_ranks import train_ranks
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
 from scipy.stats import chisquare
 
 from automl_mm.augment import FixedAutoAugment, OHLAutoAugment
 from automl_mm.ohl import LivePolicy
-
-from conftest import run_tool
 
 
 def test_pair_index_is_row_major_and_recorded():
@@ -139,17 +138,20 @@ def test_runs_inside_an_mmdet_pipeline_and_moves_boxes_and_masks(coco_root):
 @pytest.mark.slow
 @pytest.mark.parametrize('policy_size', [None, 5])
 def test_short_ohl_run_with_worker_processes_learns_a_non_uniform_policy(tmp_path, policy_size):
-    """A pair per image, or (policy_size) 5 pairs per copy and trunk: the copies' samples are then those 5."""
+    """A pair per image, or (policy_size) 5 pairs per copy and trunk: the copies' samples are then those 5. The run is
+    tools/train.py's main in 2 gloo ranks forked as torchrun starts them (tests/_train_ranks.py; each rank's loader
+    workers are its own processes, as under the local launcher): a subprocess of the tool imported everything again
+    in its launcher and in its fork server, most of the run."""
     work = str(tmp_path / 'aa')
-    run_tool('tools/train.py', 'configs/ohl_autoaug/ohl-autoaug_convnet_1x4_30e_digits.py', '--work-dir', work,
-             '--cfg-options', 'custom_hooks.0.num_copies=2', 'train_cfg.max_epochs=2', 'train_cfg.val_interval=2',
-             'train_dataloader.num_workers=2', 'train_dataloader.persistent_workers=True',
-             # 96 of the config's 300 training images: 3 batches a trunk still move θ (the assertion: not uniform)
-             'train_dataloader.dataset.max_samples=96', f'custom_hooks.0.spaces.0.policy_size={policy_size}',
-             # no PNGs: rank 0 drew the 1,296-pair figure at each trunk end (the other rank waiting), which nothing
-             # here reads; history.json and final_policy.py are written regardless (OHLHook's plot), and the
-             # figures of a tools/train.py run are test_fashion_mnist_run's (test_report_plots: their content)
-             'custom_hooks.0.plot=False')
+    train_ranks(['configs/ohl_autoaug/ohl-autoaug_convnet_1x4_30e_digits.py', '--work-dir', work,
+                 '--cfg-options', 'custom_hooks.0.num_copies=2', 'train_cfg.max_epochs=2', 'train_cfg.val_interval=2',
+                 'train_dataloader.num_workers=2', 'train_dataloader.persistent_workers=True',
+                 # 96 of the config's 300 training images: 3 batches a trunk still move θ (the assertion: not uniform)
+                 'train_dataloader.dataset.max_samples=96', f'custom_hooks.0.spaces.0.policy_size={policy_size}',
+                 # no PNGs: rank 0 drew the 1,296-pair figure at each trunk end (the other rank waiting), which nothing
+                 # here reads; history.json and final_policy.py are written regardless (OHLHook's plot), and the
+                 # figures of a tools/train.py run are test_fashion_mnist_run's (test_report_plots: their content)
+                 'custom_hooks.0.plot=False'], 2)
     with open(osp.join(work, 'ohl', 'history.json')) as f:
         history = json.load(f)
     assert len(history) == 2
