@@ -10,8 +10,9 @@ import json
 import os.path as osp
 
 import pytest
+from _train_ranks import train_ranks
 
-from conftest import run_tool, tiny_ohl_cfg
+from conftest import tiny_ohl_cfg
 
 PATH = 'train_dataloader.dataset.pipeline.transforms.0.value'
 
@@ -60,7 +61,7 @@ class DumpStamps(Hook):
 '''
 
 
-@pytest.mark.slow  # 2 processes with 2 persistent workers each: about 30 s on 2 busy cores
+@pytest.mark.slow  # 2 ranks with 2 persistent workers each
 def test_each_copy_trains_on_the_value_it_records_through_its_own_workers(tmp_path):
     (tmp_path / 'stamp_plugin.py').write_text(PLUGIN)
     work = str(tmp_path / 'work')
@@ -77,8 +78,10 @@ def test_each_copy_trains_on_the_value_it_records_through_its_own_workers(tmp_pa
     cfg.default_hooks.checkpoint.interval = 3  # epoch 3 ends trunk 3 (iteration 12)
     cfg.pop('launcher')
     cfg.dump(str(tmp_path / 'cfg.py'))
-    run_tool('tools/train.py', str(tmp_path / 'cfg.py'), '--work-dir', work,
-             env={'PYTHONPATH': f'{tmp_path}:{osp.abspath(".")}'})
+    # tools/train.py's main in 2 gloo ranks forked as torchrun starts them (tests/_train_ranks.py), each with its own
+    # loader workers as under the local launcher: a subprocess of the tool imported everything again in its launcher
+    # and in its fork server, most of the run
+    train_ranks([str(tmp_path / 'cfg.py'), '--work-dir', work], 2, sys_path=[str(tmp_path)])
     with open(osp.join(work, 'ohl', 'history.json')) as f:
         history = json.load(f)
     assert len(history) == 4  # 3 epochs of 4 iterations in trunks of 3
