@@ -7,13 +7,12 @@ from types import SimpleNamespace
 
 import pytest
 import torch
+from _train_ranks import train_ranks
 from mmengine.config import Config
 
 from automl_mm.losses import AMLFSLoss, LossFunctionSpace, monotone_identity_theta
 from automl_mm.ohl import CopyLayout
 from automl_mm.registry import MODELS
-
-from conftest import run_tool
 
 
 def _learned_from(trained: AMLFSLoss) -> tuple:
@@ -135,9 +134,12 @@ def test_the_history_records_the_theta_the_loss_ran_with():
 
 @pytest.mark.slow
 def test_am_lfs_run_on_noisy_digits(tmp_path):
+    """The run is tools/train.py's main in 2 gloo ranks forked as torchrun starts them (tests/_train_ranks.py): a
+    subprocess of the tool imported everything again in its launcher and in its fork server, most of the run."""
     work = str(tmp_path / 'amlfs')
-    run_tool('tools/train.py', 'configs/am_lfs/am-lfs_convnet_1x4_30e_digits-noise20.py', '--work-dir', work,
-             '--cfg-options', 'custom_hooks.0.num_copies=2', 'train_cfg.max_epochs=3', 'train_cfg.val_interval=3')
+    train_ranks(['configs/am_lfs/am-lfs_convnet_1x4_30e_digits-noise20.py', '--work-dir', work,
+                 '--cfg-options', 'custom_hooks.0.num_copies=2', 'train_cfg.max_epochs=3', 'train_cfg.val_interval=3'],
+                2)
     with open(osp.join(work, 'ohl', 'history.json')) as f:
         history = json.load(f)
     assert len(history) == 3 and all(all(h['valid']) for h in history)
@@ -152,11 +154,12 @@ def test_am_lfs_run_on_noisy_digits(tmp_path):
 @pytest.mark.slow
 @pytest.mark.skipif(not osp.isdir('/usr/share/datasets/fashion-mnist'), reason='Fashion-MNIST not installed')
 def test_am_lfs_run_on_pairflip_noisy_fashion_mnist(tmp_path):
-    work = str(tmp_path / 'fmnist')
-    run_tool('tools/train.py', 'configs/am_lfs/am-lfs_convnet_1x4_20e_fmnist-pairflip40.py', '--work-dir', work,
-             '--cfg-options', 'custom_hooks.0.num_copies=2', 'train_cfg.max_epochs=2', 'train_cfg.val_interval=2',
-             'train_dataloader.dataset.dataset.samples_per_class=20', 'reward_dataloader.dataset.samples_per_class=10',
-             'val_dataloader.dataset.samples_per_class=10', 'test_dataloader.dataset.samples_per_class=10')
+    work = str(tmp_path / 'fmnist')  # tools/train.py's main in 2 forked gloo ranks, as test_am_lfs_run_on_noisy_digits
+    train_ranks(['configs/am_lfs/am-lfs_convnet_1x4_20e_fmnist-pairflip40.py', '--work-dir', work,
+                 '--cfg-options', 'custom_hooks.0.num_copies=2', 'train_cfg.max_epochs=2', 'train_cfg.val_interval=2',
+                 'train_dataloader.dataset.dataset.samples_per_class=20',
+                 'reward_dataloader.dataset.samples_per_class=10', 'val_dataloader.dataset.samples_per_class=10',
+                 'test_dataloader.dataset.samples_per_class=10'], 2)
     with open(osp.join(work, 'ohl', 'history.json')) as f:
         history = json.load(f)
     assert len(history) == 2 and all(all(h['valid']) for h in history)
