@@ -21,8 +21,9 @@ import os.path as osp
 
 import pytest
 import torch
+from _train_ranks import train_ranks
 
-from conftest import run_tool, tiny_ohl_cfg
+from conftest import tiny_ohl_cfg
 
 PLUGIN = '''
 import json
@@ -115,9 +116,11 @@ class CopyProbe(Hook):
 '''
 
 
-def _two_by_two_run(tmp):
+def _two_by_two_run(tmp, monkeypatch):
     """One 2-copy x 2-rank run: 64 training images in batches of 8 (4 iterations per rank and epoch), 2 one-epoch
-    trunks; the rank files and the OHL history."""
+    trunks; the rank files and the OHL history. The run is tools/train.py's main in 4 gloo ranks forked as torchrun
+    starts them (tests/_train_ranks.py): a subprocess of the tool imported everything again in its launcher and in
+    its fork server, most of the run."""
     (tmp / 'probe_plugin.py').write_text(PLUGIN)
     work = str(tmp / 'work')
     cfg = tiny_ohl_cfg(work)
@@ -134,8 +137,8 @@ def _two_by_two_run(tmp):
     cfg.custom_hooks.append(dict(type='CopyProbe'))
     cfg.pop('launcher')
     cfg.dump(str(tmp / 'cfg.py'))
-    run_tool('tools/train.py', str(tmp / 'cfg.py'), '--work-dir', work,
-             env={'PYTHONPATH': f'{tmp}:{osp.abspath(".")}', 'PROBE_DIR': str(tmp)})
+    monkeypatch.setenv('PROBE_DIR', str(tmp))  # the ranks get the test's environment
+    train_ranks([str(tmp / 'cfg.py'), '--work-dir', work], 4, sys_path=[str(tmp)])
     with open(osp.join(work, 'ohl', 'history.json')) as f:
         history = json.load(f)
     train = []
@@ -148,9 +151,9 @@ def _two_by_two_run(tmp):
     return dict(history=history, train=train, scored=scored, read=read, eval_buffers=eval_buffers)
 
 
-@pytest.mark.slow  # one 4-process run, about 40 s on 2 busy cores (one test: xdist would start it per worker)
-def test_two_copies_of_two_ranks_score_average_and_shard_within_each_copy(tmp_path):
-    run = _two_by_two_run(tmp_path)
+@pytest.mark.slow  # one 4-rank run (one test: xdist would start it per worker)
+def test_two_copies_of_two_ranks_score_average_and_shard_within_each_copy(tmp_path, monkeypatch):
+    run = _two_by_two_run(tmp_path, monkeypatch)
     _check_reward_reads_the_odd_length_split_once_per_image(run)
     _check_gradients_are_averaged_over_the_copys_ranks_only(run)
     _check_ranks_train_on_disjoint_shards_with_one_sample_of_the_copy(run)
