@@ -20,8 +20,9 @@ import os.path as osp
 
 import pytest
 import torch
+from _train_ranks import train_ranks
 
-from conftest import read_scalars, run_tool, tiny_ohl_cfg
+from conftest import read_scalars, tiny_ohl_cfg
 
 PLUGIN = '''
 import json
@@ -109,7 +110,7 @@ def _same(a: dict, b: dict) -> bool:
     return a.keys() == b.keys() and all(torch.equal(a[k], b[k]) for k in a)
 
 
-@pytest.mark.slow  # 2 processes: about 60 s on 2 busy cores
+@pytest.mark.slow  # 2 ranks
 def test_ema_validation_best_checkpoint_test_sampler_and_log_with_two_copies(tmp_path):
     from mmengine.config import Config
 
@@ -132,8 +133,9 @@ def test_ema_validation_best_checkpoint_test_sampler_and_log_with_two_copies(tmp
     cfg.train_dataloader.dataset.pipeline[-1]['meta_keys'] = ('sample_idx',)
     cfg.pop('launcher')
     cfg.dump(str(tmp_path / 'cfg.py'))
-    run_tool('tools/train.py', str(tmp_path / 'cfg.py'), '--work-dir', work,
-             env={'PYTHONPATH': f'{tmp_path}:{osp.abspath(".")}'})
+    # tools/train.py's main in 2 gloo ranks forked as torchrun starts them (tests/_train_ranks.py): a subprocess of the
+    # tool imported everything again in its launcher and in its fork server, most of the run
+    train_ranks([str(tmp_path / 'cfg.py'), '--work-dir', work], 2, sys_path=[str(tmp_path)])
 
     with open(osp.join(work, 'ohl', 'history.json')) as f:
         history = json.load(f)
