@@ -16,12 +16,11 @@ from pathlib import Path
 import numpy as np
 import pytest
 import torch
+from _train_ranks import train_ranks
 from mmengine.config import Config
 
 from automl_mm.ohl.hook import OHLHook
 from automl_mm.registry import CONTROLLERS
-
-from conftest import run_tool
 
 PLUGIN = '''
 import numpy as np
@@ -124,8 +123,9 @@ def test_numpy_and_tensor_scalars_from_step_are_logged_as_floats(tmp_path):
     import json
 
     work = str(tmp_path / 'work')
-    run_tool('tools/train.py', _cfg(tmp_path, controller='HxNumpyStep'), '--work-dir', work,
-             env={'PYTHONPATH': f'{tmp_path}:{osp.abspath(".")}'})
+    # tools/train.py's main in forked gloo ranks (tests/_train_ranks.py): a subprocess of the tool imported
+    # everything again in its launcher and in its fork server, most of the run
+    train_ranks([_cfg(tmp_path, controller='HxNumpyStep'), '--work-dir', work], 2, sys_path=[str(tmp_path)])
     with open(osp.join(work, 'ohl', 'history.json')) as f:
         logs = json.load(f)[0]['controller']['aug']
     assert logs['t'] == 1.5 and all(isinstance(v, float) for v in logs.values())
