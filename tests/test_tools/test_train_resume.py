@@ -139,10 +139,22 @@ def _detector_options(coco_root: str, max_epochs: int) -> list[str]:
             'model.test_cfg.rcnn.score_thr=0.0']
 
 
+def _logs(work: str) -> list[str]:
+    """The text of every run's log in ``work`` (``<timestamp>/<timestamp>.log``), oldest first."""
+    import glob
+
+    return [open(path).read() for path in sorted(glob.glob(osp.join(work, '*', '*.log')))]
+
+
 @pytest.mark.slow
 def test_mmdet_detector_with_automl_mm_backbone_trains_evaluates_resumes(coco_root, tmp_path):
+    """Both runs are tools/train.py's main in one process forked from the test's fork server (tests/_train_ranks.py,
+    ``--launcher none``): a subprocess of the tool imported torch, mmdet and automl_mm again, most of each run."""
+    from _train_ranks import train_ranks
+
     work = str(tmp_path / 'det')
-    out = _run('tools/train.py', DETECTOR, '--work-dir', work, *_detector_options(coco_root, 1))
+    train_ranks([DETECTOR, '--work-dir', work, *_detector_options(coco_root, 1)], 1, launcher='none')
+    [out] = _logs(work)
     assert 'coco/bbox_mAP' in out  # CocoMetric (pycocotools) ran on the val split
     ckpt = safe_torch_load(osp.join(work, 'epoch_1.pth'))
     assert any(k.startswith('backbone.res_layers.3') for k in ckpt['state_dict'])  # automl_mm.ResNet inside
@@ -150,8 +162,9 @@ def test_mmdet_detector_with_automl_mm_backbone_trains_evaluates_resumes(coco_ro
     fingerprints = ckpt['meta']['data_fingerprints']  # mmdet's CocoDataset is fingerprinted (the resume compares)
     assert fingerprints['train_dataloader.dataset']['type'] == 'CocoDataset'
     assert fingerprints['train_dataloader.dataset']['items'] == 8
-    out = _run('tools/train.py', DETECTOR, '--work-dir', work, '--resume', *_detector_options(coco_root, 2))
-    assert 'resumed epoch: 1' in out.lower().replace(',', '')
+    train_ranks([DETECTOR, '--work-dir', work, '--resume', *_detector_options(coco_root, 2)], 1, launcher='none')
+    first, out = _logs(work)
+    assert 'resumed epoch: 1' in out.lower().replace(',', '') and 'resumed epoch' not in first.lower()
     maps = [r['coco/bbox_mAP'] for r in _scalars(work) if 'coco/bbox_mAP' in r]
     assert len(maps) == 2 and all(0.0 <= m <= 1.0 for m in maps)
     assert torch.isfinite(torch.tensor(maps)).all()
