@@ -12,6 +12,7 @@ from types import SimpleNamespace
 import numpy as np
 import pytest
 import torch
+from _train_ranks import train_ranks
 from mmengine.config import Config
 from mmengine.registry import DefaultScope
 from mmengine.utils import import_modules_from_strings
@@ -542,6 +543,8 @@ def test_the_detection_regime_arms_and_a_run_on_the_val_split(det_root, tmp_path
     cfg.test_dataloader = cfg.test_cfg = cfg.test_evaluator = None
     path, work = str(tmp_path / 'det_regime.py'), str(tmp_path / 'work')
     cfg.dump(path)
-    run_tool('tools/train.py', path, '--work-dir', work)
+    # tools/train.py's main in one process forked from the test's fork server (tests/_train_ranks.py, --launcher
+    # none): a subprocess of the tool imported torch, mmdet and automl_mm again, most of the run
+    train_ranks([path, '--work-dir', work], 1, launcher='none')
     curve = bench.val_curve(work)
     assert [epoch for epoch, _ in curve] == [1, 2] and all(0 <= value <= 1 for _, value in curve)
