@@ -8,9 +8,13 @@ uniform one (the uniform-random baseline).
 """
 from __future__ import annotations
 
+import logging
+import sys
+import weakref
 from collections.abc import Sequence
 
 import numpy as np
+from mmengine.logging import print_log
 
 from automl_mm.registry import AUGMENT_OPS, TRANSFORMS, registered_name
 
@@ -93,10 +97,12 @@ class OHLAutoAugment(LiveChoiceTransform):
             view would draw its own pair), or in a ``KeyMapper`` / ``TransformBroadcaster`` that gives back the
             image but not boxes (with the labels, ignore flags, instance ids a dropped box takes along), masks,
             keypoints or a per-pixel map that the elements move (the sample would keep them unmoved), or a
-            ``homography_matrix`` the sample held before the policy (mmdet's Resize / RandomFlip record one: the
-            sample would keep it without the elements' moves, and mmdet's semi-supervised detectors project
-            pseudo-boxes with it; a sample that holds none is not refused for it), or gives those back but not the
-            image, naming the wrapper, the keys and the mapping to add.
+            ``homography_matrix`` the sample held before the policy where a pipeline it runs in packs it
+            (``PackDetInputs(meta_keys=(..., 'homography_matrix'))``, as mmdet's semi-supervised configs do, whose
+            detectors project pseudo-boxes with it: the sample would keep it without the elements' moves; where none
+            packs it, as in a supervised pipeline, whose Resize / RandomFlip record one that nothing reads, the
+            mapping to add is logged once a process instead; a sample that holds none is not refused for it), or
+            gives those back but not the image, naming the wrapper, the keys and the mapping to add.
 
     Examples:
         >>> import numpy as np
@@ -180,10 +186,15 @@ class OHLAutoAugment(LiveChoiceTransform):
         keys of the remapping: ``mapping=dict(img=['img', 'img2'])`` kept the sample's ``gt_seg_map`` as it was while
         both images turned, a change map of other pixels; ``mapping=dict(img='img')`` a detection sample's boxes).
         A ``homography_matrix`` the sample held when the policy ran (mmdet's Resize / RandomFlip before it recorded
-        one, which the elements compose theirs onto) counts as such an annotation: a view that does not give it back
-        left the sample the matrix without the elements' moves (wrong for mmdet's semi-supervised detectors, which
-        project pseudo-boxes between views with it). One the policy creates (the identity, where none was held) is
-        not required back: nothing before it tracks the moves.
+        one, which the elements compose theirs onto) counts as such an annotation where a pipeline on the call stack
+        packs it (:func:`_packed_by_enclosing_pipeline`: a ``PackDetInputs`` with it in ``meta_keys``, as mmdet's
+        semi-supervised configs have, whose detectors project pseudo-boxes between views with it): a view that does
+        not give it back left the sample the matrix without the elements' moves. Where none packs it (a supervised
+        pipeline: ``PackDetInputs``' default ``meta_keys`` leave it out, and no supervised detector, TTA merge or
+        visualiser of mmdet reads it) a view out of step in it alone is logged once a process (mmengine's
+        ``print_log``, ``WARNING``) with the mapping to add, not refused, and the other keys are checked without it.
+        One the policy creates (the identity, where none was held) is not required back: nothing before it tracks
+        the moves.
         The message names the wrapper at which keys are first lost and what that one gives back and drops. Checked
         whichever pair is drawn, on every sample with a second image, an annotation the elements move or a
         ``homography_matrix`` (the wrappers are looked up for those only: 3-10 us of call stack a sample)."""
@@ -213,46 +224,25 @@ class OHLAutoAugment(LiveChoiceTransform):
             moved += [key for key in _INSTANCE_KEYS if key not in moved and results.get(key) is not None]
         moved += pixel_map_keys(results, owner)
         if results.get('homography_matrix') is not None:  # recorded before the policy: someone tracks the moves
-            moved.append('homography_matrix')
-        lost = discarded_by(wrappers, ['img', *moved])
-        if not moved or not lost or len(lost) == len(moved) + 1:  # all given back, or nothing (the view unused)
-            return
-        # the wrapper at which keys are first lost (of nested ones, not always the innermost): named in the message
-        # with what its own view gives back and drops (a key a wrapper further out drops is not its to map)
-        depth = next(i for i in range(len(wrappers)) if discarded_by(wrappers[:i + 1], list(lost)))
-        inner, lost = wrappers[depth], discarded_by(wrappers[:depth + 1], list(lost))
-        kept = [key for key in ('img', *moved) if key not in lost]
-        left = [key for key in ('img', *moved) if key in lost]
-        listed = ', '.join(f'results[{key!r}]' for key in kept)
-        if 'img' in lost:
-            effect = 'would move the annotations, and the sample would keep the unmoved image, which they then no ' \
-                'longer describe' if kept != ['homography_matrix'] else \
-                "would record a move in results['homography_matrix'] that the sample's image, kept unmoved, did not " \
-                'make'
-            raise ValueError(
-                f"{owner} runs in mmcv's {type(inner).__name__}(mapping={inner.mapping!r}), which gives back "
-                f"{listed} but not results['img']: its geometric elements {effect}. Map 'img' too (img='img')")
-        if candidates:  # a pair's broadcast: the annotations come from its first view
-            example = ', '.join(f'{key}=[{key!r}, ...]' for key in left)
-            how = f"Map them too, from the first view only (mmcv's ... marks a view without one): {example}"
-        else:
-            how = f"Map them too: {', '.join(f'{key}={key!r}' for key in left)}"
-            if 'homography_matrix' in left and isinstance(inner, TransformBroadcaster):
-                # mmcv scatters every mapped key as one value per view: a matrix of the whole sample is no list
-                how += (" (a TransformBroadcaster maps one value per view: a list of the views' matrices; for one "
-                        "matrix of the whole sample, homography_matrix=['homography_matrix', ...] with "
-                        'share_random_params=True takes back the first view\'s, one ... per further view)')
-        effects = []
-        if left != ['homography_matrix']:
-            effects.append('the unmoved annotations, which then describe other pixels')
-        if 'homography_matrix' in left:
-            effects.append("the homography_matrix recorded before the policy, which leaves out "
-                           "the elements' moves (mmdet's semi-supervised detectors project pseudo-boxes from one "
-                           'view of an image into another with it)')
-        raise ValueError(
-            f"{owner} runs in mmcv's {type(inner).__name__}(mapping={inner.mapping!r}), which gives back "
-            f"{listed} but not {', '.join(f'results[{key!r}]' for key in left)}: its geometric elements "
-            f"would move the image, and the sample would keep {', and '.join(effects)}. {how}")
+            found = _lost_at(wrappers, [*moved, 'homography_matrix'])
+            if found is None:
+                return
+            kept, left = ([key for key in keys if key != 'homography_matrix'] for keys in found[1:])
+            if kept and left or _packed_around(wrappers[-1]):  # others out of step too, or a semi-supervised
+                raise ValueError(_view_message(owner, *found, candidates))  # detector will read it
+            # only the homography is out of step (the view gives back all else, or nothing else), and no enclosing
+            # pipeline packs it: nothing reads it (a supervised run). Said once; the other keys are checked without it
+            # (a wrapper further out may drop them)
+            said = (found[0], tuple(found[1]), tuple(found[2]))
+            if said not in _VIEW_WARNED:
+                _VIEW_WARNED.add(said)
+                print_log(f'{_view_message(owner, *found, candidates)}. Not refused: no enclosing pipeline packs '
+                          "homography_matrix (PackDetInputs' default meta_keys leave it out) and only mmdet's "
+                          "semi-supervised detectors read it, from meta_keys=(..., 'homography_matrix')",
+                          logger='current', level=logging.WARNING)
+        found = _lost_at(wrappers, moved)
+        if found is not None:
+            raise ValueError(_view_message(owner, *found, candidates))
 
     def _apply_pair(self, results: dict, index: int, rng: np.random.Generator, owner: str) -> dict:
         img = results.get('img')
@@ -412,6 +402,99 @@ def _holds_moved_annotations(results: dict) -> bool:
         if results.get(key) is not None:
             return True
     return results.get('homography_matrix') is not None or bool(results.get('seg_fields'))
+
+#: The homography-only views said (:meth:`OHLAutoAugment._check_view`), once a process: ``(wrapper, kept, left)``.
+_VIEW_WARNED: set[tuple] = set()
+#: Whether a pipeline around the outermost wrapper packs ``homography_matrix`` (:func:`_packed_around`).
+_PACKED_AROUND: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _packed_around(wrapper) -> bool:
+    """:func:`_packed_by_enclosing_pipeline` of ``homography_matrix`` for the pipeline that runs ``wrapper`` (the
+    outermost mmcv wrapper around the policy; a transform belongs to one pipeline), read from the call stack once per
+    wrapper: about 20 us a sample otherwise, on every sample of a supervised pipeline whose view leaves the matrix
+    out."""
+    packed = _PACKED_AROUND.get(wrapper)
+    if packed is None:
+        packed = _PACKED_AROUND[wrapper] = _packed_by_enclosing_pipeline('homography_matrix')
+    return packed
+
+
+def _lost_at(wrappers: list, moved: list[str]) -> tuple | None:
+    """``(wrapper, kept, left)``: the wrapper of ``wrappers`` (innermost first) at which ``'img'`` or a key of
+    ``moved`` is first lost, where the view gives back some but not all of them, with the keys its view gives back and
+    drops (a key a wrapper further out drops is not its to map); ``None`` where all come back or none does (the view
+    unused)."""
+    lost = discarded_by(wrappers, ['img', *moved])
+    if not moved or not lost or len(lost) == len(moved) + 1:
+        return None
+    depth = next(i for i in range(len(wrappers)) if discarded_by(wrappers[:i + 1], list(lost)))
+    inner, lost = wrappers[depth], discarded_by(wrappers[:depth + 1], list(lost))
+    return (inner, [key for key in ('img', *moved) if key not in lost],
+            [key for key in ('img', *moved) if key in lost])
+
+
+def _view_message(owner: str, inner, kept: list[str], left: list[str], candidates: list[str]) -> str:
+    """What is wrong with ``inner``'s view (:func:`_lost_at`) and the mapping to add."""
+    from mmcv.transforms import TransformBroadcaster
+
+    listed = ', '.join(f'results[{key!r}]' for key in kept)
+    if 'img' in left:
+        effect = 'would move the annotations, and the sample would keep the unmoved image, which they then no ' \
+            'longer describe' if kept != ['homography_matrix'] else \
+            "would record a move in results['homography_matrix'] that the sample's image, kept unmoved, did not " \
+            'make'
+        return (f"{owner} runs in mmcv's {type(inner).__name__}(mapping={inner.mapping!r}), which gives back "
+                f"{listed} but not results['img']: its geometric elements {effect}. Map 'img' too (img='img')")
+    if candidates:  # a pair's broadcast: the annotations come from its first view
+        example = ', '.join(f'{key}=[{key!r}, ...]' for key in left)
+        how = f"Map them too, from the first view only (mmcv's ... marks a view without one): {example}"
+    else:
+        how = f"Map them too: {', '.join(f'{key}={key!r}' for key in left)}"
+        if 'homography_matrix' in left and isinstance(inner, TransformBroadcaster):
+            # mmcv scatters every mapped key as one value per view: a matrix of the whole sample is no list
+            how += (" (a TransformBroadcaster maps one value per view: a list of the views' matrices; for one "
+                    "matrix of the whole sample, homography_matrix=['homography_matrix', ...] with "
+                    'share_random_params=True takes back the first view\'s, one ... per further view)')
+    effects = []
+    if left != ['homography_matrix']:
+        effects.append('the unmoved annotations, which then describe other pixels')
+    if 'homography_matrix' in left:
+        effects.append("the homography_matrix recorded before the policy, which leaves out "
+                       "the elements' moves (mmdet's semi-supervised detectors project pseudo-boxes from one "
+                       'view of an image into another with it)')
+    return (f"{owner} runs in mmcv's {type(inner).__name__}(mapping={inner.mapping!r}), which gives back "
+            f"{listed} but not {', '.join(f'results[{key!r}]' for key in left)}: its geometric elements "
+            f"would move the image, and the sample would keep {', and '.join(effects)}. {how}")
+
+
+def _packed_by_enclosing_pipeline(key: str) -> bool:
+    """Whether a pipeline the caller runs in packs ``key`` into the data sample: a running transform on the call stack
+    (mmengine's / mmcv's ``Compose``, mmdet's ``MultiBranch`` branch) whose ``transforms`` hold, themselves or nested
+    in a wrapper's ``transforms`` or a ``MultiBranch``'s ``branch_pipelines`` (:func:`_packs`), one with ``key`` in
+    its ``meta_keys`` (mmdet's ``PackDetInputs(meta_keys=(..., 'homography_matrix'))`` of its semi-supervised
+    configs). Read from the call stack as :func:`~automl_mm.augment.op_base.enclosing_key_mappers` reads it."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        transforms = getattr(frame.f_locals.get('self'), 'transforms', None)
+        if isinstance(transforms, (list, tuple)) and any(_packs(transform, key) for transform in transforms):
+            return True
+        frame = frame.f_back
+    return False
+
+
+def _packs(transform, key: str, depth: int = 0) -> bool:
+    """Whether ``transform`` or one nested in it (mmcv's wrappers' ``transforms``, a ``Compose``'s list, mmdet's
+    ``MultiBranch.branch_pipelines``) has ``key`` in its ``meta_keys``."""
+    if key in (getattr(transform, 'meta_keys', None) or ()):
+        return True
+    if depth > 8:
+        return False
+    nested = getattr(transform, 'transforms', None)
+    nested = [nested] if nested is not None and not isinstance(nested, (list, tuple)) else list(nested or ())
+    branches = getattr(transform, 'branch_pipelines', None)
+    nested += list(branches.values()) if isinstance(branches, dict) else []
+    return any(_packs(inner, key, depth + 1) for inner in nested)
 
 
 def _with_magnitude(entry: tuple | dict, magnitude: float) -> tuple | dict:

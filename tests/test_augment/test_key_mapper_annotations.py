@@ -9,6 +9,7 @@ sample that holds an annotation a geometric element moves (a classification samp
 """
 from __future__ import annotations
 
+import logging
 from unittest import mock
 
 import numpy as np
@@ -119,16 +120,42 @@ def test_the_named_wrapper_is_told_only_the_keys_it_drops():
 # ``homography_matrix``: what mmdet's geometric transforms (Resize, RandomFlip, Rotate, ...) record of the sample's
 # moves, composed onto what was recorded before; mmdet's semi-supervised detectors (SemiBaseDetector, SoftTeacher)
 # project the teacher's pseudo-boxes into the student's view with it. The geometric elements compose their matrix
-# onto it too; a view that does not give it back leaves the sample the matrix recorded before the policy.
+# onto it too; a view that does not give it back leaves the sample the matrix recorded before the policy. Only a
+# pipeline that packs it (PackDetInputs(meta_keys=(..., 'homography_matrix'))) is refused for that; a supervised one,
+# whose packed samples leave it out, is told the mapping once.
 FLIP = np.array([[-1, 0, WIDTH], [0, 1, 0], [0, 0, 1]], np.float32)  # mmdet's RandomFlip, horizontal
 BOX_KEYS = dict(img='img', gt_bboxes='gt_bboxes', gt_bboxes_labels='gt_bboxes_labels')
 
 
-def test_a_view_that_drops_a_homography_recorded_before_the_policy_is_refused():
-    """The sample held ``homography_matrix`` (an mmdet RandomFlip before the policy): a KeyMapper that maps the image
-    and every annotation but not it turned image and boxes and kept the flip alone, silently."""
+def _packing(*transforms):
+    """mmengine's Compose (a dataset's pipeline) of ``transforms`` followed by mmdet's PackDetInputs packing
+    ``homography_matrix`` into the data sample's metainfo, as mmdet's semi-supervised configs do
+    (configs/_base_/datasets/semi_coco_detection.py)."""
+    from mmdet.datasets.transforms import PackDetInputs
+    from mmengine.dataset import Compose
+
+    return Compose([*transforms, PackDetInputs(meta_keys=('img_id', 'img_shape', 'homography_matrix'))])
+
+
+@pytest.fixture
+def said():
+    """What the policy logged (mmengine's print_log), its once-a-process memory emptied before and after."""
+    policy_module._VIEW_WARNED.clear()
+    with mock.patch.object(policy_module, 'print_log') as log:
+        yield log
+    policy_module._VIEW_WARNED.clear()
+
+
+def _messages(log) -> list[str]:
+    return [call.args[0] for call in log.call_args_list]
+
+
+def test_a_view_that_drops_a_homography_a_pipeline_packs_is_refused():
+    """The sample held ``homography_matrix`` (an mmdet RandomFlip before the policy) and the pipeline packs it (a
+    semi-supervised detector projects pseudo-boxes with it): a KeyMapper that maps the image and every annotation but
+    not it turned image and boxes and kept the flip alone, silently."""
     with pytest.raises(ValueError) as err:
-        KeyMapper(transforms=[_policy()], mapping=BOX_KEYS)(_sample(homography_matrix=FLIP.copy()))
+        _packing(KeyMapper(transforms=[_policy()], mapping=BOX_KEYS))(_sample(homography_matrix=FLIP.copy()))
     message = str(err.value)
     assert "KeyMapper(mapping={'img': 'img', 'gt_bboxes': 'gt_bboxes'" in message
     assert "but not results['homography_matrix']: " in message
@@ -136,14 +163,64 @@ def test_a_view_that_drops_a_homography_recorded_before_the_policy_is_refused():
     assert message.endswith("Map them too: homography_matrix='homography_matrix'")
 
 
-def test_a_sample_with_a_homography_and_no_annotations_is_checked_too():
+def test_a_packer_in_a_later_branch_counts():
+    """mmdet's semi-supervised unlabelled pipeline packs in the branches of a MultiBranch that follows the shared
+    transforms (semi_coco_detection.py: unsup_teacher / unsup_student each end in a PackDetInputs packing
+    homography_matrix): a policy placed before the MultiBranch is refused as inside a branch."""
+    from mmdet.datasets.transforms import MultiBranch
+    from mmengine.dataset import Compose
+
+    pack = dict(type='mmdet.PackDetInputs', meta_keys=('img_id', 'img_shape', 'homography_matrix'))
+    branches = MultiBranch(branch_field=['sup', 'unsup_student'], sup=[dict(type='mmdet.PackDetInputs')],
+                           unsup_student=[pack])
+    with pytest.raises(ValueError, match=r"but not results\['homography_matrix'\]: "):
+        Compose([KeyMapper(transforms=[_policy()], mapping=BOX_KEYS), branches])(_sample(homography_matrix=FLIP.copy()))
+
+
+def test_a_view_that_drops_a_homography_nothing_packs_is_warned_of_once(said):
+    """A supervised mmdet pipeline: Resize / RandomFlip record a homography_matrix in every sample, but
+    PackDetInputs' default meta_keys leave it out and no supervised detector, TTA merge or visualiser reads it, so
+    the run is right: the view is not refused (it was, for every detection sample), the mapping to add is said once."""
+    from mmdet.datasets.transforms import PackDetInputs
+    from mmengine.dataset import Compose
+
+    wrapper = KeyMapper(transforms=[_policy()], mapping=BOX_KEYS)
+    reads = []
+    read = policy_module._packed_by_enclosing_pipeline
+    with mock.patch.object(policy_module, '_packed_by_enclosing_pipeline', lambda key: reads.append(key) or read(key)):
+        out = wrapper(_sample(homography_matrix=FLIP.copy()))
+        assert not np.allclose(np.asarray(out['gt_bboxes']), BOXES)  # turned with the image
+        Compose([wrapper, PackDetInputs()])(_sample(homography_matrix=FLIP.copy()))  # mmdet's default meta_keys
+    assert reads == ['homography_matrix']  # the call stack read once for the wrapper, not every sample
+    (message,) = _messages(said)
+    assert "KeyMapper(mapping={'img': 'img', 'gt_bboxes': 'gt_bboxes'" in message
+    assert "but not results['homography_matrix']: " in message
+    assert "homography_matrix='homography_matrix'" in message and 'meta_keys' in message
+    assert said.call_args.kwargs['level'] == logging.WARNING
+
+
+def test_a_sample_with_a_homography_and_no_annotations_is_checked_too(said):
     """An unlabelled image whose Resize / RandomFlip recorded a homography (no boxes loaded): its view is read too."""
     sample = dict(img=_sample()['img'], homography_matrix=FLIP.copy())
     with pytest.raises(ValueError, match=r"gives back results\['img'\] but not results\['homography_matrix'\]"):
-        KeyMapper(transforms=[_policy()], mapping=dict(img='img'))(sample)
+        _packing(KeyMapper(transforms=[_policy()], mapping=dict(img='img')))(dict(sample))
     with pytest.raises(ValueError, match=r"gives back results\['homography_matrix'\] but not results\['img'\]: .*"
                                          r"record a move"):
-        KeyMapper(transforms=[_policy()], mapping=dict(homography_matrix='homography_matrix'))(dict(sample))
+        _packing(KeyMapper(transforms=[_policy()], mapping=dict(homography_matrix='homography_matrix')))(dict(sample))
+    assert _messages(said) == []
+    KeyMapper(transforms=[_policy()], mapping=dict(img='img'))(dict(sample))  # nothing packs it: said, not refused
+    KeyMapper(transforms=[_policy()], mapping=dict(homography_matrix='homography_matrix'))(dict(sample))
+    first, second = _messages(said)
+    assert "but not results['homography_matrix']" in first and "but not results['img']" in second
+
+
+def test_boxes_an_outer_wrapper_drops_are_refused_past_a_homography_an_inner_one_drops(said):
+    """The inner view drops only the homography (said), the outer one the boxes: refused, naming the outer one (the
+    homography's warning must not end the check at the wrapper where it is first lost)."""
+    wrapper = KeyMapper(transforms=[KeyMapper(transforms=[_policy()], mapping=BOX_KEYS)], mapping=dict(img='img'))
+    with pytest.raises(ValueError, match=r"KeyMapper\(mapping=\{'img': 'img'\}\), which gives back results\['img'\] "
+                                         r"but not results\['gt_bboxes'\]"):
+        wrapper(_sample(homography_matrix=FLIP.copy()))
 
 
 def test_a_view_that_gives_the_homography_back_composes_it_and_one_without_is_not_refused():
@@ -169,7 +246,7 @@ def test_a_broadcast_is_told_how_to_give_one_homography_back():
     mapping = dict(img='imgs', gt_bboxes='boxes', gt_bboxes_labels='labels')
     with pytest.raises(ValueError, match=r"but not results\['homography_matrix'\]: .*"
                                          r"homography_matrix=\['homography_matrix', \.\.\.\] with share_random_params"):
-        TransformBroadcaster(transforms=[_policy()], mapping=mapping, share_random_params=True)(dict(frames))
+        _packing(TransformBroadcaster(transforms=[_policy()], mapping=mapping, share_random_params=True))(dict(frames))
     mapping['homography_matrix'] = ['homography_matrix', ...]
     out = TransformBroadcaster(transforms=[_policy()], mapping=mapping, share_random_params=True)(dict(frames))
     turn = out['homography_matrix'] @ np.linalg.inv(FLIP)
