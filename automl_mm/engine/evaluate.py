@@ -312,6 +312,10 @@ class HeldOutEvaluator:
                 the rank-local reading would not apply (:func:`check_local_loader`); an
                 evaluator class with its own ``evaluate``, which the rank-local scoring does not call
                 (:func:`~automl_mm.engine.preflight_evaluators.check_rank_local_evaluator`).
+            KeyError, ValueError, TypeError: a metric refused its value (mmdet's ``CocoMetric(metric='bboxx')``, an
+                argument its class does not take, an unregistered ``type``), named at the evaluator's key
+                (``custom_hooks[0].reward_evaluator (CocoMetric): metric should be one of ...``; a distributed start
+                binds these metrics to their signatures only, so a bad value is found here, at the run's start).
         """
         if self.loader is not None:
             return self
@@ -355,7 +359,19 @@ class HeldOutEvaluator:
                              f'another image of the same id. Give {self.evaluator_key} (or a top-level '
                              f'{" / ".join(self.evaluator_keys[:-1])}) for this split')
         self.loader = build_local_loader(loader_cfg, loader_key, 'score')
-        self.evaluator = runner.build_evaluator(evaluator_cfg)
+        try:
+            self.evaluator = runner.build_evaluator(evaluator_cfg)
+        except (KeyError, ValueError, TypeError, AssertionError, FileNotFoundError) as err:
+            # a metric's refusal of its value, named at its key as the loops' evaluators are
+            # (loader_keys.naming_loop_build): a distributed start binds these metrics to their signatures only
+            from .preflight_model_args import located_build_error
+            from .preflight_types import located_type_error
+
+            located = located_type_error(err, evaluator_cfg, evaluator_key) if isinstance(err, KeyError) else None
+            located = located or located_build_error(err, evaluator_cfg, evaluator_key)
+            if located is None:
+                raise
+            raise located from err
         from .preflight_evaluators import check_rank_local_evaluator
 
         check_rank_local_evaluator(self.evaluator, evaluator_key)
