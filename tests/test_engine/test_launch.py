@@ -55,8 +55,33 @@ def test_the_tools_and_the_fork_server_freeze_their_imported_heap(tmp_path):
 
 LAUNCHER = '''
 import json, os, sys, time
+import torch
 from mmengine.config import Config
 from automl_mm.engine.launch import launch_local
+
+
+class Items(torch.utils.data.Dataset):
+    """Item i: (i, the pid of the process that loaded it)."""
+
+    def __len__(self):
+        return 4
+
+    def __getitem__(self, i):
+        return i, os.getpid()
+
+
+def read_through_loader_workers():
+    """Two epochs of a DataLoader with 2 persistent worker processes, as a run's train_dataloader (mmengine's
+    Runner sets the start method first): the items read per epoch and the pids of the processes that loaded them."""
+    from mmengine.utils.dl_utils import set_multi_processing
+
+    set_multi_processing(distributed=True)
+    loader = torch.utils.data.DataLoader(Items(), batch_size=None, num_workers=2, persistent_workers=True)
+    epochs = [[(int(i), int(pid)) for i, pid in loader] for _ in range(2)]
+    loader._iterator._shutdown_workers()
+    return dict(items=[sorted(i for i, _ in epoch) for epoch in epochs],
+                loaders=sorted({pid for epoch in epochs for _, pid in epoch}))
+
 
 def report_then_sleep(cfg_path):
     """A worker's ``main``: write what it sees next to the dumped config, then its pid, then sleep."""
@@ -66,9 +91,9 @@ def report_then_sleep(cfg_path):
 
     rank = os.environ['RANK']
     with open(os.path.join(os.path.dirname(cfg_path), f'rank{rank}.json'), 'w') as f:
-        json.dump(dict(world_size=os.environ['WORLD_SIZE'], parent=os.getppid(),
+        json.dump(dict(world_size=os.environ['WORLD_SIZE'], parent=os.getppid(), pid=os.getpid(),
                        patched=mmengine.runner.checkpoint.save_checkpoint is save_checkpoint_atomic,
-                       dynamo='torch._dynamo' in sys.modules), f)
+                       dynamo='torch._dynamo' in sys.modules, **read_through_loader_workers()), f)
     with open(os.path.join(os.path.dirname(cfg_path), 'pid' + rank), 'w') as f:
         f.write(str(os.getpid()))
     time.sleep(300)
@@ -136,6 +161,18 @@ def test_cpu_workers_are_forked_from_a_preloaded_server_and_keep_the_patches(kil
     assert all(r['dynamo'] for r in reports)
     # the OS parent is the server, not the launcher's process
     assert reports[0]['parent'] == reports[1]['parent'] != killed_launch['launcher']
+
+
+@pytest.mark.slow  # shares killed_launch's fork server and two workers with the tests around it
+def test_each_worker_reads_through_loader_worker_processes_of_its_own(killed_launch):
+    """A run's dataloader workers start in every local worker (a worker that could not have children, as a daemonic
+    process of a pool, failed at its first batch) and a persistent loader serves a second epoch. The runs that
+    train through them are forked as torchrun starts ranks (tests/_train_ranks.py: test_attribute_workers_copies,
+    test_policy), not through this launch."""
+    reports = killed_launch['reports']
+    assert all(r['items'] == [[0, 1, 2, 3], [0, 1, 2, 3]] for r in reports), reports
+    for report in reports:  # two loader processes, neither the worker itself
+        assert len(report['loaders']) == 2 and report['pid'] not in report['loaders'], reports
 
 
 @pytest.mark.slow  # shares killed_launch's fork server and two workers with the test above

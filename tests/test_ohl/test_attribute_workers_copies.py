@@ -2,7 +2,9 @@
 
 The single-copy runs of ``test_attribute_workers.py`` check the loader logic; here each copy's process draws its
 own value per trunk (``copy_values`` in the history differ between copies) and each must train on its own, through
-its own persistent workers, in ``tools/train.py``'s launch of one process per copy.
+its own persistent workers, one process per copy: ``tools/train.py``'s main in 2 gloo ranks forked as torchrun
+starts them (tests/_train_ranks.py), not the tool's local launch (whose workers start loader workers of their own:
+tests/test_engine/test_launch.py, test_each_worker_reads_through_loader_worker_processes_of_its_own).
 """
 from __future__ import annotations
 
