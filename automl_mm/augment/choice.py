@@ -28,6 +28,8 @@ from mmengine.registry import TRANSFORMS as ROOT_TRANSFORMS
 from automl_mm.registry import TRANSFORMS, registered_name
 from automl_mm.utils.checks import config_repr, repeated_candidates
 
+from . import op_base
+
 # the recording and counting of draws (draw_counting.py), under their old names here: configs, tests and pickles
 # (dataloader workers, checkpoints) that name automl_mm.augment.choice.<name> keep working
 from .draw_counting import (  # noqa: F401
@@ -55,7 +57,8 @@ from .draw_counting import (  # noqa: F401
     recorded_draws,
     version_key,
 )
-from .op_base import second_image_keys
+from .geometric import _INSTANCE_KEYS, pixel_map_keys
+from .op_base import second_image_keys, unused_view, unused_view_message
 
 
 class LivePolicy:
@@ -128,10 +131,14 @@ class LiveChoiceTransform(BaseTransform):
     Inside mmcv's ``cache_random_params`` (mmdet's ``ProposalBroadcaster``, mmcv's ``TransformBroadcaster`` with
     ``share_random_params=True``) every view of a sample gets the same choice and the same draws within it; the
     space makes a ``KeyMapper`` / ``TransformBroadcaster`` around the transform record that draw once on the sample
-    (:func:`count_view_choices`). Subclasses implement ``apply_choice`` and ``export_cfg``.
+    (:func:`count_view_choices`); one whose view gives back none of what the choice changes is refused at the first
+    sample (:meth:`_check_view_used`). Subclasses implement ``apply_choice`` and ``export_cfg``.
     """
 
     bindable = True
+    #: Whether the mmcv ``KeyMapper`` / ``TransformBroadcaster`` views around the transform were read
+    #: (:meth:`_check_view_used`): once per instance, on its first sample (a pipeline runs a transform in one place).
+    _view_read = False
 
     def __init__(self, num_choices: int, key: str, probs: Sequence[float] | None = None) -> None:
         check_choice_key(key, type(self).__name__)
@@ -239,6 +246,8 @@ class LiveChoiceTransform(BaseTransform):
 
     def _apply_and_record(self, results: dict, index: int, rng: np.random.Generator,
                           version: int | None, draw: int) -> dict | None:
+        if not self._view_read:
+            self._check_view_used(results)
         this = (self.key, index, version if self.live is not None else None, draw)
         if _OPEN_RUNS:  # kept by the dataset's pipeline if the image is dropped (_CountsDroppedDraws)
             _OPEN_RUNS[-1].append(this)
@@ -257,6 +266,41 @@ class LiveChoiceTransform(BaseTransform):
                 dropped, self._dropped = self._dropped, []
                 _add_draws(results, dropped)
         return results
+
+    def _check_view_used(self, results: dict) -> None:
+        """Refuse, at the first sample, an mmcv ``KeyMapper`` / ``TransformBroadcaster`` around the transform that
+        gives back none of what it may change (:meth:`changed_keys`): ``KeyMapper(mapping=dict(img='img'),
+        remapping=dict(other='other'))`` threw the augmented image away, while the draw was recorded and credited.
+        The call stack is read once per instance (about 3-10 us), not every sample.
+
+        Raises:
+            ValueError: Such a view, naming the wrapper, its mapping and remapping, and the keys to take back.
+        """
+        if isinstance(results, dict):
+            wrappers = op_base.enclosing_key_mappers()
+            keys = self.changed_keys(results) if wrappers else []
+            found = unused_view(wrappers, keys)
+            if found is not None:
+                raise ValueError(unused_view_message(f'{type(self).__name__}(key={self.key!r})', *found,
+                                                     self.keys_to_take_back(results, found[1])))
+        self._view_read = True
+
+    def changed_keys(self, results: dict) -> list[str]:
+        """The keys of ``results`` (a sample, before the choice is applied) that an image transform changes: ``img``,
+        its second images (``op_base.second_image_candidates``) and the annotations held (boxes and what a dropped
+        box takes along, masks, keypoints, per-pixel maps, a ``homography_matrix``), not bookkeeping (``img_path``,
+        ``img_shape``); a view that gives back none of them takes no change of the sample's back."""
+        owner = f'{type(self).__name__}(key={self.key!r})'
+        keys = ['img', *op_base.second_image_candidates(results, owner)]
+        keys += [key for key in ('gt_bboxes', *_INSTANCE_KEYS, 'gt_seg_map', 'homography_matrix')
+                 if key not in keys and results.get(key) is not None]
+        return keys + [key for key in pixel_map_keys(results, owner) if key not in keys]
+
+    def keys_to_take_back(self, results: dict, reaching: list[str]) -> list[str]:
+        """Of ``reaching`` (:meth:`changed_keys` that reach a wrapper that gives none back), those its message tells
+        the user to take back: all but the second images (a pair's broadcast takes those back as its views' img)."""
+        second = set(op_base.second_image_candidates(results, f'{type(self).__name__}(key={self.key!r})'))
+        return [key for key in reaching if key not in second] or reaching
 
     def apply_choice(self, results: dict, index: int, rng: np.random.Generator) -> dict | None:
         raise NotImplementedError
@@ -348,7 +392,11 @@ class OHLRandomChoice(LiveChoiceTransform):
     Raises:
         ValueError: ``transforms`` not a list, or with fewer than 2 entries; ``probs`` that are not one finite
             non-negative number per entry with a positive sum; when applied, a drawn sub-pipeline that changed
-            ``img`` and left a second image behind, naming the choice, the key and the broadcaster that moves both.
+            ``img`` and left a second image behind, naming the choice, the key and the broadcaster that moves both;
+            at the first sample, an mmcv ``KeyMapper`` / ``TransformBroadcaster`` around it that gives back none of
+            the image and annotations (``remapping=dict(other='other')``: the drawn sub-pipeline would change nothing
+            of the sample while its draw is credited; ``LiveChoiceTransform._check_view_used``), naming the wrapper,
+            its mapping and remapping and the keys to take back.
     """
 
     def __init__(self, transforms: Sequence[dict | Sequence[dict]], key: str = 'choice',

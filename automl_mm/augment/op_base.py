@@ -370,8 +370,9 @@ def enclosing_key_mappers() -> list:
     running ``_apply_transforms`` whose ``self`` is a ``KeyMapper`` (mmcv's own, or called through the draw
     counting of :func:`~automl_mm.augment.draw_counting.count_view_choices`). About 0.2 us a frame (Python 3.11
     builds a frame object for each), 3-10 us for a dataloader's stack: asked only for a sample that has a second
-    image, and by ``OHLAutoAugment`` with geometric elements for one holding an annotation they move (boxes, masks,
-    keypoints, a per-pixel map) or a ``homography_matrix``, not for a classification sample.
+    image, by ``OHLAutoAugment`` with geometric elements for one holding an annotation they move (boxes, masks,
+    keypoints, a per-pixel map) or a ``homography_matrix``, and by each choice transform at its first sample
+    (``LiveChoiceTransform._check_view_used``), not for a later classification sample.
     """
     from mmcv.transforms import KeyMapper
 
@@ -402,6 +403,30 @@ def discarded_by(wrappers: Sequence, keys: Sequence[str]) -> set[str]:
             names = {key: {outer for name in inner if name in remapping for outer in outer_keys(remapping[name])}
                      for key, inner in names.items()}
     return {key for key, outer in names.items() if not outer}
+
+
+def unused_view(wrappers: Sequence, keys: Sequence[str]) -> tuple | None:
+    """``(wrapper, reaching)`` where ``wrappers`` (innermost first, :func:`enclosing_key_mappers`) give back none of
+    ``keys`` (results keys inside the innermost view, :func:`discarded_by`): the wrapper at which the last of them is
+    lost and those of ``keys`` that reach it (the others were dropped further in); ``None`` where one comes back or
+    there is no wrapper. A choice transform whose changes all stay in such a view changes nothing of the sample."""
+    if not wrappers or not keys or len(discarded_by(wrappers, keys)) < len(set(keys)):
+        return None
+    depth = next(i for i in range(len(wrappers)) if len(discarded_by(wrappers[:i + 1], keys)) == len(set(keys)))
+    dropped = discarded_by(wrappers[:depth], keys)
+    return wrappers[depth], [key for key in keys if key not in dropped]
+
+
+def unused_view_message(owner: str, wrapper, reaching: Sequence[str], add: Sequence[str]) -> str:
+    """Why a choice transform in ``wrapper``'s view (:func:`unused_view`) is refused, and the keys (``add``) to take
+    back: where the wrapper's ``remapping`` is its ``mapping`` (mmcv's ``auto_remap``) they go in the mapping."""
+    listed = ', '.join(f'results[{key!r}]' for key in reaching)
+    where = 'mapping' if getattr(wrapper, 'auto_remap', False) else 'remapping'
+    return (f"{owner} runs in mmcv's {type(wrapper).__name__}(mapping={wrapper.mapping!r}, "
+            f"remapping={wrapper.remapping!r}), which gives back none of {listed}: what it changes stays in the "
+            "wrapper's view and never reaches the sample, while each draw is still recorded in "
+            "results['ohl_choice'] and credited to the policy, which would learn from (and export) choices that had "
+            f"no effect. Take them back: add {', '.join(f'{key}={key!r}' for key in add)} to its {where}")
 
 
 def view_discarded_keys(keys: Sequence[str]) -> set[str]:

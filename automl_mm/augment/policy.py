@@ -36,6 +36,8 @@ from .op_base import (
     known_view,
     outer_keys,
     second_image_candidates,
+    unused_view,
+    unused_view_message,
 )
 
 
@@ -80,29 +82,32 @@ class OHLAutoAugment(LiveChoiceTransform):
             RGB (mmpretrain's and torchvision's CIFAR-10, for one). An element dict with its own ``bgr`` keeps it.
 
     Raises:
-        ValueError: an unknown element set, op or magnitude (named by the op), fewer than 2 pairs, ``probs`` that
-            are not E² finite non-negative numbers with a positive sum, ``fill`` not an int in [0, 255], ``bgr``
-            not a bool; when applied with geometric elements, results whose annotations are not loaded yet, or whose
-            ``gt_masks`` or a per-pixel map is not the image's size, or a ``seg_fields`` that is not a list of
-            keys of (H, W[, ...]) arrays (``geometric.check_annotation_sizes``); whichever pair is drawn, a second
-            image that is not a uint8 array (``op_base.extra_image_keys``), or one beside an element that overrides
-            ``apply`` without ``handles_extra_images``, and an image or second image that an element of the set
-            (unbound: one that some pair of positive probability holds) cannot transform
-            (``BaseAugmentOp.image_refusal``: Contrast and ColorAdjust take 1 or 3 channels, most elements none of
-            zero height or width, every element but Identity at most the channels OpenCV takes (128 under
-            OpenCV 5), a geometric element no second image of another size than ``img``), naming the key and the
-            elements; with geometric elements, on a sample with a second image or an annotation they move (where
-            the enclosing wrappers are read from the call stack; a classification sample reads none), in a
-            ``TransformBroadcaster`` whose views are the two images of a pair without ``share_random_params`` (each
-            view would draw its own pair), or in a ``KeyMapper`` / ``TransformBroadcaster`` that gives back the
-            image but not boxes (with the labels, ignore flags, instance ids a dropped box takes along), masks,
-            keypoints or a per-pixel map that the elements move (the sample would keep them unmoved), or a
-            ``homography_matrix`` the sample held before the policy where a pipeline it runs in packs it
-            (``PackDetInputs(meta_keys=(..., 'homography_matrix'))``, as mmdet's semi-supervised configs do, whose
-            detectors project pseudo-boxes with it: the sample would keep it without the elements' moves; where none
-            packs it, as in a supervised pipeline, whose Resize / RandomFlip record one that nothing reads, the
-            mapping to add is logged once a process instead; a sample that holds none is not refused for it), or
-            gives those back but not the image, naming the wrapper, the keys and the mapping to add.
+        ValueError: an unknown element set, op or magnitude (named by the op), fewer than 2 pairs, ``probs`` that are
+            not E² finite non-negative numbers with a positive sum, ``fill`` not an int in [0, 255], ``bgr`` not a bool;
+            when applied with geometric elements, results whose annotations are not loaded yet, or whose ``gt_masks`` or
+            a per-pixel map is not the image's size, or a ``seg_fields`` that is not a list of keys of (H, W[, ...])
+            arrays (``geometric.check_annotation_sizes``); whichever pair is drawn, a second image that is not a uint8
+            array (``op_base.extra_image_keys``), or one beside an element that overrides ``apply`` without
+            ``handles_extra_images``, and an image or second image that an element of the set (unbound: one that some
+            pair of positive probability holds) cannot transform (``BaseAugmentOp.image_refusal``: Contrast and
+            ColorAdjust take 1 or 3 channels, most elements none of zero height or width, every element but Identity at
+            most the channels OpenCV takes (128 under OpenCV 5), a geometric element no second image of another size
+            than ``img``), naming the key and the elements; with geometric elements, on a sample with a second image or
+            an annotation they move (where the enclosing wrappers are read from the call stack; past the first sample a
+            classification sample reads none), in a ``TransformBroadcaster`` whose views are the two images of a pair
+            without ``share_random_params`` (each view would draw its own pair), or in a ``KeyMapper`` /
+            ``TransformBroadcaster`` that gives back the image but not boxes (with the labels, ignore flags, instance
+            ids a dropped box takes along), masks, keypoints or a per-pixel map that the elements move (the sample would
+            keep them unmoved), or a ``homography_matrix`` the sample held before the policy where a pipeline it runs in
+            packs it (``PackDetInputs(meta_keys=(..., 'homography_matrix'))``, as mmdet's semi-supervised configs do,
+            whose detectors project pseudo-boxes with it: the sample would keep it without the elements' moves; where
+            none packs it, as in a supervised pipeline, whose Resize / RandomFlip record one that nothing reads, the
+            mapping to add is logged once a process instead; a sample that holds none is not refused for it), or gives
+            those back but not the image, naming the wrapper, the keys and the mapping to add; whatever the elements, at
+            the first sample (and on each such sample after it), a ``KeyMapper`` / ``TransformBroadcaster`` that gives
+            back none of what the pair changes (``remapping=dict(other='other')``: the sample would keep its image while
+            the draw is credited; ``LiveChoiceTransform._check_view_used``), naming the wrapper, its mapping and
+            remapping and the keys to take back.
 
     Examples:
         >>> import numpy as np
@@ -166,11 +171,17 @@ class OHLAutoAugment(LiveChoiceTransform):
         with known_view(results, discarded_by(wrappers, candidates)):
             return self._apply_pair(results, index, rng, owner)
 
+    def changed_keys(self, results: dict) -> list[str]:
+        """``img`` and its second images; with geometric elements also what they move with it (the base's list)."""
+        if self._geometric:
+            return super().changed_keys(results)
+        return ['img', *second_image_candidates(results, f'{type(self).__name__}(key={self.key!r})')]
+
     def _apply_single(self, results: dict, index: int, rng: np.random.Generator, owner: str) -> dict:
         """The pair on a sample without a second image. With geometric elements, one that holds an annotation they
         move (boxes, masks, keypoints, a per-pixel map) or a ``homography_matrix`` recorded before is checked against
         the enclosing mmcv ``KeyMapper`` / ``TransformBroadcaster`` first (:meth:`_check_view`: the call stack is read
-        for those samples only, 3-10 us beside a warp; a classification sample reads none)."""
+        for those samples only, 3-10 us beside a warp; past the first sample, a classification sample reads none)."""
         if self._geometric and _holds_moved_annotations(results):
             wrappers = enclosing_key_mappers()
             if wrappers:
@@ -225,6 +236,9 @@ class OHLAutoAugment(LiveChoiceTransform):
         moved += pixel_map_keys(results, owner)
         if results.get('homography_matrix') is not None:  # recorded before the policy: someone tracks the moves
             found = _lost_at(wrappers, [*moved, 'homography_matrix'])
+            if found is not None and found[0] is None:  # none of them comes back
+                self._refuse_unused_view(results, wrappers, ['img', *candidates, *moved, 'homography_matrix'], owner)
+                return
             if found is None:
                 return
             kept, left = ([key for key in keys if key != 'homography_matrix'] for keys in found[1:])
@@ -241,8 +255,17 @@ class OHLAutoAugment(LiveChoiceTransform):
                           "semi-supervised detectors read it, from meta_keys=(..., 'homography_matrix')",
                           logger='current', level=logging.WARNING)
         found = _lost_at(wrappers, moved)
-        if found is not None:
+        if found is not None and found[0] is None:  # none comes back (but a homography_matrix nothing reads)
+            self._refuse_unused_view(results, wrappers, ['img', *candidates, *moved], owner)
+        elif found is not None:
             raise ValueError(_view_message(owner, *found, candidates))
+
+    def _refuse_unused_view(self, results: dict, wrappers: list, keys: list[str], owner: str) -> None:
+        """Refuse a view that gives back none of ``keys`` (what the pair changes; second images included): the
+        policy would change nothing of the sample while its draws are credited (:func:`unused_view`)."""
+        found = unused_view(wrappers, keys)
+        if found is not None:
+            raise ValueError(unused_view_message(owner, *found, self.keys_to_take_back(results, found[1])))
 
     def _apply_pair(self, results: dict, index: int, rng: np.random.Generator, owner: str) -> dict:
         img = results.get('img')
@@ -423,11 +446,14 @@ def _packed_around(wrapper) -> bool:
 def _lost_at(wrappers: list, moved: list[str]) -> tuple | None:
     """``(wrapper, kept, left)``: the wrapper of ``wrappers`` (innermost first) at which ``'img'`` or a key of
     ``moved`` is first lost, where the view gives back some but not all of them, with the keys its view gives back and
-    drops (a key a wrapper further out drops is not its to map); ``None`` where all come back or none does (the view
-    unused)."""
+    drops (a key a wrapper further out drops is not its to map); ``None`` where all come back;
+    ``(None, [], ['img', *moved])`` where none does (the policy would change nothing of the sample:
+    :func:`~automl_mm.augment.op_base.unused_view` names the wrapper)."""
     lost = discarded_by(wrappers, ['img', *moved])
-    if not moved or not lost or len(lost) == len(moved) + 1:
+    if not lost:
         return None
+    if len(lost) == len(moved) + 1:  # none comes back: :func:`unused_view` names the wrapper
+        return None, [], ['img', *moved]
     depth = next(i for i in range(len(wrappers)) if discarded_by(wrappers[:i + 1], list(lost)))
     inner, lost = wrappers[depth], discarded_by(wrappers[:depth + 1], list(lost))
     return (inner, [key for key in ('img', *moved) if key not in lost],

@@ -212,13 +212,18 @@ def test_the_policy_reads_the_call_stack_once_per_view():
         calls.append(1)
         return walk()
 
-    wrapper = _broadcaster(_policy(0, 1))
+    wrapper, alone = _broadcaster(_policy(0, 1)), _policy(0, 1)
     with mock.patch.object(op_base, 'enclosing_key_mappers', counted), \
             mock.patch.object(policy_module, 'enclosing_key_mappers', counted):
         out = wrapper(_pair())
-        assert len(calls) == 2
+        assert len(calls) == 3  # one per view, and the policy's first sample (LiveChoiceTransform._check_view_used)
         calls.clear()
-        _policy(0, 1).transform(dict(img=_pair()['img']))  # no second image: no look-up
+        wrapper(_pair())
+        assert len(calls) == 2  # one per view
+        calls.clear()
+        alone.transform(dict(img=_pair()['img']))  # its first sample
+        calls.clear()
+        alone.transform(dict(img=_pair()['img']))  # no second image: no look-up
         assert calls == []
     np.testing.assert_array_equal(out['img2'], out['img'])
 

@@ -82,13 +82,18 @@ def test_a_photometric_set_or_a_sample_without_annotations_is_not_refused():
 
 
 def test_a_classification_sample_reads_no_call_stack():
+    """Past the policy's first sample (whose view is read once, LiveChoiceTransform._check_view_used)."""
     calls = []
     read = op_base.enclosing_key_mappers
-    with mock.patch.object(policy_module, 'enclosing_key_mappers', lambda: calls.append(1) or read()):
-        _policy().transform(dict(img=_sample()['img']))
-        assert calls == []
-        _policy().transform(_sample())  # a detection sample: read once
+    counted = mock.patch.object(policy_module, 'enclosing_key_mappers', lambda: calls.append(1) or read())
+    with counted, mock.patch.object(op_base, 'enclosing_key_mappers', lambda: calls.append(1) or read()):
+        policy = _policy()
+        policy.transform(dict(img=_sample()['img']))
+        assert calls == [1]  # the first sample
+        policy.transform(dict(img=_sample()['img']))
         assert calls == [1]
+        policy.transform(_sample())  # a detection sample: read once
+        assert calls == [1, 1]
 
 
 def test_the_outer_wrapper_that_drops_the_boxes_is_named():
@@ -209,7 +214,9 @@ def test_a_sample_with_a_homography_and_no_annotations_is_checked_too(said):
         _packing(KeyMapper(transforms=[_policy()], mapping=dict(homography_matrix='homography_matrix')))(dict(sample))
     assert _messages(said) == []
     KeyMapper(transforms=[_policy()], mapping=dict(img='img'))(dict(sample))  # nothing packs it: said, not refused
-    KeyMapper(transforms=[_policy()], mapping=dict(homography_matrix='homography_matrix'))(dict(sample))
+    # a view that gives back the matrix alone, which nothing reads: none of the policy's moves reaches the sample
+    with pytest.raises(ValueError, match=r"gives back none of results\['img'\]: "):
+        KeyMapper(transforms=[_policy()], mapping=dict(homography_matrix='homography_matrix'))(dict(sample))
     first, second = _messages(said)
     assert "but not results['homography_matrix']" in first and "but not results['img']" in second
 
