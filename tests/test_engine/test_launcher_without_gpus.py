@@ -8,6 +8,7 @@ import sys
 import pytest
 
 from automl_mm.engine import launch
+from tests.test_tools._tool_loading import tool_environment  # noqa: F401  (autouse: undoes the tool's LOCAL_RANK)
 
 from conftest import REPO_ROOT
 

@@ -17,6 +17,7 @@ from mmengine.config import Config
 from mmengine.runner import Runner
 
 from automl_mm.engine.preflight import ConfigCheckError
+from tests.test_tools._tool_loading import tool_environment  # noqa: F401  (autouse: undoes the tool's LOCAL_RANK)
 
 from conftest import REPO_ROOT, count_config_checks, synthcoco_detector_cfg, tiny_digits_cfg
 

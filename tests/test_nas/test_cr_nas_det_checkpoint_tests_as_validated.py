@@ -17,6 +17,7 @@ from mmengine.runner import Runner
 
 from automl_mm.datasets.coco_split import split_coco
 from automl_mm.nas import loop as loop_module
+from tests.test_tools._tool_loading import tool_environment  # noqa: F401  (autouse: undoes the tool's LOCAL_RANK)
 
 from conftest import REPO_ROOT
 

@@ -19,6 +19,7 @@ from test_nas._cr_digits import use_cr_resnet
 
 from automl_mm.nas import final_architecture
 from automl_mm.nas import loop as loop_module
+from tests.test_tools._tool_loading import tool_environment  # noqa: F401  (autouse: undoes the tool's LOCAL_RANK)
 
 from conftest import REPO_ROOT
 

@@ -13,6 +13,7 @@ import pytest
 import torch
 
 from automl_mm.engine.checkpoint import load_from_local
+from tests.test_tools._tool_loading import tool_environment  # noqa: F401  (autouse: undoes the tool's LOCAL_RANK)
 
 from conftest import REPO_ROOT
 

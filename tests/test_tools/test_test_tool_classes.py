@@ -13,6 +13,7 @@ from mmengine.runner import Runner
 from automl_mm.datasets.fashion_mnist import FashionMNISTDataset
 from automl_mm.engine.checkpoint import CheckpointMismatchError
 from automl_mm.utils import register_all_modules
+from tests.test_tools._tool_loading import tool_environment  # noqa: F401  (autouse: undoes the tool's LOCAL_RANK)
 
 from conftest import REPO_ROOT
 

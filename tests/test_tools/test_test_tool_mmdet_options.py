@@ -17,6 +17,7 @@ from mmengine.config import Config
 from automl_mm.engine.preflight import ConfigCheckError
 from automl_mm.engine.tool_args import enable_show_dir
 from automl_mm.engine.tta_views import apply_tta
+from tests.test_tools._tool_loading import tool_environment  # noqa: F401  (autouse: undoes the tool's LOCAL_RANK)
 
 from conftest import REPO_ROOT
 

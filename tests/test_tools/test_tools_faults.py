@@ -14,6 +14,7 @@ from mmengine.runner import Runner
 
 from automl_mm.engine import CheckpointFormatError
 from automl_mm.ohl.copies import find_ohl_hook
+from tests.test_tools._tool_loading import tool_environment  # noqa: F401  (autouse: undoes the tool's LOCAL_RANK)
 
 from conftest import REPO_ROOT
 
@@ -137,17 +138,11 @@ def _test_tool_in_process(capfd, *argv: str) -> tuple[int, str, str]:
 
     tool = _tool('test')
     capfd.readouterr()
-    local_rank = os.environ.get('LOCAL_RANK')  # the tool sets it for its process (mmengine reads it)
-    try:
+    try:  # the LOCAL_RANK the tool sets for its process (mmengine reads it) is undone by tool_environment
         exit_on_refusal(lambda: tool.main(list(argv)), 'tools/test.py')
         code = 0
     except SystemExit as stop:
         code = stop.code if isinstance(stop.code, int) else 1
-    finally:
-        if local_rank is None:
-            os.environ.pop('LOCAL_RANK', None)
-        else:
-            os.environ['LOCAL_RANK'] = local_rank
     out, err = capfd.readouterr()
     return code, out, err
 

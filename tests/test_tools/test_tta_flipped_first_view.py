@@ -11,6 +11,7 @@ from mmengine.logging import MMLogger
 from test_tools.test_test_tool_mmdet_options import _test_tool, detector  # noqa: F401 (a fixture)
 
 from automl_mm.engine.tta_views import apply_tta, flip_tta_pipeline, flipped_first_view
+from tests.test_tools._tool_loading import tool_environment  # noqa: F401  (autouse: undoes the tool's LOCAL_RANK)
 
 from conftest import REPO_ROOT
 
