@@ -328,7 +328,10 @@ def test_a_hung_rank_ends_the_run_with_a_clear_error_and_a_resumable_checkpoint(
     cfg = _small_two_copy_cfg()  # nothing learned is asserted: the small network on 64 images
     cfg.reward_dataloader.dataset.max_samples = 120
     cfg.train_cfg.max_epochs, cfg.train_cfg.val_interval = 3, 100
-    cfg.env_cfg.dist_cfg.timeout = 15
+    # What the healthy rank waits for the hung one before its trunk-end collective gives up (gloo); a legitimate wait
+    # (the copies' skew at a collective, the ranks' start) must stay below it: 5 s passed with three of these runs
+    # at once on 2 busy cores (start-up ~55 s each), so 8 s keeps a margin and the test no longer waits out 15 s
+    cfg.env_cfg.dist_cfg.timeout = 8
     cfg.custom_imports = dict(imports=['hang_plugin'], allow_failed_imports=False)
     cfg.custom_hooks.append(dict(type='HangAtEpoch', epoch=2))
     cfg.dump(str(tmp_path / 'hang.py'))
