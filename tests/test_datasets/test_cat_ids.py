@@ -16,7 +16,8 @@ from automl_mm.datasets import (
     ImageFolderDataset,
     NoisyLabelDataset,
 )
-from tests.conftest import write_cifar
+
+from conftest import write_cifar
 
 
 def _folders(root) -> str:

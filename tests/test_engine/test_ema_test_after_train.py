@@ -16,13 +16,9 @@ from mmengine.registry import METRICS
 from mmengine.runner import Runner
 from torch import nn
 
+from tests._tiny_runner import inductor_cache  # noqa: F401  (autouse)
+
 INPUTS = torch.tensor([[float(i), 1.0] for i in range(4)])
-
-
-@pytest.fixture(autouse=True)
-def _inductor_cache(monkeypatch, tmp_path):
-    """The runner sets TORCHINDUCTOR_CACHE_DIR: undone after each test."""
-    monkeypatch.setenv('TORCHINDUCTOR_CACHE_DIR', str(tmp_path / 'inductor'))
 
 
 class _Net(BaseModel):

@@ -27,7 +27,8 @@ from automl_mm.ohl import copies as copies_module
 from automl_mm.ohl.reward import settle_rewards
 from automl_mm.ohl.spaces import AttributeSpace
 from automl_mm.registry import METRICS, RUNNERS, TRANSFORMS
-from tests.conftest import tiny_ohl_cfg
+
+from conftest import tiny_ohl_cfg
 
 OHL = 'configs/ohl/ohl_convnet_1x4_12e_digits.py'
 

@@ -21,7 +21,8 @@ from automl_mm.ohl.ownership import check_owned_attribute
 from automl_mm.ohl.replay_hooks import SetAttributesHook, TrunkScheduleHook
 from automl_mm.registry import HOOKS
 from automl_mm.testing.contracts import check_ohl_space, toy_runner
-from tests.conftest import tiny_digits_cfg, tiny_ohl_cfg, train_copy_runner
+
+from conftest import tiny_digits_cfg, tiny_ohl_cfg, train_copy_runner
 
 BETA1 = 'optim_wrapper.optimizer.param_groups.0.betas.0'
 BETA1_ALL = 'optim_wrapper.optimizer.param_groups.*.betas.0'

@@ -25,7 +25,8 @@ from torch.utils.data import DataLoader, Dataset, IterableDataset, RandomSampler
 
 from automl_mm.ohl import data_writes, set_attribute
 from automl_mm.registry import HOOKS, TRANSFORMS
-from tests.conftest import tiny_digits_cfg, tiny_ohl_cfg, train_copy_runner
+
+from conftest import tiny_digits_cfg, tiny_ohl_cfg, train_copy_runner
 
 PATH = 'train_dataloader.dataset.pipeline.transforms.0.value'
 ITERS = 4  # 64 images in batches of 16

@@ -18,7 +18,8 @@ from mmengine.runner import Runner
 from automl_mm.ohl.attribute_space import AttributeSpace
 from automl_mm.ohl.copies import CopyLayout
 from automl_mm.ohl.ownership import check_owned_attribute
-from tests.conftest import tiny_digits_cfg
+
+from conftest import tiny_digits_cfg
 
 GROUPS = 'optim_wrapper.optimizer.param_groups.*.lr'
 

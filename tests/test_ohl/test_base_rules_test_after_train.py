@@ -11,23 +11,18 @@ from __future__ import annotations
 
 import copy
 
-import pytest
 from mmengine.config import Config
 
 from automl_mm.ohl import reset_copy_layout
 from automl_mm.ohl.attributes import get_attribute, set_attribute
 from automl_mm.ohl.optimizer_base import RATIO_KEY
 from automl_mm.registry import RUNNERS
+from tests._tiny_runner import inductor_cache  # noqa: F401  (autouse)
 
 from conftest import REPO_ROOT, tiny_ohl_cfg
 
 BASE = 'optim_wrapper.optimizer.lr'
 HEAD_LR = 0.0123  # custom_keys' lr set outright: every base keeps it (× the batch factor)
-
-
-@pytest.fixture(autouse=True)
-def _inductor_cache(monkeypatch, tmp_path):
-    monkeypatch.setenv('TORCHINDUCTOR_CACHE_DIR', str(tmp_path / 'inductor'))
 
 
 def _groups(runner) -> list[dict]:

@@ -231,7 +231,7 @@ def _ohl_run(work_dir, epochs: int, controller_lr: float, resume: bool = False, 
     settings of the controller (its ``type`` too)."""
     import os.path as osp
 
-    from tests.conftest import tiny_ohl_cfg, train_copy_runner
+    from conftest import tiny_ohl_cfg, train_copy_runner
 
     cfg = tiny_ohl_cfg(str(work_dir), seed=0)
     cfg.train_cfg.max_epochs = epochs

@@ -14,11 +14,11 @@ from types import SimpleNamespace
 import pytest
 import torch
 from mmengine.hooks import Hook
-from mmengine.model import BaseModel
 from mmengine.runner import Runner
 from torch import nn
 
 from automl_mm.ohl.replay_hooks import SetAttributesHook, TrunkScheduleHook, check_replay_hooks_apart
+from tests._tiny_runner import FourSamples, LinearNet, inductor_cache  # noqa: F401  (autouse)
 
 LR = 'optim_wrapper.optimizer.lr'
 GROUP0 = 'optim_wrapper.optimizer.param_groups.0.lr'
@@ -26,32 +26,16 @@ SLOPE = 'model.act.negative_slope'
 FIXED = dict(type='automl_mm.SetAttributesHook', values={LR: 0.05})  # final_policy.py
 
 
-@pytest.fixture(autouse=True)
-def _inductor_cache(monkeypatch, tmp_path):
-    """The runner sets TORCHINDUCTOR_CACHE_DIR: undone after each test."""
-    monkeypatch.setenv('TORCHINDUCTOR_CACHE_DIR', str(tmp_path / 'inductor'))
-
-
 def _schedule(values):  # schedule_policy.py
     return dict(type='automl_mm.TrunkScheduleHook', values={LR: values}, trunk_epochs=1)
 
 
-class _Net(BaseModel):
+class _Net(LinearNet):
     def __init__(self):
-        super().__init__()
-        self.fc, self.act = nn.Linear(2, 1), nn.LeakyReLU(0.01)
-
-    def forward(self, inputs, data_samples=None, mode='loss'):
-        out = self.act(self.fc(inputs))
-        return dict(loss=out.square().mean()) if mode == 'loss' else [dict(out=o) for o in out]
+        super().__init__(nn.LeakyReLU(0.01))
 
 
-class _Samples(torch.utils.data.Dataset):
-    def __len__(self):
-        return 4
-
-    def __getitem__(self, i):
-        return dict(inputs=torch.tensor([float(i), 1.0 - i]))
+_Samples = FourSamples
 
 
 class _LrProbe(Hook):

@@ -13,7 +13,8 @@ from mmengine.runner import Runner
 
 from automl_mm.ohl.replay_hooks import SearchedValuesHook, SetAttributesHook, TrunkScheduleHook
 from automl_mm.registry import HOOKS
-from tests.conftest import tiny_digits_cfg
+
+from conftest import tiny_digits_cfg
 
 PATH = 'model.1.negative_slope'
 

@@ -8,19 +8,15 @@ from __future__ import annotations
 
 import os.path as osp
 
-import pytest
 from mmengine.hooks import Hook
 from mmengine.runner import Runner
 
 from automl_mm.registry import HOOKS
-from tests.conftest import resumed_runner, tiny_digits_cfg
+from tests._tiny_runner import inductor_cache  # noqa: F401  (autouse)
+
+from conftest import resumed_runner, tiny_digits_cfg
 
 PATH = 'model.backbone.layers.1.momentum'
-
-
-@pytest.fixture(autouse=True)
-def _inductor_cache(monkeypatch, tmp_path):
-    monkeypatch.setenv('TORCHINDUCTOR_CACHE_DIR', str(tmp_path / 'inductor'))
 
 
 @HOOKS.register_module(force=True)

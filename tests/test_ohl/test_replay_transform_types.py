@@ -194,7 +194,7 @@ def test_a_runner_trains_with_the_value_on_the_searched_transform_or_refuses_a_m
     search's; a second transform before it is refused before training."""
     from mmengine.runner import Runner
 
-    from tests.conftest import tiny_digits_cfg
+    from conftest import tiny_digits_cfg
 
     path = 'train_dataloader.dataset.pipeline.transforms.1.prob'
     hook = dict(type='automl_mm.SetAttributesHook', values={path: 0.8},

@@ -16,7 +16,8 @@ from mmengine.runner import Runner
 from automl_mm.ohl import TrunkScheduleHook, reset_copy_layout
 from automl_mm.ohl.report import OHLReport, final_policy_text, lineage, schedule_fragment
 from automl_mm.registry import HOOKS, RUNNERS
-from tests.conftest import tiny_digits_cfg, tiny_ohl_cfg, train_copy_runner
+
+from conftest import tiny_digits_cfg, tiny_ohl_cfg, train_copy_runner
 
 LR = 'optim_wrapper.optimizer.param_groups.*.lr'
 
@@ -181,7 +182,6 @@ def test_final_policy_keeps_every_attribute_spaces_value():
     assert replayed == {LR: 0.1, wd_path: 1e-4}
     # one space: the fragment as it is
     assert final_policy_text([('lr', spaces[0].export_fragment())]) == spaces[0].export_fragment()
-
 
 
 def test_merging_fragments_keeps_the_order_of_each_hooks_values():

@@ -15,36 +15,16 @@ from types import SimpleNamespace
 
 import pytest
 import torch
-from mmengine.model import BaseModel
 from mmengine.registry import DefaultScope
 from mmengine.runner import Runner
 from torch import nn
 
+from tests._tiny_runner import FourSamples, LinearNet, inductor_cache  # noqa: F401  (autouse)
+
 LR = 'optim_wrapper.optimizer.lr'
 
 
-@pytest.fixture(autouse=True)
-def _inductor_cache(monkeypatch, tmp_path):
-    """The runner sets TORCHINDUCTOR_CACHE_DIR: undone after each test."""
-    monkeypatch.setenv('TORCHINDUCTOR_CACHE_DIR', str(tmp_path / 'inductor'))
-
-
-class _Net(BaseModel):
-    def __init__(self):
-        super().__init__()
-        self.fc = nn.Linear(2, 1)
-
-    def forward(self, inputs, data_samples=None, mode='loss'):
-        out = self.fc(inputs)
-        return dict(loss=out.square().mean()) if mode == 'loss' else [dict(out=o) for o in out]
-
-
-class _Samples(torch.utils.data.Dataset):
-    def __len__(self):
-        return 4
-
-    def __getitem__(self, i):
-        return dict(inputs=torch.tensor([float(i), 1.0 - i]))
+_Net, _Samples = LinearNet, FourSamples
 
 
 def _scope(name: str) -> SimpleNamespace:

@@ -14,7 +14,8 @@ from mmengine.hooks import Hook
 
 from automl_mm.ohl.hook import OHLHook
 from automl_mm.registry import HOOKS
-from tests.conftest import tiny_ohl_cfg, train_copy_runner
+
+from conftest import tiny_ohl_cfg, train_copy_runner
 
 
 @HOOKS.register_module(force=True)
@@ -81,7 +82,7 @@ def test_the_logged_lr_of_a_replayed_schedule_is_the_lr_each_iteration_trains_wi
     (iteration 3 trained with 0.01 and its line said 0.1)."""
     from mmengine.runner import Runner
 
-    from tests.conftest import tiny_digits_cfg
+    from conftest import tiny_digits_cfg
 
     cfg = tiny_digits_cfg(str(tmp_path / loop), max_epochs=2)
     cfg.train_dataloader.batch_size = 16  # 4 iterations an epoch

@@ -11,7 +11,8 @@ from mmengine.hooks import Hook
 
 from automl_mm.ohl.hook import OHLHook
 from automl_mm.registry import HOOKS
-from tests.conftest import tiny_ohl_cfg, train_copy_runner
+
+from conftest import tiny_ohl_cfg, train_copy_runner
 
 LR = 'optim_wrapper.optimizer.param_groups.*.lr'
 
