@@ -297,7 +297,8 @@ def _remote_arguments(cls: type, metric: dict) -> list[str]:
 
 def _construct_aside(metric: dict, key: str) -> None:
     """Construct (and drop) the metric config ``metric`` (at config key ``key``) with its
-    :data:`WRITTEN_ARGUMENTS` moved into a new temporary folder (each a path of the same name in it), removed
+    :data:`WRITTEN_ARGUMENTS` moved into a new temporary folder (each a path of the same name in it), and the
+    temporary folders its constructor makes there too (``tempfile.tempdir`` pointed at it meanwhile), removed
     after; nothing is done where no temporary folder can be made (the signature was checked;
     :func:`~automl_mm.engine.preflight_metric_folders.check_metric_temp_folders` refuses a metric that needs one).
 
@@ -315,7 +316,13 @@ def _construct_aside(metric: dict, key: str) -> None:
         for name in WRITTEN_ARGUMENTS:
             if isinstance(moved.get(name), str):
                 moved[name] = osp.join(folder, name, osp.basename(moved[name].rstrip('/\\')) or name)
-        _build_metric(key, moved)
+        # the temporary folders a constructor makes go into the throw-away one too, and away with it: mmdet's
+        # MOTChallengeMetric makes one with mkdtemp that nothing removes (one more per start, under TMPDIR)
+        kept, tempfile.tempdir = tempfile.tempdir, folder
+        try:
+            _build_metric(key, moved)
+        finally:
+            tempfile.tempdir = kept
 
 
 def check_metric_signature(metric: dict, key: str) -> type | None:

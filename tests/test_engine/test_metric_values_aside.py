@@ -147,3 +147,17 @@ def test_a_metric_whose_constructor_downloads_is_not_constructed_aside(monkeypat
     with pytest.raises(FileNotFoundError, match=r'^test_evaluator: .*o\.pkl'):  # local files: constructed aside
         check_metric_arguments(Config(dict(test_evaluator=dict(metric, occluded_ann='o.pkl', separated_ann='s.pkl'))),
                                construct=construct)
+
+
+def test_a_temporary_folder_a_constructor_makes_aside_is_removed(monkeypatch, tmp_path):
+    """mmdet's ``MOTChallengeMetric`` makes a temporary folder with ``mkdtemp`` in its constructor and nothing removes
+    it: constructed aside at every training start, each start left one more under TMPDIR. The constructor's
+    temporary folders now go into the throw-away folder and away with it."""
+    import mmdet.evaluation.metrics.mot_challenge_metric as mot
+
+    temporary = tmp_path / 'tmp'
+    temporary.mkdir()
+    monkeypatch.setattr(tempfile, 'tempdir', str(temporary))
+    monkeypatch.setattr(mot, 'trackeval', object())  # (not installed here; the constructor only asks for it)
+    check_metric_arguments(Config(dict(test_evaluator=dict(type='mmdet.MOTChallengeMetric'))))
+    assert os.listdir(temporary) == [] and tempfile.tempdir == str(temporary)
