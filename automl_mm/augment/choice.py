@@ -136,6 +136,8 @@ class LiveChoiceTransform(BaseTransform):
     """
 
     bindable = True
+    #: Whether the first sample ran inside an mmcv ``KeyMapper`` / ``TransformBroadcaster`` (:meth:`_check_view_used`)
+    _in_view = False
     #: Whether the mmcv ``KeyMapper`` / ``TransformBroadcaster`` views around the transform were read
     #: (:meth:`_check_view_used`): once per instance, on its first sample (a pipeline runs a transform in one place).
     _view_read = False
@@ -278,6 +280,7 @@ class LiveChoiceTransform(BaseTransform):
         """
         if isinstance(results, dict):
             wrappers = op_base.enclosing_key_mappers()
+            self._in_view = bool(wrappers)
             keys = self.changed_keys(results) if wrappers else []
             found = unused_view(wrappers, keys)
             if found is not None:
@@ -417,6 +420,45 @@ class OHLRandomChoice(LiveChoiceTransform):
         return iter([t for pipeline in self.pipelines for t in pipeline.transforms])
 
     def apply_choice(self, results: dict, index: int, rng: np.random.Generator) -> dict | None:
+        if self._in_view and isinstance(results, dict) and self.pipelines[index].transforms:
+            return self._apply_in_view(results, index)
+        return self._apply_drawn(results, index)
+
+    def _apply_in_view(self, results: dict, index: int) -> dict | None:
+        """The drawn sub-pipeline inside an mmcv ``KeyMapper`` / ``TransformBroadcaster`` view, refusing a view that
+        gives back some of what it changed (by identity: the image, second images, annotations of
+        :meth:`changed_keys`) but not the rest: ``KeyMapper(mapping=dict(img='img'))`` around a choice of mmcv's
+        ``RandomFlip`` took the flipped image back and left the boxes as they were, which then described other
+        pixels, silently. A choice of photometric transforms (the image alone changed) passes.
+
+        Raises:
+            ValueError: Such a view, naming the sub-pipeline, the wrapper and the keys it drops.
+        """
+        before = {key: results.get(key) for key in self.changed_keys(results)}
+        out = self._apply_drawn(results, index)
+        if not isinstance(out, dict):
+            return out
+        changed = [key for key, value in before.items() if out.get(key) is not value]
+        if len(changed) < 2:  # a part lost needs two (the image alone: a view giving none back is refused at first)
+            return out
+        wrappers = op_base.enclosing_key_mappers()  # (3-10 us, only for a draw that changed two keys or more)
+        lost = op_base.discarded_by(wrappers, changed)
+        if lost and len(lost) < len(changed):
+            depth = next(i for i in range(len(wrappers)) if op_base.discarded_by(wrappers[:i + 1], changed))
+            inner = wrappers[depth]
+            lost = op_base.discarded_by(wrappers[:depth + 1], changed)
+            kept = ', '.join(f'results[{key!r}]' for key in changed if key not in lost)
+            dropped = ', '.join(f'results[{key!r}]' for key in changed if key in lost)
+            where = 'mapping' if getattr(inner, 'auto_remap', False) else 'remapping'
+            raise ValueError(
+                f"{self.choices_config_key()}[{index}] ({config_repr(self.transform_cfgs[index])}) runs in mmcv's "
+                f'{type(inner).__name__}(mapping={inner.mapping!r}, remapping={inner.remapping!r}), which gives back '
+                f'{kept} but not {dropped}: the sample would keep what the drawn transforms moved in part, and its '
+                f"annotations would no longer describe its image. Take them back too: add "
+                f"{', '.join(f'{key}={key!r}' for key in changed if key in lost)} to its {where}")
+        return out
+
+    def _apply_drawn(self, results: dict, index: int) -> dict | None:
         owner = f'{self.choices_config_key()}[{index}]'
         keys = second_image_keys(results, owner) if isinstance(results, dict) else []
         if not keys:  # no second image (classification, detection, a broadcaster's other view)

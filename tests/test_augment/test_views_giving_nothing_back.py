@@ -117,3 +117,26 @@ def test_a_detection_sample_is_refused_past_a_first_sample_checked_elsewhere(hom
     sample = dict(_detection(), homography_matrix=np.eye(3, dtype=np.float32)) if homography else _detection()
     with pytest.raises(ValueError, match=r"which gives back none of results\['img'\], results\['gt_bboxes'\]"):
         KeyMapper(transforms=[policy], **NOTHING_BACK)(sample)
+
+
+def test_a_choice_whose_view_gives_back_the_flipped_image_but_not_its_boxes_is_refused():
+    """``KeyMapper(mapping=dict(img='img'))`` (mmcv's ``auto_remap``: only img taken back) around a choice of mmcv's
+    ``RandomFlip``: the flipped image came back, the flipped boxes stayed in the view, and the sample kept boxes of
+    other pixels, silently (the choice has no static list of what its transforms move: judged on each draw)."""
+    wrapper = _counting(KeyMapper(mapping=dict(img='img'), transforms=[_choice()]))
+    with pytest.raises(ValueError, match=r"^OHLRandomChoice\(key='c'\)\.transforms\[\d\] \(.*RandomFlip.*\) runs in "
+                                         r"mmcv's KeyMapper\(mapping=\{'img': 'img'\}, remapping=\{'img': 'img'\}\), "
+                                         r"which gives back results\['img'\] but not results\['gt_bboxes'\]: .* add "
+                                         r"gt_bboxes='gt_bboxes' to its mapping$"):
+        wrapper(_detection())
+
+
+def test_a_choice_whose_view_gives_back_all_it_changed_passes():
+    """The same choice in a view that maps the boxes too, and a photometric choice in an image-only view."""
+    wrapper = _counting(KeyMapper(mapping=dict(img='img', gt_bboxes='gt_bboxes'), transforms=[_choice()]))
+    out = wrapper(_detection())
+    assert np.array_equal(out['img'], _img()[:, ::-1]) and np.array_equal(out['gt_bboxes'][:, 0], WIDTH - BOXES[:, 2])
+    photometric = OHLRandomChoice([[dict(type='mmcv.RandomGrayscale', prob=1.0, keep_channels=True)], []], key='c',
+                                  probs=[1.0, 0.0])
+    out = _counting(KeyMapper(mapping=dict(img='img'), transforms=[photometric]))(_detection())
+    assert np.array_equal(out['gt_bboxes'], BOXES)
