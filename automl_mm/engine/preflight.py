@@ -142,7 +142,8 @@ concept, and the public names stay importable from here.
   ``tools/train.py`` runs it before starting local copies; a run without local copies (and ``tools/test.py``, for
   its test split) runs its data part, :func:`~automl_mm.engine.preflight_build.check_data_sources` (each loader's
   dataset built lazily and asked whether what it reads is there), and its evaluator part,
-  :func:`~automl_mm.engine.preflight_build.check_metric_arguments` (the metrics built), before building its runner.
+  :func:`~automl_mm.engine.preflight_metric_build.check_metric_arguments` (the metrics built), before building its
+  runner.
 """
 from __future__ import annotations
 
@@ -151,7 +152,7 @@ from typing import Any
 
 from .preflight_augment import check_no_augmentation_when_scored
 from .preflight_build import _resolve_spaces as _resolve_spaces  # (tests import it from here)
-from .preflight_build import build_check, check_data_sources, check_metric_arguments
+from .preflight_build import build_check, check_data_sources
 from .preflight_channels import check_grey_channel_swap
 from .preflight_classes import (
     _check_coco_classes,
@@ -193,6 +194,7 @@ from .preflight_loader_classes import check_loader_classes
 from .preflight_loading import check_data_files
 from .preflight_lvis import check_lvis_api, warn_lvis_ignored_settings
 from .preflight_masks import check_mask_format
+from .preflight_metric_build import check_metric_arguments
 from .preflight_metric_folders import check_metric_temp_folders
 from .preflight_metric_order import check_category_order, check_metric_order
 from .preflight_metrics import (

@@ -11,7 +11,7 @@ evaluation stopped with a bare ``FileNotFoundError`` naming a random path, after
 
 Others make theirs when they are built (:data:`_BUILD_TEMP_WRITERS`): ``CocoPanopticMetric`` and ``CityScapesMetric``
 without ``outfile_prefix``, ``MOTChallengeMetric`` whatever it is (its ground truth goes there); the start's metric
-check (:func:`~automl_mm.engine.preflight_build.check_metric_arguments`, which builds them) stopped with a bare
+check (:func:`~automl_mm.engine.preflight_metric_build.check_metric_arguments`, which builds them) stopped with a bare
 ``FileNotFoundError`` named by the evaluator's key alone. ``COCOCaptionMetric`` takes no ``outfile_prefix`` and
 writes to a new temporary folder at every evaluation.
 """

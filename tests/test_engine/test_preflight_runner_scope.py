@@ -10,7 +10,8 @@ import inspect
 import pytest
 from mmengine.config import Config
 
-from automl_mm.engine.preflight_build import check_data_sources, check_metric_arguments
+from automl_mm.engine.preflight_build import check_data_sources
+from automl_mm.engine.preflight_metric_build import check_metric_arguments
 from automl_mm.engine.preflight_walk import ConfigCheckError, runner_scope
 
 

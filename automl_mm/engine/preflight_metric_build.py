@@ -1,0 +1,234 @@
+"""The metrics a start checks (:func:`check_metric_arguments`): constructed where the run builds them anyway,
+bound to their signature (:func:`check_metric_signature`) where it does not, and mmdet's / mmengine's / automl_mm's
+of those constructed aside (:func:`_construct_aside`: their output folders, and the temporary folders their
+constructors make, moved into a throw-away folder). Split from :mod:`~automl_mm.engine.preflight_build`, whose
+:func:`~automl_mm.engine.preflight_build.build_check` runs :func:`_build_metrics`; importable from
+:mod:`automl_mm.engine.preflight` as before.
+"""
+from __future__ import annotations
+
+import copy
+import inspect
+import os.path as osp
+import re
+import tempfile
+from typing import Any
+
+from .preflight_build import _named
+from .preflight_walk import ConfigCheckError, _evaluator_cfgs, outside_split, runner_scope
+
+#: The evaluators a training run (``Runner.train()``: its train loop, its validation loop, the search loops and hooks
+#: that score held-out splits) never builds: ``tools/train.py``'s start checks their arguments without constructing
+#: them.
+UNBUILT_BY_TRAINING = ('test_evaluator', )
+
+
+def check_metric_arguments(cfg: Any, test_only: bool = False, split: str = 'test', construct: bool = True) -> None:
+    """Check every metric of ``cfg``'s evaluators (``val_evaluator``, ``test_evaluator``,
+    ``train_cfg.search_evaluator``, a hook's ``reward_evaluator``; with ``test_only``, ``{split}_evaluator`` alone) in
+    this process, as :func:`build_check` checks them: a misspelled, missing or refused argument is named at its key
+    (``val_evaluator.prefx: Accuracy takes no argument 'prefx' (it takes ...) (did you mean
+    val_evaluator.prefix?)``). ``tools/train.py`` runs it with :func:`check_data_sources` before a run without local
+    copies builds its runner, ``tools/test.py`` (``test_only``) before its runner: the runner's loops build the
+    evaluators only in ``train()`` / ``test()``, after the model, the hooks (and the checkpoint's loading) and some 290
+    log lines.
+
+    The metrics of the evaluators the run builds anyway (with ``test_only`` the split's, else all but
+    :data:`UNBUILT_BY_TRAINING`) are constructed, then dropped, where ``construct`` (a value the constructor refuses
+    is named too). The others (a training run's ``test_evaluator``), and all where ``construct`` is False, are bound
+    to their class's ``__init__`` signature (:func:`check_metric_signature`) and, where the class's constructors are
+    all mmdet's, mmengine's or automl_mm's, constructed aside (:func:`_construct_aside`): the folders they write to
+    (:data:`WRITTEN_ARGUMENTS`) moved into a throw-away temporary folder, so that a bad value (``CocoMetric(metric=
+    'bboxx')``, a missing ``ann_file``) is refused at start, not when ``tools/test.py`` runs after the training, and
+    no file of the config is touched (mmdet's format-only ``CityScapesMetric`` clears its ``outfile_prefix``
+    results, ``DumpProposals`` makes its ``output_dir``), on every rank alike (before the process group each counts
+    as the main one: ``tools/train.py`` passes ``construct=False`` there). A user's class with its own constructor
+    may act on files it names otherwise, and a metric whose arguments name a remote file may fetch it
+    (:func:`_remote_arguments`: ``CocoOccludedSeparatedMetric``'s defaults): each is bound to its signature alone.
+    Only the metrics the run never builds are constructed aside: with ``construct=False`` (a distributed start) the
+    others are bound to their signature alone (the run's loops construct them at ``train()``, on every rank), and a
+    metric config constructed once in a call, or one the run builds anyway (``test_evaluator = val_evaluator``, as
+    mmdet's configs write it), is not constructed again (a ``CocoMetric`` loads its whole ``ann_file``: about 2 s
+    and 160 MB for COCO val2017's, 15-20 s and over 1 GB for LVIS v1 val's, on every rank at once).
+
+    Raises:
+        TypeError: an argument the metric's class does not take, or one it needs that is not given, named at its
+            key (by the signature or the constructor).
+        ValueError, FileNotFoundError, KeyError: a constructed metric's constructor refused its arguments (aside
+            too), prefixed with its config key (mmdet's ``KeyError`` for a ``metric`` it does not compute).
+        KeyError: a metric ``type`` no registry holds (or none given), named at its key.
+    """
+    from mmengine.registry import DefaultScope
+
+    with DefaultScope.overwrite_default_scope(runner_scope(cfg)):
+        _build_metrics(cfg, test_only, split, construct)
+
+
+def _build_metrics(cfg: Any, test_only: bool, split: str, construct: bool = True) -> None:
+    """Construct (and drop) or bind and construct aside each metric of :func:`check_metric_arguments`, in the scope
+    the caller set."""
+
+    constructed: set[str] = set()  # the metric configs constructed in this call, by their repr
+    metrics = [(metric, key) for metric, key in _evaluator_cfgs(cfg) if not outside_split(key, test_only, split)]
+    # what the run's own loops construct anyway (a distributed start's val_evaluator: at train(), on every rank): no
+    # second construction aside (a CocoMetric / LVISMetric loads its whole ann_file, on every rank at once)
+    built_by_run = {repr(metric) for metric, key in metrics
+                    if test_only or key.split('[')[0] not in UNBUILT_BY_TRAINING}
+    for metric, key in metrics:
+        unbuilt = not test_only and key.split('[')[0] in UNBUILT_BY_TRAINING
+        if not construct or unbuilt:
+            cls = check_metric_signature(metric, key)
+            if unbuilt and cls is not None and _known_constructor(cls) and not _remote_arguments(cls, metric) and \
+                    repr(metric) not in constructed and repr(metric) not in built_by_run:
+                _construct_aside(metric, key)
+                constructed.add(repr(metric))
+            continue
+        if repr(metric) in constructed:
+            continue
+        _build_metric(key, copy.deepcopy(metric))
+        constructed.add(repr(metric))
+
+
+def _build_metric(key: str, metric: dict) -> None:
+    """Build (and drop) the metric config ``metric`` (not copied) at config key ``key``, its errors named by
+    :func:`_named`; a ``RuntimeError`` / ``ImportError`` raised by mmdet's own code (a metric's package not
+    installed: ``CocoPanopticMetric`` without panopticapi, ``COCOCaptionMetric`` without pycocoevalcap) is raised
+    again as ``<key> (<type>): <its message>``, the half-built metric's ``__del__`` (mmdet's reads an attribute not
+    set yet) not reported as an ignored exception."""
+    import gc
+    import sys
+
+    from automl_mm.registry import METRICS
+    from automl_mm.utils.scope import config_type_name
+
+    hook = sys.unraisablehook
+
+    def quiet(unraisable: Any) -> None:  # a half-built mmdet metric's __del__ reading what was not set yet
+        if not (isinstance(unraisable.exc_value, AttributeError)
+                and getattr(unraisable.object, '__qualname__', '').endswith('__del__')
+                and getattr(unraisable.object, '__module__', '').startswith('mmdet.')):
+            hook(unraisable)
+
+    named = None
+    sys.unraisablehook = quiet
+    try:
+        try:
+            with _named(key, node=metric):
+                METRICS.build(metric)
+        except (RuntimeError, ImportError) as err:
+            tb = err.__traceback__
+            while tb.tb_next is not None:
+                tb = tb.tb_next
+            if type(err) not in (RuntimeError, ImportError) or \
+                    f'{osp.sep}mmdet{osp.sep}' not in osp.normpath(tb.tb_frame.f_code.co_filename):
+                raise
+            named = type(err)(f'{key} ({config_type_name(metric)}): {err}')
+            tb = None
+        if named is not None:
+            gc.collect()  # (the half-built metric, where mmdet's traceback held it in a reference cycle)
+    finally:
+        sys.unraisablehook = hook
+    if named is not None:
+        raise named
+
+
+#: The arguments of mmdet's metrics that name where their constructors write: ``CityScapesMetric`` clears
+#: ``<outfile_prefix>/results`` and ``MOTChallengeMetric`` its ``outfile_prefix`` (on the main process),
+#: ``DumpProposals`` and ``SemSegMetric`` make their ``output_dir``. :func:`_construct_aside` moves them.
+WRITTEN_ARGUMENTS = ('outfile_prefix', 'output_dir')
+
+#: The libraries whose metric constructors write nowhere but :data:`WRITTEN_ARGUMENTS` and temporary folders of
+#: their own (mmdet 3.3, mmengine 0.10).
+_KNOWN_LIBRARIES = ('mmdet', 'mmengine', 'automl_mm')
+
+
+def _known_constructor(cls: type) -> bool:
+    """Whether every ``__init__`` of metric class ``cls`` (its own and its bases') is one of
+    :data:`_KNOWN_LIBRARIES`'s (a user's subclass that defines none too)."""
+    return all(c.__module__.split('.')[0] in _KNOWN_LIBRARIES for c in cls.__mro__
+               if '__init__' in vars(c) and c.__module__ != 'builtins')
+
+
+#: A value that names a remote file (``https://...``, ``s3://...``): mmengine's file backends fetch it.
+_REMOTE = re.compile(r'^[A-Za-z][A-Za-z0-9+.-]*://')
+
+
+def _remote_arguments(cls: type, metric: dict) -> list[str]:
+    """The arguments of the metric config ``metric`` (of class ``cls``) whose value, as given or else the default of
+    an ``__init__`` of ``cls``'s, names a remote file (:data:`_REMOTE`), which its constructor may fetch: mmdet's
+    ``CocoOccludedSeparatedMetric`` loads ``occluded_ann`` / ``separated_ann``, by default from robots.ox.ac.uk,
+    when built. Such a metric is not constructed aside (a training run never builds its ``test_evaluator``: a start
+    downloaded them on every rank, or stopped without network)."""
+    values: dict[str, Any] = {}
+    for c in reversed(cls.__mro__):
+        init = vars(c).get('__init__')
+        if init is None or c is object:
+            continue
+        try:
+            parameters = inspect.signature(init).parameters.values()
+        except (TypeError, ValueError):
+            continue
+        values.update({p.name: p.default for p in parameters if p.default is not inspect.Parameter.empty})
+    values.update({k: v for k, v in metric.items() if k not in ('type', '_scope_')})
+    return [name for name, value in values.items() if isinstance(value, str) and _REMOTE.match(value)]
+
+
+def _construct_aside(metric: dict, key: str) -> None:
+    """Construct (and drop) the metric config ``metric`` (at config key ``key``) with its
+    :data:`WRITTEN_ARGUMENTS` moved into a new temporary folder (each a path of the same name in it), and the
+    temporary folders its constructor makes there too (``tempfile.tempdir`` pointed at it meanwhile), removed
+    after; nothing is done where no temporary folder can be made (the signature was checked;
+    :func:`~automl_mm.engine.preflight_metric_folders.check_metric_temp_folders` refuses a metric that needs one).
+
+    Raises:
+        ValueError, FileNotFoundError, KeyError, TypeError: the constructor's refusal, prefixed with ``key``
+            (:func:`_named`).
+    """
+
+    try:
+        aside = tempfile.TemporaryDirectory(prefix='automl_mm_metric_', ignore_cleanup_errors=True)
+    except OSError:
+        return
+    with aside as folder:
+        moved = copy.deepcopy(metric)
+        for name in WRITTEN_ARGUMENTS:
+            if isinstance(moved.get(name), str):
+                moved[name] = osp.join(folder, name, osp.basename(moved[name].rstrip('/\\')) or name)
+        # the temporary folders a constructor makes go into the throw-away one too, and away with it: mmdet's
+        # MOTChallengeMetric makes one with mkdtemp that nothing removes (one more per start, under TMPDIR)
+        kept, tempfile.tempdir = tempfile.tempdir, folder
+        try:
+            _build_metric(key, moved)
+        finally:
+            tempfile.tempdir = kept
+
+
+def check_metric_signature(metric: dict, key: str) -> type | None:
+    """Check the metric config ``metric`` (at config key ``key``) against its class's ``__init__`` signature without
+    constructing it, in the current default scope (its ``_scope_`` first, as mmengine's ``build_from_cfg``): its
+    ``type`` resolves, each argument is one the class takes (``**kwargs`` forwarded to a base class followed), and
+    each argument it needs is given. Values are not checked (the constructor's refusals are not run). Returns the
+    class (``None`` where the registry lookup did not raise yet found none).
+
+    Raises:
+        KeyError: a ``type`` no registry holds, or none, named at its key (mmengine's lookup, which refuses it before
+            anything is constructed).
+        TypeError: ``<key>.<arg>: <Class> takes no argument '<arg>' (it takes ...) (did you mean <key>.<close>?)``,
+            or ``<key>: <Class> needs '<arg>'``.
+    """
+    from automl_mm.registry import METRICS, registered_class
+
+    from .preflight_training import check_arguments
+
+    kind = metric.get('type')
+    cls = kind if isinstance(kind, type) else registered_class(METRICS, kind, metric.get('_scope_'))
+    if cls is None:  # mmengine's registry lookup refuses it before it constructs anything: its error, named
+        with _named(key, node=metric):
+            METRICS.build(copy.deepcopy(metric))
+        return None
+    try:  # the names alone: values are the constructor's to refuse
+        check_arguments(cls, dict.fromkeys(k for k in metric if k not in ('type', '_scope_')), key,
+                        passed_by_builder=frozenset())
+    except ConfigCheckError as refused:  # as Python's refusal of the call would be
+        raise TypeError(str(refused)) from None
+    return cls if isinstance(cls, type) else None
