@@ -27,6 +27,7 @@ from .preflight_metric_order import (
     _process_exact_boxes,
     _run_probe,
     keep_warning,
+    probe_metric,
     say_warnings,
 )
 from .preflight_probe_folder import probe_error
@@ -91,7 +92,8 @@ def _metric_sorts_categories(cls: type, metric: dict) -> tuple[bool | None, str]
 
     def run(label: int) -> Any:
         def one(path: str) -> Any:
-            probe = cls(ann_file=path, metric='bbox', **{k: v for k, v in metric.items() if k not in _PROBE_SKIPPED})
+            probe = probe_metric(cls, ann_file=path, metric='bbox',
+                                 **{k: v for k, v in metric.items() if k not in _PROBE_SKIPPED})
             probe.dataset_meta = dict(classes=('b', 'a'))
             _process_exact_boxes(probe, {'annotations': [_PROBE_COCO['annotations'][0]]}, 1, label=label)
             return probe.compute_metrics(probe.results).get('bbox_mAP')

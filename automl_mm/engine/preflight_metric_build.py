@@ -7,6 +7,7 @@ constructors make, moved into a throw-away folder). Split from :mod:`~automl_mm.
 """
 from __future__ import annotations
 
+import contextlib
 import copy
 import inspect
 import os.path as osp
@@ -43,8 +44,11 @@ def check_metric_arguments(cfg: Any, test_only: bool = False, split: str = 'test
     no file of the config is touched (mmdet's format-only ``CityScapesMetric`` clears its ``outfile_prefix``
     results, ``DumpProposals`` makes its ``output_dir``), on every rank alike (before the process group each counts
     as the main one: ``tools/train.py`` passes ``construct=False`` there). A user's class with its own constructor
-    may act on files it names otherwise, and a metric whose arguments name a remote file may fetch it
-    (:func:`_remote_arguments`: ``CocoOccludedSeparatedMetric``'s defaults): each is bound to its signature alone.
+    may act on files it names otherwise: it is bound to its signature alone. So is a metric whose construction may
+    reach the network, wherever it stands (:func:`_remote_arguments`: an argument, given or default, naming a remote
+    file, as ``CocoOccludedSeparatedMetric``'s and its subclasses'; ``backend_args=dict(backend='petrel')``): a
+    start does not download, nor hang on a node without network. Each metric is constructed in a throw-away
+    temporary folder (``tempfile.tempdir``), which the folders its constructor makes go away with.
     Only the metrics the run never builds are constructed aside: with ``construct=False`` (a distributed start) the
     others are bound to their signature alone (the run's loops construct them at ``train()``, on every rank), and a
     metric config constructed once in a call, or one the run builds anyway (``test_evaluator = val_evaluator``, as
@@ -85,21 +89,37 @@ def _build_metrics(cfg: Any, test_only: bool, split: str, construct: bool = True
             continue
         if repr(metric) in constructed:
             continue
+        cls = _resolved_class(metric)
+        if cls is not None and _remote_arguments(cls, metric):  # the run's loop fetches them when it builds it
+            check_metric_signature(metric, key)
+            continue
         _build_metric(key, copy.deepcopy(metric))
         constructed.add(repr(metric))
 
 
-def _build_metric(key: str, metric: dict) -> None:
+def _resolved_class(metric: dict) -> type | None:
+    """The class the metric config ``metric`` builds in the current default scope (its ``_scope_`` first), ``None``
+    where it cannot be resolved here (the build then names why)."""
+    from automl_mm.registry import METRICS, registered_class
+
+    kind = metric.get('type')
+    try:
+        cls = kind if isinstance(kind, type) else registered_class(METRICS, kind, metric.get('_scope_'))
+    except Exception:  # noqa: BLE001 (a type no registry holds: refused by the build, naming its key)
+        return None
+    return cls if isinstance(cls, type) else None
+
+
+def _build_metric(key: str, metric: dict, folder: str | None = None) -> None:
     """Build (and drop) the metric config ``metric`` (not copied) at config key ``key``, its errors named by
-    :func:`_named`; a ``RuntimeError`` / ``ImportError`` raised by mmdet's own code (a metric's package not
+    :func:`_named`, ``tempfile.tempdir`` pointed meanwhile at ``folder`` (default: a new temporary folder, removed
+    after; none where none can be made), so that the temporary folders its constructor makes go away with it
+    (mmdet's ``MOTChallengeMetric`` makes one with ``mkdtemp`` that nothing removes: one more under ``TMPDIR`` at
+    every start that built it); a ``RuntimeError`` / ``ImportError`` raised by mmdet's own code (a metric's package not
     installed: ``CocoPanopticMetric`` without panopticapi, ``COCOCaptionMetric`` without pycocoevalcap) is raised
     again as ``<key> (<type>): <its message>``, the half-built metric's ``__del__`` (mmdet's reads an attribute not
     set yet) not reported as an ignored exception."""
-    import gc
     import sys
-
-    from automl_mm.registry import METRICS
-    from automl_mm.utils.scope import config_type_name
 
     hook = sys.unraisablehook
 
@@ -109,27 +129,51 @@ def _build_metric(key: str, metric: dict) -> None:
                 and getattr(unraisable.object, '__module__', '').startswith('mmdet.')):
             hook(unraisable)
 
-    named = None
-    sys.unraisablehook = quiet
-    try:
+    aside: Any = contextlib.nullcontext(folder)
+    if folder is None:
         try:
-            with _named(key, node=metric):
-                METRICS.build(metric)
-        except (RuntimeError, ImportError) as err:
-            tb = err.__traceback__
-            while tb.tb_next is not None:
-                tb = tb.tb_next
-            if type(err) not in (RuntimeError, ImportError) or \
-                    f'{osp.sep}mmdet{osp.sep}' not in osp.normpath(tb.tb_frame.f_code.co_filename):
-                raise
-            named = type(err)(f'{key} ({config_type_name(metric)}): {err}')
-            tb = None
-        if named is not None:
-            gc.collect()  # (the half-built metric, where mmdet's traceback held it in a reference cycle)
-    finally:
-        sys.unraisablehook = hook
+            aside = tempfile.TemporaryDirectory(prefix='automl_mm_metric_', ignore_cleanup_errors=True)
+        except OSError:  # (none can be made: built as the run builds it; check_metric_temp_folders names it)
+            pass
+    named = None
+    with aside as throwaway:
+        kept = tempfile.tempdir
+        if throwaway is not None:
+            tempfile.tempdir = throwaway
+        sys.unraisablehook = quiet
+        try:
+            named = _built(key, metric)
+        finally:
+            sys.unraisablehook = hook
+            tempfile.tempdir = kept
     if named is not None:
         raise named
+
+
+def _built(key: str, metric: dict) -> Exception | None:
+    """``METRICS.build(metric)`` for :func:`_build_metric`, dropped; the error to raise named (mmdet's own
+    ``RuntimeError`` / ``ImportError``), else ``None``."""
+    import gc
+
+    from automl_mm.registry import METRICS
+    from automl_mm.utils.scope import config_type_name
+
+    named = None
+    try:
+        with _named(key, node=metric):
+            METRICS.build(metric)
+    except (RuntimeError, ImportError) as err:
+        tb = err.__traceback__
+        while tb.tb_next is not None:
+            tb = tb.tb_next
+        if type(err) not in (RuntimeError, ImportError) or \
+                f'{osp.sep}mmdet{osp.sep}' not in osp.normpath(tb.tb_frame.f_code.co_filename):
+            raise
+        named = type(err)(f'{key} ({config_type_name(metric)}): {err}')
+        tb = None
+    if named is not None:
+        gc.collect()  # (the half-built metric, where mmdet's traceback held it in a reference cycle)
+    return named
 
 
 #: The arguments of mmdet's metrics that name where their constructors write: ``CityScapesMetric`` clears
@@ -152,13 +196,67 @@ def _known_constructor(cls: type) -> bool:
 #: A value that names a remote file (``https://...``, ``s3://...``): mmengine's file backends fetch it.
 _REMOTE = re.compile(r'^[A-Za-z][A-Za-z0-9+.-]*://')
 
+#: The arguments that choose the file backend a metric reads its files through (mmengine's ``backend_args``; the
+#: deprecated ``file_client_args``).
+_BACKEND_ARGUMENTS = ('backend_args', 'file_client_args')
+
+
+def _downloading_constructors() -> dict[type, tuple[str, ...]]:
+    """mmdet's metric classes whose constructors load files that by default are remote, with those arguments:
+    ``CocoOccludedSeparatedMetric``: ``occluded_ann`` / ``separated_ann`` (robots.ox.ac.uk); ``{}`` without mmdet."""
+    try:
+        from mmdet.evaluation.metrics import CocoOccludedSeparatedMetric
+    except ImportError:
+        return {}
+    return {CocoOccludedSeparatedMetric: ('occluded_ann', 'separated_ann')}
+
+
+def _remote_backend(backend_args: Any) -> bool:
+    """Whether the backend arguments ``backend_args`` (a dict) choose a file backend of mmengine's registry that is
+    not its local one (``backend='petrel'``, ``'http'``, ``'memcached'``, a name none registers); without
+    ``backend`` the files' own prefixes choose (:data:`_REMOTE`)."""
+    if not isinstance(backend_args, dict) or backend_args.get('backend') is None:
+        return False
+    from mmengine.fileio.backends import LocalBackend
+    from mmengine.fileio.backends.registry_utils import backends
+
+    chosen = backends.get(backend_args['backend'])
+    if chosen is None and backend_args['backend'] == 'disk':  # (FileClient's name of the local one)
+        return False
+    return not (isinstance(chosen, type) and issubclass(chosen, LocalBackend))
+
 
 def _remote_arguments(cls: type, metric: dict) -> list[str]:
-    """The arguments of the metric config ``metric`` (of class ``cls``) whose value, as given or else the default of
-    an ``__init__`` of ``cls``'s, names a remote file (:data:`_REMOTE`), which its constructor may fetch: mmdet's
-    ``CocoOccludedSeparatedMetric`` loads ``occluded_ann`` / ``separated_ann``, by default from robots.ox.ac.uk,
-    when built. Such a metric is not constructed aside (a training run never builds its ``test_evaluator``: a start
-    downloaded them on every rank, or stopped without network)."""
+    """The arguments of the metric config ``metric`` (of class ``cls``: ``{argument: value}``, its ``type`` and
+    ``_scope_`` ignored) whose construction may reach the network, by one rule for every place a start constructs a
+    metric (in place, aside: :func:`_build_metrics`; a probe of a user's class:
+    :func:`~automl_mm.engine.preflight_metric_order.probe_metric`):
+
+    * a value, as given or else the default of an ``__init__`` of ``cls``'s, that names a remote file
+      (:data:`_REMOTE`: ``https://...``, ``s3://...``);
+    * ``backend_args`` / ``file_client_args`` (given or default) that choose a backend other than mmengine's local
+      one (:func:`_remote_backend`: ``dict(backend='petrel')`` reads every file, ``ann_file`` too, through petrel);
+    * for a subclass (``issubclass``) of a class of :func:`_downloading_constructors` (mmdet's
+      ``CocoOccludedSeparatedMetric``, which loads ``occluded_ann`` / ``separated_ann``, by default from
+      robots.ox.ac.uk, when built), those arguments where a constructor of the user's (outside mmdet) comes before
+      mmdet's: it may pass its own.
+
+    Such a metric is bound to its signature alone, not constructed (a start downloaded them, on every rank, or hung
+    on a node without network; a training run's loops fetch them when they build it). Returns the argument names in
+    the order found, ``[]`` for none."""
+    values = _argument_values(cls, metric)
+    found = [name for name, value in values.items() if isinstance(value, str) and _REMOTE.match(value)]
+    found += [name for name in _BACKEND_ARGUMENTS if _remote_backend(values.get(name)) and name not in found]
+    for base, names in _downloading_constructors().items():
+        if issubclass(cls, base) and any('__init__' in vars(c) and c.__module__.split('.')[0] not in _KNOWN_LIBRARIES
+                                         for c in cls.__mro__[:cls.__mro__.index(base)]):
+            found += [name for name in names if name not in found]
+    return found
+
+
+def _argument_values(cls: type, metric: dict) -> dict[str, Any]:
+    """``{argument: value}`` of the metric config ``metric`` (its ``type`` and ``_scope_`` left out) over the
+    defaults of every ``__init__`` of ``cls``'s (a subclass's over its bases')."""
     values: dict[str, Any] = {}
     for c in reversed(cls.__mro__):
         init = vars(c).get('__init__')
@@ -170,7 +268,28 @@ def _remote_arguments(cls: type, metric: dict) -> list[str]:
             continue
         values.update({p.name: p.default for p in parameters if p.default is not inspect.Parameter.empty})
     values.update({k: v for k, v in metric.items() if k not in ('type', '_scope_')})
-    return [name for name, value in values.items() if isinstance(value, str) and _REMOTE.match(value)]
+    return values
+
+
+def remote_construction_refused(cls: type, arguments: dict) -> None:
+    """Refuse to construct metric class ``cls`` with ``arguments`` (``{argument: value}``) where
+    :func:`_remote_arguments` names any: a probe of a user's metric class
+    (:func:`~automl_mm.engine.preflight_metric_order.probe_metric`) says so in its warning instead of fetching.
+
+    Raises:
+        RemoteMetricFiles: naming the class and those arguments (with their values, given or default).
+    """
+    names = _remote_arguments(cls, arguments)
+    if names:
+        values = _argument_values(cls, arguments)
+        shown = ', '.join(f'{n}={values[n]!r}' if n in values else n for n in names)
+        raise RemoteMetricFiles(f'{cls.__name__} not constructed here: its constructor may fetch remote files '
+                                f'({shown}), and a start does not reach the network')
+
+
+class RemoteMetricFiles(RuntimeError):
+    """A metric class a start does not construct: its constructor may fetch remote files
+    (:func:`remote_construction_refused`)."""
 
 
 def _construct_aside(metric: dict, key: str) -> None:
@@ -194,13 +313,8 @@ def _construct_aside(metric: dict, key: str) -> None:
         for name in WRITTEN_ARGUMENTS:
             if isinstance(moved.get(name), str):
                 moved[name] = osp.join(folder, name, osp.basename(moved[name].rstrip('/\\')) or name)
-        # the temporary folders a constructor makes go into the throw-away one too, and away with it: mmdet's
-        # MOTChallengeMetric makes one with mkdtemp that nothing removes (one more per start, under TMPDIR)
-        kept, tempfile.tempdir = tempfile.tempdir, folder
-        try:
-            _build_metric(key, moved)
-        finally:
-            tempfile.tempdir = kept
+        # the temporary folders a constructor makes go into the throw-away one too, and away with it
+        _build_metric(key, moved, folder)
 
 
 def check_metric_signature(metric: dict, key: str) -> type | None:

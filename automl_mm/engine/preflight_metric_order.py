@@ -125,6 +125,21 @@ _PROBE_SKIPPED = ('type', '_scope_', 'ann_file', 'metric', 'classwise', 'prefix'
                   'file_client_args')
 
 
+def probe_metric(cls: type, **arguments: Any) -> Any:
+    """``cls(**arguments)``: the metric class of the user's a probe runs, constructed unless its construction may
+    reach the network (:func:`~automl_mm.engine.preflight_metric_build._remote_arguments`: a remote file named,
+    given or by default, a remote ``backend_args``, a subclass of mmdet's ``CocoOccludedSeparatedMetric`` whose
+    constructor may pass its own files): every probe that constructs a metric does it here.
+
+    Raises:
+        RemoteMetricFiles: where it may, naming the class and those arguments (the probe's warning names it).
+    """
+    from .preflight_metric_build import remote_construction_refused
+
+    remote_construction_refused(cls, arguments)
+    return cls(**arguments)
+
+
 def _run_probe(coco: dict, run: Any) -> tuple[Any, Exception | None]:
     """``run(path)`` with the COCO file ``coco`` written at ``path`` (a temporary folder, removed after:
     :func:`~automl_mm.engine.preflight_probe_folder.probe_folder`), mmengine's current logger above WARNING and
@@ -176,8 +191,8 @@ def _probe_pairs_by_position(cls: type, metric: dict, why: list | None = None) -
     where it pairs by ``img_id``; ``None`` where it cannot be built or evaluated here, or reports neither (then
     ``why``, a list, gets what the probe met: the error, or the ``AR@1`` it gave)."""
     def run(path: str) -> Any:
-        probe = cls(ann_file=path, metric='proposal_fast', proposal_nums=(1, ),
-                    **{k: v for k, v in metric.items() if k not in _PROBE_SKIPPED})
+        probe = probe_metric(cls, ann_file=path, metric='proposal_fast', proposal_nums=(1, ),
+                             **{k: v for k, v in metric.items() if k not in _PROBE_SKIPPED})
         probe.dataset_meta = dict(classes=('a', ))
         for image in (3, 1, 2):
             _process_exact_boxes(probe, _ORDER_PROBE_COCO, image)
@@ -344,8 +359,8 @@ def _probe_class_aps(cls: type, metric: dict, why: list | None = None) -> tuple[
     gets what the probe met)."""
 
     def run(path: str) -> Any:
-        probe = cls(ann_file=path, metric='bbox', classwise=True,
-                    **{k: v for k, v in metric.items() if k not in _PROBE_SKIPPED})
+        probe = probe_metric(cls, ann_file=path, metric='bbox', classwise=True,
+                             **{k: v for k, v in metric.items() if k not in _PROBE_SKIPPED})
         probe.dataset_meta = dict(classes=('b', 'a'))
         _process_exact_boxes(probe, {'annotations': [_PROBE_COCO['annotations'][0]]}, 1, label=1)  # a's box
         return probe.compute_metrics(probe.results)

@@ -27,6 +27,7 @@ from .preflight_metric_order import (
     _process_exact_boxes,
     _run_probe,
     keep_warning,
+    probe_metric,
     say_warnings,
 )
 from .preflight_walk import SPLITS, ConfigCheckError
@@ -82,8 +83,8 @@ def _probe_recall_stops(cls: type, metric: dict, why: list | None = None) -> boo
     shape'); ``None`` where it cannot be built or fails otherwise here (then ``why``, a list, gets the error)."""
 
     def run(path: str) -> Any:
-        probe = cls(ann_file=path, metric='proposal_fast',
-                    **{k: v for k, v in metric.items() if k not in _PROBE_SKIPPED})
+        probe = probe_metric(cls, ann_file=path, metric='proposal_fast',
+                             **{k: v for k, v in metric.items() if k not in _PROBE_SKIPPED})
         probe.dataset_meta = dict(classes=('a', ))
         for image in (1, 2):
             _process_exact_boxes(probe, _RECALL_PROBE_COCO, image)
