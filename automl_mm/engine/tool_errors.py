@@ -16,7 +16,9 @@ TRACEBACK_VARIABLE = 'AUTOML_MM_TRACEBACK'
 
 
 def _own_folders() -> tuple[str, ...]:
-    """The folders of automl_mm's own code: the package, ``tools/`` and ``benchmarks/`` beside it."""
+    """The folders of automl_mm's own code: the package, ``tools/`` and ``benchmarks/`` beside it (in a checkout,
+    or an editable install; a ``pip install .`` puts the package alone in ``site-packages``:
+    :func:`_tool_folder`)."""
     import automl_mm
 
     package = osp.dirname(osp.abspath(automl_mm.__file__))
@@ -24,7 +26,19 @@ def _own_folders() -> tuple[str, ...]:
     return package, osp.join(root, 'tools'), osp.join(root, 'benchmarks')
 
 
-def raised_as_refusal(err: BaseException) -> bool:
+def _tool_folder(main: Callable[..., Any]) -> str | None:
+    """The folder of the tool whose ``main`` runs (``<checkout>/tools`` for ``tools/train.py``, ``tools/data`` for
+    ``tools/data/split_coco.py``), wherever the package is installed; ``None`` where ``main``'s file is not known."""
+    import inspect
+
+    try:
+        path = inspect.getsourcefile(inspect.unwrap(getattr(main, 'func', main)))
+    except TypeError:  # (a builtin, a callable object)
+        return None
+    return osp.dirname(osp.abspath(path)) if path else None
+
+
+def raised_as_refusal(err: BaseException, tool_folder: str | None = None) -> bool:
     """Whether ``err`` is one of automl_mm's own refusals: raised by a ``raise <error>`` statement of automl_mm's
     code (the package, ``tools/``, ``benchmarks/``), as every start-of-run check raises its message
     (``ConfigCheckError`` of the preflight modules, and the ``ValueError`` / ``TypeError`` / ``KeyError`` /
@@ -36,14 +50,16 @@ def raised_as_refusal(err: BaseException) -> bool:
     statement) is not; nor one a bare ``raise`` passed on (its innermost entry is where it was raised first), nor an
     ``AssertionError`` (an ``assert`` states an invariant of the code), nor an error without a message (an abstract
     method's bare ``raise NotImplementedError`` reached: a refusal says what to change, and this one would print
-    ``<tool>: error: `` and nothing else).
+    ``<tool>: error: `` and nothing else). ``tool_folder``: the folder of the tool that runs, its code automl_mm's
+    own too (:func:`exit_on_refusal` gives it: under a non-editable install the tools are not beside the package).
     """
     if err.__traceback__ is None or isinstance(err, AssertionError):  # an assert states an invariant: a bug's
         return False
     if not _message(err).strip():  # raise NotImplementedError of an abstract method: says nothing, a bug's
         return False
     filename = osp.abspath(_innermost(err).tb_frame.f_code.co_filename)
-    if not any(filename.startswith(folder + os.sep) for folder in _own_folders()):
+    folders = _own_folders() + ((tool_folder, ) if tool_folder else ())
+    if not any(filename.startswith(folder + os.sep) for folder in folders):
         return False
     return _raised_by_statement(err)
 
@@ -110,7 +126,8 @@ def exit_on_refusal(main: Callable[[], Any], tool: str) -> Any:
     with its traceback, as does a refusal when ``AUTOML_MM_TRACEBACK`` is set (not ``''`` / ``0``).
 
     Args:
-        main: The tool's ``main`` (called without arguments: it reads ``sys.argv``).
+        main: The tool's ``main`` (called without arguments: it reads ``sys.argv``); the folder of its file holds
+            automl_mm's own code (:func:`_tool_folder`), wherever the package is installed.
         tool: How the tool is named in the message, e.g. ``'tools/train.py'``.
 
     Returns:
@@ -124,7 +141,7 @@ def exit_on_refusal(main: Callable[[], Any], tool: str) -> Any:
     try:
         return main()
     except Exception as err:  # noqa: BLE001 - anything else is raised again below, traceback and all
-        if not raised_as_refusal(err):
+        if not raised_as_refusal(err, _tool_folder(main)):
             raise
         text = _message(err)
         # a local worker's failure (launch.WorkerError) carries the worker's traceback: the variable adds this one's
