@@ -181,8 +181,11 @@ def main(argv: list[str] | None = None) -> None:
     advice = ("each rank imports automl_mm's modules and checks its display (--show) on its own node: give every node "
               'the same installed packages and a display (an interactive matplotlib backend)' if args.show else
               "each rank imports automl_mm's modules on its own node: give every node the same installed packages")
+    checked = "checking the display (--show) and importing automl_mm's modules" if args.show else \
+        "importing automl_mm's modules"
     cfg = reading_config_together(lambda: _read_test_config(args), args.launcher,
-                                  'tools/test.py: reading the config file', checks=checks, checks_advice=advice)
+                                  'tools/test.py: reading the config file', checks=checks, checks_advice=advice,
+                                  checks_what=f'tools/test.py: {checked}')
     given = '--work-dir' if args.work_dir else 'work_dir' if cfg.get('work_dir') else 'the work dir'
     cfg.work_dir = args.work_dir or cfg.get('work_dir') or osp.join(
         './work_dirs', osp.splitext(osp.basename(args.config))[0])

@@ -248,6 +248,7 @@ def main(argv: list[str] | None = None) -> None:
         cfg = reading_config_together(
             lambda: read_train_config(args), args.launcher, 'tools/train.py: reading the config file',
             checks=lambda: register_all_modules(init_default_scope=False),
+            checks_what="tools/train.py: importing automl_mm's modules",
             checks_advice="each rank imports automl_mm's modules on its own node: give every node the same installed "
                           'packages')
         with checking_own_files_together(cfg, 'tools/train.py: the start checks of each rank\'s own files (the '

@@ -12,7 +12,7 @@ import os
 import os.path as osp
 from typing import Any
 
-from .custom_imports import custom_import_failure
+from .custom_imports import custom_import_error, custom_import_failure, failed_custom_module
 from .preflight_data_hint import closest_first
 
 
@@ -48,7 +48,7 @@ def read_config(path: str) -> Any:
 
     Raises:
         ImportError: a ``custom_imports`` module not found, or found and failing while imported, chained to
-            mmengine's error.
+            mmengine's error (:func:`~automl_mm.engine.custom_imports.custom_import_error`: naming the module).
         FileNotFoundError: a ``_base_`` (of ``path`` or of one of its bases) that names no file
             (:func:`base_not_found`; not chained: mmengine's failed ``open`` would be named as where it failed).
     """
@@ -60,7 +60,7 @@ def read_config(path: str) -> Any:
         explained = custom_import_failure(err, f'{path}: custom_imports')
         if explained is None:
             raise
-        raise ImportError(explained) from err
+        raise custom_import_error(explained, failed_custom_module(err)) from err
     except FileNotFoundError as err:
         explained = base_not_found(path, err.filename) if err.filename else None
         if explained is None:

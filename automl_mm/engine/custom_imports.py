@@ -34,6 +34,39 @@ _FAILED: dict[str, str] = {}
 _IMPORTED: dict[str, None] = {}
 
 
+def _chain(err: BaseException) -> list[BaseException]:
+    """``err`` and the errors it was raised from or while handling (``__cause__`` / ``__context__``), outermost
+    first."""
+    chain: list[BaseException] = []
+    current: BaseException | None = err
+    while current is not None and all(current is not seen for seen in chain):
+        chain.append(current)
+        current = current.__cause__ or current.__context__
+    return chain
+
+
+def failed_custom_module(err: BaseException) -> str | None:
+    """The ``custom_imports`` module whose import ``err`` reports failed (mmengine's ``import_modules_from_strings``:
+    ``ImportError('Failed to import <module>')`` in its chain, or :func:`custom_import_error`'s), ``None`` where
+    ``err`` is no such failure."""
+    marked = next((getattr(e, 'custom_imports_module', None) for e in _chain(err)
+                   if getattr(e, 'custom_imports_module', None)), None)
+    if marked is not None:
+        return marked
+    failed = next((m for m in (re.fullmatch(r'Failed to import (\S+)', str(e)) for e in _chain(err)) if m), None)
+    return None if failed is None else failed[1]
+
+
+def custom_import_error(message: str, module: str) -> ImportError:
+    """The ``ImportError`` raised where the ``custom_imports`` module ``module`` failed to import: ``message``, its
+    ``name`` the module and its ``custom_imports_module`` attribute too, so that what reports it on other ranks
+    (:func:`~automl_mm.engine.rank_agreement.reading_config_together`) names the module, not the reading of the
+    config file (:func:`failed_custom_module`)."""
+    err = ImportError(message, name=module)
+    err.custom_imports_module = module  # type: ignore[attr-defined]
+    return err
+
+
 def custom_import_failure(err: BaseException, where: str = 'custom_imports') -> str | None:
     """What went wrong where mmengine's ``import_modules_from_strings`` failed on a ``custom_imports`` module, or
     ``None`` where ``err`` is no such failure.
@@ -57,15 +90,10 @@ def custom_import_failure(err: BaseException, where: str = 'custom_imports') -> 
     """
     import importlib.util
 
-    chain: list[BaseException] = []
-    current: BaseException | None = err
-    while current is not None and all(current is not seen for seen in chain):
-        chain.append(current)
-        current = current.__cause__ or current.__context__
-    failed = next((m for m in (re.fullmatch(r'Failed to import (\S+)', str(e)) for e in chain) if m), None)
-    if failed is None:
+    module = failed_custom_module(err)
+    if module is None:
         return None
-    module, cause = failed[1], chain[-1]
+    cause = _chain(err)[-1]
     missing = getattr(cause, 'name', None) if isinstance(cause, ModuleNotFoundError) else None
     if missing and (module == missing or module.startswith(f'{missing}.')):
         parent, _, leaf = missing.rpartition('.')

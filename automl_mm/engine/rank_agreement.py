@@ -465,7 +465,8 @@ _stores: list = []  # the stores of :func:`reading_config_together`, kept: rank 
 
 
 def reading_config_together(read: Callable[[], _T], launcher: str, what: str, *,
-                            checks: Callable[[], None] | None = None, checks_advice: str = '') -> _T:
+                            checks: Callable[[], None] | None = None, checks_advice: str = '',
+                            checks_what: str = '') -> _T:
     """``read()`` (this process reading its config file: its ``_base_`` files, ``custom_imports``, options merged),
     agreed on across the ranks of a distributed run before any of them starts the process group.
 
@@ -489,12 +490,18 @@ def reading_config_together(read: Callable[[], _T], launcher: str, what: str, *,
     Args:
         read: Reads and returns the config; what it raises is this rank's failure.
         launcher: The tool's ``--launcher``.
-        what: The step, named in the other ranks' message (``'tools/train.py: reading the config file'``).
+        what: The step, named in the other ranks' message (``'tools/train.py: reading the config file'``): where
+            ``read()`` failed on a ``custom_imports`` module (:func:`~automl_mm.engine.custom_imports.
+            failed_custom_module`), the module is named instead, after the tool (what precedes ``': '`` in
+            ``what``): ``"tools/train.py: importing the config's custom_imports module 'my_plugin.spaces'"``, and
+            the advice is to give every node that module.
         checks: This rank's checks of its own node that run before ``read()`` and are agreed on with it (the import
             of automl_mm's modules, ``--show``'s display); what it raises is this rank's failure.
         checks_advice: The other ranks' advice where ``checks`` failed (``'each rank imports automl_mm's modules on
             its own node: give every node the same installed packages'``); where ``read()`` failed it is to give
             every node the same config file.
+        checks_what: The step named where ``checks`` failed (``"tools/train.py: importing automl_mm's modules"``);
+            ``what`` where not given.
 
     Returns:
         What ``read()`` returned, on every rank, where no rank failed.
@@ -541,7 +548,7 @@ def reading_config_together(read: Callable[[], _T], launcher: str, what: str, *,
         _stores.append(store)
         base = f"{CONFIG_READ_KEY}/{os.environ.get('TORCHELASTIC_RUN_ID', '')}"
         prefix = f'{base}/{_group_token(store, rank, world_size, base, timeout)}'
-        word = '' if failure is None else (f"{socket.gethostname()}\n{'checks' if checking else 'read'}\n"
+        word = '' if failure is None else (f'{socket.gethostname()}\n{_failed_step(failure, checking)}\n'
                                            f'{type(failure).__name__}: {failure}')
         store.set(f'{prefix}/{rank}', word)
         keys = [f'{prefix}/{r}' for r in range(world_size)]
@@ -558,11 +565,31 @@ def reading_config_together(read: Callable[[], _T], launcher: str, what: str, *,
     if not failed:
         return value
     origin, host, step, cause = failed[0]
-    advice = checks_advice if step == 'checks' else (
-        'each rank reads the config from its own node: give every node the same config file at the same path, or a '
-        'path on a file system they share')
+    if step == 'checks':
+        what, advice = checks_what or what, checks_advice
+    elif step.startswith('custom_imports '):  # the config was read; a module it imports was not there
+        module = step.split(' ', 1)[1]
+        tool = what.rpartition(': ')[0]
+        what = f"{tool}{': ' if tool else ''}importing the config's custom_imports module {module!r}"
+        advice = ("each rank imports its config's custom_imports modules on its own node: give every node the module "
+                  f'{module} on its PYTHONPATH and the packages it imports')
+    else:
+        advice = ('each rank reads the config from its own node: give every node the same config file at the same '
+                  'path, or a path on a file system they share')
     raise RankFailure(f'{what} failed on rank {origin} (on {host}: {cause}); every rank stops here ({advice})', origin,
                       cause)
+
+
+def _failed_step(failure: BaseException, checking: bool) -> str:
+    """Which step of :func:`reading_config_together` ``failure`` stopped: ``'checks'``, ``'custom_imports
+    <module>'`` (a ``custom_imports`` module of the config: :func:`~automl_mm.engine.custom_imports.
+    failed_custom_module`) or ``'read'``."""
+    from .custom_imports import failed_custom_module
+
+    if checking:
+        return 'checks'
+    module = failed_custom_module(failure)
+    return f'custom_imports {module}' if module and ' ' not in module and '\n' not in module else 'read'
 
 
 def _group_token(store: Any, rank: int, world_size: int, base: str, timeout: Any) -> str:

@@ -50,8 +50,11 @@ def test_a_rank_failing_its_own_start_check_stops_every_rank(tmp_path, monkeypat
     fork_ranks(_rank, (tool, str(tmp_path), get_free_port(), argv, planted), timeout=120)
     found = rank_outcomes(tmp_path)
     assert found[1] is not None and found[1].startswith(cause), found
+    # named by what failed there, not 'reading the config file'
+    checked = "checking the display (--show) and importing automl_mm's modules" if planted == 'display' else \
+        "importing automl_mm's modules"
     assert found[0] is not None and found[0].startswith(
-        f'RankFailure: tools/{tool}.py: reading the config file failed on rank 1 (on '), found
+        f'RankFailure: tools/{tool}.py: {checked} failed on rank 1 (on '), found
     assert f': {cause}' in found[0], found
     advice = ("each rank imports automl_mm's modules and checks its display (--show) on its own node: give every node "
               'the same installed packages and a display' if planted == 'display' else
