@@ -16,7 +16,7 @@ import tempfile
 from typing import Any
 
 from .preflight_build import _named
-from .preflight_walk import ConfigCheckError, _evaluator_cfgs, outside_split, runner_scope
+from .preflight_walk import ConfigCheckError, _evaluator_cfgs, outside_split, remote_backend, runner_scope
 
 #: The evaluators a training run (``Runner.train()``: its train loop, its validation loop, the search loops and hooks
 #: that score held-out splits) never builds: ``tools/train.py``'s start checks their arguments without constructing
@@ -211,21 +211,6 @@ def _downloading_constructors() -> dict[type, tuple[str, ...]]:
     return {CocoOccludedSeparatedMetric: ('occluded_ann', 'separated_ann')}
 
 
-def _remote_backend(backend_args: Any) -> bool:
-    """Whether the backend arguments ``backend_args`` (a dict) choose a file backend of mmengine's registry that is
-    not its local one (``backend='petrel'``, ``'http'``, ``'memcached'``, a name none registers); without
-    ``backend`` the files' own prefixes choose (:data:`_REMOTE`)."""
-    if not isinstance(backend_args, dict) or backend_args.get('backend') is None:
-        return False
-    from mmengine.fileio.backends import LocalBackend
-    from mmengine.fileio.backends.registry_utils import backends
-
-    chosen = backends.get(backend_args['backend'])
-    if chosen is None and backend_args['backend'] == 'disk':  # (FileClient's name of the local one)
-        return False
-    return not (isinstance(chosen, type) and issubclass(chosen, LocalBackend))
-
-
 def _remote_arguments(cls: type, metric: dict) -> list[str]:
     """The arguments of the metric config ``metric`` (of class ``cls``: ``{argument: value}``, its ``type`` and
     ``_scope_`` ignored) whose construction may reach the network, by one rule for every place a start constructs a
@@ -235,7 +220,8 @@ def _remote_arguments(cls: type, metric: dict) -> list[str]:
     * a value, as given or else the default of an ``__init__`` of ``cls``'s, that names a remote file
       (:data:`_REMOTE`: ``https://...``, ``s3://...``);
     * ``backend_args`` / ``file_client_args`` (given or default) that choose a backend other than mmengine's local
-      one (:func:`_remote_backend`: ``dict(backend='petrel')`` reads every file, ``ann_file`` too, through petrel);
+      one (:func:`~automl_mm.engine.preflight_walk.remote_backend`: ``dict(backend='petrel')`` reads every file,
+      ``ann_file`` too, through petrel);
     * for a subclass (``issubclass``) of a class of :func:`_downloading_constructors` (mmdet's
       ``CocoOccludedSeparatedMetric``, which loads ``occluded_ann`` / ``separated_ann``, by default from
       robots.ox.ac.uk, when built), those arguments where a constructor of the user's (outside mmdet) comes before
@@ -246,7 +232,7 @@ def _remote_arguments(cls: type, metric: dict) -> list[str]:
     the order found, ``[]`` for none."""
     values = _argument_values(cls, metric)
     found = [name for name, value in values.items() if isinstance(value, str) and _REMOTE.match(value)]
-    found += [name for name in _BACKEND_ARGUMENTS if _remote_backend(values.get(name)) and name not in found]
+    found += [name for name in _BACKEND_ARGUMENTS if remote_backend(values.get(name)) and name not in found]
     for base, names in _downloading_constructors().items():
         if issubclass(cls, base) and any('__init__' in vars(c) and c.__module__.split('.')[0] not in _KNOWN_LIBRARIES
                                          for c in cls.__mro__[:cls.__mro__.index(base)]):

@@ -192,9 +192,26 @@ def coco_annotation_files(cfg: Any) -> list[tuple[str, str]]:
 def reads_through_backend(node: Any, path: str) -> bool:
     """Whether a dataset or metric config reads ``path`` through a storage backend rather than the local disk: a
     URI (``s3://...``: mmengine picks the backend by its prefix) or a ``backend_args`` of another backend than
-    ``'local'`` (mmdet's petrel lines). Such files are not read by the checks (mmdet names a missing one)."""
-    backend = node.get('backend_args') if isinstance(node, dict) else None
-    return '://' in path or (isinstance(backend, dict) and backend.get('backend', 'local') != 'local')
+    ``'local'`` (mmdet's petrel lines: :func:`remote_backend`). Such files are not read by the checks (mmdet names a
+    missing one)."""
+    return '://' in path or remote_backend(node.get('backend_args') if isinstance(node, dict) else None)
+
+
+def remote_backend(backend_args: Any) -> bool:
+    """Whether the backend arguments ``backend_args`` (a dict: ``backend_args`` / ``file_client_args``) choose a file
+    backend that is not mmengine's local one: a ``backend`` of mmengine's registry whose class is no
+    ``LocalBackend`` (``'petrel'``, ``'http'``, ``'memcached'``, ``'lmdb'``) or one none registers (``'disk'``,
+    ``FileClient``'s name of the local one, excepted); ``False`` without ``backend`` (the files' own prefixes choose:
+    ``s3://...``)."""
+    if not isinstance(backend_args, dict) or backend_args.get('backend') in (None, 'local', 'disk'):
+        return False
+    try:
+        from mmengine.fileio.backends import LocalBackend
+        from mmengine.fileio.backends.registry_utils import backends
+    except ImportError:  # (an mmengine without the registry: only 'local' is known to be local)
+        return True
+    chosen = backends.get(backend_args['backend'])
+    return not (isinstance(chosen, type) and issubclass(chosen, LocalBackend))
 
 
 def config_scope(cfg: Any) -> str | None:
