@@ -20,6 +20,11 @@ if [[ -n "${_SRUN_WORDS//[[:space:]]/}" ]]; then
   fi
   mapfile -t _SRUN_EXTRA <<< "$_SRUN_WORDS"
 fi
+if [[ -n "${PORT:-}" ]] && { [[ ! "$PORT" =~ ^[0-9]+$ ]] || (( 10#$PORT < 1 || 10#$PORT > 65535 )); }; then
+  # MASTER_PORT=0: rank 0's rendezvous store bound a random port that the other tasks did not know
+  echo "$0: PORT, the rendezvous port, must be a whole number from 1 to 65535, got '$PORT'" >&2
+  exit 2
+fi
 if [[ -n "${PORT:-}" ]]; then
   export MASTER_PORT="$PORT"  # mmengine's slurm launcher reads it (without it: a port from SLURM_JOB_ID)
 fi

@@ -20,7 +20,14 @@ if [[ ! "$NODE_RANK" =~ ^[0-9]+$ ]] || (( 10#$NODE_RANK >= _MAX_NODES )); then
   echo "$0: NODE_RANK, this node's index, must be a whole number from 0 to NNODES - 1 = $(( _MAX_NODES - 1 )), got '$NODE_RANK'" >&2
   exit 2
 fi
+_PORT_NAME=$([[ -n "${PORT:-}" ]] && echo PORT || echo MASTER_PORT)
 PORT=${PORT:-${MASTER_PORT:-}}  # mmdet's PORT; else an exported MASTER_PORT (was ignored: 29500)
+if [[ -n "$PORT" ]] && { [[ ! "$PORT" =~ ^[0-9]+$ ]] || (( 10#$PORT < 1 || 10#$PORT > 65535 )); }; then
+  # --master_port=0: torchrun's store bound a random port that no other node knew (they waited until its timeout);
+  # 70000 stopped inside torch naming no variable
+  echo "$0: $_PORT_NAME, the rendezvous port, must be a whole number from 1 to 65535, got '$PORT'" >&2
+  exit 2
+fi
 if [[ "$NNODES" != 1 && -z "${MASTER_ADDR:-}" ]]; then
   # 127.0.0.1 reaches only this node: node 1 and up waited for a rendezvous on themselves until torchrun's
   # store timed out, minutes later

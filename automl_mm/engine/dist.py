@@ -27,7 +27,7 @@ from mmengine.dist import utils as dist_utils
 
 from automl_mm.engine.tool_cli import (
     LAUNCHER_SETTERS,
-    launcher_integer_message,
+    launcher_integer_problem,
     launcher_variable_problem,
     least_launcher_integer,
 )
@@ -40,14 +40,16 @@ _ORIGINAL_MPI = dist_utils._init_dist_mpi
 
 def env_int(name: str, default: int | None = None) -> int:
     """The launcher's environment variable ``name`` (``RANK``, ``WORLD_SIZE``, ``LOCAL_RANK``, ``MASTER_PORT``,
-    ``SLURM_PROCID``, ...) as an integer of at least its least value (1 for a world size, else 0:
-    :func:`~automl_mm.engine.tool_cli.least_launcher_integer`); ``default`` where it is unset or empty.
+    ``SLURM_PROCID``, ...) as an integer of at least its least value (1 for a world size and a port, else 0:
+    :func:`~automl_mm.engine.tool_cli.least_launcher_integer`) and at most its largest (``MASTER_PORT``: 65535,
+    :data:`~automl_mm.engine.tool_cli.LAUNCHER_INTEGER_MOST`), read by the tools' parser
+    (:func:`~automl_mm.engine.tool_cli.launcher_integer_problem`); ``default`` where it is unset or empty.
 
     ``int(os.environ[name])`` stopped with a bare ``ValueError: invalid literal for int() with base 10: 'two'``
     (``WORLD_SIZE=two`` exported by a job script), naming neither the variable nor who set it.
 
     Raises:
-        ValueError: the value is not such an integer, naming the variable, its value and who sets it
+        ValueError: the value is not such an integer, naming the variable, its value, its range and who sets it
             (:func:`~automl_mm.engine.tool_cli.launcher_integer_message`).
         KeyError: the variable is unset or empty and ``default`` is ``None``, naming it.
     """
@@ -57,14 +59,10 @@ def env_int(name: str, default: int | None = None) -> int:
             raise KeyError(f'the environment variable {name} is not set ({LAUNCHER_SETTERS.get(name, "the launcher")} '
                            'sets it)')
         return default
-    least = least_launcher_integer(name)
-    try:
-        number = int(value)
-    except ValueError:
-        number = least - 1
-    if number < least:
-        raise ValueError(launcher_integer_message(name, value, least))
-    return number
+    problem = launcher_integer_problem(name, value, least_launcher_integer(name))
+    if problem is not None:
+        raise ValueError(problem)
+    return int(value)
 
 
 def check_launcher_env(launcher: str) -> None:

@@ -130,15 +130,29 @@ def add_launcher_arguments(parser: argparse.ArgumentParser, what: str) -> None:
 #: no integer, as no launcher sets one), so a stale or empty one is left alone. mmengine's logger reads
 #: ``LOCAL_RANK`` with ``int()`` whatever the launcher (:func:`_launcher_integers`).
 #: The one table of them: the tools' early parse (:func:`parse_tool_args`) and :mod:`automl_mm.engine.dist`'s
-#: start-ups (``check_launcher_env``, ``env_int``) read it, and word their refusal with
-#: :func:`launcher_integer_message`.
+#: start-ups (``check_launcher_env``, ``env_int``) read it and bound each value with one function,
+#: :func:`launcher_integer_problem` (the largest values: :data:`LAUNCHER_INTEGER_MOST`; a rank below its world size:
+#: :data:`RANK_WORLD_SIZES`).
 LAUNCHER_INTEGERS: dict[str, dict[str, int]] = {
     'none': {},
-    'pytorch': {'RANK': 0, 'WORLD_SIZE': 1, 'MASTER_PORT': 0},
-    'mpi': {'OMPI_COMM_WORLD_RANK': 0, 'OMPI_COMM_WORLD_LOCAL_RANK': 0, 'OMPI_COMM_WORLD_SIZE': 1, 'MASTER_PORT': 0},
+    'pytorch': {'RANK': 0, 'WORLD_SIZE': 1, 'MASTER_PORT': 1},
+    'mpi': {'OMPI_COMM_WORLD_RANK': 0, 'OMPI_COMM_WORLD_LOCAL_RANK': 0, 'OMPI_COMM_WORLD_SIZE': 1, 'MASTER_PORT': 1},
     'slurm': {'SLURM_PROCID': 0, 'SLURM_NTASKS': 1, 'SLURM_LOCALID': 0, 'SLURM_STEP_NUM_TASKS': 1,
-              'MASTER_PORT': 0},
+              'MASTER_PORT': 1},
 }
+
+#: The largest value of a launcher variable that has one: ``MASTER_PORT`` is a TCP port, 1 to 65535.
+#: ``MASTER_PORT=0`` passed as an integer: rank 0's rendezvous store then bound a random free port that no other rank
+#: knew (they waited until the timeout), and under slurm the config-reading agreement met at the job's port
+#: (``dist.launcher_rendezvous``) while the process group's store took port 0; ``MASTER_PORT=70000`` stopped inside
+#: torch, naming no variable.
+LAUNCHER_INTEGER_MOST: dict[str, int] = {'MASTER_PORT': 65535}
+
+#: Each launcher's rank variable and the world size it is below (ranks are 0 to the world size - 1): ``RANK=2`` with
+#: ``WORLD_SIZE=2`` (a job script's export) passed both integer checks and torch's rendezvous waited for a rank nobody
+#: held until its timeout. Checked where both are read (:func:`launcher_variable_problem`).
+RANK_WORLD_SIZES: dict[str, str] = {'RANK': 'WORLD_SIZE', 'OMPI_COMM_WORLD_RANK': 'OMPI_COMM_WORLD_SIZE',
+                                    'SLURM_PROCID': 'SLURM_NTASKS'}
 
 #: Who sets each launcher variable, for :func:`launcher_integer_message`.
 LAUNCHER_SETTERS = {'RANK': 'torchrun', 'WORLD_SIZE': 'torchrun', 'LOCAL_RANK': 'torchrun',
@@ -156,21 +170,27 @@ def _launcher_integers(launcher: str) -> dict[str, int | None]:
 
 
 def least_launcher_integer(name: str) -> int:
-    """The least value of the launcher variable ``name`` (:data:`LAUNCHER_INTEGERS`: 1 for a world size, else 0)."""
+    """The least value of the launcher variable ``name`` (:data:`LAUNCHER_INTEGERS`: 1 for a world size and a port,
+    else 0)."""
     return max((table.get(name, 0) for table in LAUNCHER_INTEGERS.values()), default=0)
 
 
 def launcher_integer_message(name: str, value: str, least: int, launcher: str | None = None) -> str:
     """The refusal of the launcher variable ``name`` set to ``value``, which is not an integer of at least
-    ``least``, naming who sets it and, where given, the ``--launcher`` that reads it
-    (``"the environment variable WORLD_SIZE='two' is not an integer (torchrun sets it; read by --launcher pytorch;
-    ...): unset it or set an integer"``)."""
+    ``least`` (and at most its :data:`LAUNCHER_INTEGER_MOST`, where it has one), naming who sets it and, where given,
+    the ``--launcher`` that reads it (``"the environment variable WORLD_SIZE='two' is not an integer (torchrun sets
+    it; read by --launcher pytorch; ...): unset it or set an integer"``; ``"... MASTER_PORT='0' is not an integer
+    from 1 to 65535 (a TCP port; ...)"``)."""
     try:
         number: int | None = int(value)
     except ValueError:
         number = None
-    kind = 'an integer' if number is None else f'an integer >= {least}'
+    most = LAUNCHER_INTEGER_MOST.get(name)
+    kind = 'an integer' if number is None else f'an integer from {least} to {most}' if most is not None else \
+        f'an integer >= {least}'
     said = [f"{LAUNCHER_SETTERS.get(name, 'the launcher')} sets it"]
+    if name == 'MASTER_PORT':
+        said.insert(0, 'a TCP port')
     if launcher is not None:
         said.append(f'read by --launcher {launcher}' + (": mmengine's logger reads it whatever the launcher"
                                                        if name == 'LOCAL_RANK' else ''))
@@ -178,20 +198,41 @@ def launcher_integer_message(name: str, value: str, least: int, launcher: str | 
     return f"the environment variable {name}={value!r} is not {kind} ({'; '.join(said)}): unset it or set {kind}"
 
 
+def launcher_integer_problem(name: str, value: str, least: int | None, launcher: str | None = None) -> str | None:
+    """Why the launcher variable ``name`` set to ``value`` cannot be read: :func:`launcher_integer_message` where
+    ``value`` is not an integer of at least ``least`` (``None``: any integer) and at most its
+    :data:`LAUNCHER_INTEGER_MOST` (``MASTER_PORT``: 65535); ``None`` where it is such an integer. The one parser of
+    the tools' early parse (:func:`launcher_variable_problem`) and ``automl_mm.engine.dist.env_int``."""
+    try:
+        number = int(value)
+    except ValueError:
+        return launcher_integer_message(name, value, 0 if least is None else least, launcher)
+    most = LAUNCHER_INTEGER_MOST.get(name)
+    if least is not None and number < least or most is not None and number > most:
+        return launcher_integer_message(name, value, 0 if least is None else least, launcher)
+    return None
+
+
 def launcher_variable_problem(launcher: str) -> str | None:
     """Why a variable ``launcher`` reads as an integer (:func:`_launcher_integers`) cannot be read
-    (:func:`launcher_integer_message`, naming the variable, its value, who sets it and the launcher); ``None`` where
-    each that is set is an integer of at least its least value."""
-    for name, least in _launcher_integers(launcher).items():
+    (:func:`launcher_integer_problem`, naming the variable, its value, who sets it and the launcher), or why its
+    rank is not below its world size (:data:`RANK_WORLD_SIZES`: ``RANK=2`` with ``WORLD_SIZE=2``); ``None`` where
+    each that is set is an integer in its range."""
+    integers = _launcher_integers(launcher)
+    for name, least in integers.items():
         value = os.environ.get(name)
         if value is None or name == 'MASTER_PORT' and not value.strip():
             continue  # an empty MASTER_PORT is unset to automl_mm's slurm / mpi start-ups (they derive the port)
-        try:
-            number = int(value)
-        except ValueError:
-            number = None
-        if number is None or least is not None and number < least:
-            return launcher_integer_message(name, value, 0 if least is None else least, launcher)
+        problem = launcher_integer_problem(name, value, least, launcher)
+        if problem is not None:
+            return problem
+    for rank, size in RANK_WORLD_SIZES.items():
+        if rank in integers and size in integers and os.environ.get(rank) and os.environ.get(size) and \
+                int(os.environ[rank]) >= int(os.environ[size]):
+            return (f'the environment variable {rank}={os.environ[rank]!r} is not below {size}={os.environ[size]!r} '
+                    f'(the ranks of {size} processes are 0 to {int(os.environ[size]) - 1}; '
+                    f"{LAUNCHER_SETTERS.get(rank, 'the launcher')} sets both; read by --launcher {launcher}; a job "
+                    "script that exports one overrides the launcher's): unset it, or start the run with its launcher")
     return None
 
 

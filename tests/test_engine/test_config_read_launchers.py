@@ -87,7 +87,7 @@ def test_local_rank_and_the_port_are_named_too(monkeypatch):
         dist.init_dist_pytorch_cpu_aware('gloo')
     monkeypatch.setenv('LOCAL_RANK', '0')
     monkeypatch.setenv('MASTER_PORT', '-1')
-    with pytest.raises(ValueError, match=r"MASTER_PORT='-1' is not an integer >= 0"):
+    with pytest.raises(ValueError, match=r"MASTER_PORT='-1' is not an integer from 1 to 65535 \(a TCP port"):
         dist.init_dist_pytorch_cpu_aware('gloo')
 
 

@@ -105,3 +105,61 @@ def test_an_empty_master_port_is_unset_to_both(clean_env, launcher):
     clean_env.setenv('MASTER_PORT', '')
     assert _parse('--launcher', launcher).launcher == launcher
     dist.check_launcher_env(launcher)
+
+
+@pytest.mark.parametrize('launcher', ['pytorch', 'slurm', 'mpi'])
+@pytest.mark.parametrize('value', ['0', '70000', '-1', '65536'])
+def test_a_master_port_outside_the_tcp_ports_is_refused_by_every_reader(clean_env, capsys, launcher, value):
+    """``MASTER_PORT=0`` passed the integer check: torch's rendezvous then bound a random port on rank 0 that no
+    other rank could find (they waited), and under slurm the config-reading agreement took the job's port while the
+    process group's store took 0; ``MASTER_PORT=70000`` failed inside torch naming no variable. The tools' early
+    parse, engine/dist.py's start-ups and ``env_int`` refuse it, naming the variable, its value and 1 to 65535."""
+    from automl_mm.engine import dist
+
+    clean_env.setenv('MASTER_PORT', value)
+    with pytest.raises(SystemExit):
+        _parse('--launcher', launcher)
+    early = capsys.readouterr().err
+    assert f"MASTER_PORT={value!r} is not an integer from 1 to 65535 (a TCP port" in early, early
+    with pytest.raises(ValueError, match='MASTER_PORT=.* is not an integer from 1 to 65535'):
+        dist.check_launcher_env(launcher)
+    with pytest.raises(ValueError, match='MASTER_PORT=.* is not an integer from 1 to 65535'):
+        dist.env_int('MASTER_PORT', 29500)
+
+
+@pytest.mark.parametrize('value', ['1', '29500', '65535'])
+def test_a_master_port_among_the_tcp_ports_passes(clean_env, value):
+    from automl_mm.engine import dist
+
+    clean_env.setenv('MASTER_PORT', value)
+    assert _parse('--launcher', 'pytorch').launcher == 'pytorch'
+    assert dist.env_int('MASTER_PORT') == int(value)
+
+
+@pytest.mark.parametrize('launcher, rank, size', [('pytorch', 'RANK', 'WORLD_SIZE'),
+                                                  ('mpi', 'OMPI_COMM_WORLD_RANK', 'OMPI_COMM_WORLD_SIZE'),
+                                                  ('slurm', 'SLURM_PROCID', 'SLURM_NTASKS')])
+def test_a_rank_at_or_above_its_world_size_is_refused(clean_env, capsys, launcher, rank, size):
+    """``RANK=2`` with ``WORLD_SIZE=2`` (a job script's export, a copied command line) passed both integer checks;
+    torch's rendezvous then waited for rank 1 of a world whose ranks are 0 and 1 until its timeout."""
+    from automl_mm.engine import dist
+
+    clean_env.setenv(rank, '2')
+    clean_env.setenv(size, '2')
+    with pytest.raises(SystemExit):
+        _parse('--launcher', launcher)
+    early = capsys.readouterr().err
+    assert f"{rank}='2' is not below {size}='2'" in early and f'--launcher {launcher}' in early, early
+    with pytest.raises(ValueError, match=f"{rank}='2' is not below {size}='2'"):
+        dist.check_launcher_env(launcher)
+    clean_env.setenv(rank, '1')
+    assert _parse('--launcher', launcher).launcher == launcher
+
+
+def test_one_parser_serves_the_tools_and_env_int():
+    """One function parses and bounds a launcher variable (``dist.env_int`` and the tools' early parse had two)."""
+    assert tool_cli.launcher_integer_problem('WORLD_SIZE', '2', 1) is None
+    assert tool_cli.launcher_integer_problem('WORLD_SIZE', '0', 1) == tool_cli.launcher_integer_message(
+        'WORLD_SIZE', '0', 1)
+    assert tool_cli.launcher_integer_problem('LOCAL_RANK', '-1', None) is None  # any integer (--launcher none)
+    assert 'from 1 to 65535' in tool_cli.launcher_integer_problem('MASTER_PORT', '0', 1, 'slurm')

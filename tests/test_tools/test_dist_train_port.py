@@ -33,3 +33,20 @@ def test_the_port_follows_port_then_master_port(tmp_path, env, port):
 def test_one_node_without_a_port_rendezvous_on_a_free_one(tmp_path):
     args = _torchrun_args(tmp_path).split()
     assert args[:3] == ['-m', 'torch.distributed.run', '--standalone'] and not any('master' in a for a in args)
+
+
+@pytest.mark.parametrize('env, name, value', [({'PORT': '0'}, 'PORT', '0'), ({'MASTER_PORT': '70000'}, 'MASTER_PORT',
+                                                                             '70000'),
+                                              ({'PORT': '-1', 'NNODES': '2', 'MASTER_ADDR': '10.0.0.1'}, 'PORT', '-1'),
+                                              ({'PORT': 'http'}, 'PORT', 'http')])
+def test_a_port_that_is_no_tcp_port_is_refused_before_torchrun(tmp_path, env, name, value):
+    """PORT=0 went to torchrun as --master_port=0: its store bound a random port that no other node knew (they
+    waited until torchrun's timeout); 70000 stopped inside torch naming no variable."""
+    fake = tmp_path / 'python'
+    fake.write_text('#!/bin/sh\necho "$@"\n')
+    fake.chmod(0o755)
+    base = {k: v for k, v in os.environ.items() if k not in ('PORT', 'MASTER_PORT', 'NNODES', 'MASTER_ADDR')}
+    proc = subprocess.run(['bash', osp.join(REPO_ROOT, 'tools/dist_train.sh'), 'cfg.py', '2'], capture_output=True,
+                          text=True, env=dict(base, PYTHON=str(fake), **env))
+    assert proc.returncode == 2 and 'torch.distributed.run' not in proc.stdout, (proc.stdout, proc.stderr)
+    assert f"{name}, the rendezvous port, must be a whole number from 1 to 65535, got '{value}'" in proc.stderr

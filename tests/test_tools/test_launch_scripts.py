@@ -157,3 +157,11 @@ def test_dist_train_passes_torchruns_named_process_counts(tmp_path, gpus):
     _, python, proc = _script(tmp_path, 'dist_train.sh', 'cfg.py', gpus, MASTER_PORT='29613')
     assert proc.returncode == 0, proc.stderr
     assert f'--nproc_per_node={gpus}' in python
+
+
+@pytest.mark.parametrize('port', ['0', '65536', 'auto'])
+def test_slurm_train_refuses_a_port_that_is_no_tcp_port(tmp_path, port):
+    """PORT=0 became MASTER_PORT=0: rank 0's rendezvous store bound a random port the other tasks did not know."""
+    srun, _, proc = _script(tmp_path, 'slurm_train.sh', 'gpu', 'job', 'cfg.py', 'work', PORT=port)
+    assert proc.returncode == 2 and srun == []
+    assert f"PORT, the rendezvous port, must be a whole number from 1 to 65535, got '{port}'" in proc.stderr
