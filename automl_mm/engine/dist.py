@@ -20,6 +20,7 @@ import os
 import socket
 import subprocess
 import zlib
+from typing import Any
 
 import torch
 import torch.distributed as torch_dist
@@ -262,10 +263,64 @@ def slurm_rendezvous_store(addr: str, port: int, rank: int, step: str,
     return job_rendezvous_store(addr, port, rank, f'slurm job step {step}', timeout, 'slurm', fix)
 
 
+def slurm_rendezvous_port(port: int | None = None) -> tuple[int, str]:
+    """The port a slurm step's ranks rendezvous at, and where it came from: ``port`` (``env_cfg.dist_cfg.port``)
+    where given, else ``MASTER_PORT`` (``tools/slurm_train.sh``'s ``PORT``), else :func:`slurm_job_port` of
+    ``SLURM_JOB_ID`` / ``SLURM_STEP_ID``, else 29500 (mmengine's). The one derivation of :func:`launcher_rendezvous`
+    (without a config: ``port`` ``None``) and :func:`init_dist_slurm_job`; :func:`check_config_port` refuses a
+    ``dist_cfg.port`` that would make them differ.
+
+    Raises:
+        ValueError: ``MASTER_PORT`` is not a port (:func:`env_int`).
+    """
+    if port is not None:
+        return port, 'env_cfg.dist_cfg.port'
+    if os.environ.get('MASTER_PORT', '').strip():
+        return env_int('MASTER_PORT'), 'MASTER_PORT'
+    job_port = slurm_job_port(os.environ.get('SLURM_JOB_ID'), os.environ.get('SLURM_STEP_ID'))
+    if job_port is not None:
+        return job_port, f"SLURM_JOB_ID={os.environ.get('SLURM_JOB_ID')} / SLURM_STEP_ID, slurm_job_port"
+    return 29500, "mmengine's default"
+
+
+def check_config_port(launcher: str, cfg: Any, met: bool) -> None:
+    """Refuse an ``env_cfg.dist_cfg.port`` of ``cfg`` that the process group of ``launcher`` cannot start at.
+
+    * ``'slurm'``, where the ranks met (``met``: :func:`launcher_rendezvous` gave a store, before the config was
+      read) at another port: mmengine's ``_init_dist_slurm`` takes ``dist_cfg.port`` first, so the process group's
+      store bound it while rank 0 still served the agreement's at ``MASTER_PORT`` or the job's port: a run needed
+      both ports open and free on the first node, and the one the user named was not the only one. The agreement
+      cannot read the config's port (a rank that failed to read its config must still find the others).
+    * ``'pytorch'`` / ``'mpi'``: mmengine passes ``dist_cfg.port`` to torch's ``init_process_group``, which takes
+      none (``TypeError: ... unexpected keyword argument 'port'``, naming no config key).
+
+    Raises:
+        ValueError: naming ``env_cfg.dist_cfg.port``, its value, the port the ranks met at and where it came from
+            (:func:`slurm_rendezvous_port`), and ``PORT`` / ``MASTER_PORT``.
+    """
+    dist_cfg = ((cfg.get('env_cfg') if hasattr(cfg, 'get') else None) or {}).get('dist_cfg') or {}
+    port = dist_cfg.get('port') if hasattr(dist_cfg, 'get') else None
+    if port is None or launcher == 'none':
+        return
+    if launcher != 'slurm':
+        raise ValueError(f'--launcher {launcher}: env_cfg.dist_cfg.port={port!r} is read by --launcher slurm only '
+                         "(mmengine passes it to torch's init_process_group here, which takes no port): remove it and "
+                         'set the rendezvous port with MASTER_PORT (PORT for tools/dist_train.sh / dist_test.sh, '
+                         'torchrun --master_port)')
+    at, source = slurm_rendezvous_port()
+    if met and port != at:
+        raise ValueError(f'--launcher slurm: env_cfg.dist_cfg.port={port!r}, but the ranks met at port {at} '
+                         f'({source}) to agree on the reading of the config, before any of them had read it, and the '
+                         'process group would start at the other port (both held open on the first node): remove '
+                         f'dist_cfg.port and set the port with MASTER_PORT (PORT for tools/slurm_train.sh / '
+                         f'slurm_test.sh), e.g. PORT={port}')
+
+
 def init_dist_slurm_job(backend: str, port: int | None = None, init_backend: str = 'torch', **kwargs) -> None:
     """mmengine's ``_init_dist_slurm`` with this job's port and first node.
 
-    * The port of :func:`slurm_job_port` (of the job and step) where neither ``dist_cfg.port`` nor ``MASTER_PORT``
+    * The port of :func:`slurm_rendezvous_port` (the one :func:`launcher_rendezvous` meets at): that of
+      :func:`slurm_job_port` (of the job and step) where neither ``dist_cfg.port`` nor ``MASTER_PORT``
       (``tools/slurm_train.sh`` exports ``PORT`` as it) names one. mmengine's default, 29500, was every job's: two
       jobs sharing a node (4 GPUs each on an 8-GPU node) put their rank 0 on the same port, and the second stopped
       with ``EADDRINUSE`` (its other ranks on that node had connected to the first job's store).
@@ -280,8 +335,9 @@ def init_dist_slurm_job(backend: str, port: int | None = None, init_backend: str
         ValueError: from :func:`check_launcher_env` (``SLURM_NTASKS``, ``MASTER_PORT``, ... not an integer).
     """
     check_launcher_env('slurm')
+    at, _ = slurm_rendezvous_port(port)
     if port is None and not os.environ.get('MASTER_PORT'):
-        port = slurm_job_port(os.environ.get('SLURM_JOB_ID'), os.environ.get('SLURM_STEP_ID'))
+        port = at  # the job's (mmengine: 29500 for every job)
     nodes = os.environ.get('SLURM_STEP_NODELIST') or os.environ.get('SLURM_NODELIST')
     if 'MASTER_ADDR' not in os.environ and nodes:
         os.environ['MASTER_ADDR'] = slurm_master_addr(nodes)
@@ -289,8 +345,8 @@ def init_dist_slurm_job(backend: str, port: int | None = None, init_backend: str
         rank, world_size = env_int('SLURM_PROCID'), env_int('SLURM_NTASKS')
         step = f"{os.environ.get('SLURM_JOB_ID', '')}.{os.environ.get('SLURM_STEP_ID', '')}"
         kwargs.update(store=slurm_rendezvous_store(
-            os.environ['MASTER_ADDR'], port if port is not None else env_int('MASTER_PORT', 29500),
-            rank, step, kwargs.get('timeout') or torch_dist.default_pg_timeout), rank=rank, world_size=world_size)
+            os.environ['MASTER_ADDR'], at, rank, step, kwargs.get('timeout') or torch_dist.default_pg_timeout),
+            rank=rank, world_size=world_size)
     _ORIGINAL_SLURM(backend, port=port, init_backend=init_backend, **kwargs)
 
 
@@ -354,8 +410,8 @@ def launcher_rendezvous(launcher: str, timeout: datetime.timedelta) -> tuple[tor
       :func:`slurm_master_addr`, kept in ``MASTER_ADDR`` as :func:`init_dist_slurm_job` would) and ``MASTER_PORT``
       (else the step's port, :func:`slurm_job_port`): :func:`slurm_rendezvous_store`. A ``RANK`` / ``WORLD_SIZE`` the
       job script exported (the same in every task, or left from another launcher) is not read: mmengine's slurm
-      start-up replaces them too. Where the config's ``env_cfg.dist_cfg.port`` names another port, the process group
-      later rendezvous there (rank 0 then serves both stores).
+      start-up replaces them too. The port is :func:`slurm_rendezvous_port`'s, the process group's too: a config's
+      ``env_cfg.dist_cfg.port`` that names another is refused once read (:func:`check_config_port`).
     * ``'mpi'``: mpirun's ``OMPI_COMM_WORLD_RANK`` of ``OMPI_COMM_WORLD_SIZE`` where ``MASTER_ADDR`` is set (mmengine's
       mpi start-up needs it), at ``MASTER_PORT`` (else :func:`mpi_job_port`): :func:`mpi_rendezvous_store`.
 
@@ -384,7 +440,7 @@ def launcher_rendezvous(launcher: str, timeout: datetime.timedelta) -> tuple[tor
             return None
         if not env.get('MASTER_ADDR'):
             env['MASTER_ADDR'] = slurm_master_addr(nodes)
-        port = env_int('MASTER_PORT', 0) or slurm_job_port(env.get('SLURM_JOB_ID'), env.get('SLURM_STEP_ID')) or 29500
+        port, _ = slurm_rendezvous_port()
         step = f"{env.get('SLURM_JOB_ID', '')}.{env.get('SLURM_STEP_ID', '')}"
         return slurm_rendezvous_store(env['MASTER_ADDR'], port, rank, step, timeout), rank, world_size
     if launcher == 'mpi':

@@ -511,7 +511,9 @@ def reading_config_together(read: Callable[[], _T], launcher: str, what: str, *,
         RankFailure: on every other rank, naming the lowest rank that failed, its host and its error
             (``config file not found: <path>``).
         ValueError: a launcher variable that is not an integer (``WORLD_SIZE=two``), naming it
-            (:func:`~automl_mm.engine.dist.env_int`).
+            (:func:`~automl_mm.engine.dist.env_int`); on every rank, a config's ``env_cfg.dist_cfg.port`` that the
+            process group cannot start at (:func:`~automl_mm.engine.dist.check_config_port`: under slurm, not the
+            port the ranks met at here).
     """
     import datetime
 
@@ -530,7 +532,7 @@ def reading_config_together(read: Callable[[], _T], launcher: str, what: str, *,
         return value
     from torch.distributed.constants import default_pg_timeout
 
-    from .dist import launcher_rendezvous
+    from .dist import check_config_port, launcher_rendezvous
     from .rank_failures import RankFailure, keeping_own_failure
 
     timeout = default_pg_timeout
@@ -539,6 +541,11 @@ def reading_config_together(read: Callable[[], _T], launcher: str, what: str, *,
         timeout = datetime.timedelta(seconds=seconds)  # the run's own; a rank without its config: torch's default
     with keeping_own_failure(failure, what):
         found = launcher_rendezvous(launcher, timeout)
+    if failure is None:
+        try:  # a dist_cfg.port the process group cannot start at (slurm: not the port the ranks meet at here)
+            check_config_port(launcher, value, met=found is not None)
+        except ValueError as err:
+            failure = err
     if found is None:  # not a distributed start this launcher's environment describes (or a world of one)
         if failure is not None:
             raise failure

@@ -1,0 +1,91 @@
+"""The port the ranks meet at to agree on the reading of the config (``dist.launcher_rendezvous``, before the config
+is read) and the port the process group then starts at (``dist.init_dist_slurm_job``, from ``env_cfg.dist_cfg.port``)
+are one.
+
+mmengine's ``_init_dist_slurm`` takes ``dist_cfg.port`` before ``MASTER_PORT``; the agreement cannot read it (a rank
+that failed to read its config must still find the others), so it met at ``MASTER_PORT`` or the job's port
+(15000 + the job id's last four digits) while the process group's store then bound ``dist_cfg.port``: a run with
+``dist_cfg.port=29700`` (a port the site opened) also needed the job's port, open and free, on the first node. Both
+now derive the port with one function (:func:`dist.slurm_rendezvous_port`), and a ``dist_cfg.port`` that is not the
+one the ranks met at is refused on every rank, naming both ports and ``PORT`` / ``MASTER_PORT``. Under torchrun and
+mpirun mmengine passes ``dist_cfg.port`` to ``init_process_group``, which takes none (``TypeError: ... unexpected
+keyword argument 'port'``): refused by name too."""
+from __future__ import annotations
+
+import json
+import os
+import os.path as osp
+
+import pytest
+from _forked_ranks import fork_ranks, outcome
+from torch.distributed.elastic.utils.distributed import get_free_port
+
+from automl_mm.engine import dist
+
+WHAT = 'tools/train.py: reading the config file'
+SLURM = dict(SLURM_PROCID='{rank}', SLURM_NTASKS='2', SLURM_JOB_ID='4321987', SLURM_STEP_ID='0',
+             MASTER_ADDR='127.0.0.1')
+
+
+def _rank(rank: int, tmp: str, port: int) -> None:
+    from automl_mm.engine.rank_agreement import reading_config_together
+
+    os.environ.update({k: v.format(rank=rank) for k, v in SLURM.items()})
+    cfg = dict(env_cfg=dict(dist_cfg=dict(backend='gloo', timeout=20, port=port)))
+    found = outcome(lambda: reading_config_together(lambda: cfg, 'slurm', WHAT))
+    with open(osp.join(tmp, f'rank{rank}.json'), 'w') as f:
+        json.dump(found, f)
+
+
+@pytest.fixture
+def srun_env(monkeypatch):
+    for name in ('RANK', 'WORLD_SIZE', 'LOCAL_RANK', 'MASTER_ADDR', 'MASTER_PORT', 'TORCHELASTIC_USE_AGENT_STORE',
+                 'SLURM_STEP_NODELIST', 'SLURM_NODELIST'):
+        monkeypatch.setenv(name, '')
+        monkeypatch.delenv(name)
+    return monkeypatch
+
+
+def test_a_config_port_other_than_the_ranks_meeting_port_is_refused_on_every_rank(tmp_path, srun_env):
+    met = get_free_port()
+    srun_env.setenv('MASTER_PORT', str(met))
+    fork_ranks(_rank, (str(tmp_path), met + 1 if met < 65535 else met - 1), timeout=60)
+    found = [json.loads((tmp_path / f'rank{r}.json').read_text()) for r in range(2)]
+    for said in found:
+        assert isinstance(said, str) and said.startswith('ValueError: --launcher slurm: env_cfg.dist_cfg.port='), found
+        assert f'the ranks met at port {met} (MASTER_PORT)' in said and 'PORT' in said, found
+
+
+def test_a_config_port_equal_to_the_meeting_port_passes(tmp_path, srun_env):
+    met = get_free_port()
+    srun_env.setenv('MASTER_PORT', str(met))
+    fork_ranks(_rank, (str(tmp_path), met), timeout=60)
+    found = [json.loads((tmp_path / f'rank{r}.json').read_text()) for r in range(2)]
+    assert found == [None, None], found  # outcome: None where the call returned
+
+
+@pytest.mark.parametrize('env, port', [({}, None), ({'MASTER_PORT': '29611'}, None), ({}, 16987),
+                                       ({'MASTER_PORT': '29611'}, 29611), ({'MASTER_PORT': ''}, None),
+                                       ({'SLURM_JOB_ID': ''}, None)])
+def test_the_agreement_and_the_process_group_derive_one_port(srun_env, env, port):
+    """What the agreement's store (``launcher_rendezvous``, without the config) and the process group's
+    (``init_dist_slurm_job``, given ``dist_cfg.port``) are opened at, where the config's port is accepted."""
+    for key, value in dict(SLURM, **env).items():
+        srun_env.setenv(key, value.format(rank=1))
+    opened = []
+    srun_env.setattr(dist, 'slurm_rendezvous_store', lambda addr, at, *args: opened.append(at) or 'store')
+    srun_env.setattr(dist, '_ORIGINAL_SLURM', lambda *args, **kwargs: None)
+    dist.launcher_rendezvous('slurm', None)
+    cfg = dict(env_cfg=dict(dist_cfg=dict(backend='gloo', **({} if port is None else {'port': port}))))
+    dist.check_config_port('slurm', cfg, met=True)
+    dist.init_dist_slurm_job('gloo', port=port)
+    assert len(opened) == 2 and opened[0] == opened[1], opened
+
+
+@pytest.mark.parametrize('launcher', ['pytorch', 'mpi'])
+def test_a_config_port_under_torchrun_or_mpirun_is_refused_by_name(launcher):
+    cfg = dict(env_cfg=dict(dist_cfg=dict(backend='gloo', port=29700)))
+    with pytest.raises(ValueError, match=rf'--launcher {launcher}: env_cfg.dist_cfg.port=29700 is read by --launcher '
+                                         'slurm only'):
+        dist.check_config_port(launcher, cfg, met=False)
+    dist.check_config_port(launcher, dict(env_cfg=dict(dist_cfg=dict(backend='gloo'))), met=False)
