@@ -146,8 +146,15 @@ def check_distinct_ranks(timeout: datetime.timedelta) -> None:
 def init_dist_pytorch_cpu_aware(backend: str, init_backend: str = 'torch', **kwargs) -> None:
     """mmengine's ``_init_dist_pytorch``, with gloo and no CUDA calls where CUDA is unavailable (nccl becomes gloo),
     after :func:`check_launcher_env` (``RANK=two`` is named, not a bare ``int()`` error) and
-    :func:`check_distinct_ranks`."""
+    :func:`check_distinct_ranks`.
+
+    Raises:
+        ValueError: from :func:`check_launcher_env`; a ``port`` (``env_cfg.dist_cfg.port``), which torch's
+            ``init_process_group`` does not take, named.
+    """
     check_launcher_env('pytorch')
+    if 'port' in kwargs:  # a runner started without the tools (their reading of the config refused it already)
+        raise ValueError(_port_not_read('pytorch', kwargs['port']))
     check_distinct_ranks(kwargs.get('timeout') or torch_dist.default_pg_timeout)
     if torch.cuda.is_available():
         _ORIGINAL(backend, init_backend=init_backend, **kwargs)
@@ -283,6 +290,14 @@ def slurm_rendezvous_port(port: int | None = None) -> tuple[int, str]:
     return 29500, "mmengine's default"
 
 
+def _port_not_read(launcher: str, port: Any) -> str:
+    """The refusal of ``env_cfg.dist_cfg.port`` under ``--launcher pytorch`` / ``mpi``, whose start-ups pass it to
+    torch's ``init_process_group``, which takes no port."""
+    return (f'--launcher {launcher}: env_cfg.dist_cfg.port={port!r} is read by --launcher slurm only (mmengine passes '
+            "it to torch's init_process_group here, which takes no port: TypeError): remove it and set the rendezvous "
+            'port with MASTER_PORT (PORT for tools/dist_train.sh / dist_test.sh, torchrun --master_port)')
+
+
 def check_config_port(launcher: str, cfg: Any, met: bool) -> None:
     """Refuse an ``env_cfg.dist_cfg.port`` of ``cfg`` that the process group of ``launcher`` cannot start at.
 
@@ -303,10 +318,7 @@ def check_config_port(launcher: str, cfg: Any, met: bool) -> None:
     if port is None or launcher == 'none':
         return
     if launcher != 'slurm':
-        raise ValueError(f'--launcher {launcher}: env_cfg.dist_cfg.port={port!r} is read by --launcher slurm only '
-                         "(mmengine passes it to torch's init_process_group here, which takes no port): remove it and "
-                         'set the rendezvous port with MASTER_PORT (PORT for tools/dist_train.sh / dist_test.sh, '
-                         'torchrun --master_port)')
+        raise ValueError(_port_not_read(launcher, port))
     at, source = slurm_rendezvous_port()
     if met and port != at:
         raise ValueError(f'--launcher slurm: env_cfg.dist_cfg.port={port!r}, but the ranks met at port {at} '
@@ -375,9 +387,12 @@ def init_dist_mpi_job(backend: str, **kwargs) -> None:
 
     Raises:
         RuntimeError: from :func:`job_rendezvous_store`.
-        ValueError: from :func:`check_launcher_env` (``OMPI_COMM_WORLD_SIZE``, ``MASTER_PORT``, ... not an integer).
+        ValueError: from :func:`check_launcher_env` (``OMPI_COMM_WORLD_SIZE``, ``MASTER_PORT``, ... not an integer);
+            a ``port`` (``env_cfg.dist_cfg.port``), which torch's ``init_process_group`` does not take, named.
     """
     check_launcher_env('mpi')
+    if 'port' in kwargs:
+        raise ValueError(_port_not_read('mpi', kwargs['port']))
     name = mpi_job_name()
     if not os.environ.get('MASTER_PORT') and (port := mpi_job_port(name)) is not None:
         os.environ['MASTER_PORT'] = str(port)

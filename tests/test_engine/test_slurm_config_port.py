@@ -89,3 +89,14 @@ def test_a_config_port_under_torchrun_or_mpirun_is_refused_by_name(launcher):
                                          'slurm only'):
         dist.check_config_port(launcher, cfg, met=False)
     dist.check_config_port(launcher, dict(env_cfg=dict(dist_cfg=dict(backend='gloo'))), met=False)
+
+
+@pytest.mark.parametrize('launcher', ['pytorch', 'mpi'])
+def test_a_runner_started_without_the_tools_names_the_config_port_too(monkeypatch, launcher):
+    """mmengine's init_dist(launcher, **dist_cfg) (a runner that a stock launcher builds) passed ``port`` on to
+    ``init_process_group``: ``TypeError: ... unexpected keyword argument 'port'``."""
+    for name in ('RANK', 'WORLD_SIZE', 'MASTER_PORT', 'OMPI_COMM_WORLD_RANK', 'OMPI_COMM_WORLD_SIZE'):
+        monkeypatch.delenv(name, raising=False)
+    init = dict(pytorch=dist.init_dist_pytorch_cpu_aware, mpi=dist.init_dist_mpi_job)[launcher]
+    with pytest.raises(ValueError, match=rf'--launcher {launcher}: env_cfg.dist_cfg.port=29700 is read by'):
+        init('gloo', port=29700)
