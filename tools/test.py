@@ -207,23 +207,26 @@ def main(argv: list[str] | None = None) -> None:
     checked = join_process_group(cfg)
     if checked:
         check_ranks_run_alike(cfg, compare_start=False)
-    with checked_by_tool():  # checked above and below, once
-        runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
-    if not checked:
-        check_ranks_run_alike(cfg, compare_start=False)
-    check_mask_metrics(cfg, runner.model, test_only=True)  # built; nothing predicted yet
-    # a NAS search's final checkpoint names its architecture (not in the weights): test the network it validated
-    runner.register_hook(SearchedArchitectureHook())
-    # an OHL search's checkpoint names the values of its attribute paths (not weights): test with those it trained with
-    runner.register_hook(SearchedValuesHook())
-    if not args.allow_partial:
-        # mmengine loads non-strictly: a checkpoint of another model would be scored with random weights.
-        runner.register_hook(StrictCheckpointHook(checkpoint=args.checkpoint))
-    if args.out is not None:
-        add_dump_results(runner, args.out)
-    if args.show_dir is not None:
-        draw_on_every_rank(runner)  # mmdet's visualizer drew only rank 0's images
-    with naming_first_failure('tools/test.py: the test'):  # a rank failing alone (a plugin's transform): named on all
+    # a rank failing alone, named on all: in the runner's build (its model's constructor, after the runner's seed
+    # broadcast: the others waited in DDP's broadcast) as in the test (a plugin's transform)
+    with naming_first_failure('tools/test.py: the test'):
+        with checked_by_tool():  # checked above and below, once
+            runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
+        if not checked:
+            check_ranks_run_alike(cfg, compare_start=False)
+        check_mask_metrics(cfg, runner.model, test_only=True)  # built; nothing predicted yet
+        # a NAS search's final checkpoint names its architecture (not in the weights): test the network it validated
+        runner.register_hook(SearchedArchitectureHook())
+        # an OHL search's checkpoint names the values of its attribute paths (not weights): test with those it
+        # trained with
+        runner.register_hook(SearchedValuesHook())
+        if not args.allow_partial:
+            # mmengine loads non-strictly: a checkpoint of another model would be scored with random weights.
+            runner.register_hook(StrictCheckpointHook(checkpoint=args.checkpoint))
+        if args.out is not None:
+            add_dump_results(runner, args.out)
+        if args.show_dir is not None:
+            draw_on_every_rank(runner)  # mmdet's visualizer drew only rank 0's images
         metrics = runner.test()
     if is_main_process():  # every rank holds the same metrics: under tools/dist_test.sh each printed them
         print({k: round(v, 4) if isinstance(v, float) else v for k, v in metrics.items()})

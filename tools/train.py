@@ -225,12 +225,14 @@ def run(cfg: Config | str) -> None:
     checked = join_process_group(cfg)
     if checked:
         check_ranks_run_alike(cfg)
-    runner = build_runner(cfg)
-    if not checked:
-        check_ranks_run_alike(cfg)
-    check_loss_holders(runner.model)  # built; the data is read only by train()
-    check_mask_metrics(cfg, runner.model)
-    with naming_first_failure('tools/train.py: the run'):  # a rank failing alone (a plugin's hook): named on all
+    # a rank failing alone, named on all: in the runner's build (its model's constructor, after the runner's seed
+    # broadcast: the others waited in DDP's broadcast) as in the run (a plugin's hook)
+    with naming_first_failure('tools/train.py: the run'):
+        runner = build_runner(cfg)
+        if not checked:
+            check_ranks_run_alike(cfg)
+        check_loss_holders(runner.model)  # built; the data is read only by train()
+        check_mask_metrics(cfg, runner.model)
         runner.train()
     leave_process_group()  # together: a rank leaving while a peer holds gloo connections could abort at shutdown
 
