@@ -28,9 +28,12 @@ mmengine importing the config's ``default_scope`` while it builds the first runn
   ``val()`` too; a runner used only to validate, ``Runner.from_cfg(cfg).val()``, ran none): once per runner and entry
   point (once per job in a distributed run: rank 0 checks and every rank raises its error; ``train()``'s checks cover
   ``val()`` and ``test()``, not the other way round), after the runner is built (its model, hooks and work dir) and
-  before a dataloader is built or an image read. Only these static checks run: ``build_check`` would build the model,
-  hooks, datasets and evaluators a second time, which the runner builds itself (the model and hooks already, the
-  datasets and evaluators when its loops start), with mmengine's own messages.
+  before a dataloader is built or an image read. They read the config as the runner runs it
+  (:func:`checked_config`): its ``cfg`` with the arguments it was given in place of their entries, its scope and its
+  class, so ``Runner(..., train_cfg=..., optim_wrapper=..., cfg=dict(seed=0))`` has its training checked and an entry
+  of its ``cfg`` that it was given otherwise is not refused. Only these static checks run: ``build_check`` would
+  build the model, hooks, datasets and evaluators a second time, which the runner builds itself (the model and hooks
+  already, the datasets and evaluators when its loops start), with mmengine's own messages.
 
 ``Runner.val`` / ``Runner.test`` also register :class:`~automl_mm.nas.SearchedArchitectureHook` and
 :class:`~automl_mm.ohl.SearchedValuesHook` (once each), so a NAS search's final checkpoint loaded with ``load_from``
@@ -64,6 +67,9 @@ from collections.abc import Callable, Iterator
 from typing import Any
 
 _PENDING = '_automl_mm_pending_checks'  # the runner attribute: the entry points ('train', 'val', 'test') not checked
+_ARGUMENTS = '_automl_mm_runner_arguments'  # the runner attribute: its __init__'s arguments as given (checking_init)
+_NOT_RECORDED = frozenset({'self', 'cfg', 'default_scope'})  # (the scope: read from the runner, built_scope)
+_VARIADIC = (inspect.Parameter.VAR_POSITIONAL, inspect.Parameter.VAR_KEYWORD)
 _MODES = frozenset({'train', 'val', 'test'})
 _COVERS = {'train': _MODES, 'val': frozenset({'val'}), 'test': frozenset({'test'})}  # what each entry's checks cover
 _tool_depth = 0  # > 0 while an automl_mm tool builds a runner from a config it has checked
@@ -175,7 +181,7 @@ def _checks(runner: Any, mode: str) -> None:
     from .preflight_masks import check_mask_metrics
     from .preflight_outputs import _check_checkpoint_hook
 
-    cfg, model = _in_built_scope(runner), getattr(runner, 'model', None)
+    cfg, model = checked_config(runner), getattr(runner, 'model', None)
     only = {} if mode == 'train' else dict(test_only=True, split=mode)  # val() / test(): what evaluating it reads
     check_config(cfg, **only)
     if isinstance(model, nn.Module):  # FlexibleRunner builds its model in train() / val() / test()
@@ -186,16 +192,66 @@ def _checks(runner: Any, mode: str) -> None:
         _check_checkpoint_hook(cfg)
 
 
-def _in_built_scope(runner: Any) -> Any:
-    """``runner.cfg`` as the checks read it: with ``default_scope`` set to the scope the runner builds in
-    (:func:`~automl_mm.engine.preflight_walk.built_scope`) where the config says another, and ``runner_type`` set to
-    the runner's class where the config has none and the runner is a subclass of mmengine's ``Runner`` (a copy; the
-    runner's config is left as it is). A runner built directly, ``Runner(..., default_scope='automl_mm',
-    cfg=dict(custom_hooks=[...]))`` with no key in ``cfg``, had its config checked in mmengine's scope and refused for
-    unprefixed automl_mm types it builds (``custom_hooks[0].type='SetAttributesHook' is not a registered hook in scope
-    'mmengine'``); ``CopyRunner.from_cfg(cfg)`` of a config without ``runner_type`` (a ``CopyRunner``: ``from_cfg``
-    builds ``cls``) was refused as mmengine's ``Runner`` ("custom_hooks[0] is an OHLHook, which needs
-    runner_type='automl_mm.CopyRunner' ..., got runner_type='Runner'")."""
+#: What mmengine's ``Runner.__init__`` keeps of an argument it runs with, for a runner whose arguments were not recorded
+#: (:func:`checking_init` was not installed when it was built): the argument's name and the runner's attribute. Read
+#: only while it holds a config (a dict, a list, a string, a number), not what the runner has built from it.
+_KEPT_ARGUMENTS = {'train_dataloader': '_train_dataloader', 'val_dataloader': '_val_dataloader',
+                   'test_dataloader': '_test_dataloader', 'train_cfg': '_train_loop', 'val_cfg': '_val_loop',
+                   'test_cfg': '_test_loop', 'optim_wrapper': 'optim_wrapper', 'param_scheduler': 'param_schedulers',
+                   'val_evaluator': '_val_evaluator', 'test_evaluator': '_test_evaluator',
+                   'auto_scale_lr': 'auto_scale_lr', 'load_from': '_load_from', 'resume': '_resume',
+                   'launcher': '_launcher', 'randomness': '_randomness_cfg'}
+
+
+def _is_config(value: Any) -> bool:
+    """Whether ``value`` is a config: ``None``, a string, a number, a class or a function, or dicts / lists / tuples
+    of such; not an object (a built ``DataLoader``, loop, ``OptimWrapper``, hook, model; a dataset given inside a
+    loader's dict), which the checks do not read (its ``cfg`` entry, if any, is read instead)."""
+    if value is None or isinstance(value, (str, int, float, type)) or inspect.isroutine(value):
+        return True
+    if isinstance(value, dict):
+        return all(_is_config(item) for item in value.values())
+    if isinstance(value, (list, tuple)):
+        return all(_is_config(item) for item in value)
+    return False
+
+
+def _runner_arguments(runner: Any) -> dict[str, Any]:
+    """The arguments ``runner`` was built with, by the names of its ``__init__`` (those of mmengine's ``Runner``:
+    ``train_cfg``, ``optim_wrapper``, ``launcher``, ...; ``cfg`` and ``default_scope`` left out), as given: recorded by
+    :func:`checking_init` before mmengine changed them (it pops a hook's ``priority``, fills a model's
+    ``data_preprocessor`` and a visualizer's ``name``); a runner built before the wrappers were installed gives
+    those it keeps (:data:`_KEPT_ARGUMENTS`); a stand-in without them, none. Only configs (:func:`_is_config`): an
+    argument given built (a ``DataLoader``, a model) is left out, its ``cfg`` entry read as before."""
+    given = getattr(runner, _ARGUMENTS, None)
+    if given is None:
+        given = {name: getattr(runner, attribute) for name, attribute in _KEPT_ARGUMENTS.items()
+                 if hasattr(runner, attribute)}
+    return {name: value for name, value in given.items() if _is_config(value)}
+
+
+def checked_config(runner: Any) -> Any:
+    """The config the run-time checks read for ``runner``: a copy of ``runner.cfg`` holding what the runner runs.
+
+    * Each argument the runner was given (:func:`_runner_arguments`) in place of its ``cfg`` entry (left out where
+      the argument is ``None``: the runner has none; kept where it was given built, a ``DataLoader`` or a model,
+      which the checks cannot read). mmengine's ``Runner(...)`` runs its arguments and keeps its
+      ``cfg`` argument, which may describe it in part or not at all, only to dump it and read ``model_wrapper_cfg``:
+      ``Runner(..., train_cfg=dict(by_epoch=True, max_epochs=0), cfg=dict(seed=0))`` trained nothing, unchecked, and
+      ``cfg=dict(launcher='pytorch', model_wrapper_cfg=dict(type='automl_mm.CopyDataParallel'))`` for a runner
+      given no launcher (``'none'``: it wraps nothing) was refused for a ``CopyDataParallel`` without an OHL hook.
+      ``Runner.from_cfg`` passes the config's own entries, so its runners read as before.
+    * ``default_scope`` set to the scope the runner builds in (:func:`~automl_mm.engine.preflight_walk.built_scope`)
+      where the config says another: ``Runner(..., default_scope='automl_mm', cfg=dict(custom_hooks=[...]))`` was
+      checked in mmengine's scope and refused for unprefixed automl_mm types it builds.
+    * ``runner_type`` set to the runner's class where the config has none and the runner is a subclass of mmengine's
+      ``Runner``: ``CopyRunner.from_cfg(cfg)`` of a config without ``runner_type`` (a ``CopyRunner``) was refused as
+      mmengine's ``Runner``.
+
+    Returns:
+        ``runner.cfg`` itself where nothing differs, else a copy (``runner.cfg`` is left as it is); the arguments'
+        objects (a built model, a dataset) are held, not copied.
+    """
     import copy
 
     from mmengine.runner import Runner
@@ -203,13 +259,19 @@ def _in_built_scope(runner: Any) -> Any:
     from .preflight_walk import built_scope, runner_scope
 
     cfg, scope = runner.cfg, built_scope(runner)
-    fill = {} if runner_scope(cfg) == scope else dict(default_scope=scope)
+    given = {name: value for name, value in _runner_arguments(runner).items() if value is not None or name in cfg}
+    if runner_scope(cfg) != scope:
+        given['default_scope'] = scope
     if 'runner_type' not in cfg and isinstance(runner, Runner) and type(runner) is not Runner:
-        fill['runner_type'] = type(runner)  # (the class: the checks take one as runner_type)
-    if not fill:
+        given['runner_type'] = type(runner)  # (the class: the checks take one as runner_type)
+    if not given:
         return cfg
     cfg = copy.deepcopy(cfg)
-    cfg.update(fill)
+    for name, value in given.items():
+        if value is None:
+            cfg.pop(name)
+        else:
+            cfg[name] = value
     return cfg
 
 
@@ -275,6 +337,8 @@ def checking_init(init: Callable) -> Callable:
     (:func:`~automl_mm.engine.preflight_model_args.located_value_error`). Inside it, record that no check is pending
     (automl_mm's tool checked the config); otherwise record nothing, so :func:`pending_checks` decides by the
     runner's config."""
+    from mmengine.config import ConfigDict
+
     signature = inspect.signature(init)
 
     @functools.wraps(init)
@@ -294,6 +358,10 @@ def checking_init(init: Callable) -> Callable:
         scope = scope if isinstance(scope, str) else None
         if not own_tool:
             check_lone_process(argument('launcher'), argument('custom_hooks'), scope)
+            if call:  # as given: mmengine changes some while it builds (a hook's priority popped)
+                given = ConfigDict({name: argument(name) for name, parameter in signature.parameters.items()
+                                    if name not in _NOT_RECORDED and parameter.kind not in _VARIADIC})
+                setattr(self, _ARGUMENTS, given)
         try:
             init(self, *args, **kwargs)
         except TypeError as err:  # the model, built first: Python names the class's __init__, not the config key
@@ -340,5 +408,5 @@ def install(runner_classes: tuple[type, ...]) -> None:
         runner_class.test = checking_run(runner_class.__dict__['test'], 'test')
 
 
-__all__ = ['automl_mm_tool', 'check_lone_process', 'checked_by_tool', 'checking_init',
+__all__ = ['automl_mm_tool', 'check_lone_process', 'checked_by_tool', 'checked_config', 'checking_init',
            'checking_run', 'install', 'pending_checks']

@@ -141,11 +141,14 @@ def test_automl_mms_own_tool_checks_once_per_process(tmp_path, monkeypatch):
 
 
 class _OwnFromCfgRunner(Runner):
-    """A Runner subclass whose ``from_cfg`` builds with ``cls(...)`` and never calls ``super().from_cfg``."""
+    """A Runner subclass whose ``from_cfg`` builds with ``cls(...)`` and never calls ``super().from_cfg``; it
+    validates but builds no train loop (the checks read what the runner is given: its hooks and validation)."""
 
     @classmethod
     def from_cfg(cls, cfg):
-        return cls(model=cfg['model'], work_dir=cfg['work_dir'], default_scope=cfg.get('default_scope'), cfg=cfg)
+        given = {key: cfg.get(key) for key in ('default_hooks', 'val_dataloader', 'val_cfg', 'val_evaluator')}
+        return cls(model=cfg['model'], work_dir=cfg['work_dir'], default_scope=cfg.get('default_scope'), cfg=cfg,
+                   **given)
 
 
 def test_a_runner_subclass_whose_from_cfg_calls_cls_is_checked_and_one_without_a_config_is_not(tmp_path,
