@@ -126,62 +126,88 @@ def _size(value: Any) -> tuple[int, int] | None:
     return None
 
 
+def _resize_kind(cls: type | None) -> str | None:
+    """Which resize ``cls`` is, by class as mmcv / mmdet define them (a user's subclass included): ``'FixShapeResize'``
+    (mmdet's, before its base ``Resize``), ``'Resize'``, ``'RandomChoiceResize'``, ``'RandomResize'``, ``'Pad'``
+    (mmcv's, mmdet's), or ``None`` (another transform, or no class: a type no registry holds, left to the build)."""
+    from mmcv.transforms import Pad, RandomChoiceResize, RandomResize, Resize
+
+    try:
+        from mmdet.datasets.transforms import FixShapeResize
+    except ImportError:  # without mmdet: its resize is in no pipeline
+        FixShapeResize = None  # noqa: N806
+    if cls is None:
+        return None
+    for kind, base in (('FixShapeResize', FixShapeResize), ('Resize', Resize),
+                       ('RandomChoiceResize', RandomChoiceResize), ('RandomResize', RandomResize), ('Pad', Pad)):
+        if base is not None and issubclass(cls, base):
+            return kind
+    return None
+
+
+def _loader_transforms(cfg: Any, loader: str) -> list[tuple[dict, str, str | None]]:
+    """``(transform config, its config key, which resize it is: :func:`_resize_kind`)`` of every transform in the
+    pipelines of ``cfg[loader]``'s datasets (wrappers and nested transforms included), its class resolved as the runner
+    builds it (:func:`~automl_mm.registry.config_class` in the scope mmengine builds it in: its ``_scope_``, else its
+    wrapper's or dataset's, else the config's ``default_scope``,
+    :func:`~automl_mm.engine.preflight_walk.scoped_loader_transforms`)."""
+    from automl_mm.engine.preflight_walk import runner_scope, scoped_loader_transforms
+    from automl_mm.registry import TRANSFORMS, config_class
+
+    loader_cfg = cfg.get(loader) if hasattr(cfg, 'get') else None
+    if not isinstance(loader_cfg, dict):
+        return []
+    return [(t, key, _resize_kind(config_class(TRANSFORMS, t, scope)))
+            for t, key, scope in scoped_loader_transforms(loader_cfg.get('dataset'), f'{loader}.dataset',
+                                                          runner_scope(cfg))]
+
+
 def training_scales(cfg: Any, loader: str = 'train_dataloader'
                     ) -> list[tuple[str, tuple[int, int], tuple[int, int], bool]]:
     """``(config key, low (w, h), high (w, h), keep_ratio)`` of each resize in the pipelines of ``cfg[loader]``'s
     datasets (wrappers and nested transforms included, :func:`~automl_mm.engine.preflight_walk.pipeline_transforms`):
     the image sizes the detector trains at, as mmcv / mmdet resize them (``scale`` is ``(w, h)``, an int a square;
-    with ``keep_ratio`` the bound the image is fitted into, mmcv ``rescale_size``):
+    with ``keep_ratio`` the bound the image is fitted into, mmcv ``rescale_size``). Each transform is known by its
+    class as the runner builds it (:func:`_loader_transforms`: a user's subclass or registered alias of one of these
+    is read, a class of another kind that shares a name is not, a type no registry holds is left to the build):
 
-    - ``Resize(scale=s)``: ``s`` (low = high); a ``scale_factor`` alone (relative) is not listed;
-    - ``FixShapeResize(width, height)`` (the output size, padded: never ``keep_ratio`` here);
+    - ``Resize(scale=s)`` (mmcv's, mmdet's): ``s`` (low = high); a ``scale_factor`` alone (relative) is not listed;
+    - ``FixShapeResize(width, height)`` (mmdet's; the output size, padded: never ``keep_ratio`` here);
     - ``RandomChoiceResize(scales=[...])``: each scale;
     - ``RandomResize(scale=[s0, s1])``: each edge drawn between the two (mmcv ``RandomResize._random_sample``);
       ``RandomResize(scale=s, ratio_range=(r0, r1))``: ``s`` times a ratio drawn between ``r0`` and ``r1``.
     """
-    from automl_mm.engine.preflight_walk import _datasets, pipeline_transforms
-
     found: list[tuple[str, tuple[int, int], tuple[int, int], bool]] = []
-    loader_cfg = cfg.get(loader) if hasattr(cfg, 'get') else None
-    if not isinstance(loader_cfg, dict):
-        return found
-    for dataset, where in _datasets(loader_cfg.get('dataset'), f'{loader}.dataset'):
-        for t, key in pipeline_transforms(dataset.get('pipeline'), f'{where}.pipeline'):
-            kind = str(getattr(t['type'], '__name__', t['type'])).split('.')[-1]
-            keep = bool(t.get('keep_ratio', False))
-            if kind == 'Resize' and _size(t.get('scale')):
-                found.append((f'{key}.scale', _size(t['scale']), _size(t['scale']), keep))
-            elif kind == 'FixShapeResize' and _size((t.get('width'), t.get('height'))):
-                size = _size((t['width'], t['height']))
-                found.append((f'{key}.width/height', size, size, False))
-            elif kind == 'RandomChoiceResize' and isinstance(t.get('scales'), (list, tuple)):
-                found += [(f'{key}.scales[{i}]', _size(s), _size(s), keep)
-                          for i, s in enumerate(t['scales']) if _size(s)]
-            elif kind == 'RandomResize':
-                scale, ratios = t.get('scale'), t.get('ratio_range')
-                if isinstance(ratios, (list, tuple)) and len(ratios) == 2 and _size(scale):
-                    w, h = _size(scale)
-                    low, high = min(ratios), max(ratios)
-                    found.append((f'{key}.scale', (int(w * low), int(h * low)), (int(w * high), int(h * high)), keep))
-                elif isinstance(scale, (list, tuple)) and len(scale) == 2 and all(_size(s) for s in scale):
-                    (w0, h0), (w1, h1) = map(_size, scale)
-                    found.append((f'{key}.scale', (min(w0, w1), min(h0, h1)), (max(w0, w1), max(h0, h1)), keep))
+    for t, key, kind in _loader_transforms(cfg, loader):
+        keep = bool(t.get('keep_ratio', False))
+        if kind == 'Resize' and _size(t.get('scale')):
+            found.append((f'{key}.scale', _size(t['scale']), _size(t['scale']), keep))
+        elif kind == 'FixShapeResize' and _size((t.get('width'), t.get('height'))):
+            size = _size((t['width'], t['height']))
+            found.append((f'{key}.width/height', size, size, False))
+        elif kind == 'RandomChoiceResize' and isinstance(t.get('scales'), (list, tuple)):
+            found += [(f'{key}.scales[{i}]', _size(s), _size(s), keep)
+                      for i, s in enumerate(t['scales']) if _size(s)]
+        elif kind == 'RandomResize':
+            scale, ratios = t.get('scale'), t.get('ratio_range')
+            if isinstance(ratios, (list, tuple)) and len(ratios) == 2 and _size(scale):
+                w, h = _size(scale)
+                low, high = min(ratios), max(ratios)
+                found.append((f'{key}.scale', (int(w * low), int(h * low)), (int(w * high), int(h * high)), keep))
+            elif isinstance(scale, (list, tuple)) and len(scale) == 2 and all(_size(s) for s in scale):
+                (w0, h0), (w1, h1) = map(_size, scale)
+                found.append((f'{key}.scale', (min(w0, w1), min(h0, h1)), (max(w0, w1), max(h0, h1)), keep))
     return found
 
 
 def pad_size_divisor(cfg: Any, loader: str = 'train_dataloader') -> int:
     """The multiple the detector's input edges are padded up to after the resize: the largest of
     ``model.data_preprocessor.pad_size_divisor`` (mmdet's ``DetDataPreprocessor``, 32 in its detectors) and the
-    ``size_divisor`` of a ``Pad`` in ``cfg[loader]``'s pipelines; 1 without either."""
-    from automl_mm.engine.preflight_walk import _datasets, pipeline_transforms
-
+    ``size_divisor`` of a ``Pad`` (mmcv's, mmdet's, a subclass: by class, :func:`_loader_transforms`) in
+    ``cfg[loader]``'s pipelines; 1 without either."""
     preprocessor = (cfg.get('model') or {}).get('data_preprocessor') if hasattr(cfg, 'get') else None
     divisors = [(preprocessor or {}).get('pad_size_divisor') if isinstance(preprocessor, dict) else None]
-    loader_cfg = cfg.get(loader) if hasattr(cfg, 'get') else None
-    if isinstance(loader_cfg, dict):
-        for dataset, where in _datasets(loader_cfg.get('dataset'), f'{loader}.dataset'):
-            divisors += [t.get('size_divisor') for t, _ in pipeline_transforms(dataset.get('pipeline'), where)
-                         if str(getattr(t['type'], '__name__', t['type'])).split('.')[-1] == 'Pad']
+    divisors += [t.get('size_divisor') for t, _, kind in _loader_transforms(cfg, loader) if kind == 'Pad']
     return max([int(d) for d in divisors if isinstance(d, int) and not isinstance(d, bool) and d > 0] or [1])
 
 

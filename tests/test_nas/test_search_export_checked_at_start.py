@@ -197,7 +197,7 @@ def _det_cfg(*pipeline, wrapped=False, pad=None):
     if wrapped:
         dataset = dict(type='RepeatDataset', times=2, dataset=dataset)
     model = {} if pad is None else dict(data_preprocessor=dict(type='DetDataPreprocessor', pad_size_divisor=pad))
-    return Config(dict(model=model, train_dataloader=dict(dataset=dataset)))
+    return Config(dict(default_scope='mmdet', model=model, train_dataloader=dict(dataset=dataset)))
 
 
 COCO_RESIZE = dict(type='Resize', scale=(1333, 800), keep_ratio=True)
