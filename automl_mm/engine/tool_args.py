@@ -168,23 +168,27 @@ def enable_drawing(cfg: Any, show_dir: str | None = None, show: bool = False, wa
     Raises:
         ConfigCheckError: the config has no ``default_hooks.visualization`` and its model is not an mmdet detector
             (automl_mm's classifiers have no drawing hook), or its ``visualizer.type`` draws nothing (mmengine's
-            base ``Visualizer``: every image would be skipped silently), naming the option.
+            base ``Visualizer``: every image would be skipped silently), naming the option; where that depends on
+            the model, first a ``model`` that names no class (:func:`_model_class`: not a dict, no ``type``, a
+            ``type`` not registered, with the closest name), which the runner would refuse anyway: a misspelled
+            ``model.type`` was refused as "no mmdet detector" with the advice to leave the option out.
     """
     from mmdet.models.detectors import BaseDetector
-    from mmengine.registry import MODELS, VISUALIZERS
+    from mmengine.registry import VISUALIZERS
 
     option = ' '.join(flag for flag, given in (('--show', show), ('--show-dir', show_dir is not None)) if given)
     scope = runner_scope(cfg)  # the scope the runner builds the model and the visualizer in
-    model_type = (cfg.get('model') or {}).get('type')
-    model_cls = _resolve(MODELS, cfg.get('model'), scope)
-    detector = isinstance(model_cls, type) and issubclass(model_cls, BaseDetector)
+
+    def detector() -> bool:  # read only where the config cannot draw without an mmdet detector
+        return issubclass(_model_class(cfg.get('model'), scope), BaseDetector)
+
     hooks = cfg.get('default_hooks') or {}
     if hooks.get('visualization') is None:
-        if not detector:
+        if not detector():
             raise ConfigCheckError(
                 f'{option} draws the predictions through default_hooks.visualization, which this config does not '
-                f"have, and its model ({model_type}) is no mmdet detector, for which tools/test.py would add mmdet's "
-                "DetVisualizationHook (automl_mm's classifiers have no drawing hook). Leave "
+                f"have, and its model ({cfg.model.type}) is no mmdet detector, for which tools/test.py would add "
+                "mmdet's DetVisualizationHook (automl_mm's classifiers have no drawing hook). Leave "
                 f'{option} out, or set default_hooks.visualization to a hook that draws this model\'s predictions')
         cfg.default_hooks = dict(hooks, visualization=dict(type='mmdet.DetVisualizationHook'))
         print_log(f"{option}: the config has no default_hooks.visualization; drawing with mmdet's "
@@ -192,7 +196,7 @@ def enable_drawing(cfg: Any, show_dir: str | None = None, show: bool = False, wa
     visualizer = cfg.get('visualizer')
     kind = visualizer.get('type', 'Visualizer') if isinstance(visualizer, dict) else 'Visualizer'  # mmengine's
     if not _draws(_resolve(VISUALIZERS, dict(visualizer or {}, type=kind), scope)):
-        if not detector:
+        if not detector():
             raise ConfigCheckError(
                 f"{option}: visualizer.type {kind!r} draws nothing (it has no add_datasample of its own, as "
                 "mmengine's base Visualizer), so no image would be drawn. Set visualizer.type to a visualizer of "
@@ -250,6 +254,33 @@ def draw_on_every_rank(runner: Any) -> None:
 
     visualizer.add_datasample = add_datasample
     visualizer._automl_mm_every_rank = True
+
+
+def _model_class(model: Any, scope: str | None) -> type:
+    """The class config ``model`` builds (its ``type`` resolved as mmengine builds it: its ``_scope_``, else
+    ``scope``).
+
+    Raises:
+        ConfigCheckError: ``model`` is not a dict, has no ``type``, or its ``type`` is no registered model in that
+            scope (naming the closest registered name, :func:`~automl_mm.engine.preflight_types.type_hint`).
+    """
+    from mmengine.registry import MODELS
+
+    from .preflight_types import type_hint
+    from .preflight_walk import _built_in
+
+    if not isinstance(model, dict):
+        raise ConfigCheckError(f'model={model!r} is no config dict: the runner builds its model from '
+                               "dict(type=..., ...)")
+    if model.get('type') is None:
+        raise ConfigCheckError(f"model has no 'type' (it sets: {', '.join(map(str, model))}); mmengine builds a "
+                               'config node from its registered type')
+    found = _resolve(MODELS, model, scope)
+    if found is None:
+        kind, built_in = model['type'], _built_in(model, scope)
+        raise ConfigCheckError(f'model.type={kind!r} is not a registered model in scope {built_in!r}'
+                               f'{type_hint(MODELS.name, kind, built_in)}')
+    return found
 
 
 def _resolve(registry: Any, node: Any, scope: str | None) -> type | None:
