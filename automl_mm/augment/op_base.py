@@ -371,8 +371,8 @@ def enclosing_key_mappers() -> list:
     counting of :func:`~automl_mm.augment.draw_counting.count_view_choices`). About 0.2 us a frame (Python 3.11
     builds a frame object for each), 3-10 us for a dataloader's stack: asked only for a sample that has a second
     image, by ``OHLAutoAugment`` with geometric elements for one holding an annotation they move (boxes, masks,
-    keypoints, a per-pixel map) or a ``homography_matrix``, and by each choice transform at its first sample
-    (``LiveChoiceTransform._check_view_used``), not for a later classification sample.
+    keypoints, a per-pixel map) or a ``homography_matrix``, and by each choice transform at its first sample in
+    each place it runs in (``LiveChoiceTransform._check_view_used``), not for a later classification sample.
     """
     from mmcv.transforms import KeyMapper
 
@@ -427,6 +427,41 @@ def unused_view_message(owner: str, wrapper, reaching: Sequence[str], add: Seque
             "wrapper's view and never reaches the sample, while each draw is still recorded in "
             "results['ohl_choice'] and credited to the policy, which would learn from (and export) choices that had "
             f"no effect. Take them back: add {', '.join(f'{key}={key!r}' for key in add)} to its {where}")
+
+
+def renamed_view(wrappers: Sequence, keys: Sequence[str]) -> tuple | None:
+    """``(wrapper, name, sources)`` where one of ``wrappers`` (innermost first, :func:`enclosing_key_mappers`) reads
+    one of ``keys`` (results keys inside the innermost view, followed outwards) from other keys (``sources``) and gives
+    it back, without a remapping, under its own ``name``: mmcv's ``KeyMapper`` with ``auto_remap=False`` and no
+    ``remapping`` returns every key of its view under the name it has there, so ``mapping=dict(img='img2')`` writes
+    what its transforms made of ``results['img2']`` over ``results['img']`` and leaves ``img2`` as it was. ``None``
+    where none does (a remapping, given or ``auto_remap``'s inverse of the mapping, names where each key goes). A key
+    gathered from several (a ``TransformBroadcaster``'s ``mapping=dict(img=['img', 'view2'])``) comes back as their
+    list, or dict, under its own name: mmcv's documented way to collect the views, not refused."""
+    names = {key: {key} for key in keys}
+    for owner in wrappers:
+        mapping, remapping = owner.mapping, owner.remapping
+        if remapping is None and isinstance(mapping, dict):
+            for inner in names.values():
+                for name in sorted(inner):
+                    source = mapping.get(name)
+                    if isinstance(source, str) and source != name:
+                        return owner, name, [source]
+        elif isinstance(remapping, dict):
+            names = {key: {outer for name in inner if name in remapping for outer in outer_keys(remapping[name])}
+                     for key, inner in names.items()}
+    return None
+
+
+def renamed_view_message(owner: str, wrapper, name: str, sources: Sequence[str]) -> str:
+    """Why a choice transform in ``wrapper``'s view (:func:`renamed_view`) is refused, and the remapping to give."""
+    read = ', '.join(f'results[{key!r}]' for key in sources)
+    back = sources[0] if len(sources) == 1 else list(sources)
+    return (f"{owner} runs in mmcv's {type(wrapper).__name__}(mapping={wrapper.mapping!r}, auto_remap=False) with no "
+            f"remapping, which reads {read} as its view's {name!r} and gives every key of the view back under its own "
+            f"name: what {owner} makes of {read} would be written over results[{name!r}] (the sample's own value lost) "
+            f"while {read} kept the old value, and the draw is still credited. Map it back: auto_remap=True, or "
+            f'remapping=dict({name}={back!r})')
 
 
 def view_discarded_keys(keys: Sequence[str]) -> set[str]:

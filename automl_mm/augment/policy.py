@@ -104,10 +104,12 @@ class OHLAutoAugment(LiveChoiceTransform):
             none packs it, as in a supervised pipeline, whose Resize / RandomFlip record one that nothing reads, the
             mapping to add is logged once a process instead; a sample that holds none is not refused for it), or gives
             those back but not the image, naming the wrapper, the keys and the mapping to add; whatever the elements, at
-            the first sample (and on each such sample after it), a ``KeyMapper`` / ``TransformBroadcaster`` that gives
-            back none of what the pair changes (``remapping=dict(other='other')``: the sample would keep its image while
-            the draw is credited; ``LiveChoiceTransform._check_view_used``), naming the wrapper, its mapping and
-            remapping and the keys to take back.
+            the first sample of each place it runs in (and on each such sample after it), a ``KeyMapper`` /
+            ``TransformBroadcaster`` that gives back none of what the pair changes (``remapping=dict(other='other')``:
+            the sample would keep its image while the draw is credited), or that reads the image under another name
+            and gives it back, without a remapping, under its own (``mapping=dict(img='img2'), auto_remap=False``: the
+            augmented ``img2`` written over ``img``; ``LiveChoiceTransform._check_view_used``), naming the wrapper, its
+            mapping and remapping and the keys to take back.
 
     Examples:
         >>> import numpy as np

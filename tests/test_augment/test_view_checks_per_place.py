@@ -1,0 +1,185 @@
+"""What a choice transform's view checks miss, and what they cost per draw.
+
+* In place: mmcv's ``KeyMapper`` hands its transforms a shallow copy of the sample, so a change made in place (mmdet's
+  ``RandomFlip`` flips ``gt_bboxes`` in their own tensor) reaches the sample whatever the wrapper gives back, and only
+  a new value can be lost. ``KeyMapper(mapping=dict(gt_bboxes='gt_bboxes'))`` around a choice of mmdet's
+  ``RandomFlip`` left the image unflipped and the boxes flipped (one key changed by identity: not checked), silently.
+* Per place: the wrappers around a choice were read at its first sample only; a transform object run outside any
+  wrapper in one pipeline and inside one in another (the Python API takes built transforms) was never checked there.
+* Renamed: ``KeyMapper(mapping=dict(img='img2'), auto_remap=False)`` gives every key of its view back under its own
+  name: the augmented ``img2`` was written over the sample's ``img``, ``img2`` kept its old value.
+* Per draw: the keys to watch are found once per key set, what the wrappers drop once per set of changed keys, and a
+  pair's image is compared only beside a second image left as it was.
+"""
+from __future__ import annotations
+
+from unittest import mock
+
+import numpy as np
+import pytest
+import torch
+from mmcv.transforms import BaseTransform, KeyMapper
+from mmdet.structures.bbox import HorizontalBoxes
+from mmengine.dataset import Compose
+
+from automl_mm.augment import choice as choice_module
+from automl_mm.augment import op_base
+from automl_mm.augment.choice import OHLRandomChoice, count_view_choices
+from automl_mm.augment.policy import FixedAutoAugment
+
+HEIGHT, WIDTH = 24, 32
+BOXES = [[4.0, 4.0, 12.0, 12.0], [14.0, 6.0, 28.0, 20.0]]
+
+
+def _img(seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, (HEIGHT, WIDTH, 3), dtype=np.uint8)
+
+
+def _mmdet_sample() -> dict:
+    return dict(img=_img(), img_shape=(HEIGHT, WIDTH), gt_bboxes=HorizontalBoxes(torch.tensor(BOXES)),
+                gt_bboxes_labels=np.array([0, 1]))
+
+
+def _numpy_sample() -> dict:
+    return dict(img=_img(), img_shape=(HEIGHT, WIDTH), gt_bboxes=np.array(BOXES, np.float32),
+                gt_bboxes_labels=np.array([0, 1]))
+
+
+def _choice(*transforms: dict) -> OHLRandomChoice:
+    return OHLRandomChoice([list(transforms), list(transforms)], key='c')
+
+
+def _counting(wrapper):
+    count_view_choices(wrapper)  # as a PipelineChoiceSpace makes it: the view's draws reach the sample
+    return wrapper
+
+
+MMDET_FLIP = dict(type='mmdet.RandomFlip', prob=1.0)
+MMCV_FLIP = dict(type='mmcv.RandomFlip', prob=1.0)
+GREY = dict(type='mmcv.RandomGrayscale', prob=1.0, keep_channels=True)
+
+
+class _GreyAndCopiedBoxes(BaseTransform):
+    """Inverts the image and replaces the boxes by an equal copy (a transform that copies what it does not change)."""
+
+    def transform(self, results: dict) -> dict:
+        results['img'] = 255 - results['img']
+        results['gt_bboxes'] = results['gt_bboxes'].copy()
+        return results
+
+
+class _FlipBoth(BaseTransform):
+    """A change-detection transform: flips the image and the second image, each into a new array."""
+
+    def transform(self, results: dict) -> dict:
+        results['img'] = np.ascontiguousarray(results['img'][:, ::-1])
+        results['img2'] = np.ascontiguousarray(results['img2'][:, ::-1])
+        return results
+
+
+def test_mmdets_flip_in_place_reaches_the_sample_in_a_view_that_gives_back_the_image():
+    """The boxes flipped in their own tensor are the sample's: image and boxes stay together (not refused)."""
+    out = _counting(KeyMapper(mapping=dict(img='img'), transforms=[_choice(MMDET_FLIP)]))(_mmdet_sample())
+    assert np.array_equal(out['img'], _img()[:, ::-1])
+    assert out['gt_bboxes'].tensor[:, 0].tolist() == [WIDTH - 12.0, WIDTH - 28.0]
+
+
+def test_a_view_that_gives_back_the_boxes_flipped_in_place_but_not_the_new_image_is_refused():
+    wrapper = _counting(KeyMapper(mapping=dict(gt_bboxes='gt_bboxes'), transforms=[_choice(MMDET_FLIP)]))
+    with pytest.raises(ValueError, match=r"^OHLRandomChoice\(key='c'\)\.transforms\[\d\] \(.*mmdet\.RandomFlip.*\) "
+                                         r"runs in mmcv's KeyMapper\(mapping=\{'gt_bboxes': 'gt_bboxes'\}, .*\), "
+                                         r"which gives back none of results\['img'\], which the drawn transforms "
+                                         r"replaced: .* in place .* Take them back: add img='img' to its mapping$"):
+        wrapper(_mmdet_sample())
+
+
+def test_a_photometric_choice_in_a_view_that_gives_back_only_the_boxes_is_refused():
+    """Its draw changed nothing of the sample and was credited (the view gives back the boxes, so the first sample's
+    check, which asks whether any of the image and annotations comes back, passed it)."""
+    wrapper = _counting(KeyMapper(mapping=dict(gt_bboxes='gt_bboxes'), transforms=[_choice(GREY)]))
+    with pytest.raises(ValueError, match=r"gives back none of results\['img'\], which the drawn transforms replaced"):
+        wrapper(_numpy_sample())
+
+
+def test_a_dropped_key_replaced_by_an_equal_copy_is_no_change():
+    out = _counting(KeyMapper(mapping=dict(img='img'), transforms=[_choice(dict(type=_GreyAndCopiedBoxes))]))(
+        _numpy_sample())
+    assert np.array_equal(out['img'], 255 - _img()) and out['gt_bboxes'].tolist() == BOXES
+
+
+@pytest.mark.parametrize('transform, sample, match', [
+    (lambda: _choice(MMCV_FLIP), _numpy_sample,
+     r"KeyMapper\(mapping=\{'img': 'img'\}, remapping=\{'img': 'img'\}\), which gives back results\['img'\] but not "
+     r"results\['gt_bboxes'\]"),
+    (lambda: FixedAutoAugment(elements=[('Invert', None), ('Identity', None)], key='aa', probs=[0, 1, 0, 0]),
+     lambda: dict(img=_img(), other=1), r"which gives back none of results\['img'\]"),
+], ids=['partial-view', 'unused-view'])
+def test_a_transform_first_run_outside_any_wrapper_is_checked_in_another_pipeline_that_wraps_it(
+        transform, sample, match):
+    """One built transform in two pipelines (mmengine's Compose takes built transforms): the view of the second
+    is read at its first sample there, not taken from the first pipeline's."""
+    shared = transform()
+    assert Compose([shared])(sample()) is not None
+    wrapped = Compose([KeyMapper(transforms=[shared], mapping=dict(img='img'),
+                                 **({} if 'gt_bboxes' in sample() else dict(remapping=dict(other='other'))))])
+    with pytest.raises(ValueError, match=match):
+        wrapped(sample())
+    assert Compose([shared])(sample()) is not None  # the first place is still read as it was
+
+
+def _pair() -> dict:
+    return dict(img=_img(0), img2=_img(1), other=1)
+
+
+@pytest.mark.parametrize('transform', [
+    lambda: _choice(GREY),
+    lambda: FixedAutoAugment(elements=[('Invert', None), ('Identity', None)], key='aa', probs=[0, 1, 0, 0]),
+], ids=['OHLRandomChoice', 'FixedAutoAugment'])
+def test_a_key_mapper_that_renames_without_mapping_back_is_refused(transform):
+    sample = _pair()
+    wrapper = KeyMapper(transforms=[transform()], mapping=dict(img='img2'), auto_remap=False)
+    with pytest.raises(ValueError, match=r"\(key='(c|aa)'\) runs in mmcv's KeyMapper\(mapping=\{'img': 'img2'\}, "
+                                         r"auto_remap=False\) with no remapping, which reads results\['img2'\] as its "
+                                         r"view's 'img' .* written over results\['img'\] .* Map it back: "
+                                         r"auto_remap=True, or remapping=dict\(img='img2'\)$"):
+        wrapper(sample)
+    assert np.array_equal(sample['img'], _img(0))
+
+
+def test_the_same_mapping_with_auto_remap_changes_the_second_image_alone():
+    policy = FixedAutoAugment(elements=[('Invert', None), ('Identity', None)], key='aa', probs=[0, 1, 0, 0])
+    out = KeyMapper(transforms=[policy], mapping=dict(img='img2'))(_pair())
+    assert np.array_equal(out['img'], _img(0)) and np.array_equal(out['img2'], 255 - _img(1))
+
+
+def test_the_keys_to_watch_and_what_the_view_drops_are_found_once_per_key_set():
+    """Five samples of one key set: the keys found at most twice (the first sample's check and its draw), what the
+    view drops once; a sample that holds a new key (a segmentation map mmcv's RandomFlip flips, which the view drops)
+    gets its own list, and is refused."""
+    choice = _choice(MMCV_FLIP)
+    wrapper = _counting(KeyMapper(mapping=dict(img='img', gt_bboxes='gt_bboxes'), transforms=[choice]))
+    found, dropped = [], []
+    changed_keys, discarded_by = OHLRandomChoice.changed_keys, op_base.discarded_by
+    with mock.patch.object(OHLRandomChoice, 'changed_keys',
+                           lambda self, results: found.append(1) or changed_keys(self, results)), \
+            mock.patch.object(op_base, 'discarded_by', lambda *args: dropped.append(1) or discarded_by(*args)):
+        for _ in range(5):
+            out = wrapper(_numpy_sample())
+            assert out['gt_bboxes'][:, 0].tolist() == [WIDTH - 12.0, WIDTH - 28.0]
+        assert len(found) <= 2 and len(dropped) <= 2  # the first sample's unused-view check reads it once
+        with pytest.raises(ValueError, match=r"gives back results\['img'\], results\['gt_bboxes'\] but not "
+                                             r"results\['gt_seg_map'\]"):
+            wrapper(dict(_numpy_sample(), gt_seg_map=_img()[..., 0] // 128))
+
+
+def test_a_pairs_image_is_compared_only_beside_a_second_image_left_as_it_was():
+    """A sub-pipeline that replaces both images of a pair (1333 x 800: 5 ms a comparison of a flipped view) is not
+    compared; one that changes the image alone is still refused."""
+    compared = []
+    same = choice_module._same_image
+    with mock.patch.object(choice_module, '_same_image', lambda *args: compared.append(1) or same(*args)):
+        out = _choice(dict(type=_FlipBoth))(_pair())
+        assert np.array_equal(out['img'], _img(0)[:, ::-1]) and np.array_equal(out['img2'], _img(1)[:, ::-1])
+        assert compared == []
+        with pytest.raises(ValueError, match=r"changed results\['img'\] and left results\['img2'\]"):
+            _choice(MMCV_FLIP)(_pair())
