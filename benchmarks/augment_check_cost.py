@@ -17,7 +17,12 @@ reads, no I/O. Is it worth computing once per image and passing down? This scrip
 * ``shapes``: the policy's own check that every element of its set can transform the sample's images
   (``OHLAutoAugment._check_shapes``, on every image whatever pair is drawn: each element's ``image_refusal`` once
   per distinct shapes, then a set look-up), measured apart as ``repeated`` is, per image as a run sees it (the
-  look-up) and on a new shape (``new shape``: all 36 elements asked), each as a share of ``as is``.
+  look-up) and on a new shape (``new shape``: all 36 elements asked), each as a share of ``as is``;
+* ``choice view`` / ``choice pair``: an ``OHLRandomChoice`` of mmdet's ``RandomFlip`` in mmcv's ``KeyMapper`` (mapping
+  the image, boxes and masks) on those samples, and one of a transform that flips both images of a 1333 x 800
+  change-detection pair (``--pairs`` of them, no wrapper), as is and with the choice's own checks off
+  (:func:`choice_unchecked`: the drawn sub-pipeline alone, no view check, no copy or comparison of the pair's
+  images), timed as the policy's sides are.
 
 Each image runs both ways back to back, in alternating order from image to image (ABBA, ``_pairs.abba_order``),
 with the same pair and signs, in each of ``--repeats`` rounds over the images; an image's cost on each side is
@@ -36,10 +41,12 @@ import time
 import cv2
 import numpy as np
 from _pairs import abba_order
+from mmcv.transforms import BaseTransform, KeyMapper
 from mmdet.structures.bbox import HorizontalBoxes
 from mmdet.structures.mask import BitmapMasks
 
 from automl_mm.augment import OHLAutoAugment, geometric
+from automl_mm.augment.choice import OHLRandomChoice
 
 SIZE = 128
 BOXES = np.array([[10, 10, 50, 60], [30, 40, 100, 90], [60, 5, 120, 70]], np.float32)
@@ -82,6 +89,59 @@ def time_round(policy: OHLAutoAugment, samples: list[dict], seed: int) -> np.nda
     return spent
 
 
+@contextlib.contextmanager
+def choice_unchecked():
+    """``OHLRandomChoice``'s own checks off: ``apply_choice`` runs the drawn sub-pipeline alone (no view check, no
+    copy or comparison of a pair's images)."""
+    kept = OHLRandomChoice.apply_choice
+    OHLRandomChoice.apply_choice = lambda self, results, index, rng: self.pipelines[index](results)
+    try:
+        yield
+    finally:
+        OHLRandomChoice.apply_choice = kept
+
+
+class FlipPair(BaseTransform):
+    """A change-detection transform: flips ``img`` and ``img2`` left-right, each into a new array."""
+
+    def transform(self, results: dict) -> dict:
+        results['img'] = np.ascontiguousarray(results['img'][:, ::-1])
+        results['img2'] = np.ascontiguousarray(results['img2'][:, ::-1])
+        return results
+
+
+def choice_in_view() -> KeyMapper:
+    """An ``OHLRandomChoice`` of mmdet's ``RandomFlip`` (two equal choices) in a ``KeyMapper`` that gives back the
+    image, boxes and masks of :func:`sample`."""
+    flip = [dict(type='mmdet.RandomFlip', prob=1.0)]
+    return KeyMapper(mapping=dict(img='img', gt_bboxes='gt_bboxes', gt_masks='gt_masks'),
+                     transforms=[OHLRandomChoice([flip, flip], key='flip')])
+
+
+def pair(rng: np.random.Generator) -> dict:
+    """A 1333 x 800 change-detection pair (uint8 ``img`` and ``img2``)."""
+    return dict(img=rng.integers(0, 256, (800, 1333, 3), dtype=np.uint8),
+                img2=rng.integers(0, 256, (800, 1333, 3), dtype=np.uint8))
+
+
+def time_choice(transform, samples: list[dict], repeats: int) -> tuple[float, float]:
+    """Seconds per sample of ``transform`` (holding an ``OHLRandomChoice``) on shallow copies of ``samples``, as is
+    and :func:`choice_unchecked`: each sample both ways back to back in ABBA order, its cost on each side its fastest
+    of ``repeats`` rounds, the mean over the samples."""
+    spent = np.full((2, len(samples)), np.inf)
+    transform(dict(samples[0]))  # the first sample's view read, apart
+    for round_ in range(repeats):
+        for index, results in enumerate(samples):
+            for unchecked in abba_order((False, True), index + round_):
+                copy = dict(results)
+                with choice_unchecked() if unchecked else contextlib.nullcontext():
+                    start = time.perf_counter()
+                    transform(copy)
+                    spent[int(unchecked), index] = min(spent[int(unchecked), index], time.perf_counter() - start)
+    as_is, unchecked = spent.mean(1)
+    return float(as_is), float(unchecked)
+
+
 def time_repeated_check(results: dict, calls: int = 400, batches: int = 10) -> float:
     """Seconds of one element's repeated work, ``check_annotation_sizes`` and ``pixel_map_keys`` on ``results``:
     the fastest of ``batches`` batches of ``calls`` calls, per call."""
@@ -118,9 +178,11 @@ def main(argv: list[str] | None = None) -> dict:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--images', type=int, default=300, help='samples per round')
     parser.add_argument('--repeats', type=int, default=10, help='rounds over the images (both sides in each)')
+    parser.add_argument('--pairs', type=int, default=10, help='1333 x 800 change-detection pairs per round')
     args = parser.parse_args(argv)
-    if args.images < 1 or args.repeats < 1:
-        parser.error(f'--images and --repeats must be >= 1, got {args.images} and {args.repeats}')
+    if args.images < 1 or args.repeats < 1 or args.pairs < 1:
+        parser.error(f'--images, --repeats and --pairs must be >= 1, got {args.images}, {args.repeats} and '
+                     f'{args.pairs}')
     cv2.setNumThreads(1)
     rng = np.random.default_rng(0)
     samples = [sample(rng) for _ in range(args.images)]
@@ -132,6 +194,9 @@ def main(argv: list[str] | None = None) -> dict:
     as_is, once = np.stack([time_round(policy, samples, 0) for _ in range(args.repeats)]).min(0).mean(1)
     repeated = time_repeated_check(samples[0]) * 2 * geometric_share
     shapes, new_shape = time_shape_check(policy, samples[0])
+    view, view_unchecked = time_choice(choice_in_view(), samples, args.repeats)
+    pair_choice = OHLRandomChoice([[dict(type=FlipPair)], [dict(type=FlipPair)]], key='pair')
+    pairs, pairs_unchecked = time_choice(pair_choice, [pair(rng) for _ in range(args.pairs)], args.repeats)
     print(f'{SIZE}x{SIZE}, 3 boxes + bitmap masks, {args.images} images x {args.repeats} rounds '
           '(sides interleaved per image)')
     print(f'as is     {as_is * 1e6:8.1f} us/image')
@@ -141,8 +206,13 @@ def main(argv: list[str] | None = None) -> dict:
     print(f'shapes    {shapes * 1e6:8.2f} us/image   = {100 * shapes / as_is:.2f} % of as is '
           f'(new shape: {new_shape * 1e6:.2f} us = {100 * new_shape / as_is:.2f} %, {len(policy.elements)} elements '
           'asked)')
+    print(f'choice view {view * 1e6:8.1f} us/image   unchecked {view_unchecked * 1e6:.1f} us '
+          f'(checks {100 * (view - view_unchecked) / view:.1f} %: OHLRandomChoice of mmdet RandomFlip in a KeyMapper)')
+    print(f'choice pair {pairs * 1e3:8.2f} ms/pair    unchecked {pairs_unchecked * 1e3:.2f} ms '
+          f'(checks {100 * (pairs - pairs_unchecked) / pairs:.1f} %: 1333 x 800 change-detection pair, both flipped)')
     return dict(as_is=as_is, once=once, ratio=once / as_is, repeated=repeated, shapes=shapes, new_shape=new_shape,
-                shapes_ratio=shapes / as_is)
+                shapes_ratio=shapes / as_is, choice_view=view, choice_view_unchecked=view_unchecked,
+                choice_pair=pairs, choice_pair_unchecked=pairs_unchecked)
 
 
 if __name__ == '__main__':

@@ -34,11 +34,31 @@ def test_once_skips_the_elements_check_but_not_the_policys(bench):
 
 
 def test_a_short_run_reports_both_sides(bench, capsys):
-    out = bench.main(['--images', '4', '--repeats', '2'])
+    out = bench.main(['--images', '4', '--repeats', '2', '--pairs', '1'])
     assert out['ratio'] > 0 and out['as_is'] > 0 and out['once'] > 0 and out['repeated'] > 0
     assert out['shapes'] > 0 and out['new_shape'] > 0 and out['shapes_ratio'] > 0
+    assert min(out['choice_view'], out['choice_view_unchecked'], out['choice_pair'], out['choice_pair_unchecked']) > 0
     printed = capsys.readouterr().out
-    assert 'ratio once / as is' in printed and 'shapes' in printed
+    assert 'ratio once / as is' in printed and 'shapes' in printed and 'choice view' in printed
+    assert 'choice pair' in printed
+
+
+def test_the_unchecked_choice_side_skips_the_choices_checks_only(bench):
+    """Under ``choice_unchecked`` a view that drops the flipped masks is not refused (as is it is), and the choice
+    still flips: the side skips the checks, not the sub-pipeline."""
+    from mmcv.transforms import KeyMapper
+
+    from automl_mm.augment.choice import OHLRandomChoice
+    flip = [dict(type='mmdet.RandomFlip', prob=1.0)]
+    wrapper = KeyMapper(mapping=dict(img='img', gt_bboxes='gt_bboxes'),
+                        transforms=[OHLRandomChoice([flip, flip], key='flip')])
+    results = bench.sample(np.random.default_rng(0))
+    with pytest.raises(ValueError, match=r"but not results\['gt_masks'\]"):
+        wrapper(dict(results))
+    with bench.choice_unchecked():
+        out = wrapper(dict(results))
+    assert np.array_equal(out['img'], results['img'][:, ::-1])
+    assert bench.choice_in_view()(dict(results)) is not None  # the benchmark's own view gives everything back
 
 
 def test_the_shape_check_it_times_is_the_policys(bench):
