@@ -142,35 +142,72 @@ def init_copy_layout(num_copies: int, ranks_per_copy: int = 1,
 
 def _new_copy_groups(num_copies: int, ranks_per_copy: int, rank: int, timeout: datetime.timedelta | None) -> Any:
     """Create every copy's process group (``torch.distributed.new_group``, every rank each group in the same order)
-    and return this rank's; then, in a distributed run, agree on a failure over the world
-    (:func:`~automl_mm.engine.rank_failures.agree_on_failure`: one all-reduce).
+    and return this rank's; in a distributed run, agree on a failure over the world
+    (:func:`~automl_mm.engine.rank_failures.agree_on_failure`: one all-reduce), then connect each copy's group (its
+    first collective: one all-reduce over it) and agree on that too.
 
     ``new_group`` has no collective of its own over the world: where one copy's group could not be created (gloo's
     connection of its ranks failed, NCCL refused it), that copy's ranks raised while the other copies' went on into
     the world's next collective (the gather of the ranks' nodes, mmengine's start-up) and stopped with gloo's bare
     'Connection closed by peer' (NCCL: waited until ``env_cfg.dist_cfg.timeout``), naming nothing.
 
+    Under gloo the groups are created unconnected (:func:`_connecting_later`), so that no rank waits inside
+    ``new_group`` for another: a rank that raised alone in ``new_group`` of its own copy's group, or between two calls
+    (building the next rank list), left its copy's other ranks in the group's connection until the group's timeout,
+    which then raised a bare 'Timed out waiting ... for recv operation', and every other rank in the agreement until
+    then. The connection is made right after the agreement, by every rank at once.
+
     Raises:
         Exception: ``new_group``'s error, on the rank that raised it.
         RankFailure: on every other rank, naming the lowest rank that failed and its error.
     """
-    from automl_mm.engine.rank_failures import agree_on_failure
+    from automl_mm.engine.rank_failures import agree_on_failure, any_rank_failed
 
+    what = (f"CopyRunner: creating the copies' process groups (num_copies={num_copies} x "
+            f'ranks_per_copy={ranks_per_copy})')
     group, failure = None, None
     try:
-        for c in range(num_copies):  # every rank creates every group, in the same order
-            ranks = list(range(c * ranks_per_copy, (c + 1) * ranks_per_copy))
-            new = torch_dist.new_group(ranks, timeout=timeout)
-            if rank in ranks:
-                group = new
+        with _connecting_later():
+            for c in range(num_copies):  # every rank creates every group, in the same order
+                ranks = list(range(c * ranks_per_copy, (c + 1) * ranks_per_copy))
+                new = torch_dist.new_group(ranks, timeout=timeout)
+                if rank in ranks:
+                    group = new
     except Exception as err:  # noqa: BLE001 (agreed on, then raised on every rank)
         if not is_distributed():
             raise
         failure = err
-    if is_distributed():
-        agree_on_failure(failure, "CopyRunner: creating the copies' process groups "
-                                  f'(num_copies={num_copies} x ranks_per_copy={ranks_per_copy})')
+    if not is_distributed():
+        return group
+    agree_on_failure(failure, what)
+    try:  # every rank of every copy is here: its group's connection waits for no rank that failed
+        any_rank_failed(None, group)
+    except Exception as err:  # noqa: BLE001 (agreed on, then raised on every rank)
+        failure = err
+    agree_on_failure(failure, f'{what}: connecting them')
     return group
+
+
+#: torch's switch (``ProcessGroupGloo``, read when a group is created) that defers a gloo group's connection of its
+#: ranks to its first collective.
+GLOO_LAZY_INIT = 'TORCH_GLOO_LAZY_INIT'
+
+
+@contextmanager
+def _connecting_later() -> Iterator[None]:
+    """Create the gloo process groups of the block unconnected (``TORCH_GLOO_LAZY_INIT=1``: each connects its ranks
+    at its first collective; its value before is put back after). A group created connected made each of its ranks
+    wait in ``new_group`` until every other rank of it arrived, or until the group's timeout. Other backends: NCCL
+    connects a group at its first collective anyway (unless the default group is bound to a device)."""
+    before = os.environ.get(GLOO_LAZY_INIT)
+    os.environ[GLOO_LAZY_INIT] = '1'
+    try:
+        yield
+    finally:
+        if before is None:
+            del os.environ[GLOO_LAZY_INIT]
+        else:
+            os.environ[GLOO_LAZY_INIT] = before
 
 
 def node_of_ranks() -> list[tuple[str, str]]:

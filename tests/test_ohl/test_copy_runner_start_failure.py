@@ -121,3 +121,67 @@ def test_a_copy_group_that_cannot_be_created_stops_every_rank(tmp_path):
             "RankFailure: CopyRunner: creating the copies' process groups (num_copies=2 x ranks_per_copy=2) failed on "
             'rank 2 (RuntimeError: planted: gloo connectFullMesh failed on rank 2)'), outs
     assert all(out['seconds'] < PROMPT_S for out in outs), outs
+
+
+#: Where one rank's creation of the copies' groups fails, alone: ``'inside'``, rank 1 in ``new_group`` of its own
+#: copy's group ``[0, 1]`` (before it connects); ``'between'``, rank 2 after ``new_group([0, 1])`` returned and before
+#: ``new_group([2, 3])`` (an error while building the next rank list). Its copy's other rank waited in its group's
+#: gloo connection until the group's timeout (then raised a bare timeout naming nothing), the other copy in the
+#: world's agreement until then.
+ONE_RANK = {'inside': (1, 'RuntimeError: planted: new_group([0, 1]) refused on rank 1'),
+            'between': (2, 'IndexError: planted: rank list of copy 1 on rank 2')}
+ONE_RANK_TIMEOUT_S = 8
+
+
+def _one_rank_groups_rank(rank: int, tmp: str, where: str) -> None:
+    import torch.distributed as torch_dist
+
+    from automl_mm.ohl import copies
+
+    join_gloo(rank, 4, osp.join(tmp, 'init'), timeout=ONE_RANK_TIMEOUT_S)
+    failing, cause = ONE_RANK[where]
+    if rank == failing:
+        def new_group(ranks, **kwargs):
+            if where == 'inside' and ranks == [0, 1]:
+                raise RuntimeError(cause.partition(': ')[2])
+            group = real(ranks, **kwargs)
+            if where == 'between' and ranks == [0, 1]:
+                raise IndexError(cause.partition(': ')[2])
+            return group
+        real, torch_dist.new_group = torch_dist.new_group, new_group
+    out: dict = {}
+    with recording(out):
+        copies.init_copy_layout(2, 2, ONE_RANK_TIMEOUT_S)
+    with open(osp.join(tmp, f'rank{rank}.json'), 'w') as f:
+        json.dump(out, f)
+    copies.reset_copy_layout()
+    torch_dist.destroy_process_group()
+
+
+@pytest.mark.parametrize('where', list(ONE_RANK))
+def test_one_rank_whose_copy_group_fails_alone_stops_every_rank_at_once(tmp_path, where):
+    fork_ranks(_one_rank_groups_rank, (str(tmp_path), where), nprocs=4, timeout=60)  # a hang fails here
+    outs = [json.loads((tmp_path / f'rank{r}.json').read_text()) for r in range(4)]
+    failing, cause = ONE_RANK[where]
+    assert outs[failing]['error'] == cause, outs
+    for r in set(range(4)) - {failing}:  # its copy's other rank too, which waited in the group's connection
+        assert outs[r]['error'].startswith(
+            "RankFailure: CopyRunner: creating the copies' process groups (num_copies=2 x ranks_per_copy=2) failed on "
+            f'rank {failing} ({cause})'), (r, outs)
+    assert all(out['seconds'] < ONE_RANK_TIMEOUT_S / 2 for out in outs), outs  # not at the group's timeout
+
+
+@pytest.mark.parametrize('before', [None, '0'])
+def test_the_copy_groups_lazy_gloo_switch_is_put_back(monkeypatch, before):
+    import os
+
+    from automl_mm.ohl import copies
+
+    if before is None:
+        monkeypatch.delenv(copies.GLOO_LAZY_INIT, raising=False)
+    else:
+        monkeypatch.setenv(copies.GLOO_LAZY_INIT, before)
+    with pytest.raises(KeyError), copies._connecting_later():
+        assert os.environ[copies.GLOO_LAZY_INIT] == '1'
+        raise KeyError('planted')
+    assert os.environ.get(copies.GLOO_LAZY_INIT) == before
