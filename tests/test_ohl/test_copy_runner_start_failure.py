@@ -1,7 +1,7 @@
 """A rank whose ``CopyRunner`` start raises alone (after mmengine's start-up collectives: its logger, its model, its
 hooks) or whose copy's process group cannot be created: every rank stops at once, the failing rank with its own
 error and the others with a ``RankFailure`` naming it. The others used to wait in ``new_group``'s connection, or in
-their next collective, until gloo's bare 'Connection closed by peer' or the process group's timeout (here 20 s).
+their next collective, until gloo's bare 'Connection closed by peer' or the process group's timeout (here 30 s).
 Real gloo groups, forked."""
 from __future__ import annotations
 
@@ -13,8 +13,8 @@ from _forked_ranks import fork_ranks, join_gloo, recording
 from mmengine.hooks import Hook
 from mmengine.model import BaseModel
 
-TIMEOUT_S = 20
-PROMPT_S = 10
+TIMEOUT_S = 30
+PROMPT_S = 20  # a runner's start took 14 s on 2 cores under a load of 7
 SPACES = [dict(type='PipelineChoiceSpace', key='aug', distribution=dict(type='Categorical', num_choices=2))]
 
 
@@ -87,7 +87,7 @@ def test_a_rank_whose_copy_runner_start_fails_stops_every_rank(tmp_path, where):
     what, cause = PLANTED[where]
     assert outs[1]['error'].startswith(cause), outs
     assert outs[0]['error'].startswith(f'RankFailure: {what} failed on rank 1 ({cause}'), outs
-    assert all(out['seconds'] < PROMPT_S for out in outs), outs  # not after the 20 s timeout
+    assert all(out['seconds'] < PROMPT_S for out in outs), outs  # not after the 30 s timeout
 
 
 def _groups_rank(rank: int, tmp: str) -> None:
@@ -130,7 +130,7 @@ def test_a_copy_group_that_cannot_be_created_stops_every_rank(tmp_path):
 #: world's agreement until then.
 ONE_RANK = {'inside': (1, 'RuntimeError: planted: new_group([0, 1]) refused on rank 1'),
             'between': (2, 'IndexError: planted: rank list of copy 1 on rank 2')}
-ONE_RANK_TIMEOUT_S = 8
+ONE_RANK_TIMEOUT_S = 10
 
 
 def _one_rank_groups_rank(rank: int, tmp: str, where: str) -> None:
