@@ -12,7 +12,8 @@ train dataloader (where ``CopySampler`` reads the layout) afterwards. ``CopyRunn
 two, on every rank in the same order: when it builds the model (from its OHL hook's config, so that the model is
 built as in a plain run of its copy), else (not distributed, or counts the hook's own checks refuse) after the
 hooks. ``configs/_base_/ohl_copies.py`` sets ``runner_type``, the sampler, the wrapper and the process-group settings
-for every OHL config.
+for every OHL config. The copies' process groups and the runner's agreements on a rank's failure at its start are in
+:mod:`.copy_groups`.
 """
 from __future__ import annotations
 
@@ -40,6 +41,7 @@ from automl_mm.registry import DATA_SAMPLERS, HOOKS, MODEL_WRAPPERS, RUNNERS, co
 from automl_mm.utils.seeding import as_seed
 
 from .copy_collectives import copy_local_collectives
+from .copy_groups import GLOO_LAZY_INIT, CopyStartAgreements, _connecting_later, _new_copy_groups  # noqa: F401
 
 
 @dataclass(frozen=True)
@@ -138,76 +140,6 @@ def init_copy_layout(num_copies: int, ranks_per_copy: int = 1,
     if num_copies > 1 and ranks_per_copy > 1 and is_distributed():
         warn_copies_split_across_nodes(node_of_ranks(), ranks_per_copy)
     return _LAYOUT
-
-
-def _new_copy_groups(num_copies: int, ranks_per_copy: int, rank: int, timeout: datetime.timedelta | None) -> Any:
-    """Create every copy's process group (``torch.distributed.new_group``, every rank each group in the same order)
-    and return this rank's; in a distributed run, agree on a failure over the world
-    (:func:`~automl_mm.engine.rank_failures.agree_on_failure`: one all-reduce), then connect each copy's group (its
-    first collective: one all-reduce over it) and agree on that too.
-
-    ``new_group`` has no collective of its own over the world: where one copy's group could not be created (gloo's
-    connection of its ranks failed, NCCL refused it), that copy's ranks raised while the other copies' went on into
-    the world's next collective (the gather of the ranks' nodes, mmengine's start-up) and stopped with gloo's bare
-    'Connection closed by peer' (NCCL: waited until ``env_cfg.dist_cfg.timeout``), naming nothing.
-
-    Under gloo the groups are created unconnected (:func:`_connecting_later`), so that no rank waits inside
-    ``new_group`` for another: a rank that raised alone in ``new_group`` of its own copy's group, or between two calls
-    (building the next rank list), left its copy's other ranks in the group's connection until the group's timeout,
-    which then raised a bare 'Timed out waiting ... for recv operation', and every other rank in the agreement until
-    then. The connection is made right after the agreement, by every rank at once.
-
-    Raises:
-        Exception: ``new_group``'s error, on the rank that raised it.
-        RankFailure: on every other rank, naming the lowest rank that failed and its error.
-    """
-    from automl_mm.engine.rank_failures import agree_on_failure, any_rank_failed
-
-    what = (f"CopyRunner: creating the copies' process groups (num_copies={num_copies} x "
-            f'ranks_per_copy={ranks_per_copy})')
-    group, failure = None, None
-    try:
-        with _connecting_later():
-            for c in range(num_copies):  # every rank creates every group, in the same order
-                ranks = list(range(c * ranks_per_copy, (c + 1) * ranks_per_copy))
-                new = torch_dist.new_group(ranks, timeout=timeout)
-                if rank in ranks:
-                    group = new
-    except Exception as err:  # noqa: BLE001 (agreed on, then raised on every rank)
-        if not is_distributed():
-            raise
-        failure = err
-    if not is_distributed():
-        return group
-    agree_on_failure(failure, what)
-    try:  # every rank of every copy is here: its group's connection waits for no rank that failed
-        any_rank_failed(None, group)
-    except Exception as err:  # noqa: BLE001 (agreed on, then raised on every rank)
-        failure = err
-    agree_on_failure(failure, f'{what}: connecting them')
-    return group
-
-
-#: torch's switch (``ProcessGroupGloo``, read when a group is created) that defers a gloo group's connection of its
-#: ranks to its first collective.
-GLOO_LAZY_INIT = 'TORCH_GLOO_LAZY_INIT'
-
-
-@contextmanager
-def _connecting_later() -> Iterator[None]:
-    """Create the gloo process groups of the block unconnected (``TORCH_GLOO_LAZY_INIT=1``: each connects its ranks
-    at its first collective; its value before is put back after). A group created connected made each of its ranks
-    wait in ``new_group`` until every other rank of it arrived, or until the group's timeout. Other backends: NCCL
-    connects a group at its first collective anyway (unless the default group is bound to a device)."""
-    before = os.environ.get(GLOO_LAZY_INIT)
-    os.environ[GLOO_LAZY_INIT] = '1'
-    try:
-        yield
-    finally:
-        if before is None:
-            del os.environ[GLOO_LAZY_INIT]
-        else:
-            os.environ[GLOO_LAZY_INIT] = before
 
 
 def node_of_ranks() -> list[tuple[str, str]]:
@@ -381,7 +313,7 @@ def runner_copy_counts(args: tuple, kwargs: dict) -> tuple[int, int] | None:
 
 
 @RUNNERS.register_module()
-class CopyRunner(Runner):
+class CopyRunner(CopyStartAgreements, Runner):
     """mmengine ``Runner`` that creates the copy layout of its ``OHLHook`` at run start (see the module docstring) and
     builds the model inside its copy (:meth:`build_model`).
 
@@ -407,18 +339,6 @@ class CopyRunner(Runner):
     #: ``env_cfg.dist_cfg.timeout`` (seconds), kept by :meth:`setup_env` for the copies' process groups
     _dist_timeout: float | None = None
 
-    #: The next agreement on a failure (:meth:`_agree_at`) that every rank reaches without another collective first:
-    #: ``'groups'`` (before the copies' process groups), ``'model'`` (after the model is built), ``'runner'`` (after
-    #: the hooks: the end of ``__init__``); ``None`` where none is (before mmengine's start-up collectives are over,
-    #: while the copies' groups are created, which agree on their own failures, inside ``wrap_model``, which may start
-    #: a DDP, outside a distributed run with an OHL hook, and after ``__init__``: a later ``build_model``, which one
-    #: rank's hook may call alone, holds no collective over the world).
-    _pending_agreement: str | None = None
-
-    _AGREEMENTS = {'groups': "CopyRunner: building the runner (before the copies' process groups)",
-                   'model': 'CopyRunner: building the model',
-                   'runner': "CopyRunner: building the runner (the model's wrapper, the hooks)"}
-
     def __init__(self, *args, **kwargs) -> None:
         self._copy_counts = runner_copy_counts(args, kwargs)
         try:
@@ -430,43 +350,6 @@ class CopyRunner(Runner):
             self._agree_at(self._pending_agreement, err)
             raise
         self._agree_at('runner', None)
-
-    def _agree_at(self, point: str | None, failure: Exception | None) -> None:
-        """Agree on ``failure`` (this rank's, or ``None``) over the world at ``point`` where it is the pending
-        agreement (:func:`~automl_mm.engine.rank_failures.agree_on_failure`: one all-reduce, then the next one is
-        pending), else nothing.
-
-        A rank whose runner start raised between mmengine's collectives and the copies' groups (its log folder, its
-        logger, its visualizer), while building its model (a checkpoint of ``init_cfg`` missing on its node) or its
-        hooks left the other ranks in ``new_group``'s connection, or in their next collective, until gloo's bare
-        'Connection closed by peer' or ``env_cfg.dist_cfg.timeout``: every rank now stops at the next agreement,
-        naming the rank that failed and its error.
-
-        Raises:
-            Exception: ``failure``, on the rank that holds it.
-            RankFailure: on every other rank, naming the lowest rank that failed and its error.
-        """
-        if point is None or point != self._pending_agreement:
-            return
-        from automl_mm.engine.rank_failures import agree_on_failure
-
-        self._pending_agreement = None  # the next is set where the ranks reach it without another collective
-        agree_on_failure(failure, self._AGREEMENTS[point])
-
-    def set_randomness(self, *args, **kwargs) -> None:
-        """mmengine's ``set_randomness`` (its seed's broadcast is the start-up's last collective before the model is
-        built): from here to the copies' groups, a rank that raises is agreed on (:meth:`_agree_at`)."""
-        super().set_randomness(*args, **kwargs)
-        if self._copy_counts is not None and is_distributed():
-            self._pending_agreement = 'groups'
-
-    def wrap_model(self, *args, **kwargs) -> Any:
-        """mmengine's ``wrap_model`` (a DDP wrapper's start is collective); after it, until the end of ``__init__``,
-        a rank that raises is agreed on (:meth:`_agree_at`)."""
-        model = super().wrap_model(*args, **kwargs)
-        if self._copy_counts is not None and is_distributed():
-            self._pending_agreement = 'runner'
-        return model
 
     def setup_env(self, env_cfg: dict) -> None:
         """mmengine's ``setup_env``, keeping ``env_cfg.dist_cfg.timeout`` for the copies' process groups (the
