@@ -325,10 +325,10 @@ class CopyRunner(CopyStartAgreements, Runner):
         copy_layout: The :class:`CopyLayout` of this process, or ``None`` without an OHL hook.
 
     In a distributed run with an OHL hook, a rank whose start raises alone after mmengine's start-up collectives
-    (its log folder or logger, its model, its hooks) or whose copy's process group cannot be created stops every rank
-    there (:meth:`_agree_at`, :func:`init_copy_layout`): the other ranks raise a ``RankFailure`` naming it and its
-    error, where they waited in ``new_group`` or their next collective until gloo's bare 'Connection closed by peer'
-    or ``env_cfg.dist_cfg.timeout``.
+    (its log folder or logger, its model, its model's wrapper, its hooks) or whose copy's process group cannot be
+    created stops every rank there (:meth:`_agree_at`, :func:`init_copy_layout`): the other ranks raise a
+    ``RankFailure`` naming it and its error, where they waited in ``new_group`` or their next collective until gloo's
+    bare 'Connection closed by peer' or ``env_cfg.dist_cfg.timeout``.
 
     Raises:
         ValueError: the world size is not ``num_copies * ranks_per_copy`` (:func:`init_copy_layout`), or

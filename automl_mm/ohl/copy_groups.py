@@ -98,9 +98,9 @@ class CopyStartAgreements:
     #: The next agreement on a failure (:meth:`_agree_at`) that every rank reaches without another collective first:
     #: ``'groups'`` (before the copies' process groups), ``'model'`` (after the model is built), ``'runner'`` (after
     #: the hooks: the end of ``__init__``); ``None`` where none is (before mmengine's start-up collectives are over,
-    #: while the copies' groups are created, which agree on their own failures, inside ``wrap_model``, which may start
-    #: a DDP, outside a distributed run with an OHL hook, and after ``__init__``: a later ``build_model``, which one
-    #: rank's hook may call alone, holds no collective over the world).
+    #: while the copies' groups are created, which agree on their own failures, inside a ``wrap_model`` that may start
+    #: a DDP (not ``CopyDataParallel``), outside a distributed run with an OHL hook, and after ``__init__``: a later
+    #: ``build_model``, which one rank's hook may call alone, holds no collective over the world).
     _pending_agreement: str | None = None
 
     _AGREEMENTS = {'groups': "CopyRunner: building the runner (before the copies' process groups)",
@@ -136,10 +136,27 @@ class CopyStartAgreements:
         if self._copy_counts is not None and is_distributed():
             self._pending_agreement = 'groups'
 
-    def wrap_model(self, *args, **kwargs) -> Any:
+    def wrap_model(self, model_wrapper_cfg: dict | None, model: Any) -> Any:
         """mmengine's ``wrap_model`` (a DDP wrapper's start is collective); after it, until the end of ``__init__``,
-        a rank that raises is agreed on (:meth:`_agree_at`)."""
-        model = super().wrap_model(*args, **kwargs)
+        a rank that raises is agreed on (:meth:`_agree_at`). With ``CopyDataParallel`` (whose start holds no
+        collective: its DDP starts at the first training step) from its start: a rank whose ``wrap_model`` raised
+        alone (its model's move to the device: ``CUDA error: out of memory``) left the others in the agreement at the
+        end of ``__init__`` until gloo's bare 'Connection closed by peer' or ``env_cfg.dist_cfg.timeout``."""
+        if self._copy_counts is not None and is_distributed() and _starts_no_collective(model_wrapper_cfg):
+            self._pending_agreement = 'runner'
+        model = super().wrap_model(model_wrapper_cfg, model)
         if self._copy_counts is not None and is_distributed():
             self._pending_agreement = 'runner'
         return model
+
+
+def _starts_no_collective(model_wrapper_cfg: Any) -> bool:
+    """Whether the model wrapper of ``model_wrapper_cfg`` (``model_wrapper_cfg`` of a config; ``None``: mmengine's
+    ``MMDistributedDataParallel``) is :class:`~automl_mm.ohl.copies.CopyDataParallel` or a subclass, whose start
+    holds no collective over the world (a DDP's, an FSDP's and ``MMSeparateDistributedDataParallel``'s do)."""
+    from automl_mm.registry import MODEL_WRAPPERS, config_class
+
+    from .copies import CopyDataParallel  # copies imports this module
+
+    cls = config_class(MODEL_WRAPPERS, model_wrapper_cfg)
+    return isinstance(cls, type) and issubclass(cls, CopyDataParallel)

@@ -19,9 +19,10 @@ SPACES = [dict(type='PipelineChoiceSpace', key='aug', distribution=dict(type='Ca
 
 
 class _Net(BaseModel):
-    """A linear model that cannot be built on rank ``fail_rank`` (its ``init_cfg`` checkpoint missing there)."""
+    """A linear model that cannot be built on rank ``fail_rank`` (its ``init_cfg`` checkpoint missing there), nor
+    moved to the device on rank ``fail_to_rank`` (mmengine's ``wrap_model`` moves it)."""
 
-    def __init__(self, fail_rank: int = -1) -> None:
+    def __init__(self, fail_rank: int = -1, fail_to_rank: int = -1) -> None:
         import torch
         import torch.distributed as torch_dist
 
@@ -29,6 +30,14 @@ class _Net(BaseModel):
         if torch_dist.get_rank() == fail_rank:
             raise FileNotFoundError('planted: checkpoint not found: /data/pretrained.pth')
         self.linear = torch.nn.Linear(2, 1)
+        self.fail_to_rank = fail_to_rank
+
+    def to(self, *args, **kwargs):
+        import torch.distributed as torch_dist
+
+        if torch_dist.get_rank() == self.fail_to_rank:
+            raise RuntimeError('planted: CUDA error: out of memory')
+        return super().to(*args, **kwargs)
 
     def forward(self, inputs, data_samples=None, mode='tensor'):
         return []
@@ -61,7 +70,8 @@ def _rank(rank: int, tmp: str, where: str) -> None:
         hooks.append(dict(type=_Hook, fail_rank=1))
     out: dict = {}
     with recording(out):
-        copies.CopyRunner(model=dict(type=_Net, fail_rank=1 if where == 'model' else -1),
+        copies.CopyRunner(model=dict(type=_Net, fail_rank=1 if where == 'model' else -1,
+                                     fail_to_rank=1 if where == 'wrapper' else -1),
                           work_dir=osp.join(tmp, 'work'), custom_hooks=hooks, default_scope='automl_mm',
                           launcher='pytorch',
                           cfg=dict(model_wrapper_cfg=dict(type='automl_mm.CopyDataParallel')),
@@ -76,6 +86,10 @@ PLANTED = {'logger': ("CopyRunner: building the runner (before the copies' proce
                       'PermissionError: planted: [Errno 13] Permission denied:'),
            'model': ('CopyRunner: building the model',
                      'FileNotFoundError: planted: checkpoint not found: /data/pretrained.pth'),
+           # the model moved to the device in mmengine's wrap_model, before CopyDataParallel (no collective) wraps it:
+           # the other rank waited in the end's agreement until the timeout
+           'wrapper': ("CopyRunner: building the runner (the model's wrapper, the hooks)",
+                       'RuntimeError: planted: CUDA error: out of memory'),
            'hook': ("CopyRunner: building the runner (the model's wrapper, the hooks)",
                     "KeyError: 'planted: no such metric on this node'")}
 
@@ -185,3 +199,15 @@ def test_the_copy_groups_lazy_gloo_switch_is_put_back(monkeypatch, before):
         assert os.environ[copies.GLOO_LAZY_INIT] == '1'
         raise KeyError('planted')
     assert os.environ.get(copies.GLOO_LAZY_INIT) == before
+
+
+@pytest.mark.parametrize('cfg, starts_none', [
+    (dict(type='automl_mm.CopyDataParallel'), True), (dict(type='CopyDataParallel', _scope_='automl_mm'), True),
+    (None, False), (dict(type='MMDistributedDataParallel'), False),
+    (dict(type='MMSeparateDistributedDataParallel'), False), (dict(type='NoSuchWrapper'), False)])
+def test_only_copy_data_parallel_is_agreed_on_before_its_start(cfg, starts_none):
+    """A wrapper whose start holds a collective over the world (a DDP's) cannot be agreed on before it starts: the
+    others would wait in the agreement while the failing rank's peers wait in the DDP's start."""
+    from automl_mm.ohl.copy_groups import _starts_no_collective
+
+    assert _starts_no_collective(cfg) is starts_none
