@@ -31,7 +31,10 @@ def _new_copy_groups(num_copies: int, ranks_per_copy: int, rank: int, timeout: d
     ``new_group`` for another: a rank that raised alone in ``new_group`` of its own copy's group, or between two calls
     (building the next rank list), left its copy's other ranks in the group's connection until the group's timeout,
     which then raised a bare 'Timed out waiting ... for recv operation', and every other rank in the agreement until
-    then. The connection is made right after the agreement, by every rank at once.
+    then. The connection is made right after the agreement, by every rank at once, and agreed on: where a copy's
+    ranks cannot connect, every other rank is told. A connection that fails on one rank of a copy alone (before it
+    reached its peers) still leaves that copy's other ranks in it until the group's timeout (gloo releases them no
+    sooner, not even on an ``abort()`` of the group, in torch 2.14); the agreement after it then names the rank.
 
     Raises:
         Exception: ``new_group``'s error, on the rank that raised it.

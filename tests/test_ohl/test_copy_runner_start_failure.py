@@ -211,3 +211,37 @@ def test_only_copy_data_parallel_is_agreed_on_before_its_start(cfg, starts_none)
     from automl_mm.ohl.copy_groups import _starts_no_collective
 
     assert _starts_no_collective(cfg) is starts_none
+
+
+def _connect_rank(rank: int, tmp: str) -> None:
+    import torch.distributed as torch_dist
+
+    from automl_mm.engine import rank_failures
+    from automl_mm.ohl import copies
+
+    join_gloo(rank, 4, osp.join(tmp, 'init'), timeout=ONE_RANK_TIMEOUT_S)
+    if rank >= 2:  # copy 1's ranks cannot connect their group (its first collective)
+        def any_rank_failed(failure, group=None):
+            if group is not None:
+                raise RuntimeError(f'planted: gloo connectFullMesh failed on rank {rank}')
+            return real(failure, group)
+        real, rank_failures.any_rank_failed = rank_failures.any_rank_failed, any_rank_failed
+    out: dict = {}
+    with recording(out):
+        copies.init_copy_layout(2, 2, ONE_RANK_TIMEOUT_S)
+    with open(osp.join(tmp, f'rank{rank}.json'), 'w') as f:
+        json.dump(out, f)
+    copies.reset_copy_layout()
+    torch_dist.destroy_process_group()
+
+
+def test_a_copy_group_that_cannot_connect_stops_every_rank(tmp_path):
+    fork_ranks(_connect_rank, (str(tmp_path),), nprocs=4, timeout=60)
+    outs = [json.loads((tmp_path / f'rank{r}.json').read_text()) for r in range(4)]
+    for r in (2, 3):
+        assert outs[r]['error'] == f'RuntimeError: planted: gloo connectFullMesh failed on rank {r}', outs
+    for r in (0, 1):
+        assert outs[r]['error'].startswith(
+            "RankFailure: CopyRunner: creating the copies' process groups (num_copies=2 x ranks_per_copy=2): "
+            'connecting them failed on rank 2 (RuntimeError: planted: gloo connectFullMesh failed on rank 2)'), outs
+    assert all(out['seconds'] < ONE_RANK_TIMEOUT_S / 2 for out in outs), outs
