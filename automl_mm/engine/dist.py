@@ -274,8 +274,8 @@ def slurm_rendezvous_port(port: int | None = None) -> tuple[int, str]:
     """The port a slurm step's ranks rendezvous at, and where it came from: ``port`` (``env_cfg.dist_cfg.port``)
     where given, else ``MASTER_PORT`` (``tools/slurm_train.sh``'s ``PORT``), else :func:`slurm_job_port` of
     ``SLURM_JOB_ID`` / ``SLURM_STEP_ID``, else 29500 (mmengine's). The one derivation of :func:`launcher_rendezvous`
-    (without a config: ``port`` ``None``) and :func:`init_dist_slurm_job`; :func:`check_config_port` refuses a
-    ``dist_cfg.port`` that would make them differ.
+    (without a config: ``port`` ``None``) and :func:`init_dist_slurm_job` (with the config's ``dist_cfg.port``,
+    which mmengine's slurm start-up takes first: then rank 0 serves the agreement's store and the process group's).
 
     Raises:
         ValueError: ``MASTER_PORT`` is not a port (:func:`env_int`).
@@ -298,34 +298,26 @@ def _port_not_read(launcher: str, port: Any) -> str:
             'port with MASTER_PORT (PORT for tools/dist_train.sh / dist_test.sh, torchrun --master_port)')
 
 
-def check_config_port(launcher: str, cfg: Any, met: bool) -> None:
-    """Refuse an ``env_cfg.dist_cfg.port`` of ``cfg`` that the process group of ``launcher`` cannot start at.
+def check_config_port(launcher: str, cfg: Any) -> None:
+    """Refuse an ``env_cfg.dist_cfg.port`` of ``cfg`` that the process group of ``launcher`` cannot start at:
+    under ``'pytorch'`` / ``'mpi'`` mmengine passes it to torch's ``init_process_group``, which takes none
+    (``TypeError: ... unexpected keyword argument 'port'``, naming no config key).
 
-    * ``'slurm'``, where the ranks met (``met``: :func:`launcher_rendezvous` gave a store, before the config was
-      read) at another port: mmengine's ``_init_dist_slurm`` takes ``dist_cfg.port`` first, so the process group's
-      store bound it while rank 0 still served the agreement's at ``MASTER_PORT`` or the job's port: a run needed
-      both ports open and free on the first node, and the one the user named was not the only one. The agreement
-      cannot read the config's port (a rank that failed to read its config must still find the others).
-    * ``'pytorch'`` / ``'mpi'``: mmengine passes ``dist_cfg.port`` to torch's ``init_process_group``, which takes
-      none (``TypeError: ... unexpected keyword argument 'port'``, naming no config key).
+    Under ``'slurm'`` it is the process group's port, as in mmengine's ``_init_dist_slurm`` (before ``MASTER_PORT``):
+    OpenMMLab's documented way to run two slurm jobs on one node (``tools/slurm_train.sh ... --cfg-options
+    env_cfg.dist_cfg.port=29501``). The ranks' agreement on the reading of the config met before any of them had read
+    it (:func:`launcher_rendezvous`, at :func:`slurm_rendezvous_port` without the config), so where the config names
+    another port rank 0 serves both stores.
 
     Raises:
-        ValueError: naming ``env_cfg.dist_cfg.port``, its value, the port the ranks met at and where it came from
-            (:func:`slurm_rendezvous_port`), and ``PORT`` / ``MASTER_PORT``.
+        ValueError: naming ``env_cfg.dist_cfg.port``, its value, the launcher and ``PORT`` / ``MASTER_PORT``
+            (:func:`_port_not_read`).
     """
     dist_cfg = ((cfg.get('env_cfg') if hasattr(cfg, 'get') else None) or {}).get('dist_cfg') or {}
     port = dist_cfg.get('port') if hasattr(dist_cfg, 'get') else None
-    if port is None or launcher == 'none':
+    if port is None or launcher in ('none', 'slurm'):
         return
-    if launcher != 'slurm':
-        raise ValueError(_port_not_read(launcher, port))
-    at, source = slurm_rendezvous_port()
-    if met and port != at:
-        raise ValueError(f'--launcher slurm: env_cfg.dist_cfg.port={port!r}, but the ranks met at port {at} '
-                         f'({source}) to agree on the reading of the config, before any of them had read it, and the '
-                         'process group would start at the other port (both held open on the first node): remove '
-                         f'dist_cfg.port and set the port with MASTER_PORT (PORT for tools/slurm_train.sh / '
-                         f'slurm_test.sh), e.g. PORT={port}')
+    raise ValueError(_port_not_read(launcher, port))
 
 
 def init_dist_slurm_job(backend: str, port: int | None = None, init_backend: str = 'torch', **kwargs) -> None:
@@ -425,8 +417,9 @@ def launcher_rendezvous(launcher: str, timeout: datetime.timedelta) -> tuple[tor
       :func:`slurm_master_addr`, kept in ``MASTER_ADDR`` as :func:`init_dist_slurm_job` would) and ``MASTER_PORT``
       (else the step's port, :func:`slurm_job_port`): :func:`slurm_rendezvous_store`. A ``RANK`` / ``WORLD_SIZE`` the
       job script exported (the same in every task, or left from another launcher) is not read: mmengine's slurm
-      start-up replaces them too. The port is :func:`slurm_rendezvous_port`'s, the process group's too: a config's
-      ``env_cfg.dist_cfg.port`` that names another is refused once read (:func:`check_config_port`).
+      start-up replaces them too. The port is :func:`slurm_rendezvous_port`'s, the process group's too unless the
+      config's ``env_cfg.dist_cfg.port`` names another: the process group then starts there, as under mmengine
+      (rank 0 serves both stores).
     * ``'mpi'``: mpirun's ``OMPI_COMM_WORLD_RANK`` of ``OMPI_COMM_WORLD_SIZE`` where ``MASTER_ADDR`` is set (mmengine's
       mpi start-up needs it), at ``MASTER_PORT`` (else :func:`mpi_job_port`): :func:`mpi_rendezvous_store`.
 

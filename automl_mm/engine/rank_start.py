@@ -166,8 +166,8 @@ def reading_config_together(read: Callable[[], _T], launcher: str, what: str, *,
             (``config file not found: <path>``).
         ValueError: a launcher variable that is not an integer (``WORLD_SIZE=two``), naming it
             (:func:`~automl_mm.engine.dist.env_int`); on every rank, a config's ``env_cfg.dist_cfg.port`` that the
-            process group cannot start at (:func:`~automl_mm.engine.dist.check_config_port`: under slurm, not the
-            port the ranks met at here).
+            process group cannot start at (:func:`~automl_mm.engine.dist.check_config_port`: under torchrun and
+            mpirun, which take none).
     """
     import datetime
 
@@ -196,8 +196,8 @@ def reading_config_together(read: Callable[[], _T], launcher: str, what: str, *,
     with keeping_own_failure(failure, what):
         found = launcher_rendezvous(launcher, timeout)
     if failure is None:
-        try:  # a dist_cfg.port the process group cannot start at (slurm: not the port the ranks meet at here)
-            check_config_port(launcher, value, met=found is not None)
+        try:  # a dist_cfg.port the process group cannot start at (torchrun, mpirun: torch takes no port)
+            check_config_port(launcher, value)
         except ValueError as err:
             failure = err
     if found is None:  # not a distributed start this launcher's environment describes (or a world of one)
