@@ -205,15 +205,22 @@ def main(argv: list[str] | None = None) -> None:
     # every process of torchrun / srun read the config and imported the code on its own node: all test the same
     # checkpoint with the same config (its CHECKPOINT included), checked before the runner's own collectives
     checked = join_process_group(cfg)
+
+    def build() -> Runner:
+        with checked_by_tool():  # checked above and below, once
+            return Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
+
     if checked:
+        check_ranks_run_alike(cfg, compare_start=False)
+    else:  # one process, or a runner that starts its own process group (FlexibleRunner): built first, so that the
+        # block below has the group
+        runner = build()
         check_ranks_run_alike(cfg, compare_start=False)
     # a rank failing alone, named on all: in the runner's build (its model's constructor, after the runner's seed
     # broadcast: the others waited in DDP's broadcast) as in the test (a plugin's transform)
     with naming_first_failure('tools/test.py: the test'):
-        with checked_by_tool():  # checked above and below, once
-            runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
-        if not checked:
-            check_ranks_run_alike(cfg, compare_start=False)
+        if checked:
+            runner = build()
         check_mask_metrics(cfg, runner.model, test_only=True)  # built; nothing predicted yet
         # a NAS search's final checkpoint names its architecture (not in the weights): test the network it validated
         runner.register_hook(SearchedArchitectureHook())

@@ -225,12 +225,15 @@ def run(cfg: Config | str) -> None:
     checked = join_process_group(cfg)
     if checked:
         check_ranks_run_alike(cfg)
+    else:  # one process, or a runner that starts its own process group (FlexibleRunner): built first, so that the
+        # block below has the group
+        runner = build_runner(cfg)
+        check_ranks_run_alike(cfg)
     # a rank failing alone, named on all: in the runner's build (its model's constructor, after the runner's seed
     # broadcast: the others waited in DDP's broadcast) as in the run (a plugin's hook)
     with naming_first_failure('tools/train.py: the run'):
-        runner = build_runner(cfg)
-        if not checked:
-            check_ranks_run_alike(cfg)
+        if checked:
+            runner = build_runner(cfg)
         check_loss_holders(runner.model)  # built; the data is read only by train()
         check_mask_metrics(cfg, runner.model)
         runner.train()
