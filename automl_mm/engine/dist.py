@@ -277,11 +277,21 @@ def slurm_rendezvous_port(port: int | None = None) -> tuple[int, str]:
     (without a config: ``port`` ``None``) and :func:`init_dist_slurm_job` (with the config's ``dist_cfg.port``,
     which mmengine's slurm start-up takes first: then rank 0 serves the agreement's store and the process group's).
 
+    ``port`` is read as mmengine's ``_init_dist_slurm`` reads it (it exports ``str(port)``): an integer, or its digits.
+
     Raises:
-        ValueError: ``MASTER_PORT`` is not a port (:func:`env_int`).
+        ValueError: ``MASTER_PORT`` is not a port (:func:`env_int`); ``port`` is not a TCP port (1 to 65535: 0 made rank
+            0's store bind a random port no other rank knew, 70000 or ``'http'`` stopped in torch's ``TCPStore``),
+            naming ``env_cfg.dist_cfg.port`` and its value.
     """
     if port is not None:
-        return port, 'env_cfg.dist_cfg.port'
+        number = int(port) if isinstance(port, int) and not isinstance(port, bool) or \
+            isinstance(port, str) and port.strip().isdigit() else None
+        if number is None or not 1 <= number <= 65535:
+            raise ValueError(f'--launcher slurm: env_cfg.dist_cfg.port={port!r} is not a TCP port (an integer from 1 '
+                             'to 65535): set it to a port free on the first node of the step, or remove it and set '
+                             'PORT (tools/slurm_train.sh / slurm_test.sh) or MASTER_PORT')
+        return number, 'env_cfg.dist_cfg.port'
     if os.environ.get('MASTER_PORT', '').strip():
         return env_int('MASTER_PORT'), 'MASTER_PORT'
     job_port = slurm_job_port(os.environ.get('SLURM_JOB_ID'), os.environ.get('SLURM_STEP_ID'))
@@ -311,11 +321,15 @@ def check_config_port(launcher: str, cfg: Any) -> None:
 
     Raises:
         ValueError: naming ``env_cfg.dist_cfg.port``, its value, the launcher and ``PORT`` / ``MASTER_PORT``
-            (:func:`_port_not_read`).
+            (:func:`_port_not_read`); under slurm, a ``dist_cfg.port`` that is not a TCP port
+            (:func:`slurm_rendezvous_port`).
     """
     dist_cfg = ((cfg.get('env_cfg') if hasattr(cfg, 'get') else None) or {}).get('dist_cfg') or {}
     port = dist_cfg.get('port') if hasattr(dist_cfg, 'get') else None
-    if port is None or launcher in ('none', 'slurm'):
+    if port is None or launcher == 'none':
+        return
+    if launcher == 'slurm':
+        slurm_rendezvous_port(port)  # a TCP port, named where not
         return
     raise ValueError(_port_not_read(launcher, port))
 
@@ -336,12 +350,13 @@ def init_dist_slurm_job(backend: str, port: int | None = None, init_backend: str
 
     Raises:
         RuntimeError: from :func:`slurm_master_addr` or :func:`slurm_rendezvous_store`.
-        ValueError: from :func:`check_launcher_env` (``SLURM_NTASKS``, ``MASTER_PORT``, ... not an integer).
+        ValueError: from :func:`check_launcher_env` (``SLURM_NTASKS``, ``MASTER_PORT``, ... not an integer); a
+            ``port`` (``dist_cfg.port``) that is not a TCP port (:func:`slurm_rendezvous_port`).
     """
     check_launcher_env('slurm')
     at, _ = slurm_rendezvous_port(port)
-    if port is None and not os.environ.get('MASTER_PORT'):
-        port = at  # the job's (mmengine: 29500 for every job)
+    if port is not None or not os.environ.get('MASTER_PORT'):
+        port = at  # dist_cfg.port as an integer; else the job's (mmengine: 29500 for every job)
     nodes = os.environ.get('SLURM_STEP_NODELIST') or os.environ.get('SLURM_NODELIST')
     if 'MASTER_ADDR' not in os.environ and nodes:
         os.environ['MASTER_ADDR'] = slurm_master_addr(nodes)

@@ -133,3 +133,32 @@ def test_a_runner_started_without_the_tools_names_the_config_port_too(monkeypatc
     init = dict(pytorch=dist.init_dist_pytorch_cpu_aware, mpi=dist.init_dist_mpi_job)[launcher]
     with pytest.raises(ValueError, match=rf'--launcher {launcher}: env_cfg.dist_cfg.port=29700 is read by'):
         init('gloo', port=29700)
+
+
+@pytest.mark.parametrize('port', [0, 70000, -1, 'http', True, 2.5])
+def test_a_config_port_that_is_no_tcp_port_is_refused_by_name(srun_env, port):
+    """As ``MASTER_PORT`` (4a8ec69): ``dist_cfg.port=0`` under slurm made rank 0's store bind a random port no other
+    rank knew; 70000 and ``'http'`` stopped inside torch's ``TCPStore`` naming no config key. Refused when the config
+    is read (every rank alike) and by the start-up itself (a runner started without the tools)."""
+    for key, value in SLURM.items():
+        srun_env.setenv(key, value.format(rank=1))
+    cfg = dict(env_cfg=dict(dist_cfg=dict(backend='gloo', port=port)))
+    expected = rf'env_cfg.dist_cfg.port={port!r} is not a TCP port \(an integer from 1 to 65535\)'
+    with pytest.raises(ValueError, match=expected):
+        dist.check_config_port('slurm', cfg)
+    srun_env.setattr(dist, 'slurm_rendezvous_store', lambda *args: pytest.fail('store opened'))
+    with pytest.raises(ValueError, match=expected):
+        dist.init_dist_slurm_job('gloo', port=port)
+
+
+def test_a_config_port_given_as_digits_is_read_as_mmengine_reads_it(srun_env):
+    """mmengine's ``_init_dist_slurm`` exports ``str(port)``: ``port='29611'`` worked there; automl_mm's store took it
+    as given (``TypeError: ... incompatible constructor arguments``)."""
+    for key, value in SLURM.items():
+        srun_env.setenv(key, value.format(rank=1))
+    opened = []
+    srun_env.setattr(dist, 'slurm_rendezvous_store', lambda addr, at, *args: opened.append(at) or 'store')
+    srun_env.setattr(dist, '_ORIGINAL_SLURM', lambda *args, **kwargs: None)
+    dist.check_config_port('slurm', dict(env_cfg=dict(dist_cfg=dict(backend='gloo', port='29611'))))
+    dist.init_dist_slurm_job('gloo', port='29611')
+    assert opened == [29611], opened
