@@ -197,8 +197,19 @@ def _known_constructor(cls: type) -> bool:
 _REMOTE = re.compile(r'^[A-Za-z][A-Za-z0-9+.-]*://')
 
 #: The arguments that choose the file backend a metric reads its files through (mmengine's ``backend_args``; the
-#: deprecated ``file_client_args``).
+#: deprecated ``file_client_args``, which mmdet 3.x's metrics refuse: :func:`_backend_arguments`).
 _BACKEND_ARGUMENTS = ('backend_args', 'file_client_args')
+
+
+def _backend_arguments(cls: type) -> tuple[str, ...]:
+    """The arguments of :data:`_BACKEND_ARGUMENTS` through which metric class ``cls``'s constructor may read files:
+    not ``file_client_args`` where every constructor of ``cls`` is :data:`_KNOWN_LIBRARIES`'s
+    (:func:`_known_constructor`): mmdet 3.3's metrics that take it (``CocoMetric``, ``LVISMetric``,
+    ``CocoPanopticMetric``, ``CityScapesMetric``, ``CrowdHumanMetric``, ``DumpProposals``) raise ``RuntimeError('The
+    `file_client_args` is deprecated, ...')`` before they read any file, and mmengine's and automl_mm's take none:
+    constructed, such a metric is refused at start (an mmdet 2.x ``file_client_args=dict(backend='petrel')`` line)
+    rather than at ``train()``, or at the test after the training."""
+    return ('backend_args', ) if _known_constructor(cls) else _BACKEND_ARGUMENTS
 
 
 def _downloading_constructors() -> dict[type, tuple[str, ...]]:
@@ -219,7 +230,8 @@ def _remote_arguments(cls: type, metric: dict) -> list[str]:
 
     * a value, as given or else the default of an ``__init__`` of ``cls``'s, that names a remote file
       (:data:`_REMOTE`: ``https://...``, ``s3://...``);
-    * ``backend_args`` / ``file_client_args`` (given or default) that choose a backend other than mmengine's local
+    * ``backend_args`` / ``file_client_args`` (given or default; ``file_client_args`` only where a constructor of
+      the user's may read through it: :func:`_backend_arguments`) that choose a backend other than mmengine's local
       one (:func:`~automl_mm.engine.preflight_walk.remote_backend`: ``dict(backend='petrel')`` reads every file,
       ``ann_file`` too, through petrel);
     * for a subclass (``issubclass``) of a class of :func:`_downloading_constructors` (mmdet's
@@ -232,7 +244,7 @@ def _remote_arguments(cls: type, metric: dict) -> list[str]:
     the order found, ``[]`` for none."""
     values = _argument_values(cls, metric)
     found = [name for name, value in values.items() if isinstance(value, str) and _REMOTE.match(value)]
-    found += [name for name in _BACKEND_ARGUMENTS if remote_backend(values.get(name)) and name not in found]
+    found += [name for name in _backend_arguments(cls) if remote_backend(values.get(name)) and name not in found]
     for base, names in _downloading_constructors().items():
         if issubclass(cls, base) and any('__init__' in vars(c) and c.__module__.split('.')[0] not in _KNOWN_LIBRARIES
                                          for c in cls.__mro__[:cls.__mro__.index(base)]):

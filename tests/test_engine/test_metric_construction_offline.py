@@ -118,10 +118,9 @@ def petrel(monkeypatch) -> list:
 @pytest.mark.parametrize('key', ['val_evaluator', 'test_evaluator'])
 @pytest.mark.parametrize('arguments', [
     dict(ann_file='data/coco/annotations/instances_val2017.json', backend_args=dict(backend='petrel')),
-    dict(ann_file='data/coco/annotations/instances_val2017.json', file_client_args=dict(backend='petrel')),
     dict(ann_file='http://example.org/instances_val2017.json'),
     dict(ann_file='s3://bucket/instances_val2017.json'),
-], ids=['backend_args', 'file_client_args', 'http', 's3'])
+], ids=['backend_args', 'http', 's3'])
 def test_a_metric_reading_remote_storage_is_not_constructed_at_start(petrel, tmp_path, monkeypatch, construct, key,
                                                                      arguments):
     monkeypatch.chdir(tmp_path)
@@ -130,6 +129,45 @@ def test_a_metric_reading_remote_storage_is_not_constructed_at_start(petrel, tmp
     assert petrel == []
     with pytest.raises(TypeError, match=rf'^{key}\.metrc: '):  # its signature is still checked
         check_metric_arguments(Config({key: dict(metric, metrc='bbox')}), construct=construct)
+
+
+@pytest.mark.parametrize('key, construct', [('val_evaluator', True), ('test_evaluator', True),
+                                            ('test_evaluator', False)])
+def test_mmdets_metric_given_file_client_args_is_still_refused_at_start(petrel, tmp_path, monkeypatch, key,
+                                                                        construct):
+    """mmdet 3.x's metrics refuse any ``file_client_args`` (``RuntimeError: The `file_client_args` is deprecated``)
+    before they read a file: a start refused ``file_client_args=dict(backend='petrel')`` (an mmdet 2.x line) where
+    it constructed the metric, and counting it as a remote backend left it to ``train()`` (a ``test_evaluator``: to
+    the test after the training)."""
+    monkeypatch.chdir(tmp_path)
+    metric = dict(type='mmdet.CocoMetric', metric='bbox', ann_file='data/coco/annotations/instances_val2017.json',
+                  file_client_args=dict(backend='petrel'))
+    with pytest.raises(RuntimeError, match=rf'^{key} \(CocoMetric\): The `file_client_args` is deprecated'):
+        check_metric_arguments(Config({key: metric}), construct=construct)
+    assert petrel == []
+
+
+def test_a_users_metric_reading_through_its_file_client_args_is_not_constructed_at_start(petrel, tmp_path,
+                                                                                         monkeypatch):
+    from mmengine.evaluator import BaseMetric
+    from mmengine.fileio import get_text
+
+    class UsersMetric(BaseMetric):  # a constructor of the user's that reads through the backend it is given
+        def __init__(self, ann_file: str, file_client_args: dict | None = None, **kwargs) -> None:
+            super().__init__(**kwargs)
+            self.text = get_text(ann_file, backend_args=file_client_args)
+
+        def process(self, data_batch, data_samples) -> None:
+            pass
+
+        def compute_metrics(self, results) -> dict:
+            return {}
+
+    monkeypatch.chdir(tmp_path)
+    metric = dict(type=UsersMetric, ann_file='data/coco/annotations/instances_val2017.json',
+                  file_client_args=dict(backend='petrel'))
+    check_metric_arguments(Config(dict(val_evaluator=metric)))
+    assert petrel == []
 
 
 def test_a_metric_reading_through_the_local_backend_is_still_constructed(tmp_path, monkeypatch):
