@@ -126,8 +126,9 @@ def _check_ann_file(dataset: Any, key: str, cfg: Any, checked: set[str]) -> None
     path = getattr(dataset, 'ann_file', None)
     if not isinstance(path, str):
         return
-    backend = getattr(dataset, 'backend_args', None)
-    if '://' in path or (isinstance(backend, dict) and backend.get('backend', 'local') != 'local'):
+    from .preflight_walk import reads_through_backend
+
+    if reads_through_backend(dict(backend_args=getattr(dataset, 'backend_args', None)), path):
         return  # the storage backend's to find
     name = type(dataset).__name__
     if not path:

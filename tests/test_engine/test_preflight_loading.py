@@ -409,3 +409,29 @@ def test_a_bn_recalibration_coco_set_that_its_filter_empties_is_named_at_start(t
         'at least one array to concatenate"); give the training annotations, or filter less')
     with pytest.raises(ValueError, match='need at least one array to concatenate'):  # what the hook met
         Runner.build_dataloader(cfg.custom_hooks[0].bn_recalibration_dataloader)
+
+
+@pytest.mark.parametrize('backend', ['local', 'a_local_subclass', 'disk', 'petrel', 'memcached'])
+def test_the_lazily_built_check_reads_a_backend_by_the_one_rule_of_the_config_checks(tmp_path, monkeypatch,
+                                                                                       backend):
+    """The annotation-file check of a lazily built dataset (``_check_ann_file``) kept its own rule, any backend name
+    but ``'local'`` remote, beside :func:`~automl_mm.engine.preflight_walk.remote_backend` (mmengine's registry: a
+    ``LocalBackend`` subclass a plugin registers is the local disk): the config checks named a missing file that
+    this one let through. Both now say the same for every backend name."""
+    from mmdet.datasets import CocoDataset
+    from mmengine.fileio.backends import LocalBackend, backends
+
+    from automl_mm.engine.preflight_loading import check_before_loading
+    from automl_mm.engine.preflight_walk import reads_through_backend
+
+    class LocalSubclass(LocalBackend):  # e.g. a plugin's local backend with a cache
+        pass
+
+    monkeypatch.setitem(backends, 'a_local_subclass', LocalSubclass)
+    path = str(tmp_path / 'missing.json')
+    dataset = CocoDataset(ann_file=path, lazy_init=True, backend_args=dict(backend=backend), pipeline=[])
+    if reads_through_backend(dict(backend_args=dict(backend=backend)), path):  # the loader's to find
+        check_before_loading(dataset, 'train_dataloader.dataset')
+    else:
+        with pytest.raises(ConfigCheckError, match=r'^train_dataloader\.dataset\.ann_file: the annotation file '):
+            check_before_loading(dataset, 'train_dataloader.dataset')
