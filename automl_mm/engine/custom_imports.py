@@ -57,6 +57,31 @@ def failed_custom_module(err: BaseException) -> str | None:
     return None if failed is None else failed[1]
 
 
+def importing_custom_module(err: BaseException) -> str | None:
+    """The ``custom_imports`` module whose import raised ``err`` (or an error of its chain) as it is: mmengine's
+    ``import_modules_from_strings`` wraps only an ``ImportError`` (:func:`failed_custom_module`), and passes on
+    anything else a module raises while imported (an extension built for another CUDA: ``RuntimeError``; a
+    ``SyntaxError``), as does :func:`import_modules_recording_failures` under ``allow_failed_imports=True``. Read
+    from the traceback: the name given to the outermost ``importlib.import_module`` that one of those two called;
+    ``None`` where ``err`` was raised elsewhere."""
+    import importlib
+    import os.path as osp
+
+    import mmengine.utils.misc
+
+    callers = {osp.abspath(mmengine.utils.misc.__file__), osp.abspath(__file__)}
+    for e in _chain(err):
+        tb, caller = e.__traceback__, None
+        while tb is not None:
+            code = tb.tb_frame.f_code
+            if code is importlib.import_module.__code__ and caller is not None and \
+                    osp.abspath(caller.co_filename) in callers:
+                name = tb.tb_frame.f_locals.get('name')
+                return name if isinstance(name, str) and name else None
+            caller, tb = code, tb.tb_next
+    return None
+
+
 def custom_import_error(message: str, module: str) -> ImportError:
     """The ``ImportError`` raised where the ``custom_imports`` module ``module`` failed to import: ``message``, its
     ``name`` the module and its ``custom_imports_module`` attribute too, so that what reports it on other ranks

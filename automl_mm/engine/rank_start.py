@@ -145,10 +145,10 @@ def reading_config_together(read: Callable[[], _T], launcher: str, what: str, *,
         read: Reads and returns the config; what it raises is this rank's failure.
         launcher: The tool's ``--launcher``.
         what: The step, named in the other ranks' message (``'tools/train.py: reading the config file'``): where
-            ``read()`` failed on a ``custom_imports`` module (:func:`~automl_mm.engine.custom_imports.
-            failed_custom_module`), the module is named instead, after the tool (what precedes ``': '`` in
-            ``what``): ``"tools/train.py: importing the config's custom_imports module 'my_plugin.spaces'"``, and
-            the advice is to give every node that module.
+            ``read()`` failed on a ``custom_imports`` module (not found, failing to import, or raising another
+            error while imported: :func:`_failed_step`), the module is named instead, after the tool (what
+            precedes ``': '`` in ``what``): ``"tools/train.py: importing the config's custom_imports module
+            'my_plugin.spaces'"``, and the advice is to give every node that module.
         checks: This rank's checks of its own node that run before ``read()`` and are agreed on with it (the import
             of automl_mm's modules, ``--show``'s display); what it raises is this rank's failure.
         checks_advice: The other ranks' advice where ``checks`` failed (``'each rank imports automl_mm's modules on
@@ -243,13 +243,14 @@ def reading_config_together(read: Callable[[], _T], launcher: str, what: str, *,
 
 def _failed_step(failure: BaseException, checking: bool) -> str:
     """Which step of :func:`reading_config_together` ``failure`` stopped: ``'checks'``, ``'custom_imports
-    <module>'`` (a ``custom_imports`` module of the config: :func:`~automl_mm.engine.custom_imports.
-    failed_custom_module`) or ``'read'``."""
-    from .custom_imports import failed_custom_module
+    <module>'`` (a ``custom_imports`` module of the config that failed to import: :func:`~automl_mm.engine.
+    custom_imports.failed_custom_module`, or raised another error while imported: :func:`~automl_mm.engine.
+    custom_imports.importing_custom_module`) or ``'read'``."""
+    from .custom_imports import failed_custom_module, importing_custom_module
 
     if checking:
         return 'checks'
-    module = failed_custom_module(failure)
+    module = failed_custom_module(failure) or importing_custom_module(failure)
     return f'custom_imports {module}' if module and ' ' not in module and '\n' not in module else 'read'
 
 
