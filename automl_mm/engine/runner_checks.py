@@ -63,6 +63,7 @@ import functools
 import inspect
 import os.path as osp
 import pickle
+from collections import OrderedDict
 from collections.abc import Callable, Iterator
 from typing import Any
 
@@ -323,6 +324,22 @@ def pending_checks(runner: Any) -> frozenset:
     return frozenset(pending)
 
 
+def _as_given(value: Any) -> Any:
+    """``value`` with each of its dicts (``ConfigDict`` s too) and lists / tuples copied, its other objects (a model, a
+    dataset, a built hook) held, not copied: what an argument was when given, kept from the changes mmengine makes
+    in place while it builds (``Runner.register_hook`` pops a hook's ``priority``, the model gets the runner's
+    ``data_preprocessor``, the visualizer a ``name`` and ``save_dir``). mmengine's ``ConfigDict(...)`` copies only
+    plain dicts: the ``ConfigDict`` entries ``Runner.from_cfg`` passes were recorded as the runner then changed
+    them."""
+    from mmengine.config import ConfigDict
+
+    if type(value) in (dict, OrderedDict) or isinstance(value, ConfigDict):
+        return ConfigDict({key: _as_given(item) for key, item in dict.items(value)})  # (dict.items: lazy kept)
+    if type(value) in (list, tuple):
+        return type(value)(_as_given(item) for item in value)
+    return value
+
+
 def checking_init(init: Callable) -> Callable:
     """Wrap a runner class's ``__init__`` (whatever builds the runner: ``from_cfg``, a subclass's own ``from_cfg``
     calling ``cls(...)``, ``RUNNERS.build``, ``Runner(...)`` directly).
@@ -359,7 +376,7 @@ def checking_init(init: Callable) -> Callable:
         if not own_tool:
             check_lone_process(argument('launcher'), argument('custom_hooks'), scope)
             if call:  # as given: mmengine changes some while it builds (a hook's priority popped)
-                given = ConfigDict({name: argument(name) for name, parameter in signature.parameters.items()
+                given = ConfigDict({name: _as_given(argument(name)) for name, parameter in signature.parameters.items()
                                     if name not in _NOT_RECORDED and parameter.kind not in _VARIADIC})
                 setattr(self, _ARGUMENTS, given)
         try:

@@ -105,3 +105,35 @@ def test_an_argument_given_built_is_left_to_the_runner(tmp_path):
     runner = _runner(tmp_path, dict(seed=0), train_dataloader=torch.utils.data.DataLoader(FourSamples(), 2))
     runner.train()
     assert runner.epoch == 1
+
+
+def test_a_from_cfg_runner_reads_its_config_as_given(tmp_path, monkeypatch):
+    """``Runner.from_cfg`` passes its config's entries, ``ConfigDict`` s, which mmengine changes in place while it
+    builds (``register_hook`` pops a hook's ``priority``, the model gets the runner's ``data_preprocessor``, the
+    visualizer a ``name`` and ``save_dir``): the checks read them as the config gives them, as before the arguments
+    were recorded (they read ``custom_hooks[0]`` without its priority, the model with a ``data_preprocessor`` it does
+    not set)."""
+    from mmengine.config import Config
+    from mmengine.registry import DATASETS, MODELS
+
+    from automl_mm.engine.runner_checks import checked_config
+
+    class _Net(LinearNet):
+        def __init__(self, data_preprocessor=None):
+            super().__init__()
+
+    monkeypatch.setitem(MODELS._module_dict, 'FromCfgNet', _Net)
+    monkeypatch.setitem(DATASETS._module_dict, 'FromCfgSamples', FourSamples)
+    cfg = Config(dict(
+        model=dict(type='FromCfgNet'), work_dir=str(tmp_path), data_preprocessor=dict(type='BaseDataPreprocessor'),
+        train_dataloader=dict(dataset=dict(type='FromCfgSamples'), batch_size=2,
+                              sampler=dict(type='DefaultSampler', shuffle=False),
+                              collate_fn=dict(type='default_collate')),
+        train_cfg=dict(by_epoch=True, max_epochs=1), optim_wrapper=_SGD,
+        custom_hooks=[dict(type='EMAHook', priority='ABOVE_NORMAL')],
+        default_hooks=dict(checkpoint=dict(type='CheckpointHook', interval=1, priority='VERY_LOW')),
+        visualizer=dict(type='Visualizer', vis_backends=[dict(type='LocalVisBackend')]), launcher='none'))
+    runner = Runner.from_cfg(cfg)
+    checked = checked_config(runner)
+    for key in ('model', 'custom_hooks', 'default_hooks', 'visualizer', 'train_dataloader', 'train_cfg'):
+        assert checked[key] == runner.cfg[key], key
