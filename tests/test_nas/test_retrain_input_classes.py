@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import pytest
 from mmcv.transforms import BaseTransform
+from mmdet.datasets.transforms import FixShapeResize
 from mmdet.datasets.transforms import Pad as DetPad
 from mmdet.datasets.transforms import Resize as DetResize
 from mmengine.config import Config
@@ -19,6 +20,10 @@ from automl_mm.nas.retrain_input import pad_size_divisor, training_scales
 
 class MyResize(DetResize):
     """A user's resize under a name of its own."""
+
+
+class MyFixShapeResize(FixShapeResize):
+    """A user's fixed-shape resize (a subclass of mmdet's ``Resize`` too)."""
 
 
 class MyPad(DetPad):
@@ -56,6 +61,15 @@ def test_a_resize_is_found_by_its_class(monkeypatch, resize):
 
     monkeypatch.setitem(TRANSFORMS._module_dict, 'MyAliasResize', MyResize)
     assert training_scales(_cfg(dict(resize, scale=(640, 480), keep_ratio=True))) == _SCALES
+
+
+@pytest.mark.parametrize('resize', [dict(type='FixShapeResize'), dict(type=MyFixShapeResize)],
+                         ids=['mmdet', 'subclass'])
+def test_a_fixed_shape_resize_is_read_before_its_base(resize):
+    """mmdet's ``FixShapeResize`` is a ``Resize``: its output size is ``width`` x ``height`` (it sets no ``scale``),
+    read only when it is known as such before its base (read as a ``Resize``: no scale, nothing compared)."""
+    assert training_scales(_cfg(dict(resize, width=512, height=384))) == [
+        ('train_dataloader.dataset.pipeline[0].width/height', (512, 384), (512, 384), False)]
 
 
 def test_a_transform_named_resize_of_another_kind_is_not_a_resize():
