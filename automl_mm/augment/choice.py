@@ -307,7 +307,10 @@ class LiveChoiceTransform(BaseTransform):
     def transform(self, results: dict) -> dict | None:
         index, version, rng, state, draw = self._draw()
         rng.bit_generator.state = state  # a no-op for the first view; a later view replays the first's draws
-        return self._apply_and_record(results, index, rng, version, draw, _place(sys._getframe(2)))
+        # two frames up (past BaseTransform.__call__), or as far as the stack goes (a call from a script's top level)
+        caller = sys._getframe()
+        caller = caller.f_back or caller
+        return self._apply_and_record(results, index, rng, version, draw, _place(caller.f_back or caller))
 
     def __getstate__(self) -> dict:
         # the views read in this process hold the wrappers around the transform: a worker (or a copy) reads its own
@@ -328,7 +331,8 @@ class LiveChoiceTransform(BaseTransform):
             raise ValueError(f'{type(self).__name__}(key={self.key!r}) is bound to a search space: its draws come '
                              'from the live policy')
         index = min(int(np.searchsorted(self._fixed_cdf, rng.random(), side='right')), self.num_choices - 1)
-        return self._apply_and_record(results, index, rng, None, next(_DRAW_IDS), _place(sys._getframe(1)))
+        here = sys._getframe()
+        return self._apply_and_record(results, index, rng, None, next(_DRAW_IDS), _place(here.f_back or here))
 
     def _apply_and_record(self, results: dict, index: int, rng: np.random.Generator,
                           version: int | None, draw: int, place: tuple) -> dict | None:

@@ -183,3 +183,32 @@ def test_a_pairs_image_is_compared_only_beside_a_second_image_left_as_it_was():
         assert compared == []
         with pytest.raises(ValueError, match=r"changed results\['img'\] and left results\['img2'\]"):
             _choice(MMCV_FLIP)(_pair())
+
+
+
+@pytest.mark.parametrize('method', ['__call__', 'transform', 'transform_with'])
+def test_a_choice_called_at_the_top_of_a_stack_runs(method):
+    """The place of a call was read up the stack (``sys._getframe(2)`` from ``transform``): a choice called from the
+    top of a stack (``choice.transform(sample)`` in a script's module code, a thread's target) stopped with Python's
+    bare 'call stack is not deep enough'. A new thread's target is the top of its stack."""
+    import _thread
+    import threading
+
+    done, errors = threading.Event(), []
+
+    def unraisable(info):  # what the thread raised
+        errors.append(info.exc_value)
+        done.set()
+
+    class _Done(BaseTransform):
+        def transform(self, results: dict) -> dict:
+            done.set()
+            return results
+
+    sample = dict(img=_img())
+    choice = OHLRandomChoice([[dict(type=_Done)], [dict(type=_Done)]], key='c')
+    args = (sample, np.random.default_rng(0)) if method == 'transform_with' else (sample,)
+    with mock.patch('sys.unraisablehook', unraisable):
+        _thread.start_new_thread(getattr(choice, method), args)
+        assert done.wait(10)
+    assert errors == [] and sample['ohl_choice']['c'] in (0, 1)
