@@ -176,9 +176,10 @@ class _View:
 
 
 def _same_value(new: Any, old: Any) -> bool:
-    """Whether ``new`` holds what ``old`` holds: numpy arrays or torch tensors of one shape, dtype and values, or two
-    objects of one class whose ``tensor`` (mmdet's boxes) or ``masks`` (mmdet's ``BitmapMasks``) do. False for other
-    values (a change is assumed)."""
+    """Whether ``new`` holds what ``old`` holds: numpy arrays or torch tensors of one shape, dtype and values, two
+    objects of one class whose ``tensor`` (mmdet's boxes) or ``masks`` (mmdet's ``BitmapMasks``) do, or two mmdet
+    ``PolygonMasks`` (``masks``: per instance, a list of polygons, each a flat array of coordinates) of one
+    ``height`` and ``width`` and the same polygons. False for other values (a change is assumed)."""
     if type(new) is not type(old):
         return False
     if isinstance(new, np.ndarray):
@@ -189,6 +190,12 @@ def _same_value(new: Any, old: Any) -> bool:
         inner = getattr(new, attr, None)
         if isinstance(inner, (np.ndarray, torch.Tensor)):
             return _same_value(inner, getattr(old, attr, None))
+    polygons, held = getattr(new, 'masks', None), getattr(old, 'masks', None)
+    if isinstance(polygons, list) and isinstance(held, list) and len(polygons) == len(held):
+        return ((getattr(new, 'height', None), getattr(new, 'width', None))
+                == (getattr(old, 'height', None), getattr(old, 'width', None))
+                and all(isinstance(a, list) and isinstance(b, list) and len(a) == len(b)
+                        and all(_same_value(p, q) for p, q in zip(a, b)) for a, b in zip(polygons, held)))
     return False
 
 

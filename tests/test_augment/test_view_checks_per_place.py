@@ -20,6 +20,7 @@ import pytest
 import torch
 from mmcv.transforms import BaseTransform, KeyMapper
 from mmdet.structures.bbox import HorizontalBoxes
+from mmdet.structures.mask import BitmapMasks, PolygonMasks
 from mmengine.dataset import Compose
 
 from automl_mm.augment import choice as choice_module
@@ -105,6 +106,57 @@ def test_a_dropped_key_replaced_by_an_equal_copy_is_no_change():
     out = _counting(KeyMapper(mapping=dict(img='img'), transforms=[_choice(dict(type=_GreyAndCopiedBoxes))]))(
         _numpy_sample())
     assert np.array_equal(out['img'], 255 - _img()) and out['gt_bboxes'].tolist() == BOXES
+
+
+
+def _polygons(shift: float = 0.0) -> list:
+    return [[np.array([x1, y1, x2, y1, x2, y2, x1, y2], np.float64) + shift] for x1, y1, x2, y2 in BOXES]
+
+
+class _ReplacedPolygons(BaseTransform):
+    """Inverts the image and replaces ``gt_masks`` by new ``PolygonMasks`` (``shift`` added to every coordinate,
+    ``height`` / ``width`` given, else the old ones)."""
+
+    def __init__(self, shift: float = 0.0, size: tuple | None = None) -> None:
+        self.shift, self.size = shift, size
+
+    def transform(self, results: dict) -> dict:
+        old = results['gt_masks']
+        results['img'] = 255 - results['img']
+        results['gt_masks'] = PolygonMasks(_polygons(self.shift), *(self.size or (old.height, old.width)))
+        return results
+
+
+GREY_THEN_FILTER = [GREY, dict(type='mmdet.FilterAnnotations', min_gt_bbox_wh=(1.0, 1.0))]
+
+
+@pytest.mark.parametrize('masks', [
+    lambda: PolygonMasks(_polygons(), HEIGHT, WIDTH),
+    lambda: BitmapMasks(np.stack([_img(i)[..., 0] // 128 for i in range(len(BOXES))]), HEIGHT, WIDTH),
+], ids=['polygons', 'bitmaps'])
+def test_mmdets_filter_that_keeps_every_box_is_no_change_of_the_masks_the_view_drops(masks):
+    """mmdet's FilterAnnotations indexes boxes, labels and masks with its keep flags even when every box is kept: new
+    objects of equal content. mmdet's PolygonMasks (LoadAnnotations(poly2mask=False)) were not compared by content
+    (a list of polygons, not an array), so the same sub-pipeline was refused on polygon masks and passed on bitmaps."""
+    sample = dict(_mmdet_sample(), gt_masks=masks())
+    out = _counting(KeyMapper(mapping=dict(img='img'), transforms=[_choice(*GREY_THEN_FILTER)]))(sample)
+    assert out['gt_masks'] is sample['gt_masks'] and len(out['gt_bboxes']) == len(BOXES)
+
+
+@pytest.mark.parametrize('replace, same', [
+    (dict(), True),
+    (dict(shift=1.0), False),  # other polygons
+    (dict(size=(HEIGHT + 8, WIDTH)), False),  # the same polygons on a larger canvas (mmdet's Pad of PolygonMasks)
+], ids=['equal', 'moved', 'padded'])
+def test_dropped_polygon_masks_are_compared_by_their_polygons_and_size(replace, same):
+    wrapper = _counting(KeyMapper(mapping=dict(img='img'), transforms=[_choice(dict(type=_ReplacedPolygons,
+                                                                                      **replace))]))
+    sample = dict(_numpy_sample(), gt_masks=PolygonMasks(_polygons(), HEIGHT, WIDTH))
+    if same:
+        assert np.array_equal(wrapper(sample)['img'], 255 - _img())
+    else:
+        with pytest.raises(ValueError, match=r"gives back results\['img'\] but not results\['gt_masks'\]"):
+            wrapper(sample)
 
 
 @pytest.mark.parametrize('transform, sample, match', [
