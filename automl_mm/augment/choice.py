@@ -576,11 +576,13 @@ class OHLRandomChoice(LiveChoiceTransform):
             return out
         changed = tuple(key for key, value in zip(keys, before) if value is not None and out.get(key) is not value)
         lost = view.lost(changed) if changed else ()
-        if lost:  # a value replaced by an equal one changed nothing
+        if lost:  # a value replaced by an equal one changed nothing (neither lost nor given back)
             held = dict(zip(keys, before))
-            lost = [key for key in changed if key in lost and not _same_value(out.get(key), held[key])]
-        if lost:
-            raise ValueError(self._partial_view_message(index, view.wrappers, changed, lost))
+            same = {key for key in lost if _same_value(out.get(key), held[key])}
+            lost = [key for key in changed if key in lost and key not in same]
+            if lost:
+                changed = tuple(key for key in changed if key not in same)
+                raise ValueError(self._partial_view_message(index, view.wrappers, changed, lost))
         return out
 
     def _partial_view_message(self, index: int, wrappers: tuple, changed: tuple, lost: list[str]) -> str:

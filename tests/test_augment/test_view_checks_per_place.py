@@ -264,3 +264,20 @@ def test_a_choice_called_at_the_top_of_a_stack_runs(method):
         _thread.start_new_thread(getattr(choice, method), args)
         assert done.wait(10)
     assert errors == [] and sample['ohl_choice']['c'] in (0, 1)
+
+
+class _CopiedBoxesMovedPolygons(_ReplacedPolygons):
+    """Also replaces the boxes by an equal copy: of the keys it replaced, the view gives back the image alone."""
+
+    def transform(self, results: dict) -> dict:
+        results['gt_bboxes'] = results['gt_bboxes'].copy()
+        return super().transform(results)
+
+
+def test_a_refused_view_names_as_given_back_only_what_it_gives_back():
+    """A dropped key replaced by an equal copy is no change; the message named it among what the view gives back
+    ("gives back results['img'], results['gt_bboxes'] but not ..." for KeyMapper(mapping=dict(img='img')))."""
+    wrapper = _counting(KeyMapper(mapping=dict(img='img'), transforms=[_choice(dict(type=_CopiedBoxesMovedPolygons,
+                                                                                      shift=1.0))]))
+    with pytest.raises(ValueError, match=r"which gives back results\['img'\] but not results\['gt_masks'\]: "):
+        wrapper(dict(_numpy_sample(), gt_masks=PolygonMasks(_polygons(), HEIGHT, WIDTH)))
