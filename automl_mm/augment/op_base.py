@@ -454,14 +454,17 @@ def renamed_view(wrappers: Sequence, keys: Sequence[str]) -> tuple | None:
 
 
 def renamed_view_message(owner: str, wrapper, name: str, sources: Sequence[str]) -> str:
-    """Why a choice transform in ``wrapper``'s view (:func:`renamed_view`) is refused, and the remapping to give."""
+    """Why a choice transform in ``wrapper``'s view (:func:`renamed_view`) is refused, and the remapping to give: the
+    inverse of the mapping, or, for a pipeline that makes ``name`` from the other key on purpose (mmcv's documented
+    ``auto_remap=False``), an explicit ``remapping=dict(name='name')``, which :func:`renamed_view` passes."""
     read = ', '.join(f'results[{key!r}]' for key in sources)
     back = sources[0] if len(sources) == 1 else list(sources)
     return (f"{owner} runs in mmcv's {type(wrapper).__name__}(mapping={wrapper.mapping!r}, auto_remap=False) with no "
             f"remapping, which reads {read} as its view's {name!r} and gives every key of the view back under its own "
             f"name: what {owner} makes of {read} would be written over results[{name!r}] (the sample's own value lost) "
             f"while {read} kept the old value, and the draw is still credited. Map it back: auto_remap=True, or "
-            f'remapping=dict({name}={back!r})')
+            f'remapping=dict({name}={back!r}); or, to write what it makes of {read} over results[{name!r}] on '
+            f'purpose, remapping=dict({name}={name!r})')
 
 
 def view_discarded_keys(keys: Sequence[str]) -> set[str]:

@@ -193,9 +193,31 @@ def test_a_key_mapper_that_renames_without_mapping_back_is_refused(transform):
     with pytest.raises(ValueError, match=r"\(key='(c|aa)'\) runs in mmcv's KeyMapper\(mapping=\{'img': 'img2'\}, "
                                          r"auto_remap=False\) with no remapping, which reads results\['img2'\] as its "
                                          r"view's 'img' .* written over results\['img'\] .* Map it back: "
-                                         r"auto_remap=True, or remapping=dict\(img='img2'\)$"):
+                                         r"auto_remap=True, or remapping=dict\(img='img2'\)"):
         wrapper(sample)
     assert np.array_equal(sample['img'], _img(0))
+
+
+class _Invert(BaseTransform):
+    def transform(self, results: dict) -> dict:
+        results['img'] = 255 - results['img']
+        return results
+
+
+@pytest.mark.parametrize('transform', [
+    lambda: _choice(dict(type=_Invert)),
+    lambda: FixedAutoAugment(elements=[('Invert', None), ('Identity', None)], key='aa', probs=[0, 1, 0, 0]),
+], ids=['OHLRandomChoice', 'FixedAutoAugment'])
+def test_a_rename_meant_to_write_over_the_image_is_said_and_runs(transform):
+    """mmcv's auto_remap=False without a remapping writes the view's img over the sample's on purpose in a pipeline
+    that makes img from another image (img2 kept as it was): the refusal names the remapping that says so, and
+    that config runs."""
+    wrapper = KeyMapper(transforms=[transform()], mapping=dict(img='img2'), auto_remap=False)
+    with pytest.raises(ValueError, match=r"or, to write what it makes of results\['img2'\] over results\['img'\] "
+                                         r"on purpose, remapping=dict\(img='img'\)$"):
+        wrapper(_pair())
+    out = KeyMapper(transforms=[transform()], mapping=dict(img='img2'), remapping=dict(img='img'))(_pair())
+    assert np.array_equal(out['img'], 255 - _img(1)) and np.array_equal(out['img2'], _img(1))
 
 
 def test_the_same_mapping_with_auto_remap_changes_the_second_image_alone():
