@@ -7,13 +7,17 @@ an OHL copy's rank whose block of the reward split held a corrupt image left its
 every other copy at the trunk end. Where one rank may raise alone (a reading of its own shard, a step only the lead
 or the main process runs), the ranks first all-reduce a failure flag (:func:`any_rank_failed`, one int; the
 collective a barrier would be) and, where it is set, gather what failed and raise on every rank
-(:func:`raise_agreed_failure`): the failing rank its own error, the others a :class:`RankFailure` naming it.
+(:func:`raise_agreed_failure`): the failing rank its own error, the others a :class:`RankFailure` naming it. A
+rank that waited in a collective of an inner group (an OHL copy's) for a peer that failed there raises an error too,
+a timeout or a lost peer (:func:`waited_for_peer`): the rank named is one whose own code failed, not the lower rank
+that timed out waiting for it, and the waiting rank raises the agreed :class:`RankFailure` as well.
 :func:`stopping_together` runs a block so. The NAS scoring does the same inside its gather of scores
 (:func:`~automl_mm.nas.beam.score_step`).
 """
 from __future__ import annotations
 
 import contextlib
+import re
 from collections.abc import Iterator
 from typing import Any
 
@@ -25,13 +29,50 @@ class RankFailure(RuntimeError):
     """Raised on every rank of a group that did not fail itself, where another did (:func:`raise_agreed_failure`).
 
     Attributes:
-        rank: The global rank that failed first (the lowest of those whose own code raised).
+        rank: The global rank that failed first (the lowest of those whose own code raised; one whose error was not a
+            wait for a peer, :func:`waited_for_peer`, before one whose error was).
         cause: Its error as ``'<type>: <message>'``.
+        waited: Whether ``cause`` is itself a wait in a collective for a peer (:func:`waited_for_peer`): no rank of
+            the agreement raised an error of its own (a rank that died or hung elsewhere is the cause).
     """
 
-    def __init__(self, message: str, rank: int, cause: str) -> None:
+    def __init__(self, message: str, rank: int, cause: str, waited: bool = False) -> None:
         super().__init__(message)
-        self.rank, self.cause = rank, cause
+        self.rank, self.cause, self.waited = rank, cause, waited
+
+
+#: What torch 2.14's backends and stores say where a rank waited in a collective (or the store) for a peer that
+#: failed, died or hung: gloo raises a plain ``RuntimeError`` ('[...gloo/transport/tcp/unbound_buffer.cc:78] Timed
+#: out waiting 1000ms for recv operation to complete', '[...pair.cc:561] Connection closed by peer [...]', '[...]
+#: Read error [...]: Connection reset by peer'), NCCL a ``DistBackendError`` (its watchdog's 'Watchdog caught
+#: collective operation timeout: WorkNCCL(...) ran for 600000 milliseconds', 'NCCL communicator was aborted on rank
+#: 0', 'timed out in blocking wait', 'ncclRemoteError: ... a remote process exiting prematurely'), the store a
+#: ``DistStoreError`` ('wait timeout after 10000ms, keys: ...', 'Socket Timeout').
+_WAIT_MESSAGES = re.compile('|'.join([
+    r'Timed out waiting \d+ ?ms', r'Connection closed by peer', r'Connection reset by peer',
+    r'collective operation timeout', r'communicator was aborted', r'timed out in blocking wait',
+    r'NCCL operation timed out', r'ncclRemoteError', r'remote process exited', r'timed out in monitoredBarrier',
+    r'(wait|barrier) timeout after \d+ ?ms', r'Socket Timeout', r'Timed out after \d+ seconds waiting for clients',
+]), re.IGNORECASE)
+
+
+def waited_for_peer(error: BaseException) -> bool:
+    """Whether ``error`` is a collective's (or the store's) timeout or lost peer: what a rank raises that waited for a
+    peer which failed, died or hung, rather than a fault of its own.
+
+    ``torch.distributed.DistNetworkError`` always; a ``DistError`` (NCCL's ``DistBackendError``, the store's
+    ``DistStoreError``) or a plain ``RuntimeError`` (gloo's) where its message is one of the backends' waits
+    (:data:`_WAIT_MESSAGES`) and it does not wrap another error (a chained ``__cause__`` that is no wait: an error
+    that keeps a rank's own failure beside the backend's message, :func:`keeping_own_failure`). Other types (an
+    ``OSError``, ``torch.OutOfMemoryError``, :class:`RankFailure`) never.
+    """
+    if isinstance(error, torch.distributed.DistNetworkError):
+        return True
+    if not (type(error) is RuntimeError or isinstance(error, torch.distributed.DistError)):
+        return False
+    if error.__cause__ is not None and not waited_for_peer(error.__cause__):
+        return False
+    return bool(_WAIT_MESSAGES.search(str(error)))
 
 
 def _spans(group: Any) -> bool:
@@ -57,9 +98,23 @@ def any_rank_failed(failure: BaseException | None, group: Any = None) -> bool:
 def raise_agreed_failure(failure: BaseException | None, what: str, group: Any = None) -> None:
     """Raise on every rank of ``group`` once :func:`any_rank_failed` said one failed: every rank of it must call it.
 
-    The ranks gather (one ``all_gather_object`` over ``group``) their global rank and error; a rank whose own code
-    raised re-raises its ``failure``, one that holds a :class:`RankFailure` from an inner group re-raises it, and
-    the others raise a :class:`RankFailure` naming the lowest rank whose own code raised and its error.
+    The ranks gather (one ``all_gather_object`` over ``group``) their global rank, their error and whether it is a
+    wait for a peer (:func:`waited_for_peer`: a collective's timeout or lost peer, as a rank raises that waited in an
+    inner group's collective for a peer which failed before it). The failure named is the lowest rank's whose own
+    code raised an error that is no such wait, else (none did) the lowest rank's whose own code raised, else the
+    lowest of those that a :class:`RankFailure` from an inner group names: not the lower rank that timed out waiting
+    for the one that raised.
+
+    A rank whose own code raised re-raises its ``failure``, one that holds a :class:`RankFailure` from an inner group
+    re-raises it, unless that error is a wait and the failure named is not: then, like every rank that did not fail,
+    it raises the agreed :class:`RankFailure` (chained from its own error), which names the rank, its error and the
+    ranks that stopped waiting for it::
+
+        OHL trunk 3: the reward reading failed on rank 1 (OSError: cannot identify image file ...); rank 0 stopped
+        waiting for it in a collective (RuntimeError: [...] Timed out waiting 1000ms for recv operation to complete);
+        every rank stops here (rank 1's log has the traceback)
+
+    Where every error is a wait, the message says so (a rank that died or hung outside the agreement is the cause).
 
     Args:
         failure: This rank's exception, or ``None``.
@@ -67,22 +122,37 @@ def raise_agreed_failure(failure: BaseException | None, what: str, group: Any = 
         group: The process group (``None``: the world).
 
     Raises:
-        BaseException: ``failure``, on the rank that holds it.
+        BaseException: ``failure``, on the rank that holds it (unless it is a wait and another rank's is not).
         RankFailure: on the others.
     """
     rank = torch.distributed.get_rank() if is_distributed() else 0
     relayed = isinstance(failure, RankFailure)
     mine = None if failure is None else (
-        (failure.rank, failure.cause, False) if relayed else (rank, f'{type(failure).__name__}: {failure}', True))
+        (failure.rank, failure.cause, False, failure.waited) if relayed else
+        (rank, f'{type(failure).__name__}: {failure}', True, waited_for_peer(failure)))
     gathered = all_gather_object(mine, group) if _spans(group) else [mine]
-    if failure is not None:
-        raise failure
     failed = [f for f in gathered if f is not None]
     if not failed:
         return
-    origin, cause, _ = min(failed, key=lambda f: (not f[2], f[0]))  # an own error before a relayed one
-    raise RankFailure(f'{what} failed on rank {origin} ({cause}); every rank stops here (rank {origin}\'s log has '
-                      'the traceback)', origin, cause)
+    # an error of a rank's own before a wait for a peer, then an own error before a relayed one, then the lowest rank
+    origin, cause, _, waited = min(failed, key=lambda f: (f[3], not f[2], f[0]))
+    if failure is not None and (waited or not mine[3]):
+        raise failure
+    if waited:
+        note = (f"; rank {origin}'s error is a collective's timeout or lost peer, a wait for a rank that failed or "
+                'hung, and no rank of this agreement raised an error of its own (the cause is a rank that hung past '
+                "the group's timeout, or died: its log, or the launcher's, shows which)")
+    else:
+        waits = sorted({(f[0], f[1]) for f in failed if f[3]})
+        note = '' if not waits else (
+            f'; rank {waits[0][0]} stopped waiting for it in a collective ({waits[0][1]})' if len(waits) == 1 else
+            f'; ranks {", ".join(str(r) for r, _ in waits)} stopped waiting for it in a collective (rank '
+            f'{waits[0][0]}: {waits[0][1]})')
+    agreed = RankFailure(f'{what} failed on rank {origin} ({cause}){note}; every rank stops here (rank {origin}\'s '
+                         'log has the traceback)', origin, cause, waited)
+    if failure is None:
+        raise agreed
+    raise agreed from failure
 
 
 @contextlib.contextmanager
@@ -172,26 +242,36 @@ def _group_token() -> str:
     return token[0]
 
 
-def _first_failure(failure: BaseException, token: str) -> tuple[int, str] | None:
+def _first_failure(failure: BaseException, token: str) -> tuple[int, str, bool] | None:
     """Record ``failure`` as the first of the process group of ``token`` (:func:`_group_token`) in the default
-    process group's store, unless a rank did first; the first rank and its error (``'<type>: <message>'``) where it
-    was another rank, else ``None`` (this rank was first, or the store cannot be reached)."""
+    process group's store, unless a rank did first; the first rank, its error (``'<type>: <message>'``) and whether
+    that error is a wait for a peer (:func:`waited_for_peer`) where it was another rank, else ``None`` (this rank was
+    first, or the store cannot be reached).
+
+    A wait recorded first gives way to an error of a rank's own: a rank whose collective timed out waiting for a peer
+    (gloo's 'Timed out waiting 1000ms for recv operation') records before that peer's own error, raised after, is
+    known; the record is then that peer's (``compare_set`` from the wait's record), which raises its own error."""
     from datetime import timedelta
 
     from torch.distributed import distributed_c10d
 
     rank = distributed_c10d.get_rank()
-    origin, cause = (failure.rank, failure.cause) if isinstance(failure, RankFailure) else (
-        rank, f'{type(failure).__name__}: {failure}')
+    origin, cause, waited = (failure.rank, failure.cause, failure.waited) if isinstance(failure, RankFailure) else (
+        rank, f'{type(failure).__name__}: {failure}', waited_for_peer(failure))
     key = f'{FIRST_FAILURE_KEY}/{token}'
+    record = f'{origin}\n{int(waited)}\n{cause}'
     try:
         store = distributed_c10d._get_default_store()
         store.set_timeout(timedelta(seconds=FIRST_FAILURE_STORE_TIMEOUT))
-        first = store.compare_set(key, '', f'{origin}\n{cause}').decode()  # set where absent; what it holds now
+        first = store.compare_set(key, '', record).decode()  # set where absent; what it holds now
+        if first != record and not waited and first.split('\n', 2)[1:2] == ['1']:  # a wait's: this error is the cause
+            first = store.compare_set(key, first, record).decode()  # unless another's own error replaced it first
     except Exception:  # noqa: BLE001 (the store's host is gone: this rank's own error stands)
         return None
-    first_rank, _, first_cause = first.partition('\n')
-    return None if not first_rank.isdigit() or int(first_rank) == rank else (int(first_rank), first_cause)
+    first_rank, first_waited, first_cause = (first.split('\n', 2) + ['', ''])[:3]
+    if not first_rank.isdigit() or int(first_rank) == rank:
+        return None
+    return int(first_rank), first_cause, first_waited == '1'
 
 
 @contextlib.contextmanager
@@ -206,15 +286,19 @@ def naming_first_failure(what: str) -> Iterator[None]:
     error that did was a hundred lines up, in the failed rank's traceback). The first rank whose block raises records
     its error in the process group's store (``compare_set``, so one rank wins) before it unwinds, so before its peers
     can see it gone; a rank whose block raises after that raises a :class:`RankFailure` naming that rank and its error,
-    and its own error whole, chained from it. One collective before the block (every rank must enter it): the token
-    that keys this process group's record (:func:`_group_token`); none at a failure: nothing is asked of the ranks
-    that did not fail. Outside a distributed run the block runs plainly.
+    and its own error whole, chained from it. A wait for a peer (:func:`waited_for_peer`: a collective's timeout or
+    lost peer) recorded first gives way to a rank's own error raised after it (a peer that hung in its own code past
+    the group's timeout, then raised): that rank raises its own error, not a :class:`RankFailure` naming the rank
+    that timed out waiting for it. One collective before the block (every rank must enter it): the token that keys
+    this process group's record (:func:`_group_token`); none at a failure: nothing is asked of the ranks that did not
+    fail. Outside a distributed run the block runs plainly.
 
     Raises:
         BaseException: the block's error, on the rank that failed first (or where the store cannot be reached within
-            :data:`FIRST_FAILURE_STORE_TIMEOUT`).
+            :data:`FIRST_FAILURE_STORE_TIMEOUT`, or where only waits for a peer were recorded before it).
         RankFailure: the block's own (agreed on, naming the rank); or on a rank that failed after another:
-            ``'{what} failed on rank {r} ({type}: {message}); this rank stopped with it ({its own error}); ...'``.
+            ``'{what} failed on rank {r} ({type}: {message}); this rank stopped with it ({its own error}); ...'``
+            (where rank ``r``'s error is itself a wait for a peer, the message says so after it).
     """
     if not is_distributed():
         yield
@@ -227,10 +311,13 @@ def naming_first_failure(what: str) -> Iterator[None]:
         if first is None or isinstance(err, RankFailure):  # agreed on already: it names the rank (and is recorded)
             _record_for_torchrun(err)
             raise
-        origin, cause = first
-        failure = RankFailure(f'{what} failed on rank {origin} ({cause}); this rank stopped with it '
+        origin, cause, waited = first
+        note = '' if not waited else (
+            f"; rank {origin}'s error is a collective's timeout or lost peer, a wait for a rank that failed or hung "
+            'before it')
+        failure = RankFailure(f'{what} failed on rank {origin} ({cause}){note}; this rank stopped with it '
                               f'({type(err).__name__}: {err}); rank {origin}\'s log has the traceback',
-                              origin, cause)
+                              origin, cause, waited)
         _record_for_torchrun(failure)
         raise failure from err
 
