@@ -19,8 +19,8 @@ from mmengine.dist import is_distributed
 def _new_copy_groups(num_copies: int, ranks_per_copy: int, rank: int, timeout: datetime.timedelta | None) -> Any:
     """Create every copy's process group (``torch.distributed.new_group``, every rank each group in the same order)
     and return this rank's; in a distributed run, agree on a failure over the world
-    (:func:`~automl_mm.engine.rank_failures.agree_on_failure`: one all-reduce), then connect each copy's group (its
-    first collective: one all-reduce over it) and agree on that too.
+    (:func:`~automl_mm.engine.rank_failures.agree_on_failure`: one all-reduce), then connect each copy's group
+    (:func:`_connect_copy_group`: its first collectives) and agree on that too.
 
     ``new_group`` has no collective of its own over the world: where one copy's group could not be created (gloo's
     connection of its ranks failed, NCCL refused it), that copy's ranks raised while the other copies' went on into
@@ -40,7 +40,7 @@ def _new_copy_groups(num_copies: int, ranks_per_copy: int, rank: int, timeout: d
         Exception: ``new_group``'s error, on the rank that raised it.
         RankFailure: on every other rank, naming the lowest rank that failed and its error.
     """
-    from automl_mm.engine.rank_failures import agree_on_failure, any_rank_failed
+    from automl_mm.engine.rank_failures import agree_on_failure
 
     what = (f"CopyRunner: creating the copies' process groups (num_copies={num_copies} x "
             f'ranks_per_copy={ranks_per_copy})')
@@ -60,11 +60,31 @@ def _new_copy_groups(num_copies: int, ranks_per_copy: int, rank: int, timeout: d
         return group
     agree_on_failure(failure, what)
     try:  # every rank of every copy is here: its group's connection waits for no rank that failed
-        any_rank_failed(None, group)
+        _connect_copy_group(group)
     except Exception as err:  # noqa: BLE001 (agreed on, then raised on every rank)
         failure = err
     agree_on_failure(failure, f'{what}: connecting them')
     return group
+
+
+def _connect_copy_group(group: Any) -> None:
+    """Connect this rank's copy group (every rank of the copy must call it): one all-reduce over it (NCCL creates its
+    communicator at its first collective), and where the group runs gloo one all-to-all, which connects every pair of
+    its ranks. The all-reduce alone, a ring, connected each rank with its two neighbours only: with 4 ranks a copy,
+    ranks 0 and 2 first met in a later collective (DDP's broadcast at the first training step), where a hung peer
+    held the other in gloo's lazy connection for 5 x the group's timeout ('Connect timeout'), not the timeout.
+
+    Raises:
+        RuntimeError: the backend's, where a rank of the copy died or did not come within the group's timeout.
+    """
+    import torch
+
+    from automl_mm.engine import rank_failures
+
+    rank_failures.any_rank_failed(None, group)
+    if 'gloo' in str(torch_dist.get_backend(group)):  # 'gloo', or 'cpu:gloo,cuda:nccl': CPU tensors go to gloo
+        size = torch_dist.get_world_size(group)
+        torch_dist.all_to_all_single(torch.zeros(size), torch.zeros(size), group=group)
 
 
 #: torch's switch (``ProcessGroupGloo``, read when a group is created) that defers a gloo group's connection of its

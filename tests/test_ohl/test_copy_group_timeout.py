@@ -66,3 +66,42 @@ def test_the_copy_runner_passes_the_configs_dist_timeout(tmp_path):
 def test_a_timeout_that_is_not_seconds_is_named(timeout):
     with pytest.raises(TypeError, match=r'env_cfg\.dist_cfg\.timeout must be a number of seconds'):
         init_copy_layout(1, 1, timeout)
+
+
+#: The copy group's timeout in the test below (the world's is longer), in seconds.
+PAIR_TIMEOUT_S = 3
+
+
+def _late_pair_worker(rank: int, tmp: str) -> None:
+    import json
+    import os
+
+    from _forked_ranks import recording
+
+    join_gloo(rank, 4, osp.join(tmp, 'init'), timeout=30)
+    layout = init_copy_layout(1, 4, PAIR_TIMEOUT_S)  # one copy of 4 ranks
+    torch_dist.barrier()
+    if rank >= 2:
+        os._exit(0)  # ranks 2 and 3 die: their peers' next collective over the copy must see it at once
+    out: dict = {}
+    with recording(out):  # rank 0 waits for rank 2, rank 1 for rank 3 (their part of a broadcast, an all-reduce)
+        torch_dist.recv(torch.zeros(1), src=rank + 2, group=layout.group)
+    with open(osp.join(tmp, f'rank{rank}.json'), 'w') as f:
+        json.dump(out, f)
+    os._exit(0)  # the group's collective failed: no teardown to wait for
+
+
+def test_every_pair_of_a_copy_is_connected_at_the_start(tmp_path):
+    """Under gloo the copies' groups are created unconnected (a rank failing alone in ``new_group`` held its copy to
+    the timeout), then connected: by one all-reduce, a ring, which connected each rank with its two neighbours only.
+    With 4 ranks a copy, ranks 0 and 2 (1 and 3) had never met: rank 0 waiting for rank 2, which had died, raised
+    gloo's 'Connect timeout' after 5 x the group's timeout (15 s here), not the 'Connection closed by peer' of a
+    connected pair at once; a hung rank 2 likewise held rank 0 for 5 x the timeout. Which side of a pair connects is
+    drawn by its ports: the side that connects saw a dead peer at once even so, so each pair fails this test in one
+    run of 2 and the two pairs in 3 of 4 (4 runs with the all-to-all taken out: 3 red)."""
+    import json
+
+    fork_ranks(_late_pair_worker, (str(tmp_path),), nprocs=4, timeout=90)
+    outs = [json.loads((tmp_path / f'rank{r}.json').read_text()) for r in range(2)]
+    assert all(out.get('error') for out in outs), outs  # ranks 2 and 3 are gone
+    assert all(out['seconds'] < PAIR_TIMEOUT_S / 2 for out in outs), outs  # seen at once, not at (5 x) the timeout
