@@ -33,8 +33,12 @@ def _new_copy_groups(num_copies: int, ranks_per_copy: int, rank: int, timeout: d
     which then raised a bare 'Timed out waiting ... for recv operation', and every other rank in the agreement until
     then. The connection is made right after the agreement, by every rank at once, and agreed on: where a copy's
     ranks cannot connect, every other rank is told. A connection that fails on one rank of a copy alone (before it
-    reached its peers) still leaves that copy's other ranks in it until the group's timeout (gloo releases them no
-    sooner, not even on an ``abort()`` of the group, in torch 2.14); the agreement after it then names the rank.
+    reached its peers) is not: it leaves that copy's other ranks in it until the group's timeout, or 5 x it on the
+    side of a gloo pair that waits for the failing rank to connect (gloo releases them no sooner, not even on an
+    ``abort()`` of the group, in torch 2.14), while the world's agreement after it, which the other ranks entered at
+    once, times out first: they raise the backend's bare timeout, the failing rank and its copy's others
+    ``'...: connecting them: the ranks could not agree on a failure (...)'`` with each one's own error (4 gloo ranks
+    in 2 copies, 6 s timeouts, torch 2.14).
 
     Raises:
         Exception: ``new_group``'s error, on the rank that raised it.
