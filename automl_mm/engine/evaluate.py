@@ -301,7 +301,8 @@ class HeldOutEvaluator:
         """Resolve and build the split's loader (in order, whole, no distributed sampler) and the evaluator, once.
 
         Args:
-            runner: The mmengine runner (its ``cfg`` and ``build_evaluator``).
+            runner: The mmengine runner (its config as it runs it,
+                :func:`~automl_mm.engine.runner_checks.checked_config`, and its ``build_evaluator``).
 
         Raises:
             ValueError: no dataloader or no evaluator is given or configured (the message names the keys tried); a
@@ -319,7 +320,10 @@ class HeldOutEvaluator:
         """
         if self.loader is not None:
             return self
-        cfg = runner.cfg
+        from .runner_checks import checked_config
+
+        # what the runner runs: Runner(val_evaluator=..., test_dataloader=..., cfg=dict(...)) holds them as arguments
+        cfg = checked_config(runner)
         loader_cfg, loader_key = first_configured(cfg, self.dataloader_cfg, self.dataloader_key, self.loader_keys)
         evaluator_cfg, evaluator_key = first_configured(cfg, self.evaluator_cfg, self.evaluator_key,
                                                         self.evaluator_keys)

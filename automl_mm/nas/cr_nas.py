@@ -24,6 +24,7 @@ from collections.abc import Sequence
 
 from mmengine.logging import print_log
 
+from automl_mm.engine.runner_checks import checked_config
 from automl_mm.registry import LOOPS
 from automl_mm.utils.checks import as_count, plain_config
 from automl_mm.utils.config_text import config_literal
@@ -43,6 +44,7 @@ from .retrain_export import (
     check_retrain_config,
     retrain_config_snapshot,
     retrain_config_text,
+    search_backbone,
 )
 from .retrain_input import warn_flops_shape_not_trained
 from .samplers import check_completion_sampler, completion_sampler_setting
@@ -140,10 +142,11 @@ class CRNASLoop(CRNASResumeChecks, SearchLoopBase):
         for v in shape:
             as_count(v, f'train_cfg.flops_input_shape ({flops_input_shape})', 1)
         check_scoring_counts(num_samples, batches_per_sample)
-        check_schedule_span(runner.cfg.get('param_scheduler'), int(stage_iters) + int(spatial_iters),
+        cfg = checked_config(runner)  # what the runner runs: Runner(param_scheduler=..., cfg=dict(...)) too
+        check_schedule_span(cfg.get('param_scheduler'), int(stage_iters) + int(spatial_iters),
                             f'stage_iters={int(stage_iters)} + spatial_iters={int(spatial_iters)}')
-        check_phase_accumulation(runner.cfg.get('optim_wrapper'), [('train_cfg.stage_iters', int(stage_iters)),
-                                                                   ('train_cfg.spatial_iters', int(spatial_iters))])
+        check_phase_accumulation(cfg.get('optim_wrapper'), [('train_cfg.stage_iters', int(stage_iters)),
+                                                            ('train_cfg.spatial_iters', int(spatial_iters))])
         super().__init__(runner, dataloader, max_iters=int(stage_iters) + int(spatial_iters), metric_key=metric_key,
                          **kwargs)
         stage_space = dict(stage_space)
@@ -195,7 +198,7 @@ class CRNASLoop(CRNASResumeChecks, SearchLoopBase):
         # the retrain config is read by each rank: a refusal on one is agreed on by all
         with self.agreed_start_checks('the start checks of train_cfg (retrain_config, reference_allocation)'):
             self.retrain_config = check_retrain_config(retrain_config)
-            check_backbone_exportable((runner.cfg.get('model') or {}).get('backbone'), 'CRNASLoop',
+            check_backbone_exportable((cfg.get('model') or {}).get('backbone'), 'CRNASLoop',
                                       backbone_scope(runner))
             reference = tuple(self.backbone.active_stage_blocks if reference_allocation is None
                               else reference_allocation)
@@ -207,7 +210,7 @@ class CRNASLoop(CRNASResumeChecks, SearchLoopBase):
                 raise ValueError(f'train_cfg.{source}: {err}') from None
             self.reference_allocation = list(reference)
             self._check_built_dilations()
-            warn_flops_shape_not_trained(runner.cfg, self.flops_input_shape[1:], 'the search config')
+            warn_flops_shape_not_trained(cfg, self.flops_input_shape[1:], 'the search config')
             self._check_retrain()
             self.retrain_checked = retrain_config_snapshot(self.retrain_config)  # compared at the export
         self.stage_pool = PartialArchitecturePool(self.stage_space, stage_pool_size, 'train_cfg.stage_pool_size',
@@ -229,7 +232,8 @@ class CRNASLoop(CRNASResumeChecks, SearchLoopBase):
         the search: its training image size against ``flops_input_shape`` (warned about:
         :func:`~automl_mm.nas.retrain_input.warn_flops_shape_not_trained`); the export writes ``stage_blocks`` /
         ``dilations_per_block`` over the retrain backbone, so the rest must be the searched network's (both built at
-        the reference allocation, dilation 1)."""
+        the reference allocation, dilation 1). A runner without the searched backbone's config
+        (:func:`~automl_mm.nas.retrain_export.search_backbone`) is refused (at the start, by a clear error)."""
         if again:
             check_retrain_config(self.retrain_config)
         if self.retrain_config is not None:
@@ -237,7 +241,7 @@ class CRNASLoop(CRNASResumeChecks, SearchLoopBase):
 
             warn_flops_shape_not_trained(read_config(self.retrain_config), self.flops_input_shape[1:],
                                          f'train_cfg.retrain_config {self.retrain_config}')
-        check_retrain_backbone(self.retrain_config, dict(self.runner.cfg.model.backbone),
+        check_retrain_backbone(self.retrain_config, search_backbone(self.runner, 'CRNASLoop'),
                                ('stage_blocks', 'dilations_per_block'),
                                fill=dict(stage_blocks=tuple(self.reference_allocation)), ignored=('max_stage_blocks', ),
                                scope=backbone_scope(self.runner))
@@ -555,7 +559,7 @@ class CRNASLoop(CRNASResumeChecks, SearchLoopBase):
         print_log(f'CR-NAS result: stage_blocks={r["stage_blocks"]} dilations_per_block={r["dilations_per_block"]}'
                   f' ({r["backbone_gflops"]:.3f} GFLOPs vs reference {r["reference_gflops"]:.3f})', logger='current')
         self.write_json('cr_nas_result.json', r)
-        backbone = dict(self.runner.cfg.model.backbone)
+        backbone = search_backbone(self.runner, 'CRNASLoop')
         backbone.pop('max_stage_blocks', None)
         backbone.update(stage_blocks=r['stage_blocks'], dilations_per_block=r['dilations_per_block'])
         self.write_text('cr_nas_backbone.py', backbone_fragment_text(

@@ -110,7 +110,10 @@ class SearchedArchitectureHook(Hook):
                                      'another network than the supernet' if not applied else
                                      'the architecture ' + ', '.join(f'{m} {list(a)}' for m, a in applied))
         if 'nas_search' in checkpoint and applied is None:
-            warn(f'{runner.cfg.get("load_from") or "the checkpoint"} was saved before its search ended: it holds '
+            from automl_mm.engine.runner_checks import checked_config
+
+            loaded = checked_config(runner).get('load_from')  # the runner's load_from argument, else its cfg's
+            warn(f'{loaded or "the checkpoint"} was saved before its search ended: it holds '
                  'the supernet, tested on the path the config builds, with the supernet\'s BN statistics, not the '
                  'searched architecture the search validated last. Test the search\'s final checkpoint '
                  '(search_final_iter_N.pth, named in its work_dir/last_checkpoint)')

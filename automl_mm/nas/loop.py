@@ -37,6 +37,7 @@ from torch import nn
 from automl_mm.engine.evaluate import HeldOutEvaluator, build_local_loader, first_configured, fixed_batches
 from automl_mm.engine.rank_failures import agree_on_failure, stopping_together
 from automl_mm.engine.run_info import is_resume, refuse_resume_without_search_state, run_seed
+from automl_mm.engine.runner_checks import checked_config
 from automl_mm.ohl.sync import broadcast_buffers_
 from automl_mm.utils.checks import (
     as_count,
@@ -164,9 +165,11 @@ class _SearchStateHook(Hook):
                                  _resumed_file(runner), summary)
 
     def _load_search_state(self, runner, checkpoint: dict, name: str) -> None:
-        # pending gradients are not saved: mmengine only warns that they are lost
-        check_resumed_accumulation(runner.cfg.get('optim_wrapper'), (checkpoint.get('meta') or {}).get('iter', 0),
-                                   f'the resumed checkpoint {runner.cfg.get("load_from") or ""}'.rstrip())
+        # pending gradients are not saved: mmengine only warns that they are lost. The optimiser wrapper and the
+        # checkpoint the runner runs: Runner(optim_wrapper=..., load_from=..., cfg=dict(...)) holds them as arguments
+        cfg = checked_config(runner)
+        check_resumed_accumulation(cfg.get('optim_wrapper'), (checkpoint.get('meta') or {}).get('iter', 0),
+                                   f'the resumed checkpoint {cfg.get("load_from") or ""}'.rstrip())
         if 'nas_search' not in checkpoint:
             refuse_resume_without_search_state(checkpoint, 'NAS', f'a {name} (train_cfg.type)')
         else:
@@ -240,13 +243,20 @@ class SearchLoopBase(SearchResumeChecks, IterBasedTrainLoop):
                  bn_recalibration_batches: int = 0, checkpoint_interval_s: float = 300.0, seed: int | None = None,
                  out_dir: str = 'search', metric_rule: str | None = None) -> None:
         self.metric_rule = resolve_rule(metric_rule, metric_key, 'train_cfg.metric_rule', 'train_cfg.metric_key')
-        check_checkpoint_accumulation(runner.cfg)  # before building the dataloader
+        # before building the dataloader; the hooks and wrapper the runner runs (its arguments, not only its cfg)
+        check_checkpoint_accumulation(checked_config(runner))
         check_no_path_sampling_hook(runner, type(self).__name__)
         super().__init__(runner, dataloader, max_iters=max(int(max_iters), 1), val_interval=10**12)
         self.metric_key = metric_key
         self.bn_recalibration_batches = as_count(bn_recalibration_batches, 'train_cfg.bn_recalibration_batches')
         if self.bn_recalibration_batches:
             check_no_sync_bn(runner.model, get_world_size())
+            if not isinstance(checked_config(runner).get('train_dataloader'), dict):
+                # a built DataLoader (no config to read the set from in order): it failed at the first search step
+                raise ValueError(f'train_cfg.bn_recalibration_batches={self.bn_recalibration_batches} re-estimates BN '
+                                 'on batches read from the train_dataloader config, but the runner was given a '
+                                 f'{type(dataloader).__name__}, not a config: give train_dataloader as a dict, or '
+                                 'bn_recalibration_batches=0')
         if isinstance(checkpoint_interval_s, bool) or not isinstance(checkpoint_interval_s, (int, float)) \
                 or not checkpoint_interval_s >= 0:
             # NaN never saved during a scoring pass (a kill lost every finished score), 'abc' failed in float()
@@ -304,7 +314,7 @@ class SearchLoopBase(SearchResumeChecks, IterBasedTrainLoop):
         training loader its batches come from. Saved with the search state; loaders without the settings that only
         say how to load (workers, pinning), which do not change a score. Paths are saved resolved (absolute, as read
         from this working directory), so a resume compares the files read, not how the config spells them."""
-        cfg, held = self.runner.cfg, self.held_out
+        cfg, held = checked_config(self.runner), self.held_out  # what the runner runs (val_evaluator, loaders)
         loader_cfg, loader_key = first_configured(cfg, held.dataloader_cfg, held.dataloader_key, held.loader_keys)
         metrics_cfg, metrics_key = first_configured(cfg, held.evaluator_cfg, held.evaluator_key, held.evaluator_keys)
         settings = {'train_cfg.metric_key': self.metric_key, 'train_cfg.metric_rule': self.metric_rule,
@@ -391,7 +401,9 @@ class SearchLoopBase(SearchResumeChecks, IterBasedTrainLoop):
         if not self.bn_recalibration_batches:
             return None
         if self._bn_batches is None:
-            loader = build_local_loader(self.runner.cfg.train_dataloader, 'train_dataloader', 'train')
+            # the training loader the runner runs (Runner(train_dataloader=...) with a cfg that has none)
+            loader = build_local_loader(checked_config(self.runner).get('train_dataloader'), 'train_dataloader',
+                                        'train')
             self._bn_batches = fixed_batches(loader, self.bn_recalibration_batches, self.seed)
         return self._bn_batches
 

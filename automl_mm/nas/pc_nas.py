@@ -16,6 +16,7 @@ from collections.abc import Sequence
 from mmengine.logging import print_log
 
 from automl_mm.engine.evaluate import kept_global_rngs
+from automl_mm.engine.runner_checks import checked_config
 from automl_mm.registry import LOOPS, SAMPLERS
 from automl_mm.utils.checks import as_count
 from automl_mm.utils.config_text import config_literal
@@ -35,6 +36,7 @@ from .retrain_export import (
     check_retrain_config,
     retrain_config_snapshot,
     retrain_config_text,
+    search_backbone,
 )
 from .retrain_input import check_retrain_input
 from .samplers import PoolPathSampler, check_completion_sampler, completion_sampler_setting
@@ -109,7 +111,7 @@ class PCNASLoop(PCNASResumeChecks, SearchLoopBase):
             # stand-alone network: the search trained it and exported it as found, silently -> refused. A supernet
             # given one candidate per layer on purpose (`ops=['k3e3']`) trains as the plain run of that network
             # (tests/test_nas/test_pc_nas_equals_plain_run.py checks the loop so) -> said, not refused.
-            arch = ((runner.cfg.get('model') or {}).get('backbone') or {}).get('arch')
+            arch = ((checked_config(runner).get('model') or {}).get('backbone') or {}).get('arch')
             one = self.space.values([0] * self.space.num_decisions)
             if arch is not None:
                 raise ValueError(f'train_cfg.space: the supernet holds one architecture, {one}, so there is nothing '
@@ -126,10 +128,11 @@ class PCNASLoop(PCNASResumeChecks, SearchLoopBase):
         if total_iters == 0:  # every potential would be read from the untrained supernet, and a pool exported
             raise ValueError('train_cfg.warmup_iters and train_cfg.stage_iters are both 0: the search would score '
                              'an untrained supernet; train it for at least one iteration')
-        check_schedule_span(runner.cfg.get('param_scheduler'), total_iters,
+        cfg = checked_config(runner)  # what the runner runs: Runner(param_scheduler=..., cfg=dict(...)) too
+        check_schedule_span(cfg.get('param_scheduler'), total_iters,
                             f'warmup_iters={int(warmup_iters)} + {num_layers} layers x stage_iters={int(stage_iters)}')
-        check_phase_accumulation(runner.cfg.get('optim_wrapper'), [('train_cfg.warmup_iters', int(warmup_iters)),
-                                                                   ('train_cfg.stage_iters', int(stage_iters))])
+        check_phase_accumulation(cfg.get('optim_wrapper'), [('train_cfg.warmup_iters', int(warmup_iters)),
+                                                            ('train_cfg.stage_iters', int(stage_iters))])
         super().__init__(runner, dataloader, max_iters=total_iters, **kwargs)
         self.stage_iters = int(stage_iters)
         self.warmup_iters = int(warmup_iters)
@@ -138,7 +141,7 @@ class PCNASLoop(PCNASResumeChecks, SearchLoopBase):
         # the retrain config and the latency table are read by each rank: a refusal on one is agreed on by all
         with self.agreed_start_checks('the start checks of train_cfg (retrain_config, latency_table, the cost limit)'):
             self.retrain_config = check_retrain_config(retrain_config)
-            check_backbone_exportable((runner.cfg.get('model') or {}).get('backbone'), 'PCNASLoop',
+            check_backbone_exportable((cfg.get('model') or {}).get('backbone'), 'PCNASLoop',
                                       backbone_scope(runner))
             check_sampler_cfg(sampler, 'train_cfg.sampler', 'train_cfg.space',
                               owned=dict(pool='each stage\'s pool of partial architectures'))
@@ -164,8 +167,10 @@ class PCNASLoop(PCNASResumeChecks, SearchLoopBase):
     def _check_retrain_layout(self) -> None:
         """Refuse a ``retrain_config`` whose backbone is another supernet than the searched one: the export writes
         only ``arch`` over it (a search with other widths exported a network of the retrain config's widths, one
-        with ReLU a network with ReLU6; ``check_retrain_backbone``)."""
-        check_retrain_backbone(self.retrain_config, self.runner.cfg.get('model', {}).get('backbone') or {}, ('arch',),
+        with ReLU a network with ReLU6; ``check_retrain_backbone``). A runner without the searched backbone's config
+        (:func:`~automl_mm.nas.retrain_export.search_backbone`, which the export writes over) is refused here, at the
+        start: it failed at the export, after the whole search."""
+        check_retrain_backbone(self.retrain_config, search_backbone(self.runner, 'PCNASLoop'), ('arch',),
                                scope=backbone_scope(self.runner))
 
     def _build_cost(self, table_file, latency_limit, flops_limit, input_shape) -> tuple:
@@ -430,7 +435,7 @@ class PCNASLoop(PCNASResumeChecks, SearchLoopBase):
             'final_pool': self.results, 'history': self.pool.history})
         best = self.results[0]
         # the stand-alone network as a backbone config (the search's backbone with the searched arch)
-        backbone = dict(self.runner.cfg.model.backbone, arch=list(best['arch']))
+        backbone = dict(search_backbone(self.runner, 'PCNASLoop'), arch=list(best['arch']))
         self.write_text('pc_nas_backbone.py', backbone_fragment_text(
             f'PC-NAS searched backbone (potential {best["potential"]:.4f}, {self.metric_key})', backbone,
             backbone_scope(self.runner)))

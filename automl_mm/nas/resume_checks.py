@@ -53,6 +53,7 @@ from collections.abc import Callable
 from automl_mm.utils.checks import plain_config, same_config, without_data_paths
 
 from .beam import PartialArchitecturePool
+from .retrain_export import search_backbone
 
 #: ``model.backbone`` keys that do not change what an allocation computes, hence its FLOPs: the weights' source and
 #: freezing, and ``out_indices`` (:func:`~automl_mm.nas.flops.count_flops` counts every stage the backbone runs),
@@ -227,7 +228,7 @@ class CRNASResumeChecks:
         :meth:`~automl_mm.nas.cr_nas.CRNASLoop.allocation_flops` depend on, besides the allocation and
         ``flops_input_shape``. Its ``type`` is the class the model built (``'CRResNet'``, ``'automl_mm.CRResNet'`` and
         the class itself are one backbone: the spelling was refused as another backbone)."""
-        backbone = plain_config(self.runner.cfg.model.backbone)
+        backbone = plain_config(search_backbone(self.runner, type(self).__name__))  # the runner's own model config
         built = type(self.backbone)
         return {**{k: v for k, v in backbone.items() if k not in FLOPS_NEUTRAL_BACKBONE_KEYS},
                 'type': f'{built.__module__}.{built.__qualname__}'}

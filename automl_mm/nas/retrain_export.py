@@ -275,11 +275,42 @@ def backbone_scope(runner: Any) -> str | None:
     (:func:`~automl_mm.engine.preflight_walk.built_scope`: the ``Runner(default_scope=...)`` argument, not its
     ``cfg``'s key, which a runner built directly may lack). ``None``: the current default scope."""
     from automl_mm.engine.preflight_walk import _built_in, built_scope
+    from automl_mm.engine.runner_checks import checked_config
 
-    model = runner.cfg.get('model') or {}
+    model = checked_config(runner).get('model') or {}  # Runner(model=dict(...), cfg=dict(...)): the argument
     backbone = model.get('backbone') if isinstance(model, dict) else None
     scope = _built_in(model, built_scope(runner)) if isinstance(model, dict) else built_scope(runner)
     return _built_in(backbone, scope) if isinstance(backbone, dict) else scope
+
+
+def search_backbone(runner: Any, loop: str) -> dict:
+    """The search's ``model.backbone`` config as its runner runs it: the ``model`` argument given as a config, else
+    its ``cfg``'s (:func:`~automl_mm.engine.runner_checks.checked_config`; ``runner.cfg`` alone missed the model of
+    ``Runner(model=dict(...), cfg=dict(...))``). The export writes the searched keys over it; the retrain config's
+    backbone is compared with it.
+
+    Args:
+        runner: The search's runner.
+        loop: ``train_cfg.type``, named in the error.
+
+    Returns:
+        A copy (a plain ``dict``; its values as configured).
+
+    Raises:
+        ValueError: the runner holds no ``model.backbone`` dict (a model given built, with no ``model`` in its
+            ``cfg``): the search could not write its result, which it did only after the whole search.
+    """
+    from automl_mm.engine.runner_checks import checked_config
+
+    model = checked_config(runner).get('model')
+    backbone = model.get('backbone') if isinstance(model, dict) else None
+    if not isinstance(backbone, dict):
+        held = f'model.backbone={backbone!r}' if isinstance(model, dict) else \
+            f'its model was given built ({type(getattr(runner, "model", None)).__name__}) and its cfg has no model'
+        raise ValueError(f'train_cfg.type={loop} exports the searched backbone as its model.backbone config with the '
+                         f'searched keys written over it, but the runner holds no such config ({held}): give '
+                         'Runner(model=...) the model as a config dict, or its cfg the model entry')
+    return dict(backbone)
 
 
 def check_backbone_exportable(backbone: dict | None, loop: str, scope: str | None = 'automl_mm') -> None:

@@ -61,7 +61,10 @@ def check_no_path_sampling_hook(runner: Any, loop: str) -> None:
     hooks = [h for h in getattr(runner, 'hooks', None) or [] if isinstance(h, PathSamplingHook)]
     if not hooks:
         return
-    entries = (getattr(runner, 'cfg', None) or {}).get('custom_hooks') or []
+    from automl_mm.engine.runner_checks import checked_config
+
+    # the entry as the runner was given it (Runner(custom_hooks=[...], cfg=dict(...)): its argument, not its cfg)
+    entries = (checked_config(runner) if getattr(runner, 'cfg', None) is not None else {}).get('custom_hooks') or []
     names = [str(getattr(h.get('type'), '__name__', h.get('type'))).split('.')[-1] if isinstance(h, dict) else ''
              for h in entries]
     index = next((i for i, name in enumerate(names) if name == 'PathSamplingHook'), None)

@@ -102,14 +102,19 @@ def _number(value: Any) -> bool:
 
 
 def _config_of(runner: Any, optimizer: Any, key: str, path: str) -> tuple[Any, tuple[str, ...]] | None:
-    """``(runner.cfg.optim_wrapper, where this optimiser's config is in it)``, or ``None`` where no config built it
-    (no config, built objects).
+    """``(the runner's optim_wrapper config, where this optimiser's config is in it)``, or ``None`` where no config
+    built it (no config, built objects). The config is the one the runner runs
+    (:func:`~automl_mm.engine.runner_checks.checked_config`: its ``optim_wrapper`` argument, else its ``cfg``'s).
 
     Raises:
         ValueError: a ``constructor`` of the config built it from a layout other than ``optimizer`` /
             ``<name>.optimizer`` (what it makes of a base cannot be read), naming the path and the constructor.
     """
+    from automl_mm.engine.runner_checks import checked_config
+
     cfg = getattr(runner, 'cfg', None)
+    # the wrapper the runner runs: Runner(optim_wrapper=dict(...), cfg=dict(...)) holds it as an argument
+    cfg = checked_config(runner) if hasattr(cfg, 'get') else None
     wrapper_cfg = cfg.get('optim_wrapper') if hasattr(cfg, 'get') else None  # an mmengine Config or a dict
     wrapper = getattr(runner, 'optim_wrapper', None)
     if not isinstance(wrapper_cfg, dict) or wrapper is None:

@@ -132,7 +132,10 @@ class RewardScorer:
         if self.bn_recalibration_batches:
             check_bn_recalibration(runner.model, ranks_per_copy, self.hook_key)
         if self.bn_recalibration_batches and self.bn_batches is None and is_lead:
-            loader_cfg, key = clean_train_loader_cfg(runner.cfg, self._bn_loader_cfg, self.hook_key)
+            from automl_mm.engine.runner_checks import checked_config
+
+            # the training loader the runner runs (Runner(train_dataloader=..., cfg=dict(...)): its argument)
+            loader_cfg, key = clean_train_loader_cfg(checked_config(runner), self._bn_loader_cfg, self.hook_key)
             loader = build_local_loader(loader_cfg, key, 'train' if self._bn_loader_cfg is None else 'sample',
                                         ranks_per_copy)  # a copy's share of a num_batch_per_epoch slice
             self.bn_batches = fixed_batches(loader, self.bn_recalibration_batches, int(seed))

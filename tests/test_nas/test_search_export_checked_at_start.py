@@ -6,6 +6,7 @@ import pytest
 from mmengine.runner import Runner
 from test_nas._cr_digits import digits_cr_cfg
 from test_nas.test_pc_nas_loop import _cfg as _pc_cfg
+from test_nas.test_search_runner_arguments import given_settings
 
 from automl_mm.models.backbones.cr_resnet import CRResNet
 from automl_mm.models.backbones.mbconv_supernet import MBConvSupernet
@@ -21,12 +22,13 @@ class UnregisteredMBConvSupernet(MBConvSupernet):
 
 
 def _loop(cfg, backbone_type=None):
-    """Build ``cfg``'s search loop (nothing trains); ``backbone_type`` replaces ``model.backbone.type`` in the
-    runner's config after its model is built, as a pure-Python config's class object would read there (a config
-    file holding a class object cannot be dumped by the runner)."""
-    runner = Runner.from_cfg(cfg)
-    if backbone_type is not None:
-        runner.cfg.model.backbone.type = backbone_type
+    """Build ``cfg``'s search loop (nothing trains); ``backbone_type`` replaces ``model.backbone.type`` in the model
+    config given to ``Runner(...)``, a class object as a runner built in Python holds it (a config holding one cannot
+    be logged by the runner: its ``cfg`` holds the rest; the loop reads the model it runs)."""
+    if backbone_type is None:
+        runner = Runner.from_cfg(cfg)
+    else:
+        runner = given_settings(cfg, model=dict(cfg.model, backbone=dict(cfg.model.backbone, type=backbone_type)))
     return runner.build_train_loop(runner._train_loop)
 
 
@@ -72,7 +74,12 @@ def test_a_search_resolves_its_backbone_type_in_its_default_scope(tmp_path):
     Runner.from_cfg takes from the config): 'HRNet' under 'mmdet' is exportable (refused before)."""
     from types import SimpleNamespace
 
+    from automl_mm.engine import runner_checks
+
     runner = Runner.from_cfg(_pc_cfg(str(tmp_path)))
+    # the loop reads the model the runner was given, else (its arguments not recorded: a runner built before
+    # automl_mm's wrappers) its cfg's, here made HRNet's after the build
+    delattr(runner, runner_checks._ARGUMENTS)
     runner.cfg.model.backbone.type = 'HRNet'
     runner.default_scope = SimpleNamespace(scope_name='mmdet')  # (a runner built in mmdet's scope)
     runner.build_train_loop(dict(runner._train_loop, retrain_config=None))  # (its backbone compared with HRNet)
