@@ -21,9 +21,12 @@ def _schedulers(runner: Any) -> list[tuple[str, Any, Any]]:
     ``param_scheduler[i]`` of a list, ``param_scheduler.<name>[i]`` of the per-optimiser dict an
     ``OptimWrapperDict`` is given (a list in the config is built once per optimiser: its entries keep the list's
     key)."""
+    from automl_mm.engine.runner_checks import checked_config
+
     found = getattr(runner, 'param_schedulers', None) or []
     cfg = getattr(runner, 'cfg', None)
-    given = cfg.get('param_scheduler') if hasattr(cfg, 'get') else None
+    # the schedulers the runner runs: Runner(param_scheduler=[...], cfg=dict(...)) holds them as an argument
+    given = checked_config(runner).get('param_scheduler') if hasattr(cfg, 'get') else None
 
     def listed(entries: Any) -> list:
         return [entries] if isinstance(entries, dict) and 'type' in entries else \
@@ -263,9 +266,13 @@ def check_owned_attribute(runner: Any, path: str, owner: str, fixed_value: Any =
 
 def _paramwise_cfg(runner: Any) -> bool:
     """Whether the runner's config builds its optimiser wrapper(s) with a ``paramwise_cfg`` (mmengine's
-    ``DefaultOptimWrapperConstructor`` then makes one parameter group per parameter)."""
+    ``DefaultOptimWrapperConstructor`` then makes one parameter group per parameter): its ``optim_wrapper`` as it
+    runs it (:func:`~automl_mm.engine.runner_checks.checked_config`: the argument, else its ``cfg``'s)."""
+    from automl_mm.engine.runner_checks import checked_config
+
     cfg = getattr(runner, 'cfg', None)
-    wrapper_cfg = cfg.get('optim_wrapper') if hasattr(cfg, 'get') else None
+    # the wrapper the runner runs: Runner(optim_wrapper=dict(...), cfg=dict(...)) holds it as an argument
+    wrapper_cfg = checked_config(runner).get('optim_wrapper') if hasattr(cfg, 'get') else None
     if not isinstance(wrapper_cfg, dict):
         return False
     return bool(wrapper_cfg.get('paramwise_cfg')) or any(

@@ -94,7 +94,12 @@ def reward_settings(hook: Any, runner: Any) -> tuple[dict[str, Any], dict[str, s
     ``bn_recalibration_dataloader``. Returns ``(settings, the config key each role is read from, for messages: a
     hook argument as ``custom_hooks[N].<arg>``, a top-level fallback as its key; the roles a resume may change)``:
     the BatchNorm re-estimation may (the same metric on the same images, read with other statistics)."""
-    cfg, held = getattr(runner, 'cfg', None) or {}, hook.scorer.held_out  # (a runner without a config: none)
+    from automl_mm.engine.runner_checks import checked_config
+
+    # (a runner without a config: none) the config it runs: Runner(val_evaluator=..., cfg=dict(...)) holds the
+    # evaluator the reward falls back to as an argument
+    cfg = checked_config(runner) if getattr(runner, 'cfg', None) is not None else {}
+    held = hook.scorer.held_out
     own = _own_prefix(hook, runner)
     loader_cfg, loader_key = first_configured(cfg, held.dataloader_cfg, own + 'reward_dataloader',
                                               held.loader_keys)
