@@ -58,15 +58,27 @@ def refuse_resume_without_search_state(checkpoint: dict, search: str, writer: st
                          f'weights with load_from (resume=False: training restarts at iteration 0)')
 
 
+def run_config(runner: Any) -> Any:
+    """The run's config as the runner runs it: :func:`~automl_mm.engine.runner_checks.checked_config` (each
+    ``Runner(...)`` argument in place of its ``cfg`` entry: mmengine keeps ``cfg`` only to dump it); ``None`` for
+    ``None`` or a stand-in without a ``cfg``."""
+    if getattr(runner, 'cfg', None) is None:
+        return None
+    from .runner_checks import checked_config
+
+    return checked_config(runner)
+
+
 def hook_config_key(runner: Any, hook: Any, option: bool = True) -> str | None:
     """Where ``hook`` is in the run's config: as ``--cfg-options`` spells it (``'custom_hooks.1'``), or with
     ``option=False`` as messages name config keys (``'custom_hooks[1]'``, e.g. ``custom_hooks[1].spaces[0]``).
 
-    The entry of ``runner.cfg.custom_hooks`` whose ``type`` names the hook's class (``'OHLHook'``,
-    ``'automl_mm.OHLHook'`` or the class), or that is the hook object itself; ``None`` when the runner has no
-    config, or none or several entries match (two hooks of one type: the name would be a guess).
+    The entry of the run's ``custom_hooks`` (:func:`run_config`: the runner's argument, else its ``cfg``'s) whose
+    ``type`` names the hook's class (``'OHLHook'``, ``'automl_mm.OHLHook'`` or the class), or that is the hook
+    object itself; ``None`` when the runner has no config, or none or several entries match (two hooks of one type:
+    the name would be a guess).
     """
-    hooks = (getattr(runner, 'cfg', None) or {}).get('custom_hooks') or []
+    hooks = (run_config(runner) or {}).get('custom_hooks') or []
     name = type(hook).__name__
     found = [i for i, entry in enumerate(hooks) if entry is hook or config_type_name(entry) == name]
     if len(found) != 1:

@@ -102,9 +102,10 @@ def score_threshold_keys(model_cfg, prefix: str = 'model') -> list[str]:
 
 def _empty_step_advice(loop, trained_by: str) -> str:
     """What to change when no candidate of a search step gave metrics: the training length's keys (``trained_by``),
-    the model's score thresholds (from ``loop.runner.cfg``), the search split and evaluator."""
-    runner = getattr(loop, 'runner', None)
-    cfg = getattr(runner, 'cfg', None)
+    the model's score thresholds (of the model the runner runs), the search split and evaluator."""
+    from automl_mm.engine.run_info import run_config
+
+    cfg = run_config(getattr(loop, 'runner', None))
     thresholds = score_threshold_keys(cfg.get('model')) if cfg is not None else []
     longer = f'train the supernet longer ({trained_by})' if trained_by else 'train the supernet longer'
     lower = f', lower the model\'s score threshold ({", ".join(thresholds)}, e.g. to 0.0 with --cfg-options)' \

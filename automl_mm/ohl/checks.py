@@ -67,7 +67,9 @@ def _hook_keys(runner: Any) -> dict:
     """``{hook class: its config key}`` (``default_hooks.<name>``, ``custom_hooks[<i>]``) of a runner's config, each
     entry resolved in the scope the runner built it in (its ``_scope_``, else the runner's own,
     :func:`~automl_mm.engine.preflight_walk.built_scope`); empty where there is no config or it cannot be read."""
-    cfg = getattr(runner, 'cfg', None)
+    from automl_mm.engine.run_info import run_config
+
+    cfg = run_config(runner)
     if cfg is None:
         return {}
     from automl_mm.engine.preflight_ohl_hooks import _hook_classes
@@ -333,9 +335,10 @@ def _checkpoint_hook_key(runner: Any, hook: Any, count: int) -> str:
     or ``custom_hooks[N]``, the one entry of the runner's config with its type and schedule (``interval``,
     ``by_epoch``, ``save_begin``); ``default_hooks.checkpoint`` when it is the runner's only one and the config does
     not say."""
+    from automl_mm.engine.run_info import run_config
     from automl_mm.utils.scope import config_type_name
 
-    cfg = getattr(runner, 'cfg', None) or {}
+    cfg = run_config(runner) or {}
     entries = [('default_hooks.checkpoint', (cfg.get('default_hooks') or {}).get('checkpoint'))]
     entries += [(f'custom_hooks[{i}]', h) for i, h in enumerate(cfg.get('custom_hooks') or [])]
     found = [key for key, entry in entries

@@ -348,8 +348,9 @@ def _replay_hook_keys(runner: Any, hooks: list) -> dict[int, str]:
     else the first entry of its class not taken, else the class name."""
     from automl_mm.engine.preflight_ohl_hooks import _hook_classes, _hook_entry_of
     from automl_mm.engine.preflight_walk import built_scope
+    from automl_mm.engine.run_info import run_config
 
-    cfg = getattr(runner, 'cfg', None)
+    cfg = run_config(runner)
     entries = []
     try:  # (each entry resolved in the scope the runner built it in: its own, not its cfg's)
         for key, cls in (_hook_classes(cfg, built_scope(runner)) if hasattr(cfg, 'get') else []):
