@@ -5,10 +5,15 @@ DEMO_CONFIG ?=
 DEMO_DIR ?= work_dirs/demo
 TEST_JOBS ?= 2
 
-.PHONY: install demo demo-det demo-pc-nas demo-cr-nas readme-figures test test-fast lint format bench-deps bench-pbt
+.PHONY: help install demo demo-det demo-pc-nas demo-cr-nas readme-figures test test-fast lint format bench-deps bench-pbt
 
+# Installs what is missing (tools/install.sh); every other target but help runs it first.
 install:
 	@bash tools/install.sh >/dev/null
+
+# What each target does (this list).
+help:
+	@awk '/^# /{c = c "    " substr($$0, 3) "\n"; next} /^[a-z][a-z-]*:/ && c {split($$0, t, ":"); printf "make %s\n%s", t[1], c} {c = ""}' $(firstword $(MAKEFILE_LIST))
 
 # Benchmark-only extras (requirements/bench.txt: Ray Tune for benchmarks/ohl_vs_pbt.py) into the project venv.
 bench-deps:
@@ -46,17 +51,20 @@ demo-cr-nas:
 readme-figures:
 	@$(PYENV) && $$PY tools/readme_figures.py $(READMEFIG_ARGS)
 
-# TEST_JOBS pytest-xdist workers share the tests (2: one per core here; the multi-copy tests start processes of
+# ruff, then the whole test suite. TEST_JOBS pytest-xdist workers share the tests (2: one per core here; the multi-copy tests start processes of
 # their own, so more workers than cores only slows them); worksteal balances them (slow tests run first). Each
 # worker and the tools it starts run cores / TEST_JOBS torch threads unless OMP_NUM_THREADS is set (tests/conftest.py).
 test:
 	@$(PYENV) && $$PY -m ruff check . && $$PY -m pytest tests -n $(TEST_JOBS) --dist worksteal
 
+# The test suite without the tests marked slow (no ruff).
 test-fast:
 	@$(PYENV) && $$PY -m pytest tests -m "not slow" -n $(TEST_JOBS) --dist worksteal
 
+# ruff check of the whole repository.
 lint:
 	@$(PYENV) && $$PY -m ruff check .
 
+# ruff format of automl_mm, tools, tests and benchmarks.
 format:
 	@$(PYENV) && $$PY -m ruff format automl_mm tools tests benchmarks
