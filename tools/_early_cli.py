@@ -5,11 +5,17 @@ default shown by ``--help``). Loaded by path (``runpy.run_path``), as the tools 
 from __future__ import annotations
 
 import ast
+import glob
 import importlib.util
+import os
 import os.path as osp
 import runpy
+import sys
 import types
 from typing import Any
+
+#: what the tools import, each found (not imported) before anything else
+STACK = ('torch', 'mmengine', 'mmdet', 'mmcv')
 
 
 def _package_file(*parts: str) -> str:
@@ -19,6 +25,44 @@ def _package_file(*parts: str) -> str:
     folders = list(package.submodule_search_locations or []) if package is not None else []
     path = osp.join(folders[0], *parts) if folders else ''
     return path if osp.isfile(path) else ''
+
+
+def project_environments() -> list[str]:
+    """The virtual environments ``tools/install.sh`` makes that exist here: ``AUTOML_MM_VENV`` where set, else each
+    ``venv-py*`` folder holding ``bin/python`` under ``AUTOML_MM_HOME`` (default ``~/.cache/automl_mm``); ``[]``
+    where there is none. With ``AUTOML_MM_VENV`` set and no folder there: that folder (``install.sh`` makes it)."""
+    if os.environ.get('AUTOML_MM_VENV'):
+        return [os.environ['AUTOML_MM_VENV']]
+    home = os.environ.get('AUTOML_MM_HOME') or osp.join(osp.expanduser('~'), '.cache', 'automl_mm')
+    return sorted(osp.dirname(osp.dirname(p)) for p in glob.glob(osp.join(home, 'venv-py*', 'bin', 'python')))
+
+
+def require_stack(tool: str) -> None:
+    """Stop ``tool`` (``'tools/train.py'``) with ``<tool>: error: ...`` on stderr and exit status 1 where this Python
+    cannot import the OpenMMLab stack (:data:`STACK`) or ``automl_mm``, naming what is missing and the fix: the
+    environment ``tools/install.sh`` made (``source <venv>/bin/activate``, or its ``bin/python``), ``make install``
+    where there is none, ``PYTHONPATH`` / ``pip install -e .`` for ``automl_mm`` alone. A Python outside the
+    project's environment (``python tools/train.py`` typed before activating it) stopped with a traceback ending in
+    ``ModuleNotFoundError: No module named 'torch'``. Nothing is imported: each module is only found."""
+    missing = [name for name in (*STACK, 'automl_mm') if importlib.util.find_spec(name) is None]
+    if not missing:
+        return
+    repo = osp.dirname(osp.dirname(osp.abspath(__file__)))
+    if missing == ['automl_mm']:
+        fix = (f'run it with the repository on the path, PYTHONPATH={repo}, or install it into this Python: '
+               f'pip install -e . in {repo}')
+    else:
+        venvs = project_environments()
+        made = [v for v in venvs if osp.isfile(osp.join(v, 'bin', 'python'))]
+        if made:
+            fix = (f'run the tools in the environment tools/install.sh made, {made[0]}: source {made[0]}/bin/activate '
+                   f'first, or {made[0]}/bin/python {tool} ...')
+        else:
+            where = venvs[0] if venvs else '~/.cache/automl_mm/venv-py<version>'
+            fix = (f'tools/install.sh makes the environment, at {where}: run make install (or bash tools/install.sh) '
+                   f'in {repo}, then source its bin/activate')
+    sys.stderr.write(f'{tool}: error: this Python ({sys.executable}) cannot import {", ".join(missing)}: {fix}\n')
+    raise SystemExit(1)
 
 
 def standalone_cli() -> Any:

@@ -59,6 +59,7 @@ def _parse_counts(parser: argparse.ArgumentParser, argv: Sequence[str] | None) -
 if __name__ == '__main__':  # --help and usage errors before the imports below (some 4 s: torch, mmengine, mmdet)
     import runpy
     _early = runpy.run_path(osp.join(osp.dirname(osp.abspath(__file__)), '_early_cli.py'))
+    _early['require_stack']('tools/measure_latency.py')  # a Python without torch, mmengine, mmdet: which to use
     _cli, _threads = _early['standalone_cli'](), _early['package_constant']('nas.latency', 'DEFAULT_LATENCY_THREADS')
     if _cli is not None and isinstance(_threads, int):
         _parse_counts(build_parser(_cli, _threads), None)  # exits on --help or a usage error; main() parses again

@@ -38,7 +38,9 @@ def parse_args(argv: list[str] | None = None, cli: Any = None) -> argparse.Names
 
 if __name__ == '__main__':  # --help and usage errors before the imports below (some 3 s: torch, mmengine, mmdet)
     import runpy
-    _cli = runpy.run_path(osp.join(osp.dirname(osp.abspath(__file__)), '_early_cli.py'))['standalone_cli']()
+    _early = runpy.run_path(osp.join(osp.dirname(osp.abspath(__file__)), '_early_cli.py'))
+    _early['require_stack']('tools/train.py')  # a Python without torch, mmengine, mmdet: which to use
+    _cli = _early['standalone_cli']()
     if _cli is not None:
         parse_args(cli=_cli)  # exits on --help or a usage error; main() parses again with automl_mm's own
 

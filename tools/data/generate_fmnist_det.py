@@ -9,6 +9,13 @@ from __future__ import annotations
 import argparse
 import time
 
+
+if __name__ == '__main__':  # a Python without torch, mmengine, mmdet: which environment to use, before the imports
+    import os.path as _osp
+    import runpy as _runpy
+    _early_cli = _osp.join(_osp.dirname(_osp.dirname(_osp.abspath(__file__))), '_early_cli.py')
+    _runpy.run_path(_early_cli)['require_stack']('tools/data/generate_fmnist_det.py')
+
 from automl_mm.datasets import generate_fmnist_det
 from automl_mm.datasets.generated import seed_argument, set_summary
 from automl_mm.engine.tool_args import option_named_error

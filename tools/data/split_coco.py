@@ -9,6 +9,13 @@ from __future__ import annotations
 
 import argparse
 
+
+if __name__ == '__main__':  # a Python without torch, mmengine, mmdet: which environment to use, before the imports
+    import os.path as _osp
+    import runpy as _runpy
+    _early_cli = _osp.join(_osp.dirname(_osp.dirname(_osp.abspath(__file__))), '_early_cli.py')
+    _runpy.run_path(_early_cli)['require_stack']('tools/data/split_coco.py')
+
 from automl_mm.datasets.coco_split import DEFAULT_VAL_FRACTION, split_coco
 from automl_mm.datasets.generated import seed_argument
 from automl_mm.engine.tool_args import option_named_error
