@@ -68,7 +68,7 @@ import torch.nn as nn
 from mmengine.registry import DefaultScope
 from mmengine.utils import import_modules_from_strings
 
-from automl_mm.engine.config_read import config_not_found, read_config
+from automl_mm.engine.config_read import check_sets_model, config_not_found, read_config
 from automl_mm.engine.preflight import merge_options
 from automl_mm.engine.preflight_types import located_type_error
 from automl_mm.engine.preflight_walk import runner_scope
@@ -115,6 +115,7 @@ def main(argv: Sequence[str] | None = None) -> LatencyTable:
     register_all_modules(init_default_scope=True)
     cfg = read_config(args.config)
     merge_options(cfg, args.cfg_options)
+    check_sets_model(cfg, args.config)
     if cfg.get('custom_imports'):
         import_modules_from_strings(**cfg.custom_imports)
     input_shape = args.input_shape or (cfg.get('train_cfg') or {}).get('input_shape') or cfg.get('nas_input_shape')

@@ -70,7 +70,7 @@ from mmengine.runner import Runner
 
 from automl_mm.datasets.generated import check_out_dir
 from automl_mm.engine import CheckpointFormatError, StrictCheckpointHook, diagnose_checkpoint_file
-from automl_mm.engine.config_read import config_not_found, read_config
+from automl_mm.engine.config_read import check_sets_model, config_not_found, read_config
 from automl_mm.engine.dist import gloo_without_gpus
 from automl_mm.engine.launch import check_launcher_matches_environment, check_slurm_environment
 from automl_mm.engine.patches import install as install_mmengine_patches
@@ -116,6 +116,7 @@ def _read_test_config(args: argparse.Namespace) -> Config:
         raise FileNotFoundError(config_not_found(args.config))
     cfg = read_config(args.config)
     merge_options(cfg, args.cfg_options)
+    check_sets_model(cfg, args.config)
     cfg.launcher = args.launcher
     return cfg
 

@@ -59,7 +59,7 @@ from automl_mm.engine import (
     find_resumable_checkpoint,
     resolve_resume,
 )
-from automl_mm.engine.config_read import config_not_found, read_config
+from automl_mm.engine.config_read import check_sets_model, config_not_found, read_config
 from automl_mm.engine.dist import gloo_without_gpus
 from automl_mm.engine.launch import (
     check_launcher_matches_environment,
@@ -121,6 +121,7 @@ def read_train_config(args: argparse.Namespace) -> Config:
     check_options_not_overridden(args.cfg_options, overridden, 'tools/train.py')
     cfg = read_config(args.config)
     merge_options(cfg, args.cfg_options)
+    check_sets_model(cfg, args.config)
     cfg.launcher = args.launcher
     if args.work_dir is not None:
         cfg.work_dir = args.work_dir

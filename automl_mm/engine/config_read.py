@@ -3,7 +3,8 @@
 The tools (``tools/train.py``, ``tools/test.py``, ``tools/measure_latency.py``) and :mod:`automl_mm.nas` read a
 config with :func:`read_config`: mmengine's ``Config.fromfile``, with a failing ``custom_imports`` module and a
 ``_base_`` entry that names no file (:func:`base_not_found`) named with their cause. A CONFIG argument that is no
-file is refused with :func:`config_not_found`'s message, which names the closest configs.
+file is refused with :func:`config_not_found`'s message, which names the closest configs; a config that sets no
+``model`` (a fragment run on its own) with :func:`check_sets_model`'s.
 """
 from __future__ import annotations
 
@@ -66,6 +67,25 @@ def read_config(path: str) -> Any:
         if explained is None:
             raise
         raise FileNotFoundError(explained) from None
+
+
+def check_sets_model(cfg: Any, path: str) -> None:
+    """Refuse ``cfg``, read from the config file ``path`` (``--cfg-options`` merged), where it sets no ``model``: a
+    fragment run on its own, such as the README's plugin ``my_config.py`` (an ``OHLHook`` with a space of your own)
+    without the ``_base_`` it inherits. mmengine's ``Runner.from_cfg`` stopped with a bare ``KeyError: 'model'``
+    and a traceback after the start checks had passed (or, with an ``OHLHook``, a check asked for its scope's prefix
+    and then for ``CopyRunner``, one at a time).
+
+    Raises:
+        ConfigCheckError: naming the file and the fix (a ``_base_`` to inherit a whole run from).
+    """
+    from .preflight_walk import ConfigCheckError
+
+    if cfg.get('model') is None:
+        raise ConfigCheckError(
+            f'{path}: the config sets no model, so it is no whole run (model, data, schedule) that the tools can '
+            "run: a config fragment inherits one first, e.g. _base_ = ['configs/baselines/"
+            "baseline_convnet_1x1_30e_digits.py'] (mmengine reads a _base_ path relative to the config's folder)")
 
 
 def base_not_found(path: str, missing: str) -> str | None:
