@@ -55,24 +55,44 @@ _WAIT_MESSAGES = re.compile('|'.join([
     r'(wait|barrier) timeout after \d+ ?ms', r'Socket Timeout', r'Timed out after \d+ seconds waiting for clients',
 ]), re.IGNORECASE)
 
+#: gloo's own message (a plain ``RuntimeError``) begins with its source's place, ``'[<path>/gloo/<file>:<line>] '``
+#: (gloo's ``GLOO_ERROR_MSG``), at the start of the message or of one of its lines (ProcessGroupGloo's
+#: ``monitored_barrier`` quotes it: '[Rank 0]: Rank 1 failed to pass monitoredBarrier in 1000 ms\n Original
+#: exception: \n[...gloo/transport/tcp/unbound_buffer.cc:78] Timed out waiting 1000ms ...'); a wait's words follow it
+#: on that line. A plain ``RuntimeError`` that only quotes those words elsewhere is a rank's own: torch's DataLoader
+#: re-raises a worker's error it cannot rebuild (urllib3's ``MaxRetryError``, one of botocore's) as a
+#: ``RuntimeError`` of the worker's traceback, which may quote 'ConnectionResetError: [Errno 104] Connection reset by
+#: peer' from reading data over HTTP; a user's ``RuntimeError(f'reading {url} failed: {err}')`` quotes it too.
+_GLOO_WAIT = re.compile(rf'^\[[^\]\n]*\bgloo/[^\]\n]*:\d+\] [^\n]*?(?:{_WAIT_MESSAGES.pattern})',
+                        re.IGNORECASE | re.MULTILINE)
+
 
 def waited_for_peer(error: BaseException) -> bool:
     """Whether ``error`` is a collective's (or the store's) timeout or lost peer: what a rank raises that waited for a
     peer which failed, died or hung, rather than a fault of its own.
 
     ``torch.distributed.DistNetworkError`` always; a ``DistError`` (NCCL's ``DistBackendError``, the store's
-    ``DistStoreError``) or a plain ``RuntimeError`` (gloo's) where its message is one of the backends' waits
-    (:data:`_WAIT_MESSAGES`) and it does not wrap another error (a chained ``__cause__`` that is no wait: an error
-    that keeps a rank's own failure beside the backend's message, :func:`keeping_own_failure`). Other types (an
-    ``OSError``, ``torch.OutOfMemoryError``, :class:`RankFailure`) never.
+    ``DistStoreError``) where its message is one of the backends' waits (:data:`_WAIT_MESSAGES`), a plain
+    ``RuntimeError`` where it is gloo's message of such a wait (:data:`_GLOO_WAIT`: gloo's source place, then the
+    wait's words) or, raised from a wait (``__cause__``), quotes one (an OHL trunk end's 'rank 0 could not meet the
+    other copies ... ([...] Connection closed by peer ...)'); neither where it wraps another error (a chained
+    ``__cause__`` that is no wait: an error that keeps a rank's own failure beside the backend's message,
+    :func:`keeping_own_failure`). Other types (an ``OSError`` such as ``ConnectionResetError``,
+    ``torch.OutOfMemoryError``, :class:`RankFailure`) never, nor a plain ``RuntimeError`` that quotes a wait's words
+    outside gloo's message and is raised from none (a DataLoader worker's error re-raised as its traceback's text, a
+    user's message).
     """
     if isinstance(error, torch.distributed.DistNetworkError):
         return True
-    if not (type(error) is RuntimeError or isinstance(error, torch.distributed.DistError)):
+    if type(error) is RuntimeError:  # gloo's own, or one raised from a wait that quotes it (meet_at_trunk_end's)
+        waits = _GLOO_WAIT if error.__cause__ is None else _WAIT_MESSAGES
+    elif isinstance(error, torch.distributed.DistError):
+        waits = _WAIT_MESSAGES
+    else:
         return False
     if error.__cause__ is not None and not waited_for_peer(error.__cause__):
         return False
-    return bool(_WAIT_MESSAGES.search(str(error)))
+    return bool(waits.search(str(error)))
 
 
 def _spans(group: Any) -> bool:

@@ -84,7 +84,8 @@ def test_an_agreement_on_waits_alone_says_no_rank_raised_one_of_its_own(tmp_path
     fork_ranks(_copies_rank, (str(tmp_path), 'late'), nprocs=4, timeout=60)
     outs = _outcomes(tmp_path, 4)
     for r in (0, 1):
-        assert outs[r]['error'].startswith('RuntimeError: ') and waited_for_peer(RuntimeError(outs[r]['error'])), outs
+        kind, _, message = outs[r]['error'].partition(': ')
+        assert kind == 'RuntimeError' and waited_for_peer(RuntimeError(message)), outs
     for r in (2, 3):
         assert outs[r]['error'].startswith(f'RankFailure: {WHAT} failed on rank 0 (RuntimeError: '), outs
         assert "rank 0's error is a collective's timeout or lost peer" in outs[r]['error'], outs
@@ -144,6 +145,68 @@ def test_a_rank_whose_wait_follows_a_recorded_wait_names_it_as_a_wait(tmp_path):
             f'it; this rank stopped with it ({LOST_PEER})') in failed, failed
 
 
+class FetchError(Exception):
+    """A dataset's error of two arguments (as urllib3's ``MaxRetryError(pool, url, reason)``, botocore's keyword-only
+    ones): torch's DataLoader cannot rebuild it from its traceback's text in the main process, and raises a plain
+    ``RuntimeError`` of that text instead (``ExceptionWrapper.reraise``)."""
+
+    def __init__(self, url: str, reason: BaseException) -> None:
+        super().__init__(f'cannot fetch {url}: {reason}')
+
+
+def _data_error_of_a_worker() -> RuntimeError:
+    """What the main process raises where a DataLoader worker's read of an image over HTTP lost its connection: a
+    plain RuntimeError whose text, the worker's traceback, quotes ``ConnectionResetError: [Errno 104] Connection
+    reset by peer``: the rank's own data error, no wait in a collective."""
+    from torch._utils import ExceptionWrapper
+
+    try:
+        try:
+            raise ConnectionResetError(104, 'Connection reset by peer')
+        except ConnectionResetError as err:
+            raise FetchError('http://data/reward/3.png', err) from err
+    except FetchError:
+        wrapped = ExceptionWrapper(where='in DataLoader worker process 0')
+    try:
+        wrapped.reraise()
+    except RuntimeError as err:
+        return err
+    raise AssertionError('ExceptionWrapper.reraise raised nothing')
+
+
+def _own_errors_rank(rank: int, tmp: str) -> None:
+    """3 ranks under ``stopping_together`` over the world: rank 0 raises a DataLoader worker's data error (a plain
+    RuntimeError quoting 'Connection reset by peer'), rank 1 a ValueError, rank 2 nothing."""
+    from automl_mm.engine.rank_failures import stopping_together
+
+    join_gloo(rank, 3, osp.join(tmp, 'init'), timeout=WORLD_TIMEOUT_S)
+
+    def run() -> None:
+        with stopping_together(WHAT):
+            if rank == 0:
+                raise _data_error_of_a_worker()
+            if rank == 1:
+                raise ValueError('planted: a reward out of range')
+
+    found = outcome(run)
+    with open(osp.join(tmp, f'rank{rank}.txt'), 'w') as f:
+        f.write(found)
+    os._exit(0)
+
+
+def test_a_ranks_own_error_that_quotes_a_lost_connection_is_no_wait_in_a_collective(tmp_path):
+    """6c92a81 took any plain RuntimeError whose text held 'Connection reset by peer' for gloo's wait: rank 0's
+    DataLoader error (a worker's ConnectionResetError, quoted in the traceback torch re-raises as a RuntimeError)
+    raised a RankFailure naming rank 1's ValueError, saying 'rank 0 stopped waiting for it in a collective', and its
+    own error was shown nowhere but as that wait; rank 2 was told the same."""
+    fork_ranks(_own_errors_rank, (str(tmp_path),), nprocs=3, timeout=60)
+    outs = [(tmp_path / f'rank{r}.txt').read_text() for r in range(3)]
+    assert outs[0].startswith('RuntimeError: Caught FetchError in DataLoader worker process 0.'), outs
+    assert outs[1] == 'ValueError: planted: a reward out of range', outs
+    assert outs[2].startswith(f'RankFailure: {WHAT} failed on rank 0 (RuntimeError: Caught FetchError in '), outs
+    assert 'stopped waiting' not in outs[2], outs
+
+
 def test_the_waits_of_a_collective_are_told_from_a_ranks_own_errors():
     """gloo's and NCCL's messages (torch 2.14: gloo a plain RuntimeError, NCCL a DistBackendError), torch's store
     errors; and errors that are not such a wait, among them one that quotes a wait's message while keeping a rank's
@@ -157,6 +220,9 @@ def test_the_waits_of_a_collective_are_told_from_a_ranks_own_errors():
                      '[127.0.0.1]:32145. This is typically caused by a remote worker crashing.'),
         RuntimeError('[/pytorch/third_party/gloo/gloo/transport/tcp/pair.cc:545] Read error [127.0.0.1]:2449: '
                      'Connection reset by peer.'),
+        RuntimeError('[Rank 0]: Rank 1 failed to pass monitoredBarrier in 1000 ms\n Original exception: \n[/__w/'
+                     'pytorch/pytorch/third_party/gloo/gloo/transport/tcp/unbound_buffer.cc:78] Timed out waiting '
+                     '1000ms for recv operation to complete'),
         torch_dist.DistBackendError('[Rank 0] Watchdog caught collective operation timeout: WorkNCCL(SeqNum=7, '
                                     'OpType=ALLREDUCE) ran for 600000 milliseconds before timing out.'),
         torch_dist.DistBackendError('NCCL communicator was aborted on rank 0.'),
@@ -166,6 +232,10 @@ def test_the_waits_of_a_collective_are_told_from_a_ranks_own_errors():
         torch_dist.DistStoreError('wait timeout after 10000ms, keys: /automl_mm/x'),
         torch_dist.DistNetworkError('failed to recv, got 0 bytes'),
     ]
+    met = RuntimeError('OHL trunk 3: rank 0 could not meet the other copies at the trunk end: a rank crashed or hung '
+                       f'longer than env_cfg.dist_cfg.timeout. ... ({waits[1]})')
+    met.__cause__ = waits[1]  # meet_at_trunk_end's error where this rank's own reading raised nothing
+    waits.append(met)
     for error in waits:
         assert waited_for_peer(error), error
     own = OSError('planted')
@@ -175,7 +245,10 @@ def test_the_waits_of_a_collective_are_told_from_a_ranks_own_errors():
     others = [own, kept, RankFailure('x failed on rank 1 (...)', 1, 'OSError: planted'),
               RuntimeError('DataLoader timed out after 5 seconds'),
               torch_dist.DistBackendError('NCCL error in: ProcessGroupNCCL.cpp:1970, unhandled cuda error'),
-              torch.OutOfMemoryError('CUDA out of memory. Connection reset by peer')]
+              torch.OutOfMemoryError('CUDA out of memory. Connection reset by peer'),
+              _data_error_of_a_worker(),
+              RuntimeError('reading http://data/reward/3.png failed: [Errno 104] Connection reset by peer'),
+              RuntimeError('the camera timed out: Timed out waiting 500ms for a frame')]
     for error in others:
         assert not waited_for_peer(error), error
 
