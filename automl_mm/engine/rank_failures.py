@@ -29,11 +29,13 @@ class RankFailure(RuntimeError):
     """Raised on every rank of a group that did not fail itself, where another did (:func:`raise_agreed_failure`).
 
     Attributes:
-        rank: The global rank that failed first (the lowest of those whose own code raised; one whose error was not a
-            wait for a peer, :func:`waited_for_peer`, before one whose error was).
+        rank: The global rank that failed first: among the errors that are no wait for a peer (:func:`waited_for_peer`;
+            where every one is, among the waits), the lowest of those whose own code raised, else the lowest that an
+            inner group's :class:`RankFailure` names.
         cause: Its error as ``'<type>: <message>'``.
         waited: Whether ``cause`` is itself a wait in a collective for a peer (:func:`waited_for_peer`): no rank of
-            the agreement raised an error of its own (a rank that died or hung elsewhere is the cause).
+            the agreement raised an error of its own (a rank that died or hung elsewhere is the cause); from
+            :func:`naming_first_failure`, none had recorded one when this rank's error was raised.
     """
 
     def __init__(self, message: str, rank: int, cause: str, waited: bool = False) -> None:
@@ -120,10 +122,10 @@ def raise_agreed_failure(failure: BaseException | None, what: str, group: Any = 
 
     The ranks gather (one ``all_gather_object`` over ``group``) their global rank, their error and whether it is a
     wait for a peer (:func:`waited_for_peer`: a collective's timeout or lost peer, as a rank raises that waited in an
-    inner group's collective for a peer which failed before it). The failure named is the lowest rank's whose own
-    code raised an error that is no such wait, else (none did) the lowest rank's whose own code raised, else the
-    lowest of those that a :class:`RankFailure` from an inner group names: not the lower rank that timed out waiting
-    for the one that raised.
+    inner group's collective for a peer which failed before it). The failure named is, among the errors that are no
+    such wait (where every one is: among the waits), the lowest rank's whose own code raised it, else the lowest of
+    those that a :class:`RankFailure` from an inner group names: not the lower rank that timed out waiting for the one
+    that raised, and an inner group's failure that is no wait before a rank's own wait.
 
     A rank whose own code raised re-raises its ``failure``, one that holds a :class:`RankFailure` from an inner group
     re-raises it, unless that error is a wait and the failure named is not: then, like every rank that did not fail,
