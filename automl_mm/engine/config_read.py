@@ -77,15 +77,34 @@ def check_sets_model(cfg: Any, path: str) -> None:
     and then for ``CopyRunner``, one at a time).
 
     Raises:
-        ConfigCheckError: naming the file and the fix (a ``_base_`` to inherit a whole run from).
+        ConfigCheckError: naming the file and the fix (a ``_base_`` to inherit a whole run from, written as
+            mmengine reads it from the folder of ``path``: relative for a config in the repository, absolute for
+            one outside it; the path from the repository root where this package is installed without its
+            configs).
     """
     from .preflight_walk import ConfigCheckError
 
     if cfg.get('model') is None:
         raise ConfigCheckError(
             f'{path}: the config sets no model, so it is no whole run (model, data, schedule) that the tools can '
-            "run: a config fragment inherits one first, e.g. _base_ = ['configs/baselines/"
-            "baseline_convnet_1x1_30e_digits.py'] (mmengine reads a _base_ path relative to the config's folder)")
+            f"run: a config fragment inherits one first, e.g. _base_ = ['{_base_example(path)}'] (mmengine reads a "
+            "_base_ path relative to the config's folder)")
+
+
+_BASE_EXAMPLE = osp.join('configs', 'baselines', 'baseline_convnet_1x1_30e_digits.py')
+
+
+def _base_example(path: str) -> str:
+    """:data:`_BASE_EXAMPLE` as a ``_base_`` entry of the config ``path`` finds it: from its folder (mmengine joins
+    the two); the example suggested was the path from the repository root, which only a config in the root found."""
+    repo = osp.dirname(osp.dirname(osp.dirname(osp.abspath(__file__))))
+    example = osp.join(repo, _BASE_EXAMPLE)
+    if not osp.isfile(example):  # installed without the repository's configs
+        return _BASE_EXAMPLE
+    folder = osp.dirname(osp.abspath(path))
+    if osp.commonpath([folder, repo]) != repo:
+        return example
+    return osp.relpath(example, folder)
 
 
 def base_not_found(path: str, missing: str) -> str | None:
