@@ -37,11 +37,19 @@ def project_environments() -> list[str]:
     return sorted(osp.dirname(osp.dirname(p)) for p in glob.glob(osp.join(home, 'venv-py*', 'bin', 'python')))
 
 
+def _runs_in(venv: str) -> bool:
+    """Whether this Python is the one of the environment ``venv``: its executable in that folder (as started:
+    ``<venv>/bin/python`` links to the base Python) or, after ``site`` read its ``pyvenv.cfg``, its prefix."""
+    venv = osp.abspath(venv)
+    return any(osp.commonpath([osp.abspath(p), venv]) == venv for p in (sys.executable, sys.prefix) if p)
+
+
 def require_stack(tool: str) -> None:
     """Stop ``tool`` (``'tools/train.py'``) with ``<tool>: error: ...`` on stderr and exit status 1 where this Python
     cannot import the OpenMMLab stack (:data:`STACK`) or ``automl_mm``, naming what is missing and the fix: the
     environment ``tools/install.sh`` made (``source <venv>/bin/activate``, or its ``bin/python``), ``make install``
-    where there is none, ``PYTHONPATH`` / ``pip install -e .`` for ``automl_mm`` alone. A Python outside the
+    where there is none or where this Python is that environment's (its install stopped before a package: it was
+    told to activate itself), ``PYTHONPATH`` / ``pip install -e .`` for ``automl_mm`` alone. A Python outside the
     project's environment (``python tools/train.py`` typed before activating it) stopped with a traceback ending in
     ``ModuleNotFoundError: No module named 'torch'``. Nothing is imported: each module is only found."""
     missing = [name for name in (*STACK, 'automl_mm') if importlib.util.find_spec(name) is None]
@@ -54,7 +62,12 @@ def require_stack(tool: str) -> None:
     else:
         venvs = project_environments()
         made = [v for v in venvs if osp.isfile(osp.join(v, 'bin', 'python'))]
-        if made:
+        inside = [v for v in made if _runs_in(v)]
+        if inside:  # its install stopped before a package (an mmcv build): activating it again changes nothing
+            home = os.environ.get('AUTOML_MM_HOME') or osp.join(osp.expanduser('~'), '.cache', 'automl_mm')
+            fix = (f'it is the environment tools/install.sh made, {inside[0]}, whose install did not finish: run '
+                   f'make install (or bash tools/install.sh) in {repo} again; each step logs to {home}/logs')
+        elif made:
             fix = (f'run the tools in the environment tools/install.sh made, {made[0]}: source {made[0]}/bin/activate '
                    f'first, or {made[0]}/bin/python {tool} ...')
         else:

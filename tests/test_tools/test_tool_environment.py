@@ -57,3 +57,17 @@ def test_automl_mm_alone_not_importable_is_named_with_its_fix(tmp_path):
     assert 'Traceback' not in proc.stderr, proc.stderr
     assert ') cannot import automl_mm: ' in proc.stderr, proc.stderr
     assert f'PYTHONPATH={REPO_ROOT}' in proc.stderr and 'pip install -e .' in proc.stderr, proc.stderr
+
+
+def test_the_project_s_environment_itself_lacking_the_stack_is_told_to_finish_its_install():
+    """This Python is the environment tools/install.sh made (its install stopped before a package, say at the mmcv
+    build): the tools told it to activate itself (``source <venv>/bin/activate first, or <venv>/bin/python ...``)."""
+    venv = osp.dirname(osp.dirname(sys.executable))
+    if not osp.isfile(osp.join(venv, 'bin', 'python')):
+        pytest.skip(f'{sys.executable} is not <venv>/bin/python')
+    proc = _run('train', REPO_ROOT, AUTOML_MM_VENV=venv)
+    assert proc.returncode == 1, proc.stdout + proc.stderr
+    assert 'Traceback' not in proc.stderr, proc.stderr
+    assert 'activate' not in proc.stderr and f'{venv}/bin/python tools/train.py' not in proc.stderr, proc.stderr
+    assert f'it is the environment tools/install.sh made, {venv}' in proc.stderr, proc.stderr
+    assert 'make install' in proc.stderr and 'tools/install.sh' in proc.stderr, proc.stderr
