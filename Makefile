@@ -1,4 +1,4 @@
-# Task runner. Every target installs what is missing first (tools/install.sh: idempotent, seconds when done).
+# Task runner. Every target but help installs what is missing first (tools/install.sh: idempotent, seconds when done).
 SHELL := /bin/bash
 PYENV = PY=$$(bash tools/install.sh | tail -n1) && { [ -x "$$PY" ] || { echo 'make: tools/install.sh failed (above)' >&2; false; }; } && export PYTHONPATH=$(CURDIR):$$PYTHONPATH
 DEMO_CONFIG ?=
