@@ -51,7 +51,9 @@ def test_without_the_project_s_environment_it_says_how_to_make_it(tmp_path):
 
 def test_automl_mm_alone_not_importable_is_named_with_its_fix(tmp_path):
     """The stack on the path (this Python's site-packages, without their .pth files: no editable automl_mm)."""
-    site_packages = next(p for p in sys.path if p.endswith('site-packages') and osp.isdir(osp.join(p, 'torch')))
+    import torch
+
+    site_packages = osp.dirname(osp.dirname(osp.abspath(torch.__file__)))  # site-packages, dist-packages, ...
     proc = _run('train', site_packages, AUTOML_MM_VENV=str(tmp_path / 'none'))
     assert proc.returncode == 1, proc.stdout + proc.stderr
     assert 'Traceback' not in proc.stderr, proc.stderr
