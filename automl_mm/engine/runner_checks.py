@@ -353,7 +353,8 @@ def checking_init(init: Callable) -> Callable:
     (``CrossEntropyLoss: class_weight must be ...``) naming its key
     (:func:`~automl_mm.engine.preflight_model_args.located_value_error`). Inside it, record that no check is pending
     (automl_mm's tool checked the config); otherwise record nothing, so :func:`pending_checks` decides by the
-    runner's config."""
+    runner's config. Inside and outside, record the arguments as given (:func:`_runner_arguments`), which the
+    run-time readers (:func:`checked_config`) read: what mmengine keeps of them it changes while it builds."""
     from mmengine.config import ConfigDict
 
     signature = inspect.signature(init)
@@ -375,10 +376,11 @@ def checking_init(init: Callable) -> Callable:
         scope = scope if isinstance(scope, str) else None
         if not own_tool:
             check_lone_process(argument('launcher'), argument('custom_hooks'), scope)
-            if call:  # as given: mmengine changes some while it builds (a hook's priority popped)
-                given = ConfigDict({name: _as_given(argument(name)) for name, parameter in signature.parameters.items()
-                                    if name not in _NOT_RECORDED and parameter.kind not in _VARIADIC})
-                setattr(self, _ARGUMENTS, given)
+        if call:  # as given: mmengine changes some while it builds (a hook's priority popped, type='Evaluator' set
+            # in a val_evaluator=dict(metrics=...)); a tool's runner too, whose run-time readers read them
+            given = ConfigDict({name: _as_given(argument(name)) for name, parameter in signature.parameters.items()
+                                if name not in _NOT_RECORDED and parameter.kind not in _VARIADIC})
+            setattr(self, _ARGUMENTS, given)
         try:
             init(self, *args, **kwargs)
         except TypeError as err:  # the model, built first: Python names the class's __init__, not the config key
