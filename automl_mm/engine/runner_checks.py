@@ -340,6 +340,11 @@ def _as_given(value: Any) -> Any:
     return value
 
 
+# The arguments mmengine's Runner.__init__ builds from a registry, in its order (a type unregistered in two of them
+# is named where the build stopped first)
+_BUILT_IN_INIT = ('log_processor', 'visualizer', 'model', 'model_wrapper_cfg', 'default_hooks', 'custom_hooks')
+
+
 def checking_init(init: Callable) -> Callable:
     """Wrap a runner class's ``__init__`` (whatever builds the runner: ``from_cfg``, a subclass's own ``from_cfg``
     calling ``cls(...)``, ``RUNNERS.build``, ``Runner(...)`` directly).
@@ -348,7 +353,10 @@ def checking_init(init: Callable) -> Callable:
     lone process (:func:`check_lone_process` of the ``launcher``, ``custom_hooks`` and ``default_scope``
     arguments, the scope the runner builds its hooks in), and re-raise a misspelled argument of a model node naming
     its config key (:func:`~automl_mm.engine.preflight_model_args.located_argument_error`; Python names the class's
-    ``__init__`` only) and a misspelled ``type`` of a model node naming its key and the closest registered name
+    ``__init__`` only) and an unregistered ``type`` of a node it builds (:data:`_BUILT_IN_INIT`: the log
+    processor, visualizer, model, model wrapper, default and custom hooks; a hook's was named by mmengine's registry
+    alone, in mmdet's ``tools/train.py`` without the key or the ``automl_mm.`` prefix an mmdet config needs) naming
+    its key and the closest registered name or the prefix
     (:func:`~automl_mm.engine.preflight_types.located_type_error`), and a refused value of a model node
     (``CrossEntropyLoss: class_weight must be ...``) naming its key
     (:func:`~automl_mm.engine.preflight_model_args.located_value_error`). Inside it, record that no check is pending
@@ -391,7 +399,8 @@ def checking_init(init: Callable) -> Callable:
             raise located from err
         except KeyError as err:  # a misspelled type: mmengine names the registry, not the config key
             from automl_mm.engine.preflight_types import located_type_error
-            located = located_type_error(err, argument('model'), 'model')
+            located = next((found for found in (located_type_error(err, argument(name), name)
+                                                for name in _BUILT_IN_INIT) if found is not None), None)
             if located is None:
                 raise
             raise located from err
