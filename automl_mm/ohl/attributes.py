@@ -81,13 +81,14 @@ def resolve_attribute(runner: Any, path: str) -> list[tuple[Any, Any]]:
         if isinstance(node, dict):
             if last not in node:
                 raise ValueError(f'attribute path {path!r}: key {last!r} not found'
-                                 f'{_momentum_hint(node, last, path, len(parts) - 1)}')
+                                 f'{_momentum_hint(node, last, path, len(parts) - 1) or _close_name_hint(node, last)}')
         elif isinstance(node, (list, tuple)):
             if not -len(node) <= key < len(node):
                 raise ValueError(f'attribute path {path!r}: index {key} out of range')
         elif not hasattr(node, last):
             hint = _transforms_hint(node, path, len(parts) - 1) if last.lstrip('-').isdigit() else ''
-            raise ValueError(f'attribute path {path!r}: {type(node).__name__} has no attribute {last!r}{hint}')
+            raise ValueError(f'attribute path {path!r}: {type(node).__name__} has no attribute {last!r}'
+                             f'{hint or _close_name_hint(node, last)}')
         elif _is_method(getattr(node, last)):  # a value written there would replace the method
             raise ValueError(f'attribute path {path!r}: {_method_problem(node, last, path, len(parts) - 1)}')
         pairs.append((node, key))
@@ -200,7 +201,7 @@ def _children(node: Any, part: str, path: str, depth: int, tolerant: bool = Fals
     elif isinstance(node, dict):
         if part in node:
             return [(part, node[part])]
-        problem = f'key {part!r} not found{_momentum_hint(node, part, path, depth)}'
+        problem = f'key {part!r} not found{_momentum_hint(node, part, path, depth) or _close_name_hint(node, part)}'
     elif hasattr(node, part) and not _is_method(getattr(node, part)):
         return [(part, getattr(node, part))]
     elif hasattr(node, part):
@@ -210,9 +211,28 @@ def _children(node: Any, part: str, path: str, depth: int, tolerant: bool = Fals
                    f'{_transforms_hint(node, path, depth) if part.lstrip("-").isdigit() else ""}')
         if is_optimizer(node):
             problem += _momentum_hint(node.defaults, part, path, depth, 'param_groups.*.')
+        if problem.endswith(f'has no attribute {part!r}'):
+            problem += _close_name_hint(node, part)
     if tolerant:
         return None
     raise ValueError(f'attribute path {path!r}: {problem}')
+
+
+def _close_name_hint(node: Any, part: str) -> str:
+    """``"; did you mean '<name>'?"`` for the key of dict ``node`` or the public attribute of ``node`` (a module's
+    children, parameters and buffers included) closest to the misspelled ``part`` (``loss_weigth``: ``loss_weight``),
+    else ``''``."""
+    import difflib
+
+    if isinstance(node, dict):
+        names = [key for key in node if isinstance(key, str)]
+    else:
+        try:
+            names = [name for name in dir(node) if not name.startswith('_')]
+        except Exception:  # noqa: BLE001 - an object whose __dir__ fails gets no guess
+            return ''
+    close = difflib.get_close_matches(part, names, n=1, cutoff=0.8)
+    return f'; did you mean {close[0]!r}?' if close else ''
 
 
 def _is_method(value: Any) -> bool:

@@ -1,0 +1,39 @@
+"""A misspelled part of an attribute path (a pasted ``SetAttributesHook(values={'model.roi_head.bbox_head.loss_bbox.
+loss_weigth': 2.0})`` in a stock mmdet config) was refused with ``L1Loss has no attribute 'loss_weigth'`` alone,
+whether the part was the last or one inside the path, or a dict key (a param group's ``weight_decy``): each now
+offers the closest name the node has."""
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+import torch
+
+from automl_mm.ohl import get_attribute, set_attribute
+
+
+def _runner():
+    model = torch.nn.Sequential(torch.nn.Linear(2, 2), torch.nn.SmoothL1Loss())
+    model.loss_bbox = torch.nn.L1Loss()
+    model.loss_bbox.loss_weight = 1.0
+    optim = torch.optim.SGD(model.parameters(), lr=0.1, weight_decay=0.0)
+    return SimpleNamespace(model=model, optim_wrapper=SimpleNamespace(optimizer=optim))
+
+
+@pytest.mark.parametrize('path, problem', [
+    ('model.loss_bbox.loss_weigth', "L1Loss has no attribute 'loss_weigth'; did you mean 'loss_weight'?"),
+    ('model.loss_bboxx.loss_weight', "Sequential has no attribute 'loss_bboxx'; did you mean 'loss_bbox'?"),
+    ('optim_wrapper.optimizer.param_groups.*.weight_decy', "key 'weight_decy' not found; did you mean "
+                                                           "'weight_decay'?"),
+])
+def test_a_misspelled_part_is_offered_the_closest_name(path, problem):
+    for call in (lambda: get_attribute(_runner(), path), lambda: set_attribute(_runner(), path, 2.0)):
+        with pytest.raises(ValueError) as info:
+            call()
+        assert str(info.value) == f'attribute path {path!r}: {problem}'
+
+
+def test_a_name_close_to_nothing_gets_no_guess():
+    with pytest.raises(ValueError) as info:
+        get_attribute(_runner(), 'model.loss_bbox.zzz')
+    assert str(info.value) == "attribute path 'model.loss_bbox.zzz': L1Loss has no attribute 'zzz'"
