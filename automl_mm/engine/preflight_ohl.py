@@ -109,6 +109,9 @@ def check_ohl_config(cfg: Any, scope: str) -> None:
     _check_progress_hooks(cfg, entry is not None)
     if entry is None:
         _check_copy_parts_without_hook(cfg, scope)
+        from .preflight_unbound_choices import warn_hookless_choice_transforms
+
+        warn_hookless_choice_transforms(cfg, scope)
         return
     key, hook = entry
     check_gaussian_optimizer_spaces(hook, key, cfg)

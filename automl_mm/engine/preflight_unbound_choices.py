@@ -6,7 +6,9 @@ Such a transform samples uniformly (its unbound default, meant for replaying a p
 OHL-Auto-Aug leaf and replaces its ``custom_hooks`` to search something else (the README's lr example, a detector's
 loss weight) trained every copy on uniformly random augmentation pairs, which nothing learned, nothing recorded and
 neither ``final_policy.py`` nor ``schedule_policy.py`` replays (the retrained model saw other data than the search),
-without a word. Uniform draws may be meant (a RandAugment-like baseline), so this warns and names the fix.
+without a word. Uniform draws may be meant (a RandAugment-like baseline), so this warns and names the fix. So is
+such a transform in a run without an ``OHLHook`` (:func:`warn_hookless_choice_transforms`: ``OHLAutoAugment`` put
+into a stock mmdet config as a drop-in), where ``FixedAutoAugment`` names the uniform baseline.
 
 A pasted ``final_policy.py`` fixed transform (``ohl_fixed_<key>``) that no training pipeline holds is refused
 (:func:`check_policy_fragment_used`): that one is never meant. So is a pasted AM-LFS ``final_policy.py`` loss
@@ -28,9 +30,10 @@ def _key_default(cls: type, default: str = 'choice') -> str:
     return parameter.default if parameter is not None and isinstance(parameter.default, str) else default
 
 
-def unbound_choice_transforms(cfg: Any, hook: dict, scope: str) -> list[tuple[str, str, str]]:
+def unbound_choice_transforms(cfg: Any, hook: dict, scope: str,
+                              skipped: tuple[type, ...] = ()) -> list[tuple[str, str, str]]:
     """``(config key, class name, choice key)`` of each choice transform of ``train_dataloader`` with no ``probs``
-    whose key no ``PipelineChoiceSpace`` of ``hook['spaces']`` names."""
+    whose key no ``PipelineChoiceSpace`` of ``hook['spaces']`` names, leaving out instances of ``skipped``."""
     from automl_mm.augment.choice import LiveChoiceTransform
     from automl_mm.registry import TRANSFORMS, config_class
 
@@ -41,7 +44,8 @@ def unbound_choice_transforms(cfg: Any, hook: dict, scope: str) -> list[tuple[st
     found = []
     for transform, at, built_in in scoped_loader_transforms(loader.get('dataset'), 'train_dataloader.dataset', scope):
         cls = config_class(TRANSFORMS, transform, built_in)
-        if cls is None or not issubclass(cls, LiveChoiceTransform) or transform.get('probs') is not None:
+        if cls is None or not issubclass(cls, LiveChoiceTransform) or issubclass(cls, skipped) or \
+                transform.get('probs') is not None:
             continue
         key = transform.get('key', _key_default(cls))
         if key not in bound:
@@ -58,6 +62,29 @@ def warn_unbound_choice_transforms(cfg: Any, hook: dict, hook_key: str, scope: s
                   f'final_policy.py / schedule_policy.py. Take it out of train_pipeline and rebind the loader '
                   f'(train_dataloader = dict(dataset=dict(pipeline=train_pipeline))), give it probs, or add its '
                   f'space', logger='current', level=logging.WARNING)
+
+
+def warn_hookless_choice_transforms(cfg: Any, scope: str) -> None:
+    """Warn of each choice transform (``OHLAutoAugment``, ``OHLRandomChoice``) without ``probs`` in the training
+    pipeline of a run without an ``OHLHook``, naming its config key and the fixes.
+
+    Put into a stock mmdet config's ``train_pipeline`` as a drop-in and run by mmdet's ``tools/train.py``,
+    ``OHLAutoAugment`` drew a uniformly random pair of elements for every image, which nothing learned, without a
+    word (:func:`warn_unbound_choice_transforms` spoke only beside an ``OHLHook``). ``FixedAutoAugment`` without
+    ``probs``, the uniform-random-pair baseline by name, is not warned of.
+    """
+    from automl_mm.augment.policy import FixedAutoAugment, OHLAutoAugment
+    from automl_mm.registry import TRANSFORMS
+
+    for at, name, key in unbound_choice_transforms(cfg, {}, scope, skipped=(FixedAutoAugment, )):
+        cls = TRANSFORMS.get(name)
+        baseline = ("write type='automl_mm.FixedAutoAugment' for the uniform-random-pair baseline (or give it the "
+                    'probs of a learned policy: paste its final_policy.py)' if isinstance(cls, type) and
+                    issubclass(cls, OHLAutoAugment) else 'give it probs (a learned policy: paste its final_policy.py)')
+        print_log(f'{at} is {name}(key={key!r}) but custom_hooks has no OHLHook: no policy is learned for it, so it '
+                  f'draws uniformly at random every image, unrecorded. To learn the policy, add an '
+                  f"automl_mm.OHLHook with a PipelineChoiceSpace(key={key!r}) (configs/ohl_autoaug/); else "
+                  f'{baseline}', logger='current', level=logging.WARNING)
 
 
 def check_pipeline_switch(cfg: Any, hook: dict, hook_key: str, scope: str) -> None:

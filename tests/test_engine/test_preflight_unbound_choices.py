@@ -70,3 +70,32 @@ def test_a_pipeline_switch_hook_beside_a_pipeline_choice_space_is_refused(switch
     with pytest.raises(ConfigCheckError, match=r"custom_hooks\[1\] is a PipelineSwitchHook \(switch_epoch=2\).*"
                                                r"PipelineChoiceSpace\(key='autoaug'\) of custom_hooks\[0\]"):
         check_ohl_config(cfg, cfg.get('default_scope'))
+
+
+BASELINE = 'configs/baselines/baseline_faster-rcnn-r18-fpn_1x1_24e_synthcoco.py'
+
+
+@pytest.mark.parametrize('transform, warned', [
+    (dict(type='automl_mm.OHLAutoAugment'), True),
+    (dict(type='automl_mm.OHLRandomChoice', key='aug', transforms=[[], [dict(type='RandomFlip', prob=1.0)]]), True),
+    (dict(type='automl_mm.FixedAutoAugment'), False),  # the uniform-random-pair baseline, by name
+    (dict(type='automl_mm.OHLAutoAugment', probs=[1.0 / 36 ** 2] * 36 ** 2), False),
+])
+def test_a_choice_transform_in_a_run_without_an_ohl_hook_is_warned_of(monkeypatch, transform, warned):
+    """OHLAutoAugment put in a detector's train_pipeline as the README's drop-in (a stock mmdet config run by mmdet's
+    tools/train.py, no OHLHook) drew a uniformly random pair for every image, which nothing learned, without a word:
+    the warning above was given only beside an OHLHook."""
+    cfg = Config.fromfile(BASELINE)
+    cfg.custom_hooks = []
+    pipeline = cfg.train_dataloader.dataset.pipeline
+    pipeline.insert(len(pipeline) - 1, transform)
+    logged = _warnings(monkeypatch, cfg)
+    if not warned:
+        assert logged == []
+        return
+    assert len(logged) == 1
+    name, key = transform['type'].split('.')[1], transform.get('key', 'autoaug')
+    assert logged[0].startswith(f'train_dataloader.dataset.pipeline[{len(pipeline) - 2}] is {name}(key={key!r}) '
+                                'but custom_hooks has no OHLHook')
+    assert f"automl_mm.OHLHook with a PipelineChoiceSpace(key={key!r})" in logged[0]
+    assert ("type='automl_mm.FixedAutoAugment'" in logged[0]) == (name == 'OHLAutoAugment') and 'probs' in logged[0]
