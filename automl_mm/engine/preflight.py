@@ -205,7 +205,7 @@ from .preflight_metrics import (
     warn_rounded_monitors,
     warn_rounded_save_best,
 )
-from .preflight_model import check_backbone_fragment_used, check_neck_widths
+from .preflight_model import check_backbone_fragment_used, check_feature_strides, check_neck_widths
 from .preflight_ohl import check_ohl_config
 from .preflight_options import RUNNER_KEYS, merge_options
 from .preflight_orientation import check_exif_orientation
@@ -263,6 +263,7 @@ def check_config(cfg: Any, test_only: bool = False, split: str = 'test') -> None
     check_dropped_arguments(cfg, scope, ('test_dataloader', 'test_evaluator') if test_only and split == 'val' else ())
     check_backbone_fragment_used(cfg)
     check_neck_widths(cfg)
+    check_feature_strides(cfg)
     check_anchor_generators(cfg)
     check_transform_sizes(cfg, scope, test_only, split)
     check_no_augmentation_when_scored(cfg, scope, test_only, split)

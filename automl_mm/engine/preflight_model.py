@@ -18,6 +18,7 @@ from .preflight_walk import ConfigCheckError, config_scope
 #: Height and width of the shape-only input (the meta device computes no values): 224 = 32 x 7, divided by the
 #: usual backbones' strides and Swin's patch x window.
 _PROBE_SIZE = 224
+_STRIDE_PROBE_SIZE = 512
 
 #: Necks whose ``in_channels`` list the backbone's maps deepest first (mmdet's YOLOV3Neck: "process them in
 #: reversed order"); every other neck lists them in the backbone's order.
@@ -27,15 +28,9 @@ _DEEPEST_FIRST_NECKS = frozenset({'YOLOV3Neck'})
 _IMAGE_FIRST_NECKS = frozenset({'RFP'})
 
 
-def backbone_widths(backbone_cfg: dict, scope: str) -> list[int] | None:
-    """Channels of each feature map the backbone of ``backbone_cfg`` returns, or ``None`` where they cannot be
-    learnt without running it for real.
-
-    The backbone is built on PyTorch's ``meta`` device (no memory, no initialisation cost: a CR-ResNet-101
-    supernet in 0.3 s) and run on a meta ``(1, in_channels, 224, 224)`` input, which propagates shapes only.
-    A backbone that cannot be built or run there (a config error the runner reports itself when it builds the
-    model, or an operator without a meta kernel) is not checked.
-    """
+def _backbone_maps(backbone_cfg: dict, scope: str, size: int) -> list[tuple[int, int]] | None:
+    """``(channels, width)`` of each map the backbone of ``backbone_cfg`` returns for a meta ``(1, C, size, size)``
+    input, or ``None`` where the backbone cannot be built or run there (:func:`backbone_widths`)."""
     import copy
 
     import torch
@@ -52,14 +47,36 @@ def backbone_widths(backbone_cfg: dict, scope: str) -> list[int] | None:
             backbone.eval()
             in_channels = cfg.get('in_channels', 3)
             with torch.no_grad():
-                outs = backbone(torch.empty(1, in_channels, _PROBE_SIZE, _PROBE_SIZE))
+                outs = backbone(torch.empty(1, in_channels, size, size))
     except Exception:  # noqa: BLE001 - not decidable here; the runner's build names the error
         return None
     if isinstance(outs, torch.Tensor):
         outs = (outs, )
     if not isinstance(outs, (tuple, list)) or not all(isinstance(o, torch.Tensor) and o.dim() == 4 for o in outs):
         return None
-    return [int(o.shape[1]) for o in outs]
+    return [(int(o.shape[1]), int(o.shape[-1])) for o in outs]
+
+
+def backbone_widths(backbone_cfg: dict, scope: str) -> list[int] | None:
+    """Channels of each feature map the backbone of ``backbone_cfg`` returns, or ``None`` where they cannot be
+    learnt without running it for real.
+
+    The backbone is built on PyTorch's ``meta`` device (no memory, no initialisation cost: a CR-ResNet-101
+    supernet in 0.3 s) and run on a meta ``(1, in_channels, 224, 224)`` input, which propagates shapes only.
+    A backbone that cannot be built or run there (a config error the runner reports itself when it builds the
+    model, or an operator without a meta kernel) is not checked.
+    """
+    maps = _backbone_maps(backbone_cfg, scope, _PROBE_SIZE)
+    return None if maps is None else [channels for channels, _ in maps]
+
+
+def backbone_strides(backbone_cfg: dict, scope: str) -> list[int] | None:
+    """The stride (input pixels per map pixel) of each feature map the backbone of ``backbone_cfg`` returns, from a
+    meta ``(1, C, 512, 512)`` input (exact for strides dividing 512), or ``None`` as for :func:`backbone_widths`."""
+    maps = _backbone_maps(backbone_cfg, scope, _STRIDE_PROBE_SIZE)
+    if maps is None or any(width <= 0 for _, width in maps):
+        return None
+    return [round(_STRIDE_PROBE_SIZE / width) for _, width in maps]
 
 
 def check_neck_widths(cfg: Any) -> None:
@@ -97,6 +114,61 @@ def check_neck_widths(cfg: Any) -> None:
     raise ConfigCheckError(
         f'{key}.in_channels={list(in_channels)} but the backbone ({where}) returns {len(widths)} feature maps '
         f'of {widths} channels: set {key}.in_channels={expected} (or the backbone\'s out_indices)')
+
+
+def check_feature_strides(cfg: Any) -> None:
+    """Raise unless the strides an mmdet ``FPN`` neck's maps have (the backbone's maps it reads, from ``start_level``,
+    then each extra level twice the last) are those that read them: the dense heads' anchor / point generators
+    (``model.rpn_head`` / ``model.bbox_head``'s ``anchor_generator`` or ``prior_generator`` ``strides``) and the RoI
+    extractors' ``featmap_strides`` (``model.roi_head.bbox_roi_extractor`` / ``mask_roi_extractor``).
+
+    A searched backbone pasted into mmdet's Faster R-CNN with ``out_indices`` of maps at strides (8, 16, 16, 32) (a
+    PC-NAS ``MBConvSupernet`` of space ``pcnas_s``, ``out_indices=(1, 2, 3, 5)``) trained with anchors and RoIs placed
+    for (4, 8, 16, 32, 64), silently: FPN resizes each map to the next before adding it, so nothing failed.
+
+    Raises:
+        ConfigCheckError: naming the key of the strides, their value, the backbone (with its ``out_indices``) and
+            the strides its maps have.
+    """
+    model = cfg.get('model')
+    if not isinstance(model, dict):
+        return
+    backbone, neck = model.get('backbone'), model.get('neck')
+    if not isinstance(backbone, dict) or not isinstance(neck, dict) or config_type_name(neck) != 'FPN':
+        return
+    num_outs, start, end = neck.get('num_outs'), neck.get('start_level', 0), neck.get('end_level', -1)
+    if not all(isinstance(v, int) and not isinstance(v, bool) for v in (num_outs, start, end)):
+        return  # FPN's constructor names the argument
+    strides = backbone_strides(backbone, config_scope(cfg))
+    if strides is None:
+        return
+    used = strides[start:] if end == -1 else strides[start:end]
+    if not used:
+        return
+    levels = list(used) + [used[-1] * 2 ** k for k in range(1, num_outs - len(used) + 1)]
+    readers = [(f'model.{head}.{name}.strides', (model.get(head) or {}).get(name))
+               for head in ('rpn_head', 'bbox_head') for name in ('anchor_generator', 'prior_generator')]
+    roi_head = model.get('roi_head')
+    readers += [(f'model.roi_head.{name}.featmap_strides', (roi_head or {}).get(name))
+                for name in ('bbox_roi_extractor', 'mask_roi_extractor')] if isinstance(roi_head, dict) else []
+    out_indices = backbone.get('out_indices')
+    where = f'{backbone.get("type")}' + (f', out_indices={tuple(out_indices)}' if out_indices is not None else '')
+    for key, node in readers:
+        if not isinstance(node, dict):
+            continue
+        given = node.get(key.rsplit('.', 1)[1])
+        if not isinstance(given, (list, tuple)) or not given:
+            continue
+        flat = [s[0] if isinstance(s, (list, tuple)) and len(s) == 2 and s[0] == s[1] else s for s in given]
+        if not all(isinstance(s, int) for s in flat):
+            continue  # (w, h) strides of two values: not judged here
+        if flat == levels[:len(flat)]:
+            continue
+        raise ConfigCheckError(
+            f'{key}={list(given)} but the maps model.neck (FPN, start_level={start}, num_outs={num_outs}) gives them '
+            f'have strides {levels}: the backbone ({where}) returns maps at strides {strides}. Choose out_indices '
+            f'whose maps each halve the one before (strides 4, 8, 16, 32 for mmdet\'s FPN configs), or set {key}='
+            f'{levels[:len(flat)]}')
 
 
 def check_backbone_fragment_used(cfg: Any) -> None:

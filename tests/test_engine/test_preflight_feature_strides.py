@@ -1,0 +1,37 @@
+"""A backbone whose maps are not at the strides the detector's anchors and RoI extractor read (a PC-NAS
+``MBConvSupernet`` of space ``pcnas_s`` pasted into mmdet's Faster R-CNN with ``out_indices=(1, 2, 3, 5)``: maps at
+strides 8, 16, 16, 32) trained with anchors placed for 4, 8, 16, 32, 64, silently (FPN resizes each map to the next
+before adding it). The config check now refuses it, naming the key and the strides."""
+from __future__ import annotations
+
+import pytest
+from mmengine.config import Config
+
+from automl_mm.engine.preflight_model import backbone_strides, check_feature_strides
+from automl_mm.engine.preflight_walk import ConfigCheckError
+
+BASELINE = 'configs/baselines/baseline_faster-rcnn-r18-fpn_1x1_24e_synthcoco.py'
+
+
+def _with_backbone(out_indices, widths):
+    cfg = Config.fromfile(BASELINE)
+    cfg.model.backbone = dict(type='automl_mm.MBConvSupernet', space='pcnas_s', arch=['k3e3'] * 21,
+                              out_indices=out_indices)
+    cfg.model.neck.in_channels = widths
+    return cfg
+
+
+def test_maps_at_other_strides_than_the_anchors_are_refused():
+    cfg = _with_backbone((1, 2, 3, 5), [48, 88, 136, 1792])
+    assert backbone_strides(cfg.model.backbone, 'mmdet') == [8, 16, 16, 32]
+    with pytest.raises(ConfigCheckError) as info:
+        check_feature_strides(cfg)
+    assert str(info.value).startswith(
+        'model.rpn_head.anchor_generator.strides=[4, 8, 16, 32, 64] but the maps model.neck (FPN, start_level=0, '
+        'num_outs=5) gives them have strides [8, 16, 16, 32, 64]: the backbone (automl_mm.MBConvSupernet, '
+        'out_indices=(1, 2, 3, 5)) returns maps at strides [8, 16, 16, 32]')
+
+
+def test_maps_at_the_anchor_strides_pass():
+    check_feature_strides(_with_backbone((0, 1, 2, 4), [32, 48, 88, 224]))
+    check_feature_strides(Config.fromfile(BASELINE))  # automl_mm's ResNet-18 at 4, 8, 16, 32
