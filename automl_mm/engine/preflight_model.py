@@ -117,10 +117,11 @@ def check_neck_widths(cfg: Any) -> None:
 
 
 def check_feature_strides(cfg: Any) -> None:
-    """Raise unless the strides an mmdet ``FPN`` neck's maps have (the backbone's maps it reads, from ``start_level``,
-    then each extra level twice the last) are those that read them: the dense heads' anchor / point generators
-    (``model.rpn_head`` / ``model.bbox_head``'s ``anchor_generator`` or ``prior_generator`` ``strides``) and the RoI
-    extractors' ``featmap_strides`` (``model.roi_head.bbox_roi_extractor`` / ``mask_roi_extractor``).
+    """Raise unless the strides an mmdet ``FPN`` neck's maps have (the backbone's maps it reads, from ``start_level``
+    to ``end_level`` included, then each extra level twice the last) are those that read them: the dense heads'
+    anchor / point generators (``model.rpn_head`` / ``model.bbox_head``'s ``anchor_generator`` or
+    ``prior_generator`` ``strides``) and the RoI extractors' ``featmap_strides``
+    (``model.roi_head.bbox_roi_extractor`` / ``mask_roi_extractor``).
 
     A searched backbone pasted into mmdet's Faster R-CNN with ``out_indices`` of maps at strides (8, 16, 16, 32) (a
     PC-NAS ``MBConvSupernet`` of space ``pcnas_s``, ``out_indices=(1, 2, 3, 5)``) trained with anchors and RoIs placed
@@ -142,7 +143,7 @@ def check_feature_strides(cfg: Any) -> None:
     strides = backbone_strides(backbone, config_scope(cfg))
     if strides is None:
         return
-    used = strides[start:] if end == -1 else strides[start:end]
+    used = strides[start:] if end == -1 else strides[start:end + 1]  # mmdet's FPN: end_level is its last map
     if not used:
         return
     levels = list(used) + [used[-1] * 2 ** k for k in range(1, num_outs - len(used) + 1)]

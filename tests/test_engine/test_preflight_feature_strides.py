@@ -35,3 +35,20 @@ def test_maps_at_other_strides_than_the_anchors_are_refused():
 def test_maps_at_the_anchor_strides_pass():
     check_feature_strides(_with_backbone((0, 1, 2, 4), [32, 48, 88, 224]))
     check_feature_strides(Config.fromfile(BASELINE))  # automl_mm's ResNet-18 at 4, 8, 16, 32
+
+
+def test_an_end_level_counts_its_own_map():
+    """mmdet's FPN reads the backbone's maps start_level..end_level, end_level included (``backbone_end_level =
+    end_level + 1``), and adds no extra level then: maps at strides 8, 16, 16 for end_level=2 here, not 8, 16, 32."""
+    cfg = _with_backbone((1, 2, 3, 5), [48, 88, 136, 1792])
+    cfg.model.neck.update(end_level=2, num_outs=3)
+    cfg.model.rpn_head.anchor_generator.strides = [8, 16, 32]
+    cfg.model.roi_head.bbox_roi_extractor.featmap_strides = [8, 16, 32]
+    with pytest.raises(ConfigCheckError) as info:
+        check_feature_strides(cfg)
+    assert str(info.value).startswith(
+        'model.rpn_head.anchor_generator.strides=[8, 16, 32] but the maps model.neck (FPN, start_level=0, '
+        'num_outs=3) gives them have strides [8, 16, 16]: ')
+    cfg.model.rpn_head.anchor_generator.strides = [8, 16, 16]  # what the maps are at: not refused
+    cfg.model.roi_head.bbox_roi_extractor.featmap_strides = [8, 16, 16]
+    check_feature_strides(cfg)
