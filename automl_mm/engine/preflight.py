@@ -21,7 +21,7 @@ concept, and the public names stay importable from here.
     :func:`~automl_mm.engine.preflight_dropped_args.check_dropped_arguments`);
   - a detector's ``model.neck.in_channels`` are the widths of the maps its backbone returns
     (:func:`~automl_mm.engine.preflight_model.check_neck_widths`, the backbone built and run on the meta device),
-    and an FPN's maps are at the strides its heads' anchors and RoI extractors read
+    and an FPN's maps are at the strides its heads' anchors / points and RoI extractors read
     (:func:`~automl_mm.engine.preflight_model.check_feature_strides`);
   - sizes that mmcv's / mmdet's constructors accept but the first image or forward cannot use: the anchor
     generators' ratios, scales and strides (one per map of the neck), the resize / pad / crop transforms' scales and

@@ -116,12 +116,38 @@ def check_neck_widths(cfg: Any) -> None:
         f'of {widths} channels: set {key}.in_channels={expected} (or the backbone\'s out_indices)')
 
 
+#: A dense head's generators of anchors / points, whose ``strides`` place them on the neck's maps (mmdet's
+#: ``anchor_generator`` / ``prior_generator``; Guided Anchoring's ``approx_anchor_generator`` /
+#: ``square_anchor_generator``).
+_ANCHOR_GENERATORS = ('anchor_generator', 'prior_generator', 'approx_anchor_generator', 'square_anchor_generator')
+#: The RoI extractors of mmdet's RoI heads that read the neck's maps from the first (HTC's
+#: ``semantic_roi_extractor`` reads its semantic head's map, at a stride of its own: not listed).
+_ROI_EXTRACTORS = ('bbox_roi_extractor', 'mask_roi_extractor', 'grid_roi_extractor')
+
+
+def _head_strides(head: dict, scope: str) -> tuple[str, ...]:
+    """The arguments of dense head ``head`` that are the strides its points are placed at: ``strides`` of an mmdet
+    ``AnchorFreeHead`` (FCOS, FoveaBox, VFNet, CondInst, ...: its ``MlvlPointGenerator``), ``point_strides`` of a
+    ``RepPointsHead``; none for another head or one whose class is not found."""
+    from mmdet.models.dense_heads import AnchorFreeHead, RepPointsHead
+
+    from automl_mm.registry import MODELS, config_class
+
+    cls = config_class(MODELS, head, scope)
+    if not isinstance(cls, type):
+        return ()
+    if issubclass(cls, RepPointsHead):
+        return ('point_strides', )
+    return ('strides', ) if issubclass(cls, AnchorFreeHead) else ()
+
+
 def check_feature_strides(cfg: Any) -> None:
     """Raise unless the strides an mmdet ``FPN`` neck's maps have (the backbone's maps it reads, from ``start_level``
     to ``end_level`` included, then each extra level twice the last) are those that read them: the dense heads'
-    anchor / point generators (``model.rpn_head`` / ``model.bbox_head``'s ``anchor_generator`` or
-    ``prior_generator`` ``strides``) and the RoI extractors' ``featmap_strides``
-    (``model.roi_head.bbox_roi_extractor`` / ``mask_roi_extractor``).
+    anchor / point generators (``model.rpn_head`` / ``model.bbox_head``'s ``anchor_generator``,
+    ``prior_generator``, ``approx_anchor_generator`` or ``square_anchor_generator`` ``strides``; an FCOS-like head's
+    own ``strides``, a RepPoints head's ``point_strides``, where given) and the RoI extractors' ``featmap_strides``
+    (``model.roi_head.bbox_roi_extractor`` / ``mask_roi_extractor`` / ``grid_roi_extractor``).
 
     A searched backbone pasted into mmdet's Faster R-CNN with ``out_indices`` of maps at strides (8, 16, 16, 32) (a
     PC-NAS ``MBConvSupernet`` of space ``pcnas_s``, ``out_indices=(1, 2, 3, 5)``) trained with anchors and RoIs placed
@@ -140,18 +166,24 @@ def check_feature_strides(cfg: Any) -> None:
     num_outs, start, end = neck.get('num_outs'), neck.get('start_level', 0), neck.get('end_level', -1)
     if not all(isinstance(v, int) and not isinstance(v, bool) for v in (num_outs, start, end)):
         return  # FPN's constructor names the argument
-    strides = backbone_strides(backbone, config_scope(cfg))
+    scope = config_scope(cfg)
+    strides = backbone_strides(backbone, scope)
     if strides is None:
         return
     used = strides[start:] if end == -1 else strides[start:end + 1]  # mmdet's FPN: end_level is its last map
     if not used:
         return
     levels = list(used) + [used[-1] * 2 ** k for k in range(1, num_outs - len(used) + 1)]
-    readers = [(f'model.{head}.{name}.strides', (model.get(head) or {}).get(name))
-               for head in ('rpn_head', 'bbox_head') for name in ('anchor_generator', 'prior_generator')]
+    readers = []
+    for head in ('rpn_head', 'bbox_head'):
+        node = model.get(head)
+        if not isinstance(node, dict):
+            continue
+        readers += [(f'model.{head}.{name}.strides', node.get(name)) for name in _ANCHOR_GENERATORS]
+        readers += [(f'model.{head}.{name}', node) for name in _head_strides(node, scope)]
     roi_head = model.get('roi_head')
-    readers += [(f'model.roi_head.{name}.featmap_strides', (roi_head or {}).get(name))
-                for name in ('bbox_roi_extractor', 'mask_roi_extractor')] if isinstance(roi_head, dict) else []
+    readers += [(f'model.roi_head.{name}.featmap_strides', roi_head.get(name))
+                for name in _ROI_EXTRACTORS] if isinstance(roi_head, dict) else []
     out_indices = backbone.get('out_indices')
     where = f'{backbone.get("type")}' + (f', out_indices={tuple(out_indices)}' if out_indices is not None else '')
     for key, node in readers:
