@@ -18,6 +18,33 @@ PROMPT_S = 20  # a runner's start took 14 s on 2 cores under a load of 7
 SPACES = [dict(type='PipelineChoiceSpace', key='aug', distribution=dict(type='Categorical', num_choices=2))]
 
 
+def _leave(tmp: str, rank: int, out: dict) -> None:
+    """Write what this rank recorded to ``<tmp>/rank<rank>.json``, then forget the copy layout and the group."""
+    import torch.distributed as torch_dist
+
+    from automl_mm.ohl import copies
+
+    with open(osp.join(tmp, f'rank{rank}.json'), 'w') as f:
+        json.dump(out, f)
+    copies.reset_copy_layout()
+    torch_dist.destroy_process_group()
+
+
+def _layout_outcome(tmp: str, rank: int, timeout: float) -> None:
+    """Create the layout of 2 copies of 2 ranks, recording its error and time (:func:`_leave` writes them)."""
+    from automl_mm.ohl import copies
+
+    out: dict = {}
+    with recording(out):
+        copies.init_copy_layout(2, 2, timeout)
+    _leave(tmp, rank, out)
+
+
+def _outcomes(tmp_path, nprocs: int) -> list[dict]:
+    """Each rank's record, by rank."""
+    return [json.loads((tmp_path / f'rank{r}.json').read_text()) for r in range(nprocs)]
+
+
 class _Net(BaseModel):
     """A linear model that cannot be built on rank ``fail_rank`` (its ``init_cfg`` checkpoint missing there), nor
     moved to the device on rank ``fail_to_rank`` (mmengine's ``wrap_model`` moves it)."""
@@ -54,7 +81,6 @@ class _Hook(Hook):
 
 
 def _rank(rank: int, tmp: str, where: str) -> None:
-    import torch.distributed as torch_dist
     from mmengine.runner import Runner
 
     from automl_mm.ohl import copies
@@ -76,10 +102,7 @@ def _rank(rank: int, tmp: str, where: str) -> None:
                           launcher='pytorch',
                           cfg=dict(model_wrapper_cfg=dict(type='automl_mm.CopyDataParallel')),
                           env_cfg=dict(dist_cfg=dict(backend='gloo', timeout=TIMEOUT_S)))
-    with open(osp.join(tmp, f'rank{rank}.json'), 'w') as f:
-        json.dump(out, f)
-    copies.reset_copy_layout()
-    torch_dist.destroy_process_group()
+    _leave(tmp, rank, out)
 
 
 PLANTED = {'logger': ("CopyRunner: building the runner (before the copies' process groups)",
@@ -97,7 +120,7 @@ PLANTED = {'logger': ("CopyRunner: building the runner (before the copies' proce
 @pytest.mark.parametrize('where', list(PLANTED))
 def test_a_rank_whose_copy_runner_start_fails_stops_every_rank(tmp_path, where):
     fork_ranks(_rank, (str(tmp_path), where), timeout=120)
-    outs = [json.loads((tmp_path / f'rank{r}.json').read_text()) for r in range(2)]
+    outs = _outcomes(tmp_path, 2)
     what, cause = PLANTED[where]
     assert outs[1]['error'].startswith(cause), outs
     assert outs[0]['error'].startswith(f'RankFailure: {what} failed on rank 1 ({cause}'), outs
@@ -107,7 +130,6 @@ def test_a_rank_whose_copy_runner_start_fails_stops_every_rank(tmp_path, where):
 def _groups_rank(rank: int, tmp: str) -> None:
     import torch.distributed as torch_dist
 
-    from automl_mm.ohl import copies
 
     join_gloo(rank, 4, osp.join(tmp, 'init'), timeout=TIMEOUT_S)
     if rank >= 2:  # copy 1's ranks cannot connect their group
@@ -116,18 +138,12 @@ def _groups_rank(rank: int, tmp: str) -> None:
                 raise RuntimeError(f'planted: gloo connectFullMesh failed on rank {rank}')
             return real(ranks, **kwargs)
         real, torch_dist.new_group = torch_dist.new_group, new_group
-    out: dict = {}
-    with recording(out):
-        copies.init_copy_layout(2, 2, TIMEOUT_S)
-    with open(osp.join(tmp, f'rank{rank}.json'), 'w') as f:
-        json.dump(out, f)
-    copies.reset_copy_layout()
-    torch_dist.destroy_process_group()
+    _layout_outcome(tmp, rank, TIMEOUT_S)
 
 
 def test_a_copy_group_that_cannot_be_created_stops_every_rank(tmp_path):
     fork_ranks(_groups_rank, (str(tmp_path),), nprocs=4, timeout=120)
-    outs = [json.loads((tmp_path / f'rank{r}.json').read_text()) for r in range(4)]
+    outs = _outcomes(tmp_path, 4)
     for r in (2, 3):
         assert outs[r]['error'] == f'RuntimeError: planted: gloo connectFullMesh failed on rank {r}', outs
     for r in (0, 1):
@@ -150,7 +166,6 @@ ONE_RANK_TIMEOUT_S = 10
 def _one_rank_groups_rank(rank: int, tmp: str, where: str) -> None:
     import torch.distributed as torch_dist
 
-    from automl_mm.ohl import copies
 
     join_gloo(rank, 4, osp.join(tmp, 'init'), timeout=ONE_RANK_TIMEOUT_S)
     failing, cause = ONE_RANK[where]
@@ -163,19 +178,13 @@ def _one_rank_groups_rank(rank: int, tmp: str, where: str) -> None:
                 raise IndexError(cause.partition(': ')[2])
             return group
         real, torch_dist.new_group = torch_dist.new_group, new_group
-    out: dict = {}
-    with recording(out):
-        copies.init_copy_layout(2, 2, ONE_RANK_TIMEOUT_S)
-    with open(osp.join(tmp, f'rank{rank}.json'), 'w') as f:
-        json.dump(out, f)
-    copies.reset_copy_layout()
-    torch_dist.destroy_process_group()
+    _layout_outcome(tmp, rank, ONE_RANK_TIMEOUT_S)
 
 
 @pytest.mark.parametrize('where', list(ONE_RANK))
 def test_one_rank_whose_copy_group_fails_alone_stops_every_rank_at_once(tmp_path, where):
     fork_ranks(_one_rank_groups_rank, (str(tmp_path), where), nprocs=4, timeout=60)  # a hang fails here
-    outs = [json.loads((tmp_path / f'rank{r}.json').read_text()) for r in range(4)]
+    outs = _outcomes(tmp_path, 4)
     failing, cause = ONE_RANK[where]
     assert outs[failing]['error'] == cause, outs
     for r in set(range(4)) - {failing}:  # its copy's other rank too, which waited in the group's connection
@@ -214,10 +223,8 @@ def test_only_copy_data_parallel_is_agreed_on_before_its_start(cfg, starts_none)
 
 
 def _connect_rank(rank: int, tmp: str) -> None:
-    import torch.distributed as torch_dist
 
     from automl_mm.engine import rank_failures
-    from automl_mm.ohl import copies
 
     join_gloo(rank, 4, osp.join(tmp, 'init'), timeout=ONE_RANK_TIMEOUT_S)
     if rank >= 2:  # copy 1's ranks cannot connect their group (its first collective)
@@ -226,18 +233,12 @@ def _connect_rank(rank: int, tmp: str) -> None:
                 raise RuntimeError(f'planted: gloo connectFullMesh failed on rank {rank}')
             return real(failure, group)
         real, rank_failures.any_rank_failed = rank_failures.any_rank_failed, any_rank_failed
-    out: dict = {}
-    with recording(out):
-        copies.init_copy_layout(2, 2, ONE_RANK_TIMEOUT_S)
-    with open(osp.join(tmp, f'rank{rank}.json'), 'w') as f:
-        json.dump(out, f)
-    copies.reset_copy_layout()
-    torch_dist.destroy_process_group()
+    _layout_outcome(tmp, rank, ONE_RANK_TIMEOUT_S)
 
 
 def test_a_copy_group_that_cannot_connect_stops_every_rank(tmp_path):
     fork_ranks(_connect_rank, (str(tmp_path),), nprocs=4, timeout=60)
-    outs = [json.loads((tmp_path / f'rank{r}.json').read_text()) for r in range(4)]
+    outs = _outcomes(tmp_path, 4)
     for r in (2, 3):
         assert outs[r]['error'] == f'RuntimeError: planted: gloo connectFullMesh failed on rank {r}', outs
     for r in (0, 1):

@@ -20,6 +20,28 @@ from torch.distributed.elastic.utils.distributed import get_free_port
 CAUSE = 'OSError: BuildFailsOnRankOne: the pretrained weights are not on this node'
 
 
+
+def _run_tool_and_record(tool, tool_name: str, cfg, tmp: str, rank: int) -> None:
+    """Run ``tools/train.py``'s ``run(cfg)`` or ``tools/test.py``'s ``main`` (the runner is built there; what comes
+    before the process group is left out) on ``cfg``, write the error it raised (or ``None``) to
+    ``<tmp>/rank<rank>.json`` and leave the process at once: a rank of a failed run whose process group is still up
+    may abort at exit (gloo's threads)."""
+    try:
+        if tool_name == 'train':
+            tool.run(cfg)
+        else:
+            tool.reading_config_together = lambda read, *args, **kwargs: cfg
+            tool.checking_own_files_together = lambda *args: contextlib.nullcontext()
+            tool._check_checkpoint_and_config = lambda *args: None
+            tool.main([osp.join(tmp, 'cfg.py'), osp.join(tmp, 'weights.pth'), '--work-dir', cfg.work_dir,
+                       '--launcher', 'pytorch'])
+        found = None
+    except Exception as err:  # noqa: BLE001 (recorded for the test)
+        found = f'{type(err).__name__}: {err}'
+    with open(osp.join(tmp, f'rank{rank}.json'), 'w') as f:
+        json.dump(found, f)
+    os._exit(0)
+
 def _rank(rank: int, tmp: str, port: int, tool_name: str) -> None:
     import torch
     from mmengine.config import Config
@@ -45,21 +67,7 @@ def _rank(rank: int, tmp: str, port: int, tool_name: str) -> None:
         model=dict(type='BuildFailsOnRankOne'),
         model_wrapper_cfg=dict(type='MMDistributedDataParallel', device_ids=None, broadcast_buffers=False),
         env_cfg=dict(dist_cfg=dict(backend='gloo', timeout=30)), log_level='WARNING'))
-    try:
-        if tool_name == 'train':
-            tool.run(cfg)
-        else:  # its main: the runner is built there; what comes before the process group is left out
-            tool.reading_config_together = lambda read, *args, **kwargs: cfg
-            tool.checking_own_files_together = lambda *args: contextlib.nullcontext()
-            tool._check_checkpoint_and_config = lambda *args: None
-            tool.main([osp.join(tmp, 'cfg.py'), osp.join(tmp, 'weights.pth'), '--work-dir', cfg.work_dir,
-                       '--launcher', 'pytorch'])
-        found = None
-    except Exception as err:  # noqa: BLE001 (recorded for the test)
-        found = f'{type(err).__name__}: {err}'
-    with open(osp.join(tmp, f'rank{rank}.json'), 'w') as f:
-        json.dump(found, f)
-    os._exit(0)  # a rank of a failed run whose process group is still up may abort at exit (gloo's threads)
+    _run_tool_and_record(tool, tool_name, cfg, tmp, rank)
 
 
 @pytest.mark.slow  # 2 forked gloo ranks a tool: some 2 s each on idle cores (tools/test.py's imports), 10 s loaded
@@ -118,21 +126,7 @@ def _own_group_rank(rank: int, tmp: str, port: int, tool_name: str) -> None:
     cfg = Config(dict(default_scope='mmengine', launcher='pytorch', runner_type='OwnGroupRunner',
                       work_dir=osp.join(tmp, 'work'), env_cfg=dict(dist_cfg=dict(backend='gloo', timeout=30)),
                       log_level='WARNING'))
-    try:
-        if tool_name == 'train':
-            tool.run(cfg)
-        else:
-            tool.reading_config_together = lambda read, *args, **kwargs: cfg
-            tool.checking_own_files_together = lambda *args: contextlib.nullcontext()
-            tool._check_checkpoint_and_config = lambda *args: None
-            tool.main([osp.join(tmp, 'cfg.py'), osp.join(tmp, 'weights.pth'), '--work-dir', cfg.work_dir,
-                       '--launcher', 'pytorch'])
-        found = None
-    except Exception as err:  # noqa: BLE001 (recorded for the test)
-        found = f'{type(err).__name__}: {err}'
-    with open(osp.join(tmp, f'rank{rank}.json'), 'w') as f:
-        json.dump(found, f)
-    os._exit(0)
+    _run_tool_and_record(tool, tool_name, cfg, tmp, rank)
 
 
 @pytest.mark.slow  # 2 forked gloo ranks a tool, as above
