@@ -1,0 +1,104 @@
+"""Where a choice transform (:mod:`automl_mm.augment.choice`) runs inside mmcv's view wrappers (``KeyMapper``,
+``TransformBroadcaster``), and what they give back: the place of a call (:func:`_place`), the view read once per
+place (:class:`_View`: the keys a choice watches per key set, what the wrappers drop per set of changed keys) and the
+content compares of the values a view drops (:func:`_same_value`, :func:`_same_image`). Moved from ``choice.py``
+unchanged; ``choice`` still names them."""
+from __future__ import annotations
+
+import weakref
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+import torch
+
+from . import op_base
+
+if TYPE_CHECKING:
+    from .choice import LiveChoiceTransform
+
+
+def _place(frame: Any) -> tuple:
+    """Where a choice transform is called from, as ``((code, id of the object), the object)``: the code and ``self``
+    of ``frame``, its caller (mmengine's ``Compose`` of a dataset's pipeline, mmcv's ``Compose`` inside a
+    ``KeyMapper``, mmdet's ``MultiImageMixDataset``): one transform object run in two pipelines (the Python API takes
+    built transforms) is read in each (:meth:`LiveChoiceTransform._check_view_used`). About 0.5 us (one frame's
+    locals)."""
+    owner = frame.f_locals.get('self')
+    return (frame.f_code, id(owner)), owner
+
+
+class _View:
+    """What the mmcv ``KeyMapper`` / ``TransformBroadcaster`` wrappers around a choice transform at one place of a
+    pipeline give back (``wrappers``, innermost first; empty outside any), with what is found once for it: the keys a
+    choice watches on a sample of each key set (:meth:`watched`) and what the wrappers drop of each set of changed
+    keys (:meth:`lost`; ``op_base.discarded_by``, 3-4 us a call)."""
+
+    __slots__ = ('wrappers', 'owner', '_watched', '_lost')
+
+    def __init__(self, wrappers: tuple) -> None:
+        self.wrappers = wrappers
+        #: A weak reference to the caller the view was read for (:func:`_place`; None where it takes none): a
+        #: caller made later at the same address is another place
+        self.owner: weakref.ref | None = None
+        self._watched: dict = {}
+        self._lost: dict = {}
+
+    def read_for(self, owner: Any) -> bool:
+        """Whether the view was read for the caller ``owner`` (not another one since freed at its address)."""
+        return self.owner is None or self.owner() is owner
+
+    def watched(self, results: dict, transform: LiveChoiceTransform) -> list[str]:
+        """``transform.changed_keys(results)``, found once per key set (the keys whose values are not None, and the
+        ``img_fields`` / ``seg_fields`` lists): the samples of one pipeline hold the same keys; one that holds other
+        keys (masks on some images only) gets its own list."""
+        fields = results.get('img_fields'), results.get('seg_fields')
+        fields = tuple(tuple(f) if isinstance(f, list) else f for f in fields)
+        key = tuple(name for name, value in results.items() if value is not None), fields
+        try:
+            found = self._watched.get(key)
+        except TypeError:  # an unhashable img_fields / seg_fields (refused by changed_keys)
+            return transform.changed_keys(results)
+        if found is None:
+            if len(self._watched) >= 256:
+                self._watched.clear()
+            found = self._watched[key] = transform.changed_keys(results)
+        return found
+
+    def lost(self, changed: tuple[str, ...]) -> frozenset[str]:
+        """Those of ``changed`` (keys inside the view) that the wrappers do not give back."""
+        found = self._lost.get(changed)
+        if found is None:
+            if len(self._lost) >= 256:
+                self._lost.clear()
+            found = self._lost[changed] = frozenset(op_base.discarded_by(self.wrappers, changed))
+        return found
+
+
+def _same_value(new: Any, old: Any) -> bool:
+    """Whether ``new`` holds what ``old`` holds: numpy arrays or torch tensors of one shape, dtype and values, two
+    objects of one class whose ``tensor`` (mmdet's boxes) or ``masks`` (mmdet's ``BitmapMasks``) do, or two mmdet
+    ``PolygonMasks`` (``masks``: per instance, a list of polygons, each a flat array of coordinates) of one
+    ``height`` and ``width`` and the same polygons. False for other values (a change is assumed)."""
+    if type(new) is not type(old):
+        return False
+    if isinstance(new, np.ndarray):
+        return new.shape == old.shape and new.dtype == old.dtype and np.array_equal(new, old)
+    if isinstance(new, torch.Tensor):
+        return new.shape == old.shape and new.dtype == old.dtype and bool(torch.equal(new, old))
+    for attr in ('tensor', 'masks'):
+        inner = getattr(new, attr, None)
+        if isinstance(inner, (np.ndarray, torch.Tensor)):
+            return _same_value(inner, getattr(old, attr, None))
+    polygons, held = getattr(new, 'masks', None), getattr(old, 'masks', None)
+    if isinstance(polygons, list) and isinstance(held, list) and len(polygons) == len(held):
+        return ((getattr(new, 'height', None), getattr(new, 'width', None))
+                == (getattr(old, 'height', None), getattr(old, 'width', None))
+                and all(isinstance(a, list) and isinstance(b, list) and len(a) == len(b)
+                        and all(_same_value(p, q) for p, q in zip(a, b)) for a, b in zip(polygons, held)))
+    return False
+
+
+def _same_image(value: Any, held: np.ndarray) -> bool:
+    """Whether ``value`` is an array of ``held``'s shape, dtype and values."""
+    return (isinstance(value, np.ndarray) and value.shape == held.shape and value.dtype == held.dtype
+            and np.array_equal(value, held))
