@@ -14,7 +14,7 @@ from automl_mm.registry import DATASETS
 
 from .splits import (
     SingleLabelMixin,
-    check_counts,
+    check_reward_size,
     check_seed,
     check_split,
     metainfo_with_classes,
@@ -130,7 +130,8 @@ class CIFAR10Dataset(SingleLabelMixin, BaseDataset):
         data_root: The extracted ``cifar-10-batches-py`` folder.
         split: ``'train'`` (50k minus the reward part), ``'reward'`` or ``'test'`` (the official 10k).
         reward_size: Number of training images held out for rewards. Default 5,000: the 45k/5k split of the
-            public OHL-Auto-Aug reimplementation.
+            public OHL-Auto-Aug reimplementation. 0 holds none out (the train split is the whole training set, and
+            ``split='reward'`` is refused); ``None`` is refused.
         seed: Seed of the train/reward split.
         **kwargs: Passed to ``mmengine.dataset.BaseDataset`` (``pipeline``, ``metainfo``, ...); its
             ``ann_file``, ``data_prefix`` and ``filter_cfg`` are never read and are refused.
@@ -163,11 +164,8 @@ class CIFAR10Dataset(SingleLabelMixin, BaseDataset):
             raise ValueError(f'CIFAR10Dataset.data_root must be the extracted "cifar-10-batches-py" folder, got '
                              f'{data_root!r}')
         self.split = check_split(split)
-        check_counts(reward_size=reward_size)
-        if self.split == 'reward' and not reward_size:
-            # reward_size 0 used to give the reward split the whole training set: a reward read on training images
-            raise ValueError('split="reward" needs reward_size > 0')
-        self.reward_size = int(reward_size)
+        # reward_size 0 used to give the reward split the whole training set: a reward read on training images
+        self.reward_size = check_reward_size('CIFAR10Dataset', reward_size, self.split)
         self.seed = check_seed(seed, 'CIFAR10Dataset.seed')
         kwargs['metainfo'] = metainfo_with_classes(type(self), kwargs.get('metainfo'),
                                                    f'CIFAR-10 (the batch files of {data_root})')

@@ -21,6 +21,7 @@ from automl_mm.registry import DATASETS
 from .splits import (
     SingleLabelMixin,
     check_counts,
+    check_reward_size,
     check_seed,
     check_split,
     metainfo_with_classes,
@@ -201,7 +202,8 @@ class FashionMNISTDataset(SingleLabelMixin, BaseDataset):
         split: ``'train'``, ``'reward'`` (held out for OHL rewards / NAS scoring) or ``'test'``.
         data_root: Folder holding ``{train,t10k}-{images-idx3,labels-idx1}-ubyte[.gz]``. ``None``: the first of
             ``data/fashion-mnist`` and ``/usr/share/datasets/fashion-mnist`` that holds them.
-        reward_size: Number of official training images held out as the reward split.
+        reward_size: Number of official training images held out as the reward split; 0 holds none out (the train
+            split is the whole training set, and ``split='reward'`` is refused).
         seed: Seed of the train / reward split and of the per-class subset, an int in ``[0, 2**32)`` (the subset is
             drawn from ``default_rng([seed, 1])``, which is ``default_rng(seed + 2**32)``: a larger seed would
             draw another seed's numbers, :func:`~automl_mm.utils.seeding.as_seed`).
@@ -218,6 +220,7 @@ class FashionMNISTDataset(SingleLabelMixin, BaseDataset):
         FileNotFoundError: The folder or one of its files is missing (the message names the path).
         ValueError: A file is not an idx file of unsigned bytes or is truncated (the message names it), a
             size argument does not fit the data, or (before any file is read) ``seed`` is outside ``[0, 2**32)``,
+            ``reward_size`` is not a non-negative integer (``None`` included) or is 0 for ``split='reward'``,
             an unread ``BaseDataset`` key is given, or ``metainfo.classes`` does not give one name per class.
 
     Examples:
@@ -249,10 +252,10 @@ class FashionMNISTDataset(SingleLabelMixin, BaseDataset):
         refuse_unread_base_keys('FashionMNISTDataset', kwargs, self.UNREAD_BASE_KEYS,
                                 'reads the four idx files of data_root')
         self.split = check_split(split)
-        counts = check_counts(reward_size=reward_size, samples_per_class=samples_per_class, max_samples=max_samples)
+        counts = check_counts(samples_per_class=samples_per_class, max_samples=max_samples)
         refuse_zero('FashionMNISTDataset', samples_per_class=counts['samples_per_class'],
                     max_samples=counts['max_samples'])
-        self.reward_size = counts['reward_size']
+        self.reward_size = check_reward_size('FashionMNISTDataset', reward_size, self.split)
         self.seed = check_seed(seed, 'FashionMNISTDataset.seed')
         self.samples_per_class = counts['samples_per_class']
         self.max_samples = counts['max_samples']

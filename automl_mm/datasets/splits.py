@@ -221,6 +221,28 @@ def check_counts(**counts: object) -> dict[str, int | None]:
     return {key: None if value is None else int(value) for key, value in counts.items()}
 
 
+def check_reward_size(owner: str, reward_size: object, split: str) -> int:
+    """``reward_size`` (the official training images held out as the reward split) as an ``int``, checked when the
+    dataset is built (with ``lazy_init`` too, as the start-up check builds it), not first when it loads.
+
+    ``None`` is refused (it is "keep all" for ``max_samples``, and here it passed :func:`check_counts` to fail at
+    loading in a comparison naming nothing: "'>=' not supported between instances of 'NoneType' and 'int'"), and so
+    is ``0`` for ``split='reward'`` (0 holds nothing out: the train split is the whole training set).
+
+    Raises:
+        ValueError: naming ``owner.reward_size`` for ``None``; ``reward_size`` for a negative or fractional count
+            (:func:`check_counts`); ``owner`` and ``split="reward"`` for 0 on the reward split.
+    """
+    if reward_size is None:
+        raise ValueError(f'{owner}.reward_size must be a non-negative integer (0: no reward split), got None')
+    reward_size = check_counts(reward_size=reward_size)['reward_size']
+    if split == 'reward' and reward_size == 0:
+        # 0 used to give a reward split of the whole training set (CIFAR-10), or (Fashion-MNIST, lazily built)
+        # failed only when the runner loaded it
+        raise ValueError(f'{owner}: split="reward" needs reward_size > 0 (0 holds no training image out)')
+    return reward_size
+
+
 def refuse_zero(owner: str, **counts: int | None) -> None:
     """``ValueError`` naming ``owner.key`` for each count that is 0: a ``max_samples=0`` or ``samples_per_class=0``
     built an empty split without a word, and the run failed (or trained on nothing) far from the cause."""
