@@ -100,6 +100,41 @@ def _held_image_ids(path: str) -> set | None:
         return set()
 
 
+def _refuse_malformed_entries(coco: dict, ann_file: str) -> None:
+    """``ValueError`` naming ``ann_file`` and the entry where an ``images`` entry is no dict or has no ``id`` of int or
+    str (pycocotools keys its index by it), the ids are of two types, or an ``annotations`` entry is no dict or has
+    no ``image_id`` of the images' id type. The split read them with a bare ``KeyError: 'id'`` / ``'image_id'``, a
+    ``TypeError`` or (ids 1 and ``'2'``) "'<' not supported between instances of 'str' and 'int'", naming no file,
+    and dropped an annotation of ``image_id`` ``'3'`` beside the image of id ``3`` (it names no image) silently."""
+    types: dict = {}
+    for i, img in enumerate(coco['images']):
+        if not isinstance(img, dict):
+            raise ValueError(f'COCO annotation file {ann_file!r}: images[{i}] is not an image entry (a dict): '
+                             f'{img!r}')
+        if 'id' not in img:
+            raise ValueError(f"COCO annotation file {ann_file!r}: images[{i}] has no 'id' ({img!r})")
+        if isinstance(img['id'], bool) or not isinstance(img['id'], (int, str)):
+            raise ValueError(f'COCO annotation file {ann_file!r}: images[{i}] has id {img["id"]!r}: an image id is '
+                             'an int or a str')
+        types.setdefault(type(img['id']), img['id'])
+    if len(types) > 1:
+        (a, first), (b, second) = types.items()
+        raise ValueError(f'COCO annotation file {ann_file!r} has image ids of two types, {a.__name__} ({first!r}) and '
+                         f'{b.__name__} ({second!r}): give every image an id of one type (an annotation\'s image_id '
+                         'names its image by value and type)')
+    for i, ann in enumerate(coco.get('annotations', [])):
+        if not isinstance(ann, dict):
+            raise ValueError(f'COCO annotation file {ann_file!r}: annotations[{i}] is not an annotation entry (a '
+                             f'dict): {ann!r}')
+        if 'image_id' not in ann:
+            raise ValueError(f"COCO annotation file {ann_file!r}: annotations[{i}] has no 'image_id' ({ann!r})")
+        if types and (isinstance(ann['image_id'], bool) or type(ann['image_id']) not in types):
+            # it names no image: split by image, the annotation was dropped without a word
+            raise ValueError(f'COCO annotation file {ann_file!r}: annotations[{i}] has image_id {ann["image_id"]!r} '
+                             f'(a {type(ann["image_id"]).__name__}), but the image ids are '
+                             f'{next(iter(types)).__name__}: it names no image')
+
+
 def _refuse_repeated_files(coco: dict, ann_file: str) -> None:
     """``ValueError`` where two images of ``coco`` (of other ids) name one image file (``file_name``, normalised:
     ``a.png`` and ``./a.png`` are one): split by id, the file could land in both parts, so arch-val scored
@@ -160,7 +195,8 @@ def split_coco(ann_file: str, out_dir: str, val_images: int | None = None, val_f
         annotations.
 
     Raises:
-        ValueError: ``ann_file`` is missing, not JSON or has no ``images`` list; image ids repeat, or two ids
+        ValueError: ``ann_file`` is missing, not JSON or has no ``images`` list; an image entry has no ``id`` (an
+            int or a str, of one type for all) or an annotation no ``image_id``; image ids repeat, or two ids
             name one image file (``file_name``: it could land in both parts); both
             ``val_images`` and ``val_fraction`` are given; the arch-val size is not in ``[1, num_images - 1]``;
             an output would be ``ann_file`` itself; ``seed`` is not an int in ``[0, 2**32)`` (before the file is read).
@@ -189,6 +225,7 @@ def split_coco(ann_file: str, out_dir: str, val_images: int | None = None, val_f
         raise ValueError(f'split_coco would write over its input {ann_file!r} (out_dir {out_dir!r}, prefix '
                          f'{prefix!r}): choose another prefix or out_dir')
     coco = _load(ann_file)
+    _refuse_malformed_entries(coco, ann_file)
     ids = [img['id'] for img in coco['images']]
     if len(set(ids)) != len(ids):
         raise ValueError(f'COCO annotation file {ann_file!r} has repeated image ids')

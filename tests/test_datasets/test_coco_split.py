@@ -108,6 +108,20 @@ def test_bad_arguments_raise(coco_file, tmp_path, kwargs, match):
     ('{not json', 'not valid JSON'),
     ('{"annotations": []}', "no 'images'"),
     ('{"images": [{"id": 1}, {"id": 1}, {"id": 2}]}', 'repeated image ids'),
+    # entries without the keys the split reads failed with a bare KeyError 'id' / 'image_id' or TypeError, naming no
+    # file; ids of two types failed in sorted() ("'<' not supported between instances of 'int' and 'str'")
+    ('{"images": [{"file_name": "a.png"}, {"id": 2}]}', r"images\[0\] has no 'id'"),
+    ('{"images": ["a.png", "b.png"]}', r"images\[0\] is not an image entry \(a dict\): 'a.png'"),
+    ('{"images": [{"id": 1}, {"id": [2]}]}', r"images\[1\] has id \[2\]: an image id is an int or a str"),
+    ('{"images": [{"id": 1}, {"id": true}]}', r"images\[1\] has id True: an image id is an int or a str"),
+    ('{"images": [{"id": "1"}, {"id": 2}]}', r"image ids of two types, str \('1'\) and int \(2\)"),
+    ('{"images": [{"id": 1}, {"id": 2}], "annotations": [{"id": 1}]}', r"annotations\[0\] has no 'image_id'"),
+    ('{"images": [{"id": 1}, {"id": 2}], "annotations": [7]}', r"annotations\[0\] is not an annotation entry"),
+    # an image_id of another type than the images' ids names no image: the annotation was dropped without a word
+    ('{"images": [{"id": 1}, {"id": 2}], "annotations": [{"id": 5, "image_id": "1"}]}',
+     r"annotations\[0\] has image_id '1' \(a str\), but the image ids are int"),
+    ('{"images": [{"id": 1}, {"id": 2}], "annotations": [{"id": 5, "image_id": [1]}]}',
+     r"annotations\[0\] has image_id \[1\] \(a list\), but the image ids are int"),
 ])
 def test_bad_files_raise_naming_the_file(tmp_path, content, match):
     path = tmp_path / 'ann.json'
