@@ -155,6 +155,9 @@ class ImageFolderDataset(SingleLabelMixin, BaseDataset):
     loader's at start: :mod:`automl_mm.engine.preflight_loader_classes`). Given
     names are checked against the folders when the dataset is built, ``lazy_init`` or not, and ``metainfo['classes']``
     holds the class names from then on (with ``lazy_init`` only the folder names are listed, not the images).
+    Give a val / test dataset ``test_mode=True`` (``configs/_base_/datasets/imagenet.py`` does): its ``split='all'``
+    is a training folder's too, so an item whose pipeline gives ``None`` is refused only in ``test_mode``; outside
+    it mmengine reads a random other image in its place (``reward`` items are refused in either mode).
 
     Raises:
         FileNotFoundError: The class-folder directory is missing or has no class folders (the message says the

@@ -39,3 +39,50 @@ def test_an_image_folder_reward_item_the_pipeline_drops_is_refused(tmp_path):
                             pipeline=[lambda data: None if data['img_path'].endswith('.png') else data])
     with pytest.raises(ValueError, match=r"^ImageFolderDataset \(split='reward'\): .* item 0 \(img_path='.*\.png'\)"):
         ds[0]
+
+
+def _image_folder_eval_loaders():
+    """``(config, loader key)`` of every val / test loader of the configs that reads an ``ImageFolderDataset``."""
+    import glob
+    import os.path as osp
+
+    from mmengine.config import Config
+
+    from conftest import REPO_ROOT
+
+    found = []
+    for path in sorted(glob.glob(osp.join(REPO_ROOT, 'configs', '**', '*.py'), recursive=True)):
+        with open(path) as f:
+            if 'imagenet' not in f.read():
+                continue
+        cfg = Config.fromfile(path)
+        for key in ('val_dataloader', 'test_dataloader'):
+            dataset = (cfg.get(key) or {}).get('dataset') or {}
+            if dataset.get('type') == 'ImageFolderDataset':
+                found.append((osp.relpath(path, REPO_ROOT), key, dataset))
+    return found
+
+
+def test_the_image_folder_evaluation_loaders_of_the_configs_set_test_mode():
+    """An image-folder val / test set has ``split='all'`` as a training folder has, so SingleLabelMixin cannot tell it
+    is read whole: outside ``test_mode`` an item whose pipeline gives ``None`` (mmcv's ``LoadImageFromFile(
+    ignore_empty=True)`` on an empty file) was replaced by a random other val image (val/b/1.png read as val/a/1.png,
+    one image scored twice), silently. With ``test_mode=True`` mmengine refuses the ``None``."""
+    loaders = _image_folder_eval_loaders()
+    assert loaders  # configs/_base_/datasets/imagenet.py and the configs built on it
+    assert [(path, key) for path, key, dataset in loaders if dataset.get('test_mode') is not True] == []
+
+
+def test_an_image_folder_val_item_the_pipeline_drops_is_refused_in_test_mode(tmp_path):
+    for cls in ('a', 'b'):
+        os.makedirs(tmp_path / 'val' / cls)
+        for i in range(3):
+            cv2.imwrite(str(tmp_path / 'val' / cls / f'{i}.png'), np.full((4, 4, 3), i, np.uint8))
+    (tmp_path / 'val' / 'b' / '1.png').write_bytes(b'')  # a failed copy
+    _, _, dataset = _image_folder_eval_loaders()[0]
+    dataset = {k: v for k, v in dataset.items() if k != 'type'}
+    ds = ImageFolderDataset(**dict(dataset, data_root=str(tmp_path), pipeline=[
+        dict(type='mmcv.LoadImageFromFile', ignore_empty=True)]))
+    assert ds[3]['img_path'].endswith(os.path.join('b', '0.png'))
+    with pytest.raises(Exception, match='should not get `None`'):
+        ds[4]  # was another val image in its place

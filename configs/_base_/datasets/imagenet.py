@@ -27,8 +27,10 @@ val_dataloader = dict(
     num_workers=8,
     persistent_workers=True,
     sampler=dict(type='DefaultSampler', shuffle=False),
+    # test_mode: an image whose pipeline gives None (LoadImageFromFile(ignore_empty=True) on an empty file) is refused;
+    # outside it mmengine read a random other val image in its place (split='all' is no held-out split to the dataset)
     dataset=dict(type=dataset_type, data_root=data_root, data_prefix=dict(img_path='val'), split='all',
-                 pipeline=test_pipeline))
+                 test_mode=True, pipeline=test_pipeline))
 test_dataloader = val_dataloader
 reward_dataloader = dict(
     batch_size=64,
