@@ -20,6 +20,12 @@ RULES = ('greater', 'less')
 # distance); mmpose (EPE, NME); mmagic (FID, KID, LPIPS, MAE, MSE); speech / OCR (wer, cer).
 LESS_NAMES = ('loss', 'error', 'err', 'mae', 'mse', 'rmse', 'nll', 'distance', 'epe', 'nme', 'fid', 'kid', 'lpips',
               'wer', 'cer')
+# Lower-is-better metric names matched as the metric's own name only (the key's last token): short abbreviations that
+# elsewhere in a key may be a prefix or a class name ('ml/accuracy'). mmdet's own: CrowdHumanMetric's log-average miss
+# rate ('crowd_human/mMR') and MOTChallengeMetric's error counts (IDSW, FP, FN, Frag, ML, IDFP, IDFN under
+# 'motchallenge-metric/'), which read 'greater' until the fifty-sixth session: a NAS search or OHL reward on
+# 'crowd_human/mMR' kept the highest miss rate.
+LESS_OWN_NAMES = ('mmr', 'idsw', 'fp', 'fn', 'frag', 'ml', 'idfp', 'idfn')
 
 # Higher-is-better metric names, read on the metric's own name (the key's last token): mmengine's
 # ``CheckpointHook._default_greater_keys`` that are whole words (``'AR@'`` is not one), and the per-class AP /
@@ -35,7 +41,8 @@ def infer_rule(key: str) -> str:
     1. ``key`` (lower-cased) equals one of mmengine's greater keys → ``'greater'``; equals one of its less keys
        → ``'less'``;
     2. the metric's own name, the last token of ``key`` (split at ``/``, ``_``, ``.``, ``-``, ``@``, spaces), is
-       one of :data:`LESS_NAMES` → ``'less'`` (``'top1_error'``, ``'mAP_loss'``); one of :data:`GREATER_NAMES`
+       one of :data:`LESS_NAMES` or :data:`LESS_OWN_NAMES` → ``'less'`` (``'top1_error'``, ``'mAP_loss'``,
+       ``'crowd_human/mMR'``); one of :data:`GREATER_NAMES`
        → ``'greater'`` (``'coco/loss_precision'``: the AP of mmdet's class ``'loss'``, ``classwise=True``; mmengine
        reads it ``'greater'`` too, by its substring ``precision``);
     3. another token of ``key`` is one of :data:`LESS_NAMES` → ``'less'`` (``'val/loss_cls'``, ``'PCK/EPE'``,
@@ -55,7 +62,7 @@ def infer_rule(key: str) -> str:
     if lc in less:
         return 'less'
     tokens = [t for t in re.split(r'[/_.\-@\s]+', lc) if t]
-    if tokens and tokens[-1] in LESS_NAMES:
+    if tokens and (tokens[-1] in LESS_NAMES or tokens[-1] in LESS_OWN_NAMES):
         return 'less'
     if tokens and tokens[-1] in GREATER_NAMES:
         return 'greater'

@@ -212,3 +212,53 @@ def test_under_greater_an_empty_evaluation_beside_negative_readings_is_refused(e
     evaluate(*first)
     with pytest.raises(RuntimeError, match=r'error/top1 reads negative values .*gave no metrics'):
         evaluate(*second)
+
+
+# mmdet 3.3's own lower-is-better keys, as its metrics report them: CrowdHumanMetric's log-average miss rate
+# (``eval_results['mMR']``, prefix 'crowd_human'; evaluation/metrics/crowdhuman_metric.py) and MOTChallengeMetric's
+# error counts (CLEAR's IDSW / FP / FN / Frag / ML, Identity's IDFP / IDFN; prefix 'motchallenge-metric')
+MMDET_LOWER = ['crowd_human/mMR', 'motchallenge-metric/IDSW', 'motchallenge-metric/FP', 'motchallenge-metric/FN',
+               'motchallenge-metric/Frag', 'motchallenge-metric/ML', 'motchallenge-metric/IDFP',
+               'motchallenge-metric/IDFN']
+# ... and their higher-is-better neighbours (TrackEval's MOTP is a mean IoU similarity); the abbreviations count as
+# the metric's own name only, not as a prefix
+MMDET_HIGHER = ['ml/accuracy', 'fp/top1', 'crowd_human/mAP', 'crowd_human/JI', 'motchallenge-metric/HOTA',
+                'motchallenge-metric/MOTA', 'motchallenge-metric/MOTP', 'motchallenge-metric/IDF1',
+                'motchallenge-metric/MT', 'motchallenge-metric/TP', 'motchallenge-metric/IDTP',
+                'motchallenge-metric/IDP', 'motchallenge-metric/IDR', 'motchallenge-metric/AssA',
+                'motchallenge-metric/DetA']
+
+
+@pytest.mark.parametrize('key', MMDET_LOWER)
+def test_mmdets_miss_rate_and_error_counts_keep_the_lowest(key):
+    """A search on ``metric_key='crowd_human/mMR'`` (mmdet's CrowdHuman miss rate: lower is better) inferred
+    ``metric_rule='greater'``: no token of the key was a known lower-is-better name, so every pool kept the
+    candidates of the HIGHEST miss rate and the search exported the worst detector it scored. Red before mmdet's
+    lower-is-better names were added (every key here read 'greater')."""
+    from automl_mm.utils.metric_rule import resolve_rule
+
+    rule = resolve_rule(None, key, 'train_cfg.metric_rule', 'train_cfg.metric_key')  # as SearchLoopBase resolves it
+    assert rule == 'less'
+    pool = PartialArchitecturePool(LayerwiseSpace([[0, 1, 2]] * 2), pool_size=1, rule=rule)
+    for c in pool.candidates():
+        pool.record(c, ERROR[c[0]])
+    assert pool.select() == [(1,)]  # the lowest miss rate
+
+
+@pytest.mark.parametrize('key', MMDET_HIGHER)
+def test_mmdets_other_crowdhuman_and_tracking_keys_keep_the_highest(key):
+    from automl_mm.utils.metric_rule import infer_rule
+
+    assert infer_rule(key) == 'greater'
+
+
+def test_a_plateau_scheduler_on_the_miss_rate_passes_the_config_check():
+    """The same inference behind the config check of a metric chooser without ``rule``: a ``ReduceOnPlateauLR``
+    on ``'crowd_human/mMR'`` (mmengine's default ``rule='less'``, right for a miss rate) was refused with the advice
+    to set ``rule='greater'``."""
+    from mmengine.config import Config
+
+    from automl_mm.engine.preflight_evaluators import check_selection_rules
+
+    check_selection_rules(Config(dict(param_scheduler=[dict(type='ReduceOnPlateauLR', monitor='crowd_human/mMR',
+                                                             patience=2)])))
