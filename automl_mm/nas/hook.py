@@ -45,7 +45,8 @@ class PathSamplingHook(Hook):
 
     Raises:
         ValueError: a ``space`` or ``sampler`` config whose values are refused (named by its key), a ``sampler``
-            config with its own ``space``, a ``val_path`` that is not a list of option indices, a bad ``seed``.
+            config with its own ``space``, a ``val_path`` that is not a list of option indices, a bad ``seed``; before
+            training, a second ``PathSamplingHook`` in the run (their draws would be tied: :meth:`_check_alone`).
         TypeError: a ``space`` that is not a path space or a ``sampler`` that is not a path sampler.
         KeyError: an unregistered ``type`` (mmengine's registry error).
 
@@ -94,6 +95,7 @@ class PathSamplingHook(Hook):
                                      _resumed_file(runner), f'iteration {iteration}, seed {self.seed}')
 
     def before_train(self, runner) -> None:
+        self._check_alone(runner)
         self.space.bind(runner.model)
         if self.seed is None:
             self.seed = run_seed(runner)  # rank 0's: every rank must train the same path
@@ -114,6 +116,36 @@ class PathSamplingHook(Hook):
                              f'{type(self.space).__name__} (e.g. another total_blocks): validation and test would run '
                              'a network outside the searched space; give a val_path of the space (or build the '
                              'supernet at one, e.g. model.backbone.stage_blocks)')
+
+    def _check_alone(self, runner) -> None:
+        """Refuse a second ``PathSamplingHook`` in the run (e.g. one per space of a CR supernet: its allocation and
+        its dilations). Each hook draws iteration i's path from ``path_rng(seed, i)`` and both default to the run's
+        seed, so their draws were tied: the first block's dilation was a function of the allocation drawn (the same
+        uniform number scaled to 19 allocations and to 3 dilations: allocations with 1 block in stage 1 always
+        trained it at dilation 1), silently; and both write their seed to one checkpoint record
+        (``checkpoint['path_sampling']``), so a resume read the last writer's for both.
+
+        Raises:
+            ValueError: naming the hooks' ``custom_hooks`` entries (else their positions among the runner's hooks)
+                and spaces.
+        """
+        hooks = [h for h in getattr(runner, 'hooks', None) or [] if isinstance(h, PathSamplingHook)]
+        if len(hooks) < 2:
+            return
+        from automl_mm.engine.run_info import run_config
+        from automl_mm.utils.scope import config_type_name
+
+        entries = (run_config(runner) or {}).get('custom_hooks') or []
+        found = [f'custom_hooks[{i}]' for i, entry in enumerate(entries)  # configs, or the hooks given built
+                 if config_type_name(entry) == 'PathSamplingHook' or any(entry is h for h in hooks)]
+        where = ' and '.join(found) if len(found) == len(hooks) else f'{len(hooks)} registered hooks'
+        spaces = ', '.join(type(h.space).__name__ for h in hooks)
+        both = 'both' if len(hooks) == 2 else 'all'
+        raise ValueError(f'{where} are {both} PathSamplingHooks ({spaces}): one run takes one. Each draws the path of '
+                         'iteration i from path_rng(seed, i), by default with the run\'s seed, so their draws are '
+                         'tied (one space\'s choice decides the other\'s first decision), and their seeds share one '
+                         "checkpoint record (checkpoint['path_sampling']). Sample one space per run, or one space of "
+                         'your own whose decisions hold both (a BasePathSpace subclass, README "One-shot NAS")')
 
     def _check_accumulation(self, runner) -> None:
         """A sampler of m > 1 paths per update needs the optimiser to accumulate exactly m iterations, in whole
