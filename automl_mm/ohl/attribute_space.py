@@ -26,6 +26,7 @@ from .data_writes import watch_data_writes
 from .optimizer_base import base_giving, groups_base_factor
 from .ownership import check_owned_attribute
 from .report import CUSTOM_IMPORTS, transform_types_note
+from .switching_hooks import check_switching_hooks
 from .transform_types import transform_types
 from .value_ranges import check_draws, shape_mismatch, value_shape
 
@@ -122,7 +123,9 @@ class AttributeSpace(PerCopySpace):
             of at least 2 values, or with a distribution that is not categorical or has another number of choices
             (an index without a value, or a value that is never searched); a categorical without ``choices``; an
             unknown ``transform``, or ``transform`` with ``choices``. In :meth:`setup`: a choice that an
-            optimiser target's constructor refuses (a negative lr), naming the choice.
+            optimiser target's constructor refuses (a negative lr), naming the choice; a target in the training
+            pipeline that a hook of the run replaces or skips during training (mmdet's ``PipelineSwitchHook``,
+            ``YOLOXModeSwitchHook``: :func:`~automl_mm.ohl.switching_hooks.check_switching_hooks`).
 
     Examples:
         >>> space = AttributeSpace(dict(type='Categorical', num_choices=3), target='model.head.dropout.p',
@@ -231,6 +234,8 @@ class AttributeSpace(PerCopySpace):
             self.check_choices(runner, path)
             # the factor from the config's base to every group (auto_scale_lr), for the fragment's base-value note
             self.__dict__.setdefault('_base_factors', {})[path] = groups_base_factor(runner, path)
+        # a PipelineSwitchHook replacing the pipeline mid-trunk: the rest of the trunk trained with its value
+        check_switching_hooks(runner, self.targets, f'OHL space {self.name!r}')
         watch_data_writes(runner, self.targets, f'OHL space {self.name!r}')
         # the class of each pipeline transform a target indexes (transforms.<i>), for the fragment: its
         # SetAttributesHook refuses a retrain pipeline with another transform at that index

@@ -17,6 +17,7 @@ from .attributes import check_written_value, establish_base_targets, set_attribu
 from .data_writes import is_data_path, watch_data_writes
 from .ownership import check_owned_attribute
 from .resume import ranks_loaded_alike
+from .switching_hooks import check_switching_hooks
 from .transform_types import check_transform_types, check_transform_types_arg
 from .value_ranges import check_value
 from .write_order import write_order
@@ -66,6 +67,7 @@ class SetAttributesHook(Hook):
         check_transform_types(runner, self.transform_types, self.values, 'SetAttributesHook')
         for path in self.values:
             check_owned_attribute(runner, path, 'SetAttributesHook', self.values[path])
+        check_switching_hooks(runner, self.values, 'SetAttributesHook')  # a pipeline switch loses the write
         watch_data_writes(runner, self.values, 'SetAttributesHook')
         # overlapping paths in the canonical order (a covering path first), not the dict's: a dumped config sorts it
         for path in write_order(runner, self.values, 'SetAttributesHook'):
@@ -176,6 +178,7 @@ class TrunkScheduleHook(Hook):
                     check_value(runner, path, value)  # a loss's label_smoothing, which checks itself when written
                 except ValueError as err:
                     raise ValueError(f'TrunkScheduleHook: trunk {trunk}: {err}') from None
+        check_switching_hooks(runner, self.values, 'TrunkScheduleHook')  # a pipeline switch loses the write
         watch_data_writes(runner, self.values, 'TrunkScheduleHook')
         # overlapping paths in the canonical order (a covering path first), not the dict's: a dumped config sorts it;
         # two paths reaching the same values are refused where any trunk's values differ

@@ -1,0 +1,115 @@
+"""Hooks that replace or skip training pipeline transforms in the middle of a run, refused beside a writer of them.
+
+An ``AttributeSpace`` writes its sample at each trunk start and credits the trunk's reward to it;
+``SetAttributesHook`` writes its value once, before training; ``TrunkScheduleHook`` writes each trunk's value at its
+start (:mod:`automl_mm.ohl.attributes`). Two mmdet hooks change the training pipeline under them:
+
+* ``PipelineSwitchHook`` (RTMDet's configs) replaces ``train_dataloader.dataset.pipeline`` at ``switch_epoch`` with
+  one built from ``switch_pipeline``. From then on a value written into the old pipeline is not the one the images
+  are loaded with: a 2-epoch trunk whose sample ``prob=1.0`` was written at epoch 0 trained its epoch 1 at the
+  switch pipeline's ``prob=0.5`` while the history recorded, and REINFORCE credited, 1.0; a replayed value was lost
+  at the switch; later writes go by index into the new pipeline, whatever transform is there.
+* ``YOLOXModeSwitchHook`` (YOLOX's configs) makes its ``MultiImageMixDataset`` skip the transforms of
+  ``skip_type_keys`` (``Mosaic``, ``RandomAffine``, ``MixUp``) for its last ``num_last_epochs`` epochs: a value
+  written to one of them changes nothing there, while the trunks are credited with it.
+
+:func:`check_switching_hooks` refuses such a write before training (the writers' ``setup`` / ``before_train``).
+A switch that does not happen in this run (``switch_epoch`` at ``max_epochs`` or later, or one already made) passes.
+"""
+from __future__ import annotations
+
+from collections.abc import Iterable
+from typing import Any
+
+_PIPELINE_ROOTS = (('train_dataloader', 'dataset', 'pipeline'), ('train_loop', 'dataloader', 'dataset', 'pipeline'))
+
+
+def _pipeline_rest(path: str) -> list[str] | None:
+    """The parts of ``path`` after the training dataset's ``pipeline`` (``['transforms', '1', 'prob']``), ``None``
+    where ``path`` does not go through it."""
+    parts = path.split('.')
+    for root in _PIPELINE_ROOTS:
+        if tuple(parts[:len(root)]) == root:
+            return parts[len(root):]
+    return None
+
+
+def _mmdet_hook_classes() -> tuple[type | None, type | None]:
+    try:
+        from mmdet.engine.hooks import PipelineSwitchHook, YOLOXModeSwitchHook
+    except ImportError:  # mmdet is optional
+        return None, None
+    return PipelineSwitchHook, YOLOXModeSwitchHook
+
+
+def _max_epochs(runner: Any) -> int | None:
+    try:
+        value = runner.max_epochs
+    except Exception:  # noqa: BLE001 - a runner without a train loop: the switch is taken to happen
+        return None
+    return value if isinstance(value, int) else None
+
+
+def check_switching_hooks(runner: Any, paths: Iterable[str], owner: str) -> None:
+    """Refuse writing ``paths`` where a hook of the run replaces or skips what they write during training (module
+    docstring): a path through ``train_dataloader.dataset.pipeline`` beside a ``PipelineSwitchHook`` that switches
+    before ``max_epochs``, and a path into a ``MultiImageMixDataset``'s transform of a type that a
+    ``YOLOXModeSwitchHook`` skips.
+
+    Args:
+        runner: The runner (its ``hooks``; a runner without them passes).
+        paths: The attribute paths the writer writes.
+        owner: Who writes them, for the message (``"OHL space 'flip'"``, ``'SetAttributesHook'``).
+
+    Raises:
+        ValueError: naming ``owner``, the path, the hook with its setting and what to do instead.
+    """
+    switch_cls, yolox_cls = _mmdet_hook_classes()
+    if switch_cls is None:
+        return
+    hooks = list(getattr(runner, 'hooks', None) or [])
+    for path in paths:
+        rest = _pipeline_rest(path) if isinstance(path, str) else None
+        if rest is None:
+            continue
+        max_epochs = _max_epochs(runner)
+        for hook in hooks:
+            if isinstance(hook, switch_cls) and not getattr(hook, '_has_switched', False):
+                epoch = getattr(hook, 'switch_epoch', None)
+                if isinstance(epoch, int) and max_epochs is not None and epoch >= max_epochs:
+                    continue  # never switches in this run
+                raise ValueError(
+                    f'{owner} writes {path}, but {type(hook).__name__}(switch_epoch={epoch!r}) replaces '
+                    f'train_dataloader.dataset.pipeline at epoch {epoch!r} with one built from its switch_pipeline: '
+                    'from then on the images are loaded with that pipeline\'s values, not the written one (the rest '
+                    'of the trunk trains with them while the written value is recorded and credited), and the path '
+                    'indexes the new pipeline\'s transforms. Write pipeline values in a run without the switch: set '
+                    f'its switch_epoch to train_cfg.max_epochs ({max_epochs!r}) or later, or remove the hook')
+            if isinstance(hook, yolox_cls) and not getattr(hook, '_has_switched', False):
+                skipped = _skipped_transform(runner, rest, getattr(hook, 'skip_type_keys', None) or ())
+                if skipped is None:
+                    continue
+                last = getattr(hook, 'num_last_epochs', None)
+                raise ValueError(
+                    f'{owner} writes {path}, a {skipped} of train_dataloader.dataset, but {type(hook).__name__}'
+                    f'(num_last_epochs={last!r}, skip_type_keys={list(hook.skip_type_keys)!r}) makes the dataset '
+                    f'skip every {skipped} for the last {last!r} epochs: there the written value would change '
+                    'nothing while it is recorded and credited. Write it in a run without that switch (drop '
+                    f'{skipped!r} from skip_type_keys, or remove the hook)')
+
+
+def _skipped_transform(runner: Any, rest: list[str], skip_type_keys: Iterable[str]) -> str | None:
+    """The type (as the dataset lists it in ``pipeline_types``) of the ``MultiImageMixDataset`` transform that the
+    pipeline path ``rest`` (``['2', 'prob']``) writes into, where it is one of ``skip_type_keys``; else ``None``."""
+    try:
+        dataset = runner.train_dataloader.dataset
+    except Exception:  # noqa: BLE001 - no loader here: nothing to compare
+        return None
+    types = getattr(dataset, 'pipeline_types', None)
+    if not isinstance(types, (list, tuple)) or not rest or not rest[0].lstrip('-').isdigit():
+        return None
+    index = int(rest[0])
+    if not -len(types) <= index < len(types):
+        return None  # the path's own check names the index
+    name = types[index]
+    return name if isinstance(name, str) and name in set(skip_type_keys) else None

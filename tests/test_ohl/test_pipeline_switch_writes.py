@@ -1,0 +1,97 @@
+"""A pipeline value written beside an mmdet hook that replaces or skips it during training is refused before
+training (:mod:`automl_mm.ohl.switching_hooks`).
+
+Until the fifty-sixth session an ``AttributeSpace`` on ``train_dataloader.dataset.pipeline.transforms.0.prob`` with
+2-epoch trunks beside ``PipelineSwitchHook(switch_epoch=1)`` trained epoch 1 of trunk 0 with the switch pipeline's
+``prob=0.5`` while the history recorded, and REINFORCE credited, the sample 1.0; ``SetAttributesHook`` /
+``TrunkScheduleHook`` replays lost their value at the switch the same way."""
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+from mmdet.engine.hooks import PipelineSwitchHook, YOLOXModeSwitchHook
+from mmengine.registry import RUNNERS
+
+from automl_mm.ohl.switching_hooks import check_switching_hooks
+from tests._tiny_runner import inductor_cache  # noqa: F401  (autouse)
+
+from conftest import tiny_ohl_cfg
+
+PATH = 'train_dataloader.dataset.pipeline.transforms.0.prob'
+FLIP = dict(type='mmcv.RandomFlip', prob=0.5, direction='horizontal')
+
+
+def _runner(hooks, max_epochs=4, dataset=None):
+    dataset = dataset if dataset is not None else SimpleNamespace(pipeline=None)
+    return SimpleNamespace(hooks=hooks, max_epochs=max_epochs, train_dataloader=SimpleNamespace(dataset=dataset))
+
+
+def test_search_beside_a_pipeline_switch_is_refused_before_training(tmp_path):
+    cfg = tiny_ohl_cfg(str(tmp_path / 'switch'), trunk_epochs=2)
+    cfg.train_cfg.max_epochs = 4
+    cfg.train_dataloader.dataset.pipeline = [FLIP, dict(type='PackClsInputs')]
+    cfg.custom_hooks[0].spaces = [dict(type='AttributeSpace', name='flip', distribution=dict(type='Categorical'),
+                                       choices=[0.0, 1.0], target=PATH)]
+    cfg.custom_hooks.append(dict(type='mmdet.PipelineSwitchHook', switch_epoch=1,
+                                 switch_pipeline=[FLIP, dict(type='automl_mm.PackClsInputs')]))
+    runner = RUNNERS.build(cfg)
+    with pytest.raises(ValueError, match=r"OHL space 'flip' writes train_dataloader\.dataset\.pipeline\.transforms\.0"
+                                         r"\.prob, but PipelineSwitchHook\(switch_epoch=1\) replaces .* train_cfg\."
+                                         r'max_epochs \(4\) or later'):
+        runner.train()
+    assert runner.iter == 0  # nothing trained with a value the switch would have replaced
+
+
+def test_replay_beside_a_pipeline_switch_is_refused_before_training(tmp_path):
+    # final_policy.py's hook in a plain retrain: the value it wrote before training was gone after epoch 1
+    cfg = tiny_ohl_cfg(str(tmp_path / 'replay'))
+    cfg.runner_type = 'Runner'
+    cfg.pop('model_wrapper_cfg')
+    cfg.train_dataloader.sampler = dict(type='DefaultSampler', shuffle=False)
+    cfg.train_dataloader.dataset.pipeline = [FLIP, dict(type='PackClsInputs')]
+    cfg.custom_hooks = [dict(type='automl_mm.SetAttributesHook', values={PATH: 1.0}),
+                        dict(type='mmdet.PipelineSwitchHook', switch_epoch=1,
+                             switch_pipeline=[FLIP, dict(type='automl_mm.PackClsInputs')])]
+    runner = RUNNERS.build(cfg)
+    with pytest.raises(ValueError, match=rf'SetAttributesHook writes {PATH}, but PipelineSwitchHook\(switch_epoch=1'):
+        runner.train()
+    assert runner.iter == 0
+
+
+@pytest.mark.parametrize('owner', ['SetAttributesHook', 'TrunkScheduleHook', "OHL space 'flip'"])
+def test_pipeline_switch_inside_the_run(owner):
+    hook = PipelineSwitchHook(switch_epoch=3, switch_pipeline=[FLIP])
+    with pytest.raises(ValueError, match=rf'{owner} writes {PATH}, but PipelineSwitchHook\(switch_epoch=3\)'):
+        check_switching_hooks(_runner([hook]), [PATH], owner)
+    # the same through the loop's dataloader
+    with pytest.raises(ValueError, match='PipelineSwitchHook'):
+        check_switching_hooks(_runner([hook]), ['train_loop.dataloader.dataset.pipeline.transforms.0.prob'], owner)
+
+
+def test_switches_that_do_not_happen_and_other_paths_pass():
+    later = PipelineSwitchHook(switch_epoch=4, switch_pipeline=[FLIP])
+    check_switching_hooks(_runner([later]), [PATH], 'SetAttributesHook')  # at max_epochs: never switches
+    done = PipelineSwitchHook(switch_epoch=1, switch_pipeline=[FLIP])
+    done._has_switched = True
+    check_switching_hooks(_runner([done]), [PATH], 'SetAttributesHook')  # the pipeline written is the switched one
+    now = PipelineSwitchHook(switch_epoch=1, switch_pipeline=[FLIP])
+    check_switching_hooks(_runner([now]), ['model.head.loss_module.label_smoothing',
+                                           'optim_wrapper.optimizer.param_groups.*.lr',
+                                           'train_dataloader.dataset.dataset.pipeline.transforms.0.prob'], 'x')
+    check_switching_hooks(SimpleNamespace(), [PATH], 'x')  # no hooks
+
+
+def test_yolox_mode_switch_skips_the_written_transform():
+    dataset = SimpleNamespace(pipeline=[object(), object(), object()],
+                              pipeline_types=['Mosaic', 'RandomAffine', 'mmdet.YOLOXHSVRandomAug'])
+    hook = YOLOXModeSwitchHook(num_last_epochs=2)
+    with pytest.raises(ValueError, match=r"OHL space 'mosaic' writes train_dataloader\.dataset\.pipeline\.0\.prob, "
+                                         r'a Mosaic of train_dataloader\.dataset, but YOLOXModeSwitchHook\('
+                                         r'num_last_epochs=2'):
+        check_switching_hooks(_runner([hook], dataset=dataset), ['train_dataloader.dataset.pipeline.0.prob'],
+                              "OHL space 'mosaic'")
+    # a transform it does not skip, and a hook that switched already
+    check_switching_hooks(_runner([hook], dataset=dataset), ['train_dataloader.dataset.pipeline.2.hue_delta'], 'x')
+    hook._has_switched = True
+    check_switching_hooks(_runner([hook], dataset=dataset), ['train_dataloader.dataset.pipeline.0.prob'], 'x')
