@@ -11,7 +11,8 @@ start (:mod:`automl_mm.ohl.attributes`). Two mmdet hooks change the training pip
   at the switch; later writes go by index into the new pipeline, whatever transform is there.
 * ``YOLOXModeSwitchHook`` (YOLOX's configs) makes its ``MultiImageMixDataset`` skip the transforms of
   ``skip_type_keys`` (``Mosaic``, ``RandomAffine``, ``MixUp``) for its last ``num_last_epochs`` epochs: a value
-  written to one of them changes nothing there, while the trunks are credited with it.
+  written to one of them changes nothing there, while the trunks are credited with it; and it sets
+  ``model.bbox_head.use_l1`` to True, over a written value.
 
 :func:`check_switching_hooks` refuses such a write before training (the writers' ``setup`` / ``before_train``).
 A switch that does not happen in this run (``switch_epoch`` at ``max_epochs`` or later, or one already made) passes.
@@ -21,6 +22,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+#: what ``YOLOXModeSwitchHook`` sets to True at its switch (the detector's, or a wrapper's ``detector``'s)
+_USE_L1_PATHS = ('model.bbox_head.use_l1', 'model.detector.bbox_head.use_l1')
 _PIPELINE_ROOTS = (('train_dataloader', 'dataset', 'pipeline'), ('train_loop', 'dataloader', 'dataset', 'pipeline'))
 
 
@@ -54,7 +57,7 @@ def check_switching_hooks(runner: Any, paths: Iterable[str], owner: str) -> None
     """Refuse writing ``paths`` where a hook of the run replaces or skips what they write during training (module
     docstring): a path through ``train_dataloader.dataset.pipeline`` beside a ``PipelineSwitchHook`` that switches
     before ``max_epochs``, and a path into a ``MultiImageMixDataset``'s transform of a type that a
-    ``YOLOXModeSwitchHook`` skips.
+    ``YOLOXModeSwitchHook`` skips, or to the ``bbox_head.use_l1`` it sets.
 
     Args:
         runner: The runner (its ``hooks``; a runner without them passes).
@@ -69,6 +72,14 @@ def check_switching_hooks(runner: Any, paths: Iterable[str], owner: str) -> None
         return
     hooks = list(getattr(runner, 'hooks', None) or [])
     for path in paths:
+        if path in _USE_L1_PATHS:
+            for hook in hooks:
+                if isinstance(hook, yolox_cls) and not getattr(hook, '_has_switched', False):
+                    raise ValueError(
+                        f'{owner} writes {path}, but {type(hook).__name__}(num_last_epochs='
+                        f'{getattr(hook, "num_last_epochs", None)!r}) sets it to True for the last epochs: there the '
+                        'written value would be overwritten while it is recorded and credited. Write it in a run '
+                        'without that hook')
         rest = _pipeline_rest(path) if isinstance(path, str) else None
         if rest is None:
             continue

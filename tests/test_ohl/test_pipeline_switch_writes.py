@@ -91,7 +91,10 @@ def test_yolox_mode_switch_skips_the_written_transform():
                                          r'num_last_epochs=2'):
         check_switching_hooks(_runner([hook], dataset=dataset), ['train_dataloader.dataset.pipeline.0.prob'],
                               "OHL space 'mosaic'")
+    with pytest.raises(ValueError, match=r'SetAttributesHook writes model\.bbox_head\.use_l1, but YOLOXModeSwitchHook'):
+        check_switching_hooks(_runner([hook], dataset=dataset), ['model.bbox_head.use_l1'], 'SetAttributesHook')
     # a transform it does not skip, and a hook that switched already
     check_switching_hooks(_runner([hook], dataset=dataset), ['train_dataloader.dataset.pipeline.2.hue_delta'], 'x')
     hook._has_switched = True
-    check_switching_hooks(_runner([hook], dataset=dataset), ['train_dataloader.dataset.pipeline.0.prob'], 'x')
+    check_switching_hooks(_runner([hook], dataset=dataset), ['train_dataloader.dataset.pipeline.0.prob',
+                                                             'model.bbox_head.use_l1'], 'x')
