@@ -43,18 +43,22 @@ def test_search_beside_a_pipeline_switch_is_refused_before_training(tmp_path):
     assert runner.iter == 0  # nothing trained with a value the switch would have replaced
 
 
-def test_replay_beside_a_pipeline_switch_is_refused_before_training(tmp_path):
-    # final_policy.py's hook in a plain retrain: the value it wrote before training was gone after epoch 1
+@pytest.mark.parametrize('replay', [
+    dict(type='automl_mm.SetAttributesHook', values={PATH: 1.0}),
+    dict(type='automl_mm.TrunkScheduleHook', values={PATH: [1.0, 0.0]}, trunk_epochs=2)])
+def test_replay_beside_a_pipeline_switch_is_refused_before_training(tmp_path, replay):
+    # final_policy.py's / schedule_policy.py's hook in a plain retrain: the value written was gone after epoch 1
     cfg = tiny_ohl_cfg(str(tmp_path / 'replay'))
     cfg.runner_type = 'Runner'
     cfg.pop('model_wrapper_cfg')
     cfg.train_dataloader.sampler = dict(type='DefaultSampler', shuffle=False)
     cfg.train_dataloader.dataset.pipeline = [FLIP, dict(type='PackClsInputs')]
-    cfg.custom_hooks = [dict(type='automl_mm.SetAttributesHook', values={PATH: 1.0}),
+    cfg.custom_hooks = [replay,
                         dict(type='mmdet.PipelineSwitchHook', switch_epoch=1,
                              switch_pipeline=[FLIP, dict(type='automl_mm.PackClsInputs')])]
     runner = RUNNERS.build(cfg)
-    with pytest.raises(ValueError, match=rf'SetAttributesHook writes {PATH}, but PipelineSwitchHook\(switch_epoch=1'):
+    owner = replay['type'].split('.')[-1]
+    with pytest.raises(ValueError, match=rf'{owner} writes {PATH}, but PipelineSwitchHook\(switch_epoch=1'):
         runner.train()
     assert runner.iter == 0
 
