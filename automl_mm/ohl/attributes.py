@@ -468,10 +468,20 @@ def _write(node: Any, parts: list[str], value: Any) -> Any:
         return node
     key: Any = int(part) if _indexes(node, part) else part
     if not rest:
-        return _put(node, key, value)
+        return _put(node, key, _own(value))
     child = node[key] if isinstance(node, dict) or _indexes(node, part) else getattr(node, key)
     new_child = _write(child, rest, value)
     return node if new_child is child else _put(node, key, new_child)
+
+
+def _own(value: Any) -> Any:
+    """``value`` as each place it is written to gets it: a list, dict, set or tuple deep-copied (a number, a string,
+    a tensor or a module as it is). A container written as one object to several places (the ``*`` fan-out over a
+    Cascade R-CNN's stages, a space's several targets) or kept by the writer (an ``AttributeSpace``'s ``choices``)
+    was shared by all of them, so a later write into one of its elements (``...bbox_head.0.loss_cls.class_weight.1``,
+    beside ``...bbox_head.*.loss_cls.class_weight``) changed every stage's weights and the space's choice itself: its
+    history, exported value and resume signature then named a list it never drew."""
+    return copy.deepcopy(value) if isinstance(value, (list, dict, set, tuple)) else value
 
 
 def _put(node: Any, key: Any, value: Any) -> Any:
