@@ -1,6 +1,7 @@
 """AM-LFS's search space: a diagonal Gaussian over the loss parameters θ = [a^t, b^t, a^τ, b^τ]."""
 from __future__ import annotations
 
+import copy
 import math
 import os.path as osp
 import re
@@ -203,8 +204,10 @@ class LossFunctionSpace(AttributeSpace):
 
     @staticmethod
     def _settings_of(loss: AMLFSLoss) -> dict:
-        """The target loss's settings other than θ, M and the parametrisation (``LOSS_SETTINGS``)."""
-        return {key: getattr(loss, key) for key in LOSS_SETTINGS}
+        """The target loss's settings other than θ, M and the parametrisation (``LOSS_SETTINGS``), copied: the
+        loss's own ``class_weight`` list, kept, followed the in-place writes of a space on one of its weights
+        (``...loss_module.class_weight.1``), so the learned loss and the fragment took that space's last sample."""
+        return {key: copy.deepcopy(getattr(loss, key)) for key in LOSS_SETTINGS}
 
     def _loss(self, theta: Any) -> AMLFSLoss:
         with warnings.catch_warnings():  # the avg_non_ignore advice, given once when the target was built

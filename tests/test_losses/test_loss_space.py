@@ -250,3 +250,20 @@ def test_the_learned_loss_keeps_the_trained_class_weight_and_ignore_index(tmp_pa
     with pytest.raises(ValueError, match=r"differ in \(.*class_weight, ignore_index, avg_non_ignore, reduction, "
                                          r"use_sigmoid\)"):
         LossFunctionSpace(target=['model.a.loss_module.theta', 'model.b.loss_module.theta']).resolve(two)
+
+
+def test_the_learned_loss_keeps_the_config_class_weight_under_an_element_write():
+    """LossFunctionSpace kept the target loss's class_weight list itself: a space on one of its weights
+    (``model.head.loss_module.class_weight.1``, written in place at every trunk start) changed the class_weight of the
+    learned loss and of final_policy.py's am_lfs_loss to the last sample drawn (that space's own export replays its
+    learned value after the loss is built)."""
+    from automl_mm.ohl.attributes import set_attribute
+
+    trained = AMLFSLoss(num_intervals=2, class_weight=[0.5, 2.0, 1.0])
+    runner = SimpleNamespace(model=SimpleNamespace(head=SimpleNamespace(loss_module=trained)))
+    space = LossFunctionSpace()
+    space.resolve(runner)
+    set_attribute(runner, 'model.head.loss_module.class_weight.1', 7.0)  # the other space's sample
+    assert trained.class_weight == [0.5, 7.0, 1.0]
+    assert space.learned_loss().class_weight == [0.5, 2.0, 1.0]
+    assert "'class_weight': [0.5, 2.0, 1.0]" in space.export_fragment()
