@@ -10,14 +10,16 @@ A search loop is an mmengine ``IterBasedTrainLoop`` whose ``run`` alternates
 
 The search state (pools, finished scores, results) is saved in every checkpoint under ``'nas_search'`` and restored
 by ``--resume``: a run killed in a scoring pass resumes without re-scoring finished candidates. Each rank loads its
-own copy of the checkpoint; ranks that restored different states are refused together, naming each one's file
-(:meth:`_SearchStateHook._check_ranks_loaded_alike`).
+own copy of the checkpoint; ranks that restored different states are refused together, naming each one's file. The
+hook that carries it, :class:`~automl_mm.nas.search_state._SearchStateHook`, lives in
+:mod:`~automl_mm.nas.search_state`.
 
 The loops' setting checks (:mod:`~automl_mm.nas.search_checks`), the retrain-config export
-(:mod:`~automl_mm.nas.retrain_export`) and the log helpers (:mod:`~automl_mm.nas.search_log`) are still importable
-from here, their former home. What a resume refuses (a partly scored step under other scoring settings, phase
-lengths that do not fit the checkpoint's position or move a scored step) is checked by
-:class:`~automl_mm.nas.resume_checks.SearchResumeChecks`, a base of :class:`SearchLoopBase`.
+(:mod:`~automl_mm.nas.retrain_export`), the log helpers (:mod:`~automl_mm.nas.search_log`) and the search-state hook
+(:mod:`~automl_mm.nas.search_state`) are still importable from here, their former home. What a resume refuses (a
+partly scored step under other scoring settings, phase lengths that do not fit the checkpoint's position or move a
+scored step) is checked by :class:`~automl_mm.nas.resume_checks.SearchResumeChecks`, a base of
+:class:`SearchLoopBase`.
 """
 from __future__ import annotations
 
@@ -28,7 +30,6 @@ import time
 from collections.abc import Callable
 
 from mmengine.dist import barrier, broadcast_object_list, get_world_size, is_main_process
-from mmengine.hooks import Hook
 from mmengine.logging import print_log
 from mmengine.model import is_model_wrapper
 from mmengine.runner import IterBasedTrainLoop
@@ -36,7 +37,7 @@ from torch import nn
 
 from automl_mm.engine.evaluate import HeldOutEvaluator, build_local_loader, first_configured, fixed_batches
 from automl_mm.engine.rank_failures import agree_on_failure, stopping_together
-from automl_mm.engine.run_info import is_resume, refuse_resume_without_search_state, run_seed
+from automl_mm.engine.run_info import run_seed
 from automl_mm.engine.runner_checks import checked_config
 from automl_mm.ohl.sync import broadcast_buffers_
 from automl_mm.utils.checks import (
@@ -47,12 +48,11 @@ from automl_mm.utils.checks import (
 )
 from automl_mm.utils.io import dump_json_atomic, write_text_atomic
 from automl_mm.utils.metric_rule import resolve_rule
-from automl_mm.utils.seeding import as_seed, resumed_seed
+from automl_mm.utils.seeding import as_seed
 
-from .accumulation import check_checkpoint_accumulation, check_resumed_accumulation
+from .accumulation import check_checkpoint_accumulation
 from .base import BasePathSampler, BasePathSpace, drawn_path
 from .beam import PartialArchitecturePool, score_step
-from .final_architecture import ARCHITECTURE_KEY
 from .resume_checks import SearchResumeChecks
 from .retrain_export import (  # noqa: F401
     check_retrain_backbone,
@@ -69,6 +69,7 @@ from .search_checks import (  # noqa: F401
     check_scoring_counts,
 )
 from .search_log import format_table, warn  # noqa: F401
+from .search_state import _SearchStateHook  # also named here: automl_mm.nas.loop._SearchStateHook
 
 
 def score_threshold_keys(model_cfg, prefix: str = 'model') -> list[str]:
@@ -111,86 +112,6 @@ def _empty_step_advice(loop, trained_by: str) -> str:
     lower = f', lower the model\'s score threshold ({", ".join(thresholds)}, e.g. to 0.0 with --cfg-options)' \
         if thresholds else ''
     return f'{longer}{lower}, or check the search split and search_evaluator'
-
-
-class _SearchStateHook(Hook):
-    """Carries a search loop's state in and out of runner checkpoints."""
-
-    priority = 'VERY_LOW'
-
-    def __init__(self, loop: SearchLoopBase) -> None:
-        self.loop = loop
-
-    def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
-        checkpoint['nas_search'] = dict(self.loop.search_state_dict(), seed=self.loop.seed,
-                                        scoring=self.loop.scoring_settings(), loop=type(self.loop).__name__)
-        final = getattr(self.loop, '_final_architecture', None)  # set by finish(): what tools/test.py applies
-        if final is not None:
-            checkpoint['nas_search'][ARCHITECTURE_KEY] = final
-
-    def after_load_checkpoint(self, runner, checkpoint: dict) -> None:
-        if not is_resume(runner):
-            # load_from (mmengine calls this hook for it too) takes the weights only: a new search used to skip
-            # the stages the checkpoint's run had finished and re-export its result, limits and all
-            if 'nas_search' in checkpoint:
-                warn('load_from takes the checkpoint\'s weights only; the search (pools, scores, results) starts '
-                     'from scratch. Use resume to continue it')
-            return
-        name = type(self.loop).__name__
-        # every rank reads its own checkpoint file and data (node-local work_dirs, another working directory): a
-        # refusal on one rank alone left the others in the data check's gather until the process group's timeout
-        with stopping_together(f'{name}: the resume checks of the checkpoint\'s search state'):
-            self._load_search_state(runner, checkpoint, name)
-        # each rank loaded its own copy of the checkpoint: a node's stale or other copy made that rank score a step
-        # the others had finished, with wrong results or a hang; every rank passed the checks above, so all gather
-        self._check_ranks_loaded_alike(runner, checkpoint, name)
-        self.loop._epoch = 0  # search checkpoints store the iteration; the loop has one big epoch
-
-    def _check_ranks_loaded_alike(self, runner, checkpoint: dict, name: str) -> None:
-        """Refuse, on every rank, a resume whose ranks restored different search states
-        (:func:`~automl_mm.engine.rank_agreement.check_ranks_loaded_alike`): the loop's :meth:`search_state_dict`
-        as loaded (pools with their decisions, scores and history; results), its seed and the checkpoint's
-        iteration, which with the seed fixes every later path and completion drawn. Collective; nothing in a
-        single process."""
-        from automl_mm.engine.data_fingerprint import _resumed_file
-        from automl_mm.engine.rank_agreement import check_ranks_loaded_alike
-
-        if get_world_size() < 2:
-            return
-        iteration = (checkpoint.get('meta') or {}).get('iter')
-        pools = self.loop.search_pools()
-        steps, scored = sum(len(p.history) for p in pools), sum(len(p.scores) for p in pools)
-        summary = (f'iteration {iteration}, {steps} search step{"s" * (steps != 1)} finished, {scored} '
-                   f'candidate{"s" * (scored != 1)} of the current one scored')
-        check_ranks_loaded_alike(name, dict(self.loop.search_state_dict(), seed=self.loop.seed, iteration=iteration),
-                                 _resumed_file(runner), summary)
-
-    def _load_search_state(self, runner, checkpoint: dict, name: str) -> None:
-        # pending gradients are not saved: mmengine only warns that they are lost. The optimiser wrapper and the
-        # checkpoint the runner runs: Runner(optim_wrapper=..., load_from=..., cfg=dict(...)) holds them as arguments
-        cfg = checked_config(runner)
-        check_resumed_accumulation(cfg.get('optim_wrapper'), (checkpoint.get('meta') or {}).get('iter', 0),
-                                   f'the resumed checkpoint {cfg.get("load_from") or ""}'.rstrip())
-        if 'nas_search' not in checkpoint:
-            refuse_resume_without_search_state(checkpoint, 'NAS', f'a {name} (train_cfg.type)')
-        else:
-            state = checkpoint['nas_search']
-            saved = state.get('loop')  # saved since the 35th session; older checkpoints: by their keys below
-            # keys added to a loop's state later (optional_search_state_keys): a checkpoint written before lacks them
-            missing = sorted(set(self.loop.search_state_dict()) - set(state)
-                             - set(getattr(self.loop, 'optional_search_state_keys', ())))
-            if (saved is not None and saved != name) or missing:
-                # a PC-NAS search resumed by a CRNASLoop failed with KeyError: 'stage_pool'
-                raise ValueError(f'NAS: the checkpoint holds the search state of '
-                                 f'{saved or "another search loop"} (keys {sorted(state)}), this run\'s '
-                                 f'train_cfg.type is {name}' + (f', which needs {missing}' if missing else '') +
-                                 ': a resume continues the same search. Resume with the checkpoint\'s loop, or '
-                                 'start a new search from its weights with load_from')
-            self.loop.load_search_state_dict(state)
-            if 'seed' in state:  # the seed the run began with (without randomness.seed, mmengine drew it)
-                self.loop.seed = int(resumed_seed(state['seed'], self.loop._configured_seed, 'train_cfg.seed'))
-            if state.get('scoring') is not None:  # checkpoints written before the settings were saved: unchecked
-                self.loop.check_resumed_scoring(state['scoring'], checkpoint)
 
 
 def share_rank0_statistics(model: nn.Module) -> None:
