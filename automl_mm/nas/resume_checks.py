@@ -29,7 +29,7 @@ with the checkpoint's settings, or start a new search from its weights with ``lo
   was an upper bound (:meth:`CRNASResumeChecks.check_chosen_allocation`).
 
 What the checkpoint itself must be (the same search loop, search state present, no pending accumulated gradients,
-the same seed) is checked as it is loaded (:mod:`automl_mm.nas.loop`'s checkpoint hook,
+the same seed) is checked as it is loaded (:mod:`automl_mm.nas.search_state`'s checkpoint hook,
 :mod:`automl_mm.nas.accumulation`). The checks here are mixins of the loops and read the loop's pools, iteration
 (``_iter``) and settings; each is still reached under its former path (``SearchLoopBase.check_resumed_phase``,
 ``CRNASLoop.check_resumed_band``, ``PCNASLoop.COST_KEYS``; ``automl_mm.nas.cr_nas.FLOPS_NEUTRAL_BACKBONE_KEYS``).
