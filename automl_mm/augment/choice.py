@@ -31,7 +31,14 @@ from automl_mm.registry import TRANSFORMS, registered_name
 from automl_mm.utils.checks import config_repr, repeated_candidates
 
 from . import op_base
-from .choice_views import _place, _same_image, _same_value, _View  # noqa: F401 (also named here)
+from .choice_views import (  # noqa: F401 (also named here)
+    _packed_around,
+    _place,
+    _same_image,
+    _same_value,
+    _say_homography_once,
+    _View,
+)
 
 # the recording and counting of draws (draw_counting.py), under their old names here: configs, tests and pickles
 # (dataloader workers, checkpoints) that name automl_mm.augment.choice.<name> keep working
@@ -440,7 +447,11 @@ class OHLRandomChoice(LiveChoiceTransform):
             (changes made in place reach the sample whatever the view: ``KeyMapper(mapping=dict(img='img'))`` around
             mmcv's ``RandomFlip`` kept the flipped boxes in the view, ``mapping=dict(gt_bboxes='gt_bboxes')`` around
             mmdet's, which flips the boxes in place, the flipped image), naming the sub-pipeline, the wrapper and the
-            keys to add to its mapping (:meth:`_apply_in_view`).
+            keys to add to its mapping (:meth:`_apply_in_view`). A ``homography_matrix`` the sample held before (mmdet's
+            ``Resize`` / ``RandomFlip`` record one) that the view alone does not give back is refused only where a
+            pipeline it runs in packs it (``PackDetInputs(meta_keys=(..., 'homography_matrix'))``, mmdet's
+            semi-supervised configs, whose detectors project pseudo-boxes with it); elsewhere the mapping to add is
+            logged once a process, as ``OHLAutoAugment`` answers the same view.
     """
 
     def __init__(self, transforms: Sequence[dict | Sequence[dict]], key: str = 'choice',
@@ -477,6 +488,10 @@ class OHLRandomChoice(LiveChoiceTransform):
         compared by content only then: a sub-pipeline that replaces it by an equal copy changed nothing. A choice of
         photometric transforms in a view that gives back the image passes.
 
+        A view out of step in a held ``homography_matrix`` alone is refused only where an enclosing pipeline packs it
+        (:func:`~automl_mm.augment.choice_views._packed_around`), else said once
+        (:func:`~automl_mm.augment.choice_views._say_homography_once`), as ``OHLAutoAugment._check_view`` answers it.
+
         The keys to watch are found once per key set of the samples (:meth:`_View.watched`), what the wrappers drop
         of them once per set of changed keys (:meth:`_View.lost`): no call stack is read past the first sample.
 
@@ -496,7 +511,12 @@ class OHLRandomChoice(LiveChoiceTransform):
             lost = [key for key in changed if key in lost and key not in same]
             if lost:
                 changed = tuple(key for key in changed if key not in same)
-                raise ValueError(self._partial_view_message(index, view.wrappers, changed, lost))
+                if lost != ['homography_matrix'] or _packed_around(view.wrappers[-1]):
+                    raise ValueError(self._partial_view_message(index, view.wrappers, changed, lost))
+                # the homography alone, which no enclosing pipeline packs (a supervised run: nothing reads it), is
+                # said once and not refused, as OHLAutoAugment says it
+                _say_homography_once((view.wrappers[0], changed, tuple(lost)),
+                                     lambda: self._partial_view_message(index, view.wrappers, changed, lost))
         return out
 
     def _partial_view_message(self, index: int, wrappers: tuple, changed: tuple, lost: list[str]) -> str:
@@ -513,8 +533,13 @@ class OHLRandomChoice(LiveChoiceTransform):
                 f'{type(inner).__name__}(mapping={inner.mapping!r}, remapping={inner.remapping!r}), which gives back ')
         fix = f"add {', '.join(f'{key}={key!r}' for key in lost if key in here) or ', '.join(lost)} to its {where}"
         if kept:
+            why = ''
+            if 'homography_matrix' in lost_set:
+                why = (" (and the homography_matrix recorded before the choice, without the drawn transforms' moves: "
+                       "mmdet's semi-supervised detectors project pseudo-boxes from one view of an image into another "
+                       'with it)')
             return (f'{head}{kept} but not {dropped}: the sample would keep what the drawn transforms moved in part, '
-                    f'and its annotations would no longer describe its image. Take them back too: {fix}')
+                    f'and its annotations would no longer describe its image{why}. Take them back too: {fix}')
         return (f'{head}none of {dropped}, which the drawn transforms replaced: the sample would keep the old '
                 'value while the draw is credited, and what they changed in place (mmdet\'s RandomFlip flips the boxes '
                 'in their own tensor; mmcv\'s views share the sample\'s values) would reach it, so its annotations '

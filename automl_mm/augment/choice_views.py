@@ -1,15 +1,21 @@
 """Where a choice transform (:mod:`automl_mm.augment.choice`) runs inside mmcv's view wrappers (``KeyMapper``,
 ``TransformBroadcaster``), and what they give back: the place of a call (:func:`_place`), the view read once per
 place (:class:`_View`: the keys a choice watches per key set, what the wrappers drop per set of changed keys) and the
-content compares of the values a view drops (:func:`_same_value`, :func:`_same_image`). Moved from ``choice.py``
-unchanged; ``choice`` still names them."""
+content compares of the values a view drops (:func:`_same_value`, :func:`_same_image`), moved from ``choice.py``
+(``choice`` still names them); and what both choice transforms (``OHLAutoAugment``, ``OHLRandomChoice``) do with a
+view that drops a ``homography_matrix`` recorded before them: refused where an enclosing pipeline packs it
+(:func:`_packed_around`), said once otherwise (:func:`_say_homography_once`)."""
 from __future__ import annotations
 
+import logging
+import sys
 import weakref
+from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import torch
+from mmengine.logging import print_log
 
 from . import op_base
 
@@ -102,3 +108,67 @@ def _same_image(value: Any, held: np.ndarray) -> bool:
     """Whether ``value`` is an array of ``held``'s shape, dtype and values."""
     return (isinstance(value, np.ndarray) and value.shape == held.shape and value.dtype == held.dtype
             and np.array_equal(value, held))
+
+
+#: The homography-only views said (:func:`_say_homography_once`: ``OHLAutoAugment._check_view``,
+#: ``OHLRandomChoice._apply_in_view``), once a process: ``(wrapper, kept, left)``.
+_VIEW_WARNED: set[tuple] = set()
+#: Whether a pipeline around the outermost wrapper packs ``homography_matrix`` (:func:`_packed_around`).
+_PACKED_AROUND: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
+
+
+def _packed_around(wrapper) -> bool:
+    """:func:`_packed_by_enclosing_pipeline` of ``homography_matrix`` for the pipeline that runs ``wrapper`` (the
+    outermost mmcv wrapper around a choice transform; a wrapper a config builds belongs to one pipeline), read from
+    the call stack once per wrapper: about 20 us a sample otherwise, on every sample of a supervised pipeline whose
+    view leaves the matrix out."""
+    packed = _PACKED_AROUND.get(wrapper)
+    if packed is None:
+        packed = _PACKED_AROUND[wrapper] = _packed_by_enclosing_pipeline('homography_matrix')
+    return packed
+
+
+#: Why a view out of step in ``homography_matrix`` alone is said, not refused, where no enclosing pipeline packs it.
+HOMOGRAPHY_NOT_PACKED = ("Not refused: no enclosing pipeline packs homography_matrix (PackDetInputs' default "
+                         "meta_keys leave it out) and only mmdet's semi-supervised detectors read it, from "
+                         "meta_keys=(..., 'homography_matrix')")
+
+
+def _say_homography_once(said: tuple, message: Callable[[], str]) -> None:
+    """Log (mmengine's ``print_log``, ``WARNING``), once a process per ``said`` (``(wrapper, kept, left)``), that a
+    view gives back what a choice transform changed but ``homography_matrix`` (recorded before it), which no enclosing
+    pipeline packs: ``message()`` (what the view drops and the mapping to add) and :data:`HOMOGRAPHY_NOT_PACKED`.
+    ``OHLAutoAugment`` and ``OHLRandomChoice`` answer such a view alike (refused only where a pipeline packs the
+    matrix, :func:`_packed_around`)."""
+    if said not in _VIEW_WARNED:
+        _VIEW_WARNED.add(said)
+        print_log(f'{message()}. {HOMOGRAPHY_NOT_PACKED}', logger='current', level=logging.WARNING)
+
+
+def _packed_by_enclosing_pipeline(key: str) -> bool:
+    """Whether a pipeline the caller runs in packs ``key`` into the data sample: a running transform on the call stack
+    (mmengine's / mmcv's ``Compose``, mmdet's ``MultiBranch`` branch) whose ``transforms`` hold, themselves or nested
+    in a wrapper's ``transforms`` or a ``MultiBranch``'s ``branch_pipelines`` (:func:`_packs`), one with ``key`` in
+    its ``meta_keys`` (mmdet's ``PackDetInputs(meta_keys=(..., 'homography_matrix'))`` of its semi-supervised
+    configs). Read from the call stack as :func:`~automl_mm.augment.op_base.enclosing_key_mappers` reads it."""
+    frame = sys._getframe(1)
+    while frame is not None:
+        transforms = getattr(frame.f_locals.get('self'), 'transforms', None)
+        if isinstance(transforms, (list, tuple)) and any(_packs(transform, key) for transform in transforms):
+            return True
+        frame = frame.f_back
+    return False
+
+
+def _packs(transform, key: str, depth: int = 0) -> bool:
+    """Whether ``transform`` or one nested in it (mmcv's wrappers' ``transforms``, a ``Compose``'s list, mmdet's
+    ``MultiBranch.branch_pipelines``) has ``key`` in its ``meta_keys``."""
+    if key in (getattr(transform, 'meta_keys', None) or ()):
+        return True
+    if depth > 8:
+        return False
+    nested = getattr(transform, 'transforms', None)
+    nested = [nested] if nested is not None and not isinstance(nested, (list, tuple)) else list(nested or ())
+    branches = getattr(transform, 'branch_pipelines', None)
+    nested += list(branches.values()) if isinstance(branches, dict) else []
+    return any(_packs(inner, key, depth + 1) for inner in nested)

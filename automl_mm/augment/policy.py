@@ -8,17 +8,21 @@ uniform one (the uniform-random baseline).
 """
 from __future__ import annotations
 
-import logging
-import sys
-import weakref
 from collections.abc import Sequence
 
 import numpy as np
-from mmengine.logging import print_log
 
 from automl_mm.registry import AUGMENT_OPS, TRANSFORMS, registered_name
 
 from .choice import LiveChoiceTransform, check_choice_key
+from .choice_views import (  # noqa: F401 (_VIEW_WARNED, _packed_by_enclosing_pipeline, _packs: also named here)
+    _PACKED_AROUND,
+    _VIEW_WARNED,
+    _packed_around,
+    _packed_by_enclosing_pipeline,
+    _packs,
+    _say_homography_once,
+)
 from .elements import DEFAULT_ELEMENTS, ELEMENT_SETS, build_elements
 from .geometric import (
     _INSTANCE_KEYS,
@@ -249,13 +253,8 @@ class OHLAutoAugment(LiveChoiceTransform):
             # only the homography is out of step (the view gives back all else, or nothing else), and no enclosing
             # pipeline packs it: nothing reads it (a supervised run). Said once; the other keys are checked without it
             # (a wrapper further out may drop them)
-            said = (found[0], tuple(found[1]), tuple(found[2]))
-            if said not in _VIEW_WARNED:
-                _VIEW_WARNED.add(said)
-                print_log(f'{_view_message(owner, *found, candidates)}. Not refused: no enclosing pipeline packs '
-                          "homography_matrix (PackDetInputs' default meta_keys leave it out) and only mmdet's "
-                          "semi-supervised detectors read it, from meta_keys=(..., 'homography_matrix')",
-                          logger='current', level=logging.WARNING)
+            _say_homography_once((found[0], tuple(found[1]), tuple(found[2])),
+                                 lambda: _view_message(owner, *found, candidates))
         found = _lost_at(wrappers, moved)
         if found is not None and found[0] is None:  # none comes back (but a homography_matrix nothing reads)
             self._refuse_unused_view(results, wrappers, ['img', *candidates, *moved], owner)
@@ -428,23 +427,6 @@ def _holds_moved_annotations(results: dict) -> bool:
             return True
     return results.get('homography_matrix') is not None or bool(results.get('seg_fields'))
 
-#: The homography-only views said (:meth:`OHLAutoAugment._check_view`), once a process: ``(wrapper, kept, left)``.
-_VIEW_WARNED: set[tuple] = set()
-#: Whether a pipeline around the outermost wrapper packs ``homography_matrix`` (:func:`_packed_around`).
-_PACKED_AROUND: weakref.WeakKeyDictionary = weakref.WeakKeyDictionary()
-
-
-def _packed_around(wrapper) -> bool:
-    """:func:`_packed_by_enclosing_pipeline` of ``homography_matrix`` for the pipeline that runs ``wrapper`` (the
-    outermost mmcv wrapper around the policy; a transform belongs to one pipeline), read from the call stack once per
-    wrapper: about 20 us a sample otherwise, on every sample of a supervised pipeline whose view leaves the matrix
-    out."""
-    packed = _PACKED_AROUND.get(wrapper)
-    if packed is None:
-        packed = _PACKED_AROUND[wrapper] = _packed_by_enclosing_pipeline('homography_matrix')
-    return packed
-
-
 def _lost_at(wrappers: list, moved: list[str]) -> tuple | None:
     """``(wrapper, kept, left)``: the wrapper of ``wrappers`` (innermost first) at which ``'img'`` or a key of
     ``moved`` is first lost, where the view gives back some but not all of them, with the keys its view gives back and
@@ -494,35 +476,6 @@ def _view_message(owner: str, inner, kept: list[str], left: list[str], candidate
     return (f"{owner} runs in mmcv's {type(inner).__name__}(mapping={inner.mapping!r}), which gives back "
             f"{listed} but not {', '.join(f'results[{key!r}]' for key in left)}: its geometric elements "
             f"would move the image, and the sample would keep {', and '.join(effects)}. {how}")
-
-
-def _packed_by_enclosing_pipeline(key: str) -> bool:
-    """Whether a pipeline the caller runs in packs ``key`` into the data sample: a running transform on the call stack
-    (mmengine's / mmcv's ``Compose``, mmdet's ``MultiBranch`` branch) whose ``transforms`` hold, themselves or nested
-    in a wrapper's ``transforms`` or a ``MultiBranch``'s ``branch_pipelines`` (:func:`_packs`), one with ``key`` in
-    its ``meta_keys`` (mmdet's ``PackDetInputs(meta_keys=(..., 'homography_matrix'))`` of its semi-supervised
-    configs). Read from the call stack as :func:`~automl_mm.augment.op_base.enclosing_key_mappers` reads it."""
-    frame = sys._getframe(1)
-    while frame is not None:
-        transforms = getattr(frame.f_locals.get('self'), 'transforms', None)
-        if isinstance(transforms, (list, tuple)) and any(_packs(transform, key) for transform in transforms):
-            return True
-        frame = frame.f_back
-    return False
-
-
-def _packs(transform, key: str, depth: int = 0) -> bool:
-    """Whether ``transform`` or one nested in it (mmcv's wrappers' ``transforms``, a ``Compose``'s list, mmdet's
-    ``MultiBranch.branch_pipelines``) has ``key`` in its ``meta_keys``."""
-    if key in (getattr(transform, 'meta_keys', None) or ()):
-        return True
-    if depth > 8:
-        return False
-    nested = getattr(transform, 'transforms', None)
-    nested = [nested] if nested is not None and not isinstance(nested, (list, tuple)) else list(nested or ())
-    branches = getattr(transform, 'branch_pipelines', None)
-    nested += list(branches.values()) if isinstance(branches, dict) else []
-    return any(_packs(inner, key, depth + 1) for inner in nested)
 
 
 def _with_magnitude(entry: tuple | dict, magnitude: float) -> tuple | dict:

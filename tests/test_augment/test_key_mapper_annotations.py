@@ -16,7 +16,7 @@ import numpy as np
 import pytest
 from mmcv.transforms import KeyMapper, TransformBroadcaster
 
-from automl_mm.augment import op_base
+from automl_mm.augment import choice_views, op_base
 from automl_mm.augment import policy as policy_module
 from automl_mm.augment.policy import FixedAutoAugment
 
@@ -146,7 +146,7 @@ def _packing(*transforms):
 def said():
     """What the policy logged (mmengine's print_log), its once-a-process memory emptied before and after."""
     policy_module._VIEW_WARNED.clear()
-    with mock.patch.object(policy_module, 'print_log') as log:
+    with mock.patch.object(choice_views, 'print_log') as log:
         yield log
     policy_module._VIEW_WARNED.clear()
 
@@ -191,8 +191,8 @@ def test_a_view_that_drops_a_homography_nothing_packs_is_warned_of_once(said):
 
     wrapper = KeyMapper(transforms=[_policy()], mapping=BOX_KEYS)
     reads = []
-    read = policy_module._packed_by_enclosing_pipeline
-    with mock.patch.object(policy_module, '_packed_by_enclosing_pipeline', lambda key: reads.append(key) or read(key)):
+    read = choice_views._packed_by_enclosing_pipeline
+    with mock.patch.object(choice_views, '_packed_by_enclosing_pipeline', lambda key: reads.append(key) or read(key)):
         out = wrapper(_sample(homography_matrix=FLIP.copy()))
         assert not np.allclose(np.asarray(out['gt_bboxes']), BOXES)  # turned with the image
         Compose([wrapper, PackDetInputs()])(_sample(homography_matrix=FLIP.copy()))  # mmdet's default meta_keys
@@ -258,3 +258,41 @@ def test_a_broadcast_is_told_how_to_give_one_homography_back():
     out = TransformBroadcaster(transforms=[_policy()], mapping=mapping, share_random_params=True)(dict(frames))
     turn = out['homography_matrix'] @ np.linalg.inv(FLIP)
     np.testing.assert_allclose(np.abs(turn[:2, :2]), np.abs(np.cos(np.radians([[30, 60], [60, 30]]))), atol=1e-5)
+
+
+def _flip_choice():
+    """An OHLRandomChoice of mmdet's RandomFlip (always flipping), which composes its flip onto the sample's
+    homography_matrix as the policy's geometric elements compose theirs."""
+    from automl_mm.augment.choice import OHLRandomChoice
+
+    flip = [dict(type='mmdet.RandomFlip', prob=1.0)]
+    return OHLRandomChoice([flip, flip], key='flip')
+
+
+def _boxed(**extra) -> dict:
+    from mmdet.structures.bbox import HorizontalBoxes
+
+    sample = _sample(**extra)
+    sample['gt_bboxes'] = HorizontalBoxes(sample['gt_bboxes'])
+    return sample
+
+
+@pytest.mark.parametrize('make', [_policy, _flip_choice], ids=['OHLAutoAugment', 'OHLRandomChoice'])
+def test_both_choice_transforms_answer_a_view_that_drops_a_homography_alike(make, said):
+    """One input, one answer: a view that gives back the image and boxes but not a homography_matrix held before is
+    refused where the pipeline packs it (a semi-supervised detector reads it) and said once, not refused, where
+    nothing packs it (a supervised pipeline). OHLRandomChoice refused both (on the draw), OHLAutoAugment only the
+    first."""
+    with pytest.raises(ValueError, match=r"but not results\['homography_matrix'\]: .*semi-supervised.*"
+                                         r"homography_matrix='homography_matrix'"):
+        _packing(KeyMapper(transforms=[make()], mapping=BOX_KEYS))(_boxed(homography_matrix=FLIP.copy()))
+    assert _messages(said) == []
+    wrapper = KeyMapper(transforms=[make()], mapping=BOX_KEYS)
+    for _ in range(2):
+        out = wrapper(_boxed(homography_matrix=FLIP.copy()))
+        assert not np.allclose(np.asarray(out['gt_bboxes'].tensor), BOXES)  # moved with the image
+        np.testing.assert_array_equal(out['homography_matrix'], FLIP)  # the view kept the sample's, as it says
+    (message,) = _messages(said)
+    assert "KeyMapper(mapping={'img': 'img', 'gt_bboxes': 'gt_bboxes'" in message
+    assert "but not results['homography_matrix']" in message and 'Not refused' in message
+    assert said.call_args.kwargs['level'] == logging.WARNING
