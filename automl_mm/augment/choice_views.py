@@ -28,7 +28,15 @@ def _place(frame: Any) -> tuple:
     of ``frame``, its caller (mmengine's ``Compose`` of a dataset's pipeline, mmcv's ``Compose`` inside a
     ``KeyMapper``, mmdet's ``MultiImageMixDataset``): one transform object run in two pipelines (the Python API takes
     built transforms) is read in each (:meth:`LiveChoiceTransform._check_view_used`). About 0.5 us (one frame's
-    locals)."""
+    locals).
+
+    The caller alone, not the stack above it (3-10 us a sample): one built ``Compose`` (or ``RandomApply``, ...)
+    holding the choice and itself run both outside any wrapper and inside one is one place, read at its first sample
+    only. No config makes that: mmengine builds a new transform for each config entry, so one entry named in two
+    places (a config file's variable, in or outside mmcv's ``KeyMapper`` / ``RandomApply`` / ``RandomChoice``, mmdet's
+    ``MultiBranch`` branches, ``MultiImageMixDataset``'s pipeline) is two transforms, each read where it runs; a
+    worker or a ``copy.deepcopy`` reads its own (the views are not pickled). In the Python API, build one ``Compose``
+    per place."""
     owner = frame.f_locals.get('self')
     return (frame.f_code, id(owner)), owner
 

@@ -179,6 +179,25 @@ def test_a_transform_first_run_outside_any_wrapper_is_checked_in_another_pipelin
     assert Compose([shared])(sample()) is not None  # the first place is still read as it was
 
 
+@pytest.mark.parametrize('nest', [
+    lambda cfg: cfg,
+    lambda cfg: dict(type='Compose', transforms=[cfg]),
+    lambda cfg: dict(type='mmcv.RandomApply', prob=1.0, transforms=[cfg]),
+    lambda cfg: dict(type='mmcv.RandomChoice', transforms=[[cfg]]),
+], ids=['bare', 'Compose', 'RandomApply', 'RandomChoice'])
+def test_one_config_entry_named_in_and_outside_a_wrapper_is_checked_in_each(nest):
+    """The place of a call is its caller (choice_views._place, cached per transform), so one built Compose holding
+    the choice, run outside a wrapper and then inside one (the Python API takes built transforms), is read at its
+    first place only. A config cannot make that: one entry (or the Compose / RandomApply / RandomChoice around it)
+    named twice, as a config file's variable is, builds a transform per place, and the wrapped one is refused."""
+    cfg = nest(dict(type='automl_mm.OHLRandomChoice', key='c', transforms=[[MMCV_FLIP], [MMCV_FLIP]]))
+    pipeline = Compose([cfg, dict(type='KeyMapper', mapping=dict(img='img'), transforms=[cfg])])
+    outside, inside = pipeline.transforms
+    assert outside is not inside.transforms.transforms[0]
+    with pytest.raises(ValueError, match=r"KeyMapper\(mapping=\{'img': 'img'\}.*but not results\['gt_bboxes'\]"):
+        pipeline(_numpy_sample())
+
+
 def _pair() -> dict:
     return dict(img=_img(0), img2=_img(1), other=1)
 
