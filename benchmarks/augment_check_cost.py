@@ -22,7 +22,12 @@ reads, no I/O. Is it worth computing once per image and passing down? This scrip
   the image, boxes and masks) on those samples, and one of a transform that flips both images of a 1333 x 800
   change-detection pair (``--pairs`` of them, no wrapper), as is and with the choice's own checks off
   (:func:`choice_unchecked`: the drawn sub-pipeline alone, no view check, no copy or comparison of the pair's
-  images), timed as the policy's sides are.
+  images), timed as the policy's sides are;
+* ``start``: the first sample of a new place, where ``OHLRandomChoice`` tries every other choice that can be drawn on
+  a deep copy of the sample (``_try_each_choice``), against that first sample with the trial off (:func:`untried`:
+  the start as it was), for the choice in view above (2 choices, and 8 choices of mmdet's ``RandomFlip``) and the
+  pair's (2 choices): each side on a freshly built transform, ABBA, its fastest of ``--repeats`` rounds, the ratio
+  tried / untried and the trial's extra time against the checked per-sample cost above.
 
 Each image runs both ways back to back, in alternating order from image to image (ABBA, ``_pairs.abba_order``),
 with the same pair and signs, in each of ``--repeats`` rounds over the images; an image's cost on each side is
@@ -30,7 +35,7 @@ its fastest run (a round's sum scattered by 10-40 % between rounds of the same c
 jobs). The script prints the microseconds per image of each side (the mean of those costs), the ratio once / as
 is and the repeated work as a share of ``as is``.
 
-Run: python benchmarks/augment_check_cost.py [--images 300] [--repeats 10]
+Run: python benchmarks/augment_check_cost.py [--images 300] [--repeats 10] [--pairs 10]
 """
 from __future__ import annotations
 
@@ -110,12 +115,12 @@ class FlipPair(BaseTransform):
         return results
 
 
-def choice_in_view() -> KeyMapper:
-    """An ``OHLRandomChoice`` of mmdet's ``RandomFlip`` (two equal choices) in a ``KeyMapper`` that gives back the
-    image, boxes and masks of :func:`sample`."""
+def choice_in_view(choices: int = 2) -> KeyMapper:
+    """An ``OHLRandomChoice`` of mmdet's ``RandomFlip`` (``choices`` equal choices) in a ``KeyMapper`` that gives back
+    the image, boxes and masks of :func:`sample`."""
     flip = [dict(type='mmdet.RandomFlip', prob=1.0)]
     return KeyMapper(mapping=dict(img='img', gt_bboxes='gt_bboxes', gt_masks='gt_masks'),
-                     transforms=[OHLRandomChoice([flip, flip], key='flip')])
+                     transforms=[OHLRandomChoice([flip] * choices, key='flip')])
 
 
 def pair(rng: np.random.Generator) -> dict:
@@ -140,6 +145,35 @@ def time_choice(transform, samples: list[dict], repeats: int) -> tuple[float, fl
                     spent[int(unchecked), index] = min(spent[int(unchecked), index], time.perf_counter() - start)
     as_is, unchecked = spent.mean(1)
     return float(as_is), float(unchecked)
+
+
+@contextlib.contextmanager
+def untried():
+    """``OHLRandomChoice``'s trial of every choice at the first sample of a place off (the start before it)."""
+    kept = OHLRandomChoice._try_each_choice
+    OHLRandomChoice._try_each_choice = lambda self, results, drawn, view: None
+    try:
+        yield
+    finally:
+        OHLRandomChoice._try_each_choice = kept
+
+
+def time_start(make, samples: list[dict], repeats: int) -> tuple[float, float]:
+    """Seconds of the first sample of a transform ``make()`` builds (holding an ``OHLRandomChoice``), with every
+    choice tried and :func:`untried`: each sample both ways on a fresh transform (built untimed) back to back in ABBA
+    order, its cost on each side its fastest of ``repeats`` rounds, the mean over the samples."""
+    spent = np.full((2, len(samples)), np.inf)
+    make()(dict(samples[0]))  # imports and first calls, apart
+    for round_ in range(repeats):
+        for index, results in enumerate(samples):
+            for off in abba_order((False, True), index + round_):
+                transform, copy = make(), dict(results)
+                with untried() if off else contextlib.nullcontext():
+                    start = time.perf_counter()
+                    transform(copy)
+                    spent[int(off), index] = min(spent[int(off), index], time.perf_counter() - start)
+    tried, plain = spent.mean(1)
+    return float(tried), float(plain)
 
 
 def time_repeated_check(results: dict, calls: int = 400, batches: int = 10) -> float:
@@ -197,6 +231,12 @@ def main(argv: list[str] | None = None) -> dict:
     view, view_unchecked = time_choice(choice_in_view(), samples, args.repeats)
     pair_choice = OHLRandomChoice([[dict(type=FlipPair)], [dict(type=FlipPair)]], key='pair')
     pairs, pairs_unchecked = time_choice(pair_choice, [pair(rng) for _ in range(args.pairs)], args.repeats)
+    start_samples = samples[:max(1, min(20, args.images))]
+    start_view, start_view_plain = time_start(choice_in_view, start_samples, args.repeats)
+    start_view8, start_view8_plain = time_start(lambda: choice_in_view(8), start_samples, args.repeats)
+    pairs_made = [pair(rng) for _ in range(max(1, min(3, args.pairs)))]
+    start_pair, start_pair_plain = time_start(
+        lambda: OHLRandomChoice([[dict(type=FlipPair)], [dict(type=FlipPair)]], key='pair'), pairs_made, args.repeats)
     print(f'{SIZE}x{SIZE}, 3 boxes + bitmap masks, {args.images} images x {args.repeats} rounds '
           '(sides interleaved per image)')
     print(f'as is     {as_is * 1e6:8.1f} us/image')
@@ -210,7 +250,14 @@ def main(argv: list[str] | None = None) -> dict:
           f'(checks {100 * (view - view_unchecked) / view:.1f} %: OHLRandomChoice of mmdet RandomFlip in a KeyMapper)')
     print(f'choice pair {pairs * 1e3:8.2f} ms/pair    unchecked {pairs_unchecked * 1e3:.2f} ms '
           f'(checks {100 * (pairs - pairs_unchecked) / pairs:.1f} %: 1333 x 800 change-detection pair, both flipped)')
-    return dict(as_is=as_is, once=once, ratio=once / as_is, repeated=repeated, shapes=shapes, new_shape=new_shape,
+    for name, tried, plain, steady in (('view, 2 choices', start_view, start_view_plain, view),
+                                       ('view, 8 choices', start_view8, start_view8_plain, view),
+                                       ('pair, 2 choices', start_pair, start_pair_plain, pairs)):
+        print(f'start {name}: {tried * 1e3:7.3f} ms tried, {plain * 1e3:7.3f} ms untried (ratio {tried / plain:.2f}; '
+              f'the trial = {(tried - plain) / steady:.1f} checked samples), once per place and key set per process')
+    return dict(start_view=start_view, start_view_plain=start_view_plain, start_view8=start_view8,
+                start_view8_plain=start_view8_plain, start_pair=start_pair, start_pair_plain=start_pair_plain,
+                as_is=as_is, once=once, ratio=once / as_is, repeated=repeated, shapes=shapes, new_shape=new_shape,
                 shapes_ratio=shapes / as_is, choice_view=view, choice_view_unchecked=view_unchecked,
                 choice_pair=pairs, choice_pair_unchecked=pairs_unchecked)
 

@@ -13,7 +13,9 @@ How the draws are recorded on a sample and counted through mixing transforms, vi
 """
 from __future__ import annotations
 
+import copy
 import os
+import random
 import sys
 import weakref
 import zlib
@@ -32,6 +34,7 @@ from automl_mm.utils.checks import config_repr, repeated_candidates
 
 from . import op_base
 from .choice_views import (  # noqa: F401 (also named here)
+    _key_set,
     _packed_around,
     _place,
     _same_image,
@@ -416,6 +419,38 @@ def _scoped_like(cfgs: list, built: list) -> list:
     return out
 
 
+class _ChoiceRefused(ValueError):
+    """``OHLRandomChoice``'s refusal of what a sub-pipeline did (a view that drops its new values, a second image it
+    left behind), told apart from a sub-pipeline's own errors when every choice is tried
+    (:meth:`OHLRandomChoice._try_each_choice`)."""
+
+
+def _nested(transform: Any, depth: int = 0):
+    """``transform`` and the transforms nested in it (mmengine's / mmcv's ``Compose`` and wrappers' ``transforms``,
+    what mmcv's ``cache_random_params`` walks: an iterable transform's items), depth first."""
+    yield transform
+    if depth > 8:
+        return
+    inner = getattr(transform, 'transforms', None)
+    if inner is None and isinstance(transform, BaseTransform) and hasattr(transform, '__iter__'):
+        inner = list(transform)
+    if inner is not None and not isinstance(inner, (list, tuple)):
+        inner = [inner]
+    for item in inner or ():
+        yield from _nested(item, depth + 1)
+
+
+def _random_states() -> tuple:
+    """numpy's, Python's and torch's global random states (what mmcv's, mmdet's and users' transforms draw from)."""
+    return np.random.get_state(), random.getstate(), torch.get_rng_state()
+
+
+def _set_random_states(states: tuple) -> None:
+    np.random.set_state(states[0])
+    random.setstate(states[1])
+    torch.set_rng_state(states[2])
+
+
 @TRANSFORMS.register_module()
 class OHLRandomChoice(LiveChoiceTransform):
     """Apply one of several sub-pipelines per sample, chosen from an OHL-learned (or a fixed) distribution.
@@ -451,8 +486,16 @@ class OHLRandomChoice(LiveChoiceTransform):
             ``Resize`` / ``RandomFlip`` record one) that the view alone does not give back is refused only where a
             pipeline it runs in packs it (``PackDetInputs(meta_keys=(..., 'homography_matrix'))``, mmdet's
             semi-supervised configs, whose detectors project pseudo-boxes with it); elsewhere the mapping to add is
-            logged once a process, as ``OHLAutoAugment`` answers the same view.
+            logged once a process, as ``OHLAutoAugment`` answers the same view. Both refusals of what a sub-pipeline
+            did (a second image left behind, a view that drops its new values) are made for every choice that can be
+            drawn at the first sample of each place and key set, where a wrapper or a second image makes them
+            possible, on a copy of the sample (:meth:`_try_each_choice`), so a config fails there on every rank
+            whatever is drawn; what a transform changes only on some of its own draws (``RandomFlip(prob=0.5)``) and
+            did not change in that trial is refused where it is drawn.
     """
+
+    #: Whether :meth:`_try_each_choice` is running (the choices it applies are not tried again).
+    _trying = False
 
     def __init__(self, transforms: Sequence[dict | Sequence[dict]], key: str = 'choice',
                  probs: Sequence[float] | None = None) -> None:
@@ -473,11 +516,73 @@ class OHLRandomChoice(LiveChoiceTransform):
 
     def apply_choice(self, results: dict, index: int, rng: np.random.Generator) -> dict | None:
         view = self._view
+        key_set = None
+        if view is not None and isinstance(results, dict) and not self._trying and (
+                view.wrappers or results.get('img_fields') is not None
+                or any(results.get(key) is not None for key in op_base.EXTRA_IMAGE_KEYS)):
+            key_set = _key_set(results)  # found once a sample: the view's watched keys are looked up by it too
+            if view.first_of_key_set(key_set):
+                self._try_each_choice(results, index, view)
         if view is not None and view.wrappers and isinstance(results, dict) and self.pipelines[index].transforms:
-            return self._apply_in_view(results, index, view)
+            return self._apply_in_view(results, index, view, key_set)
         return self._apply_drawn(results, index)
 
-    def _apply_in_view(self, results: dict, index: int, view: _View) -> dict | None:
+    def _try_each_choice(self, results: dict, drawn: int, view: _View) -> None:
+        """Apply every other choice that can be drawn (bound: all; unbound: those of positive probability) to a deep
+        copy of ``results`` and refuse what :meth:`_apply_in_view` / :meth:`_apply_drawn` refuse of it, so that a
+        view or a second image that some choice cannot keep lined up fails the run at the first sample of each place
+        (and of each key set there, :meth:`_View.first_of_key_set`) whatever is drawn, on every rank alike, not at the
+        rank and sample that first draws it (the others waiting in the next collective until its timeout). Called
+        only where such a refusal is possible: inside an mmcv ``KeyMapper`` / ``TransformBroadcaster``, or on a
+        sample with a second image or ``img_fields``.
+
+        The trial leaves the run as it found it: numpy's, Python's and torch's random states are restored before
+        each choice and after the last, so the draws of the sample and of the run are those of a run without it; the
+        drawn choice is not tried (it is checked right after, on the sample itself), so the random parameters the
+        tried ones cache inside mmcv's ``cache_random_params`` (a broadcast with ``share_random_params=True``, whose
+        every view applies the drawn choice) are read by no view and dropped by mmcv at the broadcast's end. Not tried
+        either (left to their draw, checked there): the identity, a choice holding a choice transform (its draws would
+        be recorded and its stream moved), a sample ``copy.deepcopy`` cannot copy, and a choice that fails by itself
+        on the copy (that error is its own, met where it is drawn). A transform that changes a key
+        only on some of its own draws (mmcv's ``RandomFlip(prob=0.5)``) is tried on one draw: a change it did not
+        make there is still refused where it is drawn. A stateful transform (mmdet's ``CachedMosaic``) sees the
+        copy once per trial. Cost: one deep copy of the sample and one run of each choice, once per place and key set
+        per process (``benchmarks/augment_check_cost.py``, ``start``).
+
+        Raises:
+            ValueError: as :meth:`_apply_in_view` and :meth:`_apply_drawn`, naming the tried choice.
+        """
+        if self.live is None:
+            indices = [i for i, p in enumerate(self.fixed_probs.tolist()) if p > 0 and i != drawn]
+        else:
+            indices = [i for i in range(self.num_choices) if i != drawn]
+        indices = [i for i in indices if self.pipelines[i].transforms and not any(
+            isinstance(t, LiveChoiceTransform) for t in _nested(self.pipelines[i]))]
+        if not indices:
+            return
+        states = _random_states()
+        self._trying = True
+        try:
+            for i in indices:
+                try:
+                    trial = copy.deepcopy(results)
+                except Exception:  # noqa: BLE001 (a value deepcopy cannot copy: left to the draws)
+                    return
+                _set_random_states(states)
+                try:
+                    if view.wrappers:
+                        self._apply_in_view(trial, i, view)
+                    else:
+                        self._apply_drawn(trial, i)
+                except _ChoiceRefused:
+                    raise
+                except Exception:  # noqa: BLE001 (the choice's own failure: met where it is drawn)
+                    pass
+        finally:
+            _set_random_states(states)
+            self._trying = False
+
+    def _apply_in_view(self, results: dict, index: int, view: _View, key_set: tuple | None = None) -> dict | None:
         """The drawn sub-pipeline inside an mmcv ``KeyMapper`` / ``TransformBroadcaster`` view, refusing a view that
         does not give back a new value the sub-pipeline made of the image, a second image or an annotation
         (:meth:`changed_keys`, compared by identity): ``KeyMapper(mapping=dict(img='img'))`` around a choice of
@@ -492,13 +597,14 @@ class OHLRandomChoice(LiveChoiceTransform):
         (:func:`~automl_mm.augment.choice_views._packed_around`), else said once
         (:func:`~automl_mm.augment.choice_views._say_homography_once`), as ``OHLAutoAugment._check_view`` answers it.
 
-        The keys to watch are found once per key set of the samples (:meth:`_View.watched`), what the wrappers drop
+        The keys to watch are found once per key set of the samples (:meth:`_View.watched`; ``key_set``, the sample's
+        :func:`~automl_mm.augment.choice_views._key_set` where :meth:`apply_choice` found it), what the wrappers drop
         of them once per set of changed keys (:meth:`_View.lost`): no call stack is read past the first sample.
 
         Raises:
             ValueError: Such a view, naming the sub-pipeline, the wrapper and the keys it drops.
         """
-        keys = view.watched(results, self)
+        keys = view.watched(results, self, key_set)
         before = [results.get(key) for key in keys]
         out = self._apply_drawn(results, index)
         if not isinstance(out, dict):
@@ -512,7 +618,7 @@ class OHLRandomChoice(LiveChoiceTransform):
             if lost:
                 changed = tuple(key for key in changed if key not in same)
                 if lost != ['homography_matrix'] or _packed_around(view.wrappers[-1]):
-                    raise ValueError(self._partial_view_message(index, view.wrappers, changed, lost))
+                    raise _ChoiceRefused(self._partial_view_message(index, view.wrappers, changed, lost))
                 # the homography alone, which no enclosing pipeline packs (a supervised run: nothing reads it), is
                 # said once and not refused, as OHLAutoAugment says it
                 _say_homography_once((view.wrappers[0], changed, tuple(lost)),
@@ -569,7 +675,7 @@ class OHLRandomChoice(LiveChoiceTransform):
         if left and ('img' in held and _same_image(new, held['img']) or 'img' not in held and new is img):
             left = []  # the image did not change either
         if left:
-            raise ValueError(
+            raise _ChoiceRefused(
                 f"{owner} ({config_repr(self.transform_cfgs[index])}) changed results['img'] and left "
                 f"results['{left[0]}'] (a second image of the sample: mmseg's change-detection img2, a key of "
                 "img_fields) as it was: its transforms move 'img' alone (mmcv's and mmdet 3.x's know one image), "

@@ -47,7 +47,7 @@ class _View:
     choice watches on a sample of each key set (:meth:`watched`) and what the wrappers drop of each set of changed
     keys (:meth:`lost`; ``op_base.discarded_by``, 3-4 us a call)."""
 
-    __slots__ = ('wrappers', 'owner', '_watched', '_lost')
+    __slots__ = ('wrappers', 'owner', '_watched', '_lost', '_tried')
 
     def __init__(self, wrappers: tuple) -> None:
         self.wrappers = wrappers
@@ -56,18 +56,18 @@ class _View:
         self.owner: weakref.ref | None = None
         self._watched: dict = {}
         self._lost: dict = {}
+        self._tried: set = set()
 
     def read_for(self, owner: Any) -> bool:
         """Whether the view was read for the caller ``owner`` (not another one since freed at its address)."""
         return self.owner is None or self.owner() is owner
 
-    def watched(self, results: dict, transform: LiveChoiceTransform) -> list[str]:
+    def watched(self, results: dict, transform: LiveChoiceTransform, key: tuple | None = None) -> list[str]:
         """``transform.changed_keys(results)``, found once per key set (the keys whose values are not None, and the
         ``img_fields`` / ``seg_fields`` lists): the samples of one pipeline hold the same keys; one that holds other
         keys (masks on some images only) gets its own list."""
-        fields = results.get('img_fields'), results.get('seg_fields')
-        fields = tuple(tuple(f) if isinstance(f, list) else f for f in fields)
-        key = tuple(name for name, value in results.items() if value is not None), fields
+        if key is None:  # else the caller's _key_set(results)
+            key = _key_set(results)
         try:
             found = self._watched.get(key)
         except TypeError:  # an unhashable img_fields / seg_fields (refused by changed_keys)
@@ -78,6 +78,20 @@ class _View:
             found = self._watched[key] = transform.changed_keys(results)
         return found
 
+    def first_of_key_set(self, key: tuple) -> bool:
+        """Whether a sample of key set ``key`` (:func:`_key_set`, as :meth:`watched` tells samples apart) is the first
+        seen here: ``OHLRandomChoice`` tries every choice on it (``_try_each_choice``). False for an unhashable
+        ``img_fields`` / ``seg_fields`` (refused by ``changed_keys``)."""
+        try:
+            if key in self._tried:
+                return False
+        except TypeError:
+            return False
+        if len(self._tried) >= 256:
+            self._tried.clear()
+        self._tried.add(key)
+        return True
+
     def lost(self, changed: tuple[str, ...]) -> frozenset[str]:
         """Those of ``changed`` (keys inside the view) that the wrappers do not give back."""
         found = self._lost.get(changed)
@@ -86,6 +100,14 @@ class _View:
                 self._lost.clear()
             found = self._lost[changed] = frozenset(op_base.discarded_by(self.wrappers, changed))
         return found
+
+
+def _key_set(results: dict) -> tuple:
+    """The keys of ``results`` whose values are not None, with its ``img_fields`` / ``seg_fields`` lists (as tuples):
+    the samples of one pipeline share it; one that holds other keys (masks on some images only) has its own."""
+    fields = results.get('img_fields'), results.get('seg_fields')
+    fields = tuple(tuple(f) if isinstance(f, list) else f for f in fields)
+    return tuple(name for name, value in results.items() if value is not None), fields
 
 
 def _same_value(new: Any, old: Any) -> bool:

@@ -38,9 +38,30 @@ def test_a_short_run_reports_both_sides(bench, capsys):
     assert out['ratio'] > 0 and out['as_is'] > 0 and out['once'] > 0 and out['repeated'] > 0
     assert out['shapes'] > 0 and out['new_shape'] > 0 and out['shapes_ratio'] > 0
     assert min(out['choice_view'], out['choice_view_unchecked'], out['choice_pair'], out['choice_pair_unchecked']) > 0
+    assert min(out['start_view'], out['start_view_plain'], out['start_view8'], out['start_pair']) > 0
     printed = capsys.readouterr().out
     assert 'ratio once / as is' in printed and 'shapes' in printed and 'choice view' in printed
-    assert 'choice pair' in printed
+    assert 'choice pair' in printed and 'start view, 8 choices' in printed and 'start pair, 2 choices' in printed
+
+
+def test_the_untried_start_side_skips_the_trial_only(bench):
+    """Under ``untried`` a rarely drawn choice that the view drops is not refused at the first sample (as is it is):
+    the side is the start without the trial."""
+    from mmcv.transforms import KeyMapper
+
+    from automl_mm.augment.choice import OHLRandomChoice
+
+    def make():
+        choices = [[dict(type='mmcv.RandomGrayscale', prob=1.0)], [dict(type='mmdet.RandomFlip', prob=1.0)]]
+        return KeyMapper(mapping=dict(img='img', gt_bboxes='gt_bboxes'),
+                         transforms=[OHLRandomChoice(choices, key='c', probs=[1.0, 1e-12])])
+
+    results = bench.sample(np.random.default_rng(0))
+    np.random.seed(0)
+    with pytest.raises(ValueError, match=r"transforms\[1\].*but not results\['gt_masks'\]"):
+        make()(dict(results))
+    with bench.untried():
+        assert make()(dict(results)) is not None
 
 
 def test_the_unchecked_choice_side_skips_the_choices_checks_only(bench):

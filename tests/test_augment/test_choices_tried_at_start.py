@@ -1,0 +1,130 @@
+"""``OHLRandomChoice``'s view and second-image refusals, made at the first sample whatever choice is drawn.
+
+``OHLRandomChoice`` cannot know which keys a sub-pipeline changes, so it refused what the drawn one did: a view of
+mmcv's ``KeyMapper`` that drops new values the drawn sub-pipeline made, a second image (mmseg's ``img2``) it left
+behind while changing ``img``. A config whose refused choice is rarely drawn then ran until some rank drew it, that
+rank stopped and the others waited in the next collective until its timeout. Every choice that can be drawn (unbound:
+of positive probability) is now tried at the first sample of each place, and of each key set there, on a copy of the
+sample, where a wrapper or a second image makes such a refusal possible; the trial leaves numpy's, Python's and
+torch's random states and mmcv's cached random parameters as it found them, so the run draws what it drew without it.
+"""
+from __future__ import annotations
+
+import random
+
+import numpy as np
+import pytest
+import torch
+from mmcv.transforms import BaseTransform, KeyMapper, TransformBroadcaster
+
+from automl_mm.augment.choice import OHLRandomChoice
+
+HEIGHT, WIDTH = 12, 16
+GREY = dict(type='mmcv.RandomGrayscale', prob=1.0, keep_channels=True)
+FLIP = dict(type='mmcv.RandomFlip', prob=1.0)
+
+
+def _img(seed: int = 0) -> np.ndarray:
+    return np.random.default_rng(seed).integers(0, 256, (HEIGHT, WIDTH, 3), dtype=np.uint8)
+
+
+def _boxed() -> dict:
+    return dict(img=_img(), img_shape=(HEIGHT, WIDTH), gt_bboxes=np.array([[2, 2, 8, 8]], np.float32),
+                gt_bboxes_labels=np.array([0]))
+
+
+def _rarely(rare: list, probs=(1.0, 1e-12)) -> OHLRandomChoice:
+    """Grey almost always, ``rare`` (choice 1) with probability ``probs[1]``."""
+    return OHLRandomChoice([[GREY], rare], key='c', probs=list(probs))
+
+
+def test_a_rarely_drawn_choice_that_a_view_drops_is_refused_at_the_first_sample():
+    wrapper = KeyMapper(transforms=[_rarely([FLIP])], mapping=dict(img='img'))
+    np.random.seed(0)
+    with pytest.raises(ValueError, match=r"OHLRandomChoice\(key='c'\)\.transforms\[1\] .*mmcv\.RandomFlip.* runs in "
+                                         r"mmcv's KeyMapper.*but not results\['gt_bboxes'\]"):
+        wrapper(_boxed())
+
+
+def test_a_rarely_drawn_choice_that_leaves_img2_behind_is_refused_at_the_first_sample():
+    choice = _rarely([FLIP])
+    with pytest.raises(ValueError, match=r"transforms\[1\] .*changed results\['img'\] and left results\['img2'\]"):
+        choice.transform_with(dict(img=_img(0), img2=_img(1)), np.random.default_rng(0))
+
+
+def test_a_choice_of_probability_zero_is_not_tried_unbound():
+    """Unbound (a replayed policy), a choice the probabilities never draw is not tried, as OHLAutoAugment asks only
+    the elements of pairs of positive probability."""
+    out = KeyMapper(transforms=[_rarely([FLIP], probs=(1.0, 0.0))], mapping=dict(img='img'))(_boxed())
+    assert np.array_equal(out['gt_bboxes'], _boxed()['gt_bboxes'])
+
+
+class _Raises(BaseTransform):
+    def transform(self, results: dict) -> dict:
+        raise RuntimeError('my own failure')
+
+
+def test_a_choices_own_failure_waits_for_its_draw():
+    """A sub-pipeline that fails by itself on the sample is not the view's fault: it fails where it is drawn."""
+    wrapper = KeyMapper(transforms=[_rarely([dict(type=_Raises)])], mapping=dict(img='img'))
+    np.random.seed(0)
+    assert wrapper(_boxed()) is not None
+
+
+def _states():
+    return np.random.get_state()[1].copy(), random.getstate(), torch.get_rng_state()
+
+
+@pytest.mark.parametrize('wrap, sample', [
+    (lambda choice: KeyMapper(transforms=[choice], mapping=None), lambda: dict(img=_img(0))),
+    (lambda choice: TransformBroadcaster(transforms=[choice], mapping=dict(img=['img', 'img2']),
+                                         share_random_params=True), lambda: dict(img=_img(0), img2=_img(1))),
+], ids=['KeyMapper', 'broadcast'])
+def test_the_trial_leaves_the_random_draws_as_it_found_them(wrap, sample, monkeypatch):
+    """The first sample's output and the random states after it are those of a run without the trial, also inside a
+    broadcast that caches the sub-transforms' random parameters (mmcv's cache_random_params)."""
+    choices = [[dict(type='mmcv.RandomFlip', prob=0.5), dict(type='mmcv.RandomResize', scale=(16, 12),
+                                                             ratio_range=(0.5, 2.0))]] * 2
+
+    def run():
+        np.random.seed(3)
+        random.seed(3)
+        torch.manual_seed(3)
+        out = wrap(OHLRandomChoice(choices, key='c'))(sample())
+        return out, _states()
+
+    tried = []
+    kept = OHLRandomChoice._try_each_choice
+    monkeypatch.setattr(OHLRandomChoice, '_try_each_choice', lambda *a: tried.append(1) or kept(*a))
+    out, states = run()
+    assert tried
+    monkeypatch.setattr(OHLRandomChoice, '_try_each_choice', lambda *a: None)
+    plain, plain_states = run()
+    assert all(np.array_equal(out[key], plain[key]) for key in sample())
+    assert np.array_equal(states[0], plain_states[0]) and states[1] == plain_states[1]
+    assert torch.equal(states[2], plain_states[2])
+
+
+def test_each_key_set_is_tried_once(monkeypatch):
+    """Tried at the first sample of each key set of a place (boxes on some samples only), then not again."""
+    tried = []
+    kept = OHLRandomChoice._try_each_choice
+    monkeypatch.setattr(OHLRandomChoice, '_try_each_choice', lambda *a: tried.append(1) or kept(*a))
+    wrapper = KeyMapper(transforms=[_rarely([GREY])], mapping=None)
+    for _ in range(3):
+        wrapper(_boxed())
+        wrapper(dict(img=_img()))
+    assert len(tried) == 2
+    choice = _rarely([GREY])
+    for _ in range(3):  # no wrapper and no second image: nothing to try
+        choice(_boxed())
+    assert len(tried) == 2
+
+
+def test_a_choice_holding_a_choice_transform_is_left_to_its_draw():
+    """Its draws would be recorded and its stream moved by the trial: it is checked where it is drawn."""
+    nested = OHLRandomChoice([[GREY], [FLIP]], key='inner')
+    choice = OHLRandomChoice([[GREY], [nested]], key='c', probs=[1.0, 1e-12])
+    np.random.seed(0)
+    KeyMapper(transforms=[choice], mapping=dict(img='img'))(_boxed())
+    assert nested._views is None  # never called
