@@ -440,6 +440,27 @@ def _nested(transform: Any, depth: int = 0):
         yield from _nested(item, depth + 1)
 
 
+def _trial_copy(results: dict) -> dict:
+    """A deep copy of ``results`` for a trial, sharing the data sets it refers to (a ``torch.utils.data.Dataset``
+    among its values or those of the dicts and lists in it, three levels down: mmyolo's datasets put themselves in
+    ``results['dataset']``, mmdet's ``MultiImageMixDataset`` samples in ``mix_results``), which no transform
+    changes and whose copy would hold every annotation of the set."""
+    memo: dict = {}
+
+    def share(value: Any, depth: int) -> None:
+        if isinstance(value, torch.utils.data.Dataset):
+            memo[id(value)] = value
+        elif depth < 3 and isinstance(value, dict):
+            for inner in value.values():
+                share(inner, depth + 1)
+        elif depth < 3 and isinstance(value, (list, tuple)):
+            for inner in value:
+                share(inner, depth + 1)
+
+    share(results, 0)
+    return copy.deepcopy(results, memo)
+
+
 def _random_states() -> tuple:
     """numpy's, Python's and torch's global random states (what mmcv's, mmdet's and users' transforms draw from)."""
     return np.random.get_state(), random.getstate(), torch.get_rng_state()
@@ -542,7 +563,8 @@ class OHLRandomChoice(LiveChoiceTransform):
         tried ones cache inside mmcv's ``cache_random_params`` (a broadcast with ``share_random_params=True``, whose
         every view applies the drawn choice) are read by no view and dropped by mmcv at the broadcast's end. Not tried
         either (left to their draw, checked there): the identity, a choice holding a choice transform (its draws would
-        be recorded and its stream moved), a sample ``copy.deepcopy`` cannot copy, and a choice that fails by itself
+        be recorded and its stream moved), a sample ``copy.deepcopy`` cannot copy (the data sets it refers to are
+        shared, not copied: :func:`_trial_copy`), and a choice that fails by itself
         on the copy (that error is its own, met where it is drawn). A transform that changes a key
         only on some of its own draws (mmcv's ``RandomFlip(prob=0.5)``) is tried on one draw: a change it did not
         make there is still refused where it is drawn. A stateful transform (mmdet's ``CachedMosaic``) sees the
@@ -565,7 +587,7 @@ class OHLRandomChoice(LiveChoiceTransform):
         try:
             for i in indices:
                 try:
-                    trial = copy.deepcopy(results)
+                    trial = _trial_copy(results)
                 except Exception:  # noqa: BLE001 (a value deepcopy cannot copy: left to the draws)
                     return
                 _set_random_states(states)

@@ -128,3 +128,22 @@ def test_a_choice_holding_a_choice_transform_is_left_to_its_draw():
     np.random.seed(0)
     KeyMapper(transforms=[choice], mapping=dict(img='img'))(_boxed())
     assert nested._views is None  # never called
+
+
+class _Dataset(torch.utils.data.Dataset):
+    """A data set a sample refers to (mmyolo's datasets put themselves in ``results['dataset']`` for its Mosaic):
+    copying it would copy every annotation of the set."""
+
+    copied = 0
+
+    def __deepcopy__(self, memo):
+        type(self).copied += 1
+        return self
+
+
+def test_the_copy_shares_the_data_set_a_sample_refers_to():
+    sample = dict(_boxed(), dataset=_Dataset(), mix_results=[dict(_boxed(), dataset=_Dataset())])
+    np.random.seed(0)
+    with pytest.raises(ValueError, match=r"transforms\[1\] .*but not results\['gt_bboxes'\]"):
+        KeyMapper(transforms=[_rarely([FLIP])], mapping=dict(img='img'))(sample)
+    assert _Dataset.copied == 0
