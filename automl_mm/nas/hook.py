@@ -126,8 +126,8 @@ class PathSamplingHook(Hook):
         (``checkpoint['path_sampling']``), so a resume read the last writer's for both.
 
         Raises:
-            ValueError: naming the hooks' ``custom_hooks`` entries (else their positions among the runner's hooks)
-                and spaces.
+            ValueError: naming the hooks' ``custom_hooks`` entries (else, where not every hook is one, how many the
+                runner holds) and spaces.
         """
         hooks = [h for h in getattr(runner, 'hooks', None) or [] if isinstance(h, PathSamplingHook)]
         if len(hooks) < 2:

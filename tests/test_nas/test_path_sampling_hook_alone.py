@@ -42,3 +42,16 @@ def test_a_second_path_sampling_hook_is_refused_before_training(tmp_path):
         runner.train()
     assert runner.iter == 0
 
+
+
+def test_a_second_hook_registered_outside_custom_hooks_is_refused_by_count(tmp_path):
+    """A hook registered with ``runner.register_hook`` has no ``custom_hooks`` entry: the refusal counts the hooks
+    (``_check_alone``'s documented fallback) and still names their spaces."""
+    from automl_mm.nas import PathSamplingHook
+
+    runner = _runner(str(tmp_path), [dict(type='PathSamplingHook', space=STAGES)])
+    runner.register_hook(PathSamplingHook(space=DILATIONS, seed=7))
+    with pytest.raises(ValueError, match=r'^2 registered hooks are both PathSamplingHooks '
+                                         r'\(StageAllocationSpace, DilationSpace\)'):
+        runner.train()
+    assert runner.iter == 0
