@@ -262,3 +262,38 @@ def test_a_plateau_scheduler_on_the_miss_rate_passes_the_config_check():
 
     check_selection_rules(Config(dict(param_scheduler=[dict(type='ReduceOnPlateauLR', monitor='crowd_human/mMR',
                                                              patience=2)])))
+
+
+# The other keys mmdet 3.3's metrics (evaluation/metrics/*.py, default prefixes) and mmengine 0.10's ValLoop / TestLoop
+# report (mmpretrain is not installed): mmengine's validation losses (``_parse_losses``: each loss of the model's
+# loss dict, under its own name, and their sum ``val_loss`` / ``test_loss``; mmdet's heads name theirs 'loss_*', with
+# DETR's 'd<i>.' / 'enc_' / 'dn_' and Cascade R-CNN's 's<i>.' prefixes) are lower-is-better; every mmdet metric other
+# than the miss rate and the tracking error counts above is higher-is-better (its classwise keys end in
+# '_precision'; 'acc' / 'pos_acc' are accuracies in the loss dict).
+MMENGINE_LOSSES = ['val_loss', 'test_loss', 'loss_cls', 'loss_bbox', 'loss_rpn_cls', 'loss_centerness', 'loss_mask',
+                   'd5.loss_cls', 'd0.dn_loss_iou', 'enc_loss_bbox', 's0.loss_cls', 'rpn_loss_cls', 'triplet_loss',
+                   'ce_loss', 'loss_rcnn_emd', 'loss_semantic_seg', 'loss_track_aux', 'val/loss_dice']
+MMDET_METRICS_HIGHER = [
+    'coco/bbox_mAP', 'coco/bbox_mAP_50', 'coco/bbox_mAP_s', 'coco/segm_mAP_l', 'coco/AR@100', 'coco/AR_s@1000',
+    'coco/person_precision', 'coco/occluded_recall', 'coco/separated_recall', 'coco/novel_ap50', 'coco/base_ap',
+    'pascal_voc/mAP', 'pascal_voc/AP50', 'pascal_voc/recall@100@0.5', 'pascal_voc/AR@100', 'recall/AR@100',
+    'lvis/bbox_AP', 'lvis/bbox_APr', 'lvis/segm_APf', 'lvis/AR@300', 'lvis/ARs@300', 'lvis_fixed_ap/AP',
+    'cityscapes/mAP', 'cityscapes/AP@50', 'coco_panoptic/PQ', 'coco_panoptic/SQ_th', 'coco_panoptic/RQ_st',
+    'openimages/mAP', 'openimages/AP50', 'reid-metric/mAP', 'reid-metric/R1', 'youtube_vis/segm_mAP', 'dod/mAP_short',
+    'refexp/refcoco_precision@1', 'grefcoco/F1_score', 'grefcoco/T_acc', 'grefcoco/N_acc', 'mIoU', 'cIoU', 'aAcc',
+    'mDice', 'mFscore', 'mPrecision', 'mRecall', 'Bleu_4', 'CIDEr', 'acc', 's0.acc', 'pos_acc', 'mot/HOTA', 'MOTA',
+    'IDF1']
+
+
+@pytest.mark.parametrize('key', MMENGINE_LOSSES)
+def test_mmengines_validation_losses_are_lower_is_better(key):
+    from automl_mm.utils.metric_rule import infer_rule
+
+    assert infer_rule(key) == 'less'
+
+
+@pytest.mark.parametrize('key', MMDET_METRICS_HIGHER)
+def test_mmdets_other_metrics_are_higher_is_better(key):
+    from automl_mm.utils.metric_rule import infer_rule
+
+    assert infer_rule(key) == 'greater'
