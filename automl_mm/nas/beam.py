@@ -253,9 +253,10 @@ class PartialArchitecturePool:
         saved_rule = state.get('rule', 'greater')  # written before the rule existed: the highest score won
         if saved_rule != self.rule and (state.get('history') or state.get('scores')):
             raise ValueError(f'the checkpoint\'s search kept the {"highest" if saved_rule == "greater" else "lowest"}'
-                             f' scores (train_cfg.metric_rule={saved_rule!r}), this run sets '
-                             f'train_cfg.metric_rule={self.rule!r}: its pool and history would be ranked the other '
-                             'way. Resume with the checkpoint\'s rule, or start a new search from its weights with '
+                             f' scores (train_cfg.metric_rule={saved_rule!r}), this run ranks by '
+                             f'train_cfg.metric_rule={self.rule!r} (as set, or inferred from train_cfg.metric_key\'s '
+                             'name where not set): its pool and history would be ranked the other way. Resume '
+                             'with the checkpoint\'s rule, or start a new search from its weights with '
                              'load_from')
         if int(state['pool_size']) != self.pool_size:
             raise ValueError(f'the checkpoint was searched with {self.key}={state["pool_size"]}, '

@@ -478,6 +478,8 @@ def check_reward_settings(hook: Any, runner: Any, saved: dict, trunk: int, check
         differing = _differing_keys(name, compared_saved[role], compared_now[role]) if role not in other_data else (
             ' (its dataset holds other data than the checkpoint\'s run read there, compared by content; '
             f'{SWITCH}=False lets a run train on other data, not rank rewards of two data sets together)')
+        if role == 'reward_rule':  # a rule not set is inferred from reward_key's name (metric_rule.infer_rule)
+            differing += ' (as set, or inferred from reward_key\'s name where not set)'
         raise ValueError(f'OHL: the checkpoint\'s rewards were read with {name}={saved[role]!r}, this run sets '
                          f'{name}={value!r}{differing}: the controllers\' baselines average the old rewards and the '
                          'history would rank two rewards together, so a resume reads them as the checkpoint did. '

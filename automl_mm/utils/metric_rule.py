@@ -17,15 +17,19 @@ RULES = ('greater', 'less')
 # Lower-is-better metric names beyond mmengine's ``CheckpointHook._default_less_keys`` (``['loss']``), matched as a
 # whole token of the key (split at ``/``, ``_``, ``.``, ``-``, ``@``, spaces; case-insensitive), so that e.g. 'cer'
 # does not match inside another word. Sources: generic errors and distances (error, err, mae, mse, rmse, nll,
-# distance); mmpose (EPE, NME); mmagic (FID, KID, LPIPS, MAE, MSE); speech / OCR (wer, cer).
+# distance); mmpose (EPE, NME, MPJPE and its Procrustes-aligned P-MPJPE); mmagic (FID, KID, LPIPS, MAE, MSE, NIQE);
+# speech / OCR (wer, cer).
 LESS_NAMES = ('loss', 'error', 'err', 'mae', 'mse', 'rmse', 'nll', 'distance', 'epe', 'nme', 'fid', 'kid', 'lpips',
-              'wer', 'cer')
+              'wer', 'cer', 'mpjpe', 'niqe')
 # Lower-is-better metric names matched as the metric's own name only (the key's last token): short abbreviations that
 # elsewhere in a key may be a prefix or a class name ('ml/accuracy'). mmdet's own: CrowdHumanMetric's log-average miss
 # rate ('crowd_human/mMR') and MOTChallengeMetric's error counts (IDSW, FP, FN, Frag, ML, IDFP, IDFN under
 # 'motchallenge-metric/'), which read 'greater' until the fifty-sixth session: a NAS search or OHL reward on
-# 'crowd_human/mMR' kept the highest miss rate.
-LESS_OWN_NAMES = ('mmr', 'idsw', 'fp', 'fn', 'frag', 'ml', 'idfp', 'idfn')
+# 'crowd_human/mMR' kept the highest miss rate. Of other OpenMMLab packages (not installed here, read from their
+# metric docs): mmdet3d's nuScenes true-positive errors (mATE, mASE, mAOE, mAVE, mAAE: translation, scale,
+# orientation, velocity, attribute) and mmagic's matting errors (SAD, Grad, Conn) and generation distances (PPL, SWD).
+LESS_OWN_NAMES = ('mmr', 'idsw', 'fp', 'fn', 'frag', 'ml', 'idfp', 'idfn', 'mate', 'mase', 'maoe', 'mave', 'maae',
+                  'sad', 'grad', 'conn', 'ppl', 'swd')
 
 # Higher-is-better metric names, read on the metric's own name (the key's last token): mmengine's
 # ``CheckpointHook._default_greater_keys`` that are whole words (``'AR@'`` is not one), and the per-class AP /

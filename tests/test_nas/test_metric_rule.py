@@ -130,8 +130,9 @@ def test_a_less_step_where_every_candidate_had_an_empty_evaluation_is_refused(mo
 
 def test_a_resume_under_another_rule_is_refused():
     state = _scored_pool('greater').state_dict()
-    with pytest.raises(ValueError, match=r"train_cfg\.metric_rule='greater'\), this run sets "
-                                         r"train_cfg\.metric_rule='less'"):
+    with pytest.raises(ValueError, match=r"train_cfg\.metric_rule='greater'\), this run ranks by "
+                                         r"train_cfg\.metric_rule='less' \(as set, or inferred from "
+                                         r"train_cfg\.metric_key's name"):
         PartialArchitecturePool(LayerwiseSpace([[0, 1, 2]] * 2), pool_size=2, rule='less').load_state_dict(state)
     state.pop('rule')  # a checkpoint from before the rule: it kept the highest
     with pytest.raises(ValueError, match='metric_rule'):
@@ -294,6 +295,33 @@ def test_mmengines_validation_losses_are_lower_is_better(key):
 
 @pytest.mark.parametrize('key', MMDET_METRICS_HIGHER)
 def test_mmdets_other_metrics_are_higher_is_better(key):
+    from automl_mm.utils.metric_rule import infer_rule
+
+    assert infer_rule(key) == 'greater'
+
+
+# Lower-is-better keys of OpenMMLab packages not installed here, as their metrics name them: mmdet3d's nuScenes
+# true-positive errors, mmpose's (P-)MPJPE, mmagic's matting errors and generation distances; and higher-is-better
+# keys of the same packages, which must stay 'greater'.
+OTHER_PACKAGES_LOWER = ['NuScenes metric/pred_instances_3d_NuScenes/mATE', 'pred_instances_3d_NuScenes/mASE',
+                        'pred_instances_3d_NuScenes/mAOE', 'pred_instances_3d_NuScenes/mAVE',
+                        'pred_instances_3d_NuScenes/mAAE', 'MPJPE', 'P-MPJPE', 'SAD', 'GRAD', 'CONN', 'NIQE',
+                        'PPL', 'SWD']
+OTHER_PACKAGES_HIGHER = ['pred_instances_3d_NuScenes/NDS', 'pred_instances_3d_NuScenes/mAP', 'PCK', 'AUC',
+                         'coco/AP', 'PSNR', 'SSIM', 'IS', 'Precision', 'Recall']
+
+
+@pytest.mark.parametrize('key', OTHER_PACKAGES_LOWER)
+def test_other_openmmlab_lower_is_better_keys_keep_the_lowest(key):
+    """mmdet3d / mmpose / mmagic lower-is-better metrics read 'greater' before they were listed (a search on
+    'MPJPE' kept the largest joint error)."""
+    from automl_mm.utils.metric_rule import infer_rule
+
+    assert infer_rule(key) == 'less'
+
+
+@pytest.mark.parametrize('key', OTHER_PACKAGES_HIGHER)
+def test_other_openmmlab_higher_is_better_keys_keep_the_highest(key):
     from automl_mm.utils.metric_rule import infer_rule
 
     assert infer_rule(key) == 'greater'

@@ -162,7 +162,8 @@ def test_a_checkpoint_from_before_the_rule_resumes_only_as_greater():
     runner = SimpleNamespace(cfg={}, logger=mock.Mock(), hooks=[hook])
     saved = dict(hook.reward_settings(runner)[0])
     saved.pop('reward_rule')
-    with pytest.raises(ValueError, match=r"reward_rule='greater', this run sets .*reward_rule='less'"):
+    with pytest.raises(ValueError, match=r"reward_rule='greater', this run sets .*reward_rule='less' "
+                                         r"\(as set, or inferred from reward_key's name"):
         check_reward_settings(hook, runner, saved, 3)
     check_reward_settings(_hook('accuracy/top1'), runner, dict(saved, reward_key='accuracy/top1'), 3)
 
