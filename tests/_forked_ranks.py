@@ -179,6 +179,12 @@ def torchrun_env(rank: int, port: int, world_size: int = 2) -> dict[str, str]:
                 WORLD_SIZE=str(world_size), LOCAL_WORLD_SIZE=str(world_size))
 
 
+def torchrun_error_file(tmp: str | os.PathLike, local_rank: int) -> str:
+    """The error file torchrun's agent gives its worker of ``local_rank`` (``TORCHELASTIC_ERROR_FILE``), with ``tmp``
+    for the agent's attempt folder's parent: ``<tmp>/attempt_0/<local_rank>/error.json``."""
+    return osp.join(os.fspath(tmp), 'attempt_0', str(local_rank), 'error.json')
+
+
 def tool_rank(rank: int, tool: str, tmp: str, port: int, argv: list[str], cwd: str | None = None,
               error_file: bool = False, leave_at_once: bool = False) -> None:
     """Run ``tools/<tool>.py argv`` as torchrun's worker of ``rank`` of 2 (:func:`torchrun_env`, rendezvous on
@@ -189,8 +195,8 @@ def tool_rank(rank: int, tool: str, tmp: str, port: int, argv: list[str], cwd: s
         tmp: The test's folder: put first on ``sys.path`` (the plugin modules a config's ``custom_imports`` names).
         cwd: The working directory, ``str.format``-ed with ``rank`` (``'node{rank}'``: each rank's own node),
             relative to ``tmp``; ``None``: the test process's.
-        error_file: Set ``TORCHELASTIC_ERROR_FILE`` to ``tmp/error<rank>.json`` (where torchrun's summary reads a
-            failed worker's error).
+        error_file: Set ``TORCHELASTIC_ERROR_FILE`` to ``tmp/attempt_0/<rank>/error.json`` (where torchrun's summary
+            reads a failed worker's error, in its agent's layout: :func:`torchrun_error_file`).
         leave_at_once: End the process right after the record (``os._exit(0)``): a rank of a failed run whose
             process group is still up may abort at exit (gloo's threads), whatever its exit status.
     """
@@ -200,7 +206,8 @@ def tool_rank(rank: int, tool: str, tmp: str, port: int, argv: list[str], cwd: s
         os.chdir(osp.join(tmp, cwd.format(rank=rank)))
     os.environ.update(torchrun_env(rank, port))
     if error_file:
-        os.environ['TORCHELASTIC_ERROR_FILE'] = osp.join(tmp, f'error{rank}.json')
+        os.environ['TORCHELASTIC_ERROR_FILE'] = torchrun_error_file(tmp, rank)
+        os.makedirs(osp.dirname(os.environ['TORCHELASTIC_ERROR_FILE']), exist_ok=True)
     found = outcome(lambda: module.main(argv))
     with open(osp.join(tmp, f'rank{rank}.json'), 'w') as f:
         json.dump(found, f)

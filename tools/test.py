@@ -85,7 +85,7 @@ from automl_mm.engine.rank_agreement import (
     leave_process_group,
     reading_config_together,
 )
-from automl_mm.engine.rank_failures import naming_first_failure
+from automl_mm.engine.rank_failures import naming_first_failure, recorded_for_torchrun
 from automl_mm.engine.resume import checkpoint_not_found, read_as_local_file
 from automl_mm.engine.runner_checks import checked_by_tool
 from automl_mm.engine.tool_args import (
@@ -153,6 +153,7 @@ def _check_checkpoint_and_config(cfg, args: argparse.Namespace, drawing: str) ->
     check_metric_arguments(cfg, test_only=True, construct=args.launcher == 'none')
 
 
+@recorded_for_torchrun  # its error where torchrun's summary ("Root Cause") reads it
 def main(argv: list[str] | None = None) -> None:
     """Run the tool on ``argv`` (``sys.argv[1:]`` without it)."""
     install_mmengine_patches()  # before any checkpoint is read or written

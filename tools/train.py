@@ -88,7 +88,7 @@ from automl_mm.engine.rank_agreement import (
     leave_process_group,
     reading_config_together,
 )
-from automl_mm.engine.rank_failures import naming_first_failure
+from automl_mm.engine.rank_failures import naming_first_failure, recorded_for_torchrun
 from automl_mm.engine.resume import checkpoint_not_found, checkpoint_seed, read_as_local_file
 from automl_mm.engine.runner_checks import checked_by_tool
 from automl_mm.engine.tool_args import enable_amp, enable_auto_scale_lr
@@ -243,6 +243,7 @@ def run(cfg: Config | str) -> None:
     leave_process_group()  # together: a rank leaving while a peer holds gloo connections could abort at shutdown
 
 
+@recorded_for_torchrun  # its error where torchrun's summary ("Root Cause") reads it
 def main(argv: list[str] | None = None) -> None:
     """Run the tool on ``argv`` (``sys.argv[1:]`` without it)."""
     exit_with_parent_if_asked()  # AUTOML_MM_EXIT_WITH_PARENT=1 (the benchmarks): stop when the caller is gone

@@ -17,12 +17,17 @@ that timed out waiting for it, and the waiting rank raises the agreed :class:`Ra
 from __future__ import annotations
 
 import contextlib
+import json
+import os
+import os.path as osp
 import re
-from collections.abc import Iterator
+import time
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import torch
 from mmengine.dist import all_gather_object, all_reduce, get_world_size, is_distributed
+from torch.distributed.elastic.multiprocessing.errors import ErrorHandler
 
 
 class RankFailure(RuntimeError):
@@ -344,16 +349,106 @@ def naming_first_failure(what: str) -> Iterator[None]:
         raise failure from err
 
 
+#: How long a rank whose error names another worker of its torchrun node (a :class:`RankFailure`) waits for that
+#: worker's error file before it records its own (:class:`TorchrunErrorHandler`), in seconds: the worker may have
+#: died without one (killed, out of memory), or hang in its own unwinding.
+ORIGIN_RECORD_TIMEOUT = 10.0
+
+
+def _node_error_file(origin: int) -> str | None:
+    """The error file torchrun's agent gave its worker of global rank ``origin``, where that worker is another of this
+    process's node (its agent); ``None`` where it is this process, or on another node, or outside torchrun's layout.
+
+    torchrun gives the workers of one agent the global ranks ``RANK - LOCAL_RANK`` up to ``+ LOCAL_WORLD_SIZE``
+    (``SimpleElasticAgent._assign_worker_ranks``) and the local rank ``r`` the file ``<attempt folder>/<r>/error.json``
+    (``LogsSpecs.reify``: ``TORCHELASTIC_ERROR_FILE``)."""
+    own = os.environ.get('TORCHELASTIC_ERROR_FILE', '')
+    try:
+        rank, local, size = (int(os.environ[name]) for name in ('RANK', 'LOCAL_RANK', 'LOCAL_WORLD_SIZE'))
+    except (KeyError, ValueError):
+        return None
+    folder, name = osp.split(own)
+    other = origin - (rank - local)
+    if name != 'error.json' or osp.basename(folder) != str(local) or other == local or not 0 <= other < size:
+        return None
+    return osp.join(osp.dirname(folder), str(other), 'error.json')
+
+
+def _error_file_timestamp(path: str) -> int | None:
+    """The timestamp (whole seconds since the epoch) torchrun's agent reads from the error file ``path``
+    (``ProcessFailure._get_error_data``); ``None`` while it is not there or not yet whole."""
+    try:
+        with open(path) as f:
+            data = json.load(f)
+        message = data['message']
+        return int(data.get('timestamp', 0)) if isinstance(message, str) else int(message['extraInfo']['timestamp'])
+    except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+class TorchrunErrorHandler(ErrorHandler):
+    """torchelastic's error handler (what its ``record`` writes to ``TORCHELASTIC_ERROR_FILE``, the file of the
+    worker's error its agent's summary prints), for ranks that stop together: the "Root Cause" the summary names is
+    the rank whose own code failed, not a rank told of its failure.
+
+    The agent names the failed worker of its node whose file holds the earliest timestamp (whole seconds), on a tie
+    the first it saw exit (the lowest local rank where several exited in one poll), a worker without a file at the
+    time it saw it exit. A rank whose own code failed in an agreement (:func:`stopping_together`, the start
+    agreements) and the ranks told of it (a :class:`RankFailure` naming it) stop at the same moment: the summary
+    named the rank told of it where it wrote its file first, or in the same second from a lower local rank. Here a
+    :class:`RankFailure` naming another worker of this node (:func:`_node_error_file`) is recorded once that worker's
+    file is there (at most :data:`ORIGIN_RECORD_TIMEOUT` seconds), in a later second than that file's timestamp
+    (up to 1 s more); a worker on another node is named by its own agent, and this node's summary names this rank,
+    whose error names it. An error is recorded once (:func:`naming_first_failure` records it where it is raised;
+    the tools' ``main`` again at the top, :func:`recorded_for_torchrun`). Outside torchrun (no
+    ``TORCHELASTIC_ERROR_FILE``) nothing is written, and ``initialize`` does not enable ``faulthandler``."""
+
+    _recorded: BaseException | None = None
+
+    def initialize(self) -> None:
+        if self._get_error_file_path():  # torchrun's worker: fatal signals print every thread's stack
+            super().initialize()
+
+    def record_exception(self, e: BaseException) -> None:
+        if not self._get_error_file_path() or e is self._recorded:
+            return
+        with contextlib.suppress(Exception):  # the run's own error matters more than this record of it
+            origin = _node_error_file(e.rank) if isinstance(e, RankFailure) else None
+            if origin is not None:
+                self._after(origin)
+            super().record_exception(e)
+            self._recorded = e
+
+    @staticmethod
+    def _after(path: str) -> None:
+        """Wait until the error file ``path`` is there and the clock is a second past its timestamp (at most
+        :data:`ORIGIN_RECORD_TIMEOUT` seconds for the file)."""
+        deadline = time.monotonic() + ORIGIN_RECORD_TIMEOUT
+        while (stamp := _error_file_timestamp(path)) is None:
+            if time.monotonic() >= deadline:
+                return
+            time.sleep(0.05)
+        later = stamp + 1 - time.time()
+        if later > 0:
+            time.sleep(later)
+
+
+#: The handler of this process's errors under torchrun (:func:`recorded_for_torchrun`, :func:`naming_first_failure`).
+TORCHRUN_ERRORS = TorchrunErrorHandler()
+
+
+def recorded_for_torchrun(main: Callable[..., Any]) -> Callable[..., Any]:
+    """``main`` (a tool's) under torchelastic's ``record`` with :data:`TORCHRUN_ERRORS`: an ``Exception`` it raises
+    is written where torchrun's summary reads the worker's error (``TORCHELASTIC_ERROR_FILE``), and re-raised; a
+    ``SystemExit(0)`` returns ``None`` (``record``'s own rule). Without, the summary named a failed rank's exit status
+    alone (``traceback : To enable traceback see ...``) for every error outside :func:`naming_first_failure`."""
+    from torch.distributed.elastic.multiprocessing.errors import record
+
+    return record(main, error_handler=TORCHRUN_ERRORS)
+
+
 def _record_for_torchrun(failure: BaseException) -> None:
-    """Write ``failure`` where torchrun reads a failed worker's error (``TORCHELASTIC_ERROR_FILE``, torch's
-    ``ErrorHandler.record_exception``, as its ``@record`` does), so that its summary's "Root Cause" names it:
-    without, it named the failed rank's exit status alone (``traceback : To enable traceback see ...``, or
-    ``Signal 6 (SIGABRT)`` where gloo's threads aborted the exit). Nothing outside torchrun."""
-    import os
-
-    if not os.environ.get('TORCHELASTIC_ERROR_FILE'):
-        return
-    from torch.distributed.elastic.multiprocessing.errors import get_error_handler
-
-    with contextlib.suppress(Exception):  # the run's own error matters more than this record of it
-        get_error_handler().record_exception(failure)
+    """Write ``failure`` where torchrun reads a failed worker's error (:data:`TORCHRUN_ERRORS`), so that its summary's
+    "Root Cause" names it: without, it named the failed rank's exit status alone (``traceback : To enable traceback
+    see ...``, or ``Signal 6 (SIGABRT)`` where gloo's threads aborted the exit). Nothing outside torchrun."""
+    TORCHRUN_ERRORS.record_exception(failure)

@@ -7,10 +7,16 @@ naming that rank and its error, each also written where torchrun's summary reads
 ``tools/train.py --launcher pytorch``; rank 1's hook raises)."""
 from __future__ import annotations
 
-import json
-
 import pytest
-from _forked_ranks import RANK_MODEL_PLUGIN, RANK_RUN_CONFIG, fork_ranks, rank_outcomes, tool_rank
+from _forked_ranks import (
+    RANK_MODEL_PLUGIN,
+    RANK_RUN_CONFIG,
+    fork_ranks,
+    rank_outcomes,
+    tool_rank,
+    torchrun_error_file,
+)
+from torch.distributed.elastic.multiprocessing.errors import ChildFailedError, ProcessFailure
 from torch.distributed.elastic.utils.distributed import get_free_port
 
 PLUGIN = RANK_MODEL_PLUGIN + '''
@@ -56,7 +62,10 @@ def test_every_rank_names_the_rank_whose_hook_raised(tmp_path, monkeypatch):
     # rank 0 was in DDP's all-reduce when rank 1 left: its error names rank 1's, not only the backend's
     assert found[0] is not None and found[0].startswith(f'RankFailure: tools/train.py: the run failed on rank 1 '
                                                         f'({cause}); this rank stopped with it ('), found[0]
-    # torchrun's summary ("Root Cause") shows the error file of the rank it saw fail first: rank 1's error there (it
-    # named the exit status alone), rank 0's names it too
-    recorded = [json.loads((tmp_path / f'error{rank}.json').read_text())['message']['message'] for rank in range(2)]
-    assert recorded == [found[0], cause], recorded
+    # torchrun's summary ("Root Cause") shows the error file of the rank whose own code failed: rank 1's error there
+    # (it named the exit status alone), rank 0's names it too, and is a second later (its agent names the earliest,
+    # or on a tie the lower local rank where it saw both exit in one poll)
+    failures = {rank: ProcessFailure(local_rank=rank, pid=0, exitcode=1, error_file=torchrun_error_file(tmp_path, rank))
+                for rank in range(2)}
+    assert [failures[rank].message['message'] for rank in range(2)] == [found[0], cause]
+    assert ChildFailedError('tools/train.py', failures).get_first_failure()[0] == 1, failures
