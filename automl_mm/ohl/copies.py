@@ -41,7 +41,13 @@ from automl_mm.registry import DATA_SAMPLERS, HOOKS, MODEL_WRAPPERS, RUNNERS, co
 from automl_mm.utils.seeding import as_seed
 
 from .copy_collectives import copy_local_collectives
-from .copy_groups import GLOO_LAZY_INIT, CopyStartAgreements, _connecting_later, _new_copy_groups  # noqa: F401
+from .copy_groups import (  # noqa: F401
+    GLOO_LAZY_INIT,
+    CopyStartAgreements,
+    _connecting_later,
+    _new_copy_groups,
+    release_copy_mates,
+)
 
 
 @dataclass(frozen=True)
@@ -377,7 +383,11 @@ class CopyRunner(CopyStartAgreements, Runner):
         ``SyncBatchNorm`` when ``get_world_size() > 1``, i.e. only when a copy has several ranks.
 
         Inside ``__init__`` every rank then agrees on a failure of the build (:meth:`_agree_at`); a call after the
-        start (a hook building a model on one rank) agrees on nothing and holds no collective over the world."""
+        start (a hook building a model on one rank) agrees on nothing and holds no collective over the world. A
+        collective of the copy inside the build (mmengine's ``load_from_http``: the copy's lead downloads, then a
+        barrier) that a rank's failure skipped does not hold its copy-mates until the group's timeout under gloo:
+        the failing rank closes its copy group's connections first (:func:`~automl_mm.ohl.copy_groups.
+        release_copy_mates`); under NCCL they wait for the group's timeout."""
         layout = None
         if self._copy_counts is not None and is_distributed():
             starting = self._pending_agreement == 'groups'  # in __init__; a later call (one rank's hook) agrees on none
@@ -391,6 +401,8 @@ class CopyRunner(CopyStartAgreements, Runner):
                 built = super().build_model(model)
         except Exception as err:  # noqa: BLE001 (agreed on over the world, outside the copy's collectives)
             failure = err
+            if self._pending_agreement == 'model':  # the run stops: a copy-mate waiting in a collective is let go
+                release_copy_mates(layout)
         self._agree_at('model', failure)
         if failure is not None:
             raise failure

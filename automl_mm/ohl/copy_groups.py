@@ -91,6 +91,35 @@ def _connect_copy_group(group: Any) -> None:
         torch_dist.all_to_all_single(torch.zeros(size), torch.zeros(size), group=group)
 
 
+def release_copy_mates(layout: Any) -> None:
+    """Close this rank's connections of its copy's gloo group (``layout.group``), where this rank failed inside a
+    block of its copy's collectives that it will not finish and its run stops (:class:`~automl_mm.ohl.copies.
+    CopyRunner`'s model build, before the world's agreement on it): a copy-mate waiting in a collective of the copy
+    that this rank's own code skipped raises gloo's 'Connection closed by peer' at once.
+
+    A model constructor may hold a collective over the world, which is its copy's inside the build
+    (:func:`~automl_mm.ohl.copies.copy_local_collectives`): mmengine's ``load_from_http`` (an ``init_cfg``
+    ``Pretrained`` or ``load_checkpoint`` of an ``https://`` checkpoint in ``__init__``) downloads on the copy's lead,
+    then holds a barrier. A lead whose download failed went on to the world's agreement; its copy-mate waited in the
+    barrier until the copy group's timeout, and every other rank in the agreement, which timed out first: two ranks
+    of four named nothing but gloo's 'Timed out waiting 8000ms for recv operation', after the timeout. gloo releases
+    a rank waiting for a peer only when the peer's connections close (the group's ``abort()`` / ``shutdown()`` do not
+    close them, in torch 2.14): the group is destroyed here and the layout's (and the copy-local wrappers') reference
+    to it dropped, so the last reference goes. Nothing under NCCL (its waits end at the group's timeout, or by its
+    watchdog), nor without a copy group (one rank per copy), nor outside a distributed run. The layout is forgotten
+    (:func:`~automl_mm.ohl.copies.reset_copy_layout`)."""
+    group = None if layout is None else layout.group
+    if group is None or not is_distributed() or 'gloo' not in str(torch_dist.get_backend(group)):
+        return
+    from . import copy_collectives
+    from .copies import reset_copy_layout
+
+    reset_copy_layout()
+    copy_collectives._WRAPPERS = None  # they hold the layout
+    object.__setattr__(layout, 'group', None)  # a frozen layout; the failing build's traceback holds it
+    torch_dist.destroy_process_group(group)
+
+
 #: torch's switch (``ProcessGroupGloo``, read when a group is created) that defers a gloo group's connection of its
 #: ranks to its first collective.
 GLOO_LAZY_INIT = 'TORCH_GLOO_LAZY_INIT'
@@ -101,7 +130,17 @@ def _connecting_later() -> Iterator[None]:
     """Create the gloo process groups of the block unconnected (``TORCH_GLOO_LAZY_INIT=1``: each connects its ranks
     at its first collective; its value before is put back after). A group created connected made each of its ranks
     wait in ``new_group`` until every other rank of it arrived, or until the group's timeout. Other backends: NCCL
-    connects a group at its first collective anyway (unless the default group is bound to a device)."""
+    connects a group at its first collective anyway (unless the default group is bound to a device).
+
+    The switch is the process's environment while the block runs (a thread that reads the environment meanwhile sees
+    it): torch 2.14 offers no narrower one for ``new_group``. Its ``pg_options`` never reach a gloo group
+    (``distributed_c10d._create_gloo_process_group`` builds ``ProcessGroupGloo(store, rank, size,
+    timeout=..., enable_reconfigure=...)`` and ignores its ``backend_options``), and that constructor's default
+    device reads ``TORCH_GLOO_LAZY_INIT`` (``ProcessGroupGloo.create_default_device(lazy_init=None)``); the
+    constructor that takes a lazy device (``ProcessGroupGloo(store, rank, size, ProcessGroupGloo._Options)`` with
+    ``_devices=[create_default_device(lazy_init=True)]``) is reached only through a backend of one's own
+    (``Backend.register_backend`` with the private ``_backend_type``), whose groups would be named and handled as
+    another backend than gloo."""
     before = os.environ.get(GLOO_LAZY_INIT)
     os.environ[GLOO_LAZY_INIT] = '1'
     try:
