@@ -12,7 +12,9 @@ rank that waited in a collective of an inner group (an OHL copy's) for a peer th
 a timeout or a lost peer (:func:`waited_for_peer`): the rank named is one whose own code failed, not the lower rank
 that timed out waiting for it, and the waiting rank raises the agreed :class:`RankFailure` as well.
 :func:`stopping_together` runs a block so. The NAS scoring does the same inside its gather of scores
-(:func:`~automl_mm.nas.beam.score_step`).
+(:func:`~automl_mm.nas.beam.score_step`). Under torchrun the tools write every rank's error where its summary reads
+it (:func:`recorded_for_torchrun`), a rank told of another's failure after that rank (:class:`TorchrunErrorHandler`),
+so that its "Root Cause" is the rank whose own code failed.
 """
 from __future__ import annotations
 
