@@ -157,7 +157,11 @@ class ImageFolderDataset(SingleLabelMixin, BaseDataset):
     holds the class names from then on (with ``lazy_init`` only the folder names are listed, not the images).
     Give a val / test dataset ``test_mode=True`` (``configs/_base_/datasets/imagenet.py`` does): its ``split='all'``
     is a training folder's too, so an item whose pipeline gives ``None`` is refused only in ``test_mode``; outside
-    it mmengine reads a random other image in its place (``reward`` items are refused in either mode).
+    it mmengine reads a random other image in its place (``reward`` items are refused in either mode). The start
+    check refuses a val / test (or other scored) loader outside ``test_mode`` whose pipeline can give ``None``, as
+    ``LoadImageFromFile(ignore_empty=True)`` does
+    (:func:`~automl_mm.engine.preflight_splits.check_replaced_evaluation_items`); mmpretrain's form, no
+    ``test_mode`` and a plain ``LoadImageFromFile`` (which raises on an unreadable image), passes.
 
     Raises:
         FileNotFoundError: The class-folder directory is missing or has no class folders (the message says the

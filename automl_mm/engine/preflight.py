@@ -110,7 +110,10 @@ concept, and the public names stay importable from here.
     split's arguments and, for a held-out loader, is not the training split
     (:func:`~automl_mm.engine.preflight_splits.check_held_out_splits`); ``train_dataloader`` reads no test split
     (:func:`~automl_mm.engine.preflight_eval_splits.check_not_trained_on_test`); no loader but ``train_dataloader``
-    has noisy labels (:func:`~automl_mm.engine.preflight_splits.check_noise_on_training_only`);
+    has noisy labels (:func:`~automl_mm.engine.preflight_splits.check_noise_on_training_only`); no loader but
+    ``train_dataloader`` reads a dataset outside ``test_mode`` through a transform that can give ``None``
+    (``LoadImageFromFile(ignore_empty=True)``: mmengine scored a random other item in its place,
+    :func:`~automl_mm.engine.preflight_splits.check_replaced_evaluation_items`);
   - ``val_evaluator`` / ``test_evaluator``'s COCO metric scores the annotation file its loader reads
     (:func:`split_mismatch`) and every image of it once (a ``dataset.indices`` subset of the file, or a wrapper
     repeating its images, is refused, :func:`~automl_mm.engine.preflight_eval_splits.check_scored_subsets`; a
@@ -218,7 +221,7 @@ from .preflight_recall import check_recall_metrics, recall_box_counts
 from .preflight_runner_args import check_runner_arguments
 from .preflight_search import _check_ohl_hook, _check_search_loop
 from .preflight_sizes import check_anchor_generators, check_transform_sizes
-from .preflight_splits import check_held_out_splits, check_noise_on_training_only
+from .preflight_splits import check_held_out_splits, check_noise_on_training_only, check_replaced_evaluation_items
 from .preflight_training import _check_collate_fns, check_training_config
 from .preflight_unbound_choices import check_loss_fragment_not_searched, check_policy_fragment_used
 from .preflight_walk import (
@@ -347,6 +350,7 @@ def check_config(cfg: Any, test_only: bool = False, split: str = 'test') -> None
         warn_rounded_monitors(cfg, scope)
     check_held_out_splits(cfg, scope, test_only)
     check_noise_on_training_only(cfg, scope, test_only, split)
+    check_replaced_evaluation_items(cfg, scope, test_only, split)
     check_not_trained_on_test(cfg, test_only)
     for scored in (split, ) if test_only else SPLITS:
         _check_split(cfg.get(f'{scored}_dataloader'), f'{scored}_dataloader', cfg.get(f'{scored}_evaluator'),

@@ -4,7 +4,9 @@
 ``DigitsDataset``, ``FashionMNISTDataset``, ``CIFAR10Dataset`` and ``ImageFolderDataset`` carve their splits from
 one source by seeded arguments (their ``SPLIT_ARGS``): two datasets of one source are disjoint parts only when they
 carve with the same values. A training split of ``seed=1`` beside a reward split of ``seed=0`` (a child config or
-``--cfg-options train_dataloader.dataset.seed=1``) shared most of its images with it, silently.
+``--cfg-options train_dataloader.dataset.seed=1``) shared most of its images with it, silently. Also: label noise
+only in training (:func:`check_noise_on_training_only`), and no scored loader reading a dataset outside
+``test_mode`` through a transform that can give ``None`` (:func:`check_replaced_evaluation_items`).
 """
 from __future__ import annotations
 
@@ -21,6 +23,7 @@ from .preflight_walk import (
     _loader_cfgs,
     bn_recalibration_loader_cfgs,
     scoped_datasets,
+    scoped_pipeline_transforms,
 )
 
 
@@ -194,3 +197,74 @@ def check_noise_on_training_only(cfg: Any, scope: str | None, test_only: bool, s
                     'its metric would count a right prediction of a flipped label as wrong (and a wrong one as '
                     'right). Label noise goes on training data only (train_dataloader): read the clean labels here '
                     f'(remove the {cls.__name__} from {key}, keeping the dataset it wraps)')
+
+
+def _dropping_setting(cls: type | None, transform: dict) -> str | None:
+    """``'ignore_empty=True'`` (mmcv's ``LoadImageFromFile`` or a subclass: ``None`` for an image it cannot read),
+    ``'keep_empty=True'`` (mmdet's ``FilterAnnotations``, its default: ``None`` for an image left without boxes) or
+    ``'allow_negative_crop=False'`` (mmdet's ``RandomCrop``, its default: ``None`` for a crop without boxes) where
+    the transform config ``transform`` of class ``cls`` can give ``None``; else ``None``."""
+    from mmcv.transforms import LoadImageFromFile
+
+    if not isinstance(cls, type):
+        return None
+    if issubclass(cls, LoadImageFromFile):
+        return 'ignore_empty=True' if transform.get('ignore_empty', False) is True else None
+    try:
+        from mmdet.datasets.transforms import FilterAnnotations, RandomCrop
+    except ImportError:  # pragma: no cover - mmdet is a dependency
+        return None
+    if issubclass(cls, FilterAnnotations):
+        return 'keep_empty=True' if transform.get('keep_empty', True) else None
+    if issubclass(cls, RandomCrop):
+        return None if transform.get('allow_negative_crop', False) else 'allow_negative_crop=False'
+    return None
+
+
+def check_replaced_evaluation_items(cfg: Any, scope: str | None, test_only: bool, split: str = 'test') -> None:
+    """No scored loader (every loader but ``train_dataloader``: val / test, OHL's reward loader, the NAS search
+    loaders) reads a dataset outside ``test_mode`` through a transform that can give ``None``
+    (:func:`_dropping_setting`: mmcv's ``LoadImageFromFile(ignore_empty=True)``, mmdet's ``FilterAnnotations`` and
+    ``RandomCrop``): mmengine's ``BaseDataset.__getitem__`` then reads a random other item in its place
+    (``max_refetch`` times), so the metric scored another image at that position and one image twice, silently.
+    mmdet's val / test datasets set ``test_mode=True``; mmpretrain's configs set none (their ``LoadImageFromFile``
+    raises on an unreadable image, and such a pipeline passes). An automl_mm split dataset of split ``'reward'`` /
+    ``'test'`` refuses the ``None`` itself (:class:`~automl_mm.datasets.splits.SingleLabelMixin`) and passes; an
+    image folder's ``split='all'`` (a val folder's too) and a ``'train'`` split read for training accuracy do not.
+    Wrapped datasets are checked each (their own ``test_mode``); an OHL hook's ``bn_recalibration_dataloader``
+    (batches for BN statistics, not scored) is not.
+
+    Raises:
+        ConfigCheckError: naming the transform's key and setting, the dataset's key, type and split, and what to do.
+    """
+    from automl_mm.datasets.splits import SingleLabelMixin
+    from automl_mm.registry import TRANSFORMS, config_class
+
+    from .preflight_walk import outside_split
+
+    for loader, key in _loader_cfgs(cfg):
+        if key == 'train_dataloader' or outside_split(key, test_only, split) or not isinstance(loader, dict):
+            continue
+        for dataset, where, built_in in scoped_datasets(loader.get('dataset'), f'{key}.dataset', scope):
+            if isinstance(dataset.get('dataset'), dict) or dataset.get('datasets') or \
+                    dataset.get('test_mode'):
+                continue  # a wrapper reads its inner datasets' items; test_mode (any true value) refuses None
+            cls = _dataset_class(dataset, built_in)
+            if isinstance(cls, type) and issubclass(cls, SingleLabelMixin) and \
+                    dataset.get('split') in ('reward', 'test'):
+                continue
+            for transform, at, t_scope in scoped_pipeline_transforms(dataset.get('pipeline'), f'{where}.pipeline',
+                                                                       built_in):
+                t_cls = config_class(TRANSFORMS, transform, t_scope)
+                setting = _dropping_setting(t_cls, transform)
+                if setting is None:
+                    continue
+                split_of = f", split={dataset['split']!r}" if 'split' in dataset else ''
+                raise ConfigCheckError(
+                    f'{at} ({t_cls.__name__}, {setting}) gives None for some items, and {where} '
+                    f'({getattr(cls, "__name__", dataset.get("type"))}{split_of}) is outside test_mode: mmengine '
+                    f'reads a random other item of the set in the place of each such item, so {key} would score '
+                    'another image at that position (and one image twice), silently. Set '
+                    f'{where}.test_mode=True (mmengine then stops at the item, as mmdet\'s val / test datasets do), '
+                    + ('or remove ignore_empty (an unreadable image then stops the run, naming its file)'
+                       if setting == 'ignore_empty=True' else 'or take the transform out of this pipeline'))

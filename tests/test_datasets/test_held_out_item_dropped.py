@@ -86,3 +86,89 @@ def test_an_image_folder_val_item_the_pipeline_drops_is_refused_in_test_mode(tmp
     assert ds[3]['img_path'].endswith(os.path.join('b', '0.png'))
     with pytest.raises(Exception, match='should not get `None`'):
         ds[4]  # was another val image in its place
+
+
+def _folder_loaders(pipeline, test_mode=None, split='all', key='val_dataloader'):
+    from mmengine.config import Config
+
+    dataset = dict(type='ImageFolderDataset', data_root='data/imagenet', data_prefix=dict(img_path='val'), split=split,
+                   pipeline=pipeline)
+    if test_mode is not None:
+        dataset['test_mode'] = test_mode
+    return Config({key: dict(batch_size=2, dataset=dataset)})
+
+
+IGNORE_EMPTY = [dict(type='mmcv.LoadImageFromFile', ignore_empty=True), dict(type='PackClsInputs')]
+
+
+@pytest.mark.parametrize('key', ['val_dataloader', 'test_dataloader', 'reward_dataloader'])
+def test_a_scored_folder_loader_whose_pipeline_can_drop_an_image_outside_test_mode_is_refused_at_start(key):
+    """A user's image-folder val / test loader (mmpretrain's configs set no test_mode for val) with mmcv's
+    LoadImageFromFile(ignore_empty=True): split='all' is no held-out split to the dataset, so outside test_mode an
+    unreadable image was replaced by a random other one of the set and scored, silently. Refused at start, naming
+    the transform, the dataset and test_mode."""
+    from automl_mm.engine.preflight import ConfigCheckError
+    from automl_mm.engine.preflight_splits import check_replaced_evaluation_items
+
+    with pytest.raises(ConfigCheckError, match=rf'^{key}\.dataset\.pipeline\[0\] \(LoadImageFromFile, ignore_empty='
+                                               rf'True\) gives None .* {key}\.dataset \(ImageFolderDataset, '
+                                               rf"split='all'\) is outside test_mode: .* Set {key}\.dataset\."
+                                               r'test_mode=True'):
+        check_replaced_evaluation_items(_folder_loaders(IGNORE_EMPTY, key=key), 'automl_mm', False)
+
+
+def test_what_cannot_replace_an_evaluation_item_passes():
+    from automl_mm.engine.preflight_splits import check_replaced_evaluation_items
+
+    plain = [dict(type='mmcv.LoadImageFromFile'), dict(type='PackClsInputs')]
+    for cfg in (_folder_loaders(plain),  # mmpretrain's form: an unreadable image stops the run, naming it
+                _folder_loaders(IGNORE_EMPTY, test_mode=True),  # mmengine refuses the None
+                _folder_loaders(IGNORE_EMPTY, split='reward', key='reward_dataloader'),  # SingleLabelMixin refuses it
+                _folder_loaders(IGNORE_EMPTY, key='train_dataloader')):  # training keeps mmengine's refetch
+        check_replaced_evaluation_items(cfg, 'automl_mm', False)
+    # tools/test.py (test_only) reads no val loader
+    check_replaced_evaluation_items(_folder_loaders(IGNORE_EMPTY), 'automl_mm', True)
+
+
+def test_a_wrapped_or_detection_evaluation_item_that_can_be_replaced_is_refused():
+    from mmengine.config import Config
+
+    from automl_mm.engine.preflight import ConfigCheckError
+    from automl_mm.engine.preflight_splits import check_replaced_evaluation_items
+
+    inner = _folder_loaders(IGNORE_EMPTY).val_dataloader.dataset.to_dict()
+    cfg = Config(dict(val_dataloader=dict(dataset=dict(type='ConcatDataset', datasets=[
+        dict(inner, test_mode=True), inner]))))
+    with pytest.raises(ConfigCheckError, match=r'^val_dataloader\.dataset\.datasets\.1\.pipeline\[0\] '):
+        check_replaced_evaluation_items(cfg, 'automl_mm', False)
+    # mmdet's FilterAnnotations (keep_empty=True, its default) gives None for an image left without boxes
+    coco = dict(type='CocoDataset', ann_file='a.json', pipeline=[
+        dict(type='LoadImageFromFile'), dict(type='LoadAnnotations'),
+        dict(type='FilterAnnotations', min_gt_bbox_wh=(4, 4)), dict(type='PackDetInputs')])
+    with pytest.raises(ConfigCheckError, match=r'^test_dataloader\.dataset\.pipeline\[2\] \(FilterAnnotations, '
+                                               r'keep_empty=True\) gives None'):
+        check_replaced_evaluation_items(Config(dict(test_dataloader=dict(dataset=coco))), 'mmdet', False)
+    check_replaced_evaluation_items(Config(dict(test_dataloader=dict(dataset=dict(coco, test_mode=True)))), 'mmdet',
+                                    False)
+
+
+def test_the_config_check_refuses_a_replaceable_image_folder_val_item(tmp_path):
+    """check_config (tools/train.py's start check) runs the check: a digits baseline validated on an image folder of
+    its ten classes passes as mmpretrain writes it (no test_mode), and is refused with ignore_empty=True."""
+    from mmengine.config import Config
+
+    from automl_mm.engine.preflight import ConfigCheckError, check_config
+
+    from conftest import REPO_ROOT
+
+    for cls in range(10):
+        os.makedirs(tmp_path / str(cls))
+        cv2.imwrite(str(tmp_path / str(cls) / '0.png'), np.zeros((8, 8, 3), np.uint8))
+    cfg = Config.fromfile(os.path.join(REPO_ROOT, 'configs/baselines/baseline_convnet_1x1_30e_digits.py'))
+    cfg.val_dataloader.dataset = dict(type='ImageFolderDataset', data_root=str(tmp_path), split='all', pipeline=[
+        dict(type='mmcv.LoadImageFromFile'), dict(type='PackClsInputs')])
+    check_config(cfg)
+    cfg.val_dataloader.dataset.pipeline[0].ignore_empty = True
+    with pytest.raises(ConfigCheckError, match=r'^val_dataloader\.dataset\.pipeline\[0\] \(LoadImageFromFile, '
+                                               r'ignore_empty=True\) gives None'):
+        check_config(cfg)
