@@ -11,6 +11,7 @@ from __future__ import annotations
 import argparse
 import os.path as osp
 
+import _stack  # noqa: F401  (first: names the environment to activate where the stack is missing)
 from _arms import ROOT, UniqueValues, add_work_dir_option, refuse_unused_options, run_arms
 
 CONFIG = osp.join(ROOT, 'configs/am_lfs/am-lfs_convnet_1x4_30e_digits-noise20.py')

@@ -22,6 +22,7 @@ import json
 import math
 import os.path as osp
 
+import _stack  # noqa: F401  (first: names the environment to activate where the stack is missing)
 from _arms import (
     ROOT,
     UniqueValues,

@@ -43,6 +43,7 @@ import argparse
 import contextlib
 import time
 
+import _stack  # noqa: F401  (first: names the environment to activate where the stack is missing)
 import cv2
 import numpy as np
 from _pairs import abba_order

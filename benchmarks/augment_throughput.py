@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import time
 
+import _stack  # noqa: F401  (first: names the environment to activate where the stack is missing)
 import cv2
 import numpy as np
 import torch

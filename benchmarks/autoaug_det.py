@@ -48,6 +48,7 @@ import copy
 import json
 import os.path as osp
 
+import _stack  # noqa: F401  (first: names the environment to activate where the stack is missing)
 from _arms import (
     ROOT,
     UniqueValues,

@@ -17,6 +17,7 @@ import argparse
 import json
 import os.path as osp
 
+import _stack  # noqa: F401  (first: names the environment to activate where the stack is missing)
 from _arms import ROOT, UniqueValues, add_work_dir_option, run_arms
 
 CONFIG = osp.join(ROOT, 'configs/ohl_autoaug/ohl-autoaug_convnet_1x4_30e_digits.py')

@@ -37,6 +37,7 @@ import os
 import os.path as osp
 import shutil
 
+import _stack  # noqa: F401  (first: names the environment to activate where the stack is missing)
 import numpy as np
 from _arms import (
     ROOT,

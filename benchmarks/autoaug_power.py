@@ -37,6 +37,7 @@ import math
 import statistics
 from types import SimpleNamespace
 
+import _stack  # noqa: F401  (first: names the environment to activate where the stack is missing)
 import numpy as np
 import torch
 from _arms import UniqueValues, c4, std_text

@@ -22,6 +22,7 @@ import copy
 import os.path as osp
 import statistics
 
+import _stack  # noqa: F401  (first: names the environment to activate where the stack is missing)
 import torch
 from _arms import UniqueValues
 from cr_backbone_speed import _interleaved, apply_timing_options  # the same alternating timing

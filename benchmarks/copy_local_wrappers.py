@@ -24,6 +24,7 @@ import time
 from contextlib import contextmanager
 from unittest import mock
 
+import _stack  # noqa: F401  (first: names the environment to activate where the stack is missing)
 import torch
 import torch.distributed as torch_dist
 from _pairs import abba_order, paired_ratios

@@ -44,6 +44,7 @@ import subprocess
 import tempfile
 from concurrent.futures import ThreadPoolExecutor
 
+import _stack  # noqa: F401  (first: names the environment to activate where the stack is missing)
 from _arms import (
     ROOT,
     UniqueValues,

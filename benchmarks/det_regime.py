@@ -28,6 +28,7 @@ import argparse
 import os.path as osp
 import time
 
+import _stack  # noqa: F401  (first: names the environment to activate where the stack is missing)
 from _arms import (
     ROOT,
     UniqueValues,

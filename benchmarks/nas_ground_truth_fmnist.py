@@ -48,6 +48,7 @@ for _path in (ROOT, osp.join(ROOT, 'benchmarks')):  # run as a script from anywh
     if _path not in sys.path:
         sys.path.insert(0, _path)
 
+import _stack  # noqa: E402, F401  (first: names the environment to activate where the stack is missing)
 import torch  # noqa: E402
 from _arms import UniqueValues  # noqa: E402
 from _nas_supernets import iter_train_cfg, quiet_cfg  # noqa: E402

@@ -29,6 +29,7 @@ import tempfile
 import time
 from collections.abc import Callable
 
+import _stack  # noqa: F401  (first: names the environment to activate where the stack is missing)
 from _arms import mean_std, refuse_bad_trunk_length
 from _pairs import abba_order
 from _pairs import paired_ratios as _paired_ratios

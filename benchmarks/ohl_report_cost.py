@@ -21,6 +21,7 @@ import tempfile
 import time
 from types import SimpleNamespace
 
+import _stack  # noqa: F401  (first: names the environment to activate where the stack is missing)
 from _arms import UniqueValues
 from _pairs import abba_order
 

@@ -59,6 +59,7 @@ for _path in (ROOT, osp.dirname(osp.abspath(__file__))):  # the package and the 
     if _path not in sys.path:
         sys.path.insert(0, _path)
 
+import _stack  # noqa: E402, F401  (first: names the environment to activate where the stack is missing)
 import torch  # noqa: E402
 from _arms import UniqueValues  # noqa: E402
 from _nas_supernets import METRIC_RULE, best_of, supernet_cfg, train_path_sampling, train_pc_nas  # noqa: E402

@@ -20,6 +20,7 @@ from __future__ import annotations
 import argparse
 import statistics
 
+import _stack  # noqa: F401  (first: names the environment to activate where the stack is missing)
 import torch
 from _arms import UniqueValues
 

@@ -30,6 +30,7 @@ import tempfile
 import time
 from types import SimpleNamespace
 
+import _stack  # noqa: F401  (first: names the environment to activate where the stack is missing)
 import torch
 import torch.distributed as torch_dist
 import torch.multiprocessing as mp
