@@ -242,6 +242,11 @@ def checked_config(runner: Any) -> Any:
       ``cfg=dict(launcher='pytorch', model_wrapper_cfg=dict(type='automl_mm.CopyDataParallel'))`` for a runner
       given no launcher (``'none'``: it wraps nothing) was refused for a ``CopyDataParallel`` without an OHL hook.
       ``Runner.from_cfg`` passes the config's own entries, so its runners read as before.
+    * ``launcher`` of a ``FlexibleRunner`` set to the one its strategy runs (``runner.strategy.launcher``): given
+      none, mmengine infers it from the environment (``infer_launcher``: torchrun's ``WORLD_SIZE``, slurm's, MPI's),
+      and a built ``strategy`` ignores the argument. The ``None`` it was given read as no launcher, the cfg's entry
+      dropped: under torchrun such a runner was judged as one process (``randomness.seed`` under
+      ``diff_rank_seed`` checked for 1 rank, not the launcher's ``WORLD_SIZE``).
     * ``default_scope`` set to the scope the runner builds in (:func:`~automl_mm.engine.preflight_walk.built_scope`)
       where the config says another: ``Runner(..., default_scope='automl_mm', cfg=dict(custom_hooks=[...]))`` was
       checked in mmengine's scope and refused for unprefixed automl_mm types it builds.
@@ -260,7 +265,11 @@ def checked_config(runner: Any) -> Any:
     from .preflight_walk import built_scope, runner_scope
 
     cfg, scope = runner.cfg, built_scope(runner)
-    given = {name: value for name, value in _runner_arguments(runner).items() if value is not None or name in cfg}
+    arguments = _runner_arguments(runner)
+    launcher = getattr(getattr(runner, 'strategy', None), 'launcher', None)
+    if isinstance(launcher, str):  # FlexibleRunner's: the one its strategy runs (a launcher=None inferred)
+        arguments['launcher'] = launcher
+    given = {name: value for name, value in arguments.items() if value is not None or name in cfg}
     if runner_scope(cfg) != scope:
         given['default_scope'] = scope
     if 'runner_type' not in cfg and isinstance(runner, Runner) and type(runner) is not Runner:
