@@ -2,7 +2,8 @@
 
 The tools (``tools/train.py``, ``tools/test.py``, ``tools/measure_latency.py``) and :mod:`automl_mm.nas` read a
 config with :func:`read_config`: mmengine's ``Config.fromfile``, with a failing ``custom_imports`` module and a
-``_base_`` entry that names no file (:func:`base_not_found`) named with their cause. A CONFIG argument that is no
+``_base_`` entry that names no file (:func:`base_not_found`) and two ``_base_`` files that set one key
+(:func:`duplicate_base_keys`) named with their cause. A CONFIG argument that is no
 file is refused with :func:`config_not_found`'s message, which names the closest configs; a config that sets no
 ``model`` (a fragment run on its own) with :func:`check_sets_model`'s.
 """
@@ -52,6 +53,8 @@ def read_config(path: str) -> Any:
             mmengine's error (:func:`~automl_mm.engine.custom_imports.custom_import_error`: naming the module).
         FileNotFoundError: a ``_base_`` (of ``path`` or of one of its bases) that names no file
             (:func:`base_not_found`; not chained: mmengine's failed ``open`` would be named as where it failed).
+        KeyError: two ``_base_`` files that set one top-level key (:func:`duplicate_base_keys`: naming the config
+            and both files; not chained).
     """
     from mmengine.config import Config
 
@@ -67,6 +70,54 @@ def read_config(path: str) -> Any:
         if explained is None:
             raise
         raise FileNotFoundError(explained) from None
+    except KeyError as err:
+        explained = duplicate_base_keys(path) if _DUPLICATE_BASES in str(err) else None
+        if explained is None:
+            raise
+        raise KeyError(explained) from None
+
+
+#: The start of mmengine's ``KeyError`` for two ``_base_`` files that set one top-level key (``Config._file2dict``).
+_DUPLICATE_BASES = 'Duplicate key is not allowed among bases'
+
+
+def duplicate_base_keys(path: str) -> str | None:
+    """The message for a config ``path`` whose ``_base_`` files set the same top-level key, which mmengine refuses
+    with ``KeyError: "Duplicate key is not allowed among bases. Duplicate keys: {'model'}"`` and a traceback, naming
+    neither the config nor the bases: the README's AM-LFS retrain with the search's ``final_policy.py`` named as a
+    second ``_base_`` (both set ``model``). Each base is read as mmengine reads it (``Config._get_cfg_path``: relative
+    to the folder of the config that names it, ``mmdet::`` from the package), its top-level keys compared with those
+    of the bases before it.
+
+    Returns:
+        ``'<config>: _base_ files <first> and <second> both set <keys>: ...'`` with the fix (inherit one, set the
+        other's keys in the config: an exported fragment pasted), where ``<config>`` is ``path`` or, where two bases
+        of one of its bases share a key, that base (the first such in ``_base_`` order); ``None`` where no two bases
+        share a key or a base cannot be read (mmengine's own error then stands).
+    """
+    from mmengine.config import Config
+
+    try:
+        bases = [osp.normpath(Config._get_cfg_path(base, path)[0]) for base in Config._get_base_files(path)]
+    except Exception:  # noqa: BLE001 - a _base_ mmengine cannot resolve: its own error stands
+        return None
+    first_set: dict[str, str] = {}  # top-level key: the base that set it first
+    for base in bases:
+        try:
+            keys = set(Config.fromfile(base, import_custom_modules=False).keys())
+        except KeyError as err:  # two bases of this base share a key
+            return duplicate_base_keys(base) if _DUPLICATE_BASES in str(err) else None
+        except Exception:  # noqa: BLE001 - mmengine's own error of that base stands
+            return None
+        shared = sorted(keys & first_set.keys())
+        if shared:
+            earlier = [b for b in bases if b in {first_set[key] for key in shared}]
+            return (f'{path}: _base_ files {", ".join(earlier)} and {base} both set {", ".join(shared)}: mmengine '
+                    'merges no top-level key that two bases set ("Duplicate key is not allowed among bases"): '
+                    'inherit one of them and set the keys of the other in this config (an exported final_policy.py '
+                    'or pc_nas_backbone.py: paste its text below the _base_ line)')
+        first_set.update((key, base) for key in keys if key not in first_set)
+    return None
 
 
 def check_sets_model(cfg: Any, path: str) -> None:

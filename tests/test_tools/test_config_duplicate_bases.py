@@ -1,0 +1,60 @@
+"""A config whose ``_base_`` files set the same top-level key: the README's AM-LFS retrain with the search's
+``final_policy.py`` named as a second ``_base_`` (both set ``model``) stopped ``tools/train.py`` with mmengine's
+traceback ending in ``KeyError: "Duplicate key is not allowed among bases. Duplicate keys: {'model'}"``, naming
+neither the config nor the two bases. :func:`automl_mm.engine.config_read.read_config` names them and the fix."""
+from __future__ import annotations
+
+import os.path as osp
+
+import pytest
+
+from automl_mm.engine.config_read import read_config
+from automl_mm.engine.tool_errors import exit_on_refusal
+
+from conftest import REPO_ROOT
+
+
+def _write(folder, name: str, text: str) -> str:
+    path = osp.join(str(folder), name)
+    with open(path, 'w') as f:
+        f.write(text)
+    return path
+
+
+def test_two_bases_setting_one_key_are_named(tmp_path):
+    first = _write(tmp_path, 'search.py', "model = dict(type='A')\nseed = 0\n")
+    policy = _write(tmp_path, 'final_policy.py', "model = dict(head=dict(loss=dict(type='B')))\nseed = 1\n")
+    config = _write(tmp_path, 'retrain.py', "_base_ = ['./search.py', './final_policy.py']\ncustom_hooks = []\n")
+    with pytest.raises(KeyError) as refused:
+        read_config(config)
+    message = refused.value.args[0]
+    assert message.startswith(f"{config}: _base_ files {first} and {policy} both set model, seed: mmengine merges no "
+                              'top-level key that two bases set'), message
+    assert 'inherit one of them and set the keys of the other in this config' in message, message
+    assert 'paste its text' in message, message
+
+
+def test_a_duplicate_within_a_base_is_named_in_that_base(tmp_path):
+    """The two files are bases of a base: that base is named, not the config that inherits it."""
+    _write(tmp_path, 'a.py', 'model = 1\n')
+    _write(tmp_path, 'b.py', 'model = 2\n')
+    middle = _write(tmp_path, 'middle.py', "_base_ = ['./a.py', './b.py']\n")
+    config = _write(tmp_path, 'leaf.py', "_base_ = ['./middle.py']\n")
+    with pytest.raises(KeyError) as refused:
+        read_config(config)
+    assert refused.value.args[0].startswith(f'{middle}: _base_ files {tmp_path}/a.py and {tmp_path}/b.py both set '
+                                            'model: '), refused.value.args[0]
+
+
+def test_the_tools_refuse_it_without_a_traceback(tmp_path, capsys):
+    """As ``tools/train.py`` ends on it (:func:`~automl_mm.engine.tool_errors.exit_on_refusal`): its message alone."""
+    _write(tmp_path, 'policy.py', "model = dict(head=dict(loss=dict(type='AMLFSLoss')))\n")
+    base = osp.join(REPO_ROOT, 'configs', 'baselines', 'baseline_convnet_1x1_30e_digits.py')
+    config = _write(tmp_path, 'retrain.py', f"_base_ = [{base!r}, './policy.py']\n")
+    with pytest.raises(SystemExit) as stopped:
+        exit_on_refusal(lambda: read_config(config), 'tools/train.py')
+    assert stopped.value.code == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f'tools/train.py: error: {config}: _base_ files {base} and {tmp_path}/policy.py both set '
+                          'model: '), err
+    assert '(KeyError; AUTOML_MM_TRACEBACK=1 prints the Python traceback)' in err, err
