@@ -355,7 +355,51 @@ def _worker(local_rank: int, world_size: int, port: int, threads: int, main: Cal
     # the fork server / spawn set this process's start method; unset, the Runner sets the config's
     # mp_start_method without warning every copy 'different from the previous setting forkserver'
     mp.set_start_method(None, force=True)
-    main(cfg_path)
+    _run_main(main, cfg_path)
+
+
+class WorkerRefusal(Exception):
+    """Raised in a local worker in place of one of automl_mm's refusals (:func:`_run_main`); its one argument is a
+    JSON line, ``{"type": ..., "message": ...}`` (:func:`~automl_mm.engine.tool_errors.refusal_summary`), which
+    :func:`launch_local` reads back from the last line of the worker's traceback: torch passes the launcher that text
+    only (``ProcessRaisedException``)."""
+
+
+#: How the last line of a worker's traceback starts where it raised :class:`WorkerRefusal`.
+_REFUSAL_LINE = f'{WorkerRefusal.__module__}.{WorkerRefusal.__qualname__}: '
+
+
+def _run_main(main: Callable[[str], None], cfg_path: str) -> None:
+    """``main(cfg_path)`` in a worker; one of automl_mm's refusals (a start or resume check that names the key and
+    the fix, raised in the worker's ``Runner.train``) is raised again as :class:`WorkerRefusal` without its
+    traceback, unless ``AUTOML_MM_TRACEBACK`` is set: the launcher printed the worker's 30-line traceback through
+    mmengine above the one line a user needs (any other error keeps it)."""
+    import json
+
+    from .tool_errors import refusal_summary
+
+    try:
+        main(cfg_path)
+    except Exception as err:
+        summary = refusal_summary(err, main)
+        if summary is None:
+            raise
+        raise WorkerRefusal(json.dumps(dict(type=summary[0], message=summary[1]))) from None
+
+
+def _worker_refusal(text: str) -> dict | None:
+    """The ``{"type": ..., "message": ...}`` of a worker's traceback ``text`` that ends in :class:`WorkerRefusal`,
+    else ``None``."""
+    import json
+
+    last = text.rstrip('\n').rsplit('\n', 1)[-1]
+    if not last.startswith(_REFUSAL_LINE):
+        return None
+    try:
+        refusal = json.loads(last[len(_REFUSAL_LINE):])
+    except ValueError:
+        return None
+    return refusal if isinstance(refusal, dict) and {'type', 'message'} <= refusal.keys() else None
 
 
 #: Where :func:`launch_local`'s rendezvous store listens (its workers' ``MASTER_ADDR``).
@@ -388,7 +432,8 @@ def launch_local(cfg: Any, world_size: int, main: Callable[[str], None]) -> None
     Raises:
         ValueError: ``OMP_NUM_THREADS`` is not a positive integer (before any worker starts).
         WorkerError: when a worker fails; the other workers are stopped, and the message (printed last, once)
-            names the rank and holds that worker's traceback.
+            names the rank and holds that worker's traceback; :class:`WorkerRefused` (a ``WorkerError``) with the
+            message alone where it stopped on one of automl_mm's refusals (:func:`_run_main`).
     """
     if torch.cuda.is_available() and torch.cuda.device_count() < world_size:
         raise RuntimeError(f'the config needs {world_size} processes but only {torch.cuda.device_count()} GPUs '
@@ -410,7 +455,12 @@ def launch_local(cfg: Any, world_size: int, main: Callable[[str], None]) -> None
         mp.start_processes(_worker, args=(world_size, store.port, threads, main, cfg_path, os.getpid()),
                            nprocs=world_size, join=True, start_method=start_method())
     except mp.ProcessRaisedException as err:
-        # torch terminated the other workers; keep only the failing worker's traceback, without this frame's.
+        # torch terminated the other workers; keep only the failing worker's traceback, without this frame's, or,
+        # for one of automl_mm's refusals, its message alone
+        refusal = _worker_refusal(_worker_traceback(err))
+        if refusal is not None:
+            raise WorkerRefused(f'worker rank {err.error_index} of {world_size} (work_dir {cfg.work_dir}): '
+                                f'{refusal["message"]}', refused_as=refusal['type']) from None
         raise WorkerError(f'worker rank {err.error_index} of {world_size} failed '
                           f'(work_dir {cfg.work_dir}):\n{_worker_traceback(err)}') from None
     except mp.ProcessExitedException as err:
@@ -421,6 +471,15 @@ def launch_local(cfg: Any, world_size: int, main: Callable[[str], None]) -> None
 
 class WorkerError(RuntimeError):
     """A locally launched worker process failed; the message holds its rank and traceback."""
+
+
+class WorkerRefused(WorkerError):
+    """A locally launched worker process stopped on one of automl_mm's refusals; the message holds its rank and the
+    refusal's message, ``refused_as`` the type the worker raised (``'ValueError'``), which the tools name."""
+
+    def __init__(self, message: str, refused_as: str = '') -> None:
+        super().__init__(message)
+        self.refused_as = refused_as
 
 
 def _worker_traceback(err: BaseException) -> str:

@@ -101,6 +101,17 @@ def _message(err: BaseException) -> str:
     return str(err.args[0] if isinstance(err, KeyError) and len(err.args) == 1 else err)
 
 
+def refusal_summary(err: BaseException, main: Callable[..., Any]) -> tuple[str, str] | None:
+    """How :func:`exit_on_refusal` would end a tool whose ``main`` raised ``err``, for a process that cannot end it
+    itself (a local worker of ``tools/train.py``, whose launcher prints its error: ``launch.WorkerRefusal``):
+    ``(type, message)``, e.g. ``('ValueError', 'resuming ...: ...')`` (the type with where a wrapped operation failed,
+    :func:`_failed_cause`), where ``err`` is one of automl_mm's refusals (:func:`raised_as_refusal`, ``main``'s folder
+    automl_mm's own) and :data:`TRACEBACK_VARIABLE` is not set; else ``None`` (its traceback is what to show)."""
+    if os.environ.get(TRACEBACK_VARIABLE, '') not in ('', '0') or not raised_as_refusal(err, _tool_folder(main)):
+        return None
+    return f'{type(err).__name__}{_failed_cause(err)}', _message(err)
+
+
 def _rank_of_several() -> int | None:
     """This process's rank where it is one of several (torch's process group is up, else torchrun's / srun's
     ``RANK`` under a ``WORLD_SIZE`` over 1), else ``None``."""
@@ -144,9 +155,11 @@ def exit_on_refusal(main: Callable[[], Any], tool: str) -> Any:
         if not raised_as_refusal(err, _tool_folder(main)):
             raise
         text = _message(err)
-        # a local worker's failure (launch.WorkerError) carries the worker's traceback: the variable adds this one's
+        # a local worker's failure (launch.WorkerError) carries the worker's traceback: the variable adds this one's;
+        # a worker's refusal (launch.WorkerRefusal) names the type the worker raised (``refused_as``)
+        refused_as = getattr(err, 'refused_as', None) or f'{type(err).__name__}{_failed_cause(err)}'
         hint = '' if 'Traceback (most recent call last)' in text else \
-            f'\n({type(err).__name__}{_failed_cause(err)}; {TRACEBACK_VARIABLE}=1 prints the Python traceback)'
+            f'\n({refused_as}; {TRACEBACK_VARIABLE}=1 prints the Python traceback)'
         sys.stdout.flush()
         rank = _rank_of_several()
         lines = f'{tool}: error: {text}{hint}'.split('\n')

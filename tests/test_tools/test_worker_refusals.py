@@ -1,0 +1,73 @@
+"""One of automl_mm's refusals raised in a local worker of ``tools/train.py`` (a multi-copy run: the OHL, AM-LFS
+and OHL-Auto-Aug configs) ends the tool as a refusal in the launching process does: its message alone, naming the
+error's type. The README's AM-LFS search resumed with a longer ``--cfg-options train_cfg.max_epochs=4`` printed
+``tools/train.py: error: worker rank 0 of 4 failed (work_dir ...):`` and the worker's 30-line traceback through
+mmengine's ``Runner.resume`` above the one line that says what to do (``resuming .../epoch_3.pth: param_scheduler[0]
+... Resume with the interrupted run's schedule, or train longer as a new run from its weights``). A bug's error
+(no refusal) keeps the worker's traceback, and so does every error under ``AUTOML_MM_TRACEBACK=1``.
+
+The workers are played in this process: ``start_processes`` runs the worker's ``main`` as torch's spawn wrapper does
+(``traceback.format_exc()`` sent to the launcher as ``ProcessRaisedException``'s text)."""
+from __future__ import annotations
+
+import traceback
+
+import pytest
+import torch.multiprocessing as mp
+from mmengine.config import Config
+
+import automl_mm.engine.launch as launch
+from automl_mm.engine.tool_errors import TRACEBACK_VARIABLE, exit_on_refusal
+
+_SAID = ("resuming epoch_3.pth: param_scheduler[0] (CosineAnnealingLR) was saved with end=57 and the config now gives "
+         "end=76.\nResume with the interrupted run's schedule")
+
+
+def refusing_main(cfg_path: str) -> None:  # a check of automl_mm's tools (a raise statement beside the tool)
+    raise ValueError(_SAID)
+
+
+def buggy_main(cfg_path: str) -> None:  # an operation that fails: a bug's error
+    [][1]  # noqa: B018
+
+
+def _in_process_start(fn, args, nprocs, join, start_method):
+    """torch's ``start_processes`` with rank 1 failing: its ``_wrap`` pickles ``traceback.format_exc()``."""
+    main, cfg_path = args[3], args[4]
+    try:
+        launch._run_main(main, cfg_path)
+    except Exception:  # noqa: BLE001 - as torch's _wrap
+        raise mp.ProcessRaisedException(f'\n\n-- Process 1 terminated with the following error:\n'
+                                        f'{traceback.format_exc()}', 1, 1234) from None
+
+
+def _tool(main, tmp_path, monkeypatch):
+    monkeypatch.setattr(launch.mp, 'start_processes', _in_process_start)
+    monkeypatch.setattr(launch, 'prestart_workers', lambda: None)
+    return lambda: launch.launch_local(Config(dict(work_dir=str(tmp_path))), 2, main)
+
+
+def test_a_refusal_in_a_worker_ends_the_tool_with_its_message_alone(tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv(TRACEBACK_VARIABLE, raising=False)
+    with pytest.raises(SystemExit) as stop:
+        exit_on_refusal(_tool(refusing_main, tmp_path, monkeypatch), 'tools/train.py')
+    assert stop.value.code == 1
+    assert capsys.readouterr().err == (f'tools/train.py: error: worker rank 1 of 2 (work_dir {tmp_path}): {_SAID}\n'
+                                       f'(ValueError; {TRACEBACK_VARIABLE}=1 prints the Python traceback)\n')
+
+
+def test_a_bug_in_a_worker_keeps_its_traceback(tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv(TRACEBACK_VARIABLE, raising=False)
+    with pytest.raises(SystemExit):
+        exit_on_refusal(_tool(buggy_main, tmp_path, monkeypatch), 'tools/train.py')
+    err = capsys.readouterr().err
+    assert err.startswith(f'tools/train.py: error: worker rank 1 of 2 failed (work_dir {tmp_path}):\nTraceback '), err
+    assert 'in buggy_main' in err and err.endswith('IndexError: list index out of range\n'), err
+
+
+def test_under_the_traceback_variable_a_workers_refusal_keeps_its_traceback(tmp_path, monkeypatch):
+    monkeypatch.setenv(TRACEBACK_VARIABLE, '1')
+    with pytest.raises(launch.WorkerError) as failed:
+        exit_on_refusal(_tool(refusing_main, tmp_path, monkeypatch), 'tools/train.py')
+    assert 'Traceback (most recent call last)' in str(failed.value) and 'in refusing_main' in str(failed.value)
+    assert str(failed.value).endswith(f'ValueError: {_SAID}')
