@@ -381,10 +381,25 @@ def _run_main(main: Callable[[str], None], cfg_path: str) -> None:
     try:
         main(cfg_path)
     except Exception as err:
-        summary = refusal_summary(err, main)
+        summary = refusal_summary(_own_error(err), main)
         if summary is None:
             raise
         raise WorkerRefusal(json.dumps(dict(type=summary[0], message=summary[1]))) from None
+
+
+def _own_error(err: BaseException) -> BaseException:
+    """The worker's own error where ``err`` is a :class:`~automl_mm.engine.rank_failures.RankFailure` (this rank
+    failed after another) whose first rank failed with the same error (every rank ran the same check: a resume or
+    start refusal), else ``err``. The worker torch reports has mostly failed after another rank, and the message
+    said it twice: ``the run failed on rank 3 (ValueError: <message>); this rank stopped with it (ValueError:
+    <message>); rank 3's log has the traceback`` (a local worker's traceback is in no log)."""
+    from .rank_failures import RankFailure
+
+    own = err.__cause__
+    if isinstance(err, RankFailure) and own is not None and not err.waited \
+            and err.cause == f'{type(own).__name__}: {own}':
+        return own
+    return err
 
 
 def _worker_refusal(text: str) -> dict | None:

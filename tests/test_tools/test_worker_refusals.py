@@ -71,3 +71,37 @@ def test_under_the_traceback_variable_a_workers_refusal_keeps_its_traceback(tmp_
         exit_on_refusal(_tool(refusing_main, tmp_path, monkeypatch), 'tools/train.py')
     assert 'Traceback (most recent call last)' in str(failed.value) and 'in refusing_main' in str(failed.value)
     assert str(failed.value).endswith(f'ValueError: {_SAID}')
+
+
+def _rank_failure(cause: str):
+    """A worker's error as rank_failures.py raises it on a rank that failed after rank 3: its own error chained."""
+    from automl_mm.engine.rank_failures import RankFailure
+
+    def main(cfg_path: str) -> None:
+        try:
+            refusing_main(cfg_path)
+        except ValueError as err:
+            raise RankFailure(f'tools/train.py: the run failed on rank 3 ({cause}); this rank stopped with it '
+                              f"(ValueError: {err}); rank 3's log has the traceback", 3, cause) from err
+    return main
+
+
+def test_a_refusal_every_rank_raised_alike_is_named_once(tmp_path, monkeypatch, capsys):
+    """Every worker runs the same resume check: the one torch reports had mostly failed after another rank and said
+    the message twice, ``the run failed on rank 3 (ValueError: <message>); this rank stopped with it (ValueError:
+    <message>); rank 3's log has the traceback`` (a local worker's traceback is in no log)."""
+    monkeypatch.delenv(TRACEBACK_VARIABLE, raising=False)
+    with pytest.raises(SystemExit):
+        exit_on_refusal(_tool(_rank_failure(f'ValueError: {_SAID}'), tmp_path, monkeypatch), 'tools/train.py')
+    assert capsys.readouterr().err == (f'tools/train.py: error: worker rank 1 of 2 (work_dir {tmp_path}): {_SAID}\n'
+                                       f'(ValueError; {TRACEBACK_VARIABLE}=1 prints the Python traceback)\n')
+
+
+def test_a_refusal_after_another_ranks_other_error_names_both(tmp_path, monkeypatch, capsys):
+    monkeypatch.delenv(TRACEBACK_VARIABLE, raising=False)
+    with pytest.raises(SystemExit):
+        exit_on_refusal(_tool(_rank_failure('KeyError: 7'), tmp_path, monkeypatch), 'tools/train.py')
+    err = capsys.readouterr().err
+    assert err.startswith(f'tools/train.py: error: worker rank 1 of 2 (work_dir {tmp_path}): tools/train.py: the run '
+                          'failed on rank 3 (KeyError: 7); this rank stopped with it (ValueError: '), err
+    assert err.endswith(f'(RankFailure; {TRACEBACK_VARIABLE}=1 prints the Python traceback)\n'), err
