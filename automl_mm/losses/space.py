@@ -238,22 +238,30 @@ class LossFunctionSpace(AttributeSpace):
         # every setting, defaults too: merged over a config's own loss (mmpretrain's CrossEntropyLoss(loss_weight=0.5))
         # a setting left out was the base's (the retrain ran loss_weight=0.5 where the search trained with 1.0)
         cfg.update(LOSS_SETTINGS, **self._loss_kwargs)
-        text = (f'# OHL space {self.name!r} (AM-LFS): the learned loss (mean theta), fixed. Retrain from scratch\n'
-                f'# with it as the loss at {", ".join(self.targets)}, without the OHLHook and its CopySampler\n'
-                f"# (train_dataloader.sampler=dict(type='DefaultSampler', shuffle=True)). AMLFSLoss needs the\n"
-                f'# weight and feature norms its head passes (CosineLinearClsHead, as in the search).\n'
-                f'{CUSTOM_IMPORTS}am_lfs_loss = {config_literal(cfg, width=110, compact=True)}\n')
         model: dict = {}
+        keys, unmapped = [], []
         for target in self.targets:
             parts = target.split('.')
             if (len(parts) < 4 or parts[0] != 'model' or parts[-1] != 'theta'
                     or not all(p.isidentifier() for p in parts[1:-1])):
-                text += f'# set am_lfs_loss as the loss at {target} in your config (no config key maps to it)\n'
+                unmapped.append(target)
                 continue
             node = model
             for part in parts[1:-2]:
                 node = node.setdefault(part, {})
-            node['loss' if parts[-2] == 'loss_module' else parts[-2]] = '@am_lfs_loss'
+            key = 'loss' if parts[-2] == 'loss_module' else parts[-2]
+            node[key] = '@am_lfs_loss'
+            keys.append('.'.join([*parts[:-2], key]))
+        # the comment names the config keys the fragment sets (model.head.loss), not the searched attribute
+        # (model.head.loss_module.theta), which no config key is
+        where = ', '.join(keys + [f'the loss at {t}' for t in unmapped])
+        text = (f'# OHL space {self.name!r} (AM-LFS): the learned loss (mean theta), fixed. Retrain from scratch\n'
+                f'# with it as {where}, without the OHLHook and its CopySampler\n'
+                f"# (train_dataloader.sampler=dict(type='DefaultSampler', shuffle=True)). AMLFSLoss needs the\n"
+                f'# weight and feature norms its head passes (CosineLinearClsHead, as in the search).\n'
+                f'{CUSTOM_IMPORTS}am_lfs_loss = {config_literal(cfg, width=110, compact=True)}\n')
+        for target in unmapped:
+            text += f'# set am_lfs_loss as the loss at {target} in your config (no config key maps to it)\n'
         if model:
             text += f'model = {_config_text(model)}\n'
         return text

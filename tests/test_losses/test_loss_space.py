@@ -116,6 +116,17 @@ def test_the_fragment_sets_the_loss_the_space_searched(tmp_path):
     assert 'model =' not in listed and 'at model.heads.0.loss_module.theta in your config' in listed
 
 
+def test_the_fragments_comment_names_the_config_key_it_sets():
+    """The comment said 'Retrain ... with it as the loss at model.head.loss_module.theta' (the searched attribute,
+    which no config key is) above a fragment that sets model.head.loss: it names the config key now."""
+    text = LossFunctionSpace(num_intervals=2).export_fragment()
+    assert '# with it as model.head.loss,' in text and 'loss_module' not in text.split('am_lfs_loss =')[0]
+    det = LossFunctionSpace(target='model.roi_head.bbox_head.loss_cls.theta', num_intervals=2).export_fragment()
+    assert '# with it as model.roi_head.bbox_head.loss_cls,' in det
+    listed = LossFunctionSpace(target='model.heads.0.loss_module.theta', num_intervals=2).export_fragment()
+    assert '# with it as the loss at model.heads.0.loss_module.theta,' in listed
+
+
 def test_the_history_records_the_theta_the_loss_ran_with():
     """The piecewise layout projects invalid samples (negative slopes to 0): copy_values recorded the raw sample,
     not what the loss used; REINFORCE's statistic stays the raw sample."""
