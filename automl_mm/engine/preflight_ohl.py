@@ -13,7 +13,10 @@ backstop (a runner built some other way, a loop or sampler this stand-in does no
   sampler that is not copy-aware, ``model_wrapper_cfg`` other than ``CopyDataParallel`` in a multi-process run, a
   ``SyncBuffersHook`` (or mmdet's ``SyncNormHook``) in ``default_hooks`` or ``custom_hooks`` or a
   ``ZeroRedundancyOptimizer`` with several copies, mmdet's ``PipelineSwitchHook`` switching inside the run beside
-  a ``PipelineChoiceSpace``, a ``bn_recalibration_batches`` without clean training images,
+  a ``PipelineChoiceSpace``, a training pipeline value written (by an ``AttributeSpace``, ``SetAttributesHook`` or
+  ``TrunkScheduleHook``, with or without an ``OHLHook``) beside a ``PipelineSwitchHook`` / ``YOLOXModeSwitchHook``
+  that replaces or skips it (:func:`~automl_mm.engine.preflight_unbound_choices.check_switched_writes`), a
+  ``bn_recalibration_batches`` without clean training images,
   an ``out_dir`` that cannot be made, a
   ``CopySampler``'s arguments (and, with ``round_up=False``, a training set ``ranks_per_copy`` does not divide),
   an ``OHLProgressHook`` without an ``OHLHook`` or called before it (it reported each trunk one trunk late), a
@@ -105,6 +108,9 @@ def check_ohl_config(cfg: Any, scope: str) -> None:
 
     check_checkpoint_numbers(cfg, scope)
     _check_schedule_hooks(cfg, scope)
+    from .preflight_unbound_choices import check_switched_writes
+
+    check_switched_writes(cfg, scope)  # a pipeline value beside PipelineSwitchHook / YOLOXModeSwitchHook
     entry = _hook_entry(cfg)
     _check_progress_hooks(cfg, entry is not None)
     if entry is None:

@@ -12,7 +12,10 @@ into a stock mmdet config as a drop-in), where ``FixedAutoAugment`` names the un
 
 A pasted ``final_policy.py`` fixed transform (``ohl_fixed_<key>``) that no training pipeline holds is refused
 (:func:`check_policy_fragment_used`): that one is never meant. So is a pasted AM-LFS ``final_policy.py`` loss
-(``am_lfs_loss``) beside the ``LossFunctionSpace`` that searches it (:func:`check_loss_fragment_not_searched`).
+(``am_lfs_loss``) beside the ``LossFunctionSpace`` that searches it (:func:`check_loss_fragment_not_searched`). So
+is a training pipeline value written beside mmdet's ``PipelineSwitchHook`` / ``YOLOXModeSwitchHook`` that replaces
+or skips it (:func:`check_switched_writes`, in the words of the workers' own check,
+:func:`~automl_mm.ohl.switching_hooks.check_switching_hooks`).
 """
 from __future__ import annotations
 
@@ -125,6 +128,127 @@ def check_pipeline_switch(cfg: Any, hook: dict, hook_key: str, scope: str) -> No
             'not carry the choice, so the trunks from then on would train off the searched policy and count none. '
             'Remove the hook from the search (retrain with it and the exported final_policy.py), or set its '
             f'switch_epoch to train_cfg.max_epochs ({max_epochs!r}) or later')
+
+
+def check_switched_writes(cfg: Any, scope: str) -> None:
+    """Refuse, on the config, a pipeline value written beside a hook that replaces or skips it during training, as
+    each worker's writer refuses it before training (:func:`~automl_mm.ohl.switching_hooks.check_switching_hooks`,
+    the same words): a target of an ``AttributeSpace`` of the ``OHLHook``, or a ``values`` path of a
+    ``SetAttributesHook`` / ``TrunkScheduleHook``, through the training dataset's pipeline beside mmdet's
+    ``PipelineSwitchHook`` that switches before ``train_cfg.max_epochs`` (an iteration loop has mmengine's 1 epoch),
+    or into a ``MultiImageMixDataset`` transform of a type ``YOLOXModeSwitchHook`` skips, or to the
+    ``bbox_head.use_l1`` it sets. In the workers the refusal came after the launcher had started every copy and each
+    had built its runner. A hook the config cannot build here, or a train loop this check does not model beside a
+    ``PipelineSwitchHook``, is left to the workers' check.
+
+    Raises:
+        ConfigCheckError: prefixed with the writer's key (``custom_hooks[0].spaces[1]``, ``custom_hooks[2]``).
+    """
+    from types import SimpleNamespace
+
+    from automl_mm.ohl.switching_hooks import check_switching_hooks
+
+    from .preflight_walk import ConfigCheckError
+
+    hooks = _switching_hooks(cfg, scope)
+    writers = _pipeline_writers(cfg, scope) if hooks else []
+    if not writers:
+        return
+    from mmengine.runner import IterBasedTrainLoop
+
+    from .preflight_ohl_schedule import _loop
+
+    found = _loop(cfg, scope)
+    # the loop's max_epochs, as runner.max_epochs reads it: mmengine's iteration loop has 1
+    max_epochs = None if found is None else 1 if isinstance(found[0], IterBasedTrainLoop) else found[1]
+    if not isinstance(max_epochs, int):  # the workers' check reads the built loop's
+        from mmdet.engine.hooks import PipelineSwitchHook
+
+        hooks = [hook for hook in hooks if not isinstance(hook, PipelineSwitchHook)]
+    runner = SimpleNamespace(hooks=hooks, max_epochs=max_epochs, train_dataloader=SimpleNamespace(
+        dataset=SimpleNamespace(pipeline_types=_mix_pipeline_types(cfg, scope))))
+    for key, owner, paths in writers:
+        try:
+            check_switching_hooks(runner, paths, owner)
+        except ValueError as err:
+            raise ConfigCheckError(f'{key}: {err}') from None
+
+
+def _switching_hooks(cfg: Any, scope: str) -> list:
+    """mmdet's ``PipelineSwitchHook`` / ``YOLOXModeSwitchHook`` (or subclasses) of ``default_hooks`` and
+    ``custom_hooks``, built from their configs (they only keep their arguments); one that does not build is left
+    to the runner, which names it."""
+    from automl_mm.ohl.copies import _hook_class
+
+    try:
+        from mmdet.engine.hooks import PipelineSwitchHook, YOLOXModeSwitchHook
+    except ImportError:  # mmdet is optional
+        return []
+    entries = list((cfg.get('default_hooks') or {}).values()) + list(cfg.get('custom_hooks') or [])
+    hooks = []
+    for entry in entries:
+        cls = _hook_class(entry, scope) if entry is not None else None
+        if not (isinstance(cls, type) and issubclass(cls, (PipelineSwitchHook, YOLOXModeSwitchHook))):
+            continue
+        if not isinstance(entry, dict):
+            hooks.append(entry)
+            continue
+        try:
+            hooks.append(cls(**{k: v for k, v in entry.items() if k not in ('type', '_scope_', 'priority')}))
+        except Exception:  # noqa: BLE001 - the runner's build names it
+            continue
+    return hooks
+
+
+def _pipeline_writers(cfg: Any, scope: str) -> list[tuple[str, str, list[str]]]:
+    """``(config key, writer as the workers' messages name it, attribute paths)`` of each ``AttributeSpace`` (or
+    subclass) of the ``OHLHook`` and each ``SetAttributesHook`` / ``TrunkScheduleHook`` (or subclass) of
+    ``custom_hooks``."""
+    from automl_mm.ohl import OHLHook
+    from automl_mm.ohl.attribute_space import AttributeSpace
+    from automl_mm.ohl.copies import _hook_class
+    from automl_mm.ohl.replay_hooks import SetAttributesHook, TrunkScheduleHook
+    from automl_mm.registry import SEARCH_SPACES, config_class
+
+    from .preflight_option_targets import _space_targets
+
+    found = []
+    for i, hook in enumerate(cfg.get('custom_hooks') or []):
+        cls = _hook_class(hook, scope) if isinstance(hook, dict) else None
+        if not isinstance(cls, type):
+            continue
+        if issubclass(cls, OHLHook):
+            for j, space in enumerate(hook.get('spaces') or []):
+                space_cls = config_class(SEARCH_SPACES, space, 'automl_mm') if isinstance(space, dict) else None
+                if not (isinstance(space_cls, type) and issubclass(space_cls, AttributeSpace)):
+                    continue
+                targets = _space_targets(space)
+                paths = [targets] if isinstance(targets, str) else list(targets or [])
+                name = space.get('name') or space_cls.__name__  # the space's default name (OHLSpace)
+                found.append((f'custom_hooks[{i}].spaces[{j}]', f'OHL space {name!r}', paths))
+        for replay in (SetAttributesHook, TrunkScheduleHook):
+            values = hook.get('values')
+            if issubclass(cls, replay) and isinstance(values, dict):
+                found.append((f'custom_hooks[{i}]', replay.__name__, list(values)))
+    return found
+
+
+def _mix_pipeline_types(cfg: Any, scope: str) -> list | None:
+    """The transform types of ``train_dataloader.dataset``'s pipeline as mmdet's ``MultiImageMixDataset`` lists them
+    (``pipeline_types``: each config's ``type`` as written), where the dataset is one; else ``None``."""
+    from automl_mm.registry import DATASETS, config_class
+
+    try:
+        from mmdet.datasets import MultiImageMixDataset
+    except ImportError:  # mmdet is optional
+        return None
+    loader = cfg.get('train_dataloader')
+    dataset = loader.get('dataset') if isinstance(loader, dict) else None
+    cls = config_class(DATASETS, dataset, scope) if isinstance(dataset, dict) else None
+    if not (isinstance(cls, type) and issubclass(cls, MultiImageMixDataset)):
+        return None
+    pipeline = dataset.get('pipeline')
+    return [t.get('type') if isinstance(t, dict) else None for t in pipeline] if isinstance(pipeline, list) else None
 
 
 def _choice_space_keys(hook: dict, unresolved: bool = False) -> list[str]:

@@ -14,7 +14,9 @@ start (:mod:`automl_mm.ohl.attributes`). Two mmdet hooks change the training pip
   written to one of them changes nothing there, while the trunks are credited with it; and it sets
   ``model.bbox_head.use_l1`` to True, over a written value.
 
-:func:`check_switching_hooks` refuses such a write before training (the writers' ``setup`` / ``before_train``).
+:func:`check_switching_hooks` refuses such a write before training (the writers' ``setup`` / ``before_train``),
+and the config check before any worker starts, in the same words
+(:func:`~automl_mm.engine.preflight_unbound_choices.check_switched_writes`).
 A switch that does not happen in this run (``switch_epoch`` at ``max_epochs`` or later, or one already made) passes.
 """
 from __future__ import annotations

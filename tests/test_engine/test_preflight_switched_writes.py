@@ -1,0 +1,88 @@
+"""A pipeline value written beside an mmdet hook that replaces or skips it during training is refused by the config
+check, before any copy or worker starts (:func:`automl_mm.engine.preflight_unbound_choices.check_switched_writes`),
+in the words of the workers' check (:func:`automl_mm.ohl.switching_hooks.check_switching_hooks`).
+
+Until the fifty-sixth session's review the refusal came only from each worker's ``AttributeSpace.setup`` /
+``SetAttributesHook`` / ``TrunkScheduleHook``, after the launcher had started every copy and each had built its runner;
+the config check refused ``PipelineSwitchHook`` only beside a ``PipelineChoiceSpace``."""
+from __future__ import annotations
+
+import pytest
+from mmengine.config import Config
+
+from automl_mm.engine.preflight_ohl import check_ohl_config
+from automl_mm.engine.preflight_unbound_choices import check_switched_writes
+from automl_mm.engine.preflight_walk import ConfigCheckError
+
+PATH = 'train_dataloader.dataset.pipeline.transforms.0.prob'
+FLIP = dict(type='mmcv.RandomFlip', prob=0.5, direction='horizontal')
+SWITCH = dict(type='mmdet.PipelineSwitchHook', switch_epoch=1, switch_pipeline=[FLIP])
+SPACE = dict(type='AttributeSpace', name='flip', distribution=dict(type='Categorical'), choices=[0.0, 1.0],
+             target=PATH)
+
+
+def _cfg(custom_hooks, max_epochs=4, dataset=None, **train_cfg):
+    return Config(dict(default_scope='mmdet', custom_hooks=custom_hooks,
+                       train_cfg=dict(type='EpochBasedTrainLoop', max_epochs=max_epochs, **train_cfg),
+                       train_dataloader=dict(dataset=dataset or dict(type='CocoDataset', pipeline=[FLIP]))))
+
+
+def _ohl(*spaces):
+    return dict(type='automl_mm.OHLHook', num_copies=2, trunk_epochs=2, reward_key='coco/bbox_mAP',
+                spaces=list(spaces))
+
+
+@pytest.mark.parametrize('writer, key, owner', [
+    (_ohl(SPACE), r'custom_hooks\[0\]\.spaces\[0\]', "OHL space 'flip'"),
+    (dict(type='automl_mm.SetAttributesHook', values={PATH: 1.0}), r'custom_hooks\[0\]', 'SetAttributesHook'),
+    (dict(type='automl_mm.TrunkScheduleHook', values={PATH: [1.0, 0.0]}, trunk_epochs=2), r'custom_hooks\[0\]',
+     'TrunkScheduleHook')])
+def test_a_pipeline_write_beside_a_pipeline_switch_is_refused_by_the_config_check(writer, key, owner):
+    with pytest.raises(ConfigCheckError, match=rf'^{key}: {owner} writes {PATH}, but PipelineSwitchHook\(switch_epoch=1'
+                                               r'\) replaces .* set its switch_epoch to train_cfg\.max_epochs \(4\)'):
+        check_switched_writes(_cfg([writer, SWITCH]), 'mmdet')
+    # from check_ohl_config, before its other checks (a retrain without an OHLHook too)
+    with pytest.raises(ConfigCheckError, match=rf'{owner} writes {PATH}, but PipelineSwitchHook'):
+        check_ohl_config(_cfg([writer, SWITCH]), 'mmdet')
+
+
+def test_switches_outside_the_run_and_other_paths_pass():
+    replay = dict(type='automl_mm.SetAttributesHook', values={PATH: 1.0, 'model.roi_head.bbox_head.loss_cls.'
+                                                                        'loss_weight': 2.0})
+    check_switched_writes(_cfg([replay, dict(SWITCH, switch_epoch=4)]), 'mmdet')  # at max_epochs: never switches
+    check_switched_writes(_cfg([dict(type='automl_mm.SetAttributesHook', values={'model.x.y': 1.0}), SWITCH]),
+                          'mmdet')
+    check_switched_writes(_cfg([replay]), 'mmdet')  # no switch
+    # an iteration loop has mmengine's 1 epoch: switch_epoch=1 never comes, switch_epoch=0 at its start
+    for switch_epoch in (1, 0):
+        cfg = _cfg([replay, dict(SWITCH, switch_epoch=switch_epoch)])
+        cfg.train_cfg = dict(type='IterBasedTrainLoop', max_iters=10)
+        if switch_epoch:
+            check_switched_writes(cfg, 'mmdet')
+            continue
+        with pytest.raises(ConfigCheckError, match=r'PipelineSwitchHook\(switch_epoch=0\)'):
+            check_switched_writes(cfg, 'mmdet')
+
+
+MIX = dict(type='MultiImageMixDataset', dataset=dict(type='CocoDataset', pipeline=[]),
+           pipeline=[dict(type='Mosaic', img_scale=(64, 64)), dict(type='RandomAffine'),
+                     dict(type='YOLOXHSVRandomAug')])
+
+
+def test_a_write_yolox_mode_switch_skips_or_overwrites_is_refused_by_the_config_check():
+    yolox = dict(type='YOLOXModeSwitchHook', num_last_epochs=2)
+    space = dict(SPACE, name='mosaic', target='train_dataloader.dataset.pipeline.0.prob')
+    with pytest.raises(ConfigCheckError, match=r"^custom_hooks\[0\]\.spaces\[0\]: OHL space 'mosaic' writes "
+                                               r'train_dataloader\.dataset\.pipeline\.0\.prob, a Mosaic of '
+                                               r'train_dataloader\.dataset, but YOLOXModeSwitchHook\('
+                                               r'num_last_epochs=2'):
+        check_switched_writes(_cfg([_ohl(space), yolox], dataset=MIX), 'mmdet')
+    use_l1 = dict(type='automl_mm.SetAttributesHook', values={'model.bbox_head.use_l1': False})
+    with pytest.raises(ConfigCheckError, match=r'^custom_hooks\[1\]: SetAttributesHook writes model\.bbox_head\.use_l1,'
+                                               r' but YOLOXModeSwitchHook'):
+        check_switched_writes(_cfg([yolox, use_l1], dataset=MIX), 'mmdet')
+    # a transform it does not skip; the skipped types as the dataset lists them (a scoped type is not skipped)
+    hsv = dict(type='automl_mm.SetAttributesHook', values={'train_dataloader.dataset.pipeline.2.hue_delta': 3})
+    check_switched_writes(_cfg([hsv, yolox], dataset=MIX), 'mmdet')
+    scoped = dict(MIX, pipeline=[dict(type='mmdet.Mosaic', img_scale=(64, 64))])
+    check_switched_writes(_cfg([_ohl(space), yolox], dataset=scoped), 'mmdet')
