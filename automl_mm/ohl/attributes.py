@@ -475,13 +475,35 @@ def _write(node: Any, parts: list[str], value: Any) -> Any:
 
 
 def _own(value: Any) -> Any:
-    """``value`` as each place it is written to gets it: a list, dict, set or tuple deep-copied (a number, a string,
-    a tensor or a module as it is). A container written as one object to several places (the ``*`` fan-out over a
-    Cascade R-CNN's stages, a space's several targets) or kept by the writer (an ``AttributeSpace``'s ``choices``)
-    was shared by all of them, so a later write into one of its elements (``...bbox_head.0.loss_cls.class_weight.1``,
-    beside ``...bbox_head.*.loss_cls.class_weight``) changed every stage's weights and the space's choice itself: its
-    history, exported value and resume signature then named a list it never drew."""
-    return copy.deepcopy(value) if isinstance(value, (list, dict, set, tuple)) else value
+    """``value`` as each place it is written to gets it: a list, dict, set or tuple deep-copied, its nested lists,
+    dicts, sets and tuples too, the other objects it holds (a module, a tensor) as they are, as is a value that is
+    not one of them (a number, a string, a tensor, a module). A container written as one object to several places
+    (the ``*`` fan-out over a Cascade R-CNN's stages, a space's several targets) or kept by the writer (an
+    ``AttributeSpace``'s ``choices``) was shared by all of them, so a later write into one of its elements
+    (``...bbox_head.0.loss_cls.class_weight.1``, beside ``...bbox_head.*.loss_cls.class_weight``) changed every
+    stage's weights and the space's choice itself: its history, exported value and resume signature then named a
+    list it never drew. The objects inside stay shared: a module written to share its weights keeps them, and a
+    tensor that is not a graph leaf (which torch cannot deep-copy) is written."""
+    if not isinstance(value, _CONTAINERS):
+        return value
+    memo: dict[int, Any] = {}  # deepcopy's: the held objects map to themselves, so it copies the containers only
+    seen, stack = set(), [value]
+    while stack:
+        node = stack.pop()
+        if id(node) in seen:
+            continue
+        seen.add(id(node))
+        if isinstance(node, dict):
+            stack += [*node.keys(), *node.values()]
+        elif isinstance(node, _CONTAINERS):
+            stack += list(node)
+        elif not isinstance(node, _ATOMS):
+            memo[id(node)] = node
+    return copy.deepcopy(value, memo)
+
+
+_CONTAINERS = (list, dict, set, frozenset, tuple)
+_ATOMS = (int, float, complex, str, bytes, bool, type(None))
 
 
 def _put(node: Any, key: Any, value: Any) -> Any:

@@ -55,3 +55,26 @@ def test_a_space_keeps_its_choices_and_reports_what_it_wrote():
     assert lists.applied_values() == {'model.stages.0.loss_cls.class_weight': [2.0, 2.0, 2.0],
                                       'model.other.loss_cls.class_weight': [2.0, 2.0, 2.0]}
     assert lists.signature() == signature
+
+
+def test_the_objects_a_written_container_holds_are_written_as_they_are():
+    """Only the containers are each place's own: a module or tensor inside a written list / dict is the object given
+    (deep-copied, a module written to share its weights got copies of them, and a tensor outside autograd's leaves,
+    ``weight * 2`` of a parameter, stopped the write with torch's "Only Tensors created explicitly by the user ...
+    support the deepcopy protocol")."""
+    class _Holder(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.parts = [nn.Identity()]  # a plain list attribute, as a head's list of hooks or scales
+            self.extras = {'scale': torch.ones(1)}
+
+    runner = SimpleNamespace(model=nn.ModuleList([_Holder(), _Holder()]))
+    shared = nn.Linear(2, 2)
+    scaled = shared.weight * 2  # not a leaf
+    value = [shared, scaled]
+    set_attribute(runner, 'model.*.parts', value)
+    set_attribute(runner, 'model.*.extras', {'scale': scaled, 'names': ['a']})
+    for holder in runner.model:
+        assert holder.parts is not value and holder.parts[0] is shared and holder.parts[1] is scaled
+        assert holder.extras['scale'] is scaled
+    assert runner.model[0].extras['names'] is not runner.model[1].extras['names']  # each place's own list
