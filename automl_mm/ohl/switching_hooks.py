@@ -113,12 +113,15 @@ def check_switching_hooks(runner: Any, paths: Iterable[str], owner: str) -> None
 
 def _skipped_transform(runner: Any, rest: list[str], skip_type_keys: Iterable[str]) -> str | None:
     """The type (as the dataset lists it in ``pipeline_types``) of the ``MultiImageMixDataset`` transform that the
-    pipeline path ``rest`` (``['2', 'prob']``) writes into, where it is one of ``skip_type_keys``; else ``None``."""
+    pipeline path ``rest`` (``['2', 'prob']``; ``['*', 'prob']``: every transform) writes into, where it is one of
+    ``skip_type_keys``; else ``None``."""
     try:
         dataset = runner.train_dataloader.dataset
     except Exception:  # noqa: BLE001 - no loader here: nothing to compare
         return None
     types = getattr(dataset, 'pipeline_types', None)
+    if isinstance(types, (list, tuple)) and rest and rest[0] == '*':  # every transform, a skipped one too
+        return next((name for name in types if isinstance(name, str) and name in set(skip_type_keys)), None)
     if not isinstance(types, (list, tuple)) or not rest or not rest[0].lstrip('-').isdigit():
         return None
     index = int(rest[0])

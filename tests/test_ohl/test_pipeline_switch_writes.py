@@ -102,3 +102,16 @@ def test_yolox_mode_switch_skips_the_written_transform():
     hook._has_switched = True
     check_switching_hooks(_runner([hook], dataset=dataset), ['train_dataloader.dataset.pipeline.0.prob',
                                                              'model.bbox_head.use_l1'], 'x')
+
+
+def test_yolox_mode_switch_skips_a_transform_a_star_path_writes():
+    # train_dataloader.dataset.pipeline.*.prob writes every transform's prob (each has one, or the path is refused),
+    # the skipped Mosaic's too
+    dataset = SimpleNamespace(pipeline=[object(), object()], pipeline_types=['Mosaic', 'RandomFlip'])
+    hook = YOLOXModeSwitchHook(num_last_epochs=2)
+    with pytest.raises(ValueError, match=r"OHL space 'probs' writes train_dataloader\.dataset\.pipeline\.\*\.prob, a "
+                                         r'Mosaic of train_dataloader\.dataset, but YOLOXModeSwitchHook'):
+        check_switching_hooks(_runner([hook], dataset=dataset), ['train_dataloader.dataset.pipeline.*.prob'],
+                              "OHL space 'probs'")
+    kept = SimpleNamespace(pipeline=[object(), object()], pipeline_types=['YOLOXHSVRandomAug', 'RandomFlip'])
+    check_switching_hooks(_runner([hook], dataset=kept), ['train_dataloader.dataset.pipeline.*.prob'], 'x')
