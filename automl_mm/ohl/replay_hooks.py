@@ -44,8 +44,10 @@ class SetAttributesHook(Hook):
             prefix, or a list with another number of transforms of that class or the prefix at another of them
             (a train pipeline that differs from the search's: named with the path, both classes and the
             index to target where one transform of the class is there), a path the runner does not have or that
-            is not automl_mm's to set (named with the hook), or two paths reaching the same values with different
-            values (:func:`~automl_mm.ohl.write_order.write_order`, naming both).
+            is not automl_mm's to set (named with the hook), a training pipeline path beside a hook that replaces
+            or skips it during training, or mmdet YOLOX's ``use_l1`` beside the hook that sets it
+            (:func:`~automl_mm.ohl.switching_hooks.check_switching_hooks`), or two paths reaching the same values
+            with different values (:func:`~automl_mm.ohl.write_order.write_order`, naming both).
     """
 
     priority = 'HIGH'
@@ -118,7 +120,8 @@ class TrunkScheduleHook(Hook):
             ``transform_types`` prefix (as :class:`SetAttributesHook`);
             ``trunk_epochs`` under an ``IterBasedTrainLoop`` (one epoch: the first value all run), and any trunk's
             value its write would refuse or outside the target's range (:mod:`automl_mm.ohl.value_ranges`), named
-            with its trunk (it stopped the run, or trained with it, when that trunk came).
+            with its trunk (it stopped the run, or trained with it, when that trunk came), and a path that a hook
+            of the run replaces, skips or overwrites during training (as :class:`SetAttributesHook`).
         RuntimeError: in a run of several ranks, on every rank, where the ranks' copies of the loaded checkpoint
             hold another epoch or iteration (a node's stale copy: that rank would set another trunk's values), naming
             each rank's file (:func:`~automl_mm.engine.rank_agreement.check_ranks_loaded_alike`).
