@@ -10,7 +10,8 @@ start (:mod:`automl_mm.ohl.attributes`). Two mmdet hooks change the training pip
   switch pipeline's ``prob=0.5`` while the history recorded, and REINFORCE credited, 1.0; a replayed value was lost
   at the switch; later writes go by index into the new pipeline, whatever transform is there.
 * ``YOLOXModeSwitchHook`` (YOLOX's configs) makes its ``MultiImageMixDataset`` skip the transforms of
-  ``skip_type_keys`` (``Mosaic``, ``RandomAffine``, ``MixUp``) for its last ``num_last_epochs`` epochs: a value
+  ``skip_type_keys`` (``Mosaic``, ``RandomAffine``, ``MixUp``) for its last ``num_last_epochs + 1`` epochs (mmdet
+  switches before epoch ``e`` where ``e + 1 >= max_epochs - num_last_epochs``, 0-based): a value
   written to one of them changes nothing there, while the trunks are credited with it; and it sets
   ``model.bbox_head.use_l1`` to True, over a written value.
 
@@ -106,9 +107,18 @@ def check_switching_hooks(runner: Any, paths: Iterable[str], owner: str) -> None
                 raise ValueError(
                     f'{owner} writes {path}, a {skipped} of train_dataloader.dataset, but {type(hook).__name__}'
                     f'(num_last_epochs={last!r}, skip_type_keys={list(hook.skip_type_keys)!r}) makes the dataset '
-                    f'skip every {skipped} for the last {last!r} epochs: there the written value would change '
+                    f'skip every {skipped} for the last {_switched_epochs(last)} epochs (mmdet switches where '
+                    'epoch + 1 >= max_epochs - num_last_epochs): there the written value would change '
                     'nothing while it is recorded and credited. Write it in a run without that switch (drop '
                     f'{skipped!r} from skip_type_keys, or remove the hook)')
+
+
+def _switched_epochs(num_last_epochs: Any) -> Any:
+    """How many epochs ``YOLOXModeSwitchHook(num_last_epochs=n)`` runs switched: ``n + 1`` (its
+    ``before_train_epoch`` switches where ``epoch + 1 >= max_epochs - n``, epochs counted from 0); a value that is
+    no integer is given back as it is."""
+    return num_last_epochs + 1 if isinstance(num_last_epochs, int) and not isinstance(num_last_epochs, bool) \
+        else repr(num_last_epochs)
 
 
 def _skipped_transform(runner: Any, rest: list[str], skip_type_keys: Iterable[str]) -> str | None:
