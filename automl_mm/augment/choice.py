@@ -13,13 +13,14 @@ How the draws are recorded on a sample and counted through mixing transforms, vi
 """
 from __future__ import annotations
 
+import collections
 import copy
 import os
 import random
 import sys
 import weakref
 import zlib
-from collections.abc import Sequence
+from collections.abc import Iterator, Sequence
 from typing import Any
 
 import numpy as np
@@ -461,6 +462,71 @@ def _trial_copy(results: dict) -> dict:
     return copy.deepcopy(results, memo)
 
 
+#: Marks an attribute whose value :func:`_put_back` gives back by identity only (no items or generator state).
+_NO_STATE = object()
+
+
+def _attribute_state(value: Any) -> Any:
+    """What a trial may change of a transform's attribute ``value`` in place, to put back (:func:`_put_back`): a
+    list's, dict's, set's or deque's items (mmdet's ``CachedMosaic`` / ``CachedMixUp`` ``results_cache``), a generator
+    of its own's state (numpy's ``Generator`` / ``RandomState``, Python's ``random.Random``, a ``torch.Generator``);
+    :data:`_NO_STATE` for other values (put back by identity)."""
+    if isinstance(value, (list, dict, set, collections.deque)):
+        return copy.copy(value)
+    if isinstance(value, np.random.Generator):
+        return value.bit_generator.state
+    if isinstance(value, random.Random):
+        return value.getstate()
+    if isinstance(value, (np.random.RandomState, torch.Generator)):
+        return value.get_state()
+    return _NO_STATE
+
+
+def _transform_states(pipeline: Any) -> list | None:
+    """The attributes of ``pipeline`` and of the transforms nested in it (:func:`_nested`), with what a trial may
+    change of their values in place (:func:`_attribute_state`), for :func:`_put_back`; None where one holds an
+    iterator (a generator, an open file: a trial's ``next`` cannot be undone) or a value whose items cannot be
+    copied."""
+    states = []
+    for transform in _nested(pipeline):
+        attrs = getattr(transform, '__dict__', None)
+        if not isinstance(attrs, dict):
+            continue
+        if any(isinstance(value, Iterator) for value in attrs.values()):
+            return None
+        try:
+            states.append((attrs, dict(attrs), {key: _attribute_state(value) for key, value in attrs.items()}))
+        except Exception:  # noqa: BLE001 (a container of its own kind that copy.copy cannot copy: left to its draw)
+            return None
+    return states
+
+
+def _put_back(states: list) -> None:
+    """Give the transforms of :func:`_transform_states` the attributes they held (an attribute a trial set, mmcv's
+    ``_cache`` of random parameters, dropped) and their values' items and generator states."""
+    for attrs, held, inner in states:
+        attrs.clear()
+        attrs.update(held)
+        for key, state in inner.items():
+            if state is _NO_STATE:
+                continue
+            value = held[key]
+            if isinstance(value, list):
+                value[:] = state
+            elif isinstance(value, collections.deque):
+                value.clear()
+                value.extend(state)
+            elif isinstance(value, (dict, set)):
+                value.clear()
+                value.update(state)
+            elif isinstance(value, np.random.Generator):
+                value.bit_generator.state = state
+            elif isinstance(value, random.Random):
+                value.setstate(state)
+            else:  # numpy's RandomState, a torch.Generator
+                value.set_state(state)
+
+
 def _random_states() -> tuple:
     """numpy's, Python's and torch's global random states (what mmcv's, mmdet's and users' transforms draw from)."""
     return np.random.get_state(), random.getstate(), torch.get_rng_state()
@@ -561,15 +627,20 @@ class OHLRandomChoice(LiveChoiceTransform):
         each choice and after the last, so the draws of the sample and of the run are those of a run without it; the
         drawn choice is not tried (it is checked right after, on the sample itself), so the random parameters the
         tried ones cache inside mmcv's ``cache_random_params`` (a broadcast with ``share_random_params=True``, whose
-        every view applies the drawn choice) are read by no view and dropped by mmcv at the broadcast's end. Not tried
+        every view applies the drawn choice) are read by no view (and dropped after the trial, below). Not tried
         either (left to their draw, checked there): the identity, a choice holding a choice transform (its draws would
         be recorded and its stream moved), a sample ``copy.deepcopy`` cannot copy (the data sets it refers to are
         shared, not copied: :func:`_trial_copy`), and a choice that fails by itself
         on the copy (that error is its own, met where it is drawn). A transform that changes a key
         only on some of its own draws (mmcv's ``RandomFlip(prob=0.5)``) is tried on one draw: a change it did not
-        make there is still refused where it is drawn. A stateful transform (mmdet's ``CachedMosaic``) sees the
-        copy once per trial. Cost: one deep copy of the sample and one run of each choice, once per place and key set
-        per process (``benchmarks/augment_check_cost.py``, ``start``).
+        make there is still refused where it is drawn. The tried choices' transforms are given back the attributes
+        they held (:func:`_transform_states`, :func:`_put_back`): the items of their lists, dicts, sets and deques
+        (mmdet's ``CachedMosaic`` / ``CachedMixUp`` cached the copy and mixed it into later images, under the first
+        sample's draws), counters, generators of their own, mmcv's cached random parameters; a choice whose
+        transforms hold an iterator (a trial's ``next`` cannot be undone) is left to its draw; state held deeper (an
+        attribute's own attributes) or outside the transforms is not put back. Cost: one deep copy of the sample and
+        one run of each choice, once per place and key set per process (``benchmarks/augment_check_cost.py``,
+        ``start``).
 
         Raises:
             ValueError: as :meth:`_apply_in_view` and :meth:`_apply_drawn`, naming the tried choice.
@@ -586,6 +657,9 @@ class OHLRandomChoice(LiveChoiceTransform):
         self._trying = True
         try:
             for i in indices:
+                held = _transform_states(self.pipelines[i])
+                if held is None:  # an iterator: left to its draw
+                    continue
                 try:
                     trial = _trial_copy(results)
                 except Exception:  # noqa: BLE001 (a value deepcopy cannot copy: left to the draws)
@@ -600,6 +674,8 @@ class OHLRandomChoice(LiveChoiceTransform):
                     raise
                 except Exception:  # noqa: BLE001 (the choice's own failure: met where it is drawn)
                     pass
+                finally:
+                    _put_back(held)
         finally:
             _set_random_states(states)
             self._trying = False

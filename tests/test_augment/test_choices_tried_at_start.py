@@ -147,3 +147,80 @@ def test_the_copy_shares_the_data_set_a_sample_refers_to():
     with pytest.raises(ValueError, match=r"transforms\[1\] .*but not results\['gt_bboxes'\]"):
         KeyMapper(transforms=[_rarely([FLIP])], mapping=dict(img='img'))(sample)
     assert _Dataset.copied == 0
+
+
+class _Counts(BaseTransform):
+    """Counts the samples it transformed (a counter of its own: state the trial must put back)."""
+
+    def __init__(self) -> None:
+        self.calls = 0
+
+    def transform(self, results: dict) -> dict:
+        self.calls += 1
+        return results
+
+
+class _OwnGenerator(BaseTransform):
+    """Draws from a generator of its own (not numpy's global one, which the trial restores)."""
+
+    def __init__(self) -> None:
+        self.rng = np.random.default_rng(0)
+        self.legacy = np.random.RandomState(0)
+        self.python = random.Random(0)
+
+    def transform(self, results: dict) -> dict:
+        results['drawn'] = (self.rng.random(), self.legacy.rand(), self.python.random())
+        return results
+
+
+class _Iterates(BaseTransform):
+    """Takes the next value of an iterator it holds (state no trial can put back)."""
+
+    def __init__(self) -> None:
+        self.values = iter(range(100))
+
+    def transform(self, results: dict) -> dict:
+        results['taken'] = next(self.values)
+        return results
+
+
+def _state(transform) -> object:
+    if isinstance(transform, _Counts):
+        return transform.calls
+    if isinstance(transform, _OwnGenerator):
+        return transform.rng.bit_generator.state, transform.legacy.get_state()[2], transform.python.getstate()
+    if isinstance(transform, _Iterates):
+        return next(transform.values)
+    return [id(entry) for entry in transform.results_cache]  # mmdet's CachedMosaic / CachedMixUp
+
+
+@pytest.mark.parametrize('wrap', [
+    lambda choice: KeyMapper(transforms=[choice], mapping=None),
+    lambda choice: TransformBroadcaster(transforms=[choice], mapping=dict(img=['img', 'img']),
+                                        share_random_params=True),
+], ids=['KeyMapper', 'broadcast'])
+@pytest.mark.parametrize('rare', [
+    dict(type='mmdet.CachedMosaic', img_scale=(16, 16), max_cached_images=5, pad_val=0),
+    dict(type='mmdet.CachedMixUp', img_scale=(16, 16), max_cached_images=5, pad_val=0),
+    dict(type=_Counts), dict(type=_OwnGenerator), dict(type=_Iterates)],
+    ids=['CachedMosaic', 'CachedMixUp', 'counter', 'own-generator', 'iterator'])
+def test_the_trial_leaves_the_tried_transforms_as_it_found_them(rare, wrap):
+    """What the run trains on is what it would be without the trial: a tried choice's transforms keep no trace of the
+    copy (mmdet's CachedMosaic / CachedMixUp cached it and mixed it into later images, a counter counted it, a
+    generator of their own moved on); one holding an iterator, which nothing can put back, is left to its draw."""
+    import mmdet.datasets.transforms  # noqa: F401 (registers CachedMosaic / CachedMixUp)
+
+    def run(trial: bool):
+        choice = _rarely([rare])
+        if not trial:
+            choice._try_each_choice = lambda *a: None
+        before = _state(choice.pipelines[1].transforms[0]) if rare['type'] is not _Iterates else None
+        np.random.seed(0)
+        wrap(choice)(_boxed())  # grey drawn
+        return before, _state(choice.pipelines[1].transforms[0])
+
+    tried, plain = run(True), run(False)
+    if rare['type'] in (_Counts, _OwnGenerator, _Iterates):
+        assert tried == plain
+    else:  # fresh caches: empty with or without the trial
+        assert tried[1] == plain[1] == []
