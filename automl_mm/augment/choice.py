@@ -426,9 +426,15 @@ class _ChoiceRefused(ValueError):
     (:meth:`OHLRandomChoice._try_each_choice`)."""
 
 
-def _nested(transform: Any, depth: int = 0):
-    """``transform`` and the transforms nested in it (mmengine's / mmcv's ``Compose`` and wrappers' ``transforms``,
-    what mmcv's ``cache_random_params`` walks: an iterable transform's items), depth first."""
+def _nested(transform: Any, depth: int = 0, seen: set | None = None):
+    """``transform`` and the transforms nested in it, each once, depth first: what mmcv's ``cache_random_params``
+    walks (mmengine's / mmcv's ``Compose`` and wrappers' ``transforms``, an iterable transform's items) and the
+    transforms and pipelines its other attributes hold, themselves or in a list, tuple or dict (mmdet's
+    ``MultiBranch.branch_pipelines``, mmyolo's ``Mosaic.pre_transform``)."""
+    seen = set() if seen is None else seen
+    if id(transform) in seen:
+        return
+    seen.add(id(transform))
     yield transform
     if depth > 8:
         return
@@ -437,8 +443,14 @@ def _nested(transform: Any, depth: int = 0):
         inner = list(transform)
     if inner is not None and not isinstance(inner, (list, tuple)):
         inner = [inner]
-    for item in inner or ():
-        yield from _nested(item, depth + 1)
+    items = list(inner or ())
+    for name, value in (getattr(transform, '__dict__', None) or {}).items():
+        if name == 'transforms':
+            continue
+        values = value.values() if isinstance(value, dict) else value if isinstance(value, (list, tuple)) else [value]
+        items += [item for item in values if isinstance(item, (BaseTransform, Compose))]
+    for item in items:
+        yield from _nested(item, depth + 1, seen)
 
 
 def _trial_copy(results: dict) -> dict:

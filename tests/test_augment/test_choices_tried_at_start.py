@@ -121,10 +121,31 @@ def test_each_key_set_is_tried_once(monkeypatch):
     assert len(tried) == 2
 
 
-def test_a_choice_holding_a_choice_transform_is_left_to_its_draw():
-    """Its draws would be recorded and its stream moved by the trial: it is checked where it is drawn."""
+class _Holds(BaseTransform):
+    """Runs a pipeline it holds under an attribute of its own (as mmyolo's ``Mosaic`` holds its ``pre_transform``)."""
+
+    def __init__(self, pre_transform: list) -> None:
+        from mmengine.dataset import Compose
+
+        self.pre_transform = Compose(pre_transform)
+
+    def transform(self, results: dict) -> dict:
+        return self.pre_transform(results)
+
+
+@pytest.mark.parametrize('hold', [
+    lambda nested: nested,
+    lambda nested: dict(type=_Holds, pre_transform=[nested]),
+    lambda nested: dict(type='mmdet.MultiBranch', branch_field=['sup'], sup=[nested]),
+], ids=['bare', 'attribute', 'MultiBranch'])
+def test_a_choice_holding_a_choice_transform_is_left_to_its_draw(hold):
+    """Its draws would be recorded and its stream moved by the trial: it is checked where it is drawn, also where it
+    is held under another attribute than ``transforms`` (mmdet's ``MultiBranch.branch_pipelines``, mmyolo's
+    ``pre_transform``)."""
+    import mmdet.datasets.transforms  # noqa: F401 (registers MultiBranch)
+
     nested = OHLRandomChoice([[GREY], [FLIP]], key='inner')
-    choice = OHLRandomChoice([[GREY], [nested]], key='c', probs=[1.0, 1e-12])
+    choice = OHLRandomChoice([[GREY], [hold(nested)]], key='c', probs=[1.0, 1e-12])
     np.random.seed(0)
     KeyMapper(transforms=[choice], mapping=dict(img='img'))(_boxed())
     assert nested._views is None  # never called
