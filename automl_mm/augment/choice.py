@@ -457,21 +457,24 @@ def _trial_copy(results: dict) -> dict:
     """A deep copy of ``results`` for a trial, sharing the data sets it refers to (a ``torch.utils.data.Dataset``
     among its values or those of the dicts and lists in it, three levels down: mmyolo's datasets put themselves in
     ``results['dataset']``, mmdet's ``MultiImageMixDataset`` samples in ``mix_results``), which no transform
-    changes and whose copy would hold every annotation of the set."""
+    changes and whose copy would hold every annotation of the set. The copy is held by nothing else (no reference
+    cycle): it is freed when the trial drops it, not at the next collection of cycles."""
     memo: dict = {}
-
-    def share(value: Any, depth: int) -> None:
-        if isinstance(value, torch.utils.data.Dataset):
-            memo[id(value)] = value
-        elif depth < 3 and isinstance(value, dict):
-            for inner in value.values():
-                share(inner, depth + 1)
-        elif depth < 3 and isinstance(value, (list, tuple)):
-            for inner in value:
-                share(inner, depth + 1)
-
-    share(results, 0)
+    _share_data_sets(results, memo, 0)
     return copy.deepcopy(results, memo)
+
+
+def _share_data_sets(value: Any, memo: dict, depth: int) -> None:
+    """Put the data sets :func:`_trial_copy` shares into the deep copy's ``memo``. A function of its own: a closure
+    that calls itself is a reference cycle, which kept the memo, and with it each trial's copy, alive."""
+    if isinstance(value, torch.utils.data.Dataset):
+        memo[id(value)] = value
+    elif depth < 3 and isinstance(value, dict):
+        for inner in value.values():
+            _share_data_sets(inner, memo, depth + 1)
+    elif depth < 3 and isinstance(value, (list, tuple)):
+        for inner in value:
+            _share_data_sets(inner, memo, depth + 1)
 
 
 #: Marks an attribute whose value :func:`_put_back` gives back by identity only (no items or generator state).
@@ -688,6 +691,7 @@ class OHLRandomChoice(LiveChoiceTransform):
                     pass
                 finally:
                     _put_back(held)
+                    trial = None  # freed before the next choice's copy is made
         finally:
             _set_random_states(states)
             self._trying = False
