@@ -168,20 +168,6 @@ def test_a_view_that_drops_a_homography_a_pipeline_packs_is_refused():
     assert message.endswith("Map them too: homography_matrix='homography_matrix'")
 
 
-def test_a_packer_in_a_later_branch_counts():
-    """mmdet's semi-supervised unlabelled pipeline packs in the branches of a MultiBranch that follows the shared
-    transforms (semi_coco_detection.py: unsup_teacher / unsup_student each end in a PackDetInputs packing
-    homography_matrix): a policy placed before the MultiBranch is refused as inside a branch."""
-    from mmdet.datasets.transforms import MultiBranch
-    from mmengine.dataset import Compose
-
-    pack = dict(type='mmdet.PackDetInputs', meta_keys=('img_id', 'img_shape', 'homography_matrix'))
-    branches = MultiBranch(branch_field=['sup', 'unsup_student'], sup=[dict(type='mmdet.PackDetInputs')],
-                           unsup_student=[pack])
-    with pytest.raises(ValueError, match=r"but not results\['homography_matrix'\]: "):
-        Compose([KeyMapper(transforms=[_policy()], mapping=BOX_KEYS), branches])(_sample(homography_matrix=FLIP.copy()))
-
-
 def test_a_view_that_drops_a_homography_nothing_packs_is_warned_of_once(said):
     """A supervised mmdet pipeline: Resize / RandomFlip record a homography_matrix in every sample, but
     PackDetInputs' default meta_keys leave it out and no supervised detector, TTA merge or visualiser reads it, so
@@ -275,6 +261,26 @@ def _boxed(**extra) -> dict:
     sample = _sample(**extra)
     sample['gt_bboxes'] = HorizontalBoxes(sample['gt_bboxes'])
     return sample
+
+
+@pytest.mark.parametrize('make', [_policy, _flip_choice], ids=['OHLAutoAugment', 'OHLRandomChoice'])
+def test_a_packer_in_a_later_branch_counts(make, said):
+    """mmdet's semi-supervised unlabelled pipeline packs in the branches of a MultiBranch that follows the shared
+    transforms (semi_coco_detection.py: unsup_teacher / unsup_student each end in a PackDetInputs packing
+    homography_matrix): a choice transform placed before the MultiBranch is refused as inside a branch; before the
+    labelled pipeline's MultiBranch(sup=PackDetInputs) (default meta_keys) it is said, not refused."""
+    from mmdet.datasets.transforms import MultiBranch
+    from mmengine.dataset import Compose
+
+    pack = dict(type='mmdet.PackDetInputs', meta_keys=('img_id', 'img_shape', 'homography_matrix'))
+    branches = MultiBranch(branch_field=['sup', 'unsup_student'], sup=[dict(type='mmdet.PackDetInputs')],
+                           unsup_student=[pack])
+    with pytest.raises(ValueError, match=r"but not results\['homography_matrix'\]: "):
+        Compose([KeyMapper(transforms=[make()], mapping=BOX_KEYS), branches])(_boxed(homography_matrix=FLIP.copy()))
+    assert _messages(said) == []
+    supervised = MultiBranch(branch_field=['sup', 'unsup_student'], sup=[dict(type='mmdet.PackDetInputs')])
+    Compose([KeyMapper(transforms=[make()], mapping=BOX_KEYS), supervised])(_boxed(homography_matrix=FLIP.copy()))
+    assert 'Not refused' in _messages(said)[0]
 
 
 @pytest.mark.parametrize('make', [_policy, _flip_choice], ids=['OHLAutoAugment', 'OHLRandomChoice'])
