@@ -518,7 +518,8 @@ def _transform_states(pipeline: Any) -> list | None:
 
 def _put_back(states: list) -> None:
     """Give the transforms of :func:`_transform_states` the attributes they held (an attribute a trial set, mmcv's
-    ``_cache`` of random parameters, dropped) and their values' items and generator states."""
+    ``_cache`` of random parameters, dropped) and their values' items (a container written only where its items
+    changed, :func:`_same_items`) and generator states."""
     for attrs, held, inner in states:
         attrs.clear()
         attrs.update(held)
@@ -526,6 +527,8 @@ def _put_back(states: list) -> None:
             if state is _NO_STATE:
                 continue
             value = held[key]
+            if isinstance(value, (list, collections.deque, dict, set)) and _same_items(value, state):
+                continue  # not written to: a container of its own kind may refuse writes (a read-only dict)
             if isinstance(value, list):
                 value[:] = state
             elif isinstance(value, collections.deque):
@@ -540,6 +543,16 @@ def _put_back(states: list) -> None:
                 value.setstate(state)
             else:  # numpy's RandomState, a torch.Generator
                 value.set_state(state)
+
+
+def _same_items(value: Any, held: Any) -> bool:
+    """Whether the list, deque, dict or set ``value`` holds the items ``held`` (its copy) holds: the same objects (a
+    set: equal items)."""
+    if isinstance(value, dict):
+        return len(value) == len(held) and all(key in held and held[key] is item for key, item in value.items())
+    if isinstance(value, set):
+        return value == held
+    return len(value) == len(held) and all(a is b for a, b in zip(value, held))
 
 
 def _random_states() -> tuple:

@@ -270,3 +270,35 @@ def test_each_trial_copy_is_freed_before_the_next():
         tracemalloc.stop()
         gc.enable()
     assert peak < 1.5 * sample['img'].nbytes  # 7 choices tried: one copy at a time
+
+
+class _ReadOnly(dict):
+    """A dict of its own kind that refuses writes (a frozen settings mapping), copied as a plain dict."""
+
+    def _refuse(self, *args, **kwargs):
+        raise TypeError('read-only')
+
+    def __copy__(self) -> dict:
+        return dict(self)
+
+    __setitem__ = __delitem__ = clear = update = pop = popitem = setdefault = _refuse
+
+
+class _HoldsReadOnly(BaseTransform):
+    def __init__(self) -> None:
+        self.settings = _ReadOnly(scale=1.0)
+        self.seen = []
+
+    def transform(self, results: dict) -> dict:
+        self.seen.append(self.settings['scale'])
+        return results
+
+
+def test_the_put_back_writes_only_what_the_trial_changed():
+    """The trial's put-back writes a container only where the trial changed its items: one that refuses writes and
+    that the choice only reads does not fail the first sample; the list it appended to is put back."""
+    wrapper = KeyMapper(transforms=[_rarely([dict(type=_HoldsReadOnly)])], mapping=None)
+    np.random.seed(0)
+    assert wrapper(_boxed()) is not None
+    held = wrapper.transforms.transforms[0].pipelines[1].transforms[0]
+    assert held.seen == [] and held.settings == dict(scale=1.0)
