@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import os
 import os.path as osp
+import re
 import sys
 from collections.abc import Callable
 from typing import Any
@@ -106,10 +107,23 @@ def refusal_summary(err: BaseException, main: Callable[..., Any]) -> tuple[str, 
     itself (a local worker of ``tools/train.py``, whose launcher prints its error: ``launch.WorkerRefusal``):
     ``(type, message)``, e.g. ``('ValueError', 'resuming ...: ...')`` (the type with where a wrapped operation failed,
     :func:`_failed_cause`), where ``err`` is one of automl_mm's refusals (:func:`raised_as_refusal`, ``main``'s folder
-    automl_mm's own) and :data:`TRACEBACK_VARIABLE` is not set; else ``None`` (its traceback is what to show)."""
+    automl_mm's own) and :data:`TRACEBACK_VARIABLE` is not set; else ``None`` (its traceback is what to show). A
+    message that names another rank's log for that rank's traceback (``rank 3's log has the traceback``: a rank
+    that stopped after rank 3 failed, :class:`~automl_mm.engine.rank_failures.RankFailure`) says instead that it is
+    not shown (:data:`_NOT_KEPT`): a local worker's traceback is in no log, and the launcher reports this worker's."""
     if os.environ.get(TRACEBACK_VARIABLE, '') not in ('', '0') or not raised_as_refusal(err, _tool_folder(main)):
         return None
-    return f'{type(err).__name__}{_failed_cause(err)}', _message(err)
+    return f'{type(err).__name__}{_failed_cause(err)}', _ORIGIN_LOG.sub(_NOT_KEPT, _message(err))
+
+
+#: Where the message of a rank that stopped after another rank's error names that rank's traceback
+#: (:class:`~automl_mm.engine.rank_failures.RankFailure`, the NAS scoring's): true under torchrun and srun, whose ranks
+#: each print their own, not in a local worker: the local launcher (``launch.launch_local``) reports one worker's
+#: error, the one torch saw fail first, and keeps no other's traceback (torch's spawn reads one error file).
+_ORIGIN_LOG = re.compile(r"rank (\d+)'s log has the traceback")
+#: What :func:`refusal_summary` says instead: ``rank 3's traceback is not shown: the local launcher reports one
+#: worker's error, this one's``.
+_NOT_KEPT = r"rank \1's traceback is not shown: the local launcher reports one worker's error, this one's"
 
 
 def _rank_of_several() -> int | None:

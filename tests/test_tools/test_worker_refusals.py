@@ -105,3 +105,44 @@ def test_a_refusal_after_another_ranks_other_error_names_both(tmp_path, monkeypa
     assert err.startswith(f'tools/train.py: error: worker rank 1 of 2 (work_dir {tmp_path}): tools/train.py: the run '
                           'failed on rank 3 (KeyError: 7); this rank stopped with it (ValueError: '), err
     assert err.endswith(f'(RankFailure; {TRACEBACK_VARIABLE}=1 prints the Python traceback)\n'), err
+
+
+def _after_rank_3(form: str, monkeypatch):
+    """A worker's ``main`` that stops as rank_failures.py stops a rank after rank 3 failed with another error
+    (``KeyError: 7``): ``form`` ``'first'`` is :func:`~automl_mm.engine.rank_failures.naming_first_failure`'s (its
+    own ``ValueError`` chained), ``'agreed'`` :func:`~automl_mm.engine.rank_failures.raise_agreed_failure`'s (it did
+    not fail itself); their texts, as the code builds them, with the process group played."""
+    import automl_mm.engine.rank_failures as rank_failures
+
+    monkeypatch.setattr(rank_failures, 'is_distributed', lambda: True)
+    monkeypatch.setattr(rank_failures, 'get_world_size', lambda group=None: 4)
+    monkeypatch.setattr(rank_failures, '_group_token', lambda: 'token')
+    monkeypatch.setattr(rank_failures, '_first_failure', lambda err, token: (3, 'KeyError: 7', False))
+    monkeypatch.setattr(rank_failures, '_record_for_torchrun', lambda failure: None)
+    monkeypatch.setattr(rank_failures, 'all_gather_object', lambda mine, group=None: [mine, (3, 'KeyError: 7', True,
+                                                                                             False)])
+    monkeypatch.setattr(rank_failures.torch.distributed, 'get_rank', lambda group=None: 1)
+
+    def main(cfg_path: str) -> None:
+        if form == 'first':
+            with rank_failures.naming_first_failure('tools/train.py: the run'):
+                refusing_main(cfg_path)
+        else:
+            rank_failures.raise_agreed_failure(None, 'tools/train.py: the run')
+    return main
+
+
+@pytest.mark.parametrize('form', ['first', 'agreed'])
+def test_a_workers_message_after_another_ranks_error_says_truly_where_its_traceback_is(tmp_path, monkeypatch, capsys,
+                                                                                        form):
+    """The message of a rank that failed after rank 3 says under torchrun / srun that rank 3's log has its traceback
+    (each rank prints its own); the local launcher reports one worker's error, this one's, and keeps no other's:
+    the message said ``rank 3's log has the traceback``, which no log holds."""
+    monkeypatch.delenv(TRACEBACK_VARIABLE, raising=False)
+    with pytest.raises(SystemExit):
+        exit_on_refusal(_tool(_after_rank_3(form, monkeypatch), tmp_path, monkeypatch), 'tools/train.py')
+    err = capsys.readouterr().err
+    assert err.startswith(f'tools/train.py: error: worker rank 1 of 2 (work_dir {tmp_path}): tools/train.py: the run '
+                          'failed on rank 3 (KeyError: 7)'), err
+    assert "log has the traceback" not in err, err
+    assert ("rank 3's traceback is not shown: the local launcher reports one worker's error, this one's" in err), err
