@@ -91,9 +91,11 @@ def duplicate_base_keys(path: str) -> str | None:
 
     Returns:
         ``'<config>: _base_ files <first> and <second> both set <keys>: ...'`` with the fix (inherit one, set the
-        other's keys in the config: an exported fragment pasted), where ``<config>`` is ``path`` or, where two bases
-        of one of its bases share a key, that base (the first such in ``_base_`` order); ``None`` where no two bases
-        share a key or a base cannot be read (mmengine's own error then stands).
+        other's keys in the config: an exported fragment pasted; each earlier base that set one of the keys named
+        once, three or more as ``<a>, <b> and <c> set <keys>``; one file named twice in ``_base_`` as
+        ``'<config>: _base_ names <file> twice: ...: name it once'``), where ``<config>`` is ``path`` or, where two
+        bases of one of its bases share a key, that base (the first such in ``_base_`` order); ``None`` where no two
+        bases share a key or a base cannot be read (mmengine's own error then stands).
     """
     from mmengine.config import Config
 
@@ -102,7 +104,7 @@ def duplicate_base_keys(path: str) -> str | None:
     except Exception:  # noqa: BLE001 - a _base_ mmengine cannot resolve: its own error stands
         return None
     first_set: dict[str, str] = {}  # top-level key: the base that set it first
-    for base in bases:
+    for index, base in enumerate(bases):
         try:
             keys = set(Config.fromfile(base, import_custom_modules=False).keys())
         except KeyError as err:  # two bases of this base share a key
@@ -111,11 +113,14 @@ def duplicate_base_keys(path: str) -> str | None:
             return None
         shared = sorted(keys & first_set.keys())
         if shared:
-            earlier = [b for b in bases if b in {first_set[key] for key in shared}]
-            return (f'{path}: _base_ files {", ".join(earlier)} and {base} both set {", ".join(shared)}: mmengine '
-                    'merges no top-level key that two bases set ("Duplicate key is not allowed among bases"): '
-                    'inherit one of them and set the keys of the other in this config (an exported final_policy.py '
-                    'or pc_nas_backbone.py: paste its text below the _base_ line)')
+            why = 'mmengine merges no top-level key that two bases set ("Duplicate key is not allowed among bases")'
+            if base in bases[:index]:  # one file named twice
+                return f'{path}: _base_ names {base} twice: {why}: name it once'
+            earlier = list(dict.fromkeys(b for b in bases[:index] if b in {first_set[key] for key in shared}))
+            return (f'{path}: _base_ files {", ".join(earlier)} and {base} {"both " if len(earlier) == 1 else ""}'
+                    f'set {", ".join(shared)}: {why}: inherit one of them and set the keys of the other in this '
+                    'config (an exported final_policy.py or pc_nas_backbone.py: paste its text below the _base_ '
+                    'line)')
         first_set.update((key, base) for key in keys if key not in first_set)
     return None
 

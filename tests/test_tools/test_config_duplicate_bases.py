@@ -58,3 +58,28 @@ def test_the_tools_refuse_it_without_a_traceback(tmp_path, capsys):
     assert err.startswith(f'tools/train.py: error: {config}: _base_ files {base} and {tmp_path}/policy.py both set '
                           'model: '), err
     assert '(KeyError; AUTOML_MM_TRACEBACK=1 prints the Python traceback)' in err, err
+
+
+def test_a_base_named_twice_is_named_once(tmp_path):
+    """``_base_ = ['./search.py', './search.py']``: mmengine refuses it as two bases that set one key; the message
+    named the file three times (``_base_ files .../search.py, .../search.py and .../search.py both set model``)."""
+    search = _write(tmp_path, 'search.py', "model = dict(type='A')\n")
+    config = _write(tmp_path, 'retrain.py', "_base_ = ['./search.py', 'search.py']\n")
+    with pytest.raises(KeyError) as refused:
+        read_config(config)
+    message = refused.value.args[0]
+    assert message.startswith(f'{config}: _base_ names {search} twice: mmengine merges no top-level key that two '
+                              'bases set'), message
+    assert 'name it once' in message, message
+
+
+def test_three_bases_are_each_named_once(tmp_path):
+    """The third base sets the keys of the first two (one each): the three files named, each once, not as "both"."""
+    a = _write(tmp_path, 'a.py', 'model = 1\n')
+    b = _write(tmp_path, 'b.py', 'seed = 1\n')
+    c = _write(tmp_path, 'c.py', 'model = 2\nseed = 2\n')
+    config = _write(tmp_path, 'leaf.py', "_base_ = ['./a.py', './b.py', './c.py']\n")
+    with pytest.raises(KeyError) as refused:
+        read_config(config)
+    assert refused.value.args[0].startswith(f'{config}: _base_ files {a}, {b} and {c} set model, seed: '), \
+        refused.value.args[0]
