@@ -85,9 +85,9 @@ def duplicate_base_keys(path: str) -> str | None:
     """The message for a config ``path`` whose ``_base_`` files set the same top-level key, which mmengine refuses
     with ``KeyError: "Duplicate key is not allowed among bases. Duplicate keys: {'model'}"`` and a traceback, naming
     neither the config nor the bases: the README's AM-LFS retrain with the search's ``final_policy.py`` named as a
-    second ``_base_`` (both set ``model``). Each base is read as mmengine reads it (``Config._get_cfg_path``: relative
-    to the folder of the config that names it, ``mmdet::`` from the package), its top-level keys compared with those
-    of the bases before it.
+    second ``_base_`` (both set ``model``). Each base is read as mmengine reads it (:func:`_base_files`: its variables
+    substituted; ``Config._get_cfg_path``: relative to the folder of the config that names it, ``mmdet::`` from the
+    package), its top-level keys compared with those of the bases before it.
 
     Returns:
         ``'<config>: _base_ files <first> and <second> both set <keys>: ...'`` with the fix (inherit one, set the
@@ -100,7 +100,7 @@ def duplicate_base_keys(path: str) -> str | None:
     from mmengine.config import Config
 
     try:
-        bases = [osp.normpath(Config._get_cfg_path(base, path)[0]) for base in Config._get_base_files(path)]
+        bases = [osp.normpath(Config._get_cfg_path(base, path)[0]) for base in _base_files(path)]
     except Exception:  # noqa: BLE001 - a _base_ mmengine cannot resolve: its own error stands
         return None
     first_set: dict[str, str] = {}  # top-level key: the base that set it first
@@ -163,6 +163,27 @@ def _base_example(path: str) -> str:
     return osp.relpath(example, folder)
 
 
+def _base_files(path: str) -> list:
+    """The ``_base_`` entries of the config file ``path`` as mmengine reads them (``Config._file2dict``): its predefined
+    variables (``{{ fileDirname }}``, ...) and environment variables (``{{ $NAME:default }}``) substituted first,
+    then ``Config._get_base_files``.
+
+    Raises:
+        Exception: whatever mmengine's substitution or ``_get_base_files`` raises (an environment variable unset
+            without a default: ``KeyError``; a syntax error).
+    """
+    import tempfile
+
+    from mmengine.config import Config
+
+    path = osp.abspath(osp.expanduser(path))
+    with tempfile.TemporaryDirectory() as folder:
+        text = osp.join(folder, 'config' + osp.splitext(path)[1])
+        Config._substitute_predefined_vars(path, text)
+        Config._substitute_env_variables(text, text)
+        return Config._get_base_files(text)
+
+
 def base_not_found(path: str, missing: str) -> str | None:
     """The message for a ``_base_`` entry that names no file, found by walking the local ``_base_`` entries from the
     config ``path`` to the one that resolves to ``missing`` (the file mmengine failed to open), or ``None`` where
@@ -177,7 +198,6 @@ def base_not_found(path: str, missing: str) -> str | None:
     ``configs/model.py: _base_ './runtim.py' is no file: mmengine reads a _base_ path relative to the folder of the
     config that names it (/work/configs), so it looked for /work/configs/runtim.py (did you mean './runtime.py'?)``.
     """
-    from mmengine.config import Config
 
     target = osp.abspath(missing)
     queue, seen = [path], set()
@@ -187,7 +207,7 @@ def base_not_found(path: str, missing: str) -> str | None:
             continue
         seen.add(osp.abspath(config))
         try:
-            bases = Config._get_base_files(config)
+            bases = _base_files(config)
         except Exception:  # noqa: BLE001 - a config mmengine cannot parse is reported by mmengine itself
             continue
         folder = osp.dirname(config)

@@ -83,3 +83,28 @@ def test_three_bases_are_each_named_once(tmp_path):
         read_config(config)
     assert refused.value.args[0].startswith(f'{config}: _base_ files {a}, {b} and {c} set model, seed: '), \
         refused.value.args[0]
+
+
+def test_bases_named_with_mmengines_variables_are_read_as_mmengine_reads_them(tmp_path, monkeypatch):
+    """``_base_`` entries with mmengine's predefined (``{{ fileDirname }}``) or environment (``{{ $NAME:default }}``)
+    variables, which mmengine substitutes before it reads ``_base_``: the files were looked for under the literal
+    ``{{ fileDirname }}/...`` and mmengine's bare ``KeyError`` stood."""
+    monkeypatch.setenv('POLICY_NAME', 'final_policy')
+    search = _write(tmp_path, 'search.py', "model = dict(type='A')\n")
+    policy = _write(tmp_path, 'final_policy.py', "model = dict(head=dict(loss=dict(type='B')))\n")
+    config = _write(tmp_path, 'retrain.py',
+                    "_base_ = ['{{ fileDirname }}/search.py', './{{ $POLICY_NAME:x }}.py']\n")
+    with pytest.raises(KeyError) as refused:
+        read_config(config)
+    assert refused.value.args[0].startswith(f'{config}: _base_ files {search} and {policy} both set model: '), \
+        refused.value.args[0]
+
+
+def test_a_missing_base_named_with_a_predefined_variable_is_named(tmp_path):
+    """:func:`~automl_mm.engine.config_read.base_not_found` reads ``_base_`` as mmengine does too."""
+    _write(tmp_path, 'runtime.py', 'seed = 0\n')
+    config = _write(tmp_path, 'model.py', "_base_ = ['{{ fileDirname }}/runtim.py']\n")
+    with pytest.raises(FileNotFoundError) as refused:
+        read_config(config)
+    assert str(refused.value).startswith(f'{config}: _base_ '), str(refused.value)
+    assert "(did you mean" in str(refused.value) and 'runtime.py' in str(refused.value), str(refused.value)
