@@ -21,6 +21,7 @@ from __future__ import annotations
 
 import inspect
 import logging
+from types import SimpleNamespace
 from typing import Any
 
 from mmengine.logging import print_log
@@ -137,36 +138,41 @@ def check_switched_writes(cfg: Any, scope: str) -> None:
     ``SetAttributesHook`` / ``TrunkScheduleHook``, through the training dataset's pipeline beside mmdet's
     ``PipelineSwitchHook`` that switches before ``train_cfg.max_epochs`` (an iteration loop has mmengine's 1 epoch),
     or into a ``MultiImageMixDataset`` transform of a type ``YOLOXModeSwitchHook`` skips, or to the
-    ``bbox_head.use_l1`` it sets. In the workers the refusal came after the launcher had started every copy and each
-    had built its runner. A hook the config cannot build here, or a train loop this check does not model beside a
-    ``PipelineSwitchHook``, is left to the workers' check.
+    ``bbox_head.use_l1`` it sets; and, with or without a hook, a path into a transform that a ``MultiImageMixDataset``
+    of the training dataset (at any depth: a ``RepeatDataset``'s ``dataset``, a ``ConcatDataset``'s ``datasets``)
+    skips by its own ``skip_type_keys``. In the workers the refusal came after the launcher had started every copy
+    and each had built its runner. A hook the config cannot build here, or a train loop this check does not model
+    beside a ``PipelineSwitchHook``, is left to the workers' check.
 
     Raises:
         ConfigCheckError: prefixed with the writer's key (``custom_hooks[0].spaces[1]``, ``custom_hooks[2]``).
     """
-    from types import SimpleNamespace
-
     from automl_mm.ohl.switching_hooks import check_switching_hooks
 
     from .preflight_walk import ConfigCheckError
 
     hooks = _switching_hooks(cfg, scope)
-    writers = _pipeline_writers(cfg, scope) if hooks else []
+    loader = cfg.get('train_dataloader')
+    dataset = _dataset_stand_in(loader.get('dataset') if isinstance(loader, dict) else None, scope)
+    writers = _pipeline_writers(cfg, scope) if hooks or _skips_any(dataset) else []
     if not writers:
         return
-    from mmengine.runner import IterBasedTrainLoop
+    max_epochs = None
+    if hooks:
+        from mmengine.runner import IterBasedTrainLoop
 
-    from .preflight_ohl_schedule import _loop
+        from .preflight_ohl_schedule import _loop
 
-    found = _loop(cfg, scope)
-    # the loop's max_epochs, as runner.max_epochs reads it: mmengine's iteration loop has 1
-    max_epochs = None if found is None else 1 if isinstance(found[0], IterBasedTrainLoop) else found[1]
-    if not isinstance(max_epochs, int):  # the workers' check reads the built loop's
-        from mmdet.engine.hooks import PipelineSwitchHook
+        found = _loop(cfg, scope)
+        # the loop's max_epochs, as runner.max_epochs reads it: mmengine's iteration loop has 1
+        max_epochs = None if found is None else 1 if isinstance(found[0], IterBasedTrainLoop) else found[1]
+        if not isinstance(max_epochs, int):  # the workers' check reads the built loop's
+            from mmdet.engine.hooks import PipelineSwitchHook
 
-        hooks = [hook for hook in hooks if not isinstance(hook, PipelineSwitchHook)]
-    runner = SimpleNamespace(hooks=hooks, max_epochs=max_epochs, train_dataloader=SimpleNamespace(
-        dataset=SimpleNamespace(pipeline_types=_mix_pipeline_types(cfg, scope))))
+            hooks = [hook for hook in hooks if not isinstance(hook, PipelineSwitchHook)]
+    train_dataloader = SimpleNamespace(dataset=dataset)
+    runner = SimpleNamespace(hooks=hooks, max_epochs=max_epochs, train_dataloader=train_dataloader,
+                             train_loop=SimpleNamespace(dataloader=train_dataloader))
     for key, owner, paths in writers:
         try:
             check_switching_hooks(runner, paths, owner)
@@ -233,22 +239,46 @@ def _pipeline_writers(cfg: Any, scope: str) -> list[tuple[str, str, list[str]]]:
     return found
 
 
-def _mix_pipeline_types(cfg: Any, scope: str) -> list | None:
-    """The transform types of ``train_dataloader.dataset``'s pipeline as mmdet's ``MultiImageMixDataset`` lists them
-    (``pipeline_types``: each config's ``type`` as written), where the dataset is one; else ``None``."""
+def _dataset_stand_in(node: Any, scope: str) -> Any:
+    """The training dataset config ``node`` with each mmdet ``MultiImageMixDataset`` (or subclass) in it, at any
+    depth, standing in as an object of that class's name: its config's keys as attributes (the wrapped ``dataset``
+    converted the same way), its ``pipeline_types`` as mmdet lists them (each transform config's ``type`` as written)
+    and its ``_skip_type_keys`` (the config's ``skip_type_keys``), which the workers'
+    :func:`~automl_mm.ohl.switching_hooks.check_switching_hooks` reads on the built dataset. Other dicts and lists are
+    copied with their items converted; anything else is given back as it is."""
     from automl_mm.registry import DATASETS, config_class
 
+    if isinstance(node, (list, tuple)):
+        return [_dataset_stand_in(item, scope) for item in node]
+    if not isinstance(node, dict):
+        return node
+    inner = node.get('_scope_') if isinstance(node.get('_scope_'), str) else scope
+    converted = {k: _dataset_stand_in(v, inner) if k in ('dataset', 'datasets') else v for k, v in node.items()}
     try:
         from mmdet.datasets import MultiImageMixDataset
     except ImportError:  # mmdet is optional
-        return None
-    loader = cfg.get('train_dataloader')
-    dataset = loader.get('dataset') if isinstance(loader, dict) else None
-    cls = config_class(DATASETS, dataset, scope) if isinstance(dataset, dict) else None
+        return converted
+    cls = config_class(DATASETS, node, scope)
     if not (isinstance(cls, type) and issubclass(cls, MultiImageMixDataset)):
-        return None
-    pipeline = dataset.get('pipeline')
-    return [t.get('type') if isinstance(t, dict) else None for t in pipeline] if isinstance(pipeline, list) else None
+        return converted
+    pipeline = node.get('pipeline')
+    types = [t.get('type') if isinstance(t, dict) else None for t in pipeline] if isinstance(pipeline, list) else None
+    stand_in = type(cls.__name__, (SimpleNamespace,), {})(**{k: v for k, v in converted.items() if k.isidentifier()})
+    stand_in.pipeline_types = types
+    stand_in._skip_type_keys = node.get('skip_type_keys')
+    return stand_in
+
+
+def _skips_any(node: Any) -> bool:
+    """Whether a stand-in of :func:`_dataset_stand_in` holds a ``MultiImageMixDataset`` with ``skip_type_keys``."""
+    if isinstance(node, list):
+        return any(_skips_any(item) for item in node)
+    if isinstance(node, dict):
+        return any(_skips_any(node.get(k)) for k in ('dataset', 'datasets'))
+    if isinstance(node, SimpleNamespace):
+        return bool(getattr(node, '_skip_type_keys', None)) or any(
+            _skips_any(getattr(node, k, None)) for k in ('dataset', 'datasets'))
+    return False
 
 
 def _choice_space_keys(hook: dict, unresolved: bool = False) -> list[str]:

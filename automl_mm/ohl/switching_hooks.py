@@ -15,6 +15,10 @@ start (:mod:`automl_mm.ohl.attributes`). Two mmdet hooks change the training pip
   written to one of them changes nothing there, while the trunks are credited with it; and it sets
   ``model.bbox_head.use_l1`` to True, over a written value.
 
+A ``MultiImageMixDataset`` whose own config sets ``skip_type_keys`` skips those transforms without any hook (until a
+``YOLOXModeSwitchHook`` replaces them with its own at its switch): a value written to one of them changed nothing
+while it was recorded and credited, and is refused the same way.
+
 :func:`check_switching_hooks` refuses such a write before training (the writers' ``setup`` / ``before_train``),
 and the config check before any worker starts, in the same words
 (:func:`~automl_mm.engine.preflight_unbound_choices.check_switched_writes`).
@@ -60,7 +64,9 @@ def check_switching_hooks(runner: Any, paths: Iterable[str], owner: str) -> None
     """Refuse writing ``paths`` where a hook of the run replaces or skips what they write during training (module
     docstring): a path through ``train_dataloader.dataset.pipeline`` beside a ``PipelineSwitchHook`` that switches
     before ``max_epochs``, and a path into a ``MultiImageMixDataset``'s transform of a type that a
-    ``YOLOXModeSwitchHook`` skips, or to the ``bbox_head.use_l1`` it sets.
+    ``YOLOXModeSwitchHook`` skips, or to the ``bbox_head.use_l1`` it sets; and, with or without a hook, a path
+    into a transform of a ``MultiImageMixDataset`` (at any depth of the training dataset: a ``RepeatDataset``'s
+    ``dataset``, a ``ConcatDataset``'s ``datasets``) whose own ``skip_type_keys`` names its type.
 
     Args:
         runner: The runner (its ``hooks``; a runner without them passes).
@@ -75,6 +81,9 @@ def check_switching_hooks(runner: Any, paths: Iterable[str], owner: str) -> None
         return
     hooks = list(getattr(runner, 'hooks', None) or [])
     for path in paths:
+        if isinstance(path, str):
+            _check_own_skips(runner, path, owner, [h for h in hooks if isinstance(h, yolox_cls)
+                                                   and not getattr(h, '_has_switched', False)])
         if path in _USE_L1_PATHS:
             for hook in hooks:
                 if isinstance(hook, yolox_cls) and not getattr(hook, '_has_switched', False):
@@ -139,3 +148,49 @@ def _skipped_transform(runner: Any, rest: list[str], skip_type_keys: Iterable[st
         return None  # the path's own check names the index
     name = types[index]
     return name if isinstance(name, str) and name in set(skip_type_keys) else None
+
+
+def _check_own_skips(runner: Any, path: str, owner: str, yolox_hooks: list) -> None:
+    """Refuse ``path`` where it writes into a transform that a ``MultiImageMixDataset`` on its way skips by its own
+    ``skip_type_keys`` (mmdet's ``__getitem__`` passes over every transform whose type, as written in the config
+    and listed in ``pipeline_types``, is one of them): the written value changes nothing while it is recorded and
+    credited. The path is walked as the writers walk it (``*`` fanned out); a part that does not resolve ends the
+    walk (the writer's own check names it). A ``YOLOXModeSwitchHook`` beside the training dataset itself replaces
+    its ``skip_type_keys`` with the hook's at its switch (``update_skip_type_keys``): the message says so.
+
+    Raises:
+        ValueError: naming ``owner``, the path, the dataset's path and type, its ``skip_type_keys`` and what to do.
+    """
+    parts = path.split('.')
+    if 'pipeline' not in parts[1:]:
+        return
+    from .attributes import path_chains
+
+    try:
+        chains = path_chains(runner, path, tolerant=True)
+    except Exception:  # noqa: BLE001 - the writer's own check names a path that does not resolve
+        return
+    for chain in chains:
+        for depth, (_, node) in enumerate(chain[:-2]):
+            skip = getattr(node, '_skip_type_keys', None)
+            types = getattr(node, 'pipeline_types', None)
+            if (isinstance(node, dict) or not isinstance(skip, (list, tuple)) or not isinstance(types, (list, tuple))
+                    or chain[depth + 1][0] != 'pipeline' or not chain[depth + 2][0].lstrip('-').isdigit()):
+                continue
+            index = int(chain[depth + 2][0])
+            name = types[index] if -len(types) <= index < len(types) else None
+            if not isinstance(name, str) or name not in skip:
+                continue
+            where = '.'.join(part for part, _ in chain[:depth + 1])
+            until = ''
+            if where in ('train_dataloader.dataset', 'train_loop.dataloader.dataset') and yolox_hooks:
+                hook = yolox_hooks[0]
+                last = getattr(hook, 'num_last_epochs', None)
+                until = (f' until {type(hook).__name__}(num_last_epochs={last!r}) replaces them with '
+                         f'{list(getattr(hook, "skip_type_keys", None) or ())!r} for the last '
+                         f'{_switched_epochs(last)} epochs')
+            raise ValueError(
+                f'{owner} writes {path}, a {name} of {where}, but {where} (a {type(node).__name__}) skips every '
+                f'{name} (its skip_type_keys={list(skip)!r}){until}: the transform does not run there, so the '
+                'written value would change nothing while it is recorded and credited. Write a transform the '
+                f'dataset runs, or drop {name!r} from {where}.skip_type_keys')

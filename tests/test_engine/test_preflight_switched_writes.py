@@ -86,3 +86,34 @@ def test_a_write_yolox_mode_switch_skips_or_overwrites_is_refused_by_the_config_
     check_switched_writes(_cfg([hsv, yolox], dataset=MIX), 'mmdet')
     scoped = dict(MIX, pipeline=[dict(type='mmdet.Mosaic', img_scale=(64, 64))])
     check_switched_writes(_cfg([_ohl(space), yolox], dataset=scoped), 'mmdet')
+
+
+SKIPPING = dict(MIX, skip_type_keys=['Mosaic'])
+
+
+@pytest.mark.parametrize('writer, key, owner', [
+    (_ohl(dict(SPACE, name='mosaic', target='train_dataloader.dataset.pipeline.0.prob')), r'custom_hooks\[0\]\.spaces'
+     r'\[0\]', "OHL space 'mosaic'"),
+    (dict(type='automl_mm.SetAttributesHook', values={'train_dataloader.dataset.pipeline.0.prob': 1.0}),
+     r'custom_hooks\[0\]', 'SetAttributesHook'),
+    (dict(type='automl_mm.TrunkScheduleHook', values={'train_dataloader.dataset.pipeline.*.prob': [1.0, 0.0]},
+          trunk_epochs=2), r'custom_hooks\[0\]', 'TrunkScheduleHook')])
+def test_a_write_the_mix_dataset_itself_skips_is_refused_by_the_config_check(writer, key, owner):
+    # MultiImageMixDataset(skip_type_keys=['Mosaic']) never runs its Mosaic, no YOLOXModeSwitchHook needed
+    match = (rf'^{key}: {owner} writes train_dataloader\.dataset\.pipeline\.[0*]\.prob, a Mosaic of train_dataloader\.'
+             r'dataset, but train_dataloader\.dataset \(a MultiImageMixDataset\) skips every Mosaic \(its '
+             r"skip_type_keys=\['Mosaic'\]\): .* drop 'Mosaic' from train_dataloader\.dataset\.skip_type_keys$")
+    with pytest.raises(ConfigCheckError, match=match):
+        check_switched_writes(_cfg([writer], dataset=SKIPPING), 'mmdet')
+    with pytest.raises(ConfigCheckError, match=rf'{owner} writes .* skips every Mosaic'):
+        check_ohl_config(_cfg([writer], dataset=SKIPPING), 'mmdet')
+    check_switched_writes(_cfg([writer], dataset=MIX), 'mmdet')  # skips nothing
+
+
+def test_a_write_a_wrapped_mix_dataset_skips_is_refused_by_the_config_check():
+    hsv = dict(type='automl_mm.SetAttributesHook', values={'train_dataloader.dataset.dataset.pipeline.2.hue_delta': 3})
+    check_switched_writes(_cfg([hsv], dataset=dict(type='RepeatDataset', times=2, dataset=SKIPPING)), 'mmdet')
+    mosaic = dict(type='automl_mm.SetAttributesHook', values={'train_dataloader.dataset.datasets.1.pipeline.0.prob': 1})
+    with pytest.raises(ConfigCheckError, match=r'^custom_hooks\[0\]: SetAttributesHook writes .*, a Mosaic of '
+                                               r'train_dataloader\.dataset\.datasets\.1, but'):
+        check_switched_writes(_cfg([mosaic], dataset=dict(type='ConcatDataset', datasets=[MIX, SKIPPING])), 'mmdet')

@@ -7,6 +7,7 @@ Until the fifty-sixth session an ``AttributeSpace`` on ``train_dataloader.datase
 ``TrunkScheduleHook`` replays lost their value at the switch the same way."""
 from __future__ import annotations
 
+import re
 from types import SimpleNamespace
 
 import pytest
@@ -115,3 +116,50 @@ def test_yolox_mode_switch_skips_a_transform_a_star_path_writes():
                               "OHL space 'probs'")
     kept = SimpleNamespace(pipeline=[object(), object()], pipeline_types=['YOLOXHSVRandomAug', 'RandomFlip'])
     check_switching_hooks(_runner([hook], dataset=kept), ['train_dataloader.dataset.pipeline.*.prob'], 'x')
+
+
+def _mix_dataset(skip_type_keys):
+    """A real mmdet ``MultiImageMixDataset`` over [Mosaic, RandomFlip] on a one-sample dataset."""
+    from mmdet.datasets import MultiImageMixDataset
+    from mmengine.dataset import BaseDataset
+
+    class _One(BaseDataset):
+        def load_data_list(self):
+            return [dict(img_id=0)]
+
+    return MultiImageMixDataset(_One(), [dict(type='mmdet.Mosaic', img_scale=(64, 64)),
+                                         dict(type='mmdet.RandomFlip', prob=0.5)], skip_type_keys=skip_type_keys)
+
+
+def test_a_transform_the_mix_dataset_itself_skips_is_refused():
+    # MultiImageMixDataset(skip_type_keys=['mmdet.Mosaic']) never runs its Mosaic: a prob written there changed
+    # nothing while it was recorded and credited (no YOLOXModeSwitchHook needed)
+    dataset = _mix_dataset(['mmdet.Mosaic'])
+    for path in ('train_dataloader.dataset.pipeline.0.prob', 'train_dataloader.dataset.pipeline.*.prob',
+                 'train_loop.dataloader.dataset.pipeline.-2.prob'):
+        runner = _runner([], dataset=dataset)
+        runner.train_loop = SimpleNamespace(dataloader=runner.train_dataloader)
+        root = '.'.join(path.split('.')[:-3])
+        with pytest.raises(ValueError, match=rf"OHL space 'mosaic' writes {re.escape(path)}, a mmdet\.Mosaic "
+                                             rf'of {root}, but {root} \(a MultiImageMixDataset\) skips every '
+                                             r"mmdet\.Mosaic \(its skip_type_keys=\['mmdet\.Mosaic'\]\)"):
+            check_switching_hooks(runner, [path], "OHL space 'mosaic'")
+    # inside a wrapper (RepeatDataset's dataset, ConcatDataset's datasets)
+    for wrapper, path in ((SimpleNamespace(dataset=dataset), 'train_dataloader.dataset.dataset.pipeline.0.prob'),
+                          (SimpleNamespace(datasets=[dataset]), 'train_dataloader.dataset.datasets.*.pipeline.0.prob')):
+        with pytest.raises(ValueError, match=r'SetAttributesHook writes .*, a mmdet\.Mosaic of train_dataloader\.'
+                                             r'dataset\.datasets?(\.0)?, but'):
+            check_switching_hooks(_runner([], dataset=wrapper), [path], 'SetAttributesHook')
+    # a transform it runs; a dataset that skips nothing
+    check_switching_hooks(_runner([], dataset=dataset), ['train_dataloader.dataset.pipeline.1.prob'], 'x')
+    check_switching_hooks(_runner([], dataset=_mix_dataset(None)), ['train_dataloader.dataset.pipeline.*.prob'], 'x')
+
+
+def test_the_mix_dataset_skips_until_yolox_mode_switch_replaces_its_skip_type_keys():
+    # YOLOXModeSwitchHook's update_skip_type_keys replaces the dataset's own: Mosaic is skipped until the switch
+    hook = YOLOXModeSwitchHook(num_last_epochs=2, skip_type_keys=('mmdet.RandomFlip',))
+    with pytest.raises(ValueError, match=r"skip_type_keys=\['mmdet\.Mosaic'\]\) until YOLOXModeSwitchHook\("
+                                         r"num_last_epochs=2\) replaces them with \['mmdet\.RandomFlip'\] for the last "
+                                         r'3 epochs'):
+        check_switching_hooks(_runner([hook], dataset=_mix_dataset(['mmdet.Mosaic'])),
+                              ['train_dataloader.dataset.pipeline.0.prob'], 'x')
