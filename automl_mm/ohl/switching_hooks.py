@@ -183,8 +183,9 @@ def _check_own_skips(runner: Any, path: str, owner: str, yolox_hooks: list) -> N
                 continue
             where = '.'.join(part for part, _ in chain[:depth + 1])
             until = ''
-            if where in ('train_dataloader.dataset', 'train_loop.dataloader.dataset') and yolox_hooks:
-                hook = yolox_hooks[0]
+            replacing = [hook for hook in yolox_hooks if name not in (getattr(hook, 'skip_type_keys', None) or ())]
+            if where in ('train_dataloader.dataset', 'train_loop.dataloader.dataset') and replacing:
+                hook = replacing[0]  # (a hook that skips it too keeps it skipped for the whole run)
                 last = getattr(hook, 'num_last_epochs', None)
                 until = (f' until {type(hook).__name__}(num_last_epochs={last!r}) replaces them with '
                          f'{list(getattr(hook, "skip_type_keys", None) or ())!r} for the last '

@@ -163,3 +163,8 @@ def test_the_mix_dataset_skips_until_yolox_mode_switch_replaces_its_skip_type_ke
                                          r'3 epochs'):
         check_switching_hooks(_runner([hook], dataset=_mix_dataset(['mmdet.Mosaic'])),
                               ['train_dataloader.dataset.pipeline.0.prob'], 'x')
+    # a hook that skips it too: skipped for the whole run
+    both = YOLOXModeSwitchHook(num_last_epochs=2, skip_type_keys=('mmdet.Mosaic',))
+    with pytest.raises(ValueError, match=r"skip_type_keys=\['mmdet\.Mosaic'\]\): the transform does not run"):
+        check_switching_hooks(_runner([both], dataset=_mix_dataset(['mmdet.Mosaic'])),
+                              ['train_dataloader.dataset.pipeline.0.prob'], 'x')
