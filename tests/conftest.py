@@ -32,6 +32,22 @@ REPO_ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 register_all_modules(init_default_scope=True)
 
 
+def _torch_inductor_cache_dir_before_any_test() -> None:
+    """Set ``TORCHINDUCTOR_CACHE_DIR`` as torch sets it, before any test: torch imports ``torch._dynamo`` at the
+    first optimizer it builds (``torch/_compile.py``), and that import sets the variable for the rest of the process
+    (``torch/_inductor/runtime/cache_dir_utils.py``: ``cache_dir``, torch's default directory unless it is set). The
+    test that built a process's first optimizer (``test_contracts.py::test_controller_contract[FrozenController-
+    Categorical]`` run alone, whichever came first in a worker) left it set, and
+    ``_environment_of_this_test_only`` warned and removed it, so the next first import set it again. The import
+    (about 1 s) is paid once, where the first optimizer would have paid it."""
+    from torch._inductor.runtime.cache_dir_utils import cache_dir
+
+    cache_dir()
+
+
+_torch_inductor_cache_dir_before_any_test()
+
+
 def pytest_collection_modifyitems(config, items):
     """Slow tests (minutes each) first, in collection order: with ``-n 2 --dist worksteal`` (``make test``) they
     start while the other worker has short tests to take, instead of one worker ending the run alone on a long test

@@ -1,6 +1,7 @@
 """Every registered implementation of every AutoML family passes its family's contract check (automl_mm.testing)."""
 from __future__ import annotations
 
+import os
 from types import SimpleNamespace
 
 import numpy as np
@@ -126,6 +127,20 @@ def test_distribution_contract(name):
 @pytest.mark.parametrize('name', sorted(CONTROLLER_CFGS))
 def test_controller_contract(name, distribution):
     check_controller(CONTROLLER_CFGS[name], DISTRIBUTIONS[distribution])
+
+
+def test_the_first_optimizer_leaves_the_environment_as_it_found_it():
+    # torch imports torch._dynamo at the first optimizer it builds (torch/_compile.py), and that import sets
+    # TORCHINDUCTOR_CACHE_DIR for the rest of the process (torch/_inductor/runtime/cache_dir_utils.py): the test
+    # that built a worker's first optimizer (test_controller_contract[FrozenController-Categorical] alone) left it set
+    # and conftest's environment fixture warned. conftest sets it as torch would before any test runs.
+    assert 'TORCHINDUCTOR_CACHE_DIR' in os.environ, 'conftest sets it before any test'
+    before = dict(os.environ)
+    check_controller(CONTROLLER_CFGS['FrozenController'], DISTRIBUTIONS['Categorical'])
+    assert dict(os.environ) == before
+    from torch._inductor.runtime.cache_dir_utils import cache_dir  # (imported last: its import sets it)
+
+    assert cache_dir() == before['TORCHINDUCTOR_CACHE_DIR']  # torch's own
 
 
 @pytest.mark.parametrize('name', sorted(OHL_SPACES))
