@@ -168,3 +168,14 @@ def test_the_mix_dataset_skips_until_yolox_mode_switch_replaces_its_skip_type_ke
     with pytest.raises(ValueError, match=r"skip_type_keys=\['mmdet\.Mosaic'\]\): the transform does not run"):
         check_switching_hooks(_runner([both], dataset=_mix_dataset(['mmdet.Mosaic'])),
                               ['train_dataloader.dataset.pipeline.0.prob'], 'x')
+
+
+def test_set_attributes_hook_refuses_a_transform_the_mix_dataset_skips_before_writing_it():
+    from automl_mm.ohl.replay_hooks import SetAttributesHook
+
+    dataset = _mix_dataset(['mmdet.Mosaic'])
+    hook = SetAttributesHook(values={'train_dataloader.dataset.pipeline.0.prob': 0.5})
+    with pytest.raises(ValueError, match=r'SetAttributesHook writes train_dataloader\.dataset\.pipeline\.0\.prob, a '
+                                         r'mmdet\.Mosaic of train_dataloader\.dataset, but .* skips every'):
+        hook.before_train(_runner([hook], dataset=dataset))
+    assert dataset.pipeline[0].prob == 1.0  # refused before the write
