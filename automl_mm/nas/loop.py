@@ -71,6 +71,11 @@ from .search_checks import (  # noqa: F401
 from .search_log import format_table, warn  # noqa: F401
 from .search_state import _SearchStateHook  # also named here: automl_mm.nas.loop._SearchStateHook
 
+#: The :meth:`SearchLoopBase.scoring_settings` key of the world size, recorded with BN re-estimation under
+#: ``train_dataloader.num_batch_per_epoch``: the set its batches are drawn from is the ``num_batch_per_epoch ×
+#: batch_size × world size`` items training reads, other images on another number of ranks.
+BN_POOL_RANKS = 'world size'
+
 
 def score_threshold_keys(model_cfg, prefix: str = 'model') -> list[str]:
     """Every ``score_thr`` under a model config's ``test_cfg`` entries, as ``'<key>=<value>'``.
@@ -233,7 +238,8 @@ class SearchLoopBase(SearchResumeChecks, IterBasedTrainLoop):
         """What a candidate's score depends on, by config key: the ``train_cfg`` settings (subclasses add theirs:
         completions per candidate, mini-batches per completion, cost limits), the search split's loader and
         metrics as resolved (:class:`~automl_mm.engine.evaluate.HeldOutEvaluator`), and with BN re-estimation the
-        training loader its batches come from. Saved with the search state; loaders without the settings that only
+        training loader its batches come from (and, under its ``num_batch_per_epoch``, the world size:
+        :data:`BN_POOL_RANKS`). Saved with the search state; loaders without the settings that only
         say how to load (workers, pinning), which do not change a score. Paths are saved resolved (absolute, as read
         from this working directory), so a resume compares the files read, not how the config spells them."""
         cfg, held = checked_config(self.runner), self.held_out  # what the runner runs (val_evaluator, loaders)
@@ -244,7 +250,12 @@ class SearchLoopBase(SearchResumeChecks, IterBasedTrainLoop):
                     loader_key or 'train_cfg.search_dataloader': loader_setting(loader_cfg),
                     metrics_key or 'train_cfg.search_evaluator': resolve_config_paths(plain_config(metrics_cfg))}
         if self.bn_recalibration_batches:
-            settings['train_dataloader'] = loader_setting(cfg.get('train_dataloader'))
+            train = cfg.get('train_dataloader')
+            settings['train_dataloader'] = loader_setting(train)
+            if isinstance(train, dict) and train.get('num_batch_per_epoch') is not None:
+                # the BN batches are drawn from the num_batch_per_epoch x batch_size x world size items training
+                # reads (_bn_loader): on another number of ranks, from other images
+                settings[BN_POOL_RANKS] = get_world_size()
         return settings
 
     def held_out_splits(self, runner) -> dict[str, HeldOutEvaluator]:
@@ -319,13 +330,17 @@ class SearchLoopBase(SearchResumeChecks, IterBasedTrainLoop):
         every path, rank and resumed run re-estimates BN on the same images (the pipeline's random crops and flips
         used to be redrawn at every path, so one path scored differently each time and the ranks' statistics
         differed in :meth:`finish`), and on images of the whole set (they were its first batches: of 2 classes of
-        a class-ordered ImageFolder set)."""
+        a class-ordered ImageFolder set). With ``train_dataloader.num_batch_per_epoch`` the sample is of the part
+        training reads, its first ``num_batch_per_epoch × batch_size × world size`` items (as mmengine's
+        ``Runner.build_dataloader`` slices the set): it depends on the number of ranks, which
+        :meth:`scoring_settings` records (:data:`BN_POOL_RANKS`), so a resume in the middle of a step on another
+        number of ranks is refused."""
         if not self.bn_recalibration_batches:
             return None
         if self._bn_batches is None:
             # the training loader the runner runs (Runner(train_dataloader=...) with a cfg that has none)
             loader = build_local_loader(checked_config(self.runner).get('train_dataloader'), 'train_dataloader',
-                                        'train')
+                                        'train', reading_ranks=get_world_size())
             self._bn_batches = fixed_batches(loader, self.bn_recalibration_batches, self.seed)
         return self._bn_batches
 

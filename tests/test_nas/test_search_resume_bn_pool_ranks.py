@@ -1,0 +1,40 @@
+"""With ``train_dataloader.num_batch_per_epoch`` a search re-estimates BN on batches drawn from the part of the
+training set training reads, ``num_batch_per_epoch × batch_size × world size`` items (mmengine's
+``Runner.build_dataloader`` slices it so): on another number of ranks the batches hold other images. A search killed in
+the middle of a scoring step and resumed on another number of ranks re-estimated the step's remaining candidates on
+other images than its finished ones, and ranked them together, without a word: refused now, naming both world sizes.
+A real tiny PC-NAS search; the resumed run's world size is patched where the loop reads it (the refusal comes as the
+checkpoint is loaded, before any collective)."""
+from __future__ import annotations
+
+import os.path as osp
+
+import pytest
+import torch
+from mmengine.runner import Runner
+from test_nas.test_pc_nas_loop import TINY, _cfg, kill_after_scores
+
+
+def _sliced(work: str):
+    cfg = _cfg(work)
+    cfg.train_dataloader.num_batch_per_epoch = 2  # 16 of the digits' training images per rank
+    return cfg
+
+
+def test_a_mid_step_resume_on_another_world_size_is_refused(tmp_path, monkeypatch):
+    from automl_mm.nas import loop as loop_module
+
+    work = str(tmp_path / 'killed')
+    kill_after_scores(monkeypatch, (3 + 1) * TINY['num_samples'], lambda: Runner.from_cfg(_sliced(work)).train())
+    with open(osp.join(work, 'last_checkpoint')) as f:
+        checkpoint = f.read()
+    assert 'search_stage2_partial' in checkpoint
+    assert torch.load(checkpoint, weights_only=False)['nas_search']['scoring']['world size'] == 1
+
+    monkeypatch.setattr(loop_module, 'get_world_size', lambda: 2)  # as on 2 ranks: 32 images to draw from
+    cfg = _sliced(work)
+    cfg.resume = True
+    with pytest.raises(ValueError, match=r'middle of a scoring step scored with world size=1, this run sets world '
+                                         r'size=2 \(train_dataloader\.num_batch_per_epoch=2 keeps 2 × batch_size × '
+                                         r'world size items .*BN re-estimation'):
+        Runner.from_cfg(cfg).train()
