@@ -61,7 +61,7 @@ from .retrain_export import (  # noqa: F401
     retrain_config_text,
 )
 from .samplers import UniformPathSampler, path_rng
-from .scoring import PathEvaluator, candidate_scorer, check_batches_per_sample, recalibrate_bn
+from .scoring import PathEvaluator, candidate_scorer, check_batches_per_sample, new_readings, recalibrate_bn
 from .search_checks import (  # noqa: F401
     check_no_path_sampling_hook,
     check_no_sync_bn,
@@ -198,6 +198,8 @@ class SearchLoopBase(SearchResumeChecks, IterBasedTrainLoop):
                                          search_evaluator, 'train_cfg.search_dataloader',
                                          'train_cfg.search_evaluator', 'train_cfg.metric_key')
         self._bn_batches: list | None = None  # BN re-estimation batches (_bn_loader)
+        # what each space's evaluator has read (scoring.new_readings), by the space's class: kept in the search state
+        self.readings: dict[str, dict] = {}
         self._advanced = False
         self._last_save = time.time()
         self._last_search_ckpt: str | None = None
@@ -314,10 +316,17 @@ class SearchLoopBase(SearchResumeChecks, IterBasedTrainLoop):
 
     # --- scoring ----------------------------------------------------------------------------------------------
     def path_evaluator(self, space: BasePathSpace, batches_per_sample: int | None) -> PathEvaluator:
-        """Scores paths of ``space`` on the search split (built on first use; see :class:`HeldOutEvaluator`)."""
+        """Scores paths of ``space`` on the search split (built on first use; see :class:`HeldOutEvaluator`).
+
+        What its evaluations read (the lowest reading, whether one gave no metrics: the refusal of an empty
+        evaluation beside a negative reading, :class:`~automl_mm.nas.scoring.PathEvaluator`) is kept in
+        :attr:`readings` under the space's class name, saved in every checkpoint and restored by a resume: it used
+        to live in the evaluator alone, so a search resumed after an empty evaluation refused only if one came
+        again."""
+        readings = self.readings.setdefault(type(space).__name__, new_readings())
         return PathEvaluator(self.runner.model, space, self.held_out.build(self.runner),
                              batches_per_sample=batches_per_sample, bn_batches=self.bn_recalibration_batches,
-                             bn_loader=self._bn_loader(), rule=self.metric_rule)
+                             bn_loader=self._bn_loader(), rule=self.metric_rule, readings=readings)
 
     def check_search_batches(self, batches_per_sample: int | None) -> None:
         """Build the search split now and refuse a ``batches_per_sample`` above its batch count before any
@@ -393,6 +402,9 @@ class SearchLoopBase(SearchResumeChecks, IterBasedTrainLoop):
             if world_size > 1:
                 broadcast_object_list(due, src=0)  # ranks' clocks differ; saving is collective: rank 0 decides
             if due[0]:
+                if evaluate is not None and world_size > 1:
+                    # the checkpoint holds rank 0's readings: every rank's, or a resume forgot the others'
+                    evaluate.share_readings()
                 self.save_search_checkpoint(f'{name}_partial')
 
         counts = {}

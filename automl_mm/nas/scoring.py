@@ -61,6 +61,11 @@ def check_batches_per_sample(batches_per_sample: int | None, num_batches: int) -
                          'whole split')
 
 
+def new_readings() -> dict:
+    """What a :class:`PathEvaluator` has read before any evaluation: ``{'lowest': inf, 'empty': False}``."""
+    return {'lowest': math.inf, 'empty': False}
+
+
 class PathEvaluator:
     """The search metric of one path with inherited weights.
 
@@ -73,7 +78,7 @@ class PathEvaluator:
     search loop can refuse a step in which every candidate scored nothing. Under ``'greater'`` a metric that also
     reads negative values (``log_likelihood/mean``, minus a loss) has no worst value to give an empty evaluation (its
     0 would rank above those readings): that is refused with a ``RuntimeError`` when both have been seen, on any
-    rank (:meth:`share_readings`).
+    rank (:meth:`share_readings`), also before a resume (``readings``).
 
     Args:
         model: The model holding the supernet.
@@ -93,6 +98,11 @@ class PathEvaluator:
         bn_seed: The seed of those draws (a list of batches, which the search loops pass, is used as given).
         rule: ``'greater'`` (default: a higher metric is better) or ``'less'`` (lower is better: an error, a loss;
             the search loops pass ``train_cfg.metric_rule``): what an empty evaluation scores.
+        readings: What the refusal of an empty evaluation beside a negative reading remembers, ``{'lowest': the
+            lowest reading (float, +inf before any), 'empty': whether an evaluation gave no metrics (bool)}``,
+            updated in place (:func:`new_readings`; default: a new one). The search loops pass one kept in their
+            search state, so a resumed search remembers what its evaluations read before the checkpoint (it
+            refused only if both were seen again after the resume).
 
     Raises:
         RuntimeError: when called, under ``'greater'``, an empty evaluation beside a negative reading (above).
@@ -103,7 +113,8 @@ class PathEvaluator:
 
     def __init__(self, model: nn.Module, space: BasePathSpace, held_out: HeldOutEvaluator,
                  batches_per_sample: int | None = None, bn_batches: int = 0,
-                 bn_loader: Iterable | None = None, bn_seed: int = 0, rule: str = 'greater') -> None:
+                 bn_loader: Iterable | None = None, bn_seed: int = 0, rule: str = 'greater',
+                 readings: dict | None = None) -> None:
         if rule not in RULES:
             raise ValueError(f'PathEvaluator rule must be one of {RULES} (train_cfg.metric_rule), got {rule!r}')
         if bn_batches and bn_loader is None:
@@ -124,8 +135,9 @@ class PathEvaluator:
         self.empty_score = 0.0 if rule == 'greater' else math.inf
         self.evaluations = 0
         self.empty_evaluations = 0
-        self._lowest = math.inf  # the lowest reading so far (an empty evaluation's 0 must not rank above one)
-        self._empty_elsewhere = False  # another rank's evaluation gave no metrics (share_readings)
+        # the lowest reading so far (an empty evaluation's 0 must not rank above one), whether an evaluation gave
+        # no metrics, here or on another rank (share_readings); the search loops keep it in their search state
+        self.readings = new_readings() if readings is None else readings
 
     def __call__(self, path: Sequence[int], sample_index: int = 0) -> float:
         self.space.apply(path, self.model)
@@ -151,16 +163,17 @@ class PathEvaluator:
         with _quiet():  # COCO metrics print a 12-line summary per evaluation: thousands of lines per search
             score, empty = self.held_out.score(self.model, batches)
         self.evaluations += 1
-        negative_beside_empty = (self._lowest < 0) if empty else \
-            (score < 0 and (self.empty_evaluations > 0 or self._empty_elsewhere))
+        readings = self.readings
+        negative_beside_empty = (readings['lowest'] < 0) if empty else (score < 0 and readings['empty'])
         if self.rule == 'greater' and negative_beside_empty:
             # 0 is the worst of an AP or an accuracy, but above every reading of a negative metric
             # (log_likelihood/mean, minus a loss): the candidate that read nothing would be ranked first
             raise RuntimeError(self._negative_beside_empty(
-                f'scoring path {tuple(path)} on {where}', min(self._lowest, score if not empty else 0.0)))
+                f'scoring path {tuple(path)} on {where}', min(readings['lowest'], score if not empty else 0.0)))
         if not empty:
-            self._lowest = min(self._lowest, score)
+            readings['lowest'] = min(readings['lowest'], score)
         if empty:
+            readings['empty'] = True
             self.empty_evaluations += 1
             score = self.empty_score
             worst = '0' if self.rule == 'greater' else \
@@ -189,12 +202,13 @@ class PathEvaluator:
         """
         if get_world_size() <= 1:
             return
-        seen = all_gather_object((self._lowest, self.empty_evaluations > 0 or self._empty_elsewhere))
-        self._lowest = min(lowest for lowest, _ in seen)
-        self._empty_elsewhere = any(empty for _, empty in seen)
-        if self.rule == 'greater' and self._empty_elsewhere and self._lowest < 0:
+        readings = self.readings
+        seen = all_gather_object((readings['lowest'], readings['empty']))
+        readings['lowest'] = min(lowest for lowest, _ in seen)
+        readings['empty'] = any(empty for _, empty in seen)
+        if self.rule == 'greater' and readings['empty'] and readings['lowest'] < 0:
             raise RuntimeError(self._negative_beside_empty(
-                f'the search step scored across {len(seen)} ranks', self._lowest))
+                f'the search step scored across {len(seen)} ranks', readings['lowest']))
 
 
 def potential(prefix: Sequence[int], sampler: UniformPathSampler, evaluate: Callable[[tuple, int], float],

@@ -2,10 +2,11 @@
 
 :class:`_SearchStateHook` (registered by :class:`~automl_mm.nas.loop.SearchLoopBase`) saves the loop's
 :meth:`~automl_mm.nas.loop.SearchLoopBase.search_state_dict` (pools, finished scores, results), its seed, scoring
-settings and class name, and the final architecture once the search has one, under ``checkpoint['nas_search']``. A
-resume (``--resume``) restores them after checking that the checkpoint holds this loop's state, its gradient
-accumulation and scoring settings; ``load_from`` takes the weights only. Each rank loads its own copy of the
-checkpoint; ranks that restored different states are refused together, naming each one's file
+settings, what its evaluations read (:attr:`~automl_mm.nas.loop.SearchLoopBase.readings`) and class name, and the final
+architecture once the search has one, under ``checkpoint['nas_search']``. A resume (``--resume``) restores them after
+checking that the checkpoint holds this loop's state, its gradient accumulation and scoring settings; ``load_from``
+takes the weights only. Each rank loads its own copy of the checkpoint; ranks that restored different states are refused
+together, naming each one's file
 (:meth:`_SearchStateHook._check_ranks_loaded_alike`).
 
 Still importable from :mod:`automl_mm.nas.loop`, its former home (tests and code that name
@@ -41,7 +42,8 @@ class _SearchStateHook(Hook):
 
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
         checkpoint['nas_search'] = dict(self.loop.search_state_dict(), seed=self.loop.seed,
-                                        scoring=self.loop.scoring_settings(), loop=type(self.loop).__name__)
+                                        scoring=self.loop.scoring_settings(), loop=type(self.loop).__name__,
+                                        readings={k: dict(v) for k, v in getattr(self.loop, 'readings', {}).items()})
         final = getattr(self.loop, '_final_architecture', None)  # set by finish(): what tools/test.py applies
         if final is not None:
             checkpoint['nas_search'][ARCHITECTURE_KEY] = final
@@ -107,6 +109,12 @@ class _SearchStateHook(Hook):
             self.loop.load_search_state_dict(state)
             if 'seed' in state:  # the seed the run began with (without randomness.seed, mmengine drew it)
                 self.loop.seed = int(resumed_seed(state['seed'], self.loop._configured_seed, 'train_cfg.seed'))
+            if state.get('readings') is not None and hasattr(self.loop, 'readings'):
+                # what the evaluations read before the checkpoint (an empty one beside a later negative reading is
+                # refused); checkpoints written before the readings were saved: remembered from the resume on
+                self.loop.readings.clear()
+                self.loop.readings.update({k: dict(lowest=float(v['lowest']), empty=bool(v['empty']))
+                                           for k, v in state['readings'].items()})
             if state.get('scoring') is not None:  # checkpoints written before the settings were saved: unchecked
                 self.loop.check_resumed_scoring(state['scoring'], checkpoint)
 

@@ -96,7 +96,7 @@ def test_under_less_an_empty_evaluation_scores_the_worst_not_a_perfect_0():
     # the search loops score with their train_cfg.metric_rule
     search = SimpleNamespace(runner=SimpleNamespace(model=nn.Identity()), metric_rule='less',
                              held_out=SimpleNamespace(build=lambda runner: _SearchSplit()),
-                             bn_recalibration_batches=0, _bn_loader=lambda: None)
+                             bn_recalibration_batches=0, _bn_loader=lambda: None, readings={})
     assert loop_module.SearchLoopBase.path_evaluator(search, space, 1).empty_score == math.inf
 
 

@@ -1,0 +1,64 @@
+"""Under ``metric_rule='greater'`` a search refuses an evaluation with no metrics beside a negative reading (its 0
+would rank above them, :class:`~automl_mm.nas.scoring.PathEvaluator`). What it had read lived in the evaluator alone:
+a search killed in the middle of a step after an empty evaluation, resumed, read negative values for the step's other
+candidates and ranked the empty candidate's 0 first, without a word. The readings are in the search state now. A
+real tiny PC-NAS search; the search split's readings are patched (an empty one, then a negative log-likelihood)."""
+from __future__ import annotations
+
+import os.path as osp
+
+import pytest
+import torch
+from mmengine.runner import Runner
+from test_nas.test_pc_nas_loop import TINY, _cfg, kill_after_scores
+
+from automl_mm.engine.evaluate import HeldOutEvaluator
+
+
+def test_an_empty_evaluation_before_the_checkpoint_is_remembered_after_a_resume(tmp_path, monkeypatch):
+    work = str(tmp_path / 'killed')
+    monkeypatch.setattr(HeldOutEvaluator, 'score', lambda self, model, batches=None, group=None: (0.0, True))
+    # stage 1's first candidate read nothing in both its completions, its round checkpointed, then the kill
+    kill_after_scores(monkeypatch, TINY['num_samples'], lambda: Runner.from_cfg(_cfg(work)).train())
+    with open(osp.join(work, 'last_checkpoint')) as f:
+        checkpoint = torch.load(f.read(), weights_only=False)
+    assert checkpoint['nas_search']['readings'] == {'LayerwiseSpace': {'lowest': float('inf'), 'empty': True}}
+
+    monkeypatch.setattr(HeldOutEvaluator, 'score', lambda self, model, batches=None, group=None: (-0.5, False))
+    cfg = _cfg(work)
+    cfg.resume = True
+    with pytest.raises(RuntimeError, match=r'accuracy/top1 reads negative values \(lowest -0\.5\) and an evaluation '
+                                           r'gave no metrics'):
+        Runner.from_cfg(cfg).train()
+
+
+
+def test_a_partial_checkpoint_is_saved_after_the_ranks_shared_their_readings(monkeypatch):
+    """Rank 0 writes the checkpoint: in a search of several ranks the readings it saves in the middle of a step must
+    hold the other ranks' (an empty evaluation of rank 1's), so the ranks share them before every partial checkpoint,
+    not only at the step's end (a resume from there forgot the others'). The world size is patched where the loop
+    reads it (the sharing itself, over gloo ranks: tests/test_nas/test_score_step_ranks.py)."""
+    import math
+    from types import SimpleNamespace
+
+    from torch import nn
+
+    from automl_mm.nas import LayerwiseSpace, PartialArchitecturePool
+    from automl_mm.nas import loop as loop_module
+
+    events = []
+    evaluate = SimpleNamespace(evaluations=0, empty_evaluations=0, share_readings=lambda: events.append('share'))
+    monkeypatch.setattr(loop_module, 'get_world_size', lambda: 2)
+    monkeypatch.setattr(loop_module, 'share_rank0_statistics', lambda model: None)
+    monkeypatch.setattr(loop_module, 'broadcast_object_list', lambda due, src: None)
+    loop = SimpleNamespace(runner=SimpleNamespace(model=nn.Identity(), cfg={}), metric_key='log_likelihood/mean',
+                           checkpoint_interval_s=0, _last_save=-math.inf, _iter=0,
+                           save_search_checkpoint=lambda tag: events.append(tag))
+
+    def score(candidate):
+        evaluate.evaluations += 1
+        return 0.1 * candidate[0]
+
+    pool = PartialArchitecturePool(LayerwiseSpace([[0, 1, 2]]), pool_size=1)
+    loop_module.SearchLoopBase.run_step(loop, 'stage1', pool, score, str, evaluate)
+    assert events == ['share', 'stage1_partial', 'share', 'stage1_partial', 'share', 'stage1']
