@@ -386,6 +386,14 @@ class HeldOutEvaluator:
         """The evaluator's metric classes, for messages (``'Accuracy, CocoMetric'``)."""
         return ', '.join(type(m).__name__ for m in self.evaluator.metrics) if self.evaluator is not None else ''
 
+    def reported_by_coco_metric(self) -> bool:
+        """Whether ``metric_key`` is reported by an mmdet ``CocoMetric`` of the built evaluator (one whose
+        ``prefix`` begins the key, or one without a prefix): its ``-1`` is COCOeval's value where the images read
+        hold no ground-truth object of the key's area range, its NaN a per-class AP of a class without one."""
+        return self.evaluator is not None and any(
+            _is_coco_metric(m) and (not m.prefix or self.metric_key.startswith(f'{m.prefix}/'))
+            for m in self.evaluator.metrics)
+
     def score(self, model: torch.nn.Module, batches: Iterable | None = None,
               group: Any = None) -> tuple[float, bool] | None:
         """``(metric_key's value, empty)`` of ``model`` on ``batches`` (default: the whole split), rank-locally, or
@@ -415,8 +423,9 @@ class HeldOutEvaluator:
                 as a NaN score); on the whole split (``batches`` None), a COCO metric reports ``metric_key`` as -1,
                 COCOeval's value where the images read hold no ground-truth object of the key's area range
                 (``coco/bbox_mAP_s`` without small objects): every OHL copy tied at -1 and learned nothing, every
-                CR-NAS allocation scored alike. (On a few search mini-batches it stays: every candidate of a step
-                reads the same batches, so it is the same for all of them.)
+                CR-NAS allocation scored alike. (On a few search mini-batches it is returned: every candidate of a
+                step reads the same batches; :class:`~automl_mm.nas.scoring.PathEvaluator` scores it as an
+                evaluation without metrics.)
         """
         if self.loader is None:
             raise RuntimeError(f'{self.owner}: HeldOutEvaluator.build(runner) must run before score')
@@ -436,8 +445,7 @@ class HeldOutEvaluator:
                 not m.prefix or self.metric_key.startswith(f'{m.prefix}/') for m in silent):
             return 0.0, True
         value = metric_value(metrics, self.metric_key, self.metric_key_name)
-        coco = any(_is_coco_metric(m) and (not m.prefix or self.metric_key.startswith(f'{m.prefix}/'))
-                   for m in self.evaluator.metrics)
+        coco = self.reported_by_coco_metric()
         if coco and math.isnan(value):
             # mmdet's classwise '<class>_precision' where the images hold no ground truth of the class: the same for
             # every model (OHL read it as every copy diverged, NAS as a NaN metric)

@@ -78,7 +78,12 @@ class PathEvaluator:
     search loop can refuse a step in which every candidate scored nothing. Under ``'greater'`` a metric that also
     reads negative values (``log_likelihood/mean``, minus a loss) has no worst value to give an empty evaluation (its
     0 would rank above those readings): that is refused with a ``RuntimeError`` when both have been seen, on any
-    rank (:meth:`share_readings`), also before a resume (``readings``).
+    rank (:meth:`share_readings`), also before a resume (``readings``). A COCO key reading ``-1`` on a few search
+    mini-batches (COCOeval's value where they hold no ground-truth object of the key's area range:
+    ``coco/bbox_mAP_s`` on images without small objects) is not an AP: it scores 0 as an evaluation without metrics
+    does under ``'greater'``, so a candidate that predicted nothing there and one that predicted boxes score alike
+    (those batches tell them nothing), and it is neither a negative reading (it was: beside one empty evaluation
+    the search stopped saying the metric reads negative values) nor an empty evaluation; logged once per batches.
 
     Args:
         model: The model holding the supernet.
@@ -138,6 +143,9 @@ class PathEvaluator:
         # the lowest reading so far (an empty evaluation's 0 must not rank above one), whether an evaluation gave
         # no metrics, here or on another rank (share_readings); the search loops keep it in their search state
         self.readings = new_readings() if readings is None else readings
+        # the key is a CocoMetric's: its -1 on a few batches is "no ground truth in the key's range" (_no_ground_truth)
+        self._coco = bool(getattr(held_out, 'reported_by_coco_metric', lambda: False)())
+        self._no_ground_truth_seen: set[str] = set()
 
     def __call__(self, path: Sequence[int], sample_index: int = 0) -> float:
         self.space.apply(path, self.model)
@@ -163,6 +171,8 @@ class PathEvaluator:
         with _quiet():  # COCO metrics print a 12-line summary per evaluation: thousands of lines per search
             score, empty = self.held_out.score(self.model, batches)
         self.evaluations += 1
+        if not empty and score == -1.0 and self._coco:
+            return self._no_ground_truth(where)  # neither a reading nor an empty evaluation
         readings = self.readings
         negative_beside_empty = (readings['lowest'] < 0) if empty else (score < 0 and readings['empty'])
         if self.rule == 'greater' and negative_beside_empty:
@@ -181,6 +191,18 @@ class PathEvaluator:
             print_log(f'scoring path {tuple(path)} on {where} gave no metrics (e.g. no detection at all): it scores '
                       f'{self.metric_key}={worst}', logger='current', level=logging.WARNING)
         return score
+
+    def _no_ground_truth(self, where: str) -> float:
+        """The score of a COCO ``-1`` on a few search mini-batches: 0, as an evaluation without metrics scores under
+        ``'greater'``, neither a negative reading nor an empty evaluation; warned once per batches read."""
+        if where not in self._no_ground_truth_seen:
+            self._no_ground_truth_seen.add(where)
+            print_log(f'{self.metric_key} is -1 on {where}: COCOeval\'s value where the images read hold no '
+                      'ground-truth object of the key\'s area range (or none at all), not an AP; every candidate '
+                      'that predicts a box there reads it, and one that predicts none reads no metrics, so each '
+                      f'scores {self.metric_key}=0 on them (they tell the candidates nothing). Score on more batches '
+                      'per sample, or choose a key over every area', logger='current', level=logging.WARNING)
+        return 0.0
 
     def _negative_beside_empty(self, where: str, lowest: float) -> str:
         return (f'{where}: {self.metric_key} reads negative values (lowest {lowest:g}) and an evaluation gave no '
