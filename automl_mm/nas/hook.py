@@ -84,6 +84,9 @@ class PathSamplingHook(Hook):
         # each rank reads its own checkpoint file (node-local work_dirs): a refusal on one rank alone left the others
         # waiting in the next collective until the process group's timeout; now every rank stops here
         with stopping_together('PathSamplingHook: the resumed checkpoint\'s seed'):
+            # a checkpoint of a run with two hooks (written before they were refused): the seed check below read
+            # the other hook's seed first and refused in its words; the clearer refusal comes first (config only)
+            self._check_alone(runner)
             if state is not None and state.get('seed') is not None:
                 with naming_hook_in_config(runner, self):
                     self.seed = resumed_seed(state['seed'], self._configured_seed, 'PathSamplingHook.seed')

@@ -55,3 +55,16 @@ def test_a_second_hook_registered_outside_custom_hooks_is_refused_by_count(tmp_p
                                          r'\(StageAllocationSpace, DilationSpace\)'):
         runner.train()
     assert runner.iter == 0
+
+
+def test_resuming_a_two_hook_checkpoint_names_the_second_hook_first(tmp_path):
+    """A checkpoint written before a second hook was refused holds one seed, the last writer's: resumed, the other
+    hook's seed check refused first ("PathSamplingHook.seed ... the checkpoint's"), hiding the reason. The resume
+    names the two hooks first."""
+    runner = _runner(str(tmp_path), [dict(type='PathSamplingHook', space=STAGES, seed=3),
+                                     dict(type='PathSamplingHook', space=DILATIONS, seed=7)])
+    runner._resume = True  # as mmengine's load_or_resume sets it for --resume
+    checkpoint = dict(path_sampling=dict(seed=7), meta=dict(iter=1))
+    hook = next(h for h in runner.hooks if type(h).__name__ == 'PathSamplingHook')
+    with pytest.raises(ValueError, match=r'custom_hooks\[0\] and custom_hooks\[1\] are both PathSamplingHooks'):
+        hook.after_load_checkpoint(runner, checkpoint)
