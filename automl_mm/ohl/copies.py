@@ -403,7 +403,16 @@ class CopyRunner(CopyStartAgreements, Runner):
             failure = err
             if self._pending_agreement == 'model':  # the run stops: a copy-mate waiting in a collective is let go
                 release_copy_mates(layout)
-        self._agree_at('model', failure)
+        try:
+            self._agree_at('model', failure)
+        except Exception:
+            if layout is not None:  # on every rank alike (a failing copy's ranks released their group): a later
+                # runner in this process creates the copies' groups on every rank, not on that copy's alone
+                from . import copy_collectives
+
+                reset_copy_layout()
+                copy_collectives._WRAPPERS = None  # they hold the layout
+            raise
         if failure is not None:
             raise failure
         return built

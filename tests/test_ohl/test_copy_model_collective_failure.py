@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import os.path as osp
 
+import pytest
 from _forked_ranks import fork_ranks, join_gloo, recording
 from mmengine.model import BaseModel
 
@@ -49,17 +50,39 @@ def _rank(rank: int, tmp: str) -> None:
     out: dict = {}
     with recording(out):
         runner.build_model(dict(type=_Net, fail=rank == 2))  # copy 1's lead
+    # a second runner in the same processes (a test, a notebook), as its start reaches the model: every rank must
+    # create the copies' groups again, or none (their creation is collective over the world)
+    retry: dict = {}
+    runner._pending_agreement = 'groups'
+    with recording(retry):
+        runner.build_model(dict(type=_Net))
+    out['retry'] = retry.get('error')
     with open(osp.join(tmp, f'rank{rank}.json'), 'w') as f:
         json.dump(out, f)
     copies.reset_copy_layout()
     torch_dist.destroy_process_group()
 
 
-def test_a_copy_lead_failing_before_its_constructors_barrier_stops_every_rank_at_once(tmp_path):
+@pytest.fixture(scope='module')
+def outs(tmp_path_factory) -> list[dict]:
+    """What each of the 4 ranks raised in the failing build, and in a second build after it (one fork of 4 ranks
+    for both tests)."""
+    tmp_path = tmp_path_factory.mktemp('copy_model_collective_failure')
     fork_ranks(_rank, (str(tmp_path),), nprocs=4, timeout=120)
-    outs = [json.loads((tmp_path / f'rank{r}.json').read_text()) for r in range(4)]
+    return [json.loads((tmp_path / f'rank{r}.json').read_text()) for r in range(4)]
+
+
+def test_a_copy_lead_failing_before_its_constructors_barrier_stops_every_rank_at_once(outs):
     assert outs[2]['error'] == PLANTED, outs
     for rank in (0, 1, 3):
         assert outs[rank]['error'].startswith(f'RankFailure: CopyRunner: building the model failed on rank 2 '
                                               f'({PLANTED})'), outs
     assert all(out['seconds'] < PROMPT_S for out in outs), outs  # not after the 20 s timeout
+
+
+def test_a_second_runner_after_the_failure_builds_on_every_rank(outs):
+    """The failing copy's ranks forgot their layout (its group destroyed, to let the copy-mate go), the other copy's
+    kept theirs: a second runner's build made ranks 2 and 3 create the copies' groups (collectives over the world)
+    while ranks 0 and 1 reused their layout, and the ranks' collectives no longer matched. Every rank that leaves
+    the model's agreement with an error now forgets its layout."""
+    assert [out['retry'] for out in outs] == [None] * 4, outs
