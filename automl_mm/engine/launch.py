@@ -14,6 +14,7 @@ import os
 import os.path as osp
 import select
 import signal
+import tempfile
 import threading
 import time
 from collections.abc import Callable
@@ -340,7 +341,7 @@ def exit_with_parent_if_asked() -> bool:
 
 
 def _worker(local_rank: int, world_size: int, port: int, threads: int, main: Callable[[str], None],
-            cfg_path: str, launcher: int) -> None:
+            cfg_path: str, launcher: int, failures: str | None = None) -> None:
     exit_with(launcher)  # a killed launcher takes its workers with it
     # the launcher's store serves the rendezvous (launch_local): every rank joins it as a client, as torch's env://
     # rendezvous does under torchrun's agent store (rank 0 would bind MASTER_PORT itself)
@@ -355,7 +356,7 @@ def _worker(local_rank: int, world_size: int, port: int, threads: int, main: Cal
     # the fork server / spawn set this process's start method; unset, the Runner sets the config's
     # mp_start_method without warning every copy 'different from the previous setting forkserver'
     mp.set_start_method(None, force=True)
-    _run_main(main, cfg_path)
+    _run_main(main, cfg_path, local_rank, failures)
 
 
 class WorkerRefusal(Exception):
@@ -369,11 +370,12 @@ class WorkerRefusal(Exception):
 _REFUSAL_LINE = f'{WorkerRefusal.__module__}.{WorkerRefusal.__qualname__}: '
 
 
-def _run_main(main: Callable[[str], None], cfg_path: str) -> None:
+def _run_main(main: Callable[[str], None], cfg_path: str, local_rank: int = 0, failures: str | None = None) -> None:
     """``main(cfg_path)`` in a worker; one of automl_mm's refusals (a start or resume check that names the key and
     the fix, raised in the worker's ``Runner.train``) is raised again as :class:`WorkerRefusal` without its
     traceback, unless ``AUTOML_MM_TRACEBACK`` is set: the launcher printed the worker's 30-line traceback through
-    mmengine above the one line a user needs (any other error keeps it)."""
+    mmengine above the one line a user needs (any other error keeps it). With ``failures`` (the launch's folder),
+    the failure is recorded there first (:func:`_record_failure`)."""
     import json
 
     from .tool_errors import refusal_summary
@@ -382,9 +384,12 @@ def _run_main(main: Callable[[str], None], cfg_path: str) -> None:
         main(cfg_path)
     except Exception as err:
         summary = refusal_summary(_own_error(err), main)
-        if summary is None:
+        refusal = None if summary is None else WorkerRefusal(json.dumps(dict(type=summary[0], message=summary[1])))
+        if failures is not None:
+            _record_failure(err, local_rank, failures, refusal)
+        if refusal is None:
             raise
-        raise WorkerRefusal(json.dumps(dict(type=summary[0], message=summary[1]))) from None
+        raise refusal from None
 
 
 def _own_error(err: BaseException) -> BaseException:
@@ -417,6 +422,50 @@ def _worker_refusal(text: str) -> dict | None:
     return refusal if isinstance(refusal, dict) and {'type', 'message'} <= refusal.keys() else None
 
 
+def _record_failure(error: BaseException, local_rank: int, failures: str,
+                    refusal: BaseException | None = None) -> None:
+    """Record this worker's ``error`` in the folder ``failures`` for :func:`launch_local`: where it is a
+    :class:`~automl_mm.engine.rank_failures.RankFailure` naming another rank (this worker was told of that rank's
+    failure), that rank (``<local_rank>.told``), once that rank recorded its own traceback (at most
+    :data:`~automl_mm.engine.rank_failures.ORIGIN_RECORD_TIMEOUT` seconds); else its traceback
+    (``<local_rank>.traceback``).
+
+    After an agreement on a failure every rank stops at once, and the rank told of it usually ends first (the failing
+    rank's unwinding is longer): torch's ``join`` reported the first worker it saw end, and terminated the others
+    before the failing one had written its own traceback."""
+    import traceback
+
+    from automl_mm.engine import rank_failures
+
+    with contextlib.suppress(OSError):  # the run's own error matters more than this record of it
+        told = isinstance(error, rank_failures.RankFailure) and error.rank != local_rank
+        if told:
+            origin = osp.join(failures, f'{error.rank}.traceback')
+            deadline = time.monotonic() + rank_failures.ORIGIN_RECORD_TIMEOUT
+            while not osp.exists(origin) and time.monotonic() < deadline:
+                time.sleep(0.05)
+        path = osp.join(failures, f'{local_rank}.told' if told else f'{local_rank}.traceback')
+        with open(f'{path}.part', 'w') as f:
+            # a refusal is recorded as the worker's traceback would end had it raised it (_worker_refusal reads it)
+            own = traceback.format_exc() if refusal is None else f'{_REFUSAL_LINE}{refusal.args[0]}'
+            f.write(str(error.rank) if told else own)
+        os.replace(f'{path}.part', path)  # whole when it is there
+
+
+def _reported_failure(failures: str, world_size: int, failed: int) -> tuple[int, str] | None:
+    """The rank whose own code failed and its traceback (:func:`_record_failure`), where the worker ``failed``
+    (the first torch saw fail) was told of it and it recorded its traceback; else ``None``."""
+    try:
+        with open(osp.join(failures, f'{failed}.told')) as f:
+            origin = int(f.read())
+        if not 0 <= origin < world_size:
+            return None
+        with open(osp.join(failures, f'{origin}.traceback')) as f:
+            return origin, f.read().strip()
+    except (OSError, ValueError):
+        return None
+
+
 #: Where :func:`launch_local`'s rendezvous store listens (its workers' ``MASTER_ADDR``).
 LAUNCH_STORE_ADDR = '127.0.0.1'
 
@@ -447,8 +496,10 @@ def launch_local(cfg: Any, world_size: int, main: Callable[[str], None]) -> None
     Raises:
         ValueError: ``OMP_NUM_THREADS`` is not a positive integer (before any worker starts).
         WorkerError: when a worker fails; the other workers are stopped, and the message (printed last, once)
-            names the rank and holds that worker's traceback; :class:`WorkerRefused` (a ``WorkerError``) with the
-            message alone where it stopped on one of automl_mm's refusals (:func:`_run_main`).
+            names the rank and holds that worker's traceback: where the first worker to fail was told of another
+            rank's failure (a :class:`~automl_mm.engine.rank_failures.RankFailure` naming it, after an agreement
+            on a failure), that rank's (:func:`_record_failure`); :class:`WorkerRefused` (a ``WorkerError``) with
+            the message alone where that worker stopped on one of automl_mm's refusals (:func:`_run_main`).
     """
     if torch.cuda.is_available() and torch.cuda.device_count() < world_size:
         raise RuntimeError(f'the config needs {world_size} processes but only {torch.cuda.device_count()} GPUs '
@@ -466,22 +517,25 @@ def launch_local(cfg: Any, world_size: int, main: Callable[[str], None]) -> None
     cfg.dump(cfg_path)
     prestart_workers()  # unless tools/train.py did already
     store = launch_store()  # held while the workers run: no other launch can take its port
-    try:
-        mp.start_processes(_worker, args=(world_size, store.port, threads, main, cfg_path, os.getpid()),
-                           nprocs=world_size, join=True, start_method=start_method())
-    except mp.ProcessRaisedException as err:
-        # torch terminated the other workers; keep only the failing worker's traceback, without this frame's, or,
-        # for one of automl_mm's refusals, its message alone
-        refusal = _worker_refusal(_worker_traceback(err))
-        if refusal is not None:
-            raise WorkerRefused(f'worker rank {err.error_index} of {world_size} (work_dir {cfg.work_dir}): '
-                                f'{refusal["message"]}', refused_as=refusal['type']) from None
-        raise WorkerError(f'worker rank {err.error_index} of {world_size} failed '
-                          f'(work_dir {cfg.work_dir}):\n{_worker_traceback(err)}') from None
-    except mp.ProcessExitedException as err:
-        raise WorkerError(f'worker rank {err.error_index} of {world_size} exited with code {err.exit_code} '
-                          f'(signal {err.signal_name or "none"}) without a Python traceback; see its output above '
-                          f'(work_dir {cfg.work_dir})') from None
+    with tempfile.TemporaryDirectory(prefix='automl_mm_failures_') as failures:
+        try:
+            mp.start_processes(_worker, args=(world_size, store.port, threads, main, cfg_path, os.getpid(), failures),
+                               nprocs=world_size, join=True, start_method=start_method())
+        except mp.ProcessRaisedException as err:
+            # torch terminated the other workers; keep only the failing worker's traceback, without this frame's: the
+            # rank whose own code failed, where the first to fail was told of it (_record_failure), or, for one of
+            # automl_mm's refusals, its message alone
+            rank, text = _reported_failure(failures, world_size, err.error_index) or (
+                err.error_index, _worker_traceback(err))
+            refusal = _worker_refusal(text)
+            if refusal is not None:
+                raise WorkerRefused(f'worker rank {rank} of {world_size} (work_dir {cfg.work_dir}): '
+                                    f'{refusal["message"]}', refused_as=refusal['type']) from None
+            raise WorkerError(f'worker rank {rank} of {world_size} failed (work_dir {cfg.work_dir}):\n{text}') from None
+        except mp.ProcessExitedException as err:
+            raise WorkerError(f'worker rank {err.error_index} of {world_size} exited with code {err.exit_code} '
+                              f'(signal {err.signal_name or "none"}) without a Python traceback; see its output '
+                              f'above (work_dir {cfg.work_dir})') from None
 
 
 class WorkerError(RuntimeError):

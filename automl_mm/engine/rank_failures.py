@@ -352,8 +352,9 @@ def naming_first_failure(what: str) -> Iterator[None]:
 
 
 #: How long a rank whose error names another worker of its torchrun node (a :class:`RankFailure`) waits for that
-#: worker's error file before it records its own (:class:`TorchrunErrorHandler`), in seconds: the worker may have
-#: died without one (killed, out of memory), or hang in its own unwinding.
+#: worker's error file before it records its own (:class:`TorchrunErrorHandler`; a local launch's worker likewise,
+#: :func:`automl_mm.engine.launch._record_failure`), in seconds: the worker may have died without one (killed, out
+#: of memory), or hang in its own unwinding.
 ORIGIN_RECORD_TIMEOUT = 10.0
 
 
