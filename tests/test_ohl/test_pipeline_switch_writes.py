@@ -140,14 +140,14 @@ def test_a_transform_the_mix_dataset_itself_skips_is_refused():
         runner = _runner([], dataset=dataset)
         runner.train_loop = SimpleNamespace(dataloader=runner.train_dataloader)
         root = '.'.join(path.split('.')[:-3])
-        with pytest.raises(ValueError, match=rf"OHL space 'mosaic' writes {re.escape(path)}, a mmdet\.Mosaic "
+        with pytest.raises(ValueError, match=rf"OHL space 'mosaic' writes {re.escape(path)}, an mmdet\.Mosaic "
                                              rf'of {root}, but {root} \(a MultiImageMixDataset\) skips every '
                                              r"mmdet\.Mosaic \(its skip_type_keys=\['mmdet\.Mosaic'\]\)"):
             check_switching_hooks(runner, [path], "OHL space 'mosaic'")
     # inside a wrapper (RepeatDataset's dataset, ConcatDataset's datasets)
     for wrapper, path in ((SimpleNamespace(dataset=dataset), 'train_dataloader.dataset.dataset.pipeline.0.prob'),
                           (SimpleNamespace(datasets=[dataset]), 'train_dataloader.dataset.datasets.*.pipeline.0.prob')):
-        with pytest.raises(ValueError, match=r'SetAttributesHook writes .*, a mmdet\.Mosaic of train_dataloader\.'
+        with pytest.raises(ValueError, match=r'SetAttributesHook writes .*, an mmdet\.Mosaic of train_dataloader\.'
                                              r'dataset\.datasets?(\.0)?, but'):
             check_switching_hooks(_runner([], dataset=wrapper), [path], 'SetAttributesHook')
     # a transform it runs; a dataset that skips nothing
@@ -175,7 +175,22 @@ def test_set_attributes_hook_refuses_a_transform_the_mix_dataset_skips_before_wr
 
     dataset = _mix_dataset(['mmdet.Mosaic'])
     hook = SetAttributesHook(values={'train_dataloader.dataset.pipeline.0.prob': 0.5})
-    with pytest.raises(ValueError, match=r'SetAttributesHook writes train_dataloader\.dataset\.pipeline\.0\.prob, a '
+    with pytest.raises(ValueError, match=r'SetAttributesHook writes train_dataloader\.dataset\.pipeline\.0\.prob, an '
                                          r'mmdet\.Mosaic of train_dataloader\.dataset, but .* skips every'):
         hook.before_train(_runner([hook], dataset=dataset))
     assert dataset.pipeline[0].prob == 1.0  # refused before the write
+
+
+def test_a_scoped_transform_type_is_named_with_its_article():
+    # 'a mmdet.Mosaic of train_dataloader.dataset': the type as written (mmdet compares skip_type_keys to it as
+    # written), read 'em-em-det', takes 'an'; so does a type that begins with a vowel
+    with pytest.raises(ValueError, match=r'writes train_dataloader\.dataset\.pipeline\.0\.prob, an mmdet\.Mosaic of '):
+        check_switching_hooks(_runner([], dataset=_mix_dataset(['mmdet.Mosaic'])),
+                              ['train_dataloader.dataset.pipeline.0.prob'], 'x')
+    dataset = SimpleNamespace(pipeline=[object(), object()], pipeline_types=['mmdet.Mosaic', 'Expand'])
+    hook = YOLOXModeSwitchHook(num_last_epochs=2, skip_type_keys=('mmdet.Mosaic', 'Expand'))
+    for index, article in (('0', r'an mmdet\.Mosaic'), ('1', 'an Expand')):
+        with pytest.raises(ValueError, match=rf'writes train_dataloader\.dataset\.pipeline\.{index}\.prob, {article} '
+                                             r'of train_dataloader\.dataset, but YOLOXModeSwitchHook'):
+            check_switching_hooks(_runner([hook], dataset=dataset), [f'train_dataloader.dataset.pipeline.{index}.prob'],
+                                  'x')
