@@ -1,5 +1,5 @@
-"""Pieces of the tests that build a real mmengine ``Runner`` around a tiny model in this process: the runner's
-``TORCHINDUCTOR_CACHE_DIR`` undone after each test, a one-layer model and four samples."""
+"""Pieces of the tests that build a real mmengine ``Runner`` around a tiny model in this process: an inductor cache
+directory of each test's own, a one-layer model and four samples."""
 from __future__ import annotations
 
 import pytest
@@ -10,8 +10,13 @@ from torch import nn
 
 @pytest.fixture(autouse=True)
 def inductor_cache(monkeypatch, tmp_path):
-    """The runner sets ``TORCHINDUCTOR_CACHE_DIR``: undone after each test (a module that imports this fixture
-    gets it for each of its tests)."""
+    """``TORCHINDUCTOR_CACHE_DIR`` pointed at the test's own ``tmp_path / 'inductor'`` and restored after it (a
+    module that imports this fixture gets it for each of its tests). conftest sets the variable before any test, as
+    torch sets it at its first ``torch._dynamo`` import (torch's default directory, one for every xdist worker and
+    every other run of the user), so a runner no longer changes it; what torch would compile during the test
+    (``torch.compile``, a runner's ``compile`` option) is cached here instead of there. No test of this project
+    compiles, so the directory is not created. Torch's ``DynamoCache`` took its directory at the import, in
+    conftest: the default one."""
     monkeypatch.setenv('TORCHINDUCTOR_CACHE_DIR', str(tmp_path / 'inductor'))
 
 

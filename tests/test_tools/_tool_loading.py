@@ -18,8 +18,10 @@ def load_tool(name: str, alias: str):
 
 @pytest.fixture(autouse=True)
 def tool_environment(monkeypatch):
-    """What a tool sets in os.environ (LOCAL_RANK, the inductor cache) is undone after each test (autouse in a module
-    that imports it)."""
+    """``LOCAL_RANK`` and ``TORCHINDUCTOR_CACHE_DIR`` unset during each test and restored after it, whatever the
+    tool set there (autouse in a module that imports it): a tool sets ``LOCAL_RANK`` from its ``--local-rank``;
+    conftest sets ``TORCHINDUCTOR_CACHE_DIR`` before any test (as torch does at its first ``torch._dynamo`` import),
+    so the tool runs without it, and torch sets it again only where it compiles."""
     for name in ('LOCAL_RANK', 'TORCHINDUCTOR_CACHE_DIR'):
         monkeypatch.setenv(name, 'unset')
         monkeypatch.delenv(name)
