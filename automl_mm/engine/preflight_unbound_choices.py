@@ -244,8 +244,9 @@ def _dataset_stand_in(node: Any, scope: str) -> Any:
     depth, standing in as an object of that class's name: its config's keys as attributes (the wrapped ``dataset``
     converted the same way), its ``pipeline_types`` as mmdet lists them (each transform config's ``type`` as written)
     and its ``_skip_type_keys`` (the config's ``skip_type_keys``), which the workers'
-    :func:`~automl_mm.ohl.switching_hooks.check_switching_hooks` reads on the built dataset. Other dicts and lists are
-    copied with their items converted; anything else is given back as it is."""
+    :func:`~automl_mm.ohl.switching_hooks.check_switching_hooks` reads on the built dataset. Other dicts are copied
+    with their ``dataset`` / ``datasets`` converted (their other keys as they are), lists with every item converted;
+    anything else is given back as it is."""
     from automl_mm.registry import DATASETS, config_class
 
     if isinstance(node, (list, tuple)):
