@@ -39,7 +39,9 @@ def _torch_inductor_cache_dir_before_any_test() -> None:
     test that built a process's first optimizer (``test_contracts.py::test_controller_contract[FrozenController-
     Categorical]`` run alone, whichever came first in a worker) left it set, and
     ``_environment_of_this_test_only`` warned and removed it, so the next first import set it again. The import
-    (about 1 s) is paid once, where the first optimizer would have paid it."""
+    (``torch._inductor``, which imports ``torch._dynamo``: 1 to 2 s) is paid once per process at start-up, the
+    xdist controller's too, where a worker's first optimizer would have paid it; a run whose tests build no
+    optimizer pays it in addition."""
     from torch._inductor.runtime.cache_dir_utils import cache_dir
 
     cache_dir()
