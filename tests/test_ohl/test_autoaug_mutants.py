@@ -68,3 +68,33 @@ def test_factorised_gradient_of_the_second_element_is_its_own_marginal():
     p2 = torch.softmax(torch.tensor([2.0, 0.0, -1.0], dtype=torch.float64), 0)
     torch.testing.assert_close(grads[0].double(), torch.tensor([0.5, 0.25, 0.25], dtype=torch.float64) - p1)
     torch.testing.assert_close(grads[1].double(), torch.tensor([0.0, 0.25, 0.75], dtype=torch.float64) - p2)
+
+
+def test_the_pair_applied_to_an_image_is_the_pair_its_choice_records():
+    """The recorded ``ohl_choice`` is what the controller is credited with, so it must name the two elements that
+    actually transformed the image: every element's ``apply`` is logged over 60 images (uniform draws over the
+    randaugment set's 324 pairs) and the log must be ``pair(recorded)``, first then second. Red when the policy
+    applies ``pair(index + 1)`` while recording ``index``, when it records ``index + 1`` for the pair it applied, and
+    when the choice transform applies choice 0 while recording the draw: the other tests logged the index handed to
+    ``apply_choice`` (not the elements) or read the recorded index only."""
+    from automl_mm.augment import OHLAutoAugment
+
+    transform = OHLAutoAugment(elements='randaugment', key='aa', fill=0)
+    applied = []
+
+    def logging(element, apply):
+        def logged(results, rng):
+            applied.append(element.name)
+            return apply(results, rng)
+        return logged
+
+    for element in transform.elements:
+        element.apply = logging(element, element.apply)
+    np.random.seed(0)
+    recorded = set()
+    for _ in range(60):
+        applied.clear()
+        index = transform({'img': np.full((8, 8, 3), 100, np.uint8)})['ohl_choice']['aa']
+        assert applied == [element.name for element in transform.pair(index)], (index, applied)
+        recorded.add(index)
+    assert len(recorded) > 30  # many pairs, not one that an off-by-one happens to map to itself
