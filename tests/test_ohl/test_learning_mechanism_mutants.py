@@ -195,3 +195,29 @@ def test_a_policy_of_k_pairs_is_drawn_from_theta():
         assert space.policy == [4] * 5
         assert space.trunk_stats().tolist() == [0, 0, 0, 0, 5, 0, 0, 0, 0]
         assert torch.as_tensor(space.live.probs).tolist() == [0, 0, 0, 0, 1, 0, 0, 0, 0]
+
+
+def test_per_image_choices_are_drawn_from_theta_after_the_space_begins_a_trunk():
+    """A per-image ``PipelineChoiceSpace`` publishes p_θ at ``begin_trunk``; the bound choice transform's draws must
+    follow it: logits (3, 0, -3) give p ≈ (0.936, 0.047, 0.002), and 400 images must draw choice 0 at that rate
+    (standard error 0.012; tolerance 0.05) and the space must count exactly those draws. Red when ``begin_trunk``
+    publishes the uniform distribution (every choice 1/3: the choice randomised, θ ignored, while the draws are
+    still credited as θ's samples); the other tests bound a ``LivePolicy`` by hand or checked counts, not rates."""
+    from mmengine.structures import BaseDataElement
+
+    from automl_mm.ohl import OHLRandomChoice, PipelineChoiceSpace
+    from tests.test_ohl._spaces import _pipeline_runner
+
+    runner = _pipeline_runner(OHLRandomChoice([[], [], []], key='aug'))
+    space = PipelineChoiceSpace(key='aug')
+    space.resolve(runner)
+    space.setup(runner, SimpleNamespace(copy_id=0, rank_in_copy=0), seed=0)
+    with torch.no_grad():
+        space.distribution.logits.copy_(torch.tensor([3.0, 0.0, -3.0], dtype=torch.float64))
+    space.begin_trunk(None, 0, torch.Generator().manual_seed(0))
+    pipeline = runner.train_dataloader.dataset.pipeline
+    choices = [pipeline({})['ohl_choice'] for _ in range(400)]
+    space.after_train_iter(None, {'data_samples': [BaseDataElement(metainfo={'ohl_choice': c}) for c in choices]})
+    counts = space.trunk_stats()
+    assert counts.sum() == 400
+    assert abs(float(counts[0]) / 400 - float(space.distribution.probs()[0])) < 0.05, counts.tolist()
