@@ -320,7 +320,8 @@ class SearchLoopBase(SearchResumeChecks, IterBasedTrainLoop):
 
         What its evaluations read (the lowest reading, whether one gave no metrics: the refusal of an empty
         evaluation beside a negative reading, :class:`~automl_mm.nas.scoring.PathEvaluator`) is kept in
-        :attr:`readings` under the space's class name, saved in every checkpoint and restored by a resume: it used
+        :attr:`readings` under the space's class name, saved in every checkpoint and restored by a resume on the same
+        ``metric_key`` (a resume between steps may change it: then they start afresh): it used
         to live in the evaluator alone, so a search resumed after an empty evaluation refused only if one came
         again."""
         readings = self.readings.setdefault(type(space).__name__, new_readings())

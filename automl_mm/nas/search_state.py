@@ -109,9 +109,12 @@ class _SearchStateHook(Hook):
             self.loop.load_search_state_dict(state)
             if 'seed' in state:  # the seed the run began with (without randomness.seed, mmengine drew it)
                 self.loop.seed = int(resumed_seed(state['seed'], self.loop._configured_seed, 'train_cfg.seed'))
-            if state.get('readings') is not None and hasattr(self.loop, 'readings'):
+            read_key = (state.get('scoring') or {}).get('train_cfg.metric_key')
+            if state.get('readings') is not None and hasattr(self.loop, 'readings') and \
+                    read_key == getattr(self.loop, 'metric_key', None):
                 # what the evaluations read before the checkpoint (an empty one beside a later negative reading is
-                # refused); checkpoints written before the readings were saved: remembered from the resume on
+                # refused); checkpoints written before the readings were saved: remembered from the resume on. Of
+                # another train_cfg.metric_key (a resume between steps may change it): not this metric's readings
                 self.loop.readings.clear()
                 self.loop.readings.update({k: dict(lowest=float(v['lowest']), empty=bool(v['empty']))
                                            for k, v in state['readings'].items()})

@@ -62,3 +62,34 @@ def test_a_partial_checkpoint_is_saved_after_the_ranks_shared_their_readings(mon
     pool = PartialArchitecturePool(LayerwiseSpace([[0, 1, 2]]), pool_size=1)
     loop_module.SearchLoopBase.run_step(loop, 'stage1', pool, score, str, evaluate)
     assert events == ['share', 'stage1_partial', 'share', 'stage1_partial', 'share', 'stage1']
+
+
+def test_readings_of_another_metric_key_are_not_restored(tmp_path, monkeypatch):
+    """Between steps a resume may change train_cfg.metric_key (check_resumed_scoring): what the old key read says
+    nothing of the new one. Stage 1's first evaluation read no metrics of accuracy/top1; resumed after stage 1 on
+    accuracy/top5, stage 2's first negative reading was refused as 'accuracy/top5 reads negative values ... and an
+    evaluation gave no metrics', though no evaluation of top5 gave none (before the readings were saved a resume
+    started afresh)."""
+    work = str(tmp_path / 'killed')
+    read = []
+
+    def first_empty(self, model, batches=None, group=None):
+        read.append(self.metric_key)
+        return (0.0, True) if len(read) == 1 else (0.5, False)
+
+    monkeypatch.setattr(HeldOutEvaluator, 'score', first_empty)
+    # stage 1 (3 candidates, 2 completions each) finished, a kill at stage 2's first score: between steps
+    kill_after_scores(monkeypatch, 3 * TINY['num_samples'], lambda: Runner.from_cfg(_cfg(work)).train())
+    with open(osp.join(work, 'last_checkpoint')) as f:
+        checkpoint = torch.load(f.read(), weights_only=False)
+    assert checkpoint['nas_search']['readings'] == {'LayerwiseSpace': {'lowest': 0.5, 'empty': True}}
+    assert checkpoint['nas_search']['scoring']['train_cfg.metric_key'] == 'accuracy/top1'
+
+    monkeypatch.setattr(HeldOutEvaluator, 'score', lambda self, model, batches=None, group=None: (-0.5, False))
+    cfg = _cfg(work, metric_key='accuracy/top5', search_evaluator=dict(type='Accuracy', topk=(1, 5)))
+    cfg.resume = True
+    runner = Runner.from_cfg(cfg)
+    # stage 2's first two scores read, then a kill; was: at the first, RuntimeError 'accuracy/top5 reads negative
+    # values (lowest -0.5) and an evaluation gave no metrics'
+    kill_after_scores(monkeypatch, 2, runner.train)
+    assert runner.train_loop.readings == {'LayerwiseSpace': {'lowest': -0.5, 'empty': False}}
