@@ -105,25 +105,12 @@ class SearchResumeChecks:
             if key in other_data or (key in saved and not same_config(compared_saved[key], compared_now[key])):
                 why = (f' (its dataset holds other data than the checkpoint\'s run read there, compared by content; '
                        f'{SWITCH}=False lets a run train on other data, not rank scores of two data sets together)'
-                       if key in other_data else self._setting_note(key, now))
+                       if key in other_data else _setting_note(key, now))
                 raise ValueError(f'the checkpoint stopped in the middle of a scoring step scored with '
                                  f'{key}={saved[key]!r}, this run sets {key}={value!r}{why}: the step\'s finished '
                                  'candidates would be ranked against ones scored otherwise. Resume with the '
                                  'checkpoint\'s setting (it may change once the step is done), or start a new '
                                  'search from its weights with load_from')
-
-    @staticmethod
-    def _setting_note(key: str, settings: dict) -> str:
-        """Why a scoring setting that is not a config key changes a score, for :meth:`check_resumed_scoring`'s
-        refusal (``''`` for a config key)."""
-        from .loop import BN_POOL_RANKS
-
-        if key != BN_POOL_RANKS:
-            return ''
-        per_epoch = (settings.get('train_dataloader') or {}).get('num_batch_per_epoch')
-        return (f' (train_dataloader.num_batch_per_epoch={per_epoch} keeps {per_epoch} × batch_size × world size items '
-                'of the training set, as mmengine slices it: the images BN re-estimation draws its batches from '
-                'for every candidate; on another number of ranks they are other images)')
 
     def check_resumed_phase(self, end: int, started: bool, phase: str, settings: str,
                             cut_short: bool = True) -> None:
@@ -382,3 +369,16 @@ class CRNASResumeChecks:
                          f'train_cfg.flops_tolerance={self.flops_tolerance}: the checkpoint\'s stage search ran '
                          'before the band (an upper bound then); start a new search, or from its weights with '
                          'load_from')
+
+
+def _setting_note(key: str, settings: dict) -> str:
+    """Why a scoring setting that is not a config key changes a score, for the refusal of
+    :meth:`SearchResumeChecks.check_resumed_scoring` (``''`` for a config key)."""
+    from .loop import BN_POOL_RANKS
+
+    if key != BN_POOL_RANKS:
+        return ''
+    per_epoch = (settings.get('train_dataloader') or {}).get('num_batch_per_epoch')
+    return (f' (train_dataloader.num_batch_per_epoch={per_epoch} keeps {per_epoch} × batch_size × world size items '
+            'of the training set, as mmengine slices it: the images BN re-estimation draws its batches from '
+            'for every candidate; on another number of ranks they are other images)')
