@@ -135,7 +135,8 @@ def check_switched_writes(cfg: Any, scope: str) -> None:
     """Refuse, on the config, a pipeline value written beside a hook that replaces or skips it during training, as
     each worker's writer refuses it before training (:func:`~automl_mm.ohl.switching_hooks.check_switching_hooks`,
     the same words): a target of an ``AttributeSpace`` of the ``OHLHook``, or a ``values`` path of a
-    ``SetAttributesHook`` / ``TrunkScheduleHook``, through the training dataset's pipeline beside mmdet's
+    ``TrunkScheduleHook`` (a ``SetAttributesHook``, which writes once before training, is only warned of),
+    through the training dataset's pipeline beside mmdet's
     ``PipelineSwitchHook`` that switches before ``train_cfg.max_epochs`` (an iteration loop has mmengine's 1 epoch),
     or into a ``MultiImageMixDataset`` transform of a type ``YOLOXModeSwitchHook`` skips, or to the
     ``bbox_head.use_l1`` it sets; and, with or without a hook, a path into a transform that a ``MultiImageMixDataset``
@@ -208,12 +209,12 @@ def _switching_hooks(cfg: Any, scope: str) -> list:
 
 def _pipeline_writers(cfg: Any, scope: str) -> list[tuple[str, str, list[str]]]:
     """``(config key, writer as the workers' messages name it, attribute paths)`` of each ``AttributeSpace`` (or
-    subclass) of the ``OHLHook`` and each ``SetAttributesHook`` / ``TrunkScheduleHook`` (or subclass) of
-    ``custom_hooks``."""
+    subclass) of the ``OHLHook`` and each ``TrunkScheduleHook`` (or subclass) of ``custom_hooks`` (a
+    ``SetAttributesHook`` writes once, before training: warned of in the workers, not refused)."""
     from automl_mm.ohl import OHLHook
     from automl_mm.ohl.attribute_space import AttributeSpace
     from automl_mm.ohl.copies import _hook_class
-    from automl_mm.ohl.replay_hooks import SetAttributesHook, TrunkScheduleHook
+    from automl_mm.ohl.replay_hooks import TrunkScheduleHook
     from automl_mm.registry import SEARCH_SPACES, config_class
 
     from .preflight_option_targets import _space_targets
@@ -232,7 +233,9 @@ def _pipeline_writers(cfg: Any, scope: str) -> list[tuple[str, str, list[str]]]:
                 paths = [targets] if isinstance(targets, str) else list(targets or [])
                 name = space.get('name') or space_cls.__name__  # the space's default name (OHLSpace)
                 found.append((f'custom_hooks[{i}].spaces[{j}]', f'OHL space {name!r}', paths))
-        for replay in (SetAttributesHook, TrunkScheduleHook):
+        # SetAttributesHook writes once, before training, and credits nothing: beside a switch it is warned of in
+        # the workers (replay_hooks.SetAttributesHook._note_switching_hooks), not refused
+        for replay in (TrunkScheduleHook,):
             values = hook.get('values')
             if issubclass(cls, replay) and isinstance(values, dict):
                 found.append((f'custom_hooks[{i}]', replay.__name__, list(values)))

@@ -44,10 +44,10 @@ class SetAttributesHook(Hook):
             prefix, or a list with another number of transforms of that class or the prefix at another of them
             (a train pipeline that differs from the search's: named with the path, both classes and the
             index to target where one transform of the class is there), a path the runner does not have or that
-            is not automl_mm's to set (named with the hook), a training pipeline path beside a hook that replaces
-            or skips it during training, or mmdet YOLOX's ``use_l1`` beside the hook that sets it
-            (:func:`~automl_mm.ohl.switching_hooks.check_switching_hooks`), or two paths reaching the same values
-            with different values (:func:`~automl_mm.ohl.write_order.write_order`, naming both).
+            is not automl_mm's to set (named with the hook), or two paths reaching the same values with different
+            values (:func:`~automl_mm.ohl.write_order.write_order`, naming both). A training pipeline path beside a
+            hook that replaces or skips it during training, or mmdet YOLOX's ``use_l1`` beside the hook that sets it,
+            is warned of, not refused (:meth:`_note_switching_hooks`).
     """
 
     priority = 'HIGH'
@@ -69,11 +69,27 @@ class SetAttributesHook(Hook):
         check_transform_types(runner, self.transform_types, self.values, 'SetAttributesHook')
         for path in self.values:
             check_owned_attribute(runner, path, 'SetAttributesHook', self.values[path])
-        check_switching_hooks(runner, self.values, 'SetAttributesHook')  # a pipeline switch loses the write
+        self._note_switching_hooks(runner)
         watch_data_writes(runner, self.values, 'SetAttributesHook')
         # overlapping paths in the canonical order (a covering path first), not the dict's: a dumped config sorts it
         for path in write_order(runner, self.values, 'SetAttributesHook'):
             set_attribute(runner, path, self.values[path])
+
+    def _note_switching_hooks(self, runner) -> None:
+        """Warn (before the write) where a hook of the run replaces or skips part of what this hook writes during
+        training (mmdet's ``PipelineSwitchHook``, ``YOLOXModeSwitchHook``, a ``MultiImageMixDataset``'s own
+        ``skip_type_keys``: :func:`~automl_mm.ohl.switching_hooks.check_switching_hooks`). This hook writes once,
+        before training, and credits nothing: a retrain of a stock RTMDet / YOLOX config with a learned pipeline
+        value trains with it until the switch and with the switch's values after, as the config's recipe means, so it
+        is not refused (it was, for part of the fifty-sixth session, as the OHL spaces and ``TrunkScheduleHook``,
+        which credit or rewrite the value after the switch, are)."""
+        try:
+            check_switching_hooks(runner, self.values, 'SetAttributesHook')
+        except ValueError as err:
+            runner.logger.warning(
+                'SetAttributesHook writes its values once, before training, so the run trains with them until the '
+                "hook named below acts and with that hook's values after, as the config's recipe means (the search "
+                f'learned them without it); the refusal an OHL space or TrunkScheduleHook gets here reads: {err}')
 
     def before_test(self, runner) -> None:
         """``tools/test.py`` (``Runner.test`` without training): set the model's paths (``model.``) to their values,

@@ -34,7 +34,6 @@ def _ohl(*spaces):
 
 @pytest.mark.parametrize('writer, key, owner', [
     (_ohl(SPACE), r'custom_hooks\[0\]\.spaces\[0\]', "OHL space 'flip'"),
-    (dict(type='automl_mm.SetAttributesHook', values={PATH: 1.0}), r'custom_hooks\[0\]', 'SetAttributesHook'),
     (dict(type='automl_mm.TrunkScheduleHook', values={PATH: [1.0, 0.0]}, trunk_epochs=2), r'custom_hooks\[0\]',
      'TrunkScheduleHook')])
 def test_a_pipeline_write_beside_a_pipeline_switch_is_refused_by_the_config_check(writer, key, owner):
@@ -46,9 +45,20 @@ def test_a_pipeline_write_beside_a_pipeline_switch_is_refused_by_the_config_chec
         check_ohl_config(_cfg([writer, SWITCH]), 'mmdet')
 
 
+def test_a_set_attributes_hook_beside_a_switch_passes_the_config_check():
+    """SetAttributesHook writes once, before training, and credits nothing: a retrain of a stock RTMDet / YOLOX config
+    with a learned pipeline value (mmdet's own second stage) was refused; the workers warn instead."""
+    once = dict(type='automl_mm.SetAttributesHook', values={PATH: 1.0})
+    check_switched_writes(_cfg([once, SWITCH]), 'mmdet')
+    check_ohl_config(_cfg([once, SWITCH]), 'mmdet')
+    check_switched_writes(_cfg([dict(type='YOLOXModeSwitchHook', num_last_epochs=2),
+                                dict(type='automl_mm.SetAttributesHook', values={'model.bbox_head.use_l1': False,
+                                     'train_dataloader.dataset.pipeline.0.prob': 1.0})], dataset=MIX), 'mmdet')
+
+
 def test_switches_outside_the_run_and_other_paths_pass():
-    replay = dict(type='automl_mm.SetAttributesHook', values={PATH: 1.0, 'model.roi_head.bbox_head.loss_cls.'
-                                                                        'loss_weight': 2.0})
+    replay = dict(type='automl_mm.TrunkScheduleHook', values={PATH: [1.0, 0.0], 'model.roi_head.bbox_head.loss_cls.'
+                                                                             'loss_weight': [2.0, 2.0]}, trunk_epochs=2)
     check_switched_writes(_cfg([replay, dict(SWITCH, switch_epoch=4)]), 'mmdet')  # at max_epochs: never switches
     check_switched_writes(_cfg([dict(type='automl_mm.SetAttributesHook', values={'model.x.y': 1.0}), SWITCH]),
                           'mmdet')
@@ -77,8 +87,8 @@ def test_a_write_yolox_mode_switch_skips_or_overwrites_is_refused_by_the_config_
                                                r'train_dataloader\.dataset, but YOLOXModeSwitchHook\('
                                                r'num_last_epochs=2'):
         check_switched_writes(_cfg([_ohl(space), yolox], dataset=MIX), 'mmdet')
-    use_l1 = dict(type='automl_mm.SetAttributesHook', values={'model.bbox_head.use_l1': False})
-    with pytest.raises(ConfigCheckError, match=r'^custom_hooks\[1\]: SetAttributesHook writes model\.bbox_head\.use_l1,'
+    use_l1 = dict(type='automl_mm.TrunkScheduleHook', values={'model.bbox_head.use_l1': [False, False]}, trunk_epochs=2)
+    with pytest.raises(ConfigCheckError, match=r'^custom_hooks\[1\]: TrunkScheduleHook writes model\.bbox_head\.use_l1,'
                                                r' but YOLOXModeSwitchHook'):
         check_switched_writes(_cfg([yolox, use_l1], dataset=MIX), 'mmdet')
     # a transform it does not skip; the skipped types as the dataset lists them (a scoped type is not skipped)
@@ -94,8 +104,6 @@ SKIPPING = dict(MIX, skip_type_keys=['Mosaic'])
 @pytest.mark.parametrize('writer, key, owner', [
     (_ohl(dict(SPACE, name='mosaic', target='train_dataloader.dataset.pipeline.0.prob')), r'custom_hooks\[0\]\.spaces'
      r'\[0\]', "OHL space 'mosaic'"),
-    (dict(type='automl_mm.SetAttributesHook', values={'train_dataloader.dataset.pipeline.0.prob': 1.0}),
-     r'custom_hooks\[0\]', 'SetAttributesHook'),
     (dict(type='automl_mm.TrunkScheduleHook', values={'train_dataloader.dataset.pipeline.*.prob': [1.0, 0.0]},
           trunk_epochs=2), r'custom_hooks\[0\]', 'TrunkScheduleHook')])
 def test_a_write_the_mix_dataset_itself_skips_is_refused_by_the_config_check(writer, key, owner):
@@ -113,7 +121,8 @@ def test_a_write_the_mix_dataset_itself_skips_is_refused_by_the_config_check(wri
 def test_a_write_a_wrapped_mix_dataset_skips_is_refused_by_the_config_check():
     hsv = dict(type='automl_mm.SetAttributesHook', values={'train_dataloader.dataset.dataset.pipeline.2.hue_delta': 3})
     check_switched_writes(_cfg([hsv], dataset=dict(type='RepeatDataset', times=2, dataset=SKIPPING)), 'mmdet')
-    mosaic = dict(type='automl_mm.SetAttributesHook', values={'train_dataloader.dataset.datasets.1.pipeline.0.prob': 1})
-    with pytest.raises(ConfigCheckError, match=r'^custom_hooks\[0\]: SetAttributesHook writes .*, a Mosaic of '
+    mosaic = dict(type='automl_mm.TrunkScheduleHook', values={'train_dataloader.dataset.datasets.1.pipeline.0.prob':
+                                                               [1, 1]}, trunk_epochs=2)
+    with pytest.raises(ConfigCheckError, match=r'^custom_hooks\[0\]: TrunkScheduleHook writes .*, a Mosaic of '
                                                r'train_dataloader\.dataset\.datasets\.1, but'):
         check_switched_writes(_cfg([mosaic], dataset=dict(type='ConcatDataset', datasets=[MIX, SKIPPING])), 'mmdet')
