@@ -59,6 +59,28 @@ def refuse_same_settings(parser: argparse.ArgumentParser, option: str, values, s
                      + ' (they would train the same runs twice under two names): give each setting once')
 
 
+def refuse_bad_counts(parser: argparse.ArgumentParser, args: argparse.Namespace, at_least_1=(), at_least_0=()) -> None:
+    """``parser.error`` (exit 2, before any run) naming the first count option below its minimum: the dests in
+    ``at_least_1`` (epochs, images, copies) must be >= 1, those in ``at_least_0`` >= 0; a value of None (the
+    config's) passes. Such a value used to reach the runs: ``autoaug_det.py --train-images -5`` trained every arm
+    on the *last* 5 training images (mmengine's negative ``indices``) under a header of '-5 training images', and
+    ``--epochs 0`` or ``--copies 0`` failed only inside the first run's ``tools/train.py``, naming a config key the
+    user never typed.
+
+    Args:
+        parser: The benchmark's parser (the option strings named in the message).
+        args: The parsed options.
+        at_least_1: Dests that must be >= 1.
+        at_least_0: Dests that must be >= 0.
+    """
+    for dests, least in ((at_least_1, 1), (at_least_0, 0)):
+        for dest in dests:
+            value = getattr(args, dest)
+            if value is not None and value < least:
+                flag = next((a.option_strings[0] for a in parser._actions if a.dest == dest), dest)
+                parser.error(f'{flag} must be a whole number >= {least}, got {value}')
+
+
 def refuse_bad_trunk_length(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     """Refuse (argparse's exit 2, before any run) a trunk the benchmark's runs could not split into whole trunks:
     ``--trunk-iters`` (when the script has it) must be >= 1, and ``--trunk-epochs`` must be >= 1 and divide

@@ -12,7 +12,7 @@ import argparse
 import os.path as osp
 
 import _stack  # noqa: F401  (first: names the environment to activate where the stack is missing)
-from _arms import ROOT, UniqueValues, add_work_dir_option, refuse_unused_options, run_arms
+from _arms import ROOT, UniqueValues, add_work_dir_option, refuse_bad_counts, refuse_unused_options, run_arms
 
 CONFIG = osp.join(ROOT, 'configs/am_lfs/am-lfs_convnet_1x4_30e_digits-noise20.py')
 ARMS = ('ce', 'am-lfs')
@@ -47,6 +47,7 @@ def main() -> None:
                         help="theta's layout (default: the config's, monotone)")
     add_work_dir_option(parser)
     args = parser.parse_args()
+    refuse_bad_counts(parser, args, at_least_1=('epochs', ))
     refuse_unused_options(parser, args, args.arms, dict(std=('am-lfs', )))
     global STD, PARAMETRISATION
     STD, PARAMETRISATION = args.std, args.parametrisation

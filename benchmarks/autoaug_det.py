@@ -59,6 +59,7 @@ from _arms import (
     final_accuracy,
     mean_std,
     move_data_root,
+    refuse_bad_counts,
     refuse_bad_trunk_length,
     refuse_unused_options,
     run_arms,
@@ -158,6 +159,7 @@ def main() -> None:
                         help="controller learning rate of the ohl arm (default: the config's Adam lr 0.05)")
     add_work_dir_option(parser)
     args = parser.parse_args()
+    refuse_bad_counts(parser, args, at_least_1=('epochs', 'train_images'))
     refuse_unused_options(parser, args, args.arms, dict(elements=('uniform', 'ohl'), lr=('ohl', )))
     refuse_bad_trunk_length(parser, args)
     if args.lr is not None and not args.lr > 0:

@@ -18,7 +18,7 @@ import json
 import os.path as osp
 
 import _stack  # noqa: F401  (first: names the environment to activate where the stack is missing)
-from _arms import ROOT, UniqueValues, add_work_dir_option, run_arms
+from _arms import ROOT, UniqueValues, add_work_dir_option, refuse_bad_counts, run_arms
 
 CONFIG = osp.join(ROOT, 'configs/ohl_autoaug/ohl-autoaug_convnet_1x4_30e_digits.py')
 ARMS = ('none', 'uniform', 'ohl')
@@ -52,6 +52,7 @@ def main() -> None:
     parser.add_argument('--arms', nargs='+', action=UniqueValues, default=list(ARMS), choices=ARMS)
     add_work_dir_option(parser)
     args = parser.parse_args()
+    refuse_bad_counts(parser, args, at_least_1=('epochs', ))
     run_arms(CONFIG, args.arms, args.seeds, args.epochs, configure, describe, work_dir=args.work_dir)
 
 

@@ -39,6 +39,7 @@ from _arms import (
     final_accuracy,
     logged_rows,
     move_data_root,
+    refuse_bad_counts,
     refuse_unused_options,
     run_arms,
     unrounded_coco,
@@ -90,6 +91,7 @@ def main() -> None:
     add_elements_option(parser, 'uniform arm')
     add_work_dir_option(parser)
     args = parser.parse_args()
+    refuse_bad_counts(parser, args, at_least_1=('epochs', 'train_images'), at_least_0=('val_interval', ))
     refuse_unused_options(parser, args, args.arms, dict(elements=('uniform', )))
     ensure_fmnist_det(args.data_root)
     print(f'Fashion-MNIST detection set, Faster R-CNN R-18 FPN (one model), {args.train_images} training images, '

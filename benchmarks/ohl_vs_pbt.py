@@ -89,6 +89,7 @@ from _arms import (
     UniqueValues,
     final_accuracy,
     mean_std,
+    refuse_bad_counts,
     refuse_unused_options,
     run_config,
     std_text,
@@ -476,6 +477,7 @@ def main() -> None:
     parser.add_argument('--worker', choices=[a for a in ARMS if a not in OHL_ARMS], help=argparse.SUPPRESS)
     parser.add_argument('--result', help=argparse.SUPPRESS)
     args = parser.parse_args()
+    refuse_bad_counts(parser, args, at_least_1=('epochs', 'samples_per_class', 'reward_samples', 'cpus'))
     if args.broadcast_interval < 1:
         parser.error(f'--broadcast-interval must be >= 1, got {args.broadcast_interval}')
     if args.grid_subset is not None:  # 0 failed after the other arms had run; above the grid repeated its points

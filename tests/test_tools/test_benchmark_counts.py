@@ -1,0 +1,63 @@
+"""A count option below its minimum (epochs, images, copies, the val interval) is refused at argument parsing
+(argparse's exit 2, naming the option, nothing run): ``autoaug_det.py --train-images -5`` trained every arm on the
+*last* 5 training images (mmengine's negative ``indices``) under a header of '-5 training images', and
+``--epochs 0`` or ``--copies 0`` reached the first run's ``tools/train.py``."""
+from __future__ import annotations
+
+import importlib
+import sys
+
+import pytest
+
+#: What starts work in these benchmarks: stubbed to fail the test.
+_WORK = ('run_arms', 'ensure_fmnist_det', 'run_ohl', 'run_other', 'worker')
+
+
+@pytest.mark.parametrize('name, argv, says', [
+    ('autoaug_det', ['--arms', 'flip', '--train-images', '-5'], '--train-images must be a whole number >= 1, got -5'),
+    ('autoaug_det', ['--arms', 'flip', '--epochs', '0'], '--epochs must be a whole number >= 1, got 0'),
+    ('det_regime', ['--arms', 'flip', '--train-images', '0'], '--train-images must be a whole number >= 1, got 0'),
+    ('det_regime', ['--arms', 'flip', '--epochs', '-24'], '--epochs must be a whole number >= 1, got -24'),
+    ('det_regime', ['--arms', 'flip', '--val-interval', '-8'], '--val-interval must be a whole number >= 0, got -8'),
+    ('autoaug_fmnist', ['--arms', 'none', '--epochs', '0'], '--epochs must be a whole number >= 1, got 0'),
+    ('autoaug_fmnist', ['--arms', 'none', '--samples-per-class', '0'],
+     '--samples-per-class must be a whole number >= 1, got 0'),
+    ('autoaug_fmnist', ['--arms', 'none', '--reward-samples', '-1'],
+     '--reward-samples must be a whole number >= 1, got -1'),
+    ('autoaug_fmnist', ['--arms', 'none', '--copies', '0'], '--copies must be a whole number >= 1, got 0'),
+    ('am_lfs_fmnist', ['--arms', 'ce', '--epochs', '-1'], '--epochs must be a whole number >= 1, got -1'),
+    ('am_lfs_fmnist', ['--arms', 'ce', '--copies', '0'], '--copies must be a whole number >= 1, got 0'),
+    ('am_lfs_fmnist', ['--arms', 'ce', '--train-per-class', '0'], '--train-per-class must be a whole number >= 1'),
+    ('am_lfs_fmnist', ['--arms', 'ce', '--reward-per-class', '0'], '--reward-per-class must be a whole number >= 1'),
+    ('am_lfs_fmnist', ['--arms', 'ce', '--test-per-class', '-2'], '--test-per-class must be a whole number >= 1'),
+    ('am_lfs_digits', ['--epochs', '0'], '--epochs must be a whole number >= 1, got 0'),
+    ('autoaug_digits', ['--epochs', '0'], '--epochs must be a whole number >= 1, got 0'),
+    ('ohl_vs_pbt', ['--arms', 'ohl', '--epochs', '0'], '--epochs must be a whole number >= 1, got 0'),
+    ('ohl_vs_pbt', ['--arms', 'ohl', '--samples-per-class', '0'], '--samples-per-class must be a whole number >= 1'),
+    ('ohl_vs_pbt', ['--arms', 'ohl', '--reward-samples', '0'], '--reward-samples must be a whole number >= 1'),
+    ('ohl_vs_pbt', ['--arms', 'ohl', '--cpus', '0'], '--cpus must be a whole number >= 1, got 0'),
+])
+def test_a_count_below_its_minimum_is_refused_before_any_run(arms, monkeypatch, capsys, name, argv, says):
+    module = importlib.import_module(name)
+    for attr in _WORK:
+        monkeypatch.setattr(module, attr, lambda *a, **k: pytest.fail('a run started'), raising=False)
+    monkeypatch.setattr(sys, 'argv', [f'{name}.py', *argv])
+    with pytest.raises(SystemExit) as exit_info:
+        module.main()
+    assert exit_info.value.code == 2
+    assert says in capsys.readouterr().err
+
+
+@pytest.mark.parametrize('name, argv', [
+    ('det_regime', ['--arms', 'flip', '--val-interval', '0', '--train-images', '1', '--epochs', '1']),
+    ('autoaug_fmnist', ['--arms', 'none', '--epochs', '1', '--samples-per-class', '1', '--reward-samples', '1',
+                        '--copies', '1']),
+])
+def test_the_smallest_counts_still_run(arms, monkeypatch, name, argv):
+    module = importlib.import_module(name)
+    monkeypatch.setattr(module, 'run_arms', lambda *a, **k: (_ for _ in ()).throw(SystemExit(0)))
+    monkeypatch.setattr(module, 'ensure_fmnist_det', lambda root: None, raising=False)
+    monkeypatch.setattr(sys, 'argv', [f'{name}.py', *argv])
+    with pytest.raises(SystemExit) as exit_info:
+        module.main()
+    assert exit_info.value.code == 0
