@@ -118,3 +118,20 @@ def test_every_mean_std_helper_is_the_sample_std_the_readme_names(arms, monkeypa
     assert ranking._stats([1.0, 2.0, 3.0])['std'] == 1.0
     assert '"mean ± std" over seeds they print, and this README quotes, is\n                  the sample std (n − 1' \
         in _readme()
+
+
+def test_every_raw_text_file_opens_with_the_header_that_names_its_run():
+    """A raw results file is evidence only with the command (and commit or date) that wrote it: three files began
+    with the benchmark's output itself (``ohl_vs_pbt_seeds012.txt``, ``ohl_vs_pbt_ohl_k4_seeds012.txt``,
+    ``pc_nas_ranking_fmnist_seeds012.txt``), and nothing in them said that today's command no longer gives those
+    lines (unseeded crops, PB2's old bounds, BN re-estimated on other batches)."""
+    import glob
+
+    lacking = []
+    for path in sorted(glob.glob(osp.join(RESULTS, '*.txt'))):
+        with open(path) as f:
+            lines = f.read().splitlines()
+        header = lines[:next((i for i, line in enumerate(lines) if not line.startswith('#')), len(lines))]
+        if not any('benchmarks/' in line for line in header):
+            lacking.append(osp.basename(path))
+    assert not lacking, f'raw results without leading "# ..." lines naming benchmarks/<script>.py: {lacking}'
