@@ -81,6 +81,28 @@ def refuse_bad_counts(parser: argparse.ArgumentParser, args: argparse.Namespace,
                 parser.error(f'{flag} must be a whole number >= {least}, got {value}')
 
 
+def refuse_bad_rates(parser: argparse.ArgumentParser, args: argparse.Namespace, positive=(), shares=()) -> None:
+    """``parser.error`` (exit 2, before any run) naming the first float option out of its range: the dests in
+    ``positive`` (learning rates, sigma) must be finite and > 0, those in ``shares`` (a share of the images) in
+    (0, 1]; None (the config's value) passes. ``autoaug_fmnist.py --pair-prob 1.5`` (or 0, or -0.1) reached mmcv's
+    ``RandomApply``, which checks nothing: every image got a pair, or none, so the ohl arm searched nothing under
+    its name; a learning rate or sigma of 0 was refused only inside the first run, naming its config key.
+
+    Args:
+        parser: The benchmark's parser (the option strings named in the message).
+        args: The parsed options.
+        positive: Dests that must be finite numbers > 0.
+        shares: Dests that must be in (0, 1].
+    """
+    for dests, fits, what in ((positive, lambda v: 0 < v < math.inf, 'a finite number > 0'),
+                              (shares, lambda v: 0 < v <= 1, 'a share in (0, 1]')):
+        for dest in dests:
+            value = getattr(args, dest)
+            if value is not None and not fits(value):  # NaN fits neither
+                flag = next((a.option_strings[0] for a in parser._actions if a.dest == dest), dest)
+                parser.error(f'{flag} must be {what}, got {value}')
+
+
 def refuse_bad_trunk_length(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     """Refuse (argparse's exit 2, before any run) a trunk the benchmark's runs could not split into whole trunks:
     ``--trunk-iters`` (when the script has it) must be >= 1, and ``--trunk-epochs`` must be >= 1 and divide

@@ -12,7 +12,15 @@ import argparse
 import os.path as osp
 
 import _stack  # noqa: F401  (first: names the environment to activate where the stack is missing)
-from _arms import ROOT, UniqueValues, add_work_dir_option, refuse_bad_counts, refuse_unused_options, run_arms
+from _arms import (
+    ROOT,
+    UniqueValues,
+    add_work_dir_option,
+    refuse_bad_counts,
+    refuse_bad_rates,
+    refuse_unused_options,
+    run_arms,
+)
 
 CONFIG = osp.join(ROOT, 'configs/am_lfs/am-lfs_convnet_1x4_30e_digits-noise20.py')
 ARMS = ('ce', 'am-lfs')
@@ -48,6 +56,7 @@ def main() -> None:
     add_work_dir_option(parser)
     args = parser.parse_args()
     refuse_bad_counts(parser, args, at_least_1=('epochs', ))
+    refuse_bad_rates(parser, args, positive=('std', ))
     refuse_unused_options(parser, args, args.arms, dict(std=('am-lfs', )))
     global STD, PARAMETRISATION
     STD, PARAMETRISATION = args.std, args.parametrisation

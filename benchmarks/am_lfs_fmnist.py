@@ -28,6 +28,7 @@ from _arms import (
     UniqueValues,
     add_work_dir_option,
     refuse_bad_counts,
+    refuse_bad_rates,
     refuse_bad_trunk_length,
     refuse_options_outside_mode,
     refuse_same_settings,
@@ -230,6 +231,7 @@ def main() -> None:
                                 'this run trains and draws nothing')
     refuse_bad_counts(parser, ARGS, at_least_1=('epochs', 'copies', 'train_per_class', 'reward_per_class',
                                                 'test_per_class'))
+    refuse_bad_rates(parser, ARGS, positive=('std', 'controller_lr'))
     refuse_bad_trunk_length(parser, ARGS)
     refuse_unused_options(parser, ARGS, ARGS.arms, dict(std=('am-lfs', ), controller_lr=('am-lfs', )))
     refuse_same_settings(parser, '--arms', ARGS.arms, arm_setting)  # a bad or repeated setting, before training

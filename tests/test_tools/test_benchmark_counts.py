@@ -61,3 +61,25 @@ def test_the_smallest_counts_still_run(arms, monkeypatch, name, argv):
     with pytest.raises(SystemExit) as exit_info:
         module.main()
     assert exit_info.value.code == 0
+
+
+@pytest.mark.parametrize('name, argv, says', [
+    # mmcv's RandomApply takes any number: 1.5 gave every image a pair, 0 and -0.1 none, so the ohl arm searched
+    # nothing and the uniform arm was crop + flip, under the arm's name
+    ('autoaug_fmnist', ['--arms', 'ohl', '--pair-prob', '-0.1'], '--pair-prob must be a share in (0, 1], got -0.1'),
+    ('autoaug_fmnist', ['--arms', 'uniform', '--pair-prob', '0'], '--pair-prob must be a share in (0, 1], got 0.0'),
+    ('autoaug_fmnist', ['--arms', 'ohl', '--pair-prob', '1.5'], '--pair-prob must be a share in (0, 1], got 1.5'),
+    # refused before too, but inside the first run's tools/train.py, naming the config key it set
+    ('autoaug_fmnist', ['--arms', 'ohl', '--lr', '0'], '--lr must be a finite number > 0, got 0.0'),
+    ('autoaug_fmnist', ['--arms', 'ohl', '--lr', 'nan'], '--lr must be a finite number > 0, got nan'),
+    ('am_lfs_fmnist', ['--arms', 'am-lfs', '--std', '0'], '--std must be a finite number > 0, got 0.0'),
+    ('am_lfs_fmnist', ['--arms', 'am-lfs', '--controller-lr', '-0.1'],
+     '--controller-lr must be a finite number > 0, got -0.1'),
+    ('am_lfs_digits', ['--std', 'inf'], '--std must be a finite number > 0, got inf'),
+])
+def test_a_rate_or_share_out_of_range_is_refused_before_any_run(arms, monkeypatch, capsys, name, argv, says):
+    test_a_count_below_its_minimum_is_refused_before_any_run(arms, monkeypatch, capsys, name, argv, says)
+
+
+def test_a_pair_for_every_image_still_runs(arms, monkeypatch):
+    test_the_smallest_counts_still_run(arms, monkeypatch, 'autoaug_fmnist', ['--arms', 'ohl', '--pair-prob', '1'])
