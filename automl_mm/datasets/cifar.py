@@ -26,6 +26,8 @@ from .splits import (
 
 _TRAIN_FILES = tuple(f'data_batch_{i}' for i in range(1, 6))
 _TEST_FILES = ('test_batch',)
+#: images in CIFAR-10's five training batches: a ``reward_size`` of this or more is refused before any file is read
+CIFAR10_TRAIN_IMAGES = 50000
 # CIFAR batches are pickles; only the globals numpy arrays need may be resolved while reading them.
 _ALLOWED_GLOBALS = {
     ('numpy.core.multiarray', '_reconstruct'), ('numpy._core.multiarray', '_reconstruct'),
@@ -140,8 +142,10 @@ class CIFAR10Dataset(SingleLabelMixin, BaseDataset):
             refused.
 
     Raises:
-        ValueError: An argument is out of range, an unread ``BaseDataset`` key is given, or ``metainfo.classes``
-            does not give one name per class (before any batch file is read).
+        ValueError: An argument is out of range (``reward_size`` of 50,000 or more, CIFAR-10's training set, among
+            them), an unread ``BaseDataset`` key is given, or ``metainfo.classes`` does not give one name per class
+            (before any batch file is read); ``reward_size`` is not smaller than a smaller set's training images (when
+            the batches are read).
     """
 
     METAINFO = {'classes': ('airplane', 'automobile', 'bird', 'cat', 'deer', 'dog', 'frog', 'horse', 'ship',
@@ -166,6 +170,12 @@ class CIFAR10Dataset(SingleLabelMixin, BaseDataset):
         self.split = check_split(split)
         # reward_size 0 used to give the reward split the whole training set: a reward read on training images
         self.reward_size = check_reward_size('CIFAR10Dataset', reward_size, self.split)
+        if self.split != 'test' and self.reward_size >= CIFAR10_TRAIN_IMAGES:
+            # before any file is read (lazy_init too): it failed first when the runner loaded the batches
+            raise of_argument(ValueError(
+                f'CIFAR10Dataset: reward_size={self.reward_size} must be smaller than the '
+                f'{CIFAR10_TRAIN_IMAGES:,} training images of CIFAR-10 (it asks {self.reward_size} reward images, '
+                'leaving no training image)'), 'reward_size')
         self.seed = check_seed(seed, 'CIFAR10Dataset.seed')
         kwargs['metainfo'] = metainfo_with_classes(type(self), kwargs.get('metainfo'),
                                                    f'CIFAR-10 (the batch files of {data_root})')
@@ -228,9 +238,9 @@ class CIFAR10Dataset(SingleLabelMixin, BaseDataset):
         labels = np.concatenate([b[1] for b in batches])
         indices = np.arange(len(labels))
         if self.split != 'test' and self.reward_size > 0:
-            if self.reward_size >= len(labels):
-                raise ValueError(f'reward_size={self.reward_size} must be smaller than the {len(labels)} '
-                                 'training images')
+            if self.reward_size >= len(labels):  # a set smaller than CIFAR-10's (the bound __init__ checks)
+                raise of_argument(ValueError(f'reward_size={self.reward_size} must be smaller than the {len(labels)} '
+                                             f'training images of {self.data_root}'), 'reward_size')
             frac = self.reward_size / len(labels)
             train, reward = stratified_split(labels, (1.0 - frac, frac), self.seed, exact_total=True)
             indices = train if self.split == 'train' else reward

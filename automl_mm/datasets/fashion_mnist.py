@@ -40,6 +40,8 @@ FILES = {
 }
 # idx magic: two zero bytes, the element type (0x08 = unsigned byte), the number of dimensions.
 _UBYTE = 0x08
+#: (height, width) of a Fashion-MNIST image: the dataset and ``fmnist_det`` assume it of the images files
+IMAGE_SHAPE = (28, 28)
 _INSTALL_HINT = ('Install the Debian package (sudo apt-get install dataset-fashion-mnist; tools/install.sh does it '
                  'when run as root) or put the four idx files of https://github.com/zalandoresearch/fashion-mnist '
                  'into data/fashion-mnist/.')
@@ -87,6 +89,42 @@ def read_idx(path: str, ndim: int | None = None) -> np.ndarray:
         state = 'truncated' if len(raw) < expected else 'longer than its header says'
         raise ValueError(f'{path} is {state}: {len(raw)} bytes, its header {shape} needs {expected}')
     return np.frombuffer(raw, dtype=np.uint8, offset=header).reshape(shape)
+
+
+def read_idx_shape(path: str) -> tuple[int, ...]:
+    """The array shape an idx file (plain or ``.gz``) of unsigned bytes declares in its header, read without
+    reading its data (the start-up check of a ``lazy_init`` dataset: a few bytes, also of a ``.gz`` file).
+
+    Raises:
+        FileNotFoundError: ``path`` does not exist.
+        ValueError: Not an idx file of unsigned bytes, or its header is truncated; the message names ``path``.
+    """
+    if not osp.isfile(path):
+        raise FileNotFoundError(f'idx file not found: {path}')
+    opener = gzip.open if path.endswith('.gz') else open
+    try:
+        with opener(path, 'rb') as f:
+            magic = f.read(4)
+            sizes = f.read(4 * magic[3]) if len(magic) == 4 else b''
+    except (OSError, EOFError) as exc:
+        raise ValueError(f'{path} is not a readable idx{" (gzip)" if opener is gzip.open else ""} file: {exc}') \
+            from exc
+    if len(magic) < 4 or magic[0] != 0 or magic[1] != 0 or magic[2] != _UBYTE or magic[3] == 0:
+        raise ValueError(f'{path} is not an idx file of unsigned bytes: magic {magic.hex() or "(empty)"}, '
+                         f'expected 0000080N')
+    if len(sizes) < 4 * magic[3]:
+        raise ValueError(f'{path} is truncated: shorter than its {4 + 4 * magic[3]}-byte header')
+    return tuple(int(s) for s in np.frombuffer(sizes, dtype='>u4'))
+
+
+def _check_images_shape(path: str, shape: tuple[int, ...]) -> None:
+    """``ValueError`` naming ``path`` and ``shape`` unless ``shape`` is that of Fashion-MNIST images,
+    ``(N, 28, 28)``: a 32 x 32 MNIST-format set (or a file of another shape) was read as Fashion-MNIST and trained
+    on at its own size, silently (the detection set pasted crops of the wrong size)."""
+    if len(shape) != 3 or tuple(shape[1:]) != IMAGE_SHAPE:
+        raise ValueError(f'{path} holds images of shape {tuple(shape)}, but Fashion-MNIST images are '
+                         f'{IMAGE_SHAPE[0]} x {IMAGE_SHAPE[1]} (N, 28, 28): give data_root the Fashion-MNIST idx '
+                         'files, not another set of this format')
 
 
 def find_data_root(data_root: str | None = None) -> str:
@@ -145,6 +183,7 @@ def _load_part(root: str, part: str, stamp: tuple) -> tuple[np.ndarray, np.ndarr
     images_paths, labels_paths = (_files_in(root, name) for name in FILES[part])
     images, labels = _read_copies(images_paths, 3), _read_copies(labels_paths, 1)
     images_path, labels_path = images_paths[0], labels_paths[0]
+    _check_images_shape(images_path, images.shape)
     if len(images) != len(labels):
         raise ValueError(f'{images_path} holds {len(images)} images but {labels_path} holds {len(labels)} labels')
     if len(labels) and labels.max() >= len(FashionMNISTDataset.METAINFO['classes']):
@@ -218,8 +257,11 @@ class FashionMNISTDataset(SingleLabelMixin, BaseDataset):
 
     Raises:
         FileNotFoundError: The folder or one of its files is missing (the message names the path).
-        ValueError: A file is not an idx file of unsigned bytes or is truncated (the message names it), a
-            size argument does not fit the data, or (before any file is read) ``seed`` is outside ``[0, 2**32)``,
+        ValueError: A file is not an idx file of unsigned bytes or is truncated, or the images file holds images
+            other than 28 x 28 (the message names it and the shape found), a size argument does not fit the data
+            (``reward_size`` not smaller than the training images: with ``lazy_init`` at :meth:`check_sources`, the
+            runner's start check, which reads the files' headers), or (before any file is read) ``seed`` is
+            outside ``[0, 2**32)``,
             ``reward_size`` is not a non-negative integer (``None`` included) or is 0 for ``split='reward'``,
             an unread ``BaseDataset`` key is given, or ``metainfo.classes`` does not give one name per class.
 
@@ -351,27 +393,43 @@ class FashionMNISTDataset(SingleLabelMixin, BaseDataset):
             if self.split == 'reward':
                 raise ValueError('split="reward" needs reward_size > 0')
             return np.arange(len(labels))
-        if self.reward_size >= len(labels):
-            raise ValueError(f'reward_size={self.reward_size} must be smaller than the {len(labels)} training '
-                             f'images of {self.data_root}')
+        self._refuse_reward_size(len(labels))
         frac = self.reward_size / len(labels)
         train, reward = stratified_split(labels, (1.0 - frac, frac), self.seed, exact_total=True)
         return train if self.split == 'train' else reward
 
+    def _refuse_reward_size(self, num_train: int) -> None:
+        """``ValueError`` marked as a refusal of ``reward_size`` (:func:`~automl_mm.datasets.splits.of_argument`)
+        where it does not leave a training image of the ``num_train`` official ones (split ``'test'`` reads none)."""
+        if self.split != 'test' and self.reward_size >= num_train:
+            raise of_argument(ValueError(
+                f'reward_size={self.reward_size} must be smaller than the {num_train} training images of '
+                f'{self.data_root} (it asks {self.reward_size} reward images of {num_train} available, leaving no '
+                'training image)'), 'reward_size')
+
     def check_sources(self) -> None:
-        """Check, without reading them, that the idx files :meth:`load_data_list` reads are in ``data_root`` (plain or
-        ``.gz``; the start-up check of a dataset built with ``lazy_init``,
-        :func:`~automl_mm.engine.preflight_loading.check_before_loading`).
+        """Check, reading only their headers, what :meth:`load_data_list` reads (the start-up check of a dataset
+        built with ``lazy_init``, :func:`~automl_mm.engine.preflight_loading.check_before_loading`): the idx files
+        are in ``data_root`` (plain or ``.gz``), the images file holds 28 x 28 images, and ``reward_size`` leaves a
+        training image. Cost: a few header bytes of each file.
 
         Raises:
             FileNotFoundError: a file is missing, naming it, marked as a refusal of ``data_root``
                 (:func:`~automl_mm.datasets.splits.of_argument`).
+            ValueError: a file is not an idx file, or its images are not 28 x 28 (naming it and the shape found),
+                marked as a refusal of ``data_root``; ``reward_size`` is not smaller than the number of training
+                labels, naming both, marked as a refusal of ``reward_size``.
         """
-        for name in FILES['test' if self.split == 'test' else 'train']:
-            try:
-                _files_in(self.data_root, name)
-            except FileNotFoundError as err:
-                raise of_argument(err, 'data_root') from None
+        images_name, labels_name = FILES['test' if self.split == 'test' else 'train']
+        try:
+            images_paths, labels_paths = _files_in(self.data_root, images_name), _files_in(self.data_root, labels_name)
+            for path in images_paths:
+                _check_images_shape(path, read_idx_shape(path))
+            num_labels = read_idx_shape(labels_paths[0])[0]
+        except (FileNotFoundError, ValueError) as err:
+            raise of_argument(err, 'data_root') from None
+        if self.reward_size > 0:
+            self._refuse_reward_size(num_labels)
 
     def load_data_list(self) -> list[dict]:
         images, labels = load_fashion_mnist(self.data_root, 'test' if self.split == 'test' else 'train')
