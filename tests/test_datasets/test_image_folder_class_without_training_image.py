@@ -1,0 +1,35 @@
+"""A class whose every image the reward split takes (a 1-image class at a high ``reward_ratio``) is refused: the
+class kept its label and no training image, silently (the head never trained on it)."""
+from __future__ import annotations
+
+import os
+
+import cv2
+import numpy as np
+import pytest
+
+from automl_mm.datasets import ImageFolderDataset
+
+
+def _folder(root, counts: dict) -> str:
+    for cls, n in counts.items():
+        os.makedirs(os.path.join(root, cls), exist_ok=True)
+        for i in range(n):
+            cv2.imwrite(os.path.join(root, cls, f'{i}.png'), np.full((4, 4, 3), i, np.uint8))
+    return str(root)
+
+
+@pytest.mark.parametrize('split', ['train', 'reward'])
+def test_a_class_left_without_a_training_image_is_refused_naming_it(tmp_path, split):
+    # 4 images at 0.75: 3 reward images, so at least two 1-image classes lose their only image to it
+    root = _folder(tmp_path / 'imgs', {'ant': 1, 'bee': 1, 'cat': 2})
+    with pytest.raises(ValueError, match=r'reward_ratio=0\.75.*no training image.*\((ant|bee): 1 image') as info:
+        ImageFolderDataset(str(root), split=split, reward_ratio=0.75)
+    assert getattr(info.value, 'config_argument', None) == 'reward_ratio'
+
+
+def test_every_class_keeping_a_training_image_builds(tmp_path):
+    root = _folder(tmp_path / 'imgs', {'ant': 2, 'bee': 3})
+    for seed in range(5):
+        ds = ImageFolderDataset(str(root), split='train', reward_ratio=0.4, seed=seed)
+        assert {ds.get_data_info(i)['gt_label'] for i in range(len(ds))} == {0, 1}
