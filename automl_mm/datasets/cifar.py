@@ -19,6 +19,7 @@ from .splits import (
     check_split,
     metainfo_with_classes,
     of_argument,
+    refuse_classes_without_training,
     refuse_unread_base_keys,
     stratified_split,
     take_mmpretrain_keys,
@@ -243,6 +244,8 @@ class CIFAR10Dataset(SingleLabelMixin, BaseDataset):
                                              f'training images of {self.data_root}'), 'reward_size')
             frac = self.reward_size / len(labels)
             train, reward = stratified_split(labels, (1.0 - frac, frac), self.seed, exact_total=True)
+            refuse_classes_without_training(labels, train, self.metainfo['classes'], 'reward_size',
+                                            self.reward_size, self.data_root)
             indices = train if self.split == 'train' else reward
         # RGB on disk -> BGR in memory (mmcv convention).
         return [{'img': images[i, :, :, ::-1].copy(), 'gt_label': int(labels[i]), 'source_idx': int(i)}

@@ -26,6 +26,7 @@ from .splits import (
     check_split,
     metainfo_with_classes,
     of_argument,
+    refuse_classes_without_training,
     refuse_unread_base_keys,
     refuse_zero,
     stratified_split,
@@ -396,6 +397,8 @@ class FashionMNISTDataset(SingleLabelMixin, BaseDataset):
         self._refuse_reward_size(len(labels))
         frac = self.reward_size / len(labels)
         train, reward = stratified_split(labels, (1.0 - frac, frac), self.seed, exact_total=True)
+        refuse_classes_without_training(labels, train, self.metainfo['classes'], 'reward_size', self.reward_size,
+                                        self.data_root)
         return train if self.split == 'train' else reward
 
     def _refuse_reward_size(self, num_train: int) -> None:

@@ -4,9 +4,7 @@ from __future__ import annotations
 import os
 import os.path as osp
 from numbers import Real
-from typing import Any
 
-import numpy as np
 from mmengine.dataset import BaseDataset
 
 from automl_mm.registry import DATASETS
@@ -18,6 +16,7 @@ from .splits import (
     class_names,
     file_keys,
     of_argument,
+    refuse_classes_without_training,
     refuse_unread_base_keys,
     stratified_split,
     take_mmpretrain_keys,
@@ -299,22 +298,6 @@ class ImageFolderDataset(SingleLabelMixin, BaseDataset):
             return True
         return same_files(first, second, list(cls._listing(first) & cls._listing(second)))
 
-    def _refuse_classes_without_training_image(self, items: list[dict], train: Any, classes: list[str],
-                                               root: str) -> None:
-        """``ValueError`` marked as a refusal of ``reward_ratio`` (:func:`~automl_mm.datasets.splits.of_argument`)
-        where the reward split takes every image of a class (a 1-image class at ``reward_ratio=0.75``): the class
-        kept its label and no training image, silently, in both splits' builds (the same split)."""
-        in_class = np.bincount([it['gt_label'] for it in items], minlength=len(classes))
-        in_train = np.bincount([items[i]['gt_label'] for i in train], minlength=len(classes))
-        lost = [f'{classes[c]}: {in_class[c]} image{"s" if in_class[c] > 1 else ""}'
-                for c in np.flatnonzero((in_class > 0) & (in_train == 0))]
-        if lost:
-            raise of_argument(ValueError(
-                f'reward_ratio={self.reward_ratio} of the images under {root} leaves {len(lost)} class'
-                f'{"es" if len(lost) > 1 else ""} no training image, the reward split taking all of '
-                f'{"them" if len(lost) > 1 else "it"} ({"; ".join(lost[:5])}{" ..." if len(lost) > 5 else ""}): '
-                'lower reward_ratio or add images to the class'), 'reward_ratio')
-
     def load_data_list(self) -> list[dict]:
         root = self.data_prefix['img_path']
         classes = self._class_folders()
@@ -349,6 +332,9 @@ class ImageFolderDataset(SingleLabelMixin, BaseDataset):
             if not len(reward):
                 raise ValueError(f'reward_ratio={self.reward_ratio} of the {len(items)} images under {root} '
                                  'leaves no reward image: raise reward_ratio')
-            self._refuse_classes_without_training_image(items, train, classes, root)
+            # a class whose every image the reward split takes (a 1-image class at 0.75) kept its label and no
+            # training image, silently
+            refuse_classes_without_training([it['gt_label'] for it in items], train, classes, 'reward_ratio',
+                                            self.reward_ratio, root)
             items = [items[i] for i in (train if self.split == 'train' else reward)]
         return items

@@ -243,6 +243,34 @@ def check_reward_size(owner: str, reward_size: object, split: str) -> int:
     return reward_size
 
 
+def refuse_classes_without_training(labels: Sequence[int], train: Sequence[int], classes: Sequence[str],
+                                    argument: str, value: object, source: str) -> None:
+    """``ValueError`` marked as a refusal of ``argument`` (:func:`of_argument`) where a class that has items in
+    ``labels`` has none among the ``train`` indices: the reward split took all of them (a 1-image class at
+    ``reward_ratio=0.75``, a 60-image Fashion-MNIST set at ``reward_size=55``), and the class kept its label with no
+    training image, silently (the head never trained on it).
+
+    Args:
+        labels: The class label (an index into ``classes``) of every item of the set split.
+        train: Indices into ``labels`` of the training split.
+        classes: The class names, label order.
+        argument: The dataset argument that sizes the reward split (``'reward_ratio'``, ``'reward_size'``).
+        value: Its value, for the message.
+        source: What was split, for the message (a folder).
+    """
+    labels = np.asarray(labels, dtype=np.int64)
+    in_class = np.bincount(labels, minlength=len(classes))
+    in_train = np.bincount(labels[np.asarray(train, dtype=np.int64)], minlength=len(classes))
+    lost = [f'{classes[c] if c < len(classes) else c}: {in_class[c]} image{"s" if in_class[c] > 1 else ""}'
+            for c in np.flatnonzero((in_class > 0) & (in_train == 0))]
+    if lost:
+        raise of_argument(ValueError(
+            f'{argument}={value} of the images of {source} leaves {len(lost)} class{"es" if len(lost) > 1 else ""} '
+            f'no training image, the reward split taking all of {"them" if len(lost) > 1 else "it"} '
+            f'({"; ".join(lost[:5])}{" ..." if len(lost) > 5 else ""}): lower {argument} or add images to the '
+            f'class{"es" if len(lost) > 1 else ""}'), argument)
+
+
 def refuse_zero(owner: str, **counts: int | None) -> None:
     """``ValueError`` naming ``owner.key`` for each count that is 0: a ``max_samples=0`` or ``samples_per_class=0``
     built an empty split without a word, and the run failed (or trained on nothing) far from the cause."""

@@ -1,5 +1,6 @@
-"""A class whose every image the reward split takes (a 1-image class at a high ``reward_ratio``) is refused: the
-class kept its label and no training image, silently (the head never trained on it)."""
+"""A class whose every image the reward split takes (a 1-image class at a high ``reward_ratio``, a ``reward_size``
+close to the whole set) is refused: the class kept its label and no training image, silently (the head never
+trained on it)."""
 from __future__ import annotations
 
 import os
@@ -33,3 +34,20 @@ def test_every_class_keeping_a_training_image_builds(tmp_path):
     for seed in range(5):
         ds = ImageFolderDataset(str(root), split='train', reward_ratio=0.4, seed=seed)
         assert {ds.get_data_info(i)['gt_label'] for i in range(len(ds))} == {0, 1}
+
+
+def test_a_fashion_mnist_reward_size_taking_a_whole_class_is_refused(tmp_path):
+    from test_fashion_mnist import write_fashion
+
+    from automl_mm.datasets import CIFAR10Dataset, FashionMNISTDataset
+
+    from conftest import write_cifar
+
+    root = write_fashion(tmp_path / 'fm')  # 6 training images per class
+    with pytest.raises(ValueError, match=r'reward_size=55 .*no training image') as info:
+        FashionMNISTDataset(split='train', data_root=root, reward_size=55)
+    assert getattr(info.value, 'config_argument', None) == 'reward_size'
+    assert len(FashionMNISTDataset(split='train', data_root=root, reward_size=50)) == 10
+    cifar = write_cifar(str(tmp_path / 'cifar-10-batches-py'))  # 100 training images
+    with pytest.raises(ValueError, match=r'reward_size=99 .*no training image'):
+        CIFAR10Dataset(cifar, split='reward', reward_size=99)
