@@ -18,6 +18,7 @@ from .splits import (
     check_seed,
     check_split,
     metainfo_with_classes,
+    per_class_subset,
     refuse_unread_base_keys,
     refuse_zero,
     stratified_split,
@@ -38,7 +39,11 @@ class DigitsDataset(SingleLabelMixin, BaseDataset):
         img_size: Side of the square output image.
         split_sizes: Fractions of the 1,797 images in train, reward and test.
         seed: Seed of the split.
-        max_samples: Keep only the first ``max_samples`` of the split (for tiny tests and demos).
+        samples_per_class: Keep a seeded sample of this many images of each of the 10 digits (a class-balanced
+            subset of any split, drawn as ``FashionMNISTDataset``'s); a digit with fewer images in the split is
+            refused. ``None`` (the default) keeps all.
+        max_samples: Then keep only the first ``max_samples`` of the split (for tiny tests and demos); not
+            class-balanced (``samples_per_class`` is).
         **kwargs: Passed to ``mmengine.dataset.BaseDataset`` (``pipeline``, ``test_mode``, ``indices``,
             ``metainfo``, ...); its ``ann_file``, ``data_root``, ``data_prefix`` and ``filter_cfg`` are never read
             and are refused. ``metainfo=dict(classes=...)`` renames the 10 classes (label order) and must give 10
@@ -71,13 +76,15 @@ class DigitsDataset(SingleLabelMixin, BaseDataset):
                  split_sizes: Sequence[float] = (0.6, 0.2, 0.2),
                  seed: int = 0,
                  max_samples: int | None = None,
+                 samples_per_class: int | None = None,
                  **kwargs) -> None:
         take_mmpretrain_keys('DigitsDataset', kwargs, ('with_label', 'download'))
         refuse_unread_base_keys('DigitsDataset', kwargs, self.UNREAD_BASE_KEYS,
                                 "builds its images from scikit-learn's bundled digits")
         self.split = check_split(split)
-        max_samples = check_counts(max_samples=max_samples)['max_samples']
-        refuse_zero('DigitsDataset', max_samples=max_samples)
+        counts = check_counts(max_samples=max_samples, samples_per_class=samples_per_class)
+        max_samples, self.samples_per_class = counts['max_samples'], counts['samples_per_class']
+        refuse_zero('DigitsDataset', max_samples=max_samples, samples_per_class=self.samples_per_class)
         img_size = as_count(img_size, 'DigitsDataset.img_size', 8)  # the source resolution
         # checked here, not first in load_data_list: with lazy_init (a config check) a bad value passed
         self.split_sizes = tuple(check_fractions(split_sizes, f'DigitsDataset.split_sizes (one for each of {SPLITS})',
@@ -100,6 +107,9 @@ class DigitsDataset(SingleLabelMixin, BaseDataset):
             raise ValueError(f'DigitsDataset.split_sizes={self.split_sizes} leave the {", ".join(empty)} split empty '
                              f'(rounded per class of about 180 images): give each split a larger fraction')
         indices = parts[SPLITS.index(self.split)]
+        if self.samples_per_class is not None:
+            indices = per_class_subset(indices, digits.target, self.samples_per_class, len(self.METAINFO['classes']),
+                                       self.seed, self.split)
         if self.max_samples is not None:
             indices = indices[:self.max_samples]
         data_list = []

@@ -26,6 +26,7 @@ from .splits import (
     check_split,
     metainfo_with_classes,
     of_argument,
+    per_class_subset,
     refuse_classes_without_training,
     refuse_unread_base_keys,
     refuse_zero,
@@ -248,8 +249,11 @@ class FashionMNISTDataset(SingleLabelMixin, BaseDataset):
             drawn from ``default_rng([seed, 1])``, which is ``default_rng(seed + 2**32)``: a larger seed would
             draw another seed's numbers, :func:`~automl_mm.utils.seeding.as_seed`).
         samples_per_class: Keep a seeded sample of this many images of each of the 10 classes (reduced-data
-            runs); a class with fewer images in the split is refused. ``None`` keeps all.
-        max_samples: Then keep only the first ``max_samples`` (tiny tests and demos); ``None`` keeps all.
+            runs), in any split (``'reward'`` and ``'test'`` too: a class-balanced reward subset); a class with
+            fewer images in the split is refused. ``None`` keeps all.
+        max_samples: Then keep only the first ``max_samples`` in index order (tiny tests and demos); ``None`` keeps
+            all. Not class-balanced: the first 1,000 of the default reward split (the OHL configs' reward subset)
+            hold 84 to 116 images of a class; ``samples_per_class`` gives equal counts.
         **kwargs: Passed to ``mmengine.dataset.BaseDataset`` (``pipeline``, ``test_mode``, ``indices``,
             ``metainfo``, ...); its ``ann_file``, ``data_prefix`` and ``filter_cfg`` are never read and are
             refused. ``metainfo=dict(classes=...)`` renames the 10 classes (label order) and must give 10 names.
@@ -440,17 +444,8 @@ class FashionMNISTDataset(SingleLabelMixin, BaseDataset):
         indices = self.split_indices(labels)
         if self.samples_per_class is not None:
             # A seeded draw per class, independent of the train / reward split's permutation.
-            rng = np.random.default_rng([self.seed, 1])
-            chosen = []
-            # every class, also one the split has no image of: a 5-image reward split asked for 1 per class gave
-            # 5 images of classes 5..9 and no word about classes 0..4
-            for cls in range(len(self.METAINFO['classes'])):
-                of_class = indices[labels[indices] == cls]
-                if len(of_class) < self.samples_per_class:
-                    raise ValueError(f'samples_per_class={self.samples_per_class} but class {int(cls)} has only '
-                                     f'{len(of_class)} images in the {self.split} split')
-                chosen.append(rng.choice(of_class, size=self.samples_per_class, replace=False))
-            indices = np.sort(np.concatenate(chosen))
+            indices = per_class_subset(indices, labels, self.samples_per_class, len(self.METAINFO['classes']),
+                                       self.seed, self.split)
         if self.max_samples is not None:
             indices = indices[:self.max_samples]
         return [{'img': np.repeat(images[i][:, :, None], 3, axis=2), 'gt_label': int(labels[i]),

@@ -243,6 +243,38 @@ def check_reward_size(owner: str, reward_size: object, split: str) -> int:
     return reward_size
 
 
+def per_class_subset(indices: np.ndarray, labels: np.ndarray, samples_per_class: int, num_classes: int,
+                     seed: int, split: str) -> np.ndarray:
+    """A seeded sample of ``samples_per_class`` of ``indices`` of each of the ``num_classes`` classes (a
+    class-balanced subset of a split), drawn from ``default_rng([seed, 1])``, independent of the split's own
+    permutation. Every class is asked, also one the split has no image of (a 5-image reward split asked for 1 per
+    class gave 5 images of classes 5..9 and no word about classes 0..4).
+
+    Args:
+        indices: The split's item indices (into ``labels``).
+        labels: The class of every item of the set split.
+        samples_per_class: The images kept of each class.
+        num_classes: The number of classes (labels ``0 .. num_classes - 1``).
+        seed: The dataset's seed.
+        split: The split's name, for the message.
+
+    Returns:
+        The kept indices, sorted: ``samples_per_class * num_classes`` of them.
+
+    Raises:
+        ValueError: a class has fewer than ``samples_per_class`` images in the split, naming both numbers.
+    """
+    rng = np.random.default_rng([seed, 1])
+    chosen = []
+    for cls in range(num_classes):
+        of_class = indices[labels[indices] == cls]
+        if len(of_class) < samples_per_class:
+            raise ValueError(f'samples_per_class={samples_per_class} but class {int(cls)} has only '
+                             f'{len(of_class)} images in the {split} split')
+        chosen.append(rng.choice(of_class, size=samples_per_class, replace=False))
+    return np.sort(np.concatenate(chosen))
+
+
 def refuse_classes_without_training(labels: Sequence[int], train: Sequence[int], classes: Sequence[str],
                                     argument: str, value: object, source: str) -> None:
     """``ValueError`` marked as a refusal of ``argument`` (:func:`of_argument`) where a class that has items in
