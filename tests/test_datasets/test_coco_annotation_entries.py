@@ -1,0 +1,70 @@
+"""``check_coco_annotation_file`` (the config check of every COCO file a config reads) checked the top-level keys
+only: an annotation whose ``image_id`` names no image, whose ``category_id`` names no category, or whose ``bbox`` is
+not 4 finite numbers with w, h >= 0 was dropped by mmdet's ``CocoDataset`` without a word (the run trained on fewer
+objects) or failed deep inside it (``not enough values to unpack``). Each is refused naming the file, the
+annotation's id and the key."""
+from __future__ import annotations
+
+import json
+
+import pytest
+
+from automl_mm.datasets.coco_split import check_coco_annotation_file
+
+
+def _coco(**ann) -> dict:
+    base = {'id': 7, 'image_id': 1, 'category_id': 1, 'bbox': [2, 3, 10, 12], 'area': 120.0, 'iscrowd': 0}
+    base.update(ann)
+    return {'images': [{'id': 1, 'file_name': '1.png', 'width': 64, 'height': 64},
+                       {'id': 2, 'file_name': '2.png', 'width': 64, 'height': 64}],
+            'annotations': [{'id': 6, 'image_id': 2, 'category_id': 1, 'bbox': [0, 0, 5, 5], 'area': 25.0,
+                             'iscrowd': 0}, {k: v for k, v in base.items() if v is not None}],
+            'categories': [{'id': 1, 'name': 'a'}, {'id': 2, 'name': 'b'}]}
+
+
+def _write(tmp_path, coco) -> str:
+    path = tmp_path / 'ann.json'
+    path.write_text(json.dumps(coco))
+    return str(path)
+
+
+@pytest.mark.parametrize('ann, match', [
+    (dict(image_id=9), r"annotation id 7 \(annotations\[1\]\): image_id 9 is not the id of an image"),
+    (dict(image_id='1'), r"annotation id 7 \(annotations\[1\]\): image_id '1' is not the id of an image"),
+    (dict(image_id=None), r"annotation id 7 \(annotations\[1\]\) has no 'image_id'"),
+    (dict(category_id=3), r"annotation id 7 \(annotations\[1\]\): category_id 3 is not the id of a category"),
+    (dict(category_id=None), r"annotation id 7 \(annotations\[1\]\) has no 'category_id'"),
+    (dict(bbox=None), r"annotation id 7 \(annotations\[1\]\) has no 'bbox'"),
+    (dict(bbox=[1, 2, 3]), r"annotation id 7 \(annotations\[1\]\): bbox \[1, 2, 3\] is not 4 numbers"),
+    (dict(bbox=[1, 2, '3', 4]), r"annotation id 7 \(annotations\[1\]\): bbox \[1, 2, '3', 4\] is not 4 numbers"),
+    (dict(bbox=[1, 2, True, 4]), r"bbox \[1, 2, True, 4\] is not 4 numbers"),
+    (dict(bbox=[1, 2, -3, 4]), r"annotation id 7 \(annotations\[1\]\): bbox \[1, 2, -3, 4\] has a negative width"),
+    (dict(bbox=[1, 2, 3, -0.5]), r"bbox \[1, 2, 3, -0.5\] has a negative width or height"),
+    (dict(bbox=[1, 2, float('nan'), 4]), r"bbox \[1, 2, nan, 4\] is not 4 .*finite"),
+    (dict(id=None), r"annotations\[1\] has no 'id'"),
+])
+def test_a_bad_annotation_is_refused_naming_file_id_and_key(tmp_path, ann, match):
+    path = _write(tmp_path, _coco(**ann))
+    with pytest.raises(ValueError, match=match) as info:
+        check_coco_annotation_file(path)
+    assert path in str(info.value)
+
+
+def test_good_annotations_pass_a_zero_size_box_a_crowd_and_a_whole_float_id_too(tmp_path):
+    """A 0-wide box (mmdet drops it: COCO has such degenerate boxes), a crowd box, and ids pycocotools reads as the
+    int ones (``1.0`` is the dict key ``1``; mmdet loads it) pass."""
+    coco = _coco(bbox=[1, 2, 0, 4], image_id=1.0, category_id=2.0)
+    coco['annotations'].append({'id': 8, 'image_id': 1, 'category_id': 1, 'bbox': [0.5, 1.5, 3.25, 4],
+                                'area': 12.0, 'iscrowd': 1})
+    check_coco_annotation_file(_write(tmp_path, coco))
+
+
+@pytest.mark.parametrize('ann', [dict(image_id=9), dict(category_id=3), dict(bbox=[1, 2, -3, 4])])
+def test_mmdet_drops_each_such_annotation_without_a_word(tmp_path, ann):
+    """Why they are refused: mmdet's ``CocoDataset`` loads the file and drops the annotation."""
+    from mmdet.datasets import CocoDataset
+
+    path = _write(tmp_path, _coco(**ann))
+    ds = CocoDataset(ann_file=path, data_prefix=dict(img=str(tmp_path)), metainfo=dict(classes=('a', 'b')),
+                     pipeline=[], filter_cfg=None)
+    assert sum(len(ds.get_data_info(i)['instances']) for i in range(len(ds))) == 1  # annotation 6 only
