@@ -48,7 +48,7 @@ from .retrain_export import (
 )
 from .retrain_input import warn_flops_shape_not_trained
 from .samplers import check_completion_sampler, completion_sampler_setting
-from .search_checks import check_schedule_span, check_scoring_counts
+from .search_checks import check_schedule_span, check_scoring_counts, check_search_length
 from .search_log import format_table, warn
 from .spaces import DilationSpace, StageAllocationSpace
 
@@ -96,18 +96,20 @@ class CRNASLoop(CRNASResumeChecks, SearchLoopBase):
         retrain_config: The config that trains the CR backbone in the final detector; the export inherits it.
         metric_key: The search-split metric that scores allocations and dilations; default ``'coco/bbox_mAP'``
             (higher is better; ``metric_rule`` says otherwise, or infers it from the key: :class:`SearchLoopBase`).
+        max_iters: Leave it out: the search's length is ``stage_iters + spatial_iters``; one other than it is
+            refused, naming them (it stopped the build with a ``TypeError`` naming no key).
         **kwargs: ``search_dataloader``, ``search_evaluator``, ``metric_rule``, ``bn_recalibration_batches``,
             ``checkpoint_interval_s``, ``seed``, ``out_dir`` of :class:`SearchLoopBase`.
 
     Raises:
         ValueError: naming the ``train_cfg`` key, before training: ``stage_iters`` / ``spatial_iters`` not ints
-            >= 0 or both 0, ``max_stage_candidates``, ``num_samples``, ``batches_per_sample``, ``pool_size`` or
-            ``stage_pool_size`` not ints >= 1, a ``flops_tolerance`` that is not a finite number >= 0, a
-            ``flops_input_shape`` that is not ``(C, H, W)``, a cosine ``param_scheduler`` whose span disagrees
-            with the search's iterations, a
-            backbone built with dilations other than 1, a ``stage_space`` with another number of stages than the
-            backbone or a choice above its ``max_stage_blocks``, both ``dilation_space`` and ``dilation_choices``, a
-            ``dilation_space.num_blocks`` other than ``total_blocks``, or a ``sampler`` config with its own space.
+            >= 0 or both 0, a ``max_iters`` other than their sum, ``max_stage_candidates``, ``num_samples``,
+            ``batches_per_sample``, ``pool_size`` or ``stage_pool_size`` not ints >= 1, a ``flops_tolerance`` that
+            is not a finite number >= 0, a ``flops_input_shape`` that is not ``(C, H, W)``, a cosine
+            ``param_scheduler`` whose span disagrees with the search's iterations, a backbone built with dilations
+            other than 1, a ``stage_space`` with another number of stages than the backbone or a choice above its
+            ``max_stage_blocks``, both ``dilation_space`` and ``dilation_choices``, a ``dilation_space.num_blocks``
+            other than ``total_blocks``, or a ``sampler`` config with its own space.
     """
 
     # saved since the 42nd / 45th / 47th session
@@ -119,13 +121,17 @@ class CRNASLoop(CRNASResumeChecks, SearchLoopBase):
                  max_stage_candidates: int | None = None, pool_size: int = 3, num_samples: int = 4,
                  batches_per_sample: int | None = 1, reference_allocation: Sequence[int] | None = None,
                  flops_tolerance: float = 0.05, flops_input_shape: Sequence[int] = (3, 800, 1333),
-                 retrain_config: str | None = None, metric_key: str = 'coco/bbox_mAP', **kwargs) -> None:
+                 retrain_config: str | None = None, metric_key: str = 'coco/bbox_mAP', max_iters: int | None = None,
+                 **kwargs) -> None:
         # a negative one shortened the other phase silently, a float was truncated
         stage_iters = as_count(stage_iters, 'train_cfg.stage_iters')
         spatial_iters = as_count(spatial_iters, 'train_cfg.spatial_iters')
         if stage_iters + spatial_iters == 0:
             raise ValueError('train_cfg.stage_iters and train_cfg.spatial_iters are both 0: the search would score '
                              'an untrained supernet; train it for at least one iteration')
+        check_search_length(max_iters, int(stage_iters) + int(spatial_iters),
+                            f'stage_iters={int(stage_iters)} + spatial_iters={int(spatial_iters)}', 'CRNASLoop',
+                            'train_cfg.stage_iters / train_cfg.spatial_iters')
         if max_stage_candidates is not None:
             as_count(max_stage_candidates, 'train_cfg.max_stage_candidates', 1)
         if isinstance(flops_tolerance, bool) or not isinstance(flops_tolerance, (int, float)) \

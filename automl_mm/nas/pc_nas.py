@@ -40,7 +40,7 @@ from .retrain_export import (
 )
 from .retrain_input import check_retrain_input
 from .samplers import PoolPathSampler, check_completion_sampler, completion_sampler_setting
-from .search_checks import check_schedule_span, check_scoring_counts
+from .search_checks import check_schedule_span, check_scoring_counts, check_search_length
 from .search_log import format_table, warn
 
 _SCORE_STREAM = 7919  # key of PC-NAS's scoring streams (utils/seeding domain 'nas.score')
@@ -77,13 +77,16 @@ class PCNASLoop(PCNASResumeChecks, SearchLoopBase):
         input_shape: ``(N, C, H, W)`` the FLOPs are counted at, per image (N is ignored; default: the latency
             table's).
         retrain_config: The config that trains an architecture from scratch; the exported config inherits it.
+        max_iters: Leave it out: the search's length is derived (above); one other than it is refused, naming
+            ``warmup_iters`` / ``stage_iters`` (it stopped the build with a ``TypeError`` naming no key).
         **kwargs: ``search_dataloader``, ``search_evaluator``, ``metric_key``, ``metric_rule``,
             ``bn_recalibration_batches``,
             ``checkpoint_interval_s``, ``seed``, ``out_dir`` of :class:`SearchLoopBase`.
 
     Raises:
         ValueError: naming the ``train_cfg`` key, before training: ``stage_iters`` / ``warmup_iters`` not ints
-            >= 0 or both 0, ``num_samples`` / ``batches_per_sample`` / ``pool_size`` not ints >= 1, a cosine
+            >= 0 or both 0, a ``max_iters`` other than the derived length, ``num_samples`` / ``batches_per_sample``
+            / ``pool_size`` not ints >= 1, a cosine
             ``param_scheduler`` whose span disagrees with the search's iterations, a supernet of one architecture
             (``model.backbone.arch`` set), a ``retrain_config`` that is
             missing, trains with a search loop or has another backbone, ``latency_limit`` together with
@@ -101,7 +104,8 @@ class PCNASLoop(PCNASResumeChecks, SearchLoopBase):
                  sampler: dict | None = None, completion_sampler: dict | None = None, latency_table: str | None = None,
                  latency_limit: float | None = None, flops_limit: float | None = None,
                  input_shape: Sequence[int] | None = None, retrain_config: str | None = None,
-                 latency_num_threads: int = DEFAULT_LATENCY_THREADS, **kwargs) -> None:
+                 latency_num_threads: int = DEFAULT_LATENCY_THREADS, max_iters: int | None = None,
+                 **kwargs) -> None:
         self.space = build_path_space(space or dict(type='LayerwiseSpace'), 'train_cfg.space')
         self.supernet = self.space.bind(runner.model)
         if sum(1 for _ in itertools.islice(self.space.completions(()), 2)) <= 1:
@@ -128,9 +132,11 @@ class PCNASLoop(PCNASResumeChecks, SearchLoopBase):
         if total_iters == 0:  # every potential would be read from the untrained supernet, and a pool exported
             raise ValueError('train_cfg.warmup_iters and train_cfg.stage_iters are both 0: the search would score '
                              'an untrained supernet; train it for at least one iteration')
+        derivation = f'warmup_iters={int(warmup_iters)} + {num_layers} layers x stage_iters={int(stage_iters)}'
+        check_search_length(max_iters, total_iters, derivation, 'PCNASLoop',
+                            'train_cfg.warmup_iters / train_cfg.stage_iters')
         cfg = checked_config(runner)  # what the runner runs: Runner(param_scheduler=..., cfg=dict(...)) too
-        check_schedule_span(cfg.get('param_scheduler'), total_iters,
-                            f'warmup_iters={int(warmup_iters)} + {num_layers} layers x stage_iters={int(stage_iters)}')
+        check_schedule_span(cfg.get('param_scheduler'), total_iters, derivation)
         check_phase_accumulation(cfg.get('optim_wrapper'), [('train_cfg.warmup_iters', int(warmup_iters)),
                                                             ('train_cfg.stage_iters', int(stage_iters))])
         super().__init__(runner, dataloader, max_iters=total_iters, **kwargs)

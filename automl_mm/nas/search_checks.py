@@ -76,6 +76,31 @@ def check_no_path_sampling_hook(runner: Any, loop: str) -> None:
                      'plain loop)')
 
 
+def check_search_length(max_iters: Any, total_iters: int, derivation: str, loop: str, keys: str) -> None:
+    """Refuse a ``train_cfg.max_iters`` other than the search's own length.
+
+    A search loop derives its iterations from its phases and gives mmengine's loop that count itself, so a
+    ``max_iters`` in ``train_cfg`` (the key that sets an mmengine / mmdet iteration-based run's length, e.g.
+    ``--cfg-options train_cfg.max_iters=100``) stopped the loop's build with ``TypeError: ... got multiple values
+    for keyword argument 'max_iters'``, naming neither the key nor the keys that set the length.
+
+    Args:
+        max_iters: ``train_cfg.max_iters`` (``None``: not given).
+        total_iters: The search's iterations.
+        derivation: How ``total_iters`` is derived (e.g. ``'warmup_iters=600 + 4 layers x stage_iters=300'``).
+        loop: The loop's class name, for the message.
+        keys: The ``train_cfg`` keys that set the length, for the message (``'train_cfg.warmup_iters /
+            train_cfg.stage_iters'``).
+
+    Raises:
+        ValueError: ``max_iters`` is given and is not ``total_iters``, naming both and ``keys``.
+    """
+    if max_iters is None or (not isinstance(max_iters, bool) and max_iters == total_iters):
+        return
+    raise ValueError(f'train_cfg.max_iters={max_iters!r}: {loop} runs the iterations its phases add up to, '
+                     f'{derivation} = {total_iters}; set {keys} to change it (and leave max_iters out)')
+
+
 def check_schedule_span(param_schedulers: Any, total_iters: int, derivation: str) -> None:
     """Refuse an iteration-based cosine schedule whose explicit length disagrees with the search's iterations.
 
