@@ -34,6 +34,7 @@ from automl_mm.utils.checks import as_count
 
 from .checkpoint import CheckpointMismatchError, checkpoint_mismatch, inner_model
 from .rank_failures import stopping_together
+from .resume import train_epoch_length
 
 
 def periodic_saves(hook: Any, last: int) -> range:
@@ -283,11 +284,14 @@ def check_schedule_unchanged(runner, checkpoint: dict, name: str) -> None:
     process, so it changes with the world size too: each process reads 1/world size of every epoch. Where the
     checkpoint records its world size (``meta['world_size']``, which every runner's ``save_checkpoint`` writes:
     :func:`automl_mm.engine.resume.recording_world_size`) and this run has another, the message names that as the
-    cause.
+    cause. Likewise another epoch length (``meta['epoch_length']``: another ``train_dataloader.batch_size`` or
+    training-set size) where the span is the saved one's in epochs: the message blamed ``train_cfg.max_epochs``,
+    which was unchanged.
 
     Raises:
         ValueError: a built scheduler's span differs from the saved one, naming the scheduler, both values and the
-            cause (another world size than the checkpoint's, else e.g. another ``train_cfg.max_epochs``).
+            cause (another world size than the checkpoint's, another epoch length, else e.g. another
+            ``train_cfg.max_epochs``).
     """
     saved = checkpoint.get('param_schedulers')
     built = getattr(runner, 'param_schedulers', None)
@@ -315,6 +319,18 @@ def check_schedule_unchanged(runner, checkpoint: dict, name: str) -> None:
                         'schedule would end at another epoch than configured. Resume with '
                         f'{processes}, or train on as a new run from its weights (load_from, without '
                         'resume)')
+                saved_length = (checkpoint.get('meta') or {}).get('epoch_length')
+                length, now = train_epoch_length(runner), getattr(scheduler, key)
+                if saved_length and length and int(saved_length) != length and \
+                        state[key] * length == now * int(saved_length):  # the same span in epochs
+                    raise ValueError(
+                        f'resuming {name}: an epoch of the checkpoint\'s run had {saved_length} iterations, this '
+                        f'run\'s has {length} (another train_dataloader.batch_size, or another size of the training '
+                        f'set): param_scheduler{where} ({type(scheduler).__name__}), given in epochs and converted '
+                        f'to iterations, was saved with {key}={state[key]} and now gives {key}={now} iterations. '
+                        'mmengine restores the saved span, so the schedule would end at another epoch than '
+                        'configured. Resume with the interrupted run\'s batch size and training set, or train on as '
+                        'a new run from its weights (load_from, without resume)')
                 raise ValueError(
                     f'resuming {name}: param_scheduler{where} ({type(scheduler).__name__}) was saved with '
                     f'{key}={state[key]} (in iterations where converted) and the config now gives '

@@ -26,10 +26,10 @@ mmengine 0.10.7 is patched where it cannot be configured, and only there:
    another job holds named on every rank that meets it, :func:`automl_mm.engine.dist.job_rendezvous_store`).
    Likewise ``mmengine.dist.utils._init_dist_mpi`` (29500 for every mpirun job) becomes
    :func:`automl_mm.engine.dist.init_dist_mpi_job` (a port from the job's PMIx namespace, the same check).
-5. **World size in every checkpoint** (a resume on another number of processes is named as such only when the
-   checkpoint records its world size): ``Runner.save_checkpoint`` is wrapped by
-   :func:`automl_mm.engine.resume.recording_world_size`, which adds ``meta['world_size']``, whatever hooks the
-   run has.
+5. **World size and epoch length in every checkpoint** (a resume on another number of processes, or with another
+   ``train_dataloader.batch_size``, is named as such only when the checkpoint records them):
+   ``Runner.save_checkpoint`` is wrapped by :func:`automl_mm.engine.resume.recording_world_size`, which adds
+   ``meta['world_size']`` and ``meta['epoch_length']``, whatever hooks the run has.
 6. **Dataloader workers seeded anew every epoch** (mmengine's default ``worker_init_fn`` seeds them with a constant,
    so with ``persistent_workers=False`` every random transform drew the same numbers every epoch):
    ``Runner.build_dataloader`` and ``FlexibleRunner.build_dataloader`` are wrapped by
@@ -156,7 +156,7 @@ PATCHES = ('local checkpoints load with weights_only=True and an allow-list',
            'the slurm launcher takes a port per job (SLURM_JOB_ID) and runs scontrol without a shell',
            'the mpi launcher takes a port per job (PMIX_NAMESPACE)',
            'slurm and mpi ranks refuse a rendezvous port that another job holds',
-           'checkpoints record the world size (meta.world_size)',
+           'checkpoints record the world size and epoch length (meta.world_size, meta.epoch_length)',
            'dataloader workers are seeded anew every epoch',
            "runners built from a config run automl_mm's start-of-run checks",
            'checkpoints record the data read (meta.data_fingerprints) and a resume on other data is refused',

@@ -9,8 +9,9 @@ mmengine 0.10.7 writes a checkpoint by truncating the file and streaming into it
   (``Runner.save_checkpoint``, and so every ``CheckpointHook`` save) and ``last_checkpoint`` are written to a
   temporary file, fsynced and renamed into place, so each file is either the old one or the complete new one;
 * :func:`recording_world_size`: ``Runner.save_checkpoint`` records the run's world size in every checkpoint's
-  ``meta['world_size']``, whatever hooks the run has; a resume's schedule check names it when the resumed run has
-  another (:func:`automl_mm.engine.hooks.check_schedule_unchanged`);
+  ``meta['world_size']`` and its epoch length in ``meta['epoch_length']``, whatever hooks the run has; a resume's
+  schedule check names either when the resumed run has another
+  (:func:`automl_mm.engine.hooks.check_schedule_unchanged`);
 * :func:`resolve_resume`: mmengine's ``find_latest_checkpoint`` (used by ``resume=True`` without a path) goes
   through :func:`find_resumable_checkpoint`, which checks what ``last_checkpoint`` names and, when it is missing,
   empty, dangling or names an empty/truncated/foreign file, falls back to the newest complete checkpoint in the
@@ -70,14 +71,28 @@ def open_last_checkpoint_atomically(file, mode='r', *args, **kwargs):
 _ORIGINAL_SAVE = _mm_checkpoint.save_checkpoint
 
 
-def recording_world_size(save_checkpoint: Callable) -> Callable:
-    """``Runner.save_checkpoint`` (``save_checkpoint``) that adds the run's world size to the ``meta`` it is given
-    (``meta['world_size']``, before mmengine builds the checkpoint and calls the ``before_save_checkpoint`` hooks),
-    so every checkpoint a runner saves records it, whatever hooks the run has.
+def train_epoch_length(runner: Any) -> int | None:
+    """The iterations of one training epoch of ``runner`` on this process: the length of its built train loop's
+    dataloader, which mmengine converts a schedule given in epochs with (``convert_to_iter_based``); ``None`` where
+    the train loop is not built or its loader has no length."""
+    loop = getattr(runner, '_train_loop', None)
+    loader = None if loop is None or isinstance(loop, dict) else getattr(loop, 'dataloader', None)
+    try:
+        return len(loader) if loader is not None else None
+    except TypeError:  # a loader without a length (an iterable dataset)
+        return None
 
-    A schedule in epochs converted to iterations counts one process's iterations, so a resume on another number
-    of processes is refused by :func:`automl_mm.engine.hooks.check_schedule_unchanged`; without the record (it was
-    written by ``FiniteLossHook`` alone) a run without that hook got the message blaming ``train_cfg.max_epochs``.
+
+def recording_world_size(save_checkpoint: Callable) -> Callable:
+    """``Runner.save_checkpoint`` (``save_checkpoint``) that adds the run's world size and epoch length to the
+    ``meta`` it is given (``meta['world_size']``, ``meta['epoch_length']``: :func:`train_epoch_length`, where
+    known; before mmengine builds the checkpoint and calls the ``before_save_checkpoint`` hooks), so every
+    checkpoint a runner saves records them, whatever hooks the run has.
+
+    A schedule in epochs converted to iterations counts one process's iterations of an epoch, so a resume on
+    another number of processes, or with another ``train_dataloader.batch_size`` or training-set size, is refused
+    by :func:`automl_mm.engine.hooks.check_schedule_unchanged`; without the records (the world size was written by
+    ``FiniteLossHook`` alone, the epoch length not at all) the message blamed ``train_cfg.max_epochs``.
     A ``meta`` that is not a dict is passed on unchanged (mmengine refuses it).
     """
     signature = inspect.signature(save_checkpoint)
@@ -87,7 +102,9 @@ def recording_world_size(save_checkpoint: Callable) -> Callable:
         bound = signature.bind(*args, **kwargs)
         meta = bound.arguments.get('meta')
         if meta is None or isinstance(meta, dict):
-            bound.arguments['meta'] = {**(meta or {}), 'world_size': get_world_size()}
+            length = train_epoch_length(bound.arguments.get('self'))
+            bound.arguments['meta'] = {**(meta or {}), 'world_size': get_world_size(),
+                                       **({'epoch_length': length} if length is not None else {})}
         return save_checkpoint(*bound.args, **bound.kwargs)
 
     save.records_world_size = True

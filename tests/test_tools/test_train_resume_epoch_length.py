@@ -1,0 +1,76 @@
+"""tools/train.py --resume with another --cfg-options train_dataloader.batch_size (or another training-set size):
+an epoch has another number of iterations, so a schedule given in epochs and converted to iterations
+(``convert_to_iter_based``) has another span, and the resume is refused (mmengine restores the saved span, which
+would end the schedule at another epoch). The refusal blamed "e.g. another train_cfg.max_epochs" where max_epochs
+was unchanged. Every checkpoint records its epoch length now, and the message names the iterations per epoch and
+the batch size as the cause, as it names another world size."""
+from __future__ import annotations
+
+import os.path as osp
+
+import pytest
+from mmengine.runner import Runner
+
+from automl_mm.engine import StrictCheckpointHook
+from automl_mm.engine.checkpoint import safe_torch_load
+from tests._tiny_runner import inductor_cache  # noqa: F401  (autouse)
+
+from conftest import tiny_digits_cfg
+
+
+def _cfg(work_dir: str, batch_size: int = 32):
+    """The tiny digits run (64 images) with a cosine given in epochs, converted to iterations: 2 iterations per
+    epoch at batch 32."""
+    cfg = tiny_digits_cfg(work_dir, max_epochs=2)
+    cfg.train_cfg.val_interval = 100
+    cfg.train_dataloader.batch_size = batch_size
+    cfg.param_scheduler = [dict(type='CosineAnnealingLR', T_max=2, by_epoch=True, convert_to_iter_based=True)]
+    return cfg
+
+
+@pytest.fixture(scope='module')
+def first_epoch(tmp_path_factory):
+    work = str(tmp_path_factory.mktemp('epoch_length'))
+    Runner.from_cfg(_cfg(work)).train()
+    return osp.join(work, 'epoch_1.pth')
+
+
+def _resume(cfg, checkpoint: str):
+    """Resume ``checkpoint`` as tools/train.py does (its StrictCheckpointHook runs the schedule check)."""
+    cfg.resume, cfg.load_from = True, checkpoint
+    runner = Runner.from_cfg(cfg)
+    runner.register_hook(StrictCheckpointHook(checkpoint=checkpoint))
+    runner.train()
+
+
+def test_the_checkpoint_records_its_epoch_length(first_epoch):
+    assert safe_torch_load(first_epoch)['meta']['epoch_length'] == 2
+
+
+def test_another_batch_size_is_named_as_the_cause(first_epoch, tmp_path):
+    with pytest.raises(ValueError, match=r'resuming .*epoch_1\.pth: an epoch of the checkpoint\'s run had 2 '
+                                         r'iterations, this run\'s has 4 \(another train_dataloader\.batch_size, or '
+                                         r'another size of the training set\): param_scheduler\[0\] '
+                                         r'\(CosineAnnealingLR\), given in epochs and converted to iterations, was '
+                                         r'saved with end=4 and now gives end=8 iterations'):
+        _resume(_cfg(str(tmp_path), batch_size=16), first_epoch)
+
+
+def test_without_the_record_or_at_the_same_epoch_length_max_epochs_is_named(first_epoch, tmp_path):
+    """A checkpoint saved before the record (no epoch_length), and a schedule changed at the same epoch length:
+    the max_epochs hint, as before."""
+    import torch
+
+    old = torch.load(first_epoch, weights_only=False)
+    del old['meta']['epoch_length']
+    path = str(tmp_path / 'old.pth')
+    torch.save(old, path)
+    with pytest.raises(ValueError, match=r'saved with end=4 .* the config now gives end=8 \(e\.g\. another '
+                                         r'train_cfg\.max_epochs\)'):
+        _resume(_cfg(str(tmp_path / 'a'), batch_size=16), path)
+    cfg = _cfg(str(tmp_path / 'b'))
+    cfg.train_cfg.max_epochs = 4
+    cfg.param_scheduler = [dict(type='CosineAnnealingLR', T_max=4, by_epoch=True, convert_to_iter_based=True)]
+    with pytest.raises(ValueError, match=r'saved with end=4 .* the config now gives end=8 \(e\.g\. another '
+                                         r'train_cfg\.max_epochs\)'):
+        _resume(cfg, first_epoch)
