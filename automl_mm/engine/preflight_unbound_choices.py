@@ -140,7 +140,8 @@ def check_switched_writes(cfg: Any, scope: str) -> None:
     ``PipelineSwitchHook`` that switches before ``train_cfg.max_epochs`` (an iteration loop has mmengine's 1 epoch),
     or into a ``MultiImageMixDataset`` transform of a type ``YOLOXModeSwitchHook`` skips, or to the
     ``bbox_head.use_l1`` it sets; and, with or without a hook, a path into a transform that a ``MultiImageMixDataset``
-    of the training dataset (at any depth: a ``RepeatDataset``'s ``dataset``, a ``ConcatDataset``'s ``datasets``)
+    (at any depth: a ``RepeatDataset``'s ``dataset``, a ``ConcatDataset``'s ``datasets``) of any loader the workers'
+    check walks (``train_dataloader``, ``val_dataloader``, ``test_dataloader`` and their loops' ``dataloader``)
     skips by its own ``skip_type_keys``. In the workers the refusal came after the launcher had started every copy
     and each had built its runner. A hook the config cannot build here, or a train loop this check does not model
     beside a ``PipelineSwitchHook``, is left to the workers' check.
@@ -153,9 +154,11 @@ def check_switched_writes(cfg: Any, scope: str) -> None:
     from .preflight_walk import ConfigCheckError
 
     hooks = _switching_hooks(cfg, scope)
-    loader = cfg.get('train_dataloader')
-    dataset = _dataset_stand_in(loader.get('dataset') if isinstance(loader, dict) else None, scope)
-    writers = _pipeline_writers(cfg, scope) if hooks or _skips_any(dataset) else []
+    datasets = {}
+    for name in _LOADERS:
+        loader = cfg.get(name)
+        datasets[name] = _dataset_stand_in(loader.get('dataset') if isinstance(loader, dict) else None, scope)
+    writers = _pipeline_writers(cfg, scope) if hooks or any(_skips_any(d) for d in datasets.values()) else []
     if not writers:
         return
     max_epochs = None
@@ -171,14 +174,25 @@ def check_switched_writes(cfg: Any, scope: str) -> None:
             from mmdet.engine.hooks import PipelineSwitchHook
 
             hooks = [hook for hook in hooks if not isinstance(hook, PipelineSwitchHook)]
-    train_dataloader = SimpleNamespace(dataset=dataset)
-    runner = SimpleNamespace(hooks=hooks, max_epochs=max_epochs, train_dataloader=train_dataloader,
-                             train_loop=SimpleNamespace(dataloader=train_dataloader))
+    runner = SimpleNamespace(hooks=hooks, max_epochs=max_epochs)
+    for name, dataset in datasets.items():
+        # the runner's loader and its loop's (a val / test one only where the config has it: else the runner's is
+        # None and the workers' check resolves nothing there either)
+        if name != 'train_dataloader' and not isinstance(cfg.get(name), dict):
+            continue
+        loader = SimpleNamespace(dataset=dataset)
+        setattr(runner, name, loader)
+        setattr(runner, name.replace('_dataloader', '_loop'), SimpleNamespace(dataloader=loader))
     for key, owner, paths in writers:
         try:
             check_switching_hooks(runner, paths, owner)
         except ValueError as err:
             raise ConfigCheckError(f'{key}: {err}') from None
+
+
+#: the runner's loaders whose datasets the workers' check walks a written path into (each also as its loop's
+#: ``dataloader``: ``val_loop.dataloader``)
+_LOADERS = ('train_dataloader', 'val_dataloader', 'test_dataloader')
 
 
 def _switching_hooks(cfg: Any, scope: str) -> list:

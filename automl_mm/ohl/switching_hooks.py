@@ -65,8 +65,9 @@ def check_switching_hooks(runner: Any, paths: Iterable[str], owner: str) -> None
     docstring): a path through ``train_dataloader.dataset.pipeline`` beside a ``PipelineSwitchHook`` that switches
     before ``max_epochs``, and a path into a ``MultiImageMixDataset``'s transform of a type that a
     ``YOLOXModeSwitchHook`` skips, or to the ``bbox_head.use_l1`` it sets; and, with or without a hook, a path
-    into a transform of a ``MultiImageMixDataset`` (at any depth of the training dataset: a ``RepeatDataset``'s
-    ``dataset``, a ``ConcatDataset``'s ``datasets``) whose own ``skip_type_keys`` names its type.
+    into a transform of a ``MultiImageMixDataset`` (at any depth of the dataset of any loader the path names, a
+    val / test one too: a ``RepeatDataset``'s ``dataset``, a ``ConcatDataset``'s ``datasets``) whose own
+    ``skip_type_keys`` names its type.
 
     Args:
         runner: The runner (its ``hooks``; a runner without them passes).

@@ -7,6 +7,8 @@ Until the fifty-sixth session's review the refusal came only from each worker's 
 the config check refused ``PipelineSwitchHook`` only beside a ``PipelineChoiceSpace``."""
 from __future__ import annotations
 
+import re
+
 import pytest
 from mmengine.config import Config
 
@@ -126,3 +128,43 @@ def test_a_write_a_wrapped_mix_dataset_skips_is_refused_by_the_config_check():
     with pytest.raises(ConfigCheckError, match=r'^custom_hooks\[0\]: TrunkScheduleHook writes .*, a Mosaic of '
                                                r'train_dataloader\.dataset\.datasets\.1, but'):
         check_switched_writes(_cfg([mosaic], dataset=dict(type='ConcatDataset', datasets=[MIX, SKIPPING])), 'mmdet')
+
+
+def _with_loader(cfg, key, dataset):
+    cfg[key] = dict(batch_size=1, dataset=dataset)
+    return cfg
+
+
+@pytest.mark.parametrize('root', ['val_dataloader', 'test_dataloader', 'val_loop.dataloader',
+                                  'test_loop.dataloader'])
+@pytest.mark.parametrize('switch', [None, dict(type='YOLOXModeSwitchHook', num_last_epochs=2)])
+def test_a_write_a_val_or_test_mix_dataset_skips_is_refused_by_the_config_check(root, switch):
+    """The workers' check walks every loader a path names (the runner's val / test loader too); the config check
+    modelled the training dataset only, so a write into a val / test ``MultiImageMixDataset``'s skipped transform
+    (alone or beside a switch) passed it and was refused in every worker after start-up."""
+    from types import SimpleNamespace
+
+    from automl_mm.ohl.switching_hooks import check_switching_hooks
+
+    path = f'{root}.dataset.pipeline.0.prob'
+    loader = 'val_dataloader' if root.startswith('val') else 'test_dataloader'
+    writer = _ohl(dict(SPACE, name='mosaic', target=path))
+    hooks = [writer] + ([switch] if switch else [])
+    match = (rf"^custom_hooks\[0\]\.spaces\[0\]: OHL space 'mosaic' writes {re.escape(path)}, a Mosaic of "
+             rf'{re.escape(root)}\.dataset, but {re.escape(root)}\.dataset \(a MultiImageMixDataset\) skips every '
+             r"Mosaic \(its skip_type_keys=\['Mosaic'\]\): the transform does not run")
+    with pytest.raises(ConfigCheckError, match=match):
+        check_switched_writes(_with_loader(_cfg(hooks), loader, SKIPPING), 'mmdet')
+    with pytest.raises(ConfigCheckError, match=match[1:]):
+        check_ohl_config(_with_loader(_cfg(hooks), loader, SKIPPING), 'mmdet')
+    # the workers' answer, in the same words (their runner's loader of that name)
+    from automl_mm.engine.preflight_unbound_choices import _dataset_stand_in
+
+    stand_in = SimpleNamespace(dataset=_dataset_stand_in(SKIPPING, 'mmdet'))
+    runner = SimpleNamespace(hooks=[], max_epochs=4, train_dataloader=SimpleNamespace(dataset=None),
+                             **{loader: stand_in}, **{loader.replace('dataloader', 'loop'): SimpleNamespace(
+                                 dataloader=stand_in)})
+    with pytest.raises(ValueError, match=match.split(': ', 1)[1]):
+        check_switching_hooks(runner, [path], "OHL space 'mosaic'")
+    # a val / test dataset that skips nothing passes; so does the training loader's skip not applying to val
+    check_switched_writes(_with_loader(_cfg(hooks), loader, MIX), 'mmdet')

@@ -221,3 +221,17 @@ def test_a_scoped_transform_type_is_named_with_its_article():
                                              r'of train_dataloader\.dataset, but YOLOXModeSwitchHook'):
             check_switching_hooks(_runner([hook], dataset=dataset), [f'train_dataloader.dataset.pipeline.{index}.prob'],
                                   'x')
+
+
+@pytest.mark.parametrize('root', ['val_dataloader', 'test_loop.dataloader'])
+def test_a_transform_a_val_or_test_mix_dataset_skips_is_refused(root):
+    # the workers' check walks the path on the runner, whichever loader it names (the config check models the same
+    # loaders: tests/test_engine/test_preflight_switched_writes.py)
+    loader = SimpleNamespace(dataset=_mix_dataset(['mmdet.Mosaic']))
+    first, *rest = root.split('.')
+    runner = _runner([])
+    setattr(runner, first, SimpleNamespace(dataloader=loader) if rest else loader)
+    with pytest.raises(ValueError, match=rf'x writes {re.escape(root)}\.dataset\.pipeline\.0\.prob, an mmdet\.Mosaic '
+                                         rf'of {re.escape(root)}\.dataset, but .* skips every mmdet\.Mosaic'):
+        check_switching_hooks(runner, [f'{root}.dataset.pipeline.0.prob'], 'x')
+    check_switching_hooks(runner, [f'{root}.dataset.pipeline.1.prob'], 'x')
