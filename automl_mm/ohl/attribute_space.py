@@ -28,7 +28,7 @@ from .ownership import check_owned_attribute
 from .report import CUSTOM_IMPORTS, transform_types_note
 from .switching_hooks import check_switching_hooks
 from .transform_types import transform_types
-from .value_ranges import check_draws, shape_mismatch, value_shape
+from .value_ranges import check_draws, gaussian_on_integer, shape_mismatch, value_shape
 
 
 def _plain(value: Any) -> Any:
@@ -122,8 +122,10 @@ class AttributeSpace(PerCopySpace):
         ValueError: ``target`` that is not a path or a non-empty list of paths; ``choices`` that is not a list
             of at least 2 values, or with a distribution that is not categorical or has another number of choices
             (an index without a value, or a value that is never searched); a categorical without ``choices``; an
-            unknown ``transform``, or ``transform`` with ``choices``. In :meth:`setup`: a choice that an
-            optimiser target's constructor refuses (a negative lr), naming the choice; a target in the training
+            unknown ``transform``, or ``transform`` with ``choices``. In :meth:`resolve` (a ``model`` target) and
+            :meth:`setup`: a Gaussian, or a choice that is no integer, on an integer setting (a transform's
+            ``num_ops``: :meth:`check_dimension`); a choice that an optimiser target's constructor refuses (a
+            negative lr), naming the choice; a target in the training
             pipeline that a hook of the run replaces or skips during training (mmdet's ``PipelineSwitchHook``,
             ``YOLOXModeSwitchHook``: :func:`~automl_mm.ohl.switching_hooks.check_switching_hooks`).
 
@@ -262,11 +264,14 @@ class AttributeSpace(PerCopySpace):
         check_draws(self, runner, path)
 
     def check_dimension(self, runner: Any, path: str) -> None:
-        """Refuse a Gaussian (no ``choices``) whose dimension does not match what ``path`` holds, before the first
-        trunk: a ``d``-dimensional sample is written as a list of ``d`` numbers and a 1-dimensional one as one
-        number (:meth:`value_of`), so a 2-d Gaussian on mmdet's float ``loss_weight`` stopped each copy at its first
-        forward (``list * Tensor``), on a group's ``lr`` at its first step (the base ``lr`` refused it at the first
-        trunk), and a 1-d one on Adam's ``betas`` wrote one number over the pair. What is compared:
+        """Refuse a Gaussian (no ``choices``) on an integer setting (an int, a bool, a tuple of ints:
+        :func:`~automl_mm.ohl.value_ranges.gaussian_on_integer`; its samples are never integers: 2.7 written over a
+        transform's ``num_ops`` stopped it in ``range(2.7)`` while 2.7 was recorded and credited), or whose dimension
+        does not match what ``path`` holds, before the first trunk: a ``d``-dimensional sample is written as a list
+        of ``d`` numbers and a 1-dimensional one as one number (:meth:`value_of`), so a 2-d Gaussian on mmdet's
+        float ``loss_weight`` stopped each copy at its first forward (``list * Tensor``), on a group's ``lr`` at its
+        first step (the base ``lr`` refused it at the first trunk), and a 1-d one on Adam's ``betas`` wrote one
+        number over the pair. What is compared:
         :func:`~automl_mm.ohl.value_ranges.shape_mismatch` (a number, or a list / tuple / 1-D tensor of numbers;
         anything else is not checked). Choices are checked one by one in :meth:`check_choices`.
 
@@ -277,6 +282,15 @@ class AttributeSpace(PerCopySpace):
             return
         value = self.value_of(self.distribution.mode())
         dim = getattr(self.distribution, 'dim', None)
+        held = gaussian_on_integer(runner, path)
+        if held is not None:  # 2.7 written over a transform's num_ops, recorded and credited as 2.7
+            under = f' under transform={self.transform!r}' if self.transform is not None else ''
+            raise ValueError(f'OHL space {self.name!r}: attribute path {path!r} {held}, but a {dim}-dimensional '
+                             f'{type(self.distribution).__name__}{under} writes samples that are not integers '
+                             f'(its mode: {value!r}): the attribute would get a float where it holds an integer (a '
+                             'count, a size, an index or a flag). Search it with a Categorical over integer choices '
+                             "(dict(type='Categorical'), choices=[1, 2, 3]); if it takes real numbers, write its "
+                             'config value as a float (e.g. 2.0)')
         for current in get_attribute(runner, path):
             found = shape_mismatch(current, value)
             if found is None:

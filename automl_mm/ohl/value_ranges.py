@@ -42,6 +42,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import numpy as np
 import torch
 
 from automl_mm.utils.intervals import INF, NON_NEGATIVE, UNIT, UNIT_OPEN, Interval
@@ -154,6 +155,101 @@ def shape_mismatch(current: Any, value: Any) -> str | None:
             f'{_holds(new)}')
 
 
+def _held_integers(current: Any) -> str | None:
+    """What ``current`` holds where it is an integer setting: ``'a bool'``, ``'an int'`` (a NumPy integer and a
+    one-element integer tensor too), ``'ints'`` (a non-empty list or tuple of ints, or an integer 1-D tensor), else
+    ``None``."""
+    if isinstance(current, (bool, np.bool_)):
+        return 'a bool'
+    if isinstance(current, (int, np.integer)):
+        return 'an int'
+    if isinstance(current, torch.Tensor):
+        if current.dtype == torch.bool or current.dtype.is_floating_point or current.dtype.is_complex:
+            return None
+        return 'an int' if current.numel() == 1 else 'ints' if current.ndim == 1 else None
+    if isinstance(current, (list, tuple)) and current and all(
+            isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)) for v in current):
+        return 'ints'
+    return None
+
+
+def _not_integers(value: Any) -> list[Any]:
+    """The numbers of ``value`` (one number, or the elements of a list, a tuple or a 1-D tensor) whose type is not
+    an integer's (a float, a float tensor)."""
+    if isinstance(value, torch.Tensor):
+        return [] if not (value.dtype.is_floating_point or value.dtype.is_complex) or value.ndim > 1 else \
+            value.flatten().tolist()
+    if isinstance(value, (list, tuple)):
+        return [v for item in value for v in _not_integers(item)] if all(
+            not isinstance(item, (list, tuple)) for item in value) else []
+    return [value] if isinstance(value, (float, complex, np.floating, np.complexfloating)) else []
+
+
+def integer_mismatch(current: Any, value: Any) -> str | None:
+    """A message where ``value`` puts a number that is not an integer (2.7, 3.0: a float, a float tensor) where
+    ``current`` holds an integer (:func:`_held_integers`: an int, a bool, a tuple of ints), else ``None``. A
+    transform's ``num_ops`` or mmdet's ``CopyPaste.max_num_pasted`` stopped deep inside the transform
+    (``range(2.7)``, ``np.random.randint(0, 2.7)``), a factor silently changed meaning, while the sample was
+    recorded and credited."""
+    held = _held_integers(current)
+    if held is None or not _not_integers(value):
+        return None
+    shown = f'{held} ({current!r})' if held != 'ints' else f'ints (a {type(current).__name__}: {current!r})'
+    what = 'not all integers' if isinstance(value, (list, tuple)) or (
+        isinstance(value, torch.Tensor) and value.ndim == 1) else 'not an integer'
+    return f'holds {shown}, and {value!r} is {what}'
+
+
+def _integer_pairs(pairs: list[tuple[Any, Any]], path: str) -> list[Any]:
+    """What each of ``pairs`` (:func:`~automl_mm.ohl.attributes.resolve_attribute`) holds, where an integer held
+    there is an integer setting: not an optimiser group's (:func:`group_key`; torch's settings are real numbers,
+    ``weight_decay=0`` too) nor an attribute with a known real range (:func:`attribute_range`: a loss's
+    ``loss_weight=1``, a scheduler's ``eta_min=0``)."""
+    if group_key(path) is not None:
+        return []
+    found = []
+    for node, name in pairs:
+        current = node[name] if isinstance(node, (dict, list, tuple)) else getattr(node, name, None)
+        if isinstance(name, str) and not isinstance(node, (dict, list, tuple)) and \
+                attribute_range(node, name) is not None:
+            continue
+        found.append(current)
+    return found
+
+
+def check_attribute_integer(pairs: list[tuple[Any, Any]], path: str, value: Any) -> None:
+    """Refuse writing ``value`` to the attributes ``pairs`` (:func:`~automl_mm.ohl.attributes.resolve_attribute`)
+    where it puts a number that is not an integer over an integer setting (:func:`integer_mismatch`,
+    :func:`_integer_pairs`).
+
+    Raises:
+        ValueError: ``attribute path '<path>' holds <what> (<value>), and <value> is not an integer``, with the fix.
+    """
+    for current in _integer_pairs(pairs, path):
+        found = integer_mismatch(current, value)
+        if found is not None:
+            raise ValueError(f'attribute path {path!r} {found}: the attribute would get a float where it holds an '
+                             'integer (a count, a size, an index or a flag); write an integer (if it takes real '
+                             'numbers, write its config value as a float, e.g. 2.0)')
+
+
+def gaussian_on_integer(runner: Any, path: str) -> str | None:
+    """``"holds <what> (<value>)"`` where ``path`` reaches an integer setting (:func:`_integer_pairs`), which a
+    Gaussian's samples (never integers) must not be written to; else ``None``.
+
+    Raises:
+        ValueError: as :func:`~automl_mm.ohl.attributes.resolve_attribute` for a path that does not resolve.
+    """
+    from .attributes import resolve_attribute
+
+    for current in _integer_pairs(resolve_attribute(runner, path), path):
+        held = _held_integers(current)
+        if held is not None:
+            return f'holds {held} ({current!r})' if held != 'ints' else \
+                f'holds ints (a {type(current).__name__}: {current!r})'
+    return None
+
+
 def check_shape(runner: Any, path: str, value: Any) -> None:
     """Refuse ``value`` where it has another shape than what ``path`` holds now (:func:`shape_mismatch`), without
     writing it: a list written over mmdet's float ``loss_weight`` stopped the copy at its first forward (``list *
@@ -239,7 +335,8 @@ def _scheduler_range(owner: Any, name: str) -> tuple[Interval, str] | None:
 
 def check_attribute_shape(pairs: list[tuple[Any, Any]], path: str, value: Any) -> None:
     """Refuse writing ``value`` to the attributes ``pairs`` (:func:`~automl_mm.ohl.attributes.resolve_attribute`)
-    where it has another shape than what one of them holds (:func:`shape_mismatch`).
+    where it has another shape than what one of them holds (:func:`shape_mismatch`), or puts a number that is not
+    an integer over an integer setting (:func:`check_attribute_integer`).
 
     Raises:
         ValueError: naming the path, what it holds (type and value) and what ``value`` is.
@@ -249,6 +346,7 @@ def check_attribute_shape(pairs: list[tuple[Any, Any]], path: str, value: Any) -
         found = shape_mismatch(current, value)
         if found is not None:
             raise ValueError(f'attribute path {path!r}: {found}')
+    check_attribute_integer(pairs, path, value)  # 2.7 over a transform's num_ops
 
 
 def check_attribute_value(pairs: list[tuple[Any, Any]], path: str, value: Any) -> None:

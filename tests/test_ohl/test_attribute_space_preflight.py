@@ -50,3 +50,19 @@ def test_adam_momentum_target_stops_the_check_naming_betas_0():
                                          r"\.\*\.momentum': key 'momentum' not found; .*betas\.0.*: target "
                                          r"optim_wrapper\.optimizer\.param_groups\.\*\.betas\.0"):
         build_check(cfg)
+
+
+@pytest.mark.parametrize('target, holds', [
+    ('model.head.num_classes', r'an int \(10\)'),
+    ('train_dataloader.dataset.pipeline.transforms.0.padding', r'an int \(3\)'),  # RandomCrop's
+])
+def test_a_gaussian_on_an_integer_attribute_stops_the_check(target, holds):
+    """A Gaussian's samples are never integers: written over an int (a transform's padding, num_ops) each copy
+    handed the transform a float (2.7) while the history credited it; refused before any copy starts."""
+    cfg = _with_space(target=target, distribution=dict(type='DiagGaussian', mean=[3.0], std=1.0))
+    cfg.train_dataloader.dataset.pipeline = [dict(type='RandomCrop', crop_size=32, padding=3),
+                                             dict(type='PackClsInputs')]
+    with pytest.raises(ValueError, match=rf"^custom_hooks\[0\].*OHL space 'bnm': attribute path "
+                                         rf"'{target.replace('.', '[.]')}' holds {holds}, but a 1-dimensional "
+                                         r'DiagGaussian writes samples that are not integers'):
+        build_check(cfg)

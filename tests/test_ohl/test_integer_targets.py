@@ -1,0 +1,125 @@
+"""A number that is not an integer written over an integer attribute is refused before anything is written, by every
+writer (``AttributeSpace``'s Gaussian at resolve / setup, its choices, ``SetAttributesHook`` /
+``TrunkScheduleHook`` values, any ``set_attribute``), naming the path and what it holds
+(:func:`automl_mm.ohl.value_ranges.integer_mismatch`).
+
+Input that showed the fault: ``AttributeSpace(dict(type='DiagGaussian', mean=[3.0], std=1.0),
+target='train_dataloader.dataset.pipeline.transforms.0.max_num_pasted')`` on mmdet's ``CopyPaste(max_num_pasted=100)``
+passed every start check and each copy wrote its sample (2.7) over the int: mmdet's ``CopyPaste`` then stopped inside
+``np.random.randint(0, 2.7)``; a transform's ``num_ops`` stops in ``range(2.7)``, a multiplier silently changes
+meaning, and the history credited 2.7. Attributes known to take real numbers (an optimiser group's settings, a loss's
+``loss_weight``, a scheduler's ``eta_min``: :func:`~automl_mm.ohl.value_ranges.attribute_range`) pass with an int
+config value (``weight_decay=0``, ``eta_min=0``)."""
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+import torch
+from mmdet.datasets.transforms import CopyPaste
+from mmdet.models.losses import L1Loss
+from mmengine.optim.scheduler import CosineAnnealingLR
+from torch import nn
+
+from automl_mm.ohl.attribute_space import AttributeSpace
+from automl_mm.ohl.attributes import check_written_value, set_attribute
+from automl_mm.ohl.replay_hooks import SetAttributesHook, TrunkScheduleHook
+from tests.test_ohl.test_draw_ranges import GROUPS, re_path
+
+PASTED = 'train_dataloader.dataset.pipeline.transforms.0.max_num_pasted'
+
+
+class _Ops(nn.Module):
+    """A model module with integer settings (a RandAugment-like ``num_ops``, a flag, a scale pair)."""
+
+    def __init__(self):
+        super().__init__()
+        self.num_ops = 2
+        self.use_l1 = False
+        self.scale = (64, 64)
+        self.ratio = 0.5
+
+
+def _runner():
+    model = nn.Sequential(nn.Linear(2, 2))
+    model.ops = _Ops()
+    model.l1 = L1Loss(loss_weight=1)  # an int config value of a real-valued attribute
+    optimizer = torch.optim.SGD(model.parameters(), lr=0.1, weight_decay=0)
+    wrapper = SimpleNamespace(optimizer=optimizer)
+    scheduler = CosineAnnealingLR(optimizer, T_max=4, eta_min=0)
+    pipeline = SimpleNamespace(transforms=[CopyPaste(max_num_pasted=100)])
+    return SimpleNamespace(model=model, optim_wrapper=wrapper, param_schedulers=[scheduler], cfg=None, hooks=[],
+                           train_dataloader=SimpleNamespace(dataset=SimpleNamespace(pipeline=pipeline)))
+
+
+def _gaussian(target, mean=(3.0,), **kwargs):
+    return AttributeSpace(dict(type='DiagGaussian', mean=list(mean), std=1.0), target=target, name='n', **kwargs)
+
+
+@pytest.mark.parametrize('path, mean, holds', [
+    (PASTED, [3.0], r'an int \(100\)'),
+    ('model.ops.num_ops', [2.0], r'an int \(2\)'),
+    ('model.ops.use_l1', [0.0], r'a bool \(False\)'),
+    ('model.ops.scale', [64.0, 64.0], r'ints \(a tuple: \(64, 64\)\)'),
+    ('model.ops.scale.0', [64.0], r'an int \(64\)'),
+])
+def test_a_gaussian_on_an_integer_attribute_is_refused_at_start(path, mean, holds):
+    runner = _runner()
+    message = (rf"OHL space 'n': attribute path '{re_path(path)}' holds {holds}, but a "
+               rf'{len(mean)}-dimensional DiagGaussian writes .* that are not integers.*Categorical')
+    with pytest.raises(ValueError, match=message):
+        _gaussian(path, mean).check_choices(runner, path)  # setup, and the config check of pipeline paths
+    if path.startswith('model.'):  # refused where the launching process resolves the space, too
+        with pytest.raises(ValueError, match=message):
+            _gaussian(path, mean).resolve(runner)
+    with pytest.raises(ValueError, match=r"under transform='exp' writes samples that are not integers"):
+        _gaussian(path, mean, transform='exp').check_choices(runner, path)
+
+
+@pytest.mark.parametrize('path, value, holds', [
+    (PASTED, 2.7, r'an int \(100\)'), ('model.ops.num_ops', 3.0, r'an int \(2\)'),
+    ('model.ops.use_l1', 1.0, r'a bool \(False\)'), ('model.ops.scale', [48.0, 48.5], r'ints \(a tuple: \(64, 64\)\)'),
+    ('model.ops.scale.1', 32.5, r'an int \(64\)'), ('model.ops.num_ops', torch.tensor(2.5), r'an int \(2\)'),
+])
+def test_a_float_written_over_an_integer_is_refused_and_nothing_is_written(path, value, holds):
+    runner = _runner()
+    match = (rf"attribute path '{re_path(path)}' holds {holds}, and .* is not (an integer|all integers): .*write an "
+             'integer')
+    with pytest.raises(ValueError, match=match):
+        set_attribute(runner, path, value)
+    with pytest.raises(ValueError, match=match):
+        check_written_value(runner, path, value)
+    assert runner.model.ops.num_ops == 2 and runner.model.ops.scale == (64, 64) and runner.model.ops.use_l1 is False
+    assert runner.train_dataloader.dataset.pipeline.transforms[0].max_num_pasted == 100
+    # a categorical's float choices: at setup, naming the choice
+    with pytest.raises(ValueError, match=rf"OHL space 'c': choice .*: {match}"):
+        AttributeSpace(dict(type='Categorical'), target=path, choices=[value, value], name='c').check_choices(
+            runner, path)
+
+
+def test_replay_hooks_refuse_a_float_over_an_integer_before_training():
+    runner = _runner()
+    runner.epoch = runner.iter = 0
+    runner.train_loop = SimpleNamespace(dataloader=runner.train_dataloader)
+    hook = TrunkScheduleHook(values={'model.ops.num_ops': [2, 2.7]}, trunk_epochs=1)
+    with pytest.raises(ValueError, match=r"TrunkScheduleHook: trunk 1: attribute path 'model\.ops\.num_ops' holds an "
+                                         r'int \(2\), and 2\.7 is not an integer'):
+        hook.before_train(runner)
+    with pytest.raises(ValueError, match=r"'model\.ops\.num_ops' holds an int \(2\), and 2\.7 is not an integer"):
+        SetAttributesHook(values={'model.ops.num_ops': 2.7}).before_train(runner)
+    assert runner.model.ops.num_ops == 2
+
+
+def test_integers_and_real_valued_targets_pass():
+    runner = _runner()
+    for path, value in (('model.ops.num_ops', 3), (PASTED, 50), ('model.ops.scale', (32, 32)),
+                        ('model.ops.use_l1', True), ('model.ops.ratio', 0.7)):
+        set_attribute(runner, path, value)
+    assert runner.model.ops.num_ops == 3 and runner.model.ops.use_l1 is True
+    # an int config value of an attribute known to take real numbers: an optimiser's weight_decay=0, a loss's
+    # loss_weight=1, a scheduler's eta_min=0
+    for path in (GROUPS + 'weight_decay', 'model.l1.loss_weight', 'param_schedulers.0.eta_min', 'model.ops.ratio'):
+        _gaussian(path, transform='exp').check_choices(runner, path)
+        set_attribute(runner, path, 0.25)
+    AttributeSpace(dict(type='Categorical'), target='model.ops.num_ops', choices=[1, 2, 3], name='c').check_choices(
+        runner, 'model.ops.num_ops')
