@@ -150,6 +150,9 @@ class LossFunctionSpace(AttributeSpace):
                              f'{self.targets} has {counts[0]}: leave the space\'s num_intervals out to take the '
                              'loss\'s')
 
+    def check_projected(self, runner: Any, path: str) -> None:
+        """Nothing to refuse: this space records θ as the loss runs with it (:meth:`reported`, the projection)."""
+
     def check_dimension(self, runner: Any, path: str) -> None:
         """Left to :meth:`resolve` and :meth:`setup`, which compare θ's length with the loss's by its terms
         (``num_intervals``, the parametrisation)."""

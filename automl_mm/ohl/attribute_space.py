@@ -19,7 +19,7 @@ from automl_mm.utils.checks import config_repr, repeated_candidates
 from automl_mm.utils.config_text import config_literal
 from automl_mm.utils.scope import config_type_name
 
-from .attributes import check_written_value, get_attribute, set_attribute
+from .attributes import check_written_value, get_attribute, resolve_attribute, set_attribute
 from .base import PerCopySpace
 from .build_time_targets import check_read_at_run_time
 from .data_writes import watch_data_writes
@@ -226,6 +226,7 @@ class AttributeSpace(PerCopySpace):
                 # a model config read only when the model was built (a head's train_cfg.assigner): refused here too,
                 # before the copies start
                 check_read_at_run_time(runner, path, f'OHL space {self.name!r}')
+                self.check_projected(runner, path)  # a piecewise AMLFSLoss's theta: recorded raw, run projected
                 self.check_dimension(runner, path)  # a 2-d Gaussian on a float loss_weight
                 check_draws(self, runner, path)  # a draw outside the attribute's range (label_smoothing = -0.1)
 
@@ -260,8 +261,49 @@ class AttributeSpace(PerCopySpace):
                 check_written_value(runner, path, value)
             except ValueError as err:
                 raise ValueError(f'OHL space {self.name!r}: choice {value!r}: {err}') from None
+        self.check_projected(runner, path)
         self.check_dimension(runner, path)
         check_draws(self, runner, path)
+
+    def check_projected(self, runner: Any, path: str) -> None:
+        """Refuse a target that projects what is written, where the history, the log and ``final_policy.py`` would
+        record (and REINFORCE credit) another value than the one the run trains with: the ``theta`` of an
+        ``AMLFSLoss`` in the ``'piecewise'`` parametrisation clamps negative slopes to 0, so a Gaussian's sample
+        (any real numbers) or a choice with a negative slope ran projected while the raw value was recorded.
+        :class:`~automl_mm.losses.space.LossFunctionSpace` records the projected θ and is the space to use (it
+        overrides this check); a choice the loss keeps as it is, and the ``'monotone'`` parametrisation (nothing
+        projected), pass.
+
+        Raises:
+            ValueError: naming the space, the path and ``LossFunctionSpace``, or the choice and what the loss would
+                run with.
+        """
+        from automl_mm.losses.am_lfs import AMLFSLoss
+
+        for owner, name in resolve_attribute(runner, path):
+            if not isinstance(owner, AMLFSLoss) or name != 'theta' or owner.parametrisation != 'piecewise':
+                continue
+            if self.choices is None:
+                raise ValueError(
+                    f'OHL space {self.name!r}: attribute path {path!r} is the theta of an AMLFSLoss '
+                    f"(parametrisation='piecewise'), which projects what is written (negative slopes are clamped to "
+                    '0): the loss would run with another theta than the sample the history and final_policy.py record '
+                    'and REINFORCE credits. Search it with '
+                    f"LossFunctionSpace(target={path!r}, parametrisation='piecewise'), which records theta as the "
+                    'loss runs with it and exports the learned loss')
+            probe = AMLFSLoss(num_intervals=owner.num_intervals, parametrisation=owner.parametrisation)
+            for value in self.choices:
+                try:
+                    probe.theta = value
+                except ValueError:
+                    continue  # the loss's own message, from check_written_value
+                ran = probe.theta.tolist()
+                if ran != torch.as_tensor(value, dtype=torch.float64).flatten().tolist():
+                    raise ValueError(
+                        f'OHL space {self.name!r}: choice {value!r}: attribute path {path!r}: the AMLFSLoss would '
+                        f"run with {ran} (parametrisation='piecewise' clamps negative slopes to 0), while the "
+                        'history and final_policy.py record the choice. Give the choice as the loss keeps it, or '
+                        f"search theta with LossFunctionSpace(target={path!r}, parametrisation='piecewise')")
 
     def check_dimension(self, runner: Any, path: str) -> None:
         """Refuse a Gaussian (no ``choices``) on an integer setting (an int, a bool, a tuple of ints:
