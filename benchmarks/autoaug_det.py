@@ -60,6 +60,7 @@ from _arms import (
     mean_std,
     move_data_root,
     refuse_bad_counts,
+    refuse_bad_rates,
     refuse_bad_trunk_length,
     refuse_unused_options,
     run_arms,
@@ -162,8 +163,7 @@ def main() -> None:
     refuse_bad_counts(parser, args, at_least_1=('epochs', 'train_images'))
     refuse_unused_options(parser, args, args.arms, dict(elements=('uniform', 'ohl'), lr=('ohl', )))
     refuse_bad_trunk_length(parser, args)
-    if args.lr is not None and not args.lr > 0:
-        parser.error(f'--lr must be a positive learning rate, got {args.lr}')
+    refuse_bad_rates(parser, args, positive=('lr', ))  # inf passed a plain lr > 0 and failed in the ohl arm's run
     ensure_fmnist_det(args.data_root)
     print(f'Fashion-MNIST detection set, Faster R-CNN R-18 FPN, {args.train_images} training images, '
           f'{args.epochs} epochs, 4 copies, seeds {args.seeds}, elements {args.elements}, trunk '

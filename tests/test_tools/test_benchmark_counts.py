@@ -76,6 +76,9 @@ def test_the_smallest_counts_still_run(arms, monkeypatch, name, argv):
     ('am_lfs_fmnist', ['--arms', 'am-lfs', '--controller-lr', '-0.1'],
      '--controller-lr must be a finite number > 0, got -0.1'),
     ('am_lfs_digits', ['--std', 'inf'], '--std must be a finite number > 0, got inf'),
+    # autoaug_det.py's own check (``not lr > 0``) let inf through to the ohl arm's controller, after the other arms
+    ('autoaug_det', ['--arms', 'none', 'ohl', '--lr', 'inf'], '--lr must be a finite number > 0, got inf'),
+    ('autoaug_det', ['--arms', 'ohl', '--lr', '0'], '--lr must be a finite number > 0, got 0.0'),
 ])
 def test_a_rate_or_share_out_of_range_is_refused_before_any_run(arms, monkeypatch, capsys, name, argv, says):
     test_a_count_below_its_minimum_is_refused_before_any_run(arms, monkeypatch, capsys, name, argv, says)
