@@ -6,7 +6,9 @@ The AM-LFS default σ moved from 0.2 to 0.05 after most of these runs (the desig
 the commands as typed then: ``--noise sym40 --seeds S --arms ce gce am-lfs ls sce poly1`` now trains the am-lfs arm
 at σ = 0.05, and the design sweep's ``sigma 0.2, 8 copies`` point, recorded as ``--copies 8``, at σ = 0.05 with 8
 copies. A file keeps its ``command`` (and a point its ``options``) as typed; ``reproduce`` (``reproduce_options``
-per point) is the command that gives the same runs today.
+per point) is the command that gives the same settings today. The numbers it gives are not the stored ones: the
+am-lfs arm's samples and test predictions changed after these runs (8575a96, e00aaec), so each such file names the
+``commit`` that added its runs.
 """
 from __future__ import annotations
 
@@ -102,3 +104,25 @@ def test_every_am_lfs_results_file_is_checked():
         'am_lfs_fmnist_sym40_30e_seeds012.json', 'am_lfs_fmnist_pair40_30e_seeds012.json',
         'am_lfs_fmnist_clean_30e_seeds012.json', 'am_lfs_fmnist_controller_lr0.01_30e.json',
         'am_lfs_fmnist_sigma0.05_clean_pair40_30e.json', 'am_lfs_fmnist_sym40_30e_design_sweep.json'}
+
+
+#: Since these commits the am-lfs arm draws other runs from the same settings: its per-trunk θ samples from their
+#: own stream (8575a96) and its test predictions from ``scale · cos`` (e00aaec); the README's re-measure at σ = 0.05
+#: is am_lfs_fmnist_own_streams_30e.json.
+_AM_LFS_RUNS_CHANGED = ('8575a96', 'e00aaec', 'am_lfs_fmnist_own_streams_30e.json')
+
+
+@pytest.mark.parametrize('name', _am_lfs_files())
+def test_a_reproduce_command_says_where_it_gives_the_stored_runs(name):
+    """``reproduce`` (``reproduce_options``) gives the stored runs' settings today, not their numbers: the files'
+    notes said 'reproduce ... gives these runs today', but every such file holds runs from 2026-11-30, before the
+    am-lfs arm's samples and test predictions changed. A file with such a key names the ``commit`` that added its
+    runs (where ``command`` as typed gives them) and what changed since."""
+    with open(osp.join(RESULTS, name)) as f:
+        data = json.load(f)
+    if 'reproduce' not in data and 'reproduce_options' not in data:
+        return
+    assert re.fullmatch(r'[0-9a-f]{7,40}', data.get('commit', '')), f'{name}: no "commit" of its runs'
+    note = data['reproduce_note']
+    assert data['commit'] in note and all(word in note for word in _AM_LFS_RUNS_CHANGED), (name, note)
+    assert 'gives these runs today' not in note and 'reproduced today' not in note, (name, note)
