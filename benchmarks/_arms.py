@@ -328,6 +328,21 @@ def ensure_fmnist_det(data_root: str) -> None:
         subprocess.run([sys.executable, 'tools/data/generate_fmnist_det.py', data_root], cwd=ROOT, check=True)
 
 
+def refuse_more_train_images_than_split(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """``parser.error`` (exit 2, before any run; call it after :func:`ensure_fmnist_det`) when ``--train-images``
+    exceeds the images of ``--data-root``'s train split (``annotations/instances_train.json``; a set without it
+    passes: its run fails on the missing file). mmengine's ``indices=N`` keeps the first N, so ``--train-images
+    3000`` on the default 2,000-image set trained every arm on all 2,000 under a header of '3000 training images'."""
+    path = osp.join(ROOT, args.data_root, 'annotations', 'instances_train.json')
+    if not osp.isfile(path):
+        return
+    with open(path) as f:
+        held = len(json.load(f)['images'])
+    if args.train_images > held:
+        parser.error(f'--train-images {args.train_images}: {path} holds {held} training images; give at most '
+                     f'{held} (mmengine would train on all {held})')
+
+
 def add_det_set_options(parser, train_images: int) -> None:
     """The detection benchmarks' data options: ``--train-images`` (first N images of the train split, default
     ``train_images``) and ``--data-root`` (the Fashion-MNIST detection set; :func:`ensure_fmnist_det` makes it)."""

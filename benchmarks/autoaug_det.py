@@ -62,6 +62,7 @@ from _arms import (
     refuse_bad_counts,
     refuse_bad_rates,
     refuse_bad_trunk_length,
+    refuse_more_train_images_than_split,
     refuse_unused_options,
     run_arms,
     set_trunk_iters,
@@ -165,6 +166,7 @@ def main() -> None:
     refuse_bad_trunk_length(parser, args)
     refuse_bad_rates(parser, args, positive=('lr', ))  # inf passed a plain lr > 0 and failed in the ohl arm's run
     ensure_fmnist_det(args.data_root)
+    refuse_more_train_images_than_split(parser, args)
     print(f'Fashion-MNIST detection set, Faster R-CNN R-18 FPN, {args.train_images} training images, '
           f'{args.epochs} epochs, 4 copies, seeds {args.seeds}, elements {args.elements}, trunk '
           f'{f"{args.trunk_iters} iterations" if args.trunk_iters else "1 epoch"}, controller lr '

@@ -40,6 +40,7 @@ from _arms import (
     logged_rows,
     move_data_root,
     refuse_bad_counts,
+    refuse_more_train_images_than_split,
     refuse_unused_options,
     run_arms,
     unrounded_coco,
@@ -94,6 +95,7 @@ def main() -> None:
     refuse_bad_counts(parser, args, at_least_1=('epochs', 'train_images'), at_least_0=('val_interval', ))
     refuse_unused_options(parser, args, args.arms, dict(elements=('uniform', )))
     ensure_fmnist_det(args.data_root)
+    refuse_more_train_images_than_split(parser, args)
     print(f'Fashion-MNIST detection set, Faster R-CNN R-18 FPN (one model), {args.train_images} training images, '
           f'{args.epochs} epochs, seeds {args.seeds}, elements {args.elements}; box mAP on the val split', flush=True)
     start = [time.monotonic()]

@@ -86,3 +86,26 @@ def test_a_rate_or_share_out_of_range_is_refused_before_any_run(arms, monkeypatc
 
 def test_a_pair_for_every_image_still_runs(arms, monkeypatch):
     test_the_smallest_counts_still_run(arms, monkeypatch, 'autoaug_fmnist', ['--arms', 'ohl', '--pair-prob', '1'])
+
+
+
+@pytest.mark.parametrize('name', ['autoaug_det', 'det_regime'])
+def test_more_training_images_than_the_split_holds_are_refused(arms, monkeypatch, capsys, tmp_path, name):
+    """``--train-images 3000`` on the default 2,000-image set: mmengine's ``indices=3000`` keeps all 2,000, and
+    every arm trained on them under a header of '3000 training images'. The split's own count is the limit."""
+    import json
+
+    (tmp_path / 'annotations').mkdir()
+    for split, count in (('train', 3), ('test', 1)):  # a test split: ensure_fmnist_det generates nothing
+        images = [dict(id=i, file_name=f'{i}.png', width=8, height=8) for i in range(count)]
+        (tmp_path / 'annotations' / f'instances_{split}.json').write_text(json.dumps(dict(images=images)))
+    module = importlib.import_module(name)
+    monkeypatch.setattr(module, 'run_arms', lambda *a, **k: (_ for _ in ()).throw(SystemExit(0)))
+    for images, code in (('4', 2), ('3', 0)):
+        monkeypatch.setattr(sys, 'argv', [f'{name}.py', '--arms', 'flip', '--data-root', str(tmp_path),
+                                          '--train-images', images])
+        with pytest.raises(SystemExit) as exit_info:
+            module.main()
+        assert exit_info.value.code == code, images
+    assert (f'--train-images 4: {tmp_path}/annotations/instances_train.json holds 3 training images'
+            in capsys.readouterr().err)
