@@ -343,6 +343,22 @@ def refuse_more_train_images_than_split(parser: argparse.ArgumentParser, args: a
                      f'{held} (mmengine would train on all {held})')
 
 
+def refuse_more_reward_samples_than_split(parser: argparse.ArgumentParser, args: argparse.Namespace,
+                                          config: str) -> None:
+    """``parser.error`` (exit 2, before any run) when ``--reward-samples`` exceeds the images of ``config``'s reward
+    split (its ``reward_dataloader.dataset``: ``reward_size``, or 10 x ``samples_per_class`` where set); None
+    passes. ``max_samples=N`` keeps the first N, so ``--reward-samples 6000`` on the 5,000-image reward split
+    read all 5,000 under a header of '6000 reward images'."""
+    if args.reward_samples is None:
+        return
+    dataset = Config.fromfile(config).reward_dataloader.dataset
+    key = 'reward_size' if dataset.get('samples_per_class') is None else 'samples_per_class'
+    held = dataset[key] if key == 'reward_size' else 10 * dataset[key]
+    if args.reward_samples > held:
+        parser.error(f"--reward-samples {args.reward_samples}: the config's reward split ({key}) holds {held} "
+                     f'images ({osp.relpath(config, ROOT)}); give at most {held}')
+
+
 def add_det_set_options(parser, train_images: int) -> None:
     """The detection benchmarks' data options: ``--train-images`` (first N images of the train split, default
     ``train_images``) and ``--data-root`` (the Fashion-MNIST detection set; :func:`ensure_fmnist_det` makes it)."""

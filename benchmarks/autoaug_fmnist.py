@@ -46,6 +46,7 @@ from _arms import (
     refuse_bad_counts,
     refuse_bad_rates,
     refuse_bad_trunk_length,
+    refuse_more_reward_samples_than_split,
     refuse_unused_options,
     run_arms,
     set_trunk_iters,
@@ -334,6 +335,7 @@ def main() -> None:
     if args.arms is None:  # learned needs --policies: a plain run (the README's commands) stopped asking for them
         args.arms = [arm for arm in ARMS if arm != 'learned' or args.policies]
     refuse_bad_counts(parser, args, at_least_1=('epochs', 'samples_per_class', 'reward_samples', 'copies'))
+    refuse_more_reward_samples_than_split(parser, args, CONFIG)
     refuse_bad_rates(parser, args, positive=('lr', ), shares=('pair_prob', ))
     refuse_bad_trunk_length(parser, args)
     if args.reward_batch is not None and args.reward_batch < 1:

@@ -90,6 +90,7 @@ from _arms import (
     final_accuracy,
     mean_std,
     refuse_bad_counts,
+    refuse_more_reward_samples_than_split,
     refuse_unused_options,
     run_config,
     std_text,
@@ -478,6 +479,7 @@ def main() -> None:
     parser.add_argument('--result', help=argparse.SUPPRESS)
     args = parser.parse_args()
     refuse_bad_counts(parser, args, at_least_1=('epochs', 'samples_per_class', 'reward_samples', 'cpus'))
+    refuse_more_reward_samples_than_split(parser, args, CONFIG)
     if args.broadcast_interval < 1:
         parser.error(f'--broadcast-interval must be >= 1, got {args.broadcast_interval}')
     if args.grid_subset is not None:  # 0 failed after the other arms had run; above the grid repeated its points

@@ -109,3 +109,12 @@ def test_more_training_images_than_the_split_holds_are_refused(arms, monkeypatch
         assert exit_info.value.code == code, images
     assert (f'--train-images 4: {tmp_path}/annotations/instances_train.json holds 3 training images'
             in capsys.readouterr().err)
+
+
+@pytest.mark.parametrize('name, arm', [('autoaug_fmnist', 'none'), ('ohl_vs_pbt', 'ohl')])
+def test_more_reward_images_than_the_split_holds_are_refused(arms, monkeypatch, capsys, name, arm):
+    """``--reward-samples 6000``: the config's reward split holds 5,000 images and ``max_samples=6000`` keeps them
+    all, so every choice read 5,000 under a header of '6000 reward images' (ohl_vs_pbt.py's)."""
+    test_a_count_below_its_minimum_is_refused_before_any_run(
+        arms, monkeypatch, capsys, name, ['--arms', arm, '--reward-samples', '6000'],
+        "--reward-samples 6000: the config's reward split (reward_size) holds 5000 images")
