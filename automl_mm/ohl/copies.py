@@ -13,34 +13,40 @@ two, on every rank in the same order: when it builds the model (from its OHL hoo
 built as in a plain run of its copy), else (not distributed, or counts the hook's own checks refuse) after the
 hooks. ``configs/_base_/ohl_copies.py`` sets ``runner_type``, the sampler, the wrapper and the process-group settings
 for every OHL config. The copies' process groups and the runner's agreements on a rank's failure at its start are in
-:mod:`.copy_groups`.
+:mod:`.copy_groups`; the OHL hook's lookup in a config and its copy counts' checks in :mod:`.copy_counts`; the sampler
+in :mod:`.copy_sampler` (every name of the three is re-exported here).
 """
 from __future__ import annotations
 
 import datetime
-import inspect
 import logging
 import os
 import socket
-from collections.abc import Iterator, Sequence, Sized
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from typing import Any
 
-import numpy as np
 import torch
 import torch.distributed as torch_dist
 import torch.nn as nn
-from mmengine.dataset import DefaultSampler
-from mmengine.dist import all_gather_object, get_dist_info, get_world_size, is_distributed, sync_random_seed
+from mmengine.dist import all_gather_object, get_dist_info, is_distributed
 from mmengine.logging import print_log
 from mmengine.model import MMDistributedDataParallel
 from mmengine.runner import Runner
 
-from automl_mm.registry import DATA_SAMPLERS, HOOKS, MODEL_WRAPPERS, RUNNERS, config_class
-from automl_mm.utils.seeding import as_seed
+from automl_mm.registry import MODEL_WRAPPERS, RUNNERS
 
 from .copy_collectives import copy_local_collectives
+from .copy_counts import (  # noqa: F401 (the OHL hook's lookup and the counts' checks: copy_counts.py; also named here)
+    _RUNNER_SIGNATURE,
+    _hook_class,
+    check_copy_counts,
+    check_world_size,
+    find_ohl_hook,
+    ohl_copy_counts,
+    runner_copy_counts,
+)
 from .copy_groups import (  # noqa: F401
     GLOO_LAZY_INIT,
     CopyStartAgreements,
@@ -83,24 +89,6 @@ _LAYOUT: CopyLayout | None = None
 _LAYOUT_WORLD: Any = None
 _NO_RUNNER = ("runner_type='automl_mm.CopyRunner' and an OHLHook in custom_hooks (inherit "
               'configs/_base_/ohl_copies.py)')
-
-
-def check_copy_counts(num_copies: Any, ranks_per_copy: Any) -> None:
-    """Raise ``ValueError`` naming the argument unless both counts are positive integers."""
-    for name, value in (('num_copies', num_copies), ('ranks_per_copy', ranks_per_copy)):
-        if isinstance(value, bool) or not isinstance(value, int) or value < 1:  # True passed as 1
-            raise ValueError(f'{name} must be a positive integer, got {value!r}')
-
-
-def check_world_size(world_size: int, num_copies: int, ranks_per_copy: int) -> None:
-    """Raise ``ValueError`` unless ``world_size`` is ``num_copies * ranks_per_copy`` (the message says how many
-    processes to start)."""
-    if world_size != num_copies * ranks_per_copy:
-        raise ValueError(
-            f'world size {world_size} does not fit the OHL configuration: num_copies ({num_copies}) x '
-            f'ranks_per_copy ({ranks_per_copy}) = {num_copies * ranks_per_copy} processes are needed. Run '
-            '`python tools/train.py CONFIG` without a launcher to start them locally, or give torchrun/slurm '
-            'that many processes.')
 
 
 def init_copy_layout(num_copies: int, ranks_per_copy: int = 1,
@@ -243,81 +231,6 @@ def temporary_copy_layout(layout: CopyLayout) -> Iterator[CopyLayout]:
         _LAYOUT = previous
 
 
-def _hook_class(hook: Any, scope: str | None = None) -> type | None:
-    """The class of a built hook, or of a hook config's ``type`` (a registered name, scoped or not, or a class),
-    resolved as the runner builds it (:func:`~automl_mm.registry.config_class`: the hook's own ``_scope_`` first,
-    else ``scope``, the config's ``default_scope``); ``None`` where it cannot be resolved here."""
-    if not isinstance(hook, dict):
-        return type(hook)
-    return config_class(HOOKS, hook, scope)
-
-
-def find_ohl_hook(hooks: Any, scope: str | None = None) -> tuple[int, Any] | None:
-    """The OHL hook among ``hooks`` (``custom_hooks`` configs or built hooks), found by type.
-
-    A hook is the OHL hook when its class (or its config's ``type``: ``'OHLHook'``, ``'automl_mm.OHLHook'``, the
-    class itself) is ``OHLHook`` or a subclass; a ``type`` that is not registered is not. A config's ``type`` is
-    resolved as the runner builds it: in the hook's own ``_scope_``, else in ``scope``, the config's ``default_scope``
-    (``None``: the current default scope, else automl_mm's registry), so a subclass registered in another scope is
-    found too (:func:`~automl_mm.registry.config_class`).
-
-    Returns:
-        ``(index in hooks, hook)``, or ``None`` when there is none.
-
-    Raises:
-        ValueError: several OHL hooks (a run has one copy layout); the message names their ``custom_hooks`` indices.
-    """
-    from .hook import OHLHook  # the hook imports this module
-
-    found = []
-    for i, hook in enumerate(hooks or []):
-        cls = _hook_class(hook, scope)
-        if cls is not None and issubclass(cls, OHLHook):
-            found.append((i, hook))
-    if len(found) > 1:
-        raise ValueError(f'custom_hooks{[i for i, _ in found]} are all OHL hooks; a run has one (one copy layout)')
-    return found[0] if found else None
-
-
-_RUNNER_SIGNATURE = inspect.signature(Runner.__init__)
-
-
-def ohl_copy_counts(hooks: Any, scope: str | None = None) -> tuple[int, int] | None:
-    """``(num_copies, ranks_per_copy)`` of the OHL hook among ``hooks`` (configs or built hooks,
-    :func:`find_ohl_hook`), ``ranks_per_copy`` defaulting as ``OHLHook``'s; ``None`` without one, or where the counts
-    are not valid (several OHL hooks, counts that are not positive integers: the hook's own checks report them when
-    the runner builds it)."""
-    from .hook import OHLHook
-
-    try:
-        found = find_ohl_hook(hooks, scope)
-    except ValueError:
-        return None
-    if found is None:
-        return None
-    hook = found[1]
-    get = hook.get if isinstance(hook, dict) else lambda key, default=None: getattr(hook, key, default)
-    counts = get('num_copies'), get('ranks_per_copy', inspect.signature(OHLHook).parameters['ranks_per_copy'].default)
-    try:
-        check_copy_counts(*counts)
-    except ValueError:
-        return None
-    return counts
-
-
-def runner_copy_counts(args: tuple, kwargs: dict) -> tuple[int, int] | None:
-    """:func:`ohl_copy_counts` of the ``custom_hooks`` among mmengine ``Runner.__init__``'s arguments, the hook
-    configs' types resolved in its ``default_scope`` argument (``'mmengine'`` where not given), the scope the runner
-    builds them in, not the process's current default scope, which is the latest runner's (an mmdet detector's
-    ``'mmdet'`` holds no unprefixed ``'OHLHook'``); ``None`` also for arguments the runner refuses (it names them)."""
-    try:
-        call = _RUNNER_SIGNATURE.bind(None, *args, **kwargs).arguments
-    except TypeError:  # mmengine's Runner.__init__ says what is wrong with the arguments
-        return None
-    scope = call.get('default_scope', _RUNNER_SIGNATURE.parameters['default_scope'].default)
-    return ohl_copy_counts(call.get('custom_hooks'), scope if isinstance(scope, str) else None)
-
-
 @RUNNERS.register_module()
 class CopyRunner(CopyStartAgreements, Runner):
     """mmengine ``Runner`` that creates the copy layout of its ``OHLHook`` at run start (see the module docstring) and
@@ -431,122 +344,6 @@ class CopyRunner(CopyStartAgreements, Runner):
             self._world_size = world_size
 
 
-@DATA_SAMPLERS.register_module()
-class CopySampler(DefaultSampler):
-    """``DefaultSampler`` that shards the data among the ranks of one copy only.
-
-    Every copy sees the whole training set, each in its own order: the permutation of epoch ``e`` for copy ``c``
-    is drawn from ``numpy.random.SeedSequence([seed, c, e])``, so no (copy, epoch) replays another's order (a
-    seed of ``seed + c + e`` would give copy c at epoch e the order of copy 0 at epoch e + c). The ranks of a copy
-    draw the same permutation and take interleaved shards of it.
-
-    With ``shared_order=True`` every copy draws epoch ``e``'s permutation from ``SeedSequence([seed, e])``
-    instead: all copies see the images in the same order (common random numbers). The copies then differ only in
-    what the OHL spaces sampled for them (and the augmentations' own random draws), so the between-copy spread of
-    the rewards carries less data-order noise. The REINFORCE gradient's expectation is unchanged (each copy's
-    samples stay independent of the order), only its variance can drop; measured in the README's Fashion-MNIST
-    section.
-
-    Under mmengine's ``train_dataloader.num_batch_per_epoch`` a copy reads its own ranks' share of the slice mmengine
-    made for the world (:func:`copy_share`), so each copy trains that many batches per epoch.
-
-    ``OHLHook`` refuses any other train sampler when there are several copies; a sampler of your own that shards
-    by copy can declare ``copy_aware = True`` to be accepted.
-
-    Args:
-        dataset: The training set.
-        shuffle: Draw a permutation per (copy, epoch); ``False``: every copy reads the data in order.
-        seed: Seed of the permutations; ``None``: one random seed shared by all ranks (mmengine's
-            ``sync_random_seed``).
-        round_up: Repeat items so that every rank of a copy gets ``ceil(len(dataset) / ranks_per_copy)`` of them
-            (mmengine's meaning).
-        shared_order: Every copy draws the same permutation per epoch (see above).
-
-    Raises:
-        ValueError: a ``seed`` that is not ``None`` or a valid seed.
-        TypeError: ``shuffle``, ``round_up`` or ``shared_order`` not a bool.
-        ValueError: ``round_up=False`` with several ranks per copy and a dataset length they do not divide
-            (:func:`check_equal_shards`: the copy's ranks would run different numbers of iterations and hang).
-    """
-
-    copy_aware = True
-
-    def __init__(self, dataset: Sized, shuffle: bool = True, seed: int | None = None, round_up: bool = True,
-                 shared_order: bool = False) -> None:
-        seed = as_seed(seed, 'CopySampler.seed', allow_none=True)  # -1 failed at the first epoch, in numpy
-        for name, value in (('shuffle', shuffle), ('round_up', round_up)):
-            if not isinstance(value, bool):  # shuffle='False' is truthy: every copy shuffled
-                raise TypeError(f'CopySampler: {name} must be a bool, got {value!r}')
-        if seed is None:
-            seed = sync_random_seed()
-        super().__init__(dataset, shuffle=shuffle, seed=seed, round_up=round_up)
-        if not isinstance(shared_order, bool):
-            raise TypeError(f'CopySampler: shared_order must be a bool, got {shared_order!r}')
-        self.shared_order = shared_order
-        layout = get_copy_layout()
-        self.copy_id = layout.copy_id
-        self.rank, self.world_size = layout.rank_in_copy, layout.ranks_per_copy
-        self.size = copy_share(dataset, layout.ranks_per_copy)
-        check_equal_shards(self.size, self.world_size, self.round_up)
-        if self.round_up:
-            self.num_samples = -(-self.size // self.world_size)
-            self.total_size = self.num_samples * self.world_size
-        else:
-            self.num_samples = -(-(self.size - self.rank) // self.world_size)
-            self.total_size = self.size
-
-    def order(self, epoch: int) -> list[int]:
-        """The whole permutation of this copy at ``epoch`` (before sharding among the copy's ranks)."""
-        if not self.shuffle:
-            return list(range(self.size))
-        words = [self.seed, epoch] if self.shared_order else [self.seed, self.copy_id, epoch]
-        seed = int(np.random.SeedSequence(words).generate_state(1, np.uint64)[0])
-        return torch.randperm(self.size, generator=torch.Generator().manual_seed(seed)).tolist()
-
-    def __iter__(self) -> Iterator[int]:
-        indices = self.order(self.epoch)
-        if self.round_up:
-            indices = (indices * (self.total_size // len(indices) + 1))[:self.total_size]
-        return iter(indices[self.rank:self.total_size:self.world_size])
-
-
-def copy_share(dataset: Sized, ranks_per_copy: int) -> int:
-    """How many samples of ``dataset`` one copy's epoch reads: all of them, except from mmengine's slice for
-    ``train_dataloader.num_batch_per_epoch`` (``num_batch_per_epoch x batch_size x world size`` samples, the share of
-    every rank of the world, built in this process), of which a copy reads its own ranks' share
-    (``num_batch_per_epoch x batch_size x ranks_per_copy``): each copy then trains the batches per epoch the config
-    asks for, as in a plain run (with the world's share, N copies each trained N times as many)."""
-    from mmengine.runner.runner import _SlicedDataset
-
-    if not isinstance(dataset, _SlicedDataset):
-        return len(dataset)
-    return len(dataset) * ranks_per_copy // get_world_size()
-
-
-def check_equal_shards(num_samples: int, ranks_per_copy: int, round_up: bool) -> None:
-    """Refuse shards of unequal length among the ranks of one copy: with ``round_up=False`` and a dataset length
-    that ``ranks_per_copy`` does not divide, the copy's first ranks take one sample more per epoch, so with batches
-    of one (or a batch boundary between the two counts) they run one more iteration per epoch than the others, and
-    wait forever in its collectives (the copy's DDP gradient all-reduce, the trunk-end reward gather and broadcast;
-    the trunks themselves, counted from ``len(train_dataloader)``, would end at other iterations on each rank).
-    Under an iteration loop the ranks' epochs (and so their permutations) drift apart instead, and their shards no
-    longer partition the copy's data.
-
-    Raises:
-        ValueError: naming ``train_dataloader.sampler.round_up``, the dataset length and both shard lengths.
-    """
-    if round_up or ranks_per_copy == 1 or num_samples % ranks_per_copy == 0:
-        return
-    short = num_samples // ranks_per_copy
-    raise ValueError(
-        f'train_dataloader.sampler.round_up=False with ranks_per_copy={ranks_per_copy} and {num_samples} training '
-        f'samples, which {ranks_per_copy} does not divide: the ranks of a copy would take {short + 1} and {short} '
-        'samples per epoch; under an epoch loop they run different numbers of iterations and wait for each other '
-        'forever (the copy\'s DDP all-reduce, the trunk-end collectives), under an iteration loop their epochs '
-        'drift apart and their shards stop partitioning the data; set round_up=True (the default: the short shards '
-        f'repeat a sample) or use a training set whose length is a multiple of {ranks_per_copy}')
-
-
 @MODEL_WRAPPERS.register_module()
 class CopyDataParallel(nn.Module):
     """Model wrapper for OHL: data parallel inside a copy, independent across copies.
@@ -607,3 +404,7 @@ class CopyDataParallel(nn.Module):
 
     def forward(self, *args, **kwargs) -> Any:
         return self.module(*args, **kwargs)
+
+
+# the copy-local sampler reads get_copy_layout (above): imported once this module's names exist
+from .copy_sampler import CopySampler, check_equal_shards, copy_share  # noqa: E402, F401 (also named here)

@@ -26,7 +26,7 @@ def test_each_copy_trains_the_batches_per_epoch_asked(tmp_path, num_copies, rank
         with DefaultScope.overwrite_default_scope('automl_mm'), \
                 temporary_copy_layout(CopyLayout(num_copies, ranks_per_copy, rank, world)), \
                 mock.patch('mmengine.runner.runner.get_world_size', lambda: world), \
-                mock.patch('automl_mm.ohl.copies.get_world_size', lambda: world, create=True):
+                mock.patch('automl_mm.ohl.copy_sampler.get_world_size', lambda: world):
             loader = Runner.build_dataloader(copy.deepcopy(loader_cfg), seed=0)
             assert len(loader) == 2, (rank, len(loader))
             assert len(list(loader.batch_sampler.sampler)) == 32

@@ -25,3 +25,18 @@ def test_the_copy_groups_names_still_import_from_copies(name):
 
     assert getattr(copies, name) is getattr(copy_groups, name)
     assert issubclass(copies.CopyRunner, copy_groups.CopyStartAgreements)
+
+
+@pytest.mark.parametrize('name, module', [
+    ('check_copy_counts', 'copy_counts'), ('check_world_size', 'copy_counts'), ('_hook_class', 'copy_counts'),
+    ('find_ohl_hook', 'copy_counts'), ('ohl_copy_counts', 'copy_counts'), ('runner_copy_counts', 'copy_counts'),
+    ('CopySampler', 'copy_sampler'), ('copy_share', 'copy_sampler'), ('check_equal_shards', 'copy_sampler')])
+def test_the_copy_counts_and_sampler_names_still_import_from_copies(name, module):
+    """The OHL hook's lookup and its copy counts' checks moved from ``automl_mm.ohl.copies`` to
+    ``automl_mm.ohl.copy_counts``, the copy-local sampler to ``automl_mm.ohl.copy_sampler`` (the fifty-seventh
+    session's split): the old names import the same objects, and ``CopySampler`` is the registered sampler."""
+    from automl_mm.ohl import copies
+    from automl_mm.registry import DATA_SAMPLERS
+
+    assert getattr(copies, name) is getattr(importlib.import_module(f'automl_mm.ohl.{module}'), name)
+    assert DATA_SAMPLERS.get('CopySampler') is copies.CopySampler

@@ -1,0 +1,137 @@
+"""The copy-local sampler: :class:`CopySampler` shards the training set among the ranks of one copy only (each
+copy in its own order, or all in one with ``shared_order``), reading the copy layout
+(:func:`~automl_mm.ohl.copies.get_copy_layout`); the share of mmengine's ``num_batch_per_epoch`` slice one copy reads
+(:func:`copy_share`); the refusal of shards of unequal length among a copy's ranks (:func:`check_equal_shards`).
+
+Split from :mod:`automl_mm.ohl.copies` (the fifty-seventh session), which re-exports every name here and imports
+this module after its layout functions (this module reads them).
+"""
+from __future__ import annotations
+
+from collections.abc import Iterator, Sized
+
+import numpy as np
+import torch
+from mmengine.dataset import DefaultSampler
+from mmengine.dist import get_world_size, sync_random_seed
+
+from automl_mm.registry import DATA_SAMPLERS
+from automl_mm.utils.seeding import as_seed
+
+from .copies import get_copy_layout
+
+
+@DATA_SAMPLERS.register_module()
+class CopySampler(DefaultSampler):
+    """``DefaultSampler`` that shards the data among the ranks of one copy only.
+
+    Every copy sees the whole training set, each in its own order: the permutation of epoch ``e`` for copy ``c``
+    is drawn from ``numpy.random.SeedSequence([seed, c, e])``, so no (copy, epoch) replays another's order (a
+    seed of ``seed + c + e`` would give copy c at epoch e the order of copy 0 at epoch e + c). The ranks of a copy
+    draw the same permutation and take interleaved shards of it.
+
+    With ``shared_order=True`` every copy draws epoch ``e``'s permutation from ``SeedSequence([seed, e])``
+    instead: all copies see the images in the same order (common random numbers). The copies then differ only in
+    what the OHL spaces sampled for them (and the augmentations' own random draws), so the between-copy spread of
+    the rewards carries less data-order noise. The REINFORCE gradient's expectation is unchanged (each copy's
+    samples stay independent of the order), only its variance can drop; measured in the README's Fashion-MNIST
+    section.
+
+    Under mmengine's ``train_dataloader.num_batch_per_epoch`` a copy reads its own ranks' share of the slice mmengine
+    made for the world (:func:`copy_share`), so each copy trains that many batches per epoch.
+
+    ``OHLHook`` refuses any other train sampler when there are several copies; a sampler of your own that shards
+    by copy can declare ``copy_aware = True`` to be accepted.
+
+    Args:
+        dataset: The training set.
+        shuffle: Draw a permutation per (copy, epoch); ``False``: every copy reads the data in order.
+        seed: Seed of the permutations; ``None``: one random seed shared by all ranks (mmengine's
+            ``sync_random_seed``).
+        round_up: Repeat items so that every rank of a copy gets ``ceil(len(dataset) / ranks_per_copy)`` of them
+            (mmengine's meaning).
+        shared_order: Every copy draws the same permutation per epoch (see above).
+
+    Raises:
+        ValueError: a ``seed`` that is not ``None`` or a valid seed.
+        TypeError: ``shuffle``, ``round_up`` or ``shared_order`` not a bool.
+        ValueError: ``round_up=False`` with several ranks per copy and a dataset length they do not divide
+            (:func:`check_equal_shards`: the copy's ranks would run different numbers of iterations and hang).
+    """
+
+    copy_aware = True
+
+    def __init__(self, dataset: Sized, shuffle: bool = True, seed: int | None = None, round_up: bool = True,
+                 shared_order: bool = False) -> None:
+        seed = as_seed(seed, 'CopySampler.seed', allow_none=True)  # -1 failed at the first epoch, in numpy
+        for name, value in (('shuffle', shuffle), ('round_up', round_up)):
+            if not isinstance(value, bool):  # shuffle='False' is truthy: every copy shuffled
+                raise TypeError(f'CopySampler: {name} must be a bool, got {value!r}')
+        if seed is None:
+            seed = sync_random_seed()
+        super().__init__(dataset, shuffle=shuffle, seed=seed, round_up=round_up)
+        if not isinstance(shared_order, bool):
+            raise TypeError(f'CopySampler: shared_order must be a bool, got {shared_order!r}')
+        self.shared_order = shared_order
+        layout = get_copy_layout()
+        self.copy_id = layout.copy_id
+        self.rank, self.world_size = layout.rank_in_copy, layout.ranks_per_copy
+        self.size = copy_share(dataset, layout.ranks_per_copy)
+        check_equal_shards(self.size, self.world_size, self.round_up)
+        if self.round_up:
+            self.num_samples = -(-self.size // self.world_size)
+            self.total_size = self.num_samples * self.world_size
+        else:
+            self.num_samples = -(-(self.size - self.rank) // self.world_size)
+            self.total_size = self.size
+
+    def order(self, epoch: int) -> list[int]:
+        """The whole permutation of this copy at ``epoch`` (before sharding among the copy's ranks)."""
+        if not self.shuffle:
+            return list(range(self.size))
+        words = [self.seed, epoch] if self.shared_order else [self.seed, self.copy_id, epoch]
+        seed = int(np.random.SeedSequence(words).generate_state(1, np.uint64)[0])
+        return torch.randperm(self.size, generator=torch.Generator().manual_seed(seed)).tolist()
+
+    def __iter__(self) -> Iterator[int]:
+        indices = self.order(self.epoch)
+        if self.round_up:
+            indices = (indices * (self.total_size // len(indices) + 1))[:self.total_size]
+        return iter(indices[self.rank:self.total_size:self.world_size])
+
+
+def copy_share(dataset: Sized, ranks_per_copy: int) -> int:
+    """How many samples of ``dataset`` one copy's epoch reads: all of them, except from mmengine's slice for
+    ``train_dataloader.num_batch_per_epoch`` (``num_batch_per_epoch x batch_size x world size`` samples, the share of
+    every rank of the world, built in this process), of which a copy reads its own ranks' share
+    (``num_batch_per_epoch x batch_size x ranks_per_copy``): each copy then trains the batches per epoch the config
+    asks for, as in a plain run (with the world's share, N copies each trained N times as many)."""
+    from mmengine.runner.runner import _SlicedDataset
+
+    if not isinstance(dataset, _SlicedDataset):
+        return len(dataset)
+    return len(dataset) * ranks_per_copy // get_world_size()
+
+
+def check_equal_shards(num_samples: int, ranks_per_copy: int, round_up: bool) -> None:
+    """Refuse shards of unequal length among the ranks of one copy: with ``round_up=False`` and a dataset length
+    that ``ranks_per_copy`` does not divide, the copy's first ranks take one sample more per epoch, so with batches
+    of one (or a batch boundary between the two counts) they run one more iteration per epoch than the others, and
+    wait forever in its collectives (the copy's DDP gradient all-reduce, the trunk-end reward gather and broadcast;
+    the trunks themselves, counted from ``len(train_dataloader)``, would end at other iterations on each rank).
+    Under an iteration loop the ranks' epochs (and so their permutations) drift apart instead, and their shards no
+    longer partition the copy's data.
+
+    Raises:
+        ValueError: naming ``train_dataloader.sampler.round_up``, the dataset length and both shard lengths.
+    """
+    if round_up or ranks_per_copy == 1 or num_samples % ranks_per_copy == 0:
+        return
+    short = num_samples // ranks_per_copy
+    raise ValueError(
+        f'train_dataloader.sampler.round_up=False with ranks_per_copy={ranks_per_copy} and {num_samples} training '
+        f'samples, which {ranks_per_copy} does not divide: the ranks of a copy would take {short + 1} and {short} '
+        'samples per epoch; under an epoch loop they run different numbers of iterations and wait for each other '
+        'forever (the copy\'s DDP all-reduce, the trunk-end collectives), under an iteration loop their epochs '
+        'drift apart and their shards stop partitioning the data; set round_up=True (the default: the short shards '
+        f'repeat a sample) or use a training set whose length is a multiple of {ranks_per_copy}')
