@@ -427,7 +427,8 @@ def _record_failure(error: BaseException, local_rank: int, failures: str,
     """Record this worker's ``error`` in the folder ``failures`` for :func:`launch_local`: where it is a
     :class:`~automl_mm.engine.rank_failures.RankFailure` naming another rank (this worker was told of that rank's
     failure), that rank (``<local_rank>.told``), once that rank recorded its own traceback (at most
-    :data:`~automl_mm.engine.rank_failures.ORIGIN_RECORD_TIMEOUT` seconds); else its traceback
+    :data:`~automl_mm.engine.rank_failures.ORIGIN_RECORD_TIMEOUT` seconds:
+    :func:`~automl_mm.engine.rank_failures.wait_for_origin_record`); else its traceback
     (``<local_rank>.traceback``).
 
     After an agreement on a failure every rank stops at once, and the rank told of it usually ends first (the failing
@@ -441,9 +442,7 @@ def _record_failure(error: BaseException, local_rank: int, failures: str,
         told = isinstance(error, rank_failures.RankFailure) and error.rank != local_rank
         if told:
             origin = osp.join(failures, f'{error.rank}.traceback')
-            deadline = time.monotonic() + rank_failures.ORIGIN_RECORD_TIMEOUT
-            while not osp.exists(origin) and time.monotonic() < deadline:
-                time.sleep(0.05)
+            rank_failures.wait_for_origin_record(lambda: osp.exists(origin))
         path = osp.join(failures, f'{local_rank}.told' if told else f'{local_rank}.traceback')
         with open(f'{path}.part', 'w') as f:
             # a refusal is recorded as the worker's traceback would end had it raised it (_worker_refusal reads it)

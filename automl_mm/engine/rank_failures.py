@@ -358,6 +358,29 @@ def naming_first_failure(what: str) -> Iterator[None]:
 ORIGIN_RECORD_TIMEOUT = 10.0
 
 
+def wait_for_origin_record(ready: Callable[[], Any]) -> Any:
+    """Wait for the record of the rank whose own code failed (its error file, its traceback), told by ``ready``: call
+    it at once and again after each sleep of 0.05 s until it gives something other than ``None`` or ``False``, at most
+    :data:`ORIGIN_RECORD_TIMEOUT` seconds (read at the call) on the monotonic clock. The wait of
+    :class:`TorchrunErrorHandler` (the origin's error file) and :func:`automl_mm.engine.launch._record_failure` (its
+    traceback in the launcher's folder), before each records its own error.
+
+    Args:
+        ready: Called without arguments; ``None`` or ``False`` while the record is not there, else what the caller
+            reads of it (``0`` and other false values but ``False`` are a record: a timestamp of 0).
+
+    Returns:
+        ``ready()``'s first value other than ``None`` / ``False``; ``None`` once the deadline passed without one (the
+        origin may have died without a record, or hang in its unwinding): the caller then records its own anyway.
+    """
+    deadline = time.monotonic() + ORIGIN_RECORD_TIMEOUT
+    while (value := ready()) is None or value is False:
+        if time.monotonic() >= deadline:
+            return None
+        time.sleep(0.05)
+    return value
+
+
 def _node_error_file(origin: int) -> str | None:
     """The error file torchrun's agent gave its worker of global rank ``origin``, where that worker is another of this
     process's node (its agent); ``None`` where it is this process, or on another node, or outside torchrun's layout.
@@ -425,12 +448,10 @@ class TorchrunErrorHandler(ErrorHandler):
     @staticmethod
     def _after(path: str) -> None:
         """Wait until the error file ``path`` is there and the clock is a second past its timestamp (at most
-        :data:`ORIGIN_RECORD_TIMEOUT` seconds for the file)."""
-        deadline = time.monotonic() + ORIGIN_RECORD_TIMEOUT
-        while (stamp := _error_file_timestamp(path)) is None:
-            if time.monotonic() >= deadline:
-                return
-            time.sleep(0.05)
+        :data:`ORIGIN_RECORD_TIMEOUT` seconds for the file: :func:`wait_for_origin_record`)."""
+        stamp = wait_for_origin_record(lambda: _error_file_timestamp(path))
+        if stamp is None:
+            return
         later = stamp + 1 - time.time()
         if later > 0:
             time.sleep(later)
