@@ -73,7 +73,8 @@ from .search_state import _SearchStateHook  # also named here: automl_mm.nas.loo
 
 #: The :meth:`SearchLoopBase.scoring_settings` key of the world size, recorded with BN re-estimation under
 #: ``train_dataloader.num_batch_per_epoch``: the set its batches are drawn from is the ``num_batch_per_epoch ×
-#: batch_size × world size`` items training reads, other images on another number of ranks.
+#: batch_size × world size`` items training reads, other images on another number of ranks unless that slice holds
+#: the whole set on both (:meth:`SearchLoopBase.bn_pool_items`).
 BN_POOL_RANKS = 'world size'
 
 
@@ -260,6 +261,26 @@ class SearchLoopBase(SearchResumeChecks, IterBasedTrainLoop):
                 settings[BN_POOL_RANKS] = get_world_size()
         return settings
 
+    def bn_pool_items(self, world_size: int) -> tuple[int, int] | None:
+        """``(items, set size)``: how many items of the training set BN re-estimation draws its batches from on
+        ``world_size`` ranks under ``train_dataloader.num_batch_per_epoch`` (the ``num_batch_per_epoch × batch_size ×
+        world_size`` first items mmengine's ``Runner.build_dataloader`` keeps, at most the set: :meth:`_bn_loader`),
+        and how many the set holds; ``None`` without ``num_batch_per_epoch`` or where the set's size is not known
+        (a ``world_size`` that is not an int, a loader without a sized dataset). Two world sizes draw from the same
+        images exactly where both keep the whole set."""
+        from mmengine.runner.runner import _SlicedDataset
+
+        train = checked_config(self.runner).get('train_dataloader')
+        per_epoch = train.get('num_batch_per_epoch') if isinstance(train, dict) else None
+        dataset = getattr(self.dataloader, 'dataset', None)
+        if isinstance(dataset, _SlicedDataset):  # its length is the slice's, even past the set's end
+            dataset = dataset._dataset
+        if per_epoch is None or isinstance(world_size, bool) or not isinstance(world_size, int) \
+                or not hasattr(dataset, '__len__'):
+            return None
+        total = len(dataset)
+        return min(int(per_epoch) * int(train.get('batch_size', 1)) * world_size, total), total
+
     def held_out_splits(self, runner) -> dict[str, HeldOutEvaluator]:
         """The search split (:attr:`held_out`) by the config key of its loader (``train_cfg.search_dataloader``,
         else the top-level ``search_dataloader`` / ``reward_dataloader`` it falls back to): its data is fingerprinted
@@ -344,7 +365,8 @@ class SearchLoopBase(SearchResumeChecks, IterBasedTrainLoop):
         training reads, its first ``num_batch_per_epoch × batch_size × world size`` items (as mmengine's
         ``Runner.build_dataloader`` slices the set): it depends on the number of ranks, which
         :meth:`scoring_settings` records (:data:`BN_POOL_RANKS`), so a resume in the middle of a step on another
-        number of ranks is refused."""
+        number of ranks is refused, unless the slice holds the whole set on both (:meth:`bn_pool_items`: the same
+        images)."""
         if not self.bn_recalibration_batches:
             return None
         if self._bn_batches is None:

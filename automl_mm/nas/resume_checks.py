@@ -83,7 +83,10 @@ class SearchResumeChecks:
         metric's ``ann_file`` naming its annotation file, are not compared
         (:func:`~automl_mm.utils.checks.without_data_paths`), so the split copied or moved under another root resumes
         (compared by path, it was refused), and other data under the same paths is refused (by the data check; here,
-        under ``resume_data_check=False``: it passed).
+        under ``resume_data_check=False``: it passed). The world size recorded with BN re-estimation under
+        ``train_dataloader.num_batch_per_epoch`` (:data:`~automl_mm.nas.loop.BN_POOL_RANKS`) may differ where the
+        slice holds the whole training set on both (:meth:`~automl_mm.nas.loop.SearchLoopBase.bn_pool_items`):
+        BN re-estimation draws from the same images.
 
         Args:
             saved: :meth:`~automl_mm.nas.loop.SearchLoopBase.scoring_settings` as the checkpoint saved it.
@@ -101,11 +104,19 @@ class SearchResumeChecks:
             key: f'{key}.dataset' for key, value in now.items()
             if key in saved and isinstance(value, dict) and isinstance(value.get('dataset'), dict)})
         compared_saved, compared_now = without_data_paths(saved, unpathed), without_data_paths(now, unpathed)
+        from .loop import BN_POOL_RANKS
+
         for key, value in now.items():
             if key in other_data or (key in saved and not same_config(compared_saved[key], compared_now[key])):
+                pools = None
+                if key == BN_POOL_RANKS:
+                    # the world size decides the BN batches' images only where the slice is a part of the set
+                    pools = [self.bn_pool_items(ranks) for ranks in (saved[key], value)]
+                    if pools[0] is not None and pools[0] == pools[1]:
+                        continue  # the whole training set on both: the same images
                 why = (f' (its dataset holds other data than the checkpoint\'s run read there, compared by content; '
                        f'{SWITCH}=False lets a run train on other data, not rank scores of two data sets together)'
-                       if key in other_data else _setting_note(key, now))
+                       if key in other_data else _setting_note(key, now, saved.get(key), pools))
                 raise ValueError(f'the checkpoint stopped in the middle of a scoring step scored with '
                                  f'{key}={saved[key]!r}, this run sets {key}={value!r}{why}: the step\'s finished '
                                  'candidates would be ranked against ones scored otherwise. Resume with the '
@@ -371,14 +382,22 @@ class CRNASResumeChecks:
                          'load_from')
 
 
-def _setting_note(key: str, settings: dict) -> str:
+def _setting_note(key: str, settings: dict, saved: object = None, pools: list | None = None) -> str:
     """Why a scoring setting that is not a config key changes a score, for the refusal of
-    :meth:`SearchResumeChecks.check_resumed_scoring` (``''`` for a config key)."""
+    :meth:`SearchResumeChecks.check_resumed_scoring` (``''`` for a config key). For :data:`~automl_mm.nas.loop.
+    BN_POOL_RANKS`, ``pools`` are the checkpoint's and this run's ``(items kept, items of the set)``
+    (:meth:`~automl_mm.nas.loop.SearchLoopBase.bn_pool_items`), named where known."""
     from .loop import BN_POOL_RANKS
 
     if key != BN_POOL_RANKS:
         return ''
     per_epoch = (settings.get('train_dataloader') or {}).get('num_batch_per_epoch')
+    counts = ''
+    if pools and all(pool is not None for pool in pools):
+        counts = ': ' + ', '.join(f'on {ranks} rank{"s" if ranks != 1 else ""} '
+                                  + (f'all {total}' if kept == total else f'{kept} of its {total} items')
+                                  for ranks, (kept, total) in zip((saved, settings[key]), pools))
     return (f' (train_dataloader.num_batch_per_epoch={per_epoch} keeps {per_epoch} × batch_size × world size items '
-            'of the training set, as mmengine slices it: the images BN re-estimation draws its batches from '
-            'for every candidate; on another number of ranks they are other images)')
+            f'of the training set, as mmengine slices it{counts}; the images BN re-estimation draws its batches '
+            'from for every candidate: on another number of ranks they are other images unless the slice holds '
+            'the whole set on both)')

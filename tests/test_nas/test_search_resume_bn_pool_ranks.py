@@ -38,3 +38,44 @@ def test_a_mid_step_resume_on_another_world_size_is_refused(tmp_path, monkeypatc
                                          r'size=2 \(train_dataloader\.num_batch_per_epoch=2 keeps 2 × batch_size × '
                                          r'world size items .*BN re-estimation'):
         Runner.from_cfg(cfg).train()
+
+
+def _killed_mid_step(tmp_path, monkeypatch, per_epoch: int) -> str:
+    work = str(tmp_path / 'killed')
+
+    def sliced():
+        cfg = _cfg(work)
+        cfg.train_dataloader.num_batch_per_epoch = per_epoch
+        return cfg
+
+    kill_after_scores(monkeypatch, (3 + 1) * TINY['num_samples'], lambda: Runner.from_cfg(sliced()).train())
+    return work
+
+
+def test_a_mid_step_resume_on_another_world_size_reading_the_whole_set_on_both_resumes(tmp_path, monkeypatch):
+    """135 × 8 = 1080 items on 1 rank, 2160 on 2: both keep the digits' 1078 training images whole, so BN
+    re-estimation draws its batches from the same images; the resume was refused all the same."""
+    from automl_mm.nas import loop as loop_module
+
+    work = _killed_mid_step(tmp_path, monkeypatch, 135)
+    monkeypatch.setattr(loop_module, 'get_world_size', lambda: 2)
+    cfg = _cfg(work)
+    cfg.train_dataloader.num_batch_per_epoch = 135
+    cfg.resume = True
+    Runner.from_cfg(cfg).train()
+    assert osp.exists(osp.join(work, 'search', 'pc_nas_result.json'))
+
+
+def test_a_mid_step_resume_onto_a_world_size_reading_the_whole_set_from_a_part_of_it_is_refused(tmp_path,
+                                                                                                monkeypatch):
+    """68 × 8 = 544 of the 1078 items on 1 rank, all of them on 2: other images."""
+    from automl_mm.nas import loop as loop_module
+
+    work = _killed_mid_step(tmp_path, monkeypatch, 68)
+    monkeypatch.setattr(loop_module, 'get_world_size', lambda: 2)
+    cfg = _cfg(work)
+    cfg.train_dataloader.num_batch_per_epoch = 68
+    cfg.resume = True
+    with pytest.raises(ValueError, match=r'scored with world size=1, this run sets world size=2 .*544 of its 1078 '
+                                         r'items, on 2 ranks all 1078; the images BN'):
+        Runner.from_cfg(cfg).train()
