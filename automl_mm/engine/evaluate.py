@@ -418,14 +418,13 @@ class HeldOutEvaluator:
         Raises:
             KeyError: the metrics do not include ``metric_key`` and no metric that could report it was empty
                 (naming ``metric_key_name`` and those reported).
-            ValueError: a COCO metric reports ``metric_key`` as NaN (a ``classwise`` per-class AP of a class without
-                ground truth in the images read: every OHL copy was taken as diverged, every NAS candidate refused
-                as a NaN score); on the whole split (``batches`` None), a COCO metric reports ``metric_key`` as -1,
-                COCOeval's value where the images read hold no ground-truth object of the key's area range
-                (``coco/bbox_mAP_s`` without small objects): every OHL copy tied at -1 and learned nothing, every
-                CR-NAS allocation scored alike. (On a few search mini-batches it is returned: every candidate of a
-                step reads the same batches; :class:`~automl_mm.nas.scoring.PathEvaluator` scores it as an
-                evaluation without metrics.)
+            ValueError: on the whole split (``batches`` None), a COCO metric reports ``metric_key`` as NaN (a
+                ``classwise`` per-class AP of a class without ground truth in the images read: every OHL copy was
+                taken as diverged, every NAS candidate refused as a NaN score) or as -1, COCOeval's value where the
+                images read hold no ground-truth object of the key's area range (``coco/bbox_mAP_s`` without small
+                objects): every OHL copy tied at -1 and learned nothing, every CR-NAS allocation scored alike. (On a
+                few search mini-batches both are returned: every candidate of a step reads the same batches;
+                :class:`~automl_mm.nas.scoring.PathEvaluator` scores them alike for every candidate that reads them.)
         """
         if self.loader is None:
             raise RuntimeError(f'{self.owner}: HeldOutEvaluator.build(runner) must run before score')
@@ -446,16 +445,14 @@ class HeldOutEvaluator:
             return 0.0, True
         value = metric_value(metrics, self.metric_key, self.metric_key_name)
         coco = self.reported_by_coco_metric()
-        if coco and math.isnan(value):
+        if coco and batches is None and math.isnan(value):
             # mmdet's classwise '<class>_precision' where the images hold no ground truth of the class: the same for
             # every model (OHL read it as every copy diverged, NAS as a NaN metric)
-            read = f'whole {self.purpose} split' if batches is None else 'batches scored'
             raise ValueError(
-                f'{self.metric_key_name} {self.metric_key!r} is NaN on the {read}: the value mmdet gives a '
-                'per-class AP (classwise=True) where the images scored hold no ground-truth object of that class '
-                '(or only crowd / ignored ones), not an AP; every model would score it alike. Choose a class the '
-                'split has objects of, or a key over every class'
-                + ('' if batches is None else ' (or score more batches, which may hold objects of the class)'))
+                f'{self.metric_key_name} {self.metric_key!r} is NaN on the whole {self.purpose} split: the value mmdet '
+                'gives a per-class AP (classwise=True) where the images scored hold no ground-truth object of that '
+                'class (or only crowd / ignored ones), not an AP; every model would score it alike. Choose a class the '
+                'split has objects of, or a key over every class')
         if batches is None and value == -1.0 and coco:
             # COCOeval's summarize writes -1 where no ground truth is in the range, and mmdet reports it as is
             raise ValueError(

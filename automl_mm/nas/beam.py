@@ -101,7 +101,8 @@ class PartialArchitecturePool:
         return list(self.candidate_list)
 
     def record(self, candidate: Sequence[int], score: float, empty: bool = False) -> None:
-        """Record a candidate's score; ``empty``: every evaluation behind it gave no metrics (scored 0).
+        """Record a candidate's score; ``empty``: every evaluation behind it gave no metrics (scored the worst under
+        the rule: 0 under ``'greater'``, +inf under ``'less'``).
 
         Raises:
             ValueError: For a NaN score (a NaN metric, or a mean over samples one of which was NaN): it used to be

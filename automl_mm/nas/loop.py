@@ -450,7 +450,8 @@ class SearchLoopBase(SearchResumeChecks, IterBasedTrainLoop):
         if evaluate is not None and candidates and all(c in pool.empty for c in candidates):
             raise RuntimeError(
                 f'[{name}] every one of the {len(candidates)} candidates gave no metrics on the search split (all '
-                f'score {self.metric_key}=0), so the choice would be a tie-break: the supernet predicts nothing '
+                f'score {self.metric_key}={"0" if pool.rule == "greater" else "+inf"}, the worst under '
+                f'metric_rule={pool.rule!r}), so the choice would be a tie-break: the supernet predicts nothing '
                 f'({_empty_step_advice(self, trained_by)})')
         ranking = pool.ranking()
         unranked = [c for c, s in ranking if s == math.inf]  # under 'less': an evaluation gave no metrics

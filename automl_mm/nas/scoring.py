@@ -62,8 +62,14 @@ def check_batches_per_sample(batches_per_sample: int | None, num_batches: int) -
 
 
 def new_readings() -> dict:
-    """What a :class:`PathEvaluator` has read before any evaluation: ``{'lowest': inf, 'empty': False}``."""
-    return {'lowest': math.inf, 'empty': False}
+    """What a :class:`PathEvaluator` has read before any evaluation: ``{'lowest': inf, 'empty': False, 'nan': [],
+    'read': []}``."""
+    return {'lowest': math.inf, 'empty': False, 'nan': [], 'read': []}
+
+
+def _batches_named(batches: Sequence[int]) -> str:
+    """``[start, count]`` of a :class:`PathEvaluator`'s readings, in its words."""
+    return f'{batches[1]} search batch(es) from batch {batches[0]}'
 
 
 class PathEvaluator:
@@ -84,6 +90,17 @@ class PathEvaluator:
     does under ``'greater'``, so a candidate that predicted nothing there and one that predicted boxes score alike
     (those batches tell them nothing), and it is neither a negative reading (it was: beside one empty evaluation
     the search stopped saying the metric reads negative values) nor an empty evaluation; logged once per batches.
+    Under ``'less'`` (on an AP key, a misconfiguration) such batches score 0 too, a constant of every candidate
+    that reads them, and one that predicted nothing there scores ``+inf``, as everywhere (the warning says so).
+
+    A ``metric_key`` that is NaN on a few search mini-batches (mmdet's per-class AP, ``CocoMetric`` / ``LVISMetric``
+    with ``classwise=True``: ``coco/<class>_precision`` where the images read hold no ground-truth object of the
+    class; ``CityScapesMetric``'s ``cityscapes/mAP`` on images without instances) is read alike by every candidate
+    that reads those batches: it scores 0 as a COCO ``-1`` does, logged once per batches naming the key, and the
+    batches are remembered (``readings['nan']``). A NaN on batches where another candidate read a value (any
+    candidate, step or rank, also before a resume: ``readings['read']``) is the candidate's own fault (NaN outputs or
+    weights), not a key without ground truth there, and is refused with a ``ValueError`` naming the key and the
+    batches, as is a NaN on the whole search split (every candidate reads the same images: nothing to rank by).
 
     Args:
         model: The model holding the supernet.
@@ -103,17 +120,21 @@ class PathEvaluator:
         bn_seed: The seed of those draws (a list of batches, which the search loops pass, is used as given).
         rule: ``'greater'`` (default: a higher metric is better) or ``'less'`` (lower is better: an error, a loss;
             the search loops pass ``train_cfg.metric_rule``): what an empty evaluation scores.
-        readings: What the refusal of an empty evaluation beside a negative reading remembers, ``{'lowest': the
-            lowest reading (float, +inf before any), 'empty': whether an evaluation gave no metrics (bool)}``,
-            updated in place (:func:`new_readings`; default: a new one). The search loops pass one kept in their
-            search state, so a resumed search remembers what its evaluations read before the checkpoint (it
-            refused only if both were seen again after the resume).
+        readings: What the refusal of an empty evaluation beside a negative reading, and of a NaN beside a value,
+            remember, ``{'lowest': the lowest reading (float, +inf before any), 'empty': whether an evaluation gave
+            no metrics (bool), 'nan': the batches read NaN, 'read': the batches read a value (each ``[first batch,
+            number of batches]``, sorted)}``, updated in place (:func:`new_readings`; default: a new one; a dict
+            without ``'nan'`` / ``'read'``, of a checkpoint written before them, gets them empty). The search loops
+            pass one kept in their search state, so a resumed search remembers what its evaluations read before the
+            checkpoint (it refused only if both were seen again after the resume).
 
     Raises:
         RuntimeError: when called, under ``'greater'``, an empty evaluation beside a negative reading (above).
-        ValueError: ``rule`` is not ``'greater'`` or ``'less'``; ``batches_per_sample`` exceeds the search split's
-            batches (one evaluation would see some images twice: a COCO metric counts the second copy's boxes as
-            false positives, an accuracy weighs those images twice).
+        ValueError: when called, ``metric_key`` NaN on the whole search split, or on batches where a candidate read a
+            value (above), naming ``train_cfg.metric_key``, the path and the batches. At construction: ``rule`` is
+            not ``'greater'`` or ``'less'``; ``batches_per_sample`` exceeds the search split's batches (one
+            evaluation would see some images twice: a COCO metric counts the second copy's boxes as false
+            positives, an accuracy weighs those images twice).
     """
 
     def __init__(self, model: nn.Module, space: BasePathSpace, held_out: HeldOutEvaluator,
@@ -143,9 +164,12 @@ class PathEvaluator:
         # the lowest reading so far (an empty evaluation's 0 must not rank above one), whether an evaluation gave
         # no metrics, here or on another rank (share_readings); the search loops keep it in their search state
         self.readings = new_readings() if readings is None else readings
+        for key in ('nan', 'read'):  # readings of a checkpoint written before they were kept
+            self.readings.setdefault(key, [])
         # the key is a CocoMetric's: its -1 on a few batches is "no ground truth in the key's range" (_no_ground_truth)
         self._coco = bool(getattr(held_out, 'reported_by_coco_metric', lambda: False)())
         self._no_ground_truth_seen: set[str] = set()
+        self._nan_seen: set[tuple[int, int]] = set()
 
     def __call__(self, path: Sequence[int], sample_index: int = 0) -> float:
         self.space.apply(path, self.model)
@@ -162,17 +186,25 @@ class PathEvaluator:
     def _score(self, path: Sequence[int], sample_index: int) -> float:
         loader = self.held_out.loader
         if self.batches_per_sample is None:
-            batches = None
+            batches = read = None
             where = 'the whole search split'
         else:
             start = sample_index * self.batches_per_sample
             batches = cycle_batches(loader, start, self.batches_per_sample)
-            where = f'{self.batches_per_sample} search batch(es) from batch {start % len(loader)}'
+            read = [start % len(loader), self.batches_per_sample]
+            where = _batches_named(read)
         with _quiet():  # COCO metrics print a 12-line summary per evaluation: thousands of lines per search
             score, empty = self.held_out.score(self.model, batches)
         self.evaluations += 1
+        if not empty and math.isnan(score):
+            return self._nan(path, read)  # neither a reading nor an empty evaluation
         if not empty and score == -1.0 and self._coco:
             return self._no_ground_truth(where)  # neither a reading nor an empty evaluation
+        if not empty and read is not None:
+            if read in self.readings['nan']:
+                raise ValueError(self._nan_beside_value(f'scoring path {tuple(path)}', f'reads {score:g}', read,
+                                                        'another candidate read NaN'))
+            _remember(self.readings['read'], read)
         readings = self.readings
         negative_beside_empty = (readings['lowest'] < 0) if empty else (score < 0 and readings['empty'])
         if self.rule == 'greater' and negative_beside_empty:
@@ -192,17 +224,62 @@ class PathEvaluator:
                       f'{self.metric_key}={worst}', logger='current', level=logging.WARNING)
         return score
 
+    def _empty_named(self) -> str:
+        """What an evaluation without metrics scores, in words: ``'0 (the worst under metric_rule='greater')'``."""
+        return f"{'0' if self.rule == 'greater' else '+inf'} (the worst under metric_rule={self.rule!r})"
+
     def _no_ground_truth(self, where: str) -> float:
-        """The score of a COCO ``-1`` on a few search mini-batches: 0, as an evaluation without metrics scores under
-        ``'greater'``, neither a negative reading nor an empty evaluation; warned once per batches read."""
+        """The score of a COCO ``-1`` on a few search mini-batches: 0, a constant of every candidate that reads it
+        (what an evaluation without metrics scores under ``'greater'``), neither a negative reading nor an empty
+        evaluation; warned once per batches read, naming what an evaluation without metrics scores there."""
         if where not in self._no_ground_truth_seen:
             self._no_ground_truth_seen.add(where)
             print_log(f'{self.metric_key} is -1 on {where}: COCOeval\'s value where the images read hold no '
                       'ground-truth object of the key\'s area range (or none at all), not an AP; every candidate '
-                      'that predicts a box there reads it, and one that predicts none reads no metrics, so each '
-                      f'scores {self.metric_key}=0 on them (they tell the candidates nothing). Score on more batches '
-                      'per sample, or choose a key over every area', logger='current', level=logging.WARNING)
+                      f'that predicts a box there reads it and scores {self.metric_key}=0 on them (they tell the '
+                      'candidates nothing), one that predicts none reads no metrics and scores '
+                      f'{self.metric_key}={self._empty_named()}. Score on more batches per sample, or choose a key '
+                      'over every area', logger='current', level=logging.WARNING)
         return 0.0
+
+    def _nan(self, path: Sequence[int], read: list[int] | None) -> float:
+        """The score of a NaN ``metric_key`` on the search mini-batches ``read`` (``[first batch, number]``): 0, as
+        a COCO ``-1`` (:meth:`_no_ground_truth`), where no candidate read a value there; warned once per batches.
+
+        Raises:
+            ValueError: on the whole search split (``read`` None), or where a candidate read a value on ``read``.
+        """
+        key = f'{self._key_name()} {self.metric_key}'
+        if read is None:
+            raise ValueError(f'{key} is NaN scoring path {tuple(path)} on the whole search split: no value to rank '
+                             'it by (every candidate reads the same images: where the split holds no ground truth '
+                             'the metric can score, e.g. no object of a classwise key\'s class, every one reads NaN; '
+                             'where others read a value, its outputs are NaN). Choose a key the split has ground '
+                             'truth for (the mAP over every class), or check the supernet for NaN weights')
+        if read in self.readings['read']:
+            raise ValueError(self._nan_beside_value(f'scoring path {tuple(path)}', 'is NaN', read,
+                                                    'another candidate read a value'))
+        _remember(self.readings['nan'], read)
+        if tuple(read) not in self._nan_seen:
+            self._nan_seen.add(tuple(read))
+            print_log(f'{key} is NaN on {_batches_named(read)}: the value mmdet gives a per-class AP (classwise=True) '
+                      'where the images read hold no ground-truth object of its class (or a metric over images '
+                      'without ground truth), not an AP; every candidate that reads them reads it and scores '
+                      f'{self.metric_key}=0 on them (they tell the candidates nothing), one that reads no metrics '
+                      f'scores {self.metric_key}={self._empty_named()}. Score on more batches per sample, or choose '
+                      'a key the split has ground truth for', logger='current', level=logging.WARNING)
+        return 0.0
+
+    def _key_name(self) -> str:
+        return getattr(self.held_out, 'metric_key_name', 'metric_key')  # 'train_cfg.metric_key' in the loops
+
+    def _nan_beside_value(self, who: str, reads: str, read: Sequence[int], other: str) -> str:
+        """The refusal of a NaN ``metric_key`` where a candidate read a value on the same batches ``read``."""
+        return (f'{who}: {self._key_name()} {self.metric_key} {reads} on {_batches_named(read)}, where '
+                f'{other}: the same images for every candidate, so not a key without ground truth there (every '
+                'candidate would read that NaN) but NaN outputs of the candidate that read it (NaN weights or buffers '
+                'of its path, a diverged supernet). Check the supernet\'s training (a lower learning rate, '
+                'FiniteLossHook)')
 
     def _negative_beside_empty(self, where: str, lowest: float) -> str:
         return (f'{where}: {self.metric_key} reads negative values (lowest {lowest:g}) and an evaluation gave no '
@@ -216,21 +293,40 @@ class PathEvaluator:
         (:func:`~automl_mm.nas.beam.score_step`): an empty candidate scored on rank 0 and negative readings on rank
         1 were each seen by one evaluator only, so neither refused, and the empty candidate's 0 ranked first (2
         gloo ranks kept it, one process refused). Every rank must call it (one ``all_gather_object``); nothing
-        happens in a single process. The search loops call it after every scoring step.
+        happens in a single process. The search loops call it after every scoring step. So are the search batches
+        read NaN and those read a value (``readings['nan']`` / ``['read']``): a NaN on one rank where another read a
+        value is refused on every rank, as one process refuses it.
 
         Raises:
             RuntimeError: on every rank, under ``'greater'``, when some rank read a negative value and some rank an
                 evaluation without metrics.
+            ValueError: on every rank, when some rank read NaN on search batches where some rank read a value.
         """
         if get_world_size() <= 1:
             return
         readings = self.readings
-        seen = all_gather_object((readings['lowest'], readings['empty']))
-        readings['lowest'] = min(lowest for lowest, _ in seen)
-        readings['empty'] = any(empty for _, empty in seen)
+        seen = all_gather_object((readings['lowest'], readings['empty'], readings['nan'], readings['read']))
+        readings['lowest'] = min(s[0] for s in seen)
+        readings['empty'] = any(s[1] for s in seen)
+        for i, key in ((2, 'nan'), (3, 'read')):
+            for reading in seen:
+                for read in reading[i]:
+                    _remember(readings[key], list(read))
         if self.rule == 'greater' and readings['empty'] and readings['lowest'] < 0:
             raise RuntimeError(self._negative_beside_empty(
                 f'the search step scored across {len(seen)} ranks', readings['lowest']))
+        both = [read for read in readings['nan'] if read in readings['read']]
+        if both:
+            raise ValueError(self._nan_beside_value(f'the search step scored across {len(seen)} ranks', 'is NaN',
+                                                    both[0], 'a candidate of some rank read a value'))
+
+
+def _remember(batches: list, read: list[int]) -> None:
+    """Add ``read`` to the sorted list ``batches`` of ``[first batch, number]`` unless it is there (the same order
+    on every rank, which compare their search states on resume)."""
+    if read not in batches:
+        batches.append(read)
+        batches.sort()
 
 
 def potential(prefix: Sequence[int], sampler: UniformPathSampler, evaluate: Callable[[tuple, int], float],

@@ -14,6 +14,7 @@ Still importable from :mod:`automl_mm.nas.loop`, its former home (tests and code
 """
 from __future__ import annotations
 
+import copy
 from typing import TYPE_CHECKING
 
 from mmengine.dist import get_world_size
@@ -22,6 +23,7 @@ from mmengine.hooks import Hook
 from automl_mm.engine.rank_failures import stopping_together
 from automl_mm.engine.run_info import is_resume, refuse_resume_without_search_state
 from automl_mm.engine.runner_checks import checked_config
+from automl_mm.utils.checks import same_config
 from automl_mm.utils.seeding import resumed_seed
 
 from .accumulation import check_resumed_accumulation
@@ -43,7 +45,7 @@ class _SearchStateHook(Hook):
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
         checkpoint['nas_search'] = dict(self.loop.search_state_dict(), seed=self.loop.seed,
                                         scoring=self.loop.scoring_settings(), loop=type(self.loop).__name__,
-                                        readings={k: dict(v) for k, v in getattr(self.loop, 'readings', {}).items()})
+                                        readings=copy.deepcopy(getattr(self.loop, 'readings', {})))
         final = getattr(self.loop, '_final_architecture', None)  # set by finish(): what tools/test.py applies
         if final is not None:
             checkpoint['nas_search'][ARCHITECTURE_KEY] = final
@@ -116,8 +118,16 @@ class _SearchStateHook(Hook):
                 # refused); checkpoints written before the readings were saved: remembered from the resume on. Of
                 # another train_cfg.metric_key (a resume between steps may change it): not this metric's readings
                 self.loop.readings.clear()
-                self.loop.readings.update({k: dict(lowest=float(v['lowest']), empty=bool(v['empty']))
-                                           for k, v in state['readings'].items()})
+                # the search batches read NaN / a value (PathEvaluator): by index, so of these batches only where
+                # every scoring setting is the checkpoint's (a resume between steps may change the search split or
+                # its batch size: other images at the same index); checkpoints written before them hold neither
+                batches = state.get('scoring') is not None and same_config(state['scoring'],
+                                                                           self.loop.scoring_settings())
+                self.loop.readings.update({k: dict(
+                    lowest=float(v['lowest']), empty=bool(v['empty']),
+                    nan=sorted([int(a), int(b)] for a, b in v.get('nan', [])) if batches else [],
+                    read=sorted([int(a), int(b)] for a, b in v.get('read', [])) if batches else [])
+                    for k, v in state['readings'].items()})
             if state.get('scoring') is not None:  # checkpoints written before the settings were saved: unchecked
                 self.loop.check_resumed_scoring(state['scoring'], checkpoint)
 

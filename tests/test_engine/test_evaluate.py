@@ -2,6 +2,7 @@
 errors."""
 from __future__ import annotations
 
+import math
 from types import SimpleNamespace
 
 import pytest
@@ -188,7 +189,9 @@ def test_a_classwise_coco_key_of_a_class_without_ground_truth_is_refused_naming_
     """mmdet's CocoMetric(classwise=True) reports NaN for '<class>_precision' where the images scored hold no
     ground-truth object of the class (pycocotools leaves its precisions at -1): OHLHook read that NaN reward as every
     copy having diverged ('non-finite loss, weights or buffers; lower the learning rate'), and NAS as a NaN metric.
-    It is refused naming the key; a class with ground truth scores its AP (pycocotools': 1.0 for an exact box)."""
+    It is refused on the whole split naming the key; on a few search mini-batches it is returned (every NAS candidate
+    reads it there: PathEvaluator scores it alike, tests/test_nas/test_scoring_nan_without_ground_truth.py); a class
+    with ground truth scores its AP (pycocotools': 1.0 for an exact box), and the mAP beside a NaN class is read."""
     import json
 
     from mmdet.evaluation import CocoMetric
@@ -218,5 +221,13 @@ def test_a_classwise_coco_key_of_a_class_without_ground_truth_is_refused_naming_
         with pytest.raises(ValueError, match=r"reward_key 'coco/b_precision' is NaN on the whole reward split: .*"
                                              r"no ground-truth object of that class"):
             held_out.score(_Echo())
-        with pytest.raises(ValueError, match=r"'coco/b_precision' is NaN on the batches scored"):
-            held_out.score(_Echo(), [[sample]])
+        # on a few search mini-batches every candidate reads it: returned, for PathEvaluator to score them alike
+        value, empty = held_out.score(_Echo(), [[sample]])
+        assert math.isnan(value) and not empty
+    # a classwise NaN beside the key searched changes nothing: the key is read alone
+    held_out = HeldOutEvaluator('search', 'coco/bbox_mAP', 'PCNASLoop', metric_key_name='train_cfg.metric_key')
+    runner.cfg = dict(search_dataloader=_loader('s'), search_evaluator='x')
+    held_out.build(runner).evaluator.dataset_meta = dict(classes=('a', 'b'))
+    held_out.loader = [[sample]]
+    for batches in (None, [[sample]]):
+        assert math.isfinite(held_out.score(_Echo(), batches)[0])

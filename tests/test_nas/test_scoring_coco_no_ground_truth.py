@@ -55,7 +55,7 @@ def test_a_coco_minus_1_on_batches_without_ground_truth_in_range_scores_as_no_me
     assert evaluate((1,), 0) == 0.2
     assert evaluate((1,), 1) == 0.0
     assert evaluate.empty_evaluations == 2  # the -1 is not an empty evaluation (nor "the supernet predicts nothing")
-    assert evaluate.readings == {'lowest': 0.2, 'empty': True}  # nor a reading
+    assert evaluate.readings == {'lowest': 0.2, 'empty': True, 'nan': [], 'read': [[0, 1]]}  # nor a reading
     minus_1 = [m for m in said if 'is -1' in m]  # once per batches read
     assert len(minus_1) == 1 and "no ground-truth object of the key's area range" in minus_1[0], said
 

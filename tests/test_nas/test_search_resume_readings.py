@@ -22,7 +22,8 @@ def test_an_empty_evaluation_before_the_checkpoint_is_remembered_after_a_resume(
     kill_after_scores(monkeypatch, TINY['num_samples'], lambda: Runner.from_cfg(_cfg(work)).train())
     with open(osp.join(work, 'last_checkpoint')) as f:
         checkpoint = torch.load(f.read(), weights_only=False)
-    assert checkpoint['nas_search']['readings'] == {'LayerwiseSpace': {'lowest': float('inf'), 'empty': True}}
+    assert checkpoint['nas_search']['readings'] == {'LayerwiseSpace': {'lowest': float('inf'), 'empty': True,
+                                                                       'nan': [], 'read': []}}
 
     monkeypatch.setattr(HeldOutEvaluator, 'score', lambda self, model, batches=None, group=None: (-0.5, False))
     cfg = _cfg(work)
@@ -82,7 +83,9 @@ def test_readings_of_another_metric_key_are_not_restored(tmp_path, monkeypatch):
     kill_after_scores(monkeypatch, 3 * TINY['num_samples'], lambda: Runner.from_cfg(_cfg(work)).train())
     with open(osp.join(work, 'last_checkpoint')) as f:
         checkpoint = torch.load(f.read(), weights_only=False)
-    assert checkpoint['nas_search']['readings'] == {'LayerwiseSpace': {'lowest': 0.5, 'empty': True}}
+    # stage 1's candidates read search batches 0 and 1 (one per completion)
+    assert checkpoint['nas_search']['readings'] == {'LayerwiseSpace': {'lowest': 0.5, 'empty': True, 'nan': [],
+                                                                       'read': [[0, 1], [1, 1]]}}
     assert checkpoint['nas_search']['scoring']['train_cfg.metric_key'] == 'accuracy/top1'
 
     monkeypatch.setattr(HeldOutEvaluator, 'score', lambda self, model, batches=None, group=None: (-0.5, False))
@@ -92,4 +95,38 @@ def test_readings_of_another_metric_key_are_not_restored(tmp_path, monkeypatch):
     # stage 2's first two scores read, then a kill; was: at the first, RuntimeError 'accuracy/top5 reads negative
     # values (lowest -0.5) and an evaluation gave no metrics'
     kill_after_scores(monkeypatch, 2, runner.train)
-    assert runner.train_loop.readings == {'LayerwiseSpace': {'lowest': -0.5, 'empty': False}}
+    assert runner.train_loop.readings == {'LayerwiseSpace': {'lowest': -0.5, 'empty': False, 'nan': [],
+                                                             'read': [[2, 1], [3, 1]]}}
+
+
+def test_a_nan_where_the_checkpoints_run_read_a_value_is_refused_after_a_resume(tmp_path, monkeypatch):
+    """The search batches read a value before the kill: a candidate reading NaN on them after the resume is a fault of
+    the candidate, not a key without ground truth there (which every candidate reads NaN), as before the kill."""
+    work = str(tmp_path / 'killed')
+    monkeypatch.setattr(HeldOutEvaluator, 'score', lambda self, model, batches=None, group=None: (0.5, False))
+    kill_after_scores(monkeypatch, TINY['num_samples'], lambda: Runner.from_cfg(_cfg(work)).train())
+    monkeypatch.setattr(HeldOutEvaluator, 'score', lambda self, model, batches=None, group=None: (float('nan'), False))
+    cfg = _cfg(work)
+    cfg.resume = True
+    with pytest.raises(ValueError, match=r'accuracy/top1 is NaN on 1 search batch\(es\) from batch 0, where another '
+                                         r'candidate read a value'):
+        Runner.from_cfg(cfg).train()
+
+
+def test_the_batches_read_are_forgotten_by_a_resume_under_other_scoring_settings(tmp_path, monkeypatch):
+    """Between steps a resume may change the search split's batch size: batch 0 is other images then, so what the
+    checkpoint's run read there (a value) says nothing of a NaN there now; the lowest reading is kept."""
+    work = str(tmp_path / 'killed')
+    monkeypatch.setattr(HeldOutEvaluator, 'score', lambda self, model, batches=None, group=None: (0.5, False))
+    kill_after_scores(monkeypatch, 3 * TINY['num_samples'], lambda: Runner.from_cfg(_cfg(work)).train())
+    with open(osp.join(work, 'last_checkpoint')) as f:
+        between_steps = f.read()
+    monkeypatch.setattr(HeldOutEvaluator, 'score', lambda self, model, batches=None, group=None: (0.7, False))
+    for batch_size, read in ((16, [[0, 1], [1, 1], [2, 1], [3, 1]]), (8, [[2, 1], [3, 1]])):
+        cfg = _cfg(work)
+        cfg.reward_dataloader.batch_size = batch_size
+        cfg.resume, cfg.load_from = True, between_steps
+        runner = Runner.from_cfg(cfg)
+        kill_after_scores(monkeypatch, 2, runner.train)  # stage 2's first candidate: batches 2 and 3
+        assert runner.train_loop.readings == {'LayerwiseSpace': {'lowest': 0.5, 'empty': False, 'nan': [],
+                                                                 'read': read}}
