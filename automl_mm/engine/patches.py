@@ -28,8 +28,9 @@ mmengine 0.10.7 is patched where it cannot be configured, and only there:
    :func:`automl_mm.engine.dist.init_dist_mpi_job` (a port from the job's PMIx namespace, the same check).
 5. **World size and epoch length in every checkpoint** (a resume on another number of processes, or with another
    ``train_dataloader.batch_size``, is named as such only when the checkpoint records them):
-   ``Runner.save_checkpoint`` is wrapped by :func:`automl_mm.engine.resume.recording_world_size`, which adds
-   ``meta['world_size']`` and ``meta['epoch_length']``, whatever hooks the run has.
+   ``Runner.save_checkpoint`` and ``FlexibleRunner.save_checkpoint`` are wrapped by
+   :func:`automl_mm.engine.resume.recording_world_size`, which adds ``meta['world_size']`` and
+   ``meta['epoch_length']``, whatever hooks the run has.
 6. **Dataloader workers seeded anew every epoch** (mmengine's default ``worker_init_fn`` seeds them with a constant,
    so with ``persistent_workers=False`` every random transform drew the same numbers every epoch):
    ``Runner.build_dataloader`` and ``FlexibleRunner.build_dataloader`` are wrapped by
@@ -207,9 +208,10 @@ def install() -> bool:
     dist_utils._init_dist_pytorch = init_dist_pytorch_cpu_aware
     dist_utils._init_dist_slurm = init_dist_slurm_job
     dist_utils._init_dist_mpi = init_dist_mpi_job
-    if not getattr(runner_module.Runner.save_checkpoint, 'records_world_size', False):
-        runner_module.Runner.save_checkpoint = recording_world_size(runner_module.Runner.save_checkpoint)
     from mmengine.runner._flexible_runner import FlexibleRunner
+    for runner_class in (runner_module.Runner, FlexibleRunner):  # FlexibleRunner is no Runner: its own save
+        if not getattr(runner_class.save_checkpoint, 'records_world_size', False):
+            runner_class.save_checkpoint = recording_world_size(runner_class.save_checkpoint)
     for runner_class in (runner_module.Runner, FlexibleRunner):
         build = runner_class.__dict__['build_dataloader']  # a staticmethod object
         if not getattr(build.__func__, 'reseeds_workers', False):

@@ -8,7 +8,8 @@ mmengine 0.10.7 writes a checkpoint by truncating the file and streaming into it
 * :func:`save_checkpoint_atomic` and :func:`open_last_checkpoint_atomically`: local checkpoints
   (``Runner.save_checkpoint``, and so every ``CheckpointHook`` save) and ``last_checkpoint`` are written to a
   temporary file, fsynced and renamed into place, so each file is either the old one or the complete new one;
-* :func:`recording_world_size`: ``Runner.save_checkpoint`` records the run's world size in every checkpoint's
+* :func:`recording_world_size`: ``Runner.save_checkpoint`` (and ``FlexibleRunner``'s, which is no ``Runner``)
+  records the run's world size in every checkpoint's
   ``meta['world_size']`` and its epoch length in ``meta['epoch_length']``, whatever hooks the run has; a resume's
   schedule check names either when the resumed run has another
   (:func:`automl_mm.engine.hooks.check_schedule_unchanged`);
@@ -84,7 +85,8 @@ def train_epoch_length(runner: Any) -> int | None:
 
 
 def recording_world_size(save_checkpoint: Callable) -> Callable:
-    """``Runner.save_checkpoint`` (``save_checkpoint``) that adds the run's world size and epoch length to the
+    """``Runner.save_checkpoint`` or ``FlexibleRunner.save_checkpoint`` (``save_checkpoint``) that adds the run's
+    world size and epoch length to the
     ``meta`` it is given (``meta['world_size']``, ``meta['epoch_length']``: :func:`train_epoch_length`, where
     known; before mmengine builds the checkpoint and calls the ``before_save_checkpoint`` hooks), so every
     checkpoint a runner saves records them, whatever hooks the run has.

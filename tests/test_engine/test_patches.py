@@ -31,7 +31,7 @@ where = {
     'launcher': d._init_dist_pytorch.__module__,
     'slurm_launcher': d._init_dist_slurm.__module__,
     'mpi_launcher': d._init_dist_mpi.__module__,
-    'world_size': getattr(r.Runner.save_checkpoint, 'records_world_size', False),
+    'world_size': [getattr(cls.save_checkpoint, 'records_world_size', False) for cls in (r.Runner, mr.FlexibleRunner)],
     'worker_seeds': getattr(r.Runner.build_dataloader, 'reseeds_workers', False),
     'resume_hooks': {cls.__name__: [h.__name__ for h in getattr(cls.train, 'registers', ())]
                      for cls in (r.Runner, mr.FlexibleRunner)},
@@ -43,7 +43,7 @@ where = {
 assert where == {'loader': 'automl_mm.engine.checkpoint', 'save': {'automl_mm.engine.resume'},
                  'last_checkpoint': 'automl_mm.engine.resume', 'resume': {'automl_mm.engine.resume'},
                  'launcher': 'automl_mm.engine.dist', 'slurm_launcher': 'automl_mm.engine.dist',
-                 'mpi_launcher': 'automl_mm.engine.dist', 'world_size': True,
+                 'mpi_launcher': 'automl_mm.engine.dist', 'world_size': [True, True],
                  'worker_seeds': True,
                  'resume_hooks': {name: ['DataFingerprintHook', 'ResumeConfigHook', 'LearnedStateHook']
                                   for name in ('Runner', 'FlexibleRunner')},

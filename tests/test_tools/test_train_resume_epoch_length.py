@@ -74,3 +74,30 @@ def test_without_the_record_or_at_the_same_epoch_length_max_epochs_is_named(firs
     with pytest.raises(ValueError, match=r'saved with end=4 .* the config now gives end=8 \(e\.g\. another '
                                          r'train_cfg\.max_epochs\)'):
         _resume(cfg, first_epoch)
+
+
+def _flexible_cfg(work_dir: str, batch_size: int = 32):
+    """The same run under mmengine's FlexibleRunner (``runner_type='FlexibleRunner'``, one process)."""
+    cfg = _cfg(work_dir, batch_size)
+    cfg.runner_type = 'FlexibleRunner'
+    cfg.strategy = dict(type='SingleDeviceStrategy')
+    return cfg
+
+
+def test_a_flexible_runner_checkpoint_records_both_and_its_resume_names_the_epoch_length(tmp_path):
+    """FlexibleRunner is no Runner subclass and has its own save_checkpoint, which was not wrapped: its checkpoints
+    recorded neither the world size nor the epoch length, so its resume under another batch size (or world size)
+    blamed train_cfg.max_epochs."""
+    from mmengine.runner import FlexibleRunner
+
+    FlexibleRunner.from_cfg(_flexible_cfg(str(tmp_path))).train()
+    path = osp.join(str(tmp_path), 'epoch_1.pth')
+    meta = safe_torch_load(path)['meta']
+    assert (meta.get('world_size'), meta.get('epoch_length')) == (1, 2)
+    cfg = _flexible_cfg(str(tmp_path / 'resumed'), batch_size=16)
+    cfg.resume, cfg.load_from = True, path
+    runner = FlexibleRunner.from_cfg(cfg)
+    runner.register_hook(StrictCheckpointHook(checkpoint=path))
+    with pytest.raises(ValueError, match=r'an epoch of the checkpoint\'s run had 2 iterations, this run\'s has 4 '
+                                         r'\(another train_dataloader\.batch_size'):
+        runner.train()
