@@ -284,9 +284,10 @@ def check_schedule_unchanged(runner, checkpoint: dict, name: str) -> None:
     process, so it changes with the world size too: each process reads 1/world size of every epoch. Where the
     checkpoint records its world size (``meta['world_size']``, which every runner's ``save_checkpoint`` writes:
     :func:`automl_mm.engine.resume.recording_world_size`) and this run has another, the message names that as the
-    cause. Likewise another epoch length (``meta['epoch_length']``: another ``train_dataloader.batch_size`` or
-    training-set size) where the span is the saved one's in epochs: the message blamed ``train_cfg.max_epochs``,
-    which was unchanged.
+    cause, unless both runs record an epoch of the same length (``train_dataloader.num_batch_per_epoch`` keeps it
+    on any number of processes: the world size did not change the span). Likewise another epoch length
+    (``meta['epoch_length']``: another ``train_dataloader.batch_size`` or training-set size) where the span is the
+    saved one's in epochs: the message blamed ``train_cfg.max_epochs``, which was unchanged.
 
     Raises:
         ValueError: a built scheduler's span differs from the saved one, naming the scheduler, both values and the
@@ -308,7 +309,12 @@ def check_schedule_unchanged(runner, checkpoint: dict, name: str) -> None:
         for key in _SPAN_KEYS:
             if key in state and hasattr(scheduler, key) and getattr(scheduler, key) != state[key]:
                 saved_world = (checkpoint.get('meta') or {}).get('world_size')
-                if saved_world is not None and int(saved_world) != get_world_size():
+                saved_length = (checkpoint.get('meta') or {}).get('epoch_length')
+                length, now = train_epoch_length(runner), getattr(scheduler, key)
+                # an epoch as long as the saved one's (train_dataloader.num_batch_per_epoch, which mmengine
+                # multiplies by the world size): the world size did not change the span
+                same_length = bool(saved_length and length and int(saved_length) == length)
+                if saved_world is not None and int(saved_world) != get_world_size() and not same_length:
                     processes = f'{saved_world} process{"es" if int(saved_world) != 1 else ""}'
                     raise ValueError(
                         f'resuming {name}: the checkpoint was trained by {processes} (world size '
@@ -319,8 +325,6 @@ def check_schedule_unchanged(runner, checkpoint: dict, name: str) -> None:
                         'schedule would end at another epoch than configured. Resume with '
                         f'{processes}, or train on as a new run from its weights (load_from, without '
                         'resume)')
-                saved_length = (checkpoint.get('meta') or {}).get('epoch_length')
-                length, now = train_epoch_length(runner), getattr(scheduler, key)
                 if saved_length and length and int(saved_length) != length and \
                         state[key] * length == now * int(saved_length):  # the same span in epochs
                     raise ValueError(

@@ -324,7 +324,7 @@ def test_a_schedule_another_world_size_changed_is_refused_naming_the_world_sizes
     assert saved['meta']['world_size'] == 1 and saved['param_schedulers'][0]['end'] == 2 * 2
     check_schedule_unchanged(runner, saved, 'epoch_1.pth')  # the same run: resumed
     two = copy.deepcopy(saved)  # what 2 processes save: 1 iteration per epoch each, the schedule ends at 2
-    two['meta']['world_size'], two['param_schedulers'][0]['end'] = 2, 2
+    two['meta']['world_size'], two['meta']['epoch_length'], two['param_schedulers'][0]['end'] = 2, 1, 2
     with pytest.raises(ValueError, match=r'resuming epoch_1.pth: the checkpoint was trained by 2 processes \(world '
                                          r'size 2\), this run has world size 1: .*param_scheduler\[0\] '
                                          r'\(CosineAnnealingLR\), given in epochs and converted to iterations, was '
@@ -332,9 +332,9 @@ def test_a_schedule_another_world_size_changed_is_refused_naming_the_world_sizes
         check_schedule_unchanged(runner, two, 'epoch_1.pth')
     for world_size in (1, None):  # a schedule changed at the same world size, or no record: e.g. max_epochs
         other = copy.deepcopy(two)
-        other['meta']['world_size'] = world_size
+        other['meta']['world_size'], other['meta']['epoch_length'] = world_size, 2  # an epoch as long as this one's
         if world_size is None:
-            del other['meta']['world_size']
+            del other['meta']['world_size'], other['meta']['epoch_length']
         with pytest.raises(ValueError, match=r'saved with end=2 .* the config now gives end=4 \(e.g. another '
                                              r'train_cfg.max_epochs\)'):
             check_schedule_unchanged(runner, other, 'epoch_1.pth')

@@ -101,3 +101,33 @@ def test_a_flexible_runner_checkpoint_records_both_and_its_resume_names_the_epoc
     with pytest.raises(ValueError, match=r'an epoch of the checkpoint\'s run had 2 iterations, this run\'s has 4 '
                                          r'\(another train_dataloader\.batch_size'):
         runner.train()
+
+
+def test_another_world_size_at_the_same_epoch_length_is_not_blamed(tmp_path, monkeypatch):
+    """With ``train_dataloader.num_batch_per_epoch`` (mmengine slices the set to that many batches per process)
+    an epoch has the same number of iterations on any number of processes, so another world size does not change a
+    converted span: a resume on 2 processes of a 1-process run whose max_epochs was also changed was refused
+    naming the world sizes ('Resume with 1 process', which is refused again), where the cause is max_epochs. The
+    other world size is simulated as in tests/test_engine/test_resume.py (the runner's slice, the sampler and the
+    check see 2 processes)."""
+    import mmengine.dataset.sampler as sampler_module
+    import mmengine.runner.runner as runner_module
+
+    import automl_mm.engine.hooks as hooks_module
+
+    def cfg(work_dir: str, max_epochs: int):
+        cfg = _cfg(work_dir, batch_size=16)
+        cfg.train_dataloader.num_batch_per_epoch = 2  # 32 of the 64 images on 1 process, 64 on 2: 2 batches each
+        cfg.train_cfg.max_epochs = max_epochs
+        cfg.param_scheduler[0].T_max = max_epochs
+        return cfg
+
+    Runner.from_cfg(cfg(str(tmp_path), 1)).train()
+    path = osp.join(str(tmp_path), 'epoch_1.pth')
+    assert safe_torch_load(path)['meta']['epoch_length'] == 2
+    monkeypatch.setattr(sampler_module, 'get_dist_info', lambda: (0, 2))
+    monkeypatch.setattr(runner_module, 'get_world_size', lambda: 2)
+    monkeypatch.setattr(hooks_module, 'get_world_size', lambda: 2)
+    with pytest.raises(ValueError, match=r'saved with end=2 .* the config now gives end=4 \(e\.g\. another '
+                                         r'train_cfg\.max_epochs\)'):
+        _resume(cfg(str(tmp_path / 'resumed'), 2), path)
