@@ -53,7 +53,9 @@ def check_coco_annotation_file(ann_file: str, require_images: bool = True) -> di
     ``image_id`` (pycocotools indexes it under an image never loaded), ``category_id`` (``not in self.cat_ids``) or a
     negative ``w`` / ``h`` (an empty intersection with the image) without a word, and failed deep inside on a missing
     key or a ``bbox`` of 3 numbers (``not enough values to unpack``). Ids compare as pycocotools keys its index: the
-    JSON number ``1.0`` is the id ``1``, the string ``'1'`` another. Cost: one pass over the entries.
+    JSON number ``1.0`` is the id ``1``, the string ``'1'`` another. The annotation entries of a COCO panoptic file
+    (``segments_info`` per image, ``CocoPanopticDataset``'s format) are not checked. Cost: one pass over the
+    entries.
 
     Returns:
         The parsed annotation dict.
@@ -97,6 +99,10 @@ def _refuse_bad_entries(coco: dict, ann_file: str) -> None:
     image_ids = _entry_ids(coco['images'], ann_file, 'images')
     category_ids = _entry_ids(coco['categories'], ann_file, 'categories')
     for i, ann in enumerate(coco.get('annotations') or []):
+        if isinstance(ann, dict) and 'segments_info' in ann:
+            # a COCO panoptic entry (one per image; its segments carry the ids and boxes), read by mmdet's
+            # CocoPanopticDataset in its own way: the instance rules below refused every panoptic file
+            continue
         problem = _annotation_problem(ann, image_ids, category_ids)
         if problem is None:
             continue

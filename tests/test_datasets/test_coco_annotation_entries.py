@@ -68,3 +68,14 @@ def test_mmdet_drops_each_such_annotation_without_a_word(tmp_path, ann):
     ds = CocoDataset(ann_file=path, data_prefix=dict(img=str(tmp_path)), metainfo=dict(classes=('a', 'b')),
                      pipeline=[], filter_cfg=None)
     assert sum(len(ds.get_data_info(i)['instances']) for i in range(len(ds))) == 1  # annotation 6 only
+
+
+def test_a_panoptic_file_passes(tmp_path):
+    """A COCO panoptic file (``panoptic_train2017.json``, read by mmdet's ``CocoPanopticDataset``) gives one
+    annotation entry per image: ``image_id``, ``file_name`` and ``segments_info`` (the segments carry the ``id``,
+    ``category_id`` and ``bbox``). The instance rules refused every such file ("annotations[0] has no 'id'")."""
+    segments = [dict(id=3, category_id=1, area=100, bbox=[0, 0, 10, 10], iscrowd=0)]
+    coco = dict(images=[dict(id=i, file_name=f'{i}.jpg', width=40, height=40) for i in (1, 2)],
+                annotations=[dict(image_id=i, file_name=f'{i}.png', segments_info=segments) for i in (1, 2)],
+                categories=[dict(id=1, name='a', isthing=1), dict(id=2, name='b', isthing=0)])
+    check_coco_annotation_file(_write(tmp_path, coco))
