@@ -48,8 +48,9 @@ def check_coco_annotation_file(ann_file: str, require_images: bool = True) -> di
     mmdet's ``CocoDataset`` and ``CocoMetric`` fail on such files with errors that do not name the file
     (``JSONDecodeError``, ``need at least one array to concatenate``). Then every entry
     (:func:`_refuse_bad_entries`): each image and category has an ``id``, and each annotation an ``id``, an
-    ``image_id`` that is an image's id, a ``category_id`` that is a category's id and (unless ``ignore``) a ``bbox``
-    of 4 finite numbers ``[x, y, w, h]`` with ``w, h >= 0``. mmdet's ``CocoDataset`` dropped an annotation of another
+    ``image_id`` and a ``category_id``, and (unless ``ignore``, which mmdet skips before reading anything else of
+    it) an ``image_id`` that is an image's id, a ``category_id`` that is a category's id and a ``bbox`` of 4 finite
+    numbers ``[x, y, w, h]`` with ``w, h >= 0``. mmdet's ``CocoDataset`` dropped an annotation of another
     ``image_id`` (pycocotools indexes it under an image never loaded), ``category_id`` (``not in self.cat_ids``) or a
     negative ``w`` / ``h`` (an empty intersection with the image) without a word, and failed deep inside on a missing
     key or a ``bbox`` of 3 numbers (``not enough values to unpack``). Ids compare as pycocotools keys its index: the
@@ -120,9 +121,13 @@ def _annotation_problem(ann: object, image_ids: set, category_ids: set) -> str |
     ``": bbox [1, 2, 3] is not 4 numbers ..."``), or ``None`` where mmdet's ``CocoDataset`` reads it as given."""
     if not isinstance(ann, dict) or 'id' not in ann:
         return ''
-    for key, ids, kind in (('image_id', image_ids, 'image'), ('category_id', category_ids, 'category')):
+    keys = (('image_id', image_ids, 'image'), ('category_id', category_ids, 'category'))
+    for key, _, _ in keys:  # pycocotools indexes every annotation by them, an ignored one too
         if key not in ann:
             return f' has no {key!r}'
+    if ann.get('ignore', False):  # mmdet skips an ignored annotation before reading its category or box
+        return None
+    for key, ids, kind in keys:
         value = ann[key]
         try:
             known = not isinstance(value, bool) and value in ids
@@ -132,8 +137,6 @@ def _annotation_problem(ann: object, image_ids: set, category_ids: set) -> str |
             return (f': {key} {value!r} is not the id of a{"n" if kind == "image" else ""} {kind} in the file '
                     f'({kind} ids such as {sorted(ids, key=repr)[:3]!r}): mmdet would drop the annotation without a '
                     f'word; fix its {key}')
-    if ann.get('ignore', False):  # mmdet skips an ignored annotation before reading its box
-        return None
     if 'bbox' not in ann:
         return " has no 'bbox' (mmdet reads [x, y, w, h] of every annotation)"
     box = ann['bbox']

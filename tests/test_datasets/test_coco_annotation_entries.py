@@ -79,3 +79,21 @@ def test_a_panoptic_file_passes(tmp_path):
                 annotations=[dict(image_id=i, file_name=f'{i}.png', segments_info=segments) for i in (1, 2)],
                 categories=[dict(id=1, name='a', isthing=1), dict(id=2, name='b', isthing=0)])
     check_coco_annotation_file(_write(tmp_path, coco))
+
+
+@pytest.mark.parametrize('ann', [dict(category_id=0), dict(image_id=9), dict(bbox=[1, 2, -3, 4])])
+def test_an_ignored_annotation_is_not_read_past_its_keys(tmp_path, ann):
+    """mmdet's ``CocoDataset.parse_data_info`` skips an annotation with ``ignore`` set before it reads its box or
+    its category (ignore regions: some conversions give them a category of their own): the check refused such a
+    region of category 0 or of an image not in the file, which mmdet reads as meant. The keys pycocotools indexes
+    every annotation by (``id``, ``image_id``, ``category_id``) are still required."""
+    from mmdet.datasets import CocoDataset
+
+    path = _write(tmp_path, _coco(ignore=1, **ann))
+    check_coco_annotation_file(path)
+    ds = CocoDataset(ann_file=path, data_prefix=dict(img=str(tmp_path)), metainfo=dict(classes=('a', 'b')),
+                     pipeline=[], filter_cfg=None)
+    assert sum(len(ds.get_data_info(i)['instances']) for i in range(len(ds))) == 1  # annotation 6 only
+    path = _write(tmp_path, _coco(ignore=1, category_id=None))
+    with pytest.raises(ValueError, match=r"annotation id 7 \(annotations\[1\]\) has no 'category_id'"):
+        check_coco_annotation_file(path)
