@@ -415,17 +415,21 @@ class FashionMNISTDataset(SingleLabelMixin, BaseDataset):
                 'training image)'), 'reward_size')
 
     def check_sources(self) -> None:
-        """Check, reading only their headers, what :meth:`load_data_list` reads (the start-up check of a dataset
-        built with ``lazy_init``, :func:`~automl_mm.engine.preflight_loading.check_before_loading`): the idx files
-        are in ``data_root`` (plain or ``.gz``), the images file holds 28 x 28 images, and ``reward_size`` leaves a
-        training image. Cost: a few header bytes of each file.
+        """Check, reading their headers (and the training labels), what :meth:`load_data_list` reads (the start-up
+        check of a dataset built with ``lazy_init``, :func:`~automl_mm.engine.preflight_loading.check_before_loading`):
+        the idx files are in ``data_root`` (plain or ``.gz``), the images file holds 28 x 28 images, and
+        ``reward_size`` leaves a training image, and one of each class
+        (:func:`~automl_mm.datasets.splits.refuse_classes_without_training`).
+        Cost: a few header bytes of each file, and the training labels file (60 KB) read and split when
+        ``reward_size`` is set.
 
         Raises:
             FileNotFoundError: a file is missing, naming it, marked as a refusal of ``data_root``
                 (:func:`~automl_mm.datasets.splits.of_argument`).
             ValueError: a file is not an idx file, or its images are not 28 x 28 (naming it and the shape found),
                 marked as a refusal of ``data_root``; ``reward_size`` is not smaller than the number of training
-                labels, naming both, marked as a refusal of ``reward_size``.
+                labels, naming both, or leaves a class no training image, naming it, marked as a refusal of
+                ``reward_size``.
         """
         images_name, labels_name = FILES['test' if self.split == 'test' else 'train']
         try:
@@ -433,10 +437,14 @@ class FashionMNISTDataset(SingleLabelMixin, BaseDataset):
             for path in images_paths:
                 _check_images_shape(path, read_idx_shape(path))
             num_labels = read_idx_shape(labels_paths[0])[0]
+            labels = read_idx(labels_paths[0], 1) if self.split != 'test' and 0 < self.reward_size < num_labels \
+                else None
         except (FileNotFoundError, ValueError) as err:
             raise of_argument(err, 'data_root') from None
         if self.reward_size > 0:
             self._refuse_reward_size(num_labels)
+        if labels is not None:  # a split that takes every image of a class, refused as loading refuses it
+            self.split_indices(labels)
 
     def load_data_list(self) -> list[dict]:
         images, labels = load_fashion_mnist(self.data_root, 'test' if self.split == 'test' else 'train')

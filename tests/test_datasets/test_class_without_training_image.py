@@ -51,3 +51,21 @@ def test_a_fashion_mnist_reward_size_taking_a_whole_class_is_refused(tmp_path):
     cifar = write_cifar(str(tmp_path / 'cifar-10-batches-py'))  # 100 training images
     with pytest.raises(ValueError, match=r'reward_size=99 .*no training image'):
         CIFAR10Dataset(cifar, split='reward', reward_size=99)
+
+
+def test_the_start_check_of_a_lazy_fashion_mnist_build_refuses_it(tmp_path):
+    """A ``lazy_init`` build (the runner's start check, ``check_sources``) refused a ``reward_size`` of all the
+    training images but passed one that takes a whole class, refused only when the runner first loaded the data;
+    it reads the labels file (60 KB for the official set) to refuse it up front, marked alike."""
+    from test_fashion_mnist import write_fashion
+
+    from automl_mm.datasets import FashionMNISTDataset
+
+    root = write_fashion(tmp_path / 'fm')  # 6 training images per class
+    for split in ('train', 'reward'):
+        ds = FashionMNISTDataset(split=split, data_root=root, reward_size=55, lazy_init=True)
+        with pytest.raises(ValueError, match=r'reward_size=55 .*no training image') as info:
+            ds.check_sources()
+        assert getattr(info.value, 'config_argument', None) == 'reward_size'
+    FashionMNISTDataset(split='train', data_root=root, reward_size=50, lazy_init=True).check_sources()
+    FashionMNISTDataset(split='test', data_root=root, reward_size=55, lazy_init=True).check_sources()
