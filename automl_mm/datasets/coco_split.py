@@ -49,14 +49,14 @@ def check_coco_annotation_file(ann_file: str, require_images: bool = True) -> di
     (``JSONDecodeError``, ``need at least one array to concatenate``). Then every entry
     (:func:`_refuse_bad_entries`): each image and category has an ``id``, and each annotation an ``id``, an
     ``image_id`` and a ``category_id``, and (unless ``ignore``, which mmdet skips before reading anything else of
-    it) an ``image_id`` that is an image's id, a ``category_id`` that is a category's id and a ``bbox`` of 4 finite
-    numbers ``[x, y, w, h]`` with ``w, h >= 0``. mmdet's ``CocoDataset`` dropped an annotation of another
-    ``image_id`` (pycocotools indexes it under an image never loaded), ``category_id`` (``not in self.cat_ids``) or a
-    negative ``w`` / ``h`` (an empty intersection with the image) without a word, and failed deep inside on a missing
-    key or a ``bbox`` of 3 numbers (``not enough values to unpack``). Ids compare as pycocotools keys its index: the
-    JSON number ``1.0`` is the id ``1``, the string ``'1'`` another. The annotation entries of a COCO panoptic file
-    (``segments_info`` per image, ``CocoPanopticDataset``'s format) are not checked. Cost: one pass over the
-    entries.
+    it) an ``image_id`` that is an image's id, a ``category_id`` that is a category's id, a ``bbox`` of 4 finite
+    numbers ``[x, y, w, h]`` with ``w, h >= 0`` and a finite number ``area``. mmdet's ``CocoDataset`` dropped an
+    annotation of another ``image_id`` (pycocotools indexes it under an image never loaded), ``category_id`` (``not
+    in self.cat_ids``) or a negative ``w`` / ``h`` (an empty intersection with the image) without a word, and failed
+    deep inside on a missing key (``KeyError: 'area'``) or a ``bbox`` of 3 numbers (``not enough values to
+    unpack``). Ids compare as pycocotools keys its index: the JSON number ``1.0`` is the id ``1``, the string
+    ``'1'`` another. The annotation entries of a COCO panoptic file (``segments_info`` per image,
+    ``CocoPanopticDataset``'s format) are not checked. Cost: one pass over the entries.
 
     Returns:
         The parsed annotation dict.
@@ -145,6 +145,10 @@ def _annotation_problem(ann: object, image_ids: set, category_ids: set) -> str |
     if box[2] < 0 or box[3] < 0:
         return (f': bbox {box!r} has a negative width or height ([x, y, w, h] with w, h >= 0; mmdet would drop the '
                 'annotation without a word)')
+    if 'area' not in ann:  # CocoDataset read it of every box that meets the image (KeyError), COCOeval of each
+        return " has no 'area' (mmdet's CocoDataset and COCOeval read it, in pixels)"
+    if not _is_number(ann['area']):
+        return f": area {ann['area']!r} is not a number (finite, in pixels)"
     return None
 
 

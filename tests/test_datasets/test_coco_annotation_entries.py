@@ -42,6 +42,8 @@ def _write(tmp_path, coco) -> str:
     (dict(bbox=[1, 2, 3, -0.5]), r"bbox \[1, 2, 3, -0.5\] has a negative width or height"),
     (dict(bbox=[1, 2, float('nan'), 4]), r"bbox \[1, 2, nan, 4\] is not 4 .*finite"),
     (dict(id=None), r"annotations\[1\] has no 'id'"),
+    (dict(area=None), r"annotation id 7 \(annotations\[1\]\) has no 'area'"),
+    (dict(area='120'), r"annotation id 7 \(annotations\[1\]\): area '120' is not a number"),
 ])
 def test_a_bad_annotation_is_refused_naming_file_id_and_key(tmp_path, ann, match):
     path = _write(tmp_path, _coco(**ann))
@@ -97,3 +99,14 @@ def test_an_ignored_annotation_is_not_read_past_its_keys(tmp_path, ann):
     path = _write(tmp_path, _coco(ignore=1, category_id=None))
     with pytest.raises(ValueError, match=r"annotation id 7 \(annotations\[1\]\) has no 'category_id'"):
         check_coco_annotation_file(path)
+
+
+def test_mmdet_fails_on_an_annotation_without_area_naming_no_file(tmp_path):
+    """Why a missing ``area`` is refused: ``CocoDataset.parse_data_info`` reads it of every box that meets its image
+    (``KeyError: 'area'``, naming no file; ``COCOeval`` reads it of every box it scores)."""
+    from mmdet.datasets import CocoDataset
+
+    path = _write(tmp_path, _coco(area=None))
+    with pytest.raises(KeyError, match='area'):
+        CocoDataset(ann_file=path, data_prefix=dict(img=str(tmp_path)), metainfo=dict(classes=('a', 'b')),
+                    pipeline=[], filter_cfg=None)
