@@ -11,6 +11,7 @@ import json
 import math
 import os
 import os.path as osp
+import warnings
 
 import numpy as np
 
@@ -49,7 +50,9 @@ def check_coco_annotation_file(ann_file: str, require_images: bool = True) -> di
     (``JSONDecodeError``, ``need at least one array to concatenate``). Then every entry
     (:func:`_refuse_bad_entries`): each image and category has an ``id``, and each annotation an ``id``, an
     ``image_id`` and a ``category_id``, and (unless ``ignore``, which mmdet skips before reading anything else of
-    it) an ``image_id`` that is an image's id, a ``category_id`` that is a category's id, a ``bbox`` of 4 finite
+    it) an ``image_id`` that is an image's id (an annotation of an id no image has, and that is no listed id written
+    as another type, is of no listed image: read by neither mmdet nor ``COCOeval``, so one warning counts them), a
+    ``category_id`` that is a category's id, a ``bbox`` of 4 finite
     numbers ``[x, y, w, h]`` with ``w, h >= 0`` and a finite number ``area``. mmdet's ``CocoDataset`` dropped an
     annotation of another ``image_id`` (pycocotools indexes it under an image never loaded), ``category_id`` (``not
     in self.cat_ids``) or a negative ``w`` / ``h`` (an empty intersection with the image) without a word, and failed
@@ -99,10 +102,15 @@ def _refuse_bad_entries(coco: dict, ann_file: str) -> None:
     COCO train2017 holds 860,001), beside the longer parse of the JSON."""
     image_ids = _entry_ids(coco['images'], ann_file, 'images')
     category_ids = _entry_ids(coco['categories'], ann_file, 'categories')
+    image_id_texts = {str(i) for i in image_ids}
+    orphans = []
     for i, ann in enumerate(coco.get('annotations') or []):
         if isinstance(ann, dict) and 'segments_info' in ann:
             # a COCO panoptic entry (one per image; its segments carry the ids and boxes), read by mmdet's
             # CocoPanopticDataset in its own way: the instance rules below refused every panoptic file
+            continue
+        if _of_no_listed_image(ann, image_ids, image_id_texts):
+            orphans.append(ann['id'])
             continue
         problem = _annotation_problem(ann, image_ids, category_ids)
         if problem is None:
@@ -114,6 +122,25 @@ def _refuse_bad_entries(coco: dict, ann_file: str) -> None:
             raise ValueError(f"COCO annotation file {ann_file!r}: annotations[{i}] has no 'id' ({ann!r})")
         raise ValueError(f'COCO annotation file {ann_file!r}: annotation id {ann["id"]!r} (annotations[{i}])'
                          f'{problem}')
+    if orphans:
+        warnings.warn(f'COCO annotation file {ann_file!r}: {len(orphans)} annotation(s) (ids such as {orphans[:3]!r}) '
+                      'name an image_id that no entry of its images list has; mmdet and COCOeval never read them (a '
+                      'subset file made by deleting image entries gives such annotations). If images are missing '
+                      'from the list, add them', stacklevel=3)
+
+
+def _of_no_listed_image(ann: object, image_ids: set, image_id_texts: set) -> bool:
+    """Whether ``ann`` is a well-keyed annotation of an ``image_id`` that no image entry has and that is no listed id
+    written as another type (``'1'`` beside image ``1``, which mmdet drops from image 1: refused as a bad entry).
+    Such an annotation belongs to no image the file lists, so neither mmdet's ``CocoDataset`` (it reads the
+    annotations of each listed image) nor ``COCOeval`` (the listed images' ground truth) reads it: warned of, not
+    refused (a subset file made by deleting image entries is one)."""
+    if not isinstance(ann, dict) or 'id' not in ann or 'image_id' not in ann:
+        return False
+    value = ann['image_id']
+    if isinstance(value, bool) or not isinstance(value, (int, float)) or not math.isfinite(value):
+        return False
+    return value not in image_ids and str(int(value) if value == int(value) else value) not in image_id_texts
 
 
 def _annotation_problem(ann: object, image_ids: set, category_ids: set) -> str | None:
