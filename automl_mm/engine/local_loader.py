@@ -127,7 +127,7 @@ def build_local_loader(loader_cfg: dict, key: str = 'dataloader', purpose: str =
             for them) or ``'train'`` (BN batches of ``train_dataloader``), see :data:`LOCAL_LOADER_PURPOSES`.
         reading_ranks: The ranks among which one training epoch's ``num_batch_per_epoch`` slice is shared
             (``None``: the world size, as mmengine's ``Runner.build_dataloader`` slices it; an OHL copy reads its own
-            ranks' share, ``ranks_per_copy``: :func:`~automl_mm.ohl.copies.copy_share`).
+            ranks' share, ``ranks_per_copy``: :func:`~automl_mm.ohl.copy_sampler.copy_share`).
 
     Raises:
         ValueError: ``loader_cfg`` is not a loader config; a key refused by :func:`check_local_loader`; for

@@ -124,7 +124,7 @@ def _check_copy_sampler_arguments(cfg: Any, sampler: type, layout: Any, scope: s
 
 def _check_copy_shards(cfg: Any, layout: Any, scope: str, sampler: type) -> None:
     """``round_up=False`` with several ranks per copy: build the training set (as a worker does) and refuse a
-    length ``ranks_per_copy`` does not divide (:func:`~automl_mm.ohl.copies.check_equal_shards`: the copy's ranks
+    length ``ranks_per_copy`` does not divide (:func:`~automl_mm.ohl.copy_sampler.check_equal_shards`: the copy's ranks
     would run different numbers of iterations and hang in their first collective after the shorter epoch). A
     dataset that does not build here is left to the runner, which reports its own error."""
     from mmengine.registry import DefaultScope
@@ -134,7 +134,7 @@ def _check_copy_shards(cfg: Any, layout: Any, scope: str, sampler: type) -> None
 
     dataset_cfg = copy.deepcopy(cfg.train_dataloader.get('dataset'))
     if not isinstance(dataset_cfg, dict) or cfg.train_dataloader.get('num_batch_per_epoch') is not None:
-        return  # a copy reads num_batch_per_epoch x batch_size x ranks_per_copy samples (copies.copy_share)
+        return  # a copy reads num_batch_per_epoch x batch_size x ranks_per_copy samples (copy_sampler.copy_share)
     try:
         with DefaultScope.overwrite_default_scope(scope):
             length = len(DATASETS.build(dataset_cfg))

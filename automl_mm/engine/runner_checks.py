@@ -105,7 +105,7 @@ def check_lone_process(launcher: Any, hooks: Any, scope: str | None) -> None:
     Raises:
         ConfigCheckError: naming the OHL hook's processes and the commands that start them.
         ValueError: the hook's ``num_copies`` / ``ranks_per_copy`` are not positive integers (naming the entry), or
-            several OHL hooks (:func:`~automl_mm.ohl.copies.find_ohl_hook`).
+            several OHL hooks (:func:`~automl_mm.ohl.copy_counts.find_ohl_hook`).
     """
     import torch.distributed as torch_dist
 

@@ -157,8 +157,8 @@ class CopyStartAgreements:
     ``Runner``): :meth:`_agree_at` and the points where the next becomes pending (after mmengine's
     ``set_randomness`` and ``wrap_model``). ``_copy_counts`` (the OHL hook's, ``None`` without one) is the runner's."""
 
-    #: ``(num_copies, ranks_per_copy)`` of the runner's OHL hook (:func:`~automl_mm.ohl.copies.runner_copy_counts`),
-    #: set by the runner before mmengine's ``__init__``
+    #: ``(num_copies, ranks_per_copy)`` of the runner's OHL hook
+    #: (:func:`~automl_mm.ohl.copy_counts.runner_copy_counts`), set by the runner before mmengine's ``__init__``
     _copy_counts: tuple[int, int] | None = None
 
     #: The next agreement on a failure (:meth:`_agree_at`) that every rank reaches without another collective first:

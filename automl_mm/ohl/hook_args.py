@@ -1,7 +1,8 @@
 """The arguments of :class:`~automl_mm.ohl.hook.OHLHook` that are checked before anything is built from them
 (:func:`check_hook_arguments`): the trunk length, the broadcast interval, the spaces' list, the reward key, the
 worst reward, the output folder and the two switches. What needs the built spaces, the copy counts
-(:func:`~automl_mm.ohl.copies.check_copy_counts`), the seed and the reward's loaders is checked where each is built.
+(:func:`~automl_mm.ohl.copy_counts.check_copy_counts`), the seed and the reward's loaders is checked where each is
+built.
 Split from :mod:`automl_mm.ohl.hook`.
 """
 from __future__ import annotations

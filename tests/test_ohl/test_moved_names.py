@@ -1,6 +1,8 @@
 """Names moved out of ``automl_mm.ohl.attributes`` (the forty-third session's split) still import from there, with a
 ``FutureWarning`` naming their module: the README's plugin example imported ``check_owned_attribute`` from it."""
 import importlib
+import re
+from pathlib import Path
 
 import pytest
 
@@ -40,3 +42,16 @@ def test_the_copy_counts_and_sampler_names_still_import_from_copies(name, module
 
     assert getattr(copies, name) is getattr(importlib.import_module(f'automl_mm.ohl.{module}'), name)
     assert DATA_SAMPLERS.get('CopySampler') is copies.CopySampler
+
+
+def test_the_docs_name_the_moved_names_in_their_new_modules():
+    """The docstrings and comments of the package point a reader at where each moved name is defined
+    (``automl_mm.ohl.copy_counts`` / ``copy_sampler``), not at ``automl_mm.ohl.copies``, which only re-exports it."""
+    moved = ['check_copy_counts', 'check_world_size', '_hook_class', 'find_ohl_hook', '_RUNNER_SIGNATURE',
+             'ohl_copy_counts', 'runner_copy_counts', 'CopySampler', 'copy_share', 'check_equal_shards']
+    old = re.compile(rf"\bcopies\.({'|'.join(moved)})\b")
+    root = Path(__file__).resolve().parents[2]
+    stale = [f'{path.relative_to(root)}:{i}: {line.strip()}'
+             for folder in ('automl_mm', 'tools') for path in sorted((root / folder).rglob('*.py'))
+             for i, line in enumerate(path.read_text().splitlines(), 1) if old.search(line)]
+    assert stale == []
