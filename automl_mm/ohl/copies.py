@@ -14,7 +14,7 @@ built as in a plain run of its copy), else (not distributed, or counts the hook'
 hooks. ``configs/_base_/ohl_copies.py`` sets ``runner_type``, the sampler, the wrapper and the process-group settings
 for every OHL config. The copies' process groups and the runner's agreements on a rank's failure at its start are in
 :mod:`.copy_groups`; the OHL hook's lookup in a config and its copy counts' checks in :mod:`.copy_counts`; the sampler
-in :mod:`.copy_sampler` (every name of the three is re-exported here).
+in :mod:`.copy_sampler` (each name that moved out of this module to the three is re-exported here).
 """
 from __future__ import annotations
 
