@@ -75,6 +75,12 @@ def test_a_record_never_there_returns_none_at_the_deadline(clock, monkeypatch, n
     limit = rank_failures.ORIGIN_RECORD_TIMEOUT
     assert waited >= limit and waited - 0.05 < limit, (waited, limit)  # at the deadline, not a poll later or sooner
     assert len(calls) == len(clock.sleeps) + 1 and set(clock.sleeps) <= {0.05}
+    # the sleeps of both old loops ('while not there and time.monotonic() < deadline: sleep'), on the same clock: the
+    # deadline reached exactly (a zero timeout) ends the wait, with no sleep
+    now, deadline, sleeps = start, start + limit, 0
+    while now < deadline:
+        now, sleeps = now + 0.05, sleeps + 1
+    assert len(clock.sleeps) == sleeps, (len(clock.sleeps), sleeps)
 
 
 def test_the_torchrun_handler_waits_for_the_origins_file_through_it(clock, tmp_path):
