@@ -120,9 +120,14 @@ class _SearchStateHook(Hook):
                 self.loop.readings.clear()
                 # the search batches read NaN / a value (PathEvaluator): by index, so of these batches only where
                 # every scoring setting is the checkpoint's (a resume between steps may change the search split or
-                # its batch size: other images at the same index); checkpoints written before them hold neither
-                batches = state.get('scoring') is not None and same_config(state['scoring'],
-                                                                           self.loop.scoring_settings())
+                # its batch size: other images at the same index); checkpoints written before them hold neither. In
+                # the middle of a step check_resumed_scoring (below) refuses every setting that reads other images,
+                # and passes ones that read the same (the split under another root, compared by content; another
+                # world size where the BN slice is the whole set): the step's finished candidates rank against its
+                # remaining ones, so what they read is kept (forgotten, a NaN beside a value there passed)
+                batches = state.get('scoring') is not None and (
+                    any(pool.scores for pool in self.loop.search_pools())
+                    or same_config(state['scoring'], self.loop.scoring_settings()))
                 self.loop.readings.update({k: dict(
                     lowest=float(v['lowest']), empty=bool(v['empty']),
                     nan=sorted([int(a), int(b)] for a, b in v.get('nan', [])) if batches else [],

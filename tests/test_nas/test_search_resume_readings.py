@@ -130,3 +130,34 @@ def test_the_batches_read_are_forgotten_by_a_resume_under_other_scoring_settings
         kill_after_scores(monkeypatch, 2, runner.train)  # stage 2's first candidate: batches 2 and 3
         assert runner.train_loop.readings == {'LayerwiseSpace': {'lowest': 0.5, 'empty': False, 'nan': [],
                                                                  'read': read}}
+
+
+def test_a_value_after_a_mid_step_resume_on_another_world_size_beside_the_checkpoints_nan_is_refused(tmp_path,
+                                                                                                   monkeypatch):
+    """A resume in the middle of a step on another number of ranks passes where the BN slice holds the whole training
+    set on both (135 × 8 items of the digits' 1078, on 1 rank and on 2): the search batches are the same images, and
+    the step's finished candidates rank against its remaining ones. Their NaN / value memory was forgotten all the
+    same (restored only under the checkpoint's very scoring settings, the world size among them): the first
+    candidate's NaN on batches 0 and 1 (scored 0, the best under metric_rule='less') and the next ones' values there
+    ranked together, without a word, where one run refuses it."""
+    from automl_mm.nas import loop as loop_module
+
+    def sliced(work: str):
+        cfg = _cfg(work)
+        cfg.train_dataloader.num_batch_per_epoch = 135
+        return cfg
+
+    work = str(tmp_path / 'killed')
+    monkeypatch.setattr(HeldOutEvaluator, 'score', lambda self, model, batches=None, group=None: (float('nan'), False))
+    kill_after_scores(monkeypatch, TINY['num_samples'], lambda: Runner.from_cfg(sliced(work)).train())
+    with open(osp.join(work, 'last_checkpoint')) as f:
+        checkpoint = torch.load(f.read(), weights_only=False)
+    assert checkpoint['nas_search']['readings']['LayerwiseSpace']['nan'] == [[0, 1], [1, 1]]
+
+    monkeypatch.setattr(loop_module, 'get_world_size', lambda: 2)  # the resume check passes it (test_..._bn_pool_ranks)
+    monkeypatch.setattr(HeldOutEvaluator, 'score', lambda self, model, batches=None, group=None: (0.5, False))
+    cfg = sliced(work)
+    cfg.resume = True
+    with pytest.raises(ValueError, match=r'accuracy/top1 reads 0\.5 on 1 search batch\(es\) from batch 0, where '
+                                         r'another candidate read NaN'):
+        Runner.from_cfg(cfg).train()
