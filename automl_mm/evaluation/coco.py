@@ -11,13 +11,16 @@ tie as well and the REINFORCE advantages become 0.
 value by COCOeval's own ``stats`` entry (pycocotools, float64), and each per-class AP (``classwise=True``) by its
 unrounded mean, so keys, logging and every other behaviour stay mmdet's (the per-class table, printed by mmdet,
 takes each class's own precisions: :func:`_in_given_order`; an ``AR@<n>`` key is the recall at ``n`` detections, which
-mmdet's is only at its default ``proposal_nums``: :func:`coco_value`).
+mmdet's is only at its default ``proposal_nums``: :func:`coco_value`; without ``ann_file`` the ground truth mmdet
+writes gives an object with a mask its mask's area, as the annotation file does: :func:`gt_json_with_mask_areas`).
 :func:`automl_mm.engine.evaluate.evaluate_locally`, which computes every OHL reward and NAS score, uses it for every
 ``CocoMetric``; :class:`UnroundedCocoMetric` is the same as a metric type for any evaluator.
 """
 from __future__ import annotations
 
+import contextlib
 import sys
+from collections.abc import Callable, Iterator
 from typing import Any
 
 import mmdet.evaluation.metrics.coco_metric as _mmdet_coco
@@ -120,8 +123,10 @@ def unrounded_coco_metrics(metric: CocoMetric, results: list, compute: Any = Non
         also over images of unequal box counts, where mmdet's ``eval_recalls`` stops under numpy >= 1.24
         (:func:`automl_mm.evaluation.recall.eval_recalls` runs in its place); each COCOeval ``AR@<n>`` /
         ``AR_<area>@<n>`` is the recall at the ``n`` detections it names, -1 where ``proposal_nums`` does not hold
-        ``n`` (:func:`coco_value`; mmdet's took the recall at the first, second or third of the ``proposal_nums``).
-        Empty when mmdet's is (no prediction at all).
+        ``n`` (:func:`coco_value`; mmdet's took the recall at the first, second or third of the ``proposal_nums``);
+        without ``ann_file`` (ground truth from the scored images' ``instances``) an object with a mask is ranged
+        small / medium / large by its mask's area, as pycocotools on the annotation file ranges it
+        (:func:`gt_json_with_mask_areas`; mmdet's took its box's). Empty when mmdet's is (no prediction at all).
     """
     if compute is None:
         if isinstance(metric, UnroundedCocoMetric):
@@ -142,7 +147,8 @@ def unrounded_coco_metrics(metric: CocoMetric, results: list, compute: Any = Non
             patched.append((module, 'eval_recalls', _mmdet_eval_recalls))
             module.eval_recalls = eval_recalls
     try:
-        values = compute(metric, results)
+        with _mask_areas_in_own_ground_truth(metric):
+            values = compute(metric, results)
     finally:
         for module, name, original in patched:
             setattr(module, name, original)
@@ -167,6 +173,81 @@ def unrounded_coco_metrics(metric: CocoMetric, results: list, compute: Any = Non
         if kind != 'proposal' and hasattr(metric, 'base_cat_ids') and hasattr(metric, 'novel_cat_ids'):
             values.update({k: v for k, v in split_precisions(metric, coco_eval).items() if k in values})
     return values
+
+
+def mask_area(segmentation: Any, height: int, width: int) -> float | None:
+    """The area in pixels of a COCO ``segmentation`` as pycocotools computes it (``COCO.annToRLE``, then
+    ``mask.area``): polygons (a list of ``[x1, y1, x2, y2, ...]``) rasterised on a ``height`` x ``width`` image, an
+    uncompressed RLE (``counts`` a list) or a compressed one (``counts`` a str or bytes); ``None`` for anything else
+    (no mask, an empty polygon list, a bitmap)."""
+    from pycocotools import mask as mask_utils
+
+    if isinstance(segmentation, list):
+        if not segmentation:
+            return None
+        rle = mask_utils.merge(mask_utils.frPyObjects(segmentation, height, width))
+    elif isinstance(segmentation, dict) and 'counts' in segmentation and 'size' in segmentation:
+        counts = segmentation['counts']
+        if isinstance(counts, list):
+            rle = mask_utils.frPyObjects(segmentation, height, width)
+        elif isinstance(counts, (str, bytes)):
+            rle = dict(segmentation, counts=counts.encode() if isinstance(counts, str) else counts)
+        else:
+            return None
+    else:
+        return None
+    return float(mask_utils.area(rle))
+
+
+def gt_json_with_mask_areas(gt_to_coco_json: Callable[..., str], gt_dicts: Any, outfile_prefix: str) -> str:
+    """mmdet's ``CocoMetric.gt_to_coco_json`` (``gt_to_coco_json``, bound: the ground truth of a metric without
+    ``ann_file``, written from the scored images' ``instances``), with each annotation that has a ``segmentation``
+    given its mask's area (:func:`mask_area`) instead of its box's width x height.
+
+    COCOeval ranges ground truth small / medium / large (``mAP_s`` / ``_m`` / ``_l``, ``AR_<area>@<n>``) by its
+    ``area`` field, which an annotation file gives an instance-annotated object as its mask's pixels (COCO, and
+    automl_mm's generated sets: ``generate_coco``, ``generate_fmnist_det``); mmdet 3.3 writes the box's (the mask's
+    is commented out there), so a 40 x 40 box around an object of 800 mask pixels, small in the file, was medium,
+    and a reward or search score on ``coco/bbox_mAP_s`` without ``ann_file`` read other objects than pycocotools on
+    the same file and detections. An object without a mask keeps its box's area (the file's, where it gives boxes
+    only). Returns the file's path, rewritten in place.
+    """
+    from mmengine.fileio import dump, load
+
+    path = gt_to_coco_json(gt_dicts=gt_dicts, outfile_prefix=outfile_prefix)
+    coco_json = load(path)
+    sizes = {image['id']: (image['height'], image['width']) for image in coco_json.get('images') or []}
+    changed = False
+    for annotation in coco_json.get('annotations') or []:
+        if 'segmentation' not in annotation or annotation['image_id'] not in sizes:
+            continue
+        area = mask_area(annotation['segmentation'], *sizes[annotation['image_id']])
+        if area is not None and area != annotation.get('area'):
+            annotation['area'], changed = area, True
+    if changed:
+        dump(coco_json, path)
+    return path
+
+
+@contextlib.contextmanager
+def _mask_areas_in_own_ground_truth(metric: Any) -> Iterator[None]:
+    """Inside the block a metric without ground truth of its own yet (``_coco_api`` ``None``: no ``ann_file``)
+    writes it with mask areas (:func:`gt_json_with_mask_areas`, set on the instance and removed after it); nothing
+    changes for a metric that read its ``ann_file`` (its areas are the file's) or has no ``gt_to_coco_json``."""
+    own = vars(metric).get('gt_to_coco_json')
+    original = getattr(metric, 'gt_to_coco_json', None)
+    if getattr(metric, '_coco_api', True) is not None or original is None:
+        yield
+        return
+    metric.gt_to_coco_json = lambda gt_dicts, outfile_prefix: gt_json_with_mask_areas(original, gt_dicts,
+                                                                                      outfile_prefix)
+    try:
+        yield
+    finally:
+        if own is None:
+            del metric.gt_to_coco_json
+        else:
+            metric.gt_to_coco_json = own
 
 
 #: pycocotools' area range labels (``COCOeval.Params.areaRngLbl``) of mmdet's AR item names.
@@ -268,8 +349,9 @@ class UnroundedCocoMetric(CocoMetric):
     values are each class's own where the annotation file does not list its categories by id (mmdet's paired them
     with other classes: :func:`_in_given_order`), and that each ``AR@<n>`` item is the recall at ``n`` detections
     (-1 where ``proposal_nums`` does not hold ``n``; mmdet's is so only at its default ``proposal_nums``:
-    :func:`coco_value`). OHL rewards and NAS scores need no config change: they use full precision for any
-    ``CocoMetric`` (:func:`unrounded_coco_metrics`).
+    :func:`coco_value`), and that without ``ann_file`` an object with a mask is ranged small / medium / large by its
+    mask's area, as in an annotation file (:func:`gt_json_with_mask_areas`). OHL rewards and NAS scores need no
+    config change: they use full precision and mask areas for any ``CocoMetric`` (:func:`unrounded_coco_metrics`).
     """
 
     def compute_metrics(self, results: list) -> dict[str, float]:
