@@ -174,3 +174,33 @@ def test_mask_area_is_pycocotools_own_for_every_segmentation_form():
         assert mask_area(segmentation, SIZE, SIZE) == expected > 0
     assert mask_area(uncompressed, SIZE, SIZE) == float(m.sum())
     assert mask_area([], SIZE, SIZE) is None and mask_area(None, SIZE, SIZE) is None
+
+
+def test_segm_without_ann_file_ranges_by_mask_area_as_pycocotools(tmp_path, monkeypatch):
+    """metric='segm' reads the same ground truth file: its area keys are pycocotools' segm stats on the annotation
+    file too (mmdet ranged the 4800 px object large by its 100 x 100 box, where the file has no large object)."""
+    monkeypatch.setattr(f'{__name__}.OBJECTS', OBJECTS[:2])  # objects with masks only (segm reads each one's)
+    ann = _ann_file(tmp_path)
+    samples, dets = _samples(), []
+    for s in samples:
+        masks = []
+        for box, score in zip(s['pred_instances']['bboxes'].int().tolist(), s['pred_instances']['scores'].tolist()):
+            m = np.zeros((SIZE, SIZE), dtype=np.uint8)
+            m[box[1]:(box[1] + box[3]) // 2, box[0]:box[2]] = 1  # the upper half of the predicted box
+            masks.append(m)
+            dets.append(dict(image_id=s['img_id'], category_id=1, score=score,
+                             segmentation=mask_utils.encode(np.asfortranarray(m))))
+        s['pred_instances']['masks'] = torch.from_numpy(np.stack(masks)).bool()
+    gt = COCO(ann)
+    coco_eval = COCOeval(gt, gt.loadRes(dets), 'segm')
+    coco_eval.params.maxDets = [100, 300, 1000]
+    coco_eval.evaluate()
+    coco_eval.accumulate()
+    coco_eval.summarize()
+    metric = CocoMetric(ann_file=None, metric='segm', metric_items=list(NAMES))
+    metric.dataset_meta = dict(classes=('item', ))
+    metric.process({}, samples)
+    values = unrounded_coco_metrics(metric, metric.results)
+    assert coco_eval.stats[5] == -1
+    for i, item in enumerate(NAMES):
+        assert values[f'segm_{item}'] == pytest.approx(coco_eval.stats[i], abs=1e-12), item
