@@ -199,10 +199,10 @@ def mask_area(segmentation: Any, height: int, width: int) -> float | None:
     return float(mask_utils.area(rle))
 
 
-def gt_json_with_mask_areas(gt_to_coco_json: Callable[..., str], gt_dicts: Any, outfile_prefix: str) -> str:
-    """mmdet's ``CocoMetric.gt_to_coco_json`` (``gt_to_coco_json``, bound: the ground truth of a metric without
-    ``ann_file``, written from the scored images' ``instances``), with each annotation that has a ``segmentation``
-    given its mask's area (:func:`mask_area`) instead of its box's width x height.
+def gt_json_with_mask_areas(gt_to_coco_json: Callable[..., str], *args: Any, **kwargs: Any) -> str:
+    """``gt_to_coco_json(*args, **kwargs)``, mmdet's ``CocoMetric.gt_to_coco_json`` (bound: the ground truth of a
+    metric without ``ann_file``, written from the scored images' ``instances`` to a JSON file), with each annotation
+    that has a ``segmentation`` given its mask's area (:func:`mask_area`) instead of its box's width x height.
 
     COCOeval ranges ground truth small / medium / large (``mAP_s`` / ``_m`` / ``_l``, ``AR_<area>@<n>``) by its
     ``area`` field, which an annotation file gives an instance-annotated object as its mask's pixels (COCO, and
@@ -214,7 +214,9 @@ def gt_json_with_mask_areas(gt_to_coco_json: Callable[..., str], gt_dicts: Any, 
     """
     from mmengine.fileio import dump, load
 
-    path = gt_to_coco_json(gt_dicts=gt_dicts, outfile_prefix=outfile_prefix)
+    path = gt_to_coco_json(*args, **kwargs)
+    if not isinstance(path, str) or not path.endswith('.json'):
+        return path  # a subclass's own writer of something else: left as it is
     coco_json = load(path)
     sizes = {image['id']: (image['height'], image['width']) for image in coco_json.get('images') or []}
     changed = False
@@ -239,8 +241,7 @@ def _mask_areas_in_own_ground_truth(metric: Any) -> Iterator[None]:
     if getattr(metric, '_coco_api', True) is not None or original is None:
         yield
         return
-    metric.gt_to_coco_json = lambda gt_dicts, outfile_prefix: gt_json_with_mask_areas(original, gt_dicts,
-                                                                                      outfile_prefix)
+    metric.gt_to_coco_json = lambda *args, **kwargs: gt_json_with_mask_areas(original, *args, **kwargs)
     try:
         yield
     finally:
