@@ -47,7 +47,13 @@ from .optimizer_base import (
     write_base,
     write_wrapper_base,
 )
-from .value_ranges import check_accepted, check_attribute_shape, check_attribute_value, check_elements
+from .value_ranges import (
+    as_held_float,
+    check_accepted,
+    check_attribute_shape,
+    check_attribute_value,
+    check_elements,
+)
 
 
 def resolve_attribute(runner: Any, path: str) -> list[tuple[Any, Any]]:
@@ -326,7 +332,8 @@ def recording_writes(runner: Any = None, skip: Any = ()) -> Iterator[list[str]]:
 
 def set_attribute(runner: Any, path: str, value: Any) -> None:
     """Set ``value`` at ``path`` (see the module docstring for the syntax); after a data path, the dataloader's
-    workers restart before the next batch is loaded.
+    workers restart before the next batch is loaded. An int written where a float is held is written as a float
+    (:func:`~automl_mm.ohl.value_ranges.as_held_float`), so a float setting stays a float.
 
     Raises:
         ValueError: as :func:`resolve_attribute`, before anything is written; a value that leaves optimiser groups
@@ -467,8 +474,9 @@ def _write(node: Any, parts: list[str], value: Any) -> Any:
                 node = _put(node, index, new_child)
         return node
     key: Any = int(part) if _indexes(node, part) else part
-    if not rest:
-        return _put(node, key, _own(value))
+    if not rest:  # an int over a float as a float: 0 of choices=[0, 0.5] left the next 0.5 refused as a float over it
+        held = node[key] if isinstance(node, dict) or _indexes(node, part) else getattr(node, key, None)
+        return _put(node, key, _own(as_held_float(held, value)))
     child = node[key] if isinstance(node, dict) or _indexes(node, part) else getattr(node, key)
     new_child = _write(child, rest, value)
     return node if new_child is child else _put(node, key, new_child)

@@ -200,6 +200,26 @@ def integer_mismatch(current: Any, value: Any) -> str | None:
     return f'holds {shown}, and {value!r} is {what}'
 
 
+def _is_int(value: Any) -> bool:
+    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
+
+
+def as_held_float(current: Any, value: Any) -> Any:
+    """``value`` with an int written as a float where ``current`` holds a float there (one number, or a list or
+    tuple of numbers element by element, of the same length); else ``value`` as it is. A float setting searched
+    with mixed choices (``choices=[0, 0.5]``, checked against the config's float at setup) held the int 0 after
+    one write, and the next write of 0.5 (the next trunk, a ``TrunkScheduleHook`` value, the best copy's value
+    broadcast after a trunk, on the ranks whose copy drew 0) was refused mid-run as a float over an integer
+    setting (:func:`integer_mismatch`)."""
+    if _is_int(value):
+        return float(value) if isinstance(current, (float, np.floating)) else value
+    if isinstance(value, (list, tuple)) and isinstance(current, (list, tuple)) and len(value) == len(current) and \
+            any(_is_int(v) and isinstance(c, (float, np.floating)) for v, c in zip(value, current)):
+        items = [float(v) if _is_int(v) and isinstance(c, (float, np.floating)) else v for v, c in zip(value, current)]
+        return value._make(items) if hasattr(value, '_make') else type(value)(items)
+    return value
+
+
 def _integer_pairs(pairs: list[tuple[Any, Any]], path: str) -> list[Any]:
     """What each of ``pairs`` (:func:`~automl_mm.ohl.attributes.resolve_attribute`) holds, where an integer held
     there is an integer setting: not an optimiser group's (:func:`group_key`; torch's settings are real numbers,

@@ -38,6 +38,7 @@ class _Ops(nn.Module):
         self.use_l1 = False
         self.scale = (64, 64)
         self.ratio = 0.5
+        self.ratio_range = (0.5, 1.5)
 
 
 def _runner():
@@ -123,3 +124,35 @@ def test_integers_and_real_valued_targets_pass():
         set_attribute(runner, path, 0.25)
     AttributeSpace(dict(type='Categorical'), target='model.ops.num_ops', choices=[1, 2, 3], name='c').check_choices(
         runner, 'model.ops.num_ops')
+
+
+def test_an_int_written_over_a_float_keeps_it_a_float_so_the_next_float_write_passes():
+    """A float setting searched with mixed choices (``choices=[0, 0.5]``, checked at setup against the config's
+    float) got the int 0 at one trunk, and the next write of 0.5 (the next trunk, a ``TrunkScheduleHook``'s next
+    value, the best copy's value broadcast after a trunk: only on the ranks whose copy drew 0) was refused mid-run as
+    a float over an int. An int written where a float is held is written as a float."""
+    runner = _runner()
+    AttributeSpace(dict(type='Categorical'), target='model.ops.ratio', choices=[0, 0.5], name='c').check_choices(
+        runner, 'model.ops.ratio')
+    set_attribute(runner, 'model.ops.ratio', 0)
+    assert type(runner.model.ops.ratio) is float and runner.model.ops.ratio == 0.0
+    set_attribute(runner, 'model.ops.ratio', 0.5)
+    assert runner.model.ops.ratio == 0.5
+    set_attribute(runner, 'model.ops.ratio_range', [1, 2])  # element by element: a list of ints over float pairs
+    assert runner.model.ops.ratio_range == [1.0, 2.0] and all(type(v) is float for v in runner.model.ops.ratio_range)
+    set_attribute(runner, 'model.ops.ratio_range', (0.5, 1.5))
+    set_attribute(runner, 'model.ops.ratio_range.0', 1)
+    assert runner.model.ops.ratio_range == (1.0, 1.5) and type(runner.model.ops.ratio_range[0]) is float
+    set_attribute(runner, 'model.ops.ratio_range.0', 0.5)
+    # a TrunkScheduleHook's per-trunk values: every trunk's value checked before training, each written at its trunk
+    runner = _runner()
+    runner.epoch = runner.iter = 0
+    runner.train_loop = SimpleNamespace(dataloader=runner.train_dataloader)
+    hook = TrunkScheduleHook(values={'model.ops.ratio': [0, 0.7]}, trunk_epochs=1)
+    hook.before_train(runner)
+    hook._apply(runner, 1)
+    assert runner.model.ops.ratio == 0.7
+    set_attribute(runner, 'model.ops.num_ops', 3)  # an int setting stays an int, and a float over it is refused
+    assert type(runner.model.ops.num_ops) is int
+    with pytest.raises(ValueError, match=r"'model\.ops\.num_ops' holds an int \(3\), and 2\.5 is not an integer"):
+        set_attribute(runner, 'model.ops.num_ops', 2.5)
