@@ -220,11 +220,42 @@ def as_held_float(current: Any, value: Any) -> Any:
     return value
 
 
+#: ``{class name (matched along the owner's MRO): attribute names}`` that take real numbers although their defaults
+#: and stock configs write ints: mmdet draws ``uniform(-delta, delta)`` / ``uniform(min_ratio, max_ratio)`` /
+#: ``uniform(-max_rotate_degree, ...)`` from them and fills ``pad_val`` / ``border_val`` as a colour
+#: (``mmdet/datasets/transforms/transforms.py``).
+REAL_VALUED_ATTRIBUTES: dict[str, frozenset[str]] = {
+    'PhotoMetricDistortion': frozenset({'brightness_delta', 'hue_delta'}),
+    'YOLOXHSVRandomAug': frozenset({'hue_delta', 'saturation_delta', 'value_delta'}),
+    'Expand': frozenset({'min_ratio', 'max_ratio', 'ratio_range'}),
+    'RandomAffine': frozenset({'max_rotate_degree', 'max_translate_ratio', 'scaling_ratio_range', 'max_shear_degree',
+                               'border_val'}),
+    'Mosaic': frozenset({'center_ratio_range', 'pad_val'}),
+    'CachedMosaic': frozenset({'center_ratio_range', 'pad_val'}),
+    'MixUp': frozenset({'ratio_range', 'pad_val'}),
+    'CachedMixUp': frozenset({'ratio_range', 'pad_val'}),
+}
+
+#: Keys of mmengine's ``OptimWrapper.clip_grad_kwargs`` (``clip_grad=dict(max_norm=35, norm_type=2)``), which torch's
+#: ``clip_grad_norm_`` / ``clip_grad_value_`` take as real numbers.
+_CLIP_GRAD_KEYS = frozenset({'max_norm', 'norm_type', 'clip_value'})
+
+
+def _real_valued(node: Any, name: Any, path: str) -> bool:
+    """Whether ``name`` of ``node`` is known to take real numbers whatever it holds (:data:`REAL_VALUED_ATTRIBUTES`,
+    a gradient clipping key: :data:`_CLIP_GRAD_KEYS`)."""
+    if isinstance(node, dict):
+        parts = path.split('.')
+        return len(parts) >= 2 and parts[-2] == 'clip_grad_kwargs' and name in _CLIP_GRAD_KEYS
+    return isinstance(name, str) and any(name in REAL_VALUED_ATTRIBUTES.get(c.__name__, ()) for c in type(node).__mro__)
+
+
 def _integer_pairs(pairs: list[tuple[Any, Any]], path: str) -> list[Any]:
     """What each of ``pairs`` (:func:`~automl_mm.ohl.attributes.resolve_attribute`) holds, where an integer held
     there is an integer setting: not an optimiser group's (:func:`group_key`; torch's settings are real numbers,
-    ``weight_decay=0`` too) nor an attribute with a known real range (:func:`attribute_range`: a loss's
-    ``loss_weight=1``, a scheduler's ``eta_min=0``)."""
+    ``weight_decay=0`` too), an attribute with a known real range (:func:`attribute_range`: a loss's
+    ``loss_weight=1``, a scheduler's ``eta_min=0``) nor one known to take real numbers (:func:`_real_valued`:
+    ``PhotoMetricDistortion``'s ``brightness_delta=32``, ``clip_grad_kwargs``' ``max_norm=35``)."""
     if group_key(path) is not None:
         return []
     found = []
@@ -232,6 +263,8 @@ def _integer_pairs(pairs: list[tuple[Any, Any]], path: str) -> list[Any]:
         current = node[name] if isinstance(node, (dict, list, tuple)) else getattr(node, name, None)
         if isinstance(name, str) and not isinstance(node, (dict, list, tuple)) and \
                 attribute_range(node, name) is not None:
+            continue
+        if _real_valued(node, name, path):
             continue
         found.append(current)
     return found

@@ -22,7 +22,7 @@ from mmengine.optim.scheduler import CosineAnnealingLR
 from torch import nn
 
 from automl_mm.ohl.attribute_space import AttributeSpace
-from automl_mm.ohl.attributes import check_written_value, set_attribute
+from automl_mm.ohl.attributes import check_written_value, get_attribute, set_attribute
 from automl_mm.ohl.replay_hooks import SetAttributesHook, TrunkScheduleHook
 from tests.test_ohl.test_draw_ranges import GROUPS, re_path
 
@@ -156,3 +156,41 @@ def test_an_int_written_over_a_float_keeps_it_a_float_so_the_next_float_write_pa
     assert type(runner.model.ops.num_ops) is int
     with pytest.raises(ValueError, match=r"'model\.ops\.num_ops' holds an int \(3\), and 2\.5 is not an integer"):
         set_attribute(runner, 'model.ops.num_ops', 2.5)
+
+
+def test_stock_real_valued_settings_written_as_ints_take_a_gaussian():
+    """mmdet's photometric / geometric augmentation magnitudes and mmengine's gradient clipping threshold take real
+    numbers although their defaults and stock configs write ints (``PhotoMetricDistortion()``'s
+    ``brightness_delta=32``, ``YOLOXHSVRandomAug()``'s ``hue_delta=5``, ``Expand``'s ``ratio_range=(1, 4)``,
+    ``clip_grad=dict(max_norm=35, norm_type=2)``): mmdet draws ``uniform(-delta, delta)`` from them. A Gaussian on
+    them, the augmentation search OHL is for, was refused as a float over an integer setting."""
+    from mmdet.datasets.transforms import (
+        CachedMixUp,
+        CachedMosaic,
+        Expand,
+        MixUp,
+        Mosaic,
+        PhotoMetricDistortion,
+        RandomAffine,
+        YOLOXHSVRandomAug,
+    )
+    from mmengine.optim import OptimWrapper
+
+    runner = _runner()
+    runner.train_dataloader.dataset.pipeline.transforms += [
+        PhotoMetricDistortion(), YOLOXHSVRandomAug(), Expand(), RandomAffine(max_rotate_degree=0, max_shear_degree=0),
+        Mosaic(pad_val=114), MixUp(pad_val=114), CachedMosaic(pad_val=114), CachedMixUp(pad_val=(114, 114, 114))]
+    runner.optim_wrapper = OptimWrapper(runner.optim_wrapper.optimizer, clip_grad=dict(max_norm=35, norm_type=2))
+    at = 'train_dataloader.dataset.pipeline.transforms.'
+    for path in (at + '1.brightness_delta', at + '1.hue_delta', at + '2.hue_delta', at + '2.saturation_delta',
+                 at + '2.value_delta', at + '3.min_ratio', at + '3.max_ratio', at + '4.max_rotate_degree',
+                 at + '4.max_shear_degree', at + '4.border_val', at + '5.pad_val', at + '6.pad_val', at + '7.pad_val',
+                 at + '8.pad_val', 'optim_wrapper.clip_grad_kwargs.max_norm',
+                 'optim_wrapper.clip_grad_kwargs.norm_type'):
+        held = get_attribute(runner, path)[0]
+        mean = [float(v) for v in held] if isinstance(held, tuple) else [float(held)]
+        _gaussian(path, mean).check_choices(runner, path)
+        set_attribute(runner, path, type(held)(v + 0.5 for v in mean) if isinstance(held, tuple) else mean[0] + 0.5)
+    # a count of mmdet's stays an integer setting
+    with pytest.raises(ValueError, match=r'holds an int \(100\), but a 1-dimensional DiagGaussian'):
+        _gaussian(PASTED).check_choices(runner, PASTED)
