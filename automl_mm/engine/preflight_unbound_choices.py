@@ -257,11 +257,12 @@ def _pipeline_writers(cfg: Any, scope: str) -> list[tuple[str, str, list[str]]]:
 
 
 def _dataset_stand_in(node: Any, scope: str) -> Any:
-    """The training dataset config ``node`` with each mmdet ``MultiImageMixDataset`` (or subclass) in it, at any
-    depth, standing in as an object of that class's name: its config's keys as attributes (the wrapped ``dataset``
-    converted the same way), its ``pipeline_types`` as mmdet lists them (each transform config's ``type`` as written)
-    and its ``_skip_type_keys`` (the config's ``skip_type_keys``), which the workers'
-    :func:`~automl_mm.ohl.switching_hooks.check_switching_hooks` reads on the built dataset. Other dicts are copied
+    """A loader's dataset config ``node`` (the training, val or test loader's: :func:`check_switched_writes`) with
+    each mmdet ``MultiImageMixDataset`` (or subclass) in it, at any depth, standing in as an object of that class's
+    name: its config's keys as attributes (the wrapped ``dataset`` converted the same way), its ``pipeline_types``
+    as mmdet lists them (each transform config's ``type`` as written) and its ``_skip_type_keys`` (the config's
+    ``skip_type_keys``), which the workers' :func:`~automl_mm.ohl.switching_hooks.check_switching_hooks` reads on
+    the built dataset. Other dicts are copied
     with their ``dataset`` / ``datasets`` converted (their other keys as they are), lists with every item converted;
     anything else is given back as it is."""
     from automl_mm.registry import DATASETS, config_class
