@@ -13,7 +13,6 @@ from __future__ import annotations
 
 import contextlib
 import copy
-import inspect
 import os
 import os.path as osp
 from collections.abc import Iterable, Iterator
@@ -194,24 +193,16 @@ def _build_lazily(dataset: dict, scope: str) -> None:
 
 
 def _takes_lazy_init(cls: type) -> bool:
-    """Whether ``cls(...)`` takes ``lazy_init``: its own ``__init__`` names it, or passes ``**kwargs`` on to a base
-    class whose ``__init__`` does. mmdet's ``BaseDetDataset`` (``CocoDataset``) takes ``(*args, ..., **kwargs)``
-    for mmengine's ``BaseDataset``: ``inspect.signature(CocoDataset)`` has no ``lazy_init``, and the check read
-    every COCO annotation file in full before the runner read it again."""
+    """Whether ``cls(...)`` takes ``lazy_init`` from its config: its own ``__init__`` names it, or passes ``**kwargs``
+    on to a base class whose ``__init__`` does (:func:`~automl_mm.engine.preflight_training._parameters`), and no
+    constructor of its chain gives it itself (:func:`~automl_mm.engine.preflight_training.set_by_subclass`: a
+    ``lazy_init=True`` set here stopped such a dataset's build with Python's "got multiple values for keyword
+    argument 'lazy_init'"). mmdet's ``BaseDetDataset`` (``CocoDataset``) takes ``(*args, ..., **kwargs)`` for
+    mmengine's ``BaseDataset``: ``inspect.signature(CocoDataset)`` has no ``lazy_init``, and the check read every COCO
+    annotation file in full before the runner read it again."""
+    from .preflight_training import _parameters
 
-    for klass in cls.__mro__:
-        init = klass.__dict__.get('__init__')
-        if init is None:
-            continue
-        try:
-            params = inspect.signature(init).parameters
-        except (TypeError, ValueError):  # a builtin's __init__
-            return False
-        if 'lazy_init' in params:
-            return True
-        if not any(p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values()):
-            return False
-    return False
+    return 'lazy_init' in _parameters(cls)[0]
 
 
 @contextlib.contextmanager

@@ -28,12 +28,14 @@ from typing import Any
 
 from .preflight_walk import ConfigCheckError, dict_nodes, scoped_nodes, typed_nodes
 
-# Python 3.10+: "ResNet.__init__() got an unexpected keyword argument 'depht'"
-_UNEXPECTED = re.compile(r"got an unexpected keyword argument '(?P<arg>[^']+)'")
+# Python 3.10+: "ResNet.__init__() got an unexpected keyword argument 'depht'"; also a keyword a subclass gives its
+# base itself beside its **kwargs: "mmdet...ConvFCBBoxHead.__init__() got multiple values for keyword argument
+# 'num_shared_fcs'" (preflight_training.set_by_subclass)
+_UNEXPECTED = re.compile(r"got (an unexpected|multiple values for) keyword argument '(?P<arg>[^']+)'")
 # Python's refusals of the keyword arguments of a call of ``<callee>`` (3.10+; a config gives keywords only):
 # "BaseDataset.__init__() got an unexpected keyword argument 'data_rot'"
 _BINDING = re.compile(r"^(?P<callee>[\w.<>]+)\(\) (got an unexpected keyword argument '(?P<unexpected>[^']+)'|"
-                      r"got multiple values for argument '(?P<multiple>[^']+)'|missing \d+ required "
+                      r"got multiple values for (keyword )?argument '(?P<multiple>[^']+)'|missing \d+ required "
                       r"(positional|keyword-only) arguments?: |got some positional-only arguments passed as keyword "
                       r"arguments: )")
 # automl_mm's own refusals of an argument's value: "CrossEntropyLoss: class_weight must be ...", also without the
@@ -190,7 +192,11 @@ def _passed_on_refusal(err: BaseException, frame: Any) -> bool:
     the config gave, wrongly) is a bug of that code: no."""
     found = _BINDING.match(str(err)) if isinstance(err, TypeError) and frame is not None else None
     cls = frame.f_locals.get('obj_cls') if found is not None else None
-    if not isinstance(cls, type) or found['callee'] not in {f'{c.__qualname__}.__init__' for c in cls.__mro__}:
+    # (Python names the callee of a clash with **kwargs by its module too: "mmdet.models....ConvFCBBoxHead.__init__")
+    callees = {name for c in cls.__mro__ for name in (f'{c.__qualname__}.__init__',
+                                                     f'{c.__module__}.{c.__qualname__}.__init__')} \
+        if isinstance(cls, type) else set()
+    if found is None or found['callee'] not in callees:
         return False
     given = frame.f_locals.get('args')  # the config node's arguments and the builder's default_args
     given = given if isinstance(given, dict) else {}

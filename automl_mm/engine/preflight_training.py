@@ -50,77 +50,141 @@ def _is_number_type(annotation: Any, default: Any) -> bool:
 
 def _parameters(cls: type) -> tuple[dict[str, inspect.Parameter], bool, bool]:
     """The constructor arguments of ``cls``, following ``**kwargs`` forwarded to base classes (mmengine's
-    ``LRSchedulerMixin(optimizer, *args, **kwargs)``): ``(parameters, takes any keyword, followed a base)``."""
+    ``LRSchedulerMixin(optimizer, *args, **kwargs)``): ``(parameters, takes any keyword, followed a base)``. A base's
+    argument that a forwarding call gives itself is none of them (:func:`set_by_subclass`)."""
+    params, takes_any, forwarded, _ = _signature_chain(cls)
+    return params, takes_any, forwarded
+
+
+def set_by_subclass(cls: type) -> dict[str, str]:
+    """``{argument: 'Class.__init__'}`` for each keyword that a constructor of ``cls``'s chain passes to its base
+    itself while it forwards its ``**kwargs`` there (PC-NAS's loop before it took ``max_iters``:
+    ``super().__init__(runner, dataloader, max_iters=total_iters, **kwargs)``; mmdet's ``Shared2FCBBoxHead``:
+    ``num_shared_fcs=1``; ``ResNetV1d``: ``deep_stem=True``), and that no constructor before it takes: given by a
+    config, it lands in those ``**kwargs`` and the call fails with Python's "got multiple values for keyword
+    argument", naming neither the config key nor the class (a merged ``**{**kwargs, 'x': ...}`` drops it
+    silently instead). ``Class.__init__`` is the constructor that sets it. Empty where nothing is set so, or a
+    source cannot be read."""
+    return dict(_signature_chain(cls)[3])
+
+
+def _signature_chain(cls: type) -> tuple[dict[str, inspect.Parameter], bool, bool, tuple[tuple[str, str], ...]]:
+    """:func:`_parameters` and :func:`set_by_subclass` in one walk of the constructors of ``cls``'s MRO."""
     params: dict[str, inspect.Parameter] = {}
+    set_by: dict[str, str] = {}
     owners = [c for c in cls.__mro__ if '__init__' in vars(c) and c is not object] if isinstance(cls, type) else []
+    positional, caller = 0, ''  # the previous constructor's forwarding call: its leading positional arguments
     for depth, owner in enumerate(owners or [cls]):
         try:
             own = inspect.signature(owner if owner is cls else owner.__init__).parameters
         except (TypeError, ValueError):  # a builtin without a signature: leave it to the build
-            return params, True, depth > 0
+            return params, True, depth > 0, tuple(set_by.items())
+        ordered = [n for n, p in own.items() if n != 'self' and p.kind in (
+            inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)]
+        for name in ordered[:positional]:  # given by position by the subclass's call
+            if name not in params:
+                set_by.setdefault(name, caller)
         for name, param in own.items():
-            if name != 'self' and param.kind not in (inspect.Parameter.VAR_KEYWORD, inspect.Parameter.VAR_POSITIONAL):
+            if name == 'self' or param.kind in (inspect.Parameter.VAR_KEYWORD, inspect.Parameter.VAR_POSITIONAL):
+                continue
+            if name not in set_by:  # (one the subclass gives is no argument of cls)
                 params.setdefault(name, param)
         var_keyword = [n for n, p in own.items() if p.kind is inspect.Parameter.VAR_KEYWORD]
         if not var_keyword:
-            return params, False, depth > 0
-        if not _passes_on(owner, var_keyword[0]):
+            return params, False, depth > 0, tuple(set_by.items())
+        call = _forwarding_call(owner, var_keyword[0])
+        if call is None:
             # the constructor keeps its **kwargs (torch's ZeroRedundancyOptimizer: **defaults, the wrapped
             # optimiser's lr / momentum): followed into the base, a valid lr was refused as no argument of it
-            return params, True, depth > 0
-    return params, True, len(owners) > 1
+            return params, True, depth > 0, tuple(set_by.items())
+        keywords, positional = call
+        caller = f'{owner.__qualname__}.__init__'
+        for name in keywords:
+            if name not in params:  # (an argument of its own it passes on is the config's to give)
+                set_by.setdefault(name, caller)
+    return params, True, len(owners) > 1, tuple(set_by.items())
 
 
 @functools.cache  # a class's source is read and parsed once per process, not at every check of it
-def _passes_on(owner: type, name: str) -> bool:
-    """Whether ``owner.__init__`` passes its ``**name`` on to a base class's constructor (``super().__init__(...,
-    **kwargs)``, ``Base.__init__(self, **kwargs)``, also merged: ``**{**kwargs, ...}``): only then do the base
-    classes' constructors say which keywords it takes. A ``**kwargs`` handed to another call (mmcv's
-    ``MultiheadAttention`` builds torch's ``nn.MultiheadAttention`` with it) is kept. Unknown (no source):
-    ``False``, so that nothing is refused on a guess."""
+def _forwarding_call(owner: type, name: str) -> tuple[frozenset[str], int] | None:
+    """How ``owner.__init__`` passes its ``**name`` on to a base class's constructor (``super().__init__(...,
+    **kwargs)``, ``Base.__init__(self, **kwargs)``, also merged: ``**{**kwargs, ...}``): ``(the keywords every such
+    call gives itself, the leading positional arguments every such call gives, ``self`` not counted)``; only then
+    do the base classes' constructors say which keywords it takes, less those it gives. A keyword given before the
+    merged ``**kwargs`` (``**{'x': 1, **kwargs}``) is a default the config overrides, not given. A ``**kwargs``
+    handed to another call (mmcv's ``MultiheadAttention`` builds torch's ``nn.MultiheadAttention`` with it) is kept:
+    ``None``. Unknown (no source): ``None``, so that nothing is refused on a guess."""
     import ast
     import textwrap
 
     try:
         tree = ast.parse(textwrap.dedent(inspect.getsource(owner.__init__)))
     except (OSError, TypeError, SyntaxError):
-        return False
+        return None
 
     def forwards(value: ast.expr) -> bool:
         if isinstance(value, ast.Name):
             return value.id == name
         return isinstance(value, ast.Dict) and any(k is None and forwards(v) for k, v in zip(value.keys, value.values))
 
-    return any(isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute) and node.func.attr == '__init__'
-               and any(kw.arg is None and forwards(kw.value) for kw in node.keywords) for node in ast.walk(tree))
+    def given_after(value: ast.expr) -> set[str]:  # the constant keys after the forwarded entry of a merged dict
+        if not isinstance(value, ast.Dict):
+            return set()
+        at = next(i for i, (k, v) in enumerate(zip(value.keys, value.values)) if k is None and forwards(v))
+        return {k.value for k in value.keys[at + 1:] if isinstance(k, ast.Constant) and isinstance(k.value, str)}
+
+    calls = [node for node in ast.walk(tree) if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
+             and node.func.attr == '__init__' and any(kw.arg is None and forwards(kw.value) for kw in node.keywords)]
+    if not calls:
+        return None
+    keywords: set[str] | None = None
+    positional = None
+    for call in calls:
+        given = {kw.arg for kw in call.keywords if kw.arg is not None}
+        for kw in call.keywords:
+            if kw.arg is None and forwards(kw.value):
+                given |= given_after(kw.value)
+        keywords = given if keywords is None else keywords & given  # given by every call: a branch may not
+        leading = next((i for i, arg in enumerate(call.args) if isinstance(arg, ast.Starred)), len(call.args))
+        bound = isinstance(call.func.value, ast.Call)  # super().__init__ / super(C, self).__init__, not Base.__init__
+        leading = leading if bound else max(leading - 1, 0)
+        positional = leading if positional is None else min(positional, leading)
+    return frozenset(keywords or ()), positional or 0
 
 
 def check_arguments(cls: type, args: dict, key: str, given: tuple[str, ...] = (),
                     passed_by_builder: Collection[str] = _GIVEN) -> None:
-    """``args`` (a config node without ``type``) against ``cls``'s constructor: unknown or missing arguments, and a
-    value that is not a number where the constructor takes one. ``given``: arguments the builder passes besides
+    """``args`` (a config node without ``type``) against ``cls``'s constructor: unknown or missing arguments, an
+    argument its constructor chain gives its base class itself (:func:`set_by_subclass`), and a value that is not a
+    number where the constructor takes one. ``given``: arguments the builder passes besides
     those every builder passes (``passed_by_builder``: by default the runner, dataset, optimiser, ...; left out of
     the arguments an unknown one's message lists and suggests, as are the base class's arguments a class refuses
     itself, its ``UNREAD_BASE_KEYS``: automl_mm's generated and folder datasets).
 
     Raises:
         ConfigCheckError: naming ``key``, the argument and its value; an unknown argument with the closest one
-            the constructor takes (``difflib``), when one is close.
+            the constructor takes (``difflib``), when one is close; one the chain sets itself with the class and
+            the constructor that sets it.
     """
-    params, takes_any, forwarded = _parameters(cls)
+    params, takes_any, forwarded, set_by = _signature_chain(cls)
+    set_by = dict(set_by)
     for name, value in args.items():
         if name == '_scope_':  # mmengine's registry reads it (a config inherited from mmdet::...)
             continue
         param = params.get(name)
+        if param is None and (name in set_by or not takes_any):
+            # a dataset's refused BaseDataset keys (automl_mm's DigitsDataset: ann_file, ...) are no choice
+            refused = set(getattr(cls, 'UNREAD_BASE_KEYS', ()))
+            known = [n for n in params if n not in passed_by_builder and n != 'self' and n not in refused]
+            close = difflib.get_close_matches(str(name), known, n=1)
+            hint = f' (did you mean {key}.{close[0]}?)' if close else ''
+            takes = f' (it takes {", ".join(known)})' if not takes_any else ''
+            if name in set_by:  # its own call gives it: Python's "got multiple values", naming no key
+                raise ConfigCheckError(
+                    f'{key}.{name}: {cls.__name__} sets {name!r} itself ({set_by[name]} passes it to its base '
+                    f"class's constructor beside the keywords it forwards), so the config cannot give it{takes}{hint}")
+            raise ConfigCheckError(f'{key}.{name}: {cls.__name__} takes no argument {name!r}{takes}{hint}')
         if param is None:
-            if not takes_any:
-                # a dataset's refused BaseDataset keys (automl_mm's DigitsDataset: ann_file, ...) are no choice
-                refused = set(getattr(cls, 'UNREAD_BASE_KEYS', ()))
-                known = [n for n in params if n not in passed_by_builder and n != 'self' and n not in refused]
-                close = difflib.get_close_matches(str(name), known, n=1)
-                hint = f' (did you mean {key}.{close[0]}?)' if close else ''
-                raise ConfigCheckError(f'{key}.{name}: {cls.__name__} takes no argument {name!r} (it takes '
-                                       f'{", ".join(known)}){hint}')
             continue
         if _is_number_type(param.annotation, param.default) and value is not None and (
                 isinstance(value, bool) or not isinstance(value, numbers.Number)):
