@@ -83,18 +83,20 @@ def build_check(cfg: Any) -> None:
             check_default_hook_typed(default_hooks, name)
             if isinstance(hook, dict):
                 HOOKS.build(_without_priority(hook))
-        train_dataset = None
+        train_dataset, eval_datasets = None, {}
         loaders = [(loader.get('dataset'), f'{key}.dataset') for loader, key in _loader_cfgs(cfg)]
         for built, key in _checked_datasets(cfg, loaders, scope):
             if key == 'train_dataloader.dataset':
                 train_dataset = built
+            elif key in ('val_dataloader.dataset', 'test_dataloader.dataset'):  # what val_loop / test_loop hold
+                eval_datasets[key.split('_', 1)[0]] = built
         from .preflight_metric_build import _build_metrics  # (which imports this module)
 
         _build_metrics(cfg, False, 'test')  # those of the training run; test_evaluator bound to its signature
         optimisation = check_optimisation(cfg, model, scope)
         if model is not None:
             _resolve_spaces(hooks, model, train_dataset)
-            check_ohl_model(cfg, hooks, model, optimisation, train_dataset)
+            check_ohl_model(cfg, hooks, model, optimisation, train_dataset, eval_datasets)
             check_ohl_resume(cfg, hooks, model, train_dataset)
             check_loss_holders(model)
             check_mask_metrics(cfg, model)

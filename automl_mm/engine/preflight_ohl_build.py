@@ -18,7 +18,7 @@ from .preflight_walk import config_scope
 
 
 def check_ohl_model(cfg: Any, hooks: list, model: Any, optimisation: tuple[Any, Any] | None = None,
-                    train_dataset: Any = None) -> None:
+                    train_dataset: Any = None, eval_datasets: dict[str, Any] | None = None) -> None:
     """What ``OHLHook.before_train`` checks of the model and the resolved spaces, on the model, hooks and
     optimisation (``(optim_wrapper, param_schedulers)``) :func:`~automl_mm.engine.preflight.build_check` built:
     SyncBN layers across copies (:func:`~automl_mm.ohl.checks.check_sync_bn`), SyncBN re-estimated by one rank of
@@ -31,8 +31,10 @@ def check_ohl_model(cfg: Any, hooks: list, model: Any, optimisation: tuple[Any, 
     outside the key's range, :mod:`automl_mm.ohl.value_ranges`: SGD's momentum in [0, 1)), and every target through
     the training dataset's pipeline (``train_dataloader.dataset.pipeline.transforms.1.prob``) existing in
     ``train_dataset`` with draws inside its range (a probability), and every target in the parameter schedulers
-    (``param_schedulers.0.eta_min``) and the train loop (``train_loop.val_interval``) existing (the spaces'
-    ``setup`` checked them only in every worker; :func:`_check_targets` lists what is left to it).
+    (``param_schedulers.0.eta_min``) and the train loop (``train_loop.val_interval``) existing, and every target
+    through a val / test pipeline (``val_dataloader.dataset.pipeline.transforms.2.scale``) in ``eval_datasets``
+    (``{'val': dataset, 'test': dataset}``, built as the training set, lazily) likewise (the spaces' ``setup``
+    checked them only in every worker; :func:`_check_targets` lists what is left to it).
 
     Raises:
         ConfigCheckError: prefixed with the hook's key.
@@ -56,7 +58,7 @@ def check_ohl_model(cfg: Any, hooks: list, model: Any, optimisation: tuple[Any, 
         if getattr(hook, '_resolved', False):
             check_plugin_returns(hook.spaces, hook.controllers, hook.num_copies, hook.config_key)  # TypeError, keyed
             OHLReport.check_spaces(hook.spaces)
-        _check_targets(hook, model, optimisation, train_dataset, cfg)
+        _check_targets(hook, model, optimisation, train_dataset, cfg, eval_datasets)
     except ValueError as err:
         raise _refuse(key, hook_cfg, err) from None
 
@@ -98,19 +100,23 @@ def _build_clean_dataset(cfg: Any, hook: Any) -> None:
 
 
 def _check_targets(hook: Any, model: Any, optimisation: tuple[Any, Any] | None, train_dataset: Any,
-                   cfg: Any = None) -> None:
+                   cfg: Any = None, eval_datasets: dict[str, Any] | None = None) -> None:
     """Each space's targets resolve where this check built their object, as ``AttributeSpace.setup`` checks them in
     every worker: under ``optim_wrapper`` (and not owned by a scheduler) and ``param_schedulers`` (both built by
-    ``check_optimisation``), ``train_loop`` (built from ``train_cfg``, :func:`_train_loop`) and the training
-    pipeline (``train_dataloader.dataset.pipeline...``, ``train_loop.dataloader.dataset.pipeline...``); and every
-    path's first part an attribute of the runner class (:func:`_check_root`: ``param_scheduler.0.eta_min``, the
-    config key, for the runner's ``param_schedulers``).
+    ``check_optimisation``), ``train_loop`` (built from ``train_cfg``, :func:`_train_loop`), the training
+    pipeline (``train_dataloader.dataset.pipeline...``, ``train_loop.dataloader.dataset.pipeline...``) and the val /
+    test pipelines (``val_dataloader.dataset.pipeline...``, ``test_loop.dataloader.dataset.pipeline...``: the
+    datasets of ``eval_datasets``, ``{'val': dataset, 'test': dataset}``, which the runner's ``val_loop`` /
+    ``test_loop`` hold in the workers; a wrong one was refused there only, after start-up); and every path's first
+    part an attribute of the runner class (:func:`_check_root`: ``param_scheduler.0.eta_min``, the config key, for
+    the runner's ``param_schedulers``).
 
-    Left to the workers (their objects are not built here): the other attributes of the train dataloader and its
-    dataset (``train_dataloader.batch_size``, ``train_loop.dataloader.dataset.<field>``: building the loader or the
-    dataset's data would read the data), ``model`` paths (resolved by ``OHLHook.resolve_spaces`` and the spaces'
-    own checks), and every other runner attribute (``val_loop``, ``message_hub``, ...), as is a loop
-    whose class this check cannot build with its stand-in runner (:func:`_train_loop`).
+    Left to the workers (their objects are not built here): the other attributes of the dataloaders and their
+    datasets (``train_dataloader.batch_size``, ``val_loop.dataloader.dataset.<field>``: building a loader or a
+    dataset's data would read the data), the pipeline of a split whose dataset was not built, ``model`` paths
+    (resolved by ``OHLHook.resolve_spaces`` and the spaces' own checks), and every other runner attribute
+    (``val_loop.evaluator``, ``message_hub``, ...), as is a loop whose class this check cannot build with its
+    stand-in runner (:func:`_train_loop`).
 
     Raises:
         ValueError: ``OHL space '<name>': attribute path '<path>': ...`` (the caller prefixes the hook's key).
@@ -122,17 +128,24 @@ def _check_targets(hook: Any, model: Any, optimisation: tuple[Any, Any] | None, 
     wrapper, schedulers = optimisation if optimisation is not None else (None, [])
     loop = _Lazy(lambda: _train_loop(cfg, train_dataset))
     runner_attributes = _Lazy(lambda: _runner_attributes(cfg))
+    # each split's built dataset, where a worker's runner holds it: <split>_dataloader, <split>_loop.dataloader
+    datasets = {split: dataset for split, dataset in {**(eval_datasets or {}), 'train': train_dataset}.items()
+                if dataset is not None or split == 'train'}
+    held = {}
+    for split, dataset in datasets.items():
+        held[f'{split}_dataloader'] = SimpleNamespace(dataset=dataset)
+        held[f'{split}_loop'] = SimpleNamespace(dataloader=SimpleNamespace(dataset=dataset))
     for space in hook.spaces:
         for path in getattr(space, 'targets', None) or []:
             if not isinstance(path, str):
                 continue
             parts = path.split('.')
             root = parts[0]
-            pipeline = 'pipeline' in parts and train_dataset is not None and (
-                path.startswith('train_dataloader.dataset.') or path.startswith('train_loop.dataloader.dataset.'))
-            runner = SimpleNamespace(model=model, optim_wrapper=wrapper, param_schedulers=schedulers, cfg=cfg,
-                                     train_dataloader=SimpleNamespace(dataset=train_dataset),
-                                     train_loop=SimpleNamespace(dataloader=SimpleNamespace(dataset=train_dataset)))
+            pipeline = 'pipeline' in parts and any(
+                dataset is not None and (path.startswith(f'{split}_dataloader.dataset.')
+                                         or path.startswith(f'{split}_loop.dataloader.dataset.'))
+                for split, dataset in datasets.items())
+            runner = SimpleNamespace(model=model, optim_wrapper=wrapper, param_schedulers=schedulers, cfg=cfg, **held)
             try:
                 _check_root(root, path, runner_attributes.get())
                 if root == 'cfg':  # the config everything was built from: read by nothing during training
@@ -148,7 +161,7 @@ def _check_targets(hook: Any, model: Any, optimisation: tuple[Any, Any] | None, 
                     if callable(getattr(space, 'check_choices', None)):  # a negative eta_min or gamma
                         space.check_choices(runner, path)
                 elif pipeline:
-                    # the pipeline only: the dataset was built without its data (lazy_init), the loader not at all
+                    # the pipeline only: the datasets were built without their data (lazy_init), the loaders not
                     get_attribute(runner, path)
                     if callable(getattr(space, 'check_choices', None)):  # a draw outside a transform's prob range
                         space.check_choices(runner, path)

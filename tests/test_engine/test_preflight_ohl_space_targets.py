@@ -61,3 +61,49 @@ def test_a_pipeline_path_that_does_not_resolve_is_refused_at_start():
         build_check(cfg)
     space['target'] = 'train_dataloader.dataset.pipeline.transforms.1.meta_keys'  # PackClsInputs'
     build_check(cfg)
+
+
+def _workers_answer(cfg: Config, split: str, path: str) -> str:
+    """What ``AttributeSpace.setup`` says in every worker: ``get_attribute`` on the runner, whose
+    ``<split>_dataloader`` (its ``<split>_loop``'s) holds the built dataset."""
+    from types import SimpleNamespace
+
+    from mmengine.registry import DefaultScope
+
+    from automl_mm.ohl.attributes import get_attribute
+    from automl_mm.registry import DATASETS
+
+    with DefaultScope.overwrite_default_scope(cfg.default_scope):
+        dataset = DATASETS.build(cfg[f'{split}_dataloader'].dataset)
+    loader = SimpleNamespace(dataset=dataset)
+    runner = SimpleNamespace(**{f'{split}_dataloader': loader, f'{split}_loop': SimpleNamespace(dataloader=loader)})
+    with pytest.raises(ValueError) as refused:
+        get_attribute(runner, path)
+    return str(refused.value)
+
+
+@pytest.mark.parametrize('split', ['val', 'test'])
+def test_a_val_or_test_pipeline_path_is_resolved_at_start_with_the_workers_answer(split):
+    """Only the training pipeline's paths were resolved before the launch: a wrong val / test pipeline path (the
+    config's spelling pipeline.<i>, which indexes nothing on the built dataset's Compose) was refused by
+    AttributeSpace.setup in every worker, after the copies had started."""
+    import re
+
+    cfg = Config.fromfile(OHL)  # val / test pipeline: PackClsInputs
+    wrong = f'{split}_dataloader.dataset.pipeline.0.meta_keys'
+    space = dict(type='AttributeSpace', name='p', target=wrong, choices=[0.0, 0.5],
+                 distribution=dict(type='Categorical'))
+    cfg.custom_hooks[0].spaces.append(space)
+    answer = _workers_answer(cfg, split, wrong)
+    assert 'Compose has no attribute' in answer and f'{split}_dataloader.dataset.pipeline.transforms.0' in answer
+    with pytest.raises(ConfigCheckError, match=rf"^custom_hooks\[0\] \(OHLHook\): OHL space 'p': "
+                                               rf'{re.escape(answer)}'):
+        build_check(cfg)
+    space['target'] = f'{split}_loop.dataloader.dataset.pipeline.transforms.1.meta_keys'  # one transform only
+    with pytest.raises(ConfigCheckError, match=rf"OHL space 'p': "
+                                               rf"{re.escape(_workers_answer(cfg, split, space['target']))}"):
+        build_check(cfg)
+    for right in (f'{split}_dataloader.dataset.pipeline.transforms.0.meta_keys',
+                  f'{split}_loop.dataloader.dataset.pipeline.transforms.0.meta_keys'):
+        space['target'] = right
+        build_check(cfg)
