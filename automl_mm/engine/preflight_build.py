@@ -43,7 +43,7 @@ def build_check(cfg: Any) -> None:
         located_assertion_error,
         located_value_error,
     )
-    from automl_mm.engine.preflight_ohl_build import check_ohl_model, check_ohl_resume
+    from automl_mm.engine.preflight_ohl_build import check_ohl_model, check_ohl_resume, check_replay_paths
     from automl_mm.engine.preflight_training import check_optimisation
     from automl_mm.engine.preflight_types import located_type_error
     from automl_mm.registry import HOOKS, MODELS
@@ -90,6 +90,7 @@ def build_check(cfg: Any) -> None:
                 train_dataset = built
             elif key in ('val_dataloader.dataset', 'test_dataloader.dataset'):  # what val_loop / test_loop hold
                 eval_datasets[key.split('_', 1)[0]] = built
+        check_replay_paths(cfg, hooks, train_dataset, eval_datasets)  # their pipeline paths, as the workers resolve
         from .preflight_metric_build import _build_metrics  # (which imports this module)
 
         _build_metrics(cfg, False, 'test')  # those of the training run; test_evaluator bound to its signature

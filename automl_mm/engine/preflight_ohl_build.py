@@ -128,23 +128,14 @@ def _check_targets(hook: Any, model: Any, optimisation: tuple[Any, Any] | None, 
     wrapper, schedulers = optimisation if optimisation is not None else (None, [])
     loop = _Lazy(lambda: _train_loop(cfg, train_dataset))
     runner_attributes = _Lazy(lambda: _runner_attributes(cfg))
-    # each split's built dataset, where a worker's runner holds it: <split>_dataloader, <split>_loop.dataloader
-    datasets = {split: dataset for split, dataset in {**(eval_datasets or {}), 'train': train_dataset}.items()
-                if dataset is not None or split == 'train'}
-    held = {}
-    for split, dataset in datasets.items():
-        held[f'{split}_dataloader'] = SimpleNamespace(dataset=dataset)
-        held[f'{split}_loop'] = SimpleNamespace(dataloader=SimpleNamespace(dataset=dataset))
+    held = _split_holders(train_dataset, eval_datasets)
     for space in hook.spaces:
         for path in getattr(space, 'targets', None) or []:
             if not isinstance(path, str):
                 continue
             parts = path.split('.')
             root = parts[0]
-            pipeline = 'pipeline' in parts and any(
-                dataset is not None and (path.startswith(f'{split}_dataloader.dataset.')
-                                         or path.startswith(f'{split}_loop.dataloader.dataset.'))
-                for split, dataset in datasets.items())
+            pipeline = _built_pipeline_path(path, train_dataset, eval_datasets)
             runner = SimpleNamespace(model=model, optim_wrapper=wrapper, param_schedulers=schedulers, cfg=cfg, **held)
             try:
                 _check_root(root, path, runner_attributes.get())
@@ -171,6 +162,60 @@ def _check_targets(hook: Any, model: Any, optimisation: tuple[Any, Any] | None, 
                 if str(err).startswith('OHL space'):  # check_owned_attribute names the space itself
                     raise
                 raise ValueError(f'OHL space {space.name!r}: {err}') from None
+
+
+def _split_datasets(train_dataset: Any, eval_datasets: dict[str, Any] | None) -> dict[str, Any]:
+    """``{split: built dataset}``: ``'train'`` always (``None`` where not built), ``'val'`` / ``'test'`` where built."""
+    return {split: dataset for split, dataset in {**(eval_datasets or {}), 'train': train_dataset}.items()
+            if dataset is not None or split == 'train'}
+
+
+def _split_holders(train_dataset: Any, eval_datasets: dict[str, Any] | None) -> dict[str, Any]:
+    """The stand-in runner's attributes that hold each split's built dataset where a worker's runner holds it:
+    ``<split>_dataloader.dataset`` and ``<split>_loop.dataloader.dataset`` (mmengine's ``val_dataloader`` /
+    ``test_dataloader`` are its ``val_loop`` / ``test_loop``'s, built on first access)."""
+    held = {}
+    for split, dataset in _split_datasets(train_dataset, eval_datasets).items():
+        held[f'{split}_dataloader'] = SimpleNamespace(dataset=dataset)
+        held[f'{split}_loop'] = SimpleNamespace(dataloader=SimpleNamespace(dataset=dataset))
+    return held
+
+
+def _built_pipeline_path(path: str, train_dataset: Any, eval_datasets: dict[str, Any] | None) -> bool:
+    """Whether ``path`` goes through the pipeline of a split whose dataset the check built
+    (``val_dataloader.dataset.pipeline.transforms.2.scale``, ``train_loop.dataloader.dataset.pipeline...``)."""
+    return 'pipeline' in path.split('.') and any(
+        dataset is not None and (path.startswith(f'{split}_dataloader.dataset.')
+                                 or path.startswith(f'{split}_loop.dataloader.dataset.'))
+        for split, dataset in _split_datasets(train_dataset, eval_datasets).items())
+
+
+def check_replay_paths(cfg: Any, hooks: list, train_dataset: Any, eval_datasets: dict[str, Any] | None = None) -> None:
+    """Each pipeline path a replay hook of ``custom_hooks`` writes (``SetAttributesHook`` before training,
+    ``TrunkScheduleHook`` at each trunk start, their subclasses: the exported fragments' ``values``) resolves in the
+    dataset :func:`~automl_mm.engine.preflight.build_check` built for its split (``train`` / ``val`` / ``test``,
+    ``hooks`` the hooks it built from ``custom_hooks``, in order), as the hook resolves it on the runner in every
+    worker (:func:`~automl_mm.ohl.attributes.get_attribute`, the walk its writes take); a wrong one was refused
+    there only, after start-up (``val_dataloader.dataset.pipeline.0.meta_keys``: the config's spelling, which
+    indexes nothing on the built dataset's ``Compose``). Other paths are left to the workers.
+
+    Raises:
+        ConfigCheckError: ``custom_hooks[<i>] (<type>): attribute path '<path>': ...``, the workers' message.
+    """
+    from automl_mm.ohl.attributes import get_attribute
+    from automl_mm.ohl.replay_hooks import SetAttributesHook, TrunkScheduleHook
+
+    runner = SimpleNamespace(**_split_holders(train_dataset, eval_datasets))
+    entries = list(cfg.get('custom_hooks') or [])
+    for i, hook in enumerate(hooks):
+        if not isinstance(hook, (SetAttributesHook, TrunkScheduleHook)) or i >= len(entries):
+            continue
+        for path in hook.values:
+            if isinstance(path, str) and _built_pipeline_path(path, train_dataset, eval_datasets):
+                try:
+                    get_attribute(runner, path)
+                except ValueError as err:
+                    raise _refuse(f'custom_hooks[{i}]', entries[i], err) from None
 
 
 def _runner_attributes(cfg: Any) -> tuple[str, set[str]] | None:

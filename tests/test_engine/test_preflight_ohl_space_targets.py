@@ -107,3 +107,27 @@ def test_a_val_or_test_pipeline_path_is_resolved_at_start_with_the_workers_answe
                   f'{split}_loop.dataloader.dataset.pipeline.transforms.0.meta_keys'):
         space['target'] = right
         build_check(cfg)
+
+
+BASELINE = f'{REPO_ROOT}/configs/baselines/baseline_convnet_1x1_30e_digits.py'
+
+
+@pytest.mark.parametrize('kind', ['SetAttributesHook', 'TrunkScheduleHook'])
+@pytest.mark.parametrize('split', ['train', 'val', 'test'])
+def test_a_replay_hooks_pipeline_path_is_resolved_at_start_with_the_workers_answer(kind, split):
+    """The exported fragments' hooks (a final_policy.py / schedule_policy.py pasted into a retraining config)
+    resolved their paths in every worker only, the training pipeline's too."""
+    import re
+
+    cfg = Config.fromfile(BASELINE)  # every pipeline: PackClsInputs
+    wrong = f'{split}_dataloader.dataset.pipeline.0.meta_keys'
+    hook = dict(type=kind, values={wrong: ['img'] if kind == 'SetAttributesHook' else [['img']]})
+    if kind == 'TrunkScheduleHook':
+        hook['trunk_epochs'] = 1
+    cfg.custom_hooks = [hook]
+    with pytest.raises(ConfigCheckError, match=rf'^custom_hooks\[0\] \({kind}\): '
+                                               rf'{re.escape(_workers_answer(cfg, split, wrong))}$'):
+        build_check(cfg)
+    hook['values'] = {f'{split}_loop.dataloader.dataset.pipeline.transforms.0.meta_keys': hook['values'][wrong]}
+    cfg.custom_hooks = [hook]
+    build_check(cfg)
