@@ -1,7 +1,8 @@
 """The OHL checks of :func:`~automl_mm.engine.preflight.build_check`: what ``OHLHook.before_train`` and its
-spaces' ``setup`` check of the model, optimiser and training pipeline, and what ``after_load_checkpoint`` checks of a
-resume, made on what ``build_check`` built in the launching process, before any worker starts (the static checks
-are in :mod:`automl_mm.engine.preflight_ohl`).
+spaces' ``setup`` check of the model, optimiser and training, val and test pipelines, what the replay hooks
+(``SetAttributesHook``, ``TrunkScheduleHook``) resolve of those pipelines (:func:`check_replay_paths`), and what
+``after_load_checkpoint`` checks of a resume, made on what ``build_check`` built in the launching process, before any
+worker starts (the static checks are in :mod:`automl_mm.engine.preflight_ohl`).
 """
 from __future__ import annotations
 
