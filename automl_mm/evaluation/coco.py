@@ -179,13 +179,17 @@ def mask_area(segmentation: Any, height: int, width: int) -> float | None:
     """The area in pixels of a COCO ``segmentation`` as pycocotools computes it (``COCO.annToRLE``, then
     ``mask.area``): polygons (a list of ``[x1, y1, x2, y2, ...]``) rasterised on a ``height`` x ``width`` image, an
     uncompressed RLE (``counts`` a list) or a compressed one (``counts`` a str or bytes); ``None`` for anything else
-    (no mask, an empty polygon list, a bitmap)."""
+    (no mask, an empty polygon list, a bitmap). A polygon of fewer than 3 points (``[x1, y1, x2, y2]``, ``[]``: no
+    pixel; mmdet's ``LoadAnnotations`` calls it invalid) is left out (pycocotools stopped on it: a part of 4
+    numbers is read as a box, TypeError, an empty one 'input type is not supported'); ``None`` where no polygon is
+    left."""
     from pycocotools import mask as mask_utils
 
     if isinstance(segmentation, list):
-        if not segmentation:
+        polygons = [p for p in segmentation if isinstance(p, (list, tuple)) and len(p) >= 6]
+        if not polygons:
             return None
-        rle = mask_utils.merge(mask_utils.frPyObjects(segmentation, height, width))
+        rle = mask_utils.merge(mask_utils.frPyObjects(polygons, height, width))
     elif isinstance(segmentation, dict) and 'counts' in segmentation and 'size' in segmentation:
         counts = segmentation['counts']
         if isinstance(counts, list):

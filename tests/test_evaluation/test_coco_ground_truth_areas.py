@@ -204,3 +204,29 @@ def test_segm_without_ann_file_ranges_by_mask_area_as_pycocotools(tmp_path, monk
     assert coco_eval.stats[5] == -1
     for i, item in enumerate(NAMES):
         assert values[f'segm_{item}'] == pytest.approx(coco_eval.stats[i], abs=1e-12), item
+
+
+def test_a_polygon_pycocotools_cannot_rasterise_keeps_the_box_area(tmp_path, monkeypatch):
+    """A segmentation of polygons of fewer than 3 points (``[[x1, y1, x2, y2]]``, ``[[]]``: kept in ``instances``,
+    mmdet's ``LoadAnnotations`` calls them invalid) stopped a bbox reading without ann_file inside pycocotools
+    (TypeError / 'input type is not supported'), which scored it before (bbox AP never rasterises a mask): the
+    object keeps its box's area (what the file's area is for such a converter's object is not known), and a
+    segmentation with valid polygons besides is measured on those (a part of 2 points adds no pixel)."""
+    from automl_mm.evaluation.coco import mask_area
+
+    triangle = [10, 10, 50, 10, 10, 50]
+    assert mask_area([triangle, [60, 60, 70, 70]], SIZE, SIZE) == mask_area([triangle], SIZE, SIZE) > 0
+    assert mask_area([[60, 60, 70, 70], triangle, [3, 4]], SIZE, SIZE) == mask_area([triangle], SIZE, SIZE)
+    for degenerate in ([[60, 60, 70, 70]], [[]], [[5, 5]], [[60, 60, 70, 70], []]):
+        assert mask_area(degenerate, SIZE, SIZE) is None, degenerate
+    line = [[20, 20, 120, 120]]
+    monkeypatch.setattr(f'{__name__}.OBJECTS', [OBJECTS[0], ([20, 20, 100, 100], line), OBJECTS[2]])
+    monkeypatch.setattr(f'{__name__}._area',
+                        lambda box, seg, area=_area: box[2] * box[3] if seg is line else area(box, seg))
+    stats = _pycocotools_stats(_ann_file(tmp_path))  # the file: the line's object at its box's area, large
+    metric = _without_ann_file()
+    metric.process({}, _samples())
+    values = unrounded_coco_metrics(metric, metric.results)
+    assert values['bbox_mAP_l'] == pytest.approx(1.0)  # the line's object: large by its box, found
+    for i, item in enumerate(NAMES):
+        assert values[f'bbox_{item}'] == pytest.approx(stats[i], abs=1e-12), item
