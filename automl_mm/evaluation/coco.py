@@ -216,7 +216,7 @@ def gt_json_with_mask_areas(gt_to_coco_json: Callable[..., str], *args: Any, **k
     the same file and detections. An object without a mask keeps its box's area (the file's, where it gives boxes
     only). Returns the file's path, rewritten in place.
     """
-    from mmengine.fileio import dump, load
+    from mmengine.fileio import dump, load, put_text
 
     path = gt_to_coco_json(*args, **kwargs)
     if not isinstance(path, str) or not path.endswith('.json'):
@@ -231,7 +231,9 @@ def gt_json_with_mask_areas(gt_to_coco_json: Callable[..., str], *args: Any, **k
         if area is not None and area != annotation.get('area'):
             annotation['area'], changed = area, True
     if changed:
-        dump(coco_json, path)
+        # json.dumps (C encoder) to a string, not dump to the file (json.dump encodes in Python: 3 x slower, most
+        # of this rewrite's cost on a 1,000-image split with polygons); the same backend, inferred from the path
+        put_text(dump(coco_json, file_format='json'), path)
     return path
 
 
