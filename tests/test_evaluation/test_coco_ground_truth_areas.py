@@ -230,3 +230,54 @@ def test_a_polygon_pycocotools_cannot_rasterise_keeps_the_box_area(tmp_path, mon
     assert values['bbox_mAP_l'] == pytest.approx(1.0)  # the line's object: large by its box, found
     for i, item in enumerate(NAMES):
         assert values[f'bbox_{item}'] == pytest.approx(stats[i], abs=1e-12), item
+
+
+class _FromInstances(torch.nn.Module):
+    """A model whose val_step predicts, in the original image's coordinates (as mmdet's detectors rescale them),
+    what :func:`_samples` predicts, from each packed sample's ``instances``."""
+
+    def val_step(self, data):
+        from mmdet.structures import DetDataSample
+        from mmengine.structures import InstanceData
+
+        outputs = []
+        for sample in data['data_samples']:
+            i, box = sample.img_id - 1, sample.metainfo['instances'][0]['bbox']
+            boxes = [box] if i < 2 else [[v + 12 for v in box]]
+            boxes += [[100, 100, 130, 130]] if i == 0 else []
+            output = DetDataSample(metainfo=sample.metainfo)
+            output.pred_instances = InstanceData(bboxes=torch.tensor(boxes, dtype=torch.float32),
+                                                 scores=torch.tensor([0.9 - 0.1 * i, 0.95][:len(boxes)]),
+                                                 labels=torch.zeros(len(boxes), dtype=torch.long))
+            outputs.append(output)
+        return outputs
+
+
+@pytest.mark.parametrize('moves', [[], [dict(type='RandomFlip', prob=1.0)]], ids=['resized', 'resized_flipped'])
+def test_a_resizing_pipeline_measures_the_original_images_masks(tmp_path, moves):
+    """A reward split read through mmdet's CocoDataset with a pipeline that resizes (160 -> 64) and flips before
+    PackDetInputs packs ``instances``: the ground truth written from them is the original image's (``instances``
+    and ``ori_shape`` are left as the file gives them; ``gt_bboxes`` / ``gt_masks`` are the resized ones), so the
+    area keys are pycocotools' on the annotation file."""
+    import cv2
+    from mmdet.datasets import CocoDataset
+    from mmengine.dataset import pseudo_collate
+    from mmengine.registry import DefaultScope
+    from torch.utils.data import DataLoader
+
+    ann = _ann_file(tmp_path)
+    for i in range(len(OBJECTS)):
+        cv2.imwrite(str(tmp_path / f'{i}.png'), np.zeros((SIZE, SIZE, 3), np.uint8))
+    pipeline = [dict(type='LoadImageFromFile'), dict(type='Resize', scale=(64, 64), keep_ratio=True),
+                dict(type='LoadAnnotations', with_bbox=True), *moves,
+                dict(type='PackDetInputs', meta_keys=('img_id', 'img_path', 'ori_shape', 'img_shape', 'scale_factor',
+                                                      'flip', 'flip_direction', 'instances'))]
+    with DefaultScope.overwrite_default_scope('mmdet'):
+        dataset = CocoDataset(ann_file=ann, data_root=str(tmp_path), data_prefix=dict(img=''), test_mode=True,
+                              metainfo=dict(classes=('item', )), pipeline=pipeline)
+        batches = list(DataLoader(dataset, batch_size=2, collate_fn=pseudo_collate))
+    assert batches[0]['data_samples'][0].img_shape == (64, 64)
+    got = evaluate_locally(_FromInstances(), batches, Evaluator(_without_ann_file()))
+    stats = _pycocotools_stats(ann)
+    for i, item in enumerate(NAMES):
+        assert got[f'coco/bbox_{item}'] == pytest.approx(stats[i], abs=1e-12), item
