@@ -125,8 +125,9 @@ def unrounded_coco_metrics(metric: CocoMetric, results: list, compute: Any = Non
         ``AR_<area>@<n>`` is the recall at the ``n`` detections it names, -1 where ``proposal_nums`` does not hold
         ``n`` (:func:`coco_value`; mmdet's took the recall at the first, second or third of the ``proposal_nums``);
         without ``ann_file`` (ground truth from the scored images' ``instances``) an object with a mask is ranged
-        small / medium / large by its mask's area, as pycocotools on the annotation file ranges it
-        (:func:`gt_json_with_mask_areas`; mmdet's took its box's). Empty when mmdet's is (no prediction at all).
+        small / medium / large by its mask's area, as pycocotools on the annotation file ranges it (to within the
+        pixels on a polygon's outline where the file gives a polygon its exact area, as COCO's does:
+        :func:`gt_json_with_mask_areas`; mmdet's took its box's). Empty when mmdet's is (no prediction at all).
     """
     if compute is None:
         if isinstance(metric, UnroundedCocoMetric):
@@ -209,12 +210,15 @@ def gt_json_with_mask_areas(gt_to_coco_json: Callable[..., str], *args: Any, **k
     that has a ``segmentation`` given its mask's area (:func:`mask_area`) instead of its box's width x height.
 
     COCOeval ranges ground truth small / medium / large (``mAP_s`` / ``_m`` / ``_l``, ``AR_<area>@<n>``) by its
-    ``area`` field, which an annotation file gives an instance-annotated object as its mask's pixels (COCO, and
-    automl_mm's generated sets: ``generate_coco``, ``generate_fmnist_det``); mmdet 3.3 writes the box's (the mask's
-    is commented out there), so a 40 x 40 box around an object of 800 mask pixels, small in the file, was medium,
-    and a reward or search score on ``coco/bbox_mAP_s`` without ``ann_file`` read other objects than pycocotools on
-    the same file and detections. An object without a mask keeps its box's area (the file's, where it gives boxes
-    only). Returns the file's path, rewritten in place.
+    ``area`` field, which an annotation file gives an instance-annotated object as its mask's area (automl_mm's
+    generated sets, ``generate_coco`` and ``generate_fmnist_det``, and COCO's crowd RLEs: its pixels, exactly the
+    value written here; COCO's polygons: the polygon's exact area, e.g. 702.106 for annotation 1768 of val2017,
+    whose rasterised pixels written here are 703, so an object within its outline's pixels of 32² or 96² may be
+    ranged on the other side); mmdet 3.3 writes the box's (the mask's is commented out there), so a 40 x 40 box
+    around an object of 800 mask pixels, small in the file, was medium, and a reward or search score on
+    ``coco/bbox_mAP_s`` without ``ann_file`` read other objects than pycocotools on the same file and detections.
+    An object without a mask keeps its box's area (the file's, where it gives boxes only). Returns the file's
+    path, rewritten in place.
     """
     from mmengine.fileio import dump, load, put_text
 
