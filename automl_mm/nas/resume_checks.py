@@ -86,7 +86,10 @@ class SearchResumeChecks:
         under ``resume_data_check=False``: it passed). The world size recorded with BN re-estimation under
         ``train_dataloader.num_batch_per_epoch`` (:data:`~automl_mm.nas.loop.BN_POOL_RANKS`) may differ where the
         slice holds the whole training set on both (:meth:`~automl_mm.nas.loop.SearchLoopBase.bn_pool_items`):
-        BN re-estimation draws from the same images.
+        BN re-estimation draws from the same images. The search split and its metrics are compared as resolved,
+        whichever key names them (:meth:`_saved_under_this_runs_keys`): a split moved from a top-level
+        ``reward_dataloader`` to ``train_cfg.search_dataloader`` with another batch size or dataset is refused,
+        naming both keys (each key was in one of the two settings only, so neither was compared).
 
         Args:
             saved: :meth:`~automl_mm.nas.loop.SearchLoopBase.scoring_settings` as the checkpoint saved it.
@@ -100,6 +103,7 @@ class SearchResumeChecks:
         if not any(pool.scores for pool in self.search_pools()):
             return
         now = self.scoring_settings()
+        saved, renamed = self._saved_under_this_runs_keys(saved, now)
         unpathed, other_data = compared_by_content(self.runner, checkpoint, {
             key: f'{key}.dataset' for key, value in now.items()
             if key in saved and isinstance(value, dict) and isinstance(value.get('dataset'), dict)})
@@ -117,11 +121,30 @@ class SearchResumeChecks:
                 why = (f' (its dataset holds other data than the checkpoint\'s run read there, compared by content; '
                        f'{SWITCH}=False lets a run train on other data, not rank scores of two data sets together)'
                        if key in other_data else _setting_note(key, now, saved.get(key), pools))
+                named = f'{renamed[key]} (as the checkpoint\'s run named it)' if key in renamed else key
                 raise ValueError(f'the checkpoint stopped in the middle of a scoring step scored with '
-                                 f'{key}={saved[key]!r}, this run sets {key}={value!r}{why}: the step\'s finished '
+                                 f'{named}={saved[key]!r}, this run sets {key}={value!r}{why}: the step\'s finished '
                                  'candidates would be ranked against ones scored otherwise. Resume with the '
                                  'checkpoint\'s setting (it may change once the step is done), or start a new '
                                  'search from its weights with load_from')
+
+    def _saved_under_this_runs_keys(self, saved: dict, now: dict) -> tuple[dict, dict[str, str]]:
+        """``saved`` (a checkpoint's :meth:`~automl_mm.nas.loop.SearchLoopBase.scoring_settings`) with its search
+        loader and search metrics under the keys this run reads them from (``now``), and ``{this run's key: the
+        checkpoint's key}`` for those renamed. The search split is read from ``train_cfg.search_dataloader``, else
+        a top-level ``search_dataloader`` / ``reward_dataloader`` (its metrics alike:
+        :func:`~automl_mm.engine.evaluate.held_out_keys`), and saved under the key it was read from: a resume that
+        moved it from one of these keys to another compared neither (each key in one of the two settings only), so
+        another split passed."""
+        held = self.held_out
+        saved, renamed = dict(saved), {}
+        for keys in ((held.dataloader_key, *held.loader_keys), (held.evaluator_key, *held.evaluator_keys)):
+            ours = [key for key in keys if key in now]
+            theirs = [key for key in keys if key in saved]
+            if len(ours) == 1 and len(theirs) == 1 and ours != theirs:
+                saved[ours[0]] = saved.pop(theirs[0])
+                renamed[ours[0]] = theirs[0]
+        return saved, renamed
 
     def check_resumed_phase(self, end: int, started: bool, phase: str, settings: str,
                             cut_short: bool = True) -> None:
