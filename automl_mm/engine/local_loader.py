@@ -99,6 +99,34 @@ def check_local_loader(loader_cfg: dict, key: str, purpose: str = 'score') -> No
                              'an accuracy weighs those items twice), silently. Read each item of the split once')
 
 
+def loader_batch_size(loader_cfg: dict) -> int | None:
+    """The number of items a batch of ``loader_cfg`` holds, as mmengine's ``Runner.build_dataloader`` batches them:
+    a ``batch_sampler``'s own ``batch_size`` where it sets one (mmengine hands the sampler the loader's
+    ``batch_size`` as a default argument, which the sampler's own overrides: ``batch_size=2`` with
+    ``batch_sampler=dict(type='AspectRatioBatchSampler', batch_size=4)`` trains on batches of 4), else the loader's
+    ``batch_size``, else 1 (torch's default)."""
+    sampler = loader_cfg.get('batch_sampler')
+    own = sampler.get('batch_size') if isinstance(sampler, dict) else getattr(sampler, 'batch_size', None)
+    return own if own is not None else loader_cfg.get('batch_size', 1)
+
+
+def per_epoch_items(loader_cfg: dict, ranks: int) -> int | None:
+    """How many of the dataset's first items mmengine's ``Runner.build_dataloader`` keeps under the loader's
+    ``num_batch_per_epoch`` on ``ranks`` ranks: ``num_batch_per_epoch × batch size × ranks``, the batch size read as
+    mmengine's ``_get_batch_size`` reads it for that slice (the loader's ``batch_size``, else its
+    ``batch_sampler``'s; 1 where neither is set); ``None`` without ``num_batch_per_epoch``."""
+    per_epoch = loader_cfg.get('num_batch_per_epoch') if isinstance(loader_cfg, dict) else None
+    if per_epoch is None:
+        return None
+    from mmengine.runner.utils import _get_batch_size
+
+    try:
+        size = _get_batch_size(loader_cfg)
+    except ValueError:  # neither set: torch batches one item
+        size = 1
+    return int(per_epoch) * int(size) * int(ranks)
+
+
 def build_local_loader(loader_cfg: dict, key: str = 'dataloader', purpose: str = 'score',
                        reading_ranks: int | None = None) -> DataLoader:
     """An in-order ``DataLoader`` over the whole dataset of ``loader_cfg`` (no distributed sampler).
@@ -108,7 +136,9 @@ def build_local_loader(loader_cfg: dict, key: str = 'dataloader', purpose: str =
             Its ``sampler`` / ``batch_sampler`` / ``drop_last`` / ``shuffle`` / ``num_batch_per_epoch`` are
             refused where they would not be applied (:func:`check_local_loader` for ``purpose``), else taken out
             (every item, in order); for ``purpose='train'`` a ``num_batch_per_epoch`` keeps the dataset's first
-            ``num_batch_per_epoch × batch_size × reading_ranks`` items, the part training reads.
+            ``num_batch_per_epoch × batch_size × reading_ranks`` items, the part training reads
+            (:func:`per_epoch_items`). Batches hold :func:`loader_batch_size` items: the ``batch_size`` of a
+            ``batch_sampler`` (``'train'``) where it sets one, as mmengine batches training.
             Without ``num_workers``, ``persistent_workers`` and ``prefetch_factor`` are dropped (torch refuses them
             without workers; they change nothing there); for ``purpose='score'`` ``persistent_workers`` is dropped
             with workers too: each reading starts its workers anew from the iterator's base seed, which
@@ -146,14 +176,16 @@ def build_local_loader(loader_cfg: dict, key: str = 'dataloader', purpose: str =
             dataset = ROOT_DATASETS.build(dataset)
     if purpose == 'score':
         check_items_once(dataset, key)
+    # purpose 'train': batches of the size training's batches hold (batch_size set only in the batch_sampler, as
+    # mmengine reads it, gave BN batches of one image)
+    cfg['batch_size'] = loader_batch_size(loader_cfg)
     for name in ('sampler', 'batch_sampler', 'drop_last', 'shuffle', 'disable_subprocess_warning'):
         cfg.pop(name, None)  # refused above where they would have been applied
-    per_epoch = cfg.pop('num_batch_per_epoch', None)
-    if per_epoch is not None:  # purpose 'train': the items mmengine's Runner.build_dataloader keeps
+    if cfg.pop('num_batch_per_epoch', None) is not None:  # purpose 'train': the items mmengine's build_dataloader keeps
         from mmengine.dist import get_world_size
         from torch.utils.data import Subset
 
-        kept = int(per_epoch) * int(cfg.get('batch_size', 1)) * (reading_ranks or get_world_size())
+        kept = per_epoch_items(loader_cfg, reading_ranks or get_world_size())
         dataset = Subset(dataset, range(min(kept, len(dataset))))
     if not cfg.get('num_workers'):
         cfg.pop('persistent_workers', None)  # torch refuses persistent workers without workers

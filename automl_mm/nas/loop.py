@@ -36,6 +36,7 @@ from mmengine.runner import IterBasedTrainLoop
 from torch import nn
 
 from automl_mm.engine.evaluate import HeldOutEvaluator, build_local_loader, first_configured, fixed_batches
+from automl_mm.engine.local_loader import per_epoch_items
 from automl_mm.engine.rank_failures import agree_on_failure, stopping_together
 from automl_mm.engine.run_info import run_seed
 from automl_mm.engine.runner_checks import checked_config
@@ -279,7 +280,8 @@ class SearchLoopBase(SearchResumeChecks, IterBasedTrainLoop):
                 or not hasattr(dataset, '__len__'):
             return None
         total = len(dataset)
-        return min(int(per_epoch) * int(train.get('batch_size', 1)) * world_size, total), total
+        # the batch size as mmengine reads it for the slice (train_dataloader.batch_sampler's where only it sets one)
+        return min(per_epoch_items(train, world_size), total), total
 
     def held_out_splits(self, runner) -> dict[str, HeldOutEvaluator]:
         """The search split (:attr:`held_out`) by the config key of its loader (``train_cfg.search_dataloader``,
