@@ -87,7 +87,7 @@ class SearchResumeChecks:
         ``train_dataloader.num_batch_per_epoch`` (:data:`~automl_mm.nas.loop.BN_POOL_RANKS`) may differ where the
         slice holds the whole training set on both (:meth:`~automl_mm.nas.loop.SearchLoopBase.bn_pool_items`):
         BN re-estimation draws from the same images. The search split and its metrics are compared as resolved,
-        whichever key names them (:meth:`_saved_under_this_runs_keys`): a split moved from a top-level
+        whichever key names them (:func:`saved_under_this_runs_keys`): a split moved from a top-level
         ``reward_dataloader`` to ``train_cfg.search_dataloader`` with another batch size or dataset is refused,
         naming both keys (each key was in one of the two settings only, so neither was compared).
 
@@ -103,7 +103,7 @@ class SearchResumeChecks:
         if not any(pool.scores for pool in self.search_pools()):
             return
         now = self.scoring_settings()
-        saved, renamed = self._saved_under_this_runs_keys(saved, now)
+        saved, renamed = saved_under_this_runs_keys(getattr(self, 'held_out', None), saved, now)
         unpathed, other_data = compared_by_content(self.runner, checkpoint, {
             key: f'{key}.dataset' for key, value in now.items()
             if key in saved and isinstance(value, dict) and isinstance(value.get('dataset'), dict)})
@@ -127,24 +127,6 @@ class SearchResumeChecks:
                                  'candidates would be ranked against ones scored otherwise. Resume with the '
                                  'checkpoint\'s setting (it may change once the step is done), or start a new '
                                  'search from its weights with load_from')
-
-    def _saved_under_this_runs_keys(self, saved: dict, now: dict) -> tuple[dict, dict[str, str]]:
-        """``saved`` (a checkpoint's :meth:`~automl_mm.nas.loop.SearchLoopBase.scoring_settings`) with its search
-        loader and search metrics under the keys this run reads them from (``now``), and ``{this run's key: the
-        checkpoint's key}`` for those renamed. The search split is read from ``train_cfg.search_dataloader``, else
-        a top-level ``search_dataloader`` / ``reward_dataloader`` (its metrics alike:
-        :func:`~automl_mm.engine.evaluate.held_out_keys`), and saved under the key it was read from: a resume that
-        moved it from one of these keys to another compared neither (each key in one of the two settings only), so
-        another split passed."""
-        held = self.held_out
-        saved, renamed = dict(saved), {}
-        for keys in ((held.dataloader_key, *held.loader_keys), (held.evaluator_key, *held.evaluator_keys)):
-            ours = [key for key in keys if key in now]
-            theirs = [key for key in keys if key in saved]
-            if len(ours) == 1 and len(theirs) == 1 and ours != theirs:
-                saved[ours[0]] = saved.pop(theirs[0])
-                renamed[ours[0]] = theirs[0]
-        return saved, renamed
 
     def check_resumed_phase(self, end: int, started: bool, phase: str, settings: str,
                             cut_short: bool = True) -> None:
@@ -403,6 +385,26 @@ class CRNASResumeChecks:
                          f'train_cfg.flops_tolerance={self.flops_tolerance}: the checkpoint\'s stage search ran '
                          'before the band (an upper bound then); start a new search, or from its weights with '
                          'load_from')
+
+
+def saved_under_this_runs_keys(held, saved: dict, now: dict) -> tuple[dict, dict[str, str]]:
+    """``saved`` (a checkpoint's :meth:`~automl_mm.nas.loop.SearchLoopBase.scoring_settings`) with its search loader
+    and search metrics under the keys this run reads them from (``now``), and ``{this run's key: the checkpoint's
+    key}`` for those renamed. The search split is read from ``train_cfg.search_dataloader``, else a top-level
+    ``search_dataloader`` / ``reward_dataloader`` (its metrics alike: :func:`~automl_mm.engine.evaluate.held_out_keys`),
+    and saved under the key it was read from: a resume that moved it from one of these keys to another compared
+    neither (each key in one of the two settings only), so another split passed. ``held``: the loop's
+    :class:`~automl_mm.engine.evaluate.HeldOutEvaluator` (``None``: ``saved`` as it is)."""
+    saved, renamed = dict(saved), {}
+    if held is None:
+        return saved, renamed
+    for keys in ((held.dataloader_key, *held.loader_keys), (held.evaluator_key, *held.evaluator_keys)):
+        ours = [key for key in keys if key in now]
+        theirs = [key for key in keys if key in saved]
+        if len(ours) == 1 and len(theirs) == 1 and ours != theirs:
+            saved[ours[0]] = saved.pop(theirs[0])
+            renamed[ours[0]] = theirs[0]
+    return saved, renamed
 
 
 def _setting_note(key: str, settings: dict, saved: object = None, pools: list | None = None) -> str:
