@@ -59,7 +59,7 @@ def check_ohl_model(cfg: Any, hooks: list, model: Any, optimisation: tuple[Any, 
         if getattr(hook, '_resolved', False):
             check_plugin_returns(hook.spaces, hook.controllers, hook.num_copies, hook.config_key)  # TypeError, keyed
             OHLReport.check_spaces(hook.spaces)
-        _check_targets(hook, model, optimisation, train_dataset, cfg, eval_datasets)
+        _check_targets(hook, model, optimisation, train_dataset, cfg, eval_datasets, key)
     except ValueError as err:
         raise _refuse(key, hook_cfg, err) from None
 
@@ -101,7 +101,7 @@ def _build_clean_dataset(cfg: Any, hook: Any) -> None:
 
 
 def _check_targets(hook: Any, model: Any, optimisation: tuple[Any, Any] | None, train_dataset: Any,
-                   cfg: Any = None, eval_datasets: dict[str, Any] | None = None) -> None:
+                   cfg: Any = None, eval_datasets: dict[str, Any] | None = None, key: str = 'OHLHook') -> None:
     """Each space's targets resolve where this check built their object, as ``AttributeSpace.setup`` checks them in
     every worker: under ``optim_wrapper`` (and not owned by a scheduler) and ``param_schedulers`` (both built by
     ``check_optimisation``), ``train_loop`` (built from ``train_cfg``, :func:`_train_loop`), the training
@@ -120,7 +120,9 @@ def _check_targets(hook: Any, model: Any, optimisation: tuple[Any, Any] | None, 
     stand-in runner (:func:`_train_loop`).
 
     Raises:
-        ValueError: ``OHL space '<name>': attribute path '<path>': ...`` (the caller prefixes the hook's key).
+        ValueError: ``<key>.spaces[<j>]: OHL space '<name>': attribute path '<path>': ...``, the space at its config
+            key (``custom_hooks[0].spaces[1]``; ``key`` is the hook's), as a ``model.`` target that does not
+            resolve is named (it was ``custom_hooks[0] (OHLHook): OHL space 'x': ...``, not which of its spaces).
     """
     from automl_mm.ohl.attributes import get_attribute
     from automl_mm.ohl.build_time_targets import check_read_at_run_time
@@ -130,7 +132,7 @@ def _check_targets(hook: Any, model: Any, optimisation: tuple[Any, Any] | None, 
     loop = _Lazy(lambda: _train_loop(cfg, train_dataset))
     runner_attributes = _Lazy(lambda: _runner_attributes(cfg))
     held = _split_holders(train_dataset, eval_datasets)
-    for space in hook.spaces:
+    for index, space in enumerate(hook.spaces):
         for path in getattr(space, 'targets', None) or []:
             if not isinstance(path, str):
                 continue
@@ -160,9 +162,12 @@ def _check_targets(hook: Any, model: Any, optimisation: tuple[Any, Any] | None, 
                 elif root == 'train_loop' and (len(parts) < 2 or parts[1] != 'dataloader') and loop.get() is not None:
                     get_attribute(SimpleNamespace(train_loop=loop.get()), path)
             except ValueError as err:
-                if str(err).startswith('OHL space'):  # check_owned_attribute names the space itself
+                where, message = f'{key}.spaces[{index}]', str(err)
+                if message.startswith(where):
                     raise
-                raise ValueError(f'OHL space {space.name!r}: {err}') from None
+                if not message.startswith('OHL space'):  # check_owned_attribute names the space itself
+                    message = f'OHL space {space.name!r}: {message}'
+                raise ValueError(f'{where}: {message}') from None
 
 
 def _split_datasets(train_dataset: Any, eval_datasets: dict[str, Any] | None) -> dict[str, Any]:

@@ -339,11 +339,7 @@ class OHLHook(Hook):
                                                    not getattr(c, 'entropy_weight', 0) for c in self.controllers):
                 runner.logger.warning('OHL: one copy with the controller\'s mean baseline: every advantage is 0 and '
                                       'theta will not move. Use several copies, or baseline=\'moving_average\'')
-            for space in self.spaces:
-                # the paths it writes (through set_attribute or not), against those the checks below compare
-                with recording_writes(runner, getattr(space, 'wiring_attributes', ())) as wrote:
-                    space.setup(runner, self.layout, self.seed)
-                check_declared_writes(runner, space, wrote, 'setup')
+            self.setup_spaces(runner)
             # overlapping paths written in the order their exports' replay writes them (automl_mm.ohl.write_order)
             check_search_order(runner, self.spaces)
             check_replay_hooks(runner, self.spaces)  # a SetAttributesHook / TrunkScheduleHook writing a searched path
@@ -461,6 +457,27 @@ class OHLHook(Hook):
         check_repeated_choices(self.spaces, self.controllers)  # choices=[0.1, 0.1, 0.2]: 0.1's mass split
         self.initial_states = resume.distribution_states(self)  # the configured start, before any update or load
         self._resolved = True
+
+    def setup_spaces(self, runner) -> None:
+        """Each space's ``setup`` (``OHLSpace.setup(runner, layout, seed)``), then the paths it wrote against those it
+        reports (:func:`~automl_mm.ohl.write_order.check_declared_writes`). Called in ``before_train`` on every rank.
+
+        Raises:
+            KeyError, TypeError, ValueError: a space's refusal named at its config key, ``custom_hooks[0].spaces[1]:
+                attribute path 'train_dataloader.batch_sizee': DataLoader has no attribute ...`` (``OHLHook.spaces[1]``
+                for a hook built in Python), as ``resolve_spaces`` names it; it named neither the hook nor the space.
+        """
+        for i, space in enumerate(self.spaces):
+            # the paths it writes (through set_attribute or not), against those the checks below compare
+            with recording_writes(runner, getattr(space, 'wiring_attributes', ())) as wrote:
+                try:
+                    space.setup(runner, self.layout, self.seed)
+                except (KeyError, TypeError, ValueError) as err:
+                    named = named_error(err, f'{self.config_key}.spaces[{i}]')
+                    if named is err:
+                        raise
+                    raise named from err
+            check_declared_writes(runner, space, wrote, 'setup')
 
     # ------------------------------------------------------------------------------------------ checkpoints
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:

@@ -22,7 +22,7 @@ def _with_space(target: str, cfg: Config | None = None) -> Config:
 
 
 def test_a_scheduler_path_that_does_not_resolve_is_refused_at_start_naming_hook_space_and_path():
-    with pytest.raises(ConfigCheckError, match=r"custom_hooks\[0\] \(OHLHook\): OHL space 'x': attribute path "
+    with pytest.raises(ConfigCheckError, match=r"^custom_hooks\[0\]\.spaces\[1\]: OHL space 'x': attribute path "
                                                r"'param_schedulers.0.eta_mn': CosineAnnealingLR has no attribute "
                                                r"'eta_mn'"):
         build_check(_with_space('param_schedulers.0.eta_mn'))
@@ -40,7 +40,7 @@ def test_a_loop_path_that_does_not_resolve_is_refused_at_start(train_cfg):
         made.train_cfg = train_cfg
         return made
 
-    with pytest.raises(ConfigCheckError, match=r"custom_hooks\[0\] \(OHLHook\): OHL space 'x': attribute path "
+    with pytest.raises(ConfigCheckError, match=r"^custom_hooks\[0\]\.spaces\[1\]: OHL space 'x': attribute path "
                                                r"'train_loop.val_intervl': \w+TrainLoop has no attribute "
                                                r"'val_intervl'"):
         build_check(_with_space('train_loop.val_intervl', cfg()))

@@ -26,7 +26,7 @@ def _with_lr_space(target: str) -> Config:
 
 def test_a_scheduled_optimiser_parameter_is_refused_at_start_naming_the_space_and_scheduler():
     cfg = _with_lr_space('optim_wrapper.optimizer.param_groups.*.lr')
-    with pytest.raises(ConfigCheckError, match=r"custom_hooks\[0\] \(OHLHook\): OHL space 'lr' writes "
+    with pytest.raises(ConfigCheckError, match=r"^custom_hooks\[0\]\.spaces\[1\]: OHL space 'lr' writes "
                                                r"optim_wrapper.optimizer.param_groups.\*.lr but param_scheduler\[0\] "
                                                r"\(CosineAnnealingLR\) schedules 'lr'"):
         build_check(cfg)
@@ -55,7 +55,7 @@ def test_a_pipeline_path_that_does_not_resolve_is_refused_at_start():
     space = dict(type='AttributeSpace', name='p', target='train_dataloader.dataset.pipeline.transforms.5.prob',
                  choices=[0.0, 0.5], distribution=dict(type='Categorical'))
     cfg.custom_hooks[0].spaces.append(space)
-    with pytest.raises(ConfigCheckError, match=r"custom_hooks\[0\] \(OHLHook\): OHL space 'p': attribute path "
+    with pytest.raises(ConfigCheckError, match=r"^custom_hooks\[0\]\.spaces\[1\]: OHL space 'p': attribute path "
                                                r"'train_dataloader.dataset.pipeline.transforms.5.prob': index 5 .*out "
                                                r'of range'):
         build_check(cfg)

@@ -25,7 +25,7 @@ def _with_space(target: str) -> Config:
 @pytest.mark.parametrize('target, hint', [('param_scheduler.0.eta_min', "'param_schedulers'"),
                                           ('modle.head.loss_module.label_smoothing', "'model'")])
 def test_a_root_the_runner_does_not_have_is_refused_at_start(target, hint):
-    with pytest.raises(ConfigCheckError, match=rf"custom_hooks\[0\] \(OHLHook\): OHL space 'x': attribute path "
+    with pytest.raises(ConfigCheckError, match=rf"^custom_hooks\[0\]\.spaces\[1\]: OHL space 'x': attribute path "
                                                rf"'{target}': the runner \(CopyRunner\) has no attribute "
                                                rf"'{target.split('.')[0]}' \(did you mean {hint}\?\)"):
         build_check(_with_space(target))
