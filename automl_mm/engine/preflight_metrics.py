@@ -162,8 +162,28 @@ def check_metric_key(key: str, owner: str, evaluator: Any, evaluator_key: str, s
     if key not in available:
         classes = ''.join(f" and a '{prefix}/<class name>_precision' per class (classwise=True)"
                           for prefix in per_class)
+        meant = _meant_key(key, available)
+        hint = f'; did you mean {owner}={meant!r}?' if meant is not None else ''
         raise ConfigCheckError(f'{owner}={key!r} is not reported by {evaluator_key}, which reports '
-                               f'{sorted(available)}{classes}')
+                               f'{sorted(available)}{classes}{hint}')
+
+
+def _meant_key(key: str, available: set[str]) -> str | None:
+    """The reported key that ``key`` most likely means: the one whose name after its metric's prefix is ``key``
+    (``top1`` for ``accuracy/top1``, mmdet 2.x's ``bbox_mAP`` for ``coco/bbox_mAP``; only where one key has it),
+    else one equal but for case (``coco/bbox_map``), else the closest spelling (``difflib``, ratio 0.8 or more:
+    ``accuracy/top_1``); ``None`` where none is close."""
+    import difflib
+
+    keys = sorted(available)
+    tails = [k for k in keys if k.rsplit('/', 1)[-1] == key]
+    if len(tails) == 1:
+        return tails[0]
+    same = [k for k in keys if k.lower() == key.lower()]
+    if same:
+        return same[0]
+    close = difflib.get_close_matches(key, keys, n=1, cutoff=0.8)
+    return close[0] if close else None
 
 
 def _classwise_prefix(metric_cfg: Any, scope: str | None = None) -> str | None:
