@@ -96,7 +96,7 @@ def test_a_val_or_test_pipeline_path_is_resolved_at_start_with_the_workers_answe
     cfg.custom_hooks[0].spaces.append(space)
     answer = _workers_answer(cfg, split, wrong)
     assert 'Compose has no attribute' in answer and f'{split}_dataloader.dataset.pipeline.transforms.0' in answer
-    with pytest.raises(ConfigCheckError, match=rf"^custom_hooks\[0\] \(OHLHook\): OHL space 'p': "
+    with pytest.raises(ConfigCheckError, match=rf"^custom_hooks\[0\]\.spaces\[1\]: OHL space 'p': "
                                                rf'{re.escape(answer)}'):
         build_check(cfg)
     space['target'] = f'{split}_loop.dataloader.dataset.pipeline.transforms.1.meta_keys'  # one transform only
