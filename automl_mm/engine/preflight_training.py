@@ -73,7 +73,8 @@ def _signature_chain(cls: type) -> tuple[dict[str, inspect.Parameter], bool, boo
     params: dict[str, inspect.Parameter] = {}
     set_by: dict[str, str] = {}
     owners = [c for c in cls.__mro__ if '__init__' in vars(c) and c is not object] if isinstance(cls, type) else []
-    positional, caller = 0, ''  # the previous constructor's forwarding call: its leading positional arguments
+    # the previous constructor's forwarding call: its leading positional arguments, the keys it took out of **kwargs
+    positional, caller, removed = 0, '', frozenset()
     for depth, owner in enumerate(owners or [cls]):
         try:
             own = inspect.signature(owner if owner is cls else owner.__init__).parameters
@@ -82,7 +83,7 @@ def _signature_chain(cls: type) -> tuple[dict[str, inspect.Parameter], bool, boo
         ordered = [n for n, p in own.items() if n != 'self' and p.kind in (
             inspect.Parameter.POSITIONAL_ONLY, inspect.Parameter.POSITIONAL_OR_KEYWORD)]
         for name in ordered[:positional]:  # given by position by the subclass's call
-            if name not in params:
+            if name not in params and name not in removed:
                 set_by.setdefault(name, caller)
         for name, param in own.items():
             if name == 'self' or param.kind in (inspect.Parameter.VAR_KEYWORD, inspect.Parameter.VAR_POSITIONAL):
@@ -97,7 +98,7 @@ def _signature_chain(cls: type) -> tuple[dict[str, inspect.Parameter], bool, boo
             # the constructor keeps its **kwargs (torch's ZeroRedundancyOptimizer: **defaults, the wrapped
             # optimiser's lr / momentum): followed into the base, a valid lr was refused as no argument of it
             return params, True, depth > 0, tuple(set_by.items())
-        keywords, positional = call
+        keywords, positional, removed = call
         caller = f'{owner.__qualname__}.__init__'
         for name in keywords:
             if name not in params:  # (an argument of its own it passes on is the config's to give)
@@ -106,12 +107,14 @@ def _signature_chain(cls: type) -> tuple[dict[str, inspect.Parameter], bool, boo
 
 
 @functools.cache  # a class's source is read and parsed once per process, not at every check of it
-def _forwarding_call(owner: type, name: str) -> tuple[frozenset[str], int] | None:
+def _forwarding_call(owner: type, name: str) -> tuple[frozenset[str], int, frozenset[str]] | None:
     """How ``owner.__init__`` passes its ``**name`` on to a base class's constructor (``super().__init__(...,
     **kwargs)``, ``Base.__init__(self, **kwargs)``, also merged: ``**{**kwargs, ...}``): ``(the keywords every such
-    call gives itself, the leading positional arguments every such call gives, ``self`` not counted)``; only then
-    do the base classes' constructors say which keywords it takes, less those it gives. A keyword given before the
-    merged ``**kwargs`` (``**{'x': 1, **kwargs}``) is a default the config overrides, not given. A ``**kwargs``
+    call gives itself, the leading positional arguments every such call gives, ``self`` not counted, the keys it
+    takes out of ``**name`` before (``kwargs.pop('x', 1)``, ``del kwargs['x']``))``; only then do the base classes'
+    constructors say which keywords it takes, less those it gives. A keyword given before the merged ``**kwargs``
+    (``**{'x': 1, **kwargs}``) is a default the config overrides, not given; nor is one taken out of ``**name``
+    first (``x = kwargs.pop('x', 1)``, then ``super().__init__(x=x, **kwargs)``: the config's). A ``**kwargs``
     handed to another call (mmcv's ``MultiheadAttention`` builds torch's ``nn.MultiheadAttention`` with it) is kept:
     ``None``. Unknown (no source): ``None``, so that nothing is refused on a guess."""
     import ast
@@ -149,7 +152,15 @@ def _forwarding_call(owner: type, name: str) -> tuple[frozenset[str], int] | Non
         bound = isinstance(call.func.value, ast.Call)  # super().__init__ / super(C, self).__init__, not Base.__init__
         leading = leading if bound else max(leading - 1, 0)
         positional = leading if positional is None else min(positional, leading)
-    return frozenset(keywords or ()), positional or 0
+    # a key taken out of the forwarded dict first (``size = kwargs.pop('size', 4)``, ``del kwargs['size']``) never
+    # reaches the base twice: the config's value is read or dropped by the constructor itself, Python raises nothing
+    removed = {node.args[0].value for node in ast.walk(tree) if isinstance(node, ast.Call)
+               and isinstance(node.func, ast.Attribute) and node.func.attr == 'pop' and forwards(node.func.value)
+               and node.args and isinstance(node.args[0], ast.Constant)}
+    removed |= {target.slice.value for node in ast.walk(tree) if isinstance(node, ast.Delete)
+                for target in node.targets if isinstance(target, ast.Subscript) and forwards(target.value)
+                and isinstance(target.slice, ast.Constant)}
+    return frozenset((keywords or set()) - removed), positional or 0, frozenset(removed)
 
 
 def check_arguments(cls: type, args: dict, key: str, given: tuple[str, ...] = (),

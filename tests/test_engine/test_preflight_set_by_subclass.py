@@ -73,6 +73,24 @@ class _Branches(_Base):
             super().__init__(**kwargs)
 
 
+class _PopsThenGives(_Base):
+    """Takes ``size`` out of its ``**kwargs`` (the config's, else its own default) and gives it on by keyword; drops
+    a config's ``scale``: neither clashes with the forwarded keywords, the config's value is read (size) or deleted
+    (scale) first."""
+
+    def __init__(self, **kwargs) -> None:
+        size = kwargs.pop('size', 4)
+        if 'scale' in kwargs:
+            del kwargs['scale']
+        super().__init__(size=size, scale=0.5, **kwargs)
+
+
+class _PopsThenGivesByPosition(_Base):
+    def __init__(self, **kwargs) -> None:
+        size = kwargs.pop('size', 4)
+        super().__init__(size, **kwargs)
+
+
 @pytest.fixture
 def planted():
     LOOPS.register_module(module=_PlantedSearchLoop, force=True)
@@ -125,6 +143,17 @@ def test_what_the_forwarding_call_gives_is_told_from_what_the_config_may_give():
     for taken in (_OwnArgumentPassedOn, _Branches):
         assert set_by_subclass(taken) == {}
         check_arguments(taken, dict(size=2, scale=2.0), 'model.x')
+
+
+def test_a_keyword_taken_out_of_the_forwarded_kwargs_first_is_the_configs_to_give():
+    """``size = kwargs.pop('size', 4); super().__init__(size=size, **kwargs)`` builds with the config's size (Python
+    raises nothing): it was refused as set by the class ("_PopsThenGives sets 'size' itself")."""
+    _PopsThenGives(size=2, scale=2.0)  # what the build does: no "got multiple values"
+    assert set_by_subclass(_PopsThenGives) == {}
+    check_arguments(_PopsThenGives, dict(size=2, scale=2.0), 'model.x')
+    _PopsThenGivesByPosition(size=2)
+    assert set_by_subclass(_PopsThenGivesByPosition) == {}
+    check_arguments(_PopsThenGivesByPosition, dict(size=2), 'model.x')
 
 
 def test_mmdet_classes_that_set_a_base_argument_themselves():
