@@ -75,7 +75,8 @@ def _signature_chain(cls: type) -> tuple[dict[str, inspect.Parameter], bool, boo
     owners = [c for c in cls.__mro__ if '__init__' in vars(c) and c is not object] if isinstance(cls, type) else []
     # the previous constructor's forwarding call: its leading positional arguments, the keys it took out of **kwargs
     positional, caller, removed = 0, '', frozenset()
-    for depth, owner in enumerate(owners or [cls]):
+    walk = list(owners) or [cls]
+    for depth, owner in enumerate(walk):  # (walk is cut where a constructor skips some: super(X, self))
         try:
             own = inspect.signature(owner if owner is cls else owner.__init__).parameters
         except (TypeError, ValueError):  # a builtin without a signature: leave it to the build
@@ -98,21 +99,29 @@ def _signature_chain(cls: type) -> tuple[dict[str, inspect.Parameter], bool, boo
             # the constructor keeps its **kwargs (torch's ZeroRedundancyOptimizer: **defaults, the wrapped
             # optimiser's lr / momentum): followed into the base, a valid lr was refused as no argument of it
             return params, True, depth > 0, tuple(set_by.items())
-        keywords, positional, removed = call
+        keywords, positional, removed, past = call
+        if past:  # the constructors after X in the MRO are next, not X's class and those before it
+            mro = cls.__mro__
+            at = next((i for i in range(mro.index(owner) + 1, len(mro)) if mro[i].__name__ == past), None)
+            if at is None:  # X is no later class of the MRO: the constructor it calls is not told
+                return params, True, depth > 0, tuple(set_by.items())
+            walk[depth + 1:] = [c for c in mro[at + 1:] if '__init__' in vars(c) and c is not object]
         caller = f'{owner.__qualname__}.__init__'
         for name in keywords:
             if name not in params:  # (an argument of its own it passes on is the config's to give)
                 set_by.setdefault(name, caller)
-    return params, True, len(owners) > 1, tuple(set_by.items())
+    return params, True, len(walk) > 1, tuple(set_by.items())
 
 
 @functools.cache  # a class's source is read and parsed once per process, not at every check of it
-def _forwarding_call(owner: type, name: str) -> tuple[frozenset[str], int, frozenset[str]] | None:
+def _forwarding_call(owner: type, name: str) -> tuple[frozenset[str], int, frozenset[str], str] | None:
     """How ``owner.__init__`` passes its ``**name`` on to a base class's constructor (``super().__init__(...,
     **kwargs)``, ``Base.__init__(self, **kwargs)``, also merged: ``**{**kwargs, ...}``): ``(the keywords every such
     call gives itself, the leading positional arguments every such call gives, ``self`` not counted, the keys it
-    takes out of ``**name`` before (``kwargs.pop('x', 1)``, ``del kwargs['x']``))``; only then do the base classes'
-    constructors say which keywords it takes, less those it gives. A keyword given before the merged ``**kwargs``
+    takes out of ``**name`` before (``kwargs.pop('x', 1)``, ``del kwargs['x']``), the name of the class ``X`` of a
+    ``super(X, self).__init__`` that skips constructors (mmdet's ``VFNetHead``: ``super(FCOSHead, self)``; ``''``
+    for the next one))``; only then do the base classes' constructors say which keywords it takes, less those it
+    gives. A keyword given before the merged ``**kwargs``
     (``**{'x': 1, **kwargs}``) is a default the config overrides, not given; nor is one taken out of ``**name``
     first (``x = kwargs.pop('x', 1)``, then ``super().__init__(x=x, **kwargs)``: the config's). A ``**kwargs``
     handed to another call (mmcv's ``MultiheadAttention`` builds torch's ``nn.MultiheadAttention`` with it) is kept:
@@ -138,7 +147,8 @@ def _forwarding_call(owner: type, name: str) -> tuple[frozenset[str], int, froze
 
     calls = [node for node in ast.walk(tree) if isinstance(node, ast.Call) and isinstance(node.func, ast.Attribute)
              and node.func.attr == '__init__' and any(kw.arg is None and forwards(kw.value) for kw in node.keywords)]
-    if not calls:
+    past = {_skips_past(call, owner) for call in calls}  # super(X, self): the constructor after X's in the MRO
+    if not calls or len(past) > 1 or None in past:  # (calls that disagree, or an X not read: unknown)
         return None
     keywords: set[str] | None = None
     positional = None
@@ -160,7 +170,23 @@ def _forwarding_call(owner: type, name: str) -> tuple[frozenset[str], int, froze
     removed |= {target.slice.value for node in ast.walk(tree) if isinstance(node, ast.Delete)
                 for target in node.targets if isinstance(target, ast.Subscript) and forwards(target.value)
                 and isinstance(target.slice, ast.Constant)}
-    return frozenset((keywords or set()) - removed), positional or 0, frozenset(removed)
+    return frozenset((keywords or set()) - removed), positional or 0, frozenset(removed), past.pop()
+
+
+def _skips_past(call: Any, owner: type) -> str | None:
+    """``X`` where ``call`` (a ``....__init__(...)`` call in ``owner.__init__``) is ``super(X, self).__init__`` with
+    ``X`` another class than ``owner``: it calls the constructor after ``X``'s in the MRO, not the next one (mmdet's
+    ``VFNetHead``: ``super(FCOSHead, self).__init__(..., **kwargs)``); ``''`` for ``super().__init__``,
+    ``super(owner, self).__init__`` and ``Base.__init__(self, ...)``; ``None`` where ``X`` is no plain name."""
+    import ast
+
+    bound = call.func.value
+    if not (isinstance(bound, ast.Call) and isinstance(bound.func, ast.Name) and bound.func.id == 'super'
+            and bound.args):
+        return ''
+    if not isinstance(bound.args[0], ast.Name):
+        return None
+    return '' if bound.args[0].id == owner.__name__ else bound.args[0].id
 
 
 def check_arguments(cls: type, args: dict, key: str, given: tuple[str, ...] = (),

@@ -14,7 +14,7 @@ from mmengine.dataset import BaseDataset
 from mmengine.hooks import EmptyCacheHook
 
 from automl_mm.engine.preflight import ConfigCheckError, build_check, check_config
-from automl_mm.engine.preflight_training import check_arguments, set_by_subclass
+from automl_mm.engine.preflight_training import _parameters, check_arguments, set_by_subclass
 from automl_mm.nas.pc_nas import PCNASLoop
 from automl_mm.registry import DATASETS, HOOKS, LOOPS
 
@@ -91,6 +91,19 @@ class _PopsThenGivesByPosition(_Base):
         super().__init__(size, **kwargs)
 
 
+class _GivesScale(_Base):
+    def __init__(self, **kwargs) -> None:
+        super().__init__(scale=0.5, **kwargs)
+
+
+class _SkipsItsParent(_GivesScale):
+    """``super(_GivesScale, self).__init__(**kwargs)`` calls _Base's constructor, past _GivesScale's: the config's
+    scale reaches _Base once (mmdet's VFNetHead calls ``super(FCOSHead, self).__init__`` so)."""
+
+    def __init__(self, **kwargs) -> None:
+        super(_GivesScale, self).__init__(**kwargs)
+
+
 @pytest.fixture
 def planted():
     LOOPS.register_module(module=_PlantedSearchLoop, force=True)
@@ -154,6 +167,21 @@ def test_a_keyword_taken_out_of_the_forwarded_kwargs_first_is_the_configs_to_giv
     _PopsThenGivesByPosition(size=2)
     assert set_by_subclass(_PopsThenGivesByPosition) == {}
     check_arguments(_PopsThenGivesByPosition, dict(size=2), 'model.x')
+
+
+def test_a_constructor_that_skips_its_parents_is_not_read_as_its_parents_call():
+    """The walk followed _SkipsItsParent's call into _GivesScale's constructor, which the call skips: scale=2.0 builds
+    (Python raises nothing), yet was refused as "_SkipsItsParent sets 'scale' itself (_GivesScale.__init__ passes
+    it ...)"."""
+    assert _SkipsItsParent(scale=2.0).scale == 2.0
+    assert set_by_subclass(_SkipsItsParent) == {}
+    check_arguments(_SkipsItsParent, dict(size=2, scale=2.0), 'model.x')
+    # mmdet's VFNetHead passes its **kwargs to AnchorFreeHead (super(FCOSHead, self)), past ATSSHead and FCOSHead,
+    # which take loss_centerness
+    from mmdet.models.dense_heads import VFNetHead
+
+    params = _parameters(VFNetHead)[0]
+    assert 'dcn_on_last_conv' in params and 'loss_centerness' not in params
 
 
 def test_mmdet_classes_that_set_a_base_argument_themselves():
