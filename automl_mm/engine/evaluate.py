@@ -156,65 +156,73 @@ def evaluate_locally(model: torch.nn.Module, batches: Iterable | Callable[[], It
         values are at full precision (:func:`automl_mm.evaluation.coco.unrounded_coco_metrics`); ``None`` on the
         ranks of ``group`` other than its first.
 
+    The model reads in eval mode and is put back in the mode it had, and each metric's results, ``img_ids`` and
+    ground truth built here are dropped, also where the reading raises.
+
     Raises:
         ValueError: two metrics report the same key (as mmengine's ``Evaluator.evaluate``: neither is taken).
     """
     was_training = model.training
     model.eval()
-    # the same draws in every reading (common random numbers), and the training after it draws as if nothing had
-    # been read
-    shared = group is not None and get_world_size(group) > 1
-    sent = None
-    with stopping_together(what, group, enabled=shared):
-        with torch.no_grad(), seeded_global_rngs(HELD_OUT_SEED):
-            for data in batches() if callable(batches) else batches:
-                outputs = model.val_step(data)
-                evaluator.process(data_samples=outputs, data_batch=data)
-        if shared:
-            sent = results_to_send(evaluator, group)
-    if shared and not collect_in_group(evaluator, group, sent):
-        model.train(was_training)
-        return None  # the group's first rank computes the metrics
-    metrics: dict[str, float] = {}
-    sources: dict[str, str] = {}
-    clash = ''
-    for metric in evaluator.metrics:
-        # COCO-style metrics score every image of their annotation file unless told otherwise; a subset of the
-        # split (a few mini-batches) must be scored on the images it saw, or missed objects deflate AP.
-        restrict = hasattr(metric, 'img_ids') and hasattr(metric, '_coco_api') and metric.results
-        # without an ann_file mmdet builds _coco_api from the first results it scores and keeps it: later calls
-        # (other batches) were scored against the first call's images; built here, it is dropped after the call
-        built_gt = restrict and getattr(metric, '_coco_api', None) is None
-        if restrict:
-            # in the order of the results: mmdet's proposal_fast pairs img_ids[i] with results[i] (sorted ids
-            # scored each image's proposals against another image's boxes); COCOeval sorts the ids itself
-            metric.img_ids = list(dict.fromkeys(int(r[0]['img_id']) if isinstance(r, tuple) else int(r['img_id'])
-                                                for r in metric.results))
-        # rewards and scores rank candidates: COCO AP at full precision, not mmdet's 3 decimals (ties)
-        with _own_outfiles(metric):
-            if _is_coco_metric(metric):
-                from automl_mm.evaluation.coco import unrounded_coco_metrics
+    try:
+        # the same draws in every reading (common random numbers), and the training after it draws as if nothing had
+        # been read
+        shared = group is not None and get_world_size(group) > 1
+        sent = None
+        with stopping_together(what, group, enabled=shared):
+            with torch.no_grad(), seeded_global_rngs(HELD_OUT_SEED):
+                for data in batches() if callable(batches) else batches:
+                    outputs = model.val_step(data)
+                    evaluator.process(data_samples=outputs, data_batch=data)
+            if shared:
+                sent = results_to_send(evaluator, group)
+        if shared and not collect_in_group(evaluator, group, sent):
+            return None  # the group's first rank computes the metrics
+        metrics: dict[str, float] = {}
+        sources: dict[str, str] = {}
+        clash = ''
+        for metric in evaluator.metrics:
+            # COCO-style metrics score every image of their annotation file unless told otherwise; a subset of the
+            # split (a few mini-batches) must be scored on the images it saw, or missed objects deflate AP.
+            restrict = hasattr(metric, 'img_ids') and hasattr(metric, '_coco_api') and metric.results
+            # without an ann_file mmdet builds _coco_api from the first results it scores and keeps it: later calls
+            # (other batches) were scored against the first call's images; built here, it is dropped after the call
+            built_gt = restrict and getattr(metric, '_coco_api', None) is None
+            if restrict:
+                # in the order of the results: mmdet's proposal_fast pairs img_ids[i] with results[i] (sorted ids
+                # scored each image's proposals against another image's boxes); COCOeval sorts the ids itself
+                metric.img_ids = list(dict.fromkeys(int(r[0]['img_id']) if isinstance(r, tuple) else int(r['img_id'])
+                                                    for r in metric.results))
+            # rewards and scores rank candidates: COCO AP at full precision, not mmdet's 3 decimals (ties)
+            try:
+                with _own_outfiles(metric):
+                    if _is_coco_metric(metric):
+                        from automl_mm.evaluation.coco import unrounded_coco_metrics
 
-                values = unrounded_coco_metrics(metric, metric.results)
-            else:
-                values = metric.compute_metrics(metric.results)
-        metric.results.clear()
-        if not values and silent is not None:
-            silent.append(metric)
-        if restrict:
-            metric.img_ids = None
-        if built_gt:
-            metric._coco_api = None
-            if hasattr(metric, 'cat_ids'):
-                metric.cat_ids = None
-        prefix = f'{metric.prefix}/' if metric.prefix else ''
-        for name, value in values.items():
-            key = f'{prefix}{name}'
-            if key in metrics:  # as mmengine's Evaluator.evaluate: the later metric must not replace the earlier
-                clash = clash or (f'two metrics of the evaluator report {key!r} ({sources[key]} and '
-                                  f'{type(metric).__name__}): give one of them another `prefix`')
-            metrics[key], sources[key] = value, type(metric).__name__
-    model.train(was_training)
+                        values = unrounded_coco_metrics(metric, metric.results)
+                    else:
+                        values = metric.compute_metrics(metric.results)
+            finally:  # also where the metric raised: the next reading starts from the metric as built
+                metric.results.clear()
+                if restrict:
+                    metric.img_ids = None
+                if built_gt:
+                    metric._coco_api = None
+                    if hasattr(metric, 'cat_ids'):
+                        metric.cat_ids = None
+            if not values and silent is not None:
+                silent.append(metric)
+            prefix = f'{metric.prefix}/' if metric.prefix else ''
+            for name, value in values.items():
+                key = f'{prefix}{name}'
+                if key in metrics:  # as mmengine's Evaluator.evaluate: the later metric must not replace the earlier
+                    clash = clash or (f'two metrics of the evaluator report {key!r} ({sources[key]} and '
+                                      f'{type(metric).__name__}): give one of them another `prefix`')
+                metrics[key], sources[key] = value, type(metric).__name__
+    finally:  # also where the reading raised: a caller that goes on trains in training mode, and reads afresh
+        model.train(was_training)
+        for metric in evaluator.metrics:
+            metric.results.clear()
     if clash:
         raise ValueError(clash)
     return metrics

@@ -98,6 +98,33 @@ def test_the_reading_runs_in_eval_mode_without_gradients_and_puts_training_back(
     assert model.training and model.module.training
 
 
+@pytest.mark.parametrize('fails_in', ['val_step', 'compute_metrics', 'clash'])
+def test_a_reading_that_raises_puts_training_back(fails_in):
+    """A batch, a metric's computation or a key clash that raised left the model in eval mode (``model.train`` ran
+    only after a reading that returned): a caller that caught the error trained on with dropout off and BN frozen,
+    and the metrics kept the failed reading's results for the next."""
+
+    class Failing(_Echo):
+        def val_step(self, data):
+            if fails_in == 'val_step' and data == [3]:  # the second batch, after the first was processed
+                raise RuntimeError('a corrupt image')
+            return list(data)
+
+    class FailingMean(_Mean):
+        def compute_metrics(self, results):
+            if fails_in == 'compute_metrics':
+                raise RuntimeError('a metric that cannot be computed')
+            return super().compute_metrics(results)
+
+    metrics = [FailingMean(prefix='m')] + ([_Mean(prefix='m')] if fails_in == 'clash' else [])
+    model = Failing()
+    model.train()
+    with pytest.raises((RuntimeError, ValueError)):
+        evaluate_locally(model, [[1, 2], [3]], Evaluator(metrics))
+    assert model.training
+    assert all(not metric.results for metric in metrics)
+
+
 def test_the_blocks_of_a_sharded_reading_partition_the_splits_batches():
     """The ranks of an OHL copy read the reward split in contiguous blocks of its batches (batch_block): the blocks
     hold the batches one rank reading alone reads, each item once (10 items in batches of 3: 4 batches, the last
