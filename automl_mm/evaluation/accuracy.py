@@ -147,6 +147,34 @@ class Accuracy(BaseMetric):
         return {f'top{k}': acc for k, acc in zip(self.topk, topk_accuracy(scores, labels, self.topk))}
 
 
+def _check_probabilities(scores: torch.Tensor, sample: dict) -> None:
+    """Refuse a ``pred_score`` row that is no probability vector: a negative score, or scores whose sum is not 1 to
+    the rounding of their dtype (a relative ``1e-3 + 2 * eps``: float32 ``1e-3``, float16 ``3e-3``, bfloat16
+    ``1.7e-2``). A row holding a NaN is left to :class:`LogLikelihood`'s floor.
+
+    Raises:
+        ValueError: naming the metric, the sample (``sample_idx`` / ``img_path``) and what the row holds.
+    """
+    row = torch.as_tensor(scores).detach().to('cpu').view(-1)
+    if row.numel() == 0 or torch.isnan(row).any():
+        return
+    where = ', '.join(f'{k}={sample[k]!r}' for k in ('sample_idx', 'img_path') if k in sample) or '(unnamed)'
+    found = ''
+    lowest = float(row.min())
+    total = math.fsum(row.double().tolist())
+    eps = torch.finfo(row.dtype).eps if row.dtype.is_floating_point else 0.0
+    if lowest < 0:
+        found = f'has a negative score ({lowest:.4g})'
+    elif not abs(total - 1.0) <= 1e-3 + 2 * eps:
+        found = f'sums to {total:.6g} over its {row.numel()} classes'
+    if found:
+        raise ValueError(f'LogLikelihood: the pred_score of the data sample {where} {found}: it reads pred_score as '
+                         'the class probabilities of a probability vector (a softmax head, as automl_mm\'s heads '
+                         'write it); a sigmoid head\'s independent scores, or logits, give a meaningless '
+                         'log-likelihood. Score such a model with Accuracy, or write the logits as pred_logit (read '
+                         'through their softmax)')
+
+
 @METRICS.register_module()
 class LogLikelihood(BaseMetric):
     """Mean log-likelihood of the true label, (1/n) Σ log p(y_i | x_i), in nats per image: the negative of the
@@ -167,7 +195,9 @@ class LogLikelihood(BaseMetric):
 
     Raises:
         ValueError: ``min_prob`` is not in (0, 1); (in :meth:`process`) a sample with neither ``pred_score`` nor
-            ``pred_logit``, or a label outside its classes.
+            ``pred_logit``, a label outside its classes, or a ``pred_score`` that is no probability vector (a
+            negative score, or a sum other than 1 beyond its dtype's rounding: a sigmoid head's independent scores
+            or logits gave a meaningless value), at the first such sample, naming it (:func:`_check_probabilities`).
     """
 
     default_prefix = 'log_likelihood'
@@ -188,6 +218,8 @@ class LogLikelihood(BaseMetric):
                     raise ValueError('LogLikelihood: a data sample has neither pred_score nor pred_logit (its keys: '
                                      f'{sorted(sample)})')
                 scores = torch.softmax(torch.as_tensor(logit).detach().to('cpu', torch.float64), dim=-1)
+            else:
+                _check_probabilities(scores, sample)
             if not 0 <= label < len(scores):  # -1 read the last class's probability
                 raise ValueError(f'LogLikelihood: label {label} is not a class of the {len(scores)} scores')
             prob = float(scores[label])

@@ -87,6 +87,26 @@ def test_log_likelihood_reads_a_sample_with_logits_only_as_accuracy_does():
         LogLikelihood().process({}, [{'gt_label': torch.tensor([0])}])
 
 
+def test_log_likelihood_refuses_scores_that_are_not_probabilities():
+    """A sigmoid head's scores (each in [0, 1], not summing to 1) or raw logits written as ``pred_score`` were read
+    as probabilities: log(sigmoid) of the label, a meaningless reward that still ranked copies. Refused at the first
+    such sample, naming the metric, the sum (or the negative score) and the sample."""
+    sigmoid = torch.tensor([0.9, 0.8, 0.1])
+    with pytest.raises(ValueError, match=r"LogLikelihood: the pred_score of the data sample sample_idx=7 sums to "
+                                         r"1\.8.* a probability vector.*sigmoid"):
+        LogLikelihood().process({}, [{'pred_score': torch.tensor([0.7, 0.2, 0.1]), 'gt_label': torch.tensor([0])},
+                                     {'pred_score': sigmoid, 'gt_label': torch.tensor([0]), 'sample_idx': 7}])
+    with pytest.raises(ValueError, match=r'LogLikelihood: the pred_score of the data sample \(unnamed\) has a '
+                                         r'negative score \(-1\.5\)'):
+        LogLikelihood().process({}, [{'pred_score': torch.tensor([2.5, -1.5, 0.0]), 'gt_label': torch.tensor([0])}])
+    # softmax in float32 / float16 / bfloat16 (a half head's rounding) passes; a NaN row reads as the floor (above)
+    logits = torch.randn(4, 1000) * 5
+    for dtype in (torch.float32, torch.float16, torch.bfloat16):
+        metric = LogLikelihood()
+        metric.process({}, [{'pred_score': p, 'gt_label': torch.tensor([0])} for p in logits.to(dtype).softmax(1)])
+        assert len(metric.results) == 4
+
+
 @pytest.mark.parametrize('metric', [Accuracy(), LogLikelihood()], ids=['Accuracy', 'LogLikelihood'])
 def test_a_sample_with_several_labels_is_refused_not_scored_on_its_first(metric):
     """gt_label=[1, 3] (a multi-label sample) was scored on label 1 alone, label 3 ignored, silently."""
