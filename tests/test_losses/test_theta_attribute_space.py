@@ -65,3 +65,45 @@ def test_what_the_loss_keeps_and_loss_function_space_pass():
     gaussian = AttributeSpace(dict(type='DiagGaussian', mean=[0.0] * 6, std=0.05), target=PATH, name='m')
     gaussian.resolve(monotone)
     gaussian.check_choices(monotone, PATH)
+
+
+@pytest.mark.parametrize('parametrisation', ['piecewise', 'monotone'])
+def test_a_space_on_the_private_theta_buffer_is_refused_naming_theta_and_loss_function_space(parametrisation):
+    """``AttributeSpace(dict(type='DiagGaussian', ...), target='model.loss_module._theta')`` (AM-LFS's private
+    buffer, the name its ``state_dict`` shows) passed every start check, then stopped the first trunk's write with
+    torch's ``TypeError: cannot assign 'list' as buffer '_theta'``. Refused at the config check (``resolve``) and in
+    ``setup`` (``check_choices``), naming the path, ``theta`` and ``LossFunctionSpace``; a choice and a
+    LossFunctionSpace on the buffer too."""
+    from automl_mm.ohl.attributes import set_attribute
+
+    runner = _runner(parametrisation)
+    path = 'model.loss_module._theta'
+    width = len(runner.model.loss_module.theta)
+    match = (r"OHL space 'b': attribute path 'model\.loss_module\._theta' is the buffer '_theta' of the module "
+             r"AMLFSLoss \(a tensor\).*search the loss with LossFunctionSpace\(target='model\.loss_module\.theta'")
+    spaces = [AttributeSpace(dict(type='DiagGaussian', mean=[0.0] * width, std=0.1), target=path, name='b'),
+              AttributeSpace(dict(type='Categorical'), target=path, choices=[[0.0] * width, [0.1] * width], name='b')]
+    for space in spaces:
+        with pytest.raises(ValueError, match=match):
+            space.resolve(runner)
+        with pytest.raises(ValueError, match=match):
+            space.check_choices(runner, path)
+    with pytest.raises(ValueError, match=r"is the buffer '_theta' of the module AMLFSLoss"):
+        LossFunctionSpace(target=path, parametrisation=parametrisation).resolve(runner)
+    with pytest.raises(TypeError, match=r"cannot assign 'list' as buffer '_theta'"):  # what the refusal prevents
+        set_attribute(runner, path, [0.0] * width)
+
+
+def test_a_space_on_another_modules_tensor_is_refused_naming_it():
+    """The same kind on any module: a BN layer's ``running_mean`` buffer or a layer's ``weight`` parameter took no
+    number or list (torch's TypeError at the first write); a plain setting of the module (``momentum``) passes."""
+    model = nn.Module()
+    model.norm = nn.BatchNorm1d(2)
+    runner = SimpleNamespace(model=model)
+    for path, kind in (('model.norm.running_mean', 'buffer'), ('model.norm.weight', 'parameter')):
+        space = AttributeSpace(dict(type='DiagGaussian', mean=[0.0, 0.0], std=0.1), target=path, name='n')
+        with pytest.raises(ValueError, match=rf"attribute path '{path}' is the {kind} '{path.rsplit('.', 1)[1]}' of "
+                                             r"the module BatchNorm1d \(a tensor\)"):
+            space.resolve(runner)
+    AttributeSpace(dict(type='Categorical'), target='model.norm.momentum', choices=[0.1, 0.01],
+                   name='m').resolve(runner)
