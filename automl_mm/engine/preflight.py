@@ -60,7 +60,9 @@ concept, and the public names stay importable from here.
     loads masks as polygons (``poly2mask=False``) reads a file whose non-crowd masks are polygons,
     :func:`~automl_mm.engine.preflight_masks.check_mask_format`: mmdet ignores every RLE-masked object then); a
     training COCO dataset's ``filter_cfg`` keeps an image of its file
-    (:func:`~automl_mm.engine.preflight_coco.check_images_kept`);
+    (:func:`~automl_mm.engine.preflight_coco.check_images_kept`); a COCO dataset's file gives every image its
+    ``height`` and ``width``, which mmdet's ``CocoDataset`` reads when built (a bare ``KeyError: 'height'``; a file a
+    ``CocoMetric`` alone reads needs neither: :func:`~automl_mm.engine.preflight_coco.check_image_sizes_given`);
   - each ``CocoMetric``'s ``metric_items`` are mmdet's item names (mmdet refuses others only with a predicted box)
     (:mod:`~automl_mm.engine.preflight_metrics`), its ``proposal_nums`` are at least three where pycocotools summarizes
     (:func:`~automl_mm.engine.preflight_coco_counts.check_coco_proposal_nums`: mmdet stopped at the first evaluation;
@@ -169,6 +171,7 @@ from .preflight_classes import (
 from .preflight_coco import (
     CocoSummary,
     _check_coco_images,
+    check_image_sizes_given,
     check_images_kept,
     check_shared_folders,
     read_coco_file,
@@ -318,6 +321,7 @@ def check_config(cfg: Any, test_only: bool = False, split: str = 'test') -> None
             files[path] = summary
     check_data_files(cfg, scope, test_only, split)  # the other datasets' files (COCO ones: above)
     _check_coco_images(cfg, files, test_only, split)
+    check_image_sizes_given(cfg, files, test_only, split)  # mmdet's CocoDataset reads them when built
     check_exif_orientation(cfg, files, test_only, split)
     check_grey_channel_swap(cfg, test_only, split)
     check_mask_format(cfg, files, test_only, split)

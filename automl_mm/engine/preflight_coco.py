@@ -101,6 +101,11 @@ class CocoSummary:
     def __init__(self, coco: dict, whole: bool) -> None:
         images = [image if isinstance(image, dict) else {} for image in coco['images']]
         self.first = images[0].get('file_name') if images else None
+        #: ``(image id, key)`` of the first image without ``height`` or ``width`` (the key mmdet's
+        #: ``CocoDataset.parse_data_info`` reads first), ``None`` where every image gives both
+        #: (:func:`check_image_sizes_given`)
+        self.sizeless = next(((image.get('id'), key) for image in images for key in ('height', 'width')
+                              if key not in image), None)
         #: every image's ``file_name`` (normalised), in file order: the held-out check compares the images of a
         #: held-out file with the training file's of the same names by content (:func:`copied_images`)
         self.names = [osp.normpath(image['file_name']) for image in images if isinstance(image.get('file_name'), str)]
@@ -217,6 +222,33 @@ def _check_coco_images(cfg: Any, files: dict[str, CocoSummary], test_only: bool,
                 f'{where}.data_prefix.img={prefix!r}: {image} is {found[0][0]}x{found[0][1]} (width x height) but '
                 f'{path} gives it {given[0]}x{given[1]}: the folder holds other images of the same names (another '
                 "split's folder?), and their boxes would be scored against these annotations")
+
+
+def check_image_sizes_given(cfg: Any, files: dict[str, CocoSummary], test_only: bool, split: str = 'test') -> None:
+    """Each COCO dataset's annotation file (``files``: those :func:`check_config` loaded; an OHL hook's
+    ``bn_recalibration_dataloader``'s included) gives every image its ``height`` and ``width``, where the dataset's
+    class reads them: mmdet's ``CocoDataset.parse_data_info`` (``CocoPanopticDataset``'s too) copies both of every
+    image when the dataset is built, and a file without them stopped the runner's build of the loader with a bare
+    ``KeyError: 'height'``, naming neither the key, the file nor the image. A file that only a ``CocoMetric`` reads
+    needs neither (pycocotools reads none), and a subclass with a ``parse_data_info`` of its own is left to it.
+
+    Raises:
+        ConfigCheckError: naming the dataset's ``ann_file`` key, the file, the image id and the missing key.
+    """
+    from mmdet.datasets import CocoDataset, CocoPanopticDataset
+
+    readers = (CocoDataset.parse_data_info, CocoPanopticDataset.parse_data_info)
+    for _, where, path, cls in coco_dataset_classes(cfg, bn_recalibration=True):
+        summary = files.get(path)
+        if outside_split(where, test_only, split) or summary is None or summary.sizeless is None or \
+                getattr(cls, 'parse_data_info', None) not in readers:
+            continue
+        image_id, key = summary.sizeless
+        raise ConfigCheckError(
+            f'{where}.ann_file: image id {image_id!r} of {path} has no {key!r}: mmdet\'s {cls.__name__} reads every '
+            f'image\'s height and width when it is built (it stopped the loader\'s build with a bare KeyError: '
+            f'{key!r}). Give every entry of the file\'s images its width and height in pixels (a file read by a '
+            'CocoMetric alone needs neither)')
 
 
 def check_images_kept(cfg: Any, files: dict[str, CocoSummary], test_only: bool, split: str = 'test') -> None:

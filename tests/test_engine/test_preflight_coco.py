@@ -145,3 +145,48 @@ def test_a_class_subset_of_one_dataset_config_of_val_and_test_is_said_once_namin
     _check_coco_classes(cfg, categories, test_only=False)
     assert [m.split(' names ')[0] for m in logged] == ['val_dataloader.dataset.metainfo.classes',
                                                        'test_dataloader.dataset.metainfo.classes'], logged
+
+
+def _without(coco_root: str, tmp_path, split: str, index: int, *keys: str) -> tuple[str, int]:
+    """A copy of the generated ``split`` file whose image ``index`` lacks ``keys``; the path and that image's id."""
+    with open(osp.join(coco_root, f'annotations/instances_{split}.json')) as f:
+        coco = json.load(f)
+    for key in keys:
+        del coco['images'][index][key]
+    return _write(str(tmp_path / f'sizeless_{split}.json'), json.dumps(coco)), coco['images'][index]['id']
+
+
+@pytest.mark.parametrize('keys, missing', [(('height', ), 'height'), (('width', ), 'width'),
+                                           (('width', 'height'), 'height')])
+def test_a_dataset_file_whose_image_lacks_its_size_is_refused_naming_the_image_and_key(tmp_path, coco_root, keys,
+                                                                                         missing):
+    """mmdet's CocoDataset copies every image's height and width when built: a file without them stopped the
+    runner's build of the loader with a bare ``KeyError: 'height'`` (no key, file or image named)."""
+    from mmdet.datasets import CocoDataset
+
+    cfg = synthcoco_detector_cfg(coco_root)
+    ann, image_id = _without(coco_root, tmp_path, 'train', 2, *keys)
+    with pytest.raises(KeyError, match=missing):  # what the check prevents
+        CocoDataset(ann_file=ann, data_prefix=dict(img=osp.join(coco_root, 'train/')), pipeline=[])
+    cfg.train_dataloader.dataset.ann_file = ann
+    with pytest.raises(ConfigCheckError, match=rf"^train_dataloader\.dataset\.ann_file: image id {image_id} of "
+                                               rf".*sizeless_train\.json has no '{missing}': mmdet's CocoDataset "
+                                               r'reads every image\'s height and width when it is built'):
+        check_config(cfg)
+    check_config(cfg, test_only=True)  # tools/test.py does not build the training set
+
+
+def test_a_file_only_a_coco_metric_reads_needs_no_image_sizes(tmp_path, coco_root):
+    """pycocotools reads no image size: the check reads the files of the datasets (check_config summarises those
+    alone), so a CocoMetric's own file without sizes is not refused, and the same file read by a dataset is."""
+    from automl_mm.engine.preflight_coco import CocoSummary, check_image_sizes_given
+
+    cfg = synthcoco_detector_cfg(coco_root)
+    ann, image_id = _without(coco_root, tmp_path, 'val', 0, 'width', 'height')
+    with open(ann) as f:
+        summary = CocoSummary(json.load(f), whole=False)
+    assert summary.sizeless == (image_id, 'height')
+    check_image_sizes_given(cfg, {ann: summary}, test_only=False)  # the metric's file: no dataset reads it
+    cfg.val_dataloader.dataset.ann_file = ann
+    with pytest.raises(ConfigCheckError, match=rf"^val_dataloader\.dataset\.ann_file: image id {image_id} "):
+        check_image_sizes_given(cfg, {ann: summary}, test_only=False)
