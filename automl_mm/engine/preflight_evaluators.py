@@ -154,29 +154,43 @@ def _plateau_schedulers(cfg: Any) -> list[tuple[dict, str]]:
 
 
 def warn_selection_on_test(cfg: Any) -> bool:
-    """Warn when ``default_hooks.checkpoint.save_best``, an ``EarlyStoppingHook`` (``custom_hooks``) or a
-    ``ReduceOnPlateau*`` parameter scheduler (:func:`_plateau_schedulers`) choose by a
-    ``val_dataloader`` that reads the test split (:func:`~automl_mm.engine.preflight_eval_splits.reads_test_split`
-    against ``test_dataloader``). Returns whether it warned."""
+    """Warn, once, when ``default_hooks.checkpoint.save_best`` (``'auto'`` too), an ``EarlyStoppingHook``
+    (``custom_hooks``) or a ``ReduceOnPlateau*`` parameter scheduler (:func:`_plateau_schedulers`) choose by a
+    ``val_dataloader`` that reads the test split (:func:`~automl_mm.engine.preflight_eval_splits.test_split_read`
+    against ``test_dataloader``, as the reward and search loaders are refused it): the digits and Fashion-MNIST bases
+    set ``test_dataloader = val_dataloader``, as mmpretrain's CIFAR configs do, so a warning, not a refusal. It names
+    each chooser's key (a hook's and a scheduler's with its ``monitor``), the leaf that reads the test split and why
+    (the data ``test_dataloader`` reports, or another data set's ``split='test'``), and the option that validates on
+    the reward split (:func:`_reward_split_hint`). Returns whether it warned."""
     from automl_mm.utils.scope import config_type_name
 
-    from .preflight_eval_splits import reads_test_split
+    from .preflight_eval_splits import _test_leaf_read, test_split_read
 
     checkpoint = (cfg.get('default_hooks') or {}).get('checkpoint')
     choosers = []
     if isinstance(checkpoint, dict) and checkpoint.get('save_best'):
         choosers.append(f'default_hooks.checkpoint.save_best={checkpoint["save_best"]!r}')
-    choosers += [f'custom_hooks[{i}] ({config_type_name(h)})' for i, h in enumerate(cfg.get('custom_hooks') or [])
+    # a hook's monitor has no default (mmengine's EarlyStoppingHook requires it); a scheduler's is 'loss'
+    choosers += [f'custom_hooks[{i}] ({config_type_name(h)}, monitor={h.get("monitor")!r})'
+                 for i, h in enumerate(cfg.get('custom_hooks') or [])
                  if isinstance(h, dict) and config_type_name(h) == 'EarlyStoppingHook']
     choosers += [f'{key} ({config_type_name(node)}, monitor={node.get("monitor", "loss")!r})'
                  for node, key in _plateau_schedulers(cfg)]
     val, test = cfg.get('val_dataloader'), cfg.get('test_dataloader')
-    if not choosers or not isinstance(val, dict) or not isinstance(test, dict) or not reads_test_split(val, test):
+    if not choosers or not isinstance(val, dict):
         return False
+    test = test if isinstance(test, dict) else None
+    found = test_split_read(val, test, 'val_dataloader.dataset')
+    if found is None:
+        return False
+    # the test loader's own data: its score is of the images chosen on; another data set's test split: held out
+    # for testing all the same (until the fifty-seventh session told as "the one test_dataloader reports")
+    reported = _test_leaf_read(val, test, 'val_dataloader.dataset', 'test_dataloader')[1] is not None
+    effect = ('the test images test_dataloader reports, and the test score optimistic' if reported else
+              'images held out for testing')
     print_log(f'{" and ".join(choosers)} choose(s) by the validation metric, but val_dataloader reads the test split '
-              '(the one test_dataloader reports): what they choose (the checkpoint kept, the epoch to stop at, the '
-              'lr schedule) would be chosen on the test images, and the test score optimistic; give val_dataloader a '
-              'split held out of training and test (e.g. the reward '
+              f'({found}): what they choose (the checkpoint kept, the epoch to stop at, the lr schedule) would be '
+              f'chosen on {effect}; give val_dataloader a split held out of training and test (e.g. the reward '
               f'split{_reward_split_hint(val, cfg.get("reward_dataloader"))})', logger='current',
               level=logging.WARNING)
     return True
