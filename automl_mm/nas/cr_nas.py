@@ -43,7 +43,6 @@ from .retrain_export import (
     check_retrain_backbone,
     check_retrain_config,
     retrain_config_snapshot,
-    retrain_config_text,
     search_backbone,
 )
 from .retrain_input import warn_flops_shape_not_trained
@@ -574,6 +573,7 @@ class CRNASLoop(CRNASResumeChecks, SearchLoopBase):
         if self.retrain_config is None:
             warn('train_cfg.retrain_config is not set: only the backbone fragment is exported')
             self.remove_output('cr_nas_final_config.py')  # another search's, of another architecture
+            self.remove_output('cr_nas_retrain_config.py')
             return
         if not self.retrain_config_exportable('cr_nas_final_config.py', lambda: self._check_retrain(again=True)):
             return  # edited during the search and refused now: raised by finish()
@@ -586,7 +586,6 @@ class CRNASLoop(CRNASResumeChecks, SearchLoopBase):
         plain = ', max_stage_blocks=None' if retrain_backbone.get('max_stage_blocks') is not None else ''
         override = (f'model = dict(backbone=dict(stage_blocks={config_literal(r["stage_blocks"], width=10**6)}, '
                     f'dilations_per_block={config_literal(r["dilations_per_block"], width=10**6)}{plain}))')
-        self.write_text('cr_nas_final_config.py', retrain_config_text(
-            self.retrain_config, override,
+        self.write_final_config('cr_nas_final_config.py', override, (
             f'CR-NAS result of {osp.basename(self.runner.cfg.filename or "config")}: trains the searched backbone '
             f'in the detector of {osp.basename(self.retrain_config)}.'))

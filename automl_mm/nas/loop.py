@@ -59,7 +59,9 @@ from .retrain_export import (  # noqa: F401
     check_retrain_backbone,
     check_retrain_config,
     recheck_retrain_config,
+    resolved_config_text,
     retrain_config_text,
+    retrain_copy_name,
 )
 from .samplers import UniformPathSampler, path_rng
 from .scoring import PathEvaluator, candidate_scorer, check_batches_per_sample, new_readings, recalibrate_bn
@@ -555,6 +557,32 @@ class SearchLoopBase(SearchResumeChecks, IterBasedTrainLoop):
             os.remove(path)
             warn(f'removed {path}: an earlier search\'s output in the same work_dir, which this search does not write')
 
+    def write_final_config(self, final_name: str, model_override: str, comment: str) -> str:
+        """Write ``out_dir/final_name``: ``self.retrain_config`` with ``model_override`` over it.
+
+        The retrain config as it resolves now (:func:`~automl_mm.nas.retrain_export.resolved_config_text`) is written
+        beside it (:func:`retrain_copy_name`, e.g. ``pc_nas_retrain_config.py``), and the final config inherits that
+        copy by a path relative to its own folder, so the work dir loads when copied to another checkout or machine
+        (it inherited the retrain config by its absolute path). Where the resolved config has no text that loads back
+        the same (a class object as a value), it inherits ``self.retrain_config`` by its absolute path, with a warning.
+
+        Returns:
+            The path of the final config.
+        """
+        copy_name = retrain_copy_name(final_name)
+        text = resolved_config_text(self.retrain_config)
+        if text is None:
+            self.remove_output(copy_name)
+            warn(f'train_cfg.retrain_config {self.retrain_config} holds a value with no config text (e.g. a class '
+                 f'object): {final_name} inherits it by its absolute path, and loads only where that file is')
+            base = self.retrain_config
+        else:
+            header = (f'# train_cfg.retrain_config {osp.abspath(self.retrain_config)} as the search resolved it '
+                      f'(its _base_ chain merged), inherited by {final_name}\n')
+            self.write_text(copy_name, header + text)
+            base = f'./{copy_name}'
+        return self.write_text(final_name, retrain_config_text(base, model_override, comment))
+
     def retrain_config_exportable(self, final_name: str, check: Callable[[], None]) -> bool:
         """Whether ``out_dir/final_name`` (the config inheriting ``self.retrain_config``) may be written: the
         retrain config is as the start checked it (``self.retrain_checked``, its
@@ -567,6 +595,7 @@ class SearchLoopBase(SearchResumeChecks, IterBasedTrainLoop):
         if failure is None:
             return True
         self.remove_output(final_name)
+        self.remove_output(retrain_copy_name(final_name))
         self._export_failure = ValueError(
             f'{failure}. {final_name} was not written (the search\'s result and backbone fragment are, under '
             f'{self.out_dir}): restore or fix train_cfg.retrain_config and resume the run (--resume) to export again')

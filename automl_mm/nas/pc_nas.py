@@ -35,7 +35,6 @@ from .retrain_export import (
     check_retrain_backbone,
     check_retrain_config,
     retrain_config_snapshot,
-    retrain_config_text,
     search_backbone,
 )
 from .retrain_input import check_retrain_input
@@ -451,12 +450,12 @@ class PCNASLoop(PCNASResumeChecks, SearchLoopBase):
             warn('train_cfg.retrain_config is not set: only the backbone fragment is exported '
                  '(search/pc_nas_backbone.py)')
             self.remove_output('pc_nas_final_config.py')  # another search's, of another architecture
+            self.remove_output('pc_nas_retrain_config.py')
             return
         if not self.retrain_config_exportable('pc_nas_final_config.py', self._recheck_retrain):
             return  # edited during the search and refused now: raised by finish()
         override = f'model = dict(backbone=dict(arch={config_literal(best["arch"], width=10**6)}))'
-        self.write_text('pc_nas_final_config.py', retrain_config_text(
-            self.retrain_config, override,
+        self.write_final_config('pc_nas_final_config.py', override, (
             f'PC-NAS result of {osp.basename(self.runner.cfg.filename or "config")}: potential '
             f'{best["potential"]:.4f} ({self.metric_key}); trains the architecture from scratch.'))
 

@@ -144,13 +144,13 @@ def recheck_retrain_config(path: str | None, checked: dict | None, check: Callab
     """At a search's export: the refusal, if any, of a ``train_cfg.retrain_config`` edited, moved or deleted since
     the search's start checked it.
 
-    The exported final config inherits the retrain config by its path (``_base_``), so it is retrained as the file
-    reads then, not as the start read it: the export writes from what the file holds at the end. The start's checks
-    (``check``: not a search loop, the searched backbone, the image size) ran on what the file held at the start,
-    and an edit during the search (a search's config pasted in, another depth) was exported unchecked. Where the
-    resolved config differs from ``checked`` (:func:`retrain_config_snapshot`), the start's checks run again: passed,
-    a warning names the changed keys (``key: old -> new``) and the export goes on with the file as it is; failed, or
-    the file can no longer be read, the refusal names the changed keys and the check's error.
+    The exported final config inherits the retrain config as the file reads at the export (its resolved copy,
+    :func:`resolved_config_text`), not as the start read it: the export writes from what the file holds at the end. The
+    start's checks (``check``: not a search loop, the searched backbone, the image size) ran on what the file held at
+    the start, and an edit during the search (a search's config pasted in, another depth) was exported unchecked. Where
+    the resolved config differs from ``checked`` (:func:`retrain_config_snapshot`), the start's checks run again:
+    passed, a warning names the changed keys (``key: old -> new``) and the export goes on with the file as it is;
+    failed, or the file can no longer be read, the refusal names the changed keys and the check's error.
 
     Args:
         path: Absolute path of ``train_cfg.retrain_config``, or None: nothing to check.
@@ -169,8 +169,8 @@ def recheck_retrain_config(path: str | None, checked: dict | None, check: Callab
         now = retrain_config_snapshot(path)
     except Exception as err:  # noqa: BLE001  (deleted, moved, or edited into a file mmengine cannot load)
         return ValueError(f'train_cfg.retrain_config {path} cannot be read at the export, where the search\'s start '
-                          f'read and checked it ({type(err).__name__}: {err}); the exported config inherits it by '
-                          'this path')
+                          f'read and checked it ({type(err).__name__}: {err}); the exported config is '
+                          'written from what it holds at the export')
     differences = config_differences(checked, now)  # ==, key by key (a value without a plain == by its repr)
     if not differences:
         return None
@@ -188,12 +188,48 @@ def recheck_retrain_config(path: str | None, checked: dict | None, check: Callab
 
 
 def retrain_config_text(base: str | None, model_override: str, comment: str) -> str:
-    """A config inheriting ``base`` (absolute path) with a model override; ``base=None`` writes the override only."""
+    """A config inheriting ``base`` with a model override; ``base=None`` writes the override only.
+
+    ``base`` starting with ``./`` is kept (relative to the written file's folder, where mmengine reads it from: the
+    copy :func:`resolved_config_text` gives, written beside it); any other path is written absolute.
+    """
     lines = [f'# {line}' if line else '#' for line in comment.splitlines()]
     if base is not None:
-        lines.append(f'_base_ = {osp.abspath(base)!r}')
+        lines.append(f'_base_ = {base if base.startswith("./") else osp.abspath(base)!r}')
     lines.append(model_override)
     return '\n'.join(lines) + '\n'
+
+
+def retrain_copy_name(final_name: str) -> str:
+    """The file name of the retrain config's copy a final config inherits: ``pc_nas_final_config.py`` ->
+    ``pc_nas_retrain_config.py``."""
+    return final_name.replace('_final_config.py', '_retrain_config.py')
+
+
+def resolved_config_text(path: str) -> str | None:
+    """The config at ``path`` as its ``_base_`` chain resolves, as one self-contained Python config text (mmengine's
+    ``Config.pretty_text``, what ``Config.dump`` writes), or None where that text does not load back to the same
+    config (a value with no Python literal, e.g. a class object as a ``type``).
+
+    A search's final config inherits this copy, written beside it in the work dir, by a relative path: it inherited
+    ``train_cfg.retrain_config`` by its absolute path, and a work dir copied to another checkout or machine no longer
+    loaded.
+
+    Raises:
+        Exception: whatever :func:`~automl_mm.engine.config_read.read_config` raises (the export's recheck read the
+            file just before).
+    """
+    from mmengine.config import Config
+
+    from automl_mm.engine.config_read import read_config
+
+    cfg = read_config(path)
+    try:
+        text = cfg.pretty_text
+        same = Config.fromstring(text, '.py').to_dict() == cfg.to_dict()
+    except Exception:  # noqa: BLE001  (no literal for a value: the text does not parse or load)
+        return None
+    return text if same else None
 
 
 def registered_type_name(cls: type) -> str:

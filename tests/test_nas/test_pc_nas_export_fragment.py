@@ -25,11 +25,13 @@ def test_without_a_retrain_config_the_backbone_fragment_is_exported(tmp_path, mo
     # with a retrain config both are written, the fragment the same network the final config builds
     Runner.from_cfg(_cfg(work)).train()
     final = Config.fromfile(osp.join(search, 'pc_nas_final_config.py'))
+    assert osp.isfile(osp.join(search, 'pc_nas_retrain_config.py'))  # the retrain config it inherits, resolved
     fragment = Config.fromfile(osp.join(search, 'pc_nas_backbone.py')).backbone
     assert repr(MODELS.build(final.model.backbone)) == repr(MODELS.build(fragment))
     # then without one, in the same work_dir
     Runner.from_cfg(_cfg(work, retrain_config=None)).train()
     assert not osp.exists(osp.join(search, 'pc_nas_final_config.py'))
+    assert not osp.exists(osp.join(search, 'pc_nas_retrain_config.py'))
     assert any('retrain_config is not set' in w for w in warnings)
     with open(osp.join(search, 'pc_nas_result.json')) as f:
         best = json.load(f)['final_pool'][0]['arch']

@@ -54,7 +54,8 @@ def test_a_base_broken_during_the_search_is_named_at_the_export(tmp_path):
     path, told = _broken(tmp_path)
     failure = recheck_retrain_config(path, {}, lambda: None)
     assert isinstance(failure, ValueError) and str(failure).endswith(f'(FileNotFoundError: {told}); the exported '
-                                                                     'config inherits it by this path')
+                                                                     'config is written from what it holds at the '
+                                                                     'export')
 
 
 def test_no_nas_module_reads_a_config_file_around_the_explaining_reader():
