@@ -87,12 +87,9 @@ class PathEvaluator:
     rank (:meth:`share_readings`), also before a resume (``readings``). A COCO key reading ``-1`` on a few search
     mini-batches (COCOeval's value where they hold no ground-truth object of the key's area range:
     ``coco/bbox_mAP_s`` on images without small objects) is not an AP: it scores 0 as an evaluation without metrics
-    does under ``'greater'``, so a candidate that predicted nothing there and one that predicted boxes read alike
+    does under ``'greater'``, so a candidate that predicted nothing there and one that predicted boxes score alike
     (those batches tell them nothing), and it is neither a negative reading (it was: beside one empty evaluation
     the search stopped saying the metric reads negative values) nor an empty evaluation; logged once per batches.
-    (A :func:`potential` leaves such a reading out of its mean, but averages an empty evaluation's worst score: the
-    evaluator cannot tell an empty evaluation on batches without ground truth in the key's range from one on
-    batches with it.)
     Under ``'less'`` (on an AP key, a misconfiguration) such batches score 0 too, a constant of every candidate
     that reads them, and one that predicted nothing there scores ``+inf``, as everywhere (the warning says so).
 
