@@ -59,9 +59,6 @@ class PartialArchitecturePool:
         self.pool: list[Path] = [()]
         self.scores: dict[Path, float] = {}  # the current step's finished candidates
         self.empty: set[Path] = set()  # the current step's candidates whose every evaluation gave no metrics
-        # the current step's candidates whose every evaluation gave no metrics or read a constant of every candidate
-        # there (a COCO -1, a NaN without ground truth): nothing to rank them by
-        self.uninformed: set[Path] = set()
         self.candidate_list: list[Path] | None = None  # the current step's candidates, fixed once drawn
         self.history: list[dict] = []
         self._saved_options: list | None = None  # a loaded checkpoint's options, until compared with the space's
@@ -103,11 +100,9 @@ class PartialArchitecturePool:
         self.candidate_list = [c for c in self.candidates() if keep(c)]
         return list(self.candidate_list)
 
-    def record(self, candidate: Sequence[int], score: float, empty: bool = False, uninformed: bool = False) -> None:
+    def record(self, candidate: Sequence[int], score: float, empty: bool = False) -> None:
         """Record a candidate's score; ``empty``: every evaluation behind it gave no metrics (scored the worst under
-        the rule: 0 under ``'greater'``, +inf under ``'less'``); ``uninformed``: every evaluation behind it gave no
-        metrics or read a value every candidate reads on those batches (a COCO ``-1``, a NaN where they hold no
-        ground truth for the key: :class:`~automl_mm.nas.scoring.PathEvaluator`), kept in :attr:`uninformed`.
+        the rule: 0 under ``'greater'``, +inf under ``'less'``).
 
         Raises:
             ValueError: For a NaN score (a NaN metric, or a mean over samples one of which was NaN): it used to be
@@ -123,11 +118,10 @@ class PartialArchitecturePool:
                              'candidate with no admitted completion (check the search metric: a NaN metric, or a '
                              'NaN among the samples its potential averages)')
         self.scores[candidate] = score
-        for marked, kept in ((empty, self.empty), (uninformed or empty, self.uninformed)):
-            if marked:
-                kept.add(candidate)
-            else:
-                kept.discard(candidate)
+        if empty:
+            self.empty.add(candidate)
+        else:
+            self.empty.discard(candidate)
 
     def pending(self) -> list[Path]:
         """The current step's candidates that have no score yet, in candidate order."""
@@ -165,7 +159,7 @@ class PartialArchitecturePool:
                                  self.empty if rule_sign(self.rule) < 0 else ())
         if ties:
             self.history[-1]['ties'] = ties
-        self.pool, self.scores, self.candidate_list, self.empty, self.uninformed = kept, {}, None, set(), set()
+        self.pool, self.scores, self.candidate_list, self.empty = kept, {}, None, set()
         return list(kept)
 
     @staticmethod
@@ -201,7 +195,6 @@ class PartialArchitecturePool:
         return {'pool': [list(p) for p in self.pool], 'scores': [[list(c), s] for c, s in self.scores.items()],
                 'candidates': None if self.candidate_list is None else [list(c) for c in self.candidate_list],
                 'history': self.history, 'pool_size': self.pool_size, 'empty': [list(c) for c in self.empty],
-                'uninformed': sorted(list(c) for c in self.uninformed),
                 'options': plain(self.space.options), 'rule': self.rule}
 
     def check_space(self) -> None:
@@ -276,8 +269,6 @@ class PartialArchitecturePool:
         self.candidate_list = None if cands is None else [tuple(c) for c in cands]
         self.history = list(state['history'])
         self.empty = {tuple(c) for c in state.get('empty', [])}
-        # a checkpoint written before it was kept: its empty candidates (the others unknown, taken as informed)
-        self.uninformed = {tuple(c) for c in state.get('uninformed', [])} | self.empty
         self._unchecked = True
         self.check_space()
 
@@ -299,8 +290,7 @@ def seeded_subset(items: list, k: int, seed: int, *keys: int) -> list:
 
 def score_step(pool: PartialArchitecturePool, score_fn: Callable[[Path], float],
                on_round: Callable[[int, int], None] | None = None,
-               is_empty: Callable[[Path], bool] | None = None,
-               is_uninformed: Callable[[Path], bool] | None = None) -> dict[Path, float]:
+               is_empty: Callable[[Path], bool] | None = None) -> dict[Path, float]:
     """Score every pending candidate of the pool's current step, split across ranks.
 
     Candidates are dealt in rounds of ``world_size``: rank r scores the r-th of the round, then all scores of the
@@ -316,8 +306,6 @@ def score_step(pool: PartialArchitecturePool, score_fn: Callable[[Path], float],
         on_round: Called as ``on_round(num_scored, num_candidates)`` after each round (progress, checkpoints).
         is_empty: Asked right after ``score_fn(candidate)`` on the rank that scored it: whether every
             evaluation behind that score gave no metrics (gathered with the score, kept in ``pool.empty``).
-        is_uninformed: Asked after ``is_empty``, alike: whether every evaluation behind that score gave no metrics
-            or read a constant of every candidate there (kept in ``pool.uninformed``).
 
     Returns:
         Every score of the step.
@@ -331,30 +319,29 @@ def score_step(pool: PartialArchitecturePool, score_fn: Callable[[Path], float],
     for start in range(0, len(pending), world_size):
         chunk = pending[start:start + world_size]
         mine = chunk[rank] if rank < len(chunk) else None
-        result, failure = (None, None, False, False, None), None
+        result, failure = (None, None, False, None), None
         if mine is not None:
             try:
                 score = float(score_fn(mine))
-                result = (mine, score, bool(is_empty(mine)) if is_empty is not None else False,
-                          bool(is_uninformed(mine)) if is_uninformed is not None else False, None)
+                result = (mine, score, bool(is_empty(mine)) if is_empty is not None else False, None)
             except Exception as err:
                 if world_size == 1:
                     raise
                 # the other ranks are (or will be) in this round's gather: a rank that raised here left them
                 # waiting for its score (NCCL: until the process group's timeout; gloo: "Connection closed by
                 # peer", naming nothing) -> the failure is gathered like a score and every rank stops on it
-                failure, result = err, (mine, None, False, False, f'{type(err).__name__}: {err}')
+                failure, result = err, (mine, None, False, f'{type(err).__name__}: {err}')
         gathered = all_gather_object(result) if world_size > 1 else [result]
-        failed = [(r, candidate, why) for r, (candidate, _, _, _, why) in enumerate(gathered) if why is not None]
+        failed = [(r, candidate, why) for r, (candidate, _, _, why) in enumerate(gathered) if why is not None]
         if failure is not None:
             raise failure
         if failed:
             r, candidate, why = failed[0]
             raise RuntimeError(f'scoring candidate {tuple(candidate)} failed on rank {r} ({why}); every rank stops '
                                f'here (rank {r}\'s log has the traceback)')
-        for candidate, score, empty, uninformed, _ in gathered:
+        for candidate, score, empty, _ in gathered:
             if candidate is not None:
-                pool.record(candidate, score, empty, uninformed)
+                pool.record(candidate, score, empty)
         if on_round is not None:
             on_round(len(pool.scores), total)
     return dict(pool.scores)

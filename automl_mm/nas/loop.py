@@ -403,14 +403,9 @@ class SearchLoopBase(SearchResumeChecks, IterBasedTrainLoop):
                 (:class:`~automl_mm.nas.scoring.PathEvaluator`), and a step in which no candidate has a finite
                 score but some have +inf raises for the same reason.
 
-            A step none of whose candidates read anything but no metrics or a value every candidate reads on those
-            batches (a COCO ``-1``, a NaN without ground truth: ``pool.uninformed``) raises alike: it used to tie
-            every candidate at 0 with only the tie warning, and choose by candidate order.
-
         Raises:
-            RuntimeError: Every candidate of the step gave no metrics; every candidate with an admitted completion
-                read only such constants or no metrics; or, under ``'less'``, every candidate with an admitted
-                completion had an evaluation that gave none.
+            RuntimeError: Every candidate of the step gave no metrics; or, under ``'less'``, every candidate with an
+                admitted completion had an evaluation that gave none.
         """
         candidates = pool.candidates()
         done_before = len(pool.scores)
@@ -441,25 +436,19 @@ class SearchLoopBase(SearchResumeChecks, IterBasedTrainLoop):
 
         counts = {}
 
-        def read() -> tuple[int, int, int]:
-            return evaluate.evaluations, evaluate.empty_evaluations, getattr(evaluate, 'constant_evaluations', 0)
-
         def counted(candidate: tuple) -> float:
-            counts['before'] = read()
+            counts['before'] = (evaluate.evaluations, evaluate.empty_evaluations)
             return score_fn(candidate)
 
         def is_empty(candidate: tuple) -> bool:
-            n, e, _ = (now - before for now, before in zip(read(), counts['before']))
+            n0, e0 = counts['before']
+            n, e = evaluate.evaluations - n0, evaluate.empty_evaluations - e0
             return n > 0 and e == n
-
-        def is_uninformed(candidate: tuple) -> bool:  # no metrics, or a COCO -1 / NaN every candidate reads there
-            n, e, c = (now - before for now, before in zip(read(), counts['before']))
-            return n > 0 and e + c == n
 
         if evaluate is None:
             score_step(pool, score_fn, on_round)
         else:
-            score_step(pool, counted, on_round, is_empty, is_uninformed)
+            score_step(pool, counted, on_round, is_empty)
             if world_size > 1:  # what the other ranks read: an empty candidate on one, negative readings on another
                 evaluate.share_readings()
         if evaluate is not None and candidates and all(c in pool.empty for c in candidates):
@@ -468,16 +457,6 @@ class SearchLoopBase(SearchResumeChecks, IterBasedTrainLoop):
                 f'score {self.metric_key}={"0" if pool.rule == "greater" else "+inf"}, the worst under '
                 f'metric_rule={pool.rule!r}), so the choice would be a tie-break: the supernet predicts nothing '
                 f'({_empty_step_advice(self, trained_by)})')
-        admitted = [c for c in candidates if pool.scores.get(c) != -math.inf]
-        if evaluate is not None and admitted and all(c in pool.uninformed for c in admitted):
-            # the same tie-break as a step without metrics: every candidate read the key's constant of those batches
-            raise RuntimeError(
-                f'[{name}] none of the {len(admitted)} candidates with an admitted completion read '
-                f'{self.metric_key} on the search batches other than a value every candidate reads there (a COCO -1 '
-                'where they hold no ground-truth object of the key\'s area range, a NaN where they hold none of a '
-                'classwise key\'s class) or no metrics: they all score alike, so the choice would be a tie-break. '
-                'Choose a train_cfg.metric_key the search split has ground truth for (the mAP over every area and '
-                'class), or score on more search batches (train_cfg.batches_per_sample, or None for the whole split)')
         ranking = pool.ranking()
         unranked = [c for c, s in ranking if s == math.inf]  # under 'less': an evaluation gave no metrics
         if unranked and not any(math.isfinite(s) for _, s in ranking):

@@ -97,10 +97,7 @@ class PathEvaluator:
     with ``classwise=True``: ``coco/<class>_precision`` where the images read hold no ground-truth object of the
     class; ``CityScapesMetric``'s ``cityscapes/mAP`` on images without instances) is read alike by every candidate
     that reads those batches: it scores 0 as a COCO ``-1`` does, logged once per batches naming the key, and the
-    batches are remembered (``readings['nan']``). ``constant_evaluations`` counts the evaluations that read such a
-    constant (a COCO ``-1`` or a NaN): :func:`potential` leaves them out of its mean, and a search step none of whose
-    candidates read anything else is refused (:meth:`~automl_mm.nas.loop.SearchLoopBase.run_step`).
-    A NaN on batches where another candidate read a value (any
+    batches are remembered (``readings['nan']``). A NaN on batches where another candidate read a value (any
     candidate, step or rank, also before a resume: ``readings['read']``) is the candidate's own fault (NaN outputs or
     weights), not a key without ground truth there, and is refused with a ``ValueError`` naming the key and the
     batches, as is a NaN on the whole search split (every candidate reads the same images: nothing to rank by).
@@ -164,9 +161,6 @@ class PathEvaluator:
         self.empty_score = 0.0 if rule == 'greater' else math.inf
         self.evaluations = 0
         self.empty_evaluations = 0
-        # evaluations that read a constant of every candidate there (a COCO -1, a NaN without ground truth): left
-        # out of a potential's mean (potential), and a step none of whose candidates read anything else is refused
-        self.constant_evaluations = 0
         # the lowest reading so far (an empty evaluation's 0 must not rank above one), whether an evaluation gave
         # no metrics, here or on another rank (share_readings); the search loops keep it in their search state
         self.readings = new_readings() if readings is None else readings
@@ -246,7 +240,6 @@ class PathEvaluator:
                       'candidates nothing), one that predicts none reads no metrics and scores '
                       f'{self.metric_key}={self._empty_named()}. Score on more batches per sample, or choose a key '
                       'over every area', logger='current', level=logging.WARNING)
-        self.constant_evaluations += 1
         return 0.0
 
     def _nan(self, path: Sequence[int], read: list[int] | None) -> float:
@@ -275,7 +268,6 @@ class PathEvaluator:
                       f'{self.metric_key}=0 on them (they tell the candidates nothing), one that reads no metrics '
                       f'scores {self.metric_key}={self._empty_named()}. Score on more batches per sample, or choose '
                       'a key the split has ground truth for', logger='current', level=logging.WARNING)
-        self.constant_evaluations += 1
         return 0.0
 
     def _key_name(self) -> str:
@@ -358,20 +350,11 @@ def potential(prefix: Sequence[int], sampler: UniformPathSampler, evaluate: Call
         accept: The cost limit (``None``: every completion).
         first_sample: Index of the first sample (selects its search mini-batches).
 
-    Samples whose evaluation read a constant of every candidate that reads those batches (a COCO ``-1`` or a NaN
-    where they hold no ground truth for the key, counted by ``evaluate.constant_evaluations``:
-    :class:`PathEvaluator`) are left out of the mean: they tell the candidates nothing, and a candidate whose draws
-    missed such a sample (no completion within ``max_tries``) was averaged without its 0, the others with it, so the
-    others' potentials were pulled toward the worst under ``'greater'`` (toward the best under ``'less'``). Every
-    candidate's potential is now the mean of the samples that tell it from the others.
-
     Returns:
-        The mean score over the samples read that are not such constants (``+inf`` when ``evaluate`` scored one
-        completion ``+inf``: an evaluation with no metrics under rule ``'less'``, :class:`PathEvaluator`);
-        ``evaluate.empty_score`` (0 without one: the worst under the rule) when every sample read such a constant;
-        ``-inf`` when the prefix has no admitted completion, or when none was found in ``max_tries`` draws (with a
-        warning naming the prefix). If only some draws fail, the mean is over the completions found, with a
-        warning.
+        The mean score (``+inf`` when ``evaluate`` scored one completion ``+inf``: an evaluation with no metrics
+        under rule ``'less'``, :class:`PathEvaluator`); ``-inf`` when the prefix has no admitted completion, or
+        when none was found in ``max_tries`` draws (with a warning naming the prefix). If only some draws fail, the
+        mean is over the completions found, with a warning.
 
     Raises:
         ValueError: If ``num_samples`` is not an int >= 1 (0 read as "no admitted completion", -inf).
@@ -381,8 +364,7 @@ def potential(prefix: Sequence[int], sampler: UniformPathSampler, evaluate: Call
     full = len(prefix) == space.num_decisions
     if full and getattr(evaluate, 'batches_per_sample', 0) is None:
         num_samples = 1
-    scores, found = [], 0
-    counting = isinstance(getattr(evaluate, 'constant_evaluations', None), int)
+    scores = []
     # Under a cost limit a completion takes as many draws as its rejection needs, which differs between
     # candidates: one stream per sample keeps the next sample's draws from shifting. Without a limit every
     # completion takes the same draws, and the one stream keeps earlier searches' results.
@@ -392,25 +374,16 @@ def potential(prefix: Sequence[int], sampler: UniformPathSampler, evaluate: Call
         if path is None:
             continue
         path = drawn_path(sampler, path, 'the completion sampler', prefix, accept)
-        found += 1
-        before = evaluate.constant_evaluations if counting else 0
-        score = evaluate(path, first_sample + s)
-        if counting and evaluate.constant_evaluations > before:
-            continue  # a constant of every candidate that reads these batches: it tells them nothing
-        scores.append(score)
-    if found < num_samples:
+        scores.append(evaluate(path, first_sample + s))
+    if len(scores) < num_samples:
         admitted = sampler.admitted_completions(prefix, accept)
         if admitted is None:  # too many completions to enumerate: rejection sampling ran out of draws
-            print_log(f'prefix {tuple(prefix)}: {num_samples - found} of {num_samples} completions not found '
+            print_log(f'prefix {tuple(prefix)}: {num_samples - len(scores)} of {num_samples} completions not found '
                       f'within the cost limit in max_tries={sampler.max_tries} draws each; '
-                      + ('it is dropped (score -inf)' if not found else f'its score averages {found} (the other '
-                         'candidates\' average the batches of every sample)')
+                      + ('it is dropped (score -inf)' if not scores else f'its score averages {len(scores)}')
                       + ' (raise the sampler\'s max_tries or enumerate_limit)', logger='current',
                       level=logging.WARNING)
-    if scores:
-        return float(np.mean(scores))
-    # every sample read a constant of every candidate there: nothing to rank it by, the worst under the rule
-    return float(getattr(evaluate, 'empty_score', 0.0)) if found else -math.inf
+    return float(np.mean(scores)) if scores else -math.inf
 
 
 def candidate_scorer(sampler: UniformPathSampler, evaluate: Callable[[tuple, int], float], num_samples: int,
