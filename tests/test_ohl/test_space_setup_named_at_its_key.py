@@ -53,7 +53,7 @@ def test_a_misspelled_target_is_refused_at_start_naming_the_spaces_key(target, s
 
 
 def _hook(target: str, key: str | None = None) -> OHLHook:
-    hook = OHLHook(spaces=[dict(type='AttributeSpace', name='lr', target='model.weight', choices=[1.0, 2.0],
+    hook = OHLHook(spaces=[dict(type='AttributeSpace', name='lr', target='model.gain', choices=[1.0, 2.0],
                                 distribution=dict(type='Categorical')),
                            dict(type='AttributeSpace', name='bs', target=target, choices=[4, 8],
                                 distribution=dict(type='Categorical'))],
@@ -64,7 +64,9 @@ def _hook(target: str, key: str | None = None) -> OHLHook:
 
 
 def _runner() -> SimpleNamespace:
-    return SimpleNamespace(model=nn.Linear(2, 2), train_dataloader=DataLoader(list(range(8)), batch_size=4))
+    model = nn.Linear(2, 2)
+    model.gain = 1.0  # a plain setting (a tensor slot such as the weight is refused: test_theta_attribute_space)
+    return SimpleNamespace(model=model, train_dataloader=DataLoader(list(range(8)), batch_size=4))
 
 
 @pytest.mark.parametrize('key', ['custom_hooks[0]', None])
