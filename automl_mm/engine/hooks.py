@@ -25,7 +25,7 @@ from typing import Any
 
 import numpy as np
 import torch
-from mmengine.dist import get_rank, get_world_size
+from mmengine.dist import get_world_size
 from mmengine.hooks import Hook
 from mmengine.logging import print_log
 
@@ -289,13 +289,6 @@ def check_schedule_unchanged(runner, checkpoint: dict, name: str) -> None:
     (``meta['epoch_length']``: another ``train_dataloader.batch_size`` or training-set size) where the span is the
     saved one's in epochs: the message blamed ``train_cfg.max_epochs``, which was unchanged.
 
-    The checkpoint holds the schedulers and the epoch length of rank 0 (mmengine saves on the master rank). An uneven
-    split (``DefaultSampler(round_up=False)`` on a training set the world size does not divide) gives the other ranks
-    epochs of another length, and so other spans in iterations: a rank other than 0 compares the spans in epochs
-    (saved span / saved epoch length against its own span / its own epoch length), so an unchanged config resumes on
-    every rank and another span in epochs (``train_cfg.max_epochs``) is refused on each; another epoch length at the
-    same span in epochs is refused on rank 0 alone, which every rank stops with (:class:`StrictCheckpointHook`).
-
     Raises:
         ValueError: a built scheduler's span differs from the saved one, naming the scheduler, both values and the
             cause (another world size than the checkpoint's, another epoch length, else e.g. another
@@ -321,14 +314,6 @@ def check_schedule_unchanged(runner, checkpoint: dict, name: str) -> None:
                 # an epoch as long as the saved one's (train_dataloader.num_batch_per_epoch, which mmengine
                 # multiplies by the world size): the world size did not change the span
                 same_length = bool(saved_length and length and int(saved_length) == length)
-                if get_rank() != 0 and saved_world is not None and int(saved_world) == get_world_size() and \
-                        not same_length and saved_length and length and \
-                        state[key] * length == now * int(saved_length):
-                    # the saved span is rank 0's (mmengine saves on the master rank), in rank 0's epochs; an uneven
-                    # split (DefaultSampler(round_up=False)) gives this rank epochs of another length: the same span
-                    # in epochs is the unchanged config (another batch size or training set is refused on rank 0,
-                    # whose epochs the checkpoint counts, and every rank stops with it)
-                    continue
                 if saved_world is not None and int(saved_world) != get_world_size() and not same_length:
                     processes = f'{saved_world} process{"es" if int(saved_world) != 1 else ""}'
                     raise ValueError(
