@@ -14,20 +14,8 @@ import torch
 
 from automl_mm.ohl.copies import CopyLayout
 from tests.test_ohl._spaces import _fresh_layout  # noqa: F401  (_fresh_layout: autouse)
+from tests.test_ohl.test_hook_random_streams import _Space as _Recorder  # records the draws it is handed
 from tests.test_ohl.test_ohl_resume_checks import _choice_hook, _resuming_runner
-
-
-class _Recorder(SimpleNamespace):
-    """Stands in for the hook's space at the trunk start: records the first draws of the generator it is handed."""
-
-    def reset_stats(self):
-        pass
-
-    def begin_trunk(self, runner, trunk, generator):
-        self.draws = tuple(torch.randint(1000, (8,), generator=generator).tolist())
-
-    def begin_segment(self, runner, segment):
-        pass
 
 
 def _next_trunk(hook, copy_id: int) -> tuple:

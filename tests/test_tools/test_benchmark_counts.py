@@ -9,6 +9,8 @@ import sys
 
 import pytest
 
+from tests.test_tools.test_benchmark_options import _refused
+
 #: What starts work in these benchmarks: stubbed to fail the test.
 _WORK = ('run_arms', 'ensure_fmnist_det', 'run_ohl', 'run_other', 'worker')
 
@@ -38,14 +40,7 @@ _WORK = ('run_arms', 'ensure_fmnist_det', 'run_ohl', 'run_other', 'worker')
     ('ohl_vs_pbt', ['--arms', 'ohl', '--cpus', '0'], '--cpus must be a whole number >= 1, got 0'),
 ])
 def test_a_count_below_its_minimum_is_refused_before_any_run(arms, monkeypatch, capsys, name, argv, says):
-    module = importlib.import_module(name)
-    for attr in _WORK:
-        monkeypatch.setattr(module, attr, lambda *a, **k: pytest.fail('a run started'), raising=False)
-    monkeypatch.setattr(sys, 'argv', [f'{name}.py', *argv])
-    with pytest.raises(SystemExit) as exit_info:
-        module.main()
-    assert exit_info.value.code == 2
-    assert says in capsys.readouterr().err
+    assert says in _refused(importlib.import_module(name), argv, monkeypatch, capsys, _WORK)
 
 
 @pytest.mark.parametrize('name, argv', [

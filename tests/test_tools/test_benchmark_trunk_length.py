@@ -8,6 +8,8 @@ import sys
 
 import pytest
 
+from tests.test_tools.test_benchmark_options import _refused
+
 #: What starts work in these benchmarks: stubbed to fail the test.
 _WORK = ('run_arms', 'ensure_fmnist_det', 'usable_cpus')
 
@@ -29,14 +31,7 @@ _WORK = ('run_arms', 'ensure_fmnist_det', 'usable_cpus')
 ])
 def test_a_trunk_that_does_not_divide_the_run_is_refused_before_any_training(arms, monkeypatch, capsys, name, argv,
                                                                              says):
-    module = importlib.import_module(name)
-    for attr in _WORK:
-        monkeypatch.setattr(module, attr, lambda *a, **k: pytest.fail('a run started'), raising=False)
-    monkeypatch.setattr(sys, 'argv', [f'{name}.py', *argv])
-    with pytest.raises(SystemExit) as exit_info:
-        module.main()
-    assert exit_info.value.code == 2
-    assert says in capsys.readouterr().err
+    assert says in _refused(importlib.import_module(name), argv, monkeypatch, capsys, _WORK)
 
 
 def test_a_dividing_trunk_passes(arms, monkeypatch):
