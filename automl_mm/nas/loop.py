@@ -544,10 +544,14 @@ class SearchLoopBase(SearchResumeChecks, IterBasedTrainLoop):
         copy by a path relative to its own folder, so the work dir loads when copied to another checkout or machine
         (it inherited the retrain config by its absolute path). Where the resolved config has no text that loads back
         the same (a class object as a value), it inherits ``self.retrain_config`` by its absolute path, with a warning.
+        Environment variables the retrain config reads (``{{$VAR:default}}``) are written as their values at the
+        export, with a warning naming them.
 
         Returns:
             The path of the final config.
         """
+        from automl_mm.engine.config_read import read_config
+
         copy_name = retrain_copy_name(final_name)
         text = resolved_config_text(self.retrain_config)
         if text is None:
@@ -560,6 +564,14 @@ class SearchLoopBase(SearchResumeChecks, IterBasedTrainLoop):
                       f'(its _base_ chain merged), inherited by {final_name}\n')
             self.write_text(copy_name, header + text)
             base = f'./{copy_name}'
+            # mmengine substitutes {{$VAR:default}} as it loads: the copy holds this machine's value, where inheriting
+            # the retrain config read the variable again where it was retrained
+            env = read_config(self.retrain_config).env_variables
+            if env:
+                values = ', '.join(f'{name}={value!r}' for name, value in sorted(env.items()))
+                warn(f'train_cfg.retrain_config {self.retrain_config} reads environment variable(s) ({values} here): '
+                     f'{copy_name} holds these values, as the search resolved them, not the variables; a retrain '
+                     f'elsewhere reads them as written (override the keys they set with --cfg-options)')
         return self.write_text(final_name, retrain_config_text(base, model_override, comment))
 
     def retrain_config_exportable(self, final_name: str, check: Callable[[], None]) -> bool:

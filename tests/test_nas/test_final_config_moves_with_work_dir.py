@@ -5,6 +5,7 @@ retrain config as the search resolved it beside the final config (``*_retrain_co
 mmengine's ``Config.dump`` writes a run's config) and inherits it by a path relative to the final config."""
 from __future__ import annotations
 
+import logging
 import os
 import os.path as osp
 import shutil
@@ -79,3 +80,29 @@ def test_the_cr_nas_final_config_loads_from_a_copied_work_dir(tmp_path):
     with DefaultScope.overwrite_default_scope('automl_mm'):
         net = MODELS.build(final.model)
     assert list(net.backbone.active_stage_blocks) == stage_blocks
+
+
+def test_an_environment_variable_the_retrain_config_reads_is_named_as_frozen_in_the_copy(tmp_path, monkeypatch):
+    """The copy holds the retrain config as it resolved at the export: mmengine substitutes ``{{$VAR:default}}`` as
+    it loads, so the copy holds the search machine's value, where the final config inheriting the retrain config read
+    the variable again where it was retrained (another machine's data root). Said at the export, naming the variable
+    and the value written, rather than a retrain on another machine reading the search machine's path unsaid."""
+    from mmengine.logging import MMLogger
+
+    monkeypatch.setenv('AUTOML_MM_TEST_DATA_ROOT', '/search/machine/data')
+    retrain = str(tmp_path / 'retrain.py')
+    with open(retrain, 'w') as f:
+        f.write(f"_base_ = {osp.join(REPO_ROOT, 'configs/pc_nas/pc-nas-retrain_mbconv-digits_1x1_30e_digits.py')!r}\n"
+                "data_root_note = '{{$AUTOML_MM_TEST_DATA_ROOT:data/}}'\n")
+    runner = Runner.from_cfg(pc_cfg(str(tmp_path / 'run'), retrain_config=retrain))
+    loop = runner.build_train_loop(runner._train_loop)
+    loop.results = [{'potential': 0.5, 'arch': list(loop.space.values([0] * loop.space.num_decisions))}]
+    loop.pool.history = []
+    logged = []
+    logger = MMLogger.get_current_instance()
+    monkeypatch.setattr(logger, 'log', lambda level, msg, *a, **k: level >= logging.WARNING and logged.append(msg))
+    loop._export()
+    said = [m for m in logged if 'AUTOML_MM_TEST_DATA_ROOT' in m]
+    assert len(said) == 1, logged
+    assert "'/search/machine/data'" in said[0] and 'pc_nas_retrain_config.py' in said[0], said[0]
+    assert Config.fromfile(osp.join(loop.out_dir, 'pc_nas_final_config.py')).data_root_note == '/search/machine/data'
