@@ -14,8 +14,9 @@ from .search_log import warn
 
 
 def check_retrain_config(path: str | None) -> str | None:
-    """``train_cfg.retrain_config`` as an absolute path, or an error now: the export names it as ``_base_``, and a
-    path relative to another directory than the one the run starts in exported a config that could not load.
+    """``train_cfg.retrain_config`` as an absolute path, or an error now: the export reads it again at the end (its
+    resolved copy, :func:`resolved_config_text`, or, where that has no text, as ``_base_``), and a path relative to
+    another directory than the one the run starts in exported a config that could not load.
 
     A config whose ``train_cfg`` is a search loop (``PCNASLoop``, ``CRNASLoop`` or a subclass, its ``type`` resolved
     as the runner builds it, in its ``_scope_``, else the config's ``default_scope``: e.g. the search config itself)
