@@ -30,6 +30,12 @@ def _evaluator(metric, key: str) -> PathEvaluator:
         return (0.0, True) if value is None else (value, False)
 
     evaluate = PathEvaluator(nn.Identity(), space, held_out, batches_per_sample=1)
+    return tracking_samples(evaluate, held_out, score)
+
+
+def tracking_samples(evaluate: PathEvaluator, held_out, score) -> PathEvaluator:
+    """``evaluate`` with ``held_out.score`` set to ``score`` and each scored sample's index kept in
+    ``held_out.sample`` (what a stand-in ``score`` reads its planted value by)."""
     held_out.score = score
     original = evaluate._score
 

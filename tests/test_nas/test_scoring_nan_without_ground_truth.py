@@ -21,6 +21,7 @@ from torch import nn
 from automl_mm.engine.evaluate import HeldOutEvaluator
 from automl_mm.nas import scoring
 from automl_mm.nas.scoring import PathEvaluator, new_readings
+from tests.test_nas.test_scoring_coco_no_ground_truth import tracking_samples
 
 NAN = math.nan
 
@@ -43,15 +44,7 @@ def _evaluator(values: dict, key: str = 'coco/b_precision', metric=None, rule: s
 
     evaluate = PathEvaluator(nn.Identity(), space, held_out, batches_per_sample=batches_per_sample, rule=rule,
                              readings=readings)
-    held_out.score = score
-    original = evaluate._score
-
-    def tracked(path, sample_index):
-        held_out.sample = sample_index
-        return original(path, sample_index)
-
-    evaluate._score = tracked
-    return evaluate
+    return tracking_samples(evaluate, held_out, score)
 
 
 @pytest.fixture
