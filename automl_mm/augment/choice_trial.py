@@ -1,5 +1,5 @@
-"""The trial of every choice an :class:`~automl_mm.augment.choice.OHLRandomChoice` can draw, once, at the first sample
-of each place and key set where a view wrapper or a second image makes a refusal possible
+"""The trial of every choice an :class:`~automl_mm.augment.random_choice.OHLRandomChoice` can draw, once, at the
+first sample of each place and key set where a view wrapper or a second image makes a refusal possible
 (:meth:`OHLRandomChoice._try_each_choice`): a refusal then stops every rank there, whatever is drawn.
 
 Here: the refusal told apart from a sub-pipeline's own errors (:class:`_ChoiceRefused`), the transforms nested in a

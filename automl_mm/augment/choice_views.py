@@ -1,4 +1,4 @@
-"""Where a choice transform (:mod:`automl_mm.augment.choice`) runs inside mmcv's view wrappers (``KeyMapper``,
+"""Where a choice transform (:mod:`automl_mm.augment.choice_base`) runs inside mmcv's view wrappers (``KeyMapper``,
 ``TransformBroadcaster``), and what they give back: the place of a call (:func:`_place`), the view read once per
 place (:class:`_View`: the keys a choice watches per key set, what the wrappers drop per set of changed keys) and the
 content compares of the values a view drops (:func:`_same_value`, :func:`_same_image`), moved from ``choice.py``
@@ -20,7 +20,7 @@ from mmengine.logging import print_log
 from . import op_base
 
 if TYPE_CHECKING:
-    from .choice import LiveChoiceTransform
+    from .choice_base import LiveChoiceTransform
 
 
 def _place(frame: Any) -> tuple:

@@ -1,6 +1,6 @@
 """The draws of choice transforms recorded on each sample, and counted through what consumes or drops samples.
 
-A :class:`~automl_mm.augment.choice.LiveChoiceTransform` records each draw (the applied choice index, the policy
+A :class:`~automl_mm.augment.choice_base.LiveChoiceTransform` records each draw (the applied choice index, the policy
 version it came from, its identity) in the sample's ``results['ohl_choice']`` (:data:`CHOICE_META_KEY`), which the
 OHL hook counts after each iteration. Several things between the transform and the packed sample would lose a draw
 or count it twice; this module makes each draw count once:

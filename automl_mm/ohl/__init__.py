@@ -1,7 +1,8 @@
 """OHL: online hyper-parameter learning over N model copies (distributions, controllers, spaces, hook).
 
-The choice transforms (``LivePolicy``, ``LiveChoiceTransform``, ``OHLRandomChoice``) live in
-:mod:`automl_mm.augment.choice` and are re-exported here.
+The choice transforms (``LivePolicy``, ``LiveChoiceTransform``: :mod:`automl_mm.augment.choice_base`;
+``OHLRandomChoice``: :mod:`automl_mm.augment.random_choice`; all named in :mod:`automl_mm.augment.choice`) are
+re-exported here.
 """
 from automl_mm.augment.choice import LiveChoiceTransform, LivePolicy, OHLRandomChoice
 

@@ -1,5 +1,5 @@
 """The per-item OHL space: :class:`PipelineChoiceSpace`. The distribution is published to shared memory that every
-dataloader worker reads; a pipeline transform (a ``LiveChoiceTransform`` of :mod:`automl_mm.augment.choice`:
+dataloader worker reads; a pipeline transform (a ``LiveChoiceTransform`` of :mod:`automl_mm.augment.choice_base`:
 ``OHLRandomChoice``, ``OHLAutoAugment``) samples per image and records the index it applied in the sample's
 metainfo (``ohl_choice``), which the hook counts after each iteration. With ``policy_size=K`` each copy instead
 draws K choices per trunk (its policy, the controller's sample) and publishes them; the images sample among those.

@@ -5,7 +5,7 @@ Two ways a sample reaches training:
 * **per copy** (:class:`AttributeSpace`): one sample per copy per trunk, written to an attribute path of the
   runner (``model.head.loss_module.label_smoothing``, ``optim_wrapper.optimizer.param_groups.*.weight_decay``).
 * **per item** (:class:`PipelineChoiceSpace`): the distribution is published to shared memory that every
-  dataloader worker reads; a pipeline transform (a ``LiveChoiceTransform`` of :mod:`automl_mm.augment.choice`:
+  dataloader worker reads; a pipeline transform (a ``LiveChoiceTransform`` of :mod:`automl_mm.augment.choice_base`:
   ``OHLRandomChoice``, ``OHLAutoAugment``) samples per image and records the index it applied in the sample's
   metainfo (``ohl_choice``), which the hook counts after each iteration. With ``policy_size=K`` each copy instead
   draws K choices per trunk (its policy, the controller's sample) and publishes them; the images sample among

@@ -23,8 +23,7 @@ from mmdet.structures.bbox import HorizontalBoxes
 from mmdet.structures.mask import BitmapMasks, PolygonMasks
 from mmengine.dataset import Compose
 
-from automl_mm.augment import choice as choice_module
-from automl_mm.augment import op_base
+from automl_mm.augment import op_base, random_choice
 from automl_mm.augment.choice import OHLRandomChoice, count_view_choices
 from automl_mm.augment.policy import FixedAutoAugment
 
@@ -269,8 +268,8 @@ def test_a_pairs_image_is_compared_only_beside_a_second_image_left_as_it_was():
     """A sub-pipeline that replaces both images of a pair (1333 x 800: 5 ms a comparison of a flipped view) is not
     compared; one that changes the image alone is still refused."""
     compared = []
-    same = choice_module._same_image
-    with mock.patch.object(choice_module, '_same_image', lambda *args: compared.append(1) or same(*args)):
+    same = random_choice._same_image  # patched where OHLRandomChoice looks it up (random_choice.py, not choice.py)
+    with mock.patch.object(random_choice, '_same_image', lambda *args: compared.append(1) or same(*args)):
         out = _choice(dict(type=_FlipBoth))(_pair())
         assert np.array_equal(out['img'], _img(0)[:, ::-1]) and np.array_equal(out['img2'], _img(1)[:, ::-1])
         assert compared == []
