@@ -26,10 +26,17 @@ if [[ -z "$CONFIG" ]]; then
     CONFIG="$DIGITS"
   fi
 fi
-EPOCHS="$("$PY" -c "from mmengine.config import Config; print(Config.fromfile('$CONFIG').train_cfg.max_epochs)")"
+# the epochs (the last checkpoint's name) and the trunks, counted from the OHL hook's trunk length as its
+# OHLProgressHook counts them ("?" where the config alone does not tell)
+SCHEDULE="$("$PY" -c "from mmengine.config import Config
+from automl_mm.engine.preflight_ohl_schedule import config_num_trunks
+cfg = Config.fromfile('$CONFIG')
+print(cfg.train_cfg.max_epochs, config_num_trunks(cfg) or '?')" | tail -n 1)"
+EPOCHS="${SCHEDULE% *}"
+TRUNKS="${SCHEDULE#* }"
 mkdir -p "$DEMO_DIR"
 LOG="$DEMO_DIR/console.log"
-echo "OHL-Auto-Aug: $CONFIG ($EPOCHS trunks); full log: $LOG"
+echo "OHL-Auto-Aug: $CONFIG ($TRUNKS trunks, $EPOCHS epochs); full log: $LOG"
 if ! "$PY" tools/train.py "$CONFIG" --work-dir "$DEMO_DIR" 2>&1 | tee "$LOG" \
     | { grep --line-buffered -o 'OHL progress.*' | sed -u 's/^OHL progress /  /' || true; }; then
   echo "training failed; the end of $LOG:"

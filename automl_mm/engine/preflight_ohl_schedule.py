@@ -182,6 +182,44 @@ def _count_epoch(runner: Any, cfg: Any, layout: Any, scope: str) -> bool:
     return True
 
 
+def config_num_trunks(cfg: Any) -> int | None:
+    """The number of trunks the run of ``cfg`` (an mmengine ``Config`` or dict) has, counted as its
+    ``OHLProgressHook`` counts them (:func:`~automl_mm.ohl.progress.num_trunks`: ``ceil(max_iters / trunk
+    length)``) on the stand-in runner of the OHL start checks (:func:`_schedule_runner`); the iterations per epoch are
+    counted on the train dataloader (:func:`_count_epoch`) only where trunks in iterations meet an epoch loop. For a
+    console line before the run (``make demo``: ``tools/demo.sh``).
+
+    Returns:
+        The count, or ``None`` where it cannot be told here: no OHL hook (or several), hook or loop schedule numbers
+        the runner's checks refuse (not exactly one of ``trunk_epochs`` / ``trunk_iters``, a count that is not a
+        positive int, ``trunk_epochs`` under an iteration loop), a train loop that is neither mmengine's epoch nor
+        iteration loop, a train dataloader that does not build in this process.
+    """
+    from automl_mm.ohl.copies import CopyLayout, find_ohl_hook
+    from automl_mm.ohl.progress import num_trunks
+
+    scope = config_scope(cfg)
+    try:
+        found = find_ohl_hook(cfg.get('custom_hooks'), scope)
+    except ValueError:  # several OHL hooks: the config check names them
+        return None
+    if found is None or not isinstance(found[1], dict):
+        return None
+    hook = found[1]
+    num_copies, ranks_per_copy = hook.get('num_copies'), hook.get('ranks_per_copy', 1)
+    trunk_epochs, trunk_iters = hook.get('trunk_epochs'), hook.get('trunk_iters')
+    if (trunk_epochs is None) == (trunk_iters is None) or not all(
+            _positive_int(v) for v in (num_copies, ranks_per_copy, trunk_epochs or trunk_iters)):
+        return None
+    layout = CopyLayout(num_copies, ranks_per_copy, rank=0, world_size=num_copies * ranks_per_copy)
+    runner = _schedule_runner(cfg, layout, hook, scope)
+    if runner is None or trunk_epochs is not None and runner.max_epochs is None:
+        return None
+    if trunk_iters is not None and runner.max_epochs is not None and not _count_epoch(runner, cfg, layout, scope):
+        return None
+    return num_trunks(runner, trunk_epochs, trunk_iters)
+
+
 def _check_schedule_hooks(cfg: Any, scope: str) -> None:
     """A ``TrunkScheduleHook`` (an exported ``schedule_policy.py``) with ``trunk_epochs`` under an iteration loop
     replays its first value all run; it refused that in ``before_train``, after the runner was built."""

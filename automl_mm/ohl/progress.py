@@ -54,6 +54,19 @@ def valid_rewards(record: dict) -> list[float]:
     return [r for r, read in zip(rewards, read_flags(record)) if read] or list(rewards)
 
 
+def num_trunks(runner: Any, trunk_epochs: int | None, trunk_iters: int | None) -> int:
+    """The trunks of a run of ``runner.max_iters`` iterations (the runner, or the config check's stand-in of it:
+    :func:`~automl_mm.engine.preflight_ohl_schedule.config_num_trunks`) with trunks of ``trunk_epochs`` epochs
+    (``len(runner.train_dataloader)`` iterations each) or ``trunk_iters`` iterations (``OHLHook``'s arguments, one of
+    them ``None``): ``ceil(max_iters / trunk length)``, the last one partial when they do not divide (the ratio of
+    iterations done to trunks done, rounded, miscounted that: 320 iterations of 24-iteration trunks read /13 for 13
+    trunks and /14 at the last)."""
+    from .checks import _trunk
+
+    length, _ = _trunk(runner, trunk_epochs, trunk_iters)
+    return -(-runner.max_iters // length)
+
+
 def progress_line(record: dict, num_trunks: int | None, elapsed: float, eta: float | None) -> str:
     """The progress line of one OHL history record (see ``OHLHook.history``).
 
@@ -141,13 +154,8 @@ class OHLProgressHook(Hook):
         self._trunks = self._num_trunks(runner)
 
     def _num_trunks(self, runner: Any) -> int:
-        """The run's trunks: ``ceil(max_iters / trunk length)``, the last one partial when they do not divide (the
-        ratio of iterations done to trunks done, rounded, miscounted that: 320 iterations of 24-iteration trunks
-        read /13 for 13 trunks and /14 at the last)."""
-        from .checks import _trunk
-
-        length, _ = _trunk(runner, self._ohl.trunk_epochs, self._ohl.trunk_iters)
-        return -(-runner.max_iters // length)
+        """The run's trunks (:func:`num_trunks`)."""
+        return num_trunks(runner, self._ohl.trunk_epochs, self._ohl.trunk_iters)
 
     def after_train_iter(self, runner: Any, batch_idx: int, data_batch: Any = None, outputs: Any = None) -> None:
         self._report(runner, runner.iter + 1)  # the loop counts this iteration after its hooks
