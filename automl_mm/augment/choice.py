@@ -14,6 +14,8 @@ How the draws are recorded on a sample and counted through mixing transforms, vi
 of a call and what the view wrappers around it give back are :mod:`automl_mm.augment.choice_views`. Their names are
 re-exported here under this module: configs, tests and pickles (dataloader workers, checkpoints) that name
 ``automl_mm.augment.choice.<name>`` keep working. ``OHLRandomChoice`` is registered once, where it is defined.
+Patching a name here (``mock.patch.object(choice, '_same_image', ...)``) changes nothing the transforms do: their
+code reads its names in the module it is defined in, so patch there (``random_choice._same_image``).
 """
 from __future__ import annotations
 

@@ -90,20 +90,21 @@ def _cdf(probs: np.ndarray) -> np.ndarray:
 class LiveChoiceTransform(BaseTransform):
     """Base of pipeline transforms that apply one of ``num_choices`` choices per sample.
 
-    Unbound, it samples from fixed probabilities (replaying an exported policy; uniform when none are given).
-    Bound to a ``PipelineChoiceSpace`` (``bind``), it samples from the space's live distribution. Either way it
-    records the applied index as ``results['ohl_choice'][key]``, when bound the policy version (trunk) it was
-    drawn from as ``results['ohl_choice'][f'{key}@version']``, and the draw's identity (unique in its process: an
-    image that holds one draw twice counts it once) as ``f'{key}@draw'`` (lists of each, in pipeline order, where
-    several transforms of one key process the same image: :func:`recorded_draws` reads either). A
+    Unbound, it samples from fixed probabilities (replaying an exported policy; uniform when none are given). Bound to a
+    ``PipelineChoiceSpace`` (``bind``), it samples from the space's live distribution. Either way it records the applied
+    index as ``results['ohl_choice'][key]``, when bound the policy version (trunk) it was drawn from as
+    ``results['ohl_choice'][f'{key}@version']``, and the draw's identity (unique in its process: an image that holds one
+    draw twice counts it once) as ``f'{key}@draw'`` (lists of each, in pipeline order, where several transforms of one
+    key process the same image: :func:`~automl_mm.augment.draw_counting.recorded_draws` reads either). A
     ``PipelineChoiceSpace`` adds ``ohl_choice`` to the ``meta_keys`` of every packing transform of the pipeline
     (``PackClsInputs`` has it by default, mmdet's ``PackDetInputs`` does not), so the choice reaches the hook in the
     data samples' metainfo.
     Inside mmcv's ``cache_random_params`` (mmdet's ``ProposalBroadcaster``, mmcv's ``TransformBroadcaster`` with
-    ``share_random_params=True``) every view of a sample gets the same choice and the same draws within it; the
-    space makes a ``KeyMapper`` / ``TransformBroadcaster`` around the transform record that draw once on the sample
-    (:func:`count_view_choices`); one whose view gives back none of what the choice changes is refused at the first
-    sample (:meth:`_check_view_used`). Subclasses implement ``apply_choice`` and ``export_cfg``.
+    ``share_random_params=True``) every view of a sample gets the same choice and the same draws within it; the space
+    makes a ``KeyMapper`` / ``TransformBroadcaster`` around the transform record that draw once on the sample
+    (:func:`~automl_mm.augment.draw_counting.count_view_choices`); one whose view gives back none of what the choice
+    changes is refused at the first sample (:meth:`_check_view_used`). Subclasses implement ``apply_choice`` and
+    ``export_cfg``.
     """
 
     bindable = True
