@@ -28,3 +28,15 @@ def test_without_an_ohl_hook_there_is_no_count(tmp_path):
     cfg = tiny_ohl_cfg(str(tmp_path / 'work'))
     cfg.custom_hooks = []
     assert config_num_trunks(cfg) is None
+
+
+@pytest.mark.parametrize('change', ['both trunk lengths', 'two OHL hooks'])
+def test_a_hook_the_runner_refuses_has_no_count(tmp_path, change):
+    """trunk_epochs with trunk_iters (OHLHook takes one), two OHL hooks (find_ohl_hook raises): None, not a count
+    or an error before make demo's run."""
+    cfg = tiny_ohl_cfg(str(tmp_path / 'work'))
+    if change == 'both trunk lengths':
+        cfg.custom_hooks[0].trunk_iters = 5
+    else:
+        cfg.custom_hooks.append(dict(cfg.custom_hooks[0]))
+    assert config_num_trunks(cfg) is None
