@@ -189,6 +189,15 @@ def _skips_past(call: Any, owner: type) -> str | None:
     return '' if bound.args[0].id == owner.__name__ else bound.args[0].id
 
 
+def callable_name(obj: Any) -> str:
+    """How a message names what a config node builds: a class's or function's ``__name__``; a ``functools.partial``
+    (a registry entry or a pure-Python config's ``type``, which mmengine builds as any callable) as
+    ``partial(<name of what it wraps>)``, since it has no ``__name__``; anything else by its type's name."""
+    if isinstance(obj, functools.partial):
+        return f'partial({callable_name(obj.func)})'
+    return getattr(obj, '__name__', None) or type(obj).__name__
+
+
 def check_arguments(cls: type, args: dict, key: str, given: tuple[str, ...] = (),
                     passed_by_builder: Collection[str] = _GIVEN) -> None:
     """``args`` (a config node without ``type``) against ``cls``'s constructor: unknown or missing arguments, an
@@ -205,6 +214,7 @@ def check_arguments(cls: type, args: dict, key: str, given: tuple[str, ...] = ()
     """
     params, takes_any, forwarded, set_by = _signature_chain(cls)
     set_by = dict(set_by)
+    name_of = callable_name(cls)  # (a registered functools.partial has no __name__)
     for name, value in args.items():
         if name == '_scope_':  # mmengine's registry reads it (a config inherited from mmdet::...)
             continue
@@ -218,14 +228,14 @@ def check_arguments(cls: type, args: dict, key: str, given: tuple[str, ...] = ()
             takes = f' (it takes {", ".join(known)})' if not takes_any else ''
             if name in set_by:  # its own call gives it: Python's "got multiple values", naming no key
                 raise ConfigCheckError(
-                    f'{key}.{name}: {cls.__name__} sets {name!r} itself ({set_by[name]} passes it to its base '
+                    f'{key}.{name}: {name_of} sets {name!r} itself ({set_by[name]} passes it to its base '
                     f"class's constructor beside the keywords it forwards), so the config cannot give it{takes}{hint}")
-            raise ConfigCheckError(f'{key}.{name}: {cls.__name__} takes no argument {name!r}{takes}{hint}')
+            raise ConfigCheckError(f'{key}.{name}: {name_of} takes no argument {name!r}{takes}{hint}')
         if param is None:
             continue
         if _is_number_type(param.annotation, param.default) and value is not None and (
                 isinstance(value, bool) or not isinstance(value, numbers.Number)):
-            raise ConfigCheckError(f'{key}.{name}={value!r} is not a number ({cls.__name__} takes a number there)')
+            raise ConfigCheckError(f'{key}.{name}={value!r} is not a number ({name_of} takes a number there)')
     if forwarded:  # a base class fills some of its own arguments (mmengine's LRSchedulerMixin: param_name)
         return
     missing = [n for n, p in params.items()
@@ -233,7 +243,7 @@ def check_arguments(cls: type, args: dict, key: str, given: tuple[str, ...] = ()
                and n not in args
                and p.kind in (inspect.Parameter.POSITIONAL_OR_KEYWORD, inspect.Parameter.KEYWORD_ONLY)]
     if missing:
-        raise ConfigCheckError(f'{key}: {cls.__name__} needs {", ".join(map(repr, missing))}')
+        raise ConfigCheckError(f'{key}: {name_of} needs {", ".join(map(repr, missing))}')
 
 
 def _resolve(registry: Any, node: dict, key: str, what: str, scope: str) -> type:
@@ -241,7 +251,10 @@ def _resolve(registry: Any, node: dict, key: str, what: str, scope: str) -> type
 
     kind = node.get('type')
     scope = node.get('_scope_') or scope  # as mmengine's build_from_cfg
-    found = kind if isinstance(kind, type) else registered_class(registry, kind, scope)
+    # a class, or any other callable (a functools.partial in a pure-Python config), is built as it is: mmengine's
+    # build_from_cfg takes a callable type; refused here as "not registered" before
+    found = kind if isinstance(kind, type) or (callable(kind) and not isinstance(kind, str)) else \
+        registered_class(registry, kind, scope)
     if found is None:
         from .preflight_types import type_hint
         raise ConfigCheckError(f'{key}.type={kind!r} is not a registered {what} in scope {scope!r}'
