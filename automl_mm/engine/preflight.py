@@ -33,6 +33,11 @@ concept, and the public names stay importable from here.
     evaluator reports and its reward loader is held out (:mod:`~automl_mm.engine.preflight_search`); its trunks
     fit the loop, checkpoint hooks, validation, gradient accumulation, sampler and model wrapper, as
     ``OHLHook.before_train`` checks them in every worker (:func:`~automl_mm.engine.preflight_ohl.check_ohl_config`);
+  - on several processes (a launcher's ``WORLD_SIZE`` / ``SLURM_NTASKS`` / ``OMPI_COMM_WORLD_SIZE``, or the OHL
+    copies ``tools/train.py`` starts), a train sampler with ``round_up=False`` deals out a number of samples the
+    world size divides (:func:`~automl_mm.engine.preflight_rank_shards.check_train_shards`: else the ranks ran
+    different numbers of iterations and hung in DDP's all-reduce; val / test loaders are left alone, mmengine's
+    ``collect_results`` gathers unequal parts);
   - a config file that assigns ``train_pipeline`` but not ``train_dataloader`` has its pipeline in the loader (a
     child config that redefines ``train_pipeline`` alone trained without it), and one that assigns ``test_pipeline``
     has it in its scored loaders (a warning), and one that pastes an exported OHL replay hook over a base's
@@ -219,6 +224,7 @@ from .preflight_options import RUNNER_KEYS, merge_options
 from .preflight_orientation import check_exif_orientation
 from .preflight_outputs import _check_checkpoint_hook
 from .preflight_palette import check_palettes
+from .preflight_rank_shards import check_train_shards
 from .preflight_read_keys import check_read_keys
 from .preflight_recall import check_recall_metrics, recall_box_counts
 from .preflight_runner_args import check_runner_arguments
@@ -279,6 +285,7 @@ def check_config(cfg: Any, test_only: bool = False, split: str = 'test') -> None
     if not test_only:
         _check_ohl_hook(cfg)
         check_ohl_config(cfg, scope)
+        check_train_shards(cfg, scope)
         _check_train_pipeline_used(cfg)
         check_policy_fragment_used(cfg, scope)
         check_loss_fragment_not_searched(cfg)

@@ -1,0 +1,118 @@
+"""The training set's shards of the ranks of a multi-process run, checked before launch: a sampler with
+``round_up=False`` (mmengine's ``DefaultSampler``, mmdet's ``MultiDataSampler`` / ``CustomSampleSizeSampler``) on a
+training set whose length the world size does not divide gives the first ranks one sample more per epoch
+(:func:`check_train_shards`).
+
+Only ``train_dataloader`` is refused: its ranks iterate in lockstep (DDP's gradient all-reduce at every step, the
+epoch's length read from each rank's own ``len(train_dataloader)`` by the loop and by the parameter schedulers that
+``convert_to_iter_based``). A val / test loader with ``round_up=False`` is what mmengine means it for: its loop runs
+no collective per batch, and ``collect_results`` gathers the ranks' unequal parts once at the end and interleaves
+them with ``zip_longest`` (every image scored once, none repeated), so it is left alone. The OHL copies'
+``CopySampler`` is checked by :func:`~automl_mm.engine.preflight_ohl_copies._check_copy_shards` against its copies'
+ranks; the loaders automl_mm scores or samples itself (reward, search, BN re-estimation) are read whole on each rank
+(:mod:`automl_mm.engine.local_loader`).
+"""
+from __future__ import annotations
+
+import copy
+import inspect
+import os
+from typing import Any
+
+from .preflight_walk import ConfigCheckError
+
+
+def launched_world_size(cfg: Any) -> tuple[int, str] | None:
+    """The number of processes the run of ``cfg`` trains on, where this process can know it, and where it was read:
+    the variable its launcher set (``launcher`` ``pytorch`` / ``slurm`` / ``mpi``: ``WORLD_SIZE``, ``SLURM_NTASKS``,
+    ``OMPI_COMM_WORLD_SIZE``), else the local processes ``tools/train.py`` starts for an OHL hook (``num_copies x
+    ranks_per_copy``). ``None``: not known (a launcher's variable missing or not a number, OHL counts the hook's own
+    check refuses)."""
+    from .preflight_ohl_copies import LAUNCHER_WORLD_SIZE
+
+    launcher = cfg.get('launcher', 'none')
+    name = LAUNCHER_WORLD_SIZE.get(launcher)
+    if name is not None:
+        try:
+            return int(os.environ[name]), f'{name}={os.environ[name]} of launcher={launcher!r}'
+        except (KeyError, ValueError):
+            return None
+    if launcher not in (None, 'none'):
+        return None
+    from .launch import required_world_size
+
+    try:
+        size = required_world_size(cfg)
+    except ValueError:  # named by the OHL checks
+        return None
+    return size, "the OHLHook's num_copies x ranks_per_copy, the processes tools/train.py starts"
+
+
+def _round_up(node: dict, cls: type) -> Any:
+    """``round_up`` as ``cls`` is built from ``node``: the node's, else the constructor's default; ``True`` for a
+    sampler without the argument (nothing to check)."""
+    try:
+        param = inspect.signature(cls).parameters.get('round_up')
+    except (TypeError, ValueError):
+        return True
+    if param is None:
+        return True
+    return node.get('round_up', param.default)
+
+
+def check_train_shards(cfg: Any, scope: str | None) -> None:
+    """Refuse ``train_dataloader.sampler.round_up=False`` where the world size (:func:`launched_world_size`) does not
+    divide the number of samples the sampler deals out per epoch.
+
+    The ranks then take ``ceil(N / world)`` and ``floor(N / world)`` samples: under an epoch loop those whose shard
+    needs one batch more run one more iteration, whose DDP gradient all-reduce pairs with the other ranks' next
+    collective (their validation's gather), and the run hangs at the epoch's end or averages unrelated tensors; the
+    schedulers' iteration spans (``convert_to_iter_based``) and a resume's position are each rank's own length, not
+    one. Under an iteration loop the ranks' epochs (and permutations) drift apart and their shards stop partitioning
+    the data. ``N`` is read from the sampler built here on one process (``len`` of it: the dataset's length, or
+    mmdet's ``CustomSampleSizeSampler``'s drawn count), the training set built as a worker builds it. Nothing is
+    checked on one process, with ``train_dataloader.num_batch_per_epoch`` (mmengine slices ``num_batch_per_epoch x
+    batch_size x world`` samples), for a copy-aware sampler (OHL's ``CopySampler``: checked per copy), or where the
+    dataset or sampler does not build here (the runner reports its own error).
+
+    Raises:
+        ConfigCheckError: naming ``train_dataloader.sampler.round_up``, the sampler's type, the number of samples,
+            the world size and where it was read, and what to set instead.
+    """
+    from mmengine.registry import DefaultScope
+
+    from automl_mm.registry import DATA_SAMPLERS, DATASETS, config_class
+
+    loader = cfg.get('train_dataloader')
+    if not isinstance(loader, dict) or loader.get('num_batch_per_epoch') is not None:
+        return
+    node = loader.get('sampler')
+    cls = config_class(DATA_SAMPLERS, node, scope)
+    if cls is None or getattr(cls, 'copy_aware', False) or _round_up(node, cls):
+        return
+    known = launched_world_size(cfg)
+    if known is None or known[0] <= 1:
+        return
+    world, source = known
+    dataset_cfg = loader.get('dataset')
+    if not isinstance(dataset_cfg, dict):
+        return
+    try:
+        with DefaultScope.overwrite_default_scope(scope):
+            dataset = DATASETS.build(copy.deepcopy(dataset_cfg))
+            # on this one process round_up=False deals out every sample once: its length is the epoch's N
+            count = len(DATA_SAMPLERS.build(copy.deepcopy(dict(node)), default_args=dict(dataset=dataset, seed=0)))
+    except Exception:  # noqa: BLE001  (the runner builds them again and reports its own error)
+        return
+    if count % world == 0:
+        return
+    short = count // world
+    raise ConfigCheckError(
+        f'train_dataloader.sampler.round_up=False ({cls.__name__}) with {count} training samples on {world} '
+        f'processes ({source}), which {world} does not divide: {count % world} rank(s) would take {short + 1} '
+        f'samples per epoch and the others {short}; under an epoch loop the ranks run different numbers of '
+        'iterations and one waits forever in the DDP gradient all-reduce the others never reach (or pairs it with '
+        "their next collective), the schedulers' iteration spans and a resume's position differ by rank, and under "
+        'an iteration loop their epochs drift apart and their shards stop partitioning the data. Set '
+        'train_dataloader.sampler.round_up=True (the default: the short shards repeat a sample) or use a training '
+        f'set whose length is a multiple of {world}')

@@ -1,0 +1,84 @@
+"""``train_dataloader.sampler.round_up=False`` (mmengine's ``DefaultSampler``) on several processes with a training set
+whose length the world size does not divide: the first ranks took one sample more per epoch, so with batches of one
+they ran one more iteration than the others and waited forever in its DDP all-reduce (a resume gave every rank rank
+0's scheduler span). ``check_config`` refuses it where the world size is known (a launcher's variable, the OHL
+copies tools/train.py starts), naming the key, the sample count and the world size; val / test loaders are left
+alone (mmengine's ``collect_results`` gathers unequal parts with ``zip_longest``)."""
+from __future__ import annotations
+
+from unittest import mock
+
+import pytest
+from mmengine.config import Config
+
+from automl_mm.engine.preflight import check_config
+from automl_mm.engine.preflight_rank_shards import check_train_shards
+from automl_mm.engine.preflight_walk import ConfigCheckError
+
+from conftest import tiny_digits_cfg, tiny_ohl_cfg
+
+WORDS = (r'^train_dataloader\.sampler\.round_up=False \(DefaultSampler\) with 5 training samples on 2 processes '
+         r"\(WORLD_SIZE=2 of launcher='pytorch'\), which 2 does not divide: 1 rank\(s\) would take 3 samples per "
+         r'epoch and the others 2; .*Set train_dataloader\.sampler\.round_up=True .* a multiple of 2$')
+
+
+def _cfg(samples: int, launcher: str = 'pytorch', **sampler) -> Config:
+    dataset = dict(type='DigitsDataset', split='train', img_size=8, max_samples=samples, pipeline=[])
+    return Config(dict(launcher=launcher, train_dataloader=dict(
+        batch_size=1, dataset=dataset, sampler=dict(type='DefaultSampler', shuffle=True, **sampler))))
+
+
+def test_unequal_shards_of_default_sampler_are_refused(monkeypatch):
+    monkeypatch.setenv('WORLD_SIZE', '2')
+    with pytest.raises(ConfigCheckError, match=WORDS):
+        check_train_shards(_cfg(5, round_up=False), 'automl_mm')
+    check_train_shards(_cfg(6, round_up=False), 'automl_mm')  # 3 + 3
+    check_train_shards(_cfg(5), 'automl_mm')  # round_up=True, the default: 3 + 3 (one sample repeated)
+    check_train_shards(_cfg(5, round_up=True), 'automl_mm')
+    check_train_shards(_cfg(5, launcher='none', round_up=False), 'automl_mm')  # one process
+    monkeypatch.setenv('WORLD_SIZE', '1')
+    check_train_shards(_cfg(5, round_up=False), 'automl_mm')
+    monkeypatch.delenv('WORLD_SIZE')
+    check_train_shards(_cfg(5, round_up=False), 'automl_mm')  # not known: left to the run
+    monkeypatch.setenv('SLURM_NTASKS', '3')
+    with pytest.raises(ConfigCheckError, match=r'with 5 training samples on 3 processes \(SLURM_NTASKS=3 of '
+                                               r"launcher='slurm'\), which 3 does not divide: 2 rank\(s\) would "
+                                               r'take 2 samples per epoch and the others 1'):
+        check_train_shards(_cfg(5, launcher='slurm', round_up=False), 'automl_mm')
+
+
+def test_the_ranks_of_default_sampler_would_run_different_iteration_counts():
+    from mmengine.dataset import DefaultSampler  # what the refusal stands for, on mmengine's own sampler
+    lengths = []
+    for rank in range(2):
+        with mock.patch('mmengine.dataset.sampler.get_dist_info', return_value=(rank, 2)):
+            lengths.append(len(list(DefaultSampler(list(range(5)), shuffle=False, seed=0, round_up=False))))
+    assert lengths == [3, 2]
+
+
+def test_a_sliced_epoch_is_not_refused(monkeypatch):
+    monkeypatch.setenv('WORLD_SIZE', '2')
+    cfg = _cfg(5, round_up=False)
+    cfg.train_dataloader.num_batch_per_epoch = 2  # mmengine slices 2 x 1 x 2 samples: equal shards
+    check_train_shards(cfg, 'automl_mm')
+
+
+def test_check_config_refuses_it_and_leaves_val_loaders_alone(tmp_path, monkeypatch):
+    cfg = tiny_digits_cfg(str(tmp_path / 'work'))  # 64 images per split
+    cfg.launcher = 'pytorch'
+    monkeypatch.setenv('WORLD_SIZE', '3')
+    cfg.val_dataloader.sampler = dict(type='DefaultSampler', shuffle=False, round_up=False)  # gathered unequal: fine
+    check_config(cfg)
+    cfg.train_dataloader.sampler.round_up = False
+    with pytest.raises(ConfigCheckError, match=r'^train_dataloader\.sampler\.round_up=False \(DefaultSampler\) with 64 '
+                                               r'training samples on 3 processes'):
+        check_config(cfg)
+
+
+def test_the_ranks_of_one_ohl_copy_are_counted_without_a_launcher(tmp_path):
+    cfg = tiny_ohl_cfg(str(tmp_path / 'work'))
+    cfg.custom_hooks[0].update(num_copies=1, ranks_per_copy=2)
+    cfg.train_dataloader.dataset.max_samples = 5
+    cfg.train_dataloader.sampler = dict(type='DefaultSampler', shuffle=True, round_up=False)
+    with pytest.raises(ConfigCheckError, match=r'with 5 training samples on 2 processes \(the OHLHook'):
+        check_config(cfg)
