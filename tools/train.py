@@ -22,7 +22,9 @@ def build_parser(cli: Any = None) -> argparse.ArgumentParser:
     parser.add_argument('--amp', action='store_true', help='automatic mixed precision training')
     parser.add_argument('--auto-scale-lr', action='store_true',
                         help='scale the lr linearly by the real total batch / auto_scale_lr.base_batch_size (the '
-                             'config must set it; an OHL run counts one copy\'s batch)')
+                             'config must set it); the real batch is what one optimiser step learns from: world size '
+                             'x train_dataloader.batch_size x optim_wrapper.accumulative_counts (an OHL run counts '
+                             'one copy\'s ranks)')
     parser.add_argument('--cfg-options', nargs='+', action=cli.CfgOptionsAction,
                         help='override config keys, e.g. train_cfg.max_epochs=2 "model.backbone.depth=34"')
     cli.add_launcher_arguments(parser, 'training')

@@ -120,6 +120,13 @@ mmengine 0.10.7 is patched where it cannot be configured, and only there:
     CR-NAS search that read its config 7 times): the ``load`` that ``mmengine.config.utils`` sees is wrapped by
     :func:`automl_mm.engine.config_metafiles.memoised_metafile_load`, which parses a file once (again when it
     changes) and hands every call its own copy (the look-up and the config read as before).
+19. **auto_scale_lr counts gradient accumulation** (``Runner.scale_lr`` scaled by ``world_size x batch_size /
+    base_batch_size``, though with ``optim_wrapper.accumulative_counts=k`` an optimiser step learns from ``k``
+    times that batch: 4 accumulated batches of 2 standing for a base batch of 8 trained at a quarter of the lr):
+    ``Runner.scale_lr`` is wrapped by :func:`automl_mm.engine.lr_scaling.scaling_by_accumulation`, which scales by
+    ``world_size x batch_size x accumulative_counts`` (each wrapper of an ``OptimWrapperDict`` by its own count),
+    and ``BaseStrategy._scale_lr`` (``FlexibleRunner``'s) by
+    :func:`automl_mm.engine.lr_scaling.strategy_scaling_by_accumulation`.
 
 Every entry point reaches :func:`install`: ``import automl_mm`` (so also mmengine's
 ``custom_imports=dict(imports=['automl_mm'])``, e.g. in a stock mmdet ``tools/train.py``), automl_mm's
@@ -144,6 +151,7 @@ from .env_info import collect_env_reading_torchvision_version
 from .hooks import keeping_the_average
 from .learned_state import LearnedStateHook
 from .loader_keys import install as install_loader_keys
+from .lr_scaling import scaling_by_accumulation, strategy_scaling_by_accumulation
 from .resume import open_last_checkpoint_atomically, recording_world_size, resolve_resume, save_checkpoint_atomic
 from .resume_config import ResumeConfigHook
 from .run_names import install as install_run_names
@@ -174,7 +182,8 @@ PATCHES = ('local checkpoints load with weights_only=True and an allow-list',
            'message hub) and its own visualizer, '
            "one the config names ('visualizer') too",
            "Runner.test() / val() after train() on one runner read EMAHook's average, not the raw weights",
-           "an installed package's metafiles (the look-up of a config's mmdet:: bases) are parsed once per process")
+           "an installed package's metafiles (the look-up of a config's mmdet:: bases) are parsed once per process",
+           'auto_scale_lr scales by the effective batch, world_size x batch_size x optim_wrapper.accumulative_counts')
 _installed = False
 
 
@@ -230,6 +239,11 @@ def install() -> bool:
     install_custom_imports()
     install_dataset_copy()
     install_run_names()
+    if not getattr(runner_module.Runner.scale_lr, 'counts_accumulation', False):
+        runner_module.Runner.scale_lr = scaling_by_accumulation(runner_module.Runner.scale_lr)
+    strategy_class = strategy_module.BaseStrategy
+    if not getattr(strategy_class._scale_lr, 'counts_accumulation', False):
+        strategy_class._scale_lr = strategy_scaling_by_accumulation(strategy_class._scale_lr)
     from mmengine.hooks import EMAHook
     if not getattr(EMAHook.before_run, 'keeps_average', False):
         EMAHook.before_run = keeping_the_average(EMAHook.before_run)

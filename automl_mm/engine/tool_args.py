@@ -59,8 +59,10 @@ def enable_amp(cfg: Any) -> None:
 def enable_auto_scale_lr(cfg: Any) -> None:
     """``--auto-scale-lr``: turn on mmengine's linear lr scaling, ``lr x real batch / base_batch_size``.
 
-    The real batch is ``world_size x train_dataloader.batch_size`` (mmengine's ``Runner.scale_lr``; an OHL run's
-    ``CopyRunner`` counts one copy's ranks, ``ranks_per_copy``, since its copies train independently).
+    The real batch is what one optimiser step learns from, ``world_size x train_dataloader.batch_size x
+    optim_wrapper.accumulative_counts`` (mmengine's ``Runner.scale_lr``, which leaves the accumulation out, as
+    patched by :func:`~automl_mm.engine.lr_scaling.scaling_by_accumulation`; an OHL run's ``CopyRunner`` counts one
+    copy's ranks, ``ranks_per_copy``, since its copies train independently).
 
     Raises:
         ConfigCheckError: the config has no ``auto_scale_lr`` dict with a positive number ``base_batch_size``

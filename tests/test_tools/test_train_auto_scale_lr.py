@@ -92,3 +92,8 @@ def test_a_hook_writing_the_groups_lr_is_refused_with_the_scaling(tmp_path):
         **base, 'custom_hooks.0.spaces.0.target': 'optim_wrapper.optimizer.lr'}))
     assert cfg.auto_scale_lr.enable and cfg.custom_hooks[0].spaces[0].target == 'optim_wrapper.optimizer.lr'
     assert _train_tool().build_config(_args(LR_WD, str(tmp_path), base, auto_scale_lr=False))  # no scaling: as before
+
+
+def test_the_help_says_the_batch_counts_gradient_accumulation():
+    text = ' '.join(_train_tool().build_parser().format_help().split())
+    assert 'world size x train_dataloader.batch_size x optim_wrapper.accumulative_counts' in text
