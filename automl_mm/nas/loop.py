@@ -545,7 +545,11 @@ class SearchLoopBase(SearchResumeChecks, IterBasedTrainLoop):
         (it inherited the retrain config by its absolute path). Where the resolved config has no text that loads back
         the same (a class object as a value), it inherits ``self.retrain_config`` by its absolute path, with a warning.
         Environment variables the retrain config reads (``{{$VAR:default}}``) are written as their values at the
-        export, with a warning naming them.
+        export, with a warning naming them. Its data paths relative to the search's directory (``data_root``,
+        ``ann_file``, ``data_prefix``: :func:`~automl_mm.nas.retrain_export.absolute_data_paths`) are written
+        absolute where they exist there, the copy's header naming each as written (mmengine reads them from the
+        directory a retrain starts in: a work dir retrained elsewhere read other data, or none), and those that do
+        not are named in a warning.
 
         Returns:
             The path of the final config.
@@ -553,17 +557,33 @@ class SearchLoopBase(SearchResumeChecks, IterBasedTrainLoop):
         from automl_mm.engine.config_read import read_config
 
         copy_name = retrain_copy_name(final_name)
-        text = resolved_config_text(self.retrain_config)
+        data_paths: list = []
+        text = resolved_config_text(self.retrain_config, data_paths)
         if text is None:
             self.remove_output(copy_name)
             warn(f'train_cfg.retrain_config {self.retrain_config} holds a value with no config text (e.g. a class '
                  f'object): {final_name} inherits it by its absolute path, and loads only where that file is')
+            relative = [(key, value) for key, value, _ in data_paths[0][0]] + data_paths[0][1]
+            if relative:
+                listed = ', '.join(f'{key}={value!r}' for key, value in relative)
+                warn(f'train_cfg.retrain_config {self.retrain_config}: its data paths {listed} are relative to the '
+                     f'directory a run starts in ({os.getcwd()} for the search): retrain {final_name} from there, or '
+                     'make them absolute')
             base = self.retrain_config
         else:
             header = (f'# train_cfg.retrain_config {osp.abspath(self.retrain_config)} as the search resolved it '
                       f'(its _base_ chain merged), inherited by {final_name}\n')
+            rewritten, left = data_paths[0]
+            if rewritten:  # the originals, for a reader who moves the data with the work dir
+                header += ''.join(f'# {key}: {old!r} (relative to {os.getcwd()}) written as {new!r}\n'
+                                  for key, old, new in rewritten)
             self.write_text(copy_name, header + text)
             base = f'./{copy_name}'
+            if left:
+                listed = ', '.join(f'{key}={value!r}' for key, value in left)
+                warn(f'train_cfg.retrain_config {self.retrain_config}: {listed} not found from {os.getcwd()}, where '
+                     f'the search ran: {copy_name} keeps them relative, and a retrain reads them from the directory it '
+                     'starts in')
             # mmengine substitutes {{$VAR:default}} as it loads: the copy holds this machine's value, where inheriting
             # the retrain config read the variable again where it was retrained
             env = read_config(self.retrain_config).env_variables

@@ -207,14 +207,64 @@ def retrain_copy_name(final_name: str) -> str:
     return final_name.replace('_final_config.py', '_retrain_config.py')
 
 
-def resolved_config_text(path: str) -> str | None:
+def _is_local_relative(value: Any) -> bool:
+    """A non-empty path string that mmengine reads relative to the current directory (not absolute, no URL)."""
+    return isinstance(value, str) and bool(value) and not osp.isabs(value) and '://' not in value
+
+
+def absolute_data_paths(cfg: Any) -> tuple[list[tuple[str, str, str]], list[tuple[str, str]]]:
+    """Rewrite, in place, the data paths of ``cfg`` (a ``Config`` or a dict) that mmengine reads relative to the
+    current directory as absolute paths, where they exist from it: ``data_root`` of any node (a dataset's, and the
+    config's top-level variable), and, in a node without ``data_root`` (to which mmengine's ``BaseDataset`` joins
+    them otherwise), ``ann_file`` (a dataset's, an evaluator's ``CocoMetric``) and each ``data_prefix`` path. Those
+    that do not exist here are left as written (a set generated later, a path of another machine).
+
+    Returns:
+        ``(rewritten, left)``: ``(config key, as written, absolute path)`` of each path rewritten, ``(config key, as
+        written)`` of each relative one left.
+    """
+    from automl_mm.engine.preflight_walk import dict_nodes
+
+    rewritten: list[tuple[str, str, str]] = []
+    left: list[tuple[str, str]] = []
+
+    def absolute(node: Any, name: str, key: str) -> None:
+        value = node[name]
+        if not _is_local_relative(value):
+            return
+        if osp.exists(value):
+            node[name] = osp.abspath(value) + (os.sep if value.endswith(('/', os.sep)) else '')
+            rewritten.append((key, value, node[name]))
+        else:
+            left.append((key, value))
+
+    nodes = [(cfg, '')] + [(node, where) for name, value in cfg.items() for node, where in dict_nodes(value, name)]
+    for node, where in nodes:
+        at = f'{where}.' if where else ''
+        if node.get('data_root'):
+            absolute(node, 'data_root', f'{at}data_root')
+            continue  # its ann_file / data_prefix are joined to it
+        if 'ann_file' in node:
+            absolute(node, 'ann_file', f'{at}ann_file')
+        prefix = node.get('data_prefix')
+        if isinstance(prefix, dict):
+            for name in list(prefix):
+                absolute(prefix, name, f'{at}data_prefix.{name}')
+        elif prefix is not None:
+            absolute(node, 'data_prefix', f'{at}data_prefix')
+    return rewritten, left
+
+
+def resolved_config_text(path: str, data_paths: list | None = None) -> str | None:
     """The config at ``path`` as its ``_base_`` chain resolves, as one self-contained Python config text (mmengine's
     ``Config.pretty_text``, what ``Config.dump`` writes), or None where that text does not load back to the same
     config (a value with no Python literal, e.g. a class object as a ``type``).
 
     A search's final config inherits this copy, written beside it in the work dir, by a relative path: it inherited
     ``train_cfg.retrain_config`` by its absolute path, and a work dir copied to another checkout or machine no longer
-    loaded.
+    loaded. Its data paths relative to the current directory are written absolute where they exist from it
+    (:func:`absolute_data_paths`): mmengine reads them from the directory a run starts in, so a copy retrained from
+    another directory read other data, or none; ``data_paths`` (a list) receives ``(rewritten, left)``.
 
     Raises:
         Exception: whatever :func:`~automl_mm.engine.config_read.read_config` raises (the export's recheck read the
@@ -225,6 +275,9 @@ def resolved_config_text(path: str) -> str | None:
     from automl_mm.engine.config_read import read_config
 
     cfg = read_config(path)
+    found = absolute_data_paths(cfg)
+    if data_paths is not None:
+        data_paths.append(found)
     try:
         text = cfg.pretty_text
         same = Config.fromstring(text, '.py').to_dict() == cfg.to_dict()

@@ -1,0 +1,85 @@
+"""The ``*_retrain_config.py`` a PC-NAS / CR-NAS search writes beside its final config kept the retrain config's data
+paths as written, relative to the directory the search ran in: mmengine reads ``data_root``, ``ann_file`` and
+``data_prefix`` from the directory a run starts in, so the exported final config retrained from another directory
+(a copied work dir) read other data, or none. The copy now holds them absolute where they exist at the export (the
+header names each as written), and names those that do not in a warning."""
+from __future__ import annotations
+
+import functools
+import logging
+import os
+import os.path as osp
+from types import SimpleNamespace
+
+from mmengine.config import Config
+from mmengine.logging import MMLogger
+
+from automl_mm.nas.loop import SearchLoopBase
+from automl_mm.nas.retrain_export import resolved_config_text
+
+RETRAIN = """data_root = 'data/coco/'
+train_dataloader = dict(dataset=dict(type='CocoDataset', data_root=data_root, ann_file='annotations/a.json',
+                                     data_prefix=dict(img='train/')))
+val_dataloader = dict(dataset=dict(type='CocoDataset', ann_file='data/coco/annotations/a.json',
+                                   data_prefix=dict(img='data/imgs/')))
+val_evaluator = dict(type='CocoMetric', ann_file='data/coco/annotations/a.json')
+test_evaluator = dict(type='CocoMetric', ann_file='data/missing.json')
+remote = dict(type='CocoDataset', data_root='s3://bucket/coco/')
+"""
+
+
+def _search_dir(tmp_path) -> str:
+    """A search's directory holding the data the retrain config names (relative to it) and the config."""
+    search = tmp_path / 'search'
+    (search / 'data' / 'coco' / 'annotations').mkdir(parents=True)
+    (search / 'data' / 'coco' / 'annotations' / 'a.json').write_text('{}')
+    (search / 'data' / 'imgs').mkdir()
+    (search / 'retrain.py').write_text(RETRAIN)
+    (tmp_path / 'elsewhere').mkdir()
+    return str(search)
+
+
+def _check_absolute(cfg: Config, search: str) -> None:
+    assert cfg.data_root == osp.join(search, 'data', 'coco') + os.sep
+    assert cfg.train_dataloader.dataset.data_root == osp.join(search, 'data', 'coco') + os.sep
+    assert cfg.train_dataloader.dataset.ann_file == 'annotations/a.json'  # joined to the data_root by mmengine
+    assert cfg.train_dataloader.dataset.data_prefix.img == 'train/'
+    assert cfg.val_dataloader.dataset.ann_file == osp.join(search, 'data', 'coco', 'annotations', 'a.json')
+    assert cfg.val_dataloader.dataset.data_prefix.img == osp.join(search, 'data', 'imgs') + os.sep
+    assert cfg.val_evaluator.ann_file == osp.join(search, 'data', 'coco', 'annotations', 'a.json')
+    assert cfg.test_evaluator.ann_file == 'data/missing.json'  # not there at the export: left, and named
+    assert cfg.remote.data_root == 's3://bucket/coco/'
+
+
+def test_the_resolved_copy_holds_absolute_data_paths(tmp_path, monkeypatch):
+    search = _search_dir(tmp_path)
+    monkeypatch.chdir(search)
+    found: list = []
+    text = resolved_config_text('retrain.py', found)
+    monkeypatch.chdir(tmp_path / 'elsewhere')  # a retrain started from another directory
+    _check_absolute(Config.fromstring(text, '.py'), search)
+    rewritten, left = found[0]
+    assert [key for key, _, _ in rewritten] == [
+        'data_root', 'train_dataloader.dataset.data_root', 'val_dataloader.dataset.ann_file',
+        'val_dataloader.dataset.data_prefix.img', 'val_evaluator.ann_file']
+    assert left == [('test_evaluator.ann_file', 'data/missing.json')]
+
+
+def test_the_exported_final_config_reads_the_search_data_from_elsewhere(tmp_path, monkeypatch):
+    search = _search_dir(tmp_path)
+    monkeypatch.chdir(search)
+    out = str(tmp_path / 'work' / 'pc_nas')
+    os.makedirs(out)
+    loop = SimpleNamespace(retrain_config=osp.join(search, 'retrain.py'), out_dir=out)
+    loop.write_text = functools.partial(SearchLoopBase.write_text, loop)
+    loop.remove_output = functools.partial(SearchLoopBase.remove_output, loop)
+    logged = []
+    logger = MMLogger.get_current_instance()
+    monkeypatch.setattr(logger, 'log', lambda level, msg, *a, **k: level >= logging.WARNING and logged.append(msg))
+    SearchLoopBase.write_final_config(loop, 'pc_nas_final_config.py', 'model = dict(type="X")', 'searched')
+    said = [m for m in logged if 'data/missing.json' in m]
+    assert len(said) == 1 and 'test_evaluator.ann_file' in said[0] and 'pc_nas_retrain_config.py' in said[0], logged
+    with open(osp.join(out, 'pc_nas_retrain_config.py')) as f:
+        assert "# val_evaluator.ann_file: 'data/coco/annotations/a.json' (relative to" in f.read()
+    monkeypatch.chdir(tmp_path / 'elsewhere')
+    _check_absolute(Config.fromfile(osp.join(out, 'pc_nas_final_config.py')), search)
