@@ -35,9 +35,10 @@ concept, and the public names stay importable from here.
     ``OHLHook.before_train`` checks them in every worker (:func:`~automl_mm.engine.preflight_ohl.check_ohl_config`);
   - on several processes (a launcher's ``WORLD_SIZE`` / ``SLURM_NTASKS`` / ``OMPI_COMM_WORLD_SIZE``, or the OHL
     copies ``tools/train.py`` starts), a train sampler with ``round_up=False`` deals out a number of samples the
-    world size divides (:func:`~automl_mm.engine.preflight_rank_shards.check_train_shards`: else the ranks ran
-    different numbers of iterations and hung in DDP's all-reduce; val / test loaders are left alone, mmengine's
-    ``collect_results`` gathers unequal parts);
+    world size divides, or shards that make as many batches on every rank
+    (:func:`~automl_mm.engine.preflight_rank_shards.check_train_shards`: else the ranks ran different numbers of
+    iterations and hung in DDP's all-reduce; val / test loaders are left alone, mmengine's ``collect_results``
+    gathers unequal parts);
   - a config file that assigns ``train_pipeline`` but not ``train_dataloader`` has its pipeline in the loader (a
     child config that redefines ``train_pipeline`` alone trained without it), and one that assigns ``test_pipeline``
     has it in its scored loaders (a warning), and one that pastes an exported OHL replay hook over a base's

@@ -1,7 +1,7 @@
 """The training set's shards of the ranks of a multi-process run, checked before launch: a sampler with
 ``round_up=False`` (mmengine's ``DefaultSampler``, mmdet's ``MultiDataSampler`` / ``CustomSampleSizeSampler``) on a
-training set whose length the world size does not divide gives the first ranks one sample more per epoch
-(:func:`check_train_shards`).
+training set whose length the world size does not divide gives the first ranks one sample more per epoch, and
+with a batch boundary between the two shard lengths one iteration more (:func:`check_train_shards`).
 
 Only ``train_dataloader`` is refused: its ranks iterate in lockstep (DDP's gradient all-reduce at every step, the
 epoch's length read from each rank's own ``len(train_dataloader)`` by the loop and by the parameter schedulers that
@@ -15,6 +15,7 @@ ranks; the loaders automl_mm scores or samples itself (reward, search, BN re-est
 from __future__ import annotations
 
 import copy
+import functools
 import inspect
 import os
 from typing import Any
@@ -60,6 +61,52 @@ def _round_up(node: dict, cls: type) -> Any:
     return node.get('round_up', param.default)
 
 
+def _sampler_builder(node: Any, scope: str | None) -> Any:
+    """What ``node`` (``train_dataloader.sampler``) builds: its class (:func:`~automl_mm.registry.config_class`), or a
+    ``functools.partial`` registered under its ``type`` or given as its ``type`` (mmengine builds any callable;
+    ``config_class`` takes classes only, so such a sampler was never checked); ``None`` where it does not resolve."""
+    from automl_mm.registry import DATA_SAMPLERS, config_class, registered_class
+
+    cls = config_class(DATA_SAMPLERS, node, scope)
+    if cls is not None or not isinstance(node, dict):
+        return cls
+    kind = node.get('type')
+    if isinstance(kind, str):
+        node_scope = node.get('_scope_')
+        try:
+            kind = registered_class(DATA_SAMPLERS, kind, node_scope if isinstance(node_scope, str) and node_scope
+                                    else scope)
+        except (KeyError, RuntimeError, ImportError, AttributeError):
+            return None
+    return kind if isinstance(kind, functools.partial) else None
+
+
+def _iterations(loader: dict, samples: int, scope: str | None) -> int | None:
+    """The batches a rank whose shard holds ``samples`` samples runs per epoch: ``ceil(samples / batch_size)``, or
+    ``samples // batch_size`` with ``drop_last=True`` (the loader's; a ``batch_sampler``'s own, which mmengine gives
+    the loader's ``batch_size``). ``None`` where that is not known here (a ``batch_size`` that is no whole number, a
+    ``batch_sampler`` that does not resolve or drops its last batch: mmdet's ``AspectRatioBatchSampler`` then drops
+    what its aspect-ratio groups leave over, which depends on the images)."""
+    from automl_mm.registry import DATA_SAMPLERS, config_class
+
+    size = loader.get('batch_size', 1)  # (torch's DataLoader's default)
+    if isinstance(size, bool) or not isinstance(size, int) or size < 1:
+        return None
+    batch_sampler = loader.get('batch_sampler')
+    if batch_sampler is None:
+        drop_last = bool(loader.get('drop_last', False))
+    else:
+        cls = config_class(DATA_SAMPLERS, batch_sampler, scope)
+        try:
+            param = inspect.signature(cls).parameters.get('drop_last') if cls is not None else None
+        except (TypeError, ValueError):
+            param = None
+        if param is None or batch_sampler.get('drop_last', param.default) is not False:
+            return None
+        drop_last = False
+    return samples // size if drop_last else -(-samples // size)
+
+
 def check_train_shards(cfg: Any, scope: str | None) -> None:
     """Refuse ``train_dataloader.sampler.round_up=False`` where the world size (:func:`launched_world_size`) does not
     divide the number of samples the sampler deals out per epoch.
@@ -69,26 +116,34 @@ def check_train_shards(cfg: Any, scope: str | None) -> None:
     collective (their validation's gather), and the run hangs at the epoch's end or averages unrelated tensors; the
     schedulers' iteration spans (``convert_to_iter_based``) and a resume's position are each rank's own length, not
     one. Under an iteration loop the ranks' epochs (and permutations) drift apart and their shards stop partitioning
-    the data. ``N`` is read from the sampler built here on one process (``len`` of it: the dataset's length, or
-    mmdet's ``CustomSampleSizeSampler``'s drawn count), the training set built as a worker builds it. Nothing is
-    checked on one process, with ``train_dataloader.num_batch_per_epoch`` (mmengine slices ``num_batch_per_epoch x
-    batch_size x world`` samples), for a copy-aware sampler (OHL's ``CopySampler``: checked per copy), or where the
-    dataset or sampler does not build here (the runner reports its own error).
+    the data. Where both shard lengths make the same number of batches (``ceil`` of each over ``batch_size``, or
+    ``floor`` with ``drop_last``: 51 and 50 samples at ``batch_size=16`` are 4 batches on every rank) only the last
+    batch differs by a sample and nothing is refused. ``N`` is read from the sampler built here on one process
+    (``len`` of it: the dataset's length, or mmdet's ``CustomSampleSizeSampler``'s drawn count), the training set
+    built as a worker builds it. Nothing is checked on one process, with ``train_dataloader.num_batch_per_epoch``
+    (mmengine slices ``num_batch_per_epoch x batch_size x world`` samples), for a copy-aware sampler (OHL's
+    ``CopySampler``: checked per copy), or where the dataset or sampler does not build here (the runner reports its
+    own error). The sampler may be a registered ``functools.partial`` (or one given as ``type``), as mmengine builds
+    any callable.
 
     Raises:
         ConfigCheckError: naming ``train_dataloader.sampler.round_up``, the sampler's type, the number of samples,
-            the world size and where it was read, and what to set instead.
+            the world size and where it was read, the two iteration counts (where the batching is known here), and
+            what to set instead.
     """
     from mmengine.registry import DefaultScope
 
-    from automl_mm.registry import DATA_SAMPLERS, DATASETS, config_class
+    from automl_mm.registry import DATA_SAMPLERS, DATASETS
 
     loader = cfg.get('train_dataloader')
     if not isinstance(loader, dict) or loader.get('num_batch_per_epoch') is not None:
         return
     node = loader.get('sampler')
-    cls = config_class(DATA_SAMPLERS, node, scope)
-    if cls is None or getattr(cls, 'copy_aware', False) or _round_up(node, cls):
+    cls = _sampler_builder(node, scope)
+    wrapped = cls
+    while isinstance(wrapped, functools.partial):  # (a partial of OHL's CopySampler is copy-aware too)
+        wrapped = wrapped.func
+    if cls is None or getattr(wrapped, 'copy_aware', False) or _round_up(node, cls):
         return
     known = launched_world_size(cfg)
     if known is None or known[0] <= 1:
@@ -107,10 +162,17 @@ def check_train_shards(cfg: Any, scope: str | None) -> None:
     if count % world == 0:
         return
     short = count // world
+    longer, shorter = _iterations(loader, short + 1, scope), _iterations(loader, short, scope)
+    if longer is not None and longer == shorter:
+        return  # the same number of batches on every rank (only the last one differs by a sample): nothing hangs
+    batches = '' if longer is None else (f' (at train_dataloader.batch_size={loader.get("batch_size", 1)}: '
+                                         f'{longer} and {shorter} iterations)')
+    from .preflight_training import callable_name
+
     raise ConfigCheckError(
-        f'train_dataloader.sampler.round_up=False ({cls.__name__}) with {count} training samples on {world} '
+        f'train_dataloader.sampler.round_up=False ({callable_name(cls)}) with {count} training samples on {world} '
         f'processes ({source}), which {world} does not divide: {count % world} rank(s) would take {short + 1} '
-        f'samples per epoch and the others {short}; under an epoch loop the ranks run different numbers of '
+        f'samples per epoch and the others {short}{batches}; under an epoch loop the ranks run different numbers of '
         'iterations and one waits forever in the DDP gradient all-reduce the others never reach (or pairs it with '
         "their next collective), the schedulers' iteration spans and a resume's position differ by rank, and under "
         'an iteration loop their epochs drift apart and their shards stop partitioning the data. Set '

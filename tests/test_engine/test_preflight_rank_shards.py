@@ -19,13 +19,15 @@ from conftest import tiny_digits_cfg, tiny_ohl_cfg
 
 WORDS = (r'^train_dataloader\.sampler\.round_up=False \(DefaultSampler\) with 5 training samples on 2 processes '
          r"\(WORLD_SIZE=2 of launcher='pytorch'\), which 2 does not divide: 1 rank\(s\) would take 3 samples per "
-         r'epoch and the others 2; .*Set train_dataloader\.sampler\.round_up=True .* a multiple of 2$')
+         r'epoch and the others 2 \(at train_dataloader\.batch_size=1: 3 and 2 iterations\); '
+         r'.*Set train_dataloader\.sampler\.round_up=True .* a multiple of 2$')
 
 
-def _cfg(samples: int, launcher: str = 'pytorch', **sampler) -> Config:
+def _cfg(samples: int, launcher: str = 'pytorch', batch_size: int = 1, **sampler) -> Config:
     dataset = dict(type='DigitsDataset', split='train', img_size=8, max_samples=samples, pipeline=[])
+    sampler.setdefault('type', 'DefaultSampler')
     return Config(dict(launcher=launcher, train_dataloader=dict(
-        batch_size=1, dataset=dataset, sampler=dict(type='DefaultSampler', shuffle=True, **sampler))))
+        batch_size=batch_size, dataset=dataset, sampler=dict(shuffle=True, **sampler))))
 
 
 def test_unequal_shards_of_default_sampler_are_refused(monkeypatch):
@@ -70,6 +72,8 @@ def test_check_config_refuses_it_and_leaves_val_loaders_alone(tmp_path, monkeypa
     cfg.val_dataloader.sampler = dict(type='DefaultSampler', shuffle=False, round_up=False)  # gathered unequal: fine
     check_config(cfg)
     cfg.train_dataloader.sampler.round_up = False
+    check_config(cfg)  # 22 and 21 samples: 2 batches of at most 16 on every rank
+    cfg.train_dataloader.batch_size = 1
     with pytest.raises(ConfigCheckError, match=r'^train_dataloader\.sampler\.round_up=False \(DefaultSampler\) with 64 '
                                                r'training samples on 3 processes'):
         check_config(cfg)
@@ -79,6 +83,38 @@ def test_the_ranks_of_one_ohl_copy_are_counted_without_a_launcher(tmp_path):
     cfg = tiny_ohl_cfg(str(tmp_path / 'work'))
     cfg.custom_hooks[0].update(num_copies=1, ranks_per_copy=2)
     cfg.train_dataloader.dataset.max_samples = 5
+    cfg.train_dataloader.batch_size = 1  # 3 and 2 iterations
     cfg.train_dataloader.sampler = dict(type='DefaultSampler', shuffle=True, round_up=False)
     with pytest.raises(ConfigCheckError, match=r'with 5 training samples on 2 processes \(the OHLHook'):
         check_config(cfg)
+
+
+def test_shards_of_as_many_batches_are_not_refused(monkeypatch):
+    """3 and 2 samples: at batch_size=3 one batch on each rank (also 1 and 1 at 2 with drop_last), nothing hangs;
+    at batch_size=2 two batches against one."""
+    monkeypatch.setenv('WORLD_SIZE', '2')
+    check_train_shards(_cfg(5, batch_size=3, round_up=False), 'automl_mm')
+    cfg = _cfg(5, batch_size=2, round_up=False)
+    with pytest.raises(ConfigCheckError, match=r'the others 2 \(at train_dataloader\.batch_size=2: 2 and 1 iter'):
+        check_train_shards(cfg, 'automl_mm')
+    cfg.train_dataloader.drop_last = True
+    check_train_shards(cfg, 'automl_mm')
+
+
+def test_a_registered_partial_sampler_is_checked_too(monkeypatch):
+    import functools
+
+    from mmengine.dataset import DefaultSampler
+
+    from automl_mm.registry import DATA_SAMPLERS
+
+    monkeypatch.setenv('WORLD_SIZE', '2')
+    name = '_PartialSamplerForRankShards'
+    DATA_SAMPLERS.register_module(name=name, module=functools.partial(DefaultSampler, shuffle=True))
+    try:  # (config_class takes classes only: the check was skipped)
+        with pytest.raises(ConfigCheckError, match=r'round_up=False \(partial\(DefaultSampler\)\) with 5'):
+            check_train_shards(_cfg(5, type=f'automl_mm.{name}', round_up=False), 'automl_mm')
+        with pytest.raises(ConfigCheckError, match=r'round_up=False \(partial\(DefaultSampler\)\) with 5'):
+            check_train_shards(_cfg(5, type=functools.partial(DefaultSampler), round_up=False), 'automl_mm')
+    finally:
+        DATA_SAMPLERS.module_dict.pop(name, None)
