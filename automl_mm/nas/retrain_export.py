@@ -216,7 +216,8 @@ def absolute_data_paths(cfg: Any) -> tuple[list[tuple[str, str, str]], list[tupl
     """Rewrite, in place, the data paths of ``cfg`` (a ``Config`` or a dict) that mmengine reads relative to the
     current directory as absolute paths, where they exist from it: ``data_root`` of any node (a dataset's, and the
     config's top-level variable), and, in a node without ``data_root`` (to which mmengine's ``BaseDataset`` joins
-    them otherwise), ``ann_file`` (a dataset's, an evaluator's ``CocoMetric``) and each ``data_prefix`` path. Those
+    them otherwise), ``ann_file`` (a dataset's, an evaluator's ``CocoMetric``), ``proposal_file`` (mmdet's datasets),
+    ``seg_prefix`` (mmdet's ``CocoPanopticMetric``) and each ``data_prefix`` path. Those
     that do not exist here are left as written (a set generated later, a path of another machine).
 
     Returns:
@@ -244,8 +245,11 @@ def absolute_data_paths(cfg: Any) -> tuple[list[tuple[str, str, str]], list[tupl
         if node.get('data_root'):
             absolute(node, 'data_root', f'{at}data_root')
             continue  # its ann_file / data_prefix are joined to it
-        if 'ann_file' in node:
-            absolute(node, 'ann_file', f'{at}ann_file')
+        # (mmdet's BaseDetDataset joins its proposal_file to the data_root as ann_file; CocoPanopticMetric reads its
+        # seg_prefix folder from the current directory)
+        for name in ('ann_file', 'proposal_file', 'seg_prefix'):
+            if name in node:
+                absolute(node, name, f'{at}{name}')
         prefix = node.get('data_prefix')
         if isinstance(prefix, dict):
             for name in list(prefix):

@@ -15,7 +15,7 @@ from mmengine.config import Config
 from mmengine.logging import MMLogger
 
 from automl_mm.nas.loop import SearchLoopBase
-from automl_mm.nas.retrain_export import resolved_config_text
+from automl_mm.nas.retrain_export import absolute_data_paths, resolved_config_text
 
 RETRAIN = """data_root = 'data/coco/'
 train_dataloader = dict(dataset=dict(type='CocoDataset', data_root=data_root, ann_file='annotations/a.json',
@@ -83,3 +83,42 @@ def test_the_exported_final_config_reads_the_search_data_from_elsewhere(tmp_path
         assert "# val_evaluator.ann_file: 'data/coco/annotations/a.json' (relative to" in f.read()
     monkeypatch.chdir(tmp_path / 'elsewhere')
     _check_absolute(Config.fromfile(osp.join(out, 'pc_nas_final_config.py')), search)
+
+
+def test_proposal_files_and_a_panoptic_seg_prefix_are_made_absolute(tmp_path, monkeypatch):
+    """mmdet joins a dataset's proposal_file to its data_root (as ann_file) and CocoPanopticMetric reads seg_prefix
+    from the current directory: both were kept relative."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / 'p.pkl').write_text('')
+    (tmp_path / 'seg').mkdir()
+    cfg = dict(val_dataloader=dict(dataset=dict(type='CocoDataset', proposal_file='p.pkl')),
+               val_evaluator=dict(type='CocoPanopticMetric', seg_prefix='seg/'),
+               test_dataloader=dict(dataset=dict(type='CocoDataset', data_root='gone/', proposal_file='p.pkl')))
+    rewritten, left = absolute_data_paths(cfg)
+    assert [key for key, _, _ in rewritten] == ['val_dataloader.dataset.proposal_file', 'val_evaluator.seg_prefix']
+    assert cfg['val_dataloader']['dataset']['proposal_file'] == str(tmp_path / 'p.pkl')
+    assert cfg['val_evaluator']['seg_prefix'] == str(tmp_path / 'seg') + os.sep
+    assert cfg['test_dataloader']['dataset']['proposal_file'] == 'p.pkl'  # joined to its data_root
+    assert left == [('test_dataloader.dataset.data_root', 'gone/')]
+
+
+def test_a_retrain_config_inherited_by_its_path_names_its_relative_data_paths(tmp_path, monkeypatch):
+    """Where the resolved config has no text (a class object as a value) the final config inherits the retrain
+    config itself: its relative data paths, rewritten or not, are named in a warning."""
+    import automl_mm.nas.loop as loop_module
+
+    def no_text(path, data_paths):
+        data_paths.append(([('data_root', 'data/', '/abs/data/')], [('x.ann_file', 'missing.json')]))
+
+    monkeypatch.setattr(loop_module, 'resolved_config_text', no_text)
+    monkeypatch.chdir(tmp_path)
+    loop = SimpleNamespace(retrain_config=str(tmp_path / 'retrain.py'), out_dir=str(tmp_path))
+    (tmp_path / 'retrain.py').write_text('x = 1\n')
+    loop.write_text = functools.partial(SearchLoopBase.write_text, loop)
+    loop.remove_output = functools.partial(SearchLoopBase.remove_output, loop)
+    logged = []
+    logger = MMLogger.get_current_instance()
+    monkeypatch.setattr(logger, 'log', lambda level, msg, *a, **k: level >= logging.WARNING and logged.append(msg))
+    SearchLoopBase.write_final_config(loop, 'pc_nas_final_config.py', 'model = dict(type="X")', 'searched')
+    said = [m for m in logged if 'are relative to the directory a run starts in' in m]
+    assert len(said) == 1 and "data_root='data/'" in said[0] and "x.ann_file='missing.json'" in said[0], logged
