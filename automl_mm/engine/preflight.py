@@ -37,8 +37,9 @@ concept, and the public names stay importable from here.
     copies ``tools/train.py`` starts), a train sampler with ``round_up=False`` deals out a number of samples the
     world size divides, or shards that make as many batches on every rank
     (:func:`~automl_mm.engine.preflight_rank_shards.check_train_shards`: else the ranks ran different numbers of
-    iterations and hung in DDP's all-reduce; val / test loaders are left alone, mmengine's ``collect_results``
-    gathers unequal parts);
+    iterations and hung in DDP's all-reduce; val / test loaders only where every forward gathers the parameters,
+    FSDP or DeepSpeed ZeRO-3, :func:`~automl_mm.engine.preflight_rank_shards.check_eval_shards`: under DDP
+    mmengine's ``collect_results`` gathers unequal parts);
   - a config file that assigns ``train_pipeline`` but not ``train_dataloader`` has its pipeline in the loader (a
     child config that redefines ``train_pipeline`` alone trained without it), and one that assigns ``test_pipeline``
     has it in its scored loaders (a warning), and one that pastes an exported OHL replay hook over a base's
@@ -225,7 +226,7 @@ from .preflight_options import RUNNER_KEYS, merge_options
 from .preflight_orientation import check_exif_orientation
 from .preflight_outputs import _check_checkpoint_hook
 from .preflight_palette import check_palettes
-from .preflight_rank_shards import check_train_shards
+from .preflight_rank_shards import check_eval_shards, check_train_shards
 from .preflight_read_keys import check_read_keys
 from .preflight_recall import check_recall_metrics, recall_box_counts
 from .preflight_runner_args import check_runner_arguments
@@ -283,6 +284,7 @@ def check_config(cfg: Any, test_only: bool = False, split: str = 'test') -> None
     check_transform_sizes(cfg, scope, test_only, split)
     check_no_augmentation_when_scored(cfg, scope, test_only, split)
     warn_test_pipeline_unused(cfg, test_only, split)
+    check_eval_shards(cfg, scope, test_only, split)
     if not test_only:
         _check_ohl_hook(cfg)
         check_ohl_config(cfg, scope)

@@ -3,11 +3,12 @@
 training set whose length the world size does not divide gives the first ranks one sample more per epoch, and
 with a batch boundary between the two shard lengths one iteration more (:func:`check_train_shards`).
 
-Only ``train_dataloader`` is refused: its ranks iterate in lockstep (DDP's gradient all-reduce at every step, the
+The train loader is refused: its ranks iterate in lockstep (DDP's gradient all-reduce at every step, the
 epoch's length read from each rank's own ``len(train_dataloader)`` by the loop and by the parameter schedulers that
 ``convert_to_iter_based``). A val / test loader with ``round_up=False`` is what mmengine means it for: its loop runs
 no collective per batch, and ``collect_results`` gathers the ranks' unequal parts once at the end and interleaves
-them with ``zip_longest`` (every image scored once, none repeated), so it is left alone. The OHL copies'
+them with ``zip_longest`` (every image scored once, none repeated), so it is left alone, except where every forward
+is itself a collective (FSDP, DeepSpeed ZeRO-3: :func:`check_eval_shards`). The OHL copies'
 ``CopySampler`` is checked by :func:`~automl_mm.engine.preflight_ohl_copies._check_copy_shards` against its copies'
 ranks; the loaders automl_mm scores or samples itself (reward, search, BN re-estimation) are read whole on each rank
 (:mod:`automl_mm.engine.local_loader`).
@@ -107,35 +108,15 @@ def _iterations(loader: dict, samples: int, scope: str | None) -> int | None:
     return samples // size if drop_last else -(-samples // size)
 
 
-def check_train_shards(cfg: Any, scope: str | None) -> None:
-    """Refuse ``train_dataloader.sampler.round_up=False`` where the world size (:func:`launched_world_size`) does not
-    divide the number of samples the sampler deals out per epoch.
-
-    The ranks then take ``ceil(N / world)`` and ``floor(N / world)`` samples: under an epoch loop those whose shard
-    needs one batch more run one more iteration, whose DDP gradient all-reduce pairs with the other ranks' next
-    collective (their validation's gather), and the run hangs at the epoch's end or averages unrelated tensors; the
-    schedulers' iteration spans (``convert_to_iter_based``) and a resume's position are each rank's own length, not
-    one. Under an iteration loop the ranks' epochs (and permutations) drift apart and their shards stop partitioning
-    the data. Where both shard lengths make the same number of batches (``ceil`` of each over ``batch_size``, or
-    ``floor`` with ``drop_last``: 51 and 50 samples at ``batch_size=16`` are 4 batches on every rank) only the last
-    batch differs by a sample and nothing is refused. ``N`` is read from the sampler built here on one process
-    (``len`` of it: the dataset's length, or mmdet's ``CustomSampleSizeSampler``'s drawn count), the training set
-    built as a worker builds it. Nothing is checked on one process, with ``train_dataloader.num_batch_per_epoch``
-    (mmengine slices ``num_batch_per_epoch x batch_size x world`` samples), for a copy-aware sampler (OHL's
-    ``CopySampler``: checked per copy), or where the dataset or sampler does not build here (the runner reports its
-    own error). The sampler may be a registered ``functools.partial`` (or one given as ``type``), as mmengine builds
-    any callable.
-
-    Raises:
-        ConfigCheckError: naming ``train_dataloader.sampler.round_up``, the sampler's type, the number of samples,
-            the world size and where it was read, the two iteration counts (where the batching is known here), and
-            what to set instead.
-    """
+def _unequal_batches(cfg: Any, key: str, scope: str | None) -> tuple | None:
+    """``(sampler, N, world size, where it was read, floor(N / world), the iteration counts said)`` where loader
+    ``key``'s sampler has ``round_up=False`` and the known world size gives its ranks different numbers of batches
+    (:func:`check_train_shards`); ``None`` otherwise."""
     from mmengine.registry import DefaultScope
 
     from automl_mm.registry import DATA_SAMPLERS, DATASETS
 
-    loader = cfg.get('train_dataloader')
+    loader = cfg.get(key)
     if not isinstance(loader, dict) or loader.get('num_batch_per_epoch') is not None:
         return
     node = loader.get('sampler')
@@ -165,8 +146,39 @@ def check_train_shards(cfg: Any, scope: str | None) -> None:
     longer, shorter = _iterations(loader, short + 1, scope), _iterations(loader, short, scope)
     if longer is not None and longer == shorter:
         return  # the same number of batches on every rank (only the last one differs by a sample): nothing hangs
-    batches = '' if longer is None else (f' (at train_dataloader.batch_size={loader.get("batch_size", 1)}: '
+    batches = '' if longer is None else (f' (at {key}.batch_size={loader.get("batch_size", 1)}: '
                                          f'{longer} and {shorter} iterations)')
+    return cls, count, world, source, short, batches
+
+
+def check_train_shards(cfg: Any, scope: str | None) -> None:
+    """Refuse ``train_dataloader.sampler.round_up=False`` where the world size (:func:`launched_world_size`) does not
+    divide the number of samples the sampler deals out per epoch.
+
+    The ranks then take ``ceil(N / world)`` and ``floor(N / world)`` samples: under an epoch loop those whose shard
+    needs one batch more run one more iteration, whose DDP gradient all-reduce pairs with the other ranks' next
+    collective (their validation's gather), and the run hangs at the epoch's end or averages unrelated tensors; the
+    schedulers' iteration spans (``convert_to_iter_based``) and a resume's position are each rank's own length, not
+    one. Under an iteration loop the ranks' epochs (and permutations) drift apart and their shards stop partitioning
+    the data. Where both shard lengths make the same number of batches (``ceil`` of each over ``batch_size``, or
+    ``floor`` with ``drop_last``: 51 and 50 samples at ``batch_size=16`` are 4 batches on every rank) only the last
+    batch differs by a sample and nothing is refused. ``N`` is read from the sampler built here on one process
+    (``len`` of it: the dataset's length, or mmdet's ``CustomSampleSizeSampler``'s drawn count), the training set
+    built as a worker builds it. Nothing is checked on one process, with ``train_dataloader.num_batch_per_epoch``
+    (mmengine slices ``num_batch_per_epoch x batch_size x world`` samples), for a copy-aware sampler (OHL's
+    ``CopySampler``: checked per copy), or where the dataset or sampler does not build here (the runner reports its
+    own error). The sampler may be a registered ``functools.partial`` (or one given as ``type``), as mmengine builds
+    any callable.
+
+    Raises:
+        ConfigCheckError: naming ``train_dataloader.sampler.round_up``, the sampler's type, the number of samples,
+            the world size and where it was read, the two iteration counts (where the batching is known here), and
+            what to set instead.
+    """
+    found = _unequal_batches(cfg, 'train_dataloader', scope)
+    if found is None:
+        return
+    cls, count, world, source, short, batches = found
     from .preflight_training import callable_name
 
     raise ConfigCheckError(
@@ -178,3 +190,59 @@ def check_train_shards(cfg: Any, scope: str | None) -> None:
         'an iteration loop their epochs drift apart and their shards stop partitioning the data. Set '
         'train_dataloader.sampler.round_up=True (the default: the short shards repeat a sample) or use a training '
         f'set whose length is a multiple of {world}')
+
+
+def _gathering_forward(cfg: Any, scope: str | None) -> str | None:
+    """What makes every forward of the model a collective over the ranks, or ``None``: mmengine's
+    ``MMFullyShardedDataParallel`` as ``model_wrapper_cfg`` (its ``val_step`` / ``test_step`` call the wrapped
+    forward, which all-gathers the parameters' shards), a ``FlexibleRunner``'s ``FSDPStrategy``, or its
+    ``DeepSpeedStrategy`` with ZeRO stage 3 (also sharded parameters)."""
+    from automl_mm.registry import MODEL_WRAPPERS, config_class
+
+    try:
+        from mmengine.model import MMFullyShardedDataParallel
+    except ImportError:  # (a torch without FSDP)
+        MMFullyShardedDataParallel = None
+    cls = config_class(MODEL_WRAPPERS, cfg.get('model_wrapper_cfg'), scope)
+    if cls is not None and MMFullyShardedDataParallel is not None and issubclass(cls, MMFullyShardedDataParallel):
+        return f'model_wrapper_cfg ({cls.__name__}) gathers the parameters in every forward'
+    strategy = cfg.get('strategy')
+    kind = strategy.get('type') if isinstance(strategy, dict) else None
+    name = kind.rsplit('.', 1)[-1] if isinstance(kind, str) else getattr(kind, '__name__', None)
+    if name == 'FSDPStrategy':
+        return 'strategy (FSDPStrategy) gathers the parameters in every forward'
+    zero = strategy.get('zero_optimization') if isinstance(strategy, dict) else None
+    if name == 'DeepSpeedStrategy' and isinstance(zero, dict) and zero.get('stage') == 3:
+        return 'strategy (DeepSpeedStrategy, zero_optimization.stage=3) gathers the parameters in every forward'
+    return None
+
+
+def check_eval_shards(cfg: Any, scope: str | None, test_only: bool = False, split: str = 'test') -> None:
+    """:func:`check_train_shards` for the val / test loaders a run reads (:func:`~automl_mm.engine.preflight_walk.
+    outside_split`), where the model's forward is itself a collective (:func:`_gathering_forward`: FSDP, DeepSpeed
+    ZeRO-3). With mmengine's DDP an evaluation runs no collective per batch and ``collect_results`` gathers the
+    ranks' unequal parts, so ``round_up=False`` is fine there; with sharded parameters the rank with one batch more
+    waits forever in its last forward's all-gather.
+
+    Raises:
+        ConfigCheckError: naming ``<key>.sampler.round_up``, the number of samples, the world size, what gathers,
+            and what to set instead.
+    """
+    from .preflight_training import callable_name
+    from .preflight_walk import outside_split
+
+    keys = [key for key in ('val_dataloader', 'test_dataloader') if not outside_split(key, test_only, split)]
+    gathering = _gathering_forward(cfg, scope) if keys else None
+    if gathering is None:  # (the world size is read by _unequal_batches)
+        return
+    for key in keys:
+        found = _unequal_batches(cfg, key, scope)
+        if found is None:
+            continue
+        cls, count, world, source, short, batches = found
+        raise ConfigCheckError(
+            f'{key}.sampler.round_up=False ({callable_name(cls)}) with {count} samples on {world} processes '
+            f'({source}), which {world} does not divide: {count % world} rank(s) would take {short + 1} samples and '
+            f'the others {short}{batches}; {gathering}, so the rank with a batch more waits forever in its last '
+            f'forward for the others. Set {key}.sampler.round_up=True (the default: mmengine\'s collect_results cuts '
+            'the padding off, every image is scored once)')

@@ -77,6 +77,11 @@ def test_check_config_refuses_it_and_leaves_val_loaders_alone(tmp_path, monkeypa
     with pytest.raises(ConfigCheckError, match=r'^train_dataloader\.sampler\.round_up=False \(DefaultSampler\) with 64 '
                                                r'training samples on 3 processes'):
         check_config(cfg)
+    cfg.train_dataloader.sampler.round_up = True
+    cfg.val_dataloader.batch_size = 1
+    cfg.model_wrapper_cfg = dict(type='MMFullyShardedDataParallel')  # every forward gathers: 22 and 21 batches hang
+    with pytest.raises(ConfigCheckError, match=r'^val_dataloader\.sampler\.round_up=False \(DefaultSampler\) with 64'):
+        check_config(cfg)
 
 
 def test_the_ranks_of_one_ohl_copy_are_counted_without_a_launcher(tmp_path):
@@ -118,3 +123,26 @@ def test_a_registered_partial_sampler_is_checked_too(monkeypatch):
             check_train_shards(_cfg(5, type=functools.partial(DefaultSampler), round_up=False), 'automl_mm')
     finally:
         DATA_SAMPLERS.module_dict.pop(name, None)
+
+
+def test_eval_loaders_are_refused_only_where_every_forward_gathers(monkeypatch):
+    """With FSDP (or DeepSpeed ZeRO-3) a val / test forward all-gathers the parameters: the rank with one batch
+    more waits forever. With mmengine's DDP (no model_wrapper_cfg) the unequal parts are fine."""
+    from automl_mm.engine.preflight_rank_shards import check_eval_shards
+
+    monkeypatch.setenv('WORLD_SIZE', '2')
+    cfg = _cfg(5, round_up=False)
+    cfg.val_dataloader = cfg.pop('train_dataloader')
+    check_eval_shards(cfg, 'automl_mm')  # DDP: collect_results gathers 3 and 2
+    cfg.model_wrapper_cfg = dict(type='MMFullyShardedDataParallel')
+    with pytest.raises(ConfigCheckError, match=r"^val_dataloader\.sampler\.round_up=False \(DefaultSampler\) with 5 "
+                                               r'samples on 2 processes .*model_wrapper_cfg \(MMFullyShardedDataParal'
+                                               r'lel\) gathers the parameters in every forward'):
+        check_eval_shards(cfg, 'automl_mm')
+    check_eval_shards(cfg, 'automl_mm', test_only=True, split='test')  # tools/test.py reads the test loader only
+    cfg.pop('model_wrapper_cfg')
+    cfg.strategy = dict(type='DeepSpeedStrategy', zero_optimization=dict(stage=3))
+    with pytest.raises(ConfigCheckError, match=r'strategy \(DeepSpeedStrategy, zero_optimization\.stage=3\)'):
+        check_eval_shards(cfg, 'automl_mm')
+    cfg.strategy.zero_optimization.stage = 2
+    check_eval_shards(cfg, 'automl_mm')
