@@ -90,7 +90,7 @@ def build_check(cfg: Any) -> None:
                 train_dataset = built
             elif key in ('val_dataloader.dataset', 'test_dataloader.dataset'):  # what val_loop / test_loop hold
                 eval_datasets[key.split('_', 1)[0]] = built
-        check_replay_paths(cfg, hooks, train_dataset, eval_datasets)  # their pipeline paths, as the workers resolve
+        check_replay_paths(cfg, hooks, train_dataset, eval_datasets, model)  # their pipeline and model paths
         from .preflight_metric_build import _build_metrics  # (which imports this module)
 
         _build_metrics(cfg, False, 'test')  # those of the training run; test_evaluator bound to its signature

@@ -196,32 +196,39 @@ def _built_pipeline_path(path: str, train_dataset: Any, eval_datasets: dict[str,
         for split, dataset in _split_datasets(train_dataset, eval_datasets).items())
 
 
-def check_replay_paths(cfg: Any, hooks: list, train_dataset: Any, eval_datasets: dict[str, Any] | None = None) -> None:
+def check_replay_paths(cfg: Any, hooks: list, train_dataset: Any, eval_datasets: dict[str, Any] | None = None,
+                       model: Any = None) -> None:
     """Each pipeline path a replay hook of ``custom_hooks`` writes (``SetAttributesHook`` before training,
     ``TrunkScheduleHook`` at each trunk start, their subclasses: the exported fragments' ``values``) resolves in the
     dataset :func:`~automl_mm.engine.preflight.build_check` built for its split (``train`` / ``val`` / ``test``,
     ``hooks`` the hooks it built from ``custom_hooks``, in order), as the hook resolves it on the runner in every
     worker (:func:`~automl_mm.ohl.attributes.get_attribute`, the walk its writes take); a wrong one was refused
     there only, after start-up (``val_dataloader.dataset.pipeline.0.meta_keys``: the config's spelling, which
-    indexes nothing on the built dataset's ``Compose``). Other paths are left to the workers.
+    indexes nothing on the built dataset's ``Compose``). No path through the built ``model`` names a module's
+    buffer or parameter, or an element of one (:func:`~automl_mm.ohl.tensor_slots.check_tensor_slot`: a BN layer's
+    ``running_mean``, AM-LFS's ``_theta``; the first write stopped the run with torch's ``TypeError``). Other paths
+    are left to the workers.
 
     Raises:
         ConfigCheckError: ``custom_hooks[<i>] (<type>): attribute path '<path>': ...``, the workers' message.
     """
     from automl_mm.ohl.attributes import get_attribute
     from automl_mm.ohl.replay_hooks import SetAttributesHook, TrunkScheduleHook
+    from automl_mm.ohl.tensor_slots import check_tensor_slot
 
-    runner = SimpleNamespace(**_split_holders(train_dataset, eval_datasets))
+    runner = SimpleNamespace(**_split_holders(train_dataset, eval_datasets), model=model)
     entries = list(cfg.get('custom_hooks') or [])
     for i, hook in enumerate(hooks):
         if not isinstance(hook, (SetAttributesHook, TrunkScheduleHook)) or i >= len(entries):
             continue
         for path in hook.values:
-            if isinstance(path, str) and _built_pipeline_path(path, train_dataset, eval_datasets):
-                try:
+            try:
+                if isinstance(path, str) and _built_pipeline_path(path, train_dataset, eval_datasets):
                     get_attribute(runner, path)
-                except ValueError as err:
-                    raise _refuse(f'custom_hooks[{i}]', entries[i], err) from None
+                elif isinstance(path, str) and model is not None and path.split('.', 1)[0] == 'model':
+                    check_tensor_slot(runner, path)
+            except ValueError as err:
+                raise _refuse(f'custom_hooks[{i}]', entries[i], err) from None
 
 
 def _runner_attributes(cfg: Any) -> tuple[str, set[str]] | None:

@@ -219,11 +219,12 @@ class AttributeSpace(PerCopySpace):
         """
         for path in self.targets:
             if path.split('.', 1)[0] == 'model':
+                # AM-LFS's _theta: torch takes no list or number there; first, as _theta.0 does not resolve
+                self.check_tensor_slot(runner, path)
                 try:
                     get_attribute(runner, path)
                 except ValueError as err:
                     raise ValueError(f'OHL space {self.name!r}: {err}') from None
-                self.check_tensor_slot(runner, path)  # AM-LFS's _theta: torch takes no list or number there
                 # a model config read only when the model was built (a head's train_cfg.assigner): refused here too,
                 # before the copies start
                 check_read_at_run_time(runner, path, f'OHL space {self.name!r}')
@@ -233,6 +234,7 @@ class AttributeSpace(PerCopySpace):
 
     def setup(self, runner: Any, layout: Any, seed: int) -> None:
         for path in self.targets:
+            self.check_tensor_slot(runner, path)  # before check_owned_attribute's: this one names the space to use
             get_attribute(runner, path)  # fail early with the path in the message
             check_owned_attribute(runner, path, f'OHL space {self.name!r}')
             self.check_choices(runner, path)
@@ -268,39 +270,36 @@ class AttributeSpace(PerCopySpace):
         check_draws(self, runner, path)
 
     def check_tensor_slot(self, runner: Any, path: str) -> None:
-        """Refuse a target that is a module's registered buffer or parameter (a tensor slot), before the first trunk:
-        a space writes a number or a list (:meth:`value_of`), which torch refuses there at the first write
-        (``TypeError: cannot assign 'list' as buffer '_theta'``), after every start check had passed. The one
-        buffer of automl_mm, an ``AMLFSLoss``'s ``_theta`` (the name its ``state_dict`` shows), is searched through
-        its ``theta`` property with :class:`~automl_mm.losses.space.LossFunctionSpace`, which checks and projects
-        what is written; another module's tensors (a BN layer's ``running_mean``, a layer's ``weight``) are its
-        state, not a setting: search a setting the module reads instead. ``tools/train.py``'s config check
-        (:meth:`resolve`) and :meth:`setup` (through :meth:`check_choices`) call it.
+        """Refuse a target that is a module's registered buffer or parameter (a tensor slot), or an element of one
+        (:func:`~automl_mm.ohl.tensor_slots.tensor_slot`), before the first trunk: a space writes a number or a list
+        (:meth:`value_of`), which torch refuses there at the first write (``TypeError: cannot assign 'list' as
+        buffer '_theta'``), after every start check had passed; an element path (``_theta.0``) does not resolve at
+        all. The one buffer of automl_mm, an ``AMLFSLoss``'s ``_theta`` (the name its ``state_dict`` shows), is
+        searched through its ``theta`` property with :class:`~automl_mm.losses.space.LossFunctionSpace`, which
+        checks and projects what is written; another module's tensors (a BN layer's ``running_mean``, a layer's
+        ``weight``) are its state, not a setting: search a setting the module reads instead. ``tools/train.py``'s
+        config check (:meth:`resolve`) and :meth:`setup` (and :meth:`check_choices`) call it; the replay hooks'
+        check is :func:`~automl_mm.ohl.tensor_slots.check_tensor_slot`.
 
         Raises:
             ValueError: naming the space, the path, the buffer or parameter, its module's class and the target to
                 use.
         """
-        from torch import nn
-
         from automl_mm.losses.am_lfs import AMLFSLoss
 
-        for owner, name in resolve_attribute(runner, path):
-            if not isinstance(owner, nn.Module) or not isinstance(name, str):
-                continue
-            kind = 'buffer' if name in owner._buffers else 'parameter' if name in owner._parameters else None
-            if kind is None:
-                continue
-            found = (f'OHL space {self.name!r}: attribute path {path!r} is the {kind} {name!r} of the '
-                     f'module {type(owner).__name__} (a tensor), where torch takes no number or list: the first '
-                     f'write of a sample would stop the run (TypeError: cannot assign \'list\' as {kind} {name!r})')
-            if isinstance(owner, AMLFSLoss) and name == '_theta':
-                theta = path.rsplit('.', 1)[0] + '.theta'
-                raise ValueError(f'{found}; search the loss with LossFunctionSpace(target={theta!r}, '
-                                 f'parametrisation={owner.parametrisation!r}), which writes theta through the '
-                                 'loss\'s checks and projection and exports the learned loss')
-            raise ValueError(f'{found}; a module\'s {kind} is its state, not a setting: search a setting the module '
-                             'reads instead (e.g. a BN layer\'s momentum, a loss\'s loss_weight)')
+        from .tensor_slots import tensor_slot, tensor_slot_problem
+
+        slot = tensor_slot(runner, path)
+        if slot is None:
+            return
+        found = f'OHL space {self.name!r}: {tensor_slot_problem(path, slot)}'
+        if isinstance(slot.module, AMLFSLoss) and slot.name == '_theta':
+            theta = slot.path.rsplit('.', 1)[0] + '.theta'
+            raise ValueError(f'{found}; search the loss with LossFunctionSpace(target={theta!r}, '
+                             f'parametrisation={slot.module.parametrisation!r}), which writes theta through the '
+                             'loss\'s checks and projection and exports the learned loss')
+        raise ValueError(f'{found}; a module\'s {slot.kind} is its state, not a setting: search a setting the module '
+                         'reads instead (e.g. a BN layer\'s momentum, a loss\'s loss_weight)')
 
     def check_projected(self, runner: Any, path: str) -> None:
         """Refuse a target that projects what is written, where the history, the log and ``final_policy.py`` would

@@ -336,7 +336,9 @@ def set_attribute(runner: Any, path: str, value: Any) -> None:
     (:func:`~automl_mm.ohl.value_ranges.as_held_float`), so a float setting stays a float.
 
     Raises:
-        ValueError: as :func:`resolve_attribute`, before anything is written; a value that leaves optimiser groups
+        ValueError: as :func:`resolve_attribute`, before anything is written; a path naming a module's buffer or
+            parameter, or an element of one (:func:`~automl_mm.ohl.tensor_slots.check_tensor_slot`, where torch
+            raised its bare ``TypeError``); a value that leaves optimiser groups
             settings their optimiser's constructor refuses (a negative lr, Adam's beta1 of 1.5, NaN:
             :func:`~automl_mm.ohl.optimizer_base.check_group_values`) or their update rule cannot use (SGD's
             momentum of 1.5); a value outside the attribute's known range (a transform's ``prob`` of 1.5,
@@ -344,6 +346,9 @@ def set_attribute(runner: Any, path: str, value: Any) -> None:
             workers cannot be restarted (:func:`~automl_mm.ohl.data_writes.watch_data_writes`, which raises a
             ``RuntimeError`` for a first data write in the middle of a pass of workers started before it).
     """
+    from .tensor_slots import check_tensor_slot
+
+    check_tensor_slot(runner, path)  # a module's buffer or parameter: torch's TypeError, after the checks passed
     pairs = resolve_attribute(runner, path)  # every part exists: the write below cannot stop half-way
     for record in _WRITE_RECORDS:  # recording_writes: what an OHL space writes, against what it reports
         record.append(path)
@@ -380,6 +385,9 @@ def check_written_value(runner: Any, path: str, value: Any) -> None:
     Raises:
         ValueError: as :func:`set_attribute` would for ``value``.
     """
+    from .tensor_slots import check_tensor_slot
+
+    check_tensor_slot(runner, path)
     pairs = resolve_attribute(runner, path)
     if _is_base_form(pairs):
         for optimizer, key in pairs:

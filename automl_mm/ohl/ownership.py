@@ -200,6 +200,9 @@ def check_owned_attribute(runner: Any, path: str, owner: str, fixed_value: Any =
     * A value read only when something was built (a head's ``train_cfg.assigner`` / ``.sampler``, an optimiser's
       ``defaults``, ``runner.cfg``): writing it would change nothing
       (:func:`~automl_mm.ohl.build_time_targets.check_read_at_run_time`).
+    * A module's registered buffer or parameter, or an element of one (``model.norm.running_mean``, AM-LFS's
+      ``_theta.0``): the module's state, where torch takes no number or list
+      (:func:`~automl_mm.ohl.tensor_slots.check_tensor_slot`).
 
     Args:
         fixed_value: The one value ``owner`` writes (``SetAttributesHook``: an exported ``final_policy.py`` pasted
@@ -212,7 +215,9 @@ def check_owned_attribute(runner: Any, path: str, owner: str, fixed_value: Any =
         ValueError: naming ``owner``, the path and the scheduler, the groups' values or the path to target instead.
     """
     from .build_time_targets import check_read_at_run_time
+    from .tensor_slots import check_tensor_slot
 
+    check_tensor_slot(runner, path, owner)  # first: an element of one does not resolve, and is named as such
     check_read_at_run_time(runner, path, owner)
     _check_scheduler_attribute(runner, path, owner)
     parts = path.split('.')

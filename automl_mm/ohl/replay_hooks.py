@@ -96,14 +96,14 @@ class SetAttributesHook(Hook):
         which the checkpoint's model trained and was validated with; only ``before_train`` set them, so a value the
         forward reads in eval mode (a ``LeakyReLU``'s ``negative_slope``, a head's score threshold) was tested at
         the config's value, silently. Optimiser and data paths do not exist in a test."""
-        _set_model_paths(runner, self.values)
+        _set_model_paths(runner, self.values, type(self).__name__)
 
     def before_val(self, runner) -> None:
         """``Runner.val()`` without training (a validation-only run of the retrain's checkpoint, mmengine's
         ``before_val``): as :meth:`before_test` (it validated with the config's values, silently). A validation inside
         ``train()`` keeps what training set (an OHL space's write over the same path included)."""
         if not self._training:
-            _set_model_paths(runner, self.values)
+            _set_model_paths(runner, self.values, type(self).__name__)
 
 
 @HOOKS.register_module()
@@ -240,7 +240,8 @@ class TrunkScheduleHook(Hook):
             trunk = max(len(v) for v in self.values.values()) - 1
         else:
             trunk = self.trunk_of(max(int(epoch) - 1, 0), max(int(iteration) - 1, 0))
-        _set_model_paths(runner, {path: values[min(trunk, len(values) - 1)] for path, values in self.values.items()})
+        _set_model_paths(runner, {path: values[min(trunk, len(values) - 1)] for path, values in self.values.items()},
+                         type(self).__name__)
 
     def before_train_epoch(self, runner) -> None:
         if self.trunk_epochs and runner.epoch % self.trunk_epochs == 0:
@@ -325,7 +326,7 @@ class SearchedValuesHook(Hook):
                 self.values[path] = value
 
     def before_test(self, runner) -> None:
-        _set_model_paths(runner, self.values)
+        _set_model_paths(runner, self.values, type(self).__name__)
 
     def before_val(self, runner) -> None:
         """``Runner.val`` of the checkpoint (a stock launcher's, which registers this hook too): as before a test.
@@ -333,7 +334,7 @@ class SearchedValuesHook(Hook):
         values training set, as ``SetAttributesHook`` / ``TrunkScheduleHook`` do; a resume loading the search's
         checkpoint would otherwise reset an OHL space's writes to the checkpoint's at every validation."""
         if not self._training:
-            _set_model_paths(runner, self.values)
+            _set_model_paths(runner, self.values, type(self).__name__)
 
 def _plain(value: Any) -> Any:
     """``value`` with every mapping a ``dict`` and every sequence a ``list`` (a config's ``ConfigDict`` / tuple
@@ -464,9 +465,14 @@ def _trained_position(runner: Any) -> tuple[int, int] | None:
     return loop.epoch, loop.iter
 
 
-def _set_model_paths(runner: Any, values: dict[str, Any]) -> None:
+def _set_model_paths(runner: Any, values: dict[str, Any], owner: str) -> None:
     """Set the paths of ``values`` through the model (``model.``...), as the replay hooks set them in training: in
-    :func:`~automl_mm.ohl.write_order.write_order`'s order."""
+    :func:`~automl_mm.ohl.write_order.write_order`'s order, after every path was checked not to name a module's
+    buffer or parameter (:func:`~automl_mm.ohl.tensor_slots.check_tensor_slot`, naming ``owner``, the hook)."""
+    from .tensor_slots import check_tensor_slot
+
     model = {path: value for path, value in values.items() if path.split('.', 1)[0] == 'model'}
+    for path in model:  # every path before the first write (set_attribute refuses one path at a time)
+        check_tensor_slot(runner, path, owner)
     for path in write_order(runner, model, 'the replay of the model\'s attribute paths before the test'):
         set_attribute(runner, path, model[path])
