@@ -360,9 +360,9 @@ def set_attribute(runner: Any, path: str, value: Any) -> None:
         return
     watch_data_writes(runner, [path], 'set_attribute')  # a data path: the loader can restart its workers
     parts = path.split('.')
-    check_attribute_shape(pairs, path, value)  # a list over a float loss_weight or lr, a number over betas
+    check_attribute_shape(pairs, path, value, runner)  # a list over a float loss_weight or lr, a number over betas
     _check_group_writes(runner, path, value)
-    check_attribute_value(pairs, path, value)  # a transform's prob of 1.5 (automl_mm.ohl.value_ranges)
+    check_attribute_value(pairs, path, value, runner)  # a transform's prob of 1.5 (automl_mm.ohl.value_ranges)
     check_accepted(runner, path, value)  # a loss's class_weight.3 of -1: the list write bypasses the loss's check
     check_elements(runner, path, value)  # mmdet's class_weight (a plain list): [1, -1, 1], or -1 at .1
     base_groups = _wrapper_base_groups(runner, path)  # read before the groups change
@@ -393,9 +393,9 @@ def check_written_value(runner: Any, path: str, value: Any) -> None:
         for optimizer, key in pairs:
             check_base_value(optimizer, key, value, path, runner)
         return
-    check_attribute_shape(pairs, path, value)  # a list over a float loss_weight or lr, a number over betas
+    check_attribute_shape(pairs, path, value, runner)  # a list over a float loss_weight or lr, a number over betas
     _check_group_writes(runner, path, value)
-    check_attribute_value(pairs, path, value)
+    check_attribute_value(pairs, path, value, runner)
     check_accepted(runner, path, value)  # what a loss's class_weight / ignore_index / avg_non_ignore refuses
     check_elements(runner, path, value)  # mmdet's class_weight (a plain list): [1, -1, 1], or -1 at .1
 

@@ -250,35 +250,65 @@ def _real_valued(node: Any, name: Any, path: str) -> bool:
     return isinstance(name, str) and any(name in REAL_VALUED_ATTRIBUTES.get(c.__name__, ()) for c in type(node).__mro__)
 
 
-def _integer_pairs(pairs: list[tuple[Any, Any]], path: str) -> list[Any]:
+def element_attribute(chain: list[tuple[str, Any]]) -> tuple[Any, str, str] | None:
+    """``(owner, attribute name, the attribute's path)`` where ``chain``
+    (:func:`~automl_mm.ohl.attributes.path_chains`) ends at an element of a list or tuple (one integer index or
+    several, into nested ones) that an object's attribute or a dict's key holds: ``...transforms.4.border_val.0``
+    gives ``(RandomAffine, 'border_val', '...transforms.4.border_val')``; else ``None``. What is known of an attribute
+    (:func:`_real_valued`, :func:`attribute_range`) holds for each of its elements."""
+    k = len(chain) - 1
+    while k >= 1 and isinstance(chain[k - 1][1], (list, tuple)) and chain[k][0].lstrip('-').isdigit():
+        k -= 1
+    if k == len(chain) - 1 or k < 1:
+        return None
+    return chain[k - 1][1], chain[k][0], '.'.join(part for part, _ in chain[:k + 1])
+
+
+def _element_owners(runner: Any, path: str) -> dict[tuple[int, str], tuple[Any, str, str]]:
+    """``{(id(sequence), index): (owner, attribute, its path)}`` of each chain of ``path`` that ends at an element
+    (:func:`element_attribute`), keyed as :func:`~automl_mm.ohl.attributes.resolve_attribute` gives the pair."""
+    found = {}
+    for chain in _chains(runner, path) if runner is not None else ():
+        held = element_attribute(chain)
+        if held is not None:
+            found[(id(chain[-2][1]), str(int(chain[-1][0])))] = held
+    return found
+
+
+def _integer_pairs(pairs: list[tuple[Any, Any]], path: str, runner: Any = None) -> list[Any]:
     """What each of ``pairs`` (:func:`~automl_mm.ohl.attributes.resolve_attribute`) holds, where an integer held
     there is an integer setting: not an optimiser group's (:func:`group_key`; torch's settings are real numbers,
     ``weight_decay=0`` too), an attribute with a known real range (:func:`attribute_range`: a loss's
     ``loss_weight=1``, a scheduler's ``eta_min=0``) nor one known to take real numbers (:func:`_real_valued`:
-    ``PhotoMetricDistortion``'s ``brightness_delta=32``, ``clip_grad_kwargs``' ``max_norm=35``)."""
+    ``PhotoMetricDistortion``'s ``brightness_delta=32``, ``clip_grad_kwargs``' ``max_norm=35``). An element of a
+    list or tuple (``RandomAffine``'s ``border_val.0``, a loss's ``class_weight.1``) is judged by the attribute that
+    holds it (:func:`element_attribute`; with ``runner``, which the chains are read from)."""
     if group_key(path) is not None:
         return []
+    owners = _element_owners(runner, path)
     found = []
     for node, name in pairs:
         current = node[name] if isinstance(node, (dict, list, tuple)) else getattr(node, name, None)
-        if isinstance(name, str) and not isinstance(node, (dict, list, tuple)) and \
-                attribute_range(node, name) is not None:
+        held = owners.get((id(node), str(name))) if isinstance(node, (list, tuple)) else None
+        owner, attribute, at = held if held is not None else (node, name, path)
+        if isinstance(attribute, str) and not isinstance(owner, (dict, list, tuple)) and \
+                attribute_range(owner, attribute) is not None:
             continue
-        if _real_valued(node, name, path):
+        if _real_valued(owner, attribute, at):
             continue
         found.append(current)
     return found
 
 
-def check_attribute_integer(pairs: list[tuple[Any, Any]], path: str, value: Any) -> None:
+def check_attribute_integer(pairs: list[tuple[Any, Any]], path: str, value: Any, runner: Any = None) -> None:
     """Refuse writing ``value`` to the attributes ``pairs`` (:func:`~automl_mm.ohl.attributes.resolve_attribute`)
     where it puts a number that is not an integer over an integer setting (:func:`integer_mismatch`,
-    :func:`_integer_pairs`).
+    :func:`_integer_pairs`; ``runner``: where an element path's attribute is read).
 
     Raises:
         ValueError: ``attribute path '<path>' holds <what> (<value>), and <value> is not an integer``, with the fix.
     """
-    for current in _integer_pairs(pairs, path):
+    for current in _integer_pairs(pairs, path, runner):
         found = integer_mismatch(current, value)
         if found is not None:
             raise ValueError(f'attribute path {path!r} {found}: the attribute would get a float where it holds an '
@@ -295,7 +325,7 @@ def gaussian_on_integer(runner: Any, path: str) -> str | None:
     """
     from .attributes import resolve_attribute
 
-    for current in _integer_pairs(resolve_attribute(runner, path), path):
+    for current in _integer_pairs(resolve_attribute(runner, path), path, runner):
         held = _held_integers(current)
         if held is not None:
             return f'holds {held} ({current!r})' if held != 'ints' else \
@@ -386,10 +416,10 @@ def _scheduler_range(owner: Any, name: str) -> tuple[Interval, str] | None:
     return None
 
 
-def check_attribute_shape(pairs: list[tuple[Any, Any]], path: str, value: Any) -> None:
+def check_attribute_shape(pairs: list[tuple[Any, Any]], path: str, value: Any, runner: Any = None) -> None:
     """Refuse writing ``value`` to the attributes ``pairs`` (:func:`~automl_mm.ohl.attributes.resolve_attribute`)
     where it has another shape than what one of them holds (:func:`shape_mismatch`), or puts a number that is not
-    an integer over an integer setting (:func:`check_attribute_integer`).
+    an integer over an integer setting (:func:`check_attribute_integer`, given ``runner``).
 
     Raises:
         ValueError: naming the path, what it holds (type and value) and what ``value`` is.
@@ -399,10 +429,10 @@ def check_attribute_shape(pairs: list[tuple[Any, Any]], path: str, value: Any) -
         found = shape_mismatch(current, value)
         if found is not None:
             raise ValueError(f'attribute path {path!r}: {found}')
-    check_attribute_integer(pairs, path, value)  # 2.7 over a transform's num_ops
+    check_attribute_integer(pairs, path, value, runner)  # 2.7 over a transform's num_ops
 
 
-def check_attribute_value(pairs: list[tuple[Any, Any]], path: str, value: Any) -> None:
+def check_attribute_value(pairs: list[tuple[Any, Any]], path: str, value: Any, runner: Any = None) -> None:
     """Refuse writing ``value`` to the attributes ``pairs`` (:func:`~automl_mm.ohl.attributes.resolve_attribute`)
     where it lies outside a known range (:func:`attribute_range`: a transform's ``prob`` of 1.5 applied the
     transform to every image, an mmdet loss's ``loss_weight`` of -1 ascended the loss, silently). A
@@ -413,7 +443,7 @@ def check_attribute_value(pairs: list[tuple[Any, Any]], path: str, value: Any) -
         ValueError: naming the path, the value, the range and its source; or the path, what it holds and what the
             value is.
     """
-    check_attribute_shape(pairs, path, value)
+    check_attribute_shape(pairs, path, value, runner)
     number = _scalar(value)
     if number is None:
         return
