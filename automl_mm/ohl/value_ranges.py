@@ -221,19 +221,48 @@ def as_held_float(current: Any, value: Any) -> Any:
 
 
 #: ``{class name (matched along the owner's MRO): attribute names}`` that take real numbers although their defaults
-#: and stock configs write ints: mmdet draws ``uniform(-delta, delta)`` / ``uniform(min_ratio, max_ratio)`` /
-#: ``uniform(-max_rotate_degree, ...)`` from them and fills ``pad_val`` / ``border_val`` as a colour
-#: (``mmdet/datasets/transforms/transforms.py``).
+#: and stock configs write ints (mmdet 3.3 / mmengine 0.10, each read where the object runs, not only at
+#: ``__init__``): mmdet draws ``uniform(-delta, delta)`` / ``uniform(min_ratio, max_ratio)`` /
+#: ``uniform(-max_rotate_degree, ...)`` from the augmentation ranges and fills ``pad_val`` / ``border_val`` /
+#: ``fill_in`` / ``img_border_value`` / ``Expand``'s ``mean`` as a colour (``mmdet/datasets/transforms/transforms.py``);
+#: the EMA models' ``gamma`` is a time constant in steps (``exp(-(1 + steps) / gamma)``, ``gamma / (gamma + steps)``),
+#: a distillation ``T`` and the normed predictors' ``tempearture`` (mmdet's spelling) scale logits, a sine positional
+#: encoding's ``temperature`` is the base of its frequencies, the samplers' ``floor_thr`` / ``floor_fraction`` /
+#: ``bias``, the margin losses' margins, the match costs' ``weight`` and ``FocalLossCost``'s ``gamma`` are real
+#: thresholds, fractions and weights (their docstrings say float), ``FilterAnnotations``' ``min_gt_bbox_wh`` a box
+#: size in pixels compared with float widths, ``SegRescale``'s ``scale_factor`` a rescale factor, a data
+#: preprocessor's ``pad_value`` a pixel value and ``CosineRestartLR``'s ``restart_weights`` factors. Left out:
+#: attributes only read at ``__init__`` (``EQLV2Loss``'s ``gamma``, a partial built there), or whose int form means
+#: something (``GHMC`` / ``GHMR``'s ``momentum=0`` builds no moving-average buffer, which a written 0.5 then misses).
 REAL_VALUED_ATTRIBUTES: dict[str, frozenset[str]] = {
     'PhotoMetricDistortion': frozenset({'brightness_delta', 'hue_delta'}),
     'YOLOXHSVRandomAug': frozenset({'hue_delta', 'saturation_delta', 'value_delta'}),
-    'Expand': frozenset({'min_ratio', 'max_ratio', 'ratio_range'}),
+    'Expand': frozenset({'min_ratio', 'max_ratio', 'ratio_range', 'mean'}),
     'RandomAffine': frozenset({'max_rotate_degree', 'max_translate_ratio', 'scaling_ratio_range', 'max_shear_degree',
                                'border_val'}),
     'Mosaic': frozenset({'center_ratio_range', 'pad_val'}),
     'CachedMosaic': frozenset({'center_ratio_range', 'pad_val'}),
     'MixUp': frozenset({'ratio_range', 'pad_val'}),
     'CachedMixUp': frozenset({'ratio_range', 'pad_val'}),
+    'CutOut': frozenset({'fill_in'}),
+    'RandomErasing': frozenset({'img_border_value'}),
+    'SegRescale': frozenset({'scale_factor'}),
+    'FilterAnnotations': frozenset({'min_gt_bbox_wh'}),
+    'ExpMomentumEMA': frozenset({'gamma'}),  # mmdet (YOLOX, RTMDet)
+    'MomentumAnnealingEMA': frozenset({'gamma'}),  # mmengine
+    'KnowledgeDistillationKLDivLoss': frozenset({'T'}),
+    'NormedLinear': frozenset({'tempearture'}),
+    'NormedConv2d': frozenset({'tempearture'}),
+    'SinePositionalEncoding': frozenset({'temperature'}),
+    'IoUBalancedNegSampler': frozenset({'floor_thr', 'floor_fraction'}),
+    'ScoreHLRSampler': frozenset({'bias'}),
+    'MarginL2Loss': frozenset({'pos_margin', 'neg_margin'}),
+    'L2Loss': frozenset({'pos_margin', 'neg_margin'}),
+    'BaseMatchCost': frozenset({'weight'}),
+    'FocalLossCost': frozenset({'gamma'}),
+    'ImgDataPreprocessor': frozenset({'pad_value'}),  # mmengine's; mmdet's DetDataPreprocessor is one
+    'ReIDDataPreprocessor': frozenset({'pad_value'}),
+    'CosineRestartParamScheduler': frozenset({'restart_weights'}),
 }
 
 #: Keys of mmengine's ``OptimWrapper.clip_grad_kwargs`` (``clip_grad=dict(max_norm=35, norm_type=2)``), which torch's
