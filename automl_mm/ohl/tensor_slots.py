@@ -22,7 +22,8 @@ from .attributes import path_chains
 
 
 class TensorSlot(NamedTuple):
-    """A buffer or parameter a path names (``element``: the path goes on to index into it)."""
+    """A buffer or parameter a path names (``element``: the path goes on into it, to an index or to its ``data`` /
+    ``grad``)."""
 
     module: nn.Module
     name: str
@@ -31,11 +32,19 @@ class TensorSlot(NamedTuple):
     element: bool
 
 
+#: Attributes of a tensor that hold its values (``weight.data``) or its gradient's: a path through a buffer or
+#: parameter to one of them writes the slot's values, which torch takes only as a tensor.
+TENSOR_VALUES = frozenset({'data', 'grad'})
+
+
 def tensor_slot(runner: Any, path: str) -> TensorSlot | None:
     """The first registered buffer or parameter of a module that ``path`` names, or indexes into
     (``model.loss_module._theta.0``: integers after it, which the walk of a path cannot take into a tensor); ``None``
-    where it names none. A path through a slot to an attribute of the tensor (``weight.requires_grad``) is not a
-    write of its value and passes; a part that does not resolve ends the walk (its writer names it).
+    where it names none. A path through a slot to the tensor's values (``weight.data``, ``running_mean.grad``, or an
+    element of them: :data:`TENSOR_VALUES`) names it too: torch takes only a tensor there, and refused the write
+    with its bare ``TypeError`` (``Variable data has to be a tensor, but got list``). One to another attribute of
+    the tensor (``weight.requires_grad``) is not a write of its values and passes; a part that does not resolve ends
+    the walk (its writer names it).
     """
     parts = path.split('.')
     for chain in path_chains(runner, path, tolerant=True):
@@ -45,7 +54,8 @@ def tensor_slot(runner: Any, path: str) -> TensorSlot | None:
                 continue
             kind = 'buffer' if name in holder._buffers else 'parameter' if name in holder._parameters else None
             rest = parts[depth + 1:]
-            if kind is None or not all(p.lstrip('-').isdigit() for p in rest):
+            indices = rest[1:] if rest and rest[0] in TENSOR_VALUES else rest
+            if kind is None or not all(p.lstrip('-').isdigit() for p in indices):
                 continue
             return TensorSlot(holder, name, kind, '.'.join(parts[:depth + 1]), bool(rest))
     return None
@@ -55,6 +65,10 @@ def tensor_slot_problem(path: str, slot: TensorSlot) -> str:
     """What is wrong with writing ``path`` (``attribute path '<path>' is the buffer '<name>' of the module <class>
     (a tensor), ...``)."""
     where = f'the {slot.kind} {slot.name!r} of the module {type(slot.module).__name__} (a tensor)'
+    rest = path[len(slot.path) + 1:].split('.') if slot.element else []
+    if rest and rest[0] in TENSOR_VALUES:
+        return (f'attribute path {path!r} writes the {rest[0]} of {where}, which torch takes only as a tensor: the '
+                f'write would stop the run (TypeError: ... has to be a tensor)')
     if slot.element:
         return f'attribute path {path!r} indexes into {where}, whose elements an attribute path does not reach'
     return (f'attribute path {path!r} is {where}, where torch takes no number or list: the write would stop the run '
@@ -62,11 +76,11 @@ def tensor_slot_problem(path: str, slot: TensorSlot) -> str:
 
 
 def check_tensor_slot(runner: Any, path: str, owner: str | None = None) -> None:
-    """Refuse ``path`` where it names a module's buffer or parameter, or indexes into one (:func:`tensor_slot`),
-    before anything is written: ``SetAttributesHook`` / ``TrunkScheduleHook`` in ``before_train`` (through
-    :func:`~automl_mm.ohl.ownership.check_owned_attribute`), the model paths set before a test or validation,
-    :func:`~automl_mm.ohl.attributes.set_attribute`, and ``tools/train.py``'s config check of the replay hooks'
-    model paths. An OHL space gives its own advice (``AttributeSpace.check_tensor_slot``).
+    """Refuse ``path`` where it names a module's buffer or parameter, indexes into one or names its ``data`` /
+    ``grad`` (:func:`tensor_slot`), before anything is written: ``SetAttributesHook`` / ``TrunkScheduleHook`` in
+    ``before_train`` (through :func:`~automl_mm.ohl.ownership.check_owned_attribute`), the model paths set before a
+    test or validation, :func:`~automl_mm.ohl.attributes.set_attribute`, and ``tools/train.py``'s config check of
+    the replay hooks' model paths. An OHL space gives its own advice (``AttributeSpace.check_tensor_slot``).
 
     Raises:
         ValueError: ``<owner>: attribute path '<path>' is the buffer '<name>' of the module <class> (a tensor) ...``

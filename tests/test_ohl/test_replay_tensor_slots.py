@@ -9,6 +9,7 @@ stopped at its first trunk the same way, and the model paths set before a test (
 ``SearchedValuesHook``'s) too. The OHL spaces refused such a target already (``AttributeSpace.check_tensor_slot``)."""
 from __future__ import annotations
 
+import re
 from types import SimpleNamespace
 
 import pytest
@@ -97,3 +98,19 @@ def test_a_replay_hooks_tensor_slot_is_refused_by_the_config_check_naming_its_ke
         build_check(cfg)
     cfg.custom_hooks[1]['values'] = {'model.backbone.layers.1.eps': [1e-5, 1e-4]}
     build_check(cfg)
+
+
+@pytest.mark.parametrize('path, value', [('model.norm.weight.data', ZEROS), ('model.norm.running_mean.data', ZEROS),
+                                         ('model.norm.weight.grad', ZEROS)])
+def test_a_path_to_a_slots_data_is_refused_as_the_slot(path, value):
+    """``weight.data`` (PyTorch's way to overwrite weights) passed every check and stopped the run with torch's bare
+    ``TypeError: Variable data has to be a tensor, but got list``, after the momentum before it was written; another
+    attribute of the tensor (``requires_grad``) is not its values and is written."""
+    runner = _runner()
+    kind, name = ('parameter', 'weight') if '.weight.' in path else ('buffer', 'running_mean')
+    with pytest.raises(ValueError, match=rf"^SetAttributesHook: attribute path '{re.escape(path)}' writes the "
+                                         rf"{path.rsplit('.', 1)[1]} of the {kind} '{name}' of the module BatchNorm1d"):
+        SetAttributesHook({'model.norm.momentum': 0.05, path: value}).before_train(runner)
+    assert _unchanged(runner)
+    SetAttributesHook({'model.norm.weight.requires_grad': False}).before_train(runner)
+    assert not runner.model.norm.weight.requires_grad
