@@ -23,7 +23,8 @@ what trains read that value only once, when it was built, the write changes noth
   (and its subclasses) makes ``base_anchors`` from ``scales``, ``ratios``, ``base_sizes``, ... and reads only those
   (and ``strides``) afterwards, so ``model.rpn_head.prior_generator.scales`` changed no anchor; mmdet's
   ``CrossEntropyLoss`` picks its criterion from ``use_sigmoid`` / ``use_mask``; mmdet's ``RandAugment`` /
-  ``AutoAugment`` build their ``transforms`` from ``aug_space`` / ``policies``, and ``TorchvisionAugment`` its
+  ``AutoAugment`` build their ``transforms`` from ``aug_space`` / ``policies``, mmdet's ``Expand`` its
+  ``min_ratio`` / ``max_ratio`` from ``ratio_range``, and ``TorchvisionAugment`` its
   torchvision ``op`` from its ``kwargs``. (automl_mm's own augmentation ops rebuild their look-up tables when
   their ``magnitude`` is written, :class:`~automl_mm.augment.op_base.BaseAugmentOp`.)
 
@@ -50,6 +51,9 @@ DERIVED_AT_INIT: dict[str, tuple[frozenset, str, str]] = {
                                    'scale_major', 'centers', 'center_offset'}), 'base_anchors',
                         'they shape the anchors made at __init__ (whose number per location fixes the head\'s '
                         'outputs): compare them as separate runs, each built with its value'),
+    # Expand unpacks ratio_range into the two bounds it draws its ratio between at every call
+    'mmdet.Expand': (frozenset({'ratio_range'}), 'min_ratio / max_ratio',
+                     'target min_ratio / max_ratio, which it draws the expansion ratio between at every call'),
     'mmdet.CrossEntropyLoss': (frozenset({'use_sigmoid', 'use_mask'}), 'cls_criterion',
                          'the criterion (softmax, sigmoid or mask) is chosen at __init__; build the loss with it'),
     # mmdet's augmentation wrappers pass their lists to mmcv's RandomChoice, which builds ``transforms`` from them

@@ -237,7 +237,7 @@ def as_held_float(current: Any, value: Any) -> Any:
 REAL_VALUED_ATTRIBUTES: dict[str, frozenset[str]] = {
     'PhotoMetricDistortion': frozenset({'brightness_delta', 'hue_delta'}),
     'YOLOXHSVRandomAug': frozenset({'hue_delta', 'saturation_delta', 'value_delta'}),
-    'Expand': frozenset({'min_ratio', 'max_ratio', 'ratio_range', 'mean'}),
+    'Expand': frozenset({'min_ratio', 'max_ratio', 'mean'}),  # not ratio_range: read only at __init__
     'RandomAffine': frozenset({'max_rotate_degree', 'max_translate_ratio', 'scaling_ratio_range', 'max_shear_degree',
                                'border_val'}),
     'Mosaic': frozenset({'center_ratio_range', 'pad_val'}),

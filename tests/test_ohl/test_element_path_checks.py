@@ -18,7 +18,8 @@ from torch import nn
 
 from automl_mm.losses import AMLFSLoss
 from automl_mm.ohl.attribute_space import AttributeSpace
-from automl_mm.ohl.attributes import get_attribute, set_attribute
+from automl_mm.ohl.attributes import check_written_value, get_attribute, set_attribute
+from automl_mm.ohl.ownership import check_owned_attribute
 from automl_mm.ohl.replay_hooks import SetAttributesHook
 from automl_mm.ohl.value_ranges import gaussian_on_integer
 
@@ -43,7 +44,7 @@ def _gaussian(path, mean, **kwargs):
 
 @pytest.mark.parametrize('path, mean, transform', [
     (AT + '0.border_val.0', 114.0, None),  # RandomAffine's fill colour: (114, 114, 114)
-    (AT + '1.ratio_range.1', 4.0, 'exp'),  # Expand's (1, 4)
+    (AT + '1.mean.1', 0.0, None),  # Expand's fill colour (0, 0, 0)
     ('model.loss.class_weight.1', 1.0, 'exp'),  # mmdet's plain list, each weight >= 0
 ])
 def test_an_element_of_a_real_valued_attribute_takes_a_gaussian(path, mean, transform):
@@ -51,8 +52,27 @@ def test_an_element_of_a_real_valued_attribute_takes_a_gaussian(path, mean, tran
     assert isinstance(get_attribute(runner, path)[0], int)
     assert gaussian_on_integer(runner, path) is None
     _gaussian(path, mean, transform=transform).check_choices(runner, path)
+    check_written_value(runner, path, mean + 0.5)  # a TrunkScheduleHook's values, a Categorical's choices
     set_attribute(runner, path, mean + 0.5)
     assert get_attribute(runner, path)[0] == mean + 0.5
+
+
+def test_an_element_of_nested_lists_is_judged_by_the_attribute_that_holds_them():
+    runner = _runner()
+    runner.train_dataloader.dataset.pipeline.transforms[0].border_val = [[114, 114], [114, 114]]
+    assert gaussian_on_integer(runner, AT + '0.border_val.1.0') is None
+
+
+def test_expands_ratio_range_is_read_only_at_init():
+    """Expand draws its ratio between ``min_ratio`` and ``max_ratio``, unpacked from ``ratio_range`` at
+    ``__init__``: a write of ``ratio_range.1`` (which the table of real-valued attributes let a Gaussian take)
+    changed no image."""
+    runner = _runner()
+    with pytest.raises(ValueError, match=r"Expand \(train_dataloader\.dataset\.pipeline\.transforms\.1\) reads "
+                                         r"'ratio_range' only at __init__, to make min_ratio / max_ratio: .*target "
+                                         'min_ratio / max_ratio'):
+        check_owned_attribute(runner, AT + '1.ratio_range.1', 'me')
+    check_owned_attribute(runner, AT + '1.max_ratio', 'me')
 
 
 def test_an_element_of_an_integer_attribute_stays_refused():
