@@ -231,9 +231,13 @@ def as_held_float(current: Any, value: Any) -> Any:
 #: ``bias``, the margin losses' margins, the match costs' ``weight`` and ``FocalLossCost``'s ``gamma`` are real
 #: thresholds, fractions and weights (their docstrings say float), ``FilterAnnotations``' ``min_gt_bbox_wh`` a box
 #: size in pixels compared with float widths, ``SegRescale``'s ``scale_factor`` a rescale factor, a data
-#: preprocessor's ``pad_value`` a pixel value and ``CosineRestartLR``'s ``restart_weights`` factors. Left out:
+#: preprocessor's ``pad_value`` (a batch augment's ``pad_value`` / ``img_pad_value``) a pixel value, the IoU
+#: assigners' ``ignore_iof_thr=-1`` an IoF threshold (-1: none) and ``CosineRestartLR``'s ``restart_weights``
+#: factors. Left out:
 #: attributes only read at ``__init__`` (``EQLV2Loss``'s ``gamma``, a partial built there), or whose int form means
-#: something (``GHMC`` / ``GHMR``'s ``momentum=0`` builds no moving-average buffer, which a written 0.5 then misses).
+#: something (``GHMC`` / ``GHMR``'s ``momentum=0`` builds no moving-average buffer, which a written 0.5 then misses;
+#: mmcv's ``Pad`` spreads an int ``pad_val['img']`` over a colour image's channels, while cv2 fills only the first
+#: channel with a float: ``pad_val.img`` stays an integer setting).
 REAL_VALUED_ATTRIBUTES: dict[str, frozenset[str]] = {
     'PhotoMetricDistortion': frozenset({'brightness_delta', 'hue_delta'}),
     'YOLOXHSVRandomAug': frozenset({'hue_delta', 'saturation_delta', 'value_delta'}),
@@ -262,6 +266,10 @@ REAL_VALUED_ATTRIBUTES: dict[str, frozenset[str]] = {
     'FocalLossCost': frozenset({'gamma'}),
     'ImgDataPreprocessor': frozenset({'pad_value'}),  # mmengine's; mmdet's DetDataPreprocessor is one
     'ReIDDataPreprocessor': frozenset({'pad_value'}),
+    'BatchResize': frozenset({'pad_value'}),  # mmdet's batch augments pad the normalised float batch
+    'BatchFixedSizePad': frozenset({'img_pad_value'}),
+    'MaxIoUAssigner': frozenset({'ignore_iof_thr'}),  # -1: off; ApproxMaxIoUAssigner is one
+    'ATSSAssigner': frozenset({'ignore_iof_thr'}),
     'CosineRestartParamScheduler': frozenset({'restart_weights'}),
 }
 

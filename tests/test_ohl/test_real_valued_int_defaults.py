@@ -13,11 +13,12 @@ from types import SimpleNamespace
 import pytest
 import torch
 from mmdet.datasets.transforms import CutOut, Expand, FilterAnnotations, RandomErasing, SegRescale
-from mmdet.models.data_preprocessors import DetDataPreprocessor
-from mmdet.models.layers import ExpMomentumEMA, NormedLinear, SinePositionalEncoding
-from mmdet.models.losses import KnowledgeDistillationKLDivLoss, MarginL2Loss
+from mmdet.models.data_preprocessors import BatchFixedSizePad, BatchResize, DetDataPreprocessor, ReIDDataPreprocessor
+from mmdet.models.layers import ExpMomentumEMA, NormedConv2d, NormedLinear, SinePositionalEncoding
+from mmdet.models.losses import KnowledgeDistillationKLDivLoss, L2Loss, MarginL2Loss
+from mmdet.models.task_modules.assigners import ApproxMaxIoUAssigner, ATSSAssigner, MaxIoUAssigner
 from mmdet.models.task_modules.assigners.match_cost import ClassificationCost, FocalLossCost
-from mmdet.models.task_modules.samplers import IoUBalancedNegSampler
+from mmdet.models.task_modules.samplers import IoUBalancedNegSampler, ScoreHLRSampler
 from mmengine.model import MomentumAnnealingEMA
 from mmengine.optim.scheduler import CosineRestartLR
 from torch import nn
@@ -25,6 +26,16 @@ from torch import nn
 from automl_mm.ohl.attribute_space import AttributeSpace
 from automl_mm.ohl.attributes import get_attribute, set_attribute
 from automl_mm.ohl.value_ranges import gaussian_on_integer
+
+IOU = dict(type='mmdet.BboxOverlaps2D')
+
+
+def _reid_preprocessor():
+    """mmdet's ReIDDataPreprocessor, whose constructor needs mmpretrain (not installed): its own attributes."""
+    preprocessor = ReIDDataPreprocessor.__new__(ReIDDataPreprocessor)
+    nn.Module.__init__(preprocessor)
+    preprocessor.pad_value = 0  # its default
+    return preprocessor
 
 
 def _runner():
@@ -36,7 +47,12 @@ def _runner():
         sampler=IoUBalancedNegSampler(num=4, pos_fraction=0.5), preprocessor=DetDataPreprocessor(),
         restart=CosineRestartLR(optimizer, periods=[2], restart_weights=[1], eta_min=0.0),
         cutout=CutOut(n_holes=1, cutout_shape=(2, 2)), erasing=RandomErasing(n_patches=1, ratio=0.1),
-        rescale=SegRescale(), filter=FilterAnnotations(), expand=Expand())
+        rescale=SegRescale(), filter=FilterAnnotations(), expand=Expand(), normed_conv=NormedConv2d(2, 2, 1),
+        l2=L2Loss(), reid=_reid_preprocessor(), batch_resize=BatchResize((4, 4)), fixed_pad=BatchFixedSizePad((4, 4)),
+        hlr=ScoreHLRSampler(4, 0.5, SimpleNamespace(bbox_roi_extractor=None, bbox_head=None, with_shared_head=False)),
+        max_iou=MaxIoUAssigner(0.5, 0.4, iou_calculator=IOU), approx=ApproxMaxIoUAssigner(0.5, 0.4, iou_calculator=IOU),
+        atss=ATSSAssigner(9, iou_calculator=IOU))
+    objects.normed_conv.tempearture = 20  # as NormedLinear's
     objects.normed.tempearture = 20  # mmdet's default is 20 (an int) under a float annotation
     objects.sampler.floor_fraction = 0  # IoUBalancedNegSampler's defaults: floor_thr=-1, floor_fraction=0
     return SimpleNamespace(objects=objects, hooks=[SimpleNamespace(ema_model=objects.ema)], cfg=None)
@@ -48,7 +64,9 @@ def _runner():
     'objects.focal_cost.gamma', 'objects.sampler.floor_thr', 'objects.sampler.floor_fraction',
     'objects.preprocessor.pad_value', 'objects.restart.restart_weights.0', 'objects.cutout.fill_in',
     'objects.erasing.img_border_value', 'objects.rescale.scale_factor', 'objects.filter.min_gt_bbox_wh',
-    'objects.expand.mean',
+    'objects.expand.mean', 'objects.normed_conv.tempearture', 'objects.l2.pos_margin', 'objects.reid.pad_value',
+    'objects.batch_resize.pad_value', 'objects.fixed_pad.img_pad_value', 'objects.hlr.bias',
+    'objects.max_iou.ignore_iof_thr', 'objects.approx.ignore_iof_thr', 'objects.atss.ignore_iof_thr',
 ])
 def test_a_real_valued_setting_with_an_int_default_takes_a_gaussian_and_a_float(path):
     runner = _runner()
