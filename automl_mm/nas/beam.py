@@ -14,6 +14,7 @@ from __future__ import annotations
 import math
 from collections.abc import Callable, Collection, Sequence
 
+import numpy as np
 from mmengine.dist import all_gather_object, get_dist_info
 
 from automl_mm.utils.checks import as_count, plain
@@ -59,6 +60,8 @@ class PartialArchitecturePool:
         self.pool: list[Path] = [()]
         self.scores: dict[Path, float] = {}  # the current step's finished candidates
         self.empty: set[Path] = set()  # the current step's candidates whose every evaluation gave no metrics
+        # the current step's candidates' evaluations, (sample index, score, constant) each: see record
+        self.samples: dict[Path, list[tuple[int, float, bool]]] = {}
         self.candidate_list: list[Path] | None = None  # the current step's candidates, fixed once drawn
         self.history: list[dict] = []
         self._saved_options: list | None = None  # a loaded checkpoint's options, until compared with the space's
@@ -100,9 +103,13 @@ class PartialArchitecturePool:
         self.candidate_list = [c for c in self.candidates() if keep(c)]
         return list(self.candidate_list)
 
-    def record(self, candidate: Sequence[int], score: float, empty: bool = False) -> None:
+    def record(self, candidate: Sequence[int], score: float, empty: bool = False,
+               samples: Sequence[tuple[int, float, bool]] | None = None) -> None:
         """Record a candidate's score; ``empty``: every evaluation behind it gave no metrics (scored the worst under
-        the rule: 0 under ``'greater'``, +inf under ``'less'``).
+        the rule: 0 under ``'greater'``, +inf under ``'less'``); ``samples``: the evaluations behind it, each
+        ``(sample index, score, constant)`` (:attr:`~automl_mm.nas.scoring.PathEvaluator.sample_scores`: constant
+        where it read a value every candidate reads on those batches), kept in :attr:`samples` for
+        :meth:`leave_out_constant_samples` (``None``: none kept).
 
         Raises:
             ValueError: For a NaN score (a NaN metric, or a mean over samples one of which was NaN): it used to be
@@ -122,6 +129,40 @@ class PartialArchitecturePool:
             self.empty.add(candidate)
         else:
             self.empty.discard(candidate)
+        if samples is None:
+            self.samples.pop(candidate, None)
+        else:
+            self.samples[candidate] = [(int(i), float(v), bool(c)) for i, v, c in samples]
+
+    def leave_out_constant_samples(self) -> tuple[set[int], set[int]]:
+        """Leave out of every candidate's score the samples that some candidate of the step read as a constant.
+
+        A search sample's batches can hold no ground truth for the key (mmdet's ``CocoMetric`` reads ``-1`` where
+        they hold no object of the key's area range, a classwise AP NaN where they hold none of its class:
+        :class:`~automl_mm.nas.scoring.PathEvaluator` scores both 0 and marks them constant): every candidate reads
+        the same there, or no metrics, which the evaluator cannot tell from a reading elsewhere. Such a sample
+        tells the candidates nothing, and averaged into some means only (a candidate whose draw found no
+        completion within ``max_tries`` misses it) it biased them. Each candidate with :attr:`samples` scores the
+        mean of its samples outside those constant ones, in their order (as
+        :func:`~automl_mm.nas.scoring.potential` averages), or, where none is left, the worst under the rule (0
+        under ``'greater'``, +inf under ``'less'``); the others keep their score. Call it once the step is scored
+        (:meth:`~automl_mm.nas.loop.SearchLoopBase.run_step`); it reads :attr:`samples` only, so calling it again
+        changes nothing.
+
+        Returns:
+            ``(constant, read)``: the sample indices some candidate read as a constant, and every sample index
+            read.
+        """
+        constant = {i for samples in self.samples.values() for i, _, c in samples if c}
+        read = {i for samples in self.samples.values() for i, _, _ in samples}
+        if not constant:
+            return constant, read
+        worst = 0.0 if self.rule == 'greater' else math.inf
+        for candidate, samples in self.samples.items():
+            if samples:
+                kept = [v for i, v, _ in samples if i not in constant]
+                self.scores[candidate] = float(np.mean(kept)) if kept else worst
+        return constant, read
 
     def pending(self) -> list[Path]:
         """The current step's candidates that have no score yet, in candidate order."""
@@ -159,7 +200,7 @@ class PartialArchitecturePool:
                                  self.empty if rule_sign(self.rule) < 0 else ())
         if ties:
             self.history[-1]['ties'] = ties
-        self.pool, self.scores, self.candidate_list, self.empty = kept, {}, None, set()
+        self.pool, self.scores, self.candidate_list, self.empty, self.samples = kept, {}, None, set(), {}
         return list(kept)
 
     @staticmethod
@@ -190,11 +231,13 @@ class PartialArchitecturePool:
         return ties
 
     def state_dict(self) -> dict:
-        """The pool, the current step's scores and candidates, the history, and the space's options: paths are
-        option indices, which mean something only with the options they were drawn from."""
+        """The pool, the current step's scores, candidates and their per-sample scores (:attr:`samples`: a resume in
+        the middle of a step leaves the same samples out), the history, and the space's options: paths are option
+        indices, which mean something only with the options they were drawn from."""
         return {'pool': [list(p) for p in self.pool], 'scores': [[list(c), s] for c, s in self.scores.items()],
                 'candidates': None if self.candidate_list is None else [list(c) for c in self.candidate_list],
                 'history': self.history, 'pool_size': self.pool_size, 'empty': [list(c) for c in self.empty],
+                'samples': [[list(c), [list(s) for s in samples]] for c, samples in self.samples.items()],
                 'options': plain(self.space.options), 'rule': self.rule}
 
     def check_space(self) -> None:
@@ -269,6 +312,9 @@ class PartialArchitecturePool:
         self.candidate_list = None if cands is None else [tuple(c) for c in cands]
         self.history = list(state['history'])
         self.empty = {tuple(c) for c in state.get('empty', [])}
+        # a checkpoint written before they were kept: none (its candidates keep their scores)
+        self.samples = {tuple(c): [(int(i), float(v), bool(k)) for i, v, k in samples]
+                        for c, samples in state.get('samples', [])}
         self._unchecked = True
         self.check_space()
 
@@ -290,13 +336,14 @@ def seeded_subset(items: list, k: int, seed: int, *keys: int) -> list:
 
 def score_step(pool: PartialArchitecturePool, score_fn: Callable[[Path], float],
                on_round: Callable[[int, int], None] | None = None,
-               is_empty: Callable[[Path], bool] | None = None) -> dict[Path, float]:
+               is_empty: Callable[[Path], bool] | None = None,
+               samples_of: Callable[[Path], list[tuple[int, float, bool]] | None] | None = None) -> dict[Path, float]:
     """Score every pending candidate of the pool's current step, split across ranks.
 
     Candidates are dealt in rounds of ``world_size``: rank r scores the r-th of the round, then all scores of the
     round are gathered and recorded on every rank (so every rank holds the same pool and a checkpoint taken after
-    any round holds every finished score). A ``score_fn`` (or ``is_empty``) that raises on one rank is gathered too,
-    so every rank stops at that round: the rank that raised re-raises its error, the others raise a
+    any round holds every finished score). A ``score_fn`` (or ``is_empty``, ``samples_of``) that raises on one rank
+    is gathered too, so every rank stops at that round: the rank that raised re-raises its error, the others raise a
     ``RuntimeError`` naming the candidate, the rank and the error (they used to wait in the gather for the missing
     score).
 
@@ -306,6 +353,9 @@ def score_step(pool: PartialArchitecturePool, score_fn: Callable[[Path], float],
         on_round: Called as ``on_round(num_scored, num_candidates)`` after each round (progress, checkpoints).
         is_empty: Asked right after ``score_fn(candidate)`` on the rank that scored it: whether every
             evaluation behind that score gave no metrics (gathered with the score, kept in ``pool.empty``).
+        samples_of: Asked after ``is_empty``, alike: the evaluations behind that score, ``(sample index, score,
+            constant)`` each (gathered with the score, kept in ``pool.samples``:
+            :meth:`PartialArchitecturePool.leave_out_constant_samples`).
 
     Returns:
         Every score of the step.
@@ -319,29 +369,30 @@ def score_step(pool: PartialArchitecturePool, score_fn: Callable[[Path], float],
     for start in range(0, len(pending), world_size):
         chunk = pending[start:start + world_size]
         mine = chunk[rank] if rank < len(chunk) else None
-        result, failure = (None, None, False, None), None
+        result, failure = (None, None, False, None, None), None
         if mine is not None:
             try:
                 score = float(score_fn(mine))
-                result = (mine, score, bool(is_empty(mine)) if is_empty is not None else False, None)
+                result = (mine, score, bool(is_empty(mine)) if is_empty is not None else False,
+                          samples_of(mine) if samples_of is not None else None, None)
             except Exception as err:
                 if world_size == 1:
                     raise
                 # the other ranks are (or will be) in this round's gather: a rank that raised here left them
                 # waiting for its score (NCCL: until the process group's timeout; gloo: "Connection closed by
                 # peer", naming nothing) -> the failure is gathered like a score and every rank stops on it
-                failure, result = err, (mine, None, False, f'{type(err).__name__}: {err}')
+                failure, result = err, (mine, None, False, None, f'{type(err).__name__}: {err}')
         gathered = all_gather_object(result) if world_size > 1 else [result]
-        failed = [(r, candidate, why) for r, (candidate, _, _, why) in enumerate(gathered) if why is not None]
+        failed = [(r, candidate, why) for r, (candidate, _, _, _, why) in enumerate(gathered) if why is not None]
         if failure is not None:
             raise failure
         if failed:
             r, candidate, why = failed[0]
             raise RuntimeError(f'scoring candidate {tuple(candidate)} failed on rank {r} ({why}); every rank stops '
                                f'here (rank {r}\'s log has the traceback)')
-        for candidate, score, empty, _ in gathered:
+        for candidate, score, empty, samples, _ in gathered:
             if candidate is not None:
-                pool.record(candidate, score, empty)
+                pool.record(candidate, score, empty, samples)
         if on_round is not None:
             on_round(len(pool.scores), total)
     return dict(pool.scores)

@@ -401,10 +401,16 @@ class SearchLoopBase(SearchResumeChecks, IterBasedTrainLoop):
                 marked empty, and a step whose every candidate is empty raises instead of choosing by tie-break.
                 Under ``metric_rule='less'`` an evaluation with no metrics scores +inf
                 (:class:`~automl_mm.nas.scoring.PathEvaluator`), and a step in which no candidate has a finite
-                score but some have +inf raises for the same reason.
+                score but some have +inf raises for the same reason. Each candidate's per-sample scores
+                (:attr:`~automl_mm.nas.scoring.PathEvaluator.sample_scores`) are gathered and kept in the pool
+                (and its checkpoints); once the step is scored, every sample some candidate read as a constant
+                of every candidate (a COCO ``-1``, a NaN without ground truth) is left out of every candidate's
+                mean (:meth:`~automl_mm.nas.beam.PartialArchitecturePool.leave_out_constant_samples`), with a
+                warning, and a step whose every sample is such a constant raises.
 
         Raises:
-            RuntimeError: Every candidate of the step gave no metrics; or, under ``'less'``, every candidate with an
+            RuntimeError: Every candidate of the step gave no metrics; every search sample the candidates read was
+                such a constant (or gave no metrics); or, under ``'less'``, every candidate with an
                 admitted completion had an evaluation that gave none.
         """
         candidates = pool.candidates()
@@ -438,7 +444,13 @@ class SearchLoopBase(SearchResumeChecks, IterBasedTrainLoop):
 
         def counted(candidate: tuple) -> float:
             counts['before'] = (evaluate.evaluations, evaluate.empty_evaluations)
+            if getattr(evaluate, 'sample_scores', None) is not None:
+                evaluate.sample_scores.clear()  # this candidate's evaluations only
             return score_fn(candidate)
+
+        def samples_of(candidate: tuple) -> list | None:
+            kept = getattr(evaluate, 'sample_scores', None)
+            return None if kept is None else list(kept)
 
         def is_empty(candidate: tuple) -> bool:
             n0, e0 = counts['before']
@@ -448,7 +460,7 @@ class SearchLoopBase(SearchResumeChecks, IterBasedTrainLoop):
         if evaluate is None:
             score_step(pool, score_fn, on_round)
         else:
-            score_step(pool, counted, on_round, is_empty)
+            score_step(pool, counted, on_round, is_empty, samples_of)
             if world_size > 1:  # what the other ranks read: an empty candidate on one, negative readings on another
                 evaluate.share_readings()
         if evaluate is not None and candidates and all(c in pool.empty for c in candidates):
@@ -457,6 +469,19 @@ class SearchLoopBase(SearchResumeChecks, IterBasedTrainLoop):
                 f'score {self.metric_key}={"0" if pool.rule == "greater" else "+inf"}, the worst under '
                 f'metric_rule={pool.rule!r}), so the choice would be a tie-break: the supernet predicts nothing '
                 f'({_empty_step_advice(self, trained_by)})')
+        constant, read = pool.leave_out_constant_samples()
+        if read and read <= constant:
+            raise RuntimeError(
+                f'[{name}] every search sample the candidates read (samples {sorted(read)}) read {self.metric_key} as '
+                'a value every candidate reads there (a COCO -1 where the batches hold no ground-truth object of the '
+                'key\'s area range, a NaN where they hold none of a classwise key\'s class), or gave no metrics: '
+                'nothing tells the candidates apart, so the choice would be a tie-break. Choose a '
+                'train_cfg.metric_key the search split has ground truth for (the mAP over every area and class), or '
+                'score on more search batches per sample (train_cfg.batches_per_sample, or None for the whole '
+                'split)')
+        if constant:
+            warn(f'[{name}] {len(constant)} of the {len(read)} search samples read {self.metric_key} as a value '
+                 f'every candidate reads there (samples {sorted(constant)}): left out of every candidate\'s mean')
         ranking = pool.ranking()
         unranked = [c for c, s in ranking if s == math.inf]  # under 'less': an evaluation gave no metrics
         if unranked and not any(math.isfinite(s) for _, s in ranking):

@@ -102,6 +102,15 @@ class PathEvaluator:
     weights), not a key without ground truth there, and is refused with a ``ValueError`` naming the key and the
     batches, as is a NaN on the whole search split (every candidate reads the same images: nothing to rank by).
 
+    Each evaluation is appended to :attr:`sample_scores` as ``(sample_index, score, constant)``, ``constant`` where
+    it read such a COCO ``-1`` or NaN. A search step keeps them per candidate and, once every candidate is scored,
+    leaves every sample that some candidate read as a constant out of every candidate's mean, an evaluation without
+    metrics there included
+    (:meth:`~automl_mm.nas.beam.PartialArchitecturePool.leave_out_constant_samples`): when it scores one sample
+    the evaluator cannot tell whether a candidate that read no metrics there is on such batches; and averaged as 0,
+    the constant biased the means of candidates whose draws missed some samples (no completion within
+    ``max_tries``) against the others'.
+
     Args:
         model: The model holding the supernet.
         space: Applies paths to the supernet.
@@ -161,6 +170,10 @@ class PathEvaluator:
         self.empty_score = 0.0 if rule == 'greater' else math.inf
         self.evaluations = 0
         self.empty_evaluations = 0
+        # each evaluation's (sample_index, score, constant): constant where it read a value every candidate reads on
+        # those batches (a COCO -1, a NaN without ground truth); a search step keeps them per candidate and leaves
+        # those samples out of every candidate's mean (PartialArchitecturePool.leave_out_constant_samples)
+        self.sample_scores: list[tuple[int, float, bool]] = []
         # the lowest reading so far (an empty evaluation's 0 must not rank above one), whether an evaluation gave
         # no metrics, here or on another rank (share_readings); the search loops keep it in their search state
         self.readings = new_readings() if readings is None else readings
@@ -196,10 +209,10 @@ class PathEvaluator:
         with _quiet():  # COCO metrics print a 12-line summary per evaluation: thousands of lines per search
             score, empty = self.held_out.score(self.model, batches)
         self.evaluations += 1
-        if not empty and math.isnan(score):
-            return self._nan(path, read)  # neither a reading nor an empty evaluation
-        if not empty and score == -1.0 and self._coco:
-            return self._no_ground_truth(where)  # neither a reading nor an empty evaluation
+        if not empty and math.isnan(score):  # neither a reading nor an empty evaluation
+            return self._kept(sample_index, self._nan(path, read), constant=True)
+        if not empty and score == -1.0 and self._coco:  # neither a reading nor an empty evaluation
+            return self._kept(sample_index, self._no_ground_truth(where), constant=True)
         if not empty and read is not None:
             if read in self.readings['nan']:
                 raise ValueError(self._nan_beside_value(f'scoring path {tuple(path)}', f'reads {score:g}', read,
@@ -222,6 +235,11 @@ class PathEvaluator:
                 "+inf (the worst under metric_rule='less': ranked after every candidate with a finite score)"
             print_log(f'scoring path {tuple(path)} on {where} gave no metrics (e.g. no detection at all): it scores '
                       f'{self.metric_key}={worst}', logger='current', level=logging.WARNING)
+        return self._kept(sample_index, score, constant=False)
+
+    def _kept(self, sample_index: int, score: float, constant: bool) -> float:
+        """``score``, appended to :attr:`sample_scores` as ``(sample_index, score, constant)``."""
+        self.sample_scores.append((int(sample_index), float(score), constant))
         return score
 
     def _empty_named(self) -> str:
@@ -236,10 +254,11 @@ class PathEvaluator:
             self._no_ground_truth_seen.add(where)
             print_log(f'{self.metric_key} is -1 on {where}: COCOeval\'s value where the images read hold no '
                       'ground-truth object of the key\'s area range (or none at all), not an AP; every candidate '
-                      f'that predicts a box there reads it and scores {self.metric_key}=0 on them (they tell the '
-                      'candidates nothing), one that predicts none reads no metrics and scores '
-                      f'{self.metric_key}={self._empty_named()}. Score on more batches per sample, or choose a key '
-                      'over every area', logger='current', level=logging.WARNING)
+                      f'that predicts a box there reads it and scores {self.metric_key}=0 on them, one that predicts '
+                      f'none reads no metrics and scores {self.metric_key}={self._empty_named()}; they tell the '
+                      'candidates nothing, and a search step leaves them out of every candidate\'s mean. Score on '
+                      'more batches per sample, or choose a key over every area', logger='current',
+                      level=logging.WARNING)
         return 0.0
 
     def _nan(self, path: Sequence[int], read: list[int] | None) -> float:
@@ -265,9 +284,10 @@ class PathEvaluator:
             print_log(f'{key} is NaN on {_batches_named(read)}: the value mmdet gives a per-class AP (classwise=True) '
                       'where the images read hold no ground-truth object of its class (or a metric over images '
                       'without ground truth), not an AP; every candidate that reads them reads it and scores '
-                      f'{self.metric_key}=0 on them (they tell the candidates nothing), one that reads no metrics '
-                      f'scores {self.metric_key}={self._empty_named()}. Score on more batches per sample, or choose '
-                      'a key the split has ground truth for', logger='current', level=logging.WARNING)
+                      f'{self.metric_key}=0 on them, one that reads no metrics scores '
+                      f'{self.metric_key}={self._empty_named()}; they tell the candidates nothing, and a search step '
+                      'leaves them out of every candidate\'s mean. Score on more batches per sample, or choose a key '
+                      'the split has ground truth for', logger='current', level=logging.WARNING)
         return 0.0
 
     def _key_name(self) -> str:
@@ -349,6 +369,11 @@ def potential(prefix: Sequence[int], sampler: UniformPathSampler, evaluate: Call
             (``np.random.default_rng(seed)``, :func:`~automl_mm.utils.seeding.stream_rng`).
         accept: The cost limit (``None``: every completion).
         first_sample: Index of the first sample (selects its search mini-batches).
+
+    A sample that read a constant of every candidate (a COCO ``-1`` or NaN without ground truth:
+    :class:`PathEvaluator`) is averaged as 0 here: which samples to leave out is known only once every candidate of
+    the step is scored, and the search loops then recompute each candidate's mean without them
+    (:meth:`~automl_mm.nas.beam.PartialArchitecturePool.leave_out_constant_samples`).
 
     Returns:
         The mean score (``+inf`` when ``evaluate`` scored one completion ``+inf``: an evaluation with no metrics
