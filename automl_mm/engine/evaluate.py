@@ -157,7 +157,9 @@ def evaluate_locally(model: torch.nn.Module, batches: Iterable | Callable[[], It
         ranks of ``group`` other than its first.
 
     The model reads in eval mode and is put back in the mode it had, and each metric's results, ``img_ids`` and
-    ground truth built here are dropped, also where the reading raises.
+    ground truth built here are dropped, also where the reading raises: every attribute the metric held as ``None``
+    before computing (mmdet's ``_coco_api``, ``LVISMetric``'s ``_lvis_api``, the ``cat_ids`` filled from them, ...)
+    is ``None`` again after it; ground truth it was given (an ``ann_file``'s) is kept.
 
     Raises:
         ValueError: two metrics report the same key (as mmengine's ``Evaluator.evaluate``: neither is taken).
@@ -184,10 +186,14 @@ def evaluate_locally(model: torch.nn.Module, batches: Iterable | Callable[[], It
         for metric in evaluator.metrics:
             # COCO-style metrics score every image of their annotation file unless told otherwise; a subset of the
             # split (a few mini-batches) must be scored on the images it saw, or missed objects deflate AP.
-            restrict = hasattr(metric, 'img_ids') and hasattr(metric, '_coco_api') and metric.results
-            # without an ann_file mmdet builds _coco_api from the first results it scores and keeps it: later calls
-            # (other batches) were scored against the first call's images; built here, it is dropped after the call
-            built_gt = restrict and getattr(metric, '_coco_api', None) is None
+            restrict = hasattr(metric, 'img_ids') and any(hasattr(metric, api) for api in _GROUND_TRUTH_APIS) \
+                and metric.results
+            # without an ann_file mmdet builds its ground truth from the first results it scores and keeps it, with
+            # what it fills from it (cat_ids, img_ids; CocoPanopticMetric's categories, OVCocoMetric's base / novel
+            # cat_ids): later calls (other batches) were scored against the first call's images. Whatever the metric
+            # holds as None now and builds during the call is dropped after it (LVISMetric's _lvis_api was kept:
+            # only _coco_api, which it leaves None, was dropped)
+            unbuilt = [name for name, value in vars(metric).items() if value is None]
             if restrict:
                 # in the order of the results: mmdet's proposal_fast pairs img_ids[i] with results[i] (sorted ids
                 # scored each image's proposals against another image's boxes); COCOeval sorts the ids itself
@@ -204,12 +210,8 @@ def evaluate_locally(model: torch.nn.Module, batches: Iterable | Callable[[], It
                         values = metric.compute_metrics(metric.results)
             finally:  # also where the metric raised: the next reading starts from the metric as built
                 metric.results.clear()
-                if restrict:
-                    metric.img_ids = None
-                if built_gt:
-                    metric._coco_api = None
-                    if hasattr(metric, 'cat_ids'):
-                        metric.cat_ids = None
+                for name in unbuilt:  # img_ids too (set above)
+                    setattr(metric, name, None)
             if not values and silent is not None:
                 silent.append(metric)
             prefix = f'{metric.prefix}/' if metric.prefix else ''
@@ -226,6 +228,11 @@ def evaluate_locally(model: torch.nn.Module, batches: Iterable | Callable[[], It
     if clash:
         raise ValueError(clash)
     return metrics
+
+
+#: Where mmdet's COCO-style metrics keep their ground truth (``CocoMetric`` and its subclasses ``_coco_api``,
+#: ``LVISMetric`` ``_lvis_api``: an ``ann_file``'s, or, without one, built from the first results scored).
+_GROUND_TRUTH_APIS = ('_coco_api', '_lvis_api')
 
 
 def _is_coco_metric(metric: Any) -> bool:

@@ -146,3 +146,51 @@ def test_the_blocks_of_a_sharded_reading_partition_the_splits_batches():
         batch_block(loader, 2, 2)
     with pytest.raises(TypeError, match='in-order DataLoader'):
         batch_block([[0, 1]], 0, 1)
+
+
+class _LazyGroundTruth(BaseMetric):
+    """A COCO-style metric without ``ann_file``: it builds its ground truth from the first results it scores (here the
+    ids of the images read) into ``api``, fills ``cat_ids`` / ``img_ids`` and ``extras`` from it, and keeps them.
+    mmdet's ``LVISMetric`` keeps it in ``_lvis_api`` (``_coco_api``, set by ``CocoMetric.__init__``, stays ``None``);
+    ``CocoPanopticMetric`` also fills ``categories``, ``OVCocoMetric`` ``base_cat_ids`` and ``novel_cat_ids``."""
+
+    def __init__(self, api: str, extras=(), truth=None, **kwargs):
+        super().__init__(**kwargs)
+        self.api, self.extras = api, tuple(extras)
+        self._coco_api = self.cat_ids = self.img_ids = None
+        setattr(self, api, truth)
+        for name in self.extras:
+            setattr(self, name, None)
+
+    def process(self, data_batch, data_samples):
+        self.results.extend({'img_id': int(x)} for x in data_samples)
+
+    def compute_metrics(self, results):
+        if getattr(self, self.api) is None:
+            setattr(self, self.api, {r['img_id'] for r in results})
+        truth = getattr(self, self.api)
+        self.cat_ids = self.cat_ids or [1]
+        self.img_ids = self.img_ids or sorted(truth)
+        for name in self.extras:
+            setattr(self, name, getattr(self, name) or [1])
+        # the share of the images scored that the ground truth holds
+        return {'held': sum(i in truth for i in self.img_ids) / len(self.img_ids)}
+
+
+@pytest.mark.parametrize('api, extras', [('_lvis_api', ()), ('_coco_api', ('categories', )),
+                                         ('_coco_api', ('base_cat_ids', 'novel_cat_ids'))])
+def test_ground_truth_a_metric_builds_from_a_reading_is_dropped_after_it(api, extras):
+    """evaluate_locally dropped the ground truth a metric built from a reading's results by one name, ``_coco_api``:
+    mmdet's LVISMetric keeps it in ``_lvis_api``, so the second reading (other batches) was scored against the first
+    reading's images (0 here, where every image scored has ground truth). Every attribute the metric built during the
+    reading is dropped now; one it was given (an ``ann_file``'s) is kept."""
+    metric = _LazyGroundTruth(api, extras, prefix='m')
+    evaluator = Evaluator([metric])
+    assert evaluate_locally(_Echo(), [[1, 2]], evaluator) == {'m/held': 1.0}
+    assert evaluate_locally(_Echo(), [[3, 4]], evaluator) == {'m/held': 1.0}
+    assert {name: getattr(metric, name) for name in (api, 'cat_ids', 'img_ids', *extras)} == dict.fromkeys(
+        (api, 'cat_ids', 'img_ids', *extras))
+    given = {1, 2, 3, 4}
+    metric = _LazyGroundTruth(api, extras, truth=given, prefix='m')
+    assert evaluate_locally(_Echo(), [[3, 5]], Evaluator([metric])) == {'m/held': 0.5}
+    assert getattr(metric, api) is given
