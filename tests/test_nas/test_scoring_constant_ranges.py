@@ -17,7 +17,7 @@ from mmengine.config import Config
 from torch import nn
 
 from automl_mm.engine.evaluate import HeldOutEvaluator
-from automl_mm.nas import beam, scoring
+from automl_mm.nas import beam, loop, scoring
 from automl_mm.nas.beam import PartialArchitecturePool, score_step
 from automl_mm.nas.samplers import UniformPathSampler
 from automl_mm.nas.scoring import PathEvaluator, potential
@@ -93,31 +93,51 @@ def quiet(monkeypatch):
 
 @pytest.mark.parametrize('rule', ['greater', 'less'])
 @pytest.mark.parametrize('constant', [-1.0, math.nan])
-def test_a_candidate_whose_draw_missed_a_constant_range_averages_the_ranges_the_others_do(rule, constant):
+def test_a_candidate_whose_draw_missed_a_constant_range_averages_the_ranges_the_others_do(rule, constant,
+                                                                                         monkeypatch):
     # both candidates compute the same function: 0.3 on sample 0's batch, the key's constant on sample 1's; the
     # draw of (0,)'s sample 1 found no completion. (0,) averaged 0.3 alone, (1,) (0.3 + 0) / 2 = 0.15: under
     # 'greater' the missed draw won, under 'less' it lost
     evaluate = _evaluator(lambda path, s: 0.3 if s == 0 else constant, rule=rule, classwise=math.isnan(constant))
-    step = _step(evaluate, rule, missed=[1])
+    warned = []
+    monkeypatch.setattr(loop, 'warn', warned.append)
+    pool = PartialArchitecturePool(LayerwiseSpace([[0, 1]] * 2), pool_size=2, rule=rule)
+    step = _step(evaluate, rule, missed=[1], pool=pool)
     assert step['candidates'] == [[[0], pytest.approx(0.3)], [[1], pytest.approx(0.3)]]
+    assert any('1 of the 2 search samples read coco/bbox_mAP_s as a value every candidate reads there (samples [1])'
+               in w for w in warned), warned
+    assert pool.samples == {}  # the step's samples go with its scores: not kept through the search
 
 
-def test_a_candidate_left_with_only_constant_ranges_scores_the_worst():
-    # (0,)'s draw missed sample 0, the one range that tells the candidates apart: nothing left to rank it by
+@pytest.mark.parametrize('rule, worst', [('greater', 0.0), ('less', None)])
+def test_a_candidate_left_with_only_constant_ranges_scores_the_worst(rule, worst):
+    # (0,)'s draw missed sample 0, the one range that tells the candidates apart: nothing left to rank it by (0, or
+    # +inf under 'less', recorded as None: scored 0 there, it ranked first)
+    evaluate = _evaluator(lambda path, s: 0.3 if s == 0 else -1.0, rule=rule)
+    step = _step(evaluate, rule, missed=[0])
+    assert step['candidates'] == [[[1], pytest.approx(0.3)], [[0], worst]]
+
+
+def test_a_candidate_without_any_completion_is_not_rescored_beside_constant_ranges():
+    """(0,)'s draws all missed (-inf: no admitted completion, never kept); leaving sample 1's constant out of the
+    others' means must not give it the rule's worst score, which kept it in the pool."""
     evaluate = _evaluator(lambda path, s: 0.3 if s == 0 else -1.0)
-    step = _step(evaluate, missed=[0])
-    assert step['candidates'] == [[[1], pytest.approx(0.3)], [[0], 0.0]]
+    step = _step(evaluate, missed=[0, 1])
+    assert step['candidates'] == [[[1], pytest.approx(0.3)], [[0], None]]
+    assert step['pool'] == [[1]]
 
 
-def test_a_candidate_that_predicts_nothing_on_a_range_without_ground_truth_ranks_as_a84f777_intended():
+@pytest.mark.parametrize('rule, better', [('greater', 0.4), ('less', 0.2)])
+def test_a_candidate_that_predicts_nothing_on_a_range_without_ground_truth_ranks_as_a84f777_intended(rule, better):
     """(0,) predicts nothing on sample 1's batch, which holds no small object (no metrics: 0), and 0.4 on sample
     0's; (1,) predicts false positives there (COCO's -1) and 0.3 on sample 0's. The batch without ground truth tells
     them nothing (a84f777): (0,) must rank first, by 0.4 against 0.3. Leaving the -1 out as it came (5243ea0) ranked
-    (1,) first, 0.3 against (0.4 + 0) / 2 = 0.2; averaging it as 0 gives 0.2 against 0.15."""
-    values = {((0, ), 0): 0.4, ((0, ), 1): None, ((1, ), 0): 0.3, ((1, ), 1): -1.0}
-    evaluate = _evaluator(lambda path, s: values[(path, s)])
-    step = _step(evaluate)
-    assert step['candidates'] == [[[0], pytest.approx(0.4)], [[1], pytest.approx(0.3)]]
+    (1,) first, 0.3 against (0.4 + 0) / 2 = 0.2; averaging it as 0 gives 0.2 against 0.15. Under 'less' (0,)'s 0.2
+    must rank first too: its evaluation without metrics scores +inf, which ranked it last."""
+    values = {((0, ), 0): better, ((0, ), 1): None, ((1, ), 0): 0.3, ((1, ), 1): -1.0}
+    evaluate = _evaluator(lambda path, s: values[(path, s)], rule=rule)
+    step = _step(evaluate, rule)
+    assert step['candidates'] == [[[0], pytest.approx(better)], [[1], pytest.approx(0.3)]]
     assert step['pool'] == [[0], [1]]
 
 
