@@ -11,11 +11,13 @@ stage-allocation search, with the same bookkeeping.
 """
 from __future__ import annotations
 
+import logging
 import math
 from collections.abc import Callable, Collection, Sequence
 
 import numpy as np
 from mmengine.dist import all_gather_object, get_dist_info
+from mmengine.logging import print_log
 
 from automl_mm.utils.checks import as_count, plain
 from automl_mm.utils.metric_rule import RULES, rule_sign
@@ -147,16 +149,27 @@ class PartialArchitecturePool:
         :func:`~automl_mm.nas.scoring.potential` averages), or, where none is left, the worst under the rule (0
         under ``'greater'``, +inf under ``'less'``); the others keep their score. Call it once the step is scored
         (:meth:`~automl_mm.nas.loop.SearchLoopBase.run_step`); it reads :attr:`samples` only, so calling it again
-        changes nothing.
+        changes nothing. A step resumed from a checkpoint written before the samples were kept holds scores
+        without them (the constants averaged in as 0): then nothing is left out of any candidate's mean, with a
+        warning (left out of the later candidates' means only, the same function scored 0.3 after the resume and
+        0.15 before it).
 
         Returns:
-            ``(constant, read)``: the sample indices some candidate read as a constant, and every sample index
-            read.
+            ``(constant, read)``: the sample indices some candidate read as a constant and left out (none in such a
+            resumed step), and every sample index read.
         """
         constant = {i for samples in self.samples.values() for i, _, c in samples if c}
         read = {i for samples in self.samples.values() for i, _, _ in samples}
         if not constant:
             return constant, read
+        unsampled = [c for c in self.scores if c not in self.samples]
+        if unsampled:
+            print_log(f'{len(unsampled)} candidate(s) of this step (e.g. {unsampled[0]}) were scored before a resume '
+                      'from a checkpoint that does not keep per-sample scores, with the samples read as a constant '
+                      f'of every candidate (samples {sorted(constant)}) averaged in as 0: they stay averaged in for '
+                      'every candidate of this step (later steps leave them out)', logger='current',
+                      level=logging.WARNING)
+            return set(), read
         worst = 0.0 if self.rule == 'greater' else math.inf
         for candidate, samples in self.samples.items():
             if samples:
@@ -312,7 +325,7 @@ class PartialArchitecturePool:
         self.candidate_list = None if cands is None else [tuple(c) for c in cands]
         self.history = list(state['history'])
         self.empty = {tuple(c) for c in state.get('empty', [])}
-        # a checkpoint written before they were kept: none (its candidates keep their scores)
+        # a checkpoint written before they were kept: none (that step leaves nothing out: leave_out_constant_samples)
         self.samples = {tuple(c): [(int(i), float(v), bool(k)) for i, v, k in samples]
                         for c, samples in state.get('samples', [])}
         self._unchecked = True

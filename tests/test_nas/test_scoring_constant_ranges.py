@@ -172,6 +172,20 @@ def test_a_resume_in_the_middle_of_a_step_keeps_each_candidates_samples():
     assert _step(evaluator(), pool=resumed) == whole
 
 
+def test_a_step_resumed_from_a_checkpoint_without_samples_leaves_nothing_out():
+    """A partial checkpoint written before the samples were kept holds (0,)'s (0.3 + 0) / 2 with sample 1's -1
+    averaged in: leaving sample 1 out of (1,)'s mean only scored the same function 0.3 against 0.15."""
+    def evaluator():
+        return _evaluator(lambda path, s: 0.3 if s == 0 else -1.0)
+
+    saved = []
+    _step(evaluator(), saved=saved)
+    old = {key: value for key, value in saved[0].items() if key != 'samples'}
+    resumed = PartialArchitecturePool(LayerwiseSpace([[0, 1]] * 2), pool_size=2)
+    resumed.load_state_dict(old)
+    assert _step(evaluator(), pool=resumed)['candidates'] == [[[0], pytest.approx(0.15)], [[1], pytest.approx(0.15)]]
+
+
 def test_the_samples_of_another_ranks_candidate_are_gathered(monkeypatch):
     """Rank 1 scored (1,), which read the constant on sample 1; rank 0's (0,) gave no metrics there (0: it reads
     nothing either): sample 1 is left out of (0,)'s mean too, by what rank 1 read there."""
