@@ -194,3 +194,24 @@ def test_ground_truth_a_metric_builds_from_a_reading_is_dropped_after_it(api, ex
     metric = _LazyGroundTruth(api, extras, truth=given, prefix='m')
     assert evaluate_locally(_Echo(), [[3, 5]], Evaluator([metric])) == {'m/held': 0.5}
     assert getattr(metric, api) is given
+
+
+class _FailsAfterBuilding(_LazyGroundTruth):
+    """Builds its ground truth, then raises (a metric failing halfway), once."""
+
+    def compute_metrics(self, results):
+        values = super().compute_metrics(results)
+        if not getattr(self, 'failed', False):
+            self.failed = True
+            raise RuntimeError('planted failure after building the ground truth')
+        return values
+
+
+def test_ground_truth_built_by_a_reading_that_raised_is_dropped_too():
+    """A caller that goes on after a failed reading (an OHL reward, a search that catches it) reads the next batches
+    against their own ground truth, not the failed reading's images (0.0 here)."""
+    metric = _FailsAfterBuilding('_lvis_api', prefix='m')
+    evaluator = Evaluator([metric])
+    with pytest.raises(RuntimeError, match='planted failure'):
+        evaluate_locally(_Echo(), [[1, 2]], evaluator)
+    assert evaluate_locally(_Echo(), [[3, 4]], evaluator) == {'m/held': 1.0}
