@@ -12,6 +12,7 @@ import sys
 import tempfile
 from collections.abc import Callable
 
+from _options import refuse_bad_counts, refuse_bad_rates  # noqa: F401  (re-exported: the benchmarks import them here)
 from mmengine.config import Config
 
 from automl_mm.augment.elements import ELEMENT_SETS
@@ -57,50 +58,6 @@ def refuse_same_settings(parser: argparse.ArgumentParser, option: str, values, s
         parser.error(f'{option} {" ".join(map(str, values))}: '
                      + '; '.join(f'{" and ".join(map(str, names))} name the same setting' for names in same)
                      + ' (they would train the same runs twice under two names): give each setting once')
-
-
-def refuse_bad_counts(parser: argparse.ArgumentParser, args: argparse.Namespace, at_least_1=(), at_least_0=()) -> None:
-    """``parser.error`` (exit 2, before any run) naming the first count option below its minimum: the dests in
-    ``at_least_1`` (epochs, images, copies) must be >= 1, those in ``at_least_0`` >= 0; a value of None (the
-    config's) passes. Such a value used to reach the runs: ``autoaug_det.py --train-images -5`` trained every arm
-    on the *last* 5 training images (mmengine's negative ``indices``) under a header of '-5 training images', and
-    ``--epochs 0`` or ``--copies 0`` failed only inside the first run's ``tools/train.py``, naming a config key the
-    user never typed.
-
-    Args:
-        parser: The benchmark's parser (the option strings named in the message).
-        args: The parsed options.
-        at_least_1: Dests that must be >= 1.
-        at_least_0: Dests that must be >= 0.
-    """
-    for dests, least in ((at_least_1, 1), (at_least_0, 0)):
-        for dest in dests:
-            value = getattr(args, dest)
-            if value is not None and value < least:
-                flag = next((a.option_strings[0] for a in parser._actions if a.dest == dest), dest)
-                parser.error(f'{flag} must be a whole number >= {least}, got {value}')
-
-
-def refuse_bad_rates(parser: argparse.ArgumentParser, args: argparse.Namespace, positive=(), shares=()) -> None:
-    """``parser.error`` (exit 2, before any run) naming the first float option out of its range: the dests in
-    ``positive`` (learning rates, sigma) must be finite and > 0, those in ``shares`` (a share of the images) in
-    (0, 1]; None (the config's value) passes. ``autoaug_fmnist.py --pair-prob 1.5`` (or 0, or -0.1) reached mmcv's
-    ``RandomApply``, which checks nothing: every image got a pair, or none, so the ohl arm searched nothing under
-    its name; a learning rate or sigma of 0 was refused only inside the first run, naming its config key.
-
-    Args:
-        parser: The benchmark's parser (the option strings named in the message).
-        args: The parsed options.
-        positive: Dests that must be finite numbers > 0.
-        shares: Dests that must be in (0, 1].
-    """
-    for dests, fits, what in ((positive, lambda v: 0 < v < math.inf, 'a finite number > 0'),
-                              (shares, lambda v: 0 < v <= 1, 'a share in (0, 1]')):
-        for dest in dests:
-            value = getattr(args, dest)
-            if value is not None and not fits(value):  # NaN fits neither
-                flag = next((a.option_strings[0] for a in parser._actions if a.dest == dest), dest)
-                parser.error(f'{flag} must be {what}, got {value}')
 
 
 def refuse_bad_trunk_length(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
@@ -357,6 +314,76 @@ def refuse_more_reward_samples_than_split(parser: argparse.ArgumentParser, args:
     if args.reward_samples > held:
         parser.error(f"--reward-samples {args.reward_samples}: the config's reward split ({key}) holds {held} "
                      f'images ({osp.relpath(config, ROOT)}); give at most {held}')
+
+
+def fmnist_class_sizes(dataset) -> tuple[list[int], str] | None:
+    """The images of each of the 10 classes in the split a ``FashionMNISTDataset`` config reads (its ``split``,
+    ``reward_size`` and ``seed``; before ``samples_per_class`` and ``max_samples``), and the labels file they were
+    counted in; ``None`` where that file is not found or not readable (the run then names the problem). Cheap: only
+    the labels file is read (60 KB for the official training part; ``data_root`` relative to the repository, as the
+    runs' working directory; ``None``: the dataset's default locations), and the train / reward split is the
+    dataset's own (:meth:`~automl_mm.datasets.fashion_mnist.FashionMNISTDataset.split_indices`).
+
+    Args:
+        dataset: The dataset config (a dict or ConfigDict).
+
+    Returns:
+        ``([images of class 0, ..., of class 9], where)``: ``where`` names the labels file (and the split's
+        ``reward_size`` and ``seed``), or ``None``.
+    """
+    import numpy as np
+
+    from automl_mm.datasets import fashion_mnist
+
+    split = dataset.get('split', 'train')
+    name = fashion_mnist.FILES['test' if split == 'test' else 'train'][1]
+    roots = [dataset['data_root']] if dataset.get('data_root') else fashion_mnist.DEFAULT_ROOTS
+    found = [(osp.join(ROOT, root), path) for root in roots for path in (osp.join(ROOT, root, name),
+                                                                         osp.join(ROOT, root, name + '.gz'))
+             if osp.isfile(path)]
+    if not found:
+        return None
+    root, path = found[0]
+    try:
+        labels = fashion_mnist.read_idx(path, 1).astype(np.int64)
+        indices, source = np.arange(len(labels)), path
+        if split != 'test':
+            keys = {key: dataset[key] for key in ('reward_size', 'seed') if key in dataset}
+            carved = fashion_mnist.FashionMNISTDataset(split=split, data_root=root, lazy_init=True, **keys)
+            indices = carved.split_indices(labels)
+            source = f'{path} split with reward_size={carved.reward_size}, seed={carved.seed}'
+    except ValueError:  # not an idx file, or a reward_size the dataset refuses: the run names it
+        return None
+    classes = len(fashion_mnist.FashionMNISTDataset.METAINFO['classes'])
+    return np.bincount(labels[indices], minlength=classes)[:classes].tolist(), source
+
+
+def refuse_more_per_class_than_split(parser: argparse.ArgumentParser, datasets: dict) -> None:
+    """``parser.error`` (exit 2, before any run) for a per-class count above the images of a class in the
+    Fashion-MNIST split it samples: ``samples_per_class`` of each ``FashionMNISTDataset`` config given, counted by
+    :func:`fmnist_class_sizes` (a split whose labels file is not found passes: its run names the missing file; a
+    config of another dataset type passes).
+    Such a count was refused only inside the first run (the dataset's ``per_class_subset``), naming a config key
+    the user never typed, after the arms or runs before it had trained (``am_lfs_fmnist.py --test-per-class 1001``
+    on the 1,000 test images of a class).
+
+    Args:
+        parser: The benchmark's parser.
+        datasets: ``{option: dataset config}``: the option (e.g. ``'--train-per-class'``) that set the config's
+            ``samples_per_class`` (None passes).
+    """
+    for flag, dataset in datasets.items():
+        wanted = dataset.get('samples_per_class')
+        fmnist = config_type_name(dataset) == 'FashionMNISTDataset'  # another set's run checks its own counts
+        counted = fmnist_class_sizes(dataset) if fmnist and wanted is not None else None
+        if counted is None:
+            continue
+        sizes, source = counted
+        smallest = min(range(len(sizes)), key=sizes.__getitem__)
+        if wanted > sizes[smallest]:
+            parser.error(f'{flag} {wanted}: the Fashion-MNIST {dataset.get("split", "train")} split holds '
+                         f'{sizes[smallest]} images of its smallest class (class {smallest}; {source}): give at '
+                         f'most {sizes[smallest]}')
 
 
 def add_det_set_options(parser, train_images: int) -> None:

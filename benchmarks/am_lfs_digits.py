@@ -21,6 +21,7 @@ from _arms import (
     refuse_unused_options,
     run_arms,
 )
+from _options import refuse_bad_seeds
 
 CONFIG = osp.join(ROOT, 'configs/am_lfs/am-lfs_convnet_1x4_30e_digits-noise20.py')
 ARMS = ('ce', 'am-lfs')
@@ -56,6 +57,7 @@ def main() -> None:
     add_work_dir_option(parser)
     args = parser.parse_args()
     refuse_bad_counts(parser, args, at_least_1=('epochs', ))
+    refuse_bad_seeds(parser, args)
     refuse_bad_rates(parser, args, positive=('std', ))
     refuse_unused_options(parser, args, args.arms, dict(std=('am-lfs', )))
     global STD, PARAMETRISATION

@@ -30,12 +30,15 @@ from _arms import (
     refuse_bad_counts,
     refuse_bad_rates,
     refuse_bad_trunk_length,
+    refuse_more_per_class_than_split,
     refuse_options_outside_mode,
     refuse_same_settings,
     refuse_unused_options,
     run_arms,
+    run_config,
     set_trunk_iters,
 )
+from _options import refuse_bad_seeds
 
 from automl_mm.utils.io import strict_json
 
@@ -235,6 +238,12 @@ def main() -> None:
     refuse_bad_trunk_length(parser, ARGS)
     refuse_unused_options(parser, ARGS, ARGS.arms, dict(std=('am-lfs', ), controller_lr=('am-lfs', )))
     refuse_same_settings(parser, '--arms', ARGS.arms, arm_setting)  # a bad or repeated setting, before training
+    refuse_bad_seeds(parser, ARGS)
+    cfg = run_config(CONFIG, ARGS.seeds[0], ARGS.epochs)
+    configure(cfg, ARGS.arms[0])  # the splits every arm samples (the arms differ in their loss only)
+    refuse_more_per_class_than_split(parser, {'--train-per-class': cfg.train_dataloader.dataset.dataset,
+                                              '--reward-per-class': cfg.reward_dataloader.dataset,
+                                              '--test-per-class': cfg.test_dataloader.dataset})
     results = run_arms(CONFIG, ARGS.arms, ARGS.seeds, ARGS.epochs, configure, describe,
                        work_dir=ARGS.work_dir)
     if ARGS.out:

@@ -19,6 +19,7 @@ import _stack  # noqa: F401  (first: names the environment to activate where the
 import cv2
 import numpy as np
 import torch
+from _options import refuse_bad_counts
 from _pairs import abba_order
 from torchvision.transforms import v2
 
@@ -56,6 +57,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.repeats < 1:
         parser.error(f'--repeats must be >= 1 (timed passes per side), got {args.repeats}')
+    refuse_bad_counts(parser, args, at_least_1=('small', 'large'))  # no image: a rate of nothing
     cv2.setNumThreads(1)
     torch.set_num_threads(1)
     rng = np.random.default_rng(0)

@@ -69,6 +69,7 @@ from _arms import (
     uniform_pair_entropy,
     unrounded_coco,
 )
+from _options import refuse_bad_seeds
 from autoaug_fmnist import policy_summary
 from mmdet.datasets.transforms.augment_wrappers import RANDAUG_SPACE, policies_v0
 from mmdet.datasets.transforms.geometric import GeomTransform
@@ -162,6 +163,7 @@ def main() -> None:
     add_work_dir_option(parser)
     args = parser.parse_args()
     refuse_bad_counts(parser, args, at_least_1=('epochs', 'train_images'))
+    refuse_bad_seeds(parser, args)
     refuse_unused_options(parser, args, args.arms, dict(elements=('uniform', 'ohl'), lr=('ohl', )))
     refuse_bad_trunk_length(parser, args)
     refuse_bad_rates(parser, args, positive=('lr', ))  # inf passed a plain lr > 0 and failed in the ohl arm's run

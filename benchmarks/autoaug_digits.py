@@ -19,6 +19,7 @@ import os.path as osp
 
 import _stack  # noqa: F401  (first: names the environment to activate where the stack is missing)
 from _arms import ROOT, UniqueValues, add_work_dir_option, refuse_bad_counts, run_arms
+from _options import refuse_bad_seeds
 
 CONFIG = osp.join(ROOT, 'configs/ohl_autoaug/ohl-autoaug_convnet_1x4_30e_digits.py')
 ARMS = ('none', 'uniform', 'ohl')
@@ -53,6 +54,7 @@ def main() -> None:
     add_work_dir_option(parser)
     args = parser.parse_args()
     refuse_bad_counts(parser, args, at_least_1=('epochs', ))
+    refuse_bad_seeds(parser, args)
     run_arms(CONFIG, args.arms, args.seeds, args.epochs, configure, describe, work_dir=args.work_dir)
 
 

@@ -46,6 +46,7 @@ from _arms import (
     refuse_bad_counts,
     refuse_bad_rates,
     refuse_bad_trunk_length,
+    refuse_more_per_class_than_split,
     refuse_more_reward_samples_than_split,
     refuse_unused_options,
     run_arms,
@@ -53,6 +54,7 @@ from _arms import (
     std_text,
     uniform_pair_entropy,
 )
+from _options import refuse_bad_seeds
 from mmengine.config import Config
 
 from automl_mm.augment.elements import ELEMENT_SET_BINS, ELEMENT_SETS, randaugment_elements
@@ -336,6 +338,11 @@ def main() -> None:
         args.arms = [arm for arm in ARMS if arm != 'learned' or args.policies]
     refuse_bad_counts(parser, args, at_least_1=('epochs', 'samples_per_class', 'reward_samples', 'copies'))
     refuse_more_reward_samples_than_split(parser, args, CONFIG)
+    refuse_bad_seeds(parser, args)
+    if args.samples_per_class is not None:  # every arm trains on the config's train split
+        train_set = Config.fromfile(CONFIG).train_dataloader.dataset
+        train_set.samples_per_class = args.samples_per_class
+        refuse_more_per_class_than_split(parser, {'--samples-per-class': train_set})
     refuse_bad_rates(parser, args, positive=('lr', ), shares=('pair_prob', ))
     refuse_bad_trunk_length(parser, args)
     if args.reward_batch is not None and args.reward_batch < 1:

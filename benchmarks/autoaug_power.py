@@ -41,6 +41,7 @@ import _stack  # noqa: F401  (first: names the environment to activate where the
 import numpy as np
 import torch
 from _arms import UniqueValues, c4, std_text
+from _options import refuse_bad_counts, refuse_bad_rates
 
 from automl_mm.ohl import OHLRandomChoice, PipelineChoiceSpace
 from automl_mm.ohl.controllers import REINFORCE
@@ -134,6 +135,8 @@ def main(argv: list[str] | None = None) -> list[dict]:
     # --harmful outside 1..35 of the 36 elements divided by zero or read a mass over fewer elements than it named
     if args.seeds < 1:  # range(0): the mean ± std of no run
         parser.error(f'--seeds must be >= 1 (the number of seeds), got {args.seeds}')
+    refuse_bad_counts(parser, args, at_least_1=('trunks', 'images', 'copies'))  # 0 trunks printed the uniform start
+    refuse_bad_rates(parser, args, at_least_0=('noise', ))
     negative = [size for size in args.policy_sizes if size < 0]
     if negative:
         parser.error(f'--policy-sizes must be 0 (a draw per image) or K >= 1 pairs per copy and trunk, got '

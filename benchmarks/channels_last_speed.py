@@ -56,7 +56,8 @@ def main() -> None:
     parser.add_argument('--eval-batch', type=int, nargs='*', action=UniqueValues, default=[],
                         help='more batch sizes for the reward reading, besides reward_dataloader.batch_size')
     parser.add_argument('--threads', type=int, default=0,
-                        help='torch CPU threads, 0: torch default (use 1 when other jobs share the cores)')
+                        help='torch CPU threads, at most the cores this process may run on; 0: torch default (use '
+                             '1 when other jobs share the cores)')
     parser.add_argument('--seed', type=int, default=0)
     args = parser.parse_args()
     apply_timing_options(parser, args)

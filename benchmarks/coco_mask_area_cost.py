@@ -27,6 +27,7 @@ import time
 import _stack  # noqa: F401  (first: names the environment to activate where the stack is missing)
 import numpy as np
 import torch
+from _options import refuse_bad_counts
 from mmdet.evaluation import CocoMetric
 
 import automl_mm.evaluation.coco as coco
@@ -113,6 +114,7 @@ def main() -> None:
     parser.add_argument('--objects', type=int, default=7)
     parser.add_argument('--repeats', type=int, default=3)
     args = parser.parse_args()
+    refuse_bad_counts(parser, args, at_least_1=('images', 'objects', 'repeats'))  # 0 repeats failed at the min()
     from mmengine.logging import MMLogger
     MMLogger.get_instance('coco_mask_area_cost', log_level='ERROR')
     samples = _samples(args.images, args.objects)

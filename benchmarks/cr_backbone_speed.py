@@ -24,6 +24,7 @@ from collections.abc import Callable
 
 import _stack  # noqa: F401  (first: names the environment to activate where the stack is missing)
 import torch
+from _options import refuse_bad_counts, refuse_bad_parallelism, refuse_bad_seeds
 from mmdet.models.backbones import ResNet
 
 from automl_mm.engine.tool_devices import checked_device
@@ -76,10 +77,17 @@ def _interleaved(fns: list[Callable[[int], None]], repeats: int, warmup: int,
 
 def apply_timing_options(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
     """Refuse ``--repeats`` < 1 or ``--warmup`` < 0 before anything is built (no timed step: the medians failed
-    only at the end), then use ``--threads`` torch CPU threads (0: torch's default)."""
+    only at the end), ``--threads`` outside ``[0, usable cores]``, a ``--size``, ``--batch``, ``--num-archs`` or
+    ``--eval-batch`` below 1 (those the script has) and a ``--seed`` outside ``[0, 2**32)``; then use ``--threads``
+    torch CPU threads (0: torch's default)."""
     if args.repeats < 1 or args.warmup < 0:
         parser.error(f'--repeats must be >= 1 and --warmup >= 0 (steps per side), got {args.repeats} and '
                      f'{args.warmup}')
+    # --threads -1 ran torch's default, and more threads than cores timed their contention
+    refuse_bad_parallelism(parser, args, threads=('threads', ))
+    counts = [dest for dest in ('size', 'batch', 'num_archs', 'eval_batch') if hasattr(args, dest)]  # the script's
+    refuse_bad_counts(parser, args, at_least_1=counts)
+    refuse_bad_seeds(parser, args, ('seed', ))
     if args.threads > 0:
         torch.set_num_threads(args.threads)
 
@@ -109,7 +117,8 @@ def main() -> None:
     parser.add_argument('--num-archs', type=int, default=6, help='pool of sampled architectures for (b)')
     parser.add_argument('--seed', type=int, default=0)
     parser.add_argument('--threads', type=int, default=0,
-                        help='torch CPU threads, 0: torch default (use 1 when other jobs share the cores)')
+                        help='torch CPU threads, at most the cores this process may run on; 0: torch default (use '
+                             '1 when other jobs share the cores)')
     args = parser.parse_args()
     apply_timing_options(parser, args)
     device = checked_device(parser, args.device)  # without CUDA: a usage error suggesting --device cpu

@@ -57,6 +57,7 @@ from _arms import (
     train_command,
     unrounded_coco,
 )
+from _options import refuse_bad_counts, refuse_bad_parallelism, refuse_bad_seeds
 from mmengine.config import Config
 
 from automl_mm.engine.preflight import ConfigCheckError, merge_options
@@ -243,7 +244,7 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument('--data-root', default='data/fmnist_det',
                         help='the detection set (relative to the repository); generated here when missing')
     parser.add_argument('--work-dir', default='work_dirs/cr_nas_fmnist_det', help='runs are kept here')
-    parser.add_argument('--jobs', type=int, default=1, help='runs at a time (searches, then retrainings)')
+    parser.add_argument('--jobs', type=int, default=1, help='runs at a time (searches, then retrainings), >= 1')
     parser.add_argument('--reuse', action='store_true',
                         help='read finished runs in --work-dir instead of rerunning (one trained with other settings '
                              'is refused)')
@@ -253,6 +254,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
                         help='key=value overrides of both arms\' retraining config (the same for both)')
     parser.add_argument('--out', default=None, help='write the results as JSON here')
     args = parser.parse_args(argv)
+    refuse_bad_parallelism(parser, args, runs=('jobs', ))  # 0 and below ran one job at a time, silently
+    refuse_bad_seeds(parser, args, ('search_seeds', 'seeds'))
+    refuse_bad_counts(parser, args, at_least_1=('allocation', 'dilations'))  # else refused by the first run's model
     if args.dilations is not None and args.allocation is None:
         parser.error('--dilations needs --allocation')
     if args.allocation is not None and args.dilations is not None and len(args.dilations) != sum(args.allocation):
@@ -400,7 +404,7 @@ def main(argv: list[str] | None = None) -> dict:
     check_reuse(args, work_root)
     ensure_fmnist_det(args.data_root)
     os.makedirs(work_root, exist_ok=True)
-    pool = ThreadPoolExecutor(max(1, args.jobs))
+    pool = ThreadPoolExecutor(args.jobs)
     report: dict = {'search_config': osp.relpath(SEARCH_CONFIG, ROOT), 'retrain_config': osp.relpath(RETRAIN_CONFIG,
                                                                                                        ROOT)}
     probe = search_config(args, 0)

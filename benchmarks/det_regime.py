@@ -45,6 +45,7 @@ from _arms import (
     run_arms,
     unrounded_coco,
 )
+from _options import refuse_bad_seeds
 from autoaug_det import AREAS, fixed_policy
 
 CONFIG = osp.join(ROOT, 'configs/baselines/baseline_faster-rcnn-r18-fpn_1x1_24e_fmnist-det.py')
@@ -93,6 +94,7 @@ def main() -> None:
     add_work_dir_option(parser)
     args = parser.parse_args()
     refuse_bad_counts(parser, args, at_least_1=('epochs', 'train_images'), at_least_0=('val_interval', ))
+    refuse_bad_seeds(parser, args)
     refuse_unused_options(parser, args, args.arms, dict(elements=('uniform', )))
     ensure_fmnist_det(args.data_root)
     refuse_more_train_images_than_split(parser, args)

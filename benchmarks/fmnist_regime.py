@@ -23,6 +23,7 @@ import numpy as np
 import torch
 import torch.nn as nn
 import torch.nn.functional as F
+from _options import refuse_bad_seeds
 
 from automl_mm.datasets.fashion_mnist import load_fashion_mnist
 
@@ -30,14 +31,49 @@ BATCH = 64
 ARMS = ('none', 'cropflip')
 
 
+def _held_out_and_pool(labels: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+    """The indices of the 5,000 held-out images and of the rest (the pool training images are drawn from): a
+    permutation of seed 0, the same for every run."""
+    perm = np.random.default_rng(0).permutation(len(labels))
+    return perm[:5000], perm[5000:]
+
+
+def refuse_more_per_class_than_pool(per_class: int, labels: np.ndarray | None = None) -> None:
+    """Raise ``ValueError`` when a class has fewer than ``per_class`` images in the pool :func:`load_split` draws
+    from (numpy's 'Cannot take a larger sample than population' named neither the count nor the class); call it
+    before any work: without ``labels`` it reads the official training labels (the images too, kept for
+    :func:`load_split` by the reader's cache) and passes where the files are missing or unreadable (the data read
+    names them).
+
+    Args:
+        per_class: Training images asked per class.
+        labels: The official training labels (60,000), or None to read them.
+    """
+    if labels is None:
+        try:
+            labels = load_fashion_mnist(None, 'train')[1]
+        except (FileNotFoundError, ValueError):
+            return
+    sizes = np.bincount(labels[_held_out_and_pool(labels)[1]], minlength=10)
+    smallest = int(sizes.argmin())
+    if per_class > sizes[smallest]:
+        raise ValueError(f'{per_class} training images per class: the pool (the official training images less the '
+                         f'5,000 held out) holds {sizes[smallest]} images of class {smallest}; give at most '
+                         f'{sizes[smallest]}')
+
+
 def load_split(per_class: int, seed: int) -> tuple[np.ndarray, np.ndarray, np.ndarray, np.ndarray]:
     """``(images, labels, train, held_out)``: all 60,000 official training images (uint8, (60000, 28, 28)) and
     labels, the indices of ``per_class`` training images per class (drawn with ``seed``) and of the 5,000 held-out
     images (the same for every seed; disjoint from ``train``). The files are found as ``FashionMNISTDataset``
-    finds them (``data/fashion-mnist``, then ``/usr/share/datasets/fashion-mnist``)."""
+    finds them (``data/fashion-mnist``, then ``/usr/share/datasets/fashion-mnist``).
+
+    Raises:
+        ValueError: a class has fewer than ``per_class`` images in the pool (:func:`refuse_more_per_class_than_pool`).
+    """
     images, labels = load_fashion_mnist(None, 'train')
-    perm = np.random.default_rng(0).permutation(len(labels))
-    held_out, pool = perm[:5000], perm[5000:]
+    held_out, pool = _held_out_and_pool(labels)
+    refuse_more_per_class_than_pool(per_class, labels)
     rng = np.random.default_rng([seed, 7])
     train = np.concatenate([rng.choice(pool[labels[pool] == c], per_class, replace=False) for c in range(10)])
     return images, labels, train, held_out
@@ -144,7 +180,9 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument('pad', metavar='PAD', type=non_negative_int, nargs='?', default=None,
                         help='crop padding of the cropflip arm (default 2)')
     parser.add_argument('rest', nargs='*', help=argparse.SUPPRESS)  # refused in main, with its own message
-    return parser.parse_args(argv)
+    args = parser.parse_args(argv)
+    refuse_bad_seeds(parser, args, ('seed', ))  # numpy refused a negative one only when the data was split
+    return args
 
 
 def main() -> None:
@@ -160,6 +198,10 @@ def main() -> None:
     if args.pad is not None and arm != 'cropflip':  # no crop to pad: the JSON line said pad=4 of a run never padded
         sys.exit(f'fmnist_regime.py: PAD (sixth argument, {pad}) applies to the cropflip arm only; the {arm} arm '
                  'crops nothing, so it would change nothing: leave it out')
+    try:
+        refuse_more_per_class_than_pool(per_class)
+    except ValueError as err:  # numpy's message named neither the argument nor the class
+        sys.exit(f'fmnist_regime.py: PER_CLASS (first argument): {err}')
     images, labels, train, held_out = load_split(per_class, seed)
     xt, yt = to_tensor(images[train]), torch.tensor(labels[train])
     xr, yr = to_tensor(images[held_out]), torch.tensor(labels[held_out])

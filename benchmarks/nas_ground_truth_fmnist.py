@@ -50,8 +50,9 @@ for _path in (ROOT, osp.join(ROOT, 'benchmarks')):  # run as a script from anywh
 
 import _stack  # noqa: E402, F401  (first: names the environment to activate where the stack is missing)
 import torch  # noqa: E402
-from _arms import UniqueValues  # noqa: E402
+from _arms import UniqueValues, refuse_more_per_class_than_split  # noqa: E402
 from _nas_supernets import iter_train_cfg, quiet_cfg  # noqa: E402
+from _options import refuse_bad_counts, refuse_bad_parallelism, refuse_bad_seeds  # noqa: E402
 from mmengine.config import Config  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
@@ -351,13 +352,10 @@ def main(argv: list[str] | None = None) -> dict:
     parser.add_argument('--out', default=OUT, help='the table (JSON); runs go to <out>.runs.jsonl beside it')
     parser.add_argument('--work-dir', default='work_dirs/nas_ground_truth_fmnist')
     args = parser.parse_args(argv)
-    for key in ('archs', 'iters', 'batch_size', 'samples_per_class', 'reward_per_class', 'test_per_class',
-                'workers'):
-        value = getattr(args, key)
-        if value is not None and value < 1:
-            raise SystemExit(f'--{key.replace("_", "-")} must be >= 1, got {value}')
-    if len(set(args.seeds)) != len(args.seeds):
-        raise SystemExit(f'--seeds has duplicates: {args.seeds}')
+    refuse_bad_counts(parser, args, at_least_1=('archs', 'iters', 'batch_size', 'samples_per_class',
+                                                'reward_per_class', 'test_per_class'))
+    refuse_bad_parallelism(parser, args, runs=('workers', ))
+    refuse_bad_seeds(parser, args)
     torch.set_num_threads(1)  # OpenMP with 2 threads on a shared 2-core machine is far slower than 1
     register_all_modules(init_default_scope=False)
     out = osp.abspath(args.out)
@@ -365,6 +363,14 @@ def main(argv: list[str] | None = None) -> dict:
     if not osp.isfile(config_path(args.config)):
         raise SystemExit(f'--config not found: {config_path(args.config)}')
     cfg = Config.fromfile(config_path(args.config))
+    per_class = {}  # each option's split, as the runs sample it (make_settings, train_one)
+    for flag, value, loader in (('--samples-per-class', args.samples_per_class, 'train_dataloader'),
+                                ('--reward-per-class', args.reward_per_class, 'reward_dataloader'),
+                                ('--test-per-class', args.test_per_class, 'test_dataloader')):
+        if value is not None:
+            per_class[flag] = copy.deepcopy(cfg[loader].dataset)
+            per_class[flag].samples_per_class = value
+    refuse_more_per_class_than_split(parser, per_class)
     space = space_of(cfg)
     input_shape = input_shape_of(config_path(args.config))
     archs, flops, params = architectures(cfg, args.archs, input_shape)

@@ -31,6 +31,7 @@ from collections.abc import Callable
 
 import _stack  # noqa: F401  (first: names the environment to activate where the stack is missing)
 from _arms import mean_std, refuse_bad_trunk_length
+from _options import refuse_bad_counts
 from _pairs import abba_order
 from _pairs import paired_ratios as _paired_ratios
 
@@ -94,6 +95,22 @@ def mean_breakdown(histories: list[list[dict]]) -> dict[str, float]:
             for k in keys}
 
 
+def refuse_more_train_samples_than_split(parser: argparse.ArgumentParser, args: argparse.Namespace) -> None:
+    """``parser.error`` (before any run) when ``--train-samples`` exceeds the digits train split both sides read
+    (the plain config's ``train_dataloader.dataset``: 1,078 images at its ``split_sizes``): ``max_samples`` keeps the
+    first N, so ``--train-samples 2000`` trained both sides on the 1,078 under a header of 2000."""
+    from mmengine.config import Config
+
+    from automl_mm.datasets.digits import DigitsDataset
+
+    dataset = Config.fromfile(osp.join(ROOT, PLAIN)).train_dataloader.dataset
+    held = len(DigitsDataset(split=dataset.get('split', 'train'),
+                             **{key: dataset[key] for key in ('split_sizes', 'seed') if key in dataset}))
+    if args.train_samples > held:
+        parser.error(f'--train-samples {args.train_samples}: the digits train split ({PLAIN}) holds {held} images; '
+                     f'give at most {held}')
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument('--copies', type=int, default=2)
@@ -106,7 +123,10 @@ def main() -> None:
     args = parser.parse_args()
     if args.repeats < 1:
         parser.error(f'--repeats must be >= 1 (paired runs of both sides), got {args.repeats}')
+    # --copies 0 divided by zero below; --epochs 0 passed the trunk check (every trunk divides 0)
+    refuse_bad_counts(parser, args, at_least_1=('copies', 'epochs', 'train_samples'))
     refuse_bad_trunk_length(parser, args)  # the breakdown counts whole trunks of --trunk-epochs
+    refuse_more_train_samples_than_split(parser, args)
     threads = max(1, usable_cpus() // args.copies)
     histories: list[list[dict]] = []
     with tempfile.TemporaryDirectory() as tmp:

@@ -23,6 +23,7 @@ from types import SimpleNamespace
 
 import _stack  # noqa: F401  (first: names the environment to activate where the stack is missing)
 from _arms import UniqueValues
+from _options import refuse_bad_counts
 from _pairs import abba_order
 
 from automl_mm.ohl.report import OHLReport
@@ -44,6 +45,7 @@ def main() -> None:
     args = parser.parse_args()
     if args.repeats < 1:
         parser.error(f'--repeats must be >= 1 (writes timed per side), got {args.repeats}')
+    refuse_bad_counts(parser, args, at_least_1=('trunks', 'logits', 'copies'))  # 0 timed an empty report
     rng = random.Random(0)
     with tempfile.TemporaryDirectory() as tmp:
         for trunks in args.trunks:

@@ -90,6 +90,7 @@ from _arms import (
     final_accuracy,
     mean_std,
     refuse_bad_counts,
+    refuse_more_per_class_than_split,
     refuse_more_reward_samples_than_split,
     refuse_unused_options,
     run_config,
@@ -97,6 +98,7 @@ from _arms import (
     summary,
     train_command,
 )
+from _options import refuse_bad_parallelism, refuse_bad_seeds
 from _pairs import abba_order, paired_ratios
 
 from automl_mm.ohl.report import lineage
@@ -473,17 +475,24 @@ def main() -> None:
     parser.add_argument('--arms', nargs='+', action=UniqueValues, default=list(ARMS), choices=ARMS)
     parser.add_argument('--broadcast-interval', type=int, default=4,
                         help='trunks between broadcasts of the best copy in the ohl_k arm')
-    parser.add_argument('--cpus', type=int, default=2, help='cores every arm is pinned to (Ray num_cpus, pool size)')
+    parser.add_argument('--cpus', type=int, default=2,
+                        help='cores every arm is pinned to (Ray num_cpus, pool size); at most the cores this process '
+                             'may run on (its CPU affinity)')
     parser.add_argument('--grid-subset', type=int, default=None, help='train only N evenly spaced grid points')
     parser.add_argument('--worker', choices=[a for a in ARMS if a not in OHL_ARMS], help=argparse.SUPPRESS)
     parser.add_argument('--result', help=argparse.SUPPRESS)
     args = parser.parse_args()
     refuse_bad_counts(parser, args, at_least_1=('epochs', 'samples_per_class', 'reward_samples', 'cpus'))
+    refuse_bad_parallelism(parser, args, cores=('cpus', ))  # the cores every arm is pinned to must be there
+    refuse_bad_seeds(parser, args)
     refuse_more_reward_samples_than_split(parser, args, CONFIG)
+    from mmengine.config import Config
+    train_set = Config.fromfile(CONFIG).train_dataloader.dataset  # every arm's train split (load_cfg, run_ohl)
+    train_set.samples_per_class = args.samples_per_class
+    refuse_more_per_class_than_split(parser, {'--samples-per-class': train_set})
     if args.broadcast_interval < 1:
         parser.error(f'--broadcast-interval must be >= 1, got {args.broadcast_interval}')
     if args.grid_subset is not None:  # 0 failed after the other arms had run; above the grid repeated its points
-        from mmengine.config import Config
         points = len(grid_points(Config.fromfile(CONFIG)))
         if not 1 <= args.grid_subset <= points:
             parser.error(f'--grid-subset must be in [1, {points}] (the grid\'s points), got {args.grid_subset}')

@@ -53,6 +53,7 @@ from _nas_supernets import (  # noqa: E402
     train_path_sampling,
 )
 from _nas_supernets import train_pc_nas as run_pc_nas  # noqa: E402
+from _options import refuse_bad_seeds  # noqa: E402
 
 ROOT = osp.dirname(osp.dirname(osp.abspath(__file__)))
 SEARCH_CONFIG = osp.join(ROOT, 'configs/pc_nas/pc-nas_mbconv-digits_1x1_1800it_digits.py')
@@ -191,6 +192,7 @@ def main() -> None:
             parser.error(f'--{key.replace("_", "-")} must be >= 1, got {getattr(args, key)}')
     if args.bn_batches is not None and args.bn_batches < 0:
         parser.error(f'--bn-batches must be >= 0, got {args.bn_batches}')
+    refuse_bad_seeds(parser, args)
     torch.set_num_threads(1)  # OpenMP with 2 threads on a shared 2-core machine is far slower than 1
     register_all_modules(init_default_scope=False)
     os.chdir(ROOT)

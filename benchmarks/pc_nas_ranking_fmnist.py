@@ -61,8 +61,9 @@ for _path in (ROOT, osp.dirname(osp.abspath(__file__))):  # the package and the 
 
 import _stack  # noqa: E402, F401  (first: names the environment to activate where the stack is missing)
 import torch  # noqa: E402
-from _arms import UniqueValues  # noqa: E402
+from _arms import UniqueValues, refuse_more_per_class_than_split  # noqa: E402
 from _nas_supernets import METRIC_RULE, best_of, supernet_cfg, train_path_sampling, train_pc_nas  # noqa: E402
+from _options import refuse_bad_seeds  # noqa: E402
 from mmengine.config import Config  # noqa: E402
 
 from automl_mm.nas import (  # noqa: E402
@@ -308,6 +309,10 @@ def parse_args(argv: list[str] | None, search: Config) -> argparse.Namespace:
             parser.error(f'--{key.replace("_", "-")} must be >= 1, got {getattr(args, key)}')
     if args.bn_batches < 0:
         parser.error(f'--bn-batches must be >= 0, got {args.bn_batches}')
+    refuse_bad_seeds(parser, args)
+    train_set, reward_set = search.train_dataloader.dataset.copy(), search.reward_dataloader.dataset.copy()
+    train_set.samples_per_class, reward_set.samples_per_class = args.samples_per_class, args.reward_per_class
+    refuse_more_per_class_than_split(parser, {'--samples-per-class': train_set, '--reward-per-class': reward_set})
     return args
 
 

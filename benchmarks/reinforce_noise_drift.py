@@ -23,6 +23,7 @@ import statistics
 import _stack  # noqa: F401  (first: names the environment to activate where the stack is missing)
 import torch
 from _arms import UniqueValues
+from _options import refuse_bad_counts, refuse_bad_rates
 
 from automl_mm.ohl.controllers import REINFORCE
 from automl_mm.ohl.distributions import DiagGaussian
@@ -65,6 +66,12 @@ def main(argv: list[str] | None = None) -> list[dict]:
     args = parser.parse_args(argv)
     if args.seeds < 1:  # range(0): the mean of no run
         parser.error(f'--seeds must be >= 1 (the number of seeds), got {args.seeds}')
+    # before the first search: 0 trunks printed the start as a result, 0 copies failed inside the controller
+    refuse_bad_counts(parser, args, at_least_1=('trunks', 'copies'))
+    refuse_bad_rates(parser, args, positive=('std', ), at_least_0=('gains', ))
+    if args.dims < 2:  # the optimum's component and at least one off it (the drift's RMS is over those)
+        parser.error(f'--dims must be a whole number >= 2 (the signal\'s component and the drifting ones), got '
+                     f'{args.dims}')
     rows = []
     print(f'{args.copies} copies, {args.trunks} trunks, D = {args.dims}, sigma = {args.std}, {args.seeds} seeds '
           '(mean over seeds)')

@@ -67,7 +67,17 @@ import numpy as np
 import torch
 import torch.nn.functional as F
 from _arms import c4, refuse_options_outside_mode
-from fmnist_regime import BATCH, accuracy, build_net, load_split, make_optimizer, to_tensor, train_epoch
+from _options import refuse_bad_counts, refuse_bad_seeds
+from fmnist_regime import (
+    BATCH,
+    accuracy,
+    build_net,
+    load_split,
+    make_optimizer,
+    refuse_more_per_class_than_pool,
+    to_tensor,
+    train_epoch,
+)
 
 from automl_mm.augment.policy import FixedAutoAugment
 from automl_mm.engine.evaluate import kept_bn_statistics
@@ -429,8 +439,10 @@ def main(argv: list[str] | None = None) -> dict:
     if args.every == 0:
         refuse_options_outside_mode(parser, args, 'with --every 0', set(vars(args)) - {'horizons', 'reps', 'cooldown'},
                                     'no branch is read: each policy is trained --epochs from scratch')
-    if args.every < 0 or args.reps < 1 or min(args.horizons) < 1 or args.epochs < 1 or args.cooldown < 0:
-        parser.error('--epochs, --reps and --horizons must be >= 1, --every and --cooldown >= 0')
+    # --per-class 0 trained on no image; a negative seed or --per-class failed in numpy once the data was read
+    refuse_bad_counts(parser, args, at_least_1=('epochs', 'per_class', 'reps', 'horizons'),
+                      at_least_0=('every', 'cooldown'))
+    refuse_bad_seeds(parser, args, ('seed', ))
     try:
         width = tuple(int(c) for c in args.width.split(','))
     except ValueError:
@@ -439,6 +451,10 @@ def main(argv: list[str] | None = None) -> dict:
         parser.error(f'--width must be positive channel counts separated by commas, e.g. 64,128,256; '
                      f'got {args.width!r}')
     device = checked_device(parser, args.device)  # else it failed at the first model, the data read
+    try:
+        refuse_more_per_class_than_pool(args.per_class)
+    except ValueError as err:
+        parser.error(f'--per-class {err}')
     horizon_max = max(args.horizons)
     branches = [e for e in range(args.every // 2, args.epochs, args.every) if e + horizon_max <= args.epochs] \
         if args.every else []

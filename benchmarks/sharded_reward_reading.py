@@ -104,10 +104,11 @@ def main() -> None:
     parser.add_argument('--rounds', type=int, default=5)
     parser.add_argument('--channels', default='32,64,128', help="the CNN's stage widths")
     args = parser.parse_args()
-    if args.images < 1 or args.batch_size < 1 or args.rounds < 1:
-        parser.error('--images, --batch-size and --rounds must be positive')
     sys.path[:0] = [osp.dirname(osp.abspath(__file__))]
+    from _options import refuse_bad_counts
     from _pairs import paired_ratios
+
+    refuse_bad_counts(parser, args, at_least_1=('images', 'batch_size', 'rounds'))
 
     with tempfile.TemporaryDirectory() as tmp:
         out = osp.join(tmp, 'times.pth')
