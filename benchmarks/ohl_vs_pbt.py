@@ -40,10 +40,11 @@ Arms (population 4 where there is one):
 
 PBT, PB2, random and grid train in a plain PyTorch loop (same model, optimiser, batches, reward and test
 evaluation, ``ImgDataPreprocessor`` included), lighter than the mmengine runner OHL runs in: that favours their
-wall time. Same cores: every arm runs in a child process pinned to ``--cpus`` cores (default 2) with one torch
-thread per process: OHL's 4 copy processes, Ray's 4 concurrent trials (``ray.init(num_cpus=--cpus)``, 0.25 x that
-per trial), random / grid on a pool of ``--cpus`` processes. The arms of a seed run one after another, in the order
-given for the first, third, ... seed and reversed for the others (:func:`seed_arm_order`).
+wall time. Same cores: every arm runs in a child process pinned to ``--cpus`` cores (default 2, or the one core
+this process may run on) with one torch thread per process: OHL's 4 copy processes, Ray's 4 concurrent trials
+(``ray.init(num_cpus=--cpus)``, 0.25 x that per trial), random / grid on a pool of ``--cpus`` processes. The arms
+of a seed run one after another, in the order given for the first, third, ... seed and reversed for the others
+(:func:`seed_arm_order`).
 
 Printed per arm: final test top-1 (%, mean ± std over seeds), wall time (s, the arm's child process from start
 to exit: data loading, process and Ray start-up included), peak memory (MiB: the largest sum of PSS, the
@@ -475,15 +476,18 @@ def main() -> None:
     parser.add_argument('--arms', nargs='+', action=UniqueValues, default=list(ARMS), choices=ARMS)
     parser.add_argument('--broadcast-interval', type=int, default=4,
                         help='trunks between broadcasts of the best copy in the ohl_k arm')
-    parser.add_argument('--cpus', type=int, default=2,
+    parser.add_argument('--cpus', type=int, default=None,
                         help='cores every arm is pinned to (Ray num_cpus, pool size); at most the cores this process '
-                             'may run on (its CPU affinity)')
+                             'may run on (its CPU affinity). Default: 2, or that many where fewer')
     parser.add_argument('--grid-subset', type=int, default=None, help='train only N evenly spaced grid points')
     parser.add_argument('--worker', choices=[a for a in ARMS if a not in OHL_ARMS], help=argparse.SUPPRESS)
     parser.add_argument('--result', help=argparse.SUPPRESS)
     args = parser.parse_args()
     refuse_bad_counts(parser, args, at_least_1=('epochs', 'samples_per_class', 'reward_samples', 'cpus'))
     refuse_bad_parallelism(parser, args, cores=('cpus', ))  # the cores every arm is pinned to must be there
+    if args.cpus is None:  # a default of 2 on one usable core was refused, naming an option the user never typed
+        from automl_mm.engine.launch import usable_cpus
+        args.cpus = min(2, usable_cpus())
     refuse_bad_seeds(parser, args)
     refuse_more_reward_samples_than_split(parser, args, CONFIG)
     from mmengine.config import Config

@@ -187,3 +187,24 @@ def test_more_per_class_than_the_regime_pool_is_refused_before_the_data_split(ar
         module.main()
     said = capsys.readouterr().err if exit_info.value.code == 2 else str(exit_info.value.code)
     assert '5600 training images per class: the pool' in said and 'give at most' in said, said
+
+
+class _Reached(Exception):
+    pass
+
+
+def test_ohl_vs_pbt_default_cores_fit_a_one_core_process(arms, fmnist_labels, monkeypatch, capsys):
+    """The default of 2 cores on a process that may run on one runs on that one (it was refused, naming a --cpus
+    the user never typed, and every ohl_vs_pbt test failed on such a machine); a --cpus 2 typed there is refused."""
+    from automl_mm.engine import launch
+
+    module = importlib.import_module('ohl_vs_pbt')
+    monkeypatch.setattr(launch, 'usable_cpus', lambda: 1)
+    monkeypatch.setattr(module, '_missing_extras', lambda arms: [])
+    monkeypatch.setattr(module, 'run_ohl', lambda args, *a: (_ for _ in ()).throw(_Reached(args.cpus)))
+    monkeypatch.setattr(sys, 'argv', ['ohl_vs_pbt.py', '--arms', 'ohl'])
+    with pytest.raises(_Reached) as reached:
+        module.main()
+    assert reached.value.args == (1, )
+    err = _refused(module, ['--arms', 'ohl', '--cpus', '2'], monkeypatch, capsys, _WORK)
+    assert '--cpus must be a number of cores in [1, 1]' in err and 'got 2' in err
