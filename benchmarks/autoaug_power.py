@@ -136,7 +136,9 @@ def main(argv: list[str] | None = None) -> list[dict]:
     if args.seeds < 1:  # range(0): the mean ± std of no run
         parser.error(f'--seeds must be >= 1 (the number of seeds), got {args.seeds}')
     refuse_bad_counts(parser, args, at_least_1=('trunks', 'images', 'copies'))  # 0 trunks printed the uniform start
-    refuse_bad_rates(parser, args, at_least_0=('noise', ))
+    # a Δ of NaN or inf failed inside the controller ('rewards must be finite') after the Δs before it had run; a
+    # negative one made the harmful elements the helpful ones under the name 'harmful' (Δ: what a copy loses)
+    refuse_bad_rates(parser, args, at_least_0=('noise', 'deltas'))
     negative = [size for size in args.policy_sizes if size < 0]
     if negative:
         parser.error(f'--policy-sizes must be 0 (a draw per image) or K >= 1 pairs per copy and trunk, got '

@@ -87,6 +87,7 @@ def _rows() -> list:
         ('autoaug_power', ['--images', '0'], '--images must be a whole number >= 1, got 0'),
         ('autoaug_power', ['--copies', '0', '--noise', '1'], '--copies must be a whole number >= 1, got 0'),
         ('autoaug_power', ['--noise', '-1'], '--noise must be a finite number >= 0, got -1.0'),
+        ('autoaug_power', ['--deltas', '1', 'nan', '-1'], '--deltas must be a finite number >= 0, got nan -1.0'),
         ('reinforce_noise_drift', ['--trunks', '0'], '--trunks must be a whole number >= 1, got 0'),
         ('reinforce_noise_drift', ['--copies', '0'], '--copies must be a whole number >= 1, got 0'),
         ('reinforce_noise_drift', ['--dims', '1'], '--dims must be a whole number >= 2'),
