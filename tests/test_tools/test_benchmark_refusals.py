@@ -8,6 +8,7 @@ pools for 8 under a header of 2 cores; ``--test-per-class 1001`` failed inside t
 ``samples_per_class`` refusal), after the arms before it; ``--trunks 0`` printed the start as a result."""
 from __future__ import annotations
 
+import argparse
 import importlib
 import sys
 
@@ -106,14 +107,16 @@ def test_a_bad_option_is_refused_naming_it_and_its_value_before_any_run(arms, mo
     assert says in err, err
 
 
-def test_fmnist_regime_refuses_a_negative_seed(arms, monkeypatch):
-    """SEED -1 failed in numpy's ``default_rng([-1, 7])`` once the data was read."""
+def test_fmnist_regime_refuses_a_negative_seed(arms, monkeypatch, capsys):
+    """SEED -1 failed in numpy's ``default_rng([-1, 7])`` once the data was read. The positional argument is named
+    by its metavar."""
     module = importlib.import_module('fmnist_regime')
     monkeypatch.setattr(module, 'load_split', lambda *a: pytest.fail('data was read'))
     monkeypatch.setattr(sys, 'argv', ['fmnist_regime.py', '50', '1', 'none', '-1'])
     with pytest.raises(SystemExit) as exit_info:
         module.main()
     assert exit_info.value.code == 2
+    assert 'SEED must be a non-negative int, got -1' in capsys.readouterr().err
 
 
 def _idx_labels(path, labels) -> None:
@@ -146,6 +149,8 @@ def fmnist_labels(tmp_path, monkeypatch):
      '--samples-per-class 5501: the Fashion-MNIST train split holds 5500'),
     ('ohl_vs_pbt', ['--arms', 'ohl', '--samples-per-class', '6000'],
      '--samples-per-class 6000: the Fashion-MNIST train split holds 5500'),
+    ('nas_ground_truth_fmnist', ['--samples-per-class', '5501'],
+     '--samples-per-class 5501: the Fashion-MNIST train split holds 5500'),
     ('nas_ground_truth_fmnist', ['--test-per-class', '1001'], '--test-per-class 1001: the Fashion-MNIST test split'),
     ('nas_ground_truth_fmnist', ['--reward-per-class', '501'], '--reward-per-class 501: the Fashion-MNIST reward'),
     ('pc_nas_ranking_fmnist', ['--samples-per-class', '5501'], '--samples-per-class 5501: the Fashion-MNIST train'),
@@ -190,8 +195,41 @@ def test_more_per_class_than_the_regime_pool_is_refused_before_the_data_split(ar
     assert '5600 training images per class: the pool' in said and 'give at most' in said, said
 
 
+def test_the_per_class_limit_is_the_smallest_class(arms, tmp_path, capsys):
+    """A split whose classes differ in size (another copy of the files, ``data_root``): the smallest class bounds the
+    count, and the message names it. The official files hold every class alike, so no other test tells the smallest
+    class from any other."""
+    labels = np.concatenate([np.tile(np.arange(10), 5), [c for c in range(10) if c != 3]])  # class 3: 5, others 6
+    _idx_labels(tmp_path / 't10k-labels-idx1-ubyte', labels)
+    parser = argparse.ArgumentParser(prog='b')
+    test_set = dict(type='FashionMNISTDataset', split='test', data_root=str(tmp_path), samples_per_class=5)
+    arms.refuse_more_per_class_than_split(parser, {'--test-per-class': test_set})  # 5 of each class: there
+    with pytest.raises(SystemExit):
+        arms.refuse_more_per_class_than_split(parser, {'--test-per-class': dict(test_set, samples_per_class=6)})
+    assert 'holds 5 images of its smallest class (class 3' in capsys.readouterr().err
+
+
+def test_the_regime_pool_limit_is_its_smallest_class(arms, fmnist_labels):
+    """The pool is the training images less the first 5,000 of seed 0's permutation; its classes differ in size."""
+    regime = importlib.import_module('fmnist_regime')
+    sizes = np.bincount(fmnist_labels[np.random.default_rng(0).permutation(len(fmnist_labels))[5000:]])
+    assert sizes.min() < sizes.max()
+    regime.refuse_more_per_class_than_pool(int(sizes.min()), fmnist_labels)
+    with pytest.raises(ValueError, match=f'holds {sizes.min()} images of class {sizes.argmin()}; give at most'):
+        regime.refuse_more_per_class_than_pool(int(sizes.min()) + 1, fmnist_labels)
+
+
 class _Reached(Exception):
     pass
+
+
+def test_ohl_overhead_still_trains_on_the_whole_digits_split(arms, monkeypatch):
+    """``--train-samples 1078`` (its default and the README's 'all') is the whole split, not above it."""
+    module = importlib.import_module('ohl_overhead')
+    monkeypatch.setattr(module, 'usable_cpus', lambda: (_ for _ in ()).throw(_Reached))  # the first step after
+    monkeypatch.setattr(sys, 'argv', ['ohl_overhead.py', '--train-samples', '1078'])
+    with pytest.raises(_Reached):
+        module.main()
 
 
 def test_ohl_vs_pbt_default_cores_fit_a_one_core_process(arms, fmnist_labels, monkeypatch, capsys):
