@@ -54,12 +54,14 @@ readme-figures:
 # ruff, then the whole test suite. TEST_JOBS pytest-xdist workers share the tests (2: one per core here; the multi-copy tests start processes of
 # their own, so more workers than cores only slows them); worksteal balances them (slow tests run first). Each
 # worker and the tools it starts run cores / TEST_JOBS torch threads unless OMP_NUM_THREADS is set (tests/conftest.py).
+# The suite writes bytecode caches even where PYTHONDONTWRITEBYTECODE is set (some sandboxes set it): it starts many
+# Python processes (tools, benchmarks, ranks), and each compiled automl_mm and tools anew without them (0.8 s of CPU).
 test:
-	@$(PYENV) && $$PY -m ruff check . && $$PY -m pytest tests -n $(TEST_JOBS) --dist worksteal
+	@$(PYENV) && $$PY -m ruff check . && env -u PYTHONDONTWRITEBYTECODE $$PY -m pytest tests -n $(TEST_JOBS) --dist worksteal
 
 # The test suite without the tests marked slow (no ruff).
 test-fast:
-	@$(PYENV) && $$PY -m pytest tests -m "not slow" -n $(TEST_JOBS) --dist worksteal
+	@$(PYENV) && env -u PYTHONDONTWRITEBYTECODE $$PY -m pytest tests -m "not slow" -n $(TEST_JOBS) --dist worksteal
 
 # ruff check of the whole repository.
 lint:
