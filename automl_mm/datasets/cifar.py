@@ -218,35 +218,64 @@ class CIFAR10Dataset(SingleLabelMixin, BaseDataset):
         return found and found[0]
 
     def check_sources(self) -> None:
-        """Check, without reading them, that the batch files :meth:`load_data_list` reads exist (the start-up check
-        of a dataset built with ``lazy_init``, :func:`~automl_mm.engine.preflight_loading.check_before_loading`).
+        """Check what :meth:`load_data_list` reads (the start-up check of a dataset built with ``lazy_init``,
+        :func:`~automl_mm.engine.preflight_loading.check_before_loading`): the batch files exist, and (``split``
+        ``'train'`` / ``'reward'`` with ``reward_size`` > 0) the training batches are readable and ``reward_size``
+        leaves a training image, and one of each class
+        (:func:`~automl_mm.datasets.splits.refuse_classes_without_training`), as Fashion-MNIST's start check does:
+        until the fifty-eighth session only loading refused them, when the runner first read the batches. Cost:
+        the five training batches read (about 150 MB for CIFAR-10: a pickle holds its labels beside its images)
+        where ``reward_size`` is set, once per start.
 
         Raises:
-            FileNotFoundError: a batch file is missing, naming it (as :func:`read_cifar_batch`).
+            FileNotFoundError: a batch file is missing, naming it (as :func:`read_cifar_batch`), marked as a
+                refusal of ``data_root`` (:func:`~automl_mm.datasets.splits.of_argument`).
+            ValueError: a training batch is no CIFAR-10 batch (:func:`read_cifar_batch`), marked as a refusal of
+                ``data_root``; ``reward_size`` is not smaller than the training images, or leaves a class no
+                training image, naming it, marked as a refusal of ``reward_size``.
         """
-        for name in _TEST_FILES if self.split == 'test' else _TRAIN_FILES:
+        files = _TEST_FILES if self.split == 'test' else _TRAIN_FILES
+        for name in files:
             path = osp.join(self.data_root, name)
             if not osp.isfile(path):
                 try:
                     read_cifar_batch(path)  # raises its FileNotFoundError, naming the file and the folder wanted
                 except FileNotFoundError as err:
                     raise of_argument(err, 'data_root') from None
+        if self.split == 'test' or self.reward_size == 0:
+            return
+        try:
+            labels = np.concatenate([read_cifar_batch(osp.join(self.data_root, name))[1] for name in files])
+        except (FileNotFoundError, ValueError) as err:
+            raise of_argument(err, 'data_root') from None
+        self.split_indices(labels)  # refuses as loading refuses
+
+    def split_indices(self, labels: np.ndarray) -> np.ndarray:
+        """Indices (into the batches' images, ``labels`` one per image) of this split: every image for ``'test'``
+        and for ``'train'`` at ``reward_size=0``, else the seeded, stratified train / reward split.
+
+        Raises:
+            ValueError: ``reward_size`` is not smaller than ``len(labels)`` or leaves a class no training image,
+                marked as a refusal of ``reward_size``.
+        """
+        indices = np.arange(len(labels))
+        if self.split == 'test' or self.reward_size == 0:
+            return indices
+        if self.reward_size >= len(labels):  # a set smaller than CIFAR-10's (the bound __init__ checks)
+            raise of_argument(ValueError(f'reward_size={self.reward_size} must be smaller than the {len(labels)} '
+                                         f'training images of {self.data_root}'), 'reward_size')
+        frac = self.reward_size / len(labels)
+        train, reward = stratified_split(labels, (1.0 - frac, frac), self.seed, exact_total=True)
+        refuse_classes_without_training(labels, train, self.metainfo['classes'], 'reward_size', self.reward_size,
+                                        self.data_root)
+        return train if self.split == 'train' else reward
 
     def load_data_list(self) -> list[dict]:
         files = _TEST_FILES if self.split == 'test' else _TRAIN_FILES
         batches = [read_cifar_batch(osp.join(self.data_root, name)) for name in files]
         images = np.concatenate([b[0] for b in batches])
         labels = np.concatenate([b[1] for b in batches])
-        indices = np.arange(len(labels))
-        if self.split != 'test' and self.reward_size > 0:
-            if self.reward_size >= len(labels):  # a set smaller than CIFAR-10's (the bound __init__ checks)
-                raise of_argument(ValueError(f'reward_size={self.reward_size} must be smaller than the {len(labels)} '
-                                             f'training images of {self.data_root}'), 'reward_size')
-            frac = self.reward_size / len(labels)
-            train, reward = stratified_split(labels, (1.0 - frac, frac), self.seed, exact_total=True)
-            refuse_classes_without_training(labels, train, self.metainfo['classes'], 'reward_size',
-                                            self.reward_size, self.data_root)
-            indices = train if self.split == 'train' else reward
+        indices = self.split_indices(labels)
         # RGB on disk -> BGR in memory (mmcv convention).
         return [{'img': images[i, :, :, ::-1].copy(), 'gt_label': int(labels[i]), 'source_idx': int(i)}
                 for i in indices]

@@ -1,6 +1,7 @@
 """ImageNet-style class folders (``root/<class>/<image>``) with an optional seeded reward split."""
 from __future__ import annotations
 
+import math
 import os
 import os.path as osp
 from numbers import Real
@@ -44,15 +45,26 @@ def class_folders(root: str) -> list[str]:
     return sorted(d.name for d in os.scandir(root) if d.is_dir() and not d.name.startswith('.'))
 
 
-def _holds_image(folder: str) -> bool:
-    """Whether :func:`_image_files` lists an image under ``folder``: the folder walked (hidden entries skipped, links
-    not followed) until its first image; where that finds none, the full listing decides (an image reached only
-    through a linked folder)."""
+def _count_images(folder: str, enough: int = 1) -> int:
+    """How many images under ``folder`` a walk finds, up to ``enough`` (hidden entries skipped, links not followed:
+    at most what :func:`_image_files` lists, which follows them); the walk stops at the ``enough``-th."""
+    found = 0
     for _, dirs, files in os.walk(folder, onerror=_unreadable):
         dirs[:] = [d for d in dirs if not d.startswith('.')]
-        if any(not f.startswith('.') and f.lower().endswith(IMG_EXTENSIONS) for f in files):
-            return True
-    return bool(_image_files(folder))
+        found += sum(1 for f in files if not f.startswith('.') and f.lower().endswith(IMG_EXTENSIONS))
+        if found >= enough:
+            return enough
+    return found
+
+
+def _split_fits(ratio: float, num_classes: int) -> int:
+    """The number of images in each of ``num_classes`` classes from which a ``reward_ratio`` of ``ratio`` surely
+    leaves every class a training image and the reward split an image (:func:`~automl_mm.datasets.splits.
+    stratified_split` gives a class of ``n`` images the floor or the ceiling of ``n * ratio`` reward images, and the
+    reward split the rounding of ``ratio`` times all the images): ``n * (1 - ratio) > 1`` and ``n * num_classes *
+    ratio >= 1``, with a margin for the rounding of floats."""
+    per_class = math.floor((1 + 1e-6) / (1 - ratio)) + 1
+    return max(per_class, math.ceil((1 + 1e-6) / (ratio * max(num_classes, 1))), 1)
 
 
 def _contains(folder: str, *paths: str) -> bool:
@@ -247,18 +259,33 @@ class ImageFolderDataset(SingleLabelMixin, BaseDataset):
     def check_sources(self) -> None:
         """Check, without listing every image, what :meth:`load_data_list` will read (the start-up check of a
         dataset built with ``lazy_init``, :func:`~automl_mm.engine.preflight_loading.check_before_loading`): the
-        class-folder directory exists and has class folders (named as ``metainfo.classes`` gives them), and each
-        class folder holds an image (unless ``allow_empty``). Cost: the class folders listed, and each walked until
-        its first image (a class folder without one is listed in full, as loading lists it).
+        class-folder directory exists and has class folders (named as ``metainfo.classes`` gives them), each class
+        folder holds an image (unless ``allow_empty``), and (``split`` ``'train'`` / ``'reward'``) ``reward_ratio``
+        leaves every class a training image and the reward split an image: refused here, as loading refuses them
+        (until the fifty-eighth session only loading did, when the runner first listed the images). Cost: the class
+        folders listed, and each walked until its first image, or for a split until the few images from which no
+        split can take the whole class (:func:`_split_fits`: 2 below a ``reward_ratio`` of 0.5, 6 at 0.8); where
+        a class has fewer, every class folder is listed and split, as loading does.
 
         Raises:
             FileNotFoundError: as :meth:`load_data_list`: the directory is missing, has no class folders, or (unless
                 ``allow_empty``) a class folder holds no image, naming the folder.
-            ValueError: ``metainfo.classes`` other than the folder names.
+            ValueError: ``metainfo.classes`` other than the folder names; as :meth:`load_data_list`, a
+                ``reward_ratio`` that leaves no reward image, or a class no training image (naming the classes,
+                marked as a refusal of ``reward_ratio``: :func:`~automl_mm.datasets.splits.of_argument`).
         """
         root = self.data_prefix['img_path']
         classes = self._class_folders()
-        empty = [cls for cls in classes if not _holds_image(osp.join(root, cls))]
+        enough = 1 if self.split == 'all' else _split_fits(self.reward_ratio, len(classes))
+        walked = [_count_images(osp.join(root, cls), enough) for cls in classes]
+        if self.split != 'all' and any(count < enough for count in walked):
+            # a class the reward split could take whole, or too few images for a reward image: listed and split
+            # as loading lists and splits them, refusing what that refuses
+            self._split(self._listed_items(root, classes), root, classes)
+            return
+        # a class folder the walk found no image in: its full listing decides (an image reached only through a
+        # linked folder)
+        empty = [cls for cls, count in zip(classes, walked) if not count and not _image_files(osp.join(root, cls))]
         if len(empty) == len(classes):
             raise FileNotFoundError(f'no images with extensions {IMG_EXTENSIONS} under {root}')
         if empty and not self.allow_empty:
@@ -298,9 +325,10 @@ class ImageFolderDataset(SingleLabelMixin, BaseDataset):
             return True
         return same_files(first, second, list(cls._listing(first) & cls._listing(second)))
 
-    def load_data_list(self) -> list[dict]:
-        root = self.data_prefix['img_path']
-        classes = self._class_folders()
+    def _listed_items(self, root: str, classes: list[str]) -> list[dict]:
+        """Every image of the class folders ``classes`` of ``root``, ``{'img_path', 'gt_label'}`` in label and path
+        order, refusing an image in two classes, a folder of no image, and (unless ``allow_empty``) a class folder
+        of no image."""
         items, empty = [], []
         listed = []
         for label, cls in enumerate(classes):
@@ -320,21 +348,33 @@ class ImageFolderDataset(SingleLabelMixin, BaseDataset):
                 f'{" ..." if len(empty) > 5 else ""} ({len(empty)} of {len(classes)}; image extensions, any case: '
                 f'{", ".join(IMG_EXTENSIONS)}; hidden files skipped): add their images, remove the folders, or pass '
                 'allow_empty=True to keep them as labels without images')
+        return items
+
+    def _split(self, items: list[dict], root: str, classes: list[str]) -> list:
+        """``(train, reward)`` index arrays into ``items`` (``split`` ``'train'`` / ``'reward'``), refusing a
+        ``reward_ratio`` that leaves no reward image or a class no training image."""
+        # exact_total: rounding per class sent every tie to train (10 classes x 30 images at 0.05: 10 reward
+        # images, not 15; at 0.02 of 20 per class, none)
+        # keys: a permutation of each class's count re-dealt the whole split when one image was added to or
+        # removed from the folder (a resumed run trained on ~98 % of the reward images it had been rewarded on)
+        keys = file_keys([osp.relpath(it['img_path'], root) for it in items], self.seed)
+        train, reward = stratified_split([it['gt_label'] for it in items],
+                                         (1.0 - self.reward_ratio, self.reward_ratio), self.seed,
+                                         exact_total=True, keys=keys)
+        if not len(reward):
+            raise ValueError(f'reward_ratio={self.reward_ratio} of the {len(items)} images under {root} '
+                             'leaves no reward image: raise reward_ratio')
+        # a class whose every image the reward split takes (a 1-image class at 0.75) kept its label and no
+        # training image, silently
+        refuse_classes_without_training([it['gt_label'] for it in items], train, classes, 'reward_ratio',
+                                        self.reward_ratio, root)
+        return [train, reward]
+
+    def load_data_list(self) -> list[dict]:
+        root = self.data_prefix['img_path']
+        classes = self._class_folders()
+        items = self._listed_items(root, classes)
         if self.split != 'all':
-            # exact_total: rounding per class sent every tie to train (10 classes x 30 images at 0.05: 10 reward
-            # images, not 15; at 0.02 of 20 per class, none)
-            # keys: a permutation of each class's count re-dealt the whole split when one image was added to or
-            # removed from the folder (a resumed run trained on ~98 % of the reward images it had been rewarded on)
-            keys = file_keys([osp.relpath(it['img_path'], root) for it in items], self.seed)
-            train, reward = stratified_split([it['gt_label'] for it in items],
-                                             (1.0 - self.reward_ratio, self.reward_ratio), self.seed,
-                                             exact_total=True, keys=keys)
-            if not len(reward):
-                raise ValueError(f'reward_ratio={self.reward_ratio} of the {len(items)} images under {root} '
-                                 'leaves no reward image: raise reward_ratio')
-            # a class whose every image the reward split takes (a 1-image class at 0.75) kept its label and no
-            # training image, silently
-            refuse_classes_without_training([it['gt_label'] for it in items], train, classes, 'reward_ratio',
-                                            self.reward_ratio, root)
+            train, reward = self._split(items, root, classes)
             items = [items[i] for i in (train if self.split == 'train' else reward)]
         return items

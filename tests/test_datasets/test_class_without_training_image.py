@@ -69,3 +69,61 @@ def test_the_start_check_of_a_lazy_fashion_mnist_build_refuses_it(tmp_path):
         assert getattr(info.value, 'config_argument', None) == 'reward_size'
     FashionMNISTDataset(split='train', data_root=root, reward_size=50, lazy_init=True).check_sources()
     FashionMNISTDataset(split='test', data_root=root, reward_size=55, lazy_init=True).check_sources()
+
+
+def test_the_start_check_of_a_lazy_cifar_build_refuses_a_class_without_a_training_image(tmp_path):
+    """``CIFAR10Dataset.check_sources`` (the runner's start check of a ``lazy_init`` build) looked only for the
+    batch files: a ``reward_size`` that takes a whole class (or all the images of a smaller set than CIFAR-10's)
+    was refused when the runner first loaded the batches. It now reads the training labels and refuses it up
+    front, as Fashion-MNIST's does, marked alike."""
+    from automl_mm.datasets import CIFAR10Dataset
+
+    from conftest import write_cifar
+
+    root = write_cifar(str(tmp_path / 'cifar-10-batches-py'))  # 100 training images
+    for split in ('train', 'reward'):
+        for size, match in ((99, r'reward_size=99 .*no training image'),
+                            (100, r'reward_size=100 must be smaller than the 100 training images')):
+            ds = CIFAR10Dataset(root, split=split, reward_size=size, lazy_init=True)
+            with pytest.raises(ValueError, match=match) as info:
+                ds.check_sources()
+            assert getattr(info.value, 'config_argument', None) == 'reward_size'
+    CIFAR10Dataset(root, split='train', reward_size=50, lazy_init=True).check_sources()
+    CIFAR10Dataset(root, split='test', reward_size=99, lazy_init=True).check_sources()  # reads the test batch
+
+
+@pytest.mark.parametrize('split', ['train', 'reward'])
+def test_the_start_check_of_a_lazy_image_folder_build_refuses_a_class_without_a_training_image(tmp_path, split):
+    """``ImageFolderDataset.check_sources`` walked each class folder to its first image only: a ``reward_ratio``
+    whose reward split takes every image of a class, or no image at all, was refused when the runner first listed
+    the images. A folder whose classes all hold enough images for the ratio is still not listed in full."""
+    root = _folder(tmp_path / 'imgs', {'ant': 1, 'bee': 1, 'cat': 2})
+    ds = ImageFolderDataset(root, split=split, reward_ratio=0.75, lazy_init=True)
+    with pytest.raises(ValueError, match=r'reward_ratio=0\.75.*no training image.*\((ant|bee): 1 image') as info:
+        ds.check_sources()
+    assert getattr(info.value, 'config_argument', None) == 'reward_ratio'
+    ds = ImageFolderDataset(root, split=split, reward_ratio=0.1, lazy_init=True)  # 0.4 of an image: none
+    with pytest.raises(ValueError, match=r'reward_ratio=0\.1 of the 4 images .* leaves no reward image'):
+        ds.check_sources()
+    ImageFolderDataset(root, split='all', reward_ratio=0.75, lazy_init=True).check_sources()
+    ImageFolderDataset(_folder(tmp_path / 'two', {'ant': 2, 'bee': 3}), split=split, reward_ratio=0.4,
+                       lazy_init=True).check_sources()
+
+
+def test_the_image_folder_start_check_lists_a_class_in_full_only_where_the_split_could_empty_it(tmp_path,
+                                                                                               monkeypatch):
+    """Cost: with enough images in every class for ``reward_ratio`` (ceil(n * ratio) < n, and a reward image in
+    all), each class folder is walked to a few images, not listed (``_image_files``, what loading calls)."""
+    import automl_mm.datasets.image_folder as image_folder
+
+    root = _folder(tmp_path / 'imgs', {c: 6 for c in 'abcdefghij'})
+    listed = []
+    real = image_folder._image_files
+    monkeypatch.setattr(image_folder, '_image_files', lambda folder, *a, **k: listed.append(folder) or
+                        real(folder, *a, **k))
+    for ratio in (0.2, 0.8):  # 6 images a class: at most 2 / 5 of each go to the reward split
+        ImageFolderDataset(root, split='train', reward_ratio=ratio, lazy_init=True).check_sources()
+    assert listed == []
+    with pytest.raises(ValueError, match=r'reward_ratio=0\.9 .*leaves 4 classes no training image'):
+        ImageFolderDataset(root, split='train', reward_ratio=0.9, lazy_init=True).check_sources()  # 54 of 60
+    assert len(listed) == 10  # each class may lose all: the split is computed as loading computes it
