@@ -48,18 +48,22 @@ def check_coco_annotation_file(ann_file: str, require_images: bool = True) -> di
     ``require_images=False``), ``annotations`` (if present) is a list and ``categories`` is a non-empty list.
     mmdet's ``CocoDataset`` and ``CocoMetric`` fail on such files with errors that do not name the file
     (``JSONDecodeError``, ``need at least one array to concatenate``). Then every entry
-    (:func:`_refuse_bad_entries`): each image and category has an ``id``, and each annotation an ``id``, an
-    ``image_id`` and a ``category_id``, and (unless ``ignore``, which mmdet skips before reading anything else of
-    it) an ``image_id`` that is an image's id (an annotation of an id no image has, and that is no listed id written
-    as another type, is of no listed image: read by neither mmdet nor ``COCOeval``, so one warning counts them), a
-    ``category_id`` that is a category's id, a ``bbox`` of 4 finite
-    numbers ``[x, y, w, h]`` with ``w, h >= 0`` and a finite number ``area``. mmdet's ``CocoDataset`` dropped an
-    annotation of another ``image_id`` (pycocotools indexes it under an image never loaded), ``category_id`` (``not
-    in self.cat_ids``) or a negative ``w`` / ``h`` (an empty intersection with the image) without a word, and failed
-    deep inside on a missing key (``KeyError: 'area'``) or a ``bbox`` of 3 numbers (``not enough values to
-    unpack``). Ids compare as pycocotools keys its index: the JSON number ``1.0`` is the id ``1``, the string
-    ``'1'`` another. The annotation entries of a COCO panoptic file (``segments_info`` per image,
-    ``CocoPanopticDataset``'s format) are not checked. Cost: one pass over the entries.
+    (:func:`_refuse_bad_entries`), against what mmdet 3.3's ``CocoDataset.parse_data_info`` does with it. Refused,
+    as mmdet misreads them without a word or fails deep inside: an image or category without an ``id``; an
+    annotation without an ``id``, an ``image_id`` or a ``category_id`` (pycocotools indexes every annotation by
+    them), and (unless ``ignore``, which mmdet skips before reading anything else of it) an ``image_id`` that is a
+    listed id written as another type (``'1'`` beside image ``1``: pycocotools indexes it under another image), a
+    ``category_id`` that is no category's id (dropped as a class the dataset does not train), a ``bbox`` that is
+    not 4 finite numbers ``[x, y, w, h]`` (``not enough values to unpack``, or NaN boxes trained on), or a missing
+    or non-numeric ``area`` (``KeyError: 'area'``; ``COCOeval`` reads it of every box it scores). Warned of, once
+    per file with a count and the first ids of each reason, as mmdet drops them as it means to: annotations with
+    ``ignore`` set, a ``w`` or ``h`` <= 0, no overlap with their image, an ``area`` <= 0, or a ``w`` or ``h`` under 1
+    pixel (:data:`DROPPED_REASONS`; until the fifty-eighth session a negative ``w`` / ``h`` was refused, and a set
+    with a few such boxes could not be trained through automl_mm at all); and annotations of an ``image_id`` no
+    image has and that is no listed id written as another type, which neither mmdet nor ``COCOeval`` reads. Ids
+    compare as pycocotools keys its index: the JSON number ``1.0`` is the id ``1``, the string ``'1'`` another. The
+    annotation entries of a COCO panoptic file (``segments_info`` per image, ``CocoPanopticDataset``'s format) are
+    not checked. Cost: one pass over the entries.
 
     Returns:
         The parsed annotation dict.
@@ -95,15 +99,32 @@ def _is_number(value: object) -> bool:
     return isinstance(value, (int, float)) and not isinstance(value, bool) and math.isfinite(value)
 
 
+#: How many annotation ids a warning of annotations mmdet drops gives per reason.
+DROPPED_EXAMPLES = 3
+#: Why mmdet's ``CocoDataset.parse_data_info`` drops an annotation (:func:`_dropped_by_mmdet`), in its order, worded
+#: for the warning.
+DROPPED_REASONS = {
+    'ignore': "'ignore' set (an ignore region)",
+    'empty': 'a width or height <= 0',
+    'outside': "no overlap with its image (the image's width x height)",
+    'area': "an 'area' <= 0",
+    'small': 'a width or height under 1 pixel',
+}
+
+
 def _refuse_bad_entries(coco: dict, ann_file: str) -> None:
     """``ValueError`` naming ``ann_file``, the annotation (``annotation id 7 (annotations[1])``) and the key, for the
-    first annotation mmdet's ``CocoDataset`` would drop without a word or fail on deep inside
-    (:func:`check_coco_annotation_file`). Cost: about 1.3 s per million annotations (measured on a synthetic file;
-    COCO train2017 holds 860,001), beside the longer parse of the JSON."""
+    first annotation mmdet's ``CocoDataset`` would misread without a word or fail on deep inside
+    (:func:`check_coco_annotation_file`); one warning counting the annotations it drops as its
+    ``parse_data_info`` means to (:func:`_dropped_by_mmdet`), with the first ids of each reason. Cost: about 1.3 s
+    per million annotations (measured on a synthetic file; COCO train2017 holds 860,001), beside the longer parse
+    of the JSON."""
     image_ids = _entry_ids(coco['images'], ann_file, 'images')
     category_ids = _entry_ids(coco['categories'], ann_file, 'categories')
     image_id_texts = {str(i) for i in image_ids}
+    sizes = {image['id']: (image.get('width'), image.get('height')) for image in coco['images']}
     orphans = []
+    dropped: dict[str, list] = {}
     for i, ann in enumerate(coco.get('annotations') or []):
         if isinstance(ann, dict) and 'segments_info' in ann:
             # a COCO panoptic entry (one per image; its segments carry the ids and boxes), read by mmdet's
@@ -114,6 +135,9 @@ def _refuse_bad_entries(coco: dict, ann_file: str) -> None:
             continue
         problem = _annotation_problem(ann, image_ids, category_ids)
         if problem is None:
+            reason = _dropped_by_mmdet(ann, sizes)
+            if reason is not None:
+                dropped.setdefault(reason, []).append(ann['id'])
             continue
         if not isinstance(ann, dict):
             raise ValueError(f'COCO annotation file {ann_file!r}: annotations[{i}] is not an annotation entry (a '
@@ -127,6 +151,41 @@ def _refuse_bad_entries(coco: dict, ann_file: str) -> None:
                       'name an image_id that no entry of its images list has; mmdet and COCOeval never read them (a '
                       'subset file made by deleting image entries gives such annotations). If images are missing '
                       'from the list, add them', stacklevel=3)
+    if dropped:
+        count = sum(len(ids) for ids in dropped.values())
+        reasons = '; '.join(f'{len(ids)} with {DROPPED_REASONS[key]} (ids {_first(ids)})'
+                            for key in DROPPED_REASONS if (ids := dropped.get(key)))
+        warnings.warn(f'COCO annotation file {ann_file!r}: mmdet\'s CocoDataset drops {count} of its '
+                      f'{len(coco.get("annotations") or [])} annotations when it loads the file (parse_data_info): '
+                      f'{reasons}. Training and the dataset\'s items go without them; fix the boxes that are meant '
+                      'to be objects', stacklevel=3)
+
+
+def _first(ids: list) -> str:
+    """The first :data:`DROPPED_EXAMPLES` of ``ids``, comma-separated, ``...`` after them where there are more."""
+    return ', '.join(map(repr, ids[:DROPPED_EXAMPLES])) + (', ...' if len(ids) > DROPPED_EXAMPLES else '')
+
+
+def _dropped_by_mmdet(ann: dict, sizes: dict) -> str | None:
+    """Why mmdet 3.3's ``CocoDataset.parse_data_info`` drops the annotation ``ann`` (one :func:`_annotation_problem`
+    passed) as it means to, a key of :data:`DROPPED_REASONS`, or ``None`` where it keeps it (a crowd box too, as
+    an ignored instance). Its order: ``ignore`` set; a box ``[x, y, w, h]`` whose intersection with its image
+    (``sizes``: image id -> ``(width, height)`` as its entry gives them; not judged where they are not numbers) is
+    empty, which a ``w`` or ``h`` <= 0 always gives; then ``area <= 0``, or ``w < 1`` or ``h < 1``."""
+    if ann.get('ignore', False):
+        return 'ignore'
+    x, y, w, h = ann['bbox']
+    if w <= 0 or h <= 0:
+        return 'empty'
+    width, height = sizes.get(ann['image_id'], (None, None))
+    if _is_number(width) and _is_number(height) and \
+            max(0, min(x + w, width) - max(x, 0)) * max(0, min(y + h, height) - max(y, 0)) == 0:
+        return 'outside'
+    if ann['area'] <= 0:
+        return 'area'
+    if w < 1 or h < 1:
+        return 'small'
+    return None
 
 
 def _of_no_listed_image(ann: object, image_ids: set, image_id_texts: set) -> bool:
@@ -169,9 +228,6 @@ def _annotation_problem(ann: object, image_ids: set, category_ids: set) -> str |
     box = ann['bbox']
     if not isinstance(box, (list, tuple)) or len(box) != 4 or not all(_is_number(v) for v in box):
         return f': bbox {box!r} is not 4 numbers [x, y, w, h] (finite, in pixels)'
-    if box[2] < 0 or box[3] < 0:
-        return (f': bbox {box!r} has a negative width or height ([x, y, w, h] with w, h >= 0; mmdet would drop the '
-                'annotation without a word)')
     if 'area' not in ann:  # CocoDataset read it of every box that meets the image (KeyError), COCOeval of each
         return " has no 'area' (mmdet's CocoDataset and COCOeval read it, in pixels)"
     if not _is_number(ann['area']):
