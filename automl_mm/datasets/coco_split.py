@@ -24,16 +24,25 @@ COCO_TRAIN2017_IMAGES = 118287
 DEFAULT_VAL_FRACTION = 5000 / COCO_TRAIN2017_IMAGES
 
 
-def _load(ann_file: str) -> dict:
-    if not osp.isfile(ann_file):
-        raise ValueError(f'COCO annotation file not found: {ann_file!r}')
-    if osp.getsize(ann_file) == 0:
-        raise ValueError(f'COCO annotation file {ann_file!r} is empty (0 bytes)')
+def _load(ann_file: str, local: str | None = None) -> dict:
+    """The parsed COCO file ``ann_file``, read from the local file ``local`` (``ann_file`` itself where ``None``:
+    another for a file read through a storage backend, :func:`_load_through_backend`).
+
+    Raises:
+        ValueError: missing, empty, not JSON, or without an ``images`` list or with ``annotations`` no list, naming
+            ``ann_file`` (and ``local`` where it is another path).
+    """
+    where = '' if local is None or local == ann_file else f' (read as {local!r})'
+    local = ann_file if local is None else local
+    if not osp.isfile(local):
+        raise ValueError(f'COCO annotation file not found: {ann_file!r}{where}')
+    if osp.getsize(local) == 0:
+        raise ValueError(f'COCO annotation file {ann_file!r}{where} is empty (0 bytes)')
     try:
-        with open(ann_file) as f:
+        with open(local) as f:
             coco = json.load(f)
     except (json.JSONDecodeError, UnicodeDecodeError) as err:
-        raise ValueError(f'COCO annotation file {ann_file!r} is not valid JSON: {err}') from err
+        raise ValueError(f'COCO annotation file {ann_file!r}{where} is not valid JSON: {err}') from err
     if not isinstance(coco, dict) or not isinstance(coco.get('images'), list):
         raise ValueError(f"COCO annotation file {ann_file!r} has no 'images' list")
     if 'annotations' in coco and not isinstance(coco['annotations'], list):
@@ -41,8 +50,41 @@ def _load(ann_file: str) -> dict:
     return coco
 
 
-def check_coco_annotation_file(ann_file: str, require_images: bool = True) -> dict:
+def reads_through_backend(path: str, backend_args: dict | None) -> bool:
+    """Whether mmdet reads the annotation file ``path`` through one of mmengine's storage backends rather than
+    ``open``: ``backend_args`` given (its ``backend`` chooses it), or a URI (``s3://...``: its prefix chooses)."""
+    return backend_args is not None or '://' in path
+
+
+def _load_through_backend(ann_file: str, backend_args: dict | None) -> dict:
+    """:func:`_load` of ``ann_file`` read as mmdet's ``CocoDataset.load_data_list`` and ``CocoMetric`` read it:
+    through ``mmengine.fileio.get_local_path`` with the config's ``backend_args`` (a local copy of a remote file,
+    removed afterwards; the local path itself for mmengine's ``LocalBackend``, or where a local backend maps it).
+
+    Raises:
+        ValueError: the backend cannot be built or cannot give the file (naming ``ann_file``, ``backend_args`` and
+            the backend's error), or :func:`_load`'s.
+    """
+    from contextlib import ExitStack
+
+    from mmengine.fileio import get_local_path
+
+    with ExitStack() as stack:
+        try:
+            local = stack.enter_context(get_local_path(ann_file, backend_args=backend_args))
+        except Exception as err:  # the backend's own: ImportError (petrel_client), FileNotFoundError, KeyError, ...
+            raise ValueError(f'COCO annotation file {ann_file!r} cannot be read through backend_args='
+                             f'{backend_args!r}, as mmdet reads it ({type(err).__name__}: {err})') from None
+        return _load(ann_file, os.fspath(local))
+
+
+def check_coco_annotation_file(ann_file: str, require_images: bool = True, backend_args: dict | None = None) -> dict:
     """Load a COCO annotation file, or raise a ``ValueError`` naming the file and what is wrong with it.
+
+    A file mmdet reads through a storage backend (``backend_args`` given, as a dataset's or a ``CocoMetric``'s, or
+    a URI) is read through it, as mmdet reads it (:func:`_load_through_backend`): until the fifty-eighth session
+    the config check left such files unread, and a file without image sizes, or with bad annotations, was found
+    only when the runner built the loader (or, dropped by mmdet without a word, not at all).
 
     Checked: the file exists, is not empty, is JSON, holds an ``images`` list (non-empty unless
     ``require_images=False``), ``annotations`` (if present) is a list and ``categories`` is a non-empty list.
@@ -71,7 +113,8 @@ def check_coco_annotation_file(ann_file: str, require_images: bool = True) -> di
     Raises:
         ValueError: naming ``ann_file`` and what is wrong; for an entry, its id (else its index) and the key.
     """
-    coco = _load(ann_file)
+    coco = _load_through_backend(ann_file, backend_args) if reads_through_backend(ann_file, backend_args) \
+        else _load(ann_file)
     if require_images and not coco['images']:
         raise ValueError(f"COCO annotation file {ann_file!r} has no images (its 'images' list is empty)")
     if not isinstance(coco.get('categories'), list) or not coco['categories']:

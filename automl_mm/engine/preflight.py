@@ -178,6 +178,7 @@ from .preflight_classes import (
 from .preflight_coco import (
     CocoSummary,
     _check_coco_images,
+    check_backend_coco_files,
     check_image_sizes_given,
     check_images_kept,
     check_shared_folders,
@@ -329,6 +330,7 @@ def check_config(cfg: Any, test_only: bool = False, split: str = 'test') -> None
         if path in dataset_files and path not in files and summary is not None:
             categories[path] = names
             files[path] = summary
+    check_backend_coco_files(cfg, parsed, test_only, split)  # those read through a storage backend
     check_data_files(cfg, scope, test_only, split)  # the other datasets' files (COCO ones: above)
     _check_coco_images(cfg, files, test_only, split)
     check_image_sizes_given(cfg, files, test_only, split)  # mmdet's CocoDataset reads them when built

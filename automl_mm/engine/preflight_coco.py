@@ -23,6 +23,7 @@ from .preflight_walk import (
     NOT_HELD_OUT,
     ConfigCheckError,
     _coco_datasets,
+    backend_coco_files,
     bn_recalibration_coco_datasets,
     coco_dataset_classes,
     outside_split,
@@ -64,25 +65,35 @@ def file_identity(path: str) -> tuple[str, int, int] | None:
     return osp.realpath(path), stat.st_mtime_ns, stat.st_size
 
 
-def read_coco_file(path: str, parsed: dict[tuple, Any], summarise: Any) -> Any:
+def read_coco_file(path: str, parsed: dict[tuple, Any], summarise: Any, backend_args: Any = None) -> Any:
     """``summarise(coco)`` of the annotation file at ``path``, parsed and checked
     (:func:`~automl_mm.datasets.coco_split.check_coco_annotation_file`) once per ``parsed`` (one
     ``check_config``: ``{file_identity: summary}``): a file that several keys read (a loader's dataset and its
     ``CocoMetric``, the val and test loaders), under any spelling or link, is parsed once, and only what
-    ``summarise`` keeps of it stays in memory (an LVIS v1 train file is 1.1 GB of JSON).
+    ``summarise`` keeps of it stays in memory (an LVIS v1 train file is 1.1 GB of JSON). A file read through a
+    storage backend (``backend_args``, a URI) is read through it, once per path and ``backend_args``.
 
     Raises:
-        ValueError: the file is missing or not a COCO annotation file (naming ``path``).
+        ValueError: the file is missing, cannot be read through its backend, or is not a COCO annotation file
+            (naming ``path``).
     """
-    from automl_mm.datasets.coco_split import check_coco_annotation_file
+    from automl_mm.datasets.coco_split import check_coco_annotation_file, reads_through_backend
 
-    identity = file_identity(path)
+    identity = ('backend', path, repr(backend_args)) if reads_through_backend(path, backend_args) \
+        else file_identity(path)
     if identity is not None and identity in parsed:
         return parsed[identity]
-    summary = summarise(check_coco_annotation_file(path))
+    summary = summarise(check_coco_annotation_file(path, backend_args=backend_args))
     if identity is not None:
         parsed[identity] = summary
     return summary
+
+
+def first_sizeless(images: list) -> tuple[Any, str] | None:
+    """``(image id, key)`` of the first entry of a COCO file's ``images`` without ``height`` or ``width`` (the key
+    mmdet's ``CocoDataset.parse_data_info`` reads first), ``None`` where every entry gives both."""
+    return next(((image.get('id'), key) for image in images if isinstance(image, dict)
+                 for key in ('height', 'width') if key not in image), None)
 
 
 def _size(image: dict) -> tuple[int, int] | None:
@@ -104,8 +115,7 @@ class CocoSummary:
         #: ``(image id, key)`` of the first image without ``height`` or ``width`` (the key mmdet's
         #: ``CocoDataset.parse_data_info`` reads first), ``None`` where every image gives both
         #: (:func:`check_image_sizes_given`)
-        self.sizeless = next(((image.get('id'), key) for image in images for key in ('height', 'width')
-                              if key not in image), None)
+        self.sizeless = first_sizeless(images)
         #: every image's ``file_name`` (normalised), in file order: the held-out check compares the images of a
         #: held-out file with the training file's of the same names by content (:func:`copied_images`)
         self.names = [osp.normpath(image['file_name']) for image in images if isinstance(image.get('file_name'), str)]
@@ -243,12 +253,47 @@ def check_image_sizes_given(cfg: Any, files: dict[str, CocoSummary], test_only: 
         if outside_split(where, test_only, split) or summary is None or summary.sizeless is None or \
                 getattr(cls, 'parse_data_info', None) not in readers:
             continue
-        image_id, key = summary.sizeless
-        raise ConfigCheckError(
-            f'{where}.ann_file: image id {image_id!r} of {path} has no {key!r}: mmdet\'s {cls.__name__} reads every '
+        raise ConfigCheckError(_sizeless_message(f'{where}.ann_file', path, cls, summary.sizeless))
+
+
+def _sizeless_message(key: str, path: str, cls: type, sizeless: tuple[Any, str]) -> str:
+    """The refusal of :func:`check_image_sizes_given` of the image ``sizeless`` (``(image id, key)``)."""
+    image_id, missing = sizeless
+    return (f'{key}: image id {image_id!r} of {path} has no {missing!r}: mmdet\'s {cls.__name__} reads every '
             f'image\'s height and width when it is built (it stopped the loader\'s build with a bare KeyError: '
-            f'{key!r}). Give every entry of the file\'s images its width and height in pixels (a file read by a '
+            f'{missing!r}). Give every entry of the file\'s images its width and height in pixels (a file read by a '
             'CocoMetric alone needs neither)')
+
+
+def check_backend_coco_files(cfg: Any, parsed: dict[tuple, Any], test_only: bool, split: str = 'test') -> None:
+    """The COCO annotation files a config reads through a storage backend
+    (:func:`~automl_mm.engine.preflight_walk.backend_coco_files`: a dataset's or a ``CocoMetric``'s
+    ``backend_args``, a URI), read through it as mmdet reads them (``mmengine.fileio.get_local_path``;
+    ``parsed``: :func:`read_coco_file`'s, one read per file and ``backend_args`` in a ``check_config``) and checked
+    as local files are: the file itself and each entry
+    (:func:`~automl_mm.datasets.coco_split.check_coco_annotation_file`), and a dataset's images' ``width`` /
+    ``height`` (:func:`check_image_sizes_given`). Until the fifty-eighth session such files were not read: a file
+    without image sizes stopped the runner's build of the loader with a bare ``KeyError``, and bad annotations were
+    dropped without a word. The checks of image folders and of copies by content stay local-disk ones. Cost: each
+    file read through its backend once more than the run reads it (a download, for a remote one).
+
+    Raises:
+        ConfigCheckError: naming the ``ann_file`` key, the file and what is wrong: a backend that cannot give the
+            file (not installed, unreachable, the file missing), or the file's content.
+    """
+    from mmdet.datasets import CocoDataset, CocoPanopticDataset
+
+    readers = (CocoDataset.parse_data_info, CocoPanopticDataset.parse_data_info)
+    for path, key, backend_args, cls in backend_coco_files(cfg):
+        if outside_split(key, test_only, split):
+            continue
+        try:
+            sizeless = read_coco_file(path, parsed, lambda coco: first_sizeless(coco['images']),
+                                      backend_args=backend_args)
+        except ValueError as err:
+            raise ConfigCheckError(f'{key}: {err}') from None
+        if cls is not None and sizeless is not None and getattr(cls, 'parse_data_info', None) in readers:
+            raise ConfigCheckError(_sizeless_message(key, path, cls, sizeless))
 
 
 def check_images_kept(cfg: Any, files: dict[str, CocoSummary], test_only: bool, split: str = 'test') -> None:

@@ -22,7 +22,9 @@ dataset (through mmengine's ``ConcatDataset`` / ``RepeatDataset`` / ``ClassBalan
   :func:`~automl_mm.engine.preflight_walk.coco_dataset_class`, ``LVISV1Dataset`` and ``CityscapesDataset``
   included) are not read again.
 
-Files read through a storage backend (a URI, a non-local ``backend_args``) are left to the loader. The start-up
+Files read through a storage backend (a URI, a ``backend_args`` of a non-local backend or of a subclass of
+mmengine's ``LocalBackend``) are not looked for on the local disk; a COCO one that ``check_config`` did not read is
+read through its backend, as mmdet reads it. The start-up
 build runs before the copies of a multi-copy run; a run without local copies (and ``tools/test.py``, for its test
 split) runs its data part alone, :func:`~automl_mm.engine.preflight_build.check_data_sources`, before building its
 runner. A missing ``ann_file`` is also checked from the config by :func:`check_data_files`, part of
@@ -96,12 +98,14 @@ def argument_key(err: BaseException, key: str) -> str:
 
 
 def _coco_files_checked(cfg: Any) -> set[str]:
-    """The COCO annotation files ``check_config`` reads (real paths)."""
+    """The COCO annotation files ``check_config`` reads (real paths; those read through a storage backend as
+    their configs give them)."""
     if cfg is None:
         return set()
-    from .preflight_walk import coco_annotation_files
+    from .preflight_walk import backend_coco_files, coco_annotation_files
 
-    return {osp.realpath(path) for path, _ in coco_annotation_files(cfg)}
+    return {osp.realpath(path) for path, _ in coco_annotation_files(cfg)} | \
+        {path for path, *_ in backend_coco_files(cfg)}
 
 
 def _reads_ann_file(dataset: Any) -> bool:
@@ -128,8 +132,16 @@ def _check_ann_file(dataset: Any, key: str, cfg: Any, checked: set[str]) -> None
         return
     from .preflight_walk import reads_through_backend
 
-    if reads_through_backend(dict(backend_args=getattr(dataset, 'backend_args', None)), path):
-        return  # the storage backend's to find
+    backend_args = getattr(dataset, 'backend_args', None)
+    if reads_through_backend(dict(backend_args=backend_args), path):
+        if path and _is_coco(dataset) and path not in checked:  # read through the backend, as mmdet reads it
+            from .preflight_coco import read_coco_file
+
+            try:
+                read_coco_file(path, {}, lambda coco: None, backend_args=backend_args)
+            except ValueError as err:
+                raise ConfigCheckError(f'{key}.ann_file: {err}') from None
+        return  # the rest is the storage backend's to find
     name = type(dataset).__name__
     if not path:
         if _reads_ann_file(dataset):

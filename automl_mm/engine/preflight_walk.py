@@ -190,11 +190,28 @@ def coco_annotation_files(cfg: Any) -> list[tuple[str, str]]:
 
 
 def reads_through_backend(node: Any, path: str) -> bool:
-    """Whether a dataset or metric config reads ``path`` through a storage backend rather than the local disk: a
-    URI (``s3://...``: mmengine picks the backend by its prefix) or a ``backend_args`` of another backend than
-    ``'local'`` (mmdet's petrel lines: :func:`remote_backend`). Such files are not read by the checks (mmdet names a
-    missing one)."""
-    return '://' in path or remote_backend(node.get('backend_args') if isinstance(node, dict) else None)
+    """Whether a dataset or metric config reads ``path`` through a storage backend rather than the local disk at
+    that path: a URI (``s3://...``: mmengine picks the backend by its prefix), a ``backend_args`` of another backend
+    than ``'local'`` (mmdet's petrel lines: :func:`remote_backend`), or of a subclass of mmengine's ``LocalBackend``
+    (a plugin's local backend may map paths, as petrel's ``path_mapping`` does: the file read need not be at
+    ``path``). The checks that read such a path on the local disk (image folders, copies compared by content)
+    leave it; its COCO annotation file is read through the backend (:func:`backend_coco_files`)."""
+    backend_args = node.get('backend_args') if isinstance(node, dict) else None
+    return '://' in path or remote_backend(backend_args) or _local_backend_subclass(backend_args)
+
+
+def _local_backend_subclass(backend_args: Any) -> bool:
+    """Whether ``backend_args`` chooses a backend of mmengine's registry that is a subclass of its ``LocalBackend``,
+    not ``LocalBackend`` itself."""
+    if not isinstance(backend_args, dict) or backend_args.get('backend') in (None, 'local', 'disk'):
+        return False
+    try:
+        from mmengine.fileio.backends import LocalBackend
+        from mmengine.fileio.backends.registry_utils import backends
+    except ImportError:
+        return False
+    chosen = backends.get(backend_args['backend'])
+    return isinstance(chosen, type) and issubclass(chosen, LocalBackend) and chosen is not LocalBackend
 
 
 def remote_backend(backend_args: Any) -> bool:
@@ -322,15 +339,39 @@ def loader_coco_dataset_classes(loader: Any, where: str = 'dataset',
     the scope mmengine builds it in. A check that reads the class resolves it no other way: resolved again in its
     own ``_scope_`` or the config's alone, mmdet's ``CocoDataset`` inside ``RepeatDataset(_scope_='mmdet')`` of an
     automl_mm config was no class and the check skipped it."""
+    for d, key, path, cls in _every_coco_dataset(loader, where, scope):
+        if not reads_through_backend(d, path):
+            yield d, key, path, cls
+
+
+def _every_coco_dataset(loader: Any, where: str, scope: str | None) -> Iterator[tuple[dict, str, str, type]]:
+    """``(dataset config, its config key, its annotation file joined with its data_root, its class)`` of every COCO
+    dataset of one dataloader config, read from the local disk or through a storage backend."""
     dataset = loader.get('dataset') if isinstance(loader, dict) else None
     for d, key, built_in in scoped_datasets(dataset, where, scope):
         ann_file = d.get('ann_file')
         cls = coco_dataset_class(d, built_in) if isinstance(ann_file, str) and ann_file else None
         if cls is not None:
             root = d.get('data_root') or ''
-            path = ann_file if osp.isabs(ann_file) or not root else osp.join(root, ann_file)
-            if not reads_through_backend(d, path):
-                yield d, key, path, cls
+            path = ann_file if osp.isabs(ann_file) or '://' in ann_file or not root else osp.join(root, ann_file)
+            yield d, key, path, cls
+
+
+def backend_coco_files(cfg: Any) -> Iterator[tuple[str, str, Any, type | None]]:
+    """``(path, config key of its ann_file, backend_args, class)`` of every COCO annotation file a config reads
+    through a storage backend (:func:`reads_through_backend`): each COCO dataset's of every dataloader, an OHL
+    hook's ``bn_recalibration_dataloader``'s included (its class: the dataset's), and each COCO metric's (class
+    ``None``). The local-disk checks leave them (:func:`_coco_datasets`, :func:`coco_annotation_files`);
+    :func:`~automl_mm.engine.preflight_coco.check_backend_coco_files` reads them through their backend."""
+    scope = config_scope(cfg)
+    for loader, key in [*_loader_cfgs(cfg), *bn_recalibration_loader_cfgs(cfg)]:
+        for d, where, path, cls in _every_coco_dataset(loader, f'{key}.dataset', scope):
+            if reads_through_backend(d, path):
+                yield path, f'{where}.ann_file', d.get('backend_args'), cls
+    for metric, key in _evaluator_cfgs(cfg):
+        if isinstance(metric.get('ann_file'), str) and metric['ann_file'] and \
+                coco_metric_class(metric, scope) is not None and reads_through_backend(metric, metric['ann_file']):
+            yield metric['ann_file'], f'{key}.ann_file', metric.get('backend_args'), None
 
 
 def coco_dataset_classes(cfg: Any, bn_recalibration: bool = False) -> Iterator[tuple[dict, str, str, type]]:

@@ -199,7 +199,7 @@ def _tiny_run(cfg: Config, work_dir: str) -> Config:
     return cfg
 
 
-def test_a_coco_image_folder_that_does_not_exist_fails_at_start(coco_root, tmp_path):
+def test_a_coco_image_folder_that_does_not_exist_fails_at_start(coco_root, tmp_path, monkeypatch):
     """mmdet's CocoDataset reads its annotation file when built and its images only when iterated: a val loader
     whose data_prefix named no folder trained its epochs, then failed in the first validation (FileNotFoundError
     naming the image, not the key)."""
@@ -219,7 +219,16 @@ def test_a_coco_image_folder_that_does_not_exist_fails_at_start(coco_root, tmp_p
     with pytest.raises(ConfigCheckError, match=r"data_prefix\.img='.*empty': .*empty/000001\.png, the first image "
                                                r"of .*instances_val\.json, does not exist$"):
         check_config(cfg)
-    cfg.val_dataloader.dataset.backend_args = dict(backend='petrel')  # another storage: not looked for here
+    from mmengine.fileio import io as fileio_io
+    from mmengine.fileio.backends import LocalBackend, backends
+
+    class Petrel(LocalBackend):  # a stand-in (no petrel_client here): the check reads the annotation file through it
+        def __init__(self, **kwargs):
+            pass
+
+    monkeypatch.setitem(backends, 'petrel', Petrel)
+    monkeypatch.setattr(fileio_io, 'backend_instances', {})  # (get_local_path keeps one per backend_args)
+    cfg.val_dataloader.dataset.backend_args = dict(backend='petrel')  # another storage: images not looked for here
     check_config(cfg)
     cfg = synthcoco_detector_cfg(coco_root)
     cfg.test_dataloader.dataset = dict(type='RepeatDataset', times=2, dataset=cfg.test_dataloader.dataset)

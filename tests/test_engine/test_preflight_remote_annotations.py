@@ -2,10 +2,13 @@
 ``data_root='s3://...'``, the commented-out lines of mmdet's ``coco_detection.py``): mmdet reads its annotation file
 through ``get_local_path``; ``check_config`` looked for it on the local disk and refused the config with 'COCO
 annotation file not found: 's3://...'', under mmdet's own launcher too (automl_mm's start-of-run checks). Such
-files are not checked here (mmdet names a missing one when it builds the dataset)."""
+files were then left unread; since the fifty-eighth session they are read through their backend, as mmdet reads
+them (:mod:`test_preflight_backend_annotations`)."""
 from __future__ import annotations
 
+import json
 import os.path as osp
+from contextlib import contextmanager
 
 import mmdet
 import pytest
@@ -28,10 +31,33 @@ def _remote(cfg):
     return cfg
 
 
-def test_remote_annotation_files_are_not_looked_for_on_disk():
+def test_remote_annotation_files_are_not_looked_for_on_disk_but_read_through_their_backend(tmp_path, monkeypatch):
+    from mmengine.fileio import io as fileio_io
+    from mmengine.fileio.backends import LocalBackend, backends
+
+    class Petrel(LocalBackend):  # a stand-in (no petrel_client, no network here): REMOTE is under tmp_path
+        def __init__(self, **kwargs):
+            pass
+
+        @contextmanager
+        def get_local_path(self, filepath):
+            yield str(filepath).replace(REMOTE, f'{tmp_path}/')
+
+    monkeypatch.setitem(backends, 'petrel', Petrel)
+    monkeypatch.setattr(fileio_io, 'backend_instances', {})  # (get_local_path keeps one per backend_args)
+    (tmp_path / 'annotations').mkdir()
+    coco = dict(images=[dict(id=1, file_name='1.jpg', width=8, height=8)], annotations=[],
+                categories=[dict(id=1, name='person')])
+    for split in ('train', 'val'):
+        (tmp_path / f'annotations/instances_{split}2017.json').write_text(json.dumps(coco))
     cfg = _remote(Config.fromfile(osp.join(MMDET_CONFIGS, 'retinanet/retinanet_r50_fpn_1x_coco.py')))
-    assert coco_annotation_files(cfg) == []
+    assert coco_annotation_files(cfg) == []  # (the local-disk checks')
     check_config(cfg)
+    (tmp_path / 'annotations/instances_train2017.json').unlink()
+    with pytest.raises(ConfigCheckError, match=r"^train_dataloader\.dataset\.ann_file: COCO annotation file not "
+                                               r"found: 's3://openmmlab/datasets/detection/coco/annotations/"
+                                               r"instances_train2017\.json' \(read as "):
+        check_config(cfg)
 
 
 def test_a_local_file_that_is_missing_is_still_refused():
