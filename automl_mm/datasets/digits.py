@@ -19,6 +19,7 @@ from .splits import (
     check_split,
     metainfo_with_classes,
     per_class_subset,
+    refuse_classes_without_training,
     refuse_unread_base_keys,
     refuse_zero,
     stratified_split,
@@ -96,16 +97,42 @@ class DigitsDataset(SingleLabelMixin, BaseDataset):
         kwargs.setdefault('serialize_data', False)
         super().__init__(**kwargs)
 
-    def load_data_list(self) -> list[dict]:
-        from sklearn.datasets import load_digits
-
-        digits = load_digits()
+    def _parts(self, target: np.ndarray) -> list[np.ndarray]:
+        """The train / reward / test index arrays of the digits' labels ``target``, refusing ``split_sizes`` that
+        leave a split empty or (a ``'train'`` / ``'reward'`` dataset) a class no training image."""
         # per-class rounding (1078 / 362 / 357 at the defaults; the README's figures were measured on these splits)
-        parts = stratified_split(digits.target, self.split_sizes, self.seed)
+        parts = stratified_split(target, self.split_sizes, self.seed)
         empty = [name for name, part in zip(SPLITS, parts) if len(part) == 0]
         if empty:  # a small fraction rounds to 0 in every class: (0.996, 0.002, 0.002) gave an empty test split
             raise ValueError(f'DigitsDataset.split_sizes={self.split_sizes} leave the {", ".join(empty)} split empty '
                              f'(rounded per class of about 180 images): give each split a larger fraction')
+        if self.split != 'test':
+            # (0.002, 0.499, 0.499): 5 training images of 5 classes, the other 5 classes trained on nothing, silently
+            refuse_classes_without_training(target, parts[0], self.metainfo['classes'], 'split_sizes',
+                                            self.split_sizes, "scikit-learn's digits",
+                                            taken_by='the reward and test splits',
+                                            advice='give the train split a larger fraction')
+        return parts
+
+    def check_sources(self) -> None:
+        """Check what :meth:`load_data_list` splits (the start-up check of a dataset built with ``lazy_init``,
+        :func:`~automl_mm.engine.preflight_loading.check_before_loading`): no split is empty, and (``'train'`` /
+        ``'reward'``) every class keeps a training image. Cost: scikit-learn's bundled digits loaded and split
+        (1,797 labels).
+
+        Raises:
+            ValueError: as :meth:`load_data_list`: an empty split, or a class without a training image (naming the
+                classes, marked as a refusal of ``split_sizes``: :func:`~automl_mm.datasets.splits.of_argument`).
+        """
+        from sklearn.datasets import load_digits
+
+        self._parts(load_digits().target)
+
+    def load_data_list(self) -> list[dict]:
+        from sklearn.datasets import load_digits
+
+        digits = load_digits()
+        parts = self._parts(digits.target)
         indices = parts[SPLITS.index(self.split)]
         if self.samples_per_class is not None:
             indices = per_class_subset(indices, digits.target, self.samples_per_class, len(self.METAINFO['classes']),

@@ -276,7 +276,8 @@ def per_class_subset(indices: np.ndarray, labels: np.ndarray, samples_per_class:
 
 
 def refuse_classes_without_training(labels: Sequence[int], train: Sequence[int], classes: Sequence[str],
-                                    argument: str, value: object, source: str) -> None:
+                                    argument: str, value: object, source: str, taken_by: str = 'the reward split',
+                                    advice: str | None = None) -> None:
     """``ValueError`` marked as a refusal of ``argument`` (:func:`of_argument`) where a class that has items in
     ``labels`` has none among the ``train`` indices: the reward split took all of them (a 1-image class at
     ``reward_ratio=0.75``, a 60-image Fashion-MNIST set at ``reward_size=55``), and the class kept its label with no
@@ -289,6 +290,8 @@ def refuse_classes_without_training(labels: Sequence[int], train: Sequence[int],
         argument: The dataset argument that sizes the reward split (``'reward_ratio'``, ``'reward_size'``).
         value: Its value, for the message.
         source: What was split, for the message (a folder).
+        taken_by: The splits that took the images, for the message.
+        advice: What to change, for the message (default: lower ``argument`` or add images to the classes).
     """
     labels = np.asarray(labels, dtype=np.int64)
     in_class = np.bincount(labels, minlength=len(classes))
@@ -298,9 +301,9 @@ def refuse_classes_without_training(labels: Sequence[int], train: Sequence[int],
     if lost:
         raise of_argument(ValueError(
             f'{argument}={value} of the images of {source} leaves {len(lost)} class{"es" if len(lost) > 1 else ""} '
-            f'no training image, the reward split taking all of {"them" if len(lost) > 1 else "it"} '
-            f'({"; ".join(lost[:5])}{" ..." if len(lost) > 5 else ""}): lower {argument} or add images to the '
-            f'class{"es" if len(lost) > 1 else ""}'), argument)
+            f'no training image, {taken_by} taking all of {"them" if len(lost) > 1 else "it"} '
+            f'({"; ".join(lost[:5])}{" ..." if len(lost) > 5 else ""}): '
+            + (advice or f'lower {argument} or add images to the class{"es" if len(lost) > 1 else ""}')), argument)
 
 
 def refuse_zero(owner: str, **counts: int | None) -> None:

@@ -11,8 +11,8 @@ dataset (through mmengine's ``ConcatDataset`` / ``RepeatDataset`` / ``ClassBalan
 ``MultiImageMixDataset``, automl_mm's ``NoisyLabelDataset``) is checked, naming its config key
 (``train_dataloader.dataset.datasets.1.ann_file``) and the file:
 
-* a dataset that says what its loading reads (``check_sources()``: automl_mm's ``ImageFolderDataset`` and
-  ``CIFAR10Dataset``) is asked;
+* a dataset that says what its loading reads (``check_sources()``: automl_mm's ``ImageFolderDataset``,
+  ``CIFAR10Dataset``, ``FashionMNISTDataset`` and ``DigitsDataset``) is asked;
 * its ``ann_file`` (``data_root`` joined, as mmengine's ``BaseDataset`` joins it) exists, and is given where the
   loader reads it (mmengine's own ``load_data_list``, mmdet's ``CocoDataset`` and its subclasses);
 * the annotation file of an mmdet ``CocoDataset`` (or subclass) that

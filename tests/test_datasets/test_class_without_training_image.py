@@ -127,3 +127,24 @@ def test_the_image_folder_start_check_lists_a_class_in_full_only_where_the_split
     with pytest.raises(ValueError, match=r'reward_ratio=0\.9 .*leaves 4 classes no training image'):
         ImageFolderDataset(root, split='train', reward_ratio=0.9, lazy_init=True).check_sources()  # 54 of 60
     assert len(listed) == 10  # each class may lose all: the split is computed as loading computes it
+
+
+def test_digits_split_sizes_that_leave_a_class_without_a_training_image_are_refused_at_the_start_check():
+    """``DigitsDataset`` refused only an empty split, when the data loaded: ``split_sizes=(0.002, 0.499, 0.499)``
+    gives a training split of 5 images of 5 classes, and the other 5 classes kept their labels with no training
+    image, silently. It is refused (training and reward splits, as Fashion-MNIST's), and at the start check of a
+    ``lazy_init`` build too (``check_sources``: the bundled digits split), with the empty split."""
+    from automl_mm.datasets import DigitsDataset
+
+    for split in ('train', 'reward'):
+        with pytest.raises(ValueError, match=r'split_sizes=\(0\.002, 0\.499, 0\.499\) of .*leaves 5 classes no '
+                                             r'training image') as info:
+            DigitsDataset(split=split, img_size=8, split_sizes=(0.002, 0.499, 0.499))
+        assert getattr(info.value, 'config_argument', None) == 'split_sizes'
+        ds = DigitsDataset(split=split, img_size=8, split_sizes=(0.002, 0.499, 0.499), lazy_init=True)
+        with pytest.raises(ValueError, match='leaves 5 classes no training image'):
+            ds.check_sources()
+    with pytest.raises(ValueError, match='leave the test split empty'):
+        DigitsDataset(split='train', split_sizes=(0.996, 0.002, 0.002), lazy_init=True).check_sources()
+    DigitsDataset(split='test', img_size=8, split_sizes=(0.002, 0.499, 0.499), lazy_init=True).check_sources()
+    DigitsDataset(split='train', img_size=8, lazy_init=True).check_sources()
