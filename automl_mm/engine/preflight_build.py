@@ -152,9 +152,10 @@ def _checked_datasets(cfg: Any, datasets: Iterable[tuple[Any, str]], scope: str)
     ``train_dataloader.dataset``) that is a config: the dataset built lazily (:func:`_build_lazily`) and what its
     loading will read checked (:func:`~automl_mm.engine.preflight_loading.check_before_loading`), in the scope the
     caller set."""
-    from automl_mm.engine.preflight_loading import check_before_loading
+    from automl_mm.engine.preflight_loading import check_before_loading, start_backend_reads
     from automl_mm.registry import DATASETS, registered_class
 
+    start_backend_reads(cfg)  # (a remote COCO file is read once per start, by the first dataset that reads it)
     for dataset, key in datasets:
         if not isinstance(dataset, dict):
             continue

@@ -266,16 +266,18 @@ def _sizeless_message(key: str, path: str, cls: type, sizeless: tuple[Any, str])
 
 
 def check_backend_coco_files(cfg: Any, parsed: dict[tuple, Any], test_only: bool, split: str = 'test') -> None:
-    """The COCO annotation files a config reads through a storage backend
+    """The COCO annotation files a config reads through a local storage backend
     (:func:`~automl_mm.engine.preflight_walk.backend_coco_files`: a dataset's or a ``CocoMetric``'s
-    ``backend_args``, a URI), read through it as mmdet reads them (``mmengine.fileio.get_local_path``;
-    ``parsed``: :func:`read_coco_file`'s, one read per file and ``backend_args`` in a ``check_config``) and checked
-    as local files are: the file itself and each entry
+    ``backend_args`` naming a ``LocalBackend`` subclass, which may map paths), read through it as mmdet reads them
+    (``mmengine.fileio.get_local_path``; ``parsed``: :func:`read_coco_file`'s, one read per file and
+    ``backend_args`` in a ``check_config``) and checked as local files are: the file itself and each entry
     (:func:`~automl_mm.datasets.coco_split.check_coco_annotation_file`), and a dataset's images' ``width`` /
     ``height`` (:func:`check_image_sizes_given`). Until the fifty-eighth session such files were not read: a file
     without image sizes stopped the runner's build of the loader with a bare ``KeyError``, and bad annotations were
-    dropped without a word. The checks of image folders and of copies by content stay local-disk ones. Cost: each
-    file read through its backend once more than the run reads it (a download, for a remote one).
+    dropped without a word. The checks of image folders and of copies by content stay local-disk ones. Files on
+    remote storage (petrel, http, ``s3://``) are not read here: ``check_config`` downloads nothing (the start-up
+    check reads a remote dataset's file, :func:`~automl_mm.engine.preflight_loading.check_before_loading`; a
+    remote metric's file is left to the metric). Cost: each file parsed once more than the run parses it.
 
     Raises:
         ConfigCheckError: naming the ``ann_file`` key, the file and what is wrong: a backend that cannot give the

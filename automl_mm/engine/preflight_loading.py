@@ -23,8 +23,9 @@ dataset (through mmengine's ``ConcatDataset`` / ``RepeatDataset`` / ``ClassBalan
   included) are not read again.
 
 Files read through a storage backend (a URI, a ``backend_args`` of a non-local backend or of a subclass of
-mmengine's ``LocalBackend``) are not looked for on the local disk; a COCO one that ``check_config`` did not read is
-read through its backend, as mmdet reads it. The start-up
+mmengine's ``LocalBackend``) are not looked for on the local disk; a COCO one that ``check_config`` did not read (on
+remote storage, which ``check_config`` never downloads) is read through its backend, as mmdet reads it, once per
+start (:func:`_check_backend_coco_file`). The start-up
 build runs before the copies of a multi-copy run; a run without local copies (and ``tools/test.py``, for its test
 split) runs its data part alone, :func:`~automl_mm.engine.preflight_build.check_data_sources`, before building its
 runner. A missing ``ann_file`` is also checked from the config by :func:`check_data_files`, part of
@@ -135,12 +136,7 @@ def _check_ann_file(dataset: Any, key: str, cfg: Any, checked: set[str]) -> None
     backend_args = getattr(dataset, 'backend_args', None)
     if reads_through_backend(dict(backend_args=backend_args), path):
         if path and _is_coco(dataset) and path not in checked:  # read through the backend, as mmdet reads it
-            from .preflight_coco import read_coco_file
-
-            try:
-                read_coco_file(path, {}, lambda coco: None, backend_args=backend_args)
-            except ValueError as err:
-                raise ConfigCheckError(f'{key}.ann_file: {err}') from None
+            _check_backend_coco_file(dataset, key, path, backend_args, cfg)
         return  # the rest is the storage backend's to find
     name = type(dataset).__name__
     if not path:
@@ -161,6 +157,48 @@ def _check_ann_file(dataset: Any, key: str, cfg: Any, checked: set[str]) -> None
             read_coco_file(path, {}, lambda coco: None)  # (nothing of it kept)
         except ValueError as err:
             raise ConfigCheckError(f'{key}.ann_file: {err}') from None
+
+
+#: The COCO files :func:`_check_backend_coco_file` read in this start (:func:`start_backend_reads`) of the config
+#: ``'cfg'``, ``'read'``: ``{(path, repr(backend_args)): (image id, key) of the first image without a size, or None}``.
+_BACKEND_READS: dict[str, Any] = {'cfg': None, 'read': {}}
+
+
+def start_backend_reads(cfg: Any) -> None:
+    """Begin a start's checks of ``cfg``'s lazily built datasets: the COCO files read through a backend are read
+    again (once for the start, :func:`_check_backend_coco_file`), as the files may have changed since the last."""
+    _BACKEND_READS.update(cfg=cfg, read={})
+
+
+def _check_backend_coco_file(dataset: Any, key: str, path: str, backend_args: Any, cfg: Any) -> None:
+    """The COCO annotation file ``path`` of the lazily built ``dataset`` (config key ``key``), which
+    ``check_config`` did not read (remote storage, :func:`~automl_mm.engine.preflight_walk.reads_remote_storage`,
+    or ``cfg`` not given), read through its backend as mmdet reads it, and checked as ``check_config`` checks
+    local ones: the file and its entries, and its images' ``width`` / ``height`` where the dataset's class reads
+    them. Read once per file and ``backend_args`` for a ``cfg`` (its val and test loaders share a file): one read
+    more than mmdet's own ``CocoDataset`` build makes (``get_local_path``'s temporary copy is not kept for it).
+
+    Raises:
+        ConfigCheckError: naming ``key``'s ``ann_file``, the file and what is wrong.
+    """
+    from mmdet.datasets import CocoDataset, CocoPanopticDataset
+
+    from .preflight_coco import _sizeless_message, first_sizeless, read_coco_file
+
+    if cfg is None or _BACKEND_READS['cfg'] is not cfg:
+        start_backend_reads(cfg)
+    identity = (path, repr(backend_args))
+    read = _BACKEND_READS['read']
+    if identity not in read:
+        try:
+            read[identity] = read_coco_file(path, {}, lambda coco: first_sizeless(coco['images']),
+                                            backend_args=backend_args)
+        except ValueError as err:
+            raise ConfigCheckError(f'{key}.ann_file: {err}') from None
+    cls = type(dataset)
+    if read[identity] is not None and \
+            cls.parse_data_info in (CocoDataset.parse_data_info, CocoPanopticDataset.parse_data_info):
+        raise ConfigCheckError(_sizeless_message(f'{key}.ann_file', path, cls, read[identity]))
 
 
 def check_data_files(cfg: Any, scope: str | None, test_only: bool, split: str = 'test') -> None:

@@ -200,6 +200,19 @@ def reads_through_backend(node: Any, path: str) -> bool:
     return '://' in path or remote_backend(backend_args) or _local_backend_subclass(backend_args)
 
 
+def reads_remote_storage(node: Any, path: str) -> bool:
+    """Whether a dataset or metric config reads ``path`` from remote storage (a download): a ``backend_args`` of a
+    backend that is no ``LocalBackend`` (:func:`remote_backend`: petrel, http, ...), or a URI (``s3://...``,
+    ``http://...``) without a ``backend`` (mmengine picks a remote one by its prefix). No check before the run
+    reads such a file (the project's stance since the fifty-fifth session: nothing at start reaches remote storage
+    beyond what mmdet itself reads); a file of a local backend, a ``LocalBackend`` subclass that maps paths
+    included, is read by ``check_config`` (:func:`backend_coco_files`)."""
+    backend_args = node.get('backend_args') if isinstance(node, dict) else None
+    if remote_backend(backend_args):
+        return True
+    return '://' in path and not (isinstance(backend_args, dict) and backend_args.get('backend') is not None)
+
+
 def _local_backend_subclass(backend_args: Any) -> bool:
     """Whether ``backend_args`` chooses a backend of mmengine's registry that is a subclass of its ``LocalBackend``,
     not ``LocalBackend`` itself."""
@@ -359,19 +372,23 @@ def _every_coco_dataset(loader: Any, where: str, scope: str | None) -> Iterator[
 
 def backend_coco_files(cfg: Any) -> Iterator[tuple[str, str, Any, type | None]]:
     """``(path, config key of its ann_file, backend_args, class)`` of every COCO annotation file a config reads
-    through a storage backend (:func:`reads_through_backend`): each COCO dataset's of every dataloader, an OHL
-    hook's ``bn_recalibration_dataloader``'s included (its class: the dataset's), and each COCO metric's (class
-    ``None``). The local-disk checks leave them (:func:`_coco_datasets`, :func:`coco_annotation_files`);
-    :func:`~automl_mm.engine.preflight_coco.check_backend_coco_files` reads them through their backend."""
+    through a local storage backend (:func:`reads_through_backend`, not :func:`reads_remote_storage`: a
+    ``LocalBackend`` subclass, which may map paths): each COCO dataset's of every dataloader, an OHL hook's
+    ``bn_recalibration_dataloader``'s included (its class: the dataset's), and each COCO metric's (class ``None``).
+    The local-disk checks leave them (:func:`_coco_datasets`, :func:`coco_annotation_files`);
+    :func:`~automl_mm.engine.preflight_coco.check_backend_coco_files` reads them through their backend. Files on
+    remote storage are not listed: ``check_config`` downloads nothing (the start-up check reads a remote COCO
+    dataset's file, :func:`~automl_mm.engine.preflight_loading.check_before_loading`)."""
     scope = config_scope(cfg)
     for loader, key in [*_loader_cfgs(cfg), *bn_recalibration_loader_cfgs(cfg)]:
         for d, where, path, cls in _every_coco_dataset(loader, f'{key}.dataset', scope):
-            if reads_through_backend(d, path):
+            if reads_through_backend(d, path) and not reads_remote_storage(d, path):
                 yield path, f'{where}.ann_file', d.get('backend_args'), cls
     for metric, key in _evaluator_cfgs(cfg):
-        if isinstance(metric.get('ann_file'), str) and metric['ann_file'] and \
-                coco_metric_class(metric, scope) is not None and reads_through_backend(metric, metric['ann_file']):
-            yield metric['ann_file'], f'{key}.ann_file', metric.get('backend_args'), None
+        path = metric.get('ann_file')
+        if isinstance(path, str) and path and coco_metric_class(metric, scope) is not None and \
+                reads_through_backend(metric, path) and not reads_remote_storage(metric, path):
+            yield path, f'{key}.ann_file', metric.get('backend_args'), None
 
 
 def coco_dataset_classes(cfg: Any, bn_recalibration: bool = False) -> Iterator[tuple[dict, str, str, type]]:

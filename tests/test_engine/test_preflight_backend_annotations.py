@@ -2,7 +2,9 @@
 URI) was not read by the config check: a file without image sizes stopped the runner's build of the loader with a
 bare ``KeyError: 'height'``, and bad annotations were found only then (or, dropped by mmdet, never). A local backend
 that maps paths (a plugin's, as petrel's ``path_mapping``) was taken for the disk at the unmapped path. The check
-now reads each such file through its backend, as mmdet reads it (``mmengine.fileio.get_local_path``)."""
+now reads each such file of a local backend through it, as mmdet reads it (``mmengine.fileio.get_local_path``);
+one on remote storage is read by the start-up check, never by ``check_config``
+(:mod:`test_preflight_remote_annotations`)."""
 from __future__ import annotations
 
 import json
@@ -113,8 +115,13 @@ def test_a_metric_file_read_through_a_backend_is_read_through_it(tmp_path, mappe
 
 
 def test_a_backend_that_cannot_give_the_file_is_named_at_its_key(tmp_path):
-    """mmdet would stop building the loader on it (here: a backend mmengine does not know), naming no key."""
+    """mmdet would stop building the loader on it (here: a backend mmengine does not know), naming no key. A backend
+    that is no ``LocalBackend`` may be remote storage: not read by ``check_config`` (which downloads nothing), but
+    by the start-up check of the lazily built datasets."""
+    from automl_mm.engine.preflight_build import check_data_sources
+
+    check_config(_cfg(dict(backend='no_such_backend')))
     with pytest.raises(ConfigCheckError, match=r"^train_dataloader\.dataset\.ann_file: COCO annotation file "
                                                r"'bucket:coco/ann\.json' cannot be read through backend_args="
                                                r"\{'backend': 'no_such_backend'\}, as mmdet reads it \("):
-        check_config(_cfg(dict(backend='no_such_backend')))
+        check_data_sources(_cfg(dict(backend='no_such_backend')))

@@ -2,8 +2,8 @@
 ``data_root='s3://...'``, the commented-out lines of mmdet's ``coco_detection.py``): mmdet reads its annotation file
 through ``get_local_path``; ``check_config`` looked for it on the local disk and refused the config with 'COCO
 annotation file not found: 's3://...'', under mmdet's own launcher too (automl_mm's start-of-run checks). Such
-files were then left unread; since the fifty-eighth session they are read through their backend, as mmdet reads
-them (:mod:`test_preflight_backend_annotations`)."""
+files were then left unread; since the fifty-eighth session a remote one is read once by the start-up check, never
+by ``check_config``, and one of a local backend (:mod:`test_preflight_backend_annotations`) by ``check_config``."""
 from __future__ import annotations
 
 import json
@@ -31,33 +31,60 @@ def _remote(cfg):
     return cfg
 
 
-def test_remote_annotation_files_are_not_looked_for_on_disk_but_read_through_their_backend(tmp_path, monkeypatch):
+def test_remote_annotation_files_are_not_read_by_the_config_check_but_once_by_the_start_check(tmp_path, monkeypatch):
+    """The lead's rule (fifty-eighth session): ``check_config`` downloads nothing; the start-up check
+    (``check_data_sources``, the lazily built datasets') reads each remote COCO file once, as mmdet reads it (the
+    val and test loaders' shared file too), and refuses a missing one or one without image sizes."""
     from mmengine.fileio import io as fileio_io
-    from mmengine.fileio.backends import LocalBackend, backends
+    from mmengine.fileio.backends import BaseStorageBackend, backends, prefix_to_backends
 
-    class Petrel(LocalBackend):  # a stand-in (no petrel_client, no network here): REMOTE is under tmp_path
+    from automl_mm.engine.preflight_build import check_data_sources
+
+    reads = []
+
+    class Petrel(BaseStorageBackend):  # a stand-in (no petrel_client, no network here): REMOTE is under tmp_path
         def __init__(self, **kwargs):
             pass
 
+        def get(self, filepath):
+            raise AssertionError('only get_local_path is expected')
+
+        get_text = get
+
+        def join_path(self, filepath, *filepaths):  # (mmengine's BaseDataset joins data_root through the prefix's)
+            return '/'.join([filepath.rstrip('/'), *filepaths])
+
         @contextmanager
         def get_local_path(self, filepath):
+            reads.append(str(filepath))
             yield str(filepath).replace(REMOTE, f'{tmp_path}/')
 
     monkeypatch.setitem(backends, 'petrel', Petrel)
+    monkeypatch.setitem(prefix_to_backends, 's3', Petrel)
     monkeypatch.setattr(fileio_io, 'backend_instances', {})  # (get_local_path keeps one per backend_args)
     (tmp_path / 'annotations').mkdir()
     coco = dict(images=[dict(id=1, file_name='1.jpg', width=8, height=8)], annotations=[],
                 categories=[dict(id=1, name='person')])
-    for split in ('train', 'val'):
-        (tmp_path / f'annotations/instances_{split}2017.json').write_text(json.dumps(coco))
+    (tmp_path / 'annotations/instances_val2017.json').write_text(json.dumps(coco))
     cfg = _remote(Config.fromfile(osp.join(MMDET_CONFIGS, 'retinanet/retinanet_r50_fpn_1x_coco.py')))
     assert coco_annotation_files(cfg) == []  # (the local-disk checks')
-    check_config(cfg)
-    (tmp_path / 'annotations/instances_train2017.json').unlink()
+    check_config(cfg)  # the train file is missing: not looked for, nothing read
+    assert reads == []
     with pytest.raises(ConfigCheckError, match=r"^train_dataloader\.dataset\.ann_file: COCO annotation file not "
                                                r"found: 's3://openmmlab/datasets/detection/coco/annotations/"
                                                r"instances_train2017\.json' \(read as "):
-        check_config(cfg)
+        check_data_sources(cfg)
+    del coco['images'][0]['height']
+    (tmp_path / 'annotations/instances_train2017.json').write_text(json.dumps(coco))
+    with pytest.raises(ConfigCheckError, match=r"^train_dataloader\.dataset\.ann_file: image id 1 of s3://\S+ has "
+                                               r"no 'height'"):
+        check_data_sources(cfg)
+    coco['images'][0]['height'] = 8
+    (tmp_path / 'annotations/instances_train2017.json').write_text(json.dumps(coco))
+    reads.clear()
+    check_data_sources(cfg)
+    assert sorted(reads) == [REMOTE + 'annotations/instances_train2017.json',
+                             REMOTE + 'annotations/instances_val2017.json']  # val and test share one read
 
 
 def test_a_local_file_that_is_missing_is_still_refused():
