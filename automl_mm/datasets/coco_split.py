@@ -101,7 +101,10 @@ def check_coco_annotation_file(ann_file: str, require_images: bool = True, backe
     per file with a count and the first ids of each reason, as mmdet drops them as it means to: annotations with
     ``ignore`` set, a ``w`` or ``h`` <= 0, no overlap with their image, an ``area`` <= 0, or a ``w`` or ``h`` under 1
     pixel (:data:`DROPPED_REASONS`; until the fifty-eighth session a negative ``w`` / ``h`` was refused, and a set
-    with a few such boxes could not be trained through automl_mm at all); and annotations of an ``image_id`` no
+    with a few such boxes could not be trained through automl_mm at all; the warning also counts those of them
+    ``COCOeval`` scores where the file is a ``CocoMetric``'s ``ann_file``: it reads ``iscrowd``, not ``ignore``,
+    and skips only an ``area`` < 0, so the others are objects to detect that the model cannot match, lowering AP
+    and recall without a word); and annotations of an ``image_id`` no
     image has and that is no listed id written as another type, which neither mmdet nor ``COCOeval`` reads. Ids
     compare as pycocotools keys its index: the JSON number ``1.0`` is the id ``1``, the string ``'1'`` another. The
     annotation entries of a COCO panoptic file (``segments_info`` per image, ``CocoPanopticDataset``'s format) are
@@ -170,6 +173,7 @@ def _refuse_bad_entries(coco: dict, ann_file: str) -> None:
              if _is_number(image.get('width')) and _is_number(image.get('height'))}
     orphans = []
     dropped: dict[str, list] = {}
+    scored = 0  # of the dropped ones, those COCOeval scores as objects to detect
     for i, ann in enumerate(coco.get('annotations') or []):
         if isinstance(ann, dict) and 'segments_info' in ann:
             # a COCO panoptic entry (one per image; its segments carry the ids and boxes), read by mmdet's
@@ -183,6 +187,8 @@ def _refuse_bad_entries(coco: dict, ann_file: str) -> None:
             reason = _dropped_by_mmdet(ann, sizes)
             if reason is not None:
                 dropped.setdefault(reason, []).append(ann['id'])
+                # COCOeval takes 'iscrowd' alone for its ignore flag and skips a box of area < 0 only
+                scored += not ann.get('iscrowd', False) and ann['area'] >= 0
             continue
         if not isinstance(ann, dict):
             raise ValueError(f'COCO annotation file {ann_file!r}: annotations[{i}] is not an annotation entry (a '
@@ -202,8 +208,11 @@ def _refuse_bad_entries(coco: dict, ann_file: str) -> None:
                             for key in DROPPED_REASONS if (ids := dropped.get(key)))
         warnings.warn(f'COCO annotation file {ann_file!r}: mmdet\'s CocoDataset drops {count} of its '
                       f'{len(coco.get("annotations") or [])} annotations when it loads the file (parse_data_info): '
-                      f'{reasons}. Training and the dataset\'s items go without them; fix the boxes that are meant '
-                      'to be objects', stacklevel=3)
+                      f'{reasons}. Training and the dataset\'s items go without them, but where the file is a '
+                      f'CocoMetric\'s ann_file, COCOeval scores {scored} of them as objects to detect (it reads '
+                      '\'iscrowd\', not \'ignore\', and skips only an area < 0), which the model cannot match: AP '
+                      'and recall are lowered; fix the boxes that are meant to be objects and drop the others from '
+                      'the file (or mark ignore regions iscrowd=1)', stacklevel=3)
 
 
 def _first(ids: list) -> str:

@@ -5,6 +5,8 @@ objects) or failed deep inside it (``not enough values to unpack``). Each is ref
 annotation's id and the key."""
 from __future__ import annotations
 
+import contextlib
+import io
 import json
 
 import pytest
@@ -132,7 +134,8 @@ DROPPED = {
                                dict(bbox=[1, 2, 5, 0], area=0.0)],
     'no overlap with its image': [dict(bbox=[64, 2, 5, 5]), dict(bbox=[-10, 2, 10, 5]), dict(bbox=[3, 48.0, 5, 5])],
     "an 'area' <= 0": [dict(area=0), dict(area=-2.5)],
-    'a width or height under 1 pixel': [dict(bbox=[1, 2, 0.5, 4]), dict(bbox=[1, 2, 3, 0.999])],
+    'a width or height under 1 pixel': [dict(bbox=[1, 2, 0.5, 4]), dict(bbox=[1, 2, 3, 0.999]),
+                                        dict(bbox=[1, 2, 3, 0.5], iscrowd=1)],  # (COCOeval ignores a crowd box)
 }
 #: Annotations it keeps: a crowd box (as an ignored instance), a box partly outside the image, 1 x 1.
 KEPT = [dict(iscrowd=1), dict(bbox=[-3, -3, 5, 5]), dict(bbox=[60, 40, 10, 10]), dict(bbox=[1, 2, 1, 1]),
@@ -159,11 +162,25 @@ def test_what_mmdet_drops_is_warned_of_with_counts_and_first_ids_not_refused(tmp
         check_coco_annotation_file(path)
     messages = [str(w.message) for w in caught if 'drops' in str(w.message)]
     assert messages == [
-        f"COCO annotation file {path!r}: mmdet's CocoDataset drops 13 of its 19 annotations when it loads the file "
+        f"COCO annotation file {path!r}: mmdet's CocoDataset drops 14 of its 20 annotations when it loads the file "
         "(parse_data_info): 2 with 'ignore' set (an ignore region) (ids 100, 101); 4 with a width or height <= 0 "
         "(ids 102, 103, 104, ...); 3 with no overlap with its image (the image's width x height) (ids 106, 107, "
-        "108); 2 with an 'area' <= 0 (ids 109, 110); 2 with a width or height under 1 pixel (ids 111, 112). "
-        "Training and the dataset's items go without them; fix the boxes that are meant to be objects"]
+        "108); 2 with an 'area' <= 0 (ids 109, 110); 3 with a width or height under 1 pixel (ids 111, 112, 113). "
+        "Training and the dataset's items go without them, but where the file is a CocoMetric's ann_file, COCOeval "
+        "scores 12 of them as objects to detect (it reads 'iscrowd', not 'ignore', and skips only an area < 0), "
+        "which the model cannot match: AP and recall are lowered; fix the boxes that are meant to be objects and "
+        "drop the others from the file (or mark ignore regions iscrowd=1)"]
     ds = CocoDataset(ann_file=path, data_prefix=dict(img=str(tmp_path)), metainfo=dict(classes=('a', )),
                      pipeline=[], filter_cfg=None)
     assert len(ds.get_data_info(0)['instances']) == len(KEPT)
+    # what mmdet's CocoMetric (ann_file given) scores: COCOeval's ground truth of the 'all' area range
+    from pycocotools.coco import COCO
+    from pycocotools.cocoeval import COCOeval
+
+    with contextlib.redirect_stdout(io.StringIO()):
+        gt = COCO(path)
+        evaluation = COCOeval(gt, gt.loadRes([dict(image_id=1, category_id=1, bbox=[2, 3, 10, 12], score=1.0)]), 'bbox')
+        evaluation.evaluate()
+    scored = [e for e in evaluation.evalImgs if e is not None and e['aRng'] == [0, 1e10]][0]
+    dropped_ids = set(range(100, 114))
+    assert sum(i in dropped_ids and not ignored for i, ignored in zip(scored['gtIds'], scored['gtIgnore'])) == 12
