@@ -177,6 +177,8 @@ def _check_backend_coco_file(dataset: Any, key: str, path: str, backend_args: An
     local ones: the file and its entries, and its images' ``width`` / ``height`` where the dataset's class reads
     them. Read once per file and ``backend_args`` for a ``cfg`` (its val and test loaders share a file): one read
     more than mmdet's own ``CocoDataset`` build makes (``get_local_path``'s temporary copy is not kept for it).
+    A file on remote storage is read by one rank of a launcher's several (rank 0: the storage is the same for
+    every rank), not by each (``tools/train.py`` checks each rank's own files under a launcher).
 
     Raises:
         ConfigCheckError: naming ``key``'s ``ann_file``, the file and what is wrong.
@@ -184,7 +186,11 @@ def _check_backend_coco_file(dataset: Any, key: str, path: str, backend_args: An
     from mmdet.datasets import CocoDataset, CocoPanopticDataset
 
     from .preflight_coco import _sizeless_message, first_sizeless, read_coco_file
+    from .preflight_walk import reads_remote_storage
+    from .tool_errors import _rank_of_several
 
+    if reads_remote_storage(dict(backend_args=backend_args), path) and _rank_of_several() not in (None, 0):
+        return  # rank 0 reads it
     if cfg is None or _BACKEND_READS['cfg'] is not cfg:
         start_backend_reads(cfg)
     identity = (path, repr(backend_args))

@@ -85,6 +85,11 @@ def test_remote_annotation_files_are_not_read_by_the_config_check_but_once_by_th
     check_data_sources(cfg)
     assert sorted(reads) == [REMOTE + 'annotations/instances_train2017.json',
                              REMOTE + 'annotations/instances_val2017.json']  # val and test share one read
+    monkeypatch.setenv('WORLD_SIZE', '2')  # a launcher's rank 1 (tools/train.py checks each rank's own files)
+    monkeypatch.setenv('RANK', '1')
+    reads.clear()
+    check_data_sources(cfg)
+    assert reads == []  # rank 0 reads the remote files, for every rank
 
 
 def test_a_local_file_that_is_missing_is_still_refused():
