@@ -49,6 +49,16 @@ class _ArrayOnlyUnpickler(pickle.Unpickler):
 CIFAR10_URL = 'https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz'
 
 
+@functools.lru_cache(maxsize=2)
+def _batch_labels(files: tuple[tuple[str, int, int], ...]) -> np.ndarray:
+    """The labels of the batch files ``files`` (``(path, st_mtime_ns, st_size)`` each: a changed file is read
+    again), concatenated: the start checks of a start's train and reward datasets read them once
+    (:meth:`CIFAR10Dataset.check_sources`). Raises as :func:`read_cifar_batch`."""
+    labels = np.concatenate([read_cifar_batch(path)[1] for path, _, _ in files])
+    labels.setflags(write=False)  # (shared)
+    return labels
+
+
 def read_cifar_batch(path: str) -> tuple[np.ndarray, np.ndarray]:
     """Read one CIFAR python batch file into (N, 32, 32, 3) uint8 RGB images and int64 labels.
 
@@ -224,8 +234,9 @@ class CIFAR10Dataset(SingleLabelMixin, BaseDataset):
         leaves a training image, and one of each class
         (:func:`~automl_mm.datasets.splits.refuse_classes_without_training`), as Fashion-MNIST's start check does:
         until the fifty-eighth session only loading refused them, when the runner first read the batches. Cost:
-        the five training batches read (about 150 MB for CIFAR-10: a pickle holds its labels beside its images)
-        where ``reward_size`` is set, once per start.
+        the five training batches read (about 150 MB for CIFAR-10: a pickle holds its labels beside its images;
+        3.5 s on a loaded 2-core machine) where ``reward_size`` is set, once per start: the train and reward
+        datasets of one start share the read (:func:`_batch_labels`).
 
         Raises:
             FileNotFoundError: a batch file is missing, naming it (as :func:`read_cifar_batch`), marked as a
@@ -245,7 +256,8 @@ class CIFAR10Dataset(SingleLabelMixin, BaseDataset):
         if self.split == 'test' or self.reward_size == 0:
             return
         try:
-            labels = np.concatenate([read_cifar_batch(osp.join(self.data_root, name))[1] for name in files])
+            paths = [osp.join(self.data_root, name) for name in files]
+            labels = _batch_labels(tuple((path, os.stat(path).st_mtime_ns, os.stat(path).st_size) for path in paths))
         except (FileNotFoundError, ValueError) as err:
             raise of_argument(err, 'data_root') from None
         self.split_indices(labels)  # refuses as loading refuses
