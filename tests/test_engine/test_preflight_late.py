@@ -222,7 +222,8 @@ def test_a_coco_image_folder_that_does_not_exist_fails_at_start(coco_root, tmp_p
     from mmengine.fileio import io as fileio_io
     from mmengine.fileio.backends import LocalBackend, backends
 
-    class Petrel(LocalBackend):  # a stand-in (no petrel_client here): the check reads the annotation file through it
+    class Petrel(LocalBackend):  # a local stand-in (no petrel_client here), read by the config check; a real petrel
+        # backend is remote storage, which only the start-up check reads (test_preflight_remote_annotations)
         def __init__(self, **kwargs):
             pass
 
