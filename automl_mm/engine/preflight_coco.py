@@ -89,11 +89,22 @@ def read_coco_file(path: str, parsed: dict[tuple, Any], summarise: Any, backend_
     return summary
 
 
-def first_sizeless(images: list) -> tuple[Any, str] | None:
+def first_sizeless(images: list) -> tuple[Any, ...] | None:
     """``(image id, key)`` of the first entry of a COCO file's ``images`` without ``height`` or ``width`` (the key
-    mmdet's ``CocoDataset.parse_data_info`` reads first), ``None`` where every entry gives both."""
-    return next(((image.get('id'), key) for image in images if isinstance(image, dict)
-                 for key in ('height', 'width') if key not in image), None)
+    mmdet's ``CocoDataset.parse_data_info`` reads first), or ``(image id, key, value)`` where it gives one that is
+    not a finite number (``'640'``, ``None``, ``true``: mmdet compares it with numbers, in ``parse_data_info``'s
+    box clipping and ``filter_data``'s ``min_size``, and failed with a bare ``TypeError`` or misread ``true`` as
+    1), ``None`` where every entry gives both as numbers."""
+    from automl_mm.datasets.coco_split import _is_number
+
+    for image in images:
+        if isinstance(image, dict):
+            for key in ('height', 'width'):
+                if key not in image:
+                    return image.get('id'), key
+                if not _is_number(image[key]):
+                    return image.get('id'), key, image[key]
+    return None
 
 
 def _size(image: dict) -> tuple[int, int] | None:
@@ -256,8 +267,14 @@ def check_image_sizes_given(cfg: Any, files: dict[str, CocoSummary], test_only: 
         raise ConfigCheckError(_sizeless_message(f'{where}.ann_file', path, cls, summary.sizeless))
 
 
-def _sizeless_message(key: str, path: str, cls: type, sizeless: tuple[Any, str]) -> str:
-    """The refusal of :func:`check_image_sizes_given` of the image ``sizeless`` (``(image id, key)``)."""
+def _sizeless_message(key: str, path: str, cls: type, sizeless: tuple[Any, ...]) -> str:
+    """The refusal of :func:`check_image_sizes_given` of the image ``sizeless`` (:func:`first_sizeless`'s)."""
+    if len(sizeless) == 3:
+        image_id, name, value = sizeless
+        return (f'{key}: image id {image_id!r} of {path} has {name} {value!r}, not a number: mmdet\'s '
+                f'{cls.__name__} compares every image\'s height and width with numbers when it is built (a bare '
+                'TypeError), and reads true as 1. Give every entry of the file\'s images its width and height in '
+                'pixels, as JSON numbers')
     image_id, missing = sizeless
     return (f'{key}: image id {image_id!r} of {path} has no {missing!r}: mmdet\'s {cls.__name__} reads every '
             f'image\'s height and width when it is built (it stopped the loader\'s build with a bare KeyError: '

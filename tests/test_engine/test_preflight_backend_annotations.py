@@ -125,3 +125,25 @@ def test_a_backend_that_cannot_give_the_file_is_named_at_its_key(tmp_path):
                                                r"'bucket:coco/ann\.json' cannot be read through backend_args="
                                                r"\{'backend': 'no_such_backend'\}, as mmdet reads it \("):
         check_data_sources(_cfg(dict(backend='no_such_backend')))
+
+
+def test_an_image_size_that_is_not_a_number_is_refused_naming_the_image(tmp_path, mapped):
+    """A ``width`` given as text (``'8'``) passed the check, which looked for the key alone; mmdet's CocoDataset
+    compares it with numbers when built (``TypeError: '<' not supported between instances of 'str' and 'int'``,
+    naming nothing). Refused, as a missing size is, on the local disk and through a backend alike."""
+    from mmdet.datasets import CocoDataset
+
+    from automl_mm.engine.preflight_coco import first_sizeless
+
+    assert first_sizeless([dict(id=1, width=8, height=8), dict(id=2, width=True, height=8)]) == (2, 'width', True)
+    _write(tmp_path)
+    coco = json.loads((tmp_path / 'ann.json').read_text())
+    coco['images'][0]['width'] = '8'
+    (tmp_path / 'ann.json').write_text(json.dumps(coco))
+    with pytest.raises(TypeError):  # what the check prevents
+        CocoDataset(ann_file='bucket:coco/ann.json', backend_args=mapped, metainfo=dict(classes=('a', )),
+                    data_prefix=dict(img=''), pipeline=[])
+    with pytest.raises(ConfigCheckError, match=r"^train_dataloader\.dataset\.ann_file: image id 1 of "
+                                               r"bucket:coco/ann\.json has width '8', not a number: mmdet's "
+                                               r"CocoDataset compares"):
+        check_config(_cfg(mapped))
