@@ -12,6 +12,7 @@ import math
 import os
 import os.path as osp
 import warnings
+from typing import Any
 
 import numpy as np
 
@@ -213,6 +214,27 @@ def _refuse_bad_entries(coco: dict, ann_file: str) -> None:
                       '\'iscrowd\', not \'ignore\', and skips only an area < 0), which the model cannot match: AP '
                       'and recall are lowered; fix the boxes that are meant to be objects and drop the others from '
                       'the file (or mark ignore regions iscrowd=1)', stacklevel=3)
+
+
+def first_cocoeval_problem(coco: dict) -> tuple[int, Any, str] | None:
+    """``(index, annotation id, what)`` of the first annotation of the parsed COCO file ``coco`` that pycocotools'
+    ``COCOeval`` fails on when a ``CocoMetric`` scores boxes against the file (its ``ann_file``), though mmdet's
+    ``CocoDataset`` reads it: no ``iscrowd`` (``computeIoU`` reads ``int(gt['iscrowd'])`` of every box of an image
+    with a detection: ``KeyError: 'iscrowd'`` at the first evaluation, a whole epoch in), or, ``ignore`` set (which
+    the dataset skips unread, and ``COCOeval`` does not), a ``bbox`` that is not 4 finite numbers or an ``area``
+    that is no number. ``None`` where it scores every annotation; a panoptic file's entries are not judged."""
+    for i, ann in enumerate(coco.get('annotations') or []):
+        if not isinstance(ann, dict) or 'segments_info' in ann:
+            continue
+        if 'iscrowd' not in ann:
+            return i, ann.get('id'), "has no 'iscrowd' (0 for an object, 1 for a crowd region)"
+        if ann.get('ignore', False):
+            box = ann.get('bbox')
+            if not isinstance(box, (list, tuple)) or len(box) != 4 or not all(_is_number(v) for v in box):
+                return i, ann.get('id'), f"is an 'ignore' one with bbox {box!r}, not 4 numbers [x, y, w, h]"
+            if not _is_number(ann.get('area')):
+                return i, ann.get('id'), f"is an 'ignore' one with area {ann.get('area')!r}, not a number"
+    return None
 
 
 def _first(ids: list) -> str:

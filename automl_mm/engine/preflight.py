@@ -310,21 +310,35 @@ def check_config(cfg: Any, test_only: bool = False, split: str = 'test') -> None
 
     box_counts: dict[str, tuple] = {}  # every file's images of unequal box counts (recall_box_counts)
 
-    def summarise(coco: dict, real: str) -> tuple[list, list, CocoSummary | None, tuple]:
+    from automl_mm.datasets.coco_split import first_cocoeval_problem
+
+    from .preflight_walk import cocoeval_metric_files
+
+    scored_real = cocoeval_metric_files(cfg)  # the files a CocoMetric's COCOeval scores boxes against
+
+    def summarise(coco: dict, real: str) -> tuple[list, list, CocoSummary | None, tuple, tuple | None]:
         return ([(c.get('id'), c.get('name')) for c in coco['categories'] if isinstance(c, dict)],
                 [c.get('name') if isinstance(c, dict) else c for c in coco['categories']],
                 CocoSummary(coco, whole=real in whole_real) if real in dataset_real else None,
-                (recall_box_counts(coco), recall_box_counts(coco, every_box=True)))
+                (recall_box_counts(coco), recall_box_counts(coco, every_box=True)),
+                first_cocoeval_problem(coco) if real in scored_real else None)
 
     for path, key in coco_annotation_files(cfg) + bn_files:  # (the BN loaders' for check_shared_folders)
         if outside_split(key, test_only, split):
             continue
         real = osp.realpath(path)
         try:
-            ids, names, summary, counts = read_coco_file(path, parsed, partial(summarise, real=real))
+            ids, names, summary, counts, unscorable = read_coco_file(path, parsed, partial(summarise, real=real))
         except ValueError as err:
             hint = '' if osp.isfile(path) else missing_file_hint(cfg, path)
             raise ConfigCheckError(f'{key}: {err}{hint}') from None
+        if unscorable is not None and '_evaluator' in key and real in scored_real:
+            index, ann_id, what = unscorable
+            raise ConfigCheckError(
+                f'{key}: COCO annotation file {path!r}: annotation id {ann_id!r} (annotations[{index}]) {what}: '
+                "COCOeval, which the CocoMetric runs on the file, fails on it at the first evaluation (mmdet's "
+                'CocoDataset reads the file without it). Fix the annotation, or leave ann_file out of the metric '
+                '(it then scores against the dataset\'s own annotations)')
         category_ids.setdefault(path, ids)
         box_counts.setdefault(path, counts)
         if path in dataset_files and path not in files and summary is not None:

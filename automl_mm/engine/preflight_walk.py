@@ -189,6 +189,21 @@ def coco_annotation_files(cfg: Any) -> list[tuple[str, str]]:
     return found
 
 
+def cocoeval_metric_files(cfg: Any) -> set[str]:
+    """The ``ann_file`` of every metric of a config that scores boxes with pycocotools' ``COCOeval`` against it
+    (mmdet's ``CocoMetric`` and its subclasses but ``LVISMetric``, whose ``LVISEval`` reads other keys), read from
+    the local disk (:func:`coco_annotation_files`), as real paths."""
+    try:
+        from mmdet.evaluation import LVISMetric
+    except ImportError:
+        return set()
+    scope = config_scope(cfg)
+    return {osp.realpath(metric['ann_file']) for metric, _ in _evaluator_cfgs(cfg)
+            if isinstance(metric.get('ann_file'), str) and metric['ann_file'] and
+            not reads_through_backend(metric, metric['ann_file']) and
+            (cls := coco_metric_class(metric, scope)) is not None and not issubclass(cls, LVISMetric)}
+
+
 def reads_through_backend(node: Any, path: str) -> bool:
     """Whether a dataset or metric config reads ``path`` through a storage backend rather than the local disk at
     that path: a URI (``s3://...``: mmengine picks the backend by its prefix), a ``backend_args`` of another backend

@@ -147,3 +147,26 @@ def test_an_image_size_that_is_not_a_number_is_refused_naming_the_image(tmp_path
                                                r"bucket:coco/ann\.json has width '8', not a number: mmdet's "
                                                r"CocoDataset compares"):
         check_config(_cfg(mapped))
+
+
+def test_a_coco_metric_file_whose_annotation_cocoeval_fails_on_is_refused_at_the_metric_key(tmp_path):
+    """pycocotools' ``COCOeval`` reads ``iscrowd`` of every box (``KeyError: 'iscrowd'`` at the first evaluation, an
+    epoch in) and the box and area of an ``ignore`` one, which mmdet's CocoDataset reads without (the dataset check
+    passed them). A metric's own file is refused naming the metric's key; a dataset reading it alone is not."""
+    from automl_mm.datasets.coco_split import first_cocoeval_problem
+
+    assert first_cocoeval_problem(dict(annotations=[dict(id=1, iscrowd=0, bbox=[1, 1, 2, 2], area=4),
+                                                    dict(id=2, iscrowd=0, ignore=1, bbox=[1, 2])]))[:2] == (1, 2)
+    _write(tmp_path, iscrowd=0)
+    coco = json.loads((tmp_path / 'ann.json').read_text())
+    del coco['annotations'][0]['iscrowd']
+    (tmp_path / 'ann.json').write_text(json.dumps(coco))
+    local = dict(backend='local')
+    cfg = _cfg(local, ann_file='ann.json')
+    cfg.train_dataloader.dataset.data_root = str(tmp_path)
+    check_config(cfg)  # the dataset reads it without 'iscrowd'
+    cfg = _cfg(local, metric=dict(type='CocoMetric', ann_file=str(tmp_path / 'ann.json')))
+    cfg.train_dataloader.dataset.data_root = cfg.val_dataloader.dataset.data_root = str(tmp_path)
+    with pytest.raises(ConfigCheckError, match=r"^val_evaluator\.ann_file: COCO annotation file .*ann\.json': "
+                                               r"annotation id 5 \(annotations\[0\]\) has no 'iscrowd' .*COCOeval"):
+        check_config(cfg)
