@@ -90,6 +90,13 @@ def test_remote_annotation_files_are_not_read_by_the_config_check_but_once_by_th
     reads.clear()
     check_data_sources(cfg)
     assert reads == []  # rank 0 reads the remote files, for every rank
+    monkeypatch.delenv('RANK')
+    (tmp_path / 'annotations/instances_train2017.json').unlink()
+    for name in ('train_dataloader', 'val_dataloader', 'test_dataloader', 'val_evaluator', 'test_evaluator'):
+        node = cfg[name].get('dataset', cfg[name])
+        node.backend_args = None  # an s3:// URI alone: mmengine picks the remote backend by its prefix
+    check_config(cfg)
+    assert reads == []
 
 
 def test_a_local_file_that_is_missing_is_still_refused():
