@@ -69,7 +69,11 @@ def _kwargs_uses(init: Any) -> tuple[set[str], bool] | None:
 @functools.cache
 def dropping_chain(cls: type) -> tuple[frozenset[str], str] | None:
     """``(the arguments the constructor chain of cls reads, the class whose **kwargs end the chain)`` when that
-    chain drops unknown keyword arguments (module docstring); ``None`` otherwise."""
+    chain drops unknown keyword arguments (module docstring); ``None`` otherwise. An argument of a base class that a
+    constructor of the chain gives it itself (``super().__init__(num=512, **kwargs)``,
+    :func:`~automl_mm.engine.preflight_training.set_by_subclass`) is none of them: a config cannot give it."""
+    from .preflight_training import set_by_subclass
+
     names: set[str] = set()
     for owner in [c for c in cls.__mro__ if '__init__' in vars(c) and c is not object]:
         try:
@@ -86,7 +90,7 @@ def dropping_chain(cls: type) -> tuple[frozenset[str], str] | None:
         read, forwarded = uses
         names |= read
         if not forwarded:
-            return frozenset(names), owner.__name__
+            return frozenset(names - set(set_by_subclass(cls))), owner.__name__
     return None  # (reached object: its __init__ refuses keywords)
 
 
@@ -112,11 +116,14 @@ def check_dropped_arguments(cfg: Any, scope: str, skip: tuple[str, ...] = ()) ->
 
     Raises:
         ConfigCheckError: for a near miss, naming the key, the class that drops it, the arguments the chain reads
-            and the close one.
+            and the close one (never an argument a constructor of the chain gives its base itself:
+            :func:`dropping_chain`); for such an argument given, naming it and the constructor that sets it.
     """
     import difflib
 
     from automl_mm.registry import config_class
+
+    from .preflight_training import set_by_subclass
 
     registries = _registries()
     for top in cfg.keys():
@@ -133,9 +140,14 @@ def check_dropped_arguments(cfg: Any, scope: str, skip: tuple[str, ...] = ()) ->
             if cls is None or (chain := dropping_chain(cls)) is None:
                 continue
             names, root = chain
+            set_by = set_by_subclass(cls)
             for name in node:
                 if name in ('type', '_scope_') or name in names:
                     continue
+                if name in set_by:  # not dropped: Python's "got multiple values", naming no key
+                    raise ConfigCheckError(
+                        f'{key}.{name}: {cls.__name__} sets {name!r} itself ({set_by[name]} passes it to its base '
+                        "class's constructor beside the keywords it forwards), so the config cannot give it")
                 close = difflib.get_close_matches(str(name), sorted(names), n=1)
                 what = (f'{key}.{name}: {cls.__name__} does not read {name!r}; its constructor chain ends in '
                         f'{root}\'s **kwargs, which drops it without a word (it reads {", ".join(sorted(names))})')
