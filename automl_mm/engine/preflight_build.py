@@ -19,6 +19,8 @@ from collections.abc import Iterable, Iterator
 from types import SimpleNamespace
 from typing import Any
 
+from mmengine.logging import print_log
+
 from .preflight_runner_args import check_default_hook_typed
 from .preflight_walk import (
     ConfigCheckError,
@@ -115,8 +117,10 @@ def check_data_sources(cfg: Any, test_only: bool = False, split: str = 'test') -
     before the loop's loader found the data missing. Only the datasets that read data are built, not the wrappers
     around them (``ConcatDataset``, ``RepeatDataset``, mmdet's ``MultiImageMixDataset``, ...): ``MultiImageMixDataset``
     takes the length of what it wraps when built, whatever ``lazy_init``, and loaded a YOLOX config's whole COCO
-    file here before the runner loaded it again. Cost: each such dataset's constructor, without its data list; the
-    files stat-ed (the COCO files :func:`~automl_mm.engine.preflight.check_config` read are not read again).
+    file here before the runner loaded it again. A dataset whose class hides whether it takes ``lazy_init`` (a
+    constructor without readable source: :func:`unknown_lazy_init`) is not built, with a warning naming its key.
+    Cost: each such dataset's constructor, without its data list; the files stat-ed (the COCO files
+    :func:`~automl_mm.engine.preflight.check_config` read are not read again).
 
     Raises:
         ConfigCheckError: a file or folder a dataset reads is missing or unreadable, naming the dataset's config key
@@ -151,7 +155,8 @@ def _checked_datasets(cfg: Any, datasets: Iterable[tuple[Any, str]], scope: str)
     """``(dataset, config key)`` for each of ``datasets`` (``(dataset config, its config key)``, e.g.
     ``train_dataloader.dataset``) that is a config: the dataset built lazily (:func:`_build_lazily`) and what its
     loading will read checked (:func:`~automl_mm.engine.preflight_loading.check_before_loading`), in the scope the
-    caller set."""
+    caller set; one that cannot be built without its data list as far as the check can tell
+    (:func:`unknown_lazy_init`) is warned of and left out."""
     from automl_mm.engine.preflight_loading import check_before_loading, start_backend_reads
     from automl_mm.registry import DATASETS, registered_class
 
@@ -166,6 +171,9 @@ def _checked_datasets(cfg: Any, datasets: Iterable[tuple[Any, str]], scope: str)
             from .preflight_types import type_hint
             raise ConfigCheckError(f'{key}.type={kind!r} is not a registered dataset in scope '
                                    f'{in_scope!r}{type_hint(DATASETS.name, kind, in_scope)}')
+        if not_lazy := unknown_lazy_init(dataset, scope):  # building it might read its whole data list
+            _warn_not_built(key, not_lazy)
+            continue
         _build_lazily(dataset, scope)  # check the arguments, do not read the data twice
         with _named(key, node=dataset):
             built = DATASETS.build(dataset)
@@ -194,6 +202,69 @@ def _build_lazily(dataset: dict, scope: str) -> None:
         cls = kind if isinstance(kind, type) else registered_class(DATASETS, kind, in_scope)
         if cls is not None and _takes_lazy_init(cls):
             node.setdefault('lazy_init', True)
+
+
+def unknown_lazy_init(dataset: dict, scope: str) -> str | None:
+    """Why the check cannot tell whether the dataset config ``dataset`` (or one it wraps) builds without its data
+    list, or ``None``: a class of it whose constructor chain passes ``**kwargs`` through a constructor whose source
+    cannot be read (a class made by ``exec`` / ``type()`` at run time, or compiled in an extension) before reaching
+    one that names ``lazy_init`` (mmengine's ``BaseDataset``), with no ``lazy_init`` in that config.
+    :func:`_takes_lazy_init` reads the forwarding calls from the source, so without it ``lazy_init=True`` was not
+    set and the check built such a dataset in full, reading its whole data list before the runner read it again;
+    setting it blind could instead stop a class that gives ``lazy_init`` to its base itself ("got multiple values").
+    The reason reads ``'<Class>.__init__ takes **kwargs and its source cannot be read ...'``."""
+    from automl_mm.registry import DATASETS, registered_class
+
+    for node, _, in_scope in scoped_datasets(dataset, '', scope):
+        kind = node.get('type')
+        cls = kind if isinstance(kind, type) else registered_class(DATASETS, kind, in_scope)
+        if cls is None or 'lazy_init' in node or _takes_lazy_init(cls):
+            continue
+        hidden = _unreadable_forwarder(cls)
+        if hidden is not None:
+            return (f'{hidden} takes **kwargs and its source cannot be read, so whether they pass lazy_init on to '
+                    f'its base class is not known')
+    return None
+
+
+def _unreadable_forwarder(cls: type) -> str | None:
+    """``'<Class>.__init__'``: the first constructor of ``cls``'s chain that takes ``**kwargs`` (or has no signature)
+    and has no readable source, where a later constructor of the chain names ``lazy_init``; ``None`` otherwise (a
+    chain that names it first, or ends in a constructor without ``**kwargs``, or is read to its end)."""
+    import inspect
+
+    owners = [c for c in cls.__mro__ if '__init__' in vars(c) and c is not object]
+
+    def names(owner: type) -> set[str]:
+        try:
+            return set(inspect.signature(owner.__init__).parameters)
+        except (TypeError, ValueError):
+            return set()
+
+    for at, owner in enumerate(owners):
+        try:
+            params = inspect.signature(owner.__init__).parameters
+        except (TypeError, ValueError):
+            params = None
+        if params is not None and ('lazy_init' in params or not any(
+                p.kind is inspect.Parameter.VAR_KEYWORD for p in params.values())):
+            return None
+        try:
+            inspect.getsource(owner.__init__)
+        except (OSError, TypeError):
+            later = any('lazy_init' in names(base) for base in owners[at + 1:])
+            return f'{owner.__qualname__}.__init__' if later else None
+    return None
+
+
+def _warn_not_built(key: str, why: str) -> None:
+    """Warn that the dataset at config key ``key`` was not built by the check (:func:`unknown_lazy_init`)."""
+    import logging
+
+    print_log(f'{key}: not built by the config check: {why}, and building it here could read its whole data list '
+              'before the runner reads it again; its arguments and files are checked when the runner builds it (set '
+              f'{key}.lazy_init=True where its class takes it, and the check builds it without its data)',
+              logger='current', level=logging.WARNING)
 
 
 def _takes_lazy_init(cls: type) -> bool:

@@ -69,13 +69,14 @@ def _build_clean_dataset(cfg: Any, hook: Any) -> None:
     """Build lazily (:func:`~automl_mm.engine.preflight_build._build_lazily`, what it wraps included) the dataset of
     the clean training images ``bn_recalibration_batches`` reads (``bn_recalibration_dataloader``, or
     ``train_dataloader`` with the ``test_pipeline``), which the hook builds only in ``before_train``, in every
-    worker."""
+    worker; not one whose class hides whether it takes ``lazy_init`` (warned of:
+    :func:`~automl_mm.engine.preflight_build.unknown_lazy_init`)."""
     from mmengine.registry import DefaultScope
 
     from automl_mm.ohl.reward import clean_train_loader_cfg
     from automl_mm.registry import DATASETS, registered_class
 
-    from .preflight_build import _build_lazily
+    from .preflight_build import _build_lazily, _warn_not_built, unknown_lazy_init
     from .preflight_loading import check_before_loading
 
     loader, key = clean_train_loader_cfg(cfg, hook.scorer._bn_loader_cfg, hook.config_key)
@@ -90,6 +91,10 @@ def _build_clean_dataset(cfg: Any, hook: Any) -> None:
         scope = dataset.get('_scope_') or scope
         raise ValueError(f'{key}: dataset.type={kind!r} is not a registered dataset in scope {scope!r}'
                          f'{type_hint(DATASETS.name, kind, scope)}')
+    if not_lazy := unknown_lazy_init(dataset, dataset.get('_scope_') or scope):  # it might read its data list
+        if not key.startswith('train_dataloader'):  # (the training set was warned of as train_dataloader.dataset)
+            _warn_not_built(f'{key}.dataset', not_lazy)
+        return
     _build_lazily(dataset, dataset.get('_scope_') or scope)  # the arguments, not the data (wrapped ones too)
     try:
         with DefaultScope.overwrite_default_scope(scope):
