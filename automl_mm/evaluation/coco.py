@@ -183,13 +183,46 @@ def mask_area(segmentation: Any, height: int, width: int) -> float | None:
     (no mask, an empty polygon list, a bitmap). A polygon of fewer than 3 points (``[x1, y1, x2, y2]``, ``[]``: no
     pixel; mmdet's ``LoadAnnotations`` calls it invalid) is left out (pycocotools stopped on it: a part of 4
     numbers is read as a box, TypeError, an empty one 'input type is not supported'); ``None`` where no polygon is
-    left."""
+    left.
+
+    A polygon is rasterised by pycocotools, which keeps only the image's pixels but first walks the whole outline
+    at 5 points a pixel (some 100 bytes a pixel of outline): a vertex at 1e9 asked for some 80 GB (a segfault under a
+    memory limit). A polygon with a vertex more than :data:`_REACH` widths / heights outside the image is therefore
+    cut to that neighbourhood first (:func:`_cut_to`), so the work is bounded by the image size and the vertex
+    count; its area is the image's pixels it covers (0.0 where none): pycocotools' own but for about a pixel
+    along a cut edge that crosses the image (the cut end is rounded to pycocotools' 1/5 px grid, which moves the
+    edge's rasterised line by up to 1/10 px; beyond 4e8 px pycocotools' own coordinates overflow). A polygon inside
+    the neighbourhood goes to pycocotools as it is: its area is pycocotools' own.
+
+    Raises:
+        ValueError: a polygon holds a coordinate that is no finite number (NaN, inf, a str: pycocotools stopped or
+            crashed on it), naming the polygon's position (:func:`gt_json_with_mask_areas` adds the annotation's
+            and image's ids).
+    """
+    import numpy as np
     from pycocotools import mask as mask_utils
 
     if isinstance(segmentation, list):
-        polygons = [p for p in segmentation if isinstance(p, (list, tuple)) and len(p) >= 6]
+        polygons = []
+        for i, polygon in enumerate(segmentation):
+            if not (isinstance(polygon, (list, tuple)) and len(polygon) >= 6):
+                continue
+            try:
+                points = np.asarray(polygon, dtype=np.float64)
+            except (TypeError, ValueError):
+                points = None
+            if points is None or points.ndim != 1 or not np.isfinite(points).all():
+                raise ValueError(f'segmentation polygon {i} holds a coordinate that is no finite number: '
+                                 f'{_shortened(polygon)}')
+            points = points[:len(points) // 2 * 2].reshape(-1, 2)  # (pycocotools reads pairs, an odd last dropped)
+            bounds = (-_REACH * width, -_REACH * height, (_REACH + 1) * width, (_REACH + 1) * height)
+            if (points < bounds[:2]).any() or (points > bounds[2:]).any():
+                points = _cut_to(points, *bounds)
+                if len(points) < 3:
+                    continue  # nothing of it near the image: no pixel
+            polygons.append(points.ravel().tolist())
         if not polygons:
-            return None
+            return None if not any(isinstance(p, (list, tuple)) and len(p) >= 6 for p in segmentation) else 0.0
         rle = mask_utils.merge(mask_utils.frPyObjects(polygons, height, width))
     elif isinstance(segmentation, dict) and 'counts' in segmentation and 'size' in segmentation:
         counts = segmentation['counts']
@@ -202,6 +235,45 @@ def mask_area(segmentation: Any, height: int, width: int) -> float | None:
     else:
         return None
     return float(mask_utils.area(rle))
+
+
+#: How many image widths / heights outside the image a polygon's vertices may lie before :func:`mask_area` cuts it
+#: to that neighbourhood (pycocotools then walks at most some 2 x 17 x (height + width) px of outline per cut edge).
+_REACH = 8
+
+
+def _shortened(values: Any, at_most: int = 8) -> str:
+    """``repr`` of a polygon's first ``at_most`` values (and how many more), for a message."""
+    values = list(values)
+    more = f', ... ({len(values) - at_most} more)' if len(values) > at_most else ''
+    return f'[{", ".join(repr(v) for v in values[:at_most])}{more}]'
+
+
+def _cut_to(points: Any, x0: float, y0: float, x1: float, y1: float) -> Any:
+    """The (K, 2) polygon ``points`` cut to the rectangle [x0, x1] x [y0, y1] (Sutherland-Hodgman: against each
+    side in turn, a vertex outside replaced by where the edges through it cross that side), as (M, 2); M < 3 where
+    nothing of it is inside. Where the border cuts a concave polygon apart the pieces stay one ring, joined along
+    the border by edges that go there and back: pycocotools' even-odd fill draws no pixel for them, and inside the
+    rectangle the ring crosses each line where the polygon did, so its pixels in the image are the polygon's.
+    (shapely's ``clip_by_rect``, :func:`automl_mm.augment.annotations.clip_polygon`, first repairs a
+    self-intersecting polygon, which changes the pixels pycocotools fills.)"""
+    import numpy as np
+
+    for axis, bound, below in ((0, x0, False), (0, x1, True), (1, y0, False), (1, y1, True)):
+        if len(points) == 0:
+            break
+        inside = points[:, axis] <= bound if below else points[:, axis] >= bound
+        kept = []
+        for k in range(len(points)):
+            p, q = points[k], points[(k + 1) % len(points)]
+            if inside[k]:
+                kept.append(p)
+            if inside[k] != inside[(k + 1) % len(points)]:
+                crossing = p + (bound - p[axis]) / (q[axis] - p[axis]) * (q - p)
+                crossing[axis] = bound  # exactly on the side
+                kept.append(crossing)
+        points = np.array(kept, dtype=np.float64).reshape(-1, 2)
+    return points
 
 
 def gt_json_with_mask_areas(gt_to_coco_json: Callable[..., str], *args: Any, **kwargs: Any) -> str:
@@ -219,6 +291,10 @@ def gt_json_with_mask_areas(gt_to_coco_json: Callable[..., str], *args: Any, **k
     ``coco/bbox_mAP_s`` without ``ann_file`` read other objects than pycocotools on the same file and detections.
     An object without a mask keeps its box's area (the file's, where it gives boxes only). Returns the file's
     path, rewritten in place.
+
+    Raises:
+        ValueError: a polygon coordinate pycocotools cannot read (:func:`mask_area`), naming the file, the
+            annotation's id and its image's id.
     """
     from mmengine.fileio import dump, load, put_text
 
@@ -231,7 +307,11 @@ def gt_json_with_mask_areas(gt_to_coco_json: Callable[..., str], *args: Any, **k
     for annotation in coco_json.get('annotations') or []:
         if 'segmentation' not in annotation or annotation['image_id'] not in sizes:
             continue
-        area = mask_area(annotation['segmentation'], *sizes[annotation['image_id']])
+        try:
+            area = mask_area(annotation['segmentation'], *sizes[annotation['image_id']])
+        except ValueError as err:
+            raise ValueError(f'{path}: annotation {annotation.get("id")} (image {annotation["image_id"]}): {err} '
+                             "(written from that image's instances: pycocotools cannot rasterise the mask)") from None
         if area is not None and area != annotation.get('area'):
             annotation['area'], changed = area, True
     if changed:
