@@ -7,7 +7,9 @@ report stopped the run after it had trained up to there. :func:`metric_keys` say
 that is known without running it; :func:`check_metric_key` refuses a key outside them; ``CocoMetric``'s
 ``metric_items`` are mmdet's item names (:func:`_check_coco_metric_items`). :func:`warn_rounded_search_metric` warns
 where a search ranks by a metric mmdet reports rounded (copies and candidates tie), :func:`warn_rounded_save_best`
-where ``save_best`` selects checkpoints by one (validations tie: the first checkpoint is kept).
+where ``save_best`` selects checkpoints by one (validations tie: the first checkpoint is kept),
+:func:`warn_area_ranges_differ` where a search ranks by an area key (``bbox_mAP_s``) that the validation logs ranged
+by box areas (mmdet's ``CocoMetric`` without ``ann_file``) and the search by mask areas.
 Keys and arguments at detection counts pycocotools does not evaluate: :mod:`automl_mm.engine.preflight_coco_counts`;
 ``iou_thrs`` and ``classwise`` settings: :mod:`automl_mm.engine.preflight_coco_settings`.
 """
@@ -471,3 +473,52 @@ def warn_rounded_monitors(cfg: Any, scope: str | None) -> list[str]:
                   f'{where}.{least_key}', logger='current', level=logging.WARNING)
         warned.append(where)
     return warned
+
+
+#: The keys (after the prefix) of a ``CocoMetric`` that range objects small / medium / large by their ``area``.
+COCO_AREA_KEYS = r'(bbox|segm)_mAP_[sml]|AR_[sml]@\d+'
+
+
+def warn_area_ranges_differ(metric_key: Any, key_name: str, evaluator: Any, evaluator_key: str, cfg: Any,
+                            scope: str | None) -> bool:
+    """Warn where a search ranks by an area key (``coco/bbox_mAP_s``, ``coco/AR_l@1000``: :data:`COCO_AREA_KEYS`)
+    of a ``CocoMetric`` without ``ann_file`` while ``val_evaluator`` logs the same key from mmdet's own
+    ``CocoMetric`` without ``ann_file``: the search's value ranges each object with a mask by its mask's area, as
+    pycocotools on an annotation file does (:func:`automl_mm.evaluation.coco.gt_json_with_mask_areas`), mmdet's by
+    its box's, so for the same predictions the logged validation and the search's scores read other objects (a 40 x
+    40 box around 800 mask pixels: small to the search, medium to the validation). ``automl_mm.UnroundedCocoMetric``
+    in ``val_evaluator`` reads as the search does. Returns whether it warned."""
+    import re
+
+    from automl_mm.evaluation.coco import UnroundedCocoMetric
+    from automl_mm.registry import METRICS
+
+    from .preflight_walk import _subclass
+
+    def area_key_of(metric: Any) -> bool:  # a CocoMetric without ann_file reporting metric_key, an area key
+        found = reporting_class(metric, scope) if isinstance(metric, dict) else None
+        if found is None or found[0] != 'CocoMetric' or metric.get('ann_file'):
+            return False
+        prefix = found[1]
+        key = metric_key[len(prefix) + 1:] if prefix and metric_key.startswith(f'{prefix}/') else \
+            None if prefix else metric_key
+        return key is not None and re.fullmatch(COCO_AREA_KEYS, key) is not None and \
+            metric_key in (metric_keys(metric, complete=False, scope=scope) or ())
+
+    if not isinstance(metric_key, str) or not any(area_key_of(m) for m in evaluator_metrics(evaluator or [])):
+        return False
+    if cfg.get('val_dataloader') is None:
+        return False
+    for metric in evaluator_metrics(cfg.get('val_evaluator') or []):
+        cls = _subclass(metric, METRICS, object, scope) if isinstance(metric, dict) else None
+        if cls is None or issubclass(cls, UnroundedCocoMetric) or not area_key_of(metric):
+            continue
+        print_log(f'{key_name}={metric_key!r} ranges objects small / medium / large by their mask areas '
+                  f'({evaluator_key} has no ann_file: the ground truth is written from the scored images, each object '
+                  "with a mask given its mask's area, as pycocotools reads an annotation file), but val_evaluator's "
+                  f"{config_type_name(metric)} (mmdet's, without ann_file) logs {metric_key!r} ranged by box areas: "
+                  'for the same predictions the validation and the search read other objects. Set val_evaluator '
+                  "type='automl_mm.UnroundedCocoMetric' (mmdet's CocoMetric, ranged by mask areas) for the same "
+                  'reading, or give both an ann_file', logger='current', level=logging.WARNING)
+        return True
+    return False

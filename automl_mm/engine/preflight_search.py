@@ -17,7 +17,7 @@ from automl_mm.utils.scope import config_type_name
 
 from .preflight_classes import check_searched_topk
 from .preflight_eval_splits import check_held_out
-from .preflight_metrics import check_metric_key, warn_rounded_search_metric
+from .preflight_metrics import check_metric_key, warn_area_ranges_differ, warn_rounded_search_metric
 from .preflight_outputs import _check_folder
 from .preflight_walk import ConfigCheckError, config_scope
 
@@ -73,6 +73,8 @@ def _check_ohl_hook(cfg: Any) -> None:
         check_searched_topk(cfg, hook['reward_key'], f'custom_hooks[{i}].reward_key', evaluator, where)
         warn_rounded_search_metric(hook['reward_key'], f'custom_hooks[{i}].reward_key', evaluator, where,
                                    config_scope(cfg))
+        warn_area_ranges_differ(hook['reward_key'], f'custom_hooks[{i}].reward_key', evaluator, where, cfg,
+                                config_scope(cfg))
         _check_rule(hook.get('reward_rule'), hook['reward_key'], f'custom_hooks[{i}].reward_rule',
                     f'custom_hooks[{i}].reward_key')
     loader, loader_key = first_configured(cfg, hook.get('reward_dataloader'), f'custom_hooks[{i}].reward_dataloader',
@@ -146,6 +148,8 @@ def _check_search_loop(cfg: Any, train_cfg: Any) -> None:
     check_searched_topk(cfg, train_cfg.get('metric_key', default_key), 'train_cfg.metric_key', evaluator, where)
     warn_rounded_search_metric(train_cfg.get('metric_key', default_key), 'train_cfg.metric_key', evaluator, where,
                                config_scope(cfg))
+    warn_area_ranges_differ(train_cfg.get('metric_key', default_key), 'train_cfg.metric_key', evaluator, where, cfg,
+                            config_scope(cfg))
     _check_rule(train_cfg.get('metric_rule'), train_cfg.get('metric_key', default_key), 'train_cfg.metric_rule',
                 'train_cfg.metric_key')
     loader, loader_key = first_configured(cfg, train_cfg.get('search_dataloader'), 'train_cfg.search_dataloader',
