@@ -187,12 +187,13 @@ def mask_area(segmentation: Any, height: int, width: int) -> float | None:
 
     A polygon is rasterised by pycocotools, which keeps only the image's pixels but first walks the whole outline
     at 5 points a pixel (some 40 bytes a pixel of outline, measured: 0.8 GB for a vertex at 1e7): a vertex at 1e9
-    asked for some 80 GB (a segfault under a memory limit). A polygon with a vertex more than :data:`_REACH` widths / heights outside the image is therefore
-    cut to that neighbourhood first (:func:`_cut_to`), so the work is bounded by the image size and the vertex
-    count; its area is the image's pixels it covers (0.0 where none): pycocotools' own but for about a pixel
-    along a cut edge that crosses the image (the cut end is rounded to pycocotools' 1/5 px grid, which moves the
-    edge's rasterised line by up to 1/10 px; beyond 4e8 px pycocotools' own coordinates overflow). A polygon inside
-    the neighbourhood goes to pycocotools as it is: its area is pycocotools' own.
+    asked for some 80 GB (a segfault under a memory limit). A polygon with a vertex more than :data:`_REACH`
+    widths / heights outside the image is therefore cut to that neighbourhood first (:func:`_cut_to`), so the work
+    is bounded by the image size and the vertex count; its area is the image's pixels it covers (0.0 where none):
+    pycocotools' own but for about a pixel along a cut edge that crosses the image (the cut end is rounded to
+    pycocotools' 1/5 px grid, which moves the edge's rasterised line by up to 1/10 px; beyond 4e8 px pycocotools'
+    own coordinates overflow). A polygon inside the neighbourhood goes to pycocotools as it is: its area is
+    pycocotools' own.
 
     Raises:
         ValueError: a polygon holds a coordinate that is no finite number (NaN, inf, a str: pycocotools stopped or
