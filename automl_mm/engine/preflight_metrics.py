@@ -487,7 +487,9 @@ def warn_area_ranges_differ(metric_key: Any, key_name: str, evaluator: Any, eval
     pycocotools on an annotation file does (:func:`automl_mm.evaluation.coco.gt_json_with_mask_areas`), mmdet's by
     its box's, so for the same predictions the logged validation and the search's scores read other objects (a 40 x
     40 box around 800 mask pixels: small to the search, medium to the validation). ``automl_mm.UnroundedCocoMetric``
-    in ``val_evaluator`` reads as the search does. Returns whether it warned."""
+    in ``val_evaluator`` reads as the search does. An object without a mask keeps its box's area in both, so for
+    box-only data the readings agree: whether the data has masks is not known here (the ground truth is written at
+    evaluation), so the warning says that it applies where they do. Returns whether it warned."""
     import re
 
     from automl_mm.evaluation.coco import UnroundedCocoMetric
@@ -517,7 +519,9 @@ def warn_area_ranges_differ(metric_key: Any, key_name: str, evaluator: Any, eval
                   f'({evaluator_key} has no ann_file: the ground truth is written from the scored images, each object '
                   "with a mask given its mask's area, as pycocotools reads an annotation file), but val_evaluator's "
                   f"{config_type_name(metric)} (mmdet's, without ann_file) logs {metric_key!r} ranged by box areas: "
-                  'for the same predictions the validation and the search read other objects. Set val_evaluator '
+                  'where the annotations give masks (segmentation), the validation and the search read other objects '
+                  'for the same predictions (an object without a mask keeps its box area in both: box-only data '
+                  'reads the same, and this warning does not apply to it). Set val_evaluator '
                   "type='automl_mm.UnroundedCocoMetric' (mmdet's CocoMetric, ranged by mask areas) for the same "
                   'reading, or give both an ann_file', logger='current', level=logging.WARNING)
         return True

@@ -18,7 +18,9 @@ def logged(monkeypatch):
     return messages
 
 
-def _cfg(val_metric: dict | None) -> dict:
+def _cfg(val_metric: dict | str | None) -> dict:
+    if val_metric == 'no val_dataloader':
+        return dict(val_dataloader=None, val_evaluator=dict(type='mmdet.CocoMetric'))
     return dict(val_dataloader=dict(batch_size=1), val_evaluator=val_metric)
 
 
@@ -36,6 +38,7 @@ def test_an_area_key_read_by_the_search_and_logged_by_mmdets_metric_is_warned_of
     assert logged[0].startswith("custom_hooks[0].reward_key='coco/bbox_mAP_s' ranges objects small / medium / large "
                                 'by their mask areas')
     assert "type='automl_mm.UnroundedCocoMetric'" in logged[0]
+    assert 'box-only data reads the same' in logged[0]  # (the warning fired for box-only data as if they differed)
     proposal = dict(type='mmdet.CocoMetric', metric='proposal')
     assert _warns('coco/AR_l@1000', proposal, proposal)
 
@@ -47,6 +50,7 @@ def test_an_area_key_read_by_the_search_and_logged_by_mmdets_metric_is_warned_of
     ('coco/bbox_mAP_s', dict(type='mmdet.CocoMetric'), dict(SEARCH, ann_file='a.json')),
     ('coco/bbox_mAP_s', dict(type='mmdet.CocoMetric', prefix='val'), SEARCH),  # logs another key
     ('coco/bbox_mAP_s', None, SEARCH),
+    ('coco/bbox_mAP_s', 'no val_dataloader', SEARCH),  # no validation runs: nothing is logged
 ])
 def test_no_warning_where_the_readings_agree_or_differ_in_name(logged, key, val_metric, search):
     assert not _warns(key, val_metric, search) and not logged
