@@ -61,3 +61,27 @@ def test_the_clean_images_dataset_of_bn_recalibration_without_readable_source_is
     build_check(cfg)
     assert LOADS['bn_nosrc'] == 0
     assert [m for m in logged if 'bn_recalibration_dataloader.dataset: not built' in m]
+
+
+class _Plain:
+    """A dataset whose constructor names no ``lazy_init`` (no mmengine ``BaseDataset``): building it reads nothing."""
+
+    built: list = []
+
+    def __init__(self, tag: str = 'x') -> None:
+        _Plain.built.append(tag)
+
+    def __len__(self) -> int:
+        return 4
+
+    def __getitem__(self, i: int) -> dict:
+        return dict(img_id=i)
+
+
+def test_a_class_without_readable_source_whose_chain_takes_no_lazy_init_is_still_built(logged):
+    namespace = {'_Plain': _Plain}
+    code = 'class NoSourcePlain(_Plain):\n    def __init__(self, **kwargs):\n        super().__init__(**kwargs)\n'
+    exec(compile(code, '<generated>', 'exec'), namespace)  # noqa: S102 - a class without readable source
+    _Plain.built.clear()
+    build_check(_cfg(dict(type=namespace['NoSourcePlain'], tag='plain')))
+    assert _Plain.built == ['plain'] and not logged  # nothing to read twice: checked as before, not warned of
