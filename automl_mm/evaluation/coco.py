@@ -190,10 +190,12 @@ def mask_area(segmentation: Any, height: int, width: int) -> float | None:
     asked for some 80 GB (a segfault under a memory limit). A polygon with a vertex more than :data:`_REACH`
     widths / heights outside the image is therefore cut to that neighbourhood first (:func:`_cut_to`), so the work
     is bounded by the image size and the vertex count; its area is the image's pixels it covers (0.0 where none):
-    pycocotools' own but for about a pixel along a cut edge that crosses the image (the cut end is rounded to
-    pycocotools' 1/5 px grid, which moves the edge's rasterised line by up to 1/10 px; beyond 4e8 px pycocotools'
-    own coordinates overflow). A polygon inside the neighbourhood goes to pycocotools as it is: its area is
-    pycocotools' own.
+    pycocotools' own but for the pixels along a cut edge that crosses the image (the cut end is rounded to
+    pycocotools' 1/5 px grid, which moves the edge's rasterised line by up to 1/10 px, flipping the pixels whose
+    column or row it passes within that of its threshold: mostly none or one or two, at worst a run of an image row
+    or column per cut edge, for an edge nearly along the pixel grid: 55 of 5,100 px on a 100 x 100 image measured;
+    beyond 4e8 px pycocotools' own coordinates overflow). A polygon inside the neighbourhood goes to pycocotools as
+    it is: its area is pycocotools' own.
 
     Raises:
         ValueError: a polygon holds a coordinate that is no finite number (NaN, inf, a str: pycocotools stopped or
