@@ -1,14 +1,15 @@
 """OHL optimiser spaces inside real mmengine runs (one copy of the digits config, CPU, in process) composed with
 what mmengine itself does to each parameter group's lr / weight decay / momentum, checked at every iteration and
 across a resume: ``param_scheduler`` (a per-iteration ``LinearLR`` warm-up, a per-epoch ``MultiStepLR``, a
-``LinearMomentum`` converted to iterations), ``auto_scale_lr`` (batches of 16 against ``base_batch_size=64``: each
-group's lr × 0.25, mmengine's ``Runner.scale_lr``), ``paramwise_cfg`` (``norm_decay_mult``, ``bias_lr_mult``,
-``bias_decay_mult``, a ``custom_keys`` entry's ``lr_mult`` / ``decay_mult``) and gradient accumulation.
+``LinearMomentum`` converted to iterations), ``auto_scale_lr`` (batches of 16, two accumulated per step, against
+``base_batch_size=64``: each group's lr × 0.5, mmengine's ``Runner.scale_lr`` over the effective batch, patch 19),
+``paramwise_cfg`` (``norm_decay_mult``, ``bias_lr_mult``, ``bias_decay_mult``, a ``custom_keys`` entry's ``lr_mult`` /
+``decay_mult``) and gradient accumulation.
 
 What each group must train with, before each iteration (mmengine's documented rules; the scheduler's factor in its
 chained form is compared to 1e-12):
 
-* lr = scheduler factor × base (the config's, or the base lr a space wrote) × the group's ``lr_mult`` × 0.25;
+* lr = scheduler factor × base (the config's, or the base lr a space wrote) × the group's ``lr_mult`` × 0.5;
 * weight decay = the base a space wrote × the group's ``decay_mult``;
 * momentum = the value a space wrote (every group), or the momentum scheduler's factor × the config's 0.9.
 
@@ -18,7 +19,7 @@ must train the remaining iterations with exactly the uninterrupted run's values.
 base lr (no ``targets``, so the hooks' ``before_run`` does not read its rules before the checkpoint is loaded)
 reads the rules at its first write after the resume: they must keep the ``auto_scale_lr`` factor read from the built
 optimiser and stored in the checkpoint's groups (read from the checkpoint's values after a trunk that wrote 0.08,
-the factor became 0.25 × 0.08 / 0.05 = 0.4: a base of 0.08 trained at 0.032 instead of 0.02)."""
+the factor became 0.5 × 0.08 / 0.05 = 0.8: a base of 0.08 trained at 0.064 instead of 0.04)."""
 from __future__ import annotations
 
 import math
@@ -36,7 +37,8 @@ from conftest import tiny_ohl_cfg
 
 LR, WD = 'optim_wrapper.optimizer.lr', 'optim_wrapper.optimizer.weight_decay'
 MOMENTUM = 'optim_wrapper.optimizer.param_groups.*.momentum'
-CONFIG_LR, CONFIG_MOMENTUM, SCALE = 0.05, 0.9, 16 / 64  # the digits schedule's SGD; auto_scale_lr's batch ratio
+# the digits schedule's SGD; auto_scale_lr's ratio of the effective batch (16 × accumulative_counts 2) to 64
+CONFIG_LR, CONFIG_MOMENTUM, SCALE = 0.05, 0.9, 16 * 2 / 64
 PARAMWISE = dict(norm_decay_mult=0.0, bias_lr_mult=2.0, bias_decay_mult=0.5,
                  custom_keys={'head.fc.weight': dict(lr_mult=0.1, decay_mult=3.0)})
 #: (lr_mult, decay_mult) of each parameter of the digits ConvNet under PARAMWISE, as mmengine's docs give them
