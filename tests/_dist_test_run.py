@@ -44,3 +44,14 @@ def dist_test_run(tmp_path_factory) -> tuple[subprocess.CompletedProcess, str]:
              'test_dataloader.dataset.img_size=16'], cwd=tmp, env=env, capture_output=True, text=True, timeout=180)
         _RUN['out'] = out
     return _RUN['proc'], _RUN['out']
+
+
+def failure_text(proc: subprocess.CompletedProcess, limit: int = 4000) -> str:
+    """What a failed run printed, for an assertion message: the end of its output, and, where a rank died of a
+    fatal signal, the start of its ``faulthandler`` dump (``Fatal Python error: ...`` and the threads' stacks),
+    which a plain tail cut off behind the dump's list of extension modules (a CI run's SIGABRT of rank 1 showed
+    only that list)."""
+    text = proc.stdout + proc.stderr
+    fatal = text.find('Fatal Python error')
+    head = text[fatal:fatal + limit] + '\n[...]\n' if fatal >= 0 else ''
+    return head + text[-limit:]

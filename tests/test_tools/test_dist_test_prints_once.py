@@ -3,12 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from _dist_test_run import dist_test_run
+from _dist_test_run import dist_test_run, failure_text
 
 
 @pytest.mark.slow
 def test_dist_test_prints_the_metrics_once(tmp_path_factory):
     proc, _ = dist_test_run(tmp_path_factory)  # shared with test_launch_scripts.py's dist_test.sh test
-    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
+    assert proc.returncode == 0, failure_text(proc)
     printed = [line for line in proc.stdout.splitlines() if line.startswith("{'accuracy/top1'")]
     assert len(printed) == 1, proc.stdout[-2000:]

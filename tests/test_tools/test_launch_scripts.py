@@ -11,7 +11,7 @@ import subprocess
 import sys
 
 import pytest
-from _dist_test_run import dist_test_run
+from _dist_test_run import dist_test_run, failure_text
 
 from conftest import REPO_ROOT
 
@@ -110,7 +110,7 @@ def test_dist_test_runs_two_gloo_processes_and_dumps_every_prediction_once(tmp_p
     """2 processes (gloo on CPUs) test 16 images, 8 each; --out gathers all 16 predictions into one file. (Run from
     a folder of its own, as _script runs the scripts; shared with test_dist_test_prints_once.py.)"""
     proc, out = dist_test_run(tmp_path_factory)
-    assert proc.returncode == 0, (proc.stdout + proc.stderr)[-4000:]
+    assert proc.returncode == 0, failure_text(proc)
     assert 'accuracy/top1' in proc.stdout
     with open(out, 'rb') as f:
         predictions = pickle.load(f)
