@@ -51,6 +51,18 @@ def _check_absolute(cfg: Config, search: str) -> None:
     assert cfg.remote.data_root == 's3://bucket/coco/'
 
 
+
+def _exporting_loop(retrain_config: str, out_dir: str, monkeypatch) -> tuple[SimpleNamespace, list[str]]:
+    """A stand-in search loop with ``SearchLoopBase``'s own export methods (``write_final_config`` is called on it)
+    and the list the current logger's warnings go to."""
+    loop = SimpleNamespace(retrain_config=retrain_config, out_dir=out_dir)
+    loop.write_text = functools.partial(SearchLoopBase.write_text, loop)
+    loop.remove_output = functools.partial(SearchLoopBase.remove_output, loop)
+    logged = []
+    logger = MMLogger.get_current_instance()
+    monkeypatch.setattr(logger, 'log', lambda level, msg, *a, **k: level >= logging.WARNING and logged.append(msg))
+    return loop, logged
+
 def test_the_resolved_copy_holds_absolute_data_paths(tmp_path, monkeypatch):
     search = _search_dir(tmp_path)
     monkeypatch.chdir(search)
@@ -70,12 +82,7 @@ def test_the_exported_final_config_reads_the_search_data_from_elsewhere(tmp_path
     monkeypatch.chdir(search)
     out = str(tmp_path / 'work' / 'pc_nas')
     os.makedirs(out)
-    loop = SimpleNamespace(retrain_config=osp.join(search, 'retrain.py'), out_dir=out)
-    loop.write_text = functools.partial(SearchLoopBase.write_text, loop)
-    loop.remove_output = functools.partial(SearchLoopBase.remove_output, loop)
-    logged = []
-    logger = MMLogger.get_current_instance()
-    monkeypatch.setattr(logger, 'log', lambda level, msg, *a, **k: level >= logging.WARNING and logged.append(msg))
+    loop, logged = _exporting_loop(osp.join(search, 'retrain.py'), out, monkeypatch)
     SearchLoopBase.write_final_config(loop, 'pc_nas_final_config.py', 'model = dict(type="X")', 'searched')
     said = [m for m in logged if 'data/missing.json' in m]
     assert len(said) == 1 and 'test_evaluator.ann_file' in said[0] and 'pc_nas_retrain_config.py' in said[0], logged
@@ -112,13 +119,8 @@ def test_a_retrain_config_inherited_by_its_path_names_its_relative_data_paths(tm
 
     monkeypatch.setattr(loop_module, 'resolved_config_text', no_text)
     monkeypatch.chdir(tmp_path)
-    loop = SimpleNamespace(retrain_config=str(tmp_path / 'retrain.py'), out_dir=str(tmp_path))
     (tmp_path / 'retrain.py').write_text('x = 1\n')
-    loop.write_text = functools.partial(SearchLoopBase.write_text, loop)
-    loop.remove_output = functools.partial(SearchLoopBase.remove_output, loop)
-    logged = []
-    logger = MMLogger.get_current_instance()
-    monkeypatch.setattr(logger, 'log', lambda level, msg, *a, **k: level >= logging.WARNING and logged.append(msg))
+    loop, logged = _exporting_loop(str(tmp_path / 'retrain.py'), str(tmp_path), monkeypatch)
     SearchLoopBase.write_final_config(loop, 'pc_nas_final_config.py', 'model = dict(type="X")', 'searched')
     said = [m for m in logged if 'are relative to the directory a run starts in' in m]
     assert len(said) == 1 and "data_root='data/'" in said[0] and "x.ann_file='missing.json'" in said[0], logged
