@@ -178,19 +178,28 @@ def check_train_shards(cfg: Any, scope: str | None) -> None:
     found = _unequal_batches(cfg, 'train_dataloader', scope)
     if found is None:
         return
-    cls, count, world, source, short, batches = found
-    from .preflight_training import callable_name
-
+    world = found[2]
     raise ConfigCheckError(
-        f'train_dataloader.sampler.round_up=False ({callable_name(cls)}) with {count} training samples on {world} '
-        f'processes ({source}), which {world} does not divide: {count % world} rank(s) would take {short + 1} '
-        f'samples per epoch and the others {short}{batches}; under an epoch loop the ranks run different numbers of '
+        f"{_uneven_split('train_dataloader', found, 'training samples', 'samples per epoch')}; under an epoch loop "
+        'the ranks run different numbers of '
         'iterations and one waits forever in the DDP gradient all-reduce the others never reach (or pairs it with '
         "their next collective), the schedulers' iteration spans and a resume's position differ by rank, and under "
         'an iteration loop their epochs drift apart and their shards stop partitioning the data. Set '
         'train_dataloader.sampler.round_up=True (the default: the short shards repeat a sample) or use a training '
         f'set whose length is a multiple of {world}')
 
+
+
+def _uneven_split(key: str, found: tuple, counted: str, taken: str) -> str:
+    """The start of a ``round_up=False`` refusal of the loader ``key``: its sampler, the ``counted`` samples
+    (e.g. ``'training samples'``), the world size and where it was read, and what each rank would take (``taken``
+    of them) as :func:`_unequal_batches` ``found`` them."""
+    from .preflight_training import callable_name
+
+    cls, count, world, source, short, batches = found
+    return (f'{key}.sampler.round_up=False ({callable_name(cls)}) with {count} {counted} on {world} processes '
+            f'({source}), which {world} does not divide: {count % world} rank(s) would take {short + 1} {taken} and '
+            f'the others {short}{batches}')
 
 def _gathering_forward(cfg: Any, scope: str | None) -> str | None:
     """What makes every forward of the model a collective over the ranks, or ``None``: mmengine's
@@ -228,7 +237,6 @@ def check_eval_shards(cfg: Any, scope: str | None, test_only: bool = False, spli
         ConfigCheckError: naming ``<key>.sampler.round_up``, the number of samples, the world size, what gathers,
             and what to set instead.
     """
-    from .preflight_training import callable_name
     from .preflight_walk import outside_split
 
     keys = [key for key in ('val_dataloader', 'test_dataloader') if not outside_split(key, test_only, split)]
@@ -239,10 +247,8 @@ def check_eval_shards(cfg: Any, scope: str | None, test_only: bool = False, spli
         found = _unequal_batches(cfg, key, scope)
         if found is None:
             continue
-        cls, count, world, source, short, batches = found
         raise ConfigCheckError(
-            f'{key}.sampler.round_up=False ({callable_name(cls)}) with {count} samples on {world} processes '
-            f'({source}), which {world} does not divide: {count % world} rank(s) would take {short + 1} samples and '
-            f'the others {short}{batches}; {gathering}, so the rank with a batch more waits forever in its last '
+            f"{_uneven_split(key, found, 'samples', 'samples')}; {gathering}, so the rank with a batch more waits "
+            'forever in its last '
             f'forward for the others. Set {key}.sampler.round_up=True (the default: mmengine\'s collect_results cuts '
             'the padding off, every image is scored once)')
