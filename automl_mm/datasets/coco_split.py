@@ -79,7 +79,8 @@ def _load_through_backend(ann_file: str, backend_args: dict | None) -> dict:
         return _load(ann_file, os.fspath(local))
 
 
-def check_coco_annotation_file(ann_file: str, require_images: bool = True, backend_args: dict | None = None) -> dict:
+def check_coco_annotation_file(ann_file: str, require_images: bool = True, backend_args: dict | None = None,
+                               polygons: bool = True) -> dict:
     """Load a COCO annotation file, or raise a ``ValueError`` naming the file and what is wrong with it.
 
     A file mmdet reads through a storage backend (``backend_args`` given, as a dataset's or a ``CocoMetric``'s, or
@@ -100,7 +101,8 @@ def check_coco_annotation_file(ann_file: str, require_images: bool = True, backe
     not 4 finite numbers ``[x, y, w, h]`` (``not enough values to unpack``, or NaN boxes trained on), or a missing
     or non-numeric ``area`` (``KeyError: 'area'``; ``COCOeval`` reads it of every box it scores), or a
     ``segmentation`` polygon pycocotools cannot rasterise (:func:`_polygon_problem`: a coordinate that is no finite
-    number, or one far outside the image, which it walked for some 80 GB). Warned of, once
+    number, or one far outside the image, which it walked for some 80 GB; ``polygons=False`` leaves them to the
+    caller, :func:`first_polygon_problem`: only a config that reads masks rasterises them). Warned of, once
     per file with a count and the first ids of each reason, as mmdet drops them as it means to: annotations with
     ``ignore`` set, a ``w`` or ``h`` <= 0, no overlap with their image, an ``area`` <= 0, or a ``w`` or ``h`` under 1
     pixel (:data:`DROPPED_REASONS`; until the fifty-eighth session a negative ``w`` / ``h`` was refused, and a set
@@ -125,7 +127,7 @@ def check_coco_annotation_file(ann_file: str, require_images: bool = True, backe
         raise ValueError(f"COCO annotation file {ann_file!r} has no images (its 'images' list is empty)")
     if not isinstance(coco.get('categories'), list) or not coco['categories']:
         raise ValueError(f"COCO annotation file {ann_file!r} has no 'categories' list (or it is empty)")
-    _refuse_bad_entries(coco, ann_file)
+    _refuse_bad_entries(coco, ann_file, polygons)
     return coco
 
 
@@ -161,14 +163,15 @@ DROPPED_REASONS = {
 }
 
 
-def _refuse_bad_entries(coco: dict, ann_file: str) -> None:
+def _refuse_bad_entries(coco: dict, ann_file: str, polygons: bool = True) -> None:
     """``ValueError`` naming ``ann_file``, the annotation (``annotation id 7 (annotations[1])``) and the key, for the
     first annotation mmdet's ``CocoDataset`` would misread without a word or fail on deep inside
     (:func:`check_coco_annotation_file`); one warning counting the annotations it drops as its
     ``parse_data_info`` means to (:func:`_dropped_by_mmdet`), with the first ids of each reason. Cost: about 3.6 µs
     of CPU per annotation, 2.1 µs before the reasons of the fifty-eighth session (measured side by side on a
     synthetic file of 100,000 on a loaded 2-core machine; COCO train2017 holds 860,001: about 3 s), beside the
-    longer parse of the JSON."""
+    longer parse of the JSON. ``polygons=False``: the ``segmentation`` polygons are not judged
+    (:func:`first_polygon_problem` judges them apart)."""
     image_ids = _entry_ids(coco['images'], ann_file, 'images')
     category_ids = _entry_ids(coco['categories'], ann_file, 'categories')
     image_id_texts = {str(i) for i in image_ids}
@@ -186,7 +189,7 @@ def _refuse_bad_entries(coco: dict, ann_file: str) -> None:
             orphans.append(ann['id'])
             continue
         problem = _annotation_problem(ann, image_ids, category_ids)
-        if problem is None and isinstance(ann.get('segmentation'), list):
+        if problem is None and polygons and isinstance(ann.get('segmentation'), list):
             problem = _polygon_problem(ann['segmentation'], sizes.get(ann['image_id']))
         if problem is None:
             reason = _dropped_by_mmdet(ann, sizes)
@@ -311,6 +314,25 @@ def _annotation_problem(ann: object, image_ids: set, category_ids: set) -> str |
         return " has no 'area' (mmdet's CocoDataset and COCOeval read it, in pixels)"
     if not _is_number(ann['area']):
         return f": area {ann['area']!r} is not a number (finite, in pixels)"
+    return None
+
+
+def first_polygon_problem(coco: dict) -> tuple[int, Any, str] | None:
+    """``(index, annotation id, what)`` of the first annotation of the parsed COCO file ``coco`` whose
+    ``segmentation`` polygons pycocotools cannot rasterise (:func:`_polygon_problem`), ``what`` worded to follow
+    ``annotation id 7 (annotations[0])``; ``None`` where it has none. Only mask reading rasterises them (mmdet's
+    ``LoadAnnotations(with_mask=True)``, a ``segm`` metric): a box-only run reads the same file unharmed."""
+    sizes = {image.get('id'): (image['width'], image['height']) for image in coco.get('images') or []
+             if isinstance(image, dict) and _is_number(image.get('width')) and _is_number(image.get('height'))}
+    for i, ann in enumerate(coco.get('annotations') or []):
+        if isinstance(ann, dict) and isinstance(ann.get('segmentation'), list):
+            try:
+                size = sizes.get(ann.get('image_id'))
+            except TypeError:  # an unhashable image_id: refused by the entry check
+                continue
+            problem = _polygon_problem(ann['segmentation'], size)
+            if problem is not None:
+                return i, ann.get('id'), problem
     return None
 
 

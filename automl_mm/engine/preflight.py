@@ -312,9 +312,12 @@ def check_config(cfg: Any, test_only: bool = False, split: str = 'test') -> None
 
     from automl_mm.datasets.coco_split import first_cocoeval_problem
 
+    from .preflight_coco import cocoeval_message, mask_reading_keys
     from .preflight_walk import cocoeval_metric_files
 
     scored_real = cocoeval_metric_files(cfg)  # the files a CocoMetric's COCOeval scores boxes against
+    mask_keys = mask_reading_keys(cfg)  # the ann_file keys whose polygons pycocotools rasterises
+    mask_real = {osp.realpath(path) for path, key in coco_annotation_files(cfg) + bn_files if key in mask_keys}
 
     def summarise(coco: dict, real: str) -> tuple[list, list, CocoSummary | None, tuple, tuple | None]:
         return ([(c.get('id'), c.get('name')) for c in coco['categories'] if isinstance(c, dict)],
@@ -328,17 +331,14 @@ def check_config(cfg: Any, test_only: bool = False, split: str = 'test') -> None
             continue
         real = osp.realpath(path)
         try:
-            ids, names, summary, counts, unscorable = read_coco_file(path, parsed, partial(summarise, real=real))
+            ids, names, summary, counts, unscorable = read_coco_file(path, parsed, partial(summarise, real=real),
+                                                                     masks_read=key in mask_keys,
+                                                                     warn=real not in mask_real)
         except ValueError as err:
             hint = '' if osp.isfile(path) else missing_file_hint(cfg, path)
             raise ConfigCheckError(f'{key}: {err}{hint}') from None
         if unscorable is not None and '_evaluator' in key and real in scored_real:
-            index, ann_id, what = unscorable
-            raise ConfigCheckError(
-                f'{key}: COCO annotation file {path!r}: annotation id {ann_id!r} (annotations[{index}]) {what}: '
-                "COCOeval, which the CocoMetric runs on the file, fails on it at the first evaluation (mmdet's "
-                'CocoDataset reads the file without it). Fix the annotation, or leave ann_file out of the metric '
-                '(it then scores against the dataset\'s own annotations)')
+            raise ConfigCheckError(cocoeval_message(key, path, unscorable))
         category_ids.setdefault(path, ids)
         box_counts.setdefault(path, counts)
         if path in dataset_files and path not in files and summary is not None:

@@ -21,6 +21,7 @@ from typing import Any
 
 from mmengine.logging import print_log
 
+from .preflight_loading import check_remote_metric_files
 from .preflight_runner_args import check_default_hook_typed
 from .preflight_walk import (
     ConfigCheckError,
@@ -92,6 +93,7 @@ def build_check(cfg: Any) -> None:
                 train_dataset = built
             elif key in ('val_dataloader.dataset', 'test_dataloader.dataset'):  # what val_loop / test_loop hold
                 eval_datasets[key.split('_', 1)[0]] = built
+        check_remote_metric_files(cfg)  # (a file a dataset's check read is not read again)
         check_replay_paths(cfg, hooks, train_dataset, eval_datasets, model)  # their pipeline and model paths
         from .preflight_metric_build import _build_metrics  # (which imports this module)
 
@@ -112,7 +114,9 @@ def check_data_sources(cfg: Any, test_only: bool = False, split: str = 'test') -
     ``test_only``, the ``{split}_dataloader`` alone, as :func:`~automl_mm.engine.preflight.check_config` limits its
     checks) is built lazily, reading no data list, and asked what its loading will read
     (:func:`~automl_mm.engine.preflight_loading.check_before_loading`: CIFAR-10's batch files, an image folder's
-    class folders, an ``ann_file``). ``tools/train.py`` runs it before a run without local copies builds its runner,
+    class folders, an ``ann_file``), then the ``CocoMetric`` files on remote storage, which ``check_config`` does not
+    download (:func:`~automl_mm.engine.preflight_loading.check_remote_metric_files`). ``tools/train.py`` runs it
+    before a run without local copies builds its runner,
     ``tools/test.py`` (``test_only``) before its runner: either built the model and hooks and logged some 270 lines
     before the loop's loader found the data missing. Only the datasets that read data are built, not the wrappers
     around them (``ConcatDataset``, ``RepeatDataset``, mmdet's ``MultiImageMixDataset``, ...): ``MultiImageMixDataset``
@@ -142,6 +146,7 @@ def check_data_sources(cfg: Any, test_only: bool = False, split: str = 'test') -
     with DefaultScope.overwrite_default_scope(scope):
         for _ in _checked_datasets(cfg, leaves, scope):
             pass
+        check_remote_metric_files(cfg, test_only, split)  # (a file a dataset's check read is not read again)
 
 
 def _wraps(dataset: dict) -> bool:

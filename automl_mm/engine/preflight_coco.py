@@ -65,28 +65,88 @@ def file_identity(path: str) -> tuple[str, int, int] | None:
     return osp.realpath(path), stat.st_mtime_ns, stat.st_size
 
 
-def read_coco_file(path: str, parsed: dict[tuple, Any], summarise: Any, backend_args: Any = None) -> Any:
+def read_coco_file(path: str, parsed: dict[tuple, Any], summarise: Any, backend_args: Any = None,
+                   masks_read: bool = True, warn: bool = True) -> Any:
     """``summarise(coco)`` of the annotation file at ``path``, parsed and checked
     (:func:`~automl_mm.datasets.coco_split.check_coco_annotation_file`) once per ``parsed`` (one
-    ``check_config``: ``{file_identity: summary}``): a file that several keys read (a loader's dataset and its
-    ``CocoMetric``, the val and test loaders), under any spelling or link, is parsed once, and only what
-    ``summarise`` keeps of it stays in memory (an LVIS v1 train file is 1.1 GB of JSON). A file read through a
+    ``check_config``: ``{file_identity: (summary, polygon problem)}``): a file that several keys read (a loader's
+    dataset and its ``CocoMetric``, the val and test loaders), under any spelling or link, is parsed once, and only
+    what ``summarise`` keeps of it stays in memory (an LVIS v1 train file is 1.1 GB of JSON). A file read through a
     storage backend (``backend_args``, a URI) is read through it, once per path and ``backend_args``.
 
+    A ``segmentation`` polygon pycocotools cannot rasterise
+    (:func:`~automl_mm.datasets.coco_split.first_polygon_problem`) is refused where the reading key reads masks
+    (``masks_read``: mmdet's ``LoadAnnotations(with_mask=True)``, a ``segm`` metric; :func:`mask_reading_keys`),
+    else warned of once per parse (unless not ``warn``: another key reading the file reads masks, and is refused):
+    a box-only run never rasterises it.
+
     Raises:
-        ValueError: the file is missing, cannot be read through its backend, or is not a COCO annotation file
-            (naming ``path``).
+        ValueError: the file is missing, cannot be read through its backend, or is not a COCO annotation file, or
+            (``masks_read``) holds a polygon pycocotools cannot rasterise (naming ``path``).
     """
-    from automl_mm.datasets.coco_split import check_coco_annotation_file, reads_through_backend
+    from automl_mm.datasets.coco_split import check_coco_annotation_file, first_polygon_problem, reads_through_backend
 
     identity = ('backend', path, repr(backend_args)) if reads_through_backend(path, backend_args) \
         else file_identity(path)
     if identity is not None and identity in parsed:
-        return parsed[identity]
-    summary = summarise(check_coco_annotation_file(path, backend_args=backend_args))
-    if identity is not None:
-        parsed[identity] = summary
+        summary, polygon = parsed[identity]
+    else:
+        coco = check_coco_annotation_file(path, backend_args=backend_args, polygons=False)
+        summary, polygon = summarise(coco), first_polygon_problem(coco)
+        del coco
+        if polygon is not None and not masks_read and warn:
+            warnings.warn(f'COCO annotation file {path!r}: annotation id {polygon[1]!r} (annotations[{polygon[0]}])'
+                          f'{polygon[2]}. Read for its boxes alone here (no LoadAnnotations(with_mask=True), no '
+                          "'segm' metric), so it is not rasterised; a config reading its masks is refused",
+                          stacklevel=2)
+        if identity is not None:
+            parsed[identity] = summary, polygon
+    if polygon is not None and masks_read:
+        raise ValueError(f'COCO annotation file {path!r}: annotation id {polygon[1]!r} (annotations[{polygon[0]}])'
+                         f'{polygon[2]}')
     return summary
+
+
+def cocoeval_message(key: str, path: str, problem: tuple[int, Any, str]) -> str:
+    """The refusal of a ``CocoMetric``'s file (config key ``key``) holding the annotation ``problem``
+    (:func:`~automl_mm.datasets.coco_split.first_cocoeval_problem`'s) that ``COCOeval`` fails on."""
+    index, ann_id, what = problem
+    return (f'{key}: COCO annotation file {path!r}: annotation id {ann_id!r} (annotations[{index}]) {what}: '
+            "COCOeval, which the CocoMetric runs on the file, fails on it at the first evaluation (mmdet's "
+            'CocoDataset reads the file without it). Fix the annotation, or leave ann_file out of the metric '
+            "(it then scores against the dataset's own annotations)")
+
+
+def mask_reading_keys(cfg: Any) -> set[str]:
+    """The ``ann_file`` config keys (``val_dataloader.dataset.ann_file``, ``val_evaluator.ann_file``) whose file a
+    config reads masks from, so that pycocotools rasterises its ``segmentation`` polygons: a COCO dataset whose
+    ``pipeline`` holds a transform with ``with_mask=True`` (mmdet's ``LoadAnnotations``, ``poly2mask`` or not:
+    bitmaps are made at loading, polygons when cropped to the mask head), every COCO dataset of a loader whose
+    evaluator has a ``'segm'`` metric (``val_dataloader`` with ``val_evaluator``; a search's, an OHL hook's reward
+    loader likewise), and such a metric's own ``ann_file`` (``COCOeval`` with ``iouType='segm'`` rasterises the
+    ground truth). An OHL hook's ``bn_recalibration_dataloader``'s datasets count by their pipeline alone."""
+    from .preflight_walk import (
+        _evaluator_cfgs,
+        _every_coco_dataset,
+        _loader_cfgs,
+        bn_recalibration_loader_cfgs,
+        config_scope,
+        pipeline_transforms,
+    )
+
+    segm_loaders, keys = set(), set()
+    for metric, key in _evaluator_cfgs(cfg):
+        kinds = metric.get('metric', 'bbox')
+        if 'segm' in ([kinds] if isinstance(kinds, str) else list(kinds or ())):
+            keys.add(f'{key}.ann_file')
+            segm_loaders.add(key.rsplit('[', 1)[0] if key.endswith(']') else key)
+    segm_loaders = {key[:-len('_evaluator')] + '_dataloader' for key in segm_loaders if key.endswith('_evaluator')}
+    for loader, key in [*_loader_cfgs(cfg), *bn_recalibration_loader_cfgs(cfg)]:
+        for dataset, where, _, _ in _every_coco_dataset(loader, f'{key}.dataset', config_scope(cfg)):
+            if key in segm_loaders or \
+                    any(t.get('with_mask') for t, _ in pipeline_transforms(dataset.get('pipeline'), where)):
+                keys.add(f'{where}.ann_file')
+    return keys
 
 
 def first_sizeless(images: list) -> tuple[Any, ...] | None:
@@ -293,8 +353,12 @@ def check_backend_coco_files(cfg: Any, parsed: dict[tuple, Any], test_only: bool
     without image sizes stopped the runner's build of the loader with a bare ``KeyError``, and bad annotations were
     dropped without a word. The checks of image folders and of copies by content stay local-disk ones. Files on
     remote storage (petrel, http, ``s3://``) are not read here: ``check_config`` downloads nothing (the start-up
-    check reads a remote dataset's file, :func:`~automl_mm.engine.preflight_loading.check_before_loading`; a
-    remote metric's file is left to the metric). Cost: each file parsed once more than the run parses it.
+    check reads a remote dataset's file, :func:`~automl_mm.engine.preflight_loading.check_before_loading`, and a
+    remote ``CocoMetric``'s, :func:`~automl_mm.engine.preflight_loading.check_remote_metric_files`). A
+    ``CocoMetric``'s file (not ``LVISMetric``'s) is refused where ``COCOeval`` fails on an annotation of it
+    (:func:`~automl_mm.datasets.coco_split.first_cocoeval_problem`), as a local one is, and a polygon pycocotools
+    cannot rasterise where the key reads masks (:func:`read_coco_file`). Cost: each file parsed once more than the
+    run parses it.
 
     Raises:
         ConfigCheckError: naming the ``ann_file`` key, the file and what is wrong: a backend that cannot give the
@@ -302,17 +366,36 @@ def check_backend_coco_files(cfg: Any, parsed: dict[tuple, Any], test_only: bool
     """
     from mmdet.datasets import CocoDataset, CocoPanopticDataset
 
+    from .preflight_walk import cocoeval_metrics
+
     readers = (CocoDataset.parse_data_info, CocoPanopticDataset.parse_data_info)
-    for path, key, backend_args, cls in backend_coco_files(cfg):
+    scored = {f'{key}.ann_file' for _, key in cocoeval_metrics(cfg)}  # a CocoMetric's COCOeval scores against it
+    mask_keys = mask_reading_keys(cfg)
+    files = list(backend_coco_files(cfg))
+    mask_files = {(path, repr(backend_args)) for path, key, backend_args, _ in files if key in mask_keys}
+    for path, key, backend_args, cls in files:
         if outside_split(key, test_only, split):
             continue
         try:
-            sizeless = read_coco_file(path, parsed, lambda coco: first_sizeless(coco['images']),
-                                      backend_args=backend_args)
+            sizeless, unscorable = read_coco_file(path, parsed, backend_summary, backend_args=backend_args,
+                                                  masks_read=key in mask_keys,
+                                                  warn=(path, repr(backend_args)) not in mask_files)
         except ValueError as err:
             raise ConfigCheckError(f'{key}: {err}') from None
         if cls is not None and sizeless is not None and getattr(cls, 'parse_data_info', None) in readers:
             raise ConfigCheckError(_sizeless_message(key, path, cls, sizeless))
+        if unscorable is not None and key in scored:
+            raise ConfigCheckError(cocoeval_message(key, path, unscorable))
+
+
+def backend_summary(coco: dict) -> tuple[tuple | None, tuple | None]:
+    """What the checks of a COCO file read through a storage backend keep of it (:func:`read_coco_file`'s
+    ``summarise``): its first image without a numeric size (:func:`first_sizeless`, for a dataset) and its first
+    annotation ``COCOeval`` fails on (:func:`~automl_mm.datasets.coco_split.first_cocoeval_problem`, for a
+    ``CocoMetric``), so that a dataset and a metric reading one file share one read."""
+    from automl_mm.datasets.coco_split import first_cocoeval_problem
+
+    return first_sizeless(coco['images']), first_cocoeval_problem(coco)
 
 
 def check_images_kept(cfg: Any, files: dict[str, CocoSummary], test_only: bool, split: str = 'test') -> None:

@@ -25,7 +25,8 @@ dataset (through mmengine's ``ConcatDataset`` / ``RepeatDataset`` / ``ClassBalan
 Files read through a storage backend (a URI, a ``backend_args`` of a non-local backend or of a subclass of
 mmengine's ``LocalBackend``) are not looked for on the local disk; a COCO one that ``check_config`` did not read (on
 remote storage, which ``check_config`` never downloads) is read through its backend, as mmdet reads it, once per
-start (:func:`_check_backend_coco_file`). The start-up
+start (:func:`_check_backend_coco_file`), as is a remote ``CocoMetric`` file (:func:`check_remote_metric_files`,
+the read shared with a dataset's of the same file). The start-up
 build runs before the copies of a multi-copy run; a run without local copies (and ``tools/test.py``, for its test
 split) runs its data part alone, :func:`~automl_mm.engine.preflight_build.check_data_sources`, before building its
 runner. A missing ``ann_file`` is also checked from the config by :func:`check_data_files`, part of
@@ -154,57 +155,117 @@ def _check_ann_file(dataset: Any, key: str, cfg: Any, checked: set[str]) -> None
         from .preflight_coco import read_coco_file
 
         try:
-            read_coco_file(path, {}, lambda coco: None)  # (nothing of it kept)
+            read_coco_file(path, {}, lambda coco: None, masks_read=_reads_masks(dataset, key, cfg))  # (nothing kept)
         except ValueError as err:
             raise ConfigCheckError(f'{key}.ann_file: {err}') from None
 
 
-#: The COCO files :func:`_check_backend_coco_file` read in this start (:func:`start_backend_reads`) of the config
-#: ``'cfg'``, ``'read'``: ``{(path, repr(backend_args)): (image id, key) of the first image without a size, or None}``.
+#: The COCO files read through a storage backend in this start (:func:`start_backend_reads`) of the config ``'cfg'``:
+#: ``'read'``, :func:`~automl_mm.engine.preflight_coco.read_coco_file`'s ``parsed`` of them (each file's
+#: :func:`~automl_mm.engine.preflight_coco.backend_summary`), shared by the datasets' and the metrics' checks.
 _BACKEND_READS: dict[str, Any] = {'cfg': None, 'read': {}}
 
 
 def start_backend_reads(cfg: Any) -> None:
-    """Begin a start's checks of ``cfg``'s lazily built datasets: the COCO files read through a backend are read
-    again (once for the start, :func:`_check_backend_coco_file`), as the files may have changed since the last."""
+    """Begin a start's checks of ``cfg``'s lazily built datasets and remote metric files: the COCO files read
+    through a backend are read again (once for the start, :func:`_backend_file_summary`), as the files may have
+    changed since the last."""
     _BACKEND_READS.update(cfg=cfg, read={})
+
+
+def _reads_masks(dataset: Any, key: str, cfg: Any) -> bool:
+    """Whether the built ``dataset`` (config key ``key``) has its masks read: a transform of its pipeline loads
+    them (``with_mask``, mmdet's ``LoadAnnotations``), or ``cfg`` reads them from its file
+    (:func:`~automl_mm.engine.preflight_coco.mask_reading_keys`: its split's ``segm`` metric)."""
+    from .preflight_coco import mask_reading_keys
+
+    transforms = getattr(getattr(dataset, 'pipeline', None), 'transforms', None) or []
+    return any(getattr(t, 'with_mask', False) is True for t in transforms) or \
+        (cfg is not None and f'{key}.ann_file' in mask_reading_keys(cfg))
+
+
+def _backend_file_summary(key: str, path: str, backend_args: Any, cfg: Any, masks_read: bool) -> Any:
+    """:func:`~automl_mm.engine.preflight_coco.backend_summary` of the COCO file ``path`` read through
+    ``backend_args`` for ``key`` (an ``ann_file`` key), once per file and ``backend_args`` for a start of ``cfg``
+    (:data:`_BACKEND_READS`: a dataset and a metric reading one file share the read); the polygon refusal where
+    ``masks_read`` (:func:`~automl_mm.engine.preflight_coco.read_coco_file`).
+
+    Raises:
+        ConfigCheckError: naming ``key``, the file and what is wrong.
+    """
+    from .preflight_coco import backend_summary, read_coco_file
+
+    if cfg is None or _BACKEND_READS['cfg'] is not cfg:
+        start_backend_reads(cfg)
+    try:
+        return read_coco_file(path, _BACKEND_READS['read'], backend_summary, backend_args=backend_args,
+                              masks_read=masks_read)
+    except ValueError as err:
+        raise ConfigCheckError(f'{key}: {err}') from None
 
 
 def _check_backend_coco_file(dataset: Any, key: str, path: str, backend_args: Any, cfg: Any) -> None:
     """The COCO annotation file ``path`` of the lazily built ``dataset`` (config key ``key``), which
     ``check_config`` did not read (remote storage, :func:`~automl_mm.engine.preflight_walk.reads_remote_storage`,
     or ``cfg`` not given), read through its backend as mmdet reads it, and checked as ``check_config`` checks
-    local ones: the file and its entries, and its images' ``width`` / ``height`` where the dataset's class reads
-    them. Read once per file and ``backend_args`` for a ``cfg`` (its val and test loaders share a file): one read
-    more than mmdet's own ``CocoDataset`` build makes (``get_local_path``'s temporary copy is not kept for it).
-    A file on remote storage is read by one rank of a launcher's several (rank 0: the storage is the same for
-    every rank), not by each (``tools/train.py`` checks each rank's own files under a launcher).
+    local ones: the file and its entries (a polygon pycocotools cannot rasterise where masks are read,
+    :func:`_reads_masks`), and its images' ``width`` / ``height`` where the dataset's class reads them. Read once
+    per file and ``backend_args`` for a ``cfg`` (its val and test loaders share a file, and a ``CocoMetric``
+    reading it too, :func:`check_remote_metric_files`): one read more than mmdet's own ``CocoDataset`` build makes
+    (``get_local_path``'s temporary copy is not kept for it). A file on remote storage is read by one rank of a
+    launcher's several (rank 0: the storage is the same for every rank), not by each (``tools/train.py`` checks
+    each rank's own files under a launcher).
 
     Raises:
         ConfigCheckError: naming ``key``'s ``ann_file``, the file and what is wrong.
     """
     from mmdet.datasets import CocoDataset, CocoPanopticDataset
 
-    from .preflight_coco import _sizeless_message, first_sizeless, read_coco_file
+    from .preflight_coco import _sizeless_message
     from .preflight_walk import reads_remote_storage
     from .tool_errors import _rank_of_several
 
     if reads_remote_storage(dict(backend_args=backend_args), path) and _rank_of_several() not in (None, 0):
         return  # rank 0 reads it
-    if cfg is None or _BACKEND_READS['cfg'] is not cfg:
-        start_backend_reads(cfg)
-    identity = (path, repr(backend_args))
-    read = _BACKEND_READS['read']
-    if identity not in read:
-        try:
-            read[identity] = read_coco_file(path, {}, lambda coco: first_sizeless(coco['images']),
-                                            backend_args=backend_args)
-        except ValueError as err:
-            raise ConfigCheckError(f'{key}.ann_file: {err}') from None
+    sizeless, _ = _backend_file_summary(f'{key}.ann_file', path, backend_args, cfg, _reads_masks(dataset, key, cfg))
     cls = type(dataset)
-    if read[identity] is not None and \
+    if sizeless is not None and \
             cls.parse_data_info in (CocoDataset.parse_data_info, CocoPanopticDataset.parse_data_info):
-        raise ConfigCheckError(_sizeless_message(f'{key}.ann_file', path, cls, read[identity]))
+        raise ConfigCheckError(_sizeless_message(f'{key}.ann_file', path, cls, sizeless))
+
+
+def check_remote_metric_files(cfg: Any, test_only: bool = False, split: str = 'test') -> None:
+    """The ``ann_file`` of each ``CocoMetric`` of ``cfg`` (its subclasses but ``LVISMetric``,
+    :func:`~automl_mm.engine.preflight_walk.cocoeval_metrics`; with ``test_only``, ``{split}_evaluator``'s alone)
+    on remote storage (:func:`~automl_mm.engine.preflight_walk.reads_remote_storage`: petrel, http, ``s3://``),
+    which ``check_config`` never downloads: read through its ``backend_args`` as mmdet's ``CocoMetric`` reads it
+    (``get_local_path``), and refused where ``COCOeval`` fails on an annotation of it
+    (:func:`~automl_mm.datasets.coco_split.first_cocoeval_problem`: no ``iscrowd``: ``KeyError`` at the first
+    evaluation, an epoch in), as a local one is, or it holds a polygon pycocotools cannot rasterise and the metric
+    is a ``segm`` one. Part of the start-up check (:func:`~automl_mm.engine.preflight_build.check_data_sources`,
+    :func:`~automl_mm.engine.preflight_build.build_check`), after the datasets': read once per start, by rank 0 of
+    a launcher's several, and not again where a dataset's check read the same file with the same ``backend_args``
+    (the val and test loaders' file, usually). Cost: one read more than the metric's own construction makes.
+
+    Raises:
+        ConfigCheckError: naming the metric's ``ann_file`` key, the file and what is wrong (the file missing or
+            not readable through its backend included).
+    """
+    from .preflight_coco import cocoeval_message, mask_reading_keys
+    from .preflight_walk import cocoeval_metrics, outside_split, reads_remote_storage
+    from .tool_errors import _rank_of_several
+
+    remote = [(metric, key) for metric, key in cocoeval_metrics(cfg)
+              if reads_remote_storage(metric, metric['ann_file']) and not outside_split(key, test_only, split)]
+    if not remote or _rank_of_several() not in (None, 0):
+        return  # rank 0 reads them, for every rank
+    mask_keys = mask_reading_keys(cfg)
+    for metric, key in remote:
+        path = metric['ann_file']
+        _, unscorable = _backend_file_summary(f'{key}.ann_file', path, metric.get('backend_args'), cfg,
+                                              f'{key}.ann_file' in mask_keys)
+        if unscorable is not None:
+            raise ConfigCheckError(cocoeval_message(f'{key}.ann_file', path, unscorable))
 
 
 def check_data_files(cfg: Any, scope: str | None, test_only: bool, split: str = 'test') -> None:

@@ -191,17 +191,24 @@ def coco_annotation_files(cfg: Any) -> list[tuple[str, str]]:
 
 def cocoeval_metric_files(cfg: Any) -> set[str]:
     """The ``ann_file`` of every metric of a config that scores boxes with pycocotools' ``COCOeval`` against it
-    (mmdet's ``CocoMetric`` and its subclasses but ``LVISMetric``, whose ``LVISEval`` reads other keys), read from
-    the local disk (:func:`coco_annotation_files`), as real paths."""
+    (:func:`cocoeval_metrics`) read from the local disk (:func:`coco_annotation_files`), as real paths."""
+    return {osp.realpath(metric['ann_file']) for metric, _ in cocoeval_metrics(cfg)
+            if not reads_through_backend(metric, metric['ann_file'])}
+
+
+def cocoeval_metrics(cfg: Any) -> list[tuple[dict, str]]:
+    """``(metric config, its config key)`` of every metric of a config with an ``ann_file`` that pycocotools'
+    ``COCOeval`` scores against (mmdet's ``CocoMetric`` and its subclasses but ``LVISMetric``, whose ``LVISEval``
+    reads other keys; mmdet's ``CocoMetric`` loads the file through ``get_local_path`` with its ``backend_args``),
+    wherever the file is stored: the local disk, a local backend, remote storage."""
     try:
         from mmdet.evaluation import LVISMetric
     except ImportError:
-        return set()
+        return []
     scope = config_scope(cfg)
-    return {osp.realpath(metric['ann_file']) for metric, _ in _evaluator_cfgs(cfg)
+    return [(metric, key) for metric, key in _evaluator_cfgs(cfg)
             if isinstance(metric.get('ann_file'), str) and metric['ann_file'] and
-            not reads_through_backend(metric, metric['ann_file']) and
-            (cls := coco_metric_class(metric, scope)) is not None and not issubclass(cls, LVISMetric)}
+            (cls := coco_metric_class(metric, scope)) is not None and not issubclass(cls, LVISMetric)]
 
 
 def reads_through_backend(node: Any, path: str) -> bool:

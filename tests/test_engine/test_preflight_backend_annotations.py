@@ -170,3 +170,18 @@ def test_a_coco_metric_file_whose_annotation_cocoeval_fails_on_is_refused_at_the
     with pytest.raises(ConfigCheckError, match=r"^val_evaluator\.ann_file: COCO annotation file .*ann\.json': "
                                                r"annotation id 5 \(annotations\[0\]\) has no 'iscrowd' .*COCOeval"):
         check_config(cfg)
+
+
+def test_a_metric_file_cocoeval_fails_on_is_refused_through_a_local_backend_too(tmp_path, mapped):
+    """The ``iscrowd`` refusal above covered plain local files only: a ``CocoMetric`` reading its file through a
+    local backend (here one mapping ``bucket:coco/`` to a folder) passed, to stop at the first evaluation. The
+    dataset reading the same file through the same backend still passes (mmdet's CocoDataset reads it so)."""
+    _write(tmp_path)
+    coco = json.loads((tmp_path / 'ann.json').read_text())
+    del coco['annotations'][0]['iscrowd']
+    (tmp_path / 'ann.json').write_text(json.dumps(coco))
+    check_config(_cfg(mapped))
+    metric = dict(type='CocoMetric', ann_file='bucket:coco/ann.json', backend_args=mapped)
+    with pytest.raises(ConfigCheckError, match=r"^val_evaluator\.ann_file: COCO annotation file 'bucket:coco/"
+                                               r"ann\.json': annotation id 5 \(annotations\[0\]\) has no 'iscrowd'"):
+        check_config(_cfg(mapped, metric=metric))

@@ -31,18 +31,15 @@ def _remote(cfg):
     return cfg
 
 
-def test_remote_annotation_files_are_not_read_by_the_config_check_but_once_by_the_start_check(tmp_path, monkeypatch):
-    """The lead's rule (fifty-eighth session): ``check_config`` downloads nothing; the start-up check
-    (``check_data_sources``, the lazily built datasets') reads each remote COCO file once, as mmdet reads it (the
-    val and test loaders' shared file too), and refuses a missing one or one without image sizes."""
+def _stand_in_petrel(monkeypatch, tmp_path) -> list:
+    """Register a stand-in of mmengine's ``PetrelBackend`` (no petrel_client, no network here) that reads
+    :data:`REMOTE` from ``tmp_path``; the list it returns gets each path it is asked for."""
     from mmengine.fileio import io as fileio_io
     from mmengine.fileio.backends import BaseStorageBackend, backends, prefix_to_backends
 
-    from automl_mm.engine.preflight_build import check_data_sources
-
     reads = []
 
-    class Petrel(BaseStorageBackend):  # a stand-in (no petrel_client, no network here): REMOTE is under tmp_path
+    class Petrel(BaseStorageBackend):
         def __init__(self, **kwargs):
             pass
 
@@ -62,6 +59,16 @@ def test_remote_annotation_files_are_not_read_by_the_config_check_but_once_by_th
     monkeypatch.setitem(backends, 'petrel', Petrel)
     monkeypatch.setitem(prefix_to_backends, 's3', Petrel)
     monkeypatch.setattr(fileio_io, 'backend_instances', {})  # (get_local_path keeps one per backend_args)
+    return reads
+
+
+def test_remote_annotation_files_are_not_read_by_the_config_check_but_once_by_the_start_check(tmp_path, monkeypatch):
+    """The lead's rule (fifty-eighth session): ``check_config`` downloads nothing; the start-up check
+    (``check_data_sources``, the lazily built datasets') reads each remote COCO file once, as mmdet reads it (the
+    val and test loaders' shared file too), and refuses a missing one or one without image sizes."""
+    from automl_mm.engine.preflight_build import check_data_sources
+
+    reads = _stand_in_petrel(monkeypatch, tmp_path)
     (tmp_path / 'annotations').mkdir()
     coco = dict(images=[dict(id=1, file_name='1.jpg', width=8, height=8)], annotations=[],
                 categories=[dict(id=1, name='person')])
@@ -103,3 +110,51 @@ def test_a_local_file_that_is_missing_is_still_refused():
     cfg = Config.fromfile(osp.join(MMDET_CONFIGS, 'retinanet/retinanet_r50_fpn_1x_coco.py'))
     with pytest.raises(ConfigCheckError, match='COCO annotation file not found'):
         check_config(cfg)
+
+
+def _remote_metric_cfg(metric_file: str) -> Config:
+    def loader(ann_file):
+        return dict(batch_size=1, num_workers=0, sampler=dict(type='DefaultSampler', shuffle=False),
+                    dataset=dict(type='CocoDataset', data_root=REMOTE, ann_file=ann_file, data_prefix=dict(img=''),
+                                 metainfo=dict(classes=('a', )), backend_args=dict(backend='petrel'), pipeline=[]))
+
+    return Config(dict(default_scope='mmdet', train_dataloader=loader('train.json'), val_dataloader=loader('val.json'),
+                       val_evaluator=dict(type='CocoMetric', ann_file=REMOTE + metric_file,
+                                          backend_args=dict(backend='petrel')),
+                       val_cfg=dict(type='ValLoop')))
+
+
+def test_a_remote_metric_file_cocoeval_fails_on_is_refused_by_the_start_check_once(tmp_path, monkeypatch):
+    """A ``CocoMetric`` file on remote storage was read by no check: one without ``iscrowd`` stopped ``COCOeval``
+    at the first evaluation, an epoch in. The start-up check reads it (never ``check_config``), on rank 0 alone,
+    and a file a dataset's check read already (same path and ``backend_args``) is not downloaded again."""
+    from automl_mm.engine.preflight_build import build_check, check_data_sources
+
+    reads = _stand_in_petrel(monkeypatch, tmp_path)
+    ann = dict(id=5, image_id=1, category_id=1, bbox=[1, 1, 4, 4], area=16.0)  # (no iscrowd)
+    coco = dict(images=[dict(id=1, file_name='1.jpg', width=8, height=8)], annotations=[ann],
+                categories=[dict(id=1, name='a')])
+    for name in ('train.json', 'val.json', 'metric.json'):
+        (tmp_path / name).write_text(json.dumps(coco))
+    cfg = _remote_metric_cfg('metric.json')
+    check_config(cfg)
+    assert reads == []  # the config check downloads nothing
+    with pytest.raises(ConfigCheckError, match=r"^val_evaluator\.ann_file: COCO annotation file 's3://\S+/metric\."
+                                               r"json': annotation id 5 \(annotations\[0\]\) has no 'iscrowd'"):
+        check_data_sources(cfg)
+    assert reads.count(REMOTE + 'metric.json') == 1
+    with pytest.raises(ConfigCheckError, match=r"^val_evaluator\.ann_file: .*metric\.json'.* has no 'iscrowd'"):
+        build_check(cfg)  # (the multi-copy start's check)
+    monkeypatch.setenv('WORLD_SIZE', '2')  # a launcher's rank 1: rank 0 reads the remote files for every rank
+    monkeypatch.setenv('RANK', '1')
+    reads.clear()
+    check_data_sources(cfg)
+    assert reads == []
+    monkeypatch.delenv('RANK')
+    cfg = _remote_metric_cfg('val.json')  # the val loader's own file: one read for the dataset and the metric
+    with pytest.raises(ConfigCheckError, match=r"^val_evaluator\.ann_file: .*val\.json'.* has no 'iscrowd'"):
+        check_data_sources(cfg)
+    assert reads.count(REMOTE + 'val.json') == 1
+    ann['iscrowd'] = 0
+    (tmp_path / 'val.json').write_text(json.dumps(coco))
+    check_data_sources(cfg)

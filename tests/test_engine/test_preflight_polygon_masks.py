@@ -1,0 +1,91 @@
+"""A ``segmentation`` polygon pycocotools cannot rasterise (a vertex at 1e9: some 80 GB; a NaN) harms only a run
+that reads masks: mmdet's ``LoadAnnotations(with_mask=True)`` or a ``'segm'`` metric. The file check refused it
+whatever the config read, so a box-only config of a COCO file with one corrupt polygon could not start. It is now
+refused at the ``ann_file`` key that reads masks, and only warned of where none does."""
+from __future__ import annotations
+
+import json
+import os.path as osp
+
+import cv2
+import numpy as np
+import pytest
+from mmengine.config import Config
+
+from automl_mm.engine.preflight import ConfigCheckError, check_config
+
+BAD = [2, 3, 1e9, 3, 2, 15]
+
+
+def _write(tmp_path, name: str = 'ann.json', bad: list = BAD) -> str:
+    cv2.imwrite(str(tmp_path / '1.png'), np.zeros((48, 64, 3), np.uint8))
+    path = tmp_path / name
+    path.write_text(json.dumps(dict(
+        images=[dict(id=1, file_name='1.png', width=64, height=48)],
+        annotations=[dict(id=7, image_id=1, category_id=1, bbox=[2, 3, 10, 12], area=120.0, iscrowd=0,
+                          segmentation=[[2, 3, 12, 3, 2, 15], bad])],
+        categories=[dict(id=1, name='a')])))
+    return str(path)
+
+
+def _cfg(ann_file: str, with_mask: bool = False, metric: str = 'bbox', **dataset) -> Config:
+    pipeline = [dict(type='LoadImageFromFile'), dict(type='LoadAnnotations', with_bbox=True, with_mask=with_mask)]
+    loader = dict(batch_size=1, num_workers=0, sampler=dict(type='DefaultSampler', shuffle=False),
+                  dataset=dict(type='CocoDataset', ann_file=ann_file, data_prefix=dict(img=osp.dirname(ann_file)),
+                               metainfo=dict(classes=('a', )), pipeline=pipeline, **dataset))
+    return Config(dict(default_scope='mmdet', train_dataloader=loader, val_dataloader=loader,
+                       val_evaluator=dict(type='CocoMetric', metric=metric), val_cfg=dict(type='ValLoop')))
+
+
+def test_a_box_only_config_of_a_file_with_a_corrupt_polygon_is_warned_not_refused(tmp_path):
+    with pytest.warns(UserWarning, match=r"ann\.json': annotation id 7 \(annotations\[0\]\): segmentation\[1\] "
+                                         r"reaches 1e\+09 px.*Read for its boxes alone here"):
+        check_config(_cfg(_write(tmp_path)))
+
+
+@pytest.mark.parametrize('with_mask, metric, key', [
+    (True, 'bbox', 'train_dataloader.dataset.ann_file'),
+    (False, ['bbox', 'segm'], 'val_dataloader.dataset.ann_file'),
+])
+def test_a_corrupt_polygon_is_refused_where_masks_are_read(tmp_path, recwarn, with_mask, metric, key):
+    with pytest.raises(ConfigCheckError, match=rf"^{key}: COCO annotation file .*ann\.json': annotation id 7 "
+                                               r"\(annotations\[0\]\): segmentation\[1\] reaches 1e\+09 px"):
+        check_config(_cfg(_write(tmp_path), with_mask=with_mask, metric=metric))
+    assert not [w for w in recwarn if 'segmentation' in str(w.message)]  # (refused, not also warned of)
+
+
+def test_a_segm_metrics_own_file_is_refused_at_its_key(tmp_path):
+    """(The val loader's own file is clean: its dataset is refused first where it holds the polygon.)"""
+    cfg = _cfg(_write(tmp_path, 'clean.json', bad=[2, 3, 12, 3, 2, 15]))
+    cfg.val_evaluator = dict(type='CocoMetric', metric='segm', ann_file=_write(tmp_path))
+    with pytest.raises(ConfigCheckError, match=r"^val_evaluator\.ann_file: .*segmentation\[1\] reaches 1e\+09"):
+        check_config(cfg)
+
+
+def test_through_a_local_backend_alike(tmp_path, monkeypatch):
+    """A file read through a local backend (a ``LocalBackend`` subclass, read by ``check_config`` through it)."""
+    from mmengine.fileio import io as fileio_io
+    from mmengine.fileio.backends import LocalBackend, backends
+
+    monkeypatch.setitem(backends, 'plain_local', type('PlainLocal', (LocalBackend, ), {}))
+    monkeypatch.setattr(fileio_io, 'backend_instances', {})
+    ann_file = _write(tmp_path)
+    with pytest.warns(UserWarning, match=r'segmentation\[1\] reaches 1e\+09 px.*Read for its boxes alone'):
+        check_config(_cfg(ann_file, backend_args=dict(backend='plain_local')))
+    with pytest.raises(ConfigCheckError, match=r'^train_dataloader\.dataset\.ann_file: .*segmentation\[1\] reaches'):
+        check_config(_cfg(ann_file, with_mask=True, backend_args=dict(backend='plain_local')))
+
+
+def test_on_remote_storage_the_start_check_alike(tmp_path, monkeypatch):
+    """A remote file, read by the start-up check alone (``check_data_sources``), under the same rule."""
+    from automl_mm.engine.preflight_build import check_data_sources
+    from tests.test_engine.test_preflight_remote_annotations import REMOTE, _stand_in_petrel
+
+    _stand_in_petrel(monkeypatch, tmp_path)
+    _write(tmp_path)
+    cfg = _cfg(REMOTE + 'ann.json', backend_args=dict(backend='petrel'))
+    with pytest.warns(UserWarning, match=r'segmentation\[1\] reaches 1e\+09 px.*Read for its boxes alone'):
+        check_data_sources(cfg)
+    cfg = _cfg(REMOTE + 'ann.json', with_mask=True, backend_args=dict(backend='petrel'))
+    with pytest.raises(ConfigCheckError, match=r'^train_dataloader\.dataset\.ann_file: .*segmentation\[1\] reaches'):
+        check_data_sources(cfg)
