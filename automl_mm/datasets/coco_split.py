@@ -322,10 +322,14 @@ def first_polygon_problem(coco: dict) -> tuple[int, Any, str] | None:
     ``segmentation`` polygons pycocotools cannot rasterise (:func:`_polygon_problem`), ``what`` worded to follow
     ``annotation id 7 (annotations[0])``; ``None`` where it has none. Only mask reading rasterises them (mmdet's
     ``LoadAnnotations(with_mask=True)``, a ``segm`` metric): a box-only run reads the same file unharmed."""
-    sizes = {image.get('id'): (image['width'], image['height']) for image in coco.get('images') or []
-             if isinstance(image, dict) and _is_number(image.get('width')) and _is_number(image.get('height'))}
+    images = [image for image in coco.get('images') or [] if isinstance(image, dict)]
+    sizes = {image.get('id'): (image['width'], image['height']) for image in images
+             if _is_number(image.get('width')) and _is_number(image.get('height'))}
+    image_ids = {image.get('id') for image in images if isinstance(image.get('id'), (int, float, str))}
+    image_id_texts = {str(i) for i in image_ids}
     for i, ann in enumerate(coco.get('annotations') or []):
-        if isinstance(ann, dict) and isinstance(ann.get('segmentation'), list):
+        if isinstance(ann, dict) and isinstance(ann.get('segmentation'), list) and \
+                not _of_no_listed_image(ann, image_ids, image_id_texts):  # (read by neither mmdet nor COCOeval)
             try:
                 size = sizes.get(ann.get('image_id'))
             except TypeError:  # an unhashable image_id: refused by the entry check

@@ -89,3 +89,15 @@ def test_on_remote_storage_the_start_check_alike(tmp_path, monkeypatch):
     cfg = _cfg(REMOTE + 'ann.json', with_mask=True, backend_args=dict(backend='petrel'))
     with pytest.raises(ConfigCheckError, match=r'^train_dataloader\.dataset\.ann_file: .*segmentation\[1\] reaches'):
         check_data_sources(cfg)
+
+
+def test_an_annotation_of_no_listed_image_is_not_judged():
+    """Neither mmdet's CocoDataset nor COCOeval reads an annotation of an image the file does not list (warned of
+    by the entry check), so its polygon is not judged, as before the split of the polygon check."""
+    from automl_mm.datasets.coco_split import first_polygon_problem
+
+    coco = dict(images=[dict(id=1, width=64, height=48)],
+                annotations=[dict(id=7, image_id=2, segmentation=[[2, 3, float('nan'), 3, 2, 15]]),
+                             dict(id=8, image_id=1, segmentation=[BAD])])
+    assert first_polygon_problem(coco)[:2] == (1, 8)
+    assert first_polygon_problem(dict(coco, annotations=coco['annotations'][:1])) is None
