@@ -10,8 +10,9 @@
 * ``ranking`` — stand-alone ground-truth tables and ranking quality (Kendall tau-b, precision at k, stand-alone rank);
 * ``hook`` — ``PathSamplingHook`` for supernet training under any loop;
 * ``loop`` — ``SearchLoopBase``, what both search loops share; ``search_checks`` (their settings' checks),
-  ``resume_checks`` (what a resumed search refuses: both loops' and each loop's own), ``retrain_export`` (the
-  retrain config a search exports), ``search_log`` (warnings, tables);
+  ``resume_checks`` (what a resumed search refuses: both loops' and each loop's own), ``search_outputs`` (what a
+  search writes: checkpoints, results, the final config; and how it ends), ``retrain_export`` (the retrain config
+  a search exports), ``search_log`` (warnings, tables);
 * ``pc_nas`` / ``cr_nas`` — ``PCNASLoop``, ``CRNASLoop``;
 * ``final_architecture`` — the searched architecture in a search's final checkpoint, applied by ``tools/test.py``.
 """

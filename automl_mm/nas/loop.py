@@ -19,17 +19,18 @@ The loops' setting checks (:mod:`~automl_mm.nas.search_checks`), the retrain-con
 (:mod:`~automl_mm.nas.search_state`) are still importable from here, their former home. What a resume refuses (a
 partly scored step under other scoring settings, phase lengths that do not fit the checkpoint's position or move a
 scored step) is checked by :class:`~automl_mm.nas.resume_checks.SearchResumeChecks`, a base of
-:class:`SearchLoopBase`.
+:class:`SearchLoopBase`; what the loops write (search checkpoints, result files, the exported final config) and how a
+search ends (:meth:`~automl_mm.nas.search_outputs.SearchOutputs.finish`) by
+:class:`~automl_mm.nas.search_outputs.SearchOutputs`, another.
 """
 from __future__ import annotations
 
 import math
-import os
 import os.path as osp
 import time
 from collections.abc import Callable
 
-from mmengine.dist import barrier, broadcast_object_list, get_world_size, is_main_process
+from mmengine.dist import broadcast_object_list, get_world_size
 from mmengine.logging import print_log
 from mmengine.model import is_model_wrapper
 from mmengine.runner import IterBasedTrainLoop
@@ -37,7 +38,7 @@ from torch import nn
 
 from automl_mm.engine.evaluate import HeldOutEvaluator, build_local_loader, first_configured, fixed_batches
 from automl_mm.engine.local_loader import per_epoch_items
-from automl_mm.engine.rank_failures import agree_on_failure, stopping_together
+from automl_mm.engine.rank_failures import stopping_together
 from automl_mm.engine.run_info import run_seed
 from automl_mm.engine.runner_checks import checked_config
 from automl_mm.ohl.sync import broadcast_buffers_
@@ -47,7 +48,6 @@ from automl_mm.utils.checks import (
     plain_config,
     resolve_config_paths,
 )
-from automl_mm.utils.io import dump_json_atomic, write_text_atomic
 from automl_mm.utils.metric_rule import resolve_rule
 from automl_mm.utils.seeding import as_seed
 
@@ -64,7 +64,7 @@ from .retrain_export import (  # noqa: F401
     retrain_copy_name,
 )
 from .samplers import UniformPathSampler, path_rng
-from .scoring import PathEvaluator, candidate_scorer, check_batches_per_sample, new_readings, recalibrate_bn
+from .scoring import PathEvaluator, candidate_scorer, check_batches_per_sample, new_readings
 from .search_checks import (  # noqa: F401
     check_no_path_sampling_hook,
     check_no_sync_bn,
@@ -72,6 +72,7 @@ from .search_checks import (  # noqa: F401
     check_scoring_counts,
 )
 from .search_log import format_table, warn  # noqa: F401
+from .search_outputs import SearchOutputs
 from .search_state import _SearchStateHook  # also named here: automl_mm.nas.loop._SearchStateHook
 
 #: The :meth:`SearchLoopBase.scoring_settings` key of the world size, recorded with BN re-estimation under
@@ -137,7 +138,7 @@ def share_rank0_statistics(model: nn.Module) -> None:
     broadcast_buffers_(model.module if is_model_wrapper(model) else model, 0)
 
 
-class SearchLoopBase(SearchResumeChecks, IterBasedTrainLoop):
+class SearchLoopBase(SearchResumeChecks, SearchOutputs, IterBasedTrainLoop):
     """Shared machinery of ``PCNASLoop`` and ``CRNASLoop``.
 
     Args:
@@ -524,145 +525,3 @@ class SearchLoopBase(SearchResumeChecks, IterBasedTrainLoop):
                      + (f' ({trained_by})' if trained_by else ''))
         self.save_search_checkpoint(name)
         return kept
-
-    # --- checkpoints and outputs ------------------------------------------------------------------------------
-    def save_search_checkpoint(self, tag: str) -> None:
-        """Save weights, optimiser, schedulers and search state; point ``last_checkpoint`` at it."""
-        runner = self.runner
-        filename = f'search_{tag}_iter_{self._iter}.pth'
-        runner.save_checkpoint(runner.work_dir, filename, meta=dict(epoch=0, iter=self._iter))
-        if is_main_process():
-            path = osp.join(runner.work_dir, filename)
-            write_text_atomic(path, osp.join(runner.work_dir, 'last_checkpoint'))
-            if self._last_search_ckpt and self._last_search_ckpt != path and osp.exists(self._last_search_ckpt):
-                os.remove(self._last_search_ckpt)
-            self._last_search_ckpt = path
-        barrier()
-        self._last_save = time.time()
-
-    def write_json(self, name: str, data: dict) -> str:
-        path = osp.join(self.out_dir, name)
-        if is_main_process():
-            dump_json_atomic(data, path, indent=2)
-        return path
-
-    def write_text(self, name: str, text: str) -> str:
-        path = osp.join(self.out_dir, name)
-        if is_main_process():
-            write_text_atomic(text, path)
-        return path
-
-    def remove_output(self, name: str) -> None:
-        """Remove ``out_dir/name`` (a plain file; main process) where this search does not write it: another search's
-        in the same work_dir (its ``pc_nas_final_config.py`` / ``cr_nas_final_config.py``, of another architecture)
-        read as this one's."""
-        path = osp.join(self.out_dir, name)
-        if is_main_process() and osp.isfile(path) and not osp.islink(path):
-            os.remove(path)
-            warn(f'removed {path}: an earlier search\'s output in the same work_dir, which this search does not write')
-
-    def write_final_config(self, final_name: str, model_override: str, comment: str) -> str:
-        """Write ``out_dir/final_name``: ``self.retrain_config`` with ``model_override`` over it.
-
-        The retrain config as it resolves now (:func:`~automl_mm.nas.retrain_export.resolved_config_text`) is written
-        beside it (:func:`retrain_copy_name`, e.g. ``pc_nas_retrain_config.py``), and the final config inherits that
-        copy by a path relative to its own folder, so the work dir loads when copied to another checkout or machine
-        (it inherited the retrain config by its absolute path). Where the resolved config has no text that loads back
-        the same (a class object as a value), it inherits ``self.retrain_config`` by its absolute path, with a warning.
-        Environment variables the retrain config reads (``{{$VAR:default}}``) are written as their values at the
-        export, with a warning naming them. Its data paths relative to the search's directory (``data_root``,
-        ``ann_file``, ``proposal_file``, ``data_prefix``, ``seg_prefix``:
-        :func:`~automl_mm.nas.retrain_export.absolute_data_paths`) are written absolute where they exist there, the
-        copy's header naming each as written (mmengine reads them from the directory a retrain starts in: a work dir
-        retrained elsewhere read other data, or none), and those that do not are named in a warning.
-
-        Returns:
-            The path of the final config.
-        """
-        from automl_mm.engine.config_read import read_config
-
-        copy_name = retrain_copy_name(final_name)
-        data_paths: list = []
-        text = resolved_config_text(self.retrain_config, data_paths)
-        if text is None:
-            self.remove_output(copy_name)
-            warn(f'train_cfg.retrain_config {self.retrain_config} holds a value with no config text (e.g. a class '
-                 f'object): {final_name} inherits it by its absolute path, and loads only where that file is')
-            relative = [(key, value) for key, value, _ in data_paths[0][0]] + data_paths[0][1]
-            if relative:
-                listed = ', '.join(f'{key}={value!r}' for key, value in relative)
-                warn(f'train_cfg.retrain_config {self.retrain_config}: its data paths {listed} are relative to the '
-                     f'directory a run starts in ({os.getcwd()} for the search): retrain {final_name} from there, or '
-                     'make them absolute')
-            base = self.retrain_config
-        else:
-            header = (f'# train_cfg.retrain_config {osp.abspath(self.retrain_config)} as the search resolved it '
-                      f'(its _base_ chain merged), inherited by {final_name}\n')
-            rewritten, left = data_paths[0]
-            if rewritten:  # the originals, for a reader who moves the data with the work dir
-                header += ''.join(f'# {key}: {old!r} (relative to {os.getcwd()}) written as {new!r}\n'
-                                  for key, old, new in rewritten)
-            self.write_text(copy_name, header + text)
-            base = f'./{copy_name}'
-            if left:
-                listed = ', '.join(f'{key}={value!r}' for key, value in left)
-                warn(f'train_cfg.retrain_config {self.retrain_config}: {listed} not found from {os.getcwd()}, where '
-                     f'the search ran: {copy_name} keeps them relative, and a retrain reads them from the directory it '
-                     'starts in')
-            # mmengine substitutes {{$VAR:default}} as it loads: the copy holds this machine's value, where inheriting
-            # the retrain config read the variable again where it was retrained
-            env = read_config(self.retrain_config).env_variables
-            if env:
-                values = ', '.join(f'{name}={value!r}' for name, value in sorted(env.items()))
-                warn(f'train_cfg.retrain_config {self.retrain_config} reads environment variable(s) ({values} here): '
-                     f'{copy_name} holds these values, as the search resolved them, not the variables; a retrain '
-                     f'elsewhere reads them as written (override the keys they set with --cfg-options)')
-        return self.write_text(final_name, retrain_config_text(base, model_override, comment))
-
-    def retrain_config_exportable(self, final_name: str, check: Callable[[], None]) -> bool:
-        """Whether ``out_dir/final_name`` (the config inheriting ``self.retrain_config``) may be written: the
-        retrain config is as the start checked it (``self.retrain_checked``, its
-        :func:`~automl_mm.nas.retrain_export.retrain_config_snapshot`), or edited and passing ``check`` again
-        (:func:`~automl_mm.nas.retrain_export.recheck_retrain_config`). Otherwise a final config of an earlier
-        search is removed and the refusal is kept for :meth:`finish` to raise, after the searched architecture is
-        applied, saved and validated: the result and the backbone fragment, written before, are kept, and a resume
-        from the final checkpoint exports again."""
-        failure = recheck_retrain_config(self.retrain_config, getattr(self, 'retrain_checked', None), check)
-        if failure is None:
-            return True
-        self.remove_output(final_name)
-        self.remove_output(retrain_copy_name(final_name))
-        self._export_failure = ValueError(
-            f'{failure}. {final_name} was not written (the search\'s result and backbone fragment are, under '
-            f'{self.out_dir}): restore or fix train_cfg.retrain_config and resume the run (--resume) to export again')
-        return False
-
-    def finish(self, apply_best: Callable[[], None]) -> None:
-        """Apply the searched architecture (re-estimating BN if configured), save the final checkpoint
-        (``search_final_iter_N.pth``, in ``last_checkpoint``: these weights and statistics, and the architecture
-        under ``checkpoint['nas_search']['architecture']``, which ``tools/test.py`` applies), then validate it once
-        if there is a val loop. The checkpoint used to be saved before the re-estimation, without the
-        architecture: testing it scored another network than the final validation. Then the export's refusal of a
-        retrain config edited during the search (:meth:`retrain_config_exportable`), if any, is raised.
-
-        Raises:
-            ValueError: the export's refusal, naming ``train_cfg.retrain_config``, on the ranks that refused.
-            RankFailure: on the other ranks of a distributed search, naming the lowest refusing rank and its error
-                (:func:`~automl_mm.engine.rank_failures.agree_on_failure`).
-        """
-        apply_best()
-        if get_world_size() > 1:  # each rank validates its shard of the val split with the checkpoint's statistics
-            share_rank0_statistics(self.runner.model)
-        if self.bn_recalibration_batches:
-            recalibrate_bn(self.runner.model, self._bn_loader())
-        self._final_architecture = self.architecture_calls()
-        self.save_search_checkpoint('final')
-        if self.runner.val_loop is not None:
-            self.runner.val_loop.run()
-        failure = getattr(self, '_export_failure', None)  # the export's refusal of an edited retrain config
-        if get_world_size() > 1:
-            # each rank re-read the file (node-local checkouts, an edit between two ranks' reads): one rank refusing
-            # while the others went on into after_train left them in its collectives; now every rank stops
-            agree_on_failure(failure, 'the export of train_cfg.retrain_config')
-        if failure is not None:
-            raise failure

@@ -112,12 +112,12 @@ def test_proposal_files_and_a_panoptic_seg_prefix_are_made_absolute(tmp_path, mo
 def test_a_retrain_config_inherited_by_its_path_names_its_relative_data_paths(tmp_path, monkeypatch):
     """Where the resolved config has no text (a class object as a value) the final config inherits the retrain
     config itself: its relative data paths, rewritten or not, are named in a warning."""
-    import automl_mm.nas.loop as loop_module
+    import automl_mm.nas.search_outputs as outputs_module  # write_final_config's module
 
     def no_text(path, data_paths):
         data_paths.append(([('data_root', 'data/', '/abs/data/')], [('x.ann_file', 'missing.json')]))
 
-    monkeypatch.setattr(loop_module, 'resolved_config_text', no_text)
+    monkeypatch.setattr(outputs_module, 'resolved_config_text', no_text)
     monkeypatch.chdir(tmp_path)
     (tmp_path / 'retrain.py').write_text('x = 1\n')
     loop, logged = _exporting_loop(str(tmp_path / 'retrain.py'), str(tmp_path), monkeypatch)

@@ -11,7 +11,7 @@ from mmengine.config import Config
 from mmengine.runner import Runner
 from test_nas._cr_digits import use_cr_resnet
 
-from automl_mm.nas import loop as loop_module
+from automl_mm.nas import search_outputs as outputs_module  # finish() re-estimates BN there
 
 from conftest import REPO_ROOT
 
@@ -29,13 +29,13 @@ def _common(cfg: Config, work_dir: str) -> Config:
 def _spy_final_bn(monkeypatch, space_of) -> list:
     """Record the path applied whenever the loop re-estimates BN itself (the scored paths do it in scoring.py)."""
     calls = []
-    original = loop_module.recalibrate_bn
+    original = outputs_module.recalibrate_bn
 
     def spy(model, batches):
         calls.append(tuple(space_of().current_path(model)))
         return original(model, batches)
 
-    monkeypatch.setattr(loop_module, 'recalibrate_bn', spy)
+    monkeypatch.setattr(outputs_module, 'recalibrate_bn', spy)
     return calls
 
 

@@ -179,12 +179,15 @@ def test_every_rank_of_a_distributed_search_agrees_on_the_export_refusal(tmp_pat
     """Each rank re-reads the retrain config at the export: a rank that refused and one that did not both reach the
     failure agreement (which raises on every rank where one refused), not only the refusing rank its raise."""
     import automl_mm.nas.loop as loop_module
+    import automl_mm.nas.search_outputs as outputs_module
 
     loop = _loop(_pc_cfg(str(tmp_path / 'run')))
     agreed = []
-    monkeypatch.setattr(loop_module, 'get_world_size', lambda: 2)
+    # finish() and what it calls are search_outputs'; share_rank0_statistics is the loop module's (finish imports it
+    # from there as it runs)
+    monkeypatch.setattr(outputs_module, 'get_world_size', lambda: 2)
     monkeypatch.setattr(loop_module, 'share_rank0_statistics', lambda model: None)
-    monkeypatch.setattr(loop_module, 'agree_on_failure', lambda failure, what: agreed.append((failure, what)))
+    monkeypatch.setattr(outputs_module, 'agree_on_failure', lambda failure, what: agreed.append((failure, what)))
     monkeypatch.setattr(type(loop), 'architecture_calls', lambda self: [])
     monkeypatch.setattr(type(loop), 'save_search_checkpoint', lambda self, tag: None)
     loop.finish(lambda: None)  # this rank read the file as its start did
