@@ -14,6 +14,7 @@ from __future__ import annotations
 import logging
 import math
 from collections.abc import Callable, Collection, Sequence
+from typing import NamedTuple
 
 import numpy as np
 from mmengine.dist import all_gather_object, get_dist_info
@@ -26,6 +27,20 @@ from automl_mm.utils.seeding import stream_rng
 from .base import BasePathSpace, index_path
 
 Path = tuple[int, ...]
+
+
+class CommonSamples(NamedTuple):
+    """The samples of a search step, by index (:meth:`PartialArchitecturePool.rank_on_common_samples`)."""
+
+    #: Every sample index some candidate was scored on.
+    read: set[int]
+    #: The samples some candidate read as a constant of every candidate (a COCO ``-1``, a NaN without ground truth).
+    constant: set[int]
+    #: The samples some candidate with an evaluation was not scored on (its draw found no completion), with those
+    #: candidates in candidate order.
+    missed: dict[int, list[Path]]
+    #: The samples every candidate with an evaluation was scored on with a value: every mean is over these.
+    common: set[int]
 
 
 class PartialArchitecturePool:
@@ -111,7 +126,7 @@ class PartialArchitecturePool:
         the rule: 0 under ``'greater'``, +inf under ``'less'``); ``samples``: the evaluations behind it, each
         ``(sample index, score, constant)`` (:attr:`~automl_mm.nas.scoring.PathEvaluator.sample_scores`: constant
         where it read a value every candidate reads on those batches), kept in :attr:`samples` for
-        :meth:`leave_out_constant_samples` (``None``: none kept).
+        :meth:`rank_on_common_samples` (``None``: none kept).
 
         Raises:
             ValueError: For a NaN score (a NaN metric, or a mean over samples one of which was NaN): it used to be
@@ -136,46 +151,56 @@ class PartialArchitecturePool:
         else:
             self.samples[candidate] = [(int(i), float(v), bool(c)) for i, v, c in samples]
 
-    def leave_out_constant_samples(self) -> tuple[set[int], set[int]]:
-        """Leave out of every candidate's score the samples that some candidate of the step read as a constant.
+    def rank_on_common_samples(self) -> CommonSamples:
+        """Score every candidate of the step by its mean over the samples every candidate was scored on with a value.
 
-        A search sample's batches can hold no ground truth for the key (mmdet's ``CocoMetric`` reads ``-1`` where
-        they hold no object of the key's area range, a classwise AP NaN where they hold none of its class:
-        :class:`~automl_mm.nas.scoring.PathEvaluator` scores both 0 and marks them constant): every candidate reads
-        the same there, or no metrics, which the evaluator cannot tell from a reading elsewhere. Such a sample
-        tells the candidates nothing, and averaged into some means only (a candidate whose draw found no
-        completion within ``max_tries`` misses it) it biased them. Each candidate with :attr:`samples` scores the
-        mean of its samples outside those constant ones, in their order (as
-        :func:`~automl_mm.nas.scoring.potential` averages), or, where none is left, the worst under the rule (0
-        under ``'greater'``, +inf under ``'less'``); the others keep their score. Call it once the step is scored
-        (:meth:`~automl_mm.nas.loop.SearchLoopBase.run_step`); it reads :attr:`samples` only, so calling it again
-        changes nothing. A step resumed from a checkpoint written before the samples were kept holds scores
-        without them (the constants averaged in as 0): then nothing is left out of any candidate's mean, with a
-        warning (left out of the later candidates' means only, the same function scored 0.3 after the resume and
-        0.15 before it).
+        A candidate's potential averages the samples its completion draws found (:func:`~automl_mm.nas.scoring.
+        potential` skips a draw that found no completion within ``max_tries``), so candidates averaged different
+        samples: one that missed a sample on which it would have scored low ranked above one that read it (the
+        missed-draw bias). And a search sample's batches can hold no ground truth for the key (mmdet's
+        ``CocoMetric`` reads ``-1`` where they hold no object of the key's area range, a classwise AP NaN where they
+        hold none of its class: :class:`~automl_mm.nas.scoring.PathEvaluator` scores both 0 and marks them
+        constant): every candidate reads the same there, or no metrics, which the evaluator cannot tell from a
+        reading elsewhere. The common samples are those that every candidate with an evaluation (a candidate
+        without any, of score ``-inf``, ranks last whatever the others read) was scored on, and that no candidate
+        read as a constant; each such candidate scores the mean of its common samples, in their order (as
+        :func:`~automl_mm.nas.scoring.potential` averages). An evaluation without metrics on a common sample stays
+        in its candidate's mean as the worst under the rule (0 under ``'greater'``, +inf under ``'less'``): another
+        candidate read a value on the same batches, so they hold what the key measures and the candidate predicted
+        nothing there. Samples are keyed by their index (the completion draw and the search batches it reads, the
+        same for every candidate of the step), also where the indices wrap around the search split and two of them
+        read the same batches with different completions.
+
+        Call it once the step is scored (:meth:`~automl_mm.nas.loop.SearchLoopBase.run_step`, which refuses a step
+        with no common sample); it reads :attr:`samples` only, so calling it again changes nothing, and where no
+        sample is left out (or none is common) no score changes. A step resumed from a checkpoint written before the
+        samples were kept holds scores without them (over what each candidate's draws found, the constants
+        averaged in as 0): then nothing is left out of any candidate's mean, with a warning.
 
         Returns:
-            ``(constant, read)``: the sample indices some candidate read as a constant and left out (none in such a
-            resumed step), and every sample index read.
+            :class:`CommonSamples`: the sample indices read, read as a constant, missed by some candidate (with
+            those candidates) and common (nothing left out in such a resumed step: ``common == read``).
         """
-        constant = {i for samples in self.samples.values() for i, _, c in samples if c}
-        read = {i for samples in self.samples.values() for i, _, _ in samples}
-        if not constant:
-            return constant, read
+        evaluated = {c: samples for c, samples in self.samples.items() if samples}
+        read = {i for samples in evaluated.values() for i, _, _ in samples}
         unsampled = [c for c in self.scores if c not in self.samples]
-        if unsampled:
+        if unsampled and evaluated:
             print_log(f'{len(unsampled)} candidate(s) of this step (e.g. {unsampled[0]}) were scored before a resume '
-                      'from a checkpoint that does not keep per-sample scores, with the samples read as a constant '
-                      f'of every candidate (samples {sorted(constant)}) averaged in as 0: they stay averaged in for '
-                      'every candidate of this step (later steps leave them out)', logger='current',
-                      level=logging.WARNING)
-            return set(), read
-        worst = 0.0 if self.rule == 'greater' else math.inf
-        for candidate, samples in self.samples.items():
-            if samples:
-                kept = [v for i, v, _ in samples if i not in constant]
-                self.scores[candidate] = float(np.mean(kept)) if kept else worst
-        return constant, read
+                      'from a checkpoint that does not keep per-sample scores: their means are over the samples their '
+                      'draws found, the samples read as a constant of every candidate averaged in as 0, so nothing '
+                      'is left out of any candidate\'s mean in this step (later steps rank every candidate on the '
+                      'samples all of them read with a value)', logger='current', level=logging.WARNING)
+        if unsampled:
+            return CommonSamples(read, set(), {}, set(read))
+        constant = {i for samples in evaluated.values() for i, _, c in samples if c}
+        indices = {c: {i for i, _, _ in samples} for c, samples in evaluated.items()}
+        missed = {i: [c for c in evaluated if i not in indices[c]] for i in sorted(read)}
+        missed = {i: cands for i, cands in missed.items() if cands}
+        common = read - constant - set(missed)
+        if common and common != read:
+            for candidate, samples in evaluated.items():
+                self.scores[candidate] = float(np.mean([v for i, v, _ in samples if i in common]))
+        return CommonSamples(read, constant, missed, common)
 
     def pending(self) -> list[Path]:
         """The current step's candidates that have no score yet, in candidate order."""
@@ -325,7 +350,7 @@ class PartialArchitecturePool:
         self.candidate_list = None if cands is None else [tuple(c) for c in cands]
         self.history = list(state['history'])
         self.empty = {tuple(c) for c in state.get('empty', [])}
-        # a checkpoint written before they were kept: none (that step leaves nothing out: leave_out_constant_samples)
+        # a checkpoint written before they were kept: none (that step leaves nothing out: rank_on_common_samples)
         self.samples = {tuple(c): [(int(i), float(v), bool(k)) for i, v, k in samples]
                         for c, samples in state.get('samples', [])}
         self._unchecked = True
@@ -368,7 +393,7 @@ def score_step(pool: PartialArchitecturePool, score_fn: Callable[[Path], float],
             evaluation behind that score gave no metrics (gathered with the score, kept in ``pool.empty``).
         samples_of: Asked after ``is_empty``, alike: the evaluations behind that score, ``(sample index, score,
             constant)`` each (gathered with the score, kept in ``pool.samples``:
-            :meth:`PartialArchitecturePool.leave_out_constant_samples`).
+            :meth:`PartialArchitecturePool.rank_on_common_samples`).
 
     Returns:
         Every score of the step.

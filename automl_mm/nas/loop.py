@@ -124,6 +124,15 @@ def _empty_step_advice(loop, trained_by: str) -> str:
     return f'{longer}{lower}, or check the search split and search_evaluator'
 
 
+def _missed_named(missed: dict[int, list[tuple]], samples: list[int], describe: Callable[[tuple], str]) -> str:
+    """Which candidates missed the first of ``samples`` (sample index -> candidates whose draw found no completion),
+    in words, for :meth:`SearchLoopBase.run_step`'s warning and refusal."""
+    who = missed[samples[0]]
+    more = f' and {len(who) - 1} more' if len(who) > 1 else ''
+    return (f'e.g. sample {samples[0]} for {describe(who[0])}{more}, whose draw found no completion within the '
+            'cost limit in the completion sampler\'s max_tries draws')
+
+
 def share_rank0_statistics(model: nn.Module) -> None:
     """Give every rank rank 0's buffers of the supernet (BatchNorm running statistics), in place; nothing in a
     single process. Every rank must call it.
@@ -403,16 +412,19 @@ class SearchLoopBase(SearchResumeChecks, SearchOutputs, IterBasedTrainLoop):
                 Under ``metric_rule='less'`` an evaluation with no metrics scores +inf
                 (:class:`~automl_mm.nas.scoring.PathEvaluator`), and a step in which no candidate has a finite
                 score but some have +inf raises for the same reason. Each candidate's per-sample scores
-                (:attr:`~automl_mm.nas.scoring.PathEvaluator.sample_scores`) are gathered and kept in the pool
-                (and its checkpoints); once the step is scored, every sample some candidate read as a constant
-                of every candidate (a COCO ``-1``, a NaN without ground truth) is left out of every candidate's
-                mean (:meth:`~automl_mm.nas.beam.PartialArchitecturePool.leave_out_constant_samples`), with a
-                warning, and a step whose every sample is such a constant raises.
+                (recorded per candidate: :meth:`~automl_mm.nas.scoring.PathEvaluator.recording`) are gathered and
+                kept in the pool (and its checkpoints); once the step is scored, every candidate is ranked by its
+                mean over the samples every candidate was scored on with a value
+                (:meth:`~automl_mm.nas.beam.PartialArchitecturePool.rank_on_common_samples`): a sample some
+                candidate read as a constant of every candidate (a COCO ``-1``, a NaN without ground truth) or
+                that some candidate's draw missed (no completion within the completion sampler's ``max_tries``) is
+                left out of every candidate's mean, with a warning, and a step left with no sample raises.
 
         Raises:
-            RuntimeError: Every candidate of the step gave no metrics; every search sample the candidates read was
-                such a constant (or gave no metrics); or, under ``'less'``, every candidate with an
-                admitted completion had an evaluation that gave none.
+            RuntimeError: Every candidate of the step gave no metrics; no search sample was scored with a value for
+                every candidate (each was such a constant, gave no metrics there, or was missed by some
+                candidate's draw); or, under ``'less'``, every candidate with an admitted completion had an
+                evaluation that gave none.
         """
         candidates = pool.candidates()
         done_before = len(pool.scores)
@@ -445,13 +457,17 @@ class SearchLoopBase(SearchResumeChecks, SearchOutputs, IterBasedTrainLoop):
 
         def counted(candidate: tuple) -> float:
             counts['before'] = (evaluate.evaluations, evaluate.empty_evaluations)
-            if getattr(evaluate, 'sample_scores', None) is not None:
-                evaluate.sample_scores.clear()  # this candidate's evaluations only
-            return score_fn(candidate)
+            counts['samples'] = None
+            recording = getattr(evaluate, 'recording', None)  # a stand-in evaluator may keep no samples
+            if recording is None:
+                return score_fn(candidate)
+            with recording() as kept:  # this candidate's evaluations only
+                score = score_fn(candidate)
+            counts['samples'] = list(kept)
+            return score
 
         def samples_of(candidate: tuple) -> list | None:
-            kept = getattr(evaluate, 'sample_scores', None)
-            return None if kept is None else list(kept)
+            return counts['samples']
 
         def is_empty(candidate: tuple) -> bool:
             n0, e0 = counts['before']
@@ -470,19 +486,34 @@ class SearchLoopBase(SearchResumeChecks, SearchOutputs, IterBasedTrainLoop):
                 f'score {self.metric_key}={"0" if pool.rule == "greater" else "+inf"}, the worst under '
                 f'metric_rule={pool.rule!r}), so the choice would be a tie-break: the supernet predicts nothing '
                 f'({_empty_step_advice(self, trained_by)})')
-        constant, read = pool.leave_out_constant_samples()
-        if read and read <= constant:
+        samples = pool.rank_on_common_samples()
+        constant, missed = sorted(samples.constant), sorted(set(samples.missed) - samples.constant)
+        if samples.read and not samples.common:
+            left_out = []
+            if constant:
+                left_out.append(
+                    f'samples {constant} read {self.metric_key} as a value every candidate reads there (a COCO -1 '
+                    'where the batches hold no ground-truth object of the key\'s area range, a NaN where they hold '
+                    'none of a classwise key\'s class), or gave no metrics')
+            if missed:
+                left_out.append(f'samples {missed} were not scored for every candidate '
+                                f'({_missed_named(samples.missed, missed, describe)})')
             raise RuntimeError(
-                f'[{name}] every search sample the candidates read (samples {sorted(read)}) read {self.metric_key} as '
-                'a value every candidate reads there (a COCO -1 where the batches hold no ground-truth object of the '
-                'key\'s area range, a NaN where they hold none of a classwise key\'s class), or gave no metrics: '
-                'nothing tells the candidates apart, so the choice would be a tie-break. Choose a '
-                'train_cfg.metric_key the search split has ground truth for (the mAP over every area and class), or '
-                'score on more search batches per sample (train_cfg.batches_per_sample, or None for the whole '
-                'split)')
+                f'[{name}] no search sample was scored with a value for every candidate (of samples '
+                f'{sorted(samples.read)}): {"; ".join(left_out)}: nothing tells the candidates apart on the same '
+                'data, so the choice would be a tie-break. Choose a train_cfg.metric_key the search split has '
+                'ground truth for (the mAP over every area and class), score on more search batches per sample '
+                '(train_cfg.batches_per_sample, or None for the whole split)'
+                + (', or let the completion sampler find more completions within the cost limit '
+                   '(train_cfg.completion_sampler.max_tries, enumerate_limit)' if missed else ''))
         if constant:
-            warn(f'[{name}] {len(constant)} of the {len(read)} search samples read {self.metric_key} as a value '
-                 f'every candidate reads there (samples {sorted(constant)}): left out of every candidate\'s mean')
+            warn(f'[{name}] {len(constant)} of the {len(samples.read)} search samples read {self.metric_key} as a '
+                 f'value every candidate reads there (samples {constant}): left out of every candidate\'s mean')
+        if missed:
+            warn(f'[{name}] {len(missed)} of the {len(samples.read)} search samples were not scored for every '
+                 f'candidate (samples {missed}: {_missed_named(samples.missed, missed, describe)}): left out of every '
+                 'candidate\'s mean, so that every candidate is ranked on the same samples (raise '
+                 'train_cfg.completion_sampler.max_tries or enumerate_limit to miss fewer)')
         ranking = pool.ranking()
         unranked = [c for c, s in ranking if s == math.inf]  # under 'less': an evaluation gave no metrics
         if unranked and not any(math.isfinite(s) for _, s in ranking):

@@ -11,7 +11,7 @@ import contextlib
 import io
 import logging
 import math
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 
 import numpy as np
 from mmengine.dist import all_gather_object, get_world_size
@@ -102,14 +102,16 @@ class PathEvaluator:
     weights), not a key without ground truth there, and is refused with a ``ValueError`` naming the key and the
     batches, as is a NaN on the whole search split (every candidate reads the same images: nothing to rank by).
 
-    Each evaluation is appended to :attr:`sample_scores` as ``(sample_index, score, constant)``, ``constant`` where
-    it read such a COCO ``-1`` or NaN. A search step keeps them per candidate and, once every candidate is scored,
-    leaves every sample that some candidate read as a constant out of every candidate's mean, an evaluation without
-    metrics there included
-    (:meth:`~automl_mm.nas.beam.PartialArchitecturePool.leave_out_constant_samples`): when it scores one sample
-    the evaluator cannot tell whether a candidate that read no metrics there is on such batches; and averaged as 0,
-    the constant biased the means of candidates whose draws missed some samples (no completion within
-    ``max_tries``) against the others'.
+    Each evaluation is kept in :attr:`sample_scores` as ``(sample_index, score, constant)``, ``constant`` where it
+    read such a COCO ``-1`` or NaN: inside :meth:`recording` every evaluation (a search step records one candidate's
+    at a time), outside it the last evaluation only (it grew by one entry per evaluation, without bound, for a user
+    scoring paths in a loop of their own). A search step keeps them per candidate and, once every candidate is
+    scored, ranks every candidate by its mean over the samples every candidate was scored on with a value
+    (:meth:`~automl_mm.nas.beam.PartialArchitecturePool.rank_on_common_samples`): a sample some candidate read as a
+    constant is left out of every candidate's mean, an evaluation without metrics there included (when it scores
+    one sample the evaluator cannot tell whether a candidate that read no metrics there is on such batches), and so
+    is a sample some candidate's draw missed (no completion within ``max_tries``: averaged over different samples,
+    a candidate that missed one where it would have scored low ranked above the others).
 
     Args:
         model: The model holding the supernet.
@@ -171,9 +173,10 @@ class PathEvaluator:
         self.evaluations = 0
         self.empty_evaluations = 0
         # each evaluation's (sample_index, score, constant): constant where it read a value every candidate reads on
-        # those batches (a COCO -1, a NaN without ground truth); a search step keeps them per candidate and leaves
-        # those samples out of every candidate's mean (PartialArchitecturePool.leave_out_constant_samples)
+        # those batches (a COCO -1, a NaN without ground truth); inside recording() all of them, else the last one; a
+        # search step records them per candidate (PartialArchitecturePool.rank_on_common_samples)
         self.sample_scores: list[tuple[int, float, bool]] = []
+        self._recording = False
         # the lowest reading so far (an empty evaluation's 0 must not rank above one), whether an evaluation gave
         # no metrics, here or on another rank (share_readings); the search loops keep it in their search state
         self.readings = new_readings() if readings is None else readings
@@ -237,9 +240,33 @@ class PathEvaluator:
                       f'{self.metric_key}={worst}', logger='current', level=logging.WARNING)
         return self._kept(sample_index, score, constant=False)
 
+    @contextlib.contextmanager
+    def recording(self) -> Iterator[list[tuple[int, float, bool]]]:
+        """Keep every evaluation made inside the block in a new :attr:`sample_scores`, which it yields (one
+        candidate's evaluations: :meth:`~automl_mm.nas.loop.SearchLoopBase.run_step`); after the block the list is
+        left as it is, and the next evaluation outside a block starts a new one holding that evaluation only.
+
+        Raises:
+            RuntimeError: inside another :meth:`recording` block (the outer one would lose the inner evaluations).
+        """
+        if self._recording:
+            raise RuntimeError('PathEvaluator.recording() blocks do not nest: the outer block would lose the '
+                               'evaluations of the inner one')
+        self._recording = True
+        self.sample_scores = []
+        try:
+            yield self.sample_scores
+        finally:
+            self._recording = False
+
     def _kept(self, sample_index: int, score: float, constant: bool) -> float:
-        """``score``, appended to :attr:`sample_scores` as ``(sample_index, score, constant)``."""
-        self.sample_scores.append((int(sample_index), float(score), constant))
+        """``score``, kept in :attr:`sample_scores` as ``(sample_index, score, constant)``: appended inside
+        :meth:`recording`, else alone."""
+        entry = (int(sample_index), float(score), constant)
+        if self._recording:
+            self.sample_scores.append(entry)
+        else:
+            self.sample_scores = [entry]
         return score
 
     def _empty_named(self) -> str:
@@ -371,9 +398,10 @@ def potential(prefix: Sequence[int], sampler: UniformPathSampler, evaluate: Call
         first_sample: Index of the first sample (selects its search mini-batches).
 
     A sample that read a constant of every candidate (a COCO ``-1`` or NaN without ground truth:
-    :class:`PathEvaluator`) is averaged as 0 here: which samples to leave out is known only once every candidate of
-    the step is scored, and the search loops then recompute each candidate's mean without them
-    (:meth:`~automl_mm.nas.beam.PartialArchitecturePool.leave_out_constant_samples`).
+    :class:`PathEvaluator`) is averaged as 0 here, and the mean is over the samples whose draw found a completion:
+    which samples every candidate read with a value is known only once every candidate of the step is scored, and
+    the search loops then recompute each candidate's mean over those
+    (:meth:`~automl_mm.nas.beam.PartialArchitecturePool.rank_on_common_samples`).
 
     Returns:
         The mean score (``+inf`` when ``evaluate`` scored one completion ``+inf``: an evaluation with no metrics

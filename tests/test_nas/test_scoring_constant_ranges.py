@@ -59,8 +59,8 @@ class _Misses(UniformPathSampler):
         return tuple(prefix) + (0, ) * (self.space.num_decisions - len(prefix))
 
 
-def _step(evaluate, rule='greater', missed=(), pool=None, saved=None):
-    """One PC-NAS step over the first decision of a 2 x 2 space, 2 samples per candidate (samples 0 and 1); the
+def _step(evaluate, rule='greater', missed=(), pool=None, saved=None, num_samples=2):
+    """One PC-NAS step over the first decision of a 2 x 2 space, ``num_samples`` per candidate (samples 0, 1...); the
     draws of ``missed`` samples of candidate (0,) find no completion. ``saved``: a list to which the pool's state is
     appended at each partial checkpoint (one per candidate scored). Returns the step's history entry."""
     import copy
@@ -73,7 +73,7 @@ def _step(evaluate, rule='greater', missed=(), pool=None, saved=None):
     sampler = _Misses(space, (0, ), missed)
 
     def score(prefix):
-        return potential(prefix, sampler, evaluate, 2, np.random.default_rng(0), accept=lambda path: True)
+        return potential(prefix, sampler, evaluate, num_samples, np.random.default_rng(0), accept=lambda path: True)
 
     def checkpoint(tag):
         if saved is not None and tag.endswith('_partial'):
@@ -109,15 +109,6 @@ def test_a_candidate_whose_draw_missed_a_constant_range_averages_the_ranges_the_
     assert pool.samples == {}  # the step's samples go with its scores: not kept through the search
 
 
-@pytest.mark.parametrize('rule, worst', [('greater', 0.0), ('less', None)])
-def test_a_candidate_left_with_only_constant_ranges_scores_the_worst(rule, worst):
-    # (0,)'s draw missed sample 0, the one range that tells the candidates apart: nothing left to rank it by (0, or
-    # +inf under 'less', recorded as None: scored 0 there, it ranked first)
-    evaluate = _evaluator(lambda path, s: 0.3 if s == 0 else -1.0, rule=rule)
-    step = _step(evaluate, rule, missed=[0])
-    assert step['candidates'] == [[[1], pytest.approx(0.3)], [[0], worst]]
-
-
 def test_a_candidate_without_any_completion_is_not_rescored_beside_constant_ranges():
     """(0,)'s draws all missed (-inf: no admitted completion, never kept); leaving sample 1's constant out of the
     others' means must not give it the rule's worst score, which kept it in the pool."""
@@ -144,8 +135,9 @@ def test_a_candidate_that_predicts_nothing_on_a_range_without_ground_truth_ranks
 @pytest.mark.parametrize('rule', ['greater', 'less'])
 @pytest.mark.parametrize('constant', [-1.0, math.nan])
 def test_a_step_whose_every_range_is_constant_is_refused(rule, constant):
-    refused = (r"\[step\] every search sample the candidates read \(samples \[0, 1\]\) read coco/bbox_mAP_s as a "
-               r"value every candidate reads there .* Choose a train_cfg.metric_key .*\(train_cfg.batches_per_sample")
+    refused = (r"\[step\] no search sample was scored with a value for every candidate \(of samples \[0, 1\]\): "
+               r"samples \[0, 1\] read coco/bbox_mAP_s as a value every candidate reads there .* Choose a "
+               r"train_cfg.metric_key .*\(train_cfg.batches_per_sample")
     evaluate = _evaluator(lambda path, s: constant, rule=rule, classwise=math.isnan(constant))
     with pytest.raises(RuntimeError, match=refused):
         _step(evaluate, rule)
@@ -196,5 +188,6 @@ def test_the_samples_of_another_ranks_candidate_are_gathered(monkeypatch):
     pool.candidates()
     score_step(pool, lambda c: 0.15, samples_of=lambda c: [(0, 0.3, False), (1, 0.0, False)])
     assert pool.samples[(1, )] == [(0, 0.3, False), (1, 0.0, True)]
-    assert pool.leave_out_constant_samples() == ({1}, {0, 1})
+    found = pool.rank_on_common_samples()
+    assert (found.constant, found.read, found.common) == ({1}, {0, 1}, {0})
     assert pool.scores == {(0, ): pytest.approx(0.3), (1, ): pytest.approx(0.3)}
