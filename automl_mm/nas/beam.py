@@ -39,6 +39,8 @@ class CommonSamples(NamedTuple):
     #: The samples some candidate with an evaluation was not scored on (its draw found no completion), with those
     #: candidates in candidate order.
     missed: dict[int, list[Path]]
+    #: Under rule ``'less'``, the samples on which every candidate's evaluation gave no metrics (+inf each).
+    unread: set[int]
     #: The samples every candidate with an evaluation was scored on with a value: every mean is over these.
     common: set[int]
 
@@ -167,7 +169,10 @@ class PartialArchitecturePool:
         :func:`~automl_mm.nas.scoring.potential` averages). An evaluation without metrics on a common sample stays
         in its candidate's mean as the worst under the rule (0 under ``'greater'``, +inf under ``'less'``): another
         candidate read a value on the same batches, so they hold what the key measures and the candidate predicted
-        nothing there. Samples are keyed by their index (the completion draw and the search batches it reads, the
+        nothing there; but a sample on which every candidate's evaluation gave no metrics tells them nothing and
+        is left out too where the rule tells it apart (+inf each under ``'less'``, which made every mean +inf; under
+        ``'greater'`` such a sample reads 0 for every candidate, as a real 0 does, and moves no rank). Samples are
+        keyed by their index (the completion draw and the search batches it reads, the
         same for every candidate of the step), also where the indices wrap around the search split and two of them
         read the same batches with different completions.
 
@@ -179,7 +184,8 @@ class PartialArchitecturePool:
 
         Returns:
             :class:`CommonSamples`: the sample indices read, read as a constant, missed by some candidate (with
-            those candidates) and common (nothing left out in such a resumed step: ``common == read``).
+            those candidates), without metrics for every candidate (``'less'``) and common (nothing left out in
+            such a resumed step: ``common == read``).
         """
         evaluated = {c: samples for c, samples in self.samples.items() if samples}
         read = {i for samples in evaluated.values() for i, _, _ in samples}
@@ -191,16 +197,19 @@ class PartialArchitecturePool:
                       'is left out of any candidate\'s mean in this step (later steps rank every candidate on the '
                       'samples all of them read with a value)', logger='current', level=logging.WARNING)
         if unsampled:
-            return CommonSamples(read, set(), {}, set(read))
+            return CommonSamples(read, set(), {}, set(), set(read))
         constant = {i for samples in evaluated.values() for i, _, c in samples if c}
         indices = {c: {i for i, _, _ in samples} for c, samples in evaluated.items()}
         missed = {i: [c for c in evaluated if i not in indices[c]] for i in sorted(read)}
         missed = {i: cands for i, cands in missed.items() if cands}
-        common = read - constant - set(missed)
+        unread = set()
+        if self.rule == 'less':  # +inf: an evaluation without metrics (PathEvaluator), no reading
+            unread = read - constant - {i for samples in evaluated.values() for i, v, _ in samples if v != math.inf}
+        common = read - constant - set(missed) - unread
         if common and common != read:
             for candidate, samples in evaluated.items():
                 self.scores[candidate] = float(np.mean([v for i, v, _ in samples if i in common]))
-        return CommonSamples(read, constant, missed, common)
+        return CommonSamples(read, constant, missed, unread, common)
 
     def pending(self) -> list[Path]:
         """The current step's candidates that have no score yet, in candidate order."""

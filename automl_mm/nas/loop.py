@@ -417,8 +417,9 @@ class SearchLoopBase(SearchResumeChecks, SearchOutputs, IterBasedTrainLoop):
                 mean over the samples every candidate was scored on with a value
                 (:meth:`~automl_mm.nas.beam.PartialArchitecturePool.rank_on_common_samples`): a sample some
                 candidate read as a constant of every candidate (a COCO ``-1``, a NaN without ground truth) or
-                that some candidate's draw missed (no completion within the completion sampler's ``max_tries``) is
-                left out of every candidate's mean, with a warning, and a step left with no sample raises.
+                that some candidate's draw missed (no completion within the completion sampler's ``max_tries``), or
+                under ``'less'`` on which every candidate's evaluation gave no metrics (+inf each), is left out of
+                every candidate's mean, with a warning, and a step left with no sample raises.
 
         Raises:
             RuntimeError: Every candidate of the step gave no metrics; no search sample was scored with a value for
@@ -488,6 +489,9 @@ class SearchLoopBase(SearchResumeChecks, SearchOutputs, IterBasedTrainLoop):
                 f'({_empty_step_advice(self, trained_by)})')
         samples = pool.rank_on_common_samples()
         constant, missed = sorted(samples.constant), sorted(set(samples.missed) - samples.constant)
+        unread = sorted(samples.unread - set(samples.missed))
+        unread_named = (f'samples {unread} gave no metrics for any candidate (each scored {self.metric_key}=+inf, '
+                        'the worst under metric_rule=\'less\')')
         if samples.read and not samples.common:
             left_out = []
             if constant:
@@ -498,6 +502,8 @@ class SearchLoopBase(SearchResumeChecks, SearchOutputs, IterBasedTrainLoop):
             if missed:
                 left_out.append(f'samples {missed} were not scored for every candidate '
                                 f'({_missed_named(samples.missed, missed, describe)})')
+            if unread:
+                left_out.append(unread_named)
             raise RuntimeError(
                 f'[{name}] no search sample was scored with a value for every candidate (of samples '
                 f'{sorted(samples.read)}): {"; ".join(left_out)}: nothing tells the candidates apart on the same '
@@ -514,6 +520,9 @@ class SearchLoopBase(SearchResumeChecks, SearchOutputs, IterBasedTrainLoop):
                  f'candidate (samples {missed}: {_missed_named(samples.missed, missed, describe)}): left out of every '
                  'candidate\'s mean, so that every candidate is ranked on the same samples (raise '
                  'train_cfg.completion_sampler.max_tries or enumerate_limit to miss fewer)')
+        if unread:
+            warn(f'[{name}] {len(unread)} of the {len(samples.read)} search {unread_named}: '
+                 'left out of every candidate\'s mean, which they made +inf for all')
         ranking = pool.ranking()
         unranked = [c for c, s in ranking if s == math.inf]  # under 'less': an evaluation gave no metrics
         if unranked and not any(math.isfinite(s) for _, s in ranking):

@@ -130,3 +130,17 @@ def test_the_mean_over_the_common_samples_keeps_their_order():
     assert (found.read, found.constant, found.common) == ({0, 1, 2}, set(), {0, 2})
     assert found.missed == {1: [(1, )]}
     assert pool.scores == {(0, ): float(np.mean([0.1, 0.3])), (1, ): float(np.mean([0.7, 0.1]))}
+
+
+def test_a_sample_without_metrics_for_every_candidate_is_left_out_under_less(monkeypatch):
+    """Under 'less' an evaluation without metrics scores +inf: a sample on which no candidate read a value made every
+    mean +inf, and the step stopped as if no candidate had a finite score, though sample 0 tells them apart."""
+    warned = []
+    monkeypatch.setattr(loop, 'warn', warned.append)
+    values = {((0, ), 0): 0.4, ((0, ), 1): None, ((1, ), 0): 0.3, ((1, ), 1): None}
+    step = _step(_evaluator(lambda path, s: values[(path, s)], rule='less'), 'less')
+    assert step['candidates'] == [[[1], pytest.approx(0.3)], [[0], pytest.approx(0.4)]]
+    assert any('1 of the 2 search samples [1] gave no metrics for any candidate' in w for w in warned), warned
+    # under 'greater' it reads 0 for both, as a real 0 would: kept, no rank moves
+    step = _step(_evaluator(lambda path, s: values[(path, s)]))
+    assert step['candidates'] == [[[0], pytest.approx(0.2)], [[1], pytest.approx(0.15)]]
