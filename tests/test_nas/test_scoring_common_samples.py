@@ -144,3 +144,18 @@ def test_a_sample_without_metrics_for_every_candidate_is_left_out_under_less(mon
     # under 'greater' it reads 0 for both, as a real 0 would: kept, no rank moves
     step = _step(_evaluator(lambda path, s: values[(path, s)]))
     assert step['candidates'] == [[[0], pytest.approx(0.2)], [[1], pytest.approx(0.15)]]
+
+
+def test_a_step_resumed_after_the_candidate_that_missed_a_sample_ranks_as_the_uninterrupted_one():
+    values = {((0, ), 0): 0.4, ((0, ), 1): 0.1, ((1, ), 0): 0.5, ((1, ), 1): 0.2}
+
+    def evaluator():
+        return _evaluator(lambda path, s: values[(path, s)])
+
+    saved = []
+    whole = _step(evaluator(), missed=[1], saved=saved)
+    assert whole['candidates'] == [[[1], pytest.approx(0.5)], [[0], pytest.approx(0.4)]]
+    resumed = PartialArchitecturePool(LayerwiseSpace([[0, 1]] * 2), pool_size=2)
+    resumed.load_state_dict(saved[0])  # (0,) scored, with its one sample
+    assert resumed.pending() == [(1, )]
+    assert _step(evaluator(), pool=resumed) == whole
