@@ -182,11 +182,11 @@ def test_every_rank_of_a_distributed_search_agrees_on_the_export_refusal(tmp_pat
     import automl_mm.nas.search_outputs as outputs_module
 
     loop = _loop(_pc_cfg(str(tmp_path / 'run')))
-    agreed = []
+    agreed, shared = [], []
     # finish() and what it calls are search_outputs'; share_rank0_statistics is the loop module's (finish imports it
-    # from there as it runs)
+    # from there as it runs: the patch below reaches it, as ``shared`` shows)
     monkeypatch.setattr(outputs_module, 'get_world_size', lambda: 2)
-    monkeypatch.setattr(loop_module, 'share_rank0_statistics', lambda model: None)
+    monkeypatch.setattr(loop_module, 'share_rank0_statistics', shared.append)
     monkeypatch.setattr(outputs_module, 'agree_on_failure', lambda failure, what: agreed.append((failure, what)))
     monkeypatch.setattr(type(loop), 'architecture_calls', lambda self: [])
     monkeypatch.setattr(type(loop), 'save_search_checkpoint', lambda self, tag: None)
@@ -197,6 +197,7 @@ def test_every_rank_of_a_distributed_search_agrees_on_the_export_refusal(tmp_pat
         loop.finish(lambda: None)
     assert agreed == [(None, 'the export of train_cfg.retrain_config'),
                       (refusal, 'the export of train_cfg.retrain_config')]
+    assert shared == [loop.runner.model] * 2  # each end validated with rank 0's statistics
 
 
 # --- CR-NAS: the image size a detector trains at against train_cfg.flops_input_shape ------------------------------

@@ -15,6 +15,16 @@ from mmengine.runner import Runner
 from test_nas.test_pc_nas_loop import TINY, _cfg, kill_after_scores
 
 
+def _as_on_two_ranks(monkeypatch) -> None:
+    """The world size 2 where ``SearchLoopBase``'s methods read it: loop.py's (the BN pool, the resume check) and
+    search_outputs.py's (``finish``: a resumed search run to its end ended as on 1 rank with loop.py's alone)."""
+    from automl_mm.nas import loop as loop_module
+    from automl_mm.nas import search_outputs as outputs_module
+
+    for module in (loop_module, outputs_module):
+        monkeypatch.setattr(module, 'get_world_size', lambda: 2)
+
+
 def _sliced(work: str):
     cfg = _cfg(work)
     cfg.train_dataloader.num_batch_per_epoch = 2  # 16 of the digits' training images per rank
@@ -22,8 +32,6 @@ def _sliced(work: str):
 
 
 def test_a_mid_step_resume_on_another_world_size_is_refused(tmp_path, monkeypatch):
-    from automl_mm.nas import loop as loop_module
-
     work = str(tmp_path / 'killed')
     kill_after_scores(monkeypatch, (3 + 1) * TINY['num_samples'], lambda: Runner.from_cfg(_sliced(work)).train())
     with open(osp.join(work, 'last_checkpoint')) as f:
@@ -31,7 +39,7 @@ def test_a_mid_step_resume_on_another_world_size_is_refused(tmp_path, monkeypatc
     assert 'search_stage2_partial' in checkpoint
     assert torch.load(checkpoint, weights_only=False)['nas_search']['scoring']['world size'] == 1
 
-    monkeypatch.setattr(loop_module, 'get_world_size', lambda: 2)  # as on 2 ranks: 32 images to draw from
+    _as_on_two_ranks(monkeypatch)  # 32 images to draw from
     cfg = _sliced(work)
     cfg.resume = True
     with pytest.raises(ValueError, match=r'middle of a scoring step scored with world size=1, this run sets world '
@@ -55,10 +63,8 @@ def _killed_mid_step(tmp_path, monkeypatch, per_epoch: int) -> str:
 def test_a_mid_step_resume_on_another_world_size_reading_the_whole_set_on_both_resumes(tmp_path, monkeypatch):
     """135 × 8 = 1080 items on 1 rank, 2160 on 2: both keep the digits' 1078 training images whole, so BN
     re-estimation draws its batches from the same images; the resume was refused all the same."""
-    from automl_mm.nas import loop as loop_module
-
     work = _killed_mid_step(tmp_path, monkeypatch, 135)
-    monkeypatch.setattr(loop_module, 'get_world_size', lambda: 2)
+    _as_on_two_ranks(monkeypatch)
     cfg = _cfg(work)
     cfg.train_dataloader.num_batch_per_epoch = 135
     cfg.resume = True
@@ -69,10 +75,8 @@ def test_a_mid_step_resume_on_another_world_size_reading_the_whole_set_on_both_r
 def test_a_mid_step_resume_onto_a_world_size_reading_the_whole_set_from_a_part_of_it_is_refused(tmp_path,
                                                                                                 monkeypatch):
     """68 × 8 = 544 of the 1078 items on 1 rank, all of them on 2: other images."""
-    from automl_mm.nas import loop as loop_module
-
     work = _killed_mid_step(tmp_path, monkeypatch, 68)
-    monkeypatch.setattr(loop_module, 'get_world_size', lambda: 2)
+    _as_on_two_ranks(monkeypatch)
     cfg = _cfg(work)
     cfg.train_dataloader.num_batch_per_epoch = 68
     cfg.resume = True
