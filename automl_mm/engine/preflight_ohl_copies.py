@@ -124,13 +124,16 @@ def _check_copy_sampler_arguments(cfg: Any, sampler: type, layout: Any, scope: s
 
 def _check_copy_shards(cfg: Any, layout: Any, scope: str, sampler: type) -> None:
     """``round_up=False`` with several ranks per copy: build the training set (as a worker does) and refuse a
-    length ``ranks_per_copy`` does not divide (:func:`~automl_mm.ohl.copy_sampler.check_equal_shards`: the copy's ranks
-    would run different numbers of iterations and hang in their first collective after the shorter epoch). A
+    length ``ranks_per_copy`` does not divide into shards of the same number of batches (at the loader's batch size
+    and ``drop_last``: :func:`~automl_mm.ohl.copy_sampler.check_equal_shards`; the copy's ranks would run different
+    numbers of iterations and hang in their first collective after the shorter epoch). A
     dataset that does not build here is left to the runner, which reports its own error."""
     from mmengine.registry import DefaultScope
 
     from automl_mm.ohl.copies import check_equal_shards
     from automl_mm.registry import DATASETS
+
+    from .preflight_rank_shards import _batching
 
     dataset_cfg = copy.deepcopy(cfg.train_dataloader.get('dataset'))
     if not isinstance(dataset_cfg, dict) or cfg.train_dataloader.get('num_batch_per_epoch') is not None:
@@ -141,7 +144,7 @@ def _check_copy_shards(cfg: Any, layout: Any, scope: str, sampler: type) -> None
     except Exception:  # noqa: BLE001  (the runner builds it again and reports its own error)
         return
     try:
-        check_equal_shards(length, layout.ranks_per_copy, False)
+        check_equal_shards(length, layout.ranks_per_copy, False, _batching(cfg.train_dataloader, scope))
     except ValueError as err:
         raise ConfigCheckError(f'{err} ({sampler.__name__})') from None
 

@@ -82,12 +82,24 @@ def _sampler_builder(node: Any, scope: str | None) -> Any:
     return kind if isinstance(kind, functools.partial) else None
 
 
-def _iterations(loader: dict, samples: int, scope: str | None) -> int | None:
-    """The batches a rank whose shard holds ``samples`` samples runs per epoch: ``ceil(samples / batch_size)``, or
-    ``samples // batch_size`` with ``drop_last=True`` (the loader's; a ``batch_sampler``'s own, which mmengine gives
-    the loader's ``batch_size``). ``None`` where that is not known here (a ``batch_size`` that is no whole number, a
-    ``batch_sampler`` that does not resolve or drops its last batch: mmdet's ``AspectRatioBatchSampler`` then drops
-    what its aspect-ratio groups leave over, which depends on the images)."""
+def shard_batches(samples: int, batching: tuple[int, bool] | None) -> int | None:
+    """The batches a rank whose shard holds ``samples`` samples runs per epoch under ``batching`` ``(batch_size,
+    drop_last)``: ``ceil(samples / batch_size)``, or ``samples // batch_size`` with ``drop_last``; ``None`` where the
+    batching is not known (``batching`` ``None``). The rule every shard check of uneven ``round_up=False`` shards
+    follows (:func:`check_train_shards` here, OHL's :func:`~automl_mm.ohl.copy_sampler.check_equal_shards`): shards
+    that differ by a sample are refused only where this count differs."""
+    if batching is None:
+        return None
+    size, drop_last = batching
+    return samples // size if drop_last else -(-samples // size)
+
+
+def _batching(loader: dict, scope: str | None) -> tuple[int, bool] | None:
+    """``(batch_size, drop_last)`` of the loader config ``loader``: the loader's (``batch_size`` 1 unless set, torch's
+    default), with a ``batch_sampler`` its own ``drop_last`` (mmengine gives it the loader's ``batch_size``). ``None``
+    where that is not known here (a ``batch_size`` that is no whole number, a ``batch_sampler`` that does not resolve
+    or drops its last batch: mmdet's ``AspectRatioBatchSampler`` then drops what its aspect-ratio groups leave over,
+    which depends on the images)."""
     from automl_mm.registry import DATA_SAMPLERS, config_class
 
     size = loader.get('batch_size', 1)  # (torch's DataLoader's default)
@@ -95,17 +107,15 @@ def _iterations(loader: dict, samples: int, scope: str | None) -> int | None:
         return None
     batch_sampler = loader.get('batch_sampler')
     if batch_sampler is None:
-        drop_last = bool(loader.get('drop_last', False))
-    else:
-        cls = config_class(DATA_SAMPLERS, batch_sampler, scope)
-        try:
-            param = inspect.signature(cls).parameters.get('drop_last') if cls is not None else None
-        except (TypeError, ValueError):
-            param = None
-        if param is None or batch_sampler.get('drop_last', param.default) is not False:
-            return None
-        drop_last = False
-    return samples // size if drop_last else -(-samples // size)
+        return size, bool(loader.get('drop_last', False))
+    cls = config_class(DATA_SAMPLERS, batch_sampler, scope)
+    try:
+        param = inspect.signature(cls).parameters.get('drop_last') if cls is not None else None
+    except (TypeError, ValueError):
+        param = None
+    if param is None or batch_sampler.get('drop_last', param.default) is not False:
+        return None
+    return size, False
 
 
 def _unequal_batches(cfg: Any, key: str, scope: str | None) -> tuple | None:
@@ -143,7 +153,8 @@ def _unequal_batches(cfg: Any, key: str, scope: str | None) -> tuple | None:
     if count % world == 0:
         return
     short = count // world
-    longer, shorter = _iterations(loader, short + 1, scope), _iterations(loader, short, scope)
+    batching = _batching(loader, scope)
+    longer, shorter = shard_batches(short + 1, batching), shard_batches(short, batching)
     if longer is not None and longer == shorter:
         return  # the same number of batches on every rank (only the last one differs by a sample): nothing hangs
     batches = '' if longer is None else (f' (at {key}.batch_size={loader.get("batch_size", 1)}: '

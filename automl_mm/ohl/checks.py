@@ -28,6 +28,37 @@ def _train_sampler(loader: Any) -> Any:
     return sampler if sampler is not None else getattr(loader, 'sampler', None)
 
 
+def loader_batching(loader: Any) -> tuple[int, bool] | None:
+    """``(batch_size, drop_last)`` of a built train ``loader``, as the launching process reads them from the config
+    (:func:`~automl_mm.engine.preflight_rank_shards._batching`): the loader's own where it batches (torch's
+    ``BatchSampler``), a ``batch_sampler``'s ``batch_size`` where it keeps its last batch; ``None`` otherwise (one
+    that drops its last batch, as mmdet's ``AspectRatioBatchSampler``, drops what its groups leave over)."""
+    size = getattr(loader, 'batch_size', None)
+    if isinstance(size, int) and not isinstance(size, bool):
+        return size, bool(getattr(loader, 'drop_last', False))
+    batch_sampler = getattr(loader, 'batch_sampler', None)
+    size = getattr(batch_sampler, 'batch_size', None)
+    if isinstance(size, int) and not isinstance(size, bool) and size >= 1 and \
+            getattr(batch_sampler, 'drop_last', None) is False:
+        return size, False
+    return None
+
+
+def check_copy_shards(loader: Any) -> None:
+    """Refuse a ``CopySampler(round_up=False)`` in the train ``loader`` whose copy's ranks would run different
+    numbers of batches per epoch (:func:`~automl_mm.ohl.copy_sampler.check_equal_shards`, with the loader's
+    :func:`loader_batching`); the sampler itself cannot tell, as mmengine builds it without the batch size.
+
+    Raises:
+        ValueError: naming ``train_dataloader.sampler.round_up``, the shard lengths and iteration counts.
+    """
+    from .copy_sampler import CopySampler, check_equal_shards
+
+    sampler = _train_sampler(loader)
+    if isinstance(sampler, CopySampler):
+        check_equal_shards(sampler.size, sampler.world_size, sampler.round_up, loader_batching(loader))
+
+
 def check_trunk_epochs_loop(runner: Any, trunk_epochs: int | None, owner: str) -> None:
     """Refuse trunks counted in epochs under mmengine's ``IterBasedTrainLoop``, which runs all its iterations as
     epoch 0: the whole run would be one trunk (``owner`` names the hook in the message)."""
@@ -43,13 +74,15 @@ def check_train_setup(runner: Any, layout: Any, trunk_epochs: int | None) -> Non
 
     Raises:
         ValueError: ``trunk_epochs`` under an iteration-based loop (one silent trunk); several copies without a
-            copy-aware train sampler (each copy would see a disjoint part of the data); SyncBN layers or a
+            copy-aware train sampler (each copy would see a disjoint part of the data); a ``CopySampler`` whose copy's
+            ranks would run different numbers of batches (:func:`check_copy_shards`); SyncBN layers or a
             ``SyncBuffersHook`` (:func:`check_copy_hooks`) that would average statistics across copies; a
             ``ZeroRedundancyOptimizer`` (:func:`check_copy_optimizers`) that would piece the copies together; a
             checkpoint or progress hook called before the OHL hook (:func:`check_hook_order`).
     """
     check_trunk_epochs_loop(runner, trunk_epochs, 'OHLHook')
     check_copy_sampler(_train_sampler(runner.train_dataloader), layout.num_copies)
+    check_copy_shards(runner.train_dataloader)
     model = runner.model.module if is_model_wrapper(runner.model) else runner.model
     for module in check_sync_bn(model, layout.num_copies, layout.ranks_per_copy):
         module.process_group = layout.group  # statistics are shared inside the copy only

@@ -55,8 +55,6 @@ class CopySampler(DefaultSampler):
     Raises:
         ValueError: a ``seed`` that is not ``None`` or a valid seed.
         TypeError: ``shuffle``, ``round_up`` or ``shared_order`` not a bool.
-        ValueError: ``round_up=False`` with several ranks per copy and a dataset length they do not divide
-            (:func:`check_equal_shards`: the copy's ranks would run different numbers of iterations and hang).
     """
 
     copy_aware = True
@@ -77,7 +75,6 @@ class CopySampler(DefaultSampler):
         self.copy_id = layout.copy_id
         self.rank, self.world_size = layout.rank_in_copy, layout.ranks_per_copy
         self.size = copy_share(dataset, layout.ranks_per_copy)
-        check_equal_shards(self.size, self.world_size, self.round_up)
         if self.round_up:
             self.num_samples = -(-self.size // self.world_size)
             self.total_size = self.num_samples * self.world_size
@@ -113,25 +110,42 @@ def copy_share(dataset: Sized, ranks_per_copy: int) -> int:
     return len(dataset) * ranks_per_copy // get_world_size()
 
 
-def check_equal_shards(num_samples: int, ranks_per_copy: int, round_up: bool) -> None:
-    """Refuse shards of unequal length among the ranks of one copy: with ``round_up=False`` and a dataset length
-    that ``ranks_per_copy`` does not divide, the copy's first ranks take one sample more per epoch, so with batches
-    of one (or a batch boundary between the two counts) they run one more iteration per epoch than the others, and
-    wait forever in its collectives (the copy's DDP gradient all-reduce, the trunk-end reward gather and broadcast;
-    the trunks themselves, counted from ``len(train_dataloader)``, would end at other iterations on each rank).
-    Under an iteration loop the ranks' epochs (and so their permutations) drift apart instead, and their shards no
-    longer partition the copy's data.
+def check_equal_shards(num_samples: int, ranks_per_copy: int, round_up: bool,
+                       batching: tuple[int, bool] | None = None) -> None:
+    """Refuse shards among the ranks of one copy that make different numbers of batches per epoch: with
+    ``round_up=False`` and a dataset length that ``ranks_per_copy`` does not divide, the copy's first ranks take one
+    sample more per epoch; where a batch boundary falls between the two counts (batches of one, say) they run one
+    more iteration per epoch than the others, and wait forever in its collectives (the copy's DDP gradient
+    all-reduce, the trunk-end reward gather and broadcast; the trunks themselves, counted from
+    ``len(train_dataloader)``, would end at other iterations on each rank). Under an iteration loop the ranks'
+    epochs (and so their permutations) drift apart instead, and their shards no longer partition the copy's data.
+    Shards whose counts make the same number of batches (26 and 25 samples at ``batch_size=16``: 2 on every rank;
+    :func:`~automl_mm.engine.preflight_rank_shards.shard_batches`) differ only in their last batch's size and pass.
+
+    Args:
+        num_samples: The samples the copy deals out per epoch.
+        ranks_per_copy: The copy's ranks.
+        round_up: The sampler's; ``True`` (equal shards, a sample repeated) is never refused.
+        batching: ``(batch_size, drop_last)`` of the train loader; ``None`` where it is not known (a batch sampler
+            whose batches depend on the data): then any uneven split is refused.
 
     Raises:
-        ValueError: naming ``train_dataloader.sampler.round_up``, the dataset length and both shard lengths.
+        ValueError: naming ``train_dataloader.sampler.round_up``, the dataset length, both shard lengths and (where
+            ``batching`` is known) both iteration counts.
     """
+    from automl_mm.engine.preflight_rank_shards import shard_batches
+
     if round_up or ranks_per_copy == 1 or num_samples % ranks_per_copy == 0:
         return
     short = num_samples // ranks_per_copy
+    longer, shorter = shard_batches(short + 1, batching), shard_batches(short, batching)
+    if longer is not None and longer == shorter:
+        return
+    batches = '' if longer is None else f' (at batch_size={batching[0]}: {longer} and {shorter} iterations)'
     raise ValueError(
         f'train_dataloader.sampler.round_up=False with ranks_per_copy={ranks_per_copy} and {num_samples} training '
         f'samples, which {ranks_per_copy} does not divide: the ranks of a copy would take {short + 1} and {short} '
-        'samples per epoch; under an epoch loop they run different numbers of iterations and wait for each other '
-        'forever (the copy\'s DDP all-reduce, the trunk-end collectives), under an iteration loop their epochs '
-        'drift apart and their shards stop partitioning the data; set round_up=True (the default: the short shards '
-        f'repeat a sample) or use a training set whose length is a multiple of {ranks_per_copy}')
+        f'samples per epoch{batches}; under an epoch loop they run different numbers of iterations and wait for '
+        "each other forever (the copy's DDP all-reduce, the trunk-end collectives), under an iteration loop their "
+        'epochs drift apart and their shards stop partitioning the data; set round_up=True (the default: the short '
+        f'shards repeat a sample) or use a training set whose length is a multiple of {ranks_per_copy}')

@@ -26,11 +26,6 @@ def _shards(n: int, round_up: bool, num_copies: int = 2, ranks_per_copy: int = 2
     return shards
 
 
-def test_unequal_shards_of_a_copy_are_refused_when_the_sampler_is_built():
-    with pytest.raises(ValueError, match=WORDS):
-        _shards(5, round_up=False)
-
-
 @pytest.mark.parametrize('n, round_up', [(5, True), (6, False), (6, True)])
 def test_the_ranks_of_a_copy_take_equal_shards_that_cover_the_set(n, round_up):
     shards = _shards(n, round_up)
@@ -55,3 +50,61 @@ def test_check_config_refuses_unequal_shards_at_start(tmp_path):
         check_config(cfg)
     cfg.train_dataloader.dataset.max_samples = 6
     check_config(cfg)
+
+
+def _loader(n: int, batch_size: int, drop_last: bool = False, rank: int = 0):
+    """A DataLoader over ``CopySampler(round_up=False)`` as rank ``rank`` of one copy of 2 ranks builds it."""
+    from torch.utils.data import DataLoader
+
+    with temporary_copy_layout(CopyLayout(1, 2, rank, 2)):
+        sampler = CopySampler(list(range(n)), seed=0, round_up=False)
+    return DataLoader(list(range(n)), batch_size=batch_size, sampler=sampler, drop_last=drop_last)
+
+
+@pytest.mark.parametrize('n, batch_size, drop_last', [(51, 16, False), (5, 4, False), (33, 16, True)])
+def test_uneven_shards_with_the_same_batch_count_are_accepted(n, batch_size, drop_last):
+    """51 samples on 2 ranks at batches of 16: shards of 26 and 25, 2 batches on each rank (drop_last: 33 -> 17
+    and 16, one batch each, where without drop_last 17 would make two): every rank runs the same iterations, so
+    nothing hangs."""
+    from automl_mm.ohl.checks import check_copy_shards
+
+    loaders = [_loader(n, batch_size, drop_last, rank) for rank in range(2)]
+    assert len({len(loader) for loader in loaders}) == 1
+    assert len({len(loader.sampler) for loader in loaders}) == 2
+    for loader in loaders:
+        check_copy_shards(loader)
+
+
+def test_uneven_shards_with_a_batch_more_are_refused_at_the_hook_start():
+    from automl_mm.ohl.checks import check_copy_shards
+
+    with pytest.raises(ValueError, match=WORDS + r'.*batch_size=2: 2 and 1 iterations'):
+        check_copy_shards(_loader(5, 2))
+
+
+def test_check_config_accepts_uneven_shards_with_the_same_batch_count(tmp_path):
+    cfg = tiny_ohl_cfg(str(tmp_path / 'work'))
+    cfg.custom_hooks[0].update(num_copies=1, ranks_per_copy=2)
+    cfg.train_dataloader.dataset.max_samples = 51
+    cfg.train_dataloader.sampler = dict(type='CopySampler', shuffle=True, round_up=False)
+    check_config(cfg)  # batch_size 16: 26 and 25 samples, 2 batches on each rank
+    cfg.train_dataloader.batch_size = 25
+    with pytest.raises(ConfigCheckError, match=r'51 training samples.*26 and 25 .*batch_size=25: 2 and 1 iter'):
+        check_config(cfg)
+
+
+def test_the_ohl_start_checks_refuse_a_batch_more_on_one_rank():
+    """``check_train_setup`` (``OHLHook.before_train``, in every worker) runs the shard check on the built loader."""
+    from types import SimpleNamespace
+
+    import torch
+
+    from automl_mm.ohl.checks import check_train_setup
+
+    layout = CopyLayout(1, 2, 0, 2)
+    runner = SimpleNamespace(train_loop=object(), model=torch.nn.Linear(1, 1), hooks=[], optim_wrapper=None,
+                             train_dataloader=_loader(51, 16))
+    check_train_setup(runner, layout, trunk_epochs=1)
+    runner.train_dataloader = _loader(51, 25)
+    with pytest.raises(ValueError, match=r'26 and 25 samples per epoch \(at batch_size=25: 2 and 1 iterations\)'):
+        check_train_setup(runner, layout, trunk_epochs=1)
