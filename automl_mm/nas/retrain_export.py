@@ -212,17 +212,40 @@ def _is_local_relative(value: Any) -> bool:
     return isinstance(value, str) and bool(value) and not osp.isabs(value) and '://' not in value
 
 
+def _backend_reads(node: Any) -> bool:
+    """Whether the paths of ``node`` (a dataset or metric config, or the whole config) are read through a storage
+    backend other than the local disk at that path: a ``backend_args`` / ``file_client_args`` in it or anything it
+    holds (a dataset's pipeline loads its images with its own), of a remote backend (``petrel``, whose
+    ``path_mapping`` maps the path as written: ``data/`` -> ``s3://...``) or of a ``LocalBackend`` subclass that may
+    map paths (:func:`~automl_mm.engine.preflight_walk.reads_through_backend`)."""
+    from automl_mm.engine.preflight_walk import _local_backend_subclass, remote_backend
+
+    if isinstance(node, dict):
+        for name, value in node.items():
+            if name in ('backend_args', 'file_client_args') and (remote_backend(value) or
+                                                                _local_backend_subclass(value)):
+                return True
+            if _backend_reads(value):
+                return True
+    elif isinstance(node, (list, tuple)):
+        return any(_backend_reads(value) for value in node)
+    return False
+
+
 def absolute_data_paths(cfg: Any) -> tuple[list[tuple[str, str, str]], list[tuple[str, str]]]:
     """Rewrite, in place, the data paths of ``cfg`` (a ``Config`` or a dict) that mmengine reads relative to the
     current directory as absolute paths, where they exist from it: ``data_root`` of any node (a dataset's, and the
     config's top-level variable), and, in a node without ``data_root`` (to which mmengine's ``BaseDataset`` joins
     them otherwise), ``ann_file`` (a dataset's, an evaluator's ``CocoMetric``), ``proposal_file`` (mmdet's datasets),
     ``seg_prefix`` (mmdet's ``CocoPanopticMetric``) and each ``data_prefix`` path. Those
-    that do not exist here are left as written (a set generated later, a path of another machine).
+    that do not exist here are left as written (a set generated later, a path of another machine), and so is every
+    path of a node read through a backend other than the local disk (:func:`_backend_reads`; for the config's own
+    ``data_root``, a backend anywhere in it): petrel's ``path_mapping`` maps the prefix as written, which an absolute
+    path no longer matches, even where the same folder exists here too.
 
     Returns:
         ``(rewritten, left)``: ``(config key, as written, absolute path)`` of each path rewritten, ``(config key, as
-        written)`` of each relative one left.
+        written)`` of each relative one left because it does not exist here (not those a backend reads).
     """
     from automl_mm.engine.preflight_walk import dict_nodes
 
@@ -241,6 +264,8 @@ def absolute_data_paths(cfg: Any) -> tuple[list[tuple[str, str, str]], list[tupl
 
     nodes = [(cfg, '')] + [(node, where) for name, value in cfg.items() for node, where in dict_nodes(value, name)]
     for node, where in nodes:
+        if _backend_reads(node):
+            continue  # read through its backend as written (not relative to the current directory)
         at = f'{where}.' if where else ''
         if node.get('data_root'):
             absolute(node, 'data_root', f'{at}data_root')

@@ -80,7 +80,8 @@ class SearchOutputs:
         Environment variables the retrain config reads (``{{$VAR:default}}``) are written as their values at the
         export, with a warning naming them. Its data paths relative to the search's directory (``data_root``,
         ``ann_file``, ``proposal_file``, ``data_prefix``, ``seg_prefix``:
-        :func:`~automl_mm.nas.retrain_export.absolute_data_paths`) are written absolute where they exist there, the
+        :func:`~automl_mm.nas.retrain_export.absolute_data_paths`; not those a remote backend reads, e.g. through
+        petrel's ``path_mapping``) are written absolute where they exist there, the
         copy's header naming each as written (mmengine reads them from the directory a retrain starts in: a work dir
         retrained elsewhere read other data, or none), and those that do not are named in a warning.
 

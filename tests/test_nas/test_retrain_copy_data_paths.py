@@ -124,3 +124,30 @@ def test_a_retrain_config_inherited_by_its_path_names_its_relative_data_paths(tm
     SearchLoopBase.write_final_config(loop, 'pc_nas_final_config.py', 'model = dict(type="X")', 'searched')
     said = [m for m in logged if 'are relative to the directory a run starts in' in m]
     assert len(said) == 1 and "data_root='data/'" in said[0] and "x.ann_file='missing.json'" in said[0], logged
+
+
+def test_paths_a_remote_backend_reads_stay_as_written(tmp_path, monkeypatch):
+    """A petrel ``path_mapping`` maps the prefix as written (``data/`` -> ``s3://...``): made absolute, the path no
+    longer matched it and the retrain read ``/abs/data/...`` through petrel, although ``data/`` existed here too. Every
+    path of a node read through a backend other than the local disk (its own ``backend_args`` / ``file_client_args``,
+    or its pipeline's) stays as written; the local ones around it are still made absolute."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / 'data' / 'coco' / 'annotations').mkdir(parents=True)
+    (tmp_path / 'data' / 'coco' / 'annotations' / 'a.json').write_text('{}')
+    petrel = dict(backend='petrel', path_mapping={'data/': 's3://bucket/data/'})
+    cfg = dict(
+        data_root='data/coco/',
+        backend_args=petrel,
+        train_dataloader=dict(dataset=dict(type='CocoDataset', data_root='data/coco/', backend_args=petrel)),
+        val_dataloader=dict(dataset=dict(type='CocoDataset', ann_file='data/coco/annotations/a.json',
+                                         data_prefix=dict(img='data/coco/'),
+                                         pipeline=[dict(type='LoadImageFromFile', file_client_args=petrel)])),
+        val_evaluator=dict(type='CocoMetric', ann_file='data/coco/annotations/a.json', backend_args=petrel),
+        test_evaluator=dict(type='CocoMetric', ann_file='data/coco/annotations/a.json'))
+    rewritten, left = absolute_data_paths(cfg)
+    assert cfg['train_dataloader']['dataset']['data_root'] == 'data/coco/'
+    assert cfg['val_dataloader']['dataset']['ann_file'] == 'data/coco/annotations/a.json'
+    assert cfg['val_dataloader']['dataset']['data_prefix']['img'] == 'data/coco/'
+    assert cfg['val_evaluator']['ann_file'] == 'data/coco/annotations/a.json'
+    assert cfg['data_root'] == 'data/coco/'  # the config's variable, which its backend_args read
+    assert [key for key, _, _ in rewritten] == ['test_evaluator.ann_file'] and left == []
