@@ -65,9 +65,15 @@ def results_to_send(evaluator: Evaluator, group: Any) -> list | bytes:
 
     Raises:
         pickle.PicklingError, TypeError, AttributeError: a result that cannot be pickled (``pickle.dumps``'s error).
+        ValueError: a sample a metric's ``process`` refused and kept (automl_mm's
+            :class:`~automl_mm.evaluation.accuracy.RankAgreedMetric` on several ranks).
     """
     from mmengine.evaluator.metric import _to_cpu
 
+    for metric in evaluator.metrics:  # a refusal its process kept on several ranks (RankAgreedMetric)
+        raise_kept = getattr(metric, 'raise_kept_refusal', None)
+        if raise_kept is not None:
+            raise_kept()
     own = [_to_cpu(list(metric.results)) for metric in evaluator.metrics]
     return own if get_rank(group) == 0 else pickle.dumps(own)
 

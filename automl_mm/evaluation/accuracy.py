@@ -6,6 +6,7 @@ from collections.abc import Sequence
 from numbers import Real
 
 import torch
+from mmengine.dist import get_world_size, is_distributed
 from mmengine.evaluator import BaseMetric
 
 from automl_mm.registry import METRICS
@@ -82,8 +83,99 @@ def ranking_of(sample: dict) -> torch.Tensor:
     return score
 
 
+class RankAgreedMetric(BaseMetric):
+    """A ``BaseMetric`` whose refusals stop every rank of a distributed evaluation at once.
+
+    Under mmengine's ``ValLoop`` / ``TestLoop`` each rank processes its own shard, then every rank meets in
+    ``evaluate``: ``collect_results`` gathers the results and rank 0 alone runs ``compute_metrics``, whose values it
+    broadcasts. A refusal that only one rank's results trigger left the other ranks waiting until the process
+    group's timeout (gloo: 'Connection closed by peer' naming nothing; NCCL: 30 minutes by default), or pairing
+    with the refusing rank's next collective: a rank refusing a sample in ``process`` left the loop while the others
+    waited in ``collect_results``; rank 0 refusing in ``compute_metrics`` left the others in the broadcast.
+
+    So, on several ranks, ``process`` keeps its first refusal (:meth:`process_samples` raising ``ValueError``) and
+    skips the rest of the rank's results; :meth:`evaluate` agrees on it before ``collect_results``, and on
+    ``compute_metrics``'s after mmengine's broadcast
+    (:func:`~automl_mm.engine.rank_failures.agree_on_failure`: the refusing rank raises its own ``ValueError``,
+    the others a ``RankFailure`` naming it and its message). automl_mm's rank-local readings
+    (:func:`~automl_mm.engine.evaluate.evaluate_locally`) raise a kept refusal when they collect the results within
+    an OHL copy (:meth:`raise_kept_refusal`, inside their own agreement) or compute them on the rank alone. On one
+    process ``process`` raises at the first bad sample, as before.
+    """
+
+    _kept_refusal: ValueError | None = None
+
+    def process_samples(self, data_samples: Sequence[dict]) -> None:
+        """Append the results of ``data_samples`` (subclasses: ``process``'s work).
+
+        Raises:
+            ValueError: a sample the metric refuses.
+        """
+        raise NotImplementedError
+
+    def process(self, data_batch, data_samples: Sequence[dict]) -> None:
+        if self._kept_refusal is not None:
+            return  # the evaluation fails: the rest of the shard is not read
+        try:
+            self.process_samples(data_samples)
+        except ValueError as err:
+            if not (is_distributed() and get_world_size() > 1):
+                raise
+            self._kept_refusal = err
+
+    def raise_kept_refusal(self) -> None:
+        """Raise (once) the refusal ``process`` kept on this rank, if any.
+
+        Raises:
+            ValueError: the kept refusal.
+        """
+        refusal, self._kept_refusal = self._kept_refusal, None
+        if refusal is not None:
+            self.results.clear()
+            raise refusal
+
+    def evaluate(self, size: int) -> dict:
+        """mmengine's ``BaseMetric.evaluate`` with every rank raising where one refused (see the class).
+
+        Raises:
+            ValueError: this rank's refusal (from ``process`` or, on rank 0, ``compute_metrics``).
+            RankFailure: another rank's, naming it.
+        """
+        from automl_mm.engine.rank_failures import agree_on_failure
+
+        what = f'{type(self).__name__}: the evaluation'
+        refusal, self._kept_refusal = self._kept_refusal, None
+        if refusal is not None:
+            self.results.clear()
+        agree_on_failure(refusal, what)  # (nothing to agree on a single process)
+        if not (is_distributed() and get_world_size() > 1):
+            return super().evaluate(size)
+        refused: list[ValueError] = []
+        compute = self.compute_metrics
+
+        def computed(results: list) -> dict:
+            try:
+                return compute(results)
+            except ValueError as err:  # broadcast as no value, then agreed on by every rank
+                refused.append(err)
+                return {}
+
+        self.compute_metrics = computed  # (this instance, for mmengine's evaluate on rank 0)
+        try:
+            metrics = super().evaluate(size)
+        finally:
+            del self.compute_metrics
+        agree_on_failure(refused[0] if refused else None, what)
+        return metrics
+
+    def compute_metrics(self, results: list) -> dict:
+        """Raise a refusal ``process`` kept (a rank-local reading computes here without ``evaluate``)."""
+        self.raise_kept_refusal()
+        return {}
+
+
 @METRICS.register_module()
-class Accuracy(BaseMetric):
+class Accuracy(RankAgreedMetric):
     """Top-k accuracy (in percent) of ``pred_score`` against ``gt_label``, ranked by ``pred_logit`` where the
     sample's ``pred_score`` is its softmax (automl_mm's heads write both: the same ranking without float32 softmax's
     ties at 0, :func:`ranking_of`).
@@ -113,7 +205,7 @@ class Accuracy(BaseMetric):
         if not self.topk or any(isinstance(k, bool) or not isinstance(k, int) or k < 1 for k in self.topk):
             raise ValueError(f'Accuracy: topk values must be ints >= 1, got {self.topk}')
 
-    def process(self, data_batch, data_samples: Sequence[dict]) -> None:
+    def process_samples(self, data_samples: Sequence[dict]) -> None:
         for sample in data_samples:
             label = _one_label(sample, 'Accuracy')
             if label < 0:  # counted a miss, it lowered the accuracy of the labelled images, silently
@@ -135,6 +227,7 @@ class Accuracy(BaseMetric):
                 such a key is refused before training (:func:`~automl_mm.engine.preflight_classes.check_accuracy_topk`,
                 :func:`~automl_mm.engine.preflight_classes.check_searched_topk`).
         """
+        super().compute_metrics(results)
         if not results:
             raise ValueError('Accuracy needs at least one prediction: the evaluated split gave none (an empty '
                              'dataloader or dataset?)')
@@ -176,7 +269,7 @@ def _check_probabilities(scores: torch.Tensor, sample: dict) -> None:
 
 
 @METRICS.register_module()
-class LogLikelihood(BaseMetric):
+class LogLikelihood(RankAgreedMetric):
     """Mean log-likelihood of the true label, (1/n) Σ log p(y_i | x_i), in nats per image: the negative of the
     cross-entropy on the split. Reports ``log_likelihood/mean`` (≤ 0, higher is better).
 
@@ -208,7 +301,7 @@ class LogLikelihood(BaseMetric):
             raise ValueError(f'LogLikelihood: min_prob must be in (0, 1), got {min_prob!r}')
         self.min_prob = float(min_prob)
 
-    def process(self, data_batch, data_samples: Sequence[dict]) -> None:
+    def process_samples(self, data_samples: Sequence[dict]) -> None:
         for sample in data_samples:
             label = int(_one_label(sample, 'LogLikelihood'))
             scores = sample.get('pred_score')
@@ -227,6 +320,7 @@ class LogLikelihood(BaseMetric):
             self.results.append(math.log(prob if prob >= self.min_prob else self.min_prob))
 
     def compute_metrics(self, results: list[float]) -> dict[str, float]:
+        super().compute_metrics(results)
         if not results:
             raise ValueError('LogLikelihood needs at least one prediction')
         return {'mean': math.fsum(results) / len(results)}
