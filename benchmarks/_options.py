@@ -106,7 +106,8 @@ def refuse_bad_parallelism(parser: argparse.ArgumentParser, args: argparse.Names
     """``parser.error`` (exit 2, before any run) naming the first option of parallel work out of its range:
 
     * ``runs`` (runs or processes at a time: ``--jobs``, ``--workers``) must be >= 1 (``cr_nas_fmnist_det.py
-      --jobs 0`` ran one job at a time, silently; -1 too);
+      --jobs 0`` ran one job at a time, silently; -1 too); above C they run, with a warning
+      (:func:`warn_oversubscribed`);
     * ``cores`` (cores the benchmark pins or sizes its pools to: ``--cpus``) must be in ``[1, C]``;
     * ``threads`` (torch CPU threads, 0: torch's default) must be in ``[0, C]``;
 
@@ -126,6 +127,8 @@ def refuse_bad_parallelism(parser: argparse.ArgumentParser, args: argparse.Names
         value = getattr(args, dest)
         if value is not None and value < 1:
             parser.error(f'{option_flag(parser, dest)} must be a number of runs at a time >= 1, got {value}')
+        if value is not None and value > 1:
+            warn_oversubscribed(parser, dest, value)
     for dests, least in ((cores, 1), (threads, 0)):
         for dest in dests:
             value = getattr(args, dest)
@@ -138,3 +141,31 @@ def refuse_bad_parallelism(parser: argparse.ArgumentParser, args: argparse.Names
                 default = ' (0: torch\'s default)' if least == 0 else ''
                 parser.error(f'{option_flag(parser, dest)} must be a number of cores in [{least}, {usable}]{default}: '
                              f'this process may run on {usable} (os.sched_getaffinity), got {value}')
+
+
+#: The help text's sentence of an option of runs at a time checked by :func:`refuse_bad_parallelism`.
+OVERSUBSCRIBED_HELP = ('above the cores this process may run on it warns and runs: the runs then share the cores, '
+                       'so every time they report or record includes their contention (their results do not depend '
+                       'on it, so it is not refused)')
+
+
+def warn_oversubscribed(parser: argparse.ArgumentParser, dest: str, value: int) -> None:
+    """Warn on stderr (argparse's ``<prog>: warning:`` form, before any run) where the option ``dest`` runs
+    ``value`` runs at a time on fewer cores than that (:func:`automl_mm.engine.launch.usable_cpus`).
+
+    A warning, not a refusal: what the runs compute (accuracy, mAP, a ranking) does not depend on how many share
+    the cores, only how long each takes, and the documented ``--jobs 2`` commands stay runnable on one core. But the
+    runs oversubscribe the cores (``cr_nas_fmnist_det.py --jobs 8`` on 2 cores ran 8 at a time, silently), so every
+    time they report or record (``nas_ground_truth_fmnist.py``'s ``train_s`` / ``wall_s``, a benchmark's cost)
+    includes their contention.
+    """
+    import sys
+
+    from automl_mm.engine.launch import usable_cpus
+
+    usable = usable_cpus()
+    if value > usable:
+        print(f'{parser.prog}: warning: {option_flag(parser, dest)} {value} runs more at a time than the {usable} '
+              'cores this process may run on (os.sched_getaffinity): they share the cores, so every time they report '
+              'or record includes their contention (the results themselves do not depend on it)', file=sys.stderr,
+              flush=True)

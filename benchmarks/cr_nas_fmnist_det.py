@@ -57,7 +57,7 @@ from _arms import (
     train_command,
     unrounded_coco,
 )
-from _options import refuse_bad_counts, refuse_bad_parallelism, refuse_bad_seeds
+from _options import OVERSUBSCRIBED_HELP, refuse_bad_counts, refuse_bad_parallelism, refuse_bad_seeds
 from mmengine.config import Config
 
 from automl_mm.engine.preflight import ConfigCheckError, merge_options
@@ -244,7 +244,8 @@ def parse_args(argv: list[str] | None = None) -> argparse.Namespace:
     parser.add_argument('--data-root', default='data/fmnist_det',
                         help='the detection set (relative to the repository); generated here when missing')
     parser.add_argument('--work-dir', default='work_dirs/cr_nas_fmnist_det', help='runs are kept here')
-    parser.add_argument('--jobs', type=int, default=1, help='runs at a time (searches, then retrainings), >= 1')
+    parser.add_argument('--jobs', type=int, default=1,
+                        help=f'runs at a time (searches, then retrainings), >= 1; {OVERSUBSCRIBED_HELP}')
     parser.add_argument('--reuse', action='store_true',
                         help='read finished runs in --work-dir instead of rerunning (one trained with other settings '
                              'is refused)')

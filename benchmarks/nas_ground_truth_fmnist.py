@@ -52,7 +52,7 @@ import _stack  # noqa: E402, F401  (first: names the environment to activate whe
 import torch  # noqa: E402
 from _arms import UniqueValues, refuse_more_per_class_than_split  # noqa: E402
 from _nas_supernets import iter_train_cfg, quiet_cfg  # noqa: E402
-from _options import refuse_bad_counts, refuse_bad_parallelism, refuse_bad_seeds  # noqa: E402
+from _options import OVERSUBSCRIBED_HELP, refuse_bad_counts, refuse_bad_parallelism, refuse_bad_seeds  # noqa: E402
 from mmengine.config import Config  # noqa: E402
 from mmengine.runner import Runner  # noqa: E402
 
@@ -348,7 +348,9 @@ def main(argv: list[str] | None = None) -> dict:
                         "the config's; none set: the whole 5,000)")
     parser.add_argument('--test-per-class', type=int, default=None, help="test images per class (default: the "
                         "config's; 1000 = the whole official test set)")
-    parser.add_argument('--workers', type=int, default=1, help='architectures trained at a time (processes)')
+    parser.add_argument('--workers', type=int, default=1,
+                        help=f'architectures trained at a time (processes), >= 1; {OVERSUBSCRIBED_HELP} (each '
+                             "architecture's train_s / wall_s)")
     parser.add_argument('--out', default=OUT, help='the table (JSON); runs go to <out>.runs.jsonl beside it')
     parser.add_argument('--work-dir', default='work_dirs/nas_ground_truth_fmnist')
     args = parser.parse_args(argv)
