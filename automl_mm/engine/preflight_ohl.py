@@ -18,7 +18,8 @@ backstop (a runner built some other way, a loop or sampler this stand-in does no
   that replaces or skips it (:func:`~automl_mm.engine.preflight_unbound_choices.check_switched_writes`), a
   ``bn_recalibration_batches`` without clean training images,
   an ``out_dir`` that cannot be made, a
-  ``CopySampler``'s arguments (and, with ``round_up=False``, a training set ``ranks_per_copy`` does not divide),
+  ``CopySampler``'s arguments (and, with ``round_up=False``, a training set ``ranks_per_copy`` does not divide into
+  shards of the same number of batches),
   an ``OHLProgressHook`` without an ``OHLHook`` or called before it (it reported each trunk one trunk late), a
   ``CopySampler`` (or, under a launcher, a ``CopyDataParallel``) without an ``OHLHook`` (and, in any config, every
   ``CheckpointHook``'s ``interval`` / ``save_begin`` a whole number and a ``TrunkScheduleHook``'s

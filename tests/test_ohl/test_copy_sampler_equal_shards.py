@@ -1,8 +1,10 @@
 """``CopySampler(round_up=False)`` with several ranks per copy and a training set whose length they do not divide:
 the ranks of a copy took shards of different lengths (5 samples, 2 ranks: 3 and 2), so with batches of one they ran
 different numbers of iterations per epoch, and the longer ranks waited forever in the copy's DDP all-reduce (the
-trunks, counted from ``len(train_dataloader)``, ended at other iterations too). Refused when the sampler is built
-in every worker, and by ``check_config`` in the launching process, naming ``train_dataloader.sampler.round_up``."""
+trunks, counted from ``len(train_dataloader)``, ended at other iterations too). Refused by ``OHLHook``'s start
+checks in every worker (the sampler itself is built without the batch size) and by ``check_config`` in the
+launching process, naming ``train_dataloader.sampler.round_up``, only where the two shard lengths make different
+numbers of batches: 26 and 25 samples at ``batch_size=16`` (2 batches on each rank) used to be refused too."""
 from __future__ import annotations
 
 import pytest
