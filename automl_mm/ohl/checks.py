@@ -55,7 +55,7 @@ def check_copy_shards(loader: Any) -> None:
     from .copy_sampler import CopySampler, check_equal_shards
 
     sampler = _train_sampler(loader)
-    if isinstance(sampler, CopySampler):
+    if isinstance(sampler, CopySampler) and not getattr(sampler, 'round_up', True):  # (unset: not built by __init__)
         check_equal_shards(sampler.size, sampler.world_size, sampler.round_up, loader_batching(loader))
 
 
