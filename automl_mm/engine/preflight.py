@@ -316,7 +316,9 @@ def check_config(cfg: Any, test_only: bool = False, split: str = 'test') -> None
     from .preflight_walk import cocoeval_metric_files
 
     scored_real = cocoeval_metric_files(cfg)  # the files a CocoMetric's COCOeval scores boxes against
-    mask_keys = mask_reading_keys(cfg)  # the ann_file keys whose polygons pycocotools rasterises
+    # the ann_file keys whose polygons pycocotools rasterises, in the checked split (a file another split reads for
+    # its masks is warned of: that split is not started here)
+    mask_keys = {key for key in mask_reading_keys(cfg) if not outside_split(key, test_only, split)}
     mask_real = {osp.realpath(path) for path, key in coco_annotation_files(cfg) + bn_files if key in mask_keys}
 
     def summarise(coco: dict, real: str) -> tuple[list, list, CocoSummary | None, tuple, tuple | None]:

@@ -144,7 +144,7 @@ def check_data_sources(cfg: Any, test_only: bool = False, split: str = 'test') -
               for node, where, in_scope in scoped_datasets(loader.get('dataset'), f'{key}.dataset', scope)
               if not _wraps(node)]
     with DefaultScope.overwrite_default_scope(scope):
-        for _ in _checked_datasets(cfg, leaves, scope):
+        for _ in _checked_datasets(cfg, leaves, scope, test_only, split):
             pass
         check_remote_metric_files(cfg, test_only, split)  # (a file a dataset's check read is not read again)
 
@@ -156,16 +156,19 @@ def _wraps(dataset: dict) -> bool:
         any(isinstance(inner, dict) for inner in dataset.get('datasets') or [])
 
 
-def _checked_datasets(cfg: Any, datasets: Iterable[tuple[Any, str]], scope: str) -> Iterator[tuple[Any, str]]:
+def _checked_datasets(cfg: Any, datasets: Iterable[tuple[Any, str]], scope: str, test_only: bool = False,
+                      split: str = 'test') -> Iterator[tuple[Any, str]]:
     """``(dataset, config key)`` for each of ``datasets`` (``(dataset config, its config key)``, e.g.
     ``train_dataloader.dataset``) that is a config: the dataset built lazily (:func:`_build_lazily`) and what its
     loading will read checked (:func:`~automl_mm.engine.preflight_loading.check_before_loading`), in the scope the
     caller set; one that cannot be built without its data list as far as the check can tell
-    (:func:`unknown_lazy_init`) is warned of and left out."""
+    (:func:`unknown_lazy_init`) is warned of and left out. ``test_only`` / ``split``: the split the start checks
+    (:func:`~automl_mm.engine.preflight_loading.start_backend_reads`: a file only another split reads masks from is
+    warned of)."""
     from automl_mm.engine.preflight_loading import check_before_loading, start_backend_reads
     from automl_mm.registry import DATASETS, registered_class
 
-    start_backend_reads(cfg)  # (a remote COCO file is read once per start, by the first dataset that reads it)
+    start_backend_reads(cfg, test_only, split)  # (a remote COCO file is read once per start, by its first reader)
     for dataset, key in datasets:
         if not isinstance(dataset, dict):
             continue

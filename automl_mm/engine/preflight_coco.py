@@ -120,11 +120,15 @@ def cocoeval_message(key: str, path: str, problem: tuple[int, Any, str]) -> str:
 def mask_reading_keys(cfg: Any) -> set[str]:
     """The ``ann_file`` config keys (``val_dataloader.dataset.ann_file``, ``val_evaluator.ann_file``) whose file a
     config reads masks from, so that pycocotools rasterises its ``segmentation`` polygons: a COCO dataset whose
-    ``pipeline`` holds a transform with ``with_mask=True`` (mmdet's ``LoadAnnotations``, ``poly2mask`` or not:
-    bitmaps are made at loading, polygons when cropped to the mask head), every COCO dataset of a loader whose
-    evaluator has a ``'segm'`` metric (``val_dataloader`` with ``val_evaluator``; a search's, an OHL hook's reward
-    loader likewise), and such a metric's own ``ann_file`` (``COCOeval`` with ``iouType='segm'`` rasterises the
-    ground truth). An OHL hook's ``bn_recalibration_dataloader``'s datasets count by their pipeline alone."""
+    ``pipeline``, or the ``pipeline`` of a wrapper around it (mmdet's ``MultiImageMixDataset``: its transforms
+    take the wrapped dataset's results, ``instances`` included), holds a transform with ``with_mask=True``
+    (mmdet's ``LoadAnnotations``, ``poly2mask`` or not: bitmaps are made at loading, polygons when cropped to the
+    mask head), every COCO dataset of a loader whose evaluator has a ``'segm'`` metric without an ``ann_file`` of
+    its own (mmdet's ``CocoMetric`` / ``LVISMetric`` then score against the dataset's ``instances``;
+    ``val_dataloader`` with ``val_evaluator``; a search's, an OHL hook's reward loader likewise), and a ``'segm'``
+    metric's own ``ann_file`` (``COCOeval`` with ``iouType='segm'``, ``LVISEval`` likewise, rasterises the ground
+    truth: then the loader's datasets are not read for masks by it). An OHL hook's
+    ``bn_recalibration_dataloader``'s datasets count by their pipelines alone."""
     from .preflight_walk import (
         _evaluator_cfgs,
         _every_coco_dataset,
@@ -132,19 +136,24 @@ def mask_reading_keys(cfg: Any) -> set[str]:
         bn_recalibration_loader_cfgs,
         config_scope,
         pipeline_transforms,
+        scoped_datasets,
     )
 
     segm_loaders, keys = set(), set()
     for metric, key in _evaluator_cfgs(cfg):
         kinds = metric.get('metric', 'bbox')
         if 'segm' in ([kinds] if isinstance(kinds, str) else list(kinds or ())):
-            keys.add(f'{key}.ann_file')
-            segm_loaders.add(key.rsplit('[', 1)[0] if key.endswith(']') else key)
+            if isinstance(metric.get('ann_file'), str) and metric['ann_file']:
+                keys.add(f'{key}.ann_file')
+            else:
+                segm_loaders.add(key.rsplit('[', 1)[0] if key.endswith(']') else key)
     segm_loaders = {key[:-len('_evaluator')] + '_dataloader' for key in segm_loaders if key.endswith('_evaluator')}
     for loader, key in [*_loader_cfgs(cfg), *bn_recalibration_loader_cfgs(cfg)]:
-        for dataset, where, _, _ in _every_coco_dataset(loader, f'{key}.dataset', config_scope(cfg)):
-            if key in segm_loaders or \
-                    any(t.get('with_mask') for t, _ in pipeline_transforms(dataset.get('pipeline'), where)):
+        dataset = loader.get('dataset') if isinstance(loader, dict) else None
+        masked = {where for d, where, _ in scoped_datasets(dataset, f'{key}.dataset', config_scope(cfg))
+                  if any(t.get('with_mask') for t, _ in pipeline_transforms(d.get('pipeline'), where))}
+        for _, where, _, _ in _every_coco_dataset(loader, f'{key}.dataset', config_scope(cfg)):
+            if key in segm_loaders or any(where == w or where.startswith(f'{w}.') for w in masked):
                 keys.add(f'{where}.ann_file')
     return keys
 
@@ -370,7 +379,7 @@ def check_backend_coco_files(cfg: Any, parsed: dict[tuple, Any], test_only: bool
 
     readers = (CocoDataset.parse_data_info, CocoPanopticDataset.parse_data_info)
     scored = {f'{key}.ann_file' for _, key in cocoeval_metrics(cfg)}  # a CocoMetric's COCOeval scores against it
-    mask_keys = mask_reading_keys(cfg)
+    mask_keys = {key for key in mask_reading_keys(cfg) if not outside_split(key, test_only, split)}
     files = list(backend_coco_files(cfg))
     mask_files = {(path, repr(backend_args)) for path, key, backend_args, _ in files if key in mask_keys}
     for path, key, backend_args, cls in files:

@@ -162,15 +162,42 @@ def _check_ann_file(dataset: Any, key: str, cfg: Any, checked: set[str]) -> None
 
 #: The COCO files read through a storage backend in this start (:func:`start_backend_reads`) of the config ``'cfg'``:
 #: ``'read'``, :func:`~automl_mm.engine.preflight_coco.read_coco_file`'s ``parsed`` of them (each file's
-#: :func:`~automl_mm.engine.preflight_coco.backend_summary`), shared by the datasets' and the metrics' checks.
-_BACKEND_READS: dict[str, Any] = {'cfg': None, 'read': {}}
+#: :func:`~automl_mm.engine.preflight_coco.backend_summary`), shared by the datasets' and the metrics' checks;
+#: ``'masked'``, ``{(path, repr(backend_args))}`` of the files a key of the start reads masks from
+#: (:func:`_mask_read_files`).
+_BACKEND_READS: dict[str, Any] = {'cfg': None, 'read': {}, 'masked': set()}
 
 
-def start_backend_reads(cfg: Any) -> None:
-    """Begin a start's checks of ``cfg``'s lazily built datasets and remote metric files: the COCO files read
-    through a backend are read again (once for the start, :func:`_backend_file_summary`), as the files may have
-    changed since the last."""
-    _BACKEND_READS.update(cfg=cfg, read={})
+def start_backend_reads(cfg: Any, test_only: bool = False, split: str = 'test') -> None:
+    """Begin a start's checks of ``cfg``'s lazily built datasets and remote metric files (with ``test_only``,
+    ``{split}``'s alone): the COCO files read through a backend are read again (once for the start,
+    :func:`_backend_file_summary`), as the files may have changed since the last."""
+    _BACKEND_READS.update(cfg=cfg, read={}, masked=_mask_read_files(cfg, test_only, split))
+
+
+def _mask_read_files(cfg: Any, test_only: bool, split: str) -> set[tuple[str, str]]:
+    """``(path, repr(backend_args))`` of each COCO file a key of ``cfg`` in the started split reads masks from
+    (:func:`~automl_mm.engine.preflight_coco.mask_reading_keys`): a polygon pycocotools cannot rasterise in such a
+    file is refused at that key, so a box-only key reading the file first is not warned of it as well."""
+    if cfg is None:
+        return set()
+    from .preflight_coco import mask_reading_keys
+    from .preflight_walk import (
+        _evaluator_cfgs,
+        _every_coco_dataset,
+        _loader_cfgs,
+        bn_recalibration_loader_cfgs,
+        config_scope,
+        outside_split,
+    )
+
+    keys = {key for key in mask_reading_keys(cfg) if not outside_split(key, test_only, split)}
+    files = {(path, repr(d.get('backend_args')))
+             for loader, key in [*_loader_cfgs(cfg), *bn_recalibration_loader_cfgs(cfg)]
+             for d, where, path, _ in _every_coco_dataset(loader, f'{key}.dataset', config_scope(cfg))
+             if f'{where}.ann_file' in keys}
+    return files | {(metric['ann_file'], repr(metric.get('backend_args'))) for metric, key in _evaluator_cfgs(cfg)
+                    if f'{key}.ann_file' in keys}
 
 
 def _reads_masks(dataset: Any, key: str, cfg: Any) -> bool:
@@ -199,7 +226,7 @@ def _backend_file_summary(key: str, path: str, backend_args: Any, cfg: Any, mask
         start_backend_reads(cfg)
     try:
         return read_coco_file(path, _BACKEND_READS['read'], backend_summary, backend_args=backend_args,
-                              masks_read=masks_read)
+                              masks_read=masks_read, warn=(path, repr(backend_args)) not in _BACKEND_READS['masked'])
     except ValueError as err:
         raise ConfigCheckError(f'{key}: {err}') from None
 

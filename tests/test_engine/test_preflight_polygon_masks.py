@@ -101,3 +101,66 @@ def test_an_annotation_of_no_listed_image_is_not_judged():
                              dict(id=8, image_id=1, segmentation=[BAD])])
     assert first_polygon_problem(coco)[:2] == (1, 8)
     assert first_polygon_problem(dict(coco, annotations=coco['annotations'][:1])) is None
+
+
+def test_a_mix_wrappers_with_mask_counts_and_a_split_left_out_does_not_silence_the_warning(tmp_path):
+    """A ``with_mask`` on a ``MultiImageMixDataset``'s own pipeline rasterises the wrapped dataset's polygons (its
+    results keep ``instances``): it was not counted. With ``test_only``, a train pipeline's ``with_mask`` silenced
+    the test split's warning, though the train split is not checked (nothing refused, nothing said)."""
+    cfg = _cfg(_write(tmp_path))
+    cfg.train_dataloader = dict(cfg.train_dataloader, dataset=dict(
+        type='MultiImageMixDataset', dataset=cfg.train_dataloader.dataset,
+        pipeline=[dict(type='LoadAnnotations', with_bbox=True, with_mask=True)]))
+    with pytest.raises(ConfigCheckError, match=r'^train_dataloader\.dataset\.dataset\.ann_file: .*segmentation\[1\]'):
+        check_config(cfg)
+    cfg.test_dataloader, cfg.test_evaluator, cfg.test_cfg = cfg.val_dataloader, cfg.val_evaluator, dict(type='TestLoop')
+    with pytest.warns(UserWarning, match=r'segmentation\[1\] reaches 1e\+09 px.*Read for its boxes alone'):
+        check_config(cfg, test_only=True)
+
+
+@pytest.mark.parametrize('backend', [None, 'plain_local'])
+def test_a_box_only_key_read_first_is_not_warned_where_a_later_key_is_refused(tmp_path, monkeypatch, recwarn,
+                                                                              backend):
+    """The train loader (box-only) reads the file before the val loader (``with_mask``): refused at the val key,
+    without the warning first that a box-only read is harmless, also through a local backend."""
+    from mmengine.fileio import io as fileio_io
+    from mmengine.fileio.backends import LocalBackend, backends
+
+    monkeypatch.setitem(backends, 'plain_local', type('PlainLocal', (LocalBackend, ), {}))
+    monkeypatch.setattr(fileio_io, 'backend_instances', {})
+    cfg = _cfg(_write(tmp_path), **(dict(backend_args=dict(backend=backend)) if backend else {}))
+    cfg.val_dataloader = dict(cfg.val_dataloader, dataset=dict(cfg.val_dataloader.dataset))
+    cfg.val_dataloader['dataset']['pipeline'] = _cfg('x', with_mask=True).train_dataloader.dataset.pipeline
+    with pytest.raises(ConfigCheckError, match=r'^val_dataloader\.dataset\.ann_file: .*segmentation\[1\] reaches'):
+        check_config(cfg)
+    assert not [w for w in recwarn if 'segmentation' in str(w.message)]
+    cfg.test_dataloader, cfg.test_evaluator = cfg.train_dataloader, cfg.val_evaluator
+    cfg.test_cfg = dict(type='TestLoop')
+    with pytest.warns(UserWarning, match=r'segmentation\[1\] reaches'):  # (the val split is not checked)
+        check_config(cfg, test_only=True)
+
+
+def test_the_start_check_warns_only_where_no_key_is_refused_and_looks_into_wrappers(tmp_path, monkeypatch,
+                                                                                   recwarn):
+    """The start-up check (remote files): a box-only read before a refused one warned first; a remote ``segm``
+    metric's own file was not refused; a ``with_mask`` inside a ``RandomChoice`` (not a top-level transform of the
+    built pipeline) is counted."""
+    from automl_mm.engine.preflight_build import check_data_sources
+    from tests.test_engine.test_preflight_remote_annotations import REMOTE, _stand_in_petrel
+
+    _stand_in_petrel(monkeypatch, tmp_path)
+    _write(tmp_path)
+    petrel = dict(backend='petrel')
+    cfg = _cfg(REMOTE + 'ann.json', backend_args=petrel)
+    cfg.val_evaluator = dict(type='CocoMetric', metric='segm', ann_file=REMOTE + 'ann.json', backend_args=petrel)
+    with pytest.raises(ConfigCheckError, match=r'^val_evaluator\.ann_file: .*segmentation\[1\] reaches 1e\+09'):
+        check_data_sources(cfg)
+    assert not [w for w in recwarn if 'segmentation' in str(w.message)]
+    cfg = _cfg(REMOTE + 'ann.json', backend_args=petrel)
+    load = dict(type='LoadAnnotations', with_bbox=True, with_mask=True)
+    cfg.train_dataloader.dataset.pipeline[1] = dict(type='RandomChoice', transforms=[[load]])
+    with pytest.raises(ConfigCheckError, match=r'^train_dataloader\.dataset\.ann_file: .*segmentation\[1\] reaches'):
+        check_data_sources(cfg)
+    cfg.test_dataloader, cfg.test_evaluator = cfg.val_dataloader, cfg.val_evaluator  # (box-only, the same file)
+    with pytest.warns(UserWarning, match=r'segmentation\[1\] reaches 1e\+09 px.*Read for its boxes alone'):
+        check_data_sources(cfg, test_only=True)  # (the train split, which reads masks, is not started)
