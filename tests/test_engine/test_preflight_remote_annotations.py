@@ -145,6 +145,9 @@ def test_a_remote_metric_file_cocoeval_fails_on_is_refused_by_the_start_check_on
     assert reads.count(REMOTE + 'metric.json') == 1
     with pytest.raises(ConfigCheckError, match=r"^val_evaluator\.ann_file: .*metric\.json'.* has no 'iscrowd'"):
         build_check(cfg)  # (the multi-copy start's check)
+    reads.clear()
+    check_data_sources(cfg, test_only=True)  # (tools/test.py: the val_evaluator's file is not its split's)
+    assert reads == []
     monkeypatch.setenv('WORLD_SIZE', '2')  # a launcher's rank 1: rank 0 reads the remote files for every rank
     monkeypatch.setenv('RANK', '1')
     reads.clear()
