@@ -229,9 +229,14 @@ def first_cocoeval_problem(coco: dict) -> tuple[int, Any, str] | None:
     ``CocoDataset`` reads it: no ``iscrowd`` (``computeIoU`` reads ``int(gt['iscrowd'])`` of every box of an image
     with a detection: ``KeyError: 'iscrowd'`` at the first evaluation, a whole epoch in), or, ``ignore`` set (which
     the dataset skips unread, and ``COCOeval`` does not), a ``bbox`` that is not 4 finite numbers or an ``area``
-    that is no number. ``None`` where it scores every annotation; a panoptic file's entries are not judged."""
+    that is no number. ``None`` where it scores every annotation; a panoptic file's entries are not judged, nor an
+    annotation of an image the file does not list (:func:`_of_no_listed_image`: ``COCOeval`` reads the ground truth
+    of its ``imgIds`` alone, the listed images, and ran on such a file unharmed)."""
+    image_ids = {image.get('id') for image in coco.get('images') or []
+                 if isinstance(image, dict) and isinstance(image.get('id'), (int, float, str))}
+    image_id_texts = {str(i) for i in image_ids}
     for i, ann in enumerate(coco.get('annotations') or []):
-        if not isinstance(ann, dict) or 'segments_info' in ann:
+        if not isinstance(ann, dict) or 'segments_info' in ann or _of_no_listed_image(ann, image_ids, image_id_texts):
             continue
         if 'iscrowd' not in ann:
             return i, ann.get('id'), "has no 'iscrowd' (0 for an object, 1 for a crowd region)"

@@ -164,3 +164,14 @@ def test_the_start_check_warns_only_where_no_key_is_refused_and_looks_into_wrapp
     cfg.test_dataloader, cfg.test_evaluator = cfg.val_dataloader, cfg.val_evaluator  # (box-only, the same file)
     with pytest.warns(UserWarning, match=r'segmentation\[1\] reaches 1e\+09 px.*Read for its boxes alone'):
         check_data_sources(cfg, test_only=True)  # (the train split, which reads masks, is not started)
+
+
+def test_an_annotation_of_no_listed_image_is_not_judged_for_cocoeval_either():
+    """COCOeval reads the ground truth of the listed images alone (checked: it scores a file whose orphan has no
+    ``iscrowd``), so an orphan's missing ``iscrowd`` refused a ``CocoMetric`` file that evaluates unharmed."""
+    from automl_mm.datasets.coco_split import first_cocoeval_problem
+
+    coco = dict(images=[dict(id=1, width=64, height=48)],
+                annotations=[dict(id=7, image_id=2, bbox=[2, 3, 4, 4], area=16.0), dict(id=8, image_id=1)])
+    assert first_cocoeval_problem(coco)[:2] == (1, 8)
+    assert first_cocoeval_problem(dict(coco, annotations=coco['annotations'][:1])) is None
