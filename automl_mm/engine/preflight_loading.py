@@ -65,7 +65,9 @@ def lazy_leaves(dataset: Any, where: str) -> Iterator[tuple[Any, str]]:
 
 def check_before_loading(dataset: Any, where: str, cfg: Any = None) -> None:
     """Check what each dataset under the built ``dataset`` (config key ``where``, e.g. ``train_dataloader.dataset``)
-    that has not loaded its data list yet will read when it does (module docstring); loaded ones raised when built.
+    that has not loaded its data list yet will read when it does (module docstring); loaded ones raised when built
+    (a COCO one loaded from remote storage, as mmdet's ``MultiImageMixDataset`` loads what it wraps, still has its
+    file checked, :func:`_check_backend_coco_file`: ``check_config`` did not read it).
 
     Args:
         dataset: The built dataset (a wrapper or not).
@@ -81,6 +83,13 @@ def check_before_loading(dataset: Any, where: str, cfg: Any = None) -> None:
     checked = _coco_files_checked(cfg)
     for leaf, key in lazy_leaves(dataset, where):
         if getattr(leaf, '_fully_initialized', True):
+            # (loaded when built: mmdet's MultiImageMixDataset loads what it wraps; a COCO file on remote storage,
+            # which check_config did not read, is still checked: its polygons where masks are read)
+            if _is_coco(leaf) and isinstance(leaf.ann_file, str) and leaf.ann_file and leaf.ann_file not in checked:
+                from .preflight_walk import reads_through_backend
+
+                if reads_through_backend(dict(backend_args=getattr(leaf, 'backend_args', None)), leaf.ann_file):
+                    _check_backend_coco_file(leaf, key, leaf.ann_file, getattr(leaf, 'backend_args', None), cfg)
             continue
         check = getattr(leaf, 'check_sources', None)
         if callable(check):

@@ -175,3 +175,20 @@ def test_an_annotation_of_no_listed_image_is_not_judged_for_cocoeval_either():
                 annotations=[dict(id=7, image_id=2, bbox=[2, 3, 4, 4], area=16.0), dict(id=8, image_id=1)])
     assert first_cocoeval_problem(coco)[:2] == (1, 8)
     assert first_cocoeval_problem(dict(coco, annotations=coco['annotations'][:1])) is None
+
+
+def test_the_multi_copy_start_check_reads_a_remote_file_a_mix_wrapper_loaded(tmp_path, monkeypatch):
+    """``build_check`` builds a ``MultiImageMixDataset`` whole, which loads what it wraps: the wrapped dataset was
+    then skipped as loaded, so its remote file (never read by ``check_config``) went unchecked, a polygon that the
+    wrapper's ``with_mask`` rasterises included."""
+    from automl_mm.engine.preflight_build import build_check
+    from tests.test_engine.test_preflight_remote_annotations import REMOTE, _stand_in_petrel
+
+    _stand_in_petrel(monkeypatch, tmp_path)
+    _write(tmp_path)
+    cfg = _cfg(REMOTE + 'ann.json', backend_args=dict(backend='petrel'))
+    cfg.train_dataloader = dict(cfg.train_dataloader, dataset=dict(
+        type='MultiImageMixDataset', dataset=cfg.train_dataloader.dataset,
+        pipeline=[dict(type='LoadAnnotations', with_bbox=True, with_mask=True)]))
+    with pytest.raises(ConfigCheckError, match=r'^train_dataloader\.dataset\.dataset\.ann_file: .*segmentation\[1\]'):
+        build_check(cfg)
