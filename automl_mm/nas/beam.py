@@ -41,8 +41,13 @@ class CommonSamples(NamedTuple):
     missed: dict[int, list[Path]]
     #: Under rule ``'less'``, the samples on which every candidate's evaluation gave no metrics (+inf each).
     unread: set[int]
-    #: The samples every candidate with an evaluation was scored on with a value: every mean is over these.
+    #: The samples every candidate with an evaluation is scored over (``read`` less ``constant`` and ``unread``):
+    #: its plain mean where it read all of them, else the additive fit's estimate.
     common: set[int]
+    #: Where some candidate missed a common sample and the candidates and samples fall apart into groups that share
+    #: no sample (nothing compares one group with another): the candidates of each group, in candidate order, the
+    #: group of the first candidate first (scores left as they were); else empty.
+    groups: tuple[list[Path], ...] = ()
 
 
 class PartialArchitecturePool:
@@ -154,48 +159,72 @@ class PartialArchitecturePool:
             self.samples[candidate] = [(int(i), float(v), bool(c)) for i, v, c in samples]
 
     def rank_on_common_samples(self) -> CommonSamples:
-        """Score every candidate of the step by its mean over the samples every candidate was scored on with a value.
+        """Score every candidate of the step over the same samples: its mean where it read them all, else the
+        additive two-way model's estimate of that mean.
 
         A candidate's potential averages the samples its completion draws found (:func:`~automl_mm.nas.scoring.
         potential` skips a draw that found no completion within ``max_tries``), so candidates averaged different
-        samples: one that missed a sample on which it would have scored low ranked above one that read it (the
+        samples: one that missed a sample on which every candidate scores low ranked above one that read it (the
         missed-draw bias). And a search sample's batches can hold no ground truth for the key (mmdet's
         ``CocoMetric`` reads ``-1`` where they hold no object of the key's area range, a classwise AP NaN where they
         hold none of its class: :class:`~automl_mm.nas.scoring.PathEvaluator` scores both 0 and marks them
         constant): every candidate reads the same there, or no metrics, which the evaluator cannot tell from a
-        reading elsewhere. The common samples are those that every candidate with an evaluation (a candidate
-        without any, of score ``-inf``, ranks last whatever the others read) was scored on, and that no candidate
-        read as a constant; each such candidate scores the mean of its common samples, in their order (as
-        :func:`~automl_mm.nas.scoring.potential` averages). An evaluation without metrics on a common sample stays
-        in its candidate's mean as the worst under the rule (0 under ``'greater'``, +inf under ``'less'``): another
-        candidate read a value on the same batches, so they hold what the key measures and the candidate predicted
-        nothing there; but a sample on which every candidate's evaluation gave no metrics tells them nothing and
-        is left out too where the rule tells it apart (+inf each under ``'less'``, which made every mean +inf; under
-        ``'greater'`` such a sample reads 0 for every candidate, as a real 0 does, and moves no rank). Samples are
-        keyed by their index (the completion draw and the search batches it reads, the
-        same for every candidate of the step), also where the indices wrap around the search split and two of them
-        read the same batches with different completions.
+        reading elsewhere.
+
+        The common samples are those read, less every sample some candidate read as such a constant (an evaluation
+        without metrics there included) and, under ``'less'``, every sample on which each candidate that read it
+        gave no metrics (+inf each, which made every mean +inf; under ``'greater'`` such a sample reads 0, as a real
+        0 does, and is kept). Where every candidate with an evaluation (a candidate without any, of score ``-inf``,
+        ranks last whatever the others read) read every common sample, each scores the mean of its common samples,
+        in their order (as :func:`~automl_mm.nas.scoring.potential` averages: where nothing was missed or left out,
+        every score stays as the step scored it, byte for byte).
+
+        Where some candidate missed a common sample, every candidate is scored by the additive model of a two-way
+        analysis of variance with missing cells, ``reading(c, s) = a_c + b_s`` (a candidate effect and a sample effect:
+        Yates' method of fitting constants for unequal cell numbers, 1934; the intra-block model of an incomplete block
+        design, candidates as treatments and samples as blocks), fitted by least squares over the readings, as ``a_c +
+        mean(b_s)``: the candidate's estimated mean over every common sample (the population marginal mean of Searle,
+        Speed and Milliken, 1980, SAS's least-squares mean), which on a complete set of readings is the plain mean (an
+        estimate, which can fall outside the metric's range, e.g. below 0 for an AP of a candidate that read 0 where the
+        others read well). A sample on which every candidate reads low then lowers the score of a candidate that missed
+        it as it lowers the others', and no reading is discarded (the samples that every candidate read can be few or
+        none when many candidates each miss a few). An evaluation without metrics on a common sample stays a reading,
+        the worst under the rule: 0 under ``'greater'``; +inf under ``'less'``, which scores that candidate +inf and
+        leaves it out of the fit (the mean is then over the common samples the others read): another candidate read a
+        value on the same batches, so they hold what the key measures and the candidate predicted nothing there. The
+        model compares candidates only through the samples that link them (a candidate and a sample are linked where it
+        read the sample): where the candidates fall apart into groups with no sample in common (an additive two-way
+        design that is not connected), nothing compares one group with another, :attr:`CommonSamples.groups` lists them,
+        no score changes, and :meth:`~automl_mm.nas.loop.SearchLoopBase.run_step` refuses the step. Samples are keyed by
+        their index (the completion draw and the search batches it reads, the same for every candidate of the step),
+        also where the indices wrap around the search split and two of them read the same batches with different
+        completions.
 
         Call it once the step is scored (:meth:`~automl_mm.nas.loop.SearchLoopBase.run_step`, which refuses a step
-        with no common sample); it reads :attr:`samples` only, so calling it again changes nothing, and where no
-        sample is left out (or none is common) no score changes. A step resumed from a checkpoint written before the
-        samples were kept holds scores without them (over what each candidate's draws found, the constants
-        averaged in as 0): then nothing is left out of any candidate's mean, with a warning.
+        with no common sample); it reads :attr:`samples` only, so calling it again changes nothing, and a step
+        resumed in its middle scores as the uninterrupted one (the samples are saved with the pool). A step resumed
+        from a checkpoint written before the samples were kept holds scores without them (over what each
+        candidate's draws found, the constants averaged in as 0): then nothing is left out of any candidate's mean,
+        with a warning.
 
         Returns:
             :class:`CommonSamples`: the sample indices read, read as a constant, missed by some candidate (with
-            those candidates), without metrics for every candidate (``'less'``) and common (nothing left out in
-            such a resumed step: ``common == read``).
+            those candidates), without metrics for every candidate that read them (``'less'``), common (nothing
+            left out in such a resumed step: ``common == read``), and the groups that share no sample.
         """
-        evaluated = {c: samples for c, samples in self.samples.items() if samples}
+        # in candidate order, not the order the ranks' scores were gathered in (which the number of ranks and a
+        # resume change): the fit's floats, and the candidates named, are the same however the step was scored
+        order = {c: k for k, c in enumerate(self.candidate_list or [])}
+        evaluated = {c: self.samples[c] for c in sorted(self.samples, key=lambda c: (order.get(c, len(order)), c))
+                     if self.samples[c]}
         read = {i for samples in evaluated.values() for i, _, _ in samples}
         unsampled = [c for c in self.scores if c not in self.samples]
         if unsampled and evaluated:
             print_log(f'{len(unsampled)} candidate(s) of this step (e.g. {unsampled[0]}) were scored before a resume '
                       'from a checkpoint that does not keep per-sample scores: their means are over the samples their '
                       'draws found, the samples read as a constant of every candidate averaged in as 0, so nothing '
-                      'is left out of any candidate\'s mean in this step (later steps rank every candidate on the '
-                      'samples all of them read with a value)', logger='current', level=logging.WARNING)
+                      'is left out of any candidate\'s mean in this step (later steps score every candidate over the '
+                      'same samples)', logger='current', level=logging.WARNING)
         if unsampled:
             return CommonSamples(read, set(), {}, set(), set(read))
         constant = {i for samples in evaluated.values() for i, _, c in samples if c}
@@ -205,10 +234,21 @@ class PartialArchitecturePool:
         unread = set()
         if self.rule == 'less':  # +inf: an evaluation without metrics (PathEvaluator), no reading
             unread = read - constant - {i for samples in evaluated.values() for i, v, _ in samples if v != math.inf}
-        common = read - constant - set(missed) - unread
-        if common and common != read:
-            for candidate, samples in evaluated.items():
-                self.scores[candidate] = float(np.mean([v for i, v, _ in samples if i in common]))
+        common = read - constant - unread
+        kept = {c: [(i, v) for i, v, _ in samples if i in common] for c, samples in evaluated.items()}
+        if not common or all(sorted(i for i, _ in cells) == sorted(common) for cells in kept.values()):
+            if common and common != read:  # the plain mean, as potential averages: the same float where complete
+                for candidate, cells in kept.items():
+                    self.scores[candidate] = float(np.mean([v for _, v in cells]))
+            return CommonSamples(read, constant, missed, unread, common)
+        # +inf (no metrics under 'less') on a common sample: ranks after every finite score, compared with nothing
+        finite = {c: cells for c, cells in kept.items() if all(v != math.inf for _, v in cells)}
+        groups = _linked_groups(finite)
+        if len(groups) > 1:
+            return CommonSamples(read, constant, missed, unread, common, tuple(groups))
+        fitted = _additive_fit(finite) if any(finite.values()) else {}
+        for candidate in kept:
+            self.scores[candidate] = fitted.get(candidate, math.inf)
         return CommonSamples(read, constant, missed, unread, common)
 
     def pending(self) -> list[Path]:
@@ -364,6 +404,46 @@ class PartialArchitecturePool:
                         for c, samples in state.get('samples', [])}
         self._unchecked = True
         self.check_space()
+
+
+def _linked_groups(cells: dict[Path, list[tuple[int, float]]]) -> list[list[Path]]:
+    """The candidates of ``cells`` (candidate -> its ``(sample, reading)`` pairs) in groups linked through the
+    samples they read (a connected component of the candidate-sample graph each; a candidate without a reading is
+    alone), in candidate order, the first candidate's group first."""
+    parent = {c: c for c in cells}
+
+    def root(c):
+        while parent[c] != c:
+            parent[c] = parent[parent[c]]
+            c = parent[c]
+        return c
+
+    first_reader: dict[int, Path] = {}
+    for candidate, pairs in cells.items():
+        for i, _ in pairs:
+            parent[root(candidate)] = root(first_reader.setdefault(i, candidate))
+    groups: dict[Path, list[Path]] = {}
+    for candidate in cells:
+        groups.setdefault(root(candidate), []).append(candidate)
+    return list(groups.values())
+
+
+def _additive_fit(cells: dict[Path, list[tuple[int, float]]]) -> dict[Path, float]:
+    """Each candidate's ``a_c + mean(b_s)`` under the additive model ``reading(c, s) = a_c + b_s`` fitted by least
+    squares over the readings of ``cells`` (candidate -> its finite ``(sample, reading)`` pairs; one linked group:
+    :func:`_linked_groups`), the mean over every sample read. The least-squares solution is unique up to a constant
+    moved from every ``a_c`` to every ``b_s``, which ``a_c + mean(b_s)`` does not see: the minimum-norm one serves."""
+    candidates = list(cells)
+    samples = sorted({i for pairs in cells.values() for i, _ in pairs})
+    row = {c: k for k, c in enumerate(candidates)}
+    column = {i: len(candidates) + k for k, i in enumerate(samples)}
+    pairs = [(c, i, v) for c in candidates for i, v in cells[c]]
+    design = np.zeros((len(pairs), len(candidates) + len(samples)))
+    for r, (c, i, _) in enumerate(pairs):
+        design[r, row[c]] = design[r, column[i]] = 1.0
+    fit = np.linalg.lstsq(design, np.array([v for _, _, v in pairs]), rcond=None)[0]
+    level = float(np.mean(fit[len(candidates):]))
+    return {c: float(fit[row[c]] + level) for c in candidates}
 
 
 def seeded_subset(items: list, k: int, seed: int, *keys: int) -> list:

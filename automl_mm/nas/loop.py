@@ -413,19 +413,21 @@ class SearchLoopBase(SearchResumeChecks, SearchOutputs, IterBasedTrainLoop):
                 (:class:`~automl_mm.nas.scoring.PathEvaluator`), and a step in which no candidate has a finite
                 score but some have +inf raises for the same reason. Each candidate's per-sample scores
                 (recorded per candidate: :meth:`~automl_mm.nas.scoring.PathEvaluator.recording`) are gathered and
-                kept in the pool (and its checkpoints); once the step is scored, every candidate is ranked by its
-                mean over the samples every candidate was scored on with a value
-                (:meth:`~automl_mm.nas.beam.PartialArchitecturePool.rank_on_common_samples`): a sample some
-                candidate read as a constant of every candidate (a COCO ``-1``, a NaN without ground truth) or
-                that some candidate's draw missed (no completion within the completion sampler's ``max_tries``), or
-                under ``'less'`` on which every candidate's evaluation gave no metrics (+inf each), is left out of
-                every candidate's mean, with a warning, and a step left with no sample raises.
+                kept in the pool (and its checkpoints); once the step is scored, every candidate is scored over the
+                same samples (:meth:`~automl_mm.nas.beam.PartialArchitecturePool.rank_on_common_samples`): a
+                sample some candidate read as a constant of every candidate (a COCO ``-1``, a NaN without ground
+                truth), or under ``'less'`` on which every candidate that read it gave no metrics (+inf each), is
+                left out of every candidate's mean, with a warning, and a step left with no sample raises; where
+                some candidate's draw missed a sample (no completion within the completion sampler's
+                ``max_tries``), every candidate scores the additive two-way model's estimate of its mean over the
+                same samples, with a warning, and a step whose candidates share no sample across groups raises.
 
         Raises:
-            RuntimeError: Every candidate of the step gave no metrics; no search sample was scored with a value for
-                every candidate (each was such a constant, gave no metrics there, or was missed by some
-                candidate's draw); or, under ``'less'``, every candidate with an admitted completion had an
-                evaluation that gave none.
+            RuntimeError: Every candidate of the step gave no metrics; no search sample was left once such
+                constants (and, under ``'less'``, samples without metrics for every candidate) were left out; the
+                candidates fall apart into groups that read no sample in common (their draws missed the samples
+                that would link them: nothing compares one group with another); or, under ``'less'``, every
+                candidate with an admitted completion had an evaluation that gave none.
         """
         candidates = pool.candidates()
         done_before = len(pool.scores)
@@ -488,10 +490,10 @@ class SearchLoopBase(SearchResumeChecks, SearchOutputs, IterBasedTrainLoop):
                 f'metric_rule={pool.rule!r}), so the choice would be a tie-break: the supernet predicts nothing '
                 f'({_empty_step_advice(self, trained_by)})')
         samples = pool.rank_on_common_samples()
-        constant, missed = sorted(samples.constant), sorted(set(samples.missed) - samples.constant)
-        unread = sorted(samples.unread - set(samples.missed))
-        unread_named = (f'samples {unread} gave no metrics for any candidate (each scored {self.metric_key}=+inf, '
-                        'the worst under metric_rule=\'less\')')
+        constant, missed = sorted(samples.constant), sorted(set(samples.missed) & samples.common)
+        unread = sorted(samples.unread)
+        unread_named = (f'samples {unread} gave no metrics for any candidate that read them (each scored '
+                        f'{self.metric_key}=+inf, the worst under metric_rule=\'less\')')
         if samples.read and not samples.common:
             left_out = []
             if constant:
@@ -499,26 +501,37 @@ class SearchLoopBase(SearchResumeChecks, SearchOutputs, IterBasedTrainLoop):
                     f'samples {constant} read {self.metric_key} as a value every candidate reads there (a COCO -1 '
                     'where the batches hold no ground-truth object of the key\'s area range, a NaN where they hold '
                     'none of a classwise key\'s class), or gave no metrics')
-            if missed:
-                left_out.append(f'samples {missed} were not scored for every candidate '
-                                f'({_missed_named(samples.missed, missed, describe)})')
             if unread:
                 left_out.append(unread_named)
             raise RuntimeError(
-                f'[{name}] no search sample was scored with a value for every candidate (of samples '
-                f'{sorted(samples.read)}): {"; ".join(left_out)}: nothing tells the candidates apart on the same '
-                'data, so the choice would be a tie-break. Choose a train_cfg.metric_key the search split has '
-                'ground truth for (the mAP over every area and class), score on more search batches per sample '
-                '(train_cfg.batches_per_sample, or None for the whole split)'
-                + (', or let the completion sampler find more completions within the cost limit '
-                   '(train_cfg.completion_sampler.max_tries, enumerate_limit)' if missed else ''))
+                f'[{name}] no search sample was scored with a value (of samples {sorted(samples.read)}): '
+                f'{"; ".join(left_out)}: nothing tells the candidates apart, so the choice would be a tie-break. '
+                'Choose a train_cfg.metric_key the search split has ground truth for (the mAP over every area and '
+                'class), or score on more search batches per sample (train_cfg.batches_per_sample, or None for the '
+                'whole split)')
+        if samples.groups:
+            shown = '; '.join(f'{{{", ".join(describe(c) for c in group[:3])}'
+                              + (f' and {len(group) - 3} more' if len(group) > 3 else '') + '}'
+                              for group in samples.groups)
+            raise RuntimeError(
+                f'[{name}] the candidates fall apart into {len(samples.groups)} groups that read no search sample '
+                f'in common ({shown}): their completion draws missed the samples that would link them '
+                f'({_missed_named(samples.missed, missed, describe)}'
+                + (f'; samples {sorted(constant + unread)} left out' if constant or unread else '') + '), so '
+                'nothing compares one group with another and the choice would be a tie-break. Let the completion '
+                'sampler find more completions within the cost limit (train_cfg.completion_sampler.max_tries, '
+                'enumerate_limit), or score on more search samples (train_cfg.num_samples) or batches per sample '
+                '(train_cfg.batches_per_sample, or None for the whole split; train_cfg.metric_key: one the search '
+                'split has ground truth for)')
         if constant:
             warn(f'[{name}] {len(constant)} of the {len(samples.read)} search samples read {self.metric_key} as a '
                  f'value every candidate reads there (samples {constant}): left out of every candidate\'s mean')
         if missed:
             warn(f'[{name}] {len(missed)} of the {len(samples.read)} search samples were not scored for every '
-                 f'candidate (samples {missed}: {_missed_named(samples.missed, missed, describe)}): left out of every '
-                 'candidate\'s mean, so that every candidate is ranked on the same samples (raise '
+                 f'candidate (samples {missed}: {_missed_named(samples.missed, missed, describe)}): every candidate '
+                 f'scores the additive model\'s estimate of its mean over the {len(samples.common)} samples kept '
+                 '(reading = candidate effect + sample effect, fitted by least squares over the readings), so that '
+                 'a hard sample it missed counts against it as against the others (raise '
                  'train_cfg.completion_sampler.max_tries or enumerate_limit to miss fewer)')
         if unread:
             warn(f'[{name}] {len(unread)} of the {len(samples.read)} search {unread_named}: '

@@ -106,12 +106,13 @@ class PathEvaluator:
     read such a COCO ``-1`` or NaN: inside :meth:`recording` every evaluation (a search step records one candidate's
     at a time), outside it the last evaluation only (it grew by one entry per evaluation, without bound, for a user
     scoring paths in a loop of their own). A search step keeps them per candidate and, once every candidate is
-    scored, ranks every candidate by its mean over the samples every candidate was scored on with a value
+    scored, scores every candidate over the same samples
     (:meth:`~automl_mm.nas.beam.PartialArchitecturePool.rank_on_common_samples`): a sample some candidate read as a
     constant is left out of every candidate's mean, an evaluation without metrics there included (when it scores
-    one sample the evaluator cannot tell whether a candidate that read no metrics there is on such batches), and so
-    is a sample some candidate's draw missed (no completion within ``max_tries``: averaged over different samples,
-    a candidate that missed one where it would have scored low ranked above the others).
+    one sample the evaluator cannot tell whether a candidate that read no metrics there is on such batches); where
+    some candidate's draw missed a sample (no completion within ``max_tries``: averaged over different samples, a
+    candidate that missed one where every candidate scored low ranked above the others), every candidate scores the
+    additive two-way model's (candidate effect + sample effect, least squares) estimate of its mean over them.
 
     Args:
         model: The model holding the supernet.
@@ -399,9 +400,10 @@ def potential(prefix: Sequence[int], sampler: UniformPathSampler, evaluate: Call
 
     A sample that read a constant of every candidate (a COCO ``-1`` or NaN without ground truth:
     :class:`PathEvaluator`) is averaged as 0 here, and the mean is over the samples whose draw found a completion:
-    which samples every candidate read with a value is known only once every candidate of the step is scored, and
-    the search loops then recompute each candidate's mean over those
-    (:meth:`~automl_mm.nas.beam.PartialArchitecturePool.rank_on_common_samples`).
+    which samples to leave out, and which every candidate read, is known only once every candidate of the step is
+    scored, and the search loops then score each candidate over the same samples
+    (:meth:`~automl_mm.nas.beam.PartialArchitecturePool.rank_on_common_samples`: its mean, or the additive model's
+    estimate of it where some candidate missed one).
 
     Returns:
         The mean score (``+inf`` when ``evaluate`` scored one completion ``+inf``: an evaluation with no metrics

@@ -1,13 +1,17 @@
-"""A search step ranks its candidates on the samples every candidate was scored on with a value.
+"""A search step scores its candidates over the same samples.
 
 A candidate's potential averages the samples its completion draws found (a draw that finds no completion within
 ``max_tries`` is skipped, :func:`~automl_mm.nas.scoring.potential`). A candidate that missed a sample on which it
 would have scored low averaged its better samples only, against the others' means over all of them: the missed-draw
-bias. Every candidate's mean is now over the samples that every candidate scored with a value (not a COCO ``-1`` or a
-NaN without ground truth); a step with no such sample is refused. Samples are keyed by their index (the completion
-draw and the search batches it reads), also where the indices wrap around the search split.
+bias. Samples read as a constant (a COCO ``-1``, a NaN without ground truth) are left out; where some candidate
+missed a sample, every candidate scores the additive model's (reading = candidate effect + sample effect, least
+squares) estimate of its mean over the samples kept; candidates that share no sample across groups are refused.
+Samples are keyed by their index (the completion draw and the search batches it reads), also where the indices wrap
+around the search split.
 """
 from __future__ import annotations
+
+import math
 
 import numpy as np
 import pytest
@@ -25,9 +29,10 @@ def quiet(monkeypatch):
 
 @pytest.mark.parametrize('rule, values, first, means', [
     # (0,)'s draw missed sample 1, where it would have read 0.1 ('greater'; 0.9 under 'less'): it averaged sample 0
-    # alone (0.4), (1,) both (0.35), and (0,) ranked first; on sample 0, the one both read, (1,) is better
-    ('greater', {((0, ), 0): 0.4, ((0, ), 1): 0.1, ((1, ), 0): 0.5, ((1, ), 1): 0.2}, [1], [0.5, 0.4]),
-    ('less', {((0, ), 0): 0.5, ((0, ), 1): 0.9, ((1, ), 0): 0.4, ((1, ), 1): 0.7}, [1], [0.4, 0.5]),
+    # alone (0.4), (1,) both (0.35), and (0,) ranked first; on sample 0, the one both read, (1,) is better by 0.1,
+    # and the additive fit scores (0,) 0.1 below (1,)'s mean over both samples
+    ('greater', {((0, ), 0): 0.4, ((0, ), 1): 0.1, ((1, ), 0): 0.5, ((1, ), 1): 0.2}, [1], [0.35, 0.25]),
+    ('less', {((0, ), 0): 0.5, ((0, ), 1): 0.9, ((1, ), 0): 0.4, ((1, ), 1): 0.7}, [1], [0.55, 0.65]),
 ])
 def test_a_candidate_whose_draw_missed_a_sample_is_ranked_on_the_samples_every_candidate_read(
         rule, values, first, means, monkeypatch):
@@ -39,18 +44,19 @@ def test_a_candidate_whose_draw_missed_a_sample_is_ranked_on_the_samples_every_c
     assert [score for _, score in step['candidates']] == [pytest.approx(m) for m in means]
     said = ('1 of the 2 search samples were not scored for every candidate (samples [1]: e.g. sample 1 for (0,), '
             'whose draw found no completion')
-    assert any(said in w and 'left out of every candidate\'s mean' in w for w in warned), warned
+    assert any(said in w and 'the additive model\'s estimate of its mean over the 2 samples kept' in w
+               for w in warned), warned
 
 
 @pytest.mark.parametrize('rule', ['greater', 'less'])
-def test_a_step_without_a_sample_every_candidate_read_with_a_value_is_refused(rule):
+def test_a_step_whose_candidates_share_no_sample_is_refused(rule):
     # (0,)'s draw missed sample 0, the one sample with a value (sample 1 reads COCO's -1 for every candidate): no
     # sample to compare it with (1,) on; it used to score the rule's worst and (1,) was chosen
     evaluate = _evaluator(lambda path, s: 0.3 if s == 0 else -1.0, rule=rule)
-    refused = (r"\[step\] no search sample was scored with a value for every candidate \(of samples \[0, 1\]\): "
-               r"samples \[1\] read coco/bbox_mAP_s as a value every candidate reads there .*; samples \[0\] were not "
-               r"scored for every candidate \(e\.g\. sample 0 for \(0,\), whose draw found no completion .* "
-               r"train_cfg\.metric_key .*train_cfg\.batches_per_sample.*train_cfg\.completion_sampler\.max_tries")
+    refused = (r"\[step\] the candidates fall apart into 2 groups that read no search sample in common "
+               r"\(\{\(0,\)\}; \{\(1,\)\}\): .*\(e\.g\. sample 0 for \(0,\), whose draw found no completion .*; "
+               r"samples \[1\] left out\).*train_cfg\.completion_sampler\.max_tries.*train_cfg\.batches_per_sample"
+               r".*train_cfg\.metric_key")
     with pytest.raises(RuntimeError, match=refused):
         _step(evaluate, rule, missed=[0])
 
@@ -66,12 +72,13 @@ def test_an_evaluation_without_metrics_where_another_candidate_read_a_value_is_a
 
 def test_samples_that_wrap_around_the_search_split_are_kept_by_index():
     """3 samples per candidate on a split of 2 batches: sample 2 reads batch 0 again, with its own completion draw.
-    Keyed by index, (0,)'s missed sample 2 is left out of both means, which average samples 0 and 1 alike; keyed by
-    the batches, (1,)'s two readings of batch 0 would have weighed it twice against (0,)'s one."""
+    Keyed by index, (0,) missed sample 2, which (1,) alone read: on samples 0 and 1, which both read, (1,) is better
+    by 0.025, and both are scored over the 3 samples ((1,)'s plain mean 0.95 / 3); keyed by the batches, (1,)'s two
+    readings of batch 0 would have weighed it twice against (0,)'s one."""
     values = {((0, ), 0): 0.4, ((0, ), 1): 0.2, ((1, ), 0): 0.3, ((1, ), 1): 0.35}
     evaluate = _evaluator(lambda path, s: values[(path, s % 2)])
     step = _step(evaluate, missed=[2], num_samples=3)
-    assert step['candidates'] == [[[1], pytest.approx(0.325)], [[0], pytest.approx(0.3)]]
+    assert step['candidates'] == [[[1], pytest.approx(0.95 / 3)], [[0], pytest.approx(0.95 / 3 - 0.025)]]
     # a batch range without ground truth read under two indices is left out under both
     evaluate = _evaluator(lambda path, s: -1.0 if s % 2 else values[(path, 0)])
     pool = PartialArchitecturePool(LayerwiseSpace([[0, 1]] * 2), pool_size=2)
@@ -119,17 +126,65 @@ def test_a_checkpoint_without_samples_still_loads_and_leaves_nothing_out(monkeyp
     assert any('scored before a resume from a checkpoint that does not keep per-sample scores' in w for w in warned)
 
 
-def test_the_mean_over_the_common_samples_keeps_their_order():
-    # np.mean over the kept samples in their order, as potential averages them: the same float as a step without
-    # anything left out
-    pool = PartialArchitecturePool(LayerwiseSpace([[0, 1]] * 2), pool_size=2)
+def _pool(rule='greater', width=2):
+    pool = PartialArchitecturePool(LayerwiseSpace([list(range(width))] * 2), pool_size=2, rule=rule)
     pool.candidates()
-    pool.record((0, ), 0.2, samples=[(0, 0.1, False), (1, 0.2, False), (2, 0.3, False)])
-    pool.record((1, ), float(np.mean([0.7, 0.1])), samples=[(0, 0.7, False), (2, 0.1, False)])
+    return pool
+
+
+def test_a_complete_step_scores_the_plain_mean_over_the_samples_kept_in_their_order():
+    # np.mean over the kept samples in their order, as potential averages them: the same float as before the
+    # additive model (which gives it up to rounding: 0.1 + 0.2 + 0.7 is not 1.0 in floats)
+    pool = _pool()
+    pool.record((0, ), 0.2, samples=[(0, 0.1, False), (1, 0.0, True), (2, 0.2, False), (3, 0.7, False)])
+    pool.record((1, ), 0.3, samples=[(0, 0.7, False), (1, 0.0, True), (2, 0.1, False), (3, 0.3, False)])
     found = pool.rank_on_common_samples()
-    assert (found.read, found.constant, found.common) == ({0, 1, 2}, set(), {0, 2})
-    assert found.missed == {1: [(1, )]}
-    assert pool.scores == {(0, ): float(np.mean([0.1, 0.3])), (1, ): float(np.mean([0.7, 0.1]))}
+    assert (found.read, found.constant, found.common, found.missed) == ({0, 1, 2, 3}, {1}, {0, 2, 3}, {})
+    assert pool.scores == {(0, ): float(np.mean([0.1, 0.2, 0.7])), (1, ): float(np.mean([0.7, 0.1, 0.3]))}
+    fitted = beam._additive_fit({c: [(i, v) for i, v, k in s if not k] for c, s in pool.samples.items()})
+    assert fitted == {c: pytest.approx(s, abs=1e-12) for c, s in pool.scores.items()}
+
+
+def test_candidates_that_each_miss_a_few_samples_are_scored_though_no_sample_is_common_to_all():
+    """4 candidates, 4 samples, each candidate's draw missing another sample: no sample is read by all (the step was
+    refused). The readings are additive (candidate effect + sample effect), so the fit gives each candidate's mean
+    over all 4 samples exactly: (2,) missed the hardest sample and (3,) the easiest, and neither moves."""
+    effect, hardness = [0.1, 0.3, 0.2, 0.25], [0.4, 0.1, -0.3, 0.2]
+    pool = _pool(width=4)
+    for c in range(4):
+        pool.record((c, ), 0.0, samples=[(s, effect[c] + hardness[s], False) for s in range(4) if s != (c + 2) % 4])
+    found = pool.rank_on_common_samples()
+    assert found.common == {0, 1, 2, 3} and found.groups == ()
+    assert found.missed == {0: [(2, )], 1: [(3, )], 2: [(0, )], 3: [(1, )]}
+    level = float(np.mean(hardness))
+    assert pool.scores == {(c, ): pytest.approx(effect[c] + level, abs=1e-12) for c in range(4)}
+    assert [c for c, _ in pool.ranking()] == [(1, ), (3, ), (2, ), (0, )]
+    assert pool.rank_on_common_samples() == found and pool.scores[(0, )] == pytest.approx(0.1 + level, abs=1e-12)
+    # the candidates' scores gathered in another order (other ranks, a resume): the same floats, in candidate order
+    shuffled = _pool(width=4)
+    for c in (2, 0, 3, 1):
+        shuffled.record((c, ), 0.0, samples=pool.samples[(c, )])
+    assert shuffled.rank_on_common_samples() == found
+    assert [shuffled.scores[(c, )] for c in range(4)] == [pool.scores[(c, )] for c in range(4)]
+
+
+def test_candidates_that_share_no_sample_fall_apart_into_groups():
+    # (0,) and (1,) read samples 0 and 1, (2,) and (3,) samples 2 and 3: nothing compares the two pairs
+    pool = _pool(width=4)
+    for c in range(4):
+        pool.record((c, ), 0.5, samples=[(2 * (c // 2) + s, 0.1 * c + s, False) for s in range(2) if (c, s) != (1, 1)])
+    found = pool.rank_on_common_samples()
+    assert found.groups == ([(0, ), (1, )], [(2, ), (3, )])
+    assert pool.scores == {(c, ): 0.5 for c in range(4)}  # left as they were
+
+
+def test_a_candidate_without_metrics_on_a_sample_under_less_scores_inf_and_the_others_are_fitted():
+    pool = _pool('less', width=3)
+    pool.record((0, ), 0.3, samples=[(0, 0.2, False), (1, 0.4, False)])
+    pool.record((1, ), 0.3, samples=[(0, 0.3, False)])  # missed sample 1
+    pool.record((2, ), math.inf, samples=[(0, 0.1, False), (1, math.inf, False)])
+    pool.rank_on_common_samples()
+    assert pool.scores == {(0, ): pytest.approx(0.3), (1, ): pytest.approx(0.4), (2, ): math.inf}
 
 
 def test_a_sample_without_metrics_for_every_candidate_is_left_out_under_less(monkeypatch):
@@ -154,7 +209,7 @@ def test_a_step_resumed_after_the_candidate_that_missed_a_sample_ranks_as_the_un
 
     saved = []
     whole = _step(evaluator(), missed=[1], saved=saved)
-    assert whole['candidates'] == [[[1], pytest.approx(0.5)], [[0], pytest.approx(0.4)]]
+    assert whole['candidates'] == [[[1], pytest.approx(0.35)], [[0], pytest.approx(0.25)]]
     resumed = PartialArchitecturePool(LayerwiseSpace([[0, 1]] * 2), pool_size=2)
     resumed.load_state_dict(saved[0])  # (0,) scored, with its one sample
     assert resumed.pending() == [(1, )]

@@ -135,7 +135,7 @@ def test_a_candidate_that_predicts_nothing_on_a_range_without_ground_truth_ranks
 @pytest.mark.parametrize('rule', ['greater', 'less'])
 @pytest.mark.parametrize('constant', [-1.0, math.nan])
 def test_a_step_whose_every_range_is_constant_is_refused(rule, constant):
-    refused = (r"\[step\] no search sample was scored with a value for every candidate \(of samples \[0, 1\]\): "
+    refused = (r"\[step\] no search sample was scored with a value \(of samples \[0, 1\]\): "
                r"samples \[0, 1\] read coco/bbox_mAP_s as a value every candidate reads there .* Choose a "
                r"train_cfg.metric_key .*\(train_cfg.batches_per_sample")
     evaluate = _evaluator(lambda path, s: constant, rule=rule, classwise=math.isnan(constant))
