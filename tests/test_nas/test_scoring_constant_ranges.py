@@ -106,6 +106,7 @@ def test_a_candidate_whose_draw_missed_a_constant_range_averages_the_ranges_the_
     assert step['candidates'] == [[[0], pytest.approx(0.3)], [[1], pytest.approx(0.3)]]
     assert any('1 of the 2 search samples read coco/bbox_mAP_s as a value every candidate reads there (samples [1])'
                in w for w in warned), warned
+    assert not any('not scored for every candidate' in w for w in warned), warned  # a constant missed: no fit
     assert pool.samples == {}  # the step's samples go with its scores: not kept through the search
 
 
