@@ -62,7 +62,8 @@ def _rank(rank: int, tool: ModuleType, world_size: int, port: int, argv: list[st
     tool.main([*argv, '--launcher', launcher])
 
 
-def _parent(_: int, world_size: int, port: int, argv: list[str], sys_path: list[str], launcher: str) -> None:
+def _parent(_: int, world_size: int, port: int, argv: list[str], sys_path: list[str], launcher: str,
+            start_up_check: bool) -> None:
     sys.path[:0] = sys_path  # a config's custom_imports (the test's plugins), as PYTHONPATH gave a subprocess
     os.chdir(REPO_ROOT)  # where run_tool runs the tool
     # A BLAS library these imports load (scipy's OpenBLAS) starts its thread pool at load time, OMP_NUM_THREADS (or
@@ -85,16 +86,19 @@ def _parent(_: int, world_size: int, port: int, argv: list[str], sys_path: list[
     threads = len(os.listdir('/proc/self/task'))
     if threads != 1:  # a fork copies only the forking thread: a lock another one holds would stay held
         raise RuntimeError(f'the ranks\' parent runs {threads} threads after its imports: it cannot fork them')
-    checker = 1 if launcher == 'pytorch' else 0  # --launcher none, world_size 1: main's own path, nothing skipped
+    # --launcher none, world_size 1: main's own path, nothing skipped
+    checker = 1 if launcher == 'pytorch' and start_up_check else 0
     mp.start_processes(_rank, args=(tool, world_size, port, argv, launcher), nprocs=world_size + checker, join=True,
                        start_method='fork')
 
 
 def train_ranks(argv: list[str], world_size: int, sys_path: list[str] = (), launcher: str = 'pytorch',
-                timeout: float = 900.0) -> None:
+                timeout: float = 900.0, start_up_check: bool = True) -> None:
     """Run ``tools/train.py argv --launcher pytorch`` in ``world_size`` forked ranks with ``sys_path`` put first on
     their ``sys.path``; join them. ``launcher='none'`` (``world_size`` 1): the plain single-process run of
-    ``tools/train.py argv``, in one forked process.
+    ``tools/train.py argv``, in one forked process. ``start_up_check=False``: no process beside the ranks runs the
+    plain start's checks (:func:`_start_up_check`): for a test of what the ranks of a launcher refuse that the
+    plain start, which picks its own number of workers, accepts (a world size the config does not fit).
 
     Raises as :func:`_forked_ranks.fork_ranks` does: a rank's exception (``ProcessRaisedException`` naming the rank,
     with its traceback), a rank that died (``ProcessExitedException``), ``TimeoutError`` after ``timeout`` seconds
@@ -102,4 +106,5 @@ def train_ranks(argv: list[str], world_size: int, sys_path: list[str] = (), laun
     """
     if launcher not in ('pytorch', 'none') or (launcher == 'none' and world_size != 1):
         raise ValueError(f'train_ranks: launcher {launcher!r} with world_size {world_size}: pytorch, or none with 1')
-    fork_ranks(_parent, (world_size, get_free_port(), list(argv), list(sys_path), launcher), nprocs=1, timeout=timeout)
+    fork_ranks(_parent, (world_size, get_free_port(), list(argv), list(sys_path), launcher, start_up_check), nprocs=1,
+               timeout=timeout)
