@@ -22,7 +22,7 @@ from automl_mm.datasets import generate_fmnist_det
 from automl_mm.engine.preflight import build_check, check_config
 from automl_mm.ohl import PipelineChoiceSpace
 
-from conftest import REPO_ROOT, run_tool
+from conftest import REPO_ROOT
 
 sys.path.insert(0, osp.join(REPO_ROOT, 'tests', 'test_datasets'))
 from test_fmnist_det import write_fake_fashion  # noqa: E402
@@ -318,8 +318,10 @@ def test_mosaic_and_mixup_count_the_choice_of_every_image_they_mix(det_root, mix
 
 @pytest.mark.slow
 def test_faster_rcnn_ohl_run_from_tools_train_moves_theta_and_exports_a_policy(det_root, tmp_path):
-    """Two copies of the Faster R-CNN config through ``tools/train.py`` (config check, fork-server launcher, gloo),
-    96 px, 4 training images in batches of 2: 4 trunks of 2 iterations, rewarded on the 16 reward images. A
+    """Two copies of the Faster R-CNN config through ``tools/train.py``'s main in 2 gloo ranks forked as torchrun
+    starts them, its start-up config check beside them (tests/_train_ranks.py: the local launcher's own start is
+    tested in tests/test_ohl/test_ohl_runs.py; a subprocess of the tool imported torch and mmdet twice more), 96 px,
+    4 training images in batches of 2: 4 trunks of 2 iterations, rewarded on the 16 reward images. A
     detector this young often scores 0 mAP with both copies: equal rewards give REINFORCE (mean baseline) no
     advantage and θ must stay; the first trunk whose rewards differ must move it."""
     cfg = _leaf(FASTER, det_root)
@@ -340,7 +342,7 @@ def test_faster_rcnn_ohl_run_from_tools_train_moves_theta_and_exports_a_policy(d
     cfg.custom_hooks[0].update(num_copies=2, plot=False)
     path, work = str(tmp_path / 'det_ohl.py'), str(tmp_path / 'work')
     cfg.dump(path)
-    run_tool('tools/train.py', path, '--work-dir', work)
+    train_ranks([path, '--work-dir', work], 2)
 
     with open(osp.join(work, 'ohl', 'history.json')) as f:
         history = json.load(f)
