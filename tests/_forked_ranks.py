@@ -32,7 +32,7 @@ import torch
 import torch.multiprocessing as mp
 
 # Imported once by the server; each rank is forked from it. Modules that fail to import are skipped by multiprocessing.
-PRELOAD = ['torch', 'torch.distributed', 'mmengine.runner', 'automl_mm', '_forked_ranks']
+PRELOAD = ['torch', 'torch.distributed', 'mmengine.runner', 'automl_mm', '_forked_ranks', '_train_preload']
 
 
 def _in_one_thread(rank: int, env: dict[str, str], fn: Callable[..., Any], *args: Any) -> None:

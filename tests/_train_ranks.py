@@ -3,8 +3,9 @@ what a multi-process run does, not about how its processes start.
 
 A subprocess of ``tools/train.py`` imports everything in its launcher and again in its fork server (about 10 s of
 CPU before a worker starts). Here :func:`_forked_ranks.fork_ranks` forks one parent from the pytest worker's fork
-server (torch, mmengine and automl_mm imported there already); the parent imports ``tools/train.py`` and what the
-tool's own fork server preloads (:data:`automl_mm.engine.launch.WORKER_PRELOAD`), and forks the ranks from itself
+server (torch, mmengine and automl_mm imported there already, and what the tool's own fork server preloads:
+tests/_train_preload.py); the parent imports ``tools/train.py`` and :data:`automl_mm.engine.launch.WORKER_PRELOAD`
+(imported already, unless the fork server skipped them), and forks the ranks from itself
 while it is single-threaded (checked), as that server does. Each rank runs ``tools/train.py``'s ``main`` on the
 test's command line with ``RANK`` / ``WORLD_SIZE`` / ``MASTER_*`` set as torchrun sets them, so the config is read,
 checked and run by the tool's own code (``build_config``, ``run``). Beside the ranks, one more forked process runs
