@@ -28,7 +28,7 @@ from .ownership import check_owned_attribute
 from .report import CUSTOM_IMPORTS, transform_types_note
 from .switching_hooks import check_switching_hooks
 from .transform_types import transform_types
-from .value_ranges import check_draws, gaussian_on_integer, shape_mismatch, value_shape
+from .value_ranges import check_draws, gaussian_on_integer, integer_advice, shape_mismatch, value_shape
 
 
 def _plain(value: Any) -> Any:
@@ -367,8 +367,7 @@ class AttributeSpace(PerCopySpace):
                              f'{type(self.distribution).__name__}{under} writes samples that are not integers '
                              f'(its mode: {value!r}): the attribute would get a float where it holds an integer (a '
                              'count, a size, an index or a flag). Search it with a Categorical over integer choices '
-                             "(dict(type='Categorical'), choices=[1, 2, 3]); if it takes real numbers, write its "
-                             'config value as a float (e.g. 2.0)')
+                             f"(dict(type='Categorical'), choices=[1, 2, 3]); {integer_advice(runner, path)}")
         for current in get_attribute(runner, path):
             found = shape_mismatch(current, value)
             if found is None:

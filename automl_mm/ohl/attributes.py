@@ -34,6 +34,8 @@ from typing import Any
 from torch import nn
 
 from .data_writes import note_data_write, watch_data_writes
+from .element_paths import element_attribute
+from .integer_settings import as_held_float
 from .optimizer_base import (
     BASE_KEYS,
     check_base_key,
@@ -47,8 +49,8 @@ from .optimizer_base import (
     write_base,
     write_wrapper_base,
 )
+from .stored_forms import config_form, conversion
 from .value_ranges import (
-    as_held_float,
     check_accepted,
     check_attribute_shape,
     check_attribute_value,
@@ -333,7 +335,9 @@ def recording_writes(runner: Any = None, skip: Any = ()) -> Iterator[list[str]]:
 def set_attribute(runner: Any, path: str, value: Any) -> None:
     """Set ``value`` at ``path`` (see the module docstring for the syntax); after a data path, the dataloader's
     workers restart before the next batch is loaded. An int written where a float is held is written as a float
-    (:func:`~automl_mm.ohl.value_ranges.as_held_float`), so a float setting stays a float.
+    (:func:`~automl_mm.ohl.integer_settings.as_held_float`), so a float setting stays a float; a setting an object
+    keeps in another form (``Expand``'s ``mean``, reversed under ``to_rgb``) is written in the config's form
+    (:mod:`automl_mm.ohl.stored_forms`).
 
     Raises:
         ValueError: as :func:`resolve_attribute`, before anything is written; a path naming a module's buffer or
@@ -482,10 +486,15 @@ def _write(node: Any, parts: list[str], value: Any) -> Any:
                 node = _put(node, index, new_child)
         return node
     key: Any = int(part) if _indexes(node, part) else part
+    convert = conversion(node, key)  # Expand's mean, kept reversed under to_rgb: written in the config's order
     if not rest:  # an int over a float as a float: 0 of choices=[0, 0.5] left the next 0.5 refused as a float over it
         held = node[key] if isinstance(node, dict) or _indexes(node, part) else getattr(node, key, None)
+        if convert is not None:
+            return _put(node, key, convert(node, _own(as_held_float(convert(node, held), value))))
         return _put(node, key, _own(as_held_float(held, value)))
     child = node[key] if isinstance(node, dict) or _indexes(node, part) else getattr(node, key)
+    if convert is not None:  # mean.0: the config's channel 0, wherever the object keeps it
+        return _put(node, key, convert(node, _write(convert(node, child), rest, value)))
     new_child = _write(child, rest, value)
     return node if new_child is child else _put(node, key, new_child)
 
@@ -536,11 +545,21 @@ def _put(node: Any, key: Any, value: Any) -> Any:
 
 
 def get_attribute(runner: Any, path: str) -> list[Any]:
-    """Current values at ``path`` (one per ``*`` fan-out); of a base-form path, the base in effect."""
+    """Current values at ``path`` (one per ``*`` fan-out); of a base-form path, the base in effect; of a setting an
+    object keeps in another form (``Expand``'s ``mean``, reversed under ``to_rgb``: :mod:`automl_mm.ohl.
+    stored_forms`), the config's form, as :func:`set_attribute` takes it."""
     pairs = resolve_attribute(runner, path)
     if _is_base_form(pairs):  # the base form
         return [read_base(optimizer, key, path, runner) for optimizer, key in pairs]
-    return [node[key] if isinstance(node, (dict, list, tuple)) else getattr(node, key) for node, key in pairs]
+    values = [config_form(node, key, getattr(node, key)) if not isinstance(node, (dict, list, tuple)) else node[key]
+              for node, key in pairs]
+    if not any(isinstance(node, (list, tuple)) for node, _ in pairs):
+        return values
+    for i, chain in enumerate(path_chains(runner, path)):  # an element of a setting kept in another form: mean.0
+        found = element_attribute(chain)
+        if found is not None and conversion(found.owner, found.attribute) is not None:
+            values[i] = _value_at(config_form(found.owner, found.attribute, found.held), list(found.keys))
+    return values
 
 
 def establish_base_targets(runner: Any, paths: Any) -> None:

@@ -24,9 +24,10 @@ what trains read that value only once, when it was built, the write changes noth
   (and ``strides``) afterwards, so ``model.rpn_head.prior_generator.scales`` changed no anchor; mmdet's
   ``CrossEntropyLoss`` picks its criterion from ``use_sigmoid`` / ``use_mask``; mmdet's ``RandAugment`` /
   ``AutoAugment`` build their ``transforms`` from ``aug_space`` / ``policies``, mmdet's ``Expand`` its
-  ``min_ratio`` / ``max_ratio`` from ``ratio_range``, and ``TorchvisionAugment`` its
-  torchvision ``op`` from its ``kwargs``. (automl_mm's own augmentation ops rebuild their look-up tables when
-  their ``magnitude`` is written, :class:`~automl_mm.augment.op_base.BaseAugmentOp`.)
+  ``min_ratio`` / ``max_ratio`` from ``ratio_range``, ``MinIoURandomCrop`` its ``sample_mode`` from ``min_ious``,
+  and ``TorchvisionAugment`` its torchvision ``op`` from its ``kwargs``. (automl_mm's own augmentation ops
+  rebuild their look-up tables when their ``magnitude`` is written,
+  :class:`~automl_mm.augment.op_base.BaseAugmentOp`.)
 
 A plain attribute that a module copied into another one at ``__init__`` and that is not in the table (e.g. a head
 reading its loss's ``use_sigmoid`` into ``use_sigmoid_cls``) cannot be seen from the attributes alone: check a
@@ -54,6 +55,10 @@ DERIVED_AT_INIT: dict[str, tuple[frozenset, str, str]] = {
     # Expand unpacks ratio_range into the two bounds it draws its ratio between at every call
     'mmdet.Expand': (frozenset({'ratio_range'}), 'min_ratio / max_ratio',
                      'target min_ratio / max_ratio, which it draws the expansion ratio between at every call'),
+    # MinIoURandomCrop draws its IoU threshold from sample_mode = (1, *min_ious, 0), made at __init__
+    'mmdet.MinIoURandomCrop': (frozenset({'min_ious'}), 'sample_mode',
+                               'target sample_mode, which it draws the IoU threshold from at every call (it is '
+                               '(1, *min_ious, 0): min_ious.<j> is sample_mode.<j + 1>)'),
     'mmdet.CrossEntropyLoss': (frozenset({'use_sigmoid', 'use_mask'}), 'cls_criterion',
                          'the criterion (softmax, sigmoid or mask) is chosen at __init__; build the loss with it'),
     # mmdet's augmentation wrappers pass their lists to mmcv's RandomChoice, which builds ``transforms`` from them

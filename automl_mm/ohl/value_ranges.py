@@ -42,10 +42,21 @@ from __future__ import annotations
 
 from typing import Any
 
-import numpy as np
 import torch
 
 from automl_mm.utils.intervals import INF, NON_NEGATIVE, UNIT, UNIT_OPEN, Interval
+
+from .element_paths import Element, element_attribute, element_attributes, replaced  # noqa: F401  (re-exported)
+from .integer_settings import (  # noqa: F401  (re-exported: they lived here)
+    FLOAT_ADVICE,
+    FLOAT_ADVICE_BY_SETTING,
+    REAL_VALUED_ATTRIBUTES,
+    as_held_float,
+    check_attribute_integer,
+    gaussian_on_integer,
+    integer_advice,
+    integer_mismatch,
+)
 
 #: What a Gaussian sample can become under each ``AttributeSpace`` transform (exp and 10**x of any real number: the
 #: positive numbers).
@@ -155,221 +166,6 @@ def shape_mismatch(current: Any, value: Any) -> str | None:
             f'{_holds(new)}')
 
 
-def _held_integers(current: Any) -> str | None:
-    """What ``current`` holds where it is an integer setting: ``'a bool'``, ``'an int'`` (a NumPy integer and a
-    one-element integer tensor too), ``'ints'`` (a non-empty list or tuple of ints, or an integer 1-D tensor), else
-    ``None``."""
-    if isinstance(current, (bool, np.bool_)):
-        return 'a bool'
-    if isinstance(current, (int, np.integer)):
-        return 'an int'
-    if isinstance(current, torch.Tensor):
-        if current.dtype == torch.bool or current.dtype.is_floating_point or current.dtype.is_complex:
-            return None
-        return 'an int' if current.numel() == 1 else 'ints' if current.ndim == 1 else None
-    if isinstance(current, (list, tuple)) and current and all(
-            isinstance(v, (int, np.integer)) and not isinstance(v, (bool, np.bool_)) for v in current):
-        return 'ints'
-    return None
-
-
-def _not_integers(value: Any) -> list[Any]:
-    """The numbers of ``value`` (one number, or the elements of a list, a tuple or a 1-D tensor) whose type is not
-    an integer's (a float, a float tensor)."""
-    if isinstance(value, torch.Tensor):
-        return [] if not (value.dtype.is_floating_point or value.dtype.is_complex) or value.ndim > 1 else \
-            value.flatten().tolist()
-    if isinstance(value, (list, tuple)):
-        return [v for item in value for v in _not_integers(item)] if all(
-            not isinstance(item, (list, tuple)) for item in value) else []
-    return [value] if isinstance(value, (float, complex, np.floating, np.complexfloating)) else []
-
-
-def integer_mismatch(current: Any, value: Any) -> str | None:
-    """A message where ``value`` puts a number that is not an integer (2.7, 3.0: a float, a float tensor) where
-    ``current`` holds an integer (:func:`_held_integers`: an int, a bool, a tuple of ints), else ``None``. A
-    transform's ``num_ops`` or mmdet's ``CopyPaste.max_num_pasted`` stopped deep inside the transform
-    (``range(2.7)``, ``np.random.randint(0, 2.7)``), a factor silently changed meaning, while the sample was
-    recorded and credited."""
-    held = _held_integers(current)
-    if held is None or not _not_integers(value):
-        return None
-    shown = f'{held} ({current!r})' if held != 'ints' else f'ints (a {type(current).__name__}: {current!r})'
-    what = 'not all integers' if isinstance(value, (list, tuple)) or (
-        isinstance(value, torch.Tensor) and value.ndim == 1) else 'not an integer'
-    return f'holds {shown}, and {value!r} is {what}'
-
-
-def _is_int(value: Any) -> bool:
-    return isinstance(value, (int, np.integer)) and not isinstance(value, (bool, np.bool_))
-
-
-def as_held_float(current: Any, value: Any) -> Any:
-    """``value`` with an int written as a float where ``current`` holds a float there (one number, or a list or
-    tuple of numbers element by element, of the same length); else ``value`` as it is. A float setting searched
-    with mixed choices (``choices=[0, 0.5]``, checked against the config's float at setup) held the int 0 after
-    one write, and the next write of 0.5 (the next trunk, a ``TrunkScheduleHook`` value, the best copy's value
-    broadcast after a trunk, on the ranks whose copy drew 0) was refused mid-run as a float over an integer
-    setting (:func:`integer_mismatch`)."""
-    if _is_int(value):
-        return float(value) if isinstance(current, (float, np.floating)) else value
-    if isinstance(value, (list, tuple)) and isinstance(current, (list, tuple)) and len(value) == len(current) and \
-            any(_is_int(v) and isinstance(c, (float, np.floating)) for v, c in zip(value, current)):
-        items = [float(v) if _is_int(v) and isinstance(c, (float, np.floating)) else v for v, c in zip(value, current)]
-        return value._make(items) if hasattr(value, '_make') else type(value)(items)
-    return value
-
-
-#: ``{class name (matched along the owner's MRO): attribute names}`` that take real numbers although their defaults
-#: and stock configs write ints (mmdet 3.3 / mmengine 0.10, each read where the object runs, not only at
-#: ``__init__``): mmdet draws ``uniform(-delta, delta)`` / ``uniform(min_ratio, max_ratio)`` /
-#: ``uniform(-max_rotate_degree, ...)`` from the augmentation ranges and fills ``pad_val`` / ``border_val`` /
-#: ``fill_in`` / ``img_border_value`` / ``Expand``'s ``mean`` as a colour (``mmdet/datasets/transforms/transforms.py``);
-#: the EMA models' ``gamma`` is a time constant in steps (``exp(-(1 + steps) / gamma)``, ``gamma / (gamma + steps)``),
-#: a distillation ``T`` and the normed predictors' ``tempearture`` (mmdet's spelling) scale logits, a sine positional
-#: encoding's ``temperature`` is the base of its frequencies, the samplers' ``floor_thr`` / ``floor_fraction`` /
-#: ``bias``, the margin losses' margins, the match costs' ``weight`` and ``FocalLossCost``'s ``gamma`` are real
-#: thresholds, fractions and weights (their docstrings say float), ``FilterAnnotations``' ``min_gt_bbox_wh`` a box
-#: size in pixels compared with float widths, ``SegRescale``'s ``scale_factor`` a rescale factor, a data
-#: preprocessor's ``pad_value`` (a batch augment's ``pad_value`` / ``img_pad_value``) a pixel value, the IoU
-#: assigners' ``ignore_iof_thr=-1`` an IoF threshold (-1: none) and ``CosineRestartLR``'s ``restart_weights``
-#: factors. Left out:
-#: attributes only read at ``__init__`` (``EQLV2Loss``'s ``gamma``, a partial built there), or whose int form means
-#: something (``GHMC`` / ``GHMR``'s ``momentum=0`` builds no moving-average buffer, which a written 0.5 then misses;
-#: mmcv's ``Pad`` spreads an int ``pad_val['img']`` over a colour image's channels, while cv2 fills only the first
-#: channel with a float: ``pad_val.img`` stays an integer setting).
-REAL_VALUED_ATTRIBUTES: dict[str, frozenset[str]] = {
-    'PhotoMetricDistortion': frozenset({'brightness_delta', 'hue_delta'}),
-    'YOLOXHSVRandomAug': frozenset({'hue_delta', 'saturation_delta', 'value_delta'}),
-    'Expand': frozenset({'min_ratio', 'max_ratio', 'mean'}),  # not ratio_range: read only at __init__
-    'RandomAffine': frozenset({'max_rotate_degree', 'max_translate_ratio', 'scaling_ratio_range', 'max_shear_degree',
-                               'border_val'}),
-    'Mosaic': frozenset({'center_ratio_range', 'pad_val'}),
-    'CachedMosaic': frozenset({'center_ratio_range', 'pad_val'}),
-    'MixUp': frozenset({'ratio_range', 'pad_val'}),
-    'CachedMixUp': frozenset({'ratio_range', 'pad_val'}),
-    'CutOut': frozenset({'fill_in'}),
-    'RandomErasing': frozenset({'img_border_value'}),
-    'SegRescale': frozenset({'scale_factor'}),
-    'FilterAnnotations': frozenset({'min_gt_bbox_wh'}),
-    'ExpMomentumEMA': frozenset({'gamma'}),  # mmdet (YOLOX, RTMDet)
-    'MomentumAnnealingEMA': frozenset({'gamma'}),  # mmengine
-    'KnowledgeDistillationKLDivLoss': frozenset({'T'}),
-    'NormedLinear': frozenset({'tempearture'}),
-    'NormedConv2d': frozenset({'tempearture'}),
-    'SinePositionalEncoding': frozenset({'temperature'}),
-    'IoUBalancedNegSampler': frozenset({'floor_thr', 'floor_fraction'}),
-    'ScoreHLRSampler': frozenset({'bias'}),
-    'MarginL2Loss': frozenset({'pos_margin', 'neg_margin'}),
-    'L2Loss': frozenset({'pos_margin', 'neg_margin'}),
-    'BaseMatchCost': frozenset({'weight'}),
-    'FocalLossCost': frozenset({'gamma'}),
-    'ImgDataPreprocessor': frozenset({'pad_value'}),  # mmengine's; mmdet's DetDataPreprocessor is one
-    'ReIDDataPreprocessor': frozenset({'pad_value'}),
-    'BatchResize': frozenset({'pad_value'}),  # mmdet's batch augments pad the normalised float batch
-    'BatchFixedSizePad': frozenset({'img_pad_value'}),
-    'MaxIoUAssigner': frozenset({'ignore_iof_thr'}),  # -1: off; ApproxMaxIoUAssigner is one
-    'ATSSAssigner': frozenset({'ignore_iof_thr'}),
-    'CosineRestartParamScheduler': frozenset({'restart_weights'}),
-}
-
-#: Keys of mmengine's ``OptimWrapper.clip_grad_kwargs`` (``clip_grad=dict(max_norm=35, norm_type=2)``), which torch's
-#: ``clip_grad_norm_`` / ``clip_grad_value_`` take as real numbers.
-_CLIP_GRAD_KEYS = frozenset({'max_norm', 'norm_type', 'clip_value'})
-
-
-def _real_valued(node: Any, name: Any, path: str) -> bool:
-    """Whether ``name`` of ``node`` is known to take real numbers whatever it holds (:data:`REAL_VALUED_ATTRIBUTES`,
-    a gradient clipping key: :data:`_CLIP_GRAD_KEYS`)."""
-    if isinstance(node, dict):
-        parts = path.split('.')
-        return len(parts) >= 2 and parts[-2] == 'clip_grad_kwargs' and name in _CLIP_GRAD_KEYS
-    return isinstance(name, str) and any(name in REAL_VALUED_ATTRIBUTES.get(c.__name__, ()) for c in type(node).__mro__)
-
-
-def element_attribute(chain: list[tuple[str, Any]]) -> tuple[Any, str, str] | None:
-    """``(owner, attribute name, the attribute's path)`` where ``chain``
-    (:func:`~automl_mm.ohl.attributes.path_chains`) ends at an element of a list or tuple (one integer index or
-    several, into nested ones) that an object's attribute or a dict's key holds: ``...transforms.4.border_val.0``
-    gives ``(RandomAffine, 'border_val', '...transforms.4.border_val')``; else ``None``. What is known of an attribute
-    (:func:`_real_valued`, :func:`attribute_range`) holds for each of its elements."""
-    k = len(chain) - 1
-    while k >= 1 and isinstance(chain[k - 1][1], (list, tuple)) and chain[k][0].lstrip('-').isdigit():
-        k -= 1
-    if k == len(chain) - 1 or k < 1:
-        return None
-    return chain[k - 1][1], chain[k][0], '.'.join(part for part, _ in chain[:k + 1])
-
-
-def _element_owners(runner: Any, path: str) -> dict[tuple[int, str], tuple[Any, str, str]]:
-    """``{(id(sequence), index): (owner, attribute, its path)}`` of each chain of ``path`` that ends at an element
-    (:func:`element_attribute`), keyed as :func:`~automl_mm.ohl.attributes.resolve_attribute` gives the pair."""
-    found = {}
-    for chain in _chains(runner, path) if runner is not None else ():
-        held = element_attribute(chain)
-        if held is not None:
-            found[(id(chain[-2][1]), str(int(chain[-1][0])))] = held
-    return found
-
-
-def _integer_pairs(pairs: list[tuple[Any, Any]], path: str, runner: Any = None) -> list[Any]:
-    """What each of ``pairs`` (:func:`~automl_mm.ohl.attributes.resolve_attribute`) holds, where an integer held
-    there is an integer setting: not an optimiser group's (:func:`group_key`; torch's settings are real numbers,
-    ``weight_decay=0`` too), an attribute with a known real range (:func:`attribute_range`: a loss's
-    ``loss_weight=1``, a scheduler's ``eta_min=0``) nor one known to take real numbers (:func:`_real_valued`:
-    ``PhotoMetricDistortion``'s ``brightness_delta=32``, ``clip_grad_kwargs``' ``max_norm=35``). An element of a
-    list or tuple (``RandomAffine``'s ``border_val.0``, a loss's ``class_weight.1``) is judged by the attribute that
-    holds it (:func:`element_attribute`; with ``runner``, which the chains are read from)."""
-    if group_key(path) is not None:
-        return []
-    owners = _element_owners(runner, path)
-    found = []
-    for node, name in pairs:
-        current = node[name] if isinstance(node, (dict, list, tuple)) else getattr(node, name, None)
-        held = owners.get((id(node), str(name))) if isinstance(node, (list, tuple)) else None
-        owner, attribute, at = held if held is not None else (node, name, path)
-        if isinstance(attribute, str) and not isinstance(owner, (dict, list, tuple)) and \
-                attribute_range(owner, attribute) is not None:
-            continue
-        if _real_valued(owner, attribute, at):
-            continue
-        found.append(current)
-    return found
-
-
-def check_attribute_integer(pairs: list[tuple[Any, Any]], path: str, value: Any, runner: Any = None) -> None:
-    """Refuse writing ``value`` to the attributes ``pairs`` (:func:`~automl_mm.ohl.attributes.resolve_attribute`)
-    where it puts a number that is not an integer over an integer setting (:func:`integer_mismatch`,
-    :func:`_integer_pairs`; ``runner``: where an element path's attribute is read).
-
-    Raises:
-        ValueError: ``attribute path '<path>' holds <what> (<value>), and <value> is not an integer``, with the fix.
-    """
-    for current in _integer_pairs(pairs, path, runner):
-        found = integer_mismatch(current, value)
-        if found is not None:
-            raise ValueError(f'attribute path {path!r} {found}: the attribute would get a float where it holds an '
-                             'integer (a count, a size, an index or a flag); write an integer (if it takes real '
-                             'numbers, write its config value as a float, e.g. 2.0)')
-
-
-def gaussian_on_integer(runner: Any, path: str) -> str | None:
-    """``"holds <what> (<value>)"`` where ``path`` reaches an integer setting (:func:`_integer_pairs`), which a
-    Gaussian's samples (never integers) must not be written to; else ``None``.
-
-    Raises:
-        ValueError: as :func:`~automl_mm.ohl.attributes.resolve_attribute` for a path that does not resolve.
-    """
-    from .attributes import resolve_attribute
-
-    for current in _integer_pairs(resolve_attribute(runner, path), path, runner):
-        held = _held_integers(current)
-        if held is not None:
-            return f'holds {held} ({current!r})' if held != 'ints' else \
-                f'holds ints (a {type(current).__name__}: {current!r})'
-    return None
-
-
 def check_shape(runner: Any, path: str, value: Any) -> None:
     """Refuse ``value`` where it has another shape than what ``path`` holds now (:func:`shape_mismatch`), without
     writing it: a list written over mmdet's float ``loss_weight`` stopped the copy at its first forward (``list *
@@ -390,7 +186,8 @@ def attribute_range(owner: Any, name: str) -> tuple[Interval, str] | None:
     """``(range, source)`` of the attribute ``name`` of the object ``owner`` (not an optimiser group), else ``None``:
     a ``CheckedFloat`` with an ``interval``, an mmcv transform's ``prob``, torch's dropout ``p``, an augmentation
     op's ``magnitude`` (its ``magnitude_range``), a parameter scheduler's (:func:`_scheduler_range`), a loss
-    module's ``loss_weight`` (>= 0)."""
+    module's ``loss_weight`` (>= 0), ``IoUBalancedNegSampler``'s ``floor_thr`` (>= 0) and ``floor_fraction`` ([0, 1]:
+    :data:`_IOU_BALANCED`)."""
     declared = getattr(type(owner), name, None)
     interval = getattr(declared, 'interval', None)
     if isinstance(interval, Interval):
@@ -414,12 +211,27 @@ def attribute_range(owner: Any, name: str) -> tuple[Interval, str] | None:
     if name == 'loss_weight' and isinstance(owner, torch.nn.Module):
         # mmdet's and mmpretrain's losses keep a plain float: below 0 the training ascends that loss
         return NON_NEGATIVE, f'{type(owner).__name__}.loss_weight, a loss weight (below 0 the loss is ascended)'
+    if name in ('floor_thr', 'floor_fraction') and any(c.__name__ == 'IoUBalancedNegSampler'
+                                                       for c in type(owner).__mro__):
+        return _IOU_BALANCED[name]
     if name == 'class_weight' and isinstance(owner, torch.nn.Module):
         # mmdet's CrossEntropyLoss keeps the list as given and checks nothing: a weight below 0 ascends that class's
         # loss, silently (automl_mm's losses declare it: ClassWeightAttribute.interval, above)
         return NON_NEGATIVE, (f'{type(owner).__name__}.class_weight, each a class weight (below 0 that class\'s '
                               'loss is ascended)')
     return None
+
+
+#: mmdet 3.3's ``IoUBalancedNegSampler``: its constructor takes ``floor_thr`` >= 0 or -1 (its default) and
+#: ``floor_fraction`` in [0, 1]; ``_sample_neg`` sets a negative ``floor_thr`` to 0 at its first sampling ("for
+#: sampling interval calculation"), so a negative value written mid-run was used once and then replaced by 0, while
+#: the history recorded it.
+_IOU_BALANCED: dict[str, tuple[Interval, str]] = {
+    'floor_thr': (NON_NEGATIVE, 'IoUBalancedNegSampler.floor_thr, an IoU floor: mmdet sets a negative one to 0 at '
+                                'its first sampling, so the value used would not be the one written'),
+    'floor_fraction': (UNIT, "IoUBalancedNegSampler.floor_fraction, a fraction of the negatives (mmdet's "
+                             'constructor check)'),
+}
 
 
 def _scheduler_range(owner: Any, name: str) -> tuple[Interval, str] | None:
@@ -524,8 +336,8 @@ def target_ranges(runner: Any, path: str) -> list[tuple[Interval, str]]:
             found.append(optimizer_key_range(node, name))
         elif isinstance(name, str):
             found.append(attribute_range(node, name))
-    for owner, name, _ in _elements(runner, path):  # class_weight.3: the range of each weight
-        found.append(attribute_range(owner, name))
+    for element in _elements(runner, path):  # class_weight.3: the range of each weight
+        found.append(_element_range(element))
     return [f for f in found if f is not None]
 
 
@@ -549,19 +361,19 @@ def _checker(owner: Any, name: str) -> Any:
     return declared if callable(getattr(declared, 'check', None)) else None
 
 
-def _elements(runner: Any, path: str, checked: bool = False) -> list[tuple[Any, str, tuple[Any, int]]]:
-    """``(owner, attribute, (sequence, index))`` for each chain of ``path`` that ends at an element of a list or
-    tuple held by an object's attribute (``...loss_cls.class_weight.3``); ``checked``: by a checked attribute only
-    (:func:`_checker`). A range of the attribute (:func:`attribute_range`) is that of each element."""
-    found = []
-    for chain in _chains(runner, path):
-        if len(chain) < 3 or not chain[-1][0].lstrip('-').isdigit():
-            continue
-        (name, sequence), owner = chain[-2], chain[-3][1]
-        if isinstance(sequence, (list, tuple)) and not isinstance(owner, (dict, list, tuple)) and \
-                (not checked or _checker(owner, name) is not None):
-            found.append((owner, name, (sequence, int(chain[-1][0]))))
-    return found
+def _elements(runner: Any, path: str, checked: bool = False) -> list[Element]:
+    """The :class:`~automl_mm.ohl.element_paths.Element` of each chain of ``path`` that ends at an element of a list,
+    tuple or dict held by an object's attribute (``...loss_cls.class_weight.3``; one walk:
+    :func:`~automl_mm.ohl.element_paths.element_attribute`); ``checked``: by a checked attribute only
+    (:func:`_checker`). A range of the attribute (:func:`attribute_range`) is that of each of its list elements."""
+    return [found for found in element_attributes(_chains(runner, path))
+            if not checked or _checker(found.owner, found.attribute) is not None]
+
+
+def _element_range(found: Element) -> tuple[Interval, str] | None:
+    """The range of an element: its attribute's (:func:`attribute_range`), where only list indices lead to it (a dict
+    key names a setting of its own: ``pad_val.img``)."""
+    return attribute_range(found.owner, found.attribute) if found.setting == found.attribute else None
 
 
 def check_elements(runner: Any, path: str, value: Any) -> None:
@@ -579,8 +391,7 @@ def check_elements(runner: Any, path: str, value: Any) -> None:
         ranges = target_ranges(runner, path)
     elif _scalar(value) is not None:
         numbers = [_scalar(value)]
-        ranges = [found for owner, name, _ in _elements(runner, path)
-                  if (found := attribute_range(owner, name)) is not None]
+        ranges = [found for element in _elements(runner, path) if (found := _element_range(element)) is not None]
     else:
         return
     for interval, source in ranges:
@@ -619,13 +430,12 @@ def check_accepted(runner: Any, path: str, value: Any) -> None:
             raise ValueError(f'attribute path {path!r}: {value!r} has {len(checked)} values, but the head '
                              f'{type(chain[-3][1]).__name__} gives {type(owner).__name__} {expected} scores per row '
                              '(one weight per score; the first forward would stop inside the loss)')
-    for owner, name, (sequence, index) in _elements(runner, path, checked=True):
-        whole = list(sequence)
-        whole[index] = value
+    for element in _elements(runner, path, checked=True):
+        whole = replaced(element.held, element.keys, value)
         try:
-            _checker(owner, name).check(owner, whole)
+            _checker(element.owner, element.attribute).check(element.owner, whole)
         except (ValueError, FileNotFoundError) as err:
-            raise ValueError(f'attribute path {path!r}: {value!r} makes {name} {whole!r}: {err}') from None
+            raise ValueError(f'attribute path {path!r}: {value!r} makes {element.attribute} {whole!r}: {err}') from None
 
 
 def check_value(runner: Any, path: str, value: Any) -> None:

@@ -44,7 +44,7 @@ def _runner():
         ema=ExpMomentumEMA(nn.Linear(1, 1)), annealing=MomentumAnnealingEMA(nn.Linear(1, 1)),
         kd=KnowledgeDistillationKLDivLoss(), normed=NormedLinear(2, 2), sine=SinePositionalEncoding(num_feats=4),
         margin=MarginL2Loss(), cls_cost=ClassificationCost(), focal_cost=FocalLossCost(gamma=2),
-        sampler=IoUBalancedNegSampler(num=4, pos_fraction=0.5), preprocessor=DetDataPreprocessor(),
+        sampler=IoUBalancedNegSampler(num=4, pos_fraction=0.5, floor_thr=0), preprocessor=DetDataPreprocessor(),
         restart=CosineRestartLR(optimizer, periods=[2], restart_weights=[1], eta_min=0.0),
         cutout=CutOut(n_holes=1, cutout_shape=(2, 2)), erasing=RandomErasing(n_patches=1, ratio=0.1),
         rescale=SegRescale(), filter=FilterAnnotations(), expand=Expand(), normed_conv=NormedConv2d(2, 2, 1),
@@ -54,7 +54,9 @@ def _runner():
         atss=ATSSAssigner(9, iou_calculator=IOU))
     objects.normed_conv.tempearture = 20  # as NormedLinear's
     objects.normed.tempearture = 20  # mmdet's default is 20 (an int) under a float annotation
-    objects.sampler.floor_fraction = 0  # IoUBalancedNegSampler's defaults: floor_thr=-1, floor_fraction=0
+    # IoUBalancedNegSampler's floor_fraction=0 default; floor_thr=0 (its default -1 is refused a write below 0:
+    # mmdet sets a negative one to 0 at its first sampling, test_element_keys_and_stored_forms.py)
+    objects.sampler.floor_fraction = 0
     return SimpleNamespace(objects=objects, hooks=[SimpleNamespace(ema_model=objects.ema)], cfg=None)
 
 

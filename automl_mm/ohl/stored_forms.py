@@ -1,0 +1,53 @@
+"""Settings an object keeps in another form than its config gave: a path writes and reads them in the config's form.
+
+mmdet 3.3's ``Expand`` and ``RandomCenterCropPad`` keep ``mean`` (and ``RandomCenterCropPad`` its ``std``) reversed
+when built with ``to_rgb=True`` (``Expand``'s default): ``Expand(mean=(10, 20, 30))`` holds ``mean=(30, 20, 10)`` and
+fills the canvas with it, channel by channel. A value written at ``...transforms.<i>.mean`` as it was, in the config's
+order (what an ``AttributeSpace`` exports to the config and a ``SetAttributesHook`` replays), filled each channel with
+another channel's value, and the history recorded a colour the images never had; ``mean.0`` wrote the last channel.
+:data:`STORED_FORMS` names such settings; :func:`~automl_mm.ohl.attributes.set_attribute` stores a written value (a
+whole setting or one element of it, ``mean.0`` being the config's channel 0) as the constructor would have from that
+config value, and :func:`~automl_mm.ohl.attributes.get_attribute` reads it back in the config's form.
+"""
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Any
+
+
+def _reversed_under_to_rgb(owner: Any, value: Any) -> Any:
+    """``value`` reversed where ``owner`` was built with ``to_rgb`` (its own inverse: config to stored and back)."""
+    return value[::-1] if getattr(owner, 'to_rgb', False) and isinstance(value, (list, tuple)) else value
+
+
+#: ``{class name (matched along the owner's MRO): {attribute: conversion}}``: the conversion takes ``(owner,
+#: value)`` and turns a config value into the stored one and the stored one back (mmdet 3.3
+#: ``datasets/transforms/transforms.py``: ``self.mean = mean[::-1]`` under ``to_rgb``).
+STORED_FORMS: dict[str, dict[str, Callable[[Any, Any], Any]]] = {
+    'Expand': {'mean': _reversed_under_to_rgb},
+    'RandomCenterCropPad': {'mean': _reversed_under_to_rgb, 'std': _reversed_under_to_rgb},
+}
+
+
+def conversion(owner: Any, name: Any) -> Callable[[Any, Any], Any] | None:
+    """The conversion of ``owner``'s attribute ``name`` between its config and stored forms (:data:`STORED_FORMS`),
+    else ``None`` (stored as given)."""
+    if not isinstance(name, str) or isinstance(owner, (dict, list, tuple)):
+        return None
+    for cls in type(owner).__mro__:
+        found = STORED_FORMS.get(cls.__name__, {}).get(name)
+        if found is not None:
+            return found
+    return None
+
+
+def config_form(owner: Any, name: Any, stored: Any) -> Any:
+    """What ``owner``'s attribute ``name`` holding ``stored`` was given as in the config."""
+    convert = conversion(owner, name)
+    return stored if convert is None else convert(owner, stored)
+
+
+def stored_form(owner: Any, name: Any, value: Any) -> Any:
+    """What ``owner`` keeps in its attribute ``name`` for the config value ``value``."""
+    convert = conversion(owner, name)
+    return value if convert is None else convert(owner, value)

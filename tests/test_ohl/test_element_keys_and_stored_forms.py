@@ -1,0 +1,141 @@
+"""A dict key is an element of the attribute that holds the dict, as a list index is (one walk:
+``element_paths.element_attribute``); settings mmdet keeps in another form than the config's, or changes itself
+while it runs, are written in the config's form or refused.
+
+Inputs that showed the faults:
+
+* ``...transforms.0.pad_val.img`` on mmcv's ``Pad(pad_val=dict(img=114, seg=255))`` was not seen as an element of
+  ``pad_val``; a float written there was refused with the shared advice "write its config value as a float", which
+  for ``Pad`` makes cv2 fill only the first channel of a colour image.
+* ``set_attribute(runner, '...transforms.0.mean', (1, 2, 3))`` on mmdet's ``Expand(to_rgb=True)`` (its default),
+  which keeps ``mean`` reversed, filled the canvas with (1, 2, 3) where ``Expand(mean=(1, 2, 3))`` fills (3, 2, 1);
+  ``mean.0`` wrote the last channel.
+* ``set_attribute(runner, 'sampler.floor_thr', -0.5)`` on mmdet's ``IoUBalancedNegSampler`` was written and
+  recorded; mmdet sets a negative ``floor_thr`` to 0 at its first sampling.
+"""
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import numpy as np
+import pytest
+import torch
+from mmcv.transforms import Pad
+from mmdet.datasets.transforms import Expand, MinIoURandomCrop, RandomCenterCropPad
+from mmdet.models.task_modules.assigners import AssignResult
+from mmdet.models.task_modules.samplers import IoUBalancedNegSampler
+from torch import nn
+
+from automl_mm.ohl import value_ranges
+from automl_mm.ohl.attribute_space import AttributeSpace
+from automl_mm.ohl.attributes import check_written_value, get_attribute, path_chains, set_attribute
+from automl_mm.ohl.element_paths import element_attribute
+from automl_mm.ohl.ownership import check_owned_attribute
+
+AT = 'train_dataloader.dataset.pipeline.transforms.'
+
+
+def _runner(*transforms, **objects):
+    pipeline = SimpleNamespace(transforms=list(transforms))
+    return SimpleNamespace(model=nn.Module(), cfg=None, hooks=[], param_schedulers=[], **objects,
+                           train_dataloader=SimpleNamespace(dataset=SimpleNamespace(pipeline=pipeline)))
+
+
+def test_a_dict_key_is_an_element_of_the_attribute_that_holds_the_dict():
+    pad = Pad(size=(4, 4))
+    runner = _runner(pad)
+    [chain] = path_chains(runner, AT + '0.pad_val.img')
+    found = element_attribute(chain)
+    assert (found.owner, found.attribute, found.path, found.keys, found.setting) == \
+        (pad, 'pad_val', AT + '0.pad_val', ('img',), 'pad_val.img')
+    pad.pad_val = dict(img=(1, 2, 3))  # an index below a key: the same walk
+    [chain] = path_chains(runner, AT + '0.pad_val.img.2')
+    found = element_attribute(chain)
+    assert (found.attribute, found.keys, found.setting) == ('pad_val', ('img', '2'), 'pad_val.img')
+    assert value_ranges.element_attribute is element_attribute  # the one walker, also where it was
+
+
+def test_pad_val_img_refuses_a_float_with_advice_that_fills_every_channel():
+    path = AT + '0.pad_val.img'
+    runner = _runner(Pad(size=(3, 3), pad_val=dict(img=114, seg=255)))
+    advice = (r"fills only the first channel with a float .*pad_val=dict\(img=\(114\.0, 114\.0, 114\.0\)\), and "
+              r'write that tuple or its elements')
+    with pytest.raises(ValueError, match=r"'[\w.]+pad_val\.img' holds an int \(114\), and 114\.5 is not an integer: "
+                                         fr'.*; write an integer \(mmcv.s Pad .*{advice}'):
+        set_attribute(runner, path, 114.5)
+    with pytest.raises(ValueError, match=fr'Categorical over integer choices .*; mmcv.s Pad .*{advice}'):
+        AttributeSpace(dict(type='DiagGaussian', mean=[114.0], std=1.0), target=path,
+                       name='g').check_dimension(runner, path)
+    with pytest.raises(ValueError, match=r'write an integer \(if it takes real numbers, write its config value as '):
+        set_attribute(runner, AT + '0.pad_val.seg', 0.5)  # a label: the shared advice
+    # the advice is true (mmcv 2.1): the config's float fills channel 0 only, one float per channel every channel,
+    # and a float written into that tuple fills its channel
+    img = np.zeros((2, 2, 3), np.uint8)
+    assert Pad(size=(3, 3), pad_val=dict(img=114.0)).transform(dict(img=img))['img'][2, 2].tolist() == [114, 0, 0]
+    advised = Pad(size=(3, 3), pad_val=dict(img=(114.0, 114.0, 114.0)))
+    runner = _runner(advised)
+    check_written_value(runner, path + '.1', 100.25)
+    set_attribute(runner, path + '.1', 100.25)
+    assert advised.transform(dict(img=img))['img'][2, 2].tolist() == [114, 100, 114]
+
+
+def _canvas_colour(expand):
+    """The colour ``expand`` fills its canvas with around a white float image."""
+    out = expand.transform(dict(img=np.full((2, 2, 3), 255.0, np.float32), img_shape=(2, 2)))['img']
+    colours = {tuple(v) for v in out.reshape(-1, 3).tolist()} - {(255.0, 255.0, 255.0)}
+    assert len(colours) == 1
+    return colours.pop()
+
+
+@pytest.mark.parametrize('to_rgb', [True, False])
+def test_a_written_expand_mean_fills_the_canvas_as_that_config_value_does(to_rgb):
+    expand = Expand(mean=(10, 20, 30), to_rgb=to_rgb, ratio_range=(2, 2), prob=1.0)
+    runner = _runner(expand)
+    set_attribute(runner, AT + '0.mean', (1.5, 2.5, 3.5))
+    assert get_attribute(runner, AT + '0.mean') == [(1.5, 2.5, 3.5)]
+    set_attribute(runner, AT + '0.mean.0', 7.0)  # the config's channel 0
+    assert get_attribute(runner, AT + '0.mean.0') == [7.0]
+    assert get_attribute(runner, AT + '0.mean') == [(7.0, 2.5, 3.5)]
+    built = Expand(mean=(7.0, 2.5, 3.5), to_rgb=to_rgb, ratio_range=(2, 2), prob=1.0)
+    assert _canvas_colour(expand) == _canvas_colour(built) == ((3.5, 2.5, 7.0) if to_rgb else (7.0, 2.5, 3.5))
+
+
+def test_random_center_crop_pads_mean_and_std_are_written_in_the_configs_order():
+    crop = RandomCenterCropPad(crop_size=(4, 4), ratios=(1.0,), mean=[1.0, 2.0, 3.0], std=[1.0, 1.0, 1.0],
+                               to_rgb=True, test_pad_mode=None)
+    runner = _runner(crop)
+    set_attribute(runner, AT + '0.mean', [4.0, 5.0, 6.0])
+    set_attribute(runner, AT + '0.std.0', 2.0)
+    built = RandomCenterCropPad(crop_size=(4, 4), ratios=(1.0,), mean=[4.0, 5.0, 6.0], std=[2.0, 1.0, 1.0],
+                                to_rgb=True, test_pad_mode=None)
+    assert (crop.mean, crop.std) == (built.mean, built.std) == ([6.0, 5.0, 4.0], [1.0, 1.0, 2.0])
+    assert get_attribute(runner, AT + '0.std') == [[2.0, 1.0, 1.0]]
+
+
+def test_a_negative_floor_thr_is_refused_as_mmdet_resets_it_to_0():
+    sampler = IoUBalancedNegSampler(num=4, pos_fraction=0.5, floor_thr=0.1)
+    runner = _runner(sampler=sampler)
+    with pytest.raises(ValueError, match=r"'sampler\.floor_thr': -0\.5 lies outside \[0, inf\) "
+                                         r'\(IoUBalancedNegSampler\.floor_thr, an IoU floor: mmdet sets a negative '
+                                         'one to 0 at its first sampling'):
+        set_attribute(runner, 'sampler.floor_thr', -0.5)
+    with pytest.raises(ValueError, match=r"'sampler\.floor_fraction': 1\.5 lies outside \[0, 1\]"):
+        check_written_value(runner, 'sampler.floor_fraction', 1.5)
+    with pytest.raises(ValueError, match=r"transform=None .*IoUBalancedNegSampler\.floor_thr.*transform='exp'"):
+        AttributeSpace(dict(type='DiagGaussian', mean=[0.1], std=0.1), target='sampler.floor_thr',
+                       name='g').check_choices(runner, 'sampler.floor_thr')
+    set_attribute(runner, 'sampler.floor_thr', 0.3)
+    assert sampler.floor_thr == 0.3
+    # what mmdet does with a negative one: used once, then 0
+    sampler.floor_thr = -1
+    result = AssignResult(1, torch.zeros(10, dtype=torch.long), torch.linspace(0, 0.4, 10), torch.zeros(10))
+    sampler._sample_neg(result, 2)
+    assert sampler.floor_thr == 0
+
+
+def test_min_iou_random_crops_min_ious_is_read_only_at_init():
+    runner = _runner(MinIoURandomCrop())
+    with pytest.raises(ValueError, match=r"MinIoURandomCrop \([\w.]+\) reads 'min_ious' only at __init__, to make "
+                                         r'sample_mode: .*target sample_mode'):
+        check_owned_attribute(runner, AT + '0.min_ious.1', 'me')
+    check_owned_attribute(runner, AT + '0.sample_mode.2', 'me')
