@@ -8,7 +8,7 @@ Attribute paths (``set_attribute``) live in :mod:`automl_mm.ohl.attributes`, ``S
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from typing import Any
 
 import numpy as np
@@ -369,14 +369,16 @@ class AttributeSpace(PerCopySpace):
                              'count, a size, an index or a flag). Search it with a Categorical over integer choices '
                              f"(dict(type='Categorical'), choices=[1, 2, 3]); {integer_advice(runner, path)}")
         for current in get_attribute(runner, path):
-            found = shape_mismatch(current, value)
+            found = shape_mismatch(current, value, path)
             if found is None:
                 continue
-            fix = (f'a Gaussian with mean of {value_shape(current)} values, or target one element per space '
-                   f'({path}.0)' if value_shape(current) else 'a 1-dimensional Gaussian (mean=[m])')
+            fix = ('' if isinstance(current, Mapping) else  # the keys are named in found
+                   f'; search it with a Gaussian with mean of {value_shape(current)} values, or target one element '
+                   f'per space ({path}.0)' if value_shape(current) else '; search it with a 1-dimensional Gaussian '
+                   '(mean=[m])')
             raise ValueError(f'OHL space {self.name!r}: a {dim}-dimensional {type(self.distribution).__name__} '
                              f'writes {"one number" if dim == 1 else f"a list of {dim} numbers"} to attribute path '
-                             f'{path!r}, but {found}; search it with {fix}')
+                             f'{path!r}, but {found}{fix}')
 
     def reported(self, value: Any) -> Any:
         """A value as the history and exports report it (plain Python); subclasses whose target transforms what

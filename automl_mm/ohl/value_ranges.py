@@ -40,6 +40,7 @@ Other targets have no known range and are not checked.
 """
 from __future__ import annotations
 
+from collections.abc import Mapping
 from typing import Any
 
 import torch
@@ -155,11 +156,16 @@ def _holds(shape: int) -> str:
     return 'one number' if shape == 0 else f'{shape} numbers'
 
 
-def shape_mismatch(current: Any, value: Any) -> str | None:
+def shape_mismatch(current: Any, value: Any, path: str = '<path>') -> str | None:
     """A message where writing ``value`` over ``current`` changes what the target holds (:func:`value_shape`: a
     list of 2 numbers over an mmdet loss's float ``loss_weight`` or an optimiser group's ``lr``, one number over
-    Adam's ``betas``), else ``None`` (same shape, or either not compared)."""
+    Adam's ``betas``; numbers over a dict, naming its keys under ``path``: mmcv's ``Pad`` makes ``pad_val=114`` a
+    dict at ``__init__`` and reads the dict at every call), else ``None`` (same shape, or either not compared)."""
     now, new = value_shape(current), value_shape(value)
+    if isinstance(current, Mapping) and new is not None:
+        keys = ', '.join(f'{path}.{key}' for key in current)
+        return (f'it holds a dict ({current!r}), and {value!r} is {_holds(new)}: write one of its keys '
+                f'({keys})')
     if now is None or new is None or now == new:
         return None
     return (f'it holds {_holds(now)} (a {type(current).__name__}: {current!r}), and {value!r} is '
@@ -177,7 +183,7 @@ def check_shape(runner: Any, path: str, value: Any) -> None:
     from .attributes import get_attribute
 
     for current in get_attribute(runner, path):
-        found = shape_mismatch(current, value)
+        found = shape_mismatch(current, value, path)
         if found is not None:
             raise ValueError(f'attribute path {path!r}: {found}')
 
@@ -275,7 +281,7 @@ def check_attribute_shape(pairs: list[tuple[Any, Any]], path: str, value: Any, r
     """
     for node, name in pairs:  # a list over a float (mmdet's loss_weight), a number over a tuple (Adam's betas)
         current = node[name] if isinstance(node, (dict, list, tuple)) else getattr(node, name, None)
-        found = shape_mismatch(current, value)
+        found = shape_mismatch(current, value, path)
         if found is not None:
             raise ValueError(f'attribute path {path!r}: {found}')
     check_attribute_integer(pairs, path, value, runner)  # 2.7 over a transform's num_ops

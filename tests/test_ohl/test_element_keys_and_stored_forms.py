@@ -139,3 +139,24 @@ def test_min_iou_random_crops_min_ious_is_read_only_at_init():
                                          r'sample_mode: .*target sample_mode'):
         check_owned_attribute(runner, AT + '0.min_ious.1', 'me')
     check_owned_attribute(runner, AT + '0.sample_mode.2', 'me')
+
+
+def test_a_number_written_over_pads_pad_val_dict_is_refused_naming_its_keys():
+    """mmcv's ``Pad(pad_val=114)`` makes ``dict(img=114, seg=255)`` at ``__init__`` and reads the dict at every call:
+    114 written at ``...pad_val`` (the config's form) stopped the run at the next image (``int`` has no ``get``)."""
+    pad = Pad(size=(3, 3), pad_val=114)
+    runner = _runner(pad)
+    match = (r"'[\w.]+\.pad_val': it holds a dict \(\{'img': 114, 'seg': 255\}\), and 100 is one number: write one "
+             r"of its keys \([\w.]+\.pad_val\.img, [\w.]+\.pad_val\.seg\)")
+    with pytest.raises(ValueError, match=match):
+        set_attribute(runner, AT + '0.pad_val', 100)
+    with pytest.raises(ValueError, match=r'1-dimensional DiagGaussian writes one number .*, but ' +
+                       match[match.index('it holds'):].replace('100 is', r'100\.0 is') + r'$'):
+        AttributeSpace(dict(type='DiagGaussian', mean=[100.0], std=1.0), target=AT + '0.pad_val',
+                       name='g').check_dimension(runner, AT + '0.pad_val')
+    assert pad.pad_val == dict(img=114, seg=255)
+    set_attribute(runner, AT + '0.pad_val', dict(img=100, seg=255))  # a dict over the dict
+    assert pad.pad_val == dict(img=100, seg=255)
+    pad.pad_val = 100  # what mmcv does with it
+    with pytest.raises(AttributeError, match="'int' object has no attribute 'get'"):
+        pad.transform(dict(img=np.zeros((2, 2, 3), np.uint8)))
