@@ -47,7 +47,8 @@ def loader_batching(loader: Any) -> tuple[int, bool] | None:
 def check_copy_shards(loader: Any) -> None:
     """Refuse a ``CopySampler(round_up=False)`` in the train ``loader`` whose copy's ranks would run different
     numbers of batches per epoch (:func:`~automl_mm.ohl.copy_sampler.check_equal_shards`, with the loader's
-    :func:`loader_batching`); the sampler itself cannot tell, as mmengine builds it without the batch size.
+    :func:`loader_batching`); the sampler itself cannot tell, as mmengine builds it without the batch size. A
+    sampler that passes is marked checked (``shards_checked``): iterated unchecked, unequal shards warn.
 
     Raises:
         ValueError: naming ``train_dataloader.sampler.round_up``, the shard lengths and iteration counts.
@@ -57,6 +58,7 @@ def check_copy_shards(loader: Any) -> None:
     sampler = _train_sampler(loader)
     if isinstance(sampler, CopySampler) and not getattr(sampler, 'round_up', True):  # (unset: not built by __init__)
         check_equal_shards(sampler.size, sampler.world_size, sampler.round_up, loader_batching(loader))
+        sampler.shards_checked = True  # (its __iter__ warns of unequal shards iterated unchecked)
 
 
 def check_trunk_epochs_loop(runner: Any, trunk_epochs: int | None, owner: str) -> None:

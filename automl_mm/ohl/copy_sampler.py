@@ -52,12 +52,22 @@ class CopySampler(DefaultSampler):
             (mmengine's meaning).
         shared_order: Every copy draws the same permutation per epoch (see above).
 
+    With ``round_up=False`` and a training set ``ranks_per_copy`` does not divide, whether the copy's ranks run the
+    same number of batches depends on the loader's batch size, which the sampler is built without: ``OHLHook``
+    checks it at the start of training (:func:`~automl_mm.ohl.checks.check_copy_shards`, in every worker). A
+    sampler iterated without that check (a loop of your own over a layout from
+    :func:`~automl_mm.ohl.copies.init_copy_layout`) warns once that its shards are unequal and unchecked: call
+    ``check_copy_shards(loader)`` on the loader first (it refuses different batch counts, and marks the sampler
+    checked).
+
     Raises:
         ValueError: a ``seed`` that is not ``None`` or a valid seed.
         TypeError: ``shuffle``, ``round_up`` or ``shared_order`` not a bool.
     """
 
     copy_aware = True
+    #: Set by :func:`~automl_mm.ohl.checks.check_copy_shards` once the shards passed against the loader's batching
+    shards_checked = False
 
     def __init__(self, dataset: Sized, shuffle: bool = True, seed: int | None = None, round_up: bool = True,
                  shared_order: bool = False) -> None:
@@ -91,6 +101,17 @@ class CopySampler(DefaultSampler):
         return torch.randperm(self.size, generator=torch.Generator().manual_seed(seed)).tolist()
 
     def __iter__(self) -> Iterator[int]:
+        if not self.shards_checked and not self.round_up and self.size % self.world_size:
+            import warnings
+
+            self.shards_checked = True  # (warned once)
+            warnings.warn(
+                f'CopySampler(round_up=False): the copy\'s {self.world_size} ranks take shards of '
+                f'{self.size // self.world_size + 1} and {self.size // self.world_size} of {self.size} samples, not '
+                'checked against the loader\'s batch size (OHLHook checks it at the start of training): where the '
+                'two make different numbers of batches the ranks wait for each other forever; call '
+                'automl_mm.ohl.checks.check_copy_shards(loader) before iterating, or use round_up=True',
+                stacklevel=2)
         indices = self.order(self.epoch)
         if self.round_up:
             indices = (indices * (self.total_size // len(indices) + 1))[:self.total_size]

@@ -110,3 +110,34 @@ def test_the_ohl_start_checks_refuse_a_batch_more_on_one_rank():
     runner.train_dataloader = _loader(51, 25)
     with pytest.raises(ValueError, match=r'26 and 25 samples per epoch \(at batch_size=25: 2 and 1 iterations\)'):
         check_train_setup(runner, layout, trunk_epochs=1)
+
+
+def test_a_batch_sampler_is_read_as_the_config_check_reads_it():
+    """A ``batch_sampler`` keeping its last batch batches at its own ``batch_size`` (51 at 16: accepted); one that
+    drops it (mmdet's ``AspectRatioBatchSampler`` drops what its groups leave over) is unknown batching: any uneven
+    split is refused, naming no iteration counts."""
+    from torch.utils.data import BatchSampler, DataLoader
+
+    from automl_mm.ohl.checks import check_copy_shards
+
+    sampler = _loader(51, 16).sampler
+    check_copy_shards(DataLoader(list(range(51)), batch_sampler=BatchSampler(sampler, 16, drop_last=False)))
+    with pytest.raises(ValueError, match=r'26 and 25 samples per epoch; under an epoch loop'):
+        check_copy_shards(DataLoader(list(range(51)), batch_sampler=BatchSampler(sampler, 16, drop_last=True)))
+
+
+def test_uneven_shards_iterated_unchecked_warn_once():
+    """Built without ``OHLHook`` (a loop of one's own over ``init_copy_layout``), uneven shards used to be refused
+    when the sampler was built; unchecked they now warn when iterated, not after ``check_copy_shards`` passed."""
+    import warnings
+
+    from automl_mm.ohl.checks import check_copy_shards
+
+    unchecked = _loader(5, 2).sampler
+    with pytest.warns(UserWarning, match=r'shards of 3 and 2 of 5 samples, not checked.*check_copy_shards'):
+        list(unchecked)
+    checked = _loader(51, 16)
+    check_copy_shards(checked)
+    with warnings.catch_warnings():
+        warnings.simplefilter('error')
+        list(unchecked), list(checked.sampler)  # once only; checked: silent
