@@ -231,6 +231,9 @@ def evaluate_locally(model: torch.nn.Module, batches: Iterable | Callable[[], It
         model.train(was_training)
         for metric in evaluator.metrics:
             metric.results.clear()
+            drop = getattr(metric, 'drop_kept_refusal', None)  # another metric raised first: not a stale error later
+            if drop is not None:
+                drop()
     if clash:
         raise ValueError(clash)
     return metrics

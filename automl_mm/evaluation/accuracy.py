@@ -93,17 +93,25 @@ class RankAgreedMetric(BaseMetric):
     with the refusing rank's next collective: a rank refusing a sample in ``process`` left the loop while the others
     waited in ``collect_results``; rank 0 refusing in ``compute_metrics`` left the others in the broadcast.
 
-    So, on several ranks, ``process`` keeps its first refusal (:meth:`process_samples` raising ``ValueError``) and
-    skips the rest of the rank's results; :meth:`evaluate` agrees on it before ``collect_results``, and on
-    ``compute_metrics``'s after mmengine's broadcast
-    (:func:`~automl_mm.engine.rank_failures.agree_on_failure`: the refusing rank raises its own ``ValueError``,
-    the others a ``RankFailure`` naming it and its message). automl_mm's rank-local readings
-    (:func:`~automl_mm.engine.evaluate.evaluate_locally`) raise a kept refusal when they collect the results within
-    an OHL copy (:meth:`raise_kept_refusal`, inside their own agreement) or compute them on the rank alone. On one
-    process ``process`` raises at the first bad sample, as before.
+    So, on several ranks, ``process`` keeps its first error (:meth:`process_samples` raising: a refusal's
+    ``ValueError``, or any other, e.g. a sample without ``gt_label``'s ``KeyError``) and skips the rest of the
+    rank's results; :meth:`evaluate` agrees on it before ``collect_results``, and on the error of
+    :meth:`compute_values` (rank 0's, kept while mmengine's ``evaluate`` runs and broadcasts no value) after
+    mmengine's broadcast (:func:`~automl_mm.engine.rank_failures.agree_on_failure`: the failing rank raises its own
+    error, the others a ``RankFailure`` naming it and its message). automl_mm's rank-local readings
+    (:func:`~automl_mm.engine.evaluate.evaluate_locally`) raise a kept error when they collect the results within
+    an OHL copy (:meth:`raise_kept_refusal`, inside their own agreement) or compute them on the rank alone
+    (``compute_metrics``), and drop one left kept after they raised. On one process ``process`` raises at the first
+    bad sample, as before.
+
+    Subclasses implement :meth:`process_samples` and :meth:`compute_values` (mmengine's ``process`` /
+    ``compute_metrics``): no method of the instance is replaced while it evaluates (the first version swapped in a
+    wrapper of ``compute_metrics`` for mmengine's ``evaluate``, deleted after it, with any of the instance's own).
     """
 
-    _kept_refusal: ValueError | None = None
+    _kept_refusal: Exception | None = None
+    #: While :meth:`evaluate` runs mmengine's ``evaluate``: where ``compute_metrics`` keeps its error (``None``: raise)
+    _compute_errors: list | None = None
 
     def process_samples(self, data_samples: Sequence[dict]) -> None:
         """Append the results of ``data_samples`` (subclasses: ``process``'s work).
@@ -113,32 +121,42 @@ class RankAgreedMetric(BaseMetric):
         """
         raise NotImplementedError
 
+    def compute_values(self, results: list) -> dict:
+        """``{name: value}`` of the collected ``results`` (subclasses: ``compute_metrics``'s work)."""
+        raise NotImplementedError
+
     def process(self, data_batch, data_samples: Sequence[dict]) -> None:
         if self._kept_refusal is not None:
             return  # the evaluation fails: the rest of the shard is not read
         try:
             self.process_samples(data_samples)
-        except ValueError as err:
+        except Exception as err:  # noqa: BLE001 (any error of one rank's samples: agreed on in evaluate)
             if not (is_distributed() and get_world_size() > 1):
                 raise
             self._kept_refusal = err
 
     def raise_kept_refusal(self) -> None:
-        """Raise (once) the refusal ``process`` kept on this rank, if any.
+        """Raise (once) the error ``process`` kept on this rank, if any.
 
         Raises:
-            ValueError: the kept refusal.
+            Exception: the kept error (a refusal's ``ValueError``).
         """
         refusal, self._kept_refusal = self._kept_refusal, None
         if refusal is not None:
             self.results.clear()
             raise refusal
 
+    def drop_kept_refusal(self) -> None:
+        """Forget an error ``process`` kept (a reading that raised before this metric's turn): the next evaluation
+        reads its samples afresh, not stopping at a stale one."""
+        self._kept_refusal = None
+
     def evaluate(self, size: int) -> dict:
-        """mmengine's ``BaseMetric.evaluate`` with every rank raising where one refused (see the class).
+        """mmengine's ``BaseMetric.evaluate`` with every rank raising where one failed (see the class).
 
         Raises:
-            ValueError: this rank's refusal (from ``process`` or, on rank 0, ``compute_metrics``).
+            Exception: this rank's error (a refusal's ``ValueError``, from ``process`` or, on rank 0,
+                ``compute_metrics``).
             RankFailure: another rank's, naming it.
         """
         from automl_mm.engine.rank_failures import agree_on_failure
@@ -150,28 +168,26 @@ class RankAgreedMetric(BaseMetric):
         agree_on_failure(refusal, what)  # (nothing to agree on a single process)
         if not (is_distributed() and get_world_size() > 1):
             return super().evaluate(size)
-        refused: list[ValueError] = []
-        compute = self.compute_metrics
-
-        def computed(results: list) -> dict:
-            try:
-                return compute(results)
-            except ValueError as err:  # broadcast as no value, then agreed on by every rank
-                refused.append(err)
-                return {}
-
-        self.compute_metrics = computed  # (this instance, for mmengine's evaluate on rank 0)
+        self._compute_errors = errors = []  # rank 0's compute_metrics keeps its error: mmengine broadcasts no value
         try:
             metrics = super().evaluate(size)
         finally:
-            del self.compute_metrics
-        agree_on_failure(refused[0] if refused else None, what)
+            self._compute_errors = None
+        agree_on_failure(errors[0] if errors else None, what)
         return metrics
 
     def compute_metrics(self, results: list) -> dict:
-        """Raise a refusal ``process`` kept (a rank-local reading computes here without ``evaluate``)."""
+        """:meth:`compute_values`, after raising an error ``process`` kept (a rank-local reading computes here
+        without ``evaluate``); inside :meth:`evaluate` on several ranks its error is kept for the ranks' agreement
+        and no value returned."""
         self.raise_kept_refusal()
-        return {}
+        if self._compute_errors is None:
+            return self.compute_values(results)
+        try:
+            return self.compute_values(results)
+        except Exception as err:  # noqa: BLE001 (broadcast as no value, then agreed on by every rank)
+            self._compute_errors.append(err)
+            return {}
 
 
 @METRICS.register_module()
@@ -218,6 +234,11 @@ class Accuracy(RankAgreedMetric):
             self.results.append({'pred_score': ranking_of(sample).detach().to('cpu', copy=True), 'gt_label': label})
 
     def compute_metrics(self, results: list[dict]) -> dict[str, float]:
+        """:meth:`compute_values`, its error agreed on by every rank (:class:`RankAgreedMetric`; defined here: the
+        preflight reads a metric's keys from the class owning its ``compute_metrics``)."""
+        return super().compute_metrics(results)
+
+    def compute_values(self, results: list[dict]) -> dict[str, float]:
         """``{'top<k>': percent}`` of the collected results.
 
         Raises:
@@ -227,7 +248,6 @@ class Accuracy(RankAgreedMetric):
                 such a key is refused before training (:func:`~automl_mm.engine.preflight_classes.check_accuracy_topk`,
                 :func:`~automl_mm.engine.preflight_classes.check_searched_topk`).
         """
-        super().compute_metrics(results)
         if not results:
             raise ValueError('Accuracy needs at least one prediction: the evaluated split gave none (an empty '
                              'dataloader or dataset?)')
@@ -320,7 +340,15 @@ class LogLikelihood(RankAgreedMetric):
             self.results.append(math.log(prob if prob >= self.min_prob else self.min_prob))
 
     def compute_metrics(self, results: list[float]) -> dict[str, float]:
-        super().compute_metrics(results)
+        """:meth:`compute_values`, its error agreed on by every rank (as :meth:`Accuracy.compute_metrics`)."""
+        return super().compute_metrics(results)
+
+    def compute_values(self, results: list[float]) -> dict[str, float]:
+        """``{'mean': the mean log-likelihood}`` of the collected ``results``.
+
+        Raises:
+            ValueError: no result.
+        """
         if not results:
             raise ValueError('LogLikelihood needs at least one prediction')
         return {'mean': math.fsum(results) / len(results)}

@@ -36,6 +36,8 @@ class _Echo(torch.nn.Module):
 
 
 def _worker(rank: int, init_file: str, out_dir: str) -> None:
+    from mmengine.evaluator import Evaluator
+
     from automl_mm.engine.evaluate import evaluate_locally
     from automl_mm.evaluation.accuracy import Accuracy, LogLikelihood
 
@@ -58,9 +60,30 @@ def _worker(rank: int, init_file: str, out_dir: str) -> None:
     with recording(local):
         evaluate_locally(_Echo(), [good if rank == 0 else [_sample(0, [1.0, 1.0])]], _evaluator(LogLikelihood()))
     out['rank_local'] = local
+    # any error of one rank's samples, not only a refusal's ValueError: rank 1's sample has no gt_label (KeyError)
+    out['key_error'] = _val_loop_end(Accuracy(), good if rank == 0 else [dict(pred_score=torch.tensor([0.5, 0.5]))])
+    out['compute_error'] = _val_loop_end(_broken_compute(), good)  # rank 0's compute_metrics: no ValueError either
+    # two metrics refusing rank 1's block: the first raised; the second's kept error is not raised by the next reading
+    evaluator = Evaluator([LogLikelihood(), LogLikelihood(prefix='second')])
+    stale: dict = {}
+    for reading, block in (('refused', good if rank == 0 else [_sample(0, [1.0, 1.0])]), ('next', good)):
+        stale[reading] = {}
+        with recording(stale[reading]):
+            stale[reading]['metrics'] = evaluate_locally(_Echo(), [block], evaluator, group=torch_dist.group.WORLD)
+    out['stale'] = stale
     with open(f'{out_dir}/rank{rank}.json', 'w') as f:
         json.dump(out, f)
     torch_dist.destroy_process_group()
+
+
+def _broken_compute():
+    from automl_mm.evaluation.accuracy import LogLikelihood
+
+    class BrokenCompute(LogLikelihood):
+        def compute_values(self, results):
+            return {'mean': 1 / 0}
+
+    return BrokenCompute()
 
 
 def _evaluator(metric):
@@ -82,5 +105,12 @@ def test_a_refusal_on_one_rank_stops_both_at_once(tmp_path):
     assert r1['empty']['error'].startswith('RankFailure: ') and 'failed on rank 0' in r1['empty']['error']
     assert 'sums to 2' in r1['held_out']['error'] and 'failed on rank 1' in r0['held_out']['error']
     assert 'sums to 2' in r1['rank_local']['error'] and 'error' not in r0['rank_local']
+    assert r1['key_error']['error'].startswith('KeyError: '), r1['key_error']
+    assert r0['key_error']['error'].startswith('RankFailure: ') and 'failed on rank 1' in r0['key_error']['error']
+    assert r0['compute_error']['error'].startswith('ZeroDivisionError: '), r0['compute_error']
+    assert 'failed on rank 0' in r1['compute_error']['error'], r1['compute_error']
+    assert 'sums to 2' in r1['stale']['refused']['error'] and 'error' not in r1['stale']['next'], r1['stale']
+    assert r0['stale']['next']['metrics']['second/mean'] == r0['stale']['next']['metrics']['log_likelihood/mean']
     for rank in (r0, r1):  # at once, not after the group's 8 s timeout
-        assert all(rank[case]['seconds'] < 4 for case in rank), rank
+        assert all(rank[case]['seconds'] < 4 for case in rank if case != 'stale'), rank
+        assert all(reading['seconds'] < 4 for reading in rank['stale'].values()), rank
