@@ -151,3 +151,26 @@ def test_paths_a_remote_backend_reads_stay_as_written(tmp_path, monkeypatch):
     assert cfg['val_evaluator']['ann_file'] == 'data/coco/annotations/a.json'
     assert cfg['data_root'] == 'data/coco/'  # the config's variable, which its backend_args read
     assert [key for key, _, _ in rewritten] == ['test_evaluator.ann_file'] and left == []
+
+
+def test_paths_a_local_backend_subclass_reads_stay_as_written(tmp_path, monkeypatch):
+    """A ``LocalBackend`` subclass may map paths as petrel does (a user's backend registered with mmengine): its
+    node's paths stay as written; mmengine's own ``'local'`` backend reads them from the disk, so they are made
+    absolute."""
+    from mmengine.fileio.backends import LocalBackend, register_backend
+    from mmengine.fileio.backends.registry_utils import backends
+
+    class MappingLocal(LocalBackend):
+        pass
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / 'data').mkdir()
+    register_backend('automl_mm_test_mapping_local', MappingLocal, force=True)
+    try:
+        cfg = dict(a=dict(dataset=dict(data_root='data/', backend_args=dict(backend='automl_mm_test_mapping_local'))),
+                   b=dict(dataset=dict(data_root='data/', backend_args=dict(backend='local'))))
+        rewritten, _ = absolute_data_paths(cfg)
+    finally:
+        backends.pop('automl_mm_test_mapping_local', None)
+    assert cfg['a']['dataset']['data_root'] == 'data/'
+    assert [key for key, _, _ in rewritten] == ['b.dataset.data_root']
