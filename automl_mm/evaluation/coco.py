@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import contextlib
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import mmdet.evaluation.metrics.coco_metric as _mmdet_coco
@@ -30,6 +30,7 @@ from mmdet.evaluation.functional import eval_recalls as _mmdet_eval_recalls
 from automl_mm.engine.preflight import COCO_AP_ITEMS, COCO_AR_ITEMS
 from automl_mm.registry import METRICS
 
+from .accuracy import RankAgreedMetric
 from .recall import eval_recalls
 
 _STATS_INDEX = {name: i for i, name in enumerate(COCO_AP_ITEMS + COCO_AR_ITEMS)}
@@ -435,7 +436,7 @@ def class_precisions(metric: CocoMetric, coco_eval: Any) -> dict[str, float]:
 
 
 @METRICS.register_module()
-class UnroundedCocoMetric(CocoMetric):
+class UnroundedCocoMetric(RankAgreedMetric, CocoMetric):
     """mmdet's ``CocoMetric`` reporting COCOeval's values at full precision instead of rounded to 3 decimals.
 
     Every argument, key and behaviour is ``CocoMetric``'s (``type='automl_mm.UnroundedCocoMetric'`` in an
@@ -446,7 +447,22 @@ class UnroundedCocoMetric(CocoMetric):
     :func:`coco_value`), and that without ``ann_file`` an object with a mask is ranged small / medium / large by its
     mask's area, as in an annotation file (:func:`gt_json_with_mask_areas`). OHL rewards and NAS scores need no
     config change: they use full precision and mask areas for any ``CocoMetric`` (:func:`unrounded_coco_metrics`).
+    On several ranks an error of one rank's ``process`` or of rank 0's ``compute_metrics`` (a mask pycocotools
+    cannot rasterise, :func:`gt_json_with_mask_areas`) stops every rank at once
+    (:class:`~automl_mm.evaluation.accuracy.RankAgreedMetric`), not rank 0 alone while the others wait in mmengine's
+    broadcast.
     """
 
+    def process_samples(self, data_samples: Sequence[dict]) -> None:
+        """mmdet's ``CocoMetric.process`` (which reads no ``data_batch``), its error agreed on by every rank
+        (:class:`~automl_mm.evaluation.accuracy.RankAgreedMetric`)."""
+        CocoMetric.process(self, None, data_samples)
+
     def compute_metrics(self, results: list) -> dict[str, float]:
+        """:meth:`compute_values`, its error agreed on by every rank (defined here: the preflight reads a metric's
+        keys from the class owning its ``compute_metrics``)."""
+        return super().compute_metrics(results)
+
+    def compute_values(self, results: list) -> dict[str, float]:
+        """mmdet's ``CocoMetric.compute_metrics`` at full precision (:func:`unrounded_coco_metrics`)."""
         return unrounded_coco_metrics(self, results, compute=CocoMetric.compute_metrics)

@@ -71,6 +71,22 @@ def _worker(rank: int, init_file: str, out_dir: str) -> None:
         with recording(stale[reading]):
             stale[reading]['metrics'] = evaluate_locally(_Echo(), [block], evaluator, group=torch_dist.group.WORLD)
     out['stale'] = stale
+    # mmdet's COCO metric (automl_mm's UnroundedCocoMetric): rank 1's sample that is no detection (KeyError), read
+    # with the others (mmengine's evaluate) and alone (evaluate_locally); then rank 0's compute refusing (a mask
+    # pycocotools cannot rasterise)
+    import automl_mm.evaluation.coco as coco
+
+    out['coco_process'] = _val_loop_end(coco.UnroundedCocoMetric(), [] if rank == 0 else [dict(img_id=0)])
+    coco_local: dict = {}
+    with recording(coco_local):
+        evaluate_locally(_Echo(), [[] if rank == 0 else [dict(img_id=0)]], _evaluator(coco.UnroundedCocoMetric()))
+    out['coco_local'] = coco_local
+
+    def refusing(metric, results, compute=None):
+        raise ValueError('segmentation polygon 0 holds a coordinate that is no finite number')
+
+    coco.unrounded_coco_metrics = refusing
+    out['coco_compute'] = _val_loop_end(coco.UnroundedCocoMetric(), [])
     with open(f'{out_dir}/rank{rank}.json', 'w') as f:
         json.dump(out, f)
     torch_dist.destroy_process_group()
@@ -111,6 +127,11 @@ def test_a_refusal_on_one_rank_stops_both_at_once(tmp_path):
     assert 'failed on rank 0' in r1['compute_error']['error'], r1['compute_error']
     assert 'sums to 2' in r1['stale']['refused']['error'] and 'error' not in r1['stale']['next'], r1['stale']
     assert r0['stale']['next']['metrics']['second/mean'] == r0['stale']['next']['metrics']['log_likelihood/mean']
+    assert r1['coco_process']['error'].startswith('KeyError: '), r1['coco_process']
+    assert 'failed on rank 1' in r0['coco_process']['error'], r0['coco_process']
+    assert r1['coco_local']['error'].startswith('KeyError: '), r1['coco_local']  # (rank 0: mmdet's on no result)
+    assert r0['coco_compute']['error'].startswith('ValueError: segmentation polygon 0'), r0['coco_compute']
+    assert 'failed on rank 0' in r1['coco_compute']['error'], r1['coco_compute']
     for rank in (r0, r1):  # at once, not after the group's 8 s timeout
         assert all(rank[case]['seconds'] < 4 for case in rank if case != 'stale'), rank
         assert all(reading['seconds'] < 4 for reading in rank['stale'].values()), rank
