@@ -87,6 +87,10 @@ _LAYOUT: CopyLayout | None = None
 #: The default process group (``torch.distributed.GroupMember.WORLD``, ``None`` outside torch.distributed) that
 #: ``_LAYOUT``'s groups were created in: a layout is reused only in the same one.
 _LAYOUT_WORLD: Any = None
+#: The layout a :class:`CopyRunner` created for its ``OHLHook``, whose start checks (``check_copy_shards``) judge the
+#: ``CopySampler`` built on it: such a sampler does not warn of unchecked shards when iterated before them (mmengine's
+#: ``IterBasedTrainLoop`` starts its loader's workers, which draw from the sampler, when the loop is built)
+_HOOKED_LAYOUT: CopyLayout | None = None
 _NO_RUNNER = ("runner_type='automl_mm.CopyRunner' and an OHLHook in custom_hooks (inherit "
               'configs/_base_/ohl_copies.py)')
 
@@ -265,6 +269,9 @@ class CopyRunner(CopyStartAgreements, Runner):
             found = find_ohl_hook(self.hooks)
             self.copy_layout = None if found is None else init_copy_layout(
                 found[1].num_copies, found[1].ranks_per_copy, self._dist_timeout)
+            if self.copy_layout is not None:  # its OHLHook checks the CopySampler's shards at the start of training
+                global _HOOKED_LAYOUT
+                _HOOKED_LAYOUT = self.copy_layout
         except Exception as err:  # noqa: BLE001 (agreed on where the others wait for it, then raised)
             self._agree_at(self._pending_agreement, err)
             raise

@@ -55,8 +55,8 @@ class CopySampler(DefaultSampler):
     With ``round_up=False`` and a training set ``ranks_per_copy`` does not divide, whether the copy's ranks run the
     same number of batches depends on the loader's batch size, which the sampler is built without: ``OHLHook``
     checks it at the start of training (:func:`~automl_mm.ohl.checks.check_copy_shards`, in every worker). A
-    sampler iterated without that check (a loop of your own over a layout from
-    :func:`~automl_mm.ohl.copies.init_copy_layout`) warns once that its shards are unequal and unchecked: call
+    sampler iterated without that check, on a layout no ``CopyRunner`` created for its ``OHLHook`` (a loop of your own
+    over :func:`~automl_mm.ohl.copies.init_copy_layout`), warns once that its shards are unequal and unchecked: call
     ``check_copy_shards(loader)`` on the loader first (it refuses different batch counts, and marks the sampler
     checked).
 
@@ -68,6 +68,8 @@ class CopySampler(DefaultSampler):
     copy_aware = True
     #: Set by :func:`~automl_mm.ohl.checks.check_copy_shards` once the shards passed against the loader's batching
     shards_checked = False
+    #: Built on a :class:`~automl_mm.ohl.copies.CopyRunner`'s layout, whose ``OHLHook`` checks the shards at start
+    _hook_checks = False
 
     def __init__(self, dataset: Sized, shuffle: bool = True, seed: int | None = None, round_up: bool = True,
                  shared_order: bool = False) -> None:
@@ -82,6 +84,9 @@ class CopySampler(DefaultSampler):
             raise TypeError(f'CopySampler: shared_order must be a bool, got {shared_order!r}')
         self.shared_order = shared_order
         layout = get_copy_layout()
+        from . import copies
+
+        self._hook_checks = layout is copies._HOOKED_LAYOUT  # (no warning before the hook's check: see __iter__)
         self.copy_id = layout.copy_id
         self.rank, self.world_size = layout.rank_in_copy, layout.ranks_per_copy
         self.size = copy_share(dataset, layout.ranks_per_copy)
@@ -101,7 +106,7 @@ class CopySampler(DefaultSampler):
         return torch.randperm(self.size, generator=torch.Generator().manual_seed(seed)).tolist()
 
     def __iter__(self) -> Iterator[int]:
-        if not self.shards_checked and not self.round_up and self.size % self.world_size:
+        if not (self.shards_checked or self._hook_checks or self.round_up) and self.size % self.world_size:
             import warnings
 
             self.shards_checked = True  # (warned once)

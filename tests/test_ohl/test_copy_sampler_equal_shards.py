@@ -141,3 +141,27 @@ def test_uneven_shards_iterated_unchecked_warn_once():
     with warnings.catch_warnings():
         warnings.simplefilter('error')
         list(unchecked), list(checked.sampler)  # once only; checked: silent
+
+
+def test_a_sampler_on_a_copy_runners_layout_does_not_warn_before_the_hooks_check(monkeypatch):
+    """mmengine's ``IterBasedTrainLoop`` starts its loader's workers when the loop is built, before ``OHLHook``'s
+    start checks: they draw from the sampler of a ``CopyRunner``'s layout, which its hook checks next (no warning)."""
+    import warnings
+
+    from automl_mm.ohl import copies
+
+    layout = CopyLayout(1, 2, 0, 2)
+    monkeypatch.setattr(copies, '_HOOKED_LAYOUT', layout)
+    with temporary_copy_layout(layout), warnings.catch_warnings():
+        warnings.simplefilter('error')
+        list(CopySampler(list(range(5)), seed=0, round_up=False))
+
+
+def test_a_copy_runner_marks_its_layout_for_its_samplers(tmp_path, monkeypatch):
+    from automl_mm.ohl import copies
+    from automl_mm.registry import RUNNERS
+
+    monkeypatch.setattr(copies, '_HOOKED_LAYOUT', None)
+    runner = RUNNERS.build(tiny_ohl_cfg(str(tmp_path / 'work')))
+    assert copies._HOOKED_LAYOUT is runner.copy_layout is not None
+    assert runner.train_dataloader.sampler._hook_checks
