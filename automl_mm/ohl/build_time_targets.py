@@ -24,7 +24,8 @@ what trains read that value only once, when it was built, the write changes noth
   (and ``strides``) afterwards, so ``model.rpn_head.prior_generator.scales`` changed no anchor; mmdet's
   ``CrossEntropyLoss`` picks its criterion from ``use_sigmoid`` / ``use_mask``; mmdet's ``RandAugment`` /
   ``AutoAugment`` build their ``transforms`` from ``aug_space`` / ``policies``, mmdet's ``Expand`` its
-  ``min_ratio`` / ``max_ratio`` from ``ratio_range``, ``MinIoURandomCrop`` its ``sample_mode`` from ``min_ious``,
+  ``min_ratio`` / ``max_ratio`` from ``ratio_range``, ``Expand`` and ``RandomCenterCropPad`` their ``mean`` /
+  ``std`` order from ``to_rgb``, ``MinIoURandomCrop`` its ``sample_mode`` from ``min_ious``,
   and ``TorchvisionAugment`` its torchvision ``op`` from its ``kwargs``. (automl_mm's own augmentation ops
   rebuild their look-up tables when their ``magnitude`` is written,
   :class:`~automl_mm.augment.op_base.BaseAugmentOp`.)
@@ -46,7 +47,8 @@ from .optimizer_base import BASE_KEYS
 
 Chain = list[tuple[str, Any]]  # (part, node) from the runner's attribute down (attributes.path_chains)
 
-# package.class (any class in the object's MRO) -> (attributes read only at __init__, what was made of them, advice)
+# package.class (any class in the object's MRO; a second entry of a class: package.class.attribute) -> (attributes
+# read only at __init__, what was made of them, advice)
 DERIVED_AT_INIT: dict[str, tuple[frozenset, str, str]] = {
     'mmdet.AnchorGenerator': (frozenset({'scales', 'ratios', 'base_sizes', 'octave_base_scale', 'scales_per_octave',
                                    'scale_major', 'centers', 'center_offset'}), 'base_anchors',
@@ -55,6 +57,12 @@ DERIVED_AT_INIT: dict[str, tuple[frozenset, str, str]] = {
     # Expand unpacks ratio_range into the two bounds it draws its ratio between at every call
     'mmdet.Expand': (frozenset({'ratio_range'}), 'min_ratio / max_ratio',
                      'target min_ratio / max_ratio, which it draws the expansion ratio between at every call'),
+    # Expand and RandomCenterCropPad reverse mean (and std) under to_rgb at __init__ and never read to_rgb again
+    # (automl_mm.ohl.stored_forms reads a written mean in the order to_rgb gave: a written to_rgb also changed how)
+    'mmdet.Expand.to_rgb': (frozenset({'to_rgb'}), 'mean in the order it fills the canvas with',
+                            'build it with its to_rgb; a colour searched is written at mean, in the config\'s order'),
+    'mmdet.RandomCenterCropPad': (frozenset({'to_rgb'}), 'mean / std in the order it reads them',
+                                  'build it with its to_rgb; write mean / std, in the config\'s order'),
     # MinIoURandomCrop draws its IoU threshold from sample_mode = (1, *min_ious, 0), made at __init__
     'mmdet.MinIoURandomCrop': (frozenset({'min_ious'}), 'sample_mode',
                                'target sample_mode, which it draws the IoU threshold from at every call (it is '
@@ -135,11 +143,13 @@ def _check_derived_at_init(chain: Chain, depth: int, parts: list[str], owner: st
     if depth + 1 >= len(parts) or isinstance(node, (Mapping, *SEQUENCES)):
         return
     for cls in type(node).__mro__:
-        derived = DERIVED_AT_INIT.get(f'{cls.__module__.split(".")[0]}.{cls.__name__}')
-        if derived and parts[depth + 1] in derived[0]:
-            raise ValueError(f'{owner} writes {".".join(parts)}, but {type(node).__name__} '
-                             f'({_prefix(chain, depth + 1)}) reads {parts[depth + 1]!r} only at __init__, to make '
-                             f'{derived[1]}: the written value would change nothing; {derived[2]}')
+        name = f'{cls.__module__.split(".")[0]}.{cls.__name__}'
+        # a class's second entry is keyed <package>.<class>.<attribute> (Expand's to_rgb beside its ratio_range)
+        for derived in (DERIVED_AT_INIT.get(name), DERIVED_AT_INIT.get(f'{name}.{parts[depth + 1]}')):
+            if derived and parts[depth + 1] in derived[0]:
+                raise ValueError(f'{owner} writes {".".join(parts)}, but {type(node).__name__} '
+                                 f'({_prefix(chain, depth + 1)}) reads {parts[depth + 1]!r} only at __init__, to '
+                                 f'make {derived[1]}: the written value would change nothing; {derived[2]}')
 
 
 def _check_optimizer_defaults(chain: Chain, depth: int, parts: list[str], owner: str) -> None:

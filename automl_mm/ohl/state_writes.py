@@ -42,6 +42,8 @@ import numpy as np
 import torch
 from torch import nn
 
+from .stored_forms import config_form
+
 #: How many containers or objects deep below a module's attribute, a parameter group's key or a dataset's pipeline
 #: the walk reads (a pipeline's ``Compose.transforms.<i>.<attr>`` is 3; a nested ``RandomChoice`` 3 more).
 MAX_DEPTH = 8
@@ -96,7 +98,9 @@ def _walk(value: Any, path: str, out: dict[str, Any], depth: int, seen: set[int]
         seen.add(id(value))
         for key, item in list(attributes.items()):
             if isinstance(key, str) and '.' not in key and not key.startswith('__') and key not in skip:
-                _walk(item, f'{path}.{key}', out, depth - 1, seen, skip)
+                # in the config's form, as paths name it: Expand's mean.0 is the config's channel 0, which it keeps
+                # at mean.2 under to_rgb (stored_forms); read as stored, that write was seen as an undeclared mean.2
+                _walk(config_form(value, key, item), f'{path}.{key}', out, depth - 1, seen, skip)
 
 
 def _built_train_dataset(runner: Any) -> Any:

@@ -14,10 +14,13 @@ from __future__ import annotations
 from collections.abc import Callable
 from typing import Any
 
+import numpy as np
+
 
 def _reversed_under_to_rgb(owner: Any, value: Any) -> Any:
-    """``value`` reversed where ``owner`` was built with ``to_rgb`` (its own inverse: config to stored and back)."""
-    return value[::-1] if getattr(owner, 'to_rgb', False) and isinstance(value, (list, tuple)) else value
+    """``value`` reversed where ``owner`` was built with ``to_rgb`` (its own inverse: config to stored and back); a
+    numpy array too (``Expand(mean=np.array(...))``: mmdet's ``mean[::-1]`` reverses it as it does a list)."""
+    return value[::-1] if getattr(owner, 'to_rgb', False) and isinstance(value, (list, tuple, np.ndarray)) else value
 
 
 #: ``{class name (matched along the owner's MRO): {attribute: conversion}}``: the conversion takes ``(owner,
@@ -28,12 +31,14 @@ STORED_FORMS: dict[str, dict[str, Callable[[Any, Any], Any]]] = {
     'RandomCenterCropPad': {'mean': _reversed_under_to_rgb, 'std': _reversed_under_to_rgb},
 }
 
+_NAMES = frozenset(name for forms in STORED_FORMS.values() for name in forms)
+
 
 def conversion(owner: Any, name: Any) -> Callable[[Any, Any], Any] | None:
     """The conversion of ``owner``'s attribute ``name`` between its config and stored forms (:data:`STORED_FORMS`),
     else ``None`` (stored as given)."""
-    if not isinstance(name, str) or isinstance(owner, (dict, list, tuple)):
-        return None
+    if name not in _NAMES or isinstance(owner, (dict, list, tuple)):  # first: the state comparison asks of every
+        return None  # attribute of every module (state_writes.snapshot)
     for cls in type(owner).__mro__:
         found = STORED_FORMS.get(cls.__name__, {}).get(name)
         if found is not None:

@@ -29,7 +29,7 @@ from torch import nn
 from automl_mm.ohl import value_ranges
 from automl_mm.ohl.attribute_space import AttributeSpace
 from automl_mm.ohl.attributes import check_written_value, get_attribute, path_chains, set_attribute
-from automl_mm.ohl.element_paths import element_attribute
+from automl_mm.ohl.element_paths import element_attribute, replaced
 from automl_mm.ohl.ownership import check_owned_attribute
 
 AT = 'train_dataloader.dataset.pipeline.transforms.'
@@ -160,3 +160,31 @@ def test_a_number_written_over_pads_pad_val_dict_is_refused_naming_its_keys():
     pad.pad_val = 100  # what mmcv does with it
     with pytest.raises(AttributeError, match="'int' object has no attribute 'get'"):
         pad.transform(dict(img=np.zeros((2, 2, 3), np.uint8)))
+
+
+def test_a_space_on_expand_mean_0_is_seen_writing_mean_0_only_and_to_rgb_is_refused():
+    """The state comparison (``recording_writes(runner)``) read ``mean`` as stored: a space writing the config's
+    channel 0 (``mean.0``) was seen changing ``mean.2`` too, and stopped at trunk 0 as an undeclared write. A
+    written ``to_rgb`` changes no pixel (read only at ``__init__``) but flipped the order ``mean`` is read in."""
+    from automl_mm.ohl.attributes import recording_writes
+    from automl_mm.ohl.write_order import check_declared_writes
+
+    expand = Expand(mean=np.array([10.0, 20.0, 30.0]), to_rgb=True, ratio_range=(2, 2), prob=1.0)
+    runner = _runner(expand)
+    assert get_attribute(runner, AT + '0.mean')[0].tolist() == [10.0, 20.0, 30.0]  # an array reversed as a list
+    expand.mean = [30.0, 20.0, 10.0]
+    space = AttributeSpace(dict(type='Categorical'), target=AT + '0.mean.0', choices=[1.0, 2.0], name='m')
+    with recording_writes(runner) as record:
+        set_attribute(runner, AT + '0.mean.0', 7.0)
+    assert record == [AT + '0.mean.0'] and expand.mean == [30.0, 20.0, 7.0]
+    check_declared_writes(runner, space, record, 'trunk 0')
+    for kind in (expand, RandomCenterCropPad(crop_size=(4, 4), ratios=(1.0,), mean=[1.0, 2.0, 3.0],
+                                              std=[1.0, 1.0, 1.0], to_rgb=True, test_pad_mode=None)):
+        with pytest.raises(ValueError, match=r"reads 'to_rgb' only at __init__, to make mean"):
+            check_owned_attribute(_runner(kind), AT + '0.to_rgb', 'me')
+    with pytest.raises(ValueError, match=r"reads 'ratio_range' only at __init__, to make min_ratio"):
+        check_owned_attribute(runner, AT + '0.ratio_range.0', 'me')
+    expand.mean = [30, 20, 10.5]  # the config's (10.5, 20, 30): an int over its float channel 0 is written a float
+    set_attribute(runner, AT + '0.mean', [1, 2, 3])
+    assert expand.mean == [3, 2, 1.0] and isinstance(expand.mean[2], float)
+    assert replaced({'img': (1, 2)}, ('img', '1'), 5) == {'img': (1, 5)}  # the whole a check reads (check_accepted)
