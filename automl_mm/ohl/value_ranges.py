@@ -220,6 +220,8 @@ def attribute_range(owner: Any, name: str) -> tuple[Interval, str] | None:
     if name in ('floor_thr', 'floor_fraction') and any(c.__name__ == 'IoUBalancedNegSampler'
                                                        for c in type(owner).__mro__):
         return _IOU_BALANCED[name]
+    if name in _CLIP_GRAD and any(c.__name__ == 'OptimWrapper' for c in type(owner).__mro__):
+        return _CLIP_GRAD[name]
     if name == 'class_weight' and isinstance(owner, torch.nn.Module):
         # mmdet's CrossEntropyLoss keeps the list as given and checks nothing: a weight below 0 ascends that class's
         # loss, silently (automl_mm's losses declare it: ClassWeightAttribute.interval, above)
@@ -237,6 +239,17 @@ _IOU_BALANCED: dict[str, tuple[Interval, str]] = {
                                 'its first sampling, so the value used would not be the one written'),
     'floor_fraction': (UNIT, "IoUBalancedNegSampler.floor_fraction, a fraction of the negatives (mmdet's "
                              'constructor check)'),
+}
+
+
+#: mmengine's ``OptimWrapper`` passes ``clip_grad_kwargs`` to torch's ``clip_grad_norm_`` / ``clip_grad_value_`` at
+#: every step and checks neither: a negative ``max_norm`` multiplies every gradient by a negative factor (gradient
+#: ascent), a negative ``clip_value`` sets every gradient to it, and 0 zeroes them all, silently.
+_CLIP_GRAD: dict[str, tuple[Interval, str]] = {
+    f'clip_grad_kwargs.{key}': (Interval(0.0, INF, low_open=True),
+                                f'OptimWrapper.clip_grad_kwargs.{key}: torch clips with it at every step and checks '
+                                'nothing (a negative one ascends or fixes the gradients, 0 zeroes them)')
+    for key in ('max_norm', 'clip_value')
 }
 
 
@@ -377,9 +390,10 @@ def _elements(runner: Any, path: str, checked: bool = False) -> list[Element]:
 
 
 def _element_range(found: Element) -> tuple[Interval, str] | None:
-    """The range of an element: its attribute's (:func:`attribute_range`), where only list indices lead to it (a dict
-    key names a setting of its own: ``pad_val.img``)."""
-    return attribute_range(found.owner, found.attribute) if found.setting == found.attribute else None
+    """The range of an element: its attribute's (:func:`attribute_range`), where only list indices lead to it; a dict
+    key names a setting of its own, with the range :func:`attribute_range` gives that setting (``clip_grad_kwargs.
+    max_norm``; ``pad_val.img`` has none)."""
+    return attribute_range(found.owner, found.setting)
 
 
 def check_elements(runner: Any, path: str, value: Any) -> None:

@@ -188,3 +188,21 @@ def test_a_space_on_expand_mean_0_is_seen_writing_mean_0_only_and_to_rgb_is_refu
     set_attribute(runner, AT + '0.mean', [1, 2, 3])
     assert expand.mean == [3, 2, 1.0] and isinstance(expand.mean[2], float)
     assert replaced({'img': (1, 2)}, ('img', '1'), 5) == {'img': (1, 5)}  # the whole a check reads (check_accepted)
+
+
+def test_a_clip_grad_max_norm_at_or_below_0_is_refused():
+    """torch's ``clip_grad_norm_`` checks no ``max_norm``: -2 multiplied every gradient by a negative factor."""
+    from mmengine.optim import OptimWrapper
+
+    model = nn.Linear(2, 1)
+    wrapper = OptimWrapper(torch.optim.SGD(model.parameters(), lr=0.1), clip_grad=dict(max_norm=35))
+    runner = SimpleNamespace(model=model, optim_wrapper=wrapper, cfg=None, hooks=[], param_schedulers=[])
+    for bad in (-2.0, 0.0):
+        with pytest.raises(ValueError, match=fr"'optim_wrapper\.clip_grad_kwargs\.max_norm': {bad} lies outside "
+                                             r'\(0, inf\) \(OptimWrapper\.clip_grad_kwargs\.max_norm: torch clips'):
+            set_attribute(runner, 'optim_wrapper.clip_grad_kwargs.max_norm', bad)
+    set_attribute(runner, 'optim_wrapper.clip_grad_kwargs.max_norm', 2.5)
+    assert wrapper.clip_grad_kwargs == dict(max_norm=2.5)
+    model.weight.grad = torch.tensor([[3.0, 4.0]])
+    torch.nn.utils.clip_grad_norm_(model.weight, max_norm=-2.0)  # what torch does with a negative one
+    assert (model.weight.grad < 0).all()

@@ -12,6 +12,7 @@ meaning, and the history credited 2.7. Attributes known to take real numbers (an
 config value (``weight_decay=0``, ``eta_min=0``)."""
 from __future__ import annotations
 
+import math
 from types import SimpleNamespace
 
 import pytest
@@ -189,7 +190,9 @@ def test_stock_real_valued_settings_written_as_ints_take_a_gaussian():
                  'optim_wrapper.clip_grad_kwargs.norm_type'):
         held = get_attribute(runner, path)[0]
         mean = [float(v) for v in held] if isinstance(held, tuple) else [float(held)]
-        _gaussian(path, mean).check_choices(runner, path)
+        ranged = path.endswith('max_norm')  # > 0 (value_ranges._CLIP_GRAD): a Gaussian there takes a transform
+        _gaussian(path, [math.log(v) for v in mean] if ranged else mean,
+                  **dict(transform='exp') if ranged else {}).check_choices(runner, path)
         set_attribute(runner, path, type(held)(v + 0.5 for v in mean) if isinstance(held, tuple) else mean[0] + 0.5)
     # a count of mmdet's stays an integer setting
     with pytest.raises(ValueError, match=r'holds an int \(100\), but a 1-dimensional DiagGaussian'):
