@@ -24,10 +24,10 @@ what trains read that value only once, when it was built, the write changes noth
   (and ``strides``) afterwards, so ``model.rpn_head.prior_generator.scales`` changed no anchor; mmdet's
   ``CrossEntropyLoss`` picks its criterion from ``use_sigmoid`` / ``use_mask``; mmdet's ``RandAugment`` /
   ``AutoAugment`` build their ``transforms`` from ``aug_space`` / ``policies``, mmdet's ``Expand`` its
-  ``min_ratio`` / ``max_ratio`` from ``ratio_range``, ``Expand`` and ``RandomCenterCropPad`` their ``mean`` /
-  ``std`` order from ``to_rgb``, ``MinIoURandomCrop`` its ``sample_mode`` from ``min_ious``,
-  and ``TorchvisionAugment`` its torchvision ``op`` from its ``kwargs``. (automl_mm's own augmentation ops
-  rebuild their look-up tables when their ``magnitude`` is written,
+  ``min_ratio`` / ``max_ratio`` from ``ratio_range``, ``Expand`` and ``RandomCenterCropPad`` their ``mean`` order
+  from ``to_rgb`` (``RandomCenterCropPad``'s ``std`` is read by nothing), ``MinIoURandomCrop`` its
+  ``sample_mode`` from ``min_ious``, and ``TorchvisionAugment`` its torchvision ``op`` from its ``kwargs``.
+  (automl_mm's own augmentation ops rebuild their look-up tables when their ``magnitude`` is written,
   :class:`~automl_mm.augment.op_base.BaseAugmentOp`.)
 
 A plain attribute that a module copied into another one at ``__init__`` and that is not in the table (e.g. a head
@@ -61,8 +61,12 @@ DERIVED_AT_INIT: dict[str, tuple[frozenset, str, str]] = {
     # (automl_mm.ohl.stored_forms reads a written mean in the order to_rgb gave: a written to_rgb also changed how)
     'mmdet.Expand.to_rgb': (frozenset({'to_rgb'}), 'mean in the order it fills the canvas with',
                             'build it with its to_rgb; a colour searched is written at mean, in the config\'s order'),
-    'mmdet.RandomCenterCropPad': (frozenset({'to_rgb'}), 'mean / std in the order it reads them',
-                                  'build it with its to_rgb; write mean / std, in the config\'s order'),
+    'mmdet.RandomCenterCropPad': (frozenset({'to_rgb'}), 'mean in the order it fills the border with',
+                                  'build it with its to_rgb; write mean, in the config\'s order'),
+    # mmdet 3.3 keeps RandomCenterCropPad's std (reversed under to_rgb) and reads it nowhere: the data preprocessor
+    # normalises (std, and input_mean / input_std, are only shown by its repr)
+    'mmdet.RandomCenterCropPad.std': (frozenset({'std'}), 'nothing read afterwards (mmdet 3 normalises in the data '
+                                      'preprocessor; only its repr shows it)', 'leave it out of the search'),
     # MinIoURandomCrop draws its IoU threshold from sample_mode = (1, *min_ious, 0), made at __init__
     'mmdet.MinIoURandomCrop': (frozenset({'min_ious'}), 'sample_mode',
                                'target sample_mode, which it draws the IoU threshold from at every call (it is '

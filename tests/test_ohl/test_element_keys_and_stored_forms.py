@@ -182,6 +182,8 @@ def test_a_space_on_expand_mean_0_is_seen_writing_mean_0_only_and_to_rgb_is_refu
                                               std=[1.0, 1.0, 1.0], to_rgb=True, test_pad_mode=None)):
         with pytest.raises(ValueError, match=r"reads 'to_rgb' only at __init__, to make mean"):
             check_owned_attribute(_runner(kind), AT + '0.to_rgb', 'me')
+    with pytest.raises(ValueError, match=r"reads 'std' only at __init__, to make nothing read afterwards"):
+        check_owned_attribute(_runner(kind), AT + '0.std.0', 'me')  # mmdet 3.3 normalises in the data preprocessor
     with pytest.raises(ValueError, match=r"reads 'ratio_range' only at __init__, to make min_ratio"):
         check_owned_attribute(runner, AT + '0.ratio_range.0', 'me')
     expand.mean = [30, 20, 10.5]  # the config's (10.5, 20, 30): an int over its float channel 0 is written a float
