@@ -343,7 +343,7 @@ class AttributeSpace(PerCopySpace):
 
     def check_dimension(self, runner: Any, path: str) -> None:
         """Refuse a Gaussian (no ``choices``) on an integer setting (an int, a bool, a tuple of ints:
-        :func:`~automl_mm.ohl.value_ranges.gaussian_on_integer`; its samples are never integers: 2.7 written over a
+        :func:`~automl_mm.ohl.integer_settings.gaussian_on_integer`; its samples are never integers: 2.7 written over a
         transform's ``num_ops`` stopped it in ``range(2.7)`` while 2.7 was recorded and credited), or whose dimension
         does not match what ``path`` holds, before the first trunk: a ``d``-dimensional sample is written as a list
         of ``d`` numbers and a 1-dimensional one as one number (:meth:`value_of`), so a 2-d Gaussian on mmdet's
