@@ -139,6 +139,10 @@ REAL_VALUED_ATTRIBUTES: dict[str, frozenset[str]] = {
     'MaxIoUAssigner': frozenset({'ignore_iof_thr'}),  # -1: off; ApproxMaxIoUAssigner is one
     'ATSSAssigner': frozenset({'ignore_iof_thr'}),
     'CosineRestartParamScheduler': frozenset({'restart_weights'}),
+    # a head's train_cfg.pos_weight (stock -1: 1.0 for every positive), the positives' label weight, read at every
+    # step (AnchorHead._get_targets_single, BBoxHead._get_targets_single); Cascade's list: train_cfg.<i>.pos_weight
+    'BaseDenseHead': frozenset({'train_cfg.pos_weight'}),
+    'BaseRoIHead': frozenset({'train_cfg.pos_weight'}),
     # mmengine's clip_grad=dict(max_norm=35, norm_type=2), which torch's clip_grad_norm_ / clip_grad_value_ take as
     # real numbers: keys of a dict attribute (element_paths.Element.setting)
     'OptimWrapper': frozenset({'clip_grad_kwargs.max_norm', 'clip_grad_kwargs.norm_type',

@@ -208,3 +208,19 @@ def test_a_clip_grad_max_norm_at_or_below_0_is_refused():
     model.weight.grad = torch.tensor([[3.0, 4.0]])
     torch.nn.utils.clip_grad_norm_(model.weight, max_norm=-2.0)  # what torch does with a negative one
     assert (model.weight.grad < 0).all()
+
+
+def test_a_heads_train_cfg_pos_weight_takes_real_numbers():
+    """mmdet's stock ``train_cfg`` gives ``pos_weight=-1`` (an int; <= 0 is a weight of 1.0), a real label weight its
+    heads read at every step: a float or a Gaussian there was refused as over an integer setting."""
+    from mmdet.models.roi_heads import StandardRoIHead
+    from mmengine.config import ConfigDict
+
+    head = nn.Module.__new__(StandardRoIHead)  # the class, without building its extractor and bbox head
+    nn.Module.__init__(head)
+    head.train_cfg = ConfigDict(pos_weight=-1, debug=False)
+    runner = SimpleNamespace(model=nn.Sequential(head), cfg=None, hooks=[], param_schedulers=[])
+    AttributeSpace(dict(type='DiagGaussian', mean=[0.5], std=0.1), target='model.0.train_cfg.pos_weight',
+                   name='g').check_choices(runner, 'model.0.train_cfg.pos_weight')
+    set_attribute(runner, 'model.0.train_cfg.pos_weight', 0.5)
+    assert head.train_cfg.pos_weight == 0.5
