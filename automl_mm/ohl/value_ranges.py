@@ -222,6 +222,12 @@ def attribute_range(owner: Any, name: str) -> tuple[Interval, str] | None:
         return _IOU_BALANCED[name]
     if name in _CLIP_GRAD and any(c.__name__ == 'OptimWrapper' for c in type(owner).__mro__):
         return _CLIP_GRAD[name]
+    if name == 'train_cfg.pos_weight' and any(c.__name__ in ('BaseDenseHead', 'BaseRoIHead')
+                                              for c in type(owner).__mro__):
+        # mmdet 3.3 (AnchorHead / BBoxHead._get_targets_single): a pos_weight <= 0 weighs the positives 1.0
+        return Interval(0.0, INF, low_open=True), (f'{type(owner).__name__}.train_cfg.pos_weight, the positives\' '
+                                                   'label weight: mmdet weighs them 1.0 for any value <= 0, so the '
+                                                   'value used would not be the one written')
     if name == 'class_weight' and isinstance(owner, torch.nn.Module):
         # mmdet's CrossEntropyLoss keeps the list as given and checks nothing: a weight below 0 ascends that class's
         # loss, silently (automl_mm's losses declare it: ClassWeightAttribute.interval, above)

@@ -210,9 +210,10 @@ def test_a_clip_grad_max_norm_at_or_below_0_is_refused():
     assert (model.weight.grad < 0).all()
 
 
-def test_a_heads_train_cfg_pos_weight_takes_real_numbers():
+def test_a_heads_train_cfg_pos_weight_takes_real_numbers_above_0():
     """mmdet's stock ``train_cfg`` gives ``pos_weight=-1`` (an int; <= 0 is a weight of 1.0), a real label weight its
-    heads read at every step: a float or a Gaussian there was refused as over an integer setting."""
+    heads read at every step: a float or a Gaussian there was refused as over an integer setting; one <= 0 written
+    is used as 1.0."""
     from mmdet.models.roi_heads import StandardRoIHead
     from mmengine.config import ConfigDict
 
@@ -220,7 +221,10 @@ def test_a_heads_train_cfg_pos_weight_takes_real_numbers():
     nn.Module.__init__(head)
     head.train_cfg = ConfigDict(pos_weight=-1, debug=False)
     runner = SimpleNamespace(model=nn.Sequential(head), cfg=None, hooks=[], param_schedulers=[])
-    AttributeSpace(dict(type='DiagGaussian', mean=[0.5], std=0.1), target='model.0.train_cfg.pos_weight',
-                   name='g').check_choices(runner, 'model.0.train_cfg.pos_weight')
+    AttributeSpace(dict(type='DiagGaussian', mean=[-0.7], std=0.1), target='model.0.train_cfg.pos_weight',
+                   name='g', transform='exp').check_choices(runner, 'model.0.train_cfg.pos_weight')
     set_attribute(runner, 'model.0.train_cfg.pos_weight', 0.5)
     assert head.train_cfg.pos_weight == 0.5
+    with pytest.raises(ValueError, match=r"-0\.5 lies outside \(0, inf\) \(StandardRoIHead\.train_cfg\.pos_weight, the "
+                                         r"positives' label weight: mmdet weighs them 1\.0 for any value <= 0"):
+        set_attribute(runner, 'model.0.train_cfg.pos_weight', -0.5)
