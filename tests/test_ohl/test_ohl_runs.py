@@ -359,12 +359,15 @@ def test_torchrun_launcher_on_cpus(tmp_path):
 @pytest.mark.slow
 def test_a_world_size_that_does_not_fit_stops_at_start(tmp_path):
     """tools/train.py's main in 2 ranks forked as torchrun starts them (tests/_train_ranks.py: torchrun itself runs
-    in test_torchrun_launcher_on_cpus) for 3 copies of one process: refused before anything is trained."""
+    in test_torchrun_launcher_on_cpus) for 3 copies of one process: refused before anything is trained, by the
+    config check each rank runs before its runner is built (it names the hook and the launcher's variable;
+    CopyRunner's own refusal, after the model, hooks and process group were built, names neither)."""
     from torch.multiprocessing import ProcessRaisedException
 
     work = str(tmp_path / 'w')
     with pytest.raises(ProcessRaisedException,
-                       match=r'world size 2 does not fit the OHL configuration: num_copies \(3\)'):
+                       match=r'custom_hooks\[0\] \(OHLHook\): world size 2 does not fit the OHL configuration: '
+                             r'num_copies \(3\) .* \(WORLD_SIZE=2\)'):
         train_ranks([OHL, '--work-dir', work, '--cfg-options', 'custom_hooks.0.num_copies=3'], 2,
                     start_up_check=False)  # the plain start launches 3 workers: it accepts the config
     assert not glob.glob(osp.join(work, '**', '*.pth'), recursive=True)  # nothing was trained
