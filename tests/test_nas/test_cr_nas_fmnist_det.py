@@ -201,3 +201,21 @@ def test_benchmark_smoke_run_searches_then_trains_both_arms(tmp_path, monkeypatc
         assert (cfg.train_cfg, cfg.param_scheduler, cfg.optim_wrapper) == (
             dumped['standard_s1'].train_cfg, dumped['standard_s1'].param_scheduler, dumped['standard_s1'].optim_wrapper)
     assert set(report['goal']) == {'difference', 'larger_std', 'searched_above_by_more_than_1_std', 'stable_choice'}
+
+
+def test_benchmark_run_that_fails_stops_with_its_exit_status_and_keeps_its_console(tmp_path, monkeypatch):
+    """The benchmark's own reading of a failed tools/train.py subprocess (the smoke run above replaces the
+    subprocess and only succeeds): the run's name, its exit status and its stderr's end in the error, its output
+    kept in ``<work>.console.log`` (the work dir was never made)."""
+    bench = _bench()
+    seen = []
+
+    def failing(argv, cwd, env, **kwargs):
+        seen.append(argv)
+        return subprocess.CompletedProcess(argv, 3, 'started\n', 'ValueError: planted\n')
+
+    monkeypatch.setattr(bench, 'subprocess', SimpleNamespace(run=failing))
+    with pytest.raises(RuntimeError, match=r'^search_s0 failed \(exit 3\):\nValueError: planted'):
+        bench._run(Config(dict(work_dir='unused')), str(tmp_path), 'search_s0', None)
+    assert seen[0][:2] == [sys.executable, 'tools/train.py']
+    assert (tmp_path / 'search_s0.console.log').read_text() == 'started\nValueError: planted\n'
