@@ -19,7 +19,7 @@ from __future__ import annotations
 import contextlib
 import importlib.util
 import json
-import multiprocessing
+import multiprocessing.forkserver
 import os
 import os.path as osp
 import sys
@@ -42,6 +42,26 @@ def _in_one_thread(rank: int, env: dict[str, str], fn: Callable[..., Any], *args
     fn(rank, *args)
 
 
+def _start_server() -> None:
+    """Start the fork server (no-op once it runs) with :data:`PRELOAD` and this folder on its ``PYTHONPATH``.
+
+    CPython's forkserver imports its preload before it takes the client's ``sys.path`` (3.11's ``forkserver.main``
+    is handed it and leaves it unused) and skips a module that raises ``ImportError``: under the suite's
+    ``PYTHONPATH`` (the repository root) ``_forked_ranks`` and ``_train_preload`` were skipped without a word, and
+    each rank and each train_ranks parent imported them itself. The variable is put back at once; the ranks take
+    the test's environment (:func:`_in_one_thread`)."""
+    multiprocessing.get_context('forkserver').set_forkserver_preload(PRELOAD)  # read when the server starts
+    here, before = osp.dirname(osp.abspath(__file__)), os.environ.get('PYTHONPATH')
+    os.environ['PYTHONPATH'] = os.pathsep.join(filter(None, [before, here]))  # after the caller's: nothing shadowed
+    try:
+        multiprocessing.forkserver.ensure_running()
+    finally:
+        if before is None:
+            del os.environ['PYTHONPATH']
+        else:
+            os.environ['PYTHONPATH'] = before
+
+
 def fork_ranks(fn: Callable[..., Any], args: tuple = (), nprocs: int = 2, timeout: float = 600.0) -> None:
     """``torch.multiprocessing.start_processes(fn, args, nprocs, start_method='forkserver')`` joined, each rank with
     the caller's ``os.environ`` and one torch thread (see the module docstring).
@@ -52,7 +72,7 @@ def fork_ranks(fn: Callable[..., Any], args: tuple = (), nprocs: int = 2, timeou
     ``timeout`` seconds. Ranks still running when it raises (the others of a failed rank, a timeout, pytest-timeout's
     interrupt) are killed: a hung rank never outlives its test.
     """
-    multiprocessing.get_context('forkserver').set_forkserver_preload(PRELOAD)  # read when the server starts
+    _start_server()
     context = mp.start_processes(_in_one_thread, args=(dict(os.environ), fn, *args), nprocs=nprocs, join=False,
                                  start_method='forkserver')
     deadline = time.monotonic() + timeout

@@ -80,3 +80,26 @@ def test_ranks_still_running_at_the_timeout_are_killed_and_named(tmp_path):
     pid = int((tmp_path / 'pid1').read_text())
     with pytest.raises(ProcessLookupError):  # killed and reaped, not left behind the test
         os.kill(pid, 0)
+
+
+
+_PRELOADED = ['_train_preload', 'mmdet.models', 'automl_mm.ohl', 'automl_mm.engine.worker_preload_done']
+
+
+def _preloaded(rank, out):
+    import gc
+    import json
+
+    # (none of them is imported by unpickling this function: this file and _forked_ranks import none)
+    Path(out, f'rank{rank}').write_text(json.dumps([[n for n in _PRELOADED if n in sys.modules],
+                                                    gc.get_freeze_count() > 0]))
+
+
+def test_the_fork_server_preloads_what_the_tools_fork_server_does(tmp_path):
+    """tests/_train_preload.py runs in the server (a rank inherits mmdet's and automl_mm's registering modules and
+    the frozen heap) under the suite's PYTHONPATH (the repository root only): CPython's forkserver imports its
+    preload before it takes the client's sys.path, and skips a module it cannot import without a word."""
+    import json
+
+    fork_ranks(_preloaded, (str(tmp_path),), nprocs=1)
+    assert json.loads((tmp_path / 'rank0').read_text()) == [_PRELOADED, True]
