@@ -23,6 +23,7 @@ import multiprocessing.forkserver
 import os
 import os.path as osp
 import sys
+import threading
 import time
 from collections.abc import Callable, Iterator
 from types import ModuleType
@@ -42,6 +43,9 @@ def _in_one_thread(rank: int, env: dict[str, str], fn: Callable[..., Any], *args
     fn(rank, *args)
 
 
+_SERVER_START = threading.Lock()
+
+
 def _start_server() -> None:
     """Start the fork server (no-op once it runs) with :data:`PRELOAD` and this folder on its ``PYTHONPATH``.
 
@@ -50,16 +54,17 @@ def _start_server() -> None:
     ``PYTHONPATH`` (the repository root) ``_forked_ranks`` and ``_train_preload`` were skipped without a word, and
     each rank and each train_ranks parent imported them itself. The variable is put back at once; the ranks take
     the test's environment (:func:`_in_one_thread`)."""
-    multiprocessing.get_context('forkserver').set_forkserver_preload(PRELOAD)  # read when the server starts
-    here, before = osp.dirname(osp.abspath(__file__)), os.environ.get('PYTHONPATH')
-    os.environ['PYTHONPATH'] = os.pathsep.join(filter(None, [before, here]))  # after the caller's: nothing shadowed
-    try:
-        multiprocessing.forkserver.ensure_running()
-    finally:
-        if before is None:
-            del os.environ['PYTHONPATH']
-        else:
-            os.environ['PYTHONPATH'] = before
+    with _SERVER_START:  # (threads of one test call this at once: the benchmark's --jobs 2 in test_cr_nas_fmnist_det)
+        multiprocessing.get_context('forkserver').set_forkserver_preload(PRELOAD)  # read when the server starts
+        here, before = osp.dirname(osp.abspath(__file__)), os.environ.get('PYTHONPATH')
+        os.environ['PYTHONPATH'] = os.pathsep.join(filter(None, [before, here]))  # after the caller's: none shadowed
+        try:
+            multiprocessing.forkserver.ensure_running()
+        finally:
+            if before is None:
+                del os.environ['PYTHONPATH']
+            else:
+                os.environ['PYTHONPATH'] = before
 
 
 def fork_ranks(fn: Callable[..., Any], args: tuple = (), nprocs: int = 2, timeout: float = 600.0) -> None:
