@@ -188,6 +188,31 @@ env_cfg = dict(dist_cfg=dict(backend='gloo', timeout={timeout}))
 '''
 
 
+@contextlib.contextmanager
+def one_blas_thread() -> Iterator[None]:
+    """Imports inside load a BLAS library with one thread (``OPENBLAS_NUM_THREADS=1``: scipy's OpenBLAS starts its
+    pool at load time, and a process forked later keeps only the forking thread); the variable is put back after
+    them, so the processes forked later see the caller's environment."""
+    blas = os.environ.get('OPENBLAS_NUM_THREADS')
+    os.environ['OPENBLAS_NUM_THREADS'] = '1'
+    try:
+        yield
+    finally:
+        if blas is None:
+            del os.environ['OPENBLAS_NUM_THREADS']
+        else:
+            os.environ['OPENBLAS_NUM_THREADS'] = blas
+
+
+def preload_worker_modules() -> None:
+    """Import :data:`automl_mm.engine.launch.WORKER_PRELOAD`: what ``tools/train.py``'s own fork server imports."""
+    from automl_mm.engine.launch import WORKER_PRELOAD
+
+    for name in WORKER_PRELOAD:
+        if name != '__main__':
+            importlib.import_module(name)
+
+
 def load_tool(name: str) -> ModuleType:
     """``tools/<name>.py`` of this checkout imported as a module (not registered in ``sys.modules``): its ``main``,
     ``build_config``, ``run`` for a rank to call as the tool's process would."""

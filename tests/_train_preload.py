@@ -11,8 +11,9 @@ of the imports before this one, numpy's OpenBLAS pool under ``OMP_NUM_THREADS=2`
 """
 from __future__ import annotations
 
-import importlib
 import os
+
+from _forked_ranks import one_blas_thread, preload_worker_modules
 
 from automl_mm.engine.launch import WORKER_PRELOAD
 
@@ -23,17 +24,8 @@ def _threads() -> int:
 
 def _preload() -> None:
     before = _threads()  # numpy's OpenBLAS pool, started by the imports before this one: it re-forms after a fork
-    blas = os.environ.get('OPENBLAS_NUM_THREADS')
-    os.environ['OPENBLAS_NUM_THREADS'] = '1'
-    try:
-        for name in WORKER_PRELOAD:
-            if name != '__main__':
-                importlib.import_module(name)
-    finally:
-        if blas is None:
-            del os.environ['OPENBLAS_NUM_THREADS']
-        else:
-            os.environ['OPENBLAS_NUM_THREADS'] = blas
+    with one_blas_thread():
+        preload_worker_modules()
     if _threads() > before:
         raise RuntimeError(f'the tests\' fork server runs {_threads() - before} more threads after importing '
                            f'{WORKER_PRELOAD}: the processes it forks would not have them')

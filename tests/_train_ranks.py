@@ -16,7 +16,6 @@ path makes (``build_check``) still refuse a config as they refused the subproces
 from __future__ import annotations
 
 import ctypes
-import importlib
 import os
 import signal
 import sys
@@ -24,7 +23,7 @@ from types import ModuleType
 
 import torch
 import torch.multiprocessing as mp
-from _forked_ranks import REPO_ROOT, fork_ranks, load_tool, torchrun_env
+from _forked_ranks import REPO_ROOT, fork_ranks, load_tool, one_blas_thread, preload_worker_modules, torchrun_env
 from torch.distributed.elastic.utils.distributed import get_free_port
 
 from automl_mm.engine.launch import worker_threads
@@ -70,20 +69,9 @@ def _parent(_: int, world_size: int, port: int, argv: list[str], sys_path: list[
     # A BLAS library these imports load (scipy's OpenBLAS) starts its thread pool at load time, OMP_NUM_THREADS (or
     # every core, unset) threads: a plain `pytest` (no OMP_NUM_THREADS, or more than 2 cores a worker) found 2 threads
     # here and refused every run. Loaded with one thread; the ranks then see the test's environment again.
-    blas = os.environ.get('OPENBLAS_NUM_THREADS')
-    os.environ['OPENBLAS_NUM_THREADS'] = '1'
-    try:
+    with one_blas_thread():
         tool = load_tool('train')
-        from automl_mm.engine.launch import WORKER_PRELOAD
-
-        for name in WORKER_PRELOAD:
-            if name != '__main__':
-                importlib.import_module(name)
-    finally:
-        if blas is None:
-            del os.environ['OPENBLAS_NUM_THREADS']
-        else:
-            os.environ['OPENBLAS_NUM_THREADS'] = blas
+        preload_worker_modules()
     threads = len(os.listdir('/proc/self/task'))
     if threads != 1:  # a fork copies only the forking thread: a lock another one holds would stay held
         raise RuntimeError(f'the ranks\' parent runs {threads} threads after its imports: it cannot fork them')
