@@ -441,9 +441,32 @@ def _additive_fit(cells: dict[Path, list[tuple[int, float]]]) -> dict[Path, floa
     design = np.zeros((len(pairs), len(candidates) + len(samples)))
     for r, (c, i, _) in enumerate(pairs):
         design[r, row[c]] = design[r, column[i]] = 1.0
-    fit = np.linalg.lstsq(design, np.array([v for _, _, v in pairs]), rcond=None)[0]
+    values = np.array([v for _, _, v in pairs])
+    centre = float(np.mean(values))  # fitted about the readings' mean: equal readings fit exactly 0
+    fit = np.linalg.lstsq(design, values - centre, rcond=None)[0]
     level = float(np.mean(fit[len(candidates):]))
-    return {c: float(fit[row[c]] + level) for c in candidates}
+    return _snap_ties({c: float(fit[row[c]] + level) + centre for c in candidates},
+                      _FIT_TIE_TOLERANCE * max(1.0, float(np.max(np.abs(values)))))
+
+
+#: Relative to the largest reading's magnitude (at least 1): estimates of the additive fit closer than this are one
+#: value. ``lstsq`` leaves rounding differences in the last digits (about 1e-15 relative) between candidates whose
+#: readings are equal, which broke their tie (candidate order, warned of) by float noise instead.
+_FIT_TIE_TOLERANCE = 1e-9
+
+
+def _snap_ties(estimates: dict[Path, float], tolerance: float) -> dict[Path, float]:
+    """``estimates`` with every run of values, in sorted order each within ``tolerance`` of the one before, set to
+    the run's smallest value, so equal readings fitted with rounding noise tie exactly."""
+    snapped = dict(estimates)
+    run_value = previous = None
+    for candidate in sorted(estimates, key=estimates.get):
+        value = estimates[candidate]
+        if previous is None or value - previous > tolerance:
+            run_value = value
+        snapped[candidate] = run_value
+        previous = value
+    return snapped
 
 
 def seeded_subset(items: list, k: int, seed: int, *keys: int) -> list:

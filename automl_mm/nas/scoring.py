@@ -433,11 +433,12 @@ def potential(prefix: Sequence[int], sampler: UniformPathSampler, evaluate: Call
     if len(scores) < num_samples:
         admitted = sampler.admitted_completions(prefix, accept)
         if admitted is None:  # too many completions to enumerate: rejection sampling ran out of draws
+            found = ('it is dropped (score -inf)' if not scores else
+                     f'its potential here averages the {len(scores)} found; the step compares it with the other '
+                     'candidates by the additive model over the samples read')
             print_log(f'prefix {tuple(prefix)}: {num_samples - len(scores)} of {num_samples} completions not found '
-                      f'within the cost limit in max_tries={sampler.max_tries} draws each; '
-                      + ('it is dropped (score -inf)' if not scores else f'its score averages {len(scores)}')
-                      + ' (raise the sampler\'s max_tries or enumerate_limit)', logger='current',
-                      level=logging.WARNING)
+                      f'within the cost limit in max_tries={sampler.max_tries} draws each; {found} (raise the '
+                      'sampler\'s max_tries or enumerate_limit)', logger='current', level=logging.WARNING)
     return float(np.mean(scores)) if scores else -math.inf
 
 
