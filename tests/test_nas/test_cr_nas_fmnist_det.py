@@ -136,6 +136,14 @@ def _forked_train_tool(argv: list[str], cwd: str, env: dict, **kwargs) -> subpro
     return subprocess.CompletedProcess(argv, 0, '', '')
 
 
+# The smoke run's images resized to 64 px (the configs' 160) in every loader it reads (the generated canvases are at
+# least 128 px): the search's train and reward loaders, the arms' train loader and the test loader the benchmark makes
+# their evaluation's. The FLOPs comparison keeps its 160 px input shape (a count, no images).
+_TRAIN_RESIZE, _TEST_RESIZE = 'train_dataloader.dataset.pipeline.2', 'dataset.pipeline.1'
+SMALL_SEARCH = [f'{_TRAIN_RESIZE}.scale=(64,64)', f'reward_dataloader.{_TEST_RESIZE}.scale=(64,64)']
+SMALL_TRAIN = [f'{_TRAIN_RESIZE}.scale=(64,64)', f'test_dataloader.{_TEST_RESIZE}.scale=(64,64)']
+
+
 @pytest.mark.slow
 def test_benchmark_smoke_run_searches_then_trains_both_arms(tmp_path, monkeypatch):
     """Two tiny searches (2 + 2 iterations, 2 reward images, dilations 1 or 2) and both arms retrained for
@@ -158,8 +166,8 @@ def test_benchmark_smoke_run_searches_then_trains_both_arms(tmp_path, monkeypatc
         'train_cfg.dilation_choices=[1,2]',
         # checkpoint_interval_s left at the loop's default, as the benchmark runs: a checkpoint after each search step
         # only (0 added one after every scored candidate, about 1 s each, most of the search's time)
-        'train_dataloader.batch_size=2', 'default_hooks.checkpoint.interval=4',
-        '--train-options', 'train_dataloader.batch_size=2', '--out', out])
+        'train_dataloader.batch_size=2', 'default_hooks.checkpoint.interval=4', *SMALL_SEARCH,
+        '--train-options', 'train_dataloader.batch_size=2', *SMALL_TRAIN, '--out', out])
     with open(out) as f:
         written = json.load(f)
     # strict JSON: a NaN (mAP_l of a split without large objects at this size) is written as null, and said so
@@ -194,6 +202,8 @@ def test_benchmark_smoke_run_searches_then_trains_both_arms(tmp_path, monkeypatc
     for name, cfg in dumped.items():
         assert cfg.val_evaluator.ann_file.endswith('instances_test.json'), name
         assert cfg.randomness.seed == int(name[-1])
+        assert [tuple(step.scale) for loader in (cfg.train_dataloader, cfg.val_dataloader)
+                for step in loader.dataset.pipeline if step.type == 'Resize'] == [(64, 64)] * 2, name
         searched = name.startswith('searched')
         assert list(cfg.model.backbone.stage_blocks) == (results[0]['stage_blocks'] if searched else [2, 2, 2, 2])
         assert list(cfg.model.backbone.get('dilations_per_block') or [1] * 8) == \
