@@ -317,6 +317,20 @@ def _build_named(registry: Any, cfg: dict, what: str) -> Any:
     return build_named(registry, cfg, what)
 
 
+def with_default_type(cfg: Any, type_name: str) -> Any:
+    """``cfg`` with ``type=type_name`` where it is ``None`` or a dict that names no ``type``; anything else as given.
+
+    A search loop's or hook's sampler / space key has a default type, so its budgets alone
+    (``train_cfg.completion_sampler=dict(max_tries=1)``, ``--cfg-options train_cfg.completion_sampler.max_tries=1``)
+    configure that type: they stopped the run with mmengine's ``cfg or default_args must contain the key "type"``.
+    """
+    if cfg is None:
+        return dict(type=type_name)
+    if isinstance(cfg, dict) and 'type' not in cfg:
+        return {'type': type_name, **cfg}
+    return cfg
+
+
 def build_path_space(cfg: dict | BasePathSpace, what: str) -> BasePathSpace:
     """A path space from its ``SEARCH_SPACES`` config or as given, refusing the other family (OHL spaces).
 

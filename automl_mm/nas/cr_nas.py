@@ -30,7 +30,7 @@ from automl_mm.utils.checks import as_count, plain_config
 from automl_mm.utils.config_text import config_literal
 
 from .accumulation import check_phase_accumulation
-from .base import build_path_sampler, build_path_space
+from .base import build_path_sampler, build_path_space, with_default_type
 from .beam import PartialArchitecturePool, seeded_subset
 from .final_architecture import architecture_calls
 from .flops import FLOPS_COUNTER, UncountedOperationError, count_flops
@@ -182,7 +182,7 @@ class CRNASLoop(CRNASResumeChecks, SearchLoopBase):
             raise ValueError(f'train_cfg.dilation_space.num_blocks={len(self.dilation_space.options)}, but every '
                              f'allocation of stage_space runs total_blocks={self.stage_space.total_blocks} blocks; '
                              'leave num_blocks out (it is read from the backbone)')
-        sampler = sampler or dict(type='UniformPathSampler')
+        sampler = with_default_type(sampler, 'UniformPathSampler')
         # one sampler per space, both set by the loop: a space in the sampler's config is refused
         self.stage_sampler = build_path_sampler(sampler, 'train_cfg.sampler', 'train_cfg.stage_space and '
                                                 'train_cfg.dilation_space')
@@ -190,7 +190,7 @@ class CRNASLoop(CRNASResumeChecks, SearchLoopBase):
         self.dilation_sampler = build_path_sampler(sampler, 'train_cfg.sampler')
         self.dilation_sampler.space = self.dilation_space
         self.uniform = check_completion_sampler(build_path_sampler(
-            completion_sampler or dict(type='UniformPathSampler'), 'train_cfg.completion_sampler',
+            with_default_type(completion_sampler, 'UniformPathSampler'), 'train_cfg.completion_sampler',
             'train_cfg.dilation_space'))
         self.uniform.space = self.dilation_space
         self.stage_iters = int(stage_iters)

@@ -23,7 +23,7 @@ from automl_mm.engine.run_info import is_resume, naming_hook_in_config, run_seed
 from automl_mm.registry import HOOKS
 from automl_mm.utils.seeding import as_seed, resumed_seed
 
-from .base import build_path_sampler, build_path_space, drawn_path
+from .base import build_path_sampler, build_path_space, drawn_path, with_default_type
 
 
 @HOOKS.register_module()
@@ -61,7 +61,7 @@ class PathSamplingHook(Hook):
     def __init__(self, space: dict, sampler: dict | None = None, val_path: Sequence[int] | None = None,
                  seed: int | None = None) -> None:
         self.space = build_path_space(space, 'PathSamplingHook.space')
-        self.sampler = build_path_sampler(sampler or dict(type='UniformPathSampler'), 'PathSamplingHook.sampler',
+        self.sampler = build_path_sampler(with_default_type(sampler, 'UniformPathSampler'), 'PathSamplingHook.sampler',
                                           'PathSamplingHook.space')
         self.sampler.space = self.space
         if val_path is not None and (isinstance(val_path, (str, bytes)) or not isinstance(val_path, Sequence)):

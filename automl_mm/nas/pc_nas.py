@@ -22,7 +22,7 @@ from automl_mm.utils.checks import as_count
 from automl_mm.utils.config_text import config_literal
 
 from .accumulation import check_phase_accumulation
-from .base import _build_named, build_path_space, check_sampler_cfg
+from .base import _build_named, build_path_space, check_sampler_cfg, with_default_type
 from .beam import PartialArchitecturePool
 from .final_architecture import architecture_calls
 from .latency import DEFAULT_LATENCY_THREADS, FlopsTable, LatencyTable, model_channels_last, model_head
@@ -105,7 +105,7 @@ class PCNASLoop(PCNASResumeChecks, SearchLoopBase):
                  input_shape: Sequence[int] | None = None, retrain_config: str | None = None,
                  latency_num_threads: int = DEFAULT_LATENCY_THREADS, max_iters: int | None = None,
                  **kwargs) -> None:
-        self.space = build_path_space(space or dict(type='LayerwiseSpace'), 'train_cfg.space')
+        self.space = build_path_space(with_default_type(space, 'LayerwiseSpace'), 'train_cfg.space')
         self.supernet = self.space.bind(runner.model)
         if sum(1 for _ in itertools.islice(self.space.completions(()), 2)) <= 1:
             # at most one valid path, told from the first two (size() enumerates a constrained space: a
@@ -151,12 +151,12 @@ class PCNASLoop(PCNASResumeChecks, SearchLoopBase):
             check_sampler_cfg(sampler, 'train_cfg.sampler', 'train_cfg.space',
                               owned=dict(pool='each stage\'s pool of partial architectures'))
             check_sampler_cfg(completion_sampler, 'train_cfg.completion_sampler', 'train_cfg.space')
-            self.sampler = _build_named(SAMPLERS, sampler or dict(type='PoolPathSampler'), 'train_cfg.sampler')
+            self.sampler = _build_named(SAMPLERS, with_default_type(sampler, 'PoolPathSampler'), 'train_cfg.sampler')
             if not isinstance(self.sampler, PoolPathSampler):
                 raise TypeError(f'train_cfg.sampler must build a PoolPathSampler, got {type(self.sampler).__name__}')
             self.sampler.space = self.space
             self.uniform = check_completion_sampler(
-                _build_named(SAMPLERS, completion_sampler or dict(type='UniformPathSampler'),
+                _build_named(SAMPLERS, with_default_type(completion_sampler, 'UniformPathSampler'),
                              'train_cfg.completion_sampler'))
             self.uniform.space = self.space
             self.pool = PartialArchitecturePool(self.space, pool_size, 'train_cfg.pool_size', self.metric_rule)

@@ -135,6 +135,12 @@ def test_scoring_completion_budgets_are_config_keys(tmp_path):
     loop = Runner.from_cfg(_cfg(str(tmp_path / 'c'), completion_sampler=dict(
         type='UniformPathSampler', max_tries=7, enumerate_limit=3))).train_loop
     assert (loop.uniform.max_tries, loop.uniform.enumerate_limit) == (7, 3) and loop.uniform.space is loop.space
+    # the README's form: the budgets alone configure the default UniformPathSampler (they stopped the run with
+    # mmengine's 'must contain the key "type"'), as do --cfg-options train_cfg.completion_sampler.max_tries=...
+    loop = Runner.from_cfg(_cfg(str(tmp_path / 'f'), completion_sampler=dict(max_tries=5, enumerate_limit=0),
+                                sampler=dict())).train_loop
+    assert type(loop.uniform).__name__ == 'UniformPathSampler' and type(loop.sampler).__name__ == 'PoolPathSampler'
+    assert (loop.uniform.max_tries, loop.uniform.enumerate_limit) == (5, 0)
     runner = Runner.from_cfg(_cfg(str(tmp_path / 'd'), completion_sampler=dict(type='Categorical', num_choices=2)))
     with pytest.raises(TypeError, match='completion_sampler must build a UniformPathSampler'):
         _ = runner.train_loop
