@@ -360,6 +360,15 @@ def counts_items(space: Any, trunk: dict) -> bool:
     return bool(space.per_item) or trunk.get('fresh', {}).get(space.name) is not None
 
 
+#: Why a reward evaluator returns no metrics, named where a copy got none: besides a metric configured to compute
+#: nothing, mmdet's CocoMetric returns ``{}`` for a copy that predicted no box on the reward split (pycocotools' loadRes
+#: raises on no result; mmdet logs "The testing results of the whole dataset is empty"), as a detector does early in
+#: training or under a ``score_thr`` above its scores.
+_NO_METRICS_CAUSES = ('format_only=True computes nothing; mmdet\'s CocoMetric returns none for a copy that predicted '
+                      'no box on the reward split, as its "testing results of the whole dataset is empty" error says: '
+                      'a detector early in training, or model.test_cfg\'s score_thr above its scores')
+
+
 def settle_rewards(trunk: dict, spaces: Sequence[Any], scorer: RewardScorer, worst_reward: float | None,
                    index: int, iters_in_trunk: int, partial: bool = False) -> tuple[list[float], dict, int]:
     """``(rewards, sample counts per space and copy, best copy)`` of trunk ``index`` from
@@ -400,7 +409,7 @@ def settle_rewards(trunk: dict, spaces: Sequence[Any], scorer: RewardScorer, wor
     if all(trunk['empty'][c] for c in range(num_copies) if valids[c]) and any(valids):
         raise RuntimeError(f'OHL trunk {index}: the reward evaluator ({scorer.metric_names()}) returned no metrics '
                            'for any copy, so there is no reward to learn from; check reward_evaluator (e.g. '
-                           f'format_only=True computes nothing) and reward_key={scorer.reward_key!r}')
+                           f'{_NO_METRICS_CAUSES}) and reward_key={scorer.reward_key!r}')
     empty = [c for c in range(num_copies) if valids[c] and trunk['empty'][c]]
     if not any(valids):
         raise RuntimeError(f'OHL trunk {index}: every copy diverged (non-finite loss, weights or buffers); lower the '
@@ -454,7 +463,7 @@ def settle_rewards(trunk: dict, spaces: Sequence[Any], scorer: RewardScorer, wor
                   f'{"their rewards are" if len(empty) > 1 else "its reward is"} '
                   f'{stand_in}. '
                   'Check reward_evaluator (e.g. '
-                  f'format_only=True computes nothing) and reward_key={scorer.reward_key!r}', 'current',
+                  f'{_NO_METRICS_CAUSES}) and reward_key={scorer.reward_key!r}', 'current',
                   logging.WARNING)
     # a diverged copy's reward is worse than every valid copy's as settled above (a copy that detected nothing, or a
     # metric-less copy's stand-in, included): the raw 0 of a metric-less copy under 'less' entered the spread before

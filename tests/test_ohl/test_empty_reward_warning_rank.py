@@ -6,6 +6,7 @@ from __future__ import annotations
 
 from types import SimpleNamespace
 
+import pytest
 import torch
 from mmengine.logging import MMLogger
 
@@ -32,6 +33,10 @@ def test_an_empty_copy_is_named_from_the_gathered_flags(caplog):
     text = _settle([False, False, True, False], [True] * 4, caplog)
     assert "OHL trunk 3: copy 2 got no metrics from the reward evaluator (['EmptyMetric']); its reward is 0" in text
     assert "reward_key='accuracy/top1'" in text
+    # the detection cause is named too: a copy that predicted no box gets no metrics from mmdet's CocoMetric, which
+    # the advice to check format_only alone did not explain (a 1-epoch Faster R-CNN OHL run on the shapes set)
+    assert 'format_only=True computes nothing' in text and 'predicted no box on the reward split' in text
+    assert "score_thr above its scores) and reward_key='accuracy/top1'" in text
 
 
 def test_several_empty_copies_in_one_line_and_a_diverged_one_not_called_empty(caplog):
@@ -41,3 +46,10 @@ def test_several_empty_copies_in_one_line_and_a_diverged_one_not_called_empty(ca
 
 def test_no_warning_when_every_copy_has_metrics(caplog):
     assert 'no metrics' not in _settle([False] * 4, [True] * 4, caplog)
+
+
+def test_no_metrics_for_any_copy_names_the_detection_cause_too(caplog):
+    """Every copy without metrics stops the trunk; its advice names a detector that predicted no box as well."""
+    with pytest.raises(RuntimeError, match=r"no metrics for any copy.*format_only=True computes nothing; "
+                                           r"mmdet's CocoMetric returns none for a copy that predicted no box"):
+        _settle([True] * 4, [True] * 4, caplog)
