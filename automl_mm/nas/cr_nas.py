@@ -76,7 +76,9 @@ class CRNASLoop(CRNASResumeChecks, SearchLoopBase):
             draws with ``complete((), path_rng(seed, iteration), accept)``, ``accept`` admitting the allocations
             within the FLOPs band (``flops_tolerance``).
         completion_sampler: The ``UniformPathSampler`` config of the scored completions of the spatial search
-            (``max_tries``, ``enumerate_limit``); default ``UniformPathSampler``.
+            (``max_tries``, ``enumerate_limit``); default ``UniformPathSampler``. A ``sampler`` or
+            ``completion_sampler`` dict without ``type`` is a ``UniformPathSampler``'s
+            (:func:`~automl_mm.nas.base.with_default_type`).
         stage_pool_size: Allocations kept (and reported) by the stage search; the best one is used.
         max_stage_candidates: Score a seeded sample of this many eligible allocations when there are more.
         pool_size: K of the greedy spatial search (paper: 3).

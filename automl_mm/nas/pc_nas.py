@@ -65,7 +65,9 @@ class PCNASLoop(PCNASResumeChecks, SearchLoopBase):
             ``space`` and ``pool`` are the search's (set in the config they are refused).
         completion_sampler: The sampler config of the scored completions (``UniformPathSampler``): its
             ``max_tries`` (rejection draws per completion over the cost limit) and ``enumerate_limit`` (prefixes
-            with at most this many completions are sampled exactly, e.g. in the later stages).
+            with at most this many completions are sampled exactly, e.g. in the later stages). A ``space``,
+            ``sampler`` or ``completion_sampler`` dict without ``type`` is its default type's
+            (:func:`~automl_mm.nas.base.with_default_type`: ``completion_sampler=dict(max_tries=100)``).
         latency_table: A table from ``tools/measure_latency.py``; with ``latency_limit`` (ms) bounds completions.
             It must have timed the model's classifier head (refused otherwise: its latencies were the backbone's).
         latency_limit: Maximum latency in ms of a completion.
