@@ -163,13 +163,30 @@ def shape_mismatch(current: Any, value: Any, path: str = '<path>') -> str | None
     dict at ``__init__`` and reads the dict at every call), else ``None`` (same shape, or either not compared)."""
     now, new = value_shape(current), value_shape(value)
     if isinstance(current, Mapping) and new is not None:
-        keys = ', '.join(f'{path}.{key}' for key in current)
-        return (f'it holds a dict ({current!r}), and {value!r} is {_holds(new)}: write one of its keys '
-                f'({keys})')
+        return f'it holds a dict ({current!r}), and {value!r} is {_holds(new)}: ' + _dict_advice(current, value, path)
     if now is None or new is None or now == new:
         return None
     return (f'it holds {_holds(now)} (a {type(current).__name__}: {current!r}), and {value!r} is '
             f'{_holds(new)}')
+
+
+def _dict_advice(current: Mapping, value: Any, path: str) -> str:
+    """What to write instead of ``value`` (numbers, :func:`value_shape`) over the dict ``current`` at ``path``: the
+    keys that hold as many numbers; where none does (3 numbers, one fill per channel, over mmcv's ``Pad``'s
+    ``pad_val=dict(img=114, seg=255)``, whose keys hold one number each), the whole dict with the numbers as a tuple
+    under a key that holds one number (mmcv's ``impad`` fills each channel from a tuple and refuses a list)."""
+    new = value_shape(value)
+    fitting = [f'{path}.{key}' for key, held in current.items() if value_shape(held) == new]
+    if fitting:
+        return f'write one of its keys ({", ".join(fitting)})'
+    held = ', '.join(f'{path}.{key} holds {_holds(shape)}' if (shape := value_shape(item)) is not None else
+                     f'{path}.{key} holds {item!r}' for key, item in current.items())
+    numbers = tuple(value.tolist()) if isinstance(value, torch.Tensor) else tuple(value)
+    key = next((key for key, item in current.items() if value_shape(item) == 0), next(iter(current), None))
+    example = {**current, key: numbers} if key is not None else {'<key>': numbers}
+    return (f'none of its keys holds {_holds(new)} ({held}): write the whole dict, the numbers as a tuple under '
+            f'the key that takes them, e.g. {example!r}, or give that key {_holds(new)} in the config (floats where it '
+            'takes real numbers; a search space writes numbers, not a dict) and write that key')
 
 
 def check_shape(runner: Any, path: str, value: Any) -> None:

@@ -228,3 +228,30 @@ def test_a_heads_train_cfg_pos_weight_takes_real_numbers_above_0():
     with pytest.raises(ValueError, match=r"-0\.5 lies outside \(0, inf\) \(StandardRoIHead\.train_cfg\.pos_weight, the "
                                          r"positives' label weight: mmdet weighs them 1\.0 for any value <= 0"):
         set_attribute(runner, 'model.0.train_cfg.pos_weight', -0.5)
+
+
+def test_a_per_channel_fill_over_pads_pad_val_dict_gets_advice_that_is_accepted():
+    """3 numbers (one fill per channel) written over ``Pad(pad_val=114)``'s ``dict(img=114, seg=255)`` were refused
+    with "write one of its keys", but each key holds one number, so ``pad_val.img`` refused them too. The advice now
+    names what each key holds and a dict to write; written literally, it is accepted and fills each channel."""
+    pad = Pad(size=(3, 3), pad_val=114)
+    runner = _runner(pad)
+    fill = [114.5, 100.25, 50.0]
+    with pytest.raises(ValueError, match=r'none of its keys holds 3 numbers \([\w.]+\.pad_val\.img holds one number, '
+                                         r'[\w.]+\.pad_val\.seg holds one number\): write the whole dict') as refused:
+        set_attribute(runner, AT + '0.pad_val', fill)
+    with pytest.raises(ValueError, match=r'it holds one number .* is 3 numbers'):
+        set_attribute(runner, AT + '0.pad_val.img', fill)  # what the old advice said
+    advised = eval(str(refused.value).split('e.g. ')[1].split(', or give')[0])  # noqa: S307  (the advice, as written)
+    assert advised == {'img': (114.5, 100.25, 50.0), 'seg': 255}
+    set_attribute(runner, AT + '0.pad_val', advised)
+    img = np.zeros((2, 2, 3), np.uint8)
+    assert pad.transform(dict(img=img))['img'][2, 2].tolist() == [114, 100, 50]
+    # the other route, for a search space: the key given 3 floats in the config, then the 3 numbers written there
+    pad = Pad(size=(3, 3), pad_val=dict(img=(114.0, 114.0, 114.0), seg=255))
+    runner = _runner(pad)
+    set_attribute(runner, AT + '0.pad_val.img', (114.5, 100.25, 50.0))
+    assert pad.transform(dict(img=img))['img'][2, 2].tolist() == [114, 100, 50]
+    # a key that holds as many numbers is named alone
+    with pytest.raises(ValueError, match=r'is 3 numbers: write one of its keys \([\w.]+\.pad_val\.img\)$'):
+        set_attribute(runner, AT + '0.pad_val', fill)
