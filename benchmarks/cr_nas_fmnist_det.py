@@ -30,6 +30,8 @@ trained with other settings than this invocation gives it is refused before any 
 Run: python benchmarks/cr_nas_fmnist_det.py [--search-seeds 0 1] [--seeds 0 1 2] [--jobs 2] [--out results.json]
 Cost, measured with ``--jobs 2`` and ``OMP_NUM_THREADS=1`` on 2 cores: 38 minutes for the defaults. The two searches
 side by side took 17 minutes, then three rounds of two retrainings took 6.5 minutes each.
+Where OMP_NUM_THREADS is unset, each of the ``--jobs N`` runs gets cores // N threads (at least 1; said once on
+stderr: :func:`_options.threads_per_run`); a set one is kept.
 """
 from __future__ import annotations
 
@@ -57,7 +59,13 @@ from _arms import (
     train_command,
     unrounded_coco,
 )
-from _options import OVERSUBSCRIBED_HELP, refuse_bad_counts, refuse_bad_parallelism, refuse_bad_seeds
+from _options import (
+    OVERSUBSCRIBED_HELP,
+    refuse_bad_counts,
+    refuse_bad_parallelism,
+    refuse_bad_seeds,
+    threads_per_run,
+)
 from mmengine.config import Config
 
 from automl_mm.engine.preflight import ConfigCheckError, merge_options
@@ -106,10 +114,12 @@ def arm_config(args: argparse.Namespace, arm: str, seed: int, source: str, backb
     return cfg
 
 
-def _run(cfg: Config, work_root: str, name: str, done) -> str:
+def _run(cfg: Config, work_root: str, name: str, done, threads: dict[str, str] | None = None) -> str:
     """Train ``cfg`` as ``work_root/name`` with tools/train.py (console in ``console.log``) unless ``done(work)``
-    (``--reuse``) says it already finished; returns the work dir."""
+    (``--reuse``) says it already finished; returns the work dir. ``threads``: added to the run's environment
+    (:func:`_options.threads_per_run`)."""
     argv, work, env = train_command(cfg, work_root, name)
+    env.update(threads or {})
     if done is not None and done(work):
         print(f'{name}: reused {work}', flush=True)
         return work
@@ -406,6 +416,7 @@ def main(argv: list[str] | None = None) -> dict:
     ensure_fmnist_det(args.data_root)
     os.makedirs(work_root, exist_ok=True)
     pool = ThreadPoolExecutor(args.jobs)
+    threads = threads_per_run(args.jobs)  # torch's default per run: --jobs x cores threads on the cores
     report: dict = {'search_config': osp.relpath(SEARCH_CONFIG, ROOT), 'retrain_config': osp.relpath(RETRAIN_CONFIG,
                                                                                                        ROOT)}
     probe = search_config(args, 0)
@@ -421,7 +432,7 @@ def main(argv: list[str] | None = None) -> dict:
     searched_backbone: dict
     if args.allocation is None:
         jobs = [pool.submit(_run, search_config(args, s), work_root, f'search_s{s}', _search_done if args.reuse
-                            else None) for s in args.search_seeds]
+                            else None, threads) for s in args.search_seeds]
         searches = [dict(read_search(job.result()), seed=s) for s, job in zip(args.search_seeds, jobs)]
         for s in searches:
             ranking = [e['stage_blocks'] for e in s['stage_ranking']]
@@ -467,7 +478,7 @@ def main(argv: list[str] | None = None) -> dict:
 
     # 3. retraining from scratch, same schedule
     jobs = {(arm, seed): pool.submit(_run, arm_config(args, arm, seed, *arms[arm]), work_root, f'{arm}_s{seed}',
-                                     _train_done if args.reuse else None)
+                                     _train_done if args.reuse else None, threads)
             for seed in args.seeds for arm in arms}
     for (arm, seed), job in jobs.items():
         work = job.result()

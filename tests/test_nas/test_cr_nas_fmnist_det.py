@@ -229,3 +229,43 @@ def test_benchmark_run_that_fails_stops_with_its_exit_status_and_keeps_its_conso
         bench._run(Config(dict(work_dir='unused')), str(tmp_path), 'search_s0', None)
     assert seen[0][:2] == [sys.executable, 'tools/train.py']
     assert (tmp_path / 'search_s0.console.log').read_text() == 'started\nValueError: planted\n'
+
+
+class _Started(Exception):
+    pass
+
+
+@pytest.mark.parametrize('omp, expected', [(None, '2'), ('3', '3')])
+def test_benchmark_jobs_share_the_cores_unless_omp_num_threads_is_set(tmp_path, monkeypatch, capsys, omp, expected):
+    """``--jobs 2`` started two tools/train.py runs each with torch's default thread count (2 x cores threads on the
+    cores) where OMP_NUM_THREADS was unset; now each gets cores // jobs (4 cores here: 2), said once on stderr, as
+    torchrun does, and a set OMP_NUM_THREADS is kept. The subprocess is a stand-in: no training."""
+    bench = _bench()
+    options = sys.modules['_options']
+    monkeypatch.setattr('automl_mm.engine.launch.usable_cpus', lambda: 4)
+    if omp is None:
+        monkeypatch.delenv('OMP_NUM_THREADS', raising=False)
+    else:
+        monkeypatch.setenv('OMP_NUM_THREADS', omp)
+    submitted = []
+
+    def recorded(cfg, work_root, name, done, threads=None):
+        submitted.append(threads)
+        raise _Started
+
+    monkeypatch.setattr(bench, '_run', recorded)
+    monkeypatch.setattr(bench, 'ensure_fmnist_det', lambda root: None)
+    monkeypatch.setattr(bench, '_arch_val_images', lambda cfg: 10 ** 6)
+    with pytest.raises(_Started):
+        bench.main(['--jobs', '2', '--search-seeds', '0', '1', '--work-dir', str(tmp_path / 'w')])
+    assert submitted and all(threads == ({} if omp else {'OMP_NUM_THREADS': '2'}) for threads in submitted)
+    err = capsys.readouterr().err
+    assert err.count('OMP_NUM_THREADS is unset') == (0 if omp else 1)
+
+    seen = []  # a fresh module's _run puts them in the run's environment, over what it copied from os.environ
+    bench = _bench()
+    monkeypatch.setattr(bench, 'subprocess', SimpleNamespace(
+        run=lambda argv, cwd, env, **kwargs: seen.append(env) or subprocess.CompletedProcess(argv, 0, '', '')))
+    bench._run(Config(dict(work_dir='unused')), str(tmp_path), 's', None, options.threads_per_run(2))
+    assert seen[-1]['OMP_NUM_THREADS'] == expected
+    assert options.threads_per_run(1) == {}  # one run at a time: torch's default, as before
