@@ -232,7 +232,17 @@ def _backend_reads(node: Any) -> bool:
     return False
 
 
-def absolute_data_paths(cfg: Any) -> tuple[list[tuple[str, str, str]], list[tuple[str, str]]]:
+def _own_backend(node: Any) -> bool:
+    """Whether ``node`` itself (not what it holds: a dataset's pipeline) names a backend other than the local disk in
+    its ``backend_args`` / ``file_client_args`` (:func:`_backend_reads`)."""
+    from automl_mm.engine.preflight_walk import _local_backend_subclass, remote_backend
+
+    return any(remote_backend(node.get(name)) or _local_backend_subclass(node.get(name))
+               for name in ('backend_args', 'file_client_args'))
+
+
+def absolute_data_paths(cfg: Any, kept: list | None = None) -> tuple[list[tuple[str, str, str]],
+                                                                     list[tuple[str, str]]]:
     """Rewrite, in place, the data paths of ``cfg`` (a ``Config`` or a dict) that mmengine reads relative to the
     current directory as absolute paths, where they exist from it: ``data_root`` of any node (a dataset's, and the
     config's top-level variable), and, in a node without ``data_root`` (to which mmengine's ``BaseDataset`` joins
@@ -242,6 +252,15 @@ def absolute_data_paths(cfg: Any) -> tuple[list[tuple[str, str, str]], list[tupl
     path of a node read through a backend other than the local disk (:func:`_backend_reads`; for the config's own
     ``data_root``, a backend anywhere in it): petrel's ``path_mapping`` maps the prefix as written, which an absolute
     path no longer matches, even where the same folder exists here too.
+
+    Args:
+        cfg: The config, rewritten in place.
+        kept: Where given, receives ``(config key, as written)`` of each relative ``ann_file`` / ``proposal_file``
+            left as written in a node whose own backend is the local disk but whose pipeline reads through another
+            (a dataset loading its images through petrel): mmengine reads that file from the current directory (with
+            the node's ``data_root`` joined, as written in the key's text), so a retrain from another directory does
+            not find it, yet neither it nor the ``data_root`` it shares with the mapped image paths can be made
+            absolute.
 
     Returns:
         ``(rewritten, left)``: ``(config key, as written, absolute path)`` of each path rewritten, ``(config key, as
@@ -264,8 +283,13 @@ def absolute_data_paths(cfg: Any) -> tuple[list[tuple[str, str, str]], list[tupl
 
     nodes = [(cfg, '')] + [(node, where) for name, value in cfg.items() for node, where in dict_nodes(value, name)]
     for node, where in nodes:
-        if _backend_reads(node):
-            continue  # read through its backend as written (not relative to the current directory)
+        if _backend_reads(node):  # read through its backend as written (not relative to the current directory)
+            if kept is not None and where and not _own_backend(node):  # only its pipeline's: its files are local
+                root = node.get('data_root')
+                joined = f' (joined to data_root {root!r})' if _is_local_relative(root) else ''
+                kept.extend((f'{where}.{name}', f'{node[name]!r}{joined}') for name in ('ann_file', 'proposal_file')
+                            if _is_local_relative(node.get(name)) and (joined or not root))
+            continue
         at = f'{where}.' if where else ''
         if node.get('data_root'):
             absolute(node, 'data_root', f'{at}data_root')
@@ -293,7 +317,8 @@ def resolved_config_text(path: str, data_paths: list | None = None) -> str | Non
     ``train_cfg.retrain_config`` by its absolute path, and a work dir copied to another checkout or machine no longer
     loaded. Its data paths relative to the current directory are written absolute where they exist from it
     (:func:`absolute_data_paths`): mmengine reads them from the directory a run starts in, so a copy retrained from
-    another directory read other data, or none; ``data_paths`` (a list) receives ``(rewritten, left)``.
+    another directory read other data, or none; ``data_paths`` (a list) receives ``(rewritten, left, kept)``
+    (:func:`absolute_data_paths` and its ``kept``).
 
     Raises:
         Exception: whatever :func:`~automl_mm.engine.config_read.read_config` raises (the export's recheck read the
@@ -304,9 +329,10 @@ def resolved_config_text(path: str, data_paths: list | None = None) -> str | Non
     from automl_mm.engine.config_read import read_config
 
     cfg = read_config(path)
-    found = absolute_data_paths(cfg)
+    kept: list = []
+    found = absolute_data_paths(cfg, kept)
     if data_paths is not None:
-        data_paths.append(found)
+        data_paths.append((*found, kept))
     try:
         text = cfg.pretty_text
         same = Config.fromstring(text, '.py').to_dict() == cfg.to_dict()

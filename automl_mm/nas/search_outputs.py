@@ -83,7 +83,8 @@ class SearchOutputs:
         :func:`~automl_mm.nas.retrain_export.absolute_data_paths`; not those a remote backend reads, e.g. through
         petrel's ``path_mapping``) are written absolute where they exist there, the
         copy's header naming each as written (mmengine reads them from the directory a retrain starts in: a work dir
-        retrained elsewhere read other data, or none), and those that do not are named in a warning.
+        retrained elsewhere read other data, or none), and those that do not are named in a warning, as is a local
+        ``ann_file`` / ``proposal_file`` kept relative because its dataset's pipeline reads through a backend.
 
         Returns:
             The path of the final config.
@@ -97,9 +98,11 @@ class SearchOutputs:
             self.remove_output(copy_name)
             warn(f'train_cfg.retrain_config {self.retrain_config} holds a value with no config text (e.g. a class '
                  f'object): {final_name} inherits it by its absolute path, and loads only where that file is')
-            relative = [(key, value) for key, value, _ in data_paths[0][0]] + data_paths[0][1]
+            rewritten, left, kept = data_paths[0]
+            relative = [f'{key}={value!r}' for key, value, _ in rewritten] + [f'{key}={value!r}' for key, value in left]
+            relative += [f'{key}={value}' for key, value in kept]  # the value's text written with its data_root
             if relative:
-                listed = ', '.join(f'{key}={value!r}' for key, value in relative)
+                listed = ', '.join(relative)
                 warn(f'train_cfg.retrain_config {self.retrain_config}: its data paths {listed} are relative to the '
                      f'directory a run starts in ({os.getcwd()} for the search): retrain {final_name} from there, or '
                      'make them absolute')
@@ -107,7 +110,7 @@ class SearchOutputs:
         else:
             header = (f'# train_cfg.retrain_config {osp.abspath(self.retrain_config)} as the search resolved it '
                       f'(its _base_ chain merged), inherited by {final_name}\n')
-            rewritten, left = data_paths[0]
+            rewritten, left, kept = data_paths[0]
             if rewritten:  # the originals, for a reader who moves the data with the work dir
                 header += ''.join(f'# {key}: {old!r} (relative to {os.getcwd()}) written as {new!r}\n'
                                   for key, old, new in rewritten)
@@ -118,6 +121,14 @@ class SearchOutputs:
                 warn(f'train_cfg.retrain_config {self.retrain_config}: {listed} not found from {os.getcwd()}, where '
                      f'the search ran: {copy_name} keeps them relative, and a retrain reads them from the directory it '
                      'starts in')
+            if kept:  # petrel's path_mapping maps the data_root they share with the images, as written
+                listed = ', '.join(f'{key}={value}' for key, value in kept)
+                warn(f'train_cfg.retrain_config {self.retrain_config}: {listed} kept as written, relative to the '
+                     f'directory a run starts in ({os.getcwd()} for the search): its dataset reads its images '
+                     "through a storage backend (its pipeline's backend_args), whose path mapping would not match "
+                     'the paths made absolute, but reads this file from the local disk: '
+                     f'{copy_name} keeps it relative, so retrain from that directory, or give the file an absolute '
+                     'path (or the backend) in the config')
             # mmengine substitutes {{$VAR:default}} as it loads: the copy holds this machine's value, where inheriting
             # the retrain config read the variable again where it was retrained
             env = read_config(self.retrain_config).env_variables

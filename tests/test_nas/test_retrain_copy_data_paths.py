@@ -70,11 +70,11 @@ def test_the_resolved_copy_holds_absolute_data_paths(tmp_path, monkeypatch):
     text = resolved_config_text('retrain.py', found)
     monkeypatch.chdir(tmp_path / 'elsewhere')  # a retrain started from another directory
     _check_absolute(Config.fromstring(text, '.py'), search)
-    rewritten, left = found[0]
+    rewritten, left, kept = found[0]
     assert [key for key, _, _ in rewritten] == [
         'data_root', 'train_dataloader.dataset.data_root', 'val_dataloader.dataset.ann_file',
         'val_dataloader.dataset.data_prefix.img', 'val_evaluator.ann_file']
-    assert left == [('test_evaluator.ann_file', 'data/missing.json')]
+    assert left == [('test_evaluator.ann_file', 'data/missing.json')] and kept == []  # no backend there
 
 
 def test_the_exported_final_config_reads_the_search_data_from_elsewhere(tmp_path, monkeypatch):
@@ -115,7 +115,8 @@ def test_a_retrain_config_inherited_by_its_path_names_its_relative_data_paths(tm
     import automl_mm.nas.search_outputs as outputs_module  # write_final_config's module
 
     def no_text(path, data_paths):
-        data_paths.append(([('data_root', 'data/', '/abs/data/')], [('x.ann_file', 'missing.json')]))
+        data_paths.append(([('data_root', 'data/', '/abs/data/')], [('x.ann_file', 'missing.json')],
+                           [('y.ann_file', "'a.json' (joined to data_root 'd/')")]))
 
     monkeypatch.setattr(outputs_module, 'resolved_config_text', no_text)
     monkeypatch.chdir(tmp_path)
@@ -124,6 +125,7 @@ def test_a_retrain_config_inherited_by_its_path_names_its_relative_data_paths(tm
     SearchLoopBase.write_final_config(loop, 'pc_nas_final_config.py', 'model = dict(type="X")', 'searched')
     said = [m for m in logged if 'are relative to the directory a run starts in' in m]
     assert len(said) == 1 and "data_root='data/'" in said[0] and "x.ann_file='missing.json'" in said[0], logged
+    assert "y.ann_file='a.json' (joined to data_root 'd/')" in said[0]  # kept for a pipeline's backend
 
 
 def test_paths_a_remote_backend_reads_stay_as_written(tmp_path, monkeypatch):
@@ -174,3 +176,37 @@ def test_paths_a_local_backend_subclass_reads_stay_as_written(tmp_path, monkeypa
         backends.pop('automl_mm_test_mapping_local', None)
     assert cfg['a']['dataset']['data_root'] == 'data/'
     assert [key for key, _, _ in rewritten] == ['b.dataset.data_root']
+
+
+def test_a_local_ann_file_kept_relative_for_a_pipelines_backend_is_warned(tmp_path, monkeypatch):
+    """A dataset whose pipeline loads its images through petrel keeps all its paths as written (petrel's
+    ``path_mapping`` maps the ``data_root`` they share, as written), its ``ann_file`` too, which mmengine reads from
+    the local disk relative to the directory a run starts in: a retrain from another directory did not find it, and
+    the export said nothing. It is now named, key and value, in a warning; a dataset with its own petrel backend_args
+    (its ann_file read through petrel too) and an absolute data_root are not."""
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / 'data' / 'coco' / 'annotations').mkdir(parents=True)
+    (tmp_path / 'data' / 'coco' / 'annotations' / 'a.json').write_text('{}')
+    petrel = dict(backend='petrel', path_mapping={'data/': 's3://bucket/data/'})
+    (tmp_path / 'retrain.py').write_text(f"""petrel = {petrel!r}
+pipeline = [dict(type='LoadImageFromFile', backend_args=petrel)]
+train_dataloader = dict(dataset=dict(type='CocoDataset', data_root='data/coco/', ann_file='annotations/a.json',
+                                     data_prefix=dict(img='train/'), pipeline=pipeline))
+val_dataloader = dict(dataset=dict(type='CocoDataset', data_root='data/coco/', ann_file='annotations/a.json',
+                                   backend_args=petrel, pipeline=pipeline))
+test_dataloader = dict(dataset=dict(type='CocoDataset', data_root='{tmp_path}/data/coco/',
+                                    ann_file='annotations/a.json', pipeline=pipeline))
+""")
+    kept = []
+    cfg = Config.fromfile(str(tmp_path / 'retrain.py'))
+    rewritten, left = absolute_data_paths(cfg, kept)
+    assert cfg.train_dataloader.dataset.ann_file == 'annotations/a.json'  # as written: it shares the mapped data_root
+    assert cfg.train_dataloader.dataset.data_root == 'data/coco/'
+    assert kept == [('train_dataloader.dataset.ann_file', "'annotations/a.json' (joined to data_root 'data/coco/')")]
+    loop, logged = _exporting_loop(str(tmp_path / 'retrain.py'), str(tmp_path), monkeypatch)
+    SearchLoopBase.write_final_config(loop, 'pc_nas_final_config.py', 'model = dict(type="X")', 'searched')
+    said = [m for m in logged if 'kept as written' in m]
+    assert len(said) == 1, logged
+    assert ("train_dataloader.dataset.ann_file='annotations/a.json' (joined to data_root 'data/coco/') kept as "
+            f'written, relative to the directory a run starts in ({tmp_path} for the search)') in said[0]
+    assert 'val_dataloader' not in said[0] and 'test_dataloader' not in said[0]
