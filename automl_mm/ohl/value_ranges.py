@@ -181,12 +181,18 @@ def _dict_advice(current: Mapping, value: Any, path: str) -> str:
         return f'write one of its keys ({", ".join(fitting)})'
     held = ', '.join(f'{path}.{key} holds {_holds(shape)}' if (shape := value_shape(item)) is not None else
                      f'{path}.{key} holds {item!r}' for key, item in current.items())
-    numbers = tuple(value.tolist()) if isinstance(value, torch.Tensor) else tuple(value)
+    if new == 0:  # one number (a one-element tensor's too) over keys that all hold several: it under a key
+        numbers: Any = _scalar(value)
+        how = 'the number under the key that takes it'
+    else:  # plain numbers (a tensor's, numpy's as Python's), so the example evaluates as written
+        numbers = tuple(v.item() if hasattr(v, 'item') else v for v in
+                        (value.tolist() if isinstance(value, torch.Tensor) else value))
+        how = 'the numbers as a tuple under the key that takes them'
     key = next((key for key, item in current.items() if value_shape(item) == 0), next(iter(current), None))
     example = {**current, key: numbers} if key is not None else {'<key>': numbers}
-    return (f'none of its keys holds {_holds(new)} ({held}): write the whole dict, the numbers as a tuple under '
-            f'the key that takes them, e.g. {example!r}, or give that key {_holds(new)} in the config (floats where it '
-            'takes real numbers; a search space writes numbers, not a dict) and write that key')
+    return (f'none of its keys holds {_holds(new)} ({held}): write the whole dict, {how}, e.g. {example!r}, or give '
+            f'that key {_holds(new)} in the config (floats where it takes real numbers; a search space writes '
+            'numbers, not a dict) and write that key')
 
 
 def check_shape(runner: Any, path: str, value: Any) -> None:

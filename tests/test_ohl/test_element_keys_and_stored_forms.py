@@ -255,3 +255,20 @@ def test_a_per_channel_fill_over_pads_pad_val_dict_gets_advice_that_is_accepted(
     # a key that holds as many numbers is named alone
     with pytest.raises(ValueError, match=r'is 3 numbers: write one of its keys \([\w.]+\.pad_val\.img\)$'):
         set_attribute(runner, AT + '0.pad_val', fill)
+
+
+def test_one_number_over_a_dict_whose_keys_all_hold_several_is_refused_with_advice_not_a_type_error():
+    """One number (a float, a one-element tensor) written over a dict whose keys all hold tuples raised
+    ``TypeError: 'float' object is not iterable`` from the advice itself (``tuple(value)``); numpy numbers in the
+    example were written as ``np.float64(1.5)``, which the advice's reader cannot paste into a config."""
+    from automl_mm.ohl.value_ranges import shape_mismatch
+    held = dict(img=(1, 2, 3), seg=(4, 5, 6))
+    for one in (3.0, torch.tensor([3.0])):
+        assert shape_mismatch(held, one, 'p').endswith(
+            "write the whole dict, the number under the key that takes it, e.g. {'img': 3.0, 'seg': (4, 5, 6)}, or "
+            'give that key one number in the config (floats where it takes real numbers; a search space writes '
+            'numbers, not a dict) and write that key')
+    assert "e.g. {'img': (1.5, 2.0, 3.0), 'seg': 255}" in shape_mismatch(dict(img=114, seg=255),
+                                                                           [np.float64(1.5), 2.0, 3.0], 'p')
+    # the numbers go under a key that holds one number, not merely the first key
+    assert "e.g. {'a': (1, 2), 'img': (1.0, 2.0, 3.0)}" in shape_mismatch(dict(a=(1, 2), img=114), [1.0, 2.0, 3.0])
