@@ -171,11 +171,14 @@ def warn_oversubscribed(parser: argparse.ArgumentParser, dest: str, value: int) 
               flush=True)
 
 
-def threads_per_run(runs: int, environ=None) -> dict[str, str]:
+def threads_per_run(runs: int, environ=None, what: str = 'runs') -> dict[str, str]:
     """The environment to add to each of ``runs`` subprocesses started at once, as torchrun does for several
     processes per node: ``{'OMP_NUM_THREADS': str(max(1, C // runs))}`` where ``OMP_NUM_THREADS`` is unset in
     ``environ`` (``os.environ`` by default) and ``runs`` > 1, said once on stderr; ``{}`` where it is set (kept) or
-    one run starts at a time. C is the cores this process may run on (:func:`automl_mm.engine.launch.usable_cpus`).
+    one run starts at a time (give the runs that do start at once: ``--jobs 4`` over 2 searches runs 2, which
+    ``cores // 4`` left half the cores idle). C is the cores this process may run on
+    (:func:`automl_mm.engine.launch.usable_cpus`); ``what`` names the runs in the message. A blank
+    ``OMP_NUM_THREADS`` is unset, as :func:`automl_mm.engine.launch.worker_threads` (each run's) reads it.
     Without it each tools/train.py run took torch's default thread count, ``runs`` x C threads on the C cores, while
     the benchmarks' recorded costs were measured with ``OMP_NUM_THREADS=1``."""
     import os
@@ -184,10 +187,10 @@ def threads_per_run(runs: int, environ=None) -> dict[str, str]:
     from automl_mm.engine.launch import usable_cpus
 
     environ = os.environ if environ is None else environ
-    if runs <= 1 or environ.get('OMP_NUM_THREADS'):
+    if runs <= 1 or (environ.get('OMP_NUM_THREADS') or '').strip():
         return {}
     usable = usable_cpus()
     threads = max(1, usable // runs)
-    print(f'OMP_NUM_THREADS is unset: each of the {runs} runs at a time gets {threads} thread(s) ({usable} cores '
+    print(f'OMP_NUM_THREADS is unset: each of the {runs} {what} at a time gets {threads} thread(s) ({usable} cores '
           f'this process may run on // {runs}); set OMP_NUM_THREADS to choose', file=sys.stderr, flush=True)
     return {'OMP_NUM_THREADS': str(threads)}

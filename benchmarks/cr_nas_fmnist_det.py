@@ -30,8 +30,9 @@ trained with other settings than this invocation gives it is refused before any 
 Run: python benchmarks/cr_nas_fmnist_det.py [--search-seeds 0 1] [--seeds 0 1 2] [--jobs 2] [--out results.json]
 Cost, measured with ``--jobs 2`` and ``OMP_NUM_THREADS=1`` on 2 cores: 38 minutes for the defaults. The two searches
 side by side took 17 minutes, then three rounds of two retrainings took 6.5 minutes each.
-Where OMP_NUM_THREADS is unset, each of the ``--jobs N`` runs gets cores // N threads (at least 1; said once on
-stderr: :func:`_options.threads_per_run`); a set one is kept.
+Where OMP_NUM_THREADS is unset, each of the ``--jobs N`` runs gets cores // N threads (N: the runs of the phase that
+start at once, at most ``--jobs``; at least 1; said once a phase on stderr: :func:`_options.threads_per_run`); a set
+one is kept.
 """
 from __future__ import annotations
 
@@ -416,7 +417,6 @@ def main(argv: list[str] | None = None) -> dict:
     ensure_fmnist_det(args.data_root)
     os.makedirs(work_root, exist_ok=True)
     pool = ThreadPoolExecutor(args.jobs)
-    threads = threads_per_run(args.jobs)  # torch's default per run: --jobs x cores threads on the cores
     report: dict = {'search_config': osp.relpath(SEARCH_CONFIG, ROOT), 'retrain_config': osp.relpath(RETRAIN_CONFIG,
                                                                                                        ROOT)}
     probe = search_config(args, 0)
@@ -431,6 +431,8 @@ def main(argv: list[str] | None = None) -> dict:
     # 1. searches
     searched_backbone: dict
     if args.allocation is None:
+        # torch's default per run: --jobs x cores threads on the cores; split by the searches that start at once
+        threads = threads_per_run(min(args.jobs, len(args.search_seeds)), what='searches')
         jobs = [pool.submit(_run, search_config(args, s), work_root, f'search_s{s}', _search_done if args.reuse
                             else None, threads) for s in args.search_seeds]
         searches = [dict(read_search(job.result()), seed=s) for s, job in zip(args.search_seeds, jobs)]
@@ -477,6 +479,7 @@ def main(argv: list[str] | None = None) -> dict:
           f'search\'s flops_tolerance {tolerance:.0%})', flush=True)
 
     # 3. retraining from scratch, same schedule
+    threads = threads_per_run(min(args.jobs, len(arms) * len(args.seeds)), what='retrainings')
     jobs = {(arm, seed): pool.submit(_run, arm_config(args, arm, seed, *arms[arm]), work_root, f'{arm}_s{seed}',
                                      _train_done if args.reuse else None, threads)
             for seed in args.seeds for arm in arms}

@@ -235,11 +235,13 @@ class _Started(Exception):
     pass
 
 
-@pytest.mark.parametrize('omp, expected', [(None, '2'), ('3', '3')])
-def test_benchmark_jobs_share_the_cores_unless_omp_num_threads_is_set(tmp_path, monkeypatch, capsys, omp, expected):
+@pytest.mark.parametrize('omp, expected, jobs', [(None, '2', '2'), ('3', '3', '2'), (None, '2', '4')])
+def test_benchmark_jobs_share_the_cores_unless_omp_num_threads_is_set(tmp_path, monkeypatch, capsys, omp, expected,
+                                                                      jobs):
     """``--jobs 2`` started two tools/train.py runs each with torch's default thread count (2 x cores threads on the
     cores) where OMP_NUM_THREADS was unset; now each gets cores // jobs (4 cores here: 2), said once on stderr, as
-    torchrun does, and a set OMP_NUM_THREADS is kept. The subprocess is a stand-in: no training."""
+    torchrun does, and a set OMP_NUM_THREADS is kept. ``--jobs 4`` over 2 searches starts 2: each gets 2, not 1
+    (half the cores were idle). The subprocess is a stand-in: no training."""
     bench = _bench()
     options = sys.modules['_options']
     monkeypatch.setattr('automl_mm.engine.launch.usable_cpus', lambda: 4)
@@ -257,10 +259,17 @@ def test_benchmark_jobs_share_the_cores_unless_omp_num_threads_is_set(tmp_path, 
     monkeypatch.setattr(bench, 'ensure_fmnist_det', lambda root: None)
     monkeypatch.setattr(bench, '_arch_val_images', lambda cfg: 10 ** 6)
     with pytest.raises(_Started):
-        bench.main(['--jobs', '2', '--search-seeds', '0', '1', '--work-dir', str(tmp_path / 'w')])
+        bench.main(['--jobs', jobs, '--search-seeds', '0', '1', '--work-dir', str(tmp_path / 'w')])
     assert submitted and all(threads == ({} if omp else {'OMP_NUM_THREADS': '2'}) for threads in submitted)
     err = capsys.readouterr().err
     assert err.count('OMP_NUM_THREADS is unset') == (0 if omp else 1)
+    if jobs == '4':  # the retrainings (2 arms x 1 seed) split the cores by the 2 that start, too
+        submitted.clear()
+        with pytest.raises(_Started):
+            bench.main(['--jobs', jobs, '--allocation', '1', '1', '1', '1', '--seeds', '0', '--work-dir',
+                        str(tmp_path / 'a')])
+        assert submitted == [{'OMP_NUM_THREADS': '2'}] * 2
+        assert 'each of the 2 retrainings at a time gets 2 thread(s)' in capsys.readouterr().err
 
     seen = []  # a fresh module's _run puts them in the run's environment, over what it copied from os.environ
     bench = _bench()
@@ -269,3 +278,5 @@ def test_benchmark_jobs_share_the_cores_unless_omp_num_threads_is_set(tmp_path, 
     bench._run(Config(dict(work_dir='unused')), str(tmp_path), 's', None, options.threads_per_run(2))
     assert seen[-1]['OMP_NUM_THREADS'] == expected
     assert options.threads_per_run(1) == {}  # one run at a time: torch's default, as before
+    assert options.threads_per_run(8, {}) == {'OMP_NUM_THREADS': '1'}  # at least 1
+    assert options.threads_per_run(2, {'OMP_NUM_THREADS': ' '}) == {'OMP_NUM_THREADS': '2'}  # blank: unset
