@@ -210,3 +210,20 @@ test_dataloader = dict(dataset=dict(type='CocoDataset', data_root='{tmp_path}/da
     assert ("train_dataloader.dataset.ann_file='annotations/a.json' (joined to data_root 'data/coco/') kept as "
             f'written, relative to the directory a run starts in ({tmp_path} for the search)') in said[0]
     assert 'val_dataloader' not in said[0] and 'test_dataloader' not in said[0]
+
+
+def test_kept_ann_files_without_data_root_and_proposal_files_are_named_not_file_client_args_ones(tmp_path,
+                                                                                                   monkeypatch):
+    """The members the first test of ``kept`` left unchecked: an ``ann_file`` with no ``data_root`` (read from the
+    current directory as written: named, nothing joined), a ``proposal_file``, and a dataset whose own backend is
+    given as mmengine's older ``file_client_args`` (read through petrel: not named)."""
+    monkeypatch.chdir(tmp_path)
+    petrel = dict(backend='petrel', path_mapping={'data/': 's3://bucket/data/'})
+    pipeline = [dict(type='LoadImageFromFile', backend_args=petrel)]
+    cfg = dict(a=dict(dataset=dict(type='CocoDataset', ann_file='data/a.json', proposal_file='data/p.pkl',
+                                   pipeline=pipeline)),
+               b=dict(dataset=dict(type='CocoDataset', data_root='data/', ann_file='a.json',
+                                   file_client_args=petrel, pipeline=pipeline)))
+    kept = []
+    absolute_data_paths(cfg, kept)
+    assert kept == [('a.dataset.ann_file', "'data/a.json'"), ('a.dataset.proposal_file', "'data/p.pkl'")]
