@@ -181,9 +181,7 @@ from .preflight_coco import (
     check_backend_coco_files,
     check_image_sizes_given,
     check_images_kept,
-    check_shared_folders,
     read_coco_file,
-    shared_folder_files,
 )
 from .preflight_coco_counts import check_coco_proposal_nums, check_uncomputed_selection_keys, warn_uncomputed_coco_items
 from .preflight_coco_settings import (
@@ -193,6 +191,7 @@ from .preflight_coco_settings import (
     warn_classwise_iou_columns,
     warn_ov_ap50_threshold,
 )
+from .preflight_coco_shared import check_shared_folders, shared_folder_files
 from .preflight_data_hint import missing_file_hint
 from .preflight_dropped_args import check_dropped_arguments
 from .preflight_eval_splits import (

@@ -113,7 +113,7 @@ def _check_bn_loader(cfg: Any, bn_loader: Any, bn_key: str, reward_loader: Any, 
     test split's leaked into every reward, the reward split's made the reward optimistic, silently. The default
     (``train_dataloader`` with ``test_pipeline``) reads the training split, checked as such. Test or reward images
     listed under another COCO annotation file are found image by image
-    (:func:`~automl_mm.engine.preflight_coco.check_shared_folders`). Raises :class:`ConfigCheckError` naming
+    (:func:`~automl_mm.engine.preflight_coco_shared.check_shared_folders`). Raises :class:`ConfigCheckError` naming
     ``bn_key``."""
     from .preflight_eval_splits import reads_test_split, test_split_read
 
