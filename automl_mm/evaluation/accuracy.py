@@ -141,10 +141,16 @@ class RankAgreedMetric(BaseMetric):
         Raises:
             Exception: the kept error (a refusal's ``ValueError``).
         """
+        refusal = self._take_kept_refusal()
+        if refusal is not None:
+            raise refusal
+
+    def _take_kept_refusal(self) -> Exception | None:
+        """The error ``process`` kept (forgotten here; the rank's partial results dropped with it), else ``None``."""
         refusal, self._kept_refusal = self._kept_refusal, None
         if refusal is not None:
             self.results.clear()
-            raise refusal
+        return refusal
 
     def drop_kept_refusal(self) -> None:
         """Forget an error ``process`` kept (a reading that raised before this metric's turn): the next evaluation
@@ -162,10 +168,7 @@ class RankAgreedMetric(BaseMetric):
         from automl_mm.engine.rank_failures import agree_on_failure
 
         what = f'{type(self).__name__}: the evaluation'
-        refusal, self._kept_refusal = self._kept_refusal, None
-        if refusal is not None:
-            self.results.clear()
-        agree_on_failure(refusal, what)  # (nothing to agree on a single process)
+        agree_on_failure(self._take_kept_refusal(), what)  # (nothing to agree on a single process)
         if not (is_distributed() and get_world_size() > 1):
             return super().evaluate(size)
         self._compute_errors = errors = []  # rank 0's compute_metrics keeps its error: mmengine broadcasts no value
