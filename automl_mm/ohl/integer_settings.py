@@ -203,11 +203,13 @@ def _integer_pairs(pairs: list[tuple[Any, Any]], path: str, runner: Any = None) 
     an integer held there is an integer setting, with the advice on writing a real number there
     (:func:`_float_advice`): not an optimiser group's (:func:`group_key`; torch's settings are real numbers,
     ``weight_decay=0`` too), an attribute with a known real range (:func:`attribute_range`: a loss's
-    ``loss_weight=1``, a scheduler's ``eta_min=0``) nor one known to take real numbers (:func:`_real_valued`:
+    ``loss_weight=1``, a scheduler's ``eta_min=0``; a count with a range, ``TaskAlignedAssigner``'s ``topk >= 1``,
+    stays: :data:`~automl_mm.ohl.constructor_ranges.COUNTS`) nor one known to take real numbers (:func:`_real_valued`:
     ``PhotoMetricDistortion``'s ``brightness_delta=32``, ``clip_grad_kwargs``' ``max_norm=35``). An element of a
     list, tuple or dict (``RandomAffine``'s ``border_val.0``, a loss's ``class_weight.1``, ``clip_grad_kwargs``'
     ``max_norm``) is judged by the attribute that holds it
     (:func:`~automl_mm.ohl.element_paths.element_attribute`; with ``runner``, which the chains are read from)."""
+    from .constructor_ranges import is_count
     from .value_ranges import attribute_range, group_key
 
     if group_key(path) is not None:
@@ -222,8 +224,9 @@ def _integer_pairs(pairs: list[tuple[Any, Any]], path: str, runner: Any = None) 
         if isinstance(owner, (dict, list, tuple)) or not isinstance(attribute, str):
             found.append((current, FLOAT_ADVICE))  # a container at the root: nothing known of it
             continue
-        if (setting == attribute and attribute_range(owner, attribute) is not None) or _real_valued(owner, setting):
-            continue
+        if (setting == attribute and attribute_range(owner, attribute) is not None
+                and not is_count(owner, attribute)) or _real_valued(owner, setting):
+            continue  # a real range (a loss_weight's), not a count's (topk >= 1: constructor_ranges.COUNTS)
         found.append((current, _float_advice(owner, setting)))
     return found
 

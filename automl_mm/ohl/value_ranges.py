@@ -33,9 +33,11 @@ parameter scheduler's ``eta_min`` in the range of the key it schedules, its ``ga
 [0, 1] (:func:`_scheduler_range`).
 A loss's ``class_weight`` (:class:`~automl_mm.models.loss_keys.ClassWeightAttribute`, and mmdet's plain list, which
 mmdet does not check) has each weight >= 0, one element of it (``...class_weight.3``) too; a list choice is
-compared element by element. Targets that check their own writes (a loss's ``class_weight``,
-``ignore_index``, ``avg_non_ignore``) are also given each choice, and an element path the whole list with that
-element replaced, without writing (:func:`check_accepted`).
+compared element by element. What a class's constructor checks and a later write would skip (an EMA's ``momentum`` in
+(0, 1) and ``gamma`` > 0, mmdet's distillation ``T`` >= 1, an mmdet AutoAugment op's ``min_mag`` / ``max_mag``, ...)
+has that range (:mod:`automl_mm.ohl.constructor_ranges`). Targets that check their own writes (a loss's
+``class_weight``, ``ignore_index``, ``avg_non_ignore``) are also given each choice, and an element path the whole
+list with that element replaced, without writing (:func:`check_accepted`).
 Other targets have no known range and are not checked.
 """
 from __future__ import annotations
@@ -47,6 +49,7 @@ import torch
 
 from automl_mm.utils.intervals import INF, NON_NEGATIVE, UNIT, UNIT_OPEN, Interval
 
+from .constructor_ranges import constructor_range
 from .element_paths import Element, element_attribute, element_attributes, replaced  # noqa: F401  (re-exported)
 from .integer_settings import (  # noqa: F401  (re-exported: they lived here)
     FLOAT_ADVICE,
@@ -216,7 +219,9 @@ def attribute_range(owner: Any, name: str) -> tuple[Interval, str] | None:
     a ``CheckedFloat`` with an ``interval``, an mmcv transform's ``prob``, torch's dropout ``p``, an augmentation
     op's ``magnitude`` (its ``magnitude_range``), a parameter scheduler's (:func:`_scheduler_range`), a loss
     module's ``loss_weight`` (>= 0), ``IoUBalancedNegSampler``'s ``floor_thr`` (>= 0) and ``floor_fraction`` ([0, 1]:
-    :data:`_IOU_BALANCED`)."""
+    :data:`_IOU_BALANCED`), and what a constructor checks that a later write would skip
+    (:data:`~automl_mm.ohl.constructor_ranges.CONSTRUCTOR_RANGES`: an EMA's ``momentum`` and ``gamma``, a
+    distillation loss's ``T``, an mmdet AutoAugment op's ``min_mag`` / ``max_mag``, ...)."""
     declared = getattr(type(owner), name, None)
     interval = getattr(declared, 'interval', None)
     if isinstance(interval, Interval):
@@ -256,7 +261,7 @@ def attribute_range(owner: Any, name: str) -> tuple[Interval, str] | None:
         # loss, silently (automl_mm's losses declare it: ClassWeightAttribute.interval, above)
         return NON_NEGATIVE, (f'{type(owner).__name__}.class_weight, each a class weight (below 0 that class\'s '
                               'loss is ascended)')
-    return None
+    return constructor_range(owner, name)  # ExpMomentumEMA's gamma > 0, the distillation T >= 1, ...
 
 
 #: mmdet 3.3's ``IoUBalancedNegSampler``: its constructor takes ``floor_thr`` >= 0 or -1 (its default) and

@@ -1,0 +1,172 @@
+"""A value a class's constructor would refuse is refused when OHL writes it onto the built object
+(:mod:`automl_mm.ohl.constructor_ranges`), naming the path, the value and the range, before anything is written.
+
+Inputs that showed the fault: ``set_attribute(runner, 'obj.gamma', 0.0)`` on mmdet's ``ExpMomentumEMA`` (whose
+``__init__`` asserts ``gamma > 0``) was written, and the next EMA update divided by zero;
+``KnowledgeDistillationKLDivLoss.T`` of 0.5, ``Brightness.max_mag`` of 3.0, ``TaskAlignedAssigner.topk`` of 0 and
+the rest of :data:`~automl_mm.ohl.constructor_ranges.CONSTRUCTOR_RANGES` were written the same way and trained
+silently wrong or stopped deep inside the object.
+"""
+from __future__ import annotations
+
+import re
+from types import SimpleNamespace
+
+import pytest
+from mmcv.transforms import CenterCrop
+from mmdet.datasets.transforms import (
+    Brightness,
+    CachedMixUp,
+    CachedMosaic,
+    Color,
+    Contrast,
+    CutOut,
+    Posterize,
+    RandomAffine,
+    RandomCenterCropPad,
+    RandomErasing,
+    RandomShift,
+    Rotate,
+    Sharpness,
+    ShearX,
+    ShearY,
+    Solarize,
+    SolarizeAdd,
+    TranslateX,
+    TranslateY,
+)
+from mmdet.datasets.transforms import RandomCrop as DetRandomCrop
+from mmdet.engine.hooks import MeanTeacherHook
+from mmdet.models.layers import DropBlock, ExpMomentumEMA
+from mmdet.models.losses import BalancedL1Loss, KnowledgeDistillationKLDivLoss, SmoothL1Loss, VarifocalLoss
+from mmdet.models.task_modules import IoUBalancedNegSampler, TaskAlignedAssigner
+from mmdet.models.trackers import QuasiDenseTracker
+from mmengine.model import ExponentialMovingAverage, MomentumAnnealingEMA
+from torch import nn
+
+from automl_mm.augment.photometric import Identity
+from automl_mm.datasets.transforms import RandomCrop, RandomResizedCrop, ResizeShortEdge
+from automl_mm.ohl.attribute_space import AttributeSpace
+from automl_mm.ohl.attributes import check_written_value, get_attribute, set_attribute
+from automl_mm.ohl.constructor_ranges import CONSTRUCTOR_RANGES
+
+
+def _runner(obj):
+    return SimpleNamespace(model=nn.Module(), cfg=None, hooks=[], param_schedulers=[], obj=obj,
+                           train_dataloader=SimpleNamespace(dataset=SimpleNamespace(pipeline=None)))
+
+
+def _crop_pad():
+    return RandomCenterCropPad(crop_size=(32, 32), ratios=(1.0,), mean=[0, 10.5, 20.0], std=[1.0, 1.0, 1.0],
+                               to_rgb=True, test_pad_mode=None)
+
+
+def _task_aligned():
+    return TaskAlignedAssigner(topk=13, iou_calculator=dict(type='BboxOverlaps2D', _scope_='mmdet'))
+
+
+def _mags(cls, high):
+    def build():
+        return cls(min_mag=0.1 * high, max_mag=0.9 * high)
+    return [(f'{cls.__name__}-min', build, 'min_mag', -0.5, 0.2 * high, f'[0, {high:g}]'),
+            (f'{cls.__name__}-max', build, 'max_mag', high + 1.0, 0.8 * high, f'[0, {high:g}]')]
+
+
+# (id, build, attribute path below the object, a value out of range, one inside, the range as the message gives it)
+ROWS = [
+    ('EMA-momentum', lambda: ExponentialMovingAverage(nn.Linear(1, 1), momentum=0.1), 'momentum', 1.0, 0.2, '(0, 1)'),
+    ('annealing-EMA-gamma', lambda: MomentumAnnealingEMA(nn.Linear(1, 1), momentum=0.1), 'gamma', 0.0, 50.0,
+     '(0, inf)'),
+    ('ExpMomentumEMA-gamma', lambda: ExpMomentumEMA(nn.Linear(1, 1)), 'gamma', 0.0, 100.0, '(0, inf)'),
+    ('ExpMomentumEMA-momentum', lambda: ExpMomentumEMA(nn.Linear(1, 1)), 'momentum', 0.0, 0.001, '(0, 1)'),
+    ('MeanTeacherHook-momentum', lambda: MeanTeacherHook(), 'momentum', 1.5, 0.01, '(0, 1)'),
+    ('distillation-T', lambda: KnowledgeDistillationKLDivLoss(), 'T', 0.5, 4.0, '[1, inf)'),
+    ('Varifocal-alpha', lambda: VarifocalLoss(), 'alpha', -0.1, 0.5, '[0, inf)'),
+    ('SmoothL1-beta', lambda: SmoothL1Loss(), 'beta', 0.0, 0.5, '(0, inf)'),
+    ('BalancedL1-beta', lambda: BalancedL1Loss(), 'beta', -1.0, 0.5, '(0, inf)'),
+    ('DropBlock-drop_prob', lambda: DropBlock(0.1, 3), 'drop_prob', 0.0, 0.3, '(0, 1]'),
+    ('DropBlock-warmup_iters', lambda: DropBlock(0.1, 3), 'warmup_iters', -1, 100, '[0, inf)'),
+    ('TaskAligned-topk', lambda: _task_aligned(), 'topk', 0, 9, '[1, inf)'),
+    ('IoUBalanced-num_bins', lambda: IoUBalancedNegSampler(num=8, pos_fraction=0.25), 'num_bins', 0, 2, '[1, inf)'),
+    ('QDTrack-memo_momentum', QuasiDenseTracker, 'memo_momentum', 1.2, 0.5, '[0, 1]'),
+    ('QDTrack-tracklet_frames', QuasiDenseTracker, 'memo_tracklet_frames', -1, 5, '[0, inf)'),
+    ('QDTrack-backdrop_frames', QuasiDenseTracker, 'memo_backdrop_frames', -1, 2, '[0, inf)'),
+    ('ColorTransform-level', lambda: Brightness(level=5), 'level', 11, 3, '[0, 10]'),
+    ('GeomTransform-level', lambda: ShearX(level=5), 'level', -1, 3, '[0, 10]'),
+    ('GeomTransform-reversal_prob', ShearX, 'reversal_prob', 1.5, 0.25, '[0, 1]'),
+    ('GeomTransform-img_border_value', Rotate, 'img_border_value.1', 300.0, 64.0, '[0, 255]'),
+    ('GeomTransform-img_border_value-whole', Rotate, 'img_border_value', (1.0, -2.0, 3.0), (1.0, 2.0, 3.0),
+     '[0, 255]'),
+    *_mags(Color, 2.0), *_mags(Brightness, 2.0), *_mags(Contrast, 2.0), *_mags(Sharpness, 2.0),
+    *_mags(Solarize, 256.0), *_mags(SolarizeAdd, 110.0), *_mags(Posterize, 8.0), *_mags(ShearX, 90.0),
+    *_mags(ShearY, 90.0), *_mags(Rotate, 180.0), *_mags(TranslateX, 1.0), *_mags(TranslateY, 1.0),
+    ('RandomAffine-max_translate_ratio', RandomAffine, 'max_translate_ratio', 1.5, 0.2, '[0, 1]'),
+    ('RandomAffine-scaling_ratio_range', RandomAffine, 'scaling_ratio_range.0', 0.0, 0.8, '(0, inf)'),
+    ('RandomShift-max_shift_px', RandomShift, 'max_shift_px', -4, 16, '[0, inf)'),
+    ('CutOut-n_holes', lambda: CutOut(n_holes=(1, 3), cutout_shape=(4, 4)), 'n_holes', (-1, 3), (0, 2), '[0, inf)'),
+    ('RandomErasing-n_patches', lambda: RandomErasing(n_patches=(1, 3), ratio=(0.1, 0.5)), 'n_patches.0', -1, 0,
+     '[0, inf)'),
+    ('RandomErasing-ratio', lambda: RandomErasing(n_patches=(1, 3), ratio=(0.1, 0.5)), 'ratio.1', 1.5, 0.6,
+     '[0, 1]'),
+    ('CachedMosaic-max_cached_images', CachedMosaic, 'max_cached_images', 3, 10, '[4, inf)'),
+    ('CachedMixUp-max_cached_images', CachedMixUp, 'max_cached_images', 1, 10, '[2, inf)'),
+    ('mmdet-RandomCrop-relative', lambda: DetRandomCrop(crop_size=(0.5, 0.5), crop_type='relative'),
+     'crop_size.0', 1.5, 0.7, '(0, 1]'),
+    ('mmdet-RandomCrop-absolute', lambda: DetRandomCrop(crop_size=(16, 16)), 'crop_size', (0, 16), (8, 8),
+     '[1, inf)'),
+    ('RandomCenterCropPad-crop_size', _crop_pad, 'crop_size.1', 0, 16, '[1, inf)'),
+    ('mmcv-CenterCrop-crop_size', lambda: CenterCrop(crop_size=(8, 8)), 'crop_size.0', 0, 4, '[1, inf)'),
+    ('automl_mm-RandomCrop-crop_size', lambda: RandomCrop(crop_size=4), 'crop_size.0', 0, 3, '[1, inf)'),
+    ('automl_mm-RandomCrop-padding', lambda: RandomCrop(crop_size=4), 'padding', -1, 2, '[0, inf)'),
+    ('automl_mm-RandomCrop-pad_val', lambda: RandomCrop(crop_size=4), 'pad_val', 300, 128, '[0, 255]'),
+    ('RandomResizedCrop-scale', lambda: RandomResizedCrop(scale=8), 'scale', 0, 16, '[1, inf)'),
+    ('RandomResizedCrop-max_attempts', lambda: RandomResizedCrop(scale=8), 'max_attempts', 0, 3, '[1, inf)'),
+    ('RandomResizedCrop-crop_ratio_range', lambda: RandomResizedCrop(scale=8), 'crop_ratio_range.1', 1.5, 0.9,
+     '(0, 1]'),
+    ('ResizeShortEdge-size', lambda: ResizeShortEdge(size=8), 'size', 0, 12, '[1, inf)'),
+    ('augment-op-fill', Identity, 'fill', 256, 0, '[0, 255]'),
+]
+
+
+@pytest.mark.parametrize('build, attribute, bad, good, interval', [row[1:] for row in ROWS], ids=[r[0] for r in ROWS])
+def test_a_value_the_constructor_refuses_is_refused_when_written_and_one_it_takes_is_written(build, attribute, bad,
+                                                                                             good, interval):
+    runner = _runner(build())
+    path = f'obj.{attribute}'
+    before = get_attribute(runner, path)
+    with pytest.raises(ValueError, match=rf"attribute path '{re.escape(path)}': {re.escape(repr(bad))} lies outside "
+                                         rf'{re.escape(interval)} \(.*checks it\)'):
+        set_attribute(runner, path, bad)
+    assert get_attribute(runner, path) == before  # nothing written
+    with pytest.raises(ValueError, match='lies outside'):
+        check_written_value(runner, path, bad)  # what a space's choices are checked with at setup
+    set_attribute(runner, path, good)
+    assert get_attribute(runner, path) == [good]
+
+
+def test_every_table_entry_has_a_row():
+    """Each ``(class, attribute)`` of the table is written out of range by a row above (so dropping an entry turns
+    its row red)."""
+    rows = {(type(row[1]()).__mro__, row[2].split('.')[0]) for row in ROWS}
+    covered = {(key, name) for key, names in CONSTRUCTOR_RANGES.items() for name in names
+               if any(name == attribute and any(f'{c.__module__.split(".")[0]}.{c.__name__}' == key for c in mro)
+                      for mro, attribute in rows)}
+    assert covered == {(key, name) for key, names in CONSTRUCTOR_RANGES.items() for name in names}
+
+
+def test_a_count_with_a_range_keeps_its_integer_check():
+    runner = _runner(_task_aligned())
+    with pytest.raises(ValueError, match=r"attribute path 'obj\.topk' holds an int \(13\), and 2\.5 is not an "
+                                         'integer'):
+        set_attribute(runner, 'obj.topk', 2.5)
+    assert runner.obj.topk == 13
+
+
+def test_a_gaussian_that_can_leave_the_constructor_range_is_refused_before_the_first_trunk():
+    runner = _runner(ExpMomentumEMA(nn.Linear(1, 1)))
+    space = AttributeSpace(dict(type='DiagGaussian', mean=[7.0], std=0.3), target='obj.gamma', name='ema')
+    with pytest.raises(ValueError, match=r"OHL space 'ema': attribute path 'obj\.gamma'.*transform=None.*leaves "
+                                         r'\(0, inf\) \(ExpMomentumEMA\.gamma, as mmdet\.ExpMomentumEMA checks it\)'):
+        space.check_choices(runner, 'obj.gamma')
+    AttributeSpace(dict(type='DiagGaussian', mean=[7.0], std=0.3), target='obj.gamma', transform='exp',
+                   name='ema').check_choices(runner, 'obj.gamma')
