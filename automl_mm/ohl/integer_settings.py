@@ -17,6 +17,7 @@ import numpy as np
 import torch
 
 from .element_paths import Element, element_attribute
+from .stored_forms import config_element
 
 
 def _held_integers(current: Any) -> str | None:
@@ -198,6 +199,19 @@ def _element_owners(runner: Any, path: str) -> dict[tuple[int, str], Element]:
     return found
 
 
+def held_value(node: Any, name: Any, owners: dict[tuple[int, str], Element]) -> Any:
+    """What the pair ``(node, name)`` (:func:`~automl_mm.ohl.attributes.resolve_attribute`) holds, as a written
+    value is compared with it: an element of a setting kept in another form (``RandomCenterCropPad``'s ``mean``,
+    reversed under ``to_rgb``) in the config's form (:func:`~automl_mm.ohl.stored_forms.config_element`;
+    ``owners``: :func:`_element_owners`), where the write puts the value; else the stored value."""
+    if not isinstance(node, (dict, list, tuple)):
+        return getattr(node, name, None)
+    found = owners.get((id(node), str(name)))
+    if found is None:
+        return node[name]
+    return config_element(found.owner, found.attribute, found.held, found.keys)
+
+
 def _integer_pairs(pairs: list[tuple[Any, Any]], path: str, runner: Any = None) -> list[tuple[Any, str]]:
     """``(what it holds, advice)`` of each of ``pairs`` (:func:`~automl_mm.ohl.attributes.resolve_attribute`) where
     an integer held there is an integer setting, with the advice on writing a real number there
@@ -217,7 +231,7 @@ def _integer_pairs(pairs: list[tuple[Any, Any]], path: str, runner: Any = None) 
     owners = _element_owners(runner, path)
     found = []
     for node, name in pairs:
-        current = node[name] if isinstance(node, (dict, list, tuple)) else getattr(node, name, None)
+        current = held_value(node, name, owners)  # RandomCenterCropPad's mean.0: the config's channel 0
         held = owners.get((id(node), str(name))) if isinstance(node, (dict, list, tuple)) else None
         owner, attribute, setting = (held.owner, held.attribute, held.setting) if held is not None else \
             (node, name, name)

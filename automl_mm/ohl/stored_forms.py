@@ -11,7 +11,7 @@ config value, and :func:`~automl_mm.ohl.attributes.get_attribute` reads it back 
 """
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from typing import Any
 
 import numpy as np
@@ -56,3 +56,18 @@ def stored_form(owner: Any, name: Any, value: Any) -> Any:
     """What ``owner`` keeps in its attribute ``name`` for the config value ``value``."""
     convert = conversion(owner, name)
     return value if convert is None else convert(owner, value)
+
+
+def config_element(owner: Any, name: Any, held: Any, keys: tuple[str, ...]) -> Any:
+    """The element at ``keys`` (list indices, dict keys) of ``owner``'s attribute ``name`` holding ``held``, as the
+    config gave it: ``RandomCenterCropPad(mean=[0, 10.5, 20.0], to_rgb=True)`` holds ``[20.0, 10.5, 0]``, and
+    ``mean.2`` is the config's 20.0, not the stored 0. What a write of one element is checked against (its integer
+    check: :mod:`automl_mm.ohl.integer_settings`; its shape), as the write itself goes into the config's form.
+
+    Raises:
+        KeyError, IndexError: ``keys`` do not lead into ``held`` (a path that resolved does not).
+    """
+    value = config_form(owner, name, held)
+    for key in keys:
+        value = value[key] if isinstance(value, Mapping) else value[int(key)]
+    return value

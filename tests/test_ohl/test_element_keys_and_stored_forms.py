@@ -112,6 +112,24 @@ def test_random_center_crop_pads_mean_and_std_are_written_in_the_configs_order()
     assert get_attribute(runner, AT + '0.std') == [[2.0, 1.0, 1.0]]
 
 
+@pytest.mark.parametrize('check', [set_attribute, check_written_value])
+def test_one_element_of_a_reversed_mean_is_checked_against_the_configs_element(check):
+    """``mean=[0, 10.5, 20.0]`` under ``to_rgb`` is held as ``[20.0, 10.5, 0]``: ``mean.2`` (the config's 20.0) was
+    refused as a float over "an int (0)", and ``mean.0`` (the config's int 0) passed the integer check."""
+    crop = RandomCenterCropPad(crop_size=(4, 4), ratios=(1.0,), mean=[0, 10.5, 20.0], std=[1.0, 1.0, 1.0],
+                               to_rgb=True, test_pad_mode=None)
+    runner = _runner(crop)
+    check(runner, AT + '0.mean.2', 3.5)
+    with pytest.raises(ValueError, match=r"'train_dataloader\.dataset\.pipeline\.transforms\.0\.mean\.0' holds an "
+                                         r'int \(0\), and 3\.5 is not an integer'):
+        check(runner, AT + '0.mean.0', 3.5)
+    assert crop.mean == ([3.5, 10.5, 0] if check is set_attribute else [20.0, 10.5, 0])
+    gaussian = dict(type='DiagGaussian', mean=[1.0], std=0.1)
+    AttributeSpace(gaussian, target=AT + '0.mean.2', name='m').check_dimension(runner, AT + '0.mean.2')
+    with pytest.raises(ValueError, match=r'holds an int \(0\), but a 1-dimensional DiagGaussian'):
+        AttributeSpace(gaussian, target=AT + '0.mean.0', name='m').check_dimension(runner, AT + '0.mean.0')
+
+
 def test_a_negative_floor_thr_is_refused_as_mmdet_resets_it_to_0():
     sampler = IoUBalancedNegSampler(num=4, pos_fraction=0.5, floor_thr=0.1)
     runner = _runner(sampler=sampler)
