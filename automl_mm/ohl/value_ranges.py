@@ -26,7 +26,8 @@ update rule in ``torch/optim/<name>.py``:
 An optimiser class outside the table gets :data:`GENERIC_RANGES` (the keys every torch optimiser that has them
 reads the same way). A module attribute declared as a :class:`~automl_mm.models.losses.CheckedFloat` with an
 ``interval`` (the loss hyper-parameters of :mod:`automl_mm.models.losses` and AM-LFS) has that range; a
-``prob`` of an mmcv transform (``BaseTransform``) is a probability, [0, 1]; torch's ``nn.Dropout*`` ``p`` too; a
+``prob`` of an mmcv transform (``BaseTransform``) is a probability, [0, 1]; torch's ``nn.Dropout*`` ``p`` in [0, 1)
+(at 1 training sees only zeros: a classification head's ``dropout`` is refused 1 when built); a
 module's ``loss_weight`` (mmdet's and mmpretrain's losses keep a plain float) is >= 0: below it the training
 ascends that loss, silently; an augmentation op's ``magnitude`` lies in its ``magnitude_range``; an mmengine
 parameter scheduler's ``eta_min`` in the range of the key it schedules, its ``gamma`` >= 0 and its factors in
@@ -216,10 +217,10 @@ def check_shape(runner: Any, path: str, value: Any) -> None:
 
 def attribute_range(owner: Any, name: str) -> tuple[Interval, str] | None:
     """``(range, source)`` of the attribute ``name`` of the object ``owner`` (not an optimiser group), else ``None``:
-    a ``CheckedFloat`` with an ``interval``, an mmcv transform's ``prob``, torch's dropout ``p``, an augmentation
-    op's ``magnitude`` (its ``magnitude_range``), a parameter scheduler's (:func:`_scheduler_range`), a loss
-    module's ``loss_weight`` (>= 0), ``IoUBalancedNegSampler``'s ``floor_thr`` (>= 0) and ``floor_fraction`` ([0, 1]:
-    :data:`_IOU_BALANCED`), and what a constructor checks that a later write would skip
+    a ``CheckedFloat`` with an ``interval``, an mmcv transform's ``prob``, torch's dropout ``p`` ([0, 1)), an
+    augmentation op's ``magnitude`` (its ``magnitude_range``), a parameter scheduler's (:func:`_scheduler_range`), a
+    loss module's ``loss_weight`` (>= 0), ``IoUBalancedNegSampler``'s ``floor_thr`` (>= 0) and ``floor_fraction``
+    ([0, 1]: :data:`_IOU_BALANCED`), and what a constructor checks that a later write would skip
     (:data:`~automl_mm.ohl.constructor_ranges.CONSTRUCTOR_RANGES`: an EMA's ``momentum`` and ``gamma``, a
     distillation loss's ``T``, an mmdet AutoAugment op's ``min_mag`` / ``max_mag``, ...)."""
     declared = getattr(type(owner), name, None)
@@ -234,7 +235,8 @@ def attribute_range(owner: Any, name: str) -> tuple[Interval, str] | None:
         if isinstance(owner, BaseTransform):
             return UNIT, f'{type(owner).__name__}.prob, a probability'
     if name == 'p' and isinstance(owner, torch.nn.modules.dropout._DropoutNd):
-        return UNIT, f'{type(owner).__name__}.p, a probability'
+        # torch builds p=1, which zeroes every feature in training; automl_mm's LinearClsHead refuses dropout=1
+        return UNIT_OPEN, f'{type(owner).__name__}.p, a drop probability below 1 (at 1 training sees only zeros)'
     magnitudes = getattr(type(owner), 'magnitude_range', None)
     if name == 'magnitude' and isinstance(magnitudes, tuple) and len(magnitudes) == 2:
         # an augmentation op (automl_mm.augment): its constructor refuses a magnitude outside it, a write did not

@@ -112,7 +112,7 @@ def test_choices_outside_the_range_are_refused_at_start_and_choices_inside_pass(
     ('model.loss.label_smoothing', 'exp', None, r'\[0, 1\)'),
     ('model.loss.loss_weight', None, None, r'\[0, inf\)'),
     ('model.gce.q', 'exp', None, r'\(0, 1\]'),
-    ('model.1.p', None, None, r'\[0, 1\]'),  # torch's Dropout
+    ('model.1.p', None, None, r'\[0, 1\)'),  # torch's Dropout (at 1 training sees only zeros)
     ('model.am_lfs.eps', 'exp', None, r'\(0, 1\) \(AMLFSLoss\.eps\)'),  # AM-LFS's loss parameters
     ('model.loss.label_smoothing', None, [0.0, 1.0], r'\[0, 1\)'),
 ])
