@@ -26,7 +26,8 @@ what trains read that value only once, when it was built, the write changes noth
   ``AutoAugment`` build their ``transforms`` from ``aug_space`` / ``policies``, mmdet's ``Expand`` its
   ``min_ratio`` / ``max_ratio`` from ``ratio_range``, ``Expand`` and ``RandomCenterCropPad`` their ``mean`` order
   from ``to_rgb`` (``RandomCenterCropPad``'s ``std`` is read by nothing), ``MinIoURandomCrop`` its
-  ``sample_mode`` from ``min_ious``, and ``TorchvisionAugment`` its torchvision ``op`` from its ``kwargs``.
+  ``sample_mode`` from ``min_ious``, automl_mm's ``RandomResizedCrop`` the ``log_aspect`` it draws from out of
+  ``aspect_ratio_range``, and ``TorchvisionAugment`` its torchvision ``op`` from its ``kwargs``.
   (automl_mm's own augmentation ops rebuild their look-up tables when their ``magnitude`` is written,
   :class:`~automl_mm.augment.op_base.BaseAugmentOp`.)
 
@@ -79,6 +80,12 @@ DERIVED_AT_INIT: dict[str, tuple[frozenset, str, str]] = {
                           "which are read at every call"),
     'mmdet.AutoAugment': (frozenset({'policies'}), 'transforms',
                           "target the built transform (...transforms.<i>.transforms.<j>.<key>), or prob"),
+    # automl_mm's RandomResizedCrop draws its aspect ratio between log_aspect, the logs of aspect_ratio_range taken at
+    # __init__; only the fallback crop (no draw fitted) reads aspect_ratio_range, so a write changed no drawn crop
+    'automl_mm.RandomResizedCrop': (frozenset({'aspect_ratio_range'}), 'log_aspect',
+                                    'its draws read log_aspect (the logs of the range) and its fallback crop the '
+                                    'range itself, so neither path alone moves both: compare the ranges as separate '
+                                    'runs, each built with its aspect_ratio_range'),
     # automl_mm's wrapper of torchvision's v2 policies builds ``op`` from its keyword arguments
     'automl_mm.TorchvisionAugment': (frozenset({'policy', 'kwargs'}), 'op',
                                      "target the torchvision transform's own attribute (...op.num_ops, "

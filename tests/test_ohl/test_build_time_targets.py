@@ -151,3 +151,22 @@ def test_augmentation_wrappers_built_from_their_lists_are_refused(index, path, w
         check_owned_attribute(runner, f'{prefix}.{path}', 'me')
     for fine in ('transforms.0.transforms.0.level', 'prob') if index < 2 else ('op.num_ops',):
         check_owned_attribute(runner, f'{prefix}.{fine}', 'me')
+
+
+def test_random_resized_crops_aspect_ratio_range_is_refused_as_read_only_at_init():
+    """automl_mm's ``RandomResizedCrop`` draws its aspect ratio between ``log_aspect``, made of
+    ``aspect_ratio_range`` at ``__init__``: a write of the range (or one bound) changed no drawn crop."""
+    from automl_mm.datasets.transforms import RandomResizedCrop
+
+    crop = RandomResizedCrop(scale=8)
+    runner = SimpleNamespace(train_dataloader=SimpleNamespace(dataset=SimpleNamespace(pipeline=crop)))
+    for path in ('aspect_ratio_range', 'aspect_ratio_range.0'):
+        with pytest.raises(ValueError, match=rf"writes train_dataloader\.dataset\.pipeline\.{re.escape(path)}, but "
+                                             r"RandomResizedCrop .*reads 'aspect_ratio_range' only at __init__, to "
+                                             r'make log_aspect.*separate runs'):
+            check_owned_attribute(runner, f'train_dataloader.dataset.pipeline.{path}', 'me')
+    log_aspect = crop.log_aspect
+    set_attribute(runner, 'train_dataloader.dataset.pipeline.aspect_ratio_range', (0.5, 2.0))  # what the write did
+    assert crop.log_aspect == log_aspect
+    for fine in ('crop_ratio_range.0', 'scale'):
+        check_owned_attribute(runner, f'train_dataloader.dataset.pipeline.{fine}', 'me')
