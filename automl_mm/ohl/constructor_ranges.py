@@ -32,7 +32,10 @@ Sources (mmengine 0.10, mmdet 3.3, mmcv 2.1; each an ``assert`` or ``raise`` in 
   ``ResizeShortEdge.size`` >= 1; an augmentation op's ``fill`` in [0, 255].
 
 Counts (:data:`COUNTS`: ``topk``, ``level``, ``n_holes``, pixel sizes, ...) keep their integer check
-(:mod:`automl_mm.ohl.integer_settings`): a range does not make them real-valued. Relations between two attributes
+(:mod:`automl_mm.ohl.integer_settings`): a range does not make them real-valued, and one holding None (mmdet's
+``level=None``, a magnitude drawn at each call) takes integers or None only. mmdet's ``RandomCrop.crop_size`` is a
+count only under an absolute ``crop_type`` (:data:`COUNT_WHEN`): ``crop_size=(0.5, 1)`` under ``relative_range``
+takes 0.9 at ``crop_size.1``. Relations between two attributes
 (``min_mag <= max_mag``, ``n_holes[0] < n_holes[1]``, ``scaling_ratio_range[0] <= [1]``) are not held: two spaces
 writing both would be refused or passed by the order of their writes.
 """
@@ -57,9 +60,15 @@ def _mags(high: float) -> dict[str, Range]:
     return dict(min_mag=Interval(0.0, high), max_mag=Interval(0.0, high))
 
 
+def _relative(owner: Any) -> bool:
+    """Whether mmdet's ``RandomCrop`` takes its ``crop_size`` as fractions of the image side (``relative`` /
+    ``relative_range``) rather than pixels."""
+    return str(getattr(owner, 'crop_type', '')).startswith('relative')
+
+
 def _crop_size(owner: Any) -> Interval:
     """mmdet's ``RandomCrop``: a fraction of the image side under ``relative`` / ``relative_range``, else pixels."""
-    return UNIT_ABOVE_ZERO if str(getattr(owner, 'crop_type', '')).startswith('relative') else AT_LEAST_ONE
+    return UNIT_ABOVE_ZERO if _relative(owner) else AT_LEAST_ONE
 
 
 _LEVEL = dict(level=Interval(0.0, 10.0))  # mmdet's _MAX_LEVEL
@@ -117,13 +126,21 @@ COUNTS: dict[str, frozenset[str]] = {
     'mmdet.RandomErasing': frozenset({'n_patches'}),
     'mmdet.CachedMosaic': frozenset({'max_cached_images'}),
     'mmdet.CachedMixUp': frozenset({'max_cached_images'}),
-    'mmdet.RandomCrop': frozenset({'crop_size'}),  # a relative crop_size holds floats: no integer is held there
+    'mmdet.RandomCrop': frozenset({'crop_size'}),  # in pixels only: COUNT_WHEN
     'mmdet.RandomCenterCropPad': frozenset({'crop_size'}),
     'mmcv.CenterCrop': frozenset({'crop_size'}),
     'automl_mm.RandomCrop': frozenset({'crop_size', 'padding', 'pad_val'}),
     'automl_mm.RandomResizedCrop': frozenset({'scale', 'max_attempts'}),
     'automl_mm.ResizeShortEdge': frozenset({'size'}),
     'automl_mm.BaseAugmentOp': frozenset({'fill'}),
+}
+
+
+#: ``{'<package>.<class>': {attribute: test of the owner}}``: an attribute of :data:`COUNTS` that is a count only
+#: where the test holds. mmdet's ``RandomCrop`` takes a relative ``crop_size`` as fractions, and one given as ints
+#: (``crop_size=(0.5, 1)`` under ``relative_range``: the whole width) takes 0.9 there.
+COUNT_WHEN: dict[str, dict[str, Callable[[Any], bool]]] = {
+    'mmdet.RandomCrop': dict(crop_size=lambda owner: not _relative(owner)),
 }
 
 
@@ -144,6 +161,11 @@ def constructor_range(owner: Any, name: str) -> tuple[Interval, str] | None:
 
 
 def is_count(owner: Any, name: str) -> bool:
-    """Whether the attribute ``name`` of ``owner`` is a count with a constructor range (:data:`COUNTS`), whose
-    integer check stays."""
-    return any(name in COUNTS.get(_qualified(cls), ()) for cls in type(owner).__mro__)
+    """Whether the attribute ``name`` of ``owner`` is a count with a constructor range (:data:`COUNTS`, under
+    :data:`COUNT_WHEN`), whose integer check stays (one holding None too: mmdet's ``level=None``, which a write of
+    5.5 would make a float level its constructor refuses)."""
+    for cls in type(owner).__mro__:
+        key = _qualified(cls)
+        if name in COUNTS.get(key, ()):
+            return COUNT_WHEN.get(key, {}).get(name, lambda _: True)(owner)
+    return False

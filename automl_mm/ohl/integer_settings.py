@@ -20,10 +20,24 @@ from .element_paths import Element, element_attribute
 from .stored_forms import config_element
 
 
+class _NoneCount:
+    """What a count with a constructor range (:data:`~automl_mm.ohl.constructor_ranges.COUNTS`) holding None is
+    compared as: an integer setting (mmdet's ``level=None``, a magnitude drawn at each call, whose constructor takes
+    only an int level; a 5.5 written there was written)."""
+
+    def __repr__(self) -> str:
+        return 'None'
+
+
+_NONE_COUNT = _NoneCount()
+
+
 def _held_integers(current: Any) -> str | None:
     """What ``current`` holds where it is an integer setting: ``'a bool'``, ``'an int'`` (a NumPy integer and a
-    one-element integer tensor too), ``'ints'`` (a non-empty list or tuple of ints, or an integer 1-D tensor), else
-    ``None``."""
+    one-element integer tensor too), ``'ints'`` (a non-empty list or tuple of ints, or an integer 1-D tensor),
+    ``'None'`` (a count holding None, :class:`_NoneCount`), else ``None``."""
+    if current is _NONE_COUNT:
+        return 'None'
     if isinstance(current, (bool, np.bool_)):
         return 'a bool'
     if isinstance(current, (int, np.integer)):
@@ -50,6 +64,13 @@ def _not_integers(value: Any) -> list[Any]:
     return [value] if isinstance(value, (float, complex, np.floating, np.complexfloating)) else []
 
 
+def _shown(held: str, current: Any) -> str:
+    """``held`` (:func:`_held_integers`) with ``current``, as the messages name what is held."""
+    if held == 'ints':
+        return f'ints (a {type(current).__name__}: {current!r})'
+    return 'None, where a count goes' if current is _NONE_COUNT else f'{held} ({current!r})'
+
+
 def integer_mismatch(current: Any, value: Any) -> str | None:
     """A message where ``value`` puts a number that is not an integer (2.7, 3.0: a float, a float tensor) where
     ``current`` holds an integer (:func:`_held_integers`: an int, a bool, a tuple of ints), else ``None``. A
@@ -59,7 +80,7 @@ def integer_mismatch(current: Any, value: Any) -> str | None:
     held = _held_integers(current)
     if held is None or not _not_integers(value):
         return None
-    shown = f'{held} ({current!r})' if held != 'ints' else f'ints (a {type(current).__name__}: {current!r})'
+    shown = _shown(held, current)
     what = 'not all integers' if isinstance(value, (list, tuple)) or (
         isinstance(value, torch.Tensor) and value.ndim == 1) else 'not an integer'
     return f'holds {shown}, and {value!r} is {what}'
@@ -238,9 +259,14 @@ def _integer_pairs(pairs: list[tuple[Any, Any]], path: str, runner: Any = None) 
         if isinstance(owner, (dict, list, tuple)) or not isinstance(attribute, str):
             found.append((current, FLOAT_ADVICE))  # a container at the root: nothing known of it
             continue
+        count = setting == attribute and is_count(owner, attribute)
         if (setting == attribute and attribute_range(owner, attribute) is not None
-                and not is_count(owner, attribute)) or _real_valued(owner, setting):
+                and not count) or _real_valued(owner, setting):
             continue  # a real range (a loss_weight's), not a count's (topk >= 1: constructor_ranges.COUNTS)
+        if count:  # its config value as a float is no way out: the constructor (or the call) takes integers
+            found.append((_NONE_COUNT if current is None else current,
+                          f'{type(owner).__name__}.{attribute} is a count, an integer in its constructor'))
+            continue
         found.append((current, _float_advice(owner, setting)))
     return found
 
@@ -285,6 +311,5 @@ def _integer_setting(runner: Any, path: str) -> tuple[str, str] | None:
     for current, advice in _integer_pairs(resolve_attribute(runner, path), path, runner):
         held = _held_integers(current)
         if held is not None:
-            return (f'holds {held} ({current!r})' if held != 'ints' else
-                    f'holds ints (a {type(current).__name__}: {current!r})'), advice
+            return f'holds {_shown(held, current)}', advice
     return None

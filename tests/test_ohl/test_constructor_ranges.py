@@ -49,7 +49,8 @@ from automl_mm.datasets.transforms import RandomCrop, RandomResizedCrop, ResizeS
 from automl_mm.models.heads import LinearClsHead
 from automl_mm.ohl.attribute_space import AttributeSpace
 from automl_mm.ohl.attributes import check_written_value, get_attribute, set_attribute
-from automl_mm.ohl.constructor_ranges import CONSTRUCTOR_RANGES
+from automl_mm.ohl.constructor_ranges import CONSTRUCTOR_RANGES, COUNTS, is_count
+from automl_mm.ohl.value_ranges import gaussian_on_integer
 
 
 def _runner(obj):
@@ -174,3 +175,60 @@ def test_a_gaussian_that_can_leave_the_constructor_range_is_refused_before_the_f
         space.check_choices(runner, 'obj.gamma')
     AttributeSpace(dict(type='DiagGaussian', mean=[7.0], std=0.3), target='obj.gamma', transform='exp',
                    name='ema').check_choices(runner, 'obj.gamma')
+
+
+def _floated(value):
+    return value + 0.5 if isinstance(value, (int, float)) else tuple(v + 0.5 for v in value)
+
+
+# the rows of a count (named, not read from COUNTS: dropping an entry there turns its row red)
+COUNT_IDS = {'DropBlock-warmup_iters', 'TaskAligned-topk', 'IoUBalanced-num_bins', 'QDTrack-tracklet_frames',
+             'QDTrack-backdrop_frames', 'ColorTransform-level', 'GeomTransform-level', 'RandomShift-max_shift_px',
+             'CutOut-n_holes', 'RandomErasing-n_patches', 'CachedMosaic-max_cached_images',
+             'CachedMixUp-max_cached_images', 'mmdet-RandomCrop-absolute', 'RandomCenterCropPad-crop_size',
+             'mmcv-CenterCrop-crop_size', 'automl_mm-RandomCrop-crop_size', 'automl_mm-RandomCrop-padding',
+             'automl_mm-RandomCrop-pad_val', 'RandomResizedCrop-scale', 'RandomResizedCrop-max_attempts',
+             'ResizeShortEdge-size', 'augment-op-fill'}
+COUNT_ROWS = [row for row in ROWS if row[0] in COUNT_IDS]
+
+
+@pytest.mark.parametrize('build, attribute, good', [(r[1], r[2], r[4]) for r in COUNT_ROWS],
+                         ids=[r[0] for r in COUNT_ROWS])
+def test_every_count_keeps_its_integer_check(build, attribute, good):
+    """A count of :data:`COUNTS` (its constructor takes integers) is refused a float inside its range, naming it as
+    a count; and every entry of :data:`COUNTS` has a row here (dropping one turns its row red)."""
+    with pytest.raises(ValueError, match=r'is not (an|all) integers?.*is a count, an integer in its constructor'):
+        set_attribute(_runner(build()), f'obj.{attribute}', _floated(good))
+
+
+def test_every_count_has_a_row_and_no_other_row_is_a_count():
+    assert {row[0] for row in ROWS if is_count(row[1](), row[2].split('.')[0])} == COUNT_IDS
+    rows = {(type(row[1]()).__mro__, row[2].split('.')[0]) for row in COUNT_ROWS}
+    assert {(key, name) for key, names in COUNTS.items() for name in names} == {
+        (key, name) for key, names in COUNTS.items() for name in names
+        if any(name == attribute and any(f'{c.__module__.split(".")[0]}.{c.__name__}' == key for c in mro)
+               for mro, attribute in rows)}
+
+
+def test_a_count_holding_none_takes_integers_and_none_only():
+    """mmdet's ``level=None`` (a magnitude drawn at each call) is a count all the same: its constructor asserts an
+    int level, and 5.5 written there was written (the integer check reads what is held, None)."""
+    runner = _runner(Brightness())
+    with pytest.raises(ValueError, match=r"'obj\.level' holds None, where a count goes, and 5\.5 is not an integer.*"
+                                         r'Brightness\.level is a count'):
+        set_attribute(runner, 'obj.level', 5.5)
+    assert runner.obj.level is None
+    assert gaussian_on_integer(runner, 'obj.level') == 'holds None, where a count goes'  # a Gaussian is refused
+    set_attribute(runner, 'obj.level', 5)
+    set_attribute(runner, 'obj.level', None)  # back to a drawn magnitude, as the constructor takes
+    assert runner.obj.level is None
+
+
+def test_a_relative_crop_size_held_as_ints_takes_fractions():
+    """mmdet's ``RandomCrop(crop_size=(0.5, 1), crop_type='relative_range')``: the 1 is a fraction (the whole
+    width), not a count of pixels; under an absolute ``crop_type`` the same int is a count."""
+    runner = _runner(DetRandomCrop(crop_size=(0.5, 1), crop_type='relative_range'))
+    set_attribute(runner, 'obj.crop_size.1', 0.9)
+    assert runner.obj.crop_size[1] == 0.9
+    with pytest.raises(ValueError, match='is a count'):
+        set_attribute(_runner(DetRandomCrop(crop_size=(16, 16))), 'obj.crop_size.1', 8.5)
