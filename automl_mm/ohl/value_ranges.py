@@ -27,7 +27,8 @@ An optimiser class outside the table gets :data:`GENERIC_RANGES` (the keys every
 reads the same way). A module attribute declared as a :class:`~automl_mm.models.losses.CheckedFloat` with an
 ``interval`` (the loss hyper-parameters of :mod:`automl_mm.models.losses` and AM-LFS) has that range; a
 ``prob`` of an mmcv transform (``BaseTransform``) is a probability, [0, 1]; torch's ``nn.Dropout*`` ``p`` in [0, 1)
-(at 1 training sees only zeros: a classification head's ``dropout`` is refused 1 when built); a
+(at 1 training sees only zeros: a classification head's ``dropout`` is refused 1 when built), mmcv's ``DropPath``
+``drop_prob`` too (at 1 it divides by 0); a
 module's ``loss_weight`` (mmdet's and mmpretrain's losses keep a plain float) is >= 0: below it the training
 ascends that loss, silently; an augmentation op's ``magnitude`` lies in its ``magnitude_range``; an mmengine
 parameter scheduler's ``eta_min`` in the range of the key it schedules, its ``gamma`` >= 0 and its factors in
@@ -217,7 +218,8 @@ def check_shape(runner: Any, path: str, value: Any) -> None:
 
 def attribute_range(owner: Any, name: str) -> tuple[Interval, str] | None:
     """``(range, source)`` of the attribute ``name`` of the object ``owner`` (not an optimiser group), else ``None``:
-    a ``CheckedFloat`` with an ``interval``, an mmcv transform's ``prob``, torch's dropout ``p`` ([0, 1)), an
+    a ``CheckedFloat`` with an ``interval``, an mmcv transform's ``prob``, torch's dropout ``p`` and mmcv's
+    ``DropPath`` ``drop_prob`` ([0, 1)), an
     augmentation op's ``magnitude`` (its ``magnitude_range``), a parameter scheduler's (:func:`_scheduler_range`), a
     loss module's ``loss_weight`` (>= 0), ``IoUBalancedNegSampler``'s ``floor_thr`` (>= 0) and ``floor_fraction``
     ([0, 1]: :data:`_IOU_BALANCED`), and what a constructor checks that a later write would skip
@@ -237,6 +239,11 @@ def attribute_range(owner: Any, name: str) -> tuple[Interval, str] | None:
     if name == 'p' and isinstance(owner, torch.nn.modules.dropout._DropoutNd):
         # torch builds p=1, which zeroes every feature in training; automl_mm's LinearClsHead refuses dropout=1
         return UNIT_OPEN, f'{type(owner).__name__}.p, a drop probability below 1 (at 1 training sees only zeros)'
+    if name == 'drop_prob' and any(f'{c.__module__.split(".")[0]}.{c.__name__}' == 'mmcv.DropPath'
+                                   for c in type(owner).__mro__):
+        # mmcv's DropPath (Swin's, PVT's stochastic depth) checks nothing and divides the kept paths by 1 - drop_prob
+        return UNIT_OPEN, (f'{type(owner).__name__}.drop_prob, a drop probability below 1 (at 1 the kept paths are '
+                           'divided by 0: NaN; 1.5 drops as 0.5 does, 3 drops nothing)')
     magnitudes = getattr(type(owner), 'magnitude_range', None)
     if name == 'magnitude' and isinstance(magnitudes, tuple) and len(magnitudes) == 2:
         # an augmentation op (automl_mm.augment): its constructor refuses a magnitude outside it, a write did not

@@ -13,6 +13,7 @@ import re
 from types import SimpleNamespace
 
 import pytest
+from mmcv.cnn.bricks.drop import DropPath
 from mmcv.transforms import CenterCrop
 from mmdet.datasets.transforms import (
     Brightness,
@@ -130,6 +131,8 @@ ROWS = [
     # automl_mm's heads refuse dropout=1 when built; torch's Dropout(p=1) builds and zeroes every feature
     ('head-dropout-p', lambda: LinearClsHead(num_classes=3, in_channels=4, dropout=0.2), 'dropout.p', 1.0, 0.5,
      '[0, 1)'),
+    # mmcv's DropPath checks nothing: drop_prob=1 made every kept path NaN, 1.5 dropped as 0.5 does
+    ('mmcv-DropPath-drop_prob', lambda: DropPath(0.1), 'drop_prob', 1.0, 0.3, '[0, 1)'),
 ]
 
 
@@ -140,7 +143,7 @@ def test_a_value_the_constructor_refuses_is_refused_when_written_and_one_it_take
     path = f'obj.{attribute}'
     before = get_attribute(runner, path)
     with pytest.raises(ValueError, match=rf"attribute path '{re.escape(path)}': {re.escape(repr(bad))} lies outside "
-                                         rf'{re.escape(interval)} \(.*(checks it|zeros)\)'):
+                                         rf'{re.escape(interval)} \(.*(checks it|zeros|nothing)\)'):
         set_attribute(runner, path, bad)
     assert get_attribute(runner, path) == before  # nothing written
     with pytest.raises(ValueError, match='lies outside'):
@@ -232,3 +235,21 @@ def test_a_relative_crop_size_held_as_ints_takes_fractions():
     assert runner.obj.crop_size[1] == 0.9
     with pytest.raises(ValueError, match='is a count'):
         set_attribute(_runner(DetRandomCrop(crop_size=(16, 16))), 'obj.crop_size.1', 8.5)
+
+
+def test_a_class_named_as_one_of_the_table_elsewhere_has_no_range_and_a_subclass_inherits_it():
+    """The table is keyed by package and class: a user's ``RandomCrop`` is not automl_mm's (whose ``pad_val`` is a
+    grey level in [0, 255]); a user's subclass of mmdet's ``CutOut`` is ``CutOut`` (its ``n_holes`` >= 0)."""
+    class RandomCrop:  # a user's own, named as mmdet's and automl_mm's
+        def __init__(self):
+            self.pad_val = 0
+
+    runner = _runner(RandomCrop())
+    set_attribute(runner, 'obj.pad_val', 1000)
+    assert runner.obj.pad_val == 1000
+
+    class MyCutOut(CutOut):
+        pass
+
+    with pytest.raises(ValueError, match=r'lies outside \[0, inf\) \(MyCutOut\.n_holes, as mmdet\.CutOut checks it'):
+        set_attribute(_runner(MyCutOut(n_holes=(1, 3), cutout_shape=(4, 4))), 'obj.n_holes', (-1, 3))
