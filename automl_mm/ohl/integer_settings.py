@@ -6,8 +6,10 @@ integer setting is refused (:func:`check_attribute_integer`, :func:`gaussian_on_
 naming the path, what it holds and the advice (:data:`FLOAT_ADVICE`, or a setting's own:
 :data:`FLOAT_ADVICE_BY_SETTING`). Settings known to take real numbers although their defaults are ints
 (:data:`REAL_VALUED_ATTRIBUTES`) or with a known real range (:func:`~automl_mm.ohl.value_ranges.attribute_range`) are
-exempt; an element path (``border_val.0``, ``pad_val.img``) is judged by the attribute that holds the element
-(:func:`~automl_mm.ohl.element_paths.element_attribute`). Re-exported by :mod:`automl_mm.ohl.value_ranges`.
+exempt, but not a count with a constructor range (:data:`~automl_mm.ohl.constructor_ranges.COUNTS`: ``topk >= 1``),
+one holding None included (mmdet's ``level=None``); an element path (``border_val.0``, ``pad_val.img``) is judged
+by the attribute that holds the element (:func:`~automl_mm.ohl.element_paths.element_attribute`). Re-exported by
+:mod:`automl_mm.ohl.value_ranges`.
 """
 from __future__ import annotations
 
