@@ -12,7 +12,7 @@ import torch
 import torch.nn as nn
 from mmengine.model import is_model_wrapper
 
-from automl_mm.ohl.attributes import resolve_attribute
+from automl_mm.ohl.attribute_paths import resolve_attribute
 from automl_mm.ohl.distributions import DiagGaussian, check_std
 from automl_mm.ohl.report import CUSTOM_IMPORTS
 from automl_mm.ohl.spaces import AttributeSpace

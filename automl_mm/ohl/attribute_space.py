@@ -19,7 +19,8 @@ from automl_mm.utils.checks import config_repr, repeated_candidates
 from automl_mm.utils.config_text import config_literal
 from automl_mm.utils.scope import config_type_name
 
-from .attributes import check_written_value, get_attribute, resolve_attribute, set_attribute
+from .attribute_paths import resolve_attribute
+from .attributes import check_written_value, get_attribute, set_attribute
 from .base import PerCopySpace
 from .build_time_targets import check_read_at_run_time
 from .data_writes import watch_data_writes

@@ -43,10 +43,11 @@ from typing import Any
 
 from torch import nn
 
-from .attributes import SEQUENCES, get_attribute, path_chains
+from .attribute_paths import SEQUENCES, path_chains
+from .attributes import get_attribute
 from .optimizer_base import BASE_KEYS
 
-Chain = list[tuple[str, Any]]  # (part, node) from the runner's attribute down (attributes.path_chains)
+Chain = list[tuple[str, Any]]  # (part, node) from the runner's attribute down (attribute_paths.path_chains)
 
 # package.class (any class in the object's MRO; a second entry of a class: package.class.attribute) -> (attributes
 # read only at __init__, what was made of them, advice)

@@ -48,7 +48,7 @@ def steps_into(parent: Any, part: str) -> bool:
 
 
 def element_attribute(chain: list[tuple[str, Any]]) -> Element | None:
-    """The :class:`Element` where ``chain`` (:func:`~automl_mm.ohl.attributes.path_chains`) ends at an element of a
+    """The :class:`Element` where ``chain`` (:func:`~automl_mm.ohl.attribute_paths.path_chains`) ends at an element of a
     list, tuple or dict (one index or key, or several into nested ones) that an object's attribute holds:
     ``...transforms.4.border_val.0`` gives ``Element(RandomAffine, 'border_val', '...transforms.4.border_val',
     ('0',), (114, 114, 114))``; else ``None`` (a chain ending at an attribute, or one whose containers start at the

@@ -12,7 +12,8 @@ from typing import Any
 from mmengine.model import is_model_wrapper
 from torch import nn
 
-from .attributes import base_target, get_attribute, path_chains
+from .attribute_paths import base_target, path_chains
+from .attributes import get_attribute
 from .optimizer_base import BASE_KEYS, is_optimizer
 
 

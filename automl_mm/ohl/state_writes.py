@@ -119,7 +119,7 @@ def snapshot(runner: Any, skip: frozenset[str] | set[str] | tuple[str, ...] = ()
     """``{attribute path: plain value}`` of what a space's samples can act on (module docstring); attribute or key
     names in ``skip`` are left out (:attr:`~automl_mm.ohl.base.OHLSpace.wiring_attributes`).
 
-    Every path resolves with :func:`~automl_mm.ohl.attributes.resolve_attribute` on ``runner``.
+    Every path resolves with :func:`~automl_mm.ohl.attribute_paths.resolve_attribute` on ``runner``.
     """
     from automl_mm.engine.checkpoint import inner_model
 

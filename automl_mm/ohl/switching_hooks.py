@@ -172,7 +172,7 @@ def _check_own_skips(runner: Any, path: str, owner: str, yolox_hooks: list) -> N
     parts = path.split('.')
     if 'pipeline' not in parts[1:]:
         return
-    from .attributes import path_chains
+    from .attribute_paths import path_chains
 
     try:
         chains = path_chains(runner, path, tolerant=True)

@@ -18,7 +18,7 @@ from typing import Any, NamedTuple
 
 from torch import nn
 
-from .attributes import path_chains
+from .attribute_paths import path_chains
 
 
 class TensorSlot(NamedTuple):

@@ -24,7 +24,8 @@ from __future__ import annotations
 from collections.abc import Callable, Sequence
 from typing import Any
 
-from .attributes import SEQUENCES, _is_base_form, base_target, path_chains, resolve_attribute
+from .attribute_paths import SEQUENCES, base_target, path_chains, resolve_attribute
+from .attributes import _is_base_form
 
 Location = tuple[int, Any]  # (id of the container, its normalised key or index)
 
@@ -76,7 +77,7 @@ def write_order(runner: Any, values: dict[str, Any], owner: str,
     Raises:
         ValueError: two paths that reach the same value with different values, neither covering only part of the
             other (the same values both ways, or a partial overlap), naming ``owner`` and both paths; as
-            :func:`~automl_mm.ohl.attributes.path_chains` for a path that does not resolve.
+            :func:`~automl_mm.ohl.attribute_paths.path_chains` for a path that does not resolve.
     """
     paths = list(values)
     written = {path: _written(runner, path) for path in paths}

@@ -55,3 +55,23 @@ def test_the_docs_name_the_moved_names_in_their_new_modules():
              for folder in ('automl_mm', 'tools') for path in sorted((root / folder).rglob('*.py'))
              for i, line in enumerate(path.read_text().splitlines(), 1) if old.search(line)]
     assert stale == []
+
+
+WALK_NAMES = ['SEQUENCES', '_MODULE_SEQUENCES', '_children', '_close_name_hint', '_indexes', '_is_method',
+              '_method_problem', '_momentum_hint', '_optimisers_hint', '_root', '_transforms_hint', 'base_target',
+              'path_chains', 'resolve_attribute']
+
+
+@pytest.mark.parametrize('name', WALK_NAMES)
+def test_the_path_walk_names_still_import_from_attributes(name):
+    """The walk of an attribute path (``path_chains``, ``resolve_attribute``, ``base_target`` and the helpers only
+    they use) moved from ``automl_mm.ohl.attributes`` to ``automl_mm.ohl.attribute_paths`` (the sixtieth session's
+    split): the old names import the same objects, with no warning, and the walk is defined in its new module."""
+    import warnings
+
+    from automl_mm.ohl import attribute_paths, attributes
+
+    with warnings.catch_warnings():
+        warnings.simplefilter('error')
+        assert getattr(attributes, name) is getattr(attribute_paths, name)
+    assert getattr(getattr(attribute_paths, name), '__module__', attribute_paths.__name__) == attribute_paths.__name__
