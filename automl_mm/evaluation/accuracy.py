@@ -208,9 +208,9 @@ class Accuracy(RankAgreedMetric):
 
     Raises:
         ValueError: ``topk`` is empty or holds a value that is not an int >= 1; when processing, a data sample
-            whose ``gt_label`` is negative (no class: an unlabelled or ignored image; counted a miss, it lowered the
-            accuracy), naming its ``sample_idx`` / ``img_path``. A label beyond the scores' classes (a checkpoint of
-            another head) is scored as a miss.
+            whose ``gt_label`` is negative (no class: an unlabelled or ignored image, which a miss would lower the
+            accuracy with), naming its ``sample_idx`` / ``img_path``: the evaluation stops there. A label beyond the
+            scores' classes (a checkpoint of another head) is scored as a miss.
     """
 
     default_prefix = 'accuracy'
@@ -227,12 +227,13 @@ class Accuracy(RankAgreedMetric):
     def process_samples(self, data_samples: Sequence[dict]) -> None:
         for sample in data_samples:
             label = _one_label(sample, 'Accuracy')
-            if label < 0:  # counted a miss, it lowered the accuracy of the labelled images, silently
+            if label < 0:  # a miss would lower the accuracy of the labelled images, silently
                 where = ', '.join(f'{k}={sample[k]!r}' for k in ('sample_idx', 'img_path') if k in sample)
                 raise ValueError(f'Accuracy: gt_label {int(label)} of the data sample {where or "(unnamed)"} is no '
-                                 'class (an unlabelled or ignored image: -1, torch\'s ignore_index -100?); it was '
-                                 'counted a miss. Score labelled images only (a loss here leaves such labels out only '
-                                 'where its ignore_index names them)')
+                                 'class (an unlabelled or ignored image: -1, torch\'s ignore_index -100?): the '
+                                 'evaluation stops here rather than count it a miss, which would lower the accuracy '
+                                 'of the labelled images. Score labelled images only: leave such images out of the '
+                                 'evaluated split (its ann_file / data list), or give them their class')
             # a copy of the row: a head's row view of its batch kept (and pickled across ranks) the whole batch
             self.results.append({'pred_score': ranking_of(sample).detach().to('cpu', copy=True), 'gt_label': label})
 

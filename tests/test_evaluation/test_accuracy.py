@@ -162,8 +162,13 @@ def test_a_negative_label_is_refused_not_counted_a_miss(label):
     right image read 50 % top-1."""
     metric = Accuracy()
     right = {'pred_score': torch.tensor([0.9, 0.1]), 'gt_label': torch.tensor([0]), 'sample_idx': 6}
-    with pytest.raises(ValueError, match=rf'Accuracy: gt_label {label} of the data sample sample_idx=7 is no class'):
+    refused = rf'Accuracy: gt_label {label} of the data sample sample_idx=7 is no class'
+    with pytest.raises(ValueError, match=refused) as err:
         metric.process({}, [right, dict(right, gt_label=torch.tensor([label]), sample_idx=7)])
+    # the message says what happens now and what to do, not the old behaviour ('it was counted a miss')
+    assert 'was counted' not in str(err.value), err.value
+    assert 'the evaluation stops here rather than count it a miss' in str(err.value), err.value
+    assert 'leave such images out of the evaluated split' in str(err.value), err.value
     # a label beyond the head's classes stays a miss (a checkpoint of another head): the model cannot name it
     metric = Accuracy()
     metric.process({}, [right, dict(right, gt_label=torch.tensor([2]))])
