@@ -23,6 +23,7 @@ from typing import Any
 import torch
 import torch.multiprocessing as mp
 
+from automl_mm.engine.tool_errors import as_local_worker_said
 from automl_mm.utils.setup_env import REGISTERING_MODULES
 
 
@@ -397,7 +398,7 @@ def _own_error(err: BaseException) -> BaseException:
     failed after another) whose first rank failed with the same error (every rank ran the same check: a resume or
     start refusal), else ``err``. The worker torch reports has mostly failed after another rank, and the message
     said it twice: ``the run failed on rank 3 (ValueError: <message>); this rank stopped with it (ValueError:
-    <message>); rank 3's log has the traceback`` (a local worker's traceback is in no log)."""
+    <message>); rank 3's own output shows its error ...`` (a local worker's output holds no error)."""
     from .rank_failures import RankFailure
 
     own = err.__cause__
@@ -527,6 +528,10 @@ def launch_local(cfg: Any, world_size: int, main: Callable[[str], None]) -> None
             rank, text = _reported_failure(failures, world_size, err.error_index) or (
                 err.error_index, _worker_traceback(err))
             refusal = _worker_refusal(text)
+            # a worker's own output holds no error: where its message says another rank's does, say what is true
+            text = as_local_worker_said(text)
+            if refusal is not None:
+                refusal['message'] = as_local_worker_said(refusal['message'])
             if refusal is not None:
                 raise WorkerRefused(f'worker rank {rank} of {world_size} (work_dir {cfg.work_dir}): '
                                     f'{refusal["message"]}', refused_as=refusal['type']) from None

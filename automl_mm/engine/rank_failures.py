@@ -31,6 +31,8 @@ import torch
 from mmengine.dist import all_gather_object, all_reduce, get_world_size, is_distributed
 from torch.distributed.elastic.multiprocessing.errors import ErrorHandler
 
+from automl_mm.engine.tool_errors import origin_output
+
 
 class RankFailure(RuntimeError):
     """Raised on every rank of a group that did not fail itself, where another did (:func:`raise_agreed_failure`).
@@ -141,7 +143,10 @@ def raise_agreed_failure(failure: BaseException | None, what: str, group: Any = 
 
         OHL trunk 3: the reward reading failed on rank 1 (OSError: cannot identify image file ...); rank 0 stopped
         waiting for it in a collective (RuntimeError: [...] Timed out waiting 1000ms for recv operation to complete);
-        every rank stops here (rank 1's log has the traceback)
+        every rank stops here (rank 1's own output shows its error, with its traceback unless the error is one of
+        automl_mm's refusals (AUTOML_MM_TRACEBACK=1 prints theirs))
+
+    (:func:`~automl_mm.engine.tool_errors.origin_output`: true under torchrun and srun; a local launch rewrites it).
 
     Where every error is a wait, the message says so (a rank that died or hung outside the agreement is the cause).
 
@@ -177,8 +182,8 @@ def raise_agreed_failure(failure: BaseException | None, what: str, group: Any = 
             f'; rank {waits[0][0]} stopped waiting for it in a collective ({waits[0][1]})' if len(waits) == 1 else
             f'; ranks {", ".join(str(r) for r, _ in waits)} stopped waiting for it in a collective (rank '
             f'{waits[0][0]}: {waits[0][1]})')
-    agreed = RankFailure(f'{what} failed on rank {origin} ({cause}){note}; every rank stops here (rank {origin}\'s '
-                         'log has the traceback)', origin, cause, waited)
+    agreed = RankFailure(f'{what} failed on rank {origin} ({cause}){note}; every rank stops here '
+                         f'({origin_output(origin)})', origin, cause, waited)
     if failure is None:
         raise agreed
     raise agreed from failure
@@ -345,7 +350,7 @@ def naming_first_failure(what: str) -> Iterator[None]:
             f"; rank {origin}'s error is a collective's timeout or lost peer, a wait for a rank that failed or hung "
             'before it')
         failure = RankFailure(f'{what} failed on rank {origin} ({cause}){note}; this rank stopped with it '
-                              f'({type(err).__name__}: {err}); rank {origin}\'s log has the traceback',
+                              f'({type(err).__name__}: {err}); {origin_output(origin)}',
                               origin, cause, waited)
         _record_for_torchrun(failure)
         raise failure from err

@@ -107,23 +107,45 @@ def refusal_summary(err: BaseException, main: Callable[..., Any]) -> tuple[str, 
     itself (a local worker of ``tools/train.py``, whose launcher prints its error: ``launch.WorkerRefusal``):
     ``(type, message)``, e.g. ``('ValueError', 'resuming ...: ...')`` (the type with where a wrapped operation failed,
     :func:`_failed_cause`), where ``err`` is one of automl_mm's refusals (:func:`raised_as_refusal`, ``main``'s folder
-    automl_mm's own) and :data:`TRACEBACK_VARIABLE` is not set; else ``None`` (its traceback is what to show). A
-    message that names another rank's log for that rank's traceback (``rank 3's log has the traceback``: a rank
-    that stopped after rank 3 failed, :class:`~automl_mm.engine.rank_failures.RankFailure`) says instead that it is
-    not shown (:data:`_NOT_KEPT`): a local worker's traceback is in no log, and the launcher reports this worker's."""
+    automl_mm's own) and :data:`TRACEBACK_VARIABLE` is not set; else ``None`` (its traceback is what to show). The
+    launcher rewrites where the message says another rank's error is (:func:`as_local_worker_said`)."""
     if os.environ.get(TRACEBACK_VARIABLE, '') not in ('', '0') or not raised_as_refusal(err, _tool_folder(main)):
         return None
-    return f'{type(err).__name__}{_failed_cause(err)}', _ORIGIN_LOG.sub(_NOT_KEPT, _message(err))
+    return f'{type(err).__name__}{_failed_cause(err)}', _message(err)
 
 
-#: Where the message of a rank that stopped after another rank's error names that rank's traceback
-#: (:class:`~automl_mm.engine.rank_failures.RankFailure`, the NAS scoring's): true under torchrun and srun, whose ranks
-#: each print their own, not in a local worker: the local launcher (``launch.launch_local``) reports one worker's
-#: error, the one torch saw fail first, and keeps no other's traceback (torch's spawn reads one error file).
-_ORIGIN_LOG = re.compile(r"rank (\d+)'s log has the traceback")
-#: What :func:`refusal_summary` says instead: ``rank 3's traceback is not shown: the local launcher reports one
-#: worker's error, this one's``.
-_NOT_KEPT = r"rank \1's traceback is not shown: the local launcher reports one worker's error, this one's"
+#: Where the message of a rank that stopped after another rank's own error says that error is
+#: (:func:`origin_output`; :class:`~automl_mm.engine.rank_failures.RankFailure`'s, the NAS scoring's). True where
+#: each rank prints its own error: under torchrun (``tools/dist_train.sh`` / ``dist_test.sh``, mmengine's
+#: ``pytorch`` launcher; the console, each line after ``[rank<r>]: ``, and torchrun's failure summary) and srun
+#: (``--launcher slurm``: the task's output), where a refusal is printed alone (:func:`exit_on_refusal`) and any
+#: other error with its traceback. Not in a local worker (``tools/train.py`` starting its copies): its error is
+#: printed by its launcher only (:func:`as_local_worker_said`).
+ORIGIN_OUTPUT = ("rank {rank}'s own output shows its error, with its traceback unless the error is one of "
+                 f"automl_mm's refusals ({TRACEBACK_VARIABLE}=1 prints theirs)")
+
+
+def origin_output(rank: int) -> str:
+    """:data:`ORIGIN_OUTPUT` for the global rank ``rank``: where its own error and its traceback are printed, for the
+    message of a rank that stopped after it (``'rank 3's own output shows its error, with its traceback unless
+    ...'``)."""
+    return ORIGIN_OUTPUT.format(rank=rank)
+
+
+#: :data:`ORIGIN_OUTPUT` as a message holds it, the rank captured.
+_ORIGIN_OUTPUT = re.compile(re.escape(ORIGIN_OUTPUT).replace(re.escape('{rank}'), r'(\d+)'))
+#: What a local launch says instead (:func:`as_local_worker_said`).
+_NOT_SHOWN = (r"rank \1's error is not shown: the local launcher prints one worker's error, this one's, as rank \1 "
+              'recorded none in time (it died, or hung while stopping)')
+
+
+def as_local_worker_said(text: str) -> str:
+    """``text`` (a local worker's error message or traceback, as ``launch.launch_local`` reports it) with every
+    :func:`origin_output` replaced by what is true of a local launch: the worker's own output holds no error (torch
+    passes it to the launcher, which prints one worker's), and the launcher printed this worker's because the rank
+    named recorded none within ``ORIGIN_RECORD_TIMEOUT`` (``launch._reported_failure``): ``rank 3's error is not
+    shown: the local launcher prints one worker's error, this one's, as rank 3 recorded none in time ...``."""
+    return _ORIGIN_OUTPUT.sub(_NOT_SHOWN, text)
 
 
 def _rank_of_several() -> int | None:

@@ -20,6 +20,7 @@ import numpy as np
 from mmengine.dist import all_gather_object, get_dist_info
 from mmengine.logging import print_log
 
+from automl_mm.engine.tool_errors import origin_output
 from automl_mm.utils.checks import as_count, plain
 from automl_mm.utils.metric_rule import RULES, rule_sign
 from automl_mm.utils.seeding import stream_rng
@@ -539,7 +540,7 @@ def score_step(pool: PartialArchitecturePool, score_fn: Callable[[Path], float],
         if failed:
             r, candidate, why = failed[0]
             raise RuntimeError(f'scoring candidate {tuple(candidate)} failed on rank {r} ({why}); every rank stops '
-                               f'here (rank {r}\'s log has the traceback)')
+                               f'here ({origin_output(r)})')
         for candidate, score, empty, samples, _ in gathered:
             if candidate is not None:
                 pool.record(candidate, score, empty, samples)

@@ -12,6 +12,7 @@ import torch.distributed as torch_dist
 from _forked_ranks import fork_ranks, join_gloo, outcome
 
 from automl_mm.engine.rank_failures import RankFailure, naming_first_failure
+from automl_mm.engine.tool_errors import origin_output
 
 
 def _group_on(store, run) -> None:
@@ -79,4 +80,4 @@ def test_a_rank_that_fails_second_names_the_first_and_keeps_its_own_error_whole(
     cause = 'ValueError: planted: a value out of range at iteration 2'
     assert first == cause
     assert second == (f'RankFailure: tools/train.py: the run failed on rank 1 ({cause}); this rank stopped with it '
-                      f"(RuntimeError: {own}); rank 1's log has the traceback"), second
+                      f'(RuntimeError: {own}); {origin_output(1)}'), second

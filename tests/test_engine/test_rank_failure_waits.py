@@ -14,6 +14,7 @@ import torch
 from _forked_ranks import fork_ranks, join_gloo, outcome
 
 from automl_mm.engine.rank_failures import RankFailure, waited_for_peer
+from automl_mm.engine.tool_errors import origin_output
 
 WORLD_TIMEOUT_S = 30  # the world's agreement: never reached here
 GROUP_TIMEOUT_S = 1  # a copy's group: rank 0 times out waiting in it for rank 1
@@ -74,6 +75,7 @@ def test_the_agreement_names_the_rank_that_raised_not_the_lower_one_that_timed_o
         assert outs[r]['error'].startswith(named), (r, outs)
         assert 'Timed out waiting 1000ms' in outs[r]['error'], (r, outs)
         assert outs[r]['error'] == outs[0]['error'], outs
+        assert outs[r]['error'].endswith(f'every rank stops here ({origin_output(1)})'), (r, outs)
         assert (outs[r]['rank'], outs[r]['waited']) == (1, False), (r, outs)
     assert outs[0]['chained_wait'], outs  # rank 0's own timeout, chained as the cause of its RankFailure
 

@@ -8,6 +8,8 @@ import pytest
 import torch.distributed as torch_dist
 from _forked_ranks import fork_ranks, join_gloo
 
+from automl_mm.engine.tool_errors import origin_output
+
 SPACE = [[0, 1, 2], [0, 1]]
 
 
@@ -54,6 +56,7 @@ def test_two_ranks_score_each_candidate_once_and_stop_together(tmp_path, fail):
     assert r0['error'] == 'ValueError: planted failure of (2,)'
     assert r1['error'].startswith('RuntimeError: scoring candidate (2,) failed on rank 0 (ValueError: planted '
                                   'failure of (2,))')
+    assert r1['error'].endswith(f'every rank stops here ({origin_output(0)})'), r1['error']  # not 'rank 0's log'
     assert 'scores' not in r0 and 'scores' not in r1
 
 

@@ -17,7 +17,7 @@ import torch.multiprocessing as mp
 from mmengine.config import Config
 
 import automl_mm.engine.launch as launch
-from automl_mm.engine.tool_errors import TRACEBACK_VARIABLE, exit_on_refusal
+from automl_mm.engine.tool_errors import TRACEBACK_VARIABLE, exit_on_refusal, origin_output
 
 _SAID = ("resuming epoch_3.pth: param_scheduler[0] (CosineAnnealingLR) was saved with end=57 and the config now gives "
          "end=76.\nResume with the interrupted run's schedule")
@@ -82,14 +82,14 @@ def _rank_failure(cause: str):
             refusing_main(cfg_path)
         except ValueError as err:
             raise RankFailure(f'tools/train.py: the run failed on rank 3 ({cause}); this rank stopped with it '
-                              f"(ValueError: {err}); rank 3's log has the traceback", 3, cause) from err
+                              f'(ValueError: {err}); {origin_output(3)}', 3, cause) from err
     return main
 
 
 def test_a_refusal_every_rank_raised_alike_is_named_once(tmp_path, monkeypatch, capsys):
     """Every worker runs the same resume check: the one torch reports had mostly failed after another rank and said
     the message twice, ``the run failed on rank 3 (ValueError: <message>); this rank stopped with it (ValueError:
-    <message>); rank 3's log has the traceback`` (a local worker's traceback is in no log)."""
+    <message>); rank 3's own output shows its error ...`` (a local worker's output holds no error)."""
     monkeypatch.delenv(TRACEBACK_VARIABLE, raising=False)
     with pytest.raises(SystemExit):
         exit_on_refusal(_tool(_rank_failure(f'ValueError: {_SAID}'), tmp_path, monkeypatch), 'tools/train.py')
@@ -132,17 +132,34 @@ def _after_rank_3(form: str, monkeypatch):
     return main
 
 
+_LOCAL_SAYS = ("rank 3's error is not shown: the local launcher prints one worker's error, this one's, as rank 3 "
+               'recorded none in time (it died, or hung while stopping)')
+
+
 @pytest.mark.parametrize('form', ['first', 'agreed'])
+@pytest.mark.parametrize('traceback_variable', ['', '1'])
 def test_a_workers_message_after_another_ranks_error_says_truly_where_its_traceback_is(tmp_path, monkeypatch, capsys,
-                                                                                        form):
-    """The message of a rank that failed after rank 3 says under torchrun / srun that rank 3's log has its traceback
-    (each rank prints its own); the local launcher reports one worker's error, this one's, and keeps no other's:
-    the message said ``rank 3's log has the traceback``, which no log holds."""
-    monkeypatch.delenv(TRACEBACK_VARIABLE, raising=False)
-    with pytest.raises(SystemExit):
+                                                                                        form, traceback_variable):
+    """The message of a rank that failed after rank 3 says, under torchrun / srun, that rank 3's own output shows
+    its error (with its traceback, unless it is a refusal: AUTOML_MM_TRACEBACK=1); a local worker's output holds no
+    error (torch passes it to the launcher), and the launcher prints this worker's only where rank 3 recorded none:
+    the message said ``rank 3's log has the traceback``, which no log holds, in the refusal's message and, under
+    AUTOML_MM_TRACEBACK=1 or for an error that is no refusal, in the worker's traceback the launcher prints."""
+    monkeypatch.setenv(TRACEBACK_VARIABLE, traceback_variable)
+    with pytest.raises(SystemExit if not traceback_variable else launch.WorkerError) as stop:
         exit_on_refusal(_tool(_after_rank_3(form, monkeypatch), tmp_path, monkeypatch), 'tools/train.py')
-    err = capsys.readouterr().err
-    assert err.startswith(f'tools/train.py: error: worker rank 1 of 2 (work_dir {tmp_path}): tools/train.py: the run '
-                          'failed on rank 3 (KeyError: 7)'), err
-    assert "log has the traceback" not in err, err
-    assert ("rank 3's traceback is not shown: the local launcher reports one worker's error, this one's" in err), err
+    err = capsys.readouterr().err if not traceback_variable else str(stop.value)
+    assert 'tools/train.py: the run failed on rank 3 (KeyError: 7)' in err, err
+    assert "own output" not in err and 'log has the traceback' not in err, err
+    assert _LOCAL_SAYS in err, err
+    if traceback_variable:
+        assert 'Traceback (most recent call last)' in err, err
+
+
+def test_a_message_after_another_ranks_error_says_where_that_rank_printed_it():
+    """Under torchrun and srun each rank prints its own error: a refusal alone (exit_on_refusal), any other error
+    with its traceback; the message of a rank told of rank 3's failure says so, and how to get a refusal's
+    traceback."""
+    said = origin_output(3)
+    assert said.startswith("rank 3's own output shows its error, with its traceback unless"), said
+    assert f'{TRACEBACK_VARIABLE}=1' in said and 'log has the traceback' not in said, said
