@@ -81,7 +81,9 @@ else
 fi
 
 # PYTHONPATH gets no empty entry when unset ("$ROOT:" put the working directory on sys.path, before site-packages)
+# tools/_torchrun.py is torchrun (torch.distributed.run) whose failure summary ends the output without torchrun's own
+# Python traceback, and names once the ranks that failed with the root cause's error (a refusal every rank printed)
 torchrun_run() {  # torchrun_run SCRIPT ARGS...: GPUS processes on this node, each running SCRIPT ARGS
   PYTHONPATH="$ROOT${PYTHONPATH:+:$PYTHONPATH}" \
-  "${PYTHON:-python}" -m torch.distributed.run "${_RENDEZVOUS[@]}" --nproc_per_node="$GPUS" "$@"
+  "${PYTHON:-python}" "$ROOT/tools/_torchrun.py" "${_RENDEZVOUS[@]}" --nproc_per_node="$GPUS" "$@"
 }

@@ -447,8 +447,25 @@ class TorchrunErrorHandler(ErrorHandler):
             origin = _node_error_file(e.rank) if isinstance(e, RankFailure) else None
             if origin is not None:
                 self._after(origin)
-            super().record_exception(e)
+            self._write(e)
             self._recorded = e
+
+    def _write(self, e: BaseException) -> None:
+        """torchelastic's record of ``e`` (its type and message, a timestamp, and its Python traceback as
+        ``py_callstack``, which the summary prints for every failed rank), but for one of automl_mm's refusals
+        (:func:`~automl_mm.engine.tool_errors.refusal_summary`: not under ``AUTOML_MM_TRACEBACK``) the refusal's
+        message and the hint as the tool prints them (:func:`~automl_mm.engine.tool_errors.exit_on_refusal`) in
+        place of the traceback: the summary dumped, for each rank, the traceback the tool hid on the console."""
+        from automl_mm.engine.tool_errors import refusal_summary, refusal_text
+
+        refused = refusal_summary(e, None)
+        if refused is None:
+            super().record_exception(e)
+            return
+        shown = refusal_text(*refused)
+        with open(self._get_error_file_path(), 'w') as f:
+            json.dump({'message': {'message': f'{type(e).__name__}: {e}', 'extraInfo': {
+                'py_callstack': shown, 'timestamp': str(int(time.time()))}}}, f)
 
     @staticmethod
     def _after(path: str) -> None:

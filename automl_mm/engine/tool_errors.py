@@ -162,14 +162,45 @@ def _rank_of_several() -> int | None:
         return None
 
 
+def refusal_text(refused_as: str, message: str) -> str:
+    """A refusal as the tools print it after ``<tool>: `` (:func:`exit_on_refusal`), and as torchrun's summary shows
+    it (``TorchrunErrorHandler``): ``'error: <message>\\n(<refused_as>; AUTOML_MM_TRACEBACK=1 prints the Python
+    traceback)'``; ``refused_as`` is the error's type (and where a wrapped operation failed, :func:`_failed_cause`)."""
+    return f'error: {message}\n({refused_as}; {TRACEBACK_VARIABLE}=1 prints the Python traceback)'
+
+
+#: Set to ``1`` by ``tools/_torchrun.py`` (the torchrun of ``tools/dist_train.sh`` / ``dist_test.sh``) in the
+#: environment of the workers it starts: its summary of the failed ranks ends the console, each error shown once.
+TORCHRUN_SUMMARY_VARIABLE = 'AUTOML_MM_TORCHRUN_SUMMARY'
+
+
+def _summarized_by_torchrun(shown: str) -> bool:
+    """Whether torchrun's summary will show ``shown`` (:func:`refusal_text`) for this process, so that the process
+    need not print it: it runs under ``tools/_torchrun.py`` (:data:`TORCHRUN_SUMMARY_VARIABLE`), and its error file
+    (``TORCHELASTIC_ERROR_FILE``) holds ``shown`` as what the summary prints (``py_callstack``). Every rank printed
+    its refusal above the summary (the same message from each rank that ran the same check), and the summary
+    repeated it. Where the file holds anything else (a traceback, nothing: it could not be written) the process
+    prints its refusal."""
+    import json
+
+    if os.environ.get(TORCHRUN_SUMMARY_VARIABLE) != '1' or not os.environ.get('TORCHELASTIC_ERROR_FILE'):
+        return False
+    try:
+        with open(os.environ['TORCHELASTIC_ERROR_FILE']) as f:
+            return json.load(f)['message']['extraInfo']['py_callstack'] == shown
+    except (OSError, ValueError, KeyError, TypeError):
+        return False
+
+
 def exit_on_refusal(main: Callable[[], Any], tool: str) -> Any:
     """Run a tool's ``main()``; one of automl_mm's refusals (:func:`raised_as_refusal`) ends the process with its
     message alone, ``<tool>: error: <message>`` and a line naming the error's type (and, for one raised from an
     operation that failed, where that failed: :func:`_failed_cause`) and :data:`TRACEBACK_VARIABLE`
     (not after a message that holds a traceback already: a local worker's failure, ``launch.WorkerError``), on
-    stderr (each line after ``[rank<r>]: `` in one of several processes, as torch's own excepthook prefixes them),
-    exit status 1, where Python printed the whole traceback first (tens of lines of mmengine and automl_mm frames
-    above the one line a new user needs). Any other error (a bug, mmengine's or a plugin's own error) propagates
+    stderr (each line after ``[rank<r>]: `` in one of several processes, as torch's own excepthook prefixes them;
+    not at all where torchrun's summary shows it at the end, :func:`_summarized_by_torchrun`), exit status 1, where
+    Python printed the whole traceback first (tens of lines of mmengine and automl_mm frames above the one line a
+    new user needs). Any other error (a bug, mmengine's or a plugin's own error) propagates
     with its traceback, as does a refusal when ``AUTOML_MM_TRACEBACK`` is set (not ``''`` / ``0``).
 
     Args:
@@ -194,11 +225,12 @@ def exit_on_refusal(main: Callable[[], Any], tool: str) -> Any:
         # a local worker's failure (launch.WorkerError) carries the worker's traceback: the variable adds this one's;
         # a worker's refusal (launch.WorkerRefusal) names the type the worker raised (``refused_as``)
         refused_as = getattr(err, 'refused_as', None) or f'{type(err).__name__}{_failed_cause(err)}'
-        hint = '' if 'Traceback (most recent call last)' in text else \
-            f'\n({refused_as}; {TRACEBACK_VARIABLE}=1 prints the Python traceback)'
+        shown = f'error: {text}' if 'Traceback (most recent call last)' in text else refusal_text(refused_as, text)
         sys.stdout.flush()
+        if _summarized_by_torchrun(shown):  # the end of the console shows it once (tools/_torchrun.py)
+            raise SystemExit(1) from None
         rank = _rank_of_several()
-        lines = f'{tool}: error: {text}{hint}'.split('\n')
+        lines = f'{tool}: {shown}'.split('\n')
         if rank is not None:  # as torch's excepthook once the process group is up: which rank says it
             lines = [f'[rank{rank}]: {line}' if line else line for line in lines]
         print('\n'.join(lines), file=sys.stderr, flush=True)

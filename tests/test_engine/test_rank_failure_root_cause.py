@@ -120,3 +120,32 @@ def test_the_tools_record_their_error_where_torchrun_reads_it(tool, tmp_path, mo
     pytest.raises(FileNotFoundError, load_tool(tool).main, argv)
     recorded = json.loads(path.read_text())['message']
     assert recorded['message'].startswith('FileNotFoundError: ') and 'absent.py' in recorded['message'], recorded
+
+
+def _refusing(message: str):
+    def main() -> None:
+        raise ValueError(message)  # a raise statement of automl_mm's own code (tests are not): played below
+    return main
+
+
+@pytest.mark.parametrize('variable', ['', '1'])
+def test_a_refusal_reaches_torchrun_s_summary_as_its_message_not_the_traceback_the_tool_hid(tmp_path, monkeypatch,
+                                                                                            variable):
+    """torchrun's summary prints the error file's ``py_callstack`` for every failed rank: a refusal's Python
+    traceback, which the tool hides on the console (exit_on_refusal), filled it (12 lines per rank, above the
+    message); now the refusal's message and the hint, as the tool prints them. AUTOML_MM_TRACEBACK=1 keeps it."""
+    import automl_mm.engine.tool_errors as tool_errors
+
+    path = tmp_path / 'error.json'
+    monkeypatch.setenv('TORCHELASTIC_ERROR_FILE', str(path))
+    monkeypatch.setenv('AUTOML_MM_TRACEBACK', variable)
+    monkeypatch.setattr(tool_errors, 'raised_as_refusal', lambda err, tool_folder=None: True)
+    pytest.raises(ValueError, recorded_for_torchrun(_refusing('train_cfg.max_epochs must be >= 1, got 0')))
+    recorded = json.loads(path.read_text())['message']
+    assert recorded['message'] == 'ValueError: train_cfg.max_epochs must be >= 1, got 0', recorded
+    shown = recorded['extraInfo']['py_callstack']
+    if variable:
+        assert shown.startswith('Traceback (most recent call last)'), shown
+    else:
+        assert shown == ('error: train_cfg.max_epochs must be >= 1, got 0\n(ValueError; AUTOML_MM_TRACEBACK=1 prints '
+                         'the Python traceback)'), shown

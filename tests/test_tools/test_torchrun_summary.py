@@ -1,0 +1,83 @@
+"""tools/dist_train.sh / dist_test.sh under a refusal: every rank printed it (the same message from each rank that
+ran the same check), torchrun then printed its own Python traceback (some 20 lines of its launcher's frames) and a
+summary that dumped, for every failed rank, the traceback the tool had hidden: 76 lines for a 2-rank refusal, the
+refusal 4 times and not last. Now (tools/_torchrun.py) the summary ends the output, the refusal in it once; the
+ranks whose error is the root cause's are named in one line; a rank whose refusal the summary shows does not print
+it too."""
+from __future__ import annotations
+
+import json
+import os.path as osp
+import runpy
+import time
+
+import pytest
+from torch.distributed.elastic.multiprocessing.errors import ChildFailedError, ProcessFailure
+
+from automl_mm.engine.tool_errors import TORCHRUN_SUMMARY_VARIABLE, exit_on_refusal, refusal_text
+
+from conftest import REPO_ROOT
+
+TORCHRUN = osp.join(REPO_ROOT, 'tools/_torchrun.py')
+SAID = refusal_text('ValueError', 'train_cfg.max_epochs must be >= 1, got 0')
+
+
+def _failure(tmp_path, rank: int, shown: str, stamp: int) -> ProcessFailure:
+    path = tmp_path / f'{rank}.json'
+    path.write_text(json.dumps({'message': {'message': 'ValueError: x', 'extraInfo': {
+        'py_callstack': shown, 'timestamp': str(stamp)}}}))
+    return ProcessFailure(local_rank=rank, pid=100 + rank, exitcode=1, error_file=str(path))
+
+
+def test_the_ranks_that_failed_with_the_root_causes_error_are_named_once(tmp_path):
+    summary = runpy.run_path(TORCHRUN)['summary']
+    now = int(time.time())
+    stamps = {0: now + 1, 1: now, 2: now + 2}  # rank 1's error file first: the root cause
+    err = ChildFailedError('tools/train.py', {r: _failure(tmp_path, r, SAID, stamp) for r, stamp in stamps.items()})
+    text = summary(err)
+    assert text.count('train_cfg.max_epochs must be >= 1') == 1, text
+    assert text.rstrip().endswith("ranks 0, 2 (of this node) failed with the root cause's error (rank 1's), not "
+                                  'repeated'), text
+    assert 'Root Cause' in text and 'rank      : 1 (local_rank: 1)' in text, text
+
+
+def test_a_rank_with_another_error_keeps_its_whole_entry(tmp_path):
+    """Not hiding a real crash: a rank whose error differs (its traceback) is shown in full beside the root cause."""
+    summary = runpy.run_path(TORCHRUN)['summary']
+    now = int(time.time())
+    crash = 'Traceback (most recent call last):\n  File "x.py", line 1\nIndexError: list index out of range'
+    err = ChildFailedError('tools/train.py', {0: _failure(tmp_path, 0, SAID, now),
+                                              1: _failure(tmp_path, 1, crash, now + 1)})
+    text = summary(err)
+    assert 'IndexError: list index out of range' in text and 'train_cfg.max_epochs' in text, text
+    assert 'not repeated' not in text, text
+
+
+def test_the_launcher_sets_the_variable_the_workers_read():
+    with open(TORCHRUN) as f:
+        assert f"os.environ['{TORCHRUN_SUMMARY_VARIABLE}'] = '1'" in f.read()
+
+
+def _refusing() -> None:
+    raise ValueError('train_cfg.max_epochs must be >= 1, got 0')
+
+
+@pytest.mark.parametrize('under_summary, recorded, printed', [(True, SAID, False), (False, SAID, True),
+                                                              (True, 'Traceback (most recent call last): ...', True),
+                                                              (True, None, True)])
+def test_a_refusal_the_summary_shows_is_not_printed_by_its_rank_too(tmp_path, monkeypatch, capsys, under_summary,
+                                                                    recorded, printed):
+    import automl_mm.engine.tool_errors as tool_errors
+
+    monkeypatch.setattr(tool_errors, 'raised_as_refusal', lambda err, tool_folder=None: True)
+    monkeypatch.delenv('AUTOML_MM_TRACEBACK', raising=False)
+    monkeypatch.setenv(TORCHRUN_SUMMARY_VARIABLE, '1' if under_summary else '')
+    path = tmp_path / 'error.json'
+    monkeypatch.setenv('TORCHELASTIC_ERROR_FILE', str(path))
+    if recorded is not None:
+        path.write_text(json.dumps({'message': {'message': 'ValueError: x', 'extraInfo': {'py_callstack': recorded}}}))
+    with pytest.raises(SystemExit) as stop:
+        exit_on_refusal(_refusing, 'tools/train.py')
+    assert stop.value.code == 1
+    err = capsys.readouterr().err
+    assert (f'tools/train.py: {SAID}' in err) == printed, err
