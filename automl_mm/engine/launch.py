@@ -394,11 +394,11 @@ def _run_main(main: Callable[[str], None], cfg_path: str, local_rank: int = 0, f
 
 
 def _own_error(err: BaseException) -> BaseException:
-    """The worker's own error where ``err`` is a :class:`~automl_mm.engine.rank_failures.RankFailure` (this rank
-    failed after another) whose first rank failed with the same error (every rank ran the same check: a resume or
-    start refusal), else ``err``. The worker torch reports has mostly failed after another rank, and the message
-    said it twice: ``the run failed on rank 3 (ValueError: <message>); this rank stopped with it (ValueError:
-    <message>); rank 3's own output shows its error ...`` (a local worker's output holds no error)."""
+    """The worker's own error where ``err`` is a :class:`~automl_mm.engine.rank_failures.RankFailure` (this rank failed
+    after another) whose first rank failed with the same error (every rank ran the same check: a resume or start
+    refusal), else ``err``. The worker torch reports has mostly failed after another rank, and the message said it
+    twice: ``the run failed on rank 3 (ValueError: <message>); this rank stopped with it (ValueError: <message>); rank
+    3's own output (or torchrun's summary) shows its error ...`` (a local worker's output holds no error)."""
     from .rank_failures import RankFailure
 
     own = err.__cause__

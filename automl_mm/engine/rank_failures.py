@@ -143,8 +143,8 @@ def raise_agreed_failure(failure: BaseException | None, what: str, group: Any = 
 
         OHL trunk 3: the reward reading failed on rank 1 (OSError: cannot identify image file ...); rank 0 stopped
         waiting for it in a collective (RuntimeError: [...] Timed out waiting 1000ms for recv operation to complete);
-        every rank stops here (rank 1's own output shows its error, with its traceback unless the error is one of
-        automl_mm's refusals (AUTOML_MM_TRACEBACK=1 prints theirs))
+        every rank stops here (rank 1's own output (or torchrun's failure summary) shows its error, with its
+        traceback unless the error is one of automl_mm's refusals (AUTOML_MM_TRACEBACK=1 prints theirs))
 
     (:func:`~automl_mm.engine.tool_errors.origin_output`: true under torchrun and srun; a local launch rewrites it).
 

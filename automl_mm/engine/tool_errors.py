@@ -116,19 +116,20 @@ def refusal_summary(err: BaseException, main: Callable[..., Any]) -> tuple[str, 
 
 #: Where the message of a rank that stopped after another rank's own error says that error is
 #: (:func:`origin_output`; :class:`~automl_mm.engine.rank_failures.RankFailure`'s, the NAS scoring's). True where
-#: each rank prints its own error: under torchrun (``tools/dist_train.sh`` / ``dist_test.sh``, mmengine's
-#: ``pytorch`` launcher; the console, each line after ``[rank<r>]: ``, and torchrun's failure summary) and srun
-#: (``--launcher slurm``: the task's output), where a refusal is printed alone (:func:`exit_on_refusal`) and any
-#: other error with its traceback. Not in a local worker (``tools/train.py`` starting its copies): its error is
+#: each rank prints its own error: under torchrun (mmengine's ``pytorch`` launcher: the console, each line after
+#: ``[rank<r>]: ``, and torchrun's failure summary on that rank's node; under ``tools/dist_train.sh`` /
+#: ``dist_test.sh`` a refusal the summary shows is printed there only, :func:`_summarized_by_torchrun`) and srun
+#: (``--launcher slurm``: the task's output), a refusal alone (:func:`exit_on_refusal`), any other error with its
+#: traceback. Not in a local worker (``tools/train.py`` starting its copies): its error is
 #: printed by its launcher only (:func:`as_local_worker_said`).
-ORIGIN_OUTPUT = ("rank {rank}'s own output shows its error, with its traceback unless the error is one of "
-                 f"automl_mm's refusals ({TRACEBACK_VARIABLE}=1 prints theirs)")
+ORIGIN_OUTPUT = ("rank {rank}'s own output (or torchrun's failure summary) shows its error, with its traceback "
+                 f"unless the error is one of automl_mm's refusals ({TRACEBACK_VARIABLE}=1 prints theirs)")
 
 
 def origin_output(rank: int) -> str:
     """:data:`ORIGIN_OUTPUT` for the global rank ``rank``: where its own error and its traceback are printed, for the
-    message of a rank that stopped after it (``'rank 3's own output shows its error, with its traceback unless
-    ...'``)."""
+    message of a rank that stopped after it (``'rank 3's own output (or torchrun's failure summary) shows its
+    error, with its traceback unless ...'``)."""
     return ORIGIN_OUTPUT.format(rank=rank)
 
 

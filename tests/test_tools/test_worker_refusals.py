@@ -87,9 +87,10 @@ def _rank_failure(cause: str):
 
 
 def test_a_refusal_every_rank_raised_alike_is_named_once(tmp_path, monkeypatch, capsys):
-    """Every worker runs the same resume check: the one torch reports had mostly failed after another rank and said
-    the message twice, ``the run failed on rank 3 (ValueError: <message>); this rank stopped with it (ValueError:
-    <message>); rank 3's own output shows its error ...`` (a local worker's output holds no error)."""
+    """Every worker runs the same resume check: the one torch reports had mostly failed after another rank and said the
+    message twice, ``the run failed on rank 3 (ValueError: <message>); this rank stopped with it (ValueError:
+    <message>); rank 3's own output (or torchrun's summary) shows its error ...`` (a local worker's output holds no
+    error)."""
     monkeypatch.delenv(TRACEBACK_VARIABLE, raising=False)
     with pytest.raises(SystemExit):
         exit_on_refusal(_tool(_rank_failure(f'ValueError: {_SAID}'), tmp_path, monkeypatch), 'tools/train.py')
@@ -140,11 +141,12 @@ _LOCAL_SAYS = ("rank 3's error is not shown: the local launcher prints one worke
 @pytest.mark.parametrize('traceback_variable', ['', '1'])
 def test_a_workers_message_after_another_ranks_error_says_truly_where_its_traceback_is(tmp_path, monkeypatch, capsys,
                                                                                         form, traceback_variable):
-    """The message of a rank that failed after rank 3 says, under torchrun / srun, that rank 3's own output shows
-    its error (with its traceback, unless it is a refusal: AUTOML_MM_TRACEBACK=1); a local worker's output holds no
-    error (torch passes it to the launcher), and the launcher prints this worker's only where rank 3 recorded none:
-    the message said ``rank 3's log has the traceback``, which no log holds, in the refusal's message and, under
-    AUTOML_MM_TRACEBACK=1 or for an error that is no refusal, in the worker's traceback the launcher prints."""
+    """The message of a rank that failed after rank 3 says, under torchrun / srun, that rank 3's own output (or
+    torchrun's failure summary) shows its error (with its traceback, unless it is a refusal: AUTOML_MM_TRACEBACK=1); a
+    local worker's output holds no error (torch passes it to the launcher), and the launcher prints this worker's only
+    where rank 3 recorded none: the message said ``rank 3's log has the traceback``, which no log holds, in the
+    refusal's message and, under AUTOML_MM_TRACEBACK=1 or for an error that is no refusal, in the worker's traceback the
+    launcher prints."""
     monkeypatch.setenv(TRACEBACK_VARIABLE, traceback_variable)
     with pytest.raises(SystemExit if not traceback_variable else launch.WorkerError) as stop:
         exit_on_refusal(_tool(_after_rank_3(form, monkeypatch), tmp_path, monkeypatch), 'tools/train.py')
@@ -157,9 +159,10 @@ def test_a_workers_message_after_another_ranks_error_says_truly_where_its_traceb
 
 
 def test_a_message_after_another_ranks_error_says_where_that_rank_printed_it():
-    """Under torchrun and srun each rank prints its own error: a refusal alone (exit_on_refusal), any other error
-    with its traceback; the message of a rank told of rank 3's failure says so, and how to get a refusal's
-    traceback."""
+    """Under torchrun and srun each rank prints its own error (under tools/dist_*.sh a refusal in torchrun's summary
+    only): a refusal alone (exit_on_refusal), any other error with its traceback; the message of a rank told of rank 3's
+    failure says so, and how to get a refusal's traceback."""
     said = origin_output(3)
-    assert said.startswith("rank 3's own output shows its error, with its traceback unless"), said
+    assert said.startswith("rank 3's own output (or torchrun's failure summary) shows its error, with its traceback "
+                           'unless'), said
     assert f'{TRACEBACK_VARIABLE}=1' in said and 'log has the traceback' not in said, said
