@@ -175,7 +175,7 @@ def raise_agreed_failure(failure: BaseException | None, what: str, group: Any = 
     if waited:
         note = (f"; rank {origin}'s error is a collective's timeout or lost peer, a wait for a rank that failed or "
                 'hung, and no rank of this agreement raised an error of its own (the cause is a rank that hung past '
-                "the group's timeout, or died: its log, or the launcher's, shows which)")
+                "the group's timeout, or died: its own output, or the launcher's report of it, shows which)")
     else:
         waits = sorted({(f[0], f[1]) for f in failed if f[3]})
         note = '' if not waits else (

@@ -82,9 +82,12 @@ def test_a_failing_rank_that_does_not_stop_in_time_leaves_the_rank_told_of_it_re
     fork_ranks(_launcher, (str(tmp_path), 30.0, 0.5), nprocs=1, timeout=120)
     reported = (tmp_path / 'reported.txt').read_text()
     assert reported.startswith('worker rank 0 of 2 failed'), reported
+    # its message says what is true of a local launch: rank 1's error is in no output (it said 'rank 1's log has the
+    # traceback'), and this worker's is reported because rank 1 recorded none in time
     assert reported.rstrip().splitlines()[-1].endswith(
-        f"the reward reading failed on rank 1 (ValueError: {PLANTED}); every rank stops here (rank 1's log has the "
-        'traceback)'), reported
+        f"the reward reading failed on rank 1 (ValueError: {PLANTED}); every rank stops here (rank 1's error is not "
+        "shown: the local launcher prints one worker's error, this one's, as rank 1 recorded none in time (it died, "
+        'or hung while stopping))'), reported
 
 
 def test_a_refusal_of_the_rank_whose_own_code_failed_is_reported_by_its_message_alone(tmp_path, monkeypatch):
