@@ -352,6 +352,7 @@ def naming_first_failure(what: str) -> Iterator[None]:
         failure = RankFailure(f'{what} failed on rank {origin} ({cause}){note}; this rank stopped with it '
                               f'({type(err).__name__}: {err}); {origin_output(origin)}',
                               origin, cause, waited)
+        failure.__cause__ = err  # as the raise below sets it: the record names where err failed, as the tool does
         _record_for_torchrun(failure)
         raise failure from err
 
@@ -455,10 +456,13 @@ class TorchrunErrorHandler(ErrorHandler):
         ``py_callstack``, which the summary prints for every failed rank), but for one of automl_mm's refusals
         (:func:`~automl_mm.engine.tool_errors.refusal_summary`: not under ``AUTOML_MM_TRACEBACK``) the refusal's
         message and the hint as the tool prints them (:func:`~automl_mm.engine.tool_errors.exit_on_refusal`) in
-        place of the traceback: the summary dumped, for each rank, the traceback the tool hid on the console."""
+        place of the traceback: the summary dumped, for each rank, the traceback the tool hid on the console (for a
+        rank stopped by another's error mid-run, some 45 lines ending in gloo's 'Connection closed by peer')."""
         from automl_mm.engine.tool_errors import refusal_summary, refusal_text
 
-        refused = refusal_summary(e, None)
+        # a RankFailure is raised by automl_mm's own raise statement: a refusal, also where recorded before it is
+        # raised (naming_first_failure; its traceback, the current one, was its cause's: a collective's wait)
+        refused = refusal_summary(e, None, refused=isinstance(e, RankFailure) and e.__traceback__ is None)
         if refused is None:
             super().record_exception(e)
             return

@@ -102,14 +102,18 @@ def _message(err: BaseException) -> str:
     return str(err.args[0] if isinstance(err, KeyError) and len(err.args) == 1 else err)
 
 
-def refusal_summary(err: BaseException, main: Callable[..., Any]) -> tuple[str, str] | None:
+def refusal_summary(err: BaseException, main: Callable[..., Any] | None,
+                    refused: bool = False) -> tuple[str, str] | None:
     """How :func:`exit_on_refusal` would end a tool whose ``main`` raised ``err``, for a process that cannot end it
     itself (a local worker of ``tools/train.py``, whose launcher prints its error: ``launch.WorkerRefusal``):
     ``(type, message)``, e.g. ``('ValueError', 'resuming ...: ...')`` (the type with where a wrapped operation failed,
     :func:`_failed_cause`), where ``err`` is one of automl_mm's refusals (:func:`raised_as_refusal`, ``main``'s folder
     automl_mm's own) and :data:`TRACEBACK_VARIABLE` is not set; else ``None`` (its traceback is what to show). The
-    launcher rewrites where the message says another rank's error is (:func:`as_local_worker_said`)."""
-    if os.environ.get(TRACEBACK_VARIABLE, '') not in ('', '0') or not raised_as_refusal(err, _tool_folder(main)):
+    launcher rewrites where the message says another rank's error is (:func:`as_local_worker_said`). ``refused``:
+    ``err`` is one of automl_mm's refusals though not raised yet (a ``RankFailure`` recorded for torchrun before it
+    is raised, its cause set)."""
+    if os.environ.get(TRACEBACK_VARIABLE, '') not in ('', '0') or not (refused or raised_as_refusal(
+            err, _tool_folder(main))):
         return None
     return f'{type(err).__name__}{_failed_cause(err)}', _message(err)
 

@@ -81,3 +81,38 @@ def test_a_refusal_the_summary_shows_is_not_printed_by_its_rank_too(tmp_path, mo
     assert stop.value.code == 1
     err = capsys.readouterr().err
     assert (f'tools/train.py: {SAID}' in err) == printed, err
+
+
+def test_a_rank_stopped_by_another_ranks_error_mid_run_is_shown_by_the_summary_as_it_would_print_it(tmp_path,
+                                                                                                    monkeypatch,
+                                                                                                    capsys):
+    """A rank whose collective lost the peer that failed mid-run raises a RankFailure naming it
+    (naming_first_failure), recorded before it is raised: the summary dumped its gloo wait's traceback (some 45
+    lines of mmengine and autograd frames ending in 'Connection closed by peer') under the message the rank printed.
+    Now the error file holds that message as the rank prints it, and under tools/_torchrun.py the rank does not
+    print it too."""
+    import automl_mm.engine.rank_failures as rank_failures
+    from automl_mm.engine.rank_failures import naming_first_failure, recorded_for_torchrun
+
+    monkeypatch.setattr(rank_failures, 'is_distributed', lambda: True)
+    monkeypatch.setattr(rank_failures, '_group_token', lambda: 'token')
+    monkeypatch.setattr(rank_failures, '_first_failure', lambda err, token: (1, 'ValueError: planted', False))
+    handler = rank_failures.TorchrunErrorHandler()
+    monkeypatch.setattr(handler, 'initialize', lambda: None)  # no faulthandler on pytest's captured stderr
+    monkeypatch.setattr(rank_failures, 'TORCHRUN_ERRORS', handler)
+    monkeypatch.delenv('AUTOML_MM_TRACEBACK', raising=False)
+    monkeypatch.setenv(TORCHRUN_SUMMARY_VARIABLE, '1')
+    path = tmp_path / 'error.json'
+    monkeypatch.setenv('TORCHELASTIC_ERROR_FILE', str(path))
+
+    def main() -> None:
+        with naming_first_failure('tools/train.py: the run'):
+            [][1]  # noqa: B018 (an operation that failed, as a collective's lost peer)
+
+    with pytest.raises(SystemExit):
+        exit_on_refusal(recorded_for_torchrun(main), 'tools/train.py')
+    shown = json.loads(path.read_text())['message']['extraInfo']['py_callstack']
+    assert shown.startswith('error: tools/train.py: the run failed on rank 1 (ValueError: planted); this rank '
+                            'stopped with it (IndexError: list index out of range)'), shown
+    assert '(RankFailure; from IndexError at ' in shown and 'Traceback' not in shown, shown
+    assert capsys.readouterr().err == ''  # the summary shows it: the rank does not print it too
