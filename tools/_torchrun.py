@@ -38,7 +38,41 @@ def summary(err: Any) -> str:
         ranks = ', '.join(str(rank) for rank in same)
         text += (f"\n{'rank' if len(same) == 1 else 'ranks'} {ranks} (of this node) failed with the root cause's "
                  f"error (rank {root_rank}'s), not repeated")
+    shown = {_shown(failure) for failure in err.failures.values()}
+    for local_rank, said in _uncollected(err):
+        if said not in shown:  # an error no entry above shows: the worker did not print it (it left it to this)
+            shown.add(said)
+            text += (f'\nlocal rank {local_rank} had failed too (torchrun stopped it before it exited, so it is not '
+                     f'in the summary above); its error:\n{said}')
     return text
+
+
+def _uncollected(err: Any) -> list[tuple[int, str]]:
+    """``(local_rank, shown)`` for each worker of this node that recorded an error (its ``error.json`` beside the
+    failed ranks' own, ``<attempt folder>/<local_rank>/error.json``) but is not among ``err``'s failures: torchrun
+    collects the workers that exited with an error by one poll and stops the rest, so a worker still exiting (after
+    writing its error file and leaving its refusal unprinted, ``tool_errors._summarized_by_torchrun``) was in no
+    report, and its error, where it differed from the root cause's, was shown nowhere."""
+    import glob
+    import json
+
+    collected = {failure.local_rank for failure in err.failures.values()}
+    folders = {os.path.dirname(os.path.dirname(failure.error_file)) for failure in err.failures.values()
+               if os.path.basename(failure.error_file or '') == 'error.json'}
+    found = []
+    for folder in sorted(folders):
+        for path in glob.glob(os.path.join(glob.escape(folder), '*', 'error.json')):
+            name = os.path.basename(os.path.dirname(path))
+            if not name.isdigit() or int(name) in collected:
+                continue
+            try:
+                with open(path) as f:
+                    message = json.load(f)['message']
+                said = message['extraInfo']['py_callstack'] if isinstance(message, dict) else message
+            except (OSError, ValueError, KeyError, TypeError):
+                continue
+            found.append((int(name), str(said)))
+    return sorted(found)
 
 
 def main() -> None:
@@ -49,9 +83,16 @@ def main() -> None:
     # a worker's refusal recorded for the summary below is not printed by the worker too
     os.environ['AUTOML_MM_TORCHRUN_SUMMARY'] = '1'
     try:
-        run.main.__wrapped__()  # torchrun's main without its @record, which printed the traceback it re-raised
+        # torchrun's main without its @record (its functools.wraps keeps the function: torch 2.14's
+        # torch/distributed/elastic/multiprocessing/errors/__init__.py), whose only output on a failure is a log line
+        # that no parent error file is defined; a torch whose main has none runs its main as it is (nothing lost)
+        getattr(run.main, '__wrapped__', run.main)()
     except ChildFailedError as err:
-        print(summary(err), file=sys.stderr, flush=True)
+        try:
+            text = summary(err)
+        except Exception:  # noqa: BLE001 (a torch whose failure records differ: its own summary, whole)
+            text = err.format_msg()
+        print(text, file=sys.stderr, flush=True)
         raise SystemExit(1) from None
 
 

@@ -116,3 +116,48 @@ def test_a_rank_stopped_by_another_ranks_error_mid_run_is_shown_by_the_summary_a
                             'stopped with it (IndexError: list index out of range)'), shown
     assert '(RankFailure; from IndexError at ' in shown and 'Traceback' not in shown, shown
     assert capsys.readouterr().err == ''  # the summary shows it: the rank does not print it too
+
+
+def _in_attempt(tmp_path, local_rank: int, shown: str) -> ProcessFailure:
+    folder = tmp_path / 'attempt_0' / str(local_rank)
+    folder.mkdir(parents=True)
+    return ProcessFailure(local_rank=local_rank, pid=100 + local_rank, exitcode=1,
+                          error_file=str(_write_error(folder / 'error.json', shown)))
+
+
+def _write_error(path, shown: str):
+    path.write_text(json.dumps({'message': {'message': 'ValueError: x', 'extraInfo': {
+        'py_callstack': shown, 'timestamp': str(int(time.time()))}}}))
+    return path
+
+
+@pytest.mark.parametrize('other', ['another', 'same'])
+def test_a_rank_torchrun_stopped_before_it_exited_keeps_its_error(tmp_path, other):
+    """torchrun collects the ranks that exited with an error by one poll and stops the rest: a rank still exiting had
+    written its refusal to its error file and left it unprinted (the summary would show it), and was in no report.
+    Its error, where no entry shows it, is added; the root cause's is not repeated."""
+    summary = runpy.run_path(TORCHRUN)['summary']
+    said = refusal_text('ValueError', 'rank 1 refused its own shard') if other == 'another' else SAID
+    err = ChildFailedError('tools/train.py', {0: _in_attempt(tmp_path, 0, SAID)})
+    (tmp_path / 'attempt_0' / '1').mkdir()
+    _write_error(tmp_path / 'attempt_0' / '1' / 'error.json', said)  # written, then stopped before it exited
+    text = summary(err)
+    assert ('rank 1 refused its own shard' in text) == (other == 'another'), text
+    assert text.count('train_cfg.max_epochs must be >= 1') == 1, text
+
+
+def test_a_torch_whose_main_has_no_wrapped_function_still_prints_the_summary(monkeypatch, capsys):
+    """tools/_torchrun.py calls torchrun's main without its @record (torch 2.14's functools.wraps keeps it as
+    __wrapped__): under a torch whose main has none it runs main itself, not failing before any worker starts."""
+    from torch.distributed import run
+
+    def main(args=None):  # as torchrun ends a failed run
+        raise ChildFailedError('tools/train.py', {0: ProcessFailure(local_rank=0, pid=1, exitcode=1,
+                                                                    error_file='<N/A>')})
+
+    monkeypatch.setattr(run, 'main', main)
+    monkeypatch.setenv(TORCHRUN_SUMMARY_VARIABLE, '')
+    with pytest.raises(SystemExit) as stop:
+        runpy.run_path(TORCHRUN)['main']()
+    assert stop.value.code == 1
+    assert 'tools/train.py FAILED' in capsys.readouterr().err
