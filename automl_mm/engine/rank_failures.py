@@ -461,8 +461,10 @@ class TorchrunErrorHandler(ErrorHandler):
         from automl_mm.engine.tool_errors import refusal_summary, refusal_text
 
         # a RankFailure is raised by automl_mm's own raise statement: a refusal, also where recorded before it is
-        # raised (naming_first_failure; its traceback, the current one, was its cause's: a collective's wait)
-        refused = refusal_summary(e, None, refused=isinstance(e, RankFailure) and e.__traceback__ is None)
+        # raised (naming_first_failure; its traceback, the current one, is its cause's), unless that cause is a
+        # crash of this rank's own that the origin's output does not show (its traceback is kept for the summary)
+        refused = refusal_summary(e, None, refused=isinstance(e, RankFailure) and e.__traceback__ is None
+                                  and not _own_crash(e))
         if refused is None:
             super().record_exception(e)
             return
@@ -481,6 +483,21 @@ class TorchrunErrorHandler(ErrorHandler):
         later = stamp + 1 - time.time()
         if later > 0:
             time.sleep(later)
+
+
+def _own_crash(failure: RankFailure) -> bool:
+    """Whether the error ``failure`` was raised from (``__cause__``: this rank's own, :func:`naming_first_failure`)
+    is a crash whose traceback no other output shows: not a wait for a peer (:func:`waited_for_peer`: its traceback,
+    some 45 lines of frames ending in gloo's 'Connection closed by peer', says nothing of the cause), not one of
+    automl_mm's refusals (the message is what to show), not the origin's own error again (``failure.cause``: the
+    same bug on every rank, whose traceback the origin prints), e.g. an ``IndexError`` of a hook on this rank after
+    rank 1's ``OSError``."""
+    from automl_mm.engine.tool_errors import raised_as_refusal
+
+    own = failure.__cause__
+    if own is None or waited_for_peer(own) or raised_as_refusal(own):
+        return False
+    return f'{type(own).__name__}: {own}' != failure.cause
 
 
 #: The handler of this process's errors under torchrun (:func:`recorded_for_torchrun`, :func:`naming_first_failure`).
