@@ -49,10 +49,12 @@ def summary(err: Any) -> str:
 
 def _uncollected(err: Any) -> list[tuple[int, str]]:
     """``(local_rank, shown)`` for each worker of this node that recorded an error (its ``error.json`` beside the
-    failed ranks' own, ``<attempt folder>/<local_rank>/error.json``) but is not among ``err``'s failures: torchrun
-    collects the workers that exited with an error by one poll and stops the rest, so a worker still exiting (after
-    writing its error file and leaving its refusal unprinted, ``tool_errors._summarized_by_torchrun``) was in no
-    report, and its error, where it differed from the root cause's, was shown nowhere."""
+    failed ranks' own, ``<attempt folder>/<local_rank>/error.json``) but is not among ``err``'s failures. torch 2.14
+    lists the workers it stopped after the first failure too (``SubprocessContext._capture_process_failures``: exit
+    status -15 and the error file each wrote); a torch that lists only those that had exited by its poll left a
+    worker still exiting (its error file written, its refusal left unprinted for this summary,
+    ``tool_errors._summarized_by_torchrun``) in no report, and its error, where it differed from the root cause's,
+    shown nowhere."""
     import glob
     import json
 
