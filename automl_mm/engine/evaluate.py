@@ -15,6 +15,7 @@ both in :mod:`automl_mm.engine.bn_recalibration`); every reading draws from seed
 from __future__ import annotations
 
 import contextlib
+import functools
 import math
 import pickle
 import sys
@@ -53,6 +54,34 @@ def _own_outfiles(metric: Any) -> contextlib.AbstractContextManager:
     """``metric.outfile_prefix`` set to ``None`` (mmdet then writes to a temporary directory of its own) while it
     computes a held-out score, restored after (:func:`evaluate_locally` says why)."""
     return _unset(metric, 'outfile_prefix')
+
+
+def clearing_on_failure(method: Callable) -> Callable:
+    """mmengine's ``Evaluator.process`` or ``Evaluator.evaluate`` (``method``) that, where it raises, leaves no metric
+    of the evaluator holding that evaluation's samples or kept error: every metric's ``results`` cleared and a kept
+    refusal dropped (``drop_kept_refusal``, :class:`~automl_mm.evaluation.accuracy.RankAgreedMetric`'s).
+    ``Evaluator.evaluate`` stops at the first metric that raises, so the later ones kept their results, and
+    ``process`` at the first metric that raises, so every metric kept the batches before: the next evaluation of
+    the evaluator (a later validation, a caller that goes on) raised the earlier one's kept refusal, or scored the
+    earlier samples with its own (``collect_results`` then cut to ``size``: the stale ones were scored). Per
+    evaluator: another evaluator's evaluation under way loses nothing (an earlier version counted raised
+    evaluations per process, and a metric mid-evaluation forgot its batches when an unrelated evaluator raised).
+    Patched by :func:`automl_mm.engine.patches.install`."""
+
+    @functools.wraps(method)
+    def wrapper(self, *args, **kwargs):
+        try:
+            return method(self, *args, **kwargs)
+        except BaseException:
+            for metric in self.metrics:
+                metric.results.clear()
+                drop = getattr(metric, 'drop_kept_refusal', None)
+                if drop is not None:
+                    drop()
+            raise
+
+    wrapper.clears_on_failure = True
+    return wrapper
 
 
 def results_to_send(evaluator: Evaluator, group: Any) -> list | bytes:

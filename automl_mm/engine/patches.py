@@ -127,6 +127,12 @@ mmengine 0.10.7 is patched where it cannot be configured, and only there:
     ``world_size x batch_size x accumulative_counts`` (each wrapper of an ``OptimWrapperDict`` by its own count),
     and ``BaseStrategy._scale_lr`` (``FlexibleRunner``'s) by
     :func:`automl_mm.engine.lr_scaling.strategy_scaling_by_accumulation`.
+20. **An evaluation that raised leaves no stale state** (``Evaluator.evaluate`` stops at the first metric that
+    raises, ``Evaluator.process`` likewise: the other metrics kept that evaluation's results, and kept refusals,
+    into the evaluator's next evaluation, which raised the old refusal or scored the old samples):
+    ``Evaluator.process`` and ``Evaluator.evaluate`` are wrapped by
+    :func:`automl_mm.engine.evaluate.clearing_on_failure`, which clears every metric of the evaluator where they
+    raise.
 
 Every entry point reaches :func:`install`: ``import automl_mm`` (so also mmengine's
 ``custom_imports=dict(imports=['automl_mm'])``, e.g. in a stock mmdet ``tools/train.py``), automl_mm's
@@ -183,7 +189,8 @@ PATCHES = ('local checkpoints load with weights_only=True and an allow-list',
            "one the config names ('visualizer') too",
            "Runner.test() / val() after train() on one runner read EMAHook's average, not the raw weights",
            "an installed package's metafiles (the look-up of a config's mmdet:: bases) are parsed once per process",
-           'auto_scale_lr scales by the effective batch, world_size x batch_size x optim_wrapper.accumulative_counts')
+           'auto_scale_lr scales by the effective batch, world_size x batch_size x optim_wrapper.accumulative_counts',
+           "an evaluator's process or evaluate that raised leaves none of its metrics holding results or a kept error")
 _installed = False
 
 
@@ -247,6 +254,12 @@ def install() -> bool:
     from mmengine.hooks import EMAHook
     if not getattr(EMAHook.before_run, 'keeps_average', False):
         EMAHook.before_run = keeping_the_average(EMAHook.before_run)
+    from mmengine.evaluator import Evaluator
+
+    from .evaluate import clearing_on_failure
+    for name in ('process', 'evaluate'):
+        if not getattr(getattr(Evaluator, name), 'clears_on_failure', False):
+            setattr(Evaluator, name, clearing_on_failure(getattr(Evaluator, name)))
     for runner_class in (runner_module.Runner, FlexibleRunner):
         for hook_class in (DataFingerprintHook, ResumeConfigHook, LearnedStateHook):
             if hook_class not in getattr(runner_class.__dict__['train'], 'registers', ()):

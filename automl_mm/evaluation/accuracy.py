@@ -83,13 +83,6 @@ def ranking_of(sample: dict) -> torch.Tensor:
     return score
 
 
-#: How many evaluations of a :class:`RankAgreedMetric` (its ``evaluate``) raised in this process: a metric whose
-#: results or kept error began before the last of them was left by an evaluation that stopped (mmengine's
-#: ``Evaluator.evaluate`` stops at the first metric that raises; the later ones never evaluate), and forgets them at
-#: its next ``process`` (:meth:`RankAgreedMetric._forget_stopped_evaluation`). A one-element list: shared, mutable.
-_STOPPED_EVALUATIONS = [0]
-
-
 class RankAgreedMetric(BaseMetric):
     """A ``BaseMetric`` whose refusals stop every rank of a distributed evaluation at once.
 
@@ -117,8 +110,6 @@ class RankAgreedMetric(BaseMetric):
     """
 
     _kept_refusal: Exception | None = None
-    #: :data:`_STOPPED_EVALUATIONS` when this metric's results (or kept error) began: ``None`` while it holds none
-    _begun_after: int | None = None
     #: While :meth:`evaluate` runs mmengine's ``evaluate``: where ``compute_metrics`` keeps its error (``None``: raise)
     _compute_errors: list | None = None
 
@@ -135,7 +126,6 @@ class RankAgreedMetric(BaseMetric):
         raise NotImplementedError
 
     def process(self, data_batch, data_samples: Sequence[dict]) -> None:
-        self._forget_stopped_evaluation()
         if self._kept_refusal is not None:
             return  # the evaluation fails: the rest of the shard is not read
         try:
@@ -162,16 +152,6 @@ class RankAgreedMetric(BaseMetric):
             self.results.clear()
         return refusal
 
-    def _forget_stopped_evaluation(self) -> None:
-        """Forget the results and kept error of an evaluation that stopped before this metric evaluated: another
-        metric's ``evaluate`` raised since they began (:data:`_STOPPED_EVALUATIONS`), and mmengine's
-        ``Evaluator.evaluate`` left this one as it was. Its kept refusal was raised by the next evaluation (an OHL
-        reward reading, a later validation), and its results were scored with the next evaluation's samples."""
-        if self._begun_after is not None and self._begun_after != _STOPPED_EVALUATIONS[0]:
-            self._kept_refusal = None
-            self.results.clear()
-        self._begun_after = _STOPPED_EVALUATIONS[0]
-
     def drop_kept_refusal(self) -> None:
         """Forget an error ``process`` kept (a reading that raised before this metric's turn): the next evaluation
         reads its samples afresh, not stopping at a stale one."""
@@ -180,9 +160,9 @@ class RankAgreedMetric(BaseMetric):
     def evaluate(self, size: int) -> dict:
         """mmengine's ``BaseMetric.evaluate`` with every rank raising where one failed (see the class).
 
-        Where it raises, this metric's results are dropped, and so are those (and the kept error) of every other
-        :class:`RankAgreedMetric` that the evaluator stops before it evaluates, at its next ``process``
-        (:meth:`_forget_stopped_evaluation`).
+        Where it raises, this metric's results are dropped; mmengine's ``Evaluator`` then drops every metric's
+        results and kept error (:func:`~automl_mm.engine.evaluate.clearing_on_failure`: the later metrics, which
+        it stops before they evaluate, held them into the next evaluation).
 
         Raises:
             Exception: this rank's error (a refusal's ``ValueError``, from ``process`` or, on rank 0,
@@ -192,12 +172,8 @@ class RankAgreedMetric(BaseMetric):
         try:
             return self._agreed_evaluate(size)
         except BaseException:
-            # the evaluator's later metrics do not evaluate: their results and kept errors are stale from here on
-            _STOPPED_EVALUATIONS[0] += 1
             self.results.clear()  # mmengine's evaluate clears them only after compute_metrics returned
             raise
-        finally:
-            self._begun_after = None
 
     def _agreed_evaluate(self, size: int) -> dict:
         """:meth:`evaluate`'s work: mmengine's, between the ranks' agreements on a kept and a computed error."""

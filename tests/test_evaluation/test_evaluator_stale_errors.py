@@ -41,3 +41,37 @@ def test_a_later_metrics_results_do_not_outlive_the_evaluation_the_first_metric_
         evaluator.evaluate(2)
     evaluator.process([_sample(0)])
     assert evaluator.evaluate(1) == pytest.approx({'accuracy/top1': 100.0, 'log_likelihood/mean': -0.1053605})
+
+
+def test_another_evaluators_evaluation_under_way_loses_nothing_when_one_raises():
+    """Per evaluator: B's evaluation under way (a miss processed) kept its batch while A's evaluation raised (a
+    process-wide count of raised evaluations had B forget it, and read 100 % of its right sample alone)."""
+    b = Evaluator([Accuracy()])
+    b.process([_sample(0, right=False)])
+    a = Evaluator([Accuracy()])
+    a.process([_sample(0), dict(_sample(0), pred_score=torch.tensor([0.2, 0.3, 0.5]))])
+    with pytest.raises(ValueError, match='scores of shapes'):
+        a.evaluate(2)
+    b.process([_sample(0)])
+    assert b.evaluate(2) == {'accuracy/top1': 50.0}
+
+
+def test_a_metric_that_raised_in_process_leaves_no_batch_on_the_evaluators_metrics():
+    """One process: the first metric refuses a sample of the second batch; both metrics held the first batch (a
+    miss) into the next evaluation, whose one right sample was cut off (collect_results keeps `size`)."""
+    evaluator = Evaluator([Accuracy(), LogLikelihood()])
+    evaluator.process([_sample(0, right=False)])
+    with pytest.raises(ValueError, match='gt_label -1'):
+        evaluator.process([_sample(-1, idx=3)])
+    evaluator.process([_sample(0)])
+    assert evaluator.evaluate(1) == pytest.approx({'accuracy/top1': 100.0, 'log_likelihood/mean': -0.1053605})
+
+
+def test_a_metric_evaluated_alone_that_raised_keeps_no_results():
+    """Without an evaluator (the metric's own evaluate): mmengine clears results only after compute_metrics returned."""
+    metric = Accuracy()
+    metric.process({}, [_sample(0, right=False), dict(_sample(0), pred_score=torch.tensor([0.2, 0.3, 0.5]))])
+    with pytest.raises(ValueError, match='scores of shapes'):
+        metric.evaluate(2)
+    metric.process({}, [_sample(0)])
+    assert metric.evaluate(1) == {'accuracy/top1': 100.0}
