@@ -241,6 +241,34 @@ def _own_backend(node: Any) -> bool:
                for name in ('backend_args', 'file_client_args'))
 
 
+def _local_ann_file_note(node: dict, scope: str | None) -> str | None:
+    """Why the ``ann_file`` of ``node``, a config node with its own storage backend (:func:`_own_backend`), is read
+    from the local disk as written, else ``None``: its dataset class reads it through its ``backend_args``
+    (:func:`~automl_mm.engine.ann_file_backend.ann_file_through_backend`: mmdet's ``CocoDataset``, ``LVISV1Dataset``,
+    ``XMLDataset``, ...), or it is a metric (mmdet's ``CocoMetric`` / ``LVISMetric`` open it with their
+    ``backend_args``). A class that reads it with ``open`` / ``load`` without ``backend_args`` (mmengine's
+    ``BaseDataset``, mmdet's ``CocoCaptionDataset``, ``DODDataset``, ``Flickr30kDataset``, video datasets) says so;
+    one whose reading cannot be told, or a ``type`` resolved to no dataset class in ``scope``, says that."""
+    from mmengine.dataset import BaseDataset
+
+    from automl_mm.engine.ann_file_backend import ann_file_through_backend
+    from automl_mm.registry import DATASETS, METRICS, config_class
+
+    cls = config_class(DATASETS, node, scope)
+    if isinstance(cls, type) and issubclass(cls, BaseDataset):
+        through = ann_file_through_backend(cls)
+        if through:
+            return None
+        if through is False:
+            return f'{cls.__name__} reads it from the local disk, not through its backend_args'
+        return (f'whether {cls.__name__} reads it through its backend_args cannot be told: its load_data_list could '
+                'not be probed')
+    if config_class(METRICS, node, scope) is not None:
+        return None
+    return (f'its type {node.get("type")!r} is no dataset class in scope {scope!r}: whether it reads it through its '
+            'backend_args cannot be told')
+
+
 def absolute_data_paths(cfg: Any, kept: list | None = None) -> tuple[list[tuple[str, str, str]],
                                                                      list[tuple[str, str]]]:
     """Rewrite, in place, the data paths of ``cfg`` (a ``Config`` or a dict) that mmengine reads relative to the
@@ -260,13 +288,16 @@ def absolute_data_paths(cfg: Any, kept: list | None = None) -> tuple[list[tuple[
             (a dataset loading its images through petrel): mmengine reads that file from the current directory (with
             the node's ``data_root`` joined, as written in the key's text), so a retrain from another directory does
             not find it, yet neither it nor the ``data_root`` it shares with the mapped image paths can be made
-            absolute.
+            absolute; and each relative ``ann_file`` of a node with its own such backend whose class reads it from the
+            local disk all the same, or cannot be told to read it through the backend (:func:`_local_ann_file_note`,
+            said in the text: mmengine's ``BaseDataset``, mmdet's ``DODDataset``, a type no registry of its scope
+            holds), where mmdet's ``CocoDataset`` / ``LVISV1Dataset`` read it through the backend (not named).
 
     Returns:
         ``(rewritten, left)``: ``(config key, as written, absolute path)`` of each path rewritten, ``(config key, as
         written)`` of each relative one left because it does not exist here (not those a backend reads).
     """
-    from automl_mm.engine.preflight_walk import dict_nodes
+    from automl_mm.engine.preflight_walk import dict_nodes, runner_scope, scoped_nodes
 
     rewritten: list[tuple[str, str, str]] = []
     left: list[tuple[str, str]] = []
@@ -282,13 +313,24 @@ def absolute_data_paths(cfg: Any, kept: list | None = None) -> tuple[list[tuple[
             left.append((key, value))
 
     nodes = [(cfg, '')] + [(node, where) for name, value in cfg.items() for node, where in dict_nodes(value, name)]
+    scope = runner_scope(cfg)  # (each typed node in the scope mmengine builds it in: its own _scope_, its builder's)
+    scopes = {id(node): in_scope for name, value in cfg.items()
+              for node, _, in_scope in scoped_nodes(value, name, scope)}
     for node, where in nodes:
         if _backend_reads(node):  # read through its backend as written (not relative to the current directory)
-            if kept is not None and where and not _own_backend(node):  # only its pipeline's: its files are local
+            if kept is not None and where:
                 root = node.get('data_root')
-                joined = f' (joined to data_root {root!r})' if _is_local_relative(root) else ''
-                kept.extend((f'{where}.{name}', f'{node[name]!r}{joined}') for name in ('ann_file', 'proposal_file')
-                            if _is_local_relative(node.get(name)) and (joined or not root))
+                joined = f'joined to data_root {root!r}' if _is_local_relative(root) else ''
+                # only its pipeline's backend: its files are local; its own: as far as its class reads them so
+                names = ('ann_file', 'proposal_file') if not _own_backend(node) else ('ann_file',)
+                for name in names:
+                    if not (_is_local_relative(node.get(name)) and (joined or not root)):
+                        continue
+                    why = _local_ann_file_note(node, scopes.get(id(node), scope)) if _own_backend(node) else ''
+                    if why is None:
+                        continue  # its class reads it through its backend_args
+                    notes = '; '.join(note for note in (joined, why) if note)
+                    kept.append((f'{where}.{name}', f'{node[name]!r}' + (f' ({notes})' if notes else '')))
             continue
         at = f'{where}.' if where else ''
         if node.get('data_root'):

@@ -188,7 +188,8 @@ def test_a_local_ann_file_kept_relative_for_a_pipelines_backend_is_warned(tmp_pa
     (tmp_path / 'data' / 'coco' / 'annotations').mkdir(parents=True)
     (tmp_path / 'data' / 'coco' / 'annotations' / 'a.json').write_text('{}')
     petrel = dict(backend='petrel', path_mapping={'data/': 's3://bucket/data/'})
-    (tmp_path / 'retrain.py').write_text(f"""petrel = {petrel!r}
+    (tmp_path / 'retrain.py').write_text(f"""default_scope = 'mmdet'
+petrel = {petrel!r}
 pipeline = [dict(type='LoadImageFromFile', backend_args=petrel)]
 train_dataloader = dict(dataset=dict(type='CocoDataset', data_root='data/coco/', ann_file='annotations/a.json',
                                      data_prefix=dict(img='train/'), pipeline=pipeline))
@@ -220,10 +221,65 @@ def test_kept_ann_files_without_data_root_and_proposal_files_are_named_not_file_
     monkeypatch.chdir(tmp_path)
     petrel = dict(backend='petrel', path_mapping={'data/': 's3://bucket/data/'})
     pipeline = [dict(type='LoadImageFromFile', backend_args=petrel)]
-    cfg = dict(a=dict(dataset=dict(type='CocoDataset', ann_file='data/a.json', proposal_file='data/p.pkl',
+    cfg = dict(default_scope='mmdet',
+               a=dict(dataset=dict(type='CocoDataset', ann_file='data/a.json', proposal_file='data/p.pkl',
                                    pipeline=pipeline)),
                b=dict(dataset=dict(type='CocoDataset', data_root='data/', ann_file='a.json',
                                    file_client_args=petrel, pipeline=pipeline)))
     kept = []
     absolute_data_paths(cfg, kept)
     assert kept == [('a.dataset.ann_file', "'data/a.json'"), ('a.dataset.proposal_file', "'data/p.pkl'")]
+
+
+def test_an_own_backends_ann_file_is_kept_by_what_the_dataset_class_does(tmp_path, monkeypatch):
+    """"A dataset with its own backend_args reads its ann_file through it" held for mmdet's ``CocoDataset`` (and
+    ``XMLDataset``: ``list_from_file`` with its ``backend_args``), not for mmengine's ``BaseDataset`` (``load`` of the
+    plain path) nor mmdet's ``DODDataset`` (``COCO(ann_file)``): their relative ann_file, read from the directory a
+    run starts in, was kept as written without a word. The rule is now learnt from the class
+    (:func:`~automl_mm.engine.ann_file_backend.ann_file_through_backend`), under a path-mapping backend registered
+    here, and a type no registry holds is named as not told."""
+    from mmengine.dataset import BaseDataset
+    from mmengine.fileio.backends import LocalBackend, register_backend
+    from mmengine.fileio.backends.registry_utils import backends
+
+    class MappingLocal(LocalBackend):
+        pass
+
+    monkeypatch.chdir(tmp_path)
+    register_backend('automl_mm_test_mapping_local2', MappingLocal, force=True)
+    mapped = dict(backend='automl_mm_test_mapping_local2')
+    try:
+        cfg = dict(default_scope='mmdet',
+                   coco=dict(type='CocoDataset', data_root='data/', ann_file='a.json', backend_args=mapped),
+                   voc=dict(type='VOCDataset', data_root='data/', ann_file='t.txt', backend_args=mapped),
+                   base=dict(type=BaseDataset, data_root='data/', ann_file='b.json', backend_args=mapped),
+                   dod=dict(type='DODDataset', ann_file='data/d.json', backend_args=mapped),
+                   metric=dict(type='CocoMetric', ann_file='data/a.json', backend_args=mapped),
+                   unknown=dict(type='NoSuchDataset', ann_file='data/u.json', backend_args=mapped))
+        kept = []
+        rewritten, left = absolute_data_paths(cfg, kept)
+    finally:
+        backends.pop('automl_mm_test_mapping_local2', None)
+    assert [key for key, _ in kept] == ['base.ann_file', 'dod.ann_file', 'unknown.ann_file'], kept
+    said = dict(kept)
+    assert said['base.ann_file'] == ("'b.json' (joined to data_root 'data/'; BaseDataset reads it from the local "
+                                     'disk, not through its backend_args)')
+    assert 'DODDataset reads it from the local disk' in said['dod.ann_file']
+    assert "'NoSuchDataset' is no dataset class in scope 'mmdet'" in said['unknown.ann_file']
+    assert 'cannot be told' in said['unknown.ann_file']
+    assert cfg['base']['ann_file'] == 'b.json' and cfg['dod']['ann_file'] == 'data/d.json'  # as written, named
+    assert rewritten == [] and left == []
+
+
+def test_the_ann_file_probe_tells_the_main_dataset_classes():
+    """:func:`~automl_mm.engine.ann_file_backend.ann_file_through_backend` on the classes the export meets most."""
+    from mmdet.datasets import CocoDataset, DODDataset, Flickr30kDataset, VOCDataset, XMLDataset
+    from mmengine.dataset import BaseDataset
+
+    from automl_mm.engine.ann_file_backend import ann_file_through_backend
+
+    assert ann_file_through_backend(CocoDataset) is True and ann_file_through_backend(VOCDataset) is True
+    assert ann_file_through_backend(BaseDataset) is False and ann_file_through_backend(DODDataset) is False
+    assert ann_file_through_backend(Flickr30kDataset) is False
+    assert ann_file_through_backend(XMLDataset) is None  # (its classes are none: cannot be told)
+    assert ann_file_through_backend(dict) is None

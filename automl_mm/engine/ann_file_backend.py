@@ -1,0 +1,118 @@
+"""Whether a dataset class reads its ``ann_file`` through its own ``backend_args`` (a storage backend: petrel, a
+path-mapping ``LocalBackend`` subclass) or from the local disk at the path as written.
+
+mmdet's ``CocoDataset`` and ``LVISV1Dataset`` open it with ``get_local_path(ann_file, backend_args=...)``,
+``XMLDataset`` / ``CrowdHumanDataset`` with ``list_from_file`` / ``get_text`` and their ``backend_args``, but
+mmengine's own ``BaseDataset`` (``load(ann_file)``), mmdet's ``CocoCaptionDataset``, ``RefCocoDataset``,
+``DODDataset``, ``Flickr30kDataset``, ``BaseVideoDataset`` and ``ReIDDataset`` (``COCO(ann_file)``, ``open``,
+``get_local_path`` without ``backend_args``) read it from the local disk whatever their ``backend_args``, and
+``BaseSegDataset`` asserts that it is a local file first. The answer is learnt from the class itself
+(:func:`ann_file_through_backend`), not from a list: its ``load_data_list`` is run once on a bare instance whose
+``ann_file`` names no file and whose ``backend_args`` choose a probe backend that records the first path it is
+asked for and stops.
+"""
+from __future__ import annotations
+
+import copy
+import functools
+import io
+import os.path as osp
+import tempfile
+import uuid
+from contextlib import contextmanager, redirect_stdout
+from typing import Any
+
+#: The name the probe backend is registered under, only while a probe runs.
+PROBE_BACKEND = 'automl_mm_ann_file_probe'
+
+
+class _Asked(Exception):
+    """Raised by the probe backend at its first read: ``path`` is what the dataset asked it for."""
+
+    def __init__(self, path: Any) -> None:
+        super().__init__(path)
+        self.path = path
+
+
+def _probe_backend_class() -> type:
+    from mmengine.fileio.backends import BaseStorageBackend
+
+    class ProbeBackend(BaseStorageBackend):
+        """Answers no read: each raises :class:`_Asked` naming the path asked for."""
+
+        def __init__(self, **kwargs: Any) -> None:
+            pass
+
+        def get(self, filepath: Any) -> bytes:
+            raise _Asked(filepath)
+
+        def get_text(self, filepath: Any, encoding: str = 'utf-8') -> str:
+            raise _Asked(filepath)
+
+        @contextmanager
+        def get_local_path(self, filepath: Any):
+            raise _Asked(filepath)
+            yield  # (a generator, as mmengine's backends' get_local_path)
+
+        def exists(self, filepath: Any) -> bool:
+            raise _Asked(filepath)
+
+        isfile = isdir = exists
+
+        def join_path(self, filepath: Any, *filepaths: Any) -> str:
+            return osp.join(filepath, *filepaths)
+
+    return ProbeBackend
+
+
+@functools.cache
+def ann_file_through_backend(cls: type) -> bool | None:
+    """Whether the dataset class ``cls`` (a subclass of mmengine's ``BaseDataset``) reads its ``ann_file`` through
+    its ``backend_args`` when its data list loads.
+
+    Learnt once per class (cached) by running ``cls.load_data_list`` on an instance made without ``__init__`` (its
+    ``ann_file`` a path under a folder that does not exist, its ``backend_args`` a probe backend registered with
+    mmengine for the probe alone): the probe asked for that path first, ``True``; the local disk refused the path
+    (``FileNotFoundError`` / ``OSError`` / an ``AssertionError`` naming it: ``open``, ``COCO(...)``, ``load``
+    without ``backend_args``), ``False``.
+
+    Returns:
+        ``True``, ``False``, or ``None`` where the class cannot be told: it is no ``BaseDataset`` subclass, its
+        ``load_data_list`` needs more than a bare instance holds (an attribute its ``__init__`` sets), reads another
+        file first, or reads nothing.
+    """
+    try:
+        from mmengine.dataset import BaseDataset
+        from mmengine.fileio.backends.registry_utils import backends, register_backend
+        from mmengine.fileio.io import backend_instances
+    except ImportError:
+        return None
+    if not isinstance(cls, type) or not issubclass(cls, BaseDataset):
+        return None
+    path = osp.join(tempfile.gettempdir(), f'automl_mm-ann-file-probe-{uuid.uuid4().hex}', 'ann_file.json')
+    dataset = cls.__new__(cls)
+    state = dict(ann_file=path, data_root='', data_prefix=dict(img='', img_path='', seg='', seg_map_path=''),
+                 img_suffix='.jpg', seg_map_suffix='.png', backend_args=dict(backend=PROBE_BACKEND),
+                 _metainfo=copy.deepcopy(dict(getattr(cls, 'METAINFO', {}) or {})), filter_cfg=None,
+                 test_mode=False, serialize_data=False, _fully_initialized=False, proposal_file=None,
+                 return_classes=False, caption_prompt=None, data_list=[], lazy_init=True)
+    for name, value in state.items():
+        try:
+            object.__setattr__(dataset, name, value)
+        except (AttributeError, TypeError):  # a property of the class: left to it
+            pass
+    register_backend(PROBE_BACKEND, _probe_backend_class(), force=True)
+    try:
+        with redirect_stdout(io.StringIO()):  # (pycocotools' COCO prints as it opens)
+            cls.load_data_list(dataset)
+    except _Asked as asked:
+        return True if asked.path == path else None
+    except (OSError, AssertionError) as err:
+        return False if path in (getattr(err, 'filename', None), str(err)) or path in str(err) else None
+    except Exception:  # noqa: BLE001  (a bare instance lacks what its __init__ sets: cannot be told)
+        return None
+    finally:
+        backends.pop(PROBE_BACKEND, None)
+        for key in [key for key in backend_instances if PROBE_BACKEND in key]:
+            backend_instances.pop(key, None)
+    return None  # it read nothing
