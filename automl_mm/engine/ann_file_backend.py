@@ -116,3 +116,16 @@ def ann_file_through_backend(cls: type) -> bool | None:
         for key in [key for key in backend_instances if PROBE_BACKEND in key]:
             backend_instances.pop(key, None)
     return None  # it read nothing
+
+
+def reads_ann_file_through_backend(cls: Any, backend_args: Any, path: str) -> bool:
+    """Whether a dataset of class ``cls`` with ``backend_args`` reads its ``ann_file`` ``path`` through a storage
+    backend (:func:`~automl_mm.engine.preflight_walk.reads_through_backend`: a URI, or ``backend_args`` of another
+    backend than mmengine's ``LocalBackend``) rather than from the local disk at ``path``: not where the class reads
+    it from the local disk whatever its ``backend_args`` (:func:`ann_file_through_backend` is ``False``; a class that
+    cannot be told keeps the ``backend_args`` rule)."""
+    from .preflight_walk import reads_through_backend
+
+    if not reads_through_backend(dict(backend_args=backend_args), path):
+        return False
+    return '://' in path or ann_file_through_backend(cls) is not False

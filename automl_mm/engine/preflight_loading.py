@@ -23,13 +23,14 @@ dataset (through mmengine's ``ConcatDataset`` / ``RepeatDataset`` / ``ClassBalan
   included) are not read again.
 
 Files read through a storage backend (a URI, a ``backend_args`` of a non-local backend or of a subclass of
-mmengine's ``LocalBackend``) are not looked for on the local disk; a COCO one that ``check_config`` did not read (on
-remote storage, which ``check_config`` never downloads) is read through its backend, as mmdet reads it, once per
-start (:func:`_check_backend_coco_file`), as is a remote ``CocoMetric`` file (:func:`check_remote_metric_files`,
-the read shared with a dataset's of the same file). The start-up
-build runs before the copies of a multi-copy run; a run without local copies (and ``tools/test.py``, for its test
-split) runs its data part alone, :func:`~automl_mm.engine.preflight_build.check_data_sources`, before building its
-runner. A missing ``ann_file`` is also checked from the config by :func:`check_data_files`, part of
+mmengine's ``LocalBackend``, where the dataset's class reads its ``ann_file`` through them:
+:func:`~automl_mm.engine.ann_file_backend.reads_ann_file_through_backend`) are not looked for on the local disk; a
+COCO one that ``check_config`` did not read (on remote storage, which ``check_config`` never downloads) is read
+through its backend, as mmdet reads it, once per start (:func:`_check_backend_coco_file`), as is a remote
+``CocoMetric`` file (:func:`check_remote_metric_files`, the read shared with a dataset's of the same file). The
+start-up build runs before the copies of a multi-copy run; a run without local copies (and ``tools/test.py``, for
+its test split) runs its data part alone, :func:`~automl_mm.engine.preflight_build.check_data_sources`, before
+building its runner. A missing ``ann_file`` is also checked from the config by :func:`check_data_files`, part of
 :func:`~automl_mm.engine.preflight.check_config`, which every run makes.
 """
 from __future__ import annotations
@@ -141,10 +142,11 @@ def _check_ann_file(dataset: Any, key: str, cfg: Any, checked: set[str]) -> None
     path = getattr(dataset, 'ann_file', None)
     if not isinstance(path, str):
         return
-    from .preflight_walk import reads_through_backend
+    from .ann_file_backend import reads_ann_file_through_backend
 
     backend_args = getattr(dataset, 'backend_args', None)
-    if reads_through_backend(dict(backend_args=backend_args), path):
+    # (a class that reads it from the local disk whatever its backend_args, e.g. mmengine's BaseDataset: looked for)
+    if reads_ann_file_through_backend(type(dataset), backend_args, path):
         if path and _is_coco(dataset) and path not in checked:  # read through the backend, as mmdet reads it
             _check_backend_coco_file(dataset, key, path, backend_args, cfg)
         return  # the rest is the storage backend's to find
@@ -315,7 +317,9 @@ def check_data_files(cfg: Any, scope: str | None, test_only: bool, split: str = 
     datasets (:func:`~automl_mm.engine.preflight_walk.coco_dataset_class`) are left to ``check_config``'s
     annotation-file check, a dataset that never reads
     its ``ann_file`` (``UNREAD_BASE_KEYS``: automl_mm's generated / folder / CIFAR sets) to the build's refusal of
-    it, files read through a storage backend to the loader, and a type no registry holds to the build. (An image
+    it, files read through a storage backend to the loader (not one its class reads from the local disk whatever its
+    ``backend_args``: :func:`~automl_mm.engine.ann_file_backend.reads_ann_file_through_backend`), and a type no
+    registry holds to the build. (An image
     folder's or CIFAR-10's files are checked by the start-up build only: the config check passes configs of data
     not on this machine; the tools check them before building a runner,
     :func:`~automl_mm.engine.preflight_build.check_data_sources`.)
@@ -325,6 +329,7 @@ def check_data_files(cfg: Any, scope: str | None, test_only: bool, split: str = 
     """
     from mmengine.dataset import BaseDataset
 
+    from .ann_file_backend import reads_ann_file_through_backend
     from .preflight_classes import _dataset_class
     from .preflight_walk import (
         _loader_cfgs,
@@ -332,7 +337,6 @@ def check_data_files(cfg: Any, scope: str | None, test_only: bool, split: str = 
         coco_dataset_class,
         config_scope,
         outside_split,
-        reads_through_backend,
         scoped_datasets,
     )
 
@@ -350,7 +354,8 @@ def check_data_files(cfg: Any, scope: str | None, test_only: bool, split: str = 
             ann = node.get('ann_file')
             if isinstance(ann, str) and ann and coco_dataset_class(node, node_scope or config_scope(cfg)) is None:
                 path = _joined(root, ann)
-                if not reads_through_backend(node, path) and not osp.exists(path):
+                # (its own backend_args, but a class that reads the file from the local disk: looked for there)
+                if not reads_ann_file_through_backend(cls, node.get('backend_args'), path) and not osp.exists(path):
                     raise ConfigCheckError(f'{where}.ann_file={ann!r}: the annotation file {path} (data_root + '
                                            f'ann_file) of {cls.__name__} does not exist{_no_folder(path)}')
 

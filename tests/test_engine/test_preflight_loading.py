@@ -438,3 +438,33 @@ def test_the_lazily_built_check_reads_a_backend_by_the_one_rule_of_the_config_ch
                f'{path!r} cannot be read through backend_args') if through else 'the annotation file '
     with pytest.raises(ConfigCheckError, match=rf'^train_dataloader\.dataset\.ann_file: {problem}'):
         check_before_loading(dataset, 'train_dataloader.dataset')
+
+
+def test_a_dataset_class_reading_its_ann_file_from_disk_is_checked_there_whatever_its_backend_args(tmp_path):
+    """Its own ``backend_args`` (petrel) made both data-file checks leave a dataset's ``ann_file`` to the loader, but
+    mmdet's ``Flickr30kDataset`` reads it with ``COCO(ann_file)`` (as ``DODDataset``, and mmengine's ``BaseDataset``
+    with ``load``) from the local disk whatever its backend: a missing file passed the start and stopped the
+    loader's build. The rule is now the class's
+    (:func:`~automl_mm.engine.ann_file_backend.reads_ann_file_through_backend`); a ``CocoDataset`` with petrel still
+    reads it through the backend."""
+    from mmdet.datasets import Flickr30kDataset
+
+    from automl_mm.engine.ann_file_backend import reads_ann_file_through_backend
+    from automl_mm.engine.preflight_loading import check_before_loading, check_data_files
+
+    petrel = dict(backend='petrel', path_mapping={'data/': 's3://bucket/data/'})
+    path = str(tmp_path / 'missing.json')
+    with pytest.raises(ConfigCheckError, match=r'^train_dataloader\.dataset\.ann_file: the annotation file .*'
+                                               r'missing\.json \(data_root \+ ann_file\) of Flickr30kDataset does '
+                                               'not exist'):
+        check_before_loading(Flickr30kDataset(ann_file=path, lazy_init=True, backend_args=petrel, pipeline=[]),
+                             'train_dataloader.dataset')
+    cfg = Config(dict(default_scope='mmdet', train_dataloader=dict(dataset=dict(
+        type='Flickr30kDataset', data_root=str(tmp_path), ann_file='missing.json', backend_args=petrel))))
+    with pytest.raises(ConfigCheckError, match=r"^train_dataloader\.dataset\.ann_file='missing\.json': the "
+                                               'annotation file .* of Flickr30kDataset does not exist'):
+        check_data_files(cfg, 'mmdet', False)
+    from mmdet.datasets import CocoDataset
+
+    assert reads_ann_file_through_backend(CocoDataset, petrel, path)
+    assert not reads_ann_file_through_backend(CocoDataset, None, path)
