@@ -21,7 +21,7 @@ from typing import Any
 
 from mmengine.logging import print_log
 
-from .preflight_loading import check_remote_metric_files
+from .preflight_loading import StartReads, check_remote_metric_files, start_backend_reads
 from .preflight_runner_args import check_default_hook_typed
 from .preflight_walk import (
     ConfigCheckError,
@@ -88,12 +88,13 @@ def build_check(cfg: Any) -> None:
                 HOOKS.build(_without_priority(hook))
         train_dataset, eval_datasets = None, {}
         loaders = [(loader.get('dataset'), f'{key}.dataset') for loader, key in _loader_cfgs(cfg)]
-        for built, key in _checked_datasets(cfg, loaders, scope):
+        reads = start_backend_reads(cfg)  # (a COCO file read through a backend is read once for this start)
+        for built, key in _checked_datasets(cfg, loaders, scope, reads=reads):
             if key == 'train_dataloader.dataset':
                 train_dataset = built
             elif key in ('val_dataloader.dataset', 'test_dataloader.dataset'):  # what val_loop / test_loop hold
                 eval_datasets[key.split('_', 1)[0]] = built
-        check_remote_metric_files(cfg)  # (a file a dataset's check read is not read again)
+        check_remote_metric_files(cfg, reads=reads)  # (a file a dataset's check read is not read again)
         check_replay_paths(cfg, hooks, train_dataset, eval_datasets, model)  # their pipeline and model paths
         from .preflight_metric_build import _build_metrics  # (which imports this module)
 
@@ -101,7 +102,7 @@ def build_check(cfg: Any) -> None:
         optimisation = check_optimisation(cfg, model, scope)
         if model is not None:
             _resolve_spaces(hooks, model, train_dataset)
-            check_ohl_model(cfg, hooks, model, optimisation, train_dataset, eval_datasets)
+            check_ohl_model(cfg, hooks, model, optimisation, train_dataset, eval_datasets, reads)
             check_ohl_resume(cfg, hooks, model, train_dataset)
             check_loss_holders(model)
             check_mask_metrics(cfg, model)
@@ -143,10 +144,11 @@ def check_data_sources(cfg: Any, test_only: bool = False, split: str = 'test') -
               if not outside_split(key, test_only, split) and isinstance(loader, dict)
               for node, where, in_scope in scoped_datasets(loader.get('dataset'), f'{key}.dataset', scope)
               if not _wraps(node)]
+    reads = start_backend_reads(cfg, test_only, split)  # (a COCO file read through a backend: once for this start)
     with DefaultScope.overwrite_default_scope(scope):
-        for _ in _checked_datasets(cfg, leaves, scope, test_only, split):
+        for _ in _checked_datasets(cfg, leaves, scope, test_only, split, reads):
             pass
-        check_remote_metric_files(cfg, test_only, split)  # (a file a dataset's check read is not read again)
+        check_remote_metric_files(cfg, test_only, split, reads)  # (a file a dataset's check read is not read again)
 
 
 def _wraps(dataset: dict) -> bool:
@@ -157,18 +159,20 @@ def _wraps(dataset: dict) -> bool:
 
 
 def _checked_datasets(cfg: Any, datasets: Iterable[tuple[Any, str]], scope: str, test_only: bool = False,
-                      split: str = 'test') -> Iterator[tuple[Any, str]]:
+                      split: str = 'test', reads: StartReads | None = None) -> Iterator[tuple[Any, str]]:
     """``(dataset, config key)`` for each of ``datasets`` (``(dataset config, its config key)``, e.g.
     ``train_dataloader.dataset``) that is a config: the dataset built lazily (:func:`_build_lazily`) and what its
     loading will read checked (:func:`~automl_mm.engine.preflight_loading.check_before_loading`), in the scope the
     caller set; one that cannot be built without its data list as far as the check can tell
     (:func:`unknown_lazy_init`) is warned of and left out. ``test_only`` / ``split``: the split the start checks
     (:func:`~automl_mm.engine.preflight_loading.start_backend_reads`: a file only another split reads masks from is
-    warned of)."""
-    from automl_mm.engine.preflight_loading import check_before_loading, start_backend_reads
+    warned of). ``reads``: the start's state, shared with its metric files' check; ``None``: a start of these
+    datasets alone."""
+    from automl_mm.engine.preflight_loading import check_before_loading
     from automl_mm.registry import DATASETS, registered_class
 
-    start_backend_reads(cfg, test_only, split)  # (a remote COCO file is read once per start, by its first reader)
+    # (a remote COCO file is read once per start, by its first reader)
+    reads = reads if reads is not None else start_backend_reads(cfg, test_only, split)
     for dataset, key in datasets:
         if not isinstance(dataset, dict):
             continue
@@ -185,7 +189,7 @@ def _checked_datasets(cfg: Any, datasets: Iterable[tuple[Any, str]], scope: str,
         _build_lazily(dataset, scope)  # check the arguments, do not read the data twice
         with _named(key, node=dataset):
             built = DATASETS.build(dataset)
-        check_before_loading(built, key, cfg)  # what the lazy build defers to the runner
+        check_before_loading(built, key, cfg, reads)  # what the lazy build defers to the runner
         yield built, key
 
 

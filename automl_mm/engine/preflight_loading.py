@@ -35,6 +35,7 @@ building its runner. A missing ``ann_file`` is also checked from the config by :
 """
 from __future__ import annotations
 
+import functools
 import os
 import os.path as osp
 from collections.abc import Iterator
@@ -64,7 +65,7 @@ def lazy_leaves(dataset: Any, where: str) -> Iterator[tuple[Any, str]]:
     yield dataset, where
 
 
-def check_before_loading(dataset: Any, where: str, cfg: Any = None) -> None:
+def check_before_loading(dataset: Any, where: str, cfg: Any = None, reads: StartReads | None = None) -> None:
     """Check what each dataset under the built ``dataset`` (config key ``where``, e.g. ``train_dataloader.dataset``)
     that has not loaded its data list yet will read when it does (module docstring); loaded ones raised when built
     (a COCO one loaded from remote storage, as mmdet's ``MultiImageMixDataset`` loads what it wraps, still has its
@@ -76,12 +77,15 @@ def check_before_loading(dataset: Any, where: str, cfg: Any = None) -> None:
         cfg: The config, for the command that makes a missing generated set
             (:func:`~automl_mm.engine.preflight_data_hint.generator_hint`) and the COCO files
             :func:`~automl_mm.engine.preflight.check_config` reads already; ``None``: neither.
+        reads: The start-up check's reads of files through a storage backend (:func:`start_backend_reads` of
+            ``cfg``), shared with its other datasets and metrics; ``None``: a start of this dataset alone.
 
     Raises:
         ConfigCheckError: a file or folder the loading reads is missing or unreadable, naming the wrapped
             dataset's key and the path.
     """
     checked = _coco_files_checked(cfg)
+    reads = reads if reads is not None else StartReads(cfg)
     for leaf, key in lazy_leaves(dataset, where):
         if getattr(leaf, '_fully_initialized', True):
             # (loaded when built: mmdet's MultiImageMixDataset loads what it wraps; a COCO file on remote storage,
@@ -90,7 +94,7 @@ def check_before_loading(dataset: Any, where: str, cfg: Any = None) -> None:
                 from .preflight_walk import reads_through_backend
 
                 if reads_through_backend(dict(backend_args=getattr(leaf, 'backend_args', None)), leaf.ann_file):
-                    _check_backend_coco_file(leaf, key, leaf.ann_file, getattr(leaf, 'backend_args', None), cfg)
+                    _check_backend_coco_file(leaf, key, leaf.ann_file, getattr(leaf, 'backend_args', None), reads)
             continue
         check = getattr(leaf, 'check_sources', None)
         if callable(check):
@@ -98,7 +102,7 @@ def check_before_loading(dataset: Any, where: str, cfg: Any = None) -> None:
                 check()
             except (OSError, ValueError) as err:
                 raise ConfigCheckError(f'{argument_key(err, key)}: {err}') from None
-        _check_ann_file(leaf, key, cfg, checked)
+        _check_ann_file(leaf, key, cfg, checked, reads)
 
 
 def argument_key(err: BaseException, key: str) -> str:
@@ -137,7 +141,7 @@ def _is_coco(dataset: Any) -> bool:
     return isinstance(dataset, CocoDataset)
 
 
-def _check_ann_file(dataset: Any, key: str, cfg: Any, checked: set[str]) -> None:
+def _check_ann_file(dataset: Any, key: str, cfg: Any, checked: set[str], reads: StartReads) -> None:
     """The ``ann_file`` of the lazily built ``dataset`` (config key ``key``) exists where its loading reads it."""
     path = getattr(dataset, 'ann_file', None)
     if not isinstance(path, str):
@@ -148,7 +152,7 @@ def _check_ann_file(dataset: Any, key: str, cfg: Any, checked: set[str]) -> None
     # (a class that reads it from the local disk whatever its backend_args, e.g. mmengine's BaseDataset: looked for)
     if reads_ann_file_through_backend(type(dataset), backend_args, path):
         if path and _is_coco(dataset) and path not in checked:  # read through the backend, as mmdet reads it
-            _check_backend_coco_file(dataset, key, path, backend_args, cfg)
+            _check_backend_coco_file(dataset, key, path, backend_args, reads)
         return  # the rest is the storage backend's to find
     name = type(dataset).__name__
     if not path:
@@ -166,33 +170,58 @@ def _check_ann_file(dataset: Any, key: str, cfg: Any, checked: set[str]) -> None
         from .preflight_coco import read_coco_file
 
         try:
-            read_coco_file(path, {}, lambda coco: None, masks_read=_reads_masks(dataset, key, cfg))  # (nothing kept)
+            read_coco_file(path, {}, lambda coco: None, masks_read=_reads_masks(dataset, key, reads))  # (nothing kept)
         except ValueError as err:
             raise ConfigCheckError(f'{key}.ann_file: {err}') from None
 
 
-#: The COCO files read through a storage backend in this start (:func:`start_backend_reads`) of the config ``'cfg'``:
-#: ``'read'``, :func:`~automl_mm.engine.preflight_coco.read_coco_file`'s ``parsed`` of them (each file's
-#: :func:`~automl_mm.engine.preflight_coco.backend_summary`), shared by the datasets' and the metrics' checks;
-#: ``'masked'``, ``{(path, repr(backend_args))}`` of the files a key of the start reads masks from
-#: (:func:`_mask_read_files`).
-_BACKEND_READS: dict[str, Any] = {'cfg': None, 'read': {}, 'masked': set()}
+class StartReads:
+    """The state of one start-up check (:func:`start_backend_reads`) of the config ``cfg``, passed along its checks
+    of lazily built datasets and remote metric files:
+
+    * ``read``: :func:`~automl_mm.engine.preflight_coco.read_coco_file`'s ``parsed`` of the COCO files read through
+      a storage backend (each file's :func:`~automl_mm.engine.preflight_coco.backend_summary`), shared by the
+      datasets' and the metrics' checks;
+    * ``mask_keys``: the ``ann_file`` keys of ``cfg`` whose file masks are read from
+      (:func:`~automl_mm.engine.preflight_coco.mask_reading_keys`), walked once per start, not once per dataset;
+    * ``masked``: ``{(path, repr(backend_args))}`` of the files a key of the started split reads masks from
+      (:func:`_mask_read_files`).
+
+    Module state keyed by the config's identity held them until the sixtieth session, so a second config (or another
+    at a freed one's address) in the same process could share the reads of another.
+    """
+
+    def __init__(self, cfg: Any = None, test_only: bool = False, split: str = 'test') -> None:
+        self.cfg = cfg
+        self.test_only, self.split = test_only, split
+        self.read: dict[tuple, Any] = {}
+
+    @functools.cached_property
+    def mask_keys(self) -> set[str]:
+        from .preflight_coco import mask_reading_keys
+
+        return mask_reading_keys(self.cfg) if self.cfg is not None else set()
+
+    @functools.cached_property
+    def masked(self) -> set[tuple[str, str]]:
+        return _mask_read_files(self.cfg, self.mask_keys, self.test_only, self.split)
 
 
-def start_backend_reads(cfg: Any, test_only: bool = False, split: str = 'test') -> None:
+def start_backend_reads(cfg: Any, test_only: bool = False, split: str = 'test') -> StartReads:
     """Begin a start's checks of ``cfg``'s lazily built datasets and remote metric files (with ``test_only``,
-    ``{split}``'s alone): the COCO files read through a backend are read again (once for the start,
-    :func:`_backend_file_summary`), as the files may have changed since the last."""
-    _BACKEND_READS.update(cfg=cfg, read={}, masked=_mask_read_files(cfg, test_only, split))
+    ``{split}``'s alone): the state to pass to :func:`check_before_loading` and :func:`check_remote_metric_files`,
+    with which the COCO files read through a backend are read once for the start (:func:`_backend_file_summary`),
+    and again by the next start, as the files may have changed since."""
+    return StartReads(cfg, test_only, split)
 
 
-def _mask_read_files(cfg: Any, test_only: bool, split: str) -> set[tuple[str, str]]:
+def _mask_read_files(cfg: Any, mask_keys: set[str], test_only: bool, split: str) -> set[tuple[str, str]]:
     """``(path, repr(backend_args))`` of each COCO file a key of ``cfg`` in the started split reads masks from
-    (:func:`~automl_mm.engine.preflight_coco.mask_reading_keys`): a polygon pycocotools cannot rasterise in such a
-    file is refused at that key, so a box-only key reading the file first is not warned of it as well."""
+    (``mask_keys``: :func:`~automl_mm.engine.preflight_coco.mask_reading_keys`): a polygon pycocotools cannot
+    rasterise in such a file is refused at that key, so a box-only key reading the file first is not warned of it as
+    well."""
     if cfg is None:
         return set()
-    from .preflight_coco import mask_reading_keys
     from .preflight_walk import (
         _evaluator_cfgs,
         _every_coco_dataset,
@@ -202,7 +231,7 @@ def _mask_read_files(cfg: Any, test_only: bool, split: str) -> set[tuple[str, st
         outside_split,
     )
 
-    keys = {key for key in mask_reading_keys(cfg) if not outside_split(key, test_only, split)}
+    keys = {key for key in mask_keys if not outside_split(key, test_only, split)}
     files = {(path, repr(d.get('backend_args')))
              for loader, key in [*_loader_cfgs(cfg), *bn_recalibration_loader_cfgs(cfg)]
              for d, where, path, _ in _every_coco_dataset(loader, f'{key}.dataset', config_scope(cfg))
@@ -211,44 +240,40 @@ def _mask_read_files(cfg: Any, test_only: bool, split: str) -> set[tuple[str, st
                     if f'{key}.ann_file' in keys}
 
 
-def _reads_masks(dataset: Any, key: str, cfg: Any) -> bool:
+def _reads_masks(dataset: Any, key: str, reads: StartReads) -> bool:
     """Whether the built ``dataset`` (config key ``key``) has its masks read: a transform of its pipeline loads
-    them (``with_mask``, mmdet's ``LoadAnnotations``), or ``cfg`` reads them from its file
-    (:func:`~automl_mm.engine.preflight_coco.mask_reading_keys`: its split's ``segm`` metric)."""
-    from .preflight_coco import mask_reading_keys
-
+    them (``with_mask``, mmdet's ``LoadAnnotations``), or the started config reads them from its file
+    (``reads.mask_keys``, :func:`~automl_mm.engine.preflight_coco.mask_reading_keys`: its split's ``segm``
+    metric)."""
     transforms = getattr(getattr(dataset, 'pipeline', None), 'transforms', None) or []
-    return any(getattr(t, 'with_mask', False) is True for t in transforms) or \
-        (cfg is not None and f'{key}.ann_file' in mask_reading_keys(cfg))
+    return any(getattr(t, 'with_mask', False) is True for t in transforms) or f'{key}.ann_file' in reads.mask_keys
 
 
-def _backend_file_summary(key: str, path: str, backend_args: Any, cfg: Any, masks_read: bool) -> Any:
+def _backend_file_summary(key: str, path: str, backend_args: Any, reads: StartReads, masks_read: bool) -> Any:
     """:func:`~automl_mm.engine.preflight_coco.backend_summary` of the COCO file ``path`` read through
-    ``backend_args`` for ``key`` (an ``ann_file`` key), once per file and ``backend_args`` for a start of ``cfg``
-    (:data:`_BACKEND_READS`: a dataset and a metric reading one file share the read); the polygon refusal where
-    ``masks_read`` (:func:`~automl_mm.engine.preflight_coco.read_coco_file`).
+    ``backend_args`` for ``key`` (an ``ann_file`` key), once per file and ``backend_args`` for a start (``reads``:
+    a dataset and a metric reading one file share the read); the polygon refusal where ``masks_read``
+    (:func:`~automl_mm.engine.preflight_coco.read_coco_file`).
 
     Raises:
         ConfigCheckError: naming ``key``, the file and what is wrong.
     """
     from .preflight_coco import backend_summary, read_coco_file
 
-    if cfg is None or _BACKEND_READS['cfg'] is not cfg:
-        start_backend_reads(cfg)
     try:
-        return read_coco_file(path, _BACKEND_READS['read'], backend_summary, backend_args=backend_args,
-                              masks_read=masks_read, warn=(path, repr(backend_args)) not in _BACKEND_READS['masked'])
+        return read_coco_file(path, reads.read, backend_summary, backend_args=backend_args,
+                              masks_read=masks_read, warn=(path, repr(backend_args)) not in reads.masked)
     except ValueError as err:
         raise ConfigCheckError(f'{key}: {err}') from None
 
 
-def _check_backend_coco_file(dataset: Any, key: str, path: str, backend_args: Any, cfg: Any) -> None:
+def _check_backend_coco_file(dataset: Any, key: str, path: str, backend_args: Any, reads: StartReads) -> None:
     """The COCO annotation file ``path`` of the lazily built ``dataset`` (config key ``key``), which
     ``check_config`` did not read (remote storage, :func:`~automl_mm.engine.preflight_walk.reads_remote_storage`,
     or ``cfg`` not given), read through its backend as mmdet reads it, and checked as ``check_config`` checks
     local ones: the file and its entries (a polygon pycocotools cannot rasterise where masks are read,
     :func:`_reads_masks`), and its images' ``width`` / ``height`` where the dataset's class reads them. Read once
-    per file and ``backend_args`` for a ``cfg`` (its val and test loaders share a file, and a ``CocoMetric``
+    per file and ``backend_args`` for a start (``reads``: its val and test loaders share a file, and a ``CocoMetric``
     reading it too, :func:`check_remote_metric_files`): one read more than mmdet's own ``CocoDataset`` build makes
     (``get_local_path``'s temporary copy is not kept for it). A file on remote storage is read by one rank of a
     launcher's several (rank 0: the storage is the same for every rank), not by each (``tools/train.py`` checks
@@ -265,14 +290,15 @@ def _check_backend_coco_file(dataset: Any, key: str, path: str, backend_args: An
 
     if reads_remote_storage(dict(backend_args=backend_args), path) and _rank_of_several() not in (None, 0):
         return  # rank 0 reads it
-    sizeless, _ = _backend_file_summary(f'{key}.ann_file', path, backend_args, cfg, _reads_masks(dataset, key, cfg))
+    sizeless, _ = _backend_file_summary(f'{key}.ann_file', path, backend_args, reads, _reads_masks(dataset, key, reads))
     cls = type(dataset)
     if sizeless is not None and \
             cls.parse_data_info in (CocoDataset.parse_data_info, CocoPanopticDataset.parse_data_info):
         raise ConfigCheckError(_sizeless_message(f'{key}.ann_file', path, cls, sizeless))
 
 
-def check_remote_metric_files(cfg: Any, test_only: bool = False, split: str = 'test') -> None:
+def check_remote_metric_files(cfg: Any, test_only: bool = False, split: str = 'test',
+                              reads: StartReads | None = None) -> None:
     """The ``ann_file`` of each ``CocoMetric`` of ``cfg`` (its subclasses but ``LVISMetric``,
     :func:`~automl_mm.engine.preflight_walk.cocoeval_metrics`; with ``test_only``, ``{split}_evaluator``'s alone)
     on remote storage (:func:`~automl_mm.engine.preflight_walk.reads_remote_storage`: petrel, http, ``s3://``),
@@ -283,13 +309,14 @@ def check_remote_metric_files(cfg: Any, test_only: bool = False, split: str = 't
     is a ``segm`` one. Part of the start-up check (:func:`~automl_mm.engine.preflight_build.check_data_sources`,
     :func:`~automl_mm.engine.preflight_build.build_check`), after the datasets': read once per start, by rank 0 of
     a launcher's several, and not again where a dataset's check read the same file with the same ``backend_args``
-    (the val and test loaders' file, usually). Cost: one read more than the metric's own construction makes.
+    (the val and test loaders' file, usually: ``reads``, the start's :func:`start_backend_reads` of ``cfg``;
+    ``None``: a start of the metrics alone). Cost: one read more than the metric's own construction makes.
 
     Raises:
         ConfigCheckError: naming the metric's ``ann_file`` key, the file and what is wrong (the file missing or
             not readable through its backend included).
     """
-    from .preflight_coco import cocoeval_message, mask_reading_keys
+    from .preflight_coco import cocoeval_message
     from .preflight_walk import cocoeval_metrics, outside_split, reads_remote_storage
     from .tool_errors import _rank_of_several
 
@@ -297,11 +324,11 @@ def check_remote_metric_files(cfg: Any, test_only: bool = False, split: str = 't
               if reads_remote_storage(metric, metric['ann_file']) and not outside_split(key, test_only, split)]
     if not remote or _rank_of_several() not in (None, 0):
         return  # rank 0 reads them, for every rank
-    mask_keys = mask_reading_keys(cfg)
+    reads = reads if reads is not None else start_backend_reads(cfg, test_only, split)
     for metric, key in remote:
         path = metric['ann_file']
-        _, unscorable = _backend_file_summary(f'{key}.ann_file', path, metric.get('backend_args'), cfg,
-                                              f'{key}.ann_file' in mask_keys)
+        _, unscorable = _backend_file_summary(f'{key}.ann_file', path, metric.get('backend_args'), reads,
+                                              f'{key}.ann_file' in reads.mask_keys)
         if unscorable is not None:
             raise ConfigCheckError(cocoeval_message(f'{key}.ann_file', path, unscorable))
 

@@ -19,7 +19,8 @@ from .preflight_walk import config_scope
 
 
 def check_ohl_model(cfg: Any, hooks: list, model: Any, optimisation: tuple[Any, Any] | None = None,
-                    train_dataset: Any = None, eval_datasets: dict[str, Any] | None = None) -> None:
+                    train_dataset: Any = None, eval_datasets: dict[str, Any] | None = None,
+                    reads: Any = None) -> None:
     """What ``OHLHook.before_train`` checks of the model and the resolved spaces, on the model, hooks and
     optimisation (``(optim_wrapper, param_schedulers)``) :func:`~automl_mm.engine.preflight.build_check` built:
     SyncBN layers across copies (:func:`~automl_mm.ohl.checks.check_sync_bn`), SyncBN re-estimated by one rank of
@@ -35,7 +36,9 @@ def check_ohl_model(cfg: Any, hooks: list, model: Any, optimisation: tuple[Any, 
     (``param_schedulers.0.eta_min``) and the train loop (``train_loop.val_interval``) existing, and every target
     through a val / test pipeline (``val_dataloader.dataset.pipeline.transforms.2.scale``) in ``eval_datasets``
     (``{'val': dataset, 'test': dataset}``, built as the training set, lazily) likewise (the spaces' ``setup``
-    checked them only in every worker; :func:`_check_targets` lists what is left to it).
+    checked them only in every worker; :func:`_check_targets` lists what is left to it). ``reads``: the start-up
+    check's :func:`~automl_mm.engine.preflight_loading.start_backend_reads`, shared with the clean images' dataset
+    check (``None``: a start of its own).
 
     Raises:
         ConfigCheckError: prefixed with the hook's key.
@@ -55,7 +58,7 @@ def check_ohl_model(cfg: Any, hooks: list, model: Any, optimisation: tuple[Any, 
         check_sync_bn(model, hook.num_copies, hook.ranks_per_copy)
         if hook.scorer.bn_recalibration_batches:
             check_bn_recalibration(model, hook.ranks_per_copy, hook.config_key)
-            _build_clean_dataset(cfg, hook)
+            _build_clean_dataset(cfg, hook, reads)
         if getattr(hook, '_resolved', False):
             check_plugin_returns(hook.spaces, hook.controllers, hook.num_copies, hook.config_key)  # TypeError, keyed
             OHLReport.check_spaces(hook.spaces)
@@ -65,7 +68,7 @@ def check_ohl_model(cfg: Any, hooks: list, model: Any, optimisation: tuple[Any, 
 
 
 
-def _build_clean_dataset(cfg: Any, hook: Any) -> None:
+def _build_clean_dataset(cfg: Any, hook: Any, reads: Any = None) -> None:
     """Build lazily (:func:`~automl_mm.engine.preflight_build._build_lazily`, what it wraps included) the dataset of
     the clean training images ``bn_recalibration_batches`` reads (``bn_recalibration_dataloader``, or
     ``train_dataloader`` with the ``test_pipeline``), which the hook builds only in ``before_train``, in every
@@ -102,7 +105,7 @@ def _build_clean_dataset(cfg: Any, hook: Any) -> None:
     except (TypeError, ValueError, KeyError) as err:
         raise ValueError(f'{key}: building its dataset failed: {type(err).__name__}: {err}') from None
     if not key.startswith('train_dataloader'):  # (the training set was checked as train_dataloader.dataset)
-        check_before_loading(built, f'{key}.dataset', cfg)  # what its lazy build defers to the hook's workers
+        check_before_loading(built, f'{key}.dataset', cfg, reads)  # what its lazy build defers to the hook's workers
 
 
 def _check_targets(hook: Any, model: Any, optimisation: tuple[Any, Any] | None, train_dataset: Any,

@@ -161,3 +161,33 @@ def test_a_remote_metric_file_cocoeval_fails_on_is_refused_by_the_start_check_on
     ann['iscrowd'] = 0
     (tmp_path / 'val.json').write_text(json.dumps(coco))
     check_data_sources(cfg)
+
+
+def test_one_start_walks_the_mask_keys_once_and_keeps_its_reads_to_itself(tmp_path, monkeypatch):
+    """The start-up check's state (:class:`~automl_mm.engine.preflight_loading.StartReads`) is one object passed
+    along it: the config's mask-reading keys were walked once per dataset (``_reads_masks``) and the remote reads
+    were module state keyed by the config's identity, which a second config's start reset (or, at a freed config's
+    address, shared). Now one walk per start, and a start's reads are its own."""
+    import automl_mm.engine.preflight_coco as preflight_coco
+    from automl_mm.engine.preflight_build import check_data_sources
+    from automl_mm.engine.preflight_loading import check_remote_metric_files, start_backend_reads
+
+    reads = _stand_in_petrel(monkeypatch, tmp_path)
+    (tmp_path / 'annotations').mkdir()
+    coco = dict(images=[dict(id=1, file_name='1.jpg', width=8, height=8)], annotations=[],
+                categories=[dict(id=1, name='person')])
+    for name in ('train', 'val'):
+        (tmp_path / f'annotations/instances_{name}2017.json').write_text(json.dumps(coco))
+    cfg = _remote(Config.fromfile(osp.join(MMDET_CONFIGS, 'retinanet/retinanet_r50_fpn_1x_coco.py')))
+    walks = []
+    walk = preflight_coco.mask_reading_keys
+    monkeypatch.setattr(preflight_coco, 'mask_reading_keys', lambda c: walks.append(c) or walk(c))
+    check_data_sources(cfg)
+    assert len(walks) == 1 and len(reads) == 2  # three datasets and two metrics: one walk; val's file read once
+    first = start_backend_reads(cfg)
+    check_remote_metric_files(cfg, reads=first)
+    other = start_backend_reads(Config(cfg.to_dict()))  # a second config's start in the same process
+    check_remote_metric_files(other.cfg, reads=other)
+    reads.clear()
+    check_remote_metric_files(cfg, reads=first)  # the first start's read stays its own
+    assert reads == []
