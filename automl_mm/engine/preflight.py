@@ -311,8 +311,8 @@ def check_config(cfg: Any, test_only: bool = False, split: str = 'test') -> None
 
     from automl_mm.datasets.coco_split import first_cocoeval_problem
 
-    from .preflight_coco import cocoeval_message, mask_reading_keys
-    from .preflight_walk import cocoeval_metric_files
+    from .preflight_coco import backend_summary, cocoeval_message, mask_reading_keys, read_identity
+    from .preflight_walk import backend_coco_files, cocoeval_metric_files
 
     scored_real = cocoeval_metric_files(cfg)  # the files a CocoMetric's COCOeval scores boxes against
     # the ann_file keys whose polygons pycocotools rasterises, in the checked split (a file another split reads for
@@ -320,21 +320,26 @@ def check_config(cfg: Any, test_only: bool = False, split: str = 'test') -> None
     mask_keys = {key for key in mask_reading_keys(cfg) if not outside_split(key, test_only, split)}
     mask_real = {osp.realpath(path) for path, key in coco_annotation_files(cfg) + bn_files if key in mask_keys}
 
-    def summarise(coco: dict, real: str) -> tuple[list, list, CocoSummary | None, tuple, tuple | None]:
+    # the local files a key reads through a local storage backend too (check_backend_coco_files: one parse for both)
+    backend_real = {identity[0] for path, _, backend_args, _ in backend_coco_files(cfg)
+                    if (identity := read_identity(path, backend_args)) is not None and identity[0] != 'backend'}
+
+    def summarise(coco: dict, real: str) -> tuple[list, list, CocoSummary | None, tuple, tuple | None, Any]:
         return ([(c.get('id'), c.get('name')) for c in coco['categories'] if isinstance(c, dict)],
                 [c.get('name') if isinstance(c, dict) else c for c in coco['categories']],
                 CocoSummary(coco, whole=real in whole_real) if real in dataset_real else None,
                 (recall_box_counts(coco), recall_box_counts(coco, every_box=True)),
-                first_cocoeval_problem(coco) if real in scored_real else None)
+                first_cocoeval_problem(coco) if real in scored_real else None,
+                backend_summary(coco) if real in backend_real else None)
 
     for path, key in coco_annotation_files(cfg) + bn_files:  # (the BN loaders' for check_shared_folders)
         if outside_split(key, test_only, split):
             continue
         real = osp.realpath(path)
         try:
-            ids, names, summary, counts, unscorable = read_coco_file(path, parsed, partial(summarise, real=real),
-                                                                     masks_read=key in mask_keys,
-                                                                     warn=real not in mask_real)
+            ids, names, summary, counts, unscorable, _ = read_coco_file(path, parsed, partial(summarise, real=real),
+                                                                        masks_read=key in mask_keys,
+                                                                        warn=real not in mask_real)
         except ValueError as err:
             hint = '' if osp.isfile(path) else missing_file_hint(cfg, path)
             raise ConfigCheckError(f'{key}: {err}{hint}') from None

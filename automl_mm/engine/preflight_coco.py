@@ -9,6 +9,7 @@ objects can, :func:`check_shared_folders`).
 """
 from __future__ import annotations
 
+import functools
 import os
 import os.path as osp
 import warnings
@@ -53,6 +54,33 @@ def file_identity(path: str) -> tuple[str, int, int] | None:
     return osp.realpath(path), stat.st_mtime_ns, stat.st_size
 
 
+def read_identity(path: str, backend_args: Any = None) -> tuple | None:
+    """The key under which the checks keep one read of the annotation file ``path`` read with ``backend_args``: the
+    local file it resolves to (:func:`file_identity`: real path, mtime, size), whether reached as a plain path or
+    through a local storage backend (mmengine's ``LocalBackend`` or a subclass, which may map paths: the file its
+    ``get_local_path`` gives), so that one file read both ways is one read; ``('backend', path,
+    repr(backend_args))`` for a file on remote storage (petrel, http, ``s3://``:
+    :func:`~automl_mm.engine.preflight_walk.reads_remote_storage`) or one its local backend cannot give; ``None``
+    for a plain path that cannot be ``stat``-ed."""
+    from automl_mm.datasets.coco_split import reads_through_backend
+
+    from .preflight_walk import reads_remote_storage
+
+    if not reads_through_backend(path, backend_args):
+        return file_identity(path)
+    if not reads_remote_storage(dict(backend_args=backend_args), path):
+        from mmengine.fileio import get_local_path
+
+        try:
+            with get_local_path(path, backend_args=backend_args) as local:
+                identity = file_identity(os.fspath(local))
+        except Exception:  # noqa: BLE001  (the backend cannot be built or give the file: the read names why)
+            identity = None
+        if identity is not None:
+            return identity
+    return 'backend', path, repr(backend_args)
+
+
 def read_coco_file(path: str, parsed: dict[tuple, Any], summarise: Any, backend_args: Any = None,
                    masks_read: bool = True, warn: bool = True) -> Any:
     """``summarise(coco)`` of the annotation file at ``path``, parsed and checked
@@ -60,7 +88,8 @@ def read_coco_file(path: str, parsed: dict[tuple, Any], summarise: Any, backend_
     ``check_config``: ``{file_identity: (summary, polygon problem)}``): a file that several keys read (a loader's
     dataset and its ``CocoMetric``, the val and test loaders), under any spelling or link, is parsed once, and only
     what ``summarise`` keeps of it stays in memory (an LVIS v1 train file is 1.1 GB of JSON). A file read through a
-    storage backend (``backend_args``, a URI) is read through it, once per path and ``backend_args``.
+    storage backend (``backend_args``, a URI) is read through it, once per local file it resolves to (a local
+    backend's, :func:`read_identity`) or per path and ``backend_args`` (remote storage).
 
     A ``segmentation`` polygon pycocotools cannot rasterise
     (:func:`~automl_mm.datasets.coco_split.first_polygon_problem`) is refused where the reading key reads masks
@@ -72,10 +101,9 @@ def read_coco_file(path: str, parsed: dict[tuple, Any], summarise: Any, backend_
         ValueError: the file is missing, cannot be read through its backend, or is not a COCO annotation file, or
             (``masks_read``) holds a polygon pycocotools cannot rasterise (naming ``path``).
     """
-    from automl_mm.datasets.coco_split import check_coco_annotation_file, first_polygon_problem, reads_through_backend
+    from automl_mm.datasets.coco_split import check_coco_annotation_file, first_polygon_problem
 
-    identity = ('backend', path, repr(backend_args)) if reads_through_backend(path, backend_args) \
-        else file_identity(path)
+    identity = read_identity(path, backend_args)  # (one file reached as a path and through a local backend: one)
     if identity is not None and identity in parsed:
         summary, polygon = parsed[identity]
     else:
@@ -337,7 +365,9 @@ def check_backend_coco_files(cfg: Any, parsed: dict[tuple, Any], test_only: bool
     ``CocoMetric``'s file (not ``LVISMetric``'s) is refused where ``COCOeval`` fails on an annotation of it
     (:func:`~automl_mm.datasets.coco_split.first_cocoeval_problem`), as a local one is, and a polygon pycocotools
     cannot rasterise where the key reads masks (:func:`read_coco_file`). Cost: each file parsed once more than the
-    run parses it.
+    run parses it; once in all where another key reads the same local file as a plain path (``parsed`` is
+    ``check_config``'s, keyed by :func:`read_identity`, whose summaries end with the file's :func:`backend_summary`,
+    computed by its local pass for a file a local backend reads too).
 
     Raises:
         ConfigCheckError: naming the ``ann_file`` key, the file and what is wrong: a backend that cannot give the
@@ -351,14 +381,18 @@ def check_backend_coco_files(cfg: Any, parsed: dict[tuple, Any], test_only: bool
     scored = {f'{key}.ann_file' for _, key in cocoeval_metrics(cfg)}  # a CocoMetric's COCOeval scores against it
     mask_keys = {key for key in mask_reading_keys(cfg) if not outside_split(key, test_only, split)}
     files = list(backend_coco_files(cfg))
-    mask_files = {(path, repr(backend_args)) for path, key, backend_args, _ in files if key in mask_keys}
+    mask_files = {read_identity(path, backend_args) for path, key, backend_args, _ in files if key in mask_keys}
     for path, key, backend_args, cls in files:
         if outside_split(key, test_only, split):
             continue
+        read = functools.partial(read_coco_file, path, backend_args=backend_args, masks_read=key in mask_keys,
+                                 warn=read_identity(path, backend_args) not in mask_files)
         try:
-            sizeless, unscorable = read_coco_file(path, parsed, backend_summary, backend_args=backend_args,
-                                                  masks_read=key in mask_keys,
-                                                  warn=(path, repr(backend_args)) not in mask_files)
+            # check_config's summaries end with the backend one (its local pass parsed a file both read: that part)
+            sizeless_unscorable = read(parsed, lambda coco: (None,) * 5 + (backend_summary(coco),))[-1]
+            if sizeless_unscorable is None:  # (parsed by the local pass, which was not told: parsed again)
+                sizeless_unscorable = read({}, backend_summary)
+            sizeless, unscorable = sizeless_unscorable
         except ValueError as err:
             raise ConfigCheckError(f'{key}: {err}') from None
         if cls is not None and sizeless is not None and getattr(cls, 'parse_data_info', None) in readers:

@@ -41,6 +41,7 @@ import os.path as osp
 from collections.abc import Iterator
 from typing import Any
 
+from .preflight_coco import read_identity
 from .preflight_walk import ConfigCheckError
 
 
@@ -90,7 +91,8 @@ def check_before_loading(dataset: Any, where: str, cfg: Any = None, reads: Start
         if getattr(leaf, '_fully_initialized', True):
             # (loaded when built: mmdet's MultiImageMixDataset loads what it wraps; a COCO file on remote storage,
             # which check_config did not read, is still checked: its polygons where masks are read)
-            if _is_coco(leaf) and isinstance(leaf.ann_file, str) and leaf.ann_file and leaf.ann_file not in checked:
+            if _is_coco(leaf) and isinstance(leaf.ann_file, str) and leaf.ann_file and \
+                    read_identity(leaf.ann_file, getattr(leaf, 'backend_args', None)) not in checked:
                 from .preflight_walk import reads_through_backend
 
                 if reads_through_backend(dict(backend_args=getattr(leaf, 'backend_args', None)), leaf.ann_file):
@@ -113,15 +115,16 @@ def argument_key(err: BaseException, key: str) -> str:
     return f'{key}.{argument}' if isinstance(argument, str) and argument else key
 
 
-def _coco_files_checked(cfg: Any) -> set[str]:
-    """The COCO annotation files ``check_config`` reads (real paths; those read through a storage backend as
-    their configs give them)."""
+def _coco_files_checked(cfg: Any) -> set[tuple | None]:
+    """The COCO annotation files ``check_config`` reads, keyed by the local file each resolves to
+    (:func:`~automl_mm.engine.preflight_coco.read_identity`: one file reached as a plain path and through a local
+    backend is one)."""
     if cfg is None:
         return set()
     from .preflight_walk import backend_coco_files, coco_annotation_files
 
-    return {osp.realpath(path) for path, _ in coco_annotation_files(cfg)} | \
-        {path for path, *_ in backend_coco_files(cfg)}
+    return {read_identity(path) for path, _ in coco_annotation_files(cfg)} | \
+        {read_identity(path, backend_args) for path, _, backend_args, _ in backend_coco_files(cfg)}
 
 
 def _reads_ann_file(dataset: Any) -> bool:
@@ -151,7 +154,7 @@ def _check_ann_file(dataset: Any, key: str, cfg: Any, checked: set[str], reads: 
     backend_args = getattr(dataset, 'backend_args', None)
     # (a class that reads it from the local disk whatever its backend_args, e.g. mmengine's BaseDataset: looked for)
     if reads_ann_file_through_backend(type(dataset), backend_args, path):
-        if path and _is_coco(dataset) and path not in checked:  # read through the backend, as mmdet reads it
+        if path and _is_coco(dataset) and read_identity(path, backend_args) not in checked:  # as mmdet reads it
             _check_backend_coco_file(dataset, key, path, backend_args, reads)
         return  # the rest is the storage backend's to find
     name = type(dataset).__name__
@@ -166,7 +169,7 @@ def _check_ann_file(dataset: Any, key: str, cfg: Any, checked: set[str], reads: 
         hint = missing_file_hint(cfg, path) if cfg is not None else ''
         raise ConfigCheckError(f'{key}.ann_file: the annotation file {path} (data_root + ann_file) of {name} does '
                                f'not exist{_no_folder(path)}{hint}')
-    if _is_coco(dataset) and osp.realpath(path) not in checked:
+    if _is_coco(dataset) and read_identity(path) not in checked:
         from .preflight_coco import read_coco_file
 
         try:
@@ -184,8 +187,8 @@ class StartReads:
       datasets' and the metrics' checks;
     * ``mask_keys``: the ``ann_file`` keys of ``cfg`` whose file masks are read from
       (:func:`~automl_mm.engine.preflight_coco.mask_reading_keys`), walked once per start, not once per dataset;
-    * ``masked``: ``{(path, repr(backend_args))}`` of the files a key of the started split reads masks from
-      (:func:`_mask_read_files`).
+    * ``masked``: the :func:`~automl_mm.engine.preflight_coco.read_identity` of the files a key of the started split
+      reads masks from (:func:`_mask_read_files`).
 
     Module state keyed by the config's identity held them until the sixtieth session, so a second config (or another
     at a freed one's address) in the same process could share the reads of another.
@@ -203,7 +206,7 @@ class StartReads:
         return mask_reading_keys(self.cfg) if self.cfg is not None else set()
 
     @functools.cached_property
-    def masked(self) -> set[tuple[str, str]]:
+    def masked(self) -> set[tuple | None]:
         return _mask_read_files(self.cfg, self.mask_keys, self.test_only, self.split)
 
 
@@ -215,11 +218,11 @@ def start_backend_reads(cfg: Any, test_only: bool = False, split: str = 'test') 
     return StartReads(cfg, test_only, split)
 
 
-def _mask_read_files(cfg: Any, mask_keys: set[str], test_only: bool, split: str) -> set[tuple[str, str]]:
-    """``(path, repr(backend_args))`` of each COCO file a key of ``cfg`` in the started split reads masks from
-    (``mask_keys``: :func:`~automl_mm.engine.preflight_coco.mask_reading_keys`): a polygon pycocotools cannot
-    rasterise in such a file is refused at that key, so a box-only key reading the file first is not warned of it as
-    well."""
+def _mask_read_files(cfg: Any, mask_keys: set[str], test_only: bool, split: str) -> set[tuple | None]:
+    """The :func:`~automl_mm.engine.preflight_coco.read_identity` of each COCO file a key of ``cfg`` in the started
+    split reads masks from (``mask_keys``: :func:`~automl_mm.engine.preflight_coco.mask_reading_keys`): a polygon
+    pycocotools cannot rasterise in such a file is refused at that key, so a box-only key reading the file first is
+    not warned of it as well."""
     if cfg is None:
         return set()
     from .preflight_walk import (
@@ -232,12 +235,12 @@ def _mask_read_files(cfg: Any, mask_keys: set[str], test_only: bool, split: str)
     )
 
     keys = {key for key in mask_keys if not outside_split(key, test_only, split)}
-    files = {(path, repr(d.get('backend_args')))
+    files = {read_identity(path, d.get('backend_args'))
              for loader, key in [*_loader_cfgs(cfg), *bn_recalibration_loader_cfgs(cfg)]
              for d, where, path, _ in _every_coco_dataset(loader, f'{key}.dataset', config_scope(cfg))
              if f'{where}.ann_file' in keys}
-    return files | {(metric['ann_file'], repr(metric.get('backend_args'))) for metric, key in _evaluator_cfgs(cfg)
-                    if f'{key}.ann_file' in keys}
+    return files | {read_identity(metric['ann_file'], metric.get('backend_args'))
+                    for metric, key in _evaluator_cfgs(cfg) if f'{key}.ann_file' in keys}
 
 
 def _reads_masks(dataset: Any, key: str, reads: StartReads) -> bool:
@@ -262,7 +265,7 @@ def _backend_file_summary(key: str, path: str, backend_args: Any, reads: StartRe
 
     try:
         return read_coco_file(path, reads.read, backend_summary, backend_args=backend_args,
-                              masks_read=masks_read, warn=(path, repr(backend_args)) not in reads.masked)
+                              masks_read=masks_read, warn=read_identity(path, backend_args) not in reads.masked)
     except ValueError as err:
         raise ConfigCheckError(f'{key}: {err}') from None
 

@@ -55,3 +55,59 @@ def test_each_annotation_file_is_read_once_by_the_checks_of_a_start(tmp_path, mo
         assert reads == Counter({'train.json': 1, 'val.json': 1}), kind
     with DefaultScope.overwrite_default_scope('mmdet'):  # the runner's own read is still the data's one load
         assert len(Runner.build_dataloader(cfg.train_dataloader).dataset) == 2
+
+
+def test_a_file_read_as_a_plain_path_and_through_a_local_backend_is_read_once(tmp_path, monkeypatch):
+    """The reads were keyed by the real path for a plain path but by ``(path, backend_args)`` for one read through a
+    local backend (a ``LocalBackend`` subclass, which may map paths), so the val file that the loaders read as a path
+    and the ``CocoMetric`` through such a backend was parsed twice per start. The key is now the local file the
+    backend gives (``get_local_path``): one parse."""
+    from mmengine.fileio import io as fileio_io
+    from mmengine.fileio.backends import LocalBackend, backends
+
+    class CachingLocal(LocalBackend):  # e.g. a plugin's local backend with a cache
+        pass
+
+    monkeypatch.setitem(backends, 'automl_mm_test_caching_local', CachingLocal)
+    monkeypatch.setattr(fileio_io, 'backend_instances', {})
+    _coco(tmp_path, 'train.json', 't', 10)
+    _coco(tmp_path, 'val.json', 'v', 200)
+    reads: Counter = Counter()
+    load = coco_split._load
+    monkeypatch.setattr(coco_split, '_load', lambda path, local=None: reads.update([os.path.basename(path)]) or
+                        load(path, local))
+    cfg = _cfg(tmp_path, 'CocoDataset')
+    for split in ('val', 'test'):
+        cfg[f'{split}_evaluator']['backend_args'] = dict(backend='automl_mm_test_caching_local')
+    check_config(cfg)
+    build_check(cfg)
+    assert reads == Counter({'train.json': 1, 'val.json': 1})
+
+
+def test_the_start_up_check_knows_a_file_check_config_read_as_a_path_when_a_dataset_reads_it_through_a_local_backend(
+        tmp_path, monkeypatch):
+    """The start-up check skips the COCO files ``check_config`` read, which it keyed by real path for a plain path
+    and by the path as written for a backend's: a lazily built dataset reading the val file through a local
+    backend (spelled ``<root>/./val.json``) had it parsed again. Both are keyed by the local file now."""
+    from mmdet.datasets import CocoDataset
+    from mmengine.fileio import io as fileio_io
+    from mmengine.fileio.backends import LocalBackend, backends
+
+    from automl_mm.engine.preflight_loading import check_before_loading
+
+    class CachingLocal(LocalBackend):
+        pass
+
+    monkeypatch.setitem(backends, 'automl_mm_test_caching_local', CachingLocal)
+    monkeypatch.setattr(fileio_io, 'backend_instances', {})
+    _coco(tmp_path, 'train.json', 't', 10)
+    _coco(tmp_path, 'val.json', 'v', 200)
+    cfg = _cfg(tmp_path, 'CocoDataset')
+    reads: Counter = Counter()
+    load = coco_split._load
+    monkeypatch.setattr(coco_split, '_load', lambda path, local=None: reads.update([os.path.basename(path)]) or
+                        load(path, local))
+    dataset = CocoDataset(ann_file=f'{tmp_path}/./val.json', lazy_init=True, pipeline=[],
+                          backend_args=dict(backend='automl_mm_test_caching_local'))
+    check_before_loading(dataset, 'custom_hooks.0.bn_recalibration_dataloader.dataset', cfg)
+    assert reads == Counter()
