@@ -71,13 +71,14 @@ def ann_file_through_backend(cls: type) -> bool | None:
     its ``backend_args`` when its data list loads.
 
     Learnt once per class (cached) by running ``cls.load_data_list`` on an instance made without ``__init__`` (its
-    ``ann_file`` a path under a folder that does not exist, its ``backend_args`` a probe backend registered with
-    mmengine for the probe alone): the probe asked for that path first, ``True``; the local disk refused the path
-    (``FileNotFoundError`` / ``OSError`` / an ``AssertionError`` naming it: ``open``, ``COCO(...)``, ``load``
-    without ``backend_args``), ``False``.
+    ``ann_file`` and data folders paths under a folder that does not exist, its ``backend_args`` a probe backend
+    registered with mmengine for the probe alone): the probe asked for that path first, ``True``; the local disk
+    refused the path (``FileNotFoundError`` / ``OSError`` / an ``AssertionError`` naming it: ``open``,
+    ``COCO(...)``, ``load`` without ``backend_args``), ``False``.
 
     Returns:
-        ``True``, ``False``, or ``None`` where the class cannot be told: it is no ``BaseDataset`` subclass, its
+        ``True``, ``False``, or ``None`` where the class cannot be told: it is no ``BaseDataset`` subclass, it never
+        reads its ``ann_file`` (``'ann_file'`` in its ``UNREAD_BASE_KEYS``: automl_mm's folder / CIFAR sets), its
         ``load_data_list`` needs more than a bare instance holds (an attribute its ``__init__`` sets), reads another
         file first, or reads nothing.
     """
@@ -87,11 +88,15 @@ def ann_file_through_backend(cls: type) -> bool | None:
         from mmengine.fileio.io import backend_instances
     except ImportError:
         return None
-    if not isinstance(cls, type) or not issubclass(cls, BaseDataset):
+    if not isinstance(cls, type) or not issubclass(cls, BaseDataset) or \
+            'ann_file' in getattr(cls, 'UNREAD_BASE_KEYS', ()):  # (automl_mm's sets that never read it)
         return None
-    path = osp.join(tempfile.gettempdir(), f'automl_mm-ann-file-probe-{uuid.uuid4().hex}', 'ann_file.json')
+    folder = osp.join(tempfile.gettempdir(), f'automl_mm-ann-file-probe-{uuid.uuid4().hex}')  # (never made)
+    path = osp.join(folder, 'ann_file.json')
     dataset = cls.__new__(cls)
-    state = dict(ann_file=path, data_root='', data_prefix=dict(img='', img_path='', seg='', seg_map_path=''),
+    # every data path in the missing folder: a class that lists a folder before its ann_file lists nothing
+    state = dict(ann_file=path, data_root=folder, data_prefix=dict(img=folder, img_path=folder, seg=folder,
+                                                                   seg_map_path=folder),
                  img_suffix='.jpg', seg_map_suffix='.png', backend_args=dict(backend=PROBE_BACKEND),
                  _metainfo=copy.deepcopy(dict(getattr(cls, 'METAINFO', {}) or {})), filter_cfg=None,
                  test_mode=False, serialize_data=False, _fully_initialized=False, proposal_file=None,
@@ -108,7 +113,7 @@ def ann_file_through_backend(cls: type) -> bool | None:
     except _Asked as asked:
         return True if asked.path == path else None
     except (OSError, AssertionError) as err:
-        return False if path in (getattr(err, 'filename', None), str(err)) or path in str(err) else None
+        return False if getattr(err, 'filename', None) == path or path in str(err) else None
     except Exception:  # noqa: BLE001  (a bare instance lacks what its __init__ sets: cannot be told)
         return None
     finally:

@@ -256,6 +256,8 @@ def _local_ann_file_note(node: dict, scope: str | None) -> str | None:
 
     cls = config_class(DATASETS, node, scope)
     if isinstance(cls, type) and issubclass(cls, BaseDataset):
+        if 'ann_file' in getattr(cls, 'UNREAD_BASE_KEYS', ()):
+            return None  # it never reads one (its build refuses it)
         through = ann_file_through_backend(cls)
         if through:
             return None

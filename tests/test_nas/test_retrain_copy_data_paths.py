@@ -237,10 +237,13 @@ def test_an_own_backends_ann_file_is_kept_by_what_the_dataset_class_does(tmp_pat
     plain path) nor mmdet's ``DODDataset`` (``COCO(ann_file)``): their relative ann_file, read from the directory a
     run starts in, was kept as written without a word. The rule is now learnt from the class
     (:func:`~automl_mm.engine.ann_file_backend.ann_file_through_backend`), under a path-mapping backend registered
-    here, and a type no registry holds is named as not told."""
+    here, and a type no registry holds is named as not told; a class that never reads an ann_file (automl_mm's
+    ``ImageFolderDataset``: its build refuses one) is not named."""
     from mmengine.dataset import BaseDataset
     from mmengine.fileio.backends import LocalBackend, register_backend
     from mmengine.fileio.backends.registry_utils import backends
+
+    from automl_mm.datasets import ImageFolderDataset
 
     class MappingLocal(LocalBackend):
         pass
@@ -255,7 +258,8 @@ def test_an_own_backends_ann_file_is_kept_by_what_the_dataset_class_does(tmp_pat
                    base=dict(type=BaseDataset, data_root='data/', ann_file='b.json', backend_args=mapped),
                    dod=dict(type='DODDataset', ann_file='data/d.json', backend_args=mapped),
                    metric=dict(type='CocoMetric', ann_file='data/a.json', backend_args=mapped),
-                   unknown=dict(type='NoSuchDataset', ann_file='data/u.json', backend_args=mapped))
+                   unknown=dict(type='NoSuchDataset', ann_file='data/u.json', backend_args=mapped),
+                   folder=dict(type=ImageFolderDataset, ann_file='data/f.txt', backend_args=mapped))
         kept = []
         rewritten, left = absolute_data_paths(cfg, kept)
     finally:
