@@ -320,9 +320,15 @@ def check_config(cfg: Any, test_only: bool = False, split: str = 'test') -> None
     mask_keys = {key for key in mask_reading_keys(cfg) if not outside_split(key, test_only, split)}
     mask_real = {osp.realpath(path) for path, key in coco_annotation_files(cfg) + bn_files if key in mask_keys}
 
-    # the local files a key reads through a local storage backend too (check_backend_coco_files: one parse for both)
-    backend_real = {identity[0] for path, _, backend_args, _ in backend_coco_files(cfg)
-                    if (identity := read_identity(path, backend_args)) is not None and identity[0] != 'backend'}
+    # the local files a key reads through a local storage backend too (check_backend_coco_files: one parse for both;
+    # one such key reading masks: refused there, so a box-only plain read is not warned of first)
+    backend_real = set()
+    for path, key, backend_args, _ in backend_coco_files(cfg):
+        identity = read_identity(path, backend_args)
+        if identity is not None and identity[0] != 'backend':
+            backend_real.add(identity[0])
+            if key in mask_keys:
+                mask_real.add(identity[0])
 
     def summarise(coco: dict, real: str) -> tuple[list, list, CocoSummary | None, tuple, tuple | None, Any]:
         return ([(c.get('id'), c.get('name')) for c in coco['categories'] if isinstance(c, dict)],

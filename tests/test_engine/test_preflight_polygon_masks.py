@@ -192,3 +192,22 @@ def test_the_multi_copy_start_check_reads_a_remote_file_a_mix_wrapper_loaded(tmp
         pipeline=[dict(type='LoadAnnotations', with_bbox=True, with_mask=True)]))
     with pytest.raises(ConfigCheckError, match=r'^train_dataloader\.dataset\.dataset\.ann_file: .*segmentation\[1\]'):
         build_check(cfg)
+
+
+def test_a_box_only_plain_read_is_not_warned_where_the_same_file_through_a_local_backend_is_refused(
+        tmp_path, monkeypatch, recwarn):
+    """One file read as a plain path (the box-only train loader) and through a local backend (the val loader, with
+    masks) is parsed once (keyed by the local file); the refusal at the val key is not preceded by the box-only
+    warning."""
+    from mmengine.fileio import io as fileio_io
+    from mmengine.fileio.backends import LocalBackend, backends
+
+    monkeypatch.setitem(backends, 'plain_local', type('PlainLocal', (LocalBackend, ), {}))
+    monkeypatch.setattr(fileio_io, 'backend_instances', {})
+    cfg = _cfg(_write(tmp_path))
+    cfg.val_dataloader = dict(cfg.val_dataloader, dataset=dict(cfg.val_dataloader.dataset,
+                                                               backend_args=dict(backend='plain_local')))
+    cfg.val_dataloader['dataset']['pipeline'] = _cfg('x', with_mask=True).train_dataloader.dataset.pipeline
+    with pytest.raises(ConfigCheckError, match=r'^val_dataloader\.dataset\.ann_file: .*segmentation\[1\] reaches'):
+        check_config(cfg)
+    assert not [w for w in recwarn if 'segmentation' in str(w.message)]
