@@ -85,8 +85,8 @@ def check_before_loading(dataset: Any, where: str, cfg: Any = None, reads: Start
         ConfigCheckError: a file or folder the loading reads is missing or unreadable, naming the wrapped
             dataset's key and the path.
     """
-    checked = _coco_files_checked(cfg)
     reads = reads if reads is not None else StartReads(cfg)
+    checked = reads.checked
     for leaf, key in lazy_leaves(dataset, where):
         if getattr(leaf, '_fully_initialized', True):
             # (loaded when built: mmdet's MultiImageMixDataset loads what it wraps; a COCO file on remote storage,
@@ -188,7 +188,9 @@ class StartReads:
     * ``mask_keys``: the ``ann_file`` keys of ``cfg`` whose file masks are read from
       (:func:`~automl_mm.engine.preflight_coco.mask_reading_keys`), walked once per start, not once per dataset;
     * ``masked``: the :func:`~automl_mm.engine.preflight_coco.read_identity` of the files a key of the started split
-      reads masks from (:func:`_mask_read_files`).
+      reads masks from (:func:`_mask_read_files`);
+    * ``checked``: those of the files ``check_config`` reads (:func:`_coco_files_checked`), which the lazily built
+      datasets' check does not read again, also listed once per start.
 
     Module state keyed by the config's identity held them until the sixtieth session, so a second config (or another
     at a freed one's address) in the same process could share the reads of another.
@@ -208,6 +210,10 @@ class StartReads:
     @functools.cached_property
     def masked(self) -> set[tuple | None]:
         return _mask_read_files(self.cfg, self.mask_keys, self.test_only, self.split)
+
+    @functools.cached_property
+    def checked(self) -> set[tuple | None]:
+        return _coco_files_checked(self.cfg)
 
 
 def start_backend_reads(cfg: Any, test_only: bool = False, split: str = 'test') -> StartReads:

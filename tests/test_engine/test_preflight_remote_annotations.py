@@ -167,8 +167,10 @@ def test_one_start_walks_the_mask_keys_once_and_keeps_its_reads_to_itself(tmp_pa
     """The start-up check's state (:class:`~automl_mm.engine.preflight_loading.StartReads`) is one object passed
     along it: the config's mask-reading keys were walked once per dataset (``_reads_masks``) and the remote reads
     were module state keyed by the config's identity, which a second config's start reset (or, at a freed config's
-    address, shared). Now one walk per start, and a start's reads are its own."""
+    address, shared); the files ``check_config`` read were listed again for each dataset too. Now one walk and one
+    listing per start, and a start's reads are its own."""
     import automl_mm.engine.preflight_coco as preflight_coco
+    import automl_mm.engine.preflight_walk as preflight_walk
     from automl_mm.engine.preflight_build import check_data_sources
     from automl_mm.engine.preflight_loading import check_remote_metric_files, start_backend_reads
 
@@ -182,8 +184,12 @@ def test_one_start_walks_the_mask_keys_once_and_keeps_its_reads_to_itself(tmp_pa
     walks = []
     walk = preflight_coco.mask_reading_keys
     monkeypatch.setattr(preflight_coco, 'mask_reading_keys', lambda c: walks.append(c) or walk(c))
+    listings = []
+    listing = preflight_walk.backend_coco_files
+    monkeypatch.setattr(preflight_walk, 'backend_coco_files', lambda c: listings.append(c) or listing(c))
     check_data_sources(cfg)
     assert len(walks) == 1 and len(reads) == 2  # three datasets and two metrics: one walk; val's file read once
+    assert len(listings) == 1  # (the files check_config read, which the datasets' check skips: listed once too)
     first = start_backend_reads(cfg)
     check_remote_metric_files(cfg, reads=first)
     other = start_backend_reads(Config(cfg.to_dict()))  # a second config's start in the same process
