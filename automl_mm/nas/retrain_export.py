@@ -241,6 +241,10 @@ def _own_backend(node: Any) -> bool:
                for name in ('backend_args', 'file_client_args'))
 
 
+#: How :func:`_local_ann_file_note` ends where the class reads the file from the local disk whatever its backend.
+_READS_LOCALLY = 'reads it from the local disk, not through its backend_args'
+
+
 def _local_ann_file_note(node: dict, scope: str | None) -> str | None:
     """Why the ``ann_file`` of ``node``, a config node with its own storage backend (:func:`_own_backend`), is read
     from the local disk as written, else ``None``: its dataset class reads it through its ``backend_args``
@@ -262,7 +266,7 @@ def _local_ann_file_note(node: dict, scope: str | None) -> str | None:
         if through:
             return None
         if through is False:
-            return f'{cls.__name__} reads it from the local disk, not through its backend_args'
+            return f'{cls.__name__} {_READS_LOCALLY}'
         return (f'whether {cls.__name__} reads it through its backend_args cannot be told: its load_data_list could '
                 'not be probed')
     if config_class(METRICS, node, scope) is not None:
@@ -285,15 +289,19 @@ def absolute_data_paths(cfg: Any, kept: list | None = None) -> tuple[list[tuple[
 
     Args:
         cfg: The config, rewritten in place.
-        kept: Where given, receives ``(config key, as written)`` of each relative ``ann_file`` / ``proposal_file``
-            left as written in a node whose own backend is the local disk but whose pipeline reads through another
-            (a dataset loading its images through petrel): mmengine reads that file from the current directory (with
-            the node's ``data_root`` joined, as written in the key's text), so a retrain from another directory does
-            not find it, yet neither it nor the ``data_root`` it shares with the mapped image paths can be made
-            absolute; and each relative ``ann_file`` of a node with its own such backend whose class reads it from the
-            local disk all the same, or cannot be told to read it through the backend (:func:`_local_ann_file_note`,
-            said in the text: mmengine's ``BaseDataset``, mmdet's ``DODDataset``, a type no registry of its scope
-            holds), where mmdet's ``CocoDataset`` / ``LVISV1Dataset`` read it through the backend (not named).
+        kept: Where given, receives ``(config key, as written)`` of each relative ``ann_file`` / ``proposal_file`` of
+            a node read through such a backend that is left as written although mmengine reads it from the current
+            directory (with the node's ``data_root`` joined, as written in the key's text): one read from the local
+            disk (the node's own backend is the local disk and only its pipeline's is another, e.g. petrel for the
+            images; or its own ``ann_file``'s class reads it from the local disk whatever its ``backend_args``:
+            mmengine's ``BaseDataset``, mmdet's ``DODDataset``) that does not exist here, and the ``ann_file`` of a
+            node with its own backend whose class cannot be told to read it through the backend
+            (:func:`_local_ann_file_note`, said in the text: a type no registry of its scope holds). Such a file read
+            from the local disk that exists here is written absolute (``data_root`` joined; mmengine's
+            ``BaseDataset`` joins no ``data_root`` to an absolute ``ann_file``, mmdet's none to a ``proposal_file``)
+            and listed in ``rewritten``; the ``data_root`` and ``data_prefix`` it shares with the mapped image paths
+            stay as written. mmdet's ``CocoDataset`` / ``VOCDataset`` with their own backend read it through the
+            backend: as written, not named.
 
     Returns:
         ``(rewritten, left)``: ``(config key, as written, absolute path)`` of each path rewritten, ``(config key, as
@@ -320,7 +328,7 @@ def absolute_data_paths(cfg: Any, kept: list | None = None) -> tuple[list[tuple[
               for node, _, in_scope in scoped_nodes(value, name, scope)}
     for node, where in nodes:
         if _backend_reads(node):  # read through its backend as written (not relative to the current directory)
-            if kept is not None and where:
+            if where:
                 root = node.get('data_root')
                 joined = f'joined to data_root {root!r}' if _is_local_relative(root) else ''
                 # only its pipeline's backend: its files are local; its own: as far as its class reads them so
@@ -331,8 +339,17 @@ def absolute_data_paths(cfg: Any, kept: list | None = None) -> tuple[list[tuple[
                     why = _local_ann_file_note(node, scopes.get(id(node), scope)) if _own_backend(node) else ''
                     if why is None:
                         continue  # its class reads it through its backend_args
+                    # read from the local disk (mmengine joins no data_root to an absolute ann_file, and the backend
+                    # never sees it): written absolute where it exists here, the data_root left for the images
+                    path = osp.join(root, node[name]) if joined else node[name]
+                    if (why == '' or why.endswith(_READS_LOCALLY)) and osp.exists(path):
+                        value = node[name]
+                        node[name] = osp.abspath(path)
+                        rewritten.append((f'{where}.{name}', value, node[name]))
+                        continue
                     notes = '; '.join(note for note in (joined, why) if note)
-                    kept.append((f'{where}.{name}', f'{node[name]!r}' + (f' ({notes})' if notes else '')))
+                    if kept is not None:
+                        kept.append((f'{where}.{name}', f'{node[name]!r}' + (f' ({notes})' if notes else '')))
             continue
         at = f'{where}.' if where else ''
         if node.get('data_root'):

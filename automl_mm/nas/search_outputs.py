@@ -84,9 +84,10 @@ class SearchOutputs:
         petrel's ``path_mapping``) are written absolute where they exist there, the
         copy's header naming each as written (mmengine reads them from the directory a retrain starts in: a work dir
         retrained elsewhere read other data, or none), and those that do not are named in a warning, as is a local
-        ``ann_file`` / ``proposal_file`` kept relative because its dataset's pipeline reads through a backend, or an
-        ``ann_file`` of a dataset with its own backend whose class reads it from the local disk all the same (or
-        cannot be told not to: :func:`~automl_mm.nas.retrain_export.absolute_data_paths`' ``kept``).
+        ``ann_file`` / ``proposal_file`` of a dataset that reads its images through a backend, kept relative where
+        it is not found here, and an ``ann_file`` of a dataset with its own backend whose class cannot be told to
+        read it through that backend (:func:`~automl_mm.nas.retrain_export.absolute_data_paths`' ``kept``; one it
+        reads from the local disk and found here is written absolute, its ``data_root`` left for the images).
 
         Returns:
             The path of the final config.
@@ -128,8 +129,8 @@ class SearchOutputs:
                 warn(f'train_cfg.retrain_config {self.retrain_config}: {listed} kept as written, relative to the '
                      f'directory a run starts in ({os.getcwd()} for the search): its dataset reads its images '
                      "through a storage backend (its own or its pipeline's backend_args), whose path mapping would "
-                     'not match the paths made absolute, but reads this file from the local disk (or cannot be told '
-                     'not to, as said): '
+                     'not match the paths made absolute, but reads this file from the local disk, where it is not '
+                     'found (or cannot be told not to, as said): '
                      f'{copy_name} keeps it relative, so retrain from that directory, or give the file an absolute '
                      'path (or the backend) in the config')
             # mmengine substitutes {{$VAR:default}} as it loads: the copy holds this machine's value, where inheriting

@@ -132,7 +132,8 @@ def test_paths_a_remote_backend_reads_stay_as_written(tmp_path, monkeypatch):
     """A petrel ``path_mapping`` maps the prefix as written (``data/`` -> ``s3://...``): made absolute, the path no
     longer matched it and the retrain read ``/abs/data/...`` through petrel, although ``data/`` existed here too. Every
     path of a node read through a backend other than the local disk (its own ``backend_args`` / ``file_client_args``,
-    or its pipeline's) stays as written; the local ones around it are still made absolute."""
+    or its pipeline's) stays as written, but for an ``ann_file`` its dataset reads from the local disk (a pipeline's
+    backend: ``val_dataloader``), made absolute as the local ones around it."""
     monkeypatch.chdir(tmp_path)
     (tmp_path / 'data' / 'coco' / 'annotations').mkdir(parents=True)
     (tmp_path / 'data' / 'coco' / 'annotations' / 'a.json').write_text('{}')
@@ -148,11 +149,12 @@ def test_paths_a_remote_backend_reads_stay_as_written(tmp_path, monkeypatch):
         test_evaluator=dict(type='CocoMetric', ann_file='data/coco/annotations/a.json'))
     rewritten, left = absolute_data_paths(cfg)
     assert cfg['train_dataloader']['dataset']['data_root'] == 'data/coco/'
-    assert cfg['val_dataloader']['dataset']['ann_file'] == 'data/coco/annotations/a.json'
+    assert cfg['val_dataloader']['dataset']['ann_file'] == str(tmp_path / 'data/coco/annotations/a.json')
     assert cfg['val_dataloader']['dataset']['data_prefix']['img'] == 'data/coco/'
     assert cfg['val_evaluator']['ann_file'] == 'data/coco/annotations/a.json'
     assert cfg['data_root'] == 'data/coco/'  # the config's variable, which its backend_args read
-    assert [key for key, _, _ in rewritten] == ['test_evaluator.ann_file'] and left == []
+    assert [key for key, _, _ in rewritten] == ['val_dataloader.dataset.ann_file', 'test_evaluator.ann_file']
+    assert left == []
 
 
 def test_paths_a_local_backend_subclass_reads_stay_as_written(tmp_path, monkeypatch):
@@ -178,12 +180,14 @@ def test_paths_a_local_backend_subclass_reads_stay_as_written(tmp_path, monkeypa
     assert [key for key, _, _ in rewritten] == ['b.dataset.data_root']
 
 
-def test_a_local_ann_file_kept_relative_for_a_pipelines_backend_is_warned(tmp_path, monkeypatch):
-    """A dataset whose pipeline loads its images through petrel keeps all its paths as written (petrel's
-    ``path_mapping`` maps the ``data_root`` they share, as written), its ``ann_file`` too, which mmengine reads from
-    the local disk relative to the directory a run starts in: a retrain from another directory did not find it, and
-    the export said nothing. It is now named, key and value, in a warning; a dataset with its own petrel backend_args
-    (its ann_file read through petrel too) and an absolute data_root are not."""
+def test_a_local_ann_file_of_a_pipelines_backend_is_made_absolute_or_warned(tmp_path, monkeypatch):
+    """A dataset whose pipeline loads its images through petrel keeps its data_root and data_prefix as written
+    (petrel's ``path_mapping`` maps them, as written), but its ``ann_file`` is read from the local disk, relative to
+    the directory a run starts in: it was kept relative (named in a warning from the fifty-ninth session), and a
+    retrain from another directory did not find it. mmengine joins no data_root to an absolute ``ann_file``, so it is
+    now written absolute (data_root joined) where it exists here, and named in the "kept as written" warning where it
+    does not; a dataset with its own petrel backend_args (its ann_file read through petrel too) and an absolute
+    data_root are neither."""
     monkeypatch.chdir(tmp_path)
     (tmp_path / 'data' / 'coco' / 'annotations').mkdir(parents=True)
     (tmp_path / 'data' / 'coco' / 'annotations' / 'a.json').write_text('{}')
@@ -197,20 +201,26 @@ val_dataloader = dict(dataset=dict(type='CocoDataset', data_root='data/coco/', a
                                    backend_args=petrel, pipeline=pipeline))
 test_dataloader = dict(dataset=dict(type='CocoDataset', data_root='{tmp_path}/data/coco/',
                                     ann_file='annotations/a.json', pipeline=pipeline))
+other = dict(dataset=dict(type='CocoDataset', data_root='data/coco/', ann_file='annotations/gone.json',
+                          pipeline=pipeline))
 """)
     kept = []
     cfg = Config.fromfile(str(tmp_path / 'retrain.py'))
     rewritten, left = absolute_data_paths(cfg, kept)
-    assert cfg.train_dataloader.dataset.ann_file == 'annotations/a.json'  # as written: it shares the mapped data_root
-    assert cfg.train_dataloader.dataset.data_root == 'data/coco/'
-    assert kept == [('train_dataloader.dataset.ann_file', "'annotations/a.json' (joined to data_root 'data/coco/')")]
+    assert cfg.train_dataloader.dataset.ann_file == str(tmp_path / 'data/coco/annotations/a.json')
+    assert cfg.train_dataloader.dataset.data_root == 'data/coco/'  # the mapped images' root, as written
+    assert cfg.train_dataloader.dataset.data_prefix.img == 'train/'
+    assert rewritten == [('train_dataloader.dataset.ann_file', 'annotations/a.json',
+                          cfg.train_dataloader.dataset.ann_file)]
+    assert cfg.val_dataloader.dataset.ann_file == 'annotations/a.json' == cfg.test_dataloader.dataset.ann_file
+    assert kept == [('other.dataset.ann_file', "'annotations/gone.json' (joined to data_root 'data/coco/')")]
     loop, logged = _exporting_loop(str(tmp_path / 'retrain.py'), str(tmp_path), monkeypatch)
     SearchLoopBase.write_final_config(loop, 'pc_nas_final_config.py', 'model = dict(type="X")', 'searched')
     said = [m for m in logged if 'kept as written' in m]
     assert len(said) == 1, logged
-    assert ("train_dataloader.dataset.ann_file='annotations/a.json' (joined to data_root 'data/coco/') kept as "
+    assert ("other.dataset.ann_file='annotations/gone.json' (joined to data_root 'data/coco/') kept as "
             f'written, relative to the directory a run starts in ({tmp_path} for the search)') in said[0]
-    assert 'val_dataloader' not in said[0] and 'test_dataloader' not in said[0]
+    assert 'dataloader' not in said[0]
 
 
 def test_kept_ann_files_without_data_root_and_proposal_files_are_named_not_file_client_args_ones(tmp_path,
@@ -249,6 +259,10 @@ def test_an_own_backends_ann_file_is_kept_by_what_the_dataset_class_does(tmp_pat
         pass
 
     monkeypatch.chdir(tmp_path)
+    (tmp_path / 'data').mkdir()
+    (tmp_path / 'data' / 'b.json').write_text('{}')  # (BaseDataset's exists here: written absolute)
+    (tmp_path / 'data' / 'u.json').write_text('{}')  # (the unknown type's too: cannot be told, kept)
+    (tmp_path / 'data' / 'a.json').write_text('{}')  # (CocoDataset's, read through the backend: as written)
     register_backend('automl_mm_test_mapping_local2', MappingLocal, force=True)
     mapped = dict(backend='automl_mm_test_mapping_local2')
     try:
@@ -264,15 +278,16 @@ def test_an_own_backends_ann_file_is_kept_by_what_the_dataset_class_does(tmp_pat
         rewritten, left = absolute_data_paths(cfg, kept)
     finally:
         backends.pop('automl_mm_test_mapping_local2', None)
-    assert [key for key, _ in kept] == ['base.ann_file', 'dod.ann_file', 'unknown.ann_file'], kept
+    assert [key for key, _ in kept] == ['dod.ann_file', 'unknown.ann_file'], kept
     said = dict(kept)
-    assert said['base.ann_file'] == ("'b.json' (joined to data_root 'data/'; BaseDataset reads it from the local "
-                                     'disk, not through its backend_args)')
-    assert 'DODDataset reads it from the local disk' in said['dod.ann_file']
+    assert said['dod.ann_file'] == ("'data/d.json' (DODDataset reads it from the local disk, not through its "
+                                    'backend_args)')  # (not here: named)
     assert "'NoSuchDataset' is no dataset class in scope 'mmdet'" in said['unknown.ann_file']
     assert 'cannot be told' in said['unknown.ann_file']
-    assert cfg['base']['ann_file'] == 'b.json' and cfg['dod']['ann_file'] == 'data/d.json'  # as written, named
-    assert rewritten == [] and left == []
+    # read from the local disk and found here: absolute (mmengine joins no data_root to it; the backend never sees it)
+    assert rewritten == [('base.ann_file', 'b.json', str(tmp_path / 'data' / 'b.json'))] and left == []
+    assert cfg['base']['ann_file'] == str(tmp_path / 'data' / 'b.json') and cfg['base']['data_root'] == 'data/'
+    assert cfg['dod']['ann_file'] == 'data/d.json' and cfg['unknown']['ann_file'] == 'data/u.json'  # as written
 
 
 def test_the_ann_file_probe_tells_the_main_dataset_classes():
