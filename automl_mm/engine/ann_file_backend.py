@@ -17,7 +17,9 @@ import copy
 import functools
 import io
 import os.path as osp
+import shutil
 import tempfile
+import threading
 import uuid
 from contextlib import contextmanager, redirect_stdout
 from typing import Any
@@ -25,9 +27,15 @@ from typing import Any
 #: The name the probe backend is registered under, only while a probe runs.
 PROBE_BACKEND = 'automl_mm_ann_file_probe'
 
+#: One probe at a time: the probe backend is registered in mmengine's process-wide registry for its length, and the
+#: end of one probe unregistered it under another thread's.
+_PROBE_LOCK = threading.RLock()
 
-class _Asked(Exception):
-    """Raised by the probe backend at its first read: ``path`` is what the dataset asked it for."""
+
+class _Asked(BaseException):
+    """Raised by the probe backend at its first read: ``path`` is what the dataset asked it for. (A
+    ``BaseException``, as ``KeyboardInterrupt``: a class that reads its file in ``try: ... except Exception:``, a
+    fallback to an empty list, does not swallow the answer.)"""
 
     def __init__(self, path: Any) -> None:
         super().__init__(path)
@@ -74,7 +82,9 @@ def ann_file_through_backend(cls: type) -> bool | None:
     ``ann_file`` and data folders paths under a folder that does not exist, its ``backend_args`` a probe backend
     registered with mmengine for the probe alone): the probe asked for that path first, ``True``; the local disk
     refused the path (``FileNotFoundError`` / ``OSError`` / an ``AssertionError`` naming it: ``open``,
-    ``COCO(...)``, ``load`` without ``backend_args``), ``False``.
+    ``COCO(...)``, ``load`` without ``backend_args``), ``False``. The class's own code runs: what it makes in the
+    probe's folder is removed after, other side effects (a file written elsewhere, a thread) are its own; one probe
+    runs at a time (a lock: the probe backend is process-wide while registered).
 
     Returns:
         ``True``, ``False``, or ``None`` where the class cannot be told: it is no ``BaseDataset`` subclass, it never
@@ -106,8 +116,9 @@ def ann_file_through_backend(cls: type) -> bool | None:
             object.__setattr__(dataset, name, value)
         except (AttributeError, TypeError):  # a property of the class: left to it
             pass
-    register_backend(PROBE_BACKEND, _probe_backend_class(), force=True)
+    _PROBE_LOCK.acquire()
     try:
+        register_backend(PROBE_BACKEND, _probe_backend_class(), force=True)
         with redirect_stdout(io.StringIO()):  # (pycocotools' COCO prints as it opens)
             cls.load_data_list(dataset)
     except _Asked as asked:
@@ -120,6 +131,9 @@ def ann_file_through_backend(cls: type) -> bool | None:
         backends.pop(PROBE_BACKEND, None)
         for key in [key for key in backend_instances if PROBE_BACKEND in key]:
             backend_instances.pop(key, None)
+        _PROBE_LOCK.release()
+        if osp.isdir(folder):  # a class that made its data folder (a cache, an output) before reading: removed
+            shutil.rmtree(folder, ignore_errors=True)
     return None  # it read nothing
 
 

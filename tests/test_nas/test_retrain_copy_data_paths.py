@@ -302,3 +302,38 @@ def test_the_ann_file_probe_tells_the_main_dataset_classes():
     assert ann_file_through_backend(Flickr30kDataset) is False
     assert ann_file_through_backend(XMLDataset) is None  # (its classes are none: cannot be told)
     assert ann_file_through_backend(dict) is None
+
+
+def test_the_ann_file_probe_cleans_up_after_a_class_and_is_not_swallowed(tmp_path):
+    """The probe runs the class's own ``load_data_list``: a class that makes its data folder before reading left a
+    folder in the temp dir, one that reads in ``try: ... except Exception: return []`` swallowed the probe's answer
+    (told nothing), and the probe's lock is free after it (a second thread probes)."""
+    import threading
+
+    from mmengine.dataset import BaseDataset
+    from mmengine.fileio import load
+
+    from automl_mm.engine.ann_file_backend import ann_file_through_backend
+
+    made = []
+
+    class MakesItsFolder(BaseDataset):
+        def load_data_list(self):
+            os.makedirs(osp.join(self.data_root, 'cache'))
+            made.append(self.data_root)
+            return load(self.ann_file)['data_list']  # (no backend_args: the local disk)
+
+    class Swallows(BaseDataset):
+        def load_data_list(self):
+            try:
+                return load(self.ann_file, backend_args=self.backend_args)['data_list']
+            except Exception:  # noqa: BLE001
+                return []
+
+    assert ann_file_through_backend(MakesItsFolder) is False
+    assert len(made) == 1 and not osp.exists(made[0])
+    told = []
+    thread = threading.Thread(target=lambda: told.append(ann_file_through_backend(Swallows)), daemon=True)
+    thread.start()
+    thread.join(timeout=10)
+    assert told == [True]
