@@ -115,7 +115,7 @@ def argument_key(err: BaseException, key: str) -> str:
     return f'{key}.{argument}' if isinstance(argument, str) and argument else key
 
 
-def _coco_files_checked(cfg: Any) -> set[tuple | None]:
+def _coco_files_checked(cfg: Any) -> set[tuple]:
     """The COCO annotation files ``check_config`` reads, keyed by the local file each resolves to
     (:func:`~automl_mm.engine.preflight_coco.read_identity`: one file reached as a plain path and through a local
     backend is one)."""
@@ -123,8 +123,9 @@ def _coco_files_checked(cfg: Any) -> set[tuple | None]:
         return set()
     from .preflight_walk import backend_coco_files, coco_annotation_files
 
-    return {read_identity(path) for path, _ in coco_annotation_files(cfg)} | \
-        {read_identity(path, backend_args) for path, _, backend_args, _ in backend_coco_files(cfg)}
+    return ({read_identity(path) for path, _ in coco_annotation_files(cfg)} |
+            {read_identity(path, backend_args) for path, _, backend_args, _ in backend_coco_files(cfg)}) - {None}
+    # (None: a file that cannot be stat-ed, not read; kept, it matched every other such file as "checked")
 
 
 def _reads_ann_file(dataset: Any) -> bool:
@@ -208,11 +209,11 @@ class StartReads:
         return mask_reading_keys(self.cfg) if self.cfg is not None else set()
 
     @functools.cached_property
-    def masked(self) -> set[tuple | None]:
+    def masked(self) -> set[tuple]:
         return _mask_read_files(self.cfg, self.mask_keys, self.test_only, self.split)
 
     @functools.cached_property
-    def checked(self) -> set[tuple | None]:
+    def checked(self) -> set[tuple]:
         return _coco_files_checked(self.cfg)
 
 
@@ -224,7 +225,7 @@ def start_backend_reads(cfg: Any, test_only: bool = False, split: str = 'test') 
     return StartReads(cfg, test_only, split)
 
 
-def _mask_read_files(cfg: Any, mask_keys: set[str], test_only: bool, split: str) -> set[tuple | None]:
+def _mask_read_files(cfg: Any, mask_keys: set[str], test_only: bool, split: str) -> set[tuple]:
     """The :func:`~automl_mm.engine.preflight_coco.read_identity` of each COCO file a key of ``cfg`` in the started
     split reads masks from (``mask_keys``: :func:`~automl_mm.engine.preflight_coco.mask_reading_keys`): a polygon
     pycocotools cannot rasterise in such a file is refused at that key, so a box-only key reading the file first is
@@ -245,8 +246,8 @@ def _mask_read_files(cfg: Any, mask_keys: set[str], test_only: bool, split: str)
              for loader, key in [*_loader_cfgs(cfg), *bn_recalibration_loader_cfgs(cfg)]
              for d, where, path, _ in _every_coco_dataset(loader, f'{key}.dataset', config_scope(cfg))
              if f'{where}.ann_file' in keys}
-    return files | {read_identity(metric['ann_file'], metric.get('backend_args'))
-                    for metric, key in _evaluator_cfgs(cfg) if f'{key}.ann_file' in keys}
+    return (files | {read_identity(metric['ann_file'], metric.get('backend_args'))
+                     for metric, key in _evaluator_cfgs(cfg) if f'{key}.ann_file' in keys}) - {None}
 
 
 def _reads_masks(dataset: Any, key: str, reads: StartReads) -> bool:

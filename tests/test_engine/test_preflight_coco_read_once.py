@@ -111,3 +111,32 @@ def test_the_start_up_check_knows_a_file_check_config_read_as_a_path_when_a_data
                           backend_args=dict(backend='automl_mm_test_caching_local'))
     check_before_loading(dataset, 'custom_hooks.0.bn_recalibration_dataloader.dataset', cfg)
     assert reads == Counter()
+
+
+def test_files_that_cannot_be_stat_ed_are_not_checked_or_mask_read_files(tmp_path):
+    """:func:`read_identity` is ``None`` for a plain path that cannot be ``stat``-ed: kept in the start's ``checked``
+    / ``masked`` sets, it made every other such file "already read" (or read for its masks) there."""
+    from automl_mm.engine.preflight_loading import StartReads
+
+    _coco(tmp_path, 'train.json', 't', 10)
+    cfg = _cfg(tmp_path, 'CocoDataset')
+    cfg['val_dataloader']['dataset']['ann_file'] = str(tmp_path / 'gone.json')
+    cfg['val_evaluator'] = dict(type='CocoMetric', ann_file=str(tmp_path / 'gone.json'), metric='segm')
+    reads = StartReads(cfg)
+    assert None not in reads.checked and len(reads.checked) == 1  # (train.json)
+    assert 'val_evaluator.ann_file' in reads.mask_keys and None not in reads.masked
+
+
+def test_a_file_replaced_by_one_of_the_same_size_and_mtime_is_another_read(tmp_path):
+    """``read_identity`` keyed a file by real path, mtime and size: one replaced by another of the same size with its
+    mtime kept (``rsync -t``, ``cp -p``: a new file renamed over it) was taken for the one already read."""
+    from automl_mm.engine.preflight_coco import read_identity
+
+    path, new = tmp_path / 'val.json', tmp_path / 'new.json'
+    path.write_text('{"a": 1}')
+    new.write_text('{"a": 2}')
+    stat = os.stat(path)
+    os.utime(new, ns=(stat.st_atime_ns, stat.st_mtime_ns))
+    before = read_identity(str(path))
+    os.replace(new, path)
+    assert read_identity(str(path)) != before
