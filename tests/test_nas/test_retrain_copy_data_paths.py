@@ -337,3 +337,33 @@ def test_the_ann_file_probe_cleans_up_after_a_class_and_is_not_swallowed(tmp_pat
     thread.start()
     thread.join(timeout=10)
     assert told == [True]
+
+
+def test_the_ann_file_probe_lists_no_real_folder_and_tells_only_the_ann_file(tmp_path, monkeypatch):
+    """Two rules of the probe no test held: its data folders lie under its missing folder (a class that lists its
+    image folder first listed the directory the run started in, ``data_root`` / ``data_prefix`` being ``''``), and a
+    class whose first read through the backend is another file (an index beside its ``ann_file``) cannot be told: the
+    backend asked for the index says nothing of how the ``ann_file`` is read."""
+    import glob
+
+    from mmengine.dataset import BaseDataset
+    from mmengine.fileio import get_text, load
+
+    from automl_mm.engine.ann_file_backend import ann_file_through_backend
+
+    monkeypatch.chdir(tmp_path)
+    (tmp_path / 'x.jpg').write_bytes(b'')
+    listed = []
+
+    class ListsItsImagesFirst(BaseDataset):
+        def load_data_list(self):
+            listed.extend(glob.glob(osp.join(self.data_prefix['img'], '*')))
+            return load(self.ann_file)['data_list']
+
+    class ReadsAnIndexFirst(BaseDataset):
+        def load_data_list(self):
+            get_text(osp.join(osp.dirname(self.ann_file), 'index.txt'), backend_args=self.backend_args)
+            return load(self.ann_file)['data_list']
+
+    assert ann_file_through_backend(ListsItsImagesFirst) is False and listed == []
+    assert ann_file_through_backend(ReadsAnIndexFirst) is None
