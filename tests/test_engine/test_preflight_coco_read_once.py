@@ -140,3 +140,33 @@ def test_a_file_replaced_by_one_of_the_same_size_and_mtime_is_another_read(tmp_p
     before = read_identity(str(path))
     os.replace(new, path)
     assert read_identity(str(path)) != before
+
+
+def test_a_loaded_dataset_reading_check_config_s_file_through_a_local_backend_is_not_read_again(
+        tmp_path, monkeypatch):
+    """The branch for a dataset already loaded when built (what mmdet's ``MultiImageMixDataset`` wraps) compares its
+    file with those ``check_config`` read by :func:`read_identity` too: no test held it (keyed by the path as
+    written, a string never among the identities, the file was parsed again)."""
+    from mmdet.datasets import CocoDataset
+    from mmengine.fileio import io as fileio_io
+    from mmengine.fileio.backends import LocalBackend, backends
+
+    from automl_mm.engine.preflight_loading import check_before_loading
+
+    class CachingLocal(LocalBackend):
+        pass
+
+    monkeypatch.setitem(backends, 'automl_mm_test_caching_local', CachingLocal)
+    monkeypatch.setattr(fileio_io, 'backend_instances', {})
+    _coco(tmp_path, 'train.json', 't', 10)
+    _coco(tmp_path, 'val.json', 'v', 200)
+    cfg = _cfg(tmp_path, 'CocoDataset')
+    dataset = CocoDataset(ann_file=f'{tmp_path}/./val.json', data_prefix=dict(img=f'{tmp_path}/v/'), pipeline=[],
+                          metainfo=dict(classes=('a', )), backend_args=dict(backend='automl_mm_test_caching_local'))
+    assert dataset._fully_initialized
+    reads: Counter = Counter()
+    load = coco_split._load
+    monkeypatch.setattr(coco_split, '_load', lambda path, local=None: reads.update([os.path.basename(path)]) or
+                        load(path, local))
+    check_before_loading(dataset, 'val_dataloader.dataset', cfg)
+    assert reads == Counter()
