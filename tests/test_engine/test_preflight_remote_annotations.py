@@ -192,8 +192,10 @@ def test_one_start_walks_the_mask_keys_once_and_keeps_its_reads_to_itself(tmp_pa
     assert len(listings) == 1  # (the files check_config read, which the datasets' check skips: listed once too)
     first = start_backend_reads(cfg)
     check_remote_metric_files(cfg, reads=first)
+    reads.clear()
     other = start_backend_reads(Config(cfg.to_dict()))  # a second config's start in the same process
     check_remote_metric_files(other.cfg, reads=other)
+    assert len(reads) == 1  # its own read (the file may have changed since the first start), not the first's
     reads.clear()
     check_remote_metric_files(cfg, reads=first)  # the first start's read stays its own
     assert reads == []
