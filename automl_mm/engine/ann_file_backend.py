@@ -104,11 +104,14 @@ def ann_file_through_backend(cls: type) -> bool | None:
     folder = osp.join(tempfile.gettempdir(), f'automl_mm-ann-file-probe-{uuid.uuid4().hex}')  # (never made)
     path = osp.join(folder, 'ann_file.json')
     dataset = cls.__new__(cls)
+    metainfo = copy.deepcopy(dict(getattr(cls, 'METAINFO', {}) or {}))
+    if not metainfo.get('classes'):  # (mmdet's XMLDataset asserts it has some before reading its ann_file)
+        metainfo['classes'] = ('probe', )
     # every data path in the missing folder: a class that lists a folder before its ann_file lists nothing
     state = dict(ann_file=path, data_root=folder, data_prefix=dict(img=folder, img_path=folder, seg=folder,
                                                                    seg_map_path=folder),
                  img_suffix='.jpg', seg_map_suffix='.png', backend_args=dict(backend=PROBE_BACKEND),
-                 _metainfo=copy.deepcopy(dict(getattr(cls, 'METAINFO', {}) or {})), filter_cfg=None,
+                 _metainfo=metainfo, filter_cfg=None,
                  test_mode=False, serialize_data=False, _fully_initialized=False, proposal_file=None,
                  return_classes=False, caption_prompt=None, data_list=[], lazy_init=True)
     for name, value in state.items():
