@@ -3,7 +3,8 @@ path-mapping ``LocalBackend`` subclass) or from the local disk at the path as wr
 
 mmdet's ``CocoDataset`` and ``LVISV1Dataset`` open it with ``get_local_path(ann_file, backend_args=...)``,
 ``XMLDataset`` / ``CrowdHumanDataset`` with ``list_from_file`` / ``get_text`` and their ``backend_args``, but
-mmengine's own ``BaseDataset`` (``load(ann_file)``), mmdet's ``CocoCaptionDataset``, ``RefCocoDataset``,
+mmengine's own ``BaseDataset`` (``load(ann_file)``; it takes no ``backend_args``, but mmdet's ``BaseDetDataset``
+and other subclasses that take them keep its ``load_data_list``), mmdet's ``CocoCaptionDataset``, ``RefCocoDataset``,
 ``DODDataset``, ``Flickr30kDataset``, ``BaseVideoDataset`` and ``ReIDDataset`` (``COCO(ann_file)``, ``open``,
 ``get_local_path`` without ``backend_args``) read it from the local disk whatever their ``backend_args``, and
 ``BaseSegDataset`` asserts that it is a local file first. The answer is learnt from the class itself

@@ -250,9 +250,10 @@ def _local_ann_file_note(node: dict, scope: str | None) -> str | None:
     from the local disk as written, else ``None``: its dataset class reads it through its ``backend_args``
     (:func:`~automl_mm.engine.ann_file_backend.ann_file_through_backend`: mmdet's ``CocoDataset``, ``LVISV1Dataset``,
     ``XMLDataset``, ...), or it is a metric (mmdet's ``CocoMetric`` / ``LVISMetric`` open it with their
-    ``backend_args``). A class that reads it with ``open`` / ``load`` without ``backend_args`` (mmengine's
-    ``BaseDataset``, mmdet's ``CocoCaptionDataset``, ``DODDataset``, ``Flickr30kDataset``, video datasets) says so;
-    one whose reading cannot be told, or a ``type`` resolved to no dataset class in ``scope``, says that."""
+    ``backend_args``). A class that reads it with ``open`` / ``load`` without ``backend_args`` (mmdet's
+    ``BaseDetDataset``, with mmengine's ``BaseDataset.load_data_list``, ``CocoCaptionDataset``, ``DODDataset``,
+    ``Flickr30kDataset``, video datasets) says so; one whose reading cannot be told, or a ``type`` resolved to no
+    dataset class in ``scope``, says that."""
     from mmengine.dataset import BaseDataset
 
     from automl_mm.engine.ann_file_backend import ann_file_through_backend
@@ -294,7 +295,8 @@ def absolute_data_paths(cfg: Any, kept: list | None = None) -> tuple[list[tuple[
             directory (with the node's ``data_root`` joined, as written in the key's text): one read from the local
             disk (the node's own backend is the local disk and only its pipeline's is another, e.g. petrel for the
             images; or its own ``ann_file``'s class reads it from the local disk whatever its ``backend_args``:
-            mmengine's ``BaseDataset``, mmdet's ``DODDataset``) that does not exist here, and the ``ann_file`` of a
+            mmdet's ``BaseDetDataset``, with mmengine's ``BaseDataset.load_data_list``, and ``DODDataset``) that
+            does not exist here, and the ``ann_file`` of a
             node with its own backend whose class cannot be told to read it through the backend
             (:func:`_local_ann_file_note`, said in the text: a type no registry of its scope holds). Such a file read
             from the local disk that exists here is written absolute (``data_root`` joined; mmengine's

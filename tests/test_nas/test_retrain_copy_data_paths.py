@@ -243,13 +243,12 @@ def test_kept_ann_files_without_data_root_and_proposal_files_are_named_not_file_
 
 def test_an_own_backends_ann_file_is_kept_by_what_the_dataset_class_does(tmp_path, monkeypatch):
     """"A dataset with its own backend_args reads its ann_file through it" held for mmdet's ``CocoDataset`` (and
-    ``XMLDataset``: ``list_from_file`` with its ``backend_args``), not for mmengine's ``BaseDataset`` (``load`` of the
-    plain path) nor mmdet's ``DODDataset`` (``COCO(ann_file)``): their relative ann_file, read from the directory a
-    run starts in, was kept as written without a word. The rule is now learnt from the class
+    ``XMLDataset``: ``list_from_file`` with its ``backend_args``), not for mmdet's ``BaseDetDataset`` (mmengine's
+    ``load`` of the plain path) nor ``DODDataset`` (``COCO(ann_file)``): their relative ann_file, read from the
+    directory a run starts in, was kept as written without a word. The rule is now learnt from the class
     (:func:`~automl_mm.engine.ann_file_backend.ann_file_through_backend`), under a path-mapping backend registered
     here, and a type no registry holds is named as not told; a class that never reads an ann_file (automl_mm's
     ``ImageFolderDataset``: its build refuses one) is not named."""
-    from mmengine.dataset import BaseDataset
     from mmengine.fileio.backends import LocalBackend, register_backend
     from mmengine.fileio.backends.registry_utils import backends
 
@@ -260,7 +259,7 @@ def test_an_own_backends_ann_file_is_kept_by_what_the_dataset_class_does(tmp_pat
 
     monkeypatch.chdir(tmp_path)
     (tmp_path / 'data').mkdir()
-    (tmp_path / 'data' / 'b.json').write_text('{}')  # (BaseDataset's exists here: written absolute)
+    (tmp_path / 'data' / 'b.json').write_text('{}')  # (BaseDetDataset's exists here: written absolute)
     (tmp_path / 'data' / 'u.json').write_text('{}')  # (the unknown type's too: cannot be told, kept)
     (tmp_path / 'data' / 'a.json').write_text('{}')  # (CocoDataset's, read through the backend: as written)
     register_backend('automl_mm_test_mapping_local2', MappingLocal, force=True)
@@ -269,7 +268,7 @@ def test_an_own_backends_ann_file_is_kept_by_what_the_dataset_class_does(tmp_pat
         cfg = dict(default_scope='mmdet',
                    coco=dict(type='CocoDataset', data_root='data/', ann_file='a.json', backend_args=mapped),
                    voc=dict(type='VOCDataset', data_root='data/', ann_file='t.txt', backend_args=mapped),
-                   base=dict(type=BaseDataset, data_root='data/', ann_file='b.json', backend_args=mapped),
+                   base=dict(type='BaseDetDataset', data_root='data/', ann_file='b.json', backend_args=mapped),
                    dod=dict(type='DODDataset', ann_file='data/d.json', backend_args=mapped),
                    metric=dict(type='CocoMetric', ann_file='data/a.json', backend_args=mapped),
                    unknown=dict(type='NoSuchDataset', ann_file='data/u.json', backend_args=mapped),
