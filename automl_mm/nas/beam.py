@@ -17,7 +17,7 @@ from collections.abc import Callable, Collection, Sequence
 from typing import NamedTuple
 
 import numpy as np
-from mmengine.dist import all_gather_object, get_dist_info
+from mmengine.dist import all_gather_object, broadcast_object_list, get_dist_info
 from mmengine.logging import print_log
 
 from automl_mm.engine.tool_errors import origin_output
@@ -40,7 +40,8 @@ class CommonSamples(NamedTuple):
     #: The samples some candidate with an evaluation was not scored on (its draw found no completion), with those
     #: candidates in candidate order.
     missed: dict[int, list[Path]]
-    #: Under rule ``'less'``, the samples on which every candidate's evaluation gave no metrics (+inf each).
+    #: The samples on which every candidate's evaluation gave no metrics (``None`` each in
+    #: :attr:`PartialArchitecturePool.samples`), under either rule.
     unread: set[int]
     #: The samples every candidate with an evaluation is scored over (``read`` less ``constant`` and ``unread``):
     #: its plain mean where it read all of them, else the additive fit's estimate.
@@ -85,8 +86,8 @@ class PartialArchitecturePool:
         self.pool: list[Path] = [()]
         self.scores: dict[Path, float] = {}  # the current step's finished candidates
         self.empty: set[Path] = set()  # the current step's candidates whose every evaluation gave no metrics
-        # the current step's candidates' evaluations, (sample index, score, constant) each: see record
-        self.samples: dict[Path, list[tuple[int, float, bool]]] = {}
+        # the current step's candidates' evaluations, (sample index, score or None: no metrics, constant) each: record
+        self.samples: dict[Path, list[tuple[int, float | None, bool]]] = {}
         self.candidate_list: list[Path] | None = None  # the current step's candidates, fixed once drawn
         self.history: list[dict] = []
         self._saved_options: list | None = None  # a loaded checkpoint's options, until compared with the space's
@@ -129,12 +130,13 @@ class PartialArchitecturePool:
         return list(self.candidate_list)
 
     def record(self, candidate: Sequence[int], score: float, empty: bool = False,
-               samples: Sequence[tuple[int, float, bool]] | None = None) -> None:
+               samples: Sequence[tuple[int, float | None, bool]] | None = None) -> None:
         """Record a candidate's score; ``empty``: every evaluation behind it gave no metrics (scored the worst under
         the rule: 0 under ``'greater'``, +inf under ``'less'``); ``samples``: the evaluations behind it, each
         ``(sample index, score, constant)`` (:attr:`~automl_mm.nas.scoring.PathEvaluator.sample_scores`: constant
-        where it read a value every candidate reads on those batches), kept in :attr:`samples` for
-        :meth:`rank_on_common_samples` (``None``: none kept).
+        where it read a value every candidate reads on those batches; score ``None`` where the evaluation gave no
+        metrics, so a saved step tells it from a real 0; a +inf under ``'less'``, what such an evaluation scores, is
+        kept as ``None`` too), kept in :attr:`samples` for :meth:`rank_on_common_samples` (``None``: none kept).
 
         Raises:
             ValueError: For a NaN score (a NaN metric, or a mean over samples one of which was NaN): it used to be
@@ -157,7 +159,15 @@ class PartialArchitecturePool:
         if samples is None:
             self.samples.pop(candidate, None)
         else:
-            self.samples[candidate] = [(int(i), float(v), bool(c)) for i, v, c in samples]
+            self.samples[candidate] = [(int(i), self._reading(v), bool(c)) for i, v, c in samples]
+
+    def _reading(self, value: float | None) -> float | None:
+        """A per-sample score as :attr:`samples` keeps it: ``None`` for an evaluation without metrics (``None``, or
+        +inf under ``'less'``: what such an evaluation scores there, and what checkpoints written before ``None``
+        saved), else the float."""
+        if value is None or (self.rule == 'less' and float(value) == math.inf):
+            return None
+        return float(value)
 
     def rank_on_common_samples(self) -> CommonSamples:
         """Score every candidate of the step over the same samples: its mean where it read them all, else the
@@ -173,12 +183,13 @@ class PartialArchitecturePool:
         reading elsewhere.
 
         The common samples are those read, less every sample some candidate read as such a constant (an evaluation
-        without metrics there included) and, under ``'less'``, every sample on which each candidate that read it
-        gave no metrics (+inf each, which made every mean +inf; under ``'greater'`` such a sample reads 0, as a real
-        0 does, and is kept). Where every candidate with an evaluation (a candidate without any, of score ``-inf``,
-        ranks last whatever the others read) read every common sample, each scores the mean of its common samples,
-        in their order (as :func:`~automl_mm.nas.scoring.potential` averages: where nothing was missed or left out,
-        every score stays as the step scored it, byte for byte).
+        without metrics there included) and every sample on which each candidate that read it gave no metrics (kept as
+        ``None`` in :attr:`samples`; it tells the candidates nothing: under ``'less'`` its +inf made every mean +inf,
+        under ``'greater'`` its 0 lowered every mean, and a saved step could not tell it from a real 0). Where every
+        candidate with an evaluation (a candidate without any, of score ``-inf``, ranks last whatever the others read)
+        read every common sample, each scores the mean of its common samples, in their order (as
+        :func:`~automl_mm.nas.scoring.potential` averages: where nothing was missed or left out, every score stays as
+        the step scored it, byte for byte).
 
         Where some candidate missed a common sample, every candidate is scored by the additive model of a two-way
         analysis of variance with missing cells, ``reading(c, s) = a_c + b_s`` (a candidate effect and a sample effect:
@@ -201,6 +212,12 @@ class PartialArchitecturePool:
         also where the indices wrap around the search split and two of them read the same batches with different
         completions.
 
+        The scores are rank 0's on every rank (a collective where distributed: every rank must call it): each rank
+        computes them from the same gathered readings, but ``numpy``'s mean and least squares (LAPACK) can round the
+        last digits differently on another CPU or build, which moved a candidate across the pool's cut on one rank
+        only (the ranks then searched different pools). The sets returned are the same on every rank without it
+        (set operations on the gathered indices), so every rank takes the same branch and refuses alike.
+
         Call it once the step is scored (:meth:`~automl_mm.nas.loop.SearchLoopBase.run_step`, which refuses a step
         with no common sample); it reads :attr:`samples` only, so calling it again changes nothing, and a step
         resumed in its middle scores as the uninterrupted one (the samples are saved with the pool). A step resumed
@@ -210,7 +227,7 @@ class PartialArchitecturePool:
 
         Returns:
             :class:`CommonSamples`: the sample indices read, read as a constant, missed by some candidate (with
-            those candidates), without metrics for every candidate that read them (``'less'``), common (nothing
+            those candidates), without metrics for every candidate that read them, common (nothing
             left out in such a resumed step: ``common == read``), and the groups that share no sample.
         """
         # in candidate order, not the order the ranks' scores were gathered in (which the number of ranks and a
@@ -232,25 +249,36 @@ class PartialArchitecturePool:
         indices = {c: {i for i, _, _ in samples} for c, samples in evaluated.items()}
         missed = {i: [c for c in evaluated if i not in indices[c]] for i in sorted(read)}
         missed = {i: cands for i, cands in missed.items() if cands}
-        unread = set()
-        if self.rule == 'less':  # +inf: an evaluation without metrics (PathEvaluator), no reading
-            unread = read - constant - {i for samples in evaluated.values() for i, v, _ in samples if v != math.inf}
+        # None: an evaluation without metrics (PathEvaluator), no reading
+        unread = read - constant - {i for samples in evaluated.values() for i, v, _ in samples if v is not None}
         common = read - constant - unread
-        kept = {c: [(i, v) for i, v, _ in samples if i in common] for c, samples in evaluated.items()}
+        worst = 0.0 if self.rule == 'greater' else math.inf  # what it scores where another candidate read a value
+        kept = {c: [(i, worst if v is None else v) for i, v, _ in samples if i in common]
+                for c, samples in evaluated.items()}
+        found = CommonSamples(read, constant, missed, unread, common)
         if not common or all(sorted(i for i, _ in cells) == sorted(common) for cells in kept.values()):
             if common and common != read:  # the plain mean, as potential averages: the same float where complete
                 for candidate, cells in kept.items():
                     self.scores[candidate] = float(np.mean([v for _, v in cells]))
-            return CommonSamples(read, constant, missed, unread, common)
+            self._take_rank0_scores()
+            return found
         # +inf (no metrics under 'less') on a common sample: ranks after every finite score, compared with nothing
         finite = {c: cells for c, cells in kept.items() if all(v != math.inf for _, v in cells)}
         groups = _linked_groups(finite)
         if len(groups) > 1:
-            return CommonSamples(read, constant, missed, unread, common, tuple(groups))
+            return found._replace(groups=tuple(groups))  # refused on every rank alike (run_step): nothing to agree
         fitted = _additive_fit(finite) if any(finite.values()) else {}
         for candidate in kept:
             self.scores[candidate] = fitted.get(candidate, math.inf)
-        return CommonSamples(read, constant, missed, unread, common)
+        self._take_rank0_scores()
+        return found
+
+    def _take_rank0_scores(self) -> None:
+        """Replace this step's :attr:`scores` by rank 0's (one ``broadcast_object_list``; nothing in a single
+        process): every rank then ranks, cuts and checkpoints the same floats (:meth:`rank_on_common_samples`)."""
+        box = [self.scores]
+        broadcast_object_list(box, src=0)
+        self.scores = box[0]
 
     def pending(self) -> list[Path]:
         """The current step's candidates that have no score yet, in candidate order."""
@@ -401,7 +429,9 @@ class PartialArchitecturePool:
         self.history = list(state['history'])
         self.empty = {tuple(c) for c in state.get('empty', [])}
         # a checkpoint written before they were kept: none (that step leaves nothing out: rank_on_common_samples)
-        self.samples = {tuple(c): [(int(i), float(v), bool(k)) for i, v, k in samples]
+        # an evaluation without metrics: None; +inf in a checkpoint written before None under 'less' (_reading); a 0
+        # under 'greater' in one written before None is a reading (nothing tells it from an AP of 0)
+        self.samples = {tuple(c): [(int(i), self._reading(v), bool(k)) for i, v, k in samples]
                         for c, samples in state.get('samples', [])}
         self._unchecked = True
         self.check_space()

@@ -416,7 +416,7 @@ class SearchLoopBase(SearchResumeChecks, SearchOutputs, IterBasedTrainLoop):
                 kept in the pool (and its checkpoints); once the step is scored, every candidate is scored over the
                 same samples (:meth:`~automl_mm.nas.beam.PartialArchitecturePool.rank_on_common_samples`): a
                 sample some candidate read as a constant of every candidate (a COCO ``-1``, a NaN without ground
-                truth), or under ``'less'`` on which every candidate that read it gave no metrics (+inf each), is
+                truth), or on which every candidate that read it gave no metrics (under either rule), is
                 left out of every candidate's mean, with a warning, and a step left with no sample raises; where
                 some candidate's draw missed a sample (no completion within the completion sampler's
                 ``max_tries``), every candidate scores the additive two-way model's estimate of its mean over the
@@ -424,7 +424,7 @@ class SearchLoopBase(SearchResumeChecks, SearchOutputs, IterBasedTrainLoop):
 
         Raises:
             RuntimeError: Every candidate of the step gave no metrics; no search sample was left once such
-                constants (and, under ``'less'``, samples without metrics for every candidate) were left out; the
+                constants (and samples without metrics for every candidate) were left out; the
                 candidates fall apart into groups that read no sample in common (their draws missed the samples
                 that would link them: nothing compares one group with another); or, under ``'less'``, every
                 candidate with an admitted completion had an evaluation that gave none.
@@ -492,8 +492,9 @@ class SearchLoopBase(SearchResumeChecks, SearchOutputs, IterBasedTrainLoop):
         samples = pool.rank_on_common_samples()
         constant, missed = sorted(samples.constant), sorted(set(samples.missed) & samples.common)
         unread = sorted(samples.unread)
+        worst = '0' if pool.rule == 'greater' else '+inf'
         unread_named = (f'samples {unread} gave no metrics for any candidate that read them (each scored '
-                        f'{self.metric_key}=+inf, the worst under metric_rule=\'less\')')
+                        f'{self.metric_key}={worst}, the worst under metric_rule={pool.rule!r})')
         if samples.read and not samples.common:
             left_out = []
             if constant:
@@ -535,7 +536,8 @@ class SearchLoopBase(SearchResumeChecks, SearchOutputs, IterBasedTrainLoop):
                  'train_cfg.completion_sampler.max_tries or enumerate_limit to miss fewer)')
         if unread:
             warn(f'[{name}] {len(unread)} of the {len(samples.read)} search {unread_named}: '
-                 'left out of every candidate\'s mean, which they made +inf for all')
+                 'left out of every candidate\'s mean (they tell the candidates nothing: '
+                 + ('their 0 lowered every mean)' if pool.rule == 'greater' else 'their +inf made every mean +inf)'))
         ranking = pool.ranking()
         unranked = [c for c, s in ranking if s == math.inf]  # under 'less': an evaluation gave no metrics
         if unranked and not any(math.isfinite(s) for _, s in ranking):

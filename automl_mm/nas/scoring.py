@@ -102,14 +102,16 @@ class PathEvaluator:
     weights), not a key without ground truth there, and is refused with a ``ValueError`` naming the key and the
     batches, as is a NaN on the whole search split (every candidate reads the same images: nothing to rank by).
 
-    Each evaluation is kept in :attr:`sample_scores` as ``(sample_index, score, constant)``, ``constant`` where it
-    read such a COCO ``-1`` or NaN: inside :meth:`recording` every evaluation (a search step records one candidate's
-    at a time), outside it the last evaluation only (it grew by one entry per evaluation, without bound, for a user
-    scoring paths in a loop of their own). A search step keeps them per candidate and, once every candidate is
-    scored, scores every candidate over the same samples
+    Each evaluation is kept in :attr:`sample_scores` as ``(sample_index, score, constant)``, ``constant`` where it read
+    such a COCO ``-1`` or NaN, ``score`` ``None`` where it gave no metrics (the call returns the rule's worst, 0 or
+    +inf, as above; the entry tells it from a real 0): inside :meth:`recording` every evaluation (a search step records
+    one candidate's at a time), outside it the last evaluation only (it grew by one entry per evaluation, without bound,
+    for a user scoring paths in a loop of their own). A search step keeps them per candidate and, once every candidate
+    is scored, scores every candidate over the same samples
     (:meth:`~automl_mm.nas.beam.PartialArchitecturePool.rank_on_common_samples`): a sample some candidate read as a
     constant is left out of every candidate's mean, an evaluation without metrics there included (when it scores
-    one sample the evaluator cannot tell whether a candidate that read no metrics there is on such batches); where
+    one sample the evaluator cannot tell whether a candidate that read no metrics there is on such batches), and so
+    is a sample on which every candidate gave no metrics (under either rule); where
     some candidate's draw missed a sample (no completion within ``max_tries``: averaged over different samples, a
     candidate that missed one where every candidate scored low ranked above the others), every candidate scores the
     additive two-way model's (candidate effect + sample effect, least squares) estimate of its mean over them.
@@ -176,7 +178,7 @@ class PathEvaluator:
         # each evaluation's (sample_index, score, constant): constant where it read a value every candidate reads on
         # those batches (a COCO -1, a NaN without ground truth); inside recording() all of them, else the last one; a
         # search step records them per candidate (PartialArchitecturePool.rank_on_common_samples)
-        self.sample_scores: list[tuple[int, float, bool]] = []
+        self.sample_scores: list[tuple[int, float | None, bool]] = []
         self._recording = False
         # the lowest reading so far (an empty evaluation's 0 must not rank above one), whether an evaluation gave
         # no metrics, here or on another rank (share_readings); the search loops keep it in their search state
@@ -239,10 +241,10 @@ class PathEvaluator:
                 "+inf (the worst under metric_rule='less': ranked after every candidate with a finite score)"
             print_log(f'scoring path {tuple(path)} on {where} gave no metrics (e.g. no detection at all): it scores '
                       f'{self.metric_key}={worst}', logger='current', level=logging.WARNING)
-        return self._kept(sample_index, score, constant=False)
+        return self._kept(sample_index, score, constant=False, no_metrics=empty)
 
     @contextlib.contextmanager
-    def recording(self) -> Iterator[list[tuple[int, float, bool]]]:
+    def recording(self) -> Iterator[list[tuple[int, float | None, bool]]]:
         """Keep every evaluation made inside the block in a new :attr:`sample_scores`, which it yields (one
         candidate's evaluations: :meth:`~automl_mm.nas.loop.SearchLoopBase.run_step`); after the block the list is
         left as it is, and the next evaluation outside a block starts a new one holding that evaluation only.
@@ -260,10 +262,10 @@ class PathEvaluator:
         finally:
             self._recording = False
 
-    def _kept(self, sample_index: int, score: float, constant: bool) -> float:
-        """``score``, kept in :attr:`sample_scores` as ``(sample_index, score, constant)``: appended inside
-        :meth:`recording`, else alone."""
-        entry = (int(sample_index), float(score), constant)
+    def _kept(self, sample_index: int, score: float, constant: bool, no_metrics: bool = False) -> float:
+        """``score``, kept in :attr:`sample_scores` as ``(sample_index, score, constant)`` (``score`` ``None`` for an
+        evaluation without metrics: ``no_metrics``): appended inside :meth:`recording`, else alone."""
+        entry = (int(sample_index), None if no_metrics else float(score), constant)
         if self._recording:
             self.sample_scores.append(entry)
         else:

@@ -187,18 +187,41 @@ def test_a_candidate_without_metrics_on_a_sample_under_less_scores_inf_and_the_o
     assert pool.scores == {(0, ): pytest.approx(0.3), (1, ): pytest.approx(0.4), (2, ): math.inf}
 
 
-def test_a_sample_without_metrics_for_every_candidate_is_left_out_under_less(monkeypatch):
-    """Under 'less' an evaluation without metrics scores +inf: a sample on which no candidate read a value made every
-    mean +inf, and the step stopped as if no candidate had a finite score, though sample 0 tells them apart."""
+@pytest.mark.parametrize('rule', ['greater', 'less'])
+def test_a_sample_without_metrics_for_every_candidate_is_left_out_under_either_rule(monkeypatch, rule):
+    """An evaluation without metrics scores the rule's worst: under 'less' +inf, so a sample on which no candidate
+    read a value made every mean +inf, and the step stopped as if no candidate had a finite score, though sample 0
+    tells them apart; under 'greater' 0, which lowered every mean (0.2 and 0.15 reported for 0.4 and 0.3). Its
+    per-sample scores are kept as None (a saved step tells them from a real 0)."""
     warned = []
     monkeypatch.setattr(loop, 'warn', warned.append)
     values = {((0, ), 0): 0.4, ((0, ), 1): None, ((1, ), 0): 0.3, ((1, ), 1): None}
-    step = _step(_evaluator(lambda path, s: values[(path, s)], rule='less'), 'less')
-    assert step['candidates'] == [[[1], pytest.approx(0.3)], [[0], pytest.approx(0.4)]]
-    assert any('1 of the 2 search samples [1] gave no metrics for any candidate' in w for w in warned), warned
-    # under 'greater' it reads 0 for both, as a real 0 would: kept, no rank moves
-    step = _step(_evaluator(lambda path, s: values[(path, s)]))
-    assert step['candidates'] == [[[0], pytest.approx(0.2)], [[1], pytest.approx(0.15)]]
+    saved = []
+    step = _step(_evaluator(lambda path, s: values[(path, s)], rule=rule), rule, saved=saved)
+    best_first = [[[0], pytest.approx(0.4)], [[1], pytest.approx(0.3)]]
+    assert step['candidates'] == (best_first if rule == 'greater' else best_first[::-1])
+    worst = '0' if rule == 'greater' else '+inf'
+    assert any(f'1 of the 2 search samples [1] gave no metrics for any candidate that read them (each scored '
+               f'coco/bbox_mAP_s={worst}, the worst under metric_rule={rule!r}): left out' in w for w in warned), warned
+    assert saved[0]['samples'] == [[[0], [[0, 0.4, False], [1, None, False]]]]
+
+
+def test_a_real_0_is_a_reading_and_no_metrics_saved_before_none_loads():
+    """A sample every candidate read 0 on (an AP of 0) is a reading and stays in the means; a checkpoint written
+    before None kept +inf under 'less' for an evaluation without metrics: it loads as None (left out alike)."""
+    pool = _pool()
+    pool.record((0, ), 0.2, samples=[(0, 0.4, False), (1, 0.0, False)])
+    pool.record((1, ), 0.15, samples=[(0, 0.3, False), (1, 0.0, False)])
+    assert pool.rank_on_common_samples().unread == set()
+    assert pool.scores == {(0, ): 0.2, (1, ): 0.15}
+    state = _pool('less').state_dict()
+    state.update(scores=[[[0], math.inf], [[1], math.inf]],
+                 samples=[[[c], [[0, v, False], [1, math.inf, False]]] for c, v in ((0, 0.4), (1, 0.3))])
+    pool = _pool('less')
+    pool.load_state_dict(state)
+    assert pool.samples[(0, )] == [(0, 0.4, False), (1, None, False)]
+    assert pool.rank_on_common_samples().unread == {1}
+    assert pool.scores == {(0, ): 0.4, (1, ): 0.3}
 
 
 def test_a_step_resumed_after_the_candidate_that_missed_a_sample_ranks_as_the_uninterrupted_one():
@@ -229,3 +252,36 @@ def test_candidates_with_equal_readings_tie_exactly_in_the_additive_fit():
     fitted = beam._additive_fit(cells)
     assert fitted[(0, )] == fitted[(1, )] < fitted[(2, )]
     assert fitted[(2, )] - fitted[(1, )] == pytest.approx(0.05)
+
+
+def test_the_missed_draw_warning_names_the_first_candidate_and_how_many_more(monkeypatch):
+    """(0,) and (1,) both missed sample 1, which (2,) read: the warning names the first and counts the other."""
+    from types import SimpleNamespace
+
+    from mmengine.config import Config
+
+    from automl_mm.nas.samplers import UniformPathSampler
+
+    class MissedBy(UniformPathSampler):  # sample 1's draw finds no completion for (0,) and (1,)
+        calls: dict = {}
+
+        def complete(self, prefix, generator, accept=None):
+            s = self.calls[prefix] = self.calls.get(prefix, -1) + 1
+            return None if s == 1 and prefix in {(0, ), (1, )} else prefix + (0, )
+
+    warned = []
+    monkeypatch.setattr(loop, 'warn', warned.append)
+    values = {(0, ): [0.4, 0.1], (1, ): [0.3, 0.1], (2, ): [0.5, 0.2]}
+    evaluate = _evaluator(lambda path, s: values[path][s])
+    space = LayerwiseSpace([[0, 1, 2]] * 2)
+    sampler = MissedBy(space, max_tries=1, enumerate_limit=0)
+    pool = PartialArchitecturePool(space, pool_size=2)
+    pool.candidates()
+    stand_in = SimpleNamespace(metric_key='coco/bbox_mAP_s', checkpoint_interval_s=math.inf, _last_save=0.0,
+                               save_search_checkpoint=lambda tag: None, _iter=0,
+                               runner=SimpleNamespace(cfg=Config(dict(model=dict(type='RetinaNet')))))
+    loop.SearchLoopBase.run_step(stand_in, 'step', pool, lambda c: scoring.potential(
+        c, sampler, evaluate, 2, np.random.default_rng(0), accept=lambda path: True), str, evaluate=evaluate)
+    missed = [w for w in warned if 'were not scored for every candidate' in w]
+    assert len(missed) == 1 and ('(samples [1]: e.g. sample 1 for (0,) and 1 more, whose draw found no completion '
+                                 'within the cost limit') in missed[0], warned
