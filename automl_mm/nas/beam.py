@@ -26,6 +26,7 @@ from automl_mm.utils.metric_rule import RULES, rule_sign
 from automl_mm.utils.seeding import stream_rng
 
 from .base import BasePathSpace, index_path
+from .search_log import no_score_reason
 
 Path = tuple[int, ...]
 
@@ -299,7 +300,11 @@ class PartialArchitecturePool:
 
     def select(self) -> list[Path]:
         """Keep the K best scored candidates with an admitted completion (a score other than ``-inf``: under rule
-        ``'less'`` a +inf candidate is kept only after every finite one); start the next step."""
+        ``'less'`` a +inf candidate is kept only after every finite one); start the next step. The step's
+        :attr:`history` entry lists every candidate, best first, ``[path, score]`` (``None`` for no score), with
+        ``'no_score'``: ``[path, why]`` of each candidate without one (:data:`~automl_mm.nas.search_log.
+        NO_COMPLETION`, :data:`~automl_mm.nas.search_log.NO_METRICS`) and ``'empty'``: the candidates scored 0 whose
+        every evaluation gave no metrics, where there are any."""
         pending = self.pending()
         if pending:
             raise RuntimeError(f'{len(pending)} candidates are not scored yet, e.g. {pending[0]}')
@@ -309,9 +314,15 @@ class PartialArchitecturePool:
             raise RuntimeError(f'none of the {len(ranking)} candidates has a finite score (all -inf): no candidate '
                                'had a completion within the cost limit')
         # -inf (no admitted completion) and, under 'less', +inf (no metrics) are kept as None: json writes them as
-        # -Infinity / Infinity, which is not JSON
+        # -Infinity / Infinity, which is not JSON; 'no_score' says which (the tables name it)
         self.history.append({'decided': len(kept[0]), 'pool': [list(c) for c in kept],
                              'candidates': [[list(c), s if math.isfinite(s) else None] for c, s in ranking]})
+        unscored = [[list(c), no_score_reason(s)] for c, s in ranking if not math.isfinite(s)]
+        if unscored:
+            self.history[-1]['no_score'] = unscored
+        empty = [list(c) for c, s in ranking if c in self.empty and math.isfinite(s)]
+        if empty:  # under 'greater': every evaluation gave no metrics, scored 0
+            self.history[-1]['empty'] = empty
         ties = self.ties_at_cuts(ranking, len(kept), len(kept[0]) >= self.space.num_decisions,
                                  self.empty if rule_sign(self.rule) < 0 else ())
         if ties:

@@ -48,10 +48,18 @@ from .retrain_export import (
 from .retrain_input import warn_flops_shape_not_trained
 from .samplers import check_completion_sampler, completion_sampler_setting
 from .search_checks import check_schedule_span, check_scoring_counts, check_search_length
-from .search_log import format_table, warn
+from .search_log import format_table, score_text, unscored_reasons, warn
 from .spaces import DilationSpace, StageAllocationSpace
 
 _SCORE_STREAM = 104729  # key of CR-NAS's scoring and candidate-subset streams (utils/seeding domains)
+
+
+def stage_table_rows(stage_ranking: list[dict], best: int = 10) -> list[list]:
+    """The rows of the CR-NAS stage search's table (rank, score, GFLOPs, allocation) from the result's
+    ``stage_ranking``: the ``best`` first, and every allocation without a score, named ``no score (<why>)`` (it was
+    shown as ``None`` within them, and not at all past them)."""
+    return [[i + 1, score_text(e['score'], e.get('no_score') or e.get('note')), f'{e["gflops"]:.3f}',
+             e['stage_blocks']] for i, e in enumerate(stage_ranking) if i < best or e['score'] is None]
 
 
 @LOOPS.register_module()
@@ -541,6 +549,7 @@ class CRNASLoop(CRNASResumeChecks, SearchLoopBase):
     def _result(self, allocation: tuple) -> dict:
         dilations = self.dilation_space.values(self.dilation_pool.pool[0])
         stage_ranking = self.stage_pool.history[-1]['candidates']
+        reasons = unscored_reasons(self.stage_pool.history[-1], self.stage_pool.rule)
         return {
             'stage_blocks': self.stage_space.values(allocation),
             'dilations_per_block': dilations,
@@ -553,14 +562,15 @@ class CRNASLoop(CRNASResumeChecks, SearchLoopBase):
             'metric_key': self.metric_key, 'metric_rule': self.metric_rule,
             # counted again where a resume at another flops_input_shape dropped the counts (they read 0 then)
             'stage_ranking': [{'stage_blocks': self.stage_space.values(c), 'score': s,
-                               'gflops': self.allocation_flops(tuple(c)) / 1e9} for c, s in stage_ranking],
+                               'gflops': self.allocation_flops(tuple(c)) / 1e9,
+                               **({('no_score' if s is None else 'note'): reasons[tuple(c)]}
+                                  if tuple(c) in reasons else {})} for c, s in stage_ranking],
             'spatial_history': self.dilation_pool.history,
         }
 
     def _export(self) -> None:
         r = self.result
-        rows = [[i + 1, e['score'], f'{e["gflops"]:.3f}', e['stage_blocks']] for i, e in
-                enumerate(r['stage_ranking'][:10])]
+        rows = stage_table_rows(r['stage_ranking'])
         print_log('CR-NAS stage search (best first)\n' + format_table(['rank', self.metric_key, 'GFLOPs',
                                                                         'stage_blocks'], rows), logger='current')
         print_log(f'CR-NAS result: stage_blocks={r["stage_blocks"]} dilations_per_block={r["dilations_per_block"]}'

@@ -71,7 +71,7 @@ from .search_checks import (  # noqa: F401
     check_schedule_span,
     check_scoring_counts,
 )
-from .search_log import format_table, warn  # noqa: F401
+from .search_log import format_table, score_text, unscored_reasons, warn  # noqa: F401
 from .search_outputs import SearchOutputs
 from .search_state import _SearchStateHook  # also named here: automl_mm.nas.loop._SearchStateHook
 
@@ -550,11 +550,17 @@ class SearchLoopBase(SearchResumeChecks, SearchOutputs, IterBasedTrainLoop):
         kept = pool.select()
         # where the step was scored: a resume under other phase lengths is checked against it (check_step_iterations)
         pool.history[-1]['iter'] = self._iter
-        # at least 5 listed: the header said "top 1 of 12" over 5 lines, as if all of them were kept
-        shown = ranking[:max(len(kept), 5)]
-        lines = [f'[{name}] the best {len(shown)} of {len(ranking)} ({self.metric_key}, '
+        # at least 5 listed: the header said "top 1 of 12" over 5 lines, as if all of them were kept; and every
+        # candidate without a score, with why (one ranked past the 5 was left out, one within them read -inf)
+        reasons = unscored_reasons(pool.history[-1], pool.rule)
+        best = max(len(kept), 5)
+        shown = [(i, c, s) for i, (c, s) in enumerate(ranking) if i < best or not math.isfinite(s)]
+        more = len(shown) - min(best, len(ranking))
+        lines = [f'[{name}] the best {min(best, len(ranking))} of {len(ranking)}'
+                 + (f' and {more} more without a score' if more else '') + f' ({self.metric_key}, '
                  f'{"higher" if pool.rule == "greater" else "lower"} is better; the first {len(kept)} kept):']
-        lines += [f'  {i + 1:>2}. {self.metric_key}={score:.4f}  {describe(c)}' for i, (c, score) in enumerate(shown)]
+        lines += [f'  {i + 1:>2}. {self.metric_key}={score_text(score, reasons.get(c))}  {describe(c)}'
+                  for i, c, score in shown]
         print_log('\n'.join(lines), logger='current')
         if empty or unranked:
             warn(f'[{name}] {len(empty)} of {len(candidates)} candidates gave no metrics in any evaluation'

@@ -40,7 +40,7 @@ from .retrain_export import (
 from .retrain_input import check_retrain_input
 from .samplers import PoolPathSampler, check_completion_sampler, completion_sampler_setting
 from .search_checks import check_schedule_span, check_scoring_counts, check_search_length
-from .search_log import format_table, warn
+from .search_log import format_table, score_text, unscored_reasons, warn
 
 _SCORE_STREAM = 7919  # key of PC-NAS's scoring streams (utils/seeding domain 'nas.score')
 
@@ -420,10 +420,13 @@ class PCNASLoop(PCNASResumeChecks, SearchLoopBase):
     def _final_results(self) -> list[dict]:
         history = self.pool.history[-1]
         scores = {tuple(c): s for c, s in history['candidates']}
+        reasons = unscored_reasons(history, self.pool.rule)
         flops = self.flops_table  # counted at start (None without an input shape)
         out = []
         for path in self.pool.pool:
             entry = {'path': list(path), 'arch': self.supernet.arch_names(path), 'potential': scores[path]}
+            if path in reasons:  # kept under 'less' without a score (+inf: None), or scored 0 without metrics
+                entry['no_score' if scores[path] is None else 'note'] = reasons[path]
             if self.latency_table is not None:
                 entry['latency_ms'] = self.latency_table.latency(self.supernet, path)
             if flops is not None:
@@ -433,8 +436,8 @@ class PCNASLoop(PCNASResumeChecks, SearchLoopBase):
 
     def _export(self) -> None:
         keys = [k for k in ('latency_ms', 'flops') if k in self.results[0]]
-        rows = [[i + 1, r['potential'], *[r[k] for k in keys], ' '.join(r['arch'])] for i, r in
-                enumerate(self.results)]
+        rows = [[i + 1, score_text(r['potential'], r.get('no_score') or r.get('note')), *[r[k] for k in keys],
+                 ' '.join(r['arch'])] for i, r in enumerate(self.results)]
         print_log('PC-NAS final pool\n' + format_table(['rank', 'potential', *keys, 'arch'], rows), logger='current')
         self.write_json('pc_nas_result.json', {
             'metric_key': self.metric_key, 'metric_rule': self.metric_rule, 'cost_limit': self.cost_limit,

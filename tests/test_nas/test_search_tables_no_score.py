@@ -1,0 +1,89 @@
+"""Every search table lists a candidate without a score the same way: ``no score (<why>)``.
+
+A PC-NAS run's stage-1 table listed a candidate whose draws found no completion within the cost limit at ``-inf``,
+while stage 2's table left such a candidate out ("the best 5 of 6": it ranked sixth) and the history recorded it as
+``null``; the final pool listed a candidate kept under ``metric_rule='less'`` with +inf as ``None``.
+"""
+from __future__ import annotations
+
+import math
+from types import SimpleNamespace
+
+import pytest
+from mmengine.config import Config
+
+from automl_mm.nas import loop
+from automl_mm.nas.beam import PartialArchitecturePool
+from automl_mm.nas.pc_nas import PCNASLoop
+from automl_mm.nas.search_log import NO_COMPLETION, NO_METRICS, score_text
+from automl_mm.nas.spaces import LayerwiseSpace
+
+
+def _stage(pool, scores, logged):
+    stand_in = SimpleNamespace(metric_key='accuracy/top1', checkpoint_interval_s=math.inf, _last_save=0.0,
+                               save_search_checkpoint=lambda tag: None, _iter=0,
+                               runner=SimpleNamespace(cfg=Config(dict(model=dict(type='ImageClassifier')))))
+    pool.candidates()
+    loop.SearchLoopBase.run_step(stand_in, f'stage{pool.num_decided + 1}', pool, lambda c: scores[c], str)
+    return [line for msg in logged for line in msg.splitlines()]
+
+
+def test_both_stages_list_a_candidate_without_a_completion_with_why(monkeypatch):
+    logged = []
+    monkeypatch.setattr(loop, 'print_log', lambda msg, **kw: logged.append(msg))
+    monkeypatch.setattr(loop, 'warn', lambda msg: None)
+    pool = PartialArchitecturePool(LayerwiseSpace([[0, 1, 2]] * 2), pool_size=2)
+    # stage 1: (2,) found no completion within the cost limit (-inf), ranked third of 3
+    lines = _stage(pool, {(0, ): 0.5, (1, ): 0.4, (2, ): -math.inf}, logged)
+    assert lines[-1] == f'   3. accuracy/top1=no score ({NO_COMPLETION})  (2,)'
+    assert pool.history[-1]['no_score'] == [[[2], NO_COMPLETION]]
+    # stage 2: 6 candidates, (1, 2) without a completion ranks sixth: it was left out of "the best 5 of 6"
+    logged.clear()
+    scores = {(0, 0): 0.6, (0, 1): 0.55, (0, 2): 0.5, (1, 0): 0.45, (1, 1): 0.4, (1, 2): -math.inf}
+    lines = _stage(pool, scores, logged)
+    table = lines[lines.index(next(line for line in lines if 'the best' in line)):]
+    assert table[0].startswith('[stage2] the best 5 of 6 and 1 more without a score (accuracy/top1, higher is '
+                               'better; the first 2 kept):')
+    assert table[1:] == ['   1. accuracy/top1=0.6000  (0, 0)', '   2. accuracy/top1=0.5500  (0, 1)',
+                         '   3. accuracy/top1=0.5000  (0, 2)', '   4. accuracy/top1=0.4500  (1, 0)',
+                         '   5. accuracy/top1=0.4000  (1, 1)',
+                         f'   6. accuracy/top1=no score ({NO_COMPLETION})  (1, 2)']
+
+
+def test_the_final_pool_names_a_candidate_kept_without_a_score(monkeypatch):
+    """Under 'less' a candidate whose evaluation gave no metrics (+inf) is kept where fewer than K have a finite
+    score: the final pool's table showed its potential as None."""
+    monkeypatch.setattr(loop, 'print_log', lambda msg, **kw: None)
+    monkeypatch.setattr(loop, 'warn', lambda msg: None)
+    pool = PartialArchitecturePool(LayerwiseSpace([[0, 1]]), pool_size=2, rule='less')
+    _stage(pool, {(0, ): math.inf, (1, ): 0.3}, [])
+    assert pool.history[-1]['candidates'] == [[[1], 0.3], [[0], None]]
+    stand_in = SimpleNamespace(pool=pool, flops_table=None, latency_table=None,
+                               supernet=SimpleNamespace(arch_names=lambda path: [f'op{i}' for i in path]))
+    results = PCNASLoop._final_results(stand_in)
+    assert results[1] == {'path': [0], 'arch': ['op0'], 'potential': None, 'no_score': NO_METRICS}
+    assert score_text(results[1]['potential'], results[1]['no_score']) == f'no score ({NO_METRICS})'
+
+
+@pytest.mark.parametrize('entry, rule, why', [
+    ({'candidates': [[[0], None]]}, 'greater', NO_COMPLETION),  # a history written before 'no_score'
+    ({'candidates': [[[0], 0.0]], 'empty': [[0]]}, 'greater', None),
+])
+def test_histories_without_reasons_are_still_shown(entry, rule, why):
+    from automl_mm.nas.search_log import ALL_EMPTY, unscored_reasons
+
+    reasons = unscored_reasons(entry, rule)
+    if why is None:
+        assert score_text(0.0, reasons[(0, )]) == f'0.0000 ({ALL_EMPTY})'
+    else:
+        assert score_text(None, reasons[(0, )]) == f'no score ({why})'
+
+
+def test_the_cr_nas_stage_table_lists_allocations_without_a_score_past_its_best_10():
+    from automl_mm.nas.cr_nas import stage_table_rows
+
+    ranking = [{'stage_blocks': [i, 1], 'score': 0.5 - i / 100, 'gflops': 1.0} for i in range(11)]
+    ranking.append({'stage_blocks': [9, 9], 'score': None, 'gflops': 1.0, 'no_score': NO_METRICS})
+    rows = stage_table_rows(ranking)
+    assert [row[0] for row in rows] == [*range(1, 11), 12]
+    assert rows[-1] == [12, f'no score ({NO_METRICS})', '1.000', [9, 9]]
