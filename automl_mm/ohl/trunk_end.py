@@ -5,7 +5,8 @@ broadcast, and the trunk's record in the history, the report and the log (METHOD
 the ranks of each copy read its reward (:func:`~automl_mm.ohl.copy_collectives.read_copy_reward`), meet
 (:func:`~automl_mm.ohl.trunk.meet_at_trunk_end`) and all-gather their rows; the rewards are settled
 (:func:`~automl_mm.ohl.reward.settle_rewards`: stand-ins of diverged copies, the best copy) and every rank steps the
-same controllers from them (:func:`step_controllers`); the best copy is broadcast where the trunk broadcasts
+same controllers from them (:func:`step_controllers`), then takes rank 0's controller state
+(:func:`take_rank0_controllers`); the best copy is broadcast where the trunk broadcasts
 (:func:`broadcast_best`, also what ``OHLHook.after_train`` sends after a run stopped past a trunk that kept the
 copies apart) and the copies are verified; the trunk's record (:func:`trunk_record`) is appended to the history,
 the main process writes the report and every rank logs one line (:func:`log_trunk`). Split from
@@ -16,6 +17,7 @@ from __future__ import annotations
 import time
 from typing import TYPE_CHECKING, Any
 
+from mmengine.dist import get_rank, is_distributed
 from mmengine.model import is_model_wrapper
 
 from automl_mm.engine.rank_failures import stopping_together
@@ -24,7 +26,15 @@ from .copy_collectives import read_copy_reward
 from .plugin_returns import controller_logs, logs_as_measured
 from .progress import read_flags
 from .reward import combine_copy_rows, controller_step, copy_is_valid, counts_items, settle_rewards, trunk_row
-from .sync import adopt_model_values, broadcast_copy_state, fingerprint, gather_copy_values, gather_rows, verify_copies
+from .sync import (
+    adopt_model_values,
+    broadcast_copy_state,
+    broadcast_state,
+    fingerprint,
+    gather_copy_values,
+    gather_rows,
+    verify_copies,
+)
 from .trunk import broadcasts_after, meet_at_trunk_end
 
 if TYPE_CHECKING:
@@ -73,6 +83,7 @@ def end_trunk(hook: OHLHook, runner: Any, epoch: int, iters: int, partial: bool)
     schedule = {s.name: v for s in hook.spaces if (v := s.scheduled_values()) is not None}
     copy_values = gather_copy_values(hook.spaces, layout)
     updates = step_controllers(hook, trunk, rewards, counts, partial)
+    take_rank0_controllers(hook.spaces, hook.controllers)  # θ as rank 0 computed it: another CPU rounds otherwise
     t_update = time.perf_counter()
 
     # every broadcast_interval-th trunk, the run's last, one a validation follows and one with a diverged copy
@@ -139,6 +150,29 @@ def step_controllers(hook: OHLHook, trunk: dict, rewards: list[float], counts: d
             updates[space.name] = logs_as_measured(controller_logs(logs, where), hook.scorer.sign)
         space.reset_stats()
     return updates
+
+
+def take_rank0_controllers(spaces: list, controllers: list) -> None:
+    """Give every rank rank 0's state of each controller (``state_dict``: the optimiser's moments, the baseline,
+    the update count; :class:`~automl_mm.ohl.controllers.REINFORCE`'s holds θ too) and of its space's distribution
+    (θ, also where a controller of one's own keeps none of it), loaded in place (one broadcast of every state);
+    nothing in a single process. Collective: every rank must call it.
+
+    Every rank steps the controllers from the same gathered rewards and statistics (the settled rewards and the best
+    copy are plain Python arithmetic on them, the same on every rank), but the update itself runs torch kernels (the
+    rewards' mean and standard deviation that normalise the advantages, the log-probabilities' gradients, Adam's
+    square roots) that a node with another CPU or torch build rounds differently in the last digits: θ then differed
+    between ranks, so the copies sampled from different distributions and ``verify_sync`` stopped the run ('theta
+    identical: False'), or without it the copies drifted apart unnoticed.
+    """
+    if not is_distributed():
+        return
+    states = broadcast_state([[c.state_dict(), s.distribution.state_dict()] for s, c in zip(spaces, controllers)],
+                             src=0, what='controller and distribution states (theta)')
+    if get_rank() != 0:
+        for space, controller, (controller_state, theta) in zip(spaces, controllers, states):
+            controller.load_state_dict(controller_state)
+            space.distribution.load_state_dict(theta)
 
 
 def broadcast_best(runner: Any, layout: Any, copy_values: dict, best: int) -> None:

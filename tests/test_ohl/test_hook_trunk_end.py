@@ -14,6 +14,8 @@ import torch
 from automl_mm.ohl.copies import CopyLayout
 from automl_mm.ohl.hook import OHLHook
 
+_TAKEN: list = []  # (the hook's controllers?, their updates) at each take_rank0_controllers
+
 
 def _end_trunk(rows: list[list[float]]):
     """End trunk 0 of copy 0 (rank 0, reward -2 read by its scorer) given every rank's gathered row
@@ -37,7 +39,10 @@ def _end_trunk(rows: list[list[float]]):
     hook.controllers[0] = SimpleNamespace(step=step)
     runner = SimpleNamespace(model=torch.nn.Linear(2, 2), logger=mock.Mock(), max_iters=100)
     with mock.patch('automl_mm.ohl.trunk_end.gather_rows', return_value=torch.tensor(rows, dtype=torch.float64)), \
-            mock.patch('automl_mm.ohl.trunk_end.broadcast_copy_state') as broadcast:
+            mock.patch('automl_mm.ohl.trunk_end.broadcast_copy_state') as broadcast, \
+            mock.patch('automl_mm.ohl.trunk_end.take_rank0_controllers',
+                       side_effect=lambda spaces, controllers: _TAKEN.append(
+                           (spaces is hook.spaces and controllers is hook.controllers, len(seen)))):
         hook._end_trunk(runner, epoch=1, iters=4, partial=False)
     return seen[0], [call.kwargs['src'] for call in broadcast.call_args_list], hook.history[-1]
 
@@ -48,6 +53,14 @@ def test_the_controller_learns_from_the_settled_rewards_not_the_gathered_ones():
     rewards, sources, record = _end_trunk([[-2.0, 1, 0, 0, -1, 1, 0], [0.0, 0, 0, 0, -1, 0, 1]])
     assert rewards == record['rewards'] and rewards[1] < -2.0
     assert record['best'] == 0 and sources == [0]
+
+
+def test_every_rank_takes_rank_0s_controllers_after_the_update():
+    """θ is rank 0's on every rank once the controllers stepped (another CPU rounds the update otherwise:
+    tests/test_ohl/test_theta_rank0_on_every_rank.py)"""
+    _TAKEN.clear()
+    _end_trunk([[-2.0, 1, 0, 0, -1, 1, 0], [-1.0, 1, 0, 0, -1, 0, 1]])
+    assert _TAKEN == [(True, 1)]  # once, with the hook's controllers, after their one step
 
 
 def test_the_best_copy_is_broadcast():

@@ -1,0 +1,41 @@
+"""After the controller update every rank holds rank 0's θ.
+
+Every rank steps the controllers from the same gathered rewards, but the update runs torch kernels (the rewards'
+mean and standard deviation, the gradients, Adam) that a node with another CPU or torch build rounds differently in
+the last digits: θ differed between ranks and ``verify_sync`` stopped the run, or without it the copies sampled from
+drifting distributions. Here rank 1's update reads a reward 1e-12 off, as another build's rounding would.
+"""
+import json
+
+import torch
+from _forked_ranks import fork_ranks, join_gloo
+
+
+def _worker(rank: int, init_file: str, out_dir: str) -> None:
+    from types import SimpleNamespace
+
+    import torch.distributed as torch_dist
+
+    from automl_mm.ohl.controllers import REINFORCE
+    from automl_mm.ohl.distributions import Categorical
+    from automl_mm.ohl.trunk_end import take_rank0_controllers
+
+    join_gloo(rank, 2, init_file, timeout=20)
+    dist = Categorical(3)
+    controller = REINFORCE(dist, baseline='moving_average')
+    stats = [dist.sufficient_stats(torch.tensor([0, 1])), dist.sufficient_stats(torch.tensor([2]))]
+    for _trunk in range(2):
+        controller.step(stats, [1.0, 0.5 + (1e-12 if rank == 1 else 0.0)])
+        take_rank0_controllers([SimpleNamespace(distribution=dist)], [controller])
+    state = controller.state_dict()
+    moments = state['optimizer']['state'][0]
+    with open(f'{out_dir}/rank{rank}.json', 'w') as f:
+        json.dump({'logits': dist.logits.tolist(), 'baseline': state['baseline'], 'updates': state['num_updates'],
+                   'exp_avg': moments['exp_avg'].tolist(), 'exp_avg_sq': moments['exp_avg_sq'].tolist()}, f)
+    torch_dist.destroy_process_group()
+
+
+def test_theta_and_the_optimiser_state_are_rank_0s_on_every_rank(tmp_path):
+    fork_ranks(_worker, (str(tmp_path / 'init'), str(tmp_path)))
+    r0, r1 = (json.load(open(tmp_path / f'rank{r}.json')) for r in range(2))
+    assert r0 == r1 and r0['updates'] == 2
