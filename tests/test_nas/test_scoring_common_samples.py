@@ -285,3 +285,14 @@ def test_the_missed_draw_warning_names_the_first_candidate_and_how_many_more(mon
     missed = [w for w in warned if 'were not scored for every candidate' in w]
     assert len(missed) == 1 and ('(samples [1]: e.g. sample 1 for (0,) and 1 more, whose draw found no completion '
                                  'within the cost limit') in missed[0], warned
+
+
+def test_an_evaluation_without_metrics_beside_a_reading_scores_0_under_greater_when_rescored():
+    """Under 'greater' (0,)'s evaluation without metrics on sample 1, which (1,) read, is its worst reading, 0, also
+    where the step is scored again over the common samples (sample 2 a constant, left out): a +inf there ranked it
+    first."""
+    pool = _pool()
+    pool.record((0, ), 0.0, samples=[(0, 0.5, False), (1, None, False), (2, -1.0, True)])
+    pool.record((1, ), 0.0, samples=[(0, 0.3, False), (1, 0.3, False), (2, -1.0, True)])
+    assert pool.rank_on_common_samples().common == {0, 1}
+    assert pool.scores == {(0, ): pytest.approx(0.25), (1, ): pytest.approx(0.3)}

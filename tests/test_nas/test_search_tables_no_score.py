@@ -87,3 +87,51 @@ def test_the_cr_nas_stage_table_lists_allocations_without_a_score_past_its_best_
     rows = stage_table_rows(ranking)
     assert [row[0] for row in rows] == [*range(1, 11), 12]
     assert rows[-1] == [12, f'no score ({NO_METRICS})', '1.000', [9, 9]]
+
+
+def test_a_candidate_without_metrics_past_the_best_5_is_listed_under_less(monkeypatch):
+    """Under 'less' a +inf candidate (an evaluation gave no metrics) ranks after every finite one: seventh of 7, it
+    is listed with why, as a -inf one is."""
+    logged = []
+    monkeypatch.setattr(loop, 'print_log', lambda msg, **kw: logged.append(msg))
+    monkeypatch.setattr(loop, 'warn', lambda msg: None)
+    pool = PartialArchitecturePool(LayerwiseSpace([list(range(7))] * 2), pool_size=2, rule='less')
+    lines = _stage(pool, {(c, ): math.inf if c == 6 else 0.1 * (c + 1) for c in range(7)}, logged)
+    assert '[stage1] the best 5 of 7 and 1 more without a score' in lines[-7]
+    assert lines[-1] == f'   7. accuracy/top1=no score ({NO_METRICS})  (6,)'
+
+
+def test_a_candidate_without_metrics_in_any_evaluation_is_noted_in_the_history_and_the_final_pool():
+    """Under 'greater' such a candidate scores 0, the worst: select records it in the step's 'empty', and the final
+    pool, where it is kept, notes it."""
+    from automl_mm.nas.search_log import ALL_EMPTY
+
+    pool = PartialArchitecturePool(LayerwiseSpace([[0, 1]]), pool_size=2)
+    pool.candidates()
+    pool.record((0, ), 0.0, empty=True)
+    pool.record((1, ), 0.3)
+    pool.select()
+    assert pool.history[-1]['empty'] == [[0]] and 'no_score' not in pool.history[-1]
+    stand_in = SimpleNamespace(pool=pool, flops_table=None, latency_table=None,
+                               supernet=SimpleNamespace(arch_names=lambda path: [f'op{i}' for i in path]))
+    assert PCNASLoop._final_results(stand_in)[1] == {'path': [0], 'arch': ['op0'], 'potential': 0.0,
+                                                      'note': ALL_EMPTY}
+
+
+def test_the_cr_nas_result_names_why_an_allocation_has_no_score():
+    """cr_nas_result.json's stage_ranking (what the stage table lists) carries each unscored allocation's reason
+    from the step's history: 'no_score' for a missing score, 'note' for one scored 0 without metrics."""
+    from automl_mm.nas.cr_nas import CRNASLoop
+    from automl_mm.nas.search_log import ALL_EMPTY
+
+    history = {'candidates': [[[1], 0.3], [[0], 0.0], [[2], None]], 'empty': [[0]],
+               'no_score': [[[2], NO_COMPLETION]]}
+    values = SimpleNamespace(values=lambda path: list(path))
+    stand_in = SimpleNamespace(
+        stage_pool=SimpleNamespace(history=[history], rule='greater'), stage_space=values, dilation_space=values,
+        dilation_pool=SimpleNamespace(pool=[(1, )], history=[{'candidates': [[[1], 0.4]]}]),
+        allocation_flops=lambda path: 1e9, reference_allocation=[1], reference_path=(1, ),
+        flops_input_shape=(1, 3, 8, 8), metric_key='coco/bbox_mAP', metric_rule='greater')
+    ranking = CRNASLoop._result(stand_in, (1, ))['stage_ranking']
+    assert [{k: e[k] for k in e if k in ('no_score', 'note')} for e in ranking] == [
+        {}, {'note': ALL_EMPTY}, {'no_score': NO_COMPLETION}]

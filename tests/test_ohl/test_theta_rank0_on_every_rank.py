@@ -3,7 +3,8 @@
 Every rank steps the controllers from the same gathered rewards, but the update runs torch kernels (the rewards'
 mean and standard deviation, the gradients, Adam) that a node with another CPU or torch build rounds differently in
 the last digits: θ differed between ranks and ``verify_sync`` stopped the run, or without it the copies sampled from
-drifting distributions. Here rank 1's update reads a reward 1e-12 off, as another build's rounding would.
+drifting distributions. Here rank 1's update reads a reward 1e-12 off, as another build's rounding would; a
+controller of one's own whose ``state_dict`` keeps no θ gets rank 0's θ through its space's distribution.
 """
 import json
 
@@ -16,6 +17,7 @@ def _worker(rank: int, init_file: str, out_dir: str) -> None:
 
     import torch.distributed as torch_dist
 
+    from automl_mm.ohl.base import BaseController
     from automl_mm.ohl.controllers import REINFORCE
     from automl_mm.ohl.distributions import Categorical
     from automl_mm.ohl.trunk_end import take_rank0_controllers
@@ -24,13 +26,31 @@ def _worker(rank: int, init_file: str, out_dir: str) -> None:
     dist = Categorical(3)
     controller = REINFORCE(dist, baseline='moving_average')
     stats = [dist.sufficient_stats(torch.tensor([0, 1])), dist.sufficient_stats(torch.tensor([2]))]
+
+    class Own(BaseController):  # a plugin controller whose state keeps no theta
+        distribution = Categorical(3)
+
+        def step(self, stats, rewards):
+            with torch.no_grad():
+                self.distribution.logits += torch.tensor(rewards[1], dtype=torch.float64)
+            return {}
+
+        def state_dict(self):
+            return {}
+
+        def load_state_dict(self, state):
+            pass
+
+    own = Own()
     for _trunk in range(2):
-        controller.step(stats, [1.0, 0.5 + (1e-12 if rank == 1 else 0.0)])
-        take_rank0_controllers([SimpleNamespace(distribution=dist)], [controller])
+        for c in (controller, own):
+            c.step(stats, [1.0, 0.5 + (1e-12 if rank == 1 else 0.0)])
+        take_rank0_controllers([SimpleNamespace(distribution=dist), own], [controller, own])
     state = controller.state_dict()
     moments = state['optimizer']['state'][0]
     with open(f'{out_dir}/rank{rank}.json', 'w') as f:
-        json.dump({'logits': dist.logits.tolist(), 'baseline': state['baseline'], 'updates': state['num_updates'],
+        json.dump({'logits': dist.logits.tolist(), 'own': own.distribution.logits.tolist(),
+                   'baseline': state['baseline'], 'updates': state['num_updates'],
                    'exp_avg': moments['exp_avg'].tolist(), 'exp_avg_sq': moments['exp_avg_sq'].tolist()}, f)
     torch_dist.destroy_process_group()
 
