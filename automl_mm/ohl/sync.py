@@ -11,6 +11,7 @@ weights.
 from __future__ import annotations
 
 import copy
+import math
 import pickle
 from collections.abc import Callable, Sequence
 from operator import attrgetter
@@ -258,18 +259,55 @@ def broadcast_training_attributes_(model: nn.Module, src: int) -> None:
             setattr(attrgetter(owner)(modules[name]) if owner else modules[name], attr, value)
 
 
+#: The integers a fingerprint is folded to: below 2**53, so float64 (the rows ``verify_copies`` gathers) holds them
+#: exactly.
+_FINGERPRINT_MODULUS = 2 ** 52
+_SAME_WIDTH_INT = {1: torch.int8, 2: torch.int16, 4: torch.int32, 8: torch.int64}
+
+
+def _bit_sums(t: torch.Tensor) -> tuple[int, int]:
+    """The sum and a position-weighted sum of ``t``'s bit patterns, in 16-bit pieces, as exact integers: no order of
+    the reduction changes them (integer additions that cannot overflow), so another GPU, CPU or torch build gives the
+    same numbers for the same bits."""
+    v = t.detach()
+    if v.is_complex():
+        v = torch.view_as_real(v)
+    v = v.contiguous().flatten()
+    if v.dtype == torch.bool:
+        v = v.to(torch.uint8)
+    bits = v.view(_SAME_WIDTH_INT[v.element_size()]).to(torch.int64)
+    # every piece < 2**16 and every weight < 2**16: n * 2**32 per sum, exact in int64 for any tensor of < 2**31
+    # elements
+    weight = torch.arange(v.numel(), device=v.device, dtype=torch.int64) % 65521 + 1
+    plain = weighted = 0
+    for piece in range(v.element_size() * 8 // 16 or 1):
+        part = (bits >> (16 * piece)) & 0xFFFF
+        plain += (piece + 1) * int(part.sum())
+        weighted += (piece + 1) * int((part * weight).sum())
+    return plain, weighted
+
+
 def fingerprint(module: nn.Module) -> torch.Tensor:
     """Four float64 numbers that differ when the weights differ: two for the parameters, two for the buffers.
 
-    Each pair is the sum and a position-weighted sum of squares. Used to check that copies (and the ranks of
-    one copy) hold the same weights (cheap: one pass, no transfer of the weights themselves).
+    Each pair is a sum and a position-weighted sum of the tensors' bit patterns (exact integers, folded below 2**53),
+    NaN where a tensor holds a NaN (NaN never counts as equal). Used to check that copies (and the ranks of one copy)
+    hold the same weights (cheap: one pass, no transfer of the weights themselves). Integer sums, so every rank
+    computes the same numbers from the same bits: sums of the values in float64 rounded by the order of their
+    reduction, which another GPU, CPU (AVX2 or AVX-512 kernels) or torch build changes, and ``verify_sync`` stopped
+    a run on a mixed cluster whose copies held the same weights bit for bit.
     """
     total = torch.zeros(4, dtype=torch.float64)
     for offset, tensors in ((0, module.parameters()), (2, module.buffers())):
+        plain = weighted = 0
+        nan = False
         for i, t in enumerate(tensors):
-            v = t.detach().to(torch.float64)
-            total[offset] += v.sum().cpu()
-            total[offset + 1] += (i + 1) * (v * v).sum().cpu()
+            one, positioned = _bit_sums(t)
+            plain += one
+            weighted += (i + 1) * (one + positioned)
+            nan = nan or bool(t.is_floating_point() and torch.isnan(t.detach()).any())
+        total[offset] = math.nan if nan else float(plain % _FINGERPRINT_MODULUS)
+        total[offset + 1] = math.nan if nan else float(weighted % _FINGERPRINT_MODULUS)
     return total
 
 

@@ -219,3 +219,23 @@ def test_copies_equal_best_is_false_while_a_copy_differs_from_the_best():
     assert not apart['copies_identical'] and not apart['copies_equal_best']
     assert not check(best=1, after1=fp1, broadcasted=False)['copies_equal_best']
     assert check(best=0, after1=fp0, broadcasted=True)['copies_equal_best']  # broadcast from copy 0
+
+
+def test_weight_fingerprints_do_not_depend_on_the_order_of_the_reduction(monkeypatch):
+    """verify_sync compares the fingerprints each rank computes of its own weights: a float64 sum of the values
+    rounds by the order of its reduction, which another GPU, CPU (AVX2 or AVX-512 kernels) or torch build changes
+    (1, 1e16, -1e16 summed forward give 0, backward 1), and a mixed cluster's copies holding the same bits failed the
+    check ('copies identical: False'). Here the sums run backward, as another build's might: the same fingerprint."""
+    from automl_mm.ohl.sync import fingerprint
+
+    model = torch.nn.Linear(3, 1, bias=False)
+    with torch.no_grad():
+        model.weight[:] = torch.tensor([[1.0, 1e16, -1e16]])
+    forward = fingerprint(model)
+    tensor_sum = torch.Tensor.sum
+    monkeypatch.setattr(torch.Tensor, 'sum', lambda self, *args, **kwargs: tensor_sum(
+        self.flatten().flip(0) if not args and not kwargs else self, *args, **kwargs))
+    assert torch.equal(fingerprint(model), forward)
+    with torch.no_grad():
+        model.weight[0, 0] = torch.nextafter(model.weight[0, 0], torch.tensor(2.0))  # one bit apart: another one
+    assert not torch.equal(fingerprint(model), forward)
