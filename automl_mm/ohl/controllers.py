@@ -36,7 +36,9 @@ class REINFORCE(BaseController):
       :meth:`BaseDistribution.project_` keeps the parameters valid.
 
     Everything runs on CPU in float64 in a fixed order with no randomness, so ranks that call :meth:`step`
-    with the same all-gathered inputs keep bitwise identical parameters.
+    with the same all-gathered inputs keep bitwise identical parameters on the same CPU and torch build; another
+    build rounds the last digits otherwise, so ``OHLHook`` gives every rank rank 0's state after each update
+    (:func:`~automl_mm.ohl.trunk_end.take_rank0_controllers`).
 
     Baselines: ``'mean'`` uses b = mean(R) of this update. ``'moving_average'`` uses the average *before*
     this update (so b does not depend on this update's rewards), initialised to the first update's mean(R);

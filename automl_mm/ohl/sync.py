@@ -291,11 +291,12 @@ def fingerprint(module: nn.Module) -> torch.Tensor:
     """Four float64 numbers that differ when the weights differ: two for the parameters, two for the buffers.
 
     Each pair is a sum and a position-weighted sum of the tensors' bit patterns (exact integers, folded below 2**53),
-    NaN where a tensor holds a NaN (NaN never counts as equal). Used to check that copies (and the ranks of one copy)
-    hold the same weights (cheap: one pass, no transfer of the weights themselves). Integer sums, so every rank
-    computes the same numbers from the same bits: sums of the values in float64 rounded by the order of their
-    reduction, which another GPU, CPU (AVX2 or AVX-512 kernels) or torch build changes, and ``verify_sync`` stopped
-    a run on a mixed cluster whose copies held the same weights bit for bit.
+    NaN where a tensor holds a value that is not finite (NaN never counts as equal: a non-finite weight after a
+    broadcast is a failure). Used to check that copies (and the ranks of one copy) hold the same weights (cheap: one
+    pass, no transfer of the weights themselves). Integer sums, so every rank computes the same numbers from the same
+    bits: sums of the values in float64 rounded by the order of their reduction, which another GPU, CPU (AVX2 or
+    AVX-512 kernels) or torch build changes, and ``verify_sync`` stopped a run on a mixed cluster whose copies held
+    the same weights bit for bit.
     """
     total = torch.zeros(4, dtype=torch.float64)
     for offset, tensors in ((0, module.parameters()), (2, module.buffers())):
@@ -305,7 +306,7 @@ def fingerprint(module: nn.Module) -> torch.Tensor:
             one, positioned = _bit_sums(t)
             plain += one
             weighted += (i + 1) * (one + positioned)
-            nan = nan or bool(t.is_floating_point() and torch.isnan(t.detach()).any())
+            nan = nan or bool(t.is_floating_point() and not torch.isfinite(t.detach()).all())
         total[offset] = math.nan if nan else float(plain % _FINGERPRINT_MODULUS)
         total[offset + 1] = math.nan if nan else float(weighted % _FINGERPRINT_MODULUS)
     return total
