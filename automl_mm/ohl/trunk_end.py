@@ -156,7 +156,8 @@ def take_rank0_controllers(spaces: list, controllers: list) -> None:
     """Give every rank rank 0's state of each controller (``state_dict``: the optimiser's moments, the baseline,
     the update count; :class:`~automl_mm.ohl.controllers.REINFORCE`'s holds θ too) and of its space's distribution
     (θ, also where a controller of one's own keeps none of it), loaded in place (one broadcast of every state);
-    nothing in a single process. Collective: every rank must call it.
+    nothing in a single process. Collective: every rank must call it; a load that raises on one rank raises on every
+    rank (the others a ``RankFailure`` naming it).
 
     Every rank steps the controllers from the same gathered rewards and statistics (the settled rewards and the best
     copy are plain Python arithmetic on them, the same on every rank), but the update itself runs torch kernels (the
@@ -169,10 +170,13 @@ def take_rank0_controllers(spaces: list, controllers: list) -> None:
         return
     states = broadcast_state([[c.state_dict(), s.distribution.state_dict()] for s, c in zip(spaces, controllers)],
                              src=0, what='controller and distribution states (theta)')
-    if get_rank() != 0:
-        for space, controller, (controller_state, theta) in zip(spaces, controllers, states):
-            controller.load_state_dict(controller_state)
-            space.distribution.load_state_dict(theta)
+    # a rank whose load refuses rank 0's state (a plugin controller's load_state_dict) stops every rank here: the
+    # others went on to the sync check's gather and waited there until the process group's timeout
+    with stopping_together("loading rank 0's controller and distribution states (theta)"):
+        if get_rank() != 0:
+            for space, controller, (controller_state, theta) in zip(spaces, controllers, states):
+                controller.load_state_dict(controller_state)
+                space.distribution.load_state_dict(theta)
 
 
 def broadcast_best(runner: Any, layout: Any, copy_values: dict, best: int) -> None:

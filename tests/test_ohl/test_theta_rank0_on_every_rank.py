@@ -46,10 +46,20 @@ def _worker(rank: int, init_file: str, out_dir: str) -> None:
         for c in (controller, own):
             c.step(stats, [1.0, 0.5 + (1e-12 if rank == 1 else 0.0)])
         take_rank0_controllers([SimpleNamespace(distribution=dist), own], [controller, own])
+
+    class Refusing(Own):  # a plugin controller whose load refuses the state: on rank 1 here
+        def load_state_dict(self, state):
+            raise ValueError('refused on rank 1')
+
+    stopped = None
+    try:
+        take_rank0_controllers([own], [Refusing()])
+    except Exception as err:  # noqa: BLE001 (what each rank raised is compared below)
+        stopped = f'{type(err).__name__}: {err}'
     state = controller.state_dict()
     moments = state['optimizer']['state'][0]
     with open(f'{out_dir}/rank{rank}.json', 'w') as f:
-        json.dump({'logits': dist.logits.tolist(), 'own': own.distribution.logits.tolist(),
+        json.dump({'stopped': stopped, 'logits': dist.logits.tolist(), 'own': own.distribution.logits.tolist(),
                    'baseline': state['baseline'], 'updates': state['num_updates'],
                    'exp_avg': moments['exp_avg'].tolist(), 'exp_avg_sq': moments['exp_avg_sq'].tolist()}, f)
     torch_dist.destroy_process_group()
@@ -58,4 +68,7 @@ def _worker(rank: int, init_file: str, out_dir: str) -> None:
 def test_theta_and_the_optimiser_state_are_rank_0s_on_every_rank(tmp_path):
     fork_ranks(_worker, (str(tmp_path / 'init'), str(tmp_path)))
     r0, r1 = (json.load(open(tmp_path / f'rank{r}.json')) for r in range(2))
+    # a load that refused on rank 1 alone stops rank 0 too, naming it (rank 0 went on to the next collective)
+    assert r1.pop('stopped') == 'ValueError: refused on rank 1'
+    assert 'rank 1' in r0['stopped'] and 'refused on rank 1' in r0.pop('stopped'), r0
     assert r0 == r1 and r0['updates'] == 2
