@@ -35,9 +35,10 @@ Counts (:data:`COUNTS`: ``topk``, ``level``, ``n_holes``, pixel sizes, ...) keep
 (:mod:`automl_mm.ohl.integer_settings`): a range does not make them real-valued, and one holding None (mmdet's
 ``level=None``, a magnitude drawn at each call) takes integers or None only. mmdet's ``RandomCrop.crop_size`` is a
 count only under an absolute ``crop_type`` (:data:`COUNT_WHEN`): ``crop_size=(0.5, 1)`` under ``relative_range``
-takes 0.9 at ``crop_size.1``. Relations between two attributes
-(``min_mag <= max_mag``, ``n_holes[0] < n_holes[1]``, ``scaling_ratio_range[0] <= [1]``) are not held: two spaces
-writing both would be refused or passed by the order of their writes.
+takes 0.9 at ``crop_size.1``. Relations between two attributes (``min_mag <= max_mag``, ``n_holes[0] <=
+n_holes[1]``, ``scaling_ratio_range[0] <= [1]``) are not held at a write, where two spaces writing both would be
+refused or passed by the order of their writes, but after all of a trunk's writes
+(:mod:`automl_mm.ohl.constructor_relations`).
 """
 from __future__ import annotations
 

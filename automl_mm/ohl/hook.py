@@ -51,6 +51,7 @@ from .checks import (
     check_trunk_fits,
     check_val_schedule,
 )
+from .constructor_relations import check_choice_relations, check_relations
 from .copies import _NO_RUNNER, CopyDataParallel, check_copy_counts
 from .hook_args import check_hook_arguments
 from .pipeline_space import link_magnitude_writers
@@ -342,6 +343,8 @@ class OHLHook(Hook):
             self.setup_spaces(runner)
             # overlapping paths written in the order their exports' replay writes them (automl_mm.ohl.write_order)
             check_search_order(runner, self.spaces)
+            # every combination of the spaces' choices against the relations their constructors check
+            check_choice_relations(runner, self.spaces)
             check_replay_hooks(runner, self.spaces)  # a SetAttributesHook / TrunkScheduleHook writing a searched path
             # an OHL-Auto-Aug element whose magnitude a space searches: labelled and exported as searched
             link_magnitude_writers(runner, self.spaces)
@@ -536,6 +539,7 @@ class OHLHook(Hook):
         # A space's draw (plugin code) that fails on one rank stops every rank here: the others trained on and waited
         # for it at the trunk end (or in the copy's first DDP step) until the process group's timeout
         with stopping_together(f'OHL trunk {self.trunk}: the spaces\' draws'):
+            written: list[str] = []
             for i, space in enumerate(self.spaces):
                 space.reset_stats()
                 with recording_writes(runner, getattr(space, 'wiring_attributes', ())) as wrote:
@@ -543,6 +547,9 @@ class OHLHook(Hook):
                                       space_generator(self.seed, self.layout.copy_id, self.trunk, i))
                 # a path it writes but does not report escaped check_search_order, the replay and adopt_model_values
                 check_declared_writes(runner, space, wrote, f'trunk {self.trunk}')
+                written += wrote
+            # two settings a constructor relates (min_mag <= max_mag), held once every space wrote: in any order
+            check_relations(runner, written, f'OHL trunk {self.trunk} (copy {self.layout.copy_id})')
             # a parameter thawed since the copy's DDP was built (a hook or a space at a trunk start inside an epoch,
             # trunk_iters, which LearnedStateHook's per-epoch check meets only at the next epoch) would train on each
             # rank's own gradient: refused here, on every rank

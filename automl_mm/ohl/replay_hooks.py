@@ -14,6 +14,7 @@ from mmengine.hooks import Hook
 from automl_mm.registry import HOOKS
 
 from .attributes import check_written_value, establish_base_targets, set_attribute
+from .constructor_relations import check_relations, check_written_relations
 from .data_writes import is_data_path, watch_data_writes
 from .ownership import check_owned_attribute
 from .resume import ranks_loaded_alike
@@ -45,7 +46,9 @@ class SetAttributesHook(Hook):
             (a train pipeline that differs from the search's: named with the path, both classes and the
             index to target where one transform of the class is there), a path the runner does not have or that
             is not automl_mm's to set (named with the hook), or two paths reaching the same values with different
-            values (:func:`~automl_mm.ohl.write_order.write_order`, naming both). A training pipeline path beside a
+            values (:func:`~automl_mm.ohl.write_order.write_order`, naming both), or values that, all written, break
+            a relation a constructor checks between two settings (``min_mag <= max_mag``:
+            :func:`~automl_mm.ohl.constructor_relations.check_written_relations`). A training pipeline path beside a
             hook that replaces or skips it during training, or mmdet YOLOX's ``use_l1`` beside the hook that sets it,
             is warned of, not refused (:meth:`_note_switching_hooks`).
     """
@@ -72,6 +75,8 @@ class SetAttributesHook(Hook):
         self._note_switching_hooks(runner)
         watch_data_writes(runner, self.values, 'SetAttributesHook')
         # overlapping paths in the canonical order (a covering path first), not the dict's: a dumped config sorts it
+        # two settings a constructor relates (min_mag <= max_mag), held on the values all written, before any write
+        check_written_relations(runner, self.values, 'SetAttributesHook')
         for path in write_order(runner, self.values, 'SetAttributesHook'):
             set_attribute(runner, path, self.values[path])
 
@@ -136,7 +141,10 @@ class TrunkScheduleHook(Hook):
             ``transform_types`` prefix (as :class:`SetAttributesHook`);
             ``trunk_epochs`` under an ``IterBasedTrainLoop`` (one epoch: the first value all run), and any trunk's
             value its write would refuse or outside the target's range (:mod:`automl_mm.ohl.value_ranges`), named
-            with its trunk (it stopped the run, or trained with it, when that trunk came), and a path that a hook
+            with its trunk (it stopped the run, or trained with it, when that trunk came), a trunk whose values,
+            all written, break a relation a constructor checks between two settings (``min_mag <= max_mag``:
+            :mod:`automl_mm.ohl.constructor_relations`; at each trunk's writes too, with what other writers left),
+            and a path that a hook
             of the run replaces, skips or overwrites during training (as :class:`SetAttributesHook`).
         RuntimeError: in a run of several ranks, on every rank, where the ranks' copies of the loaded checkpoint
             hold another epoch or iteration (a node's stale copy: that rank would set another trunk's values), naming
@@ -171,10 +179,14 @@ class TrunkScheduleHook(Hook):
 
     def _apply(self, runner, trunk: int, data: bool | None = None) -> None:
         """Set trunk ``trunk``'s values: of every path, or only of the data paths (``data=True``) or the others."""
+        written = []
         for path in self._order or self.values:
             values = self.values[path]
             if data is None or data == is_data_path(path):
                 set_attribute(runner, path, values[min(trunk, len(values) - 1)])
+                written.append(path)
+        # with what other writers (an OHL space, the config) left on the same objects, before the step trains
+        check_relations(runner, written, f'TrunkScheduleHook: trunk {trunk}')
 
     def before_train(self, runner) -> None:
         from .checks import check_trunk_epochs_loop
@@ -197,6 +209,9 @@ class TrunkScheduleHook(Hook):
                     check_value(runner, path, value)  # a loss's label_smoothing, which checks itself when written
                 except ValueError as err:
                     raise ValueError(f'TrunkScheduleHook: trunk {trunk}: {err}') from None
+        for trunk in range(max(len(v) for v in self.values.values())):  # each trunk's values, all written
+            step = {path: values[min(trunk, len(values) - 1)] for path, values in self.values.items()}
+            check_written_relations(runner, step, f'TrunkScheduleHook: trunk {trunk}')
         check_switching_hooks(runner, self.values, 'TrunkScheduleHook')  # a pipeline switch loses the write
         watch_data_writes(runner, self.values, 'TrunkScheduleHook')
         # overlapping paths in the canonical order (a covering path first), not the dict's: a dumped config sorts it;

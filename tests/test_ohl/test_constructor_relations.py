@@ -1,0 +1,164 @@
+"""Relations between two settings a constructor checks, held after all of a trunk's writes
+(``automl_mm/ohl/constructor_relations.py``).
+
+mmdet's ``Brightness`` asserts ``min_mag <= max_mag`` when built; two OHL spaces (or a space and a replay hook)
+writing the two sides left ``min_mag=1.5, max_mag=1.0`` without a word (every magnitude inverted), and mmcv's
+``RandomFlip`` with a list ``prob`` written to sum above 1 stopped the run in ``np.random.choice`` mid-trunk.
+Each row writes a good and a bad pair in both orders: the verdict is the pair's, never the order's."""
+from __future__ import annotations
+
+import re
+from types import SimpleNamespace
+
+import pytest
+import torch
+
+from automl_mm.ohl.attribute_space import AttributeSpace
+from automl_mm.ohl.attributes import set_attribute
+from automl_mm.ohl.constructor_relations import (
+    CONSTRUCTOR_RELATIONS,
+    check_choice_relations,
+    check_relations,
+    check_written_relations,
+)
+from automl_mm.ohl.replay_hooks import SetAttributesHook, TrunkScheduleHook
+
+
+def _mmdet(name, **kwargs):
+    from mmdet.datasets import transforms
+
+    return getattr(transforms, name)(**kwargs)
+
+
+def _mmcv(name, **kwargs):
+    from mmcv import transforms
+
+    return getattr(transforms, name)(**kwargs)
+
+
+def _scheduler():
+    from mmengine.optim import LinearLR
+
+    optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
+    return LinearLR(optimizer, begin=0, end=10)
+
+
+def _crop():
+    from automl_mm.datasets.transforms import RandomResizedCrop
+
+    return RandomResizedCrop(scale=8)
+
+
+# table key: (build the object, the two paths below it, a good pair whose lone first write breaks the relation on
+# the old value, a bad pair each of whose lone writes keeps it, the relation as the message writes it)
+ROWS = {
+    'mmdet.ColorTransform': (lambda: _mmdet('Brightness', min_mag=0.1, max_mag=0.5), ('min_mag', 'max_mag'),
+                             (1.0, 1.9), (0.3, 0.2), 'min_mag <= max_mag'),
+    'mmdet.GeomTransform': (lambda: _mmdet('ShearX', min_mag=0.0, max_mag=10.0), ('min_mag', 'max_mag'),
+                            (20.0, 30.0), (5.0, 4.0), 'min_mag <= max_mag'),
+    'mmdet.RandomCrop': (lambda: _mmdet('RandomCrop', crop_size=(10, 20), crop_type='absolute_range'),
+                         ('crop_size.0', 'crop_size.1'), (30, 40), (15, 12), r'crop_size\[0\] <= crop_size\[1\]'),
+    'mmdet.CutOut': (lambda: _mmdet('CutOut', n_holes=(1, 3), cutout_ratio=(0.2, 0.2)), ('n_holes.0', 'n_holes.1'),
+                     (4, 6), (2, 1), r'n_holes\[0\] <= n_holes\[1\]'),
+    'mmdet.RandomErasing': (lambda: _mmdet('RandomErasing', n_patches=(1, 3), ratio=(0.1, 0.4)),
+                            ('ratio.0', 'ratio.1'), (0.5, 0.6), (0.3, 0.2), r'ratio\[0\] <= ratio\[1\]'),
+    'mmdet.RandomAffine': (lambda: _mmdet('RandomAffine', scaling_ratio_range=(0.5, 1.5)),
+                           ('scaling_ratio_range.0', 'scaling_ratio_range.1'), (2.0, 3.0), (1.2, 0.8),
+                           r'scaling_ratio_range\[0\] <= scaling_ratio_range\[1\]'),
+    'mmcv.RandomFlip': (lambda: _mmcv('RandomFlip', prob=[0.1, 0.1], direction=['horizontal', 'vertical']),
+                        ('prob.0', 'prob.1'), (0.95, 0.05), (0.6, 0.5),
+                        r'sum\(prob\) <= 1 \(one probability per direction\)'),
+    'mmcv.RandomResize': (lambda: _mmcv('RandomResize', scale=(32, 32), ratio_range=(0.5, 1.5)),
+                          ('ratio_range.0', 'ratio_range.1'), (2.0, 3.0), (1.2, 0.8),
+                          r'ratio_range\[0\] <= ratio_range\[1\]'),
+    'mmengine._ParamScheduler': (_scheduler, ('begin', 'end'), (20, 30), (5, 5), 'begin < end'),
+    'automl_mm.RandomResizedCrop': (_crop, ('crop_ratio_range.0', 'crop_ratio_range.1'), (0.05, 0.06),
+                                    (0.5, 0.4), r'crop_ratio_range\[0\] <= crop_ratio_range\[1\]'),
+}
+
+
+def test_every_relation_of_the_table_has_a_row():
+    assert set(ROWS) == set(CONSTRUCTOR_RELATIONS)
+
+
+@pytest.mark.parametrize('key', sorted(ROWS))
+def test_a_pair_is_judged_after_all_writes_in_either_order(key):
+    build, (first, second), good, bad, relation = ROWS[key]
+    for order in ((0, 1), (1, 0)):
+        for pair, refused in ((good, False), (bad, True)):
+            runner = SimpleNamespace(t=build())
+            paths = [f't.{first}', f't.{second}']
+            values = dict(zip(paths, pair))
+            for i in order:  # each write alone passes its own checks
+                set_attribute(runner, paths[i], values[paths[i]])
+            if not refused:
+                check_relations(runner, paths, 'OHL trunk 3')
+                check_written_relations(SimpleNamespace(t=build()), values, 'SetAttributesHook')
+                continue
+            shown = ' and '.join(f't\\.{re.escape(p.split(".", 1)[1])}={re.escape(repr(v))}'
+                                 for p, v in values.items())
+            verb = 'break'
+            if key == 'mmcv.RandomFlip':  # one setting: the whole list
+                shown, verb = r't\.prob=\[0\.6, 0\.5\]', 'breaks'
+            message = rf'{shown} {verb} {relation}, which {re.escape(key)} checks in its constructor'
+            with pytest.raises(ValueError, match=rf'^OHL trunk 3: {message}'):
+                check_relations(runner, paths, 'OHL trunk 3')
+            with pytest.raises(ValueError, match=rf'^SetAttributesHook: {message}'):  # overlaid, nothing written
+                check_written_relations(fresh := SimpleNamespace(t=build()), dict(reversed(values.items())) if
+                                        order == (1, 0) else values, 'SetAttributesHook')
+            attribute = first.split('.')[0]
+            assert getattr(fresh.t, attribute) == getattr(build(), attribute)  # nothing written
+
+
+def test_the_spaces_choices_are_tried_in_every_combination_before_the_first_trunk():
+    runner = SimpleNamespace(t=_mmdet('Brightness', min_mag=0.1, max_mag=1.9))
+    low = AttributeSpace(dict(type='Categorical'), target='t.min_mag', choices=[0.1, 0.5], name='low')
+    high = AttributeSpace(dict(type='Categorical'), target='t.max_mag', choices=[0.4, 1.0], name='high')
+    for spaces in ([low, high], [high, low]):
+        with pytest.raises(ValueError, match=r': t\.min_mag=0\.5 and t\.max_mag=0\.4 break min_mag <= max_mag, '
+                                             r'which mmdet\.ColorTransform') as refused:
+            check_choice_relations(runner, spaces)
+        assert "'low' drawing 0.5" in str(refused.value) and "'high' drawing 0.4" in str(refused.value)
+    high.choices = [0.5, 1.0]
+    check_choice_relations(runner, [low, high])
+    with pytest.raises(ValueError, match=r"'low' drawing 0\.5: t\.min_mag=0\.5 and t\.max_mag=0\.3"):
+        runner.t.max_mag = 0.3  # one space against what the object holds
+        check_choice_relations(runner, [low])
+
+
+def test_a_trunk_start_holds_the_relation_after_every_space_wrote():
+    from _spaces import begin_trunk  # noqa: PLC0415  (tests/test_ohl on the path, as the other OHL tests)
+
+    def space(path, value, name):
+        return AttributeSpace(dict(type='Categorical', logits=[30.0, -30.0]), target=path, choices=[value, 0.1],
+                              name=name)
+
+    for values, refused in (((1.5, 1.8), False), ((1.5, 1.0), True)):
+        for reverse in (False, True):
+            runner = SimpleNamespace(t=_mmdet('Brightness', min_mag=0.1, max_mag=0.5))
+            spaces = [space('t.min_mag', values[0], 'low'), space('t.max_mag', values[1], 'high')]
+            if refused:
+                with pytest.raises(ValueError, match=r'OHL trunk 0 \(copy 0\): t\.min_mag=1\.5 and t\.max_mag=1\.0 '
+                                                     r'break min_mag <= max_mag'):
+                    begin_trunk(spaces[::-1] if reverse else spaces, runner)
+            else:
+                begin_trunk(spaces[::-1] if reverse else spaces, runner)
+
+
+def test_a_replayed_schedule_is_refused_at_the_trunk_whose_values_break_it_before_any_write():
+    runner = SimpleNamespace(t=_mmdet('Brightness', min_mag=0.1, max_mag=0.5), train_loop=SimpleNamespace(),
+                             epoch=0, iter=0, hooks=[], cfg=None)
+    hook = TrunkScheduleHook({'t.min_mag': [0.2, 1.5], 't.max_mag': [1.0, 1.6, 1.0]}, trunk_iters=10)
+    with pytest.raises(ValueError, match=r'TrunkScheduleHook: trunk 2: t\.min_mag=1\.5 and t\.max_mag=1\.0 break'):
+        hook.before_train(runner)
+    assert (runner.t.min_mag, runner.t.max_mag) == (0.1, 0.5)  # nothing written
+    with pytest.raises(ValueError, match=r'SetAttributesHook: t\.min_mag=1\.5 and t\.max_mag=1\.0 break'):
+        SetAttributesHook({'t.max_mag': 1.0, 't.min_mag': 1.5}).before_train(runner)
+    assert (runner.t.min_mag, runner.t.max_mag) == (0.1, 0.5)
+
+
+def test_a_whole_pair_and_one_element_of_it_are_overlaid_as_written_the_whole_first():
+    """``write_order`` writes a covering path before its elements, whatever the dict's order: so does the overlay."""
+    runner = SimpleNamespace(t=_mmdet('RandomCrop', crop_size=(10, 20), crop_type='absolute_range'))
+    with pytest.raises(ValueError, match=r'crop_size\.0=30 and t\.crop_size\.1=12 break'):
+        check_written_relations(runner, {'t.crop_size.1': 12, 't.crop_size': (30, 40)}, 'SetAttributesHook')
