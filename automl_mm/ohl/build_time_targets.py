@@ -30,6 +30,13 @@ what trains read that value only once, when it was built, the write changes noth
   ``aspect_ratio_range``, and ``TorchvisionAugment`` its torchvision ``op`` from its ``kwargs``.
   (automl_mm's own augmentation ops rebuild their look-up tables when their ``magnitude`` is written,
   :class:`~automl_mm.augment.op_base.BaseAugmentOp`.)
+* **Settings a dataset reads only when it loads its data list** (:func:`loaded_from`): mmengine's ``full_init``
+  loads it once (at build, or with ``lazy_init`` at the first access, which ``len(train_dataloader)`` makes before
+  training), and a dataloader's workers, restarted after a data write, get the loaded list. automl_mm's datasets that
+  carve a split (``split`` and their ``SPLIT_ARGS``: ``ImageFolderDataset``'s ``reward_ratio`` / ``seed``,
+  ``FashionMNISTDataset``'s and ``CIFAR10Dataset``'s ``reward_size`` / ``seed``, ``DigitsDataset``'s
+  ``split_sizes`` / ``seed``) and ``NoisyLabelDataset`` (``noise_ratio``, ``seed``, ``noise_type``,
+  ``num_classes``: the flipped labels) are refused there.
 
 A plain attribute that a module copied into another one at ``__init__`` and that is not in the table (e.g. a head
 reading its loss's ``use_sigmoid`` into ``use_sigmoid_cls``) cannot be seen from the attributes alone: check a
@@ -92,6 +99,27 @@ DERIVED_AT_INIT: dict[str, tuple[frozenset, str, str]] = {
                                      "target the torchvision transform's own attribute (...op.num_ops, "
                                      "...op.magnitude), which it reads at every call"),
 }
+
+
+#: ``package.class`` -> (attributes it reads only when it loads its data list, what it makes of them); the classes
+#: with ``SPLIT_ARGS`` (those and ``split``) are found by :func:`loaded_from` without an entry.
+READ_AT_LOAD: dict[str, tuple[frozenset, str]] = {
+    'automl_mm.NoisyLabelDataset': (frozenset({'noise_ratio', 'seed', 'noise_type', 'num_classes'}),
+                                    'the flipped labels of its data list'),
+}
+
+
+def loaded_from(node: Any, name: str) -> str | None:
+    """What the dataset ``node`` makes of its attribute ``name`` when it loads its data list (and only then), else
+    ``None``: :data:`READ_AT_LOAD`, and ``split`` and the ``SPLIT_ARGS`` of a class that carves its split."""
+    for cls in type(node).__mro__:
+        found = READ_AT_LOAD.get(f'{cls.__module__.split(".")[0]}.{cls.__name__}')
+        if found and name in found[0]:
+            return found[1]
+    carving = getattr(type(node), 'SPLIT_ARGS', None)
+    if isinstance(carving, tuple) and name in ('split', *carving):
+        return f'its {getattr(node, "split", "?")!r} split of the images'
+    return None
 
 
 def _type_name(kind: Any) -> str | None:
@@ -162,6 +190,12 @@ def _check_derived_at_init(chain: Chain, depth: int, parts: list[str], owner: st
                 raise ValueError(f'{owner} writes {".".join(parts)}, but {type(node).__name__} '
                                  f'({_prefix(chain, depth + 1)}) reads {parts[depth + 1]!r} only at __init__, to '
                                  f'make {derived[1]}: the written value would change nothing; {derived[2]}')
+    made = loaded_from(node, parts[depth + 1])
+    if made is not None:  # NoisyLabelDataset's noise_ratio, ImageFolderDataset's reward_ratio
+        raise ValueError(f'{owner} writes {".".join(parts)}, but {type(node).__name__} ({_prefix(chain, depth + 1)}) '
+                         f'reads {parts[depth + 1]!r} only when it loads its data list (once: full_init, before '
+                         f'training; its dataloader workers get the loaded list), to make {made}: the written value '
+                         'would change nothing. Compare its values as separate runs, each built with its value')
 
 
 def _check_optimizer_defaults(chain: Chain, depth: int, parts: list[str], owner: str) -> None:

@@ -170,3 +170,28 @@ def test_random_resized_crops_aspect_ratio_range_is_refused_as_read_only_at_init
     assert crop.log_aspect == log_aspect
     for fine in ('crop_ratio_range.0', 'scale'):
         check_owned_attribute(runner, f'train_dataloader.dataset.pipeline.{fine}', 'me')
+
+
+def test_a_datasets_settings_read_only_when_it_loads_its_data_list_are_refused():
+    """``NoisyLabelDataset`` flips its labels, and the datasets that carve a split (``SPLIT_ARGS``) carve it, once,
+    when the data list is loaded (``full_init``, before training even under ``lazy_init``): a write of
+    ``noise_ratio`` or ``reward_ratio`` changed no label and no split, while the history recorded it."""
+    from automl_mm.datasets import DigitsDataset, ImageFolderDataset, NoisyLabelDataset
+
+    noisy = NoisyLabelDataset(DigitsDataset(split='train', img_size=8, max_samples=50), noise_ratio=0.2)
+    folder = ImageFolderDataset.__new__(ImageFolderDataset)  # (its class is what is read: no folder needed)
+    folder.split = 'train'
+    runner = SimpleNamespace(train_dataloader=SimpleNamespace(dataset=noisy), reward=SimpleNamespace(dataset=folder))
+    labels = [noisy.get_data_info(i)['gt_label'] for i in range(len(noisy))]
+    set_attribute(runner, 'train_dataloader.dataset.noise_ratio', 0.5)  # what the write did: nothing
+    assert [noisy.get_data_info(i)['gt_label'] for i in range(len(noisy))] == labels
+    for path, made in (('train_dataloader.dataset.noise_ratio', 'the flipped labels'),
+                       ('train_dataloader.dataset.seed', 'the flipped labels'),
+                       ('train_dataloader.dataset.dataset.split_sizes', "its 'train' split"),
+                       ('train_dataloader.dataset.dataset.seed', "its 'train' split"),
+                       ('reward.dataset.reward_ratio', "its 'train' split"),
+                       ('reward.dataset.seed', "its 'train' split")):
+        attribute = path.rsplit('.', 1)[1]
+        with pytest.raises(ValueError, match=rf"writes {re.escape(path)}, but \w+ \(.*\) reads '{attribute}' only "
+                                             rf'when it loads its data list .*to make {made}.*separate runs'):
+            check_owned_attribute(runner, path, 'me')
