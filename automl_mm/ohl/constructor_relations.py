@@ -7,7 +7,7 @@ writes. So a relation is held on what the object holds once every write of a tru
 done, before anything trains on it (:func:`check_relations`), on every trunk's schedule before the first write
 (``TrunkScheduleHook``, ``SetAttributesHook``: :func:`check_written_relations`, which overlays the values without
 writing), and on every combination of the spaces' choices before the first trunk (:func:`check_choice_relations`;
-a Gaussian draws unbounded values, so its pair is held at each trunk only).
+a Gaussian on a side of a relation is refused there by its worst case: its image is unbounded above).
 
 :data:`CONSTRUCTOR_RELATIONS`, found by an AST scan of the ``assert`` / ``raise`` tests in the ``__init__`` of
 mmengine 0.10, mmdet 3.3, mmcv 2.1 and automl_mm that compare two arguments (or two elements of one), kept where the
@@ -196,14 +196,18 @@ def check_choice_relations(runner: Any, spaces: Sequence[Any]) -> None:
     """Refuse, before the first trunk, spaces whose choices can break a relation of :data:`CONSTRUCTOR_RELATIONS`
     together (``min_mag`` from one space, ``max_mag`` from another) or with what the object holds: every combination
     of the choices of the spaces writing one object is tried (up to :data:`MAX_COMBINATIONS`). A Gaussian (no
-    ``choices``) is held at each trunk start only.
+    ``choices``) on a side of a relation is refused by its worst case: every transform's image is unbounded above
+    (:data:`~automl_mm.ohl.value_ranges.TRANSFORM_IMAGES`), so it breaks an order or a sum with positive
+    probability, whatever the other side holds.
 
     Raises:
-        ValueError: naming the spaces, the choices, both paths, both values, the relation and the class.
+        ValueError: naming the spaces, the choices (or the transform and its image), both paths, both values, the
+            relation and the class.
     """
     groups: dict[int, list[tuple[Any, str]]] = {}
     for space in spaces:
         if getattr(space, 'choices', None) is None:
+            _check_gaussian(runner, space)
             continue
         for path in getattr(space, 'targets', None) or []:
             for key in _touched(runner, [path]):
@@ -218,3 +222,26 @@ def check_choice_relations(runner: Any, spaces: Sequence[Any]) -> None:
                 drawn = ', '.join(f'{space.name!r} drawing {choice!r}' for space, choice in zip(owners, combo))
                 raise ValueError(f'OHL spaces {drawn}: {found}; a copy that drew them would stop or train with an '
                                  'inverted range. Give choices that keep the relation in every combination')
+
+
+def _check_gaussian(runner: Any, space: Any) -> None:
+    """Refuse a Gaussian space writing a side of a relation (:func:`check_choice_relations`: its worst case)."""
+    from .value_ranges import TRANSFORM_IMAGES
+
+    if not hasattr(getattr(space, 'distribution', None), 'mean'):
+        return  # not a Gaussian: a duck-typed space
+    transform = getattr(space, 'transform', None)
+    for path in getattr(space, 'targets', None) or []:
+        for entry in _touched(runner, [path]).values():
+            for key, relation in relations_of(entry.owner):
+                if relation.when is not None and not relation.when(entry.owner) or \
+                        not any(setting.split('.')[0] in entry.held for setting in relation.settings):
+                    continue
+                held = ' and '.join(f'{entry.path}.{setting}={_read(entry.held, entry.owner, setting)!r}'
+                                    for setting in relation.settings)
+                raise ValueError(
+                    f'OHL space {space.name!r}: attribute path {path!r}: a Gaussian sample under transform='
+                    f'{transform!r} takes any value in {TRANSFORM_IMAGES.get(transform)}, so it breaks '
+                    f'{relation.text} ({held} now), which {key} checks in its constructor '
+                    f'({type(entry.owner).__name__}), with positive probability: the trunk that drew it would be '
+                    'refused and the run stopped. Search it with a Categorical over choices that keep the relation')

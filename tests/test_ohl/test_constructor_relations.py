@@ -126,6 +126,18 @@ def test_the_spaces_choices_are_tried_in_every_combination_before_the_first_trun
         check_choice_relations(runner, [low])
 
 
+def test_a_gaussian_on_a_side_of_a_relation_is_refused_by_its_worst_case_before_the_first_trunk():
+    runner = SimpleNamespace(t=_mmdet('RandomAffine', scaling_ratio_range=(0.5, 1.5)))
+    gaussian = AttributeSpace(dict(type='DiagGaussian', mean=[0.0], std=0.1), target='t.scaling_ratio_range.0',
+                              transform='exp', name='g')
+    with pytest.raises(ValueError, match=r"OHL space 'g': attribute path 't\.scaling_ratio_range\.0': a Gaussian "
+                                         r"sample under transform='exp' takes any value in .*breaks "
+                                         r'scaling_ratio_range\[0\] <= scaling_ratio_range\[1\] '
+                                         r'\(t\.scaling_ratio_range\.0=0\.5 and t\.scaling_ratio_range\.1=1\.5 now\), '
+                                         r'which mmdet\.RandomAffine'):
+        check_choice_relations(runner, [gaussian])
+
+
 def test_a_trunk_start_holds_the_relation_after_every_space_wrote():
     from _spaces import begin_trunk  # noqa: PLC0415  (tests/test_ohl on the path, as the other OHL tests)
 
