@@ -182,7 +182,11 @@ class OHLHook(Hook):
             ``bn_recalibration_batches``, or its dataloader without batches; a space or controller config its class
             refuses. In ``before_train``, a runner without a copy layout, the schedule and hook-order checks of
             :mod:`automl_mm.ohl.checks`, and a ``SetAttributesHook`` / ``TrunkScheduleHook`` writing a path a space
-            searches (:func:`~automl_mm.ohl.write_order.check_replay_hooks`); on resume, changed search settings
+            searches (:func:`~automl_mm.ohl.write_order.check_replay_hooks`), and spaces whose choices (in any
+            combination) or Gaussian draws can break a relation a constructor checks between two settings
+            (``min_mag <= max_mag``: :func:`~automl_mm.ohl.constructor_relations.check_choice_relations`); at a
+            trunk start, once every space wrote and before the trunk's first batch, a pair so broken
+            (:func:`~automl_mm.ohl.constructor_relations.check_relations`); on resume, changed search settings
             (see above).
         TypeError: a ``spaces`` entry that is not an OHL space or its config.
         RuntimeError: on resume on several ranks, on every rank, where the ranks loaded different search states
