@@ -75,3 +75,37 @@ def test_the_path_walk_names_still_import_from_attributes(name):
         warnings.simplefilter('error')
         assert getattr(attributes, name) is getattr(attribute_paths, name)
     assert getattr(getattr(attribute_paths, name), '__module__', attribute_paths.__name__) == attribute_paths.__name__
+
+
+EXPORT_NAMES = ['PipelineExport', '_step_text', '_plain', '_classes']
+
+
+@pytest.mark.parametrize('name', EXPORT_NAMES)
+def test_the_pipeline_export_names_still_import_from_pipeline_space(name):
+    """The export of a ``PipelineChoiceSpace`` (``export_fragment``, the placement ``setup`` records for it and the
+    helpers only it uses: ``_step_text``, ``_plain``, ``_classes``) moved from ``automl_mm.ohl.pipeline_space`` to the
+    mixin ``PipelineExport`` of ``automl_mm.ohl.pipeline_export`` (the sixtieth session's split): the old names import
+    the same objects, with no warning, defined in the new module, and the space still exports with that code."""
+    import warnings
+
+    from automl_mm.ohl import pipeline_export, pipeline_space
+
+    with warnings.catch_warnings():
+        warnings.simplefilter('error')
+        assert getattr(pipeline_space, name) is getattr(pipeline_export, name)
+    assert getattr(pipeline_export, name).__module__ == pipeline_export.__name__
+    space = pipeline_space.PipelineChoiceSpace
+    assert issubclass(space, pipeline_export.PipelineExport)
+    assert space.export_fragment is pipeline_export.PipelineExport.export_fragment
+
+
+@pytest.mark.parametrize('name, module', [('config_literal', 'automl_mm.utils.config_text'),
+                                          ('custom_imports_line', 'automl_mm.ohl.report'),
+                                          ('_placement', 'automl_mm.ohl.pipeline_walk'),
+                                          ('_following', 'automl_mm.ohl.pipeline_walk'),
+                                          ('_preceding', 'automl_mm.ohl.pipeline_walk')])
+def test_the_names_pipeline_space_imported_for_its_export_still_import_from_it(name, module):
+    """What ``automl_mm.ohl.pipeline_space`` imported only for the export that moved out still imports from it."""
+    from automl_mm.ohl import pipeline_space
+
+    assert getattr(pipeline_space, name) is getattr(importlib.import_module(module), name)
