@@ -7,7 +7,9 @@ writes. So a relation is held on what the object holds once every write of a tru
 done, before anything trains on it (:func:`check_relations`), on every trunk's schedule before the first write
 (``TrunkScheduleHook``, ``SetAttributesHook``: :func:`check_written_relations`, which overlays the values without
 writing), and on every combination of the spaces' choices before the first trunk (:func:`check_choice_relations`;
-a Gaussian on a side of a relation is refused there by its worst case: its image is unbounded above).
+a Gaussian on a side of a relation is tried there at both ends of its transform's image, and refused where one
+breaks it: an order's low side or a sum, unbounded above, always; ``exp`` on a high side above a low side of 0,
+never).
 
 :data:`CONSTRUCTOR_RELATIONS`, found by an AST scan of the ``assert`` / ``raise`` tests in the ``__init__`` of
 mmengine 0.10, mmdet 3.3, mmcv 2.1 and automl_mm that compare two arguments (or two elements of one), kept where the
@@ -21,7 +23,13 @@ settings are read while training (a neck's ``num_outs`` / ``start_level`` are bu
   ratio[1]``; ``RandomAffine.scaling_ratio_range[0] <= [1]``.
 * mmcv ``RandomFlip``: a list ``prob`` sums to at most 1 (``np.random.choice`` raises mid-run); ``RandomResize``'s
   ``ratio_range[0] <= [1]`` (asserted at the first image).
-* mmengine parameter schedulers: ``begin < end``.
+* mmcv ``RandomChoice`` (mmdet's ``AutoAugment`` / ``RandAugment``): a list ``prob`` sums to 1 (asserted exactly
+  when built; held to ``np.random.choice``'s tolerance, which draws with it at every image and raises off it); mmcv
+  ``Pad``: exactly one of ``size`` / ``size_divisor`` set, and ``size`` None under ``pad_to_square`` (``size`` is
+  read only where the others are unset: a write beside them changed nothing).
+* mmengine parameter schedulers: ``begin < end``; the cosine ones (``CosineAnnealing*``, ``CosineRestart*``):
+  exactly one of ``eta_min`` / ``eta_min_ratio`` set (``eta_min`` is read only without a ratio: written beside one it
+  changed nothing; both None stopped the run at the next step).
 * automl_mm ``RandomResizedCrop``: ``crop_ratio_range[0] <= [1]`` (its ``scale`` is one int; its
   ``aspect_ratio_range`` is refused as read only at ``__init__``).
 
@@ -40,7 +48,7 @@ from .element_paths import replaced
 
 class Relation(NamedTuple):
     """``test`` of the values of ``settings`` (an attribute, or ``attribute.<index>``) of one object, written as
-    ``text``; held where ``when(owner)`` (always, without it)."""
+    ``text``; held where ``when(owner)`` (always, without it), ``owner`` read with the values overlaid."""
 
     settings: tuple[str, ...]
     test: Callable[..., bool]
@@ -66,11 +74,31 @@ def _sums_to_one(prob: Any) -> bool:
     return sum(prob) <= 1
 
 
+#: ``np.random.choice``'s own tolerance on ``sum(p) == 1`` (``sqrt`` of float64's eps): mmcv's ``RandomChoice``
+#: asserts ``sum(prob) == 1`` exactly when built, but draws with ``np.random.choice(p=prob)`` at every image, which
+#: takes ``[0.1, 0.2, 0.7]`` (summing to 1.0000000000000002): a written pair it takes is not refused.
+_CHOICE_ATOL = 1.4901161193847656e-08
+
+
+def _sums_exactly_to_one(prob: Any) -> bool:
+    if not isinstance(prob, (list, tuple)) or not all(_number(p) for p in prob):
+        return True
+    return abs(sum(prob) - 1) <= _CHOICE_ATOL
+
+
+def _exactly_one_set(first: Any, second: Any) -> bool:
+    return (first is None) != (second is None)
+
+
 def _pair(name: str, text: str | None = None, when: Callable[[Any], bool] | None = None) -> Relation:
     return Relation((f'{name}.0', f'{name}.1'), _ordered(), text or f'{name}[0] <= {name}[1]', when)
 
 
 _MAGS = Relation(('min_mag', 'max_mag'), _ordered(), 'min_mag <= max_mag')
+#: the cosine schedulers read ``eta_min`` only where ``eta_min_ratio`` is None: a written ``eta_min`` beside a ratio
+#: changed nothing, and ``eta_min=None`` without one stopped the run at its next step (``None`` in arithmetic)
+_ETA = Relation(('eta_min', 'eta_min_ratio'), _exactly_one_set,
+                'exactly one of eta_min and eta_min_ratio set (the other None)')
 
 #: ``{'<package>.<class>': relations}`` (module docstring); every class of the owner's MRO with an entry adds its own.
 CONSTRUCTOR_RELATIONS: dict[str, tuple[Relation, ...]] = {
@@ -82,7 +110,16 @@ CONSTRUCTOR_RELATIONS: dict[str, tuple[Relation, ...]] = {
     'mmdet.RandomAffine': (_pair('scaling_ratio_range'),),
     'mmcv.RandomFlip': (Relation(('prob',), _sums_to_one, 'sum(prob) <= 1 (one probability per direction)'),),
     'mmcv.RandomResize': (_pair('ratio_range', when=lambda owner: getattr(owner, 'ratio_range', None) is not None),),
+    'mmcv.RandomChoice': (Relation(('prob',), _sums_exactly_to_one,  # mmdet's AutoAugment / RandAugment too
+                                   'sum(prob) == 1 (one probability per sub-pipeline)'),),
+    'mmcv.Pad': (Relation(('size', 'size_divisor'), _exactly_one_set,
+                          'exactly one of size and size_divisor set (the other None)',
+                          lambda owner: not getattr(owner, 'pad_to_square', False)),
+                 Relation(('pad_to_square', 'size'), lambda square, size: not (square and size is not None),
+                          'size None under pad_to_square=True')),
     'mmengine._ParamScheduler': (Relation(('begin', 'end'), _ordered(strict=True), 'begin < end'),),
+    'mmengine.CosineAnnealingParamScheduler': (_ETA,),
+    'mmengine.CosineRestartParamScheduler': (_ETA,),
     'automl_mm.RandomResizedCrop': (_pair('crop_ratio_range'),),
 }
 
@@ -128,6 +165,17 @@ def _touched(runner: Any, values: Mapping[str, Any] | Sequence[str]) -> dict[int
     return found
 
 
+class _Overlaid:
+    """``owner`` as a relation's ``when`` sees it: the overlaid values first (a ``crop_type`` written beside the
+    ``crop_size`` it governs is judged as written, not as held before the writes)."""
+
+    def __init__(self, owner: Any, held: dict) -> None:
+        self._owner, self._held = owner, held
+
+    def __getattr__(self, name: str) -> Any:
+        return self._held[name] if name in self._held else getattr(self._owner, name)
+
+
 def _read(held: dict, owner: Any, setting: str) -> Any:
     attribute, _, index = setting.partition('.')
     value = held[attribute] if attribute in held else getattr(owner, attribute, None)
@@ -148,7 +196,7 @@ def relation_problem(runner: Any, values: Mapping[str, Any] | Sequence[str]) -> 
         for key, relation in relations_of(entry.owner):
             if not any(setting.split('.')[0] in entry.held for setting in relation.settings):
                 continue
-            if relation.when is not None and not relation.when(entry.owner):
+            if relation.when is not None and not relation.when(_Overlaid(entry.owner, entry.held)):
                 continue
             read = [_read(entry.held, entry.owner, setting) for setting in relation.settings]
             if relation.test(*read):
@@ -187,61 +235,103 @@ def check_written_relations(runner: Any, values: Mapping[str, Any], where: str) 
         raise ValueError(f'{where}: {found}')
 
 
-#: Combinations of choices :func:`check_choice_relations` tries per group of spaces writing one object; beyond it
-#: the trunk-start check holds each drawn pair.
+#: Combinations of choices :func:`check_choice_relations` tries per relation (of the distinct choices of the spaces
+#: writing its settings); beyond it the rest are left to the trunk-start check, with a warning naming the spaces.
 MAX_COMBINATIONS = 4096
+
+
+def _distinct(choices: Sequence[Any]) -> list[Any]:
+    return list({repr(choice): choice for choice in choices}.values())
 
 
 def check_choice_relations(runner: Any, spaces: Sequence[Any]) -> None:
     """Refuse, before the first trunk, spaces whose choices can break a relation of :data:`CONSTRUCTOR_RELATIONS`
     together (``min_mag`` from one space, ``max_mag`` from another) or with what the object holds: every combination
-    of the choices of the spaces writing one object is tried (up to :data:`MAX_COMBINATIONS`). A Gaussian (no
-    ``choices``) on a side of a relation is refused by its worst case: every transform's image is unbounded above
-    (:data:`~automl_mm.ohl.value_ranges.TRANSFORM_IMAGES`), so it breaks an order or a sum with positive
-    probability, whatever the other side holds.
+    of the distinct choices of the spaces writing a setting of one relation is tried (a space writing another
+    attribute of the object does not multiply them). Beyond :data:`MAX_COMBINATIONS` the first ones are tried and a
+    warning names the spaces and the relation: the others are held only at each trunk start (a run stopped there).
+    A Gaussian (no ``choices``) on a side of a relation is tried at the two ends of its transform's image
+    (:data:`~automl_mm.ohl.value_ranges.TRANSFORM_IMAGES`, unbounded above): one that breaks the relation there
+    breaks it with positive probability (the low side of an order, a sum), one that keeps it at both ends never
+    does (``transform='exp'`` on ``max_mag`` above ``min_mag=0.0``, on a cosine scheduler's ``eta_min``); one
+    writing a whole pair is refused.
 
     Raises:
         ValueError: naming the spaces, the choices (or the transform and its image), both paths, both values, the
             relation and the class.
     """
-    groups: dict[int, list[tuple[Any, str]]] = {}
+    groups: dict[tuple[int, int], list[tuple[Any, str]]] = {}
+    candidates: dict[int, list[Any]] = {}
     for space in spaces:
-        if getattr(space, 'choices', None) is None:
-            _check_gaussian(runner, space)
-            continue
+        if getattr(space, 'choices', None) is not None:
+            candidates[id(space)] = _distinct(space.choices)
+        elif hasattr(getattr(space, 'distribution', None), 'mean'):
+            candidates[id(space)] = _image_ends(space)
+        else:
+            continue  # a duck-typed space: its draws are held at each trunk start
         for path in getattr(space, 'targets', None) or []:
-            for key in _touched(runner, [path]):
-                groups.setdefault(key, []).append((space, path))
-    for writers in groups.values():
+            for key, entry in _touched(runner, [path]).items():
+                for index, (_, relation) in enumerate(relations_of(entry.owner)):
+                    if any(setting.split('.')[0] in entry.held for setting in relation.settings):
+                        attribute = path.rsplit('.', 1)[-1]
+                        if getattr(space, 'choices', None) is None and attribute in entry.held and \
+                                any(setting.startswith(f'{attribute}.') for setting in relation.settings):
+                            _refuse_gaussian(space, path, entry, relation, key)  # a whole pair from one Gaussian
+                        groups.setdefault((key, index), []).append((space, path))
+    for (key, index), writers in groups.items():
         owners = list(dict.fromkeys(space for space, _ in writers))
-        combos = itertools.islice(itertools.product(*(space.choices for space in owners)), MAX_COMBINATIONS)
-        for combo in combos:
+        choices = [candidates[id(space)] for space in owners]
+        total = 1
+        for some in choices:
+            total *= len(some)
+        if total > MAX_COMBINATIONS:
+            from mmengine.logging import print_log
+
+            relation = relations_of(_touched(runner, [writers[0][1]])[key].owner)[index]
+            print_log(f'OHL spaces {", ".join(repr(space.name) for space in owners)}: {total} combinations of their '
+                      f'choices on {relation[1].text} ({relation[0]}); the first {MAX_COMBINATIONS} were tried before '
+                      'the first trunk, the others are held only at each trunk start, where one that breaks it stops '
+                      'the run', logger='current', level=30)
+        for combo in itertools.islice(itertools.product(*choices), MAX_COMBINATIONS):
             values = {path: combo[owners.index(space)] for space, path in writers}
             found = relation_problem(runner, values)
-            if found is not None:
-                drawn = ', '.join(f'{space.name!r} drawing {choice!r}' for space, choice in zip(owners, combo))
-                raise ValueError(f'OHL spaces {drawn}: {found}; a copy that drew them would stop or train with an '
-                                 'inverted range. Give choices that keep the relation in every combination')
+            if found is None:
+                continue
+            for space, path in writers:
+                if getattr(space, 'choices', None) is None:  # a Gaussian among them: its image, not a choice
+                    entry = _touched(runner, [path])[key]
+                    _refuse_gaussian(space, path, entry, relations_of(entry.owner)[index][1],
+                                     relations_of(entry.owner)[index][0])
+            drawn = ', '.join(f'{space.name!r} drawing {choice!r}' for space, choice in zip(owners, combo))
+            raise ValueError(f'OHL spaces {drawn}: {found}; a copy that drew them would stop, train with an '
+                             'inverted range or ignore a written value. Give choices that keep the relation in '
+                             'every combination')
 
 
-def _check_gaussian(runner: Any, space: Any) -> None:
-    """Refuse a Gaussian space writing a side of a relation (:func:`check_choice_relations`: its worst case)."""
+def _image_ends(space: Any) -> list[float]:
+    """The two ends of a Gaussian space's transform's image, inside it: an order or a sum broken anywhere in the
+    image is broken at one of them (an open end: the nearest float inside; an infinite one: 1e300)."""
+    import math
+
     from .value_ranges import TRANSFORM_IMAGES
 
-    if not hasattr(getattr(space, 'distribution', None), 'mean'):
-        return  # not a Gaussian: a duck-typed space
+    image = TRANSFORM_IMAGES.get(getattr(space, 'transform', None), TRANSFORM_IMAGES[None])
+    low = -1e300 if math.isinf(image.low) else math.nextafter(image.low, math.inf) if image.low_open else image.low
+    high = 1e300 if math.isinf(image.high) else \
+        math.nextafter(image.high, -math.inf) if image.high_open else image.high
+    return [low, high]
+
+
+def _refuse_gaussian(space: Any, path: str, entry: _Touched, relation: Relation, key: str) -> None:
+    """Refuse a Gaussian space writing a side of a relation it can break (:func:`check_choice_relations`)."""
+    from .value_ranges import TRANSFORM_IMAGES
+
     transform = getattr(space, 'transform', None)
-    for path in getattr(space, 'targets', None) or []:
-        for entry in _touched(runner, [path]).values():
-            for key, relation in relations_of(entry.owner):
-                if relation.when is not None and not relation.when(entry.owner) or \
-                        not any(setting.split('.')[0] in entry.held for setting in relation.settings):
-                    continue
-                held = ' and '.join(f'{entry.path}.{setting}={_read(entry.held, entry.owner, setting)!r}'
-                                    for setting in relation.settings)
-                raise ValueError(
-                    f'OHL space {space.name!r}: attribute path {path!r}: a Gaussian sample under transform='
-                    f'{transform!r} takes any value in {TRANSFORM_IMAGES.get(transform)}, so it breaks '
-                    f'{relation.text} ({held} now), which {key} checks in its constructor '
-                    f'({type(entry.owner).__name__}), with positive probability: the trunk that drew it would be '
-                    'refused and the run stopped. Search it with a Categorical over choices that keep the relation')
+    held = ' and '.join(f'{entry.path}.{setting}={_read(entry.held, entry.owner, setting)!r}'
+                        for setting in relation.settings)
+    raise ValueError(
+        f'OHL space {space.name!r}: attribute path {path!r}: a Gaussian sample under transform='
+        f'{transform!r} takes any value in {TRANSFORM_IMAGES.get(transform)}, so it breaks '
+        f'{relation.text} ({held} now), which {key} checks in its constructor '
+        f'({type(entry.owner).__name__}), with positive probability: the trunk that drew it would be '
+        'refused and the run stopped. Search it with a Categorical over choices that keep the relation')

@@ -76,6 +76,9 @@ ROWS = {
     'mmcv.RandomResize/ratio_range': (lambda: _mmcv('RandomResize', scale=(32, 32), ratio_range=(0.5, 1.5)),
                                       ('ratio_range.0', 'ratio_range.1'), (2.0, 3.0), (1.2, 0.8),
                                       r'ratio_range\[0\] <= ratio_range\[1\]'),
+    'mmcv.RandomChoice/prob': (lambda: _mmcv('RandomChoice', transforms=[[], []], prob=[0.5, 0.5]),
+                               ('prob.0', 'prob.1'), (0.7, 0.3), (0.6, 0.5),
+                               r'sum\(prob\) == 1 \(one probability per sub-pipeline\)'),
     'mmengine._ParamScheduler/begin': (_scheduler, ('begin', 'end'), (20, 30), (5, 5), 'begin < end'),
     'automl_mm.RandomResizedCrop/crop_ratio_range': (_crop, ('crop_ratio_range.0', 'crop_ratio_range.1'),
                                                      (0.05, 0.06), (0.5, 0.4),
@@ -83,8 +86,56 @@ ROWS = {
 }
 
 
+def _cosine(name, **kwargs):
+    from mmengine.optim import scheduler
+
+    optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
+    return getattr(scheduler, name)(optimizer, begin=0, end=10, **kwargs)
+
+
+# Relations no pair of lone writes keeps (one side must be None): '<table key>/<first setting>': (build the object,
+# writes that keep it, writes that break it, the message); each written in both orders
+NONE_ROWS = {
+    'mmcv.Pad/size': (lambda: _mmcv('Pad', size_divisor=32), {'size': (32, 32), 'size_divisor': None},
+                      {'size': (32, 32)}, r't\.size=\(32, 32\) and t\.size_divisor=32 break exactly one of size and '
+                                          r'size_divisor set \(the other None\), which mmcv\.Pad'),
+    'mmcv.Pad/pad_to_square': (lambda: _mmcv('Pad', size=(32, 32)), {'pad_to_square': True, 'size': None},
+                               {'pad_to_square': True}, r't\.pad_to_square=True and t\.size=\(32, 32\) break size '
+                                                        r'None under pad_to_square=True, which mmcv\.Pad'),
+    'mmengine.CosineAnnealingParamScheduler/eta_min': (
+        lambda: _cosine('CosineAnnealingLR', T_max=10, eta_min_ratio=0.1), {'eta_min': 0.01, 'eta_min_ratio': None},
+        {'eta_min': 0.01}, r't\.eta_min=0\.01 and t\.eta_min_ratio=0\.1 break exactly one of eta_min and eta_min_ratio '
+                           r'set \(the other None\), which mmengine\.CosineAnnealingParamScheduler'),
+    'mmengine.CosineRestartParamScheduler/eta_min': (
+        lambda: _cosine('CosineRestartLR', periods=[5, 5], restart_weights=[1, 1], eta_min=0.0),
+        {'eta_min_ratio': 0.1, 'eta_min': None}, {'eta_min': None},
+        r't\.eta_min=None and t\.eta_min_ratio=None break exactly one of eta_min and eta_min_ratio set'),
+}
+
+
+@pytest.mark.parametrize('row', sorted(NONE_ROWS))
+def test_a_setting_read_only_where_another_is_none_is_held_with_it(row):
+    """mmcv's ``Pad`` reads ``size`` only without ``size_divisor`` (and ``pad_to_square``), mmengine's cosine
+    schedulers ``eta_min`` only without ``eta_min_ratio``: a write beside the other changed nothing, and both None
+    stopped the run (``None`` in arithmetic)."""
+    build, good, bad, message = NONE_ROWS[row]
+    for writes in (good, dict(reversed(good.items()))):
+        runner = SimpleNamespace(t=build())
+        for attribute, value in writes.items():
+            set_attribute(runner, f't.{attribute}', value)
+        check_relations(runner, [f't.{a}' for a in writes], 'OHL trunk 3')
+        check_written_relations(SimpleNamespace(t=build()), {f't.{a}': v for a, v in writes.items()}, 'hook')
+    runner = SimpleNamespace(t=build())
+    for attribute, value in bad.items():
+        set_attribute(runner, f't.{attribute}', value)
+    with pytest.raises(ValueError, match=rf'^OHL trunk 3: {message}'):
+        check_relations(runner, [f't.{a}' for a in bad], 'OHL trunk 3')
+    with pytest.raises(ValueError, match=rf'^hook: {message}'):
+        check_written_relations(SimpleNamespace(t=build()), {f't.{a}': v for a, v in bad.items()}, 'hook')
+
+
 def test_every_relation_of_the_table_has_a_row():
-    assert set(ROWS) == {f'{key}/{relation.settings[0].split(".")[0]}'
+    assert set(ROWS) | set(NONE_ROWS) == {f'{key}/{relation.settings[0].split(".")[0]}'
                          for key, relations in CONSTRUCTOR_RELATIONS.items() for relation in relations}
 
 
@@ -106,7 +157,7 @@ def test_a_pair_is_judged_after_all_writes_in_either_order(row):
             shown = ' and '.join(f't\\.{re.escape(p.split(".", 1)[1])}={re.escape(repr(v))}'
                                  for p, v in values.items())
             verb = 'break'
-            if key == 'mmcv.RandomFlip':  # one setting: the whole list
+            if key in ('mmcv.RandomFlip', 'mmcv.RandomChoice'):  # one setting: the whole list
                 shown, verb = r't\.prob=\[0\.6, 0\.5\]', 'breaks'
             message = rf'{shown} {verb} {relation}, which {re.escape(key)} checks in its constructor'
             with pytest.raises(ValueError, match=rf'^OHL trunk 3: {message}'):
@@ -144,6 +195,31 @@ def test_a_gaussian_on_a_side_of_a_relation_is_refused_by_its_worst_case_before_
                                          r'\(t\.scaling_ratio_range\.0=0\.5 and t\.scaling_ratio_range\.1=1\.5 now\), '
                                          r'which mmdet\.RandomAffine'):
         check_choice_relations(runner, [gaussian])
+    whole = AttributeSpace(dict(type='DiagGaussian', mean=[0.0, 0.0], std=0.1), target='t.scaling_ratio_range',
+                           transform='exp', name='w')  # both sides from one draw: either order, independently
+    with pytest.raises(ValueError, match=r"OHL space 'w': attribute path 't\.scaling_ratio_range': a Gaussian"):
+        check_choice_relations(runner, [whole])
+
+
+def test_a_gaussian_that_keeps_the_relation_over_its_whole_image_is_not_refused():
+    """``exp`` on ``max_mag`` is above ``min_mag=0.0`` wherever it lands, and a cosine scheduler's ``eta_min``
+    beside no ratio is set whatever is drawn: refusing them refused legal searches. ``min_mag=0.1`` is not."""
+    def gaussian(path, transform='exp'):
+        return AttributeSpace(dict(type='DiagGaussian', mean=[0.0], std=0.1), target=path, transform=transform,
+                              name='g')
+
+    runner = SimpleNamespace(t=_mmdet('Brightness', min_mag=0.0, max_mag=1.9),
+                             s=_cosine('CosineAnnealingLR', T_max=10, eta_min=0.001))
+    check_choice_relations(runner, [gaussian('t.max_mag')])
+    check_choice_relations(runner, [gaussian('s.eta_min', None)])
+    with pytest.raises(ValueError, match=r"OHL space 'g': attribute path 't\.max_mag': .*breaks min_mag <= max_mag"):
+        check_choice_relations(runner, [gaussian('t.max_mag'), AttributeSpace(
+            dict(type='Categorical'), target='t.min_mag', choices=[0.0, 0.1], name='low')])
+    with pytest.raises(ValueError, match=r"attribute path 't\.min_mag': .*breaks min_mag <= max_mag"):
+        check_choice_relations(runner, [gaussian('t.min_mag')])
+    runner.t.min_mag = 0.1
+    with pytest.raises(ValueError, match=r"attribute path 't\.max_mag': .*\(t\.min_mag=0\.1 and t\.max_mag=1\.9 now\)"):
+        check_choice_relations(runner, [gaussian('t.max_mag')])
 
 
 def test_a_trunk_start_holds_the_relation_after_every_space_wrote():
@@ -182,3 +258,37 @@ def test_a_whole_pair_and_one_element_of_it_are_overlaid_as_written_the_whole_fi
     runner = SimpleNamespace(t=_mmdet('RandomCrop', crop_size=(10, 20), crop_type='absolute_range'))
     with pytest.raises(ValueError, match=r'crop_size\.0=30 and t\.crop_size\.1=12 break'):
         check_written_relations(runner, {'t.crop_size.1': 12, 't.crop_size': (30, 40)}, 'SetAttributesHook')
+
+
+def test_choices_are_multiplied_per_relation_and_past_the_cap_a_warning_names_the_spaces(caplog):
+    """A space writing another attribute of the object (``prob``) does not multiply a relation's combinations; past
+    :data:`MAX_COMBINATIONS` the untried ones are said, not dropped silently."""
+    from mmengine.logging import MMLogger
+
+    from automl_mm.ohl import constructor_relations
+
+    runner = SimpleNamespace(t=_mmdet('Brightness', min_mag=0.1, max_mag=1.9))
+    low = AttributeSpace(dict(type='Categorical'), target='t.min_mag', choices=[0.1, 0.2, 0.3], name='low')
+    high = AttributeSpace(dict(type='Categorical'), target='t.max_mag', choices=[1.0, 1.5, 1.0], name='high')
+    prob = AttributeSpace(dict(type='Categorical'), target='t.prob', choices=[0.1, 0.2, 0.3], name='prob')
+    logger = MMLogger.get_current_instance()
+    logger.addHandler(caplog.handler)
+    try:
+        with pytest.MonkeyPatch.context() as patch:
+            patch.setattr(constructor_relations, 'MAX_COMBINATIONS', 6)  # 3 x 2 distinct: prob not multiplied
+            check_choice_relations(runner, [low, high, prob])
+            assert 'combinations' not in caplog.text
+            high.choices = [1.0, 1.5, 0.25]  # 9 > 6: (0.3, 0.25) is the ninth, untried
+            check_choice_relations(runner, [low, high, prob])
+    finally:
+        logger.removeHandler(caplog.handler)
+    assert ("OHL spaces 'low', 'high': 9 combinations of their choices on min_mag <= max_mag "
+            '(mmdet.ColorTransform); the first 6 were tried') in caplog.text
+
+
+def test_a_choice_probability_list_is_held_to_numpys_tolerance_not_to_exact_equality():
+    """np.random.choice takes [0.3, 0.6, 0.1] (summing to 0.9999999999999999), which the written pair makes."""
+    runner = SimpleNamespace(t=_mmcv('RandomChoice', transforms=[[], [], []], prob=[0.3, 0.2, 0.5]))
+    check_written_relations(runner, {'t.prob.1': 0.6, 't.prob.2': 0.1}, 'hook')
+    with pytest.raises(ValueError, match=r'sum\(prob\) == 1'):
+        check_written_relations(runner, {'t.prob.1': 0.6, 't.prob.2': 0.09}, 'hook')
