@@ -35,8 +35,10 @@ what trains read that value only once, when it was built, the write changes noth
   training), and a dataloader's workers, restarted after a data write, get the loaded list. automl_mm's datasets that
   carve a split (``split`` and their ``SPLIT_ARGS``: ``ImageFolderDataset``'s ``reward_ratio`` / ``seed``,
   ``FashionMNISTDataset``'s and ``CIFAR10Dataset``'s ``reward_size`` / ``seed``, ``DigitsDataset``'s
-  ``split_sizes`` / ``seed``) and ``NoisyLabelDataset`` (``noise_ratio``, ``seed``, ``noise_type``,
-  ``num_classes``: the flipped labels) are refused there.
+  ``split_sizes`` / ``seed``), ``NoisyLabelDataset`` (``noise_ratio``, ``seed``, ``noise_type``,
+  ``num_classes``: the flipped labels), ``DigitsDataset``'s ``img_size`` / ``max_samples`` / ``samples_per_class``,
+  ``FashionMNISTDataset``'s ``max_samples`` / ``samples_per_class``, mmengine ``BaseDataset``'s ``ann_file`` /
+  ``data_root`` / ``data_prefix`` / ``filter_cfg`` / ``_indices`` and mmdet's ``proposal_file`` are refused there.
 
 A plain attribute that a module copied into another one at ``__init__`` and that is not in the table (e.g. a head
 reading its loss's ``use_sigmoid`` into ``use_sigmoid_cls``) cannot be seen from the attributes alone: check a
@@ -106,6 +108,15 @@ DERIVED_AT_INIT: dict[str, tuple[frozenset, str, str]] = {
 READ_AT_LOAD: dict[str, tuple[frozenset, str]] = {
     'automl_mm.NoisyLabelDataset': (frozenset({'noise_ratio', 'seed', 'noise_type', 'num_classes'}),
                                     'the flipped labels of its data list'),
+    # read only in load_data_list (the images rendered at img_size, the ones kept)
+    'automl_mm.DigitsDataset': (frozenset({'img_size', 'max_samples', 'samples_per_class'}),
+                                'the images of its data list and which of them it keeps'),
+    'automl_mm.FashionMNISTDataset': (frozenset({'max_samples', 'samples_per_class'}),
+                                      'which images its data list keeps'),
+    # mmengine reads them in load_data_list / filter_data / full_init (data_prefix joined to data_root at __init__)
+    'mmengine.BaseDataset': (frozenset({'ann_file', 'data_root', 'data_prefix', 'filter_cfg', '_indices'}),
+                             'its data list (the annotations read, their paths, the ones filtered or indexed)'),
+    'mmdet.BaseDetDataset': (frozenset({'proposal_file'}), 'the proposals of its data list'),
 }
 
 

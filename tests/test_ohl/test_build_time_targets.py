@@ -195,3 +195,11 @@ def test_a_datasets_settings_read_only_when_it_loads_its_data_list_are_refused()
         with pytest.raises(ValueError, match=rf"writes {re.escape(path)}, but \w+ \(.*\) reads '{attribute}' only "
                                              rf'when it loads its data list .*to make {made}.*separate runs'):
             check_owned_attribute(runner, path, 'me')
+    digits = noisy.dataset  # its images were rendered and kept at load: the same kind, missed beside it
+    for attribute, made in (('img_size', 'the images of its data list'), ('max_samples', 'the images of'),
+                            ('filter_cfg', 'its data list'), ('data_root', 'its data list')):
+        with pytest.raises(ValueError, match=rf"DigitsDataset \(train_dataloader\.dataset\.dataset\) reads "
+                                             rf"'{attribute}' only when it loads its data list .*to make {made}"):
+            check_owned_attribute(runner, f'train_dataloader.dataset.dataset.{attribute}', 'me')
+    assert digits.img_size == 8
+    check_owned_attribute(runner, 'train_dataloader.dataset.dataset.max_refetch', 'me')  # read at every item
