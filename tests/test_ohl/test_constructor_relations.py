@@ -292,3 +292,37 @@ def test_a_choice_probability_list_is_held_to_numpys_tolerance_not_to_exact_equa
     check_written_relations(runner, {'t.prob.1': 0.6, 't.prob.2': 0.1}, 'hook')
     with pytest.raises(ValueError, match=r'sum\(prob\) == 1'):
         check_written_relations(runner, {'t.prob.1': 0.6, 't.prob.2': 0.09}, 'hook')
+
+
+def _relation_rank(rank, tmp):
+    import json
+    import os.path as osp
+
+    from _forked_ranks import join_gloo
+    from _spaces import begin_trunk
+
+    join_gloo(rank, 2, osp.join(tmp, 'init'))
+    # one draw (min_mag=0.3) on both ranks; only rank 1's object holds a max_mag below it
+    runner = SimpleNamespace(t=_mmdet('Brightness', min_mag=0.1, max_mag=0.5 if rank == 0 else 0.2))
+    space = AttributeSpace(dict(type='Categorical', logits=[30.0, -30.0]), target='t.min_mag', choices=[0.3, 0.1],
+                           name='low')
+    try:
+        begin_trunk([space], runner)
+        out = 'trained'
+    except Exception as err:  # noqa: BLE001 (what each rank met is the result)
+        out = f'{type(err).__name__}: {err}'
+    with open(osp.join(tmp, f'rank{rank}.json'), 'w') as f:
+        json.dump(out, f)
+
+
+def test_a_pair_broken_on_one_rank_at_a_trunk_start_stops_every_rank_there(tmp_path):
+    """Copies draw apart, so one rank alone can meet a broken pair: the others must stop at the same trunk start,
+    not wait for it in the trunk's first collective. Real 2-rank gloo group, forked."""
+    import json
+
+    from _forked_ranks import fork_ranks
+
+    fork_ranks(_relation_rank, (str(tmp_path),), timeout=120)
+    outs = [json.loads((tmp_path / f'rank{rank}.json').read_text()) for rank in range(2)]
+    assert outs[1].startswith('ValueError: OHL trunk 0 (copy 0): t.min_mag=0.3 and t.max_mag=0.2 break'), outs
+    assert outs[0].startswith('RankFailure: ') and 'failed on rank 1' in outs[0], outs
