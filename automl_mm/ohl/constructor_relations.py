@@ -248,8 +248,10 @@ def check_choice_relations(runner: Any, spaces: Sequence[Any]) -> None:
     """Refuse, before the first trunk, spaces whose choices can break a relation of :data:`CONSTRUCTOR_RELATIONS`
     together (``min_mag`` from one space, ``max_mag`` from another) or with what the object holds: every combination
     of the distinct choices of the spaces writing a setting of one relation is tried (a space writing another
-    attribute of the object does not multiply them). Beyond :data:`MAX_COMBINATIONS` the first ones are tried and a
-    warning names the spaces and the relation: the others are held only at each trunk start (a run stopped there).
+    attribute of the object does not multiply them), with what the object holds and with each trunk's values of a
+    ``TrunkScheduleHook`` writing it (written at later trunk starts). Beyond :data:`MAX_COMBINATIONS` the first ones
+    are tried and a warning names the spaces and the relation: the others are held only at each trunk start (a run
+    stopped there).
     A Gaussian (no ``choices``) on a side of a relation is tried at the two ends of its transform's image
     (:data:`~automl_mm.ohl.value_ranges.TRANSFORM_IMAGES`, unbounded above): one that breaks the relation there
     breaks it with positive probability (the low side of an order, a sum), one that keeps it at both ends never
@@ -292,9 +294,12 @@ def check_choice_relations(runner: Any, spaces: Sequence[Any]) -> None:
                       f'choices on {relation[1].text} ({relation[0]}); the first {MAX_COMBINATIONS} were tried before '
                       'the first trunk, the others are held only at each trunk start, where one that breaks it stops '
                       'the run', logger='current', level=30)
+        steps = _replayed_steps(runner, key)
         for combo in itertools.islice(itertools.product(*choices), MAX_COMBINATIONS):
             values = {path: combo[owners.index(space)] for space, path in writers}
-            found = relation_problem(runner, values)
+            # with what the object holds, then with a TrunkScheduleHook's later trunks' values on the same object
+            found = next((problem + step for step, replayed in steps
+                          if (problem := relation_problem(runner, {**replayed, **values})) is not None), None)
             if found is None:
                 continue
             for space, path in writers:
@@ -306,6 +311,25 @@ def check_choice_relations(runner: Any, spaces: Sequence[Any]) -> None:
             raise ValueError(f'OHL spaces {drawn}: {found}; a copy that drew them would stop, train with an '
                              'inverted range or ignore a written value. Give choices that keep the relation in '
                              'every combination')
+
+
+def _replayed_steps(runner: Any, key: int) -> list[tuple[str, dict]]:
+    """``('', {})`` (what the object holds) and, per trunk of each ``TrunkScheduleHook`` of the run, ``(' with
+    <hook>'s trunk <t> values', {path: value})`` for its paths that write the object of id ``key``: its later trunks'
+    values are written at those trunk starts, after this check, beside the spaces' draws. A trunk whose values break a
+    relation alone is left to the hook's own refusal."""
+    from .replay_hooks import TrunkScheduleHook
+
+    steps: list[tuple[str, dict]] = [('', {})]
+    for hook in getattr(runner, 'hooks', None) or []:
+        if not isinstance(hook, TrunkScheduleHook) or not getattr(hook, 'values', None):
+            continue
+        paths = [path for path in hook.values if key in _touched(runner, [path])]
+        for trunk in range(max((len(hook.values[path]) for path in paths), default=0)):
+            step = {path: hook.values[path][min(trunk, len(hook.values[path]) - 1)] for path in paths}
+            if relation_problem(runner, step) is None:
+                steps.append((f" (with TrunkScheduleHook's trunk {trunk} values {step})", step))
+    return steps
 
 
 def _image_ends(space: Any) -> list[float]:

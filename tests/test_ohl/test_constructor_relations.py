@@ -185,6 +185,20 @@ def test_the_spaces_choices_are_tried_in_every_combination_before_the_first_trun
         check_choice_relations(runner, [low])
 
 
+def test_the_spaces_choices_are_tried_with_a_trunk_schedule_of_the_other_side_before_the_first_trunk():
+    """A ``TrunkScheduleHook`` writes ``max_mag=0.4`` at trunk 1, after ``OHLHook.before_train``: a space's
+    ``min_mag=0.5`` beside it stopped the run at trunk 1's start; the choices are tried with every trunk's values."""
+    runner = SimpleNamespace(t=_mmdet('Brightness', min_mag=0.1, max_mag=1.9), hooks=[])
+    low = AttributeSpace(dict(type='Categorical'), target='t.min_mag', choices=[0.1, 0.5], name='low')
+    runner.hooks.append(TrunkScheduleHook({'t.max_mag': [1.9, 1.0]}, trunk_iters=10))
+    check_choice_relations(runner, [low])
+    runner.hooks.append(TrunkScheduleHook({'t.max_mag': [1.9, 0.4]}, trunk_iters=10))
+    with pytest.raises(ValueError, match=r"'low' drawing 0\.5: t\.min_mag=0\.5 and t\.max_mag=0\.4 break "
+                                         r"min_mag <= max_mag, .*\(with TrunkScheduleHook's trunk 1 values "
+                                         r"\{'t\.max_mag': 0\.4\}\)"):
+        check_choice_relations(runner, [low])
+
+
 def test_a_gaussian_on_a_side_of_a_relation_is_refused_by_its_worst_case_before_the_first_trunk():
     runner = SimpleNamespace(t=_mmdet('RandomAffine', scaling_ratio_range=(0.5, 1.5)))
     gaussian = AttributeSpace(dict(type='DiagGaussian', mean=[0.0], std=0.1), target='t.scaling_ratio_range.0',
