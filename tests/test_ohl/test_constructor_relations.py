@@ -340,3 +340,18 @@ def test_a_pair_broken_on_one_rank_at_a_trunk_start_stops_every_rank_there(tmp_p
     outs = [json.loads((tmp_path / f'rank{rank}.json').read_text()) for rank in range(2)]
     assert outs[1].startswith('ValueError: OHL trunk 0 (copy 0): t.min_mag=0.3 and t.max_mag=0.2 break'), outs
     assert outs[0].startswith('RankFailure: ') and 'failed on rank 1' in outs[0], outs
+
+
+def test_a_trunk_schedules_write_is_held_with_what_another_writer_left_and_a_relation_only_where_it_applies():
+    """``TrunkScheduleHook`` writes at each trunk start after a space (or anything) moved the other side since its
+    ``before_train``; and ``RandomCrop``'s order holds under ``absolute_range`` only (a relative crop's two
+    fractions are drawn apart: ``(0.9, 0.5)`` is legal)."""
+    runner = SimpleNamespace(t=_mmdet('Brightness', min_mag=0.1, max_mag=0.5))
+    hook = TrunkScheduleHook({'t.max_mag': [0.5, 0.3]}, trunk_iters=10)
+    hook._order = None
+    hook._apply(runner, 1)
+    runner.t.min_mag = 0.4  # another writer, after the schedule's before_train
+    with pytest.raises(ValueError, match=r'^TrunkScheduleHook: trunk 1: t\.min_mag=0\.4 and t\.max_mag=0\.3 break'):
+        hook._apply(runner, 1)
+    relative = SimpleNamespace(t=_mmdet('RandomCrop', crop_size=(0.5, 0.9), crop_type='relative_range'))
+    check_written_relations(relative, {'t.crop_size.0': 0.9, 't.crop_size.1': 0.5}, 'hook')
