@@ -49,7 +49,7 @@ def resolve_attribute(runner: Any, path: str) -> list[tuple[Any, Any]]:
             raise ValueError(f'attribute path {path!r} cannot end with *')
         if isinstance(node, (list, tuple)) and not last.lstrip('-').isdigit():
             raise ValueError(f'attribute path {path!r}: {last!r} cannot index a {type(node).__name__} (an integer '
-                             'is needed)')
+                             f'is needed){_element_hint(node, last, path, len(parts) - 1)}')
         key: Any = int(last) if isinstance(node, (list, tuple)) else last
         if isinstance(node, dict):
             if last not in node:
@@ -178,10 +178,22 @@ def _children(node: Any, part: str, path: str, depth: int, tolerant: bool = Fals
         if is_optimizer(node):
             problem += _momentum_hint(node.defaults, part, path, depth, 'param_groups.*.')
         if problem.endswith(f'has no attribute {part!r}'):
-            problem += _close_name_hint(node, part)
+            problem += _element_hint(node, part, path, depth) or _close_name_hint(node, part)
     if tolerant:
         return None
     raise ValueError(f'attribute path {path!r}: {problem}')
+
+
+def _element_hint(node: Any, part: str, path: str, depth: int) -> str:
+    """``"; did you mean '<path>' (its element <i> is a <part>)?"`` where ``part`` (at ``depth`` of ``path``) names
+    the class of elements of the list, tuple or module sequence ``node`` (``hooks.EMAHook.momentum``: the runner's
+    hooks are a list in priority order), the path with each such element's index in its place; else ``''``."""
+    if not isinstance(node, SEQUENCES):
+        return ''
+    parts = path.split('.')
+    meant = [f"{'.'.join(parts[:depth] + [str(i)] + parts[depth + 1:])!r} (its element {i} is a {part})"
+             for i, element in enumerate(node) if type(element).__name__ == part]
+    return f'; did you mean {" or ".join(meant)}?' if meant else ''
 
 
 def _close_name_hint(node: Any, part: str) -> str:

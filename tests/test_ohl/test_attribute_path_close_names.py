@@ -37,3 +37,25 @@ def test_a_name_close_to_nothing_gets_no_guess():
     with pytest.raises(ValueError) as info:
         get_attribute(_runner(), 'model.loss_bbox.zzz')
     assert str(info.value) == "attribute path 'model.loss_bbox.zzz': L1Loss has no attribute 'zzz'"
+
+
+class EMAHook:
+    def __init__(self):
+        self.momentum = 0.1
+
+
+class OtherHook:
+    pass
+
+
+def test_a_list_element_named_by_its_class_is_offered_its_index():
+    """runner.hooks is a list in priority order: ``hooks.EMAHook.momentum`` was refused with ``list has no attribute
+    'EMAHook'``, and the index to write took trial and error (``hooks.4`` was a DistSamplerSeedHook)."""
+    runner = SimpleNamespace(hooks=[OtherHook(), EMAHook()])
+    for path, meant in (('hooks.EMAHook.momentum', 'hooks.1.momentum'), ('hooks.EMAHook', 'hooks.1')):
+        with pytest.raises(ValueError) as info:
+            get_attribute(runner, path)
+        assert f"did you mean {meant!r} (its element 1 is a EMAHook)?" in str(info.value), info.value
+    with pytest.raises(ValueError) as info:
+        get_attribute(runner, 'hooks.MissingHook.momentum')
+    assert 'did you mean' not in str(info.value)
