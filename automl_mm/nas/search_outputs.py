@@ -23,6 +23,17 @@ from .scoring import recalibrate_bn
 from .search_log import warn
 
 
+def _read_from(written: str, absolute: str) -> str:
+    """Where the data path ``written`` (as the retrain config has it) was read from at the export, for the copy's
+    header beside ``absolute`` (what the copy holds): ``'relative to <cwd>'``, or, for an ``ann_file`` that the
+    export joined to its dataset's ``data_root`` (its images read through a backend), ``"joined to its data_root:
+    '<path>' relative to <cwd>"`` (it was named relative to the search's directory, where it is not)."""
+    cwd = os.getcwd()
+    if osp.abspath(written) == osp.abspath(absolute):
+        return f'relative to {cwd}'
+    return f'joined to its data_root: {osp.relpath(absolute, cwd)!r} relative to {cwd}'
+
+
 class SearchOutputs:
     """What a search loop writes, and how it ends (a mixin of :class:`~automl_mm.nas.loop.SearchLoopBase`).
 
@@ -115,7 +126,7 @@ class SearchOutputs:
                       f'(its _base_ chain merged), inherited by {final_name}\n')
             rewritten, left, kept = data_paths[0]
             if rewritten:  # the originals, for a reader who moves the data with the work dir
-                header += ''.join(f'# {key}: {old!r} (relative to {os.getcwd()}) written as {new!r}\n'
+                header += ''.join(f'# {key}: {old!r} ({_read_from(old, new)}) written as {new!r}\n'
                                   for key, old, new in rewritten)
             self.write_text(copy_name, header + text)
             base = f'./{copy_name}'

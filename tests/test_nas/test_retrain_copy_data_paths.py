@@ -221,6 +221,13 @@ other = dict(dataset=dict(type='CocoDataset', data_root='data/coco/', ann_file='
     assert ("other.dataset.ann_file='annotations/gone.json' (joined to data_root 'data/coco/') kept as "
             f'written, relative to the directory a run starts in ({tmp_path} for the search)') in said[0]
     assert 'dataloader' not in said[0]
+    # the copy's header: the ann_file as written is relative to its data_root, not to the search's directory (it
+    # said "'annotations/a.json' (relative to <search dir>)": a reader moving the data put it at the wrong place)
+    with open(tmp_path / 'pc_nas_retrain_config.py') as f:
+        header = [line for line in f if line.startswith('# train_dataloader.dataset.ann_file')]
+    assert header == [f"# train_dataloader.dataset.ann_file: 'annotations/a.json' (joined to its data_root: "
+                      f"'data/coco/annotations/a.json' relative to {tmp_path}) written as "
+                      f"'{tmp_path / 'data/coco/annotations/a.json'}'\n"], header
 
 
 def test_kept_ann_files_without_data_root_and_proposal_files_are_named_not_file_client_args_ones(tmp_path,
