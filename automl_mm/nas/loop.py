@@ -555,9 +555,10 @@ class SearchLoopBase(SearchResumeChecks, SearchOutputs, IterBasedTrainLoop):
         reasons = unscored_reasons(pool.history[-1], pool.rule)
         best = max(len(kept), 5)
         shown = [(i, c, s) for i, (c, s) in enumerate(ranking) if i < best or not math.isfinite(s)]
-        more = len(shown) - min(best, len(ranking))
-        lines = [f'[{name}] the best {min(best, len(ranking))} of {len(ranking)}'
-                 + (f' and {more} more without a score' if more else '') + f' ({self.metric_key}, '
+        # counted apart: "the best 5 of 6 and 1 more without a score" was said over 3 scores and 3 without one
+        unscored = sum(not math.isfinite(s) for _, s in ranking)
+        lines = [f'[{name}] the best {len(shown) - unscored} of {len(ranking) - unscored}'
+                 + (f' scored and {unscored} without a score' if unscored else '') + f' ({self.metric_key}, '
                  f'{"higher" if pool.rule == "greater" else "lower"} is better; the first {len(kept)} kept):']
         lines += [f'  {i + 1:>2}. {self.metric_key}={score_text(score, reasons.get(c))}  {describe(c)}'
                   for i, c, score in shown]

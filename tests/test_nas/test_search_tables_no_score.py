@@ -42,12 +42,24 @@ def test_both_stages_list_a_candidate_without_a_completion_with_why(monkeypatch)
     scores = {(0, 0): 0.6, (0, 1): 0.55, (0, 2): 0.5, (1, 0): 0.45, (1, 1): 0.4, (1, 2): -math.inf}
     lines = _stage(pool, scores, logged)
     table = lines[lines.index(next(line for line in lines if 'the best' in line)):]
-    assert table[0].startswith('[stage2] the best 5 of 6 and 1 more without a score (accuracy/top1, higher is '
+    assert table[0].startswith('[stage2] the best 5 of 5 scored and 1 without a score (accuracy/top1, higher is '
                                'better; the first 2 kept):')
     assert table[1:] == ['   1. accuracy/top1=0.6000  (0, 0)', '   2. accuracy/top1=0.5500  (0, 1)',
                          '   3. accuracy/top1=0.5000  (0, 2)', '   4. accuracy/top1=0.4500  (1, 0)',
                          '   5. accuracy/top1=0.4000  (1, 1)',
                          f'   6. accuracy/top1=no score ({NO_COMPLETION})  (1, 2)']
+
+
+def test_the_header_counts_the_candidates_without_a_score_among_the_best_5(monkeypatch):
+    """A 2-rank PC-NAS smoke's last stage: 3 of 6 candidates scored, 3 without a completion within the cost limit.
+    The header said "the best 5 of 6 and 1 more without a score" over 3 scores and 3 "no score" rows."""
+    logged = []
+    monkeypatch.setattr(loop, 'print_log', lambda msg, **kw: logged.append(msg))
+    monkeypatch.setattr(loop, 'warn', lambda msg: None)
+    pool = PartialArchitecturePool(LayerwiseSpace([list(range(6))]), pool_size=2)
+    lines = _stage(pool, {(c, ): 0.1 * (c + 1) if c < 3 else -math.inf for c in range(6)}, logged)
+    assert lines[-7].startswith('[stage1] the best 3 of 3 scored and 3 without a score (accuracy/top1, '), lines
+    assert [line.split('=')[1].startswith('no score') for line in lines[-6:]] == [False] * 3 + [True] * 3, lines
 
 
 def test_the_final_pool_names_a_candidate_kept_without_a_score(monkeypatch):
@@ -97,7 +109,7 @@ def test_a_candidate_without_metrics_past_the_best_5_is_listed_under_less(monkey
     monkeypatch.setattr(loop, 'warn', lambda msg: None)
     pool = PartialArchitecturePool(LayerwiseSpace([list(range(7))] * 2), pool_size=2, rule='less')
     lines = _stage(pool, {(c, ): math.inf if c == 6 else 0.1 * (c + 1) for c in range(7)}, logged)
-    assert '[stage1] the best 5 of 7 and 1 more without a score' in lines[-7]
+    assert '[stage1] the best 5 of 6 scored and 1 without a score' in lines[-7]
     assert lines[-1] == f'   7. accuracy/top1=no score ({NO_METRICS})  (6,)'
 
 
