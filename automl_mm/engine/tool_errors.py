@@ -197,6 +197,25 @@ def _summarized_by_torchrun(shown: str) -> bool:
         return False
 
 
+def _crash_summarized_by_torchrun(err: BaseException) -> bool:
+    """Whether torchrun's summary will show ``err`` (an error that is no refusal) with its traceback, so that the
+    process need not print it: it runs under ``tools/_torchrun.py`` (:data:`TORCHRUN_SUMMARY_VARIABLE`), and its error
+    file holds ``err`` (torchelastic's ``'<type>: <message>'``) with a Python traceback as ``py_callstack``. Python
+    printed the traceback on the rank's console (each line after ``[rank<r>]: ``) and the summary, the end of the
+    console, printed it again as the Root Cause. Where the file holds another error or none, it is printed."""
+    import json
+
+    if os.environ.get(TORCHRUN_SUMMARY_VARIABLE) != '1' or not os.environ.get('TORCHELASTIC_ERROR_FILE'):
+        return False
+    try:
+        with open(os.environ['TORCHELASTIC_ERROR_FILE']) as f:
+            message = json.load(f)['message']
+        return (message['message'] == f'{type(err).__name__}: {err}'
+                and message['extraInfo']['py_callstack'].startswith('Traceback (most recent call last)'))
+    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return False
+
+
 def exit_on_refusal(main: Callable[[], Any], tool: str) -> Any:
     """Run a tool's ``main()``; one of automl_mm's refusals (:func:`raised_as_refusal`) ends the process with its
     message alone, ``<tool>: error: <message>`` and a line naming the error's type (and, for one raised from an
@@ -206,7 +225,9 @@ def exit_on_refusal(main: Callable[[], Any], tool: str) -> Any:
     not at all where torchrun's summary shows it at the end, :func:`_summarized_by_torchrun`), exit status 1, where
     Python printed the whole traceback first (tens of lines of mmengine and automl_mm frames above the one line a
     new user needs). Any other error (a bug, mmengine's or a plugin's own error) propagates
-    with its traceback, as does a refusal when ``AUTOML_MM_TRACEBACK`` is set (not ``''`` / ``0``).
+    with its traceback (under ``tools/_torchrun.py`` it ends the process with exit status 1 unprinted where torchrun's
+    summary shows it with its traceback, :func:`_crash_summarized_by_torchrun`), as does a refusal when
+    ``AUTOML_MM_TRACEBACK`` is set (not ``''`` / ``0``).
 
     Args:
         main: The tool's ``main`` (called without arguments: it reads ``sys.argv``); the folder of its file holds
@@ -217,7 +238,8 @@ def exit_on_refusal(main: Callable[[], Any], tool: str) -> Any:
         What ``main()`` returned.
 
     Raises:
-        SystemExit: 1 after a refusal.
+        SystemExit: 1 after a refusal, and after a crash that torchrun's summary shows
+            (:func:`_crash_summarized_by_torchrun`).
     """
     if os.environ.get(TRACEBACK_VARIABLE, '') not in ('', '0'):
         return main()
@@ -225,6 +247,9 @@ def exit_on_refusal(main: Callable[[], Any], tool: str) -> Any:
         return main()
     except Exception as err:  # noqa: BLE001 - anything else is raised again below, traceback and all
         if not raised_as_refusal(err, _tool_folder(main)):
+            if _crash_summarized_by_torchrun(err):  # the end of the console shows its traceback once
+                sys.stdout.flush()
+                raise SystemExit(1) from None
             raise
         text = _message(err)
         # a local worker's failure (launch.WorkerError) carries the worker's traceback: the variable adds this one's;

@@ -181,3 +181,42 @@ def test_a_torch_whose_main_has_no_wrapped_function_still_prints_the_summary(mon
         runpy.run_path(TORCHRUN)['main']()
     assert stop.value.code == 1
     assert 'tools/train.py FAILED' in capsys.readouterr().err
+
+
+@pytest.mark.parametrize('under_summary', [True, False])
+def test_a_crash_the_summary_shows_with_its_traceback_is_not_printed_by_its_rank_too(tmp_path, monkeypatch, capsys,
+                                                                                       under_summary):
+    """A hook's crash on rank 1 of tools/dist_train.sh: the rank printed its traceback (each line after
+    ``[rank1]: ``) and torchrun's summary, the end of the console, printed it again as the Root Cause. Under
+    tools/_torchrun.py the summary shows it once; a torchrun without it (the variable unset) gets it printed."""
+    import automl_mm.engine.rank_failures as rank_failures
+    from automl_mm.engine.rank_failures import recorded_for_torchrun
+
+    handler = rank_failures.TorchrunErrorHandler()
+    monkeypatch.setattr(handler, 'initialize', lambda: None)  # no faulthandler on pytest's captured stderr
+    monkeypatch.setattr(rank_failures, 'TORCHRUN_ERRORS', handler)
+    monkeypatch.delenv('AUTOML_MM_TRACEBACK', raising=False)
+    monkeypatch.setenv(TORCHRUN_SUMMARY_VARIABLE, '1' if under_summary else '')
+    path = tmp_path / 'error.json'
+    monkeypatch.setenv('TORCHELASTIC_ERROR_FILE', str(path))
+    if not under_summary:
+        with pytest.raises(IndexError):  # propagates: Python prints its traceback
+            exit_on_refusal(recorded_for_torchrun(_own_crash), 'tools/train.py')
+        return
+    with pytest.raises(SystemExit) as stop:
+        exit_on_refusal(recorded_for_torchrun(_own_crash), 'tools/train.py')
+    assert stop.value.code == 1
+    shown = json.loads(path.read_text())['message']['extraInfo']['py_callstack']
+    assert shown.startswith('Traceback (most recent call last)') and 'in _own_crash' in shown, shown
+    assert capsys.readouterr().err == ''
+
+
+def test_a_crash_whose_error_file_holds_another_error_is_still_raised(tmp_path, monkeypatch):
+    """The file holds an earlier error of this rank (or none could be written): the crash is not in the summary."""
+    monkeypatch.delenv('AUTOML_MM_TRACEBACK', raising=False)
+    monkeypatch.setenv(TORCHRUN_SUMMARY_VARIABLE, '1')
+    path = tmp_path / 'error.json'
+    monkeypatch.setenv('TORCHELASTIC_ERROR_FILE', str(path))
+    _write_error(path, 'Traceback (most recent call last):\n  File "y.py", line 2\nValueError: x')
+    with pytest.raises(IndexError):
+        exit_on_refusal(_own_crash, 'tools/train.py')
