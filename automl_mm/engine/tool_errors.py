@@ -179,21 +179,39 @@ def refusal_text(refused_as: str, message: str) -> str:
 TORCHRUN_SUMMARY_VARIABLE = 'AUTOML_MM_TORCHRUN_SUMMARY'
 
 
-def _summarized_by_torchrun(shown: str) -> bool:
-    """Whether torchrun's summary will show ``shown`` (:func:`refusal_text`) for this process, so that the process
-    need not print it: it runs under ``tools/_torchrun.py`` (:data:`TORCHRUN_SUMMARY_VARIABLE`), and its error file
-    (``TORCHELASTIC_ERROR_FILE``) holds ``shown`` as what the summary prints (``py_callstack``). Every rank printed
-    its refusal above the summary (the same message from each rank that ran the same check), and the summary
-    repeated it. Where the file holds anything else (a traceback, nothing: it could not be written) the process
-    prints its refusal."""
+def _recorded_for_the_summary() -> dict | None:
+    """What this process's error file (``TORCHELASTIC_ERROR_FILE``) holds (torchelastic's ``message``: ``message``
+    and ``extraInfo.py_callstack``) where torchrun's summary of this attempt's failures will print it: under
+    ``tools/_torchrun.py`` (:data:`TORCHRUN_SUMMARY_VARIABLE`), on the last attempt torchrun allows
+    (``TORCHELASTIC_RESTART_COUNT`` >= ``TORCHELASTIC_MAX_RESTARTS``: with restarts left the agent restarts the
+    worker group and prints no summary, so an error left to it was shown nowhere); else ``None`` (also where the
+    file cannot be read)."""
     import json
 
     if os.environ.get(TORCHRUN_SUMMARY_VARIABLE) != '1' or not os.environ.get('TORCHELASTIC_ERROR_FILE'):
-        return False
+        return None
     try:
+        if int(os.environ.get('TORCHELASTIC_RESTART_COUNT', '0')) < int(os.environ.get('TORCHELASTIC_MAX_RESTARTS',
+                                                                                        '0')):
+            return None
         with open(os.environ['TORCHELASTIC_ERROR_FILE']) as f:
-            return json.load(f)['message']['extraInfo']['py_callstack'] == shown
+            message = json.load(f)['message']
+        return message if isinstance(message, dict) else None
     except (OSError, ValueError, KeyError, TypeError):
+        return None
+
+
+def _summarized_by_torchrun(shown: str) -> bool:
+    """Whether torchrun's summary will show ``shown`` (:func:`refusal_text`) for this process, so that the process
+    need not print it: its error file holds ``shown`` as what the summary prints (``py_callstack``) and the summary
+    will print it (:func:`_recorded_for_the_summary`). Every rank printed its refusal above the summary (the same
+    message from each rank that ran the same check), and the summary repeated it. Where the file holds anything else
+    (a traceback, nothing: it could not be written), or torchrun will restart the workers, the process prints its
+    refusal."""
+    recorded = _recorded_for_the_summary()
+    try:
+        return recorded is not None and recorded['extraInfo']['py_callstack'] == shown
+    except (KeyError, TypeError):
         return False
 
 
@@ -202,17 +220,14 @@ def _crash_summarized_by_torchrun(err: BaseException) -> bool:
     process need not print it: it runs under ``tools/_torchrun.py`` (:data:`TORCHRUN_SUMMARY_VARIABLE`), and its error
     file holds ``err`` (torchelastic's ``'<type>: <message>'``) with a Python traceback as ``py_callstack``. Python
     printed the traceback on the rank's console (each line after ``[rank<r>]: ``) and the summary, the end of the
-    console, printed it again as the Root Cause. Where the file holds another error or none, it is printed."""
-    import json
-
-    if os.environ.get(TORCHRUN_SUMMARY_VARIABLE) != '1' or not os.environ.get('TORCHELASTIC_ERROR_FILE'):
-        return False
+    console, printed it again as the Root Cause. Where the file holds another error or none, or torchrun will restart
+    the workers (:func:`_recorded_for_the_summary`), it is printed."""
+    recorded = _recorded_for_the_summary()
     try:
-        with open(os.environ['TORCHELASTIC_ERROR_FILE']) as f:
-            message = json.load(f)['message']
-        return (message['message'] == f'{type(err).__name__}: {err}'
-                and message['extraInfo']['py_callstack'].startswith('Traceback (most recent call last)'))
-    except (OSError, ValueError, KeyError, TypeError, AttributeError):
+        return recorded is not None and (recorded['message'] == f'{type(err).__name__}: {err}'
+                                         and recorded['extraInfo']['py_callstack'].startswith('Traceback (most '
+                                                                                               'recent call last)'))
+    except (KeyError, TypeError, AttributeError):
         return False
 
 

@@ -220,3 +220,32 @@ def test_a_crash_whose_error_file_holds_another_error_is_still_raised(tmp_path, 
     _write_error(path, 'Traceback (most recent call last):\n  File "y.py", line 2\nValueError: x')
     with pytest.raises(IndexError):
         exit_on_refusal(_own_crash, 'tools/train.py')
+
+
+@pytest.mark.parametrize('restart_count, printed', [('0', True), ('1', True), ('2', False)])
+@pytest.mark.parametrize('refusal', [True, False])
+def test_an_error_is_left_to_the_summary_only_on_the_last_attempt_torchrun_allows(tmp_path, monkeypatch, capsys,
+                                                                                  restart_count, printed, refusal):
+    """Under ``torchrun --max-restarts 2`` a failed attempt with restarts left is restarted without a summary: an
+    error left to it (a refusal, a crash) was shown nowhere. It is printed by its rank there, and left to the summary
+    on the last attempt."""
+    import automl_mm.engine.tool_errors as tool_errors
+
+    monkeypatch.setattr(tool_errors, 'raised_as_refusal', lambda err, tool_folder=None: refusal)
+    monkeypatch.delenv('AUTOML_MM_TRACEBACK', raising=False)
+    monkeypatch.setenv(TORCHRUN_SUMMARY_VARIABLE, '1')
+    monkeypatch.setenv('TORCHELASTIC_MAX_RESTARTS', '2')
+    monkeypatch.setenv('TORCHELASTIC_RESTART_COUNT', restart_count)
+    path = tmp_path / 'error.json'
+    monkeypatch.setenv('TORCHELASTIC_ERROR_FILE', str(path))
+    recorded = SAID if refusal else 'Traceback (most recent call last):\n  File "x.py"\nValueError: x'
+    message = 'ValueError: train_cfg.max_epochs must be >= 1, got 0'
+    path.write_text(json.dumps({'message': {'message': message, 'extraInfo': {'py_callstack': recorded}}}))
+    if not refusal and printed:  # propagates: Python prints its traceback
+        with pytest.raises(ValueError):
+            exit_on_refusal(_refusing, 'tools/train.py')
+        return
+    with pytest.raises(SystemExit) as stop:
+        exit_on_refusal(_refusing, 'tools/train.py')
+    assert stop.value.code == 1
+    assert (f'tools/train.py: {SAID}' in capsys.readouterr().err) == printed
