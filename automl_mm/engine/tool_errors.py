@@ -184,15 +184,18 @@ def _recorded_for_the_summary() -> dict | None:
     and ``extraInfo.py_callstack``) where torchrun's summary of this attempt's failures will print it: under
     ``tools/_torchrun.py`` (:data:`TORCHRUN_SUMMARY_VARIABLE`), on the last attempt torchrun allows
     (``TORCHELASTIC_RESTART_COUNT`` >= ``TORCHELASTIC_MAX_RESTARTS``: with restarts left the agent restarts the
-    worker group and prints no summary, so an error left to it was shown nowhere); else ``None`` (also where the
-    file cannot be read)."""
+    worker group and prints no summary, so an error left to it was shown nowhere), and not on several nodes under
+    ``--max-restarts`` (``GROUP_WORLD_SIZE`` > 1: a node's agent restarts its workers without a summary where another
+    node's agent, with restarts left, rejoins the rendezvous while this rank exits, whatever this node's count says:
+    each agent counts only its own group's failures); else ``None`` (also where the file cannot be read)."""
     import json
 
     if os.environ.get(TORCHRUN_SUMMARY_VARIABLE) != '1' or not os.environ.get('TORCHELASTIC_ERROR_FILE'):
         return None
     try:
-        if int(os.environ.get('TORCHELASTIC_RESTART_COUNT', '0')) < int(os.environ.get('TORCHELASTIC_MAX_RESTARTS',
-                                                                                        '0')):
+        restarts = int(os.environ.get('TORCHELASTIC_MAX_RESTARTS', '0'))
+        if int(os.environ.get('TORCHELASTIC_RESTART_COUNT', '0')) < restarts or \
+                restarts > 0 and int(os.environ.get('GROUP_WORLD_SIZE', '1')) > 1:
             return None
         with open(os.environ['TORCHELASTIC_ERROR_FILE']) as f:
             message = json.load(f)['message']

@@ -222,10 +222,12 @@ def test_a_crash_whose_error_file_holds_another_error_is_still_raised(tmp_path, 
         exit_on_refusal(_own_crash, 'tools/train.py')
 
 
-@pytest.mark.parametrize('restart_count, printed', [('0', True), ('1', True), ('2', False)])
+@pytest.mark.parametrize('restart_count, printed, nodes', [('0', True, '1'), ('1', True, '1'), ('2', False, '1'),
+                                                           ('2', True, '2')])
 @pytest.mark.parametrize('refusal', [True, False])
 def test_an_error_is_left_to_the_summary_only_on_the_last_attempt_torchrun_allows(tmp_path, monkeypatch, capsys,
-                                                                                  restart_count, printed, refusal):
+                                                                                  restart_count, printed, refusal,
+                                                                                  nodes):
     """Under ``torchrun --max-restarts 2`` a failed attempt with restarts left is restarted without a summary: an
     error left to it (a refusal, a crash) was shown nowhere. It is printed by its rank there, and left to the summary
     on the last attempt."""
@@ -236,6 +238,9 @@ def test_an_error_is_left_to_the_summary_only_on_the_last_attempt_torchrun_allow
     monkeypatch.setenv(TORCHRUN_SUMMARY_VARIABLE, '1')
     monkeypatch.setenv('TORCHELASTIC_MAX_RESTARTS', '2')
     monkeypatch.setenv('TORCHELASTIC_RESTART_COUNT', restart_count)
+    # several nodes: another node's agent with restarts left (each counts its own failures) restarts this one's
+    # workers without a summary when it rejoins while this rank exits
+    monkeypatch.setenv('GROUP_WORLD_SIZE', nodes)
     path = tmp_path / 'error.json'
     monkeypatch.setenv('TORCHELASTIC_ERROR_FILE', str(path))
     recorded = SAID if refusal else 'Traceback (most recent call last):\n  File "x.py"\nValueError: x'
