@@ -37,8 +37,9 @@ what trains read that value only once, when it was built, the write changes noth
   ``FashionMNISTDataset``'s and ``CIFAR10Dataset``'s ``reward_size`` / ``seed``, ``DigitsDataset``'s
   ``split_sizes`` / ``seed``), ``NoisyLabelDataset`` (``noise_ratio``, ``seed``, ``noise_type``,
   ``num_classes``: the flipped labels), ``DigitsDataset``'s ``img_size`` / ``max_samples`` / ``samples_per_class``,
-  ``FashionMNISTDataset``'s ``max_samples`` / ``samples_per_class``, mmengine ``BaseDataset``'s ``ann_file`` /
-  ``data_root`` / ``data_prefix`` / ``filter_cfg`` / ``_indices`` and mmdet's ``proposal_file`` are refused there.
+  ``FashionMNISTDataset``'s ``max_samples`` / ``samples_per_class``, ``ImageFolderDataset``'s ``allow_empty``,
+  mmengine ``BaseDataset``'s ``ann_file`` / ``data_root`` / ``data_prefix`` / ``filter_cfg`` / ``_indices`` and
+  mmdet's ``proposal_file`` are refused there.
 
 A plain attribute that a module copied into another one at ``__init__`` and that is not in the table (e.g. a head
 reading its loss's ``use_sigmoid`` into ``use_sigmoid_cls``) cannot be seen from the attributes alone: check a
@@ -113,6 +114,8 @@ READ_AT_LOAD: dict[str, tuple[frozenset, str]] = {
                                 'the images of its data list and which of them it keeps'),
     'automl_mm.FashionMNISTDataset': (frozenset({'max_samples', 'samples_per_class'}),
                                       'which images its data list keeps'),
+    # read only in check_sources / load_data_list (_listed_items): whether an empty class folder is refused
+    'automl_mm.ImageFolderDataset': (frozenset({'allow_empty'}), 'the class folders its data list accepts'),
     # mmengine reads them in load_data_list / filter_data / full_init (data_prefix joined to data_root at __init__)
     'mmengine.BaseDataset': (frozenset({'ann_file', 'data_root', 'data_prefix', 'filter_cfg', '_indices'}),
                              'its data list (the annotations read, their paths, the ones filtered or indexed)'),

@@ -203,3 +203,5 @@ def test_a_datasets_settings_read_only_when_it_loads_its_data_list_are_refused()
             check_owned_attribute(runner, f'train_dataloader.dataset.dataset.{attribute}', 'me')
     assert digits.img_size == 8
     check_owned_attribute(runner, 'train_dataloader.dataset.dataset.max_refetch', 'me')  # read at every item
+    with pytest.raises(ValueError, match=r"reads 'allow_empty' only when it loads its data list .*to make the class"):
+        check_owned_attribute(runner, 'reward.dataset.allow_empty', 'me')  # read by its folder listing alone
