@@ -306,6 +306,20 @@ def test_a_choice_probability_list_is_held_to_numpys_tolerance_not_to_exact_equa
     check_written_relations(runner, {'t.prob.1': 0.6, 't.prob.2': 0.1}, 'hook')
     with pytest.raises(ValueError, match=r'sum\(prob\) == 1'):
         check_written_relations(runner, {'t.prob.1': 0.6, 't.prob.2': 0.09}, 'hook')
+    import numpy as np
+
+    for off, taken in ((1e-9, True), (1e-6, False)):  # numpy's own verdict at its tolerance's two sides
+        try:
+            np.random.choice(3, p=[0.3, 0.6, 0.1 + off])
+        except ValueError:
+            assert not taken
+        else:
+            assert taken
+        if taken:
+            check_written_relations(runner, {'t.prob.1': 0.6, 't.prob.2': 0.1 + off}, 'hook')
+            continue
+        with pytest.raises(ValueError, match=r'sum\(prob\) == 1'):
+            check_written_relations(runner, {'t.prob.1': 0.6, 't.prob.2': 0.1 + off}, 'hook')
 
 
 def _relation_rank(rank, tmp):
