@@ -234,6 +234,33 @@ def _crash_summarized_by_torchrun(err: BaseException) -> bool:
         return False
 
 
+#: Seconds a process that left its error to torchrun's summary (:func:`_summarized_by_torchrun`,
+#: :func:`_crash_summarized_by_torchrun`) may take to exit before it prints the error itself: the summary comes only
+#: once torchrun sees the process end, and an exit held up (a non-daemon thread, an ``atexit`` handler waiting on a
+#: peer, a process group's teardown) showed the error nowhere until then, or until a collective's timeout (30 min).
+SUMMARY_EXIT_GRACE_S = 30.0
+
+#: The timers :func:`_left_to_the_summary` armed (daemon threads: a process that exits in time ends them unfired).
+_ARMED: list = []
+
+
+def _left_to_the_summary(text: str) -> None:
+    """End this process with exit status 1 without printing ``text`` (torchrun's summary will), unless it is still
+    running :data:`SUMMARY_EXIT_GRACE_S` seconds later: ``text`` is then printed (each line after ``[rank<r>]: ``
+    where it is one of several ranks), so that an exit held up does not hide the error."""
+    import threading
+
+    rank = _rank_of_several()
+    note = (f'(this process left the error below to torchrun\'s summary but has not exited '
+            f'{SUMMARY_EXIT_GRACE_S:g} s later)\n{text}')
+    lines = [f'[rank{rank}]: {line}' if line and rank is not None else line for line in note.split('\n')]
+    timer = threading.Timer(SUMMARY_EXIT_GRACE_S, lambda: print('\n'.join(lines), file=sys.stderr, flush=True))
+    timer.daemon = True
+    timer.start()
+    _ARMED.append(timer)
+    raise SystemExit(1) from None
+
+
 def exit_on_refusal(main: Callable[[], Any], tool: str) -> Any:
     """Run a tool's ``main()``; one of automl_mm's refusals (:func:`raised_as_refusal`) ends the process with its
     message alone, ``<tool>: error: <message>`` and a line naming the error's type (and, for one raised from an
@@ -244,7 +271,8 @@ def exit_on_refusal(main: Callable[[], Any], tool: str) -> Any:
     Python printed the whole traceback first (tens of lines of mmengine and automl_mm frames above the one line a
     new user needs). Any other error (a bug, mmengine's or a plugin's own error) propagates
     with its traceback (under ``tools/_torchrun.py`` it ends the process with exit status 1 unprinted where torchrun's
-    summary shows it with its traceback, :func:`_crash_summarized_by_torchrun`), as does a refusal when
+    summary shows it with its traceback, :func:`_crash_summarized_by_torchrun`; either is printed after all where the
+    process has not exited :data:`SUMMARY_EXIT_GRACE_S` seconds later), as does a refusal when
     ``AUTOML_MM_TRACEBACK`` is set (not ``''`` / ``0``).
 
     Args:
@@ -267,7 +295,9 @@ def exit_on_refusal(main: Callable[[], Any], tool: str) -> Any:
         if not raised_as_refusal(err, _tool_folder(main)):
             if _crash_summarized_by_torchrun(err):  # the end of the console shows its traceback once
                 sys.stdout.flush()
-                raise SystemExit(1) from None
+                import traceback
+
+                _left_to_the_summary(''.join(traceback.format_exception(err)).rstrip('\n'))
             raise
         text = _message(err)
         # a local worker's failure (launch.WorkerError) carries the worker's traceback: the variable adds this one's;
@@ -276,7 +306,7 @@ def exit_on_refusal(main: Callable[[], Any], tool: str) -> Any:
         shown = f'error: {text}' if 'Traceback (most recent call last)' in text else refusal_text(refused_as, text)
         sys.stdout.flush()
         if _summarized_by_torchrun(shown):  # the end of the console shows it once (tools/_torchrun.py)
-            raise SystemExit(1) from None
+            _left_to_the_summary(f'{tool}: {shown}')
         rank = _rank_of_several()
         lines = f'{tool}: {shown}'.split('\n')
         if rank is not None:  # as torch's excepthook once the process group is up: which rank says it

@@ -22,6 +22,17 @@ TORCHRUN = osp.join(REPO_ROOT, 'tools/_torchrun.py')
 SAID = refusal_text('ValueError', 'train_cfg.max_epochs must be >= 1, got 0')
 
 
+@pytest.fixture(autouse=True)
+def _no_armed_timer():
+    """An error left to the summary arms a timer that prints it if the process has not exited in time
+    (tool_errors.SUMMARY_EXIT_GRACE_S): pytest's process goes on, so each test's are stopped after it."""
+    import automl_mm.engine.tool_errors as tool_errors
+
+    yield
+    while tool_errors._ARMED:
+        tool_errors._ARMED.pop().cancel()
+
+
 def _failure(tmp_path, rank: int, shown: str, stamp: int) -> ProcessFailure:
     path = tmp_path / f'{rank}.json'
     path.write_text(json.dumps({'message': {'message': 'ValueError: x', 'extraInfo': {
@@ -254,3 +265,32 @@ def test_an_error_is_left_to_the_summary_only_on_the_last_attempt_torchrun_allow
         exit_on_refusal(_refusing, 'tools/train.py')
     assert stop.value.code == 1
     assert (f'tools/train.py: {SAID}' in capsys.readouterr().err) == printed
+
+
+@pytest.mark.parametrize('refusal', [True, False])
+def test_an_error_left_to_the_summary_is_printed_where_the_process_has_not_exited_in_time(tmp_path, monkeypatch,
+                                                                                          capsys, refusal):
+    """The summary comes only once torchrun sees the rank end: an exit held up (a non-daemon thread, an atexit
+    handler waiting on a peer) showed the error nowhere, a crash's traceback included, until then."""
+    import automl_mm.engine.tool_errors as tool_errors
+
+    monkeypatch.setattr(tool_errors, 'raised_as_refusal', lambda err, tool_folder=None: refusal)
+    monkeypatch.setattr(tool_errors, 'SUMMARY_EXIT_GRACE_S', 0.05)
+    monkeypatch.delenv('AUTOML_MM_TRACEBACK', raising=False)
+    monkeypatch.setenv(TORCHRUN_SUMMARY_VARIABLE, '1')
+    monkeypatch.setenv('WORLD_SIZE', '2')
+    monkeypatch.setenv('RANK', '1')
+    path = tmp_path / 'error.json'
+    monkeypatch.setenv('TORCHELASTIC_ERROR_FILE', str(path))
+    message = 'ValueError: train_cfg.max_epochs must be >= 1, got 0'
+    recorded = SAID if refusal else 'Traceback (most recent call last):\n  File "x.py"\n' + message
+    path.write_text(json.dumps({'message': {'message': message, 'extraInfo': {'py_callstack': recorded}}}))
+    with pytest.raises(SystemExit):
+        exit_on_refusal(_refusing, 'tools/train.py')
+    assert capsys.readouterr().err == ''  # left to the summary
+    tool_errors._ARMED[-1].join(5)
+    said = capsys.readouterr().err
+    assert "[rank1]: (this process left the error below to torchrun's summary but has not exited" in said
+    assert (f'[rank1]: tools/train.py: {SAID.splitlines()[0]}' if refusal else
+            '[rank1]: Traceback (most recent call last)') in said, said
+    assert f'[rank1]: {message}' in said or refusal
