@@ -27,6 +27,8 @@ settings are read while training (a neck's ``num_outs`` / ``start_level`` are bu
   when built; held to ``np.random.choice``'s tolerance, which draws with it at every image and raises off it); mmcv
   ``Pad``: exactly one of ``size`` / ``size_divisor`` set, and ``size`` None under ``pad_to_square`` (``size`` is
   read only where the others are unset: a write beside them changed nothing).
+* mmcv ``Resize`` (mmdet's too): ``scale`` or ``scale_factor`` set, and a written ``scale_factor`` only where
+  ``scale`` is None (read only without one: beside it the write changed nothing).
 * mmengine parameter schedulers: ``begin < end``; the cosine ones (``CosineAnnealing*``, ``CosineRestart*``):
   exactly one of ``eta_min`` / ``eta_min_ratio`` set (``eta_min`` is read only without a ratio: written beside one it
   changed nothing; both None stopped the run at the next step).
@@ -117,6 +119,14 @@ CONSTRUCTOR_RELATIONS: dict[str, tuple[Relation, ...]] = {
                           lambda owner: not getattr(owner, 'pad_to_square', False)),
                  Relation(('pad_to_square', 'size'), lambda square, size: not (square and size is not None),
                           'size None under pad_to_square=True')),
+    # mmcv's Resize (mmdet's too) asserts one of scale / scale_factor set, and reads scale_factor only where scale is
+    # unset (``if self.scale``): both None stopped the run at the next image, a scale_factor beside a scale (a Resize
+    # inside RandomResize holds one) changed nothing
+    'mmcv.Resize': (Relation(('scale', 'scale_factor'), lambda scale, factor: scale is not None or factor is not None,
+                             'scale or scale_factor set (not both None)'),
+                    Relation(('scale_factor',), lambda factor: factor is None,
+                             'scale_factor None where scale is set (read only without a scale: written beside one it '
+                             'changes nothing)', lambda owner: getattr(owner, 'scale', None) is not None)),
     'mmengine._ParamScheduler': (Relation(('begin', 'end'), _ordered(strict=True), 'begin < end'),),
     'mmengine.CosineAnnealingParamScheduler': (_ETA,),
     'mmengine.CosineRestartParamScheduler': (_ETA,),

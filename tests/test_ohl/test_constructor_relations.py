@@ -102,6 +102,12 @@ NONE_ROWS = {
     'mmcv.Pad/pad_to_square': (lambda: _mmcv('Pad', size=(32, 32)), {'pad_to_square': True, 'size': None},
                                {'pad_to_square': True}, r't\.pad_to_square=True and t\.size=\(32, 32\) break size '
                                                         r'None under pad_to_square=True, which mmcv\.Pad'),
+    'mmcv.Resize/scale': (lambda: _mmcv('Resize', scale=(32, 32)), {'scale': None, 'scale_factor': 0.5},
+                          {'scale': None}, r't\.scale=None and t\.scale_factor=None break scale or scale_factor set '
+                                           r'\(not both None\), which mmcv\.Resize'),
+    'mmcv.Resize/scale_factor': (lambda: _mmcv('Resize', scale=(32, 32)), {'scale_factor': 0.5, 'scale': None},
+                                 {'scale_factor': 0.5}, r't\.scale_factor=0\.5 breaks scale_factor None where scale '
+                                                        r'is set .*, which mmcv\.Resize'),
     'mmengine.CosineAnnealingParamScheduler/eta_min': (
         lambda: _cosine('CosineAnnealingLR', T_max=10, eta_min_ratio=0.1), {'eta_min': 0.01, 'eta_min_ratio': None},
         {'eta_min': 0.01}, r't\.eta_min=0\.01 and t\.eta_min_ratio=0\.1 break exactly one of eta_min and eta_min_ratio '
