@@ -50,12 +50,22 @@ from .element_paths import replaced
 
 class Relation(NamedTuple):
     """``test`` of the values of ``settings`` (an attribute, or ``attribute.<index>``) of one object, written as
-    ``text``; held where ``when(owner)`` (always, without it), ``owner`` read with the values overlaid."""
+    ``text``; held where ``when(owner)`` (always, without it), ``owner`` read with the values overlaid. ``reads``:
+    the attributes ``when`` reads outside ``settings`` (a write of one of them makes the relation apply to what the
+    object holds: ``crop_type='absolute_range'`` written beside a held relative ``crop_size`` of (0.5, 0.3))."""
 
     settings: tuple[str, ...]
     test: Callable[..., bool]
     text: str
     when: Callable[[Any], bool] | None = None
+    reads: tuple[str, ...] = ()
+
+
+def _applies(relation: Relation, held: Mapping[str, Any] | Sequence[str]) -> bool:
+    """Whether writes of the attributes ``held`` reach ``relation``: a setting of it, or an attribute its ``when``
+    reads."""
+    return any(setting.split('.')[0] in held for setting in relation.settings) or \
+        any(name in held for name in relation.reads)
 
 
 def _number(value: Any) -> bool:
@@ -92,8 +102,9 @@ def _exactly_one_set(first: Any, second: Any) -> bool:
     return (first is None) != (second is None)
 
 
-def _pair(name: str, text: str | None = None, when: Callable[[Any], bool] | None = None) -> Relation:
-    return Relation((f'{name}.0', f'{name}.1'), _ordered(), text or f'{name}[0] <= {name}[1]', when)
+def _pair(name: str, text: str | None = None, when: Callable[[Any], bool] | None = None,
+          reads: tuple[str, ...] = ()) -> Relation:
+    return Relation((f'{name}.0', f'{name}.1'), _ordered(), text or f'{name}[0] <= {name}[1]', when, reads)
 
 
 _MAGS = Relation(('min_mag', 'max_mag'), _ordered(), 'min_mag <= max_mag')
@@ -106,7 +117,8 @@ _ETA = Relation(('eta_min', 'eta_min_ratio'), _exactly_one_set,
 CONSTRUCTOR_RELATIONS: dict[str, tuple[Relation, ...]] = {
     'mmdet.ColorTransform': (_MAGS,),
     'mmdet.GeomTransform': (_MAGS,),
-    'mmdet.RandomCrop': (_pair('crop_size', when=lambda owner: getattr(owner, 'crop_type', None) == 'absolute_range'),),
+    'mmdet.RandomCrop': (_pair('crop_size', when=lambda owner: getattr(owner, 'crop_type', None) == 'absolute_range',
+                               reads=('crop_type',)),),
     'mmdet.CutOut': (_pair('n_holes'),),
     'mmdet.RandomErasing': (_pair('n_patches'), _pair('ratio')),
     'mmdet.RandomAffine': (_pair('scaling_ratio_range'),),
@@ -116,7 +128,7 @@ CONSTRUCTOR_RELATIONS: dict[str, tuple[Relation, ...]] = {
                                    'sum(prob) == 1 (one probability per sub-pipeline)'),),
     'mmcv.Pad': (Relation(('size', 'size_divisor'), _exactly_one_set,
                           'exactly one of size and size_divisor set (the other None)',
-                          lambda owner: not getattr(owner, 'pad_to_square', False)),
+                          lambda owner: not getattr(owner, 'pad_to_square', False), ('pad_to_square',)),
                  Relation(('pad_to_square', 'size'), lambda square, size: not (square and size is not None),
                           'size None under pad_to_square=True')),
     # mmcv's Resize (mmdet's too) asserts one of scale / scale_factor set, and reads scale_factor only where scale is
@@ -204,7 +216,7 @@ def relation_problem(runner: Any, values: Mapping[str, Any] | Sequence[str]) -> 
     held (an object's own config was checked when it was built)."""
     for entry in _touched(runner, values).values():
         for key, relation in relations_of(entry.owner):
-            if not any(setting.split('.')[0] in entry.held for setting in relation.settings):
+            if not _applies(relation, entry.held):
                 continue
             if relation.when is not None and not relation.when(_Overlaid(entry.owner, entry.held)):
                 continue
@@ -284,7 +296,7 @@ def check_choice_relations(runner: Any, spaces: Sequence[Any]) -> None:
         for path in getattr(space, 'targets', None) or []:
             for key, entry in _touched(runner, [path]).items():
                 for index, (_, relation) in enumerate(relations_of(entry.owner)):
-                    if any(setting.split('.')[0] in entry.held for setting in relation.settings):
+                    if _applies(relation, entry.held):  # a space writing what its `when` reads joins its group
                         attribute = path.rsplit('.', 1)[-1]
                         if getattr(space, 'choices', None) is None and attribute in entry.held and \
                                 any(setting.startswith(f'{attribute}.') for setting in relation.settings):

@@ -375,3 +375,19 @@ def test_a_trunk_schedules_write_is_held_with_what_another_writer_left_and_a_rel
         hook._apply(runner, 1)
     relative = SimpleNamespace(t=_mmdet('RandomCrop', crop_size=(0.5, 0.9), crop_type='relative_range'))
     check_written_relations(relative, {'t.crop_size.0': 0.9, 't.crop_size.1': 0.5}, 'hook')
+
+
+def test_a_write_of_what_a_relations_condition_reads_is_judged_with_it():
+    """RandomCrop holds crop_size[0] <= [1] only under crop_type='absolute_range': a space drawing crop_type beside
+    one drawing crop_size.1 was tried in no combination (grouped per relation, by its settings alone), and a
+    crop_type written alone over a held relative (0.5, 0.3) passed the trunk-start check."""
+    runner = SimpleNamespace(t=_mmdet('RandomCrop', crop_size=(0.5, 0.9), crop_type='relative_range'))
+    kind = AttributeSpace(dict(type='Categorical'), target='t.crop_type', choices=['relative_range', 'absolute_range'],
+                          name='kind')
+    high = AttributeSpace(dict(type='Categorical'), target='t.crop_size.1', choices=[0.9, 0.3], name='high')
+    with pytest.raises(ValueError, match=r"'kind' drawing 'absolute_range', 'high' drawing 0\.3: .*crop_size\[0\] "
+                                         r'<= crop_size\[1\]'):
+        check_choice_relations(runner, [kind, high])
+    runner.t.crop_size = (0.5, 0.3)
+    with pytest.raises(ValueError, match=r'crop_size\[0\] <= crop_size\[1\]'):
+        check_written_relations(runner, {'t.crop_type': 'absolute_range'}, 'hook')
