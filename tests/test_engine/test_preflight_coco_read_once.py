@@ -84,22 +84,29 @@ def test_a_file_read_as_a_plain_path_and_through_a_local_backend_is_read_once(tm
     assert reads == Counter({'train.json': 1, 'val.json': 1})
 
 
-def test_the_start_up_check_knows_a_file_check_config_read_as_a_path_when_a_dataset_reads_it_through_a_local_backend(
-        tmp_path, monkeypatch):
-    """The start-up check skips the COCO files ``check_config`` read, which it keyed by real path for a plain path
-    and by the path as written for a backend's: a lazily built dataset reading the val file through a local
-    backend (spelled ``<root>/./val.json``) had it parsed again. Both are keyed by the local file now."""
-    from mmdet.datasets import CocoDataset
+def _register_caching_local(monkeypatch):
+    """Register ``automl_mm_test_caching_local``, a local backend under its own name, for this test only (and a
+    fresh backend-instance cache, so no instance of another test's backend answers)."""
     from mmengine.fileio import io as fileio_io
     from mmengine.fileio.backends import LocalBackend, backends
-
-    from automl_mm.engine.preflight_loading import check_before_loading
 
     class CachingLocal(LocalBackend):
         pass
 
     monkeypatch.setitem(backends, 'automl_mm_test_caching_local', CachingLocal)
     monkeypatch.setattr(fileio_io, 'backend_instances', {})
+
+
+def test_the_start_up_check_knows_a_file_check_config_read_as_a_path_when_a_dataset_reads_it_through_a_local_backend(
+        tmp_path, monkeypatch):
+    """The start-up check skips the COCO files ``check_config`` read, which it keyed by real path for a plain path
+    and by the path as written for a backend's: a lazily built dataset reading the val file through a local
+    backend (spelled ``<root>/./val.json``) had it parsed again. Both are keyed by the local file now."""
+    from mmdet.datasets import CocoDataset
+
+    from automl_mm.engine.preflight_loading import check_before_loading
+
+    _register_caching_local(monkeypatch)
     _coco(tmp_path, 'train.json', 't', 10)
     _coco(tmp_path, 'val.json', 'v', 200)
     cfg = _cfg(tmp_path, 'CocoDataset')
@@ -148,16 +155,10 @@ def test_a_loaded_dataset_reading_check_config_s_file_through_a_local_backend_is
     file with those ``check_config`` read by :func:`read_identity` too: no test held it (keyed by the path as
     written, a string never among the identities, the file was parsed again)."""
     from mmdet.datasets import CocoDataset
-    from mmengine.fileio import io as fileio_io
-    from mmengine.fileio.backends import LocalBackend, backends
 
     from automl_mm.engine.preflight_loading import check_before_loading
 
-    class CachingLocal(LocalBackend):
-        pass
-
-    monkeypatch.setitem(backends, 'automl_mm_test_caching_local', CachingLocal)
-    monkeypatch.setattr(fileio_io, 'backend_instances', {})
+    _register_caching_local(monkeypatch)
     _coco(tmp_path, 'train.json', 't', 10)
     _coco(tmp_path, 'val.json', 'v', 200)
     cfg = _cfg(tmp_path, 'CocoDataset')
