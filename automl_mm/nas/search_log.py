@@ -23,7 +23,7 @@ def warn(msg: str) -> None:
 #: Why a candidate of a search step has no score, as the step's history (``'no_score'``) and tables say it: its
 #: potential is ``-inf`` (no completion drawn within the cost limit: none admitted, or none found in ``max_tries``
 #: draws), or ``+inf`` under ``metric_rule='less'`` (an evaluation gave no metrics).
-NO_COMPLETION = 'no completion within the cost limit'
+NO_COMPLETION = 'no completion within the cost limit (a complete path: over it)'
 NO_METRICS = "an evaluation gave no metrics (+inf, the worst under metric_rule='less')"
 #: A candidate under ``metric_rule='greater'`` whose every evaluation gave no metrics: it scores 0, the worst.
 ALL_EMPTY = 'no metrics in any evaluation: the worst'

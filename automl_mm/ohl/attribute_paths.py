@@ -25,7 +25,8 @@ from .optimizer_base import check_base_key, is_optimizer, momentum_hint, read_ba
 
 def resolve_attribute(runner: Any, path: str) -> list[tuple[Any, Any]]:
     """``(container, key)`` pairs that ``path`` names; ``*`` fans out over a list or tuple, ``model`` is the unwrapped
-    model. A container may be a tuple: write with :func:`set_attribute`, which replaces it in its parent.
+    model. A container may be a tuple: write with :func:`~automl_mm.ohl.attributes.set_attribute`, which replaces it
+    in its parent.
 
     A base-form path (``optim_wrapper.optimizer.weight_decay``, module docstring) gives ``(optimizer, key)``.
 

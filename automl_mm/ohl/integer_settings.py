@@ -308,7 +308,7 @@ def integer_advice(runner: Any, path: str) -> str:
 
 
 def _integer_setting(runner: Any, path: str) -> tuple[str, str] | None:
-    from .attributes import resolve_attribute
+    from .attribute_paths import resolve_attribute
 
     for current, advice in _integer_pairs(resolve_attribute(runner, path), path, runner):
         held = _held_integers(current)

@@ -379,7 +379,7 @@ def target_ranges(runner: Any, path: str) -> list[tuple[Interval, str]]:
     Raises:
         ValueError: as :func:`~automl_mm.ohl.attributes.resolve_attribute` for a path that does not resolve.
     """
-    from .attributes import path_chains, resolve_attribute
+    from .attribute_paths import path_chains, resolve_attribute
     from .optimizer_base import is_optimizer
 
     parts = path.split('.')
@@ -406,7 +406,7 @@ def target_ranges(runner: Any, path: str) -> list[tuple[Interval, str]]:
 def _chains(runner: Any, path: str) -> list[list[tuple[str, Any]]]:
     """The chains of ``path`` to its value (:func:`~automl_mm.ohl.attributes.path_chains`); none for an optimiser
     group or base-form path (checked by the optimiser's rules) or one that does not resolve (named elsewhere)."""
-    from .attributes import path_chains
+    from .attribute_paths import path_chains
 
     if group_key(path) is not None:
         return []
