@@ -31,7 +31,7 @@ import torch
 from mmengine.dist import all_gather_object, all_reduce, get_world_size, is_distributed
 from torch.distributed.elastic.multiprocessing.errors import ErrorHandler
 
-from automl_mm.engine.tool_errors import origin_output
+from automl_mm.engine.tool_errors import origin_output, raised_as_refusal
 
 
 class RankFailure(RuntimeError):
@@ -50,6 +50,29 @@ class RankFailure(RuntimeError):
     def __init__(self, message: str, rank: int, cause: str, waited: bool = False) -> None:
         super().__init__(message)
         self.rank, self.cause, self.waited = rank, cause, waited
+
+
+class KeptFailure(RuntimeError):
+    """A rank's own error kept beside a later error that would have dropped it (the failure agreement's collective,
+    or the start of its process group, failed: :func:`keeping_own_failure`, ``ohl.trunk.meet_at_trunk_end``), raised
+    from it: ``'<head><type>: <message><note><tail>'``.
+
+    A tool prints it as it prints its cause (:func:`~automl_mm.engine.tool_errors.raised_as_refusal` reads
+    ``shown_as_refusal``): where the cause is one of automl_mm's refusals, as a refusal (its message alone, which
+    holds the cause's, and no note); else with the Python traceback, the cause's above this error's, and the note
+    says so (``' (its traceback, printed above this error's, is the cause of this error)'``). It used to be printed
+    as a refusal whatever its cause, its message pointing at a traceback that was printed nowhere.
+
+    Attributes:
+        shown_as_refusal: Whether the cause is one of automl_mm's refusals, as :func:`~automl_mm.engine.tool_errors.
+            raised_as_refusal` says of it (without a tool's folder).
+    """
+
+    def __init__(self, head: str, failure: BaseException, tail: str = '') -> None:
+        self.shown_as_refusal = raised_as_refusal(failure)
+        note = '' if self.shown_as_refusal else \
+            " (its traceback, printed above this error's, is the cause of this error)"
+        super().__init__(f'{head}{type(failure).__name__}: {failure}{note}{tail}')
 
 
 #: What torch 2.14's backends and stores say where a rank waited in a collective (or the store) for a peer that
@@ -198,19 +221,19 @@ def keeping_own_failure(failure: BaseException | None, what: str) -> Iterator[No
     ``failure``, check_config's refusal, names): the block's error alone dropped it.
 
     Raises:
-        RuntimeError: the block's ``Exception`` (gloo / NCCL, mmengine's ``init_dist``) on a rank whose ``failure``
+        KeptFailure: the block's ``Exception`` (gloo / NCCL, mmengine's ``init_dist``) on a rank whose ``failure``
             is set: ``'{what}: the ranks could not agree on a failure ({block's error}). This rank had failed first:
-            {type}: {message} (its traceback is the cause of this error)'``, chained from ``failure``. Without a
-            ``failure``: the block's error as it was.
+            {type}: {message}'`` and, where ``failure`` is no refusal of automl_mm's, ``' (its traceback, printed
+            above this error's, is the cause of this error)'``, chained from ``failure``. Without a ``failure``: the
+            block's error as it was.
     """
     try:
         yield
     except Exception as err:  # noqa: BLE001 (re-raised below, or kept beside this rank's own failure)
         if failure is None:
             raise
-        raise RuntimeError(
-            f'{what}: the ranks could not agree on a failure ({err}). This rank had failed first: '
-            f'{type(failure).__name__}: {failure} (its traceback is the cause of this error)') from failure
+        raise KeptFailure(f'{what}: the ranks could not agree on a failure ({err}). This rank had failed first: ',
+                          failure) from failure
 
 
 def agree_on_failure(failure: BaseException | None, what: str, group: Any = None) -> None:

@@ -53,7 +53,13 @@ def raised_as_refusal(err: BaseException, tool_folder: str | None = None) -> boo
     method's bare ``raise NotImplementedError`` reached: a refusal says what to change, and this one would print
     ``<tool>: error: `` and nothing else). ``tool_folder``: the folder of the tool that runs, its code automl_mm's
     own too (:func:`exit_on_refusal` gives it: under a non-editable install the tools are not beside the package).
+
+    An error that keeps a rank's own error as its cause (``rank_failures.KeptFailure``) is one where that cause is:
+    its ``shown_as_refusal`` attribute, which its message agrees with.
     """
+    kept = getattr(err, 'shown_as_refusal', None)
+    if isinstance(kept, bool):
+        return kept
     if err.__traceback__ is None or isinstance(err, AssertionError):  # an assert states an invariant: a bug's
         return False
     if not _message(err).strip():  # raise NotImplementedError of an abstract method: says nothing, a bug's

@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from mmengine.hooks import Hook
 
-from automl_mm.engine.rank_failures import any_rank_failed, raise_agreed_failure
+from automl_mm.engine.rank_failures import KeptFailure, any_rank_failed, raise_agreed_failure
 
 from .checks import validates_after
 from .data_writes import mark_pipeline_changed
@@ -75,18 +75,19 @@ def meet_at_trunk_end(failure: BaseException | None, trunk: int, rank: int, what
         RuntimeError: a rank could not meet the others (a rank crashed, or hung longer than
             ``env_cfg.dist_cfg.timeout``), naming trunk ``trunk``, this rank (``rank``), how to continue and, where
             this rank's reading raised ``failure`` (a collective of the reading that timed out on a peer that hung),
-            that error's type and message (chained as the cause).
+            that error's type and message (chained as the cause: a
+            :class:`~automl_mm.engine.rank_failures.KeptFailure`, printed by the tools as that error is).
     """
     try:
         failed = any_rank_failed(failure)
     except RuntimeError as err:  # gloo/nccl raise when a peer died or the collective timed out
-        own = ('' if failure is None else
-               f' This rank had failed first, in {what}: {type(failure).__name__}: {failure} (its traceback is the '
-               'cause of this error).')
-        raise RuntimeError(
-            f'OHL trunk {trunk}: rank {rank} could not meet the other copies at the trunk end: a rank crashed or '
-            'hung longer than env_cfg.dist_cfg.timeout. Continue from the last checkpoint with '
-            f'`tools/train.py CONFIG --resume`. ({err}){own}') from (failure if failure is not None else err)
+        head = (f'OHL trunk {trunk}: rank {rank} could not meet the other copies at the trunk end: a rank crashed or '
+                'hung longer than env_cfg.dist_cfg.timeout. Continue from the last checkpoint with '
+                f'`tools/train.py CONFIG --resume`. ({err})')
+        if failure is None:
+            raise RuntimeError(head) from err
+        # as its own error is shown: a refusal's message alone, a crash's traceback above this one's
+        raise KeptFailure(f'{head} This rank had failed first, in {what}: ', failure, '.') from failure
     if failed:
         raise_agreed_failure(failure, what)
 

@@ -37,7 +37,8 @@ def test_an_agreement_that_times_out_keeps_this_ranks_own_error():
         agree_on_failure(own, 'OHL trunk 3: the reward reading')
     assert str(caught.value) == (
         f'OHL trunk 3: the reward reading: the ranks could not agree on a failure ({timeout}). This rank had failed '
-        'first: OSError: cannot identify image file data/reward/3.png (its traceback is the cause of this error)')
+        "first: OSError: cannot identify image file data/reward/3.png (its traceback, printed above this error's, is "
+        'the cause of this error)')
     assert caught.value.__cause__ is own
     with mock.patch('automl_mm.engine.rank_failures.any_rank_failed', side_effect=timeout), \
             pytest.raises(RuntimeError) as caught:

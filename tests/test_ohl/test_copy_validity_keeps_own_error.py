@@ -33,9 +33,9 @@ def test_a_failed_validity_agreement_keeps_this_ranks_own_error(tmp_path):
     fork_ranks(_worker, (str(tmp_path),))
     out = torch.load(str(tmp_path / 'rank0.pth'))
     assert out['error'].startswith(
-        'RuntimeError: OHL trunk 3: the reward reading: checking the copy is valid: the ranks could not agree on a '
+        'KeptFailure: OHL trunk 3: the reward reading: checking the copy is valid: the ranks could not agree on a '
         'failure ('), out
     assert out['error'].endswith(
-        '). This rank had failed first: OSError: cannot identify image file data/reward/3.png (its traceback is the '
-        'cause of this error)'), out
+        '). This rank had failed first: OSError: cannot identify image file data/reward/3.png (its traceback, '
+        "printed above this error's, is the cause of this error)"), out
     assert out['cause'] == repr(OWN)

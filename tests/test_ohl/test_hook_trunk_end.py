@@ -213,7 +213,7 @@ def test_a_rank_that_cannot_meet_the_others_names_its_own_reading_error():
         'OHL trunk 3: rank 1 could not meet the other copies at the trunk end: a rank crashed or hung longer than '
         'env_cfg.dist_cfg.timeout. Continue from the last checkpoint with `tools/train.py CONFIG --resume`. '
         f'({timeout}) This rank had failed first, in OHL trunk 3: the reward reading: OSError: cannot identify '
-        'image file data/reward/3.png (its traceback is the cause of this error).')
+        'image file data/reward/3.png (its traceback, printed above this error\'s, is the cause of this error).')
     assert caught.value.__cause__ is own
     with mock.patch('automl_mm.ohl.trunk.any_rank_failed', side_effect=timeout), \
             pytest.raises(RuntimeError, match=r'--resume`\. \(.*for recv\)$') as caught:
