@@ -20,6 +20,7 @@ import numpy as np
 from mmengine.dist import all_gather_object, broadcast_object_list, get_dist_info
 from mmengine.logging import print_log
 
+from automl_mm.engine.rank_failures import RankFailure
 from automl_mm.engine.tool_errors import origin_output
 from automl_mm.utils.checks import as_count, plain
 from automl_mm.utils.metric_rule import RULES, rule_sign
@@ -536,7 +537,7 @@ def score_step(pool: PartialArchitecturePool, score_fn: Callable[[Path], float],
     round are gathered and recorded on every rank (so every rank holds the same pool and a checkpoint taken after
     any round holds every finished score). A ``score_fn`` (or ``is_empty``, ``samples_of``) that raises on one rank
     is gathered too, so every rank stops at that round: the rank that raised re-raises its error, the others raise a
-    ``RuntimeError`` naming the candidate, the rank and the error (they used to wait in the gather for the missing
+    ``RankFailure`` naming the candidate, the rank and the error (they used to wait in the gather for the missing
     score).
 
     Args:
@@ -553,7 +554,8 @@ def score_step(pool: PartialArchitecturePool, score_fn: Callable[[Path], float],
         Every score of the step.
 
     Raises:
-        RuntimeError: on every rank but the one whose ``score_fn`` raised (which re-raises its own error).
+        RankFailure: on every rank but the one whose ``score_fn`` raised (which re-raises its own error): a
+            :class:`~automl_mm.engine.rank_failures.RankFailure` (a ``RuntimeError``) naming that rank and its error.
     """
     rank, world_size = get_dist_info()
     total = len(pool.candidates())
@@ -580,8 +582,10 @@ def score_step(pool: PartialArchitecturePool, score_fn: Callable[[Path], float],
             raise failure
         if failed:
             r, candidate, why = failed[0]
-            raise RuntimeError(f'scoring candidate {tuple(candidate)} failed on rank {r} ({why}); every rank stops '
-                               f'here ({origin_output(r)})')
+            # a RankFailure: a local launch (launch._record_failure) reports rank r's own traceback, waiting for it,
+            # where it reported this rank's and said rank r had recorded none in time
+            raise RankFailure(f'scoring candidate {tuple(candidate)} failed on rank {r} ({why}); every rank stops '
+                              f'here ({origin_output(r)})', r, why)
         for candidate, score, empty, samples, _ in gathered:
             if candidate is not None:
                 pool.record(candidate, score, empty, samples)

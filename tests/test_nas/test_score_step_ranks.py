@@ -54,10 +54,51 @@ def test_two_ranks_score_each_candidate_once_and_stop_together(tmp_path, fail):
         return
     # (2,) is rank 0's: it raises its own error, and rank 1, which scored nothing in that round, names it
     assert r0['error'] == 'ValueError: planted failure of (2,)'
-    assert r1['error'].startswith('RuntimeError: scoring candidate (2,) failed on rank 0 (ValueError: planted '
+    assert r1['error'].startswith('RankFailure: scoring candidate (2,) failed on rank 0 (ValueError: planted '
                                   'failure of (2,))')
     assert r1['error'].endswith(f'every rank stops here ({origin_output(0)})'), r1['error']  # not 'rank 0's log'
     assert 'scores' not in r0 and 'scores' not in r1
+
+
+def _scoring_main(cfg_path: str) -> None:
+    """What a local worker's ``main`` runs here: a step whose candidate (2,), rank 0's, raises."""
+    from automl_mm.nas import LayerwiseSpace, PartialArchitecturePool, score_step
+
+    def score(candidate):
+        if list(candidate) == [2]:
+            raise ValueError(f'planted failure of {candidate}')
+        return float(candidate[0])
+
+    pool = PartialArchitecturePool(LayerwiseSpace(SPACE), pool_size=2)
+    pool.candidates()
+    score_step(pool, score)
+
+
+def _local_worker(rank: int, init_file: str, failures: str) -> None:
+    from automl_mm.engine import launch
+
+    join_gloo(rank, 2, init_file, timeout=20)
+    try:  # as launch._worker runs a local launch's main: recording the failure in the launch's folder
+        launch._run_main(_scoring_main, 'unused.py', rank, failures)
+    except Exception:  # noqa: BLE001 (what it recorded is the result)
+        pass
+    torch_dist.destroy_process_group()
+
+
+def test_a_local_launch_reports_the_scoring_rank_s_own_error(tmp_path):
+    """Under ``tools/train.py``'s own workers the rank told of another's scoring failure records that rank, whose
+    traceback the launcher prints: its plain ``RuntimeError`` was recorded as its own, and the launcher (torch saw
+    rank 1 end first) printed it with its pointer at rank 0's output rewritten to 'rank 0 recorded none in time' --
+    false, rank 0 had recorded its error and nobody waited for it."""
+    from automl_mm.engine import launch
+
+    failures = tmp_path / 'failures'
+    failures.mkdir()
+    fork_ranks(_local_worker, (str(tmp_path / 'init'), str(failures)))
+    assert sorted(p.name for p in failures.iterdir()) == ['0.traceback', '1.told']
+    rank, text = launch._reported_failure(str(failures), 2, 1)  # as the launcher reads it where rank 1 ended first
+    # rank 0's own record (its refusal's line: the planted error is raised in a tests/ file, main's folder)
+    assert rank == 0 and text.endswith('"ValueError", "message": "planted failure of (2,)"}'), text
 
 
 class _NegativeSplit:
