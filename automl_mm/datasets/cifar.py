@@ -11,6 +11,7 @@ import numpy as np
 from mmengine.dataset import BaseDataset
 
 from automl_mm.registry import DATASETS
+from automl_mm.utils.file_identity import FileIdentity, file_identity
 
 from .splits import (
     SingleLabelMixin,
@@ -50,11 +51,13 @@ CIFAR10_URL = 'https://www.cs.toronto.edu/~kriz/cifar-10-python.tar.gz'
 
 
 @functools.lru_cache(maxsize=2)
-def _batch_labels(files: tuple[tuple[str, int, int], ...]) -> np.ndarray:
-    """The labels of the batch files ``files`` (``(path, st_mtime_ns, st_size)`` each: a changed file is read
-    again), concatenated: the start checks of a start's train and reward datasets read them once
-    (:meth:`CIFAR10Dataset.check_sources`). Raises as :func:`read_cifar_batch`."""
-    labels = np.concatenate([read_cifar_batch(path)[1] for path, _, _ in files])
+def _batch_labels(paths: tuple[str, ...], identities: tuple[FileIdentity, ...]) -> np.ndarray:
+    """The labels of the batch files ``paths``, concatenated: the start checks of a start's train and reward
+    datasets read them once (:meth:`CIFAR10Dataset.check_sources`). ``identities`` (their
+    :func:`~automl_mm.utils.file_identity.file_identity`, only part of the cache key): a file changed or replaced,
+    even by one of the same size and mtime, is read again. Raises as :func:`read_cifar_batch`."""
+    del identities
+    labels = np.concatenate([read_cifar_batch(path)[1] for path in paths])
     labels.setflags(write=False)  # (shared)
     return labels
 
@@ -108,13 +111,14 @@ def read_cifar_batch(path: str) -> tuple[np.ndarray, np.ndarray]:
 def _training_digests(data_root: Any, files: tuple[str, ...] = _TRAIN_FILES) -> tuple[str, str] | None:
     """``(digest of the training images, digest of the training images and labels)`` of the batch files of
     ``data_root`` (:func:`~automl_mm.datasets.content.array_digest`; ``files``: the training batches, or
-    ``_TEST_FILES`` for the test batch's), computed once per folder and state of its files (modification times and
-    sizes); ``None`` where the batches are missing or unreadable."""
+    ``_TEST_FILES`` for the test batch's), computed once per folder and state of its files (their
+    :func:`~automl_mm.utils.file_identity.file_identity`: a file replaced by one of the same size and mtime is read
+    again); ``None`` where the batches are missing or unreadable."""
     if not isinstance(data_root, (str, os.PathLike)):
         return None
     paths = [osp.join(data_root, name) for name in files]
     try:
-        stamp = tuple((os.stat(p).st_mtime_ns, os.stat(p).st_size) for p in paths)
+        stamp = tuple(file_identity(p) for p in paths)
     except OSError:
         return None
     return _digests_of(tuple(osp.realpath(p) for p in paths), stamp)
@@ -124,7 +128,7 @@ def _training_digests(data_root: Any, files: tuple[str, ...] = _TRAIN_FILES) -> 
 def _digests_of(paths: tuple[str, ...], stamp: tuple) -> tuple[str, str] | None:
     from .content import array_digest
 
-    del stamp  # only part of the cache key: a rewritten file is read again
+    del stamp  # only part of the cache key (the files' identities): a rewritten or replaced file is read again
     try:
         batches = [read_cifar_batch(path) for path in paths]
     except (FileNotFoundError, ValueError):
@@ -257,7 +261,7 @@ class CIFAR10Dataset(SingleLabelMixin, BaseDataset):
             return
         try:
             paths = [osp.join(self.data_root, name) for name in files]
-            labels = _batch_labels(tuple((path, os.stat(path).st_mtime_ns, os.stat(path).st_size) for path in paths))
+            labels = _batch_labels(tuple(paths), tuple(file_identity(path) for path in paths))
         except (FileNotFoundError, ValueError) as err:
             raise of_argument(err, 'data_root') from None
         self.split_indices(labels)  # refuses as loading refuses

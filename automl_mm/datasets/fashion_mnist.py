@@ -9,7 +9,6 @@ from __future__ import annotations
 import functools
 import gzip
 import math
-import os
 import os.path as osp
 import weakref
 
@@ -17,6 +16,7 @@ import numpy as np
 from mmengine.dataset import BaseDataset
 
 from automl_mm.registry import DATASETS
+from automl_mm.utils.file_identity import file_identity
 
 from .splits import (
     SingleLabelMixin,
@@ -181,7 +181,7 @@ def _read_copies(paths: tuple[str, ...], ndim: int) -> np.ndarray:
 
 @functools.lru_cache(maxsize=2)
 def _load_part(root: str, part: str, stamp: tuple) -> tuple[np.ndarray, np.ndarray]:
-    del stamp  # only part of the cache key: a rewritten file is read again
+    del stamp  # only part of the cache key (the files' identities): a rewritten or replaced file is read again
     images_paths, labels_paths = (_files_in(root, name) for name in FILES[part])
     images, labels = _read_copies(images_paths, 3), _read_copies(labels_paths, 1)
     images_path, labels_path = images_paths[0], labels_paths[0]
@@ -208,7 +208,8 @@ def load_fashion_mnist(data_root: str | None, part: str) -> tuple[np.ndarray, np
     """
     root = find_data_root(data_root)
     paths = [path for name in FILES[part] for path in _files_in(root, name)]
-    stamp = tuple((p, os.stat(p).st_mtime_ns, os.stat(p).st_size) for p in paths)
+    # (a file replaced by another of the same size and mtime, cp -p or rsync -t, was served from the cache)
+    stamp = tuple(file_identity(p) for p in paths)
     return _load_part(root, part, stamp)
 
 

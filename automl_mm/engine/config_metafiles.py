@@ -10,13 +10,14 @@ its chain) spent 0.75 s of its 0.85 s there, and a CR-NAS search started by ``to
 in one process (18 look-ups, 6.9 s of a 41 s run).
 
 :func:`memoised_metafile_load` wraps the ``load`` that ``mmengine.config.utils`` sees (mmengine's
-``mmengine.fileio.load``, which that module calls for the metafiles and nothing else): a call with a local file's
-path alone parses the file the first time and keeps the result pickled, keyed by the path, the file's size and its
-modification time (an edited or reinstalled metafile is parsed anew); every later call returns a new copy of it
-(unpickled: about 3 ms for all of mmdet's metafiles), so a caller that changes what it got changes nothing else.
-Any other call (a file object, a format or backend argument, a path that cannot be read: mmengine's own error) goes
-to ``load`` unchanged, and a result that cannot be pickled is returned uncached. mmengine's look-up itself (which
-names it finds, the fallback, its errors) is unchanged.
+``mmengine.fileio.load``, which that module calls for the metafiles and nothing else): a call with a local file's path
+alone parses the file the first time and keeps the result pickled, keyed by the file's identity
+(:func:`~automl_mm.utils.file_identity.file_identity`: real path, device, inode, size, mtime and ctime: an edited or
+reinstalled metafile is parsed anew, also one copied over it with its size and mtime kept); every later call returns a
+new copy of it (unpickled: about 3 ms for all of mmdet's metafiles), so a caller that changes what it got changes
+nothing else. Any other call (a file object, a format or backend argument, a path that cannot be read: mmengine's own
+error) goes to ``load`` unchanged, and a result that cannot be pickled is returned uncached. mmengine's look-up itself
+(which names it finds, the fallback, its errors) is unchanged.
 """
 from __future__ import annotations
 
@@ -25,6 +26,8 @@ import os
 import pickle
 from collections.abc import Callable
 from typing import Any
+
+from automl_mm.utils.file_identity import FileIdentity, file_identity
 
 #: How many files' parsed contents are kept (mmengine reads 102 of mmdet 3.3's: model-index.yml
 #: and the 101 metafiles it imports, some kilobytes pickled each).
@@ -42,17 +45,16 @@ def memoised_metafile_load(load: Callable[..., Any]) -> Callable[..., Any]:
         The wrapper: the parsed contents, a new copy at every call; whatever ``load`` raises, raised every time
         (nothing is kept for a failed parse).
     """
-    kept: dict[tuple[str, int, int], bytes] = {}
+    kept: dict[FileIdentity, bytes] = {}
 
     @functools.wraps(load)
     def wrapper(file: Any, *args: Any, **kwargs: Any) -> Any:
         if args or kwargs or not isinstance(file, (str, os.PathLike)):
             return load(file, *args, **kwargs)
         try:
-            stat = os.stat(file)
+            key = file_identity(file)
         except OSError:
             return load(file)  # mmengine's own error for a missing file (or a URI it reads otherwise)
-        key = (os.path.abspath(os.fspath(file)), stat.st_size, stat.st_mtime_ns)
         if key in kept:
             return pickle.loads(kept[key])
         contents = load(file)

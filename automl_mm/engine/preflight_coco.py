@@ -18,6 +18,9 @@ from typing import Any
 
 import numpy as np
 
+from automl_mm.utils.file_identity import FileIdentity
+from automl_mm.utils.file_identity import file_identity as _file_identity
+
 from .preflight_walk import (
     ConfigCheckError,
     _coco_datasets,
@@ -45,26 +48,24 @@ def image_folder(dataset: dict) -> str | None:
     return join_path(root, prefix) if root and not is_abs(prefix) else prefix
 
 
-def file_identity(path: str) -> tuple[str, int, int, int, int] | None:
-    """``(real path, mtime in ns, size in bytes, ctime in ns, inode)`` of a local file, ``None`` where it cannot be
-    ``stat``-ed. The change time and inode tell a file replaced by another of the same size and modification time
-    (``rsync -t`` / ``cp -p`` keep the mtime; a rename gives another inode); a file rewritten in place within one
-    tick of the file system's clock with its mtime set back is not told."""
+def file_identity(path: str) -> FileIdentity | None:
+    """:func:`automl_mm.utils.file_identity.file_identity` of a local file (real path, device, inode, size, mtime and
+    ctime: a file replaced by another of the same size and mtime is another), ``None`` where it cannot be
+    ``stat``-ed."""
     try:
-        stat = os.stat(path)
+        return _file_identity(path)
     except OSError:
         return None
-    return osp.realpath(path), stat.st_mtime_ns, stat.st_size, stat.st_ctime_ns, stat.st_ino
 
 
 def read_identity(path: str, backend_args: Any = None) -> tuple | None:
     """The key under which the checks keep one read of the annotation file ``path`` read with ``backend_args``: the
-    local file it resolves to (:func:`file_identity`: real path, mtime, size, ctime, inode), whether reached as a
-    plain path or through a local storage backend (mmengine's ``LocalBackend`` or a subclass, which may map paths: the
+    local file it resolves to (:func:`file_identity`: real path, device, inode, size, mtime, ctime), whether reached as
+    a plain path or through a local storage backend (mmengine's ``LocalBackend`` or a subclass, which may map paths: the
     file its ``get_local_path`` gives), so that one file read both ways is one read; ``('backend', path,
     repr(backend_args))`` for a file on remote storage (petrel, http, ``s3://``:
-    :func:`~automl_mm.engine.preflight_walk.reads_remote_storage`) or one its local backend cannot give; ``None``
-    for a plain path that cannot be ``stat``-ed."""
+    :func:`~automl_mm.engine.preflight_walk.reads_remote_storage`) or one its local backend cannot give; ``None`` for a
+    plain path that cannot be ``stat``-ed."""
     from automl_mm.datasets.coco_split import reads_through_backend
 
     from .preflight_walk import reads_remote_storage
