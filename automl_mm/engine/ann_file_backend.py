@@ -11,11 +11,18 @@ and other subclasses that take them keep its ``load_data_list``), mmdet's ``Coco
 (:func:`ann_file_through_backend`), not from a list: its ``load_data_list`` is run once on a bare instance whose
 ``ann_file`` names no file and whose ``backend_args`` choose a probe backend that records the first path it is
 asked for and stops.
+
+A few of mmdet's classes cannot be probed so (their ``load_data_list`` reads another file first or needs what their
+``__init__`` sets, or imports a package that is not installed: ``RefCocoDataset``, ``OpenImagesDataset``,
+``OpenImagesChallengeDataset``, ``LVISDataset`` / ``LVISV1Dataset`` without ``lvis``, ``DSDLDetDataset``, which
+reads it in ``__init__``); for them :data:`KNOWN_READINGS` gives the answer read from their source, where the probe
+has none.
 """
 from __future__ import annotations
 
 import copy
 import functools
+import inspect
 import io
 import os.path as osp
 import shutil
@@ -23,7 +30,7 @@ import tempfile
 import threading
 import uuid
 from contextlib import contextmanager, redirect_stdout
-from typing import Any
+from typing import Any, NamedTuple
 
 #: The name the probe backend is registered under, only while a probe runs.
 PROBE_BACKEND = 'automl_mm_ann_file_probe'
@@ -31,6 +38,62 @@ PROBE_BACKEND = 'automl_mm_ann_file_probe'
 #: One probe at a time: the probe backend is registered in mmengine's process-wide registry for its length, and the
 #: end of one probe unregistered it under another thread's.
 _PROBE_LOCK = threading.RLock()
+
+
+class KnownReading(NamedTuple):
+    """How a dataset class reads its ``ann_file``, read from its source (a row of :data:`KNOWN_READINGS`)."""
+
+    through_backend: bool  #: ``True``: through the dataset's ``backend_args``; ``False``: from the local disk
+    method: str  #: the method (of the row's class) that reads it
+    call: str  #: the reading call as that method's source holds it (whitespace aside): the row holds while it does
+
+
+#: ``{'module.ClassName': KnownReading}`` for mmdet's dataset classes the probe cannot tell (mmdet 3.3.0's source, the
+#: file and line of each call below). A subclass inherits its base class's row while it keeps the row's ``method``;
+#: a row whose ``call`` is no longer in that method's source (another mmdet) tells nothing.
+KNOWN_READINGS: dict[str, KnownReading] = {
+    # refcoco.py:85, after the split_file (a bare instance has none); RefCocoDataset takes no backend_args at all
+    'mmdet.datasets.refcoco.RefCocoDataset': KnownReading(
+        False, 'load_data_list', "self.instances = mmengine.load(self.ann_file, file_format='json')"),
+    # openimages.py:68-69, after the label, image-level and hierarchy files (read through the backend first)
+    'mmdet.datasets.openimages.OpenImagesDataset': KnownReading(
+        True, 'load_data_list', 'get_local_path( self.ann_file, backend_args=self.backend_args) as local_path:'),
+    # openimages.py:338-339 (its own load_data_list, as its base's)
+    'mmdet.datasets.openimages.OpenImagesChallengeDataset': KnownReading(
+        True, 'load_data_list', 'get_local_path( self.ann_file, backend_args=self.backend_args) as local_path:'),
+    # lvis.py:290-291 (LVISDataset is this class), after ``import lvis``, which raises where lvis is not installed
+    'mmdet.datasets.lvis.LVISV05Dataset': KnownReading(
+        True, 'load_data_list', 'get_local_path( self.ann_file, backend_args=self.backend_args) as local_path:'),
+    # lvis.py:603-604, likewise
+    'mmdet.datasets.lvis.LVISV1Dataset': KnownReading(
+        True, 'load_data_list', 'get_local_path( self.ann_file, backend_args=self.backend_args) as local_path:'),
+    # dsdl.py:72-74: dsdl's DSDLDataset opens it in __init__ with a LocalFileReader (dsdl.py:50), no backend_args
+    'mmdet.datasets.dsdl.DSDLDetDataset': KnownReading(
+        False, '__init__', "DSDLDataset( dsdl_yaml=kwargs['ann_file'], location_config=loc_config,"),
+}
+
+
+@functools.cache
+def _source_holds(function: Any, call: str) -> bool:
+    try:
+        return call in ' '.join(inspect.getsource(function).split())
+    except (OSError, TypeError):  # no source to read (a built-in, a class made in a REPL)
+        return False
+
+
+def known_reading(cls: Any) -> bool | None:
+    """:data:`KNOWN_READINGS`' answer for ``cls``: the row of the first class of its MRO that has one, where ``cls``
+    keeps that row's ``method`` (an override reads as it reads: no answer) and the method's source still holds the
+    row's ``call``; else ``None``."""
+    for owner in getattr(cls, '__mro__', ()) if isinstance(cls, type) else ():
+        row = KNOWN_READINGS.get(f'{owner.__module__}.{owner.__qualname__}')
+        if row is None:
+            continue
+        method = getattr(owner, row.method, None)
+        if getattr(cls, row.method, None) is not method or not _source_holds(method, row.call):
+            return None
+        return row.through_backend
+    return None
 
 
 class _Asked(BaseException):
@@ -77,9 +140,21 @@ def _probe_backend_class() -> type:
 @functools.cache
 def ann_file_through_backend(cls: type) -> bool | None:
     """Whether the dataset class ``cls`` (a subclass of mmengine's ``BaseDataset``) reads its ``ann_file`` through
+    its ``backend_args`` when it loads: :func:`probe_ann_file_reading`'s answer, else (the probe cannot tell)
+    :func:`known_reading`'s (mmdet's classes of :data:`KNOWN_READINGS`), learnt once per class (cached).
+
+    Returns:
+        ``True``, ``False``, or ``None`` where neither tells (see :func:`probe_ann_file_reading`).
+    """
+    told = probe_ann_file_reading(cls)
+    return told if told is not None else known_reading(cls)
+
+
+def probe_ann_file_reading(cls: type) -> bool | None:
+    """Whether the dataset class ``cls`` (a subclass of mmengine's ``BaseDataset``) reads its ``ann_file`` through
     its ``backend_args`` when its data list loads.
 
-    Learnt once per class (cached) by running ``cls.load_data_list`` on an instance made without ``__init__`` (its
+    Learnt by running ``cls.load_data_list`` on an instance made without ``__init__`` (its
     ``ann_file`` and data folders paths under a folder that does not exist, its ``backend_args`` a probe backend
     registered with mmengine for the probe alone): the probe asked for that path first, ``True``; the local disk
     refused the path (``FileNotFoundError`` / ``OSError`` / an ``AssertionError`` naming it: ``open``,

@@ -57,8 +57,9 @@ def _local_ann_file_note(node: dict, scope: str | None) -> str | None:
     ``XMLDataset``, ...), or it is a metric (mmdet's ``CocoMetric`` / ``LVISMetric`` open it with their
     ``backend_args``). A class that reads it with ``open`` / ``load`` without ``backend_args`` (mmdet's
     ``BaseDetDataset``, with mmengine's ``BaseDataset.load_data_list``, ``CocoCaptionDataset``, ``DODDataset``,
-    ``Flickr30kDataset``, video datasets) says so; one whose reading cannot be told, or a ``type`` resolved to no
-    dataset class in ``scope``, says that."""
+    ``Flickr30kDataset``, video datasets; ``RefCocoDataset``, ``DSDLDetDataset`` by
+    :data:`~automl_mm.engine.ann_file_backend.KNOWN_READINGS`) says so; one whose reading cannot be told, or a
+    ``type`` resolved to no dataset class in ``scope``, says that."""
     from mmengine.dataset import BaseDataset
 
     from automl_mm.engine.ann_file_backend import ann_file_through_backend
