@@ -13,7 +13,8 @@
   ``resume_checks`` (what a resumed search refuses: both loops' and each loop's own), ``search_outputs`` (what a
   search writes: checkpoints, results, the final config; and how it ends), ``retrain_export`` (the retrain config
   a search exports), ``search_log`` (warnings, tables);
-* ``pc_nas`` / ``cr_nas`` — ``PCNASLoop``, ``CRNASLoop``;
+* ``pc_nas`` / ``cr_nas`` — ``PCNASLoop``, ``CRNASLoop`` (its FLOPs band: ``flops_band``; its result and exported
+  files: ``reallocation_export``);
 * ``final_architecture`` — the searched architecture in a search's final checkpoint, applied by ``tools/test.py``.
 """
 from .base import BasePathSampler, BasePathSpace, build_path_sampler, build_path_space, find_supernet

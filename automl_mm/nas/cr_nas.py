@@ -14,12 +14,13 @@ Inside an unchanged mmdet detector whose backbone is a CR supernet (``CRResNet``
 4. spatial search: greedy top-K block by block, each candidate scored by S sampled completions of the undecided
    blocks, one arch-val mini-batch each.
 
-Then it writes the result (JSON), a backbone config fragment, and a config that trains the CR backbone.
+Then it writes the result (JSON), a backbone config fragment, and a config that trains the CR backbone
+(:mod:`~automl_mm.nas.reallocation_export`). The FLOPs of an allocation and the band the stage search admits are
+:mod:`~automl_mm.nas.flops_band`'s; this module still serves the names that moved there.
 """
 from __future__ import annotations
 
 import math
-import os.path as osp
 from collections.abc import Sequence
 
 from mmengine.logging import print_log
@@ -27,17 +28,17 @@ from mmengine.logging import print_log
 from automl_mm.engine.runner_checks import checked_config
 from automl_mm.registry import LOOPS
 from automl_mm.utils.checks import as_count, plain_config
-from automl_mm.utils.config_text import config_literal
 
 from .accumulation import check_phase_accumulation
 from .base import build_path_sampler, build_path_space, with_default_type
 from .beam import PartialArchitecturePool, seeded_subset
 from .final_architecture import architecture_calls
-from .flops import FLOPS_COUNTER, UncountedOperationError, count_flops
+from .flops import FLOPS_COUNTER, UncountedOperationError  # noqa: F401 (served here: check_budget raises it)
+from .flops_band import AllocationFlopsBand
 from .loop import SearchLoopBase
+from .reallocation_export import ReallocationExport, stage_table_rows  # noqa: F401 (its former home)
 from .resume_checks import FLOPS_NEUTRAL_BACKBONE_KEYS, CRNASResumeChecks  # noqa: F401 (its former home)
 from .retrain_export import (
-    backbone_fragment_text,
     backbone_scope,
     check_backbone_exportable,
     check_retrain_backbone,
@@ -48,22 +49,14 @@ from .retrain_export import (
 from .retrain_input import warn_flops_shape_not_trained
 from .samplers import check_completion_sampler, completion_sampler_setting
 from .search_checks import check_schedule_span, check_scoring_counts, check_search_length
-from .search_log import format_table, score_text, unscored_reasons, warn
+from .search_log import warn
 from .spaces import DilationSpace, StageAllocationSpace
 
 _SCORE_STREAM = 104729  # key of CR-NAS's scoring and candidate-subset streams (utils/seeding domains)
 
 
-def stage_table_rows(stage_ranking: list[dict], best: int = 10) -> list[list]:
-    """The rows of the CR-NAS stage search's table (rank, score, GFLOPs, allocation) from the result's
-    ``stage_ranking``: the ``best`` first, and every allocation without a score, named ``no score (<why>)`` (it was
-    shown as ``None`` within them, and not at all past them)."""
-    return [[i + 1, score_text(e['score'], e.get('no_score') or e.get('note')), f'{e["gflops"]:.3f}',
-             e['stage_blocks']] for i, e in enumerate(stage_ranking) if i < best or e['score'] is None]
-
-
 @LOOPS.register_module()
-class CRNASLoop(CRNASResumeChecks, SearchLoopBase):
+class CRNASLoop(CRNASResumeChecks, AllocationFlopsBand, ReallocationExport, SearchLoopBase):
     """Stage and spatial reallocation search as an mmengine train loop (``train_cfg=dict(type='CRNASLoop')``).
 
     Args:
@@ -370,25 +363,6 @@ class CRNASLoop(CRNASResumeChecks, SearchLoopBase):
                 'train_cfg.reference_allocation': list(self.reference_allocation),
                 'train_cfg.flops_input_shape': list(self.flops_input_shape[1:])}
 
-    # --- FLOPs ------------------------------------------------------------------------------------------------
-    def allocation_flops(self, path: tuple) -> float:
-        """Backbone FLOPs of an allocation (mmengine's FlopAnalyzer; dilation adds none), of every stage the backbone
-        runs, also one whose map is not among its ``out_indices`` (:func:`~automl_mm.nas.flops.count_flops`). The
-        backbone's allocation and dilations are restored afterwards (``set_allocation`` gives re-activated blocks
-        their as-built dilation)."""
-        if path not in self.flops:
-            previous, dilations = self.backbone.active_stage_blocks, self.backbone.active_dilations
-            self.backbone.set_allocation(self.stage_space.values(path))
-            was_training = self.backbone.training
-            self.backbone.eval()
-            try:
-                self.flops[path] = float(count_flops(self.backbone, self.flops_input_shape))
-            finally:
-                self.backbone.train(was_training)
-                self.backbone.set_allocation(previous)
-                self.backbone.set_dilations(dilations)
-        return self.flops[path]
-
     # --- the search -------------------------------------------------------------------------------------------
     def run(self):
         runner = self.runner
@@ -454,68 +428,6 @@ class CRNASLoop(CRNASResumeChecks, SearchLoopBase):
         """Whether a (resumed) pool's search has begun: a step finished, or the current one drawn or scored."""
         return pool.num_decided > 0 or pool.candidate_list is not None or bool(pool.scores)
 
-    def flops_band(self) -> tuple[float, float]:
-        """``(low, high)`` FLOPs an allocation may cost: the reference allocation's FLOPs x (1 -+ ``flops_tolerance``),
-        counted by :meth:`allocation_flops` (METHODS.md §5: the reallocated network keeps the reference's
-        computation)."""
-        reference = self.allocation_flops(self.reference_path)
-        return reference * (1 - self.flops_tolerance), reference * (1 + self.flops_tolerance)
-
-    def within_band(self, path: tuple) -> bool:
-        """Whether the allocation ``path`` costs the reference's FLOPs within ``flops_tolerance`` (both sides)."""
-        low, high = self.flops_band()
-        return low <= self.allocation_flops(path) <= high
-
-    def check_budget(self) -> None:
-        """Raise, naming ``flops_tolerance``, the nearest allocation and the FLOPs it costs, when the FLOPs band holds
-        no allocation of the space but the reference itself (the stage search would have nothing to reallocate; a
-        space of the reference alone is not refused).
-
-        The reference allocation is counted first (a ``flops_input_shape`` the backbone cannot run is named here);
-        then the other eligible allocations until one lies within the band (every one when none does; the stage
-        search reuses the counts).
-
-        Raises:
-            ValueError: the backbone cannot be counted at ``flops_input_shape``, or the band holds no allocation but
-                the reference (the message gives the ``flops_tolerance`` that admits the nearest one).
-            UncountedOperationError: the backbone runs an operation the counter cannot count.
-        """
-        try:  # counted before any training: a bad input shape fails here, not after it
-            reference = self.allocation_flops(self.reference_path)
-        except UncountedOperationError:
-            raise  # the backbone's operations, not the shape
-        except (RuntimeError, ValueError) as err:
-            raise ValueError(f'train_cfg.flops_input_shape {list(self.flops_input_shape[1:])} (C, H, W): the '
-                             f'backbone\'s FLOPs could not be counted at it: {err}') from err
-        nearest = None
-        for path in self.stage_space.completions(()):
-            if path == self.reference_path:
-                continue
-            if self.within_band(path):
-                return
-            if nearest is None or abs(self.allocation_flops(path) - reference) < abs(nearest[1] - reference):
-                nearest = (path, self.allocation_flops(path))
-        if nearest is None:
-            return  # the space holds the reference alone: nothing to reallocate, by the config's choice
-        low, high = self.flops_band()
-        path, flops = nearest
-        needed = math.ceil(round(abs(flops / reference - 1) * 1e4, 6)) / 1e4  # round: 104 / 100 - 1 > 0.04
-        raise ValueError(f'train_cfg.flops_tolerance={self.flops_tolerance}: the FLOPs band {low / 1e9:.4f} to '
-                         f'{high / 1e9:.4f} GFLOPs around reference_allocation {self.reference_allocation} '
-                         f'({reference / 1e9:.4f} GFLOPs at flops_input_shape {list(self.flops_input_shape[1:])}) '
-                         'holds no allocation of stage_space but the reference itself: the stage search would have '
-                         f'nothing to reallocate. The nearest, {self.stage_space.values(path)}, costs '
-                         f'{flops / 1e9:.4f} GFLOPs ({flops / reference - 1:+.2%}); flops_tolerance={needed} admits it')
-
-    def _log_stage_supernet(self) -> None:
-        """Log how many allocations the stage supernet trains on (those within the FLOPs band) of how many."""
-        allocations = list(self.stage_space.completions(()))
-        low, high = self.flops_band()
-        kept = sum(self.within_band(path) for path in allocations)
-        print_log(f'[stage supernet] training on the {kept} of {len(allocations)} allocations within the FLOPs band '
-                  f'{low / 1e9:.3f} to {high / 1e9:.3f} GFLOPs (the ones the stage search may choose)',
-                  logger='current')
-
     def _stage_search(self) -> None:
         pool = self.stage_pool
         candidates = pool.candidates(depth=self.stage_space.num_decisions)
@@ -545,59 +457,3 @@ class CRNASLoop(CRNASResumeChecks, SearchLoopBase):
 
     def _describe_dilations(self, path: tuple) -> str:
         return f'dilations={self.dilation_space.values(path)}'
-
-    def _result(self, allocation: tuple) -> dict:
-        dilations = self.dilation_space.values(self.dilation_pool.pool[0])
-        stage_ranking = self.stage_pool.history[-1]['candidates']
-        reasons = unscored_reasons(self.stage_pool.history[-1], self.stage_pool.rule)
-        return {
-            'stage_blocks': self.stage_space.values(allocation),
-            'dilations_per_block': dilations,
-            'stage_search_score': {tuple(c): s for c, s in stage_ranking}.get(tuple(allocation)),
-            'spatial_search_score': self.dilation_pool.history[-1]['candidates'][0][1],
-            'backbone_gflops': self.allocation_flops(allocation) / 1e9,
-            'reference_allocation': self.reference_allocation,
-            'reference_gflops': self.allocation_flops(self.reference_path) / 1e9,
-            'flops_input_shape': list(self.flops_input_shape[1:]),
-            'metric_key': self.metric_key, 'metric_rule': self.metric_rule,
-            # counted again where a resume at another flops_input_shape dropped the counts (they read 0 then)
-            'stage_ranking': [{'stage_blocks': self.stage_space.values(c), 'score': s,
-                               'gflops': self.allocation_flops(tuple(c)) / 1e9,
-                               **({('no_score' if s is None else 'note'): reasons[tuple(c)]}
-                                  if tuple(c) in reasons else {})} for c, s in stage_ranking],
-            'spatial_history': self.dilation_pool.history,
-        }
-
-    def _export(self) -> None:
-        r = self.result
-        rows = stage_table_rows(r['stage_ranking'])
-        print_log('CR-NAS stage search (best first)\n' + format_table(['rank', self.metric_key, 'GFLOPs',
-                                                                        'stage_blocks'], rows), logger='current')
-        print_log(f'CR-NAS result: stage_blocks={r["stage_blocks"]} dilations_per_block={r["dilations_per_block"]}'
-                  f' ({r["backbone_gflops"]:.3f} GFLOPs vs reference {r["reference_gflops"]:.3f})', logger='current')
-        self.write_json('cr_nas_result.json', r)
-        backbone = search_backbone(self.runner, 'CRNASLoop')
-        backbone.pop('max_stage_blocks', None)
-        backbone.update(stage_blocks=r['stage_blocks'], dilations_per_block=r['dilations_per_block'])
-        self.write_text('cr_nas_backbone.py', backbone_fragment_text(
-            f'CR-NAS searched backbone ({self.metric_key} on arch-val: {r["spatial_search_score"]:.4f})', backbone,
-            backbone_scope(self.runner)))
-        if self.retrain_config is None:
-            warn('train_cfg.retrain_config is not set: only the backbone fragment is exported')
-            self.remove_output('cr_nas_final_config.py')  # another search's, of another architecture
-            self.remove_output('cr_nas_retrain_config.py')
-            return
-        if not self.retrain_config_exportable('cr_nas_final_config.py', lambda: self._check_retrain(again=True)):
-            return  # edited during the search and refused now: raised by finish()
-        from automl_mm.engine.config_read import read_config
-
-        retrain_backbone = (read_config(self.retrain_config).get('model') or {}).get('backbone') or {}
-        # a retrain config built as a supernet (max_stage_blocks) kept it under the exported allocation: the final
-        # network held every block the allocation does not run (never trained, in every checkpoint, and under DDP
-        # without find_unused_parameters an error at the first step)
-        plain = ', max_stage_blocks=None' if retrain_backbone.get('max_stage_blocks') is not None else ''
-        override = (f'model = dict(backbone=dict(stage_blocks={config_literal(r["stage_blocks"], width=10**6)}, '
-                    f'dilations_per_block={config_literal(r["dilations_per_block"], width=10**6)}{plain}))')
-        self.write_final_config('cr_nas_final_config.py', override, (
-            f'CR-NAS result of {osp.basename(self.runner.cfg.filename or "config")}: trains the searched backbone '
-            f'in the detector of {osp.basename(self.retrain_config)}.'))
