@@ -80,6 +80,25 @@ else
                --master_port="${PORT:-29500}")
 fi
 
+# Torch threads of each process, as tools/train.py's local launcher gives its workers (automl_mm.engine.launch
+# .worker_threads): OMP_NUM_THREADS where set, else the cores this script may run on (nproc: its CPU affinity) split
+# between the GPUS processes of this node, at least 1; MKL_NUM_THREADS the same where unset. torchrun alone sets
+# OMP_NUM_THREADS=1 where it is unset: on a machine with more cores than copies the same OHL config and seed gave
+# other rewards under this script than under `tools/train.py CONFIG` (a convolution's float sums follow the
+# thread count). With torchrun's named counts (auto, cpu, gpu, xpu) torchrun's own default stays.
+if [[ -n "${OMP_NUM_THREADS:-}" && ! "$OMP_NUM_THREADS" =~ ^[[:space:]]*[+]?0*[1-9][0-9]*[[:space:]]*$ ]]; then
+  echo "$0: environment variable OMP_NUM_THREADS must be a positive integer, got '$OMP_NUM_THREADS'" >&2
+  exit 2
+fi
+if [[ -z "${OMP_NUM_THREADS:-}" && "$GPUS" =~ ^[1-9][0-9]*$ ]]; then
+  _CORES=$(env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT nproc 2>/dev/null || getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1)
+  OMP_NUM_THREADS=$(( _CORES / 10#$GPUS > 1 ? _CORES / 10#$GPUS : 1 ))
+fi
+if [[ -n "${OMP_NUM_THREADS:-}" ]]; then
+  OMP_NUM_THREADS=$(( 10#$(echo $OMP_NUM_THREADS | tr -d '+') ))
+  export OMP_NUM_THREADS MKL_NUM_THREADS=${MKL_NUM_THREADS:-$OMP_NUM_THREADS}
+fi
+
 # PYTHONPATH gets no empty entry when unset ("$ROOT:" put the working directory on sys.path, before site-packages)
 # tools/_torchrun.py is torchrun (torch.distributed.run) whose failure summary ends the output without torchrun's own
 # Python traceback, and names once the ranks that failed with the root cause's error (a refusal every rank printed)

@@ -4,6 +4,7 @@
 # Multi-node: set NNODES, NODE_RANK, MASTER_ADDR and PORT (or MASTER_PORT) on every node. PYTHON: the interpreter.
 # NODE_RANK=0 (the default) runs on node 0, the machine MASTER_ADDR reaches; each other node its own index.
 # One node without PORT / MASTER_PORT: torchrun --standalone, a free port (two jobs on one node do not collide).
+# Threads per process: OMP_NUM_THREADS, else the usable cores ÷ GPUS (what tools/train.py CONFIG gives its workers).
 set -euo pipefail
 USAGE="usage: $0 CONFIG GPUS [tools/train.py options...]"
 if [[ $# -lt 2 ]]; then

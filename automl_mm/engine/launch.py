@@ -4,6 +4,14 @@
 than one process (an ``OHLHook`` with ``num_copies * ranks_per_copy > 1``): it starts that many workers on this
 machine, each joining a process group (gloo on CPUs, nccl on GPUs) with the ``pytorch`` launcher's environment.
 Multi-node runs use ``torchrun``/slurm instead (``--launcher pytorch|slurm``).
+
+Threads: each worker runs :func:`worker_threads` torch threads (``OMP_NUM_THREADS`` where set, else the usable cores
+split between the workers), and ``tools/dist_train.sh CONFIG N`` / ``dist_test.sh`` export the same count for
+each of their N processes, so one config and seed give the same rewards under either launcher on one machine. A
+float sum's rounding follows the thread count (a 2-copy digits search: trunk-1 reward 19.0608 on 1 thread, 19.337
+on 2), so ``torchrun`` run by hand with ``OMP_NUM_THREADS`` unset, which gives every process 1 thread (torchrun
+says so at start), matches the local launcher only where the cores are no more than the workers; the launcher
+prints its count at start.
 """
 from __future__ import annotations
 
@@ -22,6 +30,7 @@ from typing import Any
 
 import torch
 import torch.multiprocessing as mp
+from mmengine.logging import print_log
 
 from automl_mm.engine.tool_errors import as_local_worker_said
 from automl_mm.utils.setup_env import REGISTERING_MODULES
@@ -490,8 +499,8 @@ def launch_local(cfg: Any, world_size: int, main: Callable[[str], None]) -> None
     ``main`` must be a module-level function (it is pickled to the workers) that builds and runs a Runner with
     ``launcher='pytorch'``.
 
-    Each worker runs :func:`worker_threads` torch threads. They rendezvous at :func:`launch_store`, which this
-    process holds until they end.
+    Each worker runs :func:`worker_threads` torch threads (printed before they start). They rendezvous at
+    :func:`launch_store`, which this process holds until they end.
 
     Raises:
         ValueError: ``OMP_NUM_THREADS`` is not a positive integer (before any worker starts).
@@ -507,6 +516,10 @@ def launch_local(cfg: Any, world_size: int, main: Callable[[str], None]) -> None
     # OMP_NUM_THREADS where set, else the cores split between the workers instead of oversubscribing them (GPU
     # workers too: each ran torch's default, every core, so N workers used N x cores threads).
     threads = worker_threads(world_size)
+    given = 'OMP_NUM_THREADS' if (os.environ.get('OMP_NUM_THREADS') or '').strip() else \
+        f'{usable_cpus()} usable cores split between them, as tools/dist_train.sh CONFIG {world_size} splits them'
+    print_log(f'starting {world_size} local worker processes, {threads} torch thread{"s" * (threads > 1)} each '
+              f'({given})', logger='current')
     os.makedirs(cfg.work_dir, exist_ok=True)
     # under the config's own name: mmengine names the experiment (every log's 'Exp name') and the work dir's
     # config copy after the file the runner is built from (it was 'launched_config' for every run)
