@@ -3,7 +3,8 @@
 The tools (``tools/train.py``, ``tools/test.py``, ``tools/measure_latency.py``) and :mod:`automl_mm.nas` read a
 config with :func:`read_config`: mmengine's ``Config.fromfile``, with a failing ``custom_imports`` module and a
 ``_base_`` entry that names no file (:func:`base_not_found`) and two ``_base_`` files that set one key
-(:func:`duplicate_base_keys`) named with their cause. A CONFIG argument that is no
+(:func:`duplicate_base_keys`) named with their cause, and a ``{{_base_.x}}`` variable used inside an expression
+(:func:`base_variable_in_expression`) with the fix. A CONFIG argument that is no
 file is refused with :func:`config_not_found`'s message, which names the closest configs; a config that sets no
 ``model`` (a fragment run on its own) with :func:`check_sets_model`'s.
 """
@@ -12,6 +13,8 @@ from __future__ import annotations
 import difflib
 import os
 import os.path as osp
+import re
+import traceback
 from typing import Any
 
 from .custom_imports import custom_import_error, custom_import_failure, failed_custom_module
@@ -55,6 +58,9 @@ def read_config(path: str) -> Any:
             (:func:`base_not_found`; not chained: mmengine's failed ``open`` would be named as where it failed).
         KeyError: two ``_base_`` files that set one top-level key (:func:`duplicate_base_keys`: naming the config
             and both files; not chained).
+        TypeError, AttributeError: a config line that uses a ``{{_base_.x}}`` variable inside an expression
+            (:func:`base_variable_in_expression`: naming the file, line, key and the fix; not chained); any other
+            is mmengine's (the config's own) error.
     """
     from mmengine.config import Config
 
@@ -75,6 +81,49 @@ def read_config(path: str) -> Any:
         if explained is None:
             raise
         raise KeyError(explained) from None
+    except (TypeError, AttributeError) as err:
+        explained = base_variable_in_expression(err)
+        if explained is None:
+            raise
+        raise (TypeError if isinstance(err, TypeError) else AttributeError)(explained) from None
+
+
+#: A base variable as mmengine substitutes it (``Config._pre_substitute_base_vars``): ``{{_base_.a.b}}``.
+_BASE_VARIABLE = re.compile(r'\{\{\s*_base_\.([\w.]+)\s*\}\}')
+
+
+def base_variable_in_expression(err: BaseException) -> str | None:
+    """The message for ``err``, raised while mmengine ran a config file, where the line that raised it uses a
+    ``{{_base_.x}}`` variable inside an expression (``custom_hooks = [dict(...)] + {{_base_.custom_hooks}}``), else
+    ``None``.
+
+    mmengine substitutes such a variable only where it is a whole value (``key = {{_base_.x}}``, or one inside a
+    list or dict): it runs the file with a placeholder string in its place and puts the base's value back where a
+    value is that string, so ``[...] + '<placeholder>'`` raised its ``TypeError`` and ``.get`` of it an
+    ``AttributeError``, naming neither the key nor the fix. ``_base_.x`` without the braces is the base's value
+    there (mmengine runs a text config with ``_base_`` bound to its bases' merged dict), as is a python-style
+    config's ``with read_base():`` import. Found from the traceback's lines as written in the file (one line: a
+    variable on another line of a statement over several lines is not found).
+
+    Returns:
+        ``'<file>, line <n>: <key> uses {{_base_.<x>}} inside an expression (<line>): ...; write <the line with
+        _base_.<x>>...'``, the key being the line's assignment target (``a key`` where it assigns none).
+    """
+    for frame in reversed(traceback.extract_tb(err.__traceback__)):
+        line = (frame.line or '').strip()
+        found = _BASE_VARIABLE.search(line)
+        if found is None:
+            continue
+        target = re.match(r'([A-Za-z_][\w.]*)\s*=(?!=)', line)
+        key = target.group(1) if target else 'a key'
+        fixed = _BASE_VARIABLE.sub(lambda m: f'_base_.{m.group(1)}', line)
+        return (f'{frame.filename}, line {frame.lineno}: {key} uses {{{{_base_.{found.group(1)}}}}} inside an '
+                f'expression ({line}): mmengine substitutes a {{{{_base_.*}}}} variable only where it is a whole '
+                f'value ({key} = {{{{_base_.{found.group(1)}}}}}) and runs the file with a placeholder string in '
+                f'its place ({type(err).__name__}: {err}); write {fixed} (_base_.{found.group(1)} without the '
+                "braces is the base's value), or, in a python-style config, import the base in "
+                '`with read_base():` and use its name')
+    return None
 
 
 #: The start of mmengine's ``KeyError`` for two ``_base_`` files that set one top-level key (``Config._file2dict``).

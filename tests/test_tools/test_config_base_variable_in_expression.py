@@ -1,0 +1,68 @@
+"""``custom_hooks = [dict(...)] + {{_base_.custom_hooks}}`` in a config: mmengine substitutes a ``{{_base_.x}}``
+variable only where it is a whole value and puts a placeholder string in its place before the file runs, so the
+list plus that string stopped ``tools/train.py`` with mmengine's traceback ending in ``TypeError: can only
+concatenate list (not "str") to list``, naming neither the key nor the fix (``_base_.custom_hooks`` without the
+braces, which mmengine evaluates as the base's value). :func:`automl_mm.engine.config_read.read_config` names both."""
+from __future__ import annotations
+
+import os.path as osp
+
+import pytest
+
+from automl_mm.engine.config_read import read_config
+from automl_mm.engine.tool_errors import exit_on_refusal
+
+
+def _write(folder, name: str, text: str) -> str:
+    path = osp.join(str(folder), name)
+    with open(path, 'w') as f:
+        f.write(text)
+    return path
+
+
+def _configs(tmp_path, line: str) -> str:
+    _write(tmp_path, 'base.py', "custom_hooks = [dict(type='A')]\nmodel = dict(type='M', depth=18)\n")
+    return _write(tmp_path, 'leaf.py', f"_base_ = ['./base.py']\n{line}\n")
+
+
+def test_a_base_variable_inside_an_expression_names_the_key_and_the_fix(tmp_path):
+    config = _configs(tmp_path, "custom_hooks = [dict(type='B')] + {{_base_.custom_hooks}}")
+    with pytest.raises(TypeError) as refused:
+        read_config(config)
+    message = refused.value.args[0]
+    assert message.startswith(f'{config}, line 2: custom_hooks uses {{{{_base_.custom_hooks}}}} inside an '
+                              'expression'), message
+    assert 'mmengine substitutes a {{_base_.*}} variable only where it is a whole value' in message, message
+    assert "write custom_hooks = [dict(type='B')] + _base_.custom_hooks" in message, message
+    assert 'can only concatenate list (not "str") to list' in message, message  # what mmengine said
+    # the fix it names reads the base's hooks after the config's own
+    fixed = _write(tmp_path, 'fixed.py', "_base_ = ['./base.py']\ncustom_hooks = [dict(type='B')] + "
+                                         '_base_.custom_hooks\n')
+    assert read_config(fixed).custom_hooks == [dict(type='B'), dict(type='A')]
+
+
+def test_an_attribute_of_a_base_variable_is_named_too(tmp_path):
+    """``{{_base_.model}}.get('depth')``: the placeholder string has no ``get`` (``AttributeError``)."""
+    config = _configs(tmp_path, "depth = {{_base_.model}}.get('depth')")
+    with pytest.raises(AttributeError) as refused:
+        read_config(config)
+    assert refused.value.args[0].startswith(f'{config}, line 2: depth uses {{{{_base_.model}}}} inside an '
+                                            'expression'), refused.value.args[0]
+    assert "write depth = _base_.model.get('depth')" in refused.value.args[0]
+
+
+def test_a_config_error_without_a_base_variable_keeps_its_own_error(tmp_path):
+    config = _configs(tmp_path, "custom_hooks = [dict(type='B')] + 'x'")
+    with pytest.raises(TypeError, match=r'^can only concatenate list \(not "str"\) to list$'):
+        read_config(config)
+
+
+def test_the_tools_refuse_it_without_a_traceback(tmp_path, capsys):
+    config = _configs(tmp_path, "custom_hooks = [dict(type='B')] + {{ _base_.custom_hooks }}")
+    with pytest.raises(SystemExit) as stopped:
+        exit_on_refusal(lambda: read_config(config), 'tools/train.py')
+    assert stopped.value.code == 1
+    err = capsys.readouterr().err
+    assert err.startswith(f'tools/train.py: error: {config}, line 2: custom_hooks uses {{{{_base_.custom_hooks}}}} '
+                          'inside an expression'), err
+    assert 'Traceback' not in err, err
