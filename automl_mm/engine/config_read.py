@@ -4,7 +4,7 @@ The tools (``tools/train.py``, ``tools/test.py``, ``tools/measure_latency.py``) 
 config with :func:`read_config`: mmengine's ``Config.fromfile``, with a failing ``custom_imports`` module and a
 ``_base_`` entry that names no file (:func:`base_not_found`) and two ``_base_`` files that set one key
 (:func:`duplicate_base_keys`) named with their cause, and a ``{{_base_.x}}`` variable used inside an expression
-(:func:`base_variable_in_expression`) with the fix. A CONFIG argument that is no
+(:func:`base_variable_in_expression`, :func:`check_base_placeholders`) with the fix. A CONFIG argument that is no
 file is refused with :func:`config_not_found`'s message, which names the closest configs; a config that sets no
 ``model`` (a fragment run on its own) with :func:`check_sets_model`'s.
 """
@@ -61,11 +61,13 @@ def read_config(path: str) -> Any:
         TypeError, AttributeError: a config line that uses a ``{{_base_.x}}`` variable inside an expression
             (:func:`base_variable_in_expression`: naming the file, line, key and the fix; not chained); any other
             is mmengine's (the config's own) error.
+        ValueError: a value holding the placeholder of a ``{{_base_.x}}`` variable used inside an expression that
+            raised nothing (:func:`check_base_placeholders`).
     """
     from mmengine.config import Config
 
     try:
-        return Config.fromfile(path)
+        cfg = Config.fromfile(path)
     except ImportError as err:
         explained = custom_import_failure(err, f'{path}: custom_imports')
         if explained is None:
@@ -86,6 +88,50 @@ def read_config(path: str) -> Any:
         if explained is None:
             raise
         raise (TypeError if isinstance(err, TypeError) else AttributeError)(explained) from None
+    check_base_placeholders(cfg, path)
+    return cfg
+
+
+def check_base_placeholders(cfg: Any, path: str) -> None:
+    """Refuse a value of ``cfg`` (read from the config file ``path``) that holds the placeholder string mmengine put
+    in place of one of the file's ``{{_base_.x}}`` variables: one used inside an expression that ran without an
+    error (``lr = {{_base_.lr}} * 2``, ``'run_' + {{_base_.name}}``) left a string such as ``'_lr_1a2b3c_lr_1a2b3c'``
+    where the base's value belonged, and the run went on with it (:func:`base_variable_in_expression` names those
+    that raised). A placeholder is ``_<x>_`` and 6 hex digits (``Config._pre_substitute_base_vars``), looked for only
+    for the variables the file's own text names. A variable indexed (``{{_base_.x}}[0]``: the placeholder's first
+    character) is not found.
+
+    Raises:
+        ValueError: naming the file, the dotted key (``a.b[1]``), its value, the variable and the fix.
+    """
+    try:
+        with open(path, encoding='utf-8') as f:
+            names = set(_BASE_VARIABLE.findall(f.read()))
+    except (OSError, UnicodeError):
+        return
+    if not names:
+        return
+    placeholder = re.compile('_(' + '|'.join(re.escape(n) for n in sorted(names, key=len, reverse=True))
+                             + ')_[0-9a-f]{6}')
+
+    def walk(value: Any, key: str) -> None:
+        if isinstance(value, str):
+            found = placeholder.search(value)
+            if found is not None:
+                name = found.group(1)
+                raise ValueError(
+                    f'{path}: {key} holds the placeholder string mmengine put in place of {{{{_base_.{name}}}}} '
+                    f'({value!r}): a {{{{_base_.*}}}} variable is substituted only where it is a whole value, and '
+                    f'this one was used inside an expression; write _base_.{name} without the braces (the '
+                    "base's value), or, in a python-style config, import the base in `with read_base():`")
+        elif isinstance(value, dict):
+            for k, v in value.items():
+                walk(v, f'{key}.{k}' if key else str(k))
+        elif isinstance(value, (list, tuple)):
+            for i, v in enumerate(value):
+                walk(v, f'{key}[{i}]')
+
+    walk(cfg.to_dict() if hasattr(cfg, 'to_dict') else dict(cfg), '')
 
 
 #: A base variable as mmengine substitutes it (``Config._pre_substitute_base_vars``): ``{{_base_.a.b}}``.

@@ -66,3 +66,28 @@ def test_the_tools_refuse_it_without_a_traceback(tmp_path, capsys):
     assert err.startswith(f'tools/train.py: error: {config}, line 2: custom_hooks uses {{{{_base_.custom_hooks}}}} '
                           'inside an expression'), err
     assert 'Traceback' not in err, err
+
+
+@pytest.mark.parametrize('line, key, value', [
+    ('lr = {{_base_.lr}} * 2', 'lr', 'the placeholder twice'),
+    ("optim_wrapper = dict(optimizer=dict(lr=[0.5, 'x' + {{_base_.lr}}]))", 'optim_wrapper.optimizer.lr[1]',
+     'the placeholder after x')])
+def test_a_base_variable_that_ran_without_an_error_is_named_too(tmp_path, line, key, value):
+    """``lr = {{_base_.lr}} * 2`` ran: a string times 2 is that string twice, and the run went on with an lr of
+    ``'_lr_1a2b3c_lr_1a2b3c'`` (until an optimiser refused it, naming no config line)."""
+    _write(tmp_path, 'base.py', 'lr = 0.1\n')
+    config = _write(tmp_path, 'leaf.py', f"_base_ = ['./base.py']\n{line}\n")
+    with pytest.raises(ValueError) as refused:
+        read_config(config)
+    message = refused.value.args[0]
+    assert message.startswith(f'{config}: {key} holds the placeholder string mmengine put in place of '
+                              '{{_base_.lr}} ('), message
+    assert 'a {{_base_.*}} variable is substituted only where it is a whole value' in message, message
+    assert 'write _base_.lr without the braces' in message, message
+
+
+def test_a_string_like_a_placeholder_is_kept_where_the_config_substitutes_no_such_variable(tmp_path):
+    _write(tmp_path, 'base.py', 'lr = 0.1\nmomentum = 0.9\n')
+    config = _write(tmp_path, 'leaf.py', "_base_ = ['./base.py']\nname = '_lr_abcdef'\nm = {{_base_.momentum}}\n")
+    cfg = read_config(config)
+    assert cfg.name == '_lr_abcdef' and cfg.m == 0.9
