@@ -86,6 +86,9 @@ fi
 # OMP_NUM_THREADS=1 where it is unset: on a machine with more cores than copies the same OHL config and seed gave
 # other rewards under this script than under `tools/train.py CONFIG` (a convolution's float sums follow the
 # thread count). With torchrun's named counts (auto, cpu, gpu, xpu) torchrun's own default stays.
+if [[ "${OMP_NUM_THREADS:-}" =~ ^[[:space:]]*$ ]]; then
+  unset OMP_NUM_THREADS  # blank counts as unset, as for the local launcher
+fi
 if [[ -n "${OMP_NUM_THREADS:-}" && ! "$OMP_NUM_THREADS" =~ ^[[:space:]]*[+]?0*[1-9][0-9]*[[:space:]]*$ ]]; then
   echo "$0: environment variable OMP_NUM_THREADS must be a positive integer, got '$OMP_NUM_THREADS'" >&2
   exit 2

@@ -40,6 +40,15 @@ def test_unset_threads_are_the_local_launchers_split_of_the_cores(tmp_path, monk
     assert proc.stdout.split() == [f'OMP={expected}', f'MKL={expected}']
 
 
+@pytest.mark.parametrize('blank', ['', ' '])
+def test_blank_threads_count_as_unset(tmp_path, monkeypatch, blank):
+    monkeypatch.setenv('OMP_NUM_THREADS', blank)
+    expected = worker_threads(2)  # the local launcher's split, as where it is unset
+    proc = _threads(tmp_path, 'dist_train.sh', '2', OMP_NUM_THREADS=blank)
+    assert proc.returncode == 0, proc.stderr
+    assert proc.stdout.split() == [f'OMP={expected}', f'MKL={expected}']
+
+
 def test_a_users_threads_stay_and_mkl_follows_them(tmp_path):
     # the local worker: torch.set_num_threads(OMP_NUM_THREADS) and MKL_NUM_THREADS set to it where unset
     assert _threads(tmp_path, 'dist_train.sh', '2', OMP_NUM_THREADS='3').stdout.split() == ['OMP=3', 'MKL=3']
