@@ -46,7 +46,12 @@ def build_check(cfg: Any) -> None:
         located_assertion_error,
         located_value_error,
     )
-    from automl_mm.engine.preflight_ohl_build import check_ohl_model, check_ohl_resume, check_replay_paths
+    from automl_mm.engine.preflight_ohl_build import (
+        check_config_relations,
+        check_ohl_model,
+        check_ohl_resume,
+        check_replay_paths,
+    )
     from automl_mm.engine.preflight_training import check_optimisation
     from automl_mm.engine.preflight_types import located_type_error
     from automl_mm.registry import HOOKS, MODELS
@@ -104,6 +109,9 @@ def build_check(cfg: Any) -> None:
             _resolve_spaces(hooks, model, train_dataset)
             check_ohl_model(cfg, hooks, model, optimisation, train_dataset, eval_datasets, reads)
             check_ohl_resume(cfg, hooks, model, train_dataset)
+        # two settings a class relates (min_mag <= max_mag), as the replay hooks and OHLHook hold them in every worker
+        check_config_relations(cfg, hooks, model, optimisation, train_dataset, eval_datasets)
+        if model is not None:
             check_loss_holders(model)
             check_mask_metrics(cfg, model)
 

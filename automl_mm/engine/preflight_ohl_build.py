@@ -390,3 +390,39 @@ def check_ohl_resume(cfg: Any, hooks: list, model: Any, train_dataset: Any) -> N
             load_search_state(hook, runner, dict(checkpoint))
     except ValueError as err:
         raise ConfigCheckError(f'resuming {path!r}: {err}') from None
+
+
+def check_config_relations(cfg: Any, hooks: list, model: Any, optimisation: tuple[Any, Any] | None,
+                           train_dataset: Any, eval_datasets: dict[str, Any] | None = None) -> None:
+    """Refuse, before any worker starts, what the hooks of ``custom_hooks`` would write that breaks a relation a
+    class holds between two settings (:mod:`automl_mm.ohl.constructor_relations`: ``min_mag <= max_mag``,
+    ``begin < end``), with the functions and messages of the workers' checks, on a stand-in runner holding what
+    :func:`~automl_mm.engine.preflight.build_check` built (the model, the optimiser wrapper and parameter schedulers,
+    each split's dataset): a ``SetAttributesHook``'s values and each trunk's values of a ``TrunkScheduleHook``
+    (``check_written_relations``, as their ``before_train``), and every combination of an ``OHLHook``'s spaces'
+    choices (``check_choice_relations``, as ``OHLHook.before_train``; its spaces resolved by ``build_check``).
+    Each ran only in every worker, after start-up. A path through an object not built here (a dataloader's own
+    attributes) is left to the workers.
+
+    Raises:
+        ConfigCheckError: ``custom_hooks[<i>] (<type>): <the workers' message>``.
+    """
+    from automl_mm.ohl.constructor_relations import check_choice_relations, check_written_relations
+    from automl_mm.ohl.replay_hooks import SetAttributesHook, TrunkScheduleHook
+
+    wrapper, schedulers = optimisation if optimisation is not None else (None, [])
+    runner = SimpleNamespace(model=model, optim_wrapper=wrapper, param_schedulers=schedulers, cfg=cfg, hooks=hooks,
+                             **_split_holders(train_dataset, eval_datasets))
+    entries = list(cfg.get('custom_hooks') or [])
+    for i, hook in enumerate(hooks[:len(entries)]):
+        try:
+            if isinstance(hook, SetAttributesHook):
+                check_written_relations(runner, hook.values, 'SetAttributesHook')
+            elif isinstance(hook, TrunkScheduleHook):
+                for trunk in range(max(len(v) for v in hook.values.values())):
+                    step = {path: values[min(trunk, len(values) - 1)] for path, values in hook.values.items()}
+                    check_written_relations(runner, step, f'TrunkScheduleHook: trunk {trunk}')
+            elif getattr(hook, '_resolved', False) and getattr(hook, 'spaces', None):
+                check_choice_relations(runner, hook.spaces)
+        except ValueError as err:
+            raise _refuse(f'custom_hooks[{i}]', entries[i], err) from None
