@@ -52,13 +52,18 @@ class Relation(NamedTuple):
     """``test`` of the values of ``settings`` (an attribute, or ``attribute.<index>``) of one object, written as
     ``text``; held where ``when(owner)`` (always, without it), ``owner`` read with the values overlaid. ``reads``:
     the attributes ``when`` reads outside ``settings`` (a write of one of them makes the relation apply to what the
-    object holds: ``crop_type='absolute_range'`` written beside a held relative ``crop_size`` of (0.5, 0.3))."""
+    object holds: ``crop_type='absolute_range'`` written beside a held relative ``crop_size`` of (0.5, 0.3)).
+    ``consequence``: what a run holding the broken pair would do (a clause of the refusal). ``constructor``: whether
+    the class's constructor refuses the pair (named in the refusal only then: mmcv's ``RandomResize`` asserts its
+    ``ratio_range`` only when it draws, its ``Resize`` takes a ``scale_factor`` beside a ``scale``)."""
 
     settings: tuple[str, ...]
     test: Callable[..., bool]
     text: str
     when: Callable[[Any], bool] | None = None
     reads: tuple[str, ...] = ()
+    consequence: str = ''
+    constructor: bool = True
 
 
 def _applies(relation: Relation, held: Mapping[str, Any] | Sequence[str]) -> bool:
@@ -102,47 +107,72 @@ def _exactly_one_set(first: Any, second: Any) -> bool:
     return (first is None) != (second is None)
 
 
-def _pair(name: str, text: str | None = None, when: Callable[[Any], bool] | None = None,
-          reads: tuple[str, ...] = ()) -> Relation:
-    return Relation((f'{name}.0', f'{name}.1'), _ordered(), text or f'{name}[0] <= {name}[1]', when, reads)
+def _pair(name: str, consequence: str, when: Callable[[Any], bool] | None = None, reads: tuple[str, ...] = (),
+          constructor: bool = True) -> Relation:
+    return Relation((f'{name}.0', f'{name}.1'), _ordered(), f'{name}[0] <= {name}[1]', when, reads, consequence,
+                    constructor)
 
 
-_MAGS = Relation(('min_mag', 'max_mag'), _ordered(), 'min_mag <= max_mag')
+#: a pair drawn from with ``np.random.randint(low, high + 1)``
+_RANDINT = 'np.random.randint raises on the inverted pair at the next image, stopping the run'
+#: a pair drawn from with ``random.uniform`` / ``np.random.uniform`` (or ``low + random() * (high - low)``), which
+#: take an inverted pair as the same interval
+_SWAPPED = ('the run would draw as from the swapped pair, silently, while the history and the exported policy hold '
+            'the inverted one, which the constructor refuses when the exported config is built')
+_MAGS = Relation(('min_mag', 'max_mag'), _ordered(), 'min_mag <= max_mag',
+                 consequence='every magnitude, level / 10 * (max_mag - min_mag) + min_mag, would be inverted, silently '
+                             '(the highest level the weakest)')
 #: the cosine schedulers read ``eta_min`` only where ``eta_min_ratio`` is None: a written ``eta_min`` beside a ratio
 #: changed nothing, and ``eta_min=None`` without one stopped the run at its next step (``None`` in arithmetic)
 _ETA = Relation(('eta_min', 'eta_min_ratio'), _exactly_one_set,
-                'exactly one of eta_min and eta_min_ratio set (the other None)')
+                'exactly one of eta_min and eta_min_ratio set (the other None)',
+                consequence='an eta_min written beside a ratio would change nothing (the ratio is read), and both None '
+                            'would stop the run at the next scheduler step (None in arithmetic)')
 
 #: ``{'<package>.<class>': relations}`` (module docstring); every class of the owner's MRO with an entry adds its own.
 CONSTRUCTOR_RELATIONS: dict[str, tuple[Relation, ...]] = {
     'mmdet.ColorTransform': (_MAGS,),
     'mmdet.GeomTransform': (_MAGS,),
-    'mmdet.RandomCrop': (_pair('crop_size', when=lambda owner: getattr(owner, 'crop_type', None) == 'absolute_range',
+    'mmdet.RandomCrop': (_pair('crop_size', _RANDINT,
+                               when=lambda owner: getattr(owner, 'crop_type', None) == 'absolute_range',
                                reads=('crop_type',)),),
-    'mmdet.CutOut': (_pair('n_holes'),),
-    'mmdet.RandomErasing': (_pair('n_patches'), _pair('ratio')),
-    'mmdet.RandomAffine': (_pair('scaling_ratio_range'),),
-    'mmcv.RandomFlip': (Relation(('prob',), _sums_to_one, 'sum(prob) <= 1 (one probability per direction)'),),
-    'mmcv.RandomResize': (_pair('ratio_range', when=lambda owner: getattr(owner, 'ratio_range', None) is not None),),
+    'mmdet.CutOut': (_pair('n_holes', _RANDINT),),
+    'mmdet.RandomErasing': (_pair('n_patches', _RANDINT), _pair('ratio', _SWAPPED)),
+    'mmdet.RandomAffine': (_pair('scaling_ratio_range', _SWAPPED),),
+    'mmcv.RandomFlip': (Relation(('prob',), _sums_to_one, 'sum(prob) <= 1 (one probability per direction)',
+                                 consequence='np.random.choice raises on it at the next image, stopping the run'),),
+    'mmcv.RandomResize': (_pair('ratio_range', 'mmcv asserts the pair when it draws a ratio, at the next image, '
+                                'stopping the run', when=lambda owner: getattr(owner, 'ratio_range', None) is not None,
+                                constructor=False),),
     'mmcv.RandomChoice': (Relation(('prob',), _sums_exactly_to_one,  # mmdet's AutoAugment / RandAugment too
-                                   'sum(prob) == 1 (one probability per sub-pipeline)'),),
+                                   'sum(prob) == 1 (one probability per sub-pipeline)',
+                                   consequence='np.random.choice raises on it (off its tolerance) at the next image, '
+                                               'stopping the run'),),
     'mmcv.Pad': (Relation(('size', 'size_divisor'), _exactly_one_set,
                           'exactly one of size and size_divisor set (the other None)',
-                          lambda owner: not getattr(owner, 'pad_to_square', False), ('pad_to_square',)),
+                          lambda owner: not getattr(owner, 'pad_to_square', False), ('pad_to_square',),
+                          'a size written beside a size_divisor would change nothing (the divisor is read first), '
+                          'and both None would stop the run at the next image'),
                  Relation(('pad_to_square', 'size'), lambda square, size: not (square and size is not None),
-                          'size None under pad_to_square=True')),
+                          'size None under pad_to_square=True',
+                          consequence='the size would replace the square, silently (mmcv pads to a set size over '
+                                      'pad_to_square)')),
     # mmcv's Resize (mmdet's too) asserts one of scale / scale_factor set, and reads scale_factor only where scale is
     # unset (``if self.scale``): both None stopped the run at the next image, a scale_factor beside a scale (a Resize
     # inside RandomResize holds one) changed nothing
     'mmcv.Resize': (Relation(('scale', 'scale_factor'), lambda scale, factor: scale is not None or factor is not None,
-                             'scale or scale_factor set (not both None)'),
+                             'scale or scale_factor set (not both None)',
+                             consequence='the next image would stop the run (neither size to resize to)'),
                     Relation(('scale_factor',), lambda factor: factor is None,
-                             'scale_factor None where scale is set (read only without a scale: written beside one it '
-                             'changes nothing)', lambda owner: getattr(owner, 'scale', None) is not None)),
-    'mmengine._ParamScheduler': (Relation(('begin', 'end'), _ordered(strict=True), 'begin < end'),),
+                             'scale_factor None where scale is set (read only without a scale)',
+                             lambda owner: getattr(owner, 'scale', None) is not None,
+                             consequence='the written scale_factor would change nothing', constructor=False)),
+    'mmengine._ParamScheduler': (Relation(('begin', 'end'), _ordered(strict=True), 'begin < end',
+                                          consequence='the scheduler would never step again (it steps only at '
+                                                      'begin <= step < end), silently'),),
     'mmengine.CosineAnnealingParamScheduler': (_ETA,),
     'mmengine.CosineRestartParamScheduler': (_ETA,),
-    'automl_mm.RandomResizedCrop': (_pair('crop_ratio_range'),),
+    'automl_mm.RandomResizedCrop': (_pair('crop_ratio_range', _SWAPPED),),
 }
 
 
@@ -226,9 +256,15 @@ def relation_problem(runner: Any, values: Mapping[str, Any] | Sequence[str]) -> 
             pairs = ' and '.join(f'{entry.path}.{setting}={value!r}' for setting, value in
                                  zip(relation.settings, read))
             verb = 'break' if len(relation.settings) > 1 else 'breaks'
-            return (f'{pairs} {verb} {relation.text}, which {key} checks in its constructor '
-                    f'({type(entry.owner).__name__})')
+            return f'{pairs} {verb} {relation.text}{_origin(key, relation, entry.owner)}: {relation.consequence}'
     return None
+
+
+def _origin(key: str, relation: Relation, owner: Any) -> str:
+    """Who holds ``relation``: the constructor of ``key`` where it refuses the pair, else the object's class."""
+    if relation.constructor:
+        return f', which {key} checks in its constructor ({type(owner).__name__})'
+    return f' ({type(owner).__name__}, {key})'
 
 
 def check_relations(runner: Any, paths: Sequence[str], where: str) -> None:
@@ -237,7 +273,8 @@ def check_relations(runner: Any, paths: Sequence[str], where: str) -> None:
 
     Raises:
         ValueError: ``<where>: <path>=<value> and <path>=<value> break <relation>, which <class> checks in its
-            constructor``.
+            constructor (<type>): <what a run holding them would do>`` (``Relation.consequence``; ``(<type>,
+            <class>)`` where the constructor does not refuse the pair).
     """
     found = relation_problem(runner, list(dict.fromkeys(paths)))
     if found is not None:
@@ -330,9 +367,8 @@ def check_choice_relations(runner: Any, spaces: Sequence[Any]) -> None:
                     _refuse_gaussian(space, path, entry, relations_of(entry.owner)[index][1],
                                      relations_of(entry.owner)[index][0])
             drawn = ', '.join(f'{space.name!r} drawing {choice!r}' for space, choice in zip(owners, combo))
-            raise ValueError(f'OHL spaces {drawn}: {found}; a copy that drew them would stop, train with an '
-                             'inverted range or ignore a written value. Give choices that keep the relation in '
-                             'every combination')
+            raise ValueError(f'OHL spaces {drawn}: {found} (in a copy that drew them). Give choices that keep the '
+                             'relation in every combination')
 
 
 def _replayed_steps(runner: Any, key: int) -> list[tuple[str, dict]]:
@@ -378,6 +414,6 @@ def _refuse_gaussian(space: Any, path: str, entry: _Touched, relation: Relation,
     raise ValueError(
         f'OHL space {space.name!r}: attribute path {path!r}: a Gaussian sample under transform='
         f'{transform!r} takes any value in {TRANSFORM_IMAGES.get(transform)}, so it breaks '
-        f'{relation.text} ({held} now), which {key} checks in its constructor '
-        f'({type(entry.owner).__name__}), with positive probability: the trunk that drew it would be '
-        'refused and the run stopped. Search it with a Categorical over choices that keep the relation')
+        f'{relation.text} ({held} now){_origin(key, relation, entry.owner)} with positive probability: the trunk '
+        f'that drew it would be refused and the run stopped (run with it: {relation.consequence}). Search it with a '
+        'Categorical over choices that keep the relation')

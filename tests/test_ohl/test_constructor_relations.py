@@ -107,7 +107,8 @@ NONE_ROWS = {
                                            r'\(not both None\), which mmcv\.Resize'),
     'mmcv.Resize/scale_factor': (lambda: _mmcv('Resize', scale=(32, 32)), {'scale_factor': 0.5, 'scale': None},
                                  {'scale_factor': 0.5}, r't\.scale_factor=0\.5 breaks scale_factor None where scale '
-                                                        r'is set .*, which mmcv\.Resize'),
+                                                        r'is set .* \(Resize, mmcv\.Resize\): the written '
+                                                        r'scale_factor would change nothing'),
     'mmengine.CosineAnnealingParamScheduler/eta_min': (
         lambda: _cosine('CosineAnnealingLR', T_max=10, eta_min_ratio=0.1), {'eta_min': 0.01, 'eta_min_ratio': None},
         {'eta_min': 0.01}, r't\.eta_min=0\.01 and t\.eta_min_ratio=0\.1 break exactly one of eta_min and eta_min_ratio '
@@ -166,6 +167,8 @@ def test_a_pair_is_judged_after_all_writes_in_either_order(row):
             if key in ('mmcv.RandomFlip', 'mmcv.RandomChoice'):  # one setting: the whole list
                 shown, verb = r't\.prob=\[0\.6, 0\.5\]', 'breaks'
             message = rf'{shown} {verb} {relation}, which {re.escape(key)} checks in its constructor'
+            if key == 'mmcv.RandomResize':  # asserted when a ratio is drawn, not by the constructor
+                message = rf'{shown} {verb} {relation} \(RandomResize, mmcv\.RandomResize\): mmcv asserts'
             with pytest.raises(ValueError, match=rf'^OHL trunk 3: {message}'):
                 check_relations(runner, paths, 'OHL trunk 3')
             with pytest.raises(ValueError, match=rf'^SetAttributesHook: {message}'):  # overlaid, nothing written
@@ -391,3 +394,27 @@ def test_a_write_of_what_a_relations_condition_reads_is_judged_with_it():
     runner.t.crop_size = (0.5, 0.3)
     with pytest.raises(ValueError, match=r'crop_size\[0\] <= crop_size\[1\]'):
         check_written_relations(runner, {'t.crop_type': 'absolute_range'}, 'hook')
+
+
+def test_each_relation_s_refusal_says_its_own_consequence_and_names_a_constructor_only_where_it_refuses():
+    """The refusals said one text for every relation (a copy "would stop, train with an inverted range or ignore a
+    written value") and named the constructor of relations none checks (mmcv's ``Resize`` takes a ``scale_factor``
+    beside a ``scale``; its ``RandomResize`` asserts ``ratio_range`` only when it draws)."""
+    assert all(relation.consequence for relations in CONSTRUCTOR_RELATIONS.values() for relation in relations)
+    runner = SimpleNamespace(t=_mmdet('Brightness', min_mag=0.1, max_mag=1.9))
+    low = AttributeSpace(dict(type='Categorical'), target='t.min_mag', choices=[0.1, 1.5], name='low')
+    high = AttributeSpace(dict(type='Categorical'), target='t.max_mag', choices=[1.9, 1.0], name='high')
+    with pytest.raises(ValueError) as err:
+        check_choice_relations(runner, [low, high])
+    assert 'which mmdet.ColorTransform checks in its constructor (Brightness): every magnitude, level / 10 * ' \
+        '(max_mag - min_mag) + min_mag, would be inverted, silently' in str(err.value)
+    assert 'ignore a written value' not in str(err.value)
+    with pytest.raises(ValueError) as err:
+        check_written_relations(SimpleNamespace(t=_mmcv('Resize', scale=(32, 32))), {'t.scale_factor': 0.5}, 'hook')
+    assert 'constructor' not in str(err.value) and str(err.value).endswith(
+        '(Resize, mmcv.Resize): the written scale_factor would change nothing'), str(err.value)
+    with pytest.raises(ValueError) as err:
+        check_written_relations(SimpleNamespace(t=_mmdet('RandomCrop', crop_size=(10, 20), crop_type='absolute_range')),
+                                {'t.crop_size.0': 25}, 'hook')
+    assert str(err.value).endswith('which mmdet.RandomCrop checks in its constructor (RandomCrop): np.random.randint '
+                                   'raises on the inverted pair at the next image, stopping the run'), str(err.value)

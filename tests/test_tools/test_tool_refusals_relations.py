@@ -75,5 +75,7 @@ def test_the_launch_check_holds_the_replay_hooks_values_as_their_before_train_do
         check_config_relations(cfg, hooks, None, None, _held())
     assert str(err.value) == (f"custom_hooks[1] ({hook['type']}): {where}: {CROP}.0=0.95 and {CROP}.1=0.9 break "
                               'crop_ratio_range[0] <= crop_ratio_range[1], which automl_mm.RandomResizedCrop checks in '
-                              'its constructor (RandomResizedCrop)')
+                              'its constructor (RandomResizedCrop): the run would draw as from the swapped pair, '
+                              'silently, while the history and the exported policy hold the inverted one, which the '
+                              'constructor refuses when the exported config is built')
     check_config_relations(cfg, hooks[:1], None, None, _held())  # the other hooks: nothing to hold
