@@ -199,6 +199,18 @@ class AttributeSpace(PerCopySpace):
         fn = self._TRANSFORMS[self.transform]
         return [fn(float(v)) for v in sample] if isinstance(sample, list) else fn(float(sample))
 
+    def planned_values(self, generator: Any) -> dict[str, Any] | None:
+        """``{target path: value}`` that :meth:`begin_trunk` with ``generator`` (a fresh one, as the hook derives
+        it: the same draw) will write, drawn aside: nothing written, recorded or kept. ``OHLHook`` holds them against
+        the constructor relations before any space writes a trunk's values. ``None`` for a subclass that draws or
+        applies otherwise (its writes are held after they are made)."""
+        if type(self).begin_trunk is not PerCopySpace.begin_trunk or type(self).apply is not AttributeSpace.apply:
+            return None
+        batch = self.distribution.sample(generator=generator, n=1)
+        first = {k: v[0] for k, v in batch.items()} if isinstance(batch, dict) else batch[0]
+        value = self.value_of(first)
+        return {path: value for path in self.targets or []}
+
     def apply(self, sample: Any, runner: Any = None) -> None:
         self.current = self.value_of(sample)
         for path in self.targets:

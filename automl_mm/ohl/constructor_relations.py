@@ -267,16 +267,20 @@ def _origin(key: str, relation: Relation, owner: Any) -> str:
     return f' ({type(owner).__name__}, {key})'
 
 
-def check_relations(runner: Any, paths: Sequence[str], where: str) -> None:
+def check_relations(runner: Any, paths: Sequence[str] | Mapping[str, Any], where: str) -> None:
     """Refuse what the objects written at ``paths`` hold now, after all of a trunk's writes, where it breaks a relation
-    (:func:`relation_problem`): ``OHLHook`` calls it once every space began the trunk, before its first batch.
+    (:func:`relation_problem`); ``paths`` a mapping ``{path: value}``: the values a trunk start is about to write,
+    overlaid on what the objects hold, nothing written (``TrunkScheduleHook`` at each trunk start, ``OHLHook`` with
+    the values its spaces will write, :meth:`~automl_mm.ohl.attribute_space.AttributeSpace.planned_values`, before
+    any space writes). ``OHLHook`` calls it with the paths too once every space began the trunk, before its first
+    batch (a space that writes otherwise).
 
     Raises:
         ValueError: ``<where>: <path>=<value> and <path>=<value> break <relation>, which <class> checks in its
             constructor (<type>): <what a run holding them would do>`` (``Relation.consequence``; ``(<type>,
             <class>)`` where the constructor does not refuse the pair).
     """
-    found = relation_problem(runner, list(dict.fromkeys(paths)))
+    found = relation_problem(runner, paths if isinstance(paths, Mapping) else list(dict.fromkeys(paths)))
     if found is not None:
         raise ValueError(f'{where}: {found}; nothing trained with them. Give the searched values ranges (or '
                          'choices) that keep the relation, or search one side only')

@@ -543,6 +543,16 @@ class OHLHook(Hook):
         # A space's draw (plugin code) that fails on one rank stops every rank here: the others trained on and waited
         # for it at the trunk end (or in the copy's first DDP step) until the process group's timeout
         with stopping_together(f'OHL trunk {self.trunk}: the spaces\' draws'):
+            # the values the spaces will write, drawn aside with the same generators and held against the relations
+            # before any write: a refused trunk leaves the live objects as they were (a space that writes otherwise
+            # is held after it wrote, below)
+            planned: dict[str, Any] = {}
+            for i, space in enumerate(self.spaces):
+                plan = getattr(space, 'planned_values', None)
+                planned.update((plan(space_generator(self.seed, self.layout.copy_id, self.trunk, i))
+                                if callable(plan) else None) or {})
+            where = f'OHL trunk {self.trunk} (copy {self.layout.copy_id})'
+            check_relations(runner, planned, where)
             written: list[str] = []
             for i, space in enumerate(self.spaces):
                 space.reset_stats()
@@ -553,7 +563,7 @@ class OHLHook(Hook):
                 check_declared_writes(runner, space, wrote, f'trunk {self.trunk}')
                 written += wrote
             # two settings a constructor relates (min_mag <= max_mag), held once every space wrote: in any order
-            check_relations(runner, written, f'OHL trunk {self.trunk} (copy {self.layout.copy_id})')
+            check_relations(runner, written, where)
             # a parameter thawed since the copy's DDP was built (a hook or a space at a trunk start inside an epoch,
             # trunk_iters, which LearnedStateHook's per-epoch check meets only at the next epoch) would train on each
             # rank's own gradient: refused here, on every rank

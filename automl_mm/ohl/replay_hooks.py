@@ -179,14 +179,13 @@ class TrunkScheduleHook(Hook):
 
     def _apply(self, runner, trunk: int, data: bool | None = None) -> None:
         """Set trunk ``trunk``'s values: of every path, or only of the data paths (``data=True``) or the others."""
-        written = []
-        for path in self._order or self.values:
-            values = self.values[path]
-            if data is None or data == is_data_path(path):
-                set_attribute(runner, path, values[min(trunk, len(values) - 1)])
-                written.append(path)
-        # with what other writers (an OHL space, the config) left on the same objects, before the step trains
-        check_relations(runner, written, f'TrunkScheduleHook: trunk {trunk}')
+        step = {path: self.values[path][min(trunk, len(self.values[path]) - 1)] for path in self._order or self.values
+                if data is None or data == is_data_path(path)}
+        # with what other writers (an OHL space, the config) left on the same objects, overlaid, before any write: a
+        # refused step leaves the live objects as they were
+        check_relations(runner, step, f'TrunkScheduleHook: trunk {trunk}')
+        for path, value in step.items():
+            set_attribute(runner, path, value)
 
     def before_train(self, runner) -> None:
         from .checks import check_trunk_epochs_loop

@@ -260,6 +260,8 @@ def test_a_trunk_start_holds_the_relation_after_every_space_wrote():
                 with pytest.raises(ValueError, match=r'OHL trunk 0 \(copy 0\): t\.min_mag=1\.5 and t\.max_mag=1\.0 '
                                                      r'break min_mag <= max_mag'):
                     begin_trunk(spaces[::-1] if reverse else spaces, runner)
+                # refused before any space wrote: the live transform never held the broken pair
+                assert (runner.t.min_mag, runner.t.max_mag) == (0.1, 0.5)
             else:
                 begin_trunk(spaces[::-1] if reverse else spaces, runner)
 
@@ -372,10 +374,11 @@ def test_a_trunk_schedules_write_is_held_with_what_another_writer_left_and_a_rel
     runner = SimpleNamespace(t=_mmdet('Brightness', min_mag=0.1, max_mag=0.5))
     hook = TrunkScheduleHook({'t.max_mag': [0.5, 0.3]}, trunk_iters=10)
     hook._order = None
-    hook._apply(runner, 1)
+    hook._apply(runner, 0)
     runner.t.min_mag = 0.4  # another writer, after the schedule's before_train
     with pytest.raises(ValueError, match=r'^TrunkScheduleHook: trunk 1: t\.min_mag=0\.4 and t\.max_mag=0\.3 break'):
         hook._apply(runner, 1)
+    assert runner.t.max_mag == 0.5  # refused before its write: the live transform never held the broken pair
     relative = SimpleNamespace(t=_mmdet('RandomCrop', crop_size=(0.5, 0.9), crop_type='relative_range'))
     check_written_relations(relative, {'t.crop_size.0': 0.9, 't.crop_size.1': 0.5}, 'hook')
 
