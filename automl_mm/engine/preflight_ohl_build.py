@@ -62,7 +62,7 @@ def check_ohl_model(cfg: Any, hooks: list, model: Any, optimisation: tuple[Any, 
         if getattr(hook, '_resolved', False):
             check_plugin_returns(hook.spaces, hook.controllers, hook.num_copies, hook.config_key)  # TypeError, keyed
             OHLReport.check_spaces(hook.spaces)
-        _check_targets(hook, model, optimisation, train_dataset, cfg, eval_datasets, key)
+        _check_targets(hook, model, optimisation, train_dataset, cfg, eval_datasets, key, hooks)
     except ValueError as err:
         raise _refuse(key, hook_cfg, err) from None
 
@@ -109,14 +109,18 @@ def _build_clean_dataset(cfg: Any, hook: Any, reads: Any = None) -> None:
 
 
 def _check_targets(hook: Any, model: Any, optimisation: tuple[Any, Any] | None, train_dataset: Any,
-                   cfg: Any = None, eval_datasets: dict[str, Any] | None = None, key: str = 'OHLHook') -> None:
+                   cfg: Any = None, eval_datasets: dict[str, Any] | None = None, key: str = 'OHLHook',
+                   custom_hooks: list | None = None) -> None:
     """Each space's targets resolve where this check built their object, as ``AttributeSpace.setup`` checks them in
     every worker: under ``optim_wrapper`` (and not owned by a scheduler) and ``param_schedulers`` (both built by
     ``check_optimisation``), ``train_loop`` (built from ``train_cfg``, :func:`_train_loop`), the training
     pipeline (``train_dataloader.dataset.pipeline...``, ``train_loop.dataloader.dataset.pipeline...``) and the val /
     test pipelines (``val_dataloader.dataset.pipeline...``, ``test_loop.dataloader.dataset.pipeline...``: the
     datasets of ``eval_datasets``, ``{'val': dataset, 'test': dataset}``, which the runner's ``val_loop`` /
-    ``test_loop`` hold in the workers; a wrong one was refused there only, after start-up); and every path's first
+    ``test_loop`` hold in the workers; a wrong one was refused there only, after start-up), a hook's attribute by its
+    index in the runner's hooks (``hooks.7.ema_model.momentum``: the index resolved in the order the runner will hold
+    them, :func:`runner_hook_order`, with ``custom_hooks``, the hooks built from the config's, and the range of its
+    draws checked: :func:`_check_hook_path`); and every path's first
     part an attribute of the runner class (:func:`_check_root`: ``param_scheduler.0.eta_min``, the config key, for
     the runner's ``param_schedulers``).
 
@@ -138,6 +142,7 @@ def _check_targets(hook: Any, model: Any, optimisation: tuple[Any, Any] | None, 
 
     wrapper, schedulers = optimisation if optimisation is not None else (None, [])
     loop = _Lazy(lambda: _train_loop(cfg, train_dataset))
+    ordered = _Lazy(lambda: runner_hook_order(cfg, custom_hooks) if custom_hooks is not None else None)
     runner_attributes = _Lazy(lambda: _runner_attributes(cfg))
     held = _split_holders(train_dataset, eval_datasets)
     for index, space in enumerate(hook.spaces):
@@ -167,6 +172,8 @@ def _check_targets(hook: Any, model: Any, optimisation: tuple[Any, Any] | None, 
                     get_attribute(runner, path)
                     if callable(getattr(space, 'check_choices', None)):  # a draw outside a transform's prob range
                         space.check_choices(runner, path)
+                elif root == 'hooks' and ordered.get() is not None:
+                    _check_hook_path(ordered.get(), path, space, model)
                 elif root == 'train_loop' and (len(parts) < 2 or parts[1] != 'dataloader') and loop.get() is not None:
                     get_attribute(SimpleNamespace(train_loop=loop.get()), path)
             except ValueError as err:
@@ -426,3 +433,104 @@ def check_config_relations(cfg: Any, hooks: list, model: Any, optimisation: tupl
                 check_choice_relations(runner, hook.spaces)
         except ValueError as err:
             raise _refuse(f'custom_hooks[{i}]', entries[i], err) from None
+
+
+class _HookList:
+    """A stand-in runner holding only its hook list, on which mmengine's own ``Runner.register_hook`` and
+    ``register_default_hooks`` order the hooks (by priority; a hook after those of its priority already held)."""
+
+    def __init__(self) -> None:
+        self._hooks: list = []
+
+    def register_hook(self, hook: Any, priority: Any = None) -> None:
+        from mmengine.runner import Runner
+
+        Runner.register_hook(self, hook, priority)
+
+    def register_default_hooks(self, hooks: dict) -> None:
+        from mmengine.runner import Runner
+
+        Runner.register_default_hooks(self, hooks)
+
+
+def runner_hook_order(cfg: Any, custom_hooks: list) -> list[tuple[str, Any]]:
+    """``(config key, hook)`` of each hook in the order the runner will hold them (``runner.hooks``) when its spaces
+    resolve their paths: mmengine's default hooks updated by ``default_hooks`` (built here; mmengine's own named
+    ``mmengine's default``), then ``custom_hooks`` (the hooks built from the config's, in order, each at its entry's
+    ``priority``), each placed by mmengine's ``Runner.register_hook``, then the hooks the runner class's ``train``
+    registers (:func:`~automl_mm.engine.patches.registering`, outermost wrapper first; named ``registered by
+    automl_mm at train``). Hooks registered later (a resume's ``StrictCheckpointHook``, OHL's ``LateTrunkStart``)
+    take priority ``'LOWEST'`` and go after every hook here, shifting no index.
+
+    Raises:
+        ValueError / TypeError / KeyError: a default hook mmengine cannot build (``build_check`` built them first).
+    """
+    from mmengine.runner import Runner
+
+    from automl_mm.registry import HOOKS, RUNNERS, registered_class
+
+    from .preflight_build import _without_priority
+
+    keys: dict[int, str] = {}
+    defaults: dict[str, Any] = {}
+    for name, entry in (cfg.get('default_hooks') or {}).items():
+        if isinstance(entry, dict):
+            built = HOOKS.build(_without_priority(entry))
+            if entry.get('priority') is not None:
+                built.priority = entry['priority']
+            entry = built
+        defaults[name] = entry
+        if entry is not None:
+            keys[id(entry)] = f'default_hooks.{name}'
+    held = _HookList()
+    held.register_default_hooks(defaults)
+    entries = list(cfg.get('custom_hooks') or [])
+    for i, hook in enumerate(custom_hooks):
+        priority = entries[i].get('priority') if i < len(entries) and isinstance(entries[i], dict) else None
+        held.register_hook(hook, priority)
+        keys[id(hook)] = f'custom_hooks[{i}]'
+    kind = cfg.get('runner_type')
+    cls = Runner if kind is None else kind if isinstance(kind, type) else \
+        registered_class(RUNNERS, kind, cfg.get('_scope_') or 'automl_mm')
+    for hook_class in reversed(getattr(getattr(cls, 'train', None), 'registers', ())):
+        if not any(isinstance(hook, hook_class) for hook in held._hooks):
+            hook = hook_class()
+            held.register_hook(hook)
+            keys[id(hook)] = 'registered by automl_mm at train'
+    return [(keys.get(id(hook), "mmengine's default"), hook) for hook in held._hooks]
+
+
+def _check_hook_path(ordered: list[tuple[str, Any]], path: str, space: Any, model: Any) -> None:
+    """Resolve ``hooks.<index>...`` on the hooks in the runner's order (:func:`runner_hook_order`) and check the
+    space's draws against the target's range (``AttributeSpace.check_choices``), as ``AttributeSpace.setup`` does in
+    every worker; an ``EMAHook``'s ``ema_model``, which it builds in ``before_run``, is built here on ``model``.
+
+    Raises:
+        ValueError: an index past the list, or a path the hook at the index does not have, naming that hook, its
+            config key and the runner's order; a draw outside the target's range.
+    """
+    from mmengine.hooks import EMAHook
+
+    from automl_mm.ohl.attributes import get_attribute
+
+    parts = path.split('.')
+    if len(parts) < 2 or not parts[1].isdigit():
+        return  # hooks.* and the like: left to the workers
+    order = ', '.join(f'{i} {type(hook).__name__} ({key})' for i, (key, hook) in enumerate(ordered))
+    where = ("the runner holds its hooks in priority order (mmengine's Runner.register_hook: default_hooks, then "
+             f'custom_hooks, then those automl_mm registers at train): {order}')
+    index = int(parts[1])
+    if index >= len(ordered):
+        raise ValueError(f'attribute path {path!r}: the runner will hold {len(ordered)} hooks, so no index {index}; '
+                         f'{where}')
+    key, hook = ordered[index]
+    if isinstance(hook, EMAHook) and parts[2:3] == ['ema_model'] and getattr(hook, 'ema_model', None) is None \
+            and model is not None:
+        hook.before_run(SimpleNamespace(model=model))  # its average model, as the runner's before_run builds it
+    runner = SimpleNamespace(hooks=[hook for _, hook in ordered], model=model)
+    try:
+        get_attribute(runner, path)
+    except ValueError as err:
+        raise ValueError(f'{err} (hooks.{index} is {type(hook).__name__}, {key}; {where})') from None
+    if callable(getattr(space, 'check_choices', None)):
+        space.check_choices(runner, path)

@@ -1,0 +1,65 @@
+"""A space target through a hook by its index in the runner's hooks (``hooks.<i>.ema_model.momentum``) is resolved
+by the launch check in the order the runner will hold the hooks (mmengine's ``Runner.register_hook``, by priority,
+not the config's order) and its draws held to the target's range there, before any worker starts; they were met
+only in every worker's ``AttributeSpace.setup``."""
+from __future__ import annotations
+
+from types import SimpleNamespace
+
+import pytest
+import torch
+from mmengine.config import Config
+from mmengine.runner import Runner
+
+from automl_mm.engine.preflight_ohl_build import _check_targets, runner_hook_order
+from automl_mm.ohl.attribute_space import AttributeSpace
+from automl_mm.registry import HOOKS
+
+CUSTOM = [dict(type='SetAttributesHook', values={'model.weight': 1.0}, priority='LOWEST'),
+          dict(type='EMAHook', momentum=0.001)]
+
+
+def _built():
+    return [HOOKS.build({k: v for k, v in entry.items() if k != 'priority'}) for entry in CUSTOM]
+
+
+def test_the_launch_check_orders_the_hooks_as_the_runner_does(tmp_path):
+    cfg = Config(dict(default_hooks=dict(logger=dict(type='LoggerHook', interval=5), timer=None),
+                      custom_hooks=CUSTOM))
+    ordered = runner_hook_order(cfg, _built())
+    runner = Runner(model=torch.nn.Linear(1, 1), work_dir=str(tmp_path), default_hooks=cfg.default_hooks,
+                    custom_hooks=[dict(entry) for entry in CUSTOM], default_scope='automl_mm')
+    for hook_class in reversed(getattr(Runner.train, 'registers', ())):  # what the patched train() registers first
+        runner.register_hook(hook_class())
+    assert [type(hook).__name__ for _, hook in ordered] == [type(hook).__name__ for hook in runner.hooks]
+    keys = dict((type(hook).__name__, key) for key, hook in ordered)
+    assert keys['EMAHook'] == 'custom_hooks[1]' and keys['LoggerHook'] == 'default_hooks.logger'
+    assert 'IterTimerHook' not in keys  # timer=None removes mmengine's default
+
+
+def _check(target, choices):
+    cfg = Config(dict(default_hooks=dict(), custom_hooks=CUSTOM))
+    hooks = _built()
+    index = next(i for i, (_, hook) in enumerate(runner_hook_order(cfg, _built())) if type(hook).__name__ == 'EMAHook')
+    space = AttributeSpace(dict(type='Categorical'), target=target.format(ema=index), choices=choices, name='ema')
+    ohl = SimpleNamespace(spaces=[space])
+    _check_targets(ohl, torch.nn.Linear(1, 1), None, None, cfg, None, 'custom_hooks[2]', hooks)
+    return index
+
+
+def test_an_ema_momentum_target_is_held_to_its_range_at_the_launch_check():
+    index = _check('hooks.{ema}.ema_model.momentum', [0.001, 0.01])  # the EMA's, at the runner's index: passes
+    assert index != 1  # the config lists the EMAHook second: its place in the runner's list is another
+    with pytest.raises(ValueError, match=rf"^custom_hooks\[2\]\.spaces\[0\]: OHL space 'ema': .*hooks\.{index}\."
+                                         r'ema_model\.momentum.*1\.5'):
+        _check('hooks.{ema}.ema_model.momentum', [0.001, 1.5])
+
+
+def test_an_index_at_another_hook_is_refused_naming_that_hook_and_the_order():
+    with pytest.raises(ValueError) as err:
+        _check('hooks.0.ema_model.momentum', [0.001, 0.01])
+    message = str(err.value)
+    assert message.startswith("custom_hooks[2].spaces[0]: OHL space 'ema': ") and \
+        "hooks.0 is RuntimeInfoHook, mmengine's default" in message and 'EMAHook (custom_hooks[1])' in message, message
+    with pytest.raises(ValueError, match=r'the runner will hold \d+ hooks, so no index 99'):
+        _check('hooks.99.ema_model.momentum', [0.001, 0.01])
