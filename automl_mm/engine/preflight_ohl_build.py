@@ -221,8 +221,9 @@ def check_replay_paths(cfg: Any, hooks: list, train_dataset: Any, eval_datasets:
     there only, after start-up (``val_dataloader.dataset.pipeline.0.meta_keys``: the config's spelling, which
     indexes nothing on the built dataset's ``Compose``). No path through the built ``model`` names a module's
     buffer or parameter, or an element of one (:func:`~automl_mm.ohl.tensor_slots.check_tensor_slot`: a BN layer's
-    ``running_mean``, AM-LFS's ``_theta``; the first write stopped the run with torch's ``TypeError``). Other paths
-    are left to the workers.
+    ``running_mean``, AM-LFS's ``_theta``; the first write stopped the run with torch's ``TypeError``). A path through
+    a hook by its index (``hooks.7.ema_model.momentum``) is resolved in the order the runner will hold the hooks and
+    each of its values held to the target's range (:func:`_check_hook_path`). Other paths are left to the workers.
 
     Raises:
         ConfigCheckError: ``custom_hooks[<i>] (<type>): attribute path '<path>': ...``, the workers' message.
@@ -233,6 +234,7 @@ def check_replay_paths(cfg: Any, hooks: list, train_dataset: Any, eval_datasets:
 
     runner = SimpleNamespace(**_split_holders(train_dataset, eval_datasets), model=model)
     entries = list(cfg.get('custom_hooks') or [])
+    ordered = _Lazy(lambda: runner_hook_order(cfg, hooks))
     for i, hook in enumerate(hooks):
         if not isinstance(hook, (SetAttributesHook, TrunkScheduleHook)) or i >= len(entries):
             continue
@@ -240,6 +242,10 @@ def check_replay_paths(cfg: Any, hooks: list, train_dataset: Any, eval_datasets:
             try:
                 if isinstance(path, str) and _built_pipeline_path(path, train_dataset, eval_datasets):
                     get_attribute(runner, path)
+                elif isinstance(path, str) and path.split('.', 1)[0] == 'hooks':
+                    # by its index in the runner's order, each value (each trunk's) held to the target's range
+                    values = hook.values[path] if isinstance(hook, TrunkScheduleHook) else [hook.values[path]]
+                    _check_hook_path(ordered.get(), path, None, model, values)
                 elif isinstance(path, str) and model is not None and path.split('.', 1)[0] == 'model':
                     check_tensor_slot(runner, path)
             except ValueError as err:
@@ -500,10 +506,13 @@ def runner_hook_order(cfg: Any, custom_hooks: list) -> list[tuple[str, Any]]:
     return [(keys.get(id(hook), "mmengine's default"), hook) for hook in held._hooks]
 
 
-def _check_hook_path(ordered: list[tuple[str, Any]], path: str, space: Any, model: Any) -> None:
+def _check_hook_path(ordered: list[tuple[str, Any]], path: str, space: Any, model: Any,
+                     values: list | None = None) -> None:
     """Resolve ``hooks.<index>...`` on the hooks in the runner's order (:func:`runner_hook_order`) and check the
     space's draws against the target's range (``AttributeSpace.check_choices``), as ``AttributeSpace.setup`` does in
-    every worker; an ``EMAHook``'s ``ema_model``, which it builds in ``before_run``, is built here on ``model``.
+    every worker, or a replay hook's ``values`` (one per trunk), as its ``before_train`` does
+    (``check_written_value``, ``check_value``); an ``EMAHook``'s ``ema_model``, which it builds in ``before_run``, is
+    built here on ``model``.
 
     Raises:
         ValueError: an index past the list, or a path the hook at the index does not have, naming that hook, its
@@ -534,3 +543,13 @@ def _check_hook_path(ordered: list[tuple[str, Any]], path: str, space: Any, mode
         raise ValueError(f'{err} (hooks.{index} is {type(hook).__name__}, {key}; {where})') from None
     if callable(getattr(space, 'check_choices', None)):
         space.check_choices(runner, path)
+    if values is not None:
+        from automl_mm.ohl.attributes import check_written_value
+        from automl_mm.ohl.value_ranges import check_value
+
+        for trunk, value in enumerate(values):
+            try:
+                check_written_value(runner, path, value)
+                check_value(runner, path, value)
+            except ValueError as err:
+                raise ValueError(f'trunk {trunk}: {err}' if len(values) > 1 else str(err)) from None

@@ -15,7 +15,7 @@ from automl_mm.engine.preflight_ohl_build import _check_targets, runner_hook_ord
 from automl_mm.ohl.attribute_space import AttributeSpace
 from automl_mm.registry import HOOKS
 
-CUSTOM = [dict(type='SetAttributesHook', values={'model.weight': 1.0}, priority='LOWEST'),
+CUSTOM = [dict(type='SetAttributesHook', values={'optim_wrapper.optimizer.param_groups.0.lr': 0.1}, priority='LOWEST'),
           dict(type='EMAHook', momentum=0.001)]
 
 
@@ -63,3 +63,27 @@ def test_an_index_at_another_hook_is_refused_naming_that_hook_and_the_order():
         "hooks.0 is RuntimeInfoHook, mmengine's default" in message and 'EMAHook (custom_hooks[1])' in message, message
     with pytest.raises(ValueError, match=r'the runner will hold \d+ hooks, so no index 99'):
         _check('hooks.99.ema_model.momentum', [0.001, 0.01])
+
+
+@pytest.mark.parametrize('kind', ['SetAttributesHook', 'TrunkScheduleHook'])
+def test_a_replay_hook_s_hook_target_is_held_to_its_range_at_the_launch_check(kind):
+    from automl_mm.engine.preflight_ohl_build import check_replay_paths
+    from automl_mm.engine.preflight_walk import ConfigCheckError
+
+    def entry(momentum):
+        path = f'hooks.{index}.ema_model.momentum'
+        values = {path: momentum} if kind == 'SetAttributesHook' else {path: [0.001, momentum]}
+        return dict(type=kind, values=values, **({} if kind == 'SetAttributesHook' else dict(trunk_epochs=1)))
+
+    index = 0  # the replay hook's own priority (HIGH, HIGHEST) moves the EMAHook: its index with the hook in place
+    ordered = runner_hook_order(Config(dict(default_hooks=dict(), custom_hooks=[*CUSTOM, entry(0.01)])),
+                                [*_built(), HOOKS.build(entry(0.01))])
+    index = next(i for i, (_, hook) in enumerate(ordered) if type(hook).__name__ == 'EMAHook')
+    path = f'hooks.{index}.ema_model.momentum'
+    cfg = Config(dict(default_hooks=dict(), custom_hooks=[*CUSTOM, entry(1.5)]))
+    hooks = [*_built(), HOOKS.build(entry(1.5))]
+    with pytest.raises(ConfigCheckError, match=rf'^custom_hooks\[2\] \({kind}\): (trunk 1: )?.*{path}.*1\.5 lies '
+                                               r'outside \(0, 1\)'):
+        check_replay_paths(cfg, hooks, None, None, torch.nn.Linear(1, 1))
+    check_replay_paths(Config(dict(default_hooks=dict(), custom_hooks=[*CUSTOM, entry(0.01)])),
+                       [*_built(), HOOKS.build(entry(0.01))], None, None, torch.nn.Linear(1, 1))
