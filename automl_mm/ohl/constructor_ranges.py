@@ -13,7 +13,7 @@ Sources (mmengine 0.10, mmdet 3.3, mmcv 2.1; each an ``assert`` or ``raise`` in 
 
 * EMA models: ``momentum`` in (0, 1) (mmengine's ``ExponentialMovingAverage``, inherited by
   ``MomentumAnnealingEMA`` and mmdet's ``ExpMomentumEMA``), their ``gamma`` > 0; mmdet's ``MeanTeacherHook``
-  ``momentum`` in (0, 1).
+  ``momentum`` in (0, 1); mmengine's ``EMAHook`` ``begin_iter`` / ``begin_epoch`` >= 0 (counts).
 * mmdet losses: ``KnowledgeDistillationKLDivLoss.T`` >= 1, ``VarifocalLoss.alpha`` >= 0; ``SmoothL1Loss`` /
   ``BalancedL1Loss`` ``beta`` > 0 (asserted at every forward: the copy that drew 0 stopped the run mid-trunk).
 * mmdet layers and task modules: ``DropBlock`` ``drop_prob`` in (0, 1], ``warmup_iters`` >= 0;
@@ -46,6 +46,8 @@ from collections.abc import Callable
 from typing import Any
 
 from automl_mm.utils.intervals import INF, NON_NEGATIVE, UNIT, Interval
+
+from .unchecked_ranges import is_unchecked_count
 
 OPEN_UNIT = Interval(0.0, 1.0, low_open=True, high_open=True)  # (0, 1)
 POSITIVE = Interval(0.0, INF, low_open=True)  # (0, inf)
@@ -82,6 +84,7 @@ CONSTRUCTOR_RANGES: dict[str, dict[str, Range]] = {
     'mmengine.MomentumAnnealingEMA': dict(gamma=POSITIVE),
     'mmdet.ExpMomentumEMA': dict(gamma=POSITIVE),
     'mmdet.MeanTeacherHook': dict(momentum=OPEN_UNIT),
+    'mmengine.EMAHook': dict(begin_iter=NON_NEGATIVE, begin_epoch=NON_NEGATIVE),
     'mmdet.KnowledgeDistillationKLDivLoss': dict(T=AT_LEAST_ONE),
     'mmdet.VarifocalLoss': dict(alpha=NON_NEGATIVE),
     'mmdet.SmoothL1Loss': dict(beta=POSITIVE),
@@ -116,6 +119,7 @@ CONSTRUCTOR_RANGES: dict[str, dict[str, Range]] = {
 #: ``{'<package>.<class>': attributes}`` of :data:`CONSTRUCTOR_RANGES` that are counts, sizes in pixels or levels:
 #: integers, whose integer check (:mod:`automl_mm.ohl.integer_settings`) their range does not lift.
 COUNTS: dict[str, frozenset[str]] = {
+    'mmengine.EMAHook': frozenset({'begin_iter', 'begin_epoch'}),
     'mmdet.DropBlock': frozenset({'warmup_iters'}),
     'mmdet.TaskAlignedAssigner': frozenset({'topk'}),
     'mmdet.IoUBalancedNegSampler': frozenset({'num_bins'}),
@@ -169,4 +173,4 @@ def is_count(owner: Any, name: str) -> bool:
         key = _qualified(cls)
         if name in COUNTS.get(key, ()):
             return COUNT_WHEN.get(key, {}).get(name, lambda _: True)(owner)
-    return False
+    return is_unchecked_count(owner, name)  # a sampler's num, a hook's interval

@@ -37,7 +37,10 @@ A loss's ``class_weight`` (:class:`~automl_mm.models.loss_keys.ClassWeightAttrib
 mmdet does not check) has each weight >= 0, one element of it (``...class_weight.3``) too; a list choice is
 compared element by element. What a class's constructor checks and a later write would skip (an EMA's ``momentum`` in
 (0, 1) and ``gamma`` > 0, mmdet's distillation ``T`` >= 1, an mmdet AutoAugment op's ``min_mag`` / ``max_mag``, ...)
-has that range (:mod:`automl_mm.ohl.constructor_ranges`). Targets that check their own writes (a loss's
+has that range (:mod:`automl_mm.ohl.constructor_ranges`); what no constructor checks but the reader cannot use
+(``FocalLoss``'s ``gamma`` < 0, a sampler's ``pos_fraction`` > 1, a ``test_cfg``'s ``score_thr`` > 1, a hook's
+``interval`` of 0) has the range :mod:`automl_mm.ohl.unchecked_ranges` gives, with the reason. Targets that check
+their own writes (a loss's
 ``class_weight``, ``ignore_index``, ``avg_non_ignore``) are also given each choice, and an element path the whole
 list with that element replaced, without writing (:func:`check_accepted`).
 Other targets have no known range and are not checked.
@@ -63,6 +66,7 @@ from .integer_settings import (  # noqa: F401  (re-exported: they lived here)
     integer_advice,
     integer_mismatch,
 )
+from .unchecked_ranges import unchecked_range
 
 #: What a Gaussian sample can become under each ``AttributeSpace`` transform (exp and 10**x of any real number: the
 #: positive numbers).
@@ -270,7 +274,9 @@ def attribute_range(owner: Any, name: str) -> tuple[Interval, str] | None:
         # loss, silently (automl_mm's losses declare it: ClassWeightAttribute.interval, above)
         return NON_NEGATIVE, (f'{type(owner).__name__}.class_weight, each a class weight (below 0 that class\'s '
                               'loss is ascended)')
-    return constructor_range(owner, name)  # ExpMomentumEMA's gamma > 0, the distillation T >= 1, ...
+    # ExpMomentumEMA's gamma > 0, the distillation T >= 1, ...; then what no constructor checks: FocalLoss's gamma,
+    # a sampler's pos_fraction, a test_cfg's score_thr, a hook's interval (unchecked_ranges)
+    return constructor_range(owner, name) or unchecked_range(owner, name)
 
 
 #: mmdet 3.3's ``IoUBalancedNegSampler``: its constructor takes ``floor_thr`` >= 0 or -1 (its default) and

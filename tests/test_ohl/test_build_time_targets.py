@@ -81,7 +81,8 @@ def test_every_writer_refuses_a_target_read_only_at_build_time_naming_what_to_ta
 @pytest.mark.parametrize('path', READ_AT_RUN_TIME)
 def test_targets_read_at_every_step_are_accepted(runner, path):
     check_owned_attribute(runner, path, 'me')
-    AttributeSpace(dict(type='Categorical'), target=path, choices=[0.5, 0.6], name='s').resolve(runner)
+    choices = [256, 512] if path.endswith('.num') else [0.5, 0.6]  # a sampler's num is a count of samples
+    AttributeSpace(dict(type='Categorical'), target=path, choices=choices, name='s').resolve(runner)
 
 
 @pytest.mark.parametrize('path, why', [

@@ -42,6 +42,7 @@ from mmdet.models.layers import DropBlock, ExpMomentumEMA
 from mmdet.models.losses import BalancedL1Loss, KnowledgeDistillationKLDivLoss, SmoothL1Loss, VarifocalLoss
 from mmdet.models.task_modules import IoUBalancedNegSampler, TaskAlignedAssigner
 from mmdet.models.trackers import QuasiDenseTracker
+from mmengine.hooks import EMAHook
 from mmengine.model import ExponentialMovingAverage, MomentumAnnealingEMA
 from torch import nn
 
@@ -83,6 +84,8 @@ ROWS = [
     ('ExpMomentumEMA-gamma', lambda: ExpMomentumEMA(nn.Linear(1, 1)), 'gamma', 0.0, 100.0, '(0, inf)'),
     ('ExpMomentumEMA-momentum', lambda: ExpMomentumEMA(nn.Linear(1, 1)), 'momentum', 0.0, 0.001, '(0, 1)'),
     ('MeanTeacherHook-momentum', lambda: MeanTeacherHook(), 'momentum', 1.5, 0.01, '(0, 1)'),
+    ('EMAHook-begin_iter', EMAHook, 'begin_iter', -1, 100, '[0, inf)'),
+    ('EMAHook-begin_epoch', EMAHook, 'begin_epoch', -1, 3, '[0, inf)'),
     ('distillation-T', lambda: KnowledgeDistillationKLDivLoss(), 'T', 0.5, 4.0, '[1, inf)'),
     ('Varifocal-alpha', lambda: VarifocalLoss(), 'alpha', -0.1, 0.5, '[0, inf)'),
     ('SmoothL1-beta', lambda: SmoothL1Loss(), 'beta', 0.0, 0.5, '(0, inf)'),
@@ -185,7 +188,8 @@ def _floated(value):
 
 
 # the rows of a count (named, not read from COUNTS: dropping an entry there turns its row red)
-COUNT_IDS = {'DropBlock-warmup_iters', 'TaskAligned-topk', 'IoUBalanced-num_bins', 'QDTrack-tracklet_frames',
+COUNT_IDS = {'EMAHook-begin_iter', 'EMAHook-begin_epoch',
+             'DropBlock-warmup_iters', 'TaskAligned-topk', 'IoUBalanced-num_bins', 'QDTrack-tracklet_frames',
              'QDTrack-backdrop_frames', 'ColorTransform-level', 'GeomTransform-level', 'RandomShift-max_shift_px',
              'CutOut-n_holes', 'RandomErasing-n_patches', 'CachedMosaic-max_cached_images',
              'CachedMixUp-max_cached_images', 'mmdet-RandomCrop-absolute', 'RandomCenterCropPad-crop_size',

@@ -1,0 +1,198 @@
+"""A value that a setting whose constructor checks nothing cannot use is refused when OHL writes it
+(:mod:`automl_mm.ohl.unchecked_ranges`), naming the path, the value and the range, before anything is written.
+
+Inputs that showed the fault: ``set_attribute(runner, 'model.loss_cls.gamma', -1.0)`` on mmdet's ``FocalLoss`` was
+written and trained with the focusing inverted; ``alpha=1.5`` weighed the negatives -0.5; ``GIoULoss.eps=0`` gave NaN
+on an empty overlap; ``RandomSampler.pos_fraction=1.5`` sampled no negatives; a ``test_cfg.score_thr`` of 1.5 kept no
+detection; ``hooks.N.interval`` of 0 on a ``LoggerHook`` or ``CheckpointHook`` turned it off; all silently.
+"""
+from __future__ import annotations
+
+import re
+from types import SimpleNamespace
+
+import pytest
+from mmdet.engine.hooks import CheckInvalidLossHook, DetVisualizationHook, MeanTeacherHook, MemoryProfilerHook
+from mmdet.models.losses import (
+    BoundedIoULoss,
+    CIoULoss,
+    DIoULoss,
+    EIoULoss,
+    FocalLoss,
+    GaussianFocalLoss,
+    GIoULoss,
+    IoULoss,
+    QualityFocalLoss,
+    SIoULoss,
+    VarifocalLoss,
+)
+from mmdet.models.losses.focal_loss import FocalCustomLoss
+from mmdet.models.task_modules import (
+    ApproxMaxIoUAssigner,
+    ATSSAssigner,
+    GridAssigner,
+    MaxIoUAssigner,
+    OHEMSampler,
+    RandomSampler,
+)
+from mmengine.config import ConfigDict
+from mmengine.hooks import CheckpointHook, LoggerHook
+from torch import nn
+
+from automl_mm.ohl.attribute_space import AttributeSpace
+from automl_mm.ohl.attributes import check_written_value, get_attribute, set_attribute
+from automl_mm.ohl.unchecked_ranges import COUNTS, TEST_CFG_RANGES, UNCHECKED_RANGES
+
+
+def _runner(obj):
+    return SimpleNamespace(model=nn.Module(), cfg=None, hooks=[LoggerHook(), obj], param_schedulers=[], obj=obj,
+                           train_dataloader=SimpleNamespace(dataset=SimpleNamespace(pipeline=None)))
+
+
+def _bare(cls, **attributes):
+    """An instance of ``cls`` without its ``__init__`` (which needs psutil or a visualizer), holding
+    ``attributes``."""
+    obj = object.__new__(cls)
+    obj.__dict__.update(attributes)
+    return obj
+
+
+class _Head(nn.Module):
+    """A module holding an mmdet ``test_cfg`` and ``train_cfg``, as a head or a detector does."""
+
+    def __init__(self):
+        super().__init__()
+        self.test_cfg = ConfigDict(score_thr=0.05, nms=dict(type='nms', iou_threshold=0.5), max_per_img=100,
+                                   mask_thr_binary=0.5, rcnn=dict(score_thr=0.05, nms=dict(iou_thr=0.5)))
+        self.train_cfg = ConfigDict(rpn_proposal=dict(nms_pre=2000, max_per_img=1000, nms=dict(iou_threshold=0.7)))
+
+
+_IOU_CALCULATOR = dict(type='BboxOverlaps2D', _scope_='mmdet')
+
+
+def _assigner(neg_iou_thr=0.4):
+    return MaxIoUAssigner(0.5, neg_iou_thr, iou_calculator=_IOU_CALCULATOR)
+
+
+# (id, build, path below the object, a value out of range, one inside, the range as the message gives it)
+ROWS = [
+    ('FocalLoss-gamma', FocalLoss, 'gamma', -1.0, 1.5, '[0, inf)'),
+    ('FocalLoss-alpha', FocalLoss, 'alpha', 1.5, 0.5, '[0, 1]'),
+    ('FocalLoss-alpha-low', FocalLoss, 'alpha', -0.25, 0.0, '[0, 1]'),
+    ('FocalCustomLoss-gamma', lambda: FocalCustomLoss(num_classes=3), 'gamma', -0.5, 0.0, '[0, inf)'),
+    ('FocalCustomLoss-alpha', lambda: FocalCustomLoss(num_classes=3), 'alpha', 2.0, 1.0, '[0, 1]'),
+    ('GaussianFocalLoss-gamma', GaussianFocalLoss, 'gamma', -4.0, 2.0, '[0, inf)'),
+    ('GaussianFocalLoss-alpha', GaussianFocalLoss, 'alpha', -2.0, 1.0, '[0, inf)'),
+    ('QualityFocalLoss-beta', QualityFocalLoss, 'beta', -2.0, 1.0, '[0, inf)'),
+    ('VarifocalLoss-gamma', VarifocalLoss, 'gamma', -2.0, 1.0, '[0, inf)'),
+    *[(f'{cls.__name__}-eps', cls, 'eps', 0.0, 1e-5, '(0, inf)')
+      for cls in (IoULoss, BoundedIoULoss, GIoULoss, DIoULoss, CIoULoss, EIoULoss, SIoULoss)],
+    ('torch-CrossEntropyLoss-label_smoothing', nn.CrossEntropyLoss, 'label_smoothing', 1.5, 0.1, '[0, 1]'),
+    ('RandomSampler-pos_fraction', lambda: RandomSampler(num=8, pos_fraction=0.25), 'pos_fraction', 1.5, 0.75,
+     '[0, 1]'),
+    ('OHEMSampler-pos_fraction', lambda: _bare(OHEMSampler, num=8, pos_fraction=0.25), 'pos_fraction', -0.1, 0.5,
+     '[0, 1]'),
+    ('RandomSampler-num', lambda: RandomSampler(num=8, pos_fraction=0.25), 'num', 0, 16, '[1, inf)'),
+    ('MaxIoUAssigner-pos_iou_thr', _assigner, 'pos_iou_thr', 1.5, 0.7, '[0, 1]'),
+    ('MaxIoUAssigner-neg_iou_thr', _assigner, 'neg_iou_thr', -0.1, 0.3, '[0, 1]'),
+    ('MaxIoUAssigner-neg_iou_thr-pair', lambda: _assigner((0.0, 0.4)), 'neg_iou_thr.1', 1.2, 0.3,
+     '[0, 1]'),
+    ('MaxIoUAssigner-min_pos_iou', _assigner, 'min_pos_iou', 1.1, 0.3, '[0, 1]'),
+    ('ApproxMaxIoUAssigner-pos_iou_thr', lambda: ApproxMaxIoUAssigner(0.5, 0.4, iou_calculator=_IOU_CALCULATOR),
+     'pos_iou_thr', -0.5, 0.6, '[0, 1]'),
+    *[(f'GridAssigner-{name}', lambda: GridAssigner(0.5, 0.4, iou_calculator=_IOU_CALCULATOR), name, 1.5, 0.2,
+       '[0, 1]') for name in ('pos_iou_thr', 'neg_iou_thr', 'min_pos_iou')],
+    ('ATSSAssigner-topk', lambda: ATSSAssigner(topk=9, iou_calculator=_IOU_CALCULATOR), 'topk', 0, 5, '[1, inf)'),
+    ('CheckpointHook-interval', lambda: CheckpointHook(interval=2), 'interval', 0, 3, '[1, inf)'),
+    ('LoggerHook-interval', LoggerHook, 'interval', -1, 20, '[1, inf)'),
+    ('CheckInvalidLossHook-interval', CheckInvalidLossHook, 'interval', 0, 10, '[1, inf)'),
+    ('MemoryProfilerHook-interval', lambda: _bare(MemoryProfilerHook, interval=50), 'interval', 0, 10, '[1, inf)'),
+    ('MeanTeacherHook-interval', MeanTeacherHook, 'interval', 0, 2, '[1, inf)'),
+    ('DetVisualizationHook-interval', lambda: _bare(DetVisualizationHook, interval=50, score_thr=0.3), 'interval',
+     0, 10, '[1, inf)'),
+    ('DetVisualizationHook-score_thr', lambda: _bare(DetVisualizationHook, interval=50, score_thr=0.3),
+     'score_thr', 1.5, 0.5, '[0, 1]'),
+    ('test_cfg-score_thr', _Head, 'test_cfg.score_thr', 1.5, 0.3, '[0, 1]'),
+    ('test_cfg-rcnn-score_thr', _Head, 'test_cfg.rcnn.score_thr', -0.5, 0.3, '[0, 1]'),
+    ('test_cfg-nms-iou_threshold', _Head, 'test_cfg.nms.iou_threshold', 1.2, 0.6, '[0, 1]'),
+    ('test_cfg-nms-iou_thr', _Head, 'test_cfg.rcnn.nms.iou_thr', -0.2, 0.6, '[0, 1]'),
+    ('test_cfg-mask_thr_binary', _Head, 'test_cfg.mask_thr_binary', 1.5, 0.4, '[0, 1]'),
+    ('test_cfg-max_per_img', _Head, 'test_cfg.max_per_img', 0, 50, '[1, inf)'),
+    ('train_cfg-rpn_proposal-max_per_img', _Head, 'train_cfg.rpn_proposal.max_per_img', -1, 500, '[1, inf)'),
+    ('train_cfg-rpn_proposal-iou_threshold', _Head, 'train_cfg.rpn_proposal.nms.iou_threshold', 1.5, 0.6, '[0, 1]'),
+]
+
+
+@pytest.mark.parametrize('build, attribute, bad, good, interval', [row[1:] for row in ROWS], ids=[r[0] for r in ROWS])
+def test_a_value_the_setting_cannot_use_is_refused_when_written_and_one_it_can_is_written(build, attribute, bad,
+                                                                                         good, interval):
+    runner = _runner(build())
+    setting = re.escape(attribute.split('.')[0])
+    for path in (f'obj.{attribute}', f'hooks.1.{attribute}'):  # a hook target is hooks.<i>.<attr>
+        before = get_attribute(runner, path)
+        with pytest.raises(ValueError, match=rf"attribute path '{re.escape(path)}': {re.escape(repr(bad))} lies "
+                                             rf'outside {re.escape(interval)} \(\w+\.{setting}'):
+            set_attribute(runner, path, bad)
+        assert get_attribute(runner, path) == before  # nothing written
+        with pytest.raises(ValueError, match='lies outside'):
+            check_written_value(runner, path, bad)  # what a space's choices and a replayed schedule are checked with
+    set_attribute(runner, f'obj.{attribute}', good)
+    assert get_attribute(runner, f'obj.{attribute}') == [good]
+
+
+def _class_keys(row):
+    return {f'{c.__module__.split(".")[0]}.{c.__name__}' for c in type(row[1]()).__mro__}
+
+
+def test_every_table_entry_has_a_row():
+    """Each ``(class, attribute)`` of :data:`UNCHECKED_RANGES` and each key of :data:`TEST_CFG_RANGES` is written out
+    of range by a row above (so dropping an entry turns its row red)."""
+    covered = {(key, row[2].split('.')[0]) for row in ROWS for key in _class_keys(row)}
+    assert {(key, name) for key, names in UNCHECKED_RANGES.items() for name in names} <= covered
+    assert set(TEST_CFG_RANGES) <= {row[2].split('.')[-1] for row in ROWS if row[2].startswith('test_cfg.')}
+
+
+COUNT_IDS = {'RandomSampler-num', 'ATSSAssigner-topk',
+             'CheckpointHook-interval', 'LoggerHook-interval', 'CheckInvalidLossHook-interval',
+             'MemoryProfilerHook-interval', 'MeanTeacherHook-interval', 'DetVisualizationHook-interval',
+             'test_cfg-max_per_img'}
+
+
+@pytest.mark.parametrize('build, attribute, good', [(r[1], r[2], r[4]) for r in ROWS if r[0] in COUNT_IDS],
+                         ids=[r[0] for r in ROWS if r[0] in COUNT_IDS])
+def test_a_count_keeps_its_integer_check(build, attribute, good):
+    """An interval or a number of samples is an integer: 2.5 written there is refused, in its range or not."""
+    runner = _runner(build())
+    with pytest.raises(ValueError, match=r'is not an integer'):
+        set_attribute(runner, f'obj.{attribute}', good + 0.5)
+    assert {(k, n) for k, names in COUNTS.items() for n in names} <= {
+        (key, r[2]) for r in ROWS if r[0] in COUNT_IDS for key in _class_keys(r)}
+
+
+def test_a_real_valued_setting_held_as_an_int_takes_a_float():
+    """``FocalLoss(gamma=2)`` holds an int; its range is a real one, so 1.5 is written (not refused as a count)."""
+    runner = _runner(FocalLoss(gamma=2))
+    set_attribute(runner, 'obj.gamma', 1.5)
+    assert runner.obj.gamma == 1.5
+
+
+def test_a_gaussian_that_can_leave_the_range_is_refused_before_the_first_trunk():
+    runner = _runner(FocalLoss())
+    space = AttributeSpace(dict(type='DiagGaussian', mean=[0.25], std=0.1), target='obj.alpha', name='alpha')
+    with pytest.raises(ValueError, match=r"OHL space 'alpha': attribute path 'obj\.alpha'.*leaves \[0, 1\] "
+                                         r'\(FocalLoss\.alpha, a balance'):
+        space.check_choices(runner, 'obj.alpha')
+    AttributeSpace(dict(type='DiagGaussian', mean=[0.5], std=0.3), target='obj.gamma', transform='exp',
+                   name='gamma').check_choices(runner, 'obj.gamma')
+
+
+def test_a_module_without_a_test_cfg_dict_has_no_test_cfg_range():
+    """Only a ``test_cfg`` / ``train_cfg`` dict's keys have the ranges: a setting named so elsewhere is free, and
+    so is a key of that dict outside the table (``nms_pre``: -1 keeps every box in some heads)."""
+    runner = _runner(SimpleNamespace(score_thr=0.5, other_cfg=dict(score_thr=0.5)))
+    set_attribute(runner, 'obj.score_thr', 1.5)
+    set_attribute(runner, 'obj.other_cfg.score_thr', 1.5)
+    assert runner.obj.score_thr == 1.5 and runner.obj.other_cfg['score_thr'] == 1.5
+    head = _runner(_Head())
+    set_attribute(head, 'obj.train_cfg.rpn_proposal.nms_pre', -1)
+    assert head.obj.train_cfg.rpn_proposal.nms_pre == -1
