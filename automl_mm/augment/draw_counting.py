@@ -21,6 +21,8 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
+from automl_mm.utils.wording import a_type
+
 CHOICE_META_KEY = 'ohl_choice'
 
 #: Identities of draws, unique within a process (a dataloader worker): what tells one draw recorded twice on an
@@ -351,7 +353,7 @@ def _add_draws(out: dict, draws: list[tuple[str, int, Any, int]]) -> None:
         return
     if not callable(getattr(sample, 'set_metainfo', None)):
         raise ValueError(f'an image dropped after a choice transform ran left draws that its replacement cannot carry: '
-                         f'its data_samples is a {type(sample).__name__}, not one data sample (mmdet\'s MultiBranch '
+                         f'its data_samples is {a_type(sample)}, not one data sample (mmdet\'s MultiBranch '
                          'packs a dict of branches, which OHL-Auto-Aug does not support)')
     record = dict(sample.metainfo.get(CHOICE_META_KEY) or {})
     _merge_draws(record, dropped)

@@ -18,6 +18,7 @@ from mmengine.registry import TRANSFORMS as ROOT_TRANSFORMS
 
 from automl_mm.registry import TRANSFORMS, registered_name
 from automl_mm.utils.checks import config_repr, repeated_candidates
+from automl_mm.utils.wording import a_type
 
 from . import op_base
 from .choice_base import LiveChoiceTransform, check_choice_key
@@ -119,7 +120,7 @@ class OHLRandomChoice(LiveChoiceTransform):
             # one config given bare was iterated by its keys: "transform must be a callable object or dict, but
             # got <class 'str'>"
             raise ValueError(f'OHLRandomChoice(key={key!r}).transforms must be a list with one entry per choice (a '
-                             f'transform config or a list of them), got a {type(transforms).__name__}')
+                             f'transform config or a list of them), got {a_type(transforms)}')
         super().__init__(len(transforms), key, probs)
         self.transform_cfgs = [list(t) if isinstance(t, (list, tuple)) else [t] for t in transforms]
         self.pipelines = [Compose(cfg) for cfg in self.transform_cfgs]

@@ -37,6 +37,7 @@ import torch.nn.functional as F
 
 from automl_mm.registry import MODELS
 from automl_mm.utils.intervals import INF, NON_NEGATIVE, Interval
+from automl_mm.utils.wording import a_type
 
 from .loss_keys import (
     AvgNonIgnoreAttribute,
@@ -66,7 +67,7 @@ def _check_target_tensor(name: str, target: Any) -> None:
                 'QualityFocalLoss: these are sigmoid heads that predict with a sigmoid; use mmdet\'s QualityFocalLoss '
                 'there, a softmax loss of automl_mm in a head that honours use_sigmoid=False)'
                 if isinstance(target, (tuple, list)) and len(target) == 2 else '')
-        raise ValueError(f'{name} needs a tensor of class indices (N,) as its target, got a {type(target).__name__}'
+        raise ValueError(f'{name} needs a tensor of class indices (N,) as its target, got {a_type(target)}'
                          f'{pair}')
 
 

@@ -20,6 +20,8 @@ from typing import Any
 
 from torch import nn
 
+from automl_mm.utils.wording import a_or_an, a_type
+
 from .optimizer_base import check_base_key, is_optimizer, momentum_hint, read_base
 
 
@@ -49,7 +51,7 @@ def resolve_attribute(runner: Any, path: str) -> list[tuple[Any, Any]]:
         if last == '*':
             raise ValueError(f'attribute path {path!r} cannot end with *')
         if isinstance(node, (list, tuple)) and not last.lstrip('-').isdigit():
-            raise ValueError(f'attribute path {path!r}: {last!r} cannot index a {type(node).__name__} (an integer '
+            raise ValueError(f'attribute path {path!r}: {last!r} cannot index {a_type(node)} (an integer '
                              f'is needed){_element_hint(node, last, path, len(parts) - 1)}')
         key: Any = int(last) if isinstance(node, (list, tuple)) else last
         if isinstance(node, dict):
@@ -164,7 +166,7 @@ def _children(node: Any, part: str, path: str, depth: int, tolerant: bool = Fals
     elif _indexes(node, part):
         if -len(node) <= int(part) < len(node):
             return [(part, node[int(part)])]
-        problem = f'index {int(part)} at position {depth} out of range for a {type(node).__name__} of {len(node)}'
+        problem = f'index {int(part)} at position {depth} out of range for {a_type(node)} of {len(node)}'
     elif isinstance(node, dict):
         if part in node:
             return [(part, node[part])]
@@ -186,14 +188,21 @@ def _children(node: Any, part: str, path: str, depth: int, tolerant: bool = Fals
 
 
 def _element_hint(node: Any, part: str, path: str, depth: int) -> str:
-    """``"; did you mean '<path>' (its element <i> is a <part>)?"`` where ``part`` (at ``depth`` of ``path``) names
+    """``"; did you mean '<path>' (its element <i> is an <part>)?"`` where ``part`` (at ``depth`` of ``path``) names
     the class of elements of the list, tuple or module sequence ``node`` (``hooks.EMAHook.momentum``: the runner's
-    hooks are a list in priority order), the path with each such element's index in its place; else ``''``."""
-    if not isinstance(node, SEQUENCES):
+    hooks are a list in priority order), or a class they derive from (``is a MyEMAHook, a subclass of EMAHook``: the
+    range tables key classes along the MRO, so a subclass is what such a name means; ``object`` is not a hint), the
+    path with each such element's index in its place; else ``''``."""
+    if not isinstance(node, SEQUENCES) or part == 'object':
         return ''
     parts = path.split('.')
-    meant = [f"{'.'.join(parts[:depth] + [str(i)] + parts[depth + 1:])!r} (its element {i} is a {part})"
-             for i, element in enumerate(node) if type(element).__name__ == part]
+    meant = []
+    for i, element in enumerate(node):
+        cls = type(element).__name__
+        if not any(c.__name__ == part for c in type(element).__mro__):
+            continue
+        what = f'{a_or_an(cls)} {cls}' + ('' if cls == part else f', a subclass of {part}')
+        meant.append(f"{'.'.join(parts[:depth] + [str(i)] + parts[depth + 1:])!r} (its element {i} is {what})")
     return f'; did you mean {" or ".join(meant)}?' if meant else ''
 
 

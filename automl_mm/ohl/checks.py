@@ -20,6 +20,7 @@ from mmengine.model import is_model_wrapper
 from mmengine.runner import IterBasedTrainLoop
 
 from automl_mm.engine.hooks import periodic_saves
+from automl_mm.utils.wording import a_type
 
 
 def _train_sampler(loader: Any) -> Any:
@@ -152,7 +153,7 @@ def check_copy_hooks(hooks: Any, num_copies: int) -> None:
         for base, when in averaging:
             if isinstance(cls, type) and issubclass(cls, base):
                 raise ValueError(
-                    f'{name}: a {cls.__name__} with {num_copies} OHL copies averages the buffers (BatchNorm running '
+                    f'{name}: {a_type(cls)} with {num_copies} OHL copies averages the buffers (BatchNorm running '
                     f'statistics) of every copy over all copies {when}. Remove it: each copy keeps its own buffers '
                     'and the best copy\'s are broadcast at the trunk end (with ranks_per_copy > 1, '
                     'model_wrapper_cfg=dict(type=\'automl_mm.CopyDataParallel\', broadcast_buffers=True) keeps the '
@@ -271,7 +272,7 @@ def check_copy_optimizers(optimizers: Any, num_copies: int) -> None:
     for key, cls in optimizers:
         if isinstance(cls, type) and issubclass(cls, ZeroRedundancyOptimizer):
             raise ValueError(
-                f'{key} is a {cls.__name__}: with {num_copies} OHL copies it shards the optimiser over the ranks of '
+                f'{key} is {a_type(cls)}: with {num_copies} OHL copies it shards the optimiser over the ranks of '
                 'every copy, each rank stepping its shard of the parameters with its own gradients and sending it to '
                 'all the others, so every copy\'s weights would be pieced together from all the copies\' updates. Use '
                 'the plain optimiser (its optimizer_type)')
@@ -295,7 +296,7 @@ def check_sync_bn(model: torch.nn.Module, num_copies: int, ranks_per_copy: int) 
             restrict.append(module)
             continue
         raise ValueError(
-            f'model.{name} is a {type(module).__name__}: with one rank per copy it would average batch '
+            f'model.{name} is {a_type(module)}: with one rank per copy it would average batch '
             'statistics across the OHL copies through the world process group. Use BN '
             "(norm_cfg=dict(type='BN')); torch's SyncBatchNorm is restricted to the copy when ranks_per_copy > 1")
     return restrict

@@ -37,6 +37,8 @@ import torch
 from torch.utils.data import DataLoader, IterableDataset
 from torch.utils.data.dataloader import _MultiProcessingDataLoaderIter
 
+from automl_mm.utils.wording import a_type
+
 from .segments import SegmentStart
 
 _STATE = '_automl_data_writes'  # on a watched loader: its _Writes
@@ -76,9 +78,9 @@ def watch_data_writes(runner: Any, paths: Iterable[str], owner: str) -> bool:
         return True
     why = None
     if not isinstance(loader, DataLoader):
-        why = f'train_dataloader is a {type(loader).__name__}, not a torch DataLoader'
+        why = f'train_dataloader is {a_type(loader)}, not a torch DataLoader'
     elif type(loader)._get_iterator is not DataLoader._get_iterator:
-        why = f'train_dataloader is a {type(loader).__name__}, which makes its own iterators'
+        why = f'train_dataloader is {a_type(loader)}, which makes its own iterators'
     elif isinstance(loader.dataset, IterableDataset):
         why = (f'train_dataloader.dataset is an IterableDataset ({type(loader.dataset).__name__}): its workers '
                'cannot be restarted where they were in a pass')

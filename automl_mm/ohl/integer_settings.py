@@ -18,6 +18,8 @@ from typing import Any
 import numpy as np
 import torch
 
+from automl_mm.utils.wording import a_type
+
 from .element_paths import Element, element_attribute
 from .stored_forms import config_element
 
@@ -69,7 +71,7 @@ def _not_integers(value: Any) -> list[Any]:
 def _shown(held: str, current: Any) -> str:
     """``held`` (:func:`_held_integers`) with ``current``, as the messages name what is held."""
     if held == 'ints':
-        return f'ints (a {type(current).__name__}: {current!r})'
+        return f'ints ({a_type(current)}: {current!r})'
     return 'None, where a count goes' if current is _NONE_COUNT else f'{held} ({current!r})'
 
 

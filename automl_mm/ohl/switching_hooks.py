@@ -29,6 +29,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from automl_mm.utils.wording import a_or_an, a_type
+
 #: what ``YOLOXModeSwitchHook`` sets to True at its switch (the detector's, or a wrapper's ``detector``'s)
 _USE_L1_PATHS = ('model.bbox_head.use_l1', 'model.detector.bbox_head.use_l1')
 _PIPELINE_ROOTS = (('train_dataloader', 'dataset', 'pipeline'), ('train_loop', 'dataloader', 'dataset', 'pipeline'))
@@ -115,19 +117,12 @@ def check_switching_hooks(runner: Any, paths: Iterable[str], owner: str) -> None
                     continue
                 last = getattr(hook, 'num_last_epochs', None)
                 raise ValueError(
-                    f'{owner} writes {path}, {_a(skipped)} {skipped} of train_dataloader.dataset, but '
+                    f'{owner} writes {path}, {a_or_an(skipped)} {skipped} of train_dataloader.dataset, but '
                     f'{type(hook).__name__}(num_last_epochs={last!r}, skip_type_keys={list(hook.skip_type_keys)!r}) '
                     f'makes the dataset skip every {skipped} for the last {_switched_epochs(last)} epochs (mmdet '
                     'switches where epoch + 1 >= max_epochs - num_last_epochs): there the written value would change '
                     'nothing while it is recorded and credited. Write it in a run without that switch (drop '
                     f'{skipped!r} from skip_type_keys, or remove the hook)')
-
-
-def _a(type_name: str) -> str:
-    """The article before a transform type as written in the config: ``'an'`` before a scope prefix of OpenMMLab's
-    (``'an mmdet.Mosaic'``, read em-em-det) or a name that begins with a vowel (``'an Expand'``), else ``'a'``
-    (``'a Mosaic'``, ``'a YOLOXHSVRandomAug'``)."""
-    return 'an' if type_name[:1].lower() in 'aeio' or type_name[:2].lower() == 'mm' else 'a'
 
 
 def _switched_epochs(num_last_epochs: Any) -> Any:
@@ -199,7 +194,7 @@ def _check_own_skips(runner: Any, path: str, owner: str, yolox_hooks: list) -> N
                          f'{list(getattr(hook, "skip_type_keys", None) or ())!r} for the last '
                          f'{_switched_epochs(last)} epochs')
             raise ValueError(
-                f'{owner} writes {path}, {_a(name)} {name} of {where}, but {where} (a {type(node).__name__}) skips '
+                f'{owner} writes {path}, {a_or_an(name)} {name} of {where}, but {where} ({a_type(node)}) skips '
                 f'every {name} (its skip_type_keys={list(skip)!r}){until}: the transform does not run there, so the '
                 'written value would change nothing while it is recorded and credited. Write a transform the '
                 f'dataset runs, or drop {name!r} from {where}.skip_type_keys')

@@ -25,6 +25,8 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
+from automl_mm.utils.wording import a_type
+
 from .attributes import get_attribute
 
 
@@ -180,7 +182,7 @@ def check_transform_types(runner: Any, types: dict[str, dict | str], paths: Iter
                     f'; the pipeline has {len(same)} {short}s, at indices {same}: target the one the search '
                     'used' if same else f'; the pipeline has no {short}')
             raise ValueError(
-                f'{owner}: {prefix} is a {type(obj).__name__} ({class_name(type(obj))}), not the {short} '
+                f'{owner}: {prefix} is {a_type(obj)} ({class_name(type(obj))}), not the {short} '
                 f'({expected}) the search wrote to: this config\'s train pipeline differs from the search\'s '
                 f'(a transform inserted or removed before index {index}), so the learned value would be written '
                 f'onto another transform{hint}')

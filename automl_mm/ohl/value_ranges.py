@@ -53,6 +53,7 @@ from typing import Any
 import torch
 
 from automl_mm.utils.intervals import INF, NON_NEGATIVE, UNIT, UNIT_OPEN, Interval
+from automl_mm.utils.wording import a_type
 
 from .constructor_ranges import constructor_range
 from .element_paths import Element, element_attribute, element_attributes, replaced  # noqa: F401  (re-exported)
@@ -175,7 +176,7 @@ def shape_mismatch(current: Any, value: Any, path: str = '<path>') -> str | None
         return f'it holds a dict ({current!r}), and {value!r} is {_holds(new)}: ' + _dict_advice(current, value, path)
     if now is None or new is None or now == new:
         return None
-    return (f'it holds {_holds(now)} (a {type(current).__name__}: {current!r}), and {value!r} is '
+    return (f'it holds {_holds(now)} ({a_type(current)}: {current!r}), and {value!r} is '
             f'{_holds(new)}')
 
 

@@ -55,7 +55,24 @@ def test_a_list_element_named_by_its_class_is_offered_its_index():
     for path, meant in (('hooks.EMAHook.momentum', 'hooks.1.momentum'), ('hooks.EMAHook', 'hooks.1')):
         with pytest.raises(ValueError) as info:
             get_attribute(runner, path)
-        assert f"did you mean {meant!r} (its element 1 is a EMAHook)?" in str(info.value), info.value
+        assert f"did you mean {meant!r} (its element 1 is an EMAHook)?" in str(info.value), info.value
     with pytest.raises(ValueError) as info:
         get_attribute(runner, 'hooks.MissingHook.momentum')
+    assert 'did you mean' not in str(info.value)
+
+
+class MyEMAHook(EMAHook):
+    pass
+
+
+def test_a_list_element_of_a_subclass_of_the_class_named_is_offered_its_index():
+    """The range tables key a class along the owner's MRO (a subclass of mmengine's ``EMAHook`` has its ranges), so
+    ``hooks.EMAHook`` names a user's ``MyEMAHook`` too: it was offered nothing, the exact name being the only match."""
+    runner = SimpleNamespace(hooks=[OtherHook(), EMAHook(), MyEMAHook()])
+    with pytest.raises(ValueError) as info:
+        get_attribute(runner, 'hooks.EMAHook.momentum')
+    assert ("did you mean 'hooks.1.momentum' (its element 1 is an EMAHook) or 'hooks.2.momentum' (its element 2 is "
+            "a MyEMAHook, a subclass of EMAHook)?") in str(info.value), info.value
+    with pytest.raises(ValueError) as info:
+        get_attribute(runner, 'hooks.object.momentum')  # every class is one: not a hint
     assert 'did you mean' not in str(info.value)
