@@ -117,7 +117,21 @@ NONE_ROWS = {
         lambda: _cosine('CosineRestartLR', periods=[5, 5], restart_weights=[1, 1], eta_min=0.0),
         {'eta_min_ratio': 0.1, 'eta_min': None}, {'eta_min': None},
         r't\.eta_min=None and t\.eta_min_ratio=None break exactly one of eta_min and eta_min_ratio set'),
+    # mmengine's EMAHook asserts one of begin_iter / begin_epoch 0, and sets enabled_by_epoch = begin_epoch > 0 when
+    # built: _ema_started reads begin_epoch only where it is set, so a begin_epoch written over 0 changed nothing
+    'mmengine.EMAHook/begin_iter': (lambda: _ema_hook(begin_iter=10), {'begin_iter': 20}, {'begin_epoch': 2},
+                                    r't\.begin_iter=10 and t\.begin_epoch=2 break begin_iter or begin_epoch 0 .*, '
+                                    r'which mmengine\.EMAHook'),
+    'mmengine.EMAHook/begin_epoch': (lambda: _ema_hook(), {'begin_iter': 5}, {'begin_epoch': 3},
+                                     r't\.begin_epoch=3 breaks begin_epoch 0 where the hook was built with '
+                                     r'begin_epoch=0 .*, which mmengine\.EMAHook'),
 }
+
+
+def _ema_hook(**kwargs):
+    from mmengine.hooks import EMAHook
+
+    return EMAHook(**kwargs)
 
 
 @pytest.mark.parametrize('row', sorted(NONE_ROWS))
