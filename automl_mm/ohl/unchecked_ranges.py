@@ -13,12 +13,14 @@ of the keys of a head's or detector's ``test_cfg`` and ``train_cfg`` (``model.ro
 
 Left out, as any value is legal or the sentinel is the config's own: ``MaxIoUAssigner.ignore_iof_thr`` (-1: off),
 ``neg_pos_ub`` (-1: no bound), ``test_cfg.nms_pre`` (-1 or 0: keep all, by head), ``CheckpointHook.max_keep_ckpts``
-(-1: keep all), a loss's ``loss_weight`` and ``class_weight`` (>= 0, held by :mod:`automl_mm.ohl.value_ranges` for
-every loss module: below 0 a loss or a class is ascended), automl_mm's own losses' label smoothing and the like
-(declared :class:`~automl_mm.models.losses.CheckedFloat` with their interval); mmpretrain's ``LabelSmoothLoss`` is
-not installed here (torch's ``CrossEntropyLoss.label_smoothing`` is in the table). The assigner and sampler
-settings under a ``train_cfg`` dict (``train_cfg.rcnn.sampler.pos_fraction``) are read only when the head is built
-and are refused as such (:mod:`automl_mm.ohl.build_time_targets`): their ranges are those of the built objects.
+(-1: keep all); ``EarlyStoppingHook.min_delta`` (held negated under ``rule='less'``: its range is the rule's, a
+stored form this table does not model); a loss's ``loss_weight`` and ``class_weight`` (>= 0, held by
+:mod:`automl_mm.ohl.value_ranges` for every loss module: below 0 a loss or a class is ascended), automl_mm's own
+losses' label smoothing and the like (declared :class:`~automl_mm.models.losses.CheckedFloat` with their
+interval); mmpretrain's ``LabelSmoothLoss`` is not installed here (torch's ``CrossEntropyLoss.label_smoothing`` is
+in the table). The assigner and sampler settings under a ``train_cfg`` dict (``train_cfg.rcnn.sampler.
+pos_fraction``) are read only when the head is built and are refused as such
+(:mod:`automl_mm.ohl.build_time_targets`): their ranges are those of the built objects.
 """
 from __future__ import annotations
 
@@ -65,7 +67,9 @@ _INTERVAL = (AT_LEAST_ONE, "every n iterations or epochs: mmengine's Hook.every_
 #: * ``mmengine/hooks/hook.py`` (``every_n_epochs`` / ``every_n_train_iters`` / ``every_n_inner_iters``: False for
 #:   ``n <= 0``), read by ``CheckpointHook.after_train_epoch`` / ``after_train_iter``, ``LoggerHook.after_*_iter``,
 #:   mmdet's ``CheckInvalidLossHook`` and ``MemoryProfilerHook``; ``mmdet/engine/hooks/mean_teacher_hook.py``
-#:   (``after_train_iter``: ``(runner.iter + 1) % self.interval``, a ZeroDivisionError at 0) and
+#:   (``after_train_iter``: ``(runner.iter + 1) % self.interval``, a ZeroDivisionError at 0),
+#:   ``mmengine/hooks/early_stopping_hook.py`` (``after_val_epoch``: ``self.wait_count >= self.patience`` after
+#:   ``wait_count += 1``) and
 #:   ``visualization_hook.py`` (``DetVisualizationHook.after_val_iter``: ``% self.interval``; ``score_thr`` a score).
 UNCHECKED_RANGES: dict[str, dict[str, tuple[Interval, str]]] = {
     'mmdet.FocalLoss': dict(gamma=_GAMMA, alpha=_FOCAL_ALPHA),
@@ -94,6 +98,9 @@ UNCHECKED_RANGES: dict[str, dict[str, tuple[Interval, str]]] = {
     'mmdet.MemoryProfilerHook': dict(interval=_INTERVAL),
     'mmdet.MeanTeacherHook': dict(interval=(AT_LEAST_ONE, 'the teacher is updated every interval iterations: 0 '
                                                           'stops the run with a division by zero')),
+    'mmengine.EarlyStoppingHook': dict(patience=(AT_LEAST_ONE, 'the validations without improvement before the run '
+                                                               'stops: the count reaches any value below 1 at the '
+                                                               'first one, so 0 or -3 stop as 1 does')),
     'mmdet.DetVisualizationHook': dict(interval=(AT_LEAST_ONE, 'it draws every interval images: 0 stops the '
                                                                'validation with a division by zero'),
                                        score_thr=_PROB),
@@ -109,6 +116,7 @@ COUNTS: dict[str, frozenset[str]] = {
     'mmdet.CheckInvalidLossHook': frozenset({'interval'}),
     'mmdet.MemoryProfilerHook': frozenset({'interval'}),
     'mmdet.MeanTeacherHook': frozenset({'interval'}),
+    'mmengine.EarlyStoppingHook': frozenset({'patience'}),
     'mmdet.DetVisualizationHook': frozenset({'interval'}),
 }
 

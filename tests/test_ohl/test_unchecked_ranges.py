@@ -36,7 +36,7 @@ from mmdet.models.task_modules import (
     RandomSampler,
 )
 from mmengine.config import ConfigDict
-from mmengine.hooks import CheckpointHook, LoggerHook
+from mmengine.hooks import CheckpointHook, EarlyStoppingHook, LoggerHook
 from torch import nn
 
 from automl_mm.ohl.attribute_space import AttributeSpace
@@ -108,6 +108,7 @@ ROWS = [
     ('CheckInvalidLossHook-interval', CheckInvalidLossHook, 'interval', 0, 10, '[1, inf)'),
     ('MemoryProfilerHook-interval', lambda: _bare(MemoryProfilerHook, interval=50), 'interval', 0, 10, '[1, inf)'),
     ('MeanTeacherHook-interval', MeanTeacherHook, 'interval', 0, 2, '[1, inf)'),
+    ('EarlyStoppingHook-patience', lambda: EarlyStoppingHook(monitor='accuracy/top1'), 'patience', 0, 3, '[1, inf)'),
     ('DetVisualizationHook-interval', lambda: _bare(DetVisualizationHook, interval=50, score_thr=0.3), 'interval',
      0, 10, '[1, inf)'),
     ('DetVisualizationHook-score_thr', lambda: _bare(DetVisualizationHook, interval=50, score_thr=0.3),
@@ -154,8 +155,8 @@ def test_every_table_entry_has_a_row():
 
 COUNT_IDS = {'RandomSampler-num', 'ATSSAssigner-topk',
              'CheckpointHook-interval', 'LoggerHook-interval', 'CheckInvalidLossHook-interval',
-             'MemoryProfilerHook-interval', 'MeanTeacherHook-interval', 'DetVisualizationHook-interval',
-             'test_cfg-max_per_img'}
+             'MemoryProfilerHook-interval', 'MeanTeacherHook-interval', 'EarlyStoppingHook-patience',
+             'DetVisualizationHook-interval', 'test_cfg-max_per_img'}
 
 
 @pytest.mark.parametrize('build, attribute, good', [(r[1], r[2], r[4]) for r in ROWS if r[0] in COUNT_IDS],
