@@ -12,7 +12,7 @@ in one process (18 look-ups, 6.9 s of a 41 s run).
 :func:`memoised_metafile_load` wraps the ``load`` that ``mmengine.config.utils`` sees (mmengine's
 ``mmengine.fileio.load``, which that module calls for the metafiles and nothing else): a call with a local file's path
 alone parses the file the first time and keeps the result pickled, keyed by the file's identity
-(:func:`~automl_mm.utils.file_identity.file_identity`: real path, device, inode, size, mtime and ctime: an edited or
+(:func:`~automl_mm.utils.file_identity.file_identity`: device, inode, size, mtime and ctime: an edited or
 reinstalled metafile is parsed anew, also one copied over it with its size and mtime kept); every later call returns a
 new copy of it (unpickled: about 3 ms for all of mmdet's metafiles), so a caller that changes what it got changes
 nothing else. Any other call (a file object, a format or backend argument, a path that cannot be read: mmengine's own

@@ -18,7 +18,6 @@ from typing import Any
 
 import numpy as np
 
-from automl_mm.utils.file_identity import FileIdentity
 from automl_mm.utils.file_identity import file_identity as _file_identity
 
 from .preflight_walk import (
@@ -48,12 +47,12 @@ def image_folder(dataset: dict) -> str | None:
     return join_path(root, prefix) if root and not is_abs(prefix) else prefix
 
 
-def file_identity(path: str) -> FileIdentity | None:
-    """:func:`automl_mm.utils.file_identity.file_identity` of a local file (real path, device, inode, size, mtime and
-    ctime: a file replaced by another of the same size and mtime is another), ``None`` where it cannot be
-    ``stat``-ed."""
+def file_identity(path: str) -> tuple | None:
+    """``(real path, device, inode, size, mtime, ctime)`` of a local file: its real path (``check_config`` reads it
+    first, as the file's) and :func:`automl_mm.utils.file_identity.file_identity` (a file replaced by another of the
+    same size and mtime is another); ``None`` where it cannot be ``stat``-ed."""
     try:
-        return _file_identity(path)
+        return (osp.realpath(path), *_file_identity(path))
     except OSError:
         return None
 

@@ -50,13 +50,26 @@ def test_the_identity_changes_when_the_file_is_replaced_and_not_otherwise(tmp_pa
     path = tmp_path / 'a.txt'
     path.write_bytes(b'one')
     first = file_identity(path)
-    assert file_identity(str(path)) == first and first.realpath == os.path.realpath(path)
+    assert file_identity(str(path)) == first == file_identity(tmp_path / '.' / 'a.txt')
     os.symlink(path, tmp_path / 'link')
     assert file_identity(tmp_path / 'link') == first  # one file however reached
     _replace_keeping_size_and_mtime(path, b'two', how)
     assert file_identity(path) != first
     with pytest.raises(FileNotFoundError):
         file_identity(tmp_path / 'missing')
+
+
+def test_the_identity_is_one_stat_without_resolving_the_path(tmp_path, monkeypatch):
+    """The identity held the path's ``os.path.realpath``, which ``lstat``-s each of its components: the metafile
+    cache's warm look-up of mmdet's 102 metafiles took 37 ms instead of 5 (device and inode already name the file)."""
+    path = tmp_path / 'a.txt'
+    path.write_bytes(b'one')
+    (stat, stats), (realpath, resolved) = (os.stat, []), (os.path.realpath, [])
+    monkeypatch.setattr(os, 'stat', lambda p, *a, **k: stats.append(p) or stat(p, *a, **k))
+    monkeypatch.setattr(os.path, 'realpath', lambda p, *a, **k: resolved.append(p) or realpath(p, *a, **k))
+    identity = file_identity(path)
+    monkeypatch.undo()
+    assert identity.inode == os.stat(path).st_ino and len(stats) == 1 and resolved == []
 
 
 @pytest.mark.parametrize('how', HOW)
