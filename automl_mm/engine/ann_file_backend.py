@@ -16,7 +16,9 @@ A few of mmdet's classes cannot be probed so (their ``load_data_list`` reads ano
 ``__init__`` sets, or imports a package that is not installed: ``RefCocoDataset``, ``OpenImagesDataset``,
 ``OpenImagesChallengeDataset``, ``LVISDataset`` / ``LVISV1Dataset`` without ``lvis``, ``DSDLDetDataset``, which
 reads it in ``__init__``); for them :data:`KNOWN_READINGS` gives the answer read from their source, where the probe
-has none.
+has none. ``ADE20KSegDataset`` and ``CocoSegDataset`` read nothing the probe can see because they never read an
+``ann_file`` (:data:`NEVER_READS`, :func:`never_reads_ann_file`): neither the export nor the start's data check
+names theirs.
 """
 from __future__ import annotations
 
@@ -67,10 +69,39 @@ KNOWN_READINGS: dict[str, KnownReading] = {
     # lvis.py:603-604, likewise
     'mmdet.datasets.lvis.LVISV1Dataset': KnownReading(
         True, 'load_data_list', 'get_local_path( self.ann_file, backend_args=self.backend_args) as local_path:'),
-    # dsdl.py:72-74: dsdl's DSDLDataset opens it in __init__ with a LocalFileReader (dsdl.py:50), no backend_args
+    # dsdl.py:72-74: dsdl's DSDLDataset opens it in __init__ with a LocalFileReader (dsdl.py:51), no backend_args
     'mmdet.datasets.dsdl.DSDLDetDataset': KnownReading(
         False, '__init__', "DSDLDataset( dsdl_yaml=kwargs['ann_file'], location_config=loc_config,"),
 }
+
+
+#: ``{'module.ClassName': method}`` for mmdet's dataset classes that never read their ``ann_file`` (the probe sees
+#: nothing read, and could not tell): the ``method`` that makes their data list names none (mmdet 3.3.0). A subclass
+#: inherits the row while it keeps ``method``; a row whose method's source names ``ann_file`` (another mmdet) tells
+#: nothing.
+NEVER_READS: dict[str, str] = {
+    # ade20k.py:237-260: lists data_prefix['img_path'] (fileio.list_dir_or_file), unlike BaseSegDataset's
+    # (base_semseg_dataset.py:237-241, which reads an ann_file where one is given); CocoSegDataset
+    # (coco_semantic.py:7) is a subclass that keeps it
+    'mmdet.datasets.ade20k.ADE20KSegDataset': 'load_data_list',
+}
+
+
+def never_reads_ann_file(cls: Any) -> bool:
+    """Whether the dataset class ``cls`` never reads its ``ann_file``: ``'ann_file'`` is in its ``UNREAD_BASE_KEYS``
+    (automl_mm's folder / CIFAR sets, whose build refuses one), or the first class of its MRO with a
+    :data:`NEVER_READS` row has one that ``cls`` keeps (same ``method``) and whose source names no ``ann_file``."""
+    if not isinstance(cls, type):
+        return False
+    if 'ann_file' in getattr(cls, 'UNREAD_BASE_KEYS', ()):
+        return True
+    for owner in cls.__mro__:
+        name = NEVER_READS.get(f'{owner.__module__}.{owner.__qualname__}')
+        if name is not None:
+            method = getattr(owner, name, None)
+            has_source = _source_holds(method, '')  # ('' is in any source; False where there is none to read)
+            return getattr(cls, name, None) is method and has_source and not _source_holds(method, 'ann_file')
+    return False
 
 
 @functools.cache

@@ -150,8 +150,10 @@ def _check_ann_file(dataset: Any, key: str, cfg: Any, checked: set[str], reads: 
     path = getattr(dataset, 'ann_file', None)
     if not isinstance(path, str):
         return
-    from .ann_file_backend import reads_ann_file_through_backend
+    from .ann_file_backend import never_reads_ann_file, reads_ann_file_through_backend
 
+    if never_reads_ann_file(type(dataset)):  # (mmdet's ADE20KSegDataset / CocoSegDataset: an ann_file given is unused)
+        return
     backend_args = getattr(dataset, 'backend_args', None)
     # (a class that reads it from the local disk whatever its backend_args, e.g. mmengine's BaseDataset: looked for)
     if reads_ann_file_through_backend(type(dataset), backend_args, path):
@@ -353,9 +355,11 @@ def check_data_files(cfg: Any, scope: str | None, test_only: bool, split: str = 
     (``[Errno 2] No such file or directory: '.../ImageSets/Main/trainval.txt'``), naming at best the loader. COCO
     datasets (:func:`~automl_mm.engine.preflight_walk.coco_dataset_class`) are left to ``check_config``'s
     annotation-file check, a dataset that never reads
-    its ``ann_file`` (``UNREAD_BASE_KEYS``: automl_mm's generated / folder / CIFAR sets) to the build's refusal of
-    it, files read through a storage backend to the loader (not one its class reads from the local disk whatever its
-    ``backend_args``: :func:`~automl_mm.engine.ann_file_backend.reads_ann_file_through_backend`), and a type no
+    its ``ann_file`` (:func:`~automl_mm.engine.ann_file_backend.never_reads_ann_file`: ``UNREAD_BASE_KEYS``,
+    automl_mm's generated / folder / CIFAR sets, to the build's refusal of it; mmdet's ``ADE20KSegDataset`` and
+    ``CocoSegDataset``, which list their image folder, not looked for), files read through a storage backend to
+    the loader (not one its class reads from the local disk whatever its ``backend_args``:
+    :func:`~automl_mm.engine.ann_file_backend.reads_ann_file_through_backend`), and a type no
     registry holds to the build. (An image
     folder's or CIFAR-10's files are checked by the start-up build only: the config check passes configs of data
     not on this machine; the tools check them before building a runner,
@@ -366,7 +370,7 @@ def check_data_files(cfg: Any, scope: str | None, test_only: bool, split: str = 
     """
     from mmengine.dataset import BaseDataset
 
-    from .ann_file_backend import reads_ann_file_through_backend
+    from .ann_file_backend import never_reads_ann_file, reads_ann_file_through_backend
     from .preflight_classes import _dataset_class
     from .preflight_walk import (
         _loader_cfgs,
@@ -383,9 +387,8 @@ def check_data_files(cfg: Any, scope: str | None, test_only: bool, split: str = 
         # each type in the scope mmengine builds it in: its _scope_, else its wrapper's (node_scope), else the config's
         for node, where, node_scope in scoped_datasets(loader.get('dataset'), f'{key}.dataset', None):
             cls = _dataset_class(node, node_scope or scope)
-            if not isinstance(cls, type) or not issubclass(cls, BaseDataset) or \
-                    'ann_file' in getattr(cls, 'UNREAD_BASE_KEYS', ()):
-                continue  # (a dataset that never reads ann_file refuses it at build, saying so)
+            if not isinstance(cls, type) or not issubclass(cls, BaseDataset) or never_reads_ann_file(cls):
+                continue  # (a dataset that never reads ann_file: automl_mm's refuse it at build, saying so)
             root = node.get('data_root')
             root = os.fspath(root) if isinstance(root, (str, os.PathLike)) else ''  # a Path: mmengine joins it too
             ann = node.get('ann_file')

@@ -62,13 +62,13 @@ def _local_ann_file_note(node: dict, scope: str | None) -> str | None:
     ``type`` resolved to no dataset class in ``scope``, says that."""
     from mmengine.dataset import BaseDataset
 
-    from automl_mm.engine.ann_file_backend import ann_file_through_backend
+    from automl_mm.engine.ann_file_backend import ann_file_through_backend, never_reads_ann_file
     from automl_mm.registry import DATASETS, METRICS, config_class
 
     cls = config_class(DATASETS, node, scope)
     if isinstance(cls, type) and issubclass(cls, BaseDataset):
-        if 'ann_file' in getattr(cls, 'UNREAD_BASE_KEYS', ()):
-            return None  # it never reads one (its build refuses it)
+        if never_reads_ann_file(cls):
+            return None  # it never reads one (automl_mm's sets refuse it at build; mmdet's ADE20KSegDataset ignores it)
         through = ann_file_through_backend(cls)
         if through:
             return None

@@ -59,3 +59,48 @@ def test_the_export_says_refcoco_reads_its_ann_file_from_the_local_disk():
                                 'mmdet')
     assert note == 'RefCocoDataset reads it from the local disk, not through its backend_args'
     assert _local_ann_file_note(dict(type='OpenImagesDataset', ann_file='a.csv'), 'mmdet') is None
+
+
+def test_mmdet_seg_sets_that_never_read_their_ann_file_are_neither_warned_of_nor_looked_for(monkeypatch):
+    """mmdet's ``ADE20KSegDataset`` and ``CocoSegDataset`` list their image folder and never read an ``ann_file``
+    (ade20k.py:237-260): the export warned "cannot be told: its load_data_list could not be probed" and the start's
+    data check refused a missing one, a file nothing reads."""
+    from mmdet.datasets import ADE20KSegDataset, CocoSegDataset
+    from mmdet.datasets.base_semseg_dataset import BaseSegDataset
+    from mmengine.config import Config
+
+    from automl_mm.engine.preflight_loading import check_before_loading, check_data_files
+    from automl_mm.nas.retrain_data_paths import _local_ann_file_note
+
+    assert afb.never_reads_ann_file(ADE20KSegDataset) and afb.never_reads_ann_file(CocoSegDataset)
+    assert not afb.never_reads_ann_file(BaseSegDataset)  # (it reads one where given)
+
+    class ReadsIt(CocoSegDataset):
+        def load_data_list(self):
+            return [dict(img_path=line) for line in open(self.ann_file)]
+
+    assert not afb.never_reads_ann_file(ReadsIt)
+    assert _local_ann_file_note(dict(type='CocoSegDataset', ann_file='x.txt', backend_args=dict(backend='petrel')),
+                                'mmdet') is None
+    dataset = dict(type='CocoSegDataset', data_root='/nonexistent-automl-mm', ann_file='unused.txt',
+                   data_prefix=dict(img_path='img', seg_map_path='seg'), pipeline=[])
+    check_data_files(Config(dict(default_scope='mmdet', train_dataloader=dict(dataset=dataset))), 'mmdet', False)
+    dataset.pop('type')
+    check_before_loading(CocoSegDataset(**dataset, lazy_init=True), 'train_dataloader.dataset')  # (the start's)
+    monkeypatch.setitem(afb.NEVER_READS, 'mmdet.datasets.base_semseg_dataset.BaseSegDataset', 'load_data_list')
+    assert not afb.never_reads_ann_file(BaseSegDataset)  # (a row whose method names ann_file: no answer)
+
+
+def test_a_row_whose_source_cannot_be_read_tells_nothing(monkeypatch):
+    """A method without source to read (mmdet installed as bytecode only) cannot be checked: no answer, no error."""
+    from mmdet.datasets import ADE20KSegDataset, RefCocoDataset
+
+    def no_source(_):
+        raise OSError('could not get source code')
+
+    afb._source_holds.cache_clear()
+    monkeypatch.setattr(afb.inspect, 'getsource', no_source)
+    try:
+        assert afb.known_reading(RefCocoDataset) is None and not afb.never_reads_ann_file(ADE20KSegDataset)
+    finally:
+        afb._source_holds.cache_clear()
