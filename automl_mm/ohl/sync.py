@@ -259,57 +259,139 @@ def broadcast_training_attributes_(model: nn.Module, src: int) -> None:
             setattr(attrgetter(owner)(modules[name]) if owner else modules[name], attr, value)
 
 
-#: The integers a fingerprint is folded to: below 2**53, so float64 (the rows ``verify_copies`` gathers) holds them
-#: exactly.
-_FINGERPRINT_MODULUS = 2 ** 52
+#: The words of a fingerprint: a tensor's bytes read as int64 (the last few bytes of a tensor whose size is not a
+#: multiple of 8, as integers of its own width), in the tensor's logical element order.
+#: The words are summed in int64, whose additions wrap around 2**64: addition modulo 2**64 is exact, associative and
+#: commutative, so no order or grouping of the reduction (another GPU, CPU or torch build) changes the sums.
+#: Each tensor is reduced as a (rows, :data:`_COLUMNS`) grid: its row sums and column sums give both the plain sum
+#: and the position-weighted sum without a weight per element (its remainder, fewer than :data:`_COLUMNS` words,
+#: is weighted directly).
+_COLUMNS = 256
+#: Numbers per group (parameters, buffers) in a fingerprint: the plain and the position-weighted sum, each as its
+#: low and high 32 bits (float64, :func:`gather_rows`' type, holds them exactly).
+_GROUP_SIZE = 4
+#: Length of a :func:`fingerprint`: the parameters' four numbers, then the buffers'.
+FINGERPRINT_SIZE = 2 * _GROUP_SIZE
 _SAME_WIDTH_INT = {1: torch.int8, 2: torch.int16, 4: torch.int32, 8: torch.int64}
 
 
-def _bit_sums(t: torch.Tensor) -> tuple[int, int]:
-    """The sum and a position-weighted sum of ``t``'s bit patterns, in 16-bit pieces, as exact integers: no order of
-    the reduction changes them (integer additions that cannot overflow), so another GPU, CPU or torch build gives the
-    same numbers for the same bits."""
+def _words(t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
+    """``t``'s bytes in its logical element order as int64 words: the whole words, and the last elements that do not
+    fill one (fewer than 8 bytes, each sign-extended from an integer of its own width)."""
     v = t.detach()
     if v.is_complex():
         v = torch.view_as_real(v)
-    v = v.contiguous().flatten()
+    v = v.reshape(-1)  # logical order: a channels_last or transposed tensor is copied, one that is dense is not
     if v.dtype == torch.bool:
-        v = v.to(torch.uint8)
-    bits = v.view(_SAME_WIDTH_INT[v.element_size()]).to(torch.int64)
-    # every piece < 2**16 and every weight < 2**16: n * 2**32 per sum, exact in int64 for any tensor of < 2**31
-    # elements
-    weight = torch.arange(v.numel(), device=v.device, dtype=torch.int64) % 65521 + 1
-    plain = weighted = 0
-    for piece in range(v.element_size() * 8 // 16 or 1):
-        part = (bits >> (16 * piece)) & 0xFFFF
-        plain += (piece + 1) * int(part.sum())
-        weighted += (piece + 1) * int((part * weight).sum())
-    return plain, weighted
+        v = v.view(torch.uint8)
+    ratio = 8 // v.element_size()
+    whole = v.numel() - v.numel() % ratio
+    if v.storage_offset() % ratio:  # a view that starts inside a word of its storage: int64 cannot view it in place
+        v = v.clone()
+    tail = v[whole:]
+    return v[:whole].view(torch.int64), tail.view(_SAME_WIDTH_INT[v.element_size()]).to(torch.int64)
+
+
+def _group_sums(groups: list[tuple[str, list[tuple[str, torch.Tensor]]]]) -> torch.Tensor:
+    """Per group of named tensors (``(kind, [(name, tensor), ...])``): the plain and the position-weighted sum
+    (modulo 2**64) of the words of its tensors (taken as one sequence, in order: word ``i`` weighs ``i + 1``) and 1
+    where every floating-point value is finite (else 0). An int64 tensor ``(len(groups), 3)`` on the CPU, read from
+    each device the tensors are on with one transfer.
+
+    Raises:
+        TypeError: a tensor without plain strided storage (sparse, quantized, nested), naming it and its kind.
+    """
+    per_device: dict[torch.device, dict[int, dict[str, Any]]] = {}
+    for group, (what, tensors) in enumerate(groups):
+        offset = 0
+        for name, t in tensors:
+            try:
+                main, tail = _words(t)
+            except (RuntimeError, NotImplementedError) as err:
+                raise TypeError(f'verify_sync: cannot fingerprint {what} {name!r} ({t.layout}, {t.dtype}): its bytes '
+                                f'cannot be read as integers ({err}); set the OHL hook\'s verify_sync=False to skip '
+                                'the check') from err
+            parts = per_device.setdefault(t.device, {}).setdefault(group, dict(
+                rowsums=[], colsums=[], row_weights=[], rest=[], rest_weights=[], floats={}))
+            rows = main.numel() // _COLUMNS
+            if rows:
+                grid = main[:rows * _COLUMNS].view(rows, _COLUMNS)
+                parts['rowsums'].append(grid.sum(1))
+                parts['colsums'].append(grid.sum(0))
+                # the word in row r, column c weighs offset + r * C + c + 1: rows add offset + r * C + 1, columns c
+                parts['row_weights'].append((offset + 1, rows))
+            rest = [p for p in (main[rows * _COLUMNS:], tail) if p.numel()]
+            if rest:
+                parts['rest'].extend(rest)
+                parts['rest_weights'].append((offset + rows * _COLUMNS + 1, sum(p.numel() for p in rest)))
+            offset += main.numel() + tail.numel()
+            if (t.is_floating_point() or t.is_complex()) and t.numel():
+                v = torch.view_as_real(t.detach()) if t.is_complex() else t.detach()
+                parts['floats'].setdefault(v.dtype, []).extend(torch.aminmax(v))
+    total = torch.zeros(len(groups), 3, dtype=torch.int64)
+    total[:, 2] = 1
+    for device, per_group in per_device.items():
+        sums = torch.zeros(len(groups), 3, dtype=torch.int64, device=device)
+        sums[:, 2] = 1
+        for group, parts in per_group.items():
+            if parts['rowsums']:
+                rowsums = torch.cat(parts['rowsums'])
+                sums[group, 0] += rowsums.sum()
+                sums[group, 1] += (rowsums * _arange_runs(parts['row_weights'], _COLUMNS, device)).sum()
+                sums[group, 1] += (torch.stack(parts['colsums']) * torch.arange(_COLUMNS, device=device)).sum()
+            if parts['rest']:
+                rest = torch.cat(parts['rest'])
+                sums[group, 0] += rest.sum()
+                sums[group, 1] += (rest * _arange_runs(parts['rest_weights'], 1, device)).sum()
+            bounds = [torch.isfinite(torch.stack(b)).all() for b in parts['floats'].values()]
+            if bounds:
+                sums[group, 2] = torch.stack(bounds).all()
+        got = sums.cpu()  # the one transfer (and wait) of this device
+        total[:, :2] += got[:, :2]
+        total[:, 2] &= got[:, 2]
+    return total
+
+
+def _arange_runs(runs: list[tuple[int, int]], step: int, device: torch.device) -> torch.Tensor:
+    """``cat([start, start + step, ..., start + (count - 1) * step] for start, count in runs)`` (int64), built from
+    two kernels instead of one per run."""
+    total = sum(n for _, n in runs)
+    counts = torch.tensor([n for _, n in runs], dtype=torch.int64)
+    first = torch.cumsum(counts, 0) - counts  # the index where each run begins
+    base = torch.tensor([s for s, _ in runs], dtype=torch.int64) - step * first
+    base = torch.repeat_interleave(base.to(device), counts.to(device), output_size=total)
+    return base + step * torch.arange(total, dtype=torch.int64, device=device)
 
 
 def fingerprint(module: nn.Module) -> torch.Tensor:
-    """Four float64 numbers that differ when the weights differ: two for the parameters, two for the buffers.
+    """:data:`FINGERPRINT_SIZE` (8) float64 numbers on the CPU that differ when the weights differ: four for the
+    parameters, then four for the buffers.
 
-    Each pair is a sum and a position-weighted sum of the tensors' bit patterns (exact integers, folded below 2**53),
-    NaN where a tensor holds a value that is not finite (NaN never counts as equal: a non-finite weight after a
-    broadcast is a failure). Used to check that copies (and the ranks of one copy) hold the same weights (cheap: one
-    pass, no transfer of the weights themselves). Integer sums, so every rank computes the same numbers from the same
-    bits: sums of the values in float64 rounded by the order of their reduction, which another GPU, CPU (AVX2 or
-    AVX-512 kernels) or torch build changes, and ``verify_sync`` stopped a run on a mixed cluster whose copies held
-    the same weights bit for bit.
+    Each four are the low and high 32 bits of two sums modulo 2**64 of the group's bytes read as int64 words
+    (:func:`_words`; the tensors in ``module.parameters()`` / ``buffers()`` order, each in its logical element order,
+    so the memory format does not matter): the plain sum and the sum of each word times its position + 1. Any
+    single changed bit changes the plain sum (by ±2**k, k < 64, which is not 0 modulo 2**64); a swap of two
+    different words changes the weighted sum by their difference times their distance, not 0 modulo 2**64 unless
+    the two words agree in their lowest (64 - log2(distance)) bits. They are NaN where a floating-point value of
+    the group is not finite (NaN never counts as equal: a non-finite weight after a broadcast is a failure).
+
+    Integer sums, wrapping modulo 2**64: every rank computes the same numbers from the same bits, whatever the order
+    of the reduction. Sums of the values in float64 round by the order of their reduction, which another GPU, CPU
+    (AVX2 or AVX-512 kernels) or torch build changes, and ``verify_sync`` stopped a run on a mixed cluster whose
+    copies held the same weights bit for bit. Cost: per tensor two integer reductions (its row and column sums) and
+    one min/max (floating point), on its own device; no temporary larger than the row sums but a logical-order copy
+    of a tensor that is not contiguous (channels_last); one transfer per device for the whole model
+    (``benchmarks/fingerprint_cost.py``; README, OHL's ``verify_sync``).
+
+    Raises:
+        TypeError: a parameter or buffer whose bytes cannot be read as integers (sparse, quantized), naming it.
     """
-    total = torch.zeros(4, dtype=torch.float64)
-    for offset, tensors in ((0, module.parameters()), (2, module.buffers())):
-        plain = weighted = 0
-        nan = False
-        for i, t in enumerate(tensors):
-            one, positioned = _bit_sums(t)
-            plain += one
-            weighted += (i + 1) * (one + positioned)
-            nan = nan or bool(t.is_floating_point() and not torch.isfinite(t.detach()).all())
-        total[offset] = math.nan if nan else float(plain % _FINGERPRINT_MODULUS)
-        total[offset + 1] = math.nan if nan else float(weighted % _FINGERPRINT_MODULUS)
-    return total
+    numbers: list[float] = []
+    sums = _group_sums([('parameter', list(module.named_parameters())), ('buffer', list(module.named_buffers()))])
+    for plain, weighted, finite in sums.tolist():
+        halves = [float((s >> shift) & 0xFFFFFFFF) for s in (plain, weighted) for shift in (0, 32)]
+        numbers += halves if finite else [math.nan] * _GROUP_SIZE
+    return torch.tensor(numbers, dtype=torch.float64)
 
 
 def broadcast_copy_state(runner: Any, src: int) -> None:
@@ -400,12 +482,14 @@ def verify_copies(spaces: Sequence[Any], model: nn.Module, before: torch.Tensor,
     n = theta.numel()
     theta_ok = same(rows[:, :n], rows[0, :n])
     # NaN is never equal here: a non-finite weight or buffer after the broadcast is a failure
-    copies_ok = same(rows[:, n + 4:], rows[0, n + 4:])
+    size = FINGERPRINT_SIZE
+    copies_ok = same(rows[:, n + size:], rows[0, n + size:])
     # every rank, not rank 0 alone: after a trunk that did not broadcast, copy 0 equals itself when it is the best
-    best_ok = same(rows[:, n + 4:], rows[layout.lead_rank(best), n:n + 4].expand(len(rows), 4))
+    best_ok = same(rows[:, n + size:], rows[layout.lead_rank(best), n:n + size].expand(len(rows), size))
     # Ranks of one copy train under DDP: their parameters (not BN statistics) must agree before the broadcast.
     leads = [layout.lead_rank(r // layout.ranks_per_copy) for r in range(layout.world_size)]
-    in_copy_ok = same(rows[:, n:n + 2], rows[leads, n:n + 2], nan_equal=True)  # diverged: NaN on all its ranks
+    params = slice(n, n + _GROUP_SIZE)  # the parameters' part of the fingerprint before the broadcast
+    in_copy_ok = same(rows[:, params], rows[leads, params], nan_equal=True)  # diverged: NaN on all its ranks
     if not (theta_ok and in_copy_ok and (not broadcasted or (copies_ok and best_ok))):
         raise RuntimeError(f'OHL trunk {trunk}: ranks disagree after the update (theta identical: '
                            f'{theta_ok}, copies identical: {copies_ok}, copies equal the best: {best_ok}, '

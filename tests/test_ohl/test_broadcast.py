@@ -84,7 +84,7 @@ def _worker(rank: int, init_file: str, out_dir: str) -> None:
     from mmengine.optim import AmpOptimWrapper, MultiStepLR
 
     from automl_mm.ohl.copies import CopyDataParallel, CopyLayout, CopyRunner, init_copy_layout
-    from automl_mm.ohl.sync import broadcast_copy_state, gather_copy_values, gather_rows
+    from automl_mm.ohl.sync import broadcast_copy_state, fingerprint, gather_copy_values, gather_rows, verify_copies
 
     join_gloo(rank, 2, init_file)
     torch.manual_seed(rank)  # every piece of state differs between the two ranks
@@ -104,7 +104,12 @@ def _worker(rank: int, init_file: str, out_dir: str) -> None:
         ema_hook.ema_model.update_parameters(model)
     runner = SimpleNamespace(model=model, optim_wrapper=ow, param_schedulers=[scheduler], hooks=[ema_hook])
     before = _state(runner, ema_hook)
+    fingerprint_before = fingerprint(model)
     broadcast_copy_state(runner, src=1)
+    # verify_sync's check over the real gather, copy 1 the best: both ranks now hold rank 1's weights
+    theta = torch.tensor([0.25, -0.5], dtype=torch.float64)
+    space = SimpleNamespace(distribution=SimpleNamespace(parameters=lambda: [theta]))
+    sync_checks = verify_copies([space], model, fingerprint_before, 1, True, CopyLayout(2, 1, rank, 2), trunk=0)
     # the trunk end's gathers: rank r's row / copy c's applied values at index r / c on every rank
     gathered = gather_rows(torch.tensor([10.0 * rank + 1, rank]))
     space = SimpleNamespace(name='p', applied_values=lambda: {'model.p': 0.1 * (rank + 1)})
@@ -122,7 +127,8 @@ def _worker(rank: int, init_file: str, out_dir: str) -> None:
     _BOUND_IN_STEP[0](x)  # bound inside the step, called after it: the world's again
     world['bound_in_step_after'] = float(x)
     torch.save({'before': before, 'after': _state(runner, ema_hook), 'num_pos': num_pos, 'world': world,
-                'gathered': gathered, 'copy_values': copy_values},
+                'gathered': gathered, 'copy_values': copy_values, 'sync_checks': sync_checks,
+                'fingerprints': (fingerprint_before, fingerprint(model))},
                osp.join(out_dir, f'rank{rank}.pth'))
     torch_dist.destroy_process_group()
 
@@ -195,6 +201,17 @@ def test_the_trunk_end_gathers_hold_each_rank_and_copy_at_its_index(gloo_ranks):
     for rank in gloo_ranks:
         torch.testing.assert_close(rank['gathered'], torch.tensor([[1.0, 0.0], [11.0, 1.0]], dtype=torch.float64))
         assert rank['copy_values'] == {'p': [{'model.p': 0.1}, {'model.p': 0.2}]}
+
+
+def test_two_ranks_holding_the_same_weights_agree_on_their_fingerprints(gloo_ranks):
+    """Two gloo processes whose models (a Linear and a BatchNorm1d, its int64 num_batches_tracked included)
+    differed before the broadcast hold rank 1's weights after it: the same fingerprint on both, and verify_copies
+    over the real gather passes every check."""
+    (before0, after0), (before1, after1) = (rank['fingerprints'] for rank in gloo_ranks)
+    assert not torch.equal(before0, before1) and torch.equal(after0, after1) and torch.equal(after1, before1)
+    for rank in gloo_ranks:
+        assert rank['sync_checks'] == dict(theta_identical=True, copies_identical=True, copies_equal_best=True,
+                                           ranks_in_copy_identical=True)
 
 
 def test_copies_equal_best_is_false_while_a_copy_differs_from_the_best():

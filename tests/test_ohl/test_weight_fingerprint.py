@@ -1,0 +1,156 @@
+"""``verify_sync``'s weight fingerprint (``automl_mm.ohl.sync.fingerprint``): exact, whatever the order of the
+reduction; any single changed bit or swapped pair of values gives another one; every dtype a model holds."""
+from __future__ import annotations
+
+import itertools
+import math
+
+import pytest
+import torch
+
+from automl_mm.ohl import sync
+from automl_mm.ohl.sync import FINGERPRINT_SIZE, fingerprint
+
+
+class _Mixed(torch.nn.Module):
+    """A parameter or buffer of every kind a model holds: float32 / float16 / bfloat16 / float64 / complex, sizes
+    that fill no whole int64 word, a transposed (non-contiguous) buffer, an empty parameter, BatchNorm's 0-d int64
+    ``num_batches_tracked``, bool and uint8 buffers."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        g = torch.Generator().manual_seed(0)
+        self.linear = torch.nn.Linear(3, 2)  # weight 6 floats: 3 words; bias 2 floats: 1 word
+        self.fp16 = torch.nn.Parameter(torch.randn(5, generator=g).half())  # 2 words and a 2-byte tail
+        self.bf16 = torch.nn.Parameter(torch.randn(3, generator=g).bfloat16())
+        self.cplx = torch.nn.Parameter(torch.randn(2, dtype=torch.complex64, generator=g))
+        self.empty = torch.nn.Parameter(torch.zeros(0, 3))
+        self.bn = torch.nn.BatchNorm1d(1)
+        self.bn.running_mean.normal_(generator=g)
+        self.bn.num_batches_tracked += 5
+        self.register_buffer('float64', torch.randn(2, dtype=torch.float64, generator=g))
+        self.register_buffer('transposed', torch.randn(2, 2, generator=g).t())
+        self.register_buffer('mask', torch.tensor([True, False, True]))
+        self.register_buffer('octets', torch.arange(5, dtype=torch.uint8))
+
+
+def _tensors(module):
+    return [t for t in itertools.chain(module.parameters(), module.buffers()) if t.numel()]
+
+
+def _as_ints(t: torch.Tensor) -> torch.Tensor:
+    """``t``'s bits as integers of its width, a view (writes change ``t``)."""
+    v = torch.view_as_real(t.data) if t.is_complex() else t.data
+    return v.view({1: torch.uint8, 2: torch.int16, 4: torch.int32, 8: torch.int64}[v.element_size()])
+
+
+def _differs(a: torch.Tensor, b: torch.Tensor) -> bool:
+    return not torch.equal(a, b)  # NaN (a non-finite value) equals nothing, as in verify_copies
+
+
+def test_torch_integer_sums_wrap_around_2_to_the_64():
+    """The premise: int64 additions (flat, row and column reductions, products) wrap modulo 2**64 on every path,
+    so a fingerprint's sums are exact whatever their order."""
+    big = torch.full((1003, 256), 2 ** 62, dtype=torch.int64)  # 1003 * 256 * 2**62 = 0 modulo 2**64
+    assert int(big.sum()) == 0 and int(big.sum(1).sum()) == 0 and int(big.sum(0).sum()) == 0
+    assert int(torch.tensor([2 ** 63 - 1, 1]).sum()) == -2 ** 63
+    assert int((torch.tensor([2 ** 62]) * 4).sum()) == 0
+
+
+def test_the_fingerprint_does_not_depend_on_how_the_reduction_groups_the_words(monkeypatch):
+    """The words are reduced as a grid of ``_COLUMNS`` columns; any width groups the additions differently (as another
+    GPU, CPU or torch build orders them) and must give the same fingerprint. Values 1, 1e16, -1e16 give 0 or 1
+    summed in float64 by grouping; the fingerprint is exact."""
+    model = _Mixed()
+    with torch.no_grad():
+        model.linear.weight[:] = torch.tensor([[1.0, 1e16, -1e16], [-1e16, 1.0, 1e16]])
+    want = fingerprint(model)
+    assert want.shape == (FINGERPRINT_SIZE,) and want.dtype == torch.float64 and not want.isnan().any()
+    assert all(x == int(x) and 0 <= x < 2 ** 32 for x in want.tolist())  # 32-bit halves, exact in float64
+    for columns in (1, 2, 3, 5, 7):
+        monkeypatch.setattr(sync, '_COLUMNS', columns)
+        assert torch.equal(fingerprint(model), want), columns
+
+
+@pytest.mark.parametrize('columns', [2, 256])
+def test_every_single_bit_flip_changes_the_fingerprint(monkeypatch, columns):
+    """Any bit of any value (parameters and buffers, every dtype, each word of the grid, its remainder and the tail
+    that fills no word): another fingerprint; restored, the same again. With 2 columns each tensor's words go
+    through the grid's row and column sums, with 256 through the remainder."""
+    monkeypatch.setattr(sync, '_COLUMNS', columns)
+    model = _Mixed()
+    want = fingerprint(model)
+    for t in _tensors(model):
+        ints = _as_ints(t)
+        width = 1 if t.dtype == torch.bool else ints.element_size() * 8  # a bool holds 0 or 1
+        for index in itertools.product(*map(range, ints.shape)):
+            for bit in range(width):
+                mask = torch.tensor(1 << bit if bit < width - 1 else -(1 << bit), dtype=ints.dtype)
+                ints[index] ^= mask
+                assert _differs(fingerprint(model), want), (t.dtype, index, bit)
+                ints[index] ^= mask
+    assert torch.equal(fingerprint(model), want)
+
+
+def test_a_swap_of_two_different_values_changes_the_fingerprint(monkeypatch):
+    """Position matters: any two different values of a tensor swapped, two tensors of one shape swapped, and two
+    values 65,521 elements apart (the period of the position weights of the 16-bit pieces' fingerprint, which took
+    that swap for the same weights) swapped."""
+    model = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.Linear(4, 3))
+    for columns in (2, 256):
+        monkeypatch.setattr(sync, '_COLUMNS', columns)
+        want = fingerprint(model)
+        flat = model[0].weight.data.view(-1)
+        for i, j in itertools.combinations(range(flat.numel()), 2):
+            flat[[i, j]] = flat[[j, i]]
+            assert _differs(fingerprint(model), want), (columns, i, j)
+            flat[[i, j]] = flat[[j, i]]
+        first = model[0].weight.data.clone()
+        model[0].weight.data.copy_(model[1].weight.data)
+        model[1].weight.data.copy_(first)
+        assert _differs(fingerprint(model), want), columns
+    far = torch.nn.Linear(65600, 1, bias=False)
+    with torch.no_grad():
+        far.weight.zero_()
+        far.weight[0, 10] = 1.0
+    want = fingerprint(far)
+    with torch.no_grad():
+        far.weight[0, [10, 10 + 65521]] = far.weight[0, [10 + 65521, 10]]
+    assert _differs(fingerprint(far), want)
+
+
+@pytest.mark.parametrize('value', [math.nan, math.inf, -math.inf])
+def test_a_non_finite_value_makes_its_groups_numbers_nan(value):
+    """A non-finite parameter makes the parameters' four numbers NaN (never equal: a failure after a broadcast),
+    the buffers' stay; a non-finite buffer (float16 here) the buffers'."""
+    model = _Mixed()
+    size = FINGERPRINT_SIZE // 2
+    with torch.no_grad():
+        model.linear.bias[1] = value
+    got = fingerprint(model)
+    assert got[:size].isnan().all() and not got[size:].isnan().any()
+    model = _Mixed()
+    model.register_buffer('half_buffer', torch.tensor([1.0, value], dtype=torch.float16))
+    got = fingerprint(model)
+    assert not got[:size].isnan().any() and got[size:].isnan().all()
+
+
+def test_the_memory_format_does_not_change_the_fingerprint():
+    """Values are read in their logical order: a channels_last copy of a model (the demo's model is one) and a
+    contiguous one holding the same values agree; the same values in another order do not."""
+    model = torch.nn.Conv2d(3, 4, 3)
+    last = torch.nn.Conv2d(3, 4, 3).to(memory_format=torch.channels_last)
+    last.load_state_dict(model.state_dict())
+    assert not last.weight.is_contiguous()
+    assert torch.equal(fingerprint(last), fingerprint(model))
+    with torch.no_grad():
+        last.weight.copy_(last.weight.flip(-1))
+    assert _differs(fingerprint(last), fingerprint(model))
+
+
+def test_a_tensor_whose_bytes_cannot_be_read_is_named():
+    """A sparse buffer: a TypeError naming it and the way out, not a bare view error."""
+    model = torch.nn.Linear(2, 2)
+    model.register_buffer('adjacency', torch.eye(2).to_sparse())
+    with pytest.raises(TypeError, match=r"cannot fingerprint buffer 'adjacency' \(torch.sparse_coo.*verify_sync=False"):
+        fingerprint(model)
