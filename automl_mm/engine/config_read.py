@@ -10,10 +10,12 @@ file is refused with :func:`config_not_found`'s message, which names the closest
 """
 from __future__ import annotations
 
+import contextlib
 import difflib
 import os
 import os.path as osp
 import re
+import threading
 import traceback
 from typing import Any
 
@@ -66,8 +68,10 @@ def read_config(path: str) -> Any:
     """
     from mmengine.config import Config
 
+    placeholders: dict[str, tuple[str, str]] = {}
     try:
-        cfg = Config.fromfile(path)
+        with _recording_base_placeholders(placeholders):
+            cfg = Config.fromfile(path)
     except ImportError as err:
         explained = custom_import_failure(err, f'{path}: custom_imports')
         if explained is None:
@@ -88,44 +92,84 @@ def read_config(path: str) -> Any:
         if explained is None:
             raise
         raise (TypeError if isinstance(err, TypeError) else AttributeError)(explained) from None
-    check_base_placeholders(cfg, path)
+    check_base_placeholders(cfg, path, placeholders)
     return cfg
 
 
-def check_base_placeholders(cfg: Any, path: str) -> None:
-    """Refuse a value of ``cfg`` (read from the config file ``path``) that holds the placeholder string mmengine put
-    in place of one of the file's ``{{_base_.x}}`` variables: one used inside an expression that ran without an
-    error (``lr = {{_base_.lr}} * 2``, ``'run_' + {{_base_.name}}``) left a string such as ``'_lr_1a2b3c_lr_1a2b3c'``
-    where the base's value belonged, and the run went on with it (:func:`base_variable_in_expression` names those
-    that raised). A placeholder is ``_<x>_`` and 6 hex digits (``Config._pre_substitute_base_vars``), looked for only
-    for the variables the file's own text names. A variable indexed (``{{_base_.x}}[0]``: the placeholder's first
-    character) is not found.
+#: Serialises :func:`_recording_base_placeholders` (it wraps two of ``Config``'s static methods while it runs).
+_RECORDING = threading.Lock()
+
+
+@contextlib.contextmanager
+def _recording_base_placeholders(found: dict[str, tuple[str, str]]):
+    """Record in ``found``, while ``Config.fromfile`` runs inside, each placeholder string mmengine puts in place of
+    a ``{{_base_.x}}`` variable (``Config._pre_substitute_base_vars``: ``'_x_'`` and 6 random hex digits) as
+    ``{placeholder: (x, the config file that uses it)}``, over every file of the ``_base_`` chain (a base that
+    computes ``lr = {{_base_.lr}} * 2`` leaves its placeholder in the config that inherits it)."""
+    from mmengine.config import Config
+
+    with _RECORDING:
+        file2dict, substitute = Config.__dict__['_file2dict'], Config.__dict__['_pre_substitute_base_vars']
+        reading: list[str] = []
+
+        def file2dict_recorded(filename, *args, **kwargs):
+            reading.append(filename)
+            try:
+                return file2dict.__func__(filename, *args, **kwargs)
+            finally:
+                reading.pop()
+
+        def substitute_recorded(filename, temp_config_name):
+            variables = substitute.__func__(filename, temp_config_name)
+            found.update({p: (x, reading[-1] if reading else filename) for p, x in variables.items()})
+            return variables
+
+        Config._file2dict = staticmethod(file2dict_recorded)
+        Config._pre_substitute_base_vars = staticmethod(substitute_recorded)
+        try:
+            yield found
+        finally:
+            Config._file2dict = file2dict
+            Config._pre_substitute_base_vars = substitute
+
+
+def check_base_placeholders(cfg: Any, path: str, placeholders: dict[str, tuple[str, str]]) -> None:
+    """Refuse a value (or key) of ``cfg``, read from the config file ``path``, that holds one of ``placeholders``:
+    the strings mmengine put in place of the ``{{_base_.x}}`` variables of ``path`` and its bases
+    (``{placeholder: (x, the file that uses it)}``, :func:`_recording_base_placeholders`). One used inside an
+    expression that ran without an error (``lr = {{_base_.lr}} * 2``, ``'run_' + {{_base_.name}}``) left a string
+    such as ``'_lr_1a2b3c_lr_1a2b3c'`` where the base's value belonged, and the run went on with it
+    (:func:`base_variable_in_expression` names those that raised). Only this read's own placeholders (random hex)
+    are looked for, so no string of a legal config is taken for one. A variable indexed (``{{_base_.x}}[0]``: the
+    placeholder's first character) is not found.
 
     Raises:
-        ValueError: naming the file, the dotted key (``a.b[1]``), its value, the variable and the fix.
+        ValueError: naming the file that uses the variable, the dotted key (``a.b[1]``), its value, the variable and
+            the fix.
     """
-    try:
-        with open(path, encoding='utf-8') as f:
-            names = set(_BASE_VARIABLE.findall(f.read()))
-    except (OSError, UnicodeError):
+    if not placeholders:
         return
-    if not names:
-        return
-    placeholder = re.compile('_(' + '|'.join(re.escape(n) for n in sorted(names, key=len, reverse=True))
-                             + ')_[0-9a-f]{6}')
+    placeholder = re.compile('|'.join(re.escape(p) for p in placeholders))
+
+    def refuse(key: str, value: str, found: str) -> None:
+        name, used_in = placeholders[found]
+        where = path if osp.abspath(used_in) == osp.abspath(path) else f'{osp.normpath(used_in)} (a base of {path})'
+        raise ValueError(
+            f'{where}: {key} holds the placeholder string mmengine put in place of {{{{_base_.{name}}}}} '
+            f'({value!r}): a {{{{_base_.*}}}} variable is substituted only where it is a whole value, and '
+            f'this one was used inside an expression; write _base_.{name} without the braces (the '
+            "base's value), or, in a python-style config, import the base in `with read_base():`")
 
     def walk(value: Any, key: str) -> None:
         if isinstance(value, str):
             found = placeholder.search(value)
             if found is not None:
-                name = found.group(1)
-                raise ValueError(
-                    f'{path}: {key} holds the placeholder string mmengine put in place of {{{{_base_.{name}}}}} '
-                    f'({value!r}): a {{{{_base_.*}}}} variable is substituted only where it is a whole value, and '
-                    f'this one was used inside an expression; write _base_.{name} without the braces (the '
-                    "base's value), or, in a python-style config, import the base in `with read_base():`")
+                refuse(key, value, found.group(0))
         elif isinstance(value, dict):
             for k, v in value.items():
+                found = placeholder.search(k) if isinstance(k, str) else None
+                if found is not None:
+                    refuse(f'{key}.{k}' if key else str(k), k, found.group(0))
                 walk(v, f'{key}.{k}' if key else str(k))
         elif isinstance(value, (list, tuple)):
             for i, v in enumerate(value):

@@ -6,6 +6,7 @@ braces, which mmengine evaluates as the base's value). :func:`automl_mm.engine.c
 from __future__ import annotations
 
 import os.path as osp
+import re
 
 import pytest
 
@@ -88,6 +89,28 @@ def test_a_base_variable_that_ran_without_an_error_is_named_too(tmp_path, line, 
 
 def test_a_string_like_a_placeholder_is_kept_where_the_config_substitutes_no_such_variable(tmp_path):
     _write(tmp_path, 'base.py', 'lr = 0.1\nmomentum = 0.9\n')
-    config = _write(tmp_path, 'leaf.py', "_base_ = ['./base.py']\nname = '_lr_abcdef'\nm = {{_base_.momentum}}\n")
+    # '_lr_' and 6 hex digits is the form of {{_base_.lr}}'s placeholder: only this read's own ones are refused
+    config = _write(tmp_path, 'leaf.py', "_base_ = ['./base.py']\nname = '_lr_abcdef'\nm = {{_base_.momentum}}\n"
+                                         "lr = {{_base_.lr}}\n")
     cfg = read_config(config)
-    assert cfg.name == '_lr_abcdef' and cfg.m == 0.9
+    assert cfg.name == '_lr_abcdef' and cfg.m == 0.9 and cfg.lr == 0.1
+
+
+def test_a_placeholder_left_by_a_base_is_named_with_that_base(tmp_path):
+    """A base that computes ``lr = {{_base_.lr}} * 2`` passed its placeholder on to the config that inherits it,
+    whose own text names no base variable (only the leaf's text was searched)."""
+    _write(tmp_path, 'c.py', 'lr = 0.1\n')
+    _write(tmp_path, 'b.py', "_base_ = ['./c.py']\nlr = {{_base_.lr}} * 2\n")
+    config = _write(tmp_path, 'a.py', "_base_ = ['./b.py']\nx = 1\n")
+    with pytest.raises(ValueError, match=r'^' + re.escape(f"{tmp_path / 'b.py'} (a base of {config}): lr holds the "
+                                                         'placeholder string mmengine put in place of {{_base_.lr}}')):
+        read_config(config)
+
+
+def test_a_placeholder_in_a_dict_key_is_named(tmp_path):
+    """mmengine puts a base's value back in values only: a key built from one kept the placeholder."""
+    _write(tmp_path, 'base.py', "name = 'run'\n")
+    config = _write(tmp_path, 'leaf.py', "_base_ = ['./base.py']\nd = {'k_' + {{_base_.name}}: 1}\n")
+    with pytest.raises(ValueError, match=r"^" + re.escape(f'{config}: d.k__name_') + r"[0-9a-f]{6} holds the "
+                       r"placeholder string mmengine put in place of \{\{_base_\.name\}\}"):
+        read_config(config)
