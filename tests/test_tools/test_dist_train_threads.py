@@ -43,10 +43,26 @@ def test_unset_threads_are_the_local_launchers_split_of_the_cores(tmp_path, monk
 @pytest.mark.parametrize('blank', ['', ' '])
 def test_blank_threads_count_as_unset(tmp_path, monkeypatch, blank):
     monkeypatch.setenv('OMP_NUM_THREADS', blank)
-    expected = worker_threads(2)  # the local launcher's split, as where it is unset
-    proc = _threads(tmp_path, 'dist_train.sh', '2', OMP_NUM_THREADS=blank)
+    expected = worker_threads(1)  # the local launcher's split, as where it is unset (all cores: not torchrun's 1)
+    proc = _threads(tmp_path, 'dist_train.sh', '1', OMP_NUM_THREADS=blank)
     assert proc.returncode == 0, proc.stderr
     assert proc.stdout.split() == [f'OMP={expected}', f'MKL={expected}']
+
+
+@pytest.mark.skipif(not hasattr(os, 'sched_setaffinity') or len(getattr(os, 'sched_getaffinity', set)(0)) < 2,
+                    reason='needs 2 usable cores to pin to 1')
+def test_both_split_the_cores_this_process_may_run_on(tmp_path, monkeypatch):
+    """Pinned to one core (taskset, a cluster's cpuset), the script's nproc and the local launcher's
+    sched_getaffinity both see 1 (the machine's count, getconf / os.cpu_count, would be 2 or more)."""
+    monkeypatch.delenv('OMP_NUM_THREADS', raising=False)
+    cores = os.sched_getaffinity(0)
+    os.sched_setaffinity(0, {min(cores)})
+    try:
+        expected = worker_threads(1)
+        proc = _threads(tmp_path, 'dist_train.sh', '1')
+    finally:
+        os.sched_setaffinity(0, cores)
+    assert expected == 1 and proc.stdout.split() == ['OMP=1', 'MKL=1'], (expected, proc.stdout, proc.stderr)
 
 
 def test_a_users_threads_stay_and_mkl_follows_them(tmp_path):
