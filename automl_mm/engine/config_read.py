@@ -181,6 +181,12 @@ def check_base_placeholders(cfg: Any, path: str, placeholders: dict[str, tuple[s
 #: A base variable as mmengine substitutes it (``Config._pre_substitute_base_vars``): ``{{_base_.a.b}}``.
 _BASE_VARIABLE = re.compile(r'\{\{\s*_base_\.([\w.]+)\s*\}\}')
 
+#: What stands before and after a ``{{_base_.x}}`` that is a whole value, which mmengine substitutes: an assignment
+#: or keyword (not ``==``), a list / dict / tuple element or a dict value, ``dict(`` (not another call), then the end
+#: of that value.
+_WHOLE_VALUE_BEFORE = re.compile(r'(?:(?<![=!<>])=|[\[{,:]|\bdict\(|(?:^|[=\[{,(:])\s*\()\s*$')
+_WHOLE_VALUE_AFTER = re.compile(r'\s*(?:[,\]})]|#|$)')
+
 
 def base_variable_in_expression(err: BaseException) -> str | None:
     """The message for ``err``, raised while mmengine ran a config file, where the line that raised it uses a
@@ -201,7 +207,11 @@ def base_variable_in_expression(err: BaseException) -> str | None:
     """
     for frame in reversed(traceback.extract_tb(err.__traceback__)):
         line = (frame.line or '').strip()
-        found = _BASE_VARIABLE.search(line)
+        # a variable that is a whole value on the line (dict(lr={{_base_.lr}}, m=0.9 + '1')) is no cause: the line's
+        # error is the config's own, and mmengine's stays
+        found = next((m for m in _BASE_VARIABLE.finditer(line)
+                      if not (_WHOLE_VALUE_BEFORE.search(line[:m.start()])
+                              and _WHOLE_VALUE_AFTER.match(line[m.end():]))), None)
         if found is None:
             continue
         target = re.match(r'([A-Za-z_][\w.]*)\s*=(?!=)', line)

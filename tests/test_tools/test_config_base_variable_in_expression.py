@@ -58,6 +58,14 @@ def test_a_config_error_without_a_base_variable_keeps_its_own_error(tmp_path):
         read_config(config)
 
 
+def test_an_error_beside_a_whole_value_base_variable_keeps_its_own_error(tmp_path):
+    """``lr={{_base_.lr}}`` is substituted: the line's TypeError is the ``0.9 + '1'`` beside it (it was blamed on the
+    variable, with a fix that kept the error)."""
+    config = _configs(tmp_path, "opt = dict(depth={{_base_.model}}, momentum=0.9 + '1')")
+    with pytest.raises(TypeError, match=r"^unsupported operand type\(s\) for \+: 'float' and 'str'$"):
+        read_config(config)
+
+
 def test_the_tools_refuse_it_without_a_traceback(tmp_path, capsys):
     config = _configs(tmp_path, "custom_hooks = [dict(type='B')] + {{ _base_.custom_hooks }}")
     with pytest.raises(SystemExit) as stopped:
