@@ -97,7 +97,7 @@ def read_config(path: str) -> Any:
 
 
 #: Serialises :func:`_recording_base_placeholders` (it wraps two of ``Config``'s static methods while it runs).
-_RECORDING = threading.Lock()
+_RECORDING = threading.RLock()  # re-entered where a custom_imports module reads a config as it is imported
 
 
 @contextlib.contextmanager
