@@ -9,6 +9,7 @@ import os.path as osp
 import re
 
 import pytest
+from mmengine.config import Config
 
 from automl_mm.engine.config_read import read_config
 from automl_mm.engine.tool_errors import exit_on_refusal
@@ -110,9 +111,12 @@ def test_a_placeholder_left_by_a_base_is_named_with_that_base(tmp_path):
     _write(tmp_path, 'c.py', 'lr = 0.1\n')
     _write(tmp_path, 'b.py', "_base_ = ['./c.py']\nlr = {{_base_.lr}} * 2\n")
     config = _write(tmp_path, 'a.py', "_base_ = ['./b.py']\nx = 1\n")
+    before = dict(Config.__dict__)
     with pytest.raises(ValueError, match=r'^' + re.escape(f"{tmp_path / 'b.py'} (a base of {config}): lr holds the "
                                                          'placeholder string mmengine put in place of {{_base_.lr}}')):
         read_config(config)
+    # mmengine's Config is left as it was (its placeholders are recorded only while read_config reads)
+    assert {k: v for k, v in Config.__dict__.items() if before.get(k) is not v} == {}
 
 
 def test_a_placeholder_in_a_dict_key_is_named(tmp_path):
