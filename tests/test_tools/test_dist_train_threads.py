@@ -74,7 +74,8 @@ def test_a_users_threads_stay_and_mkl_follows_them(tmp_path):
 
 def test_torchruns_named_counts_keep_torchruns_default(tmp_path):
     # `auto` / `cpu` / `gpu`: the process count is torchrun's to find, so is the split (it sets 1 thread)
-    assert _threads(tmp_path, 'dist_train.sh', 'auto').stdout.split() == ['OMP=unset', 'MKL=unset']
+    proc = _threads(tmp_path, 'dist_train.sh', 'auto')
+    assert (proc.returncode, proc.stdout.split(), proc.stderr) == (0, ['OMP=unset', 'MKL=unset'], '')
 
 
 @pytest.mark.parametrize('value', ['two', '0', '-1'])
