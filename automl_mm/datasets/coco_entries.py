@@ -4,7 +4,10 @@ mmdet as it means to), the first annotation ``COCOeval`` fails on (:func:`first_
 polygon pycocotools cannot rasterise (:func:`first_polygon_problem`). Ids compare as pycocotools keys its index.
 
 Split from :mod:`automl_mm.datasets.coco_split`, whose
-:func:`~automl_mm.datasets.coco_split.check_coco_annotation_file` runs them and which still serves every name here.
+:func:`~automl_mm.datasets.coco_split.check_coco_annotation_file` runs them and which still serves the public names
+here and those read elsewhere (``_is_number``, ``_refuse_bad_entries``), not the helpers only this module calls.
+The warnings of :func:`_refuse_bad_entries` name the line that called ``check_coco_annotation_file``
+(``stacklevel=3``: through that function only).
 """
 from __future__ import annotations
 
@@ -48,11 +51,11 @@ DROPPED_REASONS = {
 def _refuse_bad_entries(coco: dict, ann_file: str, polygons: bool = True) -> None:
     """``ValueError`` naming ``ann_file``, the annotation (``annotation id 7 (annotations[1])``) and the key, for the
     first annotation mmdet's ``CocoDataset`` would misread without a word or fail on deep inside
-    (:func:`check_coco_annotation_file`); one warning counting the annotations it drops as its
-    ``parse_data_info`` means to (:func:`_dropped_by_mmdet`), with the first ids of each reason. Cost: about 3.6 µs
-    of CPU per annotation, 2.1 µs before the reasons of the fifty-eighth session (measured side by side on a
-    synthetic file of 100,000 on a loaded 2-core machine; COCO train2017 holds 860,001: about 3 s), beside the
-    longer parse of the JSON. ``polygons=False``: the ``segmentation`` polygons are not judged
+    (:func:`~automl_mm.datasets.coco_split.check_coco_annotation_file`); one warning counting the annotations it
+    drops as its ``parse_data_info`` means to (:func:`_dropped_by_mmdet`), with the first ids of each reason.
+    Cost: about 3.6 µs of CPU per annotation, 2.1 µs before the reasons of the fifty-eighth session (measured side
+    by side on a synthetic file of 100,000 on a loaded 2-core machine; COCO train2017 holds 860,001: about 3 s),
+    beside the longer parse of the JSON. ``polygons=False``: the ``segmentation`` polygons are not judged
     (:func:`first_polygon_problem` judges them apart)."""
     image_ids = _entry_ids(coco['images'], ann_file, 'images')
     category_ids = _entry_ids(coco['categories'], ann_file, 'categories')

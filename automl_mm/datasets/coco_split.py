@@ -6,7 +6,10 @@ stays untouched until the final evaluation. On the current COCO train2017 (118,2
 ``--val-images 5000``; the default ``val_fraction`` (5000 / 118287) keeps the same proportion on any other set.
 
 :func:`check_coco_annotation_file` reads a COCO file and checks it; the checks of its entries are
-:mod:`~automl_mm.datasets.coco_entries`'s, and this module still serves the names that moved there.
+:mod:`~automl_mm.datasets.coco_entries`'s. This module still serves, as the same objects, the moved names that are
+public or read elsewhere (``first_cocoeval_problem``, ``first_polygon_problem``, ``DROPPED_EXAMPLES``,
+``DROPPED_REASONS``, ``_is_number``, ``_refuse_bad_entries``), not the helpers only those call. The constants are
+read where they are defined: set ``coco_entries.DROPPED_EXAMPLES``, not this module's name, to change the warning.
 """
 from __future__ import annotations
 
@@ -108,7 +111,8 @@ def check_coco_annotation_file(ann_file: str, require_images: bool = True, backe
     ``category_id`` that is no category's id (dropped as a class the dataset does not train), a ``bbox`` that is
     not 4 finite numbers ``[x, y, w, h]`` (``not enough values to unpack``, or NaN boxes trained on), or a missing
     or non-numeric ``area`` (``KeyError: 'area'``; ``COCOeval`` reads it of every box it scores), or a
-    ``segmentation`` polygon pycocotools cannot rasterise (:func:`_polygon_problem`: a coordinate that is no finite
+    ``segmentation`` polygon pycocotools cannot rasterise
+    (:func:`~automl_mm.datasets.coco_entries._polygon_problem`: a coordinate that is no finite
     number, or one far outside the image, which it walked for some 80 GB; ``polygons=False`` leaves them to the
     caller, :func:`first_polygon_problem`: only a config that reads masks rasterises them). Warned of, once
     per file with a count and the first ids of each reason, as mmdet drops them as it means to: annotations with

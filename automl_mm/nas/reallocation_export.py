@@ -26,6 +26,7 @@ def stage_table_rows(stage_ranking: list[dict], best: int = 10) -> list[list]:
     return [[i + 1, score_text(e['score'], e.get('no_score') or e.get('note')), f'{e["gflops"]:.3f}',
              e['stage_blocks']] for i, e in enumerate(stage_ranking) if i < best or e['score'] is None]
 
+
 class ReallocationExport:
     """The result and the exported files of a CR-NAS search (a mixin of :class:`~automl_mm.nas.cr_nas.CRNASLoop`).
 
