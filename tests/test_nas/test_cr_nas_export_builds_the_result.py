@@ -6,6 +6,7 @@ every block, where a fragment without the searched dilations is the same network
 """
 from __future__ import annotations
 
+import os
 import os.path as osp
 
 import pytest
@@ -49,3 +50,28 @@ def test_the_fragment_and_the_final_config_build_the_searched_network(tmp_path):
         assert count_flops(net.eval(), (1, 3, 32, 32)) == pytest.approx(loop.result['backbone_gflops'] * 1e9,
                                                                          rel=1e-12)
     assert repr(pasted) == repr(final)
+
+
+def test_without_a_retrain_config_the_fragment_alone_is_exported_with_a_warning(tmp_path, monkeypatch):
+    """The branch of ``_export`` (reallocation_export.py since the 61st session) for a search without
+    ``train_cfg.retrain_config``: the fragment is written, the warning given, and the final and retrain configs an
+    earlier search left in the work dir (of another architecture) removed."""
+    from automl_mm.nas import reallocation_export
+
+    warned = []
+    monkeypatch.setattr(reallocation_export, 'warn', warned.append)
+    loop = _loop(str(tmp_path / 'run'))
+    assert loop.retrain_config is None
+    out = osp.join(str(tmp_path / 'run'), 'search')
+    os.makedirs(out, exist_ok=True)
+    for stale in ('cr_nas_final_config.py', 'cr_nas_retrain_config.py'):
+        with open(osp.join(out, stale), 'w') as f:
+            f.write('# an earlier search\'s\n')
+    stage_blocks = [1, 2, 2, 1]
+    loop.result = {'stage_blocks': stage_blocks, 'dilations_per_block': [1] * 6, 'spatial_search_score': 0.5,
+                   'backbone_gflops': 0.1, 'reference_gflops': 0.1,
+                   'stage_ranking': [{'stage_blocks': stage_blocks, 'score': 0.5, 'gflops': 0.1}]}
+    loop._export()
+    assert sorted(f for f in os.listdir(out) if f.endswith('.py')) == ['cr_nas_backbone.py']
+    assert list(Config.fromfile(osp.join(out, 'cr_nas_backbone.py')).backbone.stage_blocks) == stage_blocks
+    assert [w for w in warned if 'train_cfg.retrain_config is not set' in w] == warned and len(warned) == 1, warned

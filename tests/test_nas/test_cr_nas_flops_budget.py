@@ -147,15 +147,21 @@ def _stage_supernet_draws(loop, planted: dict) -> list:
     return drawn
 
 
-def test_the_stage_supernet_trains_only_the_allocations_within_the_flops_band(tmp_path):
+def test_the_stage_supernet_trains_only_the_allocations_within_the_flops_band(tmp_path, monkeypatch):
     """Planted FLOPs: 4 of the 6 allocations lie within the band 95 to 105 (89 and 110 do not). Over 40 iterations
     the supernet trains on those 4 only, each of them (uniform among them: (2/3)^40 that no draw left the band under
-    the old uniform draw over all 6)."""
+    the old uniform draw over all 6), and the log says so (flops_band.py's print_log since the 61st session)."""
+    from automl_mm.nas import flops_band
+
+    logged = []
+    monkeypatch.setattr(flops_band, 'print_log', lambda msg, **kw: logged.append(msg))
     loop = _loop(str(tmp_path / 'run'), flops_tolerance=0.05, stage_iters=40)
     others, planted, _ = _planted(loop)
     drawn = _stage_supernet_draws(loop, planted)
     assert len(drawn) == 40
     assert set(drawn) == {loop.reference_path, others[0], others[3], others[4]}
+    assert len(logged) == 1 and logged[0].startswith('[stage supernet] training on the 4 of 6 allocations within '
+                                                     'the FLOPs band'), logged
 
 
 def test_the_stage_supernet_draws_are_the_uniform_ones_when_every_allocation_lies_in_the_band(tmp_path):
