@@ -203,7 +203,8 @@ class AttributeSpace(PerCopySpace):
         """``{target path: value}`` that :meth:`begin_trunk` with ``generator`` (a fresh one, as the hook derives
         it: the same draw) will write, drawn aside: nothing written, recorded or kept. ``OHLHook`` holds them against
         the constructor relations before any space writes a trunk's values. ``None`` for a subclass that draws or
-        applies otherwise (its writes are held after they are made)."""
+        applies otherwise: the hook then holds the whole trunk after the writes (planned values held beside what such a
+        space's object held before its write refused pairs the writes kept)."""
         if type(self).begin_trunk is not PerCopySpace.begin_trunk or type(self).apply is not AttributeSpace.apply:
             return None
         batch = self.distribution.sample(generator=generator, n=1)

@@ -292,8 +292,8 @@ def check_relations(runner: Any, paths: Sequence[str] | Mapping[str, Any], where
     (:func:`relation_problem`); ``paths`` a mapping ``{path: value}``: the values a trunk start is about to write,
     overlaid on what the objects hold, nothing written (``TrunkScheduleHook`` at each trunk start, ``OHLHook`` with
     the values its spaces will write, :meth:`~automl_mm.ohl.attribute_space.AttributeSpace.planned_values`, before
-    any space writes). ``OHLHook`` calls it with the paths too once every space began the trunk, before its first
-    batch (a space that writes otherwise).
+    any space writes, where every space's writes are planned). ``OHLHook`` calls it with the paths too once every
+    space began the trunk, before its first batch (all of a trunk where a space writes otherwise).
 
     Raises:
         ValueError: ``<where>: <path>=<value> and <path>=<value> break <relation>, which <class> checks in its

@@ -544,15 +544,22 @@ class OHLHook(Hook):
         # for it at the trunk end (or in the copy's first DDP step) until the process group's timeout
         with stopping_together(f'OHL trunk {self.trunk}: the spaces\' draws'):
             # the values the spaces will write, drawn aside with the same generators and held against the relations
-            # before any write: a refused trunk leaves the live objects as they were (a space that writes otherwise
-            # is held after it wrote, below)
-            planned: dict[str, Any] = {}
+            # before any write: a refused trunk leaves the live objects as they were. Only where every space's
+            # writes are planned: one that writes otherwise (planned_values None or missing) could write the other
+            # side of a pair, and the pair held with what the object held before was refused though the writes kept
+            # it; such a trunk is held once every space wrote, below
+            planned: dict[str, Any] | None = {}
             for i, space in enumerate(self.spaces):
                 plan = getattr(space, 'planned_values', None)
-                planned.update((plan(space_generator(self.seed, self.layout.copy_id, self.trunk, i))
-                                if callable(plan) else None) or {})
+                values = plan(space_generator(self.seed, self.layout.copy_id, self.trunk, i)) if callable(plan) \
+                    else None
+                if values is None:
+                    planned = None
+                    break
+                planned.update(values)
             where = f'OHL trunk {self.trunk} (copy {self.layout.copy_id})'
-            check_relations(runner, planned, where)
+            if planned is not None:
+                check_relations(runner, planned, where)
             written: list[str] = []
             for i, space in enumerate(self.spaces):
                 space.reset_stats()

@@ -322,6 +322,13 @@ class PipelineChoiceSpace(PipelineExport, OHLSpace):
         self._inner_writers = list(inner)
         self._name_choices(overwrite=True)
 
+    def planned_values(self, generator: Any) -> dict[str, Any] | None:
+        """``{}``: :meth:`begin_trunk` publishes the trunk's probabilities (or policy) to the pipeline's shared
+        memory and writes no attribute, so ``OHLHook`` can hold the other spaces' planned writes before any space
+        writes (:meth:`~automl_mm.ohl.attribute_space.AttributeSpace.planned_values`); ``None`` for a subclass with
+        its own ``begin_trunk``."""
+        return {} if type(self).begin_trunk is PipelineChoiceSpace.begin_trunk else None
+
     def begin_trunk(self, runner: Any, trunk: int, generator: torch.Generator) -> None:
         self._version = trunk
         if self.policy_size is None:
