@@ -16,13 +16,14 @@ mmengine 0.10, mmdet 3.3, mmcv 2.1 and automl_mm that compare two arguments (or 
 settings are read while training (a neck's ``num_outs`` / ``start_level`` are build-only):
 
 * mmdet's AutoAugment ops (``ColorTransform``, ``GeomTransform``): ``min_mag <= max_mag``; above it every magnitude
-  ``level / 10 * (max_mag - min_mag) + min_mag`` is inverted, silently.
+  ``level / 10 * (max_mag - min_mag) + min_mag`` is inverted, silently (without a level, drawn from the swapped
+  pair's interval).
 * mmdet ``RandomCrop`` under ``crop_type='absolute_range'``: ``crop_size[0] <= crop_size[1]`` (``np.random.randint``
   raises mid-run); ``CutOut.n_holes[0] <= n_holes[1]`` and ``RandomErasing.n_patches[0] <= n_patches[1]`` (an int
   is held as ``(n, n)``, so ``<=``: ``randint(low, high + 1)`` raises below it), ``RandomErasing.ratio[0] <=
   ratio[1]``; ``RandomAffine.scaling_ratio_range[0] <= [1]``.
 * mmcv ``RandomFlip``: a list ``prob`` sums to at most 1 (``np.random.choice`` raises mid-run); ``RandomResize``'s
-  ``ratio_range[0] <= [1]`` (asserted at the first image).
+  ``ratio_range[0] <= [1]`` (asserted at the first image, where its ``scale`` is one ``(w, h)``).
 * mmcv ``RandomChoice`` (mmdet's ``AutoAugment`` / ``RandAugment``): a list ``prob`` sums to 1 (asserted exactly
   when built; held to ``np.random.choice``'s tolerance, which draws with it at every image and raises off it); mmcv
   ``Pad``: exactly one of ``size`` / ``size_divisor`` set, and ``size`` None under ``pad_to_square`` (``size`` is
@@ -125,9 +126,12 @@ _RANDINT = 'np.random.randint raises on the inverted pair at the next image, sto
 #: take an inverted pair as the same interval
 _SWAPPED = ('the run would draw as from the swapped pair, silently, while the history and the exported policy hold '
             'the inverted one, which the constructor refuses when the exported config is built')
+#: mmdet's ``level_to_mag``: ``level / 10 * (max_mag - min_mag) + min_mag`` with a level, ``rand() * (max_mag -
+#: min_mag) + min_mag`` without one (``level=None``, the ops' default), which takes the swapped pair's interval
 _MAGS = Relation(('min_mag', 'max_mag'), _ordered(), 'min_mag <= max_mag',
                  consequence='every magnitude, level / 10 * (max_mag - min_mag) + min_mag, would be inverted, silently '
-                             '(the highest level the weakest)')
+                             '(the highest level the weakest); without a level (level=None) drawn as from the swapped '
+                             'pair, silently')
 #: the cosine schedulers read ``eta_min`` only where ``eta_min_ratio`` is None: a written ``eta_min`` beside a ratio
 #: changed nothing, and ``eta_min=None`` without one stopped the run at its next step (``None`` in arithmetic)
 _ETA = Relation(('eta_min', 'eta_min_ratio'), _exactly_one_set,
@@ -139,7 +143,9 @@ _ETA = Relation(('eta_min', 'eta_min_ratio'), _exactly_one_set,
 CONSTRUCTOR_RELATIONS: dict[str, tuple[Relation, ...]] = {
     'mmdet.ColorTransform': (_MAGS,),
     'mmdet.GeomTransform': (_MAGS,),
-    'mmdet.RandomCrop': (_pair('crop_size', _RANDINT,
+    # (it draws randint(min(h, crop_size[0]), min(h, crop_size[1]) + 1): an image no larger than crop_size[1] passes)
+    'mmdet.RandomCrop': (_pair('crop_size', 'np.random.randint raises on the inverted pair at the next image larger '
+                               'than crop_size[1], stopping the run',
                                when=lambda owner: getattr(owner, 'crop_type', None) == 'absolute_range',
                                reads=('crop_type',)),),
     'mmdet.CutOut': (_pair('n_holes', _RANDINT),),
@@ -147,8 +153,10 @@ CONSTRUCTOR_RELATIONS: dict[str, tuple[Relation, ...]] = {
     'mmdet.RandomAffine': (_pair('scaling_ratio_range', _SWAPPED),),
     'mmcv.RandomFlip': (Relation(('prob',), _sums_to_one, 'sum(prob) <= 1 (one probability per direction)',
                                  consequence='np.random.choice raises on it at the next image, stopping the run'),),
-    'mmcv.RandomResize': (_pair('ratio_range', 'mmcv asserts the pair when it draws a ratio, at the next image, '
-                                'stopping the run', when=lambda owner: getattr(owner, 'ratio_range', None) is not None,
+    # (a list of scales draws one of them and reads no ratio_range)
+    'mmcv.RandomResize': (_pair('ratio_range', 'mmcv asserts the pair when it draws a ratio (a scale of one (w, h)), '
+                                'at the next image, stopping the run',
+                                when=lambda owner: getattr(owner, 'ratio_range', None) is not None,
                                 constructor=False),),
     'mmcv.RandomChoice': (Relation(('prob',), _sums_exactly_to_one,  # mmdet's AutoAugment / RandAugment too
                                    'sum(prob) == 1 (one probability per sub-pipeline)',

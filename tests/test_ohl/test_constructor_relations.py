@@ -426,7 +426,8 @@ def test_each_relation_s_refusal_says_its_own_consequence_and_names_a_constructo
     with pytest.raises(ValueError) as err:
         check_choice_relations(runner, [low, high])
     assert 'which mmdet.ColorTransform checks in its constructor (Brightness): every magnitude, level / 10 * ' \
-        '(max_mag - min_mag) + min_mag, would be inverted, silently' in str(err.value)
+        '(max_mag - min_mag) + min_mag, would be inverted, silently (the highest level the weakest); without a level ' \
+        '(level=None) drawn as from the swapped pair, silently' in str(err.value)
     assert 'ignore a written value' not in str(err.value)
     with pytest.raises(ValueError) as err:
         check_written_relations(SimpleNamespace(t=_mmcv('Resize', scale=(32, 32))), {'t.scale_factor': 0.5}, 'hook')
@@ -436,4 +437,5 @@ def test_each_relation_s_refusal_says_its_own_consequence_and_names_a_constructo
         check_written_relations(SimpleNamespace(t=_mmdet('RandomCrop', crop_size=(10, 20), crop_type='absolute_range')),
                                 {'t.crop_size.0': 25}, 'hook')
     assert str(err.value).endswith('which mmdet.RandomCrop checks in its constructor (RandomCrop): np.random.randint '
-                                   'raises on the inverted pair at the next image, stopping the run'), str(err.value)
+                                   'raises on the inverted pair at the next image larger than crop_size[1], stopping '
+                                   'the run'), str(err.value)
