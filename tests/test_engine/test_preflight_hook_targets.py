@@ -24,7 +24,9 @@ def _built():
 
 
 def test_the_launch_check_orders_the_hooks_as_the_runner_does(tmp_path):
-    cfg = Config(dict(default_hooks=dict(logger=dict(type='LoggerHook', interval=5), timer=None),
+    # a default hook's own priority moves it too (mmengine pops it from the entry)
+    cfg = Config(dict(default_hooks=dict(logger=dict(type='LoggerHook', interval=5), timer=None,
+                                         checkpoint=dict(type='CheckpointHook', interval=1, priority='VERY_HIGH')),
                       custom_hooks=CUSTOM))
     ordered = runner_hook_order(cfg, _built())
     runner = Runner(model=torch.nn.Linear(1, 1), work_dir=str(tmp_path), default_hooks=cfg.default_hooks,
@@ -35,6 +37,7 @@ def test_the_launch_check_orders_the_hooks_as_the_runner_does(tmp_path):
     keys = dict((type(hook).__name__, key) for key, hook in ordered)
     assert keys['EMAHook'] == 'custom_hooks[1]' and keys['LoggerHook'] == 'default_hooks.logger'
     assert 'IterTimerHook' not in keys  # timer=None removes mmengine's default
+    assert [type(hook).__name__ for _, hook in ordered].index('CheckpointHook') < 3
 
 
 def _check(target, choices):
