@@ -8,13 +8,16 @@ the run later. :data:`UNCHECKED_RANGES` gives, per class (matched along the owne
 :data:`~automl_mm.ohl.constructor_ranges.CONSTRUCTOR_RANGES`) and attribute, the range of a number written there and
 why the values outside it go wrong (the source: mmdet 3.3, mmengine 0.10, torch); :data:`TEST_CFG_RANGES` those
 of the keys of a head's or detector's ``test_cfg`` and ``train_cfg`` (``model.roi_head.test_cfg.score_thr``,
-``model.test_cfg.rcnn.nms.iou_threshold``, ``model.rpn_head.train_cfg.rpn_proposal.max_per_img``).
+``model.test_cfg.rcnn.nms.iou_threshold``, ``model.train_cfg.rpn_proposal.max_per_img``).
 :func:`~automl_mm.ohl.value_ranges.attribute_range` reads both.
 
 Left out, as any value is legal or the sentinel is the config's own: ``MaxIoUAssigner.ignore_iof_thr`` (-1: off),
 ``neg_pos_ub`` (-1: no bound), ``test_cfg.nms_pre`` (-1 or 0: keep all, by head), ``CheckpointHook.max_keep_ckpts``
-(-1: keep all); ``EarlyStoppingHook.min_delta`` (held negated under ``rule='less'``: its range is the rule's, a
-stored form this table does not model); a loss's ``loss_weight`` and ``class_weight`` (>= 0, held by
+(-1: keep all) and ``interval`` (-1, its default, is mmengine's documented "never": only the last and best
+checkpoints are saved, as at any value <= 0), ``test_cfg.max_per_img`` where ``multiclass_nms`` or the like reads it
+(:data:`_MAX_PER_IMG_KEEPS_ALL`: -1 keeps every detection); ``EarlyStoppingHook.min_delta`` (held negated under
+``rule='less'``: its range is the rule's, a stored form this table does not model); a loss's ``loss_weight`` and
+``class_weight`` (>= 0, held by
 :mod:`automl_mm.ohl.value_ranges` for every loss module: below 0 a loss or a class is ascended), automl_mm's own
 losses' label smoothing and the like (declared :class:`~automl_mm.models.losses.CheckedFloat` with their
 interval); mmpretrain's ``LabelSmoothLoss`` is not installed here (torch's ``CrossEntropyLoss.label_smoothing`` is
@@ -65,7 +68,7 @@ _INTERVAL = (AT_LEAST_ONE, "every n iterations or epochs: mmengine's Hook.every_
 #:   inherit it), ``grid_assigner.py`` (``GridAssigner.assign``: the same comparisons), ``atss_assigner.py``
 #:   (``ATSSAssigner.assign``: ``distances.topk(min(self.topk, priors_per_level))``).
 #: * ``mmengine/hooks/hook.py`` (``every_n_epochs`` / ``every_n_train_iters`` / ``every_n_inner_iters``: False for
-#:   ``n <= 0``), read by ``CheckpointHook.after_train_epoch`` / ``after_train_iter``, ``LoggerHook.after_*_iter``,
+#:   ``n <= 0``), read by ``LoggerHook.after_*_iter`` (whose constructor refuses an interval <= 0),
 #:   mmdet's ``CheckInvalidLossHook`` and ``MemoryProfilerHook``; ``mmdet/engine/hooks/mean_teacher_hook.py``
 #:   (``after_train_iter``: ``(runner.iter + 1) % self.interval``, a ZeroDivisionError at 0),
 #:   ``mmengine/hooks/early_stopping_hook.py`` (``after_val_epoch``: ``self.wait_count >= self.patience`` after
@@ -92,7 +95,6 @@ UNCHECKED_RANGES: dict[str, dict[str, tuple[Interval, str]]] = {
     'mmdet.GridAssigner': dict(pos_iou_thr=_IOU, neg_iou_thr=_IOU, min_pos_iou=_IOU),
     'mmdet.ATSSAssigner': dict(topk=(AT_LEAST_ONE, 'the candidates kept per level: at 0 no prior is a candidate '
                                                    'and every one is negative, below 0 torch.topk raises')),
-    'mmengine.CheckpointHook': dict(interval=_INTERVAL),
     'mmengine.LoggerHook': dict(interval=_INTERVAL),
     'mmdet.CheckInvalidLossHook': dict(interval=_INTERVAL),
     'mmdet.MemoryProfilerHook': dict(interval=_INTERVAL),
@@ -111,7 +113,6 @@ UNCHECKED_RANGES: dict[str, dict[str, tuple[Interval, str]]] = {
 COUNTS: dict[str, frozenset[str]] = {
     'mmdet.BaseSampler': frozenset({'num'}),
     'mmdet.ATSSAssigner': frozenset({'topk'}),
-    'mmengine.CheckpointHook': frozenset({'interval'}),
     'mmengine.LoggerHook': frozenset({'interval'}),
     'mmdet.CheckInvalidLossHook': frozenset({'interval'}),
     'mmdet.MemoryProfilerHook': frozenset({'interval'}),
@@ -120,45 +121,99 @@ COUNTS: dict[str, frozenset[str]] = {
     'mmdet.DetVisualizationHook': frozenset({'interval'}),
 }
 
-#: ``{last key: (range, why)}`` of a setting under a module's ``test_cfg`` or ``train_cfg`` (a dict, at any
+#: ``{last key: (range, why)}`` of a setting under an mmdet module's ``test_cfg`` or ``train_cfg`` (a dict, at any
 #: depth: ``test_cfg.score_thr``, ``test_cfg.rcnn.nms.iou_threshold``, ``train_cfg.rpn_proposal.max_per_img``).
-#: Sources: ``mmdet/models/layers/bbox_nms.py`` (``multiclass_nms``: ``scores > score_thr``, ``dets[:max_num]``
-#: only ``if max_num > 0``, so 0 and -1 keep every box), ``mmdet/models/dense_heads/base_dense_head.py``
-#: (``_bbox_post_process``: ``results[:cfg.max_per_img]``, so 0 keeps none and -1 drops the last), mmcv's ``nms``
-#: (``iou_threshold``, an IoU) and ``mmdet/models/roi_heads/mask_heads/fcn_mask_head.py``
-#: (``_predict_by_feat_single``: ``masks >= mask_thr_binary``, a probability).
+#: Sources: ``mmdet/models/layers/bbox_nms.py`` (``multiclass_nms``: ``scores > score_thr``), mmcv's ``nms``
+#: (``iou_threshold``, an IoU), ``mmdet/models/roi_heads/mask_heads/fcn_mask_head.py`` (``_predict_by_feat_single``:
+#: ``masks >= mask_thr_binary``; below 0 it pastes soft uint8 masks instead, "for visualization and debugging") and
+#: ``mmdet/models/dense_heads/rtmdet_ins_head.py`` (``masks > mask_thr_binary``); ``max_per_img`` is
+#: :data:`_MAX_PER_IMG`'s, by the module that reads it.
 TEST_CFG_RANGES: dict[str, tuple[Interval, str]] = {
     'score_thr': _PROB,
     'iou_threshold': _IOU,
     'iou_thr': _IOU,
-    'mask_thr_binary': (UNIT, 'a mask probability threshold: above 1 every mask is empty, below 0 full'),
-    'max_per_img': (AT_LEAST_ONE, "the detections kept per image: at 0 or -1 multiclass_nms keeps every box while a "
-                                  "dense head's results[:max_per_img] keeps none or drops the last"),
+    'mask_thr_binary': (UNIT, 'a mask probability threshold: above 1 every mask is empty; below 0 RTMDetInsHead keeps '
+                              "every pixel and FCNMaskHead returns soft uint8 masks (its debugging output), not masks"),
+    'max_per_img': (AT_LEAST_ONE, 'the detections kept per image: this head slices its results with it '
+                                  '(results[:max_per_img]: 0 keeps none, -1 drops the last one) or takes its topk '
+                                  '(-1 raises)'),
+}
+
+#: ``{'<package>.<class>': whether max_per_img <= 0 keeps every detection}``, the first class of the reading module's
+#: MRO with an entry deciding. mmdet's ``multiclass_nms`` / ``fast_nms`` / ``mask_matrix_nms`` cut at ``max_num``
+#: only ``if max_num > 0`` (-1, their default, keeps all): the RoI heads' bbox heads (``BBoxHead`` /
+#: ``SABLHead.predict_by_feat``; ``TridentRoIHead`` cuts ``if max_per_img > 0`` too), ``CenterNetHead`` /
+#: ``CornerHead._bboxes_nms``, ``SOLOHead`` (``mask_matrix_nms``), ``PAAHead``, ``GuidedAnchorHead`` and
+#: ``YOLACTHead``: any integer is legal there. ``SparseRoIHead`` (``topk(max_per_img)``), ``MultiInstanceRoIHead``
+#: (``set_nms``: ``[:max_num]``), ``GARPNHead`` (``proposals[:max_per_img]``) and every other head
+#: (``BaseDenseHead._bbox_post_process``: ``results[:cfg.max_per_img]``; the DETR heads' ``topk``) hold
+#: :data:`TEST_CFG_RANGES`'s ``max_per_img`` range.
+_MAX_PER_IMG_KEEPS_ALL: dict[str, bool] = {
+    'mmdet.SparseRoIHead': False,
+    'mmdet.MultiInstanceRoIHead': False,
+    'mmdet.BaseRoIHead': True,
+    'mmdet.CenterNetHead': True,
+    'mmdet.CornerHead': True,
+    'mmdet.SOLOHead': True,
+    'mmdet.PAAHead': True,
+    'mmdet.GARPNHead': False,
+    'mmdet.GuidedAnchorHead': True,
+    'mmdet.YOLACTHead': True,
 }
 
 #: The attributes whose dict keys :data:`TEST_CFG_RANGES` judges: a head's or detector's ``test_cfg``, and its
-#: ``train_cfg``, whose ``rpn_proposal`` (``nms.iou_threshold``, ``max_per_img``) the RPN reads at every training
-#: step as ``test_cfg`` is read at test.
+#: ``train_cfg``, whose ``rpn_proposal`` (``nms.iou_threshold``, ``max_per_img``: a two-stage detector's
+#: ``train_cfg``) the RPN reads at every training step as ``test_cfg`` is read at test.
 _CFG_DICTS = ('test_cfg', 'train_cfg')
+
+#: A detector's sub-dict of ``test_cfg`` / ``train_cfg`` and the module it goes to (mmdet's ``TwoStageDetector``
+#: hands ``test_cfg.rpn`` to its ``rpn_head`` and ``test_cfg.rcnn`` to its ``roi_head``; ``loss`` reads
+#: ``train_cfg.rpn_proposal`` for the ``rpn_head``); a single-stage detector's ``test_cfg`` goes to its ``bbox_head``.
+_SUB_CFG_READER = {'rpn': 'rpn_head', 'rpn_proposal': 'rpn_head', 'rcnn': 'roi_head'}
 
 
 def _qualified(cls: type) -> str:
     return f'{cls.__module__.split(".")[0]}.{cls.__name__}'
 
 
+def _from_mmdet(owner: Any) -> bool:
+    """Whether ``owner`` is an mmdet module (a detector, a head, or a user's subclass of one): the keys of its
+    ``test_cfg`` / ``train_cfg`` mean what mmdet reads them as; a dict named so on any other object is its own."""
+    return any(cls.__module__.split('.')[0] == 'mmdet' for cls in type(owner).__mro__)
+
+
+def _max_per_img_keeps_all(owner: Any, parts: list[str]) -> bool:
+    """Whether the module that reads ``owner``'s ``<parts>`` (``test_cfg.rcnn.max_per_img``, ...) keeps every
+    detection at ``max_per_img <= 0`` (:data:`_MAX_PER_IMG_KEEPS_ALL`)."""
+    reader = owner
+    if len(parts) > 2 and parts[1] in _SUB_CFG_READER:
+        reader = getattr(owner, _SUB_CFG_READER[parts[1]], None) or owner
+    elif not any(_qualified(c) in _MAX_PER_IMG_KEEPS_ALL for c in type(owner).__mro__):
+        reader = getattr(owner, 'bbox_head', None) or owner
+    for cls in type(reader).__mro__:
+        keeps_all = _MAX_PER_IMG_KEEPS_ALL.get(_qualified(cls))
+        if keeps_all is not None:
+            return keeps_all
+    return False
+
+
 def unchecked_range(owner: Any, name: str) -> tuple[Interval, str] | None:
     """``(range, source)`` of the setting ``name`` of ``owner`` (an attribute, or ``test_cfg.<key>...`` /
-    ``train_cfg.<key>...``, the name the
+    ``train_cfg.<key>...`` of an mmdet module, the name the
     tables use: :attr:`~automl_mm.ohl.element_paths.Element.setting`) from :data:`UNCHECKED_RANGES` (the first class
-    of its MRO with an entry) or :data:`TEST_CFG_RANGES`, else ``None``; the source names the class, the setting and
-    what goes wrong outside the range."""
+    of its MRO with an entry) or :data:`TEST_CFG_RANGES` (``max_per_img`` only where its reader does not keep every
+    detection at 0 or -1), else ``None``; the source names the class, the setting and what goes wrong outside the
+    range."""
     for cls in type(owner).__mro__:
         found = UNCHECKED_RANGES.get(_qualified(cls), {}).get(name)
         if found is not None:
             return found[0], f'{type(owner).__name__}.{name}, {found[1]}'
     parts = name.split('.')
-    if len(parts) >= 2 and parts[0] in _CFG_DICTS and isinstance(getattr(owner, parts[0], None), Mapping):
+    if (len(parts) >= 2 and parts[0] in _CFG_DICTS and isinstance(getattr(owner, parts[0], None), Mapping)
+            and _from_mmdet(owner)):
         found = TEST_CFG_RANGES.get(parts[-1])
+        if parts[-1] == 'max_per_img' and _max_per_img_keeps_all(owner, parts):
+            return None  # multiclass_nms and the like: -1 (their default) or 0 keeps every detection
         if found is not None:
             return found[0], f'{type(owner).__name__}.{name}, {found[1]}'
     return None

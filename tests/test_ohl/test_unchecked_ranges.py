@@ -13,6 +13,9 @@ from types import SimpleNamespace
 
 import pytest
 from mmdet.engine.hooks import CheckInvalidLossHook, DetVisualizationHook, MeanTeacherHook, MemoryProfilerHook
+from mmdet.models.dense_heads import CenterNetHead, RPNHead
+from mmdet.models.dense_heads.base_dense_head import BaseDenseHead
+from mmdet.models.detectors import SingleStageDetector, TwoStageDetector
 from mmdet.models.losses import (
     BoundedIoULoss,
     CIoULoss,
@@ -27,6 +30,7 @@ from mmdet.models.losses import (
     VarifocalLoss,
 )
 from mmdet.models.losses.focal_loss import FocalCustomLoss
+from mmdet.models.roi_heads import SparseRoIHead, StandardRoIHead
 from mmdet.models.task_modules import (
     ApproxMaxIoUAssigner,
     ATSSAssigner,
@@ -57,14 +61,18 @@ def _bare(cls, **attributes):
     return obj
 
 
-class _Head(nn.Module):
-    """A module holding an mmdet ``test_cfg`` and ``train_cfg``, as a head or a detector does."""
+class _Head(BaseDenseHead):
+    """An mmdet dense head holding a ``test_cfg`` and ``train_cfg`` (its ``_bbox_post_process`` slices
+    ``results[:max_per_img]``)."""
 
     def __init__(self):
         super().__init__()
         self.test_cfg = ConfigDict(score_thr=0.05, nms=dict(type='nms', iou_threshold=0.5), max_per_img=100,
                                    mask_thr_binary=0.5, rcnn=dict(score_thr=0.05, nms=dict(iou_thr=0.5)))
         self.train_cfg = ConfigDict(rpn_proposal=dict(nms_pre=2000, max_per_img=1000, nms=dict(iou_threshold=0.7)))
+
+    def loss_by_feat(self, *args, **kwargs):
+        raise NotImplementedError
 
 
 _IOU_CALCULATOR = dict(type='BboxOverlaps2D', _scope_='mmdet')
@@ -103,7 +111,6 @@ ROWS = [
     *[(f'GridAssigner-{name}', lambda: GridAssigner(0.5, 0.4, iou_calculator=_IOU_CALCULATOR), name, 1.5, 0.2,
        '[0, 1]') for name in ('pos_iou_thr', 'neg_iou_thr', 'min_pos_iou')],
     ('ATSSAssigner-topk', lambda: ATSSAssigner(topk=9, iou_calculator=_IOU_CALCULATOR), 'topk', 0, 5, '[1, inf)'),
-    ('CheckpointHook-interval', lambda: CheckpointHook(interval=2), 'interval', 0, 3, '[1, inf)'),
     ('LoggerHook-interval', LoggerHook, 'interval', -1, 20, '[1, inf)'),
     ('CheckInvalidLossHook-interval', CheckInvalidLossHook, 'interval', 0, 10, '[1, inf)'),
     ('MemoryProfilerHook-interval', lambda: _bare(MemoryProfilerHook, interval=50), 'interval', 0, 10, '[1, inf)'),
@@ -154,7 +161,7 @@ def test_every_table_entry_has_a_row():
 
 
 COUNT_IDS = {'RandomSampler-num', 'ATSSAssigner-topk',
-             'CheckpointHook-interval', 'LoggerHook-interval', 'CheckInvalidLossHook-interval',
+             'LoggerHook-interval', 'CheckInvalidLossHook-interval',
              'MemoryProfilerHook-interval', 'MeanTeacherHook-interval', 'EarlyStoppingHook-patience',
              'DetVisualizationHook-interval', 'test_cfg-max_per_img'}
 
@@ -197,3 +204,64 @@ def test_a_module_without_a_test_cfg_dict_has_no_test_cfg_range():
     head = _runner(_Head())
     set_attribute(head, 'obj.train_cfg.rpn_proposal.nms_pre', -1)
     assert head.obj.train_cfg.rpn_proposal.nms_pre == -1
+
+
+def _two_stage(test_cfg):
+    """A two-stage detector (bare: no backbone) whose ``test_cfg.rpn`` / ``rcnn`` its heads share, as mmdet's
+    ``TwoStageDetector.__init__`` hands them over."""
+    detector = _bare_module(TwoStageDetector, test_cfg=test_cfg)
+    detector.rpn_head = _bare_module(RPNHead, test_cfg=test_cfg.rpn)
+    detector.roi_head = _bare_module(StandardRoIHead, test_cfg=test_cfg.rcnn)
+    return detector
+
+
+def _bare_module(cls, **attributes):
+    """A module of class ``cls`` built without its ``__init__`` (which builds its layers), holding ``attributes``."""
+    module = object.__new__(cls)
+    nn.Module.__init__(module)
+    module.__dict__.update(attributes)
+    return module
+
+
+def test_max_per_img_of_minus_one_is_written_where_multiclass_nms_reads_it():
+    """mmdet's RoI heads pass ``max_per_img`` to ``multiclass_nms``, where -1 (its default) keeps every detection;
+    it was refused as outside [1, inf). The RPN and a ``SparseRoIHead`` (``topk``) slice with it: still refused."""
+    cfg = ConfigDict(rpn=dict(max_per_img=1000), rcnn=dict(score_thr=0.05, max_per_img=100))
+    runner = _runner(_two_stage(cfg))
+    set_attribute(runner, 'obj.test_cfg.rcnn.max_per_img', -1)
+    set_attribute(runner, 'obj.roi_head.test_cfg.max_per_img', 0)
+    assert runner.obj.roi_head.test_cfg.max_per_img == 0
+    with pytest.raises(ValueError, match=r"'obj\.test_cfg\.rpn\.max_per_img': -1 lies outside \[1, inf\)"):
+        set_attribute(runner, 'obj.test_cfg.rpn.max_per_img', -1)
+    with pytest.raises(ValueError, match=r'is not an integer'):
+        set_attribute(runner, 'obj.test_cfg.rcnn.max_per_img', 50.5)
+    single = ConfigDict(max_per_img=100)
+    centernet = _runner(_bare_module(SingleStageDetector, test_cfg=single,
+                                     bbox_head=_bare_module(CenterNetHead, test_cfg=single)))
+    set_attribute(centernet, 'obj.test_cfg.max_per_img', -1)  # CenterNetHead._bboxes_nms: if max_num > 0
+    assert centernet.obj.bbox_head.test_cfg.max_per_img == -1
+    sparse = _runner(_bare_module(SparseRoIHead, test_cfg=ConfigDict(max_per_img=100)))
+    with pytest.raises(ValueError, match=r'-1 lies outside \[1, inf\)'):
+        set_attribute(sparse, 'obj.test_cfg.max_per_img', -1)
+
+
+def test_a_test_cfg_key_of_a_module_outside_mmdet_is_its_own():
+    """A user's own module with a ``test_cfg`` dict gives ``score_thr`` its own meaning (a logit margin here)."""
+    class Classifier(nn.Module):
+        def __init__(self):
+            super().__init__()
+            self.test_cfg = dict(score_thr=0.5, max_per_img=-1)
+
+    runner = _runner(Classifier())
+    set_attribute(runner, 'obj.test_cfg.score_thr', 2.5)
+    set_attribute(runner, 'obj.test_cfg.max_per_img', -1)
+    assert runner.obj.test_cfg == dict(score_thr=2.5, max_per_img=-1)
+
+
+def test_a_checkpoint_interval_of_minus_one_is_mmengines_never():
+    """``CheckpointHook(interval=-1)`` is its default, documented as "never" (only the last and best are saved)."""
+    runner = _runner(CheckpointHook(interval=2))
+    set_attribute(runner, 'obj.interval', -1)
+    assert runner.obj.interval == -1
+    with pytest.raises(ValueError, match=r'is not an integer'):
+        set_attribute(runner, 'obj.interval', 2.5)
