@@ -33,8 +33,9 @@ settings are read while training (a neck's ``num_outs`` / ``start_level`` are bu
 * mmengine parameter schedulers: ``begin < end``; the cosine ones (``CosineAnnealing*``, ``CosineRestart*``):
   exactly one of ``eta_min`` / ``eta_min_ratio`` set (``eta_min`` is read only without a ratio: written beside one it
   changed nothing; both None stopped the run at the next step).
-* mmengine ``EMAHook``: one of ``begin_iter`` / ``begin_epoch`` 0; ``begin_epoch`` 0 where it was built with 0
-  (``enabled_by_epoch`` is set once, when built: a ``begin_epoch`` written then changed nothing).
+* mmengine ``EMAHook``: ``begin_epoch`` 0 where it was built with 0, ``begin_iter`` 0 where it was built with a
+  ``begin_epoch`` (``enabled_by_epoch`` is set once, when built: a write of the one it does not compare changed
+  nothing; both non-zero, its constructor's assert, is one of these).
 * automl_mm ``RandomResizedCrop``: ``crop_ratio_range[0] <= [1]`` (its ``scale`` is one int; its
   ``aspect_ratio_range`` is refused as read only at ``__init__``).
 
@@ -110,8 +111,8 @@ def _exactly_one_set(first: Any, second: Any) -> bool:
     return (first is None) != (second is None)
 
 
-def _one_zero(first: Any, second: Any) -> bool:
-    return not (_number(first) and _number(second)) or first == 0 or second == 0
+def _zero(value: Any) -> bool:
+    return not _number(value) or value == 0
 
 
 def _pair(name: str, consequence: str, when: Callable[[Any], bool] | None = None, reads: tuple[str, ...] = (),
@@ -189,13 +190,15 @@ CONSTRUCTOR_RELATIONS: dict[str, tuple[Relation, ...]] = {
     'automl_mm.RandomResizedCrop': (_pair('crop_ratio_range', _SWAPPED),),
     # mmengine's EMAHook asserts one of begin_iter / begin_epoch 0, and sets enabled_by_epoch = begin_epoch > 0 once,
     # when built; _ema_started then compares the epoch with begin_epoch only where enabled_by_epoch, else the
-    # iteration with begin_iter: a begin_epoch written over the built 0 changed nothing
-    'mmengine.EMAHook': (Relation(('begin_iter', 'begin_epoch'), _one_zero,
-                                  'begin_iter or begin_epoch 0 (the EMA starts by iteration or by epoch, not both)',
-                                  consequence='one of the two would be ignored, silently (the hook counts epochs only '
-                                              'where built with begin_epoch > 0), and an EMAHook built from the '
-                                              'exported config would refuse the pair'),
-                         Relation(('begin_epoch',), lambda epoch: not _number(epoch) or epoch == 0,
+    # iteration with begin_iter: a write of the one not compared changed nothing (and both non-zero, the
+    # constructor's assert, is always one of these: the one not compared is non-zero)
+    'mmengine.EMAHook': (Relation(('begin_iter',), _zero,
+                                  'begin_iter 0 where the hook was built with begin_epoch > 0 (it then counts '
+                                  'epochs: a written begin_iter changes nothing; write begin_epoch)',
+                                  lambda owner: getattr(owner, 'enabled_by_epoch', False),
+                                  consequence='the written begin_iter would change nothing, silently',
+                                  constructor=False),
+                         Relation(('begin_epoch',), _zero,
                                   'begin_epoch 0 where the hook was built with begin_epoch=0 (it then counts '
                                   'iterations: a written begin_epoch changes nothing; write begin_iter)',
                                   lambda owner: not getattr(owner, 'enabled_by_epoch', True),
