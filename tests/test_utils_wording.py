@@ -12,6 +12,10 @@ from automl_mm.utils.wording import a_or_an, a_type
     ('IoULoss', 'an'), ('int', 'an'), ('Expand', 'an'), ('OrderedDict', 'an'), ('ATSSAssigner', 'an'),
     ('LoggerHook', 'a'), ('Mosaic', 'a'), ('YOLOXHSVRandomAug', 'a'), ('DETR', 'a'), ('list', 'a'),
     ('UniformSampler', 'a'), ('CheckpointHook', 'a'), ('', 'a'),
+    # a vowel letter read as a consonant, a word start read by its letters, acronyms read as words
+    ('OneCycleLR', 'a'), ('EuclideanLoss', 'a'), ('uint8', 'a'), ('Unicode', 'a'), ('UserWarning', 'a'),
+    ('Upsample', 'an'), ('UnboundLocalError', 'an'), ('ndarray', 'an'), ('SOLOHead', 'a'), ('LVISV1Dataset', 'a'),
+    ('SSDHead', 'an'), ('FCOSHead', 'an'), ('HSV', 'an'), ('MaxIoUAssigner', 'a'), ('UNet', 'a'),
 ])
 def test_the_article_follows_the_sound_of_the_name(name, article):
     assert a_or_an(name) == article
