@@ -33,6 +33,8 @@ settings are read while training (a neck's ``num_outs`` / ``start_level`` are bu
 * mmengine parameter schedulers: ``begin < end``; the cosine ones (``CosineAnnealing*``, ``CosineRestart*``):
   exactly one of ``eta_min`` / ``eta_min_ratio`` set (``eta_min`` is read only without a ratio: written beside one it
   changed nothing; both None stopped the run at the next step).
+* mmdet ``GHMC`` / ``GHMR``: ``momentum`` 0 where built with 0 (no ``acc_sum`` buffer: a momentum written then
+  stopped the run at the next forward).
 * mmengine ``EMAHook``: ``begin_epoch`` 0 where it was built with 0, ``begin_iter`` 0 where it was built with a
   ``begin_epoch`` (``enabled_by_epoch`` is set once, when built: a write of the one it does not compare changed
   nothing; both non-zero, its constructor's assert, is one of these).
@@ -188,6 +190,15 @@ CONSTRUCTOR_RELATIONS: dict[str, tuple[Relation, ...]] = {
     'mmengine.CosineAnnealingParamScheduler': (_ETA,),
     'mmengine.CosineRestartParamScheduler': (_ETA,),
     'automl_mm.RandomResizedCrop': (_pair('crop_ratio_range', _SWAPPED),),
+    # mmdet's GHMC / GHMR register their acc_sum buffer only when built with momentum > 0; forward reads it wherever
+    # momentum > 0: a momentum written over the built 0 stopped the run at the next forward (AttributeError)
+    **{f'mmdet.{name}': (Relation(('momentum',), _zero,
+                                  'momentum 0 where the loss was built with momentum=0 (it has no acc_sum buffer: '
+                                  'the next forward raises AttributeError; build it with a momentum > 0)',
+                                  lambda owner: 'acc_sum' not in getattr(owner, '_buffers', {}),
+                                  consequence='the next forward would stop the run (AttributeError: no acc_sum)',
+                                  constructor=False),)
+       for name in ('GHMC', 'GHMR')},
     # mmengine's EMAHook asserts one of begin_iter / begin_epoch 0, and sets enabled_by_epoch = begin_epoch > 0 once,
     # when built; _ema_started then compares the epoch with begin_epoch only where enabled_by_epoch, else the
     # iteration with begin_iter: a write of the one not compared changed nothing (and both non-zero, the

@@ -30,7 +30,7 @@ from __future__ import annotations
 from collections.abc import Mapping
 from typing import Any
 
-from automl_mm.utils.intervals import INF, NON_NEGATIVE, UNIT, Interval
+from automl_mm.utils.intervals import INF, NON_NEGATIVE, UNIT, UNIT_OPEN, Interval
 
 POSITIVE = Interval(0.0, INF, low_open=True)
 AT_LEAST_ONE = Interval(1.0, INF)
@@ -39,6 +39,8 @@ _GAMMA = (NON_NEGATIVE, 'a focusing exponent: below 0 the easy examples weigh mo
                         'is inverted) and a probability of 0 gives an infinite weight')
 _FOCAL_ALPHA = (UNIT, 'a balance between positives (alpha) and negatives (1 - alpha): outside [0, 1] one side gets a '
                       'negative weight and its loss is ascended')
+_PART_WEIGHT = (NON_NEGATIVE, 'the weight of the positive or negative part of the loss: below 0 that part is '
+                              'ascended')
 _EPS = (POSITIVE, 'the floor that keeps the IoU from 0 or the union from vanishing: at or below 0 an empty overlap '
                   'gives log(0) or a division by 0, a NaN loss')
 _PROB = (UNIT, 'a score, a probability in [0, 1]: above 1 nothing is kept, below 0 what 0 keeps, so the value used '
@@ -54,7 +56,12 @@ _INTERVAL = (AT_LEAST_ONE, "every n iterations or epochs: mmengine's Hook.every_
 #:   ``pt.pow(gamma)``; ``FocalCustomLoss`` the same), ``gaussian_focal_loss.py`` (``gaussian_focal_loss``:
 #:   ``(1 - pred).pow(alpha)``, ``(1 - gaussian_target).pow(gamma)``), ``gfocal_loss.py`` (``quality_focal_loss``:
 #:   ``scale_factor.pow(beta)``), ``varifocal_loss.py`` (``varifocal_loss``: ``(pred - target).abs().pow(gamma)``;
-#:   its ``alpha`` >= 0 is a constructor check, in ``constructor_ranges``).
+#:   its ``alpha`` >= 0 is a constructor check, in ``constructor_ranges``); ``gaussian_focal_loss``'s ``pos_weight *
+#:   pos_loss + neg_weight * neg_loss``; mmcv's ``ops/csrc/common/cuda/sigmoid_focal_loss_cuda_kernel.cuh`` (``alpha``
+#:   and ``1 - alpha`` sides, as mmdet's) and ``softmax_focal_loss_cuda_kernel.cuh`` (``-alpha * pow(1 - p, gamma) *
+#:   log(p)``: one factor, no upper bound); ``balanced_l1_loss.py`` (``balanced_l1_loss``: ``b = np.e**(gamma /
+#:   alpha) - 1``, ``alpha / b``, ``log(b * diff / beta + 1)``); ``ghm_loss.py`` (``GHMC`` / ``GHMR.forward``:
+#:   ``if mmt > 0: acc_sum = mmt * acc_sum + (1 - mmt) * num_in_bin``, ``tot / acc_sum``).
 #: * ``mmdet/models/losses/iou_loss.py`` (``iou_loss``: ``clamp(min=eps).log()``; ``giou_loss`` / ``diou_loss`` /
 #:   ``ciou_loss`` / ``eiou_loss`` / ``siou_loss``: ``union + eps``, ``enclose_area + eps``; ``bounded_iou_loss``:
 #:   ``target_w + eps`` in a division).
@@ -78,7 +85,19 @@ UNCHECKED_RANGES: dict[str, dict[str, tuple[Interval, str]]] = {
     'mmdet.FocalLoss': dict(gamma=_GAMMA, alpha=_FOCAL_ALPHA),
     'mmdet.FocalCustomLoss': dict(gamma=_GAMMA, alpha=_FOCAL_ALPHA),
     'mmdet.GaussianFocalLoss': dict(gamma=_GAMMA, alpha=(NON_NEGATIVE, 'an exponent on the predicted score: below '
-                                                                       '0 the focusing is inverted')),
+                                                                       '0 the focusing is inverted'),
+                                    pos_weight=_PART_WEIGHT, neg_weight=_PART_WEIGHT),
+    'mmcv.SigmoidFocalLoss': dict(gamma=_GAMMA, alpha=_FOCAL_ALPHA),
+    'mmcv.SoftmaxFocalLoss': dict(gamma=_GAMMA, alpha=(NON_NEGATIVE, "a factor on every class's loss (the softmax "
+                                                                     'kernel has no 1 - alpha side): below 0 the '
+                                                                     'loss is ascended')),
+    'mmdet.BalancedL1Loss': dict(alpha=(POSITIVE, 'the denominator of b = e^(gamma / alpha) - 1: at 0 a division by '
+                                                  'zero, below 0 b < 0 and the log of a negative number, NaN'),
+                                 gamma=(POSITIVE, 'the numerator of b = e^(gamma / alpha) - 1: at 0 b = 0 and alpha '
+                                                  '/ b divides by zero, below 0 the log of a negative number, NaN')),
+    **{f'mmdet.{name}': dict(momentum=(UNIT_OPEN, 'the moving average of the bin counts: at 1 the average stays 0 '
+                                                  'and the weights are tot / 0, inf; below 0 no average is kept, as '
+                                                  'at 0')) for name in ('GHMC', 'GHMR')},
     'mmdet.QualityFocalLoss': dict(beta=(NON_NEGATIVE, 'an exponent on the score gap: below 0 the focusing is '
                                                        'inverted and a gap of 0 gives an infinite weight')),
     'mmdet.VarifocalLoss': dict(gamma=_GAMMA),

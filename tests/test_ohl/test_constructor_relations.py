@@ -119,6 +119,11 @@ NONE_ROWS = {
         r't\.eta_min=None and t\.eta_min_ratio=None break exactly one of eta_min and eta_min_ratio set'),
     # mmengine's EMAHook asserts one of begin_iter / begin_epoch 0, and sets enabled_by_epoch = begin_epoch > 0 when
     # built: _ema_started reads begin_epoch only where it is set, so a begin_epoch written over 0 changed nothing
+    # built with momentum=0 the loss has no acc_sum buffer, which forward reads wherever momentum > 0
+    **{f'mmdet.{name}/momentum': (lambda name=name: _ghm(name, 0), {'momentum': 0}, {'momentum': 0.75},
+                                  r't\.momentum=0\.75 breaks momentum 0 where the loss was built with momentum=0 '
+                                  rf'.* \({name}, mmdet\.{name}\): the next forward would stop the run')
+       for name in ('GHMC', 'GHMR')},
     # built by epoch, a begin_iter written beside begin_epoch=0 changed nothing (the EMA started at once); it passed
     # the old pair relation (one of them 0)
     'mmengine.EMAHook/begin_iter': (lambda: _ema_hook(begin_epoch=2), {'begin_epoch': 0, 'begin_iter': 0},
@@ -131,6 +136,12 @@ NONE_ROWS = {
                                      r'begin_epoch=0 .* \(EMAHook, mmengine\.EMAHook\): the written begin_epoch would '
                                      r'change nothing'),
 }
+
+
+def _ghm(name, momentum):
+    from mmdet.models import losses
+
+    return getattr(losses, name)(momentum=momentum)
 
 
 def _ema_hook(**kwargs):
@@ -442,3 +453,10 @@ def test_each_relation_s_refusal_says_its_own_consequence_and_names_a_constructo
     assert str(err.value).endswith('which mmdet.RandomCrop checks in its constructor (RandomCrop): np.random.randint '
                                    'raises on the inverted pair at the next image larger than crop_size[1], stopping '
                                    'the run'), str(err.value)
+
+
+def test_a_ghm_loss_built_with_a_momentum_takes_another():
+    """Built with momentum > 0 the loss holds its ``acc_sum`` buffer: any momentum in range is written."""
+    runner = SimpleNamespace(t=_ghm('GHMC', 0.75))
+    set_attribute(runner, 't.momentum', 0.5)
+    check_relations(runner, ['t.momentum'], 'OHL trunk 3')

@@ -12,11 +12,15 @@ import re
 from types import SimpleNamespace
 
 import pytest
+from mmcv.ops import SigmoidFocalLoss, SoftmaxFocalLoss
 from mmdet.engine.hooks import CheckInvalidLossHook, DetVisualizationHook, MeanTeacherHook, MemoryProfilerHook
 from mmdet.models.dense_heads import CenterNetHead, RPNHead
 from mmdet.models.dense_heads.base_dense_head import BaseDenseHead
 from mmdet.models.detectors import SingleStageDetector, TwoStageDetector
 from mmdet.models.losses import (
+    GHMC,
+    GHMR,
+    BalancedL1Loss,
     BoundedIoULoss,
     CIoULoss,
     DIoULoss,
@@ -91,6 +95,16 @@ ROWS = [
     ('FocalCustomLoss-alpha', lambda: FocalCustomLoss(num_classes=3), 'alpha', 2.0, 1.0, '[0, 1]'),
     ('GaussianFocalLoss-gamma', GaussianFocalLoss, 'gamma', -4.0, 2.0, '[0, inf)'),
     ('GaussianFocalLoss-alpha', GaussianFocalLoss, 'alpha', -2.0, 1.0, '[0, inf)'),
+    *[(f'GaussianFocalLoss-{name}', GaussianFocalLoss, name, -1.0, 2.0, '[0, inf)') for name in ('pos_weight',
+                                                                                              'neg_weight')],
+    ('mmcv-SigmoidFocalLoss-alpha', lambda: SigmoidFocalLoss(2.0, 0.25), 'alpha', 1.5, 0.75, '[0, 1]'),
+    ('mmcv-SigmoidFocalLoss-gamma', lambda: SigmoidFocalLoss(2.0, 0.25), 'gamma', -1.0, 1.0, '[0, inf)'),
+    ('mmcv-SoftmaxFocalLoss-alpha', lambda: SoftmaxFocalLoss(2.0, 0.25), 'alpha', -0.5, 2.0, '[0, inf)'),
+    ('mmcv-SoftmaxFocalLoss-gamma', lambda: SoftmaxFocalLoss(2.0, 0.25), 'gamma', -1.0, 1.0, '[0, inf)'),
+    ('BalancedL1Loss-alpha', BalancedL1Loss, 'alpha', 0.0, 1.0, '(0, inf)'),
+    ('BalancedL1Loss-gamma', BalancedL1Loss, 'gamma', -1.5, 3.0, '(0, inf)'),
+    ('GHMC-momentum', lambda: GHMC(momentum=0.75), 'momentum', 1.0, 0.5, '[0, 1)'),
+    ('GHMR-momentum', lambda: GHMR(momentum=0.75), 'momentum', -0.5, 0.0, '[0, 1)'),
     ('QualityFocalLoss-beta', QualityFocalLoss, 'beta', -2.0, 1.0, '[0, inf)'),
     ('VarifocalLoss-gamma', VarifocalLoss, 'gamma', -2.0, 1.0, '[0, inf)'),
     *[(f'{cls.__name__}-eps', cls, 'eps', 0.0, 1e-5, '(0, inf)')
