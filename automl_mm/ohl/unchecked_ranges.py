@@ -153,7 +153,7 @@ TEST_CFG_RANGES: dict[str, tuple[Interval, str]] = {
     'iou_thr': _IOU,
     'mask_thr_binary': (UNIT, 'a mask probability threshold: above 1 every mask is empty; below 0 RTMDetInsHead keeps '
                               "every pixel and FCNMaskHead returns soft uint8 masks (its debugging output), not masks"),
-    'max_per_img': (AT_LEAST_ONE, 'the detections kept per image: this head slices its results with it '
+    'max_per_img': (AT_LEAST_ONE, 'the detections kept per image: the head that reads it slices its results with it '
                                   '(results[:max_per_img]: 0 keeps none, -1 drops the last one) or takes its topk '
                                   '(-1 raises)'),
 }

@@ -4,7 +4,8 @@
 Inputs that showed the fault: ``set_attribute(runner, 'model.loss_cls.gamma', -1.0)`` on mmdet's ``FocalLoss`` was
 written and trained with the focusing inverted; ``alpha=1.5`` weighed the negatives -0.5; ``GIoULoss.eps=0`` gave NaN
 on an empty overlap; ``RandomSampler.pos_fraction=1.5`` sampled no negatives; a ``test_cfg.score_thr`` of 1.5 kept no
-detection; ``hooks.N.interval`` of 0 on a ``LoggerHook`` or ``CheckpointHook`` turned it off; all silently.
+detection; ``hooks.N.interval`` of 0 on a ``LoggerHook`` turned it off; all silently. Legal sentinels stay
+writable: ``max_per_img=-1`` where ``multiclass_nms`` reads it, ``CheckpointHook(interval=-1)`` ("never").
 """
 from __future__ import annotations
 
