@@ -41,8 +41,9 @@ _FOCAL_ALPHA = (UNIT, 'a balance between positives (alpha) and negatives (1 - al
                       'negative weight and its loss is ascended')
 _PART_WEIGHT = (NON_NEGATIVE, 'the weight of the positive or negative part of the loss: below 0 that part is '
                               'ascended')
-_EPS = (POSITIVE, 'the floor that keeps the IoU from 0 or the union from vanishing: at or below 0 an empty overlap '
-                  'gives log(0) or a division by 0, a NaN loss')
+_EPS = (POSITIVE, "the floor that keeps the IoU from 0 or a denominator from vanishing: at or below 0 IoULoss's "
+                  "log mode gives log(0) on an empty overlap, and a degenerate pair of boxes (an empty union or "
+                  "enclosing box, a target of width 0) a division by 0: an inf or NaN loss")
 _PROB = (UNIT, 'a score, a probability in [0, 1]: above 1 nothing is kept, below 0 what 0 keeps, so the value used '
                'is not the one written')
 _IOU = (UNIT, 'an IoU threshold, an IoU lies in [0, 1]: above 1 no box passes, below 0 every box does, as at 1 or 0')
