@@ -521,15 +521,20 @@ def _check_hook_path(ordered: list[tuple[str, Any]], path: str, space: Any, mode
 
     Raises:
         ValueError: an index past the list, or a path the hook at the index does not have, naming that hook, its
-            config key and the runner's order; a draw outside the target's range.
+            config key and the runner's order; a hook named by its class (``hooks.EMAHook.ema_model.momentum``)
+            with the index path to write; a draw outside the target's range.
     """
     from mmengine.hooks import EMAHook
 
     from automl_mm.ohl.attributes import get_attribute
 
     parts = path.split('.')
-    if len(parts) < 2 or not parts[1].isdigit():
-        return  # hooks.* and the like: left to the workers
+    if len(parts) < 2 or parts[1] == '*':
+        return  # hooks.*...: left to the workers
+    if not parts[1].isdigit():  # hooks.EMAHook...: get_attribute's refusal with the index to write (where the runner
+        # will hold it), which every worker gave after start-up
+        get_attribute(SimpleNamespace(hooks=[hook for _, hook in ordered]), path)
+        return  # a form it reads (none known): left to the workers
     order = ', '.join(f'{i} {type(hook).__name__} ({key})' for i, (key, hook) in enumerate(ordered))
     where = ("the runner holds its hooks in priority order (mmengine's Runner.register_hook: default_hooks, then "
              f'custom_hooks, then those automl_mm registers at train): {order}')

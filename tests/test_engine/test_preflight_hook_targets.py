@@ -68,6 +68,17 @@ def test_an_index_at_another_hook_is_refused_naming_that_hook_and_the_order():
         _check('hooks.99.ema_model.momentum', [0.001, 0.01])
 
 
+def test_a_hook_named_by_its_class_is_refused_at_the_launch_check_with_the_index_to_write():
+    # hooks.EMAHook... was left to the workers: refused there only, after 4 processes had started (50 s on digits)
+    index = _check('hooks.{ema}.ema_model.momentum', [0.001, 0.01])
+    with pytest.raises(ValueError) as err:
+        _check('hooks.EMAHook.ema_model.momentum', [0.001, 0.01])
+    message = str(err.value)
+    assert message.startswith("custom_hooks[2].spaces[0]: OHL space 'ema': ") and \
+        f"did you mean 'hooks.{index}.ema_model.momentum'" in message, message
+    _check('hooks.*.nonexistent', [0.001, 0.01])  # a fan-out is still left to the workers
+
+
 @pytest.mark.parametrize('kind', ['SetAttributesHook', 'TrunkScheduleHook'])
 def test_a_replay_hook_s_hook_target_is_held_to_its_range_at_the_launch_check(kind):
     from automl_mm.engine.preflight_ohl_build import check_replay_paths
@@ -90,3 +101,14 @@ def test_a_replay_hook_s_hook_target_is_held_to_its_range_at_the_launch_check(ki
         check_replay_paths(cfg, hooks, None, None, torch.nn.Linear(1, 1))
     check_replay_paths(Config(dict(default_hooks=dict(), custom_hooks=[*CUSTOM, entry(0.01)])),
                        [*_built(), HOOKS.build(entry(0.01))], None, None, torch.nn.Linear(1, 1))
+
+
+def test_a_replay_hook_s_hook_named_by_its_class_is_refused_at_the_launch_check():
+    from automl_mm.engine.preflight_ohl_build import check_replay_paths
+    from automl_mm.engine.preflight_walk import ConfigCheckError
+
+    entry = dict(type='SetAttributesHook', values={'hooks.EMAHook.ema_model.momentum': 0.01})
+    cfg = Config(dict(default_hooks=dict(), custom_hooks=[*CUSTOM, entry]))
+    with pytest.raises(ConfigCheckError, match=r"^custom_hooks\[2\] \(SetAttributesHook\): .*did you mean "
+                                               r"'hooks\.\d+\.ema_model\.momentum'"):
+        check_replay_paths(cfg, [*_built(), HOOKS.build(entry)], None, None, torch.nn.Linear(1, 1))
