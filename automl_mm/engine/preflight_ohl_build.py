@@ -414,8 +414,9 @@ def check_config_relations(cfg: Any, hooks: list, model: Any, optimisation: tupl
     each split's dataset): a ``SetAttributesHook``'s values and each trunk's values of a ``TrunkScheduleHook``
     (``check_written_relations``, as their ``before_train``), and every combination of an ``OHLHook``'s spaces'
     choices (``check_choice_relations``, as ``OHLHook.before_train``; its spaces resolved by ``build_check``).
-    Each ran only in every worker, after start-up. A path through an object not built here (a dataloader's own
-    attributes) is left to the workers.
+    Each ran only in every worker, after start-up. A ``hooks.<i>`` path indexes the hooks in the order the runner will
+    hold them (:func:`runner_hook_order`). A path through an object not built here (a dataloader's own attributes)
+    is left to the workers.
 
     Raises:
         ConfigCheckError: ``custom_hooks[<i>] (<type>): <the workers' message>``.
@@ -424,9 +425,15 @@ def check_config_relations(cfg: Any, hooks: list, model: Any, optimisation: tupl
     from automl_mm.ohl.replay_hooks import SetAttributesHook, TrunkScheduleHook
 
     wrapper, schedulers = optimisation if optimisation is not None else (None, [])
-    runner = SimpleNamespace(model=model, optim_wrapper=wrapper, param_schedulers=schedulers, cfg=cfg, hooks=hooks,
-                             **_split_holders(train_dataset, eval_datasets))
     entries = list(cfg.get('custom_hooks') or [])
+    paths = [path for hook in hooks[:len(entries)]
+             for path in [*(getattr(hook, 'values', None) or {}),
+                          *(t for space in getattr(hook, 'spaces', None) or [] for t in getattr(space, 'targets', []))]]
+    # where a hooks.<i> path indexes them: the hooks as the runner will hold them, not in the config's order
+    held = [hook for _, hook in runner_hook_order(cfg, hooks[:len(entries)])] if any(
+        isinstance(path, str) and path.split('.', 1)[0] == 'hooks' for path in paths) else hooks
+    runner = SimpleNamespace(model=model, optim_wrapper=wrapper, param_schedulers=schedulers, cfg=cfg, hooks=held,
+                             **_split_holders(train_dataset, eval_datasets))
     for i, hook in enumerate(hooks[:len(entries)]):
         try:
             if isinstance(hook, SetAttributesHook):

@@ -112,3 +112,26 @@ def test_a_replay_hook_s_hook_named_by_its_class_is_refused_at_the_launch_check(
     with pytest.raises(ConfigCheckError, match=r"^custom_hooks\[2\] \(SetAttributesHook\): .*did you mean "
                                                r"'hooks\.\d+\.ema_model\.momentum'"):
         check_replay_paths(cfg, [*_built(), HOOKS.build(entry)], None, None, torch.nn.Linear(1, 1))
+
+
+def test_the_launch_check_holds_a_hook_target_s_relations_at_the_runner_s_index():
+    # the relation check's stand-in runner held the custom hooks in config order: hooks.<i> (the runner's index)
+    # found no hook there, and a begin_epoch written over the built 0 was refused only in every worker
+    from automl_mm.engine.preflight_ohl_build import check_config_relations
+    from automl_mm.engine.preflight_walk import ConfigCheckError
+
+    def case(begin_epoch):
+        entry = dict(type='SetAttributesHook', values={'hooks.{ema}.begin_epoch': begin_epoch})
+        ordered = runner_hook_order(Config(dict(default_hooks=dict(), custom_hooks=[*CUSTOM, entry])),
+                                    [*_built(), HOOKS.build(entry)])
+        index = next(i for i, (_, hook) in enumerate(ordered) if type(hook).__name__ == 'EMAHook')
+        entry = dict(entry, values={f'hooks.{index}.begin_epoch': begin_epoch})
+        cfg = Config(dict(default_hooks=dict(), custom_hooks=[*CUSTOM, entry]))
+        check_config_relations(cfg, [*_built(), HOOKS.build(entry)], torch.nn.Linear(1, 1), None, None)
+        return index
+
+    index = case(0)  # the built 0 kept: nothing to refuse
+    assert index >= 2  # past the two custom hooks the config lists: an index in config order finds none
+    with pytest.raises(ConfigCheckError, match=rf'^custom_hooks\[2\] \(SetAttributesHook\): .*hooks\.{index}\.'
+                                               r'begin_epoch=2 .*change nothing'):
+        case(2)
