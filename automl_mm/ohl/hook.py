@@ -17,8 +17,10 @@ Per trunk (K iterations or E epochs), on every rank (METHODS.md §1):
    (marked ``partial``) before the last checkpoint is saved, so the saved model is the best copy.
 
 The hook holds the search's state and sequences these steps; each lives in its own module: the constructor's
-argument checks in :mod:`.hook_args`, when trunks begin inside epochs and which trunk ends broadcast in
-:mod:`.trunk`, random streams in :mod:`.segments`, a trunk's end (the rewards read and settled, the controllers
+argument checks and the naming of the hook at its config key in :mod:`.hook_args`, the spaces' resolve and setup
+in :mod:`.space_setup`, when trunks begin inside epochs and which trunk ends broadcast in :mod:`.trunk`, random
+streams in :mod:`.segments`, a trunk's start (the spaces' draws held against the constructors' relations, then
+written) in :mod:`.trunk_start`, a trunk's end (the rewards read and settled, the controllers
 stepped, the best copy broadcast, the history record, report and log line) in :mod:`.trunk_end`, the reward and
 the best copy in :mod:`.reward`, broadcast and agreement checks in :mod:`.sync`, schedule checks in :mod:`.checks`,
 outputs in :mod:`.report`. What a checkpoint holds of the search, what a resume checks before loading it and the
@@ -26,7 +28,6 @@ ranks' agreement on what they loaded are in :mod:`.resume`.
 """
 from __future__ import annotations
 
-import time
 from collections.abc import Sequence
 from typing import Any
 
@@ -36,14 +37,14 @@ from mmengine.hooks import Hook
 from mmengine.runner import IterBasedTrainLoop
 
 from automl_mm.engine.rank_failures import stopping_together
-from automl_mm.engine.run_info import hook_config_key, naming_hook_in_config, run_seed
+from automl_mm.engine.run_info import naming_hook_in_config, run_seed
 from automl_mm.registry import HOOKS
-from automl_mm.utils.scope import building_key, named_error
+from automl_mm.utils.scope import building_key
 from automl_mm.utils.seeding import as_seed
 
-from . import resume, trunk_end
-from .attributes import establish_base_targets, recording_writes
-from .base import build_controller, build_ohl_space, check_repeated_choices, warn_merged_choices
+from . import hook_args, resume, space_setup, trunk_end, trunk_start
+from .attributes import establish_base_targets
+from .base import build_controller, build_ohl_space
 from .checks import (
     check_accumulation,
     check_checkpoint_schedule,
@@ -51,7 +52,7 @@ from .checks import (
     check_trunk_fits,
     check_val_schedule,
 )
-from .constructor_relations import check_choice_relations, check_relations
+from .constructor_relations import check_choice_relations
 from .copies import _NO_RUNNER, CopyDataParallel, check_copy_counts
 from .hook_args import check_hook_arguments
 from .pipeline_space import link_magnitude_writers
@@ -59,12 +60,12 @@ from .plugin_returns import check_plugin_returns
 from .report import OHLReport
 from .resume import search_settings as search_settings  # importable from here as before the split
 from .reward import RewardScorer, has_loss_scaler
-from .segments import SegmentStart, seed_global_rngs, segment_seeds, space_generator
+from .segments import SegmentStart, seed_global_rngs, segment_seeds
 from .sync import broadcast_copy_state
 from .trunk import LateTrunkStart as LateTrunkStart  # importable from here as before the split
 from .trunk import add_late_trunk_start
 from .trunk import restart_workers as restart_workers  # importable from here as before the split
-from .write_order import check_declared_writes, check_replay_hooks, check_search_order
+from .write_order import check_replay_hooks, check_search_order
 
 
 @HOOKS.register_module()
@@ -277,26 +278,9 @@ class OHLHook(Hook):
 
     def take_config_key(self, runner) -> None:
         """Name the hook at its entry of ``runner.cfg.custom_hooks`` (``custom_hooks[i]``) where it was built without
-        one (a plain mmengine ``Runner`` builds its custom hooks without their index, unlike ``CopyRunner``; a hook
-        built in Python): what it names from now on (resolve and start checks, trunk warnings) is
-        ``custom_hooks[i].spaces[j]``, ``custom_hooks[i].reward_dataloader``, ``custom_hooks[i].controller`` (the
-        resume's refusal of another controller optimiser), not ``OHLHook.spaces[j]``."""
-        if self.config_key != 'OHLHook':
-            return
-        key = hook_config_key(runner, self, option=False)
-        if key is None:
-            return
-        self.config_key = self.scorer.hook_key = key
-        held = self.scorer.held_out
-        for attr in ('dataloader_key', 'evaluator_key'):
-            name = getattr(held, attr, None)
-            if isinstance(name, str) and name.startswith('OHLHook.'):
-                setattr(held, attr, key + name[len('OHLHook'):])
-        # the controllers built with the hook (of a space with a distribution) were named OHLHook.controller
-        for controller in self.controllers:
-            name = getattr(controller, 'config_key', None)
-            if isinstance(name, str) and name.startswith('OHLHook.'):
-                controller.config_key = key + name[len('OHLHook'):]
+        one: its errors from now on name ``custom_hooks[i].spaces[j]``, not ``OHLHook.spaces[j]``
+        (:func:`~automl_mm.ohl.hook_args.take_config_key`)."""
+        hook_args.take_config_key(self, runner)
 
     # ------------------------------------------------------------------------------------------ runner stages
     def before_run(self, runner) -> None:
@@ -440,51 +424,14 @@ class OHLHook(Hook):
 
     def resolve_spaces(self, runner) -> None:
         """Let every space derive what it reads from the run (``OHLSpace.resolve``), then build the controllers of
-        the spaces that were built without a distribution. Once, before the first checkpoint load or trunk."""
-        if self._resolved:
-            return
-        self.take_config_key(runner)
-        for i, space in enumerate(self.spaces):
-            where = f'{self.config_key}.spaces[{i}]'
-            try:
-                space.resolve(runner)
-            except (KeyError, TypeError, ValueError) as err:
-                # the space's own message names the space (PipelineChoiceSpace(key='aug'): ...), not where the config
-                # sets it: named at its key, once (the preflight added 'custom_hooks[0] (OHLHook): ' before it)
-                named = named_error(err, where)
-                if named is err:
-                    raise
-                raise named from err
-            if self.controllers[i] is None:
-                if space.distribution is None:
-                    raise ValueError(f'{where} ({type(space).__name__} {space.name!r}) has no distribution after '
-                                     'resolve(); give it one in its config')
-                self.controllers[i] = build_controller(self._controller_cfg, space.distribution,
-                                                       f'{self.config_key}.controller')
-        check_repeated_choices(self.spaces, self.controllers)  # choices=[0.1, 0.1, 0.2]: 0.1's mass split
-        self.initial_states = resume.distribution_states(self)  # the configured start, before any update or load
-        self._resolved = True
+        the spaces that were built without a distribution. Once, before the first checkpoint load or trunk
+        (:func:`~automl_mm.ohl.space_setup.resolve_spaces`)."""
+        space_setup.resolve_spaces(self, runner)
 
     def setup_spaces(self, runner) -> None:
-        """Each space's ``setup`` (``OHLSpace.setup(runner, layout, seed)``), then the paths it wrote against those it
-        reports (:func:`~automl_mm.ohl.write_order.check_declared_writes`). Called in ``before_train`` on every rank.
-
-        Raises:
-            KeyError, TypeError, ValueError: a space's refusal named at its config key, ``custom_hooks[0].spaces[1]:
-                attribute path 'train_dataloader.batch_sizee': DataLoader has no attribute ...`` (``OHLHook.spaces[1]``
-                for a hook built in Python), as ``resolve_spaces`` names it; it named neither the hook nor the space.
-        """
-        for i, space in enumerate(self.spaces):
-            # the paths it writes (through set_attribute or not), against those the checks below compare
-            with recording_writes(runner, getattr(space, 'wiring_attributes', ())) as wrote:
-                try:
-                    space.setup(runner, self.layout, self.seed)
-                except (KeyError, TypeError, ValueError) as err:
-                    named = named_error(err, f'{self.config_key}.spaces[{i}]')
-                    if named is err:
-                        raise
-                    raise named from err
-            check_declared_writes(runner, space, wrote, 'setup')
+        """Each space's ``setup``, its writes checked against the paths it reports; a space's refusal named at its
+        config key. Called in ``before_train`` on every rank (:func:`~automl_mm.ohl.space_setup.setup_spaces`)."""
+        space_setup.setup_spaces(self, runner)
 
     # ------------------------------------------------------------------------------------------ checkpoints
     def before_save_checkpoint(self, runner, checkpoint: dict) -> None:
@@ -537,54 +484,9 @@ class OHLHook(Hook):
         self._segment_pending = False
 
     def _begin_trunk(self, runner) -> None:
-        # The spaces' samples depend only on (seed, copy, trunk, space): every rank of a copy draws the same one.
-        # Space by space: where their paths overlap, a covering one first (check_search_order refused any other order
-        # in before_train), the order the exports' replay and adopt_model_values write in.
-        # A space's draw (plugin code) that fails on one rank stops every rank here: the others trained on and waited
-        # for it at the trunk end (or in the copy's first DDP step) until the process group's timeout
-        with stopping_together(f'OHL trunk {self.trunk}: the spaces\' draws'):
-            # the values the spaces will write, drawn aside with the same generators and held against the relations
-            # before any write: a refused trunk leaves the live objects as they were. Only where every space's
-            # writes are planned: one that writes otherwise (planned_values None or missing) could write the other
-            # side of a pair, and the pair held with what the object held before was refused though the writes kept
-            # it; such a trunk is held once every space wrote, below
-            planned: dict[str, Any] | None = {}
-            for i, space in enumerate(self.spaces):
-                plan = getattr(space, 'planned_values', None)
-                values = plan(space_generator(self.seed, self.layout.copy_id, self.trunk, i)) if callable(plan) \
-                    else None
-                if values is None:
-                    planned = None
-                    break
-                planned.update(values)
-            where = f'OHL trunk {self.trunk} (copy {self.layout.copy_id})'
-            if planned is not None:
-                check_relations(runner, planned, where)
-            written: list[str] = []
-            for i, space in enumerate(self.spaces):
-                space.reset_stats()
-                with recording_writes(runner, getattr(space, 'wiring_attributes', ())) as wrote:
-                    space.begin_trunk(runner, self.trunk,
-                                      space_generator(self.seed, self.layout.copy_id, self.trunk, i))
-                # a path it writes but does not report escaped check_search_order, the replay and adopt_model_values
-                check_declared_writes(runner, space, wrote, f'trunk {self.trunk}')
-                written += wrote
-            # two settings a constructor relates (min_mag <= max_mag), held once every space wrote: in any order
-            check_relations(runner, written, where)
-            # a parameter thawed since the copy's DDP was built (a hook or a space at a trunk start inside an epoch,
-            # trunk_iters, which LearnedStateHook's per-epoch check meets only at the next epoch) would train on each
-            # rank's own gradient: refused here, on every rank
-            from automl_mm.engine.learned_state import check_ddp_reduces_thawed
-
-            check_ddp_reduces_thawed(getattr(runner, 'model', None),  # (the unit tests' stand-in runners: no loop)
-                                     f'the start of OHL trunk {self.trunk} (epoch {getattr(runner, "epoch", "?")}, '
-                                     f'iteration {getattr(runner, "iter", "?")})')
-        # two augmentation elements made identical by a written magnitude: one choice's mass split, said once
-        warn_merged_choices(self.spaces, self.trunk, self._merged_warned, runner)
-        self._in_trunk = True
-        self._trunk_iters = 0
-        self._nonfinite_losses = 0
-        self._trunk_start = time.perf_counter()
+        """Begin the trunk on this rank: the spaces draw and write its values, held against the constructors'
+        relations (:func:`~automl_mm.ohl.trunk_start.begin_trunk`). A space's failure stops every rank."""
+        trunk_start.begin_trunk(self, runner)
 
     def _end_trunk(self, runner, epoch: int, iters: int, partial: bool) -> None:
         """End the running trunk on this rank: rewards, controllers, broadcast, record, report and log

@@ -2,14 +2,20 @@
 (:func:`check_hook_arguments`): the trunk length, the broadcast interval, the spaces' list, the reward key, the
 worst reward, the output folder and the two switches. What needs the built spaces, the copy counts
 (:func:`~automl_mm.ohl.copy_counts.check_copy_counts`), the seed and the reward's loaders is checked where each is
-built.
+built. And the config key under which the hook names its arguments (``custom_hooks[i]``) where it was built without
+one (:func:`take_config_key`).
 Split from :mod:`automl_mm.ohl.hook`.
 """
 from __future__ import annotations
 
 import math
 from collections.abc import Sequence
-from typing import Any
+from typing import TYPE_CHECKING, Any
+
+from automl_mm.engine.run_info import hook_config_key
+
+if TYPE_CHECKING:
+    from .hook import OHLHook
 
 
 def check_hook_arguments(where: str, spaces: Any, reward_key: Any, *, trunk_epochs: Any, trunk_iters: Any,
@@ -48,3 +54,27 @@ def check_hook_arguments(where: str, spaces: Any, reward_key: Any, *, trunk_epoc
     for name, value in (('verify_sync', verify_sync), ('plot', plot)):
         if not isinstance(value, bool):  # 'False' in a config file is truthy
             raise ValueError(f'{where}.{name} must be True or False, got {value!r}')
+
+
+def take_config_key(hook: OHLHook, runner: Any) -> None:
+    """Name the hook at its entry of ``runner.cfg.custom_hooks`` (``custom_hooks[i]``) where it was built without
+    one (a plain mmengine ``Runner`` builds its custom hooks without their index, unlike ``CopyRunner``; a hook
+    built in Python): what it names from now on (resolve and start checks, trunk warnings) is
+    ``custom_hooks[i].spaces[j]``, ``custom_hooks[i].reward_dataloader``, ``custom_hooks[i].controller`` (the
+    resume's refusal of another controller optimiser), not ``OHLHook.spaces[j]``."""
+    if hook.config_key != 'OHLHook':
+        return
+    key = hook_config_key(runner, hook, option=False)
+    if key is None:
+        return
+    hook.config_key = hook.scorer.hook_key = key
+    held = hook.scorer.held_out
+    for attr in ('dataloader_key', 'evaluator_key'):
+        name = getattr(held, attr, None)
+        if isinstance(name, str) and name.startswith('OHLHook.'):
+            setattr(held, attr, key + name[len('OHLHook'):])
+    # the controllers built with the hook (of a space with a distribution) were named OHLHook.controller
+    for controller in hook.controllers:
+        name = getattr(controller, 'config_key', None)
+        if isinstance(name, str) and name.startswith('OHLHook.'):
+            controller.config_key = key + name[len('OHLHook'):]

@@ -304,8 +304,8 @@ def _begin_worker(rank: int, tmp: str) -> None:
         if rank == 1:
             space.begin_trunk.side_effect = IndexError('planted: no choice left to draw')
         hook.spaces = [space]
-        with recording(out), mock.patch('automl_mm.ohl.hook.check_declared_writes'), \
-                mock.patch('automl_mm.ohl.hook.warn_merged_choices'):
+        with recording(out), mock.patch('automl_mm.ohl.trunk_start.check_declared_writes'), \
+                mock.patch('automl_mm.ohl.trunk_start.warn_merged_choices'):
             hook._begin_trunk(SimpleNamespace())
     finally:
         torch.save(out, osp.join(tmp, f'rank{rank}.pth'))
