@@ -263,6 +263,8 @@ def broadcast_training_attributes_(model: nn.Module, src: int) -> None:
 #: multiple of 8, as integers of its own width), in the tensor's logical element order.
 #: The words are summed in int64, whose additions wrap around 2**64: addition modulo 2**64 is exact, associative and
 #: commutative, so no order or grouping of the reduction (another GPU, CPU or torch build) changes the sums.
+#: (C++ leaves a signed overflow undefined; torch's CPU and CUDA integer kernels compile to two's-complement adds and
+#: multiplies, which wrap: ``test_torch_integer_sums_wrap_around_2_to_the_64`` checks it on the installed build.)
 #: Each tensor is reduced as a (rows, :data:`_COLUMNS`) grid: its row sums and column sums give both the plain sum
 #: and the position-weighted sum without a weight per element (its remainder, fewer than :data:`_COLUMNS` words,
 #: is weighted directly).
@@ -327,6 +329,8 @@ def _group_sums(groups: list[tuple[str, list[tuple[str, torch.Tensor]]]]) -> tor
             offset += main.numel() + tail.numel()
             if (t.is_floating_point() or t.is_complex()) and t.numel():
                 v = torch.view_as_real(t.detach()) if t.is_complex() else t.detach()
+                if v.element_size() == 1:  # float8: no min/max kernels; float16 holds each value, inf and NaN
+                    v = v.to(torch.float16)
                 parts['floats'].setdefault(v.dtype, []).extend(torch.aminmax(v))
     total = torch.zeros(len(groups), 3, dtype=torch.int64)
     total[:, 2] = 1

@@ -72,24 +72,72 @@ def test_the_fingerprint_does_not_depend_on_how_the_reduction_groups_the_words(m
         assert torch.equal(fingerprint(model), want), columns
 
 
-@pytest.mark.parametrize('columns', [2, 256])
-def test_every_single_bit_flip_changes_the_fingerprint(monkeypatch, columns):
+def test_every_single_bit_flip_changes_the_fingerprint(monkeypatch):
     """Any bit of any value (parameters and buffers, every dtype, each word of the grid, its remainder and the tail
-    that fills no word): another fingerprint; restored, the same again. With 2 columns each tensor's words go
-    through the grid's row and column sums, with 256 through the remainder."""
-    monkeypatch.setattr(sync, '_COLUMNS', columns)
+    that fills no word) changes its tensor's sums (or finite flag), and one bit of each tensor the model's
+    fingerprint; restored, the same again. With 2 columns the tensors' words go through the grid's row and column
+    sums, the remainder (an odd number of words) and the tail. Each flip is checked on its tensor alone (the
+    group's sums add the tensors' words: test_the_sums_are_those_of_the_words_modulo_2_to_the_64), which keeps the
+    ~1,000 flips cheap."""
+    monkeypatch.setattr(sync, '_COLUMNS', 2)
     model = _Mixed()
     want = fingerprint(model)
     for t in _tensors(model):
         ints = _as_ints(t)
         width = 1 if t.dtype == torch.bool else ints.element_size() * 8  # a bool holds 0 or 1
+        alone = sync._group_sums([('parameter', [('t', t)])])
         for index in itertools.product(*map(range, ints.shape)):
             for bit in range(width):
                 mask = torch.tensor(1 << bit if bit < width - 1 else -(1 << bit), dtype=ints.dtype)
                 ints[index] ^= mask
-                assert _differs(fingerprint(model), want), (t.dtype, index, bit)
+                assert not torch.equal(sync._group_sums([('parameter', [('t', t)])]), alone), (t.dtype, index, bit)
+                if bit == width - 1 and index == tuple(n - 1 for n in ints.shape):  # the last value's top bit
+                    assert _differs(fingerprint(model), want), (t.dtype, index, bit)
                 ints[index] ^= mask
     assert torch.equal(fingerprint(model), want)
+
+
+def _reference_sums(tensors) -> tuple[int, int]:
+    """The specification in plain Python: each tensor's bytes in logical order cut into little-endian int64 words
+    (the last bytes that fill none as signed integers of their own width), word ``i`` of the group (from 0, across
+    tensors) summed plainly and times ``i + 1``, modulo 2**64."""
+    plain = weighted = position = 0
+    for t in tensors:
+        v = torch.view_as_real(t.detach()) if t.is_complex() else t.detach()
+        v = v.reshape(-1).contiguous()
+        size = v.element_size()
+        raw = v.view(torch.uint8).numpy().tobytes()
+        whole = len(raw) - len(raw) % 8
+        words = [int.from_bytes(raw[k:k + 8], 'little', signed=True) for k in range(0, whole, 8)]
+        words += [int.from_bytes(raw[k:k + size], 'little', signed=True) for k in range(whole, len(raw), size)]
+        for word in words:
+            position += 1
+            plain += word
+            weighted += position * word
+    return plain % 2 ** 64, weighted % 2 ** 64
+
+
+@pytest.mark.parametrize('columns', [2, 256])
+def test_the_sums_are_those_of_the_words_modulo_2_to_the_64(monkeypatch, columns):
+    """Against a plain-Python reference, through ``fingerprint``'s 32-bit halves: 0-d float32 / float16 tensors, odd
+    float16 and bfloat16 lengths (byte tails), sizes not divisible by the grid's width (several rows and a
+    remainder), a transposed tensor, a view starting inside a word of its storage, complex, uint8, an empty tensor,
+    BN's 0-d int64 counter; positions run on across tensors."""
+    monkeypatch.setattr(sync, '_COLUMNS', columns)
+    g = torch.Generator().manual_seed(1)
+    flat = torch.randn(12, generator=g)
+    tensors = [torch.randn(515, generator=g), torch.randn((), generator=g), torch.randn((), generator=g).half(),
+               torch.randn(7, generator=g).half(), torch.randn(9, generator=g).bfloat16(),
+               torch.randn(3, 5, generator=g).t(), flat[1:8], torch.randn(3, dtype=torch.complex64, generator=g),
+               torch.arange(11, dtype=torch.uint8), torch.zeros(0), torch.tensor(5),
+               torch.randn(3, generator=g).double()]
+    model = torch.nn.Module()
+    for i, t in enumerate(tensors):
+        model.register_parameter(f'p{i}', torch.nn.Parameter(t, requires_grad=False))
+    assert model.p6.storage_offset() == 1 and model.p6.is_contiguous()  # inside a word: read through a copy
+    plain, weighted = _reference_sums(model.parameters())
+    halves = [float((s >> shift) & 0xFFFFFFFF) for s in (plain, weighted) for shift in (0, 32)]
+    assert fingerprint(model).tolist() == halves + [0.0] * 4  # no buffers: four zeros
 
 
 def test_a_swap_of_two_different_values_changes_the_fingerprint(monkeypatch):
@@ -122,17 +170,26 @@ def test_a_swap_of_two_different_values_changes_the_fingerprint(monkeypatch):
 @pytest.mark.parametrize('value', [math.nan, math.inf, -math.inf])
 def test_a_non_finite_value_makes_its_groups_numbers_nan(value):
     """A non-finite parameter makes the parameters' four numbers NaN (never equal: a failure after a broadcast),
-    the buffers' stay; a non-finite buffer (float16 here) the buffers'."""
-    model = _Mixed()
+    the buffers' stay; a non-finite buffer (float16 here) the buffers'. Also in a complex parameter's imaginary
+    part."""
     size = FINGERPRINT_SIZE // 2
-    with torch.no_grad():
-        model.linear.bias[1] = value
-    got = fingerprint(model)
-    assert got[:size].isnan().all() and not got[size:].isnan().any()
-    model = _Mixed()
-    model.register_buffer('half_buffer', torch.tensor([1.0, value], dtype=torch.float16))
-    got = fingerprint(model)
-    assert not got[:size].isnan().any() and got[size:].isnan().all()
+    for where in ('bias', 'complex'):
+        model = _Mixed()
+        with torch.no_grad():
+            if where == 'bias':
+                model.linear.bias[1] = value
+            else:
+                model.cplx[1] = complex(1.0, value)
+        got = fingerprint(model)
+        assert got[:size].isnan().all() and not got[size:].isnan().any(), where
+    for dtype in (torch.float16, torch.float8_e5m2, torch.float8_e4m3fn):  # float8: no min/max kernels of its own
+        model = _Mixed()
+        model.register_buffer('low_precision', torch.tensor([1.0, value]).to(dtype))
+        got = fingerprint(model)
+        finite = math.isfinite(float(model.low_precision[1]))  # float8_e4m3fn has no inf: ±448 (finite) instead
+        assert not got[:size].isnan().any() and got[size:].isnan().all() != finite, dtype
+        model.low_precision[1] = 2.0
+        assert not fingerprint(model).isnan().any(), dtype
 
 
 def test_the_memory_format_does_not_change_the_fingerprint():
