@@ -11,8 +11,8 @@ to each:
   of the reduction, which stopped a mixed cluster's run);
 * ``16-bit pieces``: the exact fingerprint of the sixtieth session, integer sums of each tensor's bits cut into
   16-bit pieces, widened to int64 (4x a float32 tensor's memory), one host transfer per piece;
-* the fingerprint now: wrapping int64 sums of each tensor's words as one grid's row and column sums, one host
-  transfer per device.
+* the fingerprint now: wrapping int64 sums of each tensor's words and of their high 32 bits as one grid's row and
+  column sums, one host transfer per device.
 
 Models: ``resnet18`` and ``resnet50`` (torchvision, random weights; ``--batch`` images of ``--size`` pixels, 1000
 classes) and ``demo``, ``make demo``'s Fashion-MNIST ImageClassifier (its config's ``channels_last`` model and

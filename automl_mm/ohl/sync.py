@@ -269,10 +269,11 @@ def broadcast_training_attributes_(model: nn.Module, src: int) -> None:
 #: and the position-weighted sum without a weight per element (its remainder, fewer than :data:`_COLUMNS` words,
 #: is weighted directly).
 _COLUMNS = 256
-#: Numbers per group (parameters, buffers) in a fingerprint: the plain and the position-weighted sum, each as its
-#: low and high 32 bits (float64, :func:`gather_rows`' type, holds them exactly).
-_GROUP_SIZE = 4
-#: Length of a :func:`fingerprint`: the parameters' four numbers, then the buffers'.
+#: Numbers per group (parameters, buffers) in a fingerprint: the plain sum, the position-weighted sum and the
+#: position-weighted sum of the words' high 32 bits, each as its low and high 32 bits (float64, :func:`gather_rows`'
+#: type, holds them exactly).
+_GROUP_SIZE = 6
+#: Length of a :func:`fingerprint`: the parameters' six numbers, then the buffers'.
 FINGERPRINT_SIZE = 2 * _GROUP_SIZE
 _SAME_WIDTH_INT = {1: torch.int8, 2: torch.int16, 4: torch.int32, 8: torch.int64}
 
@@ -296,9 +297,10 @@ def _words(t: torch.Tensor) -> tuple[torch.Tensor, torch.Tensor]:
 
 def _group_sums(groups: list[tuple[str, list[tuple[str, torch.Tensor]]]]) -> torch.Tensor:
     """Per group of named tensors (``(kind, [(name, tensor), ...])``): the plain and the position-weighted sum
-    (modulo 2**64) of the words of its tensors (taken as one sequence, in order: word ``i`` weighs ``i + 1``) and 1
-    where every floating-point value is finite (else 0). An int64 tensor ``(len(groups), 3)`` on the CPU, read from
-    each device the tensors are on with one transfer.
+    (modulo 2**64) of the words of its tensors (taken as one sequence, in order: word ``i`` weighs ``i + 1``), the
+    position-weighted sum of the words' high 32 bits (signed; a tail's: 0) and 1 where every floating-point value is
+    finite (else 0). An int64 tensor ``(len(groups), 4)`` on the CPU, read from each device the tensors are on with
+    one transfer.
 
     Raises:
         TypeError: a tensor without plain strided storage (sparse, quantized, nested), naming it and its kind.
@@ -314,17 +316,23 @@ def _group_sums(groups: list[tuple[str, list[tuple[str, torch.Tensor]]]]) -> tor
                                 f'cannot be read as integers ({err}); set the OHL hook\'s verify_sync=False to skip '
                                 'the check') from err
             parts = per_device.setdefault(t.device, {}).setdefault(group, dict(
-                rowsums=[], colsums=[], row_weights=[], rest=[], rest_weights=[], floats={}))
+                rowsums=[], colsums=[], high_rowsums=[], high_colsums=[], row_weights=[], rest=[], high_rest=[],
+                rest_weights=[], floats={}))
             rows = main.numel() // _COLUMNS
             if rows:
                 grid = main[:rows * _COLUMNS].view(rows, _COLUMNS)
                 parts['rowsums'].append(grid.sum(1))
                 parts['colsums'].append(grid.sum(0))
+                high = grid >> 32  # each word's high half (a signed 32-bit integer)
+                parts['high_rowsums'].append(high.sum(1))
+                parts['high_colsums'].append(high.sum(0))
                 # the word in row r, column c weighs offset + r * C + c + 1: rows add offset + r * C + 1, columns c
                 parts['row_weights'].append((offset + 1, rows))
             rest = [p for p in (main[rows * _COLUMNS:], tail) if p.numel()]
             if rest:
                 parts['rest'].extend(rest)
+                # a tail (< 8 bytes, each element below 2**31 in magnitude) has no high half of its own: 0
+                parts['high_rest'].extend(p >> 32 if p is not tail else torch.zeros_like(p) for p in rest)
                 parts['rest_weights'].append((offset + rows * _COLUMNS + 1, sum(p.numel() for p in rest)))
             offset += main.numel() + tail.numel()
             if (t.is_floating_point() or t.is_complex()) and t.numel():
@@ -332,27 +340,32 @@ def _group_sums(groups: list[tuple[str, list[tuple[str, torch.Tensor]]]]) -> tor
                 if v.element_size() == 1:  # float8: no min/max kernels; float16 holds each value, inf and NaN
                     v = v.to(torch.float16)
                 parts['floats'].setdefault(v.dtype, []).extend(torch.aminmax(v))
-    total = torch.zeros(len(groups), 3, dtype=torch.int64)
-    total[:, 2] = 1
+    total = torch.zeros(len(groups), 4, dtype=torch.int64)
+    total[:, 3] = 1
     for device, per_group in per_device.items():
-        sums = torch.zeros(len(groups), 3, dtype=torch.int64, device=device)
-        sums[:, 2] = 1
+        sums = torch.zeros(len(groups), 4, dtype=torch.int64, device=device)
+        sums[:, 3] = 1
         for group, parts in per_group.items():
             if parts['rowsums']:
+                row_weights = _arange_runs(parts['row_weights'], _COLUMNS, device)
+                column_weights = torch.arange(_COLUMNS, device=device)
                 rowsums = torch.cat(parts['rowsums'])
                 sums[group, 0] += rowsums.sum()
-                sums[group, 1] += (rowsums * _arange_runs(parts['row_weights'], _COLUMNS, device)).sum()
-                sums[group, 1] += (torch.stack(parts['colsums']) * torch.arange(_COLUMNS, device=device)).sum()
+                for column, (rows, columns) in ((1, ('rowsums', 'colsums')), (2, ('high_rowsums', 'high_colsums'))):
+                    sums[group, column] += (torch.cat(parts[rows]) * row_weights).sum()
+                    sums[group, column] += (torch.stack(parts[columns]) * column_weights).sum()
             if parts['rest']:
                 rest = torch.cat(parts['rest'])
+                rest_weights = _arange_runs(parts['rest_weights'], 1, device)
                 sums[group, 0] += rest.sum()
-                sums[group, 1] += (rest * _arange_runs(parts['rest_weights'], 1, device)).sum()
+                sums[group, 1] += (rest * rest_weights).sum()
+                sums[group, 2] += (torch.cat(parts['high_rest']) * rest_weights).sum()
             bounds = [torch.isfinite(torch.stack(b)).all() for b in parts['floats'].values()]
             if bounds:
-                sums[group, 2] = torch.stack(bounds).all()
+                sums[group, 3] = torch.stack(bounds).all()
         got = sums.cpu()  # the one transfer (and wait) of this device
-        total[:, :2] += got[:, :2]
-        total[:, 2] &= got[:, 2]
+        total[:, :3] += got[:, :3]
+        total[:, 3] &= got[:, 3]
     return total
 
 
@@ -368,23 +381,27 @@ def _arange_runs(runs: list[tuple[int, int]], step: int, device: torch.device) -
 
 
 def fingerprint(module: nn.Module) -> torch.Tensor:
-    """:data:`FINGERPRINT_SIZE` (8) float64 numbers on the CPU that differ when the weights differ: four for the
-    parameters, then four for the buffers.
+    """:data:`FINGERPRINT_SIZE` (12) float64 numbers on the CPU that differ when the weights differ: six for the
+    parameters, then six for the buffers.
 
-    Each four are the low and high 32 bits of two sums modulo 2**64 of the group's bytes read as int64 words
+    Each six are the low and high 32 bits of three sums modulo 2**64 of the group's bytes read as int64 words
     (:func:`_words`; the tensors in ``module.parameters()`` / ``buffers()`` order, each in its logical element order,
-    so the memory format does not matter): the plain sum and the sum of each word times its position + 1. Any
-    single changed bit changes the plain sum (by ±2**k, k < 64, which is not 0 modulo 2**64); a swap of two
-    different words changes the weighted sum by their difference times their distance, not 0 modulo 2**64 unless
-    the two words agree in their lowest (64 - log2(distance)) bits. They are NaN where a floating-point value of
-    the group is not finite (NaN never counts as equal: a non-finite weight after a broadcast is a failure).
+    so the memory format does not matter): the plain sum, the sum of each word times its position + 1 and the sum of
+    each word's high 32 bits (signed) times its position + 1. Any single changed bit changes the plain sum (by
+    ±2**k, k < 64, which is not 0 modulo 2**64). A swap of two different words fewer than 2**32 apart changes a
+    weighted sum by a difference times their distance: of their high halves (below 2**32 each, so the product is
+    below 2**64 and not 0) where those differ, else of the words themselves (then also below 2**32). The words'
+    weighted sum alone missed words differing only in their top bits at an even distance (0.25 and -0.25 four
+    float32 values apart, swapped). They are NaN where a floating-point value of the group is not finite (NaN never
+    counts as equal: a non-finite weight after a broadcast is a failure).
 
     Integer sums, wrapping modulo 2**64: every rank computes the same numbers from the same bits, whatever the order
     of the reduction. Sums of the values in float64 round by the order of their reduction, which another GPU, CPU
     (AVX2 or AVX-512 kernels) or torch build changes, and ``verify_sync`` stopped a run on a mixed cluster whose
-    copies held the same weights bit for bit. Cost: per tensor two integer reductions (its row and column sums) and
-    one min/max (floating point), on its own device; no temporary larger than the row sums but a logical-order copy
-    of a tensor that is not contiguous (channels_last); one transfer per device for the whole model
+    copies held the same weights bit for bit. Cost: per tensor a shift and four integer reductions (the row and
+    column sums of its words and of their high halves) and one min/max (floating point), on its own device; one
+    temporary of the tensor's size (the high halves), a logical-order copy of a tensor that is not contiguous
+    (channels_last); one transfer per device for the whole model
     (``benchmarks/fingerprint_cost.py``; README, OHL's ``verify_sync``).
 
     Raises:
@@ -392,8 +409,8 @@ def fingerprint(module: nn.Module) -> torch.Tensor:
     """
     numbers: list[float] = []
     sums = _group_sums([('parameter', list(module.named_parameters())), ('buffer', list(module.named_buffers()))])
-    for plain, weighted, finite in sums.tolist():
-        halves = [float((s >> shift) & 0xFFFFFFFF) for s in (plain, weighted) for shift in (0, 32)]
+    for *three, finite in sums.tolist():
+        halves = [float((s >> shift) & 0xFFFFFFFF) for s in three for shift in (0, 32)]
         numbers += halves if finite else [math.nan] * _GROUP_SIZE
     return torch.tensor(numbers, dtype=torch.float64)
 

@@ -100,8 +100,9 @@ def test_every_single_bit_flip_changes_the_fingerprint(monkeypatch):
 def _reference_sums(tensors) -> tuple[int, int]:
     """The specification in plain Python: each tensor's bytes in logical order cut into little-endian int64 words
     (the last bytes that fill none as signed integers of their own width), word ``i`` of the group (from 0, across
-    tensors) summed plainly and times ``i + 1``, modulo 2**64."""
-    plain = weighted = position = 0
+    tensors) summed plainly and times ``i + 1``, and its high 32 bits (signed; 0 for the tail) times ``i + 1``,
+    modulo 2**64."""
+    plain = weighted = high = position = 0
     for t in tensors:
         v = torch.view_as_real(t.detach()) if t.is_complex() else t.detach()
         v = v.reshape(-1).contiguous()
@@ -109,12 +110,13 @@ def _reference_sums(tensors) -> tuple[int, int]:
         raw = v.view(torch.uint8).numpy().tobytes()
         whole = len(raw) - len(raw) % 8
         words = [int.from_bytes(raw[k:k + 8], 'little', signed=True) for k in range(0, whole, 8)]
-        words += [int.from_bytes(raw[k:k + size], 'little', signed=True) for k in range(whole, len(raw), size)]
-        for word in words:
+        tail = [int.from_bytes(raw[k:k + size], 'little', signed=True) for k in range(whole, len(raw), size)]
+        for word, top in [(w, w >> 32) for w in words] + [(w, 0) for w in tail]:
             position += 1
             plain += word
             weighted += position * word
-    return plain % 2 ** 64, weighted % 2 ** 64
+            high += position * top
+    return plain % 2 ** 64, weighted % 2 ** 64, high % 2 ** 64
 
 
 @pytest.mark.parametrize('columns', [2, 256])
@@ -135,15 +137,15 @@ def test_the_sums_are_those_of_the_words_modulo_2_to_the_64(monkeypatch, columns
     for i, t in enumerate(tensors):
         model.register_parameter(f'p{i}', torch.nn.Parameter(t, requires_grad=False))
     assert model.p6.storage_offset() == 1 and model.p6.is_contiguous()  # inside a word: read through a copy
-    plain, weighted = _reference_sums(model.parameters())
-    halves = [float((s >> shift) & 0xFFFFFFFF) for s in (plain, weighted) for shift in (0, 32)]
-    assert fingerprint(model).tolist() == halves + [0.0] * 4  # no buffers: four zeros
+    halves = [float((s >> shift) & 0xFFFFFFFF) for s in _reference_sums(model.parameters()) for shift in (0, 32)]
+    assert fingerprint(model).tolist() == halves + [0.0] * 6  # no buffers: six zeros
 
 
 def test_a_swap_of_two_different_values_changes_the_fingerprint(monkeypatch):
     """Position matters: any two different values of a tensor swapped, two tensors of one shape swapped, and two
     values 65,521 elements apart (the period of the position weights of the 16-bit pieces' fingerprint, which took
-    that swap for the same weights) swapped."""
+    that swap for the same weights) swapped; 0.25 and -0.25 swapped four float32 values apart, which the words'
+    weighted sum alone took for the same weights (its high halves' weighted sum tells them apart)."""
     model = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.Linear(4, 3))
     for columns in (2, 256):
         monkeypatch.setattr(sync, '_COLUMNS', columns)
@@ -157,6 +159,15 @@ def test_a_swap_of_two_different_values_changes_the_fingerprint(monkeypatch):
         model[0].weight.data.copy_(model[1].weight.data)
         model[1].weight.data.copy_(first)
         assert _differs(fingerprint(model), want), columns
+    # 0.25 and -0.25 four float32 values apart: words differing only in their top bit, two words apart (the words'
+    # weighted sum changes by 2**63 * 2 = 0 modulo 2**64; the 16-bit pieces caught it)
+    signs = torch.nn.Linear(8, 1, bias=False)
+    with torch.no_grad():
+        signs.weight[0] = torch.tensor([0.5, 0.25, 1.0, 2.0, 3.0, -0.25, 4.0, 5.0])
+    want = fingerprint(signs)
+    with torch.no_grad():
+        signs.weight[0, [1, 5]] = signs.weight[0, [5, 1]]
+    assert _differs(fingerprint(signs), want)
     far = torch.nn.Linear(65600, 1, bias=False)
     with torch.no_grad():
         far.weight.zero_()
@@ -169,7 +180,7 @@ def test_a_swap_of_two_different_values_changes_the_fingerprint(monkeypatch):
 
 @pytest.mark.parametrize('value', [math.nan, math.inf, -math.inf])
 def test_a_non_finite_value_makes_its_groups_numbers_nan(value):
-    """A non-finite parameter makes the parameters' four numbers NaN (never equal: a failure after a broadcast),
+    """A non-finite parameter makes the parameters' numbers NaN (never equal: a failure after a broadcast),
     the buffers' stay; a non-finite buffer (float16 here) the buffers'. Also in a complex parameter's imaginary
     part."""
     size = FINGERPRINT_SIZE // 2
