@@ -242,6 +242,7 @@ def run(cfg: Config | str) -> None:
         check_loss_holders(runner.model)  # built; the data is read only by train()
         check_mask_metrics(cfg, runner.model)
         runner.train()
+    del runner  # it holds the copies' wrappers and layout, so their process groups: released before they end
     leave_process_group()  # together: a rank leaving while a peer holds gloo connections could abort at shutdown
 
 

@@ -16,14 +16,27 @@ from typing import Any, TypeVar
 
 def leave_process_group() -> None:
     """End a distributed run's process group together: a barrier, then ``destroy_process_group`` (nothing without
-    one). Ranks that exit while a peer still holds open gloo connections can abort at interpreter shutdown
-    ("terminate called without an active exception", exit -6): ``tools/dist_test.sh`` failed about one run in ten
-    after printing its metrics. ``tools/train.py`` and ``tools/test.py`` call it after their run."""
+    one), then automl_mm's module-level references to the groups dropped (the OHL copy layout holds its copy's group
+    and the default group: :func:`~automl_mm.ohl.copies.forget_process_groups`) and the garbage collected, so the
+    groups' C++ objects (gloo's threads) end while the interpreter still runs. Ranks that exit while a peer still
+    holds open gloo connections can abort at interpreter shutdown ("terminate called without an active exception",
+    exit -6): ``tools/dist_test.sh`` failed about one run in ten after printing its metrics. A group that
+    ``destroy_process_group`` removed from torch's registry but that a module global still held was destroyed only
+    at interpreter shutdown, with the same abort (a 2-copy OHL ``tools/dist_train.sh`` run, after its last
+    validation; torch's own ``destroy_process_group`` docs ask for the call at the end of ``main``, pytorch/pytorch
+    #190489 shows the abort without it). ``tools/train.py`` and ``tools/test.py`` call it after their run, with their
+    runner (which holds the copies' wrappers and layout) released first."""
+    import gc
+
     import torch.distributed as torch_dist
 
     if torch_dist.is_available() and torch_dist.is_initialized():
         torch_dist.barrier()
         torch_dist.destroy_process_group()
+        from automl_mm.ohl.copies import forget_process_groups
+
+        forget_process_groups()
+        gc.collect()
 
 
 def join_process_group(cfg: Any) -> bool:

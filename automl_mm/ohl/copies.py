@@ -223,6 +223,20 @@ def reset_copy_layout() -> None:
     _LAYOUT = _LAYOUT_WORLD = None
 
 
+def forget_process_groups() -> None:
+    """Drop every module-level reference of automl_mm's OHL copies to a process group: the layout
+    (:func:`reset_copy_layout`), the layout a :class:`CopyRunner` created for its hook, and the copy-local collective
+    wrappers built on it (``copy_collectives._WRAPPERS``). Called after ``destroy_process_group`` at the end of a run
+    (:func:`~automl_mm.engine.rank_start.leave_process_group`): a group held here outlived the run until interpreter
+    shutdown, where its destruction could abort the process."""
+    global _HOOKED_LAYOUT
+    from . import copy_collectives
+
+    reset_copy_layout()
+    _HOOKED_LAYOUT = None
+    copy_collectives._WRAPPERS = None
+
+
 @contextmanager
 def temporary_copy_layout(layout: CopyLayout) -> Iterator[CopyLayout]:
     """Make ``layout`` the current one (without process groups) while the block runs, then put the previous one
