@@ -60,3 +60,14 @@ def test_the_hook_is_registered_and_its_old_names_still_import():
     assert HOOKS.get('OHLHook') is OHLHook
     assert hook.search_settings is resume.search_settings
     assert hook.LateTrunkStart is trunk.LateTrunkStart and hook.restart_workers is trunk.restart_workers
+
+
+def test_a_trunk_start_restarts_the_trunks_counters():
+    """``begin_trunk`` restarts what the trunk end reads (iterations, non-finite losses, start time): red where a
+    counter is left at the last trunk's value."""
+    hook = OHLHook.__new__(OHLHook)
+    hook.seed, hook.trunk, hook._merged_warned, hook.spaces = 0, 1, set(), []
+    hook.layout = SimpleNamespace(copy_id=0)
+    hook._trunk_iters, hook._nonfinite_losses, hook._trunk_start = 7, 2, -1.0
+    hook._begin_trunk(SimpleNamespace())
+    assert (hook._trunk_iters, hook._nonfinite_losses, hook._in_trunk) == (0, 0, True) and hook._trunk_start > 0

@@ -75,3 +75,15 @@ def test_the_contract_check_of_a_users_space_refuses_a_write_it_does_not_report(
                                              r"'model\.\*\.negative_slope' in trunk 0 but reports only"):
         check_ohl_space(_Hidden('all', writes=['model.*.negative_slope'], reports=['model.extra']), _runner())
     check_ohl_space(_Hidden('ok', writes=['model.extra'], reports=['model.extra']), _runner())
+
+
+def test_the_hooks_setup_refuses_a_space_writing_in_setup_what_it_does_not_report():
+    """Through ``OHLHook.setup_spaces`` (``automl_mm.ohl.space_setup``), not the check alone: red where the setup
+    stops holding a space's writes against what it reports."""
+    from automl_mm.ohl.hook import OHLHook
+
+    hook = OHLHook.__new__(OHLHook)
+    hidden = _Hidden('all', writes=['model.1.negative_slope'], reports=['model.0.negative_slope'], in_setup=True)
+    hook.spaces, hook.layout, hook.seed, hook.config_key = [hidden], None, 0, 'custom_hooks[0]'
+    with pytest.raises(ValueError, match=r"'all' .*wrote attribute path 'model\.1\.negative_slope' in setup"):
+        hook.setup_spaces(_runner())
