@@ -56,13 +56,13 @@ from mmengine.runner import Runner
 from automl_mm.datasets.generated import check_out_dir
 from automl_mm.engine import (
     CheckpointFormatError,
-    StrictCheckpointHook,
     diagnose_checkpoint_file,
     find_resumable_checkpoint,
     resolve_resume,
 )
 from automl_mm.engine.config_read import check_sets_model, config_not_found, read_config
 from automl_mm.engine.dist import gloo_without_gpus
+from automl_mm.engine.hooks import resume_strict_hook
 from automl_mm.engine.launch import (
     check_launcher_matches_environment,
     check_slurm_environment,
@@ -214,8 +214,9 @@ def build_runner(cfg: Config) -> Runner:
     """
     with checked_by_tool():  # checked by build_config (before local workers start); run() checks the model
         runner = Runner.from_cfg(cfg) if 'runner_type' not in cfg else RUNNERS.build(cfg)
-    if cfg.get('resume') and cfg.get('load_from'):
-        runner.register_hook(StrictCheckpointHook(checkpoint=cfg.load_from))
+    strict = resume_strict_hook(cfg)  # (the start-up check places it in the runner's hooks from the same function)
+    if strict is not None:
+        runner.register_hook(strict)
     return runner
 
 

@@ -375,5 +375,16 @@ def keeping_the_average(before_run: Callable) -> Callable:
     return wrapper
 
 
+def resume_strict_hook(cfg: Any) -> StrictCheckpointHook | None:
+    """The :class:`StrictCheckpointHook` that ``tools/train.py`` registers on the runner of a resume (``cfg.resume``
+    and ``cfg.load_from`` set), after the runner's constructor has registered ``default_hooks`` and ``custom_hooks``
+    and before ``train`` registers its own (at its class priority, ``'LOWEST'``: after every hook of the config);
+    ``None`` for another run. The start-up check places it where the runner will hold it from this same function
+    (:func:`~automl_mm.engine.preflight_ohl_build.runner_hook_order`)."""
+    if cfg.get('resume') and cfg.get('load_from'):
+        return StrictCheckpointHook(checkpoint=cfg.load_from)
+    return None
+
+
 __all__ = ['FiniteLossHook', 'NonFiniteLossError', 'StrictCheckpointHook', 'check_schedule_unchanged',
-           'keeping_the_average', 'stand_down_loss_checks']
+           'keeping_the_average', 'resume_strict_hook', 'stand_down_loss_checks']

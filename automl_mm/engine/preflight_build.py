@@ -51,6 +51,7 @@ def build_check(cfg: Any) -> None:
         check_ohl_model,
         check_ohl_resume,
         check_replay_paths,
+        deferred_hook_order,
     )
     from automl_mm.engine.preflight_training import check_optimisation
     from automl_mm.engine.preflight_types import located_type_error
@@ -100,17 +101,19 @@ def build_check(cfg: Any) -> None:
             elif key in ('val_dataloader.dataset', 'test_dataloader.dataset'):  # what val_loop / test_loop hold
                 eval_datasets[key.split('_', 1)[0]] = built
         check_remote_metric_files(cfg, reads=reads)  # (a file a dataset's check read is not read again)
-        check_replay_paths(cfg, hooks, train_dataset, eval_datasets, model)  # their pipeline and model paths
+        # the runner's order of the hooks, where a hooks.<i> path needs it: computed once for the checks below
+        ordered = deferred_hook_order(cfg, hooks)
+        check_replay_paths(cfg, hooks, train_dataset, eval_datasets, model, ordered)  # their pipeline and model paths
         from .preflight_metric_build import _build_metrics  # (which imports this module)
 
         _build_metrics(cfg, False, 'test')  # those of the training run; test_evaluator bound to its signature
         optimisation = check_optimisation(cfg, model, scope)
         if model is not None:
             _resolve_spaces(hooks, model, train_dataset)
-            check_ohl_model(cfg, hooks, model, optimisation, train_dataset, eval_datasets, reads)
+            check_ohl_model(cfg, hooks, model, optimisation, train_dataset, eval_datasets, reads, ordered)
             check_ohl_resume(cfg, hooks, model, train_dataset)
         # two settings a class relates (min_mag <= max_mag), as the replay hooks and OHLHook hold them in every worker
-        check_config_relations(cfg, hooks, model, optimisation, train_dataset, eval_datasets)
+        check_config_relations(cfg, hooks, model, optimisation, train_dataset, eval_datasets, ordered)
         if model is not None:
             check_loss_holders(model)
             check_mask_metrics(cfg, model)

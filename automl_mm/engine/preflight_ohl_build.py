@@ -20,7 +20,7 @@ from .preflight_walk import config_scope
 
 def check_ohl_model(cfg: Any, hooks: list, model: Any, optimisation: tuple[Any, Any] | None = None,
                     train_dataset: Any = None, eval_datasets: dict[str, Any] | None = None,
-                    reads: Any = None) -> None:
+                    reads: Any = None, ordered: _Lazy | None = None) -> None:
     """What ``OHLHook.before_train`` checks of the model and the resolved spaces, on the model, hooks and
     optimisation (``(optim_wrapper, param_schedulers)``) :func:`~automl_mm.engine.preflight.build_check` built:
     SyncBN layers across copies (:func:`~automl_mm.ohl.checks.check_sync_bn`), SyncBN re-estimated by one rank of
@@ -38,7 +38,8 @@ def check_ohl_model(cfg: Any, hooks: list, model: Any, optimisation: tuple[Any, 
     (``{'val': dataset, 'test': dataset}``, built as the training set, lazily) likewise (the spaces' ``setup``
     checked them only in every worker; :func:`_check_targets` lists what is left to it). ``reads``: the start-up
     check's :func:`~automl_mm.engine.preflight_loading.start_backend_reads`, shared with the clean images' dataset
-    check (``None``: a start of its own).
+    check (``None``: a start of its own). ``ordered``: the start's :func:`deferred_hook_order` of ``hooks``
+    (``None``: computed here, where a path needs it).
 
     Raises:
         ConfigCheckError: prefixed with the hook's key.
@@ -62,7 +63,7 @@ def check_ohl_model(cfg: Any, hooks: list, model: Any, optimisation: tuple[Any, 
         if getattr(hook, '_resolved', False):
             check_plugin_returns(hook.spaces, hook.controllers, hook.num_copies, hook.config_key)  # TypeError, keyed
             OHLReport.check_spaces(hook.spaces)
-        _check_targets(hook, model, optimisation, train_dataset, cfg, eval_datasets, key, hooks)
+        _check_targets(hook, model, optimisation, train_dataset, cfg, eval_datasets, key, hooks, ordered)
     except ValueError as err:
         raise _refuse(key, hook_cfg, err) from None
 
@@ -110,7 +111,7 @@ def _build_clean_dataset(cfg: Any, hook: Any, reads: Any = None) -> None:
 
 def _check_targets(hook: Any, model: Any, optimisation: tuple[Any, Any] | None, train_dataset: Any,
                    cfg: Any = None, eval_datasets: dict[str, Any] | None = None, key: str = 'OHLHook',
-                   custom_hooks: list | None = None) -> None:
+                   custom_hooks: list | None = None, ordered: _Lazy | None = None) -> None:
     """Each space's targets resolve where this check built their object, as ``AttributeSpace.setup`` checks them in
     every worker: under ``optim_wrapper`` (and not owned by a scheduler) and ``param_schedulers`` (both built by
     ``check_optimisation``), ``train_loop`` (built from ``train_cfg``, :func:`_train_loop`), the training
@@ -119,8 +120,9 @@ def _check_targets(hook: Any, model: Any, optimisation: tuple[Any, Any] | None, 
     datasets of ``eval_datasets``, ``{'val': dataset, 'test': dataset}``, which the runner's ``val_loop`` /
     ``test_loop`` hold in the workers; a wrong one was refused there only, after start-up), a hook's attribute by its
     index in the runner's hooks (``hooks.7.ema_model.momentum``: the index resolved in the order the runner will hold
-    them, :func:`runner_hook_order`, with ``custom_hooks``, the hooks built from the config's, and the range of its
-    draws checked: :func:`_check_hook_path`); and every path's first
+    them, :func:`runner_hook_order`, with ``custom_hooks``, the hooks built from the config's, taken from ``ordered``,
+    the start's :func:`deferred_hook_order`, where given, and the range of its draws checked:
+    :func:`_check_hook_path`); and every path's first
     part an attribute of the runner class (:func:`_check_root`: ``param_scheduler.0.eta_min``, the config key, for
     the runner's ``param_schedulers``).
 
@@ -142,7 +144,8 @@ def _check_targets(hook: Any, model: Any, optimisation: tuple[Any, Any] | None, 
 
     wrapper, schedulers = optimisation if optimisation is not None else (None, [])
     loop = _Lazy(lambda: _train_loop(cfg, train_dataset))
-    ordered = _Lazy(lambda: runner_hook_order(cfg, custom_hooks) if custom_hooks is not None else None)
+    if ordered is None:
+        ordered = _Lazy(lambda: runner_hook_order(cfg, custom_hooks) if custom_hooks is not None else None)
     runner_attributes = _Lazy(lambda: _runner_attributes(cfg))
     held = _split_holders(train_dataset, eval_datasets)
     for index, space in enumerate(hook.spaces):
@@ -212,7 +215,7 @@ def _built_pipeline_path(path: str, train_dataset: Any, eval_datasets: dict[str,
 
 
 def check_replay_paths(cfg: Any, hooks: list, train_dataset: Any, eval_datasets: dict[str, Any] | None = None,
-                       model: Any = None) -> None:
+                       model: Any = None, ordered: _Lazy | None = None) -> None:
     """Each pipeline path a replay hook of ``custom_hooks`` writes (``SetAttributesHook`` before training,
     ``TrunkScheduleHook`` at each trunk start, their subclasses: the exported fragments' ``values``) resolves in the
     dataset :func:`~automl_mm.engine.preflight.build_check` built for its split (``train`` / ``val`` / ``test``,
@@ -223,7 +226,8 @@ def check_replay_paths(cfg: Any, hooks: list, train_dataset: Any, eval_datasets:
     buffer or parameter, or an element of one (:func:`~automl_mm.ohl.tensor_slots.check_tensor_slot`: a BN layer's
     ``running_mean``, AM-LFS's ``_theta``; the first write stopped the run with torch's ``TypeError``). A path through
     a hook by its index (``hooks.7.ema_model.momentum``) is resolved in the order the runner will hold the hooks and
-    each of its values held to the target's range (:func:`_check_hook_path`). Other paths are left to the workers.
+    each of its values held to the target's range (:func:`_check_hook_path`; the order from ``ordered``, the start's
+    :func:`deferred_hook_order` of ``hooks``, where given). Other paths are left to the workers.
 
     Raises:
         ConfigCheckError: ``custom_hooks[<i>] (<type>): attribute path '<path>': ...``, the workers' message.
@@ -234,7 +238,8 @@ def check_replay_paths(cfg: Any, hooks: list, train_dataset: Any, eval_datasets:
 
     runner = SimpleNamespace(**_split_holders(train_dataset, eval_datasets), model=model)
     entries = list(cfg.get('custom_hooks') or [])
-    ordered = _Lazy(lambda: runner_hook_order(cfg, hooks))
+    if ordered is None:
+        ordered = deferred_hook_order(cfg, hooks)
     for i, hook in enumerate(hooks):
         if not isinstance(hook, (SetAttributesHook, TrunkScheduleHook)) or i >= len(entries):
             continue
@@ -406,7 +411,8 @@ def check_ohl_resume(cfg: Any, hooks: list, model: Any, train_dataset: Any) -> N
 
 
 def check_config_relations(cfg: Any, hooks: list, model: Any, optimisation: tuple[Any, Any] | None,
-                           train_dataset: Any, eval_datasets: dict[str, Any] | None = None) -> None:
+                           train_dataset: Any, eval_datasets: dict[str, Any] | None = None,
+                           ordered: _Lazy | None = None) -> None:
     """Refuse, before any worker starts, what the hooks of ``custom_hooks`` would write that breaks a relation a
     class holds between two settings (:mod:`automl_mm.ohl.constructor_relations`: ``min_mag <= max_mag``,
     ``begin < end``), with the functions and messages of the workers' checks, on a stand-in runner holding what
@@ -414,9 +420,10 @@ def check_config_relations(cfg: Any, hooks: list, model: Any, optimisation: tupl
     each split's dataset): a ``SetAttributesHook``'s values and each trunk's values of a ``TrunkScheduleHook``
     (``check_written_relations``, as their ``before_train``), and every combination of an ``OHLHook``'s spaces'
     choices (``check_choice_relations``, as ``OHLHook.before_train``; its spaces resolved by ``build_check``).
-    Each ran only in every worker, after start-up. A ``hooks.<i>`` path indexes the hooks in the order the runner will
-    hold them (:func:`runner_hook_order`). A path through an object not built here (a dataloader's own attributes)
-    is left to the workers.
+    Each ran only in every worker, after start-up. The stand-in's ``hooks`` are the hooks in the order the runner will
+    hold them (:func:`runner_hook_order`, from ``ordered``, the start's :func:`deferred_hook_order` of ``hooks``,
+    where given; computed on the first read), which a ``hooks.<i>`` path indexes. A path through an object not built
+    here (a dataloader's own attributes) is left to the workers.
 
     Raises:
         ConfigCheckError: ``custom_hooks[<i>] (<type>): <the workers' message>``.
@@ -426,14 +433,11 @@ def check_config_relations(cfg: Any, hooks: list, model: Any, optimisation: tupl
 
     wrapper, schedulers = optimisation if optimisation is not None else (None, [])
     entries = list(cfg.get('custom_hooks') or [])
-    paths = [path for hook in hooks[:len(entries)]
-             for path in [*(getattr(hook, 'values', None) or {}),
-                          *(t for space in getattr(hook, 'spaces', None) or [] for t in getattr(space, 'targets', []))]]
+    if ordered is None:
+        ordered = deferred_hook_order(cfg, hooks[:len(entries)])
     # where a hooks.<i> path indexes them: the hooks as the runner will hold them, not in the config's order
-    held = [hook for _, hook in runner_hook_order(cfg, hooks[:len(entries)])] if any(
-        isinstance(path, str) and path.split('.', 1)[0] == 'hooks' for path in paths) else hooks
-    runner = SimpleNamespace(model=model, optim_wrapper=wrapper, param_schedulers=schedulers, cfg=cfg, hooks=held,
-                             **_split_holders(train_dataset, eval_datasets))
+    runner = _OrderedHooksRunner(ordered, model=model, optim_wrapper=wrapper, param_schedulers=schedulers, cfg=cfg,
+                                 **_split_holders(train_dataset, eval_datasets))
     for i, hook in enumerate(hooks[:len(entries)]):
         try:
             if isinstance(hook, SetAttributesHook):
@@ -448,12 +452,38 @@ def check_config_relations(cfg: Any, hooks: list, model: Any, optimisation: tupl
             raise _refuse(f'custom_hooks[{i}]', entries[i], err) from None
 
 
+def deferred_hook_order(cfg: Any, hooks: list) -> _Lazy:
+    """:func:`runner_hook_order` of ``hooks`` (those :func:`~automl_mm.engine.preflight.build_check` built from
+    ``custom_hooks``), computed at the first ``get()`` and kept: one start computes it once, for the OHL hooks'
+    targets (:func:`check_ohl_model`), the replay hooks' paths (:func:`check_replay_paths`) and the relations
+    (:func:`check_config_relations`), and not at all where no check reads it."""
+    return _Lazy(lambda: runner_hook_order(cfg, hooks))
+
+
+class _OrderedHooksRunner(SimpleNamespace):
+    """A stand-in runner whose ``hooks`` are those of a :func:`deferred_hook_order`, in the runner's order, computed
+    on the first read of ``hooks`` (the other attributes as given)."""
+
+    def __init__(self, ordered: _Lazy, **attributes: Any) -> None:
+        super().__init__(**attributes)
+        self._ordered = ordered
+
+    @property
+    def hooks(self) -> list:
+        return [hook for _, hook in self._ordered.get()]
+
+
 class _HookList:
     """A stand-in runner holding only its hook list, on which mmengine's own ``Runner.register_hook`` and
     ``register_default_hooks`` order the hooks (by priority; a hook after those of its priority already held)."""
 
     def __init__(self) -> None:
         self._hooks: list = []
+
+    @property
+    def hooks(self) -> list:
+        """The hooks held, in order (``Runner.hooks``)."""
+        return self._hooks
 
     def register_hook(self, hook: Any, priority: Any = None) -> None:
         from mmengine.runner import Runner
@@ -467,24 +497,35 @@ class _HookList:
 
 
 def runner_hook_order(cfg: Any, custom_hooks: list) -> list[tuple[str, Any]]:
-    """``(config key, hook)`` of each hook in the order the runner will hold them (``runner.hooks``) when its spaces
-    resolve their paths: mmengine's default hooks updated by ``default_hooks`` (built here; mmengine's own named
-    ``mmengine's default``), then ``custom_hooks`` (the hooks built from the config's, in order, each at its entry's
-    ``priority``), each placed by mmengine's ``Runner.register_hook``, then the hooks the runner class's ``train``
-    registers (:func:`~automl_mm.engine.patches.registering`, outermost wrapper first; named ``registered by
-    automl_mm at train``). Hooks registered later (a resume's ``StrictCheckpointHook``, OHL's ``LateTrunkStart``)
-    take priority ``'LOWEST'`` and go after every hook here, shifting no index; a NAS search loop's
-    ``_SearchStateHook`` (``'VERY_LOW'``, registered when ``train`` builds the loop, before any hook's ``before_run``)
-    is not listed: it goes before the ``'LOWEST'`` hooks here (``ResumeConfigHook``), one index later under such a
-    loop.
+    """``(config key, hook)`` of each hook in the order the runner holds them (``runner.hooks``) once ``train`` has
+    begun, where the spaces resolve their paths and the replay hooks write: mmengine's default hooks updated by
+    ``default_hooks`` (built here; mmengine's own named ``mmengine's default``), then ``custom_hooks`` (the hooks built
+    from the config's, in order, each at its entry's ``priority``), each placed by mmengine's ``Runner.register_hook``,
+    then the hooks automl_mm registers late, each at the priority its registration uses, in the order they come:
+
+    * a resume's :class:`~automl_mm.engine.hooks.StrictCheckpointHook` (``'LOWEST'``, by ``tools/train.py`` after the
+      runner is built: :func:`~automl_mm.engine.hooks.resume_strict_hook`);
+    * the hooks the runner class's ``train`` registers (:func:`~automl_mm.engine.patches.registering`, outermost
+      wrapper first);
+    * a NAS search loop's ``_SearchStateHook`` (``'VERY_LOW'``, by the loop's constructor, when ``train`` builds the
+      loop of ``train_cfg``): before every ``'LOWEST'`` hook, so one index later each of those (a ``custom_hooks``
+      entry of ``priority='LOWEST'`` included);
+    * an ``OHLHook``'s ``LateTrunkStart`` (``'LOWEST'``, by its ``before_train``, before its spaces resolve, where an
+      epoch-based loop runs ``trunk_iters`` trunks: :func:`~automl_mm.ohl.trunk.add_late_trunk_start`), last.
+
+    Each late hook is named by what registers it (``registered by tools/train.py for the resume``); those that are
+    stand-ins here (built without the loop or checkpoint they serve) hold none of their run's state.
 
     Raises:
         ValueError / TypeError / KeyError: a default hook mmengine cannot build (``build_check`` built them first).
     """
     from mmengine.runner import Runner
 
+    from automl_mm.ohl.hook import OHLHook
+    from automl_mm.ohl.trunk import LateTrunkStart, add_late_trunk_start
     from automl_mm.registry import HOOKS, RUNNERS, registered_class
 
+    from .hooks import resume_strict_hook
     from .preflight_build import _without_priority
 
     keys: dict[int, str] = {}
@@ -505,6 +546,10 @@ def runner_hook_order(cfg: Any, custom_hooks: list) -> list[tuple[str, Any]]:
         priority = entries[i].get('priority') if i < len(entries) and isinstance(entries[i], dict) else None
         held.register_hook(hook, priority)
         keys[id(hook)] = f'custom_hooks[{i}]'
+    strict = resume_strict_hook(cfg)
+    if strict is not None:
+        held.register_hook(strict)
+        keys[id(strict)] = 'registered by tools/train.py for the resume'
     kind = cfg.get('runner_type')
     cls = Runner if kind is None else kind if isinstance(kind, type) else \
         registered_class(RUNNERS, kind, cfg.get('_scope_') or 'automl_mm')
@@ -513,7 +558,49 @@ def runner_hook_order(cfg: Any, custom_hooks: list) -> list[tuple[str, Any]]:
             hook = hook_class()
             held.register_hook(hook)
             keys[id(hook)] = 'registered by automl_mm at train'
+    loop = _train_loop_class(cfg)
+    for hook in _loop_hooks(loop):
+        held.register_hook(hook)
+        keys[id(hook)] = f'registered by {loop.__name__} (train_cfg) when train builds it'
+    if loop is not None:
+        from mmengine.runner import IterBasedTrainLoop
+
+        for i, ohl in enumerate(custom_hooks):
+            if isinstance(ohl, OHLHook):
+                add_late_trunk_start(held, ohl, issubclass(loop, IterBasedTrainLoop))
+                for hook in held._hooks:
+                    if isinstance(hook, LateTrunkStart) and hook.ohl is ohl:
+                        keys.setdefault(id(hook), f'registered by custom_hooks[{i}] (OHLHook) at before_train')
     return [(keys.get(id(hook), "mmengine's default"), hook) for hook in held._hooks]
+
+
+def _train_loop_class(cfg: Any) -> type | None:
+    """The class of the train loop ``Runner.build_train_loop`` builds from ``train_cfg`` (its ``type`` in the
+    config's scope, else ``by_epoch``: mmengine's ``EpochBasedTrainLoop`` / ``IterBasedTrainLoop``); ``None`` where
+    there is no ``train_cfg`` or its ``type`` is no registered loop (the runner names that)."""
+    from mmengine.runner import EpochBasedTrainLoop, IterBasedTrainLoop
+
+    from automl_mm.registry import LOOPS, registered_class
+
+    node = cfg.get('train_cfg') if cfg is not None else None
+    if not isinstance(node, dict):
+        return None
+    if 'type' not in node:
+        return EpochBasedTrainLoop if node.get('by_epoch', True) else IterBasedTrainLoop
+    kind = node['type']
+    found = kind if isinstance(kind, type) else registered_class(LOOPS, kind, node.get('_scope_') or config_scope(cfg))
+    return found if isinstance(found, type) else None
+
+
+def _loop_hooks(loop: type | None) -> list:
+    """Stand-ins for the hooks a train loop of class ``loop`` registers in its constructor, in order: a NAS search
+    loop's (:class:`~automl_mm.nas.loop.SearchLoopBase`) ``_SearchStateHook``, at its class priority."""
+    from automl_mm.nas.loop import SearchLoopBase
+    from automl_mm.nas.search_state import _SearchStateHook
+
+    if loop is not None and issubclass(loop, SearchLoopBase):
+        return [_SearchStateHook(None)]
+    return []
 
 
 def _check_hook_path(ordered: list[tuple[str, Any]], path: str, space: Any, model: Any,
@@ -544,7 +631,7 @@ def _check_hook_path(ordered: list[tuple[str, Any]], path: str, space: Any, mode
         return  # a form it reads (none known): left to the workers
     order = ', '.join(f'{i} {type(hook).__name__} ({key})' for i, (key, hook) in enumerate(ordered))
     where = ("the runner holds its hooks in priority order (mmengine's Runner.register_hook: default_hooks, then "
-             f'custom_hooks, then those automl_mm registers at train): {order}')
+             f'custom_hooks, then those automl_mm registers after the runner is built): {order}')
     index = int(parts[1])
     if index >= len(ordered):
         raise ValueError(f'attribute path {path!r}: the runner will hold {len(ordered)} hooks, so no index {index}; '

@@ -135,3 +135,41 @@ def test_the_launch_check_holds_a_hook_target_s_relations_at_the_runner_s_index(
     with pytest.raises(ConfigCheckError, match=rf'^custom_hooks\[2\] \(SetAttributesHook\): .*hooks\.{index}\.'
                                                r'begin_epoch=2 .*change nothing'):
         case(2)
+
+
+def _ohl_with_hook_targets():
+    """The OHL digits config with an EMAHook, a SetAttributesHook writing its momentum and an OHL space drawing it, each
+    by the EMAHook's index in the runner's order."""
+    from automl_mm.engine.preflight_ohl_build import deferred_hook_order
+
+    from conftest import REPO_ROOT
+
+    cfg = Config.fromfile(f'{REPO_ROOT}/configs/ohl/ohl_convnet_1x4_12e_digits.py')
+    cfg.custom_hooks.append(dict(type='EMAHook', momentum=0.001))
+    cfg.custom_hooks.append(dict(type='SetAttributesHook', values={'hooks.{ema}.ema_model.momentum': 0.01}))
+    built = [HOOKS.build({k: v for k, v in entry.items() if k != 'priority'}) for entry in cfg.custom_hooks]
+    index = next(i for i, (_, hook) in enumerate(deferred_hook_order(cfg, built).get())
+                 if type(hook).__name__ == 'EMAHook')
+    cfg.custom_hooks[2]['values'] = {f'hooks.{index}.ema_model.momentum': 0.01}
+    cfg.custom_hooks[0].spaces.append(dict(type='AttributeSpace', name='ema', choices=[0.001, 0.01],
+                                           target=f'hooks.{index}.ema_model.momentum',
+                                           distribution=dict(type='Categorical')))
+    return cfg
+
+
+def test_one_start_computes_the_runner_s_hook_order_once(monkeypatch):
+    # the OHL space's target, the replay hook's path and the relations each computed it (3 times per start)
+    from automl_mm.engine import preflight_ohl_build
+    from automl_mm.engine.preflight import build_check
+
+    cfg = _ohl_with_hook_targets()
+    computed = []
+    order = preflight_ohl_build.runner_hook_order
+    monkeypatch.setattr(preflight_ohl_build, 'runner_hook_order', lambda *args: computed.append(1) or order(*args))
+    build_check(cfg)
+    assert len(computed) == 1
+    computed.clear()
+    cfg.custom_hooks[0].spaces.pop()
+    cfg.custom_hooks.pop()
+    build_check(cfg)  # no hooks.<i> path, no relation to a hook: not computed
+    assert computed == []
