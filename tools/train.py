@@ -287,9 +287,9 @@ def main(argv: list[str] | None = None) -> None:
             stop_prestarted_workers()  # else its imports outlive this refusal, holding our stdout / stderr open
             raise
         launch_local(cfg, world_size, run)  # e.g. an OHL search: one local process per model copy
-    else:
-        check_data_sources(cfg)  # what build_check asks of the data: missing data refused before the runner is built
-        check_metric_arguments(cfg)  # the evaluators train() builds (test_evaluator: constructed aside, if mmdet's)
+    else:  # one process: the same check, before its runner is built (its faults were refused only in before_train,
+        # after the runner had built the datasets and the model); its data and evaluators included
+        build_check(cfg)
         run(cfg)
 
 

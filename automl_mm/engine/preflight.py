@@ -153,9 +153,10 @@ concept, and the public names stay importable from here.
   (:func:`~automl_mm.engine.preflight_losses.check_loss_holders`: an mmdet head stopped the first iteration); a
   ``'segm'`` COCO metric scores a model that predicts masks
   (:func:`~automl_mm.engine.preflight_masks.check_mask_metrics`: mmdet stopped after every image was predicted).
-  ``tools/train.py`` runs it before starting local copies; a run without local copies (and ``tools/test.py``, for
-  its test split) runs its data part, :func:`~automl_mm.engine.preflight_build.check_data_sources` (each loader's
-  dataset built lazily and asked whether what it reads is there), and its evaluator part,
+  ``tools/train.py`` runs it before starting local copies and before a one-process run builds its runner; a rank of
+  a launcher (and ``tools/test.py``, for its test split) runs its data part,
+  :func:`~automl_mm.engine.preflight_build.check_data_sources` (each loader's dataset built lazily and asked
+  whether what it reads is there), and its evaluator part,
   :func:`~automl_mm.engine.preflight_metric_build.check_metric_arguments` (the metrics built), before building its
   runner.
 """

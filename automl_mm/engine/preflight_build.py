@@ -6,7 +6,9 @@ once, before any worker starts; the OHL hooks' spaces are resolved against the b
 model and of a resume (:mod:`~automl_mm.engine.preflight_ohl_build`), the holders of losses that need norms
 (:func:`~automl_mm.engine.preflight_losses.check_loss_holders`) and ``'segm'`` metrics against the model
 (:func:`~automl_mm.engine.preflight_masks.check_mask_metrics`). Hooks that draw are built with a throwaway
-visualizer (:func:`_visualizer_for_hooks`). ``tools/train.py`` runs it before starting local copies; importable
+visualizer (:func:`_visualizer_for_hooks`). ``tools/train.py`` runs it before starting local copies and before a
+one-process run builds its runner (where a fault was met only in ``before_train``, after the datasets and model were
+built); importable
 from :mod:`automl_mm.engine.preflight` as before.
 """
 from __future__ import annotations
@@ -93,7 +95,8 @@ def build_check(cfg: Any) -> None:
             if isinstance(hook, dict):
                 HOOKS.build(_without_priority(hook))
         train_dataset, eval_datasets = None, {}
-        loaders = [(loader.get('dataset'), f'{key}.dataset') for loader, key in _loader_cfgs(cfg)]
+        loaders = [pair for loader, key in _loader_cfgs(cfg) for pair in _start_datasets(loader.get('dataset'),
+                                                                                        f'{key}.dataset', scope)]
         reads = start_backend_reads(cfg)  # (a COCO file read through a backend is read once for this start)
         for built, key in _checked_datasets(cfg, loaders, scope, reads=reads):
             if key == 'train_dataloader.dataset':
@@ -128,7 +131,8 @@ def check_data_sources(cfg: Any, test_only: bool = False, split: str = 'test') -
     (:func:`~automl_mm.engine.preflight_loading.check_before_loading`: CIFAR-10's batch files, an image folder's
     class folders, an ``ann_file``), then the ``CocoMetric`` files on remote storage, which ``check_config`` does not
     download (:func:`~automl_mm.engine.preflight_loading.check_remote_metric_files`). ``tools/train.py`` runs it
-    before a run without local copies builds its runner,
+    on each rank of a launcher before its runner is built (a one-process run gets :func:`build_check`, of which this
+    is the data part),
     ``tools/test.py`` (``test_only``) before its runner: either built the model and hooks and logged some 270 lines
     before the loop's loader found the data missing. Only the datasets that read data are built, not the wrappers
     around them (``ConcatDataset``, ``RepeatDataset``, mmdet's ``MultiImageMixDataset``, ...): ``MultiImageMixDataset``
@@ -160,6 +164,34 @@ def check_data_sources(cfg: Any, test_only: bool = False, split: str = 'test') -
         for _ in _checked_datasets(cfg, leaves, scope, test_only, split, reads):
             pass
         check_remote_metric_files(cfg, test_only, split, reads)  # (a file a dataset's check read is not read again)
+
+
+def _start_datasets(dataset: Any, key: str, scope: str) -> list[tuple[Any, str]]:
+    """``(dataset config, config key)`` of what :func:`build_check` builds of a loader's ``dataset`` (at ``key``): the
+    dataset itself, or, where building it would load the data lists it wraps (:func:`_loads_what_it_wraps`: mmdet's
+    ``MultiImageMixDataset``), the datasets in it that read data, as :func:`check_data_sources` builds them (at their
+    own keys, ``train_dataloader.dataset.dataset``): such a split's dataset is not built, and its pipeline paths (an
+    OHL space's, a replay hook's) are left to the workers."""
+    if not isinstance(dataset, dict) or not _loads_what_it_wraps(dataset, scope):
+        return [(dataset, key)]
+    return [(node if node.get('_scope_') or in_scope == scope else dict(node, _scope_=in_scope), where)
+            for node, where, in_scope in scoped_datasets(dataset, key, scope) if not _wraps(node)]
+
+
+def _loads_what_it_wraps(dataset: dict, scope: str) -> bool:
+    """Whether the dataset config ``dataset`` is, or wraps, mmdet's ``MultiImageMixDataset`` (a subclass included),
+    whose constructor takes the length of what it wraps, whatever ``lazy_init``: built, it loads their whole data
+    lists (a YOLOX config's COCO train2017 file: some 20 s and GB of memory), which the runner loads again."""
+    from mmdet.datasets import MultiImageMixDataset
+
+    from automl_mm.registry import DATASETS, registered_class
+
+    for node, _, in_scope in scoped_datasets(dataset, '', scope):
+        kind = node.get('type')
+        cls = kind if isinstance(kind, type) else registered_class(DATASETS, kind, node.get('_scope_') or in_scope)
+        if isinstance(cls, type) and issubclass(cls, MultiImageMixDataset):
+            return True
+    return False
 
 
 def _wraps(dataset: dict) -> bool:

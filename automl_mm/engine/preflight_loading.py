@@ -28,9 +28,10 @@ mmengine's ``LocalBackend``, where the dataset's class reads its ``ann_file`` th
 COCO one that ``check_config`` did not read (on remote storage, which ``check_config`` never downloads) is read
 through its backend, as mmdet reads it, once per start (:func:`_check_backend_coco_file`), as is a remote
 ``CocoMetric`` file (:func:`check_remote_metric_files`, the read shared with a dataset's of the same file). The
-start-up build runs before the copies of a multi-copy run; a run without local copies (and ``tools/test.py``, for
-its test split) runs its data part alone, :func:`~automl_mm.engine.preflight_build.check_data_sources`, before
-building its runner. A missing ``ann_file`` is also checked from the config by :func:`check_data_files`, part of
+start-up build runs before the copies of a multi-copy run and before a one-process run's runner; a rank of a
+launcher (and ``tools/test.py``, for its test split) runs its data part alone,
+:func:`~automl_mm.engine.preflight_build.check_data_sources`, before building its runner. A missing ``ann_file`` is
+also checked from the config by :func:`check_data_files`, part of
 :func:`~automl_mm.engine.preflight.check_config`, which every run makes.
 """
 from __future__ import annotations

@@ -29,8 +29,9 @@ def check_metric_arguments(cfg: Any, test_only: bool = False, split: str = 'test
     ``train_cfg.search_evaluator``, a hook's ``reward_evaluator``; with ``test_only``, ``{split}_evaluator`` alone) in
     this process, as :func:`build_check` checks them: a misspelled, missing or refused argument is named at its key
     (``val_evaluator.prefx: Accuracy takes no argument 'prefx' (it takes ...) (did you mean
-    val_evaluator.prefix?)``). ``tools/train.py`` runs it with :func:`check_data_sources` before a run without local
-    copies builds its runner, ``tools/test.py`` (``test_only``) before its runner: the runner's loops build the
+    val_evaluator.prefix?)``). ``tools/train.py`` runs it with :func:`check_data_sources` on each rank of a
+    launcher before its runner is built (``construct=False``; a one-process run gets :func:`build_check`, which
+    builds the metrics as this does), ``tools/test.py`` (``test_only``) before its runner: the runner's loops build the
     evaluators only in ``train()`` / ``test()``, after the model, the hooks (and the checkpoint's loading) and some 290
     log lines.
 

@@ -61,17 +61,13 @@ def test_a_test_run_on_missing_data_is_refused_before_its_runner_is_built(tmp_pa
     assert not work.exists() or not os.listdir(work)
 
 
-def test_the_data_check_reads_no_annotation_file_a_wrapper_would_load_when_built(tmp_path, monkeypatch):
-    """mmdet's ``MultiImageMixDataset`` (its YOLOX configs' training set) takes the length of what it wraps when built,
-    whatever ``lazy_init``: building the wrapper loaded the whole COCO file (train2017: some 20 s and GB of memory)
-    in every single-process run, before the runner loaded it again. The check builds the datasets that read data,
-    each lazily, and asks them what they read; a missing file is named at the wrapped dataset's key."""
+def _mixed_coco(tmp_path, monkeypatch):
+    """``(config(ann_file), loaded)``: a config whose training set is mmdet's ``MultiImageMixDataset`` around a COCO
+    set of ``tmp_path``'s ``ann_file`` (``train.json`` there), and the annotation files COCO sets have loaded."""
     import json
 
     from mmdet.datasets import CocoDataset
     from mmengine.config import Config
-
-    from automl_mm.engine.preflight import check_data_sources
 
     images = [dict(id=i, file_name=f'{i}.jpg', width=32, height=32) for i in range(2)]
     boxes = [dict(id=i, image_id=i, category_id=1, bbox=[1, 1, 8, 8], area=64, iscrowd=0) for i in range(2)]
@@ -87,8 +83,33 @@ def test_the_data_check_reads_no_annotation_file_a_wrapper_would_load_when_built
         return Config(dict(default_scope='mmdet', train_dataloader=dict(dataset=dict(
             type='mmdet.MultiImageMixDataset', dataset=coco, pipeline=[]))))
 
+    return config, loaded
+
+
+def test_the_data_check_reads_no_annotation_file_a_wrapper_would_load_when_built(tmp_path, monkeypatch):
+    """mmdet's ``MultiImageMixDataset`` (its YOLOX configs' training set) takes the length of what it wraps when built,
+    whatever ``lazy_init``: building the wrapper loaded the whole COCO file (train2017: some 20 s and GB of memory)
+    in every single-process run, before the runner loaded it again. The check builds the datasets that read data,
+    each lazily, and asks them what they read; a missing file is named at the wrapped dataset's key."""
+    from automl_mm.engine.preflight import check_data_sources
+
+    config, loaded = _mixed_coco(tmp_path, monkeypatch)
     check_data_sources(config('train.json'))
     assert loaded == []
     with pytest.raises(ConfigCheckError, match=r'train_dataloader\.dataset\.dataset\.ann_file: the annotation file '
                                                r'.*/missing\.json \(data_root \+ ann_file\) of CocoDataset'):
         check_data_sources(config('missing.json'))
+
+
+def test_the_start_up_build_reads_no_annotation_file_a_wrapper_would_load_when_built(tmp_path, monkeypatch):
+    """The start-up build (:func:`~automl_mm.engine.preflight.build_check`, which a one-process run gets too) builds
+    the datasets inside such a wrapper, not the wrapper: building it loaded the whole COCO file before the runner
+    did."""
+    from automl_mm.engine.preflight import build_check
+
+    config, loaded = _mixed_coco(tmp_path, monkeypatch)
+    build_check(config('train.json'))
+    assert loaded == []
+    with pytest.raises(ConfigCheckError, match=r'train_dataloader\.dataset\.dataset\.ann_file: the annotation file '
+                                               r'.*/missing\.json \(data_root \+ ann_file\) of CocoDataset'):
+        build_check(config('missing.json'))
