@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import copy
 import os.path as osp
+import weakref
 from types import SimpleNamespace
 from typing import Any
 
@@ -513,8 +514,9 @@ def runner_hook_order(cfg: Any, custom_hooks: list) -> list[tuple[str, Any]]:
     * an ``OHLHook``'s ``LateTrunkStart`` (``'LOWEST'``, by its ``before_train``, before its spaces resolve, where an
       epoch-based loop runs ``trunk_iters`` trunks: :func:`~automl_mm.ohl.trunk.add_late_trunk_start`), last.
 
-    Each late hook is named by what registers it (``registered by tools/train.py for the resume``); those that are
-    stand-ins here (built without the loop or checkpoint they serve) hold none of their run's state.
+    Each late hook is named by what registers it (``registered by tools/train.py for the resume``); the search
+    loop's state hook is a stand-in without its loop, and a path through it (``hooks.<i>.loop...``) is left to the
+    workers (:func:`_check_hook_path`).
 
     Raises:
         ValueError / TypeError / KeyError: a default hook mmengine cannot build (``build_check`` built them first).
@@ -599,8 +601,15 @@ def _loop_hooks(loop: type | None) -> list:
     from automl_mm.nas.search_state import _SearchStateHook
 
     if loop is not None and issubclass(loop, SearchLoopBase):
-        return [_SearchStateHook(None)]
+        hook = _SearchStateHook(None)
+        _WITHOUT_STATE.add(hook)  # its loop is not built here
+        return [hook]
     return []
+
+
+#: The stand-ins of :func:`runner_hook_order` that lack what the hook they stand for holds (a search loop's state
+#: hook, without its loop): a path through one of them is left to the workers (:func:`_check_hook_path`).
+_WITHOUT_STATE: weakref.WeakSet = weakref.WeakSet()
 
 
 def _check_hook_path(ordered: list[tuple[str, Any]], path: str, space: Any, model: Any,
@@ -637,6 +646,8 @@ def _check_hook_path(ordered: list[tuple[str, Any]], path: str, space: Any, mode
         raise ValueError(f'attribute path {path!r}: the runner will hold {len(ordered)} hooks, so no index {index}; '
                          f'{where}')
     key, hook = ordered[index]
+    if hook in _WITHOUT_STATE and len(parts) > 2:
+        return  # a path into what a stand-in lacks (a search loop's, through its state hook): left to the workers
     if isinstance(hook, EMAHook) and parts[2:3] == ['ema_model'] and getattr(hook, 'ema_model', None) is None \
             and model is not None:
         hook.before_run(SimpleNamespace(model=model))  # its average model, as the runner's before_run builds it

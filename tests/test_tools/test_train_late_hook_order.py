@@ -69,3 +69,17 @@ def test_an_ohl_hook_s_late_trunk_start_is_last_where_its_before_train_registers
     key, hook = runner_hook_order(cfg, [ohl])[-1]
     assert (isinstance(hook, LateTrunkStart) and hook.ohl is ohl and
             key == 'registered by custom_hooks[0] (OHLHook) at before_train') is late
+
+
+def test_a_path_through_a_search_loop_s_state_hook_is_left_to_the_workers():
+    # the check's _SearchStateHook stands in without the loop it carries: hooks.<i>.loop... is not refused there
+    from types import SimpleNamespace
+
+    from automl_mm.engine.preflight_ohl_build import _check_hook_path
+
+    cfg = Config.fromfile(PC_NAS)
+    ordered = runner_hook_order(cfg, [])
+    index = next(i for i, (_, hook) in enumerate(ordered) if type(hook).__name__ == '_SearchStateHook')
+    _check_hook_path(ordered, f'hooks.{index}.loop.checkpoint_interval_s', SimpleNamespace(), None)
+    with pytest.raises(ValueError, match=r'hooks\.0 is RuntimeInfoHook'):
+        _check_hook_path(ordered, 'hooks.0.loop.checkpoint_interval_s', SimpleNamespace(), None)
