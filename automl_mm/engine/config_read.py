@@ -4,12 +4,14 @@ The tools (``tools/train.py``, ``tools/test.py``, ``tools/measure_latency.py``) 
 config with :func:`read_config`: mmengine's ``Config.fromfile``, with a failing ``custom_imports`` module and a
 ``_base_`` entry that names no file (:func:`base_not_found`) and two ``_base_`` files that set one key
 (:func:`duplicate_base_keys`) named with their cause, and a ``{{_base_.x}}`` variable used inside an expression
-(:func:`base_variable_in_expression`, :func:`check_base_placeholders`) with the fix. A CONFIG argument that is no
+(:func:`base_variable_uses`; :func:`base_variable_in_expression` where that raised, :func:`check_base_placeholders`
+and :func:`check_base_variable_uses` where it ran) with the fix. A CONFIG argument that is no
 file is refused with :func:`config_not_found`'s message, which names the closest configs; a config that sets no
 ``model`` (a fragment run on its own) with :func:`check_sets_model`'s.
 """
 from __future__ import annotations
 
+import ast
 import contextlib
 import difflib
 import os
@@ -17,7 +19,7 @@ import os.path as osp
 import re
 import threading
 import traceback
-from typing import Any
+from typing import Any, NamedTuple
 
 from .custom_imports import custom_import_error, custom_import_failure, failed_custom_module
 from .preflight_data_hint import closest_first
@@ -60,17 +62,20 @@ def read_config(path: str) -> Any:
             (:func:`base_not_found`; not chained: mmengine's failed ``open`` would be named as where it failed).
         KeyError: two ``_base_`` files that set one top-level key (:func:`duplicate_base_keys`: naming the config
             and both files; not chained).
-        TypeError, AttributeError: a config line that uses a ``{{_base_.x}}`` variable inside an expression
-            (:func:`base_variable_in_expression`: naming the file, line, key and the fix; not chained); any other
-            is mmengine's (the config's own) error.
-        ValueError: a value holding the placeholder of a ``{{_base_.x}}`` variable used inside an expression that
-            raised nothing (:func:`check_base_placeholders`).
+        TypeError, AttributeError, IndexError, ValueError, KeyError: a config statement that uses a
+            ``{{_base_.x}}`` variable inside an expression that raised it (:func:`base_variable_in_expression`:
+            naming the file, line, top-level key and the fix; not chained); any other is mmengine's (the config's
+            own) error.
+        ValueError: a ``{{_base_.x}}`` variable used inside an expression that raised nothing: a value holding its
+            placeholder (:func:`check_base_placeholders`), else the use (:func:`check_base_variable_uses`:
+            ``{{_base_.x}}[0]``).
     """
     from mmengine.config import Config
 
     placeholders: dict[str, tuple[str, str]] = {}
+    uses: list[BaseVariableUse] = []
     try:
-        with _recording_base_placeholders(placeholders):
+        with _recording_base_placeholders(placeholders, uses):
             cfg = Config.fromfile(path)
     except ImportError as err:
         explained = custom_import_failure(err, f'{path}: custom_imports')
@@ -82,18 +87,20 @@ def read_config(path: str) -> Any:
         if explained is None:
             raise
         raise FileNotFoundError(explained) from None
-    except KeyError as err:
-        explained = duplicate_base_keys(path) if _DUPLICATE_BASES in str(err) else None
+    except _RAISED_BY_A_USE as err:
+        explained = duplicate_base_keys(path) if isinstance(err, KeyError) and _DUPLICATE_BASES in str(err) else \
+            base_variable_in_expression(err, uses, path)
         if explained is None:
             raise
-        raise KeyError(explained) from None
-    except (TypeError, AttributeError) as err:
-        explained = base_variable_in_expression(err)
-        if explained is None:
-            raise
-        raise (TypeError if isinstance(err, TypeError) else AttributeError)(explained) from None
+        raise next(kind for kind in _RAISED_BY_A_USE if isinstance(err, kind))(explained) from None
     check_base_placeholders(cfg, path, placeholders)
+    check_base_variable_uses(uses, path)
     return cfg
+
+
+#: What running a ``{{_base_.x}}`` placeholder inside an expression raises (``'_x_1a2b3c' + []``, ``.get``,
+#: ``[20]``, ``int(...)``, ``{}[...]``); a refusal keeps the kind.
+_RAISED_BY_A_USE = (TypeError, AttributeError, IndexError, ValueError, KeyError)
 
 
 #: Serialises :func:`_recording_base_placeholders` (it wraps two of ``Config``'s static methods while it runs).
@@ -101,11 +108,12 @@ _RECORDING = threading.RLock()  # re-entered where a custom_imports module reads
 
 
 @contextlib.contextmanager
-def _recording_base_placeholders(found: dict[str, tuple[str, str]]):
+def _recording_base_placeholders(found: dict[str, tuple[str, str]], uses: list | None = None):
     """Record in ``found``, while ``Config.fromfile`` runs inside, each placeholder string mmengine puts in place of
     a ``{{_base_.x}}`` variable (``Config._pre_substitute_base_vars``: ``'_x_'`` and 6 random hex digits) as
     ``{placeholder: (x, the config file that uses it)}``, over every file of the ``_base_`` chain (a base that
-    computes ``lr = {{_base_.lr}} * 2`` leaves its placeholder in the config that inherits it)."""
+    computes ``lr = {{_base_.lr}} * 2`` leaves its placeholder in the config that inherits it), and in ``uses`` the
+    file's uses of them inside an expression (:func:`base_variable_uses`, python configs)."""
     from mmengine.config import Config
 
     with _RECORDING:
@@ -121,7 +129,11 @@ def _recording_base_placeholders(found: dict[str, tuple[str, str]]):
 
         def substitute_recorded(filename, temp_config_name):
             variables = substitute.__func__(filename, temp_config_name)
-            found.update({p: (x, reading[-1] if reading else filename) for p, x in variables.items()})
+            config = reading[-1] if reading else filename
+            found.update({p: (x, config) for p, x in variables.items()})
+            if uses is not None and variables and temp_config_name.endswith('.py'):
+                with open(temp_config_name, encoding='utf-8') as f:
+                    uses.extend(base_variable_uses(f.read(), variables, osp.abspath(osp.expanduser(config))))
             return variables
 
         Config._file2dict = staticmethod(file2dict_recorded)
@@ -141,7 +153,7 @@ def check_base_placeholders(cfg: Any, path: str, placeholders: dict[str, tuple[s
     such as ``'_lr_1a2b3c_lr_1a2b3c'`` where the base's value belonged, and the run went on with it
     (:func:`base_variable_in_expression` names those that raised). Only this read's own placeholders (random hex)
     are looked for, so no string of a legal config is taken for one. A variable indexed (``{{_base_.x}}[0]``: the
-    placeholder's first character) is not found.
+    placeholder's first character) leaves none: :func:`check_base_variable_uses` refuses it.
 
     Raises:
         ValueError: naming the file that uses the variable, the dotted key (``a.b[1]``), its value, the variable and
@@ -181,49 +193,186 @@ def check_base_placeholders(cfg: Any, path: str, placeholders: dict[str, tuple[s
 #: A base variable as mmengine substitutes it (``Config._pre_substitute_base_vars``): ``{{_base_.a.b}}``.
 _BASE_VARIABLE = re.compile(r'\{\{\s*_base_\.([\w.]+)\s*\}\}')
 
-#: What stands before and after a ``{{_base_.x}}`` that is a whole value, which mmengine substitutes: an assignment
-#: or keyword (not ``==``), a list / dict / tuple element or a dict value, ``dict(`` (not another call), then the end
-#: of that value.
-_WHOLE_VALUE_BEFORE = re.compile(r'(?:(?<![=!<>])=|[\[{,:]|\bdict\(|(?:^|[=\[{,(:])\s*\()\s*$')
-_WHOLE_VALUE_AFTER = re.compile(r'\s*(?:[,\]})]|#|$)')
+
+class BaseVariableUse(NamedTuple):
+    """A ``{{_base_.x}}`` variable of a config file used where mmengine does not substitute it (inside an
+    expression), as :func:`base_variable_uses` finds it in the file's text as mmengine runs it."""
+
+    file: str  #: the config file, absolute
+    line: int  #: the line (1-based) of the use
+    span: tuple[int, int, int, int]  #: ``(line, column, end line, end column)`` of the use, columns in UTF-8 bytes
+    statement: tuple[int, int]  #: first and last line of the top-level statement holding the use
+    key: str  #: the top-level key that statement assigns (``'a key'`` where it assigns none)
+    variable: str  #: ``x`` of ``{{_base_.x}}``
+    name: str | None  #: the config's name bound to the variable (``hooks = {{_base_.hooks}}``) where it is used
+    bound_on: int | None  #: the line of that binding
 
 
-def base_variable_in_expression(err: BaseException) -> str | None:
-    """The message for ``err``, raised while mmengine ran a config file, where the line that raised it uses a
-    ``{{_base_.x}}`` variable inside an expression (``custom_hooks = [dict(...)] + {{_base_.custom_hooks}}``), else
-    ``None``.
+def _whole_value(node: ast.AST, parent: ast.AST, grandparent: ast.AST | None) -> bool:
+    """Whether mmengine substitutes the placeholder string that ``node`` evaluates to: it replaces a value of the
+    config's dicts, lists and tuples that is the placeholder (``Config._substitute_base_vars``), so ``node`` must be
+    an assignment's value, a list / tuple element, a dict value (not a key, not ``**``), a ``dict(k=...)`` keyword,
+    a branch of ``a if c else b`` or the element of a list / dict comprehension."""
+    if isinstance(parent, (ast.Assign, ast.AnnAssign)):
+        return node is parent.value
+    if isinstance(parent, (ast.List, ast.Tuple)):
+        return any(node is e for e in parent.elts)
+    if isinstance(parent, ast.Dict):
+        return any(node is v and k is not None for k, v in zip(parent.keys, parent.values))
+    if isinstance(parent, ast.keyword):
+        return parent.arg is not None and isinstance(grandparent, ast.Call) and \
+            isinstance(grandparent.func, ast.Name) and grandparent.func.id == 'dict'
+    if isinstance(parent, ast.IfExp):
+        return node is parent.body or node is parent.orelse
+    if isinstance(parent, ast.ListComp):
+        return node is parent.elt
+    if isinstance(parent, ast.DictComp):
+        return node is parent.value
+    return isinstance(parent, ast.Expr)  # a statement of its own: nothing is made of it
+
+
+_SCOPES = (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda, ast.ListComp, ast.SetComp, ast.DictComp,
+           ast.GeneratorExp)
+
+
+def _binds(scope: ast.AST, name: str) -> bool:
+    """Whether a function, lambda or comprehension binds ``name`` itself (a parameter, a target): a use of
+    ``name`` inside it is not the config's."""
+    if isinstance(scope, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)):
+        args = scope.args
+        if name in {a.arg for a in [*args.posonlyargs, *args.args, *args.kwonlyargs, args.vararg, args.kwarg] if a}:
+            return True
+    return any(isinstance(n, ast.Name) and n.id == name and isinstance(n.ctx, ast.Store)
+               for n in ast.walk(scope) if n is not scope)
+
+
+def _assigned_key(statement: ast.stmt) -> str:
+    targets = statement.targets if isinstance(statement, ast.Assign) else \
+        [statement.target] if isinstance(statement, (ast.AnnAssign, ast.AugAssign)) else []
+    return ast.unparse(targets[0]) if targets else 'a key'
+
+
+def base_variable_uses(text: str, variables: dict[str, str], file: str) -> list[BaseVariableUse]:
+    """The uses of ``{{_base_.x}}`` variables inside an expression in a python config's ``text`` as mmengine runs it
+    (each variable replaced by its placeholder string, ``variables``: ``{placeholder: x}``, from
+    ``Config._pre_substitute_base_vars``), in file order: the placeholder where it is no whole value
+    (:func:`_whole_value`: ``{{_base_.x}}[0]``, ``.upper()``, ``+ [...]``, inside an f-string, a dict key, ``*``),
+    and a top-level name bound to a whole-value variable (``hooks = {{_base_.hooks}}``) used so on a later line,
+    outside a function or comprehension binding that name itself. ``[]`` for text that does not parse (mmengine's
+    own ``SyntaxError`` follows).
+
+    A use runs on the placeholder (a string of ``'_x_'`` and 6 hex digits), not on the base's value: it raises
+    (:func:`base_variable_in_expression`) or gives a wrong value silently (``'_'`` for ``{{_base_.x}}[0]``).
+    """
+    try:
+        tree = ast.parse(text)
+    except SyntaxError:
+        return []
+    parents = {child: node for node in ast.walk(tree) for child in ast.iter_child_nodes(node)}
+    uses, bound = [], {}  # bound: {top-level name: (x, line)}
+    for statement in tree.body:
+        for node in ast.walk(statement):
+            if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value in variables:
+                variable, name, bound_on = variables[node.value], None, None
+            elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and node.id in bound:
+                (variable, bound_on), name = bound[node.id], node.id
+                scope = parents.get(node)
+                while scope is not None and not (isinstance(scope, _SCOPES) and _binds(scope, name)):
+                    scope = parents.get(scope)
+                if scope is not None:
+                    continue
+            else:
+                continue
+            parent = parents[node]
+            if _whole_value(node, parent, parents.get(parent)):
+                continue
+            inner = parent
+            while not isinstance(inner, ast.stmt):
+                inner = parents[inner]
+            uses.append(BaseVariableUse(
+                file, node.lineno, (node.lineno, node.col_offset, node.end_lineno, node.end_col_offset),
+                (statement.lineno, statement.end_lineno), _assigned_key(inner), variable, name, bound_on))
+        stored = {n.id for n in ast.walk(statement) if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load)}
+        for name in stored & bound.keys():
+            del bound[name]
+        if isinstance(statement, ast.Assign) and isinstance(statement.value, ast.Constant) and \
+                statement.value.value in variables:
+            bound.update((t.id, (variables[statement.value.value], statement.lineno))
+                         for t in statement.targets if isinstance(t, ast.Name))
+    return uses
+
+
+def _use_message(use: BaseVariableUse, config: str, err: BaseException | None) -> str:
+    """The refusal of ``use`` (read while ``config`` was read), ``err`` being what running it raised (``None``: it
+    ran)."""
+    try:
+        with open(use.file, encoding='utf-8') as f:
+            lines = f.read().splitlines()
+    except OSError:
+        lines = []
+    line = lines[use.line - 1].strip() if use.line <= len(lines) else '?'
+    where = use.file if osp.abspath(config) == use.file else f'{use.file} (a base of {config})'
+    braces = f'{{{{_base_.{use.variable}}}}}'
+    what = (f'{type(err).__name__}: {err}' if err is not None else
+            "it ran on that string without an error: the value is made from the placeholder, not from the base's")
+    if use.name is None:
+        head = f'{where}, line {use.line}: {use.key} uses {braces} inside an expression ({line})'
+        fixed = _BASE_VARIABLE.sub(lambda m: f'_base_.{m.group(1)}', line)
+        fix = f'write {fixed}' if use.statement[0] == use.statement[1] else f'write line {use.line} as {fixed}'
+    else:
+        head = (f'{where}, line {use.line}: {use.key} uses {use.name}, bound to {braces} on line {use.bound_on}, '
+                f'inside an expression ({line})')
+        fix = f'write {use.name} = _base_.{use.variable} on line {use.bound_on}'
+    return (f'{head}: mmengine substitutes a {{{{_base_.*}}}} variable only where it is a whole value '
+            f'({use.key} = {braces}) and runs the file with a placeholder string in its place ({what}); {fix} '
+            f"(_base_.{use.variable} without the braces is the base's value), or, in a python-style config, import "
+            'the base in `with read_base():` and use its name')
+
+
+def base_variable_in_expression(err: BaseException, uses: list[BaseVariableUse], config: str) -> str | None:
+    """The message for ``err``, raised while mmengine ran a config file (``config`` or one of its bases), where what
+    raised it is a use of a ``{{_base_.x}}`` variable inside an expression (one of ``uses``, from
+    :func:`base_variable_uses`: ``custom_hooks = [dict(...)] + {{_base_.custom_hooks}}``), else ``None``.
 
     mmengine substitutes such a variable only where it is a whole value (``key = {{_base_.x}}``, or one inside a
     list or dict): it runs the file with a placeholder string in its place and puts the base's value back where a
     value is that string, so ``[...] + '<placeholder>'`` raised its ``TypeError`` and ``.get`` of it an
     ``AttributeError``, naming neither the key nor the fix. ``_base_.x`` without the braces is the base's value
     there (mmengine runs a text config with ``_base_`` bound to its bases' merged dict), as is a python-style
-    config's ``with read_base():`` import. Found from the traceback's lines as written in the file (one line: a
-    variable on another line of a statement over several lines is not found).
+    config's ``with read_base():`` import. The use is the one inside the expression that raised (the traceback's
+    columns; its statement's lines where the traceback has no columns), over a statement of several lines too; an
+    error of the same line beside it (``dict(lr={{_base_.lr}}, m=0.9 + '1')``) is the config's own.
 
     Returns:
         ``'<file>, line <n>: <key> uses {{_base_.<x>}} inside an expression (<line>): ...; write <the line with
-        _base_.<x>>...'``, the key being the line's assignment target (``a key`` where it assigns none).
+        _base_.<x>>...'``, ``<key>`` being the top-level key the statement assigns (``a key`` where it assigns none)
+        and ``<n>`` the line of the variable.
     """
     for frame in reversed(traceback.extract_tb(err.__traceback__)):
-        line = (frame.line or '').strip()
-        # a variable that is a whole value on the line (dict(lr={{_base_.lr}}, m=0.9 + '1')) is no cause: the line's
-        # error is the config's own, and mmengine's stays
-        found = next((m for m in _BASE_VARIABLE.finditer(line)
-                      if not (_WHOLE_VALUE_BEFORE.search(line[:m.start()])
-                              and _WHOLE_VALUE_AFTER.match(line[m.end():]))), None)
-        if found is None:
-            continue
-        target = re.match(r'([A-Za-z_][\w.]*)\s*=(?!=)', line)
-        key = target.group(1) if target else 'a key'
-        fixed = _BASE_VARIABLE.sub(lambda m: f'_base_.{m.group(1)}', line)
-        return (f'{frame.filename}, line {frame.lineno}: {key} uses {{{{_base_.{found.group(1)}}}}} inside an '
-                f'expression ({line}): mmengine substitutes a {{{{_base_.*}}}} variable only where it is a whole '
-                f'value ({key} = {{{{_base_.{found.group(1)}}}}}) and runs the file with a placeholder string in '
-                f'its place ({type(err).__name__}: {err}); write {fixed} (_base_.{found.group(1)} without the '
-                "braces is the base's value), or, in a python-style config, import the base in "
-                '`with read_base():` and use its name')
+        mine = [use for use in uses if use.file == osp.abspath(frame.filename)]
+        columns = getattr(frame, 'colno', None) is not None and getattr(frame, 'end_colno', None) is not None
+        for use in mine:
+            if columns:
+                start, end = (frame.lineno, frame.colno), (frame.end_lineno, frame.end_colno)
+                found = start <= use.span[:2] and use.span[2:] <= end
+            else:
+                found = use.statement[0] <= frame.lineno <= use.statement[1]
+            if found:
+                return _use_message(use, config, err)
     return None
+
+
+def check_base_variable_uses(uses: list[BaseVariableUse], config: str) -> None:
+    """Refuse the config ``config`` where one of its files (it or a base) uses a ``{{_base_.x}}`` variable inside an
+    expression that ran without an error (:func:`base_variable_uses`: ``{{_base_.x}}[0]`` is the first character of
+    mmengine's placeholder string, ``'_'``, and nothing of the placeholder is left for
+    :func:`check_base_placeholders` to find).
+
+    Raises:
+        ValueError: naming the file, the line, the top-level key, the variable and the fix (the first use).
+    """
+    if uses:
+        raise ValueError(_use_message(uses[0], config, None))
 
 
 #: The start of mmengine's ``KeyError`` for two ``_base_`` files that set one top-level key (``Config._file2dict``).

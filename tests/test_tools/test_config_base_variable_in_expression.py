@@ -5,6 +5,7 @@ concatenate list (not "str") to list``, naming neither the key nor the fix (``_b
 braces, which mmengine evaluates as the base's value). :func:`automl_mm.engine.config_read.read_config` names both."""
 from __future__ import annotations
 
+import builtins
 import os.path as osp
 import re
 
@@ -126,3 +127,78 @@ def test_a_placeholder_in_a_dict_key_is_named(tmp_path):
     with pytest.raises(ValueError, match=r"^" + re.escape(f'{config}: d.k__name_') + r"[0-9a-f]{6} holds the "
                        r"placeholder string mmengine put in place of \{\{_base_\.name\}\}"):
         read_config(config)
+
+
+@pytest.mark.parametrize('line, shown', [
+    ('first = {{_base_.hooks}}[0]', 'first = {{_base_.hooks}}[0]'),  # the placeholder's first character, '_'
+    ('rest = {{_base_.hooks}}[1:]', 'rest = {{_base_.hooks}}[1:]'),  # the placeholder less its '_'
+    ('name = {{_base_.name}}.upper()', 'name = {{_base_.name}}.upper()'),
+    ("name = f'{ {{_base_.hooks}}[0] }'", "name = f'{ {{_base_.hooks}}[0] }'"),
+    ('table = { {{_base_.name}}[0]: 1}', 'table = { {{_base_.name}}[0]: 1}'),
+    ('hooks = [*{{_base_.hooks}}]', 'hooks = [*{{_base_.hooks}}]'),  # the placeholder's characters
+    ('on = 1 if {{_base_.flag}} else 0', 'on = 1 if {{_base_.flag}} else 0')])  # a string is always true
+def test_a_base_variable_indexed_or_called_without_an_error_is_refused_with_its_line(tmp_path, line, shown):
+    """``{{_base_.hooks}}[0]`` ran on the placeholder string and gave its first character; nothing of the
+    placeholder was left in the value for :func:`check_base_placeholders` to find, and the run went on with ``'_'``."""
+    _write(tmp_path, 'base.py', "hooks = ['a', 'b']\nname = 'run'\nflag = False\n")
+    config = _write(tmp_path, 'leaf.py', f"_base_ = ['./base.py']\nx = 1\n{line}\n")
+    with pytest.raises(ValueError) as refused:
+        read_config(config)
+    message = refused.value.args[0]
+    key = line.split(' =')[0]
+    variable = re.search(r'\{\{_base_\.\w+\}\}', line).group(0)
+    assert message.startswith(f'{config}, line 3: {key} uses {variable} inside an expression ({shown}): '), message
+    fixed = _BRACES.sub(r'_base_.\1', line)
+    assert f'write {fixed} (' in message, message
+
+
+_BRACES = re.compile(r'\{\{_base_\.(\w+)\}\}')
+
+
+def test_a_base_variable_bound_to_a_name_and_indexed_is_refused_at_the_use(tmp_path):
+    """``hooks = {{_base_.hooks}}`` is a whole value (substituted after the file ran), but ``hooks[0]`` on a later line
+    ran on the placeholder while the file ran."""
+    _write(tmp_path, 'base.py', "hooks = ['a', 'b']\n")
+    config = _write(tmp_path, 'leaf.py', "_base_ = ['./base.py']\nhooks = {{_base_.hooks}}\nfirst = hooks[0]\n"
+                                         'same = dict(h=hooks)\n')
+    with pytest.raises(ValueError) as refused:
+        read_config(config)
+    message = refused.value.args[0]
+    assert message.startswith(f'{config}, line 3: first uses hooks, bound to {{{{_base_.hooks}}}} on line 2, inside '
+                              'an expression (first = hooks[0]): '), message
+    assert 'write hooks = _base_.hooks on line 2' in message, message
+
+
+def test_whole_values_and_local_names_are_kept(tmp_path):
+    _write(tmp_path, 'base.py', "hooks = ['a', 'b']\nlr = 0.1\nmodel = dict(depth=18)\n")
+    config = _write(tmp_path, 'leaf.py', "_base_ = ['./base.py']\nhooks = {{_base_.hooks}}\n"
+                                         'opt = dict(lr={{_base_.lr}}, steps=[{{_base_.lr}}, 2], m={"a": hooks})\n'
+                                         'pair = ({{_base_.lr}}, hooks)\nsquare = [h for h in range(2)]\n'
+                                         'f = lambda hooks: hooks[0]\nnet = dict(\n    depth={{_base_.model}})\n'
+                                         'lr = {{_base_.lr}} if True else 0\nmine = {{_base_.hooks}}\n'
+                                         "mine = ['c']\nfirst = mine[0]\n")  # rebound: no longer the placeholder
+    cfg = read_config(config)
+    assert cfg.opt == dict(lr=0.1, steps=[0.1, 2], m=dict(a=['a', 'b'])) and cfg.pair == (0.1, ['a', 'b'])
+    assert cfg.net.depth == dict(depth=18) and cfg.lr == 0.1 and cfg.first == 'c'
+
+
+@pytest.mark.parametrize('text, line, key, variable, error', [
+    # the variable on a continuation line: mmengine's traceback names the statement's first line
+    ("custom_hooks = [\n    dict(type='B')] + {{_base_.custom_hooks}}\n", 3, 'custom_hooks', 'custom_hooks',
+     'TypeError'),
+    # a keyword on the continued line (optimizer=) was named instead of the top-level key
+    ("optim_wrapper = dict(\n    optimizer=dict(depth={{_base_.model}}.get('depth')))\n", 3, 'optim_wrapper',
+     'model', 'AttributeError'),
+    ('stages = dict(\n    first={{_base_.custom_hooks}}[20])\n', 3, 'stages', 'custom_hooks', 'IndexError'),
+    ('depth = int(\n    {{_base_.depth}})\n', 3, 'depth', 'depth', 'ValueError')])
+def test_a_base_variable_on_a_continued_line_names_the_top_level_key_and_its_line(tmp_path, text, line, key,
+                                                                                   variable, error):
+    _write(tmp_path, 'base.py', "custom_hooks = [dict(type='A')]\nmodel = dict(type='M', depth=18)\ndepth = 18\n")
+    config = _write(tmp_path, 'leaf.py', f"_base_ = ['./base.py']\n{text}")
+    with pytest.raises(getattr(builtins, error)) as refused:
+        read_config(config)
+    message = refused.value.args[0]
+    assert message.startswith(f'{config}, line {line}: {key} uses {{{{_base_.{variable}}}}} inside an '
+                              'expression ('), message
+    assert f'({error}: ' in message, message
+    assert f'write line {line} as ' in message, message
