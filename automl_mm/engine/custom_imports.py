@@ -169,6 +169,7 @@ def import_modules_recording_failures(original: Callable) -> Callable:
             if isinstance(imports, (list, str)):
                 _IMPORTED.update(dict.fromkeys(m for m in ([imports] if isinstance(imports, str) else imports)
                                                if isinstance(m, str) and m in sys.modules))
+                _record_files(imports)
             return modules
         names = [imports] if isinstance(imports, str) else imports
         imported = []
@@ -184,10 +185,21 @@ def import_modules_recording_failures(original: Callable) -> Callable:
                 _FAILED.pop(name, None)
                 _IMPORTED[name] = None
             imported.append(module)
+        _record_files(names)
         return imported[0] if isinstance(imports, str) else imported
 
     wrapper.records_failures = True
     return wrapper
+
+
+def _record_files(imports: Any) -> None:
+    """Record the files of the ``custom_imports`` modules just imported (:func:`automl_mm.utils.imported_files.
+    record_imported`): the ranks compare those, not the files as they are when training starts."""
+    from ..utils.imported_files import record_imported
+
+    for name in [imports] if isinstance(imports, str) else imports:
+        if isinstance(name, str) and name in sys.modules:
+            record_imported(sys.modules[name])
 
 
 def failed_imports() -> dict[str, str]:

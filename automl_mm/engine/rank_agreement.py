@@ -37,6 +37,8 @@ import sys
 from collections.abc import Mapping, Sequence
 from typing import Any
 
+from ..utils.file_identity import FileIdentity, file_identity
+from ..utils.imported_files import MAX_FILES, changed_since_import, module_files
 from .rank_start import (  # noqa: F401 (their home before: the tools and tests import them from here)
     CONFIG_READ_KEY,
     RENDEZVOUS_ENV,
@@ -60,7 +62,7 @@ START_KEYS = ('resume', 'load_from')
 VERSIONED = ('python', 'torch', 'mmengine', 'mmcv', 'mmdet', 'numpy')
 
 #: A package named in ``custom_imports`` with more ``.py`` files than this is hashed by its ``__init__`` only.
-MAX_HASHED_FILES = 2000
+MAX_HASHED_FILES = MAX_FILES
 
 _ADDRESS = re.compile(r' at 0x[0-9a-fA-F]+')
 
@@ -140,26 +142,41 @@ def config_key_hashes(cfg: Any, leave_out: Sequence[str] = START_KEYS) -> dict[s
 
 
 def _package_files(module: Any) -> list[tuple[str, str]]:
-    """``(path shown, absolute path)`` of the ``.py`` files of an imported module (a package: all under its folder,
-    ``__pycache__`` skipped, sorted), or ``[]`` where it has no source file."""
-    path = getattr(module, '__file__', None)
-    if not path:
+    """``(path shown, absolute path)`` of the ``.py`` files of an imported module
+    (:func:`~automl_mm.utils.imported_files.module_files`: a package's all under its folder), or ``[]`` where it has
+    no source file."""
+    files = module_files(module)
+    if not files:
         return []
     name = module.__name__
-    if osp.basename(path) != '__init__.py':
-        return [(f'{name}:{osp.basename(path)}', path)]
-    root = osp.dirname(path)
-    found = []
-    for folder, dirs, files in os.walk(root):
-        dirs[:] = sorted(d for d in dirs if d != '__pycache__')
-        found += [osp.join(folder, f) for f in sorted(files) if f.endswith('.py')]
-        if len(found) > MAX_HASHED_FILES:
-            return [(f'{name}:__init__.py', path)]
-    return [(f'{name}:{osp.relpath(p, root)}', p) for p in found]
+    if osp.basename(module.__file__) != '__init__.py' or len(files) == 1:
+        return [(f'{name}:{osp.basename(path)}', path) for path in files]
+    root = osp.dirname(module.__file__)
+    return [(f'{name}:{osp.relpath(p, root)}', p) for p in files]
+
+
+#: The start of :func:`_file_hash`'s answer for a file changed on disk since this process imported it.
+CHANGED_SINCE_IMPORT = 'changed on disk since imported'
+
+
+def _file_hash(path: str) -> str:
+    """The hash of the file ``path`` as this process imported it: read from disk where the file there is still the
+    one recorded at import (:func:`~automl_mm.utils.imported_files.changed_since_import`; or none was recorded),
+    each file read once while unchanged; else ``'changed on disk since imported (<what changed>)'``
+    (:data:`CHANGED_SINCE_IMPORT`), which :func:`ranks_differ` refuses: what the process runs is no longer on disk.
+    """
+    changed = changed_since_import(path)
+    if changed is not None:
+        return f'{CHANGED_SINCE_IMPORT} ({changed})'
+    try:
+        identity = file_identity(path)
+    except OSError as err:
+        return f'unreadable ({err.strerror})'
+    return _content_hash(path, identity)
 
 
 @functools.cache
-def _file_hash(path: str) -> str:
+def _content_hash(path: str, identity: FileIdentity) -> str:
     try:
         with open(path, 'rb') as f:
             return hashlib.sha256(f.read()).hexdigest()[:16]
@@ -171,7 +188,8 @@ def source_hashes(cfg: Any = None) -> dict[str, str]:
     """``{'automl_mm:<path in the package>': hash}`` of every ``.py`` file of the imported automl_mm package, and the
     same for the modules that ``cfg.custom_imports`` names (their own ``.py`` file, a package's files under its
     folder), except automl_mm's and the :data:`VERSIONED` packages' (compared by version). Each file is read once
-    per process."""
+    per process while unchanged; one changed on disk since the process imported it is
+    ``'changed on disk since imported (...)'`` (:func:`_file_hash`)."""
     import automl_mm
 
     modules = [automl_mm]
@@ -264,6 +282,18 @@ def ranks_differ(records: Sequence[Mapping[str, Any]], work_dir: str) -> str | N
         files = _differing_entries(sources)
         which = ' and '.join(_ranks_on(ranks, hosts) for ranks in groups.values())
         said.append(f'the source code differs between {which}: {_first(files)}')
+    edited = [(name, [rank for rank, source in enumerate(sources)
+                      if str(source.get(name, '')).startswith(CHANGED_SINCE_IMPORT)])
+              for name in dict.fromkeys(n for source in sources for n in source)]
+    edited = [(name, ranks) for name, ranks in edited if ranks]
+    if edited:
+        said.append('source files changed on disk after the processes imported them, so what they run is no longer '
+                    'what is on disk (a hash of the file now would say nothing of it): '
+                    + '; '.join(f'{name} changed on disk after {_ranks_on(ranks, hosts)} imported it '
+                                f'({sources[ranks[0]][name][len(CHANGED_SINCE_IMPORT):].strip(" ()")})'
+                                for name, ranks in edited[:5])
+                    + (f' and {len(edited) - 5} more' if len(edited) > 5 else '')
+                    + ': restart every process after the edit (edit no source a run is starting from)')
     for name in dict.fromkeys(n for r in records for n in r['versions']):
         groups = _groups([r['versions'].get(name, 'not reported') for r in records])
         if len(groups) > 1:

@@ -9,7 +9,6 @@ import sys
 
 from mmengine.config import Config
 
-from automl_mm.engine import rank_agreement
 from automl_mm.engine.rank_agreement import (
     VERSIONED,
     config_key_hashes,
@@ -143,7 +142,6 @@ def test_the_source_covers_automl_mm_and_custom_imports_but_not_versioned_packag
     assert 'automl_mm:engine/rank_agreement.py' in hashes and 'automl_mm:ohl/hook.py' in hashes
     assert 'my_ops:my_ops.py' in hashes
     assert not any(name.startswith(('numpy', 'automl_mm.ohl')) for name in hashes)  # by version; read once
-    rank_agreement._file_hash.cache_clear()
     (tmp_path / 'my_ops.py').write_text('X = 2\n')
     assert source_hashes(Config(dict(custom_imports=dict(imports='my_ops'))))['my_ops:my_ops.py'] != \
         hashes['my_ops:my_ops.py']

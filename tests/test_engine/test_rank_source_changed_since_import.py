@@ -1,0 +1,79 @@
+"""The source files the ranks compare are the files they imported: ``rank_agreement._file_hash`` read a file when
+``source_hashes`` first ran, so a file edited after a rank imported it was hashed as edited, and two ranks that
+imported different versions (the edit landed between their imports) agreed on a file neither or only one ran.
+A file whose identity (:mod:`automl_mm.utils.file_identity`) differs from the one recorded when it was imported
+is now reported as changed, and :func:`ranks_differ` refuses the run naming it."""
+from __future__ import annotations
+
+import os
+import os.path as osp
+import sys
+
+import pytest
+from mmengine.config import Config
+
+import automl_mm
+from automl_mm.engine import rank_agreement
+from automl_mm.engine.rank_agreement import CHANGED_SINCE_IMPORT, ranks_differ, source_hashes
+from automl_mm.utils import imported_files
+
+
+@pytest.fixture
+def module(tmp_path, monkeypatch):
+    """A custom_imports module of its own, imported as mmengine imports one (``import_modules_from_strings``)."""
+    name = f'edited_ops_{os.getpid()}_{id(tmp_path)}'
+    path = tmp_path / f'{name}.py'
+    path.write_text('X = 1\n')
+    monkeypatch.syspath_prepend(str(tmp_path))
+    from mmengine.utils import import_modules_from_strings
+    import_modules_from_strings([name])
+    yield name, path
+    sys.modules.pop(name, None)
+    imported_files.forget(str(path))
+
+
+def _record(source):
+    return dict(host='node-a', start=None, config={'model': '1'}, source=source, versions={'python': '3'})
+
+
+def test_an_unchanged_import_is_hashed(module):
+    name, _ = module
+    digest = source_hashes(Config(dict(custom_imports=dict(imports=[name]))))[f'{name}:{osp.basename(name)}.py']
+    assert len(digest) == 16 and int(digest, 16) >= 0
+
+
+def test_a_custom_import_edited_after_its_import_is_reported_and_refused(module):
+    name, path = module
+    path.write_text('X = 22\n')  # the edit after the import, before the hashes (another size: no clock tick needed)
+    cfg = Config(dict(custom_imports=dict(imports=[name])))
+    digest = source_hashes(cfg)[f'{name}:{name}.py']
+    assert digest.startswith(f'{CHANGED_SINCE_IMPORT} ('), digest
+    # every rank saw the same edited file: they agree on its text, not on what they run
+    said = ranks_differ([_record({f'{name}:{name}.py': digest}), _record({f'{name}:{name}.py': digest})], '/w')
+    assert said is not None and f'{name}:{name}.py changed on disk after ranks [0, 1] (on node-a) imported it' in said
+    assert 'restart' in said, said
+
+
+def test_automl_mm_files_are_recorded_when_automl_mm_is_imported():
+    for path in (rank_agreement.__file__, osp.join(osp.dirname(automl_mm.__file__), 'ohl', 'hook.py')):
+        assert imported_files.imported_identity(path) is not None, path
+        assert imported_files.changed_since_import(path) is None
+
+
+def test_a_package_file_edited_after_the_import_is_named(tmp_path, monkeypatch):
+    package = tmp_path / 'edited_pkg_x'
+    package.mkdir()
+    (package / '__init__.py').write_text('')
+    (package / 'ops.py').write_text('Y = 1\n')
+    monkeypatch.syspath_prepend(str(tmp_path))
+    imported = __import__('edited_pkg_x')
+    try:
+        imported_files.record_imported(imported)
+        os.replace(package / 'ops.py', package / 'old.py')  # another file renamed over it
+        (package / 'ops.py').write_text('Y = 1\n')
+        assert 'replaced by another file' in imported_files.changed_since_import(str(package / 'ops.py'))
+        assert imported_files.changed_since_import(str(package / '__init__.py')) is None
+    finally:
+        sys.modules.pop('edited_pkg_x', None)
+        for name in ('__init__.py', 'ops.py'):
+            imported_files.forget(str(package / name))
