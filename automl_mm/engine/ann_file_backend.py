@@ -16,7 +16,9 @@ A few of mmdet's classes cannot be probed so (their ``load_data_list`` reads ano
 ``__init__`` sets, or imports a package that is not installed: ``RefCocoDataset``, ``OpenImagesDataset``,
 ``OpenImagesChallengeDataset``, ``LVISDataset`` / ``LVISV1Dataset`` without ``lvis``, ``DSDLDetDataset``, which
 reads it in ``__init__``); for them :data:`KNOWN_READINGS` gives the answer read from their source, where the probe
-has none. ``ADE20KSegDataset`` and ``CocoSegDataset`` read nothing the probe can see because they never read an
+has none, and, for a row whose reading is in a method the probe does not run (``DSDLDetDataset.__init__``), before
+the probe: a subclass that keeps that method reads as the row says whatever its own ``load_data_list`` does.
+``ADE20KSegDataset`` and ``CocoSegDataset`` read nothing the probe can see because they never read an
 ``ann_file`` (:data:`NEVER_READS`, :func:`never_reads_ann_file`): neither the export nor the start's data check
 names theirs.
 """
@@ -116,6 +118,12 @@ def known_reading(cls: Any) -> bool | None:
     """:data:`KNOWN_READINGS`' answer for ``cls``: the row of the first class of its MRO that has one, where ``cls``
     keeps that row's ``method`` (an override reads as it reads: no answer) and the method's source still holds the
     row's ``call``; else ``None``."""
+    row = _known_row(cls)
+    return None if row is None else row.through_backend
+
+
+def _known_row(cls: Any) -> KnownReading | None:
+    """The :data:`KNOWN_READINGS` row that holds for ``cls`` (:func:`known_reading`), or ``None``."""
     for owner in getattr(cls, '__mro__', ()) if isinstance(cls, type) else ():
         row = KNOWN_READINGS.get(f'{owner.__module__}.{owner.__qualname__}')
         if row is None:
@@ -123,7 +131,7 @@ def known_reading(cls: Any) -> bool | None:
         method = getattr(owner, row.method, None)
         if getattr(cls, row.method, None) is not method or not _source_holds(method, row.call):
             return None
-        return row.through_backend
+        return row
     return None
 
 
@@ -174,9 +182,20 @@ def ann_file_through_backend(cls: type) -> bool | None:
     its ``backend_args`` when it loads: :func:`probe_ann_file_reading`'s answer, else (the probe cannot tell)
     :func:`known_reading`'s (mmdet's classes of :data:`KNOWN_READINGS`), learnt once per class (cached).
 
+    A row whose reading is in another method than ``load_data_list`` (``DSDLDetDataset.__init__``), which the probe
+    does not run, holds for a subclass that keeps that method whatever its own ``load_data_list`` does: a local
+    read there is ``False`` (the file must be on the local disk; a subclass whose ``load_data_list`` reads it through
+    the backend got the probe's ``True``), one through the backend is the probe's answer where it has one.
+
     Returns:
         ``True``, ``False``, or ``None`` where neither tells (see :func:`probe_ann_file_reading`).
     """
+    row = _known_row(cls)
+    if row is not None and row.method != 'load_data_list':
+        if not row.through_backend:
+            return False
+        told = probe_ann_file_reading(cls)
+        return told if told is not None else True
     told = probe_ann_file_reading(cls)
     return told if told is not None else known_reading(cls)
 

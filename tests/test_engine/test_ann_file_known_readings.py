@@ -104,3 +104,45 @@ def test_a_row_whose_source_cannot_be_read_tells_nothing(monkeypatch):
         assert afb.known_reading(RefCocoDataset) is None and not afb.never_reads_ann_file(ADE20KSegDataset)
     finally:
         afb._source_holds.cache_clear()
+
+
+def test_a_dsdl_subclass_reading_through_the_backend_in_load_data_list_still_reads_locally_in_init():
+    """``DSDLDetDataset.__init__`` opens the ann_file from the local disk (dsdl's LocalFileReader), where the probe
+    (which runs ``load_data_list`` alone) does not look: a subclass whose own ``load_data_list`` reads it through the
+    backend got the probe's ``True``, so the start's check skipped the local file that ``__init__`` then opened."""
+    from mmdet.datasets.dsdl import DSDLDetDataset
+    from mmengine.fileio import get_local_path
+
+    class BackendDSDL(DSDLDetDataset):
+
+        def load_data_list(self):
+            with get_local_path(self.ann_file, backend_args=self.backend_args):
+                return []
+
+    class OwnInitDSDL(BackendDSDL):
+
+        def __init__(self, **kwargs):  # reads nothing itself: the row's __init__ is not run
+            pass
+
+    assert afb.probe_ann_file_reading(BackendDSDL) is True  # what load_data_list alone does
+    assert afb.ann_file_through_backend(BackendDSDL) is False
+    assert afb.reads_ann_file_through_backend(BackendDSDL, dict(backend='petrel'), 'data/set.yaml') is False
+    assert afb.ann_file_through_backend(OwnInitDSDL) is True  # another __init__: the probe's answer
+
+
+def test_an_init_row_through_the_backend_gives_way_to_a_local_read_in_load_data_list(monkeypatch):
+    """Either method reading the file from the local disk needs it there: the row's ``True`` is no answer then."""
+    from mmengine.dataset import BaseDataset
+
+    class InitReads(BaseDataset):
+
+        def __init__(self, **kwargs):
+            self.reader = ('backend', self.ann_file)  # the row's call
+
+        def load_data_list(self):
+            with open(self.ann_file) as f:
+                return [f.read()]
+
+    monkeypatch.setitem(afb.KNOWN_READINGS, f'{InitReads.__module__}.{InitReads.__qualname__}',
+                        afb.KnownReading(True, '__init__', "self.reader = ('backend', self.ann_file)"))
+    assert afb.known_reading(InitReads) is True and afb.ann_file_through_backend(InitReads) is False
