@@ -315,6 +315,8 @@ def _use_message(use: BaseVariableUse, config: str, err: BaseException | None) -
     braces = f'{{{{_base_.{use.variable}}}}}'
     what = (f'{type(err).__name__}: {err}' if err is not None else
             "it ran on that string without an error: the value is made from the placeholder, not from the base's")
+    example = f'{use.key} = {braces}' if use.name is None else \
+        f'{use.name} = {braces}, after the file ran: {use.name} held the placeholder while it ran'
     if use.name is None:
         head = f'{where}, line {use.line}: {use.key} uses {braces} inside an expression ({line})'
         fixed = _BASE_VARIABLE.sub(lambda m: f'_base_.{m.group(1)}', line)
@@ -324,7 +326,7 @@ def _use_message(use: BaseVariableUse, config: str, err: BaseException | None) -
                 f'inside an expression ({line})')
         fix = f'write {use.name} = _base_.{use.variable} on line {use.bound_on}'
     return (f'{head}: mmengine substitutes a {{{{_base_.*}}}} variable only where it is a whole value '
-            f'({use.key} = {braces}) and runs the file with a placeholder string in its place ({what}); {fix} '
+            f'({example}) and runs the file with a placeholder string in its place ({what}); {fix} '
             f"(_base_.{use.variable} without the braces is the base's value), or, in a python-style config, import "
             'the base in `with read_base():` and use its name')
 

@@ -167,6 +167,16 @@ def test_a_base_variable_bound_to_a_name_and_indexed_is_refused_at_the_use(tmp_p
     assert message.startswith(f'{config}, line 3: first uses hooks, bound to {{{{_base_.hooks}}}} on line 2, inside '
                               'an expression (first = hooks[0]): '), message
     assert 'write hooks = _base_.hooks on line 2' in message, message
+    assert '(hooks = {{_base_.hooks}}, after the file ran: hooks held the placeholder while it ran)' in message
+
+
+def test_a_use_in_a_base_is_named_with_that_base(tmp_path):
+    _write(tmp_path, 'c.py', "hooks = ['a']\n")
+    _write(tmp_path, 'b.py', "_base_ = ['./c.py']\nfirst = {{_base_.hooks}}[0]\n")
+    config = _write(tmp_path, 'a.py', "_base_ = ['./b.py']\nx = 1\n")
+    with pytest.raises(ValueError, match=r'^' + re.escape(f"{tmp_path / 'b.py'} (a base of {config}), line 2: first "
+                                                         'uses {{_base_.hooks}} inside an expression')):
+        read_config(config)
 
 
 def test_whole_values_and_local_names_are_kept(tmp_path):
