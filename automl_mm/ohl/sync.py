@@ -264,7 +264,8 @@ def broadcast_training_attributes_(model: nn.Module, src: int) -> None:
 #: The words are summed in int64, whose additions wrap around 2**64: addition modulo 2**64 is exact, associative and
 #: commutative, so no order or grouping of the reduction (another GPU, CPU or torch build) changes the sums.
 #: (C++ leaves a signed overflow undefined; torch's CPU and CUDA integer kernels compile to two's-complement adds and
-#: multiplies, which wrap: ``test_torch_integer_sums_wrap_around_2_to_the_64`` checks it on the installed build.)
+#: multiplies, which wrap. :func:`int64_sums_wrap` probes it once per device type at the first fingerprint; where
+#: they do not wrap, the words are summed as numpy ``uint64`` on the CPU instead, to the same numbers.)
 #: Each tensor is reduced as a (rows, :data:`_COLUMNS`) grid: its row sums and column sums give both the plain sum
 #: and the position-weighted sum without a weight per element (its remainder, fewer than :data:`_COLUMNS` words,
 #: is weighted directly).
@@ -299,13 +300,15 @@ def _group_sums(groups: list[tuple[str, list[tuple[str, torch.Tensor]]]]) -> tor
     """Per group of named tensors (``(kind, [(name, tensor), ...])``): the plain and the position-weighted sum
     (modulo 2**64) of the words of its tensors (taken as one sequence, in order: word ``i`` weighs ``i + 1``), the
     position-weighted sum of the words' high 32 bits (signed; a tail's: 0) and 1 where every floating-point value is
-    finite (else 0). An int64 tensor ``(len(groups), 4)`` on the CPU, read from each device the tensors are on with
-    one transfer.
+    finite (else 0). An int64 tensor ``(len(groups), 4)`` on the CPU (the sums as signed 64-bit integers), read from
+    each device the tensors are on with one transfer (:func:`_device_sums`), or, on a device whose int64 sums do not
+    wrap (:func:`int64_sums_wrap`), through numpy's unsigned integers on the CPU (:func:`_host_sums`).
 
     Raises:
         TypeError: a tensor without plain strided storage (sparse, quantized, nested), naming it and its kind.
     """
-    per_device: dict[torch.device, dict[int, dict[str, Any]]] = {}
+    per_device: dict[torch.device, list[tuple[int, int, torch.Tensor, torch.Tensor]]] = {}
+    bounds: dict[torch.device, dict[tuple[int, torch.dtype], list[torch.Tensor]]] = {}  # each tensor's min and max
     for group, (what, tensors) in enumerate(groups):
         offset = 0
         for name, t in tensors:
@@ -315,58 +318,148 @@ def _group_sums(groups: list[tuple[str, list[tuple[str, torch.Tensor]]]]) -> tor
                 raise TypeError(f'verify_sync: cannot fingerprint {what} {name!r} ({t.layout}, {t.dtype}): its bytes '
                                 f'cannot be read as integers ({err}); set the OHL hook\'s verify_sync=False to skip '
                                 'the check') from err
-            parts = per_device.setdefault(t.device, {}).setdefault(group, dict(
-                rowsums=[], colsums=[], high_rowsums=[], high_colsums=[], row_weights=[], rest=[], high_rest=[],
-                rest_weights=[], floats={}))
-            rows = main.numel() // _COLUMNS
-            if rows:
-                grid = main[:rows * _COLUMNS].view(rows, _COLUMNS)
-                parts['rowsums'].append(grid.sum(1))
-                parts['colsums'].append(grid.sum(0))
-                high = grid >> 32  # each word's high half (a signed 32-bit integer)
-                parts['high_rowsums'].append(high.sum(1))
-                parts['high_colsums'].append(high.sum(0))
-                # the word in row r, column c weighs offset + r * C + c + 1: rows add offset + r * C + 1, columns c
-                parts['row_weights'].append((offset + 1, rows))
-            rest = [p for p in (main[rows * _COLUMNS:], tail) if p.numel()]
-            if rest:
-                parts['rest'].extend(rest)
-                # a tail (< 8 bytes, each element below 2**31 in magnitude) has no high half of its own: 0
-                parts['high_rest'].extend(p >> 32 if p is not tail else torch.zeros_like(p) for p in rest)
-                parts['rest_weights'].append((offset + rows * _COLUMNS + 1, sum(p.numel() for p in rest)))
+            per_device.setdefault(t.device, []).append((group, offset, main, tail))
             offset += main.numel() + tail.numel()
             if (t.is_floating_point() or t.is_complex()) and t.numel():
                 v = torch.view_as_real(t.detach()) if t.is_complex() else t.detach()
                 if v.element_size() == 1:  # float8: no min/max kernels; float16 holds each value, inf and NaN
                     v = v.to(torch.float16)
-                parts['floats'].setdefault(v.dtype, []).extend(torch.aminmax(v))
-    total = torch.zeros(len(groups), 4, dtype=torch.int64)
-    total[:, 3] = 1
-    for device, per_group in per_device.items():
-        sums = torch.zeros(len(groups), 4, dtype=torch.int64, device=device)
-        sums[:, 3] = 1
-        for group, parts in per_group.items():
-            if parts['rowsums']:
-                row_weights = _arange_runs(parts['row_weights'], _COLUMNS, device)
-                column_weights = torch.arange(_COLUMNS, device=device)
-                rowsums = torch.cat(parts['rowsums'])
-                sums[group, 0] += rowsums.sum()
-                for column, (rows, columns) in ((1, ('rowsums', 'colsums')), (2, ('high_rowsums', 'high_colsums'))):
-                    sums[group, column] += (torch.cat(parts[rows]) * row_weights).sum()
-                    sums[group, column] += (torch.stack(parts[columns]) * column_weights).sum()
-            if parts['rest']:
-                rest = torch.cat(parts['rest'])
-                rest_weights = _arange_runs(parts['rest_weights'], 1, device)
-                sums[group, 0] += rest.sum()
-                sums[group, 1] += (rest * rest_weights).sum()
-                sums[group, 2] += (torch.cat(parts['high_rest']) * rest_weights).sum()
-            bounds = [torch.isfinite(torch.stack(b)).all() for b in parts['floats'].values()]
-            if bounds:
-                sums[group, 3] = torch.stack(bounds).all()
-        got = sums.cpu()  # the one transfer (and wait) of this device
-        total[:, :3] += got[:, :3]
-        total[:, 3] &= got[:, 3]
-    return total
+                bounds.setdefault(t.device, {}).setdefault((group, v.dtype), []).extend(torch.aminmax(v))
+    per_device_sums = []
+    for device, entries in per_device.items():
+        finite = torch.ones(len(groups), dtype=torch.int64, device=device)
+        for (group, _), group_bounds in bounds.get(device, {}).items():
+            finite[group] &= torch.isfinite(torch.stack(group_bounds)).all()
+        if int64_sums_wrap(device):
+            per_device_sums.append(_device_sums(entries, finite, len(groups), device))
+        else:
+            per_device_sums.append(_host_sums(entries, finite.cpu(), len(groups)))
+    return _combine_device_sums(per_device_sums, len(groups))
+
+
+def _device_sums(entries: list[tuple[int, int, torch.Tensor, torch.Tensor]], finite: torch.Tensor, num_groups: int,
+                 device: torch.device) -> torch.Tensor:
+    """:func:`_group_sums` of one device's ``(group, offset, words, tail)`` entries, computed there with int64
+    kernels that wrap around 2**64 (:func:`int64_sums_wrap`); ``finite``: each group's flag, on ``device``. An int64
+    tensor ``(num_groups, 4)`` on the CPU: the one transfer (and wait) of this device."""
+    parts = [dict(rowsums=[], colsums=[], high_rowsums=[], high_colsums=[], row_weights=[], rest=[], high_rest=[],
+                  rest_weights=[]) for _ in range(num_groups)]
+    for group, offset, main, tail in entries:
+        part = parts[group]
+        rows = main.numel() // _COLUMNS
+        if rows:
+            grid = main[:rows * _COLUMNS].view(rows, _COLUMNS)
+            part['rowsums'].append(grid.sum(1))
+            part['colsums'].append(grid.sum(0))
+            high = grid >> 32  # each word's high half (a signed 32-bit integer)
+            part['high_rowsums'].append(high.sum(1))
+            part['high_colsums'].append(high.sum(0))
+            # the word in row r, column c weighs offset + r * C + c + 1: rows add offset + r * C + 1, columns c
+            part['row_weights'].append((offset + 1, rows))
+        rest = [p for p in (main[rows * _COLUMNS:], tail) if p.numel()]
+        if rest:
+            part['rest'].extend(rest)
+            # a tail (< 8 bytes, each element below 2**31 in magnitude) has no high half of its own: 0
+            part['high_rest'].extend(p >> 32 if p is not tail else torch.zeros_like(p) for p in rest)
+            part['rest_weights'].append((offset + rows * _COLUMNS + 1, sum(p.numel() for p in rest)))
+    sums = torch.zeros(num_groups, 4, dtype=torch.int64, device=device)
+    sums[:, 3] = finite
+    for group, part in enumerate(parts):
+        if part['rowsums']:
+            row_weights = _arange_runs(part['row_weights'], _COLUMNS, device)
+            column_weights = torch.arange(_COLUMNS, device=device)
+            rowsums = torch.cat(part['rowsums'])
+            sums[group, 0] += rowsums.sum()
+            for column, (rows, columns) in ((1, ('rowsums', 'colsums')), (2, ('high_rowsums', 'high_colsums'))):
+                sums[group, column] += (torch.cat(part[rows]) * row_weights).sum()
+                sums[group, column] += (torch.stack(part[columns]) * column_weights).sum()
+        if part['rest']:
+            rest = torch.cat(part['rest'])
+            rest_weights = _arange_runs(part['rest_weights'], 1, device)
+            sums[group, 0] += rest.sum()
+            sums[group, 1] += (rest * rest_weights).sum()
+            sums[group, 2] += (torch.cat(part['high_rest']) * rest_weights).sum()
+    return sums.cpu()
+
+
+def _host_sums(entries: list[tuple[int, int, torch.Tensor, torch.Tensor]], finite: torch.Tensor,
+               num_groups: int) -> torch.Tensor:
+    """:func:`_device_sums` without relying on int64 overflow: the words copied to the CPU and summed as numpy
+    ``uint64`` (unsigned arithmetic wraps around 2**64 by the C standard, so the sums are those of the wrapping
+    path, bit for bit); partial sums added as Python integers. A word's signed high half is taken modulo 2**64 as
+    ``(w >> 32) - (w >> 63) * 2**32``. Slower (a host copy of every tensor, a temporary per product): the path of a
+    device whose int64 kernels do not wrap (:func:`int64_sums_wrap`). Same result type as :func:`_device_sums`."""
+    import numpy as np
+
+    sums = [[0, 0, 0] for _ in range(num_groups)]
+    for group, offset, main, tail in entries:
+        for words, first, high in ((main, offset, True), (tail, offset + main.numel(), False)):
+            if not words.numel():
+                continue
+            u = words.detach().cpu().contiguous().numpy().view(np.uint64)
+            weights = np.arange(first + 1, first + 1 + u.size, dtype=np.uint64)
+            sums[group][0] += int(u.sum(dtype=np.uint64))
+            sums[group][1] += int((u * weights).sum(dtype=np.uint64))
+            if high:  # a tail has no high half of its own: 0
+                halves = (u >> np.uint64(32)) - ((u >> np.uint64(63)) << np.uint64(32))
+                sums[group][2] += int((halves * weights).sum(dtype=np.uint64))
+    return torch.tensor([[_signed(s) for s in three] + [int(flag)] for three, flag in zip(sums, finite.tolist())],
+                        dtype=torch.int64).reshape(num_groups, 4)
+
+
+def _signed(value: int) -> int:
+    """``value`` modulo 2**64 as a signed 64-bit integer (two's complement)."""
+    value %= 2 ** 64
+    return value - 2 ** 64 if value >= 2 ** 63 else value
+
+
+def _combine_device_sums(per_device: Sequence[torch.Tensor], num_groups: int) -> torch.Tensor:
+    """The model's ``(num_groups, 4)`` sums from each device's (:func:`_device_sums`): the three sums added modulo
+    2**64 (as Python integers: no int64 overflow relied on here), the finite flags combined with a logical and (a
+    group is finite only where it is finite on every device: a non-finite value on any device makes its group's
+    numbers NaN)."""
+    total = [[0, 0, 0, 1] for _ in range(num_groups)]
+    for sums in per_device:
+        for row, (plain, weighted, high, finite) in zip(total, sums.tolist()):
+            row[0] += plain
+            row[1] += weighted
+            row[2] += high
+            row[3] = int(row[3] and finite)
+    return torch.tensor([[_signed(s) for s in row[:3]] + [row[3]] for row in total],
+                        dtype=torch.int64).reshape(num_groups, 4)
+
+
+#: Whether int64 sums wrap around 2**64 on a device type (``'cpu'``, ``'cuda'``), probed at its first fingerprint.
+_WRAPS: dict[str, bool] = {}
+#: What :func:`_wrap_probe` gives where int64 additions and products wrap around 2**64.
+_WRAPPED = [0, 0, 0, 0, -2 ** 63]
+
+
+def _wrap_probe(device: torch.device) -> list[int]:
+    """Five tiny int64 reductions on ``device`` whose exact results overflow int64, by the kernels the fingerprint
+    uses (flat, row and column sums, a product, a sum across the sign boundary): :data:`_WRAPPED` where they wrap."""
+    big = torch.full((2, 2), 2 ** 62, dtype=torch.int64, device=device)  # 4 * 2**62 = 2**64
+    edge = torch.tensor([2 ** 63 - 1, 1], dtype=torch.int64, device=device)
+    return torch.stack([big.sum(), big.sum(1).sum(), big.sum(0).sum(), (big[0] * 4).sum(), edge.sum()]).tolist()
+
+
+def int64_sums_wrap(device: torch.device) -> bool:
+    """Whether torch's int64 sums and products wrap around 2**64 on ``device``'s type, which the fingerprint's
+    exactness relies on (C++ leaves a signed overflow undefined; torch's CPU and CUDA kernels compile to
+    two's-complement adds that wrap). Probed once per device type at its first fingerprint (:func:`_wrap_probe`);
+    where they do not, a warning names the device and :func:`fingerprint` takes the slower host path
+    (:func:`_host_sums`), which gives the same numbers."""
+    key = torch.device(device).type
+    if key not in _WRAPS:
+        got = _wrap_probe(torch.device(device))
+        _WRAPS[key] = got == _WRAPPED
+        if not _WRAPS[key]:
+            from mmengine.logging import print_log
+            print_log(f'verify_sync: torch {torch.__version__}\'s int64 sums on {key} do not wrap around 2**64 '
+                      f'(a probe gave {got}, wrapping gives {_WRAPPED}): the weight fingerprint is summed on the '
+                      'CPU with numpy instead (a host copy of the weights per fingerprint, slower; the same numbers)',
+                      logger='current', level=30)
+    return _WRAPS[key]
 
 
 def _arange_runs(runs: list[tuple[int, int]], step: int, device: torch.device) -> torch.Tensor:
@@ -396,9 +489,12 @@ def fingerprint(module: nn.Module) -> torch.Tensor:
     counts as equal: a non-finite weight after a broadcast is a failure).
 
     Integer sums, wrapping modulo 2**64: every rank computes the same numbers from the same bits, whatever the order
-    of the reduction. Sums of the values in float64 round by the order of their reduction, which another GPU, CPU
-    (AVX2 or AVX-512 kernels) or torch build changes, and ``verify_sync`` stopped a run on a mixed cluster whose
-    copies held the same weights bit for bit. Cost: per tensor a shift and four integer reductions (the row and
+    of the reduction. The wrapping is probed once per device type (:func:`int64_sums_wrap`); a device whose int64
+    sums do not wrap has its words summed on the CPU as numpy ``uint64`` (:func:`_host_sums`, slower, the same
+    numbers), and the devices' sums are added as Python integers (:func:`_combine_device_sums`). Sums of the values
+    in float64 round by the order of their reduction, which another GPU, CPU (AVX2 or AVX-512 kernels) or torch
+    build changes, and ``verify_sync`` stopped a run on a mixed cluster whose copies held the same weights bit for
+    bit. Cost: per tensor a shift and four integer reductions (the row and
     column sums of its words and of their high halves) and one min/max (floating point), on its own device; one
     temporary of the tensor's size (the high halves), a logical-order copy of a tensor that is not contiguous
     (channels_last); one transfer per device for the whole model
@@ -484,6 +580,52 @@ def adopt_model_values(runner: Any, copy_values: dict[str, list], best: int) -> 
         set_attribute(runner, path, values[path])
 
 
+#: The layout of the rows :func:`verify_copies` gathers (θ, then a :func:`fingerprint` before and after the
+#: broadcast), by version: 1 (none sent, before the sixty-second session: fingerprints of 4 and then 12 numbers), 2
+#: (this one: 12 numbers, announced by :func:`check_row_layouts`' header). Raise it whenever the fingerprint changes.
+ROW_LAYOUT_VERSION = 2
+
+
+def check_row_layouts(theta_size: int, before_size: int, after_size: int, trunk: int) -> None:
+    """Gather every rank's row layout (``[version, θ's size, the fingerprints' sizes]``, three int64 numbers, a
+    collective of the same size in every version since 2) and refuse rows that differ before they are gathered.
+
+    The rows themselves are gathered with ``all_gather``, which needs one size on every rank: a rank of another
+    automl_mm (another fingerprint) or another search space (another θ) sent a row of another size, and gloo
+    aborted the process ('Received data size doesn't match expected size', naming neither size); NCCL may hang.
+    Every rank gets the same headers, so every rank raises the same error. Nothing to do outside a distributed run.
+
+    Raises:
+        RuntimeError: on every rank, where the ranks' layouts differ (:func:`row_layouts_differ`' message).
+    """
+    if not is_distributed():
+        return
+    header = torch.tensor([ROW_LAYOUT_VERSION, theta_size, before_size, after_size], dtype=torch.int64)
+    headers = [h.tolist() for h in all_gather(header)]
+    problem = row_layouts_differ(headers)
+    if problem:
+        raise RuntimeError(f'OHL trunk {trunk}: verify_sync cannot compare the ranks\' weights: {problem}')
+
+
+def row_layouts_differ(headers: Sequence[Sequence[int]]) -> str | None:
+    """``None`` where every rank's ``[version, θ's size, fingerprint size before, after]`` (rank order) is the same;
+    else a message naming each distinct layout with its ranks, its row size, and what to do."""
+    layouts: dict[tuple[int, ...], list[int]] = {}
+    for rank, header in enumerate(headers):
+        layouts.setdefault(tuple(int(x) for x in header), []).append(rank)
+    if len(layouts) == 1:
+        return None
+    said = '; '.join(f'ranks {ranks}: layout version {version}, theta {theta} numbers, fingerprints {before} + {after} '
+                     f'numbers (a row of {theta + before + after})'
+                     for (version, theta, before, after), ranks in layouts.items())
+    versions = {layout[0] for layout in layouts}
+    fix = ('the ranks run different automl_mm versions: install the same automl_mm on every node'
+           if len(versions) > 1 or len({layout[2:] for layout in layouts}) > 1 else
+           'the ranks search different spaces (another config or --cfg-options on some nodes): start every rank '
+           'from the same config')
+    return f'their rows differ in size ({said}); {fix}, then start again'
+
+
 def verify_copies(spaces: Sequence[Any], model: nn.Module, before: torch.Tensor, best: int, broadcasted: bool,
                   layout: Any, trunk: int) -> dict:
     """Gather θ (every space's distribution parameters) and weight fingerprints (``before``: this rank's
@@ -493,12 +635,18 @@ def verify_copies(spaces: Sequence[Any], model: nn.Module, before: torch.Tensor,
     copy must also equal the best copy's weights from before it. Without a broadcast the copies' equality is
     recorded, not required (they normally differ).
 
+    In a distributed run the rows' layouts are compared first (:func:`check_row_layouts`, one small all_gather):
+    rows of different sizes cannot be gathered (gloo aborted the process naming neither size).
+
     Raises:
-        RuntimeError: a required check failed; the message names trunk ``trunk`` and every check's result.
+        RuntimeError: a required check failed; the message names trunk ``trunk`` and every check's result. Or the
+            ranks' rows differ in layout (another automl_mm's fingerprint, another search space's θ), naming each
+            layout, its ranks and what to do (:func:`row_layouts_differ`).
     """
     theta = torch.cat([p.detach().flatten().to(torch.float64) for s in spaces
                        for p in s.distribution.parameters()] or [torch.zeros(0, dtype=torch.float64)])
     after = fingerprint(model)
+    check_row_layouts(theta.numel(), before.numel(), after.numel(), trunk)
     rows = gather_rows(torch.cat([theta, before, after]))
     n = theta.numel()
     theta_ok = same(rows[:, :n], rows[0, :n])

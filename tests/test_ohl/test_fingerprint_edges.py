@@ -1,0 +1,141 @@
+"""The edges of ``verify_sync``'s weight fingerprint (``automl_mm.ohl.sync``): a device whose int64 sums do not wrap
+(the host path, the same numbers), the combination of several devices' sums and finite flags, and ranks whose rows
+differ in layout (another automl_mm, another search space), refused with both layouts named before the gather."""
+from __future__ import annotations
+
+import os.path as osp
+
+import pytest
+import torch
+import torch.distributed as torch_dist
+from _forked_ranks import fork_ranks, join_gloo, recording
+from test_weight_fingerprint import _Mixed, _reference_sums
+
+from automl_mm.ohl import sync
+from automl_mm.ohl.sync import fingerprint
+
+SATURATED = [2 ** 63 - 1] * 5  # what a probe gives where int64 sums saturate instead of wrapping
+
+
+def test_this_builds_int64_sums_wrap_and_take_the_device_path(monkeypatch):
+    """The probe's answers on this build are the wrapped ones; it runs once per device type."""
+    monkeypatch.setattr(sync, '_WRAPS', {})
+    calls = []
+    probe = sync._wrap_probe
+    monkeypatch.setattr(sync, '_wrap_probe', lambda device: calls.append(device.type) or probe(device))
+    assert probe(torch.device('cpu')) == sync._WRAPPED
+    fingerprint(_Mixed())
+    fingerprint(_Mixed())
+    assert calls == ['cpu'] and sync._WRAPS == {'cpu': True}
+
+
+@pytest.mark.parametrize('columns', [2, 256])
+def test_where_int64_sums_do_not_wrap_the_host_path_gives_the_same_numbers(monkeypatch, columns):
+    """A build whose int64 sums saturate (probed): no device kernel sums the words (they would be wrong), the
+    numpy path gives the wrapping path's fingerprint bit for bit (every dtype, byte tails, negative words whose high
+    half is negative), and the plain-Python reference's sums; a warning names the device."""
+    monkeypatch.setattr(sync, '_COLUMNS', columns)
+    model = _Mixed()
+    with torch.no_grad():
+        model.linear.weight[0, 0] = -3.5  # a negative float: its word's top bit set
+    want = fingerprint(model)
+    monkeypatch.setattr(sync, '_WRAPS', {})
+    monkeypatch.setattr(sync, '_wrap_probe', lambda device: SATURATED)
+
+    def refuse(*args):
+        raise AssertionError('the device path summed on a device whose int64 sums do not wrap')
+
+    monkeypatch.setattr(sync, '_device_sums', refuse)
+    warned = []
+    monkeypatch.setattr('mmengine.logging.print_log', lambda msg, **kwargs: warned.append(msg))
+    assert torch.equal(fingerprint(model), want)
+    assert len(warned) == 1 and 'int64 sums on cpu do not wrap' in warned[0], warned
+    params = sync._group_sums([('parameter', list(model.named_parameters()))])[0, :3].tolist()
+    assert [s % 2 ** 64 for s in params] == list(_reference_sums(model.parameters()))
+    with torch.no_grad():
+        model.linear.bias[0] = float('nan')  # the finite flag travels through the host path too
+    assert fingerprint(model)[:6].isnan().all() and not fingerprint(model)[6:].isnan().any()
+
+
+def test_the_devices_sums_add_modulo_2_to_the_64_and_any_devices_non_finite_flag_holds():
+    """A model on two devices: each device's ``(groups, 4)`` sums add modulo 2**64 (2**63 - 1 + 1 wraps to -2**63,
+    not an int64 overflow of the host), and a group is finite only where it is on every device, in either order
+    (a second device's finite flag overwrote the first's non-finite one with ``=`` in place of ``&``)."""
+    first = torch.tensor([[2 ** 63 - 1, 5, -1, 0], [7, 0, 0, 1]])  # parameters non-finite on the first device
+    second = torch.tensor([[1, -5, 1, 1], [-7, 3, 2 ** 62, 1]])
+    for order in ([first, second], [second, first]):
+        got = sync._combine_device_sums(order, 2)
+        assert got.tolist() == [[-2 ** 63, 0, 0, 0], [0, 3, 2 ** 62, 1]], order
+    assert sync._combine_device_sums([], 2).tolist() == [[0, 0, 0, 1], [0, 0, 0, 1]]  # no tensors: finite
+
+
+def test_one_devices_non_finite_dtype_is_not_overwritten_by_another_dtypes_flag():
+    """Within one device a group's flag is combined over its dtypes: a NaN float32 parameter next to finite float16
+    and bfloat16 ones (their flags taken after it) keeps the parameters' numbers NaN."""
+    model = torch.nn.Module()
+    for name, dtype in (('nan32', torch.float32), ('f16', torch.float16), ('b16', torch.bfloat16)):
+        model.register_parameter(name, torch.nn.Parameter(torch.tensor([1.0, float('nan') if name == 'nan32' else 2.0],
+                                                                       dtype=dtype)))
+    assert sync._group_sums([('parameter', list(model.named_parameters()))])[0, 3] == 0
+    assert fingerprint(model)[:6].isnan().all()
+
+
+def test_differing_row_layouts_are_named_with_both_sizes_and_what_to_do():
+    """The comparison of the ranks' headers ``[version, θ size, fingerprint sizes]``: alike, none; an older
+    fingerprint on rank 1 (version 1, 4 numbers), both layouts with their ranks and row sizes, and the fix; another
+    θ only, the config."""
+    assert sync.row_layouts_differ([[2, 3, 12, 12]] * 3) is None
+    said = sync.row_layouts_differ([[2, 3, 12, 12], [1, 3, 4, 4], [2, 3, 12, 12]])
+    assert said == ('their rows differ in size (ranks [0, 2]: layout version 2, theta 3 numbers, fingerprints 12 + 12 '
+                    'numbers (a row of 27); ranks [1]: layout version 1, theta 3 numbers, fingerprints 4 + 4 numbers '
+                    '(a row of 11)); the ranks run different automl_mm versions: install the same automl_mm on every '
+                    'node, then start again')
+    assert 'the ranks search different spaces' in sync.row_layouts_differ([[2, 3, 12, 12], [2, 5, 12, 12]])
+
+
+def test_verify_copies_compares_the_layouts_before_it_gathers_the_rows(monkeypatch):
+    """In a distributed run ``verify_copies`` gathers the headers first: another rank's layout is refused there,
+    and the rows (whose all_gather would abort in gloo) are not gathered."""
+    from types import SimpleNamespace
+
+    from automl_mm.ohl.copies import CopyLayout
+
+    model = torch.nn.Linear(2, 2)
+    theta = torch.zeros(3, dtype=torch.float64)
+    space = SimpleNamespace(distribution=SimpleNamespace(parameters=lambda: [theta]))
+    monkeypatch.setattr(sync, 'is_distributed', lambda: True)
+    monkeypatch.setattr(sync, 'all_gather', lambda header: [header, torch.tensor([1, 3, 4, 4])])
+
+    def rows(row):
+        raise AssertionError('the rows were gathered before their layouts were compared')
+
+    monkeypatch.setattr(sync, 'gather_rows', rows)
+    with pytest.raises(RuntimeError, match=r'OHL trunk 5: verify_sync cannot compare .*\(ranks \[0\]: layout version '
+                                           r'2, theta 3 numbers, fingerprints 12 \+ 12 numbers \(a row of 27\); ranks '
+                                           r'\[1\]: layout version 1'):
+        sync.verify_copies([space], model, fingerprint(model), 0, True, CopyLayout(2, 1, 0, 2), trunk=5)
+
+
+def _rank(rank: int, tmp: str) -> None:
+    join_gloo(rank, 2, osp.join(tmp, 'init'), timeout=15)
+    if rank == 1:
+        sync.ROW_LAYOUT_VERSION = 3  # a later automl_mm on this rank
+    out: dict = {}
+    with recording(out):
+        sync.check_row_layouts(2, 12, 12 if rank == 0 else 16, trunk=4)
+    torch.save(out, osp.join(tmp, f'rank{rank}.pth'))
+    torch_dist.destroy_process_group()
+
+
+def test_two_gloo_ranks_of_different_fingerprints_both_refuse_naming_both(tmp_path):
+    """Real 2-rank gloo group: rank 1 runs a fingerprint of 16 numbers (version 3). Both ranks raise the same
+    RuntimeError naming trunk, both layouts and the fix (their rows' all_gather aborted rank 0 in gloo's C++,
+    'Received data size doesn't match expected size')."""
+    fork_ranks(_rank, (str(tmp_path),), timeout=60)
+    outs = [torch.load(str(tmp_path / f'rank{r}.pth')) for r in range(2)]
+    assert outs[0]['error'] == outs[1]['error'], outs
+    error = outs[0]['error']
+    assert error.startswith("RuntimeError: OHL trunk 4: verify_sync cannot compare the ranks' weights"), error
+    assert 'ranks [0]: layout version 2, theta 2 numbers, fingerprints 12 + 12 numbers (a row of 26)' in error
+    assert 'ranks [1]: layout version 3, theta 2 numbers, fingerprints 12 + 16 numbers (a row of 30)' in error
+    assert 'install the same automl_mm on every node' in error
