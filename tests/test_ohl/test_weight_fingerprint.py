@@ -222,3 +222,24 @@ def test_a_tensor_whose_bytes_cannot_be_read_is_named():
     model.register_buffer('adjacency', torch.eye(2).to_sparse())
     with pytest.raises(TypeError, match=r"cannot fingerprint buffer 'adjacency' \(torch.sparse_coo.*verify_sync=False"):
         fingerprint(model)
+
+
+def test_a_swap_is_seen_at_any_distance_but_multiples_of_2_to_the_33_words():
+    """The sums' far reach, with the group's words placed far apart by their offsets (no 32 GiB tensor): a swap of
+    two different words d apart changes the weighted sums by (difference) * d, whose differences (of the high
+    halves, else of the words) are below 2**32: seen unless d is a multiple of 2**33. At 2**32 and 3 * 2**32 words
+    the worst pairs (words differing in the top bit only; halves differing by 2**31) are seen; at 2**33 they are the
+    documented blind spot (64 GiB apart in one group), where words differing by 2 are still seen."""
+    empty = torch.zeros(0, dtype=torch.int64)
+
+    def swapped_alike(a: int, b: int, distance: int) -> bool:
+        def sums(first: int, second: int) -> list[int]:
+            entries = [(0, 0, torch.tensor([first]), empty), (0, distance, torch.tensor([second]), empty)]
+            return sync._device_sums(entries, torch.ones(1, dtype=torch.int64), 1, torch.device('cpu')).tolist()
+        return sums(a, b) == sums(b, a)
+
+    worst = [(-2 ** 63, 0), (2 ** 31, 0), (3 << 31, 1 << 32)]  # top bit; low halves 2**31 apart; high halves
+    for distance in (1, 2 ** 32, 3 * 2 ** 32, 2 ** 33 + 1):
+        assert not any(swapped_alike(a, b, distance) for a, b in worst), distance
+    assert all(swapped_alike(a, b, 2 ** 33) for a, b in worst)  # the blind spot, pinned
+    assert not swapped_alike(5, 3, 2 ** 33)
