@@ -141,6 +141,13 @@ def map_containers(obj: Any, fn: Callable[[Any], Any]) -> Any:
     return obj
 
 
+def receiving_device(sent: str) -> str:
+    """Where a receiving rank of :func:`broadcast_state` puts a tensor the source held on ``sent`` (``str`` of its
+    device): ``'cuda'`` (this rank's own current GPU) for any ``'cuda:<i>'`` (the source's GPU index means another
+    GPU here, or none), else ``sent`` (``'cpu'``)."""
+    return 'cuda' if sent.startswith('cuda') else sent
+
+
 def broadcast_state(state: Any, src: int, what: str = 'state') -> Any:
     """Return rank ``src``'s nested state (dicts/lists/tuples of tensors and plain values) on every rank.
 
@@ -176,8 +183,7 @@ def broadcast_state(state: Any, src: int, what: str = 'state') -> Any:
     def rebuild(obj: Any) -> Any:
         if isinstance(obj, tuple) and len(obj) == 5 and obj[0] == '__tensor__':
             _, _, shape, dtype, device = obj
-            device = 'cuda' if device.startswith('cuda') else device  # this rank's own GPU
-            received.append(torch.empty(shape, dtype=dtype, device=device))
+            received.append(torch.empty(shape, dtype=dtype, device=receiving_device(device)))
             return received[-1]
         return map_containers(obj, rebuild)
 

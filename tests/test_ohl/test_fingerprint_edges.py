@@ -139,3 +139,23 @@ def test_two_gloo_ranks_of_different_fingerprints_both_refuse_naming_both(tmp_pa
     assert 'ranks [0]: layout version 2, theta 2 numbers, fingerprints 12 + 12 numbers (a row of 26)' in error
     assert 'ranks [1]: layout version 3, theta 2 numbers, fingerprints 12 + 16 numbers (a row of 30)' in error
     assert 'install the same automl_mm on every node' in error
+
+
+def test_the_wrap_probe_is_kept_per_device_type_not_per_device(monkeypatch):
+    """The CUDA branch's logic on the CPU (the probe faked: no GPU here): ``cuda:0`` and ``cuda:1`` share one probe
+    (same kernels), which said 'no wrap' and sends them to the host path; the CPU keeps its own answer."""
+    monkeypatch.setattr(sync, '_WRAPS', {})
+    probed = []
+    monkeypatch.setattr(sync, '_wrap_probe', lambda device: probed.append(str(device)) or (
+        SATURATED if device.type == 'cuda' else sync._WRAPPED))
+    monkeypatch.setattr('mmengine.logging.print_log', lambda *args, **kwargs: None)
+    assert not sync.int64_sums_wrap(torch.device('cuda', 0)) and not sync.int64_sums_wrap(torch.device('cuda', 1))
+    assert sync.int64_sums_wrap(torch.device('cpu')) and sync.int64_sums_wrap('cpu')
+    assert probed == ['cuda:0', 'cpu'] and sync._WRAPS == {'cuda': False, 'cpu': True}
+
+
+def test_a_tensor_from_the_sources_gpu_lands_on_the_receiving_ranks_own_gpu():
+    """broadcast_state's device branch on the CPU: a tensor the source held on ``cuda:3`` is rebuilt on this rank's
+    current GPU (``'cuda'``: the source's index may not exist here), a CPU tensor stays on the CPU."""
+    assert sync.receiving_device('cuda:3') == 'cuda' and sync.receiving_device('cuda') == 'cuda'
+    assert sync.receiving_device('cpu') == 'cpu'
