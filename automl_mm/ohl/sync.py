@@ -597,7 +597,7 @@ ROW_LAYOUT_VERSION = 2
 
 
 def check_row_layouts(theta_size: int, before_size: int, after_size: int, trunk: int) -> None:
-    """Gather every rank's row layout (``[version, θ's size, the fingerprints' sizes]``, three int64 numbers, a
+    """Gather every rank's row layout (``[version, θ's size, the fingerprints' sizes]``, four int64 numbers, a
     collective of the same size in every version since 2) and refuse rows that differ before they are gathered.
 
     The rows themselves are gathered with ``all_gather``, which needs one size on every rank: a rank of another
