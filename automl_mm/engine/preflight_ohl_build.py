@@ -425,6 +425,8 @@ def check_config_relations(cfg: Any, hooks: list, model: Any, optimisation: tupl
     hold them (:func:`runner_hook_order`, from ``ordered``, the start's :func:`deferred_hook_order` of ``hooks``,
     where given; computed on the first read), which a ``hooks.<i>`` path indexes. A path through an object not built
     here (a dataloader's own attributes) is left to the workers.
+    A relation with the run's length (an ``EMAHook``'s ``begin_epoch <= max_epochs``) reads ``train_cfg``'s
+    ``max_epochs`` / ``max_iters`` where it gives them.
 
     Raises:
         ConfigCheckError: ``custom_hooks[<i>] (<type>): <the workers' message>``.
@@ -437,7 +439,11 @@ def check_config_relations(cfg: Any, hooks: list, model: Any, optimisation: tupl
     if ordered is None:
         ordered = deferred_hook_order(cfg, hooks[:len(entries)])
     # where a hooks.<i> path indexes them: the hooks as the runner will hold them, not in the config's order
+    # the run's length as train_cfg gives it (an epoch-based loop's max_iters is left to the workers' runner)
+    found_loop = _loop(cfg, config_scope(cfg))
+    max_epochs, max_iters = found_loop[1:] if found_loop is not None else (None, None)
     runner = _OrderedHooksRunner(ordered, model=model, optim_wrapper=wrapper, param_schedulers=schedulers, cfg=cfg,
+                                 max_epochs=max_epochs, max_iters=max_iters,
                                  **_split_holders(train_dataset, eval_datasets))
     for i, hook in enumerate(hooks[:len(entries)]):
         try:

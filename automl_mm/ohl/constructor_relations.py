@@ -30,9 +30,10 @@ settings are read while training (a neck's ``num_outs`` / ``start_level`` are bu
   read only where the others are unset: a write beside them changed nothing).
 * mmcv ``Resize`` (mmdet's too): ``scale`` or ``scale_factor`` set, and a written ``scale_factor`` only where
   ``scale`` is None (read only without one: beside it the write changed nothing).
-* mmengine parameter schedulers: ``begin < end``; the cosine ones (``CosineAnnealing*``, ``CosineRestart*``):
-  exactly one of ``eta_min`` / ``eta_min_ratio`` set (``eta_min`` is read only without a ratio: written beside one it
-  changed nothing; both None stopped the run at the next step).
+* mmengine parameter schedulers: ``begin < end``; the cosine ones: ``eta_min`` / ``eta_min_ratio`` not both set
+  (``eta_min`` is read only without a ratio: written beside one it changed nothing; both constructors assert it),
+  and not both None (the next step stopped the run on None: ``CosineRestart*`` asserts it, while
+  ``CosineAnnealing*``'s constructor turns both None into ``eta_min=0``, which a later write of None skips).
 * mmdet ``GHMC`` / ``GHMR``: ``momentum`` 0 where built with 0 (no ``acc_sum`` buffer: a momentum written then
   stopped the run at the next forward).
 * mmengine ``EMAHook``: ``begin_epoch`` 0 where it was built with 0, ``begin_iter`` 0 where it was built with a
@@ -41,8 +42,30 @@ settings are read while training (a neck's ``num_outs`` / ``start_level`` are bu
 * automl_mm ``RandomResizedCrop``: ``crop_ratio_range[0] <= [1]`` (its ``scale`` is one int; its
   ``aspect_ratio_range`` is refused as read only at ``__init__``).
 
+Relations with the run's length (``Relation.run``: ``train_cfg``'s ``max_epochs`` / ``max_iters`` at the start-up
+check, the runner's train loop at each trunk start), a setting the run then never reaches, silently:
+
+* mmengine ``EMAHook``: ``begin_epoch <= max_epochs`` (built by epoch), else ``begin_iter <= max_iters``
+  (``_ema_started``: ``epoch + 1 >= begin_epoch``; mmengine asserts both in ``before_train`` only, before any write):
+  past them the EMA never starts and the run validates and saves as without one.
+* mmengine parameter schedulers: ``begin < max_epochs`` by epoch, ``begin < max_iters`` by iteration (``step``
+  sets a value only at ``begin <= step < end``): past it the scheduler never sets a value.
+* mmdet ``PipelineSwitchHook``: ``switch_epoch < max_epochs`` (it switches before epoch ``switch_epoch``);
+  ``MeanTeacherHook`` / ``CheckInvalidLossHook``: ``interval <= max_iters`` (``(iter + 1) % interval``: the teacher
+  never updated, the loss never checked).
+* mmengine ``EpochBasedTrainLoop`` / ``IterBasedTrainLoop`` (``train_loop.val_begin``): ``val_begin <= max_epochs`` /
+  ``max_iters`` (it validates after epoch ``n >= val_begin``): past it the run never validates.
+
 Left out: mmdet ``CutOut``'s ``cutout_ratio`` / ``cutout_shape`` (held as ``candidates``, each (w, h) pair free),
 mmcv ``RandomFlip``'s ``len(prob) == len(direction)`` (a list of another length is refused by the shape check).
+Of the settings past the run's length, those the run does not ignore: a ``LoggerHook`` ``interval`` above an epoch's
+iterations (it logs at each epoch's end anyway), a ``CheckpointHook`` ``interval`` or
+``save_begin`` past the run (``save_last`` saves the last one), a loop's ``val_interval`` (it validates at the last
+epoch anyway), a scheduler's ``end`` (``inf`` is its default), a ``YOLOXModeSwitchHook`` ``num_last_epochs`` above
+``max_epochs`` (it switches at the first epoch); and those counted against another length than the run's: a
+``MemoryProfilerHook`` ``interval`` (iterations within an epoch), a ``DetVisualizationHook`` ``interval`` (validation
+images), an ``EarlyStoppingHook`` ``patience`` (validations, which ``val_begin`` / ``val_interval`` /
+``dynamic_intervals`` count: a patience above them never stops the run, as a long patience does).
 """
 from __future__ import annotations
 
@@ -61,7 +84,10 @@ class Relation(NamedTuple):
     object holds: ``crop_type='absolute_range'`` written beside a held relative ``crop_size`` of (0.5, 0.3)).
     ``consequence``: what a run holding the broken pair would do (a clause of the refusal). ``constructor``: whether
     the class's constructor refuses the pair (named in the refusal only then: mmcv's ``RandomResize`` asserts its
-    ``ratio_range`` only when it draws, its ``Resize`` takes a ``scale_factor`` beside a ``scale``)."""
+    ``ratio_range`` only when it draws, its ``Resize`` takes a ``scale_factor`` beside a ``scale``). ``run``: the
+    run's lengths the test also takes, after the settings (``'max_epochs'``, ``'max_iters'``: :func:`run_length`, the
+    runner's train loop at a trunk start, ``train_cfg`` at the start-up check); where one is not known (a stand-in
+    runner without it) the relation is not held."""
 
     settings: tuple[str, ...]
     test: Callable[..., bool]
@@ -70,6 +96,7 @@ class Relation(NamedTuple):
     reads: tuple[str, ...] = ()
     consequence: str = ''
     constructor: bool = True
+    run: tuple[str, ...] = ()
 
 
 def _applies(relation: Relation, held: Mapping[str, Any] | Sequence[str]) -> bool:
@@ -136,11 +163,40 @@ _MAGS = Relation(('min_mag', 'max_mag'), _ordered(), 'min_mag <= max_mag',
                              '(the highest level the weakest); without a level (level=None) drawn as from the swapped '
                              'pair, silently')
 #: the cosine schedulers read ``eta_min`` only where ``eta_min_ratio`` is None: a written ``eta_min`` beside a ratio
-#: changed nothing, and ``eta_min=None`` without one stopped the run at its next step (``None`` in arithmetic)
+#: changed nothing, and ``eta_min=None`` without one stopped the run at its next step (``None`` in arithmetic).
+#: ``CosineRestartParamScheduler`` asserts exactly one set; ``CosineAnnealingParamScheduler`` asserts only "not both
+#: set" and, given both None, sets ``eta_min = 0.`` itself (annealing to 0): a write of None skips that default
 _ETA = Relation(('eta_min', 'eta_min_ratio'), _exactly_one_set,
                 'exactly one of eta_min and eta_min_ratio set (the other None)',
                 consequence='an eta_min written beside a ratio would change nothing (the ratio is read), and both None '
                             'would stop the run at the next scheduler step (None in arithmetic)')
+_ETA_NOT_BOTH = Relation(('eta_min', 'eta_min_ratio'), lambda eta, ratio: eta is None or ratio is None,
+                         'not both of eta_min and eta_min_ratio set',
+                         consequence='the written eta_min would change nothing (the ratio is read)')
+_ETA_NOT_NEITHER = Relation(('eta_min', 'eta_min_ratio'), lambda eta, ratio: eta is not None or ratio is not None,
+                            'eta_min or eta_min_ratio set (not both None)',
+                            consequence='the next scheduler step would stop the run (None in arithmetic): given both '
+                                        'None its constructor anneals to eta_min=0, which a write of None after it '
+                                        'does not do (write eta_min=0.0 for that)',
+                            constructor=False)
+
+
+def _within(strict: bool) -> Callable[[Any, Any], bool]:
+    """``value < length`` (``strict``) or ``value <= length``; true where either is not a number (not judged)."""
+    def test(value: Any, length: Any) -> bool:
+        if not (_number(value) and _number(length)):
+            return True
+        return value < length if strict else value <= length
+    return test
+
+
+def _by_epoch(owner: Any) -> bool:
+    return bool(getattr(owner, 'by_epoch', False))
+
+
+#: the end of the consequence of a setting past the run's length (where mmengine checks one, as ``EMAHook`` does,
+#: it is in ``before_train``, before any write)
+_NEVER = ' (the run ends first), silently'
 
 #: ``{'<package>.<class>': relations}`` (module docstring); every class of the owner's MRO with an entry adds its own.
 CONSTRUCTOR_RELATIONS: dict[str, tuple[Relation, ...]] = {
@@ -184,10 +240,21 @@ CONSTRUCTOR_RELATIONS: dict[str, tuple[Relation, ...]] = {
                              'scale_factor None where scale is set (read only without a scale)',
                              lambda owner: getattr(owner, 'scale', None) is not None,
                              consequence='the written scale_factor would change nothing', constructor=False)),
+    # a begin at or past the run's last step (epochs by_epoch, else iterations; _ParamScheduler.step sets a value at
+    # begin <= step < end, the value of step k trained on in epoch / iteration k) never steps
     'mmengine._ParamScheduler': (Relation(('begin', 'end'), _ordered(strict=True), 'begin < end',
                                           consequence='the scheduler would never step again (it steps only at '
-                                                      'begin <= step < end), silently'),),
-    'mmengine.CosineAnnealingParamScheduler': (_ETA,),
+                                                      'begin <= step < end), silently'),
+                                 Relation(('begin',), _within(strict=True), 'begin < max_epochs (a scheduler by epoch)',
+                                          _by_epoch, ('by_epoch',), 'the scheduler would never set a value (it '
+                                          'steps from epoch begin on; the run ends first), silently', False,
+                                          ('max_epochs',)),
+                                 Relation(('begin',), _within(strict=True),
+                                          'begin < max_iters (a scheduler by iteration)',
+                                          lambda owner: not _by_epoch(owner), ('by_epoch',),
+                                          'the scheduler would never set a value (it steps from iteration begin on; '
+                                          'the run ends first), silently', False, ('max_iters',))),
+    'mmengine.CosineAnnealingParamScheduler': (_ETA_NOT_BOTH, _ETA_NOT_NEITHER),
     'mmengine.CosineRestartParamScheduler': (_ETA,),
     'automl_mm.RandomResizedCrop': (_pair('crop_ratio_range', _SWAPPED),),
     # mmdet's GHMC / GHMR register their acc_sum buffer only when built with momentum > 0; forward reads it wherever
@@ -214,7 +281,42 @@ CONSTRUCTOR_RELATIONS: dict[str, tuple[Relation, ...]] = {
                                   'iterations: a written begin_epoch changes nothing; write begin_iter)',
                                   lambda owner: not getattr(owner, 'enabled_by_epoch', True),
                                   consequence='the written begin_epoch would change nothing, silently',
-                                  constructor=False)),
+                                  constructor=False),
+                         # _ema_started: epoch + 1 >= begin_epoch (iter + 1 >= begin_iter), the last epoch being
+                         # max_epochs - 1; mmengine asserts these in before_train only, before any write
+                         Relation(('begin_epoch',), _within(strict=False), 'begin_epoch <= max_epochs',
+                                  lambda owner: getattr(owner, 'enabled_by_epoch', False),
+                                  consequence='the EMA would never start (the run ends first), so the run '
+                                              'would validate and save the trained weights as without an EMA, '
+                                              'silently',
+                                  constructor=False, run=('max_epochs',)),
+                         Relation(('begin_iter',), _within(strict=False), 'begin_iter <= max_iters',
+                                  lambda owner: not getattr(owner, 'enabled_by_epoch', True),
+                                  consequence='the EMA would never start (the run ends first), so the run '
+                                              'would validate and save the trained weights as without an EMA, '
+                                              'silently',
+                                  constructor=False, run=('max_iters',))),
+    # mmdet's PipelineSwitchHook switches at before_train_epoch where epoch >= switch_epoch (epochs 0 .. max - 1)
+    'mmdet.PipelineSwitchHook': (Relation(('switch_epoch',), _within(strict=True), 'switch_epoch < max_epochs',
+                                          consequence='the pipeline would never switch' + _NEVER, constructor=False,
+                                          run=('max_epochs',)),),
+    # mmdet's MeanTeacherHook updates the teacher where (iter + 1) % interval == 0, CheckInvalidLossHook checks the
+    # loss there (every_n_train_iters): an interval past the run's iterations never comes
+    'mmdet.MeanTeacherHook': (Relation(('interval',), _within(strict=False), 'interval <= max_iters',
+                                       consequence='the teacher would never be updated from the student (the run '
+                                                   'ends first; it would stay the copy made at the start), '
+                                                   'silently', constructor=False,
+                                       run=('max_iters',)),),
+    'mmdet.CheckInvalidLossHook': (Relation(('interval',), _within(strict=False), 'interval <= max_iters',
+                                            consequence='the loss would never be checked' + _NEVER,
+                                            constructor=False, run=('max_iters',)),),
+    # mmengine's loops validate after an epoch (iteration) n where n >= val_begin, n counting 1 .. max
+    'mmengine.EpochBasedTrainLoop': (Relation(('val_begin',), _within(strict=False), 'val_begin <= max_epochs',
+                                              consequence='the run would never validate' + _NEVER, constructor=False,
+                                              run=('max_epochs',)),),
+    'mmengine.IterBasedTrainLoop': (Relation(('val_begin',), _within(strict=False), 'val_begin <= max_iters',
+                                             consequence='the run would never validate' + _NEVER, constructor=False,
+                                             run=('max_iters',)),),
 }
 
 
@@ -293,13 +395,36 @@ def relation_problem(runner: Any, values: Mapping[str, Any] | Sequence[str]) -> 
             if relation.when is not None and not relation.when(_Overlaid(entry.owner, entry.held)):
                 continue
             read = [_read(entry.held, entry.owner, setting) for setting in relation.settings]
-            if relation.test(*read):
+            lengths = [run_length(runner, name) for name in relation.run]
+            if any(found is None for found in lengths):
+                continue  # the run's length is not known here: held where it is (at each trunk start)
+            if relation.test(*read, *(value for _, value in lengths)):
                 continue
-            pairs = ' and '.join(f'{entry.path}.{setting}={value!r}' for setting, value in
-                                 zip(relation.settings, read))
-            verb = 'break' if len(relation.settings) > 1 else 'breaks'
+            shown = [f'{entry.path}.{setting}={value!r}' for setting, value in zip(relation.settings, read)]
+            pairs = ' and '.join([*shown, *(f'{label}={value!r}' for label, value in lengths)])
+            verb = 'break' if len(shown) + len(lengths) > 1 else 'breaks'
             return f'{pairs} {verb} {relation.text}{_origin(key, relation, entry.owner)}: {relation.consequence}'
     return None
+
+
+def run_length(runner: Any, name: str) -> tuple[str, int] | None:
+    """``(label, value)`` of the run's length ``name`` (``'max_epochs'`` / ``'max_iters'``) as ``runner`` holds it
+    (a ``Runner``'s train loop; the start-up check's stand-in, ``train_cfg``'s value only where the config gives it),
+    the label naming where it comes from (``train_cfg.max_epochs``; an epoch-based loop's ``max_iters``, which no
+    config key holds, as ``max_iters (train_cfg.max_epochs=12 epochs of 100 iterations)``), else ``None``."""
+    try:
+        value = getattr(runner, name, None)
+        loop = getattr(runner, 'train_loop', None) if name == 'max_iters' else None
+    except Exception:  # noqa: BLE001  (a Runner whose train loop cannot be built here: the length is not known)
+        return None
+    if not _number(value) or value <= 0:  # a Runner without a built train loop gives 0
+        return None
+    from mmengine.runner import EpochBasedTrainLoop
+
+    if isinstance(loop, EpochBasedTrainLoop) and _number(getattr(loop, 'max_epochs', None)) and loop.max_epochs > 0:
+        return (f'max_iters (train_cfg.max_epochs={loop.max_epochs} epochs of {value // loop.max_epochs} '
+                'iterations)', value)
+    return f'train_cfg.{name}', value
 
 
 def _origin(key: str, relation: Relation, owner: Any) -> str:
@@ -383,7 +508,7 @@ def check_choice_relations(runner: Any, spaces: Sequence[Any]) -> None:
                         attribute = path.rsplit('.', 1)[-1]
                         if getattr(space, 'choices', None) is None and attribute in entry.held and \
                                 any(setting.startswith(f'{attribute}.') for setting in relation.settings):
-                            _refuse_gaussian(space, path, entry, relation, key)  # a whole pair from one Gaussian
+                            _refuse_gaussian(runner, space, path, entry, relation, key)  # a whole pair, one Gaussian
                         groups.setdefault((key, index), []).append((space, path))
     for (key, index), writers in groups.items():
         owners = list(dict.fromkeys(space for space, _ in writers))
@@ -410,7 +535,7 @@ def check_choice_relations(runner: Any, spaces: Sequence[Any]) -> None:
             for space, path in writers:
                 if getattr(space, 'choices', None) is None:  # a Gaussian among them: its image, not a choice
                     entry = _touched(runner, [path])[key]
-                    _refuse_gaussian(space, path, entry, relations_of(entry.owner)[index][1],
+                    _refuse_gaussian(runner, space, path, entry, relations_of(entry.owner)[index][1],
                                      relations_of(entry.owner)[index][0])
             drawn = ', '.join(f'{space.name!r} drawing {choice!r}' for space, choice in zip(owners, combo))
             raise ValueError(f'OHL spaces {drawn}: {found} (in a copy that drew them). Give choices that keep the '
@@ -450,13 +575,15 @@ def _image_ends(space: Any) -> list[float]:
     return [low, high]
 
 
-def _refuse_gaussian(space: Any, path: str, entry: _Touched, relation: Relation, key: str) -> None:
+def _refuse_gaussian(runner: Any, space: Any, path: str, entry: _Touched, relation: Relation, key: str) -> None:
     """Refuse a Gaussian space writing a side of a relation it can break (:func:`check_choice_relations`)."""
     from .value_ranges import TRANSFORM_IMAGES
 
     transform = getattr(space, 'transform', None)
-    held = ' and '.join(f'{entry.path}.{setting}={_read(entry.held, entry.owner, setting)!r}'
-                        for setting in relation.settings)
+    held = ' and '.join([*(f'{entry.path}.{setting}={_read(entry.held, entry.owner, setting)!r}'
+                           for setting in relation.settings),
+                         *(f'{found[0]}={found[1]!r}' for name in relation.run
+                           if (found := run_length(runner, name)) is not None)])
     raise ValueError(
         f'OHL space {space.name!r}: attribute path {path!r}: a Gaussian sample under transform='
         f'{transform!r} takes any value in {TRANSFORM_IMAGES.get(transform)}, so it breaks '

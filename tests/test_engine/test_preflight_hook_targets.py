@@ -4,6 +4,7 @@ not the config's order) and its draws held to the target's range there, before a
 only in every worker's ``AttributeSpace.setup``."""
 from __future__ import annotations
 
+import re
 from types import SimpleNamespace
 
 import pytest
@@ -173,3 +174,32 @@ def test_one_start_computes_the_runner_s_hook_order_once(monkeypatch):
     cfg.custom_hooks.pop()
     build_check(cfg)  # no hooks.<i> path, no relation to a hook: not computed
     assert computed == []
+
+
+@pytest.mark.parametrize('begin, train_cfg, label', [
+    ('begin_epoch', dict(type='EpochBasedTrainLoop', max_epochs=12), 'train_cfg.max_epochs=12'),
+    ('begin_iter', dict(type='IterBasedTrainLoop', max_iters=12), 'train_cfg.max_iters=12')])
+def test_the_launch_check_refuses_an_ema_begin_past_train_cfgs_length_naming_both(begin, train_cfg, label):
+    # an EMAHook begin_epoch written past max_epochs never started the EMA (mmengine asserts it in before_train,
+    # before any write): the run was as without an EMA, silently
+    from automl_mm.engine.preflight_ohl_build import check_config_relations
+    from automl_mm.engine.preflight_walk import ConfigCheckError
+
+    ema = dict(type='EMAHook', momentum=0.001, **{begin: 2})
+
+    def case(value, cfg_train):
+        entry = dict(type='SetAttributesHook', values={'hooks.0.momentum': 0.001})
+        built = [HOOKS.build(ema), HOOKS.build(entry)]
+        index = next(i for i, (_, hook) in enumerate(runner_hook_order(
+            Config(dict(default_hooks=dict(), custom_hooks=[ema, entry])), built)) if type(hook).__name__ == 'EMAHook')
+        entry = dict(entry, values={f'hooks.{index}.{begin}': value})
+        cfg = Config(dict(default_hooks=dict(), custom_hooks=[ema, entry], **cfg_train))
+        check_config_relations(cfg, [built[0], HOOKS.build(entry)], torch.nn.Linear(1, 1), None, None)
+        return index
+
+    case(12, dict(train_cfg=train_cfg))  # the last epoch (iteration) starts it
+    case(13, {})  # no train_cfg: the length is the workers' runner's
+    with pytest.raises(ConfigCheckError, match=rf'^custom_hooks\[1\] \(SetAttributesHook\): .*hooks\.\d+\.{begin}=13 '
+                                               rf'and {re.escape(label)} break {begin} <= max_\w+ .*EMA would never '
+                                               r'start'):
+        case(13, dict(train_cfg=train_cfg))

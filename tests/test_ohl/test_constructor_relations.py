@@ -8,6 +8,7 @@ Each row writes a good and a bad pair in both orders: the verdict is the pair's,
 from __future__ import annotations
 
 import re
+from collections import Counter
 from types import SimpleNamespace
 
 import pytest
@@ -111,8 +112,16 @@ NONE_ROWS = {
                                                         r'scale_factor would change nothing'),
     'mmengine.CosineAnnealingParamScheduler/eta_min': (
         lambda: _cosine('CosineAnnealingLR', T_max=10, eta_min_ratio=0.1), {'eta_min': 0.01, 'eta_min_ratio': None},
-        {'eta_min': 0.01}, r't\.eta_min=0\.01 and t\.eta_min_ratio=0\.1 break exactly one of eta_min and eta_min_ratio '
-                           r'set \(the other None\), which mmengine\.CosineAnnealingParamScheduler'),
+        {'eta_min': 0.01}, r't\.eta_min=0\.01 and t\.eta_min_ratio=0\.1 break not both of eta_min and eta_min_ratio '
+                           r'set, which mmengine\.CosineAnnealingParamScheduler checks in its constructor'),
+    # its constructor takes both None as eta_min=0 (it does not refuse them): a write of None is refused as what it
+    # does then, naming no constructor check
+    'mmengine.CosineAnnealingParamScheduler/eta_min#2': (
+        lambda: _cosine('CosineAnnealingLR', T_max=10, eta_min=0.0), {'eta_min': None, 'eta_min_ratio': 0.1},
+        {'eta_min': None}, r't\.eta_min=None and t\.eta_min_ratio=None break eta_min or eta_min_ratio set \(not both '
+                           r'None\) \(CosineAnnealingLR, mmengine\.CosineAnnealingParamScheduler\): the next scheduler '
+                           r'step would stop the run \(None in arithmetic\): given both None its constructor anneals '
+                           r'to eta_min=0'),
     'mmengine.CosineRestartParamScheduler/eta_min': (
         lambda: _cosine('CosineRestartLR', periods=[5, 5], restart_weights=[1, 1], eta_min=0.0),
         {'eta_min_ratio': 0.1, 'eta_min': None}, {'eta_min': None},
@@ -171,9 +180,19 @@ def test_a_setting_read_only_where_another_is_none_is_held_with_it(row):
         check_written_relations(SimpleNamespace(t=build()), {f't.{a}': v for a, v in bad.items()}, 'hook')
 
 
+def _table_keys():
+    """``<table key>/<first setting's attribute>`` of each relation, ``#<n>`` on the n-th of one class and attribute."""
+    seen, keys = Counter(), set()
+    for key, relations in CONSTRUCTOR_RELATIONS.items():
+        for relation in relations:
+            name = f'{key}/{relation.settings[0].split(".")[0]}'
+            seen[name] += 1
+            keys.add(name if seen[name] == 1 else f'{name}#{seen[name]}')
+    return keys
+
+
 def test_every_relation_of_the_table_has_a_row():
-    assert set(ROWS) | set(NONE_ROWS) == {f'{key}/{relation.settings[0].split(".")[0]}'
-                         for key, relations in CONSTRUCTOR_RELATIONS.items() for relation in relations}
+    assert set(ROWS) | set(NONE_ROWS) | set(RUN_ROWS) == _table_keys()
 
 
 @pytest.mark.parametrize('row', sorted(ROWS))
@@ -460,3 +479,102 @@ def test_a_ghm_loss_built_with_a_momentum_takes_another():
     runner = SimpleNamespace(t=_ghm('GHMC', 0.75))
     set_attribute(runner, 't.momentum', 0.5)
     check_relations(runner, ['t.momentum'], 'OHL trunk 3')
+
+
+def _bare(cls, **attributes):
+    obj = object.__new__(cls)
+    obj.__dict__.update(attributes)
+    return obj
+
+
+def _step(by_epoch):
+    from mmengine.optim import StepLR
+
+    optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
+    return StepLR(optimizer, step_size=5, begin=0, end=1000, by_epoch=by_epoch)
+
+
+def _mmdet_hook(name, **kwargs):
+    from mmdet.engine import hooks
+
+    return getattr(hooks, name)(**kwargs)
+
+
+def _loop(name, **attributes):
+    from mmengine import runner
+
+    return _bare(getattr(runner, name), **attributes)
+
+
+# A setting past the run's length, which the run then never reaches (mmengine's EMAHook asserts it in before_train
+# only, before any write): '<table key>/<attribute>#<n>': (build the object, the attribute, the run's lengths, the
+# last value that the run reaches, the length's label in the refusal, the consequence's start)
+RUN_ROWS = {
+    'mmengine.EMAHook/begin_epoch#2': (lambda: _ema_hook(begin_epoch=2), 'begin_epoch', dict(max_epochs=12), 12,
+                                       'train_cfg.max_epochs', 'the EMA would never start'),
+    'mmengine.EMAHook/begin_iter#2': (lambda: _ema_hook(begin_iter=5), 'begin_iter', dict(max_iters=100), 100,
+                                      'train_cfg.max_iters', 'the EMA would never start'),
+    'mmengine._ParamScheduler/begin#2': (lambda: _step(True), 'begin', dict(max_epochs=12, max_iters=1200), 11,
+                                         'train_cfg.max_epochs', 'the scheduler would never set a value'),
+    'mmengine._ParamScheduler/begin#3': (lambda: _step(False), 'begin', dict(max_epochs=12, max_iters=500), 499,
+                                         'train_cfg.max_iters', 'the scheduler would never set a value'),
+    'mmdet.PipelineSwitchHook/switch_epoch': (lambda: _mmdet_hook('PipelineSwitchHook', switch_epoch=5,
+                                                                  switch_pipeline=[]),
+                                              'switch_epoch', dict(max_epochs=12), 11, 'train_cfg.max_epochs',
+                                              'the pipeline would never switch'),
+    'mmdet.MeanTeacherHook/interval': (lambda: _mmdet_hook('MeanTeacherHook'), 'interval', dict(max_iters=100), 100,
+                                       'train_cfg.max_iters', 'the teacher would never be updated'),
+    'mmdet.CheckInvalidLossHook/interval': (lambda: _mmdet_hook('CheckInvalidLossHook'), 'interval',
+                                            dict(max_iters=100), 100, 'train_cfg.max_iters',
+                                            'the loss would never be checked'),
+    'mmengine.EpochBasedTrainLoop/val_begin': (lambda: _loop('EpochBasedTrainLoop', val_begin=1), 'val_begin',
+                                               dict(max_epochs=12), 12, 'train_cfg.max_epochs',
+                                               'the run would never validate'),
+    'mmengine.IterBasedTrainLoop/val_begin': (lambda: _loop('IterBasedTrainLoop', val_begin=1), 'val_begin',
+                                              dict(max_iters=100), 100, 'train_cfg.max_iters',
+                                              'the run would never validate'),
+}
+
+
+@pytest.mark.parametrize('row', sorted(RUN_ROWS))
+def test_a_setting_past_the_runs_length_is_refused_naming_both_and_one_it_reaches_is_written(row):
+    """An ``EMAHook`` ``begin_epoch`` written past ``max_epochs`` never started the EMA: the run validated and saved
+    as without one, silently (mmengine asserts ``begin_epoch <= max_epochs`` in ``before_train`` only); a scheduler's
+    ``begin``, a ``PipelineSwitchHook``'s ``switch_epoch``, a teacher's update interval, a loop's ``val_begin``
+    past the run were as silently never reached."""
+    build, attribute, lengths, last, label, consequence = RUN_ROWS[row]
+    for value in (last, last - 1):
+        runner = SimpleNamespace(t=build(), **lengths)
+        check_written_relations(runner, {f't.{attribute}': value}, 'hook')
+        set_attribute(runner, f't.{attribute}', value)
+        check_relations(runner, [f't.{attribute}'], 'OHL trunk 3')
+    bad = last + 1
+    message = (rf'^hook: t\.{attribute}={bad} and {re.escape(label)}={lengths[label.split(".")[-1]]} break '
+               rf'{attribute} <=? max_\w+.* \({type(build()).__name__}, [\w.]+\): {consequence} .*silently$')
+    with pytest.raises(ValueError, match=message):
+        check_written_relations(SimpleNamespace(t=build(), **lengths), {f't.{attribute}': bad}, 'hook')
+    runner = SimpleNamespace(t=build(), **lengths)
+    set_attribute(runner, f't.{attribute}', bad)
+    at_trunk = message.replace('^hook', '^OHL trunk 3').replace('silently$', 'silently; nothing trained')
+    with pytest.raises(ValueError, match=at_trunk):
+        check_relations(runner, [f't.{attribute}'], 'OHL trunk 3')
+    # where the run's length is not known (a stand-in without it; a Runner without a train loop gives 0): not held
+    check_written_relations(SimpleNamespace(t=build()), {f't.{attribute}': bad}, 'hook')
+    check_written_relations(SimpleNamespace(t=build(), **{k: 0 for k in lengths}), {f't.{attribute}': bad}, 'hook')
+
+
+def test_an_epoch_loops_iterations_are_named_by_its_epochs_and_a_space_is_held_to_the_run():
+    """An epoch-based loop's ``max_iters`` is no config key: the refusal names the epochs it comes from; a space's
+    choices past the run are refused before the first trunk, a Gaussian on one too."""
+    loop = _loop('EpochBasedTrainLoop', _max_epochs=12, val_begin=1)
+    runner = SimpleNamespace(t=_mmdet_hook('MeanTeacherHook'), train_loop=loop, max_epochs=12, max_iters=1200)
+    with pytest.raises(ValueError, match=r't\.interval=1201 and max_iters \(train_cfg\.max_epochs=12 epochs of 100 '
+                                         r'iterations\)=1200 break interval <= max_iters'):
+        check_written_relations(runner, {'t.interval': 1201}, 'hook')
+    runner = SimpleNamespace(t=_ema_hook(begin_epoch=2), max_epochs=12)
+    space = AttributeSpace(dict(type='Categorical'), target='t.begin_epoch', choices=[2, 13], name='begin')
+    with pytest.raises(ValueError, match=r"OHL spaces 'begin' drawing 13: t\.begin_epoch=13 and train_cfg\.max_epochs"
+                                         r'=12 break begin_epoch <= max_epochs'):
+        check_choice_relations(runner, [space])
+    check_choice_relations(runner, [AttributeSpace(dict(type='Categorical'), target='t.begin_epoch', choices=[2, 12],
+                                                   name='begin')])
