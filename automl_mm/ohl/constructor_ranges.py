@@ -14,6 +14,8 @@ Sources (mmengine 0.10, mmdet 3.3, mmcv 2.1; each an ``assert`` or ``raise`` in 
 * EMA models: ``momentum`` in (0, 1) (mmengine's ``ExponentialMovingAverage``, inherited by
   ``MomentumAnnealingEMA`` and mmdet's ``ExpMomentumEMA``), their ``gamma`` > 0; mmdet's ``MeanTeacherHook``
   ``momentum`` in (0, 1); mmengine's ``EMAHook`` ``begin_iter`` / ``begin_epoch`` >= 0 (counts).
+* mmengine's ``LoggerHook``: ``interval`` and ``interval_exp_name`` >= 1 (``raise ValueError`` at <= 0; a hook's
+  ``every_n_*`` is False at 0, so a written 0 logged nothing, silently).
 * mmdet losses: ``KnowledgeDistillationKLDivLoss.T`` >= 1, ``VarifocalLoss.alpha`` >= 0; ``SmoothL1Loss`` /
   ``BalancedL1Loss`` ``beta`` > 0 (asserted at every forward: the copy that drew 0 stopped the run mid-trunk).
 * mmdet layers and task modules: ``DropBlock`` ``drop_prob`` in (0, 1], ``warmup_iters`` >= 0;
@@ -85,6 +87,7 @@ CONSTRUCTOR_RANGES: dict[str, dict[str, Range]] = {
     'mmdet.ExpMomentumEMA': dict(gamma=POSITIVE),
     'mmdet.MeanTeacherHook': dict(momentum=OPEN_UNIT),
     'mmengine.EMAHook': dict(begin_iter=NON_NEGATIVE, begin_epoch=NON_NEGATIVE),
+    'mmengine.LoggerHook': dict(interval=AT_LEAST_ONE, interval_exp_name=AT_LEAST_ONE),
     'mmdet.KnowledgeDistillationKLDivLoss': dict(T=AT_LEAST_ONE),
     'mmdet.VarifocalLoss': dict(alpha=NON_NEGATIVE),
     'mmdet.SmoothL1Loss': dict(beta=POSITIVE),
@@ -120,6 +123,7 @@ CONSTRUCTOR_RANGES: dict[str, dict[str, Range]] = {
 #: integers, whose integer check (:mod:`automl_mm.ohl.integer_settings`) their range does not lift.
 COUNTS: dict[str, frozenset[str]] = {
     'mmengine.EMAHook': frozenset({'begin_iter', 'begin_epoch'}),
+    'mmengine.LoggerHook': frozenset({'interval', 'interval_exp_name'}),
     'mmdet.DropBlock': frozenset({'warmup_iters'}),
     'mmdet.TaskAlignedAssigner': frozenset({'topk'}),
     'mmdet.IoUBalancedNegSampler': frozenset({'num_bins'}),

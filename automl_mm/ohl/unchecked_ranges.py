@@ -1,13 +1,13 @@
 """Ranges of settings whose constructors check nothing, held against every OHL write of them.
 
 mmdet's losses, samplers and assigners, its heads' ``test_cfg`` and mmengine's / mmdet's hooks keep most numbers as
-given: ``FocalLoss(gamma=-1.0)`` builds and trains with the focusing inverted, ``RandomSampler(pos_fraction=1.5)``
-asks for more positives than the batch holds, a ``LoggerHook`` interval of 0 never logs. An OHL space or a replay
-hook writing such a value onto the built object trained something other than what was searched, silently, or stopped
-the run later. :data:`UNCHECKED_RANGES` gives, per class (matched along the owner's MRO by ``'<package>.<class>'``, as
-:data:`~automl_mm.ohl.constructor_ranges.CONSTRUCTOR_RANGES`) and attribute, the range of a number written there and
-why the values outside it go wrong (the source: mmdet 3.3, mmengine 0.10, torch); :data:`TEST_CFG_RANGES` those
-of the keys of a head's or detector's ``test_cfg`` and ``train_cfg`` (``model.roi_head.test_cfg.score_thr``,
+given: ``FocalLoss(gamma=-1.0)`` builds and trains with the focusing inverted, ``RandomSampler(pos_fraction=1.5)`` asks
+for more positives than the batch holds, a ``CheckInvalidLossHook`` interval of 0 never checks. An OHL space or a replay
+hook writing such a value onto the built object trained something other than what was searched, silently, or stopped the
+run later. :data:`UNCHECKED_RANGES` gives, per class (matched along the owner's MRO by ``'<package>.<class>'``, as
+:data:`~automl_mm.ohl.constructor_ranges.CONSTRUCTOR_RANGES`) and attribute, the range of a number written there and why
+the values outside it go wrong (the source: mmdet 3.3, mmengine 0.10, torch); :data:`TEST_CFG_RANGES` those of the keys
+of a head's or detector's ``test_cfg`` and ``train_cfg`` (``model.roi_head.test_cfg.score_thr``,
 ``model.test_cfg.rcnn.nms.iou_threshold``, ``model.train_cfg.rpn_proposal.max_per_img``).
 :func:`~automl_mm.ohl.value_ranges.attribute_range` reads both.
 
@@ -75,13 +75,13 @@ _INTERVAL = (AT_LEAST_ONE, "every n iterations or epochs: mmengine's Hook.every_
 #:   pos_iou_thr``, ``< neg_iou_thr``, ``>= min_pos_iou``; ``ApproxMaxIoUAssigner`` and ``MultiInstanceAssigner``
 #:   inherit it), ``grid_assigner.py`` (``GridAssigner.assign``: the same comparisons), ``atss_assigner.py``
 #:   (``ATSSAssigner.assign``: ``distances.topk(min(self.topk, priors_per_level))``).
-#: * ``mmengine/hooks/hook.py`` (``every_n_epochs`` / ``every_n_train_iters`` / ``every_n_inner_iters``: False for
-#:   ``n <= 0``), read by ``LoggerHook.after_*_iter`` (whose constructor refuses an interval <= 0),
-#:   mmdet's ``CheckInvalidLossHook`` and ``MemoryProfilerHook``; ``mmdet/engine/hooks/mean_teacher_hook.py``
-#:   (``after_train_iter``: ``(runner.iter + 1) % self.interval``, a ZeroDivisionError at 0),
-#:   ``mmengine/hooks/early_stopping_hook.py`` (``after_val_epoch``: ``self.wait_count >= self.patience`` after
-#:   ``wait_count += 1``) and
-#:   ``visualization_hook.py`` (``DetVisualizationHook.after_val_iter``: ``% self.interval``; ``score_thr`` a score).
+#: * ``mmengine/hooks/hook.py`` (``every_n_epochs`` / ``every_n_train_iters`` / ``every_n_inner_iters``: False for ``n
+#:   <= 0``), read by mmdet's ``CheckInvalidLossHook`` and ``MemoryProfilerHook`` (mmengine's ``LoggerHook`` reads it
+#:   too, but its constructor refuses an ``interval`` <= 0: ``constructor_ranges``);
+#:   ``mmdet/engine/hooks/mean_teacher_hook.py`` (``after_train_iter``: ``(runner.iter + 1) % self.interval``, a
+#:   ZeroDivisionError at 0), ``mmengine/hooks/early_stopping_hook.py`` (``after_val_epoch``: ``self.wait_count >=
+#:   self.patience`` after ``wait_count += 1``) and ``visualization_hook.py`` (``DetVisualizationHook.after_val_iter``:
+#:   ``% self.interval``; ``score_thr`` a score).
 UNCHECKED_RANGES: dict[str, dict[str, tuple[Interval, str]]] = {
     'mmdet.FocalLoss': dict(gamma=_GAMMA, alpha=_FOCAL_ALPHA),
     'mmdet.FocalCustomLoss': dict(gamma=_GAMMA, alpha=_FOCAL_ALPHA),
@@ -115,7 +115,6 @@ UNCHECKED_RANGES: dict[str, dict[str, tuple[Interval, str]]] = {
     'mmdet.GridAssigner': dict(pos_iou_thr=_IOU, neg_iou_thr=_IOU, min_pos_iou=_IOU),
     'mmdet.ATSSAssigner': dict(topk=(AT_LEAST_ONE, 'the candidates kept per level: at 0 no prior is a candidate '
                                                    'and every one is negative, below 0 torch.topk raises')),
-    'mmengine.LoggerHook': dict(interval=_INTERVAL),
     'mmdet.CheckInvalidLossHook': dict(interval=_INTERVAL),
     'mmdet.MemoryProfilerHook': dict(interval=_INTERVAL),
     'mmdet.MeanTeacherHook': dict(interval=(AT_LEAST_ONE, 'the teacher is updated every interval iterations: 0 '
@@ -133,7 +132,6 @@ UNCHECKED_RANGES: dict[str, dict[str, tuple[Interval, str]]] = {
 COUNTS: dict[str, frozenset[str]] = {
     'mmdet.BaseSampler': frozenset({'num'}),
     'mmdet.ATSSAssigner': frozenset({'topk'}),
-    'mmengine.LoggerHook': frozenset({'interval'}),
     'mmdet.CheckInvalidLossHook': frozenset({'interval'}),
     'mmdet.MemoryProfilerHook': frozenset({'interval'}),
     'mmdet.MeanTeacherHook': frozenset({'interval'}),

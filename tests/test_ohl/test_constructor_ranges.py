@@ -42,7 +42,7 @@ from mmdet.models.layers import DropBlock, ExpMomentumEMA
 from mmdet.models.losses import BalancedL1Loss, KnowledgeDistillationKLDivLoss, SmoothL1Loss, VarifocalLoss
 from mmdet.models.task_modules import IoUBalancedNegSampler, TaskAlignedAssigner
 from mmdet.models.trackers import QuasiDenseTracker
-from mmengine.hooks import EMAHook
+from mmengine.hooks import EMAHook, LoggerHook
 from mmengine.model import ExponentialMovingAverage, MomentumAnnealingEMA
 from torch import nn
 
@@ -86,6 +86,8 @@ ROWS = [
     ('MeanTeacherHook-momentum', lambda: MeanTeacherHook(), 'momentum', 1.5, 0.01, '(0, 1)'),
     ('EMAHook-begin_iter', EMAHook, 'begin_iter', -1, 100, '[0, inf)'),
     ('EMAHook-begin_epoch', EMAHook, 'begin_epoch', -1, 3, '[0, inf)'),
+    ('LoggerHook-interval', LoggerHook, 'interval', -1, 20, '[1, inf)'),
+    ('LoggerHook-interval_exp_name', LoggerHook, 'interval_exp_name', 0, 500, '[1, inf)'),
     ('distillation-T', lambda: KnowledgeDistillationKLDivLoss(), 'T', 0.5, 4.0, '[1, inf)'),
     ('Varifocal-alpha', lambda: VarifocalLoss(), 'alpha', -0.1, 0.5, '[0, inf)'),
     ('SmoothL1-beta', lambda: SmoothL1Loss(), 'beta', 0.0, 0.5, '(0, inf)'),
@@ -188,7 +190,7 @@ def _floated(value):
 
 
 # the rows of a count (named, not read from COUNTS: dropping an entry there turns its row red)
-COUNT_IDS = {'EMAHook-begin_iter', 'EMAHook-begin_epoch',
+COUNT_IDS = {'EMAHook-begin_iter', 'EMAHook-begin_epoch', 'LoggerHook-interval', 'LoggerHook-interval_exp_name',
              'DropBlock-warmup_iters', 'TaskAligned-topk', 'IoUBalanced-num_bins', 'QDTrack-tracklet_frames',
              'QDTrack-backdrop_frames', 'ColorTransform-level', 'GeomTransform-level', 'RandomShift-max_shift_px',
              'CutOut-n_holes', 'RandomErasing-n_patches', 'CachedMosaic-max_cached_images',

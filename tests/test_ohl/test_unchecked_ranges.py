@@ -50,7 +50,7 @@ from torch import nn
 
 from automl_mm.ohl.attribute_space import AttributeSpace
 from automl_mm.ohl.attributes import check_written_value, get_attribute, set_attribute
-from automl_mm.ohl.unchecked_ranges import COUNTS, TEST_CFG_RANGES, UNCHECKED_RANGES
+from automl_mm.ohl.unchecked_ranges import AT_LEAST_ONE, COUNTS, TEST_CFG_RANGES, UNCHECKED_RANGES, unchecked_range
 
 
 def _runner(obj):
@@ -126,7 +126,6 @@ ROWS = [
     *[(f'GridAssigner-{name}', lambda: GridAssigner(0.5, 0.4, iou_calculator=_IOU_CALCULATOR), name, 1.5, 0.2,
        '[0, 1]') for name in ('pos_iou_thr', 'neg_iou_thr', 'min_pos_iou')],
     ('ATSSAssigner-topk', lambda: ATSSAssigner(topk=9, iou_calculator=_IOU_CALCULATOR), 'topk', 0, 5, '[1, inf)'),
-    ('LoggerHook-interval', LoggerHook, 'interval', -1, 20, '[1, inf)'),
     ('CheckInvalidLossHook-interval', CheckInvalidLossHook, 'interval', 0, 10, '[1, inf)'),
     ('MemoryProfilerHook-interval', lambda: _bare(MemoryProfilerHook, interval=50), 'interval', 0, 10, '[1, inf)'),
     ('MeanTeacherHook-interval', MeanTeacherHook, 'interval', 0, 2, '[1, inf)'),
@@ -175,8 +174,7 @@ def test_every_table_entry_has_a_row():
     assert set(TEST_CFG_RANGES) <= {row[2].split('.')[-1] for row in ROWS if row[2].startswith('test_cfg.')}
 
 
-COUNT_IDS = {'RandomSampler-num', 'ATSSAssigner-topk',
-             'LoggerHook-interval', 'CheckInvalidLossHook-interval',
+COUNT_IDS = {'RandomSampler-num', 'ATSSAssigner-topk', 'CheckInvalidLossHook-interval',
              'MemoryProfilerHook-interval', 'MeanTeacherHook-interval', 'EarlyStoppingHook-patience',
              'DetVisualizationHook-interval', 'test_cfg-max_per_img'}
 
@@ -280,3 +278,18 @@ def test_a_checkpoint_interval_of_minus_one_is_mmengines_never():
     assert runner.obj.interval == -1
     with pytest.raises(ValueError, match=r'is not an integer'):
         set_attribute(runner, 'obj.interval', 2.5)
+
+
+def test_a_logger_hooks_interval_is_held_by_its_constructors_range_not_as_unchecked():
+    """mmengine's ``LoggerHook`` refuses an ``interval`` (and ``interval_exp_name``) <= 0 in its constructor: the
+    range is :data:`~automl_mm.ohl.constructor_ranges.CONSTRUCTOR_RANGES`'s, named as its check; the refusal is the
+    same."""
+    from automl_mm.ohl.constructor_ranges import constructor_range
+
+    hook = LoggerHook()
+    assert unchecked_range(hook, 'interval') is None
+    for name in ('interval', 'interval_exp_name'):
+        assert constructor_range(hook, name) == (AT_LEAST_ONE, f'LoggerHook.{name}, as mmengine.LoggerHook checks it')
+        with pytest.raises(ValueError, match=rf"'hooks\.0\.{name}': 0 lies outside \[1, inf\) \(LoggerHook\.{name}, as "
+                                             r'mmengine\.LoggerHook checks it\)'):
+            set_attribute(_runner(FocalLoss()), f'hooks.0.{name}', 0)
