@@ -5,6 +5,9 @@ when built with ``to_rgb=True`` (``Expand``'s default): ``Expand(mean=(10, 20, 3
 fills the canvas with it, channel by channel. A value written at ``...transforms.<i>.mean`` as it was, in the config's
 order (what an ``AttributeSpace`` exports to the config and a ``SetAttributesHook`` replays), filled each channel with
 another channel's value, and the history recorded a colour the images never had; ``mean.0`` wrote the last channel.
+mmengine's ``EarlyStoppingHook`` keeps ``min_delta`` negated under ``rule='less'``: a written 0.05 held as +0.05
+counted a loss up to 0.05 worse than the best as a gain (the meaning flipped), and the exported config's value
+would not have been the one searched.
 :data:`STORED_FORMS` names such settings; :func:`~automl_mm.ohl.attributes.set_attribute` stores a written value (a
 whole setting or one element of it, ``mean.0`` being the config's channel 0) as the constructor would have from that
 config value, and :func:`~automl_mm.ohl.attributes.get_attribute` reads it back in the config's form.
@@ -23,12 +26,21 @@ def _reversed_under_to_rgb(owner: Any, value: Any) -> Any:
     return value[::-1] if getattr(owner, 'to_rgb', False) and isinstance(value, (list, tuple, np.ndarray)) else value
 
 
+def _negated_under_less(owner: Any, value: Any) -> Any:
+    """``value`` negated where ``owner`` (mmengine's ``EarlyStoppingHook``) compares by ``rule='less'`` (its own
+    inverse): mmengine keeps ``min_delta if rule == 'greater' else -1 * min_delta``."""
+    number = isinstance(value, (int, float, np.number)) and not isinstance(value, bool)
+    return -value if number and getattr(owner, 'rule', None) == 'less' else value
+
+
 #: ``{class name (matched along the owner's MRO): {attribute: conversion}}``: the conversion takes ``(owner,
 #: value)`` and turns a config value into the stored one and the stored one back (mmdet 3.3
-#: ``datasets/transforms/transforms.py``: ``self.mean = mean[::-1]`` under ``to_rgb``).
+#: ``datasets/transforms/transforms.py``: ``self.mean = mean[::-1]`` under ``to_rgb``; mmengine 0.10
+#: ``hooks/early_stopping_hook.py``: ``self.min_delta = min_delta if rule == 'greater' else -1 * min_delta``).
 STORED_FORMS: dict[str, dict[str, Callable[[Any, Any], Any]]] = {
     'Expand': {'mean': _reversed_under_to_rgb},
     'RandomCenterCropPad': {'mean': _reversed_under_to_rgb, 'std': _reversed_under_to_rgb},
+    'EarlyStoppingHook': {'min_delta': _negated_under_less},
 }
 
 _NAMES = frozenset(name for forms in STORED_FORMS.values() for name in forms)

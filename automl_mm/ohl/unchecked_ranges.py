@@ -15,8 +15,7 @@ Left out, as any value is legal or the sentinel is the config's own: ``MaxIoUAss
 ``neg_pos_ub`` (-1: no bound), ``test_cfg.nms_pre`` (-1 or 0: keep all, by head), ``CheckpointHook.max_keep_ckpts``
 (-1: keep all) and ``interval`` (-1, its default, is mmengine's documented "never": only the last and best
 checkpoints are saved, as at any value <= 0), ``test_cfg.max_per_img`` where ``multiclass_nms`` or the like reads it
-(:data:`_MAX_PER_IMG_KEEPS_ALL`: -1 keeps every detection); ``EarlyStoppingHook.min_delta`` (held negated under
-``rule='less'``: its range is the rule's, a stored form this table does not model); a loss's ``loss_weight`` and
+(:data:`_MAX_PER_IMG_KEEPS_ALL`: -1 keeps every detection); a loss's ``loss_weight`` and
 ``class_weight`` (>= 0, held by
 :mod:`automl_mm.ohl.value_ranges` for every loss module: below 0 a loss or a class is ascended), automl_mm's own
 losses' label smoothing and the like (declared :class:`~automl_mm.models.losses.CheckedFloat` with their
@@ -80,8 +79,10 @@ _INTERVAL = (AT_LEAST_ONE, "every n iterations or epochs: mmengine's Hook.every_
 #:   too, but its constructor refuses an ``interval`` <= 0: ``constructor_ranges``);
 #:   ``mmdet/engine/hooks/mean_teacher_hook.py`` (``after_train_iter``: ``(runner.iter + 1) % self.interval``, a
 #:   ZeroDivisionError at 0), ``mmengine/hooks/early_stopping_hook.py`` (``after_val_epoch``: ``self.wait_count >=
-#:   self.patience`` after ``wait_count += 1``) and ``visualization_hook.py`` (``DetVisualizationHook.after_val_iter``:
-#:   ``% self.interval``; ``score_thr`` a score).
+#:   self.patience`` after ``wait_count += 1``; ``_check_stop_condition``: ``compare(self.best_score + self.min_delta,
+#:   current_score)`` counts no gain, else the score becomes the best; ``min_delta`` is held negated under
+#:   ``rule='less'`` and written in the config's form: ``stored_forms``) and ``visualization_hook.py``
+#:   (``DetVisualizationHook.after_val_iter``: ``% self.interval``; ``score_thr`` a score).
 UNCHECKED_RANGES: dict[str, dict[str, tuple[Interval, str]]] = {
     'mmdet.FocalLoss': dict(gamma=_GAMMA, alpha=_FOCAL_ALPHA),
     'mmdet.FocalCustomLoss': dict(gamma=_GAMMA, alpha=_FOCAL_ALPHA),
@@ -121,7 +122,11 @@ UNCHECKED_RANGES: dict[str, dict[str, tuple[Interval, str]]] = {
                                                           'stops the run with a division by zero')),
     'mmengine.EarlyStoppingHook': dict(patience=(AT_LEAST_ONE, 'the validations without improvement before the run '
                                                                'stops: the count reaches any value below 1 at the '
-                                                               'first one, so 0 or -3 stop as 1 does')),
+                                                               'first one, so 0 or -3 stop as 1 does'),
+                                       min_delta=(NON_NEGATIVE, "the margin a score must beat the best by to count as "
+                                                                "a gain, in the config's form under either rule: "
+                                                                'below 0 a worse score counts as a gain and becomes '
+                                                                'the best, so the run never stops for want of one')),
     'mmdet.DetVisualizationHook': dict(interval=(AT_LEAST_ONE, 'it draws every interval images: 0 stops the '
                                                                'validation with a division by zero'),
                                        score_thr=_PROB),

@@ -130,6 +130,11 @@ ROWS = [
     ('MemoryProfilerHook-interval', lambda: _bare(MemoryProfilerHook, interval=50), 'interval', 0, 10, '[1, inf)'),
     ('MeanTeacherHook-interval', MeanTeacherHook, 'interval', 0, 2, '[1, inf)'),
     ('EarlyStoppingHook-patience', lambda: EarlyStoppingHook(monitor='accuracy/top1'), 'patience', 0, 3, '[1, inf)'),
+    # min_delta in the config's form (mmengine holds it negated under rule='less'): below 0 either rule's meaning flips
+    ('EarlyStoppingHook-min_delta-greater', lambda: EarlyStoppingHook(monitor='accuracy/top1', min_delta=0.1),
+     'min_delta', -0.05, 0.05, '[0, inf)'),
+    ('EarlyStoppingHook-min_delta-less', lambda: EarlyStoppingHook(monitor='loss', min_delta=0.1), 'min_delta', -0.05,
+     0.05, '[0, inf)'),
     ('DetVisualizationHook-interval', lambda: _bare(DetVisualizationHook, interval=50, score_thr=0.3), 'interval',
      0, 10, '[1, inf)'),
     ('DetVisualizationHook-score_thr', lambda: _bare(DetVisualizationHook, interval=50, score_thr=0.3),
@@ -293,3 +298,23 @@ def test_a_logger_hooks_interval_is_held_by_its_constructors_range_not_as_unchec
         with pytest.raises(ValueError, match=rf"'hooks\.0\.{name}': 0 lies outside \[1, inf\) \(LoggerHook\.{name}, as "
                                              r'mmengine\.LoggerHook checks it\)'):
             set_attribute(_runner(FocalLoss()), f'hooks.0.{name}', 0)
+
+
+@pytest.mark.parametrize('monitor, scores', [('loss', (1.0, 0.97)), ('accuracy/top1', (0.5, 0.53))])
+def test_an_early_stopping_min_delta_is_written_in_the_configs_form_under_either_rule(monitor, scores):
+    """mmengine's ``EarlyStoppingHook`` holds ``min_delta`` negated under ``rule='less'`` (a loss): a written 0.05 was
+    held as +0.05 there, which counts a loss up to 0.05 worse than the best as a gain (the best drifts up and the run
+    never stops); -0.05 under ``'greater'`` did the same. Written in the config's form, 0.05 means what
+    ``min_delta=0.05`` means in the config: a gain of 0.03 is no gain; a negative one is refused."""
+    hook = EarlyStoppingHook(monitor=monitor, min_delta=0.1)
+    runner = _runner(hook)
+    assert get_attribute(runner, 'obj.min_delta') == [0.1]  # the config's form, whatever mmengine holds
+    set_attribute(runner, 'obj.min_delta', 0.05)
+    assert hook.min_delta == (-0.05 if monitor == 'loss' else 0.05)
+    hook.best_score = scores[0]
+    hook._check_stop_condition(scores[1])  # improved by 0.03 < min_delta: no gain
+    assert (hook.wait_count, hook.best_score) == (1, scores[0])
+    with pytest.raises(ValueError, match=r"'obj\.min_delta': -0\.05 lies outside \[0, inf\) \(EarlyStoppingHook\."
+                                         r'min_delta, the margin'):
+        set_attribute(runner, 'obj.min_delta', -0.05)
+    assert hook.min_delta == (-0.05 if monitor == 'loss' else 0.05)
