@@ -527,6 +527,38 @@ def check_value(runner: Any, path: str, value: Any) -> None:
             raise ValueError(f'attribute path {path!r}: {value!r} lies outside {interval} ({source})')
 
 
+#: The loops and loaders a run reads only to validate or test: a setting under them is used there, not in training.
+_TEST_HOLDERS = frozenset({'val_dataloader', 'test_dataloader', 'val_loop', 'test_loop', 'val_evaluator',
+                           'test_evaluator'})
+#: What a copy does with a value of a setting read at test time (a head's or detector's ``test_cfg``).
+TESTS_WITH_IT = ('predict with it (its reward at each trunk end and its validations would score the predictions of '
+                 'that value)')
+TRAINS_WITH_IT = 'train with it'
+
+
+def draw_use(runner: Any, path: str) -> str:
+    """What a copy that drew a value at ``path`` does with it, by the setting's use, completing "a copy that drew it
+    would ...": a setting read at test time (a ``test_cfg`` key, one under a val / test loader or loop) is predicted
+    with (:data:`TESTS_WITH_IT`), a hook's setting runs that hook (``run its LoggerHook with it``: its schedule or
+    threshold), any other is trained with (:data:`TRAINS_WITH_IT`). Several targets of other uses (a ``*`` path):
+    each, joined by "or"."""
+    from mmengine.hooks import Hook
+
+    from .attribute_paths import resolve_attribute
+
+    if path.split('.', 1)[0] in _TEST_HOLDERS:
+        return TESTS_WITH_IT
+    try:
+        settings = [(found.owner, found.setting) for found in _elements(runner, path)] or \
+            [(node, name) for node, name in resolve_attribute(runner, path) if isinstance(name, str)]
+    except ValueError:  # named by the path's own check
+        settings = []
+    uses = [TESTS_WITH_IT if name.split('.', 1)[0] == 'test_cfg' else
+            f'run its {type(owner).__name__} with it' if isinstance(owner, Hook) else TRAINS_WITH_IT
+            for owner, name in settings]
+    return ' or '.join(dict.fromkeys(uses)) or TRAINS_WITH_IT
+
+
 def check_draws(space: Any, runner: Any, path: str) -> None:
     """Refuse a space whose draws can leave the range of what ``path`` writes (:func:`target_ranges`): a Gaussian
     (no ``choices``) whose transform's image (:data:`TRANSFORM_IMAGES`) is not inside it, or a choice outside it;
@@ -535,7 +567,8 @@ def check_draws(space: Any, runner: Any, path: str) -> None:
 
     Raises:
         ValueError: ``OHL space '<name>': attribute path '<path>': ...``, naming the transform (or the choice), the
-            range and its source, and what to search instead.
+            range and its source, what a copy that drew it would do with it (:func:`draw_use`: train, predict, run a
+            hook) and what to search instead.
     """
     where = f'OHL space {space.name!r}: attribute path {path!r}'
     choices = getattr(space, 'choices', None)
@@ -548,6 +581,7 @@ def check_draws(space: Any, runner: Any, path: str) -> None:
     ranges = target_ranges(runner, path)
     if not ranges:
         return
+    use = draw_use(runner, path)
     for interval, source in ranges:
         if choices is not None:
             for value in choices:
@@ -556,7 +590,7 @@ def check_draws(space: Any, runner: Any, path: str) -> None:
                     [value] if isinstance(value, (int, float)) and not isinstance(value, bool) else []
                 if any(v is not None and not interval.contains(v) for v in numbers):
                     raise ValueError(f'{where}: choice {value!r} lies outside {interval} ({source}); a copy that '
-                                     f'drew it would train with it')
+                                     f'drew it would {use}')
             continue
         if not hasattr(getattr(space, 'distribution', None), 'mean') or hasattr(space.distribution, 'probs'):
             continue  # not a Gaussian
@@ -569,4 +603,4 @@ def check_draws(space: Any, runner: Any, path: str) -> None:
                'a Categorical distribution with choices inside it (e.g. choices=[0.8, 0.9, 0.95])')
         raise ValueError(f'{where}: a Gaussian sample under transform={transform!r} takes any value in {image}, '
                          f'which leaves {interval} ({source}) with positive probability; the copy that drew such a '
-                         f'value would train with it or stop the run at its trunk. Search it with {fix}')
+                         f'value would {use} or stop the run at its trunk. Search it with {fix}')

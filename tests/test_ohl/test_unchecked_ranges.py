@@ -318,3 +318,37 @@ def test_an_early_stopping_min_delta_is_written_in_the_configs_form_under_either
                                          r'min_delta, the margin'):
         set_attribute(runner, 'obj.min_delta', -0.05)
     assert hook.min_delta == (-0.05 if monitor == 'loss' else 0.05)
+
+
+@pytest.mark.parametrize('build, path, choice, use', [
+    (FocalLoss, 'obj.gamma', -1.0, 'train with it'),
+    (_Head, 'obj.train_cfg.rpn_proposal.max_per_img', 0, 'train with it'),  # the RPN reads it at each training step
+    (_Head, 'obj.test_cfg.score_thr', 1.5, 'predict with it (its reward at each trunk end and its validations would '
+                                           'score the predictions of that value)'),
+    (CheckInvalidLossHook, 'obj.interval', 0, 'run its CheckInvalidLossHook with it'),
+    (lambda: EarlyStoppingHook(monitor='loss'), 'obj.patience', 0, 'run its EarlyStoppingHook with it')])
+def test_a_choice_out_of_range_is_refused_with_what_a_copy_does_with_it_by_the_settings_use(build, path, choice, use):
+    """The refusal said "a copy that drew it would train with it" of a test_cfg's score_thr (read only to predict)
+    and of a hook's interval (its schedule) too; a Gaussian's refusal the same."""
+    from automl_mm.ohl.value_ranges import check_draws
+
+    runner = _runner(build())
+    space = AttributeSpace(dict(type='Categorical'), target=path, choices=[choice, choice + 1], name='s')
+    with pytest.raises(ValueError) as err:
+        check_draws(space, runner, path)  # a choice's range, after the write checks (check_choices) passed it
+    assert str(err.value).endswith(f'; a copy that drew it would {use}'), str(err.value)
+    if isinstance(choice, float):  # a real-valued setting: a Gaussian on it
+        gaussian = AttributeSpace(dict(type='DiagGaussian', mean=[0.0], std=0.1), target=path, name='g')
+        with pytest.raises(ValueError, match=rf'the copy that drew such a value would {re.escape(use)} or stop'):
+            gaussian.check_choices(runner, path)
+
+
+def test_a_setting_under_a_val_loader_is_refused_as_predicted_with():
+    from mmcv.transforms import RandomFlip
+
+    from automl_mm.ohl.value_ranges import TESTS_WITH_IT, check_draws
+
+    runner = SimpleNamespace(val_dataloader=SimpleNamespace(flip=RandomFlip(prob=0.5)))
+    space = AttributeSpace(dict(type='Categorical'), target='val_dataloader.flip.prob', choices=[1.5, 0.5], name='s')
+    with pytest.raises(ValueError, match=rf'a copy that drew it would {re.escape(TESTS_WITH_IT)}$'):
+        check_draws(space, runner, 'val_dataloader.flip.prob')
