@@ -81,8 +81,10 @@ else
 fi
 
 # Torch threads of each process, as tools/train.py's local launcher gives its workers (automl_mm.engine.launch
-# .worker_threads): OMP_NUM_THREADS where set, else the cores this script may run on (nproc: its CPU affinity) split
-# between the GPUS processes of this node, at least 1; MKL_NUM_THREADS the same where unset. torchrun alone sets
+# .worker_threads): OMP_NUM_THREADS where set, else the cores this script may use split between the GPUS processes
+# of this node, at least 1 (automl_mm/utils/cpus.py, the local launcher's own function: the CPU affinity, or the
+# cgroup v2 CPU quota where lower, which nproc does not see); MKL_NUM_THREADS the same where unset. Printed, as the
+# local launcher prints its count. torchrun alone sets
 # OMP_NUM_THREADS=1 where it is unset: on a machine with more cores than copies the same OHL config and seed gave
 # other rewards under this script than under `tools/train.py CONFIG` (a convolution's float sums follow the
 # thread count). With torchrun's named counts (auto, cpu, gpu, xpu) torchrun's own default stays.
@@ -93,13 +95,26 @@ if [[ -n "${OMP_NUM_THREADS:-}" && ! "$OMP_NUM_THREADS" =~ ^[[:space:]]*[+]?0*[1
   echo "$0: environment variable OMP_NUM_THREADS must be a positive integer, got '$OMP_NUM_THREADS'" >&2
   exit 2
 fi
-if [[ -z "${OMP_NUM_THREADS:-}" && "$GPUS" =~ ^[1-9][0-9]*$ ]]; then
-  _CORES=$(env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT nproc 2>/dev/null || getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1)
-  OMP_NUM_THREADS=$(( _CORES / 10#$GPUS > 1 ? _CORES / 10#$GPUS : 1 ))
-fi
 if [[ -n "${OMP_NUM_THREADS:-}" ]]; then
   OMP_NUM_THREADS=$(( 10#$(echo $OMP_NUM_THREADS | tr -d '+') ))
-  export OMP_NUM_THREADS MKL_NUM_THREADS=${MKL_NUM_THREADS:-$OMP_NUM_THREADS}
+  export OMP_NUM_THREADS
+fi
+if [[ "$GPUS" =~ ^[1-9][0-9]*$ ]]; then
+  # prints the threads of each process, then the line to show (AUTOML_MM_CGROUP_CPU_MAX: a file standing in for
+  # /sys/fs/cgroup/cpu.max, for the tests)
+  _THREADS=() && mapfile -t _THREADS < <("${PYTHON:-python}" "$ROOT/automl_mm/utils/cpus.py" "$(( 10#$GPUS ))" \
+                                          ${AUTOML_MM_CGROUP_CPU_MAX:+"$AUTOML_MM_CGROUP_CPU_MAX"} 2>/dev/null || true)
+  if [[ ${#_THREADS[@]} == 2 && "${_THREADS[0]}" =~ ^[1-9][0-9]*$ ]]; then
+    echo "$0: ${_THREADS[1]}"
+  else  # no python to ask (torchrun_run will say so): the affinity alone
+    _THREADS=($(env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT nproc 2>/dev/null || getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1))
+    _THREADS[0]=$(( _THREADS[0] / 10#$GPUS > 1 ? _THREADS[0] / 10#$GPUS : 1 ))
+  fi
+  OMP_NUM_THREADS=${OMP_NUM_THREADS:-${_THREADS[0]}}
+  export OMP_NUM_THREADS
+fi
+if [[ -n "${OMP_NUM_THREADS:-}" ]]; then
+  export MKL_NUM_THREADS=${MKL_NUM_THREADS:-$OMP_NUM_THREADS}
 fi
 
 # PYTHONPATH gets no empty entry when unset ("$ROOT:" put the working directory on sys.path, before site-packages)

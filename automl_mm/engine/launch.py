@@ -33,6 +33,7 @@ import torch.multiprocessing as mp
 from mmengine.logging import print_log
 
 from automl_mm.engine.tool_errors import as_local_worker_said
+from automl_mm.utils.cpus import quota_note, threads_line, usable_cpus  # usable_cpus: importable from here as before
 from automl_mm.utils.setup_env import REGISTERING_MODULES
 
 
@@ -64,16 +65,6 @@ def required_world_size(cfg: Any) -> int:
 #: (torch 2.14, after the modules above), paid once in the fork server instead. Last ``worker_preload_done``,
 #: which freezes the server's heap (:func:`automl_mm.utils.frozen_heap.freeze_imported_heap`).
 WORKER_PRELOAD = ('__main__', *REGISTERING_MODULES, 'torch._dynamo', 'automl_mm.engine.worker_preload_done')
-
-
-def usable_cpus() -> int:
-    """The cores this process may run on (its CPU affinity: ``taskset``, a benchmark's pinning, a cluster's
-    cgroup cpuset), not the machine's: 4 copies pinned to 2 of 16 cores got 4 threads each, 16 threads on 2
-    cores."""
-    try:
-        return max(1, len(os.sched_getaffinity(0)))
-    except AttributeError:  # platforms without sched_getaffinity (macOS)
-        return os.cpu_count() or 1
 
 
 def start_method() -> str:
@@ -516,10 +507,9 @@ def launch_local(cfg: Any, world_size: int, main: Callable[[str], None]) -> None
     # OMP_NUM_THREADS where set, else the cores split between the workers instead of oversubscribing them (GPU
     # workers too: each ran torch's default, every core, so N workers used N x cores threads).
     threads = worker_threads(world_size)
-    given = 'OMP_NUM_THREADS' if (os.environ.get('OMP_NUM_THREADS') or '').strip() else \
-        f'{usable_cpus()} usable cores split between them, as tools/dist_train.sh CONFIG {world_size} splits them'
-    print_log(f'starting {world_size} local worker processes, {threads} torch thread{"s" * (threads > 1)} each '
-              f'({given})', logger='current')
+    cores = None if (os.environ.get('OMP_NUM_THREADS') or '').strip() else usable_cpus()
+    print_log(threads_line(world_size, threads, cores, 'local', quota_note() if cores is not None else ''),
+              logger='current')
     os.makedirs(cfg.work_dir, exist_ok=True)
     # under the config's own name: mmengine names the experiment (every log's 'Exp name') and the work dir's
     # config copy after the file the runner is built from (it was 'launched_config' for every run)

@@ -19,6 +19,7 @@ def _line(tmp_path, monkeypatch, capsys) -> str:
 def test_the_split_of_the_cores_is_printed_with_the_script_that_gives_the_same(tmp_path, monkeypatch, capsys):
     monkeypatch.delenv('OMP_NUM_THREADS', raising=False)
     monkeypatch.setattr(launch, 'usable_cpus', lambda: 8)
+    monkeypatch.setattr(launch, 'quota_note', lambda: '')  # no cgroup CPU quota below the 8 (tests/test_utils_cpus.py)
     assert _line(tmp_path, monkeypatch, capsys).endswith(
         'starting 2 local worker processes, 4 torch threads each (8 usable cores split between them, as '
         'tools/dist_train.sh CONFIG 2 splits them)')

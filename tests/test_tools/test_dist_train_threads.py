@@ -8,6 +8,7 @@ from __future__ import annotations
 import os
 import os.path as osp
 import subprocess
+import sys
 
 import pytest
 
@@ -15,8 +16,10 @@ from automl_mm.engine.launch import worker_threads
 
 from conftest import REPO_ROOT
 
-#: a python that prints the threads the script exported instead of running torchrun
-FAKE = '#!/bin/sh\necho "OMP=${OMP_NUM_THREADS:-unset} MKL=${MKL_NUM_THREADS:-unset}"\n'
+#: a python that prints the threads the script exported instead of running torchrun (the script's count of the
+#: usable cores, automl_mm/utils/cpus.py, runs in this python)
+FAKE = (f'#!/bin/sh\ncase "$1" in */automl_mm/utils/cpus.py) exec {sys.executable} "$@";; esac\n'
+        'echo "OMP=${OMP_NUM_THREADS:-unset} MKL=${MKL_NUM_THREADS:-unset}"\n')
 
 
 def _threads(tmp_path, script: str, gpus: str, **env: str) -> subprocess.CompletedProcess:
@@ -26,8 +29,12 @@ def _threads(tmp_path, script: str, gpus: str, **env: str) -> subprocess.Complet
     base = {k: v for k, v in os.environ.items()
             if k not in ('OMP_NUM_THREADS', 'MKL_NUM_THREADS', 'PORT', 'MASTER_PORT', 'NNODES', 'MASTER_ADDR')}
     args = ['cfg.py', gpus] if script == 'dist_train.sh' else ['cfg.py', 'ckpt.pth', gpus]
-    return subprocess.run(['bash', osp.join(REPO_ROOT, 'tools', script), *args], capture_output=True, text=True,
+    proc = subprocess.run(['bash', osp.join(REPO_ROOT, 'tools', script), *args], capture_output=True, text=True,
                           env=dict(base, PYTHON=str(fake), **env), timeout=60)
+    # the threads line the script prints first (tests/test_tools/test_dist_threads_line.py), then the fake's
+    lines = proc.stdout.splitlines()
+    proc.line, proc.stdout = ('', proc.stdout) if len(lines) < 2 else (lines[0], '\n'.join(lines[1:]))
+    return proc
 
 
 @pytest.mark.parametrize('script', ['dist_train.sh', 'dist_test.sh'])

@@ -1,0 +1,113 @@
+"""The cores a process may use, and the threads line both launchers print (``tools/train.py``'s local launcher and
+``tools/dist_train.sh`` / ``dist_test.sh``).
+
+Standard library only, and runnable as a script without importing automl_mm (which imports torch and mmengine):
+``python automl_mm/utils/cpus.py PROCESSES`` is what ``tools/_torchrun.sh`` runs.
+"""
+from __future__ import annotations
+
+import os
+import sys
+
+#: The cgroup v2 CPU limit of this process's cgroup (a container's own cgroup): ``"$MAX $PERIOD"``, both in
+#: microseconds, or ``"max $PERIOD"`` for no limit.
+CGROUP_CPU_MAX = '/sys/fs/cgroup/cpu.max'
+
+
+def cgroup_cpu_quota(cpu_max: str | None = None) -> int | None:
+    """The whole cores the cgroup v2 CPU quota in ``cpu_max`` allows: ``ceil(quota / period)``, at least 1
+    (``"200000 100000"``: 2; ``"150000 100000"``: 2; ``"50000 100000"``: 1). ``None`` where there is no quota
+    (``"max 100000"``), or the file is missing, unreadable or not two positive integers (cgroup v1, or no cgroup
+    file system: nothing is known, so nothing is limited)."""
+    try:
+        with open(cpu_max or CGROUP_CPU_MAX) as f:
+            fields = f.read().split()
+    except (OSError, UnicodeDecodeError):
+        return None
+    if len(fields) != 2 or not all(field.isdigit() for field in fields):
+        return None  # "max 100000" (no quota) or malformed
+    quota, period = int(fields[0]), int(fields[1])
+    if quota < 1 or period < 1:
+        return None
+    return max(1, -(-quota // period))
+
+
+def affinity_cpus() -> int:
+    """The cores this process may be scheduled on (its CPU affinity: ``taskset``, a benchmark's pinning, a cluster's
+    cgroup cpuset), at least 1; the machine's count where the platform has no affinity (macOS)."""
+    try:
+        return max(1, len(os.sched_getaffinity(0)))
+    except AttributeError:
+        return os.cpu_count() or 1
+
+
+def usable_cpus(cpu_max: str | None = None) -> int:
+    """The cores this process may use: its CPU affinity (:func:`affinity_cpus`: 4 copies pinned to 2 of 16 cores got
+    4 threads each, 16 threads on 2 cores), or the cgroup v2 CPU quota (:func:`cgroup_cpu_quota`) where it is lower
+    (a container given 2 CPUs of a 64-core machine sees all 64 in its affinity and in ``nproc``).
+
+    Args:
+        cpu_max: The cgroup v2 ``cpu.max`` file to read the quota from (``None``: :data:`CGROUP_CPU_MAX`).
+    """
+    cores = affinity_cpus()
+    quota = cgroup_cpu_quota(cpu_max)
+    return cores if quota is None else min(cores, quota)
+
+
+def quota_note(cpu_max: str | None = None) -> str:
+    """``' (the CPU quota in /sys/fs/cgroup/cpu.max)'`` where that quota is what limits :func:`usable_cpus`, else
+    ``''``: said after the core count in the threads line."""
+    quota = cgroup_cpu_quota(cpu_max)
+    return f' (the CPU quota in {cpu_max or CGROUP_CPU_MAX})' if quota is not None and quota < affinity_cpus() else ''
+
+
+def threads_line(processes: int, threads: int, cores: int | None, launcher: str, note: str = '') -> str:
+    """What a launcher prints before its processes start: how many, their torch threads each, and where that count
+    comes from.
+
+    Args:
+        processes: The processes this launcher starts on this machine.
+        threads: The torch threads (``OMP_NUM_THREADS``) of each.
+        cores: The usable cores split between them; ``None`` where ``OMP_NUM_THREADS`` was set (and is used).
+        launcher: ``'local'`` (``tools/train.py CONFIG``'s workers) or ``'torchrun'`` (``tools/dist_train.sh`` /
+            ``dist_test.sh``).
+        note: Said after the core count (:func:`quota_note`).
+
+    Raises:
+        ValueError: ``launcher`` is neither.
+    """
+    if launcher not in ('local', 'torchrun'):
+        raise ValueError(f"launcher must be 'local' or 'torchrun', got {launcher!r}")
+    if cores is None:
+        given = 'OMP_NUM_THREADS'
+    else:
+        other = (f'tools/dist_train.sh CONFIG {processes} splits them' if launcher == 'local' else
+                 f'tools/train.py CONFIG splits them between its {processes} local worker{"s" * (processes != 1)}')
+        given = f'{cores} usable core{"s" * (cores != 1)}{note} split between them, as {other}'
+    plural = 'es' * (processes != 1)
+    what = f'local worker process{plural}' if launcher == 'local' else f'process{plural} on this node (torchrun)'
+    return f'starting {processes} {what}, {threads} torch thread{"s" * (threads != 1)} each ({given})'
+
+
+def _main(argv: list[str]) -> int:
+    """``cpus.py PROCESSES [CPU_MAX]``, for ``tools/_torchrun.sh``: prints the torch threads of each of PROCESSES
+    processes (``OMP_NUM_THREADS`` where set, a positive integer the script checked; else the usable cores split
+    between them, at least 1), then the threads line; exit 2 on a PROCESSES that is no positive integer."""
+    if len(argv) not in (1, 2) or not argv[0].isdigit() or int(argv[0]) < 1:
+        print(f'usage: cpus.py PROCESSES [CPU_MAX] (PROCESSES a positive integer), got {argv}', file=sys.stderr)
+        return 2
+    processes = int(argv[0])
+    cpu_max = argv[1] if len(argv) == 2 else None
+    given = (os.environ.get('OMP_NUM_THREADS') or '').strip()
+    if given:
+        threads, cores, note = int(given), None, ''
+    else:
+        cores = usable_cpus(cpu_max)
+        threads, note = max(1, cores // processes), quota_note(cpu_max)
+    print(threads)
+    print(threads_line(processes, threads, cores, 'torchrun', note))
+    return 0
+
+
+if __name__ == '__main__':
+    sys.exit(_main(sys.argv[1:]))
