@@ -21,7 +21,7 @@ from __future__ import annotations
 import itertools
 from typing import Any
 
-from automl_mm.utils.wording import a_type
+from automl_mm.utils.wording import a_name, a_type
 
 CHOICE_META_KEY = 'ohl_choice'
 
@@ -394,8 +394,9 @@ def count_dropped_draws(dataset: Any) -> None:
         try:
             pipeline.__class__ = _counting_class(type(pipeline))
         except TypeError as err:
-            raise TypeError(f'OHL-Auto-Aug: the pipeline of the dataset {type(obj).__name__} is a '
-                            f'{type(pipeline).__module__}.{type(pipeline).__qualname__}, whose class cannot be '
+            held = f'{type(pipeline).__module__}.{type(pipeline).__qualname__}'
+            raise TypeError(f'OHL-Auto-Aug: the pipeline of the dataset {type(obj).__name__} is {a_name(held)}, '
+                            'whose class cannot be '
                             f'switched to count the draws of images dropped after the policy ({err}); so those draws '
                             "would go uncounted. Build the dataset's pipeline as mmengine's Compose or a subclass "
                             'of it (a class without __slots__)') from None

@@ -11,6 +11,7 @@ import cv2
 import numpy as np
 
 from automl_mm.registry import AUGMENT_OPS
+from automl_mm.utils.wording import a_name
 
 from .annotations import _move_keypoints, _warp, _warp_boxes, _warp_masks, pixel_index_matrix, warp_group
 from .op_base import BaseAugmentOp, _check_img, extra_image_keys
@@ -214,7 +215,8 @@ def check_annotation_sizes(results: dict, height: int, width: int, owner: str) -
     if isinstance(array, list):  # PolygonMasks: coordinates, no pixels
         if (masks.height, masks.width) != (height, width):
             raise ValueError(
-                f"{owner}: results['gt_masks'] are PolygonMasks of a {masks.height} x {masks.width} image but the "
+                f"{owner}: results['gt_masks'] are PolygonMasks of {a_name(str(masks.height))} x {masks.width} "
+                "image but the "
                 f'image is {image}: their polygon coordinates are in the frame of that other image, and a '
                 "geometric element would move them with the image's matrix and clip them to the image as if they "
                 "were in its frame, so they would not outline the image's objects. Put the augmentation before the "

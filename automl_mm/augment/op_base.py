@@ -15,6 +15,8 @@ from typing import Any
 
 import numpy as np
 
+from automl_mm.utils.wording import a_name
+
 
 def cv2_max_channels() -> int:
     """The most channels of a uint8 image the installed OpenCV's Python bindings pass to a cv2 function: 128 under
@@ -320,7 +322,7 @@ def extra_image_keys(results: dict, img: np.ndarray, owner: str, *, same_size: b
     for key in keys:
         value = results[key]
         if not isinstance(value, np.ndarray) or value.dtype != np.uint8 or value.ndim not in (2, 3):
-            desc = f'a {value.dtype} array of shape {value.shape}' if isinstance(value, np.ndarray) else \
+            desc = f'{a_name(str(value.dtype))} array of shape {value.shape}' if isinstance(value, np.ndarray) else \
                 type(value).__name__
             raise ValueError(f"{owner}: results['{key}'] must be a uint8 (H, W) or (H, W, C) array like "
                              f"results['img'], to be transformed with it (a second image of the sample), got {desc}; "

@@ -12,6 +12,7 @@ from mmengine.dataset import BaseDataset
 
 from automl_mm.registry import DATASETS
 from automl_mm.utils.file_identity import FileIdentity, file_identity
+from automl_mm.utils.wording import a_type
 
 from .splits import (
     SingleLabelMixin,
@@ -84,7 +85,7 @@ def read_cifar_batch(path: str) -> tuple[np.ndarray, np.ndarray]:
         except (pickle.UnpicklingError, EOFError, ValueError) as err:  # truncated, or not a pickle
             raise ValueError(f'{path} is not a readable CIFAR-10 batch (truncated or not a pickle: {err})') from None
     if not isinstance(entry, dict):
-        raise ValueError(f'{path} is not a CIFAR-10 batch: it holds a {type(entry).__name__}, not a dict')
+        raise ValueError(f'{path} is not a CIFAR-10 batch: it holds {a_type(entry)}, not a dict')
     data = entry.get(b'data', entry.get('data'))
     labels = entry.get(b'labels', entry.get('labels'))
     if data is None or labels is None:

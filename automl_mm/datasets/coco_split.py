@@ -20,6 +20,7 @@ import os.path as osp
 import numpy as np
 
 from automl_mm.utils.io import dump_json_atomic
+from automl_mm.utils.wording import a_type
 
 from .coco_entries import (  # noqa: F401 (their former home: first_cocoeval_problem, _is_number, ...)
     DROPPED_EXAMPLES,
@@ -239,7 +240,7 @@ def _refuse_malformed_entries(coco: dict, ann_file: str) -> None:
         if types and (isinstance(ann['image_id'], bool) or type(ann['image_id']) not in types):
             # it names no image: split by image, the annotation was dropped without a word
             raise ValueError(f'COCO annotation file {ann_file!r}: annotations[{i}] has image_id {ann["image_id"]!r} '
-                             f'(a {type(ann["image_id"]).__name__}), but the image ids are '
+                             f'({a_type(ann["image_id"])}), but the image ids are '
                              f'{next(iter(types)).__name__}: it names no image')
 
 

@@ -17,6 +17,7 @@ from mmengine.dataset import BaseDataset
 
 from automl_mm.registry import DATASETS
 from automl_mm.utils.file_identity import file_identity
+from automl_mm.utils.wording import a_name
 
 from .splits import (
     SingleLabelMixin,
@@ -80,7 +81,7 @@ def read_idx(path: str, ndim: int | None = None) -> np.ndarray:
                          f'expected 0000080N')
     file_ndim = raw[3]
     if ndim is not None and file_ndim != ndim:
-        raise ValueError(f'{path} holds a {file_ndim}-dimensional idx array, expected {ndim} dimensions')
+        raise ValueError(f'{path} holds {a_name(str(file_ndim))}-dimensional idx array, expected {ndim} dimensions')
     header = 4 + 4 * file_ndim
     if len(raw) < header:
         raise ValueError(f'{path} is truncated: {len(raw)} bytes, shorter than its {header}-byte header')

@@ -42,6 +42,7 @@ import cv2
 import numpy as np
 
 from automl_mm.utils.checks import as_count
+from automl_mm.utils.wording import a_name
 
 from .content import array_digest
 from .fashion_mnist import FashionMNISTDataset, find_data_root, load_fashion_mnist
@@ -227,8 +228,8 @@ def _generate_split(out_dir: str, split: str, num_images: int, images: np.ndarra
                 break
         else:
             raise RuntimeError(f'{split}: no Fashion-MNIST item of {_ITEM_ATTEMPTS} tried reaches a {which} mask '
-                               f'area on a {img_size}-px canvas with threshold={threshold} (an item is its pixels '
-                               'above it)')
+                               f'area on {a_name(str(img_size))}-px canvas with threshold={threshold} (an item is '
+                               'its pixels above it)')
         range_floor = {'small': 1, 'medium': SMALL_MAX, 'large': LARGE_MIN + 1}[which]
         canvas.try_place(patch, threshold, rng, keep_min=range_floor)  # an empty canvas always accepts
         sources.append(index)

@@ -15,6 +15,7 @@ from typing import Any, NamedTuple
 from mmengine.logging import print_log
 
 from automl_mm.utils.scope import config_type_name
+from automl_mm.utils.wording import a_type
 
 from .preflight_walk import (
     ConfigCheckError,
@@ -398,8 +399,8 @@ def _check_concat_classes(cfg: Any, test_only: bool, split: str = 'test') -> Non
                     continue
                 if tuple(classes) == tuple(classes_j):
                     what = (f'the same {len(classes)} class names as {where}.datasets.{j} '
-                            f'({config_type_name(dataset["datasets"][j])}), but as a {type(classes).__name__} '
-                            f'({source}), not a {type(classes_j).__name__} ({source_j})')
+                            f'({config_type_name(dataset["datasets"][j])}), but as {a_type(classes)} '
+                            f'({source}), not {a_type(classes_j)} ({source_j})')
                     fix = 'Give them as tuples in both'
                 else:
                     differ = next((k for k, (a, b) in enumerate(zip(classes, classes_j)) if a != b),

@@ -33,6 +33,8 @@ from typing import Any
 
 from mmengine.logging import print_log
 
+from automl_mm.utils.wording import a_class
+
 from .preflight_walk import ConfigCheckError, config_scope, evaluator_metrics
 
 
@@ -79,7 +81,7 @@ def check_rank_local_evaluator(evaluator: Any, key: str, scope: str = 'automl_mm
     cls = _evaluator_class(evaluator, scope)
     if cls is None or not issubclass(cls, Evaluator) or cls.evaluate is Evaluator.evaluate:
         return
-    raise ValueError(f'{key} is a {cls.__name__}, which computes its results in its own evaluate(); OHL rewards and '
+    raise ValueError(f'{key} is {a_class(cls)}, which computes its results in its own evaluate(); OHL rewards and '
                      "NAS scores are computed rank-locally from each metric's compute_metrics, so its own results "
                      '(per-dataset slices, prefixed keys) would not be what is scored. Give a metric or a list of '
                      'metrics (one split per reward / search loader)')

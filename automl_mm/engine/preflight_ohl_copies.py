@@ -12,6 +12,7 @@ import copy
 from typing import Any
 
 from automl_mm.engine.preflight_walk import ConfigCheckError
+from automl_mm.utils.wording import a_class
 
 from .preflight_ohl_hooks import _refuse
 
@@ -86,7 +87,7 @@ def _check_copy_parts_without_hook(cfg: Any, scope: str) -> None:
     sampler = _train_sampler_class(cfg, scope)
     if sampler is not None and issubclass(sampler, CopySampler):
         raise ConfigCheckError(
-            f'train_dataloader.sampler is a {sampler.__name__}, which needs the copies of an OHLHook, but '
+            f'train_dataloader.sampler is {a_class(sampler)}, which needs the copies of an OHLHook, but '
             f'custom_hooks has no OHLHook'
             + fix.format("train_dataloader.sampler=dict(type='DefaultSampler', shuffle=True)"))
     if cfg.get('launcher', 'none') == 'none':
@@ -94,7 +95,7 @@ def _check_copy_parts_without_hook(cfg: Any, scope: str) -> None:
     cls = config_class(MODEL_WRAPPERS, cfg.get('model_wrapper_cfg'), scope)
     if cls is not None and issubclass(cls, CopyDataParallel):
         raise ConfigCheckError(
-            f'model_wrapper_cfg is a {cls.__name__}, which runs DDP inside the copies of an OHLHook, but '
+            f'model_wrapper_cfg is {a_class(cls)}, which runs DDP inside the copies of an OHLHook, but '
             f'custom_hooks has no OHLHook (launcher={cfg.get("launcher")!r})'
             + fix.format('model_wrapper_cfg=None (mmengine\'s DDP)'))
 

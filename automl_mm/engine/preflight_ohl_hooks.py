@@ -10,6 +10,7 @@ from typing import Any
 
 from automl_mm.engine.preflight_walk import ConfigCheckError
 from automl_mm.utils.scope import config_type_name
+from automl_mm.utils.wording import a_class
 
 from .preflight_ohl_schedule import _checkpoint_entries
 from .preflight_walk import config_scope
@@ -127,5 +128,5 @@ def _check_progress_hooks(cfg: Any, has_ohl_hook: bool) -> None:
     for i, hook in enumerate(cfg.get('custom_hooks') or []):
         cls = _hook_class(hook, config_scope(cfg))
         if isinstance(cls, type) and issubclass(cls, OHLProgressHook):
-            raise ConfigCheckError(f'custom_hooks[{i}] is an {cls.__name__}, which reports the trunks of an OHLHook, '
+            raise ConfigCheckError(f'custom_hooks[{i}] is {a_class(cls)}, which reports the trunks of an OHLHook, '
                                    'but custom_hooks has no OHLHook: remove it, or add the OHLHook')

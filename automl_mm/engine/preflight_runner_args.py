@@ -25,6 +25,8 @@ import inspect
 import logging
 from typing import Any
 
+from automl_mm.utils.wording import a_type
+
 from .preflight_training import _parameters, _resolve, check_arguments
 from .preflight_walk import ConfigCheckError
 
@@ -88,7 +90,7 @@ def check_priority(value: Any, key: str) -> None:
     names = [p.name for p in Priority]
     why = None
     if isinstance(value, bool) or not isinstance(value, (int, str, Priority)):
-        why = f'is a {type(value).__name__}'
+        why = f'is {a_type(value)}'
     else:
         try:
             get_priority(value)

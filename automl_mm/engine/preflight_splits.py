@@ -16,6 +16,8 @@ import os.path as osp
 from collections.abc import Iterator
 from typing import Any
 
+from automl_mm.utils.wording import a_class
+
 from .preflight_classes import _dataset_class
 from .preflight_walk import (
     NOT_HELD_OUT,
@@ -193,7 +195,7 @@ def check_noise_on_training_only(cfg: Any, scope: str | None, test_only: bool, s
             cls = _dataset_class(node, built_in)
             if isinstance(cls, type) and issubclass(cls, NoisyLabelDataset):
                 raise ConfigCheckError(
-                    f'{where} is a {cls.__name__} (noise_ratio={node.get("noise_ratio")!r}), but {key} is scored: '
+                    f'{where} is {a_class(cls)} (noise_ratio={node.get("noise_ratio")!r}), but {key} is scored: '
                     'its metric would count a right prediction of a flipped label as wrong (and a wrong one as '
                     'right). Label noise goes on training data only (train_dataloader): read the clean labels here '
                     f'(remove the {cls.__name__} from {key}, keeping the dataset it wraps)')

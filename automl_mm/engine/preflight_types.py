@@ -13,6 +13,8 @@ import difflib
 import re
 from typing import Any
 
+from automl_mm.utils.wording import a_name
+
 from .preflight_walk import dict_nodes, typed_nodes
 
 # mmengine 0.10.7 Registry.build_func: f'{type} is not in the {scope}::{name} registry. Please check whether ...'
@@ -151,8 +153,9 @@ def _registry_hint(registry_name: str, name: str, scope: str, own: bool = True) 
                 f'{what})')
     elsewhere = _automl_mm_registries_holding(name, registry_name) if scope == 'automl_mm' else []
     if elsewhere:
-        return (f' (it is registered in automl_mm\'s {" and ".join(elsewhere)} registry, and a {registry_name} is '
-                f'looked up in the {registry_name} registry: {own_class_hint(registry_name, scope, own=False)})')
+        return (f' (it is registered in automl_mm\'s {" and ".join(elsewhere)} registry, and '
+                f'{a_name(registry_name)} is looked up in the {registry_name} registry: '
+                f'{own_class_hint(registry_name, scope, own=False)})')
     defined = unregistered_definition(name) if own else ''
     if defined:
         # one's own class in a module custom_imports imported, without its decorator: it was told to register the

@@ -26,6 +26,8 @@ from typing import Any
 
 from mmengine.logging import print_log
 
+from automl_mm.utils.wording import a_class
+
 from .preflight_walk import _datasets, config_scope, pipeline_transforms, scoped_loader_transforms
 
 
@@ -123,7 +125,7 @@ def check_pipeline_switch(cfg: Any, hook: dict, hook_key: str, scope: str) -> No
         if isinstance(switch, int) and isinstance(max_epochs, int) and switch >= max_epochs:
             continue
         raise ConfigCheckError(
-            f'custom_hooks[{i}] is a {cls.__name__} (switch_epoch={switch!r}) beside PipelineChoiceSpace(key='
+            f'custom_hooks[{i}] is {a_class(cls)} (switch_epoch={switch!r}) beside PipelineChoiceSpace(key='
             f'{spaces[0]!r}) of {hook_key}: at that epoch it rebuilds the training pipeline from switch_pipeline, '
             'whose choice transform no space binds (it draws uniformly, unlearned) and whose packing transform does '
             'not carry the choice, so the trunks from then on would train off the searched policy and count none. '

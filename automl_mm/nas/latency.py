@@ -28,6 +28,8 @@ import torch.nn as nn
 from automl_mm.utils.io import dump_json_atomic
 
 # the FLOPs counter (FlopsTable counts with it), its names also importable from here, their former home
+from automl_mm.utils.wording import a_class
+
 from .flops import (  # noqa: F401
     _DEFORMABLE_CONV_OPS,
     FLOPS_COUNTER,
@@ -202,10 +204,10 @@ class CostTable:
     @classmethod
     def from_dict(cls, data: dict, source: str = '<dict>') -> CostTable:
         if not isinstance(data, dict):
-            raise ValueError(f'{source}: a {cls.__name__} must be a JSON object, got {type(data).__name__}')
+            raise ValueError(f'{source}: {a_class(cls)} must be a JSON object, got {type(data).__name__}')
         for key in ('entries', 'input_shape', cls.fixed_key):
             if key not in data:
-                raise ValueError(f'{source}: missing key {key!r} of a {cls.__name__}; {_REMEDY}')
+                raise ValueError(f'{source}: missing key {key!r} of {a_class(cls)}; {_REMEDY}')
         entries, shape = data['entries'], data['input_shape']
         if not isinstance(entries, dict) or not entries:
             raise ValueError(f'{source}: "entries" must be a non-empty object of cost numbers; {_REMEDY}')

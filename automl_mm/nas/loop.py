@@ -50,6 +50,7 @@ from automl_mm.utils.checks import (
 )
 from automl_mm.utils.metric_rule import resolve_rule
 from automl_mm.utils.seeding import as_seed
+from automl_mm.utils.wording import a_type
 
 from .accumulation import check_checkpoint_accumulation
 from .base import BasePathSampler, BasePathSpace, drawn_path
@@ -195,8 +196,8 @@ class SearchLoopBase(SearchResumeChecks, SearchOutputs, IterBasedTrainLoop):
             if not isinstance(checked_config(runner).get('train_dataloader'), dict):
                 # a built DataLoader (no config to read the set from in order): it failed at the first search step
                 raise ValueError(f'train_cfg.bn_recalibration_batches={self.bn_recalibration_batches} re-estimates BN '
-                                 'on batches read from the train_dataloader config, but the runner was given a '
-                                 f'{type(dataloader).__name__}, not a config: give train_dataloader as a dict, or '
+                                 'on batches read from the train_dataloader config, but the runner was given '
+                                 f'{a_type(dataloader)}, not a config: give train_dataloader as a dict, or '
                                  'bn_recalibration_batches=0')
         if isinstance(checkpoint_interval_s, bool) or not isinstance(checkpoint_interval_s, (int, float)) \
                 or not checkpoint_interval_s >= 0:

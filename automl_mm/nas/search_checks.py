@@ -16,6 +16,7 @@ from typing import Any
 import torch
 
 from automl_mm.utils.checks import as_count
+from automl_mm.utils.wording import a_type
 
 
 def check_no_sync_bn(model: Any, world_size: int) -> None:
@@ -35,8 +36,8 @@ def check_no_sync_bn(model: Any, world_size: int) -> None:
     root = getattr(model, 'module', model)
     for name, module in root.named_modules():
         if 'SyncBatchNorm' in type(module).__name__ or isinstance(module, torch.nn.SyncBatchNorm):
-            raise ValueError(f'train_cfg.bn_recalibration_batches > 0 on {world_size} ranks, but model.{name} is a '
-                             f'{type(module).__name__}: the ranks score different candidates at once, and '
+            raise ValueError(f'train_cfg.bn_recalibration_batches > 0 on {world_size} ranks, but model.{name} is '
+                             f'{a_type(module)}: the ranks score different candidates at once, and '
                              're-estimating its statistics would average them across their paths (or hang). Use BN '
                              "(norm_cfg=dict(type='BN'), no sync_bn) in the search, or bn_recalibration_batches=0")
 

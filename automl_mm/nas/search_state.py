@@ -25,6 +25,7 @@ from automl_mm.engine.run_info import is_resume, refuse_resume_without_search_st
 from automl_mm.engine.runner_checks import checked_config
 from automl_mm.utils.checks import same_config
 from automl_mm.utils.seeding import resumed_seed
+from automl_mm.utils.wording import a_name
 
 from .accumulation import check_resumed_accumulation
 from .final_architecture import ARCHITECTURE_KEY
@@ -94,7 +95,7 @@ class _SearchStateHook(Hook):
         check_resumed_accumulation(cfg.get('optim_wrapper'), (checkpoint.get('meta') or {}).get('iter', 0),
                                    f'the resumed checkpoint {cfg.get("load_from") or ""}'.rstrip())
         if 'nas_search' not in checkpoint:
-            refuse_resume_without_search_state(checkpoint, 'NAS', f'a {name} (train_cfg.type)')
+            refuse_resume_without_search_state(checkpoint, 'NAS', f'{a_name(name)} (train_cfg.type)')
         else:
             state = checkpoint['nas_search']
             saved = state.get('loop')  # saved since the 35th session; older checkpoints: by their keys below

@@ -18,6 +18,7 @@ from automl_mm.registry import SEARCH_SPACES
 from automl_mm.utils.checks import config_repr, repeated_candidates
 from automl_mm.utils.config_text import config_literal
 from automl_mm.utils.scope import config_type_name
+from automl_mm.utils.wording import a_name
 
 from .attribute_paths import resolve_attribute
 from .attributes import check_written_value, get_attribute, set_attribute
@@ -377,8 +378,9 @@ class AttributeSpace(PerCopySpace):
         held = gaussian_on_integer(runner, path)
         if held is not None:  # 2.7 written over a transform's num_ops, recorded and credited as 2.7
             under = f' under transform={self.transform!r}' if self.transform is not None else ''
-            raise ValueError(f'OHL space {self.name!r}: attribute path {path!r} {held}, but a {dim}-dimensional '
-                             f'{type(self.distribution).__name__}{under} writes samples that are not integers '
+            raise ValueError(f'OHL space {self.name!r}: attribute path {path!r} {held}, but '
+                             f'{a_name(str(dim))}-dimensional {type(self.distribution).__name__}{under} writes '
+                             'samples that are not integers '
                              f'(its mode: {value!r}): the attribute would get a float where it holds an integer (a '
                              'count, a size, an index or a flag). Search it with a Categorical over integer choices '
                              f"(dict(type='Categorical'), choices=[1, 2, 3]); {integer_advice(runner, path)}")
@@ -390,8 +392,9 @@ class AttributeSpace(PerCopySpace):
                    f'; search it with a Gaussian with mean of {value_shape(current)} values, or target one element '
                    f'per space ({path}.0)' if value_shape(current) else '; search it with a 1-dimensional Gaussian '
                    '(mean=[m])')
-            raise ValueError(f'OHL space {self.name!r}: a {dim}-dimensional {type(self.distribution).__name__} '
-                             f'writes {"one number" if dim == 1 else f"a list of {dim} numbers"} to attribute path '
+            raise ValueError(f'OHL space {self.name!r}: {a_name(str(dim))}-dimensional '
+                             f'{type(self.distribution).__name__} writes '
+                             f'{"one number" if dim == 1 else f"a list of {dim} numbers"} to attribute path '
                              f'{path!r}, but {found}{fix}')
 
     def reported(self, value: Any) -> Any:

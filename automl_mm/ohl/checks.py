@@ -20,7 +20,7 @@ from mmengine.model import is_model_wrapper
 from mmengine.runner import IterBasedTrainLoop
 
 from automl_mm.engine.hooks import periodic_saves
-from automl_mm.utils.wording import a_type
+from automl_mm.utils.wording import a_class, a_type
 
 
 def _train_sampler(loader: Any) -> Any:
@@ -153,7 +153,7 @@ def check_copy_hooks(hooks: Any, num_copies: int) -> None:
         for base, when in averaging:
             if isinstance(cls, type) and issubclass(cls, base):
                 raise ValueError(
-                    f'{name}: {a_type(cls)} with {num_copies} OHL copies averages the buffers (BatchNorm running '
+                    f'{name}: {a_class(cls)} with {num_copies} OHL copies averages the buffers (BatchNorm running '
                     f'statistics) of every copy over all copies {when}. Remove it: each copy keeps its own buffers '
                     'and the best copy\'s are broadcast at the trunk end (with ranks_per_copy > 1, '
                     'model_wrapper_cfg=dict(type=\'automl_mm.CopyDataParallel\', broadcast_buffers=True) keeps the '
@@ -272,7 +272,7 @@ def check_copy_optimizers(optimizers: Any, num_copies: int) -> None:
     for key, cls in optimizers:
         if isinstance(cls, type) and issubclass(cls, ZeroRedundancyOptimizer):
             raise ValueError(
-                f'{key} is {a_type(cls)}: with {num_copies} OHL copies it shards the optimiser over the ranks of '
+                f'{key} is {a_class(cls)}: with {num_copies} OHL copies it shards the optimiser over the ranks of '
                 'every copy, each rank stepping its shard of the parameters with its own gradients and sending it to '
                 'all the others, so every copy\'s weights would be pieced together from all the copies\' updates. Use '
                 'the plain optimiser (its optimizer_type)')

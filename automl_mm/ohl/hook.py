@@ -41,6 +41,7 @@ from automl_mm.engine.run_info import naming_hook_in_config, run_seed
 from automl_mm.registry import HOOKS
 from automl_mm.utils.scope import building_key
 from automl_mm.utils.seeding import as_seed
+from automl_mm.utils.wording import a_type
 
 from . import hook_args, resume, space_setup, trunk_end, trunk_start
 from .attributes import establish_base_targets
@@ -298,7 +299,7 @@ class OHLHook(Hook):
         self.take_config_key(runner)
         self.layout = getattr(runner, 'copy_layout', None)
         if self.layout is None:
-            raise ValueError(f'{self._named()}needs {_NO_RUNNER}; the runner is a {type(runner).__name__}, which '
+            raise ValueError(f'{self._named()}needs {_NO_RUNNER}; the runner is {a_type(runner)}, which '
                              'creates no copy layout')
         if is_distributed() and not isinstance(runner.model, CopyDataParallel):
             raise ValueError(f'{self._named()}in a distributed run needs '

@@ -13,6 +13,7 @@ from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
 from automl_mm.engine.run_info import hook_config_key
+from automl_mm.utils.wording import a_type
 
 if TYPE_CHECKING:
     from .hook import OHLHook
@@ -40,8 +41,8 @@ def check_hook_arguments(where: str, spaces: Any, reward_key: Any, *, trunk_epoc
             raise ValueError(f'{name} must be a positive integer, got {value!r}')
     if isinstance(spaces, (dict, str, bytes)) or not isinstance(spaces, Sequence):
         # one space config given bare was iterated by its keys: "spaces[0]: str is not an OHL space"
-        raise ValueError(f'{where}.spaces must be a list of space configs (wrap a single one in a list), got a '
-                         f'{type(spaces).__name__}')
+        raise ValueError(f'{where}.spaces must be a list of space configs (wrap a single one in a list), got '
+                         f'{a_type(spaces)}')
     if not spaces:
         raise ValueError('OHLHook needs at least one space in spaces')
     if not isinstance(reward_key, str) or not reward_key:

@@ -25,7 +25,7 @@ from __future__ import annotations
 from collections.abc import Iterable
 from typing import Any
 
-from automl_mm.utils.wording import a_type
+from automl_mm.utils.wording import a_name, a_type
 
 from .attributes import get_attribute
 
@@ -170,7 +170,7 @@ def check_transform_types(runner: Any, types: dict[str, dict | str], paths: Iter
                     f'{owner}: the train pipeline {pipeline} holds {len(same)} {short} transform(s), at indices '
                     f'{same}, and {prefix} is '
                     f'the one numbered {k} of them (from 0); the search\'s pipeline held {count}, and the search '
-                    f'wrote to the one numbered {nth}: a {short} was inserted or removed, so the learned value '
+                    f'wrote to the one numbered {nth}: {a_name(short)} was inserted or removed, so the learned value '
                     f'could be written onto another {short} than the search\'s. Make the train pipeline\'s '
                     f'{short}s those of the search, or, knowing which one the search used, give its index in values '
                     f"and transform_types with 'nth' and 'count' of this pipeline")
