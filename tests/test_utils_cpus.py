@@ -109,3 +109,16 @@ def test_the_scripts_split_a_quota_below_the_affinity(tmp_path):
     for text in ('max 100000\n', 'garbage\n'):  # no quota, a malformed file: the affinity's split
         lines = _run(tmp_path, 'dist_train.sh', '1', AUTOML_MM_CGROUP_CPU_MAX=_cpu_max(tmp_path, text))
         assert lines[1] == f'OMP={cpus.affinity_cpus()}', lines
+
+
+def test_the_scripts_fall_back_to_nproc_where_python_cannot_count(tmp_path):
+    """A python that cannot run cpus.py (an interpreter too old, a broken environment): the affinity's split, as
+    before, and no line (torchrun_run then says what is wrong with that python)."""
+    fake = tmp_path / 'python'
+    fake.write_text('#!/bin/sh\ncase "$1" in */automl_mm/utils/cpus.py) exit 1;; esac\necho "OMP=$OMP_NUM_THREADS"\n')
+    fake.chmod(0o755)
+    env = {k: v for k, v in os.environ.items() if k not in ('OMP_NUM_THREADS', 'MKL_NUM_THREADS')}
+    proc = subprocess.run(['bash', osp.join(REPO_ROOT, 'tools', 'dist_train.sh'), 'cfg.py', '1'], capture_output=True,
+                          text=True, env=dict(env, PYTHON=str(fake)), timeout=60)
+    nproc = int(subprocess.run(['nproc'], capture_output=True, text=True, env=env).stdout)
+    assert (proc.returncode, proc.stdout.splitlines()) == (0, [f'OMP={nproc}']), proc

@@ -102,15 +102,16 @@ fi
 if [[ "$GPUS" =~ ^[1-9][0-9]*$ ]]; then
   # prints the threads of each process, then the line to show (AUTOML_MM_CGROUP_CPU_MAX: a file standing in for
   # /sys/fs/cgroup/cpu.max, for the tests)
-  _THREADS=() && mapfile -t _THREADS < <("${PYTHON:-python}" "$ROOT/automl_mm/utils/cpus.py" "$(( 10#$GPUS ))" \
-                                          ${AUTOML_MM_CGROUP_CPU_MAX:+"$AUTOML_MM_CGROUP_CPU_MAX"} 2>/dev/null || true)
-  if [[ ${#_THREADS[@]} == 2 && "${_THREADS[0]}" =~ ^[1-9][0-9]*$ ]]; then
-    echo "$0: ${_THREADS[1]}"
+  _SAID=$("${PYTHON:-python}" "$ROOT/automl_mm/utils/cpus.py" "$(( 10#$GPUS ))" \
+          ${AUTOML_MM_CGROUP_CPU_MAX:+"$AUTOML_MM_CGROUP_CPU_MAX"} 2>/dev/null) || _SAID=''
+  _THREADS=${_SAID%%$'\n'*}
+  if [[ "$_SAID" == *$'\n'* && "$_THREADS" =~ ^[1-9][0-9]*$ ]]; then
+    echo "$0: ${_SAID#*$'\n'}"
   else  # no python to ask (torchrun_run will say so): the affinity alone
-    _THREADS=($(env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT nproc 2>/dev/null || getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1))
-    _THREADS[0]=$(( _THREADS[0] / 10#$GPUS > 1 ? _THREADS[0] / 10#$GPUS : 1 ))
+    _THREADS=$(env -u OMP_NUM_THREADS -u OMP_THREAD_LIMIT nproc 2>/dev/null || getconf _NPROCESSORS_ONLN 2>/dev/null || echo 1)
+    _THREADS=$(( _THREADS / 10#$GPUS > 1 ? _THREADS / 10#$GPUS : 1 ))
   fi
-  OMP_NUM_THREADS=${OMP_NUM_THREADS:-${_THREADS[0]}}
+  OMP_NUM_THREADS=${OMP_NUM_THREADS:-$_THREADS}
   export OMP_NUM_THREADS
 fi
 if [[ -n "${OMP_NUM_THREADS:-}" ]]; then
