@@ -88,13 +88,14 @@ def _run(tmp_path, script: str, gpus: str, **env: str) -> list[str]:
 def test_the_scripts_print_the_threads_line_of_the_local_launcher(tmp_path, script):
     cores = cpus.usable_cpus()
     threads = max(1, cores // 2)
+    note = cpus.quota_note()  # '' unless this machine's own cgroup quota is below its affinity
     assert _run(tmp_path, script, '2') == [
-        f'{osp.join(REPO_ROOT, "tools", script)}: {cpus.threads_line(2, threads, cores, "torchrun")}',
+        f'{osp.join(REPO_ROOT, "tools", script)}: {cpus.threads_line(2, threads, cores, "torchrun", note)}',
         f'OMP={threads}']
-    assert cpus.threads_line(2, threads, cores, 'torchrun') == (
+    assert cpus.threads_line(2, threads, cores, 'torchrun', note) == (
         f'starting 2 processes on this node (torchrun), {threads} torch thread{"s" * (threads > 1)} each ({cores} '
-        f'usable core{"s" * (cores > 1)} split between them, as tools/train.py CONFIG splits them between its 2 '
-        'local workers)')
+        f'usable core{"s" * (cores > 1)}{note} split between them, as tools/train.py CONFIG splits them between its '
+        '2 local workers)')
     line = _run(tmp_path, script, '2', OMP_NUM_THREADS='3')[0]
     assert line.endswith(': starting 2 processes on this node (torchrun), 3 torch threads each (OMP_NUM_THREADS)')
 
