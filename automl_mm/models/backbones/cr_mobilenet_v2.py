@@ -12,7 +12,8 @@ from torch import nn
 from automl_mm.registry import MODELS
 from automl_mm.utils.checks import as_flag, as_frozen_stages, as_out_indices
 
-from .cr_base import CRSupernetMixin, resolve_allocation, run_prefix, set_conv_dilation
+from .cr_allocation import resolve_allocation, run_prefix, set_conv_dilation
+from .cr_base import CRSupernetMixin
 
 
 @MODELS.register_module()

@@ -21,7 +21,8 @@ from torch import nn
 from automl_mm.registry import MODELS
 from automl_mm.utils.checks import as_count, as_flag, as_frozen_stages, as_out_indices
 
-from .cr_base import CRSupernetMixin, check_dilations, check_stage_values, resolve_allocation, run_prefix
+from .cr_allocation import check_dilations, check_stage_values, resolve_allocation, run_prefix
+from .cr_base import CRSupernetMixin
 
 #: Where mmdet's Bottleneck inserts a plugin (``plugins[i].position``).
 PLUGIN_POSITIONS = ('after_conv1', 'after_conv2', 'after_conv3')

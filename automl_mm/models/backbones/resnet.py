@@ -12,7 +12,7 @@ from torch.nn.modules.batchnorm import _BatchNorm
 from automl_mm.registry import MODELS
 from automl_mm.utils.checks import as_count, as_flag, as_frozen_stages, as_out_indices
 
-from .cr_base import check_stage_values
+from .cr_allocation import check_stage_values
 from .pretrained import CheckedPretrainedMixin
 
 
