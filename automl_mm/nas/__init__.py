@@ -9,7 +9,9 @@
 * ``latency`` — latency / FLOPs lookup tables;
 * ``ranking`` — stand-alone ground-truth tables and ranking quality (Kendall tau-b, precision at k, stand-alone rank);
 * ``hook`` — ``PathSamplingHook`` for supernet training under any loop;
-* ``loop`` — ``SearchLoopBase``, what both search loops share; ``search_checks`` (their settings' checks),
+* ``loop`` — ``SearchLoopBase``, what both search loops share; ``search_step`` (a search step scored, refused where
+  its scores tell the candidates nothing, its top K kept), ``scoring_setup`` (the search split, the BN re-estimation
+  batches, the scoring settings), ``search_checks`` (their settings' checks),
   ``resume_checks`` (what a resumed search refuses: both loops' and each loop's own), ``search_outputs`` (what a
   search writes: checkpoints, results, the final config; and how it ends), ``retrain_export`` (the retrain config
   a search exports), ``search_log`` (warnings, tables);

@@ -108,7 +108,7 @@ class SearchResumeChecks:
             key: f'{key}.dataset' for key, value in now.items()
             if key in saved and isinstance(value, dict) and isinstance(value.get('dataset'), dict)})
         compared_saved, compared_now = without_data_paths(saved, unpathed), without_data_paths(now, unpathed)
-        from .loop import BN_POOL_RANKS
+        from .scoring_setup import BN_POOL_RANKS
 
         for key, value in now.items():
             if key in other_data or (key in saved and not same_config(compared_saved[key], compared_now[key])):
@@ -412,7 +412,7 @@ def _setting_note(key: str, settings: dict, saved: object = None, pools: list | 
     :meth:`SearchResumeChecks.check_resumed_scoring` (``''`` for a config key). For :data:`~automl_mm.nas.loop.
     BN_POOL_RANKS`, ``pools`` are the checkpoint's and this run's ``(items kept, items of the set)``
     (:meth:`~automl_mm.nas.loop.SearchLoopBase.bn_pool_items`), named where known."""
-    from .loop import BN_POOL_RANKS
+    from .scoring_setup import BN_POOL_RANKS
 
     if key != BN_POOL_RANKS:
         return ''

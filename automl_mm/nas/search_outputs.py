@@ -185,7 +185,7 @@ class SearchOutputs:
             RankFailure: on the other ranks of a distributed search, naming the lowest refusing rank and its error
                 (:func:`~automl_mm.engine.rank_failures.agree_on_failure`).
         """
-        from .loop import share_rank0_statistics  # the loop imports this module (run_step shares statistics too)
+        from .search_step import share_rank0_statistics  # read as it runs: one name to patch, as for run_step
 
         apply_best()
         if get_world_size() > 1:  # each rank validates its shard of the val split with the checkpoint's statistics

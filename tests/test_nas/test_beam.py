@@ -216,9 +216,10 @@ def test_the_tie_break_warning_counts_only_candidates_with_a_finite_score(monkey
     from types import SimpleNamespace
 
     from automl_mm.nas import loop as loop_module
+    from automl_mm.nas import search_step
 
     warnings = []
-    monkeypatch.setattr(loop_module, 'warn', warnings.append)
+    monkeypatch.setattr(search_step, 'warn', warnings.append)
     stand_in = SimpleNamespace(metric_key='accuracy/top1', checkpoint_interval_s=1e9, _last_save=math.inf,
                                save_search_checkpoint=lambda tag: None, _iter=0)
     for scores, expected in (([0.8, -math.inf, -math.inf], []), ([0.8, 0.8, -math.inf], ['all 2 candidates'])):
@@ -323,10 +324,11 @@ def test_the_step_log_says_how_many_it_lists_and_how_many_it_kept(monkeypatch):
     from types import SimpleNamespace
 
     from automl_mm.nas import loop as loop_module
+    from automl_mm.nas import search_step
 
     logged = []
-    monkeypatch.setattr(loop_module, 'print_log', lambda message, **kw: logged.append(message))
-    monkeypatch.setattr(loop_module, 'warn', lambda message: None)
+    monkeypatch.setattr(search_step, 'print_log', lambda message, **kw: logged.append(message))
+    monkeypatch.setattr(search_step, 'warn', lambda message: None)
     stand_in = SimpleNamespace(metric_key='accuracy/top1', checkpoint_interval_s=1e9, _last_save=math.inf,
                                save_search_checkpoint=lambda tag: None, _iter=0)
     pool = PartialArchitecturePool(LayerwiseSpace([[0, 1, 2]]), pool_size=1)
@@ -376,9 +378,10 @@ def test_a_tie_across_the_pools_cut_is_recorded_and_warned_naming_who_candidate_
     from types import SimpleNamespace
 
     from automl_mm.nas import loop as loop_module
+    from automl_mm.nas import search_step
 
     warnings = []
-    monkeypatch.setattr(loop_module, 'warn', warnings.append)
+    monkeypatch.setattr(search_step, 'warn', warnings.append)
     stand_in = SimpleNamespace(metric_key='bbox_mAP', checkpoint_interval_s=1e9, _last_save=math.inf,
                                save_search_checkpoint=lambda tag: None, _iter=0)
 

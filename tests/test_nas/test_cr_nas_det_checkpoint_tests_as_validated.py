@@ -16,7 +16,7 @@ from mmdet.evaluation import DumpDetResults
 from mmengine.runner import Runner
 
 from automl_mm.datasets.coco_split import split_coco
-from automl_mm.nas import loop as loop_module
+from automl_mm.nas import scoring_setup
 from tests.test_tools._tool_loading import tool_environment  # noqa: F401  (autouse: undoes the tool's LOCAL_RANK)
 
 from conftest import REPO_ROOT
@@ -29,7 +29,7 @@ from test_cr_nas_loop import _cfg  # noqa: E402
 def test_cr_nas_detection_checkpoint_predicts_as_the_final_model(coco_root, tmp_path, monkeypatch, capsys):
     split_coco(osp.join(coco_root, 'annotations', 'instances_train.json'), osp.join(coco_root, 'annotations'),
                val_images=2, seed=0)
-    monkeypatch.setattr(loop_module, 'candidate_scorer', lambda *a, **k: (lambda c: float(sum(c))))
+    monkeypatch.setattr(scoring_setup, 'candidate_scorer', lambda *a, **k: (lambda c: float(sum(c))))
     cfg = _cfg(coco_root, str(tmp_path / 'search'), bn_recalibration_batches=2, checkpoint_interval_s=1e9)
     cfg.model.backbone.norm_eval = False  # BN layers that train: the re-estimated statistics matter
     cfg.model.test_cfg.rcnn.score_thr = 0.0  # boxes to compare from an untrained detector

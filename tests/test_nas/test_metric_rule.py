@@ -15,6 +15,7 @@ from mmengine.runner import Runner
 from torch import nn
 
 from automl_mm.nas import loop as loop_module
+from automl_mm.nas import search_step  # run_step's module: its warnings are patched there
 from automl_mm.nas.beam import PartialArchitecturePool
 from automl_mm.nas.samplers import UniformPathSampler
 from automl_mm.nas.scoring import PathEvaluator, potential
@@ -114,7 +115,7 @@ def test_a_less_step_where_every_candidate_had_an_empty_evaluation_is_refused(mo
     """Every candidate +inf is a tie-break, refused as a step whose every evaluation was empty is; a step with one
     finite candidate warns, naming how many scored +inf."""
     warnings = []
-    monkeypatch.setattr(loop_module, 'warn', warnings.append)
+    monkeypatch.setattr(search_step, 'warn', warnings.append)
     stand_in = SimpleNamespace(metric_key='error/top1', checkpoint_interval_s=1e9, _last_save=math.inf,
                                save_search_checkpoint=lambda tag: None, _iter=0)
     pool = PartialArchitecturePool(LayerwiseSpace([[0, 1, 2]]), pool_size=1, rule='less')

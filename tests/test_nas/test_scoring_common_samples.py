@@ -16,7 +16,7 @@ import math
 import numpy as np
 import pytest
 
-from automl_mm.nas import beam, loop, scoring
+from automl_mm.nas import beam, loop, scoring, search_step
 from automl_mm.nas.beam import PartialArchitecturePool
 from automl_mm.nas.spaces import LayerwiseSpace
 from tests.test_nas.test_scoring_constant_ranges import _evaluator, _step
@@ -37,7 +37,7 @@ def quiet(monkeypatch):
 def test_a_candidate_whose_draw_missed_a_sample_is_ranked_on_the_samples_every_candidate_read(
         rule, values, first, means, monkeypatch):
     warned = []
-    monkeypatch.setattr(loop, 'warn', warned.append)
+    monkeypatch.setattr(search_step, 'warn', warned.append)
     evaluate = _evaluator(lambda path, s: values[(path, s)], rule=rule)
     step = _step(evaluate, rule, missed=[1])
     assert step['candidates'][0][0] == first
@@ -194,7 +194,7 @@ def test_a_sample_without_metrics_for_every_candidate_is_left_out_under_either_r
     tells them apart; under 'greater' 0, which lowered every mean (0.2 and 0.15 reported for 0.4 and 0.3). Its
     per-sample scores are kept as None (a saved step tells them from a real 0)."""
     warned = []
-    monkeypatch.setattr(loop, 'warn', warned.append)
+    monkeypatch.setattr(search_step, 'warn', warned.append)
     values = {((0, ), 0): 0.4, ((0, ), 1): None, ((1, ), 0): 0.3, ((1, ), 1): None}
     saved = []
     step = _step(_evaluator(lambda path, s: values[(path, s)], rule=rule), rule, saved=saved)
@@ -270,7 +270,7 @@ def test_the_missed_draw_warning_names_the_first_candidate_and_how_many_more(mon
             return None if s == 1 and prefix in {(0, ), (1, )} else prefix + (0, )
 
     warned = []
-    monkeypatch.setattr(loop, 'warn', warned.append)
+    monkeypatch.setattr(search_step, 'warn', warned.append)
     values = {(0, ): [0.4, 0.1], (1, ): [0.3, 0.1], (2, ): [0.5, 0.2]}
     evaluate = _evaluator(lambda path, s: values[path][s])
     space = LayerwiseSpace([[0, 1, 2]] * 2)

@@ -17,7 +17,7 @@ from mmengine.config import Config
 from torch import nn
 
 from automl_mm.engine.evaluate import HeldOutEvaluator
-from automl_mm.nas import beam, loop, scoring
+from automl_mm.nas import beam, scoring, search_step
 from automl_mm.nas.beam import PartialArchitecturePool, score_step
 from automl_mm.nas.samplers import UniformPathSampler
 from automl_mm.nas.scoring import PathEvaluator, potential
@@ -100,7 +100,7 @@ def test_a_candidate_whose_draw_missed_a_constant_range_averages_the_ranges_the_
     # 'greater' the missed draw won, under 'less' it lost
     evaluate = _evaluator(lambda path, s: 0.3 if s == 0 else constant, rule=rule, classwise=math.isnan(constant))
     warned = []
-    monkeypatch.setattr(loop, 'warn', warned.append)
+    monkeypatch.setattr(search_step, 'warn', warned.append)
     pool = PartialArchitecturePool(LayerwiseSpace([[0, 1]] * 2), pool_size=2, rule=rule)
     step = _step(evaluate, rule, missed=[1], pool=pool)
     assert step['candidates'] == [[[0], pytest.approx(0.3)], [[1], pytest.approx(0.3)]]

@@ -17,8 +17,7 @@ from mmengine.config import Config
 from mmengine.runner import Runner
 from test_nas._cr_digits import use_cr_resnet
 
-from automl_mm.nas import final_architecture
-from automl_mm.nas import loop as loop_module
+from automl_mm.nas import final_architecture, scoring_setup
 from tests.test_tools._tool_loading import tool_environment  # noqa: F401  (autouse: undoes the tool's LOCAL_RANK)
 
 from conftest import REPO_ROOT
@@ -52,7 +51,7 @@ def _prefer_high_indices(monkeypatch) -> None:
     def scorer(sampler, evaluate, num_samples, seed, stream, num_decided, accept=None):
         return lambda candidate: float(sum(candidate))
 
-    monkeypatch.setattr(loop_module, 'candidate_scorer', scorer)
+    monkeypatch.setattr(scoring_setup, 'candidate_scorer', scorer)
 
 
 def _tool_test(monkeypatch, capsys, config: str, checkpoint: str, work_dir: str, *options: str) -> tuple[dict, dict]:

@@ -178,15 +178,15 @@ def test_a_pc_nas_retrain_config_edited_or_deleted_during_the_search_is_refused_
 def test_every_rank_of_a_distributed_search_agrees_on_the_export_refusal(tmp_path, monkeypatch):
     """Each rank re-reads the retrain config at the export: a rank that refused and one that did not both reach the
     failure agreement (which raises on every rank where one refused), not only the refusing rank its raise."""
-    import automl_mm.nas.loop as loop_module
     import automl_mm.nas.search_outputs as outputs_module
+    import automl_mm.nas.search_step as step_module
 
     loop = _loop(_pc_cfg(str(tmp_path / 'run')))
     agreed, shared = [], []
-    # finish() and what it calls are search_outputs'; share_rank0_statistics is the loop module's (finish imports it
-    # from there as it runs: the patch below reaches it, as ``shared`` shows)
+    # finish() and what it calls are search_outputs'; share_rank0_statistics is the search step module's (finish
+    # imports it from there as it runs: the patch below reaches it, as ``shared`` shows)
     monkeypatch.setattr(outputs_module, 'get_world_size', lambda: 2)
-    monkeypatch.setattr(loop_module, 'share_rank0_statistics', shared.append)
+    monkeypatch.setattr(step_module, 'share_rank0_statistics', shared.append)
     monkeypatch.setattr(outputs_module, 'agree_on_failure', lambda failure, what: agreed.append((failure, what)))
     monkeypatch.setattr(type(loop), 'architecture_calls', lambda self: [])
     monkeypatch.setattr(type(loop), 'save_search_checkpoint', lambda self, tag: None)

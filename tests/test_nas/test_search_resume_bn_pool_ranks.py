@@ -16,12 +16,14 @@ from test_nas.test_pc_nas_loop import TINY, _cfg, kill_after_scores
 
 
 def _as_on_two_ranks(monkeypatch) -> None:
-    """The world size 2 where ``SearchLoopBase``'s methods read it: loop.py's (the BN pool, the resume check) and
-    search_outputs.py's (``finish``: a resumed search run to its end ended as on 1 rank with loop.py's alone)."""
+    """The world size 2 where ``SearchLoopBase``'s methods read it: loop.py's (the constructor's checks),
+    scoring_setup.py's (the BN pool, the scoring settings the resume check compares), search_step.py's (``run_step``)
+    and search_outputs.py's (``finish``: a resumed search run to its end ended as on 1 rank with loop.py's alone)."""
     from automl_mm.nas import loop as loop_module
+    from automl_mm.nas import scoring_setup, search_step
     from automl_mm.nas import search_outputs as outputs_module
 
-    for module in (loop_module, outputs_module):
+    for module in (loop_module, scoring_setup, search_step, outputs_module):
         monkeypatch.setattr(module, 'get_world_size', lambda: 2)
 
 

@@ -44,14 +44,14 @@ def test_a_partial_checkpoint_is_saved_after_the_ranks_shared_their_readings(mon
 
     from torch import nn
 
-    from automl_mm.nas import LayerwiseSpace, PartialArchitecturePool
+    from automl_mm.nas import LayerwiseSpace, PartialArchitecturePool, search_step
     from automl_mm.nas import loop as loop_module
 
     events = []
     evaluate = SimpleNamespace(evaluations=0, empty_evaluations=0, share_readings=lambda: events.append('share'))
-    monkeypatch.setattr(loop_module, 'get_world_size', lambda: 2)
-    monkeypatch.setattr(loop_module, 'share_rank0_statistics', lambda model: None)
-    monkeypatch.setattr(loop_module, 'broadcast_object_list', lambda due, src: None)
+    monkeypatch.setattr(search_step, 'get_world_size', lambda: 2)
+    monkeypatch.setattr(search_step, 'share_rank0_statistics', lambda model: None)
+    monkeypatch.setattr(search_step, 'broadcast_object_list', lambda due, src: None)
     loop = SimpleNamespace(runner=SimpleNamespace(model=nn.Identity(), cfg={}), metric_key='log_likelihood/mean',
                            checkpoint_interval_s=0, _last_save=-math.inf, _iter=0,
                            save_search_checkpoint=lambda tag: events.append(tag))
@@ -141,6 +141,7 @@ def test_a_value_after_a_mid_step_resume_on_another_world_size_beside_the_checkp
     candidate's NaN on batches 0 and 1 (scored 0, the best under metric_rule='less') and the next ones' values there
     ranked together, without a word, where one run refuses it."""
     from automl_mm.nas import loop as loop_module
+    from automl_mm.nas import scoring_setup, search_step
 
     def sliced(work: str):
         cfg = _cfg(work)
@@ -154,7 +155,9 @@ def test_a_value_after_a_mid_step_resume_on_another_world_size_beside_the_checkp
         checkpoint = torch.load(f.read(), weights_only=False)
     assert checkpoint['nas_search']['readings']['LayerwiseSpace']['nan'] == [[0, 1], [1, 1]]
 
-    monkeypatch.setattr(loop_module, 'get_world_size', lambda: 2)  # the resume check passes it (test_..._bn_pool_ranks)
+    # the resume check passes it (test_..._bn_pool_ranks); set where SearchLoopBase's methods read it
+    for module in (loop_module, scoring_setup, search_step):
+        monkeypatch.setattr(module, 'get_world_size', lambda: 2)
     monkeypatch.setattr(HeldOutEvaluator, 'score', lambda self, model, batches=None, group=None: (0.5, False))
     cfg = sliced(work)
     cfg.resume = True

@@ -12,7 +12,7 @@ from types import SimpleNamespace
 import pytest
 from mmengine.config import Config
 
-from automl_mm.nas import loop
+from automl_mm.nas import loop, search_step
 from automl_mm.nas.beam import PartialArchitecturePool
 from automl_mm.nas.pc_nas import PCNASLoop
 from automl_mm.nas.search_log import NO_COMPLETION, NO_METRICS, score_text
@@ -30,8 +30,8 @@ def _stage(pool, scores, logged):
 
 def test_both_stages_list_a_candidate_without_a_completion_with_why(monkeypatch):
     logged = []
-    monkeypatch.setattr(loop, 'print_log', lambda msg, **kw: logged.append(msg))
-    monkeypatch.setattr(loop, 'warn', lambda msg: None)
+    monkeypatch.setattr(search_step, 'print_log', lambda msg, **kw: logged.append(msg))
+    monkeypatch.setattr(search_step, 'warn', lambda msg: None)
     pool = PartialArchitecturePool(LayerwiseSpace([[0, 1, 2]] * 2), pool_size=2)
     # stage 1: (2,) found no completion within the cost limit (-inf), ranked third of 3
     lines = _stage(pool, {(0, ): 0.5, (1, ): 0.4, (2, ): -math.inf}, logged)
@@ -54,8 +54,8 @@ def test_the_header_counts_the_candidates_without_a_score_among_the_best_5(monke
     """A 2-rank PC-NAS smoke's last stage: 3 of 6 candidates scored, 3 without a completion within the cost limit.
     The header said "the best 5 of 6 and 1 more without a score" over 3 scores and 3 "no score" rows."""
     logged = []
-    monkeypatch.setattr(loop, 'print_log', lambda msg, **kw: logged.append(msg))
-    monkeypatch.setattr(loop, 'warn', lambda msg: None)
+    monkeypatch.setattr(search_step, 'print_log', lambda msg, **kw: logged.append(msg))
+    monkeypatch.setattr(search_step, 'warn', lambda msg: None)
     pool = PartialArchitecturePool(LayerwiseSpace([list(range(6))]), pool_size=2)
     lines = _stage(pool, {(c, ): 0.1 * (c + 1) if c < 3 else -math.inf for c in range(6)}, logged)
     assert lines[-7].startswith('[stage1] the best 3 of 3 scored and 3 without a score (accuracy/top1, '), lines
@@ -65,8 +65,8 @@ def test_the_header_counts_the_candidates_without_a_score_among_the_best_5(monke
 def test_the_final_pool_names_a_candidate_kept_without_a_score(monkeypatch):
     """Under 'less' a candidate whose evaluation gave no metrics (+inf) is kept where fewer than K have a finite
     score: the final pool's table showed its potential as None."""
-    monkeypatch.setattr(loop, 'print_log', lambda msg, **kw: None)
-    monkeypatch.setattr(loop, 'warn', lambda msg: None)
+    monkeypatch.setattr(search_step, 'print_log', lambda msg, **kw: None)
+    monkeypatch.setattr(search_step, 'warn', lambda msg: None)
     pool = PartialArchitecturePool(LayerwiseSpace([[0, 1]]), pool_size=2, rule='less')
     _stage(pool, {(0, ): math.inf, (1, ): 0.3}, [])
     assert pool.history[-1]['candidates'] == [[[1], 0.3], [[0], None]]
@@ -105,8 +105,8 @@ def test_a_candidate_without_metrics_past_the_best_5_is_listed_under_less(monkey
     """Under 'less' a +inf candidate (an evaluation gave no metrics) ranks after every finite one: seventh of 7, it
     is listed with why, as a -inf one is."""
     logged = []
-    monkeypatch.setattr(loop, 'print_log', lambda msg, **kw: logged.append(msg))
-    monkeypatch.setattr(loop, 'warn', lambda msg: None)
+    monkeypatch.setattr(search_step, 'print_log', lambda msg, **kw: logged.append(msg))
+    monkeypatch.setattr(search_step, 'warn', lambda msg: None)
     pool = PartialArchitecturePool(LayerwiseSpace([list(range(7))] * 2), pool_size=2, rule='less')
     lines = _stage(pool, {(c, ): math.inf if c == 6 else 0.1 * (c + 1) for c in range(7)}, logged)
     assert '[stage1] the best 5 of 6 scored and 1 without a score' in lines[-7]
