@@ -57,6 +57,43 @@ def test_where_int64_sums_do_not_wrap_the_host_path_gives_the_same_numbers(monke
     assert fingerprint(model)[:6].isnan().all() and not fingerprint(model)[6:].isnan().any()
 
 
+#: Every dtype a model can hold, as bit patterns: random bytes viewed as each (negative words, high halves with the
+#: top bit set, NaN patterns: the sums read bits, not values).
+_DTYPES = (torch.float32, torch.float16, torch.bfloat16, torch.float64, torch.complex64, torch.complex128,
+           torch.float8_e4m3fn, torch.int8, torch.uint8, torch.int16, torch.int32, torch.int64, torch.bool)
+
+
+@pytest.mark.parametrize('columns', [3, 256])
+def test_the_host_path_gives_the_device_paths_sums_bit_for_bit_on_random_words(monkeypatch, columns):
+    """``_host_sums`` (numpy ``uint64``) against ``_device_sums`` (torch int64) and plain Python, directly: random bytes
+    of every dtype and lengths that leave byte tails, in two groups, starting at offsets past 2**32 and 2**40 words
+    (weights whose products wrap). Red with the host's high half unsigned, a tail given a high half or weighted from
+    the tensor's offset, or the device's tail high half taken from its sign."""
+    monkeypatch.setattr(sync, '_COLUMNS', columns)
+    g = torch.Generator().manual_seed(1)
+    entries, want = [], [[0, 0, 0], [0, 0, 0]]
+    offsets = [2 ** 32 - 5, 2 ** 40 + 11]
+    for index, dtype in enumerate(_DTYPES):
+        group = index % 2
+        size = torch.empty(0, dtype=dtype).element_size()
+        count = (1, 7, 3 * 256 + 5)[index % 3]
+        raw = torch.randint(0, 256, (count * size,), dtype=torch.uint8, generator=g)
+        t = raw.view(dtype) if dtype != torch.bool else raw % 2 == 1
+        main, tail = sync._words(t)
+        entries.append((group, offsets[group], main, tail))
+        words = [(w, w >> 32) for w in main.tolist()] + [(w, 0) for w in tail.tolist()]
+        for position, (word, high) in enumerate(words, offsets[group] + 1):
+            want[group][0] += word
+            want[group][1] += position * word
+            want[group][2] += position * high
+        offsets[group] += len(words)
+    assert any(w < 0 for _, _, main, _ in entries for w in main.tolist())  # words whose top bit is set
+    finite = torch.tensor([1, 0])
+    host = sync._host_sums(entries, finite, 2)
+    assert torch.equal(host, sync._device_sums(entries, finite, 2, torch.device('cpu')))
+    assert host.tolist() == [[sync._signed(s) for s in sums] + [flag] for sums, flag in zip(want, (1, 0))]
+
+
 def test_the_devices_sums_add_modulo_2_to_the_64_and_any_devices_non_finite_flag_holds():
     """A model on two devices: each device's ``(groups, 4)`` sums add modulo 2**64 (2**63 - 1 + 1 wraps to -2**63,
     not an int64 overflow of the host), and a group is finite only where it is on every device, in either order
@@ -91,6 +128,9 @@ def test_differing_row_layouts_are_named_with_both_sizes_and_what_to_do():
                     '(a row of 11)); the ranks run different automl_mm versions: install the same automl_mm on every '
                     'node, then start again')
     assert 'the ranks search different spaces' in sync.row_layouts_differ([[2, 3, 12, 12], [2, 5, 12, 12]])
+    # one version, other fingerprint sizes (a fingerprint changed without its version raised): automl_mm, not the
+    # config, is what differs
+    assert 'install the same automl_mm' in sync.row_layouts_differ([[2, 3, 12, 12], [2, 3, 12, 16]])
 
 
 def test_verify_copies_compares_the_layouts_before_it_gathers_the_rows(monkeypatch):
