@@ -8,7 +8,7 @@ from unittest import mock
 import pytest
 import torch
 import torch.distributed as torch_dist
-from _forked_ranks import fork_ranks, join_gloo
+from _forked_ranks import fork_ranks, join_gloo, outcome
 from torch.distributed import all_reduce as bound_all_reduce  # bound at import, as a third-party module may
 from torch.distributed import get_world_size as bound_get_world_size
 
@@ -126,9 +126,16 @@ def _worker(rank: int, init_file: str, out_dir: str) -> None:
     x = torch.tensor(float(rank + 1))
     _BOUND_IN_STEP[0](x)  # bound inside the step, called after it: the world's again
     world['bound_in_step_after'] = float(x)
+    # verify_sync's layout check over the real gather: rank 1 runs a later automl_mm (layout version 3, fingerprints
+    # of 16 numbers); its rows' all_gather aborted rank 0 in gloo's C++ ('Received data size doesn't match expected
+    # size'), naming neither size
+    from automl_mm.ohl import sync
+    sync.ROW_LAYOUT_VERSION += rank
+    layouts = outcome(lambda: sync.check_row_layouts(2, 12, 12 + 4 * rank, trunk=4))
+    sync.ROW_LAYOUT_VERSION -= rank
     torch.save({'before': before, 'after': _state(runner, ema_hook), 'num_pos': num_pos, 'world': world,
                 'gathered': gathered, 'copy_values': copy_values, 'sync_checks': sync_checks,
-                'fingerprints': (fingerprint_before, fingerprint(model))},
+                'fingerprints': (fingerprint_before, fingerprint(model)), 'layouts': layouts},
                osp.join(out_dir, f'rank{rank}.pth'))
     torch_dist.destroy_process_group()
 
@@ -256,3 +263,15 @@ def test_weight_fingerprints_do_not_depend_on_the_order_of_the_reduction(monkeyp
     with torch.no_grad():
         model.weight[0, 0] = torch.nextafter(model.weight[0, 0], torch.tensor(2.0))  # one bit apart: another one
     assert not torch.equal(fingerprint(model), forward)
+
+
+def test_ranks_of_different_fingerprints_both_refuse_naming_both_layouts(gloo_ranks):
+    """Over the real gloo group, rank 1 at layout version 3 with a fingerprint of 16 numbers: both ranks raise the
+    same RuntimeError before the rows' gather, naming the trunk, both layouts and the fix."""
+    errors = [rank['layouts'] for rank in gloo_ranks]
+    assert errors[0] == errors[1], errors
+    error = errors[0]
+    assert error.startswith("RuntimeError: OHL trunk 4: verify_sync cannot compare the ranks' weights"), error
+    assert 'ranks [0]: layout version 2, theta 2 numbers, fingerprints 12 + 12 numbers (a row of 26)' in error
+    assert 'ranks [1]: layout version 3, theta 2 numbers, fingerprints 12 + 16 numbers (a row of 30)' in error
+    assert 'install the same automl_mm on every node' in error

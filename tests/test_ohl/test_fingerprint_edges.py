@@ -1,14 +1,11 @@
 """The edges of ``verify_sync``'s weight fingerprint (``automl_mm.ohl.sync``): a device whose int64 sums do not wrap
 (the host path, the same numbers), the combination of several devices' sums and finite flags, and ranks whose rows
-differ in layout (another automl_mm, another search space), refused with both layouts named before the gather."""
+differ in layout (another automl_mm, another search space), refused with both layouts named before the gather
+(over a real gloo group in test_broadcast.py, whose ranks are started once for the file)."""
 from __future__ import annotations
-
-import os.path as osp
 
 import pytest
 import torch
-import torch.distributed as torch_dist
-from _forked_ranks import fork_ranks, join_gloo, recording
 from test_weight_fingerprint import _Mixed, _reference_sums
 
 from automl_mm.ohl import sync
@@ -154,31 +151,6 @@ def test_verify_copies_compares_the_layouts_before_it_gathers_the_rows(monkeypat
                                            r'2, theta 3 numbers, fingerprints 12 \+ 12 numbers \(a row of 27\); ranks '
                                            r'\[1\]: layout version 1'):
         sync.verify_copies([space], model, fingerprint(model), 0, True, CopyLayout(2, 1, 0, 2), trunk=5)
-
-
-def _rank(rank: int, tmp: str) -> None:
-    join_gloo(rank, 2, osp.join(tmp, 'init'), timeout=15)
-    if rank == 1:
-        sync.ROW_LAYOUT_VERSION = 3  # a later automl_mm on this rank
-    out: dict = {}
-    with recording(out):
-        sync.check_row_layouts(2, 12, 12 if rank == 0 else 16, trunk=4)
-    torch.save(out, osp.join(tmp, f'rank{rank}.pth'))
-    torch_dist.destroy_process_group()
-
-
-def test_two_gloo_ranks_of_different_fingerprints_both_refuse_naming_both(tmp_path):
-    """Real 2-rank gloo group: rank 1 runs a fingerprint of 16 numbers (version 3). Both ranks raise the same
-    RuntimeError naming trunk, both layouts and the fix (their rows' all_gather aborted rank 0 in gloo's C++,
-    'Received data size doesn't match expected size')."""
-    fork_ranks(_rank, (str(tmp_path),), timeout=60)
-    outs = [torch.load(str(tmp_path / f'rank{r}.pth')) for r in range(2)]
-    assert outs[0]['error'] == outs[1]['error'], outs
-    error = outs[0]['error']
-    assert error.startswith("RuntimeError: OHL trunk 4: verify_sync cannot compare the ranks' weights"), error
-    assert 'ranks [0]: layout version 2, theta 2 numbers, fingerprints 12 + 12 numbers (a row of 26)' in error
-    assert 'ranks [1]: layout version 3, theta 2 numbers, fingerprints 12 + 16 numbers (a row of 30)' in error
-    assert 'install the same automl_mm on every node' in error
 
 
 def test_the_wrap_probe_is_kept_per_device_type_not_per_device(monkeypatch):
