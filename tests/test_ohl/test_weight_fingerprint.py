@@ -228,17 +228,25 @@ def test_a_swap_is_seen_at_any_distance_but_multiples_of_2_to_the_33_words():
     """The sums' far reach, with the group's words placed far apart by their offsets (no 32 GiB tensor): a swap of
     two different words d apart changes the weighted sums by (difference) * d, whose differences (of the high
     halves, else of the words) are below 2**32: seen unless d is a multiple of 2**33. At 2**32 and 3 * 2**32 words
-    the worst pairs (words differing in the top bit only; halves differing by 2**31) are seen; at 2**33 they are the
-    documented blind spot (64 GiB apart in one group), where words differing by 2 are still seen."""
+    the worst pairs (words differing in the top bit only; low halves differing by 2**31 under equal high halves;
+    high halves differing by 2**31 and the words by an odd multiple of 2**31) are seen; at 2**33 they are the
+    documented blind spot (64 GiB apart in one group), where words differing by 2 are still seen. The host path
+    (numpy ``uint64``, a device whose int64 sums do not wrap) gives the same sums at every distance."""
     empty = torch.zeros(0, dtype=torch.int64)
+    finite = torch.ones(1, dtype=torch.int64)
 
     def swapped_alike(a: int, b: int, distance: int) -> bool:
         def sums(first: int, second: int) -> list[int]:
             entries = [(0, 0, torch.tensor([first]), empty), (0, distance, torch.tensor([second]), empty)]
-            return sync._device_sums(entries, torch.ones(1, dtype=torch.int64), 1, torch.device('cpu')).tolist()
+            on_device = sync._device_sums(entries, finite, 1, torch.device('cpu'))
+            assert torch.equal(sync._host_sums(entries, finite, 1), on_device), (first, second, distance)
+            return on_device.tolist()
         return sums(a, b) == sums(b, a)
 
-    worst = [(-2 ** 63, 0), (2 ** 31, 0), (3 << 31, 1 << 32)]  # top bit; low halves 2**31 apart; high halves
+    # the top bit (high halves -2**31 and 0); low halves 2**31 apart (high halves both 1); high halves 2**31 - 1
+    # and -1 (and low halves 0 and 2**31: the words 2**63 - 2**31 apart)
+    worst = [(-2 ** 63, 0), (3 << 31, 1 << 32), ((2 ** 31 - 1) << 32, -2 ** 31)]
+    assert [(a >> 32) - (b >> 32) for a, b in worst] == [-2 ** 31, 0, 2 ** 31]
     for distance in (1, 2 ** 32, 3 * 2 ** 32, 2 ** 33 + 1):
         assert not any(swapped_alike(a, b, distance) for a, b in worst), distance
     assert all(swapped_alike(a, b, 2 ** 33) for a, b in worst)  # the blind spot, pinned
