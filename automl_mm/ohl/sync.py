@@ -493,10 +493,13 @@ def fingerprint(module: nn.Module) -> torch.Tensor:
     only where ``d`` is a multiple of 2**33: any swap within 2**33 words (64 GiB) of one group is seen. The words'
     weighted sum alone missed words differing only in their top bits at an even distance (0.25 and -0.25 four
     float32 values apart, swapped). Two more sums (of the words and of their high halves, weighted by ``position >>
-    32``) would close that blind spot; not taken: summed over every word they made the fingerprint 1.8-3.1x slower
-    (ResNet-50 / -18, 2 threads, interleaved in one run), and a model holding over 2**33 words in one group is far
-    beyond those OHL trains. They are NaN where a floating-point value of the group is not finite (NaN never counts
-    as equal: a non-finite weight after a broadcast is a failure).
+    32``) would close that blind spot (a swap ``k * 2**33`` apart changes them by ``2k`` times a difference below
+    2**32: never 0 modulo 2**64 for positions below 2**63); not taken: they are 0 in a group of fewer than 2**32
+    words (32 GiB; a model holding over 2**33 words in one group is far beyond those OHL trains), yet would add four
+    numbers to every row, and an ad-hoc prototype weighting every word made the fingerprint 1.8-3.1x slower
+    (ResNet-50 / -18, 2 threads, interleaved in one run; weighting the row sums would cost far less). They are
+    NaN where a floating-point value of the group is not finite (NaN never counts as equal: a non-finite weight
+    after a broadcast is a failure).
 
     Integer sums, wrapping modulo 2**64: every rank computes the same numbers from the same bits, whatever the order
     of the reduction. The wrapping is probed once per device type (:func:`int64_sums_wrap`); a device whose int64
