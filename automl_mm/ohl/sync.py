@@ -143,9 +143,11 @@ def map_containers(obj: Any, fn: Callable[[Any], Any]) -> Any:
 
 def receiving_device(sent: str) -> str:
     """Where a receiving rank of :func:`broadcast_state` puts a tensor the source held on ``sent`` (``str`` of its
-    device): ``'cuda'`` (this rank's own current GPU) for any ``'cuda:<i>'`` (the source's GPU index means another
-    GPU here, or none), else ``sent`` (``'cpu'``)."""
-    return 'cuda' if sent.startswith('cuda') else sent
+    device): an accelerator's type without the source's index (``'cuda:3'`` -> ``'cuda'``, this rank's own current
+    GPU; the same for any other accelerator: mmengine's ``'npu:1'`` -> ``'npu'``, ``'mlu'``, ``'musa'``, torch's
+    ``'xpu'``; the source's index means another device here, or none), ``'cpu'`` as it is."""
+    kind = sent.partition(':')[0]
+    return sent if kind == 'cpu' else kind
 
 
 def broadcast_state(state: Any, src: int, what: str = 'state') -> Any:

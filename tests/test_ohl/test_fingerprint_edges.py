@@ -171,3 +171,5 @@ def test_a_tensor_from_the_sources_gpu_lands_on_the_receiving_ranks_own_gpu():
     current GPU (``'cuda'``: the source's index may not exist here), a CPU tensor stays on the CPU."""
     assert sync.receiving_device('cuda:3') == 'cuda' and sync.receiving_device('cuda') == 'cuda'
     assert sync.receiving_device('cpu') == 'cpu'
+    # any other accelerator (mmengine's Ascend, Cambricon, Moore Threads; torch's Intel XPU): no index either
+    assert [sync.receiving_device(d) for d in ('npu:1', 'mlu:2', 'musa:0', 'xpu:1')] == ['npu', 'mlu', 'musa', 'xpu']
