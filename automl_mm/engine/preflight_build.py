@@ -98,11 +98,19 @@ def build_check(cfg: Any) -> None:
         loaders = [pair for loader, key in _loader_cfgs(cfg) for pair in _start_datasets(loader.get('dataset'),
                                                                                         f'{key}.dataset', scope)]
         reads = start_backend_reads(cfg)  # (a COCO file read through a backend is read once for this start)
-        for built, key in _checked_datasets(cfg, loaders, scope, reads=reads):
-            if key == 'train_dataloader.dataset':
+        built_at = dict((key, built) for built, key in _checked_datasets(cfg, loaders, scope, reads=reads))
+        for split in ('train', 'val', 'test'):
+            key = f'{split}_dataloader.dataset'
+            # a split's MultiImageMixDataset, around the dataset built in it, without loading that one's data list
+            loader = cfg.get(f'{split}_dataloader')
+            built = built_at[key] if key in built_at else _mix_wrapper(
+                loader.get('dataset') if isinstance(loader, dict) else None, key, built_at.get(f'{key}.dataset'), scope)
+            if built is None:
+                continue
+            if split == 'train':
                 train_dataset = built
-            elif key in ('val_dataloader.dataset', 'test_dataloader.dataset'):  # what val_loop / test_loop hold
-                eval_datasets[key.split('_', 1)[0]] = built
+            else:  # what val_loop / test_loop hold
+                eval_datasets[split] = built
         check_remote_metric_files(cfg, reads=reads)  # (a file a dataset's check read is not read again)
         # the runner's order of the hooks, where a hooks.<i> path needs it: computed once for the checks below
         ordered = deferred_hook_order(cfg, hooks)
@@ -170,12 +178,42 @@ def _start_datasets(dataset: Any, key: str, scope: str) -> list[tuple[Any, str]]
     """``(dataset config, config key)`` of what :func:`build_check` builds of a loader's ``dataset`` (at ``key``): the
     dataset itself, or, where building it would load the data lists it wraps (:func:`_loads_what_it_wraps`: mmdet's
     ``MultiImageMixDataset``), the datasets in it that read data, as :func:`check_data_sources` builds them (at their
-    own keys, ``train_dataloader.dataset.dataset``): such a split's dataset is not built, and its pipeline paths (an
-    OHL space's, a replay hook's) are left to the workers."""
+    own keys, ``train_dataloader.dataset.dataset``); :func:`build_check` then builds a split's own
+    ``MultiImageMixDataset`` around the one built in it (:func:`_mix_wrapper`), where one inside another wrapper is
+    not built and its pipeline paths (an OHL space's, a replay hook's) are left to the workers."""
     if not isinstance(dataset, dict) or not _loads_what_it_wraps(dataset, scope):
         return [(dataset, key)]
     return [(node if node.get('_scope_') or in_scope == scope else dict(node, _scope_=in_scope), where)
             for node, where, in_scope in scoped_datasets(dataset, key, scope) if not _wraps(node)]
+
+
+def _mix_wrapper(dataset: Any, key: str, inner: Any, scope: str) -> Any:
+    """The loader's dataset config ``dataset`` (at ``key``), where it is mmdet's ``MultiImageMixDataset`` (or a
+    subclass) directly around one dataset, built around ``inner``, the dataset :func:`build_check` built in it lazily,
+    without loading ``inner``'s data list (the wrapper's constructor takes its length, kept as 0 here, and this copy is
+    never iterated): its ``pipeline`` (``Mosaic``, ``RandomAffine``, ``MixUp``) built as the runner builds it, so that
+    an OHL space's or a replay hook's path through it is checked at start, as when the whole wrapper was built;
+    its errors named at ``key``. ``None`` for another dataset, or where ``inner`` was not built (left to the
+    workers)."""
+    from mmdet.datasets import MultiImageMixDataset
+
+    from automl_mm.registry import DATASETS, registered_class
+
+    if not isinstance(dataset, dict) or not isinstance(dataset.get('dataset'), dict) or inner is None:
+        return None
+    kind = dataset.get('type')
+    cls = kind if isinstance(kind, type) else registered_class(DATASETS, kind, dataset.get('_scope_') or scope)
+    if not (isinstance(cls, type) and issubclass(cls, MultiImageMixDataset)):
+        return None
+    node = {name: copy.deepcopy(value) for name, value in dataset.items() if name != 'dataset'}
+    held = type(inner)
+    # the wrapper reads len(dataset), which loads the whole data list: this instance answers 0 while it is built
+    inner.__class__ = type(held.__name__, (held,), {'__len__': lambda self: 0, '__module__': held.__module__})
+    try:
+        with _named(key, node=dataset):
+            return DATASETS.build(dict(node, dataset=inner, lazy_init=True))
+    finally:
+        inner.__class__ = held
 
 
 def _loads_what_it_wraps(dataset: dict, scope: str) -> bool:

@@ -113,3 +113,37 @@ def test_the_start_up_build_reads_no_annotation_file_a_wrapper_would_load_when_b
     with pytest.raises(ConfigCheckError, match=r'train_dataloader\.dataset\.dataset\.ann_file: the annotation file '
                                                r'.*/missing\.json \(data_root \+ ann_file\) of CocoDataset'):
         build_check(config('missing.json'))
+
+
+def test_the_start_up_build_checks_a_path_through_a_mix_wrapper_s_pipeline_without_loading(tmp_path, monkeypatch):
+    """The wrapper is built around the lazily built dataset in it, its length not taken: a replay hook's path through
+    its own pipeline (YOLOX's Mosaic / MixUp stand there) is checked at start, as when the whole wrapper was built
+    (left to the workers while the wrapper was not built), and the COCO file is still not loaded."""
+    from mmdet.datasets import CocoDataset
+
+    from automl_mm.engine.preflight import build_check
+
+    config, loaded = _mixed_coco(tmp_path, monkeypatch)
+
+    def writing(path):
+        cfg = config('train.json')
+        cfg.train_dataloader.dataset.pipeline = [dict(type='mmdet.RandomFlip', prob=0.5)]
+        cfg.custom_hooks = [dict(type='automl_mm.SetAttributesHook', values={path: 0.25})]
+        return cfg
+
+    build_check(writing('train_dataloader.dataset.pipeline.0.prob'))
+    with pytest.raises(ConfigCheckError, match=r"custom_hooks\[0\] \(SetAttributesHook\): .*'train_dataloader\.dataset"
+                                               r"\.pipeline\.0\.prb'"):
+        build_check(writing('train_dataloader.dataset.pipeline.0.prb'))
+    assert loaded == []
+    from mmengine.registry import DefaultScope
+
+    from automl_mm.engine.preflight_build import _mix_wrapper
+
+    cfg = writing('train_dataloader.dataset.pipeline.0.prob')
+    coco = {k: v for k, v in cfg.train_dataloader.dataset.dataset.items() if k != 'type'}
+    inner = CocoDataset(**coco, lazy_init=True)
+    with DefaultScope.overwrite_default_scope('mmdet'):
+        mixed = _mix_wrapper(cfg.train_dataloader.dataset, 'train_dataloader.dataset', inner, 'mmdet')
+    # its length kept aside while the wrapper is built, then its class given back
+    assert mixed.dataset is inner and type(inner) is CocoDataset and loaded == []
