@@ -30,6 +30,10 @@ what trains read that value only once, when it was built, the write changes noth
   ``aspect_ratio_range``, and ``TorchvisionAugment`` its torchvision ``op`` from its ``kwargs``.
   (automl_mm's own augmentation ops rebuild their look-up tables when their ``magnitude`` is written,
   :class:`~automl_mm.augment.op_base.BaseAugmentOp`.)
+* **Attributes read at every call that a class also turned into others at ``__init__``** (:data:`KEPT_FROM_INIT`):
+  mmengine's ``EarlyStoppingHook`` compares by ``rule`` at each validation, but made ``min_delta``'s sign and
+  ``best_score``'s start (-inf / inf) of it when built: a written ``rule`` counted no score as a gain and stopped
+  the run after ``patience`` validations.
 * **Settings a dataset reads only when it loads its data list** (:func:`loaded_from`): mmengine's ``full_init``
   loads it once (at build, or with ``lazy_init`` at the first access, which ``len(train_dataloader)`` makes before
   training), and a dataloader's workers, restarted after a data write, get the loaded list. automl_mm's datasets that
@@ -101,6 +105,21 @@ DERIVED_AT_INIT: dict[str, tuple[frozenset, str, str]] = {
     'automl_mm.TorchvisionAugment': (frozenset({'policy', 'kwargs'}), 'op',
                                      "target the torchvision transform's own attribute (...op.num_ops, "
                                      "...op.magnitude), which it reads at every call"),
+}
+
+
+#: ``package.class`` -> {attribute read at every call and also turned into others at ``__init__``, kept as made: (what
+#: it made of it, what a later write then does, advice)}: the write takes effect, against what was made of the built
+#: value. mmengine 0.10 ``hooks/early_stopping_hook.py``: ``self.min_delta = min_delta if rule == 'greater' else -1 *
+#: min_delta`` and ``self.best_score = -inf if rule == 'greater' else inf`` at ``__init__``; ``_check_stop_condition``
+#: compares by ``rule_map[self.rule]`` (its ``min_delta`` is written in the config's form by the held rule:
+#: :mod:`automl_mm.ohl.stored_forms`).
+KEPT_FROM_INIT: dict[str, dict[str, tuple[str, str, str]]] = {
+    'mmengine.EarlyStoppingHook': {'rule': (
+        "min_delta's sign and best_score's start (-inf under 'greater', inf under 'less')",
+        'a written rule compares the scores the other way against a margin and a best kept for the built one, so no '
+        'score counts as a gain and the run stops after patience validations, silently',
+        'build it with its rule (or a monitor that implies it), and compare rules as separate runs')},
 }
 
 
@@ -204,6 +223,11 @@ def _check_derived_at_init(chain: Chain, depth: int, parts: list[str], owner: st
                 raise ValueError(f'{owner} writes {".".join(parts)}, but {type(node).__name__} '
                                  f'({_prefix(chain, depth + 1)}) reads {parts[depth + 1]!r} only at __init__, to '
                                  f'make {derived[1]}: the written value would change nothing; {derived[2]}')
+        kept = KEPT_FROM_INIT.get(name, {}).get(parts[depth + 1])
+        if kept is not None:  # EarlyStoppingHook's rule: read at each validation, and made min_delta's sign
+            raise ValueError(f'{owner} writes {".".join(parts)}, but {type(node).__name__} '
+                             f'({_prefix(chain, depth + 1)}) reads {parts[depth + 1]!r} at __init__ too, to make '
+                             f'{kept[0]}, and keeps them: {kept[1]}; {kept[2]}')
     made = loaded_from(node, parts[depth + 1])
     if made is not None:  # NoisyLabelDataset's noise_ratio, ImageFolderDataset's reward_ratio
         raise ValueError(f'{owner} writes {".".join(parts)}, but {type(node).__name__} ({_prefix(chain, depth + 1)}) '

@@ -206,3 +206,21 @@ def test_a_datasets_settings_read_only_when_it_loads_its_data_list_are_refused()
     check_owned_attribute(runner, 'train_dataloader.dataset.dataset.max_refetch', 'me')  # read at every item
     with pytest.raises(ValueError, match=r"reads 'allow_empty' only when it loads its data list .*to make the class"):
         check_owned_attribute(runner, 'reward.dataset.allow_empty', 'me')  # read by its folder listing alone
+
+
+def test_an_early_stopping_hooks_rule_is_refused_as_it_set_min_deltas_sign_and_the_start_best_at_init():
+    """mmengine's ``EarlyStoppingHook`` turns ``rule`` into ``min_delta``'s sign and ``best_score``'s start (-inf /
+    inf) at ``__init__`` and compares by the held ``rule`` at each validation: a ``rule`` written after it (a loss's
+    'less' rewritten to 'greater') counted no score as a gain against a best of inf, and stopped the run after
+    ``patience`` validations, silently."""
+    from mmengine.hooks import EarlyStoppingHook
+
+    hook = EarlyStoppingHook(monitor='loss', patience=2)
+    runner = SimpleNamespace(hooks=[hook])
+    set_attribute(runner, 'hooks.0.rule', 'greater')  # what the write did: a falling loss is never a gain
+    assert [hook._check_stop_condition(loss)[0] for loss in (0.9, 0.5)] == [False, True]
+    with pytest.raises(ValueError, match=r"writes hooks\.0\.rule, but EarlyStoppingHook \(hooks\.0\) reads 'rule' "
+                                         r'at __init__ .*min_delta.*best_score.*stop.*patience.*monitor'):
+        check_owned_attribute(SimpleNamespace(hooks=[EarlyStoppingHook(monitor='loss')]), 'hooks.0.rule', 'me')
+    for fine in ('min_delta', 'patience'):
+        check_owned_attribute(runner, f'hooks.0.{fine}', 'me')
