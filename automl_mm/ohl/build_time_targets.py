@@ -33,7 +33,8 @@ what trains read that value only once, when it was built, the write changes noth
 * **Attributes read at every call that a class also turned into others at ``__init__``** (:data:`KEPT_FROM_INIT`):
   mmengine's ``EarlyStoppingHook`` compares by ``rule`` at each validation, but made ``min_delta``'s sign and
   ``best_score``'s start (-inf / inf) of it when built: a written ``rule`` counted no score as a gain and stopped
-  the run after ``patience`` validations.
+  the run after ``patience`` validations; its ``ReduceOnPlateauParamScheduler`` made its starting best of ``rule``
+  the same way (a written ``rule`` cut the value every ``patience`` validations).
 * **Settings a dataset reads only when it loads its data list** (:func:`loaded_from`): mmengine's ``full_init``
   loads it once (at build, or with ``lazy_init`` at the first access, which ``len(train_dataloader)`` makes before
   training), and a dataloader's workers, restarted after a data write, get the loaded list. automl_mm's datasets that
@@ -113,13 +114,19 @@ DERIVED_AT_INIT: dict[str, tuple[frozenset, str, str]] = {
 #: value. mmengine 0.10 ``hooks/early_stopping_hook.py``: ``self.min_delta = min_delta if rule == 'greater' else -1 *
 #: min_delta`` and ``self.best_score = -inf if rule == 'greater' else inf`` at ``__init__``; ``_check_stop_condition``
 #: compares by ``rule_map[self.rule]`` (its ``min_delta`` is written in the config's form by the held rule:
-#: :mod:`automl_mm.ohl.stored_forms`).
+#: :mod:`automl_mm.ohl.stored_forms`); ``optim/scheduler/param_scheduler.py``: ``ReduceOnPlateauParamScheduler.
+#: _init_is_better`` sets ``rule_worse`` by ``rule`` (``_reset``: ``best = rule_worse``), ``_is_better`` reads ``rule``.
 KEPT_FROM_INIT: dict[str, dict[str, tuple[str, str, str]]] = {
     'mmengine.EarlyStoppingHook': {'rule': (
         "min_delta's sign and best_score's start (-inf under 'greater', inf under 'less')",
         'a written rule compares the scores the other way against a margin and a best kept for the built one, so no '
         'score counts as a gain and the run stops after patience validations, silently',
         'build it with its rule (or a monitor that implies it), and compare rules as separate runs')},
+    'mmengine.ReduceOnPlateauParamScheduler': {'rule': (
+        "the starting best (rule_worse: inf under 'less', -inf under 'greater')",
+        'a written rule compares the scores the other way against a best kept for the built one, so no score is '
+        'better and the value is cut every patience validations, silently',
+        'build it with its rule, and compare rules as separate runs')},
 }
 
 

@@ -224,3 +224,24 @@ def test_an_early_stopping_hooks_rule_is_refused_as_it_set_min_deltas_sign_and_t
         check_owned_attribute(SimpleNamespace(hooks=[EarlyStoppingHook(monitor='loss')]), 'hooks.0.rule', 'me')
     for fine in ('min_delta', 'patience'):
         check_owned_attribute(runner, f'hooks.0.{fine}', 'me')
+
+
+def test_a_reduce_on_plateau_schedulers_rule_is_refused_as_it_set_the_starting_best_at_init():
+    """mmengine's ``ReduceOnPlateauParamScheduler`` sets its starting best (``rule_worse``: inf under 'less') by
+    ``rule`` at ``__init__`` and compares by the held ``rule``: a written 'greater' counted no score as better than
+    inf and cut the lr every ``patience`` validations, silently."""
+    from mmengine.optim import ReduceOnPlateauLR
+
+    def built():
+        optimizer = torch.optim.SGD([torch.nn.Parameter(torch.zeros(1))], lr=0.1)
+        return ReduceOnPlateauLR(optimizer, monitor='loss', rule='less', patience=1, factor=0.5)
+
+    runner = SimpleNamespace(param_schedulers=[built()])
+    set_attribute(runner, 'param_schedulers.0.rule', 'greater')  # what the write did: a rising accuracy never better
+    for accuracy in (0.5, 0.6, 0.7):
+        runner.param_schedulers[0].step({'loss': accuracy})
+    assert runner.param_schedulers[0].optimizer.param_groups[0]['lr'] < 0.1
+    with pytest.raises(ValueError, match=r"writes param_schedulers\.0\.rule, but ReduceOnPlateauLR "
+                                         r"\(param_schedulers\.0\) reads 'rule' at __init__ too, .*best"):
+        check_owned_attribute(SimpleNamespace(param_schedulers=[built()]), 'param_schedulers.0.rule', 'me')
+    check_owned_attribute(runner, 'param_schedulers.0.patience', 'me')
