@@ -30,7 +30,15 @@ from .ownership import check_owned_attribute
 from .report import CUSTOM_IMPORTS, transform_types_note
 from .switching_hooks import check_switching_hooks
 from .transform_types import transform_types
-from .value_ranges import check_draws, gaussian_on_integer, integer_advice, shape_mismatch, value_shape
+from .value_ranges import (
+    OutOfRange,
+    check_draws,
+    draw_use,
+    gaussian_on_integer,
+    integer_advice,
+    shape_mismatch,
+    value_shape,
+)
 
 
 def _plain(value: Any) -> Any:
@@ -272,12 +280,16 @@ class AttributeSpace(PerCopySpace):
 
         Raises:
             ValueError: naming the space, the path, the choice (or the transform), and the optimiser's message or
-                the range and its source.
+                the range and its source, and then what a copy that drew it would do with it (train with it,
+                predict with it, run its hook with it: :func:`~automl_mm.ohl.value_ranges.draw_use`).
         """
         self.check_tensor_slot(runner, path)
         for value in self.choices or ():
             try:
                 check_written_value(runner, path, value)
+            except OutOfRange as err:  # outside its setting's range: what a copy would do with it, as check_draws
+                raise ValueError(f'OHL space {self.name!r}: choice {value!r}: {err}; a copy that drew it would '
+                                 f'{draw_use(runner, path)}') from None
             except ValueError as err:
                 raise ValueError(f'OHL space {self.name!r}: choice {value!r}: {err}') from None
         self.check_projected(runner, path)

@@ -334,6 +334,12 @@ def _scheduler_range(owner: Any, name: str) -> tuple[Interval, str] | None:
     return None
 
 
+class OutOfRange(ValueError):
+    """A written value outside its setting's range (:func:`check_attribute_value`, :func:`check_elements`,
+    :func:`check_value`): ``attribute path '<path>': <value> lies outside <interval> (<source>)``. A space refusing
+    a choice so adds what a copy that drew it would do with it (:func:`draw_use`)."""
+
+
 def check_attribute_shape(pairs: list[tuple[Any, Any]], path: str, value: Any, runner: Any = None) -> None:
     """Refuse writing ``value`` to the attributes ``pairs`` (:func:`~automl_mm.ohl.attributes.resolve_attribute`)
     where it has another shape than what one of them holds (:func:`shape_mismatch`), or puts a number that is not
@@ -370,7 +376,7 @@ def check_attribute_value(pairs: list[tuple[Any, Any]], path: str, value: Any, r
             continue
         found = attribute_range(node, name)
         if found is not None and not found[0].contains(number):
-            raise ValueError(f'attribute path {path!r}: {value!r} lies outside {found[0]} ({found[1]})')
+            raise OutOfRange(f'attribute path {path!r}: {value!r} lies outside {found[0]} ({found[1]})')
 
 
 def _checks_itself() -> type:
@@ -466,7 +472,7 @@ def check_elements(runner: Any, path: str, value: Any) -> None:
         return
     for interval, source in ranges:
         if any(v is not None and not interval.contains(v) for v in numbers):
-            raise ValueError(f'attribute path {path!r}: {value!r} lies outside {interval} ({source})')
+            raise OutOfRange(f'attribute path {path!r}: {value!r} lies outside {interval} ({source})')
 
 
 def check_accepted(runner: Any, path: str, value: Any) -> None:
@@ -524,7 +530,7 @@ def check_value(runner: Any, path: str, value: Any) -> None:
         return
     for interval, source in target_ranges(runner, path):
         if not interval.contains(number):
-            raise ValueError(f'attribute path {path!r}: {value!r} lies outside {interval} ({source})')
+            raise OutOfRange(f'attribute path {path!r}: {value!r} lies outside {interval} ({source})')
 
 
 #: The loops and loaders a run reads only to validate or test: a setting under them is used there, not in training.

@@ -352,3 +352,19 @@ def test_a_setting_under_a_val_loader_is_refused_as_predicted_with():
     space = AttributeSpace(dict(type='Categorical'), target='val_dataloader.flip.prob', choices=[1.5, 0.5], name='s')
     with pytest.raises(ValueError, match=rf'a copy that drew it would {re.escape(TESTS_WITH_IT)}$'):
         check_draws(space, runner, 'val_dataloader.flip.prob')
+
+
+@pytest.mark.parametrize('build, path, choice, use', [
+    (FocalLoss, 'obj.gamma', -1.0, 'train with it'),
+    (_Head, 'obj.test_cfg.score_thr', 1.5, 'predict with it'),
+    (CheckInvalidLossHook, 'obj.interval', 0, 'run its CheckInvalidLossHook with it'),
+    (LoggerHook, 'obj.interval', 0, 'run its LoggerHook with it')])  # a constructor's range
+def test_a_space_refusing_a_choice_at_its_write_check_says_what_a_copy_would_do_with_it(build, path, choice, use):
+    """``check_choices`` refuses an out-of-range choice at its write check (``check_written_value``), before
+    ``check_draws``: that refusal named no consequence, while ``check_draws``' said it by the setting's use."""
+    runner = _runner(build())
+    space = AttributeSpace(dict(type='Categorical'), target=path, choices=[choice, choice + 1], name='s')
+    with pytest.raises(ValueError, match=rf"^OHL space 's': choice {re.escape(repr(choice))}: attribute path "
+                                         rf"'{re.escape(path)}': .* lies outside .*; a copy that drew it would "
+                                         rf'{re.escape(use)}'):
+        space.check_choices(runner, path)
