@@ -368,3 +368,18 @@ def test_a_space_refusing_a_choice_at_its_write_check_says_what_a_copy_would_do_
                                          rf"'{re.escape(path)}': .* lies outside .*; a copy that drew it would "
                                          rf'{re.escape(use)}'):
         space.check_choices(runner, path)
+
+
+@pytest.mark.parametrize('holder', ['val_dataloader', 'test_dataloader', 'val_loop', 'test_loop', 'val_evaluator',
+                                    'test_evaluator'])
+def test_every_holder_read_only_to_validate_or_test_is_predicted_with(holder):
+    """Each loop, loader and evaluator a run reads only to validate or test (``_TEST_HOLDERS``): only the val loader
+    was tested, and dropping the others from the set left every test green."""
+    from mmcv.transforms import RandomFlip
+
+    from automl_mm.ohl.value_ranges import TESTS_WITH_IT, TRAINS_WITH_IT, draw_use
+
+    runner = SimpleNamespace(**{holder: SimpleNamespace(flip=RandomFlip(prob=0.5))},
+                             train_dataloader=SimpleNamespace(flip=RandomFlip(prob=0.5)))
+    assert draw_use(runner, f'{holder}.flip.prob') == TESTS_WITH_IT
+    assert draw_use(runner, 'train_dataloader.flip.prob') == TRAINS_WITH_IT
