@@ -111,10 +111,10 @@ def refuse_bad_parallelism(parser: argparse.ArgumentParser, args: argparse.Names
     * ``cores`` (cores the benchmark pins or sizes its pools to: ``--cpus``) must be in ``[1, C]``;
     * ``threads`` (torch CPU threads, 0: torch's default) must be in ``[0, C]``;
 
-    where C is the cores this process may run on (:func:`automl_mm.engine.launch.usable_cpus`: its CPU affinity,
-    ``os.sched_getaffinity``, else ``os.cpu_count()``). ``ohl_vs_pbt.py --cpus 8`` on 2 cores pinned every arm to
-    those 2 but sized Ray and the pools for 8, and its header said 2 cores; ``--threads -1`` ran torch's default
-    under a header of its own count. None passes.
+    where C is the cores this process may use (:func:`automl_mm.engine.launch.usable_cpus`: its CPU affinity,
+    ``os.sched_getaffinity``, else ``os.cpu_count()``, or the cgroup v2 CPU quota where lower). ``ohl_vs_pbt.py
+    --cpus 8`` on 2 cores pinned every arm to those 2 but sized Ray and the pools for 8, and its header said 2 cores;
+    ``--threads -1`` ran torch's default under a header of its own count. None passes.
 
     Args:
         parser: The benchmark's parser (the option strings named in the message).

@@ -83,8 +83,8 @@ fi
 # Torch threads of each process, as tools/train.py's local launcher gives its workers (automl_mm.engine.launch
 # .worker_threads): OMP_NUM_THREADS where set, else the cores this script may use split between the GPUS processes
 # of this node, at least 1 (automl_mm/utils/cpus.py, the local launcher's own function: the CPU affinity, or the
-# cgroup v2 CPU quota where lower, which nproc does not see); MKL_NUM_THREADS the same where unset. Printed, as the
-# local launcher prints its count. torchrun alone sets
+# cgroup v2 CPU quota of its cgroup or a parent where lower, which nproc does not see); MKL_NUM_THREADS the same
+# where unset. Printed in the local launcher's words (cpus.py's threads_line). torchrun alone sets
 # OMP_NUM_THREADS=1 where it is unset: on a machine with more cores than copies the same OHL config and seed gave
 # other rewards under this script than under `tools/train.py CONFIG` (a convolution's float sums follow the
 # thread count). With torchrun's named counts (auto, cpu, gpu, xpu) torchrun's own default stays.
@@ -100,10 +100,8 @@ if [[ -n "${OMP_NUM_THREADS:-}" ]]; then
   export OMP_NUM_THREADS
 fi
 if [[ "$GPUS" =~ ^[1-9][0-9]*$ ]]; then
-  # prints the threads of each process, then the line to show (AUTOML_MM_CGROUP_CPU_MAX: a file standing in for
-  # /sys/fs/cgroup/cpu.max, for the tests)
-  _SAID=$("${PYTHON:-python}" "$ROOT/automl_mm/utils/cpus.py" "$(( 10#$GPUS ))" \
-          ${AUTOML_MM_CGROUP_CPU_MAX:+"$AUTOML_MM_CGROUP_CPU_MAX"} 2>/dev/null) || _SAID=''
+  # prints the threads of each process, then the line to show
+  _SAID=$("${PYTHON:-python}" "$ROOT/automl_mm/utils/cpus.py" "$(( 10#$GPUS ))" 2>/dev/null) || _SAID=''
   _THREADS=${_SAID%%$'\n'*}
   if [[ "$_SAID" == *$'\n'* && "$_THREADS" =~ ^[1-9][0-9]*$ ]]; then
     echo "$0: ${_SAID#*$'\n'}"

@@ -7,20 +7,63 @@ Standard library only, and runnable as a script without importing automl_mm (whi
 from __future__ import annotations
 
 import os
+import re
 import sys
 
-#: The cgroup v2 CPU limit of this process's cgroup (a container's own cgroup): ``"$MAX $PERIOD"``, both in
-#: microseconds, or ``"max $PERIOD"`` for no limit.
-CGROUP_CPU_MAX = '/sys/fs/cgroup/cpu.max'
+#: Where the cgroup v2 hierarchy is mounted where ``/proc/self/mountinfo`` names no ``cgroup2`` mount.
+CGROUP2_MOUNT = '/sys/fs/cgroup'
 
 
-def cgroup_cpu_quota(cpu_max: str | None = None) -> int | None:
-    """The whole cores the cgroup v2 CPU quota in ``cpu_max`` allows: ``ceil(quota / period)``, at least 1
-    (``"200000 100000"``: 2; ``"150000 100000"``: 2; ``"50000 100000"``: 1). ``None`` where there is no quota
-    (``"max 100000"``), or the file is missing, unreadable or not two positive integers (cgroup v1, or no cgroup
-    file system: nothing is known, so nothing is limited)."""
+def _unescape(field: str) -> str:
+    """A ``/proc/self/mountinfo`` path field with its octal escapes decoded (``\\040``: a space)."""
+    return re.sub(r'\\([0-7]{3})', lambda m: chr(int(m.group(1), 8)), field)
+
+
+def cgroup_cpu_max_files(proc_cgroup: str = '/proc/self/cgroup',
+                         mountinfo: str = '/proc/self/mountinfo') -> list[str]:
+    """The cgroup v2 ``cpu.max`` files whose quotas limit this process: its own cgroup's (the ``0::PATH`` line of
+    ``proc_cgroup``, under the ``cgroup2`` mount of ``mountinfo``), then each parent's up to the mount's root, where
+    the kernel enforces the tightest of them. Inside a container's own cgroup namespace its cgroup is the root
+    (``0::/``: ``/sys/fs/cgroup/cpu.max``, the limit ``docker --cpus`` and a Kubernetes CPU limit set); without one
+    (a systemd unit's ``CPUQuota=``, a Slurm step, ``--cgroupns=host``) it is a path below it
+    (``/sys/fs/cgroup/system.slice/x.scope/cpu.max``), and a parent (a slice) may hold the lower quota. Where either
+    file is missing or names no cgroup v2 path (cgroup v1, macOS), or that path is not under the mount, only
+    the ``cpu.max`` of the mount's root (:data:`CGROUP2_MOUNT` where no mount is named)."""
+    mount, root = CGROUP2_MOUNT, '/'
     try:
-        with open(cpu_max or CGROUP_CPU_MAX) as f:
+        with open(mountinfo) as f:
+            for line in f:
+                fields = line.split()
+                if ' - cgroup2 ' in line and len(fields) > 4:
+                    root, mount = _unescape(fields[3]), _unescape(fields[4])
+                    break
+    except (OSError, UnicodeDecodeError):
+        pass
+    path = None
+    try:
+        with open(proc_cgroup) as f:
+            path = next((line[3:].rstrip('\n') for line in f if line.startswith('0::')), None)
+    except (OSError, UnicodeDecodeError):
+        pass
+    own = None
+    if path is not None and path.startswith('/'):
+        rel = os.path.relpath(path, root) if root != '/' else path.lstrip('/')
+        if not rel.startswith('..'):
+            own = os.path.normpath(os.path.join(mount, rel))
+    if own is None or not os.path.isdir(own):
+        return [os.path.join(mount, 'cpu.max')]
+    files = []
+    while True:
+        files.append(os.path.join(own, 'cpu.max'))
+        if own == os.path.normpath(mount) or os.path.dirname(own) == own:
+            return files
+        own = os.path.dirname(own)
+
+
+def _file_quota(cpu_max: str) -> int | None:
+    """The whole cores of the quota in one ``cpu.max`` file (:func:`cgroup_cpu_quota`), or ``None``."""
+    try:
+        with open(cpu_max) as f:
             fields = f.read().split()
     except (OSError, UnicodeDecodeError):
         return None
@@ -30,6 +73,24 @@ def cgroup_cpu_quota(cpu_max: str | None = None) -> int | None:
     if quota < 1 or period < 1:
         return None
     return max(1, -(-quota // period))
+
+
+def _tightest_quota(cpu_max: str | None) -> tuple[int, str] | None:
+    """The lowest quota (:func:`_file_quota`) of ``cpu_max`` or, where ``None``, of :func:`cgroup_cpu_max_files`, and
+    the file that holds it; ``None`` where none holds one."""
+    quotas = [(quota, path) for path in ([cpu_max] if cpu_max else cgroup_cpu_max_files())
+              if (quota := _file_quota(path)) is not None]
+    return min(quotas, key=lambda q: q[0]) if quotas else None
+
+
+def cgroup_cpu_quota(cpu_max: str | None = None) -> int | None:
+    """The whole cores the cgroup v2 CPU quota allows: ``ceil(quota / period)``, at least 1 (``"200000 100000"``: 2;
+    ``"150000 100000"``: 2; ``"50000 100000"``: 1), the lowest of this process's cgroup and its parents
+    (:func:`cgroup_cpu_max_files`), or of the one file ``cpu_max`` where given. ``None`` where there is no quota
+    (``"max 100000"``), or the files are missing, unreadable or not two positive integers (cgroup v1, or no cgroup
+    file system: nothing is known, so nothing is limited)."""
+    tightest = _tightest_quota(cpu_max)
+    return None if tightest is None else tightest[0]
 
 
 def affinity_cpus() -> int:
@@ -47,7 +108,8 @@ def usable_cpus(cpu_max: str | None = None) -> int:
     (a container given 2 CPUs of a 64-core machine sees all 64 in its affinity and in ``nproc``).
 
     Args:
-        cpu_max: The cgroup v2 ``cpu.max`` file to read the quota from (``None``: :data:`CGROUP_CPU_MAX`).
+        cpu_max: The one cgroup v2 ``cpu.max`` file to read the quota from (``None``: this process's cgroup and its
+            parents, :func:`cgroup_cpu_max_files`).
     """
     cores = affinity_cpus()
     quota = cgroup_cpu_quota(cpu_max)
@@ -55,10 +117,11 @@ def usable_cpus(cpu_max: str | None = None) -> int:
 
 
 def quota_note(cpu_max: str | None = None) -> str:
-    """``' (the CPU quota in /sys/fs/cgroup/cpu.max)'`` where that quota is what limits :func:`usable_cpus`, else
-    ``''``: said after the core count in the threads line."""
-    quota = cgroup_cpu_quota(cpu_max)
-    return f' (the CPU quota in {cpu_max or CGROUP_CPU_MAX})' if quota is not None and quota < affinity_cpus() else ''
+    """``' (the CPU quota in /sys/fs/cgroup/cpu.max)'``, naming the file that holds it, where that quota is what
+    limits :func:`usable_cpus` (lower than the affinity), else ``''``: said after the core count in the threads
+    line."""
+    tightest = _tightest_quota(cpu_max)
+    return f' (the CPU quota in {tightest[1]})' if tightest is not None and tightest[0] < affinity_cpus() else ''
 
 
 def threads_line(processes: int, threads: int, cores: int | None, launcher: str, note: str = '') -> str:

@@ -31,7 +31,7 @@ def _threads(tmp_path, script: str, gpus: str, **env: str) -> subprocess.Complet
     args = ['cfg.py', gpus] if script == 'dist_train.sh' else ['cfg.py', 'ckpt.pth', gpus]
     proc = subprocess.run(['bash', osp.join(REPO_ROOT, 'tools', script), *args], capture_output=True, text=True,
                           env=dict(base, PYTHON=str(fake), **env), timeout=60)
-    # the threads line the script prints first (tests/test_tools/test_dist_threads_line.py), then the fake's
+    # the threads line the script prints first (tests/test_utils_cpus.py), then the fake's
     lines = proc.stdout.splitlines()
     proc.line, proc.stdout = ('', proc.stdout) if len(lines) < 2 else (lines[0], '\n'.join(lines[1:]))
     return proc
