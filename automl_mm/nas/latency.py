@@ -26,10 +26,9 @@ import torch
 import torch.nn as nn
 
 from automl_mm.utils.io import dump_json_atomic
-
-# the FLOPs counter (FlopsTable counts with it), its names also importable from here, their former home
 from automl_mm.utils.wording import a_class
 
+# the FLOPs counter (FlopsTable counts with it), its names also importable from here, their former home
 from .flops import (  # noqa: F401
     _DEFORMABLE_CONV_OPS,
     FLOPS_COUNTER,
