@@ -7,7 +7,8 @@ import sys
 
 from .utils.imported_files import record_imported
 
-record_imported(sys.modules[__name__])  # the files as imported, for the ranks' comparison (rank_agreement)
+# each module's file as it is imported (this one now, a submodule when it is), for the ranks' comparison
+record_imported(sys.modules[__name__])
 
 from .engine.patches import install  # noqa: E402
 

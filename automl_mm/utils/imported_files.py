@@ -3,15 +3,20 @@
 A distributed run compares the source its ranks run (:func:`automl_mm.engine.rank_agreement.source_hashes`) when
 training starts, well after each process imported it: a file edited in between was hashed as edited, so ranks that
 imported different versions of it (the edit landed between their imports, on a shared disk) agreed on a text that
-not all of them ran. What a process imported is recorded here when it imports it (:func:`record_imported`: each
-file's :func:`~automl_mm.utils.file_identity.file_identity`, one ``stat``): automl_mm's files when ``automl_mm`` is
-imported, a ``custom_imports`` module's when mmengine imports it; :func:`changed_since_import` says whether the file
-on disk is still that one.
+not all of them ran. What a process imported is recorded here as it imports it (:func:`record_imported`: each
+file's :func:`~automl_mm.utils.file_identity.file_identity`, one ``stat``): a package's modules one by one as each is
+imported (a finder on ``sys.meta_path`` that records the file the import system is about to run, and returns
+nothing), so a submodule imported later than its package (lazily) is recorded as it ran, not as it was when the
+package was imported; a file no module of this process imported is not recorded (:func:`changed_since_import`:
+``None``). automl_mm is recorded from its own import, a ``custom_imports`` module from when mmengine imports it;
+:func:`changed_since_import` says whether the file on disk is still the one recorded.
 """
 from __future__ import annotations
 
+import importlib.machinery
 import os
 import os.path as osp
+import sys
 from typing import Any
 
 from .file_identity import FileIdentity, file_identity
@@ -40,17 +45,58 @@ def module_files(module: Any) -> list[str]:
     return found
 
 
-def record_imported(module: Any) -> None:
-    """Record the identity of each of ``module``'s files (:func:`module_files`) as this process imported them: call
-    it as the module is imported. A file recorded before keeps its first record; one that cannot be ``stat``-ed is
-    not recorded."""
-    for path in module_files(module):
-        key = osp.abspath(path)
-        if key not in _RECORDED:
+def _record_file(path: str) -> None:
+    key = osp.abspath(path)
+    if key not in _RECORDED:
+        try:
+            _RECORDED[key] = file_identity(key)
+        except OSError:
+            pass
+
+
+class _RecordingFinder:
+    """A ``sys.meta_path`` finder that records the source file of each module imported under :data:`_PACKAGES`
+    just before the import system runs it (the spec ``importlib.machinery.PathFinder`` finds for it, which the
+    import of a submodule on its package's ``__path__`` then uses), and finds nothing itself: the import goes on as
+    without it."""
+
+    @staticmethod
+    def find_spec(name: str, path: Any = None, target: Any = None) -> None:
+        if path is not None and any(name.startswith(f'{package}.') for package in _PACKAGES):
             try:
-                _RECORDED[key] = file_identity(key)
-            except OSError:
-                pass
+                spec = importlib.machinery.PathFinder.find_spec(name, path, target)
+            except (ImportError, ValueError):
+                return None
+            if spec is not None and isinstance(spec.origin, str) and spec.origin.endswith('.py'):
+                _record_file(spec.origin)
+        return None
+
+
+_PACKAGES: set[str] = set()  # packages whose submodules _RecordingFinder records as they are imported
+
+
+def record_imported(module: Any) -> None:
+    """Record the identity of ``module``'s source file as this process imported it (call it as the module is
+    imported): a module's own file; for a package its ``__init__.py``, the files of its submodules imported so far
+    and, from now on, each submodule's file as it is imported (:class:`_RecordingFinder`), not the files of its
+    folder that no import ran. A file recorded before keeps its first record; one that cannot be ``stat``-ed is not
+    recorded."""
+    path = getattr(module, '__file__', None)
+    if not path or not path.endswith('.py'):
+        return
+    _record_file(path)
+    name = getattr(module, '__name__', None)
+    if osp.basename(path) != '__init__.py' or not isinstance(name, str):
+        return
+    if name not in _PACKAGES:
+        _PACKAGES.add(name)
+        if not any(isinstance(finder, _RecordingFinder) for finder in sys.meta_path):
+            sys.meta_path.insert(0, _RecordingFinder())
+    for other, submodule in list(sys.modules.items()):
+        if other.startswith(f'{name}.'):
+            file = getattr(submodule, '__file__', None)
+            if isinstance(file, str) and file.endswith('.py'):
+                _record_file(file)
 
 
 def imported_identity(path: str) -> FileIdentity | None:
@@ -61,6 +107,9 @@ def imported_identity(path: str) -> FileIdentity | None:
 def changed_since_import(path: str) -> str | None:
     """What changed in the file ``path`` since this process imported it, or ``None`` where it is the file recorded
     then (or none was recorded: not imported, or imported outside :func:`record_imported`).
+
+    A file of a package's folder that no module of this process imported was not recorded (``None``): editing it
+    while the process runs is no change to what it runs.
 
     Returns:
         ``'removed'``, ``'replaced by another file'`` (another device / inode: renamed or copied over),

@@ -5,6 +5,7 @@ A file whose identity (:mod:`automl_mm.utils.file_identity`) differs from the on
 is now reported as changed, and :func:`ranks_differ` refuses the run naming it."""
 from __future__ import annotations
 
+import importlib
 import os
 import os.path as osp
 import sys
@@ -55,7 +56,11 @@ def test_a_custom_import_edited_after_its_import_is_reported_and_refused(module)
 
 
 def test_automl_mm_files_are_recorded_when_automl_mm_is_imported():
-    for path in (rank_agreement.__file__, osp.join(osp.dirname(automl_mm.__file__), 'ohl', 'hook.py')):
+    importlib.import_module('automl_mm.ohl.hook')  # recorded at its own import
+    from automl_mm.utils import file_identity  # imported before automl_mm/__init__ records: recorded there
+
+    for path in (rank_agreement.__file__, osp.join(osp.dirname(automl_mm.__file__), 'ohl', 'hook.py'),
+                 file_identity.__file__):
         assert imported_files.imported_identity(path) is not None, path
         assert imported_files.changed_since_import(path) is None
 
@@ -69,11 +74,40 @@ def test_a_package_file_edited_after_the_import_is_named(tmp_path, monkeypatch):
     imported = __import__('edited_pkg_x')
     try:
         imported_files.record_imported(imported)
+        __import__('edited_pkg_x.ops')
         os.replace(package / 'ops.py', package / 'old.py')  # another file renamed over it
         (package / 'ops.py').write_text('Y = 1\n')
         assert 'replaced by another file' in imported_files.changed_since_import(str(package / 'ops.py'))
         assert imported_files.changed_since_import(str(package / '__init__.py')) is None
     finally:
         sys.modules.pop('edited_pkg_x', None)
+        sys.modules.pop('edited_pkg_x.ops', None)
+        imported_files._PACKAGES.discard('edited_pkg_x')
         for name in ('__init__.py', 'ops.py'):
+            imported_files.forget(str(package / name))
+
+
+def test_a_submodule_is_recorded_at_its_own_import_not_its_packages(tmp_path, monkeypatch):
+    """A package's submodule imported after the package (lazily) runs the file as it is then: an edit before that
+    import is no change (the package's import recorded every file of its folder, and refused the run), one after is;
+    a file no import ran is not recorded."""
+    package = tmp_path / 'lazy_pkg_x'
+    package.mkdir()
+    for name in ('__init__.py', 'ops.py', 'unused.py'):
+        (package / name).write_text('')
+    monkeypatch.syspath_prepend(str(tmp_path))
+    try:
+        imported_files.record_imported(__import__('lazy_pkg_x'))
+        (package / 'ops.py').write_text('Y = 2\n')  # before its import: the import runs this text
+        (package / 'unused.py').write_text('Z = 2\n')
+        __import__('lazy_pkg_x.ops')
+        assert imported_files.changed_since_import(str(package / 'ops.py')) is None
+        assert imported_files.imported_identity(str(package / 'unused.py')) is None
+        (package / 'ops.py').write_text('Y = 22\n')  # after it
+        assert imported_files.changed_since_import(str(package / 'ops.py')).startswith('rewritten')
+    finally:
+        for name in ('lazy_pkg_x', 'lazy_pkg_x.ops'):
+            sys.modules.pop(name, None)
+        imported_files._PACKAGES.discard('lazy_pkg_x')
+        for name in ('__init__.py', 'ops.py', 'unused.py'):
             imported_files.forget(str(package / name))
