@@ -208,11 +208,27 @@ class BaseVariableUse(NamedTuple):
     bound_on: int | None  #: the line of that binding
 
 
+#: Calls that put an argument into a dict or list as it is, so mmengine substitutes it there
+#: (``pipeline.append({{_base_.step}})``, ``model.update(lr={{_base_.lr}})``, ``copy.deepcopy({{_base_.hooks}})``):
+#: the called name (a function's, or a method's after the dot) -> the index of that positional argument (``None``:
+#: none), and whether its keywords are values.
+_STORING_CALLS = {'dict': (None, True), 'ConfigDict': (None, True), 'OrderedDict': (None, True),
+                  'update': (None, True), 'append': (0, False), 'insert': (1, False), 'setdefault': (1, False),
+                  'deepcopy': (0, False), 'copy': (0, False)}
+
+
+def _called_name(call: ast.AST) -> str | None:
+    func = call.func if isinstance(call, ast.Call) else None
+    return func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else None
+
+
 def _whole_value(node: ast.AST, parent: ast.AST, grandparent: ast.AST | None) -> bool:
     """Whether mmengine substitutes the placeholder string that ``node`` evaluates to: it replaces a value of the
     config's dicts, lists and tuples that is the placeholder (``Config._substitute_base_vars``), so ``node`` must be
-    an assignment's value, a list / tuple element, a dict value (not a key, not ``**``), a ``dict(k=...)`` keyword,
-    a branch of ``a if c else b`` or the element of a list / dict comprehension."""
+    an assignment's value, a list / tuple element, a dict value (not a key, not ``**``), a keyword of ``dict(...)``
+    (``ConfigDict``, ``OrderedDict``, ``.update``), an argument a call stores as it is (:data:`_STORING_CALLS`:
+    ``.append(x)``, ``.insert(i, x)``, ``.setdefault(k, x)``, ``copy.deepcopy(x)``), a branch of ``a if c else b`` or
+    the element of a list / dict comprehension."""
     if isinstance(parent, (ast.Assign, ast.AnnAssign)):
         return node is parent.value
     if isinstance(parent, (ast.List, ast.Tuple)):
@@ -220,8 +236,10 @@ def _whole_value(node: ast.AST, parent: ast.AST, grandparent: ast.AST | None) ->
     if isinstance(parent, ast.Dict):
         return any(node is v and k is not None for k, v in zip(parent.keys, parent.values))
     if isinstance(parent, ast.keyword):
-        return parent.arg is not None and isinstance(grandparent, ast.Call) and \
-            isinstance(grandparent.func, ast.Name) and grandparent.func.id == 'dict'
+        return parent.arg is not None and _STORING_CALLS.get(_called_name(grandparent), (None, False))[1]
+    if isinstance(parent, ast.Call):
+        at = _STORING_CALLS.get(_called_name(parent), (None, False))[0]
+        return at is not None and len(parent.args) > at and node is parent.args[at]
     if isinstance(parent, ast.IfExp):
         return node is parent.body or node is parent.orelse
     if isinstance(parent, ast.ListComp):

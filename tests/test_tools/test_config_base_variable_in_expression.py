@@ -212,3 +212,29 @@ def test_a_base_variable_on_a_continued_line_names_the_top_level_key_and_its_lin
                               'expression ('), message
     assert f'({error}: ' in message, message
     assert f'write line {line} as ' in message, message
+
+
+def test_a_call_that_stores_the_variable_as_it_is_is_kept(tmp_path):
+    """``.append({{_base_.step}})``, ``.update(lr=...)``, ``copy.deepcopy(...)``, ``ConfigDict(lr=...)`` put the
+    placeholder in a dict or list as it is, and mmengine substitutes it there (a working config was refused)."""
+    _write(tmp_path, 'base.py', "hooks = [dict(type='A')]\nlr = 0.1\nstep = dict(type='R')\n")
+    config = _write(tmp_path, 'leaf.py', "_base_ = ['./base.py']\nimport copy\nfrom mmengine.config import ConfigDict\n"
+                                         "pipeline = [dict(type='L')]\npipeline.append({{_base_.step}})\n"
+                                         'pipeline.insert(0, {{_base_.step}})\nmodel = dict()\n'
+                                         'model.update(lr={{_base_.lr}})\nmodel.setdefault("m", {{_base_.lr}})\n'
+                                         'step = {{_base_.step}}\npipeline.append(step)\n'
+                                         'custom_hooks = copy.deepcopy({{_base_.hooks}})\n'
+                                         'opt = ConfigDict(lr={{_base_.lr}})\n')
+    cfg = read_config(config)
+    assert cfg.pipeline == [dict(type='R'), dict(type='L'), dict(type='R'), dict(type='R')]
+    assert cfg.model == dict(lr=0.1, m=0.1) and cfg.custom_hooks == [dict(type='A')] and cfg.opt.lr == 0.1
+
+
+@pytest.mark.parametrize('line', ['pipeline.extend({{_base_.hooks}})', 'hooks = list({{_base_.hooks}})',
+                                  'pipeline.insert({{_base_.lr}}, 1)'])
+def test_a_call_that_makes_something_of_the_variable_is_refused(tmp_path, line):
+    """``.extend`` / ``list()`` of the placeholder string add its characters; ``insert``'s index is no value."""
+    _write(tmp_path, 'base.py', "hooks = [dict(type='A')]\nlr = 0\n")
+    config = _write(tmp_path, 'leaf.py', f"_base_ = ['./base.py']\npipeline = []\n{line}\n")
+    with pytest.raises((ValueError, TypeError), match=r'inside an expression'):
+        read_config(config)
