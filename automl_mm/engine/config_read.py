@@ -275,7 +275,8 @@ def base_variable_uses(text: str, variables: dict[str, str], file: str) -> list[
     (each variable replaced by its placeholder string, ``variables``: ``{placeholder: x}``, from
     ``Config._pre_substitute_base_vars``), in file order: the placeholder where it is no whole value
     (:func:`_whole_value`: ``{{_base_.x}}[0]``, ``.upper()``, ``+ [...]``, inside an f-string, a dict key, ``*``),
-    and a top-level name bound to a whole-value variable (``hooks = {{_base_.hooks}}``) used so on a later line,
+    and a top-level name bound to a whole-value variable (``hooks = {{_base_.hooks}}``) used so on a later line
+    (``hooks[0]``, ``hooks += [...]``),
     outside a function or comprehension binding that name itself. ``[]`` for text that does not parse (mmengine's
     own ``SyntaxError`` follows).
 
@@ -292,7 +293,8 @@ def base_variable_uses(text: str, variables: dict[str, str], file: str) -> list[
         for node in ast.walk(statement):
             if isinstance(node, ast.Constant) and isinstance(node.value, str) and node.value in variables:
                 variable, name, bound_on = variables[node.value], None, None
-            elif isinstance(node, ast.Name) and isinstance(node.ctx, ast.Load) and node.id in bound:
+            elif isinstance(node, ast.Name) and node.id in bound and (
+                    isinstance(node.ctx, ast.Load) or isinstance(parents.get(node), ast.AugAssign)):  # hooks += [...]
                 (variable, bound_on), name = bound[node.id], node.id
                 scope = parents.get(node)
                 while scope is not None and not (isinstance(scope, _SCOPES) and _binds(scope, name)):

@@ -238,3 +238,13 @@ def test_a_call_that_makes_something_of_the_variable_is_refused(tmp_path, line):
     config = _write(tmp_path, 'leaf.py', f"_base_ = ['./base.py']\npipeline = []\n{line}\n")
     with pytest.raises((ValueError, TypeError), match=r'inside an expression'):
         read_config(config)
+
+
+def test_a_bound_name_augmented_is_refused_at_the_use(tmp_path):
+    """``hooks += [...]`` ran on the placeholder string too: mmengine's raw TypeError was kept."""
+    _write(tmp_path, 'base.py', "hooks = [dict(type='A')]\n")
+    config = _write(tmp_path, 'leaf.py', "_base_ = ['./base.py']\nhooks = {{_base_.hooks}}\n"
+                                         "hooks += [dict(type='B')]\n")
+    with pytest.raises(TypeError, match=r'^' + re.escape(f'{config}, line 3: hooks uses hooks, bound to '
+                                                         '{{_base_.hooks}} on line 2, inside an expression')):
+        read_config(config)
