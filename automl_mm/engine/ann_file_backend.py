@@ -17,7 +17,8 @@ A few of mmdet's classes cannot be probed so (their ``load_data_list`` reads ano
 ``OpenImagesChallengeDataset``, ``LVISDataset`` / ``LVISV1Dataset`` without ``lvis``, ``DSDLDetDataset``, which
 reads it in ``__init__``); for them :data:`KNOWN_READINGS` gives the answer read from their source, where the probe
 has none, and, for a row whose reading is in a method the probe does not run (``DSDLDetDataset.__init__``), before
-the probe: a subclass that keeps that method reads as the row says whatever its own ``load_data_list`` does.
+the probe: a subclass that keeps that method (or, for a local read, calls it through ``super()``) reads as the
+row says whatever its own ``load_data_list`` does.
 ``ADE20KSegDataset`` and ``CocoSegDataset`` read nothing the probe can see because they never read an
 ``ann_file`` (:data:`NEVER_READS`, :func:`never_reads_ann_file`): neither the export nor the start's data check
 names theirs.
@@ -29,6 +30,7 @@ import functools
 import inspect
 import io
 import os.path as osp
+import re
 import shutil
 import tempfile
 import threading
@@ -116,7 +118,8 @@ def _source_holds(function: Any, call: str) -> bool:
 
 def known_reading(cls: Any) -> bool | None:
     """:data:`KNOWN_READINGS`' answer for ``cls``: the row of the first class of its MRO that has one, where ``cls``
-    keeps that row's ``method`` (an override reads as it reads: no answer) and the method's source still holds the
+    keeps that row's ``method`` (or, for a local read, overrides it with one that calls ``super().<method>(``:
+    :func:`_runs_inherited`; another override reads as it reads: no answer) and the method's source still holds the
     row's ``call``; else ``None``."""
     row = _known_row(cls)
     return None if row is None else row.through_backend
@@ -129,10 +132,34 @@ def _known_row(cls: Any) -> KnownReading | None:
         if row is None:
             continue
         method = getattr(owner, row.method, None)
-        if getattr(cls, row.method, None) is not method or not _source_holds(method, row.call):
+        if not _source_holds(method, row.call) or not _runs_inherited(cls, owner, row.method, not row.through_backend):
             return None
         return row
     return None
+
+
+def _runs_inherited(cls: type, owner: type, name: str, through_super: bool) -> bool:
+    """Whether ``cls``'s method ``name`` runs ``owner``'s: it keeps it, or, where ``through_super`` (a row's local
+    read, which needs the file on the local disk whatever else the override reads), each override between them
+    calls ``super().<name>(`` (``def __init__(self, extra=1, **kwargs): super().__init__(**kwargs)``, a subclass
+    adding an argument, still runs the row's local read). Any other override (one through the backend may add a
+    local read of its own), or one whose source cannot be read, reads as it reads (the row tells nothing)."""
+    calls_super = re.compile(rf'\bsuper\([^()]*\)\s*\.\s*{re.escape(name)}\s*\(')
+    for klass in cls.__mro__:
+        if klass is owner:
+            return True
+        override = klass.__dict__.get(name)
+        if override is None:
+            continue
+        if not through_super:
+            return False
+        try:
+            source = inspect.getsource(override)
+        except (OSError, TypeError):
+            return False
+        if not calls_super.search(source):
+            return False
+    return False
 
 
 class _Asked(BaseException):

@@ -130,6 +130,31 @@ def test_a_dsdl_subclass_reading_through_the_backend_in_load_data_list_still_rea
     assert afb.ann_file_through_backend(OwnInitDSDL) is True  # another __init__: the probe's answer
 
 
+def test_a_dsdl_subclass_adding_an_init_argument_still_reads_locally_in_its_bases_init():
+    """``__init__(self, extra=1, **kwargs): super().__init__(**kwargs)`` runs DSDLDetDataset's local read: the
+    row was dropped for any override of ``__init__`` and the probe's ``True`` answered."""
+    from mmdet.datasets.dsdl import DSDLDetDataset
+    from mmengine.fileio import get_local_path
+
+    class SuperInitDSDL(DSDLDetDataset):
+
+        def __init__(self, extra=1, **kwargs):
+            self.extra = extra
+            super().__init__(**kwargs)
+
+        def load_data_list(self):
+            with get_local_path(self.ann_file, backend_args=self.backend_args):
+                return []
+
+    class Below(SuperInitDSDL):  # keeps SuperInitDSDL's __init__
+
+        def __init__(self, **kwargs):
+            super().__init__(extra=2, **kwargs)
+
+    assert afb.ann_file_through_backend(SuperInitDSDL) is False
+    assert afb.ann_file_through_backend(Below) is False
+
+
 def test_an_init_row_through_the_backend_gives_way_to_a_local_read_in_load_data_list(monkeypatch):
     """Either method reading the file from the local disk needs it there: the row's ``True`` is no answer then."""
     from mmengine.dataset import BaseDataset
@@ -146,3 +171,17 @@ def test_an_init_row_through_the_backend_gives_way_to_a_local_read_in_load_data_
     monkeypatch.setitem(afb.KNOWN_READINGS, f'{InitReads.__module__}.{InitReads.__qualname__}',
                         afb.KnownReading(True, '__init__', "self.reader = ('backend', self.ann_file)"))
     assert afb.known_reading(InitReads) is True and afb.ann_file_through_backend(InitReads) is False
+
+
+def test_an_init_row_through_the_backend_answers_where_the_probe_cannot(monkeypatch):
+    from mmengine.dataset import BaseDataset
+
+    class InitReadsThrough(BaseDataset):
+
+        def __init__(self, **kwargs):
+            self.reader = ('backend', self.ann_file)  # the row's call
+
+    monkeypatch.setitem(afb.KNOWN_READINGS, f'{InitReadsThrough.__module__}.{InitReadsThrough.__qualname__}',
+                        afb.KnownReading(True, '__init__', "self.reader = ('backend', self.ann_file)"))
+    monkeypatch.setattr(afb, 'probe_ann_file_reading', lambda cls: None)
+    assert afb.ann_file_through_backend(InitReadsThrough) is True
