@@ -248,3 +248,20 @@ def test_a_bound_name_augmented_is_refused_at_the_use(tmp_path):
     with pytest.raises(TypeError, match=r'^' + re.escape(f'{config}, line 3: hooks uses hooks, bound to '
                                                          '{{_base_.hooks}} on line 2, inside an expression')):
         read_config(config)
+
+
+def test_comprehension_values_and_a_bare_statement_are_kept(tmp_path):
+    """The element of a list / dict comprehension is a whole value of the list / dict it builds (substituted); a
+    variable that is a statement of its own makes nothing."""
+    _write(tmp_path, 'base.py', 'lr = 0.1\n')
+    config = _write(tmp_path, 'leaf.py', "_base_ = ['./base.py']\ngrid = [{{_base_.lr}} for _ in range(2)]\n"
+                                         "table = {k: {{_base_.lr}} for k in 'ab'}\n{{_base_.lr}}\n")
+    cfg = read_config(config)
+    assert cfg.grid == [0.1, 0.1] and cfg.table == dict(a=0.1, b=0.1)
+
+
+def test_a_base_variable_unpacked_into_a_dict_is_refused(tmp_path):
+    _write(tmp_path, 'base.py', 'model = dict(depth=18)\n')
+    config = _write(tmp_path, 'leaf.py', "_base_ = ['./base.py']\nmodel = {**{{_base_.model}}, 'x': 1}\n")
+    with pytest.raises(TypeError, match=r'^' + re.escape(f'{config}, line 2: model uses {{{{_base_.model}}}} inside')):
+        read_config(config)
