@@ -17,6 +17,7 @@ import importlib.machinery
 import os
 import os.path as osp
 import sys
+import time
 from typing import Any
 
 from .file_identity import FileIdentity, file_identity
@@ -113,7 +114,8 @@ def changed_since_import(path: str) -> str | None:
 
     Returns:
         ``'removed'``, ``'replaced by another file'`` (another device / inode: renamed or copied over),
-        ``'rewritten: <n> bytes, was <m>'`` or ``'rewritten, modified <t> s after the import'`` (mtime / ctime).
+        ``'rewritten: <n> bytes, was <m>'`` or ``'rewritten in place, same size (changed at <local time>)'`` (its
+        mtime or ctime moved on: an edit, or a rewrite of the same text, which no ``stat`` tells apart).
     """
     recorded = imported_identity(path)
     if recorded is None:
@@ -128,7 +130,8 @@ def changed_since_import(path: str) -> str | None:
         return 'replaced by another file'
     if now.size != recorded.size:
         return f'rewritten: {now.size} bytes, was {recorded.size}'
-    return f'rewritten, modified {(max(now.mtime_ns, now.ctime_ns) - recorded.ctime_ns) / 1e9:.3f} s after the import'
+    changed_at = time.strftime('%Y-%m-%d %H:%M:%S', time.localtime(max(now.mtime_ns, now.ctime_ns) / 1e9))
+    return f'rewritten in place, same size (changed at {changed_at})'
 
 
 def forget(path: str) -> None:

@@ -111,3 +111,20 @@ def test_a_submodule_is_recorded_at_its_own_import_not_its_packages(tmp_path, mo
         imported_files._PACKAGES.discard('lazy_pkg_x')
         for name in ('__init__.py', 'ops.py', 'unused.py'):
             imported_files.forget(str(package / name))
+
+
+def test_a_rewrite_of_the_same_size_is_named_with_when_not_a_time_since_the_import(tmp_path):
+    """The message said 'modified <t> s after the import', <t> counted from the file's ctime before the import (the
+    last edit's, days before), not from the import."""
+    path = tmp_path / 'same_size.py'
+    path.write_text('X = 1\n')
+    module = type(sys)('same_size')
+    module.__file__ = str(path)
+    try:
+        imported_files.record_imported(module)
+        stat = os.stat(path)
+        os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))  # its mtime moved on, its text the same
+        said = imported_files.changed_since_import(str(path))
+        assert said.startswith('rewritten in place, same size (changed at ') and 'after the import' not in said, said
+    finally:
+        imported_files.forget(str(path))
