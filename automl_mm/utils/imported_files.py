@@ -13,6 +13,7 @@ package was imported; a file no module of this process imported is not recorded 
 """
 from __future__ import annotations
 
+import hashlib
 import importlib.machinery
 import os
 import os.path as osp
@@ -26,6 +27,7 @@ from .file_identity import FileIdentity, file_identity
 MAX_FILES = 2000
 
 _RECORDED: dict[str, FileIdentity] = {}  # absolute path: its identity when first recorded
+_DIGESTS: dict[str, str] = {}  # absolute path: the sha256 of its text then
 
 
 def module_files(module: Any) -> list[str]:
@@ -51,8 +53,14 @@ def _record_file(path: str) -> None:
     if key not in _RECORDED:
         try:
             _RECORDED[key] = file_identity(key)
+            _DIGESTS[key] = _digest(key)
         except OSError:
-            pass
+            _RECORDED.pop(key, None)
+
+
+def _digest(path: str) -> str:
+    with open(path, 'rb') as f:
+        return hashlib.sha256(f.read()).hexdigest()
 
 
 class _RecordingFinder:
@@ -115,7 +123,8 @@ def changed_since_import(path: str) -> str | None:
     Returns:
         ``'removed'``, ``'replaced by another file'`` (another device / inode: renamed or copied over),
         ``'rewritten: <n> bytes, was <m>'`` or ``'rewritten in place, same size (changed at <local time>)'`` (its
-        mtime or ctime moved on: an edit, or a rewrite of the same text, which no ``stat`` tells apart).
+        mtime or ctime moved on). A file whose identity changed but whose text is the one imported (sha256 read at
+        import: about 6 ms for automl_mm's 114 files of a run) is unchanged (``None``).
     """
     recorded = imported_identity(path)
     if recorded is None:
@@ -126,6 +135,11 @@ def changed_since_import(path: str) -> str | None:
         return 'removed'
     if now == recorded:
         return None
+    try:
+        if _digest(path) == _DIGESTS.get(osp.abspath(path)):
+            return None  # the same text written again (a checkout, a copy, touch): what it runs is on disk
+    except OSError:
+        return 'removed'
     if (now.device, now.inode) != (recorded.device, recorded.inode):
         return 'replaced by another file'
     if now.size != recorded.size:
@@ -137,6 +151,7 @@ def changed_since_import(path: str) -> str | None:
 def forget(path: str) -> None:
     """Drop the record of the file ``path`` (a test's temporary module)."""
     _RECORDED.pop(osp.abspath(path), None)
+    _DIGESTS.pop(osp.abspath(path), None)
 
 
 __all__ = ['MAX_FILES', 'changed_since_import', 'forget', 'imported_identity', 'module_files', 'record_imported']

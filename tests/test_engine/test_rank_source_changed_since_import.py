@@ -76,7 +76,7 @@ def test_a_package_file_edited_after_the_import_is_named(tmp_path, monkeypatch):
         imported_files.record_imported(imported)
         __import__('edited_pkg_x.ops')
         os.replace(package / 'ops.py', package / 'old.py')  # another file renamed over it
-        (package / 'ops.py').write_text('Y = 1\n')
+        (package / 'ops.py').write_text('Y = 2\n')  # another text (the same one renamed over it is no change)
         assert 'replaced by another file' in imported_files.changed_since_import(str(package / 'ops.py'))
         assert imported_files.changed_since_import(str(package / '__init__.py')) is None
     finally:
@@ -114,8 +114,8 @@ def test_a_submodule_is_recorded_at_its_own_import_not_its_packages(tmp_path, mo
 
 
 def test_a_rewrite_of_the_same_size_is_named_with_when_not_a_time_since_the_import(tmp_path):
-    """The message said 'modified <t> s after the import', <t> counted from the file's ctime before the import (the
-    last edit's, days before), not from the import."""
+    """The same text rewritten is no change (it was refused); another text of the same size is. The message said
+    'modified <t> s after the import', <t> counted from the file's ctime before the import, not from the import."""
     path = tmp_path / 'same_size.py'
     path.write_text('X = 1\n')
     module = type(sys)('same_size')
@@ -124,6 +124,8 @@ def test_a_rewrite_of_the_same_size_is_named_with_when_not_a_time_since_the_impo
         imported_files.record_imported(module)
         stat = os.stat(path)
         os.utime(path, ns=(stat.st_atime_ns, stat.st_mtime_ns + 10**9))  # its mtime moved on, its text the same
+        assert imported_files.changed_since_import(str(path)) is None  # what it runs is on disk (it was refused)
+        path.write_text('X = 2\n')
         said = imported_files.changed_since_import(str(path))
         assert said.startswith('rewritten in place, same size (changed at ') and 'after the import' not in said, said
     finally:
