@@ -41,7 +41,6 @@ from automl_mm.engine.evaluate import HeldOutEvaluator
 from automl_mm.engine.rank_failures import stopping_together
 from automl_mm.engine.run_info import run_seed
 from automl_mm.engine.runner_checks import checked_config
-from automl_mm.moved_names import serve_moved_names
 from automl_mm.utils.checks import as_count
 from automl_mm.utils.metric_rule import resolve_rule
 from automl_mm.utils.seeding import as_seed
@@ -228,9 +227,3 @@ class SearchLoopBase(SearchResumeChecks, SearchOutputs, ScoringSetup, SearchStep
             space.apply(drawn_path(sampler, path, 'the single-path sampler', accept=accept), model)
             self.run_iter(data_batch)
 
-
-# served for imports only: the code that reads them moved (a patch of them here would miss it: it raises instead)
-_STEP, _SETUP = 'automl_mm.nas.search_step', 'automl_mm.nas.scoring_setup'
-serve_moved_names(__name__, {'score_threshold_keys': _STEP, '_empty_step_advice': _STEP, '_missed_named': _STEP,
-                             'share_rank0_statistics': _STEP, 'score_text': _STEP, 'unscored_reasons': _STEP,
-                             'warn': _STEP, 'BN_POOL_RANKS': _SETUP})

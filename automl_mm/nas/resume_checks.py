@@ -84,8 +84,8 @@ class SearchResumeChecks:
         (:func:`~automl_mm.utils.checks.without_data_paths`), so the split copied or moved under another root resumes
         (compared by path, it was refused), and other data under the same paths is refused (by the data check; here,
         under ``resume_data_check=False``: it passed). The world size recorded with BN re-estimation under
-        ``train_dataloader.num_batch_per_epoch`` (:data:`~automl_mm.nas.loop.BN_POOL_RANKS`) may differ where the
-        slice holds the whole training set on both (:meth:`~automl_mm.nas.loop.SearchLoopBase.bn_pool_items`):
+        ``train_dataloader.num_batch_per_epoch`` (:data:`~automl_mm.nas.scoring_setup.BN_POOL_RANKS`) may differ
+        where the slice holds the whole training set on both (:meth:`~automl_mm.nas.loop.SearchLoopBase.bn_pool_items`):
         BN re-estimation draws from the same images. The search split and its metrics are compared as resolved,
         whichever key names them (:func:`saved_under_this_runs_keys`): a split moved from a top-level
         ``reward_dataloader`` to ``train_cfg.search_dataloader`` with another batch size or dataset is refused,
@@ -409,7 +409,7 @@ def saved_under_this_runs_keys(held, saved: dict, now: dict) -> tuple[dict, dict
 
 def _setting_note(key: str, settings: dict, saved: object = None, pools: list | None = None) -> str:
     """Why a scoring setting that is not a config key changes a score, for the refusal of
-    :meth:`SearchResumeChecks.check_resumed_scoring` (``''`` for a config key). For :data:`~automl_mm.nas.loop.
+    :meth:`SearchResumeChecks.check_resumed_scoring` (``''`` for a config key). For :data:`~automl_mm.nas.scoring_setup.
     BN_POOL_RANKS`, ``pools`` are the checkpoint's and this run's ``(items kept, items of the set)``
     (:meth:`~automl_mm.nas.loop.SearchLoopBase.bn_pool_items`), named where known."""
     from .scoring_setup import BN_POOL_RANKS

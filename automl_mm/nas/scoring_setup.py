@@ -21,10 +21,10 @@ from .beam import PartialArchitecturePool
 from .samplers import UniformPathSampler
 from .scoring import PathEvaluator, candidate_scorer, check_batches_per_sample, new_readings
 
-#: The :meth:`SearchLoopBase.scoring_settings` key of the world size, recorded with BN re-estimation under
+#: The :meth:`ScoringSetup.scoring_settings` key of the world size, recorded with BN re-estimation under
 #: ``train_dataloader.num_batch_per_epoch``: the set its batches are drawn from is the ``num_batch_per_epoch ×
 #: batch_size × world size`` items training reads, other images on another number of ranks unless that slice holds
-#: the whole set on both (:meth:`SearchLoopBase.bn_pool_items`).
+#: the whole set on both (:meth:`ScoringSetup.bn_pool_items`).
 BN_POOL_RANKS = 'world size'
 
 

@@ -67,7 +67,7 @@ def _empty_step_advice(loop, trained_by: str) -> str:
 
 def _missed_named(missed: dict[int, list[tuple]], samples: list[int], describe: Callable[[tuple], str]) -> str:
     """Which candidates missed the first of ``samples`` (sample index -> candidates whose draw found no completion),
-    in words, for :meth:`SearchLoopBase.run_step`'s warning and refusal."""
+    in words, for :meth:`SearchStepScoring.run_step`'s warning and refusal."""
     who = missed[samples[0]]
     more = f' and {len(who) - 1} more' if len(who) > 1 else ''
     return (f'e.g. sample {samples[0]} for {describe(who[0])}{more}, whose draw found no completion within the '

@@ -17,8 +17,6 @@ from collections.abc import Sequence
 
 from torch import nn
 
-from automl_mm.moved_names import serve_moved_names
-
 from .cr_allocation import (  # noqa: F401 (also served here, their former home)
     _as_int_tuple,
     _check_allocation,
@@ -203,11 +201,3 @@ class CRSupernetMixin(CRCheckpointFill):
         """
         return {'stage_blocks': list(self._active), 'dilations_per_block': list(self.active_dilations)}
 
-
-# served for imports only: a patch of them here would miss the code that reads them (it raises instead)
-serve_moved_names(__name__, {'_as_int_tuple': 'automl_mm.models.backbones.cr_allocation',
-                             'check_stage_values': 'automl_mm.models.backbones.cr_allocation',
-                             'resolve_allocation': 'automl_mm.models.backbones.cr_allocation',
-                             'run_prefix': 'automl_mm.models.backbones.cr_allocation',
-                             'added_parts': 'automl_mm.models.backbones.cr_checkpoint_fill',
-                             '_own_inits_of_children': 'automl_mm.models.backbones.cr_checkpoint_fill'})

@@ -22,7 +22,7 @@ from .pretrained import (
 )
 
 #: Attribute set on an unfilled block that a ``Pretrained`` file or mmengine's ``load_from`` filled
-#: (:meth:`CRSupernetMixin._restore_as_standard`).
+#: (:meth:`CRCheckpointFill._restore_as_standard`).
 RESTORED_MARK = '_cr_restored_from_file'
 
 
