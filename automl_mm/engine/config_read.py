@@ -64,8 +64,9 @@ def read_config(path: str) -> Any:
             and both files; not chained).
         TypeError, AttributeError, IndexError, ValueError, KeyError: a config statement that uses a
             ``{{_base_.x}}`` variable inside an expression that raised it (:func:`base_variable_in_expression`:
-            naming the file, line, top-level key and the fix; not chained); any other is mmengine's (the config's
-            own) error.
+            naming the file, line, top-level key and the fix; not chained), or a statement that raised it after
+            such a use ran without an error (:func:`use_before_error`: the use, then the line that raised); any
+            other is mmengine's (the config's own) error.
         ValueError: a ``{{_base_.x}}`` variable used inside an expression that raised nothing: a value holding its
             placeholder (:func:`check_base_placeholders`), else the use (:func:`check_base_variable_uses`:
             ``{{_base_.x}}[0]``).
@@ -74,8 +75,9 @@ def read_config(path: str) -> Any:
 
     placeholders: dict[str, tuple[str, str]] = {}
     uses: list[BaseVariableUse] = []
+    files: dict[str, bool] = {}
     try:
-        with _recording_base_placeholders(placeholders, uses):
+        with _recording_base_placeholders(placeholders, uses, files):
             cfg = Config.fromfile(path)
     except ImportError as err:
         explained = custom_import_failure(err, f'{path}: custom_imports')
@@ -89,7 +91,7 @@ def read_config(path: str) -> Any:
         raise FileNotFoundError(explained) from None
     except _RAISED_BY_A_USE as err:
         explained = duplicate_base_keys(path) if isinstance(err, KeyError) and _DUPLICATE_BASES in str(err) else \
-            base_variable_in_expression(err, uses, path)
+            base_variable_in_expression(err, uses, path) or use_before_error(err, uses, files, path)
         if explained is None:
             raise
         raise next(kind for kind in _RAISED_BY_A_USE if isinstance(err, kind))(explained) from None
@@ -108,12 +110,15 @@ _RECORDING = threading.RLock()  # re-entered where a custom_imports module reads
 
 
 @contextlib.contextmanager
-def _recording_base_placeholders(found: dict[str, tuple[str, str]], uses: list | None = None):
+def _recording_base_placeholders(found: dict[str, tuple[str, str]], uses: list | None = None,
+                                 files: dict[str, bool] | None = None):
     """Record in ``found``, while ``Config.fromfile`` runs inside, each placeholder string mmengine puts in place of
     a ``{{_base_.x}}`` variable (``Config._pre_substitute_base_vars``: ``'_x_'`` and 6 random hex digits) as
     ``{placeholder: (x, the config file that uses it)}``, over every file of the ``_base_`` chain (a base that
-    computes ``lr = {{_base_.lr}} * 2`` leaves its placeholder in the config that inherits it), and in ``uses`` the
-    file's uses of them inside an expression (:func:`base_variable_uses`, python configs)."""
+    computes ``lr = {{_base_.lr}} * 2`` leaves its placeholder in the config that inherits it), in ``uses`` the
+    file's uses of them inside an expression (:func:`base_variable_uses`, python configs), and in ``files`` each
+    file read, absolute, in the order mmengine finished running them (``True``; a base runs before the file that
+    names it) and ``False`` for one whose reading did not finish (it raised, or a base of it did)."""
     from mmengine.config import Config
 
     with _RECORDING:
@@ -122,10 +127,17 @@ def _recording_base_placeholders(found: dict[str, tuple[str, str]], uses: list |
 
         def file2dict_recorded(filename, *args, **kwargs):
             reading.append(filename)
+            absolute = osp.abspath(osp.expanduser(filename))
+            if files is not None:
+                files[absolute] = False
             try:
-                return file2dict.__func__(filename, *args, **kwargs)
+                read = file2dict.__func__(filename, *args, **kwargs)
             finally:
                 reading.pop()
+            if files is not None:
+                files.pop(absolute)
+                files[absolute] = True  # after the bases it read: the order files finished in
+            return read
 
         def substitute_recorded(filename, temp_config_name):
             variables = substitute.__func__(filename, temp_config_name)
@@ -382,6 +394,38 @@ def base_variable_in_expression(err: BaseException, uses: list[BaseVariableUse],
             if found:
                 return _use_message(use, config, err)
     return None
+
+
+def use_before_error(err: BaseException, uses: list[BaseVariableUse], files: dict[str, bool],
+                     config: str) -> str | None:
+    """The message for ``err``, raised while mmengine ran a config file (``config`` or one of its bases) by a
+    statement holding no use of a ``{{_base_.x}}`` variable (:func:`base_variable_in_expression` found none), where
+    such a use ran before it without an error: ``sched = {{_base_.param_scheduler}}[0]`` gave ``'_'`` and
+    ``dict(sched, T_max=1)`` on the next line raised ``ValueError: dictionary update sequence element #0 ...``.
+    The use is refused in any case (:func:`check_base_variable_uses`), and what raised likely ran on its value, so
+    the message is the use's refusal followed by the statement that raised and its error. Else ``None``.
+
+    Args:
+        files: The config files read, ``{absolute path: whether its reading finished}`` in the order they finished
+            (:func:`_recording_base_placeholders`): a use in a finished file ran; one in the file that raised ran
+            where its statement ends before the line that raised.
+
+    Returns:
+        ``'<the use's refusal>; then <file>, line <n> (<line>) raised <error>'``.
+    """
+    frame = next((f for f in reversed(traceback.extract_tb(err.__traceback__))
+                  if osp.abspath(f.filename) in files), None)
+    if frame is None:
+        return None
+    raising = osp.abspath(frame.filename)
+    finished = [file for file, done in files.items() if done]
+    ran = [use for use in uses if use.file in finished or use.file == raising and use.statement[1] < frame.lineno]
+    if not ran:
+        return None
+    use = min(ran, key=lambda u: (finished.index(u.file) if u.file in finished else len(finished), u.line))
+    where = raising if osp.abspath(config) == raising else f'{raising} (a base of {config})'
+    return (f'{_use_message(use, config, None)}; then {where}, line {frame.lineno} ({(frame.line or "?").strip()}) '
+            f'raised {type(err).__name__}: {err}')
 
 
 def check_base_variable_uses(uses: list[BaseVariableUse], config: str) -> None:

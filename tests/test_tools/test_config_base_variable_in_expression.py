@@ -265,3 +265,39 @@ def test_a_base_variable_unpacked_into_a_dict_is_refused(tmp_path):
     config = _write(tmp_path, 'leaf.py', "_base_ = ['./base.py']\nmodel = {**{{_base_.model}}, 'x': 1}\n")
     with pytest.raises(TypeError, match=r'^' + re.escape(f'{config}, line 2: model uses {{{{_base_.model}}}} inside')):
         read_config(config)
+
+
+def test_a_silent_use_is_named_where_a_later_line_raises_on_its_value(tmp_path):
+    """``sched = {{_base_.param_scheduler}}[0]`` ran (the placeholder's ``'_'``), and ``dict(sched, T_max=1)`` on the
+    next line raised mmengine's ``ValueError: dictionary update sequence element #0 ...`` with a traceback naming
+    neither the variable nor the fix: no use of a variable is in the line that raised."""
+    _write(tmp_path, 'base.py', "param_scheduler = [dict(type='CosineAnnealingLR', T_max=30)]\n")
+    config = _write(tmp_path, 'leaf.py', "_base_ = ['./base.py']\nsched = {{_base_.param_scheduler}}[0]\n"
+                                         'param_scheduler = [dict(sched, T_max=1)]\n')
+    with pytest.raises(ValueError) as refused:
+        read_config(config)
+    message = refused.value.args[0]
+    assert message.startswith(f'{config}, line 2: sched uses {{{{_base_.param_scheduler}}}} inside an expression '
+                              '(sched = {{_base_.param_scheduler}}[0]): '), message
+    assert 'write sched = _base_.param_scheduler[0] (' in message, message
+    assert message.endswith(f'; then {config}, line 3 (param_scheduler = [dict(sched, T_max=1)]) raised ValueError: '
+                            'dictionary update sequence element #0 has length 1; 2 is required'), message
+    fixed = _write(tmp_path, 'fixed.py', "_base_ = ['./base.py']\nsched = _base_.param_scheduler[0]\n"
+                                         'param_scheduler = [dict(sched, T_max=1)]\n')
+    assert read_config(fixed).param_scheduler == [dict(type='CosineAnnealingLR', T_max=1)]
+
+
+def test_a_silent_use_in_a_base_is_named_where_the_config_raises_on_its_value(tmp_path):
+    _write(tmp_path, 'c.py', 'depths = [18, 34]\n')
+    base = _write(tmp_path, 'b.py', "_base_ = ['./c.py']\ndepth = {{_base_.depths}}[0]\n")
+    config = _write(tmp_path, 'a.py', "_base_ = ['./b.py']\nnext_depth = _base_.depth + 1\n")
+    with pytest.raises(TypeError, match=r'^' + re.escape(f'{base} (a base of {config}), line 2: depth uses '
+                                                         '{{_base_.depths}} inside an expression')):
+        read_config(config)
+
+
+def test_a_use_after_the_line_that_raised_is_not_blamed(tmp_path):
+    _write(tmp_path, 'base.py', "hooks = ['a']\n")
+    config = _write(tmp_path, 'leaf.py', "_base_ = ['./base.py']\nx = [] + 'a'\nfirst = {{_base_.hooks}}[0]\n")
+    with pytest.raises(TypeError, match=r'^can only concatenate list \(not "str"\) to list$'):
+        read_config(config)
