@@ -34,10 +34,15 @@ def _hook_entry(cfg: Any) -> tuple[str, dict] | None:
 
 def _refuse(key: str, hook: dict, err: Exception) -> ConfigCheckError:
     """``err`` prefixed with the hook's ``key`` and type, unless it names a key of the hook already
-    (``custom_hooks[0].bn_recalibration_batches ...``)."""
-    if str(err).startswith(f'{key}.'):
-        return ConfigCheckError(str(err))
-    return ConfigCheckError(f'{key} ({config_type_name(hook)}): {err}')
+    (``custom_hooks[0].bn_recalibration_batches ...``); a workers' message that starts with the hook's class
+    (``SetAttributesHook: hooks.6.begin_epoch=5 ...``, as its ``before_train`` says it) loses that start, which the
+    prefix says."""
+    said = str(err)
+    if said.startswith(f'{key}.'):
+        return ConfigCheckError(said)
+    kind = config_type_name(hook)
+    own = f"{kind.rpartition('.')[2]}: "
+    return ConfigCheckError(f'{key} ({kind}): {said[len(own):] if kind and said.startswith(own) else said}')
 
 
 def _hook_classes(cfg: Any, scope: str | None | object = _CONFIG_SCOPE) -> list[tuple[str, type | None]]:
