@@ -76,7 +76,8 @@ def _check_scheduler_attribute(runner: Any, path: str, owner: str) -> None:
       ``LinearLR`` warm-up's slope is fixed by ``total_iters = end - begin - 1``, so a written ``end`` only moved
       where it stops stepping (``start_factor=0.1, end=5`` written ``end=9`` climbed on to 1.9 × the lr, ``end=3``
       stopped at 0.55 × the lr); ``CosineRestartLR``'s ``periods`` (its ``cumulative_periods``), ``OneCycleLR``'s
-      phases.
+      phases; a ``CosineAnnealingLR``'s ``begin`` / ``end`` where it was built without ``T_max`` (it made ``T_max =
+      end - begin``: a written ``end`` cut the cosine off before its floor or held it there).
     * ``eta_min`` of a cosine given ``eta_min_ratio`` (its floor is then base × ratio): the write changed nothing.
 
     Raises:
@@ -125,6 +126,20 @@ def _check_scheduler_attribute(runner: Any, path: str, owner: str) -> None:
                     f'{entry.get(name)!r}, and a written value would count iterations, not epochs. Give {key} '
                     f'in the unit the written values count (by_epoch=False with iterations, or without '
                     f'convert_to_iter_based)')
+            if name in ('begin', 'end') and _cosine_length_of_bounds(scheduler):
+                raise ValueError(
+                    f'{owner} writes {path}, but {key} ({cls}) holds T_max = end - begin ({scheduler.T_max}), '
+                    f'which mmengine made of them when it was built where no T_max was given, and anneals over it: a '
+                    f'written {name} cuts the cosine off before its floor or holds it there, silently. Compare '
+                    f'values of {name} as separate runs (or give T_max and write it)')
+
+
+def _cosine_length_of_bounds(scheduler: Any) -> bool:
+    """Whether ``scheduler`` is mmengine's ``CosineAnnealingParamScheduler`` (any of its subclasses) whose ``T_max``
+    is its ``end - begin``: what its constructor makes of them where T_max is not given (``T_max or (end -
+    begin)``); one given equal is held to them too."""
+    return (any(c.__name__ == 'CosineAnnealingParamScheduler' for c in type(scheduler).__mro__)
+            and getattr(scheduler, 'T_max', None) == getattr(scheduler, 'end', 0) - getattr(scheduler, 'begin', 0))
 
 
 def _target_groups(runner: Any, path: str, parts: list[str], at: int, base: bool) -> set[int] | None:
