@@ -121,8 +121,11 @@ def set_attribute(runner: Any, path: str, value: Any) -> None:
             momentum of 1.5); a value outside the attribute's known range (a transform's ``prob`` of 1.5,
             :func:`~automl_mm.ohl.value_ranges.check_attribute_value`); a data path on a loader whose
             workers cannot be restarted (:func:`~automl_mm.ohl.data_writes.watch_data_writes`, which raises a
-            ``RuntimeError`` for a first data write in the middle of a pass of workers started before it).
+            ``RuntimeError`` for a first data write in the middle of a pass of workers started before it); a value
+            that what the object made of the attribute at ``__init__`` would undo (an ``EarlyStoppingHook``'s
+            ``monitor`` implying another rule: :func:`~automl_mm.ohl.build_time_targets.check_kept_value`).
     """
+    from .build_time_targets import check_kept_value  # it imports this module
     from .tensor_slots import check_tensor_slot
 
     check_tensor_slot(runner, path)  # a module's buffer or parameter: torch's TypeError, after the checks passed
@@ -140,6 +143,7 @@ def set_attribute(runner: Any, path: str, value: Any) -> None:
     check_attribute_shape(pairs, path, value, runner)  # a list over a float loss_weight or lr, a number over betas
     _check_group_writes(runner, path, value)
     check_attribute_value(pairs, path, value, runner)  # a transform's prob of 1.5 (automl_mm.ohl.value_ranges)
+    check_kept_value(pairs, path, value)  # an EarlyStoppingHook's monitor implying another rule than its held one
     check_accepted(runner, path, value)  # a loss's class_weight.3 of -1: the list write bypasses the loss's check
     check_elements(runner, path, value)  # mmdet's class_weight (a plain list): [1, -1, 1], or -1 at .1
     base_groups = _wrapper_base_groups(runner, path)  # read before the groups change
@@ -162,6 +166,7 @@ def check_written_value(runner: Any, path: str, value: Any) -> None:
     Raises:
         ValueError: as :func:`set_attribute` would for ``value``.
     """
+    from .build_time_targets import check_kept_value  # it imports this module
     from .tensor_slots import check_tensor_slot
 
     check_tensor_slot(runner, path)
@@ -173,6 +178,7 @@ def check_written_value(runner: Any, path: str, value: Any) -> None:
     check_attribute_shape(pairs, path, value, runner)  # a list over a float loss_weight or lr, a number over betas
     _check_group_writes(runner, path, value)
     check_attribute_value(pairs, path, value, runner)
+    check_kept_value(pairs, path, value)
     check_accepted(runner, path, value)  # what a loss's class_weight / ignore_index / avg_non_ignore refuses
     check_elements(runner, path, value)  # mmdet's class_weight (a plain list): [1, -1, 1], or -1 at .1
 

@@ -34,7 +34,12 @@ what trains read that value only once, when it was built, the write changes noth
   mmengine's ``EarlyStoppingHook`` compares by ``rule`` at each validation, but made ``min_delta``'s sign and
   ``best_score``'s start (-inf / inf) of it when built: a written ``rule`` counted no score as a gain and stopped
   the run after ``patience`` validations; its ``ReduceOnPlateauParamScheduler`` made its starting best of ``rule``
-  the same way (a written ``rule`` cut the value every ``patience`` validations).
+  the same way (a written ``rule`` cut the value every ``patience`` validations); mmengine's ``CheckpointHook`` keys
+  ``is_better_than`` by its ``key_indicators`` with its ``rules`` (its ``greater_keys`` / ``less_keys`` are read only
+  at ``__init__``, unless ``save_best='auto'``); mmdet's ``DetVisualizationHook`` / ``TrackVisualizationHook``
+  dropped the visualizer's storage backends under ``show``. Value by value (:func:`check_kept_value`, at each write
+  and each space choice): an ``EarlyStoppingHook``'s ``monitor`` whose name implies another rule than the held one,
+  a ``CheckpointHook``'s ``save_best`` other than ``None``.
 * **Settings a dataset reads only when it loads its data list** (:func:`loaded_from`): mmengine's ``full_init``
   loads it once (at build, or with ``lazy_init`` at the first access, which ``len(train_dataloader)`` makes before
   training), and a dataloader's workers, restarted after a data write, get the loaded list. automl_mm's datasets that
@@ -106,7 +111,18 @@ DERIVED_AT_INIT: dict[str, tuple[frozenset, str, str]] = {
     'automl_mm.TorchvisionAugment': (frozenset({'policy', 'kwargs'}), 'op',
                                      "target the torchvision transform's own attribute (...op.num_ops, "
                                      "...op.magnitude), which it reads at every call"),
+    # mmengine checkpoint_hook.py: _init_rule infers each key_indicator's rule from greater_keys / less_keys at
+    # __init__ (and again at the first validation only under save_best='auto': :func:`_read_again`)
+    'mmengine.CheckpointHook': (frozenset({'greater_keys', 'less_keys'}), 'rules and is_better_than',
+                                'build it with them (or give rule), and compare them as separate runs'),
 }
+
+
+def _read_again(node: Any, name: str) -> bool:
+    """Whether ``node`` reads its :data:`DERIVED_AT_INIT` attribute ``name`` after ``__init__`` after all: a
+    ``CheckpointHook`` with ``save_best='auto'`` infers its rule from ``greater_keys`` / ``less_keys`` at the first
+    validation."""
+    return name in ('greater_keys', 'less_keys') and 'auto' in (getattr(node, 'key_indicators', None) or ())
 
 
 #: ``package.class`` -> {attribute read at every call and also turned into others at ``__init__``, kept as made: (what
@@ -127,6 +143,22 @@ KEPT_FROM_INIT: dict[str, dict[str, tuple[str, str, str]]] = {
         'a written rule compares the scores the other way against a best kept for the built one, so no score is '
         'better and the value is cut every patience validations, silently',
         'build it with its rule, and compare rules as separate runs')},
+    # checkpoint_hook.py _init_rule: is_better_than[key] = rule_map[rule] per key_indicator at __init__;
+    # after_val_epoch starts best_score at init_value_map[rule] of self.rules and compares by is_better_than
+    'mmengine.CheckpointHook': {
+        'rules': ("is_better_than, the comparison of each key_indicator",
+                  "a written rule starts the best score at the other end (inf under 'less') and compares by the built "
+                  'one, so no score is better and no best checkpoint is saved, silently',
+                  'build it with its rule, and compare rules as separate runs'),
+        'key_indicators': ('is_better_than and best_ckpt_path(_dict), keyed by the built indicators',
+                           'a written indicator has no comparison (a KeyError at the first validation) and no best '
+                           'checkpoint path', 'build it with its save_best')},
+    # mmdet visualization_hook.py: show=True empties the visualizer's _vis_backends at __init__; the drawing reads show
+    **{f'mmdet.{name}': {'show': (
+        "the visualizer's storage backends (emptied under show=True)",
+        'a written True opens windows while the images are also stored; a written False stores nothing (the '
+        'backends were dropped when it was built)', 'build it with its show')}
+       for name in ('DetVisualizationHook', 'TrackVisualizationHook')},
 }
 
 
@@ -226,7 +258,7 @@ def _check_derived_at_init(chain: Chain, depth: int, parts: list[str], owner: st
         name = f'{cls.__module__.split(".")[0]}.{cls.__name__}'
         # a class's second entry is keyed <package>.<class>.<attribute> (Expand's to_rgb beside its ratio_range)
         for derived in (DERIVED_AT_INIT.get(name), DERIVED_AT_INIT.get(f'{name}.{parts[depth + 1]}')):
-            if derived and parts[depth + 1] in derived[0]:
+            if derived and parts[depth + 1] in derived[0] and not _read_again(node, parts[depth + 1]):
                 raise ValueError(f'{owner} writes {".".join(parts)}, but {type(node).__name__} '
                                  f'({_prefix(chain, depth + 1)}) reads {parts[depth + 1]!r} only at __init__, to '
                                  f'make {derived[1]}: the written value would change nothing; {derived[2]}')
@@ -304,3 +336,54 @@ def _resolves(runner: Any, path: str) -> bool:
     except ValueError:
         return False
     return True
+
+
+def _monitor_rule(node: Any, monitor: Any) -> str | None:
+    """The rule mmengine's ``EarlyStoppingHook._init_rule`` infers from ``monitor``'s name; ``None`` where it infers
+    none (a rule had to be given) or ``monitor`` is no string."""
+    try:
+        return node._init_rule(monitor) if isinstance(monitor, str) else None
+    except ValueError:
+        return None
+
+
+def _kept_value(node: Any, name: str, value: Any) -> str | None:
+    """Why writing ``value`` at ``node``'s ``name`` would be undone by what ``node`` made at ``__init__`` (the
+    value-dependent cases of :data:`KEPT_FROM_INIT`), else ``None``."""
+    classes = {f'{c.__module__.split(".")[0]}.{c.__name__}' for c in type(node).__mro__}
+    held = getattr(node, name, None)
+    if 'mmengine.EarlyStoppingHook' in classes and name == 'monitor':
+        # early_stopping_hook.py: rule = self._init_rule(monitor) where none was given, and min_delta's sign and
+        # best_score's start of it, at __init__ only
+        rule, implied = getattr(node, 'rule', None), _monitor_rule(node, value)
+        if implied is not None and implied != rule:
+            return (f"its rule {rule!r} (and min_delta's sign and best_score's start made of it) was fixed at "
+                    f"__init__, from the built monitor {held!r} or as given, but {value!r} implies {implied!r}: the "
+                    f'scores would be compared the wrong way and the run stop after patience validations, silently. '
+                    'Build it with that monitor (its rule is inferred then), and compare monitors as separate runs')
+    if 'mmengine.CheckpointHook' in classes and name == 'save_best' and value is not None:
+        # checkpoint_hook.py: key_indicators / rules / is_better_than / best_ckpt_path(_dict) are made of save_best
+        # at __init__ only (after_val_epoch reads save_best just to skip where it is None)
+        return ('its key_indicators, rules, is_better_than and best_ckpt_path(_dict) were made of the built '
+                f'save_best {held!r} at __init__, and after_val_epoch compares those: the written metric would not '
+                'be the one kept best (or, built without save_best, the first validation fails on key_indicators). '
+                'Build it with its save_best (a written None does switch saving the best off), and compare metrics '
+                'as separate runs')
+    return None
+
+
+def check_kept_value(pairs: list[tuple[Any, Any]], path: str, value: Any) -> None:
+    """Refuse writing ``value`` at ``path`` (``pairs``: :func:`~automl_mm.ohl.attributes.resolve_attribute`) where
+    what the object made of the attribute at ``__init__`` would undo it for that value: an ``EarlyStoppingHook``'s
+    ``monitor`` implying another rule than the one held, a ``CheckpointHook``'s ``save_best`` other than ``None``
+    (:func:`_kept_value`). (An ``EMAHook``'s ``begin_epoch`` / ``begin_iter`` are relations:
+    :mod:`automl_mm.ohl.constructor_relations`; a scheduler's lengths: ``automl_mm.ohl.ownership``.)
+
+    Raises:
+        ValueError: naming the path, the value and what was made at ``__init__``.
+    """
+    for node, name in pairs:
+        why = _kept_value(node, name, value) if isinstance(name, str) else None
+        if why is not None:
+            raise ValueError(f'attribute path {path!r}: {value!r} cannot take effect: {type(node).__name__} '
+                             f'reads {name!r} at __init__: {why}')

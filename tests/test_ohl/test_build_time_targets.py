@@ -245,3 +245,71 @@ def test_a_reduce_on_plateau_schedulers_rule_is_refused_as_it_set_the_starting_b
                                          r"\(param_schedulers\.0\) reads 'rule' at __init__ too, .*best"):
         check_owned_attribute(SimpleNamespace(param_schedulers=[built()]), 'param_schedulers.0.rule', 'me')
     check_owned_attribute(runner, 'param_schedulers.0.patience', 'me')
+
+
+def test_an_early_stopping_hooks_monitor_implying_another_rule_than_the_held_one_is_refused():
+    """mmengine's ``EarlyStoppingHook`` infers ``rule`` from ``monitor``'s name at ``__init__`` (rule=None) and makes
+    ``min_delta``'s sign and ``best_score``'s start of it: a written loss monitor kept 'greater', counted no falling
+    loss as a gain and stopped the run after ``patience`` validations. Value by value: another accuracy, or a name
+    no rule is inferred from (the held rule applies, as a given one would), is written."""
+    from mmengine.hooks import EarlyStoppingHook
+
+    hook = EarlyStoppingHook(monitor='accuracy/top1', patience=2)
+    hook.monitor = 'loss'  # what the write did (set by hand: set_attribute now refuses it)
+    assert hook.rule == 'greater' and [hook._check_stop_condition(loss)[0] for loss in (0.9, 0.5, 0.3)] == [
+        False, False, True]
+    runner = SimpleNamespace(hooks=[EarlyStoppingHook(monitor='accuracy/top1')])
+    why = r"'hooks\.0\.monitor': 'loss' cannot take effect: .*rule 'greater'.*'loss' implies 'less'.*patience"
+    with pytest.raises(ValueError, match=why):
+        set_attribute(runner, 'hooks.0.monitor', 'loss')
+    with pytest.raises(ValueError, match=why):
+        SetAttributesHook({'hooks.0.monitor': 'loss'}).before_train(runner)
+    space = AttributeSpace(dict(type='Categorical'), target='hooks.0.monitor', choices=['accuracy/top5', 'loss'],
+                           name='s')
+    with pytest.raises(ValueError, match=why):
+        space.setup(runner, None, 0)  # each choice is checked before the first trunk
+    for fine in ('accuracy/top5', 'my_metric'):
+        set_attribute(runner, 'hooks.0.monitor', fine)
+    assert runner.hooks[0].monitor == 'my_metric'
+
+
+def test_a_checkpoint_hooks_save_best_and_what_it_made_of_it_are_refused():
+    """mmengine's ``CheckpointHook`` makes ``key_indicators``, ``rules`` and ``is_better_than`` of ``save_best``
+    (``rule``, ``greater_keys`` / ``less_keys``) at ``__init__`` and compares by them: a written ``save_best`` kept
+    the built metric best, a written ``rules.0`` started the best at the other end and saved none. A written
+    ``save_best`` of None does switch it off; under ``save_best='auto'`` the keys are read at the first
+    validation."""
+    from mmengine.hooks import CheckpointHook
+
+    hook = CheckpointHook(save_best='accuracy/top1')
+    hook.save_best = ['loss']  # what the write did (set by hand)
+    assert hook.key_indicators == ['accuracy/top1'] and hook.rules == ['greater']
+    runner = SimpleNamespace(hooks=[CheckpointHook(save_best='accuracy/top1'), CheckpointHook(save_best='auto')])
+    with pytest.raises(ValueError, match=r"'hooks\.0\.save_best': 'loss' cannot take effect: .*key_indicators, "
+                                         r'rules, is_better_than'):
+        set_attribute(runner, 'hooks.0.save_best', 'loss')
+    for path, why in (('hooks.0.rules.0', r"'rules' at __init__ too, to make is_better_than"),
+                      ('hooks.0.key_indicators', r"'key_indicators' at __init__ too, to make is_better_than"),
+                      ('hooks.0.greater_keys', r"'greater_keys' only at __init__, to make rules and is_better_than"),
+                      ('hooks.0.less_keys', r"'less_keys' only at __init__")):
+        with pytest.raises(ValueError, match=r'CheckpointHook \(hooks\.0\) reads ' + why):
+            check_owned_attribute(runner, path, 'me')
+    with pytest.raises(ValueError, match="has no attribute 'rule'; did you mean 'rules'"):
+        set_attribute(runner, 'hooks.0.rule', 'less')
+    check_owned_attribute(runner, 'hooks.1.greater_keys', 'me')  # 'auto': read at the first validation
+    check_owned_attribute(runner, 'hooks.0.max_keep_ckpts', 'me')
+    set_attribute(runner, 'hooks.0.save_best', None)
+
+
+def test_a_det_visualization_hooks_show_is_refused_as_it_dropped_the_backends_at_init():
+    """mmdet's ``DetVisualizationHook`` empties the visualizer's ``_vis_backends`` at ``__init__`` under
+    ``show=True``: a written ``show`` then stored nothing, or showed and stored."""
+    from mmdet.engine.hooks import DetVisualizationHook
+    from mmengine.visualization import Visualizer
+
+    Visualizer.get_instance('build_time_targets_show')
+    runner = SimpleNamespace(hooks=[DetVisualizationHook()])
+    with pytest.raises(ValueError, match=r"DetVisualizationHook \(hooks\.0\) reads 'show' at __init__ too, to make "
+                                         r"the visualizer's storage backends"):
+        check_owned_attribute(runner, 'hooks.0.show', 'me')
+    check_owned_attribute(runner, 'hooks.0.score_thr', 'me')
