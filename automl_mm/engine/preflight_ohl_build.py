@@ -7,10 +7,13 @@ worker starts (the static checks are in :mod:`automl_mm.engine.preflight_ohl`).
 from __future__ import annotations
 
 import copy
+import logging
 import os.path as osp
 import weakref
 from types import SimpleNamespace
 from typing import Any
+
+from mmengine.logging import print_log
 
 from automl_mm.engine.preflight_walk import ConfigCheckError
 
@@ -426,10 +429,11 @@ def check_config_relations(cfg: Any, hooks: list, model: Any, optimisation: tupl
     where given; computed on the first read), which a ``hooks.<i>`` path indexes. A path through an object not built
     here (a dataloader's own attributes) is left to the workers.
     A relation with the run's length (an ``EMAHook``'s ``begin_epoch <= max_epochs``) reads ``train_cfg``'s
-    ``max_epochs`` / ``max_iters`` where it gives them.
+    ``max_epochs`` / ``max_iters`` where it gives them; the config's own values are held to those relations too
+    (:func:`check_own_lengths`: refused or warned of).
 
     Raises:
-        ConfigCheckError: ``custom_hooks[<i>] (<type>): <the workers' message>``.
+        ConfigCheckError: ``custom_hooks[<i>] (<type>): <the workers' message>``; as :func:`check_own_lengths`.
     """
     from automl_mm.ohl.constructor_relations import check_choice_relations, check_written_relations
     from automl_mm.ohl.replay_hooks import SetAttributesHook, TrunkScheduleHook
@@ -457,6 +461,56 @@ def check_config_relations(cfg: Any, hooks: list, model: Any, optimisation: tupl
                 check_choice_relations(runner, hook.spaces)
         except ValueError as err:
             raise _refuse(f'custom_hooks[{i}]', entries[i], err) from None
+    check_own_lengths(cfg, hooks[:len(entries)], schedulers, found_loop)
+
+
+def check_own_lengths(cfg: Any, hooks: list, schedulers: Any, found_loop: tuple | None) -> list[str]:
+    """Hold the config's own values against the run's length, with the relations of
+    :mod:`automl_mm.ohl.constructor_relations` that have one (``Relation.run``), on what the start-up check built:
+    the hooks of ``custom_hooks``, the parameter schedulers (``schedulers``, as ``check_optimisation`` returns them)
+    and the train loop's stand-in (``found_loop``, ``_loop``'s ``(loop, max_epochs, max_iters)``). One that the class
+    refuses once training starts (``Relation.start_refused``: an ``EMAHook``'s ``begin_epoch`` past ``max_epochs``,
+    which mmengine asserted only in ``before_train``) is refused; the others, which the run silently never reaches (a
+    scheduler's ``begin``, a ``PipelineSwitchHook``'s ``switch_epoch``, ``train_cfg.val_begin``, an ``interval``
+    longer than the run), are warned of in one warning naming each key (a short smoke run over a config whose
+    scheduler starts late may mean it). Lengths are ``train_cfg``'s ``max_epochs`` / ``max_iters`` (an epoch-based
+    run's iterations are not known here: those relations are not held).
+
+    Returns:
+        The messages warned of (empty: nothing warned).
+
+    Raises:
+        ConfigCheckError: ``<key>.<setting>=<value> and train_cfg.<length>=<n> break <relation> (<class>, <key>):
+            <consequence>; <who refuses it at start>``.
+    """
+    from automl_mm.ohl.constructor_relations import own_length_problems
+
+    from .preflight_training import _scheduler_nodes
+
+    if found_loop is None:
+        return []
+    loop, max_epochs, max_iters = found_loop
+    lengths = {'max_epochs': max_epochs, 'max_iters': max_iters}
+    owners: list[tuple[str, Any, dict]] = [(f'custom_hooks[{i}].', hook, {}) for i, hook in enumerate(hooks)]
+    nodes = cfg.get('param_scheduler')
+    for name, built in (schedulers.items() if isinstance(schedulers, dict) else [(None, schedulers or [])]):
+        chosen = nodes[name] if name is not None and isinstance(nodes, dict) and name in nodes else nodes
+        where = f'param_scheduler.{name}' if chosen is not nodes else 'param_scheduler'
+        # (built over an epoch of 1 iteration: a converted scheduler's begin is still in epochs, as its config says)
+        owners += [(f'{key}.', scheduler, {'by_epoch': bool(node.get('by_epoch', True))})
+                   for (node, key), scheduler in zip(_scheduler_nodes(chosen, where), built)]
+    owners.append(('train_cfg.', loop, {}))
+    warned = []
+    for prefix, owner, held in owners:
+        for relation, message in own_length_problems(owner, prefix, lengths, held):
+            if relation.start_refused:
+                raise ConfigCheckError(f'{message}; {relation.start_refused}')
+            warned.append(message)
+    if warned:
+        print_log('the run never reaches these settings of the config: ' + '; '.join(warned) +
+                  '. Change them or the run\'s length, unless this is meant (a short smoke run)',
+                  logger='current', level=logging.WARNING)
+    return warned
 
 
 def deferred_hook_order(cfg: Any, hooks: list) -> _Lazy:

@@ -3,7 +3,10 @@
 ``milestones``, so ``configs/ohl/ohl_convnet_1x4_12e_digits.py --cfg-options train_cfg.max_epochs=4`` ended its
 cosine (``T_max=12``) at lr 0.038 of 0.05 instead of near 0, silently, and a run made longer than a cosine's
 ``T_max`` (with no ``end``) climbed back up the cosine after it. :func:`warn_schedule_span` warns, naming each
-scheduler, its span and the option to set with it; it does not refuse (a short smoke run may mean it).
+scheduler, its span and the option to set with it; it does not refuse (a short smoke run may mean it). A
+scheduler's ``begin`` past the run (and the other settings the run never reaches) is warned of by the start-up
+check, on the built schedulers, whether an option or the config sets it
+(:func:`~automl_mm.engine.preflight_ohl_build.check_own_lengths`).
 Called by :func:`~automl_mm.engine.preflight_options.merge_options`.
 """
 from __future__ import annotations

@@ -56,6 +56,10 @@ check, the runner's train loop at each trunk start), a setting the run then neve
 * mmengine ``EpochBasedTrainLoop`` / ``IterBasedTrainLoop`` (``train_loop.val_begin``): ``val_begin <= max_epochs`` /
   ``max_iters`` (it validates after epoch ``n >= val_begin``): past it the run never validates.
 
+The config's own values are held to these at the start-up check too
+(:func:`~automl_mm.engine.preflight_ohl_build.check_own_lengths`, through :func:`own_length_problems`): refused where
+the class refuses them once training starts (``Relation.start_refused``: ``EMAHook``), else warned of.
+
 Left out: mmdet ``CutOut``'s ``cutout_ratio`` / ``cutout_shape`` (held as ``candidates``, each (w, h) pair free),
 mmcv ``RandomFlip``'s ``len(prob) == len(direction)`` (a list of another length is refused by the shape check).
 Of the settings past the run's length, those the run does not ignore: a ``LoggerHook`` ``interval`` above an epoch's
@@ -87,7 +91,10 @@ class Relation(NamedTuple):
     ``ratio_range`` only when it draws, its ``Resize`` takes a ``scale_factor`` beside a ``scale``). ``run``: the
     run's lengths the test also takes, after the settings (``'max_epochs'``, ``'max_iters'``: :func:`run_length`, the
     runner's train loop at a trunk start, ``train_cfg`` at the start-up check); where one is not known (a stand-in
-    runner without it) the relation is not held."""
+    runner without it) the relation is not held. ``start_refused``: where a config's own value breaking a ``run``
+    relation is refused by the class itself once training starts (``EMAHook.before_train`` asserts its
+    ``begin_epoch <= max_epochs``), who does it (:func:`own_length_problems`: the start-up check refuses those and
+    warns of the others, which the run ignores silently)."""
 
     settings: tuple[str, ...]
     test: Callable[..., bool]
@@ -97,6 +104,7 @@ class Relation(NamedTuple):
     consequence: str = ''
     constructor: bool = True
     run: tuple[str, ...] = ()
+    start_refused: str = ''
 
 
 def _applies(relation: Relation, held: Mapping[str, Any] | Sequence[str]) -> bool:
@@ -194,6 +202,9 @@ def _by_epoch(owner: Any) -> bool:
     return bool(getattr(owner, 'by_epoch', False))
 
 
+#: who refuses an ``EMAHook``'s own ``begin_epoch`` / ``begin_iter`` past the run (``Relation.start_refused``)
+_EMA_ASSERTS = "mmengine's EMAHook asserts it in before_train, after the datasets and the model are built"
+
 #: the end of the consequence of a setting past the run's length (where mmengine checks one, as ``EMAHook`` does,
 #: it is in ``before_train``, before any write)
 _NEVER = ' (the run ends first), silently'
@@ -289,13 +300,13 @@ CONSTRUCTOR_RELATIONS: dict[str, tuple[Relation, ...]] = {
                                   consequence='the EMA would never start (the run ends first), so the run '
                                               'would validate and save the trained weights as without an EMA, '
                                               'silently',
-                                  constructor=False, run=('max_epochs',)),
+                                  constructor=False, run=('max_epochs',), start_refused=_EMA_ASSERTS),
                          Relation(('begin_iter',), _within(strict=False), 'begin_iter <= max_iters',
                                   lambda owner: not getattr(owner, 'enabled_by_epoch', True),
                                   consequence='the EMA would never start (the run ends first), so the run '
                                               'would validate and save the trained weights as without an EMA, '
                                               'silently',
-                                  constructor=False, run=('max_iters',))),
+                                  constructor=False, run=('max_iters',), start_refused=_EMA_ASSERTS)),
     # mmdet's PipelineSwitchHook switches at before_train_epoch where epoch >= switch_epoch (epochs 0 .. max - 1)
     'mmdet.PipelineSwitchHook': (Relation(('switch_epoch',), _within(strict=True), 'switch_epoch < max_epochs',
                                           consequence='the pipeline would never switch' + _NEVER, constructor=False,
@@ -400,11 +411,49 @@ def relation_problem(runner: Any, values: Mapping[str, Any] | Sequence[str]) -> 
                 continue  # the run's length is not known here: held where it is (at each trunk start)
             if relation.test(*read, *(value for _, value in lengths)):
                 continue
-            shown = [f'{entry.path}.{setting}={value!r}' for setting, value in zip(relation.settings, read)]
-            pairs = ' and '.join([*shown, *(f'{label}={value!r}' for label, value in lengths)])
-            verb = 'break' if len(shown) + len(lengths) > 1 else 'breaks'
-            return f'{pairs} {verb} {relation.text}{_origin(key, relation, entry.owner)}: {relation.consequence}'
+            return _broken(entry.path + '.', key, relation, entry.owner, read, lengths)
     return None
+
+
+def _broken(prefix: str, key: str, relation: Relation, owner: Any, read: Sequence[Any],
+            lengths: Sequence[tuple[str, Any]]) -> str:
+    """``<prefix><setting>=<value> and <length label>=<value> break <relation> (<class>, <key>): <consequence>``:
+    the wording of a broken relation, for a written value (``prefix`` its owner's path) and a config's own
+    (``prefix`` its config key)."""
+    shown = [f'{prefix}{setting}={value!r}' for setting, value in zip(relation.settings, read)]
+    pairs = ' and '.join([*shown, *(f'{label}={value!r}' for label, value in lengths)])
+    verb = 'break' if len(shown) + len(lengths) > 1 else 'breaks'
+    return f'{pairs} {verb} {relation.text}{_origin(key, relation, owner)}: {relation.consequence}'
+
+
+def own_length_problems(owner: Any, prefix: str, lengths: Mapping[str, Any],
+                        held: Mapping[str, Any] | None = None) -> list[tuple[Relation, str]]:
+    """``(relation, message)`` of every relation with the run's length (``Relation.run``) that ``owner`` breaks as it
+    was built from the config, not written (an ``EMAHook`` built with ``begin_epoch=5`` in a run of
+    ``max_epochs=2``), in the wording of :func:`relation_problem`, ``prefix`` naming its config key
+    (``'custom_hooks[0].'``, ``'param_scheduler.1.'``, ``'train_cfg.'``).
+
+    Args:
+        owner: a built hook, parameter scheduler or train loop (any object of a class of
+            :data:`CONSTRUCTOR_RELATIONS`).
+        prefix: what comes before each setting's name in the message.
+        lengths: ``{'max_epochs': n, 'max_iters': n}`` as ``train_cfg`` gives them; a relation whose length is not
+            a positive number there is not held.
+        held: attributes read as given instead of the owner's (a scheduler's ``by_epoch`` as its config gives it,
+            where ``convert_to_iter_based`` built it by iteration over an epoch of 1 iteration).
+    """
+    found = []
+    held = dict(held or {})
+    for key, relation in relations_of(owner):
+        if not relation.run or (relation.when is not None and not relation.when(_Overlaid(owner, held))):
+            continue
+        given = [(f'train_cfg.{name}', lengths.get(name)) for name in relation.run]
+        if any(not _number(value) or value <= 0 for _, value in given):
+            continue
+        read = [_read(held, owner, setting) for setting in relation.settings]
+        if not relation.test(*read, *(value for _, value in given)):
+            found.append((relation, _broken(prefix, key, relation, owner, read, given)))
+    return found
 
 
 def run_length(runner: Any, name: str) -> tuple[str, int] | None:
