@@ -86,3 +86,23 @@ def test_settings_within_the_run_say_nothing(tmp_path, monkeypatch, capsys):
             'train_cfg = dict(max_epochs=2, val_begin=2)\n')
     started, warned, code = _train(tmp_path, monkeypatch, body)
     assert code is None and len(started) == 1 and warned == [], (warned, capsys.readouterr().err[-3000:])
+
+
+def test_mmdet_hooks_past_the_run_are_warned_of_by_the_same_table(monkeypatch):
+    # the other hooks of the kind, held by the check on the built hooks (no tool run: the classes are mmdet's)
+    from mmdet.engine.hooks import CheckInvalidLossHook, MeanTeacherHook, PipelineSwitchHook
+    from mmengine.config import Config
+
+    import automl_mm.engine.preflight_ohl_build as module
+
+    monkeypatch.setattr(module, 'print_log', lambda *args, **kwargs: None)
+    by_epoch = Config(dict(train_cfg=dict(max_epochs=2)))
+    found = module.check_own_lengths(by_epoch, [PipelineSwitchHook(switch_epoch=2, switch_pipeline=[])], [],
+                                     module._loop(by_epoch, 'mmdet'))
+    assert found == ['custom_hooks[0].switch_epoch=2 and train_cfg.max_epochs=2 break switch_epoch < max_epochs '
+                     '(PipelineSwitchHook, mmdet.PipelineSwitchHook): the pipeline would never switch (the run ends '
+                     'first), silently']
+    by_iter = Config(dict(train_cfg=dict(type='IterBasedTrainLoop', max_iters=20)))
+    hooks = [MeanTeacherHook(interval=21), CheckInvalidLossHook(interval=20)]
+    found = module.check_own_lengths(by_iter, hooks, [], module._loop(by_iter, 'mmdet'))
+    assert [m.split(' break ')[0] for m in found] == ['custom_hooks[0].interval=21 and train_cfg.max_iters=20']
