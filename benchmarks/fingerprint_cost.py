@@ -1,4 +1,4 @@
-"""The cost of ``verify_sync``'s weight fingerprint (``automl_mm.ohl.sync.fingerprint``), against one training
+"""The cost of ``verify_sync``'s weight fingerprint (``automl_mm.ohl.fingerprint.fingerprint``), against one training
 iteration and against the fingerprints it replaced, interleaved in one run.
 
 Per model, four steps alternate (the order reversed every other round, after a warm-up) and the fastest round of
@@ -37,7 +37,7 @@ from channels_last_speed import CONFIG, _batch
 from cr_backbone_speed import _interleaved, apply_timing_options
 
 from automl_mm.engine.tool_devices import checked_device
-from automl_mm.ohl.sync import fingerprint
+from automl_mm.ohl.fingerprint import fingerprint
 
 MODELS = ('resnet18', 'resnet50', 'demo')
 

@@ -33,8 +33,8 @@ from automl_mm.utils.metric_rule import resolve_rule, rule_sign
 from .checks import check_bn_recalibration
 from .copy_collectives import copy_all_valid as copy_all_valid  # importable from here as before the split
 from .copy_collectives import read_with_lead_buffers
+from .copy_verification import same
 from .distributions.categorical import _DiscreteDistribution
-from .sync import same
 
 
 def has_loss_scaler(optim_wrapper: Any) -> bool:

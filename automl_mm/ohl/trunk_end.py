@@ -23,18 +23,12 @@ from mmengine.model import is_model_wrapper
 from automl_mm.engine.rank_failures import stopping_together
 
 from .copy_collectives import read_copy_reward
+from .copy_verification import gather_rows, verify_copies
+from .fingerprint import fingerprint
 from .plugin_returns import controller_logs, logs_as_measured
 from .progress import read_flags
 from .reward import combine_copy_rows, controller_step, copy_is_valid, counts_items, settle_rewards, trunk_row
-from .sync import (
-    adopt_model_values,
-    broadcast_copy_state,
-    broadcast_state,
-    fingerprint,
-    gather_copy_values,
-    gather_rows,
-    verify_copies,
-)
+from .sync import adopt_model_values, broadcast_copy_state, broadcast_state, gather_copy_values
 from .trunk import broadcasts_after, meet_at_trunk_end
 
 if TYPE_CHECKING:

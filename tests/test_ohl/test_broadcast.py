@@ -129,10 +129,10 @@ def _worker(rank: int, init_file: str, out_dir: str) -> None:
     # verify_sync's layout check over the real gather: rank 1 runs a later automl_mm (layout version 3, fingerprints
     # of 16 numbers); its rows' all_gather aborted rank 0 in gloo's C++ ('Received data size doesn't match expected
     # size'), naming neither size
-    from automl_mm.ohl import sync
-    sync.ROW_LAYOUT_VERSION += rank
-    layouts = outcome(lambda: sync.check_row_layouts(2, 12, 12 + 4 * rank, trunk=4))
-    sync.ROW_LAYOUT_VERSION -= rank
+    from automl_mm.ohl import copy_verification
+    copy_verification.ROW_LAYOUT_VERSION += rank
+    layouts = outcome(lambda: copy_verification.check_row_layouts(2, 12, 12 + 4 * rank, trunk=4))
+    copy_verification.ROW_LAYOUT_VERSION -= rank
     torch.save({'before': before, 'after': _state(runner, ema_hook), 'num_pos': num_pos, 'world': world,
                 'gathered': gathered, 'copy_values': copy_values, 'sync_checks': sync_checks,
                 'fingerprints': (fingerprint_before, fingerprint(model)), 'layouts': layouts},
@@ -236,7 +236,7 @@ def test_copies_equal_best_is_false_while_a_copy_differs_from_the_best():
 
     def check(best, after1, broadcasted):
         rows = torch.stack([torch.cat([theta, fp0, fp0]), torch.cat([theta, fp1, after1])])
-        with mock.patch('automl_mm.ohl.sync.gather_rows', return_value=rows):
+        with mock.patch('automl_mm.ohl.copy_verification.gather_rows', return_value=rows):
             return verify_copies([space], copy0, fp0, best, broadcasted, CopyLayout(2, 1, 0, 2), trunk=2)
 
     apart = check(best=0, after1=fp1, broadcasted=False)  # copy 1 kept its own weights

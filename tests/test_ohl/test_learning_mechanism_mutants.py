@@ -93,7 +93,7 @@ def test_copies_equal_the_best_after_a_broadcast_from_a_copy_other_than_0():
     space = SimpleNamespace(distribution=SimpleNamespace(parameters=lambda: [theta]))
     fp0, fp1 = fingerprint(copy0), fingerprint(copy1)
     rows = torch.stack([torch.cat([theta, fp0, fp1]), torch.cat([theta, fp1, fp1])])
-    with mock.patch('automl_mm.ohl.sync.gather_rows', return_value=rows):
+    with mock.patch('automl_mm.ohl.copy_verification.gather_rows', return_value=rows):
         checks = verify_copies([space], copy1, fp1, 1, True, CopyLayout(2, 1, 1, 2), trunk=0)
     assert checks['copies_identical'] and checks['copies_equal_best']
 
@@ -161,11 +161,11 @@ def test_the_sync_check_refuses_a_rank_whose_theta_differs():
     other = theta.clone()
     other[2] += 1e-12
     rows = torch.stack([torch.cat([theta, fp, fp]), torch.cat([other, fp, fp])])
-    with mock.patch('automl_mm.ohl.sync.gather_rows', return_value=rows), \
+    with mock.patch('automl_mm.ohl.copy_verification.gather_rows', return_value=rows), \
             pytest.raises(RuntimeError, match=r'trunk 3: ranks disagree after the update \(theta identical: False, '
                                               r'copies identical: True, copies equal the best: True'):
         verify_copies([space], model, fp, 0, True, CopyLayout(2, 1, 0, 2), trunk=3)
-    with mock.patch('automl_mm.ohl.sync.gather_rows', return_value=rows[[0, 0]]):
+    with mock.patch('automl_mm.ohl.copy_verification.gather_rows', return_value=rows[[0, 0]]):
         checks = verify_copies([space], model, fp, 0, True, CopyLayout(2, 1, 0, 2), trunk=3)
     assert checks == dict(theta_identical=True, copies_identical=True, copies_equal_best=True,
                           ranks_in_copy_identical=True)

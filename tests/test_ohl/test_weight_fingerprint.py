@@ -1,4 +1,4 @@
-"""``verify_sync``'s weight fingerprint (``automl_mm.ohl.sync.fingerprint``): exact, whatever the order of the
+"""``verify_sync``'s weight fingerprint (``automl_mm.ohl.fingerprint.fingerprint``): exact, whatever the order of the
 reduction; any single changed bit or swapped pair of values gives another one; every dtype a model holds."""
 from __future__ import annotations
 
@@ -8,8 +8,8 @@ import math
 import pytest
 import torch
 
-from automl_mm.ohl import sync
-from automl_mm.ohl.sync import FINGERPRINT_SIZE, fingerprint
+import automl_mm.ohl.fingerprint as fp
+from automl_mm.ohl.fingerprint import FINGERPRINT_SIZE, fingerprint
 
 
 class _Mixed(torch.nn.Module):
@@ -68,7 +68,7 @@ def test_the_fingerprint_does_not_depend_on_how_the_reduction_groups_the_words(m
     assert want.shape == (FINGERPRINT_SIZE,) and want.dtype == torch.float64 and not want.isnan().any()
     assert all(x == int(x) and 0 <= x < 2 ** 32 for x in want.tolist())  # 32-bit halves, exact in float64
     for columns in (1, 2, 3, 5, 7):
-        monkeypatch.setattr(sync, '_COLUMNS', columns)
+        monkeypatch.setattr(fp, '_COLUMNS', columns)
         assert torch.equal(fingerprint(model), want), columns
 
 
@@ -79,18 +79,18 @@ def test_every_single_bit_flip_changes_the_fingerprint(monkeypatch):
     sums, the remainder (an odd number of words) and the tail. Each flip is checked on its tensor alone (the
     group's sums add the tensors' words: test_the_sums_are_those_of_the_words_modulo_2_to_the_64), which keeps the
     ~1,000 flips cheap."""
-    monkeypatch.setattr(sync, '_COLUMNS', 2)
+    monkeypatch.setattr(fp, '_COLUMNS', 2)
     model = _Mixed()
     want = fingerprint(model)
     for t in _tensors(model):
         ints = _as_ints(t)
         width = 1 if t.dtype == torch.bool else ints.element_size() * 8  # a bool holds 0 or 1
-        alone = sync._group_sums([('parameter', [('t', t)])])
+        alone = fp._group_sums([('parameter', [('t', t)])])
         for index in itertools.product(*map(range, ints.shape)):
             for bit in range(width):
                 mask = torch.tensor(1 << bit if bit < width - 1 else -(1 << bit), dtype=ints.dtype)
                 ints[index] ^= mask
-                assert not torch.equal(sync._group_sums([('parameter', [('t', t)])]), alone), (t.dtype, index, bit)
+                assert not torch.equal(fp._group_sums([('parameter', [('t', t)])]), alone), (t.dtype, index, bit)
                 if bit == width - 1 and index == tuple(n - 1 for n in ints.shape):  # the last value's top bit
                     assert _differs(fingerprint(model), want), (t.dtype, index, bit)
                 ints[index] ^= mask
@@ -125,7 +125,7 @@ def test_the_sums_are_those_of_the_words_modulo_2_to_the_64(monkeypatch, columns
     float16 and bfloat16 lengths (byte tails), sizes not divisible by the grid's width (several rows and a
     remainder), a transposed tensor, a view starting inside a word of its storage, complex, uint8, an empty tensor,
     BN's 0-d int64 counter; positions run on across tensors."""
-    monkeypatch.setattr(sync, '_COLUMNS', columns)
+    monkeypatch.setattr(fp, '_COLUMNS', columns)
     g = torch.Generator().manual_seed(1)
     flat = torch.randn(12, generator=g)
     tensors = [torch.randn(515, generator=g), torch.randn((), generator=g), torch.randn((), generator=g).half(),
@@ -148,7 +148,7 @@ def test_a_swap_of_two_different_values_changes_the_fingerprint(monkeypatch):
     weighted sum alone took for the same weights (its high halves' weighted sum tells them apart)."""
     model = torch.nn.Sequential(torch.nn.Linear(4, 3), torch.nn.Linear(4, 3))
     for columns in (2, 256):
-        monkeypatch.setattr(sync, '_COLUMNS', columns)
+        monkeypatch.setattr(fp, '_COLUMNS', columns)
         want = fingerprint(model)
         flat = model[0].weight.data.view(-1)
         for i, j in itertools.combinations(range(flat.numel()), 2):
@@ -238,8 +238,8 @@ def test_a_swap_is_seen_at_any_distance_but_multiples_of_2_to_the_33_words():
     def swapped_alike(a: int, b: int, distance: int) -> bool:
         def sums(first: int, second: int) -> list[int]:
             entries = [(0, 0, torch.tensor([first]), empty), (0, distance, torch.tensor([second]), empty)]
-            on_device = sync._device_sums(entries, finite, 1, torch.device('cpu'))
-            assert torch.equal(sync._host_sums(entries, finite, 1), on_device), (first, second, distance)
+            on_device = fp._device_sums(entries, finite, 1, torch.device('cpu'))
+            assert torch.equal(fp._host_sums(entries, finite, 1), on_device), (first, second, distance)
             return on_device.tolist()
         return sums(a, b) == sums(b, a)
 
