@@ -27,13 +27,12 @@ from .build_time_targets import check_read_at_run_time
 from .data_writes import watch_data_writes
 from .optimizer_base import base_giving, groups_base_factor
 from .ownership import check_owned_attribute
+from .range_refusals import OutOfRange, draw_use
 from .report import CUSTOM_IMPORTS, transform_types_note
 from .switching_hooks import check_switching_hooks
 from .transform_types import transform_types
 from .value_ranges import (
-    OutOfRange,
     check_draws,
-    draw_use,
     gaussian_on_integer,
     integer_advice,
     shape_mismatch,
@@ -281,7 +280,7 @@ class AttributeSpace(PerCopySpace):
         Raises:
             ValueError: naming the space, the path, the choice (or the transform), and the optimiser's message or
                 the range and its source, and then what a copy that drew it would do with it (train with it,
-                predict with it, run its hook with it: :func:`~automl_mm.ohl.value_ranges.draw_use`).
+                predict with it, run its hook with it: :func:`~automl_mm.ohl.range_refusals.draw_use`).
         """
         self.check_tensor_slot(runner, path)
         for value in self.choices or ():

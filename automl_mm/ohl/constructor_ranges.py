@@ -6,7 +6,7 @@ without a word and trained wrong, or stopped the run deep inside the object at t
 :data:`CONSTRUCTOR_RANGES` gives, per class (matched along the owner's MRO by package and name, so
 mmdet's ``RandomCrop`` and automl_mm's stay apart) and attribute, the range of a number written there; an attribute
 holding a list or tuple has that range for each of its elements (``...n_holes.0``, a whole ``crop_size``).
-:func:`~automl_mm.ohl.value_ranges.attribute_range` reads it, so the write-time checks, the start check of what a
+:func:`~automl_mm.ohl.setting_ranges.attribute_range` reads it, so the write-time checks, the start check of what a
 space can draw and a replayed schedule's check all hold it.
 
 Sources (mmengine 0.10, mmdet 3.3, mmcv 2.1; each an ``assert`` or ``raise`` in ``__init__`` unless said):

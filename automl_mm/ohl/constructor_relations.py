@@ -532,7 +532,7 @@ def check_choice_relations(runner: Any, spaces: Sequence[Any]) -> None:
     are tried and a warning names the spaces and the relation: the others are held only at each trunk start (a run
     stopped there).
     A Gaussian (no ``choices``) on a side of a relation is tried at the two ends of its transform's image
-    (:data:`~automl_mm.ohl.value_ranges.TRANSFORM_IMAGES`, unbounded above): one that breaks the relation there
+    (:data:`~automl_mm.ohl.setting_ranges.TRANSFORM_IMAGES`, unbounded above): one that breaks the relation there
     breaks it with positive probability (the low side of an order, a sum), one that keeps it at both ends never
     does (``transform='exp'`` on ``max_mag`` above ``min_mag=0.0``, on a cosine scheduler's ``eta_min``); one
     writing a whole pair is refused.
@@ -615,7 +615,7 @@ def _image_ends(space: Any) -> list[float]:
     image is broken at one of them (an open end: the nearest float inside; an infinite one: 1e300)."""
     import math
 
-    from .value_ranges import TRANSFORM_IMAGES
+    from .setting_ranges import TRANSFORM_IMAGES
 
     image = TRANSFORM_IMAGES.get(getattr(space, 'transform', None), TRANSFORM_IMAGES[None])
     low = -1e300 if math.isinf(image.low) else math.nextafter(image.low, math.inf) if image.low_open else image.low
@@ -626,7 +626,7 @@ def _image_ends(space: Any) -> list[float]:
 
 def _refuse_gaussian(runner: Any, space: Any, path: str, entry: _Touched, relation: Relation, key: str) -> None:
     """Refuse a Gaussian space writing a side of a relation it can break (:func:`check_choice_relations`)."""
-    from .value_ranges import TRANSFORM_IMAGES
+    from .setting_ranges import TRANSFORM_IMAGES
 
     transform = getattr(space, 'transform', None)
     held = ' and '.join([*(f'{entry.path}.{setting}={_read(entry.held, entry.owner, setting)!r}'

@@ -5,7 +5,7 @@ A transform's ``num_ops`` or mmdet's ``CopyPaste.max_num_pasted`` written as 2.7
 integer setting is refused (:func:`check_attribute_integer`, :func:`gaussian_on_integer` for a Gaussian space),
 naming the path, what it holds and the advice (:data:`FLOAT_ADVICE`, or a setting's own:
 :data:`FLOAT_ADVICE_BY_SETTING`). Settings known to take real numbers although their defaults are ints
-(:data:`REAL_VALUED_ATTRIBUTES`) or with a known real range (:func:`~automl_mm.ohl.value_ranges.attribute_range`) are
+(:data:`REAL_VALUED_ATTRIBUTES`) or with a known real range (:func:`~automl_mm.ohl.setting_ranges.attribute_range`) are
 exempt, but not a count with a constructor range (:data:`~automl_mm.ohl.constructor_ranges.COUNTS`: ``topk >= 1``),
 one holding None included (mmdet's ``level=None``); an element path (``border_val.0``, ``pad_val.img``) is judged
 by the attribute that holds the element (:func:`~automl_mm.ohl.element_paths.element_attribute`). Re-exported by
@@ -213,7 +213,7 @@ def _element_owners(runner: Any, path: str) -> dict[tuple[int, str], Element]:
     """``{(id(container), index or key): element}`` of each chain of ``path`` that ends at an element
     (:func:`~automl_mm.ohl.element_paths.element_attribute`), keyed as
     :func:`~automl_mm.ohl.attributes.resolve_attribute` gives the pair."""
-    from .value_ranges import _chains
+    from .setting_ranges import _chains
 
     found = {}
     for chain in _chains(runner, path) if runner is not None else ():
@@ -249,7 +249,7 @@ def _integer_pairs(pairs: list[tuple[Any, Any]], path: str, runner: Any = None) 
     ``max_norm``) is judged by the attribute that holds it
     (:func:`~automl_mm.ohl.element_paths.element_attribute`; with ``runner``, which the chains are read from)."""
     from .constructor_ranges import is_count
-    from .value_ranges import attribute_range, group_key
+    from .setting_ranges import attribute_range, group_key
 
     if group_key(path) is not None:
         return []

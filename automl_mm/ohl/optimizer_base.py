@@ -421,7 +421,7 @@ def check_group_values(optimizer: Any, writes: list[tuple[dict, dict]], path: st
         ValueError: ``value`` that is NaN or infinite (torch's ``lr < 0.0`` lets NaN through); naming the path, the
             value, the optimiser and its constructor's message; a value the constructor accepts but the update
             rule cannot use (SGD's ``momentum`` of 1 or more, ``dampening`` above 1, RMSprop's ``alpha`` above 1:
-            :data:`~automl_mm.ohl.value_ranges.OPTIMIZER_RANGES`), naming the key, the range and its source.
+            :data:`~automl_mm.ohl.setting_ranges.OPTIMIZER_RANGES`), naming the key, the range and its source.
     """
     if _number(value) and not math.isfinite(value):  # torch's range checks (lr < 0.0) let NaN through
         raise ValueError(f'attribute path {path!r}: {value!r} is not a finite number; {type(optimizer).__name__} '

@@ -9,7 +9,7 @@ run later. :data:`UNCHECKED_RANGES` gives, per class (matched along the owner's 
 the values outside it go wrong (the source: mmdet 3.3, mmengine 0.10, torch); :data:`TEST_CFG_RANGES` those of the keys
 of a head's or detector's ``test_cfg`` and ``train_cfg`` (``model.roi_head.test_cfg.score_thr``,
 ``model.test_cfg.rcnn.nms.iou_threshold``, ``model.train_cfg.rpn_proposal.max_per_img``).
-:func:`~automl_mm.ohl.value_ranges.attribute_range` reads both.
+:func:`~automl_mm.ohl.setting_ranges.attribute_range` reads both.
 
 Left out, as any value is legal or the sentinel is the config's own: ``MaxIoUAssigner.ignore_iof_thr`` (-1: off),
 ``neg_pos_ub`` (-1: no bound), ``test_cfg.nms_pre`` (-1 or 0: keep all, by head), ``CheckpointHook.max_keep_ckpts``

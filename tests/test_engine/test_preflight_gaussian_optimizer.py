@@ -6,7 +6,7 @@ std=0.02), target='optim_wrapper.optimizer.lr')``: the run started, and at the t
 ``check_group_values`` refused it ('SGD refuses the value'), stopping the whole run there. And with
 ``target='optim_wrapper.optimizer.param_groups.*.momentum', transform='exp'`` the check passed although exp draws
 above 1, which SGD's constructor does not refuse: the copy trained with momentum 1.2 and diverged. The ranges are
-:data:`automl_mm.ohl.value_ranges.OPTIMIZER_RANGES`, by the config's optimiser type."""
+:data:`automl_mm.ohl.setting_ranges.OPTIMIZER_RANGES`, by the config's optimiser type."""
 from __future__ import annotations
 
 import re

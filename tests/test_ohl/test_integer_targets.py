@@ -8,7 +8,7 @@ target='train_dataloader.dataset.pipeline.transforms.0.max_num_pasted')`` on mmd
 passed every start check and each copy wrote its sample (2.7) over the int: mmdet's ``CopyPaste`` then stopped inside
 ``np.random.randint(0, 2.7)``; a transform's ``num_ops`` stops in ``range(2.7)``, a multiplier silently changes
 meaning, and the history credited 2.7. Attributes known to take real numbers (an optimiser group's settings, a loss's
-``loss_weight``, a scheduler's ``eta_min``: :func:`~automl_mm.ohl.value_ranges.attribute_range`) pass with an int
+``loss_weight``, a scheduler's ``eta_min``: :func:`~automl_mm.ohl.setting_ranges.attribute_range`) pass with an int
 config value (``weight_decay=0``, ``eta_min=0``)."""
 from __future__ import annotations
 
