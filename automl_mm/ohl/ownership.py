@@ -77,7 +77,10 @@ def _check_scheduler_attribute(runner: Any, path: str, owner: str) -> None:
       where it stops stepping (``start_factor=0.1, end=5`` written ``end=9`` climbed on to 1.9 × the lr, ``end=3``
       stopped at 0.55 × the lr); ``CosineRestartLR``'s ``periods`` (its ``cumulative_periods``), ``OneCycleLR``'s
       phases; a ``CosineAnnealingLR``'s ``begin`` / ``end`` where it was built without ``T_max`` (it made ``T_max =
-      end - begin``: a written ``end`` cut the cosine off before its floor or held it there).
+      end - begin``: a written shorter span cut the cosine off before its floor, a longer one let it climb back up
+      past ``T_max``). One whose config entry gives ``T_max`` reads them only to start and stop stepping, as a
+      build with the written value would: that write passes (without the entry, a ``T_max`` equal to ``end -
+      begin`` is taken as made of them).
     * ``eta_min`` of a cosine given ``eta_min_ratio`` (its floor is then base × ratio): the write changed nothing.
 
     Raises:
@@ -126,20 +129,24 @@ def _check_scheduler_attribute(runner: Any, path: str, owner: str) -> None:
                     f'{entry.get(name)!r}, and a written value would count iterations, not epochs. Give {key} '
                     f'in the unit the written values count (by_epoch=False with iterations, or without '
                     f'convert_to_iter_based)')
-            if name in ('begin', 'end') and _cosine_length_of_bounds(scheduler):
+            if name in ('begin', 'end') and _cosine_length_of_bounds(scheduler, entry):
                 raise ValueError(
                     f'{owner} writes {path}, but {key} ({cls}) holds T_max = end - begin ({scheduler.T_max}), '
                     f'which mmengine made of them when it was built where no T_max was given, and anneals over it: a '
-                    f'written {name} cuts the cosine off before its floor or holds it there, silently. Compare '
-                    f'values of {name} as separate runs (or give T_max and write it)')
+                    f'written {name} that shortens the span cuts the cosine off before its floor, one that lengthens '
+                    f'it lets the value climb back up past T_max, silently. Compare values of {name} as separate '
+                    f'runs (or give {key} its T_max, and write T_max)')
 
 
-def _cosine_length_of_bounds(scheduler: Any) -> bool:
+def _cosine_length_of_bounds(scheduler: Any, entry: Any) -> bool:
     """Whether ``scheduler`` is mmengine's ``CosineAnnealingParamScheduler`` (any of its subclasses) whose ``T_max``
-    is its ``end - begin``: what its constructor makes of them where T_max is not given (``T_max or (end -
-    begin)``); one given equal is held to them too."""
-    return (any(c.__name__ == 'CosineAnnealingParamScheduler' for c in type(scheduler).__mro__)
-            and getattr(scheduler, 'T_max', None) == getattr(scheduler, 'end', 0) - getattr(scheduler, 'begin', 0))
+    was made of its ``end - begin``: its constructor's ``T_max or (end - begin)`` where its config ``entry`` gives
+    no ``T_max`` (None or 0). Without the entry, a ``T_max`` equal to ``end - begin`` is taken as made of them."""
+    if not any(c.__name__ == 'CosineAnnealingParamScheduler' for c in type(scheduler).__mro__):
+        return False
+    if isinstance(entry, dict):
+        return not entry.get('T_max')
+    return getattr(scheduler, 'T_max', None) == getattr(scheduler, 'end', 0) - getattr(scheduler, 'begin', 0)
 
 
 def _target_groups(runner: Any, path: str, parts: list[str], at: int, base: bool) -> set[int] | None:

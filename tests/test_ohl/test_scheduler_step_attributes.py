@@ -122,16 +122,21 @@ def test_an_attribute_a_scheduler_turns_into_others_when_built_is_refused(cls_na
 
 def test_a_cosines_bounds_are_refused_where_it_made_t_max_of_them():
     """mmengine's ``CosineAnnealingParamScheduler`` makes ``T_max = end - begin`` where none is given and anneals
-    over it: a written ``end`` of 4 on one built with 8 stopped at half the cosine (the lr never reached eta_min);
-    one built with its own ``T_max`` reads ``end`` only to stop stepping, so the write is its own."""
-    runner = _built('CosineAnnealingLR', end=8, eta_min=0.0)
+    over it: a written ``end`` of 4 on one built with 8 stopped at half the cosine (the lr never reached eta_min), a
+    written 12 let it climb back up from its floor. One whose config gives ``T_max`` (equal to ``end - begin`` too, as
+    mmdet's configs write it) reads ``end`` only to stop stepping, as a build with the written end would."""
+    runner = _built('CosineAnnealingLR', begin=2, end=10, eta_min=0.0)
     assert runner.param_schedulers[0].T_max == 8
     for key in ('end', 'begin'):
         with pytest.raises(ValueError, match=rf"param_scheduler\[0\] \(CosineAnnealingLR\) holds T_max = end - begin "
-                                             rf"\(8\), which mmengine made of them .*written {key}"):
+                                             rf"\(8\), which mmengine made of them .*written {key} .*climb back up"):
             check_owned_attribute(runner, f'param_schedulers.0.{key}', 'OHL space')
-    check_owned_attribute(_built('CosineAnnealingLR', T_max=6, end=8, eta_min=0.0), 'param_schedulers.0.end',
-                          'OHL space')
+    for t_max in (6, 8):
+        check_owned_attribute(_built('CosineAnnealingLR', T_max=t_max, begin=2, end=10, eta_min=0.0),
+                              'param_schedulers.0.end', 'OHL space')
+    runner.cfg = None  # no config entry to read: a T_max equal to end - begin is taken as made of them
+    with pytest.raises(ValueError, match=r'holds T_max = end - begin \(8\)'):
+        check_owned_attribute(runner, 'param_schedulers.0.end', 'OHL space')
 
 
 @pytest.mark.parametrize('cls_name,kwargs,key', [('LinearLR', dict(start_factor=0.1, end=5), 'start_factor'),
