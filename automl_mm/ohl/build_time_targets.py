@@ -36,10 +36,13 @@ what trains read that value only once, when it was built, the write changes noth
   the run after ``patience`` validations; its ``ReduceOnPlateauParamScheduler`` made its starting best of ``rule``
   the same way (a written ``rule`` cut the value every ``patience`` validations); mmengine's ``CheckpointHook`` keys
   ``is_better_than`` by its ``key_indicators`` with its ``rules`` (its ``greater_keys`` / ``less_keys`` are read only
-  at ``__init__``, unless ``save_best='auto'``); mmdet's ``DetVisualizationHook`` / ``TrackVisualizationHook``
-  dropped the visualizer's storage backends under ``show``. Value by value (:func:`check_kept_value`, at each write
-  and each space choice): an ``EarlyStoppingHook``'s ``monitor`` whose name implies another rule than the held one,
-  a ``CheckpointHook``'s ``save_best`` other than ``None``.
+  at ``__init__``; under ``save_best='auto'`` they and ``rules`` are read at the first validation: :func:`_read_again`);
+  mmdet's ``DetVisualizationHook`` / ``TrackVisualizationHook`` dropped the visualizer's storage backends under
+  ``show``. Value by value (:func:`check_kept_value`, at each write and each space choice): an
+  ``EarlyStoppingHook``'s ``monitor`` whose name implies another rule than the held one, where the built monitor's
+  name implies the held one (else the rule was given, and a build with the written monitor keeps it), a
+  ``CheckpointHook``'s ``save_best`` other than ``None`` and the built one, and its ``by_epoch`` where its
+  ``filename_tmpl`` was named by it.
 * **Settings a dataset reads only when it loads its data list** (:func:`loaded_from`): mmengine's ``full_init``
   loads it once (at build, or with ``lazy_init`` at the first access, which ``len(train_dataloader)`` makes before
   training), and a dataloader's workers, restarted after a data write, get the loaded list. automl_mm's datasets that
@@ -119,10 +122,14 @@ DERIVED_AT_INIT: dict[str, tuple[frozenset, str, str]] = {
 
 
 def _read_again(node: Any, name: str) -> bool:
-    """Whether ``node`` reads its :data:`DERIVED_AT_INIT` attribute ``name`` after ``__init__`` after all: a
-    ``CheckpointHook`` with ``save_best='auto'`` infers its rule from ``greater_keys`` / ``less_keys`` at the first
-    validation."""
-    return name in ('greater_keys', 'less_keys') and 'auto' in (getattr(node, 'key_indicators', None) or ())
+    """Whether ``node`` reads its :data:`DERIVED_AT_INIT` / :data:`KEPT_FROM_INIT` attribute ``name`` after
+    ``__init__`` after all: a ``CheckpointHook`` with ``save_best='auto'`` makes its ``rules`` and
+    ``is_better_than`` at the first validation (``_save_best_checkpoint``: ``_init_rule(self.rules, [first
+    metric])``), from its ``rules`` and ``greater_keys`` / ``less_keys`` then (a write after that validation is not
+    read again)."""
+    return (name in ('greater_keys', 'less_keys', 'rules')
+            and any(c.__name__ == 'CheckpointHook' for c in type(node).__mro__)
+            and 'auto' in (getattr(node, 'key_indicators', None) or ()))
 
 
 #: ``package.class`` -> {attribute read at every call and also turned into others at ``__init__``, kept as made: (what
@@ -263,7 +270,8 @@ def _check_derived_at_init(chain: Chain, depth: int, parts: list[str], owner: st
                                  f'({_prefix(chain, depth + 1)}) reads {parts[depth + 1]!r} only at __init__, to '
                                  f'make {derived[1]}: the written value would change nothing; {derived[2]}')
         kept = KEPT_FROM_INIT.get(name, {}).get(parts[depth + 1])
-        if kept is not None:  # EarlyStoppingHook's rule: read at each validation, and made min_delta's sign
+        # EarlyStoppingHook's rule: read at each validation, and made min_delta's sign
+        if kept is not None and not _read_again(node, parts[depth + 1]):
             raise ValueError(f'{owner} writes {".".join(parts)}, but {type(node).__name__} '
                              f'({_prefix(chain, depth + 1)}) reads {parts[depth + 1]!r} at __init__ too, to make '
                              f'{kept[0]}, and keeps them: {kept[1]}; {kept[2]}')
@@ -354,14 +362,25 @@ def _kept_value(node: Any, name: str, value: Any) -> str | None:
     held = getattr(node, name, None)
     if 'mmengine.EarlyStoppingHook' in classes and name == 'monitor':
         # early_stopping_hook.py: rule = self._init_rule(monitor) where none was given, and min_delta's sign and
-        # best_score's start of it, at __init__ only
+        # best_score's start of it, at __init__ only. A held rule the built monitor's name does not imply was given
+        # (against the name, or for a name that implies none): a build with the written monitor keeps it too
         rule, implied = getattr(node, 'rule', None), _monitor_rule(node, value)
-        if implied is not None and implied != rule:
+        if implied is not None and implied != rule and _monitor_rule(node, held) == rule:
             return (f"its rule {rule!r} (and min_delta's sign and best_score's start made of it) was fixed at "
                     f"__init__, from the built monitor {held!r} or as given, but {value!r} implies {implied!r}: the "
                     f'scores would be compared the wrong way and the run stop after patience validations, silently. '
                     'Build it with that monitor (its rule is inferred then), and compare monitors as separate runs')
-    if 'mmengine.CheckpointHook' in classes and name == 'save_best' and value is not None:
+    if 'mmengine.CheckpointHook' in classes and name == 'by_epoch' and value != held and \
+            getattr(node, 'filename_tmpl', None) == ('epoch_{}.pth' if held else 'iter_{}.pth'):
+        # checkpoint_hook.py: filename_tmpl = 'epoch_{}.pth' if by_epoch else 'iter_{}.pth' at __init__ where none is
+        # given; _save_checkpoint_with_step formats it with the step that by_epoch picks at each save
+        return (f"its filename_tmpl {node.filename_tmpl!r} was made of the built by_epoch {held!r} at __init__ (no "
+                f'filename_tmpl was given): the checkpoints saved every {"iteration" if held else "epoch"} interval '
+                'would be named by the other unit (iteration 8 as epoch_8.pth), silently. Build it with that '
+                'by_epoch (or give filename_tmpl)')
+    if 'mmengine.CheckpointHook' in classes and name == 'save_best' and value is not None and \
+            ([value] if isinstance(value, str) else list(value) if isinstance(value, (list, tuple)) else value) \
+            != held:
         # checkpoint_hook.py: key_indicators / rules / is_better_than / best_ckpt_path(_dict) are made of save_best
         # at __init__ only (after_val_epoch reads save_best just to skip where it is None)
         return ('its key_indicators, rules, is_better_than and best_ckpt_path(_dict) were made of the built '
@@ -375,7 +394,8 @@ def _kept_value(node: Any, name: str, value: Any) -> str | None:
 def check_kept_value(pairs: list[tuple[Any, Any]], path: str, value: Any) -> None:
     """Refuse writing ``value`` at ``path`` (``pairs``: :func:`~automl_mm.ohl.attributes.resolve_attribute`) where
     what the object made of the attribute at ``__init__`` would undo it for that value: an ``EarlyStoppingHook``'s
-    ``monitor`` implying another rule than the one held, a ``CheckpointHook``'s ``save_best`` other than ``None``
+    ``monitor`` implying another rule than the one held where its name gave the held one, a ``CheckpointHook``'s
+    ``save_best`` other than ``None`` and its built one, its ``by_epoch`` where it named its ``filename_tmpl`` by it
     (:func:`_kept_value`). (An ``EMAHook``'s ``begin_epoch`` / ``begin_iter`` are relations:
     :mod:`automl_mm.ohl.constructor_relations`; a scheduler's lengths: ``automl_mm.ohl.ownership``.)
 

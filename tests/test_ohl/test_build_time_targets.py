@@ -15,6 +15,7 @@ from mmengine.config import Config
 
 from automl_mm.ohl.attribute_space import AttributeSpace
 from automl_mm.ohl.attributes import set_attribute
+from automl_mm.ohl.build_time_targets import check_kept_value
 from automl_mm.ohl.ownership import check_owned_attribute
 from automl_mm.ohl.replay_hooks import SetAttributesHook, TrunkScheduleHook
 
@@ -271,6 +272,11 @@ def test_an_early_stopping_hooks_monitor_implying_another_rule_than_the_held_one
     for fine in ('accuracy/top5', 'my_metric'):
         set_attribute(runner, 'hooks.0.monitor', fine)
     assert runner.hooks[0].monitor == 'my_metric'
+    # a rule given against the built name ('top' implies 'greater'): a build with the written monitor keeps it too
+    given = SimpleNamespace(hooks=[EarlyStoppingHook(monitor='error_top1', rule='less')])
+    set_attribute(given, 'hooks.0.monitor', 'error_top5')
+    assert given.hooks[0].monitor == 'error_top5' and given.hooks[0].rule == 'less'
+    check_kept_value([(given.hooks[0], 'monitor')], 'hooks.0.monitor', 3)  # no name, no rule implied (not str's)
 
 
 def test_a_checkpoint_hooks_save_best_and_what_it_made_of_it_are_refused():
@@ -296,20 +302,39 @@ def test_a_checkpoint_hooks_save_best_and_what_it_made_of_it_are_refused():
             check_owned_attribute(runner, path, 'me')
     with pytest.raises(ValueError, match="has no attribute 'rule'; did you mean 'rules'"):
         set_attribute(runner, 'hooks.0.rule', 'less')
-    check_owned_attribute(runner, 'hooks.1.greater_keys', 'me')  # 'auto': read at the first validation
+    for path in ('hooks.1.greater_keys', 'hooks.1.less_keys', 'hooks.1.rules.0'):
+        check_owned_attribute(runner, path, 'me')  # 'auto': read (rules.0 = None) at the first validation
     check_owned_attribute(runner, 'hooks.0.max_keep_ckpts', 'me')
+    set_attribute(runner, 'hooks.0.save_best', 'accuracy/top1')  # the built metric (held as a list)
     set_attribute(runner, 'hooks.0.save_best', None)
 
 
-def test_a_det_visualization_hooks_show_is_refused_as_it_dropped_the_backends_at_init():
-    """mmdet's ``DetVisualizationHook`` empties the visualizer's ``_vis_backends`` at ``__init__`` under
-    ``show=True``: a written ``show`` then stored nothing, or showed and stored."""
-    from mmdet.engine.hooks import DetVisualizationHook
+def test_a_checkpoint_hooks_by_epoch_is_refused_where_it_named_its_files_by_it():
+    """mmengine's ``CheckpointHook`` names its files ``epoch_{}.pth`` / ``iter_{}.pth`` by ``by_epoch`` at
+    ``__init__`` (no ``filename_tmpl`` given): a written ``by_epoch=False`` saved iteration 8 as epoch_8.pth."""
+    from mmengine.hooks import CheckpointHook
+
+    runner = SimpleNamespace(hooks=[CheckpointHook(), CheckpointHook(filename_tmpl='ckpt_{}.pth')])
+    with pytest.raises(ValueError, match=r"'hooks\.0\.by_epoch': False cannot take effect: .*filename_tmpl "
+                                         r"'epoch_\{\}\.pth' was made of the built by_epoch True"):
+        set_attribute(runner, 'hooks.0.by_epoch', False)
+    set_attribute(runner, 'hooks.0.by_epoch', True)
+    set_attribute(runner, 'hooks.1.by_epoch', False)
+
+
+def test_a_det_visualization_hooks_show_is_refused_as_it_dropped_the_backends_at_init(monkeypatch):
+    """mmdet's ``DetVisualizationHook`` (and ``TrackVisualizationHook``) empties the visualizer's ``_vis_backends``
+    at ``__init__`` under ``show=True``: a written ``show`` then stored nothing, or showed and stored."""
+    from collections import OrderedDict
+
+    from mmdet.engine.hooks import DetVisualizationHook, TrackVisualizationHook
     from mmengine.visualization import Visualizer
 
+    monkeypatch.setattr(Visualizer, '_instance_dict', OrderedDict())  # this test's own current visualizer only
     Visualizer.get_instance('build_time_targets_show')
-    runner = SimpleNamespace(hooks=[DetVisualizationHook()])
-    with pytest.raises(ValueError, match=r"DetVisualizationHook \(hooks\.0\) reads 'show' at __init__ too, to make "
-                                         r"the visualizer's storage backends"):
-        check_owned_attribute(runner, 'hooks.0.show', 'me')
+    runner = SimpleNamespace(hooks=[DetVisualizationHook(), TrackVisualizationHook()])
+    for i, cls in enumerate(('DetVisualizationHook', 'TrackVisualizationHook')):
+        with pytest.raises(ValueError, match=rf"{cls} \(hooks\.{i}\) reads 'show' at __init__ too, to make the "
+                                             r"visualizer's storage backends"):
+            check_owned_attribute(runner, f'hooks.{i}.show', 'me')
     check_owned_attribute(runner, 'hooks.0.score_thr', 'me')
