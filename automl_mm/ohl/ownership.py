@@ -63,6 +63,14 @@ DERIVED_SCHEDULER_KEYS = {
 }
 
 
+#: mmengine scheduler class (or a base of it) -> the factor its constructor's first ``step()`` (``last_step == 0``)
+#: multiplied each group's value by, and which its later steps divide back out by the held factor: ``LinearLR``'s
+#: ``start_factor`` (``_get_value``: ``group * start_factor`` at step 0, then ratios of ``start_factor`` up to
+#: ``end_factor``), ``ConstantLR``'s ``factor`` (``group * factor`` at step 0, ``group / factor`` at
+#: ``total_iters``). A written one leaves the value at built / written × where it should end, for the rest of the run.
+APPLIED_AT_BUILD = {'LinearParamScheduler': 'start_factor', 'ConstantParamScheduler': 'factor'}
+
+
 def _check_scheduler_attribute(runner: Any, path: str, owner: str) -> None:
     """Refuse writing a scheduler's attribute that is not held in the config's terms.
 
@@ -82,6 +90,9 @@ def _check_scheduler_attribute(runner: Any, path: str, owner: str) -> None:
       build with the written value would: that write passes (without the entry, a ``T_max`` equal to ``end -
       begin`` is taken as made of them).
     * ``eta_min`` of a cosine given ``eta_min_ratio`` (its floor is then base × ratio): the write changed nothing.
+    * A factor the constructor's first step already applied (:data:`APPLIED_AT_BUILD`): a ``LinearLR`` built with
+      ``start_factor=0.1`` and written 0.5 ended its warm-up at 0.2 × the lr and trained there to the end; a
+      ``ConstantLR`` built with ``factor=0.5`` and written 0.25 went on at 2 × the lr after it.
 
     Raises:
         ValueError: naming ``owner``, the path, the scheduler's config key and what to do instead.
@@ -112,6 +123,15 @@ def _check_scheduler_attribute(runner: Any, path: str, owner: str) -> None:
                     f'{owner} writes {path}, but {key} ({cls}) has eta_min_ratio='
                     f'{scheduler.eta_min_ratio!r}, and its floor is then base × eta_min_ratio at every step: the '
                     f'written eta_min would change nothing. Search {key}.eta_min_ratio instead')
+            applied = next((APPLIED_AT_BUILD[c.__name__] for c in type(scheduler).__mro__
+                            if c.__name__ in APPLIED_AT_BUILD), None)
+            if name == applied:
+                raise ValueError(
+                    f'{owner} writes {path}, but {key} ({cls}) multiplied each group\'s {scheduler.param_name} by '
+                    f'its built {name} ({getattr(scheduler, name, None)!r}) when it was built (its first step), and '
+                    f'its later steps divide the written {name} back out: the value would end at built / written × '
+                    f'where it should, for the rest of the run (a LinearLR built with start_factor=0.1 and written '
+                    f'0.5 ended its warm-up at 0.2 × the lr), silently. Compare values of {name} as separate runs')
             derived = next((DERIVED_SCHEDULER_KEYS[c.__name__] for c in type(scheduler).__mro__
                             if c.__name__ in DERIVED_SCHEDULER_KEYS), None)
             if derived is not None and name in derived[0]:

@@ -139,7 +139,25 @@ def test_a_cosines_bounds_are_refused_where_it_made_t_max_of_them():
         check_owned_attribute(runner, 'param_schedulers.0.end', 'OHL space')
 
 
-@pytest.mark.parametrize('cls_name,kwargs,key', [('LinearLR', dict(start_factor=0.1, end=5), 'start_factor'),
+@pytest.mark.parametrize('cls_name,key,built,written,ends_at', [('LinearLR', 'start_factor', 0.1, 0.5, 0.2),
+                                                                  ('ConstantLR', 'factor', 0.5, 0.25, 2.0)])
+def test_a_factor_a_scheduler_applied_when_it_was_built_is_refused(cls_name, key, built, written, ends_at):
+    """mmengine's ``LinearLR`` / ``ConstantLR`` multiply the lr by ``start_factor`` / ``factor`` in the step their
+    constructor makes and divide the held one back out later: a written one left the lr at built / written × the
+    lr for the rest of the run (``ends_at``, what the write did)."""
+    runner = _built(cls_name, **{key: built}, end=5)
+    with pytest.raises(ValueError, match=rf"param_scheduler\[0\] \({cls_name}\) multiplied each group's lr by its "
+                                         rf"built {key} \({built}\) when it was built"):
+        check_owned_attribute(runner, f'param_schedulers.0.{key}', 'OHL space')
+    scheduler, wrapper = runner.param_schedulers[0], runner.optim_wrapper
+    setattr(scheduler, key, written)
+    for _ in range(6):
+        wrapper.step()
+        scheduler.step()
+    assert math.isclose(wrapper.optimizer.param_groups[0]['lr'], 0.1 * ends_at)
+
+
+@pytest.mark.parametrize('cls_name,kwargs,key', [('LinearLR', dict(start_factor=0.1, end=5), 'end_factor'),
                                                  ('PolyLR', dict(power=2.0, end=5), 'power'),
                                                  ('CosineRestartLR', RESTART, 'eta_min')])
 def test_what_a_scheduler_reads_at_every_step_may_be_written(cls_name, kwargs, key):
