@@ -62,6 +62,7 @@ _FROM_IMPORT = re.compile(r'from (automl_mm[\w.]*) import (\([^)]*\)|[^\n]+)')
 _IMPORT_AS = re.compile(r'import (automl_mm[\w.]+) as (\w+)')
 _ON_NAME = re.compile(r'\.(?:setattr|delattr|object)\(\s*(\w+),\s*[\'"](\w+)[\'"]')  # (module, 'name', ...)
 _DOTTED = re.compile(r'\.(?:setattr|delattr|patch)\(\s*[\'"](automl_mm\.[\w.]+)[\'"]')  # ('automl_mm.x.name', ...)
+_ASSIGNED = re.compile(r'^[ \t]*(\w+)\.(\w+)[ \t]*[-+*/|&]?=(?!=)', re.M)  # module.name = ... / += ...
 
 
 def _module_aliases(text: str) -> dict[str, str]:
@@ -76,9 +77,10 @@ def _module_aliases(text: str) -> dict[str, str]:
 
 
 def _targets(text: str):
-    """``(line, module, name)`` of each patch call on an automl_mm module (text search: no test runs)."""
+    """``(line, module, name)`` of each patch call on an automl_mm module, and each assignment to a module's name
+    (``sync.ROW_LAYOUT_VERSION += rank``: a patch by hand), found by text search (no test runs)."""
     aliases = None
-    for match in _ON_NAME.finditer(text):
+    for match in [*_ON_NAME.finditer(text), *_ASSIGNED.finditer(text)]:
         aliases = _module_aliases(text) if aliases is None else aliases
         if match[1] in aliases:
             yield text.count('\n', 0, match.start()) + 1, aliases[match[1]], match[2]
