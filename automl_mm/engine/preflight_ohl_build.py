@@ -34,7 +34,7 @@ def check_ohl_model(cfg: Any, hooks: list, model: Any, optimisation: tuple[Any, 
     the optimiser wrapper (``optim_wrapper.optimizer.param_groups.*.lr``) existing, not owned by a
     ``param_scheduler`` (:func:`~automl_mm.ohl.ownership.check_owned_attribute`) and with draws the optimiser
     accepts (``AttributeSpace.check_choices``: a negative lr; a choice or a Gaussian's image under its transform
-    outside the key's range, :mod:`automl_mm.ohl.value_ranges`: SGD's momentum in [0, 1)), and every target through
+    outside the key's range, :mod:`automl_mm.ohl.setting_ranges`: SGD's momentum in [0, 1)), and every target through
     the training dataset's pipeline (``train_dataloader.dataset.pipeline.transforms.1.prob``) existing in
     ``train_dataset`` with draws inside its range (a probability), and every target in the parameter schedulers
     (``param_schedulers.0.eta_min``) and the train loop (``train_loop.val_interval``) existing, and every target

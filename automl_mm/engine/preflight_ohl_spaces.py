@@ -32,7 +32,7 @@ def check_gaussian_optimizer_spaces(hook: dict, hook_key: str, cfg: Any = None) 
     (and an Adam ``betas`` entry) reaches 1 and more, which torch's constructor does not even refuse for
     ``momentum``: SGD trained with momentum 1.5 and diverged. The ranges, by the config's optimiser type
     (``optim_wrapper.optimizer.type``; an unknown type gets the keys every optimiser reads alike), are
-    :data:`~automl_mm.ohl.value_ranges.OPTIMIZER_RANGES`. In the run, the copy that drew such a value was refused at
+    :data:`~automl_mm.ohl.setting_ranges.OPTIMIZER_RANGES`. In the run, the copy that drew such a value was refused at
     its trunk (:func:`~automl_mm.ohl.optimizer_base.check_group_values`), which stopped the whole run there,
     possibly after hours, or trained with it; this check names the space at start. Spaces given as objects, other
     types and targets outside ``optim_wrapper`` are left to the build check (``AttributeSpace.check_choices``). A

@@ -22,9 +22,10 @@ in :mod:`.space_setup`, when trunks begin inside epochs and which trunk ends bro
 streams in :mod:`.segments`, a trunk's start (the spaces' draws held against the constructors' relations, then
 written) in :mod:`.trunk_start`, a trunk's end (the rewards read and settled, the controllers
 stepped, the best copy broadcast, the history record, report and log line) in :mod:`.trunk_end`, the reward and
-the best copy in :mod:`.reward`, broadcast and agreement checks in :mod:`.sync`, schedule checks in :mod:`.checks`,
-outputs in :mod:`.report`. What a checkpoint holds of the search, what a resume checks before loading it and the
-ranks' agreement on what they loaded are in :mod:`.resume`.
+the best copy in :mod:`.reward`, the broadcast in :mod:`.sync`, the weight fingerprint in :mod:`.fingerprint`,
+the ranks' agreement check in :mod:`.copy_verification`, schedule checks in :mod:`.checks`, outputs in
+:mod:`.report`. What a checkpoint holds of the search, what a resume checks before loading it and the ranks'
+agreement on what they loaded are in :mod:`.resume`.
 """
 from __future__ import annotations
 

@@ -439,7 +439,7 @@ def check_group_values(optimizer: Any, writes: list[tuple[dict, dict]], path: st
                              f'would have trained with it. Search values the optimiser accepts (a positive lr or '
                              f'weight decay: a Gaussian on a log scale, transform=\'exp\' or \'pow10\')')
         # what torch's constructor lets through but the update rule cannot use: SGD(momentum=1.5) builds and
-        # diverges, dampening=2 ascends the loss (automl_mm.ohl.value_ranges)
+        # diverges, dampening=2 ascends the loss (automl_mm.ohl.setting_ranges)
         problem = out_of_range(optimizer, old, new)
         if problem is not None:
             raise ValueError(f'attribute path {path!r}: {type(optimizer).__name__} would train with {problem}, '

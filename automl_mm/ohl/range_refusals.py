@@ -10,9 +10,10 @@ from .setting_ranges import _elements
 
 
 class OutOfRange(ValueError):
-    """A written value outside its setting's range (:func:`check_attribute_value`, :func:`check_elements`,
-    :func:`check_value`): ``attribute path '<path>': <value> lies outside <interval> (<source>)``. A space refusing
-    a choice so adds what a copy that drew it would do with it (:func:`draw_use`)."""
+    """A written value outside its setting's range (:mod:`automl_mm.ohl.value_ranges`' checks:
+    :func:`~automl_mm.ohl.value_ranges.check_attribute_value`, :func:`~automl_mm.ohl.value_ranges.check_elements`,
+    :func:`~automl_mm.ohl.value_ranges.check_value`): ``attribute path '<path>': <value> lies outside <interval>
+    (<source>)``. A space refusing a choice so adds what a copy that drew it would do with it (:func:`draw_use`)."""
 
 
 #: The loops and loaders a run reads only to validate or test: a setting under them is used there, not in training.

@@ -17,7 +17,7 @@ Left out, as any value is legal or the sentinel is the config's own: ``MaxIoUAss
 checkpoints are saved, as at any value <= 0), ``test_cfg.max_per_img`` where ``multiclass_nms`` or the like reads it
 (:data:`_MAX_PER_IMG_KEEPS_ALL`: -1 keeps every detection); a loss's ``loss_weight`` and
 ``class_weight`` (>= 0, held by
-:mod:`automl_mm.ohl.value_ranges` for every loss module: below 0 a loss or a class is ascended), automl_mm's own
+:mod:`automl_mm.ohl.setting_ranges` for every loss module: below 0 a loss or a class is ascended), automl_mm's own
 losses' label smoothing and the like (declared :class:`~automl_mm.models.losses.CheckedFloat` with their
 interval); mmpretrain's ``LabelSmoothLoss`` is not installed here (torch's ``CrossEntropyLoss.label_smoothing`` is
 in the table). The assigner and sampler settings under a ``train_cfg`` dict (``train_cfg.rcnn.sampler.

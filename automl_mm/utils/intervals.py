@@ -1,5 +1,5 @@
 """Real intervals: the valid range of a hyper-parameter (a loss's ``CheckedFloat``, an optimiser key; the ranges
-OHL spaces are checked against, :mod:`automl_mm.ohl.value_ranges`). Plain Python, so the models and the losses
+OHL spaces are checked against, :mod:`automl_mm.ohl.setting_ranges`). Plain Python, so the models and the losses
 declare their ranges without depending on the OHL package."""
 from __future__ import annotations
 

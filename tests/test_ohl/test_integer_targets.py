@@ -190,7 +190,7 @@ def test_stock_real_valued_settings_written_as_ints_take_a_gaussian():
                  'optim_wrapper.clip_grad_kwargs.norm_type'):
         held = get_attribute(runner, path)[0]
         mean = [float(v) for v in held] if isinstance(held, tuple) else [float(held)]
-        ranged = path.endswith('max_norm')  # > 0 (value_ranges._CLIP_GRAD): a Gaussian there takes a transform
+        ranged = path.endswith('max_norm')  # > 0 (setting_ranges._CLIP_GRAD): a Gaussian there takes a transform
         _gaussian(path, [math.log(v) for v in mean] if ranged else mean,
                   **dict(transform='exp') if ranged else {}).check_choices(runner, path)
         set_attribute(runner, path, type(held)(v + 0.5 for v in mean) if isinstance(held, tuple) else mean[0] + 0.5)

@@ -109,3 +109,32 @@ def test_the_names_pipeline_space_imported_for_its_export_still_import_from_it(n
     from automl_mm.ohl import pipeline_space
 
     assert getattr(pipeline_space, name) is getattr(importlib.import_module(module), name)
+
+
+SPLIT_62 = {'sync': {'copy_verification': ['same', 'gather_rows', 'ROW_LAYOUT_VERSION', 'check_row_layouts',
+                                           'row_layouts_differ', 'verify_copies'],
+                     'fingerprint': ['fingerprint', 'FINGERPRINT_SIZE', 'int64_sums_wrap']},
+            'value_ranges': {'setting_ranges': ['TRANSFORM_IMAGES', 'OPTIMIZER_RANGES', 'GENERIC_RANGES',
+                                                'optimizer_key_range', 'group_key', 'attribute_range',
+                                                'target_ranges'],
+                             'range_refusals': ['OutOfRange', 'TESTS_WITH_IT', 'TRAINS_WITH_IT', 'draw_use']}}
+
+
+def test_the_sixty_second_sessions_moved_names_still_import_from_their_old_modules():
+    """``automl_mm.ohl.sync``'s fingerprint and agreement check moved to ``fingerprint`` / ``copy_verification``,
+    ``value_ranges``' ranges and refusal wording to ``setting_ranges`` / ``range_refusals``: each public name still
+    imports from its old module as the object defined in its new one; the package's docs name the new module."""
+    stale = []
+    root = Path(__file__).resolve().parents[2]
+    for old, homes in SPLIT_62.items():
+        served = importlib.import_module(f'automl_mm.ohl.{old}')
+        for new, names in homes.items():
+            home = importlib.import_module(f'automl_mm.ohl.{new}')
+            for name in names:
+                assert getattr(served, name) is getattr(home, name), (old, name)
+                assert getattr(getattr(home, name), '__module__', home.__name__) == home.__name__, (new, name)
+            stale.append(re.compile(rf"\b{old}\.({'|'.join(names)})\b"))
+    found = [f'{path.relative_to(root)}:{i}: {line.strip()}'
+             for folder in ('automl_mm', 'tools', 'benchmarks') for path in sorted((root / folder).rglob('*.py'))
+             for i, line in enumerate(path.read_text().splitlines(), 1) if any(s.search(line) for s in stale)]
+    assert found == []
