@@ -17,6 +17,7 @@ import difflib
 import os
 import os.path as osp
 import re
+import sys
 import threading
 import traceback
 from typing import Any, NamedTuple
@@ -109,6 +110,24 @@ _RAISED_BY_A_USE = (TypeError, AttributeError, IndexError, ValueError, KeyError)
 _RECORDING = threading.RLock()  # re-entered where a custom_imports module reads a config as it is imported
 
 
+class _Recorder(NamedTuple):
+    """One :func:`_recording_base_placeholders` in progress: where it records, in which thread, and the files
+    whose reading it records (``reading``: the ``_file2dict`` calls in progress, ``None`` for one not recorded)."""
+
+    found: dict
+    uses: list | None
+    files: dict | None
+    thread: int
+    reading: list
+    started: list  # [True] once its config's own read began: a later read at the top is not of its chain
+
+
+#: The recordings in progress, innermost last (one thread at a time, :data:`_RECORDING`): the wrappers record into
+#: the innermost, so a config read by a ``custom_imports`` module (its own :func:`read_config`) is recorded in its
+#: own and not in the config that imports the module, which also records no ``Config.fromfile`` of such a module.
+_RECORDERS: list[_Recorder] = []
+
+
 @contextlib.contextmanager
 def _recording_base_placeholders(found: dict[str, tuple[str, str]], uses: list | None = None,
                                  files: dict[str, bool] | None = None):
@@ -118,43 +137,79 @@ def _recording_base_placeholders(found: dict[str, tuple[str, str]], uses: list |
     computes ``lr = {{_base_.lr}} * 2`` leaves its placeholder in the config that inherits it), in ``uses`` the
     file's uses of them inside an expression (:func:`base_variable_uses`, python configs), and in ``files`` each
     file read, absolute, in the order mmengine finished running them (``True``; a base runs before the file that
-    names it) and ``False`` for one whose reading did not finish (it raised, or a base of it did)."""
+    names it) and ``False`` for one whose reading did not finish (it raised, or a base of it did).
+
+    Only the first ``Config.fromfile`` inside, in this thread, and the bases it reads are recorded: not a config
+    that a ``custom_imports`` module reads as it is imported (after the config's own read; one it reads with
+    :func:`read_config` is recorded there), nor one read in another thread meanwhile."""
     from mmengine.config import Config
 
     with _RECORDING:
-        file2dict, substitute = Config.__dict__['_file2dict'], Config.__dict__['_pre_substitute_base_vars']
-        reading: list[str] = []
-
-        def file2dict_recorded(filename, *args, **kwargs):
-            reading.append(filename)
-            absolute = osp.abspath(osp.expanduser(filename))
-            if files is not None:
-                files[absolute] = False
-            try:
-                read = file2dict.__func__(filename, *args, **kwargs)
-            finally:
-                reading.pop()
-            if files is not None:
-                files.pop(absolute)
-                files[absolute] = True  # after the bases it read: the order files finished in
-            return read
-
-        def substitute_recorded(filename, temp_config_name):
-            variables = substitute.__func__(filename, temp_config_name)
-            config = reading[-1] if reading else filename
-            found.update({p: (x, config) for p, x in variables.items()})
-            if uses is not None and variables and temp_config_name.endswith('.py'):
-                with open(temp_config_name, encoding='utf-8') as f:
-                    uses.extend(base_variable_uses(f.read(), variables, osp.abspath(osp.expanduser(config))))
-            return variables
-
-        Config._file2dict = staticmethod(file2dict_recorded)
-        Config._pre_substitute_base_vars = staticmethod(substitute_recorded)
+        recorder = _Recorder(found, uses, files, threading.get_ident(), [], [])
+        if not _RECORDERS:
+            _wrap_config(Config)
+        _RECORDERS.append(recorder)
         try:
             yield found
         finally:
-            Config._file2dict = file2dict
-            Config._pre_substitute_base_vars = substitute
+            _RECORDERS.pop()
+            if not _RECORDERS:
+                Config._file2dict, Config._pre_substitute_base_vars = _WRAPPED.pop()
+
+
+_WRAPPED: list[tuple] = []  # ``Config``'s own two static methods while :func:`_wrap_config`'s replace them
+
+
+def _recorder() -> _Recorder | None:
+    """The innermost recording in progress, where it is this thread's."""
+    recorder = _RECORDERS[-1] if _RECORDERS else None
+    return recorder if recorder is not None and recorder.thread == threading.get_ident() else None
+
+
+def _wrap_config(Config: Any) -> None:
+    """Replace ``Config._file2dict`` and ``Config._pre_substitute_base_vars`` with recording wrappers (their own
+    kept in :data:`_WRAPPED`), which record into :func:`_recorder`'s recording the first read at its top and the
+    bases that read reads (``_file2dict`` calling itself), and otherwise only call through."""
+    file2dict, substitute = Config.__dict__['_file2dict'], Config.__dict__['_pre_substitute_base_vars']
+    _WRAPPED.append((file2dict, substitute))
+
+    def file2dict_recorded(filename, *args, **kwargs):
+        recorder = _recorder()
+        if recorder is None:
+            return file2dict.__func__(filename, *args, **kwargs)
+        if recorder.reading:  # a base of the file read (mmengine's _file2dict reads it), else another config
+            recorded = recorder.reading[-1] is not None and sys._getframe(1).f_code.co_name == '_file2dict'
+        else:  # the recording's own config, the first only: later ones are its custom_imports modules' reads
+            recorded = not recorder.started
+        recorder.started[:] = [True]
+        recorder.reading.append(filename if recorded else None)
+        absolute = osp.abspath(osp.expanduser(filename))
+        files = recorder.files if recorded else None
+        if files is not None:
+            files[absolute] = False
+        try:
+            read = file2dict.__func__(filename, *args, **kwargs)
+        finally:
+            recorder.reading.pop()
+        if files is not None:
+            files.pop(absolute)
+            files[absolute] = True  # after the bases it read: the order files finished in
+        return read
+
+    def substitute_recorded(filename, temp_config_name):
+        variables = substitute.__func__(filename, temp_config_name)
+        recorder = _recorder()
+        if recorder is None or not recorder.reading or recorder.reading[-1] is None:
+            return variables
+        config = recorder.reading[-1]
+        recorder.found.update({p: (x, config) for p, x in variables.items()})
+        if recorder.uses is not None and variables and temp_config_name.endswith('.py'):
+            with open(temp_config_name, encoding='utf-8') as f:
+                recorder.uses.extend(base_variable_uses(f.read(), variables, osp.abspath(osp.expanduser(config))))
+        return variables
+
+    Config._file2dict = staticmethod(file2dict_recorded)
+    Config._pre_substitute_base_vars = staticmethod(substitute_recorded)
 
 
 def check_base_placeholders(cfg: Any, path: str, placeholders: dict[str, tuple[str, str]]) -> None:
@@ -398,31 +453,44 @@ def base_variable_in_expression(err: BaseException, uses: list[BaseVariableUse],
 
 def use_before_error(err: BaseException, uses: list[BaseVariableUse], files: dict[str, bool],
                      config: str) -> str | None:
-    """The message for ``err``, raised while mmengine ran a config file (``config`` or one of its bases) by a
+    """The message for ``err``, raised while mmengine read a config file (``config`` or one of its bases) by a
     statement holding no use of a ``{{_base_.x}}`` variable (:func:`base_variable_in_expression` found none), where
     such a use ran before it without an error: ``sched = {{_base_.param_scheduler}}[0]`` gave ``'_'`` and
-    ``dict(sched, T_max=1)`` on the next line raised ``ValueError: dictionary update sequence element #0 ...``.
+    ``dict(sched, T_max=1)`` on the next line raised ``ValueError: dictionary update sequence element #0 ...``; or
+    by mmengine itself on such a value (a base's ``model = {{_base_.models}}[0]``, a string, under a config's
+    ``model = dict(...)``: ``TypeError: model=... in child config cannot inherit from base``).
     The use is refused in any case (:func:`check_base_variable_uses`), and what raised likely ran on its value, so
-    the message is the use's refusal followed by the statement that raised and its error. Else ``None``.
+    the message is the use's refusal followed by the statement that raised and its error. The use named is one
+    whose key (or bound name) the line that raised names (mmengine's error, where no config line raised), else
+    the first that ran. Else ``None``.
 
     Args:
         files: The config files read, ``{absolute path: whether its reading finished}`` in the order they finished
             (:func:`_recording_base_placeholders`): a use in a finished file ran; one in the file that raised ran
-            where its statement ends before the line that raised.
+            where its statement ends before the top-level statement that raised (a function of the file called
+            there raised inside it).
 
     Returns:
-        ``'<the use's refusal>; then <file>, line <n> (<line>) raised <error>'``.
+        ``'<the use's refusal>; then <file>, line <n> (<line>) raised <error>'`` (``'...; then mmengine, reading
+        <file>, raised <error>'``).
     """
-    frame = next((f for f in reversed(traceback.extract_tb(err.__traceback__))
-                  if osp.abspath(f.filename) in files), None)
-    if frame is None:
-        return None
-    raising = osp.abspath(frame.filename)
+    # the file's own statement (its module frame, the outermost of a config file), not a function it called
+    frame = next((f for f in traceback.extract_tb(err.__traceback__) if osp.abspath(f.filename) in files), None)
+    raising = osp.abspath(frame.filename) if frame is not None else None
     finished = [file for file, done in files.items() if done]
-    ran = [use for use in uses if use.file in finished or use.file == raising and use.statement[1] < frame.lineno]
+    ran = [use for use in uses if use.file in finished or
+           frame is not None and use.file == raising and use.statement[1] < frame.lineno]
     if not ran:
         return None
-    use = min(ran, key=lambda u: (finished.index(u.file) if u.file in finished else len(finished), u.line))
+    named = set(re.findall(r'\w+', (frame.line or '') if frame is not None else str(err)))
+    use = min(ran, key=lambda u: (not named & {re.match(r'\w*', u.key).group(0), u.name},
+                                  finished.index(u.file) if u.file in finished else len(finished), u.line))
+    if frame is None:
+        reading = next((file for file, done in reversed(files.items()) if not done), None)
+        if reading is None:
+            return None
+        where = reading if osp.abspath(config) == reading else f'{reading} (a base of {config})'
+        return f'{_use_message(use, config, None)}; then mmengine, reading {where}, raised {type(err).__name__}: {err}'
     where = raising if osp.abspath(config) == raising else f'{raising} (a base of {config})'
     return (f'{_use_message(use, config, None)}; then {where}, line {frame.lineno} ({(frame.line or "?").strip()}) '
             f'raised {type(err).__name__}: {err}')

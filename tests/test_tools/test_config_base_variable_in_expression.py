@@ -298,6 +298,81 @@ def test_a_silent_use_in_a_base_is_named_where_the_config_raises_on_its_value(tm
 
 def test_a_use_after_the_line_that_raised_is_not_blamed(tmp_path):
     _write(tmp_path, 'base.py', "hooks = ['a']\n")
-    config = _write(tmp_path, 'leaf.py', "_base_ = ['./base.py']\nx = [] + 'a'\nfirst = {{_base_.hooks}}[0]\n")
-    with pytest.raises(TypeError, match=r'^can only concatenate list \(not "str"\) to list$'):
+    for text in ("x = [] + 'a'\nfirst = {{_base_.hooks}}[0]\n", "x = [[] + 'a', {{_base_.hooks}}[0]]\n"):
+        config = _write(tmp_path, 'leaf.py', f"_base_ = ['./base.py']\n{text}")  # after it, on its line too
+        with pytest.raises(TypeError, match=r'^can only concatenate list \(not "str"\) to list$'):
+            read_config(config)
+
+
+def test_the_use_named_is_the_one_the_raising_line_uses_else_the_first_that_ran(tmp_path):
+    # an unrelated use in a base (which ran first) was named for dict(sched, ...)'s error; of two the line does not
+    # name, the one of the file that finished first (d's base c, not b)
+    _write(tmp_path, 'd.py', "depths = [18]\nsteps = [dict(type='X')]\n")
+    c = _write(tmp_path, 'c.py', "_base_ = ['./d.py']\nwidth = {{_base_.depths}}[0]\n")
+    _write(tmp_path, 'b.py', "_base_ = ['./c.py']\ndepth = {{_base_.depths}}[0]\n")
+    config = _write(tmp_path, 'a.py', "_base_ = ['./b.py']\nsched = {{_base_.steps}}[0]\nsteps = [dict(sched, x=1)]\n")
+    with pytest.raises(ValueError, match=r'^' + re.escape(f'{config}, line 2: sched uses {{{{_base_.steps}}}}')):
         read_config(config)
+    config = _write(tmp_path, 'a.py', "_base_ = ['./b.py']\nsteps = [dict('ab', x=1)]\n")
+    with pytest.raises(ValueError, match=r'^' + re.escape(f'{c} (a base of {config}), line 2: width uses')):
+        read_config(config)
+
+
+def test_a_silent_use_is_named_where_its_own_base_file_raises_or_a_function_it_calls_does(tmp_path):
+    _write(tmp_path, 'c.py', 'depths = [18, 34]\n')
+    base = _write(tmp_path, 'b.py', "_base_ = ['./c.py']\ndepth = {{_base_.depths}}[0]\nnext_depth = depth + 1\n")
+    config = _write(tmp_path, 'a.py', "_base_ = ['./b.py']\n")
+    with pytest.raises(TypeError) as refused:
+        read_config(config)
+    assert refused.value.args[0].endswith(f'; then {base} (a base of {config}), line 3 (next_depth = depth + 1) raised '
+                                          'TypeError: can only concatenate str (not "int") to str'), refused.value
+    # the function's line (2) is before the use's (4): the file's own statement that called it (5) is what raised
+    config = _write(tmp_path, 'f.py', "_base_ = ['./c.py']\ndef f(d):\n    return d + 1\n"
+                                      'depth = {{_base_.depths}}[0]\nnext_depth = f(depth)\n')
+    with pytest.raises(TypeError, match=r'^' + re.escape(f'{config}, line 4: depth uses {{{{_base_.depths}}}}')):
+        read_config(config)
+
+
+def test_a_silent_use_is_named_where_mmengine_raises_on_its_value_merging_the_config(tmp_path):
+    # mmengine's own 'model=... in child config cannot inherit from base because model is a dict in the child config
+    # but is of type <class 'str'> in base config': the base's model is the placeholder's '_'
+    _write(tmp_path, 'c.py', "models = [dict(type='A', depth=1)]\n")
+    base = _write(tmp_path, 'b.py', "_base_ = ['./c.py']\nmodel = {{_base_.models}}[0]\n")
+    config = _write(tmp_path, 'a.py', "_base_ = ['./b.py']\nmodel = dict(depth=50)\n")
+    with pytest.raises(TypeError) as refused:
+        read_config(config)
+    message = refused.value.args[0]
+    assert message.startswith(f'{base} (a base of {config}), line 2: model uses {{{{_base_.models}}}}'), message
+    assert f'; then mmengine, reading {config}, raised TypeError: model=' in message, message
+
+
+def test_a_config_read_by_a_custom_imports_module_or_another_thread_is_not_the_config_s(tmp_path, monkeypatch):
+    """A ``custom_imports`` module that reads a config (``Config.fromfile`` or ``read_config``) as it is imported:
+    that config's uses were recorded in the config importing the module, refused as '<other> (a base of <config>)'
+    though it is no base of it (also where the module caught read_config's refusal)."""
+    import sys
+    import threading
+
+    from automl_mm.engine.config_read import _recording_base_placeholders
+
+    _write(tmp_path, 'other_base.py', "names = ['x']\n")
+    other = _write(tmp_path, 'other.py', "_base_ = ['./other_base.py']\nfirst = {{_base_.names}}[0]\n")
+    _write(tmp_path, 'reads_other_a.py', f'from mmengine.config import Config\nConfig.fromfile({other!r})\n')
+    _write(tmp_path, 'reads_other_b.py', 'from automl_mm.engine.config_read import read_config\ntry:\n'
+                                         f'    read_config({other!r})\nexcept ValueError:\n    refused = True\n')
+    monkeypatch.syspath_prepend(str(tmp_path))
+    _write(tmp_path, 'base.py', 'lr = 0.1\n')
+    for module in ('reads_other_a', 'reads_other_b'):
+        monkeypatch.delitem(sys.modules, module, raising=False)
+        config = _write(tmp_path, f'{module}_config.py', f"_base_ = ['./base.py']\ncustom_imports = dict(imports="
+                                                         f"['{module}'])\nlr2 = {{{{_base_.lr}}}}\n")
+        assert read_config(config).lr2 == 0.1
+    assert sys.modules['reads_other_b'].refused  # its own read_config refused its config
+    config = _write(tmp_path, 'reads_other_c.py', f"import mmengine.config as mmc\nmmc.Config.fromfile({other!r})\n")
+    assert read_config(config).to_dict() == {}  # read by the config's own text: no base of it either
+    uses, files = [], {}
+    with _recording_base_placeholders({}, uses, files):  # another thread reads meanwhile
+        thread = threading.Thread(target=Config.fromfile, args=(other,))
+        thread.start()
+        thread.join()
+    assert (uses, files) == ([], {})
