@@ -40,8 +40,8 @@ def _refuse(key: str, hook: dict, err: Exception) -> ConfigCheckError:
     said = str(err)
     if said.startswith(f'{key}.'):
         return ConfigCheckError(said)
-    kind = config_type_name(hook)
-    own = f"{kind.rpartition('.')[2]}: "
+    kind = config_type_name(hook)  # bare: 'automl_mm.SetAttributesHook' gives 'SetAttributesHook'
+    own = f'{kind}: '
     return ConfigCheckError(f'{key} ({kind}): {said[len(own):] if kind and said.startswith(own) else said}')
 
 

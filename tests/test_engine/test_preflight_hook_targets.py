@@ -140,14 +140,15 @@ def test_the_launch_check_holds_a_hook_target_s_relations_at_the_runner_s_index(
 
 @pytest.mark.parametrize('entry, after', [
     (dict(type='SetAttributesHook', values={'hooks.{ema}.begin_epoch': 2}), ''),
-    (dict(type='TrunkScheduleHook', values={'hooks.{ema}.begin_epoch': [0, 2]}, trunk_epochs=1), 'trunk 1: ')])
+    (dict(type='TrunkScheduleHook', values={'hooks.{ema}.begin_epoch': [0, 2]}, trunk_epochs=1), 'trunk 1: '),
+    (dict(type='automl_mm.SetAttributesHook', values={'hooks.{ema}.begin_epoch': 2}), '')])  # named bare
 def test_the_launch_check_names_a_replay_hook_s_class_once(entry, after):
     # 'custom_hooks[2] (SetAttributesHook): SetAttributesHook: hooks.6.begin_epoch=2 ...': the workers' own prefix
     # repeated the class the key's was naming
     from automl_mm.engine.preflight_ohl_build import check_config_relations
     from automl_mm.engine.preflight_walk import ConfigCheckError
 
-    kind = entry['type']
+    kind = entry['type'].rpartition('.')[2]
     ordered = runner_hook_order(Config(dict(default_hooks=dict(), custom_hooks=[*CUSTOM, entry])),
                                 [*_built(), HOOKS.build(entry)])
     index = next(i for i, (_, hook) in enumerate(ordered) if type(hook).__name__ == 'EMAHook')
