@@ -283,19 +283,21 @@ _STORING_CALLS = {'dict': (None, True), 'ConfigDict': (None, True), 'OrderedDict
                   'update': (None, True), 'append': (0, False), 'insert': (1, False), 'setdefault': (1, False),
                   'deepcopy': (0, False), 'copy': (0, False)}
 
-
 def _called_name(call: ast.AST) -> str | None:
     func = call.func if isinstance(call, ast.Call) else None
     return func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else None
 
 
-def _whole_value(node: ast.AST, parent: ast.AST, grandparent: ast.AST | None) -> bool:
-    """Whether mmengine substitutes the placeholder string that ``node`` evaluates to: it replaces a value of the
-    config's dicts, lists and tuples that is the placeholder (``Config._substitute_base_vars``), so ``node`` must be
-    an assignment's value, a list / tuple element, a dict value (not a key, not ``**``), a keyword of ``dict(...)``
-    (``ConfigDict``, ``OrderedDict``, ``.update``), an argument a call stores as it is (:data:`_STORING_CALLS`:
-    ``.append(x)``, ``.insert(i, x)``, ``.setdefault(k, x)``, ``copy.deepcopy(x)``), a branch of ``a if c else b`` or
-    the element of a list / dict comprehension."""
+def _whole_value(node: ast.AST, parents: dict[ast.AST, ast.AST]) -> bool:
+    """Whether mmengine substitutes the placeholder string that ``node`` evaluates to (``parents``: each node's
+    parent): it replaces a value of the config's dicts, lists and tuples that is the placeholder
+    (``Config._substitute_base_vars``), so ``node`` must be an assignment's value, a list / tuple element, a dict
+    value (not a key, not ``**``), a keyword of ``dict(...)`` (``ConfigDict``, ``OrderedDict``, ``.update``), an
+    argument a call stores as it is (:data:`_STORING_CALLS`: ``.append(x)``, ``.insert(i, x)``, ``.setdefault(k, x)``,
+    ``copy.deepcopy(x)``) where the call is a whole value too (``.append(x)`` a statement of its own; not
+    ``copy.deepcopy({{_base_.hooks}})[0]``, the placeholder's ``'_'``), a branch of ``a if c else b`` or the element
+    of a list / dict comprehension."""
+    parent = parents[node]
     if isinstance(parent, (ast.Assign, ast.AnnAssign)):
         return node is parent.value
     if isinstance(parent, (ast.List, ast.Tuple)):
@@ -303,10 +305,12 @@ def _whole_value(node: ast.AST, parent: ast.AST, grandparent: ast.AST | None) ->
     if isinstance(parent, ast.Dict):
         return any(node is v and k is not None for k, v in zip(parent.keys, parent.values))
     if isinstance(parent, ast.keyword):
-        return parent.arg is not None and _STORING_CALLS.get(_called_name(grandparent), (None, False))[1]
+        call = parents.get(parent)
+        return parent.arg is not None and _STORING_CALLS.get(_called_name(call), (None, False))[1] and \
+            _whole_value(call, parents)
     if isinstance(parent, ast.Call):
         at = _STORING_CALLS.get(_called_name(parent), (None, False))[0]
-        return at is not None and len(parent.args) > at and node is parent.args[at]
+        return at is not None and len(parent.args) > at and node is parent.args[at] and _whole_value(parent, parents)
     if isinstance(parent, ast.IfExp):
         return node is parent.body or node is parent.orelse
     if isinstance(parent, ast.ListComp):
@@ -371,7 +375,7 @@ def base_variable_uses(text: str, variables: dict[str, str], file: str) -> list[
             else:
                 continue
             parent = parents[node]
-            if _whole_value(node, parent, parents.get(parent)):
+            if _whole_value(node, parents):
                 continue
             inner = parent
             while not isinstance(inner, ast.stmt):
@@ -379,14 +383,23 @@ def base_variable_uses(text: str, variables: dict[str, str], file: str) -> list[
             uses.append(BaseVariableUse(
                 file, node.lineno, (node.lineno, node.col_offset, node.end_lineno, node.end_col_offset),
                 (statement.lineno, statement.end_lineno), _assigned_key(inner), variable, name, bound_on))
+        held = _held_variable(statement.value, variables, bound) if isinstance(statement, ast.Assign) else None
         stored = {n.id for n in ast.walk(statement) if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load)}
         for name in stored & bound.keys():
             del bound[name]
-        if isinstance(statement, ast.Assign) and isinstance(statement.value, ast.Constant) and \
-                statement.value.value in variables:
-            bound.update((t.id, (variables[statement.value.value], statement.lineno))
-                         for t in statement.targets if isinstance(t, ast.Name))
+        if held is not None:
+            bound.update((t.id, (held, statement.lineno)) for t in statement.targets if isinstance(t, ast.Name))
     return uses
+
+
+def _held_variable(value: ast.AST, variables: dict[str, str], bound: dict[str, tuple[str, int]]) -> str | None:
+    """``x`` where the assigned ``value`` is the placeholder of ``{{_base_.x}}`` itself: the placeholder, a name bound
+    to it (``h2 = hooks``) or a copy of either (``copy.deepcopy(...)``, which copies the string), else ``None``."""
+    if isinstance(value, ast.Call) and _called_name(value) in ('copy', 'deepcopy') and len(value.args) == 1:
+        value = value.args[0]
+    if isinstance(value, ast.Constant) and isinstance(value.value, str):
+        return variables.get(value.value)
+    return bound[value.id][0] if isinstance(value, ast.Name) and value.id in bound else None
 
 
 def _use_message(use: BaseVariableUse, config: str, err: BaseException | None) -> str:

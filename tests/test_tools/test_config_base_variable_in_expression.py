@@ -376,3 +376,27 @@ def test_a_config_read_by_a_custom_imports_module_or_another_thread_is_not_the_c
         thread.start()
         thread.join()
     assert (uses, files) == ([], {})
+
+
+@pytest.mark.parametrize('text', ['first = copy.deepcopy({{_base_.hooks}})[0]',
+                                  "first = dict().setdefault('h', {{_base_.hooks}})[0]",
+                                  "first = dict(h={{_base_.hooks}})['h'][0]",
+                                  'hooks = copy.deepcopy({{_base_.hooks}})\nfirst = hooks[0]',
+                                  'hooks = {{_base_.hooks}}\nh2 = hooks\nfirst = h2[0]'])
+def test_what_a_storing_call_returns_or_a_copy_holds_is_no_whole_value_where_made_into_another(tmp_path, text):
+    # each read first as '_' silently: the call (or the name bound to its copy) is indexed, as {{_base_.hooks}}[0]
+    _write(tmp_path, 'base.py', "hooks = [dict(type='A')]\n")
+    config = _write(tmp_path, 'leaf.py', f"_base_ = ['./base.py']\nimport copy\n{text}\n")
+    with pytest.raises(ValueError, match=r'^' + re.escape(f'{config}, line {text.count(chr(10)) + 3}: first uses ')):
+        read_config(config)
+
+
+def test_a_storing_call_kept_where_its_result_is_a_whole_value(tmp_path):
+    _write(tmp_path, 'base.py', "hooks = [dict(type='A')]\n")
+    config = _write(tmp_path, 'leaf.py', "_base_ = ['./base.py']\nimport copy\npipeline = []\n"
+                                         'pipeline.append(dict(h={{_base_.hooks}}))\n'
+                                         'model = dict(cfg=dict(h={{_base_.hooks}}), c=[copy.copy({{_base_.hooks}})])\n'
+                                         'hooks = copy.deepcopy({{_base_.hooks}})\nmore = [hooks]\n')
+    cfg = read_config(config)
+    assert cfg.pipeline == [dict(h=[dict(type='A')])] and cfg.model.c == [[dict(type='A')]] and \
+        cfg.more == [[dict(type='A')]]
