@@ -65,9 +65,9 @@ def read_config(path: str) -> Any:
             and both files; not chained).
         TypeError, AttributeError, IndexError, ValueError, KeyError: a config statement that uses a
             ``{{_base_.x}}`` variable inside an expression that raised it (:func:`base_variable_in_expression`:
-            naming the file, line, top-level key and the fix; not chained), or a statement that raised it after
-            such a use ran without an error (:func:`use_before_error`: the use, then the line that raised); any
-            other is mmengine's (the config's own) error.
+            naming the file, line, top-level key and the fix; not chained), or a statement (or mmengine, merging a
+            file into its bases) that raised it after such a use ran without an error (:func:`use_before_error`: the
+            use, then the line that raised); any other is mmengine's (the config's own) error.
         ValueError: a ``{{_base_.x}}`` variable used inside an expression that raised nothing: a value holding its
             placeholder (:func:`check_base_placeholders`), else the use (:func:`check_base_variable_uses`:
             ``{{_base_.x}}[0]``).
