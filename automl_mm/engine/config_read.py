@@ -273,6 +273,7 @@ class BaseVariableUse(NamedTuple):
     variable: str  #: ``x`` of ``{{_base_.x}}``
     name: str | None  #: the config's name bound to the variable (``hooks = {{_base_.hooks}}``) where it is used
     bound_on: int | None  #: the line of that binding
+    deferred: bool = False  #: inside a function or lambda: it runs only where that is called
 
 
 #: Calls that put an argument into a dict or list as it is, so mmengine substitutes it there
@@ -380,9 +381,13 @@ def base_variable_uses(text: str, variables: dict[str, str], file: str) -> list[
             inner = parent
             while not isinstance(inner, ast.stmt):
                 inner = parents[inner]
+            deferred, scope = False, parent
+            while scope is not statement and not deferred:
+                deferred, scope = isinstance(scope, (ast.FunctionDef, ast.AsyncFunctionDef, ast.Lambda)), parents[scope]
             uses.append(BaseVariableUse(
                 file, node.lineno, (node.lineno, node.col_offset, node.end_lineno, node.end_col_offset),
-                (statement.lineno, statement.end_lineno), _assigned_key(inner), variable, name, bound_on))
+                (statement.lineno, statement.end_lineno), _assigned_key(inner), variable, name, bound_on,
+                deferred or isinstance(statement, (ast.FunctionDef, ast.AsyncFunctionDef))))
         held = _held_variable(statement.value, variables, bound) if isinstance(statement, ast.Assign) else None
         stored = {n.id for n in ast.walk(statement) if isinstance(n, ast.Name) and not isinstance(n.ctx, ast.Load)}
         for name in stored & bound.keys():
@@ -481,7 +486,7 @@ def use_before_error(err: BaseException, uses: list[BaseVariableUse], files: dic
         files: The config files read, ``{absolute path: whether its reading finished}`` in the order they finished
             (:func:`_recording_base_placeholders`): a use in a finished file ran; one in the file that raised ran
             where its statement ends before the top-level statement that raised (a function of the file called
-            there raised inside it).
+            there raised inside it); one inside a function or lambda is not counted (it ran only if called).
 
     Returns:
         ``'<the use's refusal>; then <file>, line <n> (<line>) raised <error>'`` (``'...; then mmengine, reading
@@ -491,8 +496,8 @@ def use_before_error(err: BaseException, uses: list[BaseVariableUse], files: dic
     frame = next((f for f in traceback.extract_tb(err.__traceback__) if osp.abspath(f.filename) in files), None)
     raising = osp.abspath(frame.filename) if frame is not None else None
     finished = [file for file, done in files.items() if done]
-    ran = [use for use in uses if use.file in finished or
-           frame is not None and use.file == raising and use.statement[1] < frame.lineno]
+    ran = [use for use in uses if not use.deferred and (use.file in finished or
+           frame is not None and use.file == raising and use.statement[1] < frame.lineno)]
     if not ran:
         return None
     named = set(re.findall(r'\w+', (frame.line or '') if frame is not None else str(err)))

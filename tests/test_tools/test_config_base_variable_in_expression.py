@@ -400,3 +400,12 @@ def test_a_storing_call_kept_where_its_result_is_a_whole_value(tmp_path):
     cfg = read_config(config)
     assert cfg.pipeline == [dict(h=[dict(type='A')])] and cfg.model.c == [[dict(type='A')]] and \
         cfg.more == [[dict(type='A')]]
+
+
+def test_a_use_inside_a_function_that_may_not_have_run_is_not_blamed(tmp_path):
+    _write(tmp_path, 'c.py', 'depths = [18]\n')
+    _write(tmp_path, 'b.py', "_base_ = ['./c.py']\ndef pick():\n    return {{_base_.depths}}[0]\n"
+                             'pick2 = lambda: {{_base_.depths}}[0]\n')
+    config = _write(tmp_path, 'a.py', "_base_ = ['./b.py']\nx = [] + 'a'\n")
+    with pytest.raises(TypeError, match=r'^can only concatenate list \(not "str"\) to list$'):
+        read_config(config)
