@@ -106,26 +106,21 @@ def read_config(path: str) -> Any:
 _RAISED_BY_A_USE = (TypeError, AttributeError, IndexError, ValueError, KeyError)
 
 
-#: Serialises :func:`_recording_base_placeholders` (it wraps two of ``Config``'s static methods while it runs).
-_RECORDING = threading.RLock()  # re-entered where a custom_imports module reads a config as it is imported
+#: Guards installing and removing :func:`_wrap_config`'s wrappers (``Config``'s static methods, shared by threads).
+_WRAPPING = threading.Lock()
+_ACTIVE = [0]  # recordings in progress, over all threads: the wrappers are installed while any is
+_LOCAL = threading.local()  # .recorders: this thread's recordings in progress, innermost last
 
 
 class _Recorder(NamedTuple):
-    """One :func:`_recording_base_placeholders` in progress: where it records, in which thread, and the files
-    whose reading it records (``reading``: the ``_file2dict`` calls in progress, ``None`` for one not recorded)."""
+    """One :func:`_recording_base_placeholders` in progress: where it records, and the files whose reading it
+    records (``reading``: the ``_file2dict`` calls in progress, ``None`` for one not recorded)."""
 
     found: dict
     uses: list | None
     files: dict | None
-    thread: int
     reading: list
     started: list  # [True] once its config's own read began: a later read at the top is not of its chain
-
-
-#: The recordings in progress, innermost last (one thread at a time, :data:`_RECORDING`): the wrappers record into
-#: the innermost, so a config read by a ``custom_imports`` module (its own :func:`read_config`) is recorded in its
-#: own and not in the config that imports the module, which also records no ``Config.fromfile`` of such a module.
-_RECORDERS: list[_Recorder] = []
 
 
 @contextlib.contextmanager
@@ -140,20 +135,25 @@ def _recording_base_placeholders(found: dict[str, tuple[str, str]], uses: list |
     names it) and ``False`` for one whose reading did not finish (it raised, or a base of it did).
 
     Only the first ``Config.fromfile`` inside, in this thread, and the bases it reads are recorded: not a config
-    that a ``custom_imports`` module reads as it is imported (after the config's own read; one it reads with
-    :func:`read_config` is recorded there), nor one read in another thread meanwhile."""
+    that a ``custom_imports`` module (or the config's own text) reads (one read with :func:`read_config` is
+    recorded in that read's own recording, the innermost of this thread), nor one read in another thread, which
+    records its own recording at the same time (a ``custom_imports`` module waiting on such a thread waits on
+    nothing of this one)."""
     from mmengine.config import Config
 
-    with _RECORDING:
-        recorder = _Recorder(found, uses, files, threading.get_ident(), [], [])
-        if not _RECORDERS:
+    recorders = _LOCAL.__dict__.setdefault('recorders', [])
+    with _WRAPPING:
+        if not _ACTIVE[0]:
             _wrap_config(Config)
-        _RECORDERS.append(recorder)
-        try:
-            yield found
-        finally:
-            _RECORDERS.pop()
-            if not _RECORDERS:
+        _ACTIVE[0] += 1
+    recorders.append(_Recorder(found, uses, files, [], []))
+    try:
+        yield found
+    finally:
+        recorders.pop()
+        with _WRAPPING:
+            _ACTIVE[0] -= 1
+            if not _ACTIVE[0]:
                 Config._file2dict, Config._pre_substitute_base_vars = _WRAPPED.pop()
 
 
@@ -161,9 +161,9 @@ _WRAPPED: list[tuple] = []  # ``Config``'s own two static methods while :func:`_
 
 
 def _recorder() -> _Recorder | None:
-    """The innermost recording in progress, where it is this thread's."""
-    recorder = _RECORDERS[-1] if _RECORDERS else None
-    return recorder if recorder is not None and recorder.thread == threading.get_ident() else None
+    """This thread's innermost recording in progress."""
+    recorders = getattr(_LOCAL, 'recorders', None)
+    return recorders[-1] if recorders else None
 
 
 def _wrap_config(Config: Any) -> None:

@@ -360,14 +360,20 @@ def test_a_config_read_by_a_custom_imports_module_or_another_thread_is_not_the_c
     _write(tmp_path, 'reads_other_a.py', f'from mmengine.config import Config\nConfig.fromfile({other!r})\n')
     _write(tmp_path, 'reads_other_b.py', 'from automl_mm.engine.config_read import read_config\ntry:\n'
                                          f'    read_config({other!r})\nexcept ValueError:\n    refused = True\n')
+    # one that waits on a thread reading a config with read_config: that read waited on the importing one's lock
+    _write(tmp_path, 'reads_other_d.py', 'import threading\nfrom automl_mm.engine.config_read import read_config\n'
+                                         f"read = []\nthread = threading.Thread(target=lambda: read.append(read_config("
+                                         f"{osp.join(str(tmp_path), 'other_base.py')!r})))\n"
+                                         'thread.start()\nthread.join(timeout=20)\n')
     monkeypatch.syspath_prepend(str(tmp_path))
     _write(tmp_path, 'base.py', 'lr = 0.1\n')
-    for module in ('reads_other_a', 'reads_other_b'):
+    for module in ('reads_other_a', 'reads_other_b', 'reads_other_d'):
         monkeypatch.delitem(sys.modules, module, raising=False)
         config = _write(tmp_path, f'{module}_config.py', f"_base_ = ['./base.py']\ncustom_imports = dict(imports="
                                                          f"['{module}'])\nlr2 = {{{{_base_.lr}}}}\n")
         assert read_config(config).lr2 == 0.1
     assert sys.modules['reads_other_b'].refused  # its own read_config refused its config
+    assert sys.modules['reads_other_d'].read[0].names == ['x']
     config = _write(tmp_path, 'reads_other_c.py', f"import mmengine.config as mmc\nmmc.Config.fromfile({other!r})\n")
     assert read_config(config).to_dict() == {}  # read by the config's own text: no base of it either
     uses, files = [], {}
