@@ -53,12 +53,16 @@ check, the runner's train loop at each trunk start), a setting the run then neve
 * mmdet ``PipelineSwitchHook``: ``switch_epoch < max_epochs`` (it switches before epoch ``switch_epoch``);
   ``MeanTeacherHook`` / ``CheckInvalidLossHook``: ``interval <= max_iters`` (``(iter + 1) % interval``: the teacher
   never updated, the loss never checked).
+* mmengine ``ProfilerHook`` by iteration: ``profile_times <= max_iters`` (it stops profiling after iteration
+  ``profile_times - 1``; mmengine raises in ``before_run`` past it).
 * mmengine ``EpochBasedTrainLoop`` / ``IterBasedTrainLoop`` (``train_loop.val_begin``): ``val_begin <= max_epochs`` /
   ``max_iters`` (it validates after epoch ``n >= val_begin``): past it the run never validates.
 
 The config's own values are held to these at the start-up check too
 (:func:`~automl_mm.engine.preflight_ohl_build.check_own_lengths`, through :func:`own_length_problems`): refused where
-the class refuses them once training starts (``Relation.start_refused``: ``EMAHook``), else warned of.
+the class refuses them once training starts (``Relation.start_refused``: ``EMAHook``, ``ProfilerHook``; mmengine's
+``NPUProfilerHook``, whose ``end`` past ``max_iters`` its ``before_run`` refuses, needs ``torch_npu`` to be built),
+else warned of.
 
 Left out: mmdet ``CutOut``'s ``cutout_ratio`` / ``cutout_shape`` (held as ``candidates``, each (w, h) pair free),
 mmcv ``RandomFlip``'s ``len(prob) == len(direction)`` (a list of another length is refused by the shape check).
@@ -205,6 +209,10 @@ def _by_epoch(owner: Any) -> bool:
 #: who refuses an ``EMAHook``'s own ``begin_epoch`` / ``begin_iter`` past the run (``Relation.start_refused``)
 _EMA_ASSERTS = "mmengine's EMAHook asserts it in before_train, after the datasets and the model are built"
 
+#: who refuses a ``ProfilerHook``'s own ``profile_times`` past the run (``Relation.start_refused``)
+_PROFILER_RAISES = ("mmengine's ProfilerHook raises ValueError in before_run, after the datasets and the model are "
+                    'built')
+
 #: the end of the consequence of a setting past the run's length (where mmengine checks one, as ``EMAHook`` does,
 #: it is in ``before_train``, before any write)
 _NEVER = ' (the run ends first), silently'
@@ -322,6 +330,13 @@ CONSTRUCTOR_RELATIONS: dict[str, tuple[Relation, ...]] = {
                                             consequence='the loss would never be checked' + _NEVER,
                                             constructor=False, run=('max_iters',)),),
     # mmengine's loops validate after an epoch (iteration) n where n >= val_begin, n counting 1 .. max
+    # mmengine's ProfilerHook stops profiling after iteration profile_times - 1 (by iteration; by epoch its
+    # constructor allows 1 only), else exports at the first epoch's end; before_run raises past max_iters
+    'mmengine.ProfilerHook': (Relation(('profile_times',), _within(strict=False),
+                                       'profile_times <= max_iters (a profiler by iteration)',
+                                       lambda owner: not _by_epoch(owner), ('by_epoch',),
+                                       'the profiler would never stop' + _NEVER, False, ('max_iters',),
+                                       start_refused=_PROFILER_RAISES),),
     'mmengine.EpochBasedTrainLoop': (Relation(('val_begin',), _within(strict=False), 'val_begin <= max_epochs',
                                               consequence='the run would never validate' + _NEVER, constructor=False,
                                               run=('max_epochs',)),),

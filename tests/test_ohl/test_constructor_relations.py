@@ -509,6 +509,12 @@ def _loop(name, **attributes):
 # A setting past the run's length, which the run then never reaches (mmengine's EMAHook asserts it in before_train
 # only, before any write): '<table key>/<attribute>#<n>': (build the object, the attribute, the run's lengths, the
 # last value that the run reaches, the length's label in the refusal, the consequence's start)
+def _profiler(**kwargs):
+    from mmengine.hooks import ProfilerHook
+
+    return ProfilerHook(by_epoch=False, **kwargs)
+
+
 RUN_ROWS = {
     'mmengine.EMAHook/begin_epoch#2': (lambda: _ema_hook(begin_epoch=2), 'begin_epoch', dict(max_epochs=12), 12,
                                        'train_cfg.max_epochs', 'the EMA would never start'),
@@ -533,6 +539,8 @@ RUN_ROWS = {
     'mmengine.IterBasedTrainLoop/val_begin': (lambda: _loop('IterBasedTrainLoop', val_begin=1), 'val_begin',
                                               dict(max_iters=100), 100, 'train_cfg.max_iters',
                                               'the run would never validate'),
+    'mmengine.ProfilerHook/profile_times': (lambda: _profiler(profile_times=5), 'profile_times', dict(max_iters=100),
+                                            100, 'train_cfg.max_iters', 'the profiler would never stop'),
 }
 
 
