@@ -83,6 +83,7 @@ from automl_mm.engine.preflight import (
 from automl_mm.engine.preflight_losses import check_loss_holders
 from automl_mm.engine.preflight_masks import check_mask_metrics
 from automl_mm.engine.preflight_options import check_options_not_overridden
+from automl_mm.engine.preflight_schedule_span import warn_schedule_span
 from automl_mm.engine.rank_agreement import (
     check_ranks_run_alike,
     checking_own_files_together,
@@ -274,6 +275,8 @@ def main(argv: list[str] | None = None) -> None:
             # test_evaluator train() never builds, if mmdet's / mmengine's, also constructed aside, its output
             # folders moved into a throw-away one
             check_metric_arguments(cfg, construct=False)
+        # a rank has no start-up check (build_check) to hold the config's own lengths: the option's spans alone
+        warn_schedule_span(cfg, args.cfg_options)
         run(cfg)
         return
     register_all_modules(init_default_scope=False)
@@ -282,14 +285,14 @@ def main(argv: list[str] | None = None) -> None:
     if world_size > 1:
         prestart_workers()  # the workers' imports overlap the check below
         try:
-            build_check(cfg)  # config errors surface here, once, before any worker starts
+            build_check(cfg, args.cfg_options)  # config errors surface here, once, before any worker starts
         except BaseException:
             stop_prestarted_workers()  # else its imports outlive this refusal, holding our stdout / stderr open
             raise
         launch_local(cfg, world_size, run)  # e.g. an OHL search: one local process per model copy
     else:  # one process: the same check, before its runner is built (its faults were refused only in before_train,
         # after the runner had built the datasets and the model); its data and evaluators included
-        build_check(cfg)
+        build_check(cfg, args.cfg_options)
         run(cfg)
 
 

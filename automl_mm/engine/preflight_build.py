@@ -34,11 +34,14 @@ from .preflight_walk import (
 )
 
 
-def build_check(cfg: Any) -> None:
+def build_check(cfg: Any, options: dict | None = None) -> None:
     """Build the model, custom hooks, datasets and evaluators of ``cfg`` in this process (then drop them), so
     that errors a worker would hit while building its runner are raised here first, once. ``test_evaluator``, which
     no training runner builds, is checked against its metrics' signatures without constructing them
-    (:func:`~automl_mm.engine.preflight_metric_build.check_metric_arguments`)."""
+    (:func:`~automl_mm.engine.preflight_metric_build.check_metric_arguments`). ``options``: the tool's
+    ``--cfg-options``, whose run length a ``param_scheduler`` does not follow is warned of with the config's own
+    settings the run never reaches, in one warning
+    (:func:`~automl_mm.engine.preflight_ohl_build.check_own_lengths`)."""
     from mmengine.registry import DefaultScope
 
     from automl_mm.engine.preflight_losses import check_loss_holders
@@ -124,7 +127,8 @@ def build_check(cfg: Any) -> None:
             check_ohl_model(cfg, hooks, model, optimisation, train_dataset, eval_datasets, reads, ordered)
             check_ohl_resume(cfg, hooks, model, train_dataset)
         # two settings a class relates (min_mag <= max_mag), as the replay hooks and OHLHook hold them in every worker
-        check_config_relations(cfg, hooks, model, optimisation, train_dataset, eval_datasets, ordered)
+        check_config_relations(cfg, hooks, model, optimisation, train_dataset, eval_datasets, ordered,
+                               options=options)
         if model is not None:
             check_loss_holders(model)
             check_mask_metrics(cfg, model)

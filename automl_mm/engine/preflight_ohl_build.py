@@ -7,13 +7,10 @@ worker starts (the static checks are in :mod:`automl_mm.engine.preflight_ohl`).
 from __future__ import annotations
 
 import copy
-import logging
 import os.path as osp
 import weakref
 from types import SimpleNamespace
 from typing import Any
-
-from mmengine.logging import print_log
 
 from automl_mm.engine.preflight_walk import ConfigCheckError
 
@@ -416,7 +413,7 @@ def check_ohl_resume(cfg: Any, hooks: list, model: Any, train_dataset: Any) -> N
 
 def check_config_relations(cfg: Any, hooks: list, model: Any, optimisation: tuple[Any, Any] | None,
                            train_dataset: Any, eval_datasets: dict[str, Any] | None = None,
-                           ordered: _Lazy | None = None) -> None:
+                           ordered: _Lazy | None = None, options: dict | None = None) -> None:
     """Refuse, before any worker starts, what the hooks of ``custom_hooks`` would write that breaks a relation a
     class holds between two settings (:mod:`automl_mm.ohl.constructor_relations`: ``min_mag <= max_mag``,
     ``begin < end``), with the functions and messages of the workers' checks, on a stand-in runner holding what
@@ -430,7 +427,8 @@ def check_config_relations(cfg: Any, hooks: list, model: Any, optimisation: tupl
     here (a dataloader's own attributes) is left to the workers.
     A relation with the run's length (an ``EMAHook``'s ``begin_epoch <= max_epochs``) reads ``train_cfg``'s
     ``max_epochs`` / ``max_iters`` where it gives them; the config's own values are held to those relations too
-    (:func:`check_own_lengths`: refused or warned of).
+    (:func:`check_own_lengths`: refused or warned of, in one warning with the spans ``options``, the tool's
+    ``--cfg-options``, leave behind).
 
     Raises:
         ConfigCheckError: ``custom_hooks[<i>] (<type>): <the workers' message>``; as :func:`check_own_lengths`.
@@ -461,10 +459,11 @@ def check_config_relations(cfg: Any, hooks: list, model: Any, optimisation: tupl
                 check_choice_relations(runner, hook.spaces)
         except ValueError as err:
             raise _refuse(f'custom_hooks[{i}]', entries[i], err) from None
-    check_own_lengths(cfg, hooks[:len(entries)], schedulers, found_loop)
+    check_own_lengths(cfg, hooks[:len(entries)], schedulers, found_loop, options)
 
 
-def check_own_lengths(cfg: Any, hooks: list, schedulers: Any, found_loop: tuple | None) -> list[str]:
+def check_own_lengths(cfg: Any, hooks: list, schedulers: Any, found_loop: tuple | None,
+                      options: dict | None = None) -> list[str]:
     """Hold the config's own values against the run's length, with the relations of
     :mod:`automl_mm.ohl.constructor_relations` that have one (``Relation.run``), on what the start-up check built:
     the hooks of ``custom_hooks``, the parameter schedulers (``schedulers``, as ``check_optimisation`` returns them)
@@ -473,8 +472,10 @@ def check_own_lengths(cfg: Any, hooks: list, schedulers: Any, found_loop: tuple 
     which mmengine asserted only in ``before_train``) is refused; the others, which the run silently never reaches (a
     scheduler's ``begin``, a ``PipelineSwitchHook``'s ``switch_epoch``, ``train_cfg.val_begin``, an ``interval``
     longer than the run), are warned of in one warning naming each key (a short smoke run over a config whose
-    scheduler starts late may mean it). Lengths are ``train_cfg``'s ``max_epochs`` / ``max_iters`` (an epoch-based
-    run's iterations are not known here: those relations are not held).
+    scheduler starts late may mean it), with the ``param_scheduler`` spans a length ``options`` (the tool's
+    ``--cfg-options``) sets leaves behind (:func:`~automl_mm.engine.preflight_schedule_span.warn_schedule_span`:
+    one warning per run). Lengths are ``train_cfg``'s ``max_epochs`` / ``max_iters`` (an epoch-based run's
+    iterations are not known here: those relations are not held).
 
     Returns:
         The messages warned of (empty: nothing warned).
@@ -485,10 +486,11 @@ def check_own_lengths(cfg: Any, hooks: list, schedulers: Any, found_loop: tuple 
     """
     from automl_mm.ohl.constructor_relations import own_length_problems
 
+    from .preflight_schedule_span import warn_schedule_span
     from .preflight_training import _scheduler_nodes
 
     if found_loop is None:
-        return []
+        return warn_schedule_span(cfg, options or {})
     loop, max_epochs, max_iters = found_loop
     lengths = {'max_epochs': max_epochs, 'max_iters': max_iters}
     owners: list[tuple[str, Any, dict]] = [(f'custom_hooks[{i}].', hook, {}) for i, hook in enumerate(hooks)]
@@ -506,11 +508,7 @@ def check_own_lengths(cfg: Any, hooks: list, schedulers: Any, found_loop: tuple 
             if relation.start_refused:
                 raise ConfigCheckError(f'{message}; {relation.start_refused}')
             warned.append(message)
-    if warned:
-        print_log('the run never reaches these settings of the config: ' + '; '.join(warned) +
-                  '. Change them or the run\'s length, unless this is meant (a short smoke run)',
-                  logger='current', level=logging.WARNING)
-    return warned
+    return warn_schedule_span(cfg, options or {}, warned)
 
 
 def deferred_hook_order(cfg: Any, hooks: list) -> _Lazy:

@@ -259,14 +259,15 @@ def merge_options(cfg: Any, options: dict | None) -> None:
     module of the file's ``custom_imports`` is refused: this process imported it already.
 
     An option that changes ``train_cfg.max_epochs`` / ``max_iters`` while a ``param_scheduler`` keeps another span
-    is warned of (:func:`~automl_mm.engine.preflight_schedule_span.warn_schedule_span`).
+    is warned of by ``tools/train.py`` alone, in one warning with its start-up check's
+    (:func:`~automl_mm.engine.preflight_schedule_span.warn_schedule_span`): a tool that trains nothing
+    (``tools/test.py``) does not warn of training lengths.
 
     Raises:
         ConfigCheckError: such an option, naming the settings to set instead.
     """
     from .preflight_option_targets import check_written_options
     from .preflight_option_uses import check_name_options
-    from .preflight_schedule_span import warn_schedule_span
 
     if not options:
         return
@@ -302,4 +303,3 @@ def merge_options(cfg: Any, options: dict | None) -> None:
                 f'Set those keys instead, e.g. --cfg-options {stale[0].split("=")[0]}={cfg[key]!r}')
     check_name_options(cfg, options, own, RUNNER_KEYS, _TEMPLATES)
     check_written_options(cfg, options)
-    warn_schedule_span(cfg, options)

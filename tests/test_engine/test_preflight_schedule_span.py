@@ -1,7 +1,7 @@
 """``--cfg-options train_cfg.max_epochs=4`` on a config whose cosine has ``T_max=12`` ended the run at lr 0.038 of
 0.05, silently (mmengine follows each scheduler's own span); a run made longer than ``T_max`` climbed back up the
-cosine. ``merge_options`` now warns, naming the scheduler's key; a matching schedule, or no length option, says
-nothing."""
+cosine. ``tools/train.py`` now warns (:func:`warn_schedule_span`), naming the scheduler's key; a matching schedule,
+or no length option, says nothing; ``merge_options``, which the tools that train nothing share, does not warn."""
 from __future__ import annotations
 
 import logging
@@ -9,6 +9,7 @@ import logging
 from mmengine.config import Config
 
 from automl_mm.engine.preflight import merge_options
+from automl_mm.engine.preflight_schedule_span import warn_schedule_span
 from tests.test_engine._preflight_configs import DETECTOR, OHL
 
 
@@ -18,7 +19,10 @@ def _merge(path: str, options: dict, monkeypatch) -> list[str]:
     logged = []
     monkeypatch.setattr(module, 'print_log', lambda msg, logger=None, level=None: logged.append(msg)
                         if level == logging.WARNING else None)
-    merge_options(Config.fromfile(path), options)
+    cfg = Config.fromfile(path)
+    merge_options(cfg, options)
+    assert logged == [], 'merge_options (tools/test.py) warned of a training length'
+    warn_schedule_span(cfg, options)
     return logged
 
 
@@ -45,3 +49,10 @@ def test_a_fitting_schedule_or_no_length_option_says_nothing(monkeypatch):
     assert _merge(OHL, {'param_scheduler.0.T_max': 4, 'train_cfg.max_epochs': 4}, monkeypatch) == []
     assert _merge(OHL, {'train_cfg.val_interval': 6}, monkeypatch) == []
     assert _merge(DETECTOR, {'train_cfg.max_epochs': 24}, monkeypatch) == []
+
+
+def test_a_scheduler_starting_after_the_run_is_named_by_its_begin_alone(monkeypatch):
+    # a rank of a distributed launch (no start-up check): the late scheduler's T_max / end are moot, its begin named
+    found = _merge(OHL, {'train_cfg.max_epochs': 4, 'param_scheduler.0.begin': 4}, monkeypatch)
+    assert len(found) == 1 and "param_scheduler.0.begin=4 is not before the run's end (the scheduler never sets a " \
+        'value) (CosineAnnealingLR, in epochs)' in found[0] and 'T_max' not in found[0], found
