@@ -433,7 +433,11 @@ def check_config_relations(cfg: Any, hooks: list, model: Any, optimisation: tupl
     Raises:
         ConfigCheckError: ``custom_hooks[<i>] (<type>): <the workers' message>``; as :func:`check_own_lengths`.
     """
-    from automl_mm.ohl.constructor_relations import check_choice_relations, check_written_relations
+    from automl_mm.ohl.constructor_relations import (
+        check_choice_relations,
+        check_written_relations,
+        written_settings,
+    )
     from automl_mm.ohl.replay_hooks import SetAttributesHook, TrunkScheduleHook
 
     wrapper, schedulers = optimisation if optimisation is not None else (None, [])
@@ -447,7 +451,12 @@ def check_config_relations(cfg: Any, hooks: list, model: Any, optimisation: tupl
     runner = _OrderedHooksRunner(ordered, model=model, optim_wrapper=wrapper, param_schedulers=schedulers, cfg=cfg,
                                  max_epochs=max_epochs, max_iters=max_iters,
                                  **_split_holders(train_dataset, eval_datasets))
+    writes: list[str] = []  # the paths the run's hooks write: the config's own values there are not trained with
     for i, hook in enumerate(hooks[:len(entries)]):
+        if isinstance(hook, (SetAttributesHook, TrunkScheduleHook)):
+            writes += list(hook.values)
+        elif getattr(hook, '_resolved', False) and getattr(hook, 'spaces', None):
+            writes += [path for space in hook.spaces for path in getattr(space, 'targets', None) or []]
         try:
             if isinstance(hook, SetAttributesHook):
                 check_written_relations(runner, hook.values, 'SetAttributesHook')
@@ -459,11 +468,25 @@ def check_config_relations(cfg: Any, hooks: list, model: Any, optimisation: tupl
                 check_choice_relations(runner, hook.spaces)
         except ValueError as err:
             raise _refuse(f'custom_hooks[{i}]', entries[i], err) from None
-    check_own_lengths(cfg, hooks[:len(entries)], schedulers, found_loop, options)
+    written = written_settings(runner, writes)
+    if found_loop is not None:  # (the stand-in runner has no train loop: its paths read as written)
+        written[id(found_loop[0])] = {path.split('.')[1] for path in writes
+                                      if path.startswith('train_loop.') and path.count('.') >= 1}
+    # what a SetAttributesHook writes in before_train before a later hook of the runner's order runs its own (the
+    # order computed only where one is there)
+    setters = [hook for hook in hooks[:len(entries)] if isinstance(hook, SetAttributesHook)]
+    at = {id(hook): i for i, hook in enumerate(runner.hooks)} if setters else {}
+    first: dict[int, set[str]] = {}
+    for hook in setters:
+        for owner, attributes in written_settings(runner, list(hook.values)).items():
+            if at.get(owner, -1) > at.get(id(hook), len(at)):
+                first.setdefault(owner, set()).update(attributes)
+    check_own_lengths(cfg, hooks[:len(entries)], schedulers, found_loop, options, written, first)
 
 
 def check_own_lengths(cfg: Any, hooks: list, schedulers: Any, found_loop: tuple | None,
-                      options: dict | None = None) -> list[str]:
+                      options: dict | None = None, written: dict[int, set[str]] | None = None,
+                      written_before_train: dict[int, set[str]] | None = None) -> list[str]:
     """Hold the config's own values against the run's length, with the relations of
     :mod:`automl_mm.ohl.constructor_relations` that have one (``Relation.run``), on what the start-up check built:
     the hooks of ``custom_hooks``, the parameter schedulers (``schedulers``, as ``check_optimisation`` returns them)
@@ -475,7 +498,12 @@ def check_own_lengths(cfg: Any, hooks: list, schedulers: Any, found_loop: tuple 
     scheduler starts late may mean it), with the ``param_scheduler`` spans a length ``options`` (the tool's
     ``--cfg-options``) sets leaves behind (:func:`~automl_mm.engine.preflight_schedule_span.warn_schedule_span`:
     one warning per run). Lengths are ``train_cfg``'s ``max_epochs`` / ``max_iters`` (an epoch-based run's
-    iterations are not known here: those relations are not held).
+    iterations are not known here: those relations are not held). ``written``: ``{id(owner): attributes}`` a hook
+    of the run writes (a ``SetAttributesHook`` writes an ``EMAHook``'s ``begin_epoch`` before its ``before_train``
+    asserts it): their relations are held on the written values, not the config's; a relation the class refuses
+    at start only for ``written_before_train`` (``{id(owner): attributes}`` a ``SetAttributesHook`` earlier in the
+    runner's order writes in ``before_train``: an ``EMAHook``'s ``begin_epoch``, asserted there; a
+    ``TrunkScheduleHook`` or OHL space writes after it).
 
     Returns:
         The messages warned of (empty: nothing warned).
@@ -504,7 +532,9 @@ def check_own_lengths(cfg: Any, hooks: list, schedulers: Any, found_loop: tuple 
     owners.append(('train_cfg.', loop, {}))
     warned = []
     for prefix, owner, held in owners:
-        for relation, message in own_length_problems(owner, prefix, lengths, held):
+        for relation, message in own_length_problems(
+                owner, prefix, lengths, held, (written or {}).get(id(owner), ()),
+                {'before_train': (written_before_train or {}).get(id(owner), ())}):
             if relation.start_refused:
                 raise ConfigCheckError(f'{message}; {relation.start_refused}')
             warned.append(message)

@@ -78,7 +78,7 @@ images), an ``EarlyStoppingHook`` ``patience`` (validations, which ``val_begin``
 from __future__ import annotations
 
 import itertools
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Collection, Mapping, Sequence
 from typing import Any, NamedTuple
 
 from .attribute_paths import SEQUENCES, path_chains
@@ -98,7 +98,9 @@ class Relation(NamedTuple):
     runner without it) the relation is not held. ``start_refused``: where a config's own value breaking a ``run``
     relation is refused by the class itself once training starts (``EMAHook.before_train`` asserts its
     ``begin_epoch <= max_epochs``), who does it (:func:`own_length_problems`: the start-up check refuses those and
-    warns of the others, which the run ignores silently)."""
+    warns of the others, which the run ignores silently); ``start_stage``: the hook stage it does it in
+    (``'before_train'``, ``'before_run'``): a hook's write lands before that check only where it writes in that stage
+    before the class's hook runs."""
 
     settings: tuple[str, ...]
     test: Callable[..., bool]
@@ -109,6 +111,7 @@ class Relation(NamedTuple):
     constructor: bool = True
     run: tuple[str, ...] = ()
     start_refused: str = ''
+    start_stage: str = ''
 
 
 def _applies(relation: Relation, held: Mapping[str, Any] | Sequence[str]) -> bool:
@@ -308,13 +311,15 @@ CONSTRUCTOR_RELATIONS: dict[str, tuple[Relation, ...]] = {
                                   consequence='the EMA would never start (the run ends first), so the run '
                                               'would validate and save the trained weights as without an EMA, '
                                               'silently',
-                                  constructor=False, run=('max_epochs',), start_refused=_EMA_ASSERTS),
+                                  constructor=False, run=('max_epochs',), start_refused=_EMA_ASSERTS,
+                                  start_stage='before_train'),
                          Relation(('begin_iter',), _within(strict=False), 'begin_iter <= max_iters',
                                   lambda owner: not getattr(owner, 'enabled_by_epoch', True),
                                   consequence='the EMA would never start (the run ends first), so the run '
                                               'would validate and save the trained weights as without an EMA, '
                                               'silently',
-                                  constructor=False, run=('max_iters',), start_refused=_EMA_ASSERTS)),
+                                  constructor=False, run=('max_iters',), start_refused=_EMA_ASSERTS,
+                                  start_stage='before_train')),
     # mmdet's PipelineSwitchHook switches at before_train_epoch where epoch >= switch_epoch (epochs 0 .. max - 1)
     'mmdet.PipelineSwitchHook': (Relation(('switch_epoch',), _within(strict=True), 'switch_epoch < max_epochs',
                                           consequence='the pipeline would never switch' + _NEVER, constructor=False,
@@ -336,7 +341,7 @@ CONSTRUCTOR_RELATIONS: dict[str, tuple[Relation, ...]] = {
                                        'profile_times <= max_iters (a profiler by iteration)',
                                        lambda owner: not _by_epoch(owner), ('by_epoch',),
                                        'the profiler would never stop' + _NEVER, False, ('max_iters',),
-                                       start_refused=_PROFILER_RAISES),),
+                                       start_refused=_PROFILER_RAISES, start_stage='before_run'),),
     'mmengine.EpochBasedTrainLoop': (Relation(('val_begin',), _within(strict=False), 'val_begin <= max_epochs',
                                               consequence='the run would never validate' + _NEVER, constructor=False,
                                               run=('max_epochs',)),),
@@ -441,8 +446,16 @@ def _broken(prefix: str, key: str, relation: Relation, owner: Any, read: Sequenc
     return f'{pairs} {verb} {relation.text}{_origin(key, relation, owner)}: {relation.consequence}'
 
 
+def written_settings(runner: Any, paths: Sequence[str]) -> dict[int, set[str]]:
+    """``{id(owner): attributes}``: the attributes ``paths`` write (whole or an element) of each object with
+    relations they reach on ``runner`` (a path that does not resolve there is left out)."""
+    return {key: set(entry.held) for key, entry in _touched(runner, list(paths)).items()}
+
+
 def own_length_problems(owner: Any, prefix: str, lengths: Mapping[str, Any],
-                        held: Mapping[str, Any] | None = None) -> list[tuple[Relation, str]]:
+                        held: Mapping[str, Any] | None = None,
+                        written: Collection[str] = (),
+                        written_before: Mapping[str, Collection[str]] | None = None) -> list[tuple[Relation, str]]:
     """``(relation, message)`` of every relation with the run's length (``Relation.run``) that ``owner`` breaks as it
     was built from the config, not written (an ``EMAHook`` built with ``begin_epoch=5`` in a run of
     ``max_epochs=2``), in the wording of :func:`relation_problem`, ``prefix`` naming its config key
@@ -456,11 +469,21 @@ def own_length_problems(owner: Any, prefix: str, lengths: Mapping[str, Any],
             a positive number there is not held.
         held: attributes read as given instead of the owner's (a scheduler's ``by_epoch`` as its config gives it,
             where ``convert_to_iter_based`` built it by iteration over an epoch of 1 iteration).
+        written: the owner's attributes a hook of the run writes (a ``SetAttributesHook``'s ``values``, an OHL
+            space's targets): a relation of one of them is held on the written values (``relation_problem``), not
+            on the config's, which the run does not train with. Not for a relation the class refuses at start
+            (``start_refused``), whose check reads the config's value unless the write came first:
+        written_before: ``{stage: attributes}`` written in that stage before the owner's own hook runs (a
+            ``SetAttributesHook``, priority ``'HIGH'``, writes in ``before_train`` before a ``'NORMAL'`` ``EMAHook``
+            asserts its ``begin_epoch``); those relations are skipped for the attributes of their ``start_stage``.
     """
     found = []
     held = dict(held or {})
     for key, relation in relations_of(owner):
         if not relation.run or (relation.when is not None and not relation.when(_Overlaid(owner, held))):
+            continue
+        skipped = (written_before or {}).get(relation.start_stage, ()) if relation.start_refused else written
+        if any(setting.partition('.')[0] in skipped for setting in relation.settings):
             continue
         given = [(f'train_cfg.{name}', lengths.get(name)) for name in relation.run]
         if any(not _number(value) or value <= 0 for _, value in given):

@@ -171,3 +171,34 @@ def test_a_dict_of_schedulers_is_named_by_its_optimisers_key(monkeypatch):
     found = module.check_own_lengths(cfg, [], [], None, {'train_cfg.max_epochs': 2})
     assert found == ['param_scheduler.0.T_max=12 ends after the run (the cosine stops part-way) (CosineAnnealingLR, '
                      'in epochs)']
+
+
+def test_a_setting_a_hook_of_the_run_writes_is_held_on_the_written_value(tmp_path, monkeypatch, capsys):
+    # the SetAttributesHook (priority HIGH) writes begin_epoch=1 before the EMAHook's before_train asserts it: the
+    # config's 5 is never trained with, so mmengine does not refuse it (the written value is held, as ever); the
+    # same for the loop's val_begin (a path the start-up check's stand-in runner does not hold)
+    body = ("custom_hooks = [dict(type='EMAHook', begin_epoch=5),\n"
+            "                dict(type='SetAttributesHook', values={'hooks.6.begin_epoch': 1,\n"
+            "                                                       'train_loop.val_begin': 1})]\n"
+            'train_cfg = dict(max_epochs=2, val_begin=3)\n')
+    started, warned, code = _train(tmp_path, monkeypatch, body)
+    assert code is None and len(started) == 1 and warned == [], (warned, capsys.readouterr().err[-3000:])
+
+
+@pytest.mark.parametrize('body, expected', [
+    # an EMAHook of priority VERY_HIGH asserts its begin_epoch=5 before the SetAttributesHook (HIGH) writes 1
+    ("custom_hooks = [dict(type='EMAHook', begin_epoch=5, priority='VERY_HIGH'),\n"
+     "                dict(type='SetAttributesHook', values={'hooks.1.begin_epoch': 1})]\n"
+     'train_cfg = dict(max_epochs=2)\n', 'custom_hooks[0].begin_epoch=5 and train_cfg.max_epochs=2 break'),
+    # a ProfilerHook checks its profile_times in before_run, before any before_train write
+    ("custom_hooks = [dict(type='ProfilerHook', by_epoch=False, profile_times=50),\n"
+     "                dict(type='SetAttributesHook', values={'hooks.9.profile_times': 10})]\n"
+     "train_cfg = dict(_delete_=True, type='IterBasedTrainLoop', max_iters=20, val_interval=10)\n"
+     'param_scheduler = []\n', 'custom_hooks[0].profile_times=50 and train_cfg.max_iters=20 break'),
+], ids=['ema_first', 'before_run'])
+def test_a_write_after_the_classs_own_start_check_does_not_excuse_the_configs_value(tmp_path, monkeypatch, capsys,
+                                                                                   body, expected):
+    started, _, code = _train(tmp_path, monkeypatch, body)
+    err = capsys.readouterr().err
+    assert code == 1 and started == [], err[-3000:]
+    assert f'tools/train.py: error: {expected}' in err, err[-3000:]
