@@ -33,7 +33,12 @@ import torch.multiprocessing as mp
 from mmengine.logging import print_log
 
 from automl_mm.engine.tool_errors import as_local_worker_said
-from automl_mm.utils.cpus import quota_note, threads_line, usable_cpus  # usable_cpus: importable from here as before
+from automl_mm.utils.cpus import (  # usable_cpus: importable from here as before
+    quota_note,
+    split_cores,
+    threads_line,
+    usable_cpus,
+)
 from automl_mm.utils.setup_env import REGISTERING_MODULES
 
 
@@ -114,7 +119,7 @@ def worker_threads(world_size: int) -> int:
     """
     value = os.environ.get('OMP_NUM_THREADS')
     if value is None or not value.strip():
-        return max(1, usable_cpus() // world_size)
+        return split_cores(usable_cpus(), world_size)
     try:
         threads = int(value)
     except ValueError:

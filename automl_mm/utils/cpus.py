@@ -152,6 +152,12 @@ def threads_line(processes: int, threads: int, cores: int | None, launcher: str,
     return f'starting {processes} {what}, {threads} torch thread{"s" * (threads != 1)} each ({given})'
 
 
+def split_cores(cores: int, processes: int) -> int:
+    """Torch threads of each of ``processes`` processes sharing ``cores`` usable cores: ``cores // processes``, at
+    least 1 (the rule of both launchers: ``automl_mm.engine.launch.worker_threads`` and ``tools/_torchrun.sh``)."""
+    return max(1, cores // processes)
+
+
 def _main(argv: list[str]) -> int:
     """``cpus.py PROCESSES [CPU_MAX]``, for ``tools/_torchrun.sh``: prints the torch threads of each of PROCESSES
     processes (``OMP_NUM_THREADS`` where set, a positive integer the script checked; else the usable cores split
@@ -166,7 +172,7 @@ def _main(argv: list[str]) -> int:
         threads, cores, note = int(given), None, ''
     else:
         cores = usable_cpus(cpu_max)
-        threads, note = max(1, cores // processes), quota_note(cpu_max)
+        threads, note = split_cores(cores, processes), quota_note(cpu_max)
     print(threads)
     print(threads_line(processes, threads, cores, 'torchrun', note))
     return 0
