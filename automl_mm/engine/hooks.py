@@ -380,7 +380,7 @@ def resume_strict_hook(cfg: Any) -> StrictCheckpointHook | None:
     and ``cfg.load_from`` set), after the runner's constructor has registered ``default_hooks`` and ``custom_hooks``
     and before ``train`` registers its own (at its class priority, ``'LOWEST'``: after every hook of the config);
     ``None`` for another run. The start-up check places it where the runner will hold it from this same function
-    (:func:`~automl_mm.engine.preflight_ohl_build.runner_hook_order`)."""
+    (:func:`~automl_mm.engine.hook_order.runner_hook_order`)."""
     if cfg.get('resume') and cfg.get('load_from'):
         return StrictCheckpointHook(checkpoint=cfg.load_from)
     return None
